@@ -1,0 +1,24 @@
+# overdrive — top-level make targets. Each area keeps its own targets in an included file.
+PYTHON ?= python3
+VENV   ?= .venv
+VPY    := $(VENV)/bin/python
+
+.PHONY: venv install test clean
+
+# A private virtual environment with overdrive and its test dependencies installed.
+venv: $(VPY)
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+
+install: $(VPY)
+	$(VPY) -m pip install -q '.[test]'
+
+test: install
+	$(VPY) -m pytest -q tests
+
+clean:
+	rm -rf build dist *.egg-info $(VENV)
+
+-include bench/bench.mk
+-include tools/regrtest/regrtest.mk
