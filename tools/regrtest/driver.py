@@ -96,6 +96,10 @@ def main() -> None:
     if len(sys.argv) < 2:
         sys.exit("usage: driver.py RESULTS.jsonl [regrtest args...]")
     results_path = os.path.abspath(sys.argv[1])
+    # run.py reads our output through a pipe and echoes it live; without this
+    # regrtest's progress lines would arrive in 8 KiB bursts.  (Not -u or
+    # PYTHONUNBUFFERED: those would leak into the test processes.)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     # Behave like "python -m test": cwd first on sys.path, not this directory.
     sys.path[0] = ""
     _install_hook(results_path)

@@ -42,6 +42,7 @@ from typing import Any, Iterable
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "driver.py"
 CORE_LIST = HERE / "core_modules.txt"
+IGNORED = HERE / "ignored_tests.txt"
 EXPECTED = HERE / "expected_stock.json"
 RESULTS_ROOT = HERE / "results"  # ignored by the top-level .gitignore
 
@@ -528,6 +529,13 @@ def read_core_modules(path: Path) -> list[str]:
     return mods
 
 
+def write_ignore_file(src: Path, dest: Path) -> Path:
+    """regrtest's --ignorefile takes every line as a pattern; ours has comments."""
+    patterns = [ln.split("#", 1)[0].strip() for ln in src.read_text(encoding="utf-8").splitlines()]
+    dest.write_text("".join(p + "\n" for p in patterns if p), encoding="utf-8")
+    return dest
+
+
 def stock_env() -> dict[str, str]:
     """The environment minus anything that would switch overdrive on."""
     return {k: v for k, v in os.environ.items() if not k.startswith("OVERDRIVE")}
@@ -659,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="results directory (default tools/regrtest/results/<suite>-<mode>)")
     ap.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
     ap.add_argument("--strict", action="store_true", help="flaky modules fail the gate too")
+    ap.add_argument("--no-ignore", action="store_true",
+                    help="do not pass tools/regrtest/ignored_tests.txt to regrtest")
     ap.add_argument("--no-rerun", action="store_true", help="do not re-run failed modules (-w)")
     ap.add_argument("--no-preflight", action="store_true",
                     help="skip the quick check that the JIT switches on at all")
@@ -683,11 +693,14 @@ def main(argv: list[str] | None = None) -> int:
         test_args = read_core_modules(CORE_LIST)
     else:
         test_args = []  # regrtest's default: everything
-    selected = list_selected(python, test_args, ["-u", ns.resources, *ns.regrtest_args])
+    common = ["-u", ns.resources]
+    if not ns.no_ignore:
+        common += ["--ignorefile", str(write_ignore_file(IGNORED, out / "ignored-patterns.txt"))]
+    selected = list_selected(python, test_args, [*common, *ns.regrtest_args])
 
     timeout = ns.timeout or DEFAULT_TIMEOUT["full" if ns.suite == "full" else "core"]
-    rt_args = ["-j", str(max(ns.jobs, 1)), "--timeout", str(int(timeout)),
-               "-u", ns.resources, "--slowest", "--junit-xml", str(out / "junit.xml")]
+    rt_args = ["-j", str(max(ns.jobs, 1)), "--timeout", str(int(timeout)), *common,
+               "--slowest", "--junit-xml", str(out / "junit.xml")]
     if not ns.no_rerun:
         rt_args.append("-w")
     rt_args += [*ns.regrtest_args, *test_args]
@@ -727,6 +740,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
             "command": " ".join([*(f"{k}={v}" for k, v in env_shown.items()),
                                  "python -m test", *[a for a in rt_args if a not in test_args]])
+                       .replace(str(out), "<out>")
                        + (f" <{len(test_args)} modules>" if test_args else ""),
         }
         (out / "run.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
