@@ -53,16 +53,12 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
         return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
     st->entries++;
     if (!st->unit) {
-        if (st->failed) {
+        if (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0) {
             st->interpreted++;
-            return interpret(ts, f, 0,
-                             (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
-                                 ? OD_INTERP_GENERATOR : OD_INTERP_NOT_COMPILABLE);
-        }
-        if (!ready_to_compile(co, st) || od_compile_code(co, st) < 0) {
-            st->interpreted++;
-            return interpret(ts, f, 0, st->failed ? OD_INTERP_NOT_COMPILABLE
-                                                  : OD_INTERP_BELOW_THRESHOLD);
+            OdInterpReason why = !st->failed ? OD_INTERP_BELOW_THRESHOLD
+                               : (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
+                                   ? OD_INTERP_GENERATOR : OD_INTERP_NOT_COMPILABLE;
+            return interpret(ts, f, 0, why);
         }
     }
     od_stats.frames_native++;
