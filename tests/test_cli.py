@@ -19,6 +19,11 @@ print(work(1000), overdrive.is_enabled(), overdrive.info(work)["compiled"])
 """
 
 
+def _package_root() -> str:
+    import overdrive
+    return os.path.dirname(os.path.dirname(os.path.abspath(overdrive.__file__)))
+
+
 def _run(args, env_extra=None, **kw):
     env = dict(os.environ)
     env.update(env_extra or {})
@@ -40,7 +45,7 @@ def test_python_m_overdrive_c_and_module(tmp_path):
     assert r.stdout.split() == ["499500", "True", "True"]
     (tmp_path / "appmod.py").write_text(PROGRAM)
     r = _run(["-m", "overdrive", "-m", "appmod"], cwd=tmp_path,
-             env_extra={"PYTHONPATH": str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+             env_extra={"PYTHONPATH": os.pathsep.join([str(tmp_path), _package_root()])})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["499500", "True", "True"]
 
