@@ -34,6 +34,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -190,10 +191,12 @@ class JitStats:
     processes: int = 0
     bad_lines: int = 0
     functions_compiled: int = 0
+    compile_failures: int = 0
     frames_native: int = 0
     frames_interpreted: int = 0
     exits: Counter = dataclasses.field(default_factory=Counter)
     exits_by_opcode: Counter = dataclasses.field(default_factory=Counter)
+    interpreted_by_reason: Counter = dataclasses.field(default_factory=Counter)
     # Which test modules' regrtest workers reported, and their native frames.
     worker_native: dict[str, int] = dataclasses.field(default_factory=dict)
 
@@ -242,10 +245,12 @@ def load_jit_stats(path: Path) -> JitStats:
                 continue
             js.processes += 1
             js.functions_compiled += _as_int(stats.get("functions_compiled"))
+            js.compile_failures += _as_int(stats.get("compile_failures"))
             native = _as_int(stats.get("frames_native"))
             js.frames_native += native
             js.frames_interpreted += _as_int(stats.get("frames_interpreted"))
-            for key, target in (("exits", js.exits), ("exits_by_opcode", js.exits_by_opcode)):
+            for key, target in (("exits", js.exits), ("exits_by_opcode", js.exits_by_opcode),
+                                ("interpreted_by_reason", js.interpreted_by_reason)):
                 val = stats.get(key)
                 if isinstance(val, dict):
                     for k, v in val.items():
@@ -473,7 +478,7 @@ def build_report(cmp: Comparison, jit: JitStats | None, stock: bool,
         base = exp_mods.get(name, {}).get("duration_s")
         if mod.duration and base and base >= 2.0 and mod.category in (PASSED, ENV_CHANGED, FAILED, FLAKY):
             ratios.append((mod.duration / base, name, base, mod.duration))
-    if ratios:
+    if ratios and not stock:
         ratios.sort(reverse=True)
         text += ["", "Slowest relative to stock (modules >= 2 s on stock):"]
         for ratio, name, base, now in ratios[:5]:
@@ -486,10 +491,13 @@ def build_report(cmp: Comparison, jit: JitStats | None, stock: bool,
         jit_lines = [
             ("processes reported", f"{jit.processes}" + (f" ({jit.bad_lines} unreadable lines)" if jit.bad_lines else "")),
             ("test-module workers reported", f"{workers} of {len(results)} modules run"),
-            ("functions compiled", f"{jit.functions_compiled:,}"),
+            ("functions compiled", f"{jit.functions_compiled:,}"
+                                   + (f" ({jit.compile_failures:,} compile failures)" if jit.compile_failures else "")),
             ("frames native", f"{jit.frames_native:,}"),
             ("frames interpreted", f"{jit.frames_interpreted:,}"),
             ("% native", f"{jit.native_pct:.1f}%"),
+            ("interpreted frames by reason",
+             ", ".join(f"{k}={v:,}" for k, v in jit.interpreted_by_reason.most_common(6)) or "n/a"),
             ("exits by reason", ", ".join(f"{k}={v:,}" for k, v in jit.exits.most_common(8)) or "none"),
             ("top exit opcodes", ", ".join(f"{k}={v:,}" for k, v in jit.exits_by_opcode.most_common(8)) or "none"),
             ("workers with 0 native frames", f"{len(dead_workers)}" + (f": {', '.join(dead_workers[:10])}" if dead_workers else "")),
@@ -537,8 +545,12 @@ def write_ignore_file(src: Path, dest: Path) -> Path:
 
 
 def stock_env() -> dict[str, str]:
-    """The environment minus anything that would switch overdrive on."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("OVERDRIVE")}
+    """The caller's environment minus anything that would switch overdrive on,
+    and minus PYTHON* variables: a shell with PYTHONUNBUFFERED or
+    PYTHONDONTWRITEBYTECODE set makes test_cmd_line and test_compileall fail,
+    and the results must not depend on whose shell (or CI) ran the gate."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("OVERDRIVE") and not k.startswith("PYTHON")}
 
 
 def list_selected(python: str, test_args: list[str], extra: list[str]) -> list[str]:
@@ -612,22 +624,25 @@ def run_regrtest(python: str, out: Path, env: dict[str, str], args: list[str],
         proc = subprocess.Popen(cmd, env=env, cwd=out, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace",
                                 start_new_session=True)
-        assert proc.stdout is not None
-        try:
-            deadline = start + total_timeout if total_timeout else None
+
+        def tee() -> None:
+            assert proc.stdout is not None
             for line in proc.stdout:
                 sys.stdout.write(line)
                 sys.stdout.flush()
                 log.write(line)
-                if deadline and time.monotonic() > deadline:
-                    raise TimeoutError
-            proc.wait()
-        except (KeyboardInterrupt, TimeoutError) as exc:
+
+        # A thread copies the output so that the deadline below holds even if
+        # regrtest's main process (which runs with the JIT too) goes silent.
+        reader = threading.Thread(target=tee, daemon=True)
+        reader.start()
+        try:
+            proc.wait(timeout=total_timeout or None)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired) as exc:
             # SIGINT lets regrtest stop its workers (they run in sessions of
             # their own) and print what it has; then make sure.
-            msg = f"\nrun.py: {'total timeout' if isinstance(exc, TimeoutError) else 'interrupted'}; stopping regrtest\n"
-            sys.stdout.write(msg)
-            log.write(msg)
+            why = "interrupted" if isinstance(exc, KeyboardInterrupt) else "total timeout"
+            sys.stdout.write(f"\nrun.py: {why}; stopping regrtest\n")
             try:
                 os.killpg(proc.pid, signal.SIGINT)
                 proc.wait(timeout=60)
@@ -639,6 +654,9 @@ def run_regrtest(python: str, out: Path, env: dict[str, str], args: list[str],
                 proc.wait()
             if isinstance(exc, KeyboardInterrupt):
                 raise
+        finally:
+            reader.join(timeout=30)
+            log.write(f"\nrun.py: regrtest exit status {proc.returncode}\n")
     return proc.returncode, time.monotonic() - start
 
 
@@ -778,6 +796,8 @@ def main(argv: list[str] | None = None) -> int:
                               for f in dataclasses.fields(cmp)}}
     if jit is not None:
         summary["jit"] = {"processes": jit.processes, "functions_compiled": jit.functions_compiled,
+                          "compile_failures": jit.compile_failures,
+                          "interpreted_by_reason": dict(jit.interpreted_by_reason),
                           "frames_native": jit.frames_native,
                           "frames_interpreted": jit.frames_interpreted,
                           "native_pct": round(jit.native_pct, 2), "exits": dict(jit.exits),
@@ -797,4 +817,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

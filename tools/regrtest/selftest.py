@@ -2,9 +2,10 @@
 """Self-test of run.py's gate logic, independent of the real JIT.
 
 Builds, in a temporary directory:
-  * a fake "overdrive": a sitecustomize.py (found through PYTHONPATH, which
-    regrtest workers inherit) that, when OVERDRIVE=1, appends a stats line
-    at exit exactly as the overdrive contract describes;
+  * a fake "overdrive": a throw-away venv whose sitecustomize.py, when
+    OVERDRIVE=1, appends a stats line at exit exactly as the overdrive
+    contract describes (run.py strips PYTHON* variables, so PYTHONPATH
+    could not carry it);
   * a synthetic regrtest test directory with modules whose behaviour depends
     on OVERDRIVE: pass, fail only under the "JIT", segfault only under the
     "JIT", fail everywhere, skip only under the "JIT", fail-then-pass.
@@ -12,7 +13,7 @@ Then records a stock baseline and runs the JIT mode against it, and checks
 that every module lands in the right row and that the exit status is right.
 Also checks that the gate fails when the fake JIT reports nothing.
 
-Run: python tools/regrtest/selftest.py   (about 30 s; exit 0 = OK)
+Run: python tools/regrtest/selftest.py   (about 15 s; exit 0 = OK)
 """
 from __future__ import annotations
 
@@ -71,15 +72,19 @@ EXPECT_JIT = {
 
 
 def write_tree(root: Path) -> tuple[Path, Path]:
-    site = root / "site"
+    """Returns (python of the fake-JIT venv, test directory)."""
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    Path(purelib, "sitecustomize.py").write_text(FAKE_SITECUSTOMIZE)
     tdir = root / "tests"
-    site.mkdir()
     tdir.mkdir()
-    (site / "sitecustomize.py").write_text(FAKE_SITECUSTOMIZE)
     for name, body in TESTS.items():
         (tdir / f"{name}.py").write_text(
             f"import os, unittest\nclass T(unittest.TestCase):\n    {body}\n")
-    return site, tdir
+    return python, tdir
 
 
 def run(args: list[str], env: dict[str, str]) -> int:
@@ -94,12 +99,12 @@ def main() -> int:
     errors: list[str] = []
     with tempfile.TemporaryDirectory(prefix="regrtest-selftest-") as tmp:
         root = Path(tmp)
-        site, tdir = write_tree(root)
+        python, tdir = write_tree(root)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OVERDRIVE")}
-        env["PYTHONPATH"] = str(site)
         env["SELFTEST_DIR"] = str(root)
         expected = root / "expected.json"
-        common = ["--tests", *TESTS, "--expected", str(expected), "--timeout", "60"]
+        common = ["--python", str(python), "--tests", *TESTS, "--expected", str(expected),
+                  "--timeout", "60"]
         extra = ["--", "--testdir", str(tdir)]
 
         rc = run([*common, "--stock", "--record", "--out", str(root / "stock"), *extra], env)
@@ -128,16 +133,25 @@ def main() -> int:
 
         # Only passing modules, but a JIT that never reports: must fail.
         env_silent = dict(env, FAKE_JIT_SILENT="1")
-        rc = run(["--tests", "test_ok", "--expected", str(expected), "--no-preflight",
+        rc = run(["--python", str(python), "--tests", "test_ok", "--expected", str(expected), "--no-preflight",
                   "--out", str(root / "silent"), *extra], env_silent)
         if rc != 1:
             errors.append(f"silent JIT run exited {rc}, expected 1")
-        rc = run(["--tests", "test_ok", "--expected", str(expected),
+        rc = run(["--python", str(python), "--tests", "test_ok", "--expected", str(expected),
                   "--out", str(root / "silent2"), *extra], env_silent)
         if rc != 1:
             errors.append(f"silent JIT preflight exited {rc}, expected 1")
+        # A run that hangs past --total-timeout is stopped and counts as a crash.
+        (tdir / "test_hang.py").write_text(
+            "import time, unittest\nclass T(unittest.TestCase):\n"
+            "    def test_a(self): time.sleep(300)\n")
+        rc = run(["--python", str(python), "--tests", "test_ok", "test_hang", "--expected",
+                  str(expected), "--total-timeout", "10", "--out", str(root / "hang"), *extra], env)
+        summary = json.loads((root / "hang" / "summary.json").read_text())
+        if rc != 1 or summary["categories"]["crashes"] != ["test_hang"]:
+            errors.append(f"hang: exit {rc}, crashes {summary['categories']['crashes']}")
         # And the all-good case passes.
-        rc = run(["--tests", "test_ok", "--expected", str(expected),
+        rc = run(["--python", str(python), "--tests", "test_ok", "--expected", str(expected),
                   "--out", str(root / "good"), *extra], env)
         if rc != 0:
             errors.append(f"good JIT run exited {rc}, expected 0")
