@@ -3,6 +3,8 @@
  * the globals and builtins dicts (any change to either dict changes its tag). */
 #include "helpers.h"
 
+#include "internal/pycore_moduleobject.h"
+
 #define TOP() (sp[-1])
 #define SECOND() (sp[-2])
 
@@ -183,32 +185,107 @@ OD_HELPER(od_rt_delete_name)
     return OD_OK;
 }
 
-static void record_type(OdAttrCache *c, PyObject *owner)
+static void record_type(OdAttrCache *c, PyTypeObject *t)
 {
-    PyTypeObject *t = Py_TYPE(owner);
-    if (c->type == t && c->type_version == t->tp_version_tag) {
-        c->hits++;
-        return;
-    }
     if (c->type && c->type != t)
         c->types_seen++;
     else if (!c->type)
         c->types_seen = 1;
-    c->misses++;
-    c->type = t;
-    c->type_version = t->tp_version_tag;
+}
+
+/* Slot of `name` in the shared keys of instances of `tp`, or -1. Keys are compared by
+ * identity (names are interned): a miss only costs the fast path, never correctness. */
+static Py_ssize_t shared_key_index(PyTypeObject *tp, PyObject *name, Py_ssize_t *nentries)
+{
+    if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) || !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return -2;
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+    if (!keys || keys->dk_kind != DICT_KEYS_SPLIT)
+        return -2;
+    *nentries = keys->dk_nentries;
+    PyDictUnicodeEntry *e = DK_UNICODE_ENTRIES(keys);
+    for (Py_ssize_t i = 0; i < keys->dk_nentries; i++)
+        if (e[i].me_key == name)
+            return i;
+    return -1;
+}
+
+/* Whether the type's version tag can key a cache entry (it changes on any modification). */
+static int version_usable(PyTypeObject *tp)
+{
+    return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) && tp->tp_version_tag != 0;
+}
+
+static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
+{
+    PyTypeObject *tp = Py_TYPE(owner);
+    c->kind = OD_ATTR_NONE;
+    if (PyModule_CheckExact(owner)) {
+        PyObject *dict = ((PyModuleObject *)owner)->md_dict;
+        if (!dict || !PyDict_CheckExact(dict))
+            return;
+        uint64_t version = ((PyDictObject *)dict)->ma_version_tag;
+        PyObject *v = PyDict_GetItemWithError(dict, name);
+        if (!v) {
+            PyErr_Clear();
+            return;
+        }
+        c->type = tp;
+        c->kind = OD_ATTR_MODULE_VALUE;
+        c->dict_version = version;
+        c->value = v;
+        return;
+    }
+    if (tp->tp_getattro != PyObject_GenericGetAttr)
+        return;
+    PyObject *descr = _PyType_Lookup(tp, name); /* also assigns a version tag */
+    if (descr || !version_usable(tp))
+        return;
+    Py_ssize_t nentries;
+    Py_ssize_t i = shared_key_index(tp, name, &nentries);
+    if (i < 0)
+        return;
+    c->type = tp;
+    c->type_version = tp->tp_version_tag;
+    c->index = i;
+    c->kind = OD_ATTR_INSTANCE_VALUE;
 }
 
 OD_HELPER(od_rt_load_attr)
 {
     (void)oparg; (void)f;
     OdAttrSite *site = arg;
-    PyObject *owner = TOP();
-    record_type(&site->cache, owner);
-    PyObject *res = PyObject_GetAttr(owner, site->name);
-    Py_DECREF(owner);
-    if (!res)
+    OdAttrCache *c = &site->cache;
+    PyObject *owner = TOP(), *res;
+    PyTypeObject *tp = Py_TYPE(owner);
+    if (c->type == tp) {
+        if (c->kind == OD_ATTR_INSTANCE_VALUE && tp->tp_version_tag == c->type_version) {
+            PyDictValues *values = *_PyObject_ValuesPointer(owner);
+            if (values && (res = values->values[c->index]) != NULL) {
+                c->hits++;
+                Py_INCREF(res);
+                goto done;
+            }
+        } else if (c->kind == OD_ATTR_MODULE_VALUE) {
+            PyObject *dict = ((PyModuleObject *)owner)->md_dict;
+            if (dict && ((PyDictObject *)dict)->ma_version_tag == c->dict_version) {
+                c->hits++;
+                res = c->value;
+                Py_INCREF(res);
+                goto done;
+            }
+        }
+    }
+    c->misses++;
+    record_type(c, tp);
+    res = PyObject_GetAttr(owner, site->name);
+    if (!res) {
+        Py_DECREF(owner);
         return OD_ERROR;
+    }
+    fill_attr_cache(c, owner, site->name);
+done:
+    Py_DECREF(owner);
     sp[-1] = res;
     return OD_OK;
 }
@@ -218,7 +295,7 @@ OD_HELPER(od_rt_store_attr)
     (void)oparg; (void)f;
     OdAttrSite *site = arg;
     PyObject *owner = TOP(), *v = SECOND();
-    record_type(&site->cache, owner);
+    record_type(&site->cache, Py_TYPE(owner));
     int err = PyObject_SetAttr(owner, site->name, v);
     Py_DECREF(v);
     Py_DECREF(owner);
@@ -234,16 +311,63 @@ OD_HELPER(od_rt_delete_attr)
     return err ? OD_ERROR : OD_OK;
 }
 
+/* Cache a method found by _PyObject_GetMethod when nothing on the instance can shadow it. */
+static void fill_method_cache(OdAttrCache *c, PyObject *obj, PyObject *name, PyObject *meth)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    c->kind = OD_ATTR_NONE;
+    if (tp->tp_getattro != PyObject_GenericGetAttr || !version_usable(tp))
+        return;
+    if (_PyType_Lookup(tp, name) != meth)
+        return;
+    if (tp->tp_dictoffset == 0) {
+        c->kind = OD_ATTR_METHOD_NO_DICT;
+    } else {
+        Py_ssize_t nentries;
+        if (shared_key_index(tp, name, &nentries) != -1)
+            return; /* not a managed dict, or the name is an instance attribute too */
+        c->keys_nentries = nentries;
+        c->kind = OD_ATTR_METHOD_SHARED_KEYS;
+    }
+    c->type = tp;
+    c->type_version = tp->tp_version_tag;
+    c->value = meth; /* borrowed from the type's dict, valid while the version holds */
+}
+
 OD_HELPER(od_rt_load_method)
 {
     (void)oparg; (void)f;
     OdAttrSite *site = arg;
+    OdAttrCache *c = &site->cache;
     PyObject *obj = TOP(), *meth = NULL;
-    record_type(&site->cache, obj);
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (c->type == tp && tp->tp_version_tag == c->type_version) {
+        int ok = 0;
+        if (c->kind == OD_ATTR_METHOD_NO_DICT) {
+            ok = 1;
+        } else if (c->kind == OD_ATTR_METHOD_SHARED_KEYS) {
+            /* Inline values in use (no materialized __dict__) and no new attribute names
+             * since the entry was made, so the instance cannot shadow the method. */
+            PyDictValues *values = *_PyObject_ValuesPointer(obj);
+            PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+            ok = values && keys && keys->dk_nentries == c->keys_nentries;
+        }
+        if (ok) {
+            c->hits++;
+            meth = c->value;
+            Py_INCREF(meth);
+            sp[-1] = meth;
+            sp[0] = obj;
+            return OD_OK;
+        }
+    }
+    c->misses++;
+    record_type(c, tp);
     int found = _PyObject_GetMethod(obj, site->name, &meth);
     if (!meth)
         return OD_ERROR; /* obj stays on the stack, as in the interpreter */
     if (found) {
+        fill_method_cache(c, obj, site->name, meth);
         sp[-1] = meth;   /* unbound method, then self */
         sp[0] = obj;
     } else {
