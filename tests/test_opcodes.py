@@ -485,3 +485,74 @@ def test_info_and_stats(jit):
     assert info["compiled"] and info["code_size"] > 0 and info["compile_ns"] > 0
     s = overdrive.stats()
     assert s["functions_compiled"] >= 1 and s["frames_native"] >= 1
+
+
+class Slotted:
+    __slots__ = ("a",)
+
+    def __init__(self):
+        self.a = 1
+
+    def get(self):
+        return self.a
+
+
+class WithGetattr:
+    def __getattr__(self, name):
+        return name.upper()
+
+
+class Plain:
+    def __init__(self, v):
+        self.v = v
+
+    def m(self):
+        return self.v
+
+
+def f_attr_polymorphic(objs):
+    out = []
+    for o in objs:
+        out.append((o.v, o.m()))
+        o.v = o.v + 1
+    return out
+
+
+def test_attr_caches_polymorphic_and_invalidation(jit):
+    class Other(Plain):
+        def m(self):
+            return -self.v
+
+    objs = [Plain(1), Other(2), Plain(3), Other(4)] * 10
+    jit.run_both(f_attr_polymorphic, [Plain(i) for i in range(5)])
+    jit.run_both(f_attr_polymorphic, objs)
+    # Shadowing a method with an instance attribute, then patching the class.
+    p = Plain(5)
+    p.m = lambda: "shadow"
+    jit.run_both(f_attr_polymorphic, [Plain(1), p, Plain(2)])
+    Plain.m = lambda self: "patched"
+    try:
+        jit.run_both(f_attr_polymorphic, [Plain(1), Plain(2)])
+    finally:
+        Plain.m = lambda self: self.v
+
+
+def f_attr_kinds(s, g, mod):
+    return s.get(), s.a, g.anything, mod.pi, mod.sqrt(4.0), "abc".upper(), [1].copy()
+
+
+def test_attr_kinds(jit):
+    jit.run_both(f_attr_kinds, Slotted(), WithGetattr(), math)
+
+
+def test_module_attr_cache_sees_updates(jit):
+    import types
+    mod = types.ModuleType("m")
+    mod.x = 1
+
+    def read(m):
+        return [m.x for _ in range(3)]
+
+    jit.run_both(read, mod)
+    mod.x = 2
+    assert jit.run_both(read, mod) == [2, 2, 2]

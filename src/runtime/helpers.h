@@ -33,9 +33,13 @@ typedef struct {
     OdGlobalCache cache;
 } OdGlobalSite;
 
+/* Entries per attribute site: small polymorphism (a few receiver types) stays fast. */
+#define OD_ATTR_WAYS 4
+
 typedef struct {
     PyObject *name;     /* borrowed from co_names */
-    OdAttrCache cache;
+    OdAttrCache cache[OD_ATTR_WAYS];
+    uint32_t next_victim;
 } OdAttrSite;
 
 /* The helper table: X(helper, opcode, inputs released on error or -1 = keeps inputs).

@@ -5,6 +5,8 @@
 
 #include "internal/pycore_moduleobject.h"
 
+#include <string.h>
+
 #define TOP() (sp[-1])
 #define SECOND() (sp[-2])
 
@@ -185,12 +187,34 @@ OD_HELPER(od_rt_delete_name)
     return OD_OK;
 }
 
-static void record_type(OdAttrCache *c, PyTypeObject *t)
+/* The entry for type `t` at this site, or NULL. */
+static OdAttrCache *entry_for(OdAttrSite *site, PyTypeObject *t)
 {
-    if (c->type && c->type != t)
-        c->types_seen++;
-    else if (!c->type)
-        c->types_seen = 1;
+    for (int i = 0; i < OD_ATTR_WAYS; i++)
+        if (site->cache[i].type == t)
+            return &site->cache[i];
+    return NULL;
+}
+
+/* The entry to (re)fill for type `t`: its own, an empty one, or the next victim. */
+static OdAttrCache *entry_to_fill(OdAttrSite *site, PyTypeObject *t)
+{
+    OdAttrCache *c = entry_for(site, t);
+    if (c)
+        return c;
+    for (int i = 0; i < OD_ATTR_WAYS; i++)
+        if (site->cache[i].type == NULL)
+            return &site->cache[i];
+    c = &site->cache[site->next_victim++ % OD_ATTR_WAYS];
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+/* Only try to (re)fill while the site is not thrashing: a megamorphic site pays the
+ * generic lookup once, not the lookup plus a refill. */
+static int worth_filling(const OdAttrCache *c)
+{
+    return c->misses < 16 || c->hits >= c->misses;
 }
 
 /* Slot of `name` in the shared keys of instances of `tp`, or -1. Keys are compared by
@@ -219,6 +243,7 @@ static int version_usable(PyTypeObject *tp)
 static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
 {
     PyTypeObject *tp = Py_TYPE(owner);
+    c->type = tp;
     c->kind = OD_ATTR_NONE;
     if (PyModule_CheckExact(owner)) {
         PyObject *dict = ((PyModuleObject *)owner)->md_dict;
@@ -230,7 +255,6 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
             PyErr_Clear();
             return;
         }
-        c->type = tp;
         c->kind = OD_ATTR_MODULE_VALUE;
         c->dict_version = version;
         c->value = v;
@@ -245,7 +269,6 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
     Py_ssize_t i = shared_key_index(tp, name, &nentries);
     if (i < 0)
         return;
-    c->type = tp;
     c->type_version = tp->tp_version_tag;
     c->index = i;
     c->kind = OD_ATTR_INSTANCE_VALUE;
@@ -255,10 +278,10 @@ OD_HELPER(od_rt_load_attr)
 {
     (void)oparg; (void)f;
     OdAttrSite *site = arg;
-    OdAttrCache *c = &site->cache;
     PyObject *owner = TOP(), *res;
     PyTypeObject *tp = Py_TYPE(owner);
-    if (c->type == tp) {
+    OdAttrCache *c = entry_for(site, tp);
+    if (c) {
         if (c->kind == OD_ATTR_INSTANCE_VALUE && tp->tp_version_tag == c->type_version) {
             PyDictValues *values = *_PyObject_ValuesPointer(owner);
             if (values && (res = values->values[c->index]) != NULL) {
@@ -276,14 +299,15 @@ OD_HELPER(od_rt_load_attr)
             }
         }
     }
-    c->misses++;
-    record_type(c, tp);
     res = PyObject_GetAttr(owner, site->name);
     if (!res) {
         Py_DECREF(owner);
         return OD_ERROR;
     }
-    fill_attr_cache(c, owner, site->name);
+    c = entry_to_fill(site, tp);
+    c->misses++;
+    if (worth_filling(c))
+        fill_attr_cache(c, owner, site->name);
 done:
     Py_DECREF(owner);
     sp[-1] = res;
@@ -295,9 +319,29 @@ OD_HELPER(od_rt_store_attr)
     (void)oparg; (void)f;
     OdAttrSite *site = arg;
     PyObject *owner = TOP(), *v = SECOND();
-    record_type(&site->cache, Py_TYPE(owner));
+    PyTypeObject *tp = Py_TYPE(owner);
+    OdAttrCache *c = entry_for(site, tp);
+    if (c && c->kind == OD_ATTR_INSTANCE_VALUE && tp->tp_version_tag == c->type_version) {
+        /* Replacing an existing inline value: what STORE_ATTR_INSTANCE_VALUE does when the
+         * slot is already in the insertion order. */
+        PyDictValues *values = *_PyObject_ValuesPointer(owner);
+        PyObject *old;
+        if (values && (old = values->values[c->index]) != NULL) {
+            c->hits++;
+            values->values[c->index] = v;
+            Py_DECREF(old);
+            Py_DECREF(owner);
+            return OD_OK;
+        }
+    }
     int err = PyObject_SetAttr(owner, site->name, v);
     Py_DECREF(v);
+    if (!err) {
+        c = entry_to_fill(site, tp);
+        c->misses++;
+        if (worth_filling(c) && tp->tp_setattro == PyObject_GenericSetAttr)
+            fill_attr_cache(c, owner, site->name);
+    }
     Py_DECREF(owner);
     return err ? OD_ERROR : OD_OK;
 }
@@ -315,6 +359,7 @@ OD_HELPER(od_rt_delete_attr)
 static void fill_method_cache(OdAttrCache *c, PyObject *obj, PyObject *name, PyObject *meth)
 {
     PyTypeObject *tp = Py_TYPE(obj);
+    c->type = tp;
     c->kind = OD_ATTR_NONE;
     if (tp->tp_getattro != PyObject_GenericGetAttr || !version_usable(tp))
         return;
@@ -329,7 +374,6 @@ static void fill_method_cache(OdAttrCache *c, PyObject *obj, PyObject *name, PyO
         c->keys_nentries = nentries;
         c->kind = OD_ATTR_METHOD_SHARED_KEYS;
     }
-    c->type = tp;
     c->type_version = tp->tp_version_tag;
     c->value = meth; /* borrowed from the type's dict, valid while the version holds */
 }
@@ -338,10 +382,10 @@ OD_HELPER(od_rt_load_method)
 {
     (void)oparg; (void)f;
     OdAttrSite *site = arg;
-    OdAttrCache *c = &site->cache;
     PyObject *obj = TOP(), *meth = NULL;
     PyTypeObject *tp = Py_TYPE(obj);
-    if (c->type == tp && tp->tp_version_tag == c->type_version) {
+    OdAttrCache *c = entry_for(site, tp);
+    if (c && tp->tp_version_tag == c->type_version) {
         int ok = 0;
         if (c->kind == OD_ATTR_METHOD_NO_DICT) {
             ok = 1;
@@ -361,13 +405,14 @@ OD_HELPER(od_rt_load_method)
             return OD_OK;
         }
     }
-    c->misses++;
-    record_type(c, tp);
     int found = _PyObject_GetMethod(obj, site->name, &meth);
     if (!meth)
         return OD_ERROR; /* obj stays on the stack, as in the interpreter */
+    c = entry_to_fill(site, tp);
+    c->misses++;
     if (found) {
-        fill_method_cache(c, obj, site->name, meth);
+        if (worth_filling(c))
+            fill_method_cache(c, obj, site->name, meth);
         sp[-1] = meth;   /* unbound method, then self */
         sp[0] = obj;
     } else {

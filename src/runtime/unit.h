@@ -55,7 +55,6 @@ typedef struct {
     uint64_t dict_version;        /* MODULE_VALUE */
     PyObject *value;              /* MODULE_VALUE / METHOD_*: borrowed from the dict */
     uint32_t hits, misses;
-    uint32_t types_seen;          /* number of distinct types observed (1 = monomorphic) */
 } OdAttrCache;
 
 /* Record of what a binary operator / comparison site saw (feedback for tier 2). */
