@@ -510,9 +510,9 @@ class Plain:
         return self.v
 
 
-def f_attr_polymorphic(objs):
+def f_attr_polymorphic(make_objs):
     out = []
-    for o in objs:
+    for o in make_objs():
         out.append((o.v, o.m()))
         o.v = o.v + 1
     return out
@@ -523,16 +523,19 @@ def test_attr_caches_polymorphic_and_invalidation(jit):
         def m(self):
             return -self.v
 
-    objs = [Plain(1), Other(2), Plain(3), Other(4)] * 10
-    jit.run_both(f_attr_polymorphic, [Plain(i) for i in range(5)])
-    jit.run_both(f_attr_polymorphic, objs)
+    jit.run_both(f_attr_polymorphic, lambda: [Plain(i) for i in range(5)])
+    jit.run_both(f_attr_polymorphic, lambda: [Plain(1), Other(2), Plain(3), Other(4)] * 10)
+
+    def shadowed():
+        p = Plain(5)
+        p.m = lambda: "shadow"
+        return [Plain(1), p, Plain(2)]
+
     # Shadowing a method with an instance attribute, then patching the class.
-    p = Plain(5)
-    p.m = lambda: "shadow"
-    jit.run_both(f_attr_polymorphic, [Plain(1), p, Plain(2)])
+    jit.run_both(f_attr_polymorphic, shadowed)
     Plain.m = lambda self: "patched"
     try:
-        jit.run_both(f_attr_polymorphic, [Plain(1), Plain(2)])
+        jit.run_both(f_attr_polymorphic, lambda: [Plain(1), Plain(2)])
     finally:
         Plain.m = lambda self: self.v
 
