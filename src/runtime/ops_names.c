@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "structmember.h"
+
 #define TOP() (sp[-1])
 #define SECOND() (sp[-2])
 
@@ -263,7 +265,18 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
     if (tp->tp_getattro != PyObject_GenericGetAttr)
         return;
     PyObject *descr = _PyType_Lookup(tp, name); /* also assigns a version tag */
-    if (descr || !version_usable(tp))
+    if (!version_usable(tp))
+        return;
+    if (descr && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+        if (m->type == T_OBJECT_EX && !(m->flags & READONLY)) {
+            c->type_version = tp->tp_version_tag;
+            c->index = m->offset;
+            c->kind = OD_ATTR_SLOT;
+        }
+        return;
+    }
+    if (descr)
         return;
     Py_ssize_t nentries;
     Py_ssize_t i = shared_key_index(tp, name, &nentries);
@@ -297,6 +310,13 @@ OD_HELPER(od_rt_load_attr)
                 Py_INCREF(res);
                 goto done;
             }
+        } else if (c->kind == OD_ATTR_SLOT && tp->tp_version_tag == c->type_version) {
+            res = *(PyObject **)((char *)owner + c->index);
+            if (res) { /* empty slot: the generic path raises AttributeError */
+                c->hits++;
+                Py_INCREF(res);
+                goto done;
+            }
         }
     }
     res = PyObject_GetAttr(owner, site->name);
@@ -321,6 +341,15 @@ OD_HELPER(od_rt_store_attr)
     PyObject *owner = TOP(), *v = SECOND();
     PyTypeObject *tp = Py_TYPE(owner);
     OdAttrCache *c = entry_for(site, tp);
+    if (c && c->kind == OD_ATTR_SLOT && tp->tp_version_tag == c->type_version) {
+        PyObject **slot = (PyObject **)((char *)owner + c->index);
+        PyObject *old = *slot;
+        c->hits++;
+        *slot = v;
+        Py_XDECREF(old);
+        Py_DECREF(owner);
+        return OD_OK;
+    }
     if (c && c->kind == OD_ATTR_INSTANCE_VALUE && tp->tp_version_tag == c->type_version) {
         /* Replacing an existing inline value: what STORE_ATTR_INSTANCE_VALUE does when the
          * slot is already in the insertion order. */

@@ -43,6 +43,7 @@ typedef enum {
     OD_ATTR_MODULE_VALUE,         /* module attribute: `value` while md_dict's version holds */
     OD_ATTR_METHOD_NO_DICT,       /* method in the type; instances have no __dict__ */
     OD_ATTR_METHOD_SHARED_KEYS,   /* method in the type; not shadowed by the shared keys */
+    OD_ATTR_SLOT,                 /* __slots__ member: object pointer at byte `index` */
 } OdAttrKind;
 
 /* Inline cache of an attribute site (LOAD_ATTR / LOAD_METHOD / STORE_ATTR). */
@@ -50,7 +51,7 @@ typedef struct {
     PyTypeObject *type;           /* type the entry is for (borrowed, compared only) */
     unsigned int type_version;    /* valid while the type's version tag is unchanged */
     int kind;                     /* OdAttrKind */
-    Py_ssize_t index;             /* INSTANCE_VALUE: slot in the inline values */
+    Py_ssize_t index;             /* INSTANCE_VALUE: slot in the inline values; SLOT: offset */
     Py_ssize_t keys_nentries;     /* METHOD_SHARED_KEYS: shared keys did not grow */
     uint64_t dict_version;        /* MODULE_VALUE */
     PyObject *value;              /* MODULE_VALUE / METHOD_*: borrowed from the dict */
