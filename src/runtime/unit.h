@@ -6,7 +6,9 @@
  * PyThreadState *ts, OdUnit *u)` and returns either the frame's return value, or NULL:
  *   - with an exception set: the frame raised and was unwound (no handler in this frame);
  *   - without one: it left for the interpreter ("exit"); f->prev_instr and f->stacktop
- *     describe where the interpreter resumes, u->last_exit says why. */
+ *     describe where the interpreter resumes, u->last_exit says why;
+ *   - with one and u->throw_pending set: an exception raised while tracing was on; the
+ *     interpreter must unwind it (throwflag) so that trace events are produced. */
 #ifndef OD_RUNTIME_UNIT_H
 #define OD_RUNTIME_UNIT_H
 
@@ -18,6 +20,7 @@
     X(UNSUPPORTED_OPCODE, "instruction not compiled by this tier")                    \
     X(HELPER_DEOPT, "runtime helper met a case it leaves to the interpreter")         \
     X(TRACING, "tracing or profiling switched on during a call")                      \
+    X(TRACING_THROW, "exception raised while tracing is on: the interpreter unwinds")  \
     X(UNBOUND_LOCAL, "unbound local or free variable (the interpreter raises it)")
 
 typedef enum {
@@ -95,6 +98,7 @@ struct OdUnit {
     uint64_t unwinds;             /* exceptions handled by an except/finally in native code */
     int last_exit;
     int last_exit_opcode;
+    int throw_pending;            /* exit with the exception set: resume with throwflag */
 };
 
 #endif /* OD_RUNTIME_UNIT_H */
