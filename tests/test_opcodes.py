@@ -559,3 +559,37 @@ def test_module_attr_cache_sees_updates(jit):
     jit.run_both(read, mod)
     mod.x = 2
     assert jit.run_both(read, mod) == [2, 2, 2]
+
+
+class Cmp:
+    def __init__(self, v, fail=False):
+        self.v = v
+        self.fail = fail
+
+    def __lt__(self, other):
+        if self.fail:
+            raise ArithmeticError("no order")
+        return self.v < other.v
+
+    def __eq__(self, other):
+        return NotImplemented
+
+
+def f_compare_branch(pairs):
+    out = []
+    for a, b in pairs:
+        if a < b:
+            out.append("lt")
+        elif a == b:
+            out.append("eq")
+        while a > b:
+            a = a - 1
+        out.append(a)
+    return out
+
+
+@pytest.mark.parametrize("pairs", [[(1, 2), (3, 3), (5, 1)], [(1.5, 0.5), (2.0, 2.0)],
+                                   [("a", "b"), ("b", "b")],
+                                   [(Cmp(1), Cmp(2))], [(Cmp(1, fail=True), Cmp(2))]])
+def test_compare_and_branch(jit, pairs):
+    jit.run_both(f_compare_branch, pairs)

@@ -121,6 +121,12 @@ OD_HELPER(od_rt_for_iter);
 /* Exceptions caught by a handler inside compiled code, all units together. */
 extern uint64_t od_rt_unwinds;
 
+/* COMPARE_OP fused with the conditional jump after it: consumes both operands and returns
+ * the truth of the comparison (1/0), or -1 with an exception set. */
+OD_HELPER(od_rt_compare_branch);
+/* A new reference to True or False (to materialize a fused comparison on an exit). */
+PyObject *od_rt_box_bool(int value);
+
 /* Truth of a value that is not True/False (those are tested inline). Consumes `v`.
  * Returns 1, 0, or -1 with an exception set. */
 int od_rt_truth_consume(PyObject *v);
