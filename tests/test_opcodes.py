@@ -392,8 +392,44 @@ def f_match(v):
 
 @pytest.mark.parametrize("v", [0, [1, 2], {"k": 3}, Point(0, 1), "long", (1, 2, 3), 9.5])
 def test_match(jit, v):
-    # Class and mapping-key patterns still leave for the interpreter (counted exits).
-    jit.run_both(f_match, v, allow_exits=True)
+    jit.run_both(f_match, v)
+
+
+class NoMatchArgs:
+    pass
+
+
+class BadMatchArgs:
+    __match_args__ = ["x"]
+
+
+def f_match_errors(kind, v):
+    if kind == 0:
+        match v:
+            case NoMatchArgs(1):
+                return "?"
+    if kind == 1:
+        match v:
+            case BadMatchArgs(1):
+                return "?"
+    if kind == 2:
+        match v:
+            case int(5):
+                return "int-self"
+            case Point(1, 2):
+                return "never"
+    if kind == 3:
+        match v:
+            case {"a": 1, "b": x, **rest}:
+                return x, rest
+    return "none"
+
+
+@pytest.mark.parametrize("kind,v", [(0, NoMatchArgs()), (1, BadMatchArgs()), (2, 5),
+                                    (2, Point(1, 2)), (3, {"a": 1, "b": 2, "c": 3}),
+                                    (3, collections.defaultdict(int, a=1)), (3, {"a": 2})])
+def test_match_errors_and_edges(jit, kind, v):
+    jit.run_both(f_match_errors, kind, v)
 
 
 def f_imports():

@@ -107,6 +107,8 @@ typedef struct {
     X(od_rt_check_exc_match, CHECK_EXC_MATCH, 1)       \
     X(od_rt_match_mapping, MATCH_MAPPING, 0)           \
     X(od_rt_match_sequence, MATCH_SEQUENCE, 0)         \
+    X(od_rt_match_keys, MATCH_KEYS, 0)                 \
+    X(od_rt_match_class, MATCH_CLASS, 2)               \
     X(od_rt_import_name, IMPORT_NAME, -1)              \
     X(od_rt_import_from, IMPORT_FROM, 0)
 

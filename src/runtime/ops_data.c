@@ -543,23 +543,3 @@ OD_HELPER(od_rt_load_classderef)
     sp[0] = v;
     return OD_OK;
 }
-
-/* ---- pattern matching ----------------------------------------------------------- */
-
-OD_HELPER(od_rt_match_mapping)
-{
-    (void)oparg; (void)arg; (void)f;
-    PyObject *res = (Py_TYPE(TOP())->tp_flags & Py_TPFLAGS_MAPPING) ? Py_True : Py_False;
-    Py_INCREF(res);
-    sp[0] = res;
-    return OD_OK;
-}
-
-OD_HELPER(od_rt_match_sequence)
-{
-    (void)oparg; (void)arg; (void)f;
-    PyObject *res = (Py_TYPE(TOP())->tp_flags & Py_TPFLAGS_SEQUENCE) ? Py_True : Py_False;
-    Py_INCREF(res);
-    sp[0] = res;
-    return OD_OK;
-}
