@@ -326,12 +326,12 @@ def test_config_validation():
         overdrive.info(42)
 
 
-def test_generators_are_reported_as_interpreted():
-    def gen():
-        yield 1
-    with pytest.raises(ValueError, match="generator"):
-        overdrive.compile(gen)
-    assert "generator" in overdrive.info(gen)["why_not"]
+def test_coroutines_are_reported_as_interpreted():
+    async def coro():
+        return 1
+    with pytest.raises(ValueError, match="coroutine"):
+        overdrive.compile(coro)
+    assert "coroutine" in overdrive.info(coro)["why_not"]
 
 
 # ---- Python-to-Python calls made directly by compiled code (runtime/frames.c) ----------

@@ -202,6 +202,14 @@ void od_mov32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm)
     imm32(a, imm);
 }
 
+void od_mov8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
+{
+    rex(a, 0, 0, base, 0);
+    byte(a, 0xC6);
+    modrm_mem(a, 0, base, disp);
+    byte(a, (uint8_t)imm);
+}
+
 void od_movsxd_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp) { op_rm(a, 0x63, dst, base, disp); }
 void od_lea(OdAsm *a, OdReg dst, OdReg base, int32_t disp) { op_rm(a, 0x8D, dst, base, disp); }
 

@@ -4,7 +4,7 @@
  * handing over to the interpreter (which links it again itself). */
 #include "hook.h"
 
-PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
+PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void *resume_at)
 {
     _PyCFrame *cf = ts->cframe;
     _PyInterpreterFrame *caller = cf->current_frame;
@@ -13,7 +13,10 @@ PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
         return NULL;
     cf->current_frame = f;
     u->native_entries++;
-    PyObject *res = u->entry(f, ts, u);
+    if (resume_at)
+        f->stacktop = -1; /* as the interpreter does while a generator frame runs: the GC
+                             must not traverse stack slots that native code is reusing */
+    PyObject *res = u->entry(f, ts, u, resume_at);
     cf->current_frame = caller;
     _Py_LeaveRecursiveCallTstate(ts);
     int throwflag = u->throw_pending;

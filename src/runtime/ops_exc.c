@@ -26,8 +26,10 @@ static void *unwind(_PyInterpreterFrame *f, OdUnit *u, int index, int live)
         Py_XDECREF(stack[live]);
         stack[live] = NULL;
     }
-    if (!h)
+    if (!h) {
+        f->stacktop = f->f_code->co_nlocalsplus; /* empty: how the frame gets cleared */
         return NULL;
+    }
     u->unwinds++;
     od_rt_unwinds++;
     if (h->lasti) {

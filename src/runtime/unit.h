@@ -3,7 +3,9 @@
  * Contract: tier 1 (and later tier 2) fill an OdUnit; the hook runs it through od_unit_run
  * (hook/enter.c); it lives exactly as long as its code object (freed from the co_extra free
  * function). Native code is entered as `PyObject *entry(_PyInterpreterFrame *f,
- * PyThreadState *ts, OdUnit *u)` and returns either the frame's return value, or NULL:
+ * PyThreadState *ts, OdUnit *u, void *resume_at)` and returns either the frame's return
+ * value (or, for a generator, the value it yields: the generator's frame state then says
+ * FRAME_SUSPENDED), or NULL:
  *   - with an exception set: the frame raised and was unwound (no handler in this frame);
  *   - without one: it left for the interpreter ("exit"); f->prev_instr and f->stacktop
  *     describe where the interpreter resumes, u->last_exit says why;
@@ -74,7 +76,10 @@ typedef struct {
 } OdCallCache;
 
 typedef struct OdUnit OdUnit;
-typedef PyObject *(*OdEntry)(_PyInterpreterFrame *f, PyThreadState *ts, OdUnit *u);
+/* `resume_at` is NULL for a fresh frame, or the native address of the instruction a
+ * suspended generator frame continues at. */
+typedef PyObject *(*OdEntry)(_PyInterpreterFrame *f, PyThreadState *ts, OdUnit *u,
+                             void *resume_at);
 
 struct OdUnit {
     PyCodeObject *code;           /* borrowed: the unit dies with its code object */

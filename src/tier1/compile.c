@@ -180,7 +180,7 @@ int od_tier1_supports(int opcode)
     case POP_JUMP_FORWARD_IF_NONE: case POP_JUMP_FORWARD_IF_NOT_NONE:
     case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
     case JUMP_IF_FALSE_OR_POP: case JUMP_IF_TRUE_OR_POP:
-    case RETURN_VALUE: case FOR_ITER: case RAISE_VARARGS: case RERAISE:
+    case RETURN_VALUE: case FOR_ITER: case RAISE_VARARGS: case RERAISE: case YIELD_VALUE:
         return 1;
     default:
         return helper_for(opcode, &fn, &rel);
@@ -498,9 +498,24 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     }
     case RETURN_VALUE:
         set_prev(c, in->index);
+        /* Frames are cleared using stacktop; a generator's is not kept while it runs. */
+        od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
         od_jmp(a, c->epilogue);
         return;
+    case YIELD_VALUE: {
+        /* Suspend: the generator machinery (gen_send_ex2) sees FRAME_SUSPENDED and returns
+         * the value to next()/send(); the next resume enters at the following instruction
+         * with the sent value pushed by the caller. */
+        int32_t state = (int32_t)offsetof(PyGenObject, gi_frame_state)
+                        - (int32_t)offsetof(PyGenObject, gi_iframe);
+        set_prev(c, in->index);
+        od_mov8_mi(a, R_FRAME, state, FRAME_SUSPENDED);
+        od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus + d - 1);
+        od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
+        od_jmp(a, c->epilogue);
+        return;
+    }
     case FOR_ITER: {
         OdLabel slow = od_label_new(a), done = od_label_new(a);
         set_prev(c, in->index);
@@ -614,6 +629,14 @@ static void emit_prologue(Compiler *c)
     od_mov_rm(a, R_BREAKER, R_TS, (int32_t)offsetof(PyThreadState, interp));
     od_add_ri(a, R_BREAKER, (int32_t)offsetof(PyInterpreterState, ceval.eval_breaker));
     od_mov_rm(a, R_CFRAME, R_TS, (int32_t)offsetof(PyThreadState, cframe));
+    if (c->co->co_flags & CO_GENERATOR) {
+        /* Resuming a suspended generator: continue at the instruction after its yield. */
+        OdLabel fresh = od_label_new(a);
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, fresh);
+        od_jmp_r(a, OD_RCX);
+        od_label_bind(a, fresh);
+    }
 }
 
 static void emit_epilogue(Compiler *c)
@@ -662,8 +685,8 @@ static void compiler_free(Compiler *c)
 OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
 {
     uint64_t t0 = now_ns();
-    if (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)) {
-        *why_not = "generator or coroutine: runs in the interpreter (not compiled by tier 1 yet)";
+    if (co->co_flags & (CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)) {
+        *why_not = "coroutine or async generator: runs in the interpreter (not compiled by tier 1 yet)";
         return NULL;
     }
     Compiler c;
