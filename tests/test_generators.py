@@ -87,7 +87,7 @@ def test_generators(jit, kind):
         overdrive.compile(g)
     before = overdrive.info(squares)["native_entries"] + overdrive.info(echo)["native_entries"] \
         + overdrive.info(raiser)["native_entries"]
-    jit.run_both(drive, kind, allow_exits=(kind == "yield_from"))
+    jit.run_both(drive, kind)
     after = overdrive.info(squares)["native_entries"] + overdrive.info(echo)["native_entries"] \
         + overdrive.info(raiser)["native_entries"]
     assert after > before, "generator resumes did not run compiled code"

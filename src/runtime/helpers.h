@@ -58,6 +58,7 @@ typedef struct {
     X(od_rt_delete_subscr, DELETE_SUBSCR, 2)           \
     X(od_rt_get_iter, GET_ITER, 1)                     \
     X(od_rt_get_len, GET_LEN, 0)                       \
+    X(od_rt_get_yield_from_iter, GET_YIELD_FROM_ITER, 1) \
     X(od_rt_build_tuple, BUILD_TUPLE, -1)              \
     X(od_rt_build_list, BUILD_LIST, -1)                \
     X(od_rt_build_set, BUILD_SET, -1)                  \
@@ -119,6 +120,10 @@ OD_HELPER_OPS(OD_DECLARE_HELPER)
 /* FOR_ITER: OD_OK (next value pushed), OD_JUMP (exhausted, iterator popped), OD_ERROR
  * (iterator kept on the stack). */
 OD_HELPER(od_rt_for_iter);
+/* SEND: OD_OK (value yielded by the receiver pushed), OD_JUMP (receiver returned: its
+ * value replaces it, take the jump), OD_ERROR (sent value released, receiver kept),
+ * OD_DEOPT (a tracer is installed: the interpreter reports to it). */
+OD_HELPER(od_rt_send);
 
 /* Exceptions caught by a handler inside compiled code, all units together. */
 extern uint64_t od_rt_unwinds;

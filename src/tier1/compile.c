@@ -181,6 +181,7 @@ int od_tier1_supports(int opcode)
     case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
     case JUMP_IF_FALSE_OR_POP: case JUMP_IF_TRUE_OR_POP:
     case RETURN_VALUE: case FOR_ITER: case RAISE_VARARGS: case RERAISE: case YIELD_VALUE:
+    case SEND:
         return 1;
     default:
         return helper_for(opcode, &fn, &rel);
@@ -530,6 +531,25 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         od_label_bind(a, slow);
         od_jcc(a, OD_CC_S, error_stub(c, in->index, d));
         od_jmp(a, label_at(c, in->target)); /* OD_JUMP: exhausted */
+        od_label_bind(a, done);
+        return;
+    }
+    case SEND: {
+        OdLabel slow = od_label_new(a), done = od_label_new(a);
+        set_prev(c, in->index);
+        od_mov_rr(a, OD_RDI, R_FRAME);
+        od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
+        od_call_abs(a, (const void *)od_rt_send);
+        od_test32_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_NE, slow);
+        od_cmp8_mi(a, R_CFRAME, 0, 0);
+        od_jcc(a, OD_CC_NE, exit_stub(c, in->next, d, OD_EXIT_TRACING, op));
+        od_jmp(a, done);
+        od_label_bind(a, slow);
+        od_jcc(a, OD_CC_S, error_stub(c, in->index, d - 1));
+        od_cmp_ri(a, OD_RAX, OD_JUMP);
+        od_jcc(a, OD_CC_E, label_at(c, in->target));
+        od_jmp(a, exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, op));
         od_label_bind(a, done);
         return;
     }
