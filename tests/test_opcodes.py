@@ -392,8 +392,44 @@ def f_match(v):
 
 @pytest.mark.parametrize("v", [0, [1, 2], {"k": 3}, Point(0, 1), "long", (1, 2, 3), 9.5])
 def test_match(jit, v):
-    # Class and mapping-key patterns still leave for the interpreter (counted exits).
-    jit.run_both(f_match, v, allow_exits=True)
+    jit.run_both(f_match, v)
+
+
+class NoMatchArgs:
+    pass
+
+
+class BadMatchArgs:
+    __match_args__ = ["x"]
+
+
+def f_match_errors(kind, v):
+    if kind == 0:
+        match v:
+            case NoMatchArgs(1):
+                return "?"
+    if kind == 1:
+        match v:
+            case BadMatchArgs(1):
+                return "?"
+    if kind == 2:
+        match v:
+            case int(5):
+                return "int-self"
+            case Point(1, 2):
+                return "never"
+    if kind == 3:
+        match v:
+            case {"a": 1, "b": x, **rest}:
+                return x, rest
+    return "none"
+
+
+@pytest.mark.parametrize("kind,v", [(0, NoMatchArgs()), (1, BadMatchArgs()), (2, 5),
+                                    (2, Point(1, 2)), (3, {"a": 1, "b": 2, "c": 3}),
+                                    (3, collections.defaultdict(int, a=1)), (3, {"a": 2})])
+def test_match_errors_and_edges(jit, kind, v):
+    jit.run_both(f_match_errors, kind, v)
 
 
 def f_imports():
@@ -485,3 +521,111 @@ def test_info_and_stats(jit):
     assert info["compiled"] and info["code_size"] > 0 and info["compile_ns"] > 0
     s = overdrive.stats()
     assert s["functions_compiled"] >= 1 and s["frames_native"] >= 1
+
+
+class Slotted:
+    __slots__ = ("a",)
+
+    def __init__(self):
+        self.a = 1
+
+    def get(self):
+        return self.a
+
+
+class WithGetattr:
+    def __getattr__(self, name):
+        return name.upper()
+
+
+class Plain:
+    def __init__(self, v):
+        self.v = v
+
+    def m(self):
+        return self.v
+
+
+def f_attr_polymorphic(make_objs):
+    out = []
+    for o in make_objs():
+        out.append((o.v, o.m()))
+        o.v = o.v + 1
+    return out
+
+
+def test_attr_caches_polymorphic_and_invalidation(jit):
+    class Other(Plain):
+        def m(self):
+            return -self.v
+
+    jit.run_both(f_attr_polymorphic, lambda: [Plain(i) for i in range(5)])
+    jit.run_both(f_attr_polymorphic, lambda: [Plain(1), Other(2), Plain(3), Other(4)] * 10)
+
+    def shadowed():
+        p = Plain(5)
+        p.m = lambda: "shadow"
+        return [Plain(1), p, Plain(2)]
+
+    # Shadowing a method with an instance attribute, then patching the class.
+    jit.run_both(f_attr_polymorphic, shadowed)
+    Plain.m = lambda self: "patched"
+    try:
+        jit.run_both(f_attr_polymorphic, lambda: [Plain(1), Plain(2)])
+    finally:
+        Plain.m = lambda self: self.v
+
+
+def f_attr_kinds(s, g, mod):
+    return s.get(), s.a, g.anything, mod.pi, mod.sqrt(4.0), "abc".upper(), [1].copy()
+
+
+def test_attr_kinds(jit):
+    jit.run_both(f_attr_kinds, Slotted(), WithGetattr(), math)
+
+
+def test_module_attr_cache_sees_updates(jit):
+    import types
+    mod = types.ModuleType("m")
+    mod.x = 1
+
+    def read(m):
+        return [m.x for _ in range(3)]
+
+    jit.run_both(read, mod)
+    mod.x = 2
+    assert jit.run_both(read, mod) == [2, 2, 2]
+
+
+class Cmp:
+    def __init__(self, v, fail=False):
+        self.v = v
+        self.fail = fail
+
+    def __lt__(self, other):
+        if self.fail:
+            raise ArithmeticError("no order")
+        return self.v < other.v
+
+    def __eq__(self, other):
+        return NotImplemented
+
+
+def f_compare_branch(pairs):
+    out = []
+    for a, b in pairs:
+        if a < b:
+            out.append("lt")
+        elif a == b:
+            out.append("eq")
+        while a > b:
+            a = a - 1
+        out.append(a)
+    return out
+
+
+@pytest.mark.parametrize("pairs", [[(1, 2), (3, 3), (5, 1)], [(1.5, 0.5), (2.0, 2.0)],
+                                   [("a", "b"), ("b", "b")],
+                                   [(Cmp(1), Cmp(2))], [(Cmp(1, fail=True), Cmp(2))]])
+def test_compare_and_branch(jit, pairs):
+    jit.run_both(f_compare_branch, pairs)

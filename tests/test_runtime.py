@@ -326,9 +326,130 @@ def test_config_validation():
         overdrive.info(42)
 
 
-def test_generators_are_reported_as_interpreted():
-    def gen():
-        yield 1
-    with pytest.raises(ValueError, match="generator"):
-        overdrive.compile(gen)
-    assert "generator" in overdrive.info(gen)["why_not"]
+def test_coroutines_are_reported_as_interpreted():
+    async def coro():
+        return 1
+    with pytest.raises(ValueError, match="coroutine"):
+        overdrive.compile(coro)
+    assert "coroutine" in overdrive.info(coro)["why_not"]
+
+
+# ---- Python-to-Python calls made directly by compiled code (runtime/frames.c) ----------
+
+def callee_leaks(a, b=2, c=3):
+    local = a + b + c
+    return sys._getframe()
+
+
+def callee_raises(n):
+    if n == 0:
+        raise ValueError("deep")
+    return callee_raises(n - 1)
+
+
+def caller_of_leaks():
+    frames = [callee_leaks(1), callee_leaks(1, 5), callee_leaks(1, 5, 7)]
+    try:
+        callee_raises(3)
+    except ValueError as e:
+        tb = e.__traceback__
+    names = []
+    while tb is not None:
+        names.append((tb.tb_frame.f_code.co_name, tb.tb_lineno))
+        tb = tb.tb_next
+    return ([(f.f_locals["local"], f.f_back.f_code.co_name, f.f_lineno) for f in frames], names)
+
+
+def test_direct_calls_escaped_frames_and_tracebacks():
+    overdrive.disable()
+    expected = caller_of_leaks()
+    for fn in (caller_of_leaks, callee_leaks, callee_raises):
+        overdrive.compile(fn)
+    result, exits = _compiled_run(caller_of_leaks)
+    assert result == expected
+    assert overdrive.info(callee_leaks)["native_entries"] >= 3
+    assert overdrive.info(callee_raises)["native_entries"] >= 4
+
+
+def sum_to(n, acc=0):
+    return acc if n == 0 else sum_to(n - 1, acc + n)
+
+
+def test_direct_calls_recursion_and_defaults():
+    overdrive.compile(sum_to)
+    overdrive.enable(threshold=0)
+    try:
+        assert sum_to(200) == 20100
+        with pytest.raises(RecursionError):
+            sum_to(10 ** 6)
+        assert sum_to(10) == 55
+    finally:
+        overdrive.disable()
+    assert overdrive.info(sum_to)["native_entries"] > 200
+
+
+def test_direct_calls_release_arguments():
+    sentinel = object()
+
+    def take(x, y=None):
+        return x is sentinel
+
+    def caller(o):
+        r = 0
+        for _ in range(50):
+            r += take(o)
+            r += take(o, o)
+        return r
+
+    overdrive.compile(take)
+    overdrive.compile(caller)
+    base = sys.getrefcount(sentinel)
+    overdrive.enable(threshold=0)
+    try:
+        assert caller(sentinel) == 100
+    finally:
+        overdrive.disable()
+    assert sys.getrefcount(sentinel) == base
+
+
+def _settrace_then_raise(tracer):
+    sys.settrace(tracer)
+    sys._getframe().f_back.f_trace = tracer
+    1 / 0
+
+
+def settrace_and_raise(tracer):
+    try:
+        _settrace_then_raise(tracer)
+    except ZeroDivisionError:
+        pass
+    return 1
+
+
+def test_exception_raised_as_tracing_switches_on():
+    # Regression (regrtest test_sys_settrace test_09): the exception must be reported to
+    # the tracer, the handler's lines traced, and no spurious 'call' event produced.
+    def record():
+        events = []
+
+        def tracer(frame, event, arg):
+            if frame.f_code in (settrace_and_raise.__code__, _settrace_then_raise.__code__):
+                events.append((frame.f_code.co_name, event, frame.f_lineno))
+            return tracer
+
+        try:
+            settrace_and_raise(tracer)
+        finally:
+            sys.settrace(None)
+        return events
+
+    expected = record()
+    overdrive.compile(settrace_and_raise)
+    overdrive.compile(_settrace_then_raise)
+    overdrive.enable(threshold=0)
+    try:
+        got = record()
+    finally:
+        overdrive.disable()
+    assert got == expected and ("settrace_and_raise", "exception", settrace_and_raise.__code__.co_firstlineno + 2) in got
+    assert overdrive.info(settrace_and_raise)["exits"].get("TRACING_THROW", 0) >= 1

@@ -29,8 +29,25 @@ void od_emit_bytes(OdAsm *a, const void *p, size_t n)
     a->len += n;
 }
 
-static void byte(OdAsm *a, uint8_t b) { od_emit_bytes(a, &b, 1); }
-static void imm32(OdAsm *a, int32_t v) { od_emit_bytes(a, &v, 4); }
+/* The hot path of code emission: one byte, with room checked inline. */
+static inline void byte(OdAsm *a, uint8_t b)
+{
+    if (__builtin_expect(a->len < a->cap, 1))
+        a->buf[a->len++] = b;
+    else
+        od_emit_bytes(a, &b, 1);
+}
+
+static inline void imm32(OdAsm *a, int32_t v)
+{
+    if (__builtin_expect(a->len + 4 <= a->cap, 1)) {
+        memcpy(a->buf + a->len, &v, 4);
+        a->len += 4;
+    } else {
+        od_emit_bytes(a, &v, 4);
+    }
+}
+
 static void imm64(OdAsm *a, int64_t v) { od_emit_bytes(a, &v, 8); }
 
 void od_asm_init(OdAsm *a) { memset(a, 0, sizeof *a); }
@@ -183,6 +200,14 @@ void od_mov32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm)
     byte(a, 0xC7);
     modrm_mem(a, 0, base, disp);
     imm32(a, imm);
+}
+
+void od_mov8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
+{
+    rex(a, 0, 0, base, 0);
+    byte(a, 0xC6);
+    modrm_mem(a, 0, base, disp);
+    byte(a, (uint8_t)imm);
 }
 
 void od_movsxd_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp) { op_rm(a, 0x63, dst, base, disp); }

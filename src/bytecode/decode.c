@@ -232,6 +232,11 @@ int od_bytecode_decode(PyCodeObject *co, OdBytecode *bc)
         }
         if (!od_opcode_is_terminator(in->opcode) && in->next < n) {
             int eff = PyCompile_OpcodeStackEffectWithJump(in->opcode, in->oparg, 0);
+            /* The compiler books RETURN_GENERATOR as neutral, but a generator's frame
+             * resumes after it with the first sent value pushed (popped by the POP_TOP
+             * that follows). */
+            if (in->opcode == RETURN_GENERATOR)
+                eff = 1;
             if (flow_to(bc, in->next, d + eff, work, &nwork) < 0)
                 goto fail;
         }

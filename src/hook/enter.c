@@ -4,7 +4,7 @@
  * handing over to the interpreter (which links it again itself). */
 #include "hook.h"
 
-PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
+PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void *resume_at)
 {
     _PyCFrame *cf = ts->cframe;
     _PyInterpreterFrame *caller = cf->current_frame;
@@ -13,14 +13,26 @@ PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
         return NULL;
     cf->current_frame = f;
     u->native_entries++;
-    PyObject *res = u->entry(f, ts, u);
+    if (resume_at)
+        f->stacktop = -1; /* as the interpreter does while a generator frame runs: the GC
+                             must not traverse stack slots that native code is reusing */
+    PyObject *res = u->entry(f, ts, u, resume_at);
     cf->current_frame = caller;
     _Py_LeaveRecursiveCallTstate(ts);
-    if (res || PyErr_Occurred())
+    int throwflag = u->throw_pending;
+    u->throw_pending = 0;
+    if (res || (PyErr_Occurred() && !throwflag))
         return res; /* returned, or raised with no handler in this frame */
     /* Exit: prev_instr and stacktop say where the interpreter continues. */
     u->exits[u->last_exit]++;
     od_stats.exits[u->last_exit]++;
     od_stats.exits_by_opcode[u->last_exit_opcode & 255]++;
-    return _PyEval_EvalFrameDefault(ts, f, 0);
+    if (throwflag && ts->c_tracefunc != NULL) {
+        /* Entered with throwflag and tracing on, the interpreter would report a 'call'
+         * event for a frame that is not starting. With use_tracing clear at entry it skips
+         * that; its error path still reports 'exception' (it checks c_tracefunc), and
+         * leaving the tracer turns use_tracing back on for the handler's line events. */
+        cf->use_tracing = 0;
+    }
+    return _PyEval_EvalFrameDefault(ts, f, throwflag);
 }

@@ -37,15 +37,38 @@ static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
     return 0;
 }
 
+/* A suspended generator frame: continue natively at the instruction after its last
+ * yield (or after RETURN_GENERATOR, on the first resume). */
+static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
+{
+    PyCodeObject *co = f->f_code;
+    if (!(co->co_flags & CO_GENERATOR) || ts->cframe->use_tracing)
+        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    OdCodeState *st = od_code_state(co, 1);
+    if (!st)
+        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    st->entries++;
+    if (!st->unit && (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0))
+        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    int next = (int)(f->prev_instr - _PyCode_CODE(co)) + 1;
+    void *at = (next > 0 && next < st->unit->ncodeunits) ? st->unit->addr_at_unit[next] : NULL;
+    if (!at)
+        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    od_stats.frames_native++;
+    return od_unit_run(ts, f, st->unit, at);
+}
+
 static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
     if (throwflag)
         return interpret(ts, f, throwflag, OD_INTERP_THROW);
-    if (f->owner != FRAME_OWNED_BY_THREAD)
-        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    if (f->owner == FRAME_OWNED_BY_GENERATOR)
+        return resume_generator(ts, f);
     PyCodeObject *co = f->f_code;
-    if (f->prev_instr != _PyCode_CODE(co) - 1) /* not a fresh frame */
+    if (f->owner != FRAME_OWNED_BY_THREAD || f->prev_instr != _PyCode_CODE(co) - 1)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    if (co->co_flags & CO_GENERATOR) /* the interpreter builds the generator object */
+        return interpret(ts, f, 0, OD_INTERP_GENERATOR_CREATE);
     if (ts->cframe->use_tracing)
         return interpret(ts, f, 0, OD_INTERP_TRACING);
     OdCodeState *st = od_code_state(co, 1);
@@ -56,13 +79,13 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
         if (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0) {
             st->interpreted++;
             OdInterpReason why = !st->failed ? OD_INTERP_BELOW_THRESHOLD
-                               : (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
+                               : (co->co_flags & (CO_COROUTINE | CO_ASYNC_GENERATOR))
                                    ? OD_INTERP_GENERATOR : OD_INTERP_NOT_COMPILABLE;
             return interpret(ts, f, 0, why);
         }
     }
     od_stats.frames_native++;
-    return od_unit_run(ts, f, st->unit);
+    return od_unit_run(ts, f, st->unit, NULL);
 }
 
 int od_hook_install(void)

@@ -13,8 +13,9 @@
 
 /* Why a frame ran in the interpreter. X(name, description) */
 #define OD_INTERP_REASONS(X)                                                   \
-    X(GENERATOR, "generator/coroutine code (compiled in a later tier)")        \
-    X(GENERATOR_RESUME, "resumed generator/coroutine frame")                   \
+    X(GENERATOR, "coroutine/async generator code (compiled in a later tier)")  \
+    X(GENERATOR_CREATE, "call that creates a generator (RETURN_GENERATOR)")    \
+    X(GENERATOR_RESUME, "resumed generator/coroutine frame not run natively")  \
     X(TRACING, "tracing or profiling was on at entry")                         \
     X(BELOW_THRESHOLD, "not called often enough yet")                          \
     X(NOT_COMPILABLE, "compilation failed or was refused")                     \
@@ -63,7 +64,9 @@ OdCodeState *od_code_state(PyCodeObject *co, int create);
 /* Compile now (if not yet). 0 if compiled, -1 with st->why_not set otherwise. */
 int od_compile_code(PyCodeObject *co, OdCodeState *st);
 
-PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u);
+/* Run `f` natively: from the start (resume_at NULL) or, for a suspended generator frame,
+ * from the native address of its next instruction. */
+PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void *resume_at);
 
 const char *od_interp_reason_name(int reason);
 

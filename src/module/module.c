@@ -116,8 +116,8 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
     if (!u) {
         if (st && st->why_not)
             why = st->why_not;
-        else if (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
-            why = "generator or coroutine: runs in the interpreter (not compiled by tier 1 yet)";
+        else if (co->co_flags & (CO_COROUTINE | CO_ASYNC_GENERATOR))
+            why = "coroutine or async generator: runs in the interpreter (not compiled by tier 1 yet)";
         else if (!st)
             why = "never executed with the JIT enabled";
         else
@@ -294,6 +294,8 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
         CASE(buf, od_mov_mi(&a, (OdReg)r, 0x80, 0));
         snprintf(buf, sizeof buf, "mov dword ptr [%s + 0x40], 0x1234", regs[r]);
         CASE(buf, od_mov32_mi(&a, (OdReg)r, 0x40, 0x1234));
+        snprintf(buf, sizeof buf, "mov byte ptr [%s - 0x1c], 0xff", regs[r]);
+        CASE(buf, od_mov8_mi(&a, (OdReg)r, -0x1c, -1));
         snprintf(buf, sizeof buf, "cmp dword ptr [%s], 0", regs[r]);
         CASE(buf, od_cmp32_mi(&a, (OdReg)r, 0, 0));
         snprintf(buf, sizeof buf, "cmp byte ptr [%s], 0", regs[r]);

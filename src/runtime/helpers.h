@@ -33,9 +33,13 @@ typedef struct {
     OdGlobalCache cache;
 } OdGlobalSite;
 
+/* Entries per attribute site: small polymorphism (a few receiver types) stays fast. */
+#define OD_ATTR_WAYS 4
+
 typedef struct {
     PyObject *name;     /* borrowed from co_names */
-    OdAttrCache cache;
+    OdAttrCache cache[OD_ATTR_WAYS];
+    uint32_t next_victim;
 } OdAttrSite;
 
 /* The helper table: X(helper, opcode, inputs released on error or -1 = keeps inputs).
@@ -54,6 +58,7 @@ typedef struct {
     X(od_rt_delete_subscr, DELETE_SUBSCR, 2)           \
     X(od_rt_get_iter, GET_ITER, 1)                     \
     X(od_rt_get_len, GET_LEN, 0)                       \
+    X(od_rt_get_yield_from_iter, GET_YIELD_FROM_ITER, 1) \
     X(od_rt_build_tuple, BUILD_TUPLE, -1)              \
     X(od_rt_build_list, BUILD_LIST, -1)                \
     X(od_rt_build_set, BUILD_SET, -1)                  \
@@ -103,6 +108,8 @@ typedef struct {
     X(od_rt_check_exc_match, CHECK_EXC_MATCH, 1)       \
     X(od_rt_match_mapping, MATCH_MAPPING, 0)           \
     X(od_rt_match_sequence, MATCH_SEQUENCE, 0)         \
+    X(od_rt_match_keys, MATCH_KEYS, 0)                 \
+    X(od_rt_match_class, MATCH_CLASS, 2)               \
     X(od_rt_import_name, IMPORT_NAME, -1)              \
     X(od_rt_import_from, IMPORT_FROM, 0)
 
@@ -113,9 +120,19 @@ OD_HELPER_OPS(OD_DECLARE_HELPER)
 /* FOR_ITER: OD_OK (next value pushed), OD_JUMP (exhausted, iterator popped), OD_ERROR
  * (iterator kept on the stack). */
 OD_HELPER(od_rt_for_iter);
+/* SEND: OD_OK (value yielded by the receiver pushed), OD_JUMP (receiver returned: its
+ * value replaces it, take the jump), OD_ERROR (sent value released, receiver kept),
+ * OD_DEOPT (a tracer is installed: the interpreter reports to it). */
+OD_HELPER(od_rt_send);
 
 /* Exceptions caught by a handler inside compiled code, all units together. */
 extern uint64_t od_rt_unwinds;
+
+/* COMPARE_OP fused with the conditional jump after it: consumes both operands and returns
+ * the truth of the comparison (1/0), or -1 with an exception set. */
+OD_HELPER(od_rt_compare_branch);
+/* A new reference to True or False (to materialize a fused comparison on an exit). */
+PyObject *od_rt_box_bool(int value);
 
 /* Truth of a value that is not True/False (those are tested inline). Consumes `v`.
  * Returns 1, 0, or -1 with an exception set. */

@@ -220,6 +220,32 @@ OD_HELPER(od_rt_compare_op)
     return OD_OK;
 }
 
+OD_HELPER(od_rt_compare_branch)
+{
+    (void)f;
+    OdOpCache *c = arg;
+    PyObject *rhs = TOP(), *lhs = SECOND();
+    c->left = Py_TYPE(lhs);
+    c->right = Py_TYPE(rhs);
+    int r = compare_fast(oparg, lhs, rhs);
+    if (r >= 0) {
+        c->fast++;
+    } else {
+        c->slow++;
+        PyObject *res = PyObject_RichCompare(lhs, rhs, oparg);
+        r = res ? PyObject_IsTrue(res) : -1;
+        Py_XDECREF(res);
+    }
+    Py_DECREF(lhs);
+    Py_DECREF(rhs);
+    return r;
+}
+
+PyObject *od_rt_box_bool(int value)
+{
+    return Py_NewRef(value ? Py_True : Py_False);
+}
+
 OD_HELPER(od_rt_contains_op)
 {
     (void)f; (void)arg;

@@ -3,6 +3,8 @@
  * runs its own compiled code. */
 #include "helpers.h"
 
+#include "frames.h"
+
 #define TOP() (sp[-1])
 
 OD_HELPER(od_rt_precall)
@@ -36,8 +38,18 @@ OD_HELPER(od_rt_call)
     Py_ssize_t nkw = site->kwnames ? PyTuple_GET_SIZE(site->kwnames) : 0;
     site->feedback.calls++;
     site->feedback.callee_type = (PyObject *)Py_TYPE(callable);
-    if (PyFunction_Check(callable))
+    if (Py_IS_TYPE(callable, &PyFunction_Type) && nkw == 0) {
         site->feedback.py_calls++;
+        int done;
+        PyObject *res = od_rt_call_python(_PyThreadState_GET(), callable, args, total, &done);
+        if (done) {
+            /* callable and arguments were moved into the callee's frame */
+            for (int i = -1; i < total; i++)
+                args[i] = NULL;
+            sp[-oparg - 2] = res;
+            return res ? OD_OK : OD_ERROR;
+        }
+    }
     PyObject *res = PyObject_Vectorcall(callable, args,
                                         (size_t)(total - nkw) | PY_VECTORCALL_ARGUMENTS_OFFSET,
                                         site->kwnames);

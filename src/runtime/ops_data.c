@@ -109,6 +109,42 @@ OD_HELPER(od_rt_for_iter)
     return OD_JUMP;
 }
 
+OD_HELPER(od_rt_get_yield_from_iter)
+{
+    (void)oparg; (void)arg; (void)f;
+    PyObject *iterable = TOP();
+    if (PyCoro_CheckExact(iterable))
+        return OD_DEOPT; /* coroutines: the interpreter's checks and messages */
+    if (PyGen_CheckExact(iterable))
+        return OD_OK;
+    PyObject *iter = PyObject_GetIter(iterable);
+    Py_DECREF(iterable);
+    if (!iter)
+        return OD_ERROR;
+    sp[-1] = iter;
+    return OD_OK;
+}
+
+OD_HELPER(od_rt_send)
+{
+    (void)oparg; (void)arg; (void)f;
+    if (_PyThreadState_GET()->c_tracefunc != NULL)
+        return OD_DEOPT; /* the interpreter reports StopIteration to the tracer */
+    PyObject *v = TOP(), *receiver = sp[-2], *retval;
+    PySendResult status = PyIter_Send(receiver, v, &retval);
+    Py_DECREF(v);
+    sp[-1] = NULL;
+    if (status == PYGEN_ERROR)
+        return OD_ERROR; /* the receiver stays */
+    if (status == PYGEN_RETURN) {
+        Py_DECREF(receiver);
+        sp[-2] = retval;
+        return OD_JUMP;
+    }
+    sp[-1] = retval;
+    return OD_OK;
+}
+
 OD_HELPER(od_rt_get_len)
 {
     (void)oparg; (void)arg; (void)f;
@@ -541,25 +577,5 @@ OD_HELPER(od_rt_load_classderef)
         Py_INCREF(v);
     }
     sp[0] = v;
-    return OD_OK;
-}
-
-/* ---- pattern matching ----------------------------------------------------------- */
-
-OD_HELPER(od_rt_match_mapping)
-{
-    (void)oparg; (void)arg; (void)f;
-    PyObject *res = (Py_TYPE(TOP())->tp_flags & Py_TPFLAGS_MAPPING) ? Py_True : Py_False;
-    Py_INCREF(res);
-    sp[0] = res;
-    return OD_OK;
-}
-
-OD_HELPER(od_rt_match_sequence)
-{
-    (void)oparg; (void)arg; (void)f;
-    PyObject *res = (Py_TYPE(TOP())->tp_flags & Py_TPFLAGS_SEQUENCE) ? Py_True : Py_False;
-    Py_INCREF(res);
-    sp[0] = res;
     return OD_OK;
 }

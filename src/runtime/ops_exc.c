@@ -26,8 +26,10 @@ static void *unwind(_PyInterpreterFrame *f, OdUnit *u, int index, int live)
         Py_XDECREF(stack[live]);
         stack[live] = NULL;
     }
-    if (!h)
+    if (!h) {
+        f->stacktop = f->f_code->co_nlocalsplus; /* empty: how the frame gets cleared */
         return NULL;
+    }
     u->unwinds++;
     od_rt_unwinds++;
     if (h->lasti) {
@@ -73,6 +75,15 @@ void *od_rt_error(_PyInterpreterFrame *f, OdUnit *u, int index, int live_depth)
     f->prev_instr = _PyCode_CODE(f->f_code) + index;
     if (!PyErr_Occurred())
         PyErr_SetString(PyExc_SystemError, "overdrive: error return without exception set");
+    if (_PyThreadState_GET()->cframe->use_tracing) {
+        /* A tracer wants the 'exception' event and the handler's line events: let the
+         * interpreter unwind (it adds the traceback entry itself). */
+        f->stacktop = f->f_code->co_nlocalsplus + live_depth;
+        u->throw_pending = 1;
+        u->last_exit = OD_EXIT_TRACING_THROW;
+        u->last_exit_opcode = _PyOpcode_Deopt[_Py_OPCODE(*f->prev_instr)];
+        return NULL;
+    }
     add_traceback(f);
     return unwind(f, u, index, live_depth);
 }

@@ -3,6 +3,12 @@
  * the globals and builtins dicts (any change to either dict changes its tag). */
 #include "helpers.h"
 
+#include "internal/pycore_moduleobject.h"
+
+#include <string.h>
+
+#include "structmember.h"
+
 #define TOP() (sp[-1])
 #define SECOND() (sp[-2])
 
@@ -183,32 +189,147 @@ OD_HELPER(od_rt_delete_name)
     return OD_OK;
 }
 
-static void record_type(OdAttrCache *c, PyObject *owner)
+/* The entry for type `t` at this site, or NULL. */
+static OdAttrCache *entry_for(OdAttrSite *site, PyTypeObject *t)
 {
-    PyTypeObject *t = Py_TYPE(owner);
-    if (c->type == t && c->type_version == t->tp_version_tag) {
-        c->hits++;
+    for (int i = 0; i < OD_ATTR_WAYS; i++)
+        if (site->cache[i].type == t)
+            return &site->cache[i];
+    return NULL;
+}
+
+/* The entry to (re)fill for type `t`: its own, an empty one, or the next victim. */
+static OdAttrCache *entry_to_fill(OdAttrSite *site, PyTypeObject *t)
+{
+    OdAttrCache *c = entry_for(site, t);
+    if (c)
+        return c;
+    for (int i = 0; i < OD_ATTR_WAYS; i++)
+        if (site->cache[i].type == NULL)
+            return &site->cache[i];
+    c = &site->cache[site->next_victim++ % OD_ATTR_WAYS];
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+/* Only try to (re)fill while the site is not thrashing: a megamorphic site pays the
+ * generic lookup once, not the lookup plus a refill. */
+static int worth_filling(const OdAttrCache *c)
+{
+    return c->misses < 16 || c->hits >= c->misses;
+}
+
+/* Slot of `name` in the shared keys of instances of `tp`, or -1. Keys are compared by
+ * identity (names are interned): a miss only costs the fast path, never correctness. */
+static Py_ssize_t shared_key_index(PyTypeObject *tp, PyObject *name, Py_ssize_t *nentries)
+{
+    if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) || !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return -2;
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+    if (!keys || keys->dk_kind != DICT_KEYS_SPLIT)
+        return -2;
+    *nentries = keys->dk_nentries;
+    PyDictUnicodeEntry *e = DK_UNICODE_ENTRIES(keys);
+    for (Py_ssize_t i = 0; i < keys->dk_nentries; i++)
+        if (e[i].me_key == name)
+            return i;
+    return -1;
+}
+
+/* Whether the type's version tag can key a cache entry (it changes on any modification). */
+static int version_usable(PyTypeObject *tp)
+{
+    return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) && tp->tp_version_tag != 0;
+}
+
+static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
+{
+    PyTypeObject *tp = Py_TYPE(owner);
+    c->type = tp;
+    c->kind = OD_ATTR_NONE;
+    if (PyModule_CheckExact(owner)) {
+        PyObject *dict = ((PyModuleObject *)owner)->md_dict;
+        if (!dict || !PyDict_CheckExact(dict))
+            return;
+        uint64_t version = ((PyDictObject *)dict)->ma_version_tag;
+        PyObject *v = PyDict_GetItemWithError(dict, name);
+        if (!v) {
+            PyErr_Clear();
+            return;
+        }
+        c->kind = OD_ATTR_MODULE_VALUE;
+        c->dict_version = version;
+        c->value = v;
         return;
     }
-    if (c->type && c->type != t)
-        c->types_seen++;
-    else if (!c->type)
-        c->types_seen = 1;
-    c->misses++;
-    c->type = t;
-    c->type_version = t->tp_version_tag;
+    if (tp->tp_getattro != PyObject_GenericGetAttr)
+        return;
+    PyObject *descr = _PyType_Lookup(tp, name); /* also assigns a version tag */
+    if (!version_usable(tp))
+        return;
+    if (descr && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+        if (m->type == T_OBJECT_EX && !(m->flags & READONLY)) {
+            c->type_version = tp->tp_version_tag;
+            c->index = m->offset;
+            c->kind = OD_ATTR_SLOT;
+        }
+        return;
+    }
+    if (descr)
+        return;
+    Py_ssize_t nentries;
+    Py_ssize_t i = shared_key_index(tp, name, &nentries);
+    if (i < 0)
+        return;
+    c->type_version = tp->tp_version_tag;
+    c->index = i;
+    c->kind = OD_ATTR_INSTANCE_VALUE;
 }
 
 OD_HELPER(od_rt_load_attr)
 {
     (void)oparg; (void)f;
     OdAttrSite *site = arg;
-    PyObject *owner = TOP();
-    record_type(&site->cache, owner);
-    PyObject *res = PyObject_GetAttr(owner, site->name);
-    Py_DECREF(owner);
-    if (!res)
+    PyObject *owner = TOP(), *res;
+    PyTypeObject *tp = Py_TYPE(owner);
+    OdAttrCache *c = entry_for(site, tp);
+    if (c) {
+        if (c->kind == OD_ATTR_INSTANCE_VALUE && tp->tp_version_tag == c->type_version) {
+            PyDictValues *values = *_PyObject_ValuesPointer(owner);
+            if (values && (res = values->values[c->index]) != NULL) {
+                c->hits++;
+                Py_INCREF(res);
+                goto done;
+            }
+        } else if (c->kind == OD_ATTR_MODULE_VALUE) {
+            PyObject *dict = ((PyModuleObject *)owner)->md_dict;
+            if (dict && ((PyDictObject *)dict)->ma_version_tag == c->dict_version) {
+                c->hits++;
+                res = c->value;
+                Py_INCREF(res);
+                goto done;
+            }
+        } else if (c->kind == OD_ATTR_SLOT && tp->tp_version_tag == c->type_version) {
+            res = *(PyObject **)((char *)owner + c->index);
+            if (res) { /* empty slot: the generic path raises AttributeError */
+                c->hits++;
+                Py_INCREF(res);
+                goto done;
+            }
+        }
+    }
+    res = PyObject_GetAttr(owner, site->name);
+    if (!res) {
+        Py_DECREF(owner);
         return OD_ERROR;
+    }
+    c = entry_to_fill(site, tp);
+    c->misses++;
+    if (worth_filling(c))
+        fill_attr_cache(c, owner, site->name);
+done:
+    Py_DECREF(owner);
     sp[-1] = res;
     return OD_OK;
 }
@@ -218,9 +339,38 @@ OD_HELPER(od_rt_store_attr)
     (void)oparg; (void)f;
     OdAttrSite *site = arg;
     PyObject *owner = TOP(), *v = SECOND();
-    record_type(&site->cache, owner);
+    PyTypeObject *tp = Py_TYPE(owner);
+    OdAttrCache *c = entry_for(site, tp);
+    if (c && c->kind == OD_ATTR_SLOT && tp->tp_version_tag == c->type_version) {
+        PyObject **slot = (PyObject **)((char *)owner + c->index);
+        PyObject *old = *slot;
+        c->hits++;
+        *slot = v;
+        Py_XDECREF(old);
+        Py_DECREF(owner);
+        return OD_OK;
+    }
+    if (c && c->kind == OD_ATTR_INSTANCE_VALUE && tp->tp_version_tag == c->type_version) {
+        /* Replacing an existing inline value: what STORE_ATTR_INSTANCE_VALUE does when the
+         * slot is already in the insertion order. */
+        PyDictValues *values = *_PyObject_ValuesPointer(owner);
+        PyObject *old;
+        if (values && (old = values->values[c->index]) != NULL) {
+            c->hits++;
+            values->values[c->index] = v;
+            Py_DECREF(old);
+            Py_DECREF(owner);
+            return OD_OK;
+        }
+    }
     int err = PyObject_SetAttr(owner, site->name, v);
     Py_DECREF(v);
+    if (!err) {
+        c = entry_to_fill(site, tp);
+        c->misses++;
+        if (worth_filling(c) && tp->tp_setattro == PyObject_GenericSetAttr)
+            fill_attr_cache(c, owner, site->name);
+    }
     Py_DECREF(owner);
     return err ? OD_ERROR : OD_OK;
 }
@@ -234,16 +384,64 @@ OD_HELPER(od_rt_delete_attr)
     return err ? OD_ERROR : OD_OK;
 }
 
+/* Cache a method found by _PyObject_GetMethod when nothing on the instance can shadow it. */
+static void fill_method_cache(OdAttrCache *c, PyObject *obj, PyObject *name, PyObject *meth)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    c->type = tp;
+    c->kind = OD_ATTR_NONE;
+    if (tp->tp_getattro != PyObject_GenericGetAttr || !version_usable(tp))
+        return;
+    if (_PyType_Lookup(tp, name) != meth)
+        return;
+    if (tp->tp_dictoffset == 0) {
+        c->kind = OD_ATTR_METHOD_NO_DICT;
+    } else {
+        Py_ssize_t nentries;
+        if (shared_key_index(tp, name, &nentries) != -1)
+            return; /* not a managed dict, or the name is an instance attribute too */
+        c->keys_nentries = nentries;
+        c->kind = OD_ATTR_METHOD_SHARED_KEYS;
+    }
+    c->type_version = tp->tp_version_tag;
+    c->value = meth; /* borrowed from the type's dict, valid while the version holds */
+}
+
 OD_HELPER(od_rt_load_method)
 {
     (void)oparg; (void)f;
     OdAttrSite *site = arg;
     PyObject *obj = TOP(), *meth = NULL;
-    record_type(&site->cache, obj);
+    PyTypeObject *tp = Py_TYPE(obj);
+    OdAttrCache *c = entry_for(site, tp);
+    if (c && tp->tp_version_tag == c->type_version) {
+        int ok = 0;
+        if (c->kind == OD_ATTR_METHOD_NO_DICT) {
+            ok = 1;
+        } else if (c->kind == OD_ATTR_METHOD_SHARED_KEYS) {
+            /* Inline values in use (no materialized __dict__) and no new attribute names
+             * since the entry was made, so the instance cannot shadow the method. */
+            PyDictValues *values = *_PyObject_ValuesPointer(obj);
+            PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+            ok = values && keys && keys->dk_nentries == c->keys_nentries;
+        }
+        if (ok) {
+            c->hits++;
+            meth = c->value;
+            Py_INCREF(meth);
+            sp[-1] = meth;
+            sp[0] = obj;
+            return OD_OK;
+        }
+    }
     int found = _PyObject_GetMethod(obj, site->name, &meth);
     if (!meth)
         return OD_ERROR; /* obj stays on the stack, as in the interpreter */
+    c = entry_to_fill(site, tp);
+    c->misses++;
     if (found) {
+        if (worth_filling(c))
+            fill_method_cache(c, obj, site->name, meth);
         sp[-1] = meth;   /* unbound method, then self */
         sp[0] = obj;
     } else {

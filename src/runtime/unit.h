@@ -3,10 +3,14 @@
  * Contract: tier 1 (and later tier 2) fill an OdUnit; the hook runs it through od_unit_run
  * (hook/enter.c); it lives exactly as long as its code object (freed from the co_extra free
  * function). Native code is entered as `PyObject *entry(_PyInterpreterFrame *f,
- * PyThreadState *ts, OdUnit *u)` and returns either the frame's return value, or NULL:
+ * PyThreadState *ts, OdUnit *u, void *resume_at)` and returns either the frame's return
+ * value (or, for a generator, the value it yields: the generator's frame state then says
+ * FRAME_SUSPENDED), or NULL:
  *   - with an exception set: the frame raised and was unwound (no handler in this frame);
  *   - without one: it left for the interpreter ("exit"); f->prev_instr and f->stacktop
- *     describe where the interpreter resumes, u->last_exit says why. */
+ *     describe where the interpreter resumes, u->last_exit says why;
+ *   - with one and u->throw_pending set: an exception raised while tracing was on; the
+ *     interpreter must unwind it (throwflag) so that trace events are produced. */
 #ifndef OD_RUNTIME_UNIT_H
 #define OD_RUNTIME_UNIT_H
 
@@ -18,6 +22,7 @@
     X(UNSUPPORTED_OPCODE, "instruction not compiled by this tier")                    \
     X(HELPER_DEOPT, "runtime helper met a case it leaves to the interpreter")         \
     X(TRACING, "tracing or profiling switched on during a call")                      \
+    X(TRACING_THROW, "exception raised while tracing is on: the interpreter unwinds")  \
     X(UNBOUND_LOCAL, "unbound local or free variable (the interpreter raises it)")
 
 typedef enum {
@@ -36,12 +41,26 @@ typedef struct {
     uint32_t hits, misses;
 } OdGlobalCache;
 
+/* What an attribute site's cache entry holds. */
+typedef enum {
+    OD_ATTR_NONE = 0,
+    OD_ATTR_INSTANCE_VALUE,       /* instance attribute in the object's inline values[index] */
+    OD_ATTR_MODULE_VALUE,         /* module attribute: `value` while md_dict's version holds */
+    OD_ATTR_METHOD_NO_DICT,       /* method in the type; instances have no __dict__ */
+    OD_ATTR_METHOD_SHARED_KEYS,   /* method in the type; not shadowed by the shared keys */
+    OD_ATTR_SLOT,                 /* __slots__ member: object pointer at byte `index` */
+} OdAttrKind;
+
 /* Inline cache of an attribute site (LOAD_ATTR / LOAD_METHOD / STORE_ATTR). */
 typedef struct {
-    PyTypeObject *type;           /* last type seen (borrowed, compared only) */
-    unsigned int type_version;
+    PyTypeObject *type;           /* type the entry is for (borrowed, compared only) */
+    unsigned int type_version;    /* valid while the type's version tag is unchanged */
+    int kind;                     /* OdAttrKind */
+    Py_ssize_t index;             /* INSTANCE_VALUE: slot in the inline values; SLOT: offset */
+    Py_ssize_t keys_nentries;     /* METHOD_SHARED_KEYS: shared keys did not grow */
+    uint64_t dict_version;        /* MODULE_VALUE */
+    PyObject *value;              /* MODULE_VALUE / METHOD_*: borrowed from the dict */
     uint32_t hits, misses;
-    uint32_t types_seen;          /* number of distinct types observed (1 = monomorphic) */
 } OdAttrCache;
 
 /* Record of what a binary operator / comparison site saw (feedback for tier 2). */
@@ -57,7 +76,10 @@ typedef struct {
 } OdCallCache;
 
 typedef struct OdUnit OdUnit;
-typedef PyObject *(*OdEntry)(_PyInterpreterFrame *f, PyThreadState *ts, OdUnit *u);
+/* `resume_at` is NULL for a fresh frame, or the native address of the instruction a
+ * suspended generator frame continues at. */
+typedef PyObject *(*OdEntry)(_PyInterpreterFrame *f, PyThreadState *ts, OdUnit *u,
+                             void *resume_at);
 
 struct OdUnit {
     PyCodeObject *code;           /* borrowed: the unit dies with its code object */
@@ -81,6 +103,7 @@ struct OdUnit {
     uint64_t unwinds;             /* exceptions handled by an except/finally in native code */
     int last_exit;
     int last_exit_opcode;
+    int throw_pending;            /* exit with the exception set: resume with throwflag */
 };
 
 #endif /* OD_RUNTIME_UNIT_H */

@@ -37,6 +37,7 @@ typedef enum {
     STUB_HELPER,    /* helper returned non-zero: negative -> error, else exit */
     STUB_DEALLOC,   /* refcount of `reg` hit zero: dealloc, then back to `back` */
     STUB_BREAKER,   /* eval breaker set: handle, then continue at `back` */
+    STUB_BOX_BOOL,  /* store bool(eax) at depth-1, then exit at `resume` (fused compare) */
 } StubKind;
 
 typedef struct {
@@ -179,7 +180,8 @@ int od_tier1_supports(int opcode)
     case POP_JUMP_FORWARD_IF_NONE: case POP_JUMP_FORWARD_IF_NOT_NONE:
     case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
     case JUMP_IF_FALSE_OR_POP: case JUMP_IF_TRUE_OR_POP:
-    case RETURN_VALUE: case FOR_ITER: case RAISE_VARARGS: case RERAISE:
+    case RETURN_VALUE: case FOR_ITER: case RAISE_VARARGS: case RERAISE: case YIELD_VALUE:
+    case SEND:
         return 1;
     default:
         return helper_for(opcode, &fn, &rel);
@@ -233,6 +235,34 @@ static int physical_depth(const OdInstr *in)
     return in->depth + (in->opcode == CALL ? in->oparg : 0);
 }
 
+/* LOAD_GLOBAL's hit path inline: both dicts' version tags equal the ones the site cached
+ * (tags are unique across all dicts, so this also proves they are the same dicts). The
+ * helper call is the miss path. */
+static void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                                  OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth, push_null = in->oparg & 1;
+    int32_t ver = (int32_t)offsetof(PyDictObject, ma_version_tag);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    od_mov_rm(a, OD_RAX, R_FRAME, (int32_t)offsetof(_PyInterpreterFrame, f_globals));
+    od_mov_rm(a, OD_RAX, OD_RAX, ver);
+    od_cmp_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.globals_version));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RAX, R_FRAME, (int32_t)offsetof(_PyInterpreterFrame, f_builtins));
+    od_mov_rm(a, OD_RAX, OD_RAX, ver);
+    od_cmp_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.builtins_version));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.value));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, miss);
+    incref_reg(c, OD_RAX);
+    if (push_null)
+        od_mov_mi(a, R_FRAME, slot_disp(c, d), 0);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d + push_null), OD_RAX);
+    od_jmp(a, done);
+}
+
 static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int released)
 {
     int d = physical_depth(in);
@@ -240,11 +270,19 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
     Stub s = {.kind = STUB_HELPER,
               .error = error_stub(c, in->index, live_on_error),
               .exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode)};
+    void *arg = site_arg(c, in);
+    OdLabel done = -1;
+    if (in->opcode == LOAD_GLOBAL) {
+        OdLabel miss = od_label_new(&c->a);
+        done = od_label_new(&c->a);
+        emit_load_global_fast(c, in, arg, miss, done);
+        od_label_bind(&c->a, miss);
+    }
     set_prev(c, in->index);
     od_mov_rr(&c->a, OD_RDI, R_FRAME);
     od_lea(&c->a, OD_RSI, R_FRAME, slot_disp(c, d));
     od_mov_ri(&c->a, OD_RDX, in->oparg);
-    od_mov_ri(&c->a, OD_RCX, (int64_t)(intptr_t)site_arg(c, in));
+    od_mov_ri(&c->a, OD_RCX, (int64_t)(intptr_t)arg);
     od_call_abs(&c->a, (const void *)fn);
     od_test32_rr(&c->a, OD_RAX, OD_RAX);
     od_jcc(&c->a, OD_CC_NE, add_stub(c, s));
@@ -259,6 +297,8 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
         check_breaker(c, in->index, after, cont);
         od_label_bind(&c->a, cont);
     }
+    if (done >= 0)
+        od_label_bind(&c->a, done);
 }
 
 /* Branch on the truth of the value in rdi, which is consumed. */
@@ -302,6 +342,42 @@ static void emit_pending_backedge(Compiler *c, const OdInstr *in, OdLabel pendin
         return;
     od_label_bind(&c->a, pending);
     jump_to(c, in, in->target, 1);
+}
+
+static int is_pop_jump_on_truth(int op)
+{
+    return op == POP_JUMP_FORWARD_IF_FALSE || op == POP_JUMP_FORWARD_IF_TRUE
+           || op == POP_JUMP_BACKWARD_IF_FALSE || op == POP_JUMP_BACKWARD_IF_TRUE;
+}
+
+/* COMPARE_OP directly followed by a conditional jump nothing else jumps to: branch on the
+ * comparison without creating the bool. Returns 1 if `jmp` was consumed. */
+static int emit_compare_branch(Compiler *c, const OdInstr *in, const OdInstr *jmp, OdLabel next)
+{
+    OdAsm *a = &c->a;
+    if (!jmp || jmp->is_target || jmp->depth != in->depth - 1 || !is_pop_jump_on_truth(jmp->opcode))
+        return 0;
+    int d = in->depth;
+    OdLabel pending = -1;
+    int on_true = jmp->opcode == POP_JUMP_FORWARD_IF_TRUE || jmp->opcode == POP_JUMP_BACKWARD_IF_TRUE;
+    OdLabel taken = taken_label(c, jmp, &pending);
+    set_prev(c, in->index);
+    od_mov_rr(a, OD_RDI, R_FRAME);
+    od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
+    od_mov_ri(a, OD_RDX, in->oparg);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site_arg(c, in));
+    od_call_abs(a, (const void *)od_rt_compare_branch);
+    od_test32_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_S, error_stub(c, in->index, d - 2));
+    /* Tracing switched on by a rich comparison: leave with the bool the jump expects. */
+    Stub s = {.kind = STUB_BOX_BOOL, .resume = jmp->start, .depth = d - 1, .opcode = in->opcode};
+    od_cmp8_mi(a, R_CFRAME, 0, 0);
+    od_jcc(a, OD_CC_NE, add_stub(c, s));
+    od_test32_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_NE, on_true ? taken : next);
+    od_jmp(a, on_true ? next : taken);
+    emit_pending_backedge(c, jmp, pending);
+    return 1;
 }
 
 static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
@@ -423,9 +499,24 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     }
     case RETURN_VALUE:
         set_prev(c, in->index);
+        /* Frames are cleared using stacktop; a generator's is not kept while it runs. */
+        od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
         od_jmp(a, c->epilogue);
         return;
+    case YIELD_VALUE: {
+        /* Suspend: the generator machinery (gen_send_ex2) sees FRAME_SUSPENDED and returns
+         * the value to next()/send(); the next resume enters at the following instruction
+         * with the sent value pushed by the caller. */
+        int32_t state = (int32_t)offsetof(PyGenObject, gi_frame_state)
+                        - (int32_t)offsetof(PyGenObject, gi_iframe);
+        set_prev(c, in->index);
+        od_mov8_mi(a, R_FRAME, state, FRAME_SUSPENDED);
+        od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus + d - 1);
+        od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
+        od_jmp(a, c->epilogue);
+        return;
+    }
     case FOR_ITER: {
         OdLabel slow = od_label_new(a), done = od_label_new(a);
         set_prev(c, in->index);
@@ -440,6 +531,25 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         od_label_bind(a, slow);
         od_jcc(a, OD_CC_S, error_stub(c, in->index, d));
         od_jmp(a, label_at(c, in->target)); /* OD_JUMP: exhausted */
+        od_label_bind(a, done);
+        return;
+    }
+    case SEND: {
+        OdLabel slow = od_label_new(a), done = od_label_new(a);
+        set_prev(c, in->index);
+        od_mov_rr(a, OD_RDI, R_FRAME);
+        od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
+        od_call_abs(a, (const void *)od_rt_send);
+        od_test32_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_NE, slow);
+        od_cmp8_mi(a, R_CFRAME, 0, 0);
+        od_jcc(a, OD_CC_NE, exit_stub(c, in->next, d, OD_EXIT_TRACING, op));
+        od_jmp(a, done);
+        od_label_bind(a, slow);
+        od_jcc(a, OD_CC_S, error_stub(c, in->index, d - 1));
+        od_cmp_ri(a, OD_RAX, OD_JUMP);
+        od_jcc(a, OD_CC_E, label_at(c, in->target));
+        od_jmp(a, exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, op));
         od_label_bind(a, done);
         return;
     }
@@ -507,6 +617,12 @@ static void emit_stubs(Compiler *c)
             od_call_abs(a, (const void *)od_rt_dealloc);
             od_jmp(a, s.back);
             break;
+        case STUB_BOX_BOOL:
+            od_mov_rr(a, OD_RDI, OD_RAX);
+            od_call_abs(a, (const void *)od_rt_box_bool);
+            od_mov_mr(a, R_FRAME, slot_disp(c, s.depth - 1), OD_RAX);
+            emit_exit_sequence(c, s.resume, s.depth, OD_EXIT_TRACING, s.opcode);
+            break;
         case STUB_BREAKER:
             set_prev(c, s.index);
             od_mov_rr(a, OD_RDI, R_TS);
@@ -533,6 +649,14 @@ static void emit_prologue(Compiler *c)
     od_mov_rm(a, R_BREAKER, R_TS, (int32_t)offsetof(PyThreadState, interp));
     od_add_ri(a, R_BREAKER, (int32_t)offsetof(PyInterpreterState, ceval.eval_breaker));
     od_mov_rm(a, R_CFRAME, R_TS, (int32_t)offsetof(PyThreadState, cframe));
+    if (c->co->co_flags & CO_GENERATOR) {
+        /* Resuming a suspended generator: continue at the instruction after its yield. */
+        OdLabel fresh = od_label_new(a);
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, fresh);
+        od_jmp_r(a, OD_RCX);
+        od_label_bind(a, fresh);
+    }
 }
 
 static void emit_epilogue(Compiler *c)
@@ -581,8 +705,8 @@ static void compiler_free(Compiler *c)
 OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
 {
     uint64_t t0 = now_ns();
-    if (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)) {
-        *why_not = "generator or coroutine: runs in the interpreter (not compiled by tier 1 yet)";
+    if (co->co_flags & (CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)) {
+        *why_not = "coroutine or async generator: runs in the interpreter (not compiled by tier 1 yet)";
         return NULL;
     }
     Compiler c;
@@ -627,6 +751,14 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
         if (in->depth < 0)
             continue; /* unreachable */
         OdLabel next = i + 1 < c.bc.ninstrs ? c.label_of[i + 1] : c.ret_null;
+        if (in->opcode == COMPARE_OP && i + 1 < c.bc.ninstrs) {
+            const OdInstr *jmp = &c.bc.instrs[i + 1];
+            OdLabel after = i + 2 < c.bc.ninstrs ? c.label_of[i + 2] : c.ret_null;
+            if (emit_compare_branch(&c, in, jmp, after)) {
+                od_label_bind(&c.a, c.label_of[++i]); /* the jump's own code is folded in */
+                continue;
+            }
+        }
         emit_instr(&c, in, next);
     }
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */

@@ -1,0 +1,127 @@
+"""Generators run natively: each resume enters compiled code at the instruction after the
+last yield. Compared with the interpreter: values, send/throw/close, return values,
+exceptions and their tracebacks, frames seen from outside."""
+import sys
+
+import pytest
+
+import overdrive
+
+
+def squares(n):
+    for i in range(n):
+        yield i * i
+    return "done"
+
+
+def echo():
+    received = []
+    try:
+        while True:
+            try:
+                x = yield len(received)
+            except KeyError as e:
+                received.append(("caught", str(e)))
+                continue
+            if x is None:
+                break
+            received.append(x)
+    finally:
+        received.append("finally")
+    return received
+
+
+def raiser(n):
+    yield 1
+    if n:
+        raise ValueError("from generator")
+    yield 2
+
+
+def delegating(n):
+    r = yield from squares(n)
+    yield r
+
+
+def drive(kind):
+    if kind == "sum":
+        return sum(squares(10)), list(x + 1 for x in range(5)), [y for y in squares(3)]
+    if kind == "return":
+        g = squares(2)
+        out = [next(g), next(g)]
+        try:
+            next(g)
+        except StopIteration as e:
+            out.append(e.value)
+        return out
+    if kind == "send":
+        g = echo()
+        out = [next(g), g.send(10), g.send(20), g.throw(KeyError("k")), g.send(30)]
+        try:
+            g.send(None)
+        except StopIteration as e:
+            out.append(e.value)
+        return out
+    if kind == "close":
+        g = echo()
+        next(g)
+        g.send(5)
+        g.close()
+        return g.gi_frame is None
+    if kind == "raise":
+        return list(raiser(1))
+    if kind == "frame":
+        g = squares(5)
+        next(g)
+        next(g)
+        f = g.gi_frame
+        return f.f_locals["i"], f.f_lineno, g.gi_running
+    if kind == "yield_from":
+        return list(delegating(4))
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["sum", "return", "send", "close", "raise", "frame", "yield_from"])
+def test_generators(jit, kind):
+    for g in (squares, echo, raiser, delegating):
+        overdrive.compile(g)
+    before = overdrive.info(squares)["native_entries"] + overdrive.info(echo)["native_entries"] \
+        + overdrive.info(raiser)["native_entries"]
+    jit.run_both(drive, kind)
+    after = overdrive.info(squares)["native_entries"] + overdrive.info(echo)["native_entries"] \
+        + overdrive.info(raiser)["native_entries"]
+    assert after > before, "generator resumes did not run compiled code"
+
+
+def test_generator_resumes_are_native_without_exits():
+    overdrive.compile(squares)
+    base = overdrive.info(squares)
+    overdrive.enable(threshold=0)
+    try:
+        assert sum(squares(100)) == sum(i * i for i in range(100))
+    finally:
+        overdrive.disable()
+    info = overdrive.info(squares)
+    assert info["native_entries"] - base["native_entries"] == 101  # 100 yields + the return
+    assert info["exits"] == base["exits"]
+
+
+def test_generator_refcounts():
+    sentinel = object()
+
+    def holder(o, n):
+        for _ in range(n):
+            yield o
+
+    overdrive.compile(holder)
+    base = sys.getrefcount(sentinel)
+    overdrive.enable(threshold=0)
+    try:
+        for _ in range(20):
+            list(holder(sentinel, 5))
+            g = holder(sentinel, 5)
+            next(g)
+            del g
+    finally:
+        overdrive.disable()
+    assert sys.getrefcount(sentinel) == base
