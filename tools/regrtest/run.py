@@ -660,6 +660,22 @@ def run_regrtest(python: str, out: Path, env: dict[str, str], args: list[str],
     return proc.returncode, time.monotonic() - start
 
 
+def reset_signal_dispositions() -> None:
+    """A process started in the background by a shell without job control
+    (nohup, "cmd &" in a script, some CI runners) inherits SIGINT and SIGQUIT
+    *ignored*, and an ignored signal stays ignored across exec.  CPython then
+    installs no KeyboardInterrupt handler, and test_signal, test_threading,
+    test_pdb, test_generators ... fail on stock and JIT alike.  Installing a
+    handler here makes the children start with the default disposition
+    (handlers, unlike SIG_IGN, are reset by exec)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        print("run.py: SIGINT was ignored (background shell?); restoring it for the tests",
+              file=sys.stderr)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) is signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -694,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="do not run; re-read the results directory and report")
     ap.add_argument("regrtest_args", nargs="*", help="extra regrtest options, after --")
     ns = ap.parse_args(argv)
+    reset_signal_dispositions()
 
     if ns.record and not ns.stock:
         ap.error("--record only makes sense with --stock (expectations are stock results)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,10 @@ TESTS = {
     "test_morefail": (f"def test_a(self): self.fail('fails everywhere')\n"
                       f"    def test_b(self): self.assertFalse({JIT})"),
     # Module-level skip, as import_helper.import_module() does on ImportError.
+    # run.py must hand the tests a default SIGINT even when started with
+    # SIGINT ignored (selftest starts it that way on purpose).
+    "test_sigint": ("def test_a(self):\n        import signal\n"
+                    "        self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)"),
     "test_jitskip": f"def test_a(self): pass\nif {JIT}: raise unittest.SkipTest('no import')",
     # Passes, but skips one test more under the JIT (reported, not gating).
     "test_moreskip": f"def test_a(self):\n        if {JIT}: self.skipTest('no import')",
@@ -62,7 +67,7 @@ TESTS = {
                    "            self.fail('first time')"),
 }
 EXPECT_JIT = {
-    "passed": ["test_ok", "test_moreskip"],
+    "passed": ["test_ok", "test_moreskip", "test_sigint"],
     "failed_both": ["test_stockfail"],
     "new_failures": ["test_jitfail", "test_morefail"],
     "crashes": ["test_jitcrash"],
@@ -88,8 +93,10 @@ def write_tree(root: Path) -> tuple[Path, Path]:
 
 
 def run(args: list[str], env: dict[str, str]) -> int:
+    # Started with SIGINT ignored, like a background job of a script.
     proc = subprocess.run([sys.executable, str(HERE / "run.py"), *args], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     print(proc.stdout[-2500:])
     run.last_output = proc.stdout  # type: ignore[attr-defined]
     return proc.returncode
