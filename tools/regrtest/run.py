@@ -758,6 +758,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
 
     started = dt.datetime.now(dt.timezone.utc)
+    load_before = os.getloadavg()[0]
     if ns.report_only:
         meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
         rc, wall = meta["regrtest_exit"], meta["duration_s"]
@@ -772,6 +773,9 @@ def main(argv: list[str] | None = None) -> int:
             "python_version": version, "duration_s": round(wall, 1),
             "regrtest_exit": rc, "modules": len(selected), "jobs": ns.jobs,
             "timeout_s": timeout, "resources": ns.resources,
+            # Durations on a shared 2-core machine mean little without the
+            # load the run competed with.
+            "load_avg_1min_start_end": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
             "command": " ".join([*(f"{k}={v}" for k, v in env_shown.items()),
                                  "python -m test", *[a for a in rt_args if a not in test_args]])
