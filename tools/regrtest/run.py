@@ -485,12 +485,15 @@ def build_report(cmp: Comparison, jit: JitStats | None, stock: bool,
             text.append(f"  {name}: {fmt_duration(base)} -> {fmt_duration(now)} (x{ratio:.1f})")
 
     if jit is not None:
-        workers = len(jit.worker_native)
-        dead_workers = sorted(m for m, n in jit.worker_native.items() if n == 0)
+        # Only this run's modules: test_regrtest starts regrtest runs of its
+        # own, whose workers report made-up module names.
+        ran = {name for name, mod in results.items() if mod.category != MISSING}
+        workers = len(ran & jit.worker_native.keys())
+        dead_workers = sorted(m for m, n in jit.worker_native.items() if n == 0 and m in ran)
         text += ["", "JIT statistics (all processes that reported at exit):"]
         jit_lines = [
             ("processes reported", f"{jit.processes}" + (f" ({jit.bad_lines} unreadable lines)" if jit.bad_lines else "")),
-            ("test-module workers reported", f"{workers} of {len(results)} modules run"),
+            ("test-module workers reported", f"{workers} of {len(ran)} modules run"),
             ("functions compiled", f"{jit.functions_compiled:,}"
                                    + (f" ({jit.compile_failures:,} compile failures)" if jit.compile_failures else "")),
             ("frames native", f"{jit.frames_native:,}"),
@@ -616,7 +619,7 @@ def run_regrtest(python: str, out: Path, env: dict[str, str], args: list[str],
     log_path = out / "log.txt"
     cmd = [python, str(DRIVER), str(out / "results.jsonl"), *args]
     start = time.monotonic()
-    with log_path.open("w", encoding="utf-8") as log:
+    with log_path.open("w", encoding="utf-8", buffering=1) as log:  # line-buffered: readable while running
         log.write("$ " + shlex.join(cmd) + "\n")
         log.flush()
         # The tests run from regrtest's own temporary directory; start from
