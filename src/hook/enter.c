@@ -4,6 +4,8 @@
  * handing over to the interpreter (which links it again itself). */
 #include "hook.h"
 
+#include "events.h"
+
 PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
 {
     _PyCFrame *cf = ts->cframe;
@@ -22,5 +24,6 @@ PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
     u->exits[u->last_exit]++;
     od_stats.exits[u->last_exit]++;
     od_stats.exits_by_opcode[u->last_exit_opcode & 255]++;
+    od_event_exit(u, f);
     return _PyEval_EvalFrameDefault(ts, f, 0);
 }

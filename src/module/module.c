@@ -8,6 +8,7 @@
 #include "../hook/hook.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
+#include "introspect.h"
 
 static const char *const exit_names[] = {
 #define OD_EXIT_NAME(name, desc) #name,
@@ -353,5 +354,5 @@ PyMODINIT_FUNC PyInit__overdrive(void)
 {
     if (od_hook_init() < 0)
         return NULL;
-    return PyModule_Create(&moduledef);
+    return od_introspect_add(PyModule_Create(&moduledef));
 }
