@@ -526,7 +526,9 @@ SPIN_CHILD = """
 
 
 def test_py_spy_dumps_compiled_frames(tmp_path):
-    py_spy = shutil.which("py-spy")
+    # Next to this interpreter first: a virtualenv's bin/ is not on PATH unless activated.
+    beside = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    py_spy = beside if os.access(beside, os.X_OK) else shutil.which("py-spy")
     if py_spy is None:
         pytest.skip("py-spy is not installed (pip install py-spy, or the tools-test extra)")
     script = tmp_path / "spin.py"
