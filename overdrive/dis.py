@@ -299,6 +299,9 @@ class _Annotator:
         self.unit_fields = {offs["unit.last_exit"]: "unit.last_exit",
                             offs["unit.last_exit_opcode"]: "unit.last_exit_opcode"}
         self.localsplus = offs["frame.localsplus"]
+        self.tstate_fields = {offs["tstate.interp"]: "interp", offs["tstate.cframe"]: "cframe"}
+        self.breaker = offs["interp.eval_breaker"]
+        self.use_tracing = offs["cframe.use_tracing"]
         self.exit_reasons = list(_overdrive._exit_reasons())
         # Registers are identified from the prologue: the entry is called as
         # entry(frame=rdi, tstate=rsi, unit=rdx) and copies them into callee-saved registers.
@@ -341,6 +344,11 @@ class _Annotator:
                 role = {"rdi": "frame", "rsi": "thread state", "rdx": "unit"}[m.group(2)]
                 self.reg_role[m.group(1)] = role
                 return f"{m.group(1)} = {role}"
+        if in_prologue and mnemonic == "add":
+            m = _REG_IMM.match(op_str)
+            if m and self.reg_role.get(m.group(1)) == "interp" and int(m.group(2), 0) == self.breaker:
+                self.reg_role[m.group(1)] = "eval breaker"
+                return f"{m.group(1)} = &interp->ceval.eval_breaker"
         if mnemonic in ("mov", "movabs"):
             m = _REG_IMM.match(op_str)
             if m:
@@ -362,6 +370,16 @@ class _Annotator:
             disp = int(num, 0) if num else 0
             disp = -disp if sign == "-" else disp
             role = self.reg_role.get(reg)
+            if role == "thread state" and in_prologue and mnemonic == "mov":
+                field = self.tstate_fields.get(disp)
+                dest = op_str.split(",")[0]
+                if field:
+                    self.reg_role[dest] = field
+                    return f"{dest} = tstate->{field}"
+            if role == "eval breaker" and disp == 0:
+                return "eval breaker: signals, GIL drop request, async exception?"
+            if role == "cframe" and disp == self.use_tracing:
+                return "cframe.use_tracing: tracing switched on?"
             if role == "frame":
                 slot = self._slot(disp)
                 return slot
@@ -482,6 +500,7 @@ def dump_native(func: _CodeLike, path: Union[str, "os.PathLike[str]"]) -> str:
         "firstlineno": native["firstlineno"],
         "tier": native["tier"],
         "load_address": native["address"],
+        "load_address_hex": f"{native['address']:#x}",
         "code_size": native["code_size"],
         "code_units_address": native["code_units_address"],
         "exits": native["exits"],

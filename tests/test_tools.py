@@ -283,6 +283,7 @@ def test_dis_native_names_helper_calls_and_interleaves_bytecode():
     i_attr = text.index(f";   @{attr_off['offset']} LOAD_ATTR")
     assert text.index(f"  {addr:x} +{attr_off['native_offset']:04x}  ") > i_attr > i_line
     assert "; local total" in text and "; frame.prev_instr" in text
+    assert "= &interp->ceval.eval_breaker" in text and "; epilogue: restore registers" in text
 
 
 def test_dis_native_without_capstone_says_what_to_install(monkeypatch):
@@ -313,6 +314,7 @@ def test_dump_native_writes_code_and_sidecar(tmp_path):
     assert (tmp_path / "norm1.bin").read_bytes() == native["code"]
     meta = json.loads(Path(side).read_text())
     assert meta["load_address"] == native["address"] and meta["code_size"] == native["code_size"]
+    assert meta["load_address_hex"] == hex(native["address"])
     assert meta["function"] == "norm1" and meta["tier"] == 1
     assert [i["native_start"] for i in meta["instructions"]] == \
         [i["native_offset"] for i in native["instructions"]]

@@ -268,6 +268,7 @@ static PyObject *exit_counts(const OdUnit *u)
     return d;
 }
 
+/* Field offsets compiled code addresses, so a disassembly can name what it touches. */
 static PyObject *offsets(void)
 {
     PyObject *d = PyDict_New();
@@ -275,7 +276,12 @@ static PyObject *offsets(void)
         || put(d, "frame.prev_instr", PyLong_FromSize_t(offsetof(_PyInterpreterFrame, prev_instr))) < 0
         || put(d, "frame.stacktop", PyLong_FromSize_t(offsetof(_PyInterpreterFrame, stacktop))) < 0
         || put(d, "unit.last_exit", PyLong_FromSize_t(offsetof(OdUnit, last_exit))) < 0
-        || put(d, "unit.last_exit_opcode", PyLong_FromSize_t(offsetof(OdUnit, last_exit_opcode))) < 0) {
+        || put(d, "unit.last_exit_opcode", PyLong_FromSize_t(offsetof(OdUnit, last_exit_opcode))) < 0
+        || put(d, "tstate.interp", PyLong_FromSize_t(offsetof(PyThreadState, interp))) < 0
+        || put(d, "tstate.cframe", PyLong_FromSize_t(offsetof(PyThreadState, cframe))) < 0
+        || put(d, "interp.eval_breaker",
+               PyLong_FromSize_t(offsetof(PyInterpreterState, ceval.eval_breaker))) < 0
+        || put(d, "cframe.use_tracing", PyLong_FromSize_t(offsetof(_PyCFrame, use_tracing))) < 0) {
         Py_XDECREF(d);
         return NULL;
     }
