@@ -212,16 +212,18 @@ def test_wsgi_middleware_enables_lazily_once_per_process():
 
     mw = wsgi.Middleware(app, threshold=3)
     assert not overdrive.is_enabled()  # nothing happens before the first request
-    assert mw({}, lambda *a: None) == [b"ok"]
-    assert calls == [True] and mw.jit.pid == os.getpid()
-    assert overdrive.config()["threshold"] == 3
-    overdrive.disable()
-    mw({}, lambda *a: None)  # same process: not enabled again behind the user's back
-    assert calls == [True, False]
-    mw.jit.pid = -1  # as seen from a forked worker
-    mw({}, lambda *a: None)
-    assert calls == [True, False, True]
-    overdrive.config(threshold=1)
+    try:
+        assert mw({}, lambda *a: None) == [b"ok"]
+        assert calls == [True] and mw.jit.pid == os.getpid()
+        assert overdrive.config()["threshold"] == 3
+        overdrive.disable()
+        mw({}, lambda *a: None)  # same process: not enabled again behind the user's back
+        assert calls == [True, False]
+        mw.jit.pid = -1  # as seen from a forked worker
+        mw({}, lambda *a: None)
+        assert calls == [True, False, True]
+    finally:
+        overdrive.config(threshold=1)
 
 
 def test_asgi_middleware_enables_on_first_call():

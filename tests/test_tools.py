@@ -539,15 +539,18 @@ def test_py_spy_dumps_compiled_frames(tmp_path):
                             stderr=subprocess.PIPE, text=True, env=_env())
     try:
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.2)  # let spin() start (it is compiled on its first call)
-        dump = subprocess.run([py_spy, "dump", "--pid", str(proc.pid)], capture_output=True,
-                              text=True, timeout=60)
-        if dump.returncode != 0:
-            reason = (dump.stderr or dump.stdout).strip().splitlines()
-            if any(w in " ".join(reason) for w in ("Permission denied", "Operation not permitted",
-                                                   "ptrace")):
-                pytest.skip(f"py-spy cannot attach here (ptrace not permitted): {reason[:3]}")
-            pytest.fail(f"py-spy dump failed: {dump.stderr}")
+        for _ in range(10):  # until spin() has started; bounded for a loaded machine
+            time.sleep(0.2)
+            dump = subprocess.run([py_spy, "dump", "--pid", str(proc.pid)], capture_output=True,
+                                  text=True, timeout=60)
+            if dump.returncode != 0:
+                reason = (dump.stderr or dump.stdout).strip().splitlines()
+                if any(w in " ".join(reason) for w in ("Permission denied", "Operation not permitted",
+                                                       "ptrace")):
+                    pytest.skip(f"py-spy cannot attach here (ptrace not permitted): {reason[:3]}")
+                pytest.fail(f"py-spy dump failed: {dump.stderr}")
+            if "spin (" in dump.stdout:
+                break
         proc.send_signal(signal.SIGUSR1)
         out, err = proc.communicate(timeout=60)
     finally:
