@@ -92,7 +92,7 @@ def _rows(code: types.CodeType, native: Optional[Dict[str, Any]],
     starts = [i["native_offset"] for i in instrs]
     rows = []
     for k, ins in enumerate(instrs):
-        name, argrepr, arg, line, _ = std.get(ins["op_offset"], (ins["opname"], "", ins["oparg"], None, 0))
+        _, argrepr, _, line, _ = std.get(ins["op_offset"], (ins["opname"], "", ins["oparg"], None, 0))
         rng = None
         if starts[k] is not None:
             # An instruction's code runs up to where the next emitted instruction starts;
