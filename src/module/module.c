@@ -8,6 +8,7 @@
 #include "../hook/hook.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
+#include "introspect.h"
 
 static const char *const exit_names[] = {
 #define OD_EXIT_NAME(name, desc) #name,
@@ -296,6 +297,8 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
         CASE(buf, od_mov32_mi(&a, (OdReg)r, 0x40, 0x1234));
         snprintf(buf, sizeof buf, "mov byte ptr [%s - 0x1c], 0xff", regs[r]);
         CASE(buf, od_mov8_mi(&a, (OdReg)r, -0x1c, -1));
+        snprintf(buf, sizeof buf, "add dword ptr [%s + 0x20], 1", regs[r]);
+        CASE(buf, od_add32_mi(&a, (OdReg)r, 0x20, 1));
         snprintf(buf, sizeof buf, "cmp dword ptr [%s], 0", regs[r]);
         CASE(buf, od_cmp32_mi(&a, (OdReg)r, 0, 0));
         snprintf(buf, sizeof buf, "cmp byte ptr [%s], 0", regs[r]);
@@ -355,5 +358,5 @@ PyMODINIT_FUNC PyInit__overdrive(void)
 {
     if (od_hook_init() < 0)
         return NULL;
-    return PyModule_Create(&moduledef);
+    return od_introspect_add(PyModule_Create(&moduledef));
 }

@@ -257,6 +257,7 @@ static void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, Od
     od_test_rr(a, OD_RAX, OD_RAX);
     od_jcc(a, OD_CC_E, miss);
     incref_reg(c, OD_RAX);
+    od_add32_mi(a, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.hits), 1);
     if (push_null)
         od_mov_mi(a, R_FRAME, slot_disp(c, d), 0);
     od_mov_mr(a, R_FRAME, slot_disp(c, d + push_null), OD_RAX);
