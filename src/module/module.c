@@ -2,6 +2,8 @@
  * only. Policy and validation of user-facing options live in the Python package. */
 #include "../od_python.h"
 
+#include <stdlib.h>
+
 #include "../asm/codemem.h"
 #include "../asm/x64.h"
 #include "../bytecode/decode.h"
@@ -224,6 +226,51 @@ static PyObject *mod_supported_opcodes(PyObject *m, PyObject *noargs)
     return l;
 }
 
+static PyObject *mod_lines(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    PyCodeObject *co = as_code(obj);
+    if (!co)
+        return NULL;
+    Py_ssize_t n = Py_SIZE(co);
+    int *lines = PyMem_Malloc((size_t)(n + 1) * sizeof(int));
+    if (!lines)
+        return PyErr_NoMemory();
+    od_bytecode_lines(co, lines);
+    PyObject *l = PyList_New(n);
+    for (Py_ssize_t i = 0; l && i < n; i++) {
+        PyObject *v = PyLong_FromLong(lines[i]);
+        if (!v)
+            Py_CLEAR(l);
+        else
+            PyList_SET_ITEM(l, i, v);
+    }
+    PyMem_Free(lines);
+    return l;
+}
+
+static PyObject *mod_exception_table(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    PyCodeObject *co = as_code(obj);
+    if (!co)
+        return NULL;
+    OdExcEntry *e = NULL;
+    int n = od_exctable_parse(co->co_exceptiontable, &e);
+    if (n < 0)
+        return PyErr_NoMemory();
+    PyObject *l = PyList_New(0);
+    for (int i = 0; l && i < n; i++) {
+        PyObject *t = Py_BuildValue("(iiiii)", e[i].start, e[i].end, e[i].target, e[i].depth,
+                                    e[i].lasti);
+        if (!t || PyList_Append(l, t) < 0)
+            Py_CLEAR(l);
+        Py_XDECREF(t);
+    }
+    free(e);
+    return l;
+}
+
 static PyObject *mod_code_is_wx_safe(PyObject *m, PyObject *obj)
 {
     (void)m;
@@ -345,6 +392,8 @@ static PyMethodDef methods[] = {
     {"compile", mod_compile, METH_O, "Compile now: (ok, reason)."},
     {"supported_opcodes", mod_supported_opcodes, METH_NOARGS, "Opcodes tier 1 compiles."},
     {"_code_is_wx_safe", mod_code_is_wx_safe, METH_O, "W^X check of a function's code pages."},
+    {"_lines", mod_lines, METH_O, "Source line of every code unit (bytecode/decode)."},
+    {"_exception_table", mod_exception_table, METH_O, "Decoded exception table (code units)."},
     {"_asm_selftest", mod_asm_selftest, METH_NOARGS, "Assembler encodings for tests."},
     {NULL, NULL, 0, NULL},
 };

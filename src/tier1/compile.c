@@ -745,12 +745,26 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
     c.epilogue = od_label_new(&c.a);
     c.ret_null = od_label_new(&c.a);
 
+    /* prev_instr is also kept current at every new source line, so that sampling
+     * profilers and debuggers reading frames from outside see the right line even in
+     * stretches of code that call nothing. */
+    int *lines = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
+    if (!lines)
+        goto fail;
+    od_bytecode_lines(co, lines);
     emit_prologue(&c);
+    int last_line = -2;
     for (int i = 0; i < c.bc.ninstrs; i++) {
         const OdInstr *in = &c.bc.instrs[i];
         od_label_bind(&c.a, c.label_of[i]);
         if (in->depth < 0)
             continue; /* unreachable */
+        int line = lines[in->index];
+        if (line != last_line || in->is_target) {
+            if (in->opcode != RESUME && in->index > 0)
+                set_prev(&c, in->index);
+            last_line = line;
+        }
         OdLabel next = i + 1 < c.bc.ninstrs ? c.label_of[i + 1] : c.ret_null;
         if (in->opcode == COMPARE_OP && i + 1 < c.bc.ninstrs) {
             const OdInstr *jmp = &c.bc.instrs[i + 1];
@@ -762,6 +776,7 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
         }
         emit_instr(&c, in, next);
     }
+    free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
     emit_epilogue(&c);
