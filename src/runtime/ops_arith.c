@@ -166,13 +166,19 @@ static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
     return NULL;
 }
 
+/* Feedback: the operand types a site saw last. */
+static void record_operands(OdOpCache *c, PyObject *lhs, PyObject *rhs)
+{
+    c->left = Py_TYPE(lhs);
+    c->right = Py_TYPE(rhs);
+}
+
 OD_HELPER(od_rt_binary_op)
 {
     (void)f;
     OdOpCache *c = arg;
     PyObject *rhs = TOP(), *lhs = SECOND();
-    c->left = Py_TYPE(lhs);
-    c->right = Py_TYPE(rhs);
+    record_operands(c, lhs, rhs);
     PyObject *res = binary_fast(oparg, lhs, rhs);
     if (res) {
         c->fast++;
@@ -231,8 +237,7 @@ OD_HELPER(od_rt_compare_op)
     (void)f;
     OdOpCache *c = arg;
     PyObject *rhs = TOP(), *lhs = SECOND(), *res;
-    c->left = Py_TYPE(lhs);
-    c->right = Py_TYPE(rhs);
+    record_operands(c, lhs, rhs);
     int r = compare_fast(oparg, lhs, rhs);
     if (r >= 0) {
         c->fast++;
@@ -255,8 +260,7 @@ OD_HELPER(od_rt_compare_branch)
     (void)f;
     OdOpCache *c = arg;
     PyObject *rhs = TOP(), *lhs = SECOND();
-    c->left = Py_TYPE(lhs);
-    c->right = Py_TYPE(rhs);
+    record_operands(c, lhs, rhs);
     int r = compare_fast(oparg, lhs, rhs);
     if (r >= 0) {
         c->fast++;

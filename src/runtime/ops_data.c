@@ -568,20 +568,8 @@ OD_HELPER(od_rt_load_classderef)
     PyObject *locals = f->f_locals;
     PyObject *name = PyTuple_GET_ITEM(frame_code(f)->co_localsplusnames, oparg);
     PyObject *v;
-    if (PyDict_CheckExact(locals)) {
-        v = PyDict_GetItemWithError(locals, name);
-        if (v)
-            Py_INCREF(v);
-        else if (PyErr_Occurred())
-            return OD_ERROR;
-    } else {
-        v = PyObject_GetItem(locals, name);
-        if (!v) {
-            if (!PyErr_ExceptionMatches(PyExc_KeyError))
-                return OD_ERROR;
-            PyErr_Clear();
-        }
-    }
+    if (od_rt_lookup_locals(locals, name, &v) < 0)
+        return OD_ERROR;
     if (!v) {
         v = PyCell_GET(f->localsplus[oparg]);
         if (!v)

@@ -122,6 +122,21 @@ OD_HELPER(od_rt_delete_global)
     return OD_OK;
 }
 
+int od_rt_lookup_locals(PyObject *locals, PyObject *name, PyObject **out)
+{
+    if (PyDict_CheckExact(locals)) {
+        *out = Py_XNewRef(PyDict_GetItemWithError(locals, name));
+        return (*out || !PyErr_Occurred()) ? 0 : -1;
+    }
+    *out = PyObject_GetItem(locals, name);
+    if (*out)
+        return 0;
+    if (!PyErr_ExceptionMatches(PyExc_KeyError))
+        return -1;
+    PyErr_Clear();
+    return 0;
+}
+
 OD_HELPER(od_rt_load_name)
 {
     (void)oparg;
@@ -130,20 +145,8 @@ OD_HELPER(od_rt_load_name)
         PyErr_Format(PyExc_SystemError, "no locals when loading %R", name);
         return OD_ERROR;
     }
-    if (PyDict_CheckExact(locals)) {
-        v = PyDict_GetItemWithError(locals, name);
-        if (v)
-            Py_INCREF(v);
-        else if (PyErr_Occurred())
-            return OD_ERROR;
-    } else {
-        v = PyObject_GetItem(locals, name);
-        if (!v) {
-            if (!PyErr_ExceptionMatches(PyExc_KeyError))
-                return OD_ERROR;
-            PyErr_Clear();
-        }
-    }
+    if (od_rt_lookup_locals(locals, name, &v) < 0)
+        return OD_ERROR;
     if (!v) {
         v = PyDict_GetItemWithError(f->f_globals, name);
         if (v)
