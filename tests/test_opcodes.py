@@ -666,7 +666,8 @@ def f_temporaries(a, b, c):
     i = (a * 1000 + 7) - (a * 1000 + 7) + 256       # small-int results stay the cached objects
     j = ((a + 1000) - 1000) - a
     big = (a + 2 ** 29) + (a + 2 ** 29)              # two digits: no reuse
-    return x, i, i is 256, j is 0, big, [(k * 3 + 1) % 7 for k in range(10)]
+    small = (256, 0)
+    return x, i, i is small[0], j is small[1], big, [(k * 3 + 1) % 7 for k in range(10)]
 
 
 @pytest.mark.parametrize("a,b,c", [(3, 4, 5), (3.5, 4.25, -1.0), (-7, 2, 9)])
