@@ -2,8 +2,12 @@
 
     import overdrive
     overdrive.enable()          # compile hot functions to x86-64 from now on
+    overdrive.dis(func)         # bytecode beside native code, inline caches, exits
+    overdrive.dis_native(func)  # the x86-64 itself (pip install 'overdrive[dis]')
 
-Everything here is a thin, typed front over the C core `_overdrive`.
+Everything here is a thin, typed front over the C core `_overdrive`. Environment variables
+read at import: OVERDRIVE_LOG=compile,exit, OVERDRIVE_LOG_FILE=path, OVERDRIVE_PERF_MAP=1
+(see docs/tools.md).
 """
 from __future__ import annotations
 
@@ -18,8 +22,12 @@ if sys.version_info[:2] != (3, 11):
 
 import _overdrive
 
+from . import log, perfmap
+from .dis import dis, dis_native, dis_native_text, dis_text, dump_native
+
 __all__ = ["enable", "disable", "is_enabled", "config", "info", "stats", "reset_stats",
-           "compile", "supported_opcodes"]
+           "compile", "supported_opcodes", "dis", "dis_text", "dis_native", "dis_native_text",
+           "dump_native"]
 
 _CodeLike = Union[Callable[..., Any], types.CodeType]
 
@@ -30,8 +38,21 @@ _OPTIONS: Dict[str, tuple] = {
                   "0 compiles everything on first execution)"),
     "max_code_bytes": (int, lambda v: v >= 4096,
                        "an int >= 4096 (bound on executable memory for compiled code)"),
+    "perf_map": (bool, lambda v: True,
+                 "True or False (append each compiled function to /tmp/perf-<pid>.map)"),
+    "log": (str, lambda v: _is_log_option(v), log.ACCEPTED),
+    "log_file": ((str, os.PathLike, type(None)), lambda v: True, log.FILE_ACCEPTED),
 }
-_config: Dict[str, Any] = {"threshold": 1, "max_code_bytes": 512 << 20}
+_config: Dict[str, Any] = {"threshold": 1, "max_code_bytes": 512 << 20, "perf_map": False,
+                           "log": "", "log_file": None}
+
+
+def _is_log_option(value: str) -> bool:
+    try:
+        log.parse_events(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _validate(name: str, value: Any) -> Any:
@@ -39,7 +60,7 @@ def _validate(name: str, value: Any) -> Any:
         raise TypeError(f"unknown overdrive option {name!r}; accepted options: "
                         + ", ".join(sorted(_OPTIONS)))
     typ, check, accepted = _OPTIONS[name]
-    if not isinstance(value, typ) or isinstance(value, bool):
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
         raise TypeError(f"option {name!r} must be {accepted}, not {type(value).__name__}")
     if not check(value):
         raise ValueError(f"option {name!r} must be {accepted}, got {value!r}")
@@ -53,11 +74,29 @@ def _parse_int_option(env_name: str, text: str) -> int:
         raise ValueError(f"{env_name} must be an integer, got {text!r}") from None
 
 
+def _parse_bool_option(env_name: str, text: str) -> bool:
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{env_name} must be 1 or 0 (or true/false, yes/no, on/off), got {text!r}")
+
+
 def config(**options: Any) -> Dict[str, Any]:
     """Set options (validated all together before any is applied); return the full config."""
     validated = {name: _validate(name, value) for name, value in options.items()}
+    if "log" in validated:
+        validated["log"] = log.normalize(validated["log"])
+    if validated.get("log_file") is not None:
+        validated["log_file"] = os.fspath(validated["log_file"])
     new = dict(_config, **validated)
+    # The log first: opening its file is the one step that can fail, and then nothing changed.
+    if (new["log"], new["log_file"]) != (_config["log"], _config["log_file"]):
+        log.apply(new["log"], new["log_file"])
     _overdrive._set_config(new["threshold"], new["max_code_bytes"])
+    if new["perf_map"] != _config["perf_map"]:
+        perfmap.apply(new["perf_map"], _config["perf_map"])
     _config.update(new)
     return dict(_config)
 
@@ -119,3 +158,23 @@ def _append_stats_line(path: str) -> None:
     line = json.dumps({"pid": os.getpid(), "argv": sys.argv, "stats": stats()})
     with open(path, "a", encoding="utf-8") as f:
         f.write(line + "\n")
+
+
+def _config_from_environment(environ: "os._Environ[str]") -> None:
+    """Apply OVERDRIVE_LOG, OVERDRIVE_LOG_FILE and OVERDRIVE_PERF_MAP; a bad value raises
+    ValueError naming the variable and what it accepts."""
+    options: Dict[str, Any] = {}
+    if environ.get("OVERDRIVE_LOG"):
+        text = environ["OVERDRIVE_LOG"]
+        if not _is_log_option(text):
+            raise ValueError(f"OVERDRIVE_LOG must be {log.ACCEPTED}, got {text!r}")
+        options["log"] = text
+    if environ.get("OVERDRIVE_LOG_FILE"):
+        options["log_file"] = environ["OVERDRIVE_LOG_FILE"]
+    if "OVERDRIVE_PERF_MAP" in environ:
+        options["perf_map"] = _parse_bool_option("OVERDRIVE_PERF_MAP", environ["OVERDRIVE_PERF_MAP"])
+    if options:
+        config(**options)
+
+
+_config_from_environment(os.environ)

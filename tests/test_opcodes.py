@@ -629,3 +629,64 @@ def f_compare_branch(pairs):
                                    [(Cmp(1), Cmp(2))], [(Cmp(1, fail=True), Cmp(2))]])
 def test_compare_and_branch(jit, pairs):
     jit.run_both(f_compare_branch, pairs)
+
+
+class Wide:
+    """Instances whose attributes live in a materialized __dict__ (not inline values)."""
+
+    def __init__(self, n):
+        for i in range(n):
+            setattr(self, f"a{i}", i)
+        self.__dict__["x"] = n
+
+    def m(self):
+        return self.x
+
+
+def f_dict_attrs(make_objs):
+    out = []
+    for o in make_objs():
+        out.append((o.x, o.m(), o.a0))
+        o.x = o.x + 1
+    return out
+
+
+def test_attrs_in_materialized_dicts(jit):
+    def shadowed():
+        w = Wide(3)
+        w.m = lambda: "shadow"
+        return [Wide(2), w, Wide(40)]
+
+    jit.run_both(f_dict_attrs, lambda: [Wide(2), Wide(40)] * 5)
+    jit.run_both(f_dict_attrs, shadowed)
+
+
+def f_temporaries(a, b, c):
+    x = (a * b + c) * (a - c) / (b + 0.5)
+    i = (a * 1000 + 7) - (a * 1000 + 7) + 256       # small-int results stay the cached objects
+    j = ((a + 1000) - 1000) - a
+    big = (a + 2 ** 29) + (a + 2 ** 29)              # two digits: no reuse
+    small = (256, 0)
+    return x, i, i is small[0], j is small[1], big, [(k * 3 + 1) % 7 for k in range(10)]
+
+
+@pytest.mark.parametrize("a,b,c", [(3, 4, 5), (3.5, 4.25, -1.0), (-7, 2, 9)])
+def test_arithmetic_on_temporaries(jit, a, b, c):
+    jit.run_both(f_temporaries, a, b, c)
+
+
+def f_store_subscr(n):
+    l = [0] * 5
+    for i in range(n):
+        l[i % 5] = i
+        l[-1] = -i
+    d = {}
+    d[1] = 2
+    try:
+        l[10] = 1
+    except IndexError as e:
+        return l, d, str(e)
+
+
+def test_store_subscr(jit):
+    jit.run_both(f_store_subscr, 12)

@@ -453,3 +453,34 @@ def test_exception_raised_as_tracing_switches_on():
         overdrive.disable()
     assert got == expected and ("settrace_and_raise", "exception", settrace_and_raise.__code__.co_firstlineno + 2) in got
     assert overdrive.info(settrace_and_raise)["exits"].get("TRACING_THROW", 0) >= 1
+
+
+NOMEMORY_CHILD = """
+import _testcapi, overdrive
+overdrive.enable(threshold=0)
+class C: pass
+for outer in range(1, 4):
+    start = 10 * outer
+    for j in range(100):
+        if j == 0:
+            _testcapi.set_nomemory(start) if outer != 3 else _testcapi.set_nomemory(start, start + 1)
+        try:
+            C()
+        except MemoryError:
+            _testcapi.remove_mem_hooks()
+            print("MemoryError", outer, j)
+            break
+"""
+
+
+def test_exceptions_under_memory_exhaustion_do_not_crash():
+    # Regression (regrtest test_capi test_set_nomemory): creating the frame object for the
+    # traceback can fail, and PyEval_GetFrame then clears the pending exception.
+    import subprocess
+    pytest.importorskip("_testcapi")
+    args = [sys.executable, "-c", NOMEMORY_CHILD]
+    got = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    stock = subprocess.run(args[:2] + [NOMEMORY_CHILD.replace("overdrive.enable(threshold=0)", "")],
+                           capture_output=True, text=True, timeout=60)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == stock.stdout and got.stdout.count("MemoryError") == 3

@@ -256,6 +256,7 @@ void od_sub_ri(OdAsm *a, OdReg r, int32_t imm) { alu_ri(a, 5, r, imm); }
 void od_cmp_ri(OdAsm *a, OdReg r, int32_t imm) { alu_ri(a, 7, r, imm); }
 void od_add_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 1, 0, base, disp, imm); }
 void od_sub_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 1, 5, base, disp, imm); }
+void od_add32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 0, 0, base, disp, imm); }
 void od_cmp32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 0, 7, base, disp, imm); }
 
 void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
@@ -269,6 +270,29 @@ void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
 void od_cmp_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x39, y, x); }
 void od_cmp_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp) { op_rm(a, 0x3B, r, base, disp); }
 void od_test_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x85, y, x); }
+void od_add_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x01, src, dst); }
+
+void od_cmp32_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp)
+{
+    rex(a, 0, r, base, 0);
+    byte(a, 0x3B);
+    modrm_mem(a, r, base, disp);
+}
+
+void od_mov32_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp)
+{
+    rex(a, 0, dst, base, 0);
+    byte(a, 0x8B);
+    modrm_mem(a, dst, base, disp);
+}
+
+void od_shl_ri(OdAsm *a, OdReg r, uint8_t imm)
+{
+    rex(a, 1, 0, r, 0);
+    byte(a, 0xC1);
+    modrm_rr(a, 4, r);
+    byte(a, imm);
+}
 
 void od_test32_rr(OdAsm *a, OdReg x, OdReg y)
 {

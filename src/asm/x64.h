@@ -69,9 +69,14 @@ void od_add_ri(OdAsm *a, OdReg r, int32_t imm);
 void od_sub_ri(OdAsm *a, OdReg r, int32_t imm);
 void od_add_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* add qword [m], imm */
 void od_sub_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* sub qword [m], imm */
+void od_add32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* add dword [m], imm */
 void od_cmp_rr(OdAsm *a, OdReg x, OdReg y);
 void od_cmp_ri(OdAsm *a, OdReg r, int32_t imm);
 void od_cmp_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp);      /* cmp r64, [m] */
+void od_cmp32_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp);    /* cmp r32, dword [m] */
+void od_mov32_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp);  /* mov r32, dword [m] */
+void od_add_rr(OdAsm *a, OdReg dst, OdReg src);                   /* add r64, r64 */
+void od_shl_ri(OdAsm *a, OdReg r, uint8_t imm);                    /* shl r64, imm8 */
 void od_cmp32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* cmp dword [m], imm */
 void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm);   /* cmp byte [m], imm8 */
 void od_test_rr(OdAsm *a, OdReg x, OdReg y);

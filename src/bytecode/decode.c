@@ -98,6 +98,68 @@ static const unsigned char *read_varint(const unsigned char *p, int *out)
     return p + 1;
 }
 
+/* Location-table varints are little-endian 6-bit groups (the exception table's are
+ * big-endian); the signed form keeps the sign in bit 0. */
+static const unsigned char *read_le_varint(const unsigned char *p, const unsigned char *end,
+                                           unsigned int *out)
+{
+    unsigned int v = 0, shift = 0;
+    while (p < end) {
+        unsigned int b = *p++;
+        v |= (b & 63) << shift;
+        shift += 6;
+        if (!(b & 64))
+            break;
+    }
+    *out = v;
+    return p;
+}
+
+void od_bytecode_lines(PyCodeObject *co, int *out)
+{
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(co->co_linetable);
+    const unsigned char *end = p + PyBytes_GET_SIZE(co->co_linetable);
+    Py_ssize_t n = Py_SIZE(co), unit = 0;
+    int line = co->co_firstlineno;
+    unsigned int v;
+    while (p < end && unit < n) {
+        int first = *p++;
+        int kind = (first >> 3) & 15, length = (first & 7) + 1, here = line;
+        switch (kind) {
+        case PY_CODE_LOCATION_INFO_NONE:
+            here = -1;
+            break;
+        case PY_CODE_LOCATION_INFO_LONG:
+            p = read_le_varint(p, end, &v);
+            line += (v & 1) ? -(int)(v >> 1) : (int)(v >> 1);
+            here = line;
+            p = read_le_varint(p, end, &v); /* end line delta */
+            p = read_le_varint(p, end, &v); /* column */
+            p = read_le_varint(p, end, &v); /* end column */
+            break;
+        case PY_CODE_LOCATION_INFO_NO_COLUMNS:
+            p = read_le_varint(p, end, &v);
+            line += (v & 1) ? -(int)(v >> 1) : (int)(v >> 1);
+            here = line;
+            break;
+        case PY_CODE_LOCATION_INFO_ONE_LINE0:
+        case PY_CODE_LOCATION_INFO_ONE_LINE1:
+        case PY_CODE_LOCATION_INFO_ONE_LINE2:
+            line += kind - PY_CODE_LOCATION_INFO_ONE_LINE0;
+            here = line;
+            p += 2; /* start and end column */
+            break;
+        default: /* short forms: same line, one byte of columns */
+            p += 1;
+            break;
+        }
+        for (int i = 0; i < length && unit < n; i++)
+            out[unit++] = here;
+    }
+    while (unit < n)
+        out[unit++] = -1;
+}
+
 int od_exctable_parse(PyObject *table, OdExcEntry **out)
 {
     const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(table);

@@ -49,6 +49,10 @@ typedef struct {
 int od_bytecode_decode(PyCodeObject *co, OdBytecode *bc);
 void od_bytecode_free(OdBytecode *bc);
 
+/* Source line of every code unit, from the 3.11 location table (co_linetable): out[i] is
+ * the line of unit i, or -1 where the unit has no location. `out` has Py_SIZE(co) slots. */
+void od_bytecode_lines(PyCodeObject *co, int *out);
+
 /* Innermost exception-table entry covering unit `index`, or NULL. */
 const OdExcEntry *od_bytecode_handler(const OdExcEntry *exc, int nexc, int index);
 /* Parse a raw 3.11 exception table. Returns entries (malloc'd) and their count, or -1. */

@@ -5,6 +5,7 @@
 
 #include "../asm/codemem.h"
 #include "../tier1/compile.h"
+#include "events.h"
 
 OdStats od_stats;
 OdConfig od_config = {.threshold = 1, .max_code_bytes = (size_t)512 << 20};
@@ -77,5 +78,6 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
     od_stats.compile_ns += u->compile_ns;
     od_stats.code_bytes += u->code_size;
     od_stats.instrs_compiled += (uint64_t)u->ninstrs;
+    od_event_compiled(co, u);
     return 0;
 }

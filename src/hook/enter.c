@@ -4,6 +4,8 @@
  * handing over to the interpreter (which links it again itself). */
 #include "hook.h"
 
+#include "events.h"
+
 PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void *resume_at)
 {
     _PyCFrame *cf = ts->cframe;
@@ -27,6 +29,7 @@ PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void
     u->exits[u->last_exit]++;
     od_stats.exits[u->last_exit]++;
     od_stats.exits_by_opcode[u->last_exit_opcode & 255]++;
+    od_event_exit(u, f);
     if (throwflag && ts->c_tracefunc != NULL) {
         /* Entered with throwflag and tracing on, the interpreter would report a 'call'
          * event for a frame that is not starting. With use_tracing clear at entry it skips

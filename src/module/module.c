@@ -2,12 +2,15 @@
  * only. Policy and validation of user-facing options live in the Python package. */
 #include "../od_python.h"
 
+#include <stdlib.h>
+
 #include "../asm/codemem.h"
 #include "../asm/x64.h"
 #include "../bytecode/decode.h"
 #include "../hook/hook.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
+#include "introspect.h"
 
 static const char *const exit_names[] = {
 #define OD_EXIT_NAME(name, desc) #name,
@@ -223,6 +226,51 @@ static PyObject *mod_supported_opcodes(PyObject *m, PyObject *noargs)
     return l;
 }
 
+static PyObject *mod_lines(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    PyCodeObject *co = as_code(obj);
+    if (!co)
+        return NULL;
+    Py_ssize_t n = Py_SIZE(co);
+    int *lines = PyMem_Malloc((size_t)(n + 1) * sizeof(int));
+    if (!lines)
+        return PyErr_NoMemory();
+    od_bytecode_lines(co, lines);
+    PyObject *l = PyList_New(n);
+    for (Py_ssize_t i = 0; l && i < n; i++) {
+        PyObject *v = PyLong_FromLong(lines[i]);
+        if (!v)
+            Py_CLEAR(l);
+        else
+            PyList_SET_ITEM(l, i, v);
+    }
+    PyMem_Free(lines);
+    return l;
+}
+
+static PyObject *mod_exception_table(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    PyCodeObject *co = as_code(obj);
+    if (!co)
+        return NULL;
+    OdExcEntry *e = NULL;
+    int n = od_exctable_parse(co->co_exceptiontable, &e);
+    if (n < 0)
+        return PyErr_NoMemory();
+    PyObject *l = PyList_New(0);
+    for (int i = 0; l && i < n; i++) {
+        PyObject *t = Py_BuildValue("(iiiii)", e[i].start, e[i].end, e[i].target, e[i].depth,
+                                    e[i].lasti);
+        if (!t || PyList_Append(l, t) < 0)
+            Py_CLEAR(l);
+        Py_XDECREF(t);
+    }
+    free(e);
+    return l;
+}
+
 static PyObject *mod_code_is_wx_safe(PyObject *m, PyObject *obj)
 {
     (void)m;
@@ -271,6 +319,12 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
             CASE(buf, od_mov_mr(&a, (OdReg)b, 0x1000, (OdReg)r));
             snprintf(buf, sizeof buf, "lea %s, [%s - 2]", regs[r], regs[b]);
             CASE(buf, od_lea(&a, (OdReg)r, (OdReg)b, -2));
+            snprintf(buf, sizeof buf, "add %s, %s", regs[r], regs[b]);
+            CASE(buf, od_add_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "cmp %s, dword ptr [%s + 0x80]", regs32[r], regs[b]);
+            CASE(buf, od_cmp32_rm(&a, (OdReg)r, (OdReg)b, 0x80));
+            snprintf(buf, sizeof buf, "mov %s, dword ptr [%s + 0x10]", regs32[r], regs[b]);
+            CASE(buf, od_mov32_rm(&a, (OdReg)r, (OdReg)b, 0x10));
             snprintf(buf, sizeof buf, "cmp %s, %s", regs[r], regs[b]);
             CASE(buf, od_cmp_rr(&a, (OdReg)r, (OdReg)b));
             snprintf(buf, sizeof buf, "test %s, %s", regs[r], regs[b]);
@@ -296,6 +350,8 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
         CASE(buf, od_mov32_mi(&a, (OdReg)r, 0x40, 0x1234));
         snprintf(buf, sizeof buf, "mov byte ptr [%s - 0x1c], 0xff", regs[r]);
         CASE(buf, od_mov8_mi(&a, (OdReg)r, -0x1c, -1));
+        snprintf(buf, sizeof buf, "add dword ptr [%s + 0x20], 1", regs[r]);
+        CASE(buf, od_add32_mi(&a, (OdReg)r, 0x20, 1));
         snprintf(buf, sizeof buf, "cmp dword ptr [%s], 0", regs[r]);
         CASE(buf, od_cmp32_mi(&a, (OdReg)r, 0, 0));
         snprintf(buf, sizeof buf, "cmp byte ptr [%s], 0", regs[r]);
@@ -306,6 +362,8 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
         CASE(buf, od_sub_ri(&a, (OdReg)r, 0x1000));
         snprintf(buf, sizeof buf, "cmp %s, -1", regs[r]);
         CASE(buf, od_cmp_ri(&a, (OdReg)r, -1));
+        snprintf(buf, sizeof buf, "shl %s, 3", regs[r]);
+        CASE(buf, od_shl_ri(&a, (OdReg)r, 3));
         snprintf(buf, sizeof buf, "push %s", regs[r]);
         CASE(buf, od_push(&a, (OdReg)r));
         snprintf(buf, sizeof buf, "pop %s", regs[r]);
@@ -342,6 +400,8 @@ static PyMethodDef methods[] = {
     {"compile", mod_compile, METH_O, "Compile now: (ok, reason)."},
     {"supported_opcodes", mod_supported_opcodes, METH_NOARGS, "Opcodes tier 1 compiles."},
     {"_code_is_wx_safe", mod_code_is_wx_safe, METH_O, "W^X check of a function's code pages."},
+    {"_lines", mod_lines, METH_O, "Source line of every code unit (bytecode/decode)."},
+    {"_exception_table", mod_exception_table, METH_O, "Decoded exception table (code units)."},
     {"_asm_selftest", mod_asm_selftest, METH_NOARGS, "Assembler encodings for tests."},
     {NULL, NULL, 0, NULL},
 };
@@ -355,5 +415,5 @@ PyMODINIT_FUNC PyInit__overdrive(void)
 {
     if (od_hook_init() < 0)
         return NULL;
-    return PyModule_Create(&moduledef);
+    return od_introspect_add(PyModule_Create(&moduledef));
 }

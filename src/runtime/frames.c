@@ -29,7 +29,10 @@ static void frame_object_takes_over(PyFrameObject *fo, _PyInterpreterFrame *fram
     if (copy->previous) {
         /* The caller is the current frame (compiled code calling): its frame object is
          * what PyEval_GetFrame returns, skipping incomplete frames like CPython does. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb); /* an exception may be on its way out */
         PyFrameObject *back = PyEval_GetFrame();
+        PyErr_Restore(type, value, tb);
         if (back)
             fo->f_back = (PyFrameObject *)Py_NewRef(back);
         copy->previous = NULL;

@@ -125,6 +125,10 @@ OD_HELPER(od_rt_for_iter);
  * OD_DEOPT (a tracer is installed: the interpreter reports to it). */
 OD_HELPER(od_rt_send);
 
+/* `name` in a frame's locals mapping (a dict or any mapping): 0 with *out a new reference
+ * or NULL when missing, -1 with an exception set. Shared by LOAD_NAME and LOAD_CLASSDEREF. */
+int od_rt_lookup_locals(PyObject *locals, PyObject *name, PyObject **out);
+
 /* Exceptions caught by a handler inside compiled code, all units together. */
 extern uint64_t od_rt_unwinds;
 

@@ -86,6 +86,36 @@ static binaryfn binary_fns[] = {
 static PyObject *power(PyObject *a, PyObject *b) { return PyNumber_Power(a, b, Py_None); }
 static PyObject *ipower(PyObject *a, PyObject *b) { return PyNumber_InPlacePower(a, b, Py_None); }
 
+/* A float result, written into an operand that nothing else references (its only
+ * reference is the value stack, which the caller is about to release) instead of a new
+ * object: floats are immutable to Python code, so no one can tell, and the allocation and
+ * deallocation pair disappears. */
+static PyObject *float_result(PyObject *a, PyObject *b, double v)
+{
+    PyObject *reuse = Py_REFCNT(a) == 1 ? a : Py_REFCNT(b) == 1 && PyFloat_CheckExact(b) ? b : NULL;
+    if (reuse) {
+        ((PyFloatObject *)reuse)->ob_fval = v;
+        return Py_NewRef(reuse);
+    }
+    return PyFloat_FromDouble(v);
+}
+
+/* The same for one-digit ints, except values CPython hands out from its small-int cache
+ * (-5..256), which must stay the cached objects. */
+static PyObject *long_result(PyObject *a, PyObject *b, long v)
+{
+    if ((v < -5 || v > 256) && v > -(1L << PyLong_SHIFT) && v < (1L << PyLong_SHIFT)) {
+        PyObject *reuse = Py_REFCNT(a) == 1 && Py_SIZE(a) != 0 ? a
+                        : Py_REFCNT(b) == 1 && PyLong_CheckExact(b) && Py_SIZE(b) != 0 ? b : NULL;
+        if (reuse) {
+            Py_SET_SIZE(reuse, v < 0 ? -1 : 1);
+            ((PyLongObject *)reuse)->ob_digit[0] = (digit)(v < 0 ? -v : v);
+            return Py_NewRef(reuse);
+        }
+    }
+    return PyLong_FromLong(v);
+}
+
 /* Exact-type fast paths. Returns a new reference, or NULL meaning "not handled here"
  * (never with an exception set). In-place forms of int/float behave like the plain ones. */
 static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
@@ -98,12 +128,12 @@ static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
             return NULL;
         /* Operands below 2**30 in magnitude: + - * & | ^ cannot overflow a long. */
         switch (op) {
-        case NB_ADD: return PyLong_FromLong(x + y);
-        case NB_SUBTRACT: return PyLong_FromLong(x - y);
-        case NB_MULTIPLY: return PyLong_FromLong(x * y);
-        case NB_AND: return PyLong_FromLong(x & y);
-        case NB_OR: return PyLong_FromLong(x | y);
-        case NB_XOR: return PyLong_FromLong(x ^ y);
+        case NB_ADD: return long_result(a, b, x + y);
+        case NB_SUBTRACT: return long_result(a, b, x - y);
+        case NB_MULTIPLY: return PyLong_FromLong(x * y); /* may need two digits */
+        case NB_AND: return long_result(a, b, x & y);
+        case NB_OR: return long_result(a, b, x | y);
+        case NB_XOR: return long_result(a, b, x ^ y);
         case NB_FLOOR_DIVIDE:
         case NB_REMAINDER: {
             if (y == 0)
@@ -113,7 +143,7 @@ static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
                 q -= 1;
                 r += y;
             }
-            return PyLong_FromLong(op == NB_FLOOR_DIVIDE ? q : r);
+            return long_result(a, b, op == NB_FLOOR_DIVIDE ? q : r);
         }
         default:
             return NULL;
@@ -122,13 +152,13 @@ static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
     if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b)) {
         double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
         switch (op) {
-        case NB_ADD: return PyFloat_FromDouble(x + y);
-        case NB_SUBTRACT: return PyFloat_FromDouble(x - y);
-        case NB_MULTIPLY: return PyFloat_FromDouble(x * y);
+        case NB_ADD: return float_result(a, b, x + y);
+        case NB_SUBTRACT: return float_result(a, b, x - y);
+        case NB_MULTIPLY: return float_result(a, b, x * y);
         case NB_TRUE_DIVIDE:
             if (y == 0.0)
                 return NULL;
-            return PyFloat_FromDouble(x / y);
+            return float_result(a, b, x / y);
         default:
             return NULL;
         }
@@ -136,13 +166,19 @@ static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
     return NULL;
 }
 
+/* Feedback: the operand types a site saw last. */
+static void record_operands(OdOpCache *c, PyObject *lhs, PyObject *rhs)
+{
+    c->left = Py_TYPE(lhs);
+    c->right = Py_TYPE(rhs);
+}
+
 OD_HELPER(od_rt_binary_op)
 {
     (void)f;
     OdOpCache *c = arg;
     PyObject *rhs = TOP(), *lhs = SECOND();
-    c->left = Py_TYPE(lhs);
-    c->right = Py_TYPE(rhs);
+    record_operands(c, lhs, rhs);
     PyObject *res = binary_fast(oparg, lhs, rhs);
     if (res) {
         c->fast++;
@@ -201,8 +237,7 @@ OD_HELPER(od_rt_compare_op)
     (void)f;
     OdOpCache *c = arg;
     PyObject *rhs = TOP(), *lhs = SECOND(), *res;
-    c->left = Py_TYPE(lhs);
-    c->right = Py_TYPE(rhs);
+    record_operands(c, lhs, rhs);
     int r = compare_fast(oparg, lhs, rhs);
     if (r >= 0) {
         c->fast++;
@@ -225,8 +260,7 @@ OD_HELPER(od_rt_compare_branch)
     (void)f;
     OdOpCache *c = arg;
     PyObject *rhs = TOP(), *lhs = SECOND();
-    c->left = Py_TYPE(lhs);
-    c->right = Py_TYPE(rhs);
+    record_operands(c, lhs, rhs);
     int r = compare_fast(oparg, lhs, rhs);
     if (r >= 0) {
         c->fast++;

@@ -61,6 +61,18 @@ OD_HELPER(od_rt_store_subscr)
 {
     (void)oparg; (void)arg; (void)f;
     PyObject *sub = TOP(), *container = SECOND(), *v = THIRD();
+    if (PyList_CheckExact(container) && PyLong_CheckExact(sub) && (size_t)Py_SIZE(sub) <= 1) {
+        /* list[i] = v with a one-digit non-negative index in range (STORE_SUBSCR_LIST_INT) */
+        Py_ssize_t i = Py_SIZE(sub) == 0 ? 0 : (Py_ssize_t)((PyLongObject *)sub)->ob_digit[0];
+        if (i < PyList_GET_SIZE(container)) {
+            PyObject *old = PyList_GET_ITEM(container, i);
+            PyList_SET_ITEM(container, i, v); /* the stack's reference moves into the list */
+            Py_DECREF(old);
+            Py_DECREF(container);
+            Py_DECREF(sub);
+            return OD_OK;
+        }
+    }
     int err = PyObject_SetItem(container, sub, v);
     Py_DECREF(v);
     Py_DECREF(container);
@@ -556,20 +568,8 @@ OD_HELPER(od_rt_load_classderef)
     PyObject *locals = f->f_locals;
     PyObject *name = PyTuple_GET_ITEM(frame_code(f)->co_localsplusnames, oparg);
     PyObject *v;
-    if (PyDict_CheckExact(locals)) {
-        v = PyDict_GetItemWithError(locals, name);
-        if (v)
-            Py_INCREF(v);
-        else if (PyErr_Occurred())
-            return OD_ERROR;
-    } else {
-        v = PyObject_GetItem(locals, name);
-        if (!v) {
-            if (!PyErr_ExceptionMatches(PyExc_KeyError))
-                return OD_ERROR;
-            PyErr_Clear();
-        }
-    }
+    if (od_rt_lookup_locals(locals, name, &v) < 0)
+        return OD_ERROR;
     if (!v) {
         v = PyCell_GET(f->localsplus[oparg]);
         if (!v)

@@ -47,6 +47,20 @@ static void *unwind(_PyInterpreterFrame *f, OdUnit *u, int index, int live)
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
+    if (!value) {
+        /* Out of memory even for the exception instance: leave the frame with what we
+         * have rather than hand a handler a NULL exception. */
+        if (type)
+            PyErr_Restore(type, value, tb);
+        else
+            PyErr_NoMemory(); /* never leave without an exception: NULL alone means "exit" */
+        for (int i = h->depth + h->lasti; i > 0; i--) {
+            Py_XDECREF(stack[i - 1]);
+            stack[i - 1] = NULL;
+        }
+        f->stacktop = f->f_code->co_nlocalsplus;
+        return NULL;
+    }
     PyException_SetTraceback(value, tb ? tb : Py_None);
     Py_XDECREF(tb);
     Py_XDECREF(type);
@@ -65,7 +79,12 @@ static void add_traceback(_PyInterpreterFrame *f)
 {
     if (_PyFrame_IsIncomplete(f))
         return;
-    PyFrameObject *fo = PyEval_GetFrame(); /* this frame is current_frame and complete */
+    /* PyEval_GetFrame (this frame is current_frame and complete) may have to create the
+     * frame object; if that fails it clears the error state, so keep ours aside. */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyFrameObject *fo = PyEval_GetFrame();
+    PyErr_Restore(type, value, tb);
     if (fo)
         PyTraceBack_Here(fo);
 }

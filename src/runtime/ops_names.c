@@ -122,6 +122,21 @@ OD_HELPER(od_rt_delete_global)
     return OD_OK;
 }
 
+int od_rt_lookup_locals(PyObject *locals, PyObject *name, PyObject **out)
+{
+    if (PyDict_CheckExact(locals)) {
+        *out = Py_XNewRef(PyDict_GetItemWithError(locals, name));
+        return (*out || !PyErr_Occurred()) ? 0 : -1;
+    }
+    *out = PyObject_GetItem(locals, name);
+    if (*out)
+        return 0;
+    if (!PyErr_ExceptionMatches(PyExc_KeyError))
+        return -1;
+    PyErr_Clear();
+    return 0;
+}
+
 OD_HELPER(od_rt_load_name)
 {
     (void)oparg;
@@ -130,20 +145,8 @@ OD_HELPER(od_rt_load_name)
         PyErr_Format(PyExc_SystemError, "no locals when loading %R", name);
         return OD_ERROR;
     }
-    if (PyDict_CheckExact(locals)) {
-        v = PyDict_GetItemWithError(locals, name);
-        if (v)
-            Py_INCREF(v);
-        else if (PyErr_Occurred())
-            return OD_ERROR;
-    } else {
-        v = PyObject_GetItem(locals, name);
-        if (!v) {
-            if (!PyErr_ExceptionMatches(PyExc_KeyError))
-                return OD_ERROR;
-            PyErr_Clear();
-        }
-    }
+    if (od_rt_lookup_locals(locals, name, &v) < 0)
+        return OD_ERROR;
     if (!v) {
         v = PyDict_GetItemWithError(f->f_globals, name);
         if (v)
@@ -236,6 +239,49 @@ static Py_ssize_t shared_key_index(PyTypeObject *tp, PyObject *name, Py_ssize_t 
     return -1;
 }
 
+/* The instance __dict__ of `obj` as a materialized dict (managed or at tp_dictoffset > 0),
+ * or NULL (no dict, inline values in use, or not created yet). */
+static PyDictObject *instance_dict(PyObject *obj, Py_ssize_t dictoffset)
+{
+    PyObject *dict;
+    if (dictoffset == 0) {
+        if (*_PyObject_ValuesPointer(obj) != NULL)
+            return NULL;
+        dict = *_PyObject_ManagedDictPointer(obj);
+    } else {
+        dict = *(PyObject **)((char *)obj + dictoffset);
+    }
+    return (dict && PyDict_CheckExact(dict)) ? (PyDictObject *)dict : NULL;
+}
+
+/* Index of `name` (by identity) among a unicode-keyed dict's entries, or -1. */
+static Py_ssize_t dict_entry_index(PyDictObject *d, PyObject *name)
+{
+    PyDictKeysObject *keys = d->ma_keys;
+    if (keys->dk_kind != DICT_KEYS_UNICODE || d->ma_values)
+        return -1;
+    PyDictUnicodeEntry *e = DK_UNICODE_ENTRIES(keys);
+    for (Py_ssize_t i = 0; i < keys->dk_nentries; i++)
+        if (e[i].me_key == name)
+            return i;
+    return -1;
+}
+
+/* Whether the kind of instance dict this type uses can be cached: managed (with the
+ * values pointer or dict pointer in front of the object) or at a positive offset. */
+static int dict_kind_of(PyTypeObject *tp, Py_ssize_t *dictoffset)
+{
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        *dictoffset = 0;
+        return 1;
+    }
+    if (tp->tp_dictoffset > 0) {
+        *dictoffset = tp->tp_dictoffset;
+        return 1;
+    }
+    return 0;
+}
+
 /* Whether the type's version tag can key a cache entry (it changes on any modification). */
 static int version_usable(PyTypeObject *tp)
 {
@@ -280,11 +326,21 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
         return;
     Py_ssize_t nentries;
     Py_ssize_t i = shared_key_index(tp, name, &nentries);
-    if (i < 0)
+    if (i >= 0 && *_PyObject_ValuesPointer(owner) != NULL) {
+        c->type_version = tp->tp_version_tag;
+        c->index = i;
+        c->kind = OD_ATTR_INSTANCE_VALUE;
         return;
-    c->type_version = tp->tp_version_tag;
-    c->index = i;
-    c->kind = OD_ATTR_INSTANCE_VALUE;
+    }
+    Py_ssize_t dictoffset;
+    PyDictObject *dict;
+    if (dict_kind_of(tp, &dictoffset) && (dict = instance_dict(owner, dictoffset)) != NULL
+        && (i = dict_entry_index(dict, name)) >= 0) {
+        c->type_version = tp->tp_version_tag;
+        c->index = i;
+        c->dictoffset = dictoffset;
+        c->kind = OD_ATTR_DICT_HINT;
+    }
 }
 
 OD_HELPER(od_rt_load_attr)
@@ -309,6 +365,17 @@ OD_HELPER(od_rt_load_attr)
                 res = c->value;
                 Py_INCREF(res);
                 goto done;
+            }
+        } else if (c->kind == OD_ATTR_DICT_HINT && tp->tp_version_tag == c->type_version) {
+            PyDictObject *dict = instance_dict(owner, c->dictoffset);
+            if (dict && !dict->ma_values && dict->ma_keys->dk_kind == DICT_KEYS_UNICODE
+                && c->index < dict->ma_keys->dk_nentries) {
+                PyDictUnicodeEntry *e = &DK_UNICODE_ENTRIES(dict->ma_keys)[c->index];
+                if (e->me_key == site->name && (res = e->me_value) != NULL) {
+                    c->hits++;
+                    Py_INCREF(res);
+                    goto done;
+                }
             }
         } else if (c->kind == OD_ATTR_SLOT && tp->tp_version_tag == c->type_version) {
             res = *(PyObject **)((char *)owner + c->index);
@@ -394,14 +461,17 @@ static void fill_method_cache(OdAttrCache *c, PyObject *obj, PyObject *name, PyO
         return;
     if (_PyType_Lookup(tp, name) != meth)
         return;
+    Py_ssize_t nentries, dictoffset;
     if (tp->tp_dictoffset == 0) {
         c->kind = OD_ATTR_METHOD_NO_DICT;
-    } else {
-        Py_ssize_t nentries;
-        if (shared_key_index(tp, name, &nentries) != -1)
-            return; /* not a managed dict, or the name is an instance attribute too */
+    } else if (shared_key_index(tp, name, &nentries) == -1 && *_PyObject_ValuesPointer(obj)) {
         c->keys_nentries = nentries;
         c->kind = OD_ATTR_METHOD_SHARED_KEYS;
+    } else if (dict_kind_of(tp, &dictoffset)) {
+        c->dictoffset = dictoffset;
+        c->kind = OD_ATTR_METHOD_WITH_DICT;
+    } else {
+        return;
     }
     c->type_version = tp->tp_version_tag;
     c->value = meth; /* borrowed from the type's dict, valid while the version holds */
@@ -424,6 +494,25 @@ OD_HELPER(od_rt_load_method)
             PyDictValues *values = *_PyObject_ValuesPointer(obj);
             PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
             ok = values && keys && keys->dk_nentries == c->keys_nentries;
+        } else if (c->kind == OD_ATTR_METHOD_WITH_DICT) {
+            /* No instance attribute of that name: no dict yet, empty inline values that do
+             * not hold it, or a dict that does not contain it. */
+            PyDictObject *dict = instance_dict(obj, c->dictoffset);
+            if (dict) {
+                Py_hash_t hash = ((PyASCIIObject *)site->name)->hash;
+                if (hash == -1)
+                    hash = PyObject_Hash(site->name);
+                ok = hash != -1
+                     && _PyDict_GetItem_KnownHash((PyObject *)dict, site->name, hash) == NULL
+                     && !PyErr_Occurred();
+                if (!ok)
+                    PyErr_Clear();
+            } else if (c->dictoffset == 0 && *_PyObject_ValuesPointer(obj)) {
+                ok = 0; /* inline values: the shared-keys kinds handle these */
+            } else {
+                ok = c->dictoffset == 0 ? *_PyObject_ManagedDictPointer(obj) == NULL
+                                        : *(PyObject **)((char *)obj + c->dictoffset) == NULL;
+            }
         }
         if (ok) {
             c->hits++;

@@ -49,6 +49,10 @@ typedef enum {
     OD_ATTR_METHOD_NO_DICT,       /* method in the type; instances have no __dict__ */
     OD_ATTR_METHOD_SHARED_KEYS,   /* method in the type; not shadowed by the shared keys */
     OD_ATTR_SLOT,                 /* __slots__ member: object pointer at byte `index` */
+    OD_ATTR_DICT_HINT,            /* instance attribute in a materialized __dict__, at entry
+                                     `index` of its keys (checked on every hit) */
+    OD_ATTR_METHOD_WITH_DICT,     /* method in the type; the instance __dict__ is checked
+                                     not to shadow it */
 } OdAttrKind;
 
 /* Inline cache of an attribute site (LOAD_ATTR / LOAD_METHOD / STORE_ATTR). */
@@ -58,6 +62,7 @@ typedef struct {
     int kind;                     /* OdAttrKind */
     Py_ssize_t index;             /* INSTANCE_VALUE: slot in the inline values; SLOT: offset */
     Py_ssize_t keys_nentries;     /* METHOD_SHARED_KEYS: shared keys did not grow */
+    Py_ssize_t dictoffset;        /* DICT_HINT / METHOD_WITH_DICT: tp_dictoffset, 0 = managed */
     uint64_t dict_version;        /* MODULE_VALUE */
     PyObject *value;              /* MODULE_VALUE / METHOD_*: borrowed from the dict */
     uint32_t hits, misses;

@@ -257,9 +257,46 @@ static void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, Od
     od_test_rr(a, OD_RAX, OD_RAX);
     od_jcc(a, OD_CC_E, miss);
     incref_reg(c, OD_RAX);
+    od_add32_mi(a, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.hits), 1);
     if (push_null)
         od_mov_mi(a, R_FRAME, slot_disp(c, d), 0);
     od_mov_mr(a, R_FRAME, slot_disp(c, d + push_null), OD_RAX);
+    od_jmp(a, done);
+}
+
+/* LOAD_ATTR's hit path inline for the site's first entry when it is an instance attribute
+ * in the object's inline values (the common monomorphic case): type and type version
+ * match, the values array exists and holds the attribute. Anything else is the helper. */
+static void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                                OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));                 /* owner */
+    od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)offsetof(PyObject, ob_type));
+    od_cmp_rm(a, OD_RCX, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type));
+    od_jcc(a, OD_CC_NE, miss);
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
+    od_cmp32_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type_version));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, miss);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
+    od_shl_ri(a, OD_RSI, 3);
+    od_add_rr(a, OD_RCX, OD_RSI);
+    od_mov_rm(a, OD_RCX, OD_RCX, 0);
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, miss);
+    incref_reg(c, OD_RCX);
+    od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RCX);
+    od_mov_rr(a, OD_RDI, OD_RAX);
+    decref_reg(c, OD_RDI, in->index);
     od_jmp(a, done);
 }
 
@@ -272,10 +309,13 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
               .exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode)};
     void *arg = site_arg(c, in);
     OdLabel done = -1;
-    if (in->opcode == LOAD_GLOBAL) {
+    if (in->opcode == LOAD_GLOBAL || in->opcode == LOAD_ATTR) {
         OdLabel miss = od_label_new(&c->a);
         done = od_label_new(&c->a);
-        emit_load_global_fast(c, in, arg, miss, done);
+        if (in->opcode == LOAD_GLOBAL)
+            emit_load_global_fast(c, in, arg, miss, done);
+        else
+            emit_load_attr_fast(c, in, arg, miss, done);
         od_label_bind(&c->a, miss);
     }
     set_prev(c, in->index);
@@ -744,12 +784,26 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
     c.epilogue = od_label_new(&c.a);
     c.ret_null = od_label_new(&c.a);
 
+    /* prev_instr is also kept current at every new source line, so that sampling
+     * profilers and debuggers reading frames from outside see the right line even in
+     * stretches of code that call nothing. */
+    int *lines = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
+    if (!lines)
+        goto fail;
+    od_bytecode_lines(co, lines);
     emit_prologue(&c);
+    int last_line = -2;
     for (int i = 0; i < c.bc.ninstrs; i++) {
         const OdInstr *in = &c.bc.instrs[i];
         od_label_bind(&c.a, c.label_of[i]);
         if (in->depth < 0)
             continue; /* unreachable */
+        int line = lines[in->index];
+        if (line != last_line || in->is_target) {
+            if (in->opcode != RESUME && in->index > 0)
+                set_prev(&c, in->index);
+            last_line = line;
+        }
         OdLabel next = i + 1 < c.bc.ninstrs ? c.label_of[i + 1] : c.ret_null;
         if (in->opcode == COMPARE_OP && i + 1 < c.bc.ninstrs) {
             const OdInstr *jmp = &c.bc.instrs[i + 1];
@@ -761,6 +815,7 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
         }
         emit_instr(&c, in, next);
     }
+    free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
     emit_epilogue(&c);

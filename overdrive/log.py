@@ -1,0 +1,79 @@
+"""The JIT's log: one line per compile and per exit from compiled code to the interpreter.
+
+    OVERDRIVE_LOG=compile,exit python -m overdrive app.py
+    overdrive.config(log="compile,exit", log_file="/tmp/jit.log")
+
+Lines (written by the C core with one write(2) each, so no Python code runs while the JIT
+is compiling or leaving compiled code):
+
+    overdrive: compiled QUALNAME (FILE:LINE) tier T: N bytes, M instructions, U us
+    overdrive: exit QUALNAME (FILE:LINE) at offset O OPNAME: REASON (description)
+
+`exit` lines name the line and bytecode offset where the interpreter resumes and the
+instruction that caused the exit. The log goes to stderr (file descriptor 2) unless
+log_file names a file, which is appended to.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import FrozenSet, Iterator, NamedTuple, Optional, Union
+
+import _overdrive
+
+EVENTS = ("compile", "exit")
+ACCEPTED = ("a comma-separated str of events from " + ", ".join(repr(e) for e in EVENTS)
+            + " (or '' to switch the log off)")
+FILE_ACCEPTED = "a path (str or os.PathLike) to append the log to, or None for stderr"
+
+
+def parse_events(value: str) -> FrozenSet[str]:
+    """The set of events named in `value`; ValueError naming what is accepted otherwise."""
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [n for n in names if n not in EVENTS]
+    if unknown:
+        raise ValueError(f"unknown log event {unknown[0]!r}; accepted: {ACCEPTED}")
+    return frozenset(names)
+
+
+def normalize(value: str) -> str:
+    """Canonical spelling of a valid log option (events in a fixed order, no repeats)."""
+    chosen = parse_events(value)
+    return ",".join(e for e in EVENTS if e in chosen)
+
+
+def apply(events: str, log_file: Optional[Union[str, "os.PathLike[str]"]]) -> None:
+    """Switch the log to `events` (a normalized option value), written to log_file or stderr."""
+    chosen = parse_events(events)
+    new_file = None
+    fd = 2
+    if chosen and log_file is not None:
+        new_file = open(log_file, "ab", buffering=0)
+        fd = new_file.fileno()
+    try:
+        # The C core writes to its own duplicate of the descriptor, so ours can go.
+        _overdrive._set_log("compile" in chosen, "exit" in chosen, fd)
+    finally:
+        if new_file is not None:
+            new_file.close()
+
+
+class Line(NamedTuple):
+    """One parsed log line."""
+    event: str              # "compile" or "exit"
+    function: str
+    filename: str
+    line: int
+    detail: str             # the rest: size/time for compiles, offset/opcode/reason for exits
+
+
+_LINE = re.compile(r"^overdrive: (compiled|exit) (.+?) \((.*):(-?\d+)\) (.*)$")
+
+
+def parse(text: str) -> Iterator[Line]:
+    """The log lines in `text` (other lines are skipped), e.g. for tests and tools."""
+    for raw in text.splitlines():
+        m = _LINE.match(raw)
+        if m:
+            event = "compile" if m.group(1) == "compiled" else "exit"
+            yield Line(event, m.group(2), m.group(3), int(m.group(4)), m.group(5))
