@@ -287,6 +287,16 @@ OD_HELPER(od_rt_check_exc_match)
     return OD_OK;
 }
 
+int od_rt_warmup(PyCodeObject *co)
+{
+    if (co->co_warmup == 0)
+        return 0;
+    if (co->co_warmup + 1 == 0)
+        return 1; /* left at -1: the interpreter's RESUME takes it to 0 and quickens */
+    co->co_warmup++;
+    return 0;
+}
+
 /* ---- eval breaker -------------------------------------------------------------- */
 
 static void recompute_eval_breaker(PyInterpreterState *interp)

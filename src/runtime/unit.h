@@ -23,7 +23,8 @@
     X(HELPER_DEOPT, "runtime helper met a case it leaves to the interpreter")         \
     X(TRACING, "tracing or profiling switched on during a call")                      \
     X(TRACING_THROW, "exception raised while tracing is on: the interpreter unwinds")  \
-    X(UNBOUND_LOCAL, "unbound local or free variable (the interpreter raises it)")
+    X(UNBOUND_LOCAL, "unbound local or free variable (the interpreter raises it)")  \
+    X(WARMUP, "once per code object: the interpreter quickens it at RESUME")
 
 typedef enum {
 #define OD_EXIT_ENUM(name, desc) OD_EXIT_##name,

@@ -38,6 +38,7 @@ typedef enum {
     STUB_DEALLOC,   /* refcount of `reg` hit zero: dealloc, then back to `back` */
     STUB_BREAKER,   /* eval breaker set: handle, then continue at `back` */
     STUB_BOX_BOOL,  /* store bool(eax) at depth-1, then exit at `resume` (fused compare) */
+    STUB_WARMUP,    /* co_warmup != 0: count it; at the quickening RESUME, take `exit` */
 } StubKind;
 
 typedef struct {
@@ -433,7 +434,16 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     switch (op) {
     case NOP:
         return;
-    case RESUME:
+    case RESUME: {
+        /* Keep CPython's warm-up count; the RESUME that would quicken the code object is
+         * run by the interpreter (once), so adaptive bytecode specializes as without us. */
+        Stub s = {.kind = STUB_WARMUP, .index = in->index, .back = od_label_new(a),
+                  .exit = exit_stub(c, in->start, d, OD_EXIT_WARMUP, op)};
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)c->co);
+        od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
+        od_jcc(a, OD_CC_NE, add_stub(c, s));
+        od_label_bind(a, s.back);
+    }
         set_prev(c, in->index); /* the frame is "complete" from here on */
         if (arg < 2) {
             OdLabel cont = od_label_new(a);
@@ -655,6 +665,13 @@ static void emit_stubs(Compiler *c)
             if (s.reg != OD_RDI)
                 od_mov_rr(a, OD_RDI, s.reg);
             od_call_abs(a, (const void *)od_rt_dealloc);
+            od_jmp(a, s.back);
+            break;
+        case STUB_WARMUP:
+            od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)c->co);
+            od_call_abs(a, (const void *)od_rt_warmup);
+            od_test32_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_NE, s.exit);
             od_jmp(a, s.back);
             break;
         case STUB_BOX_BOOL:
