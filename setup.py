@@ -1,0 +1,42 @@
+"""Build of the _overdrive C extension and the start-up autoload .pth file.
+
+The extension is compiled from src/ with -Wall -Wextra -Werror. It must not link
+libpython (Debian's python3.11 and python3.11-dbg link it statically); tests/test_build.py
+checks separately that every CPython symbol it uses is exported by libpython.
+"""
+import glob
+import os
+
+from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCES = sorted(
+    os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "src", "*", "*.c"))
+)
+PTH = "overdrive-autoload.pth"
+
+
+class BuildWithPth(build_py):
+    """Also installs the .pth file at the top of site-packages (start-up autoload)."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join(HERE, "overdrive", "_autoload.pth"),
+                       os.path.join(self.build_lib, PTH), preserve_mode=0)
+
+    def get_outputs(self, include_bytecode=1):
+        return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH)]
+
+
+setup(
+    ext_modules=[
+        Extension(
+            "_overdrive",
+            sources=SOURCES,
+            extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-O2",
+                                "-fvisibility=hidden", "-Wno-missing-field-initializers"],
+        )
+    ],
+    cmdclass={"build_py": BuildWithPth},
+)

@@ -1,0 +1,299 @@
+/* asm/x64.c — x86-64 encodings. See x64.h for the contract. */
+#include "x64.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void grow(OdAsm *a, size_t need)
+{
+    if (a->failed || a->len + need <= a->cap)
+        return;
+    size_t cap = a->cap ? a->cap * 2 : 1024;
+    while (cap < a->len + need)
+        cap *= 2;
+    uint8_t *p = realloc(a->buf, cap);
+    if (!p) {
+        a->failed = 1;
+        return;
+    }
+    a->buf = p;
+    a->cap = cap;
+}
+
+void od_emit_bytes(OdAsm *a, const void *p, size_t n)
+{
+    grow(a, n);
+    if (a->failed)
+        return;
+    memcpy(a->buf + a->len, p, n);
+    a->len += n;
+}
+
+static void byte(OdAsm *a, uint8_t b) { od_emit_bytes(a, &b, 1); }
+static void imm32(OdAsm *a, int32_t v) { od_emit_bytes(a, &v, 4); }
+static void imm64(OdAsm *a, int64_t v) { od_emit_bytes(a, &v, 8); }
+
+void od_asm_init(OdAsm *a) { memset(a, 0, sizeof *a); }
+
+void od_asm_free(OdAsm *a)
+{
+    free(a->buf);
+    free(a->labels);
+    free(a->fixups);
+    memset(a, 0, sizeof *a);
+}
+
+OdLabel od_label_new(OdAsm *a)
+{
+    if (a->nlabels == a->caplabels) {
+        int cap = a->caplabels ? a->caplabels * 2 : 64;
+        int32_t *p = realloc(a->labels, (size_t)cap * sizeof *p);
+        if (!p) {
+            a->failed = 1;
+            return 0;
+        }
+        a->labels = p;
+        a->caplabels = cap;
+    }
+    a->labels[a->nlabels] = -1;
+    return a->nlabels++;
+}
+
+void od_label_bind(OdAsm *a, OdLabel l)
+{
+    if (!a->failed)
+        a->labels[l] = (int32_t)a->len;
+}
+
+int32_t od_label_offset(const OdAsm *a, OdLabel l) { return a->labels[l]; }
+
+/* Record that the 4 bytes just emitted hold label - (end of those bytes). */
+static void fixup_here(OdAsm *a, OdLabel l)
+{
+    if (a->failed)
+        return;
+    if (a->nfixups == a->capfixups) {
+        int cap = a->capfixups ? a->capfixups * 2 : 128;
+        OdFixup *p = realloc(a->fixups, (size_t)cap * sizeof *p);
+        if (!p) {
+            a->failed = 1;
+            return;
+        }
+        a->fixups = p;
+        a->capfixups = cap;
+    }
+    a->fixups[a->nfixups].at = (int32_t)a->len - 4;
+    a->fixups[a->nfixups].label = l;
+    a->nfixups++;
+}
+
+int od_asm_finish(OdAsm *a)
+{
+    if (a->failed)
+        return -1;
+    for (int i = 0; i < a->nfixups; i++) {
+        int32_t target = a->labels[a->fixups[i].label];
+        if (target < 0)
+            return -1;
+        int32_t rel = target - (a->fixups[i].at + 4);
+        memcpy(a->buf + a->fixups[i].at, &rel, 4);
+    }
+    return 0;
+}
+
+/* REX prefix: W selects 64-bit operand size; R extends ModRM.reg; B extends rm/base. */
+static void rex(OdAsm *a, int w, int reg, int rm, int force)
+{
+    uint8_t r = (uint8_t)(0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((rm & 8) ? 1 : 0));
+    if (r != 0x40 || force)
+        byte(a, r);
+}
+
+static void modrm_rr(OdAsm *a, int reg, int rm)
+{
+    byte(a, (uint8_t)(0xC0 | ((reg & 7) << 3) | (rm & 7)));
+}
+
+/* ModRM (+SIB) (+disp) for [base + disp]. */
+static void modrm_mem(OdAsm *a, int reg, int base, int32_t disp)
+{
+    int mod;
+    if (disp == 0 && (base & 7) != OD_RBP)
+        mod = 0;
+    else if (disp >= -128 && disp <= 127)
+        mod = 1;
+    else
+        mod = 2;
+    byte(a, (uint8_t)((mod << 6) | ((reg & 7) << 3) | (base & 7)));
+    if ((base & 7) == OD_RSP)
+        byte(a, 0x24); /* SIB: no index, base = rsp/r12 */
+    if (mod == 1)
+        byte(a, (uint8_t)(int8_t)disp);
+    else if (mod == 2)
+        imm32(a, disp);
+}
+
+/* Generic "op r64, r/m64" forms. */
+static void op_rr(OdAsm *a, uint8_t opc, int reg, int rm)
+{
+    rex(a, 1, reg, rm, 0);
+    byte(a, opc);
+    modrm_rr(a, reg, rm);
+}
+
+static void op_rm(OdAsm *a, uint8_t opc, int reg, int base, int32_t disp)
+{
+    rex(a, 1, reg, base, 0);
+    byte(a, opc);
+    modrm_mem(a, reg, base, disp);
+}
+
+void od_mov_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x89, src, dst); }
+
+void od_mov_ri(OdAsm *a, OdReg dst, int64_t imm)
+{
+    if (imm >= 0 && imm <= 0xFFFFFFFFLL) {       /* mov r32, imm32 zero-extends */
+        rex(a, 0, 0, dst, 0);
+        byte(a, (uint8_t)(0xB8 + (dst & 7)));
+        imm32(a, (int32_t)(uint32_t)imm);
+    } else if (imm >= INT32_MIN && imm <= INT32_MAX) {
+        rex(a, 1, 0, dst, 0);                    /* mov r/m64, simm32 */
+        byte(a, 0xC7);
+        modrm_rr(a, 0, dst);
+        imm32(a, (int32_t)imm);
+    } else {
+        rex(a, 1, 0, dst, 0);                    /* movabs r64, imm64 */
+        byte(a, (uint8_t)(0xB8 + (dst & 7)));
+        imm64(a, imm);
+    }
+}
+
+void od_mov_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp) { op_rm(a, 0x8B, dst, base, disp); }
+void od_mov_mr(OdAsm *a, OdReg base, int32_t disp, OdReg src) { op_rm(a, 0x89, src, base, disp); }
+
+void od_mov_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm)
+{
+    op_rm(a, 0xC7, 0, base, disp);
+    imm32(a, imm);
+}
+
+void od_mov32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm)
+{
+    rex(a, 0, 0, base, 0);
+    byte(a, 0xC7);
+    modrm_mem(a, 0, base, disp);
+    imm32(a, imm);
+}
+
+void od_movsxd_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp) { op_rm(a, 0x63, dst, base, disp); }
+void od_lea(OdAsm *a, OdReg dst, OdReg base, int32_t disp) { op_rm(a, 0x8D, dst, base, disp); }
+
+void od_lea_rip_label(OdAsm *a, OdReg dst, OdLabel l)
+{
+    rex(a, 1, dst, 0, 0);
+    byte(a, 0x8D);
+    byte(a, (uint8_t)(((dst & 7) << 3) | 5)); /* mod=00 rm=101: RIP-relative */
+    imm32(a, 0);
+    fixup_here(a, l);
+}
+
+/* Group-1 ALU with immediate: /0 add, /5 sub, /7 cmp. */
+static void alu_ri(OdAsm *a, int ext, int r, int32_t imm)
+{
+    rex(a, 1, 0, r, 0);
+    if (imm >= -128 && imm <= 127) {
+        byte(a, 0x83);
+        modrm_rr(a, ext, r);
+        byte(a, (uint8_t)(int8_t)imm);
+    } else {
+        byte(a, 0x81);
+        modrm_rr(a, ext, r);
+        imm32(a, imm);
+    }
+}
+
+static void alu_mi(OdAsm *a, int w, int ext, int base, int32_t disp, int32_t imm)
+{
+    rex(a, w, 0, base, 0);
+    if (imm >= -128 && imm <= 127) {
+        byte(a, 0x83);
+        modrm_mem(a, ext, base, disp);
+        byte(a, (uint8_t)(int8_t)imm);
+    } else {
+        byte(a, 0x81);
+        modrm_mem(a, ext, base, disp);
+        imm32(a, imm);
+    }
+}
+
+void od_add_ri(OdAsm *a, OdReg r, int32_t imm) { alu_ri(a, 0, r, imm); }
+void od_sub_ri(OdAsm *a, OdReg r, int32_t imm) { alu_ri(a, 5, r, imm); }
+void od_cmp_ri(OdAsm *a, OdReg r, int32_t imm) { alu_ri(a, 7, r, imm); }
+void od_add_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 1, 0, base, disp, imm); }
+void od_sub_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 1, 5, base, disp, imm); }
+void od_cmp32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 0, 7, base, disp, imm); }
+
+void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
+{
+    rex(a, 0, 0, base, 0);
+    byte(a, 0x80);
+    modrm_mem(a, 7, base, disp);
+    byte(a, (uint8_t)imm);
+}
+
+void od_cmp_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x39, y, x); }
+void od_cmp_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp) { op_rm(a, 0x3B, r, base, disp); }
+void od_test_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x85, y, x); }
+
+void od_test32_rr(OdAsm *a, OdReg x, OdReg y)
+{
+    rex(a, 0, y, x, 0);
+    byte(a, 0x85);
+    modrm_rr(a, y, x);
+}
+
+void od_jmp(OdAsm *a, OdLabel l)
+{
+    byte(a, 0xE9);
+    imm32(a, 0);
+    fixup_here(a, l);
+}
+
+void od_jcc(OdAsm *a, OdCond cc, OdLabel l)
+{
+    byte(a, 0x0F);
+    byte(a, (uint8_t)(0x80 | cc));
+    imm32(a, 0);
+    fixup_here(a, l);
+}
+
+static void ff_group(OdAsm *a, int ext, OdReg r)
+{
+    rex(a, 0, 0, r, 0);
+    byte(a, 0xFF);
+    modrm_rr(a, ext, r);
+}
+
+void od_jmp_r(OdAsm *a, OdReg r) { ff_group(a, 4, r); }
+void od_call_r(OdAsm *a, OdReg r) { ff_group(a, 2, r); }
+
+void od_call_abs(OdAsm *a, const void *fn)
+{
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)fn);
+    od_call_r(a, OD_RAX);
+}
+
+void od_push(OdAsm *a, OdReg r)
+{
+    rex(a, 0, 0, r, 0);
+    byte(a, (uint8_t)(0x50 + (r & 7)));
+}
+
+void od_pop(OdAsm *a, OdReg r)
+{
+    rex(a, 0, 0, r, 0);
+    byte(a, (uint8_t)(0x58 + (r & 7)));
+}
+
+void od_ret(OdAsm *a) { byte(a, 0xC3); }
+void od_int3(OdAsm *a) { byte(a, 0xCC); }

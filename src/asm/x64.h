@@ -1,0 +1,91 @@
+/* asm/x64.h — a small x86-64 encoder: the instruction forms the tier-1 compiler needs.
+ *
+ * Contract: append-only byte buffer with labels and rel32 fix-ups. No dependency on
+ * CPython. Every operand form here is checked against capstone in tests/test_asm.py.
+ * Memory operands are always [base + disp32] (or disp8 when it fits); RSP/R12 as base get
+ * the SIB byte they need, RBP/R13 get an explicit displacement. Errors (out of memory,
+ * unbound label) set `failed`; the caller checks it once at the end. */
+#ifndef OD_ASM_X64_H
+#define OD_ASM_X64_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    OD_RAX = 0, OD_RCX, OD_RDX, OD_RBX, OD_RSP, OD_RBP, OD_RSI, OD_RDI,
+    OD_R8, OD_R9, OD_R10, OD_R11, OD_R12, OD_R13, OD_R14, OD_R15
+} OdReg;
+
+/* Condition codes, numbered as the low nibble of Jcc/SETcc. */
+typedef enum {
+    OD_CC_O = 0, OD_CC_NO = 1, OD_CC_B = 2, OD_CC_AE = 3, OD_CC_E = 4, OD_CC_NE = 5,
+    OD_CC_BE = 6, OD_CC_A = 7, OD_CC_S = 8, OD_CC_NS = 9, OD_CC_L = 12, OD_CC_GE = 13,
+    OD_CC_LE = 14, OD_CC_G = 15
+} OdCond;
+
+typedef int OdLabel;
+
+typedef struct {
+    int32_t at;       /* offset of the rel32 field */
+    OdLabel label;
+} OdFixup;
+
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+    int32_t *labels;  /* bound offset per label, -1 while unbound */
+    int nlabels, caplabels;
+    OdFixup *fixups;
+    int nfixups, capfixups;
+    int failed;
+} OdAsm;
+
+void od_asm_init(OdAsm *a);
+void od_asm_free(OdAsm *a);
+/* Resolve fix-ups; returns 0, or -1 if any label is unbound or the buffer failed. */
+int od_asm_finish(OdAsm *a);
+
+OdLabel od_label_new(OdAsm *a);
+void od_label_bind(OdAsm *a, OdLabel l);
+/* Offset a bound label resolved to (valid after binding). */
+int32_t od_label_offset(const OdAsm *a, OdLabel l);
+
+void od_emit_bytes(OdAsm *a, const void *p, size_t n);
+
+/* Register and immediate moves. */
+void od_mov_rr(OdAsm *a, OdReg dst, OdReg src);
+void od_mov_ri(OdAsm *a, OdReg dst, int64_t imm);      /* shortest of mov r32/imm32-sx/imm64 */
+void od_mov_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp);   /* mov r64, [base+disp] */
+void od_mov_mr(OdAsm *a, OdReg base, int32_t disp, OdReg src);   /* mov [base+disp], r64 */
+void od_mov_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* mov qword [m], simm32 */
+void od_mov32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* mov dword [m], imm32 */
+void od_movsxd_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp); /* movsxd r64, dword [m] */
+void od_lea(OdAsm *a, OdReg dst, OdReg base, int32_t disp);
+void od_lea_rip_label(OdAsm *a, OdReg dst, OdLabel l);          /* lea r64, [rip+label] */
+
+/* Arithmetic and compares. */
+void od_add_ri(OdAsm *a, OdReg r, int32_t imm);
+void od_sub_ri(OdAsm *a, OdReg r, int32_t imm);
+void od_add_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* add qword [m], imm */
+void od_sub_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* sub qword [m], imm */
+void od_cmp_rr(OdAsm *a, OdReg x, OdReg y);
+void od_cmp_ri(OdAsm *a, OdReg r, int32_t imm);
+void od_cmp_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp);      /* cmp r64, [m] */
+void od_cmp32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* cmp dword [m], imm */
+void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm);   /* cmp byte [m], imm8 */
+void od_test_rr(OdAsm *a, OdReg x, OdReg y);
+void od_test32_rr(OdAsm *a, OdReg x, OdReg y);
+
+/* Control flow. All label jumps use rel32. */
+void od_jmp(OdAsm *a, OdLabel l);
+void od_jcc(OdAsm *a, OdCond cc, OdLabel l);
+void od_jmp_r(OdAsm *a, OdReg r);
+void od_call_r(OdAsm *a, OdReg r);
+/* Call an absolute address: mov rax, imm64; call rax (rax is clobbered by any call anyway). */
+void od_call_abs(OdAsm *a, const void *fn);
+void od_push(OdAsm *a, OdReg r);
+void od_pop(OdAsm *a, OdReg r);
+void od_ret(OdAsm *a);
+void od_int3(OdAsm *a);
+
+#endif /* OD_ASM_X64_H */

@@ -1,0 +1,81 @@
+/* hook/codestate.c — per-code-object state in co_extra, and the compile entry point. */
+#include "hook.h"
+
+#include <stdlib.h>
+
+#include "../asm/codemem.h"
+#include "../tier1/compile.h"
+
+OdStats od_stats;
+OdConfig od_config = {.threshold = 1, .max_code_bytes = (size_t)512 << 20};
+
+static Py_ssize_t extra_index = -1;
+
+/* Called by CPython when the code object dies (possibly inside gc): free memory only. */
+static void free_state(void *p)
+{
+    OdCodeState *st = p;
+    if (!st)
+        return;
+    od_unit_free(st->unit);
+    free(st);
+}
+
+int od_hook_init(void)
+{
+    if (extra_index >= 0)
+        return 0;
+    /* Indices are never given back, so request one per process, not per install. */
+    extra_index = _PyEval_RequestCodeExtraIndex(free_state);
+    if (extra_index < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "overdrive: no co_extra index available");
+        return -1;
+    }
+    return 0;
+}
+
+/* Private layout of co_extra (codeobject.c): size, then the slots. */
+typedef struct {
+    Py_ssize_t ce_size;
+    void *ce_extras[1];
+} CodeExtraLayout;
+
+OdCodeState *od_code_state(PyCodeObject *co, int create)
+{
+    CodeExtraLayout *ex = (CodeExtraLayout *)co->co_extra;
+    OdCodeState *st = (ex && ex->ce_size > extra_index) ? ex->ce_extras[extra_index] : NULL;
+    if (st || !create)
+        return st;
+    st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    if (_PyCode_SetExtra((PyObject *)co, extra_index, st) < 0) {
+        PyErr_Clear();
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
+int od_compile_code(PyCodeObject *co, OdCodeState *st)
+{
+    if (st->unit)
+        return 0;
+    if (st->failed)
+        return -1;
+    od_codemem_set_limit(od_config.max_code_bytes);
+    const char *why = NULL;
+    OdUnit *u = od_tier1_compile(co, &why);
+    if (!u) {
+        st->failed = 1;
+        st->why_not = why;
+        od_stats.compile_failures++;
+        return -1;
+    }
+    st->unit = u;
+    od_stats.functions_compiled++;
+    od_stats.compile_ns += u->compile_ns;
+    od_stats.code_bytes += u->code_size;
+    od_stats.instrs_compiled += (uint64_t)u->ninstrs;
+    return 0;
+}

@@ -1,0 +1,89 @@
+/* hook/hook.c — the eval-frame function and the tiering policy. */
+#include "hook.h"
+
+static const char *const interp_names[] = {
+#define OD_INTERP_NAME(name, desc) #name,
+    OD_INTERP_REASONS(OD_INTERP_NAME)
+#undef OD_INTERP_NAME
+};
+
+const char *od_interp_reason_name(int reason) { return interp_names[reason]; }
+
+static int installed;
+
+static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag,
+                           OdInterpReason why)
+{
+    od_stats.frames_interpreted[why]++;
+    return _PyEval_EvalFrameDefault(ts, f, throwflag);
+}
+
+/* Compile at the (threshold+1)-th entry; code with a loop at its first. */
+static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
+{
+    if (st->entries > (uint64_t)od_config.threshold)
+        return 1;
+    /* A backward jump means a loop: worth compiling before it runs even once. */
+    const _Py_CODEUNIT *code = _PyCode_CODE(co);
+    Py_ssize_t n = Py_SIZE(co); /* code units */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int op = _PyOpcode_Deopt[_Py_OPCODE(code[i])];
+        if (op == JUMP_BACKWARD || op == POP_JUMP_BACKWARD_IF_FALSE
+            || op == POP_JUMP_BACKWARD_IF_TRUE || op == POP_JUMP_BACKWARD_IF_NONE
+            || op == POP_JUMP_BACKWARD_IF_NOT_NONE)
+            return 1;
+        i += _PyOpcode_Caches[op];
+    }
+    return 0;
+}
+
+static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    if (throwflag)
+        return interpret(ts, f, throwflag, OD_INTERP_THROW);
+    if (f->owner != FRAME_OWNED_BY_THREAD)
+        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    PyCodeObject *co = f->f_code;
+    if (f->prev_instr != _PyCode_CODE(co) - 1) /* not a fresh frame */
+        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    if (ts->cframe->use_tracing)
+        return interpret(ts, f, 0, OD_INTERP_TRACING);
+    OdCodeState *st = od_code_state(co, 1);
+    if (!st)
+        return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
+    st->entries++;
+    if (!st->unit) {
+        if (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0) {
+            st->interpreted++;
+            OdInterpReason why = !st->failed ? OD_INTERP_BELOW_THRESHOLD
+                               : (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
+                                   ? OD_INTERP_GENERATOR : OD_INTERP_NOT_COMPILABLE;
+            return interpret(ts, f, 0, why);
+        }
+    }
+    od_stats.frames_native++;
+    return od_unit_run(ts, f, st->unit);
+}
+
+int od_hook_install(void)
+{
+    if (od_hook_init() < 0)
+        return -1;
+    _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), od_eval_frame);
+    installed = 1;
+    return 0;
+}
+
+int od_hook_uninstall(void)
+{
+    /* Setting the default evaluator stores NULL, which brings call inlining back. */
+    _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), _PyEval_EvalFrameDefault);
+    installed = 0;
+    return 0;
+}
+
+int od_hook_installed(void)
+{
+    return installed && _PyInterpreterState_GetEvalFrameFunc(PyInterpreterState_Get())
+                            == od_eval_frame;
+}

@@ -1,0 +1,70 @@
+/* hook/hook.h — the PEP 523 hook, per-code state in co_extra, tiering policy, counters.
+ *
+ * Contract: od_hook_install()/od_hook_uninstall() switch the interpreter's eval-frame
+ * function. The hook runs a fresh, untraced, thread-owned frame in compiled code when its
+ * code object is compiled (compiling it once its entry count passes the threshold);
+ * everything else goes to _PyEval_EvalFrameDefault. od_unit_run() enters native code with
+ * the frame linked, `previous` set and the recursion count balanced, and hands the frame to
+ * the interpreter when the code exits. All of it runs with the GIL held. */
+#ifndef OD_HOOK_HOOK_H
+#define OD_HOOK_HOOK_H
+
+#include "../runtime/unit.h"
+
+/* Why a frame ran in the interpreter. X(name, description) */
+#define OD_INTERP_REASONS(X)                                                   \
+    X(GENERATOR, "generator/coroutine code (compiled in a later tier)")        \
+    X(GENERATOR_RESUME, "resumed generator/coroutine frame")                   \
+    X(TRACING, "tracing or profiling was on at entry")                         \
+    X(BELOW_THRESHOLD, "not called often enough yet")                          \
+    X(NOT_COMPILABLE, "compilation failed or was refused")                     \
+    X(THROW, "entered with an exception to throw")
+
+typedef enum {
+#define OD_INTERP_ENUM(name, desc) OD_INTERP_##name,
+    OD_INTERP_REASONS(OD_INTERP_ENUM)
+#undef OD_INTERP_ENUM
+    OD_INTERP__COUNT
+} OdInterpReason;
+
+typedef struct {
+    uint64_t functions_compiled, compile_failures, compile_ns, instrs_compiled;
+    uint64_t code_bytes;                 /* native bytes generated (live or not) */
+    uint64_t frames_native;              /* frames that started in compiled code */
+    uint64_t frames_interpreted[OD_INTERP__COUNT];
+    uint64_t exits[OD_EXIT__COUNT];      /* compiled frames handed to the interpreter */
+    uint64_t exits_by_opcode[256];
+} OdStats;
+
+typedef struct {
+    int threshold;                       /* interpreted entries before compiling */
+    size_t max_code_bytes;
+} OdConfig;
+
+/* Per code object, in co_extra. */
+typedef struct {
+    OdUnit *unit;
+    uint64_t entries;                    /* hook entries for fresh frames */
+    uint64_t interpreted;                /* of which ran in the interpreter */
+    const char *why_not;                 /* static reason when compilation was refused */
+    int failed;
+} OdCodeState;
+
+extern OdStats od_stats;
+extern OdConfig od_config;
+
+int od_hook_init(void);                  /* once, at module import: co_extra index */
+int od_hook_install(void);
+int od_hook_uninstall(void);
+int od_hook_installed(void);
+
+/* State of a code object, creating it if `create`; NULL if none (or on memory error). */
+OdCodeState *od_code_state(PyCodeObject *co, int create);
+/* Compile now (if not yet). 0 if compiled, -1 with st->why_not set otherwise. */
+int od_compile_code(PyCodeObject *co, OdCodeState *st);
+
+PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u);
+
+const char *od_interp_reason_name(int reason);
+
+#endif /* OD_HOOK_HOOK_H */

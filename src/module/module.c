@@ -1,0 +1,357 @@
+/* module/module.c — the _overdrive extension module: argument checking and conversion
+ * only. Policy and validation of user-facing options live in the Python package. */
+#include "../od_python.h"
+
+#include "../asm/codemem.h"
+#include "../asm/x64.h"
+#include "../bytecode/decode.h"
+#include "../hook/hook.h"
+#include "../runtime/helpers.h"
+#include "../tier1/compile.h"
+
+static const char *const exit_names[] = {
+#define OD_EXIT_NAME(name, desc) #name,
+    OD_EXIT_REASONS(OD_EXIT_NAME)
+#undef OD_EXIT_NAME
+};
+
+const char *od_exit_reason_name(int reason) { return exit_names[reason]; }
+
+/* Accept a function (or anything with __code__) or a code object. */
+static PyCodeObject *as_code(PyObject *obj)
+{
+    if (PyCode_Check(obj))
+        return (PyCodeObject *)obj;
+    if (PyFunction_Check(obj))
+        return (PyCodeObject *)PyFunction_GET_CODE(obj);
+    if (PyMethod_Check(obj) && PyFunction_Check(PyMethod_GET_FUNCTION(obj)))
+        return (PyCodeObject *)PyFunction_GET_CODE(PyMethod_GET_FUNCTION(obj));
+    PyErr_Format(PyExc_TypeError, "expected a function, method or code object, not %.100s",
+                 Py_TYPE(obj)->tp_name);
+    return NULL;
+}
+
+static int set_u64(PyObject *d, const char *key, uint64_t v)
+{
+    PyObject *o = PyLong_FromUnsignedLongLong(v);
+    int err = o ? PyDict_SetItemString(d, key, o) : -1;
+    Py_XDECREF(o);
+    return err;
+}
+
+static int set_str(PyObject *d, const char *key, const char *v)
+{
+    PyObject *o = v ? PyUnicode_FromString(v) : Py_NewRef(Py_None);
+    int err = o ? PyDict_SetItemString(d, key, o) : -1;
+    Py_XDECREF(o);
+    return err;
+}
+
+static PyObject *exits_dict(const uint64_t *counts)
+{
+    PyObject *d = PyDict_New();
+    for (int i = 0; d && i < OD_EXIT__COUNT; i++)
+        if (counts[i] && set_u64(d, od_exit_reason_name(i), counts[i]) < 0)
+            Py_CLEAR(d);
+    return d;
+}
+
+static int set_obj(PyObject *d, const char *key, PyObject *v)
+{
+    int err = v ? PyDict_SetItemString(d, key, v) : -1;
+    Py_XDECREF(v);
+    return err;
+}
+
+static PyObject *mod_enable(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    if (od_hook_install() < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_disable(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    od_hook_uninstall();
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_is_enabled(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    return PyBool_FromLong(od_hook_installed());
+}
+
+static PyObject *mod_set_config(PyObject *m, PyObject *args)
+{
+    (void)m;
+    int threshold;
+    unsigned long long max_code;
+    if (!PyArg_ParseTuple(args, "iK:_set_config", &threshold, &max_code))
+        return NULL;
+    if (threshold < 0) {
+        PyErr_SetString(PyExc_ValueError, "threshold must be >= 0");
+        return NULL;
+    }
+    od_config.threshold = threshold;
+    od_config.max_code_bytes = (size_t)max_code;
+    od_codemem_set_limit((size_t)max_code);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_info(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    PyCodeObject *co = as_code(obj);
+    if (!co)
+        return NULL;
+    OdCodeState *st = od_code_state(co, 0);
+    OdUnit *u = st ? st->unit : NULL;
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    const char *why = NULL;
+    if (!u) {
+        if (st && st->why_not)
+            why = st->why_not;
+        else if (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
+            why = "generator or coroutine: runs in the interpreter (not compiled by tier 1 yet)";
+        else if (!st)
+            why = "never executed with the JIT enabled";
+        else
+            why = "not called often enough yet (see config threshold)";
+    }
+    if (set_obj(d, "name", Py_NewRef(co->co_qualname)) < 0
+        || set_obj(d, "compiled", PyBool_FromLong(u != NULL)) < 0
+        || set_obj(d, "tier", PyLong_FromLong(u ? u->tier : 0)) < 0
+        || set_str(d, "why_not", why) < 0
+        || set_u64(d, "entries", st ? st->entries : 0) < 0
+        || set_u64(d, "interpreted_entries", st ? st->interpreted : 0) < 0
+        || set_u64(d, "native_entries", u ? u->native_entries : 0) < 0
+        || set_u64(d, "code_size", u ? u->code_size : 0) < 0
+        || set_u64(d, "compile_ns", u ? u->compile_ns : 0) < 0
+        || set_u64(d, "bytecode_instructions", u ? (uint64_t)u->ninstrs : 0) < 0
+        || set_u64(d, "native_address", u ? (uint64_t)(uintptr_t)u->mem : 0) < 0
+        || set_u64(d, "exceptions_handled_natively", u ? u->unwinds : 0) < 0
+        || set_obj(d, "exits", u ? exits_dict(u->exits) : PyDict_New()) < 0) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+static PyObject *mod_stats(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    PyObject *d = PyDict_New(), *interp = PyDict_New(), *byop = PyDict_New();
+    if (!d || !interp || !byop)
+        goto fail;
+    uint64_t interpreted = 0;
+    for (int i = 0; i < OD_INTERP__COUNT; i++) {
+        interpreted += od_stats.frames_interpreted[i];
+        if (od_stats.frames_interpreted[i]
+            && set_u64(interp, od_interp_reason_name(i), od_stats.frames_interpreted[i]) < 0)
+            goto fail;
+    }
+    for (int i = 0; i < 256; i++)
+        if (od_stats.exits_by_opcode[i]
+            && set_u64(byop, od_opcode_name(i), od_stats.exits_by_opcode[i]) < 0)
+            goto fail;
+    if (set_obj(d, "enabled", PyBool_FromLong(od_hook_installed())) < 0
+        || set_u64(d, "functions_compiled", od_stats.functions_compiled) < 0
+        || set_u64(d, "compile_failures", od_stats.compile_failures) < 0
+        || set_u64(d, "compile_time_ns", od_stats.compile_ns) < 0
+        || set_u64(d, "instructions_compiled", od_stats.instrs_compiled) < 0
+        || set_u64(d, "code_bytes", od_stats.code_bytes) < 0
+        || set_u64(d, "code_memory_in_use", od_codemem_in_use()) < 0
+        || set_u64(d, "code_memory_mapped", od_codemem_mapped()) < 0
+        || set_u64(d, "frames_native", od_stats.frames_native) < 0
+        || set_u64(d, "frames_interpreted", interpreted) < 0
+        || set_u64(d, "exceptions_handled_natively", od_rt_unwinds) < 0
+        || set_obj(d, "interpreted_by_reason", interp) < 0
+        || set_obj(d, "exits", exits_dict(od_stats.exits)) < 0
+        || set_obj(d, "exits_by_opcode", byop) < 0) {
+        interp = byop = NULL; /* set_obj consumed them */
+        goto fail;
+    }
+    return d;
+fail:
+    Py_XDECREF(d);
+    Py_XDECREF(interp);
+    Py_XDECREF(byop);
+    return NULL;
+}
+
+static PyObject *mod_reset_stats(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    memset(&od_stats, 0, sizeof od_stats);
+    od_rt_unwinds = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_compile(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    PyCodeObject *co = as_code(obj);
+    if (!co)
+        return NULL;
+    if (od_hook_init() < 0)
+        return NULL;
+    OdCodeState *st = od_code_state(co, 1);
+    if (!st)
+        return PyErr_NoMemory();
+    if (od_compile_code(co, st) < 0)
+        return Py_BuildValue("(Os)", Py_False, st->why_not);
+    return Py_BuildValue("(Os)", Py_True, "");
+}
+
+static PyObject *mod_supported_opcodes(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    PyObject *l = PyList_New(0);
+    for (int op = 1; l && op < 256; op++) {
+        if (!od_tier1_supports(op) || od_opcode_name(op)[0] == '<')
+            continue;
+        PyObject *s = PyUnicode_FromString(od_opcode_name(op));
+        if (!s || PyList_Append(l, s) < 0)
+            Py_CLEAR(l);
+        Py_XDECREF(s);
+    }
+    return l;
+}
+
+static PyObject *mod_code_is_wx_safe(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    PyCodeObject *co = as_code(obj);
+    if (!co)
+        return NULL;
+    OdCodeState *st = od_code_state(co, 0);
+    if (!st || !st->unit)
+        Py_RETURN_NONE;
+    return PyBool_FromLong(od_codemem_check_wx(st->unit->mem, st->unit->mem_reserved) == 1);
+}
+
+/* Encodings for the assembler test: (name, bytes) pairs checked against capstone. */
+static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    PyObject *out = PyList_New(0);
+    if (!out)
+        return NULL;
+#define CASE(text, stmt)                                                              \
+    do {                                                                              \
+        OdAsm a;                                                                      \
+        od_asm_init(&a);                                                              \
+        stmt;                                                                         \
+        PyObject *t = Py_BuildValue("(sy#)", text, (const char *)a.buf, (Py_ssize_t)a.len); \
+        od_asm_free(&a);                                                              \
+        if (!t || PyList_Append(out, t) < 0) {                                        \
+            Py_XDECREF(t);                                                            \
+            Py_DECREF(out);                                                           \
+            return NULL;                                                              \
+        }                                                                             \
+        Py_DECREF(t);                                                                 \
+    } while (0)
+    static const char *const regs[] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                       "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"};
+    static const char *const regs32[] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
+                                         "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"};
+    char buf[96];
+    for (int r = 0; r < 16; r++) {
+        for (int b = 0; b < 16; b++) {
+            snprintf(buf, sizeof buf, "mov %s, %s", regs[r], regs[b]);
+            CASE(buf, od_mov_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "mov %s, qword ptr [%s + 0x48]", regs[r], regs[b]);
+            CASE(buf, od_mov_rm(&a, (OdReg)r, (OdReg)b, 0x48));
+            snprintf(buf, sizeof buf, "mov qword ptr [%s + 0x1000], %s", regs[b], regs[r]);
+            CASE(buf, od_mov_mr(&a, (OdReg)b, 0x1000, (OdReg)r));
+            snprintf(buf, sizeof buf, "lea %s, [%s - 2]", regs[r], regs[b]);
+            CASE(buf, od_lea(&a, (OdReg)r, (OdReg)b, -2));
+            snprintf(buf, sizeof buf, "cmp %s, %s", regs[r], regs[b]);
+            CASE(buf, od_cmp_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "test %s, %s", regs[r], regs[b]);
+            CASE(buf, od_test_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "test %s, %s", regs32[r], regs32[b]);
+            CASE(buf, od_test32_rr(&a, (OdReg)r, (OdReg)b));
+        }
+        snprintf(buf, sizeof buf, "mov %s, qword ptr [%s]", regs[r], regs[r]);
+        CASE(buf, od_mov_rm(&a, (OdReg)r, (OdReg)r, 0));
+        snprintf(buf, sizeof buf, "mov %s, 0x2a", regs32[r]);
+        CASE(buf, od_mov_ri(&a, (OdReg)r, 42));
+        snprintf(buf, sizeof buf, "mov %s, 0xfffffffffffffffe", regs[r]);
+        CASE(buf, od_mov_ri(&a, (OdReg)r, -2));
+        snprintf(buf, sizeof buf, "movabs %s, 0x123456789abc", regs[r]);
+        CASE(buf, od_mov_ri(&a, (OdReg)r, 0x123456789abcLL));
+        snprintf(buf, sizeof buf, "add qword ptr [%s], 1", regs[r]);
+        CASE(buf, od_add_mi(&a, (OdReg)r, 0, 1));
+        snprintf(buf, sizeof buf, "sub qword ptr [%s + 0x10], 1", regs[r]);
+        CASE(buf, od_sub_mi(&a, (OdReg)r, 0x10, 1));
+        snprintf(buf, sizeof buf, "mov qword ptr [%s + 0x80], 0", regs[r]);
+        CASE(buf, od_mov_mi(&a, (OdReg)r, 0x80, 0));
+        snprintf(buf, sizeof buf, "mov dword ptr [%s + 0x40], 0x1234", regs[r]);
+        CASE(buf, od_mov32_mi(&a, (OdReg)r, 0x40, 0x1234));
+        snprintf(buf, sizeof buf, "cmp dword ptr [%s], 0", regs[r]);
+        CASE(buf, od_cmp32_mi(&a, (OdReg)r, 0, 0));
+        snprintf(buf, sizeof buf, "cmp byte ptr [%s], 0", regs[r]);
+        CASE(buf, od_cmp8_mi(&a, (OdReg)r, 0, 0));
+        snprintf(buf, sizeof buf, "add %s, 8", regs[r]);
+        CASE(buf, od_add_ri(&a, (OdReg)r, 8));
+        snprintf(buf, sizeof buf, "sub %s, 0x1000", regs[r]);
+        CASE(buf, od_sub_ri(&a, (OdReg)r, 0x1000));
+        snprintf(buf, sizeof buf, "cmp %s, -1", regs[r]);
+        CASE(buf, od_cmp_ri(&a, (OdReg)r, -1));
+        snprintf(buf, sizeof buf, "push %s", regs[r]);
+        CASE(buf, od_push(&a, (OdReg)r));
+        snprintf(buf, sizeof buf, "pop %s", regs[r]);
+        CASE(buf, od_pop(&a, (OdReg)r));
+        snprintf(buf, sizeof buf, "call %s", regs[r]);
+        CASE(buf, od_call_r(&a, (OdReg)r));
+        snprintf(buf, sizeof buf, "jmp %s", regs[r]);
+        CASE(buf, od_jmp_r(&a, (OdReg)r));
+        snprintf(buf, sizeof buf, "movsxd %s, dword ptr [%s + 8]", regs[r], regs[r]);
+        CASE(buf, od_movsxd_rm(&a, (OdReg)r, (OdReg)r, 8));
+        snprintf(buf, sizeof buf, "cmp %s, qword ptr [%s + 8]", regs[r], regs[r]);
+        CASE(buf, od_cmp_rm(&a, (OdReg)r, (OdReg)r, 8));
+    }
+    /* Label forms: a forward jcc/jmp over 3 bytes of int3, resolved by od_asm_finish. */
+    CASE("je 9", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_E, l);
+                     od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
+    CASE("jmp 8", { OdLabel l = od_label_new(&a); od_jmp(&a, l);
+                    od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
+    CASE("lea rcx, [rip + 1]", { OdLabel l = od_label_new(&a); od_lea_rip_label(&a, OD_RCX, l);
+                                 od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
+    CASE("ret", od_ret(&a));
+#undef CASE
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"enable", mod_enable, METH_NOARGS, "Install the JIT's eval-frame hook."},
+    {"disable", mod_disable, METH_NOARGS, "Remove the hook (compiled code stays cached)."},
+    {"is_enabled", mod_is_enabled, METH_NOARGS, "Whether the hook is installed."},
+    {"_set_config", mod_set_config, METH_VARARGS, "Set validated options (threshold, max_code_bytes)."},
+    {"info", mod_info, METH_O, "Per-function JIT information."},
+    {"stats", mod_stats, METH_NOARGS, "Global JIT counters."},
+    {"reset_stats", mod_reset_stats, METH_NOARGS, "Zero the global counters."},
+    {"compile", mod_compile, METH_O, "Compile now: (ok, reason)."},
+    {"supported_opcodes", mod_supported_opcodes, METH_NOARGS, "Opcodes tier 1 compiles."},
+    {"_code_is_wx_safe", mod_code_is_wx_safe, METH_O, "W^X check of a function's code pages."},
+    {"_asm_selftest", mod_asm_selftest, METH_NOARGS, "Assembler encodings for tests."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "_overdrive", "overdrive's C core (use the overdrive package).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__overdrive(void)
+{
+    if (od_hook_init() < 0)
+        return NULL;
+    return PyModule_Create(&moduledef);
+}

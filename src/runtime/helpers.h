@@ -1,0 +1,137 @@
+/* runtime/helpers.h — the C functions compiled code calls, one per bytecode behaviour.
+ *
+ * Contract shared by every helper declared with OD_HELPER:
+ *   int helper(_PyInterpreterFrame *f, PyObject **sp, int oparg, void *arg)
+ * `sp` points one past the top of the value stack as it is *before* the instruction (the
+ * stack lives in the frame, f->localsplus + co_nlocalsplus); `arg` is the site's constant
+ * (a name, a cache record). The helper reads its inputs below sp and writes its outputs from
+ * sp - inputs upward, exactly as the interpreter's stack effect. It returns
+ *   OD_OK     done, outputs written;
+ *   OD_ERROR  exception set, every input released (live depth = before - inputs), except the
+ *             helpers marked "keeps inputs" whose inputs stay owned on the stack;
+ *   OD_DEOPT  nothing done and nothing changed: the interpreter must run this instruction;
+ *   OD_JUMP   (FOR_ITER only) iterator exhausted and popped: take the jump.
+ * Helpers never touch f->prev_instr (compiled code sets it before the call) except the
+ * exception helpers, which own unwinding. */
+#ifndef OD_RUNTIME_HELPERS_H
+#define OD_RUNTIME_HELPERS_H
+
+#include "unit.h"
+
+enum { OD_OK = 0, OD_ERROR = -1, OD_DEOPT = 1, OD_JUMP = 2 };
+
+#define OD_HELPER(name) int name(_PyInterpreterFrame *f, PyObject **sp, int oparg, void *arg)
+
+/* Call-site constant of CALL: the keyword names of a preceding KW_NAMES, and feedback. */
+typedef struct {
+    PyObject *kwnames;  /* borrowed from co_consts, or NULL */
+    OdCallCache feedback;
+} OdCallSite;
+
+typedef struct {
+    PyObject *name;     /* borrowed from co_names */
+    OdGlobalCache cache;
+} OdGlobalSite;
+
+typedef struct {
+    PyObject *name;     /* borrowed from co_names */
+    OdAttrCache cache;
+} OdAttrSite;
+
+/* The helper table: X(helper, opcode, inputs released on error or -1 = keeps inputs).
+ * Declared once here; tier1 uses it to emit calls and error depths. */
+#define OD_HELPER_OPS(X)                               \
+    X(od_rt_unary_positive, UNARY_POSITIVE, 1)         \
+    X(od_rt_unary_negative, UNARY_NEGATIVE, 1)         \
+    X(od_rt_unary_not, UNARY_NOT, 1)                   \
+    X(od_rt_unary_invert, UNARY_INVERT, 1)             \
+    X(od_rt_binary_op, BINARY_OP, 2)                   \
+    X(od_rt_compare_op, COMPARE_OP, 2)                 \
+    X(od_rt_contains_op, CONTAINS_OP, 2)               \
+    X(od_rt_is_op, IS_OP, 2)                           \
+    X(od_rt_binary_subscr, BINARY_SUBSCR, 2)           \
+    X(od_rt_store_subscr, STORE_SUBSCR, 3)             \
+    X(od_rt_delete_subscr, DELETE_SUBSCR, 2)           \
+    X(od_rt_get_iter, GET_ITER, 1)                     \
+    X(od_rt_get_len, GET_LEN, 0)                       \
+    X(od_rt_build_tuple, BUILD_TUPLE, -1)              \
+    X(od_rt_build_list, BUILD_LIST, -1)                \
+    X(od_rt_build_set, BUILD_SET, -1)                  \
+    X(od_rt_build_map, BUILD_MAP, -1)                  \
+    X(od_rt_build_const_key_map, BUILD_CONST_KEY_MAP, -1) \
+    X(od_rt_build_string, BUILD_STRING, -1)            \
+    X(od_rt_build_slice, BUILD_SLICE, -1)              \
+    X(od_rt_list_append, LIST_APPEND, 1)               \
+    X(od_rt_set_add, SET_ADD, 1)                       \
+    X(od_rt_map_add, MAP_ADD, 2)                       \
+    X(od_rt_list_extend, LIST_EXTEND, 1)               \
+    X(od_rt_set_update, SET_UPDATE, 1)                 \
+    X(od_rt_dict_update, DICT_UPDATE, 1)               \
+    X(od_rt_dict_merge, DICT_MERGE, 1)                 \
+    X(od_rt_list_to_tuple, LIST_TO_TUPLE, 1)           \
+    X(od_rt_unpack_sequence, UNPACK_SEQUENCE, 1)       \
+    X(od_rt_unpack_ex, UNPACK_EX, 1)                   \
+    X(od_rt_format_value, FORMAT_VALUE, -1)            \
+    X(od_rt_load_global, LOAD_GLOBAL, 0)               \
+    X(od_rt_store_global, STORE_GLOBAL, 1)             \
+    X(od_rt_delete_global, DELETE_GLOBAL, 0)           \
+    X(od_rt_load_name, LOAD_NAME, 0)                   \
+    X(od_rt_store_name, STORE_NAME, 1)                 \
+    X(od_rt_delete_name, DELETE_NAME, 0)               \
+    X(od_rt_load_attr, LOAD_ATTR, 1)                   \
+    X(od_rt_store_attr, STORE_ATTR, 2)                 \
+    X(od_rt_delete_attr, DELETE_ATTR, 1)               \
+    X(od_rt_load_method, LOAD_METHOD, -1)              \
+    X(od_rt_load_deref, LOAD_DEREF, 0)                 \
+    X(od_rt_store_deref, STORE_DEREF, 1)               \
+    X(od_rt_delete_deref, DELETE_DEREF, 0)             \
+    X(od_rt_load_classderef, LOAD_CLASSDEREF, 0)       \
+    X(od_rt_delete_fast, DELETE_FAST, 0)               \
+    X(od_rt_make_cell, MAKE_CELL, 0)                   \
+    X(od_rt_copy_free_vars, COPY_FREE_VARS, 0)         \
+    X(od_rt_precall, PRECALL, 0)                       \
+    X(od_rt_call, CALL, -1)                            \
+    X(od_rt_call_function_ex, CALL_FUNCTION_EX, -1)    \
+    X(od_rt_make_function, MAKE_FUNCTION, -1)          \
+    X(od_rt_load_build_class, LOAD_BUILD_CLASS, 0)     \
+    X(od_rt_load_assertion_error, LOAD_ASSERTION_ERROR, 0) \
+    X(od_rt_setup_annotations, SETUP_ANNOTATIONS, 0)   \
+    X(od_rt_before_with, BEFORE_WITH, -1)              \
+    X(od_rt_with_except_start, WITH_EXCEPT_START, 0)   \
+    X(od_rt_push_exc_info, PUSH_EXC_INFO, 0)           \
+    X(od_rt_pop_except, POP_EXCEPT, 0)                 \
+    X(od_rt_check_exc_match, CHECK_EXC_MATCH, 1)       \
+    X(od_rt_match_mapping, MATCH_MAPPING, 0)           \
+    X(od_rt_match_sequence, MATCH_SEQUENCE, 0)         \
+    X(od_rt_import_name, IMPORT_NAME, -1)              \
+    X(od_rt_import_from, IMPORT_FROM, 0)
+
+#define OD_DECLARE_HELPER(helper, opcode, released) OD_HELPER(helper);
+OD_HELPER_OPS(OD_DECLARE_HELPER)
+#undef OD_DECLARE_HELPER
+
+/* FOR_ITER: OD_OK (next value pushed), OD_JUMP (exhausted, iterator popped), OD_ERROR
+ * (iterator kept on the stack). */
+OD_HELPER(od_rt_for_iter);
+
+/* Exceptions caught by a handler inside compiled code, all units together. */
+extern uint64_t od_rt_unwinds;
+
+/* Truth of a value that is not True/False (those are tested inline). Consumes `v`.
+ * Returns 1, 0, or -1 with an exception set. */
+int od_rt_truth_consume(PyObject *v);
+/* Releases an object whose count reached zero, after compiled code set prev_instr. */
+void od_rt_dealloc(PyObject *o);
+
+/* Eval-breaker slow path: signals, pending calls, GIL hand-off, async exceptions.
+ * 0, or -1 with an exception set. */
+int od_rt_handle_eval_breaker(PyThreadState *ts);
+
+/* Exception paths. Each returns the native address of the handler to continue at (the
+ * stack already unwound to its depth, with lasti and the exception pushed), or NULL when
+ * this frame has no handler (stack emptied; the frame returns NULL). */
+void *od_rt_error(_PyInterpreterFrame *f, OdUnit *u, int index, int live_depth);
+void *od_rt_raise(_PyInterpreterFrame *f, OdUnit *u, int index, int depth_before, int oparg);
+void *od_rt_reraise(_PyInterpreterFrame *f, OdUnit *u, int index, int depth_before, int oparg);
+
+#endif /* OD_RUNTIME_HELPERS_H */

@@ -1,0 +1,248 @@
+/* runtime/ops_arith.c — unary and binary operators, comparisons, membership, truth.
+ * Fast paths for exact int (single-digit) and float operands record their hits in the
+ * site's OdOpCache; everything else goes through the abstract object API exactly as the
+ * interpreter's generic instruction does. */
+#include "helpers.h"
+
+#include <math.h>
+
+#define TOP() (sp[-1])
+#define SECOND() (sp[-2])
+
+/* Value of an int whose magnitude fits one 30-bit digit ("compact"); 3.11 layout. */
+static inline int compact_long(PyObject *o, long *out)
+{
+    Py_ssize_t size = Py_SIZE(o);
+    if ((size_t)(size + 1) > 2)
+        return 0;
+    long d = size == 0 ? 0 : (long)((PyLongObject *)o)->ob_digit[0];
+    *out = size < 0 ? -d : d;
+    return 1;
+}
+
+static OD_HELPER(unary)
+{
+    (void)f; (void)arg;
+    PyObject *v = TOP(), *res;
+    switch (oparg) {
+    case UNARY_POSITIVE: res = PyNumber_Positive(v); break;
+    case UNARY_NEGATIVE: res = PyNumber_Negative(v); break;
+    default: res = PyNumber_Invert(v); break;
+    }
+    Py_DECREF(v);
+    if (!res)
+        return OD_ERROR;
+    sp[-1] = res;
+    return OD_OK;
+}
+
+OD_HELPER(od_rt_unary_positive) { (void)oparg; return unary(f, sp, UNARY_POSITIVE, arg); }
+OD_HELPER(od_rt_unary_negative) { (void)oparg; return unary(f, sp, UNARY_NEGATIVE, arg); }
+OD_HELPER(od_rt_unary_invert) { (void)oparg; return unary(f, sp, UNARY_INVERT, arg); }
+
+OD_HELPER(od_rt_unary_not)
+{
+    (void)oparg; (void)arg; (void)f;
+    PyObject *v = TOP();
+    int t = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    if (t < 0)
+        return OD_ERROR;
+    PyObject *res = t ? Py_False : Py_True;
+    Py_INCREF(res);
+    sp[-1] = res;
+    return OD_OK;
+}
+
+int od_rt_truth_consume(PyObject *v)
+{
+    int t = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return t;
+}
+
+void od_rt_dealloc(PyObject *o) { _Py_Dealloc(o); }
+
+typedef PyObject *(*binaryfn)(PyObject *, PyObject *);
+
+static binaryfn binary_fns[] = {
+    [NB_ADD] = PyNumber_Add, [NB_AND] = PyNumber_And, [NB_FLOOR_DIVIDE] = PyNumber_FloorDivide,
+    [NB_LSHIFT] = PyNumber_Lshift, [NB_MATRIX_MULTIPLY] = PyNumber_MatrixMultiply,
+    [NB_MULTIPLY] = PyNumber_Multiply, [NB_REMAINDER] = PyNumber_Remainder,
+    [NB_OR] = PyNumber_Or, [NB_RSHIFT] = PyNumber_Rshift, [NB_SUBTRACT] = PyNumber_Subtract,
+    [NB_TRUE_DIVIDE] = PyNumber_TrueDivide, [NB_XOR] = PyNumber_Xor,
+    [NB_INPLACE_ADD] = PyNumber_InPlaceAdd, [NB_INPLACE_AND] = PyNumber_InPlaceAnd,
+    [NB_INPLACE_FLOOR_DIVIDE] = PyNumber_InPlaceFloorDivide,
+    [NB_INPLACE_LSHIFT] = PyNumber_InPlaceLshift,
+    [NB_INPLACE_MATRIX_MULTIPLY] = PyNumber_InPlaceMatrixMultiply,
+    [NB_INPLACE_MULTIPLY] = PyNumber_InPlaceMultiply,
+    [NB_INPLACE_REMAINDER] = PyNumber_InPlaceRemainder, [NB_INPLACE_OR] = PyNumber_InPlaceOr,
+    [NB_INPLACE_RSHIFT] = PyNumber_InPlaceRshift,
+    [NB_INPLACE_SUBTRACT] = PyNumber_InPlaceSubtract,
+    [NB_INPLACE_TRUE_DIVIDE] = PyNumber_InPlaceTrueDivide,
+    [NB_INPLACE_XOR] = PyNumber_InPlaceXor,
+};
+
+static PyObject *power(PyObject *a, PyObject *b) { return PyNumber_Power(a, b, Py_None); }
+static PyObject *ipower(PyObject *a, PyObject *b) { return PyNumber_InPlacePower(a, b, Py_None); }
+
+/* Exact-type fast paths. Returns a new reference, or NULL meaning "not handled here"
+ * (never with an exception set). In-place forms of int/float behave like the plain ones. */
+static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
+{
+    if (op >= NB_INPLACE_ADD)
+        op -= NB_INPLACE_ADD - NB_ADD;
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {
+        long x, y;
+        if (!compact_long(a, &x) || !compact_long(b, &y))
+            return NULL;
+        /* Operands below 2**30 in magnitude: + - * & | ^ cannot overflow a long. */
+        switch (op) {
+        case NB_ADD: return PyLong_FromLong(x + y);
+        case NB_SUBTRACT: return PyLong_FromLong(x - y);
+        case NB_MULTIPLY: return PyLong_FromLong(x * y);
+        case NB_AND: return PyLong_FromLong(x & y);
+        case NB_OR: return PyLong_FromLong(x | y);
+        case NB_XOR: return PyLong_FromLong(x ^ y);
+        case NB_FLOOR_DIVIDE:
+        case NB_REMAINDER: {
+            if (y == 0)
+                return NULL;
+            long q = x / y, r = x % y;
+            if (r != 0 && ((r < 0) != (y < 0))) { /* Python floors toward -inf */
+                q -= 1;
+                r += y;
+            }
+            return PyLong_FromLong(op == NB_FLOOR_DIVIDE ? q : r);
+        }
+        default:
+            return NULL;
+        }
+    }
+    if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b)) {
+        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
+        switch (op) {
+        case NB_ADD: return PyFloat_FromDouble(x + y);
+        case NB_SUBTRACT: return PyFloat_FromDouble(x - y);
+        case NB_MULTIPLY: return PyFloat_FromDouble(x * y);
+        case NB_TRUE_DIVIDE:
+            if (y == 0.0)
+                return NULL;
+            return PyFloat_FromDouble(x / y);
+        default:
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+OD_HELPER(od_rt_binary_op)
+{
+    (void)f;
+    OdOpCache *c = arg;
+    PyObject *rhs = TOP(), *lhs = SECOND();
+    c->left = Py_TYPE(lhs);
+    c->right = Py_TYPE(rhs);
+    PyObject *res = binary_fast(oparg, lhs, rhs);
+    if (res) {
+        c->fast++;
+    } else {
+        c->slow++;
+        binaryfn fn = oparg == NB_POWER ? power
+                    : oparg == NB_INPLACE_POWER ? ipower
+                    : binary_fns[oparg];
+        res = fn(lhs, rhs);
+    }
+    Py_DECREF(lhs);
+    Py_DECREF(rhs);
+    if (!res)
+        return OD_ERROR;
+    sp[-2] = res;
+    return OD_OK;
+}
+
+/* Comparison of exact ints/floats/strs without rich-compare dispatch: -1 = not handled. */
+static int compare_fast(int op, PyObject *a, PyObject *b)
+{
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {
+        long x, y;
+        if (!compact_long(a, &x) || !compact_long(b, &y))
+            return -1;
+        switch (op) {
+        case Py_LT: return x < y;
+        case Py_LE: return x <= y;
+        case Py_EQ: return x == y;
+        case Py_NE: return x != y;
+        case Py_GT: return x > y;
+        default: return x >= y;
+        }
+    }
+    if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b)) {
+        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
+        switch (op) {
+        case Py_LT: return x < y;
+        case Py_LE: return x <= y;
+        case Py_EQ: return x == y;
+        case Py_NE: return x != y;
+        case Py_GT: return x > y;
+        default: return x >= y;
+        }
+    }
+    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b) && (op == Py_EQ || op == Py_NE)) {
+        int eq = a == b || (PyUnicode_GET_LENGTH(a) == PyUnicode_GET_LENGTH(b)
+                            && _PyUnicode_EQ(a, b));
+        return op == Py_EQ ? eq : !eq;
+    }
+    return -1;
+}
+
+OD_HELPER(od_rt_compare_op)
+{
+    (void)f;
+    OdOpCache *c = arg;
+    PyObject *rhs = TOP(), *lhs = SECOND(), *res;
+    c->left = Py_TYPE(lhs);
+    c->right = Py_TYPE(rhs);
+    int r = compare_fast(oparg, lhs, rhs);
+    if (r >= 0) {
+        c->fast++;
+        res = r ? Py_True : Py_False;
+        Py_INCREF(res);
+    } else {
+        c->slow++;
+        res = PyObject_RichCompare(lhs, rhs, oparg);
+    }
+    Py_DECREF(lhs);
+    Py_DECREF(rhs);
+    if (!res)
+        return OD_ERROR;
+    sp[-2] = res;
+    return OD_OK;
+}
+
+OD_HELPER(od_rt_contains_op)
+{
+    (void)f; (void)arg;
+    PyObject *rhs = TOP(), *lhs = SECOND();
+    int r = PySequence_Contains(rhs, lhs);
+    Py_DECREF(lhs);
+    Py_DECREF(rhs);
+    if (r < 0)
+        return OD_ERROR;
+    PyObject *res = (r ^ oparg) ? Py_True : Py_False;
+    Py_INCREF(res);
+    sp[-2] = res;
+    return OD_OK;
+}
+
+OD_HELPER(od_rt_is_op)
+{
+    (void)f; (void)arg;
+    PyObject *rhs = TOP(), *lhs = SECOND();
+    PyObject *res = ((lhs == rhs) ^ oparg) ? Py_True : Py_False;
+    Py_INCREF(res);
+    Py_DECREF(lhs);
+    Py_DECREF(rhs);
+    sp[-2] = res;
+    return OD_OK;
+}

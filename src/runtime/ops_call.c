@@ -1,0 +1,150 @@
+/* runtime/ops_call.c — calls, function creation and the `with` protocol.
+ * Calls go through vectorcall, so a Python callee enters through the PEP 523 hook and
+ * runs its own compiled code. */
+#include "helpers.h"
+
+#define TOP() (sp[-1])
+
+OD_HELPER(od_rt_precall)
+{
+    (void)arg; (void)f;
+    /* [NULL, callable, args...] with a bound method as callable becomes
+     * [function, self, args...], the shape LOAD_METHOD produces. */
+    if (sp[-oparg - 2] == NULL) {
+        PyObject *callable = sp[-oparg - 1];
+        if (Py_TYPE(callable) == &PyMethod_Type) {
+            PyObject *fn = ((PyMethodObject *)callable)->im_func;
+            PyObject *self = ((PyMethodObject *)callable)->im_self;
+            Py_INCREF(fn);
+            Py_INCREF(self);
+            sp[-oparg - 1] = self;
+            sp[-oparg - 2] = fn;
+            Py_DECREF(callable);
+        }
+    }
+    return OD_OK;
+}
+
+OD_HELPER(od_rt_call)
+{
+    (void)f;
+    OdCallSite *site = arg;
+    int is_meth = sp[-oparg - 2] != NULL;
+    int total = oparg + is_meth;
+    PyObject *callable = sp[-total - 1];
+    PyObject **args = sp - total;
+    Py_ssize_t nkw = site->kwnames ? PyTuple_GET_SIZE(site->kwnames) : 0;
+    site->feedback.calls++;
+    site->feedback.callee_type = (PyObject *)Py_TYPE(callable);
+    if (PyFunction_Check(callable))
+        site->feedback.py_calls++;
+    PyObject *res = PyObject_Vectorcall(callable, args,
+                                        (size_t)(total - nkw) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                        site->kwnames);
+    if (!res)
+        return OD_ERROR; /* inputs stay on the stack; the unwinder releases them */
+    for (int i = 0; i < total; i++)
+        Py_DECREF(args[i]);
+    Py_DECREF(callable);
+    sp[-oparg - 2] = res;
+    return OD_OK;
+}
+
+OD_HELPER(od_rt_call_function_ex)
+{
+    (void)arg; (void)f;
+    int has_kw = oparg & 1;
+    PyObject *kwargs = has_kw ? sp[-1] : NULL;
+    PyObject **argslot = &sp[-1 - has_kw];
+    PyObject *callargs = *argslot;
+    PyObject *func = sp[-2 - has_kw];
+    /* Non-dict **kwargs, non-iterable *args and their messages: the interpreter's. */
+    if (kwargs && !PyDict_CheckExact(kwargs))
+        return OD_DEOPT;
+    if (!PyTuple_CheckExact(callargs)) {
+        if (!PyList_CheckExact(callargs))
+            return OD_DEOPT;
+        PyObject *t = PyList_AsTuple(callargs);
+        if (!t)
+            return OD_ERROR;
+        Py_SETREF(*argslot, t);
+        callargs = t;
+    }
+    PyObject *res = PyObject_Call(func, callargs, kwargs);
+    if (!res)
+        return OD_ERROR;
+    Py_XDECREF(kwargs);
+    Py_DECREF(callargs);
+    Py_DECREF(func);
+    sp[-3 - has_kw] = res; /* the NULL below the callable */
+    return OD_OK;
+}
+
+OD_HELPER(od_rt_make_function)
+{
+    (void)arg;
+    PyObject *codeobj = TOP();
+    PyFunctionObject *fn = (PyFunctionObject *)PyFunction_New(codeobj, f->f_globals);
+    if (!fn)
+        return OD_ERROR;
+    Py_DECREF(codeobj);
+    PyObject **p = sp - 1;
+    if (oparg & 0x08)
+        fn->func_closure = *--p;
+    if (oparg & 0x04)
+        fn->func_annotations = *--p;
+    if (oparg & 0x02)
+        fn->func_kwdefaults = *--p;
+    if (oparg & 0x01)
+        fn->func_defaults = *--p;
+    *p = (PyObject *)fn;
+    return OD_OK;
+}
+
+OD_HELPER(od_rt_before_with)
+{
+    (void)oparg; (void)arg; (void)f;
+    PyObject *mgr = TOP();
+    PyObject *enter = _PyObject_LookupSpecial(mgr, &_Py_ID(__enter__));
+    if (!enter) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError,
+                         "'%.200s' object does not support the context manager protocol",
+                         Py_TYPE(mgr)->tp_name);
+        return OD_ERROR;
+    }
+    PyObject *exit = _PyObject_LookupSpecial(mgr, &_Py_ID(__exit__));
+    if (!exit) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError,
+                         "'%.200s' object does not support the context manager protocol "
+                         "(missed __exit__ method)",
+                         Py_TYPE(mgr)->tp_name);
+        Py_DECREF(enter);
+        return OD_ERROR;
+    }
+    sp[-1] = exit;
+    Py_DECREF(mgr);
+    PyObject *res = PyObject_CallNoArgs(enter);
+    Py_DECREF(enter);
+    if (!res)
+        return OD_ERROR; /* __exit__ stays on the stack, as in the interpreter */
+    sp[0] = res;
+    return OD_OK;
+}
+
+OD_HELPER(od_rt_with_except_start)
+{
+    (void)oparg; (void)arg; (void)f;
+    PyObject *val = TOP();
+    PyObject *exit_func = sp[-4];
+    PyObject *tb = PyException_GetTraceback(val);
+    Py_XDECREF(tb); /* borrowed use below, like the interpreter */
+    PyObject *stack[4] = {NULL, (PyObject *)Py_TYPE(val), val, tb ? tb : Py_None};
+    PyObject *res = PyObject_Vectorcall(exit_func, stack + 1,
+                                        3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (!res)
+        return OD_ERROR;
+    sp[0] = res;
+    return OD_OK;
+}

@@ -1,0 +1,675 @@
+/* tier1/compile.c — bytecode to x86-64, one instruction at a time. See compile.h.
+ *
+ * Register plan inside compiled code (all callee-saved, so helpers preserve them):
+ *   rbx = the frame (_PyInterpreterFrame *)   r12 = the thread state
+ *   r13 = first code unit (for prev_instr)    r14 = &interp->ceval.eval_breaker
+ *   r15 = ts->cframe (use_tracing at offset 0) rbp = the OdUnit
+ * Stack slot d of the value stack is [rbx + localsplus + 8 * (co_nlocalsplus + d)]; the
+ * depth of every instruction is static (bytecode/decode), so no stack pointer is kept.
+ * Rarely taken paths (errors, exits, deallocations, the eval breaker) are emitted after the
+ * body as stubs, keeping the hot path straight. */
+#include "compile.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../asm/codemem.h"
+#include "../asm/x64.h"
+#include "../runtime/helpers.h"
+
+#define OFF_LOCALS ((int32_t)offsetof(_PyInterpreterFrame, localsplus))
+#define OFF_PREV ((int32_t)offsetof(_PyInterpreterFrame, prev_instr))
+#define OFF_STACKTOP ((int32_t)offsetof(_PyInterpreterFrame, stacktop))
+#define OFF_LAST_EXIT ((int32_t)offsetof(OdUnit, last_exit))
+#define OFF_LAST_EXIT_OP ((int32_t)offsetof(OdUnit, last_exit_opcode))
+
+#define R_FRAME OD_RBX
+#define R_TS OD_R12
+#define R_CODE OD_R13
+#define R_BREAKER OD_R14
+#define R_CFRAME OD_R15
+#define R_UNIT OD_RBP
+
+typedef enum {
+    STUB_EXIT,      /* leave for the interpreter at `resume` with `depth` values */
+    STUB_ERROR,     /* exception set: unwind with `depth` live values at `index` */
+    STUB_HELPER,    /* helper returned non-zero: negative -> error, else exit */
+    STUB_DEALLOC,   /* refcount of `reg` hit zero: dealloc, then back to `back` */
+    STUB_BREAKER,   /* eval breaker set: handle, then continue at `back` */
+} StubKind;
+
+typedef struct {
+    StubKind kind;
+    OdLabel label;
+    OdLabel back;       /* where to continue (DEALLOC, BREAKER) */
+    OdLabel error;      /* HELPER/BREAKER: the error stub */
+    OdLabel exit;       /* HELPER: the exit stub */
+    int index;          /* instruction unit (prev_instr while it runs) */
+    int resume;         /* EXIT: unit at which the interpreter continues */
+    int depth;          /* EXIT: values on the stack; ERROR: live values */
+    int reason, opcode; /* EXIT */
+    OdReg reg;          /* DEALLOC */
+} Stub;
+
+typedef struct {
+    OdAsm a;
+    OdBytecode bc;
+    PyCodeObject *co;
+    int nlocalsplus;
+    OdLabel *label_of;          /* per instruction number */
+    OdLabel epilogue, ret_null;
+    Stub *stubs;
+    int nstubs, capstubs;
+    char *sites;                /* per-site caches, one block */
+    size_t nsite_bytes;
+    int *cache_at_unit;
+    PyObject *kwnames;          /* from the KW_NAMES just before a CALL */
+} Compiler;
+
+static int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
+static int32_t slot_disp(Compiler *c, int d) { return local_disp(c->nlocalsplus + d); }
+
+static OdLabel add_stub(Compiler *c, Stub s)
+{
+    if (c->nstubs == c->capstubs) {
+        int cap = c->capstubs ? c->capstubs * 2 : 64;
+        Stub *p = realloc(c->stubs, (size_t)cap * sizeof *p);
+        if (!p) {
+            c->a.failed = 1;
+            return 0;
+        }
+        c->stubs = p;
+        c->capstubs = cap;
+    }
+    s.label = od_label_new(&c->a);
+    c->stubs[c->nstubs++] = s;
+    return s.label;
+}
+
+static OdLabel exit_stub(Compiler *c, int resume, int depth, int reason, int opcode)
+{
+    Stub s = {.kind = STUB_EXIT, .resume = resume, .depth = depth, .reason = reason,
+              .opcode = opcode};
+    return add_stub(c, s);
+}
+
+static OdLabel error_stub(Compiler *c, int index, int live)
+{
+    Stub s = {.kind = STUB_ERROR, .index = index, .depth = live};
+    return add_stub(c, s);
+}
+
+static void set_prev(Compiler *c, int unit)
+{
+    od_lea(&c->a, OD_RAX, R_CODE, 2 * unit);
+    od_mov_mr(&c->a, R_FRAME, OFF_PREV, OD_RAX);
+}
+
+static void incref_reg(Compiler *c, OdReg r) { od_add_mi(&c->a, r, 0, 1); }
+
+/* Py_DECREF of the object in `r` (not NULL); the dealloc is a stub. `unit` is the
+ * instruction whose prev_instr a finalizer would observe. */
+static void decref_reg(Compiler *c, OdReg r, int unit)
+{
+    Stub s = {.kind = STUB_DEALLOC, .reg = r, .index = unit, .back = od_label_new(&c->a)};
+    od_sub_mi(&c->a, r, 0, 1);
+    od_jcc(&c->a, OD_CC_E, add_stub(c, s));
+    od_label_bind(&c->a, s.back);
+}
+
+/* Values True/False/None never reach refcount zero: a plain decrement suffices. */
+static void decref_immortalish(Compiler *c, OdReg r) { od_sub_mi(&c->a, r, 0, 1); }
+
+static void check_breaker(Compiler *c, int index, int live_after, OdLabel cont)
+{
+    Stub s = {.kind = STUB_BREAKER, .index = index, .back = cont,
+              .error = error_stub(c, index, live_after)};
+    od_cmp32_mi(&c->a, R_BREAKER, 0, 0);
+    od_jcc(&c->a, OD_CC_NE, add_stub(c, s));
+}
+
+static int depth_after(const OdInstr *in)
+{
+    return in->depth + PyCompile_OpcodeStackEffectWithJump(in->opcode, in->oparg, 0);
+}
+
+static OdLabel label_at(Compiler *c, int unit)
+{
+    return c->label_of[c->bc.instr_at_unit[unit]];
+}
+
+/* Jump to `target`, polling the eval breaker first when the jump goes backwards. */
+static void jump_to(Compiler *c, const OdInstr *in, int target, int backward)
+{
+    OdLabel dest = label_at(c, target);
+    if (backward) {
+        int live = c->bc.instrs[c->bc.instr_at_unit[target]].depth;
+        check_breaker(c, in->index, live, dest);
+    }
+    od_jmp(&c->a, dest);
+}
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+typedef OD_HELPER((*HelperFn));
+
+static int helper_for(int opcode, HelperFn *fn, int *released)
+{
+    switch (opcode) {
+#define OD_HELPER_CASE(helper, op, rel) \
+    case op: *fn = helper; *released = rel; return 1;
+        OD_HELPER_OPS(OD_HELPER_CASE)
+#undef OD_HELPER_CASE
+    default:
+        return 0;
+    }
+}
+
+int od_tier1_supports(int opcode)
+{
+    HelperFn fn;
+    int rel;
+    switch (opcode) {
+    case NOP: case RESUME: case LOAD_FAST: case LOAD_CLOSURE: case STORE_FAST:
+    case LOAD_CONST: case POP_TOP: case PUSH_NULL: case COPY: case SWAP: case KW_NAMES:
+    case JUMP_FORWARD: case JUMP_BACKWARD: case JUMP_BACKWARD_NO_INTERRUPT:
+    case POP_JUMP_FORWARD_IF_FALSE: case POP_JUMP_FORWARD_IF_TRUE:
+    case POP_JUMP_BACKWARD_IF_FALSE: case POP_JUMP_BACKWARD_IF_TRUE:
+    case POP_JUMP_FORWARD_IF_NONE: case POP_JUMP_FORWARD_IF_NOT_NONE:
+    case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
+    case JUMP_IF_FALSE_OR_POP: case JUMP_IF_TRUE_OR_POP:
+    case RETURN_VALUE: case FOR_ITER: case RAISE_VARARGS: case RERAISE:
+        return 1;
+    default:
+        return helper_for(opcode, &fn, &rel);
+    }
+}
+
+/* The per-site constant a helper receives. */
+static void *site_arg(Compiler *c, const OdInstr *in)
+{
+    PyObject *names = c->co->co_names;
+    int off = c->cache_at_unit[in->index];
+    void *site = off >= 0 ? c->sites + off : NULL;
+    switch (in->opcode) {
+    case LOAD_GLOBAL:
+        ((OdGlobalSite *)site)->name = PyTuple_GET_ITEM(names, in->oparg >> 1);
+        return site;
+    case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR: case LOAD_METHOD:
+        ((OdAttrSite *)site)->name = PyTuple_GET_ITEM(names, in->oparg);
+        return site;
+    case CALL:
+        ((OdCallSite *)site)->kwnames = c->kwnames;
+        c->kwnames = NULL; /* KW_NAMES applies to exactly the next CALL */
+        return site;
+    case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR:
+        return site;
+    case LOAD_NAME: case STORE_NAME: case DELETE_NAME: case STORE_GLOBAL:
+    case DELETE_GLOBAL: case IMPORT_NAME: case IMPORT_FROM:
+        return PyTuple_GET_ITEM(names, in->oparg);
+    default:
+        return NULL;
+    }
+}
+
+static size_t site_size(int opcode)
+{
+    switch (opcode) {
+    case LOAD_GLOBAL: return sizeof(OdGlobalSite);
+    case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR: case LOAD_METHOD:
+        return sizeof(OdAttrSite);
+    case CALL: return sizeof(OdCallSite);
+    case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: return sizeof(OdOpCache);
+    default: return 0;
+    }
+}
+
+/* The real number of values on the stack before `in`. The compiler's stack-effect table
+ * books PRECALL as popping the arguments and CALL as popping only the callable pair, but
+ * physically CALL still finds [NULL-or-method, callable, args...] on the stack. */
+static int physical_depth(const OdInstr *in)
+{
+    return in->depth + (in->opcode == CALL ? in->oparg : 0);
+}
+
+static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int released)
+{
+    int d = physical_depth(in);
+    int live_on_error = released < 0 ? d : d - released;
+    Stub s = {.kind = STUB_HELPER,
+              .error = error_stub(c, in->index, live_on_error),
+              .exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode)};
+    set_prev(c, in->index);
+    od_mov_rr(&c->a, OD_RDI, R_FRAME);
+    od_lea(&c->a, OD_RSI, R_FRAME, slot_disp(c, d));
+    od_mov_ri(&c->a, OD_RDX, in->oparg);
+    od_mov_ri(&c->a, OD_RCX, (int64_t)(intptr_t)site_arg(c, in));
+    od_call_abs(&c->a, (const void *)fn);
+    od_test32_rr(&c->a, OD_RAX, OD_RAX);
+    od_jcc(&c->a, OD_CC_NE, add_stub(c, s));
+    if (in->opcode == PRECALL)
+        return; /* nothing can switch tracing on, and no exit may separate KW_NAMES/CALL */
+    int after = depth_after(in);
+    /* Tracing switched on by the code we just ran: the interpreter takes over. */
+    od_cmp8_mi(&c->a, R_CFRAME, 0, 0);
+    od_jcc(&c->a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
+    if (in->opcode == CALL || in->opcode == CALL_FUNCTION_EX) {
+        OdLabel cont = od_label_new(&c->a);
+        check_breaker(c, in->index, after, cont);
+        od_label_bind(&c->a, cont);
+    }
+}
+
+/* Branch on the truth of the value in rdi, which is consumed. */
+static void emit_truth_branch(Compiler *c, const OdInstr *in, int live_on_error,
+                              OdLabel if_true, OdLabel if_false)
+{
+    OdLabel not_true = od_label_new(&c->a), not_false = od_label_new(&c->a);
+    od_mov_ri(&c->a, OD_RAX, (int64_t)(intptr_t)Py_True);
+    od_cmp_rr(&c->a, OD_RDI, OD_RAX);
+    od_jcc(&c->a, OD_CC_NE, not_true);
+    decref_immortalish(c, OD_RDI);
+    od_jmp(&c->a, if_true);
+    od_label_bind(&c->a, not_true);
+    od_mov_ri(&c->a, OD_RAX, (int64_t)(intptr_t)Py_False);
+    od_cmp_rr(&c->a, OD_RDI, OD_RAX);
+    od_jcc(&c->a, OD_CC_NE, not_false);
+    decref_immortalish(c, OD_RDI);
+    od_jmp(&c->a, if_false);
+    od_label_bind(&c->a, not_false);
+    set_prev(c, in->index);
+    od_call_abs(&c->a, (const void *)od_rt_truth_consume);
+    od_test32_rr(&c->a, OD_RAX, OD_RAX);
+    od_jcc(&c->a, OD_CC_S, error_stub(c, in->index, live_on_error));
+    od_jcc(&c->a, OD_CC_NE, if_true);
+    od_jmp(&c->a, if_false);
+}
+
+/* Label for "take the jump" of instruction `in`: straight to the target, or through the
+ * eval-breaker poll for backward jumps. */
+static OdLabel taken_label(Compiler *c, const OdInstr *in, OdLabel *pending)
+{
+    if (!od_opcode_is_backward_jump(in->opcode))
+        return label_at(c, in->target);
+    *pending = od_label_new(&c->a);
+    return *pending;
+}
+
+static void emit_pending_backedge(Compiler *c, const OdInstr *in, OdLabel pending)
+{
+    if (pending < 0)
+        return;
+    od_label_bind(&c->a, pending);
+    jump_to(c, in, in->target, 1);
+}
+
+static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth, op = in->opcode, arg = in->oparg;
+    HelperFn fn;
+    int released;
+    OdLabel pending = -1;
+
+    if (op != KW_NAMES && op != PRECALL && op != CALL)
+        c->kwnames = NULL;
+    switch (op) {
+    case NOP:
+        return;
+    case RESUME:
+        set_prev(c, in->index); /* the frame is "complete" from here on */
+        if (arg < 2) {
+            OdLabel cont = od_label_new(a);
+            check_breaker(c, in->index, d, cont);
+            od_label_bind(a, cont);
+        }
+        return;
+    case LOAD_FAST:
+    case LOAD_CLOSURE:
+        od_mov_rm(a, OD_RAX, R_FRAME, local_disp(arg));
+        od_test_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_E, exit_stub(c, in->start, d, OD_EXIT_UNBOUND_LOCAL, op));
+        incref_reg(c, OD_RAX);
+        od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
+        return;
+    case LOAD_CONST: {
+        PyObject *k = PyTuple_GET_ITEM(c->co->co_consts, arg);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)k);
+        incref_reg(c, OD_RAX);
+        od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
+        return;
+    }
+    case STORE_FAST: {
+        OdLabel done = od_label_new(a);
+        od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
+        od_mov_rm(a, OD_RDI, R_FRAME, local_disp(arg));
+        od_mov_mr(a, R_FRAME, local_disp(arg), OD_RAX);
+        od_test_rr(a, OD_RDI, OD_RDI);
+        od_jcc(a, OD_CC_E, done);
+        decref_reg(c, OD_RDI, in->index);
+        od_label_bind(a, done);
+        return;
+    }
+    case POP_TOP:
+        od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
+        decref_reg(c, OD_RDI, in->index);
+        return;
+    case PUSH_NULL:
+        od_mov_mi(a, R_FRAME, slot_disp(c, d), 0);
+        return;
+    case COPY:
+        od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - arg));
+        incref_reg(c, OD_RAX);
+        od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
+        return;
+    case SWAP:
+        od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
+        od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, d - arg));
+        od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RCX);
+        od_mov_mr(a, R_FRAME, slot_disp(c, d - arg), OD_RAX);
+        return;
+    case KW_NAMES:
+        c->kwnames = PyTuple_GET_ITEM(c->co->co_consts, arg);
+        return;
+    case JUMP_FORWARD:
+    case JUMP_BACKWARD_NO_INTERRUPT:
+        od_jmp(a, label_at(c, in->target));
+        return;
+    case JUMP_BACKWARD:
+        jump_to(c, in, in->target, 1);
+        return;
+    case POP_JUMP_FORWARD_IF_FALSE: case POP_JUMP_BACKWARD_IF_FALSE:
+    case POP_JUMP_FORWARD_IF_TRUE: case POP_JUMP_BACKWARD_IF_TRUE: {
+        int on_true = op == POP_JUMP_FORWARD_IF_TRUE || op == POP_JUMP_BACKWARD_IF_TRUE;
+        OdLabel taken = taken_label(c, in, &pending);
+        od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
+        emit_truth_branch(c, in, d - 1, on_true ? taken : next, on_true ? next : taken);
+        emit_pending_backedge(c, in, pending);
+        return;
+    }
+    case POP_JUMP_FORWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NONE:
+    case POP_JUMP_FORWARD_IF_NOT_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE: {
+        int on_none = op == POP_JUMP_FORWARD_IF_NONE || op == POP_JUMP_BACKWARD_IF_NONE;
+        OdLabel taken = taken_label(c, in, &pending);
+        OdLabel not_none = od_label_new(a);
+        od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_None);
+        od_cmp_rr(a, OD_RDI, OD_RAX);
+        od_jcc(a, OD_CC_NE, not_none);
+        decref_immortalish(c, OD_RDI);
+        od_jmp(a, on_none ? taken : next);
+        od_label_bind(a, not_none);
+        decref_reg(c, OD_RDI, in->index);
+        od_jmp(a, on_none ? next : taken);
+        emit_pending_backedge(c, in, pending);
+        return;
+    }
+    case JUMP_IF_FALSE_OR_POP:
+    case JUMP_IF_TRUE_OR_POP: {
+        /* Jump keeping the value, or pop it and fall through. */
+        int jump_on_true = op == JUMP_IF_TRUE_OR_POP;
+        OdLabel pop = od_label_new(a);
+        od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
+        set_prev(c, in->index);
+        od_call_abs(a, (const void *)PyObject_IsTrue);
+        od_test32_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_S, error_stub(c, in->index, d));
+        od_jcc(a, jump_on_true ? OD_CC_NE : OD_CC_E, label_at(c, in->target));
+        od_label_bind(a, pop);
+        od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
+        decref_reg(c, OD_RDI, in->index);
+        return;
+    }
+    case RETURN_VALUE:
+        set_prev(c, in->index);
+        od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
+        od_jmp(a, c->epilogue);
+        return;
+    case FOR_ITER: {
+        OdLabel slow = od_label_new(a), done = od_label_new(a);
+        set_prev(c, in->index);
+        od_mov_rr(a, OD_RDI, R_FRAME);
+        od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
+        od_call_abs(a, (const void *)od_rt_for_iter);
+        od_test32_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_NE, slow);
+        od_cmp8_mi(a, R_CFRAME, 0, 0);
+        od_jcc(a, OD_CC_NE, exit_stub(c, in->next, d + 1, OD_EXIT_TRACING, op));
+        od_jmp(a, done);
+        od_label_bind(a, slow);
+        od_jcc(a, OD_CC_S, error_stub(c, in->index, d));
+        od_jmp(a, label_at(c, in->target)); /* OD_JUMP: exhausted */
+        od_label_bind(a, done);
+        return;
+    }
+    case RAISE_VARARGS:
+    case RERAISE:
+        od_mov_rr(a, OD_RDI, R_FRAME);
+        od_mov_rr(a, OD_RSI, R_UNIT);
+        od_mov_ri(a, OD_RDX, in->index);
+        od_mov_ri(a, OD_RCX, d);
+        od_mov_ri(a, OD_R8, arg);
+        od_call_abs(a, op == RERAISE ? (const void *)od_rt_reraise : (const void *)od_rt_raise);
+        od_test_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_E, c->ret_null);
+        od_jmp_r(a, OD_RAX);
+        return;
+    default:
+        if (helper_for(op, &fn, &released)) {
+            emit_helper(c, in, fn, released);
+            return;
+        }
+        od_jmp(a, exit_stub(c, in->start, d, OD_EXIT_UNSUPPORTED_OPCODE, op));
+        return;
+    }
+}
+
+static void emit_exit_sequence(Compiler *c, int resume, int depth, int reason, int opcode)
+{
+    OdAsm *a = &c->a;
+    set_prev(c, resume - 1);
+    od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus + depth);
+    od_mov32_mi(a, R_UNIT, OFF_LAST_EXIT, reason);
+    od_mov32_mi(a, R_UNIT, OFF_LAST_EXIT_OP, opcode);
+    od_jmp(a, c->ret_null);
+}
+
+static void emit_stubs(Compiler *c)
+{
+    OdAsm *a = &c->a;
+    /* Stubs may add stubs (none do today); iterate by index so growth is safe. */
+    for (int i = 0; i < c->nstubs; i++) {
+        Stub s = c->stubs[i];
+        od_label_bind(a, s.label);
+        switch (s.kind) {
+        case STUB_EXIT:
+            emit_exit_sequence(c, s.resume, s.depth, s.reason, s.opcode);
+            break;
+        case STUB_ERROR:
+            od_mov_rr(a, OD_RDI, R_FRAME);
+            od_mov_rr(a, OD_RSI, R_UNIT);
+            od_mov_ri(a, OD_RDX, s.index);
+            od_mov_ri(a, OD_RCX, s.depth);
+            od_call_abs(a, (const void *)od_rt_error);
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_E, c->ret_null);
+            od_jmp_r(a, OD_RAX);
+            break;
+        case STUB_HELPER:
+            od_jcc(a, OD_CC_S, s.error);
+            od_jmp(a, s.exit);
+            break;
+        case STUB_DEALLOC:
+            set_prev(c, s.index);
+            if (s.reg != OD_RDI)
+                od_mov_rr(a, OD_RDI, s.reg);
+            od_call_abs(a, (const void *)od_rt_dealloc);
+            od_jmp(a, s.back);
+            break;
+        case STUB_BREAKER:
+            set_prev(c, s.index);
+            od_mov_rr(a, OD_RDI, R_TS);
+            od_call_abs(a, (const void *)od_rt_handle_eval_breaker);
+            od_test32_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_NE, s.error);
+            od_jmp(a, s.back);
+            break;
+        }
+    }
+}
+
+static void emit_prologue(Compiler *c)
+{
+    OdAsm *a = &c->a;
+    static const OdReg saved[] = {OD_RBP, OD_RBX, OD_R12, OD_R13, OD_R14, OD_R15};
+    for (size_t i = 0; i < sizeof saved / sizeof *saved; i++)
+        od_push(a, saved[i]);
+    od_sub_ri(a, OD_RSP, 8); /* 6 pushes + return address: realign to 16 for calls */
+    od_mov_rr(a, R_FRAME, OD_RDI);
+    od_mov_rr(a, R_TS, OD_RSI);
+    od_mov_rr(a, R_UNIT, OD_RDX);
+    od_mov_ri(a, R_CODE, (int64_t)(intptr_t)_PyCode_CODE(c->co));
+    od_mov_rm(a, R_BREAKER, R_TS, (int32_t)offsetof(PyThreadState, interp));
+    od_add_ri(a, R_BREAKER, (int32_t)offsetof(PyInterpreterState, ceval.eval_breaker));
+    od_mov_rm(a, R_CFRAME, R_TS, (int32_t)offsetof(PyThreadState, cframe));
+}
+
+static void emit_epilogue(Compiler *c)
+{
+    OdAsm *a = &c->a;
+    od_label_bind(a, c->ret_null);
+    od_mov_ri(a, OD_RAX, 0);
+    od_label_bind(a, c->epilogue);
+    od_add_ri(a, OD_RSP, 8);
+    static const OdReg saved[] = {OD_R15, OD_R14, OD_R13, OD_R12, OD_RBX, OD_RBP};
+    for (size_t i = 0; i < sizeof saved / sizeof *saved; i++)
+        od_pop(a, saved[i]);
+    od_ret(a);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void od_unit_free(OdUnit *u)
+{
+    if (!u)
+        return;
+    if (u->mem)
+        od_codemem_release(u->mem, u->mem_reserved);
+    free(u->addr_at_unit);
+    free(u->exc);
+    free(u->caches);
+    free(u->cache_at_unit);
+    free(u);
+}
+
+static void compiler_free(Compiler *c)
+{
+    od_asm_free(&c->a);
+    od_bytecode_free(&c->bc);
+    free(c->label_of);
+    free(c->stubs);
+    free(c->sites);
+    free(c->cache_at_unit);
+}
+
+OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
+{
+    uint64_t t0 = now_ns();
+    if (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)) {
+        *why_not = "generator or coroutine: runs in the interpreter (not compiled by tier 1 yet)";
+        return NULL;
+    }
+    Compiler c;
+    memset(&c, 0, sizeof c);
+    c.co = co;
+    c.nlocalsplus = co->co_nlocalsplus;
+    od_asm_init(&c.a);
+    if (od_bytecode_decode(co, &c.bc) < 0) {
+        PyErr_Clear();
+        *why_not = "bytecode could not be decoded";
+        return NULL;
+    }
+    OdUnit *u = NULL;
+    *why_not = "out of memory while compiling";
+    c.label_of = malloc(((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
+    c.cache_at_unit = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
+    if (!c.label_of || !c.cache_at_unit)
+        goto fail;
+    size_t nbytes = 0;
+    for (int i = 0; i < c.bc.ninstrs; i++) {
+        const OdInstr *in = &c.bc.instrs[i];
+        size_t sz = site_size(in->opcode);
+        c.cache_at_unit[in->index] = sz ? (int)nbytes : -1;
+        nbytes += (sz + 15) & ~(size_t)15;
+    }
+    for (int i = 0; i <= c.bc.ncodeunits; i++)
+        if (c.bc.instr_at_unit[i] >= 0 && c.bc.instrs[c.bc.instr_at_unit[i]].index != i)
+            c.cache_at_unit[i] = -1;
+    c.sites = calloc(1, nbytes ? nbytes : 1);
+    c.nsite_bytes = nbytes;
+    if (!c.sites)
+        goto fail;
+    for (int i = 0; i < c.bc.ninstrs; i++)
+        c.label_of[i] = od_label_new(&c.a);
+    c.epilogue = od_label_new(&c.a);
+    c.ret_null = od_label_new(&c.a);
+
+    emit_prologue(&c);
+    for (int i = 0; i < c.bc.ninstrs; i++) {
+        const OdInstr *in = &c.bc.instrs[i];
+        od_label_bind(&c.a, c.label_of[i]);
+        if (in->depth < 0)
+            continue; /* unreachable */
+        OdLabel next = i + 1 < c.bc.ninstrs ? c.label_of[i + 1] : c.ret_null;
+        emit_instr(&c, in, next);
+    }
+    od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
+    emit_stubs(&c);
+    emit_epilogue(&c);
+    if (od_asm_finish(&c.a) < 0)
+        goto fail;
+
+    u = calloc(1, sizeof *u);
+    if (!u)
+        goto fail;
+    u->code = co;
+    u->tier = 1;
+    u->ninstrs = c.bc.ninstrs;
+    u->ncodeunits = c.bc.ncodeunits;
+    u->addr_at_unit = calloc((size_t)c.bc.ncodeunits + 1, sizeof(void *));
+    if (!u->addr_at_unit)
+        goto fail;
+    u->mem = od_codemem_install(c.a.buf, c.a.len, &u->mem_reserved);
+    if (!u->mem) {
+        *why_not = "executable memory limit reached (config max_code_bytes)";
+        goto fail;
+    }
+    u->code_size = c.a.len;
+    u->entry = (OdEntry)u->mem;
+    for (int i = 0; i < c.bc.ninstrs; i++)
+        if (c.bc.instrs[i].depth >= 0)
+            u->addr_at_unit[c.bc.instrs[i].start] =
+                (char *)u->mem + od_label_offset(&c.a, c.label_of[i]);
+    u->nexc = c.bc.nexc;
+    u->exc = c.bc.exc;        /* ownership moves to the unit */
+    c.bc.exc = NULL;
+    u->caches = c.sites;
+    c.sites = NULL;
+    u->cache_at_unit = c.cache_at_unit;
+    c.cache_at_unit = NULL;
+    compiler_free(&c);
+    u->compile_ns = now_ns() - t0;
+    *why_not = NULL;
+    return u;
+
+fail:
+    od_unit_free(u);
+    compiler_free(&c);
+    return NULL;
+}

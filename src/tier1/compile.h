@@ -1,0 +1,20 @@
+/* tier1/compile.h — the baseline compiler: one pass over the bytecode, straight to x86-64.
+ *
+ * Contract: od_tier1_compile() turns a code object into an OdUnit whose native code keeps
+ * every value exactly where the interpreter keeps it (locals in localsplus, the value stack
+ * in the frame's stack area at statically known depths), so every instruction boundary is a
+ * place to hand the frame to the interpreter. Instructions it does not handle become exits
+ * to the interpreter at that instruction. Returns NULL with *why_not set (a static string)
+ * when the code object is not compiled at all; never raises. */
+#ifndef OD_TIER1_COMPILE_H
+#define OD_TIER1_COMPILE_H
+
+#include "../runtime/unit.h"
+
+OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not);
+void od_unit_free(OdUnit *u);
+
+/* Whether tier 1 emits native code for this (base) opcode; otherwise it is an exit. */
+int od_tier1_supports(int opcode);
+
+#endif /* OD_TIER1_COMPILE_H */

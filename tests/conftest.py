@@ -1,0 +1,57 @@
+"""Shared helpers: run a function interpreted and compiled, compare everything observable,
+and prove the compiled code actually ran."""
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any, Callable
+
+import pytest
+
+import overdrive
+
+
+def _outcome(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
+    """Result or exception of a call, with the traceback as (function, line) pairs."""
+    try:
+        return ("ok", fn(*args, **kwargs))
+    except BaseException as exc:  # noqa: BLE001 - we compare every kind of exception
+        tb = [(f.name, f.lineno) for f in traceback.extract_tb(exc.__traceback__)][1:]
+        return ("raise", type(exc), str(exc), tb)
+
+
+class Jit:
+    """Runs functions under the JIT and checks that compiled code did the work."""
+
+    def run_both(self, fn: Callable[..., Any], *args: Any, allow_exits: bool = False,
+                 **kwargs: Any) -> Any:
+        overdrive.disable()
+        expected = _outcome(fn, args, kwargs)
+        before = overdrive.info(fn)
+        overdrive.enable(threshold=0)
+        try:
+            got = _outcome(fn, args, kwargs)
+        finally:
+            overdrive.disable()
+        after = overdrive.info(fn)
+        assert after["compiled"], f"{fn.__qualname__} was not compiled: {after['why_not']}"
+        assert after["tier"] == 1
+        assert after["native_entries"] > before["native_entries"], "compiled code did not run"
+        if not allow_exits:
+            assert after["exits"] == before["exits"], f"unexpected exits: {after['exits']}"
+        assert got == expected, f"compiled {got!r} != interpreted {expected!r}"
+        return got[1] if got[0] == "ok" else got
+
+
+@pytest.fixture
+def jit():
+    yield Jit()
+    overdrive.disable()
+
+
+@pytest.fixture(autouse=True)
+def _jit_off_after_each_test():
+    yield
+    overdrive.disable()
+    sys.settrace(None)
+    sys.setprofile(None)

@@ -1,0 +1,334 @@
+"""Frame-level behaviour of compiled code: introspection from callees, tracing and
+profiling, the eval breaker (threads, signals), recursion, escaping frames, refcounts."""
+import gc
+import inspect
+import os
+import signal
+import sys
+import threading
+import time
+import weakref
+
+import pytest
+
+import overdrive
+
+
+def _compiled_run(fn, *args):
+    """Run fn compiled (threshold 0) and prove it ran natively without exits."""
+    overdrive.enable(threshold=0)
+    try:
+        before = overdrive.info(fn)
+        result = fn(*args)
+    finally:
+        overdrive.disable()
+    after = overdrive.info(fn)
+    assert after["compiled"] and after["native_entries"] > before["native_entries"]
+    return result, after["exits"].keys() - before["exits"].keys() if before["exits"] else set(after["exits"])
+
+
+def _callee_view():
+    f = sys._getframe(1)
+    return (f.f_code.co_name, f.f_lineno, dict(f.f_locals),
+            [fi.function for fi in inspect.stack()[1:3]])
+
+
+def introspected(a):
+    x = a * 2
+    return _callee_view()  # line checked below
+
+
+def test_callee_sees_compiled_frame():
+    (name, line, local_vars, stack), exits = _compiled_run(introspected, 3)
+    assert name == "introspected"
+    assert line == introspected.__code__.co_firstlineno + 2
+    assert local_vars == {"a": 3, "x": 6}
+    assert stack[0] == "introspected"
+    assert not exits
+
+
+class Base:
+    def who(self):
+        return "base"
+
+
+class Derived(Base):
+    def who(self):
+        return "derived+" + super().who()
+
+
+def call_super():
+    return Derived().who(), globals() is sys.modules[__name__].__dict__, sorted(locals())
+
+
+def test_super_globals_locals():
+    overdrive.compile(Derived.who)
+    result, exits = _compiled_run(call_super)
+    assert result == ("derived+base", True, [])
+    assert overdrive.info(Derived.who)["native_entries"] >= 1
+
+
+def leak_frame():
+    secret = [1, 2]
+    return sys._getframe()
+
+
+def test_escaped_frame_keeps_locals_and_line():
+    frame, exits = _compiled_run(leak_frame)
+    assert frame.f_locals["secret"] == [1, 2]
+    assert frame.f_lineno == leak_frame.__code__.co_firstlineno + 2
+    assert frame.f_code is leak_frame.__code__
+
+
+def traced_target(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def _trace_events(fn, *args):
+    events = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code is fn.__code__:
+            events.append((event, frame.f_lineno))
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        fn(*args)
+    finally:
+        sys.settrace(None)
+    return events
+
+
+def test_settrace_on_at_entry_runs_interpreter():
+    expected = _trace_events(traced_target, 3)
+    overdrive.compile(traced_target)
+    overdrive.enable(threshold=0)
+    try:
+        got = _trace_events(traced_target, 3)
+    finally:
+        overdrive.disable()
+    assert got == expected and expected
+    assert overdrive.stats()["interpreted_by_reason"].get("TRACING", 0) >= 1
+
+
+def turn_on_tracing(log):
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name == "switches_mid_call":
+            log.append((event, frame.f_lineno))
+        return tracer
+    sys._getframe(1).f_trace = tracer
+    sys.settrace(tracer)
+
+
+def switches_mid_call(log):
+    turn_on_tracing(log)
+    a = 1
+    b = a + 1
+    return b
+
+
+def test_settrace_switched_on_mid_call():
+    log_expected = []
+    switches_mid_call(log_expected)
+    sys.settrace(None)
+    log = []
+    overdrive.compile(switches_mid_call)
+    overdrive.enable(threshold=0)
+    try:
+        switches_mid_call(log)
+    finally:
+        sys.settrace(None)
+        overdrive.disable()
+    assert log == log_expected and log
+    assert overdrive.info(switches_mid_call)["exits"].get("TRACING", 0) >= 1
+
+
+def profiled(n):
+    return len(range(n)) + abs(-n)
+
+
+def test_setprofile_at_entry_and_mid_call():
+    def record():
+        events = []
+        sys.setprofile(lambda f, e, a: events.append((e, getattr(a, "__name__", f.f_code.co_name))))
+        try:
+            profiled(3)
+        finally:
+            sys.setprofile(None)
+        return events
+
+    expected = record()
+    overdrive.compile(profiled)
+    overdrive.enable(threshold=0)
+    try:
+        got = record()
+    finally:
+        overdrive.disable()
+    assert got == expected
+
+
+def spin(stop):
+    i = 0
+    while not stop[0]:
+        i = i + 1
+    return i
+
+
+def test_busy_loop_lets_threads_run():
+    stop = [False]
+    worker_count = [0]
+
+    def worker():
+        t0 = time.time()
+        while time.time() - t0 < 0.3:
+            worker_count[0] += 1
+        stop[0] = True
+
+    overdrive.compile(spin)
+    overdrive.enable(threshold=0)
+    try:
+        t = threading.Thread(target=worker)
+        t.start()
+        spins = spin(stop)
+        t.join()
+    finally:
+        overdrive.disable()
+    assert worker_count[0] > 1000 and spins > 0
+    assert overdrive.info(spin)["native_entries"] >= 1 and not overdrive.info(spin)["exits"]
+
+
+def spin_forever():
+    i = 0
+    while True:
+        i = i + 1
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_sigint_interrupts_native_loop():
+    overdrive.compile(spin_forever)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    overdrive.enable(threshold=0)
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt) as ei:
+            spin_forever()
+    finally:
+        overdrive.disable()
+        timer.cancel()
+    frames = [f.name for f in __import__("traceback").extract_tb(ei.value.__traceback__)]
+    assert frames[-1] == "spin_forever"
+    assert overdrive.info(spin_forever)["native_entries"] >= 1
+
+
+def recurse(n):
+    return 0 if n == 0 else 1 + recurse(n - 1)
+
+
+def test_deep_recursion_raises_recursion_error():
+    overdrive.enable(threshold=0)
+    try:
+        assert recurse(300) == 300
+        with pytest.raises(RecursionError):
+            recurse(100000)
+        assert recurse(50) == 50  # the count is balanced afterwards
+    finally:
+        overdrive.disable()
+    assert overdrive.info(recurse)["native_entries"] > 300
+
+
+def make_garbage(n):
+    objs = [object() for _ in range(n)]
+    d = {i: o for i, o in enumerate(objs)}
+    s = "x" * n
+    return len(d), len(s)
+
+
+def test_refcounts_balanced():
+    sentinel = object()
+
+    def uses(obj, n):
+        l = [obj] * n
+        t = (obj, obj)
+        d = {"k": obj}
+        try:
+            raise ValueError(obj)
+        except ValueError as e:
+            e2 = e
+        return len(l) + len(t) + len(d) + (e2.args[0] is obj)
+
+    overdrive.compile(uses)
+    base = sys.getrefcount(sentinel)
+    overdrive.enable(threshold=0)
+    try:
+        for _ in range(100):
+            uses(sentinel, 5)
+        make_garbage(100)
+    finally:
+        overdrive.disable()
+    gc.collect()
+    assert sys.getrefcount(sentinel) == base
+    assert overdrive.info(uses)["native_entries"] >= 100
+
+
+def test_locals_released_at_return():
+    class Obj:
+        pass
+
+    def holder():
+        o = Obj()
+        r = weakref.ref(o)
+        return r
+
+    overdrive.compile(holder)
+    overdrive.enable(threshold=0)
+    try:
+        r = holder()
+    finally:
+        overdrive.disable()
+    assert r() is None
+
+
+def test_code_memory_is_never_writable_and_executable():
+    def f(a):
+        return a + 1
+    overdrive.compile(f)
+    import _overdrive
+    assert _overdrive._code_is_wx_safe(f) is True
+
+
+def test_code_freed_with_its_code_object():
+    import _overdrive
+    before = _overdrive.stats()["code_memory_in_use"]
+    ns = {}
+    exec("def g(a):\n    return [a] * 3\n", ns)
+    overdrive.compile(ns["g"])
+    assert _overdrive.stats()["code_memory_in_use"] > before
+    del ns
+    gc.collect()
+    assert _overdrive.stats()["code_memory_in_use"] == before
+
+
+def test_config_validation():
+    with pytest.raises(TypeError, match="accepted options"):
+        overdrive.config(bogus=1)
+    with pytest.raises(TypeError, match="threshold"):
+        overdrive.config(threshold="3")
+    with pytest.raises(ValueError, match=">= 0"):
+        overdrive.config(threshold=-1)
+    cfg = overdrive.config(threshold=5)
+    assert cfg["threshold"] == 5 and "max_code_bytes" in cfg
+    overdrive.config(threshold=1)
+    with pytest.raises(TypeError):
+        overdrive.info(42)
+
+
+def test_generators_are_reported_as_interpreted():
+    def gen():
+        yield 1
+    with pytest.raises(ValueError, match="generator"):
+        overdrive.compile(gen)
+    assert "generator" in overdrive.info(gen)["why_not"]
