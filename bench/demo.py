@@ -10,6 +10,7 @@ and the best run of each side is compared.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from odenv import OVERDRIVE, STOCK, child_env, probe, read_stats_file, round_order
+from odenv import (OVERDRIVE, STOCK, child_env, last_line, probe, read_stats_file,
+                   round_order)
 
 PROGRAM = Path(__file__).resolve().parent / "demo_nbody.py"
 
@@ -37,28 +39,64 @@ def run_once(side: str, steps: int, stats_file: Path) -> tuple[float, str, dict[
     return wall, stdout, mine[-1] if mine else None
 
 
+# Runs in an overdrive process: the demo program's functions, then what
+# overdrive.info() says about each of them, as one JSON line.
+_INFO_SNIPPET = r"""
+import contextlib, inspect, io, json, sys
+sys.path.insert(0, sys.argv[1])
+import demo_nbody, overdrive
+with contextlib.redirect_stdout(io.StringIO()):
+    demo_nbody.main(["demo_nbody.py", sys.argv[2]])
+funcs = [f for f in vars(demo_nbody).values()
+         if inspect.isfunction(f) and f.__module__ == "demo_nbody"]
+funcs += [f for f in vars(demo_nbody.Body).values() if inspect.isfunction(f)]
+print(json.dumps([overdrive.info(f) for f in funcs]))
+"""
+
+
+def function_info(steps: int) -> list[dict[str, Any]] | str:
+    """overdrive.info() of each demo function after a run of `steps`, or why it is unavailable."""
+    proc = subprocess.run([sys.executable, "-c", _INFO_SNIPPET, str(PROGRAM.parent), str(steps)],
+                          capture_output=True, text=True, env=child_env(OVERDRIVE))
+    if proc.returncode != 0:
+        return f"overdrive.info() failed: {last_line(proc.stderr)}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def describe_functions(infos: list[dict[str, Any]]) -> list[str]:
+    lines = [f"  {'function':24}{'compiled':>9}{'entries':>9}{'native':>8}{'code':>10}"
+             f"{'compile':>10}  exits / why not"]
+    for i in infos:
+        exits = ", ".join(f"{k} {v}" for k, v in sorted((i.get("exits") or {}).items(),
+                                                        key=lambda kv: -kv[1])[:3])
+        lines.append(
+            f"  {i.get('name', '?'):24}{('tier ' + str(i.get('tier'))) if i.get('compiled') else 'no':>9}"
+            f"{i.get('entries', 0):>9}{i.get('native_entries', 0):>8}"
+            f"{(i.get('code_size') or 0) / 1024:>8.1f}Ki{(i.get('compile_ns') or 0) / 1e6:>8.2f}ms"
+            f"  {exits or i.get('why_not') or ''}")
+    return lines
+
+
 def describe_stats(stats: dict[str, Any]) -> list[str]:
     native = stats.get("frames_native") or 0
     interpreted = stats.get("frames_interpreted") or 0
     lines = [
-        f"  functions compiled:   {stats.get('functions_compiled')}",
-        f"  native code:          {(stats.get('code_bytes') or 0) / 1024:.1f} KiB",
-        f"  compile time:         {(stats.get('compile_time_ns') or 0) / 1e6:.2f} ms",
+        f"  {'functions compiled:':30}{stats.get('functions_compiled')}",
+        f"  {'native code:':30}{(stats.get('code_bytes') or 0) / 1024:.1f} KiB",
+        f"  {'compile time:':30}{(stats.get('compile_time_ns') or 0) / 1e6:.2f} ms",
     ]
     if native + interpreted:
-        lines.append(f"  frames run natively:  {100 * native / (native + interpreted):.1f}% "
+        lines.append(f"  {'frames run natively:':30}{100 * native / (native + interpreted):.1f}% "
                      f"({native} native, {interpreted} interpreted)")
-    for key, title in (("exits", "exits (top 5)"), ("exits_by_opcode", "exits by opcode")):
-        counts = stats.get(key) or {}
-        if counts:
-            top = sorted(counts.items(), key=lambda kv: -kv[1])[:5]
-            lines.append(f"  {title + ':':22}{', '.join(f'{k} {v}' for k, v in top)}")
     shown = {"functions_compiled", "code_bytes", "compile_time_ns", "frames_native",
-             "frames_interpreted", "exits", "exits_by_opcode"}
-    for key, value in stats.items():  # whatever else overdrive reports, e.g. names
-        if key not in shown:
-            text = repr(value)
-            lines.append(f"  {key + ':':22}{text if len(text) < 200 else text[:197] + '...'}")
+             "frames_interpreted"}
+    for key, value in stats.items():  # whatever else overdrive counts, as it reports it
+        if key in shown:
+            continue
+        if isinstance(value, dict):
+            top = sorted(value.items(), key=lambda kv: -kv[1])[:5]
+            value = ", ".join(f"{k} {v}" for k, v in top) or "none"
+        lines.append(f"  {key.replace('_', ' ') + ':':30}{value}")
     return lines
 
 
@@ -94,14 +132,18 @@ def main() -> int:
     verdict = "faster" if od < stock else "slower"
     print(f"  {'overdrive:':24}{od:7.2f} s   "
           f"(runs: {', '.join(f'{w:.2f}' for w in walls[OVERDRIVE])})")
-    print(f"  ratio stock/overdrive: {stock / od:.2f}x  (overdrive {verdict})")
+    print(f"  {'ratio stock/overdrive:':24}{stock / od:7.2f}x  (overdrive {verdict})")
     same = outputs[STOCK].splitlines()[:2] == outputs[OVERDRIVE].splitlines()[:2]
-    print(f"  same output (energies): {'yes' if same else 'NO: ' + repr(outputs[OVERDRIVE])}")
-    print("\nWhat overdrive did in its last run:")
+    print(f"  {'same output:':24}{'yes' if same else 'NO: ' + repr(outputs[OVERDRIVE])}")
+    print("\nWhat overdrive did in its last timed run (overdrive.stats()):")
     if last_stats is None:
         print("  no stats: the process wrote nothing to OVERDRIVE_STATS_FILE")
     else:
         print("\n".join(describe_stats(last_stats)))
+    info_steps = min(args.steps, 20_000)
+    infos = function_info(info_steps)
+    print(f"\nThe program's functions (overdrive.info() after a {info_steps}-step run):")
+    print(infos if isinstance(infos, str) else "\n".join(describe_functions(infos)))
     return 0 if same else 1
 
 

@@ -52,6 +52,7 @@ def child_env(side: str, stats_file: Path | None = None,
 # Runs in a fresh interpreter; prints one JSON object describing overdrive there.
 _PROBE = r"""
 import json, sys
+from importlib.metadata import version as _dist_version
 loaded = "overdrive" in sys.modules   # imported at start-up by the .pth autoload?
 try:
     import overdrive
@@ -63,7 +64,7 @@ print(json.dumps({
     "loaded_at_startup": loaded,
     "enabled": bool(overdrive.is_enabled()),
     "file": getattr(overdrive, "__file__", None),
-    "version": getattr(overdrive, "__version__", None),
+    "version": getattr(overdrive, "__version__", None) or _dist_version("overdrive"),
     "stats_keys": sorted(overdrive.stats()),
 }))
 """
