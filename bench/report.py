@@ -195,9 +195,15 @@ def plot_ratios(results: dict[str, Any], path: Path) -> None:
         ax.axvline(g["ratio"], color="tab:blue", linestyle="--", linewidth=1,
                    label=f"geometric mean {g['ratio']:.3f}x")
         ax.legend(loc="lower right", fontsize=8)
+    # Log scale: 2x faster and 2x slower are the same distance from 1.
     ratios = [r["ratio"] for r in rows if r["ratio"]] or [1.0]
-    span = max(abs(max(ratios) - 1), abs(min(ratios) - 1), 0.05) * 1.15
-    ax.set_xlim(1 - span, 1 + span)
+    span = max(max(ratios), 1 / min(ratios), 1.05) ** 1.15
+    ax.set_xscale("log")
+    ax.set_xlim(1 / span, span)
+    ticks = [t for t in (0.1, 0.2, 0.25, 1 / 3, 0.5, 2 / 3, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3,
+                         4, 5, 10) if 1 / span <= t <= span]
+    ax.set_xticks(ticks, [f"{t:.3g}x" for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("stock time / overdrive time  (>1: overdrive faster; "
                   "green/red significant, gray not)")
     ax.set_title(f"overdrive vs stock CPython {results['machine']['python']} "
