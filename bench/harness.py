@@ -105,11 +105,12 @@ def run_script(script: Script, params: PyperfParams, profile: Profile, runs_dir:
                probe_result: Probe) -> list[dict[str, Any]]:
     """Stock and overdrive for one script; one result row per pyperf benchmark it reports.
 
-    The worker processes of the two sides alternate (stock, overdrive, stock,
-    ...), each a pyperf invocation appending to its side's JSON, so load that
-    comes and goes on a shared machine hits both sides alike. Each side
+    The worker processes of the two sides alternate in ABBA order, each a
+    pyperf invocation appending to its side's JSON, so load that comes and
+    goes on a shared machine hits both sides alike. Each side
     calibrates its loops in its first invocation and reuses them; scripts with
-    several benchmarks (one --loops would not fit all) calibrate every time.
+    several benchmarks (one --loops would not fit all) calibrate every time,
+    and long-running ones need no calibration (Script.loops).
     """
     paths = {side: runs_dir / f"{script.name}.{side}.json" for side in SIDES}
     logs = {side: runs_dir / f"{script.name}.{side}.log" for side in SIDES}
@@ -121,7 +122,7 @@ def run_script(script: Script, params: PyperfParams, profile: Profile, runs_dir:
         errors[OVERDRIVE] = probe_result.error or "overdrive unavailable"
     wall = {side: 0.0 for side in SIDES}
     runner_pids: set[int] = set()
-    loops: dict[str, int | None] = {side: None for side in SIDES}
+    loops: dict[str, int | None] = {side: script.loops for side in SIDES}
     for round_ in range(params.processes):
         for side in round_order(round_):
             if side in errors:
@@ -135,9 +136,10 @@ def run_script(script: Script, params: PyperfParams, profile: Profile, runs_dir:
             if not outcome.ok:
                 errors[side] = outcome.error or "failed"
                 continue
-            benches = load_benchmarks(paths[side])
-            if loops[side] is None and len(benches) == 1:
-                loops[side] = benches[0].get_runs()[-1].get_metadata().get("loops")
+            done = load_benchmarks(paths[side])
+            if loops[side] is None and len(done) == 1:
+                # The last run is the measured one of the invocation that calibrated.
+                loops[side] = done[0].get_runs()[-1].get_metadata().get("loops")
 
     benches = {side: load_benchmarks(paths[side]) for side in SIDES}
     names = [b.get_name() for b in benches[STOCK] or benches[OVERDRIVE]] or [script.name]
