@@ -201,8 +201,10 @@ def git_info() -> dict[str, Any]:
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(BENCH_DIR), *args], capture_output=True,
                               text=True).stdout.strip()
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no")
+               .splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(changed),
+            "changed_files": changed}
 
 
 def main(argv: list[str] | None = None) -> int:

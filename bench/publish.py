@@ -41,7 +41,9 @@ def section(results: dict[str, Any]) -> str:
         f"(load average {results['load_avg_start'][0]:.1f} at the start, "
         f"{results['load_avg_end'][0]:.1f} at the end).",
         f"- Python: CPython {m['python']}; overdrive {version}, commit {git['commit']}"
-        f"{' (uncommitted changes)' if git['dirty'] else ''}.",
+        + (f" with uncommitted changes to {', '.join(git['changed_files'])}"
+           if git.get("changed_files") else " with uncommitted changes" if git["dirty"] else "")
+        + ".",
         f"- pyperf, both sides: {report.params_text(results['params'])}; "
         f"long-running benchmarks: {report.params_text(results['long_params'])}.",
         "",

@@ -200,8 +200,9 @@ def plot_ratios(results: dict[str, Any], path: Path) -> None:
     span = max(max(ratios), 1 / min(ratios), 1.05) ** 1.15
     ax.set_xscale("log")
     ax.set_xlim(1 / span, span)
-    ticks = [t for t in (0.1, 0.2, 0.25, 1 / 3, 0.5, 2 / 3, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3,
-                         4, 5, 10) if 1 / span <= t <= span]
+    candidates = ((0.1, 0.2, 0.25, 1 / 3, 0.5, 2 / 3, 1, 1.5, 2, 3, 4, 5, 10) if span > 1.8
+                  else (0.5, 2 / 3, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2))  # readable, not crowded
+    ticks = [t for t in candidates if 1 / span <= t <= span]
     ax.set_xticks(ticks, [f"{t:.3g}x" for t in ticks])
     ax.minorticks_off()
     ax.set_xlabel("stock time / overdrive time  (>1: overdrive faster; "

@@ -23,8 +23,9 @@ from odenv import OVERDRIVE, SIDES, Probe, probe, round_order
 from runner import remove_stale, run_pyperf
 from suite import PROFILES, WarmupSpec, find_script
 
-# An iteration counts as warmed up once it is within this fraction of the
-# median of the second half of the iterations (the steady state).
+# Warmed up: the first iteration within this fraction of the steady state
+# (the median of the second half of the iterations). Asking that all later
+# iterations stay within it too would let one noisy iteration decide.
 STEADY_TOLERANCE = 0.10
 
 
@@ -72,19 +73,16 @@ def median_curve(processes: list[list[float]]) -> list[float]:
 
 
 def warmed_up_at(curve: list[float]) -> int:
-    """1-based iteration from which every iteration is within tolerance of the steady state."""
+    """1-based index of the first iteration within tolerance of the steady state."""
     steady = statistics.median(curve[len(curve) // 2:])
-    for start in range(len(curve)):
-        if all(abs(v - steady) <= STEADY_TOLERANCE * steady for v in curve[start:]):
-            return start + 1
-    return len(curve)
+    return next(i for i, v in enumerate(curve, 1) if v <= (1 + STEADY_TOLERANCE) * steady)
 
 
 def summary(data: dict[str, Any]) -> str:
     lines = [f"\nWarm-up: first {data['iterations']} iterations, median of "
              f"{data['processes']} fresh processes",
              f"{'benchmark':16} {'side':10} {'1st iter':>10} {'steady':>10} "
-             f"{'steady from':>12} {'time to steady':>15}"]
+             f"{'steady from':>12} {'time before':>12}"]
     for name, sides in data["benchmarks"].items():
         for side, result in sides.items():
             if "error" in result:
@@ -94,7 +92,7 @@ def summary(data: dict[str, Any]) -> str:
             at = warmed_up_at(curve)
             steady = statistics.median(curve[len(curve) // 2:])
             lines.append(f"{name:16} {side:10} {curve[0] * 1e3:8.1f}ms {steady * 1e3:8.1f}ms "
-                         f"{'iter ' + str(at):>12} {sum(curve[:at - 1]):14.2f}s")
+                         f"{'iter ' + str(at):>12} {sum(curve[:at - 1]):11.2f}s")
     return "\n".join(lines)
 
 
@@ -102,6 +100,7 @@ def plot(data: dict[str, Any], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")  # no display on benchmark machines
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     names = list(data["benchmarks"])
     cols = min(2, len(names))
@@ -123,6 +122,7 @@ def plot(data: dict[str, Any], path: Path) -> None:
             ax.plot(x, median_curve(ms), marker="o", markersize=3, color=colors[side],
                     label=side)
         ax.set_title(name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("iteration (fresh process)")
         ax.set_ylabel("time per iteration (ms)")
         ax.set_ylim(bottom=0)
