@@ -11,7 +11,10 @@ $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 
+# build/ is removed first: pip builds in the work tree, and setuptools decides what to
+# recompile from file times, which a checkout or stash can leave misleading.
 install: $(VPY)
+	rm -rf build
 	$(VPY) -m pip install -q '.[test]'
 
 test: install
