@@ -167,10 +167,14 @@ static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
 }
 
 /* Feedback: the operand types a site saw last. */
-static void record_operands(OdOpCache *c, PyObject *lhs, PyObject *rhs)
+static inline void record_operands(OdOpCache *c, PyObject *lhs, PyObject *rhs)
 {
-    c->left = Py_TYPE(lhs);
-    c->right = Py_TYPE(rhs);
+    /* Read before writing: a site that keeps seeing the same types (nearly all of them)
+     * then never dirties its cache line. */
+    if (c->left != Py_TYPE(lhs))
+        c->left = Py_TYPE(lhs);
+    if (c->right != Py_TYPE(rhs))
+        c->right = Py_TYPE(rhs);
 }
 
 OD_HELPER(od_rt_binary_op)
