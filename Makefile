@@ -22,3 +22,4 @@ clean:
 
 -include bench/bench.mk
 -include tools/regrtest/regrtest.mk
+-include tools/debugbuild/debug.mk
