@@ -19,7 +19,7 @@ import os
 import sys
 
 
-def _install_recorder(path: str) -> None:
+def _install_recorder(path: str, label: str = "") -> None:
     from test.libregrtest import refleak
 
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -49,6 +49,8 @@ def _install_recorder(path: str) -> None:
         jit = "off"
         if "overdrive" in sys.modules:
             jit = "on" if sys.modules["overdrive"].is_enabled() else "off"
+        if label:
+            jit += "," + label
         write(fd, f"begin {test_name} {ns.huntrleaks[0]} {ns.huntrleaks[1]} jit={jit}\n"
               .encode())
         failed = real_dash_R(ns, test_name, test_func)
@@ -70,7 +72,7 @@ def parse(path: str) -> list:
                 if cur is not None:  # the previous dash_R never returned: a test failed
                     out.append(_unfinished(cur, "FAILED"))
                 cur = {"test": parts[1], "warmups": int(parts[2]), "runs": int(parts[3]),
-                       "jit": parts[4].split("=")[1], "rc": [], "blocks": [], "quick": []}
+                       "jit": parts[4].split("=", 1)[1].replace(",", " "), "rc": [], "blocks": [], "quick": []}
             elif parts[0] == "end" and cur is not None:
                 cur["verdict"] = parts[2]
                 n = cur["warmups"]
@@ -117,6 +119,7 @@ def main() -> None:
     ap.add_argument("--record", help="run regrtest (arguments after --) and record to FILE")
     ap.add_argument("--summarize", help="print the deltas recorded in FILE")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--label", default="", help="a word recorded beside jit=on/off")
     ap.add_argument("regrtest_args", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     if args.summarize:
@@ -127,7 +130,7 @@ def main() -> None:
     rest = args.regrtest_args
     if rest and rest[0] == "--":
         rest = rest[1:]
-    _install_recorder(args.record)
+    _install_recorder(args.record, args.label)
     sys.argv = [sys.argv[0]] + rest
     from test.libregrtest import main as regrtest_main
     regrtest_main()

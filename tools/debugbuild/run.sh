@@ -15,7 +15,9 @@
 #              with the JIT off as the baseline, and a canary module that leaks on purpose
 #
 # Environment: PYTHON_DBG (default python3.11-dbg), DEBUG_VENV, RESULTS (default
-# tools/debugbuild/results), REGRTEST_MODULES, REFLEAKS_ARGS (e.g. "--calls 50"),
+# tools/debugbuild/results), REGRTEST_MODULES, REGRTEST_KNOWN_FAILURES (test methods that
+# fail with the JIT on; a module that fails is re-run without them to still get its leak
+# deltas; the failure itself still counts), REFLEAKS_ARGS (e.g. "--calls 50"),
 # ALLOW_REFTOTAL_SKEW=1 (do not fail when sys.gettotalrefcount() drifts under compiled code
 # while real refcounts balance, and accept that regrtest's reference hunter is then blind),
 # NICE (default "nice -n 10").
@@ -31,7 +33,8 @@ RESULTS="${RESULTS:-$HERE/results}"
 NICE="${NICE:-nice -n 10}"
 ALLOW_REFTOTAL_SKEW="${ALLOW_REFTOTAL_SKEW:-0}"
 REFLEAKS_ARGS="${REFLEAKS_ARGS:-}"
-REGRTEST_MODULES="${REGRTEST_MODULES:-test_grammar test_exceptions test_scope test_class test_with test_contextlib test_unpack test_keywordonlyarg}"
+REGRTEST_KNOWN_FAILURES="${REGRTEST_KNOWN_FAILURES-test_memory_error_in_PyErr_PrintEx test_recursion_normalizing_with_no_memory test_refleaks_in___init__}"
+REGRTEST_MODULES="${REGRTEST_MODULES:-test_grammar test_exceptions test_scope test_class test_with test_contextlib test_unpack test_keywordonlyarg test_property}"
 VPY="$DEBUG_VENV/bin/python"
 
 STEPS=("$@")
@@ -136,18 +139,28 @@ if want regrtest; then
     mkdir -p "$WORK"
     # $1 = on|off, then regrtest arguments; output to regrtest-<label>.log
     regrtest() {
-        local jit="$1" label="$2"; shift 2
+        local jit="$1" label="$2" tag="${TAG:-}"; shift 2
         local envs=()
         [ "$jit" = on ] && envs=(OVERDRIVE=1 OVERDRIVE_THRESHOLD=0
                                  OVERDRIVE_STATS_FILE="$RESULTS/regrtest-stats.jsonl")
         ( cd "$WORK" && env "${envs[@]}" $NICE "$VPY" -X faulthandler "$HERE/regrtest_R.py" \
-            --record "$REC" -- -R 3:3 "$@" ) >"$RESULTS/regrtest-$label.log" 2>&1
+            --record "$REC" --label "$tag" -- -R 3:3 "$@" ) >"$RESULTS/regrtest-$label.log" 2>&1
     }
+    # Test methods known to fail with the JIT on (docs/debug-build.md, findings): when a
+    # module fails, it is run once more without them, so that its leak deltas are still seen.
+    ignores=()
+    for t in $REGRTEST_KNOWN_FAILURES; do ignores+=(-i "$t"); done
     : > "$RESULTS/regrtest-stats.jsonl"
     for m in $REGRTEST_MODULES; do
         regrtest on "jit-$m" "$m"; rc=$?
         if [ "$rc" -eq 0 ]; then note "regrtest -R 3:3 $m (JIT on): $(tail -1 "$RESULTS/regrtest-jit-$m.log")"
-        else fail "regrtest -R 3:3 $m (JIT on): exit $rc, see $RESULTS/regrtest-jit-$m.log"; fi
+        else
+            fail "regrtest -R 3:3 $m (JIT on): exit $rc, see $RESULTS/regrtest-jit-$m.log"
+            if [ ${#ignores[@]} -gt 0 ]; then
+                TAG=known-failures-ignored regrtest on "jit-$m-ignoring" "${ignores[@]}" "$m"; rc=$?
+                note "regrtest -R 3:3 $m (JIT on, without REGRTEST_KNOWN_FAILURES): exit $rc: $(tail -1 "$RESULTS/regrtest-jit-$m-ignoring.log")"
+            fi
+        fi
         regrtest off "stock-$m" "$m"; rc=$?
         [ "$rc" -eq 0 ] || note "regrtest -R 3:3 $m (JIT off, baseline): exit $rc"
     done
