@@ -225,6 +225,37 @@ def _runtime_workloads(R, G) -> list:
     ]
 
 
+def _unittest_workloads(modules: list, skip: list) -> list:
+    """One workload per test method of the given (regrtest) modules: the test run once per
+    call, in a fresh TestResult. Used to tell a real leak from SKEW when regrtest -R reports
+    references with the JIT on."""
+    import unittest
+
+    def flatten(suite):
+        for t in suite:
+            if isinstance(t, unittest.TestSuite):
+                yield from flatten(t)
+            else:
+                yield t
+
+    W = []
+    for name in modules:
+        mod = importlib.import_module(name)
+        for t in flatten(unittest.defaultTestLoader.loadTestsFromModule(mod)):
+            method = getattr(t, "_testMethodName", None)
+            if method is None or method in skip:
+                continue
+            fn = getattr(type(t), method)
+            W.append(Workload(t.id().removeprefix("test."), _run_test, (t,),
+                              target=getattr(fn, "__wrapped__", fn)))
+    return W
+
+
+def _run_test(t):
+    import unittest
+    t.run(unittest.TestResult())
+
+
 # Canaries for --selftest: each leaks on purpose, so each must be reported as LEAK.
 _CANARY_REF_TARGET = ("canary", "reference")
 _Py_IncRef = ctypes.pythonapi.Py_IncRef
@@ -370,7 +401,7 @@ def markdown(results: list) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--calls", type=int, default=200, help="calls per run (default 200)")
+    ap.add_argument("--calls", type=int, default=None, help="calls per run (default 200)")
     ap.add_argument("--warmups", type=int, default=2, help="warm-up runs (default 2)")
     ap.add_argument("--runs", type=int, default=3, help="measured runs (default 3)")
     ap.add_argument("--only", nargs="*", help="workload names (or prefixes) to run")
@@ -382,6 +413,12 @@ def main(argv=None) -> int:
     ap.add_argument("--allow-reftotal-skew", action="store_true",
                     help="do not fail on SKEW (sys.gettotalrefcount() not kept in step by "
                          "compiled code while the census shows balanced refcounts)")
+    ap.add_argument("--unittest", nargs="+", metavar="MODULE",
+                    help="instead of the built-in workloads, every test method of these "
+                         "modules (e.g. test.test_exceptions), one run per call; calls "
+                         "defaults to 1")
+    ap.add_argument("--skip", nargs="*", default=[],
+                    help="with --unittest: test method names to leave out")
     ap.add_argument("--tests-dir", default=DEFAULT_TESTS,
                     help="the project's tests/ (workloads are imported from it)")
     ap.add_argument("--json", help="write all results to this file")
@@ -398,11 +435,16 @@ def main(argv=None) -> int:
         print(f"overdrive is not importable from {sys.executable}: {exc}", file=sys.stderr)
         return 2
 
-    sys.path.insert(0, args.tests_dir)
-    T = importlib.import_module("test_opcodes")
-    R = importlib.import_module("test_runtime")
-    G = importlib.import_module("test_generators")
-    workloads = _opcode_workloads(T) + _runtime_workloads(R, G)
+    if args.calls is None:
+        args.calls = 1 if args.unittest else 200
+    if args.unittest:
+        workloads = _unittest_workloads(args.unittest, args.skip)
+    else:
+        sys.path.insert(0, args.tests_dir)
+        T = importlib.import_module("test_opcodes")
+        R = importlib.import_module("test_runtime")
+        G = importlib.import_module("test_generators")
+        workloads = _opcode_workloads(T) + _runtime_workloads(R, G)
     if args.selftest:
         workloads += _canary_workloads()
     if args.only:
