@@ -246,6 +246,9 @@ def _unittest_workloads(modules: list, skip: list) -> list:
             if method is None or method in skip:
                 continue
             fn = getattr(type(t), method)
+            if getattr(fn, "__unittest_skip__", False) or getattr(type(t), "__unittest_skip__",
+                                                                  False):
+                continue  # skipped by a decorator: it never runs, so it cannot be compiled
             W.append(Workload(t.id().removeprefix("test."), _run_test, (t,),
                               target=getattr(fn, "__wrapped__", fn)))
     return W
