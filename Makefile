@@ -25,3 +25,4 @@ clean:
 
 -include bench/bench.mk
 -include tools/regrtest/regrtest.mk
+-include tools/debugbuild/debug.mk
