@@ -99,6 +99,7 @@ void *od_rt_error(_PyInterpreterFrame *f, OdUnit *u, int index, int live_depth)
          * interpreter unwind (it adds the traceback entry itself). */
         f->stacktop = f->f_code->co_nlocalsplus + live_depth;
         u->throw_pending = 1;
+        u->exit_pending = 1;
         u->last_exit = OD_EXIT_TRACING_THROW;
         u->last_exit_opcode = _PyOpcode_Deopt[_Py_OPCODE(*f->prev_instr)];
         return NULL;

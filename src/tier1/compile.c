@@ -23,6 +23,7 @@
 #define OFF_STACKTOP ((int32_t)offsetof(_PyInterpreterFrame, stacktop))
 #define OFF_LAST_EXIT ((int32_t)offsetof(OdUnit, last_exit))
 #define OFF_LAST_EXIT_OP ((int32_t)offsetof(OdUnit, last_exit_opcode))
+#define OFF_EXIT_PENDING ((int32_t)offsetof(OdUnit, exit_pending))
 
 #define R_FRAME OD_RBX
 #define R_TS OD_R12
@@ -108,20 +109,43 @@ static void set_prev(Compiler *c, int unit)
     od_mov_mr(&c->a, R_FRAME, OFF_PREV, OD_RAX);
 }
 
-static void incref_reg(Compiler *c, OdReg r) { od_add_mi(&c->a, r, 0, 1); }
+/* In a debug build (Py_REF_DEBUG) every reference change also moves _Py_RefTotal, which
+ * sys.gettotalrefcount() and regrtest's leak hunter read; compiled code must too. r11 is
+ * free for this: tier 1 uses it for nothing else. */
+static void ref_total(Compiler *c, int delta)
+{
+#ifdef Py_REF_DEBUG
+    od_mov_ri(&c->a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
+    od_add_mi(&c->a, OD_R11, 0, delta);
+#else
+    (void)c;
+    (void)delta;
+#endif
+}
+
+static void incref_reg(Compiler *c, OdReg r)
+{
+    od_add_mi(&c->a, r, 0, 1);
+    ref_total(c, 1);
+}
 
 /* Py_DECREF of the object in `r` (not NULL); the dealloc is a stub. `unit` is the
  * instruction whose prev_instr a finalizer would observe. */
 static void decref_reg(Compiler *c, OdReg r, int unit)
 {
     Stub s = {.kind = STUB_DEALLOC, .reg = r, .index = unit, .back = od_label_new(&c->a)};
+    ref_total(c, -1);
     od_sub_mi(&c->a, r, 0, 1);
     od_jcc(&c->a, OD_CC_E, add_stub(c, s));
     od_label_bind(&c->a, s.back);
 }
 
 /* Values True/False/None never reach refcount zero: a plain decrement suffices. */
-static void decref_immortalish(Compiler *c, OdReg r) { od_sub_mi(&c->a, r, 0, 1); }
+static void decref_immortalish(Compiler *c, OdReg r)
+{
+    ref_total(c, -1);
+    od_sub_mi(&c->a, r, 0, 1);
+}
 
 static void check_breaker(Compiler *c, int index, int live_after, OdLabel cont)
 {
@@ -630,6 +654,7 @@ static void emit_exit_sequence(Compiler *c, int resume, int depth, int reason, i
     OdAsm *a = &c->a;
     set_prev(c, resume - 1);
     od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus + depth);
+    od_mov32_mi(a, R_UNIT, OFF_EXIT_PENDING, 1);
     od_mov32_mi(a, R_UNIT, OFF_LAST_EXIT, reason);
     od_mov32_mi(a, R_UNIT, OFF_LAST_EXIT_OP, opcode);
     od_jmp(a, c->ret_null);
