@@ -17,8 +17,11 @@ install: $(VPY)
 	rm -rf build
 	$(VPY) -m pip install -q '.[test]'
 
+# The README's test command: the project's test suite, then the core of CPython's regression
+# suite with the JIT forced on (tools/regrtest, docs/compatibility.md). Both must pass.
 test: install
 	$(VPY) -m pytest -q tests
+	$(MAKE) regrtest
 
 clean:
 	rm -rf build dist *.egg-info $(VENV)
