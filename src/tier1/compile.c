@@ -325,6 +325,47 @@ static void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLa
     od_jmp(a, done);
 }
 
+/* LOAD_METHOD's hit path inline for the site's first entry when it is a method of the
+ * type that the instance cannot shadow (no instance dict, or shared keys that have not
+ * grown and inline values in use): push the method (new reference) and move the object. */
+static void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                                  OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    OdLabel hit = od_label_new(a);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));                 /* self */
+    od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)offsetof(PyObject, ob_type));
+    od_cmp_rm(a, OD_RCX, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
+    od_cmp32_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type_version));
+    od_jcc(a, OD_CC_NE, miss);
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_METHOD_NO_DICT);
+    od_jcc(a, OD_CC_E, hit);
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind),
+                OD_ATTR_METHOD_SHARED_KEYS);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RSI, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, miss);
+    od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, miss);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_cmp_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, keys_nentries));
+    od_jcc(a, OD_CC_NE, miss);
+    od_label_bind(a, hit);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, value));
+    incref_reg(c, OD_RSI);
+    od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RSI);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
+    od_jmp(a, done);
+}
+
 static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int released)
 {
     int d = physical_depth(in);
@@ -334,13 +375,15 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
               .exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode)};
     void *arg = site_arg(c, in);
     OdLabel done = -1;
-    if (in->opcode == LOAD_GLOBAL || in->opcode == LOAD_ATTR) {
+    if (in->opcode == LOAD_GLOBAL || in->opcode == LOAD_ATTR || in->opcode == LOAD_METHOD) {
         OdLabel miss = od_label_new(&c->a);
         done = od_label_new(&c->a);
         if (in->opcode == LOAD_GLOBAL)
             emit_load_global_fast(c, in, arg, miss, done);
-        else
+        else if (in->opcode == LOAD_ATTR)
             emit_load_attr_fast(c, in, arg, miss, done);
+        else
+            emit_load_method_fast(c, in, arg, miss, done);
         od_label_bind(&c->a, miss);
     }
     set_prev(c, in->index);
