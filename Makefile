@@ -11,14 +11,21 @@ $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 
+# build/ is removed first: pip builds in the work tree, and setuptools decides what to
+# recompile from file times, which a checkout or stash can leave misleading.
 install: $(VPY)
+	rm -rf build
 	$(VPY) -m pip install -q '.[test]'
 
+# The README's test command: the project's test suite, then the core of CPython's regression
+# suite with the JIT forced on (tools/regrtest, docs/compatibility.md). Both must pass.
 test: install
 	$(VPY) -m pytest -q tests
+	$(MAKE) regrtest
 
 clean:
 	rm -rf build dist *.egg-info $(VENV)
 
 -include bench/bench.mk
 -include tools/regrtest/regrtest.mk
+-include tools/debugbuild/debug.mk

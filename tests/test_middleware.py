@@ -195,7 +195,9 @@ def test_asgi_app_under_uvicorn_runs_handler_code_compiled(tmp_path):
         assert server.proc.poll() is None
     assert stats["enabled"] and stats["pid"] == body["pid"]
     info = stats["checksum"]
-    assert info["compiled"] and info["native_entries"] >= 9 and info["exits"] == {}, info
+    # WARMUP is the one expected exit per code object (the interpreter quickens it).
+    exits = {k: v for k, v in info["exits"].items() if k != "WARMUP"}
+    assert info["compiled"] and info["native_entries"] >= 9 and exits == {}, info
     # The coroutine itself runs in the interpreter at tier 1, as documented.
     assert not stats["app"]["compiled"] and "coroutine" in stats["app"]["why_not"]
 

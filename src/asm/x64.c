@@ -267,6 +267,15 @@ void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
     byte(a, (uint8_t)imm);
 }
 
+void od_cmp16_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
+{
+    byte(a, 0x66); /* operand-size prefix: 16 bits */
+    rex(a, 0, 0, base, 0);
+    byte(a, 0x83);
+    modrm_mem(a, 7, base, disp);
+    byte(a, (uint8_t)imm);
+}
+
 void od_cmp_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x39, y, x); }
 void od_cmp_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp) { op_rm(a, 0x3B, r, base, disp); }
 void od_test_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x85, y, x); }

@@ -79,6 +79,7 @@ void od_add_rr(OdAsm *a, OdReg dst, OdReg src);                   /* add r64, r6
 void od_shl_ri(OdAsm *a, OdReg r, uint8_t imm);                    /* shl r64, imm8 */
 void od_cmp32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* cmp dword [m], imm */
 void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm);   /* cmp byte [m], imm8 */
+void od_cmp16_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm);  /* cmp word [m], simm8 */
 void od_test_rr(OdAsm *a, OdReg x, OdReg y);
 void od_test32_rr(OdAsm *a, OdReg x, OdReg y);
 

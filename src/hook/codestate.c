@@ -50,6 +50,25 @@ OdCodeState *od_code_state(PyCodeObject *co, int create)
     st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
+    if (!ex) {
+        /* Allocate the extra array ourselves, sized to our slot only. _PyCode_SetExtra
+         * would size it for every registered user, and code deallocation calls every
+         * user's free function for each slot, NULL or not: other users (say a ctypes
+         * callback registered by a test) would then be called for every code object the
+         * JIT ever touched, possibly after they are gone at shutdown. CPython grows the
+         * array itself if another user sets its own slot later. */
+        ex = PyMem_Malloc(sizeof(CodeExtraLayout) + (size_t)extra_index * sizeof(void *));
+        if (!ex) {
+            free(st);
+            return NULL;
+        }
+        ex->ce_size = extra_index + 1;
+        for (Py_ssize_t i = 0; i < extra_index; i++)
+            ex->ce_extras[i] = NULL;
+        ex->ce_extras[extra_index] = st;
+        co->co_extra = ex;
+        return st;
+    }
     if (_PyCode_SetExtra((PyObject *)co, extra_index, st) < 0) {
         PyErr_Clear();
         free(st);

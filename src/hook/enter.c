@@ -21,10 +21,17 @@ PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void
     PyObject *res = u->entry(f, ts, u, resume_at);
     cf->current_frame = caller;
     _Py_LeaveRecursiveCallTstate(ts);
-    int throwflag = u->throw_pending;
-    u->throw_pending = 0;
-    if (res || (PyErr_Occurred() && !throwflag))
-        return res; /* returned, or raised with no handler in this frame */
+    int throwflag = u->throw_pending, exited = u->exit_pending;
+    u->throw_pending = u->exit_pending = 0;
+    if (res)
+        return res;
+    if (!exited) {
+        /* Raised with no handler in this frame. NULL without an exception would be a bug in
+         * a helper: report it rather than resume the interpreter at an arbitrary place. */
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_SystemError, "overdrive: compiled code failed without an exception");
+        return NULL;
+    }
     /* Exit: prev_instr and stacktop say where the interpreter continues. */
     u->exits[u->last_exit]++;
     od_stats.exits[u->last_exit]++;

@@ -144,6 +144,11 @@ int od_rt_truth_consume(PyObject *v);
 /* Releases an object whose count reached zero, after compiled code set prev_instr. */
 void od_rt_dealloc(PyObject *o);
 
+/* RESUME's warm-up count (co_warmup), as the interpreter keeps it: 1 when this RESUME is
+ * the one at which CPython quickens the code object; compiled code then lets the
+ * interpreter run it, so the adaptive bytecode specializes exactly as without the JIT. */
+int od_rt_warmup(PyCodeObject *co);
+
 /* Eval-breaker slow path: signals, pending calls, GIL hand-off, async exceptions.
  * 0, or -1 with an exception set. */
 int od_rt_handle_eval_breaker(PyThreadState *ts);

@@ -167,10 +167,14 @@ static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
 }
 
 /* Feedback: the operand types a site saw last. */
-static void record_operands(OdOpCache *c, PyObject *lhs, PyObject *rhs)
+static inline void record_operands(OdOpCache *c, PyObject *lhs, PyObject *rhs)
 {
-    c->left = Py_TYPE(lhs);
-    c->right = Py_TYPE(rhs);
+    /* Read before writing: a site that keeps seeing the same types (nearly all of them)
+     * then never dirties its cache line. */
+    if (c->left != Py_TYPE(lhs))
+        c->left = Py_TYPE(lhs);
+    if (c->right != Py_TYPE(rhs))
+        c->right = Py_TYPE(rhs);
 }
 
 OD_HELPER(od_rt_binary_op)
@@ -197,6 +201,20 @@ OD_HELPER(od_rt_binary_op)
     return OD_OK;
 }
 
+/* x <op> y for a rich-comparison op. One-digit ints (below 2**30) convert to double
+ * exactly, so ints and floats share it. */
+static inline int compare_numbers(int op, double x, double y)
+{
+    switch (op) {
+    case Py_LT: return x < y;
+    case Py_LE: return x <= y;
+    case Py_EQ: return x == y;
+    case Py_NE: return x != y;
+    case Py_GT: return x > y;
+    default: return x >= y;
+    }
+}
+
 /* Comparison of exact ints/floats/strs without rich-compare dispatch: -1 = not handled. */
 static int compare_fast(int op, PyObject *a, PyObject *b)
 {
@@ -204,26 +222,10 @@ static int compare_fast(int op, PyObject *a, PyObject *b)
         long x, y;
         if (!compact_long(a, &x) || !compact_long(b, &y))
             return -1;
-        switch (op) {
-        case Py_LT: return x < y;
-        case Py_LE: return x <= y;
-        case Py_EQ: return x == y;
-        case Py_NE: return x != y;
-        case Py_GT: return x > y;
-        default: return x >= y;
-        }
+        return compare_numbers(op, (double)x, (double)y);
     }
-    if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b)) {
-        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
-        switch (op) {
-        case Py_LT: return x < y;
-        case Py_LE: return x <= y;
-        case Py_EQ: return x == y;
-        case Py_NE: return x != y;
-        case Py_GT: return x > y;
-        default: return x >= y;
-        }
-    }
+    if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b))
+        return compare_numbers(op, PyFloat_AS_DOUBLE(a), PyFloat_AS_DOUBLE(b));
     if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b) && (op == Py_EQ || op == Py_NE)) {
         int eq = a == b || (PyUnicode_GET_LENGTH(a) == PyUnicode_GET_LENGTH(b)
                             && _PyUnicode_EQ(a, b));

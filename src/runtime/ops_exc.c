@@ -99,6 +99,7 @@ void *od_rt_error(_PyInterpreterFrame *f, OdUnit *u, int index, int live_depth)
          * interpreter unwind (it adds the traceback entry itself). */
         f->stacktop = f->f_code->co_nlocalsplus + live_depth;
         u->throw_pending = 1;
+        u->exit_pending = 1;
         u->last_exit = OD_EXIT_TRACING_THROW;
         u->last_exit_opcode = _PyOpcode_Deopt[_Py_OPCODE(*f->prev_instr)];
         return NULL;
@@ -285,6 +286,16 @@ OD_HELPER(od_rt_check_exc_match)
     sp[-1] = res ? Py_True : Py_False;
     Py_INCREF(sp[-1]);
     return OD_OK;
+}
+
+int od_rt_warmup(PyCodeObject *co)
+{
+    if (co->co_warmup == 0)
+        return 0;
+    if (co->co_warmup + 1 == 0)
+        return 1; /* left at -1: the interpreter's RESUME takes it to 0 and quickens */
+    co->co_warmup++;
+    return 0;
 }
 
 /* ---- eval breaker -------------------------------------------------------------- */

@@ -6,8 +6,9 @@
  * PyThreadState *ts, OdUnit *u, void *resume_at)` and returns either the frame's return
  * value (or, for a generator, the value it yields: the generator's frame state then says
  * FRAME_SUSPENDED), or NULL:
- *   - with an exception set: the frame raised and was unwound (no handler in this frame);
- *   - without one: it left for the interpreter ("exit"); f->prev_instr and f->stacktop
+ *   - with an exception set and no exit flag: the frame raised and was unwound (no handler
+ *     in this frame);
+ *   - with u->exit_pending set: it left for the interpreter ("exit"); f->prev_instr and f->stacktop
  *     describe where the interpreter resumes, u->last_exit says why;
  *   - with one and u->throw_pending set: an exception raised while tracing was on; the
  *     interpreter must unwind it (throwflag) so that trace events are produced. */
@@ -23,7 +24,8 @@
     X(HELPER_DEOPT, "runtime helper met a case it leaves to the interpreter")         \
     X(TRACING, "tracing or profiling switched on during a call")                      \
     X(TRACING_THROW, "exception raised while tracing is on: the interpreter unwinds")  \
-    X(UNBOUND_LOCAL, "unbound local or free variable (the interpreter raises it)")
+    X(UNBOUND_LOCAL, "unbound local or free variable (the interpreter raises it)")  \
+    X(WARMUP, "once per code object: the interpreter quickens it at RESUME")
 
 typedef enum {
 #define OD_EXIT_ENUM(name, desc) OD_EXIT_##name,
@@ -109,6 +111,7 @@ struct OdUnit {
     int last_exit;
     int last_exit_opcode;
     int throw_pending;            /* exit with the exception set: resume with throwflag */
+    int exit_pending;             /* set by every exit stub: NULL means "exit", not "raised" */
 };
 
 #endif /* OD_RUNTIME_UNIT_H */

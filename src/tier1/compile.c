@@ -23,6 +23,7 @@
 #define OFF_STACKTOP ((int32_t)offsetof(_PyInterpreterFrame, stacktop))
 #define OFF_LAST_EXIT ((int32_t)offsetof(OdUnit, last_exit))
 #define OFF_LAST_EXIT_OP ((int32_t)offsetof(OdUnit, last_exit_opcode))
+#define OFF_EXIT_PENDING ((int32_t)offsetof(OdUnit, exit_pending))
 
 #define R_FRAME OD_RBX
 #define R_TS OD_R12
@@ -38,6 +39,7 @@ typedef enum {
     STUB_DEALLOC,   /* refcount of `reg` hit zero: dealloc, then back to `back` */
     STUB_BREAKER,   /* eval breaker set: handle, then continue at `back` */
     STUB_BOX_BOOL,  /* store bool(eax) at depth-1, then exit at `resume` (fused compare) */
+    STUB_WARMUP,    /* co_warmup != 0: count it; at the quickening RESUME, take `exit` */
 } StubKind;
 
 typedef struct {
@@ -107,20 +109,43 @@ static void set_prev(Compiler *c, int unit)
     od_mov_mr(&c->a, R_FRAME, OFF_PREV, OD_RAX);
 }
 
-static void incref_reg(Compiler *c, OdReg r) { od_add_mi(&c->a, r, 0, 1); }
+/* In a debug build (Py_REF_DEBUG) every reference change also moves _Py_RefTotal, which
+ * sys.gettotalrefcount() and regrtest's leak hunter read; compiled code must too. r11 is
+ * free for this: tier 1 uses it for nothing else. */
+static void ref_total(Compiler *c, int delta)
+{
+#ifdef Py_REF_DEBUG
+    od_mov_ri(&c->a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
+    od_add_mi(&c->a, OD_R11, 0, delta);
+#else
+    (void)c;
+    (void)delta;
+#endif
+}
+
+static void incref_reg(Compiler *c, OdReg r)
+{
+    od_add_mi(&c->a, r, 0, 1);
+    ref_total(c, 1);
+}
 
 /* Py_DECREF of the object in `r` (not NULL); the dealloc is a stub. `unit` is the
  * instruction whose prev_instr a finalizer would observe. */
 static void decref_reg(Compiler *c, OdReg r, int unit)
 {
     Stub s = {.kind = STUB_DEALLOC, .reg = r, .index = unit, .back = od_label_new(&c->a)};
+    ref_total(c, -1);
     od_sub_mi(&c->a, r, 0, 1);
     od_jcc(&c->a, OD_CC_E, add_stub(c, s));
     od_label_bind(&c->a, s.back);
 }
 
 /* Values True/False/None never reach refcount zero: a plain decrement suffices. */
-static void decref_immortalish(Compiler *c, OdReg r) { od_sub_mi(&c->a, r, 0, 1); }
+static void decref_immortalish(Compiler *c, OdReg r)
+{
+    ref_total(c, -1);
+    od_sub_mi(&c->a, r, 0, 1);
+}
 
 static void check_breaker(Compiler *c, int index, int live_after, OdLabel cont)
 {
@@ -300,6 +325,47 @@ static void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLa
     od_jmp(a, done);
 }
 
+/* LOAD_METHOD's hit path inline for the site's first entry when it is a method of the
+ * type that the instance cannot shadow (no instance dict, or shared keys that have not
+ * grown and inline values in use): push the method (new reference) and move the object. */
+static void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                                  OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    OdLabel hit = od_label_new(a);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));                 /* self */
+    od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)offsetof(PyObject, ob_type));
+    od_cmp_rm(a, OD_RCX, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
+    od_cmp32_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type_version));
+    od_jcc(a, OD_CC_NE, miss);
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_METHOD_NO_DICT);
+    od_jcc(a, OD_CC_E, hit);
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind),
+                OD_ATTR_METHOD_SHARED_KEYS);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RSI, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, miss);
+    od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, miss);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_cmp_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, keys_nentries));
+    od_jcc(a, OD_CC_NE, miss);
+    od_label_bind(a, hit);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, value));
+    incref_reg(c, OD_RSI);
+    od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RSI);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
+    od_jmp(a, done);
+}
+
 static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int released)
 {
     int d = physical_depth(in);
@@ -309,13 +375,15 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
               .exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode)};
     void *arg = site_arg(c, in);
     OdLabel done = -1;
-    if (in->opcode == LOAD_GLOBAL || in->opcode == LOAD_ATTR) {
+    if (in->opcode == LOAD_GLOBAL || in->opcode == LOAD_ATTR || in->opcode == LOAD_METHOD) {
         OdLabel miss = od_label_new(&c->a);
         done = od_label_new(&c->a);
         if (in->opcode == LOAD_GLOBAL)
             emit_load_global_fast(c, in, arg, miss, done);
-        else
+        else if (in->opcode == LOAD_ATTR)
             emit_load_attr_fast(c, in, arg, miss, done);
+        else
+            emit_load_method_fast(c, in, arg, miss, done);
         od_label_bind(&c->a, miss);
     }
     set_prev(c, in->index);
@@ -433,7 +501,16 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     switch (op) {
     case NOP:
         return;
-    case RESUME:
+    case RESUME: {
+        /* Keep CPython's warm-up count; the RESUME that would quicken the code object is
+         * run by the interpreter (once), so adaptive bytecode specializes as without us. */
+        Stub s = {.kind = STUB_WARMUP, .index = in->index, .back = od_label_new(a),
+                  .exit = exit_stub(c, in->start, d, OD_EXIT_WARMUP, op)};
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)c->co);
+        od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
+        od_jcc(a, OD_CC_NE, add_stub(c, s));
+        od_label_bind(a, s.back);
+    }
         set_prev(c, in->index); /* the frame is "complete" from here on */
         if (arg < 2) {
             OdLabel cont = od_label_new(a);
@@ -620,6 +697,7 @@ static void emit_exit_sequence(Compiler *c, int resume, int depth, int reason, i
     OdAsm *a = &c->a;
     set_prev(c, resume - 1);
     od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus + depth);
+    od_mov32_mi(a, R_UNIT, OFF_EXIT_PENDING, 1);
     od_mov32_mi(a, R_UNIT, OFF_LAST_EXIT, reason);
     od_mov32_mi(a, R_UNIT, OFF_LAST_EXIT_OP, opcode);
     od_jmp(a, c->ret_null);
@@ -655,6 +733,13 @@ static void emit_stubs(Compiler *c)
             if (s.reg != OD_RDI)
                 od_mov_rr(a, OD_RDI, s.reg);
             od_call_abs(a, (const void *)od_rt_dealloc);
+            od_jmp(a, s.back);
+            break;
+        case STUB_WARMUP:
+            od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)c->co);
+            od_call_abs(a, (const void *)od_rt_warmup);
+            od_test32_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_NE, s.exit);
             od_jmp(a, s.back);
             break;
         case STUB_BOX_BOOL:
