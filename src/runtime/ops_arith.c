@@ -177,6 +177,17 @@ static inline void record_operands(OdOpCache *c, PyObject *lhs, PyObject *rhs)
         c->right = Py_TYPE(rhs);
 }
 
+/* Release both operands and push the result in their place (NULL: the error return). */
+static int finish_binary(PyObject **sp, PyObject *lhs, PyObject *rhs, PyObject *res)
+{
+    Py_DECREF(lhs);
+    Py_DECREF(rhs);
+    if (!res)
+        return OD_ERROR;
+    sp[-2] = res;
+    return OD_OK;
+}
+
 OD_HELPER(od_rt_binary_op)
 {
     (void)f;
@@ -193,12 +204,7 @@ OD_HELPER(od_rt_binary_op)
                     : binary_fns[oparg];
         res = fn(lhs, rhs);
     }
-    Py_DECREF(lhs);
-    Py_DECREF(rhs);
-    if (!res)
-        return OD_ERROR;
-    sp[-2] = res;
-    return OD_OK;
+    return finish_binary(sp, lhs, rhs, res);
 }
 
 /* x <op> y for a rich-comparison op. One-digit ints (below 2**30) convert to double
@@ -249,12 +255,7 @@ OD_HELPER(od_rt_compare_op)
         c->slow++;
         res = PyObject_RichCompare(lhs, rhs, oparg);
     }
-    Py_DECREF(lhs);
-    Py_DECREF(rhs);
-    if (!res)
-        return OD_ERROR;
-    sp[-2] = res;
-    return OD_OK;
+    return finish_binary(sp, lhs, rhs, res);
 }
 
 OD_HELPER(od_rt_compare_branch)

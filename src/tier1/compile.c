@@ -289,6 +289,23 @@ static void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, Od
     od_jmp(a, done);
 }
 
+/* The guard shared by the inline attribute paths: leaves rdx = the site, rax = the object
+ * on top of the stack, rcx = its type, and jumps to `miss` unless the site's first entry
+ * is for that type at its current version. */
+static void emit_attr_entry_guard(Compiler *c, const OdInstr *in, void *site, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, in->depth - 1));
+    od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)offsetof(PyObject, ob_type));
+    od_cmp_rm(a, OD_RCX, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
+    od_cmp32_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type_version));
+    od_jcc(a, OD_CC_NE, miss);
+}
+
 /* LOAD_ATTR's hit path inline for the site's first entry when it is an instance attribute
  * in the object's inline values (the common monomorphic case): type and type version
  * match, the values array exists and holds the attribute. Anything else is the helper. */
@@ -298,15 +315,8 @@ static void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLa
     OdAsm *a = &c->a;
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
-    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));                 /* owner */
-    od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)offsetof(PyObject, ob_type));
-    od_cmp_rm(a, OD_RCX, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type));
-    od_jcc(a, OD_CC_NE, miss);
+    emit_attr_entry_guard(c, in, site, miss);
     od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_INSTANCE_VALUE);
-    od_jcc(a, OD_CC_NE, miss);
-    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
-    od_cmp32_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type_version));
     od_jcc(a, OD_CC_NE, miss);
     od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
     od_test_rr(a, OD_RCX, OD_RCX);
@@ -335,14 +345,7 @@ static void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, Od
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
     OdLabel hit = od_label_new(a);
-    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));                 /* self */
-    od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)offsetof(PyObject, ob_type));
-    od_cmp_rm(a, OD_RCX, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type));
-    od_jcc(a, OD_CC_NE, miss);
-    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
-    od_cmp32_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type_version));
-    od_jcc(a, OD_CC_NE, miss);
+    emit_attr_entry_guard(c, in, site, miss);
     od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_METHOD_NO_DICT);
     od_jcc(a, OD_CC_E, hit);
     od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind),
