@@ -516,3 +516,31 @@ def test_other_co_extra_users_are_not_called_for_jit_state():
     assert r.returncode == 0, r.stderr
     index, calls = r.stdout.split(" ", 1)
     assert int(index) >= 1 and calls.strip() == "[]"
+
+
+def _depth_seen_through_builtins():
+    """Recursion depth a generator sees when resumed through next(), a METH_FASTCALL
+    builtin, relative to its caller: the warmed interpreter calls next() directly
+    (PRECALL_BUILTIN_FAST, not counted); generic vectorcall counts it."""
+    import _testinternalcapi
+
+    def gen():
+        yield _testinternalcapi.get_recursion_depth()
+
+    base = _testinternalcapi.get_recursion_depth()
+    g = gen()
+    inside = next(g)
+    items = []
+    items.append(len(items))  # list.append and len: the direct forms too
+    return inside - base, items, len("abc"), isinstance(g, object)
+
+
+def test_builtin_calls_count_recursion_depth_as_the_warmed_interpreter():
+    # test.support.infinite_recursion() relies on this figure (test_support test_recursion).
+    pytest.importorskip("_testinternalcapi")
+    overdrive.disable()
+    for _ in range(100):  # warm up: the interpreter specializes the calls
+        expected = _depth_seen_through_builtins()
+    got, exits = _compiled_run(_depth_seen_through_builtins)
+    assert not exits
+    assert got == expected == (1, [0], 3, True)

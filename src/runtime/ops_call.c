@@ -27,6 +27,95 @@ OD_HELPER(od_rt_precall)
     return OD_OK;
 }
 
+/* Marker: the callable is not one call_builtin_direct handles. */
+static char not_direct_marker;
+#define NOT_DIRECT ((PyObject *)&not_direct_marker)
+
+/* Builtin functions and method descriptors called straight through their C pointer, as
+ * the specializing interpreter's PRECALL_BUILTIN_* / PRECALL_*_METHOD_DESCRIPTOR_*
+ * forms do. That is faster than vectorcall and, as important, counts the C recursion
+ * depth exactly as they do: the fast-call forms do not count, METH_O and METH_NOARGS do.
+ * (Generic vectorcall counts every C function; code that measures its recursion depth,
+ * such as test.support.infinite_recursion, sees the warmed-up interpreter's figure.)
+ * Compiled code runs with tracing off (it exits when tracing switches on), which is the
+ * condition under which the interpreter uses these forms too. */
+static PyObject *call_builtin_direct(PyObject *callable, PyObject **args, int total,
+                                     Py_ssize_t nkw, PyObject *kwnames)
+{
+    PyThreadState *ts = _PyThreadState_GET();
+    int npos = total - (int)nkw;
+    if (PyCFunction_CheckExact(callable)) {
+        PyObject *self = PyCFunction_GET_SELF(callable);
+        PyCFunction meth = PyCFunction_GET_FUNCTION(callable);
+        switch (PyCFunction_GET_FLAGS(callable)) {
+        case METH_FASTCALL:
+            if (nkw)
+                return NOT_DIRECT;
+            return ((_PyCFunctionFast)(void (*)(void))meth)(self, args, npos);
+        case METH_FASTCALL | METH_KEYWORDS:
+            return ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args, npos,
+                                                                         kwnames);
+        case METH_O: {
+            if (nkw || total != 1)
+                return NOT_DIRECT;
+            if (callable == ts->interp->callable_cache.len) {
+                Py_ssize_t n = PyObject_Length(args[0]);
+                return n < 0 ? NULL : PyLong_FromSsize_t(n);
+            }
+            if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
+                return NULL;
+            PyObject *res = meth(self, args[0]);
+            _Py_LeaveRecursiveCallTstate(ts);
+            return res;
+        }
+        default:
+            return NOT_DIRECT;
+        }
+    }
+    if (Py_IS_TYPE(callable, &PyMethodDescr_Type) && total >= 1) {
+        PyMethodDescrObject *descr = (PyMethodDescrObject *)callable;
+        PyObject *self = args[0];
+        if (!Py_IS_TYPE(self, descr->d_common.d_type))
+            return NOT_DIRECT;
+        PyCFunction meth = descr->d_method->ml_meth;
+        switch (descr->d_method->ml_flags) {
+        case METH_FASTCALL:
+            if (nkw)
+                return NOT_DIRECT;
+            return ((_PyCFunctionFast)(void (*)(void))meth)(self, args + 1, npos - 1);
+        case METH_FASTCALL | METH_KEYWORDS:
+            return ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args + 1,
+                                                                         npos - 1, kwnames);
+        case METH_O: {
+            if (nkw || total != 2)
+                return NOT_DIRECT;
+            if (callable == ts->interp->callable_cache.list_append) {
+                if (PyList_Append(self, args[1]) < 0)
+                    return NULL;
+                Py_RETURN_NONE;
+            }
+            if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
+                return NULL;
+            PyObject *res = meth(self, args[1]);
+            _Py_LeaveRecursiveCallTstate(ts);
+            return res;
+        }
+        case METH_NOARGS: {
+            if (nkw || total != 1)
+                return NOT_DIRECT;
+            if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
+                return NULL;
+            PyObject *res = meth(self, NULL);
+            _Py_LeaveRecursiveCallTstate(ts);
+            return res;
+        }
+        default:
+            return NOT_DIRECT;
+        }
+    }
+    return NOT_DIRECT;
+}
+
 OD_HELPER(od_rt_call)
 {
     (void)f;
@@ -50,9 +139,11 @@ OD_HELPER(od_rt_call)
             return res ? OD_OK : OD_ERROR;
         }
     }
-    PyObject *res = PyObject_Vectorcall(callable, args,
-                                        (size_t)(total - nkw) | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                        site->kwnames);
+    PyObject *res = call_builtin_direct(callable, args, total, nkw, site->kwnames);
+    if (res == NOT_DIRECT)
+        res = PyObject_Vectorcall(callable, args,
+                                  (size_t)(total - nkw) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                  site->kwnames);
     if (!res)
         return OD_ERROR; /* inputs stay on the stack; the unwinder releases them */
     for (int i = 0; i < total; i++)
