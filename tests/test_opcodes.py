@@ -690,3 +690,141 @@ def f_store_subscr(n):
 
 def test_store_subscr(jit):
     jit.run_both(f_store_subscr, 12)
+
+
+def _site_entries(fn, name):
+    """Entries of fn's attribute cache sites for `name` (from the compiled code)."""
+    import _overdrive
+    return [e for r in _overdrive._native_map(fn)["instructions"]
+            if (r.get("cache") or {}).get("kind") == "attr" and r["cache"]["name"] == name
+            for e in r["cache"]["entries"]]
+
+
+class Modes:
+    FORWARD = 1
+    BACKWARD = 0
+
+    @staticmethod
+    def pick(d):
+        return d * 10
+
+    @classmethod
+    def make(cls, d):
+        return (cls.__name__, d)
+
+    def plain(self):
+        return self.FORWARD
+
+
+class SubModes(Modes):
+    pass
+
+
+def f_class_attrs(cls, n):
+    out = []
+    for i in range(n):
+        out.append((cls.FORWARD, cls.BACKWARD, cls.pick(i), cls.make(i), cls.plain is Modes.plain))
+    return out
+
+
+def test_class_attribute_cache_and_invalidation(jit):
+    jit.run_both(f_class_attrs, Modes, 20)
+    hits = {e["kind"]: e["hits"] for e in _site_entries(f_class_attrs, "FORWARD")}
+    assert hits.get("CLASS_VALUE", 0) > 0, _site_entries(f_class_attrs, "FORWARD")
+    jit.run_both(f_class_attrs, SubModes, 20)
+    # Changing the class, or a base of the class, is seen on the next access.
+    Modes.FORWARD = "changed"
+    try:
+        assert jit.run_both(f_class_attrs, Modes, 3)[0][0] == "changed"
+        assert jit.run_both(f_class_attrs, SubModes, 3)[0][0] == "changed"
+        SubModes.FORWARD = "own"
+        assert jit.run_both(f_class_attrs, SubModes, 3)[0][0] == "own"
+        Modes.pick = staticmethod(lambda d: -d)
+        assert jit.run_both(f_class_attrs, Modes, 3)[2][2] == -2
+    finally:
+        Modes.FORWARD = 1
+        Modes.pick = staticmethod(lambda d: d * 10)
+        del SubModes.FORWARD
+
+    class Meta(type):
+        FORWARD = "meta"  # metaclass attributes: not `type`, so never cached
+
+    class WithMeta(metaclass=Meta):
+        BACKWARD = 2
+
+        @staticmethod
+        def pick(d):
+            return d
+
+        @classmethod
+        def make(cls, d):
+            return d
+
+        def plain(self):
+            return 0
+
+    jit.run_both(f_class_attrs, WithMeta, 3)
+
+
+class Binds:
+    def __init__(self, v):
+        self.v = v
+
+    def get(self):
+        return self.v
+
+
+def f_bound_methods(objs):
+    return [o.get() + (o.get)() for o in objs] + [len(o.get.__self__.__dict__) for o in objs]
+
+
+def test_bound_method_attribute_cache(jit):
+    objs = [Binds(i) for i in range(10)]
+
+    def read():
+        out = []
+        for o in objs:
+            m = o.get
+            out.append(m())
+        return out
+
+    jit.run_both(read)
+    hits = sum(e["hits"] for e in _site_entries(read, "get") if e["kind"].startswith("METHOD"))
+    assert hits > 0, _site_entries(read, "get")
+    objs[3].get = lambda: "shadowed"  # an instance attribute shadows the method
+    assert jit.run_both(read)[3] == "shadowed"
+    jit.run_both(f_bound_methods, [Binds(1), Binds(2)])
+    Binds.get = lambda self: -self.v
+    try:
+        assert jit.run_both(read)[4] == -4
+    finally:
+        Binds.get = lambda self: self.v
+
+
+class Grows:
+    def __init__(self, a, b, flip):
+        if flip:
+            self.b = b
+            self.a = a
+        else:
+            self.a = a
+            self.b = b
+        self.c = a + b
+
+
+def f_new_attributes(n):
+    objs = [Grows(i, -i, i % 3 == 0) for i in range(n)]
+    return [list(vars(o).items()) for o in objs]
+
+
+def test_store_attr_adds_new_attributes_in_insertion_order(jit):
+    # Attributes created in __init__ go into the inline values in insertion order, so
+    # vars() lists them in the order they were set, as the interpreter does.
+    jit.run_both(f_new_attributes, 12)
+    overdrive.enable(threshold=0)
+    try:
+        f_new_attributes(12)
+    finally:
+        overdrive.disable()
+    hits = sum(e["hits"] for e in _site_entries(Grows.__init__, "c") if e["kind"] == "INSTANCE_VALUE")
+    assert hits > 0, _site_entries(Grows.__init__, "c")

@@ -114,12 +114,9 @@ static PyObject *type_at(TypeIndex *ix, const void *p)
 static const char *attr_kind_name(int kind)
 {
     switch (kind) {
-    case OD_ATTR_NONE: return "NONE";
-    case OD_ATTR_INSTANCE_VALUE: return "INSTANCE_VALUE";
-    case OD_ATTR_MODULE_VALUE: return "MODULE_VALUE";
-    case OD_ATTR_METHOD_NO_DICT: return "METHOD_NO_DICT";
-    case OD_ATTR_METHOD_SHARED_KEYS: return "METHOD_SHARED_KEYS";
-    case OD_ATTR_SLOT: return "SLOT";
+#define OD_ATTR_KIND_CASE(name, doc) case OD_ATTR_##name: return #name;
+    OD_ATTR_KINDS(OD_ATTR_KIND_CASE)
+#undef OD_ATTR_KIND_CASE
     default: return "UNKNOWN";
     }
 }

@@ -288,6 +288,90 @@ static int version_usable(PyTypeObject *tp)
     return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) && tp->tp_version_tag != 0;
 }
 
+/* Whether method entry `c` (a METHOD_* kind) holds for `obj`: the type has not changed
+ * and nothing on the instance can shadow the method. */
+static int method_entry_hit(OdAttrCache *c, PyObject *obj, PyObject *name)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp->tp_version_tag != c->type_version)
+        return 0;
+    if (c->kind == OD_ATTR_METHOD_NO_DICT)
+        return 1;
+    if (c->kind == OD_ATTR_METHOD_SHARED_KEYS) {
+        /* Inline values in use (no materialized __dict__) and no new attribute names
+         * since the entry was made, so the instance cannot shadow the method. */
+        PyDictValues *values = *_PyObject_ValuesPointer(obj);
+        PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+        return values && keys && keys->dk_nentries == c->keys_nentries;
+    }
+    if (c->kind != OD_ATTR_METHOD_WITH_DICT)
+        return 0;
+    /* No instance attribute of that name: no dict yet, empty inline values that do
+     * not hold it, or a dict that does not contain it. */
+    PyDictObject *dict = instance_dict(obj, c->dictoffset);
+    if (dict) {
+        Py_hash_t hash = ((PyASCIIObject *)name)->hash;
+        if (hash == -1)
+            hash = PyObject_Hash(name);
+        int ok = hash != -1
+                 && _PyDict_GetItem_KnownHash((PyObject *)dict, name, hash) == NULL
+                 && !PyErr_Occurred();
+        if (!ok)
+            PyErr_Clear();
+        return ok;
+    }
+    if (c->dictoffset == 0 && *_PyObject_ValuesPointer(obj))
+        return 0; /* inline values: the shared-keys kinds handle these */
+    return c->dictoffset == 0 ? *_PyObject_ManagedDictPointer(obj) == NULL
+                              : *(PyObject **)((char *)obj + c->dictoffset) == NULL;
+}
+
+static void fill_method_cache(OdAttrCache *c, PyObject *obj, PyObject *name, PyObject *meth);
+
+/* Sites that look attributes up on class objects key their entries by the class: every
+ * class has the same type (`type`), and a class is never an instance of itself. */
+static PyTypeObject *attr_key(PyObject *owner)
+{
+    return Py_IS_TYPE(owner, &PyType_Type) ? (PyTypeObject *)owner : Py_TYPE(owner);
+}
+
+/* An attribute of class `cls` whose lookup result is the same object every time: a plain
+ * class attribute (no __get__), or a function or staticmethod, whose __get__ on the class
+ * returns the function itself. `res` is the result of the lookup just done. Metaclass
+ * attributes take precedence in type.__getattribute__, so names `type` has are not cached
+ * (type is immutable: that answer never changes). */
+static void fill_class_cache(OdAttrCache *c, PyTypeObject *cls, PyObject *name, PyObject *res)
+{
+    c->type = cls;
+    c->kind = OD_ATTR_NONE;
+    if (_PyType_Lookup(&PyType_Type, name) != NULL)
+        return;
+    PyObject *descr = _PyType_Lookup(cls, name); /* also assigns a version tag */
+    if (!descr || !version_usable(cls))
+        return;
+    int same_each_time = Py_TYPE(descr)->tp_descr_get == NULL ? descr == res
+                         : (PyFunction_Check(descr) || Py_IS_TYPE(descr, &PyStaticMethod_Type));
+    if (!same_each_time)
+        return;
+    c->type_version = cls->tp_version_tag;
+    c->value = res; /* borrowed: the class dict holds descr, which holds res */
+    c->kind = OD_ATTR_CLASS_VALUE;
+}
+
+/* Hit path of a class attribute (see fill_class_cache): the value, or NULL. */
+static inline PyObject *class_value_hit(OdAttrSite *site, PyObject *owner)
+{
+    if (!Py_IS_TYPE(owner, &PyType_Type))
+        return NULL;
+    PyTypeObject *cls = (PyTypeObject *)owner;
+    OdAttrCache *c = entry_for(site, cls);
+    if (c && c->kind == OD_ATTR_CLASS_VALUE && cls->tp_version_tag == c->type_version) {
+        c->hits++;
+        return c->value;
+    }
+    return NULL;
+}
+
 static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
 {
     PyTypeObject *tp = Py_TYPE(owner);
@@ -322,8 +406,13 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
         }
         return;
     }
-    if (descr)
+    if (descr) {
+        /* A method read as an attribute: bound on each hit, after the same checks as
+         * LOAD_METHOD's (nothing on the instance shadows it). */
+        if (Py_TYPE(descr)->tp_flags & Py_TPFLAGS_METHOD_DESCRIPTOR)
+            fill_method_cache(c, owner, name, descr);
         return;
+    }
     Py_ssize_t nentries;
     Py_ssize_t i = shared_key_index(tp, name, &nentries);
     if (i >= 0 && *_PyObject_ValuesPointer(owner) != NULL) {
@@ -349,8 +438,24 @@ OD_HELPER(od_rt_load_attr)
     OdAttrSite *site = arg;
     PyObject *owner = TOP(), *res;
     PyTypeObject *tp = Py_TYPE(owner);
+    if ((res = class_value_hit(site, owner)) != NULL) {
+        Py_INCREF(res);
+        goto done;
+    }
     OdAttrCache *c = entry_for(site, tp);
     if (c) {
+        if (method_entry_hit(c, owner, site->name)) {
+            c->hits++;
+            if (PyFunction_Check(c->value))
+                res = PyMethod_New(c->value, owner);
+            else
+                res = Py_TYPE(c->value)->tp_descr_get(c->value, owner, (PyObject *)tp);
+            if (!res) {
+                Py_DECREF(owner);
+                return OD_ERROR;
+            }
+            goto done;
+        }
         if (c->kind == OD_ATTR_INSTANCE_VALUE && tp->tp_version_tag == c->type_version) {
             PyDictValues *values = *_PyObject_ValuesPointer(owner);
             if (values && (res = values->values[c->index]) != NULL) {
@@ -391,10 +496,14 @@ OD_HELPER(od_rt_load_attr)
         Py_DECREF(owner);
         return OD_ERROR;
     }
-    c = entry_to_fill(site, tp);
+    c = entry_to_fill(site, attr_key(owner));
     c->misses++;
-    if (worth_filling(c))
-        fill_attr_cache(c, owner, site->name);
+    if (worth_filling(c)) {
+        if (Py_IS_TYPE(owner, &PyType_Type))
+            fill_class_cache(c, (PyTypeObject *)owner, site->name, res);
+        else
+            fill_attr_cache(c, owner, site->name);
+    }
 done:
     Py_DECREF(owner);
     sp[-1] = res;
@@ -418,14 +527,17 @@ OD_HELPER(od_rt_store_attr)
         return OD_OK;
     }
     if (c && c->kind == OD_ATTR_INSTANCE_VALUE && tp->tp_version_tag == c->type_version) {
-        /* Replacing an existing inline value: what STORE_ATTR_INSTANCE_VALUE does when the
-         * slot is already in the insertion order. */
+        /* The key is in the type's shared keys at `index` and the object still uses
+         * inline values: what STORE_ATTR_INSTANCE_VALUE does. */
         PyDictValues *values = *_PyObject_ValuesPointer(owner);
-        PyObject *old;
-        if (values && (old = values->values[c->index]) != NULL) {
+        if (values) {
             c->hits++;
+            PyObject *old = values->values[c->index];
             values->values[c->index] = v;
-            Py_DECREF(old);
+            if (old == NULL) /* a new attribute (as in __init__): keep the insertion order */
+                _PyDictValues_AddToInsertionOrder(values, c->index);
+            else
+                Py_DECREF(old);
             Py_DECREF(owner);
             return OD_OK;
         }
@@ -483,37 +595,16 @@ OD_HELPER(od_rt_load_method)
     OdAttrSite *site = arg;
     PyObject *obj = TOP(), *meth = NULL;
     PyTypeObject *tp = Py_TYPE(obj);
+    if ((meth = class_value_hit(site, obj)) != NULL) {
+        Py_INCREF(meth);
+        sp[-1] = NULL;
+        Py_DECREF(obj);
+        sp[0] = meth;
+        return OD_OK;
+    }
     OdAttrCache *c = entry_for(site, tp);
-    if (c && tp->tp_version_tag == c->type_version) {
-        int ok = 0;
-        if (c->kind == OD_ATTR_METHOD_NO_DICT) {
-            ok = 1;
-        } else if (c->kind == OD_ATTR_METHOD_SHARED_KEYS) {
-            /* Inline values in use (no materialized __dict__) and no new attribute names
-             * since the entry was made, so the instance cannot shadow the method. */
-            PyDictValues *values = *_PyObject_ValuesPointer(obj);
-            PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
-            ok = values && keys && keys->dk_nentries == c->keys_nentries;
-        } else if (c->kind == OD_ATTR_METHOD_WITH_DICT) {
-            /* No instance attribute of that name: no dict yet, empty inline values that do
-             * not hold it, or a dict that does not contain it. */
-            PyDictObject *dict = instance_dict(obj, c->dictoffset);
-            if (dict) {
-                Py_hash_t hash = ((PyASCIIObject *)site->name)->hash;
-                if (hash == -1)
-                    hash = PyObject_Hash(site->name);
-                ok = hash != -1
-                     && _PyDict_GetItem_KnownHash((PyObject *)dict, site->name, hash) == NULL
-                     && !PyErr_Occurred();
-                if (!ok)
-                    PyErr_Clear();
-            } else if (c->dictoffset == 0 && *_PyObject_ValuesPointer(obj)) {
-                ok = 0; /* inline values: the shared-keys kinds handle these */
-            } else {
-                ok = c->dictoffset == 0 ? *_PyObject_ManagedDictPointer(obj) == NULL
-                                        : *(PyObject **)((char *)obj + c->dictoffset) == NULL;
-            }
-        }
+    if (c) {
+        int ok = method_entry_hit(c, obj, site->name);
         if (ok) {
             c->hits++;
             meth = c->value;
@@ -526,7 +617,7 @@ OD_HELPER(od_rt_load_method)
     int found = _PyObject_GetMethod(obj, site->name, &meth);
     if (!meth)
         return OD_ERROR; /* obj stays on the stack, as in the interpreter */
-    c = entry_to_fill(site, tp);
+    c = entry_to_fill(site, attr_key(obj));
     c->misses++;
     if (found) {
         if (worth_filling(c))
@@ -534,6 +625,8 @@ OD_HELPER(od_rt_load_method)
         sp[-1] = meth;   /* unbound method, then self */
         sp[0] = obj;
     } else {
+        if (worth_filling(c) && Py_IS_TYPE(obj, &PyType_Type))
+            fill_class_cache(c, (PyTypeObject *)obj, site->name, meth);
         sp[-1] = NULL;
         Py_DECREF(obj);
         sp[0] = meth;

@@ -43,18 +43,27 @@ typedef struct {
     uint32_t hits, misses;
 } OdGlobalCache;
 
-/* What an attribute site's cache entry holds. */
+/* What an attribute site's cache entry holds: X(name, comment). Declared once; the enum
+ * and the names introspection reports come from it. */
+#define OD_ATTR_KINDS(X)                                                                     \
+    X(NONE, "nothing cacheable")                                                             \
+    X(INSTANCE_VALUE, "instance attribute in the object's inline values[index]")             \
+    X(MODULE_VALUE, "module attribute: `value` while md_dict's version holds")               \
+    X(METHOD_NO_DICT, "method in the type; instances have no __dict__")                      \
+    X(METHOD_SHARED_KEYS, "method in the type; not shadowed by the shared keys")             \
+    X(SLOT, "__slots__ member: object pointer at byte `index`")                              \
+    X(DICT_HINT, "instance attribute in a materialized __dict__, at entry `index` of its "   \
+                 "keys (checked on every hit)")                                              \
+    X(METHOD_WITH_DICT, "method in the type; the instance __dict__ is checked not to "       \
+                        "shadow it")                                                         \
+    X(CLASS_VALUE, "attribute of a class object whose metatype is exactly `type`: `value` "  \
+                   "is what type.__getattribute__ returns while the class's version holds; " \
+                   "the entry is keyed by the class itself")
+
 typedef enum {
-    OD_ATTR_NONE = 0,
-    OD_ATTR_INSTANCE_VALUE,       /* instance attribute in the object's inline values[index] */
-    OD_ATTR_MODULE_VALUE,         /* module attribute: `value` while md_dict's version holds */
-    OD_ATTR_METHOD_NO_DICT,       /* method in the type; instances have no __dict__ */
-    OD_ATTR_METHOD_SHARED_KEYS,   /* method in the type; not shadowed by the shared keys */
-    OD_ATTR_SLOT,                 /* __slots__ member: object pointer at byte `index` */
-    OD_ATTR_DICT_HINT,            /* instance attribute in a materialized __dict__, at entry
-                                     `index` of its keys (checked on every hit) */
-    OD_ATTR_METHOD_WITH_DICT,     /* method in the type; the instance __dict__ is checked
-                                     not to shadow it */
+#define OD_ATTR_KIND_ENUM(name, doc) OD_ATTR_##name,
+    OD_ATTR_KINDS(OD_ATTR_KIND_ENUM)
+#undef OD_ATTR_KIND_ENUM
 } OdAttrKind;
 
 /* Inline cache of an attribute site (LOAD_ATTR / LOAD_METHOD / STORE_ATTR). */
