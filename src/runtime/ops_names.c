@@ -50,6 +50,33 @@ static PyObject *load_builtin(PyObject *builtins, PyObject *name)
     return v;
 }
 
+/* Index of `name` (by identity) among a unicode-keyed combined dict's entries, or -1. */
+static Py_ssize_t entry_index_of(PyDictObject *d, PyObject *name)
+{
+    PyDictKeysObject *keys = d->ma_keys;
+    if (keys->dk_kind != DICT_KEYS_UNICODE || d->ma_values)
+        return -1;
+    PyDictUnicodeEntry *e = DK_UNICODE_ENTRIES(keys);
+    for (Py_ssize_t i = 0; i < keys->dk_nentries; i++)
+        if (e[i].me_key == name)
+            return i;
+    return -1;
+}
+
+/* The current value of a global whose entry was at `c->globals_index`, if it still is.
+ * Entries are only appended to a keys object (a deleted entry keeps no key), so a key
+ * found at its old index is the dict's one entry for that name. */
+static PyObject *global_at_hint(PyDictObject *globals, const OdGlobalCache *c, PyObject *name)
+{
+    PyDictKeysObject *keys = globals->ma_keys;
+    Py_ssize_t i = c->globals_index;
+    if (i < 0 || keys->dk_kind != DICT_KEYS_UNICODE || globals->ma_values
+        || i >= keys->dk_nentries)
+        return NULL;
+    PyDictUnicodeEntry *e = &DK_UNICODE_ENTRIES(keys)[i];
+    return e->me_key == name ? e->me_value : NULL;
+}
+
 OD_HELPER(od_rt_load_global)
 {
     OdGlobalSite *site = arg;
@@ -63,9 +90,16 @@ OD_HELPER(od_rt_load_global)
             c->hits++;
             v = c->value;
             Py_INCREF(v);
+        } else if (c->value && (v = global_at_hint((PyDictObject *)globals, c, site->name))) {
+            c->hits++;
+            c->globals_version = gv;
+            c->builtins_version = bv;
+            c->value = v;
+            Py_INCREF(v);
         } else {
             c->misses++;
             v = PyDict_GetItemWithError(globals, site->name);
+            c->globals_index = v ? entry_index_of((PyDictObject *)globals, site->name) : -1;
             if (!v) {
                 if (PyErr_Occurred())
                     return OD_ERROR;
@@ -254,19 +288,6 @@ static PyDictObject *instance_dict(PyObject *obj, Py_ssize_t dictoffset)
     return (dict && PyDict_CheckExact(dict)) ? (PyDictObject *)dict : NULL;
 }
 
-/* Index of `name` (by identity) among a unicode-keyed dict's entries, or -1. */
-static Py_ssize_t dict_entry_index(PyDictObject *d, PyObject *name)
-{
-    PyDictKeysObject *keys = d->ma_keys;
-    if (keys->dk_kind != DICT_KEYS_UNICODE || d->ma_values)
-        return -1;
-    PyDictUnicodeEntry *e = DK_UNICODE_ENTRIES(keys);
-    for (Py_ssize_t i = 0; i < keys->dk_nentries; i++)
-        if (e[i].me_key == name)
-            return i;
-    return -1;
-}
-
 /* Whether the kind of instance dict this type uses can be cached: managed (with the
  * values pointer or dict pointer in front of the object) or at a positive offset. */
 static int dict_kind_of(PyTypeObject *tp, Py_ssize_t *dictoffset)
@@ -424,7 +445,7 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
     Py_ssize_t dictoffset;
     PyDictObject *dict;
     if (dict_kind_of(tp, &dictoffset) && (dict = instance_dict(owner, dictoffset)) != NULL
-        && (i = dict_entry_index(dict, name)) >= 0) {
+        && (i = entry_index_of(dict, name)) >= 0) {
         c->type_version = tp->tp_version_tag;
         c->index = i;
         c->dictoffset = dictoffset;
@@ -540,6 +561,19 @@ OD_HELPER(od_rt_store_attr)
                 Py_DECREF(old);
             Py_DECREF(owner);
             return OD_OK;
+        }
+    }
+    if (c && c->kind == OD_ATTR_DICT_HINT && tp->tp_version_tag == c->type_version) {
+        /* No descriptor of that name in the type (checked when the entry was made, kept by
+         * the version), so generic setattr would store into the instance dict: do that. */
+        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        Py_hash_t hash = ((PyASCIIObject *)site->name)->hash;
+        if (dict && hash != -1) {
+            c->hits++;
+            int err = _PyDict_SetItem_KnownHash((PyObject *)dict, site->name, v, hash);
+            Py_DECREF(v);
+            Py_DECREF(owner);
+            return err ? OD_ERROR : OD_OK;
         }
     }
     int err = PyObject_SetAttr(owner, site->name, v);

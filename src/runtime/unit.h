@@ -36,10 +36,13 @@ typedef enum {
 
 const char *od_exit_reason_name(int reason);
 
-/* Inline cache of a LOAD_GLOBAL site: valid while neither dict changed. */
+/* Inline cache of a LOAD_GLOBAL site: valid while neither dict changed. When only the
+ * values changed (a module writing its own globals), `globals_index` finds the name's entry
+ * again without a lookup: the hint the interpreter's LOAD_GLOBAL_MODULE keeps too. */
 typedef struct {
     uint64_t globals_version, builtins_version;
     PyObject *value;              /* borrowed: the dict holds it while the versions match */
+    Py_ssize_t globals_index;     /* entry of the name in the globals' keys, or -1 */
     uint32_t hits, misses;
 } OdGlobalCache;
 
