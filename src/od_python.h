@@ -29,6 +29,13 @@
 #include "internal/pycore_object.h"
 #include "opcode.h"
 
+/* co_extra's layout, private to Objects/codeobject.c (_PyCodeObjectExtra) and restated
+ * here once: a size, then one slot per index from _PyEval_RequestCodeExtraIndex. */
+typedef struct {
+    Py_ssize_t ce_size;
+    void *ce_extras[1];
+} OdCodeExtraLayout;
+
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
 #error "overdrive targets CPython 3.11 exactly"
 #endif

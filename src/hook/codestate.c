@@ -35,15 +35,11 @@ int od_hook_init(void)
     return 0;
 }
 
-/* Private layout of co_extra (codeobject.c): size, then the slots. */
-typedef struct {
-    Py_ssize_t ce_size;
-    void *ce_extras[1];
-} CodeExtraLayout;
+Py_ssize_t od_code_extra_index(void) { return extra_index; }
 
 OdCodeState *od_code_state(PyCodeObject *co, int create)
 {
-    CodeExtraLayout *ex = (CodeExtraLayout *)co->co_extra;
+    OdCodeExtraLayout *ex = (OdCodeExtraLayout *)co->co_extra;
     OdCodeState *st = (ex && ex->ce_size > extra_index) ? ex->ce_extras[extra_index] : NULL;
     if (st || !create)
         return st;
@@ -57,7 +53,7 @@ OdCodeState *od_code_state(PyCodeObject *co, int create)
          * callback registered by a test) would then be called for every code object the
          * JIT ever touched, possibly after they are gone at shutdown. CPython grows the
          * array itself if another user sets its own slot later. */
-        ex = PyMem_Malloc(sizeof(CodeExtraLayout) + (size_t)extra_index * sizeof(void *));
+        ex = PyMem_Malloc(sizeof(OdCodeExtraLayout) + (size_t)extra_index * sizeof(void *));
         if (!ex) {
             free(st);
             return NULL;

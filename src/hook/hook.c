@@ -1,6 +1,8 @@
 /* hook/hook.c — the eval-frame function and the tiering policy. */
 #include "hook.h"
 
+#include "../runtime/frames.h"
+
 static const char *const interp_names[] = {
 #define OD_INTERP_NAME(name, desc) #name,
     OD_INTERP_REASONS(OD_INTERP_NAME)
@@ -88,10 +90,24 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
     return od_unit_run(ts, f, st->unit, NULL);
 }
 
+/* A fresh frame pushed by a direct call from compiled code, whose code is compiled: what
+ * od_eval_frame would do after its checks (runtime/frames.h). */
+static PyObject *enter_direct(PyThreadState *ts, _PyInterpreterFrame *f, void *state)
+{
+    OdCodeState *st = state;
+    st->entries++;
+    od_stats.frames_native++;
+    return od_unit_run(ts, f, st->unit, NULL);
+}
+
 int od_hook_install(void)
 {
     if (od_hook_init() < 0)
         return -1;
+    _Static_assert(offsetof(OdCodeState, unit) == 0, "runtime/frames.h reads the unit first");
+    od_rt_direct_entry.extra_index = od_code_extra_index();
+    od_rt_direct_entry.enter = enter_direct;
+    od_rt_direct_entry.hook_eval = od_eval_frame;
     _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), od_eval_frame);
     installed = 1;
     return 0;
@@ -99,6 +115,7 @@ int od_hook_install(void)
 
 int od_hook_uninstall(void)
 {
+    od_rt_direct_entry.hook_eval = NULL;
     /* Setting the default evaluator stores NULL, which brings call inlining back. */
     _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), _PyEval_EvalFrameDefault);
     installed = 0;

@@ -42,7 +42,7 @@ typedef struct {
     size_t max_code_bytes;
 } OdConfig;
 
-/* Per code object, in co_extra. */
+/* Per code object, in co_extra. `unit` comes first: runtime/frames.h reads it there. */
 typedef struct {
     OdUnit *unit;
     uint64_t entries;                    /* hook entries for fresh frames */
@@ -59,6 +59,8 @@ int od_hook_install(void);
 int od_hook_uninstall(void);
 int od_hook_installed(void);
 
+/* The co_extra index of the per-code state (after od_hook_init). */
+Py_ssize_t od_code_extra_index(void);
 /* State of a code object, creating it if `create`; NULL if none (or on memory error). */
 OdCodeState *od_code_state(PyCodeObject *co, int create);
 /* Compile now (if not yet). 0 if compiled, -1 with st->why_not set otherwise. */

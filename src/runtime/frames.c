@@ -11,6 +11,8 @@
  * allocator: a call that would need a new stack chunk is refused. */
 #include "frames.h"
 
+#include "unit.h"
+
 static const int unsupported_flags =
     CO_VARARGS | CO_VARKEYWORDS | CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR
     | CO_ITERABLE_COROUTINE;
@@ -39,6 +41,19 @@ static void frame_object_takes_over(PyFrameObject *fo, _PyInterpreterFrame *fram
     }
     if (!_PyObject_GC_IS_TRACKED((PyObject *)fo))
         _PyObject_GC_TRACK((PyObject *)fo);
+}
+
+OdDirectEntry od_rt_direct_entry = {NULL, NULL, -1};
+
+/* The code object's state in co_extra if it has compiled code, else NULL. */
+static inline void *compiled_state(PyCodeObject *co)
+{
+    Py_ssize_t ix = od_rt_direct_entry.extra_index;
+    OdCodeExtraLayout *ex = (OdCodeExtraLayout *)co->co_extra;
+    if (ix < 0 || !ex || ex->ce_size <= ix || !ex->ce_extras[ix])
+        return NULL;
+    void *state = ex->ce_extras[ix];
+    return *(OdUnit **)state ? state : NULL; /* the unit pointer comes first */
 }
 
 static void clear_frame(_PyInterpreterFrame *frame)
@@ -95,7 +110,12 @@ PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **ar
         locals[i] = NULL;
 
     _PyFrameEvalFunction eval = ts->interp->eval_frame;
-    PyObject *res = eval ? eval(ts, frame, 0) : _PyEval_EvalFrameDefault(ts, frame, 0);
+    PyObject *res;
+    void *state = compiled_state(co);
+    if (state && eval == od_rt_direct_entry.hook_eval && !ts->cframe->use_tracing)
+        res = od_rt_direct_entry.enter(ts, frame, state);
+    else
+        res = eval ? eval(ts, frame, 0) : _PyEval_EvalFrameDefault(ts, frame, 0);
 
     /* Give finalizers run by the clear some recursion headroom, as CPython does. */
     ts->recursion_remaining--;

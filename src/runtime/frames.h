@@ -12,4 +12,19 @@
 PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **args, int nargs,
                             int *done);
 
+/* Direct entry into compiled code for frames pushed by od_rt_call_python, installed by
+ * the hook layer while its eval-frame function is the interpreter's (NULLs otherwise).
+ * `hook_eval` is that eval-frame function: the shortcut applies only while it is the one
+ * installed. `enter(ts, frame, state)` runs the frame in compiled code; `state` is the
+ * code object's co_extra slot at `extra_index`, whose first field is the OdUnit pointer
+ * (non-NULL once compiled). This skips the hook's checks a direct call has already made
+ * (fresh, thread-owned, not a generator, tracing off). */
+typedef struct {
+    _PyFrameEvalFunction hook_eval;
+    PyObject *(*enter)(PyThreadState *ts, _PyInterpreterFrame *frame, void *state);
+    Py_ssize_t extra_index;
+} OdDirectEntry;
+
+extern OdDirectEntry od_rt_direct_entry;
+
 #endif /* OD_RUNTIME_FRAMES_H */

@@ -311,7 +311,7 @@ static int version_usable(PyTypeObject *tp)
 
 /* Whether method entry `c` (a METHOD_* kind) holds for `obj`: the type has not changed
  * and nothing on the instance can shadow the method. */
-static int method_entry_hit(OdAttrCache *c, PyObject *obj, PyObject *name)
+static int method_entry_hit(const OdAttrCache *c, PyObject *obj, PyObject *name)
 {
     PyTypeObject *tp = Py_TYPE(obj);
     if (tp->tp_version_tag != c->type_version)
@@ -453,6 +453,53 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
     }
 }
 
+static char bind_failed_marker;
+#define BIND_FAILED ((PyObject *)&bind_failed_marker)
+
+/* LOAD_ATTR through entry `c` (made for Py_TYPE(owner)): a new reference, NULL when the
+ * entry does not hold (take the generic path), or BIND_FAILED (binding a method raised). */
+static PyObject *load_attr_hit(const OdAttrCache *c, PyObject *owner, PyObject *name)
+{
+    PyTypeObject *tp = Py_TYPE(owner);
+    PyObject *res;
+    if (c->kind == OD_ATTR_MODULE_VALUE) {
+        PyObject *dict = ((PyModuleObject *)owner)->md_dict;
+        if (!dict || ((PyDictObject *)dict)->ma_version_tag != c->dict_version)
+            return NULL;
+        return Py_NewRef(c->value);
+    }
+    if (tp->tp_version_tag != c->type_version)
+        return NULL;
+    switch (c->kind) {
+    case OD_ATTR_INSTANCE_VALUE: {
+        PyDictValues *values = *_PyObject_ValuesPointer(owner);
+        res = values ? values->values[c->index] : NULL;
+        return Py_XNewRef(res);
+    }
+    case OD_ATTR_DICT_HINT: {
+        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        if (!dict || dict->ma_values || dict->ma_keys->dk_kind != DICT_KEYS_UNICODE
+            || c->index >= dict->ma_keys->dk_nentries)
+            return NULL;
+        PyDictUnicodeEntry *e = &DK_UNICODE_ENTRIES(dict->ma_keys)[c->index];
+        return e->me_key == name ? Py_XNewRef(e->me_value) : NULL;
+    }
+    case OD_ATTR_SLOT: /* an empty slot: the generic path raises AttributeError */
+        return Py_XNewRef(*(PyObject **)((char *)owner + c->index));
+    case OD_ATTR_METHOD_NO_DICT:
+    case OD_ATTR_METHOD_SHARED_KEYS:
+    case OD_ATTR_METHOD_WITH_DICT:
+        if (!method_entry_hit(c, owner, name))
+            return NULL;
+        res = PyFunction_Check(c->value)
+                  ? PyMethod_New(c->value, owner)
+                  : Py_TYPE(c->value)->tp_descr_get(c->value, owner, (PyObject *)tp);
+        return res ? res : BIND_FAILED;
+    default:
+        return NULL;
+    }
+}
+
 OD_HELPER(od_rt_load_attr)
 {
     (void)oparg; (void)f;
@@ -464,53 +511,13 @@ OD_HELPER(od_rt_load_attr)
         goto done;
     }
     OdAttrCache *c = entry_for(site, tp);
-    if (c) {
-        if (method_entry_hit(c, owner, site->name)) {
-            c->hits++;
-            if (PyFunction_Check(c->value))
-                res = PyMethod_New(c->value, owner);
-            else
-                res = Py_TYPE(c->value)->tp_descr_get(c->value, owner, (PyObject *)tp);
-            if (!res) {
-                Py_DECREF(owner);
-                return OD_ERROR;
-            }
-            goto done;
+    if (c && (res = load_attr_hit(c, owner, site->name)) != NULL) {
+        c->hits++;
+        if (res == BIND_FAILED) {
+            Py_DECREF(owner);
+            return OD_ERROR;
         }
-        if (c->kind == OD_ATTR_INSTANCE_VALUE && tp->tp_version_tag == c->type_version) {
-            PyDictValues *values = *_PyObject_ValuesPointer(owner);
-            if (values && (res = values->values[c->index]) != NULL) {
-                c->hits++;
-                Py_INCREF(res);
-                goto done;
-            }
-        } else if (c->kind == OD_ATTR_MODULE_VALUE) {
-            PyObject *dict = ((PyModuleObject *)owner)->md_dict;
-            if (dict && ((PyDictObject *)dict)->ma_version_tag == c->dict_version) {
-                c->hits++;
-                res = c->value;
-                Py_INCREF(res);
-                goto done;
-            }
-        } else if (c->kind == OD_ATTR_DICT_HINT && tp->tp_version_tag == c->type_version) {
-            PyDictObject *dict = instance_dict(owner, c->dictoffset);
-            if (dict && !dict->ma_values && dict->ma_keys->dk_kind == DICT_KEYS_UNICODE
-                && c->index < dict->ma_keys->dk_nentries) {
-                PyDictUnicodeEntry *e = &DK_UNICODE_ENTRIES(dict->ma_keys)[c->index];
-                if (e->me_key == site->name && (res = e->me_value) != NULL) {
-                    c->hits++;
-                    Py_INCREF(res);
-                    goto done;
-                }
-            }
-        } else if (c->kind == OD_ATTR_SLOT && tp->tp_version_tag == c->type_version) {
-            res = *(PyObject **)((char *)owner + c->index);
-            if (res) { /* empty slot: the generic path raises AttributeError */
-                c->hits++;
-                Py_INCREF(res);
-                goto done;
-            }
-        }
+        goto done;
     }
     res = PyObject_GetAttr(owner, site->name);
     if (!res) {
