@@ -544,3 +544,22 @@ def test_builtin_calls_count_recursion_depth_as_the_warmed_interpreter():
     got, exits = _compiled_run(_depth_seen_through_builtins)
     assert not exits
     assert got == expected == (1, [0], 3, True)
+
+
+def test_cold_code_counts_builtin_calls_as_the_generic_interpreter():
+    # Code the interpreter has not quickened calls builtins through vectorcall, which
+    # counts them in the recursion depth (test_exceptions test_recursion_normalizing_
+    # exception throws into a generator at exactly the limit from module-level code).
+    pytest.importorskip("_testinternalcapi")
+    import types
+
+    def fresh():
+        fn = _depth_seen_through_builtins
+        return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__)
+
+    overdrive.disable()
+    expected = fresh()()
+    cold = fresh()
+    got, exits = _compiled_run(cold)
+    assert not exits
+    assert got == expected == (2, [0], 3, True)

@@ -32,93 +32,118 @@ static char not_direct_marker;
 #define NOT_DIRECT ((PyObject *)&not_direct_marker)
 
 /* Builtin functions and method descriptors called straight through their C pointer, as
- * the specializing interpreter's PRECALL_BUILTIN_* / PRECALL_*_METHOD_DESCRIPTOR_*
- * forms do. That is faster than vectorcall and, as important, counts the C recursion
- * depth exactly as they do: the fast-call forms do not count, METH_O and METH_NOARGS do.
- * (Generic vectorcall counts every C function; code that measures its recursion depth,
- * such as test.support.infinite_recursion, sees the warmed-up interpreter's figure.)
+ * the specializing interpreter's PRECALL_BUILTIN_* / PRECALL_*_METHOD_DESCRIPTOR_* forms
+ * do. That is faster than vectorcall, and it lets the C recursion depth be counted
+ * exactly as the interpreter counts it, which code that measures its own depth sees
+ * (test.support.infinite_recursion, PyErr_NormalizeException at the limit):
+ *  - generic vectorcall counts every call of a builtin or method descriptor;
+ *  - the specialized forms do not count the fast-call ones, `len` and `list.append`, and
+ *    count METH_O and METH_NOARGS.
+ * The interpreter uses the specialized forms once the calling code object is quickened
+ * (co_warmup back at 0: a quickened site specializes on its first run), so `quickened`
+ * picks which of the two the call matches. Calls the interpreter does not specialize
+ * (keywords to a method descriptor, wrong argument counts) stay on vectorcall.
  * Compiled code runs with tracing off (it exits when tracing switches on), which is the
  * condition under which the interpreter uses these forms too. */
 static PyObject *call_builtin_direct(PyObject *callable, PyObject **args, int total,
-                                     Py_ssize_t nkw, PyObject *kwnames)
+                                     Py_ssize_t nkw, PyObject *kwnames, int quickened)
 {
     PyThreadState *ts = _PyThreadState_GET();
     int npos = total - (int)nkw;
+    PyObject *self, *res;
+    PyCFunction meth;
+    int fast;         /* a form the specialized interpreter runs without a call */
+    int counted = 1;  /* whether this call is in the recursion count */
     if (PyCFunction_CheckExact(callable)) {
-        PyObject *self = PyCFunction_GET_SELF(callable);
-        PyCFunction meth = PyCFunction_GET_FUNCTION(callable);
+        self = PyCFunction_GET_SELF(callable);
+        meth = PyCFunction_GET_FUNCTION(callable);
         switch (PyCFunction_GET_FLAGS(callable)) {
         case METH_FASTCALL:
             if (nkw)
                 return NOT_DIRECT;
-            return ((_PyCFunctionFast)(void (*)(void))meth)(self, args, npos);
+            counted = !quickened;
+            if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
+                return NULL;
+            res = ((_PyCFunctionFast)(void (*)(void))meth)(self, args, npos);
+            break;
         case METH_FASTCALL | METH_KEYWORDS:
-            return ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args, npos,
-                                                                         kwnames);
-        case METH_O: {
+            counted = !quickened;
+            if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
+                return NULL;
+            res = ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args, npos,
+                                                                        kwnames);
+            break;
+        case METH_O:
             if (nkw || total != 1)
                 return NOT_DIRECT;
-            if (callable == ts->interp->callable_cache.len) {
+            fast = quickened && callable == ts->interp->callable_cache.len;
+            if (fast) {
                 Py_ssize_t n = PyObject_Length(args[0]);
                 return n < 0 ? NULL : PyLong_FromSsize_t(n);
             }
             if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
                 return NULL;
-            PyObject *res = meth(self, args[0]);
-            _Py_LeaveRecursiveCallTstate(ts);
-            return res;
-        }
+            res = meth(self, args[0]);
+            break;
         default:
             return NOT_DIRECT;
         }
+        if (counted)
+            _Py_LeaveRecursiveCallTstate(ts);
+        return res;
     }
-    if (Py_IS_TYPE(callable, &PyMethodDescr_Type) && total >= 1) {
+    if (Py_IS_TYPE(callable, &PyMethodDescr_Type) && total >= 1 && nkw == 0) {
         PyMethodDescrObject *descr = (PyMethodDescrObject *)callable;
-        PyObject *self = args[0];
+        self = args[0];
         if (!Py_IS_TYPE(self, descr->d_common.d_type))
             return NOT_DIRECT;
-        PyCFunction meth = descr->d_method->ml_meth;
+        meth = descr->d_method->ml_meth;
         switch (descr->d_method->ml_flags) {
         case METH_FASTCALL:
-            if (nkw)
-                return NOT_DIRECT;
-            return ((_PyCFunctionFast)(void (*)(void))meth)(self, args + 1, npos - 1);
+            counted = !quickened;
+            if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
+                return NULL;
+            res = ((_PyCFunctionFast)(void (*)(void))meth)(self, args + 1, total - 1);
+            break;
         case METH_FASTCALL | METH_KEYWORDS:
-            return ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args + 1,
-                                                                         npos - 1, kwnames);
-        case METH_O: {
-            if (nkw || total != 2)
+            counted = !quickened;
+            if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
+                return NULL;
+            res = ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args + 1,
+                                                                        total - 1, NULL);
+            break;
+        case METH_O:
+            if (total != 2)
                 return NOT_DIRECT;
-            if (callable == ts->interp->callable_cache.list_append) {
+            fast = quickened && callable == ts->interp->callable_cache.list_append;
+            if (fast) {
                 if (PyList_Append(self, args[1]) < 0)
                     return NULL;
                 Py_RETURN_NONE;
             }
             if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
                 return NULL;
-            PyObject *res = meth(self, args[1]);
-            _Py_LeaveRecursiveCallTstate(ts);
-            return res;
-        }
-        case METH_NOARGS: {
-            if (nkw || total != 1)
+            res = meth(self, args[1]);
+            break;
+        case METH_NOARGS:
+            if (total != 1)
                 return NOT_DIRECT;
             if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
                 return NULL;
-            PyObject *res = meth(self, NULL);
-            _Py_LeaveRecursiveCallTstate(ts);
-            return res;
-        }
+            res = meth(self, NULL);
+            break;
         default:
             return NOT_DIRECT;
         }
+        if (counted)
+            _Py_LeaveRecursiveCallTstate(ts);
+        return res;
     }
     return NOT_DIRECT;
 }
 
 OD_HELPER(od_rt_call)
 {
-    (void)f;
     OdCallSite *site = arg;
     int is_meth = sp[-oparg - 2] != NULL;
     int total = oparg + is_meth;
@@ -139,7 +164,8 @@ OD_HELPER(od_rt_call)
             return res ? OD_OK : OD_ERROR;
         }
     }
-    PyObject *res = call_builtin_direct(callable, args, total, nkw, site->kwnames);
+    PyObject *res = call_builtin_direct(callable, args, total, nkw, site->kwnames,
+                                        f->f_code->co_warmup == 0);
     if (res == NOT_DIRECT)
         res = PyObject_Vectorcall(callable, args,
                                   (size_t)(total - nkw) | PY_VECTORCALL_ARGUMENTS_OFFSET,
