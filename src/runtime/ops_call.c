@@ -45,99 +45,82 @@ static char not_direct_marker;
  * (keywords to a method descriptor, wrong argument counts) stay on vectorcall.
  * Compiled code runs with tracing off (it exits when tracing switches on), which is the
  * condition under which the interpreter uses these forms too. */
+static PyObject *call_c_direct(PyThreadState *ts, PyCFunction meth, int flags, PyObject *self,
+                               PyObject **args, int nargs, PyObject *kwnames, int quickened)
+{
+    int counted = 1; /* whether this call is in the recursion count */
+    switch (flags) {
+    case METH_FASTCALL:
+        if (kwnames)
+            return NOT_DIRECT;
+        counted = !quickened;
+        break;
+    case METH_FASTCALL | METH_KEYWORDS:
+        counted = !quickened;
+        break;
+    case METH_O:
+        if (kwnames || nargs != 1)
+            return NOT_DIRECT;
+        break;
+    case METH_NOARGS:
+        if (kwnames || nargs != 0)
+            return NOT_DIRECT;
+        break;
+    default:
+        return NOT_DIRECT;
+    }
+    if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
+        return NULL;
+    PyObject *res;
+    switch (flags) {
+    case METH_FASTCALL:
+        res = ((_PyCFunctionFast)(void (*)(void))meth)(self, args, nargs);
+        break;
+    case METH_FASTCALL | METH_KEYWORDS:
+        res = ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args, nargs, kwnames);
+        break;
+    case METH_O:
+        res = meth(self, args[0]);
+        break;
+    default: /* METH_NOARGS */
+        res = meth(self, NULL);
+        break;
+    }
+    if (counted)
+        _Py_LeaveRecursiveCallTstate(ts);
+    return res;
+}
+
+/* The builtin function or method descriptor `callable` called through call_c_direct, or
+ * NOT_DIRECT. `len` and `list.append` are the specialized interpreter's inline forms
+ * (no call, not counted) once the calling code is quickened. */
 static PyObject *call_builtin_direct(PyObject *callable, PyObject **args, int total,
                                      Py_ssize_t nkw, PyObject *kwnames, int quickened)
 {
     PyThreadState *ts = _PyThreadState_GET();
-    int npos = total - (int)nkw;
-    PyObject *self, *res;
-    PyCFunction meth;
-    int fast;         /* a form the specialized interpreter runs without a call */
-    int counted = 1;  /* whether this call is in the recursion count */
+    if (!nkw)
+        kwnames = NULL;
     if (PyCFunction_CheckExact(callable)) {
-        self = PyCFunction_GET_SELF(callable);
-        meth = PyCFunction_GET_FUNCTION(callable);
-        switch (PyCFunction_GET_FLAGS(callable)) {
-        case METH_FASTCALL:
-            if (nkw)
-                return NOT_DIRECT;
-            counted = !quickened;
-            if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
-                return NULL;
-            res = ((_PyCFunctionFast)(void (*)(void))meth)(self, args, npos);
-            break;
-        case METH_FASTCALL | METH_KEYWORDS:
-            counted = !quickened;
-            if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
-                return NULL;
-            res = ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args, npos,
-                                                                        kwnames);
-            break;
-        case METH_O:
-            if (nkw || total != 1)
-                return NOT_DIRECT;
-            fast = quickened && callable == ts->interp->callable_cache.len;
-            if (fast) {
-                Py_ssize_t n = PyObject_Length(args[0]);
-                return n < 0 ? NULL : PyLong_FromSsize_t(n);
-            }
-            if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
-                return NULL;
-            res = meth(self, args[0]);
-            break;
-        default:
-            return NOT_DIRECT;
+        if (quickened && callable == ts->interp->callable_cache.len && total == 1 && !nkw) {
+            Py_ssize_t n = PyObject_Length(args[0]);
+            return n < 0 ? NULL : PyLong_FromSsize_t(n);
         }
-        if (counted)
-            _Py_LeaveRecursiveCallTstate(ts);
-        return res;
+        return call_c_direct(ts, PyCFunction_GET_FUNCTION(callable),
+                             PyCFunction_GET_FLAGS(callable), PyCFunction_GET_SELF(callable),
+                             args, total - (int)nkw, kwnames, quickened);
     }
     if (Py_IS_TYPE(callable, &PyMethodDescr_Type) && total >= 1 && nkw == 0) {
         PyMethodDescrObject *descr = (PyMethodDescrObject *)callable;
-        self = args[0];
+        PyObject *self = args[0];
         if (!Py_IS_TYPE(self, descr->d_common.d_type))
             return NOT_DIRECT;
-        meth = descr->d_method->ml_meth;
-        switch (descr->d_method->ml_flags) {
-        case METH_FASTCALL:
-            counted = !quickened;
-            if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
+        if (quickened && callable == ts->interp->callable_cache.list_append && total == 2) {
+            if (PyList_Append(self, args[1]) < 0)
                 return NULL;
-            res = ((_PyCFunctionFast)(void (*)(void))meth)(self, args + 1, total - 1);
-            break;
-        case METH_FASTCALL | METH_KEYWORDS:
-            counted = !quickened;
-            if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
-                return NULL;
-            res = ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args + 1,
-                                                                        total - 1, NULL);
-            break;
-        case METH_O:
-            if (total != 2)
-                return NOT_DIRECT;
-            fast = quickened && callable == ts->interp->callable_cache.list_append;
-            if (fast) {
-                if (PyList_Append(self, args[1]) < 0)
-                    return NULL;
-                Py_RETURN_NONE;
-            }
-            if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
-                return NULL;
-            res = meth(self, args[1]);
-            break;
-        case METH_NOARGS:
-            if (total != 1)
-                return NOT_DIRECT;
-            if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
-                return NULL;
-            res = meth(self, NULL);
-            break;
-        default:
-            return NOT_DIRECT;
+            Py_RETURN_NONE;
         }
-        if (counted)
-            _Py_LeaveRecursiveCallTstate(ts);
-        return res;
+        return call_c_direct(ts, descr->d_method->ml_meth, descr->d_method->ml_flags, self,
+                             args + 1, total - 1, NULL, quickened);
     }
     return NOT_DIRECT;
 }
