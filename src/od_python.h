@@ -36,6 +36,13 @@ typedef struct {
     void *ce_extras[1];
 } OdCodeExtraLayout;
 
+/* Slot `index` of a code object's co_extra, or NULL when it has none. */
+static inline void *od_code_extra_slot(PyCodeObject *co, Py_ssize_t index)
+{
+    OdCodeExtraLayout *ex = (OdCodeExtraLayout *)co->co_extra;
+    return (index >= 0 && ex && ex->ce_size > index) ? ex->ce_extras[index] : NULL;
+}
+
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
 #error "overdrive targets CPython 3.11 exactly"
 #endif

@@ -39,10 +39,10 @@ Py_ssize_t od_code_extra_index(void) { return extra_index; }
 
 OdCodeState *od_code_state(PyCodeObject *co, int create)
 {
-    OdCodeExtraLayout *ex = (OdCodeExtraLayout *)co->co_extra;
-    OdCodeState *st = (ex && ex->ce_size > extra_index) ? ex->ce_extras[extra_index] : NULL;
+    OdCodeState *st = od_code_extra_slot(co, extra_index);
     if (st || !create)
         return st;
+    OdCodeExtraLayout *ex = (OdCodeExtraLayout *)co->co_extra;
     st = calloc(1, sizeof *st);
     if (!st)
         return NULL;

@@ -48,12 +48,8 @@ OdDirectEntry od_rt_direct_entry = {NULL, NULL, -1};
 /* The code object's state in co_extra if it has compiled code, else NULL. */
 static inline void *compiled_state(PyCodeObject *co)
 {
-    Py_ssize_t ix = od_rt_direct_entry.extra_index;
-    OdCodeExtraLayout *ex = (OdCodeExtraLayout *)co->co_extra;
-    if (ix < 0 || !ex || ex->ce_size <= ix || !ex->ce_extras[ix])
-        return NULL;
-    void *state = ex->ce_extras[ix];
-    return *(OdUnit **)state ? state : NULL; /* the unit pointer comes first */
+    void *state = od_code_extra_slot(co, od_rt_direct_entry.extra_index);
+    return state && *(OdUnit **)state ? state : NULL; /* the unit pointer comes first */
 }
 
 static void clear_frame(_PyInterpreterFrame *frame)
