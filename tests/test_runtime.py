@@ -563,3 +563,22 @@ def test_cold_code_counts_builtin_calls_as_the_generic_interpreter():
     got, exits = _compiled_run(cold)
     assert not exits
     assert got == expected == (2, [0], 3, True)
+
+
+def _call_misbehaving_builtins(capi):
+    out = []
+    for fn in (capi.return_null_without_error, capi.return_result_with_error):
+        try:
+            fn()
+        except SystemError as exc:
+            out.append((str(exc), type(exc.__cause__)))
+    return out
+
+
+def test_builtin_returning_null_without_error_is_reported_as_by_vectorcall(jit):
+    # Builtins called through their C pointer get vectorcall's result check: a NULL
+    # without an exception, or a result with one, is a SystemError naming the function.
+    capi = pytest.importorskip("_testcapi")
+    out = jit.run_both(_call_misbehaving_builtins, capi)
+    assert "return_null_without_error" in out[0][0] and out[0][1] is type(None)
+    assert "return_result_with_error" in out[1][0] and out[1][1] is ValueError

@@ -45,8 +45,9 @@ static char not_direct_marker;
  * (keywords to a method descriptor, wrong argument counts) stay on vectorcall.
  * Compiled code runs with tracing off (it exits when tracing switches on), which is the
  * condition under which the interpreter uses these forms too. */
-static PyObject *call_c_direct(PyThreadState *ts, PyCFunction meth, int flags, PyObject *self,
-                               PyObject **args, int nargs, PyObject *kwnames, int quickened)
+static PyObject *call_c_direct(PyThreadState *ts, PyObject *callable, PyCFunction meth,
+                               int flags, PyObject *self, PyObject **args, int nargs,
+                               PyObject *kwnames, int quickened)
 {
     int counted = 1; /* whether this call is in the recursion count */
     switch (flags) {
@@ -88,7 +89,9 @@ static PyObject *call_c_direct(PyThreadState *ts, PyCFunction meth, int flags, P
     }
     if (counted)
         _Py_LeaveRecursiveCallTstate(ts);
-    return res;
+    /* As vectorcall does: a NULL result without an exception (or a result with one) is
+     * reported as a SystemError naming the function. */
+    return _Py_CheckFunctionResult(ts, callable, res, NULL);
 }
 
 /* The builtin function or method descriptor `callable` called through call_c_direct, or
@@ -105,7 +108,7 @@ static PyObject *call_builtin_direct(PyObject *callable, PyObject **args, int to
             Py_ssize_t n = PyObject_Length(args[0]);
             return n < 0 ? NULL : PyLong_FromSsize_t(n);
         }
-        return call_c_direct(ts, PyCFunction_GET_FUNCTION(callable),
+        return call_c_direct(ts, callable, PyCFunction_GET_FUNCTION(callable),
                              PyCFunction_GET_FLAGS(callable), PyCFunction_GET_SELF(callable),
                              args, total - (int)nkw, kwnames, quickened);
     }
@@ -119,8 +122,9 @@ static PyObject *call_builtin_direct(PyObject *callable, PyObject **args, int to
                 return NULL;
             Py_RETURN_NONE;
         }
-        return call_c_direct(ts, descr->d_method->ml_meth, descr->d_method->ml_flags, self,
-                             args + 1, total - 1, NULL, quickened);
+        return call_c_direct(ts, callable, descr->d_method->ml_meth,
+                             descr->d_method->ml_flags, self, args + 1, total - 1, NULL,
+                             quickened);
     }
     return NOT_DIRECT;
 }
