@@ -280,6 +280,33 @@ void od_cmp_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x39, y, x); }
 void od_cmp_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp) { op_rm(a, 0x3B, r, base, disp); }
 void od_test_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x85, y, x); }
 void od_add_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x01, src, dst); }
+void od_sub_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x29, src, dst); }
+
+void od_imul_rr(OdAsm *a, OdReg dst, OdReg src)
+{
+    rex(a, 1, dst, src, 0);
+    byte(a, 0x0F);
+    byte(a, 0xAF);
+    modrm_rr(a, dst, src);
+}
+
+/* SSE forms: [prefix] [REX] 0F opc ModRM. The mandatory prefix goes before REX. */
+static void sse_xm(OdAsm *a, uint8_t prefix, uint8_t opc, int xmm, int base, int32_t disp)
+{
+    byte(a, prefix);
+    rex(a, 0, xmm, base, 0);
+    byte(a, 0x0F);
+    byte(a, opc);
+    modrm_mem(a, xmm, base, disp);
+}
+
+void od_movsd_xm(OdAsm *a, int xmm, OdReg base, int32_t disp) { sse_xm(a, 0xF2, 0x10, xmm, base, disp); }
+void od_movsd_mx(OdAsm *a, OdReg base, int32_t disp, int xmm) { sse_xm(a, 0xF2, 0x11, xmm, base, disp); }
+void od_sd_xm(OdAsm *a, OdSdOp op, int xmm, OdReg base, int32_t disp)
+{
+    sse_xm(a, 0xF2, (uint8_t)op, xmm, base, disp);
+}
+void od_ucomisd_xm(OdAsm *a, int xmm, OdReg base, int32_t disp) { sse_xm(a, 0x66, 0x2E, xmm, base, disp); }
 
 void od_cmp32_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp)
 {

@@ -19,7 +19,7 @@ typedef enum {
 /* Condition codes, numbered as the low nibble of Jcc/SETcc. */
 typedef enum {
     OD_CC_O = 0, OD_CC_NO = 1, OD_CC_B = 2, OD_CC_AE = 3, OD_CC_E = 4, OD_CC_NE = 5,
-    OD_CC_BE = 6, OD_CC_A = 7, OD_CC_S = 8, OD_CC_NS = 9, OD_CC_L = 12, OD_CC_GE = 13,
+    OD_CC_BE = 6, OD_CC_A = 7, OD_CC_S = 8, OD_CC_NS = 9, OD_CC_P = 10, OD_CC_NP = 11, OD_CC_L = 12, OD_CC_GE = 13,
     OD_CC_LE = 14, OD_CC_G = 15
 } OdCond;
 
@@ -80,8 +80,17 @@ void od_shl_ri(OdAsm *a, OdReg r, uint8_t imm);                    /* shl r64, i
 void od_cmp32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* cmp dword [m], imm */
 void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm);   /* cmp byte [m], imm8 */
 void od_cmp16_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm);  /* cmp word [m], simm8 */
+void od_sub_rr(OdAsm *a, OdReg dst, OdReg src);                   /* sub r64, r64 */
+void od_imul_rr(OdAsm *a, OdReg dst, OdReg src);                  /* imul r64, r64 */
 void od_test_rr(OdAsm *a, OdReg x, OdReg y);
 void od_test32_rr(OdAsm *a, OdReg x, OdReg y);
+
+/* Scalar double arithmetic (SSE2). XMM registers are numbered 0-15 like the GPRs. */
+typedef enum { OD_SD_ADD = 0x58, OD_SD_MUL = 0x59, OD_SD_SUB = 0x5C, OD_SD_DIV = 0x5E } OdSdOp;
+void od_movsd_xm(OdAsm *a, int xmm, OdReg base, int32_t disp);    /* movsd xmm, [m] */
+void od_movsd_mx(OdAsm *a, OdReg base, int32_t disp, int xmm);    /* movsd [m], xmm */
+void od_sd_xm(OdAsm *a, OdSdOp op, int xmm, OdReg base, int32_t disp); /* addsd.. xmm, [m] */
+void od_ucomisd_xm(OdAsm *a, int xmm, OdReg base, int32_t disp);  /* ucomisd xmm, [m] */
 
 /* Control flow. All label jumps use rel32. */
 void od_jmp(OdAsm *a, OdLabel l);

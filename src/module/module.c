@@ -331,6 +331,22 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
             CASE(buf, od_test_rr(&a, (OdReg)r, (OdReg)b));
             snprintf(buf, sizeof buf, "test %s, %s", regs32[r], regs32[b]);
             CASE(buf, od_test32_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "sub %s, %s", regs[r], regs[b]);
+            CASE(buf, od_sub_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "imul %s, %s", regs[r], regs[b]);
+            CASE(buf, od_imul_rr(&a, (OdReg)r, (OdReg)b));
+            static const struct { OdSdOp op; const char *name; } sd[] = {
+                {OD_SD_ADD, "addsd"}, {OD_SD_SUB, "subsd"}, {OD_SD_MUL, "mulsd"}, {OD_SD_DIV, "divsd"}};
+            for (size_t k = 0; k < sizeof sd / sizeof *sd; k++) {
+                snprintf(buf, sizeof buf, "%s xmm%d, qword ptr [%s + 0x10]", sd[k].name, r, regs[b]);
+                CASE(buf, od_sd_xm(&a, sd[k].op, r, (OdReg)b, 0x10));
+            }
+            snprintf(buf, sizeof buf, "movsd xmm%d, qword ptr [%s + 0x10]", r, regs[b]);
+            CASE(buf, od_movsd_xm(&a, r, (OdReg)b, 0x10));
+            snprintf(buf, sizeof buf, "movsd qword ptr [%s + 0x10], xmm%d", regs[b], r);
+            CASE(buf, od_movsd_mx(&a, (OdReg)b, 0x10, r));
+            snprintf(buf, sizeof buf, "ucomisd xmm%d, qword ptr [%s + 0x10]", r, regs[b]);
+            CASE(buf, od_ucomisd_xm(&a, r, (OdReg)b, 0x10));
         }
         snprintf(buf, sizeof buf, "mov %s, qword ptr [%s]", regs[r], regs[r]);
         CASE(buf, od_mov_rm(&a, (OdReg)r, (OdReg)r, 0));
@@ -386,6 +402,10 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
                     od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
     CASE("lea rcx, [rip + 1]", { OdLabel l = od_label_new(&a); od_lea_rip_label(&a, OD_RCX, l);
                                  od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
+    CASE("jp 9", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_P, l);
+                     od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
+    CASE("jnp 9", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_NP, l);
+                      od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
     CASE("ret", od_ret(&a));
 #undef CASE
     return out;

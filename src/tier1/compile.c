@@ -307,22 +307,29 @@ static void emit_attr_entry_guard(Compiler *c, const OdInstr *in, void *site, Od
 }
 
 /* LOAD_ATTR's hit path inline for the site's first entry when it is an instance attribute
- * in the object's inline values (the common monomorphic case): type and type version
- * match, the values array exists and holds the attribute. Anything else is the helper. */
+ * in the object's inline values or a __slots__ member (the common monomorphic cases): type
+ * and type version match and the attribute is there. Anything else is the helper. */
 static void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
                                 OdLabel done)
 {
     OdAsm *a = &c->a;
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    OdLabel found = od_label_new(a), not_slot = od_label_new(a);
     emit_attr_entry_guard(c, in, site, miss);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_SLOT);
+    od_jcc(a, OD_CC_NE, not_slot);
+    od_mov_rr(a, OD_RCX, OD_RAX);                     /* slot: byte offset in the object */
+    od_jmp(a, found);
+    od_label_bind(a, not_slot);
     od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_INSTANCE_VALUE);
     od_jcc(a, OD_CC_NE, miss);
     od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
     od_test_rr(a, OD_RCX, OD_RCX);
     od_jcc(a, OD_CC_E, miss);
-    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
     od_shl_ri(a, OD_RSI, 3);
+    od_label_bind(a, found);                          /* the attribute is at [rcx + rsi] */
     od_add_rr(a, OD_RCX, OD_RSI);
     od_mov_rm(a, OD_RCX, OD_RCX, 0);
     od_test_rr(a, OD_RCX, OD_RCX);
@@ -331,6 +338,47 @@ static void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLa
     od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
     od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RCX);
     od_mov_rr(a, OD_RDI, OD_RAX);
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, done);
+}
+
+/* STORE_ATTR's hit path inline for the site's first entry when it replaces a __slots__
+ * member or an existing instance attribute in inline values (a new one keeps the
+ * insertion order in the helper): store, then release the old value and the object. */
+static void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                                 OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    OdLabel found = od_label_new(a), not_slot = od_label_new(a), no_old = od_label_new(a);
+    emit_attr_entry_guard(c, in, site, miss);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_SLOT);
+    od_jcc(a, OD_CC_NE, not_slot);
+    od_add_rr(a, OD_RSI, OD_RAX);                     /* slot: byte offset in the object */
+    od_mov_rm(a, OD_RDI, OD_RSI, 0);
+    od_jmp(a, found);
+    od_label_bind(a, not_slot);
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, miss);
+    od_shl_ri(a, OD_RSI, 3);
+    od_add_rr(a, OD_RSI, OD_RCX);
+    od_mov_rm(a, OD_RDI, OD_RSI, 0);
+    od_test_rr(a, OD_RDI, OD_RDI);
+    od_jcc(a, OD_CC_E, miss);                         /* new attribute: insertion order */
+    od_label_bind(a, found);                          /* rsi = where, rdi = old value */
+    od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, d - 2));
+    od_mov_mr(a, OD_RSI, 0, OD_RCX);
+    od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_test_rr(a, OD_RDI, OD_RDI);
+    od_jcc(a, OD_CC_E, no_old);
+    decref_reg(c, OD_RDI, in->index);
+    od_label_bind(a, no_old);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
     decref_reg(c, OD_RDI, in->index);
     od_jmp(a, done);
 }
@@ -378,13 +426,16 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
               .exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode)};
     void *arg = site_arg(c, in);
     OdLabel done = -1;
-    if (in->opcode == LOAD_GLOBAL || in->opcode == LOAD_ATTR || in->opcode == LOAD_METHOD) {
+    if (in->opcode == LOAD_GLOBAL || in->opcode == LOAD_ATTR || in->opcode == LOAD_METHOD
+        || in->opcode == STORE_ATTR) {
         OdLabel miss = od_label_new(&c->a);
         done = od_label_new(&c->a);
         if (in->opcode == LOAD_GLOBAL)
             emit_load_global_fast(c, in, arg, miss, done);
         else if (in->opcode == LOAD_ATTR)
             emit_load_attr_fast(c, in, arg, miss, done);
+        else if (in->opcode == STORE_ATTR)
+            emit_store_attr_fast(c, in, arg, miss, done);
         else
             emit_load_method_fast(c, in, arg, miss, done);
         od_label_bind(&c->a, miss);
