@@ -1,0 +1,109 @@
+/* tier1/emit.c — emission primitives shared by the tier-1 compiler's parts. See emit.h. */
+#include "emit.h"
+
+#include <stdlib.h>
+
+
+OdLabel add_stub(Compiler *c, Stub s)
+{
+    if (c->nstubs == c->capstubs) {
+        int cap = c->capstubs ? c->capstubs * 2 : 64;
+        Stub *p = realloc(c->stubs, (size_t)cap * sizeof *p);
+        if (!p) {
+            c->a.failed = 1;
+            return 0;
+        }
+        c->stubs = p;
+        c->capstubs = cap;
+    }
+    s.label = od_label_new(&c->a);
+    c->stubs[c->nstubs++] = s;
+    return s.label;
+}
+
+OdLabel exit_stub(Compiler *c, int resume, int depth, int reason, int opcode)
+{
+    Stub s = {.kind = STUB_EXIT, .resume = resume, .depth = depth, .reason = reason,
+              .opcode = opcode};
+    return add_stub(c, s);
+}
+
+OdLabel error_stub(Compiler *c, int index, int live)
+{
+    Stub s = {.kind = STUB_ERROR, .index = index, .depth = live};
+    return add_stub(c, s);
+}
+
+void set_prev(Compiler *c, int unit)
+{
+    od_lea(&c->a, OD_RAX, R_CODE, 2 * unit);
+    od_mov_mr(&c->a, R_FRAME, OFF_PREV, OD_RAX);
+}
+
+/* In a debug build (Py_REF_DEBUG) every reference change also moves _Py_RefTotal, which
+ * sys.gettotalrefcount() and regrtest's leak hunter read; compiled code must too. r11 is
+ * free for this: tier 1 uses it for nothing else. */
+static void ref_total(Compiler *c, int delta)
+{
+#ifdef Py_REF_DEBUG
+    od_mov_ri(&c->a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
+    od_add_mi(&c->a, OD_R11, 0, delta);
+#else
+    (void)c;
+    (void)delta;
+#endif
+}
+
+void incref_reg(Compiler *c, OdReg r)
+{
+    od_add_mi(&c->a, r, 0, 1);
+    ref_total(c, 1);
+}
+
+/* Py_DECREF of the object in `r` (not NULL); the dealloc is a stub. `unit` is the
+ * instruction whose prev_instr a finalizer would observe. */
+void decref_reg(Compiler *c, OdReg r, int unit)
+{
+    Stub s = {.kind = STUB_DEALLOC, .reg = r, .index = unit, .back = od_label_new(&c->a)};
+    ref_total(c, -1);
+    od_sub_mi(&c->a, r, 0, 1);
+    od_jcc(&c->a, OD_CC_E, add_stub(c, s));
+    od_label_bind(&c->a, s.back);
+}
+
+/* Values True/False/None never reach refcount zero: a plain decrement suffices. */
+void decref_immortalish(Compiler *c, OdReg r)
+{
+    ref_total(c, -1);
+    od_sub_mi(&c->a, r, 0, 1);
+}
+
+void check_breaker(Compiler *c, int index, int live_after, OdLabel cont)
+{
+    Stub s = {.kind = STUB_BREAKER, .index = index, .back = cont,
+              .error = error_stub(c, index, live_after)};
+    od_cmp32_mi(&c->a, R_BREAKER, 0, 0);
+    od_jcc(&c->a, OD_CC_NE, add_stub(c, s));
+}
+
+int depth_after(const OdInstr *in)
+{
+    return in->depth + PyCompile_OpcodeStackEffectWithJump(in->opcode, in->oparg, 0);
+}
+
+OdLabel label_at(Compiler *c, int unit)
+{
+    return c->label_of[c->bc.instr_at_unit[unit]];
+}
+
+/* Jump to `target`, polling the eval breaker first when the jump goes backwards. */
+void jump_to(Compiler *c, const OdInstr *in, int target, int backward)
+{
+    OdLabel dest = label_at(c, target);
+    if (backward) {
+        int live = c->bc.instrs[c->bc.instr_at_unit[target]].depth;
+        check_breaker(c, in->index, live, dest);
+    }
+    od_jmp(&c->a, dest);
+}
+

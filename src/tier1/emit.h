@@ -1,0 +1,110 @@
+/* tier1/emit.h — the tier-1 compiler's state and the emission primitives its parts share.
+ *
+ * Contract (internal to tier1/): compile.c drives one pass over the bytecode; fast_attr.c
+ * and fast_num.c emit inline fast paths for cached sites. All of them emit through the
+ * Compiler below, and every value stays where the interpreter keeps it.
+ *
+ * Register plan inside compiled code (all callee-saved, so helpers preserve them):
+ *   rbx = the frame (_PyInterpreterFrame *)   r12 = the thread state
+ *   r13 = first code unit (for prev_instr)    r14 = &interp->ceval.eval_breaker
+ *   r15 = ts->cframe (use_tracing at offset 0) rbp = the OdUnit
+ * Stack slot d of the value stack is [rbx + localsplus + 8 * (co_nlocalsplus + d)]; the
+ * depth of every instruction is static (bytecode/decode), so no stack pointer is kept.
+ * Rarely taken paths (errors, exits, deallocations, the eval breaker) are emitted after the
+ * body as stubs, keeping the hot path straight. */
+#ifndef OD_TIER1_EMIT_H
+#define OD_TIER1_EMIT_H
+
+#include "../asm/x64.h"
+#include "../runtime/helpers.h"
+
+#define OFF_LOCALS ((int32_t)offsetof(_PyInterpreterFrame, localsplus))
+#define OFF_PREV ((int32_t)offsetof(_PyInterpreterFrame, prev_instr))
+#define OFF_STACKTOP ((int32_t)offsetof(_PyInterpreterFrame, stacktop))
+#define OFF_LAST_EXIT ((int32_t)offsetof(OdUnit, last_exit))
+#define OFF_LAST_EXIT_OP ((int32_t)offsetof(OdUnit, last_exit_opcode))
+#define OFF_EXIT_PENDING ((int32_t)offsetof(OdUnit, exit_pending))
+
+#define R_FRAME OD_RBX
+#define R_TS OD_R12
+#define R_CODE OD_R13
+#define R_BREAKER OD_R14
+#define R_CFRAME OD_R15
+#define R_UNIT OD_RBP
+
+typedef enum {
+    STUB_EXIT,      /* leave for the interpreter at `resume` with `depth` values */
+    STUB_ERROR,     /* exception set: unwind with `depth` live values at `index` */
+    STUB_HELPER,    /* helper returned non-zero: negative -> error, else exit */
+    STUB_DEALLOC,   /* refcount of `reg` hit zero: dealloc, then back to `back` */
+    STUB_BREAKER,   /* eval breaker set: handle, then continue at `back` */
+    STUB_BOX_BOOL,  /* store bool(eax) at depth-1, then exit at `resume` (fused compare) */
+    STUB_WARMUP,    /* co_warmup != 0: count it; at the quickening RESUME, take `exit` */
+} StubKind;
+
+typedef struct {
+    StubKind kind;
+    OdLabel label;
+    OdLabel back;       /* where to continue (DEALLOC, BREAKER) */
+    OdLabel error;      /* HELPER/BREAKER: the error stub */
+    OdLabel exit;       /* HELPER: the exit stub */
+    int index;          /* instruction unit (prev_instr while it runs) */
+    int resume;         /* EXIT: unit at which the interpreter continues */
+    int depth;          /* EXIT: values on the stack; ERROR: live values */
+    int reason, opcode; /* EXIT */
+    OdReg reg;          /* DEALLOC */
+} Stub;
+
+typedef struct {
+    OdAsm a;
+    OdBytecode bc;
+    PyCodeObject *co;
+    int nlocalsplus;
+    OdLabel *label_of;          /* per instruction number */
+    OdLabel epilogue, ret_null;
+    Stub *stubs;
+    int nstubs, capstubs;
+    char *sites;                /* per-site caches, one block */
+    size_t nsite_bytes;
+    int *cache_at_unit;
+    PyObject *kwnames;          /* from the KW_NAMES just before a CALL */
+} Compiler;
+
+static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
+static inline int32_t slot_disp(Compiler *c, int d) { return local_disp(c->nlocalsplus + d); }
+
+OdLabel add_stub(Compiler *c, Stub s);
+
+OdLabel exit_stub(Compiler *c, int resume, int depth, int reason, int opcode);
+
+OdLabel error_stub(Compiler *c, int index, int live);
+
+void set_prev(Compiler *c, int unit);
+
+void incref_reg(Compiler *c, OdReg r);
+
+/* Py_DECREF of the object in `r` (not NULL); the dealloc is a stub. `unit` is the
+ * instruction whose prev_instr a finalizer would observe. */
+void decref_reg(Compiler *c, OdReg r, int unit);
+
+/* Values True/False/None never reach refcount zero: a plain decrement suffices. */
+void decref_immortalish(Compiler *c, OdReg r);
+
+void check_breaker(Compiler *c, int index, int live_after, OdLabel cont);
+
+int depth_after(const OdInstr *in);
+
+OdLabel label_at(Compiler *c, int unit);
+
+/* Jump to `target`, polling the eval breaker first when the jump goes backwards. */
+void jump_to(Compiler *c, const OdInstr *in, int target, int backward);
+
+/* Inline fast paths (fast_attr.c, fast_num.c). Each falls through to nothing: it either
+ * jumps to `done` having done the instruction's whole work, or jumps to `miss` with the
+ * stack untouched, where the caller emits the helper call. */
+void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
+void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
+void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
+void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
+
+#endif /* OD_TIER1_EMIT_H */

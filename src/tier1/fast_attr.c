@@ -1,0 +1,162 @@
+/* tier1/fast_attr.c — inline hit paths of the global and attribute caches
+ * (runtime/unit.h describes the cache entries; the helpers in runtime/ops_names.c fill them
+ * and handle every miss). See emit.h. */
+#include "emit.h"
+
+/* LOAD_GLOBAL's hit path inline: both dicts' version tags equal the ones the site cached
+ * (tags are unique across all dicts, so this also proves they are the same dicts). The
+ * helper call is the miss path. */
+void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                                  OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth, push_null = in->oparg & 1;
+    int32_t ver = (int32_t)offsetof(PyDictObject, ma_version_tag);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    od_mov_rm(a, OD_RAX, R_FRAME, (int32_t)offsetof(_PyInterpreterFrame, f_globals));
+    od_mov_rm(a, OD_RAX, OD_RAX, ver);
+    od_cmp_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.globals_version));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RAX, R_FRAME, (int32_t)offsetof(_PyInterpreterFrame, f_builtins));
+    od_mov_rm(a, OD_RAX, OD_RAX, ver);
+    od_cmp_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.builtins_version));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.value));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, miss);
+    incref_reg(c, OD_RAX);
+    od_add32_mi(a, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.hits), 1);
+    if (push_null)
+        od_mov_mi(a, R_FRAME, slot_disp(c, d), 0);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d + push_null), OD_RAX);
+    od_jmp(a, done);
+}
+
+/* The guard shared by the inline attribute paths: leaves rdx = the site, rax = the object
+ * on top of the stack, rcx = its type, and jumps to `miss` unless the site's first entry
+ * is for that type at its current version. */
+static void emit_attr_entry_guard(Compiler *c, const OdInstr *in, void *site, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, in->depth - 1));
+    od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)offsetof(PyObject, ob_type));
+    od_cmp_rm(a, OD_RCX, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
+    od_cmp32_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type_version));
+    od_jcc(a, OD_CC_NE, miss);
+}
+
+/* LOAD_ATTR's hit path inline for the site's first entry when it is an instance attribute
+ * in the object's inline values or a __slots__ member (the common monomorphic cases): type
+ * and type version match and the attribute is there. Anything else is the helper. */
+void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                                OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    OdLabel found = od_label_new(a), not_slot = od_label_new(a);
+    emit_attr_entry_guard(c, in, site, miss);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_SLOT);
+    od_jcc(a, OD_CC_NE, not_slot);
+    od_mov_rr(a, OD_RCX, OD_RAX);                     /* slot: byte offset in the object */
+    od_jmp(a, found);
+    od_label_bind(a, not_slot);
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, miss);
+    od_shl_ri(a, OD_RSI, 3);
+    od_label_bind(a, found);                          /* the attribute is at [rcx + rsi] */
+    od_add_rr(a, OD_RCX, OD_RSI);
+    od_mov_rm(a, OD_RCX, OD_RCX, 0);
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, miss);
+    incref_reg(c, OD_RCX);
+    od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RCX);
+    od_mov_rr(a, OD_RDI, OD_RAX);
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, done);
+}
+
+/* STORE_ATTR's hit path inline for the site's first entry when it replaces a __slots__
+ * member or an existing instance attribute in inline values (a new one keeps the
+ * insertion order in the helper): store, then release the old value and the object. */
+void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                                 OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    OdLabel found = od_label_new(a), not_slot = od_label_new(a), no_old = od_label_new(a);
+    emit_attr_entry_guard(c, in, site, miss);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_SLOT);
+    od_jcc(a, OD_CC_NE, not_slot);
+    od_add_rr(a, OD_RSI, OD_RAX);                     /* slot: byte offset in the object */
+    od_mov_rm(a, OD_RDI, OD_RSI, 0);
+    od_jmp(a, found);
+    od_label_bind(a, not_slot);
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, miss);
+    od_shl_ri(a, OD_RSI, 3);
+    od_add_rr(a, OD_RSI, OD_RCX);
+    od_mov_rm(a, OD_RDI, OD_RSI, 0);
+    od_test_rr(a, OD_RDI, OD_RDI);
+    od_jcc(a, OD_CC_E, miss);                         /* new attribute: insertion order */
+    od_label_bind(a, found);                          /* rsi = where, rdi = old value */
+    od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, d - 2));
+    od_mov_mr(a, OD_RSI, 0, OD_RCX);
+    od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_test_rr(a, OD_RDI, OD_RDI);
+    od_jcc(a, OD_CC_E, no_old);
+    decref_reg(c, OD_RDI, in->index);
+    od_label_bind(a, no_old);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, done);
+}
+
+/* LOAD_METHOD's hit path inline for the site's first entry when it is a method of the
+ * type that the instance cannot shadow (no instance dict, or shared keys that have not
+ * grown and inline values in use): push the method (new reference) and move the object. */
+void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                                  OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    OdLabel hit = od_label_new(a);
+    emit_attr_entry_guard(c, in, site, miss);
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_METHOD_NO_DICT);
+    od_jcc(a, OD_CC_E, hit);
+    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind),
+                OD_ATTR_METHOD_SHARED_KEYS);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RSI, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, miss);
+    od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, miss);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_cmp_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, keys_nentries));
+    od_jcc(a, OD_CC_NE, miss);
+    od_label_bind(a, hit);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, value));
+    incref_reg(c, OD_RSI);
+    od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RSI);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
+    od_jmp(a, done);
+}
+
