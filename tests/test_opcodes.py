@@ -897,3 +897,102 @@ def test_inline_slot_and_instance_value_attributes(jit):
     empty = SlotPoint(1, 2)
     del empty.y
     assert jit.run_both(f_empty_slot, empty) == "'SlotPoint' object has no attribute 'y'"
+
+
+BOUNDARY_INTS = [0, 1, -1, 5, -5, -6, 255, 256, 257, 2**30 - 1, -(2**30 - 1), 2**30, -(2**30),
+                 2**62, -(2**62)]
+SPECIAL_FLOATS = [0.0, -0.0, 1.5, -2.25, float("inf"), float("-inf"), float("nan"), 1e308]
+
+
+def f_int_ops(values):
+    out = []
+    for x in values:
+        for y in values:
+            s, d, p = x + y, x - y, x * y
+            t = x
+            t += y
+            t -= 1
+            t *= 2
+            out.append((s, d, p, t, x < y, x <= y, x == y, x != y, x > y, x >= y))
+            if x < y:
+                out.append("lt")
+            if x <= y:
+                out.append("le")
+            if x == y:
+                out.append("eq")
+            if x != y:
+                out.append("ne")
+            if x > y:
+                out.append("gt")
+            if x >= y:
+                out.append("ge")
+    return out
+
+
+def f_float_ops(values):
+    out = []
+    for x in values:
+        for y in values:
+            try:
+                q = x / y
+            except ZeroDivisionError as e:
+                q = str(e)
+            r = (x + y) * (x - y)            # temporaries: results reuse their objects
+            out.append((repr(x + y), repr(x - y), repr(x * y), repr(q), repr(r),
+                        x < y, x <= y, x == y, x != y, x > y, x >= y))
+            flags = []
+            if x < y:
+                flags.append("lt")
+            if x <= y:
+                flags.append("le")
+            if x == y:
+                flags.append("eq")
+            if x != y:
+                flags.append("ne")
+            if x > y:
+                flags.append("gt")
+            if x >= y:
+                flags.append("ge")
+            out.append(flags)
+    return out
+
+
+def _op_sites(fn):
+    import _overdrive
+    return [r["cache"] for r in _overdrive._native_map(fn)["instructions"]
+            if (r.get("cache") or {}).get("kind") == "op"]
+
+
+def test_inline_int_and_float_arithmetic_and_compares(jit):
+    # Exact ints of one digit and exact floats are added, multiplied, divided and compared
+    # in the compiled code itself; boundaries (small-int cache, 2**30, big ints, NaN, signed
+    # zeros, zero divisors) must give the interpreter's results.
+    ints = jit.run_both(f_int_ops, BOUNDARY_INTS)
+    floats = jit.run_both(f_float_ops, SPECIAL_FLOATS)
+    assert "eq" in ints and ["ne"] in [f for f in floats if isinstance(f, list)]
+    sites = _op_sites(f_int_ops) + _op_sites(f_float_ops)
+    assert sites and sum(s["fast"] for s in sites) > 1000, sites
+    # The small-int cache: results in -5..256 are the cached objects.
+    def small(a, b):
+        return a + b, a - b, a * b
+    res = jit.run_both(small, 100, 28)
+    assert res[0] is 128 and res[1] is 72 and res[2] == 2800
+    assert jit.run_both(small, -3, 2)[0] is -1
+
+
+def f_refcounts(a, b):
+    for _ in range(50):
+        c = a + b
+        c = a * b
+        c = (a + b) - (a * b)
+        if a < b:
+            c = a / b
+    return c
+
+
+@pytest.mark.parametrize("a,b", [(1.25, 2.5), (300, 400), (7, 2**40)])
+def test_inline_arithmetic_keeps_refcounts(jit, a, b):
+    import sys
+    before = sys.getrefcount(a), sys.getrefcount(b)
+    jit.run_both(f_refcounts, a, b)
+    assert (sys.getrefcount(a), sys.getrefcount(b)) == before

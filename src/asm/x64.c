@@ -257,6 +257,7 @@ void od_cmp_ri(OdAsm *a, OdReg r, int32_t imm) { alu_ri(a, 7, r, imm); }
 void od_add_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 1, 0, base, disp, imm); }
 void od_sub_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 1, 5, base, disp, imm); }
 void od_add32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 0, 0, base, disp, imm); }
+void od_cmp_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 1, 7, base, disp, imm); }
 void od_cmp32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 0, 7, base, disp, imm); }
 
 void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)

@@ -69,6 +69,7 @@ void od_add_ri(OdAsm *a, OdReg r, int32_t imm);
 void od_sub_ri(OdAsm *a, OdReg r, int32_t imm);
 void od_add_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* add qword [m], imm */
 void od_sub_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* sub qword [m], imm */
+void od_cmp_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* cmp qword [m], simm32 */
 void od_add32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* add dword [m], imm */
 void od_cmp_rr(OdAsm *a, OdReg x, OdReg y);
 void od_cmp_ri(OdAsm *a, OdReg r, int32_t imm);

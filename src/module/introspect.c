@@ -348,7 +348,7 @@ static PyObject *native_map(PyObject *m, PyObject *obj)
 /* Every function compiled code calls through `movabs rax, imm64; call rax`, by name: the
  * per-opcode helpers of OD_HELPER_OPS, the other runtime entry points of helpers.h, and
  * the CPython C-API functions tier 1 calls directly. tests/test_tools.py checks this list
- * against every od_call_abs target in tier1/compile.c, so a new call cannot go unnamed. */
+ * against every od_call_abs target in the tier1 sources, so a new call cannot go unnamed. */
 static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
 {
     (void)m; (void)noargs;
@@ -362,7 +362,8 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
         OD_FN(od_rt_warmup),
         OD_FN(od_rt_handle_eval_breaker), OD_FN(od_rt_error), OD_FN(od_rt_raise),
         OD_FN(od_rt_reraise),
-        OD_FN(PyObject_IsTrue), OD_FN(_Py_Dealloc),
+        OD_FN(od_rt_long_result),
+        OD_FN(PyObject_IsTrue), OD_FN(_Py_Dealloc), OD_FN(PyFloat_FromDouble),
 #undef OD_FN
     };
     PyObject *d = PyDict_New();

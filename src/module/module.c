@@ -368,6 +368,8 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
         CASE(buf, od_mov8_mi(&a, (OdReg)r, -0x1c, -1));
         snprintf(buf, sizeof buf, "add dword ptr [%s + 0x20], 1", regs[r]);
         CASE(buf, od_add32_mi(&a, (OdReg)r, 0x20, 1));
+        snprintf(buf, sizeof buf, "cmp qword ptr [%s + 0x18], 1", regs[r]);
+        CASE(buf, od_cmp_mi(&a, (OdReg)r, 0x18, 1));
         snprintf(buf, sizeof buf, "cmp dword ptr [%s], 0", regs[r]);
         CASE(buf, od_cmp32_mi(&a, (OdReg)r, 0, 0));
         snprintf(buf, sizeof buf, "cmp word ptr [%s + 0x10], 0", regs[r]);

@@ -137,6 +137,10 @@ extern uint64_t od_rt_unwinds;
 OD_HELPER(od_rt_compare_branch);
 /* A new reference to True or False (to materialize a fused comparison on an exit). */
 PyObject *od_rt_box_bool(int value);
+/* Result of int arithmetic on exact ints a and b whose value is v: a or b reused when only
+ * the value stack holds it and v fits one digit, else a new int. New reference, or NULL
+ * with MemoryError. Neither operand is released. */
+PyObject *od_rt_long_result(PyObject *a, PyObject *b, long v);
 
 /* Truth of a value that is not True/False (those are tested inline). Consumes `v`.
  * Returns 1, 0, or -1 with an exception set. */

@@ -101,8 +101,9 @@ static PyObject *float_result(PyObject *a, PyObject *b, double v)
 }
 
 /* The same for one-digit ints, except values CPython hands out from its small-int cache
- * (-5..256), which must stay the cached objects. */
-static PyObject *long_result(PyObject *a, PyObject *b, long v)
+ * (-5..256), which must stay the cached objects. Also the slow half of tier 1's inline
+ * int arithmetic (tier1/fast_num.c), for results outside the small-int cache. */
+PyObject *od_rt_long_result(PyObject *a, PyObject *b, long v)
 {
     if ((v < -5 || v > 256) && v > -(1L << PyLong_SHIFT) && v < (1L << PyLong_SHIFT)) {
         PyObject *reuse = Py_REFCNT(a) == 1 && Py_SIZE(a) != 0 ? a
@@ -128,12 +129,12 @@ static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
             return NULL;
         /* Operands below 2**30 in magnitude: + - * & | ^ cannot overflow a long. */
         switch (op) {
-        case NB_ADD: return long_result(a, b, x + y);
-        case NB_SUBTRACT: return long_result(a, b, x - y);
+        case NB_ADD: return od_rt_long_result(a, b, x + y);
+        case NB_SUBTRACT: return od_rt_long_result(a, b, x - y);
         case NB_MULTIPLY: return PyLong_FromLong(x * y); /* may need two digits */
-        case NB_AND: return long_result(a, b, x & y);
-        case NB_OR: return long_result(a, b, x | y);
-        case NB_XOR: return long_result(a, b, x ^ y);
+        case NB_AND: return od_rt_long_result(a, b, x & y);
+        case NB_OR: return od_rt_long_result(a, b, x | y);
+        case NB_XOR: return od_rt_long_result(a, b, x ^ y);
         case NB_FLOOR_DIVIDE:
         case NB_REMAINDER: {
             if (y == 0)
@@ -143,7 +144,7 @@ static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
                 q -= 1;
                 r += y;
             }
-            return long_result(a, b, op == NB_FLOOR_DIVIDE ? q : r);
+            return od_rt_long_result(a, b, op == NB_FLOOR_DIVIDE ? q : r);
         }
         default:
             return NULL;

@@ -103,7 +103,8 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
     void *arg = site_arg(c, in);
     OdLabel done = -1;
     if (in->opcode == LOAD_GLOBAL || in->opcode == LOAD_ATTR || in->opcode == LOAD_METHOD
-        || in->opcode == STORE_ATTR) {
+        || in->opcode == STORE_ATTR
+        || (in->opcode == BINARY_OP && binary_op_has_fast_path(in->oparg))) {
         OdLabel miss = od_label_new(&c->a);
         done = od_label_new(&c->a);
         if (in->opcode == LOAD_GLOBAL)
@@ -112,6 +113,8 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
             emit_load_attr_fast(c, in, arg, miss, done);
         else if (in->opcode == STORE_ATTR)
             emit_store_attr_fast(c, in, arg, miss, done);
+        else if (in->opcode == BINARY_OP)
+            emit_binary_op_fast(c, in, arg, miss, done);
         else
             emit_load_method_fast(c, in, arg, miss, done);
         od_label_bind(&c->a, miss);
@@ -199,11 +202,15 @@ static int emit_compare_branch(Compiler *c, const OdInstr *in, const OdInstr *jm
     OdLabel pending = -1;
     int on_true = jmp->opcode == POP_JUMP_FORWARD_IF_TRUE || jmp->opcode == POP_JUMP_BACKWARD_IF_TRUE;
     OdLabel taken = taken_label(c, jmp, &pending);
+    OdLabel miss = od_label_new(a);
+    void *site = site_arg(c, in);
+    emit_compare_branch_fast(c, in, site, miss, on_true ? taken : next, on_true ? next : taken);
+    od_label_bind(a, miss);
     set_prev(c, in->index);
     od_mov_rr(a, OD_RDI, R_FRAME);
     od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
     od_mov_ri(a, OD_RDX, in->oparg);
-    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site_arg(c, in));
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site);
     od_call_abs(a, (const void *)od_rt_compare_branch);
     od_test32_rr(a, OD_RAX, OD_RAX);
     od_jcc(a, OD_CC_S, error_stub(c, in->index, d - 2));

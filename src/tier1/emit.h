@@ -107,4 +107,12 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
 void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
 void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
 
+/* BINARY_OP on two exact floats or two compact ints, for the operators that have such a
+ * path (binary_op_has_fast_path). COMPARE_OP fused with its conditional jump: two exact
+ * floats or compact ints branch to `if_true`/`if_false` directly. */
+int binary_op_has_fast_path(int oparg);
+void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
+void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
+                              OdLabel if_true, OdLabel if_false);
+
 #endif /* OD_TIER1_EMIT_H */

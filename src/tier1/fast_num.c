@@ -1,0 +1,248 @@
+/* tier1/fast_num.c — inline arithmetic and comparisons on exact ints and floats.
+ *
+ * The interpreter's specialized forms (BINARY_OP_ADD_INT, COMPARE_OP_FLOAT_JUMP, ...) do
+ * these without a call; so does compiled code. Both operands must have the same exact type:
+ * float, or int with at most one 30-bit digit ("compact"). Anything else — mixed types,
+ * big ints, subclasses, a zero divisor — jumps to `miss`, where the generic helper
+ * (runtime/ops_arith.c) does the whole instruction, so semantics live in one place.
+ * See emit.h for the conventions. */
+#include "emit.h"
+
+#define OFF_TYPE ((int32_t)offsetof(PyObject, ob_type))
+#define OFF_SIZE ((int32_t)offsetof(PyVarObject, ob_size))
+#define OFF_DIGIT0 ((int32_t)offsetof(PyLongObject, ob_digit))
+#define OFF_FVAL ((int32_t)offsetof(PyFloatObject, ob_fval))
+
+/* Small ints -5..256 are preallocated; results in that range must be those objects. */
+#define SMALL_INT_SHIFT 5
+_Static_assert(sizeof(PyLongObject) == (1 << SMALL_INT_SHIFT), "small-int stride");
+
+static int float_sd_op(int nb, OdSdOp *op)
+{
+    if (nb >= NB_INPLACE_ADD)
+        nb -= NB_INPLACE_ADD - NB_ADD; /* int and float: in-place forms are the plain ones */
+    switch (nb) {
+    case NB_ADD: *op = OD_SD_ADD; return 1;
+    case NB_SUBTRACT: *op = OD_SD_SUB; return 1;
+    case NB_MULTIPLY: *op = OD_SD_MUL; return 1;
+    case NB_TRUE_DIVIDE: *op = OD_SD_DIV; return 1;
+    default: return 0;
+    }
+}
+
+static int int_op(int nb)
+{
+    if (nb >= NB_INPLACE_ADD)
+        nb -= NB_INPLACE_ADD - NB_ADD;
+    return nb == NB_ADD || nb == NB_SUBTRACT || nb == NB_MULTIPLY ? nb : 0;
+}
+
+int binary_op_has_fast_path(int oparg)
+{
+    OdSdOp op;
+    return float_sd_op(oparg, &op) || int_op(oparg);
+}
+
+/* rax = lhs, rcx = rhs (from stack slots d-2, d-1); rdx = their common type, else `miss`. */
+static void load_same_type_operands(Compiler *c, int d, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 2));
+    od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, d - 1));
+    od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
+    od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, miss);
+}
+
+/* Feedback for the site, as the helper keeps it: operand types and a fast hit. */
+static void record_fast_hit(Compiler *c, OdOpCache *site)
+{
+    OdAsm *a = &c->a;
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)site);
+    od_mov_mr(a, OD_RSI, (int32_t)offsetof(OdOpCache, left), OD_RDX);
+    od_mov_mr(a, OD_RSI, (int32_t)offsetof(OdOpCache, right), OD_RDX);
+    od_add32_mi(a, OD_RSI, (int32_t)offsetof(OdOpCache, fast), 1);
+}
+
+/* Jump to `to` on condition `cc` of comparing rdx (the operands' type) with `type`. */
+static void branch_on_type(Compiler *c, PyTypeObject *type, OdCond cc, OdLabel to)
+{
+    od_mov_ri(&c->a, OD_R8, (int64_t)(intptr_t)type);
+    od_cmp_rr(&c->a, OD_RDX, OD_R8);
+    od_jcc(&c->a, cc, to);
+}
+
+/* Value of the compact int in `obj` into `dst` (sign * digit 0), else `miss`. */
+static void compact_value(Compiler *c, OdReg dst, OdReg obj, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    od_mov_rm(a, dst, obj, OFF_SIZE);
+    od_lea(a, OD_R9, dst, 1);
+    od_cmp_ri(a, OD_R9, 2);
+    od_jcc(a, OD_CC_A, miss);                 /* size outside -1..1 */
+    od_mov32_rm(a, OD_R9, obj, OFF_DIGIT0);
+    od_imul_rr(a, dst, OD_R9);
+}
+
+/* Release both operands (reloaded from the stack: calls clobber registers) after the
+ * result has replaced the left one; then continue at `to`. */
+static void release_operands_into(Compiler *c, const OdInstr *in, OdReg result, OdLabel to)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    od_mov_rm(a, OD_RSI, R_FRAME, slot_disp(c, d - 2));
+    od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), result);
+    od_mov_rr(a, OD_RDI, OD_RSI);
+    decref_reg(c, OD_RDI, in->index);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, to);
+}
+
+void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    OdSdOp sd;
+    int has_float = float_sd_op(in->oparg, &sd), iop = int_op(in->oparg);
+    OdLabel float_path = od_label_new(a), have_result = od_label_new(a);
+    load_same_type_operands(c, d, miss);
+    if (has_float)
+        branch_on_type(c, &PyFloat_Type, OD_CC_E, float_path);
+    if (iop) {
+        OdLabel big = od_label_new(a);
+        branch_on_type(c, &PyLong_Type, OD_CC_NE, miss);
+        compact_value(c, OD_R8, OD_RAX, miss);
+        compact_value(c, OD_R10, OD_RCX, miss);
+        /* Both below 2**30 in magnitude: no 64-bit overflow, even for the product. */
+        if (iop == NB_ADD)
+            od_add_rr(a, OD_R8, OD_R10);
+        else if (iop == NB_SUBTRACT)
+            od_sub_rr(a, OD_R8, OD_R10);
+        else
+            od_imul_rr(a, OD_R8, OD_R10);
+        record_fast_hit(c, site);
+        od_lea(a, OD_RDI, OD_R8, 5);
+        od_cmp_ri(a, OD_RDI, 5 + 256);
+        od_jcc(a, OD_CC_A, big);                      /* unsigned: outside -5..256 */
+        od_shl_ri(a, OD_RDI, SMALL_INT_SHIFT);
+        od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&_PyLong_SMALL_INTS[0]);
+        od_add_rr(a, OD_RDI, OD_RSI);
+        incref_reg(c, OD_RDI);
+        od_jmp(a, have_result);
+        od_label_bind(a, big);
+        od_mov_rr(a, OD_RDI, OD_RAX);
+        od_mov_rr(a, OD_RSI, OD_RCX);
+        od_mov_rr(a, OD_RDX, OD_R8);
+        od_call_abs(a, (const void *)od_rt_long_result);
+        od_test_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_E, error_stub(c, in->index, d));
+        od_mov_rr(a, OD_RDI, OD_RAX);
+        od_jmp(a, have_result);
+    } else {
+        od_jmp(a, miss);
+    }
+    if (has_float) {
+        OdLabel try_rhs = od_label_new(a), alloc = od_label_new(a);
+        od_label_bind(a, float_path);
+        if (sd == OD_SD_DIV) {                         /* +-0.0 divisor: the helper raises */
+            od_mov_rm(a, OD_R8, OD_RCX, OFF_FVAL);
+            od_shl_ri(a, OD_R8, 1);
+            od_jcc(a, OD_CC_E, miss);
+        }
+        record_fast_hit(c, site);
+        od_movsd_xm(a, 0, OD_RAX, OFF_FVAL);
+        od_sd_xm(a, sd, 0, OD_RCX, OFF_FVAL);
+        /* An operand only the value stack holds becomes the result (floats are immutable
+         * to Python code, so no one can tell): no allocation, no deallocation. */
+        od_cmp_mi(a, OD_RAX, 0, 1);
+        od_jcc(a, OD_CC_NE, try_rhs);
+        od_movsd_mx(a, OD_RAX, OFF_FVAL, 0);
+        od_mov_rr(a, OD_RDI, OD_RCX);                 /* lhs stays in its slot as the result */
+        decref_reg(c, OD_RDI, in->index);
+        od_jmp(a, done);
+        od_label_bind(a, try_rhs);
+        od_cmp_mi(a, OD_RCX, 0, 1);
+        od_jcc(a, OD_CC_NE, alloc);
+        od_movsd_mx(a, OD_RCX, OFF_FVAL, 0);
+        od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), OD_RCX);
+        od_mov_rr(a, OD_RDI, OD_RAX);
+        decref_reg(c, OD_RDI, in->index);
+        od_jmp(a, done);
+        od_label_bind(a, alloc);
+        od_call_abs(a, (const void *)PyFloat_FromDouble);   /* the value is in xmm0 */
+        od_test_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_E, error_stub(c, in->index, d));
+        od_mov_rr(a, OD_RDI, OD_RAX);
+    }
+    od_label_bind(a, have_result);                    /* rdi = the result (new reference) */
+    release_operands_into(c, in, OD_RDI, done);
+}
+
+/* Release both operands and go to `to` (one copy per outcome: the flags cannot live
+ * across the deallocation calls). */
+static void release_operands_then(Compiler *c, const OdInstr *in, OdLabel to)
+{
+    OdAsm *a = &c->a;
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, in->depth - 2));
+    decref_reg(c, OD_RDI, in->index);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, in->depth - 1));
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(&c->a, to);
+}
+
+void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
+                              OdLabel if_true, OdLabel if_false)
+{
+    static const OdCond int_cc[] = {[Py_LT] = OD_CC_L, [Py_LE] = OD_CC_LE, [Py_EQ] = OD_CC_E,
+                                    [Py_NE] = OD_CC_NE, [Py_GT] = OD_CC_G, [Py_GE] = OD_CC_GE};
+    OdAsm *a = &c->a;
+    int op = in->oparg;
+    OdLabel float_path = od_label_new(a), yes = od_label_new(a), no = od_label_new(a);
+    if (op < Py_LT || op > Py_GE) {
+        od_jmp(a, miss);
+        return;
+    }
+    load_same_type_operands(c, in->depth, miss);
+    branch_on_type(c, &PyFloat_Type, OD_CC_E, float_path);
+    branch_on_type(c, &PyLong_Type, OD_CC_NE, miss);
+    compact_value(c, OD_R8, OD_RAX, miss);
+    compact_value(c, OD_R10, OD_RCX, miss);
+    record_fast_hit(c, site);
+    od_cmp_rr(a, OD_R8, OD_R10);
+    od_jcc(a, int_cc[op], yes);
+    od_jmp(a, no);
+
+    /* ucomisd: unordered (a NaN) sets ZF, PF and CF, so every comparison but != must be
+     * false then. "Above" conditions are false when unordered; < and <= are written as
+     * > and >= with the operands swapped, == and != test PF explicitly. */
+    od_label_bind(a, float_path);
+    record_fast_hit(c, site);
+    int swap = op == Py_LT || op == Py_LE;
+    od_movsd_xm(a, 0, swap ? OD_RCX : OD_RAX, OFF_FVAL);
+    od_ucomisd_xm(a, 0, swap ? OD_RAX : OD_RCX, OFF_FVAL);
+    switch (op) {
+    case Py_LT: case Py_GT:
+        od_jcc(a, OD_CC_A, yes);
+        od_jmp(a, no);
+        break;
+    case Py_LE: case Py_GE:
+        od_jcc(a, OD_CC_AE, yes);
+        od_jmp(a, no);
+        break;
+    case Py_EQ:
+        od_jcc(a, OD_CC_P, no);
+        od_jcc(a, OD_CC_E, yes);
+        od_jmp(a, no);
+        break;
+    default: /* Py_NE */
+        od_jcc(a, OD_CC_P, yes);
+        od_jcc(a, OD_CC_NE, yes);
+        od_jmp(a, no);
+        break;
+    }
+    od_label_bind(a, yes);
+    release_operands_then(c, in, if_true);
+    od_label_bind(a, no);
+    release_operands_then(c, in, if_false);
+}
