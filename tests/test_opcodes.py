@@ -996,3 +996,42 @@ def test_inline_arithmetic_keeps_refcounts(jit, a, b):
     before = sys.getrefcount(a), sys.getrefcount(b)
     jit.run_both(f_refcounts, a, b)
     assert (sys.getrefcount(a), sys.getrefcount(b)) == before
+
+
+class MyList(list):
+    def __getitem__(self, i):
+        return ("sub", super().__getitem__(i))
+
+
+def f_subscripts(seq, n):
+    out = []
+    for i in range(-n - 1, n + 1):
+        try:
+            out.append(seq[i])
+        except IndexError as e:
+            out.append(str(e))
+    out.append(seq[True])           # a bool is not an exact int: the generic path
+    return out
+
+
+def f_store_items(n):
+    l = [Noisy(-1) for _ in range(n)]
+    Noisy.log.clear()
+    for i in range(n):
+        l[i] = i * 10               # the replaced Noisy's __del__ runs inside the store
+    for i in range(-1, -n - 1, -1):
+        l[i] += 1
+    try:
+        l[n] = 0
+    except IndexError as e:
+        err = str(e)
+    return l, sorted(Noisy.log), err
+
+
+def test_inline_list_and_tuple_subscripts(jit):
+    for seq in ([10, 20, 30], (10, 20, 30), MyList([10, 20, 30]), "abc", {0: "zero", 1: "one", True: "t"}):
+        jit.run_both(f_subscripts, seq, 2 if not isinstance(seq, dict) else 0)
+    res = jit.run_both(f_store_items, 4)
+    assert res[0] == [1, 11, 21, 31] and res[1] == [-1] * 4
+    sites = _op_sites(f_subscripts)
+    assert sum(s["fast"] for s in sites) > 0, sites

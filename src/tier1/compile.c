@@ -93,6 +93,33 @@ static int physical_depth(const OdInstr *in)
     return in->depth + (in->opcode == CALL ? in->oparg : 0);
 }
 
+/* Instructions with an inline fast path in front of their helper (fast_*.c). */
+static int has_fast_path(const OdInstr *in)
+{
+    switch (in->opcode) {
+    case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
+    case BINARY_SUBSCR: case STORE_SUBSCR:
+        return 1;
+    case BINARY_OP:
+        return binary_op_has_fast_path(in->oparg);
+    default:
+        return 0;
+    }
+}
+
+static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done)
+{
+    switch (in->opcode) {
+    case LOAD_GLOBAL: emit_load_global_fast(c, in, site, miss, done); break;
+    case LOAD_ATTR: emit_load_attr_fast(c, in, site, miss, done); break;
+    case LOAD_METHOD: emit_load_method_fast(c, in, site, miss, done); break;
+    case STORE_ATTR: emit_store_attr_fast(c, in, site, miss, done); break;
+    case BINARY_OP: emit_binary_op_fast(c, in, site, miss, done); break;
+    case BINARY_SUBSCR: emit_binary_subscr_fast(c, in, site, miss, done); break;
+    case STORE_SUBSCR: emit_store_subscr_fast(c, in, miss, done); break;
+    }
+}
+
 static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int released)
 {
     int d = physical_depth(in);
@@ -102,21 +129,10 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
               .exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode)};
     void *arg = site_arg(c, in);
     OdLabel done = -1;
-    if (in->opcode == LOAD_GLOBAL || in->opcode == LOAD_ATTR || in->opcode == LOAD_METHOD
-        || in->opcode == STORE_ATTR
-        || (in->opcode == BINARY_OP && binary_op_has_fast_path(in->oparg))) {
+    if (has_fast_path(in)) {
         OdLabel miss = od_label_new(&c->a);
         done = od_label_new(&c->a);
-        if (in->opcode == LOAD_GLOBAL)
-            emit_load_global_fast(c, in, arg, miss, done);
-        else if (in->opcode == LOAD_ATTR)
-            emit_load_attr_fast(c, in, arg, miss, done);
-        else if (in->opcode == STORE_ATTR)
-            emit_store_attr_fast(c, in, arg, miss, done);
-        else if (in->opcode == BINARY_OP)
-            emit_binary_op_fast(c, in, arg, miss, done);
-        else
-            emit_load_method_fast(c, in, arg, miss, done);
+        emit_fast_path(c, in, arg, miss, done);
         od_label_bind(&c->a, miss);
     }
     set_prev(c, in->index);

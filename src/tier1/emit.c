@@ -107,3 +107,36 @@ void jump_to(Compiler *c, const OdInstr *in, int target, int backward)
     od_jmp(&c->a, dest);
 }
 
+
+void record_fast_hit(Compiler *c, OdOpCache *site, OdReg left_type, OdReg right_type)
+{
+    OdAsm *a = &c->a;
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)site);
+    od_mov_mr(a, OD_RSI, (int32_t)offsetof(OdOpCache, left), left_type);
+    od_mov_mr(a, OD_RSI, (int32_t)offsetof(OdOpCache, right), right_type);
+    od_add32_mi(a, OD_RSI, (int32_t)offsetof(OdOpCache, fast), 1);
+}
+
+void compact_value(Compiler *c, OdReg dst, OdReg obj, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    od_mov_rm(a, dst, obj, OFF_SIZE);
+    od_lea(a, OD_R9, dst, 1);
+    od_cmp_ri(a, OD_R9, 2);
+    od_jcc(a, OD_CC_A, miss);                 /* size outside -1..1 */
+    od_mov32_rm(a, OD_R9, obj, OFF_DIGIT0);
+    od_imul_rr(a, dst, OD_R9);
+}
+
+void release_operands_into(Compiler *c, const OdInstr *in, OdReg result, OdLabel to)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    od_mov_rm(a, OD_RSI, R_FRAME, slot_disp(c, d - 2));
+    od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), result);
+    od_mov_rr(a, OD_RDI, OD_RSI);
+    decref_reg(c, OD_RDI, in->index);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, to);
+}

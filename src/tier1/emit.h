@@ -32,6 +32,10 @@
 #define R_CFRAME OD_R15
 #define R_UNIT OD_RBP
 
+#define OFF_TYPE ((int32_t)offsetof(PyObject, ob_type))
+#define OFF_SIZE ((int32_t)offsetof(PyVarObject, ob_size))
+#define OFF_DIGIT0 ((int32_t)offsetof(PyLongObject, ob_digit))
+
 typedef enum {
     STUB_EXIT,      /* leave for the interpreter at `resume` with `depth` values */
     STUB_ERROR,     /* exception set: unwind with `depth` live values at `index` */
@@ -99,7 +103,18 @@ OdLabel label_at(Compiler *c, int unit);
 /* Jump to `target`, polling the eval breaker first when the jump goes backwards. */
 void jump_to(Compiler *c, const OdInstr *in, int target, int backward);
 
-/* Inline fast paths (fast_attr.c, fast_num.c). Each falls through to nothing: it either
+/* Feedback of an OdOpCache site, as the helpers keep it: the operand types (registers
+ * holding them) and one fast hit. Clobbers rsi. */
+void record_fast_hit(Compiler *c, OdOpCache *site, OdReg left_type, OdReg right_type);
+/* Value of the int in `obj` into `dst` when it has at most one digit (sign * digit 0),
+ * else jump to `miss`. The caller checked the type. Clobbers r9. */
+void compact_value(Compiler *c, OdReg dst, OdReg obj, OdLabel miss);
+/* For instructions popping two values and pushing one: `result` (a new reference) replaces
+ * the value at depth-2, both operands are released (reloaded from their slots: a
+ * deallocation clobbers registers), then jump to `to`. */
+void release_operands_into(Compiler *c, const OdInstr *in, OdReg result, OdLabel to);
+
+/* Inline fast paths (fast_attr.c, fast_num.c, fast_subscr.c). Each falls through to nothing: it either
  * jumps to `done` having done the instruction's whole work, or jumps to `miss` with the
  * stack untouched, where the caller emits the helper call. */
 void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
@@ -111,6 +126,11 @@ void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel m
  * path (binary_op_has_fast_path). COMPARE_OP fused with its conditional jump: two exact
  * floats or compact ints branch to `if_true`/`if_false` directly. */
 int binary_op_has_fast_path(int oparg);
+/* BINARY_SUBSCR of an exact list or tuple, STORE_SUBSCR into an exact list, by an index
+ * that is an exact one-digit int in range. */
+void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
+                             OdLabel done);
+void emit_store_subscr_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done);
 void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                               OdLabel if_true, OdLabel if_false);

@@ -8,9 +8,6 @@
  * See emit.h for the conventions. */
 #include "emit.h"
 
-#define OFF_TYPE ((int32_t)offsetof(PyObject, ob_type))
-#define OFF_SIZE ((int32_t)offsetof(PyVarObject, ob_size))
-#define OFF_DIGIT0 ((int32_t)offsetof(PyLongObject, ob_digit))
 #define OFF_FVAL ((int32_t)offsetof(PyFloatObject, ob_fval))
 
 /* Small ints -5..256 are preallocated; results in that range must be those objects. */
@@ -54,15 +51,6 @@ static void load_same_type_operands(Compiler *c, int d, OdLabel miss)
     od_jcc(a, OD_CC_NE, miss);
 }
 
-/* Feedback for the site, as the helper keeps it: operand types and a fast hit. */
-static void record_fast_hit(Compiler *c, OdOpCache *site)
-{
-    OdAsm *a = &c->a;
-    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)site);
-    od_mov_mr(a, OD_RSI, (int32_t)offsetof(OdOpCache, left), OD_RDX);
-    od_mov_mr(a, OD_RSI, (int32_t)offsetof(OdOpCache, right), OD_RDX);
-    od_add32_mi(a, OD_RSI, (int32_t)offsetof(OdOpCache, fast), 1);
-}
 
 /* Jump to `to` on condition `cc` of comparing rdx (the operands' type) with `type`. */
 static void branch_on_type(Compiler *c, PyTypeObject *type, OdCond cc, OdLabel to)
@@ -72,32 +60,7 @@ static void branch_on_type(Compiler *c, PyTypeObject *type, OdCond cc, OdLabel t
     od_jcc(&c->a, cc, to);
 }
 
-/* Value of the compact int in `obj` into `dst` (sign * digit 0), else `miss`. */
-static void compact_value(Compiler *c, OdReg dst, OdReg obj, OdLabel miss)
-{
-    OdAsm *a = &c->a;
-    od_mov_rm(a, dst, obj, OFF_SIZE);
-    od_lea(a, OD_R9, dst, 1);
-    od_cmp_ri(a, OD_R9, 2);
-    od_jcc(a, OD_CC_A, miss);                 /* size outside -1..1 */
-    od_mov32_rm(a, OD_R9, obj, OFF_DIGIT0);
-    od_imul_rr(a, dst, OD_R9);
-}
 
-/* Release both operands (reloaded from the stack: calls clobber registers) after the
- * result has replaced the left one; then continue at `to`. */
-static void release_operands_into(Compiler *c, const OdInstr *in, OdReg result, OdLabel to)
-{
-    OdAsm *a = &c->a;
-    int d = in->depth;
-    od_mov_rm(a, OD_RSI, R_FRAME, slot_disp(c, d - 2));
-    od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), result);
-    od_mov_rr(a, OD_RDI, OD_RSI);
-    decref_reg(c, OD_RDI, in->index);
-    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
-    decref_reg(c, OD_RDI, in->index);
-    od_jmp(a, to);
-}
 
 void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done)
 {
@@ -121,7 +84,7 @@ void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabe
             od_sub_rr(a, OD_R8, OD_R10);
         else
             od_imul_rr(a, OD_R8, OD_R10);
-        record_fast_hit(c, site);
+        record_fast_hit(c, site, OD_RDX, OD_RDX);
         od_lea(a, OD_RDI, OD_R8, 5);
         od_cmp_ri(a, OD_RDI, 5 + 256);
         od_jcc(a, OD_CC_A, big);                      /* unsigned: outside -5..256 */
@@ -150,7 +113,7 @@ void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabe
             od_shl_ri(a, OD_R8, 1);
             od_jcc(a, OD_CC_E, miss);
         }
-        record_fast_hit(c, site);
+        record_fast_hit(c, site, OD_RDX, OD_RDX);
         od_movsd_xm(a, 0, OD_RAX, OFF_FVAL);
         od_sd_xm(a, sd, 0, OD_RCX, OFF_FVAL);
         /* An operand only the value stack holds becomes the result (floats are immutable
@@ -208,7 +171,7 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
     branch_on_type(c, &PyLong_Type, OD_CC_NE, miss);
     compact_value(c, OD_R8, OD_RAX, miss);
     compact_value(c, OD_R10, OD_RCX, miss);
-    record_fast_hit(c, site);
+    record_fast_hit(c, site, OD_RDX, OD_RDX);
     od_cmp_rr(a, OD_R8, OD_R10);
     od_jcc(a, int_cc[op], yes);
     od_jmp(a, no);
@@ -217,7 +180,7 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
      * false then. "Above" conditions are false when unordered; < and <= are written as
      * > and >= with the operands swapped, == and != test PF explicitly. */
     od_label_bind(a, float_path);
-    record_fast_hit(c, site);
+    record_fast_hit(c, site, OD_RDX, OD_RDX);
     int swap = op == Py_LT || op == Py_LE;
     od_movsd_xm(a, 0, swap ? OD_RCX : OD_RAX, OFF_FVAL);
     od_ucomisd_xm(a, 0, swap ? OD_RAX : OD_RCX, OFF_FVAL);

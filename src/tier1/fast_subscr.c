@@ -1,0 +1,76 @@
+/* tier1/fast_subscr.c — inline indexing of exact lists and tuples by small ints.
+ *
+ * container[i] and list[i] = v with an exact int index of at most one digit that is
+ * non-negative and in range: what the interpreter's BINARY_SUBSCR_LIST_INT/TUPLE_INT and
+ * STORE_SUBSCR_LIST_INT do. Negative or out-of-range indexes, slices, dicts and everything
+ * else jump to `miss` (the helpers in runtime/ops_data.c). See emit.h. */
+#include "emit.h"
+
+#define OFF_LIST_ITEMS ((int32_t)offsetof(PyListObject, ob_item))
+#define OFF_TUPLE_ITEMS ((int32_t)offsetof(PyTupleObject, ob_item))
+
+/* rcx = the index object at depth-1, r8 = its value when it is an exact compact int that is
+ * at least 0 and below the size of the container in rax; otherwise `miss`. */
+static void in_range_index(Compiler *c, int d, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, d - 1));
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rm(a, OD_R8, OD_RCX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, miss);
+    compact_value(c, OD_R8, OD_RCX, miss);
+    od_cmp_rm(a, OD_R8, OD_RAX, OFF_SIZE);
+    od_jcc(a, OD_CC_AE, miss);                  /* unsigned: negative is out of range too */
+    od_shl_ri(a, OD_R8, 3);
+}
+
+void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
+                             OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
+    OdLabel tuple = od_label_new(a), found = od_label_new(a);
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 2));
+    in_range_index(c, d, miss);
+    od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyList_Type);
+    od_cmp_rr(a, OD_RDX, OD_RSI);
+    od_jcc(a, OD_CC_NE, tuple);
+    od_mov_rm(a, OD_RDI, OD_RAX, OFF_LIST_ITEMS);
+    od_add_rr(a, OD_RDI, OD_R8);
+    od_mov_rm(a, OD_RDI, OD_RDI, 0);
+    od_jmp(a, found);
+    od_label_bind(a, tuple);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyTuple_Type);
+    od_cmp_rr(a, OD_RDX, OD_RSI);
+    od_jcc(a, OD_CC_NE, miss);
+    od_add_rr(a, OD_R8, OD_RAX);
+    od_mov_rm(a, OD_RDI, OD_R8, OFF_TUPLE_ITEMS);
+    od_label_bind(a, found);                    /* rdi = the item (borrowed) */
+    od_mov_rm(a, OD_R8, OD_RCX, OFF_TYPE);
+    record_fast_hit(c, site, OD_RDX, OD_R8);
+    incref_reg(c, OD_RDI);
+    release_operands_into(c, in, OD_RDI, done);
+}
+
+void emit_store_subscr_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;                          /* stack: value, list, index */
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 2));
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyList_Type);
+    od_cmp_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, miss);
+    in_range_index(c, d, miss);
+    od_mov_rm(a, OD_RDX, OD_RAX, OFF_LIST_ITEMS);
+    od_add_rr(a, OD_RDX, OD_R8);
+    od_mov_rm(a, OD_RDI, OD_RDX, 0);            /* the old item */
+    od_mov_rm(a, OD_RSI, R_FRAME, slot_disp(c, d - 3));
+    od_mov_mr(a, OD_RDX, 0, OD_RSI);            /* the stack's reference moves into the list */
+    decref_reg(c, OD_RDI, in->index);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
+    decref_reg(c, OD_RDI, in->index);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 2));
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, done);
+}
