@@ -149,7 +149,7 @@ def describe_cache(row: Row) -> str:
             shape = f"{left}[{right}]"
         else:
             shape = f"{left} {row.argrepr or '?'} {right}"
-        return f"{shape} (last seen): {c['fast']} fast, {c['slow']} generic"
+        return f"{shape} (last seen): {c['inline']} inline, {c['fast']} fast, {c['slow']} generic"
     if kind == "call":
         if not c["calls"]:
             return "not called yet"

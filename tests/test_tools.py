@@ -176,7 +176,7 @@ def test_native_map_reports_cache_contents():
     assert (glob["name"], glob["valid"], glob["value"]) == ("abs", True, abs)
     assert glob["hits"] + glob["misses"] == 4
     add = [c for c in by_op["BINARY_OP"] if c["left"] is int]
-    assert add and all(c["right"] is int and c["fast"] + c["slow"] == 4 for c in add)
+    assert add and all(c["right"] is int and c["inline"] + c["fast"] + c["slow"] == 4 for c in add)
     call = by_op["CALL"]
     assert {c["callee_type"] for c in call} == {type(abs), type(scale)}
     py_call = [c for c in call if c["callee_type"] is type(scale)][0]

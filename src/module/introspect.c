@@ -190,7 +190,8 @@ static PyObject *op_cache(const OdOpCache *c, TypeIndex *ix)
     PyObject *d = PyDict_New();
     if (!d || put(d, "kind", PyUnicode_FromString("op")) < 0
         || put(d, "left", type_at(ix, c->left)) < 0 || put(d, "right", type_at(ix, c->right)) < 0
-        || put(d, "fast", u64(c->fast)) < 0 || put(d, "slow", u64(c->slow)) < 0) {
+        || put(d, "inline", u64(c->inline_hits)) < 0 || put(d, "fast", u64(c->fast)) < 0
+        || put(d, "slow", u64(c->slow)) < 0) {
         Py_XDECREF(d);
         return NULL;
     }

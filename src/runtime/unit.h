@@ -82,10 +82,11 @@ typedef struct {
     uint32_t hits, misses;
 } OdAttrCache;
 
-/* Record of what a binary operator / comparison site saw (feedback for tier 2). */
+/* Record of what a binary operator / comparison / subscript site saw (feedback for tier 2). */
 typedef struct {
     PyTypeObject *left, *right;   /* last operand types */
-    uint32_t fast, slow;          /* fast-path hits vs generic calls */
+    uint32_t fast, slow;          /* in the helper: its fast paths vs the generic API */
+    uint32_t inline_hits;         /* done by the compiled code alone (tier1/fast_*.c) */
 } OdOpCache;
 
 /* Record of what a call site saw. */

@@ -98,7 +98,7 @@ static int has_fast_path(const OdInstr *in)
 {
     switch (in->opcode) {
     case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
-    case BINARY_SUBSCR: case STORE_SUBSCR:
+    case BINARY_SUBSCR: case STORE_SUBSCR: case COMPARE_OP:
         return 1;
     case BINARY_OP:
         return binary_op_has_fast_path(in->oparg);
@@ -117,6 +117,7 @@ static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel m
     case BINARY_OP: emit_binary_op_fast(c, in, site, miss, done); break;
     case BINARY_SUBSCR: emit_binary_subscr_fast(c, in, site, miss, done); break;
     case STORE_SUBSCR: emit_store_subscr_fast(c, in, miss, done); break;
+    case COMPARE_OP: emit_compare_fast(c, in, site, miss, done); break;
     }
 }
 

@@ -114,7 +114,7 @@ void record_fast_hit(Compiler *c, OdOpCache *site, OdReg left_type, OdReg right_
     od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)site);
     od_mov_mr(a, OD_RSI, (int32_t)offsetof(OdOpCache, left), left_type);
     od_mov_mr(a, OD_RSI, (int32_t)offsetof(OdOpCache, right), right_type);
-    od_add32_mi(a, OD_RSI, (int32_t)offsetof(OdOpCache, fast), 1);
+    od_add32_mi(a, OD_RSI, (int32_t)offsetof(OdOpCache, inline_hits), 1);
 }
 
 void compact_value(Compiler *c, OdReg dst, OdReg obj, OdLabel miss)

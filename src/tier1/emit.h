@@ -104,7 +104,7 @@ OdLabel label_at(Compiler *c, int unit);
 void jump_to(Compiler *c, const OdInstr *in, int target, int backward);
 
 /* Feedback of an OdOpCache site, as the helpers keep it: the operand types (registers
- * holding them) and one fast hit. Clobbers rsi. */
+ * holding them), and one inline hit. Clobbers rsi. */
 void record_fast_hit(Compiler *c, OdOpCache *site, OdReg left_type, OdReg right_type);
 /* Value of the int in `obj` into `dst` when it has at most one digit (sign * digit 0),
  * else jump to `miss`. The caller checked the type. Clobbers r9. */
@@ -134,5 +134,7 @@ void emit_store_subscr_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabe
 void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                               OdLabel if_true, OdLabel if_false);
+/* COMPARE_OP on its own: the same, pushing True or False. */
+void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 
 #endif /* OD_TIER1_EMIT_H */

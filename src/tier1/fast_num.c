@@ -27,17 +27,18 @@ static int float_sd_op(int nb, OdSdOp *op)
     }
 }
 
+/* The plain operator (NB_ADD, NB_SUBTRACT or NB_MULTIPLY) ints do inline, or -1. */
 static int int_op(int nb)
 {
     if (nb >= NB_INPLACE_ADD)
         nb -= NB_INPLACE_ADD - NB_ADD;
-    return nb == NB_ADD || nb == NB_SUBTRACT || nb == NB_MULTIPLY ? nb : 0;
+    return nb == NB_ADD || nb == NB_SUBTRACT || nb == NB_MULTIPLY ? nb : -1;
 }
 
 int binary_op_has_fast_path(int oparg)
 {
     OdSdOp op;
-    return float_sd_op(oparg, &op) || int_op(oparg);
+    return float_sd_op(oparg, &op) || int_op(oparg) >= 0;
 }
 
 /* rax = lhs, rcx = rhs (from stack slots d-2, d-1); rdx = their common type, else `miss`. */
@@ -72,7 +73,7 @@ void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabe
     load_same_type_operands(c, d, miss);
     if (has_float)
         branch_on_type(c, &PyFloat_Type, OD_CC_E, float_path);
-    if (iop) {
+    if (iop >= 0) {
         OdLabel big = od_label_new(a);
         branch_on_type(c, &PyLong_Type, OD_CC_NE, miss);
         compact_value(c, OD_R8, OD_RAX, miss);
@@ -208,4 +209,18 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
     release_operands_then(c, in, if_true);
     od_label_bind(a, no);
     release_operands_then(c, in, if_false);
+}
+
+void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel yes = od_label_new(a), no = od_label_new(a);
+    emit_compare_branch_fast(c, in, site, miss, yes, no);
+    for (int truth = 1; truth >= 0; truth--) {
+        od_label_bind(a, truth ? yes : no);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(truth ? Py_True : Py_False));
+        incref_reg(c, OD_RAX);
+        od_mov_mr(a, R_FRAME, slot_disp(c, in->depth - 2), OD_RAX);
+        od_jmp(a, done);
+    }
 }
