@@ -98,7 +98,7 @@ static int has_fast_path(const OdInstr *in)
 {
     switch (in->opcode) {
     case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
-    case BINARY_SUBSCR: case STORE_SUBSCR: case COMPARE_OP:
+    case BINARY_SUBSCR: case STORE_SUBSCR: case COMPARE_OP: case PRECALL:
         return 1;
     case BINARY_OP:
         return binary_op_has_fast_path(in->oparg);
@@ -118,6 +118,7 @@ static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel m
     case BINARY_SUBSCR: emit_binary_subscr_fast(c, in, site, miss, done); break;
     case STORE_SUBSCR: emit_store_subscr_fast(c, in, miss, done); break;
     case COMPARE_OP: emit_compare_fast(c, in, site, miss, done); break;
+    case PRECALL: emit_precall_fast(c, in, miss, done); break;
     }
 }
 
@@ -144,8 +145,11 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
     od_call_abs(&c->a, (const void *)fn);
     od_test32_rr(&c->a, OD_RAX, OD_RAX);
     od_jcc(&c->a, OD_CC_NE, add_stub(c, s));
-    if (in->opcode == PRECALL)
-        return; /* nothing can switch tracing on, and no exit may separate KW_NAMES/CALL */
+    if (in->opcode == PRECALL) {
+        /* nothing can switch tracing on, and no exit may separate KW_NAMES/CALL */
+        od_label_bind(&c->a, done);
+        return;
+    }
     int after = depth_after(in);
     /* Tracing switched on by the code we just ran: the interpreter takes over. */
     od_cmp8_mi(&c->a, R_CFRAME, 0, 0);
