@@ -147,6 +147,8 @@ def describe_cache(row: Row) -> str:
         left, right = _type_name(c["left"]), _type_name(c["right"])
         if row.opname == "BINARY_SUBSCR":
             shape = f"{left}[{right}]"
+        elif row.opname == "FOR_ITER":
+            shape = f"next({left})"
         else:
             shape = f"{left} {row.argrepr or '?'} {right}"
         return f"{shape} (last seen): {c['inline']} inline, {c['fast']} fast, {c['slow']} generic"

@@ -957,10 +957,13 @@ def f_float_ops(values):
     return out
 
 
-def _op_sites(fn):
+def _op_sites(fn, *opnames):
+    """Operator/subscript/iteration cache records of fn's compiled code (of `opnames`,
+    default: all but FOR_ITER)."""
     import _overdrive
     return [r["cache"] for r in _overdrive._native_map(fn)["instructions"]
-            if (r.get("cache") or {}).get("kind") == "op"]
+            if (r.get("cache") or {}).get("kind") == "op"
+            and (r["opname"] in opnames if opnames else r["opname"] != "FOR_ITER")]
 
 
 def test_inline_int_and_float_arithmetic_and_compares(jit):
@@ -1055,3 +1058,49 @@ def test_inline_list_and_tuple_subscripts(jit):
     assert res[0] == [1, 11, 21, 31] and res[1] == [-1] * 4
     sites = _op_sites(f_subscripts)
     assert sum(s["inline"] for s in sites) > 0, sites
+
+
+def f_iterations(n):
+    out = []
+    for i in range(n):                       # small ints: the cached objects
+        out.append(i)
+    for i in range(2**29, 2**29 + 3):        # one-digit ints beyond the cache
+        out.append(i)
+    for i in range(2**62, 2**62 + 2):        # beyond one digit (still a C long)
+        out.append(i)
+    for i in range(10, -10, -7):
+        out.append(i)
+    for i in range(0):
+        out.append("never")
+    for x in (1.5, "a", None):
+        out.append(x)
+    grow = [1, 2]
+    for x in grow:                           # the list grows while it is iterated
+        if x < 5:
+            grow.append(x + 2)
+        out.append(x)
+    shrink = [1, 2, 3, 4]
+    for x in shrink:
+        shrink.pop()
+        out.append(x)
+    it = iter([7, 8])
+    for x in it:
+        out.append(x)
+    for x in it:                             # an exhausted iterator stays exhausted
+        out.append("again")
+    for k in {"a": 1, "b": 2}:               # other iterators: the helper
+        out.append(k)
+    return out
+
+
+def test_inline_for_iter_over_range_list_and_tuple(jit):
+    res = jit.run_both(f_iterations, 5)
+    assert res[:5] == [0, 1, 2, 3, 4] and res[5:8] == [2**29, 2**29 + 1, 2**29 + 2]
+    sites = _op_sites(f_iterations, "FOR_ITER")
+    by_type = {}
+    for s in sites:
+        by_type[s["left"]] = by_type.get(s["left"], 0) + s["inline"]
+    assert by_type.get(type(iter(range(1))), 0) == 5 + 3 + 2 + 3, sites
+    assert by_type.get(type(iter([])), 0) >= 8 and by_type.get(type(iter(())), 0) == 3, sites
+    # Exhaustion, and iterators without an inline path, are the helper's.
+    assert sum(s["slow"] for s in sites) >= 8, sites

@@ -221,7 +221,7 @@ static PyObject *cache_of(int opcode, const void *site, PyFunctionObject *func, 
         return global_cache(site, func);
     case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR: case LOAD_METHOD:
         return attr_cache(site, ix);
-    case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR:
+    case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: case FOR_ITER:
         return op_cache(site, ix);
     case CALL:
         return call_cache(site, ix);
@@ -363,7 +363,7 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
         OD_FN(od_rt_warmup),
         OD_FN(od_rt_handle_eval_breaker), OD_FN(od_rt_error), OD_FN(od_rt_raise),
         OD_FN(od_rt_reraise),
-        OD_FN(od_rt_long_result),
+        OD_FN(od_rt_long_result), OD_FN(PyLong_FromLong),
         OD_FN(PyObject_IsTrue), OD_FN(_Py_Dealloc), OD_FN(PyFloat_FromDouble),
 #undef OD_FN
     };

@@ -104,8 +104,11 @@ OD_HELPER(od_rt_get_iter)
 
 OD_HELPER(od_rt_for_iter)
 {
-    (void)oparg; (void)arg; (void)f;
+    (void)oparg; (void)f;
     PyObject *iter = TOP();
+    OdOpCache *c = arg;
+    c->left = c->right = Py_TYPE(iter);
+    c->slow++;
     PyObject *next = (*Py_TYPE(iter)->tp_iternext)(iter);
     if (next) {
         sp[0] = next;

@@ -63,7 +63,7 @@ static void *site_arg(Compiler *c, const OdInstr *in)
         ((OdCallSite *)site)->kwnames = c->kwnames;
         c->kwnames = NULL; /* KW_NAMES applies to exactly the next CALL */
         return site;
-    case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR:
+    case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: case FOR_ITER:
         return site;
     case LOAD_NAME: case STORE_NAME: case DELETE_NAME: case STORE_GLOBAL:
     case DELETE_GLOBAL: case IMPORT_NAME: case IMPORT_FROM:
@@ -80,7 +80,7 @@ static size_t site_size(int opcode)
     case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR: case LOAD_METHOD:
         return sizeof(OdAttrSite);
     case CALL: return sizeof(OdCallSite);
-    case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: return sizeof(OdOpCache);
+    case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: case FOR_ITER: return sizeof(OdOpCache);
     default: return 0;
     }
 }
@@ -393,10 +393,14 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         return;
     }
     case FOR_ITER: {
-        OdLabel slow = od_label_new(a), done = od_label_new(a);
+        OdLabel slow = od_label_new(a), done = od_label_new(a), miss = od_label_new(a);
+        void *site = site_arg(c, in);
+        emit_for_iter_fast(c, in, site, miss, done);
+        od_label_bind(a, miss);
         set_prev(c, in->index);
         od_mov_rr(a, OD_RDI, R_FRAME);
         od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site);
         od_call_abs(a, (const void *)od_rt_for_iter);
         od_test32_rr(a, OD_RAX, OD_RAX);
         od_jcc(a, OD_CC_NE, slow);

@@ -114,7 +114,7 @@ void compact_value(Compiler *c, OdReg dst, OdReg obj, OdLabel miss);
  * deallocation clobbers registers), then jump to `to`. */
 void release_operands_into(Compiler *c, const OdInstr *in, OdReg result, OdLabel to);
 
-/* Inline fast paths (fast_attr.c, fast_num.c, fast_subscr.c, fast_call.c). Each falls through to nothing: it either
+/* Inline fast paths (fast_attr.c, fast_num.c, fast_subscr.c, fast_call.c, fast_iter.c). Each falls through to nothing: it either
  * jumps to `done` having done the instruction's whole work, or jumps to `miss` with the
  * stack untouched, where the caller emits the helper call. */
 void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
@@ -134,6 +134,11 @@ void emit_store_subscr_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabe
 void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                               OdLabel if_true, OdLabel if_false);
+/* FOR_ITER over a range, list or tuple iterator with items left (when their private
+ * layouts match what fast_iter.c restates: od_fast_iter_usable). */
+int od_fast_iter_usable(void);
+void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
+                        OdLabel done);
 /* PRECALL: the helper only for a bound method in a plain call's callable slot. */
 void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done);
 /* COMPARE_OP on its own: the same, pushing True or False. */
