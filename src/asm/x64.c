@@ -331,6 +331,21 @@ void od_shl_ri(OdAsm *a, OdReg r, uint8_t imm)
     byte(a, imm);
 }
 
+void od_shl_cl(OdAsm *a, OdReg r)
+{
+    rex(a, 1, 0, r, 0);
+    byte(a, 0xD3);
+    modrm_rr(a, 4, r);
+}
+
+void od_movzx8_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp)
+{
+    rex(a, 0, dst, base, 0);
+    byte(a, 0x0F);
+    byte(a, 0xB6);
+    modrm_mem(a, dst, base, disp);
+}
+
 void od_test32_rr(OdAsm *a, OdReg x, OdReg y)
 {
     rex(a, 0, y, x, 0);

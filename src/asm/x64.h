@@ -78,6 +78,8 @@ void od_cmp32_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp);    /* cmp r32, dw
 void od_mov32_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp);  /* mov r32, dword [m] */
 void od_add_rr(OdAsm *a, OdReg dst, OdReg src);                   /* add r64, r64 */
 void od_shl_ri(OdAsm *a, OdReg r, uint8_t imm);                    /* shl r64, imm8 */
+void od_shl_cl(OdAsm *a, OdReg r);                                 /* shl r64, cl */
+void od_movzx8_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp); /* movzx r32, byte [m] */
 void od_cmp32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* cmp dword [m], imm */
 void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm);   /* cmp byte [m], imm8 */
 void od_cmp16_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm);  /* cmp word [m], simm8 */

@@ -323,6 +323,8 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
             CASE(buf, od_add_rr(&a, (OdReg)r, (OdReg)b));
             snprintf(buf, sizeof buf, "cmp %s, dword ptr [%s + 0x80]", regs32[r], regs[b]);
             CASE(buf, od_cmp32_rm(&a, (OdReg)r, (OdReg)b, 0x80));
+            snprintf(buf, sizeof buf, "movzx %s, byte ptr [%s + 0x21]", regs32[r], regs[b]);
+            CASE(buf, od_movzx8_rm(&a, (OdReg)r, (OdReg)b, 0x21));
             snprintf(buf, sizeof buf, "mov %s, dword ptr [%s + 0x10]", regs32[r], regs[b]);
             CASE(buf, od_mov32_rm(&a, (OdReg)r, (OdReg)b, 0x10));
             snprintf(buf, sizeof buf, "cmp %s, %s", regs[r], regs[b]);
@@ -382,6 +384,8 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
         CASE(buf, od_sub_ri(&a, (OdReg)r, 0x1000));
         snprintf(buf, sizeof buf, "cmp %s, -1", regs[r]);
         CASE(buf, od_cmp_ri(&a, (OdReg)r, -1));
+        snprintf(buf, sizeof buf, "shl %s, cl", regs[r]);
+        CASE(buf, od_shl_cl(&a, (OdReg)r));
         snprintf(buf, sizeof buf, "shl %s, 3", regs[r]);
         CASE(buf, od_shl_ri(&a, (OdReg)r, 3));
         snprintf(buf, sizeof buf, "push %s", regs[r]);

@@ -49,25 +49,73 @@ static void emit_attr_entry_guard(Compiler *c, const OdInstr *in, void *site, Od
     od_jcc(a, OD_CC_NE, miss);
 }
 
+/* rcx = the value of the site's first entry when it is DICT_HINT: the instance's own dict
+ * (managed, or at `dictoffset`) is a plain combined dict of str keys whose entry `index`
+ * holds the attribute's name. What the interpreter's LOAD_ATTR_WITH_HINT checks. Leaves
+ * rax (the object) and rdx (the site) alone. */
+static void emit_dict_hint_value(Compiler *c, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    int32_t indices = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    OdLabel at_offset = od_label_new(a);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, dictoffset));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_NE, at_offset);
+    od_cmp_mi(a, OD_RAX, -4 * (int32_t)sizeof(PyObject *), 0);   /* managed: values gone */
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));       /* the managed dict slot */
+    od_label_bind(a, at_offset);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_RSI, OD_RSI, 0);
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, miss);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyDict_Type);
+    od_cmp_rm(a, OD_R8, OD_RSI, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, miss);
+    od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictObject, ma_values), 0);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictObject, ma_keys));
+    od_cmp8_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_R8, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
+    od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_jcc(a, OD_CC_GE, miss);
+    /* entries start after the index table of 1 << dk_log2_index_bytes bytes */
+    od_movzx8_rm(a, OD_RCX, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    od_mov_ri(a, OD_R9, 1);
+    od_shl_cl(a, OD_R9);
+    od_add_rr(a, OD_R9, OD_RSI);
+    od_shl_ri(a, OD_R8, 4);
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    od_add_rr(a, OD_R9, OD_R8);
+    od_mov_rm(a, OD_R10, OD_RDX, (int32_t)offsetof(OdAttrSite, name));
+    od_cmp_rm(a, OD_R10, OD_R9, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RCX, OD_R9, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+}
+
 /* LOAD_ATTR's hit path inline for the site's first entry when it is an instance attribute
- * in the object's inline values or a __slots__ member (the common monomorphic cases): type
- * and type version match and the attribute is there. Anything else is the helper. */
-void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
-                                OdLabel done)
+ * in the object's inline values or its own dict (DICT_HINT), or a __slots__ member (the
+ * common monomorphic cases): type and type version match and the attribute is there.
+ * Anything else is the helper. */
+void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done)
 {
     OdAsm *a = &c->a;
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
-    OdLabel found = od_label_new(a), not_slot = od_label_new(a);
+    int32_t kind = entry + (int32_t)offsetof(OdAttrCache, kind);
+    OdLabel found = od_label_new(a), not_slot = od_label_new(a), not_values = od_label_new(a);
+    OdLabel have_value = od_label_new(a);
     emit_attr_entry_guard(c, in, site, miss);
     od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
-    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_SLOT);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
     od_jcc(a, OD_CC_NE, not_slot);
     od_mov_rr(a, OD_RCX, OD_RAX);                     /* slot: byte offset in the object */
     od_jmp(a, found);
     od_label_bind(a, not_slot);
-    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_INSTANCE_VALUE);
-    od_jcc(a, OD_CC_NE, miss);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, not_values);
     od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
     od_test_rr(a, OD_RCX, OD_RCX);
     od_jcc(a, OD_CC_E, miss);
@@ -75,6 +123,12 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     od_label_bind(a, found);                          /* the attribute is at [rcx + rsi] */
     od_add_rr(a, OD_RCX, OD_RSI);
     od_mov_rm(a, OD_RCX, OD_RCX, 0);
+    od_jmp(a, have_value);
+    od_label_bind(a, not_values);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
+    od_jcc(a, OD_CC_NE, miss);
+    emit_dict_hint_value(c, miss);
+    od_label_bind(a, have_value);                     /* rcx = the value, or NULL */
     od_test_rr(a, OD_RCX, OD_RCX);
     od_jcc(a, OD_CC_E, miss);
     incref_reg(c, OD_RCX);
