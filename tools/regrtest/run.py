@@ -418,6 +418,40 @@ def compare(results: dict[str, ModuleResult], selected: list[str],
     return cmp
 
 
+def recheck_on_stock(cmp: Comparison, python: str, out: Path, common: list[str],
+                     timeout: float) -> None:
+    """Re-run the modules with new failures on stock, in this same environment.
+
+    The recorded expectations come from one environment; another one (a venv with
+    extra packages, say tzdata, which turns test_zoneinfo's tzdata tests on and makes
+    them fail on stock too) can fail tests that have nothing to do with the JIT. A
+    failing test that also fails here on stock is not new; one that passes on stock
+    here still is. Crashes are never excused."""
+    if not cmp.new_failures:
+        return
+    names = [r.module for r in cmp.new_failures]
+    where = out / "stock-recheck"
+    where.mkdir(exist_ok=True)
+    (where / "results.jsonl").unlink(missing_ok=True)
+    print(f"\nrun.py: re-checking {len(names)} module(s) with new failures on stock: {' '.join(names)}")
+    run_regrtest(python, where, stock_env(),
+                 ["-j", "1", "--timeout", str(int(timeout)), *common, *names], None)
+    stock_here = load_results(where / "results.jsonl")
+    still_new = []
+    for row in cmp.new_failures:
+        mod = stock_here.get(row.module)
+        if mod is None or mod.category not in (FAILED, FLAKY):
+            still_new.append(row)
+            continue
+        stock_failed = set(mod.failed_tests)
+        left = {t: e for t, e in row.tests.items() if t not in stock_failed}
+        if row.tests and not left:
+            cmp.failed_both.append(Row(row.module, "fails on stock in this environment too (re-checked)"))
+        else:
+            still_new.append(Row(row.module, row.detail, left or row.tests))
+    cmp.new_failures = still_new
+
+
 # --------------------------------------------------------------------------
 # Reporting
 # --------------------------------------------------------------------------
@@ -842,6 +876,8 @@ def main(argv: list[str] | None = None) -> int:
         + (f"({len(expected.get('modules', {}))} modules)" if expected.get("modules") else "(none recorded!)"),
     ]
     cmp = compare(results, selected, expected)
+    if not ns.stock and not ns.report_only:
+        recheck_on_stock(cmp, python, out, [*common, *ns.regrtest_args], timeout)
     report, markdown, gate = build_report(cmp, jit, ns.stock, header, ns.strict, results, expected)
     print("\n" + report)
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")

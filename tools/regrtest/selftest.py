@@ -59,6 +59,10 @@ TESTS = {
     "test_jitskip": f"def test_a(self): pass\nif {JIT}: raise unittest.SkipTest('no import')",
     # Passes, but skips one test more under the JIT (reported, not gating).
     "test_moreskip": f"def test_a(self):\n        if {JIT}: self.skipTest('no import')",
+    # Passes when the expectations are recorded, then fails in both modes: the environment
+    # changed (the gate's stock re-check must not count it as new).
+    "test_envfail": ("def test_a(self):\n"
+                     "        self.assertFalse(os.path.exists(os.path.join(os.environ['SELFTEST_DIR'], 'envchange')))"),
     # Fails the first time it runs in a given mode, passes on regrtest's re-run.
     "test_flaky": ("def test_a(self):\n"
                    "        marker = os.path.join(os.environ['SELFTEST_DIR'], 'flaky-' + os.environ.get('OVERDRIVE', '0'))\n"
@@ -68,7 +72,7 @@ TESTS = {
 }
 EXPECT_JIT = {
     "passed": ["test_ok", "test_moreskip", "test_sigint"],
-    "failed_both": ["test_stockfail"],
+    "failed_both": ["test_stockfail", "test_envfail"],
     "new_failures": ["test_jitfail", "test_morefail"],
     "crashes": ["test_jitcrash"],
     "newly_skipped": ["test_jitskip"],
@@ -120,6 +124,7 @@ def main() -> int:
         exp = json.loads(expected.read_text())
         if exp["modules"]["test_stockfail"]["category"] != "failed":
             errors.append("stock: test_stockfail not recorded as failed")
+        (root / "envchange").touch()   # test_envfail now fails on stock too
 
         rc = run([*common, "--out", str(root / "jit"), *extra], env)
         if rc != 1:
