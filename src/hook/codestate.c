@@ -10,7 +10,7 @@
 OdStats od_stats;
 OdConfig od_config = {.threshold = 1, .max_code_bytes = (size_t)512 << 20};
 
-static Py_ssize_t extra_index = -1;
+Py_ssize_t od_code_extra_index_value = -1; /* set once by od_hook_init */
 
 /* Called by CPython when the code object dies (possibly inside gc): free memory only. */
 static void free_state(void *p)
@@ -24,22 +24,22 @@ static void free_state(void *p)
 
 int od_hook_init(void)
 {
-    if (extra_index >= 0)
+    if (od_code_extra_index_value >= 0)
         return 0;
     /* Indices are never given back, so request one per process, not per install. */
-    extra_index = _PyEval_RequestCodeExtraIndex(free_state);
-    if (extra_index < 0) {
+    od_code_extra_index_value = _PyEval_RequestCodeExtraIndex(free_state);
+    if (od_code_extra_index_value < 0) {
         PyErr_SetString(PyExc_RuntimeError, "overdrive: no co_extra index available");
         return -1;
     }
     return 0;
 }
 
-Py_ssize_t od_code_extra_index(void) { return extra_index; }
+Py_ssize_t od_code_extra_index(void) { return od_code_extra_index_value; }
 
 OdCodeState *od_code_state(PyCodeObject *co, int create)
 {
-    OdCodeState *st = od_code_extra_slot(co, extra_index);
+    OdCodeState *st = od_code_extra_slot(co, od_code_extra_index_value);
     if (st || !create)
         return st;
     OdCodeExtraLayout *ex = (OdCodeExtraLayout *)co->co_extra;
@@ -53,19 +53,19 @@ OdCodeState *od_code_state(PyCodeObject *co, int create)
          * callback registered by a test) would then be called for every code object the
          * JIT ever touched, possibly after they are gone at shutdown. CPython grows the
          * array itself if another user sets its own slot later. */
-        ex = PyMem_Malloc(sizeof(OdCodeExtraLayout) + (size_t)extra_index * sizeof(void *));
+        ex = PyMem_Malloc(sizeof(OdCodeExtraLayout) + (size_t)od_code_extra_index_value * sizeof(void *));
         if (!ex) {
             free(st);
             return NULL;
         }
-        ex->ce_size = extra_index + 1;
-        for (Py_ssize_t i = 0; i < extra_index; i++)
+        ex->ce_size = od_code_extra_index_value + 1;
+        for (Py_ssize_t i = 0; i < od_code_extra_index_value; i++)
             ex->ce_extras[i] = NULL;
-        ex->ce_extras[extra_index] = st;
+        ex->ce_extras[od_code_extra_index_value] = st;
         co->co_extra = ex;
         return st;
     }
-    if (_PyCode_SetExtra((PyObject *)co, extra_index, st) < 0) {
+    if (_PyCode_SetExtra((PyObject *)co, od_code_extra_index_value, st) < 0) {
         PyErr_Clear();
         free(st);
         return NULL;

@@ -46,7 +46,7 @@ static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     PyCodeObject *co = f->f_code;
     if (!(co->co_flags & CO_GENERATOR) || ts->cframe->use_tracing)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
-    OdCodeState *st = od_code_state(co, 1);
+    OdCodeState *st = od_code_state_fast(co);
     if (!st)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     st->entries++;
@@ -73,7 +73,7 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_CREATE);
     if (ts->cframe->use_tracing)
         return interpret(ts, f, 0, OD_INTERP_TRACING);
-    OdCodeState *st = od_code_state(co, 1);
+    OdCodeState *st = od_code_state_fast(co);
     if (!st)
         return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
     st->entries++;

@@ -61,8 +61,17 @@ int od_hook_installed(void);
 
 /* The co_extra index of the per-code state (after od_hook_init). */
 Py_ssize_t od_code_extra_index(void);
+extern Py_ssize_t od_code_extra_index_value;
 /* State of a code object, creating it if `create`; NULL if none (or on memory error). */
 OdCodeState *od_code_state(PyCodeObject *co, int create);
+
+/* The same, inline for the hook's hot path: the slot read, then the out-of-line creation
+ * only for a code object seen for the first time. */
+static inline OdCodeState *od_code_state_fast(PyCodeObject *co)
+{
+    OdCodeState *st = od_code_extra_slot(co, od_code_extra_index_value);
+    return st ? st : od_code_state(co, 1);
+}
 /* Compile now (if not yet). 0 if compiled, -1 with st->why_not set otherwise. */
 int od_compile_code(PyCodeObject *co, OdCodeState *st);
 
