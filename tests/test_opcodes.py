@@ -1104,3 +1104,42 @@ def test_inline_for_iter_over_range_list_and_tuple(jit):
     assert by_type.get(type(iter([])), 0) >= 8 and by_type.get(type(iter(())), 0) == 3, sites
     # Exhaustion, and iterators without an inline path, are the helper's.
     assert sum(s["slow"] for s in sites) >= 8, sites
+
+
+def f_methods_on_dict_instances(objs):
+    out = []
+    for o in (objs() if callable(objs) else objs):
+        out.append(o.m())
+    return out
+
+
+def test_method_cache_sees_shadowing_in_big_and_holey_dicts(jit):
+    # Instances with their own dict (METHOD_WITH_DICT): a hit must prove the dict lacks
+    # the method's name. Dicts of 1-, 2- and 4-byte index tables, with deleted keys
+    # (dummies on the probe path), then shadowed by an instance attribute.
+    def make():
+        objs = []
+        for n in (3, 300, 50000):
+            w = Wide(n)
+            for i in range(0, n, 7):
+                delattr(w, f"a{i}")
+            objs.append(w)
+        shadow = Wide(300)
+        shadow.__dict__["m"] = lambda: "shadow"
+        objs.append(shadow)
+        return objs
+
+    res = jit.run_both(f_methods_on_dict_instances, make)
+    assert res == [3, 300, 50000, "shadow"]
+    objs = make()
+    overdrive.enable(threshold=0)
+    try:
+        for _ in range(3):
+            assert f_methods_on_dict_instances(objs) == [3, 300, 50000, "shadow"]
+        objs[1].m = lambda: "late shadow"
+        assert f_methods_on_dict_instances(objs)[1] == "late shadow"
+    finally:
+        overdrive.disable()
+    hits = sum(e["hits"] for e in _site_entries(f_methods_on_dict_instances, "m")
+               if e["kind"] == "METHOD_WITH_DICT")
+    assert hits > 0, _site_entries(f_methods_on_dict_instances, "m")

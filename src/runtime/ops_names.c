@@ -309,6 +309,41 @@ static int version_usable(PyTypeObject *tp)
     return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) && tp->tp_version_tag != 0;
 }
 
+/* Whether a combined dict whose keys are all exact str certainly lacks `name` (an exact
+ * str whose hash is known): 1 = lacks it, 0 = has it, -1 = not that kind of dict. Probes
+ * the index table the way the dict does (open addressing with perturbation); comparing
+ * exact strs runs no Python code, so this cannot fail. It spares METHOD_WITH_DICT hits a
+ * full lookup through the dict API. */
+static int str_dict_lacks(PyDictObject *d, PyObject *name, Py_hash_t hash)
+{
+    PyDictKeysObject *k = d->ma_keys;
+    if (d->ma_values || k->dk_kind != DICT_KEYS_UNICODE)
+        return -1;
+    const size_t mask = ((size_t)1 << k->dk_log2_size) - 1;
+    const int width = k->dk_log2_index_bytes - k->dk_log2_size; /* log2 of bytes per index */
+    PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(k);
+    size_t perturb = (size_t)hash, i = (size_t)hash & mask;
+    for (;;) {
+        Py_ssize_t ix;
+        switch (width) {
+        case 0: ix = ((const int8_t *)k->dk_indices)[i]; break;
+        case 1: ix = ((const int16_t *)k->dk_indices)[i]; break;
+        case 2: ix = ((const int32_t *)k->dk_indices)[i]; break;
+        default: ix = (Py_ssize_t)((const int64_t *)k->dk_indices)[i]; break;
+        }
+        if (ix == DKIX_EMPTY)
+            return 1;
+        if (ix >= 0) {
+            PyObject *key = entries[ix].me_key;
+            if (key == name
+                || (((PyASCIIObject *)key)->hash == hash && _PyUnicode_EQ(key, name)))
+                return 0;
+        }
+        perturb >>= 5;
+        i = (i * 5 + perturb + 1) & mask;
+    }
+}
+
 /* Whether method entry `c` (a METHOD_* kind) holds for `obj`: the type has not changed
  * and nothing on the instance can shadow the method. */
 static int method_entry_hit(const OdAttrCache *c, PyObject *obj, PyObject *name)
@@ -334,6 +369,9 @@ static int method_entry_hit(const OdAttrCache *c, PyObject *obj, PyObject *name)
         Py_hash_t hash = ((PyASCIIObject *)name)->hash;
         if (hash == -1)
             hash = PyObject_Hash(name);
+        int lacks = hash != -1 && PyUnicode_CheckExact(name) ? str_dict_lacks(dict, name, hash) : -1;
+        if (lacks >= 0)
+            return lacks;
         int ok = hash != -1
                  && _PyDict_GetItem_KnownHash((PyObject *)dict, name, hash) == NULL
                  && !PyErr_Occurred();
