@@ -65,11 +65,20 @@ static long find_run(Chunk *c, size_t n)
     return -1;
 }
 
+/* Where in its first page a unit's code starts. Were every unit page-aligned, the first
+ * lines of all functions would fall into the same few sets of the L1 instruction cache
+ * (one way of it spans 4 KiB) and evict each other: measured with cachegrind on chaos,
+ * 3x the interpreter's I1 misses. Successive units start 5 cache lines further on,
+ * cycling through all 64 line positions of a page (5 and 64 are coprime). */
+#define COLOR_STEP 320
+static size_t next_color;
+
 void *od_codemem_install(const void *code, size_t len, size_t *reserved)
 {
     if (!page_size)
         page_size = (size_t)sysconf(_SC_PAGESIZE);
-    size_t n = (len + page_size - 1) / page_size;
+    size_t offset = (next_color++ * COLOR_STEP) % page_size;
+    size_t n = (offset + len + page_size - 1) / page_size;
     if (n == 0 || in_use_bytes + n * page_size > limit_bytes)
         return NULL;
     Chunk *c;
@@ -87,8 +96,8 @@ void *od_codemem_install(const void *code, size_t len, size_t *reserved)
     size_t bytes = n * page_size;
     if (mprotect(p, bytes, PROT_READ | PROT_WRITE) != 0)
         return NULL;
-    memcpy(p, code, len);
-    memset(p + len, 0xCC, bytes - len); /* int3 padding */
+    memset(p, 0xCC, bytes); /* int3 around the code */
+    memcpy(p + offset, code, len);
     if (mprotect(p, bytes, PROT_READ | PROT_EXEC) != 0) {
         mprotect(p, bytes, PROT_NONE);
         return NULL;
@@ -97,12 +106,18 @@ void *od_codemem_install(const void *code, size_t len, size_t *reserved)
     memset(c->used + at, 1, n);
     in_use_bytes += bytes;
     *reserved = bytes;
-    return p;
+    return p + offset;
+}
+
+/* The first page of the run holding `code` (the code starts at a colour offset in it). */
+static uint8_t *run_start(const void *code)
+{
+    return (uint8_t *)((uintptr_t)code & ~(uintptr_t)(page_size - 1));
 }
 
 void od_codemem_release(void *code, size_t reserved)
 {
-    uint8_t *p = code;
+    uint8_t *p = run_start(code);
     for (Chunk *c = chunks; c; c = c->next) {
         if (p >= c->base && p < c->base + c->npages * page_size) {
             size_t at = (size_t)(p - c->base) / page_size;
@@ -121,7 +136,9 @@ int od_codemem_check_wx(const void *p, size_t len)
     FILE *f = fopen("/proc/self/maps", "r");
     if (!f)
         return -1;
-    uintptr_t lo = (uintptr_t)p, hi = lo + len;
+    if (!page_size)
+        page_size = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)run_start(p), hi = lo + len;
     char line[512];
     int ok = 0;
     while (fgets(line, sizeof line, f)) {

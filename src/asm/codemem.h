@@ -13,7 +13,9 @@
 #include <stddef.h>
 
 /* Copy `len` bytes of code into fresh executable pages; returns the code address or NULL
- * (out of memory, or the limit reached). *reserved gets the bytes reserved (whole pages). */
+ * (out of memory, or the limit reached). *reserved gets the bytes reserved (whole pages).
+ * The code starts at an offset in its first page that differs from one unit to the next
+ * (cache-set colouring); the rest of the pages is int3. */
 void *od_codemem_install(const void *code, size_t len, size_t *reserved);
 void od_codemem_release(void *code, size_t reserved);
 
@@ -22,7 +24,7 @@ size_t od_codemem_limit(void);
 size_t od_codemem_in_use(void);   /* bytes of pages holding live code */
 size_t od_codemem_mapped(void);   /* bytes of chunks mapped from the OS */
 
-/* 1 if every page of [p, p+len) is currently mapped readable+executable and not writable
+/* 1 if every page of the run holding `p` (`len` = its reserved bytes) is currently mapped readable+executable and not writable
  * (used by the tests to check the W^X invariant through /proc/self/maps). */
 int od_codemem_check_wx(const void *p, size_t len);
 

@@ -84,6 +84,21 @@ void od_label_bind(OdAsm *a, OdLabel l)
 
 int32_t od_label_offset(const OdAsm *a, OdLabel l) { return a->labels[l]; }
 
+int od_drop_trailing_jmp(OdAsm *a, OdLabel l, OdLabel first)
+{
+    if (a->failed || a->nfixups == 0 || a->len < 5)
+        return 0;
+    OdFixup *last = &a->fixups[a->nfixups - 1];
+    if (last->label != l || last->at != (int32_t)a->len - 4 || a->buf[a->len - 5] != 0xE9)
+        return 0;
+    for (OdLabel i = first; i < a->nlabels; i++)
+        if (a->labels[i] == (int32_t)a->len)
+            return 0; /* something jumps to just after the jmp */
+    a->nfixups--;
+    a->len -= 5;
+    return 1;
+}
+
 /* Record that the 4 bytes just emitted hold label - (end of those bytes). */
 static void fixup_here(OdAsm *a, OdLabel l)
 {

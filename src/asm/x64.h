@@ -47,6 +47,9 @@ int od_asm_finish(OdAsm *a);
 
 OdLabel od_label_new(OdAsm *a);
 void od_label_bind(OdAsm *a, OdLabel l);
+/* If the last instruction emitted is `jmp l` (l not yet bound), and no label from
+ * `first` on is bound after it, remove it: the caller binds l right here. 1 if removed. */
+int od_drop_trailing_jmp(OdAsm *a, OdLabel l, OdLabel first);
 /* Offset a bound label resolved to (valid after binding). */
 int32_t od_label_offset(const OdAsm *a, OdLabel l);
 

@@ -11,8 +11,6 @@
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-typedef OD_HELPER((*HelperFn));
-
 static int helper_for(int opcode, HelperFn *fn, int *released)
 {
     switch (opcode) {
@@ -122,21 +120,16 @@ static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel m
     }
 }
 
-static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int released)
+/* The helper call of `in` (with its per-site argument) and the checks after it; then on
+ * to `done`, or on to what follows when done < 0. */
+static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int released,
+                             void *arg, OdLabel done)
 {
     int d = physical_depth(in);
     int live_on_error = released < 0 ? d : d - released;
     Stub s = {.kind = STUB_HELPER,
               .error = error_stub(c, in->index, live_on_error),
               .exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode)};
-    void *arg = site_arg(c, in);
-    OdLabel done = -1;
-    if (has_fast_path(in)) {
-        OdLabel miss = od_label_new(&c->a);
-        done = od_label_new(&c->a);
-        emit_fast_path(c, in, arg, miss, done);
-        od_label_bind(&c->a, miss);
-    }
     set_prev(c, in->index);
     od_mov_rr(&c->a, OD_RDI, R_FRAME);
     od_lea(&c->a, OD_RSI, R_FRAME, slot_disp(c, d));
@@ -145,22 +138,40 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
     od_call_abs(&c->a, (const void *)fn);
     od_test32_rr(&c->a, OD_RAX, OD_RAX);
     od_jcc(&c->a, OD_CC_NE, add_stub(c, s));
-    if (in->opcode == PRECALL) {
-        /* nothing can switch tracing on, and no exit may separate KW_NAMES/CALL */
-        od_label_bind(&c->a, done);
-        return;
-    }
-    int after = depth_after(in);
-    /* Tracing switched on by the code we just ran: the interpreter takes over. */
-    od_cmp8_mi(&c->a, R_CFRAME, 0, 0);
-    od_jcc(&c->a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
-    if (in->opcode == CALL || in->opcode == CALL_FUNCTION_EX) {
-        OdLabel cont = od_label_new(&c->a);
-        check_breaker(c, in->index, after, cont);
-        od_label_bind(&c->a, cont);
+    if (in->opcode != PRECALL) { /* nothing can switch tracing on, and no exit may
+                                     separate KW_NAMES from CALL */
+        int after = depth_after(in);
+        /* Tracing switched on by the code we just ran: the interpreter takes over. */
+        od_cmp8_mi(&c->a, R_CFRAME, 0, 0);
+        od_jcc(&c->a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
+        if (in->opcode == CALL || in->opcode == CALL_FUNCTION_EX) {
+            OdLabel cont = od_label_new(&c->a);
+            check_breaker(c, in->index, after, cont);
+            od_label_bind(&c->a, cont);
+        }
     }
     if (done >= 0)
-        od_label_bind(&c->a, done);
+        od_jmp(&c->a, done);
+}
+
+/* An instruction done by its helper. With an inline fast path, the fast path is the hot
+ * code and the helper call goes out of line with the stubs (hot/cold splitting: the
+ * compiled code's size in the instruction cache is what it costs against the
+ * interpreter, whose hot loop is small). */
+static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int released)
+{
+    void *arg = site_arg(c, in);
+    if (!has_fast_path(in)) {
+        emit_helper_call(c, in, fn, released, arg, -1);
+        return;
+    }
+    OdLabel done = od_label_new(&c->a);
+    OdLabel first_label = done;
+    Stub s = {.kind = STUB_SLOW_PATH, .instr = in, .fn = fn, .released = released, .site = arg,
+              .back = done};
+    emit_fast_path(c, in, arg, add_stub(c, s), done);
+    od_drop_trailing_jmp(&c->a, done, first_label);
+    od_label_bind(&c->a, done);
 }
 
 /* Branch on the truth of the value in rdi, which is consumed. */
@@ -503,6 +514,9 @@ static void emit_stubs(Compiler *c)
             od_test32_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_NE, s.exit);
             od_jmp(a, s.back);
+            break;
+        case STUB_SLOW_PATH:
+            emit_helper_call(c, s.instr, s.fn, s.released, s.site, s.back);
             break;
         case STUB_BOX_BOOL:
             od_mov_rr(a, OD_RDI, OD_RAX);

@@ -44,7 +44,10 @@ typedef enum {
     STUB_BREAKER,   /* eval breaker set: handle, then continue at `back` */
     STUB_BOX_BOOL,  /* store bool(eax) at depth-1, then exit at `resume` (fused compare) */
     STUB_WARMUP,    /* co_warmup != 0: count it; at the quickening RESUME, take `exit` */
+    STUB_SLOW_PATH, /* an inline fast path missed: the helper call of `instr`, then `back` */
 } StubKind;
+
+typedef OD_HELPER((*HelperFn));
 
 typedef struct {
     StubKind kind;
@@ -57,6 +60,10 @@ typedef struct {
     int depth;          /* EXIT: values on the stack; ERROR: live values */
     int reason, opcode; /* EXIT */
     OdReg reg;          /* DEALLOC */
+    const OdInstr *instr; /* SLOW_PATH: the instruction, its helper and per-site argument */
+    HelperFn fn;
+    int released;
+    void *site;
 } Stub;
 
 typedef struct {
