@@ -310,6 +310,14 @@ class _Annotator:
         self.reg_role: Dict[str, str] = {}
         self.prev: Tuple[str, str] = ("", "")
         self.return_null, self.return_value = _epilogue(insns, self.base)
+        # Calls go through one entry per callee at the end of the code (asm/x64.h
+        # od_call_abs): `mov rax, <function>; jmp rax`. Map entry address -> function.
+        self.call_entries: Dict[int, int] = {}
+        for (addr, _, mn, ops), (_, _, mn2, ops2) in zip(insns, insns[1:]):
+            m = _REG_IMM.match(ops)
+            if mn in ("mov", "movabs") and m and m.group(1) in ("rax", "eax") \
+                    and mn2 == "jmp" and ops2 == "rax":
+                self.call_entries[addr] = int(m.group(2), 0)
 
     def _where(self, target: int) -> str:
         off = target - self.base
@@ -359,6 +367,9 @@ class _Annotator:
                 if name == "first code unit (prev_instr base)":
                     self.reg_role[m.group(1)] = "code"
                 return name or ""
+        if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.call_entries:
+            value = self.call_entries[int(op_str, 16)]
+            return "call " + self.helpers.get(value, f"{value:#x} (unknown function)")
         if mnemonic == "call" and op_str in ("rax",) and prev[0] in ("mov", "movabs"):
             m = _REG_IMM.match(prev[1])
             if m and m.group(1) in ("rax", "eax"):
@@ -401,9 +412,12 @@ class _Annotator:
 
 
 def _epilogue(insns: List[Tuple[int, int, str, str]], base: int) -> Tuple[Optional[int], Optional[int]]:
-    """Offsets of the epilogue's two entries, found by walking back from the final `ret`
-    over the register restores: (return NULL, return the value in rax)."""
+    """Offsets of the epilogue's two entries, found by walking back from the last `ret`
+    (only the call entries, `mov rax, <function>; jmp rax` pairs, follow it) over the
+    register restores: (return NULL, return the value in rax)."""
     i = len(insns) - 1
+    while i >= 1 and insns[i][2] == "jmp" and insns[i][3] == "rax" and insns[i - 1][2] in ("mov", "movabs"):
+        i -= 2
     if i < 0 or insns[i][2] != "ret":
         return None, None
     i -= 1
@@ -460,6 +474,8 @@ def dis_native_text(func: _CodeLike) -> str:
                        "deallocations, eval-breaker polls")
         if off == (ann.return_null if ann.return_null is not None else ann.return_value):
             out.append("; epilogue: restore registers and return")
+        if ann.call_entries and off == min(ann.call_entries) - native["address"]:
+            out.append("; call entries: one `mov rax, <function>; jmp rax` per function called")
         asm = f"{mnemonic} {op_str}".strip()
         note = ann.note(mnemonic, op_str, off < first)
         line = f"  {addr:x} +{off:04x}  {asm:<42}"

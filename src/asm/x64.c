@@ -54,6 +54,7 @@ void od_asm_init(OdAsm *a) { memset(a, 0, sizeof *a); }
 
 void od_asm_free(OdAsm *a)
 {
+    free(a->plt);
     free(a->buf);
     free(a->labels);
     free(a->fixups);
@@ -393,10 +394,41 @@ static void ff_group(OdAsm *a, int ext, OdReg r)
 void od_jmp_r(OdAsm *a, OdReg r) { ff_group(a, 4, r); }
 void od_call_r(OdAsm *a, OdReg r) { ff_group(a, 2, r); }
 
+static OdLabel plt_label(OdAsm *a, const void *fn)
+{
+    for (int i = 0; i < a->nplt; i++)
+        if (a->plt[i].fn == fn)
+            return a->plt[i].label;
+    if (a->nplt == a->capplt) {
+        int cap = a->capplt ? a->capplt * 2 : 16;
+        OdPltEntry *p = realloc(a->plt, (size_t)cap * sizeof *p);
+        if (!p) {
+            a->failed = 1;
+            return 0;
+        }
+        a->plt = p;
+        a->capplt = cap;
+    }
+    a->plt[a->nplt].fn = fn;
+    a->plt[a->nplt].label = od_label_new(a);
+    return a->plt[a->nplt++].label;
+}
+
 void od_call_abs(OdAsm *a, const void *fn)
 {
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)fn);
-    od_call_r(a, OD_RAX);
+    OdLabel l = plt_label(a, fn);
+    byte(a, 0xE8);
+    imm32(a, 0);
+    fixup_here(a, l);
+}
+
+void od_emit_plt(OdAsm *a)
+{
+    for (int i = 0; i < a->nplt; i++) {
+        od_label_bind(a, a->plt[i].label);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)a->plt[i].fn);
+        od_jmp_r(a, OD_RAX);
+    }
 }
 
 void od_push(OdAsm *a, OdReg r)

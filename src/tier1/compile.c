@@ -680,6 +680,7 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
     emit_epilogue(&c);
+    od_emit_plt(&c.a);
     if (od_asm_finish(&c.a) < 0)
         goto fail;
 
