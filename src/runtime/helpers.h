@@ -161,6 +161,10 @@ int od_rt_handle_eval_breaker(PyThreadState *ts);
  * stack already unwound to its depth, with lasti and the exception pushed), or NULL when
  * this frame has no handler (stack emptied; the frame returns NULL). */
 void *od_rt_error(_PyInterpreterFrame *f, OdUnit *u, int index, int live_depth);
+/* The state of an exit to the interpreter (every exit stub ends here): the interpreter
+ * resumes at code unit `resume` with `depth` values on the stack; `reason_op` is the
+ * exit reason | opcode << 8 (for stats and info()). */
+void od_rt_set_exit(_PyInterpreterFrame *f, OdUnit *u, int resume, int depth, int reason_op);
 void *od_rt_raise(_PyInterpreterFrame *f, OdUnit *u, int index, int depth_before, int oparg);
 void *od_rt_reraise(_PyInterpreterFrame *f, OdUnit *u, int index, int depth_before, int oparg);
 

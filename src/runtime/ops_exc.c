@@ -338,3 +338,12 @@ int od_rt_handle_eval_breaker(PyThreadState *ts)
     }
     return 0;
 }
+
+void od_rt_set_exit(_PyInterpreterFrame *f, OdUnit *u, int resume, int depth, int reason_op)
+{
+    f->prev_instr = _PyCode_CODE(f->f_code) + resume - 1;
+    f->stacktop = f->f_code->co_nlocalsplus + depth;
+    u->exit_pending = 1;
+    u->last_exit = reason_op & 0xff;
+    u->last_exit_opcode = reason_op >> 8;
+}

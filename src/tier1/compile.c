@@ -465,15 +465,32 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     }
 }
 
+/* Exits and error unwinds are many and rarely taken: each stub only loads its own
+ * numbers and jumps to one shared tail per unit (emitted once, after the stubs). */
 static void emit_exit_sequence(Compiler *c, int resume, int depth, int reason, int opcode)
 {
     OdAsm *a = &c->a;
-    set_prev(c, resume - 1);
-    od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus + depth);
-    od_mov32_mi(a, R_UNIT, OFF_EXIT_PENDING, 1);
-    od_mov32_mi(a, R_UNIT, OFF_LAST_EXIT, reason);
-    od_mov32_mi(a, R_UNIT, OFF_LAST_EXIT_OP, opcode);
+    od_mov_ri(a, OD_RDX, resume);
+    od_mov_ri(a, OD_RCX, depth);
+    od_mov_ri(a, OD_R8, reason | opcode << 8);
+    od_jmp(a, c->exit_tail);
+}
+
+static void emit_shared_tails(Compiler *c)
+{
+    OdAsm *a = &c->a;
+    od_label_bind(a, c->exit_tail);
+    od_mov_rr(a, OD_RDI, R_FRAME);
+    od_mov_rr(a, OD_RSI, R_UNIT);
+    od_call_abs(a, (const void *)od_rt_set_exit);
     od_jmp(a, c->ret_null);
+    od_label_bind(a, c->error_tail);
+    od_mov_rr(a, OD_RDI, R_FRAME);
+    od_mov_rr(a, OD_RSI, R_UNIT);
+    od_call_abs(a, (const void *)od_rt_error);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, c->ret_null);
+    od_jmp_r(a, OD_RAX);   /* the handler's native address */
 }
 
 static void emit_stubs(Compiler *c)
@@ -488,14 +505,9 @@ static void emit_stubs(Compiler *c)
             emit_exit_sequence(c, s.resume, s.depth, s.reason, s.opcode);
             break;
         case STUB_ERROR:
-            od_mov_rr(a, OD_RDI, R_FRAME);
-            od_mov_rr(a, OD_RSI, R_UNIT);
             od_mov_ri(a, OD_RDX, s.index);
             od_mov_ri(a, OD_RCX, s.depth);
-            od_call_abs(a, (const void *)od_rt_error);
-            od_test_rr(a, OD_RAX, OD_RAX);
-            od_jcc(a, OD_CC_E, c->ret_null);
-            od_jmp_r(a, OD_RAX);
+            od_jmp(a, c->error_tail);
             break;
         case STUB_HELPER:
             od_jcc(a, OD_CC_S, s.error);
@@ -644,6 +656,8 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
         c.label_of[i] = od_label_new(&c.a);
     c.epilogue = od_label_new(&c.a);
     c.ret_null = od_label_new(&c.a);
+    c.exit_tail = od_label_new(&c.a);
+    c.error_tail = od_label_new(&c.a);
 
     /* prev_instr is also kept current at every new source line, so that sampling
      * profilers and debuggers reading frames from outside see the right line even in
@@ -679,6 +693,7 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
     free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
+    emit_shared_tails(&c);
     emit_epilogue(&c);
     od_emit_plt(&c.a);
     if (od_asm_finish(&c.a) < 0)

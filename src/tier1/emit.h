@@ -21,9 +21,6 @@
 #define OFF_LOCALS ((int32_t)offsetof(_PyInterpreterFrame, localsplus))
 #define OFF_PREV ((int32_t)offsetof(_PyInterpreterFrame, prev_instr))
 #define OFF_STACKTOP ((int32_t)offsetof(_PyInterpreterFrame, stacktop))
-#define OFF_LAST_EXIT ((int32_t)offsetof(OdUnit, last_exit))
-#define OFF_LAST_EXIT_OP ((int32_t)offsetof(OdUnit, last_exit_opcode))
-#define OFF_EXIT_PENDING ((int32_t)offsetof(OdUnit, exit_pending))
 
 #define R_FRAME OD_RBX
 #define R_TS OD_R12
@@ -73,6 +70,7 @@ typedef struct {
     int nlocalsplus;
     OdLabel *label_of;          /* per instruction number */
     OdLabel epilogue, ret_null;
+    OdLabel exit_tail, error_tail;  /* shared ends of the exit and error stubs */
     Stub *stubs;
     int nstubs, capstubs;
     char *sites;                /* per-site caches, one block */
