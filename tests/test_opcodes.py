@@ -1143,3 +1143,41 @@ def test_method_cache_sees_shadowing_in_big_and_holey_dicts(jit):
     hits = sum(e["hits"] for e in _site_entries(f_methods_on_dict_instances, "m")
                if e["kind"] == "METHOD_WITH_DICT")
     assert hits > 0, _site_entries(f_methods_on_dict_instances, "m")
+
+
+def f_unpack_sizes(make):
+    out = []
+    for n in range(1, 8):
+        seq = make(n)
+        if n == 1:
+            (a,) = seq
+            out.append(a)
+        elif n == 2:
+            a, b = seq
+            out.append((b, a))
+        elif n == 3:
+            a, b, c = seq
+            out.append((c, b, a))
+        elif n == 6:
+            a, b, c, d, e, f = seq
+            out.append((f, e, d, c, b, a))
+        elif n == 7:
+            a, b, c, d, e, f, g = seq   # beyond the inline sizes: the helper
+            out.append((g, a))
+    for (x, y), z in [((1, 2), 3), ([4, 5], 6)]:
+        out.append((x, y, z))
+    return out
+
+
+UNPACK_OBJECTS = [object() for _ in range(7)]
+
+
+@pytest.mark.parametrize("make", [lambda n: tuple(range(10, 10 + n)), lambda n: list(range(n)),
+                                  lambda n: tuple(UNPACK_OBJECTS[:n])])
+def test_inline_unpack_of_tuples_and_lists(jit, make):
+    import sys
+    items = make(6)
+    before = [sys.getrefcount(x) for x in items]
+    jit.run_both(f_unpack_sizes, make)
+    jit.run_both(f_unpack_sizes, lambda n, items=items: items[:n] if n <= 6 else make(n))
+    assert [sys.getrefcount(x) for x in items] == before

@@ -100,6 +100,8 @@ static int has_fast_path(const OdInstr *in)
         return 1;
     case BINARY_OP:
         return binary_op_has_fast_path(in->oparg);
+    case UNPACK_SEQUENCE:
+        return unpack_sequence_has_fast_path(in->oparg);
     default:
         return 0;
     }
@@ -117,6 +119,7 @@ static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel m
     case STORE_SUBSCR: emit_store_subscr_fast(c, in, miss, done); break;
     case COMPARE_OP: emit_compare_fast(c, in, site, miss, done); break;
     case PRECALL: emit_precall_fast(c, in, miss, done); break;
+    case UNPACK_SEQUENCE: emit_unpack_sequence_fast(c, in, miss, done); break;
     }
 }
 

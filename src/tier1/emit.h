@@ -136,6 +136,9 @@ int binary_op_has_fast_path(int oparg);
 void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                              OdLabel done);
 void emit_store_subscr_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done);
+/* UNPACK_SEQUENCE of an exact tuple or list of exactly oparg items (small oparg). */
+int unpack_sequence_has_fast_path(int n);
+void emit_unpack_sequence_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done);
 void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                               OdLabel if_true, OdLabel if_false);

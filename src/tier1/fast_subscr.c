@@ -1,9 +1,10 @@
-/* tier1/fast_subscr.c — inline indexing of exact lists and tuples by small ints.
+/* tier1/fast_subscr.c — inline indexing and unpacking of exact lists and tuples.
  *
  * container[i] and list[i] = v with an exact int index of at most one digit that is
  * non-negative and in range: what the interpreter's BINARY_SUBSCR_LIST_INT/TUPLE_INT and
  * STORE_SUBSCR_LIST_INT do. Negative or out-of-range indexes, slices, dicts and everything
- * else jump to `miss` (the helpers in runtime/ops_data.c). See emit.h. */
+ * else jump to `miss` (the helpers in runtime/ops_data.c). `a, b = pair` of an exact tuple
+ * or list of the right length likewise. See emit.h. */
 #include "emit.h"
 
 #define OFF_LIST_ITEMS ((int32_t)offsetof(PyListObject, ob_item))
@@ -71,6 +72,38 @@ void emit_store_subscr_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabe
     od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
     decref_reg(c, OD_RDI, in->index);
     od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 2));
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, done);
+}
+
+int unpack_sequence_has_fast_path(int n) { return n >= 1 && n <= 6; }
+
+void emit_unpack_sequence_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth, n = in->oparg;
+    OdLabel not_tuple = od_label_new(a), items = od_label_new(a);
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
+    od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+    od_cmp_mi(a, OD_RAX, OFF_SIZE, n);
+    od_jcc(a, OD_CC_NE, miss);                  /* exactly n items (else: the helper) */
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyTuple_Type);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_NE, not_tuple);
+    od_lea(a, OD_RSI, OD_RAX, OFF_TUPLE_ITEMS);
+    od_jmp(a, items);
+    od_label_bind(a, not_tuple);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyList_Type);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RSI, OD_RAX, OFF_LIST_ITEMS);
+    od_label_bind(a, items);                    /* rsi = the n items: item 0 ends on top */
+    for (int i = 0; i < n; i++) {
+        od_mov_rm(a, OD_RDI, OD_RSI, 8 * i);
+        incref_reg(c, OD_RDI);
+        od_mov_mr(a, R_FRAME, slot_disp(c, d - 1 + (n - 1 - i)), OD_RDI);
+    }
+    od_mov_rr(a, OD_RDI, OD_RAX);
     decref_reg(c, OD_RDI, in->index);
     od_jmp(a, done);
 }
