@@ -140,3 +140,19 @@ void release_operands_into(Compiler *c, const OdInstr *in, OdReg result, OdLabel
     decref_reg(c, OD_RDI, in->index);
     od_jmp(a, to);
 }
+
+#define SMALL_INT_SHIFT 5
+_Static_assert(sizeof(PyLongObject) == (1 << SMALL_INT_SHIFT), "small-int stride");
+
+void small_int_or_jump(Compiler *c, OdReg value, OdLabel have, OdLabel big)
+{
+    OdAsm *a = &c->a;
+    od_lea(a, OD_RDI, value, 5);
+    od_cmp_ri(a, OD_RDI, 5 + 256);
+    od_jcc(a, OD_CC_A, big);                  /* unsigned: outside -5..256 */
+    od_shl_ri(a, OD_RDI, SMALL_INT_SHIFT);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&_PyLong_SMALL_INTS[0]);
+    od_add_rr(a, OD_RDI, OD_RSI);
+    incref_reg(c, OD_RDI);
+    od_jmp(a, have);
+}

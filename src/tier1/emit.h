@@ -114,6 +114,10 @@ void record_fast_hit(Compiler *c, OdOpCache *site, OdReg left_type, OdReg right_
 /* Value of the int in `obj` into `dst` when it has at most one digit (sign * digit 0),
  * else jump to `miss`. The caller checked the type. Clobbers r9. */
 void compact_value(Compiler *c, OdReg dst, OdReg obj, OdLabel miss);
+/* The int `value` (a C long in a register) as an object when CPython preallocates it
+ * (-5..256; results in that range must be those objects): rdi = it (new reference), then
+ * jump to `have`; otherwise jump to `big` with `value` untouched. Clobbers rsi. */
+void small_int_or_jump(Compiler *c, OdReg value, OdLabel have, OdLabel big);
 /* For instructions popping two values and pushing one: `result` (a new reference) replaces
  * the value at depth-2, both operands are released (reloaded from their slots: a
  * deallocation clobbers registers), then jump to `to`. */

@@ -95,6 +95,37 @@ static void emit_dict_hint_value(Compiler *c, OdLabel miss)
     od_mov_rm(a, OD_RCX, OD_R9, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
 }
 
+/* rsi = where the attribute's pointer is, for the site's first entry when it is a
+ * __slots__ member (in the object) or an inline value (in its values array); any other
+ * kind jumps to `other`, inline values no longer in use to `miss`. For a store, an inline
+ * value not set yet is a miss too (the helper keeps the insertion order). Needs rax = the
+ * object, rdx = the site (emit_attr_entry_guard). */
+static void emit_value_address(Compiler *c, OdLabel other, OdLabel miss, int for_store)
+{
+    OdAsm *a = &c->a;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    int32_t kind = entry + (int32_t)offsetof(OdAttrCache, kind);
+    OdLabel found = od_label_new(a), not_slot = od_label_new(a);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
+    od_jcc(a, OD_CC_NE, not_slot);
+    od_add_rr(a, OD_RSI, OD_RAX);                     /* slot: byte offset in the object */
+    od_jmp(a, found);
+    od_label_bind(a, not_slot);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, other);
+    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, miss);
+    od_shl_ri(a, OD_RSI, 3);
+    od_add_rr(a, OD_RSI, OD_RCX);
+    if (for_store) {
+        od_cmp_mi(a, OD_RSI, 0, 0);
+        od_jcc(a, OD_CC_E, miss);                     /* a new attribute */
+    }
+    od_label_bind(a, found);
+}
+
 /* LOAD_ATTR's hit path inline for the site's first entry when it is an instance attribute
  * in the object's inline values or its own dict (DICT_HINT), or a __slots__ member (the
  * common monomorphic cases): type and type version match and the attribute is there.
@@ -105,24 +136,10 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
     int32_t kind = entry + (int32_t)offsetof(OdAttrCache, kind);
-    OdLabel found = od_label_new(a), not_slot = od_label_new(a), not_values = od_label_new(a);
-    OdLabel have_value = od_label_new(a);
+    OdLabel not_values = od_label_new(a), have_value = od_label_new(a);
     emit_attr_entry_guard(c, in, site, miss);
-    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
-    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
-    od_jcc(a, OD_CC_NE, not_slot);
-    od_mov_rr(a, OD_RCX, OD_RAX);                     /* slot: byte offset in the object */
-    od_jmp(a, found);
-    od_label_bind(a, not_slot);
-    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
-    od_jcc(a, OD_CC_NE, not_values);
-    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
-    od_test_rr(a, OD_RCX, OD_RCX);
-    od_jcc(a, OD_CC_E, miss);
-    od_shl_ri(a, OD_RSI, 3);
-    od_label_bind(a, found);                          /* the attribute is at [rcx + rsi] */
-    od_add_rr(a, OD_RCX, OD_RSI);
-    od_mov_rm(a, OD_RCX, OD_RCX, 0);
+    emit_value_address(c, not_values, miss, 0);
+    od_mov_rm(a, OD_RCX, OD_RSI, 0);
     od_jmp(a, have_value);
     od_label_bind(a, not_values);
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
@@ -148,26 +165,10 @@ void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mi
     OdAsm *a = &c->a;
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
-    OdLabel found = od_label_new(a), not_slot = od_label_new(a), no_old = od_label_new(a);
+    OdLabel no_old = od_label_new(a);
     emit_attr_entry_guard(c, in, site, miss);
-    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
-    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_SLOT);
-    od_jcc(a, OD_CC_NE, not_slot);
-    od_add_rr(a, OD_RSI, OD_RAX);                     /* slot: byte offset in the object */
-    od_mov_rm(a, OD_RDI, OD_RSI, 0);
-    od_jmp(a, found);
-    od_label_bind(a, not_slot);
-    od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_INSTANCE_VALUE);
-    od_jcc(a, OD_CC_NE, miss);
-    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
-    od_test_rr(a, OD_RCX, OD_RCX);
-    od_jcc(a, OD_CC_E, miss);
-    od_shl_ri(a, OD_RSI, 3);
-    od_add_rr(a, OD_RSI, OD_RCX);
-    od_mov_rm(a, OD_RDI, OD_RSI, 0);
-    od_test_rr(a, OD_RDI, OD_RDI);
-    od_jcc(a, OD_CC_E, miss);                         /* new attribute: insertion order */
-    od_label_bind(a, found);                          /* rsi = where, rdi = old value */
+    emit_value_address(c, miss, miss, 1);
+    od_mov_rm(a, OD_RDI, OD_RSI, 0);                  /* the old value, or NULL */
     od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, d - 2));
     od_mov_mr(a, OD_RSI, 0, OD_RCX);
     od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);

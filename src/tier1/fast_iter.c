@@ -18,8 +18,6 @@ typedef struct {
     PyObject *seq;          /* list or tuple; NULL once exhausted */
 } SeqIter;
 
-#define SMALL_INT_SHIFT 5
-
 int od_fast_iter_usable(void)
 {
     return PyRangeIter_Type.tp_basicsize == (Py_ssize_t)sizeof(RangeIter)
@@ -68,14 +66,7 @@ void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel
     od_imul_rr(a, OD_R8, OD_RDX);
     od_mov_rm(a, OD_R9, OD_RAX, (int32_t)offsetof(RangeIter, start));
     od_add_rr(a, OD_R8, OD_R9);
-    od_lea(a, OD_RDI, OD_R8, 5);
-    od_cmp_ri(a, OD_RDI, 5 + 256);
-    od_jcc(a, OD_CC_A, big);                       /* unsigned: outside -5..256 */
-    od_shl_ri(a, OD_RDI, SMALL_INT_SHIFT);
-    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&_PyLong_SMALL_INTS[0]);
-    od_add_rr(a, OD_RDI, OD_RSI);
-    incref_reg(c, OD_RDI);
-    od_jmp(a, push);
+    small_int_or_jump(c, OD_R8, push, big);
     od_label_bind(a, big);
     od_mov_rr(a, OD_RDI, OD_R8);
     od_call_abs(a, (const void *)PyLong_FromLong);

@@ -10,10 +10,6 @@
 
 #define OFF_FVAL ((int32_t)offsetof(PyFloatObject, ob_fval))
 
-/* Small ints -5..256 are preallocated; results in that range must be those objects. */
-#define SMALL_INT_SHIFT 5
-_Static_assert(sizeof(PyLongObject) == (1 << SMALL_INT_SHIFT), "small-int stride");
-
 static int float_sd_op(int nb, OdSdOp *op)
 {
     if (nb >= NB_INPLACE_ADD)
@@ -86,14 +82,7 @@ void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabe
         else
             od_imul_rr(a, OD_R8, OD_R10);
         record_fast_hit(c, site, OD_RDX, OD_RDX);
-        od_lea(a, OD_RDI, OD_R8, 5);
-        od_cmp_ri(a, OD_RDI, 5 + 256);
-        od_jcc(a, OD_CC_A, big);                      /* unsigned: outside -5..256 */
-        od_shl_ri(a, OD_RDI, SMALL_INT_SHIFT);
-        od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&_PyLong_SMALL_INTS[0]);
-        od_add_rr(a, OD_RDI, OD_RSI);
-        incref_reg(c, OD_RDI);
-        od_jmp(a, have_result);
+        small_int_or_jump(c, OD_R8, have_result, big);
         od_label_bind(a, big);
         od_mov_rr(a, OD_RDI, OD_RAX);
         od_mov_rr(a, OD_RSI, OD_RCX);
