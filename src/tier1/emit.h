@@ -15,8 +15,8 @@
 #ifndef OD_TIER1_EMIT_H
 #define OD_TIER1_EMIT_H
 
+#include "../runtime/helpers.h" /* first: Python.h sets the feature macros */
 #include "../asm/x64.h"
-#include "../runtime/helpers.h"
 
 #define OFF_LOCALS ((int32_t)offsetof(_PyInterpreterFrame, localsplus))
 #define OFF_PREV ((int32_t)offsetof(_PyInterpreterFrame, prev_instr))
