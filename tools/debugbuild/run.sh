@@ -98,7 +98,7 @@ with open(sys.argv[1], "rb") as f:
         exit 1
     fi
     # Built for the debug ABI, against the dbg headers:
-    if ! "$VPY" - <<'EOF' | tee -a "$SUMMARY"
+    if ! "$VPY" -P - <<'EOF' | tee -a "$SUMMARY"   # -P: an in-tree build must not shadow it
 import sys, sysconfig, _overdrive
 assert hasattr(sys, "gettotalrefcount"), "not a debug interpreter"
 assert _overdrive.__file__.endswith(".cpython-311d-x86_64-linux-gnu.so"), _overdrive.__file__
