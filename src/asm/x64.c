@@ -101,7 +101,7 @@ int od_drop_trailing_jmp(OdAsm *a, OdLabel l, OdLabel first)
 }
 
 /* Record that the 4 bytes just emitted hold label - (end of those bytes). */
-static void fixup_here(OdAsm *a, OdLabel l)
+static void fixup_kind_here(OdAsm *a, OdLabel l, OdFixKind kind)
 {
     if (a->failed)
         return;
@@ -117,12 +117,119 @@ static void fixup_here(OdAsm *a, OdLabel l)
     }
     a->fixups[a->nfixups].at = (int32_t)a->len - 4;
     a->fixups[a->nfixups].label = l;
+    a->fixups[a->nfixups].kind = kind;
     a->nfixups++;
+}
+
+static void fixup_here(OdAsm *a, OdLabel l) { fixup_kind_here(a, l, OD_FIX_OTHER); }
+
+/* Start offset and length of the jump instruction holding fix-up f. */
+static int32_t jump_start(const OdFixup *f) { return f->at - (f->kind == OD_FIX_JCC ? 2 : 1); }
+static int32_t jump_length(const OdFixup *f) { return f->kind == OD_FIX_JCC ? 6 : 5; }
+
+/* Bytes saved by the shortened jumps before offset `off`: fix-ups are in buffer order and
+ * saved_upto[i] is the saving of fix-ups 0..i-1. Labels sit at instruction boundaries,
+ * so no jump straddles `off`. */
+static int32_t saved_before(const OdFixup *fx, int n, const int32_t *saved_upto, int32_t off)
+{
+    int lo = 0, hi = n; /* the first fix-up at or after off */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (fx[mid].at < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return saved_upto[lo];
+}
+
+static void sum_savings(const OdFixup *fx, int n, const char *shrt, int32_t *saved_upto)
+{
+    saved_upto[0] = 0;
+    for (int i = 0; i < n; i++)
+        saved_upto[i + 1] = saved_upto[i] + (shrt[i] ? jump_length(&fx[i]) - 2 : 0);
+}
+
+/* Shorten every jump whose target is within a rel8's reach, to a fixpoint (shortening one
+ * jump only brings others' targets closer), then rebuild the buffer and move the labels. */
+static int relax_jumps(OdAsm *a)
+{
+    int n = a->nfixups, ok = -1;
+    OdFixup *fx = malloc(((size_t)n + 1) * sizeof *fx);
+    char *shrt = calloc((size_t)n + 1, 1);
+    int32_t *saved_upto = calloc((size_t)n + 1, sizeof *saved_upto);
+    int32_t *pos8 = calloc((size_t)n + 1, sizeof *pos8);
+    uint8_t *out = malloc(a->cap ? a->cap : 1);
+    if (!fx || !shrt || !saved_upto || !pos8 || !out)
+        goto done;
+    memcpy(fx, a->fixups, (size_t)n * sizeof *fx);
+    for (int changed = 1; changed;) {
+        changed = 0;
+        sum_savings(fx, n, shrt, saved_upto);
+        for (int i = 0; i < n; i++) {
+            if (shrt[i] || fx[i].kind == OD_FIX_OTHER || a->labels[fx[i].label] < 0)
+                continue;
+            int32_t target = a->labels[fx[i].label];
+            int32_t new_end = jump_start(&fx[i]) - saved_upto[i] + 2;
+            int32_t disp = target - saved_before(fx, n, saved_upto, target) - new_end;
+            if (disp >= -128 && disp <= 127)
+                shrt[i] = changed = 1;
+        }
+    }
+    sum_savings(fx, n, shrt, saved_upto);
+    if (saved_upto[n] == 0) {
+        ok = 0;
+        goto done;
+    }
+    size_t from = 0, to = 0;
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (!shrt[i]) {
+            a->fixups[kept] = fx[i];
+            a->fixups[kept++].at -= saved_upto[i];
+            continue;
+        }
+        size_t start = (size_t)jump_start(&fx[i]);
+        memcpy(out + to, a->buf + from, start - from);
+        to += start - from;
+        out[to] = fx[i].kind == OD_FIX_JMP ? 0xEB : (uint8_t)(0x70 | (a->buf[start + 1] & 0x0F));
+        pos8[i] = (int32_t)to + 1;
+        to += 2;
+        from = start + (size_t)jump_length(&fx[i]);
+    }
+    memcpy(out + to, a->buf + from, a->len - from);
+    to += a->len - from;
+    for (int l = 0; l < a->nlabels; l++)
+        if (a->labels[l] >= 0)
+            a->labels[l] -= saved_before(fx, n, saved_upto, a->labels[l]);
+    for (int i = 0; i < n; i++) {
+        if (!shrt[i])
+            continue;
+        int32_t disp = a->labels[fx[i].label] - (pos8[i] + 1);
+        if (disp < -128 || disp > 127)
+            goto done; /* cannot happen: distances only shrank */
+        out[pos8[i]] = (uint8_t)(int8_t)disp;
+    }
+    free(a->buf);
+    a->buf = out;
+    out = NULL;
+    a->len = to;
+    a->nfixups = kept;
+    ok = 0;
+done:
+    free(out);
+    free(fx);
+    free(shrt);
+    free(saved_upto);
+    free(pos8);
+    return ok;
 }
 
 int od_asm_finish(OdAsm *a)
 {
     if (a->failed)
+        return -1;
+    if (relax_jumps(a) < 0) /* (jumps to labels never bound stay long: failed below) */
         return -1;
     for (int i = 0; i < a->nfixups; i++) {
         int32_t target = a->labels[a->fixups[i].label];
@@ -373,7 +480,7 @@ void od_jmp(OdAsm *a, OdLabel l)
 {
     byte(a, 0xE9);
     imm32(a, 0);
-    fixup_here(a, l);
+    fixup_kind_here(a, l, OD_FIX_JMP);
 }
 
 void od_jcc(OdAsm *a, OdCond cc, OdLabel l)
@@ -381,7 +488,7 @@ void od_jcc(OdAsm *a, OdCond cc, OdLabel l)
     byte(a, 0x0F);
     byte(a, (uint8_t)(0x80 | cc));
     imm32(a, 0);
-    fixup_here(a, l);
+    fixup_kind_here(a, l, OD_FIX_JCC);
 }
 
 static void ff_group(OdAsm *a, int ext, OdReg r)

@@ -25,9 +25,13 @@ typedef enum {
 
 typedef int OdLabel;
 
+/* What holds a rel32: jumps may be shortened to rel8 by od_asm_finish. */
+typedef enum { OD_FIX_OTHER, OD_FIX_JMP, OD_FIX_JCC } OdFixKind;
+
 typedef struct {
     int32_t at;       /* offset of the rel32 field */
     OdLabel label;
+    int kind;         /* OdFixKind */
 } OdFixup;
 
 typedef struct {
@@ -49,7 +53,11 @@ typedef struct {
 
 void od_asm_init(OdAsm *a);
 void od_asm_free(OdAsm *a);
-/* Resolve fix-ups; returns 0, or -1 if any label is unbound or the buffer failed. */
+/* Resolve fix-ups; returns 0, or -1 if any label is unbound or the buffer failed.
+ * Jumps whose target ends up within reach of a rel8 are first shortened (jmp 5 -> 2 bytes,
+ * jcc 6 -> 2), and the code behind them moves up: label offsets are final only after
+ * this. Position-independent otherwise: everything that refers to a position in the
+ * buffer does so through a label. */
 int od_asm_finish(OdAsm *a);
 
 OdLabel od_label_new(OdAsm *a);

@@ -402,15 +402,25 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
         CASE(buf, od_cmp_rm(&a, (OdReg)r, (OdReg)r, 8));
     }
     /* Label forms: a forward jcc/jmp over 3 bytes of int3, resolved by od_asm_finish. */
-    CASE("je 9", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_E, l);
+    /* Near targets: od_asm_finish shortens the jump to rel8 (2 bytes). */
+    CASE("je 5", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_E, l);
                      od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
-    CASE("jmp 8", { OdLabel l = od_label_new(&a); od_jmp(&a, l);
+    CASE("jmp 5", { OdLabel l = od_label_new(&a); od_jmp(&a, l);
                     od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
+    /* Far targets (200 bytes on) keep rel32; a backward short jump too. */
+    CASE("jne 0xce", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_NE, l);
+                     for (int k = 0; k < 200; k++) od_int3(&a);
+                     od_label_bind(&a, l); od_asm_finish(&a); });
+    CASE("jmp 0xcd", { OdLabel l = od_label_new(&a); od_jmp(&a, l);
+                     for (int k = 0; k < 200; k++) od_int3(&a);
+                     od_label_bind(&a, l); od_asm_finish(&a); });
+    CASE("jl 0", { OdLabel l = od_label_new(&a); od_label_bind(&a, l); od_jcc(&a, OD_CC_L, l);
+                   od_asm_finish(&a); });
     CASE("lea rcx, [rip + 1]", { OdLabel l = od_label_new(&a); od_lea_rip_label(&a, OD_RCX, l);
                                  od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
-    CASE("jp 9", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_P, l);
+    CASE("jp 5", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_P, l);
                      od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
-    CASE("jnp 9", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_NP, l);
+    CASE("jnp 5", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_NP, l);
                       od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
     CASE("ret", od_ret(&a));
 #undef CASE
