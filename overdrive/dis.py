@@ -266,7 +266,6 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
 
 _MEM = re.compile(r"\[(\w+)(?: ([+-]) (0x[0-9a-f]+|\d+))?\]")
 _REG_IMM = re.compile(r"^(\w+), (0x[0-9a-f]+|\d+)$")
-_MEM_IMM = re.compile(r"\], (0x[0-9a-f]+|\d+)$")
 _JUMP_TARGET = re.compile(r"^0x[0-9a-f]+$")
 
 
@@ -298,8 +297,6 @@ class _Annotator:
         offs = native["offsets"]
         self.frame_fields = {offs["frame.prev_instr"]: "frame.prev_instr",
                              offs["frame.stacktop"]: "frame.stacktop"}
-        self.unit_fields = {offs["unit.last_exit"]: "unit.last_exit",
-                            offs["unit.last_exit_opcode"]: "unit.last_exit_opcode"}
         self.localsplus = offs["frame.localsplus"]
         self.tstate_fields = {offs["tstate.interp"]: "interp", offs["tstate.cframe"]: "cframe"}
         self.breaker = offs["interp.eval_breaker"]
@@ -318,6 +315,14 @@ class _Annotator:
             if mn in ("mov", "movabs") and m and m.group(1) in ("rax", "eax") \
                     and mn2 == "jmp" and ops2 == "rax":
                 self.call_entries[addr] = int(m.group(2), 0)
+        # The shared tails every exit and error stub jumps to (tier1/compile.c): two moves,
+        # then the call of od_rt_set_exit / od_rt_error.
+        self.tails: Dict[int, str] = {}
+        for i, (_, _, mn, ops) in enumerate(insns):
+            if i >= 2 and mn == "call" and _JUMP_TARGET.match(ops):
+                name = self.helpers.get(self.call_entries.get(int(ops, 16), -1))
+                if name in ("od_rt_set_exit", "od_rt_error"):
+                    self.tails[insns[i - 2][0]] = "exit" if name == "od_rt_set_exit" else "error"
 
     def _where(self, target: int) -> str:
         off = target - self.base
@@ -376,7 +381,17 @@ class _Annotator:
                 value = int(m.group(2), 0)
                 return "call " + self.helpers.get(value, f"{value:#x} (unknown function)")
         if mnemonic.startswith("j") and _JUMP_TARGET.match(op_str):
-            return self._where(int(op_str, 16))
+            target = int(op_str, 16)
+            if target in self.tails:
+                # exit stubs: `mov r8d, reason | opcode << 8`, then the jump to the tail
+                m = _REG_IMM.match(prev[1])
+                if self.tails[target] == "exit" and prev[0] == "mov" and m and m.group(1) in ("r8", "r8d"):
+                    value = int(m.group(2), 0)
+                    reason, op = value & 0xFF, value >> 8
+                    why = self.exit_reasons[reason] if reason < len(self.exit_reasons) else reason
+                    return f"-> exit to the interpreter: {why} at {_stdlib_dis.opname[op]}"
+                return f"-> shared {self.tails[target]} tail"
+            return self._where(target)
         m = _MEM.search(op_str)
         if m:
             reg, sign, num = m.group(1), m.group(2), m.group(3)
@@ -396,16 +411,6 @@ class _Annotator:
             if role == "frame":
                 slot = self._slot(disp)
                 return slot
-            if role == "unit":
-                field = self.unit_fields.get(disp, "")
-                mi = _MEM_IMM.search(op_str)
-                if field and mi:
-                    value = int(mi.group(1), 0)
-                    if field == "unit.last_exit" and 0 <= value < len(self.exit_reasons):
-                        return f"{field} = {self.exit_reasons[value]}"
-                    if field == "unit.last_exit_opcode":
-                        return f"{field} = {_stdlib_dis.opname[value] if value < 256 else value}"
-                return field
             if role == "code" and mnemonic == "lea":
                 return f"prev_instr -> @{disp}"
         return ""

@@ -273,8 +273,6 @@ static PyObject *offsets(void)
     if (!d || put(d, "frame.localsplus", PyLong_FromSize_t(offsetof(_PyInterpreterFrame, localsplus))) < 0
         || put(d, "frame.prev_instr", PyLong_FromSize_t(offsetof(_PyInterpreterFrame, prev_instr))) < 0
         || put(d, "frame.stacktop", PyLong_FromSize_t(offsetof(_PyInterpreterFrame, stacktop))) < 0
-        || put(d, "unit.last_exit", PyLong_FromSize_t(offsetof(OdUnit, last_exit))) < 0
-        || put(d, "unit.last_exit_opcode", PyLong_FromSize_t(offsetof(OdUnit, last_exit_opcode))) < 0
         || put(d, "tstate.interp", PyLong_FromSize_t(offsetof(PyThreadState, interp))) < 0
         || put(d, "tstate.cframe", PyLong_FromSize_t(offsetof(PyThreadState, cframe))) < 0
         || put(d, "interp.eval_breaker",
