@@ -533,6 +533,9 @@ static void emit_stubs(Compiler *c)
         case STUB_SLOW_PATH:
             emit_helper_call(c, s.instr, s.fn, s.released, s.site, s.back);
             break;
+        case STUB_COLD:
+            s.cold(c, &s);
+            break;
         case STUB_BOX_BOOL:
             od_mov_rr(a, OD_RDI, OD_RAX);
             od_call_abs(a, (const void *)od_rt_box_bool);

@@ -34,6 +34,18 @@ OdLabel error_stub(Compiler *c, int index, int live)
     return add_stub(c, s);
 }
 
+OdLabel cold_stub(Compiler *c, ColdFn cold, Stub s)
+{
+    s.kind = STUB_COLD;
+    s.cold = cold;
+    return add_stub(c, s);
+}
+
+int quickened_opcode(Compiler *c, const OdInstr *in)
+{
+    return _Py_OPCODE(_PyCode_CODE(c->co)[in->index]);
+}
+
 void set_prev(Compiler *c, int unit)
 {
     od_lea(&c->a, OD_RAX, R_CODE, 2 * unit);

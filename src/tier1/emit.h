@@ -42,11 +42,17 @@ typedef enum {
     STUB_BOX_BOOL,  /* store bool(eax) at depth-1, then exit at `resume` (fused compare) */
     STUB_WARMUP,    /* co_warmup != 0: count it; at the quickening RESUME, take `exit` */
     STUB_SLOW_PATH, /* an inline fast path missed: the helper call of `instr`, then `back` */
+    STUB_COLD,      /* the less likely variants of an inline fast path: `cold` emits them */
 } StubKind;
 
 typedef OD_HELPER((*HelperFn));
 
-typedef struct {
+struct Compiler;
+struct Stub;
+/* Emits a cold variant out of line. It must end in a jump (to one of the stub's labels). */
+typedef void (*ColdFn)(struct Compiler *c, const struct Stub *s);
+
+typedef struct Stub {
     StubKind kind;
     OdLabel label;
     OdLabel back;       /* where to continue (DEALLOC, BREAKER) */
@@ -61,9 +67,11 @@ typedef struct {
     HelperFn fn;
     int released;
     void *site;
+    ColdFn cold;        /* COLD: the emitter, with `instr` and `site` above and the labels */
+    OdLabel miss, done, join, join2; /* of the hot path it continues (meaning per emitter) */
 } Stub;
 
-typedef struct {
+typedef struct Compiler {
     OdAsm a;
     OdBytecode bc;
     PyCodeObject *co;
@@ -87,6 +95,16 @@ OdLabel add_stub(Compiler *c, Stub s);
 OdLabel exit_stub(Compiler *c, int resume, int depth, int reason, int opcode);
 
 OdLabel error_stub(Compiler *c, int index, int live);
+
+/* A fast path emits the variant it expects inline and the others out of line, so the
+ * instruction cache holds only what runs: the label of a stub that `cold` emits later,
+ * with `s` giving it the instruction, site and labels to jump back to. */
+OdLabel cold_stub(Compiler *c, ColdFn cold, Stub s);
+
+/* The instruction's opcode as the specializing interpreter left it in the code object
+ * (LOAD_ATTR_SLOT, BINARY_OP_ADD_FLOAT, ...; the plain opcode when it has not specialized
+ * it): a hint of which variant a fast path should expect. */
+int quickened_opcode(Compiler *c, const OdInstr *in);
 
 void set_prev(Compiler *c, int unit);
 

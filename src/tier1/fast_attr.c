@@ -126,25 +126,75 @@ static void emit_value_address(Compiler *c, OdLabel other, OdLabel miss, int for
     od_label_bind(a, found);
 }
 
+/* rcx = the value (or NULL) for the site's first entry of kind INSTANCE_VALUE or SLOT,
+ * which the caller has checked. Needs rax = the object, rdx = the site. */
+static void emit_value_of_kind(Compiler *c, int kind, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
+    if (kind == OD_ATTR_SLOT) {
+        od_add_rr(a, OD_RSI, OD_RAX);                 /* byte offset in the object */
+    } else {
+        od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));  /* inline values */
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, miss);
+        od_shl_ri(a, OD_RSI, 3);
+        od_add_rr(a, OD_RSI, OD_RCX);
+    }
+    od_mov_rm(a, OD_RCX, OD_RSI, 0);
+}
+
+/* The entry kind a LOAD_ATTR site is compiled to expect inline: what the specializing
+ * interpreter made of the instruction if it has run it, else an instance attribute in
+ * inline values (what most attribute loads of 3.11 classes are). */
+static int expected_attr_kind(Compiler *c, const OdInstr *in)
+{
+    switch (quickened_opcode(c, in)) {
+    case LOAD_ATTR_SLOT: return OD_ATTR_SLOT;
+    case LOAD_ATTR_WITH_HINT: return OD_ATTR_DICT_HINT;
+    default: return OD_ATTR_INSTANCE_VALUE;
+    }
+}
+
+/* Out of line: every kind the inline path handles (the expected one was not it). Joins
+ * the hot path at `join` with rcx = the value or NULL. */
+static void load_attr_other_kinds(Compiler *c, const Stub *s)
+{
+    OdAsm *a = &c->a;
+    int32_t kind = (int32_t)offsetof(OdAttrSite, cache) + (int32_t)offsetof(OdAttrCache, kind);
+    OdLabel not_values = od_label_new(a);
+    emit_value_address(c, not_values, s->miss, 0);
+    od_mov_rm(a, OD_RCX, OD_RSI, 0);
+    od_jmp(a, s->join);
+    od_label_bind(a, not_values);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
+    od_jcc(a, OD_CC_NE, s->miss);
+    emit_dict_hint_value(c, s->miss);
+    od_jmp(a, s->join);
+}
+
 /* LOAD_ATTR's hit path inline for the site's first entry when it is an instance attribute
  * in the object's inline values or its own dict (DICT_HINT), or a __slots__ member (the
  * common monomorphic cases): type and type version match and the attribute is there.
- * Anything else is the helper. */
+ * The expected kind is inline, the other two out of line. Anything else is the helper. */
 void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done)
 {
     OdAsm *a = &c->a;
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
     int32_t kind = entry + (int32_t)offsetof(OdAttrCache, kind);
-    OdLabel not_values = od_label_new(a), have_value = od_label_new(a);
+    int expected = expected_attr_kind(c, in);
+    OdLabel have_value = od_label_new(a);
     emit_attr_entry_guard(c, in, site, miss);
-    emit_value_address(c, not_values, miss, 0);
-    od_mov_rm(a, OD_RCX, OD_RSI, 0);
-    od_jmp(a, have_value);
-    od_label_bind(a, not_values);
-    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
-    od_jcc(a, OD_CC_NE, miss);
-    emit_dict_hint_value(c, miss);
+    od_cmp32_mi(a, OD_RDX, kind, expected);
+    od_jcc(a, OD_CC_NE, cold_stub(c, load_attr_other_kinds,
+                                  (Stub){.instr = in, .site = site, .miss = miss,
+                                         .join = have_value}));
+    if (expected == OD_ATTR_DICT_HINT)
+        emit_dict_hint_value(c, miss);
+    else
+        emit_value_of_kind(c, expected, miss);
     od_label_bind(a, have_value);                     /* rcx = the value, or NULL */
     od_test_rr(a, OD_RCX, OD_RCX);
     od_jcc(a, OD_CC_E, miss);

@@ -59,74 +59,131 @@ static void branch_on_type(Compiler *c, PyTypeObject *type, OdCond cc, OdLabel t
 
 
 
-void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done)
+/* Whether a site should expect floats inline rather than ints: the interpreter
+ * specialized it for floats, the site has seen floats, or a float constant is one of the
+ * operands. Ints otherwise. */
+static int expect_float(Compiler *c, const OdInstr *in, const OdOpCache *site)
+{
+    switch (quickened_opcode(c, in)) {
+    case BINARY_OP_ADD_FLOAT: case BINARY_OP_SUBTRACT_FLOAT: case BINARY_OP_MULTIPLY_FLOAT:
+    case COMPARE_OP_FLOAT_JUMP:
+        return 1;
+    case BINARY_OP_ADD_INT: case BINARY_OP_SUBTRACT_INT: case BINARY_OP_MULTIPLY_INT:
+    case COMPARE_OP_INT_JUMP:
+        return 0;
+    }
+    if (site->left == &PyFloat_Type)
+        return 1;
+    if (site->left == &PyLong_Type)
+        return 0;
+    for (int back = 1; back <= 2 && in - back >= c->bc.instrs; back++) {
+        const OdInstr *prev = in - back;
+        if (prev->opcode == LOAD_CONST
+            && PyFloat_CheckExact(PyTuple_GET_ITEM(c->co->co_consts, prev->oparg)))
+            return 1;
+    }
+    return 0;
+}
+
+/* rdi = (lhs op rhs) as a new int, then jump to `have_result`: both operands are exact
+ * ints (checked), compact ones are done inline. */
+static void emit_int_arith(Compiler *c, const OdInstr *in, OdOpCache *site, int iop,
+                           OdLabel miss, OdLabel have_result)
+{
+    OdAsm *a = &c->a;
+    OdLabel big = od_label_new(a);
+    compact_value(c, OD_R8, OD_RAX, miss);
+    compact_value(c, OD_R10, OD_RCX, miss);
+    /* Both below 2**30 in magnitude: no 64-bit overflow, even for the product. */
+    if (iop == NB_ADD)
+        od_add_rr(a, OD_R8, OD_R10);
+    else if (iop == NB_SUBTRACT)
+        od_sub_rr(a, OD_R8, OD_R10);
+    else
+        od_imul_rr(a, OD_R8, OD_R10);
+    record_fast_hit(c, site, OD_RDX, OD_RDX);
+    small_int_or_jump(c, OD_R8, have_result, big);
+    od_label_bind(a, big);
+    od_mov_rr(a, OD_RDI, OD_RAX);
+    od_mov_rr(a, OD_RSI, OD_RCX);
+    od_mov_rr(a, OD_RDX, OD_R8);
+    od_call_abs(a, (const void *)od_rt_long_result);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, error_stub(c, in->index, in->depth));
+    od_mov_rr(a, OD_RDI, OD_RAX);
+    od_jmp(a, have_result);
+}
+
+/* Both operands exact floats (checked): the result, reusing an operand only the value
+ * stack holds (floats are immutable to Python code, so no one can tell) and going to
+ * `done`; or a new float in rdi, then `have_result`. */
+static void emit_float_arith(Compiler *c, const OdInstr *in, OdOpCache *site, OdSdOp sd,
+                             OdLabel miss, OdLabel done, OdLabel have_result)
 {
     OdAsm *a = &c->a;
     int d = in->depth;
+    OdLabel try_rhs = od_label_new(a), alloc = od_label_new(a);
+    if (sd == OD_SD_DIV) {                             /* +-0.0 divisor: the helper raises */
+        od_mov_rm(a, OD_R8, OD_RCX, OFF_FVAL);
+        od_shl_ri(a, OD_R8, 1);
+        od_jcc(a, OD_CC_E, miss);
+    }
+    record_fast_hit(c, site, OD_RDX, OD_RDX);
+    od_movsd_xm(a, 0, OD_RAX, OFF_FVAL);
+    od_sd_xm(a, sd, 0, OD_RCX, OFF_FVAL);
+    od_cmp_mi(a, OD_RAX, 0, 1);
+    od_jcc(a, OD_CC_NE, try_rhs);
+    od_movsd_mx(a, OD_RAX, OFF_FVAL, 0);
+    od_mov_rr(a, OD_RDI, OD_RCX);                     /* lhs stays in its slot as the result */
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, done);
+    od_label_bind(a, try_rhs);
+    od_cmp_mi(a, OD_RCX, 0, 1);
+    od_jcc(a, OD_CC_NE, alloc);
+    od_movsd_mx(a, OD_RCX, OFF_FVAL, 0);
+    od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), OD_RCX);
+    od_mov_rr(a, OD_RDI, OD_RAX);
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, done);
+    od_label_bind(a, alloc);
+    od_call_abs(a, (const void *)PyFloat_FromDouble);   /* the value is in xmm0 */
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, error_stub(c, in->index, d));
+    od_mov_rr(a, OD_RDI, OD_RAX);
+    od_jmp(a, have_result);
+}
+
+/* Out of line: the operands' common type (rdx) is not the expected one. */
+static void binary_op_int_cold(Compiler *c, const Stub *s)
+{
+    branch_on_type(c, &PyLong_Type, OD_CC_NE, s->miss);
+    emit_int_arith(c, s->instr, s->site, int_op(s->instr->oparg), s->miss, s->join);
+}
+
+static void binary_op_float_cold(Compiler *c, const Stub *s)
+{
+    OdSdOp sd = OD_SD_ADD;
+    float_sd_op(s->instr->oparg, &sd);
+    branch_on_type(c, &PyFloat_Type, OD_CC_NE, s->miss);
+    emit_float_arith(c, s->instr, s->site, sd, s->miss, s->done, s->join);
+}
+
+void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done)
+{
+    OdAsm *a = &c->a;
     OdSdOp sd;
     int has_float = float_sd_op(in->oparg, &sd), iop = int_op(in->oparg);
-    OdLabel float_path = od_label_new(a), have_result = od_label_new(a);
-    load_same_type_operands(c, d, miss);
-    if (has_float)
-        branch_on_type(c, &PyFloat_Type, OD_CC_E, float_path);
-    if (iop >= 0) {
-        OdLabel big = od_label_new(a);
-        branch_on_type(c, &PyLong_Type, OD_CC_NE, miss);
-        compact_value(c, OD_R8, OD_RAX, miss);
-        compact_value(c, OD_R10, OD_RCX, miss);
-        /* Both below 2**30 in magnitude: no 64-bit overflow, even for the product. */
-        if (iop == NB_ADD)
-            od_add_rr(a, OD_R8, OD_R10);
-        else if (iop == NB_SUBTRACT)
-            od_sub_rr(a, OD_R8, OD_R10);
-        else
-            od_imul_rr(a, OD_R8, OD_R10);
-        record_fast_hit(c, site, OD_RDX, OD_RDX);
-        small_int_or_jump(c, OD_R8, have_result, big);
-        od_label_bind(a, big);
-        od_mov_rr(a, OD_RDI, OD_RAX);
-        od_mov_rr(a, OD_RSI, OD_RCX);
-        od_mov_rr(a, OD_RDX, OD_R8);
-        od_call_abs(a, (const void *)od_rt_long_result);
-        od_test_rr(a, OD_RAX, OD_RAX);
-        od_jcc(a, OD_CC_E, error_stub(c, in->index, d));
-        od_mov_rr(a, OD_RDI, OD_RAX);
-        od_jmp(a, have_result);
+    OdLabel have_result = od_label_new(a);
+    Stub cold = {.instr = in, .site = site, .miss = miss, .done = done, .join = have_result};
+    load_same_type_operands(c, in->depth, miss);
+    if (has_float && (iop < 0 || expect_float(c, in, site))) {
+        OdLabel other = iop >= 0 ? cold_stub(c, binary_op_int_cold, cold) : miss;
+        branch_on_type(c, &PyFloat_Type, OD_CC_NE, other);
+        emit_float_arith(c, in, site, sd, miss, done, have_result);
     } else {
-        od_jmp(a, miss);
-    }
-    if (has_float) {
-        OdLabel try_rhs = od_label_new(a), alloc = od_label_new(a);
-        od_label_bind(a, float_path);
-        if (sd == OD_SD_DIV) {                         /* +-0.0 divisor: the helper raises */
-            od_mov_rm(a, OD_R8, OD_RCX, OFF_FVAL);
-            od_shl_ri(a, OD_R8, 1);
-            od_jcc(a, OD_CC_E, miss);
-        }
-        record_fast_hit(c, site, OD_RDX, OD_RDX);
-        od_movsd_xm(a, 0, OD_RAX, OFF_FVAL);
-        od_sd_xm(a, sd, 0, OD_RCX, OFF_FVAL);
-        /* An operand only the value stack holds becomes the result (floats are immutable
-         * to Python code, so no one can tell): no allocation, no deallocation. */
-        od_cmp_mi(a, OD_RAX, 0, 1);
-        od_jcc(a, OD_CC_NE, try_rhs);
-        od_movsd_mx(a, OD_RAX, OFF_FVAL, 0);
-        od_mov_rr(a, OD_RDI, OD_RCX);                 /* lhs stays in its slot as the result */
-        decref_reg(c, OD_RDI, in->index);
-        od_jmp(a, done);
-        od_label_bind(a, try_rhs);
-        od_cmp_mi(a, OD_RCX, 0, 1);
-        od_jcc(a, OD_CC_NE, alloc);
-        od_movsd_mx(a, OD_RCX, OFF_FVAL, 0);
-        od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), OD_RCX);
-        od_mov_rr(a, OD_RDI, OD_RAX);
-        decref_reg(c, OD_RDI, in->index);
-        od_jmp(a, done);
-        od_label_bind(a, alloc);
-        od_call_abs(a, (const void *)PyFloat_FromDouble);   /* the value is in xmm0 */
-        od_test_rr(a, OD_RAX, OD_RAX);
-        od_jcc(a, OD_CC_E, error_stub(c, in->index, d));
-        od_mov_rr(a, OD_RDI, OD_RAX);
+        OdLabel other = has_float ? cold_stub(c, binary_op_float_cold, cold) : miss;
+        branch_on_type(c, &PyLong_Type, OD_CC_NE, other);
+        emit_int_arith(c, in, site, iop, miss, have_result);
     }
     od_label_bind(a, have_result);                    /* rdi = the result (new reference) */
     release_operands_into(c, in, OD_RDI, done);
@@ -144,32 +201,28 @@ static void release_operands_then(Compiler *c, const OdInstr *in, OdLabel to)
     od_jmp(&c->a, to);
 }
 
-void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
-                              OdLabel if_true, OdLabel if_false)
+/* Compare two compact ints (checked: rax, rcx of type int) and go to `yes` or `no`. */
+static void emit_int_compare(Compiler *c, int op, OdOpCache *site, OdLabel miss, OdLabel yes,
+                             OdLabel no)
 {
     static const OdCond int_cc[] = {[Py_LT] = OD_CC_L, [Py_LE] = OD_CC_LE, [Py_EQ] = OD_CC_E,
                                     [Py_NE] = OD_CC_NE, [Py_GT] = OD_CC_G, [Py_GE] = OD_CC_GE};
     OdAsm *a = &c->a;
-    int op = in->oparg;
-    OdLabel float_path = od_label_new(a), yes = od_label_new(a), no = od_label_new(a);
-    if (op < Py_LT || op > Py_GE) {
-        od_jmp(a, miss);
-        return;
-    }
-    load_same_type_operands(c, in->depth, miss);
-    branch_on_type(c, &PyFloat_Type, OD_CC_E, float_path);
-    branch_on_type(c, &PyLong_Type, OD_CC_NE, miss);
     compact_value(c, OD_R8, OD_RAX, miss);
     compact_value(c, OD_R10, OD_RCX, miss);
     record_fast_hit(c, site, OD_RDX, OD_RDX);
     od_cmp_rr(a, OD_R8, OD_R10);
     od_jcc(a, int_cc[op], yes);
     od_jmp(a, no);
+}
 
-    /* ucomisd: unordered (a NaN) sets ZF, PF and CF, so every comparison but != must be
-     * false then. "Above" conditions are false when unordered; < and <= are written as
-     * > and >= with the operands swapped, == and != test PF explicitly. */
-    od_label_bind(a, float_path);
+/* The same for two floats. ucomisd: unordered (a NaN) sets ZF, PF and CF, so every
+ * comparison but != must be false then. "Above" conditions are false when unordered;
+ * < and <= are written as > and >= with the operands swapped, == and != test PF
+ * explicitly. */
+static void emit_float_compare(Compiler *c, int op, OdOpCache *site, OdLabel yes, OdLabel no)
+{
+    OdAsm *a = &c->a;
     record_fast_hit(c, site, OD_RDX, OD_RDX);
     int swap = op == Py_LT || op == Py_LE;
     od_movsd_xm(a, 0, swap ? OD_RCX : OD_RAX, OFF_FVAL);
@@ -177,22 +230,53 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
     switch (op) {
     case Py_LT: case Py_GT:
         od_jcc(a, OD_CC_A, yes);
-        od_jmp(a, no);
         break;
     case Py_LE: case Py_GE:
         od_jcc(a, OD_CC_AE, yes);
-        od_jmp(a, no);
         break;
     case Py_EQ:
         od_jcc(a, OD_CC_P, no);
         od_jcc(a, OD_CC_E, yes);
-        od_jmp(a, no);
         break;
     default: /* Py_NE */
         od_jcc(a, OD_CC_P, yes);
         od_jcc(a, OD_CC_NE, yes);
-        od_jmp(a, no);
         break;
+    }
+    od_jmp(a, no);
+}
+
+/* Out of line: the other type than the one expected inline (join = yes, join2 = no). */
+static void compare_int_cold(Compiler *c, const Stub *s)
+{
+    branch_on_type(c, &PyLong_Type, OD_CC_NE, s->miss);
+    emit_int_compare(c, s->instr->oparg, s->site, s->miss, s->join, s->join2);
+}
+
+static void compare_float_cold(Compiler *c, const Stub *s)
+{
+    branch_on_type(c, &PyFloat_Type, OD_CC_NE, s->miss);
+    emit_float_compare(c, s->instr->oparg, s->site, s->join, s->join2);
+}
+
+void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
+                              OdLabel if_true, OdLabel if_false)
+{
+    OdAsm *a = &c->a;
+    int op = in->oparg;
+    OdLabel yes = od_label_new(a), no = od_label_new(a);
+    if (op < Py_LT || op > Py_GE) {
+        od_jmp(a, miss);
+        return;
+    }
+    Stub cold = {.instr = in, .site = site, .miss = miss, .join = yes, .join2 = no};
+    load_same_type_operands(c, in->depth, miss);
+    if (expect_float(c, in, site)) {
+        branch_on_type(c, &PyFloat_Type, OD_CC_NE, cold_stub(c, compare_int_cold, cold));
+        emit_float_compare(c, op, site, yes, no);
+    } else {
+        branch_on_type(c, &PyLong_Type, OD_CC_NE, cold_stub(c, compare_float_cold, cold));
+        emit_int_compare(c, op, site, miss, yes, no);
     }
     od_label_bind(a, yes);
     release_operands_then(c, in, if_true);
