@@ -28,17 +28,19 @@ typedef struct {
     OdCallCache feedback;
 } OdCallSite;
 
+/* Sites put their hot fields first: the compiler aligns each site (tier1 site_align) so
+ * that what an inline hit reads shares one data cache line. */
 typedef struct {
-    PyObject *name;     /* borrowed from co_names */
     OdGlobalCache cache;
+    PyObject *name;     /* borrowed from co_names */
 } OdGlobalSite;
 
 /* Entries per attribute site: small polymorphism (a few receiver types) stays fast. */
 #define OD_ATTR_WAYS 4
 
 typedef struct {
+    OdAttrCache cache[OD_ATTR_WAYS]; /* first: entry 0 (what inline code reads) is one line */
     PyObject *name;     /* borrowed from co_names */
-    OdAttrCache cache[OD_ATTR_WAYS];
     uint32_t next_victim;
 } OdAttrSite;
 

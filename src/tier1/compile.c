@@ -83,6 +83,20 @@ static size_t site_size(int opcode)
     }
 }
 
+/* Where a site of `size` bytes starts: at a multiple of the next power of two up to a
+ * cache line, so that a small site never straddles two lines and a large one starts a line
+ * (its first entry, which inline code reads, is the line). */
+_Static_assert(sizeof(OdAttrCache) == 64 && offsetof(OdAttrSite, cache) == 0,
+               "an attribute site's first entry is exactly one cache line");
+
+static size_t site_align(size_t offset, size_t size)
+{
+    size_t align = 16;
+    while (align < size && align < 64)
+        align *= 2;
+    return (offset + align - 1) & ~(align - 1);
+}
+
 /* The real number of values on the stack before `in`. The compiler's stack-effect table
  * books PRECALL as popping the arguments and CALL as popping only the callable pair, but
  * physically CALL still finds [NULL-or-method, callable, args...] on the stack. */
@@ -293,8 +307,10 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     case LOAD_FAST:
     case LOAD_CLOSURE:
         od_mov_rm(a, OD_RAX, R_FRAME, local_disp(arg));
-        od_test_rr(a, OD_RAX, OD_RAX);
-        od_jcc(a, OD_CC_E, exit_stub(c, in->start, d, OD_EXIT_UNBOUND_LOCAL, op));
+        if (!(op == LOAD_FAST && c->always_bound[arg])) {
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_E, exit_stub(c, in->start, d, OD_EXIT_UNBOUND_LOCAL, op));
+        }
         incref_reg(c, OD_RAX);
         od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
         return;
@@ -619,6 +635,26 @@ static void compiler_free(Compiler *c)
     free(c->stubs);
     free(c->sites);
     free(c->cache_at_unit);
+    free(c->always_bound);
+}
+
+/* Arguments are bound when the frame starts, and only DELETE_FAST unbinds a local while
+ * compiled code runs (a tracer writing f_locals back runs in the interpreter): LOAD_FAST of
+ * an argument no instruction deletes needs no unbound check. */
+static int find_always_bound(Compiler *c)
+{
+    PyCodeObject *co = c->co;
+    int nargs = co->co_argcount + co->co_kwonlyargcount + !!(co->co_flags & CO_VARARGS)
+                + !!(co->co_flags & CO_VARKEYWORDS);
+    c->always_bound = calloc((size_t)c->nlocalsplus + 1, 1);
+    if (!c->always_bound)
+        return -1;
+    for (int i = 0; i < nargs && i < c->nlocalsplus; i++)
+        c->always_bound[i] = !(_PyLocals_GetKind(co->co_localspluskinds, i) & CO_FAST_CELL);
+    for (int i = 0; i < c->bc.ninstrs; i++)
+        if (c->bc.instrs[i].opcode == DELETE_FAST)
+            c->always_bound[c->bc.instrs[i].oparg] = 0;
+    return 0;
 }
 
 OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
@@ -642,22 +678,26 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
     *why_not = "out of memory while compiling";
     c.label_of = malloc(((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
     c.cache_at_unit = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
-    if (!c.label_of || !c.cache_at_unit)
+    if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0)
         goto fail;
     size_t nbytes = 0;
     for (int i = 0; i < c.bc.ninstrs; i++) {
         const OdInstr *in = &c.bc.instrs[i];
         size_t sz = site_size(in->opcode);
+        if (sz)
+            nbytes = site_align(nbytes, sz);
         c.cache_at_unit[in->index] = sz ? (int)nbytes : -1;
-        nbytes += (sz + 15) & ~(size_t)15;
+        nbytes += sz;
     }
     for (int i = 0; i <= c.bc.ncodeunits; i++)
         if (c.bc.instr_at_unit[i] >= 0 && c.bc.instrs[c.bc.instr_at_unit[i]].index != i)
             c.cache_at_unit[i] = -1;
-    c.sites = calloc(1, nbytes ? nbytes : 1);
+    nbytes = (nbytes + 63) & ~(size_t)63;
+    c.sites = aligned_alloc(64, nbytes ? nbytes : 64);   /* lines as site_align assumes */
     c.nsite_bytes = nbytes;
     if (!c.sites)
         goto fail;
+    memset(c.sites, 0, nbytes ? nbytes : 64);
     for (int i = 0; i < c.bc.ninstrs; i++)
         c.label_of[i] = od_label_new(&c.a);
     c.epilogue = od_label_new(&c.a);

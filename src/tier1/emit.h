@@ -69,6 +69,7 @@ typedef struct Stub {
     void *site;
     ColdFn cold;        /* COLD: the emitter, with `instr` and `site` above and the labels */
     OdLabel miss, done, join, join2; /* of the hot path it continues (meaning per emitter) */
+    PyTypeObject *cold_type;         /* the type a cold variant handles, when it says so */
 } Stub;
 
 typedef struct Compiler {
@@ -85,6 +86,7 @@ typedef struct Compiler {
     size_t nsite_bytes;
     int *cache_at_unit;
     PyObject *kwnames;          /* from the KW_NAMES just before a CALL */
+    unsigned char *always_bound; /* per local: an argument nothing deletes (never NULL) */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }

@@ -85,13 +85,26 @@ static int expect_float(Compiler *c, const OdInstr *in, const OdOpCache *site)
     return 0;
 }
 
+/* Out of line: the result of compact int arithmetic (r8) is not a cached small int. */
+static void int_result_cold(Compiler *c, const Stub *s)
+{
+    OdAsm *a = &c->a;
+    od_mov_rr(a, OD_RDI, OD_RAX);
+    od_mov_rr(a, OD_RSI, OD_RCX);
+    od_mov_rr(a, OD_RDX, OD_R8);
+    od_call_abs(a, (const void *)od_rt_long_result);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, error_stub(c, s->instr->index, s->instr->depth));
+    od_mov_rr(a, OD_RDI, OD_RAX);
+    od_jmp(a, s->join);
+}
+
 /* rdi = (lhs op rhs) as a new int, then jump to `have_result`: both operands are exact
  * ints (checked), compact ones are done inline. */
 static void emit_int_arith(Compiler *c, const OdInstr *in, OdOpCache *site, int iop,
                            OdLabel miss, OdLabel have_result)
 {
     OdAsm *a = &c->a;
-    OdLabel big = od_label_new(a);
     compact_value(c, OD_R8, OD_RAX, miss);
     compact_value(c, OD_R10, OD_RCX, miss);
     /* Both below 2**30 in magnitude: no 64-bit overflow, even for the product. */
@@ -102,16 +115,8 @@ static void emit_int_arith(Compiler *c, const OdInstr *in, OdOpCache *site, int 
     else
         od_imul_rr(a, OD_R8, OD_R10);
     record_fast_hit(c, site, OD_RDX, OD_RDX);
-    small_int_or_jump(c, OD_R8, have_result, big);
-    od_label_bind(a, big);
-    od_mov_rr(a, OD_RDI, OD_RAX);
-    od_mov_rr(a, OD_RSI, OD_RCX);
-    od_mov_rr(a, OD_RDX, OD_R8);
-    od_call_abs(a, (const void *)od_rt_long_result);
-    od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_E, error_stub(c, in->index, in->depth));
-    od_mov_rr(a, OD_RDI, OD_RAX);
-    od_jmp(a, have_result);
+    small_int_or_jump(c, OD_R8, have_result,
+                      cold_stub(c, int_result_cold, (Stub){.instr = in, .join = have_result}));
 }
 
 /* Both operands exact floats (checked): the result, reusing an operand only the value

@@ -25,28 +25,47 @@ static void in_range_index(Compiler *c, int d, OdLabel miss)
     od_shl_ri(a, OD_R8, 3);
 }
 
+/* rdi = container[index] (borrowed) when the container in rax has type `type` (rdx holds
+ * its type; an exact list or tuple) and the index at depth-1 is in range; else `miss`.
+ * The type is checked before the size field is read. Leaves rcx = the index object. */
+static void load_item(Compiler *c, int d, PyTypeObject *type, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)type);
+    od_cmp_rr(a, OD_RDX, OD_RSI);
+    od_jcc(a, OD_CC_NE, miss);
+    in_range_index(c, d, miss);
+    if (type == &PyList_Type) {
+        od_mov_rm(a, OD_RDI, OD_RAX, OFF_LIST_ITEMS);
+        od_add_rr(a, OD_RDI, OD_R8);
+        od_mov_rm(a, OD_RDI, OD_RDI, 0);
+    } else {
+        od_add_rr(a, OD_R8, OD_RAX);
+        od_mov_rm(a, OD_RDI, OD_R8, OFF_TUPLE_ITEMS);
+    }
+}
+
+/* Out of line: the container type not expected inline (join: rdi = the item). */
+static void subscr_other_type(Compiler *c, const Stub *s)
+{
+    load_item(c, s->instr->depth, s->cold_type, s->miss);
+    od_jmp(&c->a, s->join);
+}
+
 void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                              OdLabel done)
 {
     OdAsm *a = &c->a;
     int d = in->depth;
-    OdLabel tuple = od_label_new(a), found = od_label_new(a);
+    int tuple_first = quickened_opcode(c, in) == BINARY_SUBSCR_TUPLE_INT
+                      || site->left == &PyTuple_Type;
+    OdLabel found = od_label_new(a);
     od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 2));
-    in_range_index(c, d, miss);
     od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
-    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyList_Type);
-    od_cmp_rr(a, OD_RDX, OD_RSI);
-    od_jcc(a, OD_CC_NE, tuple);
-    od_mov_rm(a, OD_RDI, OD_RAX, OFF_LIST_ITEMS);
-    od_add_rr(a, OD_RDI, OD_R8);
-    od_mov_rm(a, OD_RDI, OD_RDI, 0);
-    od_jmp(a, found);
-    od_label_bind(a, tuple);
-    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyTuple_Type);
-    od_cmp_rr(a, OD_RDX, OD_RSI);
-    od_jcc(a, OD_CC_NE, miss);
-    od_add_rr(a, OD_R8, OD_RAX);
-    od_mov_rm(a, OD_RDI, OD_R8, OFF_TUPLE_ITEMS);
+    Stub other = {.instr = in, .miss = miss, .join = found,
+                  .cold_type = tuple_first ? &PyList_Type : &PyTuple_Type};
+    load_item(c, d, tuple_first ? &PyTuple_Type : &PyList_Type,
+              cold_stub(c, subscr_other_type, other));
     od_label_bind(a, found);                    /* rdi = the item (borrowed) */
     od_mov_rm(a, OD_R8, OD_RCX, OFF_TYPE);
     record_fast_hit(c, site, OD_RDX, OD_R8);
