@@ -994,6 +994,30 @@ def test_inline_int_and_float_arithmetic_and_compares(jit):
     assert jit.run_both(small, -3, 2)[0] is cached[2]
 
 
+def _fresh_arith():
+    """A new code object each time: the interpreter's specialization is per code object."""
+    ns = {}
+    exec("def arith(a, b):\n    return a + b, a * b, a - b, a < b\n", ns)
+    return ns["arith"]
+
+
+@pytest.mark.parametrize("warm,run", [(None, (3, 4)), (None, (3.5, 4.25)),
+                                      ((1.5, 2.5), (3, 4)), ((1, 2), (3.5, 4.25)),
+                                      ((1.5, 2.5), (3.5, 4.25)), ((1, 2), (3, 4))])
+def test_inline_variants_expected_and_out_of_line(jit, warm, run):
+    # A site keeps the operand type it expects inline (here: what the interpreter specialized
+    # it for after `warm` calls) and the other one out of line; with no hint both are inline.
+    # Every variant is compiled code: the helper is never called for int/int or float/float.
+    fn = _fresh_arith()
+    if warm is not None:
+        for _ in range(20):          # quickened, then specialized by the interpreter
+            fn(*warm)
+    jit.run_both(fn, *run)
+    sites = _op_sites(fn)
+    assert len(sites) == 4
+    assert all(s["inline"] == 1 and s["fast"] + s["slow"] == 0 for s in sites), sites
+
+
 def f_small_int_loop(a, b):
     t = 0
     for i in range(a):

@@ -59,9 +59,9 @@ static void branch_on_type(Compiler *c, PyTypeObject *type, OdCond cc, OdLabel t
 
 
 
-/* Whether a site should expect floats inline rather than ints: the interpreter
- * specialized it for floats, the site has seen floats, or a float constant is one of the
- * operands. Ints otherwise. */
+/* Which operand type a site should expect: 1 floats, 0 ints, -1 no hint. Floats when the
+ * interpreter specialized it for floats, the site has seen floats, or a float constant is
+ * one of the operands; ints likewise. */
 static int expect_float(Compiler *c, const OdInstr *in, const OdOpCache *site)
 {
     switch (quickened_opcode(c, in)) {
@@ -78,11 +78,23 @@ static int expect_float(Compiler *c, const OdInstr *in, const OdOpCache *site)
         return 0;
     for (int back = 1; back <= 2 && in - back >= c->bc.instrs; back++) {
         const OdInstr *prev = in - back;
-        if (prev->opcode == LOAD_CONST
-            && PyFloat_CheckExact(PyTuple_GET_ITEM(c->co->co_consts, prev->oparg)))
-            return 1;
+        if (prev->opcode == LOAD_CONST) {
+            PyObject *k = PyTuple_GET_ITEM(c->co->co_consts, prev->oparg);
+            if (PyFloat_CheckExact(k))
+                return 1;
+            if (PyLong_CheckExact(k))
+                return 0;
+        }
     }
-    return 0;
+    return -1;
+}
+
+/* Where a fast path puts the variant it does not expect: out of line when it has a hint
+ * (`cold`, a cold stub), right after the expected one otherwise (a fresh label the caller
+ * binds there: with no hint both stay inline, floats tested first, as before the split). */
+static OdLabel other_variant(Compiler *c, int hint, ColdFn cold, Stub s)
+{
+    return hint >= 0 ? cold_stub(c, cold, s) : od_label_new(&c->a);
 }
 
 /* Out of line: the result of compact int arithmetic (r8) is not a cached small int. */
@@ -176,15 +188,20 @@ static void binary_op_float_cold(Compiler *c, const Stub *s)
 void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done)
 {
     OdAsm *a = &c->a;
-    OdSdOp sd;
+    OdSdOp sd = OD_SD_ADD;
     int has_float = float_sd_op(in->oparg, &sd), iop = int_op(in->oparg);
+    int hint = expect_float(c, in, site);
     OdLabel have_result = od_label_new(a);
     Stub cold = {.instr = in, .site = site, .miss = miss, .done = done, .join = have_result};
     load_same_type_operands(c, in->depth, miss);
-    if (has_float && (iop < 0 || expect_float(c, in, site))) {
-        OdLabel other = iop >= 0 ? cold_stub(c, binary_op_int_cold, cold) : miss;
+    if (has_float && (iop < 0 || hint != 0)) { /* floats expected or only, or no hint */
+        OdLabel other = iop < 0 ? miss : other_variant(c, hint, binary_op_int_cold, cold);
         branch_on_type(c, &PyFloat_Type, OD_CC_NE, other);
         emit_float_arith(c, in, site, sd, miss, done, have_result);
+        if (iop >= 0 && hint < 0) {
+            od_label_bind(a, other);
+            binary_op_int_cold(c, &cold);
+        }
     } else {
         OdLabel other = has_float ? cold_stub(c, binary_op_float_cold, cold) : miss;
         branch_on_type(c, &PyLong_Type, OD_CC_NE, other);
@@ -275,10 +292,16 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
         return;
     }
     Stub cold = {.instr = in, .site = site, .miss = miss, .join = yes, .join2 = no};
+    int hint = expect_float(c, in, site);
     load_same_type_operands(c, in->depth, miss);
-    if (expect_float(c, in, site)) {
-        branch_on_type(c, &PyFloat_Type, OD_CC_NE, cold_stub(c, compare_int_cold, cold));
+    if (hint != 0) {                       /* floats expected, or no hint: floats first */
+        OdLabel other = other_variant(c, hint, compare_int_cold, cold);
+        branch_on_type(c, &PyFloat_Type, OD_CC_NE, other);
         emit_float_compare(c, op, site, yes, no);
+        if (hint < 0) {
+            od_label_bind(a, other);
+            compare_int_cold(c, &cold);
+        }
     } else {
         branch_on_type(c, &PyLong_Type, OD_CC_NE, cold_stub(c, compare_float_cold, cold));
         emit_int_compare(c, op, site, miss, yes, no);
