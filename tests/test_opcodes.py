@@ -1018,6 +1018,21 @@ def test_inline_variants_expected_and_out_of_line(jit, warm, run):
     assert all(s["inline"] == 1 and s["fast"] + s["slow"] == 0 for s in sites), sites
 
 
+def f_big_int_ops(a, b):
+    return a + b, a - b, a * b, b - a, a * -b, (a + b) + (a * b)
+
+
+@pytest.mark.parametrize("a,b", [(2**40, 3), (-(2**62), 2**62 - 1), (2**100, -(2**99)), (2**30, 2**30)])
+def test_inline_int_arithmetic_beyond_one_digit_calls_ints_own_slots(jit, a, b):
+    # Ints of more than one digit are added, subtracted and multiplied by int's own number
+    # slots straight from compiled code (as the interpreter's BINARY_OP_*_INT do), not by
+    # the generic helper.
+    res = jit.run_both(f_big_int_ops, a, b)
+    assert res[0] == a + b and res[2] == a * b
+    sites = _op_sites(f_big_int_ops)
+    assert all(s["fast"] + s["slow"] == 0 and s["inline"] >= 1 for s in sites), sites
+
+
 def f_small_int_loop(a, b):
     t = 0
     for i in range(a):

@@ -361,7 +361,8 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
         OD_FN(od_rt_warmup),
         OD_FN(od_rt_handle_eval_breaker), OD_FN(od_rt_error), OD_FN(od_rt_set_exit), OD_FN(od_rt_raise),
         OD_FN(od_rt_reraise),
-        OD_FN(od_rt_long_result), OD_FN(PyLong_FromLong),
+        OD_FN(od_rt_long_result), OD_FN(PyLong_FromLong), OD_FN(od_rt_int_add),
+        OD_FN(od_rt_int_subtract), OD_FN(od_rt_int_multiply),
         OD_FN(PyObject_IsTrue), OD_FN(_Py_Dealloc), OD_FN(PyFloat_FromDouble),
 #undef OD_FN
     };

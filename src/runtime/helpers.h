@@ -143,6 +143,11 @@ PyObject *od_rt_box_bool(int value);
  * the value stack holds it and v fits one digit, else a new int. New reference, or NULL
  * with MemoryError. Neither operand is released. */
 PyObject *od_rt_long_result(PyObject *a, PyObject *b, long v);
+/* a + b, a - b, a * b of two exact ints of any size, by int's own number slots (what the
+ * interpreter's BINARY_OP_*_INT forms call), for tier 1's inline int arithmetic. */
+PyObject *od_rt_int_add(PyObject *a, PyObject *b);
+PyObject *od_rt_int_subtract(PyObject *a, PyObject *b);
+PyObject *od_rt_int_multiply(PyObject *a, PyObject *b);
 
 /* Truth of a value that is not True/False (those are tested inline). Consumes `v`.
  * Returns 1, 0, or -1 with an exception set. */

@@ -117,6 +117,21 @@ PyObject *od_rt_long_result(PyObject *a, PyObject *b, long v)
     return PyLong_FromLong(v);
 }
 
+PyObject *od_rt_int_add(PyObject *a, PyObject *b)
+{
+    return PyLong_Type.tp_as_number->nb_add(a, b);
+}
+
+PyObject *od_rt_int_subtract(PyObject *a, PyObject *b)
+{
+    return PyLong_Type.tp_as_number->nb_subtract(a, b);
+}
+
+PyObject *od_rt_int_multiply(PyObject *a, PyObject *b)
+{
+    return PyLong_Type.tp_as_number->nb_multiply(a, b);
+}
+
 /* Exact-type fast paths. Returns a new reference, or NULL meaning "not handled here"
  * (never with an exception set). In-place forms of int/float behave like the plain ones. */
 static PyObject *binary_fast(int op, PyObject *a, PyObject *b)

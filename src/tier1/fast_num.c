@@ -111,14 +111,37 @@ static void int_result_cold(Compiler *c, const Stub *s)
     od_jmp(a, s->join);
 }
 
-/* rdi = (lhs op rhs) as a new int, then jump to `have_result`: both operands are exact
- * ints (checked), compact ones are done inline. */
-static void emit_int_arith(Compiler *c, const OdInstr *in, OdOpCache *site, int iop,
-                           OdLabel miss, OdLabel have_result)
+/* Out of line: exact ints of more than one digit. int's own number slot does the
+ * operation, with no dispatch (the interpreter's BINARY_OP_ADD_INT and friends call the
+ * same code); `join` with rdi = the result. */
+static void big_int_cold(Compiler *c, const Stub *s)
 {
     OdAsm *a = &c->a;
-    compact_value(c, OD_R8, OD_RAX, miss);
-    compact_value(c, OD_R10, OD_RCX, miss);
+    int iop = int_op(s->instr->oparg);
+    record_fast_hit(c, s->site, OD_RDX, OD_RDX);
+    od_mov_rr(a, OD_RDI, OD_RAX);
+    od_mov_rr(a, OD_RSI, OD_RCX);
+    if (iop == NB_ADD)
+        od_call_abs(a, (const void *)od_rt_int_add);
+    else if (iop == NB_SUBTRACT)
+        od_call_abs(a, (const void *)od_rt_int_subtract);
+    else
+        od_call_abs(a, (const void *)od_rt_int_multiply);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, error_stub(c, s->instr->index, s->instr->depth));
+    od_mov_rr(a, OD_RDI, OD_RAX);
+    od_jmp(a, s->join);
+}
+
+/* rdi = (lhs op rhs) as a new int, then jump to `have_result`: both operands are exact
+ * ints (checked); compact ones are done inline, bigger ones by int's slot. */
+static void emit_int_arith(Compiler *c, const OdInstr *in, OdOpCache *site, int iop,
+                           OdLabel have_result)
+{
+    OdAsm *a = &c->a;
+    OdLabel big = cold_stub(c, big_int_cold, (Stub){.instr = in, .site = site, .join = have_result});
+    compact_value(c, OD_R8, OD_RAX, big);
+    compact_value(c, OD_R10, OD_RCX, big);
     /* Both below 2**30 in magnitude: no 64-bit overflow, even for the product. */
     if (iop == NB_ADD)
         od_add_rr(a, OD_R8, OD_R10);
@@ -174,7 +197,7 @@ static void emit_float_arith(Compiler *c, const OdInstr *in, OdOpCache *site, Od
 static void binary_op_int_cold(Compiler *c, const Stub *s)
 {
     branch_on_type(c, &PyLong_Type, OD_CC_NE, s->miss);
-    emit_int_arith(c, s->instr, s->site, int_op(s->instr->oparg), s->miss, s->join);
+    emit_int_arith(c, s->instr, s->site, int_op(s->instr->oparg), s->join);
 }
 
 static void binary_op_float_cold(Compiler *c, const Stub *s)
@@ -205,7 +228,7 @@ void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabe
     } else {
         OdLabel other = has_float ? cold_stub(c, binary_op_float_cold, cold) : miss;
         branch_on_type(c, &PyLong_Type, OD_CC_NE, other);
-        emit_int_arith(c, in, site, iop, miss, have_result);
+        emit_int_arith(c, in, site, iop, have_result);
     }
     od_label_bind(a, have_result);                    /* rdi = the result (new reference) */
     release_operands_into(c, in, OD_RDI, done);
