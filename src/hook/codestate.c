@@ -96,3 +96,25 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
     od_event_compiled(co, u);
     return 0;
 }
+
+void od_recompile_code(PyCodeObject *co, OdCodeState *st)
+{
+    OdUnit *old = st->unit;
+    const char *why = NULL;
+    od_codemem_set_limit(od_config.max_code_bytes);
+    OdUnit *u = od_tier1_recompile(co, old, &why);
+    if (!u) {
+        st->recompile_failed = 1;   /* keep running the first unit */
+        return;
+    }
+    /* info() reports the code object's whole history, not the new unit's alone. */
+    u->native_entries = old->native_entries;
+    memcpy(u->exits, old->exits, sizeof u->exits);
+    u->unwinds = old->unwinds;
+    u->retired = old;
+    st->unit = u;
+    od_stats.functions_recompiled++;
+    od_stats.compile_ns += u->compile_ns;
+    od_stats.code_bytes += u->code_size;
+    od_event_compiled(co, u);
+}

@@ -86,6 +86,7 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
             return interpret(ts, f, 0, why);
         }
     }
+    od_maybe_recompile(co, st);
     od_stats.frames_native++;
     return od_unit_run(ts, f, st->unit, NULL);
 }
@@ -96,6 +97,7 @@ static PyObject *enter_direct(PyThreadState *ts, _PyInterpreterFrame *f, void *s
 {
     OdCodeState *st = state;
     st->entries++;
+    od_maybe_recompile(f->f_code, st);
     od_stats.frames_native++;
     return od_unit_run(ts, f, st->unit, NULL);
 }

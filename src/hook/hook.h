@@ -30,6 +30,7 @@ typedef enum {
 
 typedef struct {
     uint64_t functions_compiled, compile_failures, compile_ns, instrs_compiled;
+    uint64_t functions_recompiled;       /* recompiled once with their sites' feedback */
     uint64_t code_bytes;                 /* native bytes generated (live or not) */
     uint64_t frames_native;              /* frames that started in compiled code */
     uint64_t frames_interpreted[OD_INTERP__COUNT];
@@ -49,6 +50,7 @@ typedef struct {
     uint64_t interpreted;                /* of which ran in the interpreter */
     const char *why_not;                 /* static reason when compilation was refused */
     int failed;
+    int recompile_failed;
 } OdCodeState;
 
 extern OdStats od_stats;
@@ -74,6 +76,22 @@ static inline OdCodeState *od_code_state_fast(PyCodeObject *co)
 }
 /* Compile now (if not yet). 0 if compiled, -1 with st->why_not set otherwise. */
 int od_compile_code(PyCodeObject *co, OdCodeState *st);
+
+/* Native entries after which a unit is compiled once more from what its sites recorded
+ * (tier1/compile.h od_tier1_recompile): its first compile, on the first or second call,
+ * knew nothing of the types it would meet. */
+#define OD_RECOMPILE_AFTER 1000
+
+/* Replace st->unit by its recompilation with feedback; the old unit is retired (kept
+ * alive with the new one: frames may still run it). On failure the old unit stays. */
+void od_recompile_code(PyCodeObject *co, OdCodeState *st);
+
+static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
+{
+    OdUnit *u = st->unit;
+    if (u->native_entries >= OD_RECOMPILE_AFTER && !u->with_feedback && !st->recompile_failed)
+        od_recompile_code(co, st);
+}
 
 /* Run `f` natively: from the start (resume_at NULL) or, for a suspended generator frame,
  * from the native address of its next instruction. */

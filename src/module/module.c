@@ -164,6 +164,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
             goto fail;
     if (set_obj(d, "enabled", PyBool_FromLong(od_hook_installed())) < 0
         || set_u64(d, "functions_compiled", od_stats.functions_compiled) < 0
+        || set_u64(d, "functions_recompiled", od_stats.functions_recompiled) < 0
         || set_u64(d, "compile_failures", od_stats.compile_failures) < 0
         || set_u64(d, "compile_time_ns", od_stats.compile_ns) < 0
         || set_u64(d, "instructions_compiled", od_stats.instrs_compiled) < 0

@@ -115,7 +115,12 @@ struct OdUnit {
     OdExcEntry *exc;
     /* Caches, indexed by instruction unit via cache_at_unit (or -1). */
     void *caches;
+    size_t cache_bytes;
     int *cache_at_unit;
+    /* The unit this one replaced (recompiled with its feedback): frames may still run its
+     * code, so it lives as long as this one. */
+    struct OdUnit *retired;
+    int with_feedback;            /* compiled from a previous unit's site feedback */
     /* Statistics for info()/stats(). */
     uint64_t compile_ns;
     uint64_t native_entries;

@@ -171,6 +171,30 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
         od_jmp(&c->a, done);
 }
 
+/* Whether the site of `in` recorded no execution at all (feedback of a previous unit). */
+static int site_never_ran(const OdInstr *in, const void *site)
+{
+    switch (in->opcode) {
+    case LOAD_GLOBAL: {
+        const OdGlobalCache *g = &((const OdGlobalSite *)site)->cache;
+        return g->hits == 0 && g->misses == 0 && g->value == NULL;
+    }
+    case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR: {
+        const OdAttrSite *at = site;
+        for (int i = 0; i < OD_ATTR_WAYS; i++)
+            if (at->cache[i].type || at->cache[i].hits || at->cache[i].misses)
+                return 0;
+        return 1;
+    }
+    case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: {
+        const OdOpCache *op = site;
+        return op->inline_hits == 0 && op->fast == 0 && op->slow == 0 && op->left == NULL;
+    }
+    default:
+        return 0;
+    }
+}
+
 /* An instruction done by its helper. With an inline fast path, the fast path is the hot
  * code and the helper call goes out of line with the stubs (hot/cold splitting: the
  * compiled code's size in the instruction cache is what it costs against the
@@ -186,6 +210,12 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
     OdLabel first_label = done;
     Stub s = {.kind = STUB_SLOW_PATH, .instr = in, .fn = fn, .released = released, .site = arg,
               .back = done};
+    if (c->feedback && site_never_ran(in, arg)) {
+        /* Cold code inside a warm function: all of it out of line. */
+        od_jmp(&c->a, add_stub(c, s));
+        od_label_bind(&c->a, done);
+        return;
+    }
     emit_fast_path(c, in, arg, add_stub(c, s), done);
     od_drop_trailing_jmp(&c->a, done, first_label);
     od_label_bind(&c->a, done);
@@ -624,6 +654,7 @@ void od_unit_free(OdUnit *u)
     free(u->exc);
     free(u->caches);
     free(u->cache_at_unit);
+    od_unit_free(u->retired);
     free(u);
 }
 
@@ -657,7 +688,19 @@ static int find_always_bound(Compiler *c)
     return 0;
 }
 
+static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, const char **why_not);
+
 OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
+{
+    return compile_unit(co, NULL, why_not);
+}
+
+OdUnit *od_tier1_recompile(PyCodeObject *co, const OdUnit *prev, const char **why_not)
+{
+    return compile_unit(co, prev, why_not);
+}
+
+static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, const char **why_not)
 {
     uint64_t t0 = now_ns();
     if (co->co_flags & (CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)) {
@@ -698,6 +741,10 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
     if (!c.sites)
         goto fail;
     memset(c.sites, 0, nbytes ? nbytes : 64);
+    if (prev && prev->caches && prev->cache_bytes == nbytes) {
+        memcpy(c.sites, prev->caches, nbytes);   /* same code, same layout */
+        c.feedback = 1;
+    }
     for (int i = 0; i < c.bc.ninstrs; i++)
         c.label_of[i] = od_label_new(&c.a);
     c.epilogue = od_label_new(&c.a);
@@ -770,6 +817,8 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
     u->exc = c.bc.exc;        /* ownership moves to the unit */
     c.bc.exc = NULL;
     u->caches = c.sites;
+    u->cache_bytes = c.nsite_bytes;
+    u->with_feedback = c.feedback;
     c.sites = NULL;
     u->cache_at_unit = c.cache_at_unit;
     c.cache_at_unit = NULL;

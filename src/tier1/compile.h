@@ -12,6 +12,11 @@
 #include "../runtime/unit.h"
 
 OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not);
+/* The same, starting from the site caches of `prev` (a unit of the same code object that
+ * has run): what each site saw picks the variant its fast path keeps inline, and sites that
+ * never ran get no fast path at all (their helper call is out of line). The new unit's
+ * caches start as copies of prev's (they only hold borrowed, version-guarded pointers). */
+OdUnit *od_tier1_recompile(PyCodeObject *co, const OdUnit *prev, const char **why_not);
 void od_unit_free(OdUnit *u);
 
 /* Whether tier 1 emits native code for this (base) opcode; otherwise it is an exit. */

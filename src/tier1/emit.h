@@ -87,6 +87,7 @@ typedef struct Compiler {
     int *cache_at_unit;
     PyObject *kwnames;          /* from the KW_NAMES just before a CALL */
     unsigned char *always_bound; /* per local: an argument nothing deletes (never NULL) */
+    int feedback;               /* sites hold what a previous unit's runs recorded */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }

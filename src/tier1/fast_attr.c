@@ -145,11 +145,15 @@ static void emit_value_of_kind(Compiler *c, int kind, OdLabel miss)
     od_mov_rm(a, OD_RCX, OD_RSI, 0);
 }
 
-/* The entry kind a LOAD_ATTR site is compiled to expect inline: what the specializing
- * interpreter made of the instruction if it has run it, else an instance attribute in
- * inline values (what most attribute loads of 3.11 classes are). */
-static int expected_attr_kind(Compiler *c, const OdInstr *in)
+/* The entry kind a LOAD_ATTR site is compiled to expect inline: what its first entry holds
+ * (when recompiled with feedback), else what the specializing interpreter made of the
+ * instruction if it has run it, else an instance attribute in inline values (what most
+ * attribute loads of 3.11 classes are). */
+static int expected_attr_kind(Compiler *c, const OdInstr *in, const OdAttrSite *site)
 {
+    int seen = site->cache[0].type ? site->cache[0].kind : OD_ATTR_NONE;
+    if (seen == OD_ATTR_SLOT || seen == OD_ATTR_DICT_HINT || seen == OD_ATTR_INSTANCE_VALUE)
+        return seen;                      /* what the site's first entry holds */
     switch (quickened_opcode(c, in)) {
     case LOAD_ATTR_SLOT: return OD_ATTR_SLOT;
     case LOAD_ATTR_WITH_HINT: return OD_ATTR_DICT_HINT;
@@ -184,7 +188,7 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
     int32_t kind = entry + (int32_t)offsetof(OdAttrCache, kind);
-    int expected = expected_attr_kind(c, in);
+    int expected = expected_attr_kind(c, in, site);
     OdLabel have_value = od_label_new(a);
     emit_attr_entry_guard(c, in, site, miss);
     od_cmp32_mi(a, OD_RDX, kind, expected);
