@@ -52,6 +52,7 @@ static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     st->entries++;
     if (!st->unit && (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0))
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    od_maybe_recompile(co, st);   /* resumes in the new unit, at the same instruction */
     int next = (int)(f->prev_instr - _PyCode_CODE(co)) + 1;
     void *at = (next > 0 && next < st->unit->ncodeunits) ? st->unit->addr_at_unit[next] : NULL;
     if (!at)

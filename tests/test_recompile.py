@@ -1,0 +1,142 @@
+"""Recompilation with feedback: after OD_RECOMPILE_AFTER native entries a unit is compiled
+once more from what its sites recorded. The new code must behave exactly as the old, for
+frames that start in it, for frames still running the old unit (recursion, generators
+suspended in it), for sites that never ran before and for types a site had not seen."""
+import sys
+
+import overdrive
+import pytest
+
+RECOMPILE_AFTER = 1000   # hook/hook.h OD_RECOMPILE_AFTER
+
+
+def _fresh(src, name):
+    ns = {}
+    exec(src, ns)
+    return ns[name]
+
+
+ARITH = """
+class P:
+    def __init__(self, x):
+        self.x = x
+
+def arith(p, q, flag):
+    t = p.x * q.x + 1
+    if flag:                      # never taken before the recompilation
+        t = t + [p.x, q.x][1] - p.x / 3
+    return t, p.x < q.x
+"""
+
+
+def _run_compiled(fn, calls):
+    overdrive.enable(threshold=0)
+    try:
+        return [fn(*args) for args in calls]
+    finally:
+        overdrive.disable()
+
+
+def test_hot_function_is_recompiled_once_and_keeps_its_results():
+    arith = _fresh(ARITH, "arith")
+    P = arith.__globals__["P"]
+    ints = [(P(i), P(i + 1), False) for i in range(RECOMPILE_AFTER + 10)]
+    expected = [arith(*a) for a in ints]
+    before = overdrive.stats()["functions_recompiled"]
+    assert _run_compiled(arith, ints) == expected
+    info = overdrive.info(arith)
+    assert info["compiled"] and info["recompiled"], info
+    assert info["native_entries"] == len(ints)          # counts carry over to the new unit
+    assert overdrive.stats()["functions_recompiled"] == before + 1
+    # The recompiled unit expects ints; floats, the never-taken branch (its sites had no
+    # fast path compiled) and a list subscript all still give the interpreter's results.
+    other = [(P(1.5), P(2.25), True), (P(3), P(4), True), (P(2**70), P(-3), True),
+             (P(1), P(2.5), False)]
+    expected = [arith(*a) for a in other]
+    assert _run_compiled(arith, other) == expected
+    info = overdrive.info(arith)
+    assert info["native_entries"] == len(ints) + len(other)
+    assert not info["exits"], info["exits"]
+    # Only once.
+    _run_compiled(arith, ints[:RECOMPILE_AFTER + 5])
+    assert overdrive.stats()["functions_recompiled"] == before + 1
+
+
+RECURSIVE = """
+def depth(n, acc):
+    if n == 0:
+        return acc
+    return depth(n - 1, acc + n % 7) + 1
+"""
+
+
+def test_frames_running_the_first_unit_finish_in_it():
+    # The recompilation happens in a nested call while the outer frames are still running
+    # the first unit's code: they return through it, with the right results.
+    depth = _fresh(RECURSIVE, "depth")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(RECOMPILE_AFTER * 3)
+    try:
+        expected = depth(RECOMPILE_AFTER + 200, 0)
+        overdrive.enable(threshold=0)
+        try:
+            got = depth(RECOMPILE_AFTER + 200, 0)
+        finally:
+            overdrive.disable()
+    finally:
+        sys.setrecursionlimit(limit)
+    assert got == expected
+    assert overdrive.info(depth)["recompiled"]
+
+
+GEN = """
+def counter(n):
+    total = 0
+    for i in range(n):
+        total += i
+        yield total
+
+def drive(g):
+    return next(g)
+"""
+
+
+def test_generator_suspended_in_the_first_unit_resumes_in_the_new_one():
+    counter = _fresh(GEN, "counter")
+    gen_stock = counter(RECOMPILE_AFTER * 3)
+    expected = list(gen_stock)
+    overdrive.enable(threshold=0)
+    try:
+        g = counter(RECOMPILE_AFTER * 3)
+        first = [next(g) for _ in range(5)]       # suspended in the first unit
+        # Other generators of the same code drive its entry count past the threshold.
+        for _ in range(RECOMPILE_AFTER + 5):
+            list(counter(2))
+        rest = list(g)
+    finally:
+        overdrive.disable()
+    assert first + rest == expected
+    assert overdrive.info(counter)["recompiled"]
+
+
+def test_recompiled_code_raises_with_the_same_traceback():
+    src = """
+def f(o):
+    return o.missing + 1
+class A:
+    def __init__(self): self.missing = 1
+"""
+    f = _fresh(src, "f")
+    A = f.__globals__["A"]
+    _run_compiled(f, [(A(),)] * (RECOMPILE_AFTER + 2))
+    assert overdrive.info(f)["recompiled"]
+    overdrive.enable(threshold=0)
+    try:
+        with pytest.raises(AttributeError) as err:
+            f(object())
+    finally:
+        overdrive.disable()
+    tb = err.value.__traceback__
+    while tb.tb_next:
+        tb = tb.tb_next
+    assert tb.tb_frame.f_code is f.__code__ and tb.tb_lineno == 3
