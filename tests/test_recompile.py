@@ -95,9 +95,6 @@ def counter(n):
     for i in range(n):
         total += i
         yield total
-
-def drive(g):
-    return next(g)
 """
 
 
