@@ -38,13 +38,17 @@ _OPTIONS: Dict[str, tuple] = {
                   "0 compiles everything on first execution)"),
     "max_code_bytes": (int, lambda v: v >= 4096,
                        "an int >= 4096 (bound on executable memory for compiled code)"),
+    "recompile_after": (int, lambda v: v >= 0,
+                        "an int >= 0 (native entries after which a function is compiled "
+                        "once more from what its caches recorded; 0 never recompiles)"),
     "perf_map": (bool, lambda v: True,
                  "True or False (append each compiled function to /tmp/perf-<pid>.map)"),
     "log": (str, lambda v: _is_log_option(v), log.ACCEPTED),
     "log_file": ((str, os.PathLike, type(None)), lambda v: True, log.FILE_ACCEPTED),
 }
-_config: Dict[str, Any] = {"threshold": 1, "max_code_bytes": 512 << 20, "perf_map": False,
-                           "log": "", "log_file": None}
+_config: Dict[str, Any] = {"threshold": 1, "max_code_bytes": 512 << 20,
+                           "recompile_after": 1000, "perf_map": False, "log": "",
+                           "log_file": None}
 
 
 def _is_log_option(value: str) -> bool:
@@ -94,7 +98,7 @@ def config(**options: Any) -> Dict[str, Any]:
     # The log first: opening its file is the one step that can fail, and then nothing changed.
     if (new["log"], new["log_file"]) != (_config["log"], _config["log_file"]):
         log.apply(new["log"], new["log_file"])
-    _overdrive._set_config(new["threshold"], new["max_code_bytes"])
+    _overdrive._set_config(new["threshold"], new["max_code_bytes"], new["recompile_after"])
     if new["perf_map"] != _config["perf_map"]:
         perfmap.apply(new["perf_map"], _config["perf_map"])
     _config.update(new)

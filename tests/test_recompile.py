@@ -1,5 +1,5 @@
-"""Recompilation with feedback: after OD_RECOMPILE_AFTER native entries a unit is compiled
-once more from what its sites recorded. The new code must behave exactly as the old, for
+"""Recompilation with feedback: after config recompile_after native entries a unit is
+compiled once more from what its sites recorded. The new code must behave exactly as the old, for
 frames that start in it, for frames still running the old unit (recursion, generators
 suspended in it), for sites that never ran before and for types a site had not seen."""
 import sys
@@ -7,7 +7,15 @@ import sys
 import overdrive
 import pytest
 
-RECOMPILE_AFTER = 1000   # hook/hook.h OD_RECOMPILE_AFTER
+RECOMPILE_AFTER = 300
+
+
+@pytest.fixture(autouse=True)
+def _recompile_after():
+    assert overdrive.config()["recompile_after"] == 1000   # the default
+    overdrive.config(recompile_after=RECOMPILE_AFTER)
+    yield
+    overdrive.config(recompile_after=1000)
 
 
 def _fresh(src, name):
@@ -137,3 +145,35 @@ class A:
     while tb.tb_next:
         tb = tb.tb_next
     assert tb.tb_frame.f_code is f.__code__ and tb.tb_lineno == 3
+
+
+def test_recompile_after_zero_never_recompiles_and_bad_values_are_refused():
+    overdrive.config(recompile_after=0)
+    arith = _fresh(ARITH, "arith")
+    P = arith.__globals__["P"]
+    _run_compiled(arith, [(P(1), P(2), False)] * (RECOMPILE_AFTER + 10))
+    info = overdrive.info(arith)
+    assert info["compiled"] and not info["recompiled"]
+    with pytest.raises(TypeError, match="recompile_after"):
+        overdrive.config(recompile_after=1.5)
+    with pytest.raises(TypeError, match="recompile_after"):
+        overdrive.config(recompile_after=True)
+    with pytest.raises(ValueError, match=">= 0"):
+        overdrive.config(recompile_after=-1)
+    assert overdrive.config()["recompile_after"] == 0   # a refused value changes nothing
+
+
+def test_code_of_both_units_is_freed_with_the_function():
+    import gc
+    import _overdrive
+    gc.collect()
+    before = _overdrive.stats()["code_memory_in_use"]
+    arith = _fresh(ARITH, "arith")
+    P = arith.__globals__["P"]
+    _run_compiled(arith, [(P(1), P(2), False)] * (RECOMPILE_AFTER + 10))
+    assert overdrive.info(arith)["recompiled"]
+    assert _overdrive.stats()["code_memory_in_use"] > before
+    del arith, P
+    gc.collect()
+    assert _overdrive.stats()["code_memory_in_use"] == before
+

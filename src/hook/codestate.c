@@ -8,7 +8,7 @@
 #include "events.h"
 
 OdStats od_stats;
-OdConfig od_config = {.threshold = 1, .max_code_bytes = (size_t)512 << 20};
+OdConfig od_config = {.threshold = 1, .max_code_bytes = (size_t)512 << 20, .recompile_after = 1000};
 
 Py_ssize_t od_code_extra_index_value = -1; /* set once by od_hook_init */
 

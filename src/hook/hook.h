@@ -41,6 +41,7 @@ typedef struct {
 typedef struct {
     int threshold;                       /* interpreted entries before compiling */
     size_t max_code_bytes;
+    uint64_t recompile_after;            /* native entries before recompiling; 0 = never */
 } OdConfig;
 
 /* Per code object, in co_extra. `unit` comes first: runtime/frames.h reads it there. */
@@ -77,19 +78,18 @@ static inline OdCodeState *od_code_state_fast(PyCodeObject *co)
 /* Compile now (if not yet). 0 if compiled, -1 with st->why_not set otherwise. */
 int od_compile_code(PyCodeObject *co, OdCodeState *st);
 
-/* Native entries after which a unit is compiled once more from what its sites recorded
- * (tier1/compile.h od_tier1_recompile): its first compile, on the first or second call,
- * knew nothing of the types it would meet. */
-#define OD_RECOMPILE_AFTER 1000
-
 /* Replace st->unit by its recompilation with feedback; the old unit is retired (kept
  * alive with the new one: frames may still run it). On failure the old unit stays. */
 void od_recompile_code(PyCodeObject *co, OdCodeState *st);
 
+/* After od_config.recompile_after native entries a unit is compiled once more from what
+ * its sites recorded (tier1/compile.h od_tier1_recompile): its first compile, on the first
+ * or second call, knew nothing of the types it would meet. */
 static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
 {
     OdUnit *u = st->unit;
-    if (u->native_entries >= OD_RECOMPILE_AFTER && !u->with_feedback && !st->recompile_failed)
+    if (u->native_entries >= od_config.recompile_after && od_config.recompile_after
+        && !u->with_feedback && !st->recompile_failed)
         od_recompile_code(co, st);
 }
 

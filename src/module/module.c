@@ -91,14 +91,15 @@ static PyObject *mod_set_config(PyObject *m, PyObject *args)
 {
     (void)m;
     int threshold;
-    unsigned long long max_code;
-    if (!PyArg_ParseTuple(args, "iK:_set_config", &threshold, &max_code))
+    unsigned long long max_code, recompile_after;
+    if (!PyArg_ParseTuple(args, "iKK:_set_config", &threshold, &max_code, &recompile_after))
         return NULL;
     if (threshold < 0) {
         PyErr_SetString(PyExc_ValueError, "threshold must be >= 0");
         return NULL;
     }
     od_config.threshold = threshold;
+    od_config.recompile_after = (uint64_t)recompile_after;
     od_config.max_code_bytes = (size_t)max_code;
     od_codemem_set_limit((size_t)max_code);
     Py_RETURN_NONE;
@@ -433,7 +434,7 @@ static PyMethodDef methods[] = {
     {"enable", mod_enable, METH_NOARGS, "Install the JIT's eval-frame hook."},
     {"disable", mod_disable, METH_NOARGS, "Remove the hook (compiled code stays cached)."},
     {"is_enabled", mod_is_enabled, METH_NOARGS, "Whether the hook is installed."},
-    {"_set_config", mod_set_config, METH_VARARGS, "Set validated options (threshold, max_code_bytes)."},
+    {"_set_config", mod_set_config, METH_VARARGS, "Set validated options (threshold, max_code_bytes, recompile_after)."},
     {"info", mod_info, METH_O, "Per-function JIT information."},
     {"stats", mod_stats, METH_NOARGS, "Global JIT counters."},
     {"reset_stats", mod_reset_stats, METH_NOARGS, "Zero the global counters."},
