@@ -101,12 +101,11 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st)
 {
     OdUnit *old = st->unit;
     const char *why = NULL;
+    st->recompile_attempted = 1;    /* first: a recompilation never starts twice */
     od_codemem_set_limit(od_config.max_code_bytes);
     OdUnit *u = od_tier1_recompile(co, old, &why);
-    if (!u) {
-        st->recompile_failed = 1;   /* keep running the first unit */
-        return;
-    }
+    if (!u)
+        return;                     /* keep running the first unit */
     /* info() reports the code object's whole history, not the new unit's alone. */
     u->native_entries = old->native_entries;
     memcpy(u->exits, old->exits, sizeof u->exits);

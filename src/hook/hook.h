@@ -51,7 +51,7 @@ typedef struct {
     uint64_t interpreted;                /* of which ran in the interpreter */
     const char *why_not;                 /* static reason when compilation was refused */
     int failed;
-    int recompile_failed;
+    int recompile_attempted;             /* once only, even if it failed */
 } OdCodeState;
 
 extern OdStats od_stats;
@@ -87,9 +87,8 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st);
  * or second call, knew nothing of the types it would meet. */
 static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
 {
-    OdUnit *u = st->unit;
-    if (u->native_entries >= od_config.recompile_after && od_config.recompile_after
-        && !u->with_feedback && !st->recompile_failed)
+    if (od_config.recompile_after && st->unit->native_entries >= od_config.recompile_after
+        && !st->recompile_attempted)
         od_recompile_code(co, st);
 }
 
