@@ -95,54 +95,47 @@ static void emit_dict_hint_value(Compiler *c, OdLabel miss)
     od_mov_rm(a, OD_RCX, OD_R9, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
 }
 
-/* rsi = where the attribute's pointer is, for the site's first entry when it is a
- * __slots__ member (in the object) or an inline value (in its values array); any other
- * kind jumps to `other`, inline values no longer in use to `miss`. For a store, an inline
- * value not set yet is a miss too (the helper keeps the insertion order). Needs rax = the
- * object, rdx = the site (emit_attr_entry_guard). */
-static void emit_value_address(Compiler *c, OdLabel other, OdLabel miss, int for_store)
-{
-    OdAsm *a = &c->a;
-    int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
-    int32_t kind = entry + (int32_t)offsetof(OdAttrCache, kind);
-    OdLabel found = od_label_new(a), not_slot = od_label_new(a);
-    od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
-    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
-    od_jcc(a, OD_CC_NE, not_slot);
-    od_add_rr(a, OD_RSI, OD_RAX);                     /* slot: byte offset in the object */
-    od_jmp(a, found);
-    od_label_bind(a, not_slot);
-    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
-    od_jcc(a, OD_CC_NE, other);
-    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
-    od_test_rr(a, OD_RCX, OD_RCX);
-    od_jcc(a, OD_CC_E, miss);
-    od_shl_ri(a, OD_RSI, 3);
-    od_add_rr(a, OD_RSI, OD_RCX);
-    if (for_store) {
-        od_cmp_mi(a, OD_RSI, 0, 0);
-        od_jcc(a, OD_CC_E, miss);                     /* a new attribute */
-    }
-    od_label_bind(a, found);
-}
-
-/* rcx = the value (or NULL) for the site's first entry of kind INSTANCE_VALUE or SLOT,
- * which the caller has checked. Needs rax = the object, rdx = the site. */
-static void emit_value_of_kind(Compiler *c, int kind, OdLabel miss)
+/* rsi = where the attribute's pointer is, for the site's first entry of kind `kind`
+ * (checked by the caller): a __slots__ member (in the object) or an inline value (in its
+ * values array; inline values no longer in use jump to `miss`). Needs rax = the object,
+ * rdx = the site (emit_attr_entry_guard). */
+static void emit_address_of_kind(Compiler *c, int kind, OdLabel miss)
 {
     OdAsm *a = &c->a;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
     od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
     if (kind == OD_ATTR_SLOT) {
         od_add_rr(a, OD_RSI, OD_RAX);                 /* byte offset in the object */
-    } else {
-        od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));  /* inline values */
-        od_test_rr(a, OD_RCX, OD_RCX);
-        od_jcc(a, OD_CC_E, miss);
-        od_shl_ri(a, OD_RSI, 3);
-        od_add_rr(a, OD_RSI, OD_RCX);
+        return;
     }
-    od_mov_rm(a, OD_RCX, OD_RSI, 0);
+    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, miss);
+    od_shl_ri(a, OD_RSI, 3);
+    od_add_rr(a, OD_RSI, OD_RCX);
+}
+
+/* The same when the kind is only known at run time: SLOT or INSTANCE_VALUE, any other kind
+ * jumps to `other`. For a store, an inline value not set yet is a miss too (the helper
+ * keeps the insertion order). */
+static void emit_value_address(Compiler *c, OdLabel other, OdLabel miss, int for_store)
+{
+    OdAsm *a = &c->a;
+    int32_t kind = (int32_t)offsetof(OdAttrSite, cache) + (int32_t)offsetof(OdAttrCache, kind);
+    OdLabel found = od_label_new(a), not_slot = od_label_new(a);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
+    od_jcc(a, OD_CC_NE, not_slot);
+    emit_address_of_kind(c, OD_ATTR_SLOT, miss);
+    od_jmp(a, found);
+    od_label_bind(a, not_slot);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, other);
+    emit_address_of_kind(c, OD_ATTR_INSTANCE_VALUE, miss);
+    if (for_store) {
+        od_cmp_mi(a, OD_RSI, 0, 0);
+        od_jcc(a, OD_CC_E, miss);                     /* a new attribute */
+    }
+    od_label_bind(a, found);
 }
 
 /* The entry kind a LOAD_ATTR site is compiled to expect inline: what its first entry holds
@@ -195,10 +188,12 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     od_jcc(a, OD_CC_NE, cold_stub(c, load_attr_other_kinds,
                                   (Stub){.instr = in, .site = site, .miss = miss,
                                          .join = have_value}));
-    if (expected == OD_ATTR_DICT_HINT)
+    if (expected == OD_ATTR_DICT_HINT) {
         emit_dict_hint_value(c, miss);
-    else
-        emit_value_of_kind(c, expected, miss);
+    } else {
+        emit_address_of_kind(c, expected, miss);
+        od_mov_rm(a, OD_RCX, OD_RSI, 0);
+    }
     od_label_bind(a, have_value);                     /* rcx = the value, or NULL */
     od_test_rr(a, OD_RCX, OD_RCX);
     od_jcc(a, OD_CC_E, miss);
