@@ -131,6 +131,8 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
         || set_obj(d, "compiled", PyBool_FromLong(u != NULL)) < 0
         || set_obj(d, "tier", PyLong_FromLong(u ? u->tier : 0)) < 0
         || set_obj(d, "recompiled", PyBool_FromLong(u && u->with_feedback)) < 0
+        || set_u64(d, "deferred_loads", u ? (uint64_t)u->deferred_loads : 0) < 0
+        || set_u64(d, "fixed_attr_sites", u ? (uint64_t)u->fixed_attr_sites : 0) < 0
         || set_str(d, "why_not", why) < 0
         || set_u64(d, "entries", st ? st->entries : 0) < 0
         || set_u64(d, "interpreted_entries", st ? st->interpreted : 0) < 0

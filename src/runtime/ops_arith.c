@@ -102,12 +102,14 @@ static PyObject *float_result(PyObject *a, PyObject *b, double v)
 
 /* The same for one-digit ints, except values CPython hands out from its small-int cache
  * (-5..256), which must stay the cached objects. Also the slow half of tier 1's inline
- * int arithmetic (tier1/fast_num.c), for results outside the small-int cache. */
+ * int arithmetic (tier1/fast_num.c), for results outside the small-int cache; it passes
+ * NULL for an operand it borrowed (a local's or constant's, never to be reused). */
 PyObject *od_rt_long_result(PyObject *a, PyObject *b, long v)
 {
     if ((v < -5 || v > 256) && v > -(1L << PyLong_SHIFT) && v < (1L << PyLong_SHIFT)) {
-        PyObject *reuse = Py_REFCNT(a) == 1 && Py_SIZE(a) != 0 ? a
-                        : Py_REFCNT(b) == 1 && PyLong_CheckExact(b) && Py_SIZE(b) != 0 ? b : NULL;
+        PyObject *reuse = a && Py_REFCNT(a) == 1 && Py_SIZE(a) != 0 ? a
+                        : b && Py_REFCNT(b) == 1 && PyLong_CheckExact(b) && Py_SIZE(b) != 0 ? b
+                        : NULL;
         if (reuse) {
             Py_SET_SIZE(reuse, v < 0 ? -1 : 1);
             ((PyLongObject *)reuse)->ob_digit[0] = (digit)(v < 0 ? -v : v);

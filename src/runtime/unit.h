@@ -121,6 +121,8 @@ struct OdUnit {
      * code, so it lives as long as this one. */
     struct OdUnit *retired;
     int with_feedback;            /* compiled from a previous unit's site feedback */
+    int deferred_loads;           /* LOAD_FAST/LOAD_CONST left to their consumer to borrow */
+    int fixed_attr_sites;         /* attribute sites whose one entry is built into the code */
     /* Statistics for info()/stats(). */
     uint64_t compile_ns;
     uint64_t native_entries;

@@ -210,13 +210,14 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
     OdLabel first_label = done;
     Stub s = {.kind = STUB_SLOW_PATH, .instr = in, .fn = fn, .released = released, .site = arg,
               .back = done};
+    OdLabel slow = flushed(c, add_stub(c, s), -1);    /* the helper reads the stack */
     if (c->feedback && site_never_ran(in, arg)) {
         /* Cold code inside a warm function: all of it out of line. */
-        od_jmp(&c->a, add_stub(c, s));
+        od_jmp(&c->a, slow);
         od_label_bind(&c->a, done);
         return;
     }
-    emit_fast_path(c, in, arg, add_stub(c, s), done);
+    emit_fast_path(c, in, arg, slow, done);
     od_drop_trailing_jmp(&c->a, done, first_label);
     od_label_bind(&c->a, done);
 }
@@ -285,6 +286,7 @@ static int emit_compare_branch(Compiler *c, const OdInstr *in, const OdInstr *jm
     void *site = site_arg(c, in);
     emit_compare_branch_fast(c, in, site, miss, on_true ? taken : next, on_true ? next : taken);
     od_label_bind(a, miss);
+    flush_pending(c);                                  /* the helper reads the stack */
     set_prev(c, in->index);
     od_mov_rr(a, OD_RDI, R_FRAME);
     od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
@@ -335,17 +337,29 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         }
         return;
     case LOAD_FAST:
-    case LOAD_CLOSURE:
-        od_mov_rm(a, OD_RAX, R_FRAME, local_disp(arg));
-        if (!(op == LOAD_FAST && c->always_bound[arg])) {
+    case LOAD_CLOSURE: {
+        int defer = c->deferred[in - c->bc.instrs];
+        int check = !(op == LOAD_FAST && c->always_bound[arg]);
+        if (check || !defer)
+            od_mov_rm(a, OD_RAX, R_FRAME, local_disp(arg));
+        if (check) {
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_E, exit_stub(c, in->start, d, OD_EXIT_UNBOUND_LOCAL, op));
+        }
+        if (defer) {                                   /* its consumer borrows the local */
+            c->pending[c->npending++] = (Pending){.depth = d, .local = arg};
+            return;
         }
         incref_reg(c, OD_RAX);
         od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
         return;
+    }
     case LOAD_CONST: {
         PyObject *k = PyTuple_GET_ITEM(c->co->co_consts, arg);
+        if (c->deferred[in - c->bc.instrs]) {          /* its consumer borrows the constant */
+            c->pending[c->npending++] = (Pending){.depth = d, .local = -1, .constant = k};
+            return;
+        }
         od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)k);
         incref_reg(c, OD_RAX);
         od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
@@ -563,9 +577,9 @@ static void emit_stubs(Compiler *c)
             od_jmp(a, s.exit);
             break;
         case STUB_DEALLOC:
-            set_prev(c, s.index);
             if (s.reg != OD_RDI)
-                od_mov_rr(a, OD_RDI, s.reg);
+                od_mov_rr(a, OD_RDI, s.reg);   /* first: set_prev clobbers rax */
+            set_prev(c, s.index);
             od_call_abs(a, (const void *)od_rt_dealloc);
             od_jmp(a, s.back);
             break;
@@ -580,7 +594,14 @@ static void emit_stubs(Compiler *c)
             emit_helper_call(c, s.instr, s.fn, s.released, s.site, s.back);
             break;
         case STUB_COLD:
+            memcpy(c->pending, s.pending, sizeof c->pending);  /* as where it branched off */
+            c->npending = s.npending;
             s.cold(c, &s);
+            c->npending = 0;
+            break;
+        case STUB_FLUSH:
+            emit_pushes(c, s.pending, s.npending);
+            od_jmp(a, s.back);
             break;
         case STUB_BOX_BOOL:
             od_mov_rr(a, OD_RDI, OD_RAX);
@@ -667,6 +688,33 @@ static void compiler_free(Compiler *c)
     free(c->sites);
     free(c->cache_at_unit);
     free(c->always_bound);
+    free(c->deferred);
+}
+
+/* Loads whose push can be left out (Pending): a LOAD_FAST or LOAD_CONST followed directly,
+ * with no jump landing in between, by an instruction that borrows that stack slot; at most
+ * the two values on top. */
+static int find_deferred(Compiler *c)
+{
+    int n = c->bc.ninstrs;
+    c->deferred = calloc((size_t)n + 1, 1);
+    if (!c->deferred)
+        return -1;
+    for (int j = 1; j < n; j++) {
+        const OdInstr *use = &c->bc.instrs[j];
+        if (use->depth < 0)
+            continue;
+        for (int k = j - 1, taken = 0; k >= 0 && taken < OD_MAX_PENDING; k--, taken++) {
+            const OdInstr *ld = &c->bc.instrs[k];
+            if (c->bc.instrs[k + 1].is_target || ld->depth < 0
+                || (ld->opcode != LOAD_FAST && ld->opcode != LOAD_CONST)
+                || !consumer_borrows(c, use, ld->depth))
+                break;
+            c->deferred[k] = 1;
+            c->ndeferred++;
+        }
+    }
+    return 0;
 }
 
 /* Arguments are bound when the frame starts, and only DELETE_FAST unbinds a local while
@@ -721,7 +769,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, const char **w
     *why_not = "out of memory while compiling";
     c.label_of = malloc(((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
     c.cache_at_unit = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
-    if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0)
+    if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0 || find_deferred(&c) < 0)
         goto fail;
     size_t nbytes = 0;
     for (int i = 0; i < c.bc.ninstrs; i++) {
@@ -781,7 +829,14 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, const char **w
                 continue;
             }
         }
+        if (c.deferred[i]) {
+            emit_instr(&c, in, next);
+            continue;
+        }
+        if (c.npending && !consumer_borrows(&c, in, c.pending[0].depth))
+            flush_pending(&c);                  /* cannot happen: find_deferred pairs them */
         emit_instr(&c, in, next);
+        c.npending = 0;                         /* the consumer took them */
     }
     free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
@@ -819,6 +874,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, const char **w
     u->caches = c.sites;
     u->cache_bytes = c.nsite_bytes;
     u->with_feedback = c.feedback;
+    u->deferred_loads = c.ndeferred;
+    u->fixed_attr_sites = c.nfixed_attr;
     c.sites = NULL;
     u->cache_at_unit = c.cache_at_unit;
     c.cache_at_unit = NULL;

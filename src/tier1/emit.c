@@ -2,6 +2,7 @@
 #include "emit.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 
 OdLabel add_stub(Compiler *c, Stub s)
@@ -25,20 +26,104 @@ OdLabel exit_stub(Compiler *c, int resume, int depth, int reason, int opcode)
 {
     Stub s = {.kind = STUB_EXIT, .resume = resume, .depth = depth, .reason = reason,
               .opcode = opcode};
-    return add_stub(c, s);
+    return flushed(c, add_stub(c, s), depth);
 }
 
 OdLabel error_stub(Compiler *c, int index, int live)
 {
     Stub s = {.kind = STUB_ERROR, .index = index, .depth = live};
-    return add_stub(c, s);
+    return flushed(c, add_stub(c, s), live);
 }
 
 OdLabel cold_stub(Compiler *c, ColdFn cold, Stub s)
 {
     s.kind = STUB_COLD;
     s.cold = cold;
+    memcpy(s.pending, c->pending, sizeof s.pending);   /* what its code finds deferred */
+    s.npending = c->npending;
     return add_stub(c, s);
+}
+
+int consumer_borrows(Compiler *c, const OdInstr *in, int depth)
+{
+    (void)c;
+    int d = in->depth;
+    switch (in->opcode) {
+    case LOAD_ATTR: case STORE_ATTR:
+        return depth == d - 1;
+    case UNPACK_SEQUENCE:
+        return depth == d - 1 && unpack_sequence_has_fast_path(in->oparg);
+    case BINARY_OP:
+        return (depth == d - 1 || depth == d - 2) && binary_op_has_fast_path(in->oparg);
+    case COMPARE_OP: case BINARY_SUBSCR:
+        return depth == d - 1 || depth == d - 2;
+    default:
+        return 0;
+    }
+}
+
+const Pending *borrowed(Compiler *c, int depth)
+{
+    for (int i = 0; i < c->npending; i++)
+        if (c->pending[i].depth == depth)
+            return &c->pending[i];
+    return NULL;
+}
+
+static void load_pending(Compiler *c, OdReg r, const Pending *p)
+{
+    if (p->local >= 0)
+        od_mov_rm(&c->a, r, R_FRAME, local_disp(p->local));
+    else
+        od_mov_ri(&c->a, r, (int64_t)(intptr_t)p->constant);
+}
+
+void load_operand(Compiler *c, OdReg r, int depth)
+{
+    const Pending *p = borrowed(c, depth);
+    if (p)
+        load_pending(c, r, p);
+    else
+        od_mov_rm(&c->a, r, R_FRAME, slot_disp(c, depth));
+}
+
+void release_operand_reg(Compiler *c, OdReg r, int depth, int unit)
+{
+    if (!borrowed(c, depth))
+        decref_reg(c, r, unit);
+}
+
+void release_operand_slot(Compiler *c, int depth, int unit)
+{
+    if (borrowed(c, depth))
+        return;
+    od_mov_rm(&c->a, OD_RDI, R_FRAME, slot_disp(c, depth));
+    decref_reg(c, OD_RDI, unit);
+}
+
+/* The pushes the deferred loads left out (clobbers rax). */
+void emit_pushes(Compiler *c, const Pending *p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        load_pending(c, OD_RAX, &p[i]);
+        incref_reg(c, OD_RAX);
+        od_mov_mr(&c->a, R_FRAME, slot_disp(c, p[i].depth), OD_RAX);
+    }
+}
+
+OdLabel flushed(Compiler *c, OdLabel target, int below)
+{
+    Stub s = {.kind = STUB_FLUSH, .back = target};
+    for (int i = 0; i < c->npending; i++)
+        if (below < 0 || c->pending[i].depth < below)
+            s.pending[s.npending++] = c->pending[i];
+    return s.npending ? add_stub(c, s) : target;
+}
+
+void flush_pending(Compiler *c)
+{
+    emit_pushes(c, c->pending, c->npending);
+    c->npending = 0;
 }
 
 int quickened_opcode(Compiler *c, const OdInstr *in)
@@ -123,6 +208,8 @@ void jump_to(Compiler *c, const OdInstr *in, int target, int backward)
 void record_fast_hit(Compiler *c, OdOpCache *site, OdReg left_type, OdReg right_type)
 {
     OdAsm *a = &c->a;
+    if (c->feedback)
+        return;       /* recompiled: the record was read, and the inline variant is its type */
     od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)site);
     od_mov_mr(a, OD_RSI, (int32_t)offsetof(OdOpCache, left), left_type);
     od_mov_mr(a, OD_RSI, (int32_t)offsetof(OdOpCache, right), right_type);
@@ -144,12 +231,14 @@ void release_operands_into(Compiler *c, const OdInstr *in, OdReg result, OdLabel
 {
     OdAsm *a = &c->a;
     int d = in->depth;
-    od_mov_rm(a, OD_RSI, R_FRAME, slot_disp(c, d - 2));
-    od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), result);
-    od_mov_rr(a, OD_RDI, OD_RSI);
-    decref_reg(c, OD_RDI, in->index);
-    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
-    decref_reg(c, OD_RDI, in->index);
+    if (borrowed(c, d - 2)) {
+        od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), result);
+    } else {
+        od_mov_rm(a, OD_RSI, R_FRAME, slot_disp(c, d - 2));
+        od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), result);
+        decref_reg(c, OD_RSI, in->index);
+    }
+    release_operand_slot(c, d - 1, in->index);
     od_jmp(a, to);
 }
 

@@ -43,7 +43,21 @@ typedef enum {
     STUB_WARMUP,    /* co_warmup != 0: count it; at the quickening RESUME, take `exit` */
     STUB_SLOW_PATH, /* an inline fast path missed: the helper call of `instr`, then `back` */
     STUB_COLD,      /* the less likely variants of an inline fast path: `cold` emits them */
+    STUB_FLUSH,     /* push the deferred operands `pending`, then continue at `back` */
 } StubKind;
+
+/* A deferred push (operand borrowing): a LOAD_FAST or LOAD_CONST whose value only the
+ * next instruction reads is not pushed. That consumer reads the local or constant
+ * directly, as a borrowed reference, and does not release it: the local (or co_consts)
+ * keeps the object alive, since nothing between the load and the consumer stores to a
+ * local. Where the consumer leaves its inline path (a miss, an error, an exit), the
+ * deferred values are first pushed as the loads would have pushed them. */
+#define OD_MAX_PENDING 2
+typedef struct {
+    int depth;          /* the stack slot it stands for */
+    int local;          /* LOAD_FAST: the local's index, or -1 */
+    PyObject *constant; /* LOAD_CONST: the constant (borrowed from co_consts) */
+} Pending;
 
 typedef OD_HELPER((*HelperFn));
 
@@ -70,6 +84,8 @@ typedef struct Stub {
     ColdFn cold;        /* COLD: the emitter, with `instr` and `site` above and the labels */
     OdLabel miss, done, join, join2; /* of the hot path it continues (meaning per emitter) */
     PyTypeObject *cold_type;         /* the type a cold variant handles, when it says so */
+    Pending pending[OD_MAX_PENDING]; /* COLD: deferred operands where it starts; FLUSH: */
+    int npending;                    /* the ones to push */
 } Stub;
 
 typedef struct Compiler {
@@ -88,6 +104,10 @@ typedef struct Compiler {
     PyObject *kwnames;          /* from the KW_NAMES just before a CALL */
     unsigned char *always_bound; /* per local: an argument nothing deletes (never NULL) */
     int feedback;               /* sites hold what a previous unit's runs recorded */
+    unsigned char *deferred;    /* per instruction: a load its consumer borrows (Pending) */
+    Pending pending[OD_MAX_PENDING]; /* deferred loads not pushed yet, deepest first */
+    int npending;
+    int ndeferred, nfixed_attr; /* for info(): deferred loads, built-in attribute entries */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
@@ -95,9 +115,30 @@ static inline int32_t slot_disp(Compiler *c, int d) { return local_disp(c->nloca
 
 OdLabel add_stub(Compiler *c, Stub s);
 
+/* Exit to the interpreter / unwind an error with `depth` / `live` values on the stack:
+ * deferred operands among them are pushed first. */
 OdLabel exit_stub(Compiler *c, int resume, int depth, int reason, int opcode);
 
 OdLabel error_stub(Compiler *c, int index, int live);
+
+/* Operand borrowing (see Pending). Whether the instruction at `i` can take the value a
+ * load pushes at `depth` without it being pushed (its inline path reads operands through
+ * the functions below and releases only what it owns). */
+int consumer_borrows(Compiler *c, const OdInstr *in, int depth);
+/* The local or constant deferred for stack slot `depth`, or NULL. */
+const Pending *borrowed(Compiler *c, int depth);
+/* r = the value at stack slot `depth`, wherever it is. */
+void load_operand(Compiler *c, OdReg r, int depth);
+/* Release the value at `depth` held in `r` / in its slot, unless it is borrowed. */
+void release_operand_reg(Compiler *c, OdReg r, int depth, int unit);
+void release_operand_slot(Compiler *c, int depth, int unit);
+/* `target`, reached after pushing the deferred operands (deeper than `below`, all when
+ * below < 0): where a fast path leaves for code that reads the stack. */
+OdLabel flushed(Compiler *c, OdLabel target, int below);
+/* Push the deferred operands here, inline; none are left deferred. */
+void flush_pending(Compiler *c);
+/* The pushes of `n` deferred loads (a flush stub's body). Clobbers rax. */
+void emit_pushes(Compiler *c, const Pending *p, int n);
 
 /* A fast path emits the variant it expects inline and the others out of line, so the
  * instruction cache holds only what runs: the label of a stub that `cold` emits later,
@@ -130,7 +171,8 @@ OdLabel label_at(Compiler *c, int unit);
 void jump_to(Compiler *c, const OdInstr *in, int target, int backward);
 
 /* Feedback of an OdOpCache site, as the helpers keep it: the operand types (registers
- * holding them), and one inline hit. Clobbers rsi. */
+ * holding them), and one inline hit. Clobbers rsi. Nothing in a recompiled unit: the
+ * record was read when it was compiled (its inline variant is the recorded type). */
 void record_fast_hit(Compiler *c, OdOpCache *site, OdReg left_type, OdReg right_type);
 /* Value of the int in `obj` into `dst` when it has at most one digit (sign * digit 0),
  * else jump to `miss`. The caller checked the type. Clobbers r9. */

@@ -40,7 +40,7 @@ static void emit_attr_entry_guard(Compiler *c, const OdInstr *in, void *site, Od
     OdAsm *a = &c->a;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
     od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, in->depth - 1));
+    load_operand(c, OD_RAX, in->depth - 1);
     od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)offsetof(PyObject, ob_type));
     od_cmp_rm(a, OD_RCX, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, type));
     od_jcc(a, OD_CC_NE, miss);
@@ -171,6 +171,41 @@ static void load_attr_other_kinds(Compiler *c, const Stub *s)
     od_jmp(a, s->join);
 }
 
+/* The entry a recompiled unit builds into its code for a site that has met one type:
+ * an instance attribute in inline values or a __slots__ member, whose type version (a
+ * tag no other type or state of the type ever gets, so it alone identifies both) and
+ * index become immediates: no loads from the site at all. NULL when the site is not
+ * like that. */
+static const OdAttrCache *built_in_entry(Compiler *c, const OdAttrSite *site)
+{
+    const OdAttrCache *e = &site->cache[0];
+    if (!c->feedback || !e->type || e->type_version == 0 || site->cache[1].type)
+        return NULL;
+    if (e->kind == OD_ATTR_SLOT && e->index > 0 && e->index < INT32_MAX)
+        return e;
+    if (e->kind == OD_ATTR_INSTANCE_VALUE && e->index >= 0 && e->index < INT32_MAX / 8)
+        return e;
+    return NULL;
+}
+
+/* rcx = the attribute or NULL, for the object in rax, through `e` (built_in_entry). */
+static void emit_built_in_entry(Compiler *c, const OdAttrCache *e, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+    od_cmp32_mi(a, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag),
+                (int32_t)e->type_version);
+    od_jcc(a, OD_CC_NE, miss);
+    if (e->kind == OD_ATTR_SLOT) {
+        od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)e->index);
+        return;
+    }
+    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, miss);
+    od_mov_rm(a, OD_RCX, OD_RCX, 8 * (int32_t)e->index);
+}
+
 /* LOAD_ATTR's hit path inline for the site's first entry when it is an instance attribute
  * in the object's inline values or its own dict (DICT_HINT), or a __slots__ member (the
  * common monomorphic cases): type and type version match and the attribute is there.
@@ -181,6 +216,19 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
     int32_t kind = entry + (int32_t)offsetof(OdAttrCache, kind);
+    const OdAttrCache *built_in = built_in_entry(c, site);
+    if (built_in) {
+        c->nfixed_attr++;
+        load_operand(c, OD_RAX, d - 1);
+        emit_built_in_entry(c, built_in, miss);
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, miss);
+        incref_reg(c, OD_RCX);
+        od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RCX);
+        release_operand_reg(c, OD_RAX, d - 1, in->index);
+        od_jmp(a, done);
+        return;
+    }
     int expected = expected_attr_kind(c, in, site);
     OdLabel have_value = od_label_new(a);
     emit_attr_entry_guard(c, in, site, miss);
@@ -200,8 +248,7 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     incref_reg(c, OD_RCX);
     od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
     od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RCX);
-    od_mov_rr(a, OD_RDI, OD_RAX);
-    decref_reg(c, OD_RDI, in->index);
+    release_operand_reg(c, OD_RAX, d - 1, in->index);
     od_jmp(a, done);
 }
 
@@ -225,8 +272,7 @@ void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mi
     od_jcc(a, OD_CC_E, no_old);
     decref_reg(c, OD_RDI, in->index);
     od_label_bind(a, no_old);
-    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
-    decref_reg(c, OD_RDI, in->index);
+    release_operand_slot(c, d - 1, in->index);
     od_jmp(a, done);
 }
 

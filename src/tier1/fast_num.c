@@ -41,8 +41,8 @@ int binary_op_has_fast_path(int oparg)
 static void load_same_type_operands(Compiler *c, int d, OdLabel miss)
 {
     OdAsm *a = &c->a;
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 2));
-    od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, d - 1));
+    load_operand(c, OD_RAX, d - 2);
+    load_operand(c, OD_RCX, d - 1);
     od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
     od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
     od_jcc(a, OD_CC_NE, miss);
@@ -101,8 +101,16 @@ static OdLabel other_variant(Compiler *c, int hint, ColdFn cold, Stub s)
 static void int_result_cold(Compiler *c, const Stub *s)
 {
     OdAsm *a = &c->a;
-    od_mov_rr(a, OD_RDI, OD_RAX);
-    od_mov_rr(a, OD_RSI, OD_RCX);
+    int d = s->instr->depth;
+    /* An operand that only the stack holds may become the result; a borrowed one: NULL. */
+    if (borrowed(c, d - 2))
+        od_mov_ri(a, OD_RDI, 0);
+    else
+        od_mov_rr(a, OD_RDI, OD_RAX);
+    if (borrowed(c, d - 1))
+        od_mov_ri(a, OD_RSI, 0);
+    else
+        od_mov_rr(a, OD_RSI, OD_RCX);
     od_mov_rr(a, OD_RDX, OD_R8);
     od_call_abs(a, (const void *)od_rt_long_result);
     od_test_rr(a, OD_RAX, OD_RAX);
@@ -156,7 +164,8 @@ static void emit_int_arith(Compiler *c, const OdInstr *in, OdOpCache *site, int 
 
 /* Both operands exact floats (checked): the result, reusing an operand only the value
  * stack holds (floats are immutable to Python code, so no one can tell) and going to
- * `done`; or a new float in rdi, then `have_result`. */
+ * `done`; or a new float in rdi, then `have_result`. A borrowed operand is never reused:
+ * its one reference may be a local's or a constant's. */
 static void emit_float_arith(Compiler *c, const OdInstr *in, OdOpCache *site, OdSdOp sd,
                              OdLabel miss, OdLabel done, OdLabel have_result)
 {
@@ -171,20 +180,22 @@ static void emit_float_arith(Compiler *c, const OdInstr *in, OdOpCache *site, Od
     record_fast_hit(c, site, OD_RDX, OD_RDX);
     od_movsd_xm(a, 0, OD_RAX, OFF_FVAL);
     od_sd_xm(a, sd, 0, OD_RCX, OFF_FVAL);
-    od_cmp_mi(a, OD_RAX, 0, 1);
-    od_jcc(a, OD_CC_NE, try_rhs);
-    od_movsd_mx(a, OD_RAX, OFF_FVAL, 0);
-    od_mov_rr(a, OD_RDI, OD_RCX);                     /* lhs stays in its slot as the result */
-    decref_reg(c, OD_RDI, in->index);
-    od_jmp(a, done);
+    if (!borrowed(c, d - 2)) {
+        od_cmp_mi(a, OD_RAX, 0, 1);
+        od_jcc(a, OD_CC_NE, try_rhs);
+        od_movsd_mx(a, OD_RAX, OFF_FVAL, 0);           /* lhs stays in its slot as the result */
+        release_operand_reg(c, OD_RCX, d - 1, in->index);
+        od_jmp(a, done);
+    }
     od_label_bind(a, try_rhs);
-    od_cmp_mi(a, OD_RCX, 0, 1);
-    od_jcc(a, OD_CC_NE, alloc);
-    od_movsd_mx(a, OD_RCX, OFF_FVAL, 0);
-    od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), OD_RCX);
-    od_mov_rr(a, OD_RDI, OD_RAX);
-    decref_reg(c, OD_RDI, in->index);
-    od_jmp(a, done);
+    if (!borrowed(c, d - 1)) {
+        od_cmp_mi(a, OD_RCX, 0, 1);
+        od_jcc(a, OD_CC_NE, alloc);
+        od_movsd_mx(a, OD_RCX, OFF_FVAL, 0);
+        od_mov_mr(a, R_FRAME, slot_disp(c, d - 2), OD_RCX);
+        release_operand_reg(c, OD_RAX, d - 2, in->index);
+        od_jmp(a, done);
+    }
     od_label_bind(a, alloc);
     od_call_abs(a, (const void *)PyFloat_FromDouble);   /* the value is in xmm0 */
     od_test_rr(a, OD_RAX, OD_RAX);
@@ -238,11 +249,8 @@ void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabe
  * across the deallocation calls). */
 static void release_operands_then(Compiler *c, const OdInstr *in, OdLabel to)
 {
-    OdAsm *a = &c->a;
-    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, in->depth - 2));
-    decref_reg(c, OD_RDI, in->index);
-    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, in->depth - 1));
-    decref_reg(c, OD_RDI, in->index);
+    release_operand_slot(c, in->depth - 2, in->index);
+    release_operand_slot(c, in->depth - 1, in->index);
     od_jmp(&c->a, to);
 }
 

@@ -15,7 +15,7 @@
 static void in_range_index(Compiler *c, int d, OdLabel miss)
 {
     OdAsm *a = &c->a;
-    od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, d - 1));
+    load_operand(c, OD_RCX, d - 1);
     od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyLong_Type);
     od_cmp_rm(a, OD_R8, OD_RCX, OFF_TYPE);
     od_jcc(a, OD_CC_NE, miss);
@@ -60,7 +60,7 @@ void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, Od
     int tuple_first = quickened_opcode(c, in) == BINARY_SUBSCR_TUPLE_INT
                       || site->left == &PyTuple_Type;
     OdLabel found = od_label_new(a);
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 2));
+    load_operand(c, OD_RAX, d - 2);
     od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
     Stub other = {.instr = in, .miss = miss, .join = found,
                   .cold_type = tuple_first ? &PyList_Type : &PyTuple_Type};
@@ -102,7 +102,7 @@ void emit_unpack_sequence_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdL
     OdAsm *a = &c->a;
     int d = in->depth, n = in->oparg;
     OdLabel not_tuple = od_label_new(a), items = od_label_new(a);
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
+    load_operand(c, OD_RAX, d - 1);
     od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
     od_cmp_mi(a, OD_RAX, OFF_SIZE, n);
     od_jcc(a, OD_CC_NE, miss);                  /* exactly n items (else: the helper) */
@@ -122,7 +122,6 @@ void emit_unpack_sequence_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdL
         incref_reg(c, OD_RDI);
         od_mov_mr(a, R_FRAME, slot_disp(c, d - 1 + (n - 1 - i)), OD_RDI);
     }
-    od_mov_rr(a, OD_RDI, OD_RAX);
-    decref_reg(c, OD_RDI, in->index);
+    release_operand_reg(c, OD_RAX, d - 1, in->index);
     od_jmp(a, done);
 }
