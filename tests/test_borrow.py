@@ -191,6 +191,12 @@ class Point:
     def __init__(self, x):
         self.x = x
 
+class InDict:                     # more attributes than shared keys take: a combined dict
+    def __init__(self, x):
+        for i in range(40):
+            setattr(self, "a%d" % i, i)
+        self.x = x
+
 class Slot:
     __slots__ = ("x",)
     def __init__(self, x):
@@ -208,7 +214,7 @@ def recompile_soon():
     overdrive.config(recompile_after=1000)
 
 
-@pytest.mark.parametrize("cls", ["Point", "Slot"])
+@pytest.mark.parametrize("cls", ["Point", "Slot", "InDict"])
 def test_recompiled_attribute_site_has_its_entry_built_in(recompile_soon, cls):
     get = _fresh(FIXED, "get")
     C = get.__globals__[cls]
@@ -222,8 +228,18 @@ def test_recompiled_attribute_site_has_its_entry_built_in(recompile_soon, cls):
         # The type changes (a new version tag): the built-in guard fails, the helper gives
         # the interpreter's answer.
         o = C(7)
-        C.x = property(lambda self: "prop") if cls == "Point" else C.x
-        assert get(o) == ("prop" if cls == "Point" else 7)
+        C.x = property(lambda self: "prop") if cls != "Slot" else C.x
+        assert get(o) == ("prop" if cls != "Slot" else 7)
+        if cls == "InDict":
+            del C.x
+            o = C(8)
+            o.__dict__.update({f"k{i}": i for i in range(40)})   # a bigger index table
+            assert get(o) == 8
+            o.__dict__[1] = "not a str key"                       # general keys
+            assert get(o) == 8
+            del o.__dict__["x"]
+            with pytest.raises(AttributeError):
+                get(o)
         # Another type, and an instance whose values moved into a dict.
         assert get(type("Other", (), {"x": 9})()) == 9
         if cls == "Point":
@@ -232,5 +248,50 @@ def test_recompiled_attribute_site_has_its_entry_built_in(recompile_soon, cls):
             o.__dict__["y"] = 1          # materializes the instance dict
             assert get(o) == 11
         assert overdrive.info(get)["exits"] == before
+    finally:
+        overdrive.disable()
+
+
+METHODS = """
+class Plain:
+    def m(self):
+        return 1
+
+class Bare:
+    __slots__ = ()
+    def m(self):
+        return 2
+
+def call(o):
+    return o.m()
+"""
+
+
+@pytest.mark.parametrize("cls", ["Plain", "Bare"])
+def test_recompiled_method_site_has_its_method_built_in(recompile_soon, cls):
+    call = _fresh(METHODS, "call")
+    C = call.__globals__[cls]
+    want = 1 if cls == "Plain" else 2
+    objs = [C() for _ in range(100)]
+    before = sys.getrefcount(objs[0])
+    overdrive.enable(threshold=0)
+    try:
+        results = []
+        for o in objs:
+            results.append(call(o))
+        del o
+        after = sys.getrefcount(objs[0])   # not inside assert: pytest's rewriting holds temps
+        assert results == [want] * 100
+        info = overdrive.info(call)
+        assert info["recompiled"] and info["fixed_attr_sites"] == 1, info
+        assert after == before
+        exits = info["exits"]
+        if cls == "Plain":
+            o = C()
+            o.m = lambda: "shadowed"          # an instance attribute of that name
+            assert call(o) == "shadowed"
+        C.m = lambda self: "replaced"         # the type changes
+        assert call(C()) == "replaced"
+        assert overdrive.info(call)["exits"] == exits
     finally:
         overdrive.disable()

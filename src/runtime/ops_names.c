@@ -487,6 +487,7 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
         c->type_version = tp->tp_version_tag;
         c->index = i;
         c->dictoffset = dictoffset;
+        c->index_log2 = dict->ma_keys->dk_log2_index_bytes;
         c->kind = OD_ATTR_DICT_HINT;
     }
 }

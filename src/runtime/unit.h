@@ -75,7 +75,11 @@ typedef struct {
     unsigned int type_version;    /* valid while the type's version tag is unchanged */
     int kind;                     /* OdAttrKind */
     Py_ssize_t index;             /* INSTANCE_VALUE: slot in the inline values; SLOT: offset */
-    Py_ssize_t keys_nentries;     /* METHOD_SHARED_KEYS: shared keys did not grow */
+    union {
+        Py_ssize_t keys_nentries; /* METHOD_SHARED_KEYS: shared keys did not grow */
+        Py_ssize_t index_log2;    /* DICT_HINT: log2 of the index table's bytes in the dict
+                                     it was made from (what a recompiled unit expects) */
+    };
     Py_ssize_t dictoffset;        /* DICT_HINT / METHOD_WITH_DICT: tp_dictoffset, 0 = managed */
     uint64_t dict_version;        /* MODULE_VALUE */
     PyObject *value;              /* MODULE_VALUE / METHOD_*: borrowed from the dict */

@@ -49,7 +49,7 @@ int consumer_borrows(Compiler *c, const OdInstr *in, int depth)
     (void)c;
     int d = in->depth;
     switch (in->opcode) {
-    case LOAD_ATTR: case STORE_ATTR:
+    case LOAD_ATTR: case STORE_ATTR: case LOAD_METHOD:
         return depth == d - 1;
     case UNPACK_SEQUENCE:
         return depth == d - 1 && unpack_sequence_has_fast_path(in->oparg);

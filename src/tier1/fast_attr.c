@@ -171,39 +171,88 @@ static void load_attr_other_kinds(Compiler *c, const Stub *s)
     od_jmp(a, s->join);
 }
 
-/* The entry a recompiled unit builds into its code for a site that has met one type:
- * an instance attribute in inline values or a __slots__ member, whose type version (a
- * tag no other type or state of the type ever gets, so it alone identifies both) and
- * index become immediates: no loads from the site at all. NULL when the site is not
- * like that. */
-static const OdAttrCache *built_in_entry(Compiler *c, const OdAttrSite *site)
+/* The entry a recompiled unit builds into its code for a site that has met one type. Its
+ * type version (a tag no other type, or other state of the type, ever gets: it alone
+ * identifies both) and what the entry holds become immediates, so a hit reads nothing
+ * from the site. For LOAD_ATTR: an instance attribute in inline values or in the
+ * instance's dict, or a __slots__ member; for LOAD_METHOD: a method no instance
+ * attribute can shadow. NULL when the site is not like that. */
+static const OdAttrCache *built_in_entry(Compiler *c, const OdAttrSite *site, int opcode)
 {
     const OdAttrCache *e = &site->cache[0];
     if (!c->feedback || !e->type || e->type_version == 0 || site->cache[1].type)
         return NULL;
-    if (e->kind == OD_ATTR_SLOT && e->index > 0 && e->index < INT32_MAX)
-        return e;
-    if (e->kind == OD_ATTR_INSTANCE_VALUE && e->index >= 0 && e->index < INT32_MAX / 8)
-        return e;
-    return NULL;
+    if (opcode == LOAD_METHOD)
+        return e->kind == OD_ATTR_METHOD_NO_DICT
+               || (e->kind == OD_ATTR_METHOD_SHARED_KEYS && e->keys_nentries >= 0
+                   && e->keys_nentries < INT32_MAX) ? e : NULL;
+    switch (e->kind) {
+    case OD_ATTR_SLOT:
+        return e->index > 0 && e->index < INT32_MAX ? e : NULL;
+    case OD_ATTR_INSTANCE_VALUE:
+        return e->index >= 0 && e->index < INT32_MAX / 8 ? e : NULL;
+    case OD_ATTR_DICT_HINT:    /* entry `index` at a fixed offset in the keys object */
+        return e->dictoffset >= 0 && e->dictoffset < INT32_MAX && e->index >= 0
+               && e->index < (1 << 20) && e->index_log2 >= 0 && e->index_log2 <= 24 ? e : NULL;
+    default:
+        return NULL;
+    }
 }
 
-/* rcx = the attribute or NULL, for the object in rax, through `e` (built_in_entry). */
-static void emit_built_in_entry(Compiler *c, const OdAttrCache *e, OdLabel miss)
+/* Jump to `miss` unless the object in rax has the type version of `e`. Leaves rcx = its type. */
+static void emit_built_in_guard(Compiler *c, const OdAttrCache *e, OdLabel miss)
 {
     OdAsm *a = &c->a;
     od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
     od_cmp32_mi(a, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag),
                 (int32_t)e->type_version);
     od_jcc(a, OD_CC_NE, miss);
+}
+
+/* rcx = the attribute or NULL, for the object in rax, through `e` (built_in_entry). A
+ * DICT_HINT entry checks what the interpreter's LOAD_ATTR_WITH_HINT does (and the dict
+ * is combined, of str keys, with the index table size it had) and reads the entry at
+ * its fixed address. */
+static void emit_built_in_attr(Compiler *c, const OdAttrCache *e, PyObject *name, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    emit_built_in_guard(c, e, miss);
     if (e->kind == OD_ATTR_SLOT) {
         od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)e->index);
         return;
     }
-    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
-    od_test_rr(a, OD_RCX, OD_RCX);
+    if (e->kind == OD_ATTR_INSTANCE_VALUE) {
+        od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, miss);
+        od_mov_rm(a, OD_RCX, OD_RCX, 8 * (int32_t)e->index);
+        return;
+    }
+    int32_t at = (int32_t)offsetof(PyDictKeysObject, dk_indices) + (1 << e->index_log2)
+                 + (int32_t)sizeof(PyDictUnicodeEntry) * (int32_t)e->index;
+    if (e->dictoffset == 0) {                          /* managed: values gone */
+        od_cmp_mi(a, OD_RAX, -4 * (int32_t)sizeof(PyObject *), 0);
+        od_jcc(a, OD_CC_NE, miss);
+        od_mov_rm(a, OD_RSI, OD_RAX, -3 * (int32_t)sizeof(PyObject *));
+    } else {
+        od_mov_rm(a, OD_RSI, OD_RAX, (int32_t)e->dictoffset);
+    }
+    od_test_rr(a, OD_RSI, OD_RSI);
     od_jcc(a, OD_CC_E, miss);
-    od_mov_rm(a, OD_RCX, OD_RCX, 8 * (int32_t)e->index);
+    od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictObject, ma_values), 0);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictObject, ma_keys));
+    od_cmp8_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
+    od_jcc(a, OD_CC_NE, miss);
+    od_cmp8_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes),
+               (int8_t)e->index_log2);
+    od_jcc(a, OD_CC_NE, miss);
+    od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries), (int32_t)e->index);
+    od_jcc(a, OD_CC_LE, miss);                         /* the entry is not in use */
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)name);
+    od_cmp_rm(a, OD_R8, OD_RSI, at + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RCX, OD_RSI, at + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
 }
 
 /* LOAD_ATTR's hit path inline for the site's first entry when it is an instance attribute
@@ -216,11 +265,11 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
     int32_t kind = entry + (int32_t)offsetof(OdAttrCache, kind);
-    const OdAttrCache *built_in = built_in_entry(c, site);
+    const OdAttrCache *built_in = built_in_entry(c, site, LOAD_ATTR);
     if (built_in) {
         c->nfixed_attr++;
         load_operand(c, OD_RAX, d - 1);
-        emit_built_in_entry(c, built_in, miss);
+        emit_built_in_attr(c, built_in, ((OdAttrSite *)site)->name, miss);
         od_test_rr(a, OD_RCX, OD_RCX);
         od_jcc(a, OD_CC_E, miss);
         incref_reg(c, OD_RCX);
@@ -285,6 +334,30 @@ void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel m
     OdAsm *a = &c->a;
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+    const OdAttrCache *built_in = built_in_entry(c, site, LOAD_METHOD);
+    if (built_in) {                                    /* the method is an immediate */
+        c->nfixed_attr++;
+        load_operand(c, OD_RAX, d - 1);
+        emit_built_in_guard(c, built_in, miss);
+        if (built_in->kind == OD_ATTR_METHOD_SHARED_KEYS) {
+            od_cmp_mi(a, OD_RAX, -4 * (int32_t)sizeof(PyObject *), 0);   /* inline values */
+            od_jcc(a, OD_CC_E, miss);
+            od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
+            od_test_rr(a, OD_RSI, OD_RSI);
+            od_jcc(a, OD_CC_E, miss);
+            od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries),
+                      (int32_t)built_in->keys_nentries);
+            od_jcc(a, OD_CC_NE, miss);
+        }
+        od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)built_in->value);
+        incref_reg(c, OD_RSI);
+        od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RSI);
+        if (borrowed(c, d - 1))
+            incref_reg(c, OD_RAX);                     /* self: the stack's own reference */
+        od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
+        od_jmp(a, done);
+        return;
+    }
     OdLabel hit = od_label_new(a);
     emit_attr_entry_guard(c, in, site, miss);
     od_cmp32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_METHOD_NO_DICT);
@@ -306,6 +379,8 @@ void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel m
     incref_reg(c, OD_RSI);
     od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
     od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RSI);
+    if (borrowed(c, d - 1))
+        incref_reg(c, OD_RAX);                         /* self: the stack's own reference */
     od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RAX);
     od_jmp(a, done);
 }
