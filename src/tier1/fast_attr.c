@@ -49,6 +49,18 @@ static void emit_attr_entry_guard(Compiler *c, const OdInstr *in, void *site, Od
     od_jcc(a, OD_CC_NE, miss);
 }
 
+/* rsi = the keys of the dict in rsi, which must be combined (not split) with only str
+ * keys, the layout the DICT_HINT entries index into; else `miss`. */
+static void emit_str_keys_of_combined(Compiler *c, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictObject, ma_values), 0);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictObject, ma_keys));
+    od_cmp8_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
+    od_jcc(a, OD_CC_NE, miss);
+}
+
 /* rcx = the value of the site's first entry when it is DICT_HINT: the instance's own dict
  * (managed, or at `dictoffset`) is a plain combined dict of str keys whose entry `index`
  * holds the attribute's name. What the interpreter's LOAD_ATTR_WITH_HINT checks. Leaves
@@ -73,11 +85,7 @@ static void emit_dict_hint_value(Compiler *c, OdLabel miss)
     od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyDict_Type);
     od_cmp_rm(a, OD_R8, OD_RSI, OFF_TYPE);
     od_jcc(a, OD_CC_NE, miss);
-    od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictObject, ma_values), 0);
-    od_jcc(a, OD_CC_NE, miss);
-    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictObject, ma_keys));
-    od_cmp8_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
-    od_jcc(a, OD_CC_NE, miss);
+    emit_str_keys_of_combined(c, miss);
     od_mov_rm(a, OD_R8, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
     od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
     od_jcc(a, OD_CC_GE, miss);
@@ -239,11 +247,7 @@ static void emit_built_in_attr(Compiler *c, const OdAttrCache *e, PyObject *name
     }
     od_test_rr(a, OD_RSI, OD_RSI);
     od_jcc(a, OD_CC_E, miss);
-    od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictObject, ma_values), 0);
-    od_jcc(a, OD_CC_NE, miss);
-    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictObject, ma_keys));
-    od_cmp8_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
-    od_jcc(a, OD_CC_NE, miss);
+    emit_str_keys_of_combined(c, miss);
     od_cmp8_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes),
                (int8_t)e->index_log2);
     od_jcc(a, OD_CC_NE, miss);
