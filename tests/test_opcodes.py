@@ -994,6 +994,85 @@ def test_inline_int_and_float_arithmetic_and_compares(jit):
     assert jit.run_both(small, -3, 2)[0] is cached[2]
 
 
+def f_mixed_ops(ints, floats):
+    out = []
+    for i in ints:
+        for x in floats:
+            for a, b in ((i, x), (x, i)):
+                try:
+                    q = repr(a / b)
+                except ZeroDivisionError as e:
+                    q = str(e)
+                t = a
+                t -= b
+                out.append((repr(a + b), repr(a - b), repr(a * b), q, repr(t),
+                            a < b, a <= b, a == b, a != b, a > b, a >= b))
+                flags = []
+                if a < b:
+                    flags.append("lt")
+                if a <= b:
+                    flags.append("le")
+                if a == b:
+                    flags.append("eq")
+                if a != b:
+                    flags.append("ne")
+                if a > b:
+                    flags.append("gt")
+                if a >= b:
+                    flags.append("ge")
+                out.append(flags)
+    return out
+
+
+MIXED_INTS = [1, -1, 7, 3, 2**30 - 1, -(2**30 - 1), 2**29 + 12345]
+MIXED_FLOATS = [1.5, -2.25, 7.0, 3.0000000000000004, 1e308, -1e-308, float("inf"),
+                float("-inf"), float("nan"), float(2**30 - 1)]
+
+
+def test_inline_mixed_int_and_float_arithmetic_and_compares(jit):
+    # A float with an int of one digit (either order) is done by the compiled code, as
+    # float's own slots do it: results, NaNs, infinities and exact ties all as interpreted,
+    # and the generic helper is never called.
+    got = jit.run_both(f_mixed_ops, MIXED_INTS, MIXED_FLOATS)
+    assert ("7.0", "-3.0", "7.0") not in got
+    assert ["le", "eq", "ge"] in got                        # 7 == 7.0 and 7.0 == 7
+    sites = _op_sites(f_mixed_ops, "BINARY_OP", "COMPARE_OP")
+    assert len(sites) == 17, sites
+    per_site = len(MIXED_INTS) * len(MIXED_FLOATS) * 2
+    assert all(s["inline"] == per_site and s["fast"] + s["slow"] == 0 for s in sites), sites
+
+
+@pytest.mark.parametrize("ints,floats", [
+    ([0], [0.0, -0.0, 2.5, float("nan")]),                 # zero divisors: ZeroDivisionError
+    ([2**30, -(2**30), 2**53 + 1, 2**1000], [1.0, 0.5]),   # not one digit: the helper
+    ([True, False], [1.0, 0.0]),                            # bools are not exact ints
+])
+def test_mixed_int_and_float_operands_the_inline_path_leaves_to_the_helper(jit, ints, floats):
+    jit.run_both(f_mixed_ops, ints, floats)
+    sites = _op_sites(f_mixed_ops, "BINARY_OP", "COMPARE_OP")
+    assert sum(s["fast"] + s["slow"] for s in sites) > 0, sites
+
+
+def test_mixed_arithmetic_reuses_only_float_temporaries(jit):
+    # The float operand of mixed arithmetic is reused in place when only the stack holds it;
+    # an int operand never is, and a borrowed float (a local) keeps its value.
+    def f(x, n):
+        y = x
+        out = []
+        for i in range(n):
+            out.append(((x * 2.0) + i, i - (x + 0.5), x + i, i * x, y))
+        return out, x, y
+    import sys
+    x = 1.25
+    before = sys.getrefcount(x)
+    got = jit.run_both(f, x, 50)
+    assert got[1] == 1.25 and got[2] == 1.25
+    del got
+    assert sys.getrefcount(x) == before
+    sites = _op_sites(f, "BINARY_OP")
+    assert all(s["fast"] + s["slow"] == 0 for s in sites), sites
+
+
 def _fresh_arith():
     """A new code object each time: the interpreter's specialization is per code object."""
     ns = {}

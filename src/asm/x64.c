@@ -432,6 +432,20 @@ void od_sd_xm(OdAsm *a, OdSdOp op, int xmm, OdReg base, int32_t disp)
 }
 void od_ucomisd_xm(OdAsm *a, int xmm, OdReg base, int32_t disp) { sse_xm(a, 0x66, 0x2E, xmm, base, disp); }
 
+/* Register forms: [prefix] [REX] 0F opc ModRM(11, reg, rm); w selects a 64-bit GPR source. */
+static void sse_xr(OdAsm *a, uint8_t prefix, int w, uint8_t opc, int reg, int rm)
+{
+    byte(a, prefix);
+    rex(a, w, reg, rm, 0);
+    byte(a, 0x0F);
+    byte(a, opc);
+    modrm_rr(a, reg, rm);
+}
+
+void od_sd_xx(OdAsm *a, OdSdOp op, int dst, int src) { sse_xr(a, 0xF2, 0, (uint8_t)op, dst, src); }
+void od_ucomisd_xx(OdAsm *a, int x, int y) { sse_xr(a, 0x66, 0, 0x2E, x, y); }
+void od_cvtsi2sd_xr(OdAsm *a, int xmm, OdReg src) { sse_xr(a, 0xF2, 1, 0x2A, xmm, src); }
+
 void od_cmp32_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp)
 {
     rex(a, 0, r, base, 0);

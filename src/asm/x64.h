@@ -112,6 +112,9 @@ void od_movsd_xm(OdAsm *a, int xmm, OdReg base, int32_t disp);    /* movsd xmm, 
 void od_movsd_mx(OdAsm *a, OdReg base, int32_t disp, int xmm);    /* movsd [m], xmm */
 void od_sd_xm(OdAsm *a, OdSdOp op, int xmm, OdReg base, int32_t disp); /* addsd.. xmm, [m] */
 void od_ucomisd_xm(OdAsm *a, int xmm, OdReg base, int32_t disp);  /* ucomisd xmm, [m] */
+void od_sd_xx(OdAsm *a, OdSdOp op, int dst, int src);             /* addsd.. xmm, xmm */
+void od_ucomisd_xx(OdAsm *a, int x, int y);                       /* ucomisd xmm, xmm */
+void od_cvtsi2sd_xr(OdAsm *a, int xmm, OdReg src);                /* cvtsi2sd xmm, r64 */
 
 /* Control flow. All label jumps use rel32. */
 void od_jmp(OdAsm *a, OdLabel l);

@@ -354,6 +354,14 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
             CASE(buf, od_movsd_mx(&a, (OdReg)b, 0x10, r));
             snprintf(buf, sizeof buf, "ucomisd xmm%d, qword ptr [%s + 0x10]", r, regs[b]);
             CASE(buf, od_ucomisd_xm(&a, r, (OdReg)b, 0x10));
+            for (size_t k = 0; k < sizeof sd / sizeof *sd; k++) {
+                snprintf(buf, sizeof buf, "%s xmm%d, xmm%d", sd[k].name, r, b);
+                CASE(buf, od_sd_xx(&a, sd[k].op, r, b));
+            }
+            snprintf(buf, sizeof buf, "ucomisd xmm%d, xmm%d", r, b);
+            CASE(buf, od_ucomisd_xx(&a, r, b));
+            snprintf(buf, sizeof buf, "cvtsi2sd xmm%d, %s", r, regs[b]);
+            CASE(buf, od_cvtsi2sd_xr(&a, r, (OdReg)b));
         }
         snprintf(buf, sizeof buf, "mov %s, qword ptr [%s]", regs[r], regs[r]);
         CASE(buf, od_mov_rm(&a, (OdReg)r, (OdReg)r, 0));

@@ -1,9 +1,10 @@
 /* tier1/fast_num.c — inline arithmetic and comparisons on exact ints and floats.
  *
  * The interpreter's specialized forms (BINARY_OP_ADD_INT, COMPARE_OP_FLOAT_JUMP, ...) do
- * these without a call; so does compiled code. Both operands must have the same exact type:
- * float, or int with at most one 30-bit digit ("compact"). Anything else — mixed types,
- * big ints, subclasses, a zero divisor — jumps to `miss`, where the generic helper
+ * these without a call; so does compiled code. The operands must be exact floats or exact
+ * ints with at most one 30-bit digit ("compact"): two ints, two floats, or (out of line) a
+ * float with a compact int, which the interpreter leaves to the generic path. Anything else
+ * — big ints past int's own slots, subclasses, a zero divisor — jumps to `miss`, where the generic helper
  * (runtime/ops_arith.c) does the whole instruction, so semantics live in one place.
  * See emit.h for the conventions. */
 #include "emit.h"
@@ -37,15 +38,16 @@ int binary_op_has_fast_path(int oparg)
     return float_sd_op(oparg, &op) || int_op(oparg) >= 0;
 }
 
-/* rax = lhs, rcx = rhs (from stack slots d-2, d-1); rdx = their common type, else `miss`. */
-static void load_same_type_operands(Compiler *c, int d, OdLabel miss)
+/* rax = lhs, rcx = rhs (from stack slots d-2, d-1), rdx = lhs's type; on to
+ * `mismatch` if rhs's type differs. */
+static void load_same_type_operands(Compiler *c, int d, OdLabel mismatch)
 {
     OdAsm *a = &c->a;
     load_operand(c, OD_RAX, d - 2);
     load_operand(c, OD_RCX, d - 1);
     od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
     od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
-    od_jcc(a, OD_CC_NE, miss);
+    od_jcc(a, OD_CC_NE, mismatch);
 }
 
 
@@ -162,25 +164,18 @@ static void emit_int_arith(Compiler *c, const OdInstr *in, OdOpCache *site, int 
                       cold_stub(c, int_result_cold, (Stub){.instr = in, .join = have_result}));
 }
 
-/* Both operands exact floats (checked): the result, reusing an operand only the value
- * stack holds (floats are immutable to Python code, so no one can tell) and going to
- * `done`; or a new float in rdi, then `have_result`. A borrowed operand is never reused:
- * its one reference may be a local's or a constant's. */
-static void emit_float_arith(Compiler *c, const OdInstr *in, OdOpCache *site, OdSdOp sd,
-                             OdLabel miss, OdLabel done, OdLabel have_result)
+/* xmm0 holds a float result: reuse an operand that is an exact float only the value stack
+ * holds (floats are immutable to Python code, so no one can tell) and go to `done`; or a
+ * new float in rdi, then `have_result`. A borrowed operand is never reused: its one
+ * reference may be a local's or a constant's. `lhs_float`/`rhs_float`: which operands are
+ * floats (an int operand of mixed arithmetic is never reused). */
+static void place_float_result(Compiler *c, const OdInstr *in, int lhs_float, int rhs_float,
+                               OdLabel done, OdLabel have_result)
 {
     OdAsm *a = &c->a;
     int d = in->depth;
     OdLabel try_rhs = od_label_new(a), alloc = od_label_new(a);
-    if (sd == OD_SD_DIV) {                             /* +-0.0 divisor: the helper raises */
-        od_mov_rm(a, OD_R8, OD_RCX, OFF_FVAL);
-        od_shl_ri(a, OD_R8, 1);
-        od_jcc(a, OD_CC_E, miss);
-    }
-    record_fast_hit(c, site, OD_RDX, OD_RDX);
-    od_movsd_xm(a, 0, OD_RAX, OFF_FVAL);
-    od_sd_xm(a, sd, 0, OD_RCX, OFF_FVAL);
-    if (!borrowed(c, d - 2)) {
+    if (lhs_float && !borrowed(c, d - 2)) {
         od_cmp_mi(a, OD_RAX, 0, 1);
         od_jcc(a, OD_CC_NE, try_rhs);
         od_movsd_mx(a, OD_RAX, OFF_FVAL, 0);           /* lhs stays in its slot as the result */
@@ -188,7 +183,7 @@ static void emit_float_arith(Compiler *c, const OdInstr *in, OdOpCache *site, Od
         od_jmp(a, done);
     }
     od_label_bind(a, try_rhs);
-    if (!borrowed(c, d - 1)) {
+    if (rhs_float && !borrowed(c, d - 1)) {
         od_cmp_mi(a, OD_RCX, 0, 1);
         od_jcc(a, OD_CC_NE, alloc);
         od_movsd_mx(a, OD_RCX, OFF_FVAL, 0);
@@ -202,6 +197,81 @@ static void emit_float_arith(Compiler *c, const OdInstr *in, OdOpCache *site, Od
     od_jcc(a, OD_CC_E, error_stub(c, in->index, d));
     od_mov_rr(a, OD_RDI, OD_RAX);
     od_jmp(a, have_result);
+}
+
+/* Both operands exact floats (checked): the result, as place_float_result leaves it. */
+static void emit_float_arith(Compiler *c, const OdInstr *in, OdOpCache *site, OdSdOp sd,
+                             OdLabel miss, OdLabel done, OdLabel have_result)
+{
+    OdAsm *a = &c->a;
+    if (sd == OD_SD_DIV) {                             /* +-0.0 divisor: the helper raises */
+        od_mov_rm(a, OD_R8, OD_RCX, OFF_FVAL);
+        od_shl_ri(a, OD_R8, 1);
+        od_jcc(a, OD_CC_E, miss);
+    }
+    record_fast_hit(c, site, OD_RDX, OD_RDX);
+    od_movsd_xm(a, 0, OD_RAX, OFF_FVAL);
+    od_sd_xm(a, sd, 0, OD_RCX, OFF_FVAL);
+    place_float_result(c, in, 1, 1, done, have_result);
+}
+
+/* Mixed operands, the way float's own slots see them: an exact float with an exact int of
+ * one digit. float's slots convert the int with PyLong_AsDouble, which is exact below
+ * 2**53, so xmm0 = lhs and xmm1 = rhs as doubles give the same results, NaNs and signed
+ * zeros included (int's slots return NotImplemented first: no effects). rax = lhs,
+ * rcx = rhs, rdx = lhs's type; anything else, or a zero divisor when `divides`, goes to
+ * s->miss. `then` finishes each of the two orders (its flag: the float is the lhs). */
+typedef void (*MixedThen)(Compiler *c, const Stub *s, int float_is_lhs);
+
+static void emit_mixed_operands(Compiler *c, const Stub *s, int divides, MixedThen then)
+{
+    OdAsm *a = &c->a;
+    OdLabel int_lhs = od_label_new(a);
+    branch_on_type(c, &PyFloat_Type, OD_CC_NE, int_lhs);
+    od_mov_rm(a, OD_R11, OD_RCX, OFF_TYPE);            /* float op int */
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rr(a, OD_R11, OD_R8);
+    od_jcc(a, OD_CC_NE, s->miss);
+    compact_value(c, OD_R10, OD_RCX, s->miss);
+    if (divides) {
+        od_test_rr(a, OD_R10, OD_R10);
+        od_jcc(a, OD_CC_E, s->miss);
+    }
+    od_movsd_xm(a, 0, OD_RAX, OFF_FVAL);
+    od_cvtsi2sd_xr(a, 1, OD_R10);
+    then(c, s, 1);
+    od_label_bind(a, int_lhs);                          /* int op float */
+    branch_on_type(c, &PyLong_Type, OD_CC_NE, s->miss);
+    od_mov_rm(a, OD_R11, OD_RCX, OFF_TYPE);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyFloat_Type);
+    od_cmp_rr(a, OD_R11, OD_R8);
+    od_jcc(a, OD_CC_NE, s->miss);
+    if (divides) {
+        od_mov_rm(a, OD_R8, OD_RCX, OFF_FVAL);
+        od_shl_ri(a, OD_R8, 1);
+        od_jcc(a, OD_CC_E, s->miss);
+    }
+    compact_value(c, OD_R10, OD_RAX, s->miss);
+    od_cvtsi2sd_xr(a, 0, OD_R10);
+    od_movsd_xm(a, 1, OD_RCX, OFF_FVAL);
+    then(c, s, 0);
+}
+
+static void mixed_arith_then(Compiler *c, const Stub *s, int float_is_lhs)
+{
+    OdSdOp sd = OD_SD_ADD;
+    float_sd_op(s->instr->oparg, &sd);
+    record_fast_hit(c, s->site, OD_RDX, OD_R11);
+    od_sd_xx(&c->a, sd, 0, 1);
+    place_float_result(c, s->instr, float_is_lhs, !float_is_lhs, s->done, s->join);
+}
+
+/* Out of line: the operands' types differ (float's arithmetic). */
+static void binary_op_mixed_cold(Compiler *c, const Stub *s)
+{
+    OdSdOp sd = OD_SD_ADD;
+    float_sd_op(s->instr->oparg, &sd);
+    emit_mixed_operands(c, s, sd == OD_SD_DIV, mixed_arith_then);
 }
 
 /* Out of line: the operands' common type (rdx) is not the expected one. */
@@ -227,7 +297,8 @@ void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabe
     int hint = expect_float(c, in, site);
     OdLabel have_result = od_label_new(a);
     Stub cold = {.instr = in, .site = site, .miss = miss, .done = done, .join = have_result};
-    load_same_type_operands(c, in->depth, miss);
+    load_same_type_operands(c, in->depth,
+                            has_float ? cold_stub(c, binary_op_mixed_cold, cold) : miss);
     if (has_float && (iop < 0 || hint != 0)) { /* floats expected or only, or no hint */
         OdLabel other = iop < 0 ? miss : other_variant(c, hint, binary_op_int_cold, cold);
         branch_on_type(c, &PyFloat_Type, OD_CC_NE, other);
@@ -273,13 +344,16 @@ static void emit_int_compare(Compiler *c, int op, OdOpCache *site, OdLabel miss,
  * comparison but != must be false then. "Above" conditions are false when unordered;
  * < and <= are written as > and >= with the operands swapped, == and != test PF
  * explicitly. */
-static void emit_float_compare(Compiler *c, int op, OdOpCache *site, OdLabel yes, OdLabel no)
+static void compare_doubles(Compiler *c, int op, int in_xmm, OdLabel yes, OdLabel no)
 {
     OdAsm *a = &c->a;
-    record_fast_hit(c, site, OD_RDX, OD_RDX);
     int swap = op == Py_LT || op == Py_LE;
-    od_movsd_xm(a, 0, swap ? OD_RCX : OD_RAX, OFF_FVAL);
-    od_ucomisd_xm(a, 0, swap ? OD_RAX : OD_RCX, OFF_FVAL);
+    if (in_xmm) {                                      /* xmm0 = lhs, xmm1 = rhs */
+        od_ucomisd_xx(a, swap ? 1 : 0, swap ? 0 : 1);
+    } else {                                           /* the floats rax, rcx */
+        od_movsd_xm(a, 0, swap ? OD_RCX : OD_RAX, OFF_FVAL);
+        od_ucomisd_xm(a, 0, swap ? OD_RAX : OD_RCX, OFF_FVAL);
+    }
     switch (op) {
     case Py_LT: case Py_GT:
         od_jcc(a, OD_CC_A, yes);
@@ -297,6 +371,25 @@ static void emit_float_compare(Compiler *c, int op, OdOpCache *site, OdLabel yes
         break;
     }
     od_jmp(a, no);
+}
+
+static void emit_float_compare(Compiler *c, int op, OdOpCache *site, OdLabel yes, OdLabel no)
+{
+    record_fast_hit(c, site, OD_RDX, OD_RDX);
+    compare_doubles(c, op, 0, yes, no);
+}
+
+static void mixed_compare_then(Compiler *c, const Stub *s, int float_is_lhs)
+{
+    (void)float_is_lhs;
+    record_fast_hit(c, s->site, OD_RDX, OD_R11);
+    compare_doubles(c, s->instr->oparg, 1, s->join, s->join2);
+}
+
+/* Out of line: the operands' types differ (float's comparison). */
+static void compare_mixed_cold(Compiler *c, const Stub *s)
+{
+    emit_mixed_operands(c, s, 0, mixed_compare_then);
 }
 
 /* Out of line: the other type than the one expected inline (join = yes, join2 = no). */
@@ -324,7 +417,7 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
     }
     Stub cold = {.instr = in, .site = site, .miss = miss, .join = yes, .join2 = no};
     int hint = expect_float(c, in, site);
-    load_same_type_operands(c, in->depth, miss);
+    load_same_type_operands(c, in->depth, cold_stub(c, compare_mixed_cold, cold));
     if (hint != 0) {                       /* floats expected, or no hint: floats first */
         OdLabel other = other_variant(c, hint, compare_int_cold, cold);
         branch_on_type(c, &PyFloat_Type, OD_CC_NE, other);
