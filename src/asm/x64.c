@@ -143,15 +143,26 @@ static int32_t saved_before(const OdFixup *fx, int n, const int32_t *saved_upto,
     return saved_upto[lo];
 }
 
+/* What relaxation does with a jump: keeps it long, makes it short (rel8), or drops it (an
+ * unconditional jump to the very next instruction, which the emitters leave where one
+ * path falls into the join another jumps to). */
+enum { JUMP_LONG, JUMP_SHORT, JUMP_DROPPED };
+
+static int32_t jump_saving(const OdFixup *f, char how)
+{
+    return how == JUMP_SHORT ? jump_length(f) - 2 : how == JUMP_DROPPED ? jump_length(f) : 0;
+}
+
 static void sum_savings(const OdFixup *fx, int n, const char *shrt, int32_t *saved_upto)
 {
     saved_upto[0] = 0;
     for (int i = 0; i < n; i++)
-        saved_upto[i + 1] = saved_upto[i] + (shrt[i] ? jump_length(&fx[i]) - 2 : 0);
+        saved_upto[i + 1] = saved_upto[i] + jump_saving(&fx[i], shrt[i]);
 }
 
-/* Shorten every jump whose target is within a rel8's reach, to a fixpoint (shortening one
- * jump only brings others' targets closer), then rebuild the buffer and move the labels. */
+/* Shorten every jump whose target is within a rel8's reach and drop unconditional ones to
+ * the next instruction, to a fixpoint (each step only brings others' targets closer), then
+ * rebuild the buffer and move the labels. */
 static int relax_jumps(OdAsm *a)
 {
     int n = a->nfixups, ok = -1;
@@ -167,13 +178,19 @@ static int relax_jumps(OdAsm *a)
         changed = 0;
         sum_savings(fx, n, shrt, saved_upto);
         for (int i = 0; i < n; i++) {
-            if (shrt[i] || fx[i].kind == OD_FIX_OTHER || a->labels[fx[i].label] < 0)
+            if (shrt[i] == JUMP_DROPPED || fx[i].kind == OD_FIX_OTHER || a->labels[fx[i].label] < 0)
                 continue;
             int32_t target = a->labels[fx[i].label];
             int32_t new_end = jump_start(&fx[i]) - saved_upto[i] + 2;
             int32_t disp = target - saved_before(fx, n, saved_upto, target) - new_end;
-            if (disp >= -128 && disp <= 127)
-                shrt[i] = changed = 1;
+            if (fx[i].kind == OD_FIX_JMP && shrt[i] == JUMP_SHORT && disp == 0) {
+                /* lands right after itself (long ones are made short first) */
+                shrt[i] = JUMP_DROPPED;
+                changed = 1;
+            } else if (shrt[i] == JUMP_LONG && disp >= -128 && disp <= 127) {
+                shrt[i] = JUMP_SHORT;
+                changed = 1;
+            }
         }
     }
     sum_savings(fx, n, shrt, saved_upto);
@@ -192,10 +209,12 @@ static int relax_jumps(OdAsm *a)
         size_t start = (size_t)jump_start(&fx[i]);
         memcpy(out + to, a->buf + from, start - from);
         to += start - from;
+        from = start + (size_t)jump_length(&fx[i]);
+        if (shrt[i] == JUMP_DROPPED)
+            continue;
         out[to] = fx[i].kind == OD_FIX_JMP ? 0xEB : (uint8_t)(0x70 | (a->buf[start + 1] & 0x0F));
         pos8[i] = (int32_t)to + 1;
         to += 2;
-        from = start + (size_t)jump_length(&fx[i]);
     }
     memcpy(out + to, a->buf + from, a->len - from);
     to += a->len - from;
@@ -203,7 +222,7 @@ static int relax_jumps(OdAsm *a)
         if (a->labels[l] >= 0)
             a->labels[l] -= saved_before(fx, n, saved_upto, a->labels[l]);
     for (int i = 0; i < n; i++) {
-        if (!shrt[i])
+        if (shrt[i] != JUMP_SHORT)
             continue;
         int32_t disp = a->labels[fx[i].label] - (pos8[i] + 1);
         if (disp < -128 || disp > 127)

@@ -436,6 +436,17 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
     CASE("jnp 5", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_NP, l);
                       od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
     CASE("ret", od_ret(&a));
+    /* An unconditional jump to the next instruction is dropped, chains of them too; labels
+     * on it and jumps over it move with the code. */
+    CASE("ret", { OdLabel l = od_label_new(&a); od_jmp(&a, l); od_label_bind(&a, l); od_ret(&a);
+                  od_asm_finish(&a); });
+    CASE("ret", { OdLabel x = od_label_new(&a); OdLabel y = od_label_new(&a); od_jmp(&a, x); od_jmp(&a, y);
+                  od_label_bind(&a, x); od_label_bind(&a, y); od_ret(&a); od_asm_finish(&a); });
+    CASE("je 2", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_E, l); od_jmp(&a, l);
+                   od_label_bind(&a, l); od_int3(&a); od_asm_finish(&a); });
+    CASE("jne 0", { OdLabel top = od_label_new(&a); OdLabel l = od_label_new(&a); od_label_bind(&a, top);
+                    od_jmp(&a, l); od_label_bind(&a, l); od_jcc(&a, OD_CC_NE, top);
+                    od_asm_finish(&a); });
 #undef CASE
     return out;
 }
