@@ -1073,6 +1073,40 @@ def test_mixed_arithmetic_reuses_only_float_temporaries(jit):
     assert all(s["fast"] + s["slow"] == 0 for s in sites), sites
 
 
+def f_int_constant_ops(values):
+    out = []
+    for x in values:
+        out.append((x + 1, x - 1, x * 3, x + -7, x - -7, x * -2, x * 0, x + 0,
+                    x + 1073741823, x - 1073741823, x * 1073741823,
+                    x < 10, x <= -1, x == 0, x != 5, x > 256, x >= -5))
+        flags = []
+        if x < 10:
+            flags.append("lt")
+        if x == 0:
+            flags.append("eq")
+        if x >= -5:
+            flags.append("ge")
+        out.append(flags)
+    return out
+
+
+def test_int_arithmetic_and_compares_with_an_int_constant(jit):
+    # `x + 1`, `x < 10`: the constant's value is built into the code; the lhs is checked.
+    # Results as interpreted across the small-int cache, one digit and beyond.
+    jit.run_both(f_int_constant_ops, [0, 1, -1, 5, -5, -6, 9, 10, 255, 256, 257, 1000,
+                                      2**30 - 1, -(2**30 - 1)])
+    sites = _op_sites(f_int_constant_ops, "BINARY_OP", "COMPARE_OP")
+    assert len(sites) == 20, sites
+    assert all(s["inline"] == 14 and s["fast"] + s["slow"] == 0 for s in sites), sites
+
+
+@pytest.mark.parametrize("values", [[2**30, -(2**30), 2**62, 2**100],   # int's own slots
+                                    [1.5, -0.0, -3.0, 1e300],            # float with an int
+                                    [True, False]])                     # not exact ints
+def test_int_constant_operand_with_other_lhs_types(jit, values):
+    jit.run_both(f_int_constant_ops, values)
+
+
 def _fresh_arith():
     """A new code object each time: the interpreter's specialization is per code object."""
     ns = {}

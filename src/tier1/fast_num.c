@@ -51,6 +51,33 @@ static void load_same_type_operands(Compiler *c, int d, OdLabel mismatch)
 }
 
 
+/* Whether the rhs (stack slot `depth`) is a constant exact int of one digit that only this
+ * instruction reads (a deferred LOAD_CONST); *value = its value. Then its type and size
+ * need no check and the value is an immediate. */
+static int compact_int_constant(Compiler *c, int depth, int32_t *value)
+{
+    const Pending *p = borrowed(c, depth);
+    if (!p || p->local >= 0 || !PyLong_CheckExact(p->constant))
+        return 0;
+    Py_ssize_t size = Py_SIZE(p->constant);
+    if (size < -1 || size > 1)
+        return 0;
+    *value = (int32_t)(size * (Py_ssize_t)((PyLongObject *)p->constant)->ob_digit[0]);
+    return 1;
+}
+
+/* rax = lhs, rcx = the int constant rhs, rdx = lhs's type; on to `not_int` unless lhs is an
+ * exact int (the operands' types then differ). */
+static void load_operands_int_constant(Compiler *c, int d, OdLabel not_int)
+{
+    load_operand(c, OD_RAX, d - 2);
+    load_operand(c, OD_RCX, d - 1);         /* cold paths read it; the fast one does not */
+    od_mov_rm(&c->a, OD_RDX, OD_RAX, OFF_TYPE);
+    od_mov_ri(&c->a, OD_R8, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rr(&c->a, OD_RDX, OD_R8);
+    od_jcc(&c->a, OD_CC_NE, not_int);
+}
+
 /* Jump to `to` on condition `cc` of comparing rdx (the operands' type) with `type`. */
 static void branch_on_type(Compiler *c, PyTypeObject *type, OdCond cc, OdLabel to)
 {
@@ -146,19 +173,28 @@ static void big_int_cold(Compiler *c, const Stub *s)
 /* rdi = (lhs op rhs) as a new int, then jump to `have_result`: both operands are exact
  * ints (checked); compact ones are done inline, bigger ones by int's slot. */
 static void emit_int_arith(Compiler *c, const OdInstr *in, OdOpCache *site, int iop,
-                           OdLabel have_result)
+                           const int32_t *rhs_constant, OdLabel have_result)
 {
     OdAsm *a = &c->a;
     OdLabel big = cold_stub(c, big_int_cold, (Stub){.instr = in, .site = site, .join = have_result});
     compact_value(c, OD_R8, OD_RAX, big);
-    compact_value(c, OD_R10, OD_RCX, big);
     /* Both below 2**30 in magnitude: no 64-bit overflow, even for the product. */
-    if (iop == NB_ADD)
-        od_add_rr(a, OD_R8, OD_R10);
-    else if (iop == NB_SUBTRACT)
-        od_sub_rr(a, OD_R8, OD_R10);
-    else
-        od_imul_rr(a, OD_R8, OD_R10);
+    if (rhs_constant && iop == NB_ADD) {
+        od_add_ri(a, OD_R8, *rhs_constant);
+    } else if (rhs_constant && iop == NB_SUBTRACT) {
+        od_sub_ri(a, OD_R8, *rhs_constant);
+    } else {
+        if (rhs_constant)
+            od_mov_ri(a, OD_R10, *rhs_constant);
+        else
+            compact_value(c, OD_R10, OD_RCX, big);
+        if (iop == NB_ADD)
+            od_add_rr(a, OD_R8, OD_R10);
+        else if (iop == NB_SUBTRACT)
+            od_sub_rr(a, OD_R8, OD_R10);
+        else
+            od_imul_rr(a, OD_R8, OD_R10);
+    }
     record_fast_hit(c, site, OD_RDX, OD_RDX);
     small_int_or_jump(c, OD_R8, have_result,
                       cold_stub(c, int_result_cold, (Stub){.instr = in, .join = have_result}));
@@ -278,7 +314,7 @@ static void binary_op_mixed_cold(Compiler *c, const Stub *s)
 static void binary_op_int_cold(Compiler *c, const Stub *s)
 {
     branch_on_type(c, &PyLong_Type, OD_CC_NE, s->miss);
-    emit_int_arith(c, s->instr, s->site, int_op(s->instr->oparg), s->join);
+    emit_int_arith(c, s->instr, s->site, int_op(s->instr->oparg), NULL, s->join);
 }
 
 static void binary_op_float_cold(Compiler *c, const Stub *s)
@@ -297,8 +333,16 @@ void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabe
     int hint = expect_float(c, in, site);
     OdLabel have_result = od_label_new(a);
     Stub cold = {.instr = in, .site = site, .miss = miss, .done = done, .join = have_result};
-    load_same_type_operands(c, in->depth,
-                            has_float ? cold_stub(c, binary_op_mixed_cold, cold) : miss);
+    OdLabel mismatch = has_float ? cold_stub(c, binary_op_mixed_cold, cold) : miss;
+    int32_t k;
+    if (iop >= 0 && (!has_float || hint == 0) && compact_int_constant(c, in->depth - 1, &k)) {
+        load_operands_int_constant(c, in->depth, mismatch);   /* int op constant */
+        emit_int_arith(c, in, site, iop, &k, have_result);
+        od_label_bind(a, have_result);
+        release_operands_into(c, in, OD_RDI, done);
+        return;
+    }
+    load_same_type_operands(c, in->depth, mismatch);
     if (has_float && (iop < 0 || hint != 0)) { /* floats expected or only, or no hint */
         OdLabel other = iop < 0 ? miss : other_variant(c, hint, binary_op_int_cold, cold);
         branch_on_type(c, &PyFloat_Type, OD_CC_NE, other);
@@ -310,7 +354,7 @@ void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabe
     } else {
         OdLabel other = has_float ? cold_stub(c, binary_op_float_cold, cold) : miss;
         branch_on_type(c, &PyLong_Type, OD_CC_NE, other);
-        emit_int_arith(c, in, site, iop, have_result);
+        emit_int_arith(c, in, site, iop, NULL, have_result);
     }
     od_label_bind(a, have_result);                    /* rdi = the result (new reference) */
     release_operands_into(c, in, OD_RDI, done);
@@ -326,16 +370,20 @@ static void release_operands_then(Compiler *c, const OdInstr *in, OdLabel to)
 }
 
 /* Compare two compact ints (checked: rax, rcx of type int) and go to `yes` or `no`. */
-static void emit_int_compare(Compiler *c, int op, OdOpCache *site, OdLabel miss, OdLabel yes,
-                             OdLabel no)
+static void emit_int_compare(Compiler *c, int op, OdOpCache *site, const int32_t *rhs_constant,
+                             OdLabel miss, OdLabel yes, OdLabel no)
 {
     static const OdCond int_cc[] = {[Py_LT] = OD_CC_L, [Py_LE] = OD_CC_LE, [Py_EQ] = OD_CC_E,
                                     [Py_NE] = OD_CC_NE, [Py_GT] = OD_CC_G, [Py_GE] = OD_CC_GE};
     OdAsm *a = &c->a;
     compact_value(c, OD_R8, OD_RAX, miss);
-    compact_value(c, OD_R10, OD_RCX, miss);
+    if (!rhs_constant)
+        compact_value(c, OD_R10, OD_RCX, miss);
     record_fast_hit(c, site, OD_RDX, OD_RDX);
-    od_cmp_rr(a, OD_R8, OD_R10);
+    if (rhs_constant)
+        od_cmp_ri(a, OD_R8, *rhs_constant);
+    else
+        od_cmp_rr(a, OD_R8, OD_R10);
     od_jcc(a, int_cc[op], yes);
     od_jmp(a, no);
 }
@@ -396,13 +444,32 @@ static void compare_mixed_cold(Compiler *c, const Stub *s)
 static void compare_int_cold(Compiler *c, const Stub *s)
 {
     branch_on_type(c, &PyLong_Type, OD_CC_NE, s->miss);
-    emit_int_compare(c, s->instr->oparg, s->site, s->miss, s->join, s->join2);
+    emit_int_compare(c, s->instr->oparg, s->site, NULL, s->miss, s->join, s->join2);
 }
 
 static void compare_float_cold(Compiler *c, const Stub *s)
 {
     branch_on_type(c, &PyFloat_Type, OD_CC_NE, s->miss);
     emit_float_compare(c, s->instr->oparg, s->site, s->join, s->join2);
+}
+
+/* Two operands of one type (rax, rcx; rdx = the type): the expected one inline, the other
+ * out of line, or both inline with no hint; on to s->join if true, s->join2 if false. */
+static void emit_same_type_compare(Compiler *c, const Stub *s, int hint)
+{
+    int op = s->instr->oparg;
+    if (hint != 0) {                       /* floats expected, or no hint: floats first */
+        OdLabel other = other_variant(c, hint, compare_int_cold, *s);
+        branch_on_type(c, &PyFloat_Type, OD_CC_NE, other);
+        emit_float_compare(c, op, s->site, s->join, s->join2);
+        if (hint < 0) {
+            od_label_bind(&c->a, other);
+            compare_int_cold(c, s);
+        }
+    } else {
+        branch_on_type(c, &PyLong_Type, OD_CC_NE, cold_stub(c, compare_float_cold, *s));
+        emit_int_compare(c, op, s->site, NULL, s->miss, s->join, s->join2);
+    }
 }
 
 void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
@@ -417,18 +484,14 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
     }
     Stub cold = {.instr = in, .site = site, .miss = miss, .join = yes, .join2 = no};
     int hint = expect_float(c, in, site);
-    load_same_type_operands(c, in->depth, cold_stub(c, compare_mixed_cold, cold));
-    if (hint != 0) {                       /* floats expected, or no hint: floats first */
-        OdLabel other = other_variant(c, hint, compare_int_cold, cold);
-        branch_on_type(c, &PyFloat_Type, OD_CC_NE, other);
-        emit_float_compare(c, op, site, yes, no);
-        if (hint < 0) {
-            od_label_bind(a, other);
-            compare_int_cold(c, &cold);
-        }
+    OdLabel mismatch = cold_stub(c, compare_mixed_cold, cold);
+    int32_t k;
+    if (hint == 0 && compact_int_constant(c, in->depth - 1, &k)) {
+        load_operands_int_constant(c, in->depth, mismatch);   /* int op constant */
+        emit_int_compare(c, op, site, &k, miss, yes, no);
     } else {
-        branch_on_type(c, &PyLong_Type, OD_CC_NE, cold_stub(c, compare_float_cold, cold));
-        emit_int_compare(c, op, site, miss, yes, no);
+        load_same_type_operands(c, in->depth, mismatch);
+        emit_same_type_compare(c, &cold, hint);
     }
     od_label_bind(a, yes);
     release_operands_then(c, in, if_true);
