@@ -929,33 +929,44 @@ def f_int_ops(values):
     return out
 
 
-def f_float_ops(values):
+def f_number_ops(pairs):
     out = []
-    for x in values:
-        for y in values:
-            try:
-                q = x / y
-            except ZeroDivisionError as e:
-                q = str(e)
-            r = (x + y) * (x - y)            # temporaries: results reuse their objects
-            out.append((repr(x + y), repr(x - y), repr(x * y), repr(q), repr(r),
-                        x < y, x <= y, x == y, x != y, x > y, x >= y))
-            flags = []
-            if x < y:
-                flags.append("lt")
-            if x <= y:
-                flags.append("le")
-            if x == y:
-                flags.append("eq")
-            if x != y:
-                flags.append("ne")
-            if x > y:
-                flags.append("gt")
-            if x >= y:
-                flags.append("ge")
-            out.append(flags)
+    for x, y in pairs:
+        try:
+            q = x / y
+        except ZeroDivisionError as e:
+            q = str(e)
+        r = (x + y) * (x - y)            # temporaries: results reuse their objects
+        t = x
+        t -= y
+        out.append((repr(x + y), repr(x - y), repr(x * y), repr(q), repr(r), repr(t),
+                    x < y, x <= y, x == y, x != y, x > y, x >= y))
+        flags = []
+        if x < y:
+            flags.append("lt")
+        if x <= y:
+            flags.append("le")
+        if x == y:
+            flags.append("eq")
+        if x != y:
+            flags.append("ne")
+        if x > y:
+            flags.append("gt")
+        if x >= y:
+            flags.append("ge")
+        out.append(flags)
     return out
 
+
+def _fresh_copy(fn):
+    """The function with a code object of its own: compiled state and site records start
+    empty (they live with the code object)."""
+    import types
+    return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__)
+
+
+def _all_pairs(left, right):
+    return [(x, y) for x in left for y in right]
 
 def _op_sites(fn, *opnames):
     """Operator/subscript/iteration cache records of fn's compiled code (of `opnames`,
@@ -972,7 +983,8 @@ def test_inline_int_and_float_arithmetic_and_compares(jit):
     # zeros, zero divisors) must give the interpreter's results.
     jit.run_both(f_small_int_loop, 100, 3)
     ints = jit.run_both(f_int_ops, BOUNDARY_INTS)
-    floats = jit.run_both(f_float_ops, SPECIAL_FLOATS)
+    f_float_ops = _fresh_copy(f_number_ops)
+    floats = jit.run_both(f_float_ops, _all_pairs(SPECIAL_FLOATS, SPECIAL_FLOATS))
     assert "eq" in ints and ["ne"] in [f for f in floats if isinstance(f, list)]
     # The inline paths did the work: the helper only saw what they leave to it (big ints,
     # zero divisors).
@@ -994,35 +1006,9 @@ def test_inline_int_and_float_arithmetic_and_compares(jit):
     assert jit.run_both(small, -3, 2)[0] is cached[2]
 
 
-def f_mixed_ops(ints, floats):
-    out = []
-    for i in ints:
-        for x in floats:
-            for a, b in ((i, x), (x, i)):
-                try:
-                    q = repr(a / b)
-                except ZeroDivisionError as e:
-                    q = str(e)
-                t = a
-                t -= b
-                out.append((repr(a + b), repr(a - b), repr(a * b), q, repr(t),
-                            a < b, a <= b, a == b, a != b, a > b, a >= b))
-                flags = []
-                if a < b:
-                    flags.append("lt")
-                if a <= b:
-                    flags.append("le")
-                if a == b:
-                    flags.append("eq")
-                if a != b:
-                    flags.append("ne")
-                if a > b:
-                    flags.append("gt")
-                if a >= b:
-                    flags.append("ge")
-                out.append(flags)
-    return out
-
+def _mixed_pairs(ints, floats):
+    """Each int with each float, in both orders."""
+    return _all_pairs(ints, floats) + _all_pairs(floats, ints)
 
 MIXED_INTS = [1, -1, 7, 3, 2**30 - 1, -(2**30 - 1), 2**29 + 12345]
 MIXED_FLOATS = [1.5, -2.25, 7.0, 3.0000000000000004, 1e308, -1e-308, float("inf"),
@@ -1033,11 +1019,12 @@ def test_inline_mixed_int_and_float_arithmetic_and_compares(jit):
     # A float with an int of one digit (either order) is done by the compiled code, as
     # float's own slots do it: results, NaNs, infinities and exact ties all as interpreted,
     # and the generic helper is never called.
-    got = jit.run_both(f_mixed_ops, MIXED_INTS, MIXED_FLOATS)
+    fn = _fresh_copy(f_number_ops)
+    got = jit.run_both(fn, _mixed_pairs(MIXED_INTS, MIXED_FLOATS))
     assert ("7.0", "-3.0", "7.0") not in got
     assert ["le", "eq", "ge"] in got                        # 7 == 7.0 and 7.0 == 7
-    sites = _op_sites(f_mixed_ops, "BINARY_OP", "COMPARE_OP")
-    assert len(sites) == 17, sites
+    sites = _op_sites(fn, "BINARY_OP", "COMPARE_OP")
+    assert len(sites) == 20, sites
     per_site = len(MIXED_INTS) * len(MIXED_FLOATS) * 2
     assert all(s["inline"] == per_site and s["fast"] + s["slow"] == 0 for s in sites), sites
 
@@ -1048,8 +1035,9 @@ def test_inline_mixed_int_and_float_arithmetic_and_compares(jit):
     ([True, False], [1.0, 0.0]),                            # bools are not exact ints
 ])
 def test_mixed_int_and_float_operands_the_inline_path_leaves_to_the_helper(jit, ints, floats):
-    jit.run_both(f_mixed_ops, ints, floats)
-    sites = _op_sites(f_mixed_ops, "BINARY_OP", "COMPARE_OP")
+    fn = _fresh_copy(f_number_ops)
+    jit.run_both(fn, _mixed_pairs(ints, floats))
+    sites = _op_sites(fn, "BINARY_OP", "COMPARE_OP")
     assert sum(s["fast"] + s["slow"] for s in sites) > 0, sites
 
 
