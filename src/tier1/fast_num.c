@@ -51,6 +51,20 @@ static void load_same_type_operands(Compiler *c, int d, OdLabel mismatch)
 }
 
 
+/* Jump to `to` on condition `cc` of comparing the type in `reg` with `type` (r8: scratch). */
+static void branch_on_type_in(Compiler *c, OdReg reg, PyTypeObject *type, OdCond cc, OdLabel to)
+{
+    od_mov_ri(&c->a, OD_R8, (int64_t)(intptr_t)type);
+    od_cmp_rr(&c->a, reg, OD_R8);
+    od_jcc(&c->a, cc, to);
+}
+
+/* The same for rdx (the operands' type). */
+static void branch_on_type(Compiler *c, PyTypeObject *type, OdCond cc, OdLabel to)
+{
+    branch_on_type_in(c, OD_RDX, type, cc, to);
+}
+
 /* Whether the rhs (stack slot `depth`) is a constant exact int of one digit that only this
  * instruction reads (a deferred LOAD_CONST); *value = its value. Then its type and size
  * need no check and the value is an immediate. */
@@ -73,18 +87,9 @@ static void load_operands_int_constant(Compiler *c, int d, OdLabel not_int)
     load_operand(c, OD_RAX, d - 2);
     load_operand(c, OD_RCX, d - 1);         /* cold paths read it; the fast one does not */
     od_mov_rm(&c->a, OD_RDX, OD_RAX, OFF_TYPE);
-    od_mov_ri(&c->a, OD_R8, (int64_t)(intptr_t)&PyLong_Type);
-    od_cmp_rr(&c->a, OD_RDX, OD_R8);
-    od_jcc(&c->a, OD_CC_NE, not_int);
+    branch_on_type(c, &PyLong_Type, OD_CC_NE, not_int);
 }
 
-/* Jump to `to` on condition `cc` of comparing rdx (the operands' type) with `type`. */
-static void branch_on_type(Compiler *c, PyTypeObject *type, OdCond cc, OdLabel to)
-{
-    od_mov_ri(&c->a, OD_R8, (int64_t)(intptr_t)type);
-    od_cmp_rr(&c->a, OD_RDX, OD_R8);
-    od_jcc(&c->a, cc, to);
-}
 
 
 
@@ -265,9 +270,7 @@ static void emit_mixed_operands(Compiler *c, const Stub *s, int divides, MixedTh
     OdLabel int_lhs = od_label_new(a);
     branch_on_type(c, &PyFloat_Type, OD_CC_NE, int_lhs);
     od_mov_rm(a, OD_R11, OD_RCX, OFF_TYPE);            /* float op int */
-    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyLong_Type);
-    od_cmp_rr(a, OD_R11, OD_R8);
-    od_jcc(a, OD_CC_NE, s->miss);
+    branch_on_type_in(c, OD_R11, &PyLong_Type, OD_CC_NE, s->miss);
     compact_value(c, OD_R10, OD_RCX, s->miss);
     if (divides) {
         od_test_rr(a, OD_R10, OD_R10);
@@ -279,9 +282,7 @@ static void emit_mixed_operands(Compiler *c, const Stub *s, int divides, MixedTh
     od_label_bind(a, int_lhs);                          /* int op float */
     branch_on_type(c, &PyLong_Type, OD_CC_NE, s->miss);
     od_mov_rm(a, OD_R11, OD_RCX, OFF_TYPE);
-    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyFloat_Type);
-    od_cmp_rr(a, OD_R11, OD_R8);
-    od_jcc(a, OD_CC_NE, s->miss);
+    branch_on_type_in(c, OD_R11, &PyFloat_Type, OD_CC_NE, s->miss);
     if (divides) {
         od_mov_rm(a, OD_R8, OD_RCX, OFF_FVAL);
         od_shl_ri(a, OD_R8, 1);
