@@ -1,6 +1,7 @@
 /* hook/hook.c — the eval-frame function and the tiering policy. */
 #include "hook.h"
 
+#include "cstack.h"
 #include "../runtime/frames.h"
 
 static const char *const interp_names[] = {
@@ -61,8 +62,20 @@ static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     return od_unit_run(ts, f, st->unit, at);
 }
 
+static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
+
+/* The eval-frame function as a frame runner (hook/cstack.h), the throw flag in `arg`. */
+static PyObject *eval_frame_runner(PyThreadState *ts, _PyInterpreterFrame *f, void *arg)
+{
+    return od_eval_frame(ts, f, (int)(intptr_t)arg);
+}
+
 static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
+    /* Every frame evaluated under the hook nests on the C stack: near its end, continue
+     * on a fresh segment (deep recursion must never overflow it). */
+    if (od_cstack_low())
+        return od_cstack_call(eval_frame_runner, ts, f, (void *)(intptr_t)throwflag);
     if (throwflag)
         return interpret(ts, f, throwflag, OD_INTERP_THROW);
     if (f->owner == FRAME_OWNED_BY_GENERATOR)
@@ -96,6 +109,8 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
  * od_eval_frame would do after its checks (runtime/frames.h). */
 static PyObject *enter_direct(PyThreadState *ts, _PyInterpreterFrame *f, void *state)
 {
+    if (od_cstack_low())
+        return od_cstack_call(enter_direct, ts, f, state);
     OdCodeState *st = state;
     st->entries++;
     od_maybe_recompile(f->f_code, st);

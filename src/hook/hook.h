@@ -36,6 +36,8 @@ typedef struct {
     uint64_t frames_interpreted[OD_INTERP__COUNT];
     uint64_t exits[OD_EXIT__COUNT];      /* compiled frames handed to the interpreter */
     uint64_t exits_by_opcode[256];
+    uint64_t cstack_switches;            /* frame entries moved to a fresh C stack segment */
+    uint64_t cstack_segments;            /* segments mapped for that (hook/cstack.h) */
 } OdStats;
 
 typedef struct {

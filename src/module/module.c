@@ -177,6 +177,8 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "code_memory_mapped", od_codemem_mapped()) < 0
         || set_u64(d, "frames_native", od_stats.frames_native) < 0
         || set_u64(d, "frames_interpreted", interpreted) < 0
+        || set_u64(d, "cstack_switches", od_stats.cstack_switches) < 0
+        || set_u64(d, "cstack_segments", od_stats.cstack_segments) < 0
         || set_u64(d, "exceptions_handled_natively", od_rt_unwinds) < 0
         || set_obj(d, "interpreted_by_reason", interp) < 0
         || set_obj(d, "exits", exits_dict(od_stats.exits)) < 0
