@@ -1,11 +1,31 @@
-"""Option limits (issue 14): the C core refuses what it cannot hold instead of truncating
-it, and shows what it holds (_overdrive._get_config)."""
+"""Option limits (issue 14): every out-of-range option is refused with a TypeError/ValueError
+naming it and what is accepted, a refused call changes nothing (Python, C, log, perf map),
+and the C core refuses what it cannot hold instead of truncating it."""
 from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
 import _overdrive
 import overdrive
+
+TESTS = Path(__file__).resolve().parent
+
+THRESHOLD = ("an int from 0 to 2147483647 = 2**31-1 (interpreted calls before a function is "
+             "compiled; 0 compiles everything on first execution)")
+MAX_CODE = ("an int from 4096 to 140737488355328 = 2**47 (bytes of executable memory for "
+            "compiled code)")
+RECOMPILE = ("an int from 0 to 9223372036854775807 = 2**63-1 (native entries after which a "
+             "function is compiled once more from what its caches recorded; 0 never recompiles)")
+LOG = "a comma-separated str of events from 'compile', 'exit' (or '' to switch the log off)"
+BOOL_WORDS = "1 or 0 (or true/false, yes/no, on/off)"
 
 
 @pytest.fixture
@@ -13,6 +33,106 @@ def restore_config():
     before = overdrive.config()
     yield
     overdrive.config(**before)
+
+
+def _state():
+    """Everything a refused call must leave alone: config(), the C core's values, the log
+    (events and the very descriptor it writes to) and the perf map."""
+    return overdrive.config(), _overdrive._get_config()
+
+
+# ---- limits of config() -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, value, accepted", [
+    ("max_code_bytes", 2**64, MAX_CODE),           # was stored as 0 in C: nothing compiled
+    ("max_code_bytes", 2**64 + 8192, MAX_CODE),    # was stored as 8192
+    ("max_code_bytes", 2**47 + 1, MAX_CODE),
+    ("max_code_bytes", 4095, MAX_CODE),
+    ("recompile_after", 2**64 + 2, RECOMPILE),     # was stored as 2
+    ("recompile_after", 2**63, RECOMPILE),
+    ("recompile_after", -1, RECOMPILE),
+    ("threshold", 2**31, THRESHOLD),               # was OverflowError naming no option
+    ("threshold", 2**64, THRESHOLD),
+    ("threshold", -1, THRESHOLD),
+])
+def test_out_of_range_options_are_refused_naming_the_option(restore_config, name, value, accepted):
+    before = _state()
+    with pytest.raises(ValueError) as info:
+        overdrive.config(**{name: value})
+    assert str(info.value) == f"option {name!r} must be {accepted}, got {value!r}"
+    assert _state() == before
+
+
+def test_bounds_are_accepted_and_reach_the_c_core(restore_config):
+    top = overdrive.config(threshold=2**31 - 1, max_code_bytes=2**47, recompile_after=2**63 - 1)
+    c = _overdrive._get_config()
+    assert (c["threshold"], c["max_code_bytes"], c["code_memory_limit"], c["recompile_after"]) \
+        == (2**31 - 1, 2**47, 2**47, 2**63 - 1)
+    assert (top["threshold"], top["max_code_bytes"], top["recompile_after"]) == (2**31 - 1, 2**47, 2**63 - 1)
+    overdrive.config(threshold=0, max_code_bytes=4096, recompile_after=0)
+    c = _overdrive._get_config()
+    assert (c["threshold"], c["max_code_bytes"], c["recompile_after"]) == (0, 4096, 0)
+
+
+def test_a_refused_call_does_not_switch_the_log_on(restore_config):
+    """config(log=..., threshold=2**31) switched the log on, then raised OverflowError, and
+    config()["log"] still said ''."""
+    overdrive.config(log="", log_file=None)
+    before = _state()
+    with pytest.raises(ValueError, match=r"^option 'threshold' must be an int from 0 to 2147483647"):
+        overdrive.config(log="compile", threshold=2**31)
+    assert _state() == before
+    assert not _overdrive._get_config()["log_compile"]
+
+
+def test_a_refused_call_leaves_an_open_log_alone(tmp_path, restore_config):
+    overdrive.config(log="compile", log_file=tmp_path / "jit.log")
+    before = _state()
+    assert before[1]["log_fd"] >= 0
+    for bad in ({"log": "exit", "max_code_bytes": 2**64},
+                {"log_file": tmp_path / "other.log", "recompile_after": 2**64 + 2},
+                {"log": "exit", "log_file": "/proc/version"},
+                {"log_file": tmp_path / "no" / "such" / "dir.log"},
+                {"perf_map": True, "threshold": 2.0}):
+        with pytest.raises((TypeError, ValueError)):
+            overdrive.config(**bad)
+        assert _state() == before, bad
+    assert not (tmp_path / "other.log").exists()
+
+
+@pytest.mark.parametrize("path, reason", [("/proc/version", "Invalid argument"),
+                                          ("/nonexistent/dir/x", "No such file or directory")])
+def test_a_log_file_that_cannot_be_opened_names_option_and_path(restore_config, path, reason):
+    before = _state()
+    with pytest.raises(ValueError) as info:
+        overdrive.config(log="compile", log_file=path)
+    assert str(info.value) == (f"option 'log_file' must be a file that can be opened for "
+                               f"appending, got {path!r} ({reason})")
+    assert _state() == before
+    # Set while the log is off, the file is not opened yet: switching the log on names it.
+    overdrive.config(log="", log_file=path)
+    with pytest.raises(ValueError) as info:
+        overdrive.config(log="exit")
+    assert str(info.value) == (f"option 'log' cannot be switched on: option 'log_file' must be "
+                               f"a file that can be opened for appending, got {path!r} ({reason})")
+
+
+def test_huge_and_odd_values_name_the_option(restore_config):
+    with pytest.raises(ValueError, match=r"^option 'threshold' must be .*, got an int of 20001 bits$"):
+        overdrive.config(threshold=2**20000)       # no str() of the int: 3.11 limits its digits
+    with pytest.raises(TypeError, match=r"^option 'max_code_bytes' must be .*, not float$"):
+        overdrive.config(max_code_bytes=float("nan"))
+    with pytest.raises(TypeError, match=r"^option 'log_file' must be .*, not bytes$"):
+        overdrive.config(log_file=b"/tmp/x")
+
+    class Raising(os.PathLike):
+        def __fspath__(self):
+            raise RuntimeError("no path")
+
+    with pytest.raises(TypeError, match=r"^option 'log_file' must be .*RuntimeError: no path"):
+        overdrive.config(log_file=Raising())
+    with pytest.raises(ValueError, match=r"^option 'log_file' must be .*, got 'a\\x00b'$"):
+        overdrive.config(log_file="a\0b")
 
 
 # ---- the C core's own checks (defence in depth) ------------------------------------------
@@ -56,3 +176,70 @@ def test_c_set_log_refuses_bad_descriptors(restore_config):
     with pytest.raises(TypeError, match=r"^_set_log: fd must be an int"):
         _overdrive._set_log(True, False, 2.0)
     assert _overdrive._get_config() == before
+
+
+# ---- the perf map: a refused switch leaves it off ----------------------------------------
+
+def test_perf_map_that_cannot_be_written_is_refused_and_left_off(tmp_path):
+    child = """
+        import os, _overdrive, overdrive
+        def f(a):
+            return a + 1
+        overdrive.compile(f)
+        path = overdrive.perfmap.path()
+        os.mkdir(path)                 # the map cannot be opened: a directory is in the way
+        try:
+            try:
+                overdrive.config(perf_map=True, threshold=7)
+            except ValueError as e:
+                print("refused:", e)
+            print(overdrive.config()["perf_map"], overdrive.config()["threshold"],
+                  _overdrive._get_config()["perf_map"], _overdrive._get_config()["threshold"])
+        finally:
+            os.rmdir(path)
+    """
+    r = _run(tmp_path, child)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    out = r.stdout.splitlines()
+    assert re.fullmatch(r"refused: option 'perf_map' cannot be switched on: cannot append to "
+                        r"/tmp/perf-\d+\.map \(Is a directory\)", out[0]), out
+    assert out[1] == "False 1 False 1"
+
+
+# ---- fuzz ---------------------------------------------------------------------------------
+
+def test_config_fuzz(tmp_path):
+    """A few thousand random config() calls against a model (tests/_config_fuzz.py), in a
+    fresh process: accepted calls reach Python and C exactly, refused ones change nothing."""
+    start = time.monotonic()
+    r = subprocess.run([sys.executable, str(TESTS / "_config_fuzz.py"), "1414", "4000",
+                        str(tmp_path)], capture_output=True, text=True, env=_env(), timeout=120,
+                       cwd=tmp_path)
+    elapsed = time.monotonic() - start
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    m = re.fullmatch(r"ok 4000 calls: (\d+) accepted, (\d+) refused\n", r.stdout)
+    assert m, r.stdout
+    assert int(m.group(1)) > 500 and int(m.group(2)) > 500, r.stdout   # both sides explored
+    assert r.stderr == ""
+    assert elapsed < 5, f"the fuzz took {elapsed:.1f}s"
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+def _env(extra=None, path_first=()):
+    """Environment for a child Python that imports overdrive (and the autoload guard) from
+    this tree, with no OVERDRIVE* variable but those in `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERDRIVE")}
+    roots = [str(p) for p in path_first] + [
+        os.path.dirname(os.path.dirname(os.path.abspath(overdrive.__file__))),
+        os.path.dirname(os.path.abspath(_overdrive.__file__))]
+    env["PYTHONPATH"] = os.pathsep.join(roots)
+    env.update(extra or {})
+    return env
+
+
+def _run(tmp_path, source, extra_env=None, args=(), path_first=()):
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(source))
+    return subprocess.run([sys.executable, *args, str(script)], capture_output=True, text=True,
+                          env=_env(extra_env, path_first), timeout=60, cwd=tmp_path)

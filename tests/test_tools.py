@@ -410,7 +410,8 @@ def test_log_and_perf_map_options_are_validated(tmp_path, tools_off):
         overdrive.config(log_file=3)
     with pytest.raises(TypeError, match=r"option 'perf_map' must be True or False.* not str"):
         overdrive.config(perf_map="yes")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match=r"option 'log_file' must be a file that can be opened "
+                       r"for appending, got '.*dir\.log' \(No such file or directory\)"):
         overdrive.config(log="exit", log_file=tmp_path / "no" / "such" / "dir.log")
     assert overdrive.config()["log"] == ""  # nothing applied after the failure
     assert overdrive.config(log=" exit ,compile,exit")["log"] == "compile,exit"
