@@ -259,29 +259,45 @@ def _code_of(func: _CodeLike) -> types.CodeType:
 
 def _append_stats_line(path: str) -> None:
     line = json.dumps({"pid": os.getpid(), "argv": sys.argv, "stats": stats()})
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line + "\n")
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    except OSError as exc:  # at exit: one line, never a traceback
+        _warn(f"cannot append stats to OVERDRIVE_STATS_FILE {path!r} ({exc.strerror or exc})")
 
 
-def _config_from_environment(environ: "os._Environ[str]") -> None:
-    """Apply OVERDRIVE_LOG, OVERDRIVE_LOG_FILE and OVERDRIVE_PERF_MAP; a bad value raises
-    ValueError naming the variable and what it accepts."""
+def _warn(message: str) -> None:
+    """One line on stderr, for problems at start-up and exit (which must not raise)."""
+    if sys.stderr is not None:
+        try:
+            print(f"overdrive: {message}", file=sys.stderr, flush=True)
+        except Exception:  # noqa: BLE001 - a closed or broken stderr: nowhere to report
+            pass
+
+
+def _config_from_environment(environ: "os._Environ[str]", variables: Dict[str, str],
+                             otherwise: str) -> bool:
+    """Set the options of `variables` ({option: environment variable}; unset or empty ones
+    are skipped) together. Never raises: a bad value, or a file that cannot be opened, is one
+    line on stderr naming the variable and what it accepts, ending with `otherwise` (what
+    holds instead), and none of them is set. True if they were set."""
     options: Dict[str, Any] = {}
     labels: Dict[str, str] = {}
-    for name, variable in (("log", "OVERDRIVE_LOG"), ("log_file", "OVERDRIVE_LOG_FILE"),
-                           ("perf_map", "OVERDRIVE_PERF_MAP")):
-        if environ.get(variable):
-            options[name] = _from_text(name, environ[variable], variable)
-            labels[name] = variable
-    if options:
-        _configure(options, labels)
-
-
-def _parse_int_option(env_name: str, text: str) -> int:
     try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{env_name} must be an integer, got {text!r}") from None
+        for name, variable in variables.items():
+            text = environ.get(variable, "")
+            if text:
+                options[name] = _from_text(name, text, variable)
+                labels[name] = variable
+        if options:
+            _configure(options, labels)
+    except (TypeError, ValueError) as exc:
+        _warn(f"{exc}; ignored, {otherwise}")
+        return False
+    return True
 
 
-_config_from_environment(os.environ)
+# Read at import (the autoload reads OVERDRIVE, OVERDRIVE_THRESHOLD and OVERDRIVE_STATS_FILE).
+_config_from_environment(os.environ, {"log": "OVERDRIVE_LOG", "log_file": "OVERDRIVE_LOG_FILE"},
+                         "the log stays off")
+_config_from_environment(os.environ, {"perf_map": "OVERDRIVE_PERF_MAP"}, "the perf map stays off")

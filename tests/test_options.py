@@ -1,13 +1,18 @@
-"""Option limits (issue 14): every out-of-range option is refused with a TypeError/ValueError
-naming it and what is accepted, a refused call changes nothing (Python, C, log, perf map),
-and the C core refuses what it cannot hold instead of truncating it."""
+"""Option limits and start-up errors (issue 14): every out-of-range option is refused with a
+TypeError/ValueError naming it and what is accepted, a refused call changes nothing (Python,
+C, log, perf map), the C core refuses what it cannot hold instead of truncating it, and every
+problem at start-up (a bad OVERDRIVE* variable, a log or stats file that cannot be opened, a
+C extension that does not load) is one line on stderr while the program runs unaffected."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
+import site
 import subprocess
 import sys
+import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -226,7 +231,7 @@ def test_config_fuzz(tmp_path):
     assert cpu < 5, f"the fuzz took {cpu:.1f}s of CPU"
 
 
-# ---- helpers ------------------------------------------------------------------------------
+# ---- start-up: environment variables ------------------------------------------------------
 
 def _env(extra=None, path_first=()):
     """Environment for a child Python that imports overdrive (and the autoload guard) from
@@ -245,3 +250,135 @@ def _run(tmp_path, source, extra_env=None, args=(), path_first=()):
     script.write_text(textwrap.dedent(source))
     return subprocess.run([sys.executable, *args, str(script)], capture_output=True, text=True,
                           env=_env(extra_env, path_first), timeout=60, cwd=tmp_path)
+
+
+def _pth_installed() -> bool:
+    paths = [sysconfig.get_paths()["purelib"]] + list(getattr(site, "getsitepackages", lambda: [])())
+    return any(os.path.exists(os.path.join(p, "overdrive-autoload.pth")) for p in paths)
+
+
+needs_pth = pytest.mark.skipif(not _pth_installed(), reason="overdrive is not pip-installed "
+                               "here (the autoload .pth only exists in an installed environment)")
+
+# The program under test: its output must not change whatever the start-up problem.
+PROGRAM = """
+    import json, sys
+    def work(n):
+        s = 0
+        for i in range(n):
+            s += i
+        return s
+    print(work(1000))
+    if "overdrive" in sys.modules:
+        import overdrive
+        print(overdrive.is_enabled(), json.dumps(overdrive.config(), sort_keys=True))
+"""
+DEFAULTS = {"log": "", "log_file": None, "max_code_bytes": 512 << 20, "perf_map": False,
+            "recompile_after": 1000, "threshold": 1}
+
+
+def _expect(r, stderr_lines, enabled, **config):
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == stderr_lines
+    assert r.stderr.endswith("\n") or not stderr_lines
+    want = ["499500"]
+    if enabled is not None:
+        want.append(f"{enabled} {json.dumps(dict(DEFAULTS, **config), sort_keys=True)}")
+    assert r.stdout.splitlines() == want
+
+
+@needs_pth
+@pytest.mark.parametrize("env, line, config", [
+    ({"OVERDRIVE_LOG": "bogus"},
+     f"OVERDRIVE_LOG must be {LOG}, got 'bogus'; ignored, the log stays off", {}),
+    ({"OVERDRIVE_LOG": "compile", "OVERDRIVE_LOG_FILE": "/nonexistent/dir/x"},
+     "OVERDRIVE_LOG_FILE must be a file that can be opened for appending, got "
+     "'/nonexistent/dir/x' (No such file or directory); ignored, the log stays off", {}),
+    ({"OVERDRIVE_LOG": "exit", "OVERDRIVE_LOG_FILE": "/proc/version"},
+     "OVERDRIVE_LOG_FILE must be a file that can be opened for appending, got "
+     "'/proc/version' (Invalid argument); ignored, the log stays off", {}),
+    ({"OVERDRIVE_THRESHOLD": "-1"},
+     f"OVERDRIVE_THRESHOLD must be {THRESHOLD}, got '-1'; ignored, the threshold stays 1", {}),
+    ({"OVERDRIVE_THRESHOLD": str(2**31)},
+     f"OVERDRIVE_THRESHOLD must be {THRESHOLD}, got '2147483648'; ignored, the threshold stays 1", {}),
+    ({"OVERDRIVE_THRESHOLD": "ten"},
+     f"OVERDRIVE_THRESHOLD must be {THRESHOLD}, got 'ten'; ignored, the threshold stays 1", {}),
+    ({"OVERDRIVE_PERF_MAP": "maybe"},
+     f"OVERDRIVE_PERF_MAP must be {BOOL_WORDS}, got 'maybe'; ignored, the perf map stays off", {}),
+    ({"OVERDRIVE_STATS_FILE": "/nonexistent/dir/s.jsonl"},
+     "OVERDRIVE_STATS_FILE must be a file that can be opened for appending, got "
+     "'/nonexistent/dir/s.jsonl' (No such file or directory); ignored, no stats are written", {}),
+    ({"OVERDRIVE_THRESHOLD": "0", "OVERDRIVE_LOG": "compile,exit", "OVERDRIVE_LOG_FILE": "jit.log"},
+     None, {"threshold": 0, "log": "compile,exit", "log_file": "jit.log"}),
+])
+def test_autoload_problem_is_one_line_and_the_program_runs(tmp_path, env, line, config):
+    r = _run(tmp_path, PROGRAM, dict(env, OVERDRIVE="1"))
+    _expect(r, [f"overdrive: {line}"] if line else [], True, **config)
+
+
+@needs_pth
+def test_autoload_several_problems_one_line_each(tmp_path):
+    r = _run(tmp_path, PROGRAM, {"OVERDRIVE": "1", "OVERDRIVE_LOG": "bogus",
+                                 "OVERDRIVE_THRESHOLD": "x", "OVERDRIVE_PERF_MAP": "1"})
+    _expect(r, [f"overdrive: OVERDRIVE_LOG must be {LOG}, got 'bogus'; ignored, the log stays off",
+                f"overdrive: OVERDRIVE_THRESHOLD must be {THRESHOLD}, got 'x'; ignored, the threshold stays 1"],
+            True, perf_map=True)
+
+
+@needs_pth
+def test_autoload_bad_overdrive_value_leaves_the_jit_off(tmp_path):
+    r = _run(tmp_path, PROGRAM, {"OVERDRIVE": "maybe"})
+    _expect(r, [f"overdrive: OVERDRIVE must be {BOOL_WORDS}, got 'maybe'; ignored, the JIT stays off"],
+            False)
+    for off in ("0", "off", "no", "false", ""):
+        r = _run(tmp_path, PROGRAM, {"OVERDRIVE": off})
+        _expect(r, [], None)            # the autoload does not even import overdrive
+
+
+@needs_pth
+def test_autoload_without_the_c_extension_is_one_line(tmp_path):
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "_overdrive.py").write_text("raise ImportError('no _overdrive in this test')\n")
+    r = _run(tmp_path, PROGRAM, {"OVERDRIVE": "1"}, path_first=[fake])
+    _expect(r, ["overdrive: OVERDRIVE=1 but the JIT cannot be loaded (ImportError: no _overdrive "
+                "in this test); the JIT stays off"], None)
+
+
+@needs_pth
+def test_autoload_stats_file_that_vanishes_before_exit(tmp_path):
+    d = tmp_path / "stats"
+    d.mkdir()
+    program = textwrap.dedent(PROGRAM) + "import shutil; shutil.rmtree(%r)\n" % str(d)
+    r = _run(tmp_path, program, {"OVERDRIVE": "1", "OVERDRIVE_STATS_FILE": str(d / "s.jsonl")})
+    assert r.returncode == 0
+    assert r.stderr.splitlines() == [
+        f"overdrive: cannot append stats to OVERDRIVE_STATS_FILE {str(d / 's.jsonl')!r} "
+        f"(No such file or directory)"]
+    assert r.stdout.splitlines()[0] == "499500"
+
+
+@pytest.mark.parametrize("how", [[], ["-m", "overdrive"]])
+def test_plain_import_with_bad_variables_warns_and_works(tmp_path, how):
+    """`import overdrive` (no autoload) and `python -m overdrive` behave as the autoload:
+    the import succeeds, one line per bad variable, the option keeps its default."""
+    env = {"OVERDRIVE_LOG": "compiles", "OVERDRIVE_PERF_MAP": "maybe",
+           "OVERDRIVE_LOG_FILE": "/nonexistent/dir/x"}
+    program = "import overdrive\n" + textwrap.dedent(PROGRAM)
+    r = _run(tmp_path, program, env, args=how)
+    _expect(r, [f"overdrive: OVERDRIVE_LOG must be {LOG}, got 'compiles'; ignored, the log stays off",
+                f"overdrive: OVERDRIVE_PERF_MAP must be {BOOL_WORDS}, got 'maybe'; ignored, the perf map stays off"],
+            bool(how))                  # both log variables ignored together
+    r = _run(tmp_path, program, {"OVERDRIVE_LOG": "exit", "OVERDRIVE_LOG_FILE": "/nonexistent/dir/x"},
+             args=how)
+    _expect(r, ["overdrive: OVERDRIVE_LOG_FILE must be a file that can be opened for appending, "
+                "got '/nonexistent/dir/x' (No such file or directory); ignored, the log stays off"],
+            bool(how))
+
+
+def test_command_line_threshold_is_checked(tmp_path):
+    for value in ("-1", "2147483648", "x"):
+        r = _run(tmp_path, PROGRAM, args=["-m", "overdrive", "--threshold", value])
+        assert r.returncode == 2 and r.stdout == ""
+        assert r.stderr.splitlines()[0] == f"overdrive: --threshold must be {THRESHOLD}, got {value!r}"
+        assert "Traceback" not in r.stderr
