@@ -31,78 +31,177 @@ __all__ = ["enable", "disable", "is_enabled", "config", "info", "stats", "reset_
 
 _CodeLike = Union[Callable[..., Any], types.CodeType]
 
-# Options and their validators: name -> (type, check, description of what is accepted).
+# Options: name -> (kind, description of what is accepted). The bounds of the int options
+# are the C core's (_overdrive.LIMITS: what its fields hold), which refuses anything outside
+# them too.
+def _int_accepted(name: str, meaning: str) -> str:
+    lo, hi = _overdrive.LIMITS[name]
+    if hi & (hi + 1) == 0:
+        hi_text = f"{hi} = 2**{hi.bit_length()}-1"
+    elif hi & (hi - 1) == 0:
+        hi_text = f"{hi} = 2**{hi.bit_length() - 1}"
+    else:
+        hi_text = str(hi)
+    return f"an int from {lo} to {hi_text} ({meaning})"
+
+
 _OPTIONS: Dict[str, tuple] = {
-    "threshold": (int, lambda v: v >= 0,
-                  "an int >= 0 (interpreted calls before a function is compiled; "
-                  "0 compiles everything on first execution)"),
-    "max_code_bytes": (int, lambda v: v >= 4096,
-                       "an int >= 4096 (bound on executable memory for compiled code)"),
-    "recompile_after": (int, lambda v: v >= 0,
-                        "an int >= 0 (native entries after which a function is compiled "
-                        "once more from what its caches recorded; 0 never recompiles)"),
-    "perf_map": (bool, lambda v: True,
-                 "True or False (append each compiled function to /tmp/perf-<pid>.map)"),
-    "log": (str, lambda v: _is_log_option(v), log.ACCEPTED),
-    "log_file": ((str, os.PathLike, type(None)), lambda v: True, log.FILE_ACCEPTED),
+    "threshold": ("int", _int_accepted(
+        "threshold", "interpreted calls before a function is compiled; "
+        "0 compiles everything on first execution")),
+    "max_code_bytes": ("int", _int_accepted(
+        "max_code_bytes", "bytes of executable memory for compiled code")),
+    "recompile_after": ("int", _int_accepted(
+        "recompile_after", "native entries after which a function is compiled once more "
+        "from what its caches recorded; 0 never recompiles")),
+    "perf_map": ("bool", "True or False (append each compiled function to /tmp/perf-<pid>.map)"),
+    "log": ("log", log.ACCEPTED),
+    "log_file": ("path", log.FILE_ACCEPTED),
 }
 _config: Dict[str, Any] = {"threshold": 1, "max_code_bytes": 512 << 20,
                            "recompile_after": 1000, "perf_map": False, "log": "",
                            "log_file": None}
+_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False, "": False}
+_BOOL_ACCEPTED = "1 or 0 (or true/false, yes/no, on/off)"
+_APPENDABLE = "a file that can be opened for appending"
 
 
-def _is_log_option(value: str) -> bool:
+def _shown(value: Any) -> str:
+    """A refused value for an error message: short, and never failing (3.11 refuses str()
+    of an int over 4300 digits; a user object's repr may raise)."""
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"an int of {value.bit_length()} bits"
     try:
-        log.parse_events(value)
-    except ValueError:
-        return False
-    return True
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - any repr() failure: describe by type
+        text = f"a {type(value).__name__} object"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
-def _validate(name: str, value: Any) -> Any:
+def _validate(name: str, value: Any, label: str | None = None) -> Any:
+    """The value option `name` will hold (an exact int, bool or str: log events in canonical
+    order, a path as str), or TypeError/ValueError naming the option (or `label`, e.g. an
+    environment variable) and what it accepts. No side effect."""
     if name not in _OPTIONS:
         raise TypeError(f"unknown overdrive option {name!r}; accepted options: "
                         + ", ".join(sorted(_OPTIONS)))
-    typ, check, accepted = _OPTIONS[name]
-    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-        raise TypeError(f"option {name!r} must be {accepted}, not {type(value).__name__}")
-    if not check(value):
-        raise ValueError(f"option {name!r} must be {accepted}, got {value!r}")
-    return value
-
-
-def _parse_int_option(env_name: str, text: str) -> int:
+    kind, accepted = _OPTIONS[name]
+    label = label or f"option {name!r}"
+    wrong_type = TypeError(f"{label} must be {accepted}, not {type(value).__name__}")
+    if kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise wrong_type
+        number = int.__index__(value)     # an int subclass's own value, as an exact int
+        lo, hi = _overdrive.LIMITS[name]
+        if not lo <= number <= hi:
+            raise ValueError(f"{label} must be {accepted}, got {_shown(value)}")
+        return number
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise wrong_type
+        return value
+    if kind == "log":
+        if not isinstance(value, str):
+            raise wrong_type
+        try:
+            return log.normalize(value)
+        except ValueError:
+            raise ValueError(f"{label} must be {accepted}, got {_shown(value)}") from None
+    # a path: opened only when the log is switched on (see _configure)
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise wrong_type
     try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{env_name} must be an integer, got {text!r}") from None
+        path = os.fspath(value)
+    except Exception as exc:  # noqa: BLE001 - whatever a user's __fspath__ raises
+        raise TypeError(f"{label} must be {accepted}, but os.fspath() of the "
+                        f"{type(value).__name__} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(path, str):
+        raise TypeError(f"{label} must be {accepted}, not {type(value).__name__} "
+                        f"(its path is {type(path).__name__})")
+    if not path or "\0" in path:
+        raise ValueError(f"{label} must be {accepted}, got {_shown(value)}")
+    return str.__str__(path)
 
 
-def _parse_bool_option(env_name: str, text: str) -> bool:
+def _from_text(name: str, text: str, label: str) -> Any:
+    """The value of option `name` written as `text` in an environment variable or on the
+    command line (`label`), or ValueError naming the label and what it accepts."""
+    kind, accepted = _OPTIONS[name]
+    if kind == "bool":
+        return _parse_bool_option(label, text)
+    if kind == "int":
+        try:
+            return _validate(name, int(text), label)
+        except ValueError:  # not an int (or out of range): show the text as written
+            raise ValueError(f"{label} must be {accepted}, got {_shown(text)}") from None
+    return _validate(name, text, label)
+
+
+def _parse_bool_option(label: str, text: str) -> bool:
     word = text.strip().lower()
-    if word in ("1", "true", "yes", "on"):
-        return True
-    if word in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"{env_name} must be 1 or 0 (or true/false, yes/no, on/off), got {text!r}")
+    if word not in _BOOL_WORDS:
+        raise ValueError(f"{label} must be {_BOOL_ACCEPTED}, got {_shown(text)}")
+    return _BOOL_WORDS[word]
 
 
 def config(**options: Any) -> Dict[str, Any]:
-    """Set options (validated all together before any is applied); return the full config."""
-    validated = {name: _validate(name, value) for name, value in options.items()}
-    if "log" in validated:
-        validated["log"] = log.normalize(validated["log"])
-    if validated.get("log_file") is not None:
-        validated["log_file"] = os.fspath(validated["log_file"])
-    new = dict(_config, **validated)
-    # The log first: opening its file is the one step that can fail, and then nothing changed.
-    if (new["log"], new["log_file"]) != (_config["log"], _config["log_file"]):
-        log.apply(new["log"], new["log_file"])
-    _overdrive._set_config(new["threshold"], new["max_code_bytes"], new["recompile_after"])
-    if new["perf_map"] != _config["perf_map"]:
-        perfmap.apply(new["perf_map"], _config["perf_map"])
-    _config.update(new)
+    """Set options and return the full config. All are validated before any is applied, and a
+    refused call (TypeError or ValueError naming the option and what it accepts) changes
+    nothing: not config(), not the JIT's values, not the log, not the perf map."""
+    _configure(options)
     return dict(_config)
+
+
+def _configure(options: Dict[str, Any], labels: Dict[str, str] | None = None) -> None:
+    """config() with `labels` naming where an option came from (an environment variable)."""
+    labels = labels or {}
+    new = dict(_config)
+    for name, value in options.items():
+        new[name] = _validate(name, value, labels.get(name))
+    old = dict(_config)
+    log_changed = (new["log"], new["log_file"]) != (old["log"], old["log_file"])
+    # The steps that can fail come first, the log's switch (a dup(2)) last; whatever fails
+    # after the C values are set puts them back.
+    log_target = _open_log_file(new, options, labels) if log_changed else None
+    try:
+        _overdrive._set_config(new["threshold"], new["max_code_bytes"], new["recompile_after"])
+        try:
+            if new["perf_map"] != old["perf_map"]:
+                _switch_perf_map(new["perf_map"], old["perf_map"], labels)
+            if log_changed:
+                log.switch(new["log"], log_target)
+        except BaseException:
+            _overdrive._set_perf_map(old["perf_map"])
+            _overdrive._set_config(old["threshold"], old["max_code_bytes"], old["recompile_after"])
+            raise
+    finally:
+        if log_target is not None:
+            log_target.close()
+    _config.update(new)
+
+
+def _open_log_file(new: Dict[str, Any], options: Dict[str, Any], labels: Dict[str, str]):
+    try:
+        return log.open_file(new["log"], new["log_file"])
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        message = (f"{labels.get('log_file', 'option ' + repr('log_file'))} must be "
+                   f"{_APPENDABLE}, got {_shown(new['log_file'])} ({reason})")
+        if "log_file" not in options:
+            message = f"{labels.get('log', 'option ' + repr('log'))} cannot be switched on: {message}"
+        raise ValueError(message) from exc
+
+
+def _switch_perf_map(on: bool, was_on: bool, labels: Dict[str, str]) -> None:
+    try:
+        perfmap.apply(on, was_on)
+    except OSError as exc:  # the map of functions compiled before could not be written
+        raise ValueError(f"{labels.get('perf_map', 'option ' + repr('perf_map'))} cannot be "
+                         f"switched on: cannot append to {perfmap.path()} "
+                         f"({exc.strerror or exc})") from exc
 
 
 def enable(**options: Any) -> None:
@@ -160,25 +259,45 @@ def _code_of(func: _CodeLike) -> types.CodeType:
 
 def _append_stats_line(path: str) -> None:
     line = json.dumps({"pid": os.getpid(), "argv": sys.argv, "stats": stats()})
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line + "\n")
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    except OSError as exc:  # at exit: one line, never a traceback
+        _warn(f"cannot append stats to OVERDRIVE_STATS_FILE {path!r} ({exc.strerror or exc})")
 
 
-def _config_from_environment(environ: "os._Environ[str]") -> None:
-    """Apply OVERDRIVE_LOG, OVERDRIVE_LOG_FILE and OVERDRIVE_PERF_MAP; a bad value raises
-    ValueError naming the variable and what it accepts."""
+def _warn(message: str) -> None:
+    """One line on stderr, for problems at start-up and exit (which must not raise)."""
+    if sys.stderr is not None:
+        try:
+            print(f"overdrive: {message}", file=sys.stderr, flush=True)
+        except Exception:  # noqa: BLE001 - a closed or broken stderr: nowhere to report
+            pass
+
+
+def _config_from_environment(environ: "os._Environ[str]", variables: Dict[str, str],
+                             otherwise: str) -> bool:
+    """Set the options of `variables` ({option: environment variable}; unset or empty ones
+    are skipped) together. Never raises: a bad value, or a file that cannot be opened, is one
+    line on stderr naming the variable and what it accepts, ending with `otherwise` (what
+    holds instead), and none of them is set. True if they were set."""
     options: Dict[str, Any] = {}
-    if environ.get("OVERDRIVE_LOG"):
-        text = environ["OVERDRIVE_LOG"]
-        if not _is_log_option(text):
-            raise ValueError(f"OVERDRIVE_LOG must be {log.ACCEPTED}, got {text!r}")
-        options["log"] = text
-    if environ.get("OVERDRIVE_LOG_FILE"):
-        options["log_file"] = environ["OVERDRIVE_LOG_FILE"]
-    if "OVERDRIVE_PERF_MAP" in environ:
-        options["perf_map"] = _parse_bool_option("OVERDRIVE_PERF_MAP", environ["OVERDRIVE_PERF_MAP"])
-    if options:
-        config(**options)
+    labels: Dict[str, str] = {}
+    try:
+        for name, variable in variables.items():
+            text = environ.get(variable, "")
+            if text:
+                options[name] = _from_text(name, text, variable)
+                labels[name] = variable
+        if options:
+            _configure(options, labels)
+    except (TypeError, ValueError) as exc:
+        _warn(f"{exc}; ignored, {otherwise}")
+        return False
+    return True
 
 
-_config_from_environment(os.environ)
+# Read at import (the autoload reads OVERDRIVE, OVERDRIVE_THRESHOLD and OVERDRIVE_STATS_FILE).
+_config_from_environment(os.environ, {"log": "OVERDRIVE_LOG", "log_file": "OVERDRIVE_LOG_FILE"},
+                         "the log stays off")
+_config_from_environment(os.environ, {"perf_map": "OVERDRIVE_PERF_MAP"}, "the perf map stays off")

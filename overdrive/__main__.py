@@ -20,7 +20,11 @@ def main(argv: list) -> int:
     while argv and argv[0].startswith("--"):
         opt = argv.pop(0)
         if opt == "--threshold" and argv:
-            options["threshold"] = overdrive._parse_int_option("--threshold", argv.pop(0))
+            try:
+                options["threshold"] = overdrive._from_text("threshold", argv.pop(0), "--threshold")
+            except ValueError as exc:
+                print(f"overdrive: {exc}\n{USAGE}", file=sys.stderr)
+                return 2
         elif opt == "--stats":
             show_stats = True
         elif opt in ("--help",):

@@ -1,30 +1,48 @@
-"""Start-up autoload: imported by overdrive-autoload.pth when OVERDRIVE is set.
+"""Start-up autoload: imported (through the top-level _overdrive_autoload guard) by
+overdrive-autoload.pth when OVERDRIVE is set.
 
 OVERDRIVE=1 enables the JIT in every Python process of the environment;
 OVERDRIVE_THRESHOLD=N sets the compile threshold; OVERDRIVE_STATS_FILE=path appends one
 JSON line of stats() per process at exit (used by the benchmark and regrtest runners).
-Errors are reported on stderr and never stop the interpreter from starting.
+Nothing here stops the interpreter from starting or the program from running: each problem
+is one line on stderr naming the variable and what it accepts. A bad OVERDRIVE leaves the JIT
+off; a bad OVERDRIVE_THRESHOLD leaves the threshold at its default and the JIT on; a stats
+file that cannot be opened is not written. (The package itself reads OVERDRIVE_LOG,
+OVERDRIVE_LOG_FILE and OVERDRIVE_PERF_MAP at import, the same way.)
 """
 import os
-import sys
 
 
-def _start() -> None:
+def start() -> None:
     import overdrive
 
-    options = {}
-    threshold = os.environ.get("OVERDRIVE_THRESHOLD")
-    if threshold is not None:
-        options["threshold"] = overdrive._parse_int_option("OVERDRIVE_THRESHOLD", threshold)
-    overdrive.enable(**options)
+    value = os.environ.get("OVERDRIVE", "")
+    try:
+        on = overdrive._parse_bool_option("OVERDRIVE", value)
+    except ValueError as exc:
+        overdrive._warn(f"{exc}; ignored, the JIT stays off")
+        return
+    if not on:
+        return
+    overdrive._config_from_environment(os.environ, {"threshold": "OVERDRIVE_THRESHOLD"},
+                                       f"the threshold stays {overdrive.config()['threshold']}")
+    try:
+        overdrive.enable()
+    except Exception as exc:  # noqa: BLE001 - never break interpreter start-up
+        overdrive._warn(f"OVERDRIVE={value} but the JIT cannot be enabled "
+                        f"({type(exc).__name__}: {exc}); the JIT stays off")
+        return
     path = os.environ.get("OVERDRIVE_STATS_FILE")
     if path:
+        try:
+            open(path, "a", encoding="utf-8").close()
+        except OSError as exc:
+            overdrive._warn(f"OVERDRIVE_STATS_FILE must be {overdrive._APPENDABLE}, got "
+                            f"{path!r} ({exc.strerror or exc}); ignored, no stats are written")
+            return
         import atexit
 
         atexit.register(overdrive._append_stats_line, path)
 
 
-try:
-    _start()
-except Exception as exc:  # never break interpreter start-up
-    print(f"overdrive: autoload failed: {exc}", file=sys.stderr)
+start()

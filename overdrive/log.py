@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import FrozenSet, Iterator, NamedTuple, Optional, Union
+from typing import BinaryIO, FrozenSet, Iterator, NamedTuple, Optional, Union
 
 import _overdrive
 
@@ -42,20 +42,30 @@ def normalize(value: str) -> str:
     return ",".join(e for e in EVENTS if e in chosen)
 
 
+def open_file(events: str, log_file: Optional[str]) -> Optional[BinaryIO]:
+    """The file the log of `events` (a valid option value) goes to, opened for appending
+    (OSError if it cannot be), or None: stderr, or the log off."""
+    if not parse_events(events) or log_file is None:
+        return None
+    return open(log_file, "ab", buffering=0)
+
+
+def switch(events: str, file: Optional[BinaryIO]) -> None:
+    """Switch the log to `events`, written to `file` (from open_file; the caller closes it:
+    the C core writes to its own duplicate of the descriptor) or to stderr."""
+    chosen = parse_events(events)
+    _overdrive._set_log("compile" in chosen, "exit" in chosen,
+                        file.fileno() if file is not None else 2)
+
+
 def apply(events: str, log_file: Optional[Union[str, "os.PathLike[str]"]]) -> None:
     """Switch the log to `events` (a normalized option value), written to log_file or stderr."""
-    chosen = parse_events(events)
-    new_file = None
-    fd = 2
-    if chosen and log_file is not None:
-        new_file = open(log_file, "ab", buffering=0)
-        fd = new_file.fileno()
+    file = open_file(events, None if log_file is None else os.fspath(log_file))
     try:
-        # The C core writes to its own duplicate of the descriptor, so ours can go.
-        _overdrive._set_log("compile" in chosen, "exit" in chosen, fd)
+        switch(events, file)
     finally:
-        if new_file is not None:
-            new_file.close()
+        if file is not None:
+            file.close()
 
 
 class Line(NamedTuple):

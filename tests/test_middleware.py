@@ -243,5 +243,5 @@ def test_asgi_middleware_enables_on_first_call():
 def test_middleware_options_are_validated_at_creation():
     with pytest.raises(TypeError, match="unknown overdrive option 'treshold'"):
         wsgi.Middleware(lambda e, s: [], treshold=3)
-    with pytest.raises(ValueError, match="option 'threshold' must be an int >= 0"):
+    with pytest.raises(ValueError, match="option 'threshold' must be an int from 0 to 2147483647"):
         asgi.Middleware(lambda s, r, w: None, threshold=-1)

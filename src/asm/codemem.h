@@ -19,6 +19,13 @@
 void *od_codemem_install(const void *code, size_t len, size_t *reserved);
 void od_codemem_release(void *code, size_t reserved);
 
+/* Bounds of the limit (config max_code_bytes): one page at least; at most 2**47 bytes,
+ * the whole x86-64 user address space with 4-level page tables (128 TiB). A larger limit
+ * could never be reached, and this bound keeps in_use + a request far from overflowing
+ * size_t. The module refuses values outside it; the setter trusts its caller. */
+#define OD_CODEMEM_LIMIT_MIN 4096LL
+#define OD_CODEMEM_LIMIT_MAX (1LL << 47)
+
 void od_codemem_set_limit(size_t bytes);
 size_t od_codemem_limit(void);
 size_t od_codemem_in_use(void);   /* bytes of pages holding live code */

@@ -79,6 +79,8 @@ int od_events_set_log(int compiles, int exits, int fd)
     return 0;
 }
 
+int od_events_log_fd(void) { return log_fd; }
+
 void od_events_set_perf_map(int on)
 {
     if (on) {

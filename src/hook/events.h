@@ -31,6 +31,8 @@ extern unsigned od_event_mask;
 int od_events_set_log(int compiles, int exits, int fd);
 /* Switch the perf map on or off. */
 void od_events_set_perf_map(int on);
+/* The descriptor the log writes to (our duplicate), -1 while the log is off. */
+int od_events_log_fd(void);
 /* Append the perf-map line of an already compiled unit now (for code compiled before the
  * map was switched on). 0, or -1 with a Python exception set. */
 int od_event_perf_map_add(PyCodeObject *co, const OdUnit *u);

@@ -40,6 +40,11 @@ typedef struct {
     uint64_t cstack_segments;            /* segments mapped for that (hook/cstack.h) */
 } OdStats;
 
+/* What each option can hold; the module refuses anything outside (never truncates). */
+#define OD_THRESHOLD_MAX 2147483647LL                /* INT_MAX: od_config.threshold is an int */
+#define OD_RECOMPILE_AFTER_MAX 9223372036854775807LL /* 2**63-1: stored as uint64_t, kept
+                                                      * within int64 for any reader */
+
 typedef struct {
     int threshold;                       /* interpreted entries before compiling */
     size_t max_code_bytes;

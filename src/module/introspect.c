@@ -398,10 +398,13 @@ static PyObject *exit_reasons(PyObject *m, PyObject *noargs)
 static PyObject *set_log(PyObject *m, PyObject *args)
 {
     (void)m;
-    int compiles, exits, fd;
-    if (!PyArg_ParseTuple(args, "ppi:_set_log", &compiles, &exits, &fd))
+    int compiles, exits;
+    PyObject *fd_obj;
+    long long fd;
+    if (!PyArg_ParseTuple(args, "ppO:_set_log", &compiles, &exits, &fd_obj)
+        || od_int_arg(fd_obj, "_set_log", "fd", 0, INT_MAX, &fd) < 0)
         return NULL;
-    if (od_events_set_log(compiles, exits, fd) < 0)
+    if (od_events_set_log(compiles, exits, (int)fd) < 0)
         return NULL;
     Py_RETURN_NONE;
 }

@@ -13,4 +13,10 @@
  * creation: `return od_introspect_add(PyModule_Create(&def));`. */
 PyObject *od_introspect_add(PyObject *m);
 
+/* An int argument `name` of the module function `func` in [lo, hi] into *out: 0, or -1
+ * with TypeError (not an int, or a bool) or ValueError (out of range, the bounds and the
+ * value in the message) set. Nothing is ever truncated or wrapped. */
+int od_int_arg(PyObject *v, const char *func, const char *name, long long lo, long long hi,
+               long long *out);
+
 #endif /* OD_MODULE_INTROSPECT_H */

@@ -7,6 +7,7 @@
 #include "../asm/codemem.h"
 #include "../asm/x64.h"
 #include "../bytecode/decode.h"
+#include "../hook/events.h"
 #include "../hook/hook.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
@@ -87,22 +88,76 @@ static PyObject *mod_is_enabled(PyObject *m, PyObject *noargs)
     return PyBool_FromLong(od_hook_installed());
 }
 
+int od_int_arg(PyObject *v, const char *func, const char *name, long long lo, long long hi,
+               long long *out)
+{
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be an int, not %.100s", func, name,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (x == -1 && !overflow && PyErr_Occurred())
+        return -1;
+    if (overflow || x < lo || x > hi) {
+        /* %R of a huge int would fail (3.11 limits int-to-str digits): say its size. */
+        if (overflow && _PyLong_NumBits(v) > 256)
+            PyErr_Format(PyExc_ValueError, "%s: %s must be an int from %lld to %lld, got an int "
+                         "of %zu bits", func, name, lo, hi, _PyLong_NumBits(v));
+        else
+            PyErr_Format(PyExc_ValueError, "%s: %s must be an int from %lld to %lld, got %R",
+                         func, name, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* Options already validated by the package; checked again here so that nothing the C side
+ * cannot hold is ever stored (all three are checked before any is set). */
 static PyObject *mod_set_config(PyObject *m, PyObject *args)
 {
     (void)m;
-    int threshold;
-    unsigned long long max_code, recompile_after;
-    if (!PyArg_ParseTuple(args, "iKK:_set_config", &threshold, &max_code, &recompile_after))
+    PyObject *t, *c, *r;
+    long long threshold, max_code, recompile_after;
+    if (!PyArg_UnpackTuple(args, "_set_config", 3, 3, &t, &c, &r)
+        || od_int_arg(t, "_set_config", "threshold", 0, OD_THRESHOLD_MAX, &threshold) < 0
+        || od_int_arg(c, "_set_config", "max_code_bytes", OD_CODEMEM_LIMIT_MIN,
+                      OD_CODEMEM_LIMIT_MAX, &max_code) < 0
+        || od_int_arg(r, "_set_config", "recompile_after", 0, OD_RECOMPILE_AFTER_MAX,
+                      &recompile_after) < 0)
         return NULL;
-    if (threshold < 0) {
-        PyErr_SetString(PyExc_ValueError, "threshold must be >= 0");
-        return NULL;
-    }
-    od_config.threshold = threshold;
+    od_config.threshold = (int)threshold;
     od_config.recompile_after = (uint64_t)recompile_after;
     od_config.max_code_bytes = (size_t)max_code;
     od_codemem_set_limit((size_t)max_code);
     Py_RETURN_NONE;
+}
+
+/* What the C side holds, for tests and tools: the three values of _set_config, the code
+ * memory's limit, the log's events and descriptor, the perf map switch. */
+static PyObject *mod_get_config(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    return Py_BuildValue("{s:i,s:K,s:K,s:K,s:O,s:O,s:i,s:O}",
+                         "threshold", od_config.threshold,
+                         "max_code_bytes", (unsigned long long)od_config.max_code_bytes,
+                         "code_memory_limit", (unsigned long long)od_codemem_limit(),
+                         "recompile_after", (unsigned long long)od_config.recompile_after,
+                         "log_compile", (od_event_mask & OD_EVENT_LOG_COMPILE) ? Py_True : Py_False,
+                         "log_exit", (od_event_mask & OD_EVENT_LOG_EXIT) ? Py_True : Py_False,
+                         "log_fd", od_events_log_fd(),
+                         "perf_map", (od_event_mask & OD_EVENT_PERF_MAP) ? Py_True : Py_False);
+}
+
+/* {option: (lowest, highest)} of the int options: the package validates against these. */
+static PyObject *limits_dict(void)
+{
+    return Py_BuildValue("{s:(LL),s:(LL),s:(LL)}",
+                         "threshold", 0LL, OD_THRESHOLD_MAX,
+                         "max_code_bytes", OD_CODEMEM_LIMIT_MIN, OD_CODEMEM_LIMIT_MAX,
+                         "recompile_after", 0LL, OD_RECOMPILE_AFTER_MAX);
 }
 
 static PyObject *mod_info(PyObject *m, PyObject *obj)
@@ -457,7 +512,10 @@ static PyMethodDef methods[] = {
     {"enable", mod_enable, METH_NOARGS, "Install the JIT's eval-frame hook."},
     {"disable", mod_disable, METH_NOARGS, "Remove the hook (compiled code stays cached)."},
     {"is_enabled", mod_is_enabled, METH_NOARGS, "Whether the hook is installed."},
-    {"_set_config", mod_set_config, METH_VARARGS, "Set validated options (threshold, max_code_bytes, recompile_after)."},
+    {"_set_config", mod_set_config, METH_VARARGS,
+     "_set_config(threshold, max_code_bytes, recompile_after); out-of-range values are refused "
+     "(bounds in LIMITS)."},
+    {"_get_config", mod_get_config, METH_NOARGS, "The configuration the C side holds (read only)."},
     {"info", mod_info, METH_O, "Per-function JIT information."},
     {"stats", mod_stats, METH_NOARGS, "Global JIT counters."},
     {"reset_stats", mod_reset_stats, METH_NOARGS, "Zero the global counters."},
@@ -479,5 +537,10 @@ PyMODINIT_FUNC PyInit__overdrive(void)
 {
     if (od_hook_init() < 0)
         return NULL;
-    return od_introspect_add(PyModule_Create(&moduledef));
+    PyObject *mod = od_introspect_add(PyModule_Create(&moduledef));
+    PyObject *limits = mod ? limits_dict() : NULL;
+    if (mod && (!limits || PyModule_AddObjectRef(mod, "LIMITS", limits) < 0))
+        Py_CLEAR(mod);
+    Py_XDECREF(limits);
+    return mod;
 }
