@@ -211,11 +211,21 @@ def _code_of(func: _CodeLike) -> types.CodeType:
 
 
 def _append_stats_line(path: str) -> None:
-    import json
+    # The counters first; then json, with the JIT off: importing it runs re and enum code
+    # that the JIT would otherwise compile in every process at exit (it is not imported at
+    # start-up any more, docs/performance.md, "Start-up cost").
+    record = {"pid": os.getpid(), "argv": sys.argv, "stats": stats()}
+    was_enabled = is_enabled()
+    _overdrive.disable()
+    try:
+        import json
 
-    line = json.dumps({"pid": os.getpid(), "argv": sys.argv, "stats": stats()})
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line + "\n")
+        line = json.dumps(record)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    finally:
+        if was_enabled:
+            _overdrive.enable()
 
 
 def _config_from_environment(environ: "os._Environ[str]") -> None:

@@ -100,3 +100,21 @@ def test_tools_still_load_on_first_use(tmp_path):
                        env=_env(), timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+
+
+def test_stats_line_leaves_the_jit_as_it_was(tmp_path):
+    # OVERDRIVE_STATS_FILE's writer imports json at exit, with the JIT off meanwhile.
+    import json
+
+    import overdrive
+
+    path = tmp_path / "stats.jsonl"
+    overdrive.enable()
+    overdrive._append_stats_line(str(path))
+    assert overdrive.is_enabled()
+    overdrive.disable()
+    overdrive._append_stats_line(str(path))
+    assert not overdrive.is_enabled()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["stats"]["enabled"] for r in records] == [True, False]
+    assert all(r["pid"] == os.getpid() for r in records)
