@@ -11,11 +11,12 @@ read at import: OVERDRIVE_LOG=compile,exit, OVERDRIVE_LOG_FILE=path, OVERDRIVE_P
 """
 from __future__ import annotations
 
-import json
+# Start-up cost: with OVERDRIVE=1 every process imports this package, so it imports nothing
+# that `python -c pass` has not already imported (os, sys) besides its own modules and the
+# C core; the tools load what they need (dis, json, re, typing, ...) on first use.
+# tests/test_startup.py checks it; docs/performance.md, "Start-up cost", has the figures.
 import os
 import sys
-import types
-from typing import Any, Callable, Dict, Union
 
 if sys.version_info[:2] != (3, 11):
     raise ImportError("overdrive supports CPython 3.11 only")
@@ -23,13 +24,19 @@ if sys.version_info[:2] != (3, 11):
 import _overdrive
 
 from . import log, perfmap
-from .dis import dis, dis_native, dis_native_text, dis_text, dump_native
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import types
+    from typing import Any, Callable, Dict, Optional, TextIO, Union
+
+    _CodeLike = Union[Callable[..., Any], types.CodeType]
 
 __all__ = ["enable", "disable", "is_enabled", "config", "info", "stats", "reset_stats",
            "compile", "supported_opcodes", "dis", "dis_text", "dis_native", "dis_native_text",
            "dump_native"]
 
-_CodeLike = Union[Callable[..., Any], types.CodeType]
+_CodeType = type((lambda: None).__code__)   # types.CodeType, without importing types
 
 # Options: name -> (kind, description of what is accepted). The bounds of the int options
 # are the C core's (_overdrive.LIMITS: what its fields hold), which refuses anything outside
@@ -247,23 +254,79 @@ def supported_opcodes() -> list:
     return list(_overdrive.supported_opcodes())
 
 
+# The tools are in overdrive._dis, imported at their first use (it needs the stdlib's dis,
+# dataclasses, json and re, which this package does not import at start-up).
+
+def dis(func: _CodeLike, *, file: Optional[TextIO] = None) -> None:
+    """Print the function's bytecode with, per instruction: its source line, the native code
+    range it compiled to, what its inline cache has seen, and whether it exits to the
+    interpreter (and why). Works for functions not compiled yet too (says why not)."""
+    from . import _dis
+
+    _dis.dis(func, file=file)
+
+
+def dis_text(func: _CodeLike) -> str:
+    """The text dis() prints."""
+    from . import _dis
+
+    return _dis.dis_text(func)
+
+
+def dis_native(func: _CodeLike, *, file: Optional[TextIO] = None) -> None:
+    """Print the function's machine code as x86-64 assembly, interleaved with the bytecode
+    instructions and source lines it came from; calls are named by the runtime helper or
+    C-API function they call. Needs capstone (pip install 'overdrive[dis]')."""
+    from . import _dis
+
+    _dis.dis_native(func, file=file)
+
+
+def dis_native_text(func: _CodeLike) -> str:
+    """The text dis_native() prints. Raises ImportError (saying what to install) without
+    capstone, ValueError if the function is not compiled."""
+    from . import _dis
+
+    return _dis.dis_native_text(func)
+
+
+def dump_native(func: _CodeLike, path: Union[str, os.PathLike[str]]) -> str:
+    """Write the function's raw machine code to `path` and a JSON sidecar to path + '.json'
+    (load address, per-instruction native offsets, source lines, helper symbol addresses).
+    Returns the sidecar's path. Raises ValueError if the function is not compiled."""
+    from . import _dis
+
+    return _dis.dump_native(func, path)
+
+
 def _code_of(func: _CodeLike) -> types.CodeType:
-    if isinstance(func, types.CodeType):
+    if isinstance(func, _CodeType):
         return func
     code = getattr(func, "__code__", None)
-    if isinstance(code, types.CodeType):
+    if isinstance(code, _CodeType):
         return code
     raise TypeError(f"expected a Python function, method or code object, "
                     f"not {type(func).__name__}")
 
 
 def _append_stats_line(path: str) -> None:
-    line = json.dumps({"pid": os.getpid(), "argv": sys.argv, "stats": stats()})
+    # The counters first; then json, with the JIT off: importing it runs re and enum code
+    # that the JIT would otherwise compile in every process at exit (it is not imported at
+    # start-up any more, docs/performance.md, "Start-up cost").
+    record = {"pid": os.getpid(), "argv": sys.argv, "stats": stats()}
+    was_enabled = is_enabled()
+    _overdrive.disable()
     try:
+        import json
+
+        line = json.dumps(record)
         with open(path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
     except OSError as exc:  # at exit: one line, never a traceback
         _warn(f"cannot append stats to OVERDRIVE_STATS_FILE {path!r} ({exc.strerror or exc})")
+    finally:
+        if was_enabled:
+            _overdrive.enable()
 
 
 def _warn(message: str) -> None:

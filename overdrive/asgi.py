@@ -13,15 +13,17 @@ the speed-up comes from the synchronous code your handlers call.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, MutableMapping
-
 from .wsgi import EnablePerProcess
 
-__all__ = ["Middleware"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Awaitable, Callable, MutableMapping
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+    Scope = MutableMapping[str, Any]
+    Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+    Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+__all__ = ["Middleware"]
 
 
 class Middleware:

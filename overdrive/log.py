@@ -16,10 +16,14 @@ log_file names a file, which is appended to.
 from __future__ import annotations
 
 import os
-import re
-from typing import BinaryIO, FrozenSet, Iterator, NamedTuple, Optional, Union
 
 import _overdrive
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, FrozenSet, Iterator, Optional, Union
+
+    from ._records import Line
 
 EVENTS = ("compile", "exit")
 ACCEPTED = ("a comma-separated str of events from " + ", ".join(repr(e) for e in EVENTS)
@@ -68,22 +72,28 @@ def apply(events: str, log_file: Optional[Union[str, "os.PathLike[str]"]]) -> No
             file.close()
 
 
-class Line(NamedTuple):
-    """One parsed log line."""
-    event: str              # "compile" or "exit"
-    function: str
-    filename: str
-    line: int
-    detail: str             # the rest: size/time for compiles, offset/opcode/reason for exits
-
-
-_LINE = re.compile(r"^overdrive: (compiled|exit) (.+?) \((.*):(-?\d+)\) (.*)$")
+_LINE_PATTERN = r"^overdrive: (compiled|exit) (.+?) \((.*):(-?\d+)\) (.*)$"
 
 
 def parse(text: str) -> Iterator[Line]:
     """The log lines in `text` (other lines are skipped), e.g. for tests and tools."""
+    # re and Line (a NamedTuple, so typing) are imported here, not at `import overdrive`.
+    import re
+
+    from ._records import Line
+
+    pattern = re.compile(_LINE_PATTERN)
     for raw in text.splitlines():
-        m = _LINE.match(raw)
+        m = pattern.match(raw)
         if m:
             event = "compile" if m.group(1) == "compiled" else "exit"
             yield Line(event, m.group(2), m.group(3), int(m.group(4)), m.group(5))
+
+
+def __getattr__(name: str) -> Any:
+    # overdrive.log.Line, the type of parse()'s items, is defined in overdrive._records.
+    if name == "Line":
+        from ._records import Line
+
+        return Line
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,21 +16,15 @@ to outlive the process.
 """
 from __future__ import annotations
 
-import gc
 import os
-import types
-from typing import List, NamedTuple, Optional
 
 import _overdrive
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, Optional
 
-class Entry(NamedTuple):
-    start: int
-    size: int
-    name: str
-
-    def __contains__(self, address: object) -> bool:
-        return isinstance(address, int) and self.start <= address < self.start + self.size
+    from ._records import Entry
 
 
 def path(pid: Optional[int] = None) -> str:
@@ -47,6 +41,9 @@ def apply(on: bool, was_on: bool) -> None:
 def _add_already_compiled() -> None:
     """Lines for code compiled while the map was off: every live function's code object
     (code without a live function, such as a finished module body, has no caller left)."""
+    import gc
+    import types
+
     seen = set()
     for obj in gc.get_objects():
         if isinstance(obj, types.FunctionType):
@@ -58,6 +55,8 @@ def _add_already_compiled() -> None:
 
 def read(pid: Optional[int] = None) -> List[Entry]:
     """The entries of a perf map (of `pid`, default this process); [] if there is none."""
+    from ._records import Entry
+
     entries = []
     try:
         with open(path(pid), encoding="utf-8", errors="replace") as f:
@@ -68,3 +67,13 @@ def read(pid: Optional[int] = None) -> List[Entry]:
     except FileNotFoundError:
         pass
     return entries
+
+
+def __getattr__(name: str) -> Any:
+    # overdrive.perfmap.Entry, the type of read()'s items, is defined in overdrive._records
+    # (a NamedTuple needs typing, which `import overdrive` does not import).
+    if name == "Entry":
+        from ._records import Entry
+
+        return Entry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,9 +12,12 @@ fails at start-up rather than on the first request.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Optional
 
 import overdrive
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Optional
 
 __all__ = ["Middleware"]
 

@@ -8,6 +8,9 @@
 dis() and dis_native() print (to `file`, default sys.stdout); dis_text() and
 dis_native_text() return the same text. Everything comes from _overdrive._native_map(),
 which reports what the compiled code and its inline caches hold right now.
+
+The package's functions of the same names import this module at their first call, so that
+`import overdrive` does not import what it needs.
 """
 from __future__ import annotations
 
@@ -18,13 +21,16 @@ import re
 import sys
 import types
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, TextIO, Tuple, Union
 
 import _overdrive
 
-__all__ = ["dis", "dis_text", "dis_native", "dis_native_text", "dump_native"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterator, List, Optional, TextIO, Tuple, Union
 
-_CodeLike = Union[Callable[..., Any], types.CodeType]
+    _CodeLike = Union[Callable[..., Any], types.CodeType]
+
+__all__ = ["dis", "dis_text", "dis_native", "dis_native_text", "dump_native"]
 
 CAPSTONE_MISSING = ("overdrive.dis_native needs the capstone disassembler, which is not "
                     "installed: pip install 'overdrive[dis]'  (or: pip install 'capstone>=5')")
