@@ -3,6 +3,9 @@
 OVERDRIVE=1 enables the JIT in every Python process of the environment;
 OVERDRIVE_THRESHOLD=N sets the compile threshold; OVERDRIVE_STATS_FILE=path appends one
 JSON line of stats() per process at exit (used by the benchmark and regrtest runners).
+`python -m overdrive --stats` re-executes the interpreter with _OVERDRIVE_LAUNCHER_STATS set
+to its pid: that process (and not its children: the variable is removed here) prints stats()
+to stderr at exit.
 Errors are reported on stderr and never stop the interpreter from starting.
 """
 import os
@@ -10,6 +13,9 @@ import sys
 
 
 def _start() -> None:
+    # Removed first, whatever happens next: neither the program nor its children see it.
+    stats_pid = os.environ.pop("_OVERDRIVE_LAUNCHER_STATS", None)
+
     import overdrive
 
     options = {}
@@ -22,6 +28,11 @@ def _start() -> None:
         import atexit
 
         atexit.register(overdrive._append_stats_line, path)
+    if stats_pid == str(os.getpid()):
+        import atexit
+        import json
+
+        atexit.register(lambda: print(json.dumps(overdrive.stats(), indent=1), file=sys.stderr))
 
 
 try:
