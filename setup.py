@@ -18,12 +18,19 @@ PTH = "overdrive-autoload.pth"
 
 
 class BuildWithPth(build_py):
-    """Also installs the .pth file at the top of site-packages (start-up autoload)."""
+    """Also installs the .pth file at the top of site-packages (start-up autoload), in
+    regular and in editable installs."""
 
     def run(self):
         super().run()
-        self.copy_file(os.path.join(HERE, "overdrive", "_autoload.pth"),
-                       os.path.join(self.build_lib, PTH), preserve_mode=0)
+        source = os.path.join(HERE, "overdrive", "_autoload.pth")
+        self.copy_file(source, os.path.join(self.build_lib, PTH), preserve_mode=0)
+        if getattr(self, "editable_mode", False):
+            # pip install -e . (setuptools >= 64, PEP 660): the editable wheel is built from
+            # the install command's install_lib, and what build_py writes to build_lib is
+            # dropped, so the hook goes there too; python -m overdrive needs it.
+            install_lib = self.get_finalized_command("install").install_lib
+            self.copy_file(source, os.path.join(install_lib, PTH), preserve_mode=0)
 
     def get_outputs(self, include_bytecode=1):
         return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH)]

@@ -360,7 +360,39 @@ def _config_from_environment(environ: "os._Environ[str]", variables: Dict[str, s
     return True
 
 
-# Read at import (the autoload reads OVERDRIVE, OVERDRIVE_THRESHOLD and OVERDRIVE_STATS_FILE).
-_config_from_environment(os.environ, {"log": "OVERDRIVE_LOG", "log_file": "OVERDRIVE_LOG_FILE"},
-                         "the log stays off")
-_config_from_environment(os.environ, {"perf_map": "OVERDRIVE_PERF_MAP"}, "the perf map stays off")
+def _is_launcher() -> bool:
+    """Whether this process is `python -m overdrive`, importing the package on its way to
+    overdrive/__main__.py, which only re-executes the interpreter: while runpy imports the
+    package, sys.argv[0] is still "-m", and the module python's command line names after -m
+    is ours."""
+    if sys.argv[:1] != ["-m"]:
+        return False
+    args = list(getattr(sys, "orig_argv", []))[1:]
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--check-hash-based-pycs":
+            i += 2
+            continue
+        if not arg.startswith("-") or arg.startswith("--") or arg == "-":
+            return False
+        k = next((j for j, ch in enumerate(arg[1:], 1) if ch in "cmWX"), None)
+        if k is None:
+            i += 1
+            continue
+        value = arg[k + 1:] or (args[i + 1] if i + 1 < len(args) else "")
+        if arg[k] in "cm":
+            return arg[k] == "m" and value in ("overdrive", "overdrive.__main__")
+        i += 1 if arg[k + 1:] else 2
+    return False
+
+
+# Read at import (the autoload reads OVERDRIVE, OVERDRIVE_THRESHOLD and OVERDRIVE_STATS_FILE),
+# except in the launcher: the interpreter it re-executes reads them, and reports each
+# problem once.
+if not _is_launcher():
+    _config_from_environment(os.environ,
+                             {"log": "OVERDRIVE_LOG", "log_file": "OVERDRIVE_LOG_FILE"},
+                             "the log stays off")
+    _config_from_environment(os.environ, {"perf_map": "OVERDRIVE_PERF_MAP"},
+                             "the perf map stays off")

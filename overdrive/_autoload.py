@@ -4,6 +4,9 @@ overdrive-autoload.pth when OVERDRIVE is set.
 OVERDRIVE=1 enables the JIT in every Python process of the environment;
 OVERDRIVE_THRESHOLD=N sets the compile threshold; OVERDRIVE_STATS_FILE=path appends one
 JSON line of stats() per process at exit (used by the benchmark and regrtest runners).
+`python -m overdrive --stats` re-executes the interpreter with _OVERDRIVE_LAUNCHER_STATS set
+to its pid: that process (and not its children: the variable is removed here) prints stats()
+to stderr at exit.
 Nothing here stops the interpreter from starting or the program from running: each problem
 is one line on stderr naming the variable and what it accepts. A bad OVERDRIVE leaves the JIT
 off; a bad OVERDRIVE_THRESHOLD leaves the threshold at its default and the JIT on; a stats
@@ -14,6 +17,9 @@ import os
 
 
 def start() -> None:
+    # Removed first, whatever happens next: neither the program nor its children see it.
+    stats_pid = os.environ.pop("_OVERDRIVE_LAUNCHER_STATS", None)
+
     import overdrive
 
     value = os.environ.get("OVERDRIVE", "")
@@ -32,6 +38,10 @@ def start() -> None:
         overdrive._warn(f"OVERDRIVE={value} but the JIT cannot be enabled "
                         f"({type(exc).__name__}: {exc}); the JIT stays off")
         return
+    if stats_pid == str(os.getpid()):
+        import atexit
+
+        atexit.register(_print_stats)
     path = os.environ.get("OVERDRIVE_STATS_FILE")
     if path:
         try:
@@ -43,6 +53,20 @@ def start() -> None:
         import atexit
 
         atexit.register(overdrive._append_stats_line, path)
+
+
+def _print_stats() -> None:
+    """`python -m overdrive --stats`: stats() as JSON on stderr at exit (the counters read
+    before json is imported, with the JIT off, as _append_stats_line does)."""
+    import sys
+
+    import overdrive
+
+    stats = overdrive.stats()
+    overdrive.disable()
+    import json
+
+    print(json.dumps(stats, indent=1), file=sys.stderr)
 
 
 start()

@@ -380,5 +380,6 @@ def test_command_line_threshold_is_checked(tmp_path):
     for value in ("-1", "2147483648", "x"):
         r = _run(tmp_path, PROGRAM, args=["-m", "overdrive", "--threshold", value])
         assert r.returncode == 2 and r.stdout == ""
-        assert r.stderr.splitlines()[0] == f"overdrive: --threshold must be {THRESHOLD}, got {value!r}"
+        assert r.stderr.splitlines()[0] == (f"python -m overdrive: --threshold must be "
+                                            f"{THRESHOLD}, got {value!r}")
         assert "Traceback" not in r.stderr
