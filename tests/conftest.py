@@ -2,7 +2,10 @@
 and prove the compiled code actually ran."""
 from __future__ import annotations
 
+import os
+import site
 import sys
+import sysconfig
 import traceback
 from typing import Any, Callable
 
@@ -62,3 +65,16 @@ def _jit_off_after_each_test():
     overdrive.disable()
     sys.settrace(None)
     sys.setprofile(None)
+
+
+def _pth_installed() -> bool:
+    """Whether the start-up autoload (overdrive-autoload.pth) is in this interpreter's
+    site-packages: `OVERDRIVE=1` and `python -m overdrive` need it."""
+    paths = [sysconfig.get_paths()["purelib"]] + list(site.getsitepackages())
+    return any(os.path.exists(os.path.join(p, "overdrive-autoload.pth")) for p in paths)
+
+
+needs_pth = pytest.mark.skipif(
+    not _pth_installed(), reason="overdrive is not pip-installed here (the autoload .pth, "
+    "which OVERDRIVE=1 and python -m overdrive need, only exists in an installed "
+    "environment: make test)")

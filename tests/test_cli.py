@@ -11,13 +11,14 @@ and no for plain python.
 import json
 import os
 import signal
-import site
 import subprocess
 import sys
 import sysconfig
 import zipfile
 
 import pytest
+
+from conftest import needs_pth
 
 PROGRAM = """
 import overdrive
@@ -101,14 +102,6 @@ def _run(args, env_extra=None, **kw):
                           env=_clean_env(env_extra), timeout=60, **kw)
 
 
-def _pth_installed() -> bool:
-    paths = [sysconfig.get_paths()["purelib"]] + list(getattr(site, "getsitepackages", lambda: [])())
-    return any(os.path.exists(os.path.join(p, "overdrive-autoload.pth")) for p in paths)
-
-
-needs_pth = pytest.mark.skipif(
-    not _pth_installed(), reason="overdrive is not pip-installed here (the autoload .pth, "
-    "which python -m overdrive needs, only exists in an installed environment: make test)")
 
 
 class Pair:
@@ -503,8 +496,7 @@ def test_parse_launcher_arguments(args, options, program):
     assert parse(list(args)) == (options, program)
 
 
-@pytest.mark.skipif(not _pth_installed(), reason="overdrive is not pip-installed here "
-                    "(the autoload .pth only exists in an installed environment: make test)")
+@needs_pth
 def test_autoload_env(tmp_path):
     stats = tmp_path / "stats.jsonl"
     r = _run(["-c", PROGRAM], env_extra={"OVERDRIVE": "1", "OVERDRIVE_THRESHOLD": "0",

@@ -9,14 +9,14 @@ import json
 import os
 import re
 import resource
-import site
 import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from conftest import needs_pth
 
 import _overdrive
 import overdrive
@@ -252,13 +252,6 @@ def _run(tmp_path, source, extra_env=None, args=(), path_first=()):
                           env=_env(extra_env, path_first), timeout=60, cwd=tmp_path)
 
 
-def _pth_installed() -> bool:
-    paths = [sysconfig.get_paths()["purelib"]] + list(getattr(site, "getsitepackages", lambda: [])())
-    return any(os.path.exists(os.path.join(p, "overdrive-autoload.pth")) for p in paths)
-
-
-needs_pth = pytest.mark.skipif(not _pth_installed(), reason="overdrive is not pip-installed "
-                               "here (the autoload .pth only exists in an installed environment)")
 
 # The program under test: its output must not change whatever the start-up problem.
 PROGRAM = """

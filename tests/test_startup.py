@@ -3,12 +3,12 @@ own modules, so that every process (multiprocessing workers, short-lived subproc
 next to nothing for them. The tools load their modules (dis, json, re, typing, ...) on first
 use. Timings are in docs/performance.md ("Start-up cost"), not asserted here."""
 import os
-import site
 import subprocess
 import sys
-import sysconfig
 
 import pytest
+
+from conftest import needs_pth
 
 # Prints the loaded modules one per line (no json: the probe must not import anything itself).
 MODULES = "import sys; print(*sorted(sys.modules), sep=chr(10))"
@@ -58,13 +58,7 @@ def test_config_and_tools_listing_add_only_overdrive_modules():
     assert _not_overdrive(added) == []
 
 
-def _pth_installed() -> bool:
-    paths = [sysconfig.get_paths()["purelib"]] + list(getattr(site, "getsitepackages", lambda: [])())
-    return any(os.path.exists(os.path.join(p, "overdrive-autoload.pth")) for p in paths)
-
-
-@pytest.mark.skipif(not _pth_installed(), reason="overdrive is not pip-installed here "
-                    "(the autoload .pth only exists in an installed environment: make test)")
+@needs_pth
 @pytest.mark.parametrize("threshold", [None, "0", "1000000000"])
 def test_autoload_adds_only_overdrive_modules(threshold):
     baseline = _baseline()
