@@ -310,23 +310,16 @@ def _code_of(func: _CodeLike) -> types.CodeType:
 
 
 def _append_stats_line(path: str) -> None:
-    # The counters first; then json, with the JIT off: importing it runs re and enum code
-    # that the JIT would otherwise compile in every process at exit (it is not imported at
-    # start-up any more, docs/performance.md, "Start-up cost").
-    record = {"pid": os.getpid(), "argv": sys.argv, "stats": stats()}
-    was_enabled = is_enabled()
-    _overdrive.disable()
-    try:
-        import json
+    """At exit (OVERDRIVE_STATS_FILE): one JSON line of stats(). The autoload imported json
+    before the JIT was on, so nothing is imported here (see overdrive/_autoload.py)."""
+    import json
 
-        line = json.dumps(record)
+    line = json.dumps({"pid": os.getpid(), "argv": sys.argv, "stats": stats()})
+    try:
         with open(path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
     except OSError as exc:  # at exit: one line, never a traceback
         _warn(f"cannot append stats to OVERDRIVE_STATS_FILE {path!r} ({exc.strerror or exc})")
-    finally:
-        if was_enabled:
-            _overdrive.enable()
 
 
 def _warn(message: str) -> None:

@@ -32,6 +32,13 @@ def start() -> None:
         return
     overdrive._config_from_environment(os.environ, {"threshold": "OVERDRIVE_THRESHOLD"},
                                        f"the threshold stays {overdrive.config()['threshold']}")
+    if stats_pid == str(os.getpid()) or os.environ.get("OVERDRIVE_STATS_FILE"):
+        # What the exit handlers need, imported now, before the JIT is on (so none of it
+        # is compiled or counted) and not at exit: importing a module during finalization
+        # resets CPython's record of an unhandled KeyboardInterrupt, and the process then
+        # exits with status 1 instead of dying by SIGINT (test_runpy TestExit).
+        import atexit  # noqa: F401
+        import json  # noqa: F401
     try:
         overdrive.enable()
     except Exception as exc:  # noqa: BLE001 - never break interpreter start-up
@@ -56,17 +63,14 @@ def start() -> None:
 
 
 def _print_stats() -> None:
-    """`python -m overdrive --stats`: stats() as JSON on stderr at exit (the counters read
-    before json is imported, with the JIT off, as _append_stats_line does)."""
+    """`python -m overdrive --stats`: stats() as JSON on stderr at exit (json was imported
+    at start-up, see start())."""
+    import json
     import sys
 
     import overdrive
 
-    stats = overdrive.stats()
-    overdrive.disable()
-    import json
-
-    print(json.dumps(stats, indent=1), file=sys.stderr)
+    print(json.dumps(overdrive.stats(), indent=1), file=sys.stderr)
 
 
 start()

@@ -2,7 +2,9 @@
 own modules, so that every process (multiprocessing workers, short-lived subprocesses) pays
 next to nothing for them. The tools load their modules (dis, json, re, typing, ...) on first
 use. Timings are in docs/performance.md ("Start-up cost"), not asserted here."""
+import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -98,19 +100,20 @@ def test_tools_still_load_on_first_use(tmp_path):
     assert r.stdout.strip() == "ok"
 
 
-def test_stats_line_leaves_the_jit_as_it_was(tmp_path):
-    # OVERDRIVE_STATS_FILE's writer imports json at exit, with the JIT off meanwhile.
-    import json
-
-    import overdrive
-
-    path = tmp_path / "stats.jsonl"
-    overdrive.enable()
-    overdrive._append_stats_line(str(path))
-    assert overdrive.is_enabled()
-    overdrive.disable()
-    overdrive._append_stats_line(str(path))
-    assert not overdrive.is_enabled()
-    records = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [r["stats"]["enabled"] for r in records] == [True, False]
-    assert all(r["pid"] == os.getpid() for r in records)
+@needs_pth
+def test_stats_file_keeps_the_keyboard_interrupt_exit(tmp_path):
+    """An uncaught KeyboardInterrupt makes python die by SIGINT. Importing a module at
+    exit (the stats writer once imported json there) turns that into exit status 1, so the
+    autoload imports what the writer needs at start-up, before the JIT is on."""
+    script = tmp_path / "ham.py"
+    script.write_text("def f():\n    raise KeyboardInterrupt\nf()\n")
+    stats = tmp_path / "stats.jsonl"
+    stock = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           env=_env(), timeout=60)
+    jit = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=_env(OVERDRIVE="1", OVERDRIVE_STATS_FILE=str(stats)), timeout=60)
+    assert stock.returncode == -signal.SIGINT
+    assert (jit.returncode, jit.stdout, jit.stderr) == (stock.returncode, stock.stdout,
+                                                        stock.stderr)
+    (line,) = stats.read_text().splitlines()
+    assert json.loads(line)["stats"]["enabled"] is True
