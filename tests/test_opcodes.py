@@ -261,6 +261,37 @@ def test_calls(jit):
     jit.run_both(f_calls)
 
 
+def _raising_iter():
+    yield 1
+    raise LookupError("from the iterable")
+
+
+def f_star_calls(kind):
+    """f(*iterable) for iterables other than tuples and lists (the interpreter's
+    PySequence_Tuple), then the errors: an iterable that raises, and a non-iterable (whose
+    message the interpreter makes: that one call leaves for it)."""
+    import collections
+    if kind == "iterables":
+        return (kwtarget(*(i for i in range(3)), c=1), kwtarget(*map(abs, [-1, -2]), c=2),
+                kwtarget(*range(4), c=3), kwtarget(*"xy", c=4),
+                kwtarget(*collections.deque([5, 6]), c=5), max(*{7: 0, 8: 0}))
+    if kind == "raising":
+        return kwtarget(*_raising_iter(), c=0)
+    return kwtarget(*5, c=0)
+
+
+@pytest.mark.parametrize("kind", ["iterables", "raising"])
+def test_star_calls_with_any_iterable_stay_native(jit, kind):
+    jit.run_both(f_star_calls, kind)
+
+
+def test_star_call_with_a_non_iterable_leaves_for_the_interpreter(jit):
+    before = overdrive.info(f_star_calls)["exits"].get("HELPER_DEOPT", 0)
+    r = jit.run_both(f_star_calls, "not iterable", allow_exits=True)
+    assert r[1] is TypeError and "must be an iterable, not int" in r[2]
+    assert overdrive.info(f_star_calls)["exits"]["HELPER_DEOPT"] == before + 1
+
+
 def f_call_errors(kind):
     if kind == 0:
         return kwtarget()

@@ -327,12 +327,21 @@ def test_config_validation():
         overdrive.info(42)
 
 
-def test_coroutines_are_reported_as_interpreted():
+def test_coroutines_compile_and_their_creation_is_interpreted():
+    """A coroutine function compiles (tests/test_async.py runs them); the call that creates
+    the coroutine object stays with the interpreter, which runs RETURN_GENERATOR."""
     async def coro():
         return 1
-    with pytest.raises(ValueError, match="coroutine"):
-        overdrive.compile(coro)
-    assert "coroutine" in overdrive.info(coro)["why_not"]
+    assert overdrive.compile(coro) is True
+    assert overdrive.info(coro)["compiled"] and overdrive.info(coro)["why_not"] is None
+    overdrive.reset_stats()
+    overdrive.enable(threshold=0)
+    try:
+        c = coro()
+    finally:
+        overdrive.disable()
+    c.close()
+    assert overdrive.stats()["interpreted_by_reason"] == {"GENERATOR_CREATE": 1}
 
 
 # ---- Python-to-Python calls made directly by compiled code (runtime/frames.c) ----------

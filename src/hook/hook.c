@@ -40,12 +40,16 @@ static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
     return 0;
 }
 
+/* Code whose call creates a generator, coroutine or async generator object (the
+ * interpreter's RETURN_GENERATOR builds it; resuming it is what runs natively). */
+#define OD_GENERATOR_FLAGS (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)
+
 /* A suspended generator frame: continue natively at the instruction after its last
  * yield (or after RETURN_GENERATOR, on the first resume). */
 static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
 {
     PyCodeObject *co = f->f_code;
-    if (!(co->co_flags & CO_GENERATOR) || ts->cframe->use_tracing)
+    if (!(co->co_flags & OD_GENERATOR_FLAGS) || ts->cframe->use_tracing)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     OdCodeState *st = od_code_state_fast(co);
     if (!st)
@@ -83,7 +87,7 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
     PyCodeObject *co = f->f_code;
     if (f->owner != FRAME_OWNED_BY_THREAD || f->prev_instr != _PyCode_CODE(co) - 1)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
-    if (co->co_flags & CO_GENERATOR) /* the interpreter builds the generator object */
+    if (co->co_flags & OD_GENERATOR_FLAGS) /* the interpreter builds the generator object */
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_CREATE);
     if (ts->cframe->use_tracing)
         return interpret(ts, f, 0, OD_INTERP_TRACING);
@@ -95,8 +99,7 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
         if (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0) {
             st->interpreted++;
             OdInterpReason why = !st->failed ? OD_INTERP_BELOW_THRESHOLD
-                               : (co->co_flags & (CO_COROUTINE | CO_ASYNC_GENERATOR))
-                                   ? OD_INTERP_GENERATOR : OD_INTERP_NOT_COMPILABLE;
+                                             : OD_INTERP_NOT_COMPILABLE;
             return interpret(ts, f, 0, why);
         }
     }

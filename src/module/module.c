@@ -175,8 +175,6 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
     if (!u) {
         if (st && st->why_not)
             why = st->why_not;
-        else if (co->co_flags & (CO_COROUTINE | CO_ASYNC_GENERATOR))
-            why = "coroutine or async generator: runs in the interpreter (not compiled by tier 1 yet)";
         else if (!st)
             why = "never executed with the JIT enabled";
         else

@@ -104,6 +104,12 @@ typedef struct {
     X(od_rt_load_assertion_error, LOAD_ASSERTION_ERROR, 0) \
     X(od_rt_setup_annotations, SETUP_ANNOTATIONS, 0)   \
     X(od_rt_before_with, BEFORE_WITH, -1)              \
+    X(od_rt_before_async_with, BEFORE_ASYNC_WITH, -1)  \
+    X(od_rt_get_awaitable, GET_AWAITABLE, 1)           \
+    X(od_rt_get_aiter, GET_AITER, 1)                   \
+    X(od_rt_get_anext, GET_ANEXT, 0)                   \
+    X(od_rt_end_async_for, END_ASYNC_FOR, 2)           \
+    X(od_rt_async_gen_wrap, ASYNC_GEN_WRAP, -1)        \
     X(od_rt_with_except_start, WITH_EXCEPT_START, 0)   \
     X(od_rt_push_exc_info, PUSH_EXC_INFO, 0)           \
     X(od_rt_pop_except, POP_EXCEPT, 0)                 \

@@ -174,13 +174,16 @@ OD_HELPER(od_rt_call_function_ex)
     PyObject **argslot = &sp[-1 - has_kw];
     PyObject *callargs = *argslot;
     PyObject *func = sp[-2 - has_kw];
-    /* Non-dict **kwargs, non-iterable *args and their messages: the interpreter's. */
+    /* Non-dict **kwargs, non-iterable *args and their messages: the interpreter's (it
+     * converts **kwargs first, so nothing may run before these checks). */
     if (kwargs && !PyDict_CheckExact(kwargs))
         return OD_DEOPT;
     if (!PyTuple_CheckExact(callargs)) {
-        if (!PyList_CheckExact(callargs))
+        if (Py_TYPE(callargs)->tp_iter == NULL && !PySequence_Check(callargs))
             return OD_DEOPT;
-        PyObject *t = PyList_AsTuple(callargs);
+        /* Any iterable, as the interpreter's PySequence_Tuple: a list, a generator, a
+         * map... Its errors (raised while iterating) are the iterable's own. */
+        PyObject *t = PySequence_Tuple(callargs);
         if (!t)
             return OD_ERROR;
         Py_SETREF(*argslot, t);
@@ -217,25 +220,28 @@ OD_HELPER(od_rt_make_function)
     return OD_OK;
 }
 
-OD_HELPER(od_rt_before_with)
+/* BEFORE_WITH and BEFORE_ASYNC_WITH: [mgr] -> [exit, enter()], with the interpreter's
+ * messages for a manager that lacks the methods (`kind` is "" or "asynchronous "). On an
+ * error after the lookups, the exit method stays on the stack, as in the interpreter. */
+static int before_with(PyObject **sp, PyObject *enter_name, PyObject *exit_name,
+                       const char *kind)
 {
-    (void)oparg; (void)arg; (void)f;
     PyObject *mgr = TOP();
-    PyObject *enter = _PyObject_LookupSpecial(mgr, &_Py_ID(__enter__));
+    PyObject *enter = _PyObject_LookupSpecial(mgr, enter_name);
     if (!enter) {
         if (!PyErr_Occurred())
             PyErr_Format(PyExc_TypeError,
-                         "'%.200s' object does not support the context manager protocol",
-                         Py_TYPE(mgr)->tp_name);
+                         "'%.200s' object does not support the %scontext manager protocol",
+                         Py_TYPE(mgr)->tp_name, kind);
         return OD_ERROR;
     }
-    PyObject *exit = _PyObject_LookupSpecial(mgr, &_Py_ID(__exit__));
+    PyObject *exit = _PyObject_LookupSpecial(mgr, exit_name);
     if (!exit) {
         if (!PyErr_Occurred())
             PyErr_Format(PyExc_TypeError,
-                         "'%.200s' object does not support the context manager protocol "
-                         "(missed __exit__ method)",
-                         Py_TYPE(mgr)->tp_name);
+                         "'%.200s' object does not support the %scontext manager protocol "
+                         "(missed %U method)",
+                         Py_TYPE(mgr)->tp_name, kind, exit_name);
         Py_DECREF(enter);
         return OD_ERROR;
     }
@@ -244,9 +250,21 @@ OD_HELPER(od_rt_before_with)
     PyObject *res = PyObject_CallNoArgs(enter);
     Py_DECREF(enter);
     if (!res)
-        return OD_ERROR; /* __exit__ stays on the stack, as in the interpreter */
+        return OD_ERROR;
     sp[0] = res;
     return OD_OK;
+}
+
+OD_HELPER(od_rt_before_with)
+{
+    (void)oparg; (void)arg; (void)f;
+    return before_with(sp, &_Py_ID(__enter__), &_Py_ID(__exit__), "");
+}
+
+OD_HELPER(od_rt_before_async_with)
+{
+    (void)oparg; (void)arg; (void)f;
+    return before_with(sp, &_Py_ID(__aenter__), &_Py_ID(__aexit__), "asynchronous ");
 }
 
 OD_HELPER(od_rt_with_except_start)

@@ -635,8 +635,9 @@ static void emit_prologue(Compiler *c)
     od_mov_rm(a, R_BREAKER, R_TS, (int32_t)offsetof(PyThreadState, interp));
     od_add_ri(a, R_BREAKER, (int32_t)offsetof(PyInterpreterState, ceval.eval_breaker));
     od_mov_rm(a, R_CFRAME, R_TS, (int32_t)offsetof(PyThreadState, cframe));
-    if (c->co->co_flags & CO_GENERATOR) {
-        /* Resuming a suspended generator: continue at the instruction after its yield. */
+    if (c->co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) {
+        /* Resuming a suspended generator, coroutine or async generator: continue at the
+         * instruction after its yield. */
         OdLabel fresh = od_label_new(a);
         od_test_rr(a, OD_RCX, OD_RCX);
         od_jcc(a, OD_CC_E, fresh);
@@ -751,10 +752,6 @@ OdUnit *od_tier1_recompile(PyCodeObject *co, const OdUnit *prev, const char **wh
 static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, const char **why_not)
 {
     uint64_t t0 = now_ns();
-    if (co->co_flags & (CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)) {
-        *why_not = "coroutine or async generator: runs in the interpreter (not compiled by tier 1 yet)";
-        return NULL;
-    }
     Compiler c;
     memset(&c, 0, sizeof c);
     c.co = co;
