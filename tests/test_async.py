@@ -292,10 +292,44 @@ def test_asyncio_event_loop():
     assert not unexpected_exits({}, info)
 
 
-def test_coroutine_creation_stays_with_the_interpreter():
-    """The call that creates a coroutine runs RETURN_GENERATOR in the interpreter (counted
-    as GENERATOR_CREATE); resuming it is native."""
+def test_creation_is_native():
+    """The calls that create coroutines (and the async generators they iterate) run
+    RETURN_GENERATOR natively: no frame at all is left to the interpreter."""
     overdrive.reset_stats()
-    run_async_both(awaits_coroutines, 2, native=(awaits_coroutines, leaf))
-    reasons = overdrive.stats()["interpreted_by_reason"]
-    assert reasons.get("GENERATOR_CREATE", 0) >= 3   # awaits_coroutines and two leafs
+    run_async_both(async_for, 3, -1, native=(async_for, agen, Counter.__anext__))
+    s = overdrive.stats()
+    assert s["interpreted_by_reason"] == {}, s["interpreted_by_reason"]
+    assert s["exits"].get("HELPER_DEOPT", 0) == 0
+
+
+def make_coro():
+    return leaf(7)
+
+
+def test_coroutine_origin_tracking_leaves_creation_to_the_interpreter():
+    """With sys.set_coroutine_origin_tracking_depth() on, the interpreter creates the
+    coroutine (it computes cr_origin from the frames): that one instruction exits."""
+    import sys
+
+    def origins():
+        c = make_coro()
+        origin = c.cr_origin
+        c.close()
+        return origin
+
+    sys.set_coroutine_origin_tracking_depth(2)
+    try:
+        overdrive.disable()
+        expected = origins()
+        before = overdrive.info(leaf)
+        overdrive.enable(threshold=0)
+        try:
+            got = origins()
+        finally:
+            overdrive.disable()
+    finally:
+        sys.set_coroutine_origin_tracking_depth(0)
+    after = overdrive.info(leaf)
+    assert got == expected and got[0][2] == "make_coro"
+    assert unexpected_exits(before, after) == {"HELPER_DEOPT": 1}
+    assert after["native_entries"] == before["native_entries"] + 1

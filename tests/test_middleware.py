@@ -198,8 +198,8 @@ def test_asgi_app_under_uvicorn_runs_handler_code_compiled(tmp_path):
     # WARMUP is the one expected exit per code object (the interpreter quickens it).
     exits = {k: v for k, v in info["exits"].items() if k != "WARMUP"}
     assert info["compiled"] and info["native_entries"] >= 9 and exits == {}, info
-    # The ASGI coroutine itself is compiled too: every request after the first resumes it
-    # natively (its creation, RETURN_GENERATOR, stays with the interpreter).
+    # The ASGI coroutine itself is compiled too: every request after the first creates and
+    # resumes it natively.
     app_exits = {k: v for k, v in stats["app"]["exits"].items() if k != "WARMUP"}
     assert stats["app"]["compiled"] and stats["app"]["native_entries"] >= 9, stats["app"]
     assert app_exits == {}, stats["app"]

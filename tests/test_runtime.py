@@ -327,9 +327,9 @@ def test_config_validation():
         overdrive.info(42)
 
 
-def test_coroutines_compile_and_their_creation_is_interpreted():
+def test_coroutines_compile_and_are_created_natively():
     """A coroutine function compiles (tests/test_async.py runs them); the call that creates
-    the coroutine object stays with the interpreter, which runs RETURN_GENERATOR."""
+    the coroutine object runs its RETURN_GENERATOR natively too: nothing is interpreted."""
     async def coro():
         return 1
     assert overdrive.compile(coro) is True
@@ -340,8 +340,10 @@ def test_coroutines_compile_and_their_creation_is_interpreted():
         c = coro()
     finally:
         overdrive.disable()
+    assert type(c).__name__ == "coroutine" and c.cr_frame.f_lasti == 0
     c.close()
-    assert overdrive.stats()["interpreted_by_reason"] == {"GENERATOR_CREATE": 1}
+    assert overdrive.stats()["interpreted_by_reason"] == {}
+    assert overdrive.info(coro)["native_entries"] == 1
 
 
 # ---- Python-to-Python calls made directly by compiled code (runtime/frames.c) ----------

@@ -40,8 +40,7 @@ static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
     return 0;
 }
 
-/* Code whose call creates a generator, coroutine or async generator object (the
- * interpreter's RETURN_GENERATOR builds it; resuming it is what runs natively). */
+/* Code whose frames are suspended and resumed: generators, coroutines, async generators. */
 #define OD_GENERATOR_FLAGS (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)
 
 /* A suspended generator frame: continue natively at the instruction after its last
@@ -87,8 +86,6 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
     PyCodeObject *co = f->f_code;
     if (f->owner != FRAME_OWNED_BY_THREAD || f->prev_instr != _PyCode_CODE(co) - 1)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
-    if (co->co_flags & OD_GENERATOR_FLAGS) /* the interpreter builds the generator object */
-        return interpret(ts, f, 0, OD_INTERP_GENERATOR_CREATE);
     if (ts->cframe->use_tracing)
         return interpret(ts, f, 0, OD_INTERP_TRACING);
     OdCodeState *st = od_code_state_fast(co);

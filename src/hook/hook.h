@@ -13,8 +13,6 @@
 
 /* Why a frame ran in the interpreter. X(name, description) */
 #define OD_INTERP_REASONS(X)                                                   \
-    X(GENERATOR_CREATE, "call that creates a generator, coroutine or async "   \
-                        "generator (RETURN_GENERATOR)")                         \
     X(GENERATOR_RESUME, "resumed generator/coroutine frame not run natively")  \
     X(TRACING, "tracing or profiling was on at entry")                         \
     X(BELOW_THRESHOLD, "not called often enough yet")                          \

@@ -18,7 +18,7 @@ PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **ar
  * installed. `enter(ts, frame, state)` runs the frame in compiled code; `state` is the
  * code object's co_extra slot at `extra_index`, whose first field is the OdUnit pointer
  * (non-NULL once compiled). This skips the hook's checks a direct call has already made
- * (fresh, thread-owned, not a generator, tracing off). */
+ * (fresh, thread-owned, tracing off). */
 typedef struct {
     _PyFrameEvalFunction hook_eval;
     PyObject *(*enter)(PyThreadState *ts, _PyInterpreterFrame *frame, void *state);

@@ -132,6 +132,10 @@ OD_HELPER(od_rt_for_iter);
  * value replaces it, take the jump), OD_ERROR (sent value released, receiver kept),
  * OD_DEOPT (a tracer is installed: the interpreter reports to it). */
 OD_HELPER(od_rt_send);
+/* RETURN_GENERATOR: the frame moved into a new generator, coroutine or async generator
+ * object, written to sp[0] (the frame returns it); OD_ERROR; OD_DEOPT (coroutine origin
+ * tracking is on: the interpreter computes the origin). */
+OD_HELPER(od_rt_return_generator);
 
 /* `name` in a frame's locals mapping (a dict or any mapping): 0 with *out a new reference
  * or NULL when missing, -1 with an exception set. Shared by LOAD_NAME and LOAD_CLASSDEREF. */

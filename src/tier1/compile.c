@@ -37,7 +37,7 @@ int od_tier1_supports(int opcode)
     case POP_JUMP_BACKWARD_IF_NONE: case POP_JUMP_BACKWARD_IF_NOT_NONE:
     case JUMP_IF_FALSE_OR_POP: case JUMP_IF_TRUE_OR_POP:
     case RETURN_VALUE: case FOR_ITER: case RAISE_VARARGS: case RERAISE: case YIELD_VALUE:
-    case SEND:
+    case SEND: case RETURN_GENERATOR:
         return 1;
     default:
         return helper_for(opcode, &fn, &rel);
@@ -453,6 +453,23 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
         od_jmp(a, c->epilogue);
         return;
+    case RETURN_GENERATOR: {
+        /* The frame moves into a new generator object, which the call returns; its first
+         * resume enters at the next instruction. */
+        OdLabel slow = od_label_new(a);
+        set_prev(c, in->index);
+        od_mov_rr(a, OD_RDI, R_FRAME);
+        od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
+        od_call_abs(a, (const void *)od_rt_return_generator);
+        od_test32_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_NE, slow);
+        od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d));
+        od_jmp(a, c->epilogue);
+        od_label_bind(a, slow);
+        od_jcc(a, OD_CC_S, error_stub(c, in->index, d));
+        od_jmp(a, exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, op));
+        return;
+    }
     case YIELD_VALUE: {
         /* Suspend: the generator machinery (gen_send_ex2) sees FRAME_SUSPENDED and returns
          * the value to next()/send(); the next resume enters at the following instruction
