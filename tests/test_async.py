@@ -332,4 +332,6 @@ def test_coroutine_origin_tracking_leaves_creation_to_the_interpreter():
     after = overdrive.info(leaf)
     assert got == expected and got[0][2] == "make_coro"
     assert unexpected_exits(before, after) == {"HELPER_DEOPT": 1}
-    assert after["native_entries"] == before["native_entries"] + 1
+    # Entered natively twice: the creation (which left at RETURN_GENERATOR) and close(),
+    # which throws GeneratorExit into the created coroutine.
+    assert after["native_entries"] == before["native_entries"] + 2

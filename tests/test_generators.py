@@ -1,7 +1,9 @@
 """Generators run natively: each resume enters compiled code at the instruction after the
 last yield. Compared with the interpreter: values, send/throw/close, return values,
 exceptions and their tracebacks, frames seen from outside."""
+import contextlib
 import sys
+import traceback
 
 import pytest
 
@@ -127,3 +129,110 @@ def test_generator_refcounts():
     finally:
         overdrive.disable()
     assert sys.getrefcount(sentinel) == base
+
+
+# ---- exceptions thrown into suspended generators (gen.throw, close, contextlib) --------
+
+def catcher(log):
+    for i in range(3):
+        try:
+            yield i
+        except ValueError as e:
+            log.append(("caught", str(e), i))
+        finally:
+            log.append(("finally", i))
+    return "done"
+
+
+def throw_workload(kind):
+    log = []
+    g = catcher(log)
+    if kind == "fresh":                    # thrown before the first resume: no handler
+        try:
+            g.throw(KeyError("early"))
+        except KeyError as e:
+            log.append(("escaped", str(e)))
+        return log
+    log.append(next(g))
+    if kind == "caught":                   # handled inside: the generator yields again
+        log.append(g.throw(ValueError("boom")))
+        log.append(g.throw(ValueError("again")))
+    elif kind == "uncaught":               # no handler for it: the generator raises it
+        try:
+            g.throw(KeyError("k"))
+        except KeyError as e:
+            log.append(("escaped", str(e), [(f.name, f.lineno) for f in
+                                            traceback.extract_tb(e.__traceback__)]))
+    elif kind == "close":                  # GeneratorExit: finally runs, close() returns
+        g.close()
+    log.append(list(g))
+    return log
+
+
+def cm_workload(fail):
+    @contextlib.contextmanager
+    def managed(log):
+        log.append("enter")
+        try:
+            yield log
+        except ZeroDivisionError:
+            log.append("handled")
+        finally:
+            log.append("exit")
+
+    log = []
+    with managed(log):
+        if fail:
+            1 / 0
+    return log
+
+
+@pytest.mark.parametrize("kind", ["fresh", "caught", "uncaught", "close"])
+def test_throw_into_a_compiled_generator_unwinds_natively(jit, kind):
+    overdrive.compile(catcher)
+    overdrive.reset_stats()
+    base = overdrive.info(catcher)["native_entries"]
+    jit.run_both(throw_workload, kind)
+    # Every throw entered the compiled generator: none was left to the interpreter.
+    assert overdrive.stats()["interpreted_by_reason"].get("THROW", 0) == 0
+    assert overdrive.info(catcher)["native_entries"] > base
+    assert overdrive.info(catcher)["exits"].get("TRACING_THROW", 0) == 0
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_contextmanager_exceptions_are_thrown_natively(jit, fail):
+    overdrive.reset_stats()
+    jit.run_both(cm_workload, fail)
+    assert overdrive.stats()["interpreted_by_reason"].get("THROW", 0) == 0
+
+
+def _traced_throw():
+    events = []
+    g = catcher([])
+    next(g)
+    def tracer(frame, event, arg):
+        if frame.f_code is catcher.__code__:
+            events.append((event, frame.f_lineno))
+            return tracer
+        return None
+
+    sys.settrace(tracer)
+    try:
+        g.throw(ValueError("traced"))
+    finally:
+        sys.settrace(None)
+    return events
+
+
+def test_throw_while_tracing_goes_to_the_interpreter():
+    """A tracer wants the call/exception/line events of the throw: the interpreter runs it."""
+    overdrive.compile(catcher)
+    expected = _traced_throw()
+    overdrive.reset_stats()
+    overdrive.enable(threshold=0)
+    try:
+        got = _traced_throw()
+    finally:
+        overdrive.disable()
+    assert got == expected and "exception" in [event for event, _ in got], got
+    assert overdrive.stats()["interpreted_by_reason"].get("THROW", 0) == 1

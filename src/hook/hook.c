@@ -73,6 +73,21 @@ static PyObject *eval_frame_runner(PyThreadState *ts, _PyInterpreterFrame *f, vo
     return od_eval_frame(ts, f, (int)(intptr_t)arg);
 }
 
+/* An exception thrown into a suspended generator (gen.throw(), asyncio cancelling a
+ * task, contextlib's __exit__): compiled code unwinds it from where the frame is suspended,
+ * if the frame's code is compiled already (a throw is no reason to compile). */
+static PyObject *throw_into_generator(PyThreadState *ts, _PyInterpreterFrame *f)
+{
+    PyCodeObject *co = f->f_code;
+    OdCodeState *st = (co->co_flags & OD_GENERATOR_FLAGS) && !ts->cframe->use_tracing
+                          ? od_code_state_fast(co) : NULL;
+    if (!st || !st->unit || f->prev_instr < _PyCode_CODE(co))
+        return interpret(ts, f, 1, OD_INTERP_THROW);
+    st->entries++;
+    od_stats.frames_native++;
+    return od_unit_run(ts, f, st->unit, OD_RESUME_THROW);
+}
+
 static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
     /* Every frame evaluated under the hook nests on the C stack: near its end, continue
@@ -80,7 +95,8 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
     if (od_cstack_low())
         return od_cstack_call(eval_frame_runner, ts, f, (void *)(intptr_t)throwflag);
     if (throwflag)
-        return interpret(ts, f, throwflag, OD_INTERP_THROW);
+        return f->owner == FRAME_OWNED_BY_GENERATOR ? throw_into_generator(ts, f)
+                                                    : interpret(ts, f, throwflag, OD_INTERP_THROW);
     if (f->owner == FRAME_OWNED_BY_GENERATOR)
         return resume_generator(ts, f);
     PyCodeObject *co = f->f_code;

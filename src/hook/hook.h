@@ -17,7 +17,7 @@
     X(TRACING, "tracing or profiling was on at entry")                         \
     X(BELOW_THRESHOLD, "not called often enough yet")                          \
     X(NOT_COMPILABLE, "compilation failed or was refused")                     \
-    X(THROW, "entered with an exception to throw")
+    X(THROW, "exception thrown into a frame whose code is not compiled")
 
 typedef enum {
 #define OD_INTERP_ENUM(name, desc) OD_INTERP_##name,
@@ -98,8 +98,11 @@ static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
 }
 
 /* Run `f` natively: from the start (resume_at NULL) or, for a suspended generator frame,
- * from the native address of its next instruction. */
+ * from the native address of its next instruction, or (OD_RESUME_THROW) by unwinding the
+ * exception thrown into it (gen.throw()) from the instruction it is suspended at, as the
+ * interpreter does when it is entered with throwflag. */
 PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void *resume_at);
+#define OD_RESUME_THROW ((void *)1)
 
 const char *od_interp_reason_name(int reason);
 

@@ -225,6 +225,31 @@ def _runtime_workloads(R, G) -> list:
     ]
 
 
+def _drive_async(A, coro_fn, *args):
+    """A coroutine of tests/test_async.py driven to its end; its exception is part of the
+    outcome (the error cases raise)."""
+    try:
+        return A.drive(coro_fn(*args))
+    except Exception as exc:  # noqa: BLE001 - the error workloads raise on purpose
+        return type(exc)
+
+
+def _async_workloads(A) -> list:
+    """Coroutines and async generators (created and resumed natively, runtime/ops_async.c
+    and ops_gen.c), the error cases included."""
+    cases = [("await", A.awaits_coroutines, (5,)), ("await_old_style", A.awaits_generator_based, (3,)),
+             ("async_with", A.async_with, (False, False)),
+             ("async_with_raise", A.async_with, (True, False)),
+             ("async_with_suppress", A.async_with, (True, True)),
+             ("async_for", A.async_for, (4, -1)), ("async_for_break", A.async_for, (4, 4)),
+             ("agen_protocol", A.agen_protocol, ())]
+    cases += [(f"errors[{k}]", A.errors, (k,)) for k in
+              ("not_awaitable", "bad_await", "not_ctx", "not_aiterable", "bad_anext", "reused",
+               "awaited_twice", "raised_in_anext")]
+    return [Workload(f"async[{name}]", _drive_async, (A, fn) + args, target=fn)
+            for name, fn, args in cases]
+
+
 def _unittest_workloads(modules: list, skip: list) -> list:
     """One workload per test method of the given (regrtest) modules: the test run once per
     call, in a fresh TestResult. Used to tell a real leak from SKEW when regrtest -R reports
@@ -447,7 +472,8 @@ def main(argv=None) -> int:
         T = importlib.import_module("test_opcodes")
         R = importlib.import_module("test_runtime")
         G = importlib.import_module("test_generators")
-        workloads = _opcode_workloads(T) + _runtime_workloads(R, G)
+        A = importlib.import_module("test_async")
+        workloads = _opcode_workloads(T) + _runtime_workloads(R, G) + _async_workloads(A)
     if args.selftest:
         workloads += _canary_workloads()
     if args.only:
