@@ -188,6 +188,10 @@ def stock(tmp_path_factory):
     path = tmp_path_factory.mktemp("rec") / "deep.py"
     path.write_text(PROGRAM)
     r = _run([str(path)])
+    if r.returncode < 0 and hasattr(sys, "gettotalrefcount"):
+        # A debug build's interpreter frames are larger: stock itself overflows its C stack
+        # on star-args/generator/slot recursion this deep. Nothing to compare with.
+        pytest.skip(f"stock debug CPython itself dies by signal {-r.returncode} on this program")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == "plain 40000" and r.stdout.endswith("done\n")
     return path, r
@@ -230,7 +234,7 @@ def test_uncaught_recursion_error_matches_stock(tmp_path):
     path = tmp_path / "uncaught.py"
     path.write_text(UNCAUGHT)
     # The same launcher line for both runs, so the traceback has the same frames above f.
-    launch = f"exec(compile(open({str(path)!r}).read(), {str(path)!r}, 'exec'))"
+    launch = f"exec(compile(__import__('pathlib').Path({str(path)!r}).read_text(), {str(path)!r}, 'exec'))"
     expected = _run(["-c", "import overdrive\n" + launch])
     assert expected.returncode == 1 and "[Previous line repeated 994 more times]" in expected.stderr
     for threshold in (0, 1):
@@ -241,7 +245,7 @@ def test_uncaught_recursion_error_matches_stock(tmp_path):
 def test_signals_fork_threads_tracing_at_depth(tmp_path):
     path = tmp_path / "at_depth.py"
     path.write_text(AT_DEPTH)
-    launch = f"exec(compile(open({str(path)!r}).read(), {str(path)!r}, 'exec'))"
+    launch = f"exec(compile(__import__('pathlib').Path({str(path)!r}).read_text(), {str(path)!r}, 'exec'))"
     expected = _run(["-c", "import overdrive\n" + launch])
     assert expected.returncode == 0 and "fork child exit 7" in expected.stdout, expected.stderr
     r = _run(["-c", _jit_prelude(0) + launch + "\nprint(overdrive.stats()['cstack_switches'] > 0,"
@@ -252,10 +256,12 @@ def test_signals_fork_threads_tracing_at_depth(tmp_path):
 
 def test_million_frames_on_segments():
     """Far beyond the thread's stack: 10**6 frames, on about 40 segments, then the unwind
-    frees all but one spare (the count only says what was mapped)."""
+    frees all but one spare (the count only says what was mapped). A debug build of CPython
+    runs ten times slower: 2 * 10**5 frames there."""
+    limit = 200_000 if hasattr(sys, "gettotalrefcount") else 1_000_000
     code = _jit_prelude(0) + textwrap.dedent("""
         import sys
-        sys.setrecursionlimit(1_000_000)
+        sys.setrecursionlimit(LIMIT)
         def inf(n):
             return inf(n + 1)
         try:
@@ -263,9 +269,9 @@ def test_million_frames_on_segments():
         except RecursionError as e:
             print("RecursionError", e)
         s = overdrive.stats()
-        assert overdrive.info(inf)["native_entries"] > 990_000, overdrive.info(inf)
-        print(s["cstack_segments"] > 20, s["cstack_switches"] == s["cstack_segments"])
-    """)
+        assert overdrive.info(inf)["native_entries"] > LIMIT * 0.99, overdrive.info(inf)
+        print(s["cstack_segments"] > LIMIT // 50_000, s["cstack_switches"] == s["cstack_segments"])
+    """).replace("LIMIT", str(limit))
     r = _run(["-c", code])
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("\n")[:2] == ["RecursionError maximum recursion depth exceeded",

@@ -90,7 +90,8 @@ with open(sys.argv[1], "rb") as f:
     # and every header change recompiles.
     SRC="$(mktemp -d "${TMPDIR:-/tmp}/overdrive-dbg-src.XXXXXX")"
     trap 'rm -rf "$SRC"' EXIT
-    cp -r "$ROOT/setup.py" "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/src" "$ROOT/overdrive" "$SRC/"
+    cp -r "$ROOT/setup.py" "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/src" "$ROOT/overdrive" \
+        "$ROOT/_overdrive_autoload.py" "$SRC/"
     if ! $NICE "$VPY" -m pip install -v --disable-pip-version-check --force-reinstall --no-deps \
             "$SRC" >"$RESULTS/build.log" 2>&1; then
         tail -30 "$RESULTS/build.log"
