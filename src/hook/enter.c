@@ -16,19 +16,17 @@ PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void
         return NULL;
     cf->current_frame = f;
     u->native_entries++;
+    PyObject *res = NULL;
     if (resume_at == OD_RESUME_THROW) {
         /* The interpreter's `resume_with_error`: this frame's traceback entry, then its
          * handler for the instruction it is suspended at (with the value gen_send_ex2
-         * pushed on its stack), or the frame raises. */
+         * pushed on its stack); none: the frame raises (or, tracing on, exits). */
         PyCodeObject *co = f->f_code;
-        void *handler = od_rt_error(f, u, (int)(f->prev_instr - _PyCode_CODE(co)),
-                                    f->stacktop - co->co_nlocalsplus);
-        if (handler)
-            resume_at = handler;
+        resume_at = od_rt_error(f, u, (int)(f->prev_instr - _PyCode_CODE(co)),
+                                f->stacktop - co->co_nlocalsplus);
+        if (!resume_at)
+            goto left;
     }
-    PyObject *res = NULL;
-    if (resume_at == OD_RESUME_THROW) /* no handler (or tracing on: an exit): leave */
-        goto left;
     if (resume_at)
         f->stacktop = -1; /* as the interpreter does while a generator frame runs: the GC
                              must not traverse stack slots that native code is reusing */
