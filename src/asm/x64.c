@@ -562,6 +562,13 @@ void od_call_abs(OdAsm *a, const void *fn)
     fixup_here(a, l);
 }
 
+void od_call_label(OdAsm *a, OdLabel l)
+{
+    byte(a, 0xE8);
+    imm32(a, 0);
+    fixup_here(a, l);
+}
+
 void od_emit_plt(OdAsm *a)
 {
     for (int i = 0; i < a->nplt; i++) {
