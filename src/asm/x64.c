@@ -248,7 +248,7 @@ int od_asm_finish(OdAsm *a)
 {
     if (a->failed)
         return -1;
-    if (relax_jumps(a) < 0) /* (jumps to labels never bound stay long: failed below) */
+    if (!a->no_relax && relax_jumps(a) < 0) /* (jumps to labels never bound stay long: failed below) */
         return -1;
     for (int i = 0; i < a->nfixups; i++) {
         int32_t target = a->labels[a->fixups[i].label];

@@ -49,6 +49,7 @@ typedef struct {
     OdFixup *fixups;
     int nfixups, capfixups;
     int failed;
+    int no_relax;      /* keep every jump rel32 (od_asm_finish does no relaxation) */
 } OdAsm;
 
 void od_asm_init(OdAsm *a);

@@ -794,6 +794,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.compact_thunk = -1;
     c.nlocalsplus = co->co_nlocalsplus;
     od_asm_init(&c.a);
+    c.a.no_relax = compact;
     if (od_bytecode_decode(co, &c.bc) < 0) {
         PyErr_Clear();
         *why_not = "bytecode could not be decoded";
