@@ -266,8 +266,26 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
     except ImportError:
         raise ImportError(CAPSTONE_MISSING) from None
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-    for addr, size, mnemonic, op_str in md.disasm_lite(native["code"], native["address"]):
-        yield addr, size, mnemonic, op_str
+    code, base, off = native["code"], native["address"], 0
+    while off < len(code):
+        resumed = False
+        for addr, size, mnemonic, op_str in md.disasm_lite(code[off:], base + off):
+            yield addr, size, mnemonic, op_str
+            off = addr - base + size
+            target = int(op_str, 16) - base if mnemonic == "call" and _JUMP_TARGET.match(op_str) else -1
+            # A compact unit's helper call (tier1/compact.c): `call thunk` and 6 bytes of
+            # data (opcode, oparg, unit index, depth) the thunk returns past. The thunk
+            # starts with `mov rdi, rbx`; the call entries with `mov rax, <function>`.
+            if 0 <= target < len(code) and code[target:target + 3] == b"\x48\x89\xdf":
+                d = code[off:off + 6]
+                if len(d) == 6:
+                    yield (base + off, 6, ".byte", f"compact {_stdlib_dis.opname[d[0]]} {d[1]}, "
+                           f"unit {int.from_bytes(d[2:4], 'little')}, depth {int.from_bytes(d[4:6], 'little')}")
+                    off += 6
+                    resumed = True
+                break
+        if not resumed:
+            return
 
 
 _MEM = re.compile(r"\[(\w+)(?: ([+-]) (0x[0-9a-f]+|\d+))?\]")
@@ -378,6 +396,10 @@ class _Annotator:
                 if name == "first code unit (prev_instr base)":
                     self.reg_role[m.group(1)] = "code"
                 return name or ""
+        if mnemonic == "call" and _JUMP_TARGET.match(op_str):
+            t = int(op_str, 16) - self.native["address"]
+            if 0 <= t and self.native["code"][t:t + 3] == b"\x48\x89\xdf":
+                return "call the compact thunk: od_rt_compact_op(frame, descriptor below)"
         if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.call_entries:
             value = self.call_entries[int(op_str, 16)]
             return "call " + self.helpers.get(value, f"{value:#x} (unknown function)")

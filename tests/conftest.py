@@ -78,3 +78,12 @@ needs_pth = pytest.mark.skipif(
     not _pth_installed(), reason="overdrive is not pip-installed here (the autoload .pth, "
     "which OVERDRIVE=1 and python -m overdrive need, only exists in an installed "
     "environment: make test)")
+
+
+# OVERDRIVE_COMPACT=all (hook/hook.h) makes every first unit compact: the whole suite then
+# runs on compact units. The tests of what only full units have (inline fast paths, operand
+# borrowing, their native code) do not apply there.
+COMPACT_FORCED = os.environ.get("OVERDRIVE_COMPACT") == "all"
+full_tier = pytest.mark.skipif(
+    COMPACT_FORCED, reason="checks the full unit's inline paths or borrowing "
+    "(OVERDRIVE_COMPACT=all compiles every first unit compact)")

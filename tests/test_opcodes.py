@@ -7,6 +7,7 @@ import operator
 import pytest
 
 import overdrive
+from conftest import full_tier
 
 G = 10
 
@@ -1008,6 +1009,7 @@ def _op_sites(fn, *opnames):
             and (r["opname"] in opnames if opnames else r["opname"] != "FOR_ITER")]
 
 
+@full_tier
 def test_inline_int_and_float_arithmetic_and_compares(jit):
     # Exact ints of one digit and exact floats are added, multiplied, divided and compared
     # in the compiled code itself; boundaries (small-int cache, 2**30, big ints, NaN, signed
@@ -1046,6 +1048,7 @@ MIXED_FLOATS = [1.5, -2.25, 7.0, 3.0000000000000004, 1e308, -1e-308, float("inf"
                 float("-inf"), float("nan"), float(2**30 - 1)]
 
 
+@full_tier
 def test_inline_mixed_int_and_float_arithmetic_and_compares(jit):
     # A float with an int of one digit (either order) is done by the compiled code, as
     # float's own slots do it: results, NaNs, infinities and exact ties all as interpreted,
@@ -1072,6 +1075,7 @@ def test_mixed_int_and_float_operands_the_inline_path_leaves_to_the_helper(jit, 
     assert sum(s["fast"] + s["slow"] for s in sites) > 0, sites
 
 
+@full_tier
 def test_mixed_arithmetic_reuses_only_float_temporaries(jit):
     # The float operand of mixed arithmetic is reused in place when only the stack holds it;
     # an int operand never is, and a borrowed float (a local) keeps its value.
@@ -1109,6 +1113,7 @@ def f_int_constant_ops(values):
     return out
 
 
+@full_tier
 def test_int_arithmetic_and_compares_with_an_int_constant(jit):
     # `x + 1`, `x < 10`: the constant's value is built into the code; the lhs is checked.
     # Results as interpreted across the small-int cache, one digit and beyond.
@@ -1133,6 +1138,7 @@ def _fresh_arith():
     return ns["arith"]
 
 
+@full_tier
 @pytest.mark.parametrize("warm,run", [(None, (3, 4)), (None, (3.5, 4.25)),
                                       ((1.5, 2.5), (3, 4)), ((1, 2), (3.5, 4.25)),
                                       ((1.5, 2.5), (3.5, 4.25)), ((1, 2), (3, 4))])
@@ -1154,6 +1160,7 @@ def f_big_int_ops(a, b):
     return a + b, a - b, a * b, b - a, a * -b, (a + b) + (a * b)
 
 
+@full_tier
 @pytest.mark.parametrize("a,b", [(2**40, 3), (-(2**62), 2**62 - 1), (2**100, -(2**99)), (2**30, 2**30)])
 def test_inline_int_arithmetic_beyond_one_digit_calls_ints_own_slots(jit, a, b):
     # Ints of more than one digit are added, subtracted and multiplied by int's own number
@@ -1222,6 +1229,7 @@ def f_store_items(n):
     return l, sorted(Noisy.log), err
 
 
+@full_tier
 def test_inline_list_and_tuple_subscripts(jit):
     for seq in ([10, 20, 30], (10, 20, 30), MyList([10, 20, 30]), "abc", {0: "zero", 1: "one", True: "t"}):
         jit.run_both(f_subscripts, seq, 2 if not isinstance(seq, dict) else 0)
@@ -1264,6 +1272,7 @@ def f_iterations(n):
     return out
 
 
+@full_tier
 def test_inline_for_iter_over_range_list_and_tuple(jit):
     res = jit.run_both(f_iterations, 5)
     assert res[:5] == [0, 1, 2, 3, 4] and res[5:8] == [2**29, 2**29 + 1, 2**29 + 2]

@@ -18,6 +18,7 @@ import pytest
 
 import _overdrive
 import overdrive
+from conftest import full_tier
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -263,6 +264,7 @@ def test_dis_prints_to_stdout_or_file(capsys):
 
 # ---- dis_native --------------------------------------------------------------------------
 
+@full_tier
 def test_dis_native_names_helper_calls_and_interleaves_bytecode():
     pytest.importorskip("capstone", reason="capstone not installed: pip install 'overdrive[dis]'")
     norm1 = _fresh(globals()["norm1"])

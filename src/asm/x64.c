@@ -248,7 +248,7 @@ int od_asm_finish(OdAsm *a)
 {
     if (a->failed)
         return -1;
-    if (relax_jumps(a) < 0) /* (jumps to labels never bound stay long: failed below) */
+    if (!a->no_relax && relax_jumps(a) < 0) /* (jumps to labels never bound stay long: failed below) */
         return -1;
     for (int i = 0; i < a->nfixups; i++) {
         int32_t target = a->labels[a->fixups[i].label];
@@ -557,6 +557,13 @@ static OdLabel plt_label(OdAsm *a, const void *fn)
 void od_call_abs(OdAsm *a, const void *fn)
 {
     OdLabel l = plt_label(a, fn);
+    byte(a, 0xE8);
+    imm32(a, 0);
+    fixup_here(a, l);
+}
+
+void od_call_label(OdAsm *a, OdLabel l)
+{
     byte(a, 0xE8);
     imm32(a, 0);
     fixup_here(a, l);

@@ -49,6 +49,7 @@ typedef struct {
     OdFixup *fixups;
     int nfixups, capfixups;
     int failed;
+    int no_relax;      /* keep every jump rel32 (od_asm_finish does no relaxation) */
 } OdAsm;
 
 void od_asm_init(OdAsm *a);
@@ -127,6 +128,7 @@ void od_call_r(OdAsm *a, OdReg r);
  * od_emit_plt() emits the entries; call it once, after all code, before od_asm_finish. */
 void od_call_abs(OdAsm *a, const void *fn);
 void od_emit_plt(OdAsm *a);
+void od_call_label(OdAsm *a, OdLabel l);   /* call rel32 to a label of this buffer */
 void od_push(OdAsm *a, OdReg r);
 void od_pop(OdAsm *a, OdReg r);
 void od_ret(OdAsm *a);

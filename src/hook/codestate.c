@@ -2,13 +2,15 @@
 #include "hook.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "../asm/codemem.h"
 #include "../tier1/compile.h"
 #include "events.h"
 
 OdStats od_stats;
-OdConfig od_config = {.threshold = 1, .max_code_bytes = (size_t)512 << 20, .recompile_after = 1000};
+OdConfig od_config = {.threshold = 1, .max_code_bytes = (size_t)512 << 20, .recompile_after = 1000,
+                      .compact = OD_COMPACT_FIRST};
 
 Py_ssize_t od_code_extra_index_value = -1; /* set once by od_hook_init */
 
@@ -27,6 +29,11 @@ int od_hook_init(void)
     if (od_code_extra_index_value >= 0)
         return 0;
     /* Indices are never given back, so request one per process, not per install. */
+    const char *mode = getenv("OVERDRIVE_COMPACT");
+    if (mode && !strcmp(mode, "0"))
+        od_config.compact = OD_COMPACT_NEVER;
+    else if (mode && !strcmp(mode, "all"))
+        od_config.compact = OD_COMPACT_ALL;
     od_code_extra_index_value = _PyEval_RequestCodeExtraIndex(free_state);
     if (od_code_extra_index_value < 0) {
         PyErr_SetString(PyExc_RuntimeError, "overdrive: no co_extra index available");
@@ -73,6 +80,34 @@ OdCodeState *od_code_state(PyCodeObject *co, int create)
     return st;
 }
 
+/* Whether the code has a backward jump (a loop). */
+static int has_backward_jump(PyCodeObject *co)
+{
+    const _Py_CODEUNIT *code = _PyCode_CODE(co);
+    Py_ssize_t n = Py_SIZE(co); /* code units */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int op = _PyOpcode_Deopt[_Py_OPCODE(code[i])];
+        if (op == JUMP_BACKWARD || op == POP_JUMP_BACKWARD_IF_FALSE
+            || op == POP_JUMP_BACKWARD_IF_TRUE || op == POP_JUMP_BACKWARD_IF_NONE
+            || op == POP_JUMP_BACKWARD_IF_NOT_NONE)
+            return 1;
+        i += _PyOpcode_Caches[op];
+    }
+    return 0;
+}
+
+/* Whether the first unit of `co` is compact (OdConfig.compact). A compact loop could never
+ * become fast while it runs (no on-stack replacement between units for normal frames), and
+ * at threshold 0 everything is compiled before it ran at all (the tests and the regression
+ * gate check the full units' fast paths there; OVERDRIVE_COMPACT=all runs them compact). */
+static int first_unit_compact(PyCodeObject *co)
+{
+    if (od_config.compact == OD_COMPACT_ALL)
+        return 1;
+    return od_config.compact == OD_COMPACT_FIRST && od_config.threshold >= 1
+           && od_config.recompile_after >= 1 && !has_backward_jump(co);
+}
+
 int od_compile_code(PyCodeObject *co, OdCodeState *st)
 {
     if (st->unit)
@@ -81,7 +116,8 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
         return -1;
     od_codemem_set_limit(od_config.max_code_bytes);
     const char *why = NULL;
-    OdUnit *u = od_tier1_compile(co, &why);
+    int compact = first_unit_compact(co);
+    OdUnit *u = compact ? od_tier1_compile_compact(co, &why) : od_tier1_compile(co, &why);
     if (!u) {
         st->failed = 1;
         st->why_not = why;
@@ -90,6 +126,7 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
     }
     st->unit = u;
     od_stats.functions_compiled++;
+    od_stats.functions_compact += (uint64_t)compact;
     od_stats.compile_ns += u->compile_ns;
     od_stats.code_bytes += u->code_size;
     od_stats.instrs_compiled += (uint64_t)u->ninstrs;

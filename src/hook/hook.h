@@ -29,6 +29,7 @@ typedef enum {
 typedef struct {
     uint64_t functions_compiled, compile_failures, compile_ns, instrs_compiled;
     uint64_t functions_recompiled;       /* recompiled once with their sites' feedback */
+    uint64_t functions_compact;          /* of functions_compiled: compact first units */
     uint64_t code_bytes;                 /* native bytes generated (live or not) */
     uint64_t frames_native;              /* frames that started in compiled code */
     uint64_t frames_interpreted[OD_INTERP__COUNT];
@@ -47,7 +48,16 @@ typedef struct {
     int threshold;                       /* interpreted entries before compiling */
     size_t max_code_bytes;
     uint64_t recompile_after;            /* native entries before recompiling; 0 = never */
+    int compact;                         /* OD_COMPACT_*: which first compiles are compact */
 } OdConfig;
+
+/* Compact first units (tier1/compile.h od_tier1_compile_compact), set at start-up by the
+ * environment variable OVERDRIVE_COMPACT (0 | auto | all; auto when unset or unknown):
+ * NEVER: every unit is full; FIRST: code without a backward jump compiles compact first
+ * when threshold >= 1 and recompile_after >= 1 (the recompilation after recompile_after
+ * native entries makes the full unit, with the compact unit's feedback); ALL: every first
+ * compile is compact (loops and threshold 0 included: to run the tests on compact units). */
+enum { OD_COMPACT_NEVER, OD_COMPACT_FIRST, OD_COMPACT_ALL };
 
 /* Per code object, in co_extra. `unit` comes first: runtime/frames.h reads it there. */
 typedef struct {

@@ -184,6 +184,7 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
         || set_obj(d, "compiled", PyBool_FromLong(u != NULL)) < 0
         || set_obj(d, "tier", PyLong_FromLong(u ? u->tier : 0)) < 0
         || set_obj(d, "recompiled", PyBool_FromLong(u && u->with_feedback)) < 0
+        || set_obj(d, "compact", PyBool_FromLong(u && u->compact)) < 0
         || set_u64(d, "deferred_loads", u ? (uint64_t)u->deferred_loads : 0) < 0
         || set_u64(d, "fixed_attr_sites", u ? (uint64_t)u->fixed_attr_sites : 0) < 0
         || set_str(d, "why_not", why) < 0
@@ -222,6 +223,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
     if (set_obj(d, "enabled", PyBool_FromLong(od_hook_installed())) < 0
         || set_u64(d, "functions_compiled", od_stats.functions_compiled) < 0
         || set_u64(d, "functions_recompiled", od_stats.functions_recompiled) < 0
+        || set_u64(d, "functions_compact", od_stats.functions_compact) < 0
         || set_u64(d, "compile_failures", od_stats.compile_failures) < 0
         || set_u64(d, "compile_time_ns", od_stats.compile_ns) < 0
         || set_u64(d, "instructions_compiled", od_stats.instrs_compiled) < 0
@@ -269,6 +271,23 @@ static PyObject *mod_compile(PyObject *m, PyObject *obj)
     if (od_compile_code(co, st) < 0)
         return Py_BuildValue("(Os)", Py_False, st->why_not);
     return Py_BuildValue("(Os)", Py_True, "");
+}
+
+/* _set_compact(mode) -> the previous mode: OD_COMPACT_NEVER 0, FIRST 1, ALL 2 (hook/hook.h;
+ * the environment variable OVERDRIVE_COMPACT sets it at start-up). For tests. */
+static PyObject *mod_set_compact(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    long mode = PyLong_AsLong(arg);
+    if (mode == -1 && PyErr_Occurred())
+        return NULL;
+    if (mode < OD_COMPACT_NEVER || mode > OD_COMPACT_ALL) {
+        PyErr_SetString(PyExc_ValueError, "compact mode must be 0, 1 or 2");
+        return NULL;
+    }
+    int old = od_config.compact;
+    od_config.compact = (int)mode;
+    return PyLong_FromLong(old);
 }
 
 static PyObject *mod_supported_opcodes(PyObject *m, PyObject *noargs)
@@ -518,6 +537,8 @@ static PyMethodDef methods[] = {
     {"stats", mod_stats, METH_NOARGS, "Global JIT counters."},
     {"reset_stats", mod_reset_stats, METH_NOARGS, "Zero the global counters."},
     {"compile", mod_compile, METH_O, "Compile now: (ok, reason)."},
+    {"_set_compact", mod_set_compact, METH_O,
+     "_set_compact(mode) -> previous: 0 never, 1 compact first for loop-free code, 2 always."},
     {"supported_opcodes", mod_supported_opcodes, METH_NOARGS, "Opcodes tier 1 compiles."},
     {"_code_is_wx_safe", mod_code_is_wx_safe, METH_O, "W^X check of a function's code pages."},
     {"_lines", mod_lines, METH_O, "Source line of every code unit (bytecode/decode)."},

@@ -125,6 +125,7 @@ struct OdUnit {
      * code, so it lives as long as this one. */
     struct OdUnit *retired;
     int with_feedback;            /* compiled from a previous unit's site feedback */
+    int compact;                  /* compiled compact (tier1/compile.h od_tier1_compile_compact) */
     int deferred_loads;           /* LOAD_FAST/LOAD_CONST left to their consumer to borrow */
     int fixed_attr_sites;         /* attribute sites whose one entry is built into the code */
     /* Statistics for info()/stats(). */

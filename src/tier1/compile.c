@@ -106,8 +106,10 @@ static int physical_depth(const OdInstr *in)
 }
 
 /* Instructions with an inline fast path in front of their helper (fast_*.c). */
-static int has_fast_path(const OdInstr *in)
+static int has_fast_path(Compiler *c, const OdInstr *in)
 {
+    if (c->compact)
+        return 0;    /* every instruction through its helper */
     switch (in->opcode) {
     case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
     case BINARY_SUBSCR: case STORE_SUBSCR: case COMPARE_OP: case PRECALL:
@@ -202,7 +204,11 @@ static int site_never_ran(const OdInstr *in, const void *site)
 static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int released)
 {
     void *arg = site_arg(c, in);
-    if (!has_fast_path(in)) {
+    if (compact_call_ok(c, in)) {
+        emit_compact_call(c, in);
+        return;
+    }
+    if (!has_fast_path(c, in)) {
         emit_helper_call(c, in, fn, released, arg, -1);
         return;
     }
@@ -276,6 +282,8 @@ static int is_pop_jump_on_truth(int op)
 static int emit_compare_branch(Compiler *c, const OdInstr *in, const OdInstr *jmp, OdLabel next)
 {
     OdAsm *a = &c->a;
+    if (c->compact)
+        return 0;    /* COMPARE_OP through the thunk and the jump on its bool: smaller */
     if (!jmp || jmp->is_target || jmp->depth != in->depth - 1 || !is_pop_jump_on_truth(jmp->opcode))
         return 0;
     int d = in->depth;
@@ -486,7 +494,8 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     case FOR_ITER: {
         OdLabel slow = od_label_new(a), done = od_label_new(a), miss = od_label_new(a);
         void *site = site_arg(c, in);
-        emit_for_iter_fast(c, in, site, miss, done);
+        if (!c->compact)
+            emit_for_iter_fast(c, in, site, miss, done);
         od_label_bind(a, miss);
         set_prev(c, in->index);
         od_mov_rr(a, OD_RDI, R_FRAME);
@@ -718,6 +727,8 @@ static int find_deferred(Compiler *c)
     c->deferred = calloc((size_t)n + 1, 1);
     if (!c->deferred)
         return -1;
+    if (c->compact)
+        return 0;    /* the consumers' borrowing lives in their fast paths */
     for (int j = 1; j < n; j++) {
         const OdInstr *use = &c->bc.instrs[j];
         if (use->depth < 0)
@@ -754,26 +765,36 @@ static int find_always_bound(Compiler *c)
     return 0;
 }
 
-static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, const char **why_not);
+static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
+                           const char **why_not);
 
 OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not)
 {
-    return compile_unit(co, NULL, why_not);
+    return compile_unit(co, NULL, 0, why_not);
+}
+
+OdUnit *od_tier1_compile_compact(PyCodeObject *co, const char **why_not)
+{
+    return compile_unit(co, NULL, 1, why_not);
 }
 
 OdUnit *od_tier1_recompile(PyCodeObject *co, const OdUnit *prev, const char **why_not)
 {
-    return compile_unit(co, prev, why_not);
+    return compile_unit(co, prev, 0, why_not);   /* always the full unit */
 }
 
-static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, const char **why_not)
+static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
+                           const char **why_not)
 {
     uint64_t t0 = now_ns();
     Compiler c;
     memset(&c, 0, sizeof c);
     c.co = co;
+    c.compact = compact;
+    c.compact_thunk = -1;
     c.nlocalsplus = co->co_nlocalsplus;
     od_asm_init(&c.a);
+    c.a.no_relax = compact;
     if (od_bytecode_decode(co, &c.bc) < 0) {
         PyErr_Clear();
         *why_not = "bytecode could not be decoded";
@@ -855,6 +876,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, const char **w
     free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
+    emit_compact_thunk(&c);
     emit_shared_tails(&c);
     emit_epilogue(&c);
     od_emit_plt(&c.a);
@@ -888,6 +910,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, const char **w
     u->caches = c.sites;
     u->cache_bytes = c.nsite_bytes;
     u->with_feedback = c.feedback;
+    u->compact = c.compact;
     u->deferred_loads = c.ndeferred;
     u->fixed_attr_sites = c.nfixed_attr;
     c.sites = NULL;

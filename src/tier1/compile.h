@@ -16,6 +16,19 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not);
  * has run): what each site saw picks the variant its fast path keeps inline, and sites that
  * never ran get no fast path at all (their helper call is out of line). The new unit's
  * caches start as copies of prev's (they only hold borrowed, version-guarded pointers). */
+/* A compact unit for code that is not (yet) hot: the same frame layout, exits, unwinding and
+ * semantics, but every instruction goes through its helper (no inline fast paths, no operand
+ * borrowing), and the helper calls share one per-unit thunk (a 5-byte call followed by a
+ * 6-byte descriptor: tier1/compact.c). The helpers still fill the site caches, so
+ * od_tier1_recompile() of a compact unit makes the full unit with feedback. */
+OdUnit *od_tier1_compile_compact(PyCodeObject *co, const char **why_not);
+/* The thunk's C side (tier1/compact.c): runs the instruction `desc` describes. */
+typedef struct {
+    intptr_t stop;   /* 0: continue after the descriptor */
+    void *handler;   /* stop: the exception handler's native address, or NULL: return NULL */
+} OdCompactResult;
+OdCompactResult od_rt_compact_op(_PyInterpreterFrame *f, const uint8_t *desc, OdUnit *u,
+                                 PyThreadState *ts);
 OdUnit *od_tier1_recompile(PyCodeObject *co, const OdUnit *prev, const char **why_not);
 void od_unit_free(OdUnit *u);
 

@@ -108,6 +108,9 @@ typedef struct Compiler {
     Pending pending[OD_MAX_PENDING]; /* deferred loads not pushed yet, deepest first */
     int npending;
     int ndeferred, nfixed_attr; /* for info(): deferred loads, built-in attribute entries */
+    int compact;                /* compact unit: no inline fast paths, no borrowing, helper
+                                 * calls through one shared thunk (tier1/compact.c) */
+    OdLabel compact_thunk;      /* that thunk's label, -1 until the first call needs it */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
@@ -218,5 +221,11 @@ void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel
 void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done);
 /* COMPARE_OP on its own: the same, pushing True or False. */
 void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
+
+/* Compact units (tier1/compact.c): whether `in`'s helper call can take the thunk form, the
+ * call and its descriptor, and the thunk itself (once, after the stubs, if any call needs it). */
+int compact_call_ok(Compiler *c, const OdInstr *in);
+void emit_compact_call(Compiler *c, const OdInstr *in);
+void emit_compact_thunk(Compiler *c);
 
 #endif /* OD_TIER1_EMIT_H */
