@@ -3,6 +3,13 @@ for profilers that count (callgrind, perf). No timing, no pyperf workers.
 
 usage: python bench/profile_one.py NAME N JIT     (JIT: 1 = overdrive on, 0 = stock)
 e.g.   valgrind --tool=callgrind python bench/profile_one.py go 2 1
+
+NAME is a pyperformance script (bm_NAME); for a script that reports several benchmarks, the
+first is run, or the one named after a colon: scimark:scimark_lu.
+
+Stock (JIT 0) does not import overdrive at all, as the harness's stock side never does: what
+importing it adds (its modules, and the objects every full gc.collect() then traverses) is
+part of what the JIT side pays.
 """
 from __future__ import annotations
 
@@ -13,8 +20,6 @@ import sys
 import pyperf
 import pyperformance
 
-import overdrive
-
 DATA = os.path.join(os.path.dirname(pyperformance.__file__), "data-files", "benchmarks")
 
 
@@ -22,6 +27,7 @@ class _CapturingRunner:
     """Stands in for pyperf.Runner: records the benchmark function instead of timing it."""
 
     captured: list = []
+    names: list = []
 
     def __init__(self, *args, **kwargs):
         self.argparser = argparse.ArgumentParser()
@@ -31,23 +37,29 @@ class _CapturingRunner:
         return self.argparser.parse_args([])
 
     def bench_func(self, name, func, *args, **kwargs):
+        self.names.append(name)
         self.captured.append(lambda: func(*args))
 
     def bench_time_func(self, name, func, *args, **kwargs):
+        self.names.append(name)
         self.captured.append(lambda: func(1, *args))
 
 
 def main() -> None:
     name, reps, jit = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+    name, _, which = name.partition(":")
     pyperf.Runner = _CapturingRunner
     path = os.path.join(DATA, f"bm_{name}", "run_benchmark.py")
     sys.argv = [path]
     with open(path) as f:
         exec(compile(f.read(), path, "exec"), {"__name__": "__main__", "__file__": path})
     if jit:
+        import overdrive
+
         overdrive.enable()
+    body = _CapturingRunner.captured[_CapturingRunner.names.index(which) if which else 0]
     for _ in range(reps):
-        _CapturingRunner.captured[0]()
+        body()
 
 
 if __name__ == "__main__":
