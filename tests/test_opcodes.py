@@ -1239,6 +1239,160 @@ def test_inline_list_and_tuple_subscripts(jit):
     assert sum(s["inline"] for s in sites) > 0, sites
 
 
+class Grid:
+    """A container whose __getitem__ is a Python function (scimark's ArrayList): the
+    interpreter's BINARY_SUBSCR_GETITEM; compiled code calls it on a frame it pushes."""
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __getitem__(self, idx):
+        if isinstance(idx, tuple):
+            return self.rows[idx[1]][idx[0]]
+        return self.rows[idx]
+
+
+class GridDefault(Grid):
+    def __getitem__(self, idx, scale=10):       # a default fills the third parameter
+        return super().__getitem__(idx) * scale
+
+
+class GridRaises(Grid):
+    def __getitem__(self, idx):
+        if idx < 0:
+            raise KeyError(idx)
+        return self.rows[idx]                   # IndexError from inside, with its line
+
+
+class DictWithGetitem(dict):
+    def __getitem__(self, key):
+        return ("mine", dict.__getitem__(self, key))
+
+
+class NoSelf:
+    def __getitem__():                          # TypeError: the interpreter's message
+        return 0
+
+
+class StarArgs:
+    def __getitem__(self, *args):               # a shape the direct call refuses
+        return args
+
+
+class Static:
+    __getitem__ = staticmethod(lambda idx: ("static", idx))
+
+
+class GenGetitem:
+    def __getitem__(self, idx):                 # a generator function: the generic path
+        yield idx
+
+
+def f_python_getitem(objs, keys):
+    out = []
+    for o in objs:
+        for k in keys:
+            try:
+                v = o[k]
+                out.append(list(v) if hasattr(v, "__next__") else v)   # a generator's items
+            except (KeyError, IndexError, TypeError) as e:
+                out.append((type(e).__name__, str(e), e.__traceback__.tb_next.tb_lineno
+                            if e.__traceback__.tb_next else None))
+    return out
+
+
+def test_python_getitem_is_called_on_a_pushed_frame(jit):
+    import types
+    rows = [[1, 2, 3], [4, 5, 6]]
+    objs = [Grid(rows), GridDefault([7, 8]), GridRaises([9]), DictWithGetitem(a=1, b=2)]
+    res = jit.run_both(f_python_getitem, objs, [0, 1, (1, 0), -1, 5, "a"])
+    assert res[:3] == [[1, 2, 3], [4, 5, 6], 2] and ("mine", 1) in res
+    assert ("KeyError", "-1", GridRaises.__getitem__.__code__.co_firstlineno + 2) in res
+    sites = _op_sites(f_python_getitem, "BINARY_SUBSCR")
+    # Every subscript of these classes went through the pushed frame (the helper's fast
+    # path), none through PyObject_GetItem (slow).
+    assert sum(s["fast"] for s in sites) == 4 * 6 and sum(s["slow"] for s in sites) == 0, sites
+    # Shapes it leaves to the slot (and so to PyObject_GetItem): same results and errors.
+    odd = [NoSelf(), StarArgs(), Static(), GenGetitem()]
+    f_odd = types.FunctionType(f_python_getitem.__code__.replace(), globals(), "f_odd")
+    res = jit.run_both(f_odd, odd, [3])
+    assert res[0][0] == "TypeError" and res[1:] == [(3,), ("static", 3), [3]]
+    sites = _op_sites(f_odd, "BINARY_SUBSCR")
+    assert sum(s["slow"] for s in sites) == 4, sites
+
+
+def f_getitem_changes(obj, n):
+    out = []
+    for i in range(n):
+        if i == 2:
+            type(obj).__getitem__ = lambda self, k: ("replaced", k)
+        if i == 4:
+            obj.__getitem__ = lambda k: "instance attributes are not looked at"
+        if i == 6:
+            del type(obj).__getitem__
+        try:
+            out.append(obj[i])
+        except TypeError as e:
+            out.append(str(e))
+    return out
+
+
+def test_python_getitem_replaced_or_removed_while_running(jit):
+    def make():
+        class Box:
+            def __getitem__(self, k):
+                return ("first", k)
+        return Box()
+    overdrive.disable()
+    expected = f_getitem_changes(make(), 8)
+    assert expected[:2] == [("first", 0), ("first", 1)] and expected[6].endswith("not subscriptable")
+    overdrive.enable(threshold=0)
+    try:
+        got = f_getitem_changes(make(), 8)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert overdrive.info(f_getitem_changes)["native_entries"] >= 1
+
+
+class Deep:
+    def __getitem__(self, n):
+        return self[n - 1] + 1 if n else 0
+
+
+def f_deep_getitem(n):
+    try:
+        return Deep()[n]
+    except RecursionError as e:
+        return str(e)
+
+
+def test_python_getitem_recursion_matches_the_interpreter(jit):
+    import sys
+    assert jit.run_both(f_deep_getitem, 200) == 200
+    # To the limit: the same RecursionError, at the same depth, as the interpreter's.
+    assert jit.run_both(f_deep_getitem, sys.getrecursionlimit() + 10).startswith("maximum recursion")
+
+
+def f_getitem_frame(obj):
+    import sys
+    return obj[sys._getframe], obj[0]
+
+
+class Peek:
+    def __getitem__(self, k):
+        import sys
+        if callable(k):
+            me = sys._getframe()
+            self.kept = me          # the frame object outlives the call
+            return (me.f_code.co_name, me.f_back.f_code.co_name, me.f_lineno)
+        return (self.kept.f_locals["k"] is sys._getframe, self.kept.f_back is not None)
+
+
+def test_python_getitem_frame_is_linked_and_can_escape(jit):
+    res = jit.run_both(f_getitem_frame, Peek())
+    assert res[0][:2] == ("__getitem__", "f_getitem_frame") and res[1] == (True, True)
+
+
 def f_iterations(n):
     out = []
     for i in range(n):                       # small ints: the cached objects

@@ -59,6 +59,11 @@ PROGRAM = textwrap.dedent("""
             if self.n == 0: return 0
             return getattr(G(self.n - 1), name) + 1
 
+    class S:
+        def __getitem__(self, n):     # compiled code calls it on a frame it pushes
+            if n == 0: return 0
+            return self[n - 1] + 1
+
     class E:
         def __init__(self, n): self.n = n
         def __eq__(self, other):
@@ -90,6 +95,7 @@ PROGRAM = textwrap.dedent("""
     run("gen", lambda n: next(gen(n)), 10000)
     run("getattr", lambda n: G(n).x, 10000)
     run("eq", lambda n: E(n) == 1, 10000)
+    run("getitem", lambda n: S()[n], 40000)
     run("c_at_bottom", c_at_bottom, 40000)
     run("inf", inf, 0)
 
@@ -116,7 +122,8 @@ PROGRAM = textwrap.dedent("""
                        "cstack_segments": s["cstack_segments"],
                        "compiled": {name: overdrive.info(fn)["compiled"]
                                     for name, fn in [("plain", plain), ("meth", C.meth),
-                                                     ("kw", kw), ("inf", inf)]},
+                                                     ("kw", kw), ("inf", inf),
+                                                     ("getitem", S.__getitem__)]},
                        "native_entries": overdrive.info(plain)["native_entries"]}, f)
 """)
 

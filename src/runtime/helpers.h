@@ -137,6 +137,10 @@ OD_HELPER(od_rt_send);
  * tracking is on: the interpreter computes the origin). */
 OD_HELPER(od_rt_return_generator);
 
+/* Once, at import: what the helpers learn from CPython at run time (the generic
+ * __getitem__ slot). 0, or -1 with an exception set. */
+int od_rt_init(void);
+
 /* `name` in a frame's locals mapping (a dict or any mapping): 0 with *out a new reference
  * or NULL when missing, -1 with an exception set. Shared by LOAD_NAME and LOAD_CLASSDEREF. */
 int od_rt_lookup_locals(PyObject *locals, PyObject *name, PyObject **out);

@@ -3,11 +3,44 @@
  * see helpers.h for the calling contract. */
 #include "helpers.h"
 
+#include "frames.h"
+
 #define TOP() (sp[-1])
 #define SECOND() (sp[-2])
 #define THIRD() (sp[-3])
 
 static PyCodeObject *frame_code(_PyInterpreterFrame *f) { return f->f_code; }
+
+/* The mp_subscript slot CPython gives a class whose __getitem__ is not a C slot wrapper:
+ * the one that looks __getitem__ up in the type and calls it (typeobject.c's
+ * slot_mp_subscript, which is static). Read once from a probe class at import. */
+static binaryfunc generic_getitem_slot;
+
+static PyObject *probe_getitem(PyObject *self, PyObject *key)
+{
+    (void)self; (void)key;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef probe_getitem_def = {"__getitem__", probe_getitem, METH_O, NULL};
+
+int od_rt_init(void)
+{
+    if (generic_getitem_slot)
+        return 0;
+    PyObject *fn = PyCFunction_New(&probe_getitem_def, NULL);
+    PyObject *ns = fn ? Py_BuildValue("{sO}", "__getitem__", fn) : NULL;
+    PyObject *cls = ns ? PyObject_CallFunction((PyObject *)&PyType_Type, "s(O)O",
+                                               "_overdrive_getitem_probe",
+                                               (PyObject *)&PyBaseObject_Type, ns)
+                       : NULL;
+    if (cls)
+        generic_getitem_slot = ((PyTypeObject *)cls)->tp_as_mapping->mp_subscript;
+    Py_XDECREF(cls); /* a class is a cycle (its __mro__ holds it): the next collection frees it */
+    Py_XDECREF(ns);
+    Py_XDECREF(fn);
+    return generic_getitem_slot ? 0 : -1;
+}
 
 OD_HELPER(od_rt_binary_subscr)
 {
@@ -41,6 +74,31 @@ OD_HELPER(od_rt_binary_subscr)
         /* missing key: dict subclasses' __missing__ does not apply to exact dicts */
         _PyErr_SetKeyError(sub);
         goto fail;
+    }
+    PyMappingMethods *mp = Py_TYPE(container)->tp_as_mapping;
+    if (mp && mp->mp_subscript == generic_getitem_slot) {
+        /* A class whose __getitem__ is a Python function (what the interpreter's
+         * BINARY_SUBSCR_GETITEM runs): call it on a frame pushed here, as a CALL does,
+         * instead of PyObject_GetItem -> slot_mp_subscript -> vectorcall -> the hook.
+         * That slot looks __getitem__ up in the type and calls it with (container, sub)
+         * as an unbound function: the same call. Anything else (a builtin, a bound
+         * method object, a shape od_rt_call_python refuses) takes the slot's own path. */
+        PyObject *getitem = _PyType_Lookup(Py_TYPE(container), &_Py_ID(__getitem__));
+        if (getitem && Py_IS_TYPE(getitem, &PyFunction_Type)) {
+            PyObject *args[2] = {container, sub};
+            int done;
+            Py_INCREF(getitem);
+            res = od_rt_call_python(_PyThreadState_GET(), getitem, args, 2, &done);
+            if (done) {
+                /* __getitem__ and both operands moved into its frame, now released: no
+                 * stack slot may keep pointing at them (as in od_rt_call) */
+                c->fast++;
+                sp[-1] = NULL;
+                sp[-2] = res;
+                return res ? OD_OK : OD_ERROR;
+            }
+            Py_DECREF(getitem);
+        }
     }
     c->slow++;
     res = PyObject_GetItem(container, sub);
