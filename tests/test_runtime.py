@@ -557,6 +557,52 @@ def test_builtin_calls_count_recursion_depth_as_the_warmed_interpreter():
     assert got == expected == (1, [0], 3, True)
 
 
+class _CheckMeta(type):
+    seen = []
+
+    def __instancecheck__(cls, inst):
+        import _testinternalcapi
+        if inst == "boom":
+            raise ValueError("from __instancecheck__")
+        cls.seen.append(_testinternalcapi.get_recursion_depth())
+        return inst == 3
+
+
+class _Checked(metaclass=_CheckMeta):
+    pass
+
+
+def _isinstance_forms():
+    """isinstance(x, cls) in warmed code is the interpreter's PRECALL_NO_KW_ISINSTANCE:
+    PyObject_IsInstance with no call in between (compiled code does the same, with no
+    argument parsing); the other shapes are ordinary builtin calls."""
+    import _testinternalcapi
+    base = _testinternalcapi.get_recursion_depth()
+    out = [isinstance(1, int), isinstance("a", (int, bytes)), isinstance(True, (str, (int,))),
+           isinstance(_Checked(), _Checked), isinstance(3, _Checked), isinstance(4, _Checked),
+           _CheckMeta.seen.pop() - base]
+    for args in ((1, 5), ("boom", _Checked), (1,), (1, int, 2)):
+        try:
+            out.append(isinstance(*args) if len(args) != 2 else isinstance(args[0], args[1]))
+        except (TypeError, ValueError) as exc:
+            out.append((type(exc).__name__, str(exc)))
+    return out
+
+
+def test_warm_isinstance_is_the_interpreters_inline_form():
+    pytest.importorskip("_testinternalcapi")
+    overdrive.disable()
+    for _ in range(100):  # warm up: the interpreter specializes the calls
+        expected = _isinstance_forms()
+    got, exits = _compiled_run(_isinstance_forms)
+    assert not exits
+    assert got == expected
+    # __instancecheck__ sees the depth the specialized interpreter gives it: one level
+    # for isinstance's own recursion guard, one for its frame; none for a builtin call.
+    assert got[:7] == [True, False, True, True, True, False, 2], got
+    assert got[7][0] == "TypeError" and got[8] == ("ValueError", "from __instancecheck__")
+
+
 def test_cold_code_counts_builtin_calls_as_the_generic_interpreter():
     # Code the interpreter has not quickened calls builtins through vectorcall, which
     # counts them in the recursion depth (test_exceptions test_recursion_normalizing_

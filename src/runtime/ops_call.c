@@ -95,8 +95,8 @@ static PyObject *call_c_direct(PyThreadState *ts, PyObject *callable, PyCFunctio
 }
 
 /* The builtin function or method descriptor `callable` called through call_c_direct, or
- * NOT_DIRECT. `len` and `list.append` are the specialized interpreter's inline forms
- * (no call, not counted) once the calling code is quickened. */
+ * NOT_DIRECT. `len`, `isinstance` and `list.append` are the specialized interpreter's
+ * inline forms (no call, not counted) once the calling code is quickened. */
 static PyObject *call_builtin_direct(PyObject *callable, PyObject **args, int total,
                                      Py_ssize_t nkw, PyObject *kwnames, int quickened)
 {
@@ -107,6 +107,12 @@ static PyObject *call_builtin_direct(PyObject *callable, PyObject **args, int to
         if (quickened && callable == ts->interp->callable_cache.len && total == 1 && !nkw) {
             Py_ssize_t n = PyObject_Length(args[0]);
             return n < 0 ? NULL : PyLong_FromSsize_t(n);
+        }
+        if (quickened && callable == ts->interp->callable_cache.isinstance && total == 2
+            && !nkw) {
+            /* PRECALL_NO_KW_ISINSTANCE: no argument parsing, not counted */
+            int r = PyObject_IsInstance(args[0], args[1]);
+            return r < 0 ? NULL : PyBool_FromLong(r);
         }
         return call_c_direct(ts, callable, PyCFunction_GET_FUNCTION(callable),
                              PyCFunction_GET_FLAGS(callable), PyCFunction_GET_SELF(callable),
