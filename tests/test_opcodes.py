@@ -1317,7 +1317,9 @@ def test_python_getitem_is_called_on_a_pushed_frame(jit):
     res = jit.run_both(f_odd, odd, [3])
     assert res[0][0] == "TypeError" and res[1:] == [(3,), ("static", 3), [3]]
     sites = _op_sites(f_odd, "BINARY_SUBSCR")
-    assert sum(s["slow"] for s in sites) == 4, sites
+    # ... except the generator __getitem__: pushed frames take generator functions too
+    # (their RETURN_GENERATOR moves the frame into the generator, runtime/ops_gen.c).
+    assert sum(s["slow"] for s in sites) == 3 and sum(s["fast"] for s in sites) == 1, sites
 
 
 def f_getitem_changes(obj, n):
