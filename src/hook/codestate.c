@@ -116,7 +116,6 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st)
     u->unwinds = old->unwinds;
     u->retired = old;
     st->unit = u;
-    od_policy_compile_ns += u->compile_ns;
     od_stats.functions_recompiled++;
     od_stats.compile_ns += u->compile_ns;
     od_stats.code_bytes += u->code_size;

@@ -68,8 +68,9 @@ typedef struct {
 extern OdStats od_stats;
 extern OdConfig od_config;
 
-/* What the compile policy (hook/hook.c) reads: nanoseconds spent compiling and code units
- * (Py_SIZE of the code objects) compiled since the process started; never reset. */
+/* What the compile policy (hook/hook.c) reads: nanoseconds spent in first compiles and the
+ * code units (Py_SIZE of the code objects) they compiled, since the process started; never
+ * reset by reset_stats(). */
 extern uint64_t od_policy_compile_ns, od_policy_compiled_units;
 
 int od_hook_init(void);                  /* once, at module import: co_extra index */
