@@ -24,7 +24,6 @@ import json
 import math
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -91,8 +90,9 @@ def prepare(selected: list[Program], python: str) -> None:
     run (once, into bench/.cache/sdists)."""
     from importlib.metadata import PackageNotFoundError, version
     pins = pinned()
+    suite_names = {p.name for p in suites()}
     for prog in selected:
-        if prog.name not in {"six", "toolz", "more_itertools"}:
+        if prog.name not in suite_names:
             continue
         dist = prog.sdist or prog.name
         want = pins[dist]
