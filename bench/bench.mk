@@ -3,7 +3,7 @@
 
 BENCH_DEPS := $(VENV)/.bench-deps-installed
 
-.PHONY: bench bench-quick bench-warmup bench-report bench-publish demo
+.PHONY: bench bench-quick bench-warmup bench-report bench-publish bench-scripts demo
 
 # Harness dependencies go into the project venv from PyPI; the stamp
 # re-installs them whenever bench/requirements.txt changes.
@@ -18,6 +18,17 @@ bench: install $(BENCH_DEPS)
 ## bench-quick: 14 CPU-bound benchmarks, stock vs overdrive (~5 min)
 bench-quick: install $(BENCH_DEPS)
 	$(VPY) bench/harness.py --profile quick
+
+# The packages whose test suites bench-scripts runs (pytest itself comes with '.[test]').
+SCRIPTS_DEPS := $(VENV)/.bench-scripts-deps-installed
+$(SCRIPTS_DEPS): bench/scripts-requirements.txt | $(VPY)
+	$(VPY) -m pip install -q -r bench/scripts-requirements.txt
+	touch $@
+
+## bench-scripts: short whole programs and PyPI test suites, stock vs overdrive, as
+## whole processes (~6 min); SCRIPTS_ARGS="--callgrind" counts instructions instead
+bench-scripts: install $(SCRIPTS_DEPS)
+	$(VPY) bench/scripts.py $(SCRIPTS_ARGS)
 
 ## bench-warmup: only the warm-up view (time of the first iterations)
 bench-warmup: install $(BENCH_DEPS)

@@ -102,7 +102,7 @@ def measured_runs(bench: pyperf.Benchmark) -> int:
 
 
 def run_script(script: Script, params: PyperfParams, profile: Profile, runs_dir: Path,
-               probe_result: Probe) -> list[dict[str, Any]]:
+               probe_result: Probe, threshold: int | None = None) -> list[dict[str, Any]]:
     """Stock and overdrive for one script; one result row per pyperf benchmark it reports.
 
     The worker processes of the two sides alternate in ABBA order, each a
@@ -129,7 +129,8 @@ def run_script(script: Script, params: PyperfParams, profile: Profile, runs_dir:
                 continue  # a side that failed once is not retried
             outcome = run_pyperf(script, side, params.argv(loops[side]), paths[side],
                                  logs[side], profile.timeout_s,
-                                 stats_file if side == OVERDRIVE else None)
+                                 stats_file if side == OVERDRIVE else None,
+                                 threshold=threshold)
             wall[side] += outcome.wall_s
             if outcome.runner_pid is not None:
                 runner_pids.add(outcome.runner_pid)
@@ -215,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="results directory "
                         "(default: bench/results/<profile>)")
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up view")
+    parser.add_argument("--threshold", type=int, help="OVERDRIVE_THRESHOLD of the overdrive "
+                        "side (default: overdrive's own default)")
     args = parser.parse_args(argv)
 
     profile = PROFILES[args.profile]
@@ -236,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "load_avg_start": os.getloadavg(),
         "git": git_info(),
+        "threshold": args.threshold,
     }
     probe_result = probe(sys.executable)
     results["overdrive"] = asdict(probe_result)
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for index, script in enumerate(selection.scripts, 1):
         params = profile.long_params if script.long else profile.params
-        script_rows = run_script(script, params, profile, runs_dir, probe_result)
+        script_rows = run_script(script, params, profile, runs_dir, probe_result, args.threshold)
         for row in script_rows:
             print(f"[{index:2}/{len(selection.scripts)}] {report.progress_line(row)}", flush=True)
         rows.extend(script_rows)

@@ -65,7 +65,7 @@ _OPTIONS: Dict[str, tuple] = {
     "log": ("log", log.ACCEPTED),
     "log_file": ("path", log.FILE_ACCEPTED),
 }
-_config: Dict[str, Any] = {"threshold": 1, "max_code_bytes": 512 << 20,
+_config: Dict[str, Any] = {"threshold": 200, "max_code_bytes": 512 << 20,
                            "recompile_after": 1000, "perf_map": False, "log": "",
                            "log_file": None}
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,

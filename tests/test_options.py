@@ -208,7 +208,7 @@ def test_perf_map_that_cannot_be_written_is_refused_and_left_off(tmp_path):
     out = r.stdout.splitlines()
     assert re.fullmatch(r"refused: option 'perf_map' cannot be switched on: cannot append to "
                         r"/tmp/perf-\d+\.map \(Is a directory\)", out[0]), out
-    assert out[1] == "False 1 False 1"
+    assert out[1] == "False 200 False 200"
 
 
 # ---- fuzz ---------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ PROGRAM = """
         print(overdrive.is_enabled(), json.dumps(overdrive.config(), sort_keys=True))
 """
 DEFAULTS = {"log": "", "log_file": None, "max_code_bytes": 512 << 20, "perf_map": False,
-            "recompile_after": 1000, "threshold": 1}
+            "recompile_after": 1000, "threshold": 200}
 
 
 def _expect(r, stderr_lines, enabled, **config):
@@ -291,11 +291,11 @@ def _expect(r, stderr_lines, enabled, **config):
      "OVERDRIVE_LOG_FILE must be a file that can be opened for appending, got "
      "'/proc/version' (Invalid argument); ignored, the log stays off", {}),
     ({"OVERDRIVE_THRESHOLD": "-1"},
-     f"OVERDRIVE_THRESHOLD must be {THRESHOLD}, got '-1'; ignored, the threshold stays 1", {}),
+     f"OVERDRIVE_THRESHOLD must be {THRESHOLD}, got '-1'; ignored, the threshold stays 200", {}),
     ({"OVERDRIVE_THRESHOLD": str(2**31)},
-     f"OVERDRIVE_THRESHOLD must be {THRESHOLD}, got '2147483648'; ignored, the threshold stays 1", {}),
+     f"OVERDRIVE_THRESHOLD must be {THRESHOLD}, got '2147483648'; ignored, the threshold stays 200", {}),
     ({"OVERDRIVE_THRESHOLD": "ten"},
-     f"OVERDRIVE_THRESHOLD must be {THRESHOLD}, got 'ten'; ignored, the threshold stays 1", {}),
+     f"OVERDRIVE_THRESHOLD must be {THRESHOLD}, got 'ten'; ignored, the threshold stays 200", {}),
     ({"OVERDRIVE_PERF_MAP": "maybe"},
      f"OVERDRIVE_PERF_MAP must be {BOOL_WORDS}, got 'maybe'; ignored, the perf map stays off", {}),
     ({"OVERDRIVE_STATS_FILE": "/nonexistent/dir/s.jsonl"},
@@ -314,7 +314,7 @@ def test_autoload_several_problems_one_line_each(tmp_path):
     r = _run(tmp_path, PROGRAM, {"OVERDRIVE": "1", "OVERDRIVE_LOG": "bogus",
                                  "OVERDRIVE_THRESHOLD": "x", "OVERDRIVE_PERF_MAP": "1"})
     _expect(r, [f"overdrive: OVERDRIVE_LOG must be {LOG}, got 'bogus'; ignored, the log stays off",
-                f"overdrive: OVERDRIVE_THRESHOLD must be {THRESHOLD}, got 'x'; ignored, the threshold stays 1"],
+                f"overdrive: OVERDRIVE_THRESHOLD must be {THRESHOLD}, got 'x'; ignored, the threshold stays 200"],
             True, perf_map=True)
 
 

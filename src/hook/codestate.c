@@ -9,7 +9,8 @@
 #include "events.h"
 
 OdStats od_stats;
-OdConfig od_config = {.threshold = 1, .max_code_bytes = (size_t)512 << 20, .recompile_after = 1000,
+uint64_t od_policy_compile_ns, od_policy_compiled_units;
+OdConfig od_config = {.threshold = 200, .max_code_bytes = (size_t)512 << 20, .recompile_after = 1000,
                       .compact = OD_COMPACT_FIRST};
 
 Py_ssize_t od_code_extra_index_value = -1; /* set once by od_hook_init */
@@ -53,6 +54,7 @@ OdCodeState *od_code_state(PyCodeObject *co, int create)
     st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
+    st->has_loop = st->in_stdlib = -1;
     if (!ex) {
         /* Allocate the extra array ourselves, sized to our slot only. _PyCode_SetExtra
          * would size it for every registered user, and code deallocation calls every
@@ -125,6 +127,8 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
         return -1;
     }
     st->unit = u;
+    od_policy_compile_ns += u->compile_ns;
+    od_policy_compiled_units += (uint64_t)Py_SIZE(co);
     od_stats.functions_compiled++;
     od_stats.functions_compact += (uint64_t)compact;
     od_stats.compile_ns += u->compile_ns;

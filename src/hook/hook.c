@@ -1,6 +1,8 @@
 /* hook/hook.c — the eval-frame function and the tiering policy. */
 #include "hook.h"
 
+#include <time.h>
+
 #include "cstack.h"
 #include "../runtime/frames.h"
 
@@ -21,23 +23,117 @@ static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
     return _PyEval_EvalFrameDefault(ts, f, throwflag);
 }
 
-/* Compile at the (threshold+1)-th entry; code with a loop at its first. */
-static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
+/* ---- The compile policy (measured in docs/performance.md, "Short programs and the compile
+ * policy"). Tier 1 costs microseconds per bytecode instruction, and a short program meets
+ * hundreds of functions it runs a handful of times, so compiling at the second call cost
+ * short programs more than the compiled code ever gave back.
+ *
+ *   threshold 0      everything at its first entry (the regression gate relies on it);
+ *   threshold 1      code with a loop at its first entry, the rest at its second;
+ *   threshold N > 1  (the default, 200) code without a loop at its (N+1)-th entry. Code
+ *                    with a loop: outside the standard library at its first entry (a
+ *                    program's own loops are where it spends its time, and a loop that runs
+ *                    once can only be compiled before it starts); in the standard library
+ *                    once its interpreted entries have together taken as long as compiling
+ *                    it is expected to (rent, then buy), and at the latest at its (N+1)-th
+ *                    entry. The stdlib's loops mostly belong to routines a short program
+ *                    calls a few times (argparse, re's parser, importlib, enum): compiled at
+ *                    their first call they were a third of its compile time. */
+
+static uint64_t now_ns(void)
 {
-    if (st->entries > (uint64_t)od_config.threshold)
-        return 1;
-    /* A backward jump means a loop: worth compiling before it runs even once. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int has_loop(PyCodeObject *co, OdCodeState *st)
+{
+    if (st->has_loop >= 0)
+        return st->has_loop;
     const _Py_CODEUNIT *code = _PyCode_CODE(co);
     Py_ssize_t n = Py_SIZE(co); /* code units */
+    st->has_loop = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int op = _PyOpcode_Deopt[_Py_OPCODE(code[i])];
         if (op == JUMP_BACKWARD || op == POP_JUMP_BACKWARD_IF_FALSE
             || op == POP_JUMP_BACKWARD_IF_TRUE || op == POP_JUMP_BACKWARD_IF_NONE
-            || op == POP_JUMP_BACKWARD_IF_NOT_NONE)
-            return 1;
+            || op == POP_JUMP_BACKWARD_IF_NOT_NONE) {
+            st->has_loop = 1;
+            break;
+        }
         i += _PyOpcode_Caches[op];
     }
-    return 0;
+    return st->has_loop;
+}
+
+static PyObject *stdlib_prefix;  /* sys._stdlib_dir + "/", or NULL */
+
+/* Code of the standard library (frozen, or under sys._stdlib_dir but not in a
+ * site-packages or dist-packages folder there). */
+static int in_stdlib(PyCodeObject *co, OdCodeState *st)
+{
+    if (st->in_stdlib >= 0)
+        return st->in_stdlib;
+    PyObject *name = co->co_filename;
+    static PyObject *frozen, *site, *dist;
+    if (!frozen) {
+        frozen = PyUnicode_InternFromString("<frozen ");
+        site = PyUnicode_InternFromString("/site-packages/");
+        dist = PyUnicode_InternFromString("/dist-packages/");
+        if (!frozen || !site || !dist) {   /* out of memory: call nothing stdlib */
+            PyErr_Clear();
+            Py_CLEAR(frozen);
+            return 0;
+        }
+    }
+    int yes = 0;
+    if (PyUnicode_Check(name)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+        /* Neither call fails on two str objects. */
+        if (PyUnicode_Tailmatch(name, frozen, 0, n, -1) == 1)
+            yes = 1;
+        else if (stdlib_prefix && PyUnicode_Tailmatch(name, stdlib_prefix, 0, n, -1) == 1)
+            yes = PyUnicode_Find(name, site, 0, n, 1) == -1
+                  && PyUnicode_Find(name, dist, 0, n, 1) == -1;
+    }
+    st->in_stdlib = (int8_t)yes;
+    return yes;
+}
+
+/* What compiling `co` is expected to cost: its size times the mean cost per code unit of
+ * what was compiled so far (about 1.5 us before anything was). */
+static uint64_t expected_compile_ns(PyCodeObject *co)
+{
+    uint64_t per_unit = od_policy_compiled_units
+                            ? od_policy_compile_ns / od_policy_compiled_units : 1500;
+    return per_unit * (uint64_t)Py_SIZE(co);
+}
+
+static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
+{
+    if (st->entries > (uint64_t)od_config.threshold)
+        return 1;
+    if (!has_loop(co, st))
+        return 0;
+    if (od_config.threshold <= 1)
+        return 1;
+    if (!in_stdlib(co, st))
+        return 1;
+    return st->interpreted_ns >= expected_compile_ns(co);
+}
+
+/* The interpreter runs `f`, whose code is not compiled yet: code with a loop is timed
+ * (the rent ready_to_compile weighs against compiling it). */
+static PyObject *interpret_below_threshold(PyThreadState *ts, _PyInterpreterFrame *f,
+                                           OdCodeState *st)
+{
+    if (st->has_loop != 1 || st->in_stdlib != 1 || od_config.threshold <= 1)
+        return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
+    uint64_t t0 = now_ns();
+    PyObject *r = interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
+    st->interpreted_ns += now_ns() - t0;
+    return r;
 }
 
 /* Code whose frames are suspended and resumed: generators, coroutines, async generators. */
@@ -54,8 +150,16 @@ static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     if (!st)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     st->entries++;
-    if (!st->unit && (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0))
-        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    if (!st->unit && (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0)) {
+        if (st->failed)
+            return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+        uint64_t t0 = st->has_loop == 1 && st->in_stdlib == 1 && od_config.threshold > 1
+                          ? now_ns() : 0;
+        PyObject *r = interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+        if (t0)
+            st->interpreted_ns += now_ns() - t0;
+        return r;
+    }
     od_maybe_recompile(co, st);   /* resumes in the new unit, at the same instruction */
     int next = (int)(f->prev_instr - _PyCode_CODE(co)) + 1;
     void *at = (next > 0 && next < st->unit->ncodeunits) ? st->unit->addr_at_unit[next] : NULL;
@@ -111,8 +215,9 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
     if (!st->unit) {
         if (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0) {
             st->interpreted++;
-            OdInterpReason why = !st->failed ? OD_INTERP_BELOW_THRESHOLD
-                                             : OD_INTERP_NOT_COMPILABLE;
+            if (!st->failed)
+                return interpret_below_threshold(ts, f, st);
+            OdInterpReason why = OD_INTERP_NOT_COMPILABLE;
             return interpret(ts, f, 0, why);
         }
     }
@@ -138,6 +243,12 @@ int od_hook_install(void)
 {
     if (od_hook_init() < 0)
         return -1;
+    if (!stdlib_prefix) {
+        PyObject *dir = PySys_GetObject("_stdlib_dir");   /* borrowed; 3.11 sets it */
+        stdlib_prefix = dir && PyUnicode_Check(dir) ? PyUnicode_FromFormat("%U/", dir) : NULL;
+        if (PyErr_Occurred())
+            PyErr_Clear();
+    }
     _Static_assert(offsetof(OdCodeState, unit) == 0, "runtime/frames.h reads the unit first");
     od_rt_direct_entry.extra_index = od_code_extra_index();
     od_rt_direct_entry.enter = enter_direct;

@@ -67,10 +67,19 @@ typedef struct {
     const char *why_not;                 /* static reason when compilation was refused */
     int failed;
     int recompile_attempted;             /* once only, even if it failed */
+    int8_t has_loop;                     /* a backward jump: -1 not looked at yet, 0, 1 */
+    int8_t in_stdlib;                    /* from the standard library: -1 not looked at yet */
+    uint64_t interpreted_ns;             /* time its interpreted entries took (loop code,
+                                          * threshold > 1: the compile policy's rent) */
 } OdCodeState;
 
 extern OdStats od_stats;
 extern OdConfig od_config;
+
+/* What the compile policy (hook/hook.c) reads: nanoseconds spent in first compiles and the
+ * code units (Py_SIZE of the code objects) they compiled, since the process started; never
+ * reset by reset_stats(). */
+extern uint64_t od_policy_compile_ns, od_policy_compiled_units;
 
 int od_hook_init(void);                  /* once, at module import: co_extra index */
 int od_hook_install(void);

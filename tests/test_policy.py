@@ -1,0 +1,164 @@
+"""The compile policy: when the hook compiles a code object (src/hook/hook.c,
+docs/performance.md "Short programs and the compile policy").
+
+threshold 0 compiles everything at its first entry; threshold 1 code with a loop at its
+first entry and the rest at the second; threshold N > 1 (the default, 200) code without a
+loop at its (N+1)-th entry, code with a loop outside the standard library at its first
+entry, and standard-library code with a loop once its interpreted entries took as long as
+compiling it is expected to (at the latest at the (N+1)-th entry)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import overdrive
+
+SOURCE = textwrap.dedent("""
+    def no_loop(x):
+        return x + 1
+
+    def with_loop(n):
+        total = 0
+        for i in range(n):
+            total += i
+        return total
+
+    def gen(n):
+        for i in range(n):
+            yield i
+""")
+
+
+@pytest.fixture(autouse=True)
+def _default_threshold_after_each_test():
+    yield
+    overdrive.disable()
+    overdrive.config(threshold=200)
+
+
+def fresh(filename: str = "<policy test>") -> dict:
+    """New code objects (the JIT's per-code counts start at zero), as if from `filename`."""
+    namespace: dict = {}
+    exec(compile(SOURCE, filename, "exec"), namespace)
+    return namespace
+
+
+def compiled(fn) -> bool:
+    return overdrive.info(fn)["compiled"]
+
+
+def test_default_threshold_is_200():
+    code = "import overdrive; print(overdrive.config()['threshold'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items()
+                              if not k.startswith("OVERDRIVE")}, check=True)
+    assert out.stdout.strip() == "200"
+
+
+def test_threshold_0_compiles_everything_at_its_first_entry():
+    ns = fresh()
+    overdrive.enable(threshold=0)
+    ns["no_loop"](1)
+    ns["with_loop"](3)
+    assert compiled(ns["no_loop"]) and compiled(ns["with_loop"])
+    assert overdrive.info(ns["no_loop"])["interpreted_entries"] == 0
+
+
+def test_threshold_1_loop_at_first_entry_the_rest_at_the_second():
+    ns = fresh(os.path.join(sys._stdlib_dir, "policy_fake.py"))  # even stdlib code
+    overdrive.enable(threshold=1)
+    ns["with_loop"](3)
+    assert compiled(ns["with_loop"])
+    ns["no_loop"](1)
+    assert not compiled(ns["no_loop"])
+    ns["no_loop"](1)
+    assert compiled(ns["no_loop"])
+    assert overdrive.info(ns["no_loop"])["interpreted_entries"] == 1
+
+
+def test_threshold_n_compiles_code_without_a_loop_at_entry_n_plus_1():
+    ns = fresh()
+    overdrive.enable(threshold=7)
+    for _ in range(7):
+        ns["no_loop"](1)
+    info = overdrive.info(ns["no_loop"])
+    assert not info["compiled"] and info["interpreted_entries"] == 7
+    ns["no_loop"](1)
+    assert compiled(ns["no_loop"])
+
+
+def test_program_loops_compile_at_their_first_entry():
+    ns = fresh("/home/user/app.py")
+    overdrive.enable(threshold=50)
+    assert ns["with_loop"](3) == 3
+    assert compiled(ns["with_loop"])
+    assert overdrive.info(ns["with_loop"])["interpreted_entries"] == 0
+
+
+def test_stdlib_loops_wait_until_interpreting_them_cost_a_compile():
+    ns = fresh(os.path.join(sys._stdlib_dir, "policy_fake.py"))
+    overdrive.enable(threshold=1000)
+    with_loop = ns["with_loop"]
+    for _ in range(3):               # short runs: far less than compiling would cost
+        with_loop(1)
+    assert not compiled(with_loop)
+    with_loop(200_000)               # milliseconds in the interpreter: the rent is paid
+    assert not compiled(with_loop)   # (decided at the next entry)
+    with_loop(1)
+    assert compiled(with_loop)
+    assert overdrive.info(with_loop)["interpreted_entries"] == 4
+
+
+def test_stdlib_loops_compile_at_the_threshold_at_the_latest():
+    ns = fresh(os.path.join(sys._stdlib_dir, "policy_fake.py"))
+    overdrive.enable(threshold=5)
+    for _ in range(5):
+        ns["with_loop"](1)
+    assert not compiled(ns["with_loop"])
+    ns["with_loop"](1)
+    assert compiled(ns["with_loop"])
+
+
+def test_site_packages_under_the_stdlib_dir_is_not_the_stdlib():
+    path = os.path.join(sys._stdlib_dir, "site-packages", "pkg", "mod.py")
+    ns = fresh(path)
+    overdrive.enable(threshold=50)
+    ns["with_loop"](3)
+    assert compiled(ns["with_loop"])
+
+
+def test_frozen_modules_are_the_stdlib():
+    ns = fresh("<frozen policy_fake>")
+    overdrive.enable(threshold=50)
+    ns["with_loop"](3)
+    assert not compiled(ns["with_loop"])
+
+
+def test_stdlib_generators_pay_their_rent_on_resumes():
+    ns = fresh(os.path.join(sys._stdlib_dir, "policy_fake.py"))
+    overdrive.enable(threshold=10**6)
+    g = ns["gen"](300_000)
+    next(g)                          # the first resume: interpreted, timed
+    assert not compiled(ns["gen"])
+    for _ in g:                      # each resume is timed until the rent is paid
+        if compiled(ns["gen"]):
+            break
+    assert compiled(ns["gen"])
+
+
+def test_results_are_the_same_under_every_policy():
+    expected = [fresh()["with_loop"](n) for n in range(50)]
+    for threshold in (0, 1, 3, 200):
+        for filename in ("/home/user/app.py", os.path.join(sys._stdlib_dir, "x.py")):
+            ns = fresh(filename)
+            overdrive.enable(threshold=threshold)
+            try:
+                got = [ns["with_loop"](n) for n in range(50)]
+                got_gen = list(ns["gen"](20))
+            finally:
+                overdrive.disable()
+            assert got == expected and got_gen == list(range(20))
