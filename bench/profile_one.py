@@ -1,8 +1,11 @@
 """Run one pyperformance benchmark body N times in this process, with or without the JIT,
 for profilers that count (callgrind, perf). No timing, no pyperf workers.
 
-usage: python bench/profile_one.py NAME N JIT     (JIT: 1 = overdrive on, 0 = stock)
+usage: python bench/profile_one.py NAME N JIT [ARGS...]  (JIT: 1 = overdrive on, 0 = stock)
 e.g.   valgrind --tool=callgrind python bench/profile_one.py go 2 1
+       python bench/profile_one.py pickle 2 1 --pure-python pickle
+
+ARGS are the script's own options (what pyperformance's .toml passes as extra_opts).
 
 NAME is a pyperformance script (bm_NAME); for a script that reports several benchmarks, the
 first is run, or the one named after a colon: scimark:scimark_lu.
@@ -28,13 +31,14 @@ class _CapturingRunner:
 
     captured: list = []
     names: list = []
+    script_args: list = []
 
     def __init__(self, *args, **kwargs):
         self.argparser = argparse.ArgumentParser()
         self.metadata: dict = {}
 
     def parse_args(self, args=None):
-        return self.argparser.parse_args([])
+        return self.argparser.parse_args(self.script_args)
 
     def bench_func(self, name, func, *args, **kwargs):
         self.names.append(name)
@@ -48,6 +52,7 @@ class _CapturingRunner:
 def main() -> None:
     name, reps, jit = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
     name, _, which = name.partition(":")
+    _CapturingRunner.script_args = sys.argv[4:]
     pyperf.Runner = _CapturingRunner
     path = os.path.join(DATA, f"bm_{name}", "run_benchmark.py")
     sys.argv = [path]
