@@ -101,8 +101,7 @@ PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **ar
         for (int i = 0; i < ndefaults; i++)
             locals[nargs + i] = Py_NewRef(PyTuple_GET_ITEM(defaults, first + i));
     }
-    for (int i = co->co_argcount; i < co->co_nlocalsplus; i++)
-        locals[i] = NULL;
+    od_rt_clear_slots(locals + co->co_argcount, co->co_nlocalsplus - co->co_argcount);
 
     _PyFrameEvalFunction eval = ts->interp->eval_frame;
     PyObject *res;

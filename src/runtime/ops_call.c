@@ -151,8 +151,7 @@ OD_HELPER(od_rt_call)
         PyObject *res = od_rt_call_python(_PyThreadState_GET(), callable, args, total, &done);
         if (done) {
             /* callable and arguments were moved into the callee's frame */
-            for (int i = -1; i < total; i++)
-                args[i] = NULL;
+            od_rt_clear_slots(args - 1, total + 1);
             sp[-oparg - 2] = res;
             return res ? OD_OK : OD_ERROR;
         }
