@@ -24,18 +24,6 @@
 #define DESC_SIZE 6
 
 
-static int helper_of(int opcode, HelperFn *fn, int *released)
-{
-    switch (opcode) {
-#define OD_HELPER_CASE(helper, op, rel) \
-    case op: *fn = helper; *released = rel; return 1;
-        OD_HELPER_OPS(OD_HELPER_CASE)
-#undef OD_HELPER_CASE
-    default:
-        return 0;
-    }
-}
-
 /* The per-site argument, as compile.c's site_arg() gives it (which also stored the names
  * and keyword names in the sites when the unit was compiled). */
 static void *site_arg_rt(PyCodeObject *co, OdUnit *u, int op, int index, int oparg)
@@ -65,7 +53,7 @@ OdCompactResult od_rt_compact_op(_PyInterpreterFrame *f, const uint8_t *desc, Od
     f->prev_instr = _PyCode_CODE(co) + index;
     HelperFn fn = NULL;
     int released = 0;
-    helper_of(op, &fn, &released);      /* the compiler emitted only helper instructions */
+    od_tier1_helper_for(op, &fn, &released);      /* the compiler emitted only helper instructions */
     int d = depth + (op == CALL ? oparg : 0);   /* physically: [callable pair, args...] */
     PyObject **sp = &f->localsplus[co->co_nlocalsplus + d];
     int r = fn(f, sp, oparg, site_arg_rt(co, u, op, index, oparg));
@@ -101,7 +89,7 @@ int compact_call_ok(Compiler *c, const OdInstr *in)
     return c->compact && in->start == in->index && in->oparg >= 0 && in->oparg < 256
            && in->index < 65536 && in->depth >= 0 && in->depth + in->oparg < 65536
            && in->next == in->index + 1 + _PyOpcode_Caches[in->opcode]
-           && helper_of(in->opcode, &fn, &rel);
+           && od_tier1_helper_for(in->opcode, &fn, &rel);
 }
 
 void emit_compact_call(Compiler *c, const OdInstr *in)

@@ -11,7 +11,7 @@
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-static int helper_for(int opcode, HelperFn *fn, int *released)
+int od_tier1_helper_for(int opcode, HelperFn *fn, int *released)
 {
     switch (opcode) {
 #define OD_HELPER_CASE(helper, op, rel) \
@@ -40,7 +40,7 @@ int od_tier1_supports(int opcode)
     case SEND: case RETURN_GENERATOR:
         return 1;
     default:
-        return helper_for(opcode, &fn, &rel);
+        return od_tier1_helper_for(opcode, &fn, &rel);
     }
 }
 
@@ -545,7 +545,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         od_jmp_r(a, OD_RAX);
         return;
     default:
-        if (helper_for(op, &fn, &released)) {
+        if (od_tier1_helper_for(op, &fn, &released)) {
             emit_helper(c, in, fn, released);
             return;
         }

@@ -61,6 +61,10 @@ typedef struct {
 
 typedef OD_HELPER((*HelperFn));
 
+/* The helper of `opcode` in the OD_HELPER_OPS table and how many inputs it releases on
+ * error (compile.c); 0 if the table has none. */
+int od_tier1_helper_for(int opcode, HelperFn *fn, int *released);
+
 struct Compiler;
 struct Stub;
 /* Emits a cold variant out of line. It must end in a jump (to one of the stub's labels). */
