@@ -252,7 +252,6 @@ def _run(tmp_path, source, extra_env=None, args=(), path_first=()):
                           env=_env(extra_env, path_first), timeout=60, cwd=tmp_path)
 
 
-
 # The program under test: its output must not change whatever the start-up problem.
 PROGRAM = """
     import json, sys
