@@ -14,10 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
-import types
 import weakref
-
-import pytest
 
 import _overdrive
 import overdrive
