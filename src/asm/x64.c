@@ -57,6 +57,7 @@ void od_asm_free(OdAsm *a)
     free(a->plt);
     free(a->buf);
     free(a->labels);
+    free(a->label_nfix);
     free(a->fixups);
     memset(a, 0, sizeof *a);
 }
@@ -66,11 +67,14 @@ OdLabel od_label_new(OdAsm *a)
     if (a->nlabels == a->caplabels) {
         int cap = a->caplabels ? a->caplabels * 2 : 64;
         int32_t *p = realloc(a->labels, (size_t)cap * sizeof *p);
-        if (!p) {
+        if (p)
+            a->labels = p;
+        int32_t *q = p ? realloc(a->label_nfix, (size_t)cap * sizeof *q) : NULL;
+        if (!q) {
             a->failed = 1;
             return 0;
         }
-        a->labels = p;
+        a->label_nfix = q;
         a->caplabels = cap;
     }
     a->labels[a->nlabels] = -1;
@@ -79,8 +83,10 @@ OdLabel od_label_new(OdAsm *a)
 
 void od_label_bind(OdAsm *a, OdLabel l)
 {
-    if (!a->failed)
+    if (!a->failed) {
         a->labels[l] = (int32_t)a->len;
+        a->label_nfix[l] = a->nfixups;
+    }
 }
 
 int32_t od_label_offset(const OdAsm *a, OdLabel l) { return a->labels[l]; }
@@ -127,22 +133,6 @@ static void fixup_here(OdAsm *a, OdLabel l) { fixup_kind_here(a, l, OD_FIX_OTHER
 static int32_t jump_start(const OdFixup *f) { return f->at - (f->kind == OD_FIX_JCC ? 2 : 1); }
 static int32_t jump_length(const OdFixup *f) { return f->kind == OD_FIX_JCC ? 6 : 5; }
 
-/* Bytes saved by the shortened jumps before offset `off`: fix-ups are in buffer order and
- * saved_upto[i] is the saving of fix-ups 0..i-1. Labels sit at instruction boundaries,
- * so no jump straddles `off`. */
-static int32_t saved_before(const OdFixup *fx, int n, const int32_t *saved_upto, int32_t off)
-{
-    int lo = 0, hi = n; /* the first fix-up at or after off */
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (fx[mid].at < off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return saved_upto[lo];
-}
-
 /* What relaxation does with a jump: keeps it long, makes it short (rel8), or drops it (an
  * unconditional jump to the very next instruction, which the emitters leave where one
  * path falls into the join another jumps to). */
@@ -160,29 +150,61 @@ static void sum_savings(const OdFixup *fx, int n, const char *shrt, int32_t *sav
         saved_upto[i + 1] = saved_upto[i] + jump_saving(&fx[i], shrt[i]);
 }
 
+/* The most relaxation can save on a jump: all of it when dropped, 4 bytes for a jcc. */
+static int32_t jump_max_saving(const OdFixup *f)
+{
+    return f->kind == OD_FIX_JMP ? jump_length(f) : f->kind == OD_FIX_JCC ? jump_length(f) - 2 : 0;
+}
+
 /* Shorten every jump whose target is within a rel8's reach and drop unconditional ones to
  * the next instruction, to a fixpoint (each step only brings others' targets closer), then
- * rebuild the buffer and move the labels. */
+ * rebuild the buffer and move the labels.
+ *
+ * Cost: the fixpoint takes a few rounds, so a round must not cost more than O(n). Only
+ * candidates take part: jumps that would reach their target with a rel8 if every jump in
+ * between were dropped (most long jumps, to cold stubs at the end, are not), and each
+ * candidate's target is located among the fix-ups once, not once per round. */
 static int relax_jumps(OdAsm *a)
 {
-    int n = a->nfixups, ok = -1;
+    int n = a->nfixups, ok = -1, ncand = 0;
     OdFixup *fx = malloc(((size_t)n + 1) * sizeof *fx);
     char *shrt = calloc((size_t)n + 1, 1);
     int32_t *saved_upto = calloc((size_t)n + 1, sizeof *saved_upto);
     int32_t *pos8 = calloc((size_t)n + 1, sizeof *pos8);
+    int32_t *cand = malloc(((size_t)n + 1) * sizeof *cand);     /* fix-up index */
+    int32_t *cand_tgt = malloc(((size_t)n + 1) * sizeof *cand_tgt); /* first fix-up at/after target */
     uint8_t *out = malloc(a->cap ? a->cap : 1);
-    if (!fx || !shrt || !saved_upto || !pos8 || !out)
+    if (!fx || !shrt || !saved_upto || !pos8 || !cand || !cand_tgt || !out)
         goto done;
     memcpy(fx, a->fixups, (size_t)n * sizeof *fx);
-    for (int changed = 1; changed;) {
+    /* saved_upto holds the largest possible savings first, to pick the candidates. */
+    saved_upto[0] = 0;
+    for (int i = 0; i < n; i++)
+        saved_upto[i + 1] = saved_upto[i] + jump_max_saving(&fx[i]);
+    for (int i = 0; i < n; i++) {
+        if (fx[i].kind == OD_FIX_OTHER || a->labels[fx[i].label] < 0)
+            continue;
+        int32_t target = a->labels[fx[i].label];
+        int32_t start = jump_start(&fx[i]);
+        int lo = a->label_nfix[fx[i].label]; /* the first fix-up at or after target */
+        int32_t disp = target - start - 2; /* as a rel8 with nothing else shortened */
+        int32_t best = disp >= 0 ? disp - (saved_upto[lo] - saved_upto[i])
+                                 : disp + (saved_upto[i] - saved_upto[lo]);
+        if (best < -128 || best > 127)
+            continue;
+        cand[ncand] = i;
+        cand_tgt[ncand++] = lo;
+    }
+    for (int changed = ncand > 0; changed;) {
         changed = 0;
         sum_savings(fx, n, shrt, saved_upto);
-        for (int i = 0; i < n; i++) {
-            if (shrt[i] == JUMP_DROPPED || fx[i].kind == OD_FIX_OTHER || a->labels[fx[i].label] < 0)
+        for (int c = 0; c < ncand; c++) {
+            int i = cand[c];
+            if (shrt[i] == JUMP_DROPPED)
                 continue;
             int32_t target = a->labels[fx[i].label];
             int32_t new_end = jump_start(&fx[i]) - saved_upto[i] + 2;
-            int32_t disp = target - saved_before(fx, n, saved_upto, target) - new_end;
+            int32_t disp = target - saved_upto[cand_tgt[c]] - new_end;
             if (fx[i].kind == OD_FIX_JMP && shrt[i] == JUMP_SHORT && disp == 0) {
                 /* lands right after itself (long ones are made short first) */
                 shrt[i] = JUMP_DROPPED;
@@ -220,7 +242,7 @@ static int relax_jumps(OdAsm *a)
     to += a->len - from;
     for (int l = 0; l < a->nlabels; l++)
         if (a->labels[l] >= 0)
-            a->labels[l] -= saved_before(fx, n, saved_upto, a->labels[l]);
+            a->labels[l] -= saved_upto[a->label_nfix[l]];
     for (int i = 0; i < n; i++) {
         if (shrt[i] != JUMP_SHORT)
             continue;
@@ -241,6 +263,8 @@ done:
     free(shrt);
     free(saved_upto);
     free(pos8);
+    free(cand);
+    free(cand_tgt);
     return ok;
 }
 

@@ -45,6 +45,7 @@ typedef struct {
     OdPltEntry *plt;  /* od_call_abs targets, emitted once each by od_emit_plt */
     int nplt, capplt;
     int32_t *labels;  /* bound offset per label, -1 while unbound */
+    int32_t *label_nfix; /* per bound label: fix-ups recorded before it (all lie before it) */
     int nlabels, caplabels;
     OdFixup *fixups;
     int nfixups, capfixups;
