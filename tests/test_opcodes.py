@@ -931,6 +931,43 @@ def test_inline_slot_and_instance_value_attributes(jit):
     assert jit.run_both(f_empty_slot, empty) == "'SlotPoint' object has no attribute 'y'"
 
 
+def f_dunder_class(make, other_cls):
+    objs = make()
+    out = []
+    for o in objs:
+        out.append(o.__class__ is SlotPoint)
+        out.append(o.__class__.__name__)
+    objs[-1].__class__ = other_cls    # a store of __class__ stays generic
+    out.append(objs[-1].__class__.__name__)
+    return out
+
+
+class OtherDictPoint:
+    pass
+
+
+class OwnClass:
+    @property
+    def __class__(self):          # shadows object.__class__: never read as ob_type
+        return SlotPoint
+
+
+def test_dunder_class_is_read_like_a_slot(jit):
+    # `obj.__class__` (object's getset) is read inline as the ob_type slot, as the
+    # interpreter's LOAD_ATTR_SLOT does; a class that overrides __class__ and an
+    # assignment to __class__ keep their own behaviour.
+    make = lambda: [SlotPoint(1, 2), DictPoint(5, 6), OwnClass(), DictPoint(7, 8)]
+    res = jit.run_both(f_dunder_class, make, OtherDictPoint)
+    assert res[-1] == "OtherDictPoint" and res[4] is True, res
+    overdrive.enable(threshold=0)
+    try:
+        f_dunder_class(make, OtherDictPoint)
+    finally:
+        overdrive.disable()
+    hits = sum(e["hits"] for e in _site_entries(f_dunder_class, "__class__") if e["kind"] == "SLOT")
+    assert hits > 0
+
+
 BOUNDARY_INTS = [0, 1, -1, 5, -5, -6, 255, 256, 257, 2**30 - 1, -(2**30 - 1), 2**30, -(2**30),
                  2**62, -(2**62)]
 SPECIAL_FLOATS = [0.0, -0.0, 1.5, -2.25, float("inf"), float("-inf"), float("nan"), 1e308]

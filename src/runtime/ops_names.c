@@ -431,7 +431,10 @@ static inline PyObject *class_value_hit(OdAttrSite *site, PyObject *owner)
     return NULL;
 }
 
-static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
+/* `for_load`: the entry serves a LOAD_ATTR site, which may also read `obj.__class__` as a
+ * slot at ob_type (what the interpreter's LOAD_ATTR_SLOT does for it); a store site never
+ * may (assigning __class__ checks layouts and moves references). */
+static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name, int for_load)
 {
     PyTypeObject *tp = Py_TYPE(owner);
     c->type = tp;
@@ -463,6 +466,14 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name)
             c->index = m->offset;
             c->kind = OD_ATTR_SLOT;
         }
+        return;
+    }
+    if (for_load && descr && Py_IS_TYPE(descr, &PyGetSetDescr_Type)
+        && _PyUnicode_EqualToASCIIString(name, "__class__")
+        && descr == _PyType_Lookup(&PyBaseObject_Type, name)) {
+        c->type_version = tp->tp_version_tag;
+        c->index = offsetof(PyObject, ob_type);
+        c->kind = OD_ATTR_SLOT;
         return;
     }
     if (descr) {
@@ -569,7 +580,7 @@ OD_HELPER(od_rt_load_attr)
         if (Py_IS_TYPE(owner, &PyType_Type))
             fill_class_cache(c, (PyTypeObject *)owner, site->name, res);
         else
-            fill_attr_cache(c, owner, site->name);
+            fill_attr_cache(c, owner, site->name, 1);
     }
 done:
     Py_DECREF(owner);
@@ -628,7 +639,7 @@ OD_HELPER(od_rt_store_attr)
         c = entry_to_fill(site, tp);
         c->misses++;
         if (worth_filling(c) && tp->tp_setattro == PyObject_GenericSetAttr)
-            fill_attr_cache(c, owner, site->name);
+            fill_attr_cache(c, owner, site->name, 0);
     }
     Py_DECREF(owner);
     return err ? OD_ERROR : OD_OK;
