@@ -968,6 +968,41 @@ def test_dunder_class_is_read_like_a_slot(jit):
     assert hits > 0
 
 
+def f_is_ops(values, sentinel):
+    Noisy.log.clear()
+    out = []
+    for v in values:
+        if v is None:
+            out.append("none")
+        if v is not sentinel:
+            out.append("not-sentinel")
+        if v.__class__ is Noisy:       # the operands are released before the branch
+            out.append("noisy")
+        out.append((v is sentinel, v is not None, Noisy(v) is v))   # bools pushed
+    return out, sorted(str(t) for t in Noisy.log)
+
+
+def _calls_helper(fn, helper):
+    import struct
+    import _overdrive
+    addr = {v: k for k, v in _overdrive._helper_symbols().items()}[helper]
+    return struct.pack("<Q", addr) in _overdrive._native_map(fn)["code"]
+
+
+@full_tier
+def test_is_op_runs_inline_fused_and_pushed(jit):
+    # IS_OP compiles to a pointer compare (fused with the conditional jump after it, or
+    # pushing True/False): the compiled code never calls the generic helper, and the
+    # releases of temporaries (Noisy(v) dies inside the `is`) happen as in the interpreter.
+    sentinel = object()
+    values = [None, 1, sentinel, Noisy("a"), "s", sentinel]
+    res = jit.run_both(f_is_ops, values, sentinel)
+    assert res[0][:2] == ["none", "not-sentinel"] and "noisy" in res[0], res
+    assert not _calls_helper(f_is_ops, "od_rt_is_op")
+    del values
+    Noisy.log.clear()          # other tests read the log
+
+
 BOUNDARY_INTS = [0, 1, -1, 5, -5, -6, 255, 256, 257, 2**30 - 1, -(2**30 - 1), 2**30, -(2**30),
                  2**62, -(2**62)]
 SPECIAL_FLOATS = [0.0, -0.0, 1.5, -2.25, float("inf"), float("-inf"), float("nan"), 1e308]

@@ -314,6 +314,58 @@ static int emit_compare_branch(Compiler *c, const OdInstr *in, const OdInstr *jm
     return 1;
 }
 
+/* IS_OP inline: compare the two pointers, release both operands (a release may run any
+ * __del__, so the outcome is a branch, not a flag in a register), then go to `if_is` or
+ * `if_not` ("is not" swaps them). */
+static void emit_is_branch(Compiler *c, const OdInstr *in, OdLabel if_true, OdLabel if_false)
+{
+    OdAsm *a = &c->a;
+    OdLabel differ = od_label_new(a);
+    int d = in->depth;
+    load_operand(c, OD_RAX, d - 2);
+    load_operand(c, OD_RCX, d - 1);
+    od_cmp_rr(a, OD_RAX, OD_RCX);
+    od_jcc(a, OD_CC_NE, differ);
+    for (int same = 1; same >= 0; same--) {
+        if (!same)
+            od_label_bind(a, differ);
+        release_operand_slot(c, d - 2, in->index);
+        release_operand_slot(c, d - 1, in->index);
+        od_jmp(a, (same != in->oparg) ? if_true : if_false);
+    }
+}
+
+/* IS_OP directly followed by a conditional jump nothing else jumps to: no bool is made.
+ * Returns 1 if `jmp` was consumed. */
+static int emit_is_op_branch(Compiler *c, const OdInstr *in, const OdInstr *jmp, OdLabel next)
+{
+    if (c->compact || !jmp || jmp->is_target || jmp->depth != in->depth - 1
+        || !is_pop_jump_on_truth(jmp->opcode))
+        return 0;
+    OdLabel pending = -1;
+    int on_true = jmp->opcode == POP_JUMP_FORWARD_IF_TRUE || jmp->opcode == POP_JUMP_BACKWARD_IF_TRUE;
+    OdLabel taken = taken_label(c, jmp, &pending);
+    emit_is_branch(c, in, on_true ? taken : next, on_true ? next : taken);
+    emit_pending_backedge(c, jmp, pending);
+    return 1;
+}
+
+/* IS_OP with its bool pushed. */
+static void emit_is_op(Compiler *c, const OdInstr *in, OdLabel next)
+{
+    OdAsm *a = &c->a;
+    OdLabel yes = od_label_new(a), no = od_label_new(a);
+    emit_is_branch(c, in, yes, no);
+    for (int truth = 1; truth >= 0; truth--) {
+        od_label_bind(a, truth ? yes : no);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(truth ? Py_True : Py_False));
+        incref_reg(c, OD_RAX);
+        od_mov_mr(a, R_FRAME, slot_disp(c, in->depth - 2), OD_RAX);
+        if (truth)
+            od_jmp(a, next);
+    }
+}
+
 static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
 {
     OdAsm *a = &c->a;
@@ -544,6 +596,12 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         od_jcc(a, OD_CC_E, c->ret_null);
         od_jmp_r(a, OD_RAX);
         return;
+    case IS_OP:
+        if (!c->compact) {                      /* compact units: the thunk (smaller) */
+            emit_is_op(c, in, next);
+            return;
+        }
+        /* fall through */
     default:
         if (od_tier1_helper_for(op, &fn, &released)) {
             emit_helper(c, in, fn, released);
@@ -861,6 +919,15 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
             OdLabel after = i + 2 < c.bc.ninstrs ? c.label_of[i + 2] : c.ret_null;
             if (emit_compare_branch(&c, in, jmp, after)) {
                 od_label_bind(&c.a, c.label_of[++i]); /* the jump's own code is folded in */
+                continue;
+            }
+        }
+        if (in->opcode == IS_OP && i + 1 < c.bc.ninstrs && !c.deferred[i]) {
+            const OdInstr *jmp = &c.bc.instrs[i + 1];
+            OdLabel after = i + 2 < c.bc.ninstrs ? c.label_of[i + 2] : c.ret_null;
+            if (emit_is_op_branch(&c, in, jmp, after)) {
+                od_label_bind(&c.a, c.label_of[++i]);
+                c.npending = 0;                 /* the branch took the borrowed operands */
                 continue;
             }
         }

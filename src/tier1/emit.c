@@ -55,7 +55,7 @@ int consumer_borrows(Compiler *c, const OdInstr *in, int depth)
         return depth == d - 1 && unpack_sequence_has_fast_path(in->oparg);
     case BINARY_OP:
         return (depth == d - 1 || depth == d - 2) && binary_op_has_fast_path(in->oparg);
-    case COMPARE_OP: case BINARY_SUBSCR:
+    case COMPARE_OP: case BINARY_SUBSCR: case IS_OP:
         return depth == d - 1 || depth == d - 2;
     default:
         return 0;
