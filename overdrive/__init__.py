@@ -9,7 +9,6 @@ Everything here is a thin, typed front over the C core `_overdrive`. Environment
 read at import: OVERDRIVE_LOG=compile,exit, OVERDRIVE_LOG_FILE=path, OVERDRIVE_PERF_MAP=1
 (see docs/tools.md).
 """
-from __future__ import annotations
 
 # Start-up cost: with OVERDRIVE=1 every process imports this package, so it imports nothing
 # that `python -c pass` has not already imported (os, sys) besides its own modules and the
@@ -22,8 +21,6 @@ if sys.version_info[:2] != (3, 11):
     raise ImportError("overdrive supports CPython 3.11 only")
 
 import _overdrive
-
-from . import log, perfmap
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,7 +49,7 @@ def _int_accepted(name: str, meaning: str) -> str:
     return f"an int from {lo} to {hi_text} ({meaning})"
 
 
-_OPTIONS: Dict[str, tuple] = {
+_OPTIONS: "Dict[str, tuple]" = {
     "threshold": ("int", _int_accepted(
         "threshold", "interpreted calls before a function is compiled; "
         "0 compiles everything on first execution")),
@@ -62,10 +59,10 @@ _OPTIONS: Dict[str, tuple] = {
         "recompile_after", "native entries after which a function is compiled once more "
         "from what its caches recorded; 0 never recompiles")),
     "perf_map": ("bool", "True or False (append each compiled function to /tmp/perf-<pid>.map)"),
-    "log": ("log", log.ACCEPTED),
-    "log_file": ("path", log.FILE_ACCEPTED),
+    "log": ("log", None),         # None: overdrive.log says (imported when needed)
+    "log_file": ("path", None),
 }
-_config: Dict[str, Any] = {"threshold": 200, "max_code_bytes": 512 << 20,
+_config: "Dict[str, Any]" = {"threshold": 200, "max_code_bytes": 512 << 20,
                            "recompile_after": 1000, "perf_map": False, "log": "",
                            "log_file": None}
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
@@ -74,7 +71,24 @@ _BOOL_ACCEPTED = "1 or 0 (or true/false, yes/no, on/off)"
 _APPENDABLE = "a file that can be opened for appending"
 
 
-def _shown(value: Any) -> str:
+def _option(name: str) -> tuple:
+    """(kind, what is accepted) of option `name`; KeyError if there is none."""
+    kind, accepted = _OPTIONS[name]
+    if accepted is None:
+        from . import log
+        accepted = log.ACCEPTED if name == "log" else log.FILE_ACCEPTED
+    return kind, accepted
+
+
+def __getattr__(name: str) -> "Any":
+    """The submodules log and perfmap, imported on first use (not at start-up)."""
+    if name in ("log", "perfmap"):
+        __import__(f"{__name__}.{name}")       # (importlib would import more)
+        return sys.modules[f"{__name__}.{name}"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _shown(value: "Any") -> str:
     """A refused value for an error message: short, and never failing (3.11 refuses str()
     of an int over 4300 digits; a user object's repr may raise)."""
     if isinstance(value, int) and value.bit_length() > 256:
@@ -86,14 +100,14 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-def _validate(name: str, value: Any, label: str | None = None) -> Any:
+def _validate(name: str, value: "Any", label: "str | None" = None) -> "Any":
     """The value option `name` will hold (an exact int, bool or str: log events in canonical
     order, a path as str), or TypeError/ValueError naming the option (or `label`, e.g. an
     environment variable) and what it accepts. No side effect."""
     if name not in _OPTIONS:
         raise TypeError(f"unknown overdrive option {name!r}; accepted options: "
                         + ", ".join(sorted(_OPTIONS)))
-    kind, accepted = _OPTIONS[name]
+    kind, accepted = _option(name)
     label = label or f"option {name!r}"
     wrong_type = TypeError(f"{label} must be {accepted}, not {type(value).__name__}")
     if kind == "int":
@@ -111,6 +125,7 @@ def _validate(name: str, value: Any, label: str | None = None) -> Any:
     if kind == "log":
         if not isinstance(value, str):
             raise wrong_type
+        from . import log
         try:
             return log.normalize(value)
         except ValueError:
@@ -133,10 +148,10 @@ def _validate(name: str, value: Any, label: str | None = None) -> Any:
     return str.__str__(path)
 
 
-def _from_text(name: str, text: str, label: str) -> Any:
+def _from_text(name: str, text: str, label: str) -> "Any":
     """The value of option `name` written as `text` in an environment variable or on the
     command line (`label`), or ValueError naming the label and what it accepts."""
-    kind, accepted = _OPTIONS[name]
+    kind, accepted = _option(name)
     if kind == "bool":
         return _parse_bool_option(label, text)
     if kind == "int":
@@ -154,7 +169,7 @@ def _parse_bool_option(label: str, text: str) -> bool:
     return _BOOL_WORDS[word]
 
 
-def config(**options: Any) -> Dict[str, Any]:
+def config(**options: "Any") -> "Dict[str, Any]":
     """Set options and return the full config. All are validated before any is applied, and a
     refused call (TypeError or ValueError naming the option and what it accepts) changes
     nothing: not config(), not the JIT's values, not the log, not the perf map."""
@@ -162,7 +177,7 @@ def config(**options: Any) -> Dict[str, Any]:
     return dict(_config)
 
 
-def _configure(options: Dict[str, Any], labels: Dict[str, str] | None = None) -> None:
+def _configure(options: "Dict[str, Any]", labels: "Dict[str, str] | None" = None) -> None:
     """config() with `labels` naming where an option came from (an environment variable)."""
     labels = labels or {}
     new = dict(_config)
@@ -179,6 +194,7 @@ def _configure(options: Dict[str, Any], labels: Dict[str, str] | None = None) ->
             if new["perf_map"] != old["perf_map"]:
                 _switch_perf_map(new["perf_map"], old["perf_map"], labels)
             if log_changed:
+                from . import log
                 log.switch(new["log"], log_target)
         except BaseException:
             _overdrive._set_perf_map(old["perf_map"])
@@ -190,7 +206,8 @@ def _configure(options: Dict[str, Any], labels: Dict[str, str] | None = None) ->
     _config.update(new)
 
 
-def _open_log_file(new: Dict[str, Any], options: Dict[str, Any], labels: Dict[str, str]):
+def _open_log_file(new: "Dict[str, Any]", options: "Dict[str, Any]", labels: "Dict[str, str]"):
+    from . import log
     try:
         return log.open_file(new["log"], new["log_file"])
     except (OSError, ValueError) as exc:
@@ -202,7 +219,8 @@ def _open_log_file(new: Dict[str, Any], options: Dict[str, Any], labels: Dict[st
         raise ValueError(message) from exc
 
 
-def _switch_perf_map(on: bool, was_on: bool, labels: Dict[str, str]) -> None:
+def _switch_perf_map(on: bool, was_on: bool, labels: "Dict[str, str]") -> None:
+    from . import perfmap
     try:
         perfmap.apply(on, was_on)
     except OSError as exc:  # the map of functions compiled before could not be written
@@ -211,7 +229,7 @@ def _switch_perf_map(on: bool, was_on: bool, labels: Dict[str, str]) -> None:
                          f"({exc.strerror or exc})") from exc
 
 
-def enable(**options: Any) -> None:
+def enable(**options: "Any") -> None:
     """Install the JIT for this interpreter (options as for config())."""
     if options:
         config(**options)
@@ -227,12 +245,12 @@ def is_enabled() -> bool:
     return bool(_overdrive.is_enabled())
 
 
-def info(func: _CodeLike) -> Dict[str, Any]:
+def info(func: "_CodeLike") -> "Dict[str, Any]":
     """What the JIT knows about one function: tier, compiled or why not, counts, exits."""
     return _overdrive.info(_code_of(func))
 
 
-def stats() -> Dict[str, Any]:
+def stats() -> "Dict[str, Any]":
     """Global counters: functions compiled, compile time, code bytes, frames native vs
     interpreted, exits to the interpreter by reason and opcode."""
     return _overdrive.stats()
@@ -242,7 +260,7 @@ def reset_stats() -> None:
     _overdrive.reset_stats()
 
 
-def compile(func: _CodeLike) -> bool:
+def compile(func: "_CodeLike") -> bool:
     """Compile now. Returns True, or raises ValueError saying why it cannot be compiled."""
     ok, why = _overdrive.compile(_code_of(func))
     if not ok:
@@ -257,7 +275,7 @@ def supported_opcodes() -> list:
 # The tools are in overdrive._dis, imported at their first use (it needs the stdlib's dis,
 # dataclasses, json and re, which this package does not import at start-up).
 
-def dis(func: _CodeLike, *, file: Optional[TextIO] = None) -> None:
+def dis(func: "_CodeLike", *, file: "Optional[TextIO]" = None) -> None:
     """Print the function's bytecode with, per instruction: its source line, the native code
     range it compiled to, what its inline cache has seen, and whether it exits to the
     interpreter (and why). Works for functions not compiled yet too (says why not)."""
@@ -266,14 +284,14 @@ def dis(func: _CodeLike, *, file: Optional[TextIO] = None) -> None:
     _dis.dis(func, file=file)
 
 
-def dis_text(func: _CodeLike) -> str:
+def dis_text(func: "_CodeLike") -> str:
     """The text dis() prints."""
     from . import _dis
 
     return _dis.dis_text(func)
 
 
-def dis_native(func: _CodeLike, *, file: Optional[TextIO] = None) -> None:
+def dis_native(func: "_CodeLike", *, file: "Optional[TextIO]" = None) -> None:
     """Print the function's machine code as x86-64 assembly, interleaved with the bytecode
     instructions and source lines it came from; calls are named by the runtime helper or
     C-API function they call. Needs capstone (pip install 'overdrive[dis]')."""
@@ -282,7 +300,7 @@ def dis_native(func: _CodeLike, *, file: Optional[TextIO] = None) -> None:
     _dis.dis_native(func, file=file)
 
 
-def dis_native_text(func: _CodeLike) -> str:
+def dis_native_text(func: "_CodeLike") -> str:
     """The text dis_native() prints. Raises ImportError (saying what to install) without
     capstone, ValueError if the function is not compiled."""
     from . import _dis
@@ -290,7 +308,7 @@ def dis_native_text(func: _CodeLike) -> str:
     return _dis.dis_native_text(func)
 
 
-def dump_native(func: _CodeLike, path: Union[str, os.PathLike[str]]) -> str:
+def dump_native(func: "_CodeLike", path: "Union[str, os.PathLike[str]]") -> str:
     """Write the function's raw machine code to `path` and a JSON sidecar to path + '.json'
     (load address, per-instruction native offsets, source lines, helper symbol addresses).
     Returns the sidecar's path. Raises ValueError if the function is not compiled."""
@@ -299,7 +317,7 @@ def dump_native(func: _CodeLike, path: Union[str, os.PathLike[str]]) -> str:
     return _dis.dump_native(func, path)
 
 
-def _code_of(func: _CodeLike) -> types.CodeType:
+def _code_of(func: "_CodeLike") -> "types.CodeType":
     if isinstance(func, _CodeType):
         return func
     code = getattr(func, "__code__", None)
@@ -331,14 +349,14 @@ def _warn(message: str) -> None:
             pass
 
 
-def _config_from_environment(environ: "os._Environ[str]", variables: Dict[str, str],
+def _config_from_environment(environ: "os._Environ[str]", variables: "Dict[str, str]",
                              otherwise: str) -> bool:
     """Set the options of `variables` ({option: environment variable}; unset or empty ones
     are skipped) together. Never raises: a bad value, or a file that cannot be opened, is one
     line on stderr naming the variable and what it accepts, ending with `otherwise` (what
     holds instead), and none of them is set. True if they were set."""
-    options: Dict[str, Any] = {}
-    labels: Dict[str, str] = {}
+    options: "Dict[str, Any]" = {}
+    labels: "Dict[str, str]" = {}
     try:
         for name, variable in variables.items():
             text = environ.get(variable, "")

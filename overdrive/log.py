@@ -13,7 +13,6 @@ is compiling or leaving compiled code):
 instruction that caused the exit. The log goes to stderr (file descriptor 2) unless
 log_file names a file, which is appended to.
 """
-from __future__ import annotations
 
 import os
 
@@ -31,7 +30,7 @@ ACCEPTED = ("a comma-separated str of events from " + ", ".join(repr(e) for e in
 FILE_ACCEPTED = "a path (str or os.PathLike) to append the log to, or None for stderr"
 
 
-def parse_events(value: str) -> FrozenSet[str]:
+def parse_events(value: str) -> "FrozenSet[str]":
     """The set of events named in `value`; ValueError naming what is accepted otherwise."""
     names = [part.strip() for part in value.split(",") if part.strip()]
     unknown = [n for n in names if n not in EVENTS]
@@ -46,7 +45,7 @@ def normalize(value: str) -> str:
     return ",".join(e for e in EVENTS if e in chosen)
 
 
-def open_file(events: str, log_file: Optional[str]) -> Optional[BinaryIO]:
+def open_file(events: str, log_file: "Optional[str]") -> "Optional[BinaryIO]":
     """The file the log of `events` (a valid option value) goes to, opened for appending
     (OSError if it cannot be), or None: stderr, or the log off."""
     if not parse_events(events) or log_file is None:
@@ -54,7 +53,7 @@ def open_file(events: str, log_file: Optional[str]) -> Optional[BinaryIO]:
     return open(log_file, "ab", buffering=0)
 
 
-def switch(events: str, file: Optional[BinaryIO]) -> None:
+def switch(events: str, file: "Optional[BinaryIO]") -> None:
     """Switch the log to `events`, written to `file` (from open_file; the caller closes it:
     the C core writes to its own duplicate of the descriptor) or to stderr."""
     chosen = parse_events(events)
@@ -62,7 +61,7 @@ def switch(events: str, file: Optional[BinaryIO]) -> None:
                         file.fileno() if file is not None else 2)
 
 
-def apply(events: str, log_file: Optional[Union[str, "os.PathLike[str]"]]) -> None:
+def apply(events: str, log_file: 'Optional[Union[str, "os.PathLike[str]"]]') -> None:
     """Switch the log to `events` (a normalized option value), written to log_file or stderr."""
     file = open_file(events, None if log_file is None else os.fspath(log_file))
     try:
@@ -75,7 +74,7 @@ def apply(events: str, log_file: Optional[Union[str, "os.PathLike[str]"]]) -> No
 _LINE_PATTERN = r"^overdrive: (compiled|exit) (.+?) \((.*):(-?\d+)\) (.*)$"
 
 
-def parse(text: str) -> Iterator[Line]:
+def parse(text: str) -> "Iterator[Line]":
     """The log lines in `text` (other lines are skipped), e.g. for tests and tools."""
     # re and Line (a NamedTuple, so typing) are imported here, not at `import overdrive`.
     import re
@@ -90,7 +89,7 @@ def parse(text: str) -> Iterator[Line]:
             yield Line(event, m.group(2), m.group(3), int(m.group(4)), m.group(5))
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     # overdrive.log.Line, the type of parse()'s items, is defined in overdrive._records.
     if name == "Line":
         from ._records import Line

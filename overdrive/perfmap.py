@@ -14,7 +14,6 @@ Switching the map on also writes the lines of functions compiled before, found a
 live function objects. The map is never truncated or deleted by overdrive: perf expects it
 to outlive the process.
 """
-from __future__ import annotations
 
 import os
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from ._records import Entry
 
 
-def path(pid: Optional[int] = None) -> str:
+def path(pid: "Optional[int]" = None) -> str:
     """Where the map of process `pid` (default: this one) is written."""
     return f"/tmp/perf-{os.getpid() if pid is None else pid}.map"
 
@@ -53,7 +52,7 @@ def _add_already_compiled() -> None:
                 _overdrive._perf_map_add(code)
 
 
-def read(pid: Optional[int] = None) -> List[Entry]:
+def read(pid: "Optional[int]" = None) -> "List[Entry]":
     """The entries of a perf map (of `pid`, default this process); [] if there is none."""
     from ._records import Entry
 
@@ -69,7 +68,7 @@ def read(pid: Optional[int] = None) -> List[Entry]:
     return entries
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     # overdrive.perfmap.Entry, the type of read()'s items, is defined in overdrive._records
     # (a NamedTuple needs typing, which `import overdrive` does not import).
     if name == "Entry":
