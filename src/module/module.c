@@ -559,8 +559,8 @@ static PyObject *mod_tier2_type(PyObject *m, PyObject *args)
 {
     (void)m;
     const char *op;
-    PyObject *a, *b;
-    if (!PyArg_ParseTuple(args, "sOO:_tier2_type", &op, &a, &b))
+    PyObject *a, *b = NULL;
+    if (!PyArg_ParseTuple(args, "sO|O:_tier2_type", &op, &a, &b))
         return NULL;
     return od_tier2_type_op(op, a, b);
 }
@@ -596,7 +596,7 @@ static PyMethodDef methods[] = {
      "(func, what) -> what the HIR verifier says after deliberate damage (tests)."},
     {"_tier2_passes", mod_tier2_passes, METH_NOARGS, "[(name, description)] of the HIR passes."},
     {"_tier2_type", mod_tier2_type, METH_VARARGS,
-     "(op, a, b): join/meet/sub in tier 2's type lattice (tests)."},
+     "(op, a[, b]): join/meet/sub/str in tier 2's type lattice (tests)."},
     {"_tier2_type_names", mod_tier2_type_names, METH_NOARGS, "Named types of tier 2's lattice."},
     {NULL, NULL, 0, NULL},
 };

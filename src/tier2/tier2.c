@@ -114,10 +114,32 @@ PyObject *od_tier2_passes(void)
     return list;
 }
 
+/* A type from its text, a class, (class, version), or a handle (bits, class-or-None, version). */
 static int as_type(PyObject *o, OdType *t)
 {
     if (PyType_Check(o)) {
         *t = od_type_of_class((PyTypeObject *)o, 0);
+        return 0;
+    }
+    if (PyTuple_Check(o) && PyTuple_GET_SIZE(o) == 2 && PyType_Check(PyTuple_GET_ITEM(o, 0))) {
+        unsigned long v = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(o, 1));
+        if (PyErr_Occurred())
+            return -1;
+        *t = od_type_of_class((PyTypeObject *)PyTuple_GET_ITEM(o, 0), (unsigned int)v);
+        return 0;
+    }
+    if (PyTuple_Check(o) && PyTuple_GET_SIZE(o) == 3) {
+        PyObject *cls = PyTuple_GET_ITEM(o, 1);
+        unsigned long bits = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(o, 0));
+        unsigned long v = PyErr_Occurred() ? 0 : PyLong_AsUnsignedLong(PyTuple_GET_ITEM(o, 2));
+        if (PyErr_Occurred())
+            return -1;
+        if (bits > OD_TB_ALL || (cls != Py_None && !PyType_Check(cls))) {
+            PyErr_Format(PyExc_ValueError, "not a tier-2 type handle: %R", o);
+            return -1;
+        }
+        OdType r = {(uint32_t)bits, cls == Py_None ? NULL : (PyTypeObject *)cls, (unsigned int)v};
+        *t = od_type_join(r, od_type_named(OD_TN_Bottom));     /* normalized */
         return 0;
     }
     const char *s = PyUnicode_Check(o) ? PyUnicode_AsUTF8(o) : NULL;
@@ -131,9 +153,15 @@ static int as_type(PyObject *o, OdType *t)
 PyObject *od_tier2_type_op(const char *op, PyObject *a, PyObject *b)
 {
     OdType ta, tb, r;
-    char buf[256];
-    if (as_type(a, &ta) < 0 || as_type(b, &tb) < 0)
+    if (as_type(a, &ta) < 0 || (b != NULL && as_type(b, &tb) < 0))
         return NULL;
+    if (strcmp(op, "str") == 0) {
+        char buf[256];
+        od_type_format(ta, buf, sizeof(buf));
+        return PyUnicode_FromString(buf);
+    }
+    if (!b)
+        return PyErr_Format(PyExc_TypeError, "type operation %s takes two types", op);
     if (strcmp(op, "sub") == 0)
         return PyBool_FromLong(od_type_sub(ta, tb));
     if (strcmp(op, "join") == 0)
@@ -142,8 +170,8 @@ PyObject *od_tier2_type_op(const char *op, PyObject *a, PyObject *b)
         r = od_type_meet(ta, tb);
     else
         return PyErr_Format(PyExc_ValueError, "unknown type operation %s", op);
-    od_type_format(r, buf, sizeof(buf));
-    return PyUnicode_FromString(buf);
+    return Py_BuildValue("(kOk)", (unsigned long)r.bits, r.cls ? (PyObject *)r.cls : Py_None,
+                         (unsigned long)r.version);
 }
 
 PyObject *od_tier2_type_names(void)

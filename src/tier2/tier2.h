@@ -22,9 +22,10 @@ PyObject *od_tier2_hir_corrupt(PyCodeObject *co, const char *what);
 /* [(name, description), ...] of the passes, in default pipeline order. */
 PyObject *od_tier2_passes(void);
 
-/* The type lattice for tests: `op` is "join", "meet" (-> the type's text) or "sub"
- * (-> bool); a type is its text ("Long", "Str|NoneType", "Object?") or a class (its
- * instances: int -> Long, a user class -> Instance(C)). */
+/* The type lattice for tests. A type is given as its text ("Long", "Str|NoneType",
+ * "Object?"), a class (its instances: int -> Long, a user class -> Instance(C)), a pair
+ * (class, version), or a handle (bits, class-or-None, version) as returned here.
+ * `op`: "join"/"meet" -> a handle; "sub" -> bool (a ⊑ b); "str" (b NULL) -> a's text. */
 PyObject *od_tier2_type_op(const char *op, PyObject *a, PyObject *b);
 /* The names of the lattice's named types. */
 PyObject *od_tier2_type_names(void);
