@@ -216,6 +216,36 @@ def test_possibly_unbound_local_is_checked():
         """)
 
 
+def test_separate_entry_when_the_first_instruction_is_a_jump_target():
+    # Hand-made bytecode (the compiler always starts with RESUME, never a target):
+    #   0 LOAD_FAST x; 1 POP_JUMP_FORWARD_IF_FALSE -> 3; 2 JUMP_BACKWARD -> 0;
+    #   3 LOAD_CONST None; 4 RETURN_VALUE
+    import dis
+    op = dis.opmap
+    code = bytes([op["LOAD_FAST"], 0, op["POP_JUMP_FORWARD_IF_FALSE"], 1,
+                  op["JUMP_BACKWARD"], 3, op["LOAD_CONST"], 0, op["RETURN_VALUE"], 0])
+
+    def f(x):
+        return None
+    co = f.__code__.replace(co_code=code, co_consts=(None,), co_linetable=b"",
+                            co_exceptiontable=b"", co_stacksize=1)
+    assert hir(co) == golden("""
+        bb0
+          v0:Object = Param x
+          v1:Null = Const NULL
+          Branch -> bb1
+        bb1 @0 <- bb0 bb2
+          Snapshot [@0 x=v0 |]
+          v2:CBool = IsTrue v0 [@1 x=v0 | v0]
+          CondBranch v2 -> bb2 bb3
+        bb2 @2 <- bb1
+          Branch -> bb1
+        bb3 @3 <- bb1
+          v3:NoneType = Const None
+          Return v3
+        """)
+
+
 def test_constant_folding_and_dce_through_dis():
     text = overdrive.dis_text(folded, tier=2)
     stages = text.split("--- HIR of folded after ")

@@ -910,6 +910,11 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
         r = -1;
         goto done;
     }
+    if (n != fn->nblocks) {     /* decode's flow found them reachable: we model less */
+        r = refuse(B, "internal: %d blocks unreachable in the HIR's control flow",
+                   fn->nblocks - n);
+        goto done;
+    }
     for (int k = 0; k < n; k++) {
         OdHirBlock *h = order[k];
         BcBlock *blk = &B->blocks[B->bc_of_hir[h->id]];
