@@ -11,8 +11,10 @@ from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Every .c under src/, at any depth (layers may have sub-folders: src/tier2/hir, ...).
 SOURCES = sorted(
-    os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "src", "*", "*.c"))
+    os.path.relpath(p, HERE)
+    for p in glob.glob(os.path.join(HERE, "src", "**", "*.c"), recursive=True)
 )
 PTH = "overdrive-autoload.pth"
 

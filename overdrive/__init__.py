@@ -25,13 +25,13 @@ import _overdrive
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import types
-    from typing import Any, Callable, Dict, Optional, TextIO, Union
+    from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple, Union
 
     _CodeLike = Union[Callable[..., Any], types.CodeType]
 
 __all__ = ["enable", "disable", "is_enabled", "config", "info", "stats", "reset_stats",
            "compile", "supported_opcodes", "dis", "dis_text", "dis_native", "dis_native_text",
-           "dump_native"]
+           "dump_native", "tier2_passes"]
 
 _CodeType = type((lambda: None).__code__)   # types.CodeType, without importing types
 
@@ -275,20 +275,48 @@ def supported_opcodes() -> list:
 # The tools are in overdrive._dis, imported at their first use (it needs the stdlib's dis,
 # dataclasses, json and re, which this package does not import at start-up).
 
-def dis(func: "_CodeLike", *, file: "Optional[TextIO]" = None) -> None:
+def dis(func: "_CodeLike", *, file: "Optional[TextIO]" = None, tier: int = 1,
+        passes: "Optional[Sequence[str]]" = None) -> None:
     """Print the function's bytecode with, per instruction: its source line, the native code
     range it compiled to, what its inline cache has seen, and whether it exits to the
-    interpreter (and why). Works for functions not compiled yet too (says why not)."""
-    from . import _dis
+    interpreter (and why). Works for functions not compiled yet too (says why not).
 
-    _dis.dis(func, file=file)
+    tier=2 prints instead tier 2's HIR (SSA form, see docs/tier2.md) after building and
+    after each pass of `passes` (pass names, see tier2_passes(); default: all, in order).
+    Nothing runs or compiles. Raises ValueError naming the reason when tier 2 cannot build
+    the function."""
+    text = dis_text(func, tier=tier, passes=passes)
+    print(text, end="", file=file if file is not None else sys.stdout)
 
 
-def dis_text(func: "_CodeLike") -> str:
+def dis_text(func: "_CodeLike", *, tier: int = 1, passes: "Optional[Sequence[str]]" = None) -> str:
     """The text dis() prints."""
+    if tier == 2:
+        return _hir_text(func, passes)
+    if tier != 1:
+        raise ValueError(f"tier must be 1 or 2, not {tier!r}")
+    if passes is not None:
+        raise ValueError("passes= applies to tier=2 only")
     from . import _dis
 
     return _dis.dis_text(func)
+
+
+def tier2_passes() -> "List[Tuple[str, str]]":
+    """(name, description) of tier 2's HIR passes, in their default order."""
+    return list(_overdrive._tier2_passes())
+
+
+def _hir_text(func: "_CodeLike", passes: "Optional[Sequence[str]]") -> str:
+    code = _code_of(func)
+    if isinstance(passes, str):
+        raise TypeError("passes must be a sequence of pass names, not a str")
+    stages = _overdrive._tier2_hir(code, None if passes is None else list(passes))
+    out = []
+    for stage, text in stages:
+        out.append(f"--- HIR of {code.co_qualname} after {stage} ---\n")
+        out.append(text)
+    return "".join(out)
 
 
 def dis_native(func: "_CodeLike", *, file: "Optional[TextIO]" = None) -> None:

@@ -11,6 +11,7 @@
 #include "../hook/hook.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
+#include "../tier2/tier2.h"
 #include "introspect.h"
 
 static const char *const exit_names[] = {
@@ -525,6 +526,51 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
     return out;
 }
 
+/* ---- tier 2 (HIR only so far: text for tools and tests) ---- */
+
+static PyObject *mod_tier2_hir(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *func, *passes = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O:_tier2_hir", &func, &passes))
+        return NULL;
+    PyCodeObject *co = as_code(func);
+    return co ? od_tier2_hir_stages(co, passes) : NULL;
+}
+
+static PyObject *mod_tier2_hir_corrupt(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *func;
+    const char *what;
+    if (!PyArg_ParseTuple(args, "Os:_tier2_hir_corrupt", &func, &what))
+        return NULL;
+    PyCodeObject *co = as_code(func);
+    return co ? od_tier2_hir_corrupt(co, what) : NULL;
+}
+
+static PyObject *mod_tier2_passes(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    return od_tier2_passes();
+}
+
+static PyObject *mod_tier2_type(PyObject *m, PyObject *args)
+{
+    (void)m;
+    const char *op;
+    PyObject *a, *b = NULL;
+    if (!PyArg_ParseTuple(args, "sO|O:_tier2_type", &op, &a, &b))
+        return NULL;
+    return od_tier2_type_op(op, a, b);
+}
+
+static PyObject *mod_tier2_type_names(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    return od_tier2_type_names();
+}
+
 static PyMethodDef methods[] = {
     {"enable", mod_enable, METH_NOARGS, "Install the JIT's eval-frame hook."},
     {"disable", mod_disable, METH_NOARGS, "Remove the hook (compiled code stays cached)."},
@@ -544,6 +590,14 @@ static PyMethodDef methods[] = {
     {"_lines", mod_lines, METH_O, "Source line of every code unit (bytecode/decode)."},
     {"_exception_table", mod_exception_table, METH_O, "Decoded exception table (code units)."},
     {"_asm_selftest", mod_asm_selftest, METH_NOARGS, "Assembler encodings for tests."},
+    {"_tier2_hir", mod_tier2_hir, METH_VARARGS,
+     "(func, passes=None) -> [(stage, HIR text)]: tier 2's HIR after building and each pass."},
+    {"_tier2_hir_corrupt", mod_tier2_hir_corrupt, METH_VARARGS,
+     "(func, what) -> what the HIR verifier says after deliberate damage (tests)."},
+    {"_tier2_passes", mod_tier2_passes, METH_NOARGS, "[(name, description)] of the HIR passes."},
+    {"_tier2_type", mod_tier2_type, METH_VARARGS,
+     "(op, a[, b]): join/meet/sub/str in tier 2's type lattice (tests)."},
+    {"_tier2_type_names", mod_tier2_type_names, METH_NOARGS, "Named types of tier 2's lattice."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,0 +1,145 @@
+/* tier2/hir/hir_ops.h — the HIR instruction set, declared once.
+ *
+ * X(name, operands, kind, effects, output)
+ *   operands  fixed operand count, or -1 for a variable count (the builder says how many)
+ *   kind      what every operand must be (the verifier checks it against operand types):
+ *               NONE   no operands
+ *               BOXED  a PyObject* that is never NULL (type ⊑ Object)
+ *               ANY    a PyObject* that may be NULL (type ⊑ OptObject)
+ *               CINT / CDBL / CBOOL  an unboxed int64 / double / condition
+ *   effects   OD_HE_* flags below, or 0 for a pure instruction (removable when unused)
+ *   output    the type of its value (an OD_TYPES name), or Void when it has none. Const,
+ *             Phi, GuardType and GuardIs compute theirs per instruction: the column is the
+ *             upper bound the verifier holds them to.
+ *
+ * Conventions the builder and the later tiers share:
+ *   - Locals are SSA values: there is no LoadFast/StoreFast. A local that may be unbound
+ *     (its value's type includes Null) is read through CheckBound.
+ *   - Every instruction that can raise or deoptimize carries a frame state (hir.h): the
+ *     bytecode instruction to resume at, and which value holds each local and stack slot
+ *     *before* that bytecode instruction. One bytecode instruction expands to at most one
+ *     instruction with effects, followed only by pure ones, so resuming there is exact.
+ *   - LoadMethod defines the first of the two stack slots LOAD_METHOD pushes (the method, or
+ *     NULL); MethodSelf, its pure companion, the second (self, or the bound attribute). A
+ *     code generator computes both with one call.
+ *   - ForIter is a terminator whose value (the next item) exists on its first edge only
+ *     (into the loop body, which has it as its only predecessor); the second edge is taken
+ *     when the iterator is exhausted, with the iterator popped.
+ *   - Snapshot records a frame state and does nothing: the builder puts one at each loop
+ *     header (where an OSR entry and the back-edge's eval-breaker poll will resume). */
+#ifndef OD_TIER2_HIR_OPS_H
+#define OD_TIER2_HIR_OPS_H
+
+#define OD_HE_READS 0x01    /* reads memory other code can write */
+#define OD_HE_WRITES 0x02   /* writes memory, or may run arbitrary Python code */
+#define OD_HE_RAISES 0x04   /* may raise: needs a frame state to unwind through */
+#define OD_HE_DEOPT 0x08    /* may deoptimize: needs a frame state to resume from */
+#define OD_HE_TERM 0x10     /* ends its block */
+#define OD_HE_STATE 0x20    /* carries a frame state without raising or deoptimizing */
+#define OD_HE_RW (OD_HE_READS | OD_HE_WRITES)
+
+#define OD_HIR_OPS(X)                                                                      \
+    /* values */                                                                           \
+    X(Param, 0, NONE, 0, Object)                    /* imm: local index */                 \
+    X(Const, 0, NONE, 0, Top)                       /* obj (boxed), or imm (unboxed) */    \
+    X(Phi, -1, ANY, 0, Top)                         /* one operand per predecessor */      \
+    X(Snapshot, 0, NONE, OD_HE_STATE, Void)                                                \
+    X(CheckBound, 1, ANY, OD_HE_RAISES, Object)     /* imm: local (UnboundLocalError) */   \
+    /* guards */                                                                           \
+    X(GuardType, 1, BOXED, OD_HE_DEOPT, Object)     /* itype: the type it guarantees */    \
+    X(GuardNotNull, 1, ANY, OD_HE_DEOPT, Object)                                           \
+    X(GuardIs, 1, BOXED, OD_HE_DEOPT, Object)       /* obj: the one object it may be */    \
+    /* generic operations on boxed values (runtime helpers; any type) */                   \
+    X(BinaryOp, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)   /* imm: NB_* */               \
+    X(Compare, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)    /* imm: Py_LT.. */            \
+    X(ContainsOp, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Bool)   /* item, container; imm: not */ \
+    X(UnaryOp, 1, BOXED, OD_HE_RW | OD_HE_RAISES, Object)    /* imm: UNARY_* opcode */    \
+    X(Not, 1, BOXED, OD_HE_RW | OD_HE_RAISES, Bool)                                        \
+    X(IsTrue, 1, BOXED, OD_HE_RW | OD_HE_RAISES, CBool)                                    \
+    X(IsIdentical, 2, BOXED, 0, CBool)                       /* imm: 1 = "is not" */       \
+    X(LoadAttr, 1, BOXED, OD_HE_RW | OD_HE_RAISES, Object)   /* obj: name */               \
+    X(StoreAttr, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Void)    /* owner, value; obj: name */ \
+    X(LoadMethod, 1, BOXED, OD_HE_RW | OD_HE_RAISES, OptObject) /* obj: name */            \
+    X(MethodSelf, 2, ANY, 0, Object)                         /* method-or-NULL, owner */   \
+    X(LoadGlobal, 0, NONE, OD_HE_READS | OD_HE_RAISES, Object) /* obj: name */             \
+    X(StoreGlobal, 1, BOXED, OD_HE_RW | OD_HE_RAISES, Void)  /* obj: name */               \
+    X(Call, -1, BOXED, OD_HE_RW | OD_HE_RAISES, Object)  /* callable, args; obj: kwnames */ \
+    X(CallMethod, -1, ANY, OD_HE_RW | OD_HE_RAISES, Object) /* method-or-NULL, self, args */ \
+    X(GetIter, 1, BOXED, OD_HE_RW | OD_HE_RAISES, Object)                                  \
+    X(BuildTuple, -1, BOXED, OD_HE_RAISES, Tuple)                                          \
+    X(BuildList, -1, BOXED, OD_HE_RAISES, List)                                            \
+    X(BuildSet, -1, BOXED, OD_HE_RW | OD_HE_RAISES, Object)                                \
+    X(BuildMap, -1, BOXED, OD_HE_RW | OD_HE_RAISES, Dict)      /* k0, v0, k1, v1, ... */   \
+    X(BuildConstKeyMap, -1, BOXED, OD_HE_RW | OD_HE_RAISES, Dict) /* values..., keys */    \
+    X(BuildSlice, -1, BOXED, OD_HE_RAISES, Object)                                         \
+    X(BuildString, -1, BOXED, OD_HE_RAISES, Str)                                           \
+    X(FormatValue, -1, BOXED, OD_HE_RW | OD_HE_RAISES, Str) /* value[, spec]; imm: flags */ \
+    X(ListAppend, 2, BOXED, OD_HE_WRITES | OD_HE_RAISES, Void)                             \
+    X(ListExtend, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Void)                                 \
+    X(ListToTuple, 1, BOXED, OD_HE_READS | OD_HE_RAISES, Tuple)                            \
+    X(SetAdd, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Void)                                     \
+    X(MapAdd, 3, BOXED, OD_HE_RW | OD_HE_RAISES, Void)        /* dict, key, value */       \
+    X(Subscr, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)      /* container, key */         \
+    X(StoreSubscr, 3, BOXED, OD_HE_RW | OD_HE_RAISES, Void)   /* container, key, value */  \
+    X(DeleteSubscr, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Void)                               \
+    X(UnpackSequence, 1, BOXED, OD_HE_RW | OD_HE_RAISES, Tuple) /* imm: n; a tuple of n */ \
+    X(TupleGetItem, 1, BOXED, 0, Object)                       /* imm: index */            \
+    /* unboxed arithmetic (for later passes; the builder emits none) */                    \
+    X(UnboxInt, 1, BOXED, OD_HE_DEOPT, CInt64)                                             \
+    X(UnboxFloat, 1, BOXED, OD_HE_DEOPT, CDouble)                                          \
+    X(BoxInt, 1, CINT, OD_HE_RAISES, Long)                                                 \
+    X(BoxFloat, 1, CDBL, OD_HE_RAISES, Float)                                              \
+    X(BoxBool, 1, CBOOL, 0, Bool)                                                          \
+    X(IntAdd, 2, CINT, OD_HE_DEOPT, CInt64)                   /* deopt on overflow */      \
+    X(IntSub, 2, CINT, OD_HE_DEOPT, CInt64)                                                \
+    X(IntMul, 2, CINT, OD_HE_DEOPT, CInt64)                                                \
+    X(IntAnd, 2, CINT, 0, CInt64)                                                          \
+    X(IntOr, 2, CINT, 0, CInt64)                                                           \
+    X(IntXor, 2, CINT, 0, CInt64)                                                          \
+    X(IntCompare, 2, CINT, 0, CBool)                          /* imm: Py_LT.. */           \
+    X(FloatAdd, 2, CDBL, 0, CDouble)                                                       \
+    X(FloatSub, 2, CDBL, 0, CDouble)                                                       \
+    X(FloatMul, 2, CDBL, 0, CDouble)                                                       \
+    X(FloatDiv, 2, CDBL, OD_HE_DEOPT, CDouble)                /* deopt on division by 0 */ \
+    X(FloatCompare, 2, CDBL, 0, CBool)                        /* imm: Py_LT.. */           \
+    /* reference counting (placeholders for the refcount pass) */                          \
+    X(IncRef, 1, BOXED, OD_HE_WRITES, Void)                                                \
+    X(DecRef, 1, BOXED, OD_HE_RW, Void)                       /* may run a finalizer */    \
+    /* terminators */                                                                      \
+    X(Branch, 0, NONE, OD_HE_TERM, Void)                                                   \
+    X(CondBranch, 1, CBOOL, OD_HE_TERM, Void)                 /* -> if true, if false */   \
+    X(ForIter, 1, BOXED, OD_HE_TERM | OD_HE_RW | OD_HE_RAISES, Object) /* -> body, done */ \
+    X(Return, 1, BOXED, OD_HE_TERM, Void)                                                  \
+    X(Raise, -1, BOXED, OD_HE_TERM | OD_HE_RW | OD_HE_RAISES, Void) /* exc[, cause] */     \
+    X(Deopt, 0, NONE, OD_HE_TERM | OD_HE_DEOPT, Void)
+
+typedef enum {
+#define OD_HOP_ENUM(name, n, kind, eff, out) OD_HOP_##name,
+    OD_HIR_OPS(OD_HOP_ENUM)
+#undef OD_HOP_ENUM
+    OD_HOP__COUNT
+} OdHirOp;
+
+typedef enum {
+    OD_HK_NONE,
+    OD_HK_BOXED,
+    OD_HK_ANY,
+    OD_HK_CINT,
+    OD_HK_CDBL,
+    OD_HK_CBOOL,
+} OdHirKind;
+
+typedef struct {
+    const char *name;
+    int noperands;      /* -1: variable */
+    OdHirKind kind;
+    int effects;
+    int out;            /* an OdTypeName, or -1 (Void) */
+} OdHirOpInfo;
+
+extern const OdHirOpInfo od_hir_op_info[OD_HOP__COUNT];
+
+/* An instruction with these effects must carry a frame state. */
+#define OD_HE_NEEDS_STATE (OD_HE_RAISES | OD_HE_DEOPT | OD_HE_STATE)
+
+#endif /* OD_TIER2_HIR_OPS_H */

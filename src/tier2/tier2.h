@@ -1,0 +1,33 @@
+/* tier2/tier2.h — what the optimizing tier offers the rest of overdrive (so far: its HIR,
+ * built, optimized and printed, for tools and tests; nothing executes yet).
+ *
+ * Contract: these take a code object the caller keeps alive and return new Python objects,
+ * or NULL with an exception set. Tier 2 includes nothing of tier1/. */
+#ifndef OD_TIER2_TIER2_H
+#define OD_TIER2_TIER2_H
+
+#include "../od_python.h"
+
+/* [(stage, text), ...]: the HIR after building, then after each pass of `passes` (a
+ * sequence of pass names; None: the default pipeline), the verifier run after every stage.
+ * ValueError (naming the reason) when the builder refuses the function or a pass name is
+ * unknown; AssertionError when the verifier finds a problem. */
+PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *passes);
+
+/* Builds the HIR, damages it deliberately (`what`: see od_hir_corrupt) and returns what the
+ * verifier says: a str, or None when it found nothing wrong. ValueError for an unknown
+ * `what` or a function with nothing of that kind. */
+PyObject *od_tier2_hir_corrupt(PyCodeObject *co, const char *what);
+
+/* [(name, description), ...] of the passes, in default pipeline order. */
+PyObject *od_tier2_passes(void);
+
+/* The type lattice for tests. A type is given as its text ("Long", "Str|NoneType",
+ * "Object?"), a class (its instances: int -> Long, a user class -> Instance(C)), a pair
+ * (class, version), or a handle (bits, class-or-None, version) as returned here.
+ * `op`: "join"/"meet" -> a handle; "sub" -> bool (a ⊑ b); "str" (b NULL) -> a's text. */
+PyObject *od_tier2_type_op(const char *op, PyObject *a, PyObject *b);
+/* The names of the lattice's named types. */
+PyObject *od_tier2_type_names(void);
+
+#endif /* OD_TIER2_TIER2_H */
