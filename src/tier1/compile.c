@@ -860,6 +860,16 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     }
     OdUnit *u = NULL;
     *why_not = "out of memory while compiling";
+    /* Sized from what units take per instruction (docs/performance.md: about 150 bytes,
+     * 4-5 labels and fix-ups and 2-3 stubs full; 31-37 bytes compact), so the buffers are
+     * rarely grown (each growth copies them: a fifth of compile time before). */
+    size_t n = (size_t)c.bc.ninstrs;
+    od_asm_reserve(&c.a, 1024 + n * (compact ? 48 : 192), 64 + (int)n * (compact ? 2 : 6),
+                   64 + (int)n * (compact ? 2 : 6));
+    c.capstubs = 16 + (int)n * (compact ? 1 : 3);
+    c.stubs = malloc((size_t)c.capstubs * sizeof *c.stubs);
+    if (!c.stubs)
+        c.capstubs = 0;
     c.label_of = malloc(((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
     c.cache_at_unit = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
     if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0 || find_deferred(&c) < 0)
