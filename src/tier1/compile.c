@@ -146,9 +146,18 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
 {
     int d = physical_depth(in);
     int live_on_error = released < 0 ? d : d - released;
-    Stub s = {.kind = STUB_HELPER,
-              .error = error_stub(c, in->index, live_on_error),
-              .exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode)};
+    int after = in->opcode != PRECALL ? depth_after(in) : 0;
+    Stub fail = {.kind = STUB_HELPER_FAIL, .index = in->index, .depth = live_on_error,
+                 .resume = in->start, .phys = d, .next = in->next, .after = after,
+                 .opcode = in->opcode};
+    OdLabel fail_label = -1;
+    Stub s = {.kind = STUB_HELPER};
+    if (helper_fail_ok(c, &fail)) {
+        fail_label = add_stub(c, fail);
+    } else {
+        s.error = error_stub(c, in->index, live_on_error);
+        s.exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode);
+    }
     set_prev(c, in->index);
     od_mov_rr(&c->a, OD_RDI, R_FRAME);
     od_lea(&c->a, OD_RSI, R_FRAME, slot_disp(c, d));
@@ -156,13 +165,14 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
     od_mov_ri(&c->a, OD_RCX, (int64_t)(intptr_t)arg);
     od_call_abs(&c->a, (const void *)fn);
     od_test32_rr(&c->a, OD_RAX, OD_RAX);
-    od_jcc(&c->a, OD_CC_NE, add_stub(c, s));
+    od_jcc(&c->a, OD_CC_NE, fail_label >= 0 ? fail_label : add_stub(c, s));
     if (in->opcode != PRECALL) { /* nothing can switch tracing on, and no exit may
                                      separate KW_NAMES from CALL */
-        int after = depth_after(in);
-        /* Tracing switched on by the code we just ran: the interpreter takes over. */
+        /* Tracing switched on by the code we just ran: the interpreter takes over (eax is
+         * 0 here, which the failure stub reads as that). */
         od_cmp8_mi(&c->a, R_CFRAME, 0, 0);
-        od_jcc(&c->a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
+        od_jcc(&c->a, OD_CC_NE, fail_label >= 0 ? fail_label
+                                                : exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
         if (in->opcode == CALL || in->opcode == CALL_FUNCTION_EX) {
             OdLabel cont = od_label_new(&c->a);
             check_breaker(c, in->index, after, cont);
@@ -693,6 +703,9 @@ static void emit_stubs(Compiler *c)
             od_mov_mr(a, R_FRAME, slot_disp(c, s.depth - 1), OD_RAX);
             emit_exit_sequence(c, s.resume, s.depth, OD_EXIT_TRACING, s.opcode);
             break;
+        case STUB_HELPER_FAIL:
+            emit_helper_fail_stub(c, &s);
+            break;
         case STUB_BREAKER:
             set_prev(c, s.index);
             od_mov_rr(a, OD_RDI, R_TS);
@@ -850,6 +863,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.co = co;
     c.compact = compact;
     c.compact_thunk = -1;
+    c.fail_thunk = -1;
     c.nlocalsplus = co->co_nlocalsplus;
     od_asm_init(&c.a);
     c.a.no_relax = compact;
@@ -954,6 +968,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
     emit_compact_thunk(&c);
+    emit_helper_fail_thunk(&c);
     emit_shared_tails(&c);
     emit_epilogue(&c);
     od_emit_plt(&c.a);
