@@ -11,7 +11,7 @@
 OdStats od_stats;
 uint64_t od_policy_compile_ns, od_policy_compiled_units;
 OdConfig od_config = {.threshold = 200, .max_code_bytes = (size_t)512 << 20, .recompile_after = 1000,
-                      .compact = OD_COMPACT_FIRST};
+                      .compact = OD_COMPACT_NEVER};
 
 Py_ssize_t od_code_extra_index_value = -1; /* set once by od_hook_init */
 
@@ -31,8 +31,8 @@ int od_hook_init(void)
         return 0;
     /* Indices are never given back, so request one per process, not per install. */
     const char *mode = getenv("OVERDRIVE_COMPACT");
-    if (mode && !strcmp(mode, "0"))
-        od_config.compact = OD_COMPACT_NEVER;
+    if (mode && !strcmp(mode, "auto"))
+        od_config.compact = OD_COMPACT_FIRST;
     else if (mode && !strcmp(mode, "all"))
         od_config.compact = OD_COMPACT_ALL;
     od_code_extra_index_value = _PyEval_RequestCodeExtraIndex(free_state);

@@ -52,7 +52,9 @@ typedef struct {
 } OdConfig;
 
 /* Compact first units (tier1/compile.h od_tier1_compile_compact), set at start-up by the
- * environment variable OVERDRIVE_COMPACT (0 | auto | all; auto when unset or unknown):
+ * environment variable OVERDRIVE_COMPACT (0 | auto | all; 0 when unset or unknown: since
+ * full units got cheaper to compile, compact first units cost short programs more
+ * instructions than they save, docs/performance.md "Compact first units"):
  * NEVER: every unit is full; FIRST: code without a backward jump compiles compact first
  * when threshold >= 1 and recompile_after >= 1 (the recompilation after recompile_after
  * native entries makes the full unit, with the compact unit's feedback); ALL: every first
