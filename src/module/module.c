@@ -229,6 +229,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "instructions_compiled", od_stats.instrs_compiled) < 0
         || set_u64(d, "code_bytes", od_stats.code_bytes) < 0
         || set_u64(d, "code_memory_in_use", od_codemem_in_use()) < 0
+        || set_u64(d, "code_memory_resident", od_codemem_resident()) < 0
         || set_u64(d, "code_memory_mapped", od_codemem_mapped()) < 0
         || set_u64(d, "frames_native", od_stats.frames_native) < 0
         || set_u64(d, "frames_interpreted", interpreted) < 0
@@ -360,6 +361,26 @@ static PyObject *mod_code_is_wx_safe(PyObject *m, PyObject *obj)
     if (!st || !st->unit)
         Py_RETURN_NONE;
     return PyBool_FromLong(od_codemem_check_wx(st->unit->mem, st->unit->mem_reserved) == 1);
+}
+
+/* The executable-memory allocator's self-test (asm/codemem.h): (seed, n). */
+static PyObject *mod_codemem_selftest(PyObject *m, PyObject *args)
+{
+    (void)m;
+    unsigned int seed;
+    int n;
+    if (!PyArg_ParseTuple(args, "Ii:_codemem_selftest", &seed, &n))
+        return NULL;
+    if (n < 1 || n > 100000) {
+        PyErr_SetString(PyExc_ValueError, "_codemem_selftest: n must be from 1 to 100000");
+        return NULL;
+    }
+    char err[256];
+    if (od_codemem_selftest(seed, n, err, sizeof err) < 0) {
+        PyErr_SetString(PyExc_AssertionError, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 /* Encodings for the assembler test: (name, bytes) pairs checked against capstone. */
@@ -543,6 +564,8 @@ static PyMethodDef methods[] = {
     {"_code_is_wx_safe", mod_code_is_wx_safe, METH_O, "W^X check of a function's code pages."},
     {"_lines", mod_lines, METH_O, "Source line of every code unit (bytecode/decode)."},
     {"_exception_table", mod_exception_table, METH_O, "Decoded exception table (code units)."},
+    {"_codemem_selftest", mod_codemem_selftest, METH_VARARGS,
+     "Self-test of the executable-memory allocator: (seed, n)."},
     {"_asm_selftest", mod_asm_selftest, METH_NOARGS, "Assembler encodings for tests."},
     {NULL, NULL, 0, NULL},
 };
