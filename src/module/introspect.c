@@ -236,7 +236,7 @@ static PyObject *instr_entry(const OdInstr *in, const OdUnit *u, PyFunctionObjec
                              TypeIndex *ix)
 {
     const char *base = u->mem;
-    void *native = in->start < u->ncodeunits ? u->addr_at_unit[in->start] : NULL;
+    void *native = in->start < u->ncodeunits ? od_unit_native_at(u, in->start) : NULL;
     int off = u->cache_at_unit && in->index <= u->ncodeunits ? u->cache_at_unit[in->index] : -1;
     const void *site = off >= 0 ? (const char *)u->caches + off : NULL;
     PyObject *d = PyDict_New();

@@ -363,6 +363,36 @@ static PyObject *mod_code_is_wx_safe(PyObject *m, PyObject *obj)
     return PyBool_FromLong(od_codemem_check_wx(st->unit->mem, st->unit->mem_reserved) == 1);
 }
 
+/* Bytes the JIT holds for one code object (tests and bench/memory_census.py): its
+ * OdCodeState, and for each unit (the current one and those it retired) the OdUnit, the
+ * native address per code unit, the site offsets per code unit, the sites, the exception
+ * table and the executable memory reserved. */
+static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    PyCodeObject *co = as_code(obj);
+    if (!co)
+        return NULL;
+    OdCodeState *st = od_code_state(co, 0);
+    if (!st)
+        Py_RETURN_NONE;
+    size_t units = 0, unit = 0, addr = 0, cache_at = 0, sites = 0, exc = 0, code = 0;
+    for (OdUnit *u = st->unit; u; u = u->retired) {
+        units++;
+        unit += sizeof *u;
+        addr += u->native_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(uint32_t) : 0;
+        cache_at += u->cache_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(int) : 0;
+        sites += u->cache_bytes;
+        exc += (size_t)u->nexc * sizeof(OdExcEntry);
+        code += u->mem_reserved;
+    }
+    return Py_BuildValue("{sn sn sn sn sn sn sn sn}", "state", (Py_ssize_t)sizeof *st,
+                         "units", (Py_ssize_t)units, "unit", (Py_ssize_t)unit,
+                         "native_at_unit", (Py_ssize_t)addr, "cache_at_unit", (Py_ssize_t)cache_at,
+                         "sites", (Py_ssize_t)sites, "exc", (Py_ssize_t)exc,
+                         "code", (Py_ssize_t)code);
+}
+
 /* The executable-memory allocator's self-test (asm/codemem.h): (seed, n). */
 static PyObject *mod_codemem_selftest(PyObject *m, PyObject *args)
 {
@@ -564,6 +594,7 @@ static PyMethodDef methods[] = {
     {"_code_is_wx_safe", mod_code_is_wx_safe, METH_O, "W^X check of a function's code pages."},
     {"_lines", mod_lines, METH_O, "Source line of every code unit (bytecode/decode)."},
     {"_exception_table", mod_exception_table, METH_O, "Decoded exception table (code units)."},
+    {"_unit_memory", mod_unit_memory, METH_O, "Bytes the JIT holds for one code object."},
     {"_codemem_selftest", mod_codemem_selftest, METH_VARARGS,
      "Self-test of the executable-memory allocator: (seed, n)."},
     {"_asm_selftest", mod_asm_selftest, METH_NOARGS, "Assembler encodings for tests."},

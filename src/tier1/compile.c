@@ -698,7 +698,7 @@ void od_unit_free(OdUnit *u)
         return;
     if (u->mem)
         od_codemem_release(u->mem, u->mem_reserved);
-    free(u->addr_at_unit);
+    free(u->native_at_unit);
     free(u->exc);
     free(u->caches);
     free(u->cache_at_unit);
@@ -890,8 +890,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->tier = 1;
     u->ninstrs = c.bc.ninstrs;
     u->ncodeunits = c.bc.ncodeunits;
-    u->addr_at_unit = calloc((size_t)c.bc.ncodeunits + 1, sizeof(void *));
-    if (!u->addr_at_unit)
+    u->native_at_unit = calloc((size_t)c.bc.ncodeunits + 1, sizeof(uint32_t));
+    if (!u->native_at_unit)
         goto fail;
     u->mem = od_codemem_install(c.a.buf, c.a.len, &u->mem_reserved);
     if (!u->mem) {
@@ -902,8 +902,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->entry = (OdEntry)u->mem;
     for (int i = 0; i < c.bc.ninstrs; i++)
         if (c.bc.instrs[i].depth >= 0)
-            u->addr_at_unit[c.bc.instrs[i].start] =
-                (char *)u->mem + od_label_offset(&c.a, c.label_of[i]);
+            u->native_at_unit[c.bc.instrs[i].start] = (uint32_t)od_label_offset(&c.a, c.label_of[i]);
     u->nexc = c.bc.nexc;
     u->exc = c.bc.exc;        /* ownership moves to the unit */
     c.bc.exc = NULL;
