@@ -366,7 +366,8 @@ static PyObject *mod_code_is_wx_safe(PyObject *m, PyObject *obj)
 /* Bytes the JIT holds for one code object (tests and bench/memory_census.py): its
  * OdCodeState, and for each unit (the current one and those it retired) the OdUnit, the
  * native address per code unit, the site offsets per code unit, the sites, the exception
- * table and the executable memory reserved. */
+ * table and the executable memory reserved; retired_units: all of that for the units a
+ * recompilation retired (kept while frames may still run them). */
 static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
 {
     (void)m;
@@ -377,7 +378,13 @@ static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
     if (!st)
         Py_RETURN_NONE;
     size_t units = 0, unit = 0, addr = 0, cache_at = 0, sites = 0, exc = 0, code = 0;
+    size_t retired = 0;
     for (OdUnit *u = st->unit; u; u = u->retired) {
+        if (u != st->unit)
+            retired += sizeof *u + u->cache_bytes + u->mem_reserved
+                       + (u->native_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(uint32_t) : 0)
+                       + (u->cache_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(int) : 0)
+                       + (size_t)u->nexc * sizeof(OdExcEntry);
         units++;
         unit += sizeof *u;
         addr += u->native_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(uint32_t) : 0;
@@ -386,11 +393,11 @@ static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
         exc += (size_t)u->nexc * sizeof(OdExcEntry);
         code += u->mem_reserved;
     }
-    return Py_BuildValue("{sn sn sn sn sn sn sn sn}", "state", (Py_ssize_t)sizeof *st,
+    return Py_BuildValue("{sn sn sn sn sn sn sn sn sn}", "state", (Py_ssize_t)sizeof *st,
                          "units", (Py_ssize_t)units, "unit", (Py_ssize_t)unit,
                          "native_at_unit", (Py_ssize_t)addr, "cache_at_unit", (Py_ssize_t)cache_at,
                          "sites", (Py_ssize_t)sites, "exc", (Py_ssize_t)exc,
-                         "code", (Py_ssize_t)code);
+                         "code", (Py_ssize_t)code, "retired_units", (Py_ssize_t)retired);
 }
 
 /* The executable-memory allocator's self-test (asm/codemem.h): (seed, n). */
