@@ -71,3 +71,85 @@ def test_code_memory_returns_to_zero_when_compiled_code_dies():
                          env={"PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["0", "0", "0"]
+
+
+POLY_SRC = """
+class A:
+    def __init__(self): self.x = 1
+class B:
+    def __init__(self): self.x = 2
+class C:
+    def __init__(self): self.x = 3
+class D:
+    def __init__(self): self.x = 4
+class E:
+    def __init__(self): self.x = 5
+def get_x(o):
+    return o.x
+def get_y(o):
+    return o.x
+"""
+
+
+def _site_types(fn):
+    return [e["type"].__name__ for r in _overdrive._native_map(fn)["instructions"]
+            if (r.get("cache") or {}).get("kind") == "attr" for e in r["cache"]["entries"]]
+
+
+def test_attribute_site_entries_beyond_the_first_are_allocated_on_demand_and_freed():
+    # helpers.h OdAttrSite: entry 0 inline, entries 1..3 in a block allocated when a second
+    # receiver type comes, freed with the unit.
+    gc.collect()
+    blocks0 = _overdrive._attr_blocks()
+    ns = {}
+    exec(POLY_SRC, ns)
+    get_x, get_y = ns["get_x"], ns["get_y"]
+    assert overdrive.compile(get_x) and overdrive.compile(get_y)
+    objs = [ns[k]() for k in "ABCDE"]
+
+    def run(fn, objs):
+        overdrive.enable(threshold=0)
+        try:
+            return [fn(o) for o in objs]
+        finally:
+            overdrive.disable()
+
+    assert run(get_y, objs[:1] * 3) == [1, 1, 1]                   # one type: no block
+    assert _overdrive._attr_blocks() == blocks0
+    assert run(get_x, objs[:4]) == [1, 2, 3, 4]                    # four types: one block
+    assert _overdrive._attr_blocks() == blocks0 + 1
+    assert sorted(_site_types(get_x)) == ["A", "B", "C", "D"]
+    for _ in range(3):                                             # five: entries evicted
+        assert run(get_x, objs) == [1, 2, 3, 4, 5]
+    assert _overdrive._attr_blocks() == blocks0 + 1
+    assert len(_site_types(get_x)) == 4 and _site_types(get_y) == ["A"]
+    assert overdrive.info(get_x)["native_entries"] >= 19
+    del ns, get_x, get_y, objs
+    gc.collect()
+    assert _overdrive._attr_blocks() == blocks0
+
+
+def test_attribute_site_blocks_of_a_recompiled_function():
+    # The recompiled unit starts from a byte copy of its predecessor's sites: the copy must
+    # not share the predecessor's block (each unit allocates and frees its own).
+    gc.collect()
+    blocks0 = _overdrive._attr_blocks()
+    ns = {}
+    exec(POLY_SRC, ns)
+    get_x = ns["get_x"]
+    objs = [ns[k]() for k in "ABC"]
+    overdrive.config(recompile_after=20)
+    overdrive.enable(threshold=1)
+    try:
+        for _ in range(30):
+            assert [get_x(o) for o in objs] == [1, 2, 3]
+    finally:
+        overdrive.disable()
+        overdrive.config(recompile_after=1000)
+    info = overdrive.info(get_x)
+    assert info["recompiled"] and not info["compact"]
+    assert _overdrive._attr_blocks() == blocks0 + 2
+    assert sorted(_site_types(get_x)) == ["A", "B", "C"]
+    del ns, get_x, objs
+    gc.collect()
+    assert _overdrive._attr_blocks() == blocks0

@@ -154,9 +154,10 @@ static PyObject *attr_cache(const OdAttrSite *s, TypeIndex *ix)
     PyObject *d = PyDict_New(), *entries = PyList_New(0);
     if (!d || !entries)
         goto fail;
+    const OdAttrCache *more = od_attr_more(s);
     for (int i = 0; i < OD_ATTR_WAYS; i++) {
-        const OdAttrCache *c = &s->cache[i];
-        if (!c->type)
+        const OdAttrCache *c = i == 0 ? &s->cache[0] : more ? &more[i - 1] : NULL;
+        if (!c || !c->type)
             continue;
         PyObject *e = PyDict_New();
         PyObject *t = e ? type_at(ix, c->type) : NULL;

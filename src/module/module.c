@@ -400,6 +400,12 @@ static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
                          "code", (Py_ssize_t)code, "retired_units", (Py_ssize_t)retired);
 }
 
+static PyObject *mod_attr_blocks(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    return PyLong_FromSize_t(od_rt_attr_blocks());
+}
+
 /* The executable-memory allocator's self-test (asm/codemem.h): (seed, n). */
 static PyObject *mod_codemem_selftest(PyObject *m, PyObject *args)
 {
@@ -602,6 +608,8 @@ static PyMethodDef methods[] = {
     {"_lines", mod_lines, METH_O, "Source line of every code unit (bytecode/decode)."},
     {"_exception_table", mod_exception_table, METH_O, "Decoded exception table (code units)."},
     {"_unit_memory", mod_unit_memory, METH_O, "Bytes the JIT holds for one code object."},
+    {"_attr_blocks", mod_attr_blocks, METH_NOARGS,
+     "Blocks of further entries of attribute sites allocated (runtime/helpers.h OdAttrSite)."},
     {"_codemem_selftest", mod_codemem_selftest, METH_VARARGS,
      "Self-test of the executable-memory allocator: (seed, n)."},
     {"_asm_selftest", mod_asm_selftest, METH_NOARGS, "Assembler encodings for tests."},

@@ -183,10 +183,8 @@ static int site_never_ran(const OdInstr *in, const void *site)
     }
     case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR: {
         const OdAttrSite *at = site;
-        for (int i = 0; i < OD_ATTR_WAYS; i++)
-            if (at->cache[i].type || at->cache[i].hits || at->cache[i].misses)
-                return 0;
-        return 1;
+        /* `more` (copied from the previous unit, not read through): a second type came */
+        return !at->cache[0].type && !at->cache[0].hits && !at->cache[0].misses && !at->more;
     }
     case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: {
         const OdOpCache *op = site;
@@ -700,6 +698,7 @@ void od_unit_free(OdUnit *u)
         od_codemem_release(u->mem, u->mem_reserved);
     free(u->native_at_unit);
     free(u->exc);
+    od_rt_attr_sites_release(u->caches, u->cache_bytes);
     free(u->caches);
     free(u->cache_at_unit);
     od_unit_free(u->retired);
