@@ -96,11 +96,22 @@ def _site_types(fn):
             if (r.get("cache") or {}).get("kind") == "attr" for e in r["cache"]["entries"]]
 
 
+def _blocks(fn):
+    return _overdrive._unit_memory(fn.__code__)["attr_blocks"]
+
+
+def _freed_blocks(delete):
+    """Blocks freed by `delete()` and a collection, the JIT off (so none can be made)."""
+    gc.collect()
+    before = _overdrive._attr_blocks()
+    delete()
+    gc.collect()
+    return before - _overdrive._attr_blocks()
+
+
 def test_attribute_site_entries_beyond_the_first_are_allocated_on_demand_and_freed():
     # helpers.h OdAttrSite: entry 0 inline, entries 1..3 in a block allocated when a second
     # receiver type comes, freed with the unit.
-    gc.collect()
-    blocks0 = _overdrive._attr_blocks()
     ns = {}
     exec(POLY_SRC, ns)
     get_x, get_y = ns["get_x"], ns["get_y"]
@@ -115,41 +126,104 @@ def test_attribute_site_entries_beyond_the_first_are_allocated_on_demand_and_fre
             overdrive.disable()
 
     assert run(get_y, objs[:1] * 3) == [1, 1, 1]                   # one type: no block
-    assert _overdrive._attr_blocks() == blocks0
+    assert _blocks(get_y) == 0
     assert run(get_x, objs[:4]) == [1, 2, 3, 4]                    # four types: one block
-    assert _overdrive._attr_blocks() == blocks0 + 1
+    assert _blocks(get_x) == 1
     assert sorted(_site_types(get_x)) == ["A", "B", "C", "D"]
     for _ in range(3):                                             # five: entries evicted
         assert run(get_x, objs) == [1, 2, 3, 4, 5]
-    assert _overdrive._attr_blocks() == blocks0 + 1
+    assert _blocks(get_x) == 1
     assert len(_site_types(get_x)) == 4 and _site_types(get_y) == ["A"]
     assert overdrive.info(get_x)["native_entries"] >= 19
-    del ns, get_x, get_y, objs
-    gc.collect()
-    assert _overdrive._attr_blocks() == blocks0
+    del get_x, get_y, objs
+
+    def delete():
+        ns.clear()
+    assert _freed_blocks(delete) >= 1
 
 
-def test_attribute_site_blocks_of_a_recompiled_function():
+RECURSIVE_SRC = POLY_SRC + """
+def walk(objs, i):
+    if i < len(objs):
+        return objs[i].x + walk(objs, i + 1)
+    return 0
+"""
+
+
+def _recompile_by_running(fn, calls):
+    overdrive.config(recompile_after=20)
+    overdrive.enable(threshold=1)
+    try:
+        return [fn(*args) for args in calls]
+    finally:
+        overdrive.disable()
+        overdrive.config(recompile_after=1000)
+
+
+# _unit_memory's retired_units: an empty OdUnit (its code freed) is a few hundred bytes.
+EMPTY_UNIT = 1024
+
+
+def test_first_unit_is_freed_at_recompilation_when_no_frame_runs_it():
     # The recompiled unit starts from a byte copy of its predecessor's sites: the copy must
-    # not share the predecessor's block (each unit allocates and frees its own).
-    gc.collect()
-    blocks0 = _overdrive._attr_blocks()
+    # not share the predecessor's block of attribute entries (each unit has its own).
     ns = {}
     exec(POLY_SRC, ns)
     get_x = ns["get_x"]
     objs = [ns[k]() for k in "ABC"]
+    assert _recompile_by_running(get_x, [(o,) for o in objs] * 30) == [1, 2, 3] * 30
+    info, mem = overdrive.info(get_x), _overdrive._unit_memory(get_x.__code__)
+    assert info["recompiled"] and not info["compact"] and mem["units"] == 2
+    assert mem["retired_units"] < EMPTY_UNIT                # the first unit's code is gone
+    assert mem["attr_blocks"] == 1                          # and its block with it
+    assert sorted(_site_types(get_x)) == ["A", "B", "C"]
+    del get_x, objs
+    assert _freed_blocks(ns.clear) >= 1
+
+
+def test_first_unit_is_kept_at_recompilation_while_a_frame_runs_it():
+    # walk() recurses: it is recompiled on entering a nested frame, while the outer frames
+    # still run the first unit's code (and return into it).
+    ns = {}
+    exec(RECURSIVE_SRC, ns)
+    walk = ns["walk"]
+    objs = [ns[k]() for k in "ABC"] * 10
+    assert _recompile_by_running(walk, [(objs, 0)] * 3) == [60] * 3
+    info, mem = overdrive.info(walk), _overdrive._unit_memory(walk.__code__)
+    assert info["recompiled"] and mem["units"] == 2
+    assert mem["retired_units"] > EMPTY_UNIT
+    assert mem["attr_blocks"] == 2                          # one per unit
+    del walk, objs
+    assert _freed_blocks(ns.clear) >= 2
+
+
+def test_first_unit_is_kept_while_another_thread_runs_it():
+    # A thread waits (GIL released) inside the first unit's code while the main thread
+    # gets the function recompiled: that thread's frame chain holds a frame of the code, so
+    # the first unit stays, and the thread returns into it.
+    import threading
+    ns = {}
+    exec("def worker(ev, n):\n    if ev is not None:\n        ev.wait()\n    return n + 1\n", ns)
+    worker = ns["worker"]
+    assert overdrive.compile(worker)
+    ev, started, out = threading.Event(), threading.Event(), []
     overdrive.config(recompile_after=20)
     overdrive.enable(threshold=1)
     try:
-        for _ in range(30):
-            assert [get_x(o) for o in objs] == [1, 2, 3]
+        t = threading.Thread(target=lambda: (started.set(), out.append(worker(ev, 41))))
+        t.start()
+        started.wait()
+        for _ in range(5000):                                   # at most 5 s
+            if overdrive.info(worker)["native_entries"]:
+                break
+            threading.Event().wait(0.001)
+        assert overdrive.info(worker)["native_entries"] == 1
+        assert [worker(None, i) for i in range(40)] == list(range(1, 41))
+        assert overdrive.info(worker)["recompiled"]
+        ev.set()
+        t.join()
     finally:
         overdrive.disable()
         overdrive.config(recompile_after=1000)
-    info = overdrive.info(get_x)
-    assert info["recompiled"] and not info["compact"]
-    assert _overdrive._attr_blocks() == blocks0 + 2
-    assert sorted(_site_types(get_x)) == ["A", "B", "C"]
-    del ns, get_x, objs
-    gc.collect()
-    assert _overdrive._attr_blocks() == blocks0
+    assert out == [42]
+    assert _overdrive._unit_memory(worker.__code__)["retired_units"] > EMPTY_UNIT

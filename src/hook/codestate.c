@@ -138,6 +138,31 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
     return 0;
 }
 
+/* Whether a frame of `co` is on the frame chain of any thread of this interpreter. Native
+ * code of a unit runs only for a frame that is linked while it runs (cpython311.md Q5; od_unit_run,
+ * and any direct entry, links it first): with no such frame, no unit of `co` can be
+ * running, or be returned into. Suspended generator frames are not on a chain, and they
+ * resume in st->unit, at an instruction boundary (hook.c). Thread states are listed under
+ * the runtime's head lock, as sys._current_frames() does; their frame chains only change
+ * in a thread holding the GIL, which we hold. */
+static int code_on_a_frame_chain(PyCodeObject *co)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    PyThread_type_lock head = _PyRuntime.interpreters.mutex;
+    int found = 0;
+    PyThread_acquire_lock(head, WAIT_LOCK);
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t && !found;
+         t = PyThreadState_Next(t))
+        for (_PyInterpreterFrame *f = t->cframe ? t->cframe->current_frame : NULL; f;
+             f = f->previous)
+            if (f->f_code == co) {
+                found = 1;
+                break;
+            }
+    PyThread_release_lock(head);
+    return found;
+}
+
 void od_recompile_code(PyCodeObject *co, OdCodeState *st)
 {
     OdUnit *old = st->unit;
@@ -151,6 +176,13 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st)
     u->native_entries = old->native_entries;
     memcpy(u->exits, old->exits, sizeof u->exits);
     u->unwinds = old->unwinds;
+    /* The old unit stays, as u->retired, for as long as u (a unit with a retired one is
+     * never recompiled again). If no frame of co is on a frame chain, nothing can run its
+     * code any more: what it holds is freed now, the empty OdUnit stays. */
+    if (!code_on_a_frame_chain(co)) {
+        od_unit_release_code(old);
+        od_stats.retired_units_freed++;
+    }
     u->retired = old;
     st->unit = u;
     od_stats.functions_recompiled++;

@@ -223,6 +223,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
     if (set_obj(d, "enabled", PyBool_FromLong(od_hook_installed())) < 0
         || set_u64(d, "functions_compiled", od_stats.functions_compiled) < 0
         || set_u64(d, "functions_recompiled", od_stats.functions_recompiled) < 0
+        || set_u64(d, "retired_units_freed", od_stats.retired_units_freed) < 0
         || set_u64(d, "functions_compact", od_stats.functions_compact) < 0
         || set_u64(d, "compile_failures", od_stats.compile_failures) < 0
         || set_u64(d, "compile_time_ns", od_stats.compile_ns) < 0
@@ -367,7 +368,8 @@ static PyObject *mod_code_is_wx_safe(PyObject *m, PyObject *obj)
  * OdCodeState, and for each unit (the current one and those it retired) the OdUnit, the
  * native address per code unit, the site offsets per code unit, the sites, the exception
  * table and the executable memory reserved; retired_units: all of that for the units a
- * recompilation retired (kept while frames may still run them). */
+ * recompilation retired (kept while frames may still run them); attr_blocks: blocks of
+ * further attribute-site entries (runtime/helpers.h OdAttrSite). */
 static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
 {
     (void)m;
@@ -378,7 +380,7 @@ static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
     if (!st)
         Py_RETURN_NONE;
     size_t units = 0, unit = 0, addr = 0, cache_at = 0, sites = 0, exc = 0, code = 0;
-    size_t retired = 0;
+    size_t retired = 0, blocks = 0;
     for (OdUnit *u = st->unit; u; u = u->retired) {
         if (u != st->unit)
             retired += sizeof *u + u->cache_bytes + u->mem_reserved
@@ -386,6 +388,7 @@ static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
                        + (u->cache_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(int) : 0)
                        + (size_t)u->nexc * sizeof(OdExcEntry);
         units++;
+        blocks += od_rt_attr_blocks_in(u->caches, u->cache_bytes);
         unit += sizeof *u;
         addr += u->native_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(uint32_t) : 0;
         cache_at += u->cache_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(int) : 0;
@@ -393,11 +396,12 @@ static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
         exc += (size_t)u->nexc * sizeof(OdExcEntry);
         code += u->mem_reserved;
     }
-    return Py_BuildValue("{sn sn sn sn sn sn sn sn sn}", "state", (Py_ssize_t)sizeof *st,
+    return Py_BuildValue("{sn sn sn sn sn sn sn sn sn sn}", "state", (Py_ssize_t)sizeof *st,
                          "units", (Py_ssize_t)units, "unit", (Py_ssize_t)unit,
                          "native_at_unit", (Py_ssize_t)addr, "cache_at_unit", (Py_ssize_t)cache_at,
                          "sites", (Py_ssize_t)sites, "exc", (Py_ssize_t)exc,
-                         "code", (Py_ssize_t)code, "retired_units", (Py_ssize_t)retired);
+                         "code", (Py_ssize_t)code, "retired_units", (Py_ssize_t)retired,
+                         "attr_blocks", (Py_ssize_t)blocks);
 }
 
 static PyObject *mod_attr_blocks(PyObject *m, PyObject *noargs)

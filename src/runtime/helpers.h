@@ -66,6 +66,7 @@ static inline OdAttrCache *od_attr_more(const OdAttrSite *s)
  * when the unit is freed). */
 void od_rt_attr_sites_release(const void *sites, size_t len);
 size_t od_rt_attr_blocks(void);   /* entry blocks allocated (tests) */
+size_t od_rt_attr_blocks_in(const void *sites, size_t len);   /* of sites in that range */
 
 /* The helper table: X(helper, opcode, inputs released on error or -1 = keeps inputs).
  * Declared once here; tier1 uses it to emit calls and error depths. */

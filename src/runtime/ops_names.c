@@ -275,6 +275,11 @@ static OdAttrCache *new_more(OdAttrSite *site)
     return m;
 }
 
+size_t od_rt_attr_blocks_in(const void *sites, size_t len)
+{
+    return sites ? attr_block_at((const char *)sites + len) - attr_block_at(sites) : 0;
+}
+
 void od_rt_attr_sites_release(const void *sites, size_t len)
 {
     if (!sites || !n_attr_blocks)

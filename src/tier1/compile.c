@@ -690,10 +690,8 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void od_unit_free(OdUnit *u)
+void od_unit_release_code(OdUnit *u)
 {
-    if (!u)
-        return;
     if (u->mem)
         od_codemem_release(u->mem, u->mem_reserved);
     free(u->native_at_unit);
@@ -701,6 +699,21 @@ void od_unit_free(OdUnit *u)
     od_rt_attr_sites_release(u->caches, u->cache_bytes);
     free(u->caches);
     free(u->cache_at_unit);
+    u->mem = NULL;
+    u->entry = NULL;
+    u->mem_reserved = u->cache_bytes = 0;
+    u->native_at_unit = NULL;
+    u->exc = NULL;
+    u->nexc = 0;
+    u->caches = NULL;
+    u->cache_at_unit = NULL;
+}
+
+void od_unit_free(OdUnit *u)
+{
+    if (!u)
+        return;
+    od_unit_release_code(u);
     od_unit_free(u->retired);
     free(u);
 }
