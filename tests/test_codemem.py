@@ -227,3 +227,28 @@ def test_first_unit_is_kept_while_another_thread_runs_it():
         overdrive.config(recompile_after=1000)
     assert out == [42]
     assert _overdrive._unit_memory(worker.__code__)["retired_units"] > EMPTY_UNIT
+
+
+def test_heap_is_trimmed_after_compiling():
+    # hook/codestate.c: malloc_trim once per 4 ms of compile time (glibc only).
+    import platform
+    import subprocess
+    import sys
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    prog = (
+        "import _overdrive, overdrive\n"
+        "ns = {}\n"
+        "exec(''.join(f'def f{i}(a):\\n    for x in a:\\n        a = x + {i}\\n    return a\\n\\n'"
+        " for i in range(300)), ns)\n"
+        "for i in range(300): assert overdrive.compile(ns[f'f{i}'])\n"
+        "s = _overdrive.stats()\n"
+        "print(s['compile_time_ns'], s['heap_trims'], s['heap_trim_ns'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    compile_ns, trims, trim_ns = map(int, out.stdout.split())
+    assert trims <= compile_ns // 4_000_000 and (trim_ns > 0) == (trims > 0)
+    if compile_ns >= 8_000_000:      # each trim restarts the count: at least one by then
+        assert trims >= 1

@@ -224,6 +224,8 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "functions_compiled", od_stats.functions_compiled) < 0
         || set_u64(d, "functions_recompiled", od_stats.functions_recompiled) < 0
         || set_u64(d, "retired_units_freed", od_stats.retired_units_freed) < 0
+        || set_u64(d, "heap_trims", od_stats.heap_trims) < 0
+        || set_u64(d, "heap_trim_ns", od_stats.heap_trim_ns) < 0
         || set_u64(d, "functions_compact", od_stats.functions_compact) < 0
         || set_u64(d, "compile_failures", od_stats.compile_failures) < 0
         || set_u64(d, "compile_time_ns", od_stats.compile_ns) < 0
