@@ -71,6 +71,19 @@ static Region *new_region(size_t min_bytes)
     return r;
 }
 
+/* Unmaps r (no live code in it) and forgets it. */
+static void unmap_region(Region *r)
+{
+    Region **link = &regions;
+    while (*link != r)
+        link = &(*link)->next;
+    *link = r->next;
+    munmap(r->base, r->bytes);
+    mapped_bytes -= r->bytes;
+    free(r->map);
+    free(r);
+}
+
 static int bit(const Region *r, size_t g) { return (int)(r->map[g / 64] >> (g % 64) & 1); }
 
 static void set_bits(Region *r, size_t g, size_t n, int on)
@@ -158,8 +171,11 @@ void *od_codemem_install(const void *code, size_t len, size_t *reserved)
         else
             shared = 1;
     }
-    if (mprotect(lo, span, PROT_READ | PROT_WRITE) != 0)
+    if (mprotect(lo, span, PROT_READ | PROT_WRITE) != 0) {
+        if (r->live == 0)
+            unmap_region(r);       /* a region made for this unit */
         return NULL;
+    }
     for (size_t pg = pg_lo; pg < pg_hi; pg++)
         if (page_empty(r, pg))
             memset(r->base + pg * page_size, 0xCC, page_size);   /* int3 around code */
@@ -172,7 +188,10 @@ void *od_codemem_install(const void *code, size_t len, size_t *reserved)
             fprintf(stderr, "overdrive: mprotect(PROT_READ|PROT_EXEC) failed on live code\n");
             abort();
         }
-        mprotect(lo, span, PROT_NONE);
+        if (r->live == 0)
+            unmap_region(r);
+        else
+            mprotect(lo, span, PROT_NONE);
         return NULL;
     }
     __builtin___clear_cache((char *)p, (char *)p + bytes);
@@ -200,8 +219,7 @@ static void drop_pages(Region *r, size_t pg, size_t npages)
 void od_codemem_release(void *code, size_t reserved)
 {
     uint8_t *p = code;
-    Region **link = &regions;
-    for (Region *r = regions; r; link = &r->next, r = r->next) {
+    for (Region *r = regions; r; r = r->next) {
         if (p < r->base || p >= r->base + r->bytes)
             continue;
         size_t g = (size_t)(p - r->base) / GRAIN, n = reserved / GRAIN;
@@ -214,11 +232,7 @@ void od_codemem_release(void *code, size_t reserved)
             size_t pg_lo = (size_t)(p - r->base) / page_size;
             size_t pg_hi = ((size_t)(p - r->base) + reserved + page_size - 1) / page_size;
             resident_bytes -= (pg_hi - pg_lo) * page_size;
-            munmap(r->base, r->bytes);
-            mapped_bytes -= r->bytes;
-            *link = r->next;
-            free(r->map);
-            free(r);
+            unmap_region(r);
             return;
         }
         size_t pg_lo = (size_t)(p - r->base) / page_size;
