@@ -181,7 +181,7 @@ static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     }
     od_maybe_recompile(co, st);   /* resumes in the new unit, at the same instruction */
     int next = (int)(f->prev_instr - _PyCode_CODE(co)) + 1;
-    void *at = (next > 0 && next < st->unit->ncodeunits) ? st->unit->addr_at_unit[next] : NULL;
+    void *at = (next > 0 && next < st->unit->ncodeunits) ? od_unit_native_at(st->unit, next) : NULL;
     if (!at)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     od_stats.frames_native++;

@@ -29,6 +29,9 @@ typedef enum {
 typedef struct {
     uint64_t functions_compiled, compile_failures, compile_ns, instrs_compiled;
     uint64_t functions_recompiled;       /* recompiled once with their sites' feedback */
+    uint64_t heap_trims, heap_trim_ns;   /* malloc_trim calls after compiling (codestate.c) */
+    uint64_t retired_units_freed;        /* of those: first units freed at once (no frame
+                                          * of the code was running) */
     uint64_t functions_compact;          /* of functions_compiled: compact first units */
     uint64_t code_bytes;                 /* native bytes generated (live or not) */
     uint64_t frames_native;              /* frames that started in compiled code */

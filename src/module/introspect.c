@@ -154,9 +154,10 @@ static PyObject *attr_cache(const OdAttrSite *s, TypeIndex *ix)
     PyObject *d = PyDict_New(), *entries = PyList_New(0);
     if (!d || !entries)
         goto fail;
+    const OdAttrCache *more = od_attr_more(s);
     for (int i = 0; i < OD_ATTR_WAYS; i++) {
-        const OdAttrCache *c = &s->cache[i];
-        if (!c->type)
+        const OdAttrCache *c = i == 0 ? &s->cache[0] : more ? &more[i - 1] : NULL;
+        if (!c || !c->type)
             continue;
         PyObject *e = PyDict_New();
         PyObject *t = e ? type_at(ix, c->type) : NULL;
@@ -236,7 +237,7 @@ static PyObject *instr_entry(const OdInstr *in, const OdUnit *u, PyFunctionObjec
                              TypeIndex *ix)
 {
     const char *base = u->mem;
-    void *native = in->start < u->ncodeunits ? u->addr_at_unit[in->start] : NULL;
+    void *native = in->start < u->ncodeunits ? od_unit_native_at(u, in->start) : NULL;
     int off = u->cache_at_unit && in->index <= u->ncodeunits ? u->cache_at_unit[in->index] : -1;
     const void *site = off >= 0 ? (const char *)u->caches + off : NULL;
     PyObject *d = PyDict_New();

@@ -193,10 +193,8 @@ static int site_never_ran(const OdInstr *in, const void *site)
     }
     case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR: {
         const OdAttrSite *at = site;
-        for (int i = 0; i < OD_ATTR_WAYS; i++)
-            if (at->cache[i].type || at->cache[i].hits || at->cache[i].misses)
-                return 0;
-        return 1;
+        /* `more` (copied from the previous unit, not read through): a second type came */
+        return !at->cache[0].type && !at->cache[0].hits && !at->cache[0].misses && !at->more;
     }
     case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: {
         const OdOpCache *op = site;
@@ -763,16 +761,30 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void od_unit_release_code(OdUnit *u)
+{
+    if (u->mem)
+        od_codemem_release(u->mem, u->mem_reserved);
+    free(u->native_at_unit);
+    free(u->exc);
+    od_rt_attr_sites_release(u->caches, u->cache_bytes);
+    free(u->caches);
+    free(u->cache_at_unit);
+    u->mem = NULL;
+    u->entry = NULL;
+    u->mem_reserved = u->cache_bytes = 0;
+    u->native_at_unit = NULL;
+    u->exc = NULL;
+    u->nexc = 0;
+    u->caches = NULL;
+    u->cache_at_unit = NULL;
+}
+
 void od_unit_free(OdUnit *u)
 {
     if (!u)
         return;
-    if (u->mem)
-        od_codemem_release(u->mem, u->mem_reserved);
-    free(u->addr_at_unit);
-    free(u->exc);
-    free(u->caches);
-    free(u->cache_at_unit);
+    od_unit_release_code(u);
     od_unit_free(u->retired);
     free(u);
 }
@@ -982,8 +994,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->tier = 1;
     u->ninstrs = c.bc.ninstrs;
     u->ncodeunits = c.bc.ncodeunits;
-    u->addr_at_unit = calloc((size_t)c.bc.ncodeunits + 1, sizeof(void *));
-    if (!u->addr_at_unit)
+    u->native_at_unit = calloc((size_t)c.bc.ncodeunits + 1, sizeof(uint32_t));
+    if (!u->native_at_unit)
         goto fail;
     u->mem = od_codemem_install(c.a.buf, c.a.len, &u->mem_reserved);
     if (!u->mem) {
@@ -994,8 +1006,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->entry = (OdEntry)u->mem;
     for (int i = 0; i < c.bc.ninstrs; i++)
         if (c.bc.instrs[i].depth >= 0)
-            u->addr_at_unit[c.bc.instrs[i].start] =
-                (char *)u->mem + od_label_offset(&c.a, c.label_of[i]);
+            u->native_at_unit[c.bc.instrs[i].start] = (uint32_t)od_label_offset(&c.a, c.label_of[i]);
     u->nexc = c.bc.nexc;
     u->exc = c.bc.exc;        /* ownership moves to the unit */
     c.bc.exc = NULL;

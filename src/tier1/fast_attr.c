@@ -204,7 +204,7 @@ static void load_attr_other_kinds(Compiler *c, const Stub *s)
 static const OdAttrCache *built_in_entry(Compiler *c, const OdAttrSite *site, int opcode)
 {
     const OdAttrCache *e = &site->cache[0];
-    if (!c->feedback || !e->type || e->type_version == 0 || site->cache[1].type)
+    if (!c->feedback || !e->type || e->type_version == 0 || site->more)
         return NULL;
     if (opcode == LOAD_METHOD)
         return e->kind == OD_ATTR_METHOD_NO_DICT
