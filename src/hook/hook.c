@@ -252,6 +252,8 @@ int od_hook_install(void)
     _Static_assert(offsetof(OdCodeState, unit) == 0, "runtime/frames.h reads the unit first");
     od_rt_direct_entry.extra_index = od_code_extra_index();
     od_rt_direct_entry.enter = enter_direct;
+    od_rt_direct_entry.finish = od_unit_finish;
+    od_rt_direct_entry.recompile_after = &od_config.recompile_after;
     od_rt_direct_entry.hook_eval = od_eval_frame;
     _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), od_eval_frame);
     installed = 1;

@@ -123,6 +123,11 @@ static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
 PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void *resume_at);
 #define OD_RESUME_THROW ((void *)1)
 
+/* What od_unit_run does after native code returned NULL for `f` (already unlinked, the
+ * recursion count already given back): an exception raised with no handler in the frame
+ * is returned as NULL; an exit hands the frame to the interpreter, which finishes it. */
+PyObject *od_unit_finish(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u);
+
 const char *od_interp_reason_name(int reason);
 
 #endif /* OD_HOOK_HOOK_H */

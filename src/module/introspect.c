@@ -11,6 +11,7 @@
 #include "../bytecode/decode.h"
 #include "../hook/events.h"
 #include "../hook/hook.h"
+#include "../runtime/frames.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
 
@@ -358,7 +359,7 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
 #define OD_FN(f) {#f, (void (*)(void))f}
         OD_FN(od_rt_for_iter), OD_FN(od_rt_truth_consume), OD_FN(od_rt_dealloc),
         OD_FN(od_rt_compare_branch), OD_FN(od_rt_send), OD_FN(od_rt_return_generator),
-        OD_FN(od_rt_box_bool),
+        OD_FN(od_rt_box_bool), OD_FN(od_rt_direct_return),
         OD_FN(od_rt_warmup), OD_FN(od_rt_compact_op),
         OD_FN(od_rt_handle_eval_breaker), OD_FN(od_rt_error), OD_FN(od_rt_set_exit), OD_FN(od_rt_raise),
         OD_FN(od_rt_reraise),

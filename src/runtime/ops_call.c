@@ -148,7 +148,8 @@ OD_HELPER(od_rt_call)
     if (Py_IS_TYPE(callable, &PyFunction_Type) && nkw == 0) {
         site->feedback.py_calls++;
         int done;
-        PyObject *res = od_rt_call_python(_PyThreadState_GET(), callable, args, total, &done);
+        PyObject *res = od_rt_call_python(_PyThreadState_GET(), callable, args, total, NULL,
+                                          &done);
         if (done) {
             /* callable and arguments were moved into the callee's frame */
             od_rt_clear_slots(args - 1, total + 1);

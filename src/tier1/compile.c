@@ -8,6 +8,7 @@
 
 #include "../asm/codemem.h"
 #include "emit.h"
+#include "../runtime/frames.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -106,11 +107,13 @@ static int physical_depth(const OdInstr *in)
 }
 
 /* Instructions with an inline fast path in front of their helper (fast_*.c). */
-static int has_fast_path(Compiler *c, const OdInstr *in)
+static int has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     if (c->compact)
         return 0;    /* every instruction through its helper */
     switch (in->opcode) {
+    case CALL:
+        return call_has_fast_path(c, in, site);
     case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
     case BINARY_SUBSCR: case STORE_SUBSCR: case COMPARE_OP: case PRECALL:
         return 1;
@@ -135,6 +138,7 @@ static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel m
     case STORE_SUBSCR: emit_store_subscr_fast(c, in, miss, done); break;
     case COMPARE_OP: emit_compare_fast(c, in, site, miss, done); break;
     case PRECALL: emit_precall_fast(c, in, miss, done); break;
+    case CALL: emit_call_fast(c, in, site, miss, done); break;
     case UNPACK_SEQUENCE: emit_unpack_sequence_fast(c, in, miss, done); break;
     }
 }
@@ -208,7 +212,7 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
         emit_compact_call(c, in);
         return;
     }
-    if (!has_fast_path(c, in)) {
+    if (!has_fast_path(c, in, arg)) {
         emit_helper_call(c, in, fn, released, arg, -1);
         return;
     }
@@ -792,6 +796,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.co = co;
     c.compact = compact;
     c.compact_thunk = -1;
+    c.direct_thunk = -1;
     c.nlocalsplus = co->co_nlocalsplus;
     od_asm_init(&c.a);
     c.a.no_relax = compact;
@@ -877,6 +882,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
     emit_compact_thunk(&c);
+    emit_direct_thunk(&c);
     emit_shared_tails(&c);
     emit_epilogue(&c);
     od_emit_plt(&c.a);
@@ -917,6 +923,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->cache_at_unit = c.cache_at_unit;
     c.cache_at_unit = NULL;
     compiler_free(&c);
+    od_rt_unit_set_direct(u, co);
     u->compile_ns = now_ns() - t0;
     *why_not = NULL;
     return u;

@@ -2,8 +2,23 @@
  *
  * PRECALL only has work to do when a plain call (no LOAD_METHOD) finds a bound method as
  * the callable: it unpacks it into function and self (runtime/ops_call.c). Every other
- * call skips the helper. See emit.h. */
+ * call skips the helper.
+ *
+ * CALL of a Python function whose code is compiled, with exactly its positional
+ * parameters (no keywords; the callee has no defaults left to fill, no *args, **kwargs or
+ * keyword-only parameters): the compiled code pushes the callee's frame and enters its
+ * native code itself, through the unit's direct-call thunk below, with none of the generic
+ * helpers (od_rt_call, od_rt_call_python, the eval-frame hook, od_unit_run). The guard
+ * reads everything from the live objects (function -> code -> co_extra -> unit), so a
+ * site caches nothing that a freed or recompiled callee could leave stale. Anything else,
+ * and any check the thunk refuses (tracing, hook not installed, recursion limit near, C
+ * stack low, unit due for recompilation, data stack chunk full), takes the helper. See
+ * emit.h. */
 #include "emit.h"
+
+#include <string.h>
+
+#include "../runtime/frames.h"
 
 void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
 {
@@ -17,4 +32,216 @@ void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel don
     od_cmp_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
     od_jcc(a, OD_CC_E, miss);                    /* a bound method: the helper unpacks it */
     od_jmp(a, done);
+}
+
+int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
+{
+    (void)in;
+    return !c->compact && od_rt_direct_entry.extra_index >= 0
+           && od_rt_direct_entry.recompile_after != NULL
+           && ((const OdCallSite *)site)->kwnames == NULL;
+}
+
+#define TS_OFF(field) ((int32_t)offsetof(PyThreadState, field))
+#define FR_OFF(field) ((int32_t)offsetof(_PyInterpreterFrame, field))
+#define UNIT_OFF(field) ((int32_t)offsetof(OdUnit, field))
+
+/* [NULL-or-function, callable-or-self, args...] at `x` = the physical depth of the first
+ * slot. rdi = the function, rdx = &its first argument, ecx = the number of arguments. */
+void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int n = in->oparg;
+    int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
+    OdLabel plain = od_label_new(a), shape = od_label_new(a);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, x));
+    od_test_rr(a, OD_RDI, OD_RDI);
+    od_jcc(a, OD_CC_E, plain);
+    od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x + 1));   /* method: self is the first */
+    od_mov_ri(a, OD_RCX, n + 1);
+    od_jmp(a, shape);
+    od_label_bind(a, plain);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, x + 1));
+    od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x + 2));
+    od_mov_ri(a, OD_RCX, n);
+    od_label_bind(a, shape);
+    /* A function whose code is compiled and takes exactly ecx positional arguments. */
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
+    od_cmp_rm(a, OD_RAX, OD_RDI, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RSI, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
+    od_mov_rm(a, OD_RAX, OD_RSI, (int32_t)offsetof(PyCodeObject, co_extra));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, miss);
+    Py_ssize_t idx = od_rt_direct_entry.extra_index;
+    od_cmp_mi(a, OD_RAX, (int32_t)offsetof(OdCodeExtraLayout, ce_size), (int32_t)idx);
+    od_jcc(a, OD_CC_LE, miss);
+    od_mov_rm(a, OD_RAX, OD_RAX,
+              (int32_t)(offsetof(OdCodeExtraLayout, ce_extras) + sizeof(void *) * (size_t)idx));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, miss);
+    od_mov_rm(a, OD_RSI, OD_RAX, 0);             /* the code state's first field: the unit */
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, miss);
+    od_cmp32_rm(a, OD_RCX, OD_RSI, UNIT_OFF(direct_argc));
+    od_jcc(a, OD_CC_NE, miss);
+    if (!c->feedback) {
+        /* The site's record, as od_rt_call keeps it (a recompiled unit has read it). */
+        OdCallSite *cs = site;
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)cs);
+        od_add32_mi(a, OD_RAX, (int32_t)offsetof(OdCallSite, feedback.calls), 1);
+        od_add32_mi(a, OD_RAX, (int32_t)offsetof(OdCallSite, feedback.py_calls), 1);
+        od_mov_rm(a, OD_R8, OD_RDI, OFF_TYPE);
+        od_mov_mr(a, OD_RAX, (int32_t)offsetof(OdCallSite, feedback.callee_type), OD_R8);
+    }
+    set_prev(c, in->index);
+    if (c->direct_thunk < 0)
+        c->direct_thunk = od_label_new(a);
+    od_call_label(a, c->direct_thunk);
+    od_cmp_ri(a, OD_RAX, 1);
+    od_jcc(a, OD_CC_E, miss);                    /* refused: nothing was consumed */
+    od_test_rr(a, OD_RAX, OD_RAX);
+    /* The callable and the arguments moved into the callee's frame and are gone. */
+    od_jcc(a, OD_CC_E, error_stub(c, in->index, x));
+    od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RAX);
+    /* As after the helper: tracing switched on by the callee, the eval breaker. */
+    int after = depth_after(in);
+    od_cmp8_mi(a, R_CFRAME, 0, 0);
+    od_jcc(a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
+    check_breaker(c, in->index, after, done);
+    od_jmp(a, done);
+}
+
+/* The thunk: rdi = function, rsi = its unit, rdx = &first argument, ecx = count (= the
+ * unit's direct_argc). Returns 1 having consumed nothing when a check refuses; otherwise
+ * the call's result (NULL: exception set), with the function and the arguments consumed.
+ * Runs with the caller's registers (R_TS, R_CFRAME) and keeps rbx/rbp for itself. */
+void emit_direct_thunk(Compiler *c)
+{
+    OdAsm *a = &c->a;
+    if (c->direct_thunk < 0)
+        return;
+    OdLabel refuse = od_label_new(a), room = od_label_new(a), copy = od_label_new(a),
+            copied = od_label_new(a), clear = od_label_new(a), cleared = od_label_new(a);
+    od_label_bind(a, c->direct_thunk);
+    /* Checks, in the order of od_unit_run and the hook: recursion limit, tracing, the hook
+     * installed, C stack room, not due for recompilation, data stack room. */
+    od_cmp32_mi(a, R_TS, TS_OFF(recursion_remaining), 0);
+    od_jcc(a, OD_CC_LE, refuse);
+    od_cmp8_mi(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
+    od_jcc(a, OD_CC_NE, refuse);
+    od_mov_rm(a, OD_RAX, R_TS, TS_OFF(interp));
+    od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyInterpreterState, eval_frame));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, refuse);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&od_rt_direct_entry.hook_eval);
+    od_cmp_rm(a, OD_RAX, OD_R8, 0);
+    od_jcc(a, OD_CC_NE, refuse);
+    {   /* mov rax, fs:[tpoff]: the C stack floor (hook/cstack.h) */
+        int32_t tpoff = (int32_t)od_rt_cstack_floor_tpoff();
+        uint8_t bytes[9] = {0x64, 0x48, 0x8B, 0x04, 0x25};
+        memcpy(bytes + 5, &tpoff, 4);
+        od_emit_bytes(a, bytes, 9);
+    }
+    od_cmp_rr(a, OD_RSP, OD_RAX);
+    od_jcc(a, OD_CC_B, refuse);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_entry.recompile_after);
+    od_mov_rm(a, OD_R8, OD_R8, 0);
+    od_mov_rm(a, OD_RAX, OD_RSI, UNIT_OFF(native_entries));
+    od_cmp_rr(a, OD_RAX, OD_R8);
+    od_jcc(a, OD_CC_B, room);
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_E, room);                    /* recompile_after=0: never */
+    od_cmp_mi(a, OD_RSI, UNIT_OFF(retired), 0);
+    od_jcc(a, OD_CC_E, refuse);                  /* due: the hook's path recompiles */
+    od_label_bind(a, room);
+    od_mov_rm(a, OD_R9, R_TS, TS_OFF(datastack_top));
+    od_test_rr(a, OD_R9, OD_R9);
+    od_jcc(a, OD_CC_E, refuse);
+    od_mov_rm(a, OD_R10, OD_RSI, UNIT_OFF(frame_bytes));
+    od_add_rr(a, OD_R10, OD_R9);
+    od_cmp_rm(a, OD_R10, R_TS, TS_OFF(datastack_limit));
+    od_jcc(a, OD_CC_AE, refuse);
+    od_mov_rm(a, OD_RAX, R_TS, TS_OFF(datastack_chunk));
+    od_add_ri(a, OD_RAX, (int32_t)offsetof(_PyStackChunk, data));
+    od_cmp_rr(a, OD_R9, OD_RAX);
+    od_jcc(a, OD_CC_E, refuse);                  /* a chunk's first slot is its owner's */
+    /* Push the frame (r9) and fill its specials as _PyFrame_InitializeSpecials does. */
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R10);
+    od_mov_mr(a, OD_R9, FR_OFF(f_func), OD_RDI);
+    od_mov_rm(a, OD_RAX, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
+    incref_reg(c, OD_RAX);
+    od_mov_mr(a, OD_R9, FR_OFF(f_code), OD_RAX);
+    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_builtins));
+    od_mov_mr(a, OD_R9, FR_OFF(f_builtins), OD_R8);
+    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_globals));
+    od_mov_mr(a, OD_R9, FR_OFF(f_globals), OD_R8);
+    od_mov_mi(a, OD_R9, FR_OFF(f_locals), 0);
+    od_mov_mi(a, OD_R9, FR_OFF(frame_obj), 0);
+    od_mov32_rm(a, OD_R8, OD_RSI, UNIT_OFF(nlocalsplus));
+    od_mov32_mr(a, OD_R9, FR_OFF(stacktop), OD_R8);
+    od_lea(a, OD_R11, OD_RAX, (int32_t)offsetof(PyCodeObject, co_code_adaptive)
+                                  - (int32_t)sizeof(_Py_CODEUNIT));
+    od_mov_mr(a, OD_R9, FR_OFF(prev_instr), OD_R11);
+    od_mov8_mi(a, OD_R9, FR_OFF(is_entry), 0);
+    od_mov8_mi(a, OD_R9, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+    /* The arguments' references move in; the other locals start NULL. */
+    od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus));
+    od_shl_ri(a, OD_R8, 3);
+    od_add_rr(a, OD_R8, OD_R10);                 /* r8 = end of the locals */
+    od_test32_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, copied);
+    od_label_bind(a, copy);
+    od_mov_rm(a, OD_RAX, OD_RDX, 0);
+    od_mov_mr(a, OD_R10, 0, OD_RAX);
+    od_add_ri(a, OD_RDX, 8);
+    od_add_ri(a, OD_R10, 8);
+    od_sub_ri(a, OD_RCX, 1);
+    od_jcc(a, OD_CC_NE, copy);
+    od_label_bind(a, copied);
+    od_cmp_rr(a, OD_R10, OD_R8);
+    od_jcc(a, OD_CC_AE, cleared);
+    od_label_bind(a, clear);
+    od_mov_mi(a, OD_R10, 0, 0);
+    od_add_ri(a, OD_R10, 8);
+    od_cmp_rr(a, OD_R10, OD_R8);
+    od_jcc(a, OD_CC_B, clear);
+    od_label_bind(a, cleared);
+    /* Link it (od_unit_run): previous, current frame, recursion depth, counters. */
+    od_mov_rm(a, OD_RAX, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame));
+    od_mov_mr(a, OD_R9, FR_OFF(previous), OD_RAX);
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_R9);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), -1);
+    od_add_mi(a, OD_RSI, UNIT_OFF(native_entries), 1);
+    od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
+    od_add_mi(a, OD_RAX, 0, 1);
+    /* entry(frame, ts, unit, NULL), keeping frame and unit in rbx/rbp (saved). */
+    od_push(a, OD_RBX);
+    od_push(a, OD_RBP);
+    od_sub_ri(a, OD_RSP, 8);                     /* call, 2 pushes, 8: aligned to 16 */
+    od_mov_rr(a, OD_RBX, OD_R9);
+    od_mov_rr(a, OD_RBP, OD_RSI);
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_rr(a, OD_RDX, OD_RBP);
+    od_mov_ri(a, OD_RCX, 0);
+    od_mov_rm(a, OD_RAX, OD_RBP, UNIT_OFF(entry));
+    od_call_r(a, OD_RAX);
+    /* Unlink, give the recursion depth back; clear and pop in C. */
+    od_mov_rm(a, OD_RCX, OD_RBX, FR_OFF(previous));
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+    od_mov_rr(a, OD_RDI, OD_RBX);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_rr(a, OD_RDX, OD_RAX);
+    od_mov_rr(a, OD_RCX, OD_RBP);
+    od_add_ri(a, OD_RSP, 8);
+    od_pop(a, OD_RBP);
+    od_pop(a, OD_RBX);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_return);
+    od_jmp_r(a, OD_R8);
+    od_label_bind(a, refuse);
+    od_mov_ri(a, OD_RAX, 1);
+    od_ret(a);
 }
