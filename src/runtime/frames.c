@@ -236,12 +236,21 @@ void od_rt_unit_set_direct(OdUnit *u, PyCodeObject *co)
 }
 
 PyObject *od_rt_direct_return(_PyInterpreterFrame *frame, PyThreadState *ts, PyObject *res,
-                              OdUnit *u)
+                              OdUnit *u, PyObject **from)
 {
     if (!res)
         res = od_rt_direct_entry.finish(ts, frame, u);
     ts->recursion_remaining--;
-    clear_frame(frame);
+    if (frame->frame_obj || from == frame->localsplus) {
+        clear_frame(frame);
+    } else {
+        /* The compiled code released the locals below `from`, and f_locals is NULL. */
+        PyObject **end = frame->localsplus + frame->stacktop;
+        for (PyObject **p = from; p < end; p++)
+            Py_XDECREF(*p);
+        Py_DECREF(frame->f_func);
+        Py_DECREF(frame->f_code);
+    }
     ts->recursion_remaining++;
     ts->datastack_top = (PyObject **)frame;
     return res;

@@ -18,9 +18,11 @@ void od_rt_unit_set_direct(OdUnit *u, PyCodeObject *co);
 
 /* The end of a direct call from compiled code (tier1/fast_call.c): native code of `u`
  * returned `res` for `frame`, already unlinked. A NULL result goes through `finish`; then
- * the frame is cleared and popped from the data stack. Returns the call's result. */
+ * the frame is cleared and popped from the data stack, the locals from `from` on (those
+ * below were released by the compiled code; every local when frame_obj or f_locals is set,
+ * which the compiled code does not handle). Returns the call's result. */
 PyObject *od_rt_direct_return(_PyInterpreterFrame *frame, PyThreadState *ts, PyObject *res,
-                              OdUnit *u);
+                              OdUnit *u, PyObject **from);
 
 /* Offset of hook/cstack.h's od_cstack_floor from the thread pointer (%fs:0): the same in
  * every thread (initial-exec TLS), so compiled code reads it as %fs:offset. */

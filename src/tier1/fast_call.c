@@ -74,8 +74,10 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
     od_test_rr(a, OD_RAX, OD_RAX);
     od_jcc(a, OD_CC_E, miss);
     Py_ssize_t idx = od_rt_direct_entry.extra_index;
-    od_cmp_mi(a, OD_RAX, (int32_t)offsetof(OdCodeExtraLayout, ce_size), (int32_t)idx);
-    od_jcc(a, OD_CC_LE, miss);
+    if (idx > 0) {    /* a co_extra holds at least one slot */
+        od_cmp_mi(a, OD_RAX, (int32_t)offsetof(OdCodeExtraLayout, ce_size), (int32_t)idx);
+        od_jcc(a, OD_CC_LE, miss);
+    }
     od_mov_rm(a, OD_RAX, OD_RAX,
               (int32_t)(offsetof(OdCodeExtraLayout, ce_extras) + sizeof(void *) * (size_t)idx));
     od_test_rr(a, OD_RAX, OD_RAX);
@@ -132,10 +134,8 @@ void emit_direct_thunk(Compiler *c)
     od_jcc(a, OD_CC_NE, refuse);
     od_mov_rm(a, OD_RAX, R_TS, TS_OFF(interp));
     od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyInterpreterState, eval_frame));
-    od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_E, refuse);
-    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&od_rt_direct_entry.hook_eval);
-    od_cmp_rm(a, OD_RAX, OD_R8, 0);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_entry.hook_eval);
+    od_cmp_rr(a, OD_RAX, OD_R8);
     od_jcc(a, OD_CC_NE, refuse);
     {   /* mov rax, fs:[tpoff]: the C stack floor (hook/cstack.h) */
         int32_t tpoff = (int32_t)od_rt_cstack_floor_tpoff();
@@ -145,19 +145,18 @@ void emit_direct_thunk(Compiler *c)
     }
     od_cmp_rr(a, OD_RSP, OD_RAX);
     od_jcc(a, OD_CC_B, refuse);
+    od_cmp_mi(a, OD_RSI, UNIT_OFF(retired), 0);
+    od_jcc(a, OD_CC_NE, room);                   /* a recompiled unit: never again */
     od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_entry.recompile_after);
     od_mov_rm(a, OD_R8, OD_R8, 0);
     od_mov_rm(a, OD_RAX, OD_RSI, UNIT_OFF(native_entries));
     od_cmp_rr(a, OD_RAX, OD_R8);
     od_jcc(a, OD_CC_B, room);
     od_test_rr(a, OD_R8, OD_R8);
-    od_jcc(a, OD_CC_E, room);                    /* recompile_after=0: never */
-    od_cmp_mi(a, OD_RSI, UNIT_OFF(retired), 0);
-    od_jcc(a, OD_CC_E, refuse);                  /* due: the hook's path recompiles */
-    od_label_bind(a, room);
+    od_jcc(a, OD_CC_NE, refuse);                 /* due: the hook's path recompiles */
+    od_label_bind(a, room);                      /* (recompile_after=0: never) */
+    /* The caller's frame is on the data stack: its top is not NULL. */
     od_mov_rm(a, OD_R9, R_TS, TS_OFF(datastack_top));
-    od_test_rr(a, OD_R9, OD_R9);
-    od_jcc(a, OD_CC_E, refuse);
     od_mov_rm(a, OD_R10, OD_RSI, UNIT_OFF(frame_bytes));
     od_add_rr(a, OD_R10, OD_R9);
     od_cmp_rm(a, OD_R10, R_TS, TS_OFF(datastack_limit));
@@ -228,19 +227,64 @@ void emit_direct_thunk(Compiler *c)
     od_mov_ri(a, OD_RCX, 0);
     od_mov_rm(a, OD_RAX, OD_RBP, UNIT_OFF(entry));
     od_call_r(a, OD_RAX);
-    /* Unlink, give the recursion depth back; clear and pop in C. */
+    /* Unlink, give the recursion depth back. */
     od_mov_rm(a, OD_RCX, OD_RBX, FR_OFF(previous));
     od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
     od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+    /* Clear and pop the frame (_PyFrame_Clear): inline while nothing is freed (the locals'
+     * references released, f_func's and f_code's); from the first object that would be,
+     * or an escaped frame object, f_locals, a NULL result, in C. r10 walks the locals. */
+    OdLabel slow = od_label_new(a), loop = od_label_new(a), next = od_label_new(a),
+            end = od_label_new(a);
+    od_lea(a, OD_R10, OD_RBX, FR_OFF(localsplus));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, slow);
+    od_cmp_mi(a, OD_RBX, FR_OFF(frame_obj), 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_cmp_mi(a, OD_RBX, FR_OFF(f_locals), 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_movsxd_rm(a, OD_R8, OD_RBX, FR_OFF(stacktop));
+    od_shl_ri(a, OD_R8, 3);
+    od_add_rr(a, OD_R8, OD_R10);                 /* r8 = end of the locals */
+    od_cmp_rr(a, OD_R10, OD_R8);
+    od_jcc(a, OD_CC_AE, end);
+    od_label_bind(a, loop);
+    od_mov_rm(a, OD_RDI, OD_R10, 0);
+    od_test_rr(a, OD_RDI, OD_RDI);
+    od_jcc(a, OD_CC_E, next);
+    od_cmp_mi(a, OD_RDI, 0, 1);
+    od_jcc(a, OD_CC_E, slow);                    /* the last reference: C frees it */
+    od_sub_mi(a, OD_RDI, 0, 1);
+    od_label_bind(a, next);
+    od_add_ri(a, OD_R10, 8);
+    od_cmp_rr(a, OD_R10, OD_R8);
+    od_jcc(a, OD_CC_B, loop);
+    od_label_bind(a, end);
+    od_mov_rm(a, OD_RDI, OD_RBX, FR_OFF(f_func));
+    od_cmp_mi(a, OD_RDI, 0, 1);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RSI, OD_RBX, FR_OFF(f_code));
+    od_cmp_mi(a, OD_RSI, 0, 1);
+    od_jcc(a, OD_CC_E, slow);
+    od_sub_mi(a, OD_RDI, 0, 1);
+    od_sub_mi(a, OD_RSI, 0, 1);
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_RBX);   /* pop */
+    od_add_ri(a, OD_RSP, 8);
+    od_pop(a, OD_RBP);
+    od_pop(a, OD_RBX);
+    od_ret(a);
+    /* od_rt_direct_return(frame, ts, result, unit, first local not yet released). */
+    od_label_bind(a, slow);
     od_mov_rr(a, OD_RDI, OD_RBX);
     od_mov_rr(a, OD_RSI, R_TS);
     od_mov_rr(a, OD_RDX, OD_RAX);
     od_mov_rr(a, OD_RCX, OD_RBP);
+    od_mov_rr(a, OD_R8, OD_R10);
     od_add_ri(a, OD_RSP, 8);
     od_pop(a, OD_RBP);
     od_pop(a, OD_RBX);
-    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_return);
-    od_jmp_r(a, OD_R8);
+    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
+    od_jmp_r(a, OD_R9);
     od_label_bind(a, refuse);
     od_mov_ri(a, OD_RAX, 1);
     od_ret(a);
