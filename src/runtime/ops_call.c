@@ -1,6 +1,8 @@
 /* runtime/ops_call.c — calls, function creation and the `with` protocol.
- * Calls go through vectorcall, so a Python callee enters through the PEP 523 hook and
- * runs its own compiled code. */
+ * A Python function is called on a frame pushed here (runtime/frames.c: positional and
+ * keyword arguments, defaults), entering its compiled code directly when it has some;
+ * everything else goes through vectorcall, so a Python callee enters through the PEP 523
+ * hook and runs its own compiled code. */
 #include "helpers.h"
 
 #include "frames.h"
@@ -145,11 +147,11 @@ OD_HELPER(od_rt_call)
     Py_ssize_t nkw = site->kwnames ? PyTuple_GET_SIZE(site->kwnames) : 0;
     site->feedback.calls++;
     site->feedback.callee_type = (PyObject *)Py_TYPE(callable);
-    if (Py_IS_TYPE(callable, &PyFunction_Type) && nkw == 0) {
+    if (Py_IS_TYPE(callable, &PyFunction_Type)) {
         site->feedback.py_calls++;
         int done;
-        PyObject *res = od_rt_call_python(_PyThreadState_GET(), callable, args, total, NULL,
-                                          &done);
+        PyObject *res = od_rt_call_python(_PyThreadState_GET(), callable, args, total,
+                                          nkw ? site->kwnames : NULL, &done);
         if (done) {
             /* callable and arguments were moved into the callee's frame */
             od_rt_clear_slots(args - 1, total + 1);
