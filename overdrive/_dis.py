@@ -400,10 +400,7 @@ class _Annotator:
             t = int(op_str, 16) - self.native["address"]
             if 0 <= t and self.native["code"][t:t + 3] == b"\x48\x89\xdf":
                 return "call the compact thunk: od_rt_compact_op(frame, descriptor below)"
-            if 0 <= t and self.native["code"][t:t + 4] == b"\x41\x83\x7c\x24":
-                return "call the direct-call thunk: push the callee's frame, enter its code"
-        if mnemonic == "call" and op_str == "rax" and prev == ("mov", "rax, qword ptr [rbp + 8]"):
-            return "call the callee's compiled code (unit->entry)"
+
         if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.call_entries:
             value = self.call_entries[int(op_str, 16)]
             return "call " + self.helpers.get(value, f"{value:#x} (unknown function)")

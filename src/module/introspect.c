@@ -369,9 +369,15 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
 #undef OD_FN
     };
     PyObject *d = PyDict_New();
-    for (size_t i = 0; d && i < sizeof table / sizeof *table; i++) {
-        PyObject *k = addr((const void *)(uintptr_t)table[i].fn);
-        PyObject *v = PyUnicode_FromString(table[i].name);
+    for (size_t i = 0; d && i < sizeof table / sizeof *table + 1; i++) {
+        /* last: the direct-call thunk, generated code (if built) */
+        const void *fn = i < sizeof table / sizeof *table
+                             ? (const void *)(uintptr_t)table[i].fn : od_tier1_direct_thunk();
+        if (!fn)
+            break;
+        PyObject *k = addr(fn);
+        PyObject *v = PyUnicode_FromString(i < sizeof table / sizeof *table
+                                               ? table[i].name : "od_tier1_direct_thunk");
         if (!k || !v || PyDict_SetItem(d, k, v) < 0)
             Py_CLEAR(d);
         Py_XDECREF(k);

@@ -796,7 +796,6 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.co = co;
     c.compact = compact;
     c.compact_thunk = -1;
-    c.direct_thunk = -1;
     c.nlocalsplus = co->co_nlocalsplus;
     od_asm_init(&c.a);
     c.a.no_relax = compact;
@@ -882,7 +881,6 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
     emit_compact_thunk(&c);
-    emit_direct_thunk(&c);
     emit_shared_tails(&c);
     emit_epilogue(&c);
     od_emit_plt(&c.a);

@@ -32,6 +32,10 @@ OdCompactResult od_rt_compact_op(_PyInterpreterFrame *f, const uint8_t *desc, Od
 OdUnit *od_tier1_recompile(PyCodeObject *co, const OdUnit *prev, const char **why_not);
 void od_unit_free(OdUnit *u);
 
+/* The direct-call thunk every unit's CALL sites share (tier1/fast_call.c): built on first
+ * use, once the hook is installed; NULL before that, or if it could not be built. */
+void *od_tier1_direct_thunk(void);
+
 /* Whether tier 1 emits native code for this (base) opcode; otherwise it is an exit. */
 int od_tier1_supports(int opcode);
 

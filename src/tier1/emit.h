@@ -115,7 +115,6 @@ typedef struct Compiler {
     int compact;                /* compact unit: no inline fast paths, no borrowing, helper
                                  * calls through one shared thunk (tier1/compact.c) */
     OdLabel compact_thunk;      /* that thunk's label, -1 until the first call needs it */
-    OdLabel direct_thunk;       /* the direct-call thunk (fast_call.c), -1 until needed */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
@@ -225,11 +224,10 @@ void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel
 /* PRECALL: the helper only for a bound method in a plain call's callable slot. */
 void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done);
 /* CALL of a compiled Python function with exactly its positional parameters: the frame
- * pushed and the callee's native code entered through the unit's direct-call thunk. */
+ * pushed and the callee's native code entered through the direct-call thunk
+ * (compile.h od_tier1_direct_thunk). */
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site);
 void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
-/* That thunk, once per unit after the stubs, if a call site used it. */
-void emit_direct_thunk(Compiler *c);
 /* COMPARE_OP on its own: the same, pushing True or False. */
 void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 

@@ -7,17 +7,19 @@
  * CALL of a Python function whose code is compiled, with exactly its positional
  * parameters (no keywords; the callee has no defaults left to fill, no *args, **kwargs or
  * keyword-only parameters): the compiled code pushes the callee's frame and enters its
- * native code itself, through the unit's direct-call thunk below, with none of the generic
- * helpers (od_rt_call, od_rt_call_python, the eval-frame hook, od_unit_run). The guard
- * reads everything from the live objects (function -> code -> co_extra -> unit), so a
- * site caches nothing that a freed or recompiled callee could leave stale. Anything else,
- * and any check the thunk refuses (tracing, hook not installed, recursion limit near, C
- * stack low, unit due for recompilation, data stack chunk full), takes the helper. See
- * emit.h. */
+ * native code itself, through the direct-call thunk below (one per process), with none of
+ * the generic helpers (od_rt_call, od_rt_call_python, the eval-frame hook, od_unit_run).
+ * The guard reads everything from the live objects (function -> code -> co_extra -> unit),
+ * so a site caches nothing that a freed or recompiled callee could leave stale. Anything
+ * else, and any check the thunk refuses (tracing, hook not installed, recursion limit near,
+ * C stack low, unit due for recompilation, data stack chunk full), takes the helper
+ * (od_rt_call), which pushes the frame in C (keywords and defaults too). See emit.h. */
 #include "emit.h"
 
 #include <string.h>
 
+#include "../asm/codemem.h"
+#include "compile.h"
 #include "../runtime/frames.h"
 
 void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
@@ -37,69 +39,22 @@ void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel don
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     (void)in;
-    return !c->compact && od_rt_direct_entry.extra_index >= 0
-           && od_rt_direct_entry.recompile_after != NULL
-           && ((const OdCallSite *)site)->kwnames == NULL;
+    return !c->compact && ((const OdCallSite *)site)->kwnames == NULL
+           && od_tier1_direct_thunk() != NULL;
 }
 
-#define TS_OFF(field) ((int32_t)offsetof(PyThreadState, field))
-#define FR_OFF(field) ((int32_t)offsetof(_PyInterpreterFrame, field))
-#define UNIT_OFF(field) ((int32_t)offsetof(OdUnit, field))
-
-/* [NULL-or-function, callable-or-self, args...] at `x` = the physical depth of the first
- * slot. rdi = the function, rdx = &its first argument, ecx = the number of arguments. */
+/* Registers of compiled code the thunk relies on (emit.h): R_TS, R_CFRAME. */
 void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done)
 {
     OdAsm *a = &c->a;
-    int n = in->oparg;
     int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
-    OdLabel plain = od_label_new(a), shape = od_label_new(a);
-    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, x));
-    od_test_rr(a, OD_RDI, OD_RDI);
-    od_jcc(a, OD_CC_E, plain);
-    od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x + 1));   /* method: self is the first */
-    od_mov_ri(a, OD_RCX, n + 1);
-    od_jmp(a, shape);
-    od_label_bind(a, plain);
-    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, x + 1));
-    od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x + 2));
-    od_mov_ri(a, OD_RCX, n);
-    od_label_bind(a, shape);
-    /* A function whose code is compiled and takes exactly ecx positional arguments. */
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
-    od_cmp_rm(a, OD_RAX, OD_RDI, OFF_TYPE);
-    od_jcc(a, OD_CC_NE, miss);
-    od_mov_rm(a, OD_RSI, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
-    od_mov_rm(a, OD_RAX, OD_RSI, (int32_t)offsetof(PyCodeObject, co_extra));
-    od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_E, miss);
-    Py_ssize_t idx = od_rt_direct_entry.extra_index;
-    if (idx > 0) {    /* a co_extra holds at least one slot */
-        od_cmp_mi(a, OD_RAX, (int32_t)offsetof(OdCodeExtraLayout, ce_size), (int32_t)idx);
-        od_jcc(a, OD_CC_LE, miss);
-    }
-    od_mov_rm(a, OD_RAX, OD_RAX,
-              (int32_t)(offsetof(OdCodeExtraLayout, ce_extras) + sizeof(void *) * (size_t)idx));
-    od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_E, miss);
-    od_mov_rm(a, OD_RSI, OD_RAX, 0);             /* the code state's first field: the unit */
-    od_test_rr(a, OD_RSI, OD_RSI);
-    od_jcc(a, OD_CC_E, miss);
-    od_cmp32_rm(a, OD_RCX, OD_RSI, UNIT_OFF(direct_argc));
-    od_jcc(a, OD_CC_NE, miss);
-    if (!c->feedback) {
-        /* The site's record, as od_rt_call keeps it (a recompiled unit has read it). */
-        OdCallSite *cs = site;
-        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)cs);
-        od_add32_mi(a, OD_RAX, (int32_t)offsetof(OdCallSite, feedback.calls), 1);
-        od_add32_mi(a, OD_RAX, (int32_t)offsetof(OdCallSite, feedback.py_calls), 1);
-        od_mov_rm(a, OD_R8, OD_RDI, OFF_TYPE);
-        od_mov_mr(a, OD_RAX, (int32_t)offsetof(OdCallSite, feedback.callee_type), OD_R8);
-    }
     set_prev(c, in->index);
-    if (c->direct_thunk < 0)
-        c->direct_thunk = od_label_new(a);
-    od_call_label(a, c->direct_thunk);
+    od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x));
+    od_mov_ri(a, OD_RCX, in->oparg);
+    /* The site's record is kept by the thunk, as od_rt_call keeps it; a recompiled unit
+     * has read it and records nothing. */
+    od_mov_ri(a, OD_R11, c->feedback ? 0 : (int64_t)(intptr_t)site);
+    od_call_abs(a, od_tier1_direct_thunk());
     od_cmp_ri(a, OD_RAX, 1);
     od_jcc(a, OD_CC_E, miss);                    /* refused: nothing was consumed */
     od_test_rr(a, OD_RAX, OD_RAX);
@@ -114,20 +69,70 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
     od_jmp(a, done);
 }
 
-/* The thunk: rdi = function, rsi = its unit, rdx = &first argument, ecx = count (= the
- * unit's direct_argc). Returns 1 having consumed nothing when a check refuses; otherwise
- * the call's result (NULL: exception set), with the function and the arguments consumed.
- * Runs with the caller's registers (R_TS, R_CFRAME) and keeps rbx/rbp for itself. */
-void emit_direct_thunk(Compiler *c)
+#define TS_OFF(field) ((int32_t)offsetof(PyThreadState, field))
+#define FR_OFF(field) ((int32_t)offsetof(_PyInterpreterFrame, field))
+#define UNIT_OFF(field) ((int32_t)offsetof(OdUnit, field))
+#define SITE_OFF(field) ((int32_t)offsetof(OdCallSite, feedback.field))
+
+/* Py_REF_DEBUG (a debug build of CPython): _Py_RefTotal follows every reference change,
+ * as in emit.c. Clobbers r11. */
+static void ref_total_dec(OdAsm *a, int n)
 {
-    OdAsm *a = &c->a;
-    if (c->direct_thunk < 0)
-        return;
-    OdLabel refuse = od_label_new(a), room = od_label_new(a), copy = od_label_new(a),
-            copied = od_label_new(a), clear = od_label_new(a), cleared = od_label_new(a);
-    od_label_bind(a, c->direct_thunk);
-    /* Checks, in the order of od_unit_run and the hook: recursion limit, tracing, the hook
-     * installed, C stack room, not due for recompilation, data stack room. */
+#ifdef Py_REF_DEBUG
+    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
+    od_sub_mi(a, OD_R11, 0, n);
+#else
+    (void)a;
+    (void)n;
+#endif
+}
+
+/* The thunk, called from compiled code with rdx = &the call's first stack slot ([NULL or
+ * function, callable or self, args...]), ecx = oparg, r11 = the call site or NULL, and the
+ * caller's R_TS and R_CFRAME. Returns 1 having consumed nothing when the call is not one
+ * it makes; otherwise the call's result (NULL: exception set), with the function and the
+ * arguments consumed (moved into the callee's frame). Keeps rbx/rbp for itself (saved). */
+static void emit_thunk(OdAsm *a)
+{
+    OdLabel refuse = od_label_new(a), plain = od_label_new(a), shape = od_label_new(a),
+            room = od_label_new(a), copy = od_label_new(a), copied = od_label_new(a),
+            clear = od_label_new(a), cleared = od_label_new(a), nofeedback = od_label_new(a);
+    /* The shape: LOAD_METHOD's [function, self, args] or [NULL, callable, args]. */
+    od_mov_rm(a, OD_RDI, OD_RDX, 0);
+    od_test_rr(a, OD_RDI, OD_RDI);
+    od_jcc(a, OD_CC_E, plain);
+    od_add_ri(a, OD_RDX, 8);                     /* self is the first argument */
+    od_add_ri(a, OD_RCX, 1);
+    od_jmp(a, shape);
+    od_label_bind(a, plain);
+    od_mov_rm(a, OD_RDI, OD_RDX, 8);
+    od_add_ri(a, OD_RDX, 16);
+    od_label_bind(a, shape);
+    /* A function whose code is compiled (rsi = its unit) and takes exactly ecx positional
+     * arguments. */
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
+    od_cmp_rm(a, OD_RAX, OD_RDI, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, refuse);
+    od_mov_rm(a, OD_RSI, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
+    od_mov_rm(a, OD_RAX, OD_RSI, (int32_t)offsetof(PyCodeObject, co_extra));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, refuse);
+    Py_ssize_t idx = od_rt_direct_entry.extra_index;
+    if (idx > 0) {    /* a co_extra holds at least one slot */
+        od_cmp_mi(a, OD_RAX, (int32_t)offsetof(OdCodeExtraLayout, ce_size), (int32_t)idx);
+        od_jcc(a, OD_CC_LE, refuse);
+    }
+    od_mov_rm(a, OD_RAX, OD_RAX,
+              (int32_t)(offsetof(OdCodeExtraLayout, ce_extras) + sizeof(void *) * (size_t)idx));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, refuse);
+    od_mov_rm(a, OD_RSI, OD_RAX, 0);             /* the code state's first field: the unit */
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, refuse);
+    od_cmp32_rm(a, OD_RCX, OD_RSI, UNIT_OFF(direct_argc));
+    od_jcc(a, OD_CC_NE, refuse);
+    /* The checks of od_unit_run and the hook: recursion limit, tracing, the hook installed,
+     * C stack room, not due for recompilation; then data stack room. */
     od_cmp32_mi(a, R_TS, TS_OFF(recursion_remaining), 0);
     od_jcc(a, OD_CC_LE, refuse);
     od_cmp8_mi(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
@@ -165,11 +170,23 @@ void emit_direct_thunk(Compiler *c)
     od_add_ri(a, OD_RAX, (int32_t)offsetof(_PyStackChunk, data));
     od_cmp_rr(a, OD_R9, OD_RAX);
     od_jcc(a, OD_CC_E, refuse);                  /* a chunk's first slot is its owner's */
+    /* Committed. The site's record, as od_rt_call keeps it. */
+    od_test_rr(a, OD_R11, OD_R11);
+    od_jcc(a, OD_CC_E, nofeedback);
+    od_add32_mi(a, OD_R11, SITE_OFF(calls), 1);
+    od_add32_mi(a, OD_R11, SITE_OFF(py_calls), 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
+    od_mov_mr(a, OD_R11, SITE_OFF(callee_type), OD_RAX);
+    od_label_bind(a, nofeedback);
     /* Push the frame (r9) and fill its specials as _PyFrame_InitializeSpecials does. */
     od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R10);
     od_mov_mr(a, OD_R9, FR_OFF(f_func), OD_RDI);
     od_mov_rm(a, OD_RAX, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
-    incref_reg(c, OD_RAX);
+    od_add_mi(a, OD_RAX, 0, 1);
+#ifdef Py_REF_DEBUG
+    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
+    od_add_mi(a, OD_R11, 0, 1);
+#endif
     od_mov_mr(a, OD_R9, FR_OFF(f_code), OD_RAX);
     od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_builtins));
     od_mov_mr(a, OD_R9, FR_OFF(f_builtins), OD_R8);
@@ -179,9 +196,9 @@ void emit_direct_thunk(Compiler *c)
     od_mov_mi(a, OD_R9, FR_OFF(frame_obj), 0);
     od_mov32_rm(a, OD_R8, OD_RSI, UNIT_OFF(nlocalsplus));
     od_mov32_mr(a, OD_R9, FR_OFF(stacktop), OD_R8);
-    od_lea(a, OD_R11, OD_RAX, (int32_t)offsetof(PyCodeObject, co_code_adaptive)
+    od_lea(a, OD_R10, OD_RAX, (int32_t)offsetof(PyCodeObject, co_code_adaptive)
                                   - (int32_t)sizeof(_Py_CODEUNIT));
-    od_mov_mr(a, OD_R9, FR_OFF(prev_instr), OD_R11);
+    od_mov_mr(a, OD_R9, FR_OFF(prev_instr), OD_R10);
     od_mov8_mi(a, OD_R9, FR_OFF(is_entry), 0);
     od_mov8_mi(a, OD_R9, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
     /* The arguments' references move in; the other locals start NULL. */
@@ -255,6 +272,7 @@ void emit_direct_thunk(Compiler *c)
     od_cmp_mi(a, OD_RDI, 0, 1);
     od_jcc(a, OD_CC_E, slow);                    /* the last reference: C frees it */
     od_sub_mi(a, OD_RDI, 0, 1);
+    ref_total_dec(a, 1);
     od_label_bind(a, next);
     od_add_ri(a, OD_R10, 8);
     od_cmp_rr(a, OD_R10, OD_R8);
@@ -268,6 +286,7 @@ void emit_direct_thunk(Compiler *c)
     od_jcc(a, OD_CC_E, slow);
     od_sub_mi(a, OD_RDI, 0, 1);
     od_sub_mi(a, OD_RSI, 0, 1);
+    ref_total_dec(a, 2);
     od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_RBX);   /* pop */
     od_add_ri(a, OD_RSP, 8);
     od_pop(a, OD_RBP);
@@ -288,4 +307,27 @@ void emit_direct_thunk(Compiler *c)
     od_label_bind(a, refuse);
     od_mov_ri(a, OD_RAX, 1);
     od_ret(a);
+}
+
+/* Built once, when the first unit needs it (the hook installed: the extra index, the
+ * eval-frame function and the recompile setting it reads are known then). */
+static void *thunk_addr;
+static int thunk_failed;
+
+void *od_tier1_direct_thunk(void)
+{
+    if (thunk_addr || thunk_failed)
+        return thunk_addr;
+    if (od_rt_direct_entry.extra_index < 0 || !od_rt_direct_entry.hook_eval
+        || !od_rt_direct_entry.recompile_after)
+        return NULL;
+    OdAsm a;
+    size_t reserved;
+    od_asm_init(&a);
+    emit_thunk(&a);
+    if (od_asm_finish(&a) == 0)
+        thunk_addr = od_codemem_install(a.buf, a.len, &reserved);
+    od_asm_free(&a);
+    thunk_failed = thunk_addr == NULL;
+    return thunk_addr;
 }
