@@ -140,6 +140,10 @@ static PyObject *call_builtin_direct(PyObject *callable, PyObject **args, int to
 OD_HELPER(od_rt_call)
 {
     OdCallSite *site = arg;
+    /* PRECALL's work (compiled code leaves it to CALL): a bound method in a plain call's
+     * callable slot becomes [function, self, args...]. */
+    if (sp[-oparg - 2] == NULL && Py_IS_TYPE(sp[-oparg - 1], &PyMethod_Type))
+        od_rt_precall(f, sp, oparg, NULL);
     int is_meth = sp[-oparg - 2] != NULL;
     int total = oparg + is_meth;
     PyObject *callable = sp[-total - 1];

@@ -115,7 +115,7 @@ static int has_fast_path(Compiler *c, const OdInstr *in, const void *site)
     case CALL:
         return call_has_fast_path(c, in, site);
     case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
-    case BINARY_SUBSCR: case STORE_SUBSCR: case COMPARE_OP: case PRECALL:
+    case BINARY_SUBSCR: case STORE_SUBSCR: case COMPARE_OP:
         return 1;
     case BINARY_OP:
         return binary_op_has_fast_path(in->oparg);
@@ -137,7 +137,6 @@ static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel m
     case BINARY_SUBSCR: emit_binary_subscr_fast(c, in, site, miss, done); break;
     case STORE_SUBSCR: emit_store_subscr_fast(c, in, miss, done); break;
     case COMPARE_OP: emit_compare_fast(c, in, site, miss, done); break;
-    case PRECALL: emit_precall_fast(c, in, miss, done); break;
     case CALL: emit_call_fast(c, in, site, miss, done); break;
     case UNPACK_SEQUENCE: emit_unpack_sequence_fast(c, in, miss, done); break;
     }
@@ -408,6 +407,10 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         return;
     case KW_NAMES:
         c->kwnames = PyTuple_GET_ITEM(c->co->co_consts, arg);
+        return;
+    case PRECALL:
+        /* Its one job, unpacking a bound method found in a plain call's callable slot, is
+         * done by CALL (od_rt_call; the direct-call thunk leaves such calls to it). */
         return;
     case JUMP_FORWARD:
     case JUMP_BACKWARD_NO_INTERRUPT:

@@ -221,8 +221,6 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
 int od_fast_iter_usable(void);
 void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                         OdLabel done);
-/* PRECALL: the helper only for a bound method in a plain call's callable slot. */
-void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done);
 /* CALL of a compiled Python function with exactly its positional parameters: the frame
  * pushed and the callee's native code entered through the direct-call thunk
  * (compile.h od_tier1_direct_thunk). */

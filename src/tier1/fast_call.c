@@ -1,8 +1,7 @@
 /* tier1/fast_call.c — inline parts of the call sequence.
  *
- * PRECALL only has work to do when a plain call (no LOAD_METHOD) finds a bound method as
- * the callable: it unpacks it into function and self (runtime/ops_call.c). Every other
- * call skips the helper.
+ * PRECALL compiles to nothing: CALL unpacks a bound method found in a plain call's
+ * callable slot (runtime/ops_call.c od_rt_call), as the interpreter's PRECALL would have.
  *
  * CALL of a Python function whose code is compiled, with exactly its positional
  * parameters (no keywords; the callee has no defaults left to fill, no *args, **kwargs or
@@ -21,20 +20,6 @@
 #include "../asm/codemem.h"
 #include "compile.h"
 #include "../runtime/frames.h"
-
-void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
-{
-    OdAsm *a = &c->a;
-    int d = in->depth, n = in->oparg;            /* stack: NULL-or-method, callable, args */
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - n - 2));
-    od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_NE, done);                   /* LOAD_METHOD's shape already */
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - n - 1));
-    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyMethod_Type);
-    od_cmp_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
-    od_jcc(a, OD_CC_E, miss);                    /* a bound method: the helper unpacks it */
-    od_jmp(a, done);
-}
 
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
