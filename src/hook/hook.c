@@ -141,7 +141,8 @@ static PyObject *interpret_below_threshold(PyThreadState *ts, _PyInterpreterFram
 
 /* A suspended generator frame: continue natively at the instruction after its last
  * yield (or after RETURN_GENERATOR, on the first resume). */
-static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
+static __attribute__((noinline)) PyObject *resume_generator(PyThreadState *ts,
+                                                              _PyInterpreterFrame *f)
 {
     PyCodeObject *co = f->f_code;
     if (!(co->co_flags & OD_GENERATOR_FLAGS) || ts->cframe->use_tracing)
@@ -166,7 +167,7 @@ static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     if (!at)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     od_stats.frames_native++;
-    return od_unit_run(ts, f, st->unit, at);
+    return od_unit_enter(ts, f, st->unit, at);
 }
 
 static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
@@ -192,17 +193,10 @@ static PyObject *throw_into_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     return od_unit_run(ts, f, st->unit, OD_RESUME_THROW);
 }
 
-static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+/* A fresh frame (or one the interpreter must run). */
+static __attribute__((noinline)) PyObject *eval_fresh(PyThreadState *ts,
+                                                        _PyInterpreterFrame *f)
 {
-    /* Every frame evaluated under the hook nests on the C stack: near its end, continue
-     * on a fresh segment (deep recursion must never overflow it). */
-    if (od_cstack_low())
-        return od_cstack_call(eval_frame_runner, ts, f, (void *)(intptr_t)throwflag);
-    if (throwflag)
-        return f->owner == FRAME_OWNED_BY_GENERATOR ? throw_into_generator(ts, f)
-                                                    : interpret(ts, f, throwflag, OD_INTERP_THROW);
-    if (f->owner == FRAME_OWNED_BY_GENERATOR)
-        return resume_generator(ts, f);
     PyCodeObject *co = f->f_code;
     if (f->owner != FRAME_OWNED_BY_THREAD || f->prev_instr != _PyCode_CODE(co) - 1)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
@@ -223,7 +217,24 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
     }
     od_maybe_recompile(co, st);
     od_stats.frames_native++;
-    return od_unit_run(ts, f, st->unit, NULL);
+    return od_unit_enter(ts, f, st->unit, NULL);
+}
+
+/* The eval-frame function: a dispatcher that keeps no state of its own, so each road is a
+ * tail call (generator resumes and calls from C are frequent: json's encoder resumes its
+ * generators hundreds of thousands of times). */
+static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    /* Every frame evaluated under the hook nests on the C stack: near its end, continue
+     * on a fresh segment (deep recursion must never overflow it). */
+    if (od_cstack_low())
+        return od_cstack_call(eval_frame_runner, ts, f, (void *)(intptr_t)throwflag);
+    if (throwflag)
+        return f->owner == FRAME_OWNED_BY_GENERATOR ? throw_into_generator(ts, f)
+                                                    : interpret(ts, f, throwflag, OD_INTERP_THROW);
+    if (f->owner == FRAME_OWNED_BY_GENERATOR)
+        return resume_generator(ts, f);
+    return eval_fresh(ts, f);
 }
 
 /* A fresh frame pushed by a direct call from compiled code, whose code is compiled: what
@@ -236,7 +247,7 @@ static PyObject *enter_direct(PyThreadState *ts, _PyInterpreterFrame *f, void *s
     st->entries++;
     od_maybe_recompile(f->f_code, st);
     od_stats.frames_native++;
-    return od_unit_run(ts, f, st->unit, NULL);
+    return od_unit_enter(ts, f, st->unit, NULL);
 }
 
 int od_hook_install(void)
