@@ -1,7 +1,9 @@
 /* runtime/frames.c — Python-to-Python calls from compiled code without the vectorcall
  * detour: push the callee's _PyInterpreterFrame on the thread's data stack, move the
- * arguments into it, run it through the eval-frame function (the PEP 523 hook, which runs
- * its compiled code), then clear and pop it exactly as CPython's own call path does.
+ * arguments into it, enter its compiled code directly (or, when it has none or a check
+ * says no, run it through the eval-frame function), then clear and pop it exactly as
+ * CPython's own call path does. tier1/fast_call.c does the same in machine code for the
+ * commonest shape and finishes here (od_rt_direct_return) when something is freed.
  *
  * CPython 3.11 exports none of the frame push/clear/pop functions, so this file restates
  * their behaviour for the simple shapes it accepts (positional arguments, defaults for the

@@ -76,7 +76,8 @@ static void ref_total_dec(OdAsm *a, int n)
  * function, callable or self, args...]), ecx = oparg, r11 = the call site or NULL, and the
  * caller's R_TS and R_CFRAME. Returns 1 having consumed nothing when the call is not one
  * it makes; otherwise the call's result (NULL: exception set), with the function and the
- * arguments consumed (moved into the callee's frame). Keeps rbx/rbp for itself (saved). */
+ * arguments consumed (moved into the callee's frame). Preserves every callee-saved
+ * register (it uses none). */
 static void emit_thunk(OdAsm *a)
 {
     OdLabel refuse = od_label_new(a), plain = od_label_new(a), shape = od_label_new(a),
@@ -217,20 +218,20 @@ static void emit_thunk(OdAsm *a)
     od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
     od_add_mi(a, OD_RAX, 0, 1);
-    /* entry(frame, ts, unit, NULL), keeping frame and unit in rbx/rbp (saved). */
-    od_push(a, OD_RBX);
-    od_push(a, OD_RBP);
+    /* entry(frame, ts, unit, NULL); frame and unit stay on the machine stack (the caller's
+     * registers need no saving: the callee's prologue saves what it uses). */
+    od_push(a, OD_R9);
+    od_push(a, OD_RSI);
     od_sub_ri(a, OD_RSP, 8);                     /* call, 2 pushes, 8: aligned to 16 */
-    od_mov_rr(a, OD_RBX, OD_R9);
-    od_mov_rr(a, OD_RBP, OD_RSI);
     od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RDX, OD_RSI);
     od_mov_rr(a, OD_RSI, R_TS);
-    od_mov_rr(a, OD_RDX, OD_RBP);
     od_mov_ri(a, OD_RCX, 0);
-    od_mov_rm(a, OD_RAX, OD_RBP, UNIT_OFF(entry));
+    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
     od_call_r(a, OD_RAX);
+    od_mov_rm(a, OD_R9, OD_RSP, 16);             /* the frame */
     /* Unlink, give the recursion depth back. */
-    od_mov_rm(a, OD_RCX, OD_RBX, FR_OFF(previous));
+    od_mov_rm(a, OD_RCX, OD_R9, FR_OFF(previous));
     od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
     od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
     /* Clear and pop the frame (_PyFrame_Clear): inline while nothing is freed (the locals'
@@ -238,14 +239,14 @@ static void emit_thunk(OdAsm *a)
      * or an escaped frame object, f_locals, a NULL result, in C. r10 walks the locals. */
     OdLabel slow = od_label_new(a), loop = od_label_new(a), next = od_label_new(a),
             end = od_label_new(a);
-    od_lea(a, OD_R10, OD_RBX, FR_OFF(localsplus));
+    od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus));
     od_test_rr(a, OD_RAX, OD_RAX);
     od_jcc(a, OD_CC_E, slow);
-    od_cmp_mi(a, OD_RBX, FR_OFF(frame_obj), 0);
+    od_cmp_mi(a, OD_R9, FR_OFF(frame_obj), 0);
     od_jcc(a, OD_CC_NE, slow);
-    od_cmp_mi(a, OD_RBX, FR_OFF(f_locals), 0);
+    od_cmp_mi(a, OD_R9, FR_OFF(f_locals), 0);
     od_jcc(a, OD_CC_NE, slow);
-    od_movsxd_rm(a, OD_R8, OD_RBX, FR_OFF(stacktop));
+    od_movsxd_rm(a, OD_R8, OD_R9, FR_OFF(stacktop));
     od_shl_ri(a, OD_R8, 3);
     od_add_rr(a, OD_R8, OD_R10);                 /* r8 = end of the locals */
     od_cmp_rr(a, OD_R10, OD_R8);
@@ -263,30 +264,26 @@ static void emit_thunk(OdAsm *a)
     od_cmp_rr(a, OD_R10, OD_R8);
     od_jcc(a, OD_CC_B, loop);
     od_label_bind(a, end);
-    od_mov_rm(a, OD_RDI, OD_RBX, FR_OFF(f_func));
+    od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(f_func));
     od_cmp_mi(a, OD_RDI, 0, 1);
     od_jcc(a, OD_CC_E, slow);
-    od_mov_rm(a, OD_RSI, OD_RBX, FR_OFF(f_code));
+    od_mov_rm(a, OD_RSI, OD_R9, FR_OFF(f_code));
     od_cmp_mi(a, OD_RSI, 0, 1);
     od_jcc(a, OD_CC_E, slow);
     od_sub_mi(a, OD_RDI, 0, 1);
     od_sub_mi(a, OD_RSI, 0, 1);
     ref_total_dec(a, 2);
-    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_RBX);   /* pop */
-    od_add_ri(a, OD_RSP, 8);
-    od_pop(a, OD_RBP);
-    od_pop(a, OD_RBX);
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
+    od_add_ri(a, OD_RSP, 24);
     od_ret(a);
     /* od_rt_direct_return(frame, ts, result, unit, first local not yet released). */
     od_label_bind(a, slow);
-    od_mov_rr(a, OD_RDI, OD_RBX);
+    od_mov_rr(a, OD_RDI, OD_R9);
     od_mov_rr(a, OD_RSI, R_TS);
     od_mov_rr(a, OD_RDX, OD_RAX);
-    od_mov_rr(a, OD_RCX, OD_RBP);
+    od_mov_rm(a, OD_RCX, OD_RSP, 8);             /* the unit */
     od_mov_rr(a, OD_R8, OD_R10);
-    od_add_ri(a, OD_RSP, 8);
-    od_pop(a, OD_RBP);
-    od_pop(a, OD_RBX);
+    od_add_ri(a, OD_RSP, 24);
     od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
     od_jmp_r(a, OD_R9);
     od_label_bind(a, refuse);
