@@ -13,6 +13,7 @@ import traceback
 import pytest
 
 import overdrive
+import _overdrive
 
 
 def _direct_calls() -> int:
@@ -357,3 +358,84 @@ def test_locals_of_many_kinds(jit, n):
         return sum(cells(i, k) for i in range(k))
 
     jit.run_both(user, 10 * n)
+
+
+# ---- hot callees: their own direct entry (recompiled units, tier1/fast_call.c) ----------
+
+def hot_plain(a, b):
+    c = a * 2
+    return c + b
+
+
+def hot_frees(a, b):
+    t = [a]                             # a local whose last reference goes at the return
+    return len(t) + b
+
+
+def hot_raises(a, b):
+    if a % 7 == 3:
+        raise KeyError(a)
+    return a - b
+
+
+def hot_escapes(a, b):
+    f = sys._getframe()
+    return f, a + b
+
+
+def hot_locals(a, b):
+    x = a + b
+    return sorted(locals())             # f_locals is materialised
+
+
+def hot_cell(a, b):
+    def inner():
+        return a + b
+    return inner()
+
+
+def hot_many(a, b):
+    v0 = v1 = v2 = v3 = v4 = v5 = v6 = v7 = v8 = v9 = v10 = v11 = v12 = v13 = v14 = v15 = a
+    return v0 + v15 + b
+
+
+def drive_hot(n):
+    out = []
+    for i in range(n):
+        r = [hot_plain(i, 1), hot_frees(i, 2), hot_cell(i, 3), hot_many(i, 4),
+             hot_locals(i, 5)]
+        try:
+            r.append(hot_raises(i, 1))
+        except KeyError as e:
+            r.append(("KeyError", e.args, _tb(e)[-1][0]))
+        fr, s = hot_escapes(i, 6)
+        r.append((s, fr.f_back.f_code.co_name, sorted(fr.f_locals)))
+        out.append(r)
+    return out
+
+
+@pytest.fixture
+def quick_recompile():
+    overdrive.config(recompile_after=20)
+    yield
+    overdrive.config(recompile_after=1000)
+
+
+def test_hot_callees_enter_through_their_own_entry(jit, quick_recompile):
+    funcs = (hot_plain, hot_frees, hot_raises, hot_escapes, hot_locals, hot_cell, hot_many)
+    before = _direct_calls()
+    jit.run_both(drive_hot, 300)
+    assert _direct_calls() - before > 5 * 250
+    for f in funcs:
+        info = overdrive.info(f)
+        assert info["recompiled"], f.__name__
+        # its own entry, unless its frame has more locals than that entry unrolls
+        assert info["direct_entry"] == (f is not hot_many), f.__name__
+    assert _overdrive._native_map(hot_plain) is not None
+
+
+def test_hot_recursion_and_limit(jit, quick_recompile):
+    assert jit.run_both(deep, 600) == 600          # recompiled mid-recursion, then hot
+    assert jit.run_both(deep, 600) == 600
+    assert overdrive.info(rec)["recompiled"]
+    assert jit.run_both(deep, 10 ** 5)[0] == "RecursionError"

@@ -186,6 +186,7 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
         || set_obj(d, "tier", PyLong_FromLong(u ? u->tier : 0)) < 0
         || set_obj(d, "recompiled", PyBool_FromLong(u && u->with_feedback)) < 0
         || set_obj(d, "compact", PyBool_FromLong(u && u->compact)) < 0
+        || set_obj(d, "direct_entry", PyBool_FromLong(u && u->direct_entry)) < 0
         || set_u64(d, "deferred_loads", u ? (uint64_t)u->deferred_loads : 0) < 0
         || set_u64(d, "fixed_attr_sites", u ? (uint64_t)u->fixed_attr_sites : 0) < 0
         || set_str(d, "why_not", why) < 0

@@ -137,6 +137,8 @@ struct OdUnit {
      * the bytes its frame takes on the thread's data stack. */
     int32_t direct_argc, nlocalsplus;
     int64_t frame_bytes;
+    void *direct_entry;           /* NULL, or the unit's own continuation of the thunk
+                                   * (hot units: sizes as immediates, loops unrolled) */
     uint64_t direct_entries;      /* of which entered by calls from compiled code without
                                    * the eval-frame hook (runtime/frames.c); not in the
                                    * code state's `entries`, which counts the hook's */

@@ -799,6 +799,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.co = co;
     c.compact = compact;
     c.compact_thunk = -1;
+    c.direct_entry = -1;
     c.nlocalsplus = co->co_nlocalsplus;
     od_asm_init(&c.a);
     c.a.no_relax = compact;
@@ -883,6 +884,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
+    emit_direct_entry(&c);
     emit_compact_thunk(&c);
     emit_shared_tails(&c);
     emit_epilogue(&c);
@@ -907,6 +909,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     }
     u->code_size = c.a.len;
     u->entry = (OdEntry)u->mem;
+    if (c.direct_entry >= 0)
+        u->direct_entry = (char *)u->mem + od_label_offset(&c.a, c.direct_entry);
     for (int i = 0; i < c.bc.ninstrs; i++)
         if (c.bc.instrs[i].depth >= 0)
             u->addr_at_unit[c.bc.instrs[i].start] =

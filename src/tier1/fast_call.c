@@ -164,6 +164,14 @@ static void emit_thunk(OdAsm *a)
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
     od_mov_mr(a, OD_R11, SITE_OFF(callee_type), OD_RAX);
     od_label_bind(a, nofeedback);
+    /* A hot callee continues in its own unit (emit_direct_entry): r9 = the frame, r10 =
+     * the new data stack top, rdi/rsi/rdx as here. */
+    OdLabel generic = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSI, UNIT_OFF(direct_entry));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, generic);
+    od_jmp_r(a, OD_RAX);
+    od_label_bind(a, generic);
     /* Push the frame (r9) and fill its specials as _PyFrame_InitializeSpecials does. */
     od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R10);
     od_mov_mr(a, OD_R9, FR_OFF(f_func), OD_RDI);
@@ -289,6 +297,125 @@ static void emit_thunk(OdAsm *a)
     od_label_bind(a, refuse);
     od_mov_ri(a, OD_RAX, 1);
     od_ret(a);
+}
+
+/* The largest frame (co_nlocalsplus) a unit specialises its direct entry for: its locals
+ * are stored and released one by one. */
+#define OD_DIRECT_ENTRY_MAX_LOCALS 16
+
+void emit_direct_entry(Compiler *c)
+{
+    OdAsm *a = &c->a;
+    PyCodeObject *co = c->co;
+    int argc = co->co_argcount, n = co->co_nlocalsplus;
+    /* Hot units only (recompiled with feedback), of plain functions: a generator's
+     * RETURN_GENERATOR leaves stacktop 0, which the unrolled clear does not expect. */
+    if (!c->feedback || c->compact || !od_tier1_direct_thunk()
+        || (co->co_flags & (CO_VARARGS | CO_VARKEYWORDS | CO_OPTIMIZED | CO_GENERATOR
+                            | CO_COROUTINE | CO_ASYNC_GENERATOR)) != CO_OPTIMIZED
+        || co->co_kwonlyargcount != 0 || n > OD_DIRECT_ENTRY_MAX_LOCALS)
+        return;
+    c->direct_entry = od_label_new(a);
+    od_label_bind(a, c->direct_entry);
+    /* From the thunk: rdi = function, rsi = this unit, rdx = &argc arguments, r9 = the
+     * frame, r10 = the data stack top past it; the call site's return address on top. */
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R10);
+    od_mov_mr(a, OD_R9, FR_OFF(f_func), OD_RDI);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)co);
+    od_add_mi(a, OD_RAX, 0, 1);
+#ifdef Py_REF_DEBUG
+    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
+    od_add_mi(a, OD_R11, 0, 1);
+#endif
+    od_mov_mr(a, OD_R9, FR_OFF(f_code), OD_RAX);
+    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_builtins));
+    od_mov_mr(a, OD_R9, FR_OFF(f_builtins), OD_R8);
+    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_globals));
+    od_mov_mr(a, OD_R9, FR_OFF(f_globals), OD_R8);
+    od_mov_mi(a, OD_R9, FR_OFF(f_locals), 0);
+    od_mov_mi(a, OD_R9, FR_OFF(frame_obj), 0);
+    od_mov32_mi(a, OD_R9, FR_OFF(stacktop), n);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(co) - 1));
+    od_mov_mr(a, OD_R9, FR_OFF(prev_instr), OD_RAX);
+    od_mov8_mi(a, OD_R9, FR_OFF(is_entry), 0);
+    od_mov8_mi(a, OD_R9, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+    for (int i = 0; i < argc; i++) {
+        od_mov_rm(a, OD_RAX, OD_RDX, 8 * i);
+        od_mov_mr(a, OD_R9, FR_OFF(localsplus) + 8 * i, OD_RAX);
+    }
+    for (int i = argc; i < n; i++)
+        od_mov_mi(a, OD_R9, FR_OFF(localsplus) + 8 * i, 0);
+    od_mov_rm(a, OD_RAX, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame));
+    od_mov_mr(a, OD_R9, FR_OFF(previous), OD_RAX);
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_R9);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), -1);
+    od_add_mi(a, OD_RSI, UNIT_OFF(native_entries), 1);
+    od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_push(a, OD_R9);
+    od_push(a, OD_RSI);
+    od_sub_ri(a, OD_RSP, 8);
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RDX, OD_RSI);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_ri(a, OD_RCX, 0);
+    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
+    od_call_r(a, OD_RAX);
+    od_mov_rm(a, OD_R9, OD_RSP, 16);
+    od_mov_rm(a, OD_RCX, OD_R9, FR_OFF(previous));
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+    /* Clear and pop, as the thunk does, one local at a time: after a return (a result) the
+     * stack is empty, stacktop = co_nlocalsplus. */
+    OdLabel slow = od_label_new(a);
+    OdLabel from[OD_DIRECT_ENTRY_MAX_LOCALS + 1] = {0};
+    od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, slow);
+    od_cmp_mi(a, OD_R9, FR_OFF(frame_obj), 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_cmp_mi(a, OD_R9, FR_OFF(f_locals), 0);
+    od_jcc(a, OD_CC_NE, slow);
+    for (int i = 0; i <= n; i++)
+        from[i] = od_label_new(a);
+    for (int i = 0; i < n; i++) {
+        OdLabel next = od_label_new(a);
+        od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(localsplus) + 8 * i);
+        od_test_rr(a, OD_RDI, OD_RDI);
+        od_jcc(a, OD_CC_E, next);
+        od_cmp_mi(a, OD_RDI, 0, 1);
+        od_jcc(a, OD_CC_E, from[i]);             /* the last reference: C frees it */
+        od_sub_mi(a, OD_RDI, 0, 1);
+        ref_total_dec(a, 1);
+        od_label_bind(a, next);
+    }
+    od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(f_func));
+    od_cmp_mi(a, OD_RDI, 0, 1);
+    od_jcc(a, OD_CC_E, from[n]);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)co);
+    od_cmp_mi(a, OD_RSI, 0, 1);
+    od_jcc(a, OD_CC_E, from[n]);
+    od_sub_mi(a, OD_RDI, 0, 1);
+    od_sub_mi(a, OD_RSI, 0, 1);
+    ref_total_dec(a, 2);
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
+    od_add_ri(a, OD_RSP, 24);
+    od_ret(a);
+    for (int i = 0; i <= n; i++) {
+        od_label_bind(a, from[i]);
+        od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus) + 8 * i);
+        od_jmp(a, slow);
+    }
+    od_label_bind(a, slow);
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_rr(a, OD_RDX, OD_RAX);
+    od_mov_rm(a, OD_RCX, OD_RSP, 8);             /* the unit */
+    od_mov_rr(a, OD_R8, OD_R10);
+    od_add_ri(a, OD_RSP, 24);
+    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
+    od_jmp_r(a, OD_R9);
 }
 
 /* Built once, when the first unit needs it (the hook installed: the extra index, the
