@@ -279,8 +279,9 @@ def profiled():
 
 
 def test_profiling_sees_every_call(jit):
-    assert jit.run_both(profiled, allow_exits=True) == [("call", "mid"), ("call", "leaf"), ("return", "leaf"),
-                                      ("call", "leaf"), ("return", "leaf"), ("return", "mid")]
+    assert jit.run_both(profiled, allow_exits=True) == [
+        ("call", "mid"), ("call", "leaf"), ("return", "leaf"),
+        ("call", "leaf"), ("return", "leaf"), ("return", "mid")]
 
 
 def test_callee_replaced_recompiled_and_freed():

@@ -138,8 +138,9 @@ PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **ar
                     return NULL;
             } else {
                 PyObject *kwdefs = fn->func_kwdefaults;
+                PyObject *name = PyTuple_GET_ITEM(co->co_localsplusnames, j);
                 if (!kwdefs || !PyDict_CheckExact(kwdefs)
-                    || !PyDict_GetItemWithError(kwdefs, PyTuple_GET_ITEM(co->co_localsplusnames, j))) {
+                    || !PyDict_GetItemWithError(kwdefs, name)) {
                     if (PyErr_Occurred())
                         PyErr_Clear();
                     return NULL;
