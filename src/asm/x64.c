@@ -398,6 +398,13 @@ void od_mov32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm)
     imm32(a, imm);
 }
 
+void od_mov32_mr(OdAsm *a, OdReg base, int32_t disp, OdReg src)
+{
+    rex(a, 0, src, base, 0);
+    byte(a, 0x89);
+    modrm_mem(a, src, base, disp);
+}
+
 void od_mov8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
 {
     rex(a, 0, 0, base, 0);

@@ -207,6 +207,7 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st)
         return;                     /* keep running the first unit */
     /* info() reports the code object's whole history, not the new unit's alone. */
     u->native_entries = old->native_entries;
+    u->direct_entries = old->direct_entries;
     memcpy(u->exits, old->exits, sizeof u->exits);
     u->unwinds = old->unwinds;
     /* The old unit stays, as u->retired, for as long as u (a unit with a retired one is

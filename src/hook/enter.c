@@ -34,10 +34,18 @@ PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void
 left:
     cf->current_frame = caller;
     _Py_LeaveRecursiveCallTstate(ts);
+    if (res) {
+        u->throw_pending = u->exit_pending = 0;
+        return res;
+    }
+    return od_unit_finish(ts, f, u);
+}
+
+PyObject *od_unit_finish(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
+{
+    _PyCFrame *cf = ts->cframe;
     int throwflag = u->throw_pending, exited = u->exit_pending;
     u->throw_pending = u->exit_pending = 0;
-    if (res)
-        return res;
     if (!exited) {
         /* Raised with no handler in this frame. NULL without an exception would be a bug in
          * a helper: report it rather than resume the interpreter at an arbitrary place. */

@@ -163,7 +163,8 @@ static PyObject *interpret_below_threshold(PyThreadState *ts, _PyInterpreterFram
 
 /* A suspended generator frame: continue natively at the instruction after its last
  * yield (or after RETURN_GENERATOR, on the first resume). */
-static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
+static __attribute__((noinline)) PyObject *resume_generator(PyThreadState *ts,
+                                                              _PyInterpreterFrame *f)
 {
     PyCodeObject *co = f->f_code;
     if (!(co->co_flags & OD_GENERATOR_FLAGS) || ts->cframe->use_tracing)
@@ -185,15 +186,29 @@ static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     if (!at)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     od_stats.frames_native++;
-    return od_unit_run(ts, f, st->unit, at);
+    return od_unit_enter(ts, f, st->unit, at);
 }
 
-static PyObject *eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
+static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
 
 /* The eval-frame function as a frame runner (hook/cstack.h), the throw flag in `arg`. */
 static PyObject *eval_frame_runner(PyThreadState *ts, _PyInterpreterFrame *f, void *arg)
 {
-    return eval_frame(ts, f, (int)(intptr_t)arg);
+    return od_eval_frame(ts, f, (int)(intptr_t)arg);
+}
+
+/* A frame called by a frame being rented: its whole time is reported to that frame (and
+ * nothing below is timed, unless a rented frame starts there). */
+static __attribute__((noinline)) PyObject *eval_reporting(PyThreadState *ts,
+                                                            _PyInterpreterFrame *f,
+                                                            int throwflag)
+{
+    timing = 0;
+    uint64_t t0 = now_ns();
+    PyObject *r = od_eval_frame(ts, f, throwflag);
+    child_ns += now_ns() - t0;
+    timing = 1;
+    return r;
 }
 
 /* An exception thrown into a suspended generator (gen.throw(), asyncio cancelling a
@@ -211,31 +226,10 @@ static PyObject *throw_into_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     return od_unit_run(ts, f, st->unit, OD_RESUME_THROW);
 }
 
-static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+/* A fresh frame (or one the interpreter must run). */
+static __attribute__((noinline)) PyObject *eval_fresh(PyThreadState *ts,
+                                                        _PyInterpreterFrame *f)
 {
-    if (__builtin_expect(!timing, 1))
-        return eval_frame(ts, f, throwflag);
-    /* Called by a frame being rented: report this frame's whole time to it (and time
-     * nothing below, unless a rented frame starts there). */
-    timing = 0;
-    uint64_t t0 = now_ns();
-    PyObject *r = eval_frame(ts, f, throwflag);
-    child_ns += now_ns() - t0;
-    timing = 1;
-    return r;
-}
-
-static PyObject *eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
-{
-    /* Every frame evaluated under the hook nests on the C stack: near its end, continue
-     * on a fresh segment (deep recursion must never overflow it). */
-    if (od_cstack_low())
-        return od_cstack_call(eval_frame_runner, ts, f, (void *)(intptr_t)throwflag);
-    if (throwflag)
-        return f->owner == FRAME_OWNED_BY_GENERATOR ? throw_into_generator(ts, f)
-                                                    : interpret(ts, f, throwflag, OD_INTERP_THROW);
-    if (f->owner == FRAME_OWNED_BY_GENERATOR)
-        return resume_generator(ts, f);
     PyCodeObject *co = f->f_code;
     if (f->owner != FRAME_OWNED_BY_THREAD || f->prev_instr != _PyCode_CODE(co) - 1)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
@@ -256,7 +250,26 @@ static PyObject *eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throw
     }
     od_maybe_recompile(co, st);
     od_stats.frames_native++;
-    return od_unit_run(ts, f, st->unit, NULL);
+    return od_unit_enter(ts, f, st->unit, NULL);
+}
+
+/* The eval-frame function: a dispatcher that keeps no state of its own, so each road is a
+ * tail call (generator resumes and calls from C are frequent: json's encoder resumes its
+ * generators hundreds of thousands of times). */
+static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    if (__builtin_expect(timing, 0))
+        return eval_reporting(ts, f, throwflag);
+    /* Every frame evaluated under the hook nests on the C stack: near its end, continue
+     * on a fresh segment (deep recursion must never overflow it). */
+    if (od_cstack_low())
+        return od_cstack_call(eval_frame_runner, ts, f, (void *)(intptr_t)throwflag);
+    if (throwflag)
+        return f->owner == FRAME_OWNED_BY_GENERATOR ? throw_into_generator(ts, f)
+                                                    : interpret(ts, f, throwflag, OD_INTERP_THROW);
+    if (f->owner == FRAME_OWNED_BY_GENERATOR)
+        return resume_generator(ts, f);
+    return eval_fresh(ts, f);
 }
 
 /* A fresh frame pushed by a direct call from compiled code, whose code is compiled: what
@@ -269,7 +282,7 @@ static PyObject *enter_direct(PyThreadState *ts, _PyInterpreterFrame *f, void *s
     st->entries++;
     od_maybe_recompile(f->f_code, st);
     od_stats.frames_native++;
-    return od_unit_run(ts, f, st->unit, NULL);
+    return od_unit_enter(ts, f, st->unit, NULL);
 }
 
 int od_hook_install(void)
@@ -285,6 +298,8 @@ int od_hook_install(void)
     _Static_assert(offsetof(OdCodeState, unit) == 0, "runtime/frames.h reads the unit first");
     od_rt_direct_entry.extra_index = od_code_extra_index();
     od_rt_direct_entry.enter = enter_direct;
+    od_rt_direct_entry.finish = od_unit_finish;
+    od_rt_direct_entry.recompile_after = &od_config.recompile_after;
     od_rt_direct_entry.hook_eval = od_eval_frame;
     _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), od_eval_frame);
     installed = 1;

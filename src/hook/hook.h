@@ -116,8 +116,8 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st);
  * or second call, knew nothing of the types it would meet. */
 static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
 {
-    if (od_config.recompile_after && st->unit->native_entries >= od_config.recompile_after
-        && !st->recompile_attempted)
+    if (!st->recompile_attempted && od_config.recompile_after
+        && st->unit->native_entries >= od_config.recompile_after)
         od_recompile_code(co, st);
 }
 
@@ -127,6 +127,36 @@ static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
  * interpreter does when it is entered with throwflag. */
 PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void *resume_at);
 #define OD_RESUME_THROW ((void *)1)
+
+/* What od_unit_run does after native code returned NULL for `f` (already unlinked, the
+ * recursion count already given back): an exception raised with no handler in the frame
+ * is returned as NULL; an exit hands the frame to the interpreter, which finishes it. */
+PyObject *od_unit_finish(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u);
+
+/* od_unit_run for a fresh frame (resume_at NULL) or a generator resumed at `resume_at`,
+ * inline in the hook's hot paths; the rare outcomes (an exception with no handler here, an
+ * exit to the interpreter) go to od_unit_finish out of line. */
+static inline PyObject *od_unit_enter(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u,
+                                      void *resume_at)
+{
+    _PyCFrame *cf = ts->cframe;
+    _PyInterpreterFrame *caller = cf->current_frame;
+    f->previous = caller;
+    if (_Py_EnterRecursiveCallTstate(ts, "")) /* restores the count when it fails */
+        return NULL;
+    cf->current_frame = f;
+    u->native_entries++;
+    if (resume_at)
+        f->stacktop = -1; /* see od_unit_run */
+    PyObject *res = u->entry(f, ts, u, resume_at);
+    cf->current_frame = caller;
+    _Py_LeaveRecursiveCallTstate(ts);
+    if (__builtin_expect(res != NULL, 1))
+        return res; /* an exit or a throw is only ever pending with NULL */
+    return od_unit_finish(ts, f, u);
+}
+
+
 
 const char *od_interp_reason_name(int reason);
 

@@ -11,6 +11,7 @@
 #include "../bytecode/decode.h"
 #include "../hook/events.h"
 #include "../hook/hook.h"
+#include "../runtime/frames.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
 
@@ -359,7 +360,7 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
 #define OD_FN(f) {#f, (void (*)(void))f}
         OD_FN(od_rt_for_iter), OD_FN(od_rt_truth_consume), OD_FN(od_rt_dealloc),
         OD_FN(od_rt_compare_branch), OD_FN(od_rt_send), OD_FN(od_rt_return_generator),
-        OD_FN(od_rt_box_bool),
+        OD_FN(od_rt_box_bool), OD_FN(od_rt_direct_return),
         OD_FN(od_rt_warmup), OD_FN(od_rt_compact_op), OD_FN(od_rt_helper_failed),
         OD_FN(od_rt_handle_eval_breaker), OD_FN(od_rt_error), OD_FN(od_rt_set_exit), OD_FN(od_rt_raise),
         OD_FN(od_rt_reraise),
@@ -369,9 +370,15 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
 #undef OD_FN
     };
     PyObject *d = PyDict_New();
-    for (size_t i = 0; d && i < sizeof table / sizeof *table; i++) {
-        PyObject *k = addr((const void *)(uintptr_t)table[i].fn);
-        PyObject *v = PyUnicode_FromString(table[i].name);
+    for (size_t i = 0; d && i < sizeof table / sizeof *table + 1; i++) {
+        /* last: the direct-call thunk, generated code (if built) */
+        const void *fn = i < sizeof table / sizeof *table
+                             ? (const void *)(uintptr_t)table[i].fn : od_tier1_direct_thunk();
+        if (!fn)
+            break;
+        PyObject *k = addr(fn);
+        PyObject *v = PyUnicode_FromString(i < sizeof table / sizeof *table
+                                               ? table[i].name : "od_tier1_direct_thunk");
         if (!k || !v || PyDict_SetItem(d, k, v) < 0)
             Py_CLEAR(d);
         Py_XDECREF(k);

@@ -9,6 +9,7 @@
 #include "../bytecode/decode.h"
 #include "../hook/events.h"
 #include "../hook/hook.h"
+#include "../runtime/frames.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
 #include "../tier2/tier2.h"
@@ -186,10 +187,11 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
         || set_obj(d, "tier", PyLong_FromLong(u ? u->tier : 0)) < 0
         || set_obj(d, "recompiled", PyBool_FromLong(u && u->with_feedback)) < 0
         || set_obj(d, "compact", PyBool_FromLong(u && u->compact)) < 0
+        || set_obj(d, "direct_entry", PyBool_FromLong(u && u->direct_entry)) < 0
         || set_u64(d, "deferred_loads", u ? (uint64_t)u->deferred_loads : 0) < 0
         || set_u64(d, "fixed_attr_sites", u ? (uint64_t)u->fixed_attr_sites : 0) < 0
         || set_str(d, "why_not", why) < 0
-        || set_u64(d, "entries", st ? st->entries : 0) < 0
+        || set_u64(d, "entries", (st ? st->entries : 0) + (u ? u->direct_entries : 0)) < 0
         || set_u64(d, "interpreted_entries", st ? st->interpreted : 0) < 0
         || set_u64(d, "native_entries", u ? u->native_entries : 0) < 0
         || set_u64(d, "code_size", u ? u->code_size : 0) < 0
@@ -235,7 +237,8 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "code_memory_in_use", od_codemem_in_use()) < 0
         || set_u64(d, "code_memory_resident", od_codemem_resident()) < 0
         || set_u64(d, "code_memory_mapped", od_codemem_mapped()) < 0
-        || set_u64(d, "frames_native", od_stats.frames_native) < 0
+        || set_u64(d, "frames_native", od_stats.frames_native + od_rt_calls_direct) < 0
+        || set_u64(d, "calls_direct", od_rt_calls_direct) < 0
         || set_u64(d, "frames_interpreted", interpreted) < 0
         || set_u64(d, "cstack_switches", od_stats.cstack_switches) < 0
         || set_u64(d, "cstack_segments", od_stats.cstack_segments) < 0
@@ -259,6 +262,7 @@ static PyObject *mod_reset_stats(PyObject *m, PyObject *noargs)
     (void)m; (void)noargs;
     memset(&od_stats, 0, sizeof od_stats);
     od_rt_unwinds = 0;
+    od_rt_calls_direct = 0;
     Py_RETURN_NONE;
 }
 

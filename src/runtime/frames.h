@@ -2,15 +2,34 @@
 #ifndef OD_RUNTIME_FRAMES_H
 #define OD_RUNTIME_FRAMES_H
 
-#include "../od_python.h"
+#include "unit.h"
 
-/* Call the Python function `callable` (exactly a PyFunction) with `nargs` positional
- * arguments on its own frame. If the call shape is supported, sets *done = 1, consumes the
- * references to `callable` and every argument, and returns the result (NULL with an
- * exception set on error). Otherwise sets *done = 0, consumes nothing and returns NULL:
- * the caller falls back to vectorcall. */
+/* Call the Python function `callable` (exactly a PyFunction) with `nargs` arguments on its
+ * own frame, the last PyTuple_GET_SIZE(kwnames) of them by keyword (kwnames may be NULL).
+ * If the call shape is supported, sets *done = 1, consumes the references to `callable`
+ * and every argument, and returns the result (NULL with an exception set on error).
+ * Otherwise sets *done = 0, consumes nothing and returns NULL: the caller falls back to
+ * vectorcall. A callee whose code is compiled is entered directly in its native code. */
 PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **args, int nargs,
-                            int *done);
+                            PyObject *kwnames, int *done);
+
+/* Fill the unit fields the direct call sequence reads (direct_argc and the frame sizes). */
+void od_rt_unit_set_direct(OdUnit *u, PyCodeObject *co);
+
+/* The end of a direct call from compiled code (tier1/fast_call.c): native code of `u`
+ * returned `res` for `frame`, already unlinked. A NULL result goes through `finish`; then
+ * the frame is cleared and popped from the data stack, the locals from `from` on (those
+ * below were released by the compiled code; every local when frame_obj or f_locals is set,
+ * which the compiled code does not handle). Returns the call's result. */
+PyObject *od_rt_direct_return(_PyInterpreterFrame *frame, PyThreadState *ts, PyObject *res,
+                              OdUnit *u, PyObject **from);
+
+/* Offset of hook/cstack.h's od_cstack_floor from the thread pointer (%fs:0): the same in
+ * every thread (initial-exec TLS), so compiled code reads it as %fs:offset. */
+intptr_t od_rt_cstack_floor_tpoff(void);
+
+/* Calls from compiled code that entered the callee's native code directly. */
+extern uint64_t od_rt_calls_direct;
 
 /* Set n slots (a call's few arguments or locals) to NULL with plain stores. Written as a
  * loop, gcc turns this into a call of memset, which for the usual 1-4 slots costs more
@@ -26,13 +45,21 @@ static inline void od_rt_clear_slots(PyObject **p, Py_ssize_t n)
 /* Direct entry into compiled code for frames pushed by od_rt_call_python, installed by
  * the hook layer while its eval-frame function is the interpreter's (NULLs otherwise).
  * `hook_eval` is that eval-frame function: the shortcut applies only while it is the one
- * installed. `enter(ts, frame, state)` runs the frame in compiled code; `state` is the
- * code object's co_extra slot at `extra_index`, whose first field is the OdUnit pointer
- * (non-NULL once compiled). This skips the hook's checks a direct call has already made
- * (fresh, thread-owned, tracing off). */
+ * installed. The code object's co_extra slot at `extra_index` is its state, whose first
+ * field is the OdUnit pointer (non-NULL once compiled).
+ *  - The common case is run here: the callee's native code entered with the frame linked
+ *    and counted (hook/enter.c od_unit_run), when the C stack has room, the recursion
+ *    limit is not near and the unit is not due for recompilation (`recompile_after`
+ *    points at the configured number of native entries, 0 = never; a unit that replaced
+ *    another has `retired` set and is never recompiled). `finish(ts, frame, unit)` takes
+ *    a NULL return from native code (exception or exit to the interpreter).
+ *  - Otherwise `enter(ts, frame, state)` does what the hook does after its checks
+ *    (fresh, thread-owned, tracing off). */
 typedef struct {
     _PyFrameEvalFunction hook_eval;
     PyObject *(*enter)(PyThreadState *ts, _PyInterpreterFrame *frame, void *state);
+    PyObject *(*finish)(PyThreadState *ts, _PyInterpreterFrame *frame, OdUnit *u);
+    const uint64_t *recompile_after;
     Py_ssize_t extra_index;
 } OdDirectEntry;
 

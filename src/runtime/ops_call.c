@@ -1,6 +1,8 @@
 /* runtime/ops_call.c — calls, function creation and the `with` protocol.
- * Calls go through vectorcall, so a Python callee enters through the PEP 523 hook and
- * runs its own compiled code. */
+ * A Python function is called on a frame pushed here (runtime/frames.c: positional and
+ * keyword arguments, defaults), entering its compiled code directly when it has some;
+ * everything else goes through vectorcall, so a Python callee enters through the PEP 523
+ * hook and runs its own compiled code. */
 #include "helpers.h"
 
 #include "frames.h"
@@ -138,6 +140,10 @@ static PyObject *call_builtin_direct(PyObject *callable, PyObject **args, int to
 OD_HELPER(od_rt_call)
 {
     OdCallSite *site = arg;
+    /* PRECALL's work (compiled code leaves it to CALL): a bound method in a plain call's
+     * callable slot becomes [function, self, args...]. */
+    if (sp[-oparg - 2] == NULL && Py_IS_TYPE(sp[-oparg - 1], &PyMethod_Type))
+        od_rt_precall(f, sp, oparg, NULL);
     int is_meth = sp[-oparg - 2] != NULL;
     int total = oparg + is_meth;
     PyObject *callable = sp[-total - 1];
@@ -145,10 +151,11 @@ OD_HELPER(od_rt_call)
     Py_ssize_t nkw = site->kwnames ? PyTuple_GET_SIZE(site->kwnames) : 0;
     site->feedback.calls++;
     site->feedback.callee_type = (PyObject *)Py_TYPE(callable);
-    if (Py_IS_TYPE(callable, &PyFunction_Type) && nkw == 0) {
+    if (Py_IS_TYPE(callable, &PyFunction_Type)) {
         site->feedback.py_calls++;
         int done;
-        PyObject *res = od_rt_call_python(_PyThreadState_GET(), callable, args, total, &done);
+        PyObject *res = od_rt_call_python(_PyThreadState_GET(), callable, args, total,
+                                          nkw ? site->kwnames : NULL, &done);
         if (done) {
             /* callable and arguments were moved into the callee's frame */
             od_rt_clear_slots(args - 1, total + 1);

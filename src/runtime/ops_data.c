@@ -88,7 +88,7 @@ OD_HELPER(od_rt_binary_subscr)
             PyObject *args[2] = {container, sub};
             int done;
             Py_INCREF(getitem);
-            res = od_rt_call_python(_PyThreadState_GET(), getitem, args, 2, &done);
+            res = od_rt_call_python(_PyThreadState_GET(), getitem, args, 2, NULL, &done);
             if (done) {
                 /* __getitem__ and both operands moved into its frame, now released: no
                  * stack slot may keep pointing at them (as in od_rt_call) */

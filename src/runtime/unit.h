@@ -133,6 +133,17 @@ struct OdUnit {
     /* Statistics for info()/stats(). */
     uint64_t compile_ns;
     uint64_t native_entries;
+    /* For calls from compiled code straight into this unit (tier1/fast_call.c): the number
+     * of positional arguments such a call passes (-1: the code takes no direct calls: *args,
+     * **kwargs or keyword-only parameters, not a function body), its co_nlocalsplus and
+     * the bytes its frame takes on the thread's data stack. */
+    int32_t direct_argc, nlocalsplus;
+    int64_t frame_bytes;
+    void *direct_entry;           /* NULL, or the unit's own continuation of the thunk
+                                   * (hot units: sizes as immediates, loops unrolled) */
+    uint64_t direct_entries;      /* of which entered by calls from compiled code without
+                                   * the eval-frame hook (runtime/frames.c); not in the
+                                   * code state's `entries`, which counts the hook's */
     uint64_t exits[OD_EXIT__COUNT];
     uint64_t unwinds;             /* exceptions handled by an except/finally in native code */
     int last_exit;

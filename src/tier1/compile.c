@@ -8,6 +8,7 @@
 
 #include "../asm/codemem.h"
 #include "emit.h"
+#include "../runtime/frames.h"
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -106,13 +107,15 @@ static int physical_depth(const OdInstr *in)
 }
 
 /* Instructions with an inline fast path in front of their helper (fast_*.c). */
-static int has_fast_path(Compiler *c, const OdInstr *in)
+static int has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     if (c->compact)
         return 0;    /* every instruction through its helper */
     switch (in->opcode) {
+    case CALL:
+        return call_has_fast_path(c, in, site);
     case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
-    case BINARY_SUBSCR: case STORE_SUBSCR: case COMPARE_OP: case PRECALL:
+    case BINARY_SUBSCR: case STORE_SUBSCR: case COMPARE_OP:
         return 1;
     case BINARY_OP:
         return binary_op_has_fast_path(in->oparg);
@@ -134,7 +137,7 @@ static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel m
     case BINARY_SUBSCR: emit_binary_subscr_fast(c, in, site, miss, done); break;
     case STORE_SUBSCR: emit_store_subscr_fast(c, in, miss, done); break;
     case COMPARE_OP: emit_compare_fast(c, in, site, miss, done); break;
-    case PRECALL: emit_precall_fast(c, in, miss, done); break;
+    case CALL: emit_call_fast(c, in, site, miss, done); break;
     case UNPACK_SEQUENCE: emit_unpack_sequence_fast(c, in, miss, done); break;
     }
 }
@@ -216,7 +219,7 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
         emit_compact_call(c, in);
         return;
     }
-    if (!has_fast_path(c, in)) {
+    if (!has_fast_path(c, in, arg)) {
         emit_helper_call(c, in, fn, released, arg, -1);
         return;
     }
@@ -464,6 +467,10 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         return;
     case KW_NAMES:
         c->kwnames = PyTuple_GET_ITEM(c->co->co_consts, arg);
+        return;
+    case PRECALL:
+        /* Its one job, unpacking a bound method found in a plain call's callable slot, is
+         * done by CALL (od_rt_call; the direct-call thunk leaves such calls to it). */
         return;
     case JUMP_FORWARD:
     case JUMP_BACKWARD_NO_INTERRUPT:
@@ -876,6 +883,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.compact = compact;
     c.compact_thunk = -1;
     c.fail_thunk = -1;
+    c.direct_entry = -1;
     c.nlocalsplus = co->co_nlocalsplus;
     od_asm_init(&c.a);
     c.a.no_relax = compact;
@@ -979,6 +987,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
+    emit_direct_entry(&c);
     emit_compact_thunk(&c);
     emit_helper_fail_thunk(&c);
     emit_shared_tails(&c);
@@ -1004,6 +1013,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     }
     u->code_size = c.a.len;
     u->entry = (OdEntry)u->mem;
+    if (c.direct_entry >= 0)
+        u->direct_entry = (char *)u->mem + od_label_offset(&c.a, c.direct_entry);
     for (int i = 0; i < c.bc.ninstrs; i++)
         if (c.bc.instrs[i].depth >= 0)
             u->native_at_unit[c.bc.instrs[i].start] = (uint32_t)od_label_offset(&c.a, c.label_of[i]);
@@ -1020,6 +1031,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->cache_at_unit = c.cache_at_unit;
     c.cache_at_unit = NULL;
     compiler_free(&c);
+    od_rt_unit_set_direct(u, co);
     u->compile_ns = now_ns() - t0;
     *why_not = NULL;
     return u;

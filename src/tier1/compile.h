@@ -39,6 +39,10 @@ void od_unit_free(OdUnit *u);
  * unit that nothing can run any more (hook/codestate.c od_recompile_code). */
 void od_unit_release_code(OdUnit *u);
 
+/* The direct-call thunk every unit's CALL sites share (tier1/fast_call.c): built on first
+ * use, once the hook is installed; NULL before that, or if it could not be built. */
+void *od_tier1_direct_thunk(void);
+
 /* Whether tier 1 emits native code for this (base) opcode; otherwise it is an exit. */
 int od_tier1_supports(int opcode);
 

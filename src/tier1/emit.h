@@ -121,6 +121,8 @@ typedef struct Compiler {
                                  * calls through one shared thunk (tier1/compact.c) */
     OdLabel compact_thunk;      /* that thunk's label, -1 until the first call needs it */
     OdLabel fail_thunk;         /* the helper-failure thunk (HELPER_FAIL stubs), or -1 */
+    OdLabel direct_entry;       /* this unit's specialised direct-call entry (fast_call.c),
+                                 * -1 if it has none */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
@@ -227,8 +229,14 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
 int od_fast_iter_usable(void);
 void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                         OdLabel done);
-/* PRECALL: the helper only for a bound method in a plain call's callable slot. */
-void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done);
+/* CALL of a compiled Python function with exactly its positional parameters: the frame
+ * pushed and the callee's native code entered through the direct-call thunk
+ * (compile.h od_tier1_direct_thunk). */
+int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site);
+void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
+/* A recompiled (hot) unit's own entry for direct calls: what the thunk does from the frame
+ * push on, with this code's sizes as immediates and the loops unrolled. */
+void emit_direct_entry(Compiler *c);
 /* COMPARE_OP on its own: the same, pushing True or False. */
 void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 

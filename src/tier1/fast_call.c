@@ -1,20 +1,442 @@
 /* tier1/fast_call.c — inline parts of the call sequence.
  *
- * PRECALL only has work to do when a plain call (no LOAD_METHOD) finds a bound method as
- * the callable: it unpacks it into function and self (runtime/ops_call.c). Every other
- * call skips the helper. See emit.h. */
+ * PRECALL compiles to nothing: CALL unpacks a bound method found in a plain call's
+ * callable slot (runtime/ops_call.c od_rt_call), as the interpreter's PRECALL would have.
+ *
+ * CALL of a Python function whose code is compiled, with exactly its positional
+ * parameters (no keywords; the callee has no defaults left to fill, no *args, **kwargs or
+ * keyword-only parameters): the compiled code pushes the callee's frame and enters its
+ * native code itself, through the direct-call thunk below (one per process), with none of
+ * the generic helpers (od_rt_call, od_rt_call_python, the eval-frame hook, od_unit_run).
+ * The guard reads everything from the live objects (function -> code -> co_extra -> unit),
+ * so a site caches nothing that a freed or recompiled callee could leave stale. Anything
+ * else, and any check the thunk refuses (tracing, hook not installed, recursion limit near,
+ * C stack low, unit due for recompilation, data stack chunk full), takes the helper
+ * (od_rt_call), which pushes the frame in C (keywords and defaults too). See emit.h. */
 #include "emit.h"
 
-void emit_precall_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
+#include <string.h>
+
+#include "../asm/codemem.h"
+#include "compile.h"
+#include "../runtime/frames.h"
+
+int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
+{
+    (void)in;
+    return !c->compact && ((const OdCallSite *)site)->kwnames == NULL
+           && od_tier1_direct_thunk() != NULL;
+}
+
+/* Registers of compiled code the thunk relies on (emit.h): R_TS, R_CFRAME. */
+void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done)
 {
     OdAsm *a = &c->a;
-    int d = in->depth, n = in->oparg;            /* stack: NULL-or-method, callable, args */
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - n - 2));
+    int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
+    set_prev(c, in->index);
+    od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x));
+    od_mov_ri(a, OD_RCX, in->oparg);
+    /* The site's record is kept by the thunk, as od_rt_call keeps it; a recompiled unit
+     * has read it and records nothing. */
+    od_mov_ri(a, OD_R11, c->feedback ? 0 : (int64_t)(intptr_t)site);
+    od_call_abs(a, od_tier1_direct_thunk());
+    od_cmp_ri(a, OD_RAX, 1);
+    od_jcc(a, OD_CC_E, miss);                    /* refused: nothing was consumed */
     od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_NE, done);                   /* LOAD_METHOD's shape already */
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - n - 1));
-    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyMethod_Type);
-    od_cmp_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
-    od_jcc(a, OD_CC_E, miss);                    /* a bound method: the helper unpacks it */
+    /* The callable and the arguments moved into the callee's frame and are gone. */
+    od_jcc(a, OD_CC_E, error_stub(c, in->index, x));
+    od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RAX);
+    /* As after the helper: tracing switched on by the callee, the eval breaker. */
+    int after = depth_after(in);
+    od_cmp8_mi(a, R_CFRAME, 0, 0);
+    od_jcc(a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
+    check_breaker(c, in->index, after, done);
     od_jmp(a, done);
+}
+
+#define TS_OFF(field) ((int32_t)offsetof(PyThreadState, field))
+#define FR_OFF(field) ((int32_t)offsetof(_PyInterpreterFrame, field))
+#define UNIT_OFF(field) ((int32_t)offsetof(OdUnit, field))
+#define SITE_OFF(field) ((int32_t)offsetof(OdCallSite, feedback.field))
+
+/* Py_REF_DEBUG (a debug build of CPython): _Py_RefTotal follows every reference change,
+ * as in emit.c. Clobbers r11. */
+static void ref_total_dec(OdAsm *a, int n)
+{
+#ifdef Py_REF_DEBUG
+    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
+    od_sub_mi(a, OD_R11, 0, n);
+#else
+    (void)a;
+    (void)n;
+#endif
+}
+
+/* The thunk, called from compiled code with rdx = &the call's first stack slot ([NULL or
+ * function, callable or self, args...]), ecx = oparg, r11 = the call site or NULL, and the
+ * caller's R_TS and R_CFRAME. Returns 1 having consumed nothing when the call is not one
+ * it makes; otherwise the call's result (NULL: exception set), with the function and the
+ * arguments consumed (moved into the callee's frame). Preserves every callee-saved
+ * register (it uses none). */
+static void emit_thunk(OdAsm *a)
+{
+    OdLabel refuse = od_label_new(a), plain = od_label_new(a), shape = od_label_new(a),
+            room = od_label_new(a), copy = od_label_new(a), copied = od_label_new(a),
+            clear = od_label_new(a), cleared = od_label_new(a), nofeedback = od_label_new(a);
+    /* The shape: LOAD_METHOD's [function, self, args] or [NULL, callable, args]. */
+    od_mov_rm(a, OD_RDI, OD_RDX, 0);
+    od_test_rr(a, OD_RDI, OD_RDI);
+    od_jcc(a, OD_CC_E, plain);
+    od_add_ri(a, OD_RDX, 8);                     /* self is the first argument */
+    od_add_ri(a, OD_RCX, 1);
+    od_jmp(a, shape);
+    od_label_bind(a, plain);
+    od_mov_rm(a, OD_RDI, OD_RDX, 8);
+    od_add_ri(a, OD_RDX, 16);
+    od_label_bind(a, shape);
+    /* A function whose code is compiled (rsi = its unit) and takes exactly ecx positional
+     * arguments. */
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
+    od_cmp_rm(a, OD_RAX, OD_RDI, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, refuse);
+    od_mov_rm(a, OD_RSI, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
+    od_mov_rm(a, OD_RAX, OD_RSI, (int32_t)offsetof(PyCodeObject, co_extra));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, refuse);
+    Py_ssize_t idx = od_rt_direct_entry.extra_index;
+    if (idx > 0) {    /* a co_extra holds at least one slot */
+        od_cmp_mi(a, OD_RAX, (int32_t)offsetof(OdCodeExtraLayout, ce_size), (int32_t)idx);
+        od_jcc(a, OD_CC_LE, refuse);
+    }
+    od_mov_rm(a, OD_RAX, OD_RAX,
+              (int32_t)(offsetof(OdCodeExtraLayout, ce_extras) + sizeof(void *) * (size_t)idx));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, refuse);
+    od_mov_rm(a, OD_RSI, OD_RAX, 0);             /* the code state's first field: the unit */
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, refuse);
+    od_cmp32_rm(a, OD_RCX, OD_RSI, UNIT_OFF(direct_argc));
+    od_jcc(a, OD_CC_NE, refuse);
+    /* The checks of od_unit_run and the hook: recursion limit, tracing, the hook installed,
+     * C stack room, not due for recompilation; then data stack room. */
+    od_cmp32_mi(a, R_TS, TS_OFF(recursion_remaining), 0);
+    od_jcc(a, OD_CC_LE, refuse);
+    od_cmp8_mi(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
+    od_jcc(a, OD_CC_NE, refuse);
+    od_mov_rm(a, OD_RAX, R_TS, TS_OFF(interp));
+    od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyInterpreterState, eval_frame));
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_entry.hook_eval);
+    od_cmp_rr(a, OD_RAX, OD_R8);
+    od_jcc(a, OD_CC_NE, refuse);
+    {   /* mov rax, fs:[tpoff]: the C stack floor (hook/cstack.h) */
+        int32_t tpoff = (int32_t)od_rt_cstack_floor_tpoff();
+        uint8_t bytes[9] = {0x64, 0x48, 0x8B, 0x04, 0x25};
+        memcpy(bytes + 5, &tpoff, 4);
+        od_emit_bytes(a, bytes, 9);
+    }
+    od_cmp_rr(a, OD_RSP, OD_RAX);
+    od_jcc(a, OD_CC_B, refuse);
+    od_cmp_mi(a, OD_RSI, UNIT_OFF(retired), 0);
+    od_jcc(a, OD_CC_NE, room);                   /* a recompiled unit: never again */
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_entry.recompile_after);
+    od_mov_rm(a, OD_R8, OD_R8, 0);
+    od_mov_rm(a, OD_RAX, OD_RSI, UNIT_OFF(native_entries));
+    od_cmp_rr(a, OD_RAX, OD_R8);
+    od_jcc(a, OD_CC_B, room);
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_NE, refuse);                 /* due: the hook's path recompiles */
+    od_label_bind(a, room);                      /* (recompile_after=0: never) */
+    /* The caller's frame is on the data stack: its top is not NULL. */
+    od_mov_rm(a, OD_R9, R_TS, TS_OFF(datastack_top));
+    od_mov_rm(a, OD_R10, OD_RSI, UNIT_OFF(frame_bytes));
+    od_add_rr(a, OD_R10, OD_R9);
+    od_cmp_rm(a, OD_R10, R_TS, TS_OFF(datastack_limit));
+    od_jcc(a, OD_CC_AE, refuse);
+    od_mov_rm(a, OD_RAX, R_TS, TS_OFF(datastack_chunk));
+    od_add_ri(a, OD_RAX, (int32_t)offsetof(_PyStackChunk, data));
+    od_cmp_rr(a, OD_R9, OD_RAX);
+    od_jcc(a, OD_CC_E, refuse);                  /* a chunk's first slot is its owner's */
+    /* Committed. The site's record, as od_rt_call keeps it. */
+    od_test_rr(a, OD_R11, OD_R11);
+    od_jcc(a, OD_CC_E, nofeedback);
+    od_add32_mi(a, OD_R11, SITE_OFF(calls), 1);
+    od_add32_mi(a, OD_R11, SITE_OFF(py_calls), 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
+    od_mov_mr(a, OD_R11, SITE_OFF(callee_type), OD_RAX);
+    od_label_bind(a, nofeedback);
+    /* A hot callee continues in its own unit (emit_direct_entry): r9 = the frame, r10 =
+     * the new data stack top, rdi/rsi/rdx as here. */
+    OdLabel generic = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSI, UNIT_OFF(direct_entry));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, generic);
+    od_jmp_r(a, OD_RAX);
+    od_label_bind(a, generic);
+    /* Push the frame (r9) and fill its specials as _PyFrame_InitializeSpecials does. */
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R10);
+    od_mov_mr(a, OD_R9, FR_OFF(f_func), OD_RDI);
+    od_mov_rm(a, OD_RAX, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
+    od_add_mi(a, OD_RAX, 0, 1);
+#ifdef Py_REF_DEBUG
+    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
+    od_add_mi(a, OD_R11, 0, 1);
+#endif
+    od_mov_mr(a, OD_R9, FR_OFF(f_code), OD_RAX);
+    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_builtins));
+    od_mov_mr(a, OD_R9, FR_OFF(f_builtins), OD_R8);
+    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_globals));
+    od_mov_mr(a, OD_R9, FR_OFF(f_globals), OD_R8);
+    od_mov_mi(a, OD_R9, FR_OFF(f_locals), 0);
+    od_mov_mi(a, OD_R9, FR_OFF(frame_obj), 0);
+    od_mov32_rm(a, OD_R8, OD_RSI, UNIT_OFF(nlocalsplus));
+    od_mov32_mr(a, OD_R9, FR_OFF(stacktop), OD_R8);
+    od_lea(a, OD_R10, OD_RAX, (int32_t)offsetof(PyCodeObject, co_code_adaptive)
+                                  - (int32_t)sizeof(_Py_CODEUNIT));
+    od_mov_mr(a, OD_R9, FR_OFF(prev_instr), OD_R10);
+    od_mov8_mi(a, OD_R9, FR_OFF(is_entry), 0);
+    od_mov8_mi(a, OD_R9, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+    /* The arguments' references move in; the other locals start NULL. */
+    od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus));
+    od_shl_ri(a, OD_R8, 3);
+    od_add_rr(a, OD_R8, OD_R10);                 /* r8 = end of the locals */
+    od_test32_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, copied);
+    od_label_bind(a, copy);
+    od_mov_rm(a, OD_RAX, OD_RDX, 0);
+    od_mov_mr(a, OD_R10, 0, OD_RAX);
+    od_add_ri(a, OD_RDX, 8);
+    od_add_ri(a, OD_R10, 8);
+    od_sub_ri(a, OD_RCX, 1);
+    od_jcc(a, OD_CC_NE, copy);
+    od_label_bind(a, copied);
+    od_cmp_rr(a, OD_R10, OD_R8);
+    od_jcc(a, OD_CC_AE, cleared);
+    od_label_bind(a, clear);
+    od_mov_mi(a, OD_R10, 0, 0);
+    od_add_ri(a, OD_R10, 8);
+    od_cmp_rr(a, OD_R10, OD_R8);
+    od_jcc(a, OD_CC_B, clear);
+    od_label_bind(a, cleared);
+    /* Link it (od_unit_run): previous, current frame, recursion depth, counters. */
+    od_mov_rm(a, OD_RAX, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame));
+    od_mov_mr(a, OD_R9, FR_OFF(previous), OD_RAX);
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_R9);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), -1);
+    od_add_mi(a, OD_RSI, UNIT_OFF(native_entries), 1);
+    od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
+    od_add_mi(a, OD_RAX, 0, 1);
+    /* entry(frame, ts, unit, NULL); frame and unit stay on the machine stack (the caller's
+     * registers need no saving: the callee's prologue saves what it uses). */
+    od_push(a, OD_R9);
+    od_push(a, OD_RSI);
+    od_sub_ri(a, OD_RSP, 8);                     /* call, 2 pushes, 8: aligned to 16 */
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RDX, OD_RSI);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_ri(a, OD_RCX, 0);
+    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
+    od_call_r(a, OD_RAX);
+    od_mov_rm(a, OD_R9, OD_RSP, 16);             /* the frame */
+    /* Unlink, give the recursion depth back. */
+    od_mov_rm(a, OD_RCX, OD_R9, FR_OFF(previous));
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+    /* Clear and pop the frame (_PyFrame_Clear): inline while nothing is freed (the locals'
+     * references released, f_func's and f_code's); from the first object that would be,
+     * or an escaped frame object, f_locals, a NULL result, in C. r10 walks the locals. */
+    OdLabel slow = od_label_new(a), loop = od_label_new(a), next = od_label_new(a),
+            end = od_label_new(a);
+    od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, slow);
+    od_cmp_mi(a, OD_R9, FR_OFF(frame_obj), 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_cmp_mi(a, OD_R9, FR_OFF(f_locals), 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_movsxd_rm(a, OD_R8, OD_R9, FR_OFF(stacktop));
+    od_shl_ri(a, OD_R8, 3);
+    od_add_rr(a, OD_R8, OD_R10);                 /* r8 = end of the locals */
+    od_cmp_rr(a, OD_R10, OD_R8);
+    od_jcc(a, OD_CC_AE, end);
+    od_label_bind(a, loop);
+    od_mov_rm(a, OD_RDI, OD_R10, 0);
+    od_test_rr(a, OD_RDI, OD_RDI);
+    od_jcc(a, OD_CC_E, next);
+    od_cmp_mi(a, OD_RDI, 0, 1);
+    od_jcc(a, OD_CC_E, slow);                    /* the last reference: C frees it */
+    od_sub_mi(a, OD_RDI, 0, 1);
+    ref_total_dec(a, 1);
+    od_label_bind(a, next);
+    od_add_ri(a, OD_R10, 8);
+    od_cmp_rr(a, OD_R10, OD_R8);
+    od_jcc(a, OD_CC_B, loop);
+    od_label_bind(a, end);
+    od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(f_func));
+    od_cmp_mi(a, OD_RDI, 0, 1);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RSI, OD_R9, FR_OFF(f_code));
+    od_cmp_mi(a, OD_RSI, 0, 1);
+    od_jcc(a, OD_CC_E, slow);
+    od_sub_mi(a, OD_RDI, 0, 1);
+    od_sub_mi(a, OD_RSI, 0, 1);
+    ref_total_dec(a, 2);
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
+    od_add_ri(a, OD_RSP, 24);
+    od_ret(a);
+    /* od_rt_direct_return(frame, ts, result, unit, first local not yet released). */
+    od_label_bind(a, slow);
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_rr(a, OD_RDX, OD_RAX);
+    od_mov_rm(a, OD_RCX, OD_RSP, 8);             /* the unit */
+    od_mov_rr(a, OD_R8, OD_R10);
+    od_add_ri(a, OD_RSP, 24);
+    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
+    od_jmp_r(a, OD_R9);
+    od_label_bind(a, refuse);
+    od_mov_ri(a, OD_RAX, 1);
+    od_ret(a);
+}
+
+/* The largest frame (co_nlocalsplus) a unit specialises its direct entry for: its locals
+ * are stored and released one by one. */
+#define OD_DIRECT_ENTRY_MAX_LOCALS 16
+
+void emit_direct_entry(Compiler *c)
+{
+    OdAsm *a = &c->a;
+    PyCodeObject *co = c->co;
+    int argc = co->co_argcount, n = co->co_nlocalsplus;
+    /* Hot units only (recompiled with feedback), of plain functions: a generator's
+     * RETURN_GENERATOR leaves stacktop 0, which the unrolled clear does not expect. */
+    if (!c->feedback || c->compact || !od_tier1_direct_thunk()
+        || (co->co_flags & (CO_VARARGS | CO_VARKEYWORDS | CO_OPTIMIZED | CO_GENERATOR
+                            | CO_COROUTINE | CO_ASYNC_GENERATOR)) != CO_OPTIMIZED
+        || co->co_kwonlyargcount != 0 || n > OD_DIRECT_ENTRY_MAX_LOCALS)
+        return;
+    c->direct_entry = od_label_new(a);
+    od_label_bind(a, c->direct_entry);
+    /* From the thunk: rdi = function, rsi = this unit, rdx = &argc arguments, r9 = the
+     * frame, r10 = the data stack top past it; the call site's return address on top. */
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R10);
+    od_mov_mr(a, OD_R9, FR_OFF(f_func), OD_RDI);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)co);
+    od_add_mi(a, OD_RAX, 0, 1);
+#ifdef Py_REF_DEBUG
+    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
+    od_add_mi(a, OD_R11, 0, 1);
+#endif
+    od_mov_mr(a, OD_R9, FR_OFF(f_code), OD_RAX);
+    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_builtins));
+    od_mov_mr(a, OD_R9, FR_OFF(f_builtins), OD_R8);
+    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_globals));
+    od_mov_mr(a, OD_R9, FR_OFF(f_globals), OD_R8);
+    od_mov_mi(a, OD_R9, FR_OFF(f_locals), 0);
+    od_mov_mi(a, OD_R9, FR_OFF(frame_obj), 0);
+    od_mov32_mi(a, OD_R9, FR_OFF(stacktop), n);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(co) - 1));
+    od_mov_mr(a, OD_R9, FR_OFF(prev_instr), OD_RAX);
+    od_mov8_mi(a, OD_R9, FR_OFF(is_entry), 0);
+    od_mov8_mi(a, OD_R9, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+    for (int i = 0; i < argc; i++) {
+        od_mov_rm(a, OD_RAX, OD_RDX, 8 * i);
+        od_mov_mr(a, OD_R9, FR_OFF(localsplus) + 8 * i, OD_RAX);
+    }
+    for (int i = argc; i < n; i++)
+        od_mov_mi(a, OD_R9, FR_OFF(localsplus) + 8 * i, 0);
+    od_mov_rm(a, OD_RAX, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame));
+    od_mov_mr(a, OD_R9, FR_OFF(previous), OD_RAX);
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_R9);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), -1);
+    od_add_mi(a, OD_RSI, UNIT_OFF(native_entries), 1);
+    od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_push(a, OD_R9);
+    od_push(a, OD_RSI);
+    od_sub_ri(a, OD_RSP, 8);
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RDX, OD_RSI);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_ri(a, OD_RCX, 0);
+    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
+    od_call_r(a, OD_RAX);
+    od_mov_rm(a, OD_R9, OD_RSP, 16);
+    od_mov_rm(a, OD_RCX, OD_R9, FR_OFF(previous));
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+    /* Clear and pop, as the thunk does, one local at a time: after a return (a result) the
+     * stack is empty, stacktop = co_nlocalsplus. */
+    OdLabel slow = od_label_new(a);
+    OdLabel from[OD_DIRECT_ENTRY_MAX_LOCALS + 1] = {0};
+    od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, slow);
+    od_cmp_mi(a, OD_R9, FR_OFF(frame_obj), 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_cmp_mi(a, OD_R9, FR_OFF(f_locals), 0);
+    od_jcc(a, OD_CC_NE, slow);
+    for (int i = 0; i <= n; i++)
+        from[i] = od_label_new(a);
+    for (int i = 0; i < n; i++) {
+        OdLabel next = od_label_new(a);
+        od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(localsplus) + 8 * i);
+        od_test_rr(a, OD_RDI, OD_RDI);
+        od_jcc(a, OD_CC_E, next);
+        od_cmp_mi(a, OD_RDI, 0, 1);
+        od_jcc(a, OD_CC_E, from[i]);             /* the last reference: C frees it */
+        od_sub_mi(a, OD_RDI, 0, 1);
+        ref_total_dec(a, 1);
+        od_label_bind(a, next);
+    }
+    od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(f_func));
+    od_cmp_mi(a, OD_RDI, 0, 1);
+    od_jcc(a, OD_CC_E, from[n]);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)co);
+    od_cmp_mi(a, OD_RSI, 0, 1);
+    od_jcc(a, OD_CC_E, from[n]);
+    od_sub_mi(a, OD_RDI, 0, 1);
+    od_sub_mi(a, OD_RSI, 0, 1);
+    ref_total_dec(a, 2);
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
+    od_add_ri(a, OD_RSP, 24);
+    od_ret(a);
+    for (int i = 0; i <= n; i++) {
+        od_label_bind(a, from[i]);
+        od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus) + 8 * i);
+        od_jmp(a, slow);
+    }
+    od_label_bind(a, slow);
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_rr(a, OD_RDX, OD_RAX);
+    od_mov_rm(a, OD_RCX, OD_RSP, 8);             /* the unit */
+    od_mov_rr(a, OD_R8, OD_R10);
+    od_add_ri(a, OD_RSP, 24);
+    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
+    od_jmp_r(a, OD_R9);
+}
+
+/* Built once, when the first unit needs it (the hook installed: the extra index, the
+ * eval-frame function and the recompile setting it reads are known then). */
+static void *thunk_addr;
+static int thunk_failed;
+
+void *od_tier1_direct_thunk(void)
+{
+    if (thunk_addr || thunk_failed)
+        return thunk_addr;
+    if (od_rt_direct_entry.extra_index < 0 || !od_rt_direct_entry.hook_eval
+        || !od_rt_direct_entry.recompile_after)
+        return NULL;
+    OdAsm a;
+    size_t reserved;
+    od_asm_init(&a);
+    emit_thunk(&a);
+    if (od_asm_finish(&a) == 0)
+        thunk_addr = od_codemem_install(a.buf, a.len, &reserved);
+    od_asm_free(&a);
+    thunk_failed = thunk_addr == NULL;
+    return thunk_addr;
 }

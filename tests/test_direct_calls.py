@@ -1,0 +1,442 @@
+"""Calls between compiled functions: compiled code pushes the callee's frame and enters its
+native code directly (tier1/fast_call.c for exact positional calls, runtime/frames.c for
+keywords and defaults). Each test compares with the interpreter and proves the direct road
+was taken (stats()['calls_direct'])."""
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import textwrap
+import traceback
+
+import pytest
+
+import overdrive
+import _overdrive
+
+
+def _direct_calls() -> int:
+    return overdrive.stats()["calls_direct"]
+
+
+def _tb(exc: BaseException) -> list:
+    return [(f.name, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
+
+
+def leaf(a, b):
+    return a + b
+
+
+def mid(x):
+    return leaf(x, 1) + leaf(x, 2)
+
+
+def call_loop(n):
+    t = 0
+    for i in range(n):
+        t += mid(i)
+    return t
+
+
+def test_call_heavy_loop_takes_the_direct_road(jit):
+    before = _direct_calls()
+    assert jit.run_both(call_loop, 3000) == sum(2 * i + 3 for i in range(3000))
+    # 3 calls per iteration; all but a handful (first entries) direct
+    assert _direct_calls() - before > 3 * 3000 - 100
+
+
+class Acc:
+    def __init__(self):
+        self.n = 0
+
+    def add(self, k):
+        self.n += k
+        return self.n
+
+    def twice(self, k):
+        return self.add(k) + self.add(k)
+
+
+def method_calls(n):
+    a = Acc()
+    t = 0
+    bound = a.add                       # a bound method object: PRECALL unpacks it
+    for i in range(n):
+        t += a.twice(i)                 # LOAD_METHOD + CALL
+        t += bound(1)
+    return t, a.n
+
+
+def test_method_calls_take_the_direct_road(jit):
+    before = _direct_calls()
+    jit.run_both(method_calls, 500)
+    # twice + 2 add inside + the bound add: 4 per iteration
+    assert _direct_calls() - before > 4 * 500 - 100
+
+
+def kw_target(a, b=10, *, c=100, d=1000):
+    return a + 2 * b + 3 * c + 4 * d
+
+
+def posonly(a, b, /, c=5):
+    return a - b + c
+
+
+def keyword_calls(n):
+    t = 0
+    for i in range(n):
+        t += kw_target(i)
+        t += kw_target(i, 2)
+        t += kw_target(i, c=3)
+        t += kw_target(b=i, a=1, d=2)
+        t += posonly(i, 1)
+        t += posonly(i, 1, c=i)
+    return t
+
+
+def test_keywords_and_defaults_take_the_direct_road(jit):
+    before = _direct_calls()
+    jit.run_both(keyword_calls, 300)
+    assert _direct_calls() - before > 6 * 300 - 100
+
+
+def bad_keyword_calls():
+    out = []
+    for call in (lambda: kw_target(1, a=2), lambda: kw_target(1, e=2),
+                 lambda: posonly(1, b=2), lambda: kw_target(), lambda: posonly(1, 2, 3, 4)):
+        try:
+            call()
+        except TypeError as e:
+            out.append(str(e))
+    return out
+
+
+def test_keyword_errors_are_the_interpreters(jit):
+    assert len(jit.run_both(bad_keyword_calls)) == 5
+
+
+def raiser(x):
+    if x > 3:
+        raise ValueError(f"bad {x}")
+    return x
+
+
+def caller_of_raiser(x):
+    y = raiser(x)
+    return y + 1
+
+
+def catches(n):
+    out = []
+    for i in range(n):
+        try:
+            out.append(caller_of_raiser(i))
+        except ValueError as e:
+            out.append((str(e), _tb(e)))
+    return out
+
+
+def test_exceptions_and_traceback_lines(jit):
+    before = _direct_calls()
+    got = jit.run_both(catches, 8)
+    assert got[5][1][-2:] == [("caller_of_raiser", caller_of_raiser.__code__.co_firstlineno + 1),
+                              ("raiser", raiser.__code__.co_firstlineno + 2)]
+    assert _direct_calls() > before
+
+
+def frames_seen():
+    f = sys._getframe(1)
+    return [(f.f_code.co_name, f.f_lineno), (f.f_back.f_code.co_name, f.f_back.f_lineno)]
+
+
+def introspected():
+    return frames_seen()
+
+
+def escaping_frame(a):
+    b = a * 2
+    return sys._getframe(), b
+
+
+def escapes(n):
+    out = []
+    for i in range(n):
+        fr, b = escaping_frame(i)
+        out.append((fr.f_locals, fr.f_lineno, fr.f_back.f_code.co_name, b))
+    return out, introspected()
+
+
+def test_frames_introspection_and_escaped_frames(jit):
+    before = _direct_calls()
+    jit.run_both(escapes, 5)
+    assert _direct_calls() > before
+
+
+def gen(n):
+    for i in range(n):
+        yield i * i
+
+
+def uses_generator(n):
+    return [sum(gen(i)) for i in range(n)]
+
+
+def test_generator_functions_called_directly(jit):
+    jit.run_both(uses_generator, 50)
+
+
+def rec(n):
+    return 0 if n == 0 else rec(n - 1) + 1
+
+
+def deep(n):
+    try:
+        return rec(n)
+    except RecursionError as e:
+        return ("RecursionError", str(e))
+
+
+def test_recursion_limit_and_error(jit):
+    before = _direct_calls()
+    assert jit.run_both(deep, 500) == 500
+    assert _direct_calls() - before >= 400
+    assert jit.run_both(deep, 10 ** 5)[0] == "RecursionError"
+
+
+def test_uncaught_recursion_traceback_matches_stock(tmp_path):
+    prog = textwrap.dedent("""
+        def f(n):
+            return g(n + 1)
+        def g(n):
+            return f(n + 1)
+        f(0)
+    """)
+    path = tmp_path / "rec.py"
+    path.write_text(prog)
+    stock = subprocess.run([sys.executable, str(path)], capture_output=True, text=True)
+    jit = subprocess.run([sys.executable, "-c",
+                          "import overdrive; overdrive.enable(threshold=0)\n"
+                          f"exec(compile(open({str(path)!r}).read(), {str(path)!r}, 'exec'))"],
+                         capture_output=True, text=True)
+    assert stock.returncode == jit.returncode == 1
+    # The same frames below the launcher line.
+    assert stock.stderr.splitlines()[-8:] == jit.stderr.splitlines()[-8:]
+
+
+def tracer_events():
+    events = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name in ("traced_leaf", "traced_mid"):
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+        return tracer
+    return events, tracer
+
+
+def traced_leaf(x, on):
+    if on:
+        sys.settrace(on)
+    y = x + 1
+    return y
+
+
+def traced_mid(x, on):
+    a = traced_leaf(x, None)
+    b = traced_leaf(x, on)
+    c = traced_leaf(x, None)
+    return a + b + c
+
+
+def tracing_switched_on_in_a_callee():
+    events, tracer = tracer_events()
+    try:
+        for i in range(3):
+            traced_mid(i, None)
+        r = traced_mid(5, tracer)
+    finally:
+        sys.settrace(None)
+    return r, events
+
+
+def test_tracing_switched_on_during_a_direct_call(jit):
+    r, events = jit.run_both(tracing_switched_on_in_a_callee, allow_exits=True)
+    assert events and r == 18
+
+
+def profiled():
+    calls = []
+
+    def prof(frame, event, arg):
+        if event in ("call", "return") and frame.f_code.co_name in ("leaf", "mid"):
+            calls.append((event, frame.f_code.co_name))
+    sys.setprofile(prof)
+    try:
+        mid(1)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_profiling_sees_every_call(jit):
+    assert jit.run_both(profiled, allow_exits=True) == [
+        ("call", "mid"), ("call", "leaf"), ("return", "leaf"),
+        ("call", "leaf"), ("return", "leaf"), ("return", "mid")]
+
+
+def test_callee_replaced_recompiled_and_freed():
+    """Sites cache nothing: a callee whose code is swapped, redefined, recompiled or freed
+    is found again through the function each call."""
+    ns = {}
+    src = textwrap.dedent("""
+        def callee(x):
+            return x + K
+        def site(n):
+            t = 0
+            for i in range(n):
+                t += callee(i)
+            return t
+    """)
+    overdrive.enable(threshold=0)
+    try:
+        before = _direct_calls()
+        for k in range(20):
+            exec(src.replace("K", str(k)), ns)     # new code objects each time
+            assert ns["site"](50) == sum(range(50)) + 50 * k
+            if k % 2:
+                def other(x, k=k):
+                    return -x - k
+                ns["callee"] = other                # defaults: keyword road
+                assert ns["site"](10) == -sum(range(10)) - 10 * k
+                exec(src.replace("K", str(k)), ns)
+            ns["callee"].__code__ = (lambda x: x * 3).__code__
+            assert ns["site"](10) == 3 * sum(range(10))
+            gc.collect()
+        assert _direct_calls() > before
+    finally:
+        overdrive.disable()
+
+
+def test_refcounts_balanced(jit):
+    obj = object()
+
+    def keep(a, b):
+        return a
+
+    def pass_along(n, o):
+        for _ in range(n):
+            keep(o, o)
+        return None
+
+    base = sys.getrefcount(obj)
+    jit.run_both(pass_along, 1000, obj)
+    assert sys.getrefcount(obj) == base
+
+
+def last_ref_callee(a, b):
+    return len(a) + len(b)
+
+
+def frees_in_callee(n):
+    t = 0
+    for i in range(n):
+        t += last_ref_callee([i], [i, i])   # the callee holds the only references
+    return t
+
+
+def test_callee_releases_last_references(jit):
+    assert jit.run_both(frees_in_callee, 200) == 600
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_locals_of_many_kinds(jit, n):
+    def cells(a, b):
+        def inner():
+            return a + b
+        return inner()
+
+    def user(k):
+        return sum(cells(i, k) for i in range(k))
+
+    jit.run_both(user, 10 * n)
+
+
+# ---- hot callees: their own direct entry (recompiled units, tier1/fast_call.c) ----------
+
+def hot_plain(a, b):
+    c = a * 2
+    return c + b
+
+
+def hot_frees(a, b):
+    t = [a]                             # a local whose last reference goes at the return
+    return len(t) + b
+
+
+def hot_raises(a, b):
+    if a % 7 == 3:
+        raise KeyError(a)
+    return a - b
+
+
+def hot_escapes(a, b):
+    f = sys._getframe()
+    return f, a + b
+
+
+def hot_locals(a, b):
+    x = a + b
+    return sorted(locals())             # f_locals is materialised
+
+
+def hot_cell(a, b):
+    def inner():
+        return a + b
+    return inner()
+
+
+def hot_many(a, b):
+    v0 = v1 = v2 = v3 = v4 = v5 = v6 = v7 = v8 = v9 = v10 = v11 = v12 = v13 = v14 = v15 = a
+    return v0 + v15 + b
+
+
+def drive_hot(n):
+    out = []
+    for i in range(n):
+        r = [hot_plain(i, 1), hot_frees(i, 2), hot_cell(i, 3), hot_many(i, 4),
+             hot_locals(i, 5)]
+        try:
+            r.append(hot_raises(i, 1))
+        except KeyError as e:
+            r.append(("KeyError", e.args, _tb(e)[-1][0]))
+        fr, s = hot_escapes(i, 6)
+        r.append((s, fr.f_back.f_code.co_name, sorted(fr.f_locals)))
+        out.append(r)
+    return out
+
+
+@pytest.fixture
+def quick_recompile():
+    overdrive.config(recompile_after=20)
+    yield
+    overdrive.config(recompile_after=1000)
+
+
+def test_hot_callees_enter_through_their_own_entry(jit, quick_recompile):
+    funcs = (hot_plain, hot_frees, hot_raises, hot_escapes, hot_locals, hot_cell, hot_many)
+    before = _direct_calls()
+    jit.run_both(drive_hot, 300)
+    assert _direct_calls() - before > 5 * 250
+    for f in funcs:
+        info = overdrive.info(f)
+        assert info["recompiled"], f.__name__
+        # its own entry, unless its frame has more locals than that entry unrolls
+        assert info["direct_entry"] == (f is not hot_many), f.__name__
+    assert _overdrive._native_map(hot_plain) is not None
+
+
+def test_hot_recursion_and_limit(jit, quick_recompile):
+    assert jit.run_both(deep, 600) == 600          # recompiled mid-recursion, then hot
+    assert jit.run_both(deep, 600) == 600
+    assert overdrive.info(rec)["recompiled"]
+    assert jit.run_both(deep, 10 ** 5)[0] == "RecursionError"
