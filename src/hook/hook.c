@@ -240,6 +240,11 @@ static __attribute__((noinline)) PyObject *eval_fresh(PyThreadState *ts,
         return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
     st->entries++;
     if (!st->unit) {
+        /* The common case first: code without a loop, not due yet (no policy call). */
+        if (st->has_loop == 0 && st->entries <= (uint64_t)od_config.threshold && !st->failed) {
+            st->interpreted++;
+            return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
+        }
         if (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0) {
             st->interpreted++;
             if (!st->failed)
