@@ -311,7 +311,9 @@ def _hir_text(func: "_CodeLike", passes: "Optional[Sequence[str]]") -> str:
     code = _code_of(func)
     if isinstance(passes, str):
         raise TypeError("passes must be a sequence of pass names, not a str")
-    stages = _overdrive._tier2_hir(code, None if passes is None else list(passes))
+    # A function, not only its code: the speculation passes read its globals.
+    target = func if type(func).__name__ == "function" else code
+    stages = _overdrive._tier2_hir(target, None if passes is None else list(passes))
     out = []
     for stage, text in stages:
         out.append(f"--- HIR of {code.co_qualname} after {stage} ---\n")

@@ -61,7 +61,11 @@ enum { OD_COMPACT_NEVER, OD_COMPACT_FIRST, OD_COMPACT_ALL };
 
 /* Per code object, in co_extra. `unit` comes first: runtime/frames.h reads it there. */
 typedef struct {
-    OdUnit *unit;
+    OdUnit *unit;                        /* the unit fresh frames enter (tier 1's or tier 2's) */
+    OdUnit *tier1;                       /* while st->unit is tier 2's: tier 1's unit (frames
+                                          * may still run it; tier 2 falls back to it) */
+    void *tier2;                         /* tier2/tier2.h: tier 2's record of this code (its
+                                          * units, deopt counts), owned; NULL if none */
     uint64_t entries;                    /* hook entries for fresh frames */
     uint64_t interpreted;                /* of which ran in the interpreter */
     const char *why_not;                 /* static reason when compilation was refused */

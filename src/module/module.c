@@ -388,6 +388,8 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
                                        "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"};
     static const char *const regs32[] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
                                          "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"};
+    static const char *const regs8[] = {"al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil",
+                                        "r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b"};
     char buf[96];
     for (int r = 0; r < 16; r++) {
         for (int b = 0; b < 16; b++) {
@@ -437,9 +439,33 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
             CASE(buf, od_ucomisd_xx(&a, r, b));
             snprintf(buf, sizeof buf, "cvtsi2sd xmm%d, %s", r, regs[b]);
             CASE(buf, od_cvtsi2sd_xr(&a, r, (OdReg)b));
+            snprintf(buf, sizeof buf, "movq xmm%d, %s", r, regs[b]);
+            CASE(buf, od_movq_xr(&a, r, (OdReg)b));
+            snprintf(buf, sizeof buf, "movq %s, xmm%d", regs[r], b);
+            CASE(buf, od_movq_rx(&a, (OdReg)r, b));
+            snprintf(buf, sizeof buf, "movapd xmm%d, xmm%d", r, b);
+            CASE(buf, od_movapd_xx(&a, r, b));
+            snprintf(buf, sizeof buf, "and %s, %s", regs[r], regs[b]);
+            CASE(buf, od_and_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "or %s, %s", regs[r], regs[b]);
+            CASE(buf, od_or_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "xor %s, %s", regs[r], regs[b]);
+            CASE(buf, od_xor_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "movzx %s, %s", regs32[r], regs8[b]);
+            CASE(buf, od_movzx8_rr(&a, (OdReg)r, (OdReg)b));
         }
         snprintf(buf, sizeof buf, "mov %s, qword ptr [%s]", regs[r], regs[r]);
         CASE(buf, od_mov_rm(&a, (OdReg)r, (OdReg)r, 0));
+        snprintf(buf, sizeof buf, "neg %s", regs[r]);
+        CASE(buf, od_neg_r(&a, (OdReg)r));
+        snprintf(buf, sizeof buf, "sar %s, 0x1e", regs[r]);
+        CASE(buf, od_sar_ri(&a, (OdReg)r, 30));
+        static const char *const ccs[] = {"o", "no", "b", "ae", "e", "ne", "be", "a",
+                                          "s", "ns", "p", "np", "l", "ge", "le", "g"};
+        for (int cc = 0; cc < 16; cc++) {
+            snprintf(buf, sizeof buf, "set%s %s", ccs[cc], regs8[r]);
+            CASE(buf, od_setcc_r(&a, (OdCond)cc, (OdReg)r));
+        }
         snprintf(buf, sizeof buf, "mov %s, 0x2a", regs32[r]);
         CASE(buf, od_mov_ri(&a, (OdReg)r, 42));
         snprintf(buf, sizeof buf, "mov %s, 0xfffffffffffffffe", regs[r]);
@@ -535,7 +561,7 @@ static PyObject *mod_tier2_hir(PyObject *m, PyObject *args)
     if (!PyArg_ParseTuple(args, "O|O:_tier2_hir", &func, &passes))
         return NULL;
     PyCodeObject *co = as_code(func);
-    return co ? od_tier2_hir_stages(co, passes) : NULL;
+    return co ? od_tier2_hir_stages(co, func, passes) : NULL;
 }
 
 static PyObject *mod_tier2_hir_corrupt(PyObject *m, PyObject *args)

@@ -2,7 +2,9 @@
 #include "tier2.h"
 
 #include "hir/hir.h"
+#include "hir/feedback.h"
 #include "passes/passes.h"
+#include "../hook/hook.h"
 
 #include <string.h>
 
@@ -31,7 +33,14 @@ static int build(OdHirFunc *fn, PyCodeObject *co)
     return r == 0 ? 0 : -1;
 }
 
-PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *passes)
+/* Tier 1's unit of `co`, if it has one (its sites are feedback). */
+static const OdUnit *tier1_unit(PyCodeObject *co)
+{
+    OdCodeState *st = od_code_state(co, 0);
+    return !st ? NULL : st->tier1 ? st->tier1 : st->unit;
+}
+
+PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *func, PyObject *passes)
 {
     PyObject *names = NULL, *list = NULL;
     if (passes == Py_None) {
@@ -61,8 +70,16 @@ PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *passes)
         }
     }
     OdHirFunc fn;
+    OdFeedback fb;
+    PyObject *globals = PyFunction_Check(func) ? ((PyFunctionObject *)func)->func_globals : NULL;
+    PyObject *builtins = PyFunction_Check(func) ? ((PyFunctionObject *)func)->func_builtins : NULL;
+    if (od_feedback_init(&fb, co, tier1_unit(co), globals, builtins) < 0) {
+        Py_DECREF(names);
+        return NULL;
+    }
     if (build(&fn, co) < 0)
         goto fail;
+    fn.feedback = &fb;
     if (!(list = PyList_New(0)) || add_stage(list, "build", &fn) < 0)
         goto fail;
     for (Py_ssize_t k = 0; k < n; k++) {
@@ -71,10 +88,12 @@ PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *passes)
             goto fail;
     }
     od_hir_free(&fn);
+    od_feedback_free(&fb);
     Py_DECREF(names);
     return list;
 fail:
     od_hir_free(&fn);
+    od_feedback_free(&fb);
     Py_XDECREF(list);
     Py_DECREF(names);
     return NULL;

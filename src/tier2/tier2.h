@@ -10,9 +10,11 @@
 
 /* [(stage, text), ...]: the HIR after building, then after each pass of `passes` (a
  * sequence of pass names; None: the default pipeline), the verifier run after every stage.
+ * The speculation passes read the feedback the code has now (and `func`'s globals when it
+ * is a function).
  * ValueError (naming the reason) when the builder refuses the function or a pass name is
  * unknown; AssertionError when the verifier finds a problem. */
-PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *passes);
+PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *func, PyObject *passes);
 
 /* Builds the HIR, damages it deliberately (`what`: see od_hir_corrupt) and returns what the
  * verifier says: a str, or None when it found nothing wrong. ValueError for an unknown

@@ -193,6 +193,10 @@ static void put_imm(Out *o, OdHirFunc *fn, const OdHirInstr *i)
     case OD_HOP_UnaryOp:
         put(o, " %s", i->imm == UNARY_NEGATIVE ? "-" : i->imm == UNARY_INVERT ? "~" : "+");
         break;
+    case OD_HOP_GlobalValue:
+        put(o, " ");
+        put_obj(o, i->obj);
+        break;
     case OD_HOP_LoadAttr: case OD_HOP_StoreAttr: case OD_HOP_LoadMethod:
     case OD_HOP_LoadGlobal: case OD_HOP_StoreGlobal:
         put(o, " ");
