@@ -7,7 +7,7 @@
 
 Everything here is a thin, typed front over the C core `_overdrive`. Environment variables
 read at import: OVERDRIVE_LOG=compile,exit, OVERDRIVE_LOG_FILE=path, OVERDRIVE_PERF_MAP=1
-(see docs/tools.md).
+(see docs/tools.md), OVERDRIVE_TIER2_THRESHOLD=N (docs/tier2.md).
 """
 
 # Start-up cost: with OVERDRIVE=1 every process imports this package, so it imports nothing
@@ -55,6 +55,9 @@ _OPTIONS: "Dict[str, tuple]" = {
         "0 compiles everything on first execution")),
     "max_code_bytes": ("int", _int_accepted(
         "max_code_bytes", "bytes of executable memory for compiled code")),
+    "tier2_threshold": ("int", _int_accepted(
+        "tier2_threshold", "frame entries after which a compiled function is compiled again "
+        "by the optimizing tier 2; -1 never, 0 at the first call")),
     "recompile_after": ("int", _int_accepted(
         "recompile_after", "native entries after which a function is compiled once more "
         "from what its caches recorded; 0 never recompiles")),
@@ -62,7 +65,7 @@ _OPTIONS: "Dict[str, tuple]" = {
     "log": ("log", None),         # None: overdrive.log says (imported when needed)
     "log_file": ("path", None),
 }
-_config: "Dict[str, Any]" = {"threshold": 200, "max_code_bytes": 512 << 20,
+_config: "Dict[str, Any]" = {"threshold": 200, "tier2_threshold": -1, "max_code_bytes": 512 << 20,
                            "recompile_after": 1000, "perf_map": False, "log": "",
                            "log_file": None}
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
@@ -189,7 +192,8 @@ def _configure(options: "Dict[str, Any]", labels: "Dict[str, str] | None" = None
     # after the C values are set puts them back.
     log_target = _open_log_file(new, options, labels) if log_changed else None
     try:
-        _overdrive._set_config(new["threshold"], new["max_code_bytes"], new["recompile_after"])
+        _overdrive._set_config(new["threshold"], new["max_code_bytes"], new["recompile_after"],
+                               new["tier2_threshold"])
         try:
             if new["perf_map"] != old["perf_map"]:
                 _switch_perf_map(new["perf_map"], old["perf_map"], labels)
@@ -198,7 +202,8 @@ def _configure(options: "Dict[str, Any]", labels: "Dict[str, str] | None" = None
                 log.switch(new["log"], log_target)
         except BaseException:
             _overdrive._set_perf_map(old["perf_map"])
-            _overdrive._set_config(old["threshold"], old["max_code_bytes"], old["recompile_after"])
+            _overdrive._set_config(old["threshold"], old["max_code_bytes"], old["recompile_after"],
+                                   old["tier2_threshold"])
             raise
     finally:
         if log_target is not None:
@@ -437,3 +442,5 @@ if not _is_launcher():
                              "the log stays off")
     _config_from_environment(os.environ, {"perf_map": "OVERDRIVE_PERF_MAP"},
                              "the perf map stays off")
+    _config_from_environment(os.environ, {"tier2_threshold": "OVERDRIVE_TIER2_THRESHOLD"},
+                             "tier 2 stays off")

@@ -46,6 +46,7 @@ typedef struct {
 
 typedef struct {
     int threshold;                       /* interpreted entries before compiling */
+    int tier2_threshold;                 /* frame entries before tier 2 compiles; -1 off */
     size_t max_code_bytes;
     uint64_t recompile_after;            /* native entries before recompiling; 0 = never */
     int compact;                         /* OD_COMPACT_*: which first compiles are compact */
@@ -73,6 +74,7 @@ typedef struct {
     int recompile_attempted;             /* once only, even if it failed */
     int8_t has_loop;                     /* a backward jump: -1 not looked at yet, 0, 1 */
     int8_t in_stdlib;                    /* from the standard library: -1 not looked at yet */
+    int8_t tier2_off;                    /* tier 2 refused it or gave up: never try again */
     uint64_t interpreted_ns;             /* time its interpreted entries took (loop code,
                                           * threshold > 1: the compile policy's rent) */
 } OdCodeState;
@@ -115,7 +117,8 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st);
  * or second call, knew nothing of the types it would meet. */
 static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
 {
-    if (od_config.recompile_after && st->unit->native_entries >= od_config.recompile_after
+    if (od_config.recompile_after && st->unit->tier == 1
+        && st->unit->native_entries >= od_config.recompile_after
         && !st->recompile_attempted)
         od_recompile_code(co, st);
 }

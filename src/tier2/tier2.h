@@ -7,6 +7,7 @@
 #define OD_TIER2_TIER2_H
 
 #include "../od_python.h"
+#include "../hook/hook.h"
 
 /* [(stage, text), ...]: the HIR after building, then after each pass of `passes` (a
  * sequence of pass names; None: the default pipeline), the verifier run after every stage.
@@ -31,5 +32,23 @@ PyObject *od_tier2_passes(void);
 PyObject *od_tier2_type_op(const char *op, PyObject *a, PyObject *b);
 /* The names of the lattice's named types. */
 PyObject *od_tier2_type_names(void);
+
+/* ---- running tier-2 code ----
+ * od_tier2_promote: compile `co` (whose frame `f` is being entered; its globals are the
+ * feedback for LoadGlobal) with tier 2 and make it what fresh frames enter (st->unit; tier
+ * 1's unit kept in st->tier1). Refused or failed: st->tier2_off is set and tier 1 stays.
+ * Never raises (an exception already set is kept). The state it keeps in st->tier2 (units,
+ * exit counts, what not to speculate on) is freed by od_tier2_state_free. */
+void od_tier2_promote(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f);
+void od_tier2_state_free(void *state);
+
+/* dis(f, tier=2): the LIR (after register allocation) of a fresh compile of `co`, as a str;
+ * ValueError naming the reason when tier 2 refuses it. Nothing is installed. */
+PyObject *od_tier2_lir_text(PyCodeObject *co, PyObject *func);
+/* info(f)['tier2']: {'compiles', 'active', 'off', 'exits': {reason: n}, 'exit_places':
+ * [(byte offset, reason, unit number, count)], 'why_not'}. */
+PyObject *od_tier2_info(PyCodeObject *co);
+/* stats()['tier2']: {'functions', 'refused', 'recompiled', 'given_up', 'exits': {...}}. */
+PyObject *od_tier2_stats(void);
 
 #endif /* OD_TIER2_TIER2_H */
