@@ -273,7 +273,7 @@ PROGRAM = """
 DEFAULTS = {"log": "", "log_file": None, "max_code_bytes": 512 << 20, "perf_map": False,
             "recompile_after": 1000, "threshold": 200,
             # tier 2 is off unless the environment (the stress mode) switches it on
-            "tier2_threshold": int(os.environ.get("OVERDRIVE_TIER2_THRESHOLD") or -1)}
+            "tier2_threshold": -1}
 
 
 def _expect(r, stderr_lines, enabled, **config):

@@ -8,6 +8,14 @@ import _overdrive
 import overdrive
 
 
+@pytest.fixture(autouse=True)
+def _tier2_threshold_restored():
+    before = overdrive.config()["tier2_threshold"]
+    yield
+    overdrive.disable()
+    overdrive.config(tier2_threshold=before)
+
+
 def outcome(f, args):
     try:
         return ("ok", f(*args))

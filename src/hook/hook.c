@@ -172,12 +172,15 @@ static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
 
 static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
 
-/* Tier 2 once a tier-1 function's frame entries pass tier2_threshold (tier2/tier2.h). */
+/* Tier 2 once a tier-1 function's frame entries pass tier2_threshold (tier2/tier2.h);
+ * back to tier 1 when tier 2 is switched off. */
 static inline void maybe_tier2(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
 {
     if (od_config.tier2_threshold >= 0 && !st->tier2_off && st->unit->tier == 1
         && st->entries > (uint64_t)od_config.tier2_threshold)
         od_tier2_promote(co, st, f);
+    else if (od_config.tier2_threshold < 0 && st->unit->tier == 2)
+        od_tier2_demote(st);
 }
 
 /* The eval-frame function as a frame runner (hook/cstack.h), the throw flag in `arg`. */

@@ -407,6 +407,14 @@ void od_tier2_promote(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
 
 void od_tier2_state_free(void *state) { od_t2_state_free(state); }
 
+void od_tier2_demote(OdCodeState *st)
+{
+    if (st->unit && st->unit->tier == 2 && st->tier1) {
+        st->unit = st->tier1;
+        st->tier1 = NULL;
+    }
+}
+
 PyObject *od_tier2_lir_text(PyCodeObject *co, PyObject *func)
 {
     OdT2State s;

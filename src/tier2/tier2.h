@@ -41,6 +41,8 @@ PyObject *od_tier2_type_names(void);
  * exit counts, what not to speculate on) is freed by od_tier2_state_free. */
 void od_tier2_promote(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f);
 void od_tier2_state_free(void *state);
+/* Back to tier 1's unit (tier 2 switched off); the tier-2 unit stays alive with the code. */
+void od_tier2_demote(OdCodeState *st);
 
 /* dis(f, tier=2): the LIR (after register allocation) of a fresh compile of `co`, as a str;
  * ValueError naming the reason when tier 2 refuses it. Nothing is installed. */

@@ -38,6 +38,20 @@ static void demote(PyCodeObject *co, OdT2Unit *u)
     }
 }
 
+/* The unit-level exit reason (runtime/unit.h) an exit counts as: tier 1's where they mean
+ * the same thing. */
+static int unit_reason(int reason)
+{
+    switch (reason) {
+    case OD_T2X_TRACING: return OD_EXIT_TRACING;
+    case OD_T2X_UNBOUND_LOCAL: return OD_EXIT_UNBOUND_LOCAL;
+    case OD_T2X_HELPER_DEOPT: return OD_EXIT_HELPER_DEOPT;
+    case OD_T2X_UNSUPPORTED: return OD_EXIT_UNSUPPORTED_OPCODE;
+    case OD_T2X_ERROR: return OD_EXIT_TIER2_ERROR;
+    default: return OD_EXIT_TIER2_DEOPT;
+    }
+}
+
 PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
 {
     OdLirExit *x = &u->exits[exit];
@@ -81,7 +95,7 @@ PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
     od_t2_stats.exits[reason]++;
     u->unit.exit_pending = 1;
     u->unit.throw_pending = kind == OD_XK_ERROR;
-    u->unit.last_exit = kind == OD_XK_ERROR ? OD_EXIT_TIER2_ERROR : OD_EXIT_TIER2_DEOPT;
+    u->unit.last_exit = unit_reason(reason);
     u->unit.last_exit_opcode = x->index < Py_SIZE(co) ? _PyOpcode_Deopt[_Py_OPCODE(_PyCode_CODE(co)[x->index])] : 0;
     if (kind == OD_XK_DEOPT && od_t2_exit_speculative[reason] && x->count >= OD_T2_SPEC_LIMIT
         && x->resume < u->state->ncodeunits) {
