@@ -144,7 +144,7 @@ def uses_global(n):
     return s
 
 
-def test_global_rebound_during_loop_deopts():
+def test_global_rebound_during_loop_is_seen():
     global G
     warm(uses_global, 10)
     G = 5
@@ -158,8 +158,10 @@ def test_global_rebound_during_loop_deopts():
     finally:
         overdrive.disable()
     G = 5
-    assert got == expected and info["tier"] == 2
-    assert info["tier2"]["exits"].get("GLOBAL_CHANGED", 0) >= 1
+    # GlobalValue: the value as a constant while the dicts keep their versions, looked up
+    # again once they changed (no exit: module code writing its globals is common)
+    assert got == expected and info["tier"] == 2 and info["tier2"]["exits"] == {}
+    assert "GlobalLoad" in _overdrive._tier2_lir(uses_global)
 
 
 def traced_loop(n, hook):

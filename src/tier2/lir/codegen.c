@@ -6,7 +6,8 @@
  * state, unit, cframe, the register dump area, the outgoing area, the spill slots.
  * Rarely taken paths go after the body: one stub per exit (its index, then the shared
  * path that dumps every allocatable register and calls od_t2_exit), deallocations and the
- * eval breaker's handler (both keep every register). */
+ * eval breaker's handler (both keep every register), a global's lookup when the dicts
+ * changed. */
 #include "lir.h"
 
 #include "../../asm/codemem.h"
@@ -36,10 +37,11 @@ const int od_lir_nxmms = 14;
 #define R_FRAME OD_RBX
 
 typedef struct {
-    int kind;           /* 0 dealloc, 1 poll */
+    int kind;           /* 0 dealloc, 1 poll, 2 global lookup */
     OdLabel label, back;
     int reg;            /* dealloc: the object */
-    int exit;           /* poll: error exit */
+    int exit;           /* poll, global: error exit */
+    PyObject *name;     /* global: the name */
 } Stub;
 
 typedef struct {
@@ -256,20 +258,31 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_cmp_rr(a, r, OD_RCX);
         od_jcc(a, OD_CC_NE, X);
         break;
-    case OD_LOP_GuardGlobals:
+    case OD_LOP_GlobalLoad: {
+        Stub *s = stub(c, 2);
+        if (!s)
+            return;
+        s->exit = i->exit;
+        s->name = i->obj;
+        OdLabel slow = s->label, done = s->back;
         od_mov_rm(a, OD_RAX, R_FRAME, OFF_GLOBALS);
         od_mov_rm(a, OD_RAX, OD_RAX, OFF_VERSION);
         od_mov_ri(a, OD_RCX, i->imm);
         od_cmp_rr(a, OD_RAX, OD_RCX);
-        od_jcc(a, OD_CC_NE, X);
+        od_jcc(a, OD_CC_NE, slow);
         if (i->imm2) {
             od_mov_rm(a, OD_RAX, R_FRAME, OFF_BUILTINS);
             od_mov_rm(a, OD_RAX, OD_RAX, OFF_VERSION);
             od_mov_ri(a, OD_RCX, i->imm2);
             od_cmp_rr(a, OD_RAX, OD_RCX);
-            od_jcc(a, OD_CC_NE, X);
+            od_jcc(a, OD_CC_NE, slow);
         }
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)i->ptr);
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_label_bind(a, done);
+        gout(c, i->dst, OD_RAX);
         break;
+    }
     case OD_LOP_UnboxInt: {
         /* value = d0 | d1 << 30, negated for a negative size (|size| <= 2: guarded) */
         OdLabel done = od_label_new(a), neg = od_label_new(a);
@@ -555,12 +568,19 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     for (int s = 0; s < c.nstubs; s++) {
         Stub *st = &c.stubs[s];
         od_label_bind(a, st->label);
-        save_volatile(&c, 0);
+        if (st->kind != 2)
+            save_volatile(&c, 0);
         if (st->kind == 0) {
             if (st->reg != OD_RDI)
                 od_mov_rr(a, OD_RDI, (OdReg)st->reg);
             od_call_abs(a, _Py_Dealloc);
             save_volatile(&c, 1);
+            od_jmp(a, st->back);
+        } else if (st->kind == 2) {
+            /* no registers kept: GlobalLoad is a call for the allocator */
+            helper_call(&c, od_t2_load_global, 0, st->name);
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
             od_jmp(a, st->back);
         } else {
             od_mov_rm(a, OD_RDI, OD_RSP, OD_LIR_OFF_TS);

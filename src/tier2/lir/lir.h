@@ -43,8 +43,8 @@
     X(GuardFloat, "exit unless src0 is an exact float")                                      \
     X(GuardNotNull, "exit if src0 is NULL")                                                  \
     X(GuardIs, "exit unless src0 is the object ptr")                                         \
-    X(GuardGlobals, "exit unless f_globals's version is imm and (imm2 != 0) f_builtins's "   \
-                    "is imm2")                                                               \
+    X(GlobalLoad, "dst = ptr (a new reference) while f_globals's version is imm and (imm2 " \
+                  "!= 0) f_builtins's is imm2; else the lookup helper (exit: unbound, error)") \
     X(UnboxInt, "dst = the int64 value of the int src0 (guarded)")                           \
     X(UnboxFloat, "dst = the double of the float src0 (guarded)")                            \
     X(BoxBool, "dst = src0 ? True : False, a new reference")                                 \
@@ -146,7 +146,6 @@ typedef struct {
 /* Exit reasons: X(name, description, speculative: a repeat disables the speculation). */
 #define OD_T2_EXIT_REASONS(X)                                                              \
     X(GUARD_TYPE, "an operand's type was not the one speculated on", 1)                      \
-    X(GLOBAL_CHANGED, "the globals or builtins dict changed since compile time", 1)          \
     X(INT_OVERFLOW, "int arithmetic left int64", 1)                                          \
     X(FLOAT_ZERO_DIV, "float division by zero (the interpreter raises)", 1)                  \
     X(UNBOUND_LOCAL, "unbound local (the interpreter raises)", 0)                           \

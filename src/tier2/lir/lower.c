@@ -602,19 +602,25 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (od_type_eq(i->itype, od_type_named(OD_TN_Float)))
             return guard(W, i, OD_LOP_GuardFloat, OD_T2X_GUARD_TYPE);
         return refuse(W, "GuardType of a type other than Int or Float");
-    case OD_HOP_GlobalValue:
-        if (!(x = emit(W, OD_LOP_GuardGlobals, 0)))
+    case OD_HOP_GlobalValue: {
+        int j = W->L->bc.instr_at_unit[i->bc_offset];
+        if (!(x = emit(W, OD_LOP_SetPrev, 0)))
+            return -1;
+        x->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
+        int e = exit_here(W, i, OD_XK_ERROR_OR_DEOPT, OD_T2X_HELPER_DEOPT);
+        if (e < 0 || !(x = emit(W, OD_LOP_GlobalLoad, 0)))
             return -1;
         x->imm = i->imm;
         x->imm2 = i->imm2;
-        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, OD_T2X_GLOBAL_CHANGED)) < 0 ||
-            !(x = emit(W, OD_LOP_Imm, 0)))
-            return -1;
-        x->imm = (long long)(intptr_t)i->obj;
+        x->ptr = i->obj;
+        x->obj = PyTuple_GET_ITEM(W->fn->code->co_names, W->L->bc.instrs[j].oparg >> 1);
         x->dst = W->vreg[i->id];
-        if (incref_vreg(W, x->dst, 0) < 0)
-            return -1;
+        x->exit = e;
+        W->L->exits[e].after_call = 1;
+        if (W->L->out_slots < 2)
+            W->L->out_slots = 2;
         break;
+    }
     case OD_HOP_UnboxInt:
         if (unary(W, i, OD_LOP_UnboxInt) < 0)
             return -1;

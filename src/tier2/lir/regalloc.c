@@ -4,7 +4,8 @@
  * blocks (bit sets of vregs); a vreg's interval is one range from its first to its last
  * position (holes are not used), widened to every block it is live through. An exit's
  * values are uses at its instruction, or just after it when the exit follows a call (they
- * must survive the call). An interval that spans a call position (CallH, Truth, ForIter)
+ * must survive the call). An interval that spans a call position (CallH, Truth, ForIter,
+ * GlobalLoad: their slow paths call)
  * gets a callee-saved GPR or a stack slot (no XMM register survives a call); others take
  * any free register of their class, caller-saved first. With none free the interval lives
  * in a stack slot for its whole life; slots are reused once their interval has ended.
@@ -19,7 +20,8 @@
 
 static int is_call(const OdLirInstr *i)
 {
-    return i->op == OD_LOP_CallH || i->op == OD_LOP_Truth || i->op == OD_LOP_ForIter;
+    return i->op == OD_LOP_CallH || i->op == OD_LOP_Truth || i->op == OD_LOP_ForIter
+           || i->op == OD_LOP_GlobalLoad;
 }
 
 static void touch(OdLir *L, int v, int pos)

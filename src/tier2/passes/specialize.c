@@ -9,7 +9,8 @@
  * UnboxInt(BoxInt r) is r. Frame-state slots take the unboxed value itself (deoptimization
  * boxes it), so a box nothing else needs disappears. A Compare feeding IsTrue becomes the
  * unboxed condition. LoadGlobal whose name is bound now becomes GlobalValue: the value as
- * a constant while the globals (and builtins) dict versions hold.
+ * a constant while the globals (and builtins) dict versions hold, looked up again when they
+ * changed (its type is not speculated on).
  * Sites in fn->no_speculate stay generic (their guards kept failing). Without feedback the
  * pass only uses what the types say. */
 #include "passes.h"
@@ -255,7 +256,7 @@ static int specialize_global(Spec *S, OdHirInstr *i)
     g->obj = v;
     g->imm = (long long)gv;
     g->imm2 = (long long)bv;
-    g->type = od_type_of_object(v);
+    g->type = od_type_named(OD_TN_Object);   /* the value may change: not speculated on */
     if (od_hir_replace_all_uses(S->fn, i, g) < 0)
         return -1;
     od_hir_remove(i);
