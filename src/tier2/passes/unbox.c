@@ -112,7 +112,7 @@ int od_hir_pass_unbox(OdHirFunc *fn)
             }
     for (int b = 0; b < fn->nblocks; b++)
         for (OdHirInstr *i = fn->blocks[b]->first; i && i->op == OD_HOP_Phi; i = i->next) {
-            OdHirInstr *q = kind[i->id] != K_NONE ? up[i->id] : NULL;
+            OdHirInstr *q = i->id < n && kind[i->id] != K_NONE ? up[i->id] : NULL;
             if (!q)
                 continue;
             for (int o = 0; o < i->nops; o++) {
@@ -121,7 +121,7 @@ int od_hir_pass_unbox(OdHirFunc *fn)
                     w = q;
                 else if (v->op == OD_HOP_BoxInt || v->op == OD_HOP_BoxFloat)
                     w = v->ops[0];
-                else if (boxed_phi(v))
+                else if (boxed_phi(v) && v->id < n)
                     w = up[v->id];
                 else {
                     if (!(w = od_hir_new_instr(fn, OD_HOP_Const, 0)))
@@ -144,7 +144,7 @@ int od_hir_pass_unbox(OdHirFunc *fn)
     for (int b = 0; b < fn->nblocks; b++)
         for (OdHirInstr *i = fn->blocks[b]->first, *next; i && i->op == OD_HOP_Phi; i = next) {
             next = i->next;
-            OdHirInstr *q = kind[i->id] != K_NONE ? up[i->id] : NULL;
+            OdHirInstr *q = i->id < n && kind[i->id] != K_NONE ? up[i->id] : NULL;
             if (!q)
                 continue;
             while (i->nuses > 0) {
@@ -159,7 +159,7 @@ int od_hir_pass_unbox(OdHirFunc *fn)
                     od_hir_remove(w);
                 } else if (w->op == OD_HOP_GuardType) {
                     od_hir_remove(w);
-                } else if (w->op == OD_HOP_Phi && up[w->id] && kind[w->id] != K_NONE) {
+                } else if (w->op == OD_HOP_Phi && w->id < n && up[w->id] && kind[w->id] != K_NONE) {
                     if (od_hir_set_op(fn, w, use.index, NULL) < 0)   /* the phi goes too */
                         goto done;
                 } else if (w == i) {
@@ -185,7 +185,7 @@ int od_hir_pass_unbox(OdHirFunc *fn)
     for (int b = 0; b < fn->nblocks; b++)
         for (OdHirInstr *i = fn->blocks[b]->first, *next; i && i->op == OD_HOP_Phi; i = next) {
             next = i->next;
-            if (kind[i->id] != K_NONE && up[i->id])
+            if (i->id < n && kind[i->id] != K_NONE && up[i->id])
                 od_hir_remove(i);
         }
     /* boxes the phis no longer need */
