@@ -287,9 +287,11 @@ def dis(func: "_CodeLike", *, file: "Optional[TextIO]" = None, tier: int = 1,
     interpreter (and why). Works for functions not compiled yet too (says why not).
 
     tier=2 prints instead tier 2's HIR (SSA form, see docs/tier2.md) after building and
-    after each pass of `passes` (pass names, see tier2_passes(); default: all, in order).
-    Nothing runs or compiles. Raises ValueError naming the reason when tier 2 cannot build
-    the function."""
+    after each pass of `passes` (pass names, see tier2_passes(); default: all, in order),
+    then (default pipeline only) its LIR with the registers the allocator chose and the exits,
+    from a fresh compile that is not installed. Raises ValueError naming the reason when tier
+    2 cannot build the function. dis_native(f) shows the machine code of the unit f runs,
+    tier 2's included."""
     text = dis_text(func, tier=tier, passes=passes)
     print(text, end="", file=file if file is not None else sys.stdout)
 
@@ -323,6 +325,12 @@ def _hir_text(func: "_CodeLike", passes: "Optional[Sequence[str]]") -> str:
     for stage, text in stages:
         out.append(f"--- HIR of {code.co_qualname} after {stage} ---\n")
         out.append(text)
+    if passes is None:
+        out.append(f"--- LIR of {code.co_qualname} (registers allocated) ---\n")
+        try:
+            out.append(_overdrive._tier2_lir(target))
+        except ValueError as exc:
+            out.append(f"{exc}\n")
     return "".join(out)
 
 

@@ -259,3 +259,20 @@ def test_refused_functions_stay_in_tier_1():
     finally:
         overdrive.disable()
     assert info["tier"] == 1
+
+
+def test_dis_tier2_shows_hir_then_lir_and_dis_native_the_tier2_code():
+    warm(int_loop, 100)
+    text = overdrive.dis_text(int_loop, tier=2)
+    assert "--- HIR of int_loop after specialize ---" in text
+    lir = text.split("--- LIR of int_loop (registers allocated) ---")[1]
+    assert "IntAdd" in lir and "Poll" in lir and "exits" in lir
+    pytest.importorskip("capstone")
+    run_t2(int_loop, (10,))
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        int_loop(5)
+    finally:
+        overdrive.disable()
+    native = overdrive.dis_native_text(int_loop)
+    assert "tier 2:" in native and "tier-2 prologue" in native and "jo " in native
