@@ -276,3 +276,41 @@ def test_dis_tier2_shows_hir_then_lir_and_dis_native_the_tier2_code():
         overdrive.disable()
     native = overdrive.dis_native_text(int_loop)
     assert "tier 2:" in native and "tier-2 prologue" in native and "jo " in native
+
+
+def _leak_cases():
+    def arith(a, b):
+        x = a * b + G
+        y = x - a
+        return x ^ y | (a & 7)
+
+    def method_and_attr(o, n):
+        r = []
+        for i in range(n):
+            r.append(o.real + i)
+        return len(r)
+    return [(arith, (-7, 9)), (arith, (2**40, 2**30)), (arith, (1.5, 2)),
+            (method_and_attr, (3, 5)), (mixed, ([1, 2.5, "x"],)), (raises_at, ({}, 1)),
+            (spectral_times, ([1.0] * 4, 4))]
+
+
+def test_no_reference_leaks():
+    import gc
+    cases = _leak_cases()
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        for _ in range(40):
+            for f, a in cases:
+                outcome(f, a)
+        gc.collect()
+        before = sys.getallocatedblocks()
+        for _ in range(300):
+            for f, a in cases:
+                outcome(f, a)
+        gc.collect()
+        grown = sys.getallocatedblocks() - before
+        tiers = [overdrive.info(f)["tier"] for f, _ in cases]
+    finally:
+        overdrive.disable()
+    assert grown < 100, grown
+    assert 2 in tiers

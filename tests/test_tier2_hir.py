@@ -162,8 +162,9 @@ def test_while_loop():
           v14:CBool = IsTrue v13 [@24 n=v9 k=v11 | v13]
           CondBranch v14 -> bb1 bb2
         bb2 @25 <- bb0 bb1
-          v15:Object = Phi v2 v11
-          Return v15
+          v15:Object = Phi v0 v9
+          v16:Object = Phi v2 v11
+          Return v16
         """)
 
 

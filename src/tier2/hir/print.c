@@ -263,7 +263,7 @@ PyObject *od_hir_print(OdHirFunc *fn)
                 for (int s = 0; s < blk->nsuccs; s++)
                     put(&o, " bb%d", blk->succs[s]->mark);
             }
-            if (i->fs)
+            if (i->fs && i->op != OD_HOP_Return)   /* Return's only serves boxing */
                 put_fs(&o, fn, i->fs);
             put(&o, "\n");
         }

@@ -119,6 +119,7 @@ typedef struct {
 typedef struct {
     int id;
     int hir_block;      /* HIR block id, or -1 for an edge block */
+    int from;           /* an edge block: the block whose terminator leads to it */
     OdLirInstr *ins;
     int n, cap;
     int start, end;     /* positions */

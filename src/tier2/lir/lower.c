@@ -816,6 +816,7 @@ static int edge_target(Lower *W, OdHirBlock *b, int k)
     int saved = W->cur, e = new_block(W->L, -1);
     if (e < 0)
         return -1;
+    W->L->blocks[e].from = saved;
     W->cur = e;
     OdLirInstr *j;
     if (edge_code(W, b, k) < 0 || !(j = emit(W, OD_LOP_Jump, 0)))
@@ -877,7 +878,17 @@ static int lower_terminator(Lower *W, OdHirBlock *b)
         if (!(owned(r) && !BIT_GET(W->live_out + (size_t)b->id * W->words, r->id)) &&
             incref_vreg(W, v, 0) < 0)
             return -1;
-        if (!(x = emit(W, OD_LOP_Return, 1)))
+        /* the rest of what it uses (its frame state) dies here */
+        uint64_t *done = W->tmp;
+        memset(done, 0, sizeof(uint64_t) * (size_t)W->words);
+        int err = 0;
+        FOR_USES(t, q, {
+            if (!err && q != r && owned(q) && !BIT_GET(done, q->id)) {
+                BIT_SET(done, q->id);
+                err = decref(W, q);
+            }
+        });
+        if (err || !(x = emit(W, OD_LOP_Return, 1)))
             return -1;
         x->src[0] = v;
         return 0;
@@ -894,6 +905,47 @@ static int lower_terminator(Lower *W, OdHirBlock *b)
     default:
         return refuse(W, od_hir_op_info[t->op].name);
     }
+}
+
+/* Each edge block right after the block it leaves from (the HIR blocks keep their reverse
+ * post-order): short live ranges across the edge, and no jump where it falls through. */
+static int layout(OdLir *L)
+{
+    int n = L->nblocks, k = 0;
+    int *order = malloc(sizeof(int) * (size_t)(n + 1)), *pos = malloc(sizeof(int) * (size_t)(n + 1));
+    OdLirBlock *nb = malloc(sizeof(OdLirBlock) * (size_t)(n + 1));
+    if (!order || !pos || !nb) {
+        free(order);
+        free(pos);
+        free(nb);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int b = 0; b < n; b++)
+        if (L->blocks[b].hir_block >= 0) {
+            order[k++] = b;
+            for (int e = 0; e < n; e++)
+                if (L->blocks[e].hir_block < 0 && L->blocks[e].from == b)
+                    order[k++] = e;
+        }
+    for (int i = 0; i < n; i++)
+        pos[order[i]] = i;
+    for (int i = 0; i < n; i++) {
+        nb[i] = L->blocks[order[i]];
+        nb[i].id = i;
+        if (nb[i].hir_block < 0)
+            nb[i].from = pos[nb[i].from];
+        for (int j = 0; j < nb[i].n; j++)
+            for (int t = 0; t < 2; t++)
+                if (nb[i].ins[j].target[t] >= 0)
+                    nb[i].ins[j].target[t] = pos[nb[i].ins[j].target[t]];
+    }
+    free(L->blocks);
+    L->blocks = nb;
+    L->capblocks = n + 1;
+    free(order);
+    free(pos);
+    return 0;
 }
 
 int od_lir_lower(OdLir *L, OdHirFunc *fn)
@@ -947,7 +999,7 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
             goto done;
         rc = -1;
     }
-    rc = 0;
+    rc = layout(L);
 done:
     free(W.order);
     free(W.vreg);
