@@ -209,7 +209,9 @@ PyObject *od_tier2_type_names(void)
 
 #include "lir/lir.h"
 #include "rt/exit.h"
+#include "rt/helpers.h"
 #include "../asm/codemem.h"
+#include "../hook/events.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,6 +405,7 @@ void od_tier2_promote(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
         st->tier2_off = 1;       /* this unit is the last: a storm sends it to tier 1 for good */
     od_stats.compile_ns += u->unit.compile_ns;
     od_stats.code_bytes += u->unit.code_size;
+    od_event_compiled(co, &u->unit);     /* the compile log and the perf map */
 }
 
 void od_tier2_state_free(void *state) { od_t2_state_free(state); }
@@ -500,4 +503,30 @@ PyObject *od_tier2_stats(void)
                          "refused", (unsigned long long)od_t2_stats.refused,
                          "recompiled", (unsigned long long)od_t2_stats.recompiled,
                          "given_up", (unsigned long long)od_t2_stats.given_up, "exits", ex);
+}
+
+int od_tier2_symbols(PyObject *dict)
+{
+    static const struct { const char *name; const void *fn; } table[] = {
+#define OD_T2_SYM(op, fn, check, kind, reason) {#fn, (const void *)fn},
+        OD_T2_HELPER_OPS(OD_T2_SYM)
+#undef OD_T2_SYM
+        {"od_t2_box_int", (const void *)od_t2_box_int},
+        {"od_t2_box_float", (const void *)od_t2_box_float},
+        {"od_t2_truth", (const void *)od_t2_truth},
+        {"od_t2_load_method", (const void *)od_t2_load_method},
+        {"od_t2_for_iter", (const void *)od_t2_for_iter},
+        {"od_t2_exit", (const void *)od_t2_exit},
+        {"od_t2_exit_entry", (const void *)od_t2_exit_entry},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
+        PyObject *k = PyLong_FromVoidPtr((void *)table[i].fn);
+        PyObject *v = PyUnicode_FromString(table[i].name);
+        int err = !k || !v || PyDict_SetItem(dict, k, v) < 0;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (err)
+            return -1;
+    }
+    return 0;
 }

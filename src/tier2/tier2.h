@@ -50,6 +50,8 @@ PyObject *od_tier2_lir_text(PyCodeObject *co, PyObject *func);
 /* info(f)['tier2']: {'compiles', 'active', 'off', 'exits': {reason: n}, 'exit_places':
  * [(byte offset, reason, unit number, count)], 'why_not'}. */
 PyObject *od_tier2_info(PyCodeObject *co);
+/* Adds {address: name} of the functions tier-2 code calls (dis_native names them). 0/-1. */
+int od_tier2_symbols(PyObject *dict);
 /* stats()['tier2']: {'functions', 'refused', 'recompiled', 'given_up', 'exits': {...}}. */
 PyObject *od_tier2_stats(void);
 
