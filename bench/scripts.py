@@ -211,8 +211,9 @@ def read_stats(path: Path) -> dict[str, Any] | None:
     stats = json.loads(lines[-1])["stats"]
     native, interpreted = stats.get("frames_native", 0), stats.get("frames_interpreted", 0)
     keep = ("functions_compiled", "functions_recompiled", "compile_time_ns",
-            "instructions_compiled", "code_bytes", "frames_native", "frames_interpreted",
-            "interpreted_by_reason")
+            "instructions_compiled", "code_bytes", "code_memory_in_use",
+            "code_memory_resident", "code_memory_mapped", "frames_native",
+            "frames_interpreted", "interpreted_by_reason")
     summary = {k: stats.get(k) for k in keep}
     summary["native_share"] = native / (native + interpreted) if native + interpreted else None
     return summary

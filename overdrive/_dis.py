@@ -283,6 +283,20 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
                            f"unit {int.from_bytes(d[2:4], 'little')}, depth {int.from_bytes(d[4:6], 'little')}")
                     off += 6
                     resumed = True
+            # A full unit's helper-failure stub (tier1/compact.c): `call fail_thunk` and 14
+            # bytes of data; the thunk starts with `pop rsi; mov rdi, rbx`.
+            elif 0 <= target < len(code) and code[target:target + 4] == b"\x5e\x48\x89\xdf":
+                d = code[off:off + 14]
+                if len(d) == 14:
+                    w = [int.from_bytes(d[i:i + 2], "little") for i in range(0, 12, 2)]
+                    name = _stdlib_dis.opname[d[12]]
+                    yield (base + off, 14, ".byte",
+                           f"{name} failed: error -> unwind at unit {w[0]} ({w[1]} live); "
+                           f"deopt -> exit to the interpreter: HELPER_DEOPT at {name} (unit "
+                           f"{w[2]}, depth {w[3]}); tracing -> exit at unit {w[4]} (depth {w[5]})")
+                    off += 14
+                    resumed = True
+            if resumed:
                 break
         if not resumed:
             return
@@ -400,6 +414,9 @@ class _Annotator:
             t = int(op_str, 16) - self.native["address"]
             if 0 <= t and self.native["code"][t:t + 3] == b"\x48\x89\xdf":
                 return "call the compact thunk: od_rt_compact_op(frame, descriptor below)"
+            if 0 <= t and self.native["code"][t:t + 4] == b"\x5e\x48\x89\xdf":
+                return ("call the helper-failure thunk: od_rt_helper_failed(frame, descriptor "
+                        "below, unit, result)")
         if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.call_entries:
             value = self.call_entries[int(op_str, 16)]
             return "call " + self.helpers.get(value, f"{value:#x} (unknown function)")

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -111,6 +112,38 @@ def test_stdlib_loops_wait_until_interpreting_them_cost_a_compile():
     with_loop(1)
     assert compiled(with_loop)
     assert overdrive.info(with_loop)["interpreted_entries"] == 4
+
+
+# Never-run padding makes it big: its expected compile cost (per code unit) then dwarfs
+# the scheduling noise of a loaded machine in its own time.
+CALLER = textwrap.dedent("""
+    def calls_back(callback, n):
+        for i in range(n):
+            callback()
+        if n < 0:
+""") + "".join(f"        n = n * {k} + {k}\n" for k in range(400))
+
+
+def _slow_callback():             # a frame of its own (program code, not compiled: no loop)
+    t = time.perf_counter() + 0.003
+    while time.perf_counter() < t:
+        pass
+
+
+def test_stdlib_rent_is_the_frames_own_time_not_its_callees():
+    # A stdlib loop whose time goes to the frames it calls (importlib's _find_spec running
+    # module bodies) does not pay its rent with their time: after several milliseconds
+    # spent in its callee it is still interpreted; its own time pays it as before.
+    namespace: dict = {}
+    exec(compile(CALLER, os.path.join(sys._stdlib_dir, "policy_fake.py"), "exec"), namespace)
+    calls_back = namespace["calls_back"]
+    overdrive.enable(threshold=1000)
+    for _ in range(4):
+        calls_back(_slow_callback, 2)       # 6 ms each, nearly all of it in the callee
+    assert not compiled(calls_back), overdrive.info(calls_back)
+    calls_back(int, 300_000)                # its own loop: milliseconds, calling C only
+    calls_back(int, 1)
+    assert compiled(calls_back)
 
 
 def test_stdlib_loops_compile_at_the_threshold_at_the_latest():

@@ -2,6 +2,7 @@
 compiled once more from what its sites recorded. The new code must behave exactly as the old, for
 frames that start in it, for frames still running the old unit (recursion, generators
 suspended in it), for sites that never ran before and for types a site had not seen."""
+import os
 import sys
 
 import overdrive
@@ -177,3 +178,45 @@ def test_code_of_both_units_is_freed_with_the_function():
     gc.collect()
     assert _overdrive.stats()["code_memory_in_use"] == before
 
+
+
+
+MIXED = """
+def mix(a, b):
+    return a * b + 1.0, a < b
+"""
+
+
+def _op_counts(fn):
+    """(inline hits, helper calls) summed over fn's operator sites."""
+    import _overdrive
+    sites = [r["cache"] for r in _overdrive._native_map(fn)["instructions"]
+             if (r.get("cache") or {}).get("kind") == "op"]
+    return sum(s["inline"] for s in sites), sum(s["fast"] + s["slow"] for s in sites)
+
+
+@pytest.mark.skipif(os.environ.get("OVERDRIVE_COMPACT") == "all",
+                    reason="inline paths of full units")
+def test_recompiled_unit_keeps_mixed_operand_code_only_where_the_sites_saw_it():
+    # A recompiled unit carries the out-of-line int-and-float code only at sites whose
+    # operands were last seen mixed: the unit fed only floats is smaller, and mixed
+    # operands then go through the helper, with the interpreter's results; the unit fed
+    # int * float keeps doing them inline.
+    floats = _fresh(MIXED, "mix")
+    mixed = _fresh(MIXED, "mix")
+    overdrive.config(recompile_after=5)
+    _run_compiled(floats, [(1.5, 2.5)] * 10)
+    _run_compiled(mixed, [(3, 2.5)] * 10)
+    assert overdrive.info(floats)["recompiled"] and overdrive.info(mixed)["recompiled"]
+    assert overdrive.info(floats)["code_size"] < overdrive.info(mixed)["code_size"]
+    calls = [(3, 2.5), (2.5, 3)]
+    expected = [floats(*a) for a in calls]
+    for fn in (floats, mixed):
+        helper0 = _op_counts(fn)[1]
+        assert _run_compiled(fn, calls) == expected
+        helper1 = _op_counts(fn)[1]
+        # (A recompiled unit does not count its inline hits: the helper's count tells.)
+        if fn is floats:
+            assert helper1 >= helper0 + 2, (helper0, helper1)   # no mixed code: the helper
+        else:
+            assert helper1 == helper0, (helper0, helper1)       # done inline

@@ -1,22 +1,43 @@
-/* asm/codemem.h — executable memory for generated code, W^X.
+/* asm/codemem.h — executable memory for generated code, W^X, packed.
  *
- * Contract: od_codemem_install() copies finished machine code into pages that are never
- * writable and executable at once: a run of pages is written while PROT_READ|PROT_WRITE,
- * then switched to PROT_READ|PROT_EXEC before anyone can jump into it, and never written
- * again while it holds live code. Pages come from 1 MiB chunks (so adjacent code shares one
- * kernel mapping instead of one VMA per function); a freed run of pages returns to the
- * chunk's free map for reuse. The total is bounded by od_codemem_set_limit(). Not thread
- * safe: callers hold the GIL. */
+ * Contract: od_codemem_install() copies finished machine code into executable memory that is
+ * never writable and executable at once. Units are packed: many small units share pages.
+ * Memory comes from 1 MiB regions (larger for a larger unit) mapped PROT_NONE; a region is
+ * divided into 64-byte granules with one bit each, and a unit takes the first run of free
+ * granules that fits it (first fit, lowest address first, so live code stays dense).
+ *
+ * Writing: the pages the new unit touches are switched to PROT_READ|PROT_WRITE, the unit is
+ * copied in, and they go back to PROT_READ|PROT_EXEC before the call returns. Those pages
+ * may hold other units' live code, which is then not executable for the few instructions
+ * of the copy. That is safe because nothing can run it then: every caller (the compiler,
+ * the co_extra free function) holds the GIL; compiled code only runs in a thread that holds
+ * the GIL (a thread that released it inside a helper reacquires it before returning into
+ * compiled code); and between the two mprotect calls this thread runs only memset/memcpy
+ * (no Python code, no allocation, no GC). A second interpreter or a free-threaded build
+ * would need a lock here and a dual mapping instead (see docs/design.md, "Memory").
+ *
+ * Freeing: a unit's granules go back to its region's free map when its code object dies.
+ * A page left with no live code is given back to the OS at once (remapped PROT_NONE, so it
+ * neither stays resident nor runs stale code); a region left with no live code is unmapped.
+ * Bytes of a freed unit inside a page that still holds other code are left as they were
+ * (executable, never jumped to: nothing refers to a dead unit) until a new unit reuses them.
+ *
+ * The total reserved is bounded by od_codemem_set_limit(). Not thread safe: callers hold
+ * the GIL. */
 #ifndef OD_ASM_CODEMEM_H
 #define OD_ASM_CODEMEM_H
 
 #include <stddef.h>
 
-/* Copy `len` bytes of code into fresh executable pages; returns the code address or NULL
- * (out of memory, or the limit reached). *reserved gets the bytes reserved (whole pages).
- * The code starts at an offset in its first page that differs from one unit to the next
- * (cache-set colouring); the rest of the pages is int3. */
+/* Granule of the allocator: every unit starts at a multiple of it (a cache line). */
+#define OD_CODEMEM_GRAIN 64
+
+/* Copy `len` bytes of code into executable memory; returns the code address (a multiple of
+ * OD_CODEMEM_GRAIN) or NULL (out of memory, or the limit reached). *reserved gets the bytes
+ * reserved: len rounded up to the granule; the bytes past `len` are int3, and so is every
+ * byte of a page that held no code before. */
 void *od_codemem_install(const void *code, size_t len, size_t *reserved);
+/* Give back what od_codemem_install returned (`reserved` as it reported). */
 void od_codemem_release(void *code, size_t reserved);
 
 /* Bounds of the limit (config max_code_bytes): one page at least; at most 2**47 bytes,
@@ -28,11 +49,19 @@ void od_codemem_release(void *code, size_t reserved);
 
 void od_codemem_set_limit(size_t bytes);
 size_t od_codemem_limit(void);
-size_t od_codemem_in_use(void);   /* bytes of pages holding live code */
-size_t od_codemem_mapped(void);   /* bytes of chunks mapped from the OS */
+size_t od_codemem_in_use(void);   /* bytes reserved by live units (granules) */
+size_t od_codemem_resident(void); /* bytes of the pages holding live code */
+size_t od_codemem_mapped(void);   /* bytes of regions mapped from the OS */
 
-/* 1 if every page of the run holding `p` (`len` = its reserved bytes) is currently mapped readable+executable and not writable
- * (used by the tests to check the W^X invariant through /proc/self/maps). */
+/* 1 if every page that [p, p + len) touches is currently mapped readable+executable and not
+ * writable, 0 if not, -1 if /proc/self/maps cannot be read (used by the tests). */
 int od_codemem_check_wx(const void *p, size_t len);
+
+/* The allocator's self-test (tests/test_codemem.py): `n` units of sizes drawn from `seed`,
+ * installed, run, checked (alignment, no overlap, contents, W^X of every page of every
+ * region in /proc/self/maps, freed pages not resident), half freed, more installed into the
+ * holes and checked again, all freed; in_use, resident and mapped must return to what they
+ * were. Returns 0, or -1 with a message in err. */
+int od_codemem_selftest(unsigned seed, int n, char *err, size_t errlen);
 
 #endif /* OD_ASM_CODEMEM_H */

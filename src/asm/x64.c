@@ -52,6 +52,36 @@ static void imm64(OdAsm *a, int64_t v) { od_emit_bytes(a, &v, 8); }
 
 void od_asm_init(OdAsm *a) { memset(a, 0, sizeof *a); }
 
+void od_asm_reserve(OdAsm *a, size_t bytes, int labels, int fixups)
+{
+    if (a->failed)
+        return;
+    if (bytes > a->cap) {
+        uint8_t *p = realloc(a->buf, bytes);
+        if (p) {
+            a->buf = p;
+            a->cap = bytes;
+        }
+    }
+    if (labels > a->caplabels) {
+        int32_t *p = realloc(a->labels, (size_t)labels * sizeof *p);
+        if (p)
+            a->labels = p;
+        int32_t *q = p ? realloc(a->label_nfix, (size_t)labels * sizeof *q) : NULL;
+        if (q) {
+            a->label_nfix = q;
+            a->caplabels = labels;
+        }
+    }
+    if (fixups > a->capfixups) {
+        OdFixup *p = realloc(a->fixups, (size_t)fixups * sizeof *p);
+        if (p) {
+            a->fixups = p;
+            a->capfixups = fixups;
+        }
+    }
+}
+
 void od_asm_free(OdAsm *a)
 {
     free(a->plt);

@@ -55,6 +55,9 @@ typedef struct {
 
 void od_asm_init(OdAsm *a);
 void od_asm_free(OdAsm *a);
+/* Room for `bytes` of code, `labels` labels and `fixups` fix-ups up front, so that a buffer
+ * sized from an estimate grows (and is copied) rarely. Sets `failed` if out of memory. */
+void od_asm_reserve(OdAsm *a, size_t bytes, int labels, int fixups);
 /* Resolve fix-ups; returns 0, or -1 if any label is unbound or the buffer failed.
  * Jumps whose target ends up within reach of a rel8 are first shortened (jmp 5 -> 2 bytes,
  * jcc 6 -> 2), and the code behind them moves up: label offsets are final only after

@@ -3,6 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "../asm/codemem.h"
 #include "../tier1/compile.h"
@@ -11,8 +15,8 @@
 
 OdStats od_stats;
 uint64_t od_policy_compile_ns, od_policy_compiled_units;
-OdConfig od_config = {.threshold = 200, .tier2_threshold = -1, .max_code_bytes = (size_t)512 << 20, .recompile_after = 1000,
-                      .compact = OD_COMPACT_FIRST};
+OdConfig od_config = {.threshold = 200, .tier2_threshold = -1, .max_code_bytes = (size_t)512 << 20,
+                      .recompile_after = 1000, .compact = OD_COMPACT_NEVER};
 
 Py_ssize_t od_code_extra_index_value = -1; /* set once by od_hook_init */
 
@@ -33,8 +37,8 @@ int od_hook_init(void)
         return 0;
     /* Indices are never given back, so request one per process, not per install. */
     const char *mode = getenv("OVERDRIVE_COMPACT");
-    if (mode && !strcmp(mode, "0"))
-        od_config.compact = OD_COMPACT_NEVER;
+    if (mode && !strcmp(mode, "auto"))
+        od_config.compact = OD_COMPACT_FIRST;
     else if (mode && !strcmp(mode, "all"))
         od_config.compact = OD_COMPACT_ALL;
     od_code_extra_index_value = _PyEval_RequestCodeExtraIndex(free_state);
@@ -112,6 +116,34 @@ static int first_unit_compact(PyCodeObject *co)
            && od_config.recompile_after >= 1 && !has_backward_jump(co);
 }
 
+/* Compiling allocates scratch (decoded bytecode, labels, fix-ups, the code buffer) around
+ * the unit's long-lived tables and frees it: glibc keeps the freed pages in the middle of
+ * its heap resident (email_parse: 0.9 MB of free heap pages at exit, 0.2 MB on stock).
+ * malloc_trim gives whole free pages back (madvise); it costs a walk of the free lists plus
+ * the pages released (16-180 us measured), so it runs once per TRIM_EVERY_NS of compile
+ * time, not per compile. */
+#define TRIM_EVERY_NS 4000000u
+static uint64_t untrimmed_compile_ns;
+
+static void after_compile(uint64_t ns)
+{
+#ifdef __GLIBC__
+    untrimmed_compile_ns += ns;
+    if (untrimmed_compile_ns >= TRIM_EVERY_NS) {
+        untrimmed_compile_ns = 0;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        malloc_trim(0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        od_stats.heap_trims++;
+        od_stats.heap_trim_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL
+                                            + (t1.tv_nsec - t0.tv_nsec));
+    }
+#else
+    (void)ns;
+#endif
+}
+
 int od_compile_code(PyCodeObject *co, OdCodeState *st)
 {
     if (st->unit)
@@ -137,7 +169,33 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
     od_stats.code_bytes += u->code_size;
     od_stats.instrs_compiled += (uint64_t)u->ninstrs;
     od_event_compiled(co, u);
+    after_compile(u->compile_ns);
     return 0;
+}
+
+/* Whether a frame of `co` is on the frame chain of any thread of this interpreter. Native
+ * code of a unit runs only for a frame that is linked while it runs (cpython311.md Q5; od_unit_run,
+ * and any direct entry, links it first): with no such frame, no unit of `co` can be
+ * running, or be returned into. Suspended generator frames are not on a chain, and they
+ * resume in st->unit, at an instruction boundary (hook.c). Thread states are listed under
+ * the runtime's head lock, as sys._current_frames() does; their frame chains only change
+ * in a thread holding the GIL, which we hold. */
+static int code_on_a_frame_chain(PyCodeObject *co)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    PyThread_type_lock head = _PyRuntime.interpreters.mutex;
+    int found = 0;
+    PyThread_acquire_lock(head, WAIT_LOCK);
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(interp); t && !found;
+         t = PyThreadState_Next(t))
+        for (_PyInterpreterFrame *f = t->cframe ? t->cframe->current_frame : NULL; f;
+             f = f->previous)
+            if (f->f_code == co) {
+                found = 1;
+                break;
+            }
+    PyThread_release_lock(head);
+    return found;
 }
 
 void od_recompile_code(PyCodeObject *co, OdCodeState *st)
@@ -153,10 +211,18 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st)
     u->native_entries = old->native_entries;
     memcpy(u->exits, old->exits, sizeof u->exits);
     u->unwinds = old->unwinds;
+    /* The old unit stays, as u->retired, for as long as u (a unit with a retired one is
+     * never recompiled again). If no frame of co is on a frame chain, nothing can run its
+     * code any more: what it holds is freed now, the empty OdUnit stays. */
+    if (!code_on_a_frame_chain(co)) {
+        od_unit_release_code(old);
+        od_stats.retired_units_freed++;
+    }
     u->retired = old;
     st->unit = u;
     od_stats.functions_recompiled++;
     od_stats.compile_ns += u->compile_ns;
     od_stats.code_bytes += u->code_size;
     od_event_compiled(co, u);
+    after_compile(u->compile_ns);
 }

@@ -124,6 +124,31 @@ static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
     return st->interpreted_ns >= expected_compile_ns(co);
 }
 
+/* Rent is the timed frame's own time: the frames it calls (entered through the hook while
+ * it runs) report their whole time into `child_ns`, which it subtracts. Without this, a
+ * stdlib routine whose time goes to what it calls (importlib's _find_spec running module
+ * bodies, namedtuple's exec) paid its rent at its first or second call and was compiled for
+ * nothing. Per thread: `timing` says a timed frame is running and its callees must report. */
+static _Thread_local uint64_t child_ns __attribute__((tls_model("initial-exec")));
+static _Thread_local int timing __attribute__((tls_model("initial-exec")));
+
+/* Runs a frame of code that is being rented (st->interpreted_ns gets its own time). */
+static PyObject *interpret_timed(PyThreadState *ts, _PyInterpreterFrame *f, OdCodeState *st,
+                                 OdInterpReason why)
+{
+    uint64_t outer_child = child_ns;
+    int outer_timing = timing;
+    child_ns = 0;
+    timing = 1;
+    uint64_t t0 = now_ns();
+    PyObject *r = interpret(ts, f, 0, why);
+    uint64_t dt = now_ns() - t0;
+    st->interpreted_ns += dt > child_ns ? dt - child_ns : 0;
+    child_ns = outer_child;
+    timing = outer_timing;
+    return r;
+}
+
 /* The interpreter runs `f`, whose code is not compiled yet: code with a loop is timed
  * (the rent ready_to_compile weighs against compiling it). */
 static PyObject *interpret_below_threshold(PyThreadState *ts, _PyInterpreterFrame *f,
@@ -131,10 +156,7 @@ static PyObject *interpret_below_threshold(PyThreadState *ts, _PyInterpreterFram
 {
     if (st->has_loop != 1 || st->in_stdlib != 1 || od_config.threshold <= 1)
         return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
-    uint64_t t0 = now_ns();
-    PyObject *r = interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
-    st->interpreted_ns += now_ns() - t0;
-    return r;
+    return interpret_timed(ts, f, st, OD_INTERP_BELOW_THRESHOLD);
 }
 
 /* Code whose frames are suspended and resumed: generators, coroutines, async generators. */
@@ -154,23 +176,20 @@ static PyObject *resume_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     if (!st->unit && (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0)) {
         if (st->failed)
             return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
-        uint64_t t0 = st->has_loop == 1 && st->in_stdlib == 1 && od_config.threshold > 1
-                          ? now_ns() : 0;
-        PyObject *r = interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
-        if (t0)
-            st->interpreted_ns += now_ns() - t0;
-        return r;
+        if (st->has_loop == 1 && st->in_stdlib == 1 && od_config.threshold > 1)
+            return interpret_timed(ts, f, st, OD_INTERP_GENERATOR_RESUME);
+        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     }
     od_maybe_recompile(co, st);   /* resumes in the new unit, at the same instruction */
     int next = (int)(f->prev_instr - _PyCode_CODE(co)) + 1;
-    void *at = (next > 0 && next < st->unit->ncodeunits) ? st->unit->addr_at_unit[next] : NULL;
+    void *at = (next > 0 && next < st->unit->ncodeunits) ? od_unit_native_at(st->unit, next) : NULL;
     if (!at)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     od_stats.frames_native++;
     return od_unit_run(ts, f, st->unit, at);
 }
 
-static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
+static PyObject *eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
 
 /* Tier 2 once a tier-1 function's frame entries pass tier2_threshold (tier2/tier2.h);
  * back to tier 1 when tier 2 is switched off. */
@@ -186,7 +205,7 @@ static inline void maybe_tier2(PyCodeObject *co, OdCodeState *st, _PyInterpreter
 /* The eval-frame function as a frame runner (hook/cstack.h), the throw flag in `arg`. */
 static PyObject *eval_frame_runner(PyThreadState *ts, _PyInterpreterFrame *f, void *arg)
 {
-    return od_eval_frame(ts, f, (int)(intptr_t)arg);
+    return eval_frame(ts, f, (int)(intptr_t)arg);
 }
 
 /* An exception thrown into a suspended generator (gen.throw(), asyncio cancelling a
@@ -205,6 +224,20 @@ static PyObject *throw_into_generator(PyThreadState *ts, _PyInterpreterFrame *f)
 }
 
 static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    if (__builtin_expect(!timing, 1))
+        return eval_frame(ts, f, throwflag);
+    /* Called by a frame being rented: report this frame's whole time to it (and time
+     * nothing below, unless a rented frame starts there). */
+    timing = 0;
+    uint64_t t0 = now_ns();
+    PyObject *r = eval_frame(ts, f, throwflag);
+    child_ns += now_ns() - t0;
+    timing = 1;
+    return r;
+}
+
+static PyObject *eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
     /* Every frame evaluated under the hook nests on the C stack: near its end, continue
      * on a fresh segment (deep recursion must never overflow it). */

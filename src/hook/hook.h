@@ -29,6 +29,9 @@ typedef enum {
 typedef struct {
     uint64_t functions_compiled, compile_failures, compile_ns, instrs_compiled;
     uint64_t functions_recompiled;       /* recompiled once with their sites' feedback */
+    uint64_t heap_trims, heap_trim_ns;   /* malloc_trim calls after compiling (codestate.c) */
+    uint64_t retired_units_freed;        /* of those: first units freed at once (no frame
+                                          * of the code was running) */
     uint64_t functions_compact;          /* of functions_compiled: compact first units */
     uint64_t code_bytes;                 /* native bytes generated (live or not) */
     uint64_t frames_native;              /* frames that started in compiled code */
@@ -53,7 +56,9 @@ typedef struct {
 } OdConfig;
 
 /* Compact first units (tier1/compile.h od_tier1_compile_compact), set at start-up by the
- * environment variable OVERDRIVE_COMPACT (0 | auto | all; auto when unset or unknown):
+ * environment variable OVERDRIVE_COMPACT (0 | auto | all; 0 when unset or unknown: since
+ * full units got cheaper to compile, compact first units cost short programs more
+ * instructions than they save, docs/performance.md "Compact first units"):
  * NEVER: every unit is full; FIRST: code without a backward jump compiles compact first
  * when threshold >= 1 and recompile_after >= 1 (the recompilation after recompile_after
  * native entries makes the full unit, with the compact unit's feedback); ALL: every first

@@ -155,9 +155,10 @@ static PyObject *attr_cache(const OdAttrSite *s, TypeIndex *ix)
     PyObject *d = PyDict_New(), *entries = PyList_New(0);
     if (!d || !entries)
         goto fail;
+    const OdAttrCache *more = od_attr_more(s);
     for (int i = 0; i < OD_ATTR_WAYS; i++) {
-        const OdAttrCache *c = &s->cache[i];
-        if (!c->type)
+        const OdAttrCache *c = i == 0 ? &s->cache[0] : more ? &more[i - 1] : NULL;
+        if (!c || !c->type)
             continue;
         PyObject *e = PyDict_New();
         PyObject *t = e ? type_at(ix, c->type) : NULL;
@@ -237,7 +238,7 @@ static PyObject *instr_entry(const OdInstr *in, const OdUnit *u, PyFunctionObjec
                              TypeIndex *ix)
 {
     const char *base = u->mem;
-    void *native = in->start < u->ncodeunits ? u->addr_at_unit[in->start] : NULL;
+    void *native = in->start < u->ncodeunits ? od_unit_native_at(u, in->start) : NULL;
     int off = u->cache_at_unit && in->index <= u->ncodeunits ? u->cache_at_unit[in->index] : -1;
     const void *site = off >= 0 ? (const char *)u->caches + off : NULL;
     PyObject *d = PyDict_New();
@@ -360,7 +361,7 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
         OD_FN(od_rt_for_iter), OD_FN(od_rt_truth_consume), OD_FN(od_rt_dealloc),
         OD_FN(od_rt_compare_branch), OD_FN(od_rt_send), OD_FN(od_rt_return_generator),
         OD_FN(od_rt_box_bool),
-        OD_FN(od_rt_warmup), OD_FN(od_rt_compact_op),
+        OD_FN(od_rt_warmup), OD_FN(od_rt_compact_op), OD_FN(od_rt_helper_failed),
         OD_FN(od_rt_handle_eval_breaker), OD_FN(od_rt_error), OD_FN(od_rt_set_exit), OD_FN(od_rt_raise),
         OD_FN(od_rt_reraise),
         OD_FN(od_rt_long_result), OD_FN(PyLong_FromLong), OD_FN(od_rt_int_add),

@@ -230,12 +230,16 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
     if (set_obj(d, "enabled", PyBool_FromLong(od_hook_installed())) < 0
         || set_u64(d, "functions_compiled", od_stats.functions_compiled) < 0
         || set_u64(d, "functions_recompiled", od_stats.functions_recompiled) < 0
+        || set_u64(d, "retired_units_freed", od_stats.retired_units_freed) < 0
+        || set_u64(d, "heap_trims", od_stats.heap_trims) < 0
+        || set_u64(d, "heap_trim_ns", od_stats.heap_trim_ns) < 0
         || set_u64(d, "functions_compact", od_stats.functions_compact) < 0
         || set_u64(d, "compile_failures", od_stats.compile_failures) < 0
         || set_u64(d, "compile_time_ns", od_stats.compile_ns) < 0
         || set_u64(d, "instructions_compiled", od_stats.instrs_compiled) < 0
         || set_u64(d, "code_bytes", od_stats.code_bytes) < 0
         || set_u64(d, "code_memory_in_use", od_codemem_in_use()) < 0
+        || set_u64(d, "code_memory_resident", od_codemem_resident()) < 0
         || set_u64(d, "code_memory_mapped", od_codemem_mapped()) < 0
         || set_u64(d, "frames_native", od_stats.frames_native) < 0
         || set_u64(d, "frames_interpreted", interpreted) < 0
@@ -368,6 +372,72 @@ static PyObject *mod_code_is_wx_safe(PyObject *m, PyObject *obj)
     if (!st || !st->unit)
         Py_RETURN_NONE;
     return PyBool_FromLong(od_codemem_check_wx(st->unit->mem, st->unit->mem_reserved) == 1);
+}
+
+/* Bytes the JIT holds for one code object (tests and bench/memory_census.py): its
+ * OdCodeState, and for each unit (the current one and those it retired) the OdUnit, the
+ * native address per code unit, the site offsets per code unit, the sites, the exception
+ * table and the executable memory reserved; retired_units: all of that for the units a
+ * recompilation retired (kept while frames may still run them); attr_blocks: blocks of
+ * further attribute-site entries (runtime/helpers.h OdAttrSite). */
+static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
+{
+    (void)m;
+    PyCodeObject *co = as_code(obj);
+    if (!co)
+        return NULL;
+    OdCodeState *st = od_code_state(co, 0);
+    if (!st)
+        Py_RETURN_NONE;
+    size_t units = 0, unit = 0, addr = 0, cache_at = 0, sites = 0, exc = 0, code = 0;
+    size_t retired = 0, blocks = 0;
+    for (OdUnit *u = st->unit; u; u = u->retired) {
+        if (u != st->unit)
+            retired += sizeof *u + u->cache_bytes + u->mem_reserved
+                       + (u->native_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(uint32_t) : 0)
+                       + (u->cache_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(int) : 0)
+                       + (size_t)u->nexc * sizeof(OdExcEntry);
+        units++;
+        blocks += od_rt_attr_blocks_in(u->caches, u->cache_bytes);
+        unit += sizeof *u;
+        addr += u->native_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(uint32_t) : 0;
+        cache_at += u->cache_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(int) : 0;
+        sites += u->cache_bytes;
+        exc += (size_t)u->nexc * sizeof(OdExcEntry);
+        code += u->mem_reserved;
+    }
+    return Py_BuildValue("{sn sn sn sn sn sn sn sn sn sn}", "state", (Py_ssize_t)sizeof *st,
+                         "units", (Py_ssize_t)units, "unit", (Py_ssize_t)unit,
+                         "native_at_unit", (Py_ssize_t)addr, "cache_at_unit", (Py_ssize_t)cache_at,
+                         "sites", (Py_ssize_t)sites, "exc", (Py_ssize_t)exc,
+                         "code", (Py_ssize_t)code, "retired_units", (Py_ssize_t)retired,
+                         "attr_blocks", (Py_ssize_t)blocks);
+}
+
+static PyObject *mod_attr_blocks(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    return PyLong_FromSize_t(od_rt_attr_blocks());
+}
+
+/* The executable-memory allocator's self-test (asm/codemem.h): (seed, n). */
+static PyObject *mod_codemem_selftest(PyObject *m, PyObject *args)
+{
+    (void)m;
+    unsigned int seed;
+    int n;
+    if (!PyArg_ParseTuple(args, "Ii:_codemem_selftest", &seed, &n))
+        return NULL;
+    if (n < 1 || n > 100000) {
+        PyErr_SetString(PyExc_ValueError, "_codemem_selftest: n must be from 1 to 100000");
+        return NULL;
+    }
+    char err[256];
+    if (od_codemem_selftest(seed, n, err, sizeof err) < 0) {
+        PyErr_SetString(PyExc_AssertionError, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 /* Encodings for the assembler test: (name, bytes) pairs checked against capstone. */
@@ -629,6 +699,11 @@ static PyMethodDef methods[] = {
     {"_code_is_wx_safe", mod_code_is_wx_safe, METH_O, "W^X check of a function's code pages."},
     {"_lines", mod_lines, METH_O, "Source line of every code unit (bytecode/decode)."},
     {"_exception_table", mod_exception_table, METH_O, "Decoded exception table (code units)."},
+    {"_unit_memory", mod_unit_memory, METH_O, "Bytes the JIT holds for one code object."},
+    {"_attr_blocks", mod_attr_blocks, METH_NOARGS,
+     "Blocks of further entries of attribute sites allocated (runtime/helpers.h OdAttrSite)."},
+    {"_codemem_selftest", mod_codemem_selftest, METH_VARARGS,
+     "Self-test of the executable-memory allocator: (seed, n)."},
     {"_asm_selftest", mod_asm_selftest, METH_NOARGS, "Assembler encodings for tests."},
     {"_tier2_hir", mod_tier2_hir, METH_VARARGS,
      "(func, passes=None) -> [(stage, HIR text)]: tier 2's HIR after building and each pass."},

@@ -35,14 +35,38 @@ typedef struct {
     PyObject *name;     /* borrowed from co_names */
 } OdGlobalSite;
 
-/* Entries per attribute site: small polymorphism (a few receiver types) stays fast. */
+/* Entries per attribute site: small polymorphism (a few receiver types) stays fast.
+ * Entry 0 is in the site (what inline code reads); entries 1..OD_ATTR_WAYS-1 are in a
+ * block allocated when a second receiver type needs one (runtime/ops_names.c). Most sites
+ * only ever see one type: with all four entries inline a site took 320 bytes, and sites
+ * were the largest of the JIT's malloc'd tables (email_parse: 0.56 MB of attribute sites
+ * for 1,756 of them); now 128. */
 #define OD_ATTR_WAYS 4
 
 typedef struct {
-    OdAttrCache cache[OD_ATTR_WAYS]; /* first: entry 0 (what inline code reads) is one line */
-    PyObject *name;     /* borrowed from co_names */
+    OdAttrCache cache[1];   /* first: entry 0 (what inline code reads) is one line */
+    PyObject *name;         /* borrowed from co_names */
     uint32_t next_victim;
+    /* Entries 1.. (OD_ATTR_WAYS - 1 of them), or NULL. Valid only while more_site is this
+     * site: a recompilation copies its predecessor's sites byte by byte, and the copy must
+     * neither use nor free the block, which stays the original's (freed with its unit,
+     * od_rt_attr_sites_release). A copied non-NULL `more` still says, as feedback, that the
+     * site saw more than one receiver type. */
+    OdAttrCache *more;
+    const void *more_site;
 } OdAttrSite;
+
+/* The site's entries 1.., or NULL. */
+static inline OdAttrCache *od_attr_more(const OdAttrSite *s)
+{
+    return s->more && s->more_site == (const void *)s ? s->more : NULL;
+}
+
+/* Frees the entry blocks of the attribute sites in [sites, sites + len) (a unit's sites,
+ * when the unit is freed). */
+void od_rt_attr_sites_release(const void *sites, size_t len);
+size_t od_rt_attr_blocks(void);   /* entry blocks allocated (tests) */
+size_t od_rt_attr_blocks_in(const void *sites, size_t len);   /* of sites in that range */
 
 /* The helper table: X(helper, opcode, inputs released on error or -1 = keeps inputs).
  * Declared once here; tier1 uses it to emit calls and error depths. */

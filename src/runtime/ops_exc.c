@@ -65,7 +65,7 @@ static void *unwind(_PyInterpreterFrame *f, OdUnit *u, int index, int live)
     Py_XDECREF(tb);
     Py_XDECREF(type);
     stack[live] = value;
-    void *addr = u->addr_at_unit[h->target];
+    void *addr = od_unit_native_at(u, h->target);
     if (!addr) {
         /* cannot happen for compiled handlers; keep the process alive regardless */
         PyErr_SetString(PyExc_SystemError, "overdrive: exception handler was not compiled");

@@ -226,25 +226,106 @@ OD_HELPER(od_rt_delete_name)
     return OD_OK;
 }
 
+/* Entry blocks of attribute sites (helpers.h OdAttrSite.more), sorted by site address, so
+ * that freeing a unit finds the blocks of its sites by their address range. */
+typedef struct {
+    const void *site;
+    OdAttrCache *block;
+} AttrBlock;
+
+static AttrBlock *attr_blocks;
+static size_t n_attr_blocks, cap_attr_blocks;
+
+size_t od_rt_attr_blocks(void) { return n_attr_blocks; }
+
+/* Index of the first block whose site is at or above `p`. */
+static size_t attr_block_at(const void *p)
+{
+    size_t lo = 0, hi = n_attr_blocks;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if ((uintptr_t)attr_blocks[mid].site < (uintptr_t)p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The site's block of entries 1.., allocated and registered now; NULL if out of memory. */
+static OdAttrCache *new_more(OdAttrSite *site)
+{
+    if (n_attr_blocks == cap_attr_blocks) {
+        size_t cap = cap_attr_blocks ? cap_attr_blocks * 2 : 64;
+        AttrBlock *p = realloc(attr_blocks, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        attr_blocks = p;
+        cap_attr_blocks = cap;
+    }
+    OdAttrCache *m = calloc(OD_ATTR_WAYS - 1, sizeof *m);
+    if (!m)
+        return NULL;
+    size_t at = attr_block_at(site);
+    memmove(attr_blocks + at + 1, attr_blocks + at, (n_attr_blocks - at) * sizeof *attr_blocks);
+    attr_blocks[at] = (AttrBlock){site, m};
+    n_attr_blocks++;
+    site->more = m;
+    site->more_site = site;
+    return m;
+}
+
+size_t od_rt_attr_blocks_in(const void *sites, size_t len)
+{
+    return sites ? attr_block_at((const char *)sites + len) - attr_block_at(sites) : 0;
+}
+
+void od_rt_attr_sites_release(const void *sites, size_t len)
+{
+    if (!sites || !n_attr_blocks)
+        return;
+    size_t lo = attr_block_at(sites), hi = attr_block_at((const char *)sites + len);
+    for (size_t i = lo; i < hi; i++)
+        free(attr_blocks[i].block);
+    memmove(attr_blocks + lo, attr_blocks + hi, (n_attr_blocks - hi) * sizeof *attr_blocks);
+    n_attr_blocks -= hi - lo;
+}
+
 /* The entry for type `t` at this site, or NULL. */
 static OdAttrCache *entry_for(OdAttrSite *site, PyTypeObject *t)
 {
-    for (int i = 0; i < OD_ATTR_WAYS; i++)
-        if (site->cache[i].type == t)
-            return &site->cache[i];
+    if (site->cache[0].type == t)
+        return &site->cache[0];
+    OdAttrCache *m = od_attr_more(site);
+    if (m)
+        for (int i = 0; i < OD_ATTR_WAYS - 1; i++)
+            if (m[i].type == t)
+                return &m[i];
     return NULL;
 }
 
-/* The entry to (re)fill for type `t`: its own, an empty one, or the next victim. */
+/* The entry to (re)fill for type `t`: its own, an empty one, or the next victim (entry 0
+ * when no block of further entries can be had). */
 static OdAttrCache *entry_to_fill(OdAttrSite *site, PyTypeObject *t)
 {
     OdAttrCache *c = entry_for(site, t);
     if (c)
         return c;
-    for (int i = 0; i < OD_ATTR_WAYS; i++)
-        if (site->cache[i].type == NULL)
-            return &site->cache[i];
-    c = &site->cache[site->next_victim++ % OD_ATTR_WAYS];
+    if (site->cache[0].type == NULL)
+        return &site->cache[0];
+    OdAttrCache *m = od_attr_more(site);
+    if (!m) {
+        m = new_more(site);
+        c = m ? &m[0] : &site->cache[0];
+        if (!m)
+            memset(c, 0, sizeof *c);
+        return c;
+    }
+    for (int i = 0; i < OD_ATTR_WAYS - 1; i++)
+        if (m[i].type == NULL)
+            return &m[i];
+    unsigned v = site->next_victim++ % OD_ATTR_WAYS;
+    c = v == 0 ? &site->cache[0] : &m[v - 1];
     memset(c, 0, sizeof *c);
     return c;
 }

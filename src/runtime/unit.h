@@ -114,8 +114,10 @@ struct OdUnit {
     size_t mem_reserved, code_size;
     int tier;
     int ninstrs;
-    /* Native address per instruction start (unit index -> code, NULL if none). */
-    void **addr_at_unit;
+    /* Native code per instruction start: code unit index -> offset from `mem`, 0 if no
+     * instruction's code starts there (offset 0 is the prologue). 4 bytes, not a pointer:
+     * these tables are a fifth of what the JIT mallocs. Read through od_unit_native_at. */
+    uint32_t *native_at_unit;
     int ncodeunits;
     int nexc;
     OdExcEntry *exc;
@@ -140,5 +142,13 @@ struct OdUnit {
     int throw_pending;            /* exit with the exception set: resume with throwflag */
     int exit_pending;             /* set by every exit stub: NULL means "exit", not "raised" */
 };
+
+/* Native address of the instruction starting at code unit `i` of u's code, or NULL. */
+static inline void *od_unit_native_at(const OdUnit *u, int i)
+{
+    if (i < 0 || i > u->ncodeunits || !u->native_at_unit || !u->native_at_unit[i])
+        return NULL;
+    return (char *)u->mem + u->native_at_unit[i];
+}
 
 #endif /* OD_RUNTIME_UNIT_H */

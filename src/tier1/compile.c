@@ -146,9 +146,18 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
 {
     int d = physical_depth(in);
     int live_on_error = released < 0 ? d : d - released;
-    Stub s = {.kind = STUB_HELPER,
-              .error = error_stub(c, in->index, live_on_error),
-              .exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode)};
+    int after = in->opcode != PRECALL ? depth_after(in) : 0;
+    Stub fail = {.kind = STUB_HELPER_FAIL, .index = in->index, .depth = live_on_error,
+                 .resume = in->start, .phys = d, .next = in->next, .after = after,
+                 .opcode = in->opcode};
+    OdLabel fail_label = -1;
+    Stub s = {.kind = STUB_HELPER};
+    if (helper_fail_ok(c, &fail)) {
+        fail_label = add_stub(c, fail);
+    } else {
+        s.error = error_stub(c, in->index, live_on_error);
+        s.exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode);
+    }
     set_prev(c, in->index);
     od_mov_rr(&c->a, OD_RDI, R_FRAME);
     od_lea(&c->a, OD_RSI, R_FRAME, slot_disp(c, d));
@@ -156,13 +165,14 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
     od_mov_ri(&c->a, OD_RCX, (int64_t)(intptr_t)arg);
     od_call_abs(&c->a, (const void *)fn);
     od_test32_rr(&c->a, OD_RAX, OD_RAX);
-    od_jcc(&c->a, OD_CC_NE, add_stub(c, s));
+    od_jcc(&c->a, OD_CC_NE, fail_label >= 0 ? fail_label : add_stub(c, s));
     if (in->opcode != PRECALL) { /* nothing can switch tracing on, and no exit may
                                      separate KW_NAMES from CALL */
-        int after = depth_after(in);
-        /* Tracing switched on by the code we just ran: the interpreter takes over. */
+        /* Tracing switched on by the code we just ran: the interpreter takes over (eax is
+         * 0 here, which the failure stub reads as that). */
         od_cmp8_mi(&c->a, R_CFRAME, 0, 0);
-        od_jcc(&c->a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
+        od_jcc(&c->a, OD_CC_NE, fail_label >= 0 ? fail_label
+                                                : exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
         if (in->opcode == CALL || in->opcode == CALL_FUNCTION_EX) {
             OdLabel cont = od_label_new(&c->a);
             check_breaker(c, in->index, after, cont);
@@ -183,10 +193,8 @@ static int site_never_ran(const OdInstr *in, const void *site)
     }
     case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR: {
         const OdAttrSite *at = site;
-        for (int i = 0; i < OD_ATTR_WAYS; i++)
-            if (at->cache[i].type || at->cache[i].hits || at->cache[i].misses)
-                return 0;
-        return 1;
+        /* `more` (copied from the previous unit, not read through): a second type came */
+        return !at->cache[0].type && !at->cache[0].hits && !at->cache[0].misses && !at->more;
     }
     case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: {
         const OdOpCache *op = site;
@@ -693,6 +701,9 @@ static void emit_stubs(Compiler *c)
             od_mov_mr(a, R_FRAME, slot_disp(c, s.depth - 1), OD_RAX);
             emit_exit_sequence(c, s.resume, s.depth, OD_EXIT_TRACING, s.opcode);
             break;
+        case STUB_HELPER_FAIL:
+            emit_helper_fail_stub(c, &s);
+            break;
         case STUB_BREAKER:
             set_prev(c, s.index);
             od_mov_rr(a, OD_RDI, R_TS);
@@ -750,16 +761,30 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void od_unit_release_code(OdUnit *u)
+{
+    if (u->mem)
+        od_codemem_release(u->mem, u->mem_reserved);
+    free(u->native_at_unit);
+    free(u->exc);
+    od_rt_attr_sites_release(u->caches, u->cache_bytes);
+    free(u->caches);
+    free(u->cache_at_unit);
+    u->mem = NULL;
+    u->entry = NULL;
+    u->mem_reserved = u->cache_bytes = 0;
+    u->native_at_unit = NULL;
+    u->exc = NULL;
+    u->nexc = 0;
+    u->caches = NULL;
+    u->cache_at_unit = NULL;
+}
+
 void od_unit_free(OdUnit *u)
 {
     if (!u)
         return;
-    if (u->mem)
-        od_codemem_release(u->mem, u->mem_reserved);
-    free(u->addr_at_unit);
-    free(u->exc);
-    free(u->caches);
-    free(u->cache_at_unit);
+    od_unit_release_code(u);
     od_unit_free(u->retired);
     free(u);
 }
@@ -850,6 +875,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.co = co;
     c.compact = compact;
     c.compact_thunk = -1;
+    c.fail_thunk = -1;
     c.nlocalsplus = co->co_nlocalsplus;
     od_asm_init(&c.a);
     c.a.no_relax = compact;
@@ -860,6 +886,16 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     }
     OdUnit *u = NULL;
     *why_not = "out of memory while compiling";
+    /* Sized from what units take per instruction (docs/performance.md: about 150 bytes,
+     * 4-5 labels and fix-ups and 2-3 stubs full; 31-37 bytes compact), so the buffers are
+     * rarely grown (each growth copies them: a fifth of compile time before). */
+    size_t n = (size_t)c.bc.ninstrs;
+    od_asm_reserve(&c.a, 1024 + n * (compact ? 48 : 192), 64 + (int)n * (compact ? 2 : 6),
+                   64 + (int)n * (compact ? 2 : 6));
+    c.capstubs = 16 + (int)n * (compact ? 1 : 3);
+    c.stubs = malloc((size_t)c.capstubs * sizeof *c.stubs);
+    if (!c.stubs)
+        c.capstubs = 0;
     c.label_of = malloc(((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
     c.cache_at_unit = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
     if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0 || find_deferred(&c) < 0)
@@ -944,6 +980,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
     emit_compact_thunk(&c);
+    emit_helper_fail_thunk(&c);
     emit_shared_tails(&c);
     emit_epilogue(&c);
     od_emit_plt(&c.a);
@@ -957,8 +994,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->tier = 1;
     u->ninstrs = c.bc.ninstrs;
     u->ncodeunits = c.bc.ncodeunits;
-    u->addr_at_unit = calloc((size_t)c.bc.ncodeunits + 1, sizeof(void *));
-    if (!u->addr_at_unit)
+    u->native_at_unit = calloc((size_t)c.bc.ncodeunits + 1, sizeof(uint32_t));
+    if (!u->native_at_unit)
         goto fail;
     u->mem = od_codemem_install(c.a.buf, c.a.len, &u->mem_reserved);
     if (!u->mem) {
@@ -969,8 +1006,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->entry = (OdEntry)u->mem;
     for (int i = 0; i < c.bc.ninstrs; i++)
         if (c.bc.instrs[i].depth >= 0)
-            u->addr_at_unit[c.bc.instrs[i].start] =
-                (char *)u->mem + od_label_offset(&c.a, c.label_of[i]);
+            u->native_at_unit[c.bc.instrs[i].start] = (uint32_t)od_label_offset(&c.a, c.label_of[i]);
     u->nexc = c.bc.nexc;
     u->exc = c.bc.exc;        /* ownership moves to the unit */
     c.bc.exc = NULL;

@@ -29,8 +29,15 @@ typedef struct {
 } OdCompactResult;
 OdCompactResult od_rt_compact_op(_PyInterpreterFrame *f, const uint8_t *desc, OdUnit *u,
                                  PyThreadState *ts);
+/* The helper-failure thunk's C side (tier1/compact.c): unwinds the error (the handler's
+ * native address, or NULL: return NULL), or records the exit (deopt, tracing) and returns
+ * NULL. `result` is the helper's (0: tracing came on). */
+void *od_rt_helper_failed(_PyInterpreterFrame *f, const uint8_t *desc, OdUnit *u, int result);
 OdUnit *od_tier1_recompile(PyCodeObject *co, const OdUnit *prev, const char **why_not);
 void od_unit_free(OdUnit *u);
+/* Frees what u holds (code, tables, sites) and keeps the OdUnit itself, empty: a retired
+ * unit that nothing can run any more (hook/codestate.c od_recompile_code). */
+void od_unit_release_code(OdUnit *u);
 
 /* Whether tier 1 emits native code for this (base) opcode; otherwise it is an exit. */
 int od_tier1_supports(int opcode);

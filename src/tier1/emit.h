@@ -44,6 +44,8 @@ typedef enum {
     STUB_SLOW_PATH, /* an inline fast path missed: the helper call of `instr`, then `back` */
     STUB_COLD,      /* the less likely variants of an inline fast path: `cold` emits them */
     STUB_FLUSH,     /* push the deferred operands `pending`, then continue at `back` */
+    STUB_HELPER_FAIL, /* a helper call returned non-zero (error, deopt) or tracing came on:
+                       * `call fail_thunk` + a descriptor, decided in C (tier1/compact.c) */
 } StubKind;
 
 /* A deferred push (operand borrowing): a LOAD_FAST or LOAD_CONST whose value only the
@@ -80,6 +82,9 @@ typedef struct Stub {
     int resume;         /* EXIT: unit at which the interpreter continues */
     int depth;          /* EXIT: values on the stack; ERROR: live values */
     int reason, opcode; /* EXIT */
+    int next, after;    /* HELPER_FAIL: where and with how many values the tracing exit
+                         * resumes (index/depth: the error; resume/reg-free `phys`: deopt) */
+    int phys;           /* HELPER_FAIL: the values on the stack when the helper ran */
     OdReg reg;          /* DEALLOC */
     const OdInstr *instr; /* SLOW_PATH: the instruction, its helper and per-site argument */
     HelperFn fn;
@@ -115,6 +120,7 @@ typedef struct Compiler {
     int compact;                /* compact unit: no inline fast paths, no borrowing, helper
                                  * calls through one shared thunk (tier1/compact.c) */
     OdLabel compact_thunk;      /* that thunk's label, -1 until the first call needs it */
+    OdLabel fail_thunk;         /* the helper-failure thunk (HELPER_FAIL stubs), or -1 */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
@@ -231,5 +237,13 @@ void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel 
 int compact_call_ok(Compiler *c, const OdInstr *in);
 void emit_compact_call(Compiler *c, const OdInstr *in);
 void emit_compact_thunk(Compiler *c);
+
+/* One stub for everything that follows a helper call of a full unit when its result is
+ * not OD_OK or tracing came on (instead of an error stub, an exit stub, a helper stub and a
+ * tracing exit stub: ~68 bytes): `call fail_thunk` and a 14-byte descriptor, 19 bytes.
+ * helper_fail_ok says whether the fields fit the descriptor. */
+int helper_fail_ok(Compiler *c, const Stub *s);
+void emit_helper_fail_stub(Compiler *c, const Stub *s);
+void emit_helper_fail_thunk(Compiler *c);
 
 #endif /* OD_TIER1_EMIT_H */

@@ -162,6 +162,22 @@ static int expected_attr_kind(Compiler *c, const OdInstr *in, const OdAttrSite *
     }
 }
 
+/* Whether a LOAD_ATTR site gets the out-of-line code for the inline kinds it does not
+ * expect (~230 bytes): always in a first unit, in a recompiled one only if one of its
+ * entries holds such a kind (otherwise that case takes the helper). */
+static int want_other_kinds(Compiler *c, const OdAttrSite *site, int expected)
+{
+    if (!c->feedback)
+        return 1;
+    for (int i = 0; i < OD_ATTR_WAYS; i++) {
+        int k = site->cache[i].kind;
+        if (site->cache[i].type && k != expected
+            && (k == OD_ATTR_SLOT || k == OD_ATTR_INSTANCE_VALUE || k == OD_ATTR_DICT_HINT))
+            return 1;
+    }
+    return 0;
+}
+
 /* Out of line: every kind the inline path handles (the expected one was not it). Joins
  * the hot path at `join` with rcx = the value or NULL. */
 static void load_attr_other_kinds(Compiler *c, const Stub *s)
@@ -188,7 +204,7 @@ static void load_attr_other_kinds(Compiler *c, const Stub *s)
 static const OdAttrCache *built_in_entry(Compiler *c, const OdAttrSite *site, int opcode)
 {
     const OdAttrCache *e = &site->cache[0];
-    if (!c->feedback || !e->type || e->type_version == 0 || site->cache[1].type)
+    if (!c->feedback || !e->type || e->type_version == 0 || site->more)
         return NULL;
     if (opcode == LOAD_METHOD)
         return e->kind == OD_ATTR_METHOD_NO_DICT
@@ -286,9 +302,10 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     OdLabel have_value = od_label_new(a);
     emit_attr_entry_guard(c, in, site, miss);
     od_cmp32_mi(a, OD_RDX, kind, expected);
-    od_jcc(a, OD_CC_NE, cold_stub(c, load_attr_other_kinds,
-                                  (Stub){.instr = in, .site = site, .miss = miss,
-                                         .join = have_value}));
+    od_jcc(a, OD_CC_NE, !want_other_kinds(c, site, expected) ? miss
+                        : cold_stub(c, load_attr_other_kinds,
+                                    (Stub){.instr = in, .site = site, .miss = miss,
+                                           .join = have_value}));
     if (expected == OD_ATTR_DICT_HINT) {
         emit_dict_hint_value(c, miss);
     } else {

@@ -318,14 +318,13 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     OdT2Unit *u = calloc(1, sizeof *u);
     if (u) {
         u->exits = copy_exits(&L);
-        u->unit.addr_at_unit = calloc((size_t)Py_SIZE(co) + 1, sizeof(void *));
         u->consts = safe_consts(fn.refs);
     }
-    if (!u || !u->exits || !u->unit.addr_at_unit || !u->consts) {
+    if (!u || !u->exits || !u->consts) {   /* native_at_unit stays NULL: no per-
+                                                * instruction entry points in tier 2 */
         od_codemem_release(code, reserved);
         if (u) {
             free(u->exits);
-            free(u->unit.addr_at_unit);
             Py_XDECREF(u->consts);
             free(u);
         }

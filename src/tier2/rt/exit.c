@@ -131,7 +131,6 @@ void od_t2_unit_free(OdT2Unit *u)
         return;
     if (u->unit.mem)
         od_codemem_release(u->unit.mem, u->unit.mem_reserved);
-    free(u->unit.addr_at_unit);
     free(u->exits);
     free(u->text);
     /* Ints, floats and strs only (no finalizer can run while the code object dies). */

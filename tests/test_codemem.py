@@ -1,0 +1,259 @@
+"""Executable memory (src/asm/codemem.c): units packed into shared pages, W^X, and memory
+given back when compiled code dies."""
+import gc
+
+import pytest
+from conftest import tier1_only
+
+import _overdrive
+import overdrive
+
+
+@pytest.mark.parametrize("seed", [1, 2, 12345, 0xDEADBEEF])
+def test_allocator_selftest(seed):
+    # Many sizes (a few bytes to more than a region), installed, run, half freed, more
+    # installed into the holes: no overlap, 64-byte alignment, contents intact, every page
+    # of every region r-x with live code and ---/not resident without, and everything
+    # returned at the end (asm/codemem.h, od_codemem_selftest).
+    _overdrive._codemem_selftest(seed, 300)
+
+
+def test_selftest_arguments():
+    with pytest.raises(ValueError):
+        _overdrive._codemem_selftest(1, 0)
+
+
+def _fresh_functions(n):
+    ns = {}
+    src = "".join(f"def f{i}(a, b):\n    return a * {i} + b - {i}\n\n" for i in range(n))
+    exec(src, ns)
+    return ns, [ns[f"f{i}"] for i in range(n)]
+
+
+def test_small_units_share_pages_and_are_given_back():
+    gc.collect()
+    s0 = _overdrive.stats()
+    ns, fns = _fresh_functions(60)
+    for f in fns:
+        assert overdrive.compile(f)
+    s1 = _overdrive.stats()
+    code = s1["code_bytes"] - s0["code_bytes"]
+    in_use = s1["code_memory_in_use"] - s0["code_memory_in_use"]
+    resident = s1["code_memory_resident"] - s0["code_memory_resident"]
+    assert code <= in_use < code + 64 * len(fns)          # granules of 64 bytes
+    assert resident < in_use + 2 * 4096                   # pages shared: not a page per unit
+    assert all(_overdrive._code_is_wx_safe(f) for f in fns)
+    assert [f(2, 3) for f in fns] == [2 * i + 3 - i for i in range(len(fns))]
+    del ns, fns, f
+    gc.collect()
+    s2 = _overdrive.stats()
+    assert s2["code_memory_in_use"] == s0["code_memory_in_use"]
+    assert s2["code_memory_resident"] <= s0["code_memory_resident"]
+    assert s2["code_memory_mapped"] <= s0["code_memory_mapped"]
+
+
+def test_code_memory_returns_to_zero_when_compiled_code_dies():
+    # A subprocess: nothing else compiled there, so in_use, resident and mapped must go
+    # back to exactly zero once the functions are gone.
+    import subprocess
+    import sys
+    prog = (
+        "import gc, _overdrive, overdrive\n"
+        "ns = {}\n"
+        "exec(''.join(f'def f{i}(a):\\n    return [a] * {i}\\n\\n' for i in range(200)), ns)\n"
+        "for i in range(200): assert overdrive.compile(ns[f'f{i}'])\n"
+        "s = _overdrive.stats()\n"
+        "assert s['code_memory_in_use'] > 0 and s['code_memory_mapped'] > 0, s\n"
+        "del ns; gc.collect()\n"
+        "s = _overdrive.stats()\n"
+        "print(s['code_memory_in_use'], s['code_memory_resident'], s['code_memory_mapped'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "0", "0"]
+
+
+POLY_SRC = """
+class A:
+    def __init__(self): self.x = 1
+class B:
+    def __init__(self): self.x = 2
+class C:
+    def __init__(self): self.x = 3
+class D:
+    def __init__(self): self.x = 4
+class E:
+    def __init__(self): self.x = 5
+def get_x(o):
+    return o.x
+def get_y(o):
+    return o.x
+"""
+
+
+def _site_types(fn):
+    return [e["type"].__name__ for r in _overdrive._native_map(fn)["instructions"]
+            if (r.get("cache") or {}).get("kind") == "attr" for e in r["cache"]["entries"]]
+
+
+def _blocks(fn):
+    return _overdrive._unit_memory(fn.__code__)["attr_blocks"]
+
+
+def _freed_blocks(delete):
+    """Blocks freed by `delete()` and a collection, the JIT off (so none can be made)."""
+    gc.collect()
+    before = _overdrive._attr_blocks()
+    delete()
+    gc.collect()
+    return before - _overdrive._attr_blocks()
+
+
+@tier1_only  # tier 1's recompilation and sites: not what runs in the tier-2 stress mode
+def test_attribute_site_entries_beyond_the_first_are_allocated_on_demand_and_freed():
+    # helpers.h OdAttrSite: entry 0 inline, entries 1..3 in a block allocated when a second
+    # receiver type comes, freed with the unit.
+    ns = {}
+    exec(POLY_SRC, ns)
+    get_x, get_y = ns["get_x"], ns["get_y"]
+    assert overdrive.compile(get_x) and overdrive.compile(get_y)
+    objs = [ns[k]() for k in "ABCDE"]
+
+    def run(fn, objs):
+        overdrive.enable(threshold=0)
+        try:
+            return [fn(o) for o in objs]
+        finally:
+            overdrive.disable()
+
+    assert run(get_y, objs[:1] * 3) == [1, 1, 1]                   # one type: no block
+    assert _blocks(get_y) == 0
+    assert run(get_x, objs[:4]) == [1, 2, 3, 4]                    # four types: one block
+    assert _blocks(get_x) == 1
+    assert sorted(_site_types(get_x)) == ["A", "B", "C", "D"]
+    for _ in range(3):                                             # five: entries evicted
+        assert run(get_x, objs) == [1, 2, 3, 4, 5]
+    assert _blocks(get_x) == 1
+    assert len(_site_types(get_x)) == 4 and _site_types(get_y) == ["A"]
+    assert overdrive.info(get_x)["native_entries"] >= 19
+    del get_x, get_y, objs
+
+    def delete():
+        ns.clear()
+    assert _freed_blocks(delete) >= 1
+
+
+RECURSIVE_SRC = POLY_SRC + """
+def walk(objs, i):
+    if i < len(objs):
+        return objs[i].x + walk(objs, i + 1)
+    return 0
+"""
+
+
+def _recompile_by_running(fn, calls):
+    overdrive.config(recompile_after=20)
+    overdrive.enable(threshold=1)
+    try:
+        return [fn(*args) for args in calls]
+    finally:
+        overdrive.disable()
+        overdrive.config(recompile_after=1000)
+
+
+# _unit_memory's retired_units: an empty OdUnit (its code freed) is a few hundred bytes.
+EMPTY_UNIT = 1024
+
+
+@tier1_only  # tier 1's recompilation and sites: not what runs in the tier-2 stress mode
+def test_first_unit_is_freed_at_recompilation_when_no_frame_runs_it():
+    # The recompiled unit starts from a byte copy of its predecessor's sites: the copy must
+    # not share the predecessor's block of attribute entries (each unit has its own).
+    ns = {}
+    exec(POLY_SRC, ns)
+    get_x = ns["get_x"]
+    objs = [ns[k]() for k in "ABC"]
+    assert _recompile_by_running(get_x, [(o,) for o in objs] * 30) == [1, 2, 3] * 30
+    info, mem = overdrive.info(get_x), _overdrive._unit_memory(get_x.__code__)
+    assert info["recompiled"] and not info["compact"] and mem["units"] == 2
+    assert mem["retired_units"] < EMPTY_UNIT                # the first unit's code is gone
+    assert mem["attr_blocks"] == 1                          # and its block with it
+    assert sorted(_site_types(get_x)) == ["A", "B", "C"]
+    del get_x, objs
+    assert _freed_blocks(ns.clear) >= 1
+
+
+@tier1_only  # tier 1's recompilation and sites: not what runs in the tier-2 stress mode
+def test_first_unit_is_kept_at_recompilation_while_a_frame_runs_it():
+    # walk() recurses: it is recompiled on entering a nested frame, while the outer frames
+    # still run the first unit's code (and return into it).
+    ns = {}
+    exec(RECURSIVE_SRC, ns)
+    walk = ns["walk"]
+    objs = [ns[k]() for k in "ABC"] * 10
+    assert _recompile_by_running(walk, [(objs, 0)] * 3) == [60] * 3
+    info, mem = overdrive.info(walk), _overdrive._unit_memory(walk.__code__)
+    assert info["recompiled"] and mem["units"] == 2
+    assert mem["retired_units"] > EMPTY_UNIT
+    assert mem["attr_blocks"] == 2                          # one per unit
+    del walk, objs
+    assert _freed_blocks(ns.clear) >= 2
+
+
+@tier1_only  # tier 1's recompilation and sites: not what runs in the tier-2 stress mode
+def test_first_unit_is_kept_while_another_thread_runs_it():
+    # A thread waits (GIL released) inside the first unit's code while the main thread
+    # gets the function recompiled: that thread's frame chain holds a frame of the code, so
+    # the first unit stays, and the thread returns into it.
+    import threading
+    ns = {}
+    exec("def worker(ev, n):\n    if ev is not None:\n        ev.wait()\n    return n + 1\n", ns)
+    worker = ns["worker"]
+    assert overdrive.compile(worker)
+    ev, started, out = threading.Event(), threading.Event(), []
+    overdrive.config(recompile_after=20)
+    overdrive.enable(threshold=1)
+    try:
+        t = threading.Thread(target=lambda: (started.set(), out.append(worker(ev, 41))))
+        t.start()
+        started.wait()
+        for _ in range(5000):                                   # at most 5 s
+            if overdrive.info(worker)["native_entries"]:
+                break
+            threading.Event().wait(0.001)
+        assert overdrive.info(worker)["native_entries"] == 1
+        assert [worker(None, i) for i in range(40)] == list(range(1, 41))
+        assert overdrive.info(worker)["recompiled"]
+        ev.set()
+        t.join()
+    finally:
+        overdrive.disable()
+        overdrive.config(recompile_after=1000)
+    assert out == [42]
+    assert _overdrive._unit_memory(worker.__code__)["retired_units"] > EMPTY_UNIT
+
+
+def test_heap_is_trimmed_after_compiling():
+    # hook/codestate.c: malloc_trim once per 4 ms of compile time (glibc only).
+    import platform
+    import subprocess
+    import sys
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    prog = (
+        "import _overdrive, overdrive\n"
+        "ns = {}\n"
+        "exec(''.join(f'def f{i}(a):\\n    for x in a:\\n        a = x + {i}\\n    return a\\n\\n'"
+        " for i in range(300)), ns)\n"
+        "for i in range(300): assert overdrive.compile(ns[f'f{i}'])\n"
+        "s = _overdrive.stats()\n"
+        "print(s['compile_time_ns'], s['heap_trims'], s['heap_trim_ns'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    compile_ns, trims, trim_ns = map(int, out.stdout.split())
+    assert trims <= compile_ns // 4_000_000 and (trim_ns > 0) == (trims > 0)
+    if compile_ns >= 8_000_000:      # each trim restarts the count: at least one by then
+        assert trims >= 1
