@@ -7,7 +7,7 @@
 
 Everything here is a thin, typed front over the C core `_overdrive`. Environment variables
 read at import: OVERDRIVE_LOG=compile,exit, OVERDRIVE_LOG_FILE=path, OVERDRIVE_PERF_MAP=1
-(see docs/tools.md).
+(see docs/tools.md), OVERDRIVE_TIER2_THRESHOLD=N (docs/tier2.md).
 """
 
 # Start-up cost: with OVERDRIVE=1 every process imports this package, so it imports nothing
@@ -55,6 +55,9 @@ _OPTIONS: "Dict[str, tuple]" = {
         "0 compiles everything on first execution")),
     "max_code_bytes": ("int", _int_accepted(
         "max_code_bytes", "bytes of executable memory for compiled code")),
+    "tier2_threshold": ("int", _int_accepted(
+        "tier2_threshold", "frame entries after which a compiled function is compiled again "
+        "by the optimizing tier 2; -1 never, 0 at the first call")),
     "recompile_after": ("int", _int_accepted(
         "recompile_after", "native entries after which a function is compiled once more "
         "from what its caches recorded; 0 never recompiles")),
@@ -62,7 +65,7 @@ _OPTIONS: "Dict[str, tuple]" = {
     "log": ("log", None),         # None: overdrive.log says (imported when needed)
     "log_file": ("path", None),
 }
-_config: "Dict[str, Any]" = {"threshold": 200, "max_code_bytes": 512 << 20,
+_config: "Dict[str, Any]" = {"threshold": 200, "tier2_threshold": -1, "max_code_bytes": 512 << 20,
                            "recompile_after": 1000, "perf_map": False, "log": "",
                            "log_file": None}
 _BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
@@ -189,7 +192,8 @@ def _configure(options: "Dict[str, Any]", labels: "Dict[str, str] | None" = None
     # after the C values are set puts them back.
     log_target = _open_log_file(new, options, labels) if log_changed else None
     try:
-        _overdrive._set_config(new["threshold"], new["max_code_bytes"], new["recompile_after"])
+        _overdrive._set_config(new["threshold"], new["max_code_bytes"], new["recompile_after"],
+                               new["tier2_threshold"])
         try:
             if new["perf_map"] != old["perf_map"]:
                 _switch_perf_map(new["perf_map"], old["perf_map"], labels)
@@ -198,7 +202,8 @@ def _configure(options: "Dict[str, Any]", labels: "Dict[str, str] | None" = None
                 log.switch(new["log"], log_target)
         except BaseException:
             _overdrive._set_perf_map(old["perf_map"])
-            _overdrive._set_config(old["threshold"], old["max_code_bytes"], old["recompile_after"])
+            _overdrive._set_config(old["threshold"], old["max_code_bytes"], old["recompile_after"],
+                                   old["tier2_threshold"])
             raise
     finally:
         if log_target is not None:
@@ -282,9 +287,11 @@ def dis(func: "_CodeLike", *, file: "Optional[TextIO]" = None, tier: int = 1,
     interpreter (and why). Works for functions not compiled yet too (says why not).
 
     tier=2 prints instead tier 2's HIR (SSA form, see docs/tier2.md) after building and
-    after each pass of `passes` (pass names, see tier2_passes(); default: all, in order).
-    Nothing runs or compiles. Raises ValueError naming the reason when tier 2 cannot build
-    the function."""
+    after each pass of `passes` (pass names, see tier2_passes(); default: all, in order),
+    then (default pipeline only) its LIR with the registers the allocator chose and the exits,
+    from a fresh compile that is not installed. Raises ValueError naming the reason when tier
+    2 cannot build the function. dis_native(f) shows the machine code of the unit f runs,
+    tier 2's included."""
     text = dis_text(func, tier=tier, passes=passes)
     print(text, end="", file=file if file is not None else sys.stdout)
 
@@ -311,11 +318,19 @@ def _hir_text(func: "_CodeLike", passes: "Optional[Sequence[str]]") -> str:
     code = _code_of(func)
     if isinstance(passes, str):
         raise TypeError("passes must be a sequence of pass names, not a str")
-    stages = _overdrive._tier2_hir(code, None if passes is None else list(passes))
+    # A function, not only its code: the speculation passes read its globals.
+    target = func if type(func).__name__ == "function" else code
+    stages = _overdrive._tier2_hir(target, None if passes is None else list(passes))
     out = []
     for stage, text in stages:
         out.append(f"--- HIR of {code.co_qualname} after {stage} ---\n")
         out.append(text)
+    if passes is None:
+        out.append(f"--- LIR of {code.co_qualname} (registers allocated) ---\n")
+        try:
+            out.append(_overdrive._tier2_lir(target))
+        except ValueError as exc:
+            out.append(f"{exc}\n")
     return "".join(out)
 
 
@@ -435,3 +450,5 @@ if not _is_launcher():
                              "the log stays off")
     _config_from_environment(os.environ, {"perf_map": "OVERDRIVE_PERF_MAP"},
                              "the perf map stays off")
+    _config_from_environment(os.environ, {"tier2_threshold": "OVERDRIVE_TIER2_THRESHOLD"},
+                             "tier 2 stays off")

@@ -504,7 +504,14 @@ def dis_native_text(func: _CodeLike) -> str:
             by_start.setdefault(r.native[0], []).append(r)
     first = min(by_start) if by_start else native["code_size"]
     out = _header(code, native)
-    out.append("; prologue: save callee-saved registers, keep frame/thread/unit in registers")
+    if native["tier"] == 2:
+        # Tier 2 (docs/tier2.md): six pushes, the frame in rbx, thread state / unit / cframe
+        # at [rsp], [rsp+8], [rsp+16]; registers hold values the LIR names (dis(f, tier=2)).
+        first = insns[12][0] - native["address"] if len(insns) > 12 else native["code_size"]
+        out.append("; tier-2 prologue: rbx = frame; [rsp] thread state, [rsp+8] unit, "
+                   "[rsp+16] cframe; see dis(f, tier=2) for the LIR and its registers")
+    else:
+        out.append("; prologue: save callee-saved registers, keep frame/thread/unit in registers")
     last_line = None
     for addr, size, mnemonic, op_str in insns:
         off = addr - native["address"]

@@ -3,6 +3,7 @@ given back when compiled code dies."""
 import gc
 
 import pytest
+from conftest import tier1_only
 
 import _overdrive
 import overdrive
@@ -109,6 +110,7 @@ def _freed_blocks(delete):
     return before - _overdrive._attr_blocks()
 
 
+@tier1_only  # tier 1's recompilation and sites: not what runs in the tier-2 stress mode
 def test_attribute_site_entries_beyond_the_first_are_allocated_on_demand_and_freed():
     # helpers.h OdAttrSite: entry 0 inline, entries 1..3 in a block allocated when a second
     # receiver type comes, freed with the unit.
@@ -164,6 +166,7 @@ def _recompile_by_running(fn, calls):
 EMPTY_UNIT = 1024
 
 
+@tier1_only  # tier 1's recompilation and sites: not what runs in the tier-2 stress mode
 def test_first_unit_is_freed_at_recompilation_when_no_frame_runs_it():
     # The recompiled unit starts from a byte copy of its predecessor's sites: the copy must
     # not share the predecessor's block of attribute entries (each unit has its own).
@@ -181,6 +184,7 @@ def test_first_unit_is_freed_at_recompilation_when_no_frame_runs_it():
     assert _freed_blocks(ns.clear) >= 1
 
 
+@tier1_only  # tier 1's recompilation and sites: not what runs in the tier-2 stress mode
 def test_first_unit_is_kept_at_recompilation_while_a_frame_runs_it():
     # walk() recurses: it is recompiled on entering a nested frame, while the outer frames
     # still run the first unit's code (and return into it).
@@ -197,6 +201,7 @@ def test_first_unit_is_kept_at_recompilation_while_a_frame_runs_it():
     assert _freed_blocks(ns.clear) >= 2
 
 
+@tier1_only  # tier 1's recompilation and sites: not what runs in the tier-2 stress mode
 def test_first_unit_is_kept_while_another_thread_runs_it():
     # A thread waits (GIL released) inside the first unit's code while the main thread
     # gets the function recompiled: that thread's frame chain holds a frame of the code, so

@@ -29,6 +29,8 @@ MAX_CODE = ("an int from 4096 to 140737488355328 = 2**47 (bytes of executable me
             "compiled code)")
 RECOMPILE = ("an int from 0 to 9223372036854775807 = 2**63-1 (native entries after which a "
              "function is compiled once more from what its caches recorded; 0 never recompiles)")
+TIER2 = ("an int from -1 to 2147483647 = 2**31-1 (frame entries after which a compiled "
+         "function is compiled again by the optimizing tier 2; -1 never, 0 at the first call)")
 LOG = "a comma-separated str of events from 'compile', 'exit' (or '' to switch the log off)"
 BOOL_WORDS = "1 or 0 (or true/false, yes/no, on/off)"
 
@@ -56,6 +58,8 @@ def _state():
     ("recompile_after", 2**64 + 2, RECOMPILE),     # was stored as 2
     ("recompile_after", 2**63, RECOMPILE),
     ("recompile_after", -1, RECOMPILE),
+    ("tier2_threshold", -2, TIER2),
+    ("tier2_threshold", 2**31, TIER2),
     ("threshold", 2**31, THRESHOLD),               # was OverflowError naming no option
     ("threshold", 2**64, THRESHOLD),
     ("threshold", -1, THRESHOLD),
@@ -162,7 +166,8 @@ def test_c_set_config_refuses_what_it_cannot_hold(args, message):
 
 def test_limits_are_the_documented_ones():
     assert _overdrive.LIMITS == {"threshold": (0, 2**31 - 1), "max_code_bytes": (4096, 2**47),
-                                 "recompile_after": (0, 2**63 - 1)}
+                                 "recompile_after": (0, 2**63 - 1),
+                                 "tier2_threshold": (-1, 2**31 - 1)}
 
 
 def test_c_set_config_refuses_non_ints():
@@ -266,7 +271,9 @@ PROGRAM = """
         print(overdrive.is_enabled(), json.dumps(overdrive.config(), sort_keys=True))
 """
 DEFAULTS = {"log": "", "log_file": None, "max_code_bytes": 512 << 20, "perf_map": False,
-            "recompile_after": 1000, "threshold": 200}
+            "recompile_after": 1000, "threshold": 200,
+            # tier 2 is off unless the environment (the stress mode) switches it on
+            "tier2_threshold": -1}
 
 
 def _expect(r, stderr_lines, enabled, **config):
@@ -375,3 +382,22 @@ def test_command_line_threshold_is_checked(tmp_path):
         assert r.stderr.splitlines()[0] == (f"python -m overdrive: --threshold must be "
                                             f"{THRESHOLD}, got {value!r}")
         assert "Traceback" not in r.stderr
+
+
+def test_tier2_threshold_option_and_environment(tmp_path):
+    before = overdrive.config()
+    try:
+        assert overdrive.config(tier2_threshold=5)["tier2_threshold"] == 5
+        assert _overdrive._get_config()["tier2_threshold"] == 5
+        assert overdrive.config(tier2_threshold=-1)["tier2_threshold"] == -1
+    finally:
+        overdrive.config(**before)
+    env = dict(os.environ, OVERDRIVE_TIER2_THRESHOLD="7")
+    out = subprocess.run([sys.executable, "-c", "import overdrive; print(overdrive.config()['tier2_threshold'])"],
+                         env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "7" and out.stderr == ""
+    env["OVERDRIVE_TIER2_THRESHOLD"] = "x"
+    out = subprocess.run([sys.executable, "-c", "import overdrive; print(overdrive.config()['tier2_threshold'])"],
+                         env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == os.environ.get("OVERDRIVE_TIER2_THRESHOLD", "-1") or out.stdout.strip() == "-1"
+    assert "OVERDRIVE_TIER2_THRESHOLD must be an int from -1" in out.stderr and "tier 2 stays off" in out.stderr

@@ -485,6 +485,41 @@ void od_cmp_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp) { op_rm(a, 0x3B, r, 
 void od_test_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x85, y, x); }
 void od_add_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x01, src, dst); }
 void od_sub_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x29, src, dst); }
+void od_and_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x21, src, dst); }
+void od_or_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x09, src, dst); }
+void od_xor_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x31, src, dst); }
+
+void od_neg_r(OdAsm *a, OdReg r)
+{
+    rex(a, 1, 0, r, 0);
+    byte(a, 0xF7);
+    modrm_rr(a, 3, r);
+}
+
+void od_sar_ri(OdAsm *a, OdReg r, uint8_t imm)
+{
+    rex(a, 1, 0, r, 0);
+    byte(a, 0xC1);
+    modrm_rr(a, 7, r);
+    byte(a, imm);
+}
+
+/* Byte registers 4-7 need a REX prefix (spl..dil, not ah..bh). */
+void od_setcc_r(OdAsm *a, OdCond cc, OdReg r)
+{
+    rex(a, 0, 0, r, r >= 4);
+    byte(a, 0x0F);
+    byte(a, (uint8_t)(0x90 | cc));
+    modrm_rr(a, 0, r);
+}
+
+void od_movzx8_rr(OdAsm *a, OdReg dst, OdReg src)
+{
+    rex(a, 0, dst, src, src >= 4);
+    byte(a, 0x0F);
+    byte(a, 0xB6);
+    modrm_rr(a, dst, src);
+}
 
 void od_imul_rr(OdAsm *a, OdReg dst, OdReg src)
 {
@@ -525,6 +560,9 @@ static void sse_xr(OdAsm *a, uint8_t prefix, int w, uint8_t opc, int reg, int rm
 void od_sd_xx(OdAsm *a, OdSdOp op, int dst, int src) { sse_xr(a, 0xF2, 0, (uint8_t)op, dst, src); }
 void od_ucomisd_xx(OdAsm *a, int x, int y) { sse_xr(a, 0x66, 0, 0x2E, x, y); }
 void od_cvtsi2sd_xr(OdAsm *a, int xmm, OdReg src) { sse_xr(a, 0xF2, 1, 0x2A, xmm, src); }
+void od_movq_xr(OdAsm *a, int xmm, OdReg src) { sse_xr(a, 0x66, 1, 0x6E, xmm, src); }
+void od_movq_rx(OdAsm *a, OdReg dst, int xmm) { sse_xr(a, 0x66, 1, 0x7E, xmm, dst); }
+void od_movapd_xx(OdAsm *a, int dst, int src) { sse_xr(a, 0x66, 0, 0x28, dst, src); }
 
 void od_cmp32_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp)
 {

@@ -111,6 +111,13 @@ void od_sub_rr(OdAsm *a, OdReg dst, OdReg src);                   /* sub r64, r6
 void od_imul_rr(OdAsm *a, OdReg dst, OdReg src);                  /* imul r64, r64 */
 void od_test_rr(OdAsm *a, OdReg x, OdReg y);
 void od_test32_rr(OdAsm *a, OdReg x, OdReg y);
+void od_and_rr(OdAsm *a, OdReg dst, OdReg src);                   /* and r64, r64 */
+void od_or_rr(OdAsm *a, OdReg dst, OdReg src);                    /* or r64, r64 */
+void od_xor_rr(OdAsm *a, OdReg dst, OdReg src);                   /* xor r64, r64 */
+void od_neg_r(OdAsm *a, OdReg r);                                  /* neg r64 */
+void od_sar_ri(OdAsm *a, OdReg r, uint8_t imm);                    /* sar r64, imm8 */
+void od_setcc_r(OdAsm *a, OdCond cc, OdReg r);                     /* setcc r8 (low byte) */
+void od_movzx8_rr(OdAsm *a, OdReg dst, OdReg src);                 /* movzx r32, r8 */
 
 /* Scalar double arithmetic (SSE2). XMM registers are numbered 0-15 like the GPRs. */
 typedef enum { OD_SD_ADD = 0x58, OD_SD_MUL = 0x59, OD_SD_SUB = 0x5C, OD_SD_DIV = 0x5E } OdSdOp;
@@ -121,6 +128,9 @@ void od_ucomisd_xm(OdAsm *a, int xmm, OdReg base, int32_t disp);  /* ucomisd xmm
 void od_sd_xx(OdAsm *a, OdSdOp op, int dst, int src);             /* addsd.. xmm, xmm */
 void od_ucomisd_xx(OdAsm *a, int x, int y);                       /* ucomisd xmm, xmm */
 void od_cvtsi2sd_xr(OdAsm *a, int xmm, OdReg src);                /* cvtsi2sd xmm, r64 */
+void od_movq_xr(OdAsm *a, int xmm, OdReg src);                    /* movq xmm, r64 */
+void od_movq_rx(OdAsm *a, OdReg dst, int xmm);                    /* movq r64, xmm */
+void od_movapd_xx(OdAsm *a, int dst, int src);                    /* movapd xmm, xmm */
 
 /* Control flow. All label jumps use rel32. */
 void od_jmp(OdAsm *a, OdLabel l);

@@ -10,12 +10,13 @@
 
 #include "../asm/codemem.h"
 #include "../tier1/compile.h"
+#include "../tier2/tier2.h"
 #include "events.h"
 
 OdStats od_stats;
 uint64_t od_policy_compile_ns, od_policy_compiled_units;
-OdConfig od_config = {.threshold = 200, .max_code_bytes = (size_t)512 << 20, .recompile_after = 1000,
-                      .compact = OD_COMPACT_NEVER};
+OdConfig od_config = {.threshold = 200, .tier2_threshold = -1, .max_code_bytes = (size_t)512 << 20,
+                      .recompile_after = 1000, .compact = OD_COMPACT_NEVER};
 
 Py_ssize_t od_code_extra_index_value = -1; /* set once by od_hook_init */
 
@@ -25,7 +26,8 @@ static void free_state(void *p)
     OdCodeState *st = p;
     if (!st)
         return;
-    od_unit_free(st->unit);
+    od_unit_free(st->tier1 ? st->tier1 : st->unit);   /* a tier-2 unit is tier 2's */
+    od_tier2_state_free(st->tier2);
     free(st);
 }
 

@@ -5,6 +5,7 @@
 
 #include "cstack.h"
 #include "../runtime/frames.h"
+#include "../tier2/tier2.h"
 
 static const char *const interp_names[] = {
 #define OD_INTERP_NAME(name, desc) #name,
@@ -191,6 +192,17 @@ static __attribute__((noinline)) PyObject *resume_generator(PyThreadState *ts,
 
 static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
 
+/* Tier 2 once a tier-1 function's frame entries pass tier2_threshold (tier2/tier2.h);
+ * back to tier 1 when tier 2 is switched off. */
+static inline void maybe_tier2(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
+{
+    if (od_config.tier2_threshold >= 0 && !st->tier2_off && st->unit->tier == 1
+        && st->entries > (uint64_t)od_config.tier2_threshold)
+        od_tier2_promote(co, st, f);
+    else if (od_config.tier2_threshold < 0 && st->unit->tier == 2)
+        od_tier2_demote(st);
+}
+
 /* The eval-frame function as a frame runner (hook/cstack.h), the throw flag in `arg`. */
 static PyObject *eval_frame_runner(PyThreadState *ts, _PyInterpreterFrame *f, void *arg)
 {
@@ -254,6 +266,7 @@ static __attribute__((noinline)) PyObject *eval_fresh(PyThreadState *ts,
         }
     }
     od_maybe_recompile(co, st);
+    maybe_tier2(co, st, f);
     od_stats.frames_native++;
     return od_unit_enter(ts, f, st->unit, NULL);
 }
@@ -286,6 +299,7 @@ static PyObject *enter_direct(PyThreadState *ts, _PyInterpreterFrame *f, void *s
     OdCodeState *st = state;
     st->entries++;
     od_maybe_recompile(f->f_code, st);
+    maybe_tier2(f->f_code, st, f);
     od_stats.frames_native++;
     return od_unit_enter(ts, f, st->unit, NULL);
 }

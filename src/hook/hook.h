@@ -49,6 +49,7 @@ typedef struct {
 
 typedef struct {
     int threshold;                       /* interpreted entries before compiling */
+    int tier2_threshold;                 /* frame entries before tier 2 compiles; -1 off */
     size_t max_code_bytes;
     uint64_t recompile_after;            /* native entries before recompiling; 0 = never */
     int compact;                         /* OD_COMPACT_*: which first compiles are compact */
@@ -66,7 +67,11 @@ enum { OD_COMPACT_NEVER, OD_COMPACT_FIRST, OD_COMPACT_ALL };
 
 /* Per code object, in co_extra. `unit` comes first: runtime/frames.h reads it there. */
 typedef struct {
-    OdUnit *unit;
+    OdUnit *unit;                        /* the unit fresh frames enter (tier 1's or tier 2's) */
+    OdUnit *tier1;                       /* while st->unit is tier 2's: tier 1's unit (frames
+                                          * may still run it; tier 2 falls back to it) */
+    void *tier2;                         /* tier2/tier2.h: tier 2's record of this code (its
+                                          * units, deopt counts), owned; NULL if none */
     uint64_t entries;                    /* hook entries for fresh frames */
     uint64_t interpreted;                /* of which ran in the interpreter */
     const char *why_not;                 /* static reason when compilation was refused */
@@ -74,6 +79,7 @@ typedef struct {
     int recompile_attempted;             /* once only, even if it failed */
     int8_t has_loop;                     /* a backward jump: -1 not looked at yet, 0, 1 */
     int8_t in_stdlib;                    /* from the standard library: -1 not looked at yet */
+    int8_t tier2_off;                    /* tier 2 refused it or gave up: never try again */
     uint64_t interpreted_ns;             /* time its interpreted entries took (loop code,
                                           * threshold > 1: the compile policy's rent) */
 } OdCodeState;
@@ -116,7 +122,7 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st);
  * or second call, knew nothing of the types it would meet. */
 static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
 {
-    if (!st->recompile_attempted && od_config.recompile_after
+    if (!st->recompile_attempted && od_config.recompile_after && st->unit->tier == 1
         && st->unit->native_entries >= od_config.recompile_after)
         od_recompile_code(co, st);
 }

@@ -14,6 +14,7 @@
 #include "../runtime/frames.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
+#include "../tier2/tier2.h"
 
 /* Code object (and, when given one, the function whose globals/builtins a LOAD_GLOBAL
  * cache is keyed on) of a function, bound method or code object. */
@@ -384,6 +385,8 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
         Py_XDECREF(k);
         Py_XDECREF(v);
     }
+    if (d && od_tier2_symbols(d) < 0)
+        Py_CLEAR(d);
     return d;
 }
 

@@ -121,9 +121,11 @@ int od_int_arg(PyObject *v, const char *func, const char *name, long long lo, lo
 static PyObject *mod_set_config(PyObject *m, PyObject *args)
 {
     (void)m;
-    PyObject *t, *c, *r;
-    long long threshold, max_code, recompile_after;
-    if (!PyArg_UnpackTuple(args, "_set_config", 3, 3, &t, &c, &r)
+    PyObject *t, *c, *r, *t2 = NULL;
+    long long threshold, max_code, recompile_after, tier2_threshold = od_config.tier2_threshold;
+    if (!PyArg_UnpackTuple(args, "_set_config", 3, 4, &t, &c, &r, &t2)
+        || (t2 && od_int_arg(t2, "_set_config", "tier2_threshold", -1, OD_THRESHOLD_MAX,
+                             &tier2_threshold) < 0)
         || od_int_arg(t, "_set_config", "threshold", 0, OD_THRESHOLD_MAX, &threshold) < 0
         || od_int_arg(c, "_set_config", "max_code_bytes", OD_CODEMEM_LIMIT_MIN,
                       OD_CODEMEM_LIMIT_MAX, &max_code) < 0
@@ -131,6 +133,7 @@ static PyObject *mod_set_config(PyObject *m, PyObject *args)
                       &recompile_after) < 0)
         return NULL;
     od_config.threshold = (int)threshold;
+    od_config.tier2_threshold = (int)tier2_threshold;
     od_config.recompile_after = (uint64_t)recompile_after;
     od_config.max_code_bytes = (size_t)max_code;
     od_codemem_set_limit((size_t)max_code);
@@ -142,8 +145,9 @@ static PyObject *mod_set_config(PyObject *m, PyObject *args)
 static PyObject *mod_get_config(PyObject *m, PyObject *noargs)
 {
     (void)m; (void)noargs;
-    return Py_BuildValue("{s:i,s:K,s:K,s:K,s:O,s:O,s:i,s:O}",
+    return Py_BuildValue("{s:i,s:i,s:K,s:K,s:K,s:O,s:O,s:i,s:O}",
                          "threshold", od_config.threshold,
+                         "tier2_threshold", od_config.tier2_threshold,
                          "max_code_bytes", (unsigned long long)od_config.max_code_bytes,
                          "code_memory_limit", (unsigned long long)od_codemem_limit(),
                          "recompile_after", (unsigned long long)od_config.recompile_after,
@@ -156,8 +160,9 @@ static PyObject *mod_get_config(PyObject *m, PyObject *noargs)
 /* {option: (lowest, highest)} of the int options: the package validates against these. */
 static PyObject *limits_dict(void)
 {
-    return Py_BuildValue("{s:(LL),s:(LL),s:(LL)}",
+    return Py_BuildValue("{s:(LL),s:(LL),s:(LL),s:(LL)}",
                          "threshold", 0LL, OD_THRESHOLD_MAX,
+                         "tier2_threshold", -1LL, OD_THRESHOLD_MAX,
                          "max_code_bytes", OD_CODEMEM_LIMIT_MIN, OD_CODEMEM_LIMIT_MAX,
                          "recompile_after", 0LL, OD_RECOMPILE_AFTER_MAX);
 }
@@ -199,7 +204,8 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
         || set_u64(d, "bytecode_instructions", u ? (uint64_t)u->ninstrs : 0) < 0
         || set_u64(d, "native_address", u ? (uint64_t)(uintptr_t)u->mem : 0) < 0
         || set_u64(d, "exceptions_handled_natively", u ? u->unwinds : 0) < 0
-        || set_obj(d, "exits", u ? exits_dict(u->exits) : PyDict_New()) < 0) {
+        || set_obj(d, "exits", u ? exits_dict(u->exits) : PyDict_New()) < 0
+        || set_obj(d, "tier2", od_tier2_info(co)) < 0) {
         Py_DECREF(d);
         return NULL;
     }
@@ -245,7 +251,8 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "exceptions_handled_natively", od_rt_unwinds) < 0
         || set_obj(d, "interpreted_by_reason", interp) < 0
         || set_obj(d, "exits", exits_dict(od_stats.exits)) < 0
-        || set_obj(d, "exits_by_opcode", byop) < 0) {
+        || set_obj(d, "exits_by_opcode", byop) < 0
+        || set_obj(d, "tier2", od_tier2_stats()) < 0) {
         interp = byop = NULL; /* set_obj consumed them */
         goto fail;
     }
@@ -462,6 +469,8 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
                                        "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"};
     static const char *const regs32[] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
                                          "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"};
+    static const char *const regs8[] = {"al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil",
+                                        "r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b"};
     char buf[96];
     for (int r = 0; r < 16; r++) {
         for (int b = 0; b < 16; b++) {
@@ -511,9 +520,33 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
             CASE(buf, od_ucomisd_xx(&a, r, b));
             snprintf(buf, sizeof buf, "cvtsi2sd xmm%d, %s", r, regs[b]);
             CASE(buf, od_cvtsi2sd_xr(&a, r, (OdReg)b));
+            snprintf(buf, sizeof buf, "movq xmm%d, %s", r, regs[b]);
+            CASE(buf, od_movq_xr(&a, r, (OdReg)b));
+            snprintf(buf, sizeof buf, "movq %s, xmm%d", regs[r], b);
+            CASE(buf, od_movq_rx(&a, (OdReg)r, b));
+            snprintf(buf, sizeof buf, "movapd xmm%d, xmm%d", r, b);
+            CASE(buf, od_movapd_xx(&a, r, b));
+            snprintf(buf, sizeof buf, "and %s, %s", regs[r], regs[b]);
+            CASE(buf, od_and_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "or %s, %s", regs[r], regs[b]);
+            CASE(buf, od_or_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "xor %s, %s", regs[r], regs[b]);
+            CASE(buf, od_xor_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "movzx %s, %s", regs32[r], regs8[b]);
+            CASE(buf, od_movzx8_rr(&a, (OdReg)r, (OdReg)b));
         }
         snprintf(buf, sizeof buf, "mov %s, qword ptr [%s]", regs[r], regs[r]);
         CASE(buf, od_mov_rm(&a, (OdReg)r, (OdReg)r, 0));
+        snprintf(buf, sizeof buf, "neg %s", regs[r]);
+        CASE(buf, od_neg_r(&a, (OdReg)r));
+        snprintf(buf, sizeof buf, "sar %s, 0x1e", regs[r]);
+        CASE(buf, od_sar_ri(&a, (OdReg)r, 30));
+        static const char *const ccs[] = {"o", "no", "b", "ae", "e", "ne", "be", "a",
+                                          "s", "ns", "p", "np", "l", "ge", "le", "g"};
+        for (int cc = 0; cc < 16; cc++) {
+            snprintf(buf, sizeof buf, "set%s %s", ccs[cc], regs8[r]);
+            CASE(buf, od_setcc_r(&a, (OdCond)cc, (OdReg)r));
+        }
         snprintf(buf, sizeof buf, "mov %s, 0x2a", regs32[r]);
         CASE(buf, od_mov_ri(&a, (OdReg)r, 42));
         snprintf(buf, sizeof buf, "mov %s, 0xfffffffffffffffe", regs[r]);
@@ -609,7 +642,14 @@ static PyObject *mod_tier2_hir(PyObject *m, PyObject *args)
     if (!PyArg_ParseTuple(args, "O|O:_tier2_hir", &func, &passes))
         return NULL;
     PyCodeObject *co = as_code(func);
-    return co ? od_tier2_hir_stages(co, passes) : NULL;
+    return co ? od_tier2_hir_stages(co, func, passes) : NULL;
+}
+
+static PyObject *mod_tier2_lir(PyObject *m, PyObject *func)
+{
+    (void)m;
+    PyCodeObject *co = as_code(func);
+    return co ? od_tier2_lir_text(co, func) : NULL;
 }
 
 static PyObject *mod_tier2_hir_corrupt(PyObject *m, PyObject *args)
@@ -671,6 +711,8 @@ static PyMethodDef methods[] = {
     {"_asm_selftest", mod_asm_selftest, METH_NOARGS, "Assembler encodings for tests."},
     {"_tier2_hir", mod_tier2_hir, METH_VARARGS,
      "(func, passes=None) -> [(stage, HIR text)]: tier 2's HIR after building and each pass."},
+    {"_tier2_lir", mod_tier2_lir, METH_O,
+     "(func) -> the LIR text of a fresh tier-2 compile (nothing installed)."},
     {"_tier2_hir_corrupt", mod_tier2_hir_corrupt, METH_VARARGS,
      "(func, what) -> what the HIR verifier says after deliberate damage (tests)."},
     {"_tier2_passes", mod_tier2_passes, METH_NOARGS, "[(name, description)] of the HIR passes."},

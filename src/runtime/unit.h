@@ -25,7 +25,9 @@
     X(TRACING, "tracing or profiling switched on during a call")                      \
     X(TRACING_THROW, "exception raised while tracing is on: the interpreter unwinds")  \
     X(UNBOUND_LOCAL, "unbound local or free variable (the interpreter raises it)")  \
-    X(WARMUP, "once per code object: the interpreter quickens it at RESUME")
+    X(WARMUP, "once per code object: the interpreter quickens it at RESUME")              \
+    X(TIER2_DEOPT, "tier 2: a guard failed, or an instruction it leaves to the interpreter") \
+    X(TIER2_ERROR, "tier 2: an exception, unwound by the interpreter")
 
 typedef enum {
 #define OD_EXIT_ENUM(name, desc) OD_EXIT_##name,

@@ -2,7 +2,9 @@
 #include "tier2.h"
 
 #include "hir/hir.h"
+#include "hir/feedback.h"
 #include "passes/passes.h"
+#include "../hook/hook.h"
 
 #include <string.h>
 
@@ -31,7 +33,14 @@ static int build(OdHirFunc *fn, PyCodeObject *co)
     return r == 0 ? 0 : -1;
 }
 
-PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *passes)
+/* Tier 1's unit of `co`, if it has one (its sites are feedback). */
+static const OdUnit *tier1_unit(PyCodeObject *co)
+{
+    OdCodeState *st = od_code_state(co, 0);
+    return !st ? NULL : st->tier1 ? st->tier1 : st->unit;
+}
+
+PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *func, PyObject *passes)
 {
     PyObject *names = NULL, *list = NULL;
     if (passes == Py_None) {
@@ -61,8 +70,16 @@ PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *passes)
         }
     }
     OdHirFunc fn;
+    OdFeedback fb;
+    PyObject *globals = PyFunction_Check(func) ? ((PyFunctionObject *)func)->func_globals : NULL;
+    PyObject *builtins = PyFunction_Check(func) ? ((PyFunctionObject *)func)->func_builtins : NULL;
+    if (od_feedback_init(&fb, co, tier1_unit(co), globals, builtins) < 0) {
+        Py_DECREF(names);
+        return NULL;
+    }
     if (build(&fn, co) < 0)
         goto fail;
+    fn.feedback = &fb;
     if (!(list = PyList_New(0)) || add_stage(list, "build", &fn) < 0)
         goto fail;
     for (Py_ssize_t k = 0; k < n; k++) {
@@ -71,10 +88,12 @@ PyObject *od_tier2_hir_stages(PyCodeObject *co, PyObject *passes)
             goto fail;
     }
     od_hir_free(&fn);
+    od_feedback_free(&fb);
     Py_DECREF(names);
     return list;
 fail:
     od_hir_free(&fn);
+    od_feedback_free(&fb);
     Py_XDECREF(list);
     Py_DECREF(names);
     return NULL;
@@ -184,4 +203,329 @@ PyObject *od_tier2_type_names(void)
         Py_XDECREF(s);
     }
     return list;
+}
+
+/* ---- compiling and running ----------------------------------------------------------- */
+
+#include "lir/lir.h"
+#include "rt/exit.h"
+#include "rt/helpers.h"
+#include "../asm/codemem.h"
+#include "../hook/events.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static OdT2State *state_of(PyCodeObject *co, OdCodeState *st)
+{
+    if (st->tier2)
+        return st->tier2;
+    OdT2State *s = calloc(1, sizeof *s);
+    if (!s || !(s->no_speculate = calloc((size_t)Py_SIZE(co) + 1, 1))) {
+        free(s);
+        return NULL;
+    }
+    s->ncodeunits = (int)Py_SIZE(co);
+    st->tier2 = s;
+    return s;
+}
+
+/* Constants an exit may box from (folded ints, floats, strs): only kinds whose release
+ * runs no Python code, since the unit dies in the code object's free function. */
+static PyObject *safe_consts(PyObject *refs)
+{
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t k = 0; out && refs && k < PyList_GET_SIZE(refs); k++) {
+        PyObject *o = PyList_GET_ITEM(refs, k);
+        if ((PyLong_CheckExact(o) || PyFloat_CheckExact(o) || PyUnicode_CheckExact(o) ||
+             PyBool_Check(o) || o == Py_None) && PyList_Append(out, o) < 0)
+            Py_CLEAR(out);
+    }
+    return out;
+}
+
+/* The exits in one malloc'd block (slots and held values after the records). */
+static OdLirExit *copy_exits(const OdLir *L)
+{
+    size_t vals = 0;
+    for (int e = 0; e < L->nexits; e++)
+        vals += (size_t)(L->exits[e].nlocals + L->exits[e].depth + L->exits[e].nheld);
+    OdLirExit *x = malloc(sizeof(OdLirExit) * (size_t)(L->nexits + 1) + sizeof(OdLirVal) * (vals + 1));
+    if (!x)
+        return NULL;
+    OdLirVal *v = (OdLirVal *)(x + L->nexits + 1);
+    for (int e = 0; e < L->nexits; e++) {
+        x[e] = L->exits[e];
+        int ns = x[e].nlocals + x[e].depth;
+        memcpy(v, L->exits[e].slots, sizeof(OdLirVal) * (size_t)ns);
+        x[e].slots = v;
+        v += ns;
+        memcpy(v, L->exits[e].held, sizeof(OdLirVal) * (size_t)x[e].nheld);
+        x[e].held = v;
+        v += x[e].nheld;
+    }
+    return x;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* HIR through the default pipeline, LIR, registers, machine code. 0 with *out; 1 refused
+ * (s->reason); -1 exception. `text`: also the LIR's text. */
+static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyObject *globals,
+                        PyObject *builtins, OdT2Unit **out, PyObject **text)
+{
+    uint64_t t0 = now_ns();
+    OdHirFunc fn;
+    OdFeedback fb;
+    OdLir L;
+    int rc = -1, have_lir = 0;
+    memset(&L, 0, sizeof L);
+    if (od_feedback_init(&fb, co, tier1, globals, builtins) < 0)
+        return -1;
+    int r = od_hir_build(&fn, co);
+    if (r != 0) {
+        snprintf(s->reason, sizeof s->reason, "%s", r == 1 ? fn.reason : "error");
+        rc = r;
+        goto done;
+    }
+    fn.feedback = &fb;
+    fn.no_speculate = s->no_speculate;
+    for (int k = 0; k < od_hir_npasses; k++)
+        if (od_hir_passes[k].run(&fn) < 0)
+            goto done;
+    if (od_hir_verify(&fn) < 0) {
+        snprintf(s->reason, sizeof s->reason, "HIR verifier: %s", fn.reason);
+        rc = 1;
+        goto done;
+    }
+    r = od_lir_lower(&L, &fn);
+    have_lir = 1;
+    if (r != 0) {
+        snprintf(s->reason, sizeof s->reason, "%s", r == 1 ? L.reason : "error");
+        rc = r;
+        goto done;
+    }
+    void *code;
+    size_t size, reserved;
+    if (od_lir_regalloc(&L) < 0 || od_lir_codegen(&L, &code, &size, &reserved) < 0)
+        goto done;
+    OdT2Unit *u = calloc(1, sizeof *u);
+    if (u) {
+        u->exits = copy_exits(&L);
+        u->consts = safe_consts(fn.refs);
+    }
+    if (!u || !u->exits || !u->consts) {   /* native_at_unit stays NULL: no per-
+                                                * instruction entry points in tier 2 */
+        od_codemem_release(code, reserved);
+        if (u) {
+            free(u->exits);
+            Py_XDECREF(u->consts);
+            free(u);
+        }
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    u->nexits = L.nexits;
+    u->state = s;
+    u->unit.code = co;
+    u->unit.entry = (OdEntry)code;
+    u->unit.mem = code;
+    u->unit.mem_reserved = reserved;
+    u->unit.code_size = size;
+    u->unit.tier = 2;
+    u->unit.ninstrs = L.bc.ninstrs;
+    u->unit.ncodeunits = (int)Py_SIZE(co);
+    u->unit.compile_ns = now_ns() - t0;
+    if (text && !(*text = od_lir_print(&L))) {
+        od_t2_unit_free(u);
+        goto done;
+    }
+    *out = u;
+    rc = 0;
+done:
+    if (have_lir)
+        od_lir_free(&L);
+    od_hir_free(&fn);
+    od_feedback_free(&fb);
+    return rc;
+}
+
+void od_tier2_promote(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
+{
+    OdT2State *s = state_of(co, st);
+    if (!s || s->off || (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))) {
+        st->tier2_off = 1;
+        if (s && !s->off) {
+            s->off = 1;
+            snprintf(s->reason, sizeof s->reason, "generator or coroutine");
+            od_t2_stats.refused++;
+        }
+        return;
+    }
+    OdT2Unit **grown = realloc(s->units, sizeof(OdT2Unit *) * (size_t)(s->nunits + 1));
+    if (!grown) {
+        st->tier2_off = 1;
+        return;
+    }
+    s->units = grown;
+    s->compiles++;
+    OdT2Unit *u = NULL;
+    PyObject *exc_type, *exc_val, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_val, &exc_tb);
+    int r = compile_unit(co, s, st->unit, f->f_globals, f->f_builtins, &u, NULL);
+    if (r != 0) {
+        if (r < 0) {
+            snprintf(s->reason, sizeof s->reason, "compile error");
+            PyErr_Clear();
+        }
+        PyErr_Restore(exc_type, exc_val, exc_tb);
+        s->off = 1;
+        st->tier2_off = 1;
+        od_t2_stats.refused++;
+        return;
+    }
+    PyErr_Restore(exc_type, exc_val, exc_tb);
+    s->units[s->nunits++] = u;
+    u->unit.native_entries = st->unit->native_entries;
+    memcpy(u->unit.exits, st->unit->exits, sizeof u->unit.exits);
+    st->tier1 = st->unit;
+    st->unit = &u->unit;
+    od_t2_stats.compiled++;
+    if (s->compiles > 1)
+        od_t2_stats.recompiled++;
+    if (s->compiles >= OD_T2_MAX_COMPILES)
+        st->tier2_off = 1;       /* this unit is the last: a storm sends it to tier 1 for good */
+    od_stats.compile_ns += u->unit.compile_ns;
+    od_stats.code_bytes += u->unit.code_size;
+    od_event_compiled(co, &u->unit);     /* the compile log and the perf map */
+}
+
+void od_tier2_state_free(void *state) { od_t2_state_free(state); }
+
+void od_tier2_demote(OdCodeState *st)
+{
+    if (st->unit && st->unit->tier == 2 && st->tier1) {
+        st->unit = st->tier1;
+        st->tier1 = NULL;
+    }
+}
+
+PyObject *od_tier2_lir_text(PyCodeObject *co, PyObject *func)
+{
+    OdT2State s;
+    memset(&s, 0, sizeof s);
+    s.ncodeunits = (int)Py_SIZE(co);
+    if (!(s.no_speculate = calloc((size_t)Py_SIZE(co) + 1, 1)))
+        return PyErr_NoMemory();
+    OdCodeState *st = od_code_state(co, 0);
+    OdT2State *live = st ? st->tier2 : NULL;
+    if (live)
+        memcpy(s.no_speculate, live->no_speculate, (size_t)Py_SIZE(co));
+    PyObject *globals = PyFunction_Check(func) ? ((PyFunctionObject *)func)->func_globals : NULL;
+    PyObject *builtins = PyFunction_Check(func) ? ((PyFunctionObject *)func)->func_builtins : NULL;
+    OdT2Unit *u = NULL;
+    PyObject *text = NULL;
+    int r = compile_unit(co, &s, tier1_unit(co), globals, builtins, &u, &text);
+    free(s.no_speculate);
+    if (r == 1)
+        return PyErr_Format(PyExc_ValueError, "tier 2 cannot compile %U: %s", co->co_qualname, s.reason);
+    if (r < 0)
+        return NULL;
+    od_t2_unit_free(u);
+    return text;
+}
+
+PyObject *od_tier2_info(PyCodeObject *co)
+{
+    OdCodeState *st = od_code_state(co, 0);
+    OdT2State *s = st ? st->tier2 : NULL;
+    PyObject *d = PyDict_New(), *ex = PyDict_New();
+    if (!d || !ex)
+        goto fail;
+    for (int k = 0; s && k < OD_T2X__COUNT; k++)
+        if (s->exits[k]) {
+            PyObject *n = PyLong_FromUnsignedLongLong(s->exits[k]);
+            if (!n || PyDict_SetItemString(ex, od_t2_exit_names[k], n) < 0) {
+                Py_XDECREF(n);
+                goto fail;
+            }
+            Py_DECREF(n);
+        }
+    PyObject *places = PyList_New(0);
+    for (int k = 0; places && s && k < s->nunits; k++)
+        for (int e = 0; e < s->units[k]->nexits; e++) {
+            const OdLirExit *x = &s->units[k]->exits[e];
+            if (!x->count)
+                continue;
+            PyObject *t = Py_BuildValue("(isiK)", 2 * x->resume,
+                                        od_t2_exit_names[x->kind == OD_XK_ERROR ? OD_T2X_ERROR : x->reason],
+                                        k, (unsigned long long)x->count);
+            if (!t || PyList_Append(places, t) < 0)
+                Py_CLEAR(places);
+            Py_XDECREF(t);
+        }
+    if (!places)
+        goto fail;
+    PyObject *v = Py_BuildValue("{sisisOsNsNss}", "compiles", s ? s->compiles : 0,
+                                "active", st && st->unit && st->unit->tier == 2,
+                                "off", (s && s->off) ? Py_True : Py_False,
+                                "exits", ex, "exit_places", places,
+                                "why_not", s && s->off && s->reason[0] ? s->reason : NULL);
+    Py_DECREF(d);
+    return v;
+fail:
+    Py_XDECREF(d);
+    Py_XDECREF(ex);
+    return NULL;
+}
+
+PyObject *od_tier2_stats(void)
+{
+    PyObject *ex = PyDict_New();
+    for (int k = 0; ex && k < OD_T2X__COUNT; k++)
+        if (od_t2_stats.exits[k]) {
+            PyObject *n = PyLong_FromUnsignedLongLong(od_t2_stats.exits[k]);
+            if (!n || PyDict_SetItemString(ex, od_t2_exit_names[k], n) < 0)
+                Py_CLEAR(ex);
+            Py_XDECREF(n);
+        }
+    if (!ex)
+        return NULL;
+    return Py_BuildValue("{sKsKsKsKsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+                         "refused", (unsigned long long)od_t2_stats.refused,
+                         "recompiled", (unsigned long long)od_t2_stats.recompiled,
+                         "given_up", (unsigned long long)od_t2_stats.given_up, "exits", ex);
+}
+
+int od_tier2_symbols(PyObject *dict)
+{
+    static const struct { const char *name; const void *fn; } table[] = {
+#define OD_T2_SYM(op, fn, check, kind, reason) {#fn, (const void *)fn},
+        OD_T2_HELPER_OPS(OD_T2_SYM)
+#undef OD_T2_SYM
+        {"od_t2_box_int", (const void *)od_t2_box_int},
+        {"od_t2_box_float", (const void *)od_t2_box_float},
+        {"od_t2_truth", (const void *)od_t2_truth},
+        {"od_t2_load_method", (const void *)od_t2_load_method},
+        {"od_t2_for_iter", (const void *)od_t2_for_iter},
+        {"od_t2_exit", (const void *)od_t2_exit},
+        {"od_t2_exit_entry", (const void *)od_t2_exit_entry},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
+        PyObject *k = PyLong_FromVoidPtr((void *)table[i].fn);
+        PyObject *v = PyUnicode_FromString(table[i].name);
+        int err = !k || !v || PyDict_SetItem(dict, k, v) < 0;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (err)
+            return -1;
+    }
+    return 0;
 }

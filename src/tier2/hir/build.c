@@ -431,8 +431,13 @@ static int step(Builder *B, const OdInstr *in, BcBlock *blk)
         break;
     }
     case RETURN_VALUE:
-        if (!emit_popping(B, OD_HOP_Return, 1))
+        if (!(i = emit_popping(B, OD_HOP_Return, 1)))
             return -1;
+        /* Not needed to resume (Return cannot deoptimize) but to box an unboxed return
+         * value right before it (passes/unbox.c): the state with the value on the stack. */
+        if (!(i->fs = od_hir_new_fs(B->fn, B->pre_offset, B->nlocals, B->pre_depth)))
+            return -1;
+        memcpy(i->fs->slots, B->pre, sizeof(OdHirInstr *) * (size_t)(B->nlocals + B->pre_depth));
         break;
     case RAISE_VARARGS:
         if (!emit_popping(B, OD_HOP_Raise, arg))

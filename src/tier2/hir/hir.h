@@ -65,6 +65,7 @@ struct OdHirInstr {
     int nops;
     OdHirInstr **ops;
     long long imm;          /* op-specific immediate (see hir_ops.h) */
+    long long imm2;         /* a second one (GlobalValue: the builtins dict's version) */
     double fimm;            /* Const of type CDouble */
     PyObject *obj;          /* op-specific object: constant, name, kwnames (borrowed) */
     OdType itype;           /* GuardType: the type it checks for */
@@ -103,6 +104,10 @@ typedef struct {
     int nblocks, capblocks;
     int next_instr_id, next_block_id;
     PyObject *refs;         /* list: constants the function owns (NULL until needed) */
+    const struct OdFeedback *feedback;  /* hir/feedback.h, or NULL: what the speculation
+                                         * passes read (borrowed, set by the caller) */
+    const unsigned char *no_speculate;  /* per code unit, or NULL: 1 where an instruction
+                                         * must stay generic (its guards kept failing) */
     char reason[256];       /* why building (or a pass) failed */
 } OdHirFunc;
 

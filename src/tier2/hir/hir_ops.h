@@ -49,6 +49,10 @@
     X(GuardType, 1, BOXED, OD_HE_DEOPT, Object)     /* itype: the type it guarantees */    \
     X(GuardNotNull, 1, ANY, OD_HE_DEOPT, Object)                                           \
     X(GuardIs, 1, BOXED, OD_HE_DEOPT, Object)       /* obj: the one object it may be */    \
+    X(GlobalValue, 0, NONE, OD_HE_READS | OD_HE_RAISES | OD_HE_DEOPT, Object) /* obj: the  \
+        value LoadGlobal found at compile time, while the globals' (imm) and builtins'     \
+        (imm2) dict versions hold (0: not checked), else looked up again (deopts when the \
+        name is unbound); a new reference */                                              \
     /* generic operations on boxed values (runtime helpers; any type) */                   \
     X(BinaryOp, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)   /* imm: NB_* */               \
     X(Compare, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)    /* imm: Py_LT.. */            \

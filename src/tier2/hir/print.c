@@ -193,6 +193,10 @@ static void put_imm(Out *o, OdHirFunc *fn, const OdHirInstr *i)
     case OD_HOP_UnaryOp:
         put(o, " %s", i->imm == UNARY_NEGATIVE ? "-" : i->imm == UNARY_INVERT ? "~" : "+");
         break;
+    case OD_HOP_GlobalValue:
+        put(o, " ");
+        put_obj(o, i->obj);
+        break;
     case OD_HOP_LoadAttr: case OD_HOP_StoreAttr: case OD_HOP_LoadMethod:
     case OD_HOP_LoadGlobal: case OD_HOP_StoreGlobal:
         put(o, " ");
@@ -259,7 +263,7 @@ PyObject *od_hir_print(OdHirFunc *fn)
                 for (int s = 0; s < blk->nsuccs; s++)
                     put(&o, " bb%d", blk->succs[s]->mark);
             }
-            if (i->fs)
+            if (i->fs && i->op != OD_HOP_Return)   /* Return's only serves boxing */
                 put_fs(&o, fn, i->fs);
             put(&o, "\n");
         }

@@ -270,9 +270,10 @@ int od_hir_verify(OdHirFunc *fn)
                     else if (!available(d, blk, i))
                         err = fail(&v, "bb%d: %s#%d: frame-state slot %d (#%d) does not dominate "
                                    "its use", blk->id, info->name, i->id, s, d->id);
-                    else if (!kind_ok(OD_HK_ANY, d->type))
-                        err = fail(&v, "bb%d: %s#%d: frame-state slot %d holds an unboxed value",
-                                   blk->id, info->name, i->id, s);
+                    else if (!kind_ok(OD_HK_ANY, d->type) && !kind_ok(OD_HK_CINT, d->type)
+                             && !kind_ok(OD_HK_CDBL, d->type) && !kind_ok(OD_HK_CBOOL, d->type))
+                        err = fail(&v, "bb%d: %s#%d: frame-state slot %d mixes boxed and "
+                                   "unboxed kinds", blk->id, info->name, i->id, s);
                 }
                 if (err)
                     break;

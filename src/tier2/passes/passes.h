@@ -13,6 +13,9 @@
 #define OD_HIR_PASSES(X)                                                                   \
     X(constfold, "fold operations on constant ints, floats, strs and conditions; "         \
                  "turn branches on constants into jumps")                                  \
+    X(specialize, "speculate on recorded int/float operands (guards, unboxed arithmetic, "  \
+                  "box/unbox at the boundaries) and on bound globals (dict-version guard)") \
+    X(unbox, "phis of boxed ints/floats that are only unboxed again become unboxed phis")  \
     X(dce, "remove unreachable blocks, trivial phis and unused instructions without effects")
 
 #define OD_HIR_PASS_DECL(name, desc) int od_hir_pass_##name(OdHirFunc *fn);

@@ -1,0 +1,40 @@
+/* tier2/hir/feedback.h — what the code's earlier runs recorded, for the speculation passes.
+ *
+ * Contract: one interface over the two sources ARCHITECTURE.md names. (1) The interpreter's
+ * quickened instructions in co_code_adaptive: BINARY_OP_{ADD,SUBTRACT,MULTIPLY}_{INT,FLOAT},
+ * COMPARE_OP_{INT,FLOAT,STR}_JUMP say which exact classes the operands had when CPython
+ * specialized the instruction; LOAD_GLOBAL_{MODULE,BUILTIN} that the name resolved to a
+ * cacheable dict entry. (2) Tier 1's sites (runtime/unit.h OdOpCache, one per BINARY_OP and
+ * COMPARE_OP, at u->caches + u->cache_at_unit[index]): the operand classes its helper met
+ * last. And the globals the frame being compiled runs with: the value a global name has now
+ * and the version tags of the globals and builtins dicts (what a GlobalValue guard checks).
+ * Feedback is a hint: every use of it is guarded. Everything is read at compile time; the
+ * source keeps borrowed pointers valid for that long. Depends on bytecode/ and runtime/unit.h. */
+#ifndef OD_TIER2_HIR_FEEDBACK_H
+#define OD_TIER2_HIR_FEEDBACK_H
+
+#include "../../runtime/unit.h"
+
+typedef struct OdFeedback {
+    PyCodeObject *code;         /* borrowed */
+    const OdUnit *tier1;        /* borrowed, or NULL: tier 1's unit with its sites */
+    PyObject *globals, *builtins; /* borrowed, or NULL: the frame's dicts */
+    OdBytecode bc;
+} OdFeedback;
+
+/* 0, or -1 with an exception set. `tier1`, `globals`, `builtins` may be NULL. */
+int od_feedback_init(OdFeedback *fb, PyCodeObject *co, const OdUnit *tier1, PyObject *globals,
+                     PyObject *builtins);
+void od_feedback_free(OdFeedback *fb);
+
+/* Operand classes seen at the BINARY_OP / COMPARE_OP starting at unit `start` (NULL:
+ * unknown). The interpreter's specialization wins over tier 1's record. */
+void od_feedback_operands(const OdFeedback *fb, int start, PyTypeObject **left, PyTypeObject **right);
+
+/* The value `name` has now (borrowed; NULL if unbound or globals unknown) and the versions
+ * a guard must check: the globals dict's, and the builtins dict's when the value comes from
+ * there (else 0). Only for dicts of exact type dict. */
+PyObject *od_feedback_global(const OdFeedback *fb, PyObject *name, uint64_t *globals_version,
+                             uint64_t *builtins_version);
+
+#endif /* OD_TIER2_HIR_FEEDBACK_H */

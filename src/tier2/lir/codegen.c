@@ -1,0 +1,633 @@
+/* tier2/lir/codegen.c — LIR with registers to x86-64 (through asm/x64.h).
+ *
+ * Register plan: rbx = the frame; allocatable r12-r15, rbp (callee-saved) and rsi, rdi,
+ * r8-r11, xmm2-xmm15 (caller-saved); rax, rcx, rdx, xmm0, xmm1 are scratch (an operand in a
+ * stack slot is loaded into one). Frame below the six saved registers (lir.h): thread
+ * state, unit, cframe, the register dump area, the outgoing area, the spill slots.
+ * Rarely taken paths go after the body: one stub per exit (its index, then the shared
+ * path that dumps every allocatable register and calls od_t2_exit), deallocations and the
+ * eval breaker's handler (both keep every register), a global's lookup when the dicts
+ * changed. */
+#include "lir.h"
+
+#include "../../asm/codemem.h"
+#include "../../asm/x64.h"
+#include "../../runtime/helpers.h"
+#include "../rt/exit.h"
+#include "../rt/helpers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const int od_lir_gprs[] = {OD_R12, OD_R13, OD_R14, OD_R15, OD_RBP,
+                           OD_RSI, OD_RDI, OD_R8, OD_R9, OD_R10, OD_R11};
+const int od_lir_ngprs = 11, od_lir_ncallee_saved = 5;
+const int od_lir_xmms[] = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+const int od_lir_nxmms = 14;
+
+#define OFF_LOCALS ((int32_t)offsetof(_PyInterpreterFrame, localsplus))
+#define OFF_PREV ((int32_t)offsetof(_PyInterpreterFrame, prev_instr))
+#define OFF_GLOBALS ((int32_t)offsetof(_PyInterpreterFrame, f_globals))
+#define OFF_BUILTINS ((int32_t)offsetof(_PyInterpreterFrame, f_builtins))
+#define OFF_VERSION ((int32_t)offsetof(PyDictObject, ma_version_tag))
+#define OFF_TYPE ((int32_t)offsetof(PyObject, ob_type))
+#define OFF_SIZE ((int32_t)offsetof(PyVarObject, ob_size))
+#define OFF_DIGIT0 ((int32_t)offsetof(PyLongObject, ob_digit))
+#define OFF_FVAL ((int32_t)offsetof(PyFloatObject, ob_fval))
+#define R_FRAME OD_RBX
+
+typedef struct {
+    int kind;           /* 0 dealloc, 1 poll, 2 global lookup */
+    OdLabel label, back;
+    int reg;            /* dealloc: the object */
+    int exit;           /* poll, global: error exit */
+    PyObject *name;     /* global: the name */
+} Stub;
+
+typedef struct {
+    OdAsm a;
+    OdLir *L;
+    OdLabel *blabel, *xlabel;
+    OdLabel epilogue, exit_common, entry_exit;
+    Stub *stubs;
+    int nstubs, capstubs;
+    int frame;
+    int next_block;     /* the block laid out after the current one */
+} Cg;
+
+static int32_t out_off(int k) { return OD_LIR_OFF_OUT + 8 * k; }
+
+static OdReg gin(Cg *c, int v, OdReg scratch)
+{
+    const OdLirVreg *r = &c->L->vregs[v];
+    if (r->reg >= 0)
+        return (OdReg)r->reg;
+    od_mov_rm(&c->a, scratch, OD_RSP, od_lir_spill_off(c->L, r->slot));
+    return scratch;
+}
+
+static void gout(Cg *c, int v, OdReg src)
+{
+    const OdLirVreg *r = &c->L->vregs[v];
+    if (v < 0)
+        return;
+    if (r->reg >= 0) {
+        if (r->reg != (int)src)
+            od_mov_rr(&c->a, (OdReg)r->reg, src);
+    } else {
+        od_mov_mr(&c->a, OD_RSP, od_lir_spill_off(c->L, r->slot), src);
+    }
+}
+
+static int xin(Cg *c, int v, int scratch)
+{
+    const OdLirVreg *r = &c->L->vregs[v];
+    if (r->reg >= 0)
+        return r->reg;
+    od_movsd_xm(&c->a, scratch, OD_RSP, od_lir_spill_off(c->L, r->slot));
+    return scratch;
+}
+
+static void xout(Cg *c, int v, int src)
+{
+    const OdLirVreg *r = &c->L->vregs[v];
+    if (r->reg >= 0) {
+        if (r->reg != src)
+            od_movapd_xx(&c->a, r->reg, src);
+    } else {
+        od_movsd_mx(&c->a, OD_RSP, od_lir_spill_off(c->L, r->slot), src);
+    }
+}
+
+static Stub *stub(Cg *c, int kind)
+{
+    if (c->nstubs == c->capstubs) {
+        int cap = c->capstubs ? 2 * c->capstubs : 16;
+        Stub *p = realloc(c->stubs, sizeof *p * (size_t)cap);
+        if (!p) {
+            c->a.failed = 1;
+            return NULL;
+        }
+        c->stubs = p;
+        c->capstubs = cap;
+    }
+    Stub *s = &c->stubs[c->nstubs++];
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->label = od_label_new(&c->a);
+    s->back = od_label_new(&c->a);
+    return s;
+}
+
+/* Caller-saved allocatable registers to the dump area and back (around an out-of-line call). */
+static void save_volatile(Cg *c, int restore)
+{
+    for (int g = od_lir_ncallee_saved; g < od_lir_ngprs; g++) {
+        int r = od_lir_gprs[g];
+        if (restore)
+            od_mov_rm(&c->a, (OdReg)r, OD_RSP, OD_LIR_OFF_DUMP + 8 * r);
+        else
+            od_mov_mr(&c->a, OD_RSP, OD_LIR_OFF_DUMP + 8 * r, (OdReg)r);
+    }
+    for (int x = 0; x < od_lir_nxmms; x++) {
+        int r = od_lir_xmms[x];
+        if (restore)
+            od_movsd_xm(&c->a, r, OD_RSP, OD_LIR_OFF_DUMP + 128 + 8 * r);
+        else
+            od_movsd_mx(&c->a, OD_RSP, OD_LIR_OFF_DUMP + 128 + 8 * r, r);
+    }
+}
+
+static OdCond int_cc(long long cmp)
+{
+    switch (cmp) {
+    case Py_LT: return OD_CC_L;
+    case Py_LE: return OD_CC_LE;
+    case Py_EQ: return OD_CC_E;
+    case Py_NE: return OD_CC_NE;
+    case Py_GT: return OD_CC_G;
+    default: return OD_CC_GE;
+    }
+}
+
+static void helper_call(Cg *c, const void *fn, long long imm, PyObject *obj)
+{
+    od_mov_rr(&c->a, OD_RDI, R_FRAME);
+    od_lea(&c->a, OD_RSI, OD_RSP, out_off(0));
+    od_mov_ri(&c->a, OD_RDX, imm);
+    od_mov_ri(&c->a, OD_RCX, (int64_t)(intptr_t)obj);
+    od_call_abs(&c->a, fn);
+}
+
+static void store_arg(Cg *c, int v, int k)
+{
+    if (c->L->vregs[v].cls == OD_VR_XMM)
+        od_movsd_mx(&c->a, OD_RSP, out_off(k), xin(c, v, 0));
+    else
+        od_mov_mr(&c->a, OD_RSP, out_off(k), gin(c, v, OD_RAX));
+}
+
+static void jump_to_block(Cg *c, int b)
+{
+    if (b != c->next_block)
+        od_jmp(&c->a, c->blabel[b]);
+}
+
+static void emit_instr(Cg *c, const OdLirInstr *i)
+{
+    OdAsm *a = &c->a;
+    OdLabel X = i->exit >= 0 ? c->xlabel[i->exit] : -1;
+    OdReg r, q;
+    int xa, xb;
+    switch (i->op) {
+    case OD_LOP_LoadLocal:
+        od_mov_rm(a, OD_RAX, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
+        gout(c, i->dst, OD_RAX);
+        break;
+    case OD_LOP_Imm:
+        if (c->L->vregs[i->dst].reg >= 0) {
+            od_mov_ri(a, (OdReg)c->L->vregs[i->dst].reg, i->imm);
+        } else {
+            od_mov_ri(a, OD_RAX, i->imm);
+            gout(c, i->dst, OD_RAX);
+        }
+        break;
+    case OD_LOP_FImm:
+        od_mov_ri(a, OD_RAX, i->imm);
+        if (c->L->vregs[i->dst].reg >= 0)
+            od_movq_xr(a, c->L->vregs[i->dst].reg, OD_RAX);
+        else
+            gout(c, i->dst, OD_RAX);
+        break;
+    case OD_LOP_Move:
+        if (c->L->vregs[i->dst].cls == OD_VR_XMM)
+            xout(c, i->dst, xin(c, i->src[0], 0));
+        else
+            gout(c, i->dst, gin(c, i->src[0], OD_RAX));
+        break;
+    case OD_LOP_IncRef: {
+        OdLabel skip = od_label_new(a);
+        r = gin(c, i->src[0], OD_RAX);
+        if (i->imm) {
+            od_test_rr(a, r, r);
+            od_jcc(a, OD_CC_E, skip);
+        }
+        od_add_mi(a, r, 0, 1);
+        od_label_bind(a, skip);
+        break;
+    }
+    case OD_LOP_DecRef: {
+        Stub *s = stub(c, 0);
+        if (!s)
+            return;
+        r = gin(c, i->src[0], OD_RAX);
+        s->reg = r;
+        if (i->imm) {
+            od_test_rr(a, r, r);
+            od_jcc(a, OD_CC_E, s->back);
+        }
+        od_sub_mi(a, r, 0, 1);
+        od_jcc(a, OD_CC_E, s->label);
+        od_label_bind(a, s->back);
+        break;
+    }
+    case OD_LOP_GuardInt:
+        r = gin(c, i->src[0], OD_RAX);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyLong_Type);
+        od_cmp_rm(a, OD_RCX, r, OFF_TYPE);
+        od_jcc(a, OD_CC_NE, X);
+        od_mov_rm(a, OD_RCX, r, OFF_SIZE);
+        od_add_ri(a, OD_RCX, 2);
+        od_cmp_ri(a, OD_RCX, 4);
+        od_jcc(a, OD_CC_A, X);
+        break;
+    case OD_LOP_GuardFloat:
+        r = gin(c, i->src[0], OD_RAX);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyFloat_Type);
+        od_cmp_rm(a, OD_RCX, r, OFF_TYPE);
+        od_jcc(a, OD_CC_NE, X);
+        break;
+    case OD_LOP_GuardNotNull:
+        r = gin(c, i->src[0], OD_RAX);
+        od_test_rr(a, r, r);
+        od_jcc(a, OD_CC_E, X);
+        break;
+    case OD_LOP_GuardIs:
+        r = gin(c, i->src[0], OD_RAX);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)i->ptr);
+        od_cmp_rr(a, r, OD_RCX);
+        od_jcc(a, OD_CC_NE, X);
+        break;
+    case OD_LOP_GlobalLoad: {
+        Stub *s = stub(c, 2);
+        if (!s)
+            return;
+        s->exit = i->exit;
+        s->name = i->obj;
+        OdLabel slow = s->label, done = s->back;
+        od_mov_rm(a, OD_RAX, R_FRAME, OFF_GLOBALS);
+        od_mov_rm(a, OD_RAX, OD_RAX, OFF_VERSION);
+        od_mov_ri(a, OD_RCX, i->imm);
+        od_cmp_rr(a, OD_RAX, OD_RCX);
+        od_jcc(a, OD_CC_NE, slow);
+        if (i->imm2) {
+            od_mov_rm(a, OD_RAX, R_FRAME, OFF_BUILTINS);
+            od_mov_rm(a, OD_RAX, OD_RAX, OFF_VERSION);
+            od_mov_ri(a, OD_RCX, i->imm2);
+            od_cmp_rr(a, OD_RAX, OD_RCX);
+            od_jcc(a, OD_CC_NE, slow);
+        }
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)i->ptr);
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_label_bind(a, done);
+        gout(c, i->dst, OD_RAX);
+        break;
+    }
+    case OD_LOP_UnboxInt: {
+        /* value = d0 | d1 << 30, negated for a negative size (|size| <= 2: guarded) */
+        OdLabel done = od_label_new(a), neg = od_label_new(a);
+        r = gin(c, i->src[0], OD_RAX);
+        if (r != OD_RAX)
+            od_mov_rr(a, OD_RAX, r);
+        od_mov_rm(a, OD_RCX, OD_RAX, OFF_SIZE);
+        od_mov_ri(a, OD_RDX, 0);
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, done);
+        od_mov32_rm(a, OD_RDX, OD_RAX, OFF_DIGIT0);
+        od_cmp_ri(a, OD_RCX, 1);
+        od_jcc(a, OD_CC_E, done);
+        od_cmp_ri(a, OD_RCX, -1);
+        od_jcc(a, OD_CC_E, neg);
+        od_mov32_rm(a, OD_RAX, OD_RAX, OFF_DIGIT0 + 4);
+        od_shl_ri(a, OD_RAX, 30);
+        od_or_rr(a, OD_RDX, OD_RAX);
+        od_cmp_ri(a, OD_RCX, 0);
+        od_jcc(a, OD_CC_G, done);
+        od_label_bind(a, neg);
+        od_neg_r(a, OD_RDX);
+        od_label_bind(a, done);
+        gout(c, i->dst, OD_RDX);
+        break;
+    }
+    case OD_LOP_UnboxFloat:
+        r = gin(c, i->src[0], OD_RAX);
+        if (c->L->vregs[i->dst].reg >= 0) {
+            od_movsd_xm(a, c->L->vregs[i->dst].reg, r, OFF_FVAL);
+        } else {
+            od_movsd_xm(a, 0, r, OFF_FVAL);
+            xout(c, i->dst, 0);
+        }
+        break;
+    case OD_LOP_BoxBool: {
+        OdLabel no = od_label_new(a);
+        r = gin(c, i->src[0], OD_RCX);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_False);
+        od_test_rr(a, r, r);
+        od_jcc(a, OD_CC_E, no);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_True);
+        od_label_bind(a, no);
+        od_add_mi(a, OD_RAX, 0, 1);
+        gout(c, i->dst, OD_RAX);
+        break;
+    }
+    case OD_LOP_LoadMem:
+        r = gin(c, i->src[0], OD_RAX);
+        od_mov_rm(a, OD_RAX, r, (int32_t)i->imm);
+        gout(c, i->dst, OD_RAX);
+        break;
+    case OD_LOP_IntAdd: case OD_LOP_IntSub: case OD_LOP_IntMul: case OD_LOP_IntAnd:
+    case OD_LOP_IntOr: case OD_LOP_IntXor: case OD_LOP_IntCmp: case OD_LOP_IsPtr:
+        r = gin(c, i->src[0], OD_RAX);
+        if (r != OD_RAX)
+            od_mov_rr(a, OD_RAX, r);
+        q = gin(c, i->src[1], OD_RCX);
+        switch (i->op) {
+        case OD_LOP_IntAdd: od_add_rr(a, OD_RAX, q); od_jcc(a, OD_CC_O, X); break;
+        case OD_LOP_IntSub: od_sub_rr(a, OD_RAX, q); od_jcc(a, OD_CC_O, X); break;
+        case OD_LOP_IntMul: od_imul_rr(a, OD_RAX, q); od_jcc(a, OD_CC_O, X); break;
+        case OD_LOP_IntAnd: od_and_rr(a, OD_RAX, q); break;
+        case OD_LOP_IntOr: od_or_rr(a, OD_RAX, q); break;
+        case OD_LOP_IntXor: od_xor_rr(a, OD_RAX, q); break;
+        case OD_LOP_IntCmp:
+            od_cmp_rr(a, OD_RAX, q);
+            od_setcc_r(a, int_cc(i->imm), OD_RAX);
+            od_movzx8_rr(a, OD_RAX, OD_RAX);
+            break;
+        default: /* IsPtr */
+            od_cmp_rr(a, OD_RAX, q);
+            od_setcc_r(a, i->imm ? OD_CC_NE : OD_CC_E, OD_RAX);
+            od_movzx8_rr(a, OD_RAX, OD_RAX);
+            break;
+        }
+        gout(c, i->dst, OD_RAX);
+        break;
+    case OD_LOP_FAdd: case OD_LOP_FSub: case OD_LOP_FMul: case OD_LOP_FDiv: {
+        xb = xin(c, i->src[1], 1);
+        if (i->op == OD_LOP_FDiv) {
+            od_movq_rx(a, OD_RAX, xb);
+            od_shl_ri(a, OD_RAX, 1);
+            od_jcc(a, OD_CC_E, X);
+        }
+        xa = xin(c, i->src[0], 0);
+        if (xa != 0)
+            od_movapd_xx(a, 0, xa);
+        OdSdOp op = i->op == OD_LOP_FAdd ? OD_SD_ADD : i->op == OD_LOP_FSub ? OD_SD_SUB
+                  : i->op == OD_LOP_FMul ? OD_SD_MUL : OD_SD_DIV;
+        od_sd_xx(a, op, 0, xb);
+        xout(c, i->dst, 0);
+        break;
+    }
+    case OD_LOP_FCmp:
+        xa = xin(c, i->src[0], 0);
+        xb = xin(c, i->src[1], 1);
+        switch (i->imm) {
+        case Py_LT: od_ucomisd_xx(a, xb, xa); od_setcc_r(a, OD_CC_A, OD_RAX); break;
+        case Py_LE: od_ucomisd_xx(a, xb, xa); od_setcc_r(a, OD_CC_AE, OD_RAX); break;
+        case Py_GT: od_ucomisd_xx(a, xa, xb); od_setcc_r(a, OD_CC_A, OD_RAX); break;
+        case Py_GE: od_ucomisd_xx(a, xa, xb); od_setcc_r(a, OD_CC_AE, OD_RAX); break;
+        case Py_EQ:
+            od_ucomisd_xx(a, xa, xb);
+            od_setcc_r(a, OD_CC_E, OD_RAX);
+            od_setcc_r(a, OD_CC_NP, OD_RCX);
+            od_movzx8_rr(a, OD_RCX, OD_RCX);
+            od_movzx8_rr(a, OD_RAX, OD_RAX);
+            od_and_rr(a, OD_RAX, OD_RCX);
+            break;
+        default:
+            od_ucomisd_xx(a, xa, xb);
+            od_setcc_r(a, OD_CC_NE, OD_RAX);
+            od_setcc_r(a, OD_CC_P, OD_RCX);
+            od_movzx8_rr(a, OD_RCX, OD_RCX);
+            od_movzx8_rr(a, OD_RAX, OD_RAX);
+            od_or_rr(a, OD_RAX, OD_RCX);
+            break;
+        }
+        od_movzx8_rr(a, OD_RAX, OD_RAX);
+        gout(c, i->dst, OD_RAX);
+        break;
+    case OD_LOP_CallH:
+        for (int k = 0; k < i->nsrc; k++)
+            store_arg(c, i->src[k], k);
+        helper_call(c, i->ptr, i->imm, i->obj);
+        if (i->check == OD_CHK_NULL) {
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_E, X);
+        } else if (i->check == OD_CHK_NEG) {
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_S, X);
+        }
+        if (i->outs_in_args) {
+            od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
+            gout(c, i->dst, OD_RCX);
+            od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
+            gout(c, i->dst2, OD_RCX);
+        } else if (i->dst >= 0) {
+            if (c->L->vregs[i->dst].cls == OD_VR_XMM) {
+                od_movq_xr(a, 0, OD_RAX);
+                xout(c, i->dst, 0);
+            } else {
+                gout(c, i->dst, OD_RAX);
+            }
+        }
+        break;
+    case OD_LOP_Truth: {
+        OdLabel one = od_label_new(a), zero = od_label_new(a), done = od_label_new(a);
+        r = gin(c, i->src[0], OD_RAX);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)Py_True);
+        od_cmp_rr(a, r, OD_RCX);
+        od_jcc(a, OD_CC_E, one);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)Py_False);
+        od_cmp_rr(a, r, OD_RCX);
+        od_jcc(a, OD_CC_E, zero);
+        od_mov_mr(a, OD_RSP, out_off(0), r);
+        helper_call(c, i->ptr, 0, NULL);
+        od_test_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_S, X);
+        od_jmp(a, done);
+        od_label_bind(a, one);
+        od_mov_ri(a, OD_RAX, 1);
+        od_jmp(a, done);
+        od_label_bind(a, zero);
+        od_mov_ri(a, OD_RAX, 0);
+        od_label_bind(a, done);
+        gout(c, i->dst, OD_RAX);
+        break;
+    }
+    case OD_LOP_SetPrev:
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(c->L->code) + i->imm));
+        od_mov_mr(a, R_FRAME, OFF_PREV, OD_RAX);
+        break;
+    case OD_LOP_TraceCheck:
+        od_mov_rm(a, OD_RAX, OD_RSP, OD_LIR_OFF_CFRAME);
+        od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
+        od_jcc(a, OD_CC_NE, X);
+        break;
+    case OD_LOP_Poll: {
+        Stub *s = stub(c, 1);
+        if (!s)
+            return;
+        s->exit = i->exit;
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyInterpreterState_Get()->ceval.eval_breaker);
+        od_cmp32_mi(a, OD_RAX, 0, 0);
+        od_jcc(a, OD_CC_NE, s->label);
+        od_label_bind(a, s->back);
+        break;
+    }
+    case OD_LOP_Jump:
+        jump_to_block(c, i->target[0]);
+        break;
+    case OD_LOP_CondJump:
+        r = gin(c, i->src[0], OD_RAX);
+        od_test_rr(a, r, r);
+        if (i->target[0] == c->next_block) {
+            od_jcc(a, OD_CC_E, c->blabel[i->target[1]]);
+        } else {
+            od_jcc(a, OD_CC_NE, c->blabel[i->target[0]]);
+            jump_to_block(c, i->target[1]);
+        }
+        break;
+    case OD_LOP_ForIter:
+        store_arg(c, i->src[0], 0);
+        helper_call(c, i->ptr, 0, NULL);
+        od_cmp_ri(a, OD_RAX, (int32_t)OD_T2_DONE);
+        od_jcc(a, OD_CC_E, c->blabel[i->target[1]]);
+        od_test_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_E, X);
+        gout(c, i->dst, OD_RAX);
+        jump_to_block(c, i->target[0]);
+        break;
+    case OD_LOP_Return:
+        r = gin(c, i->src[0], OD_RAX);
+        if (r != OD_RAX)
+            od_mov_rr(a, OD_RAX, r);
+        od_jmp(a, c->epilogue);
+        break;
+    case OD_LOP_Exit:
+        od_jmp(a, X);
+        break;
+    default:
+        a->failed = 1;
+        break;
+    }
+}
+
+static const int saved_regs[] = {OD_RBP, OD_RBX, OD_R12, OD_R13, OD_R14, OD_R15};
+
+int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
+{
+    Cg c;
+    memset(&c, 0, sizeof c);
+    c.L = L;
+    od_asm_init(&c.a);
+    OdAsm *a = &c.a;
+    int frame = od_lir_spill_off(L, L->nslots);
+    if ((frame + 8) % 16)
+        frame += 8;
+    c.frame = L->frame_bytes = frame;
+    c.blabel = malloc(sizeof(OdLabel) * (size_t)(L->nblocks + 1));
+    c.xlabel = malloc(sizeof(OdLabel) * (size_t)(L->nexits + 1));
+    if (!c.blabel || !c.xlabel) {
+        free(c.blabel);
+        free(c.xlabel);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int b = 0; b < L->nblocks; b++)
+        c.blabel[b] = od_label_new(a);
+    for (int e = 0; e < L->nexits; e++)
+        c.xlabel[e] = od_label_new(a);
+    c.epilogue = od_label_new(a);
+    c.exit_common = od_label_new(a);
+    c.entry_exit = od_label_new(a);
+    /* prologue */
+    for (int k = 0; k < 6; k++)
+        od_push(a, (OdReg)saved_regs[k]);
+    od_sub_ri(a, OD_RSP, frame);
+    od_mov_rr(a, R_FRAME, OD_RDI);
+    od_mov_mr(a, OD_RSP, OD_LIR_OFF_TS, OD_RSI);
+    od_mov_mr(a, OD_RSP, OD_LIR_OFF_UNIT, OD_RDX);
+    od_mov_rm(a, OD_RAX, OD_RSI, (int32_t)offsetof(PyThreadState, cframe));
+    od_mov_mr(a, OD_RSP, OD_LIR_OFF_CFRAME, OD_RAX);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyInterpreterState_Get()->ceval.eval_breaker);
+    od_cmp32_mi(a, OD_RAX, 0, 0);
+    od_jcc(a, OD_CC_NE, c.entry_exit);
+    /* body */
+    for (int b = 0; b < L->nblocks; b++) {
+        c.next_block = b + 1;
+        od_label_bind(a, c.blabel[b]);
+        for (int k = 0; k < L->blocks[b].n; k++)
+            emit_instr(&c, &L->blocks[b].ins[k]);
+    }
+    /* epilogue: rax = result (or NULL) */
+    od_label_bind(a, c.epilogue);
+    od_add_ri(a, OD_RSP, frame);
+    for (int k = 5; k >= 0; k--)
+        od_pop(a, (OdReg)saved_regs[k]);
+    od_ret(a);
+    /* stubs */
+    for (int s = 0; s < c.nstubs; s++) {
+        Stub *st = &c.stubs[s];
+        od_label_bind(a, st->label);
+        if (st->kind != 2)
+            save_volatile(&c, 0);
+        if (st->kind == 0) {
+            if (st->reg != OD_RDI)
+                od_mov_rr(a, OD_RDI, (OdReg)st->reg);
+            od_call_abs(a, _Py_Dealloc);
+            save_volatile(&c, 1);
+            od_jmp(a, st->back);
+        } else if (st->kind == 2) {
+            /* no registers kept: GlobalLoad is a call for the allocator */
+            helper_call(&c, od_t2_load_global, 0, st->name);
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
+            od_jmp(a, st->back);
+        } else {
+            od_mov_rm(a, OD_RDI, OD_RSP, OD_LIR_OFF_TS);
+            od_call_abs(a, od_rt_handle_eval_breaker);
+            save_volatile(&c, 1);
+            od_test32_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_NE, c.xlabel[st->exit]);
+            od_jmp(a, st->back);
+        }
+    }
+    for (int e = 0; e < L->nexits; e++) {
+        od_label_bind(a, c.xlabel[e]);
+        od_mov_ri(a, OD_RDX, e);
+        od_jmp(a, c.exit_common);
+    }
+    od_label_bind(a, c.exit_common);
+    for (int g = 0; g < od_lir_ngprs; g++)
+        od_mov_mr(a, OD_RSP, OD_LIR_OFF_DUMP + 8 * od_lir_gprs[g], (OdReg)od_lir_gprs[g]);
+    for (int x = 0; x < od_lir_nxmms; x++)
+        od_movsd_mx(a, OD_RSP, OD_LIR_OFF_DUMP + 128 + 8 * od_lir_xmms[x], od_lir_xmms[x]);
+    od_mov_rr(a, OD_RDI, R_FRAME);
+    od_mov_rm(a, OD_RSI, OD_RSP, OD_LIR_OFF_UNIT);
+    od_mov_rr(a, OD_RCX, OD_RSP);
+    od_call_abs(a, od_t2_exit);
+    od_jmp(a, c.epilogue);
+    od_label_bind(a, c.entry_exit);
+    od_mov_rr(a, OD_RDI, R_FRAME);
+    od_mov_rm(a, OD_RSI, OD_RSP, OD_LIR_OFF_UNIT);
+    od_call_abs(a, od_t2_exit_entry);
+    od_jmp(a, c.epilogue);
+    od_emit_plt(a);
+    int rc = -1;
+    if (!c.a.failed && od_asm_finish(a) == 0) {
+        void *mem = od_codemem_install(a->buf, a->len, reserved);
+        if (mem) {
+            *code = mem;
+            *size = a->len;
+            rc = 0;
+        } else {
+            PyErr_SetString(PyExc_MemoryError, "overdrive tier 2: no executable memory");
+        }
+    } else {
+        PyErr_SetString(PyExc_SystemError, "overdrive tier 2: code generation failed");
+    }
+    free(c.blabel);
+    free(c.xlabel);
+    free(c.stubs);
+    od_asm_free(a);
+    return rc;
+}

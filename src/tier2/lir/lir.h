@@ -1,0 +1,237 @@
+/* tier2/lir/lir.h — tier 2's low-level IR: machine-level instructions on virtual registers.
+ *
+ * Contract: lower.c turns optimized HIR into LIR (od_lir_lower), regalloc.c gives every
+ * virtual register a machine register or a stack slot (od_lir_regalloc), codegen.c emits
+ * x86-64 through asm/ (od_lir_codegen), print.c writes the text dis(f, tier=2) shows.
+ *
+ * Values: a vreg holds a PyObject pointer, an int64 or a CBool (GPR class) or a double
+ * (XMM class). Blocks are in code layout order; a block ends in Jump, CondJump, ForIter,
+ * Return or Exit. Vregs are not SSA: a phi is a vreg that each incoming edge writes with
+ * Move (through temporaries when the copies overlap).
+ *
+ * Reference counts are explicit: every boxed value a HIR instruction produces owns one
+ * reference, released by DecRef after its last use on every path (lowering computes the
+ * liveness); arguments (read from the frame, which keeps them) and constants are borrowed.
+ * A phi owns its value: each edge transfers the operand's reference when the operand dies
+ * there, and adds one otherwise.
+ *
+ * Exits: a guard, an overflow check, a failed helper call, tracing switched on or the eval
+ * breaker's error leave for the interpreter through an exit record (OdLirExit): the
+ * bytecode position, how to find every local and stack value of the frame state, and the
+ * owned values to release. od_t2_exit (tier2/rt/exit.c) does the work at run time.
+ *
+ * Calls: a CallH stores its arguments in the outgoing area at [rsp], then calls
+ * `helper(frame, args, imm, obj)` (tier2/rt/helpers.h); caller-saved registers do not
+ * survive it, so the allocator gives values live across a call a callee-saved register or
+ * a stack slot. DecRef's deallocation and Poll's handler run out of line and keep every
+ * register. */
+#ifndef OD_TIER2_LIR_LIR_H
+#define OD_TIER2_LIR_LIR_H
+
+#include "../hir/hir.h"
+#include "../../bytecode/decode.h"
+
+/* X(name, description) */
+#define OD_LIR_OPS(X)                                                                        \
+    X(LoadLocal, "dst = localsplus[imm] (an argument: the frame keeps it while tier 2 runs)") \
+    X(Imm, "dst = imm (an object pointer or an int64)")                                      \
+    X(FImm, "dst = the double whose bits are imm")                                           \
+    X(Move, "dst = src0 (same class)")                                                       \
+    X(IncRef, "Py_INCREF(src0); imm 1: Py_XINCREF")                                          \
+    X(DecRef, "Py_DECREF(src0); imm 1: Py_XDECREF; dealloc out of line, registers kept")     \
+    X(GuardInt, "exit unless src0 is an exact int of at most two 30-bit digits")              \
+    X(GuardFloat, "exit unless src0 is an exact float")                                      \
+    X(GuardNotNull, "exit if src0 is NULL")                                                  \
+    X(GuardIs, "exit unless src0 is the object ptr")                                         \
+    X(GlobalLoad, "dst = ptr (a new reference) while f_globals's version is imm and (imm2 " \
+                  "!= 0) f_builtins's is imm2; else the lookup helper (exit: unbound, error)") \
+    X(UnboxInt, "dst = the int64 value of the int src0 (guarded)")                           \
+    X(UnboxFloat, "dst = the double of the float src0 (guarded)")                            \
+    X(BoxBool, "dst = src0 ? True : False, a new reference")                                 \
+    X(LoadMem, "dst = *(src0 + imm)")                                                        \
+    X(IntAdd, "dst = src0 + src1, exit on overflow")                                         \
+    X(IntSub, "dst = src0 - src1, exit on overflow")                                         \
+    X(IntMul, "dst = src0 * src1, exit on overflow")                                         \
+    X(IntAnd, "dst = src0 & src1")                                                           \
+    X(IntOr, "dst = src0 | src1")                                                            \
+    X(IntXor, "dst = src0 ^ src1")                                                           \
+    X(IntCmp, "dst = src0 <imm> src1 (0/1)")                                                 \
+    X(FAdd, "dst = src0 + src1")                                                             \
+    X(FSub, "dst = src0 - src1")                                                             \
+    X(FMul, "dst = src0 * src1")                                                             \
+    X(FDiv, "dst = src0 / src1, exit when src1 is +-0.0 (ZeroDivisionError)")                \
+    X(FCmp, "dst = src0 <imm> src1 (0/1, IEEE: false with a NaN except !=)")                 \
+    X(IsPtr, "dst = (src0 == src1) ^ imm")                                                   \
+    X(CallH, "dst = helper(frame, [srcs], imm, obj); check the result (exit)")               \
+    X(Truth, "dst = truth of src0: True/False inline, else a helper call (exit on error)")   \
+    X(SetPrev, "f->prev_instr = first code unit + imm")                                      \
+    X(TraceCheck, "exit when tracing was switched on (after a call)")                        \
+    X(Poll, "eval breaker set: handle it out of line (exit on error)")                       \
+    X(Jump, "-> target0")                                                                    \
+    X(CondJump, "src0 != 0 -> target0, else target1")                                        \
+    X(ForIter, "dst = next item of src0 -> target0; exhausted -> target1; exit on error")    \
+    X(Return, "return src0 (an owned reference)")                                            \
+    X(Exit, "leave for the interpreter (exit record)")
+
+typedef enum {
+#define OD_LOP_ENUM(name, desc) OD_LOP_##name,
+    OD_LIR_OPS(OD_LOP_ENUM)
+#undef OD_LOP_ENUM
+    OD_LOP__COUNT
+} OdLirOp;
+
+extern const char *const od_lir_op_names[OD_LOP__COUNT];
+
+enum { OD_VR_GPR, OD_VR_XMM };
+
+/* How CallH checks its helper's result. */
+enum {
+    OD_CHK_NONE,
+    OD_CHK_NULL,     /* NULL: exit */
+    OD_CHK_NEG,      /* negative: exit */
+    OD_CHK_DONE,     /* ForIter: (PyObject *)1 exhausted, NULL exit */
+};
+
+typedef struct {
+    int cls;            /* OD_VR_GPR / OD_VR_XMM */
+    int reg;            /* machine register, or -1 when in a stack slot */
+    int slot;           /* stack slot when reg < 0 */
+    int start, end;     /* live interval (positions), start > end when never used */
+    int crosses_call;
+} OdLirVreg;
+
+typedef struct {
+    OdLirOp op;
+    int dst, dst2;      /* vregs or -1 (dst2: CallH's second output, from the outgoing area) */
+    int nsrc;
+    int *src;
+    long long imm, imm2;
+    const void *ptr;    /* CallH: the helper; GuardIs: the object */
+    PyObject *obj;      /* CallH: its constant argument (borrowed from the code or HIR) */
+    int check;          /* CallH: OD_CHK_* */
+    int outs_in_args;   /* CallH: dst/dst2 are args[0]/args[1] after the call */
+    int exit;           /* exit record or -1 */
+    int target[2];      /* block indices */
+    int hir;            /* id of the HIR instruction it comes from, or -1 */
+    int pos;            /* position (regalloc) */
+} OdLirInstr;
+
+typedef struct {
+    int id;
+    int hir_block;      /* HIR block id, or -1 for an edge block */
+    int from;           /* an edge block: the block whose terminator leads to it */
+    OdLirInstr *ins;
+    int n, cap;
+    int start, end;     /* positions */
+} OdLirBlock;
+
+/* Where an exit finds one value of the frame state (or one value to release). */
+enum {
+    OD_XV_NULL,         /* an unbound local */
+    OD_XV_CONST,        /* obj, borrowed */
+    OD_XV_LOCAL,        /* localsplus[local]: an argument, as the frame has it */
+    OD_XV_BOXED,        /* a vreg holding an object (may be NULL when nullable) */
+    OD_XV_CINT,         /* a vreg holding an int64: boxed at the exit */
+    OD_XV_CDOUBLE,      /* a vreg holding a double */
+    OD_XV_CBOOL,        /* a vreg holding 0/1 */
+};
+
+typedef struct {
+    int kind;           /* OD_XV_* */
+    int vreg;
+    int local;
+    PyObject *obj;
+    int32_t off;        /* after regalloc: where the vreg is, relative to rsp at the exit */
+} OdLirVal;
+
+/* Exit reasons: X(name, description, speculative: a repeat disables the speculation). */
+#define OD_T2_EXIT_REASONS(X)                                                              \
+    X(GUARD_TYPE, "an operand's type was not the one speculated on", 1)                      \
+    X(INT_OVERFLOW, "int arithmetic left int64", 1)                                          \
+    X(FLOAT_ZERO_DIV, "float division by zero (the interpreter raises)", 1)                  \
+    X(UNBOUND_LOCAL, "unbound local (the interpreter raises)", 0)                           \
+    X(UNSUPPORTED, "an instruction tier 2 leaves to the interpreter (raise, ...)", 0)        \
+    X(HELPER_DEOPT, "a helper met a case it leaves to the interpreter", 0)                   \
+    X(TRACING, "tracing or profiling switched on during a call", 0)                          \
+    X(EVAL_BREAKER, "the eval breaker was set at entry", 0)                                  \
+    X(ERROR, "an exception: the interpreter unwinds it", 0)
+
+typedef enum {
+#define OD_T2X_ENUM(name, desc, spec) OD_T2X_##name,
+    OD_T2_EXIT_REASONS(OD_T2X_ENUM)
+#undef OD_T2X_ENUM
+    OD_T2X__COUNT
+} OdT2ExitReason;
+
+extern const char *const od_t2_exit_names[OD_T2X__COUNT];
+extern const int od_t2_exit_speculative[OD_T2X__COUNT];
+
+enum {
+    OD_XK_DEOPT,        /* resume before the instruction at `resume` */
+    OD_XK_ERROR,        /* exception set: unwind from the instruction at `index` */
+    OD_XK_ERROR_OR_DEOPT, /* ERROR when an exception is set, else DEOPT */
+};
+
+typedef struct {
+    int kind;           /* OD_XK_* */
+    int reason;         /* OdT2ExitReason (an ERROR_OR_DEOPT's deopt reason) */
+    int resume;         /* code unit the interpreter resumes at (an instruction start) */
+    int index;          /* the opcode's unit (prev_instr for an error) */
+    int nlocals, depth;
+    OdLirVal *slots;    /* nlocals + depth */
+    int nheld;
+    OdLirVal *held;     /* owned values to release */
+    int after_call;     /* its values must survive the call it follows */
+    uint64_t count;     /* times taken (run time) */
+} OdLirExit;
+
+typedef struct {
+    OdHirFunc *hir;     /* borrowed */
+    PyCodeObject *code;
+    OdBytecode bc;
+    OdArena arena;
+    OdLirBlock *blocks;
+    int nblocks, capblocks;
+    OdLirVreg *vregs;
+    int nvregs, capvregs;
+    OdLirExit *exits;
+    int nexits, capexits;
+    int nslots;         /* spill slots */
+    int out_slots;      /* outgoing-area slots CallH needs */
+    int frame_bytes;    /* codegen: stack frame below the saved registers */
+    char reason[256];   /* why lowering refused */
+} OdLir;
+
+/* 0; 1 when a HIR instruction has no lowering (L->reason says which); -1 with an exception.
+ * The HIR must be verified; it stays borrowed until od_lir_free. */
+int od_lir_lower(OdLir *L, OdHirFunc *fn);
+void od_lir_free(OdLir *L);
+
+/* Liveness, intervals, linear scan; resolves exit value locations. 0 or -1 (exception). */
+int od_lir_regalloc(OdLir *L);
+
+/* x86-64 for the allocated LIR, installed in executable memory (codegen.c): 0 with the
+ * entry address, its size and the bytes reserved; -1 with an exception. */
+int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved);
+
+/* Text (print.c): a new str, or NULL with an exception. */
+PyObject *od_lir_print(const OdLir *L);
+
+/* Machine registers the allocator hands out (codegen.c): GPRs, callee-saved first. */
+extern const int od_lir_gprs[];
+extern const int od_lir_ngprs, od_lir_ncallee_saved;
+extern const int od_lir_xmms[];
+extern const int od_lir_nxmms;
+
+/* Stack frame layout (rsp-relative, after the prologue), shared with the exit path. */
+#define OD_LIR_OFF_TS 0
+#define OD_LIR_OFF_UNIT 8
+#define OD_LIR_OFF_CFRAME 16
+#define OD_LIR_OFF_DUMP 24            /* 16 GPRs then 16 XMMs, 8 bytes each */
+#define OD_LIR_OFF_OUT (OD_LIR_OFF_DUMP + 256)
+static inline int32_t od_lir_spill_off(const OdLir *L, int slot)
+{
+    return OD_LIR_OFF_OUT + 8 * L->out_slots + 8 * slot;
+}
+
+#endif /* OD_TIER2_LIR_LIR_H */

@@ -1,0 +1,1026 @@
+/* tier2/lir/lower.c — HIR to LIR (lir.h): instruction selection, reference counts from
+ * liveness, phis as edge copies, exit records from frame states.
+ *
+ * Values: HIR arguments and constants get no vreg: each use re-reads the argument from the
+ * frame (which keeps it unchanged while tier 2 runs) or re-materializes the constant. The
+ * guards and CheckBound return their operand: they share its vreg ("root").
+ *
+ * Reference counts: liveness over roots (uses are operands and frame-state slots; a phi's
+ * operand is used at the end of its predecessor). An owned value is released after the
+ * instruction that uses it last, or on the edge where it stops being live; a value nothing
+ * uses is released right after it is made. */
+#include "lir.h"
+#include "../rt/helpers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *const od_lir_op_names[OD_LOP__COUNT] = {
+#define OD_LOP_NAME(name, desc) #name,
+    OD_LIR_OPS(OD_LOP_NAME)
+#undef OD_LOP_NAME
+};
+
+const char *const od_t2_exit_names[OD_T2X__COUNT] = {
+#define OD_T2X_NAME(name, desc, spec) #name,
+    OD_T2_EXIT_REASONS(OD_T2X_NAME)
+#undef OD_T2X_NAME
+};
+
+const int od_t2_exit_speculative[OD_T2X__COUNT] = {
+#define OD_T2X_SPEC(name, desc, spec) spec,
+    OD_T2_EXIT_REASONS(OD_T2X_SPEC)
+#undef OD_T2X_SPEC
+};
+
+/* Largest function lowered (HIR values): the liveness keeps a bit set per instruction. */
+#define MAX_VALUES 6000
+
+typedef struct {
+    OdLir *L;
+    OdHirFunc *fn;
+    OdHirBlock **order;
+    int n, nids, words;
+    uint64_t *live_in, *live_out;   /* per HIR block id */
+    uint64_t *after;                /* per instruction id: live after it */
+    int *vreg;                      /* per root id, -1 */
+    int *lblock;                    /* HIR block id -> LIR block */
+    OdHirInstr **mself;             /* LoadMethod id -> its MethodSelf */
+    OdHirInstr **by_id;
+    int cur;                        /* LIR block being filled */
+    int hir;                        /* HIR instruction being lowered */
+    uint64_t *tmp;
+} Lower;
+
+/* ---- values ------------------------------------------------------------------------------ */
+
+static int is_alias(const OdHirInstr *i)
+{
+    return i->op == OD_HOP_CheckBound || i->op == OD_HOP_GuardType || i->op == OD_HOP_GuardNotNull
+           || i->op == OD_HOP_GuardIs;
+}
+
+static OdHirInstr *root(OdHirInstr *v)
+{
+    while (v && is_alias(v))
+        v = v->ops[0];
+    return v;
+}
+
+static int unboxed_kind(OdType t)
+{
+    if (t.bits && !(t.bits & ~OD_TB(CInt64)))
+        return OD_XV_CINT;
+    if (t.bits && !(t.bits & ~OD_TB(CDouble)))
+        return OD_XV_CDOUBLE;
+    if (t.bits && !(t.bits & ~OD_TB(CBool)))
+        return OD_XV_CBOOL;
+    return OD_XV_BOXED;
+}
+
+/* A root that lives in a vreg (not an argument or constant). */
+static int tracked(const OdHirInstr *r)
+{
+    return r && od_hir_has_value(r) && r->op != OD_HOP_Param && r->op != OD_HOP_Const && !is_alias(r);
+}
+
+static int owned(const OdHirInstr *r) { return tracked(r) && unboxed_kind(r->type) == OD_XV_BOXED; }
+static int nullable(const OdHirInstr *r) { return (r->type.bits & OD_TB(Null)) != 0; }
+
+#define BIT_SET(s, i) ((s)[(i) >> 6] |= 1ull << ((i)&63))
+#define BIT_CLR(s, i) ((s)[(i) >> 6] &= ~(1ull << ((i)&63)))
+#define BIT_GET(s, i) (((s)[(i) >> 6] >> ((i)&63)) & 1)
+
+/* Calls f(root) for every tracked root instruction i uses (operands, frame state). */
+#define FOR_USES(i, r, body)                                                                  \
+    do {                                                                                      \
+        for (int _k = 0; _k < (i)->nops; _k++) {                                              \
+            OdHirInstr *r = root((i)->ops[_k]);                                              \
+            if (tracked(r)) { body; }                                                         \
+        }                                                                                     \
+        if ((i)->fs)                                                                          \
+            for (int _s = 0; _s < (i)->fs->nlocals + (i)->fs->depth; _s++) {                  \
+                OdHirInstr *r = root((i)->fs->slots[_s]);                                    \
+                if (tracked(r)) { body; }                                                     \
+            }                                                                                 \
+    } while (0)
+
+static int pred_slot(const OdHirBlock *s, const OdHirBlock *b, int succ)
+{
+    return od_hir_pred_index(s, b, succ);
+}
+
+/* live_out(b) from its successors. */
+static void compute_out(Lower *W, OdHirBlock *b, uint64_t *out)
+{
+    memset(out, 0, sizeof(uint64_t) * (size_t)W->words);
+    for (int k = 0; k < b->nsuccs; k++) {
+        OdHirBlock *s = b->succs[k];
+        uint64_t *in = W->live_in + (size_t)s->id * W->words;
+        for (int w = 0; w < W->words; w++)
+            out[w] |= in[w];
+        int p = pred_slot(s, b, k);
+        for (OdHirInstr *i = s->first; i && i->op == OD_HOP_Phi; i = i->next) {
+            OdHirInstr *r = p >= 0 ? root(i->ops[p]) : NULL;
+            if (tracked(r))
+                BIT_SET(out, r->id);
+        }
+    }
+}
+
+/* Walks b backward from live_out, filling `after` per instruction; returns live_in in `in`. */
+static void walk_block(Lower *W, OdHirBlock *b, uint64_t *live)
+{
+    memcpy(live, W->live_out + (size_t)b->id * W->words, sizeof(uint64_t) * (size_t)W->words);
+    for (OdHirInstr *i = b->last; i; i = i->prev) {
+        if (i->op == OD_HOP_Phi) {
+            BIT_CLR(live, i->id);
+            continue;
+        }
+        memcpy(W->after + (size_t)i->id * W->words, live, sizeof(uint64_t) * (size_t)W->words);
+        if (tracked(i))
+            BIT_CLR(live, i->id);
+        FOR_USES(i, r, BIT_SET(live, r->id));
+    }
+}
+
+static int liveness(Lower *W)
+{
+    size_t per = sizeof(uint64_t) * (size_t)W->words;
+    int nb = W->fn->next_block_id;
+    W->live_in = calloc((size_t)nb + 1, per);
+    W->live_out = calloc((size_t)nb + 1, per);
+    W->after = calloc((size_t)W->nids + 1, per);
+    W->tmp = calloc(2, per);
+    if (!W->live_in || !W->live_out || !W->after || !W->tmp) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int k = W->n - 1; k >= 0; k--) {
+            OdHirBlock *b = W->order[k];
+            compute_out(W, b, W->live_out + (size_t)b->id * W->words);
+            walk_block(W, b, W->tmp);
+            uint64_t *in = W->live_in + (size_t)b->id * W->words;
+            if (memcmp(in, W->tmp, per)) {
+                memcpy(in, W->tmp, per);
+                changed = 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- LIR building ---------------------------------------------------------------------- */
+
+static int refuse(Lower *W, const char *what)
+{
+    snprintf(W->L->reason, sizeof W->L->reason, "%s", what);
+    return 1;
+}
+
+static int new_block(OdLir *L, int hir_block)
+{
+    if (L->nblocks == L->capblocks) {
+        int cap = L->capblocks ? 2 * L->capblocks : 16;
+        OdLirBlock *p = realloc(L->blocks, sizeof *p * (size_t)cap);
+        if (!p) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        L->blocks = p;
+        L->capblocks = cap;
+    }
+    OdLirBlock *b = &L->blocks[L->nblocks];
+    memset(b, 0, sizeof *b);
+    b->id = L->nblocks;
+    b->hir_block = hir_block;
+    return L->nblocks++;
+}
+
+static int new_vreg(OdLir *L, int cls)
+{
+    if (L->nvregs == L->capvregs) {
+        int cap = L->capvregs ? 2 * L->capvregs : 64;
+        OdLirVreg *p = realloc(L->vregs, sizeof *p * (size_t)cap);
+        if (!p) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        L->vregs = p;
+        L->capvregs = cap;
+    }
+    OdLirVreg *v = &L->vregs[L->nvregs];
+    memset(v, 0, sizeof *v);
+    v->cls = cls;
+    v->reg = v->slot = -1;
+    return L->nvregs++;
+}
+
+static OdLirInstr *emit(Lower *W, OdLirOp op, int nsrc)
+{
+    OdLirBlock *b = &W->L->blocks[W->cur];
+    if (b->n == b->cap) {
+        int cap = b->cap ? 2 * b->cap : 16;
+        OdLirInstr *p = realloc(b->ins, sizeof *p * (size_t)cap);
+        if (!p) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        b->ins = p;
+        b->cap = cap;
+    }
+    OdLirInstr *i = &b->ins[b->n++];
+    memset(i, 0, sizeof *i);
+    i->op = op;
+    i->dst = i->dst2 = i->exit = i->target[0] = i->target[1] = -1;
+    i->hir = W->hir;
+    i->nsrc = nsrc;
+    if (nsrc > 0 && !(i->src = od_arena_alloc(&W->L->arena, sizeof(int) * (size_t)nsrc))) {
+        b->n--;
+        return NULL;
+    }
+    return i;
+}
+
+/* The vreg holding HIR value v for a use here (arguments and constants materialized). */
+static int use(Lower *W, OdHirInstr *v)
+{
+    OdHirInstr *r = root(v);
+    OdLirInstr *i;
+    int d;
+    if (!r || (r->op == OD_HOP_Const && unboxed_kind(r->type) == OD_XV_BOXED)) {
+        if ((d = new_vreg(W->L, OD_VR_GPR)) < 0 || !(i = emit(W, OD_LOP_Imm, 0)))
+            return -1;
+        i->imm = (long long)(intptr_t)(r ? r->obj : NULL);
+        i->dst = d;
+        return d;
+    }
+    if (r->op == OD_HOP_Const) {
+        int xmm = unboxed_kind(r->type) == OD_XV_CDOUBLE;
+        if ((d = new_vreg(W->L, xmm ? OD_VR_XMM : OD_VR_GPR)) < 0 ||
+            !(i = emit(W, xmm ? OD_LOP_FImm : OD_LOP_Imm, 0)))
+            return -1;
+        if (xmm)
+            memcpy(&i->imm, &r->fimm, sizeof(double));
+        else
+            i->imm = r->imm;
+        i->dst = d;
+        return d;
+    }
+    if (r->op == OD_HOP_Param) {
+        if ((d = new_vreg(W->L, OD_VR_GPR)) < 0 || !(i = emit(W, OD_LOP_LoadLocal, 0)))
+            return -1;
+        i->imm = r->imm;
+        i->dst = d;
+        return d;
+    }
+    return W->vreg[r->id];
+}
+
+static OdHirInstr *unbox_const_owner(Lower *W, OdHirInstr *r, PyObject **out)
+{
+    PyObject *o = NULL;
+    switch (unboxed_kind(r->type)) {
+    case OD_XV_CINT: o = PyLong_FromLongLong(r->imm); break;
+    case OD_XV_CDOUBLE: o = PyFloat_FromDouble(r->fimm); break;
+    case OD_XV_CBOOL: o = Py_NewRef(r->imm ? Py_True : Py_False); break;
+    }
+    if (!o)
+        return NULL;
+    *out = od_hir_own(W->fn, o);
+    Py_DECREF(o);
+    return *out ? r : NULL;
+}
+
+/* How an exit finds HIR value v. */
+static int exit_val(Lower *W, OdHirInstr *v, OdLirVal *out)
+{
+    OdHirInstr *r = root(v);
+    memset(out, 0, sizeof *out);
+    out->vreg = -1;
+    if (!r || (r->op == OD_HOP_Const && !r->obj && unboxed_kind(r->type) == OD_XV_BOXED)) {
+        out->kind = OD_XV_NULL;
+    } else if (r->op == OD_HOP_Const) {
+        out->kind = OD_XV_CONST;
+        if (r->obj && unboxed_kind(r->type) == OD_XV_BOXED)
+            out->obj = r->obj;
+        else if (!unbox_const_owner(W, r, &out->obj))
+            return -1;
+    } else if (r->op == OD_HOP_Param) {
+        out->kind = OD_XV_LOCAL;
+        out->local = (int)r->imm;
+    } else {
+        out->kind = unboxed_kind(r->type);
+        out->vreg = W->vreg[r->id];
+    }
+    return 0;
+}
+
+/* An exit record for frame state fs (stack cut to `keep` slots, then `extra` values),
+ * releasing the owned values in `held` (a bit set). */
+static int new_exit(Lower *W, int kind, int reason, const OdFrameState *fs, int keep,
+                    OdHirInstr **extra, int nextra, const uint64_t *held, int resume)
+{
+    OdLir *L = W->L;
+    if (L->nexits == L->capexits) {
+        int cap = L->capexits ? 2 * L->capexits : 16;
+        OdLirExit *p = realloc(L->exits, sizeof *p * (size_t)cap);
+        if (!p) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        L->exits = p;
+        L->capexits = cap;
+    }
+    OdLirExit *x = &L->exits[L->nexits];
+    memset(x, 0, sizeof *x);
+    x->kind = kind;
+    x->reason = reason;
+    x->resume = resume >= 0 ? resume : fs->offset;
+    int j = fs->offset < L->bc.ncodeunits ? L->bc.instr_at_unit[fs->offset] : -1;
+    x->index = j >= 0 ? L->bc.instrs[j].index : fs->offset;
+    x->nlocals = fs->nlocals;
+    x->depth = keep + nextra;
+    int ns = x->nlocals + x->depth;
+    if (!(x->slots = od_arena_alloc(&L->arena, sizeof(OdLirVal) * (size_t)(ns + 1))))
+        return -1;
+    for (int s = 0; s < fs->nlocals + keep; s++)
+        if (exit_val(W, fs->slots[s], &x->slots[s]) < 0)
+            return -1;
+    for (int e = 0; e < nextra; e++)
+        if (exit_val(W, extra[e], &x->slots[fs->nlocals + keep + e]) < 0)
+            return -1;
+    int nh = 0;
+    for (int id = 0; id < W->nids; id++)
+        if (BIT_GET(held, id))
+            nh++;
+    if (!(x->held = od_arena_alloc(&L->arena, sizeof(OdLirVal) * (size_t)(nh + 1))))
+        return -1;
+    for (int id = 0; id < W->nids; id++)
+        if (BIT_GET(held, id) && W->vreg[id] >= 0) {
+            OdLirVal *h = &x->held[x->nheld++];
+            h->kind = OD_XV_BOXED;
+            h->vreg = W->vreg[id];
+        }
+    return L->nexits++;
+}
+
+/* Owned roots live before i: live after it, and its uses; not its own result. */
+static uint64_t *held_before(Lower *W, OdHirInstr *i)
+{
+    uint64_t *h = W->tmp + W->words;
+    memcpy(h, W->after + (size_t)i->id * W->words, sizeof(uint64_t) * (size_t)W->words);
+    FOR_USES(i, r, BIT_SET(h, r->id));
+    if (tracked(i))
+        BIT_CLR(h, i->id);
+    for (int id = 0; id < W->nids; id++)
+        if (BIT_GET(h, id) && W->vreg[id] < 0)
+            BIT_CLR(h, id);
+    return h;
+}
+
+static void keep_owned(Lower *W, uint64_t *h)
+{
+    for (int id = 0; id < W->nids; id++)
+        if (BIT_GET(h, id) && !(W->by_id[id] && owned(W->by_id[id])))
+            BIT_CLR(h, id);
+}
+
+static int exit_here(Lower *W, OdHirInstr *i, int kind, int reason)
+{
+    uint64_t *h = held_before(W, i);
+    keep_owned(W, h);
+    return new_exit(W, kind, reason, i->fs, i->fs->depth, NULL, 0, h, -1);
+}
+
+static int decref_vreg(Lower *W, int v, int maybe_null)
+{
+    OdLirInstr *d = emit(W, OD_LOP_DecRef, 1);
+    if (!d)
+        return -1;
+    d->src[0] = v;
+    d->imm = maybe_null;
+    return 0;
+}
+
+static int decref(Lower *W, OdHirInstr *r) { return decref_vreg(W, W->vreg[r->id], nullable(r)); }
+
+static int incref_vreg(Lower *W, int v, int maybe_null)
+{
+    OdLirInstr *d = emit(W, OD_LOP_IncRef, 1);
+    if (!d)
+        return -1;
+    d->src[0] = v;
+    d->imm = maybe_null;
+    return 0;
+}
+
+/* ---- generic operations through helpers ------------------------------------------------ */
+
+/* dst = helper(frame, [operands], imm, obj). */
+static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int kind, int reason)
+{
+    if (i->bc_offset >= 0) {
+        int j = i->bc_offset < W->L->bc.ncodeunits ? W->L->bc.instr_at_unit[i->bc_offset] : -1;
+        OdLirInstr *p = emit(W, OD_LOP_SetPrev, 0);
+        if (!p)
+            return NULL;
+        p->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
+    }
+    int *srcs = malloc(sizeof(int) * (size_t)(i->nops + 1));
+    if (!srcs) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (int k = 0; k < i->nops; k++)
+        if ((srcs[k] = use(W, i->ops[k])) < 0) {
+            free(srcs);
+            return NULL;
+        }
+    OdLirInstr *c = emit(W, OD_LOP_CallH, i->nops);
+    if (!c) {
+        free(srcs);
+        return NULL;
+    }
+    memcpy(c->src, srcs, sizeof(int) * (size_t)i->nops);
+    free(srcs);
+    if (W->L->out_slots < i->nops + 2)
+        W->L->out_slots = i->nops + 2;
+    c->ptr = fn;
+    c->check = check;
+    c->imm = od_hir_op_info[i->op].noperands < 0 ? i->nops : i->imm;
+    c->obj = i->obj;
+    if (tracked(i))
+        c->dst = W->vreg[i->id];
+    if (check != OD_CHK_NONE) {
+        if ((c->exit = exit_here(W, i, kind, reason)) < 0)
+            return NULL;
+        W->L->exits[c->exit].after_call = 1;
+    }
+    return c;
+}
+
+/* How many values the bytecode instruction of op pushes, for the state after it (-1: no
+ * trace check after it). */
+static int pushes_after(const OdHirInstr *i)
+{
+    switch (i->op) {
+    case OD_HOP_StoreAttr: case OD_HOP_StoreSubscr: case OD_HOP_DeleteSubscr:
+    case OD_HOP_StoreGlobal: case OD_HOP_ListAppend:
+        return 0;
+    case OD_HOP_LoadMethod:
+        return 2;
+    case OD_HOP_BinaryOp: case OD_HOP_Compare: case OD_HOP_ContainsOp: case OD_HOP_UnaryOp:
+    case OD_HOP_Not: case OD_HOP_LoadAttr: case OD_HOP_Call: case OD_HOP_CallMethod:
+    case OD_HOP_GetIter: case OD_HOP_Subscr:
+        return 1;
+    default:
+        return -1;
+    }
+}
+
+/* After a call that may run Python code: leave if tracing was switched on, at the next
+ * bytecode instruction (the call's results on the stack). */
+static int trace_check(Lower *W, OdHirInstr *i, OdHirInstr *out2)
+{
+    int pushes = pushes_after(i);
+    OdLir *L = W->L;
+    int j = i->fs && i->fs->offset < L->bc.ncodeunits ? L->bc.instr_at_unit[i->fs->offset] : -1;
+    if (pushes < 0 || j < 0 || j + 1 >= L->bc.ninstrs || od_opcode_is_jump(L->bc.instrs[j].opcode))
+        return 0;
+    const OdInstr *next = &L->bc.instrs[j + 1];
+    int keep = next->depth - pushes;
+    if (next->depth < 0 || keep < 0 || keep > i->fs->depth)
+        return 0;
+    OdHirInstr *extra[2] = {i, out2};
+    uint64_t *h = W->tmp + W->words;
+    memcpy(h, W->after + (size_t)i->id * W->words, sizeof(uint64_t) * (size_t)W->words);
+    if (tracked(i))
+        BIT_SET(h, i->id);
+    if (out2 && tracked(out2))
+        BIT_SET(h, out2->id);
+    keep_owned(W, h);
+    int x = new_exit(W, OD_XK_DEOPT, OD_T2X_TRACING, i->fs, keep, extra, pushes, h, next->start);
+    OdLirInstr *t = x < 0 ? NULL : emit(W, OD_LOP_TraceCheck, 0);
+    if (!t)
+        return -1;
+    t->exit = x;
+    return 0;
+}
+
+/* ---- instructions ---------------------------------------------------------------------- */
+
+static int guard(Lower *W, OdHirInstr *i, OdLirOp op, int reason)
+{
+    int s = use(W, i->ops[0]);
+    OdLirInstr *g = s < 0 ? NULL : emit(W, op, 1);
+    if (!g)
+        return -1;
+    g->src[0] = s;
+    g->ptr = i->obj;
+    if ((g->exit = exit_here(W, i, OD_XK_DEOPT, reason)) < 0)
+        return -1;
+    return 0;
+}
+
+static int binary(Lower *W, OdHirInstr *i, OdLirOp op, int reason)
+{
+    int a = use(W, i->ops[0]), b = a < 0 ? -1 : use(W, i->ops[1]);
+    OdLirInstr *x = b < 0 ? NULL : emit(W, op, 2);
+    if (!x)
+        return -1;
+    x->src[0] = a;
+    x->src[1] = b;
+    x->dst = W->vreg[i->id];
+    x->imm = i->imm;
+    if (reason >= 0 && (x->exit = exit_here(W, i, OD_XK_DEOPT, reason)) < 0)
+        return -1;
+    return 0;
+}
+
+static int unary(Lower *W, OdHirInstr *i, OdLirOp op)
+{
+    int a = use(W, i->ops[0]);
+    OdLirInstr *x = a < 0 ? NULL : emit(W, op, 1);
+    if (!x)
+        return -1;
+    x->src[0] = a;
+    x->dst = W->vreg[i->id];
+    x->imm = i->imm;
+    return 0;
+}
+
+/* Owned values whose last use is i (and i's own result if nothing uses it) are released. */
+static int release_after(Lower *W, OdHirInstr *i, OdHirInstr *unused)
+{
+    const uint64_t *after = W->after + (size_t)i->id * W->words;
+    uint64_t *done = W->tmp;
+    memset(done, 0, sizeof(uint64_t) * (size_t)W->words);
+    int err = 0;
+    FOR_USES(i, r, {
+        if (!err && owned(r) && !BIT_GET(after, r->id) && !BIT_GET(done, r->id) && r != i) {
+            BIT_SET(done, r->id);
+            err = decref(W, r);
+        }
+    });
+    if (!err && owned(i) && !BIT_GET(after, i->id))
+        err = decref(W, i);
+    (void)unused;
+    return err;
+}
+
+static int lower_instr(Lower *W, OdHirInstr *i)
+{
+    OdLirInstr *x;
+    OdHirInstr *out2 = NULL;
+    W->hir = i->id;
+    switch (i->op) {
+    case OD_HOP_Param: case OD_HOP_Const: case OD_HOP_Phi:
+        return 0;
+    case OD_HOP_MethodSelf:     /* made by its LoadMethod; releases what dies here */
+        return release_after(W, i, NULL);
+    case OD_HOP_Snapshot: {
+        uint64_t *h = held_before(W, i);
+        keep_owned(W, h);
+        int e = new_exit(W, OD_XK_ERROR, OD_T2X_ERROR, i->fs, i->fs->depth, NULL, 0, h, -1);
+        if (e < 0 || !(x = emit(W, OD_LOP_Poll, 0)))
+            return -1;
+        x->exit = e;
+        return 0;
+    }
+    case OD_HOP_CheckBound:
+        return guard(W, i, OD_LOP_GuardNotNull, OD_T2X_UNBOUND_LOCAL);
+    case OD_HOP_GuardNotNull:
+        return guard(W, i, OD_LOP_GuardNotNull, OD_T2X_GUARD_TYPE);
+    case OD_HOP_GuardIs:
+        return guard(W, i, OD_LOP_GuardIs, OD_T2X_GUARD_TYPE);
+    case OD_HOP_GuardType:
+        if (od_type_eq(i->itype, od_type_named(OD_TN_Int)))
+            return guard(W, i, OD_LOP_GuardInt, OD_T2X_GUARD_TYPE);
+        if (od_type_eq(i->itype, od_type_named(OD_TN_Float)))
+            return guard(W, i, OD_LOP_GuardFloat, OD_T2X_GUARD_TYPE);
+        return refuse(W, "GuardType of a type other than Int or Float");
+    case OD_HOP_GlobalValue: {
+        int j = W->L->bc.instr_at_unit[i->bc_offset];
+        if (!(x = emit(W, OD_LOP_SetPrev, 0)))
+            return -1;
+        x->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
+        int e = exit_here(W, i, OD_XK_ERROR_OR_DEOPT, OD_T2X_HELPER_DEOPT);
+        if (e < 0 || !(x = emit(W, OD_LOP_GlobalLoad, 0)))
+            return -1;
+        x->imm = i->imm;
+        x->imm2 = i->imm2;
+        x->ptr = i->obj;
+        x->obj = PyTuple_GET_ITEM(W->fn->code->co_names, W->L->bc.instrs[j].oparg >> 1);
+        x->dst = W->vreg[i->id];
+        x->exit = e;
+        W->L->exits[e].after_call = 1;
+        if (W->L->out_slots < 2)
+            W->L->out_slots = 2;
+        break;
+    }
+    case OD_HOP_UnboxInt:
+        if (unary(W, i, OD_LOP_UnboxInt) < 0)
+            return -1;
+        break;
+    case OD_HOP_UnboxFloat:
+        if (unary(W, i, OD_LOP_UnboxFloat) < 0)
+            return -1;
+        break;
+    case OD_HOP_BoxBool:
+        if (unary(W, i, OD_LOP_BoxBool) < 0)
+            return -1;
+        break;
+    case OD_HOP_BoxInt:
+        if (!call(W, i, od_t2_box_int, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR))
+            return -1;
+        break;
+    case OD_HOP_BoxFloat:
+        if (!call(W, i, od_t2_box_float, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR))
+            return -1;
+        break;
+    case OD_HOP_IntAdd: if (binary(W, i, OD_LOP_IntAdd, OD_T2X_INT_OVERFLOW) < 0) return -1; break;
+    case OD_HOP_IntSub: if (binary(W, i, OD_LOP_IntSub, OD_T2X_INT_OVERFLOW) < 0) return -1; break;
+    case OD_HOP_IntMul: if (binary(W, i, OD_LOP_IntMul, OD_T2X_INT_OVERFLOW) < 0) return -1; break;
+    case OD_HOP_IntAnd: if (binary(W, i, OD_LOP_IntAnd, -1) < 0) return -1; break;
+    case OD_HOP_IntOr: if (binary(W, i, OD_LOP_IntOr, -1) < 0) return -1; break;
+    case OD_HOP_IntXor: if (binary(W, i, OD_LOP_IntXor, -1) < 0) return -1; break;
+    case OD_HOP_IntCompare: if (binary(W, i, OD_LOP_IntCmp, -1) < 0) return -1; break;
+    case OD_HOP_FloatAdd: if (binary(W, i, OD_LOP_FAdd, -1) < 0) return -1; break;
+    case OD_HOP_FloatSub: if (binary(W, i, OD_LOP_FSub, -1) < 0) return -1; break;
+    case OD_HOP_FloatMul: if (binary(W, i, OD_LOP_FMul, -1) < 0) return -1; break;
+    case OD_HOP_FloatDiv: if (binary(W, i, OD_LOP_FDiv, OD_T2X_FLOAT_ZERO_DIV) < 0) return -1; break;
+    case OD_HOP_FloatCompare: if (binary(W, i, OD_LOP_FCmp, -1) < 0) return -1; break;
+    case OD_HOP_IsIdentical: if (binary(W, i, OD_LOP_IsPtr, -1) < 0) return -1; break;
+    case OD_HOP_TupleGetItem: {
+        int t = use(W, i->ops[0]);
+        if (t < 0 || !(x = emit(W, OD_LOP_LoadMem, 1)))
+            return -1;
+        x->src[0] = t;
+        x->imm = (long long)offsetof(PyTupleObject, ob_item) + 8 * i->imm;
+        x->dst = W->vreg[i->id];
+        if (incref_vreg(W, x->dst, 0) < 0)
+            return -1;
+        break;
+    }
+    case OD_HOP_IsTrue: {
+        if (i->bc_offset >= 0) {
+            int j = W->L->bc.instr_at_unit[i->bc_offset];
+            if (!(x = emit(W, OD_LOP_SetPrev, 0)))
+                return -1;
+            x->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
+        }
+        int s = use(W, i->ops[0]);
+        if (s < 0 || !(x = emit(W, OD_LOP_Truth, 1)))
+            return -1;
+        x->src[0] = s;
+        x->dst = W->vreg[i->id];
+        x->ptr = od_t2_truth;
+        if (W->L->out_slots < 3)
+            W->L->out_slots = 3;
+        if ((x->exit = exit_here(W, i, OD_XK_ERROR, OD_T2X_ERROR)) < 0)
+            return -1;
+        W->L->exits[x->exit].after_call = 1;
+        break;
+    }
+    case OD_HOP_LoadMethod:
+        out2 = W->mself[i->id];
+        if (!(x = call(W, i, od_t2_load_method, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)))
+            return -1;
+        x->outs_in_args = 1;
+        if (out2) {
+            x->dst2 = W->vreg[out2->id];
+        } else {
+            int v = new_vreg(W->L, OD_VR_GPR);
+            if (v < 0)
+                return -1;
+            x->dst2 = v;            /* x is not used after the emit below */
+            if (decref_vreg(W, v, 0) < 0)
+                return -1;
+        }
+        break;
+    default: {
+        const OdT2HelperInfo *h = od_t2_helper_for(i->op);
+        if (!h)
+            return refuse(W, od_hir_op_info[i->op].name);
+        if (!(x = call(W, i, h->fn, h->check, h->exit_kind, h->reason)))
+            return -1;
+        x->outs_in_args = 0;
+        break;
+    }
+    }
+    if (release_after(W, i, NULL) < 0)
+        return -1;
+    if (od_hir_op_info[i->op].effects & OD_HE_WRITES)
+        return trace_check(W, i, out2);
+    return 0;
+}
+
+/* ---- edges ----------------------------------------------------------------------------- */
+
+/* The copies and reference-count changes of edge b -> succ k, emitted into the current block. */
+static int edge_code(Lower *W, OdHirBlock *b, int k)
+{
+    OdHirBlock *s = b->succs[k];
+    OdHirInstr *t = b->last;
+    int p = pred_slot(s, b, k);
+    const uint64_t *in = W->live_in + (size_t)s->id * W->words;
+    uint64_t *avail = W->tmp, *consumed = W->tmp + W->words;
+    memcpy(avail, W->live_out + (size_t)b->id * W->words, sizeof(uint64_t) * (size_t)W->words);
+    memset(consumed, 0, sizeof(uint64_t) * (size_t)W->words);
+    FOR_USES(t, r, BIT_SET(avail, r->id));
+    if (t->op == OD_HOP_ForIter) {
+        if (k == 0 && tracked(t))
+            BIT_SET(avail, t->id);
+        else
+            BIT_CLR(avail, t->id);
+    }
+    /* phis: references */
+    int nphi = 0, overlap = 0;
+    for (OdHirInstr *ph = s->first; ph && ph->op == OD_HOP_Phi; ph = ph->next) {
+        nphi++;
+        OdHirInstr *r = root(ph->ops[p]);
+        if (r && r->op == OD_HOP_Phi && r->block == s)
+            overlap = 1;
+        if (unboxed_kind(ph->type) != OD_XV_BOXED)
+            continue;
+        if (owned(r) && BIT_GET(avail, r->id) && !BIT_GET(in, r->id) && !BIT_GET(consumed, r->id)) {
+            BIT_SET(consumed, r->id);
+            continue;
+        }
+        if (!r || (r->op == OD_HOP_Const && !r->obj))
+            continue;
+        int v = use(W, ph->ops[p]);
+        if (v < 0 || incref_vreg(W, v, nullable(r)) < 0)
+            return -1;
+    }
+    /* values that die on this edge */
+    for (int id = 0; id < W->nids; id++)
+        if (BIT_GET(avail, id) && !BIT_GET(in, id) && !BIT_GET(consumed, id) && W->vreg[id] >= 0) {
+            OdHirInstr *r = W->by_id[id];
+            if (r && owned(r) && decref(W, r) < 0)
+                return -1;
+        }
+    if (!nphi)
+        return 0;
+    /* copies: through temporaries when a phi reads another phi of this block */
+    int *tmp = malloc(sizeof(int) * (size_t)nphi);
+    if (!tmp) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int n = 0, err = 0;
+    for (OdHirInstr *ph = s->first; ph && ph->op == OD_HOP_Phi && !err; ph = ph->next, n++) {
+        int v = use(W, ph->ops[p]);
+        OdLirInstr *m;
+        if (v < 0) {
+            err = -1;
+            break;
+        }
+        if (overlap) {
+            tmp[n] = new_vreg(W->L, W->L->vregs[v].cls);
+            if (tmp[n] < 0 || !(m = emit(W, OD_LOP_Move, 1))) {
+                err = -1;
+                break;
+            }
+            m->src[0] = v;
+            m->dst = tmp[n];
+        } else if (!(m = emit(W, OD_LOP_Move, 1))) {
+            err = -1;
+        } else {
+            m->src[0] = v;
+            m->dst = W->vreg[ph->id];
+        }
+    }
+    if (overlap && !err) {
+        n = 0;
+        for (OdHirInstr *ph = s->first; ph && ph->op == OD_HOP_Phi; ph = ph->next, n++) {
+            OdLirInstr *m = emit(W, OD_LOP_Move, 1);
+            if (!m) {
+                err = -1;
+                break;
+            }
+            m->src[0] = tmp[n];
+            m->dst = W->vreg[ph->id];
+        }
+    }
+    free(tmp);
+    return err;
+}
+
+/* Target block of edge b -> succ k: the successor itself, or a new edge block. */
+static int edge_target(Lower *W, OdHirBlock *b, int k)
+{
+    int saved = W->cur, e = new_block(W->L, -1);
+    if (e < 0)
+        return -1;
+    W->L->blocks[e].from = saved;
+    W->cur = e;
+    OdLirInstr *j;
+    if (edge_code(W, b, k) < 0 || !(j = emit(W, OD_LOP_Jump, 0)))
+        return -1;
+    j->target[0] = W->lblock[b->succs[k]->id];
+    W->cur = saved;
+    return e;
+}
+
+static int lower_terminator(Lower *W, OdHirBlock *b)
+{
+    OdHirInstr *t = b->last;
+    OdLirInstr *x;
+    W->hir = t->id;
+    switch (t->op) {
+    case OD_HOP_Branch:
+        if (edge_code(W, b, 0) < 0 || !(x = emit(W, OD_LOP_Jump, 0)))
+            return -1;
+        x->target[0] = W->lblock[b->succs[0]->id];
+        return 0;
+    case OD_HOP_CondBranch: {
+        int c = use(W, t->ops[0]);
+        int t0 = c < 0 ? -1 : edge_target(W, b, 0), t1 = t0 < 0 ? -1 : edge_target(W, b, 1);
+        if (t1 < 0 || !(x = emit(W, OD_LOP_CondJump, 1)))
+            return -1;
+        x->src[0] = c;
+        x->target[0] = t0;
+        x->target[1] = t1;
+        return 0;
+    }
+    case OD_HOP_ForIter: {
+        int j = W->L->bc.instr_at_unit[t->bc_offset];
+        if (!(x = emit(W, OD_LOP_SetPrev, 0)))
+            return -1;
+        x->imm = j >= 0 ? W->L->bc.instrs[j].index : t->bc_offset;
+        int it = use(W, t->ops[0]);
+        uint64_t *h = held_before(W, t);
+        keep_owned(W, h);
+        int e = it < 0 ? -1 : new_exit(W, OD_XK_ERROR, OD_T2X_ERROR, t->fs, t->fs->depth, NULL, 0, h, -1);
+        int t0 = e < 0 ? -1 : edge_target(W, b, 0), t1 = t0 < 0 ? -1 : edge_target(W, b, 1);
+        if (t1 < 0 || !(x = emit(W, OD_LOP_ForIter, 1)))
+            return -1;
+        W->L->exits[e].after_call = 1;
+        x->src[0] = it;
+        x->exit = e;
+        x->dst = W->vreg[t->id];
+        x->ptr = od_t2_for_iter;
+        x->target[0] = t0;
+        x->target[1] = t1;
+        if (W->L->out_slots < 3)
+            W->L->out_slots = 3;
+        return 0;
+    }
+    case OD_HOP_Return: {
+        OdHirInstr *r = root(t->ops[0]);
+        int v = use(W, t->ops[0]);
+        if (v < 0)
+            return -1;
+        if (!(owned(r) && !BIT_GET(W->live_out + (size_t)b->id * W->words, r->id)) &&
+            incref_vreg(W, v, 0) < 0)
+            return -1;
+        /* the rest of what it uses (its frame state) dies here */
+        uint64_t *done = W->tmp;
+        memset(done, 0, sizeof(uint64_t) * (size_t)W->words);
+        int err = 0;
+        FOR_USES(t, q, {
+            if (!err && q != r && owned(q) && !BIT_GET(done, q->id)) {
+                BIT_SET(done, q->id);
+                err = decref(W, q);
+            }
+        });
+        if (err || !(x = emit(W, OD_LOP_Return, 1)))
+            return -1;
+        x->src[0] = v;
+        return 0;
+    }
+    case OD_HOP_Raise: case OD_HOP_Deopt: {
+        uint64_t *h = held_before(W, t);
+        keep_owned(W, h);
+        int e = new_exit(W, OD_XK_DEOPT, OD_T2X_UNSUPPORTED, t->fs, t->fs->depth, NULL, 0, h, -1);
+        if (e < 0 || !(x = emit(W, OD_LOP_Exit, 0)))
+            return -1;
+        x->exit = e;
+        return 0;
+    }
+    default:
+        return refuse(W, od_hir_op_info[t->op].name);
+    }
+}
+
+/* Each edge block right after the block it leaves from (the HIR blocks keep their reverse
+ * post-order): short live ranges across the edge, and no jump where it falls through. */
+static int layout(OdLir *L)
+{
+    int n = L->nblocks, k = 0;
+    int *order = malloc(sizeof(int) * (size_t)(n + 1)), *pos = malloc(sizeof(int) * (size_t)(n + 1));
+    OdLirBlock *nb = malloc(sizeof(OdLirBlock) * (size_t)(n + 1));
+    if (!order || !pos || !nb) {
+        free(order);
+        free(pos);
+        free(nb);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int b = 0; b < n; b++)
+        if (L->blocks[b].hir_block >= 0) {
+            order[k++] = b;
+            for (int e = 0; e < n; e++)
+                if (L->blocks[e].hir_block < 0 && L->blocks[e].from == b)
+                    order[k++] = e;
+        }
+    for (int i = 0; i < n; i++)
+        pos[order[i]] = i;
+    for (int i = 0; i < n; i++) {
+        nb[i] = L->blocks[order[i]];
+        nb[i].id = i;
+        if (nb[i].hir_block < 0)
+            nb[i].from = pos[nb[i].from];
+        for (int j = 0; j < nb[i].n; j++)
+            for (int t = 0; t < 2; t++)
+                if (nb[i].ins[j].target[t] >= 0)
+                    nb[i].ins[j].target[t] = pos[nb[i].ins[j].target[t]];
+    }
+    free(L->blocks);
+    L->blocks = nb;
+    L->capblocks = n + 1;
+    free(order);
+    free(pos);
+    return 0;
+}
+
+int od_lir_lower(OdLir *L, OdHirFunc *fn)
+{
+    memset(L, 0, sizeof *L);
+    L->hir = fn;
+    L->code = fn->code;
+    if (od_bytecode_decode(fn->code, &L->bc) < 0)
+        return -1;
+    Lower W = {L, fn};
+    W.nids = fn->next_instr_id;
+    if (W.nids > MAX_VALUES) {
+        snprintf(L->reason, sizeof L->reason, "too large (%d HIR values)", W.nids);
+        return 1;
+    }
+    W.words = (W.nids + 64) / 64;
+    int nb = fn->next_block_id, rc = -1;
+    W.order = malloc(sizeof(OdHirBlock *) * (size_t)(fn->nblocks + 1));
+    W.vreg = malloc(sizeof(int) * (size_t)(W.nids + 1));
+    W.lblock = malloc(sizeof(int) * (size_t)(nb + 1));
+    W.mself = calloc((size_t)W.nids + 1, sizeof(OdHirInstr *));
+    W.by_id = calloc((size_t)W.nids + 1, sizeof(OdHirInstr *));
+    if (!W.order || !W.vreg || !W.lblock || !W.mself || !W.by_id) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    W.n = od_hir_rpo(fn, W.order);
+    for (int id = 0; id <= W.nids; id++)
+        W.vreg[id] = -1;
+    for (int k = 0; k < W.n; k++)
+        for (OdHirInstr *i = W.order[k]->first; i; i = i->next) {
+            W.by_id[i->id] = i;
+            if (i->op == OD_HOP_MethodSelf && i->ops[0] && i->ops[0]->op == OD_HOP_LoadMethod)
+                W.mself[i->ops[0]->id] = i;
+            if (tracked(i) && (W.vreg[i->id] = new_vreg(L, unboxed_kind(i->type) == OD_XV_CDOUBLE
+                                                                ? OD_VR_XMM : OD_VR_GPR)) < 0)
+                goto done;
+        }
+    if (liveness(&W) < 0)
+        goto done;
+    for (int k = 0; k < W.n; k++)
+        if ((W.lblock[W.order[k]->id] = new_block(L, W.order[k]->id)) < 0)
+            goto done;
+    for (int k = 0; k < W.n; k++) {
+        OdHirBlock *b = W.order[k];
+        W.cur = W.lblock[b->id];
+        for (OdHirInstr *i = b->first; i && i != b->last; i = i->next)
+            if ((rc = lower_instr(&W, i)) != 0)
+                goto done;
+        if ((rc = lower_terminator(&W, b)) != 0)
+            goto done;
+        rc = -1;
+    }
+    rc = layout(L);
+done:
+    free(W.order);
+    free(W.vreg);
+    free(W.lblock);
+    free(W.mself);
+    free(W.by_id);
+    free(W.live_in);
+    free(W.live_out);
+    free(W.after);
+    free(W.tmp);
+    return rc;
+}
+
+void od_lir_free(OdLir *L)
+{
+    for (int b = 0; b < L->nblocks; b++)
+        free(L->blocks[b].ins);
+    free(L->blocks);
+    free(L->vregs);
+    free(L->exits);
+    od_arena_free(&L->arena);
+    od_bytecode_free(&L->bc);
+    memset(L, 0, sizeof *L);
+}

@@ -1,0 +1,324 @@
+/* tier2/passes/specialize.c — speculation on recorded types (hir/feedback.h).
+ *
+ * BinaryOp and Compare whose operands are exact ints (fitting int64) or exact floats,
+ * statically (constants, unboxed results) or by feedback, become unboxed arithmetic:
+ *   GuardType x Int; UnboxInt x; (same for y); IntAdd (deopts on overflow); BoxInt
+ * the guards and unboxes carrying the frame state of the bytecode instruction (so a failed
+ * guard resumes the interpreter *before* it, nothing done twice). A value is guarded and
+ * unboxed once: a later use dominated by an earlier unbox reuses it (guard elimination);
+ * UnboxInt(BoxInt r) is r. Frame-state slots take the unboxed value itself (deoptimization
+ * boxes it), so a box nothing else needs disappears. A Compare feeding IsTrue becomes the
+ * unboxed condition. LoadGlobal whose name is bound now becomes GlobalValue: the value as
+ * a constant while the globals (and builtins) dict versions hold, looked up again when they
+ * changed (its type is not speculated on).
+ * Sites in fn->no_speculate stay generic (their guards kept failing). Without feedback the
+ * pass only uses what the types say. */
+#include "passes.h"
+
+#include "../hir/feedback.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { K_NONE, K_INT, K_FLOAT };
+
+typedef struct Avail {
+    OdHirInstr *of, *unboxed;
+    int kind;
+    struct Avail *next;
+} Avail;
+
+typedef struct {
+    OdHirFunc *fn;
+    Avail **avail;          /* by value id */
+    int navail;
+} Spec;
+
+static int dominates(const OdHirInstr *a, const OdHirInstr *b)
+{
+    if (a->block != b->block)
+        return od_hir_dominates(a->block, b->block);
+    for (const OdHirInstr *i = a; i; i = i->next)
+        if (i == b)
+            return 1;
+    return 0;
+}
+
+static int copy_fs(OdHirFunc *fn, OdHirInstr *to, const OdFrameState *from)
+{
+    if (!(to->fs = od_hir_new_fs(fn, from->offset, from->nlocals, from->depth)))
+        return -1;
+    for (int s = 0; s < from->nlocals + from->depth; s++)
+        if (od_hir_set_fs_slot(fn, to, s, from->slots[s]) < 0)
+            return -1;
+    return 0;
+}
+
+/* A new instruction before `at`, with `at`'s frame state when its effects need one. */
+static OdHirInstr *before(OdHirFunc *fn, OdHirInstr *at, OdHirOp op, OdHirInstr *a, OdHirInstr *b)
+{
+    int n = od_hir_op_info[op].noperands;
+    OdHirInstr *i = od_hir_new_instr(fn, op, n < 0 ? 0 : n);
+    if (!i)
+        return NULL;
+    i->bc_offset = at->bc_offset;
+    if ((n >= 1 && od_hir_set_op(fn, i, 0, a) < 0) || (n >= 2 && od_hir_set_op(fn, i, 1, b) < 0))
+        return NULL;
+    if ((od_hir_op_info[op].effects & OD_HE_NEEDS_STATE) && copy_fs(fn, i, at->fs) < 0)
+        return NULL;
+    od_hir_insert_before(at, i);
+    return i;
+}
+
+static int static_kind(const OdHirInstr *v)
+{
+    if (v->type.bits == OD_TB(SmallInt))
+        return K_INT;
+    if (v->type.bits == OD_TB(Float))
+        return K_FLOAT;
+    return K_NONE;
+}
+
+static int class_kind(PyTypeObject *t)
+{
+    return t == &PyLong_Type ? K_INT : t == &PyFloat_Type ? K_FLOAT : K_NONE;
+}
+
+/* The unboxed value of `v` as `kind` for a use at `at`, guarding if needed; NULL with no
+ * exception when it cannot be (a constant of another type), NULL with one on error. */
+static OdHirInstr *unbox(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
+{
+    OdHirFunc *fn = S->fn;
+    if (v->op == (kind == K_INT ? OD_HOP_BoxInt : OD_HOP_BoxFloat))
+        return v->ops[0];
+    if (v->op == OD_HOP_Const) {
+        OdHirInstr *c = NULL;
+        if (kind == K_INT && v->obj && PyLong_CheckExact(v->obj)) {
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(v->obj, &overflow);
+            if (overflow || (x == -1 && PyErr_Occurred())) {
+                PyErr_Clear();
+                return NULL;
+            }
+            if ((c = before(fn, at, OD_HOP_Const, NULL, NULL))) {
+                c->imm = x;
+                c->type = od_type_named(OD_TN_CInt64);
+            }
+        } else if (kind == K_FLOAT && v->obj && PyFloat_CheckExact(v->obj)) {
+            if ((c = before(fn, at, OD_HOP_Const, NULL, NULL))) {
+                c->fimm = PyFloat_AS_DOUBLE(v->obj);
+                c->type = od_type_named(OD_TN_CDouble);
+            }
+        } else {
+            return NULL;
+        }
+        return c;
+    }
+    if (v->id < S->navail)
+        for (Avail *a = S->avail[v->id]; a; a = a->next)
+            if (a->kind == kind && dominates(a->unboxed, at))
+                return a->unboxed;
+    if (static_kind(v) != kind) {
+        OdHirInstr *g = before(fn, at, OD_HOP_GuardType, v, NULL);
+        if (!g)
+            return NULL;
+        g->itype = od_type_named(kind == K_INT ? OD_TN_Int : OD_TN_Float);
+    }
+    OdHirInstr *u = before(fn, at, kind == K_INT ? OD_HOP_UnboxInt : OD_HOP_UnboxFloat, v, NULL);
+    if (!u)
+        return NULL;
+    if (v->id < S->navail) {
+        Avail *a = od_arena_alloc(&fn->arena, sizeof *a);
+        if (!a)
+            return NULL;
+        a->of = v;
+        a->unboxed = u;
+        a->kind = kind;
+        a->next = S->avail[v->id];
+        S->avail[v->id] = a;
+    }
+    return u;
+}
+
+/* Every use of `old` becomes `boxed`, frame-state slots `unboxed`; `old` goes. */
+static int replace(OdHirFunc *fn, OdHirInstr *old, OdHirInstr *boxed, OdHirInstr *unboxed)
+{
+    if (od_hir_replace_all_uses(fn, old, boxed) < 0)
+        return -1;
+    for (int k = boxed->nuses - 1; k >= 0; k--) {
+        if (k >= boxed->nuses)
+            continue;
+        OdHirUse use = boxed->uses[k];
+        if (use.index < 0 && use.user != boxed && od_hir_set_fs_slot(fn, use.user, -1 - use.index, unboxed) < 0)
+            return -1;
+    }
+    od_hir_remove(old);
+    return 0;
+}
+
+static OdHirOp int_op(long long nb)
+{
+    switch (nb) {
+    case NB_ADD: case NB_INPLACE_ADD: return OD_HOP_IntAdd;
+    case NB_SUBTRACT: case NB_INPLACE_SUBTRACT: return OD_HOP_IntSub;
+    case NB_MULTIPLY: case NB_INPLACE_MULTIPLY: return OD_HOP_IntMul;
+    case NB_AND: case NB_INPLACE_AND: return OD_HOP_IntAnd;
+    case NB_OR: case NB_INPLACE_OR: return OD_HOP_IntOr;
+    case NB_XOR: case NB_INPLACE_XOR: return OD_HOP_IntXor;
+    default: return OD_HOP__COUNT;
+    }
+}
+
+static OdHirOp float_op(long long nb)
+{
+    switch (nb) {
+    case NB_ADD: case NB_INPLACE_ADD: return OD_HOP_FloatAdd;
+    case NB_SUBTRACT: case NB_INPLACE_SUBTRACT: return OD_HOP_FloatSub;
+    case NB_MULTIPLY: case NB_INPLACE_MULTIPLY: return OD_HOP_FloatMul;
+    case NB_TRUE_DIVIDE: case NB_INPLACE_TRUE_DIVIDE: return OD_HOP_FloatDiv;
+    default: return OD_HOP__COUNT;
+    }
+}
+
+/* The kind both operands of `i` have (statically, else by feedback), or K_NONE. */
+static int operand_kind(Spec *S, OdHirInstr *i)
+{
+    PyTypeObject *l = NULL, *r = NULL;
+    if (S->fn->feedback)
+        od_feedback_operands(S->fn->feedback, i->bc_offset, &l, &r);
+    int kl = static_kind(i->ops[0]), kr = static_kind(i->ops[1]);
+    if (kl == K_NONE)
+        kl = class_kind(l);
+    if (kr == K_NONE)
+        kr = class_kind(r);
+    return kl == kr ? kl : K_NONE;
+}
+
+static int specialize_arith(Spec *S, OdHirInstr *i)
+{
+    int kind = operand_kind(S, i);
+    OdHirOp op = kind == K_INT ? int_op(i->imm) : kind == K_FLOAT ? float_op(i->imm) : OD_HOP__COUNT;
+    if (op == OD_HOP__COUNT)
+        return 0;
+    OdHirInstr *a = unbox(S, i->ops[0], kind, i);
+    OdHirInstr *b = a ? unbox(S, i->ops[1], kind, i) : NULL;
+    if (!b)
+        return PyErr_Occurred() ? -1 : 0;
+    OdHirInstr *r = before(S->fn, i, op, a, b);
+    OdHirInstr *box = r ? before(S->fn, i, kind == K_INT ? OD_HOP_BoxInt : OD_HOP_BoxFloat, r, NULL) : NULL;
+    if (!box)
+        return -1;
+    return replace(S->fn, i, box, r);
+}
+
+static int specialize_compare(Spec *S, OdHirInstr *i)
+{
+    int kind = operand_kind(S, i);
+    if (kind == K_NONE || i->imm < Py_LT || i->imm > Py_GE)
+        return 0;
+    OdHirInstr *a = unbox(S, i->ops[0], kind, i);
+    OdHirInstr *b = a ? unbox(S, i->ops[1], kind, i) : NULL;
+    if (!b)
+        return PyErr_Occurred() ? -1 : 0;
+    OdHirInstr *c = before(S->fn, i, kind == K_INT ? OD_HOP_IntCompare : OD_HOP_FloatCompare, a, b);
+    if (!c)
+        return -1;
+    c->imm = i->imm;
+    OdHirInstr *box = before(S->fn, i, OD_HOP_BoxBool, c, NULL);
+    if (!box || replace(S->fn, i, box, c) < 0)
+        return -1;
+    /* IsTrue of the box is the condition itself. */
+    for (int k = box->nuses - 1; k >= 0; k--) {
+        if (k >= box->nuses)
+            continue;
+        OdHirInstr *user = box->uses[k].user;
+        if (box->uses[k].index == 0 && user->op == OD_HOP_IsTrue) {
+            if (od_hir_replace_all_uses(S->fn, user, c) < 0)
+                return -1;
+            od_hir_remove(user);
+            k = box->nuses;
+        }
+    }
+    return 0;
+}
+
+static int specialize_global(Spec *S, OdHirInstr *i)
+{
+    if (!S->fn->feedback)
+        return 0;
+    uint64_t gv, bv;
+    PyObject *v = od_feedback_global(S->fn->feedback, i->obj, &gv, &bv);
+    if (!v || !od_hir_own(S->fn, v))
+        return PyErr_Occurred() ? -1 : 0;
+    OdHirInstr *g = before(S->fn, i, OD_HOP_GlobalValue, NULL, NULL);
+    if (!g)
+        return -1;
+    g->obj = v;
+    g->imm = (long long)gv;
+    g->imm2 = (long long)bv;
+    g->type = od_type_named(OD_TN_Object);   /* the value may change: not speculated on */
+    if (od_hir_replace_all_uses(S->fn, i, g) < 0)
+        return -1;
+    od_hir_remove(i);
+    return 0;
+}
+
+/* Boxes and unboxes nothing uses (the guard before an unbox stays). */
+static void drop_unused_conversions(OdHirFunc *fn)
+{
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int b = 0; b < fn->nblocks; b++)
+            for (OdHirInstr *i = fn->blocks[b]->first, *next; i; i = next) {
+                next = i->next;
+                if (i->nuses == 0 && (i->op == OD_HOP_BoxInt || i->op == OD_HOP_BoxFloat ||
+                                      i->op == OD_HOP_BoxBool || i->op == OD_HOP_UnboxInt ||
+                                      i->op == OD_HOP_UnboxFloat)) {
+                    od_hir_remove(i);
+                    changed = 1;
+                }
+            }
+    }
+}
+
+int od_hir_pass_specialize(OdHirFunc *fn)
+{
+    OdHirBlock **order = malloc(sizeof(OdHirBlock *) * (size_t)(fn->nblocks + 1));
+    Spec S = {fn, NULL, fn->next_instr_id};
+    S.avail = calloc((size_t)S.navail + 1, sizeof(Avail *));
+    if (!order || !S.avail) {
+        free(order);
+        free(S.avail);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int n = od_hir_rpo(fn, order), err = 0, ncand = 0;
+    od_hir_dominators(fn, order, n);
+    /* The candidates first: rewriting one removes instructions after it (an IsTrue). */
+    OdHirInstr **cand = malloc(sizeof(OdHirInstr *) * (size_t)(fn->next_instr_id + 1));
+    if (!cand) {
+        PyErr_NoMemory();
+        err = -1;
+    }
+    for (int k = 0; k < n && !err; k++)
+        for (OdHirInstr *i = order[k]->first; i; i = i->next)
+            if ((i->op == OD_HOP_BinaryOp || i->op == OD_HOP_Compare || i->op == OD_HOP_LoadGlobal)
+                && !(i->bc_offset >= 0 && fn->no_speculate && fn->no_speculate[i->bc_offset]))
+                cand[ncand++] = i;
+    for (int k = 0; k < ncand && !err; k++) {
+        OdHirInstr *i = cand[k];
+        if (i->op == OD_HOP_BinaryOp)
+            err = specialize_arith(&S, i);
+        else if (i->op == OD_HOP_Compare)
+            err = specialize_compare(&S, i);
+        else
+            err = specialize_global(&S, i);
+    }
+    free(cand);
+    free(order);
+    free(S.avail);
+    if (err)
+        return -1;
+    drop_unused_conversions(fn);
+    return 0;
+}

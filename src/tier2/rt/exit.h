@@ -1,0 +1,64 @@
+/* tier2/rt/exit.h — a tier-2 unit, tier 2's record of a code object, and leaving tier-2
+ * code for the interpreter.
+ *
+ * Contract: an OdT2Unit is an OdUnit (runtime/unit.h; tier 2) followed by its exit records;
+ * the hook runs it like any unit. Its code calls od_t2_exit(f, unit, exit, sp) at every exit
+ * with `sp` the stack pointer of its frame (lir.h: exit values are rsp offsets, registers
+ * dumped at OD_LIR_OFF_DUMP): it writes every local and stack value of the exit's frame
+ * state into the frame as owned references (boxing unboxed ones), releases the values the
+ * code owned, sets prev_instr and stacktop, marks the unit's exit (exit_pending, and
+ * throw_pending for an exception) and returns NULL, which the code returns: od_unit_run
+ * then hands the frame to the interpreter, which continues it (or unwinds the exception).
+ *
+ * Deopt storms: a speculative exit (od_t2_exit_speculative) taken OD_T2_SPEC_LIMIT times
+ * marks its bytecode instruction not to be speculated on, and the code object goes back to
+ * tier 1 at once; its next frame entry compiles tier 2 again without that speculation, at
+ * most OD_T2_MAX_COMPILES times, after which the code stays in tier 1 for good. Units are
+ * never freed before their code object (frames may still run them). */
+#ifndef OD_TIER2_RT_EXIT_H
+#define OD_TIER2_RT_EXIT_H
+
+#include "../lir/lir.h"
+#include "../../runtime/unit.h"
+
+#define OD_T2_SPEC_LIMIT 16
+#define OD_T2_MAX_COMPILES 4
+
+typedef struct OdT2State OdT2State;
+
+typedef struct {
+    OdUnit unit;                /* first: what the hook runs (unit.tier == 2) */
+    OdT2State *state;           /* the code object's record */
+    OdLirExit *exits;           /* one malloc'd block with their slots and held values */
+    int nexits;
+    PyObject *consts;           /* list of constants the exits refer to (ints, floats, strs) */
+    char *text;                 /* LIR after allocation, for dis (malloc'd) */
+} OdT2Unit;
+
+struct OdT2State {
+    OdT2Unit **units;           /* every unit made, newest last */
+    int nunits;
+    unsigned char *no_speculate; /* per code unit */
+    int ncodeunits;
+    int compiles;
+    int off;                    /* no more tier-2 compiles */
+    const char *why_not;        /* static text, when refused */
+    char reason[300];           /* the builder's or lowering's reason */
+    uint64_t exits[OD_T2X__COUNT];
+};
+
+/* Process-wide counts for stats(). */
+typedef struct {
+    uint64_t compiled, refused, recompiled, given_up, entries;
+    uint64_t exits[OD_T2X__COUNT];
+} OdT2Stats;
+extern OdT2Stats od_t2_stats;
+
+PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp);
+/* The eval breaker was set at entry: the interpreter runs the frame from its start. */
+PyObject *od_t2_exit_entry(_PyInterpreterFrame *f, OdT2Unit *u);
+
+void od_t2_unit_free(OdT2Unit *u);
+void od_t2_state_free(OdT2State *s);
+
+#endif /* OD_TIER2_RT_EXIT_H */

@@ -1,0 +1,66 @@
+/* tier2/rt/helpers.h — the C functions tier-2 code calls for what it does not inline.
+ *
+ * Contract: every helper has one signature,
+ *   intptr_t helper(_PyInterpreterFrame *f, PyObject **args, long long imm, PyObject *obj)
+ * `args` is the caller's outgoing area holding the operands (object pointers, or the bits of
+ * an int64/double), `imm` the HIR instruction's immediate (or the operand count of a
+ * variadic one), `obj` its constant (a name, kwnames). Operands are borrowed: a helper
+ * never consumes them. Results are new references. Each does what the interpreter's
+ * instruction does, through the same C-API functions, so results and error messages are
+ * the interpreter's. The HIR ops that lower to a helper are declared once, in
+ * OD_T2_HELPER_OPS: X(hir op, helper, result check, exit kind, exit reason). */
+#ifndef OD_TIER2_RT_HELPERS_H
+#define OD_TIER2_RT_HELPERS_H
+
+#include "../hir/hir.h"
+
+#define OD_T2_HELPER(name) intptr_t name(_PyInterpreterFrame *f, PyObject **args, long long imm, PyObject *obj)
+
+/* (PyObject *) result of od_t2_for_iter when the iterator is exhausted. */
+#define OD_T2_DONE ((intptr_t)1)
+
+#define OD_T2_HELPER_OPS(X)                                                                  \
+    X(BinaryOp, od_t2_binary_op, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
+    X(Compare, od_t2_compare, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                        \
+    X(ContainsOp, od_t2_contains, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                    \
+    X(UnaryOp, od_t2_unary, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                          \
+    X(Not, od_t2_not, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                                \
+    X(LoadAttr, od_t2_load_attr, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
+    X(StoreAttr, od_t2_store_attr, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                    \
+    X(LoadGlobal, od_t2_load_global, OD_CHK_NULL, OD_XK_ERROR_OR_DEOPT, OD_T2X_HELPER_DEOPT) \
+    X(StoreGlobal, od_t2_store_global, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                \
+    X(Call, od_t2_call, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                              \
+    X(CallMethod, od_t2_call_method, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                 \
+    X(GetIter, od_t2_get_iter, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                       \
+    X(BuildTuple, od_t2_build_tuple, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                 \
+    X(BuildList, od_t2_build_list, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                   \
+    X(BuildSlice, od_t2_build_slice, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                 \
+    X(ListAppend, od_t2_list_append, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                  \
+    X(ListToTuple, od_t2_list_to_tuple, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)              \
+    X(Subscr, od_t2_subscr, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                          \
+    X(StoreSubscr, od_t2_store_subscr, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                \
+    X(DeleteSubscr, od_t2_delete_subscr, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)              \
+    X(UnpackSequence, od_t2_unpack, OD_CHK_NULL, OD_XK_ERROR_OR_DEOPT, OD_T2X_HELPER_DEOPT)
+
+#define OD_T2_DECLARE(op, fn, check, kind, reason) OD_T2_HELPER(fn);
+OD_T2_HELPER_OPS(OD_T2_DECLARE)
+#undef OD_T2_DECLARE
+
+OD_T2_HELPER(od_t2_box_int);      /* args[0]: int64 bits */
+OD_T2_HELPER(od_t2_box_float);    /* args[0]: double bits */
+OD_T2_HELPER(od_t2_truth);        /* 1, 0, or -1 with an exception */
+OD_T2_HELPER(od_t2_load_method);  /* args[0] <- method or NULL, args[1] <- self or attribute;
+                                   * 0, or -1 with an exception */
+OD_T2_HELPER(od_t2_for_iter);     /* next item, OD_T2_DONE, or NULL with an exception */
+
+typedef intptr_t (*OdT2HelperFn)(_PyInterpreterFrame *, PyObject **, long long, PyObject *);
+
+typedef struct {
+    OdT2HelperFn fn;
+    int check, exit_kind, reason;
+} OdT2HelperInfo;
+
+/* The helper a HIR op lowers to, or NULL. */
+const OdT2HelperInfo *od_t2_helper_for(OdHirOp op);
+
+#endif /* OD_TIER2_RT_HELPERS_H */

@@ -1,0 +1,316 @@
+"""Tier 2 end to end: HIR with guards -> LIR -> registers -> machine code, run and compared
+with the interpreter, with its exits (deoptimization) checked by reason."""
+import sys
+
+import pytest
+
+import _overdrive
+import overdrive
+
+
+@pytest.fixture(autouse=True)
+def _tier2_threshold_restored():
+    before = overdrive.config()["tier2_threshold"]
+    yield
+    overdrive.disable()
+    overdrive.config(tier2_threshold=before)
+
+
+def outcome(f, args):
+    try:
+        return ("ok", f(*args))
+    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
+        return ("raise", type(exc), str(exc))
+
+
+def warm(f, *args, n=10):
+    """Quickened by the interpreter (the feedback tier 2 reads)."""
+    overdrive.disable()
+    for _ in range(n):
+        outcome(f, args)
+
+
+def run_t2(f, *calls, tier2_threshold=1):
+    """Each call's outcome interpreted, then at tier 2 (asserting tier 2 ran)."""
+    overdrive.disable()
+    expected = [outcome(f, a) for a in calls]
+    overdrive.enable(threshold=0, tier2_threshold=tier2_threshold)
+    try:
+        outcome(f, calls[0])            # tier 1, then tier 2 from the next entry
+        before = overdrive.info(f)["native_entries"]
+        got = [outcome(f, a) for a in calls]
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2 or info["tier2"]["compiles"] > 0, info
+    assert info["native_entries"] > before
+    assert got == expected
+    return info
+
+
+def int_loop(n):
+    t = 0
+    i = 0
+    while i < n:
+        t = t + i * 3
+        i += 1
+    return t
+
+
+def spectral_a(i, j):
+    return 1.0 / ((i + j) * (i + j + 1) // 2 + i + 1)
+
+
+def spectral_times(u, n):
+    out = []
+    for i in range(n):
+        s = 0.0
+        for j in range(n):
+            s += spectral_a(i, j) * u[j]
+        out.append(s)
+    return out
+
+
+def nbody_step(bodies, dt, steps):
+    for _ in range(steps):
+        for a in range(len(bodies)):
+            xa, ya, va = bodies[a]
+            for b in range(a + 1, len(bodies)):
+                xb, yb, vb = bodies[b]
+                dx = xa - xb
+                dy = ya - yb
+                d2 = dx * dx + dy * dy + 0.01
+                va = va - dx * dt / d2
+            bodies[a] = (xa + va * dt, ya, va)
+    return bodies
+
+
+def test_int_loop_runs_at_tier_2_and_matches():
+    warm(int_loop, 100)
+    info = run_t2(int_loop, (0,), (10,), (1000,))
+    assert info["tier"] == 2 and info["tier2"]["exits"] == {}
+
+
+def test_float_kernels_match():
+    warm(spectral_times, [1.0] * 8, 8)
+    warm(spectral_a, 1, 2, n=40)
+    run_t2(spectral_times, ([1.0] * 8, 8), ([0.5] * 20, 20))
+    run_t2(spectral_a, (1, 2), (0, 0), (100, 3))
+    bodies = [(0.0, 1.0, 0.1), (1.0, 0.5, -0.2), (2.0, -1.0, 0.0)]
+    warm(nbody_step, list(bodies), 0.01, 3)
+    run_t2(nbody_step, (list(bodies), 0.01, 5), (list(bodies), 0.02, 10))
+
+
+def test_lir_text_shows_registers_and_exits():
+    warm(int_loop, 100)
+    text = _overdrive._tier2_lir(int_loop)
+    assert "IntAdd" in text and "GuardInt" in text and "INT_OVERFLOW" in text
+    assert "(r12)" in text or "(r13)" in text
+
+
+def mixed(xs):
+    t = 0
+    for x in xs:
+        t = t + x
+    return t
+
+
+def test_type_change_mid_loop_deopts():
+    warm(mixed, list(range(50)))
+    info = run_t2(mixed, (list(range(50)),), ([1, 2, 2.5, 3],), ([1, 2, "a"],), (["a", "b"],))
+    assert info["tier2"]["exits"].get("GUARD_TYPE", 0) >= 2
+
+
+def test_int_overflow_deopts():
+    big = (2**62, 2**62)
+
+    def add(a, b):
+        return a + b
+    warm(add, 1, 2, n=40)
+    info = run_t2(add, (1, 2), big, (2**63, 1), (-2**62, -2**62 - 5))
+    assert info["tier2"]["exits"].get("INT_OVERFLOW", 0) + info["tier2"]["exits"].get("GUARD_TYPE", 0) >= 2
+
+
+G = 5
+
+
+def uses_global(n):
+    global G
+    s = 0
+    for i in range(n):
+        s += G
+        if i == n // 2:
+            G = G + 1
+    return s
+
+
+def test_global_rebound_during_loop_is_seen():
+    global G
+    warm(uses_global, 10)
+    G = 5
+    overdrive.disable()
+    expected = uses_global(20)
+    G = 5
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        got = uses_global(20)
+        info = overdrive.info(uses_global)
+    finally:
+        overdrive.disable()
+    G = 5
+    # GlobalValue: the value as a constant while the dicts keep their versions, looked up
+    # again once they changed (no exit: module code writing its globals is common)
+    assert got == expected and info["tier"] == 2 and info["tier2"]["exits"] == {}
+    assert "GlobalLoad" in _overdrive._tier2_lir(uses_global)
+
+
+def traced_loop(n, hook):
+    t = 0
+    for i in range(n):
+        t += i
+        if i == 2:
+            hook()
+    return t
+
+
+def test_tracing_switched_on_during_a_call_leaves_tier_2():
+    events = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code is traced_loop.__code__:
+            events.append((event, frame.f_lineno))
+        return tracer
+
+    def switch_on():
+        sys._getframe(1).f_trace = tracer
+        sys.settrace(tracer)
+
+    def run():
+        events.clear()
+        try:
+            return traced_loop(5, switch_on), list(events)
+        finally:
+            sys.settrace(None)
+    overdrive.disable()
+    expected = run()
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        got = run()
+        info = overdrive.info(traced_loop)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert info["tier"] == 2 and info["tier2"]["exits"].get("TRACING", 0) >= 1
+
+
+def raises_at(d, k):
+    return d[k] + 1
+
+
+def test_exceptions_unwind_in_the_interpreter_with_the_same_traceback():
+    import traceback
+
+    def tb(f, *a):
+        try:
+            f(*a)
+        except Exception as exc:  # noqa: BLE001
+            return type(exc), [(x.name, x.lineno) for x in traceback.extract_tb(exc.__traceback__)][1:]
+    overdrive.disable()
+    expected = [tb(raises_at, {}, 1), tb(raises_at, {1: "x"}, 1)]
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        got = [tb(raises_at, {}, 1), tb(raises_at, {1: "x"}, 1)]
+        info = overdrive.info(raises_at)
+    finally:
+        overdrive.disable()
+    assert got == expected and info["tier2"]["exits"].get("ERROR") == 2
+
+
+def test_a_deopt_storm_recompiles_without_the_speculation_then_gives_up():
+    def add(a, b):
+        return a + b
+    warm(add, 1, 2, n=40)
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        for _ in range(200):
+            assert add(1.5, 2) == 3.5
+        info = overdrive.info(add)
+    finally:
+        overdrive.disable()
+    assert info["tier2"]["compiles"] >= 2
+    # after the recompile the site is generic: no more exits
+    assert info["tier2"]["exits"]["GUARD_TYPE"] < 200
+
+
+def test_stats_count_tier2():
+    warm(int_loop, 100)
+    run_t2(int_loop, (10,))
+    s = overdrive.stats()["tier2"]
+    assert s["functions"] >= 1 and set(s) >= {"functions", "refused", "recompiled", "given_up", "exits"}
+
+
+def test_refused_functions_stay_in_tier_1():
+    def gen():
+        yield 1
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        assert list(gen()) == [1]
+        info = overdrive.info(gen)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 1
+
+
+def test_dis_tier2_shows_hir_then_lir_and_dis_native_the_tier2_code():
+    warm(int_loop, 100)
+    text = overdrive.dis_text(int_loop, tier=2)
+    assert "--- HIR of int_loop after specialize ---" in text
+    lir = text.split("--- LIR of int_loop (registers allocated) ---")[1]
+    assert "IntAdd" in lir and "Poll" in lir and "exits" in lir
+    pytest.importorskip("capstone")
+    run_t2(int_loop, (10,))
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        int_loop(5)
+    finally:
+        overdrive.disable()
+    native = overdrive.dis_native_text(int_loop)
+    assert "tier 2:" in native and "tier-2 prologue" in native and "jo " in native
+
+
+def _leak_cases():
+    def arith(a, b):
+        x = a * b + G
+        y = x - a
+        return x ^ y | (a & 7)
+
+    def method_and_attr(o, n):
+        r = []
+        for i in range(n):
+            r.append(o.real + i)
+        return len(r)
+    return [(arith, (-7, 9)), (arith, (2**40, 2**30)), (arith, (1.5, 2)),
+            (method_and_attr, (3, 5)), (mixed, ([1, 2.5, "x"],)), (raises_at, ({}, 1)),
+            (spectral_times, ([1.0] * 4, 4))]
+
+
+def test_no_reference_leaks():
+    import gc
+    cases = _leak_cases()
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        for _ in range(40):
+            for f, a in cases:
+                outcome(f, a)
+        gc.collect()
+        before = sys.getallocatedblocks()
+        for _ in range(300):
+            for f, a in cases:
+                outcome(f, a)
+        gc.collect()
+        grown = sys.getallocatedblocks() - before
+        tiers = [overdrive.info(f)["tier"] for f, _ in cases]
+    finally:
+        overdrive.disable()
+    assert grown < 100, grown
+    assert 2 in tiers
