@@ -440,3 +440,47 @@ def test_hot_recursion_and_limit(jit, quick_recompile):
     assert jit.run_both(deep, 600) == 600
     assert overdrive.info(rec)["recompiled"]
     assert jit.run_both(deep, 10 ** 5)[0] == "RecursionError"
+
+
+def _calls_thunk(fn) -> bool:
+    """Whether fn's native code holds the direct-call thunk's address (its call entry)."""
+    import struct
+    addr = {v: k for k, v in _overdrive._helper_symbols().items()}.get("od_tier1_direct_thunk")
+    return addr is not None and struct.pack("<Q", addr) in _overdrive._native_map(fn)["code"]
+
+
+def builtin_calls(xs):
+    t = 0
+    for x in xs:
+        t += len(x) + abs(-len(x))
+    return t
+
+
+def python_calls(xs):
+    t = 0
+    for x in xs:
+        t += leaf(len(x), 1)
+    return t
+
+
+@pytest.mark.skipif(__import__("os").environ.get("OVERDRIVE_COMPACT") == "all",
+                    reason="full units' call sites")
+def test_recompiled_sites_that_only_called_builtins_skip_the_thunk():
+    # After recompilation with feedback, a CALL site that never called a Python function
+    # goes straight to the helper (no thunk call to be refused); one that did keeps it.
+    xs = ["ab", "c", "def"] * 10
+    overdrive.config(recompile_after=3)
+    overdrive.enable(threshold=0)
+    try:
+        for _ in range(6):
+            builtin_calls(xs)
+            python_calls(xs)
+        before = _direct_calls()
+        assert python_calls(xs) == sum(len(x) + 1 for x in xs)
+        assert builtin_calls(xs) == 2 * sum(len(x) for x in xs)
+    finally:
+        overdrive.disable()
+        overdrive.config(recompile_after=1000)
+    assert overdrive.info(builtin_calls)["recompiled"] and overdrive.info(python_calls)["recompiled"]
+    assert _direct_calls() - before >= len(xs)          # leaf() still direct
+    assert _calls_thunk(python_calls) and not _calls_thunk(builtin_calls)

@@ -24,8 +24,13 @@
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     (void)in;
-    return !c->compact && ((const OdCallSite *)site)->kwnames == NULL
-           && od_tier1_direct_thunk() != NULL;
+    const OdCallSite *s = site;
+    /* A recompiled unit's site that only ever called builtins, types and other non-Python
+     * callables goes straight to the helper: the thunk would refuse each call after its
+     * checks (about 24 instructions), and the helper then does them again. */
+    if (c->feedback && s->feedback.calls > 0 && s->feedback.py_calls == 0)
+        return 0;
+    return !c->compact && s->kwnames == NULL && od_tier1_direct_thunk() != NULL;
 }
 
 /* Registers of compiled code the thunk relies on (emit.h): R_TS, R_CFRAME. */
