@@ -7,38 +7,19 @@
 #include "events.h"
 #include "../runtime/helpers.h"
 
+void *od_unit_throw_target(_PyInterpreterFrame *f, OdUnit *u)
+{
+    /* The interpreter's `resume_with_error`: this frame's traceback entry, then its handler
+     * for the instruction it is suspended at (with the value gen_send_ex2 pushed on its
+     * stack); none: the frame raises (or, tracing on, exits). */
+    PyCodeObject *co = f->f_code;
+    return od_rt_error(f, u, (int)(f->prev_instr - _PyCode_CODE(co)),
+                       f->stacktop - co->co_nlocalsplus);
+}
+
 PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void *resume_at)
 {
-    _PyCFrame *cf = ts->cframe;
-    _PyInterpreterFrame *caller = cf->current_frame;
-    f->previous = caller;
-    if (_Py_EnterRecursiveCallTstate(ts, "")) /* restores the count when it fails */
-        return NULL;
-    cf->current_frame = f;
-    u->native_entries++;
-    PyObject *res = NULL;
-    if (resume_at == OD_RESUME_THROW) {
-        /* The interpreter's `resume_with_error`: this frame's traceback entry, then its
-         * handler for the instruction it is suspended at (with the value gen_send_ex2
-         * pushed on its stack); none: the frame raises (or, tracing on, exits). */
-        PyCodeObject *co = f->f_code;
-        resume_at = od_rt_error(f, u, (int)(f->prev_instr - _PyCode_CODE(co)),
-                                f->stacktop - co->co_nlocalsplus);
-        if (!resume_at)
-            goto left;
-    }
-    if (resume_at)
-        f->stacktop = -1; /* as the interpreter does while a generator frame runs: the GC
-                             must not traverse stack slots that native code is reusing */
-    res = u->entry(f, ts, u, resume_at);
-left:
-    cf->current_frame = caller;
-    _Py_LeaveRecursiveCallTstate(ts);
-    if (res) {
-        u->throw_pending = u->exit_pending = 0;
-        return res;
-    }
-    return od_unit_finish(ts, f, u);
+    return od_unit_enter(ts, f, u, resume_at);
 }
 
 PyObject *od_unit_finish(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)

@@ -139,9 +139,14 @@ PyObject *od_unit_run(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u, void
  * is returned as NULL; an exit hands the frame to the interpreter, which finishes it. */
 PyObject *od_unit_finish(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u);
 
-/* od_unit_run for a fresh frame (resume_at NULL) or a generator resumed at `resume_at`,
- * inline in the hook's hot paths; the rare outcomes (an exception with no handler here, an
- * exit to the interpreter) go to od_unit_finish out of line. */
+/* Where a frame entered with OD_RESUME_THROW continues (hook/enter.c): its handler's native
+ * address for the instruction it is suspended at, or NULL (the frame raises). The frame is
+ * linked and counted already. */
+void *od_unit_throw_target(_PyInterpreterFrame *f, OdUnit *u);
+
+/* od_unit_run's body, inline in the hook's hot paths (where resume_at is NULL or a resume
+ * address, and the throw case folds away); the rare outcomes (an exception with no handler
+ * here, an exit to the interpreter) go to od_unit_finish out of line. */
 static inline PyObject *od_unit_enter(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u,
                                       void *resume_at)
 {
@@ -152,9 +157,14 @@ static inline PyObject *od_unit_enter(PyThreadState *ts, _PyInterpreterFrame *f,
         return NULL;
     cf->current_frame = f;
     u->native_entries++;
+    PyObject *res = NULL;
+    if (resume_at == OD_RESUME_THROW && !(resume_at = od_unit_throw_target(f, u)))
+        goto left;
     if (resume_at)
-        f->stacktop = -1; /* see od_unit_run */
-    PyObject *res = u->entry(f, ts, u, resume_at);
+        f->stacktop = -1; /* as the interpreter does while a generator frame runs: the GC
+                             must not traverse stack slots that native code is reusing */
+    res = u->entry(f, ts, u, resume_at);
+left:
     cf->current_frame = caller;
     _Py_LeaveRecursiveCallTstate(ts);
     if (__builtin_expect(res != NULL, 1))
