@@ -83,6 +83,111 @@ static void ref_total_dec(OdAsm *a, int n)
  * it makes; otherwise the call's result (NULL: exception set), with the function and the
  * arguments consumed (moved into the callee's frame). Preserves every callee-saved
  * register (it uses none). */
+/* Push the callee's frame (r9; r10 = the data stack top past it) and fill its specials as
+ * _PyFrame_InitializeSpecials does, for the function in rdi. `co`: the code a specialised
+ * entry is compiled for; NULL: read from the function, and r8 = the unit's (rsi)
+ * co_nlocalsplus, which the caller goes on using. */
+static void emit_push_frame(OdAsm *a, PyCodeObject *co)
+{
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R10);
+    od_mov_mr(a, OD_R9, FR_OFF(f_func), OD_RDI);
+    if (co)
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)co);
+    else
+        od_mov_rm(a, OD_RAX, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
+    od_add_mi(a, OD_RAX, 0, 1);
+#ifdef Py_REF_DEBUG
+    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
+    od_add_mi(a, OD_R11, 0, 1);
+#endif
+    od_mov_mr(a, OD_R9, FR_OFF(f_code), OD_RAX);
+    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_builtins));
+    od_mov_mr(a, OD_R9, FR_OFF(f_builtins), OD_R8);
+    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_globals));
+    od_mov_mr(a, OD_R9, FR_OFF(f_globals), OD_R8);
+    od_mov_mi(a, OD_R9, FR_OFF(f_locals), 0);
+    od_mov_mi(a, OD_R9, FR_OFF(frame_obj), 0);
+    if (co) {
+        od_mov32_mi(a, OD_R9, FR_OFF(stacktop), co->co_nlocalsplus);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(co) - 1));
+        od_mov_mr(a, OD_R9, FR_OFF(prev_instr), OD_RAX);
+    } else {
+        od_mov32_rm(a, OD_R8, OD_RSI, UNIT_OFF(nlocalsplus));
+        od_mov32_mr(a, OD_R9, FR_OFF(stacktop), OD_R8);
+        od_lea(a, OD_R10, OD_RAX, (int32_t)offsetof(PyCodeObject, co_code_adaptive)
+                                      - (int32_t)sizeof(_Py_CODEUNIT));
+        od_mov_mr(a, OD_R9, FR_OFF(prev_instr), OD_R10);
+    }
+    od_mov8_mi(a, OD_R9, FR_OFF(is_entry), 0);
+    od_mov8_mi(a, OD_R9, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+}
+
+/* With the frame (r9) filled, for the unit in rsi: link it (od_unit_run: previous, current
+ * frame, recursion depth, counters), call entry(frame, ts, unit, NULL) with frame and unit
+ * kept on the machine stack (the caller's registers need no saving: the callee's prologue
+ * saves what it uses), then unlink it and give the recursion depth back. After: rax = the
+ * result, r9 = the frame, [rsp+8] = the unit; 24 bytes to drop before returning. */
+static void emit_link_and_enter(OdAsm *a)
+{
+    od_mov_rm(a, OD_RAX, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame));
+    od_mov_mr(a, OD_R9, FR_OFF(previous), OD_RAX);
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_R9);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), -1);
+    od_add_mi(a, OD_RSI, UNIT_OFF(native_entries), 1);
+    od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_push(a, OD_R9);
+    od_push(a, OD_RSI);
+    od_sub_ri(a, OD_RSP, 8);                     /* call, 2 pushes, 8: aligned to 16 */
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RDX, OD_RSI);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_ri(a, OD_RCX, 0);
+    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
+    od_call_r(a, OD_RAX);
+    od_mov_rm(a, OD_R9, OD_RSP, 16);             /* the frame */
+    od_mov_rm(a, OD_RCX, OD_R9, FR_OFF(previous));
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+}
+
+/* The frame's locals released: release its function and code (`co`, or read from the
+ * frame when NULL), pop it and return the result (rax) to the call site, unless one of them
+ * would be freed (then to `slow`, with nothing released). */
+static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow)
+{
+    od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(f_func));
+    od_cmp_mi(a, OD_RDI, 0, 1);
+    od_jcc(a, OD_CC_E, slow);
+    if (co)
+        od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)co);
+    else
+        od_mov_rm(a, OD_RSI, OD_R9, FR_OFF(f_code));
+    od_cmp_mi(a, OD_RSI, 0, 1);
+    od_jcc(a, OD_CC_E, slow);
+    od_sub_mi(a, OD_RDI, 0, 1);
+    od_sub_mi(a, OD_RSI, 0, 1);
+    ref_total_dec(a, 2);
+    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
+    od_add_ri(a, OD_RSP, 24);
+    od_ret(a);
+}
+
+/* Clear and pop the frame in C: od_rt_direct_return(frame, ts, result, unit, first local
+ * not yet released = r10), as a tail call. */
+static void emit_return_through_c(OdAsm *a)
+{
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_rr(a, OD_RDX, OD_RAX);
+    od_mov_rm(a, OD_RCX, OD_RSP, 8);             /* the unit */
+    od_mov_rr(a, OD_R8, OD_R10);
+    od_add_ri(a, OD_RSP, 24);
+    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
+    od_jmp_r(a, OD_R9);
+}
+
 static void emit_thunk(OdAsm *a)
 {
     OdLabel refuse = od_label_new(a), plain = od_label_new(a), shape = od_label_new(a),
@@ -177,29 +282,7 @@ static void emit_thunk(OdAsm *a)
     od_jcc(a, OD_CC_E, generic);
     od_jmp_r(a, OD_RAX);
     od_label_bind(a, generic);
-    /* Push the frame (r9) and fill its specials as _PyFrame_InitializeSpecials does. */
-    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R10);
-    od_mov_mr(a, OD_R9, FR_OFF(f_func), OD_RDI);
-    od_mov_rm(a, OD_RAX, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
-    od_add_mi(a, OD_RAX, 0, 1);
-#ifdef Py_REF_DEBUG
-    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
-    od_add_mi(a, OD_R11, 0, 1);
-#endif
-    od_mov_mr(a, OD_R9, FR_OFF(f_code), OD_RAX);
-    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_builtins));
-    od_mov_mr(a, OD_R9, FR_OFF(f_builtins), OD_R8);
-    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_globals));
-    od_mov_mr(a, OD_R9, FR_OFF(f_globals), OD_R8);
-    od_mov_mi(a, OD_R9, FR_OFF(f_locals), 0);
-    od_mov_mi(a, OD_R9, FR_OFF(frame_obj), 0);
-    od_mov32_rm(a, OD_R8, OD_RSI, UNIT_OFF(nlocalsplus));
-    od_mov32_mr(a, OD_R9, FR_OFF(stacktop), OD_R8);
-    od_lea(a, OD_R10, OD_RAX, (int32_t)offsetof(PyCodeObject, co_code_adaptive)
-                                  - (int32_t)sizeof(_Py_CODEUNIT));
-    od_mov_mr(a, OD_R9, FR_OFF(prev_instr), OD_R10);
-    od_mov8_mi(a, OD_R9, FR_OFF(is_entry), 0);
-    od_mov8_mi(a, OD_R9, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+    emit_push_frame(a, NULL);
     /* The arguments' references move in; the other locals start NULL. */
     od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus));
     od_shl_ri(a, OD_R8, 3);
@@ -222,31 +305,7 @@ static void emit_thunk(OdAsm *a)
     od_cmp_rr(a, OD_R10, OD_R8);
     od_jcc(a, OD_CC_B, clear);
     od_label_bind(a, cleared);
-    /* Link it (od_unit_run): previous, current frame, recursion depth, counters. */
-    od_mov_rm(a, OD_RAX, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame));
-    od_mov_mr(a, OD_R9, FR_OFF(previous), OD_RAX);
-    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_R9);
-    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), -1);
-    od_add_mi(a, OD_RSI, UNIT_OFF(native_entries), 1);
-    od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
-    od_add_mi(a, OD_RAX, 0, 1);
-    /* entry(frame, ts, unit, NULL); frame and unit stay on the machine stack (the caller's
-     * registers need no saving: the callee's prologue saves what it uses). */
-    od_push(a, OD_R9);
-    od_push(a, OD_RSI);
-    od_sub_ri(a, OD_RSP, 8);                     /* call, 2 pushes, 8: aligned to 16 */
-    od_mov_rr(a, OD_RDI, OD_R9);
-    od_mov_rr(a, OD_RDX, OD_RSI);
-    od_mov_rr(a, OD_RSI, R_TS);
-    od_mov_ri(a, OD_RCX, 0);
-    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
-    od_call_r(a, OD_RAX);
-    od_mov_rm(a, OD_R9, OD_RSP, 16);             /* the frame */
-    /* Unlink, give the recursion depth back. */
-    od_mov_rm(a, OD_RCX, OD_R9, FR_OFF(previous));
-    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
-    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+    emit_link_and_enter(a);
     /* Clear and pop the frame (_PyFrame_Clear): inline while nothing is freed (the locals'
      * references released, f_func's and f_code's); from the first object that would be,
      * or an escaped frame object, f_locals, a NULL result, in C. r10 walks the locals. */
@@ -277,28 +336,9 @@ static void emit_thunk(OdAsm *a)
     od_cmp_rr(a, OD_R10, OD_R8);
     od_jcc(a, OD_CC_B, loop);
     od_label_bind(a, end);
-    od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(f_func));
-    od_cmp_mi(a, OD_RDI, 0, 1);
-    od_jcc(a, OD_CC_E, slow);
-    od_mov_rm(a, OD_RSI, OD_R9, FR_OFF(f_code));
-    od_cmp_mi(a, OD_RSI, 0, 1);
-    od_jcc(a, OD_CC_E, slow);
-    od_sub_mi(a, OD_RDI, 0, 1);
-    od_sub_mi(a, OD_RSI, 0, 1);
-    ref_total_dec(a, 2);
-    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
-    od_add_ri(a, OD_RSP, 24);
-    od_ret(a);
-    /* od_rt_direct_return(frame, ts, result, unit, first local not yet released). */
+    emit_release_and_pop(a, NULL, slow);
     od_label_bind(a, slow);
-    od_mov_rr(a, OD_RDI, OD_R9);
-    od_mov_rr(a, OD_RSI, R_TS);
-    od_mov_rr(a, OD_RDX, OD_RAX);
-    od_mov_rm(a, OD_RCX, OD_RSP, 8);             /* the unit */
-    od_mov_rr(a, OD_R8, OD_R10);
-    od_add_ri(a, OD_RSP, 24);
-    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
-    od_jmp_r(a, OD_R9);
+    emit_return_through_c(a);
     od_label_bind(a, refuse);
     od_mov_ri(a, OD_RAX, 1);
     od_ret(a);
@@ -324,53 +364,14 @@ void emit_direct_entry(Compiler *c)
     od_label_bind(a, c->direct_entry);
     /* From the thunk: rdi = function, rsi = this unit, rdx = &argc arguments, r9 = the
      * frame, r10 = the data stack top past it; the call site's return address on top. */
-    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R10);
-    od_mov_mr(a, OD_R9, FR_OFF(f_func), OD_RDI);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)co);
-    od_add_mi(a, OD_RAX, 0, 1);
-#ifdef Py_REF_DEBUG
-    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
-    od_add_mi(a, OD_R11, 0, 1);
-#endif
-    od_mov_mr(a, OD_R9, FR_OFF(f_code), OD_RAX);
-    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_builtins));
-    od_mov_mr(a, OD_R9, FR_OFF(f_builtins), OD_R8);
-    od_mov_rm(a, OD_R8, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_globals));
-    od_mov_mr(a, OD_R9, FR_OFF(f_globals), OD_R8);
-    od_mov_mi(a, OD_R9, FR_OFF(f_locals), 0);
-    od_mov_mi(a, OD_R9, FR_OFF(frame_obj), 0);
-    od_mov32_mi(a, OD_R9, FR_OFF(stacktop), n);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(co) - 1));
-    od_mov_mr(a, OD_R9, FR_OFF(prev_instr), OD_RAX);
-    od_mov8_mi(a, OD_R9, FR_OFF(is_entry), 0);
-    od_mov8_mi(a, OD_R9, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+    emit_push_frame(a, co);
     for (int i = 0; i < argc; i++) {
         od_mov_rm(a, OD_RAX, OD_RDX, 8 * i);
         od_mov_mr(a, OD_R9, FR_OFF(localsplus) + 8 * i, OD_RAX);
     }
     for (int i = argc; i < n; i++)
         od_mov_mi(a, OD_R9, FR_OFF(localsplus) + 8 * i, 0);
-    od_mov_rm(a, OD_RAX, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame));
-    od_mov_mr(a, OD_R9, FR_OFF(previous), OD_RAX);
-    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_R9);
-    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), -1);
-    od_add_mi(a, OD_RSI, UNIT_OFF(native_entries), 1);
-    od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
-    od_add_mi(a, OD_RAX, 0, 1);
-    od_push(a, OD_R9);
-    od_push(a, OD_RSI);
-    od_sub_ri(a, OD_RSP, 8);
-    od_mov_rr(a, OD_RDI, OD_R9);
-    od_mov_rr(a, OD_RDX, OD_RSI);
-    od_mov_rr(a, OD_RSI, R_TS);
-    od_mov_ri(a, OD_RCX, 0);
-    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
-    od_call_r(a, OD_RAX);
-    od_mov_rm(a, OD_R9, OD_RSP, 16);
-    od_mov_rm(a, OD_RCX, OD_R9, FR_OFF(previous));
-    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
-    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+    emit_link_and_enter(a);
     /* Clear and pop, as the thunk does, one local at a time: after a return (a result) the
      * stack is empty, stacktop = co_nlocalsplus. */
     OdLabel slow = od_label_new(a);
@@ -395,32 +396,14 @@ void emit_direct_entry(Compiler *c)
         ref_total_dec(a, 1);
         od_label_bind(a, next);
     }
-    od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(f_func));
-    od_cmp_mi(a, OD_RDI, 0, 1);
-    od_jcc(a, OD_CC_E, from[n]);
-    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)co);
-    od_cmp_mi(a, OD_RSI, 0, 1);
-    od_jcc(a, OD_CC_E, from[n]);
-    od_sub_mi(a, OD_RDI, 0, 1);
-    od_sub_mi(a, OD_RSI, 0, 1);
-    ref_total_dec(a, 2);
-    od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
-    od_add_ri(a, OD_RSP, 24);
-    od_ret(a);
+    emit_release_and_pop(a, co, from[n]);
     for (int i = 0; i <= n; i++) {
         od_label_bind(a, from[i]);
         od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus) + 8 * i);
         od_jmp(a, slow);
     }
     od_label_bind(a, slow);
-    od_mov_rr(a, OD_RDI, OD_R9);
-    od_mov_rr(a, OD_RSI, R_TS);
-    od_mov_rr(a, OD_RDX, OD_RAX);
-    od_mov_rm(a, OD_RCX, OD_RSP, 8);             /* the unit */
-    od_mov_rr(a, OD_R8, OD_R10);
-    od_add_ri(a, OD_RSP, 24);
-    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
-    od_jmp_r(a, OD_R9);
+    emit_return_through_c(a);
 }
 
 /* Built once, when the first unit needs it (the hook installed: the extra index, the
