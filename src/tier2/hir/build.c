@@ -710,20 +710,6 @@ static OdHirInstr *resolve(OdHirInstr *v)
     return v;
 }
 
-static void unlink_only(OdHirInstr *i)
-{
-    OdHirBlock *b = i->block;
-    if (i->prev)
-        i->prev->next = i->next;
-    else
-        b->first = i->next;
-    if (i->next)
-        i->next->prev = i->prev;
-    else
-        b->last = i->prev;
-    i->block = NULL;
-}
-
 static int finish_phis(Builder *B, OdHirBlock **order, int n)
 {
     OdHirFunc *fn = B->fn;
@@ -761,7 +747,7 @@ static int finish_phis(Builder *B, OdHirBlock **order, int n)
                 }
                 if (trivial && same) {
                     phi->forward = same;
-                    unlink_only(phi);
+                    od_hir_unlink(phi);
                     changed = 1;
                 }
             }

@@ -265,6 +265,12 @@ void od_hir_remove(OdHirInstr *i)
                 drop_use(i->fs->slots[s], i, -1 - s);
                 i->fs->slots[s] = NULL;
             }
+    od_hir_unlink(i);
+}
+
+void od_hir_unlink(OdHirInstr *i)
+{
+    OdHirBlock *b = i->block;
     if (i->prev)
         i->prev->next = i->next;
     else

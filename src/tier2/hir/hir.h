@@ -134,6 +134,8 @@ void od_hir_insert_before(OdHirInstr *before, OdHirInstr *i);
 void od_hir_insert_after_phis(OdHirBlock *b, OdHirInstr *i);
 /* Unlinks the instruction and drops its uses of its operands and frame-state slots. */
 void od_hir_remove(OdHirInstr *i);
+/* Only takes the instruction out of its block's list (its uses stay as they are). */
+void od_hir_unlink(OdHirInstr *i);
 
 /* Operand / frame-state slot setters that keep the use lists (old value's use dropped). */
 int od_hir_set_op(OdHirFunc *fn, OdHirInstr *user, int index, OdHirInstr *value);
