@@ -4,6 +4,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Capacity for `cap` bytes of code, labels or fix-ups: 0, or -1 (nothing changed) if out
+ * of memory. Growth on demand doubles; od_asm_reserve sizes from an estimate. */
+static int set_code_cap(OdAsm *a, size_t cap)
+{
+    uint8_t *p = realloc(a->buf, cap);
+    if (!p)
+        return -1;
+    a->buf = p;
+    a->cap = cap;
+    return 0;
+}
+
+static int set_label_cap(OdAsm *a, int cap)
+{
+    int32_t *p = realloc(a->labels, (size_t)cap * sizeof *p);
+    if (!p)
+        return -1;
+    a->labels = p;
+    int32_t *q = realloc(a->label_nfix, (size_t)cap * sizeof *q);
+    if (!q)
+        return -1;  /* labels grew alone: harmless, caplabels still bounds both */
+    a->label_nfix = q;
+    a->caplabels = cap;
+    return 0;
+}
+
+static int set_fixup_cap(OdAsm *a, int cap)
+{
+    OdFixup *p = realloc(a->fixups, (size_t)cap * sizeof *p);
+    if (!p)
+        return -1;
+    a->fixups = p;
+    a->capfixups = cap;
+    return 0;
+}
+
 static void grow(OdAsm *a, size_t need)
 {
     if (a->failed || a->len + need <= a->cap)
@@ -11,13 +47,8 @@ static void grow(OdAsm *a, size_t need)
     size_t cap = a->cap ? a->cap * 2 : 1024;
     while (cap < a->len + need)
         cap *= 2;
-    uint8_t *p = realloc(a->buf, cap);
-    if (!p) {
+    if (set_code_cap(a, cap) < 0)
         a->failed = 1;
-        return;
-    }
-    a->buf = p;
-    a->cap = cap;
 }
 
 void od_emit_bytes(OdAsm *a, const void *p, size_t n)
@@ -54,32 +85,15 @@ void od_asm_init(OdAsm *a) { memset(a, 0, sizeof *a); }
 
 void od_asm_reserve(OdAsm *a, size_t bytes, int labels, int fixups)
 {
+    /* Best effort: what cannot be reserved now grows on demand (and fails then). */
     if (a->failed)
         return;
-    if (bytes > a->cap) {
-        uint8_t *p = realloc(a->buf, bytes);
-        if (p) {
-            a->buf = p;
-            a->cap = bytes;
-        }
-    }
-    if (labels > a->caplabels) {
-        int32_t *p = realloc(a->labels, (size_t)labels * sizeof *p);
-        if (p)
-            a->labels = p;
-        int32_t *q = p ? realloc(a->label_nfix, (size_t)labels * sizeof *q) : NULL;
-        if (q) {
-            a->label_nfix = q;
-            a->caplabels = labels;
-        }
-    }
-    if (fixups > a->capfixups) {
-        OdFixup *p = realloc(a->fixups, (size_t)fixups * sizeof *p);
-        if (p) {
-            a->fixups = p;
-            a->capfixups = fixups;
-        }
-    }
+    if (bytes > a->cap)
+        (void)set_code_cap(a, bytes);
+    if (labels > a->caplabels)
+        (void)set_label_cap(a, labels);
+    if (fixups > a->capfixups)
+        (void)set_fixup_cap(a, fixups);
 }
 
 void od_asm_free(OdAsm *a)
@@ -94,18 +108,10 @@ void od_asm_free(OdAsm *a)
 
 OdLabel od_label_new(OdAsm *a)
 {
-    if (a->nlabels == a->caplabels) {
-        int cap = a->caplabels ? a->caplabels * 2 : 64;
-        int32_t *p = realloc(a->labels, (size_t)cap * sizeof *p);
-        if (p)
-            a->labels = p;
-        int32_t *q = p ? realloc(a->label_nfix, (size_t)cap * sizeof *q) : NULL;
-        if (!q) {
-            a->failed = 1;
-            return 0;
-        }
-        a->label_nfix = q;
-        a->caplabels = cap;
+    if (a->nlabels == a->caplabels
+        && set_label_cap(a, a->caplabels ? a->caplabels * 2 : 64) < 0) {
+        a->failed = 1;
+        return 0;
     }
     a->labels[a->nlabels] = -1;
     return a->nlabels++;
@@ -141,15 +147,10 @@ static void fixup_kind_here(OdAsm *a, OdLabel l, OdFixKind kind)
 {
     if (a->failed)
         return;
-    if (a->nfixups == a->capfixups) {
-        int cap = a->capfixups ? a->capfixups * 2 : 128;
-        OdFixup *p = realloc(a->fixups, (size_t)cap * sizeof *p);
-        if (!p) {
-            a->failed = 1;
-            return;
-        }
-        a->fixups = p;
-        a->capfixups = cap;
+    if (a->nfixups == a->capfixups
+        && set_fixup_cap(a, a->capfixups ? a->capfixups * 2 : 128) < 0) {
+        a->failed = 1;
+        return;
     }
     a->fixups[a->nfixups].at = (int32_t)a->len - 4;
     a->fixups[a->nfixups].label = l;

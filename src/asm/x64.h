@@ -56,7 +56,8 @@ typedef struct {
 void od_asm_init(OdAsm *a);
 void od_asm_free(OdAsm *a);
 /* Room for `bytes` of code, `labels` labels and `fixups` fix-ups up front, so that a buffer
- * sized from an estimate grows (and is copied) rarely. Sets `failed` if out of memory. */
+ * sized from an estimate grows (and is copied) rarely. Best effort: what it cannot reserve
+ * grows on demand later (and sets `failed` then if memory is still short). */
 void od_asm_reserve(OdAsm *a, size_t bytes, int labels, int fixups);
 /* Resolve fix-ups; returns 0, or -1 if any label is unbound or the buffer failed.
  * Jumps whose target ends up within reach of a rel8 are first shortened (jmp 5 -> 2 bytes,
