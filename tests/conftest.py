@@ -93,3 +93,13 @@ COMPACT_FORCED = os.environ.get("OVERDRIVE_COMPACT") == "all"
 full_tier = pytest.mark.skipif(
     COMPACT_FORCED, reason="checks the full unit's inline paths or borrowing "
     "(OVERDRIVE_COMPACT=all compiles every first unit compact)")
+
+
+def code_calls(fn: Callable[..., Any], name: str) -> bool:
+    """Whether fn's compiled code calls the runtime function `name` (one of
+    _overdrive._helper_symbols()): its address is in the code's call entries."""
+    import struct
+
+    import _overdrive
+    addr = {v: k for k, v in _overdrive._helper_symbols().items()}.get(name)
+    return addr is not None and struct.pack("<Q", addr) in _overdrive._native_map(fn)["code"]

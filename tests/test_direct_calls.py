@@ -14,6 +14,7 @@ import pytest
 
 import overdrive
 import _overdrive
+from conftest import code_calls
 
 
 def _direct_calls() -> int:
@@ -442,13 +443,6 @@ def test_hot_recursion_and_limit(jit, quick_recompile):
     assert jit.run_both(deep, 10 ** 5)[0] == "RecursionError"
 
 
-def _calls_thunk(fn) -> bool:
-    """Whether fn's native code holds the direct-call thunk's address (its call entry)."""
-    import struct
-    addr = {v: k for k, v in _overdrive._helper_symbols().items()}.get("od_tier1_direct_thunk")
-    return addr is not None and struct.pack("<Q", addr) in _overdrive._native_map(fn)["code"]
-
-
 def builtin_calls(xs):
     t = 0
     for x in xs:
@@ -483,4 +477,5 @@ def test_recompiled_sites_that_only_called_builtins_skip_the_thunk():
         overdrive.config(recompile_after=1000)
     assert overdrive.info(builtin_calls)["recompiled"] and overdrive.info(python_calls)["recompiled"]
     assert _direct_calls() - before >= len(xs)          # leaf() still direct
-    assert _calls_thunk(python_calls) and not _calls_thunk(builtin_calls)
+    assert code_calls(python_calls, "od_tier1_direct_thunk")
+    assert not code_calls(builtin_calls, "od_tier1_direct_thunk")

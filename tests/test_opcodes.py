@@ -7,7 +7,7 @@ import operator
 import pytest
 
 import overdrive
-from conftest import full_tier
+from conftest import code_calls, full_tier
 
 G = 10
 
@@ -982,13 +982,6 @@ def f_is_ops(values, sentinel):
     return out, sorted(str(t) for t in Noisy.log)
 
 
-def _calls_helper(fn, helper):
-    import struct
-    import _overdrive
-    addr = {v: k for k, v in _overdrive._helper_symbols().items()}[helper]
-    return struct.pack("<Q", addr) in _overdrive._native_map(fn)["code"]
-
-
 @full_tier
 def test_is_op_runs_inline_fused_and_pushed(jit):
     # IS_OP compiles to a pointer compare (fused with the conditional jump after it, or
@@ -998,7 +991,7 @@ def test_is_op_runs_inline_fused_and_pushed(jit):
     values = [None, 1, sentinel, Noisy("a"), "s", sentinel]
     res = jit.run_both(f_is_ops, values, sentinel)
     assert res[0][:2] == ["none", "not-sentinel"] and "noisy" in res[0], res
-    assert not _calls_helper(f_is_ops, "od_rt_is_op")
+    assert not code_calls(f_is_ops, "od_rt_is_op")
     del values
     Noisy.log.clear()          # other tests read the log
 
