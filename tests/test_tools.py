@@ -184,6 +184,38 @@ def test_native_map_reports_cache_contents():
     assert (py_call["calls"], py_call["py_calls"]) == (4, 4)
 
 
+
+def sum_x(objs):
+    total = 0
+    for o in objs:
+        total += o.x
+    return total
+
+
+def test_megamorphic_attr_site_stops_refilling():
+    """A LOAD_ATTR site that meets a new receiver class at every step (email's header
+    registry makes a class per header) stops refilling its entries after 32 evictions, and
+    refills once every 1024 misses after that, so a later phase with one class is cached."""
+    fn = _fresh(globals()["sum_x"])
+    fresh = [type(f"C{i}", (), {"__init__": lambda self, i=i: setattr(self, "x", i)})()
+             for i in range(300)]
+    expected = sum(range(300))
+    assert _run_compiled(fn, fresh) == expected
+
+    def attr_entries():
+        ins = [i for i in _overdrive._native_map(fn)["instructions"]
+               if i["opname"] == "LOAD_ATTR"]
+        return ins[0]["cache"]["entries"]
+
+    names = [e["type"].__name__ for e in attr_entries()]
+    # Four entries, none refilled with the last classes: fills stopped after 32 evictions.
+    assert len(names) == 4 and max(int(n[1:]) for n in names) < 40, names
+    one = type("Late", (), {"__init__": lambda self: setattr(self, "x", 7)})
+    same = [one() for _ in range(2100)]
+    assert _run_compiled(fn, same) == 7 * 2100
+    entry = [e for e in attr_entries() if e["type"] is one]
+    assert entry and entry[0]["hits"] > 1000, attr_entries()
+
 def test_native_map_does_not_report_freed_types():
     def read_attr(o):
         return o.value

@@ -304,8 +304,18 @@ static OdAttrCache *entry_for(OdAttrSite *site, PyTypeObject *t)
     return NULL;
 }
 
+/* A site that has evicted OD_ATTR_MEGAMORPHIC entries meets more receiver types than it
+ * has entries (email's header registry makes a class per header it parses; a generator
+ * over a parse tree meets a dozen node types): refilling on every miss cost more than the
+ * generic lookup it follows (email_parse: 94,000 fills for 92,000 generic loads). It keeps
+ * its entries and refills once every OD_ATTR_RETRY misses only, in case few types come
+ * again (the interpreter's adaptive instructions back off the same way). */
+#define OD_ATTR_MEGAMORPHIC 32u
+#define OD_ATTR_RETRY 1024u
+
 /* The entry to (re)fill for type `t`: its own, an empty one, or the next victim (entry 0
- * when no block of further entries can be had). */
+ * when no block of further entries can be had); NULL when the site is megamorphic and this
+ * miss is not a retry. */
 static OdAttrCache *entry_to_fill(OdAttrSite *site, PyTypeObject *t)
 {
     OdAttrCache *c = entry_for(site, t);
@@ -324,6 +334,8 @@ static OdAttrCache *entry_to_fill(OdAttrSite *site, PyTypeObject *t)
     for (int i = 0; i < OD_ATTR_WAYS - 1; i++)
         if (m[i].type == NULL)
             return &m[i];
+    if (site->next_victim >= OD_ATTR_MEGAMORPHIC && ++site->next_victim % OD_ATTR_RETRY != 0)
+        return NULL;
     unsigned v = site->next_victim++ % OD_ATTR_WAYS;
     c = v == 0 ? &site->cache[0] : &m[v - 1];
     memset(c, 0, sizeof *c);
@@ -656,8 +668,7 @@ OD_HELPER(od_rt_load_attr)
         return OD_ERROR;
     }
     c = entry_to_fill(site, attr_key(owner));
-    c->misses++;
-    if (worth_filling(c)) {
+    if (c && (c->misses++, worth_filling(c))) {
         if (Py_IS_TYPE(owner, &PyType_Type))
             fill_class_cache(c, (PyTypeObject *)owner, site->name, res);
         else
@@ -718,8 +729,7 @@ OD_HELPER(od_rt_store_attr)
     Py_DECREF(v);
     if (!err) {
         c = entry_to_fill(site, tp);
-        c->misses++;
-        if (worth_filling(c) && tp->tp_setattro == PyObject_GenericSetAttr)
+        if (c && (c->misses++, worth_filling(c)) && tp->tp_setattro == PyObject_GenericSetAttr)
             fill_attr_cache(c, owner, site->name, 0);
     }
     Py_DECREF(owner);
@@ -790,14 +800,15 @@ OD_HELPER(od_rt_load_method)
     if (!meth)
         return OD_ERROR; /* obj stays on the stack, as in the interpreter */
     c = entry_to_fill(site, attr_key(obj));
-    c->misses++;
+    if (c)
+        c->misses++;
     if (found) {
-        if (worth_filling(c))
+        if (c && worth_filling(c))
             fill_method_cache(c, obj, site->name, meth);
         sp[-1] = meth;   /* unbound method, then self */
         sp[0] = obj;
     } else {
-        if (worth_filling(c) && Py_IS_TYPE(obj, &PyType_Type))
+        if (c && worth_filling(c) && Py_IS_TYPE(obj, &PyType_Type))
             fill_class_cache(c, (PyTypeObject *)obj, site->name, meth);
         sp[-1] = NULL;
         Py_DECREF(obj);
