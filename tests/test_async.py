@@ -175,6 +175,56 @@ def test_async_for_and_async_generators(stop_at):
     assert got[0] == "ok"
 
 
+async def agen_values(n):
+    for i in range(n):
+        yield [i]        # a fresh object per value: what each wrapper holds must be its own
+
+
+async def agen_nested(n):
+    async for v in agen_values(n):
+        yield v
+        yield v[0]
+
+
+async def sum_nested(n):
+    total = 0
+    async for v in agen_nested(n):
+        total += v[0] if isinstance(v, list) else v
+    return total
+
+
+def test_async_generator_yields_reuse_the_wrapper_free_list():
+    """Thousands of yields from nested async generators: compiled code takes its value
+    wrappers from the interpreter's free list (which the wrappers' dealloc refills), so the
+    values, their reference counts and the results stay the interpreter's."""
+    from conftest import code_calls
+    got = run_async_both(sum_nested, 3000, native=(sum_nested, agen_nested, agen_values))
+    assert got == ("ok", (2 * sum(range(3000)), []))
+    assert code_calls(agen_values, "od_rt_async_gen_wrap")
+    import sys
+    values = [[i] for i in range(3)]
+    before = [sys.getrefcount(v) for v in values]
+
+    async def over(vals):
+        out = []
+        async for v in agen_list(vals):
+            out.append(v)
+        return out
+
+    overdrive.enable(threshold=0)
+    try:
+        for _ in range(200):
+            assert drive(over(values)) == (values, [])
+    finally:
+        overdrive.disable()
+    assert [sys.getrefcount(v) for v in values] == before
+
+
+async def agen_list(vals):
+    for v in vals:
+        yield v
+
+
 async def agen_protocol():
     ag = agen(5)
     first = await ag.asend(None)

@@ -170,8 +170,18 @@ OD_HELPER(od_rt_async_gen_wrap)
     (void)oparg; (void)arg; (void)f;
     if (_PyAsyncGenWrappedValue_Type.tp_basicsize != (Py_ssize_t)sizeof(WrappedValue))
         return OD_DEOPT; /* not the layout this file knows */
-    WrappedValue *w = PyObject_GC_New(WrappedValue, &_PyAsyncGenWrappedValue_Type);
-    if (!w)
+    /* From the interpreter's free list when it has one: the type's dealloc puts every
+     * wrapper back there (up to 80), so allocating afresh would both pay the allocator and
+     * leave the list full (async_generators: +6% instructions without this). */
+    WrappedValue *w = NULL;
+#if _PyAsyncGen_MAXFREELIST > 0
+    struct _Py_async_gen_state *state = &_PyInterpreterState_GET()->async_gen;
+    if (state->value_numfree > 0) {   /* -1 after finalisation (debug builds) */
+        w = (WrappedValue *)state->value_freelist[--state->value_numfree];
+        _Py_NewReference((PyObject *)w);
+    }
+#endif
+    if (!w && !(w = PyObject_GC_New(WrappedValue, &_PyAsyncGenWrappedValue_Type)))
         return OD_ERROR; /* the value stays on the stack */
     w->value = TOP();
     PyObject_GC_Track((PyObject *)w);
