@@ -370,12 +370,49 @@ def _code_of(func: "_CodeLike") -> "types.CodeType":
                     f"not {type(func).__name__}")
 
 
-def _append_stats_line(path: str) -> None:
-    """At exit (OVERDRIVE_STATS_FILE): one JSON line of stats(). The autoload imported json
-    before the JIT was on, so nothing is imported here (see overdrive/_autoload.py)."""
-    import json
+def _json_text(value: object) -> str:
+    """`value` (dicts with str keys, lists, tuples, str, int, float, bool, None: what
+    stats() returns) as compact JSON. The stats writer runs in every process of a benchmark
+    or test run, python_startup's `python -c pass` children too: importing json there cost
+    each of them 12 ms (json.decoder compiles its regular expressions), and importing
+    anything at exit is not allowed (see _append_stats_line)."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value) if value == value and value not in (float("inf"), float("-inf")) \
+            else "null"
+    if isinstance(value, str):
+        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+            return f'"{value}"'
+        return '"' + "".join(c if " " <= c <= "~" and c not in '"\\' else
+                             "\\" + c if c in '"\\' else
+                             "".join(f"\\u{u:04x}" for u in _utf16_units(c))
+                             for c in value) + '"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_json_text(str(k))}: {_json_text(v)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_json_text(v) for v in value) + "]"
+    return _json_text(str(value))
 
-    line = json.dumps({"pid": os.getpid(), "argv": sys.argv, "stats": stats()})
+
+def _utf16_units(c: str) -> "tuple[int, ...]":
+    """The UTF-16 code units of one character (JSON's \\u escapes)."""
+    n = ord(c)
+    if n < 0x10000:
+        return (n,)
+    n -= 0x10000
+    return (0xD800 | (n >> 10), 0xDC00 | (n & 0x3FF))
+
+
+def _append_stats_line(path: str) -> None:
+    """At exit (OVERDRIVE_STATS_FILE): one JSON line of stats(). Nothing may be imported
+    here: importing a module during finalization resets CPython's record of an unhandled
+    KeyboardInterrupt, and the process would exit with status 1 instead of dying by SIGINT
+    (test_runpy TestExit); _json_text needs no import."""
+    line = _json_text({"pid": os.getpid(), "argv": sys.argv, "stats": stats()})
     try:
         with open(path, "a", encoding="utf-8") as f:
             f.write(line + "\n")

@@ -32,12 +32,12 @@ def start() -> None:
         return
     overdrive._config_from_environment(os.environ, {"threshold": "OVERDRIVE_THRESHOLD"},
                                        f"the threshold stays {overdrive.config()['threshold']}")
-    if stats_pid == str(os.getpid()) or os.environ.get("OVERDRIVE_STATS_FILE"):
-        # What the exit handlers need, imported now, before the JIT is on (so none of it
-        # is compiled or counted) and not at exit: importing a module during finalization
-        # resets CPython's record of an unhandled KeyboardInterrupt, and the process then
-        # exits with status 1 instead of dying by SIGINT (test_runpy TestExit).
-        import atexit  # noqa: F401
+    if stats_pid == str(os.getpid()):
+        # What `--stats`'s exit handler needs, imported now, before the JIT is on (so none
+        # of it is compiled or counted) and not at exit: importing a module during
+        # finalization resets CPython's record of an unhandled KeyboardInterrupt, and the
+        # process then exits with status 1 instead of dying by SIGINT (test_runpy TestExit).
+        # The OVERDRIVE_STATS_FILE writer imports nothing (overdrive._json_text).
         import json  # noqa: F401
     try:
         overdrive.enable()

@@ -119,3 +119,23 @@ def test_stats_file_keeps_the_keyboard_interrupt_exit(tmp_path):
                                                         stock.stderr)
     (line,) = stats.read_text().splitlines()
     assert json.loads(line)["stats"]["enabled"] is True
+
+
+@needs_pth
+def test_stats_line_is_json_without_importing_json():
+    """The OVERDRIVE_STATS_FILE writer runs in every process of a benchmark run (each
+    `python -c pass` of python_startup too), so it imports nothing: its hand-written JSON
+    must read back as what json would have written."""
+    import overdrive
+    value = {"pid": 12, "argv": ["a b", 'q"uote', "back\\slash", "tab\tnl\n", "é", "\U0001f600",
+                                 "\udcff"],
+             "stats": dict(overdrive.stats(), nested={"x": [1, 2.5, None, True, False]},
+                           nan=float("nan"), big=2 ** 70)}
+    text = overdrive._json_text(value)
+    expected = dict(value, stats=dict(value["stats"], nan=None))
+    assert json.loads(text) == expected
+    program = ("import sys, overdrive; print(overdrive.stats()['enabled'], 'json' in sys.modules, "
+               "'json.decoder' in sys.modules, 're' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                       env=_env(OVERDRIVE="1", OVERDRIVE_STATS_FILE=os.devnull), timeout=60)
+    assert r.returncode == 0 and r.stdout.split() == ["True", "False", "False", "False"], r
