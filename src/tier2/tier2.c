@@ -212,6 +212,7 @@ PyObject *od_tier2_type_names(void)
 #include "rt/helpers.h"
 #include "../asm/codemem.h"
 #include "../hook/events.h"
+#include "../runtime/frames.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +341,9 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     u->unit.mem_reserved = reserved;
     u->unit.code_size = size;
     u->unit.tier = 2;
+    /* what tier 1's direct calls read (runtime/frames.h): without it a call with no
+     * arguments would match direct_argc 0 and push a frame of 0 bytes */
+    od_rt_unit_set_direct(&u->unit, co);
     u->unit.ninstrs = L.bc.ninstrs;
     u->unit.ncodeunits = (int)Py_SIZE(co);
     u->unit.compile_ns = now_ns() - t0;
