@@ -246,16 +246,21 @@ static PyObject *safe_consts(PyObject *refs)
     return out;
 }
 
-/* The exits in one malloc'd block (slots and held values after the records). */
+/* The exits in one malloc'd block (slots and held values after the records, then the
+ * write-back lists). */
 static OdLirExit *copy_exits(const OdLir *L)
 {
-    size_t vals = 0;
-    for (int e = 0; e < L->nexits; e++)
+    size_t vals = 0, ints = 0;
+    for (int e = 0; e < L->nexits; e++) {
         vals += (size_t)(L->exits[e].nlocals + L->exits[e].depth + L->exits[e].nheld);
-    OdLirExit *x = malloc(sizeof(OdLirExit) * (size_t)(L->nexits + 1) + sizeof(OdLirVal) * (vals + 1));
+        ints += (size_t)L->exits[e].nsync;
+    }
+    OdLirExit *x = malloc(sizeof(OdLirExit) * (size_t)(L->nexits + 1) + sizeof(OdLirVal) * (vals + 1)
+                          + sizeof(int) * (ints + 1));
     if (!x)
         return NULL;
     OdLirVal *v = (OdLirVal *)(x + L->nexits + 1);
+    int *k = (int *)(v + vals + 1);
     for (int e = 0; e < L->nexits; e++) {
         x[e] = L->exits[e];
         int ns = x[e].nlocals + x[e].depth;
@@ -265,6 +270,10 @@ static OdLirExit *copy_exits(const OdLir *L)
         memcpy(v, L->exits[e].held, sizeof(OdLirVal) * (size_t)x[e].nheld);
         x[e].held = v;
         v += x[e].nheld;
+        if (x[e].nsync)
+            memcpy(k, L->exits[e].sync, sizeof(int) * (size_t)x[e].nsync);
+        x[e].sync = k;
+        k += x[e].nsync;
     }
     return x;
 }

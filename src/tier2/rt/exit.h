@@ -55,6 +55,11 @@ typedef struct {
 extern OdT2Stats od_t2_stats;
 
 PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp);
+/* Write-back before code that may see the frame (lir.h): stores the locals exit record
+ * `exit` lists in its sync list into localsplus as owned references (unboxed values boxed)
+ * and releases the values they replace (last). 0, or -1 with MemoryError (nothing written;
+ * the code then leaves through the same exit, which is an ERROR exit). */
+int od_t2_sync(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp);
 /* The eval breaker was set at entry: the interpreter runs the frame from its start. */
 PyObject *od_t2_exit_entry(_PyInterpreterFrame *f, OdT2Unit *u);
 
