@@ -18,10 +18,14 @@ install: $(VPY)
 	$(VPY) -m pip install -q '.[test]'
 
 # The README's test command: the project's test suite, then the core of CPython's regression
-# suite with the JIT forced on (tools/regrtest, docs/compatibility.md). Both must pass.
+# suite with the JIT forced on (tools/regrtest, docs/compatibility.md); then both again in
+# tier 2's stress mode (OVERDRIVE_TIER2_THRESHOLD=0: every function tier 2 accepts runs in
+# tier 2 from its first call; docs/tier2.md, "Stress mode"). All four must pass.
 test: install
 	$(VPY) -m pytest -q tests
+	OVERDRIVE_TIER2_THRESHOLD=0 $(VPY) -m pytest -q tests
 	$(MAKE) regrtest
+	$(MAKE) regrtest-tier2
 
 clean:
 	rm -rf build dist *.egg-info $(VENV)

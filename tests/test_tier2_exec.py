@@ -244,9 +244,12 @@ def test_a_deopt_storm_recompiles_without_the_speculation_then_gives_up():
 
 def test_stats_count_tier2():
     warm(int_loop, 100)
-    run_t2(int_loop, (10,))
+    frames = overdrive.stats()["tier2"]["frames"]
+    run_t2(int_loop, (10,), (11,), (12,))
     s = overdrive.stats()["tier2"]
-    assert s["functions"] >= 1 and set(s) >= {"functions", "refused", "recompiled", "given_up", "exits"}
+    assert s["functions"] >= 1 and set(s) >= {"functions", "frames", "refused", "recompiled",
+                                                "given_up", "exits"}
+    assert s["frames"] - frames >= 3      # frames tier-2 code ran
 
 
 def test_refused_functions_stay_in_tier_1():

@@ -598,6 +598,8 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_mov_mr(a, OD_RSP, OD_LIR_OFF_UNIT, OD_RDX);
     od_mov_rm(a, OD_RAX, OD_RSI, (int32_t)offsetof(PyThreadState, cframe));
     od_mov_mr(a, OD_RSP, OD_LIR_OFF_CFRAME, OD_RAX);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.entries);    /* stats: tier-2 frames */
+    od_add_mi(a, OD_RAX, 0, 1);
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyInterpreterState_Get()->ceval.eval_breaker);
     od_cmp32_mi(a, OD_RAX, 0, 0);
     od_jcc(a, OD_CC_NE, c.entry_exit);

@@ -47,7 +47,8 @@ struct OdT2State {
     uint64_t exits[OD_T2X__COUNT];
 };
 
-/* Process-wide counts for stats(). */
+/* Process-wide counts for stats(): `entries` counts frames tier-2 code ran (its prologue
+ * adds one: stats()["tier2"]["frames"]). */
 typedef struct {
     uint64_t compiled, refused, recompiled, given_up, entries;
     uint64_t exits[OD_T2X__COUNT];
