@@ -86,6 +86,21 @@ TIER2_STRESS = os.environ.get("OVERDRIVE_TIER2_THRESHOLD", "-1") not in ("", "-1
 tier1_only = pytest.mark.skipif(TIER2_STRESS, reason="checks tier 1's own code or exits "
                                 "(OVERDRIVE_TIER2_THRESHOLD compiles with tier 2)")
 
+
+def tier1_only_because(why: str):
+    """tier1_only with the tier-1 machinery the test is about in its reason."""
+    return pytest.mark.skipif(TIER2_STRESS, reason=f"tests tier 1's {why}; "
+                              "OVERDRIVE_TIER2_THRESHOLD runs the code with tier 2")
+
+
+def runs_tier1(fn: Callable[..., Any]) -> bool:
+    """Whether fn's code runs tier 1's unit (always, unless the stress mode compiled it with
+    tier 2): tier 1's internals (inline caches, borrowing, direct calls, exits) are checked
+    only then; results, exceptions and tracebacks are compared in both tiers."""
+    tier = overdrive.info(fn)["tier"]
+    assert tier in ((1, 2) if TIER2_STRESS else (1,)), tier
+    return tier == 1
+
 # OVERDRIVE_COMPACT=all (hook/hook.h) makes every first unit compact: the whole suite then
 # runs on compact units. The tests of what only full units have (inline fast paths, operand
 # borrowing, their native code) do not apply there.

@@ -8,7 +8,7 @@ import asyncio
 import _overdrive
 import overdrive
 import pytest
-from conftest import _outcome, unexpected_exits
+from conftest import _outcome, runs_tier1, tier1_only_because, unexpected_exits
 
 NEVER, FIRST, ALL = 0, 1, 2
 
@@ -42,10 +42,12 @@ def run_compact(fn, *args, calls=3):
     finally:
         overdrive.disable()
     after = overdrive.info(fn)
-    assert after["compiled"] and after["compact"], after
-    assert not after["recompiled"] and after["deferred_loads"] == 0, after
-    assert after["native_entries"] - before["native_entries"] == calls, after
-    assert not unexpected_exits(before, after), after["exits"]
+    assert after["compiled"], after
+    if runs_tier1(fn):      # the stress mode runs it with tier 2 from its second call
+        assert after["compact"], after
+        assert not after["recompiled"] and after["deferred_loads"] == 0, after
+        assert after["native_entries"] - before["native_entries"] == calls, after
+        assert not unexpected_exits(before, after), after["exits"]
     assert got == expected
     return got[0]
 
@@ -241,6 +243,7 @@ def test_threshold_zero_and_never_compile_in_full(compact_mode):
     assert overdrive.info(g)["compiled"] and not overdrive.info(g)["compact"]
 
 
+@tier1_only_because("replacement of a compact unit by a full one compiled with feedback")
 def test_compact_unit_is_replaced_by_the_full_unit_with_feedback(compact_mode):
     compact_mode(FIRST)
     src = """

@@ -22,6 +22,7 @@ import pytest
 import _overdrive
 import overdrive
 from overdrive import asgi, wsgi
+from conftest import TIER2_STRESS
 
 FLASK_APP = """
     import os
@@ -173,7 +174,7 @@ def test_flask_under_gunicorn_runs_handlers_compiled(tmp_path):
     assert stats["enabled"] and stats["pid"] != master  # enabled in the worker, not the master
     for name in ("handler", "fib"):
         info = stats[name]
-        assert info["compiled"] and info["tier"] == 1, info
+        assert info["compiled"] and info["tier"] in ((1, 2) if TIER2_STRESS else (1,)), info
         assert info["native_entries"] >= 8, info  # compiled on the 2nd request (threshold=1)
     assert stats["stats"]["functions_compiled"] > 0 and stats["stats"]["frames_native"] > 0
 

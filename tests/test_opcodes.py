@@ -7,7 +7,7 @@ import operator
 import pytest
 
 import overdrive
-from conftest import code_calls, full_tier
+from conftest import code_calls, full_tier, runs_tier1
 
 G = 10
 
@@ -762,7 +762,9 @@ def f_class_attrs(cls, n):
 def test_class_attribute_cache_and_invalidation(jit):
     jit.run_both(f_class_attrs, Modes, 20)
     hits = {e["kind"]: e["hits"] for e in _site_entries(f_class_attrs, "FORWARD")}
-    assert hits.get("CLASS_VALUE", 0) > 0, _site_entries(f_class_attrs, "FORWARD")
+    # (tier 1's inline cache entries; tier 2 has none)
+    assert not runs_tier1(f_class_attrs) or hits.get("CLASS_VALUE", 0) > 0, \
+        _site_entries(f_class_attrs, "FORWARD")
     jit.run_both(f_class_attrs, SubModes, 20)
     # Changing the class, or a base of the class, is seen on the next access.
     Modes.FORWARD = "changed"
@@ -859,7 +861,7 @@ def test_store_attr_adds_new_attributes_in_insertion_order(jit):
     finally:
         overdrive.disable()
     hits = sum(e["hits"] for e in _site_entries(Grows.__init__, "c") if e["kind"] == "INSTANCE_VALUE")
-    assert hits > 0, _site_entries(Grows.__init__, "c")
+    assert not runs_tier1(Grows.__init__) or hits > 0, _site_entries(Grows.__init__, "c")
 
 
 class SlotPoint:
@@ -924,7 +926,8 @@ def test_inline_slot_and_instance_value_attributes(jit):
     for name in ("x", "y"):
         for e in _site_entries(f_slot_and_value_attrs, name):
             kinds[e["kind"]] = kinds.get(e["kind"], 0) + e["hits"]
-    assert kinds.get("SLOT", 0) > 0 and kinds.get("INSTANCE_VALUE", 0) > 0, kinds
+    assert not runs_tier1(f_slot_and_value_attrs) or (
+        kinds.get("SLOT", 0) > 0 and kinds.get("INSTANCE_VALUE", 0) > 0), kinds
     # An empty slot is a miss of the inline path: the helper raises AttributeError.
     empty = SlotPoint(1, 2)
     del empty.y
@@ -965,7 +968,7 @@ def test_dunder_class_is_read_like_a_slot(jit):
     finally:
         overdrive.disable()
     hits = sum(e["hits"] for e in _site_entries(f_dunder_class, "__class__") if e["kind"] == "SLOT")
-    assert hits > 0
+    assert not runs_tier1(f_dunder_class) or hits > 0
 
 
 def f_is_ops(values, sentinel):
@@ -1087,6 +1090,8 @@ def test_inline_int_and_float_arithmetic_and_compares(jit):
     # The inline paths did the work: the helper only saw what they leave to it (big ints,
     # zero divisors).
     for fn, helper_calls in ((f_int_ops, None), (f_float_ops, 2 * len(SPECIAL_FLOATS))):
+        if not runs_tier1(fn):      # tier 1's inline paths and their counters
+            continue
         sites = _op_sites(fn)
         inline = sum(s["inline"] for s in sites)
         helper = sum(s["fast"] + s["slow"] for s in sites)
@@ -1094,7 +1099,8 @@ def test_inline_int_and_float_arithmetic_and_compares(jit):
         if helper_calls is not None:   # floats: only the divisions by +-0.0
             assert helper == helper_calls, (fn.__name__, sites)
     # Sites that only ever saw one-digit ints never called the helper.
-    assert all(s["fast"] + s["slow"] == 0 for s in _op_sites(f_small_int_loop)), _op_sites(f_small_int_loop)
+    assert not runs_tier1(f_small_int_loop) or all(
+        s["fast"] + s["slow"] == 0 for s in _op_sites(f_small_int_loop)), _op_sites(f_small_int_loop)
     # The small-int cache: results in -5..256 are the cached objects.
     def small(a, b):
         return a + b, a - b, a * b
@@ -1184,9 +1190,10 @@ def test_int_arithmetic_and_compares_with_an_int_constant(jit):
     # Results as interpreted across the small-int cache, one digit and beyond.
     jit.run_both(f_int_constant_ops, [0, 1, -1, 5, -5, -6, 9, 10, 255, 256, 257, 1000,
                                       2**30 - 1, -(2**30 - 1)])
-    sites = _op_sites(f_int_constant_ops, "BINARY_OP", "COMPARE_OP")
-    assert len(sites) == 20, sites
-    assert all(s["inline"] == 14 and s["fast"] + s["slow"] == 0 for s in sites), sites
+    if runs_tier1(f_int_constant_ops):      # tier 1's inline paths and their counters
+        sites = _op_sites(f_int_constant_ops, "BINARY_OP", "COMPARE_OP")
+        assert len(sites) == 20, sites
+        assert all(s["inline"] == 14 and s["fast"] + s["slow"] == 0 for s in sites), sites
 
 
 @pytest.mark.parametrize("values", [[2**30, -(2**30), 2**62, 2**100],   # int's own slots
@@ -1216,9 +1223,10 @@ def test_inline_variants_expected_and_out_of_line(jit, warm, run):
         for _ in range(20):          # quickened, then specialized by the interpreter
             fn(*warm)
     jit.run_both(fn, *run)
-    sites = _op_sites(fn)
-    assert len(sites) == 4
-    assert all(s["inline"] == 1 and s["fast"] + s["slow"] == 0 for s in sites), sites
+    if runs_tier1(fn):                      # tier 1's inline paths and their counters
+        sites = _op_sites(fn)
+        assert len(sites) == 4
+        assert all(s["inline"] == 1 and s["fast"] + s["slow"] == 0 for s in sites), sites
 
 
 def f_big_int_ops(a, b):
@@ -1543,7 +1551,8 @@ def test_method_cache_sees_shadowing_in_big_and_holey_dicts(jit):
         overdrive.disable()
     hits = sum(e["hits"] for e in _site_entries(f_methods_on_dict_instances, "m")
                if e["kind"] == "METHOD_WITH_DICT")
-    assert hits > 0, _site_entries(f_methods_on_dict_instances, "m")
+    assert not runs_tier1(f_methods_on_dict_instances) or hits > 0, \
+        _site_entries(f_methods_on_dict_instances, "m")
 
 
 def f_unpack_sizes(make):

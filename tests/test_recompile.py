@@ -7,6 +7,7 @@ import sys
 
 import overdrive
 import pytest
+from conftest import tier1_only_because
 
 RECOMPILE_AFTER = 300
 
@@ -46,6 +47,7 @@ def _run_compiled(fn, calls):
         overdrive.disable()
 
 
+@tier1_only_because("recompilation with feedback")
 def test_hot_function_is_recompiled_once_and_keeps_its_results():
     arith = _fresh(ARITH, "arith")
     P = arith.__globals__["P"]
@@ -79,6 +81,7 @@ def depth(n, acc):
 """
 
 
+@tier1_only_because("recompilation with feedback (frames left in the first unit)")
 def test_frames_running_the_first_unit_finish_in_it():
     # The recompilation happens in a nested call while the outer frames are still running
     # the first unit's code: they return through it, with the right results.
@@ -125,6 +128,7 @@ def test_generator_suspended_in_the_first_unit_resumes_in_the_new_one():
     assert overdrive.info(counter)["recompiled"]
 
 
+@tier1_only_because("recompilation with feedback (the recompiled unit's unwinding)")
 def test_recompiled_code_raises_with_the_same_traceback():
     src = """
 def f(o):
@@ -164,6 +168,7 @@ def test_recompile_after_zero_never_recompiles_and_bad_values_are_refused():
     assert overdrive.config()["recompile_after"] == 0   # a refused value changes nothing
 
 
+@tier1_only_because("recompilation with feedback (both units' code freed)")
 def test_code_of_both_units_is_freed_with_the_function():
     import gc
     import _overdrive
@@ -197,6 +202,7 @@ def _op_counts(fn):
 
 @pytest.mark.skipif(os.environ.get("OVERDRIVE_COMPACT") == "all",
                     reason="inline paths of full units")
+@tier1_only_because("recompilation with feedback (per-site operand code)")
 def test_recompiled_unit_keeps_mixed_operand_code_only_where_the_sites_saw_it():
     # A recompiled unit carries the out-of-line int-and-float code only at sites whose
     # operands were last seen mixed: the unit fed only floats is smaller, and mixed

@@ -244,9 +244,12 @@ def test_a_deopt_storm_recompiles_without_the_speculation_then_gives_up():
 
 def test_stats_count_tier2():
     warm(int_loop, 100)
-    run_t2(int_loop, (10,))
+    frames = overdrive.stats()["tier2"]["frames"]
+    run_t2(int_loop, (10,), (11,), (12,))
     s = overdrive.stats()["tier2"]
-    assert s["functions"] >= 1 and set(s) >= {"functions", "refused", "recompiled", "given_up", "exits"}
+    assert s["functions"] >= 1 and set(s) >= {"functions", "frames", "refused", "recompiled",
+                                                "given_up", "exits"}
+    assert s["frames"] - frames >= 3      # frames tier-2 code ran
 
 
 def test_refused_functions_stay_in_tier_1():
@@ -291,7 +294,8 @@ def _leak_cases():
         return len(r)
     return [(arith, (-7, 9)), (arith, (2**40, 2**30)), (arith, (1.5, 2)),
             (method_and_attr, (3, 5)), (mixed, ([1, 2.5, "x"],)), (raises_at, ({}, 1)),
-            (spectral_times, ([1.0] * 4, 4))]
+            (spectral_times, ([1.0] * 4, 4)), (sees_locals, (3, 0.5, "o")),
+            (param_kept, ([1],)), (escapes, (4,))]
 
 
 def test_no_reference_leaks():
@@ -314,3 +318,92 @@ def test_no_reference_leaks():
         overdrive.disable()
     assert grown < 100, grown
     assert 2 in tiers
+
+
+# ---- locals seen from outside: written back before code that may run Python ----------------
+
+def _peek():
+    """The caller's locals as its frame shows them (values by repr; `views` left out)."""
+    f = sys._getframe(1)
+    return tuple(sorted((k, repr(v)) for k, v in f.f_locals.items() if k != "views"))
+
+
+def sees_locals(n, x, o):
+    i = 0
+    f = 0.5
+    acc = []
+    views = [_peek()]
+    while i < n:
+        f = f * 1.5 + x          # unboxed float
+        i += 1                   # unboxed int
+        acc.append(i)            # an object local, changed in place
+        views.append(_peek())    # the callee reads f_locals
+        n = n - 0                # an argument written back with another value
+        o = o + "."
+    return views
+
+
+def param_kept(a):
+    b = a
+    a = [len(b)]
+    view = _peek()               # the frame's slot `a` no longer holds the argument
+    return b, a, view
+
+
+def test_callee_sees_the_locals_of_a_tier2_frame():
+    warm(sees_locals, 4, 0.25, "o")
+    info = run_t2(sees_locals, (4, 0.25, "o"), (0, 1.0, "p"), (3, 2, "q"))
+    assert info["tier"] == 2
+    text = overdrive.dis_text(sees_locals, tier=2)
+    lir = text.split("--- LIR")[1]
+    # the loop's arithmetic is unboxed, and the write-back names the changed locals
+    assert "IntAdd" in lir and "FAdd" in lir and "Sync" in lir and "write back" in lir
+    warm(param_kept, object())
+    run_t2(param_kept, ([1, 2],), ("xyz",))
+    assert overdrive.info(param_kept)["tier"] == 2
+
+
+def escapes(n):
+    total = 0
+    fr = sys._getframe()
+    s = 0.0
+    for i in range(n):
+        total += i
+        s += 0.5
+    label = "done"
+    return fr
+
+
+def test_escaped_frame_keeps_the_locals_tier2_had_at_return():
+    def view(fr):
+        return (fr.f_lineno, sorted((k, repr(v)) for k, v in fr.f_locals.items() if k != "fr"))
+    warm(escapes, 5)
+    expected = view(escapes(5))
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        escapes(5)
+        got = [view(escapes(5)) for _ in range(3)]
+        info = overdrive.info(escapes)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2
+    assert got == [expected] * 3
+
+
+def pure_loop(n):
+    t = 0
+    i = 0
+    while i < n:
+        t = t + i * 3
+        i += 1
+    return t
+
+
+def test_a_loop_without_calls_writes_nothing_back():
+    """Only the eval breaker's poll (out of line) and the return (when the frame has a
+    frame object) know the locals to write back: the loop itself has no Sync."""
+    warm(pure_loop, 100)
+    run_t2(pure_loop, (100,))
+    lir = overdrive.dis_text(pure_loop, tier=2).split("--- LIR")[1]
+    body = [ln for ln in lir.splitlines() if ln.strip().startswith("Sync")]
+    assert body == [ln for ln in body if "(frame object)" in ln], body

@@ -212,6 +212,7 @@ PyObject *od_tier2_type_names(void)
 #include "rt/helpers.h"
 #include "../asm/codemem.h"
 #include "../hook/events.h"
+#include "../runtime/frames.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,19 +243,28 @@ static PyObject *safe_consts(PyObject *refs)
              PyBool_Check(o) || o == Py_None) && PyList_Append(out, o) < 0)
             Py_CLEAR(out);
     }
+    /* Atomic objects only: no cycle to find, and compiling must not add an object to
+     * gc.get_objects() (test_descr counts them around a loop whose callee compiles). */
+    if (out)
+        PyObject_GC_UnTrack(out);
     return out;
 }
 
-/* The exits in one malloc'd block (slots and held values after the records). */
+/* The exits in one malloc'd block (slots and held values after the records, then the
+ * write-back lists). */
 static OdLirExit *copy_exits(const OdLir *L)
 {
-    size_t vals = 0;
-    for (int e = 0; e < L->nexits; e++)
+    size_t vals = 0, ints = 0;
+    for (int e = 0; e < L->nexits; e++) {
         vals += (size_t)(L->exits[e].nlocals + L->exits[e].depth + L->exits[e].nheld);
-    OdLirExit *x = malloc(sizeof(OdLirExit) * (size_t)(L->nexits + 1) + sizeof(OdLirVal) * (vals + 1));
+        ints += (size_t)L->exits[e].nsync;
+    }
+    OdLirExit *x = malloc(sizeof(OdLirExit) * (size_t)(L->nexits + 1) + sizeof(OdLirVal) * (vals + 1)
+                          + sizeof(int) * (ints + 1));
     if (!x)
         return NULL;
     OdLirVal *v = (OdLirVal *)(x + L->nexits + 1);
+    int *k = (int *)(v + vals + 1);
     for (int e = 0; e < L->nexits; e++) {
         x[e] = L->exits[e];
         int ns = x[e].nlocals + x[e].depth;
@@ -264,6 +274,10 @@ static OdLirExit *copy_exits(const OdLir *L)
         memcpy(v, L->exits[e].held, sizeof(OdLirVal) * (size_t)x[e].nheld);
         x[e].held = v;
         v += x[e].nheld;
+        if (x[e].nsync)
+            memcpy(k, L->exits[e].sync, sizeof(int) * (size_t)x[e].nsync);
+        x[e].sync = k;
+        k += x[e].nsync;
     }
     return x;
 }
@@ -340,6 +354,9 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     u->unit.mem_reserved = reserved;
     u->unit.code_size = size;
     u->unit.tier = 2;
+    /* what tier 1's direct calls read (runtime/frames.h): without it a call with no
+     * arguments would match direct_argc 0 and push a frame of 0 bytes */
+    od_rt_unit_set_direct(&u->unit, co);
     u->unit.ninstrs = L.bc.ninstrs;
     u->unit.ncodeunits = (int)Py_SIZE(co);
     u->unit.compile_ns = now_ns() - t0;
@@ -498,7 +515,8 @@ PyObject *od_tier2_stats(void)
         }
     if (!ex)
         return NULL;
-    return Py_BuildValue("{sKsKsKsKsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+                         "frames", (unsigned long long)od_t2_stats.entries,
                          "refused", (unsigned long long)od_t2_stats.refused,
                          "recompiled", (unsigned long long)od_t2_stats.recompiled,
                          "given_up", (unsigned long long)od_t2_stats.given_up, "exits", ex);

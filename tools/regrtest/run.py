@@ -195,6 +195,9 @@ class JitStats:
     compile_failures: int = 0
     frames_native: int = 0
     frames_interpreted: int = 0
+    # Tier 2 (stats()["tier2"]): functions it compiled, frames its code ran.
+    tier2_functions: int = 0
+    tier2_frames: int = 0
     exits: Counter = dataclasses.field(default_factory=Counter)
     exits_by_opcode: Counter = dataclasses.field(default_factory=Counter)
     interpreted_by_reason: Counter = dataclasses.field(default_factory=Counter)
@@ -250,6 +253,10 @@ def load_jit_stats(path: Path) -> JitStats:
             native = _as_int(stats.get("frames_native"))
             js.frames_native += native
             js.frames_interpreted += _as_int(stats.get("frames_interpreted"))
+            t2 = stats.get("tier2")
+            if isinstance(t2, dict):
+                js.tier2_functions += _as_int(t2.get("functions"))
+                js.tier2_frames += _as_int(t2.get("frames"))
             for key, target in (("exits", js.exits), ("exits_by_opcode", js.exits_by_opcode),
                                 ("interpreted_by_reason", js.interpreted_by_reason)):
                 val = stats.get(key)
@@ -473,7 +480,8 @@ def _names(rows: Iterable[Row], limit: int = 8) -> str:
 
 def build_report(cmp: Comparison, jit: JitStats | None, stock: bool,
                  header: list[str], strict: bool,
-                 results: dict[str, ModuleResult], expected: dict[str, Any]) -> tuple[str, str, list[str]]:
+                 results: dict[str, ModuleResult], expected: dict[str, Any],
+                 tier2: bool = False) -> tuple[str, str, list[str]]:
     """Return (plain text report, markdown table, list of gate failures)."""
     rows: list[tuple[str, list[Row], bool]] = [
         ("passed", cmp.passed, False),
@@ -562,6 +570,8 @@ def build_report(cmp: Comparison, jit: JitStats | None, stock: bool,
                                    + (f" ({jit.compile_failures:,} compile failures)" if jit.compile_failures else "")),
             ("frames native", f"{jit.frames_native:,}"),
             ("frames interpreted", f"{jit.frames_interpreted:,}"),
+            ("tier 2: functions compiled", f"{jit.tier2_functions:,}"),
+            ("tier 2: frames run", f"{jit.tier2_frames:,}"),
             ("% native", f"{jit.native_pct:.1f}%"),
             ("interpreted frames by reason",
              ", ".join(f"{k}={v:,}" for k, v in jit.interpreted_by_reason.most_common(6)) or "n/a"),
@@ -580,6 +590,8 @@ def build_report(cmp: Comparison, jit: JitStats | None, stock: bool,
                 gate.append("JIT DID NOT RUN: frames_native == 0 in every process")
             elif workers == 0:
                 gate.append("JIT DID NOT RUN in the test workers (only other processes reported)")
+            if tier2 and jit.tier2_frames == 0:
+                gate.append("TIER 2 DID NOT RUN: no tier-2 frames in any process")
 
     if stock:
         # A stock run is a measurement, never a verdict on overdrive.
@@ -673,6 +685,8 @@ def preflight(python: str, env: dict[str, str], out: Path) -> str | None:
         return f"the JIT did not report from a trivial script ({hint})"
     if js.frames_native == 0:
         return "the JIT reported frames_native == 0 for a hot trivial loop at this threshold"
+    if "OVERDRIVE_TIER2_THRESHOLD" in env and js.tier2_frames == 0:
+        return "tier 2 ran no frame of a hot trivial function (OVERDRIVE_TIER2_THRESHOLD set)"
     return None
 
 
@@ -754,7 +768,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="run without the JIT (OVERDRIVE* removed from the environment)")
     ap.add_argument("--record", action="store_true",
                     help="with --stock: write the results into the expectations file")
-    ap.add_argument("--tier2", action="store_true", help="force the optimizing tier (OVERDRIVE_TIER=2)")
+    ap.add_argument("--tier2", action="store_true",
+                    help="the stress mode of the optimizing tier: OVERDRIVE_TIER2_THRESHOLD "
+                         "(--tier2-threshold, default 0: every function tier 2 accepts, at its "
+                         "first call); the gate also requires tier-2 frames to have run")
+    ap.add_argument("--tier2-threshold", type=int, default=0, metavar="N",
+                    help="OVERDRIVE_TIER2_THRESHOLD with --tier2 (default 0)")
     ap.add_argument("--threshold", default="0", help="OVERDRIVE_THRESHOLD (default 0: compile everything)")
     ap.add_argument("--python", default=sys.executable,
                     help="interpreter to test (default: the one running this script)")
@@ -814,7 +833,7 @@ def main(argv: list[str] | None = None) -> int:
         env["OVERDRIVE_THRESHOLD"] = str(ns.threshold)
         env["OVERDRIVE_STATS_FILE"] = str(stats_path)
         if ns.tier2:
-            env["OVERDRIVE_TIER"] = "2"
+            env["OVERDRIVE_TIER2_THRESHOLD"] = str(ns.tier2_threshold)
 
     if not ns.stock and not ns.report_only and not ns.no_preflight:
         problem = preflight(python, env, out)
@@ -866,7 +885,7 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         "=" * 78,
         f"overdrive regrtest gate: suite={suite_label} mode={mode} "
-        f"({'OVERDRIVE unset' if ns.stock else f'OVERDRIVE=1 OVERDRIVE_THRESHOLD={ns.threshold}' + (' OVERDRIVE_TIER=2' if ns.tier2 else '')})",
+        f"({'OVERDRIVE unset' if ns.stock else f'OVERDRIVE=1 OVERDRIVE_THRESHOLD={ns.threshold}' + (f' OVERDRIVE_TIER2_THRESHOLD={ns.tier2_threshold}' if ns.tier2 else '')})",
         f"python {version}, {len(selected)} modules, -j{ns.jobs}, timeout {int(timeout)}s/module, "
         f"regrtest exit {rc}",
         f"duration {fmt_duration(meta['duration_s'])}"
@@ -878,7 +897,8 @@ def main(argv: list[str] | None = None) -> int:
     cmp = compare(results, selected, expected)
     if not ns.stock and not ns.report_only:
         recheck_on_stock(cmp, python, out, [*common, *ns.regrtest_args], timeout)
-    report, markdown, gate = build_report(cmp, jit, ns.stock, header, ns.strict, results, expected)
+    report, markdown, gate = build_report(cmp, jit, ns.stock, header, ns.strict, results, expected,
+                                          tier2=ns.tier2)
     print("\n" + report)
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")
     summary = {"run": meta, "gate": gate,
@@ -890,6 +910,8 @@ def main(argv: list[str] | None = None) -> int:
                           "interpreted_by_reason": dict(jit.interpreted_by_reason),
                           "frames_native": jit.frames_native,
                           "frames_interpreted": jit.frames_interpreted,
+                          "tier2_functions": jit.tier2_functions,
+                          "tier2_frames": jit.tier2_frames,
                           "native_pct": round(jit.native_pct, 2), "exits": dict(jit.exits),
                           "exits_by_opcode": dict(jit.exits_by_opcode.most_common(30))}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

@@ -27,6 +27,7 @@ const int od_lir_nxmms = 14;
 
 #define OFF_LOCALS ((int32_t)offsetof(_PyInterpreterFrame, localsplus))
 #define OFF_PREV ((int32_t)offsetof(_PyInterpreterFrame, prev_instr))
+#define OFF_FRAME_OBJ ((int32_t)offsetof(_PyInterpreterFrame, frame_obj))
 #define OFF_GLOBALS ((int32_t)offsetof(_PyInterpreterFrame, f_globals))
 #define OFF_BUILTINS ((int32_t)offsetof(_PyInterpreterFrame, f_builtins))
 #define OFF_VERSION ((int32_t)offsetof(PyDictObject, ma_version_tag))
@@ -37,11 +38,12 @@ const int od_lir_nxmms = 14;
 #define R_FRAME OD_RBX
 
 typedef struct {
-    int kind;           /* 0 dealloc, 1 poll, 2 global lookup */
+    int kind;           /* 0 dealloc, 1 poll, 2 global lookup, 3 ForIter's other results */
     OdLabel label, back;
     int reg;            /* dealloc: the object */
-    int exit;           /* poll, global: error exit */
+    int exit;           /* poll, global, ForIter: error exit */
     PyObject *name;     /* global: the name */
+    int target;         /* ForIter: the block taken when the iterator is exhausted */
 } Stub;
 
 typedef struct {
@@ -136,6 +138,24 @@ static void save_volatile(Cg *c, int restore)
         else
             od_movsd_mx(&c->a, OD_RSP, OD_LIR_OFF_DUMP + 128 + 8 * r, r);
     }
+}
+
+/* Write-back (lir.h): every allocatable register to the dump area, od_t2_sync(frame,
+ * unit, exit, rsp), the caller-saved registers back; its exit on failure (MemoryError). */
+static void sync_call(Cg *c, int exit)
+{
+    OdAsm *a = &c->a;
+    for (int g = 0; g < od_lir_ncallee_saved; g++)
+        od_mov_mr(a, OD_RSP, OD_LIR_OFF_DUMP + 8 * od_lir_gprs[g], (OdReg)od_lir_gprs[g]);
+    save_volatile(c, 0);
+    od_mov_rr(a, OD_RDI, R_FRAME);
+    od_mov_rm(a, OD_RSI, OD_RSP, OD_LIR_OFF_UNIT);
+    od_mov_ri(a, OD_RDX, exit);
+    od_mov_rr(a, OD_RCX, OD_RSP);
+    od_call_abs(a, od_t2_sync);
+    od_test32_rr(a, OD_RAX, OD_RAX);
+    save_volatile(c, 1);                /* movs: the flags stay */
+    od_jcc(a, OD_CC_NE, c->xlabel[exit]);
 }
 
 static OdCond int_cc(long long cmp)
@@ -440,9 +460,19 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_cmp_rr(a, r, OD_RCX);
         od_jcc(a, OD_CC_E, zero);
         od_mov_mr(a, OD_RSP, out_off(0), r);
-        helper_call(c, i->ptr, 0, NULL);
+        int sync = c->L->exits[i->exit].nsync > 0;
+        helper_call(c, i->ptr, sync, NULL);
         od_test_rr(a, OD_RAX, OD_RAX);
         od_jcc(a, OD_CC_S, X);
+        if (sync) {
+            /* OD_T2_SYNC: not a builtin object, its truth may run Python code */
+            od_cmp_ri(a, OD_RAX, (int32_t)OD_T2_SYNC);
+            od_jcc(a, OD_CC_NE, done);
+            sync_call(c, i->exit);
+            helper_call(c, i->ptr, 0, NULL);
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_S, X);
+        }
         od_jmp(a, done);
         od_label_bind(a, one);
         od_mov_ri(a, OD_RAX, 1);
@@ -457,6 +487,20 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(c->L->code) + i->imm));
         od_mov_mr(a, R_FRAME, OFF_PREV, OD_RAX);
         break;
+    case OD_LOP_Sync: {
+        OdLabel skip = od_label_new(a);
+        if (i->imm) {
+            od_mov_rm(a, OD_RAX, R_FRAME, OFF_FRAME_OBJ);
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_E, skip);
+            od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(c->L->code) + c->L->exits[i->exit].index));
+            od_mov_mr(a, R_FRAME, OFF_PREV, OD_RAX);
+        }
+        if (c->L->exits[i->exit].nsync > 0)
+            sync_call(c, i->exit);
+        od_label_bind(a, skip);
+        break;
+    }
     case OD_LOP_TraceCheck:
         od_mov_rm(a, OD_RAX, OD_RSP, OD_LIR_OFF_CFRAME);
         od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
@@ -486,16 +530,22 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             jump_to_block(c, i->target[1]);
         }
         break;
-    case OD_LOP_ForIter:
+    case OD_LOP_ForIter: {
+        /* results 0 (error), OD_T2_DONE, OD_T2_SYNC out of line: one test for the item */
+        Stub *s = stub(c, 3);
+        if (!s)
+            return;
+        s->exit = i->exit;
+        s->target = i->target[1];
         store_arg(c, i->src[0], 0);
         helper_call(c, i->ptr, 0, NULL);
-        od_cmp_ri(a, OD_RAX, (int32_t)OD_T2_DONE);
-        od_jcc(a, OD_CC_E, c->blabel[i->target[1]]);
-        od_test_rr(a, OD_RAX, OD_RAX);
-        od_jcc(a, OD_CC_E, X);
+        od_label_bind(a, s->back);
+        od_cmp_ri(a, OD_RAX, (int32_t)OD_T2_SYNC);
+        od_jcc(a, OD_CC_BE, s->label);
         gout(c, i->dst, OD_RAX);
         jump_to_block(c, i->target[0]);
         break;
+    }
     case OD_LOP_Return:
         r = gin(c, i->src[0], OD_RAX);
         if (r != OD_RAX)
@@ -548,6 +598,8 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_mov_mr(a, OD_RSP, OD_LIR_OFF_UNIT, OD_RDX);
     od_mov_rm(a, OD_RAX, OD_RSI, (int32_t)offsetof(PyThreadState, cframe));
     od_mov_mr(a, OD_RSP, OD_LIR_OFF_CFRAME, OD_RAX);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.entries);    /* stats: tier-2 frames */
+    od_add_mi(a, OD_RAX, 0, 1);
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyInterpreterState_Get()->ceval.eval_breaker);
     od_cmp32_mi(a, OD_RAX, 0, 0);
     od_jcc(a, OD_CC_NE, c.entry_exit);
@@ -568,6 +620,24 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     for (int s = 0; s < c.nstubs; s++) {
         Stub *st = &c.stubs[s];
         od_label_bind(a, st->label);
+        if (st->kind == 3) {
+            /* flags of cmp rax, OD_T2_SYNC */
+            OdLabel other = od_label_new(a);
+            od_jcc(a, OD_CC_NE, other);
+            if (L->exits[st->exit].nsync > 0) {
+                sync_call(&c, st->exit);
+                /* the iterator is still args[0]: this time without the check */
+                helper_call(&c, od_t2_for_iter, 0, NULL);
+            }
+            od_jmp(a, st->back);
+            od_label_bind(a, other);
+            od_cmp_ri(a, OD_RAX, (int32_t)OD_T2_DONE);
+            od_jcc(a, OD_CC_E, c.blabel[st->target]);
+            od_jmp(a, c.xlabel[st->exit]);
+            continue;
+        }
+        if (st->kind == 1 && L->exits[st->exit].nsync > 0)
+            sync_call(&c, st->exit);    /* the handler may run Python code */
         if (st->kind != 2)
             save_volatile(&c, 0);
         if (st->kind == 0) {

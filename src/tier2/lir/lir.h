@@ -20,6 +20,16 @@
  * bytecode position, how to find every local and stack value of the frame state, and the
  * owned values to release. od_t2_exit (tier2/rt/exit.c) does the work at run time.
  *
+ * Write-back: tier 2 keeps locals in vregs, but before anything that may run Python code
+ * (which can read the frame: sys._getframe(1).f_locals, an escaped frame object) the
+ * locals changed since the last write-back are stored into the frame's localsplus as owned
+ * references (od_t2_sync, tier2/rt/exit.c): a Sync before a generic helper call; the
+ * sync list of the exit record of Poll (when the eval breaker is handled), ForIter and
+ * Truth (when the iterator or object is not a builtin one); a conditional Sync at Return
+ * (when the frame has a frame object). localsplus therefore always holds owned references:
+ * an argument slot the code writes back into has its own reference taken at entry (the
+ * Param is then an owned vreg, not re-read from the frame).
+ *
  * Calls: a CallH stores its arguments in the outgoing area at [rsp], then calls
  * `helper(frame, args, imm, obj)` (tier2/rt/helpers.h); caller-saved registers do not
  * survive it, so the allocator gives values live across a call a callee-saved register or
@@ -66,7 +76,10 @@
     X(Truth, "dst = truth of src0: True/False inline, else a helper call (exit on error)")   \
     X(SetPrev, "f->prev_instr = first code unit + imm")                                      \
     X(TraceCheck, "exit when tracing was switched on (after a call)")                        \
-    X(Poll, "eval breaker set: handle it out of line (exit on error)")                       \
+    X(Poll, "eval breaker set: handle it out of line (exit on error); first write back the " \
+            "locals its exit record's sync list names")                                        \
+    X(Sync, "write back the locals the exit record's sync list names (exit on MemoryError); " \
+            "imm 1: only when the frame has a frame object, and set prev_instr first")        \
     X(Jump, "-> target0")                                                                    \
     X(CondJump, "src0 != 0 -> target0, else target1")                                        \
     X(ForIter, "dst = next item of src0 -> target0; exhausted -> target1; exit on error")    \
@@ -182,6 +195,8 @@ typedef struct {
     int nheld;
     OdLirVal *held;     /* owned values to release */
     int after_call;     /* its values must survive the call it follows */
+    int nsync;          /* write-back (od_t2_sync): the locals to store into the frame, */
+    int *sync;          /* read from slots[local] (Sync, Poll, ForIter, Truth) */
     uint64_t count;     /* times taken (run time) */
 } OdLirExit;
 

@@ -8,7 +8,18 @@
  * Reference counts: liveness over roots (uses are operands and frame-state slots; a phi's
  * operand is used at the end of its predecessor). An owned value is released after the
  * instruction that uses it last, or on the edge where it stops being live; a value nothing
- * uses is released right after it is made. */
+ * uses is released right after it is made.
+ *
+ * Write-back (lir.h): a forward data-flow over the HIR blocks says, per local, which value
+ * the frame's localsplus holds at each point ("frame keys": a value up to aliases and
+ * box/unbox pairs; unknown; the local's phi when every predecessor holds that phi's
+ * operand). Before an instruction that may run Python code the locals whose frame-state
+ * value differs are written back: unconditionally (Sync before a helper call: the frame
+ * then holds them) or only at run time (Poll, ForIter, Truth, Return: the frame holds the
+ * old or the new value, so they count as unknown after it). A loop without such an
+ * instruction writes nothing. An argument slot that is ever written back with another
+ * value makes its Param an owned vreg (LoadLocal + IncRef at entry), since the frame no
+ * longer keeps the argument. */
 #include "lir.h"
 #include "../rt/helpers.h"
 
@@ -47,6 +58,13 @@ typedef struct {
     int *lblock;                    /* HIR block id -> LIR block */
     OdHirInstr **mself;             /* LoadMethod id -> its MethodSelf */
     OdHirInstr **by_id;
+    OdHirInstr **params;            /* per argument local: its Param, or NULL */
+    unsigned char *own;             /* per local: an argument the code must own */
+    unsigned char *fseen;           /* per HIR block id: frame keys computed */
+    int nlocals;
+    int *fin, *fout;                /* per HIR block id: frame keys at its start and end */
+    int *fcur;                      /* frame keys at the instruction being lowered */
+    int *syncbuf;                   /* scratch: locals to write back */
     int cur;                        /* LIR block being filled */
     int hir;                        /* HIR instruction being lowered */
     uint64_t *tmp;
@@ -78,10 +96,15 @@ static int unboxed_kind(OdType t)
     return OD_XV_BOXED;
 }
 
-/* A root that lives in a vreg (not an argument or constant). */
+/* A Param the code holds its own reference to (imm2 = 1, set by mark_owned_params): its
+ * frame slot is written back with other values. */
+static int owned_param(const OdHirInstr *r) { return r->op == OD_HOP_Param && r->imm2 == 1; }
+
+/* A root that lives in a vreg (not an argument re-read from the frame, or a constant). */
 static int tracked(const OdHirInstr *r)
 {
-    return r && od_hir_has_value(r) && r->op != OD_HOP_Param && r->op != OD_HOP_Const && !is_alias(r);
+    return r && od_hir_has_value(r) && (r->op != OD_HOP_Param || owned_param(r)) && r->op != OD_HOP_Const
+           && !is_alias(r);
 }
 
 static int owned(const OdHirInstr *r) { return tracked(r) && unboxed_kind(r->type) == OD_XV_BOXED; }
@@ -269,7 +292,7 @@ static int use(Lower *W, OdHirInstr *v)
         i->dst = d;
         return d;
     }
-    if (r->op == OD_HOP_Param) {
+    if (r->op == OD_HOP_Param && !owned_param(r)) {
         if ((d = new_vreg(W->L, OD_VR_GPR)) < 0 || !(i = emit(W, OD_LOP_LoadLocal, 0)))
             return -1;
         i->imm = r->imm;
@@ -308,7 +331,7 @@ static int exit_val(Lower *W, OdHirInstr *v, OdLirVal *out)
             out->obj = r->obj;
         else if (!unbox_const_owner(W, r, &out->obj))
             return -1;
-    } else if (r->op == OD_HOP_Param) {
+    } else if (r->op == OD_HOP_Param && !owned_param(r)) {
         out->kind = OD_XV_LOCAL;
         out->local = (int)r->imm;
     } else {
@@ -417,6 +440,217 @@ static int incref_vreg(Lower *W, int v, int maybe_null)
     return 0;
 }
 
+/* ---- write-back: what the frame holds ------------------------------------------------- */
+
+#define FK_UNKNOWN (-1)
+
+/* The frame key of a value: its root, through box/unbox pairs (a frame holding a box of x
+ * holds x's value); W->nids for NULL (an unbound local). */
+static int fkey(Lower *W, OdHirInstr *v)
+{
+    OdHirInstr *r = root(v);
+    while (r && (r->op == OD_HOP_UnboxInt || r->op == OD_HOP_UnboxFloat || r->op == OD_HOP_BoxInt
+                 || r->op == OD_HOP_BoxFloat))
+        r = root(r->ops[0]);
+    if (!r || (r->op == OD_HOP_Const && !r->obj && unboxed_kind(r->type) == OD_XV_BOXED))
+        return W->nids;
+    return r->id;
+}
+
+/* Values whose operations here run no Python code: exact ints, floats, bools, strs, None. */
+#define PLAIN_BITS                                                                            \
+    (OD_TB(SmallInt) | OD_TB(BigInt) | OD_TB(Bool) | OD_TB(Float) | OD_TB(Str) | OD_TB(NoneType) \
+     | OD_TB(CInt64) | OD_TB(CDouble) | OD_TB(CBool))
+static int only(const OdHirInstr *v, uint32_t bits)
+{
+    return v && v->type.bits && !(v->type.bits & ~bits);
+}
+static int plain(const OdHirInstr *v) { return only(v, PLAIN_BITS); }
+
+/* Whether the frame must hold i's frame state's locals before i: 0 no (i runs no Python
+ * code); 1 yes (a Sync before it); 2 only at run time, when its code finds it needs it
+ * (Poll: the eval breaker is handled; ForIter, IsTrue: not a builtin iterator or object;
+ * Return: the frame has a frame object, which keeps the locals). */
+static int sync_kind(const OdHirInstr *i)
+{
+    if (!i->fs)
+        return 0;
+    switch (i->op) {
+    case OD_HOP_Snapshot: case OD_HOP_ForIter: case OD_HOP_Return:
+        return 2;
+    case OD_HOP_IsTrue:
+        return plain(i->ops[0]) || only(i->ops[0], OD_TB(Tuple) | OD_TB(List) | OD_TB(Dict)) ? 0 : 2;
+    case OD_HOP_BinaryOp: case OD_HOP_Compare:
+        return plain(i->ops[0]) && plain(i->ops[1]) ? 0 : 1;
+    case OD_HOP_UnaryOp: case OD_HOP_Not:
+        return plain(i->ops[0]) ? 0 : 1;
+    case OD_HOP_Subscr:
+        return only(i->ops[0], OD_TB(List) | OD_TB(Tuple) | OD_TB(Str) | OD_TB(Dict)) && plain(i->ops[1]) ? 0 : 1;
+    case OD_HOP_GetIter:
+        return only(i->ops[0], OD_TB(List) | OD_TB(Tuple) | OD_TB(Str) | OD_TB(Dict)) ? 0 : 1;
+    case OD_HOP_UnpackSequence:
+        return only(i->ops[0], OD_TB(List) | OD_TB(Tuple)) ? 0 : 1;
+    case OD_HOP_ListAppend: case OD_HOP_StoreGlobal: case OD_HOP_IncRef: case OD_HOP_DecRef:
+        return 0;
+    default:
+        return (od_hir_op_info[i->op].effects & OD_HE_WRITES) && !od_hir_is_term(i) ? 1 : 0;
+    }
+}
+
+/* The locals whose frame slot differs from i's frame state go to `out` (their count is
+ * returned); F becomes what the frame holds after a write-back of kind sk. */
+static int frame_sync(Lower *W, OdHirInstr *i, int sk, int *F, int *out)
+{
+    int n = 0, nl = i->fs->nlocals < W->nlocals ? i->fs->nlocals : W->nlocals;
+    for (int k = 0; k < nl; k++) {
+        int key = fkey(W, i->fs->slots[k]);
+        if (F[k] == key)
+            continue;
+        out[n++] = k;
+        F[k] = sk == 1 ? key : FK_UNKNOWN;
+    }
+    return n;
+}
+
+static void frame_walk(Lower *W, OdHirBlock *b, int *F)
+{
+    for (OdHirInstr *i = b->first; i; i = i->next) {
+        int sk = sync_kind(i);
+        if (sk) {
+            int n = frame_sync(W, i, sk, F, W->syncbuf);
+            /* an argument's slot written with another value: the code owns the argument */
+            for (int j = 0; j < n; j++) {
+                int k = W->syncbuf[j];
+                OdHirInstr *p = k < W->fn->nargs ? W->params[k] : NULL;
+                if (p && fkey(W, i->fs->slots[k]) != p->id)
+                    W->own[k] = 1;
+            }
+        }
+    }
+}
+
+/* Frame keys at the start of b from its predecessors' ends (those seen so far): the common
+ * key, or a phi of b whose operand on every edge is what that predecessor's frame holds. */
+static int frame_in(Lower *W, OdHirBlock *b, int *F)
+{
+    int nl = W->nlocals, seen = 0;
+    for (int p = 0; p < b->npreds; p++)
+        seen |= W->fseen[b->preds[p].from->id];
+    if (!seen)
+        return -1;
+    for (int k = 0; k < nl; k++) {
+        int v = FK_UNKNOWN, first = 1;
+        for (int p = 0; p < b->npreds; p++) {
+            OdHirBlock *from = b->preds[p].from;
+            if (!W->fseen[from->id])
+                continue;
+            int o = W->fout[(size_t)from->id * nl + k];
+            if (first)
+                v = o;
+            else if (v != o)
+                v = FK_UNKNOWN;
+            first = 0;
+        }
+        if (v == FK_UNKNOWN)
+            for (OdHirInstr *ph = b->first; ph && ph->op == OD_HOP_Phi && v == FK_UNKNOWN; ph = ph->next) {
+                int ok = 1;
+                for (int p = 0; p < b->npreds && ok; p++) {
+                    OdHirBlock *from = b->preds[p].from;
+                    int o = W->fout[(size_t)from->id * nl + k];
+                    ok = !W->fseen[from->id] || (o != FK_UNKNOWN && o == fkey(W, ph->ops[p]));
+                }
+                if (ok)
+                    v = ph->id;
+            }
+        F[k] = v;
+    }
+    return 0;
+}
+
+/* The data-flow to a fixed point (it only moves down: a key, then a phi, then unknown), then
+ * the owned Params. 0, 1 refused, -1 error. */
+static int frame_flow(Lower *W)
+{
+    int nl = W->nlocals, nb = W->fn->next_block_id;
+    size_t per = sizeof(int) * (size_t)(nl + 1);
+    W->fin = malloc(per * (size_t)(nb + 1));
+    W->fout = malloc(per * (size_t)(nb + 1));
+    W->fcur = malloc(per);
+    W->syncbuf = malloc(per);
+    W->fseen = calloc((size_t)nb + 1, 1);
+    W->own = calloc((size_t)nl + 1, 1);
+    W->params = calloc((size_t)nl + 1, sizeof(OdHirInstr *));
+    if (!W->fin || !W->fout || !W->fcur || !W->syncbuf || !W->fseen || !W->own || !W->params) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    OdHirBlock *entry = W->fn->blocks[0];
+    for (OdHirInstr *i = entry->first; i; i = i->next)
+        if (i->op == OD_HOP_Param && i->imm >= 0 && i->imm < nl)
+            W->params[i->imm] = i;
+    int *F = W->fcur;
+    for (int round = 0, changed = 1; changed; round++) {
+        if (round > 10000) {
+            snprintf(W->L->reason, sizeof W->L->reason, "write-back data-flow did not settle");
+            return 1;
+        }
+        changed = 0;
+        for (int k = 0; k < W->n; k++) {
+            OdHirBlock *b = W->order[k];
+            if (b == entry) {
+                for (int j = 0; j < nl; j++)
+                    F[j] = j >= W->fn->nargs ? W->nids : W->params[j] ? W->params[j]->id : FK_UNKNOWN;
+            } else if (frame_in(W, b, F) < 0) {
+                continue;
+            }
+            memcpy(W->fin + (size_t)b->id * nl, F, sizeof(int) * (size_t)nl);
+            frame_walk(W, b, F);
+            int *o = W->fout + (size_t)b->id * nl;
+            if (!W->fseen[b->id] || memcmp(o, F, sizeof(int) * (size_t)nl)) {
+                memcpy(o, F, sizeof(int) * (size_t)nl);
+                W->fseen[b->id] = 1;
+                changed = 1;
+            }
+        }
+    }
+    for (int k = 0; k < nl; k++)
+        if (W->own[k] && W->params[k])
+            W->params[k]->imm2 = 1;
+    return 0;
+}
+
+/* Records the locals in W->syncbuf as exit e's write-back list. */
+static int set_sync(Lower *W, int e, int n)
+{
+    OdLirExit *x = &W->L->exits[e];
+    if (!(x->sync = od_arena_alloc(&W->L->arena, sizeof(int) * (size_t)(n + 1))))
+        return -1;
+    memcpy(x->sync, W->syncbuf, sizeof(int) * (size_t)n);
+    x->nsync = n;
+    return 0;
+}
+
+/* The write-back list of exit e (of i, which writes back at run time when needed). */
+static int sync_exit(Lower *W, OdHirInstr *i, int e)
+{
+    return set_sync(W, e, frame_sync(W, i, 2, W->fcur, W->syncbuf));
+}
+
+/* A Sync before i (conditional: at Return, when the frame has a frame object). */
+static int write_back(Lower *W, OdHirInstr *i, int conditional)
+{
+    int n = frame_sync(W, i, conditional ? 2 : 1, W->fcur, W->syncbuf);
+    if (!n && !conditional)
+        return 0;
+    int e = exit_here(W, i, OD_XK_ERROR, OD_T2X_ERROR);
+    OdLirInstr *x;
+    if (e < 0 || set_sync(W, e, n) < 0 || !(x = emit(W, OD_LOP_Sync, 0)))
+        return -1;
+    x->exit = e;
+    x->imm = conditional;
+    return 0;
+}
+
 /* ---- generic operations through helpers ------------------------------------------------ */
 
 /* dst = helper(frame, [operands], imm, obj). */
@@ -429,6 +663,8 @@ static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int 
             return NULL;
         p->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
     }
+    if (sync_kind(i) == 1 && write_back(W, i, 0) < 0)
+        return NULL;
     int *srcs = malloc(sizeof(int) * (size_t)(i->nops + 1));
     if (!srcs) {
         PyErr_NoMemory();
@@ -577,7 +813,18 @@ static int lower_instr(Lower *W, OdHirInstr *i)
     OdHirInstr *out2 = NULL;
     W->hir = i->id;
     switch (i->op) {
-    case OD_HOP_Param: case OD_HOP_Const: case OD_HOP_Phi:
+    case OD_HOP_Param:
+        if (!owned_param(i))
+            return 0;
+        /* the frame's slot gets written back: the code keeps its own reference */
+        if (!(x = emit(W, OD_LOP_LoadLocal, 0)))
+            return -1;
+        x->imm = i->imm;
+        x->dst = W->vreg[i->id];
+        if (incref_vreg(W, x->dst, 0) < 0)
+            return -1;
+        return release_after(W, i, NULL);
+    case OD_HOP_Const: case OD_HOP_Phi:
         return 0;
     case OD_HOP_MethodSelf:     /* made by its LoadMethod; releases what dies here */
         return release_after(W, i, NULL);
@@ -585,7 +832,7 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         uint64_t *h = held_before(W, i);
         keep_owned(W, h);
         int e = new_exit(W, OD_XK_ERROR, OD_T2X_ERROR, i->fs, i->fs->depth, NULL, 0, h, -1);
-        if (e < 0 || !(x = emit(W, OD_LOP_Poll, 0)))
+        if (e < 0 || sync_exit(W, i, e) < 0 || !(x = emit(W, OD_LOP_Poll, 0)))
             return -1;
         x->exit = e;
         return 0;
@@ -683,6 +930,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if ((x->exit = exit_here(W, i, OD_XK_ERROR, OD_T2X_ERROR)) < 0)
             return -1;
         W->L->exits[x->exit].after_call = 1;
+        if (sync_kind(i) == 2 && sync_exit(W, i, x->exit) < 0)
+            return -1;
         break;
     }
     case OD_HOP_LoadMethod:
@@ -856,6 +1105,8 @@ static int lower_terminator(Lower *W, OdHirBlock *b)
         uint64_t *h = held_before(W, t);
         keep_owned(W, h);
         int e = it < 0 ? -1 : new_exit(W, OD_XK_ERROR, OD_T2X_ERROR, t->fs, t->fs->depth, NULL, 0, h, -1);
+        if (e >= 0 && sync_exit(W, t, e) < 0)
+            return -1;
         int t0 = e < 0 ? -1 : edge_target(W, b, 0), t1 = t0 < 0 ? -1 : edge_target(W, b, 1);
         if (t1 < 0 || !(x = emit(W, OD_LOP_ForIter, 1)))
             return -1;
@@ -863,7 +1114,7 @@ static int lower_terminator(Lower *W, OdHirBlock *b)
         x->src[0] = it;
         x->exit = e;
         x->dst = W->vreg[t->id];
-        x->ptr = od_t2_for_iter;
+        x->ptr = W->L->exits[e].nsync ? od_t2_for_iter_sync : od_t2_for_iter;
         x->target[0] = t0;
         x->target[1] = t1;
         if (W->L->out_slots < 3)
@@ -871,6 +1122,8 @@ static int lower_terminator(Lower *W, OdHirBlock *b)
         return 0;
     }
     case OD_HOP_Return: {
+        if (write_back(W, t, 1) < 0)
+            return -1;
         OdHirInstr *r = root(t->ops[0]);
         int v = use(W, t->ops[0]);
         if (v < 0)
@@ -953,6 +1206,10 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     memset(L, 0, sizeof *L);
     L->hir = fn;
     L->code = fn->code;
+    if (!od_t2_helpers_usable()) {
+        snprintf(L->reason, sizeof L->reason, "this CPython's range iterator layout is not 3.11's");
+        return 1;
+    }
     if (od_bytecode_decode(fn->code, &L->bc) < 0)
         return -1;
     Lower W = {L, fn};
@@ -975,6 +1232,10 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     W.n = od_hir_rpo(fn, W.order);
     for (int id = 0; id <= W.nids; id++)
         W.vreg[id] = -1;
+    W.nlocals = fn->nlocals;
+    if ((rc = frame_flow(&W)) != 0)
+        goto done;
+    rc = -1;
     for (int k = 0; k < W.n; k++)
         for (OdHirInstr *i = W.order[k]->first; i; i = i->next) {
             W.by_id[i->id] = i;
@@ -992,6 +1253,7 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     for (int k = 0; k < W.n; k++) {
         OdHirBlock *b = W.order[k];
         W.cur = W.lblock[b->id];
+        memcpy(W.fcur, W.fin + (size_t)b->id * W.nlocals, sizeof(int) * (size_t)W.nlocals);
         for (OdHirInstr *i = b->first; i && i != b->last; i = i->next)
             if ((rc = lower_instr(&W, i)) != 0)
                 goto done;
@@ -1010,6 +1272,13 @@ done:
     free(W.live_out);
     free(W.after);
     free(W.tmp);
+    free(W.fin);
+    free(W.fout);
+    free(W.fcur);
+    free(W.syncbuf);
+    free(W.fseen);
+    free(W.own);
+    free(W.params);
     return rc;
 }
 

@@ -61,6 +61,10 @@ PyObject *od_lir_print(const OdLir *L)
                 od_text_put(&o, " %.17g", d);
                 break;
             }
+            case OD_LOP_Sync:
+                if (i->imm)
+                    od_text_put(&o, " (frame object)");
+                break;
             case OD_LOP_IncRef: case OD_LOP_DecRef:
                 if (i->imm)
                     od_text_put(&o, " (nullable)");
@@ -81,7 +85,16 @@ PyObject *od_lir_print(const OdLir *L)
                 od_text_put(&o, ", L%d", i->target[1]);
             if (i->exit >= 0) {
                 const OdLirExit *x = &L->exits[i->exit];
-                od_text_put(&o, "  [exit %d: %s @%d]", i->exit, od_t2_exit_names[x->kind == OD_XK_ERROR ? OD_T2X_ERROR : x->reason], x->resume);
+                od_text_put(&o, "  [exit %d: %s @%d", i->exit, od_t2_exit_names[x->kind == OD_XK_ERROR ? OD_T2X_ERROR : x->reason], x->resume);
+                if (x->nsync) {
+                    /* the locals written back (by name) */
+                    od_text_put(&o, "; write back");
+                    for (int k = 0; k < x->nsync; k++) {
+                        PyObject *name = PyTuple_GET_ITEM(L->code->co_localsplusnames, x->sync[k]);
+                        od_text_put(&o, " %s", PyUnicode_AsUTF8(name));
+                    }
+                }
+                od_text_put(&o, "]");
             }
             od_text_put(&o, "\n");
         }

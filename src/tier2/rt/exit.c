@@ -112,6 +112,51 @@ PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
     return NULL;
 }
 
+int od_t2_sync(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
+{
+    const OdLirExit *x = &u->exits[exit];
+    int n = x->nsync;
+    PyObject *small[32], **vals = n <= 32 ? small : malloc(sizeof(PyObject *) * (size_t)n);
+    PyObject *const same = (PyObject *)&od_t2_stats;    /* a marker, never an object */
+    if (!vals) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyObject **lp = f->localsplus;
+    for (int j = 0; j < n; j++) {
+        const OdLirVal *v = &x->slots[x->sync[j]];
+        PyObject *now = lp[x->sync[j]];
+        /* the frame has it already (a loop's invariant written back in an earlier round) */
+        if ((v->kind == OD_XV_BOXED && *(PyObject **)(sp + v->off) == now)
+            || (v->kind == OD_XV_LOCAL && lp[v->local] == now)) {
+            vals[j] = same;
+            continue;
+        }
+        vals[j] = value(v, f, sp);
+        if (!vals[j] && v->kind >= OD_XV_CINT) {
+            while (j-- > 0)
+                if (vals[j] != same)
+                    Py_XDECREF(vals[j]);
+            if (vals != small)
+                free(vals);
+            return -1;
+        }
+    }
+    for (int j = 0; j < n; j++)
+        if (vals[j] != same) {
+            PyObject *old = lp[x->sync[j]];
+            lp[x->sync[j]] = vals[j];
+            vals[j] = old;
+        }
+    /* Last: releasing may run finalizers, which see the frame written back. */
+    for (int j = 0; j < n; j++)
+        if (vals[j] != same)
+            Py_XDECREF(vals[j]);
+    if (vals != small)
+        free(vals);
+    return 0;
+}
+
 PyObject *od_t2_exit_entry(_PyInterpreterFrame *f, OdT2Unit *u)
 {
     f->stacktop = f->f_code->co_nlocalsplus;

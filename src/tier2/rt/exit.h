@@ -47,7 +47,8 @@ struct OdT2State {
     uint64_t exits[OD_T2X__COUNT];
 };
 
-/* Process-wide counts for stats(). */
+/* Process-wide counts for stats(): `entries` counts frames tier-2 code ran (its prologue
+ * adds one: stats()["tier2"]["frames"]). */
 typedef struct {
     uint64_t compiled, refused, recompiled, given_up, entries;
     uint64_t exits[OD_T2X__COUNT];
@@ -55,6 +56,11 @@ typedef struct {
 extern OdT2Stats od_t2_stats;
 
 PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp);
+/* Write-back before code that may see the frame (lir.h): stores the locals exit record
+ * `exit` lists in its sync list into localsplus as owned references (unboxed values boxed)
+ * and releases the values they replace (last). 0, or -1 with MemoryError (nothing written;
+ * the code then leaves through the same exit, which is an ERROR exit). */
+int od_t2_sync(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp);
 /* The eval breaker was set at entry: the interpreter runs the frame from its start. */
 PyObject *od_t2_exit_entry(_PyInterpreterFrame *f, OdT2Unit *u);
 

@@ -87,9 +87,20 @@ OD_T2_HELPER(od_t2_not)
     return R(Py_NewRef(r ? Py_False : Py_True));
 }
 
+/* Truth of these runs no Python code. */
+static int plain_truth(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    return t == &PyLong_Type || t == &PyFloat_Type || t == &PyUnicode_Type || t == &PyList_Type
+           || t == &PyTuple_Type || t == &PyDict_Type || o == Py_None || t == &PySet_Type
+           || t == &PyFrozenSet_Type || t == &PyBytes_Type || t == &PyBool_Type;
+}
+
 OD_T2_HELPER(od_t2_truth)
 {
-    (void)f, (void)imm, (void)obj;
+    (void)f, (void)obj;
+    if (imm && !plain_truth(args[0]))
+        return OD_T2_SYNC;
     return PyObject_IsTrue(args[0]);
 }
 
@@ -253,10 +264,36 @@ OD_T2_HELPER(od_t2_box_float)
     return R(PyFloat_FromDouble(d));
 }
 
-OD_T2_HELPER(od_t2_for_iter)
+/* Iterators whose next item runs no Python code (out of line: the range test stays short). */
+static __attribute__((noinline)) int plain_iter(PyTypeObject *t)
 {
-    (void)f, (void)imm, (void)obj;
-    PyObject *it = args[0];
+    return t == &PyListIter_Type || t == &PyTupleIter_Type || t == &PyLongRangeIter_Type
+           || t == &PyUnicodeIter_Type || t == &PyDictIterKey_Type || t == &PyDictIterValue_Type
+           || t == &PyDictIterItem_Type || t == &PySetIter_Type || t == &PyBytesIter_Type
+           || t == &PyByteArrayIter_Type;
+}
+
+/* rangeobject.c's 3.11 layout of a range iterator (private there), checked against the
+ * type's tp_basicsize before tier 2 compiles anything (od_t2_helpers_usable). */
+typedef struct {
+    PyObject_HEAD
+    long index, start, step, len;
+} RangeIter;
+
+int od_t2_helpers_usable(void)
+{
+    return PyRangeIter_Type.tp_basicsize == (Py_ssize_t)sizeof(RangeIter);
+}
+
+static inline intptr_t next_item(PyObject *it)
+{
+    if (Py_TYPE(it) == &PyRangeIter_Type) {
+        /* what rangeiter_next does, without the indirect call */
+        RangeIter *r = (RangeIter *)it;
+        if (r->index < r->len)
+            return R(PyLong_FromLong((long)(r->start + (unsigned long)(r->index++) * r->step)));
+        return OD_T2_DONE;
+    }
     PyObject *next = (*Py_TYPE(it)->tp_iternext)(it);
     if (next)
         return R(next);
@@ -266,4 +303,19 @@ OD_T2_HELPER(od_t2_for_iter)
         PyErr_Clear();
     }
     return OD_T2_DONE;
+}
+
+OD_T2_HELPER(od_t2_for_iter_sync)
+{
+    (void)f, (void)imm, (void)obj;
+    PyTypeObject *t = Py_TYPE(args[0]);
+    if (__builtin_expect(t == &PyRangeIter_Type, 1) || plain_iter(t))
+        return next_item(args[0]);
+    return OD_T2_SYNC;
+}
+
+OD_T2_HELPER(od_t2_for_iter)
+{
+    (void)f, (void)imm, (void)obj;
+    return next_item(args[0]);
 }

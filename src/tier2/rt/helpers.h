@@ -18,6 +18,10 @@
 
 /* (PyObject *) result of od_t2_for_iter when the iterator is exhausted. */
 #define OD_T2_DONE ((intptr_t)1)
+/* Result of od_t2_for_iter_sync and od_t2_truth (imm 1) when the operation may run Python
+ * code (not a builtin iterator or object): the code writes its locals back (lir.h), then
+ * calls again (od_t2_for_iter, od_t2_truth with imm 0). */
+#define OD_T2_SYNC ((intptr_t)2)
 
 #define OD_T2_HELPER_OPS(X)                                                                  \
     X(BinaryOp, od_t2_binary_op, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
@@ -48,10 +52,13 @@ OD_T2_HELPER_OPS(OD_T2_DECLARE)
 
 OD_T2_HELPER(od_t2_box_int);      /* args[0]: int64 bits */
 OD_T2_HELPER(od_t2_box_float);    /* args[0]: double bits */
-OD_T2_HELPER(od_t2_truth);        /* 1, 0, or -1 with an exception */
+OD_T2_HELPER(od_t2_truth);        /* 1, 0, or -1 with an exception; imm 1: OD_T2_SYNC
+                                   * first for an object that is not of a builtin type */
 OD_T2_HELPER(od_t2_load_method);  /* args[0] <- method or NULL, args[1] <- self or attribute;
                                    * 0, or -1 with an exception */
 OD_T2_HELPER(od_t2_for_iter);     /* next item, OD_T2_DONE, or NULL with an exception */
+OD_T2_HELPER(od_t2_for_iter_sync); /* the same, or OD_T2_SYNC (nothing done) for an
+                                    * iterator whose next may run Python code */
 
 typedef intptr_t (*OdT2HelperFn)(_PyInterpreterFrame *, PyObject **, long long, PyObject *);
 
@@ -59,6 +66,10 @@ typedef struct {
     OdT2HelperFn fn;
     int check, exit_kind, reason;
 } OdT2HelperInfo;
+
+/* Whether the CPython layouts the helpers restate (a range iterator's) are this
+ * interpreter's: tier 2 compiles nothing otherwise. */
+int od_t2_helpers_usable(void);
 
 /* The helper a HIR op lowers to, or NULL. */
 const OdT2HelperInfo *od_t2_helper_for(OdHirOp op);
