@@ -281,6 +281,53 @@ def test_dis_tier2_shows_hir_then_lir_and_dis_native_the_tier2_code():
     assert "tier 2:" in native and "tier-2 prologue" in native and "jo " in native
 
 
+class _Marker:
+    pass
+
+
+_MARKER = _Marker()
+_MARKER_KEPT = [_MARKER] * 1000     # an over-release shows in its count before it frees it
+
+
+def _settrace_returning_marker(tracer):
+    sys.settrace(tracer)
+    return _MARKER
+
+
+def switches_tracing_on(tracer, how):
+    if how:
+        _settrace_returning_marker(tracer)  # a call statement: its result is popped
+    else:
+        sys.settrace(tracer)                # likewise (the result is None)
+    sys.settrace(None)
+
+
+def test_tracing_exit_after_a_call_statement_keeps_the_result_reference():
+    """The TRACING exit after a call whose result nothing uses pushes that result for the
+    interpreter's POP_TOP: it was released before the exit took its reference, so every
+    sys.settrace(tracer) statement run in tier 2 released None once too often (test_pdb and
+    test_sys_settrace then died in none_dealloc at interpreter finalization)."""
+    def tracer(frame, event, arg):
+        return tracer
+
+    def measure():
+        none0, marker0 = sys.getrefcount(None), sys.getrefcount(_MARKER)
+        for k in range(200):
+            switches_tracing_on(tracer, k & 1)
+        return sys.getrefcount(None) - none0, sys.getrefcount(_MARKER) - marker0
+
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        switches_tracing_on(tracer, 0)
+        got = measure()
+        info = overdrive.info(switches_tracing_on)
+    finally:
+        sys.settrace(None)
+        overdrive.disable()
+    assert info["tier"] == 2 and info["tier2"]["exits"].get("TRACING", 0) >= 200, info
+    assert got == (0, 0)
+
+
 def _leak_cases():
     def arith(a, b):
         x = a * b + G

@@ -731,8 +731,9 @@ static int trace_check(Lower *W, OdHirInstr *i, OdHirInstr *out2)
     if (next->depth < 0 || keep < 0 || keep > i->fs->depth)
         return 0;
     OdHirInstr *extra[2] = {i, out2};
-    uint64_t *h = W->tmp + W->words;
-    memcpy(h, W->after + (size_t)i->id * W->words, sizeof(uint64_t) * (size_t)W->words);
+    /* Before release_after: the code still owns i's dying operands and i's results (also
+     * when nothing uses them), and the exit releases them after taking its references. */
+    uint64_t *h = held_before(W, i);
     if (tracked(i))
         BIT_SET(h, i->id);
     if (out2 && tracked(out2))
@@ -960,11 +961,11 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         break;
     }
     }
-    if (release_after(W, i, NULL) < 0)
+    /* The trace check comes before the releases: a call's result nothing uses (a call
+     * statement) is what the exit pushes, and must not be released before it. */
+    if ((od_hir_op_info[i->op].effects & OD_HE_WRITES) && trace_check(W, i, out2) < 0)
         return -1;
-    if (od_hir_op_info[i->op].effects & OD_HE_WRITES)
-        return trace_check(W, i, out2);
-    return 0;
+    return release_after(W, i, NULL);
 }
 
 /* ---- edges ----------------------------------------------------------------------------- */
