@@ -454,3 +454,14 @@ def test_a_loop_without_calls_writes_nothing_back():
     lir = overdrive.dis_text(pure_loop, tier=2).split("--- LIR")[1]
     body = [ln for ln in lir.splitlines() if ln.strip().startswith("Sync")]
     assert body == [ln for ln in body if "(frame object)" in ln], body
+
+
+def test_huge_frames_are_refused():
+    """Frame states hold every local and stack slot, so the cost is instructions times
+    slots: namedtuple's __new__ with 5000 fields took minutes and 1.5 GB in the stress mode."""
+    names = ", ".join(f"a{k}" for k in range(600))
+    big = eval(f"lambda {names}: ({names})")
+    with pytest.raises(ValueError, match="too many locals and stack slots"):
+        overdrive.dis_text(big, tier=2)
+    small = eval("lambda " + ", ".join(f"a{k}" for k in range(100)) + ": a0")
+    assert "LIR" in overdrive.dis_text(small, tier=2)

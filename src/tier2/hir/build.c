@@ -837,6 +837,12 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
         return refuse(B, "generators and coroutines are not built yet");
     if (co->co_ncellvars || co->co_nfreevars)
         return refuse(B, "cell and free variables are not modelled");
+    /* Every instruction with effects carries all locals and stack slots, and the passes,
+     * the verifier and the exits walk them: the cost grows with instructions times slots
+     * (a namedtuple of 5000 fields made its 5001-argument __new__ take minutes and 1.5 GB). */
+    if (co->co_nlocalsplus + co->co_stacksize > OD_HIR_MAX_SLOTS)
+        return refuse(B, "too many locals and stack slots (%d, at most %d)",
+                      co->co_nlocalsplus + co->co_stacksize, OD_HIR_MAX_SLOTS);
     if (od_bytecode_decode(co, &B->bc) < 0)
         return -1;
     int r = 0;
