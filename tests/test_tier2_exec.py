@@ -1,5 +1,6 @@
 """Tier 2 end to end: HIR with guards -> LIR -> registers -> machine code, run and compared
 with the interpreter, with its exits (deoptimization) checked by reason."""
+import signal
 import sys
 
 import pytest
@@ -465,3 +466,33 @@ def test_huge_frames_are_refused():
         overdrive.dis_text(big, tier=2)
     small = eval("lambda " + ", ".join(f"a{k}" for k in range(100)) + ": a0")
     assert "LIR" in overdrive.dis_text(small, tier=2)
+
+
+def signalled_during_call(setitimer, work, arg, flags):
+    setitimer(signal.ITIMER_REAL, 1e-6)     # fires during work(arg), a C call
+    work(arg)
+    return flags[0]
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer")
+def test_a_signal_during_a_call_is_handled_after_the_call():
+    """The interpreter checks the eval breaker after CALL: a Python signal handler runs
+    before the next instruction (test_signal's test_setitimer_tiny)."""
+    flags = [False]
+
+    def handler(signum, frame):
+        flags[0] = True
+    old = signal.signal(signal.SIGALRM, handler)
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        got = []
+        for _ in range(3):
+            flags[0] = False
+            got.append(signalled_during_call(signal.setitimer, sorted, range(300_000), flags))
+        info = overdrive.info(signalled_during_call)
+    finally:
+        overdrive.disable()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert info["tier"] == 2
+    assert got == [True, True, True]

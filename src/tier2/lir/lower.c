@@ -717,19 +717,19 @@ static int pushes_after(const OdHirInstr *i)
     }
 }
 
-/* After a call that may run Python code: leave if tracing was switched on, at the next
- * bytecode instruction (the call's results on the stack). */
-static int trace_check(Lower *W, OdHirInstr *i, OdHirInstr *out2)
+/* The exit after i at the next bytecode instruction (i's results on the stack): -2 when
+ * there is no such state (a jump, or depths that do not fit). */
+static int exit_after(Lower *W, OdHirInstr *i, OdHirInstr *out2, int kind, int reason)
 {
     int pushes = pushes_after(i);
     OdLir *L = W->L;
     int j = i->fs && i->fs->offset < L->bc.ncodeunits ? L->bc.instr_at_unit[i->fs->offset] : -1;
     if (pushes < 0 || j < 0 || j + 1 >= L->bc.ninstrs || od_opcode_is_jump(L->bc.instrs[j].opcode))
-        return 0;
+        return -2;
     const OdInstr *next = &L->bc.instrs[j + 1];
     int keep = next->depth - pushes;
     if (next->depth < 0 || keep < 0 || keep > i->fs->depth)
-        return 0;
+        return -2;
     OdHirInstr *extra[2] = {i, out2};
     /* Before release_after: the code still owns i's dying operands and i's results (also
      * when nothing uses them), and the exit releases them after taking its references. */
@@ -739,8 +739,35 @@ static int trace_check(Lower *W, OdHirInstr *i, OdHirInstr *out2)
     if (out2 && tracked(out2))
         BIT_SET(h, out2->id);
     keep_owned(W, h);
-    int x = new_exit(W, OD_XK_DEOPT, OD_T2X_TRACING, i->fs, keep, extra, pushes, h, next->start);
+    return new_exit(W, kind, reason, i->fs, keep, extra, pushes, h, next->start);
+}
+
+/* After a call that may run Python code: leave if tracing was switched on, at the next
+ * bytecode instruction (the call's results on the stack). */
+static int trace_check(Lower *W, OdHirInstr *i, OdHirInstr *out2)
+{
+    int x = exit_after(W, i, out2, OD_XK_DEOPT, OD_T2X_TRACING);
+    if (x == -2)
+        return 0;
     OdLirInstr *t = x < 0 ? NULL : emit(W, OD_LOP_TraceCheck, 0);
+    if (!t)
+        return -1;
+    t->exit = x;
+    return 0;
+}
+
+/* After CALL the interpreter checks the eval breaker (CHECK_EVAL_BREAKER): a signal that
+ * arrived during the call has its Python handler run before the next instruction, and an
+ * exception from it is raised at the CALL with the result on the stack (an ERROR exit in
+ * the state after the call). */
+static int poll_after_call(Lower *W, OdHirInstr *i, OdHirInstr *out2)
+{
+    int x = exit_after(W, i, out2, OD_XK_ERROR, OD_T2X_ERROR);
+    if (x == -2)
+        return 0;
+    if (x < 0 || sync_exit(W, i, x) < 0)
+        return -1;
+    OdLirInstr *t = emit(W, OD_LOP_Poll, 0);
     if (!t)
         return -1;
     t->exit = x;
@@ -964,6 +991,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
     /* The trace check comes before the releases: a call's result nothing uses (a call
      * statement) is what the exit pushes, and must not be released before it. */
     if ((od_hir_op_info[i->op].effects & OD_HE_WRITES) && trace_check(W, i, out2) < 0)
+        return -1;
+    if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && poll_after_call(W, i, out2) < 0)
         return -1;
     return release_after(W, i, NULL);
 }
