@@ -496,3 +496,24 @@ def test_a_signal_during_a_call_is_handled_after_the_call():
         signal.signal(signal.SIGALRM, old)
     assert info["tier"] == 2
     assert got == [True, True, True]
+
+
+def quickened_by_the_interpreter(x, y):
+    a, b = x, y
+    return a + b
+
+
+def test_the_interpreter_quickens_code_that_runs_in_tier_2():
+    """Tier 2 keeps CPython's warm-up count at entry and lets the interpreter run the frame
+    at which it quickens the code object (test_dis's adaptive disassemblies)."""
+    import dis
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        for _ in range(10):
+            assert quickened_by_the_interpreter(1, 2) == 3
+        info = overdrive.info(quickened_by_the_interpreter)
+    finally:
+        overdrive.disable()
+    names = [i.opname for i in dis.get_instructions(quickened_by_the_interpreter, adaptive=True)]
+    assert info["tier"] == 2 and info["tier2"]["exits"] == {}, info
+    assert "RESUME_QUICK" in names and "LOAD_FAST__LOAD_FAST" in names, names
