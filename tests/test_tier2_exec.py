@@ -517,3 +517,36 @@ def test_the_interpreter_quickens_code_that_runs_in_tier_2():
     names = [i.opname for i in dis.get_instructions(quickened_by_the_interpreter, adaptive=True)]
     assert info["tier"] == 2 and info["tier2"]["exits"] == {}, info
     assert "RESUME_QUICK" in names and "LOAD_FAST__LOAD_FAST" in names, names
+
+
+class _Finalized:
+    lines = []
+
+    def __del__(self):
+        _Finalized.lines.append(sys._getframe(1).f_lineno - releases_at_none.__code__.co_firstlineno)
+
+
+def releases_at_none(make):
+    x = make()
+    # the interpreter releases x's object at the next line
+    x = None
+    return x
+
+
+def test_rebinding_a_local_to_none_releases_its_object_at_that_line():
+    """`x = None` runs the finalizer of x's object at that line (test_warnings'
+    test_tracemalloc: a ResourceWarning's line)."""
+    overdrive.disable()
+    _Finalized.lines.clear()
+    releases_at_none(_Finalized)
+    expected = list(_Finalized.lines)
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        _Finalized.lines.clear()
+        releases_at_none(_Finalized)
+        got = list(_Finalized.lines)
+        info = overdrive.info(releases_at_none)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2
+    assert expected == [3] and got == expected

@@ -226,6 +226,17 @@ static int step(Builder *B, const OdInstr *in, BcBlock *blk)
         PUSH(v);
         break;
     case STORE_FAST:
+        v = B->cur[arg];
+        if (B->cur[B->nlocals + B->depth - 1]->op == OD_HOP_Const
+            && B->cur[B->nlocals + B->depth - 1]->obj == Py_None && v->op != OD_HOP_Const
+            && v->op != OD_HOP_Param && v != B->cur[B->nlocals + B->depth - 1]) {
+            /* `x = None` releases x's object here in the interpreter (its finalizer runs at
+             * this line): a release point keeps the value alive until this instruction
+             * (a Snapshot with imm 1; the lowering sets prev_instr for the release). */
+            NEW(i, OD_HOP_Snapshot, 0);
+            i->imm = 1;
+            i->imm2 = arg;
+        }
         B->cur[arg] = POP();
         break;
     case LOAD_CONST:

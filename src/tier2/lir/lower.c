@@ -476,7 +476,9 @@ static int sync_kind(const OdHirInstr *i)
     if (!i->fs)
         return 0;
     switch (i->op) {
-    case OD_HOP_Snapshot: case OD_HOP_ForIter: case OD_HOP_Return:
+    case OD_HOP_Snapshot:
+        return i->imm == 1 ? 0 : 2;     /* a release point (`x = None`) runs nothing itself */
+    case OD_HOP_ForIter: case OD_HOP_Return:
         return 2;
     case OD_HOP_IsTrue:
         return plain(i->ops[0]) || only(i->ops[0], OD_TB(Tuple) | OD_TB(List) | OD_TB(Dict)) ? 0 : 2;
@@ -857,6 +859,17 @@ static int lower_instr(Lower *W, OdHirInstr *i)
     case OD_HOP_MethodSelf:     /* made by its LoadMethod; releases what dies here */
         return release_after(W, i, NULL);
     case OD_HOP_Snapshot: {
+        if (i->imm == 1) {
+            /* a release point (`x = None`): the old value dies here, at this line */
+            OdHirInstr *old = (int)i->imm2 < i->fs->nlocals ? root(i->fs->slots[i->imm2]) : NULL;
+            if (old && owned(old) && !BIT_GET(W->after + (size_t)i->id * W->words, old->id)) {
+                int j = i->fs->offset < W->L->bc.ncodeunits ? W->L->bc.instr_at_unit[i->fs->offset] : -1;
+                if (!(x = emit(W, OD_LOP_SetPrev, 0)))
+                    return -1;
+                x->imm = j >= 0 ? W->L->bc.instrs[j].index : i->fs->offset;
+            }
+            return release_after(W, i, NULL);
+        }
         uint64_t *h = held_before(W, i);
         keep_owned(W, h);
         int e = new_exit(W, OD_XK_ERROR, OD_T2X_ERROR, i->fs, i->fs->depth, NULL, 0, h, -1);
