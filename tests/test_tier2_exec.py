@@ -1,5 +1,6 @@
 """Tier 2 end to end: HIR with guards -> LIR -> registers -> machine code, run and compared
 with the interpreter, with its exits (deoptimization) checked by reason."""
+import signal
 import sys
 
 import pytest
@@ -281,6 +282,53 @@ def test_dis_tier2_shows_hir_then_lir_and_dis_native_the_tier2_code():
     assert "tier 2:" in native and "tier-2 prologue" in native and "jo " in native
 
 
+class _Marker:
+    pass
+
+
+_MARKER = _Marker()
+_MARKER_KEPT = [_MARKER] * 1000     # an over-release shows in its count before it frees it
+
+
+def _settrace_returning_marker(tracer):
+    sys.settrace(tracer)
+    return _MARKER
+
+
+def switches_tracing_on(tracer, how):
+    if how:
+        _settrace_returning_marker(tracer)  # a call statement: its result is popped
+    else:
+        sys.settrace(tracer)                # likewise (the result is None)
+    sys.settrace(None)
+
+
+def test_tracing_exit_after_a_call_statement_keeps_the_result_reference():
+    """The TRACING exit after a call whose result nothing uses pushes that result for the
+    interpreter's POP_TOP: it was released before the exit took its reference, so every
+    sys.settrace(tracer) statement run in tier 2 released None once too often (test_pdb and
+    test_sys_settrace then died in none_dealloc at interpreter finalization)."""
+    def tracer(frame, event, arg):
+        return tracer
+
+    def measure():
+        none0, marker0 = sys.getrefcount(None), sys.getrefcount(_MARKER)
+        for k in range(200):
+            switches_tracing_on(tracer, k & 1)
+        return sys.getrefcount(None) - none0, sys.getrefcount(_MARKER) - marker0
+
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        switches_tracing_on(tracer, 0)
+        got = measure()
+        info = overdrive.info(switches_tracing_on)
+    finally:
+        sys.settrace(None)
+        overdrive.disable()
+    assert info["tier"] == 2 and info["tier2"]["exits"].get("TRACING", 0) >= 200, info
+    assert got == (0, 0)
+
+
 def _leak_cases():
     def arith(a, b):
         x = a * b + G
@@ -407,3 +455,98 @@ def test_a_loop_without_calls_writes_nothing_back():
     lir = overdrive.dis_text(pure_loop, tier=2).split("--- LIR")[1]
     body = [ln for ln in lir.splitlines() if ln.strip().startswith("Sync")]
     assert body == [ln for ln in body if "(frame object)" in ln], body
+
+
+def test_huge_frames_are_refused():
+    """Frame states hold every local and stack slot, so the cost is instructions times
+    slots: namedtuple's __new__ with 5000 fields took minutes and 1.5 GB in the stress mode."""
+    names = ", ".join(f"a{k}" for k in range(600))
+    big = eval(f"lambda {names}: ({names})")
+    with pytest.raises(ValueError, match="too many locals and stack slots"):
+        overdrive.dis_text(big, tier=2)
+    small = eval("lambda " + ", ".join(f"a{k}" for k in range(100)) + ": a0")
+    assert "LIR" in overdrive.dis_text(small, tier=2)
+
+
+def signalled_during_call(setitimer, work, arg, flags):
+    setitimer(signal.ITIMER_REAL, 1e-6)     # fires during work(arg), a C call
+    work(arg)
+    return flags[0]
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer")
+def test_a_signal_during_a_call_is_handled_after_the_call():
+    """The interpreter checks the eval breaker after CALL: a Python signal handler runs
+    before the next instruction (test_signal's test_setitimer_tiny)."""
+    flags = [False]
+
+    def handler(signum, frame):
+        flags[0] = True
+    old = signal.signal(signal.SIGALRM, handler)
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        got = []
+        for _ in range(3):
+            flags[0] = False
+            got.append(signalled_during_call(signal.setitimer, sorted, range(300_000), flags))
+        info = overdrive.info(signalled_during_call)
+    finally:
+        overdrive.disable()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert info["tier"] == 2
+    assert got == [True, True, True]
+
+
+def quickened_by_the_interpreter(x, y):
+    a, b = x, y
+    return a + b
+
+
+def test_the_interpreter_quickens_code_that_runs_in_tier_2():
+    """Tier 2 keeps CPython's warm-up count at entry and lets the interpreter run the frame
+    at which it quickens the code object (test_dis's adaptive disassemblies)."""
+    import dis
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        for _ in range(10):
+            assert quickened_by_the_interpreter(1, 2) == 3
+        info = overdrive.info(quickened_by_the_interpreter)
+    finally:
+        overdrive.disable()
+    names = [i.opname for i in dis.get_instructions(quickened_by_the_interpreter, adaptive=True)]
+    assert info["tier"] == 2 and info["tier2"]["exits"] == {}, info
+    assert "RESUME_QUICK" in names and "LOAD_FAST__LOAD_FAST" in names, names
+
+
+class _Finalized:
+    lines = []
+
+    def __del__(self):
+        _Finalized.lines.append(sys._getframe(1).f_lineno - releases_at_none.__code__.co_firstlineno)
+
+
+def releases_at_none(make):
+    x = make()
+    # the interpreter releases x's object at the next line
+    x = None
+    return x
+
+
+def test_rebinding_a_local_to_none_releases_its_object_at_that_line():
+    """`x = None` runs the finalizer of x's object at that line (test_warnings'
+    test_tracemalloc: a ResourceWarning's line)."""
+    overdrive.disable()
+    _Finalized.lines.clear()
+    releases_at_none(_Finalized)
+    expected = list(_Finalized.lines)
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        _Finalized.lines.clear()
+        releases_at_none(_Finalized)
+        got = list(_Finalized.lines)
+        info = overdrive.info(releases_at_none)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2
+    assert expected == [3] and got == expected

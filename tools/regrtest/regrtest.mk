@@ -6,7 +6,7 @@
 #   make regrtest-full       whole suite, JIT at threshold 0 (not in CI)
 #   make regrtest-baseline   whole suite + core subset on stock CPython,
 #                            records tools/regrtest/expected_stock.json
-#   make regrtest-tier2      core subset in tier 2's stress mode (not yet in make test)
+#   make regrtest-tier2      core subset in tier 2's stress mode (part of make test)
 #   make regrtest-selftest   checks the gate logic itself with a fake JIT
 #
 # Extra runner options: make regrtest REGRTEST_ARGS='--tier2'
@@ -30,8 +30,8 @@ REGRTEST_STOCK_PY   := $(REGRTEST_STOCK_VENV)/bin/python
 regrtest: install regrtest-selftest
 	$(REGRTEST_NICE) $(VPY) $(REGRTEST) --suite core --total-timeout 3600 $(REGRTEST_ARGS)
 
-# Tier 2's stress mode (OVERDRIVE_TIER2_THRESHOLD=0), not yet in `make test` (it does not
-# pass: docs/compatibility.md, "Tier 2's stress mode"): the gate also needs
+# Tier 2's stress mode (OVERDRIVE_TIER2_THRESHOLD=0), part of `make test`
+# (docs/compatibility.md, "Tier 2's stress mode"): the gate also needs
 # tier-2 frames to have run (stats()["tier2"]["frames"] in the JIT figures).
 regrtest-tier2: install
 	$(REGRTEST_NICE) $(VPY) $(REGRTEST) --suite core --tier2 --total-timeout 3600 $(REGRTEST_ARGS)

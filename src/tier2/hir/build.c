@@ -226,6 +226,17 @@ static int step(Builder *B, const OdInstr *in, BcBlock *blk)
         PUSH(v);
         break;
     case STORE_FAST:
+        v = B->cur[arg];
+        if (B->cur[B->nlocals + B->depth - 1]->op == OD_HOP_Const
+            && B->cur[B->nlocals + B->depth - 1]->obj == Py_None && v->op != OD_HOP_Const
+            && v->op != OD_HOP_Param && v != B->cur[B->nlocals + B->depth - 1]) {
+            /* `x = None` releases x's object here in the interpreter (its finalizer runs at
+             * this line): a release point keeps the value alive until this instruction
+             * (a Snapshot with imm 1; the lowering sets prev_instr for the release). */
+            NEW(i, OD_HOP_Snapshot, 0);
+            i->imm = 1;
+            i->imm2 = arg;
+        }
         B->cur[arg] = POP();
         break;
     case LOAD_CONST:
@@ -837,6 +848,12 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
         return refuse(B, "generators and coroutines are not built yet");
     if (co->co_ncellvars || co->co_nfreevars)
         return refuse(B, "cell and free variables are not modelled");
+    /* Every instruction with effects carries all locals and stack slots, and the passes,
+     * the verifier and the exits walk them: the cost grows with instructions times slots
+     * (a namedtuple of 5000 fields made its 5001-argument __new__ take minutes and 1.5 GB). */
+    if (co->co_nlocalsplus + co->co_stacksize > OD_HIR_MAX_SLOTS)
+        return refuse(B, "too many locals and stack slots (%d, at most %d)",
+                      co->co_nlocalsplus + co->co_stacksize, OD_HIR_MAX_SLOTS);
     if (od_bytecode_decode(co, &B->bc) < 0)
         return -1;
     int r = 0;

@@ -174,6 +174,9 @@ PyObject *od_hir_own(OdHirFunc *fn, PyObject *obj);
 
 /* Builds HIR from a code object (build.c). 0 on success; 1 when the function is refused
  * (fn->reason says why, no exception set); -1 with a Python exception set. */
+/* Largest frame the builder accepts (co_nlocalsplus + co_stacksize): frame states hold
+ * every slot, so the cost is instructions times slots. */
+#define OD_HIR_MAX_SLOTS 512
 int od_hir_build(OdHirFunc *fn, PyCodeObject *co);
 
 /* Deterministic text of the function (print.c): a new str, or NULL with an exception. */

@@ -603,6 +603,15 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyInterpreterState_Get()->ceval.eval_breaker);
     od_cmp32_mi(a, OD_RAX, 0, 0);
     od_jcc(a, OD_CC_NE, c.entry_exit);
+    /* CPython's warm-up count, kept as RESUME keeps it: the entry at which the interpreter
+     * would quicken the code object lets the interpreter run the frame (once), so the
+     * adaptive bytecode is quickened and specializes as without the JIT (tier 1 does the
+     * same). */
+    OdLabel warm = od_label_new(a), warmed = od_label_new(a);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)L->code);
+    od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
+    od_jcc(a, OD_CC_NE, warm);
+    od_label_bind(a, warmed);
     /* body */
     for (int b = 0; b < L->nblocks; b++) {
         c.next_block = b + 1;
@@ -680,6 +689,15 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_mov_rr(a, OD_RDI, R_FRAME);
     od_mov_rm(a, OD_RSI, OD_RSP, OD_LIR_OFF_UNIT);
     od_call_abs(a, od_t2_exit_entry);
+    od_jmp(a, c.epilogue);
+    od_label_bind(a, warm);
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)L->code);
+    od_call_abs(a, (const void *)od_rt_warmup);
+    od_test32_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, warmed);
+    od_mov_rr(a, OD_RDI, R_FRAME);
+    od_mov_rm(a, OD_RSI, OD_RSP, OD_LIR_OFF_UNIT);
+    od_call_abs(a, od_t2_exit_warmup);
     od_jmp(a, c.epilogue);
     od_emit_plt(a);
     int rc = -1;

@@ -476,7 +476,9 @@ static int sync_kind(const OdHirInstr *i)
     if (!i->fs)
         return 0;
     switch (i->op) {
-    case OD_HOP_Snapshot: case OD_HOP_ForIter: case OD_HOP_Return:
+    case OD_HOP_Snapshot:
+        return i->imm == 1 ? 0 : 2;     /* a release point (`x = None`) runs nothing itself */
+    case OD_HOP_ForIter: case OD_HOP_Return:
         return 2;
     case OD_HOP_IsTrue:
         return plain(i->ops[0]) || only(i->ops[0], OD_TB(Tuple) | OD_TB(List) | OD_TB(Dict)) ? 0 : 2;
@@ -717,29 +719,57 @@ static int pushes_after(const OdHirInstr *i)
     }
 }
 
-/* After a call that may run Python code: leave if tracing was switched on, at the next
- * bytecode instruction (the call's results on the stack). */
-static int trace_check(Lower *W, OdHirInstr *i, OdHirInstr *out2)
+/* The exit after i at the next bytecode instruction (i's results on the stack): -2 when
+ * there is no such state (a jump, or depths that do not fit). */
+static int exit_after(Lower *W, OdHirInstr *i, OdHirInstr *out2, int kind, int reason)
 {
     int pushes = pushes_after(i);
     OdLir *L = W->L;
     int j = i->fs && i->fs->offset < L->bc.ncodeunits ? L->bc.instr_at_unit[i->fs->offset] : -1;
     if (pushes < 0 || j < 0 || j + 1 >= L->bc.ninstrs || od_opcode_is_jump(L->bc.instrs[j].opcode))
-        return 0;
+        return -2;
     const OdInstr *next = &L->bc.instrs[j + 1];
     int keep = next->depth - pushes;
     if (next->depth < 0 || keep < 0 || keep > i->fs->depth)
-        return 0;
+        return -2;
     OdHirInstr *extra[2] = {i, out2};
-    uint64_t *h = W->tmp + W->words;
-    memcpy(h, W->after + (size_t)i->id * W->words, sizeof(uint64_t) * (size_t)W->words);
+    /* Before release_after: the code still owns i's dying operands and i's results (also
+     * when nothing uses them), and the exit releases them after taking its references. */
+    uint64_t *h = held_before(W, i);
     if (tracked(i))
         BIT_SET(h, i->id);
     if (out2 && tracked(out2))
         BIT_SET(h, out2->id);
     keep_owned(W, h);
-    int x = new_exit(W, OD_XK_DEOPT, OD_T2X_TRACING, i->fs, keep, extra, pushes, h, next->start);
+    return new_exit(W, kind, reason, i->fs, keep, extra, pushes, h, next->start);
+}
+
+/* After a call that may run Python code: leave if tracing was switched on, at the next
+ * bytecode instruction (the call's results on the stack). */
+static int trace_check(Lower *W, OdHirInstr *i, OdHirInstr *out2)
+{
+    int x = exit_after(W, i, out2, OD_XK_DEOPT, OD_T2X_TRACING);
+    if (x == -2)
+        return 0;
     OdLirInstr *t = x < 0 ? NULL : emit(W, OD_LOP_TraceCheck, 0);
+    if (!t)
+        return -1;
+    t->exit = x;
+    return 0;
+}
+
+/* After CALL the interpreter checks the eval breaker (CHECK_EVAL_BREAKER): a signal that
+ * arrived during the call has its Python handler run before the next instruction, and an
+ * exception from it is raised at the CALL with the result on the stack (an ERROR exit in
+ * the state after the call). */
+static int poll_after_call(Lower *W, OdHirInstr *i, OdHirInstr *out2)
+{
+    int x = exit_after(W, i, out2, OD_XK_ERROR, OD_T2X_ERROR);
+    if (x == -2)
+        return 0;
+    if (x < 0 || sync_exit(W, i, x) < 0)
+        return -1;
+    OdLirInstr *t = emit(W, OD_LOP_Poll, 0);
     if (!t)
         return -1;
     t->exit = x;
@@ -829,6 +859,17 @@ static int lower_instr(Lower *W, OdHirInstr *i)
     case OD_HOP_MethodSelf:     /* made by its LoadMethod; releases what dies here */
         return release_after(W, i, NULL);
     case OD_HOP_Snapshot: {
+        if (i->imm == 1) {
+            /* a release point (`x = None`): the old value dies here, at this line */
+            OdHirInstr *old = (int)i->imm2 < i->fs->nlocals ? root(i->fs->slots[i->imm2]) : NULL;
+            if (old && owned(old) && !BIT_GET(W->after + (size_t)i->id * W->words, old->id)) {
+                int j = i->fs->offset < W->L->bc.ncodeunits ? W->L->bc.instr_at_unit[i->fs->offset] : -1;
+                if (!(x = emit(W, OD_LOP_SetPrev, 0)))
+                    return -1;
+                x->imm = j >= 0 ? W->L->bc.instrs[j].index : i->fs->offset;
+            }
+            return release_after(W, i, NULL);
+        }
         uint64_t *h = held_before(W, i);
         keep_owned(W, h);
         int e = new_exit(W, OD_XK_ERROR, OD_T2X_ERROR, i->fs, i->fs->depth, NULL, 0, h, -1);
@@ -960,11 +1001,13 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         break;
     }
     }
-    if (release_after(W, i, NULL) < 0)
+    /* The trace check comes before the releases: a call's result nothing uses (a call
+     * statement) is what the exit pushes, and must not be released before it. */
+    if ((od_hir_op_info[i->op].effects & OD_HE_WRITES) && trace_check(W, i, out2) < 0)
         return -1;
-    if (od_hir_op_info[i->op].effects & OD_HE_WRITES)
-        return trace_check(W, i, out2);
-    return 0;
+    if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && poll_after_call(W, i, out2) < 0)
+        return -1;
+    return release_after(W, i, NULL);
 }
 
 /* ---- edges ----------------------------------------------------------------------------- */

@@ -170,6 +170,17 @@ PyObject *od_t2_exit_entry(_PyInterpreterFrame *f, OdT2Unit *u)
     return NULL;
 }
 
+PyObject *od_t2_exit_warmup(_PyInterpreterFrame *f, OdT2Unit *u)
+{
+    f->stacktop = f->f_code->co_nlocalsplus;
+    f->prev_instr = _PyCode_CODE(f->f_code) - 1;
+    u->unit.exit_pending = 1;
+    u->unit.throw_pending = 0;
+    u->unit.last_exit = OD_EXIT_WARMUP;
+    u->unit.last_exit_opcode = RESUME;
+    return NULL;
+}
+
 void od_t2_unit_free(OdT2Unit *u)
 {
     if (!u)

@@ -63,6 +63,10 @@ PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp);
 int od_t2_sync(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp);
 /* The eval breaker was set at entry: the interpreter runs the frame from its start. */
 PyObject *od_t2_exit_entry(_PyInterpreterFrame *f, OdT2Unit *u);
+/* The entry at which CPython quickens the code object (runtime/helpers.h, od_rt_warmup):
+ * the interpreter runs the frame from its start, once per code object (not counted as an
+ * exit of tier 2). */
+PyObject *od_t2_exit_warmup(_PyInterpreterFrame *f, OdT2Unit *u);
 
 void od_t2_unit_free(OdT2Unit *u);
 void od_t2_state_free(OdT2State *s);
