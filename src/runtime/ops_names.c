@@ -349,6 +349,17 @@ static int worth_filling(const OdAttrCache *c)
     return c->misses < 16 || c->hits >= c->misses;
 }
 
+/* After a generic lookup at `site` for key `t`: the entry to fill, with the miss counted, or
+ * NULL when no fill is worth it (a megamorphic site between retries, or a thrashing entry). */
+static OdAttrCache *entry_to_refill(OdAttrSite *site, PyTypeObject *t)
+{
+    OdAttrCache *c = entry_to_fill(site, t);
+    if (!c)
+        return NULL;
+    c->misses++;
+    return worth_filling(c) ? c : NULL;
+}
+
 /* Slot of `name` in the shared keys of instances of `tp`, or -1. Keys are compared by
  * identity (names are interned): a miss only costs the fast path, never correctness. */
 static Py_ssize_t shared_key_index(PyTypeObject *tp, PyObject *name, Py_ssize_t *nentries)
@@ -667,8 +678,7 @@ OD_HELPER(od_rt_load_attr)
         Py_DECREF(owner);
         return OD_ERROR;
     }
-    c = entry_to_fill(site, attr_key(owner));
-    if (c && (c->misses++, worth_filling(c))) {
+    if ((c = entry_to_refill(site, attr_key(owner))) != NULL) {
         if (Py_IS_TYPE(owner, &PyType_Type))
             fill_class_cache(c, (PyTypeObject *)owner, site->name, res);
         else
@@ -728,8 +738,8 @@ OD_HELPER(od_rt_store_attr)
     int err = PyObject_SetAttr(owner, site->name, v);
     Py_DECREF(v);
     if (!err) {
-        c = entry_to_fill(site, tp);
-        if (c && (c->misses++, worth_filling(c)) && tp->tp_setattro == PyObject_GenericSetAttr)
+        c = entry_to_refill(site, tp);
+        if (c && tp->tp_setattro == PyObject_GenericSetAttr)
             fill_attr_cache(c, owner, site->name, 0);
     }
     Py_DECREF(owner);
@@ -799,16 +809,14 @@ OD_HELPER(od_rt_load_method)
     int found = _PyObject_GetMethod(obj, site->name, &meth);
     if (!meth)
         return OD_ERROR; /* obj stays on the stack, as in the interpreter */
-    c = entry_to_fill(site, attr_key(obj));
-    if (c)
-        c->misses++;
+    c = entry_to_refill(site, attr_key(obj));
     if (found) {
-        if (c && worth_filling(c))
+        if (c)
             fill_method_cache(c, obj, site->name, meth);
         sp[-1] = meth;   /* unbound method, then self */
         sp[0] = obj;
     } else {
-        if (c && worth_filling(c) && Py_IS_TYPE(obj, &PyType_Type))
+        if (c && Py_IS_TYPE(obj, &PyType_Type))
             fill_class_cache(c, (PyTypeObject *)obj, site->name, meth);
         sp[-1] = NULL;
         Py_DECREF(obj);
