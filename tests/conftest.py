@@ -118,3 +118,12 @@ def code_calls(fn: Callable[..., Any], name: str) -> bool:
     import _overdrive
     addr = {v: k for k, v in _overdrive._helper_symbols().items()}.get(name)
     return addr is not None and struct.pack("<Q", addr) in _overdrive._native_map(fn)["code"]
+
+
+@pytest.fixture
+def tier2_threshold_restored():
+    """The tier-2 tests' setting back as it was after each test, the JIT off."""
+    before = overdrive.config()["tier2_threshold"]
+    yield
+    overdrive.disable()
+    overdrive.config(tier2_threshold=before)

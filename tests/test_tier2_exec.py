@@ -9,12 +9,7 @@ import _overdrive
 import overdrive
 
 
-@pytest.fixture(autouse=True)
-def _tier2_threshold_restored():
-    before = overdrive.config()["tier2_threshold"]
-    yield
-    overdrive.disable()
-    overdrive.config(tier2_threshold=before)
+pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
 
 
 def outcome(f, args):
@@ -438,21 +433,12 @@ def test_escaped_frame_keeps_the_locals_tier2_had_at_return():
     assert got == [expected] * 3
 
 
-def pure_loop(n):
-    t = 0
-    i = 0
-    while i < n:
-        t = t + i * 3
-        i += 1
-    return t
-
-
 def test_a_loop_without_calls_writes_nothing_back():
     """Only the eval breaker's poll (out of line) and the return (when the frame has a
     frame object) know the locals to write back: the loop itself has no Sync."""
-    warm(pure_loop, 100)
-    run_t2(pure_loop, (100,))
-    lir = overdrive.dis_text(pure_loop, tier=2).split("--- LIR")[1]
+    warm(int_loop, 100)
+    run_t2(int_loop, (100,))
+    lir = overdrive.dis_text(int_loop, tier=2).split("--- LIR")[1]
     body = [ln for ln in lir.splitlines() if ln.strip().startswith("Sync")]
     assert body == [ln for ln in body if "(frame object)" in ln], body
 

@@ -79,12 +79,7 @@ def run_seed(seed, nfuncs=12):
     return problems
 
 
-@pytest.fixture(autouse=True)
-def _tier2_threshold_restored():
-    before = overdrive.config()["tier2_threshold"]
-    yield
-    overdrive.disable()
-    overdrive.config(tier2_threshold=before)
+pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
 
 
 @pytest.mark.parametrize("seed", range(int(os.environ.get("TIER2_FUZZ_SEEDS", "8"))))
