@@ -29,10 +29,6 @@ OD_HELPER(od_rt_precall)
     return OD_OK;
 }
 
-/* Marker: the callable is not one call_builtin_direct handles. */
-static char not_direct_marker;
-#define NOT_DIRECT ((PyObject *)&not_direct_marker)
-
 /* Builtin functions and method descriptors called straight through their C pointer, as
  * the specializing interpreter's PRECALL_BUILTIN_* / PRECALL_*_METHOD_DESCRIPTOR_* forms
  * do. That is faster than vectorcall, and it lets the C recursion depth be counted
@@ -46,16 +42,23 @@ static char not_direct_marker;
  * picks which of the two the call matches. Calls the interpreter does not specialize
  * (keywords to a method descriptor, wrong argument counts) stay on vectorcall.
  * Compiled code runs with tracing off (it exits when tracing switches on), which is the
- * condition under which the interpreter uses these forms too. */
-static PyObject *call_c_direct(PyThreadState *ts, PyObject *callable, PyCFunction meth,
-                               int flags, PyObject *self, PyObject **args, int nargs,
-                               PyObject *kwnames, int quickened)
+ * condition under which the interpreter uses these forms too.
+ *
+ * This is the hot road of calls that are not to Python functions (email_parse,
+ * xml_etree_generate: millions of them), so it is written to stay small: inline, no
+ * call for the result check unless the result is suspect, and everything else (bound
+ * methods, Python functions, types, keywords to descriptors) out of line in call_other.
+ * Returns 0 with *res set if it made the call (*res NULL: an exception), -1 if the call
+ * is not one of these forms. */
+static inline __attribute__((always_inline)) int call_c_direct(PyThreadState *ts, PyObject *callable, PyCFunction meth,
+                                                              int flags, PyObject *self, PyObject **args, int nargs,
+                                PyObject *kwnames, int quickened, PyObject **res)
 {
     int counted = 1; /* whether this call is in the recursion count */
     switch (flags) {
     case METH_FASTCALL:
         if (kwnames)
-            return NOT_DIRECT;
+            return -1;
         counted = !quickened;
         break;
     case METH_FASTCALL | METH_KEYWORDS:
@@ -63,83 +66,91 @@ static PyObject *call_c_direct(PyThreadState *ts, PyObject *callable, PyCFunctio
         break;
     case METH_O:
         if (kwnames || nargs != 1)
-            return NOT_DIRECT;
+            return -1;
         break;
     case METH_NOARGS:
         if (kwnames || nargs != 0)
-            return NOT_DIRECT;
+            return -1;
         break;
     default:
-        return NOT_DIRECT;
+        return -1;
     }
-    if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
-        return NULL;
-    PyObject *res;
+    if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object")) {
+        *res = NULL;
+        return 0;
+    }
+    PyObject *r;
     switch (flags) {
     case METH_FASTCALL:
-        res = ((_PyCFunctionFast)(void (*)(void))meth)(self, args, nargs);
+        r = ((_PyCFunctionFast)(void (*)(void))meth)(self, args, nargs);
         break;
     case METH_FASTCALL | METH_KEYWORDS:
-        res = ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args, nargs, kwnames);
+        r = ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args, nargs, kwnames);
         break;
     case METH_O:
-        res = meth(self, args[0]);
+        r = meth(self, args[0]);
         break;
     default: /* METH_NOARGS */
-        res = meth(self, NULL);
+        r = meth(self, NULL);
         break;
     }
     if (counted)
         _Py_LeaveRecursiveCallTstate(ts);
     /* As vectorcall does: a NULL result without an exception (or a result with one) is
      * reported as a SystemError naming the function. */
-    return _Py_CheckFunctionResult(ts, callable, res, NULL);
+    if (__builtin_expect((r == NULL) == (ts->curexc_type == NULL), 0))
+        r = _Py_CheckFunctionResult(ts, callable, r, NULL);
+    *res = r;
+    return 0;
 }
 
-/* The builtin function or method descriptor `callable` called through call_c_direct, or
- * NOT_DIRECT. `len`, `isinstance` and `list.append` are the specialized interpreter's
- * inline forms (no call, not counted) once the calling code is quickened. */
-static PyObject *call_builtin_direct(PyObject *callable, PyObject **args, int total,
-                                     Py_ssize_t nkw, PyObject *kwnames, int quickened)
+/* The builtin function or method descriptor `callable` called through call_c_direct:
+ * 0 with *res set, or -1 if it is neither. `len`, `isinstance` and `list.append` are the
+ * specialized interpreter's inline forms (no call, not counted) once the calling code
+ * is quickened. */
+static inline __attribute__((always_inline)) int call_builtin_direct(PyThreadState *ts, PyObject *callable, PyObject **args,
+                                      int total, PyObject *kwnames, int quickened,
+                                      PyObject **res)
 {
-    PyThreadState *ts = _PyThreadState_GET();
-    if (!nkw)
-        kwnames = NULL;
-    if (PyCFunction_CheckExact(callable)) {
-        if (quickened && callable == ts->interp->callable_cache.len && total == 1 && !nkw) {
-            Py_ssize_t n = PyObject_Length(args[0]);
-            return n < 0 ? NULL : PyLong_FromSsize_t(n);
+    if (Py_IS_TYPE(callable, &PyCFunction_Type)) {
+        if (quickened && !kwnames) {
+            if (callable == ts->interp->callable_cache.len && total == 1) {
+                Py_ssize_t n = PyObject_Length(args[0]);
+                *res = n < 0 ? NULL : PyLong_FromSsize_t(n);
+                return 0;
+            }
+            if (callable == ts->interp->callable_cache.isinstance && total == 2) {
+                /* PRECALL_NO_KW_ISINSTANCE: no argument parsing, not counted */
+                int r = PyObject_IsInstance(args[0], args[1]);
+                *res = r < 0 ? NULL : PyBool_FromLong(r);
+                return 0;
+            }
         }
-        if (quickened && callable == ts->interp->callable_cache.isinstance && total == 2
-            && !nkw) {
-            /* PRECALL_NO_KW_ISINSTANCE: no argument parsing, not counted */
-            int r = PyObject_IsInstance(args[0], args[1]);
-            return r < 0 ? NULL : PyBool_FromLong(r);
-        }
+        Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
         return call_c_direct(ts, callable, PyCFunction_GET_FUNCTION(callable),
                              PyCFunction_GET_FLAGS(callable), PyCFunction_GET_SELF(callable),
-                             args, total - (int)nkw, kwnames, quickened);
+                             args, total - (int)nkw, kwnames, quickened, res);
     }
-    if (Py_IS_TYPE(callable, &PyMethodDescr_Type) && total >= 1 && nkw == 0) {
+    if (Py_IS_TYPE(callable, &PyMethodDescr_Type) && total >= 1 && !kwnames) {
         PyMethodDescrObject *descr = (PyMethodDescrObject *)callable;
         PyObject *self = args[0];
         if (!Py_IS_TYPE(self, descr->d_common.d_type))
-            return NOT_DIRECT;
+            return -1;
         if (quickened && callable == ts->interp->callable_cache.list_append && total == 2) {
-            if (PyList_Append(self, args[1]) < 0)
-                return NULL;
-            Py_RETURN_NONE;
+            *res = PyList_Append(self, args[1]) < 0 ? NULL : Py_NewRef(Py_None);
+            return 0;
         }
-        return call_c_direct(ts, callable, descr->d_method->ml_meth,
-                             descr->d_method->ml_flags, self, args + 1, total - 1, NULL,
-                             quickened);
+        return call_c_direct(ts, callable, descr->d_method->ml_meth, descr->d_method->ml_flags,
+                             self, args + 1, total - 1, NULL, quickened, res);
     }
-    return NOT_DIRECT;
+    return -1;
 }
 
-OD_HELPER(od_rt_call)
+/* Every other call: a bound method in a plain call's callable slot, Python functions
+ * (on a frame pushed here), types and anything else through vectorcall. */
+static __attribute__((noinline)) int call_other(_PyInterpreterFrame *f, PyObject **sp,
+                                                 int oparg, OdCallSite *site)
 {
-    OdCallSite *site = arg;
     /* PRECALL's work (compiled code leaves it to CALL): a bound method in a plain call's
      * callable slot becomes [function, self, args...]. */
     if (sp[-oparg - 2] == NULL && Py_IS_TYPE(sp[-oparg - 1], &PyMethod_Type))
@@ -149,12 +160,12 @@ OD_HELPER(od_rt_call)
     PyObject *callable = sp[-total - 1];
     PyObject **args = sp - total;
     Py_ssize_t nkw = site->kwnames ? PyTuple_GET_SIZE(site->kwnames) : 0;
-    site->feedback.calls++;
     site->feedback.callee_type = (PyObject *)Py_TYPE(callable);
+    PyThreadState *ts = _PyThreadState_GET();
     if (Py_IS_TYPE(callable, &PyFunction_Type)) {
         site->feedback.py_calls++;
         int done;
-        PyObject *res = od_rt_call_python(_PyThreadState_GET(), callable, args, total,
+        PyObject *res = od_rt_call_python(ts, callable, args, total,
                                           nkw ? site->kwnames : NULL, &done);
         if (done) {
             /* callable and arguments were moved into the callee's frame */
@@ -163,9 +174,9 @@ OD_HELPER(od_rt_call)
             return res ? OD_OK : OD_ERROR;
         }
     }
-    PyObject *res = call_builtin_direct(callable, args, total, nkw, site->kwnames,
-                                        f->f_code->co_warmup == 0);
-    if (res == NOT_DIRECT)
+    PyObject *res;
+    if (call_builtin_direct(ts, callable, args, total, nkw ? site->kwnames : NULL,
+                            f->f_code->co_warmup == 0, &res) < 0)
         res = PyObject_Vectorcall(callable, args,
                                   (size_t)(total - nkw) | PY_VECTORCALL_ARGUMENTS_OFFSET,
                                   site->kwnames);
@@ -175,6 +186,37 @@ OD_HELPER(od_rt_call)
         Py_DECREF(args[i]);
     Py_DECREF(callable);
     sp[-oparg - 2] = res;
+    return OD_OK;
+}
+
+OD_HELPER(od_rt_call)
+{
+    OdCallSite *site = arg;
+    site->feedback.calls++;
+    /* The C road first: [NULL, builtin, args...] or [descriptor, self, args...]. */
+    PyObject **base = sp - oparg - 2;
+    int is_meth = base[0] != NULL;
+    PyObject *callable = base[1 - is_meth];
+    PyTypeObject *tp = Py_TYPE(callable);
+    if (tp != &PyCFunction_Type && tp != &PyMethodDescr_Type)
+        return call_other(f, sp, oparg, site);
+    site->feedback.callee_type = (PyObject *)tp;
+    int total = oparg + is_meth;
+    PyObject **args = sp - total;
+    PyObject *res;
+    if (call_builtin_direct(_PyThreadState_GET(), callable, args, total, site->kwnames,
+                            f->f_code->co_warmup == 0, &res) < 0) {
+        Py_ssize_t nkw = site->kwnames ? PyTuple_GET_SIZE(site->kwnames) : 0;
+        res = PyObject_Vectorcall(callable, args,
+                                  (size_t)(total - nkw) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                  site->kwnames);
+    }
+    if (!res)
+        return OD_ERROR; /* inputs stay on the stack; the unwinder releases them */
+    for (int i = 0; i < total; i++)
+        Py_DECREF(args[i]);
+    Py_DECREF(callable);
+    base[0] = res;
     return OD_OK;
 }
 
