@@ -257,3 +257,42 @@ def test_heap_is_trimmed_after_compiling():
     assert trims <= compile_ns // 4_000_000 and (trim_ns > 0) == (trims > 0)
     if compile_ns >= 8_000_000:      # each trim restarts the count: at least one by then
         assert trims >= 1
+
+
+def _mallinfo_arena():
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+    return libc.mallinfo2()
+
+
+def test_large_compile_scratch_is_mapped_and_given_back():
+    # asm/scratch.c: a large function's scratch (code before it is installed, stubs,
+    # fix-ups, decoded instructions) is mapped and unmapped outside malloc, so none of it
+    # is left in glibc's heap and glibc's mmap threshold is not raised by it.
+    import platform
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallinfo2 is glibc's")
+    body = "".join(f"        s = s + a[{i % 7}] * {i} - b.x\n" for i in range(1500))
+    ns = {}
+    exec(f"def big(a, b):\n    s = 0\n    for i in range(2):\n{body}    return s\n", ns)
+    gc.collect()
+    before = _mallinfo_arena()
+    s0 = _overdrive.stats()
+    assert overdrive.compile(ns["big"])
+    s1 = _overdrive.stats()
+    after = _mallinfo_arena()
+    assert s1["compile_scratch_in_use"] == 0                # all of it freed
+    assert s1["compile_scratch_peak"] >= 1 << 20            # megabytes of scratch...
+    # ... of which the heap kept nothing: it grew by the unit's own tables at most
+    # (sites, native and site offsets, a few hundred KiB here).
+    unit = _overdrive._unit_memory(ns["big"].__code__)
+    tables = unit["sites"] + unit["native_at_unit"] + unit["cache_at_unit"] + unit["exc"]
+    assert after.arena - before.arena <= tables + (256 << 10)
+    assert after.hblkhd <= before.hblkhd + (256 << 10)      # no malloc mapping kept either
+    assert s1["code_bytes"] > s0["code_bytes"]

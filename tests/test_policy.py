@@ -5,7 +5,8 @@ threshold 0 compiles everything at its first entry; threshold 1 code with a loop
 first entry and the rest at the second; threshold N > 1 (the default, 200) code without a
 loop at its (N+1)-th entry, code with a loop outside the standard library at its first
 entry, and standard-library code with a loop once its interpreted entries took as long as
-compiling it is expected to (at the latest at the (N+1)-th entry)."""
+compiling it is expected to (at the latest at the (N+1)-th entry); so is any loop code of
+at least 1024 code units (hook.c OD_RENT_CODE_UNITS)."""
 from __future__ import annotations
 
 import os
@@ -98,6 +99,37 @@ def test_program_loops_compile_at_their_first_entry():
     assert ns["with_loop"](3) == 3
     assert compiled(ns["with_loop"])
     assert overdrive.info(ns["with_loop"])["interpreted_entries"] == 0
+
+
+def _large_loop(lines: int) -> str:
+    # One loop around a long body, as in regex_v8's block functions (run once or twice).
+    body = "".join(f"        total += len(str(i + {k}))\n" for k in range(lines))
+    return f"def large(n):\n    total = 0\n    for i in range(n):\n{body}    return total\n"
+
+
+def test_large_program_loops_are_rented():
+    namespace: dict = {}
+    exec(compile(_large_loop(100), "/home/user/app.py", "exec"), namespace)
+    large = namespace["large"]
+    assert len(large.__code__.co_code) // 2 >= 1024
+    overdrive.enable(threshold=1000)
+    for _ in range(3):               # short runs: far less than compiling would cost
+        large(1)
+    assert not compiled(large)
+    large(20_000)                    # its own time in the interpreter pays the rent
+    large(1)
+    assert compiled(large)
+    assert overdrive.info(large)["interpreted_entries"] == 4
+
+
+def test_program_loops_below_the_rent_size_compile_at_their_first_entry():
+    namespace: dict = {}
+    exec(compile(_large_loop(10), "/home/user/app.py", "exec"), namespace)
+    large = namespace["large"]
+    assert len(large.__code__.co_code) // 2 < 1024
+    overdrive.enable(threshold=1000)
+    large(1)
+    assert compiled(large)
 
 
 def test_stdlib_loops_wait_until_interpreting_them_cost_a_compile():

@@ -1,5 +1,6 @@
 /* asm/x64.c — x86-64 encodings. See x64.h for the contract. */
 #include "x64.h"
+#include "scratch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
  * of memory. Growth on demand doubles; od_asm_reserve sizes from an estimate. */
 static int set_code_cap(OdAsm *a, size_t cap)
 {
-    uint8_t *p = realloc(a->buf, cap);
+    uint8_t *p = od_scratch_realloc(a->buf, cap);
     if (!p)
         return -1;
     a->buf = p;
@@ -18,11 +19,11 @@ static int set_code_cap(OdAsm *a, size_t cap)
 
 static int set_label_cap(OdAsm *a, int cap)
 {
-    int32_t *p = realloc(a->labels, (size_t)cap * sizeof *p);
+    int32_t *p = od_scratch_realloc(a->labels, (size_t)cap * sizeof *p);
     if (!p)
         return -1;
     a->labels = p;
-    int32_t *q = realloc(a->label_nfix, (size_t)cap * sizeof *q);
+    int32_t *q = od_scratch_realloc(a->label_nfix, (size_t)cap * sizeof *q);
     if (!q)
         return -1;  /* labels grew alone: harmless, caplabels still bounds both */
     a->label_nfix = q;
@@ -32,7 +33,7 @@ static int set_label_cap(OdAsm *a, int cap)
 
 static int set_fixup_cap(OdAsm *a, int cap)
 {
-    OdFixup *p = realloc(a->fixups, (size_t)cap * sizeof *p);
+    OdFixup *p = od_scratch_realloc(a->fixups, (size_t)cap * sizeof *p);
     if (!p)
         return -1;
     a->fixups = p;
@@ -99,10 +100,10 @@ void od_asm_reserve(OdAsm *a, size_t bytes, int labels, int fixups)
 void od_asm_free(OdAsm *a)
 {
     free(a->plt);
-    free(a->buf);
-    free(a->labels);
-    free(a->label_nfix);
-    free(a->fixups);
+    od_scratch_free(a->buf);
+    od_scratch_free(a->labels);
+    od_scratch_free(a->label_nfix);
+    od_scratch_free(a->fixups);
     memset(a, 0, sizeof *a);
 }
 
@@ -191,14 +192,13 @@ static void sum_savings(const OdFixup *fx, int n, const char *shrt, int32_t *sav
 static int relax_jumps(OdAsm *a)
 {
     int n = a->nfixups, ok = -1;
-    OdFixup *fx = malloc(((size_t)n + 1) * sizeof *fx);
-    char *shrt = calloc((size_t)n + 1, 1);
-    int32_t *saved_upto = calloc((size_t)n + 1, sizeof *saved_upto);
-    int32_t *pos8 = calloc((size_t)n + 1, sizeof *pos8);
-    uint8_t *out = malloc(a->cap ? a->cap : 1);
-    if (!fx || !shrt || !saved_upto || !pos8 || !out)
+    char *shrt = od_scratch_calloc((size_t)n + 1, 1);
+    int32_t *saved_upto = od_scratch_calloc((size_t)n + 1, sizeof *saved_upto);
+    int32_t *pos8 = od_scratch_calloc((size_t)n + 1, sizeof *pos8);
+    OdLabel *target8 = od_scratch_calloc((size_t)n + 1, sizeof *target8);
+    if (!shrt || !saved_upto || !pos8 || !target8)
         goto done;
-    memcpy(fx, a->fixups, (size_t)n * sizeof *fx);
+    OdFixup *fx = a->fixups;
     /* Backwards, so that a jump followed by dropped jumps (a chain of joins) sees where
      * they end: [drop_from, drop_to) is the run of dropped jumps found last. */
     int32_t drop_from = -1, drop_to = -1;
@@ -223,25 +223,31 @@ static int relax_jumps(OdAsm *a)
         ok = 0;
         goto done;
     }
+    /* In place: code only moves towards the start (to <= from), and fix-up i is read
+     * before slot `kept` <= i is written. */
     size_t from = 0, to = 0;
     int kept = 0;
     for (int i = 0; i < n; i++) {
         if (!shrt[i]) {
-            a->fixups[kept] = fx[i];
-            a->fixups[kept++].at -= saved_upto[i];
+            OdFixup f = fx[i];
+            f.at -= saved_upto[i];
+            a->fixups[kept++] = f;
             continue;
         }
         size_t start = (size_t)jump_start(&fx[i]);
-        memcpy(out + to, a->buf + from, start - from);
+        uint8_t cc = a->buf[start + 1];
+        OdFixKind kind = (OdFixKind)fx[i].kind;
+        target8[i] = fx[i].label;
+        memmove(a->buf + to, a->buf + from, start - from);
         to += start - from;
         from = start + (size_t)jump_length(&fx[i]);
         if (shrt[i] == JUMP_DROPPED)
             continue;
-        out[to] = fx[i].kind == OD_FIX_JMP ? 0xEB : (uint8_t)(0x70 | (a->buf[start + 1] & 0x0F));
+        a->buf[to] = kind == OD_FIX_JMP ? 0xEB : (uint8_t)(0x70 | (cc & 0x0F));
         pos8[i] = (int32_t)to + 1;
         to += 2;
     }
-    memcpy(out + to, a->buf + from, a->len - from);
+    memmove(a->buf + to, a->buf + from, a->len - from);
     to += a->len - from;
     for (int l = 0; l < a->nlabels; l++)
         if (a->labels[l] >= 0)
@@ -249,23 +255,19 @@ static int relax_jumps(OdAsm *a)
     for (int i = 0; i < n; i++) {
         if (shrt[i] != JUMP_SHORT)
             continue;
-        int32_t disp = a->labels[fx[i].label] - (pos8[i] + 1);
+        int32_t disp = a->labels[target8[i]] - (pos8[i] + 1);
         if (disp < -128 || disp > 127)
             goto done; /* cannot happen: distances only shrank */
-        out[pos8[i]] = (uint8_t)(int8_t)disp;
+        a->buf[pos8[i]] = (uint8_t)(int8_t)disp;
     }
-    free(a->buf);
-    a->buf = out;
-    out = NULL;
     a->len = to;
     a->nfixups = kept;
     ok = 0;
 done:
-    free(out);
-    free(fx);
-    free(shrt);
-    free(saved_upto);
-    free(pos8);
+    od_scratch_free(shrt);
+    od_scratch_free(saved_upto);
+    od_scratch_free(pos8);
+    od_scratch_free(target8);
     return ok;
 }
 

@@ -1,6 +1,7 @@
 /* bytecode/decode.c — decode a code object. See decode.h. */
 #define OD_DEFINE_OPCODE_TABLES  /* the one private copy of _PyOpcode_Deopt/_PyOpcode_Caches */
 #include "decode.h"
+#include "../asm/scratch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -204,8 +205,8 @@ const OdExcEntry *od_bytecode_handler(const OdExcEntry *exc, int nexc, int index
 
 void od_bytecode_free(OdBytecode *bc)
 {
-    free(bc->instrs);
-    free(bc->instr_at_unit);
+    od_scratch_free(bc->instrs);
+    od_scratch_free(bc->instr_at_unit);
     free(bc->exc);
     memset(bc, 0, sizeof *bc);
 }
@@ -234,9 +235,9 @@ int od_bytecode_decode(PyCodeObject *co, OdBytecode *bc)
     int n = (int)Py_SIZE(co); /* code units */
     bc->ncodeunits = n;
     const _Py_CODEUNIT *code = _PyCode_CODE(co);
-    bc->instrs = calloc((size_t)n + 1, sizeof(OdInstr));
-    bc->instr_at_unit = malloc(((size_t)n + 1) * sizeof(int));
-    int *work = malloc(((size_t)n + 1) * sizeof(int));
+    bc->instrs = od_scratch_calloc((size_t)n + 1, sizeof(OdInstr));
+    bc->instr_at_unit = od_scratch_realloc(NULL, ((size_t)n + 1) * sizeof(int));
+    int *work = od_scratch_realloc(NULL, ((size_t)n + 1) * sizeof(int));
     if (!bc->instrs || !bc->instr_at_unit || !work)
         goto nomem;
     for (int i = 0; i <= n; i++)
@@ -303,13 +304,13 @@ int od_bytecode_decode(PyCodeObject *co, OdBytecode *bc)
                 goto fail;
         }
     }
-    free(work);
+    od_scratch_free(work);
     return 0;
 
 nomem:
     PyErr_NoMemory();
 fail:
-    free(work);
+    od_scratch_free(work);
     od_bytecode_free(bc);
     return -1;
 }

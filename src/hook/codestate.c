@@ -60,7 +60,7 @@ OdCodeState *od_code_state(PyCodeObject *co, int create)
     st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    st->has_loop = st->in_stdlib = -1;
+    st->has_loop = st->rented = -1;
     if (!ex) {
         /* Allocate the extra array ourselves, sized to our slot only. _PyCode_SetExtra
          * would size it for every registered user, and code deallocation calls every

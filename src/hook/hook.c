@@ -39,7 +39,8 @@ static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
  *                    it is expected to (rent, then buy), and at the latest at its (N+1)-th
  *                    entry. The stdlib's loops mostly belong to routines a short program
  *                    calls a few times (argparse, re's parser, importlib, enum): compiled at
- *                    their first call they were a third of its compile time. */
+ *                    their first call they were a third of its compile time. Large loop
+ *                    code (OD_RENT_CODE_UNITS) is rented wherever it comes from. */
 
 static uint64_t now_ns(void)
 {
@@ -70,12 +71,25 @@ static int has_loop(PyCodeObject *co, OdCodeState *st)
 
 static PyObject *stdlib_prefix;  /* sys._stdlib_dir + "/", or NULL */
 
-/* Code of the standard library (frozen, or under sys._stdlib_dir but not in a
- * site-packages or dist-packages folder there). */
-static int in_stdlib(PyCodeObject *co, OdCodeState *st)
+/* Loop code this large is rented wherever it comes from: a first-call compile of it is a
+ * large bet (tier 1 makes 120-140 bytes of code and takes microseconds per instruction),
+ * and such functions are mostly run a few times (generated code, long setup routines:
+ * regex_v8's block functions, 1.5-17.8 thousand code units, each one loop of 1-6,511
+ * iterations around calls into re, compiled in full at their first and often only call:
+ * 1.9 MB of the 3.3 MB of code in regex_compile's worker). */
+#define OD_RENT_CODE_UNITS 1024
+
+/* Whether code with a loop is rented rather than compiled at its first entry: code of the
+ * standard library (frozen, or under sys._stdlib_dir but not in a site-packages or
+ * dist-packages folder there), or of at least OD_RENT_CODE_UNITS code units. */
+static int rented(PyCodeObject *co, OdCodeState *st)
 {
-    if (st->in_stdlib >= 0)
-        return st->in_stdlib;
+    if (st->rented >= 0)
+        return st->rented;
+    if (Py_SIZE(co) >= OD_RENT_CODE_UNITS) {
+        st->rented = 1;
+        return 1;
+    }
     PyObject *name = co->co_filename;
     static PyObject *frozen, *site, *dist;
     if (!frozen) {
@@ -98,7 +112,7 @@ static int in_stdlib(PyCodeObject *co, OdCodeState *st)
             yes = PyUnicode_Find(name, site, 0, n, 1) == -1
                   && PyUnicode_Find(name, dist, 0, n, 1) == -1;
     }
-    st->in_stdlib = (int8_t)yes;
+    st->rented = (int8_t)yes;
     return yes;
 }
 
@@ -119,7 +133,7 @@ static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
         return 0;
     if (od_config.threshold <= 1)
         return 1;
-    if (!in_stdlib(co, st))
+    if (!rented(co, st))
         return 1;
     return st->interpreted_ns >= expected_compile_ns(co);
 }
@@ -154,7 +168,7 @@ static PyObject *interpret_timed(PyThreadState *ts, _PyInterpreterFrame *f, OdCo
 static PyObject *interpret_below_threshold(PyThreadState *ts, _PyInterpreterFrame *f,
                                            OdCodeState *st)
 {
-    if (st->has_loop != 1 || st->in_stdlib != 1 || od_config.threshold <= 1)
+    if (st->has_loop != 1 || st->rented != 1 || od_config.threshold <= 1)
         return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
     return interpret_timed(ts, f, st, OD_INTERP_BELOW_THRESHOLD);
 }
@@ -177,7 +191,7 @@ static __attribute__((noinline)) PyObject *resume_generator(PyThreadState *ts,
     if (!st->unit && (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0)) {
         if (st->failed)
             return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
-        if (st->has_loop == 1 && st->in_stdlib == 1 && od_config.threshold > 1)
+        if (st->has_loop == 1 && st->rented == 1 && od_config.threshold > 1)
             return interpret_timed(ts, f, st, OD_INTERP_GENERATOR_RESUME);
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     }

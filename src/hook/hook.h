@@ -78,7 +78,8 @@ typedef struct {
     int failed;
     int recompile_attempted;             /* once only, even if it failed */
     int8_t has_loop;                     /* a backward jump: -1 not looked at yet, 0, 1 */
-    int8_t in_stdlib;                    /* from the standard library: -1 not looked at yet */
+    int8_t rented;                       /* loop code compiled once it paid rent (the
+                                          * standard library's, or large): -1 not looked at yet */
     int8_t tier2_off;                    /* tier 2 refused it or gave up: never try again */
     uint64_t interpreted_ns;             /* time its interpreted entries took (loop code,
                                           * threshold > 1: the compile policy's rent) */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "../asm/codemem.h"
+#include "../asm/scratch.h"
 #include "../asm/x64.h"
 #include "../bytecode/decode.h"
 #include "../hook/events.h"
@@ -243,6 +244,8 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "code_memory_in_use", od_codemem_in_use()) < 0
         || set_u64(d, "code_memory_resident", od_codemem_resident()) < 0
         || set_u64(d, "code_memory_mapped", od_codemem_mapped()) < 0
+        || set_u64(d, "compile_scratch_in_use", od_scratch_in_use()) < 0
+        || set_u64(d, "compile_scratch_peak", od_scratch_peak()) < 0
         || set_u64(d, "frames_native", od_stats.frames_native + od_rt_calls_direct) < 0
         || set_u64(d, "calls_direct", od_rt_calls_direct) < 0
         || set_u64(d, "frames_interpreted", interpreted) < 0

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../asm/codemem.h"
+#include "../asm/scratch.h"
 #include "emit.h"
 #include "../runtime/frames.h"
 
@@ -800,8 +801,8 @@ static void compiler_free(Compiler *c)
 {
     od_asm_free(&c->a);
     od_bytecode_free(&c->bc);
-    free(c->label_of);
-    free(c->stubs);
+    od_scratch_free(c->label_of);
+    od_scratch_free(c->stubs);
     free(c->sites);
     free(c->cache_at_unit);
     free(c->always_bound);
@@ -901,10 +902,10 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     od_asm_reserve(&c.a, 1024 + n * (compact ? 48 : 192), 64 + (int)n * (compact ? 2 : 6),
                    64 + (int)n * (compact ? 2 : 6));
     c.capstubs = 16 + (int)n * (compact ? 1 : 3);
-    c.stubs = malloc((size_t)c.capstubs * sizeof *c.stubs);
+    c.stubs = od_scratch_realloc(NULL, (size_t)c.capstubs * sizeof *c.stubs);
     if (!c.stubs)
         c.capstubs = 0;
-    c.label_of = malloc(((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
+    c.label_of = od_scratch_realloc(NULL, ((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
     c.cache_at_unit = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
     if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0 || find_deferred(&c) < 0)
         goto fail;
@@ -940,7 +941,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     /* prev_instr is also kept current at every new source line, so that sampling
      * profilers and debuggers reading frames from outside see the right line even in
      * stretches of code that call nothing. */
-    int *lines = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
+    int *lines = od_scratch_realloc(NULL, ((size_t)c.bc.ncodeunits + 1) * sizeof(int));
     if (!lines)
         goto fail;
     od_bytecode_lines(co, lines);
@@ -984,9 +985,12 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         emit_instr(&c, in, next);
         c.npending = 0;                         /* the consumer took them */
     }
-    free(lines);
+    od_scratch_free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
+    od_scratch_free(c.stubs);       /* the largest scratch: gone before the code is copied */
+    c.stubs = NULL;
+    c.nstubs = c.capstubs = 0;
     emit_direct_entry(&c);
     emit_compact_thunk(&c);
     emit_helper_fail_thunk(&c);

@@ -1,5 +1,6 @@
 /* tier1/emit.c — emission primitives shared by the tier-1 compiler's parts. See emit.h. */
 #include "emit.h"
+#include "../asm/scratch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@ OdLabel add_stub(Compiler *c, Stub s)
 {
     if (c->nstubs == c->capstubs) {
         int cap = c->capstubs ? c->capstubs * 2 : 64;
-        Stub *p = realloc(c->stubs, (size_t)cap * sizeof *p);
+        Stub *p = od_scratch_realloc(c->stubs, (size_t)cap * sizeof *p);
         if (!p) {
             c->a.failed = 1;
             return 0;
