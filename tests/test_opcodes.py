@@ -971,6 +971,63 @@ def test_dunder_class_is_read_like_a_slot(jit):
     assert not runs_tier1(f_dunder_class) or hits > 0
 
 
+def f_getset_attrs(items):
+    out = []
+    for e in items:
+        try:
+            out.append((e.tag, e.text, e.tail))
+        except (TypeError, AttributeError) as exc:
+            out.append(type(exc).__name__)
+    return out
+
+
+def f_getset_raises(views):
+    out = []
+    for m in views:
+        try:
+            out.append(m.nbytes)
+        except ValueError as exc:
+            out.append(str(exc))
+    return out
+
+
+def test_getset_descriptors_are_called_directly(jit):
+    # A C getter (getset descriptor, a data descriptor: the instance dict never shadows
+    # it) is called straight from the site's entry, once the type's version is checked.
+    import xml.etree.ElementTree as ET
+
+    class SubElement(ET.Element):
+        pass
+
+    class Borrowed:               # the descriptor of another type: TypeError, generic path
+        tag = ET.Element.tag
+
+    def make():
+        items = []
+        for i in range(40):
+            e = ET.Element(f"t{i}")
+            e.text, e.tail = str(i), None if i % 2 else "tail"
+            items.append(e)
+        s = SubElement("sub")
+        s.__dict__["tag"] = "shadow"  # a data descriptor wins over the instance dict
+        return items + [s, Borrowed()] + items[:5]
+
+    jit.run_both(f_getset_attrs, make())
+    hits = sum(e["hits"] for e in _site_entries(f_getset_attrs, "tag") if e["kind"] == "GETSET")
+    assert not runs_tier1(f_getset_attrs) or hits > 0, _site_entries(f_getset_attrs, "tag")
+
+    def views():
+        ms = [memoryview(b"abcd") for _ in range(30)]
+        ms[20].release()           # the getter raises: once, with its own message
+        return ms
+
+    res = jit.run_both(f_getset_raises, views())
+    assert res[20] == "operation forbidden on released memoryview object", res[20]
+    hits = sum(e["hits"] for e in _site_entries(f_getset_raises, "nbytes")
+               if e["kind"] == "GETSET")
+    assert not runs_tier1(f_getset_raises) or hits > 0, _site_entries(f_getset_raises, "nbytes")
+
+
 def f_is_ops(values, sentinel):
     Noisy.log.clear()
     out = []

@@ -580,6 +580,22 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name, int
         c->kind = OD_ATTR_SLOT;
         return;
     }
+    if (for_load && descr && Py_IS_TYPE(descr, &PyGetSetDescr_Type)) {
+        /* A getset is a data descriptor (its type has __set__), so the instance's dict
+         * never shadows it, and generic getattr calls its getter after checking the
+         * instance's type against the descriptor's: done once here, kept by the version
+         * (a getset copied into an unrelated class stays generic and raises there).
+         * Element.tag/.text, frame and code attributes, exception args: the interpreter
+         * does not specialize these either, but a generic load costs about 75
+         * instructions more in compiled code than in the interpreter. */
+        PyGetSetDescrObject *gs = (PyGetSetDescrObject *)descr;
+        if (gs->d_getset->get && PyType_IsSubtype(tp, PyDescr_TYPE(gs))) {
+            c->type_version = tp->tp_version_tag;
+            c->value = descr;   /* borrowed from the type's dict, valid while the version holds */
+            c->kind = OD_ATTR_GETSET;
+        }
+        return;
+    }
     if (descr) {
         /* A method read as an attribute: bound on each hit, after the same checks as
          * LOAD_METHOD's (nothing on the instance shadows it). */
@@ -607,11 +623,12 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name, int
     }
 }
 
+/* What load_attr_hit returns when the hit raised (binding a method, a getter). */
 static char bind_failed_marker;
 #define BIND_FAILED ((PyObject *)&bind_failed_marker)
 
 /* LOAD_ATTR through entry `c` (made for Py_TYPE(owner)): a new reference, NULL when the
- * entry does not hold (take the generic path), or BIND_FAILED (binding a method raised). */
+ * entry does not hold (take the generic path), or BIND_FAILED (binding a method or a getter raised). */
 static PyObject *load_attr_hit(const OdAttrCache *c, PyObject *owner, PyObject *name)
 {
     PyTypeObject *tp = Py_TYPE(owner);
@@ -640,6 +657,11 @@ static PyObject *load_attr_hit(const OdAttrCache *c, PyObject *owner, PyObject *
     }
     case OD_ATTR_SLOT: /* an empty slot: the generic path raises AttributeError */
         return Py_XNewRef(*(PyObject **)((char *)owner + c->index));
+    case OD_ATTR_GETSET: {
+        PyGetSetDef *gs = ((PyGetSetDescrObject *)c->value)->d_getset;
+        res = gs->get(owner, gs->closure);
+        return res ? res : BIND_FAILED;   /* the getter raised: not to be called twice */
+    }
     case OD_ATTR_METHOD_NO_DICT:
     case OD_ATTR_METHOD_SHARED_KEYS:
     case OD_ATTR_METHOD_WITH_DICT:

@@ -63,7 +63,9 @@ typedef struct {
                         "shadow it")                                                         \
     X(CLASS_VALUE, "attribute of a class object whose metatype is exactly `type`: `value` "  \
                    "is what type.__getattribute__ returns while the class's version holds; " \
-                   "the entry is keyed by the class itself")
+                   "the entry is keyed by the class itself")                                 \
+    X(GETSET, "C getter (getset descriptor, a data descriptor) found on the type: `value` "  \
+              "is the descriptor, its getter called directly on each hit")
 
 typedef enum {
 #define OD_ATTR_KIND_ENUM(name, doc) OD_ATTR_##name,
@@ -84,7 +86,7 @@ typedef struct {
     };
     Py_ssize_t dictoffset;        /* DICT_HINT / METHOD_WITH_DICT: tp_dictoffset, 0 = managed */
     uint64_t dict_version;        /* MODULE_VALUE */
-    PyObject *value;              /* MODULE_VALUE / METHOD_*: borrowed from the dict */
+    PyObject *value;              /* MODULE_VALUE / METHOD_* / GETSET: borrowed from the dict */
     uint32_t hits, misses;
 } OdAttrCache;
 
