@@ -1028,6 +1028,75 @@ def test_getset_descriptors_are_called_directly(jit):
     assert not runs_tier1(f_getset_raises) or hits > 0, _site_entries(f_getset_raises, "nbytes")
 
 
+class Tokenish(str):
+    """A str subclass: instances never have inline values; their __dict__ is split."""
+    kind = "class-kind"                   # a class constant read through instances
+
+    def __new__(cls, value, tag):
+        self = super().__new__(cls, value)
+        self.tag = tag
+        return self
+
+    @property
+    def shout(self):
+        if self == "boom":
+            raise ValueError("boom from a property")
+        return self.upper() + "!"
+
+
+def f_class_level_reads(items):
+    out = []
+    for t in items:
+        try:
+            out.append((t.kind, t.tag, t.shout))
+        except (ValueError, AttributeError) as exc:
+            out.append(f"{type(exc).__name__}: {exc}")
+    return out
+
+
+def test_properties_class_constants_and_split_dicts_are_cached(jit):
+    # Three entry kinds the interpreter of 3.11 does not specialize either: a property
+    # (its __get__ called directly), a class attribute that is not a data descriptor read
+    # through the instance (unless the instance holds the name), and an instance attribute
+    # in a split __dict__ (instances of str subclasses).
+    def make():
+        items = [Tokenish(f"w{i}", i) for i in range(30)]
+        items[7] = Tokenish("boom", 7)                 # the property raises
+        odd = Tokenish("odd", -1)
+        odd.kind = "own-kind"                          # the instance shadows the class constant
+        gone = Tokenish("gone", -2)
+        del gone.tag                                   # attribute deleted: AttributeError
+        return items + [odd, gone] + items[:3]
+
+    res = jit.run_both(f_class_level_reads, make())
+    assert res[7] == "ValueError: boom from a property" and res[30][0] == "own-kind", res
+    kinds = {}
+    for name in ("kind", "tag", "shout"):
+        for e in _site_entries(f_class_level_reads, name):
+            kinds[e["kind"]] = kinds.get(e["kind"], 0) + e["hits"]
+    if runs_tier1(f_class_level_reads):
+        assert kinds.get("PROPERTY", 0) > 0 and kinds.get("SPLIT_DICT", 0) > 0, kinds
+        assert any(k.startswith("METHOD") and n > 0 for k, n in kinds.items()), kinds
+
+    # The class changes under the entries: constant rebound, property replaced, and the
+    # constant's own type gaining a __get__ (which the owner's version does not see).
+    class Getter:
+        pass
+
+    saved = Tokenish.kind, Tokenish.shout
+    try:
+        Tokenish.kind = "rebound"
+        Tokenish.shout = property(lambda self: "replaced")
+        assert jit.run_both(f_class_level_reads, make()[:3])[0] == ("rebound", 0, "replaced")
+        g = Getter()
+        Tokenish.kind = g
+        assert jit.run_both(f_class_level_reads, make()[:2])[0][0] is g
+        Getter.__get__ = lambda self, obj, tp: ("got", type(obj).__name__)
+        assert jit.run_both(f_class_level_reads, make()[:2])[0][0] == ("got", "Tokenish")
+    finally:
+        Tokenish.kind, Tokenish.shout = saved
+
+
 def f_is_ops(values, sentinel):
     Noisy.log.clear()
     out = []

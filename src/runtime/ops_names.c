@@ -596,10 +596,22 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name, int
         }
         return;
     }
+    if (for_load && descr && Py_IS_TYPE(descr, &PyProperty_Type)) {
+        /* A data descriptor too: its __get__ (the getter's call) on each hit, without
+         * generic getattr's lookup (email's parse-tree nodes: their values are properties). */
+        c->type_version = tp->tp_version_tag;
+        c->value = descr;   /* borrowed from the type's dict, valid while the version holds */
+        c->kind = OD_ATTR_PROPERTY;
+        return;
+    }
     if (descr) {
-        /* A method read as an attribute: bound on each hit, after the same checks as
-         * LOAD_METHOD's (nothing on the instance shadows it). */
-        if (Py_TYPE(descr)->tp_flags & Py_TPFLAGS_METHOD_DESCRIPTOR)
+        /* A method read as an attribute, or any class attribute that is not a data
+         * descriptor (class constants read through the instance: `self.token_type`): the
+         * type's value after the same checks as LOAD_METHOD's (nothing on the instance
+         * shadows it), bound on each hit as its type says then. */
+        PyTypeObject *dt = Py_TYPE(descr);
+        if ((dt->tp_flags & Py_TPFLAGS_METHOD_DESCRIPTOR)
+            || (for_load && dt->tp_descr_set == NULL))
             fill_method_cache(c, owner, name, descr);
         return;
     }
@@ -620,6 +632,22 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name, int
         c->dictoffset = dictoffset;
         c->index_log2 = dict->ma_keys->dk_log2_index_bytes;
         c->kind = OD_ATTR_DICT_HINT;
+        return;
+    }
+    /* A split dict: made for an instance that never had inline values (instances of str,
+     * list, ... subclasses: email's parse-tree Terminals), sharing the type's keys. */
+    if (for_load && dict_kind_of(tp, &dictoffset) && (dict = instance_dict(owner, dictoffset))
+        && dict->ma_values && dict->ma_keys->dk_kind == DICT_KEYS_SPLIT) {
+        PyDictUnicodeEntry *e = DK_UNICODE_ENTRIES(dict->ma_keys);
+        for (i = 0; i < dict->ma_keys->dk_nentries; i++)
+            if (e[i].me_key == name)
+                break;
+        if (i < dict->ma_keys->dk_nentries) {
+            c->type_version = tp->tp_version_tag;
+            c->index = i;
+            c->dictoffset = dictoffset;
+            c->kind = OD_ATTR_SPLIT_DICT;
+        }
     }
 }
 
@@ -655,6 +683,15 @@ static PyObject *load_attr_hit(const OdAttrCache *c, PyObject *owner, PyObject *
         PyDictUnicodeEntry *e = &DK_UNICODE_ENTRIES(dict->ma_keys)[c->index];
         return e->me_key == name ? Py_XNewRef(e->me_value) : NULL;
     }
+    case OD_ATTR_SPLIT_DICT: {
+        /* No descriptor of that name in the type (kept by the version): the dict's value
+         * is the attribute; none (NULL) takes the generic path. */
+        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        if (!dict || !dict->ma_values || c->index >= dict->ma_keys->dk_nentries
+            || DK_UNICODE_ENTRIES(dict->ma_keys)[c->index].me_key != name)
+            return NULL;
+        return Py_XNewRef(dict->ma_values->values[c->index]);
+    }
     case OD_ATTR_SLOT: /* an empty slot: the generic path raises AttributeError */
         return Py_XNewRef(*(PyObject **)((char *)owner + c->index));
     case OD_ATTR_GETSET: {
@@ -662,15 +699,28 @@ static PyObject *load_attr_hit(const OdAttrCache *c, PyObject *owner, PyObject *
         res = gs->get(owner, gs->closure);
         return res ? res : BIND_FAILED;   /* the getter raised: not to be called twice */
     }
+    case OD_ATTR_PROPERTY:
+        res = Py_TYPE(c->value)->tp_descr_get(c->value, owner, (PyObject *)tp);
+        return res ? res : BIND_FAILED;   /* the getter raised: not to be called twice */
     case OD_ATTR_METHOD_NO_DICT:
     case OD_ATTR_METHOD_SHARED_KEYS:
-    case OD_ATTR_METHOD_WITH_DICT:
+    case OD_ATTR_METHOD_WITH_DICT: {
         if (!method_entry_hit(c, owner, name))
             return NULL;
-        res = PyFunction_Check(c->value)
-                  ? PyMethod_New(c->value, owner)
-                  : Py_TYPE(c->value)->tp_descr_get(c->value, owner, (PyObject *)tp);
+        /* Bound as generic getattr would now: the value's type may have gained a
+         * __get__ since the entry was made without changing the owner's version (a
+         * non-data descriptor here; one that became a data descriptor reads the same
+         * when, as checked, the instance does not hold the name). */
+        PyObject *v = c->value;
+        descrgetfunc get = Py_TYPE(v)->tp_descr_get;
+        if (PyFunction_Check(v))
+            res = PyMethod_New(v, owner);
+        else if (get)
+            res = get(v, owner, (PyObject *)tp);
+        else
+            return Py_NewRef(v);
         return res ? res : BIND_FAILED;
+    }
     default:
         return NULL;
     }

@@ -54,18 +54,22 @@ typedef struct {
     X(NONE, "nothing cacheable")                                                             \
     X(INSTANCE_VALUE, "instance attribute in the object's inline values[index]")             \
     X(MODULE_VALUE, "module attribute: `value` while md_dict's version holds")               \
-    X(METHOD_NO_DICT, "method in the type; instances have no __dict__")                      \
-    X(METHOD_SHARED_KEYS, "method in the type; not shadowed by the shared keys")             \
+    X(METHOD_NO_DICT, "method (or, for LOAD_ATTR, any class attribute that is not a data "   \
+                      "descriptor) in the type; instances have no __dict__")                 \
+    X(METHOD_SHARED_KEYS, "the same; not shadowed by the shared keys")                       \
     X(SLOT, "__slots__ member: object pointer at byte `index`")                              \
     X(DICT_HINT, "instance attribute in a materialized __dict__, at entry `index` of its "   \
                  "keys (checked on every hit)")                                              \
-    X(METHOD_WITH_DICT, "method in the type; the instance __dict__ is checked not to "       \
-                        "shadow it")                                                         \
+    X(METHOD_WITH_DICT, "the same; the instance __dict__ is checked not to shadow it")                                                         \
     X(CLASS_VALUE, "attribute of a class object whose metatype is exactly `type`: `value` "  \
                    "is what type.__getattribute__ returns while the class's version holds; " \
                    "the entry is keyed by the class itself")                                 \
     X(GETSET, "C getter (getset descriptor, a data descriptor) found on the type: `value` "  \
-              "is the descriptor, its getter called directly on each hit")
+              "is the descriptor, its getter called directly on each hit")                    \
+    X(PROPERTY, "a `property` found on the type (a data descriptor): `value` is the "        \
+                "property, its __get__ called directly on each hit")                          \
+    X(SPLIT_DICT, "instance attribute in a materialized __dict__ that shares its keys "       \
+                  "(split): its values[index], the keys' entry `index` checked on every hit")
 
 typedef enum {
 #define OD_ATTR_KIND_ENUM(name, doc) OD_ATTR_##name,
@@ -86,7 +90,7 @@ typedef struct {
     };
     Py_ssize_t dictoffset;        /* DICT_HINT / METHOD_WITH_DICT: tp_dictoffset, 0 = managed */
     uint64_t dict_version;        /* MODULE_VALUE */
-    PyObject *value;              /* MODULE_VALUE / METHOD_* / GETSET: borrowed from the dict */
+    PyObject *value;              /* MODULE_VALUE / METHOD_* / GETSET / PROPERTY: borrowed from the dict */
     uint32_t hits, misses;
 } OdAttrCache;
 
