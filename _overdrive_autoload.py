@@ -62,12 +62,9 @@ def start() -> None:
         return
     if not on:
         return
-    if os.environ.get("OVERDRIVE_THRESHOLD"):
-        from overdrive import _options
-
-        _options._config_from_environment(
-            os.environ, {"threshold": "OVERDRIVE_THRESHOLD"},
-            f"the threshold stays {_options._config['threshold']}")
+    threshold = os.environ.get("OVERDRIVE_THRESHOLD")
+    if threshold:
+        _set_threshold(overdrive, threshold)
     launcher_stats = stats_pid == str(os.getpid())
     path = os.environ.get("OVERDRIVE_STATS_FILE")
     if launcher_stats or path:
@@ -96,6 +93,28 @@ def start() -> None:
                             f"{path!r} ({exc.strerror or exc}); ignored, no stats are written")
             return
         atexit.register(_append_stats_line, path, overdrive)
+
+
+def _set_threshold(overdrive, text: str) -> None:
+    """OVERDRIVE_THRESHOLD: an int in range (what the package's option check accepts) is
+    given to the C core here; anything else goes through overdrive._options, which says
+    what it accepts (0.7M instructions to import: not at each start-up of a benchmark run
+    with a threshold), and so does any value once overdrive._options is imported (another
+    OVERDRIVE_* variable needed it), which then holds config()'s values."""
+    core = overdrive._overdrive
+    lo, hi = core.LIMITS["threshold"]
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is not None and lo <= value <= hi and "overdrive._options" not in sys.modules:
+        c = core._get_config()    # overdrive._options reads its values from here
+        core._set_config(value, c["max_code_bytes"], c["recompile_after"], c["tier2_threshold"])
+        return
+    from overdrive import _options
+
+    _options._config_from_environment(os.environ, {"threshold": "OVERDRIVE_THRESHOLD"},
+                                      f"the threshold stays {_options._config['threshold']}")
 
 
 def _print_stats(overdrive) -> None:

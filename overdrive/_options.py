@@ -46,9 +46,13 @@ _OPTIONS: "Dict[str, tuple]" = {
     "log": ("log", None),         # None: overdrive.log says (imported when needed)
     "log_file": ("path", None),
 }
-_config: "Dict[str, Any]" = {"threshold": 200, "tier2_threshold": -1, "max_code_bytes": 512 << 20,
-                           "recompile_after": 1000, "perf_map": False, "log": "",
-                           "log_file": None}
+# What config() returns: the int options as the C core holds them when this module is first
+# imported (its defaults, or OVERDRIVE_THRESHOLD, which the autoload gives the core directly);
+# the others as config() last set them.
+_config: "Dict[str, Any]" = {name: value for name, value in _overdrive._get_config().items()
+                             if name in ("threshold", "tier2_threshold", "max_code_bytes",
+                                         "recompile_after")}
+_config.update({"perf_map": False, "log": "", "log_file": None})
 _APPENDABLE = "a file that can be opened for appending"
 
 
