@@ -1,5 +1,7 @@
 """overdrive's start-up autoload, imported by overdrive-autoload.pth (installed at the top
-of site-packages) when OVERDRIVE is set to anything but 0/false/no/off.
+of site-packages) when OVERDRIVE is set and not empty. The .pth line is that short because
+site.py compiles it in every process of the environment, with or without OVERDRIVE: the
+check of its value (0/false/no/off) here instead saves each of them 0.25M instructions.
 
 OVERDRIVE=1 enables the JIT in every Python process of the environment;
 OVERDRIVE_THRESHOLD=N sets the compile threshold; OVERDRIVE_STATS_FILE=path appends one
@@ -47,6 +49,8 @@ def start() -> None:
     # Removed first, whatever happens next: neither the program nor its children see it.
     stats_pid = os.environ.pop("_OVERDRIVE_LAUNCHER_STATS", None)
     value = os.environ.get("OVERDRIVE", "")
+    if value.strip().lower() in ("", "0", "false", "no", "off"):
+        return      # the JIT is off: the package is not even imported
     try:
         overdrive = _import_overdrive()
     except Exception as exc:  # noqa: BLE001 - never break interpreter start-up

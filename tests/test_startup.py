@@ -87,6 +87,14 @@ def test_autoload_adds_only_the_autoload_the_package_and_the_core(env):
 
 
 @needs_pth
+@pytest.mark.parametrize("value", ["0", "off", " No "])
+def test_autoload_off_does_not_import_the_package(value):
+    # The .pth line only asks whether OVERDRIVE is set (site.py compiles it in every
+    # process); the autoload module says no without importing the package.
+    assert _added("pass", OVERDRIVE=value) == {"_overdrive_autoload"}
+
+
+@needs_pth
 def test_autoload_loads_the_package_from_beside_it(tmp_path):
     code = ("import sys, os, overdrive, _overdrive_autoload; "
             "assert os.path.dirname(overdrive.__file__) == os.path.join("
