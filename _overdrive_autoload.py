@@ -1,24 +1,216 @@
-"""overdrive's start-up autoload guard, imported by overdrive-autoload.pth (installed at the
-top of site-packages) when OVERDRIVE is set to anything but 0/false/no/off.
+"""overdrive's start-up autoload, imported by overdrive-autoload.pth (installed at the top
+of site-packages) when OVERDRIVE is set and not empty. The .pth line is that short because
+site.py compiles it in every process of the environment, with or without OVERDRIVE: the
+check of its value (0/false/no/off) here instead saves each of them 0.25M instructions.
 
-It lives outside the package so that a package that cannot be imported (a missing or
-broken C extension) is reported in one line on stderr, and the program runs without the JIT,
-instead of site.py printing a traceback for the .pth line. Being a module, it runs once even
-when site.py reads the .pth twice (a virtual environment's lib64 -> lib link). The work is
-done by overdrive._autoload, which reports its own problems the same way.
+OVERDRIVE=1 enables the JIT in every Python process of the environment;
+OVERDRIVE_THRESHOLD=N sets the compile threshold; OVERDRIVE_STATS_FILE=path appends one
+JSON line of stats() per process at exit (used by the benchmark and regrtest runners).
+`python -m overdrive --stats` re-executes the interpreter with _OVERDRIVE_LAUNCHER_STATS set
+to its pid: that process (and not its children: the variable is removed here) prints stats()
+to stderr at exit.
+
+Nothing here stops the interpreter from starting or the program from running: each problem
+is one line on stderr naming the variable and what it accepts. A package that cannot be
+imported (a missing or broken C extension) leaves the JIT off, instead of site.py printing a
+traceback for the .pth line: that is why this module lives outside the package. A bad
+OVERDRIVE leaves the JIT off; a bad OVERDRIVE_THRESHOLD leaves the threshold at its default
+and the JIT on; a stats file that cannot be opened is not written. (The package itself reads
+OVERDRIVE_LOG, OVERDRIVE_LOG_FILE, OVERDRIVE_PERF_MAP and OVERDRIVE_TIER2_THRESHOLD at
+import, the same way.) Being a module, it runs once even when site.py reads the .pth twice
+(a virtual environment's lib64 -> lib link).
+
+Every process of the environment runs this: it is one module, it imports only the package
+(from beside this file, without a sys.path search) and what the variables that are set
+need (docs/performance.md, "Start-up cost").
 """
 import os
 import sys
 
 
-def _load() -> None:
+def _import_overdrive():
+    """The package: from beside this file when it is there (a regular install), loaded
+    directly, not found by `import overdrive` looking in every sys.path entry before
+    site-packages; otherwise (an editable install) imported as usual."""
+    init = os.path.join(os.path.dirname(__file__), "overdrive", "__init__.py")
+    if "overdrive" not in sys.modules and os.path.isfile(init):
+        bootstrap = sys.modules["_frozen_importlib"]
+        external = sys.modules["_frozen_importlib_external"]
+        spec = external.spec_from_file_location(
+            "overdrive", init, loader=external.SourceFileLoader("overdrive", init),
+            submodule_search_locations=[os.path.dirname(init)])
+        return bootstrap._load(spec)
+    import overdrive
+
+    return overdrive
+
+
+def start() -> None:
+    # Removed first, whatever happens next: neither the program nor its children see it.
+    stats_pid = os.environ.pop("_OVERDRIVE_LAUNCHER_STATS", None)
+    value = os.environ.get("OVERDRIVE", "")
+    if value.strip().lower() in ("", "0", "false", "no", "off"):
+        return      # the JIT is off: the package is not even imported
     try:
-        import overdrive._autoload  # noqa: F401 - enables the JIT as the environment says
+        overdrive = _import_overdrive()
     except Exception as exc:  # noqa: BLE001 - never break interpreter start-up
         if sys.stderr is not None:
-            print(f"overdrive: OVERDRIVE={os.environ.get('OVERDRIVE', '')} but the JIT cannot "
-                  f"be loaded ({type(exc).__name__}: {exc}); the JIT stays off",
+            print(f"overdrive: OVERDRIVE={value} but the JIT cannot be loaded "
+                  f"({type(exc).__name__}: {exc}); the JIT stays off",
                   file=sys.stderr, flush=True)
+        return
+    try:
+        on = overdrive._parse_bool_option("OVERDRIVE", value)
+    except ValueError as exc:
+        overdrive._warn(f"{exc}; ignored, the JIT stays off")
+        return
+    if not on:
+        return
+    threshold = os.environ.get("OVERDRIVE_THRESHOLD")
+    if threshold:
+        _set_threshold(overdrive, threshold)
+    launcher_stats = stats_pid == str(os.getpid())
+    path = os.environ.get("OVERDRIVE_STATS_FILE")
+    if launcher_stats or path:
+        # What the exit handlers need, imported now, before the JIT is on (so none of it is
+        # compiled or counted) and not at exit: importing a module during finalization
+        # resets CPython's record of an unhandled KeyboardInterrupt, and the process then
+        # exits with status 1 instead of dying by SIGINT (test_runpy TestExit). The
+        # OVERDRIVE_STATS_FILE writer (below) imports nothing; `--stats` needs json.
+        import atexit
+
+        if launcher_stats:
+            import json  # noqa: F401
+    try:
+        overdrive.enable()
+    except Exception as exc:  # noqa: BLE001 - never break interpreter start-up
+        overdrive._warn(f"OVERDRIVE={value} but the JIT cannot be enabled "
+                        f"({type(exc).__name__}: {exc}); the JIT stays off")
+        return
+    if launcher_stats:
+        atexit.register(_print_stats, overdrive)
+    if path:
+        try:
+            _append(path, b"")
+        except OSError as exc:
+            overdrive._warn(f"OVERDRIVE_STATS_FILE must be {_APPENDABLE}, got "
+                            f"{path!r} ({exc.strerror or exc}); ignored, no stats are written")
+            return
+        atexit.register(_append_stats_line, path, overdrive)
 
 
-_load()
+def _set_threshold(overdrive, text: str) -> None:
+    """OVERDRIVE_THRESHOLD: an int in range (what the package's option check accepts) is
+    given to the C core here; anything else goes through overdrive._options, which says
+    what it accepts (0.7M instructions to import: not at each start-up of a benchmark run
+    with a threshold), and so does any value once overdrive._options is imported (another
+    OVERDRIVE_* variable needed it), which then holds config()'s values."""
+    core = overdrive._overdrive
+    lo, hi = core.LIMITS["threshold"]
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is not None and lo <= value <= hi and "overdrive._options" not in sys.modules:
+        c = core._get_config()    # overdrive._options reads its values from here
+        core._set_config(value, c["max_code_bytes"], c["recompile_after"], c["tier2_threshold"])
+        return
+    from overdrive import _options
+
+    _options._config_from_environment(os.environ, {"threshold": "OVERDRIVE_THRESHOLD"},
+                                      f"the threshold stays {_options._config['threshold']}")
+
+
+def _print_stats(overdrive) -> None:
+    """`python -m overdrive --stats`: stats() as JSON on stderr at exit (json was imported
+    at start-up, see start()), with the JIT off, so that it does not compile json's encoder
+    at exit."""
+    import json
+
+    stats = overdrive.stats()
+    overdrive.disable()
+    print(json.dumps(stats, indent=1), file=sys.stderr)
+
+
+# The OVERDRIVE_STATS_FILE writer: at exit, one JSON line of stats() per process. It is here,
+# not in the package, because every process of a benchmark run loads it (each `python -c
+# pass` of python_startup too): a module of its own would cost them 0.4M instructions more.
+_APPENDABLE = "a file that can be opened for appending"
+
+
+def _json_text(value: object) -> str:
+    """`value` (dicts with str keys, lists, tuples, str, int, float, bool, None: what
+    stats() returns) as compact JSON, ASCII only. The stats writer runs in every process of
+    a benchmark or test run, python_startup's `python -c pass` children too: importing json
+    there cost each of them 12 ms (json.decoder compiles its regular expressions), and
+    importing anything at exit is not allowed (see _append_stats_line). Loops, not
+    generators: fewer code objects to load at each start-up."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value) if value == value and value not in (float("inf"), float("-inf")) \
+            else "null"
+    if isinstance(value, str):
+        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+            return f'"{value}"'
+        out = ['"']
+        for c in value:
+            if c in '"\\':
+                out.append("\\" + c)
+            elif " " <= c <= "~":
+                out.append(c)
+            elif ord(c) < 0x10000:
+                out.append(f"\\u{ord(c):04x}")
+            else:  # a UTF-16 surrogate pair
+                n = ord(c) - 0x10000
+                out.append(f"\\u{0xD800 | (n >> 10):04x}\\u{0xDC00 | (n & 0x3FF):04x}")
+        out.append('"')
+        return "".join(out)
+    if isinstance(value, dict):
+        items = []
+        for k, v in value.items():
+            items.append(f"{_json_text(str(k))}: {_json_text(v)}")
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        items = []
+        for v in value:
+            items.append(_json_text(v))
+        return "[" + ", ".join(items) + "]"
+    return _json_text(str(value))
+
+
+def _append_stats_line(path: str, overdrive) -> None:
+    """At exit (OVERDRIVE_STATS_FILE): one JSON line of stats(). Nothing may be imported
+    here: importing a module during finalization resets CPython's record of an unhandled
+    KeyboardInterrupt, and the process would exit with status 1 instead of dying by SIGINT
+    (test_runpy TestExit); _json_text needs no import."""
+    record = {"pid": os.getpid(), "argv": sys.argv, "stats": overdrive.stats()}
+    # The JIT is switched off first: it would compile this writer's loops (code with a loop
+    # outside the standard library is compiled at its first call), at exit, for nothing.
+    # What runs after this (atexit handlers registered before the autoload registered this
+    # one, finalization) runs in the interpreter, as it would without the JIT.
+    overdrive.disable()
+    line = _json_text(record) + "\n"    # ASCII: _json_text escapes the rest
+    try:
+        _append(path, line.encode("ascii"))
+    except OSError as exc:  # at exit: one line, never a traceback
+        overdrive._warn(f"cannot append stats to OVERDRIVE_STATS_FILE {path!r} "
+                        f"({exc.strerror or exc})")
+
+
+def _append(path: str, data: bytes) -> None:
+    """Append `data` to the file `path` (created if missing) with one write(2) in O_APPEND
+    mode, so that the lines of processes writing at the same time do not mix; no text layer
+    (a TextIOWrapper looks up its codec: 0.3M instructions). _append(path, b"") checks at
+    start-up that the file can be appended to. OSError if not."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
+
+
+start()

@@ -45,9 +45,9 @@ _PY_LONG_WITH_VALUE = {"--check-hash-based-pycs"}
 _PY_LONG = {"--help", "--version", "--help-all", "--help-env", "--help-xoptions"}
 _OUR_NAMES = ("overdrive", "overdrive.__main__")
 
-# Read by overdrive._autoload in the re-executed process: print stats() to stderr at exit if
-# this is that process (same pid after exec). The autoload removes the variable at start-up,
-# so neither the program nor its children see it.
+# Read by the autoload (_overdrive_autoload) in the re-executed process: print stats() to
+# stderr at exit if this is that process (same pid after exec). The autoload removes the
+# variable at start-up, so neither the program nor its children see it.
 STATS_ENV = "_OVERDRIVE_LAUNCHER_STATS"
 
 
@@ -56,14 +56,14 @@ class UsageError(Exception):
 
 
 def _threshold_accepted() -> str:
-    from . import _OPTIONS
+    from ._options import _OPTIONS
 
     return _OPTIONS["threshold"][1]
 
 
 def _threshold(text: str, origin: str) -> str:
     """The value of --threshold (or OVERDRIVE_THRESHOLD), checked as the JIT will read it."""
-    from . import _from_text
+    from ._options import _from_text
 
     try:
         return str(_from_text("threshold", text, origin))

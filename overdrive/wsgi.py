@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 import overdrive
+from overdrive._options import _validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class EnablePerProcess:
 
     def __init__(self, options: dict) -> None:
         for name, value in options.items():
-            overdrive._validate(name, value)
+            _validate(name, value)
         self.options = dict(options)
         self.pid: Optional[int] = None   # process in which the JIT was enabled
 

@@ -1,7 +1,9 @@
-"""What `import overdrive` and the OVERDRIVE=1 autoload import: nothing beyond overdrive's
-own modules, so that every process (multiprocessing workers, short-lived subprocesses) pays
-next to nothing for them. The tools load their modules (dis, json, re, typing, ...) on first
-use. Timings are in docs/performance.md ("Start-up cost"), not asserted here."""
+"""What `import overdrive` and the OVERDRIVE=1 autoload import: overdrive's C core, the
+package's __init__ and (under OVERDRIVE=1) the top-level autoload module, nothing else, so
+that every process (multiprocessing workers, short-lived subprocesses) pays next to nothing
+for them. The option machinery (overdrive._options), the tools (overdrive._tools, then
+dis, json, re, typing, ...), the log and perf map modules load on first use. Timings are
+in docs/performance.md ("Start-up cost"), not asserted here."""
 import json
 import os
 import signal
@@ -14,6 +16,10 @@ from conftest import needs_pth
 
 # Prints the loaded modules one per line (no json: the probe must not import anything itself).
 MODULES = "import sys; print(*sorted(sys.modules), sep=chr(10))"
+
+# What `import overdrive` adds, and the autoload: the C core, the package, the autoload.
+IMPORT = {"_overdrive", "overdrive"}
+AUTOLOAD = IMPORT | {"_overdrive_autoload"}
 
 
 def _env(**extra):
@@ -31,48 +37,73 @@ def _modules(code, **env_extra):
     return set(r.stdout.split())
 
 
-def _baseline():
-    return _modules(MODULES)
+def _added(code, **env_extra):
+    """The modules `code` (and the environment) add to a bare `python -c`'s, less the codecs
+    the interpreter loads on a text file's first use (encodings.ascii under Debian's debug
+    build, whose locale is C)."""
+    added = _modules(code + "; " + MODULES, **env_extra) - _modules(MODULES)
+    return {n for n in added if not n.startswith("encodings.")}
 
 
-def _not_overdrive(names):
-    """The modules in `names` that are not overdrive's own (the package, the C core and the
-    autoload guard the .pth imports). `__future__` is allowed: the
-    `from __future__ import annotations` statement imports it (80 lines, no imports), and
-    so are the codecs the interpreter loads on a text file's first use (encodings.ascii under
-    Debian's debug build, whose locale is C)."""
-    return sorted(n for n in names
-                  if n not in ("overdrive", "_overdrive", "_overdrive_autoload", "__future__")
-                  and not n.startswith(("overdrive.", "encodings.")))
+def test_import_and_enable_add_only_the_package_and_the_core():
+    assert _added("import overdrive; overdrive.enable()") == IMPORT
 
 
-def test_import_and_enable_add_only_overdrive_modules():
-    baseline = _baseline()
-    added = _modules("import overdrive; overdrive.enable(); " + MODULES) - baseline
-    assert "_overdrive" in added and "overdrive" in added
-    assert _not_overdrive(added) == []
+def test_config_loads_the_option_machinery_only():
+    # config() and the introspection functions stay light too (log= needs the log module's
+    # list of events).
+    assert _added("import overdrive; overdrive.config(log='', perf_map=False); "
+                  "overdrive.stats(); overdrive.info(lambda: 0); "
+                  "overdrive.supported_opcodes(); overdrive.tier2_passes()") \
+        == IMPORT | {"overdrive._options", "overdrive.log"}
 
 
-def test_config_and_tools_listing_add_only_overdrive_modules():
-    # config() with the defaults and the introspection functions stay light too.
-    baseline = _baseline()
-    added = _modules("import overdrive; overdrive.config(log='', perf_map=False); "
-                     "overdrive.stats(); overdrive.info(lambda: 0); "
-                     "overdrive.supported_opcodes(); " + MODULES) - baseline
-    assert _not_overdrive(added) == []
+def test_core_is_loaded_from_beside_the_package(tmp_path):
+    """`_overdrive` is loaded from the package's directory, without a sys.path search, and
+    `import _overdrive` then finds that module. (Run outside the source tree, whose
+    overdrive/ would be imported first and has no core beside it.)"""
+    code = ("import sys, os, overdrive, _overdrive; "
+            "assert _overdrive is overdrive._overdrive is sys.modules['_overdrive']; "
+            "origin = _overdrive.__spec__.origin; "
+            "assert _overdrive.__file__ == origin; "
+            "assert os.path.dirname(origin) == "
+            "os.path.dirname(os.path.dirname(overdrive.__file__)), origin; "
+            "print(type(_overdrive.__spec__.loader).__name__)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=_env(), cwd=tmp_path, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "ExtensionFileLoader", r
 
 
 @needs_pth
-@pytest.mark.parametrize("threshold", [None, "0", "1000000000"])
-def test_autoload_adds_only_overdrive_modules(threshold):
-    baseline = _baseline()
-    env = {"OVERDRIVE": "1"}
-    if threshold is not None:
-        env["OVERDRIVE_THRESHOLD"] = threshold
-    added = _modules("import overdrive; assert overdrive.is_enabled(); " + MODULES,
-                     **env) - baseline
-    assert "overdrive._autoload" in added
-    assert _not_overdrive(added) == []
+@pytest.mark.parametrize("env", [{}, {"OVERDRIVE_THRESHOLD": "0"},
+                                 {"OVERDRIVE_THRESHOLD": "1000000000"},
+                                 {"OVERDRIVE_STATS_FILE": os.devnull}])
+def test_autoload_adds_only_the_autoload_the_package_and_the_core(env):
+    added = _added("import overdrive; assert overdrive.is_enabled()", OVERDRIVE="1", **env)
+    expected = set(AUTOLOAD)       # a valid OVERDRIVE_THRESHOLD goes straight to the core
+    if "OVERDRIVE_STATS_FILE" in env:
+        expected.add("atexit")                 # (built in) the writer is the autoload's
+    assert added == expected
+
+
+@needs_pth
+@pytest.mark.parametrize("value", ["0", "off", " No "])
+def test_autoload_off_does_not_import_the_package(value):
+    # The .pth line only asks whether OVERDRIVE is set (site.py compiles it in every
+    # process); the autoload module says no without importing the package.
+    assert _added("pass", OVERDRIVE=value) == {"_overdrive_autoload"}
+
+
+@needs_pth
+def test_autoload_loads_the_package_from_beside_it(tmp_path):
+    code = ("import sys, os, overdrive, _overdrive_autoload; "
+            "assert os.path.dirname(overdrive.__file__) == os.path.join("
+            "os.path.dirname(_overdrive_autoload.__file__), 'overdrive'); "
+            "print(overdrive.__spec__.submodule_search_locations == overdrive.__path__, "
+            "overdrive.__spec__.parent)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=_env(OVERDRIVE="1"), cwd=tmp_path, timeout=60)
+    assert r.returncode == 0 and r.stdout.split() == ["True", "overdrive"], r
 
 
 def test_tools_still_load_on_first_use(tmp_path):
@@ -125,13 +156,15 @@ def test_stats_file_keeps_the_keyboard_interrupt_exit(tmp_path):
 def test_stats_line_is_json_without_importing_json():
     """The OVERDRIVE_STATS_FILE writer runs in every process of a benchmark run (each
     `python -c pass` of python_startup too), so it imports nothing: its hand-written JSON
-    must read back as what json would have written."""
+    must read back as what json would have written. (Importing _overdrive_autoload here
+    runs its start(), which does nothing without OVERDRIVE.)"""
     import overdrive
+    from _overdrive_autoload import _json_text
     value = {"pid": 12, "argv": ["a b", 'q"uote', "back\\slash", "tab\tnl\n", "é", "\U0001f600",
                                  "\udcff"],
              "stats": dict(overdrive.stats(), nested={"x": [1, 2.5, None, True, False]},
                            nan=float("nan"), big=2 ** 70)}
-    text = overdrive._json_text(value)
+    text = _json_text(value)
     expected = dict(value, stats=dict(value["stats"], nan=None))
     assert json.loads(text) == expected
     program = ("import sys, overdrive; print(overdrive.stats()['enabled'], 'json' in sys.modules, "
@@ -139,3 +172,16 @@ def test_stats_line_is_json_without_importing_json():
     r = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                        env=_env(OVERDRIVE="1", OVERDRIVE_STATS_FILE=os.devnull), timeout=60)
     assert r.returncode == 0 and r.stdout.split() == ["True", "False", "False", "False"], r
+
+
+@needs_pth
+def test_stats_writer_runs_with_the_jit_off(tmp_path):
+    """The writer switches the JIT off before it runs: its loops (outside the standard
+    library, so compiled at their first call) are not compiled at exit, for nothing."""
+    stats = tmp_path / "stats.jsonl"
+    r = subprocess.run([sys.executable, "-c", "pass"], capture_output=True, text=True,
+                       env=_env(OVERDRIVE="1", OVERDRIVE_STATS_FILE=str(stats),
+                                OVERDRIVE_LOG="compile"), timeout=60)
+    assert r.returncode == 0 and "_json_text" not in r.stderr, r.stderr
+    (line,) = stats.read_text().splitlines()
+    assert json.loads(line)["stats"]["enabled"] is True

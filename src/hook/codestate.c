@@ -9,6 +9,7 @@
 #endif
 
 #include "../asm/codemem.h"
+#include "../runtime/helpers.h"
 #include "../tier1/compile.h"
 #include "../tier2/tier2.h"
 #include "events.h"
@@ -150,6 +151,11 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
         return 0;
     if (st->failed)
         return -1;
+    if (od_rt_init() < 0) {      /* the first compile: no compiled code has run before */
+        PyErr_Clear();           /* out of memory: not this function's fault, try again later */
+        st->why_not = "the runtime could not be initialized (out of memory)";
+        return -1;
+    }
     od_codemem_set_limit(od_config.max_code_bytes);
     const char *why = NULL;
     int compact = first_unit_compact(co);

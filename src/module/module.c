@@ -732,7 +732,7 @@ static struct PyModuleDef moduledef = {
 
 PyMODINIT_FUNC PyInit__overdrive(void)
 {
-    if (od_hook_init() < 0 || od_rt_init() < 0)
+    if (od_hook_init() < 0)
         return NULL;
     PyObject *mod = od_introspect_add(PyModule_Create(&moduledef));
     PyObject *limits = mod ? limits_dict() : NULL;

@@ -161,8 +161,10 @@ OD_HELPER(od_rt_send);
  * tracking is on: the interpreter computes the origin). */
 OD_HELPER(od_rt_return_generator);
 
-/* Once, at import: what the helpers learn from CPython at run time (the generic
- * __getitem__ slot). 0, or -1 with an exception set. */
+/* What the helpers learn from CPython at run time (the generic __getitem__ slot): once,
+ * before the first compile (hook/codestate.c), not at import, where creating the probe
+ * class cost every `import overdrive` 57K instructions; later calls return at once. 0, or
+ * -1 with an exception set. */
 int od_rt_init(void);
 
 /* `name` in a frame's locals mapping (a dict or any mapping): 0 with *out a new reference

@@ -13,7 +13,8 @@ static PyCodeObject *frame_code(_PyInterpreterFrame *f) { return f->f_code; }
 
 /* The mp_subscript slot CPython gives a class whose __getitem__ is not a C slot wrapper:
  * the one that looks __getitem__ up in the type and calls it (typeobject.c's
- * slot_mp_subscript, which is static). Read once from a probe class at import. */
+ * slot_mp_subscript, which is static). Read once from a probe class, before the first
+ * compile (od_rt_init): no compiled code runs before it is set. */
 static binaryfunc generic_getitem_slot;
 
 static PyObject *probe_getitem(PyObject *self, PyObject *key)
