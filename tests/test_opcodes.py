@@ -1097,6 +1097,55 @@ def test_properties_class_constants_and_split_dicts_are_cached(jit):
         Tokenish.kind, Tokenish.shout = saved
 
 
+class Wordish(str):
+    label = "class-label"                 # instances shadow it by storing their own
+
+
+def f_dict_stores(words):
+    out = []
+    for i, w in enumerate(words):
+        try:
+            w.label = i                   # shadows the class attribute (DICT_STORE)
+            w.extra = -i                  # a name new to the split dict
+            out.append((w.label, w.extra, sorted(vars(w))))
+        except (AttributeError, TypeError) as exc:
+            out.append(f"{type(exc).__name__}: {exc}")
+    return out
+
+
+def test_stores_into_materialized_dicts_are_cached(jit):
+    # STORE_ATTR into a materialized __dict__ (a str subclass: its dicts are split) when
+    # the type has no data descriptor of that name, including a class attribute the store
+    # shadows; the first store to a fresh object makes the dict through generic setattr.
+    def make(n=30):
+        return [Wordish(f"w{i}") for i in range(n)]
+
+    jit.run_both(f_dict_stores, make())
+    hits = sum(e["hits"] for e in _site_entries(f_dict_stores, "extra")
+               if e["kind"] == "DICT_STORE")
+    assert not runs_tier1(f_dict_stores) or hits > 0, _site_entries(f_dict_stores, "extra")
+
+    # The shadowed class attribute's type gains __set__ (the owner's version does not
+    # change): the store must now go to the descriptor.
+    class Sink:
+        seen = []
+
+    saved = Wordish.label
+    try:
+        Wordish.label = Sink()
+        jit.run_both(f_dict_stores, make(5))
+        Sink.__set__ = lambda self, obj, value: Sink.seen.append(value)
+        Sink.__get__ = lambda self, obj, tp: "from-descriptor"
+        Sink.seen.clear()
+        res = jit.run_both(f_dict_stores, make(5))
+        assert res[2][0] == "from-descriptor" and Sink.seen == [0, 1, 2, 3, 4] * 2, \
+            (res, Sink.seen)
+        Wordish.label = property(lambda self: "prop")        # no setter: AttributeError
+        assert jit.run_both(f_dict_stores, make(3))[0].startswith("AttributeError")
+    finally:
+        Wordish.label = saved
+
+
 def f_is_ops(values, sentinel):
     Noisy.log.clear()
     out = []

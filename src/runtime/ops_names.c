@@ -538,6 +538,23 @@ static inline PyObject *class_value_hit(OdAttrSite *site, PyObject *owner)
 /* `for_load`: the entry serves a LOAD_ATTR site, which may also read `obj.__class__` as a
  * slot at ob_type (what the interpreter's LOAD_ATTR_SLOT does for it); a store site never
  * may (assigning __class__ checks layouts and moves references). */
+/* A STORE_ATTR entry for an instance whose __dict__ is materialized (split or combined),
+ * when the type's `descr` for the name (borrowed, or NULL) is no data descriptor: generic
+ * setattr stores into that dict. 1 if made. */
+static int fill_dict_store(OdAttrCache *c, PyObject *owner, PyObject *descr)
+{
+    PyTypeObject *tp = Py_TYPE(owner);
+    Py_ssize_t dictoffset;
+    if ((descr && Py_TYPE(descr)->tp_descr_set) || !dict_kind_of(tp, &dictoffset)
+        || !instance_dict(owner, dictoffset))
+        return 0;
+    c->type_version = tp->tp_version_tag;
+    c->dictoffset = dictoffset;
+    c->value = descr;
+    c->kind = OD_ATTR_DICT_STORE;
+    return 1;
+}
+
 static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name, int for_load)
 {
     PyTypeObject *tp = Py_TYPE(owner);
@@ -604,6 +621,8 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name, int
         c->kind = OD_ATTR_PROPERTY;
         return;
     }
+    if (!for_load && descr && fill_dict_store(c, owner, descr))
+        return;   /* an instance attribute shadowing a class attribute (email's Terminal) */
     if (descr) {
         /* A method read as an attribute, or any class attribute that is not a data
          * descriptor (class constants read through the instance: `self.token_type`): the
@@ -632,6 +651,10 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name, int
         c->dictoffset = dictoffset;
         c->index_log2 = dict->ma_keys->dk_log2_index_bytes;
         c->kind = OD_ATTR_DICT_HINT;
+        return;
+    }
+    if (!for_load) {
+        fill_dict_store(c, owner, NULL);   /* a split dict, or a name new to the dict */
         return;
     }
     /* A split dict: made for an instance that never had inline values (instances of str,
@@ -806,6 +829,26 @@ OD_HELPER(od_rt_store_attr)
             Py_DECREF(owner);
             return err ? OD_ERROR : OD_OK;
         }
+    }
+    if (c && c->kind == OD_ATTR_DICT_STORE && tp->tp_version_tag == c->type_version
+        && !(c->value && Py_TYPE(c->value)->tp_descr_set)) {
+        /* Generic setattr would store into the instance dict: do that. The class
+         * attribute this shadows (if any) may have become a data descriptor since. */
+        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        Py_hash_t hash = ((PyASCIIObject *)site->name)->hash;
+        int err;
+        if (dict && hash != -1) {
+            c->hits++;
+            err = _PyDict_SetItem_KnownHash((PyObject *)dict, site->name, v, hash);
+        } else {
+            /* No dict yet (the first store to a new object: `self.x = ...` in __new__):
+             * generic setattr makes it as the type wants it (split, sharing the type's
+             * keys). The entry still holds for the next object: no refill. */
+            err = PyObject_SetAttr(owner, site->name, v);
+        }
+        Py_DECREF(v);
+        Py_DECREF(owner);
+        return err ? OD_ERROR : OD_OK;
     }
     int err = PyObject_SetAttr(owner, site->name, v);
     Py_DECREF(v);

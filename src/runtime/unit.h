@@ -69,7 +69,11 @@ typedef struct {
     X(PROPERTY, "a `property` found on the type (a data descriptor): `value` is the "        \
                 "property, its __get__ called directly on each hit")                          \
     X(SPLIT_DICT, "instance attribute in a materialized __dict__ that shares its keys "       \
-                  "(split): its values[index], the keys' entry `index` checked on every hit")
+                  "(split): its values[index], the keys' entry `index` checked on every hit")  \
+    X(DICT_STORE, "STORE_ATTR into the instance's materialized __dict__ (split or combined): "\
+                  "the type has no data descriptor of that name (`value`: the class "          \
+                  "attribute the store shadows, or NULL; checked at each hit to have no "      \
+                  "__set__ yet)")
 
 typedef enum {
 #define OD_ATTR_KIND_ENUM(name, doc) OD_ATTR_##name,
@@ -90,7 +94,8 @@ typedef struct {
     };
     Py_ssize_t dictoffset;        /* DICT_HINT / METHOD_WITH_DICT: tp_dictoffset, 0 = managed */
     uint64_t dict_version;        /* MODULE_VALUE */
-    PyObject *value;              /* MODULE_VALUE / METHOD_* / GETSET / PROPERTY: borrowed from the dict */
+    PyObject *value;              /* MODULE_VALUE / METHOD_* / GETSET / PROPERTY / DICT_STORE:
+                                     borrowed from the dict */
     uint32_t hits, misses;
 } OdAttrCache;
 
