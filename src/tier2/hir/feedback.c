@@ -74,3 +74,21 @@ PyObject *od_feedback_global(const OdFeedback *fb, PyObject *name, uint64_t *glo
         *globals_version = ((PyDictObject *)fb->globals)->ma_version_tag;
     return v;
 }
+
+int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out)
+{
+    const OdUnit *u = fb->tier1;
+    if (!u || !u->cache_at_unit || start < 0 || start >= fb->bc.ncodeunits
+        || fb->bc.instr_at_unit[start] < 0)
+        return 0;
+    const OdInstr *in = &fb->bc.instrs[fb->bc.instr_at_unit[start]];
+    if ((in->opcode != LOAD_ATTR && in->opcode != STORE_ATTR && in->opcode != LOAD_METHOD)
+        || in->index >= u->ncodeunits || u->cache_at_unit[in->index] < 0)
+        return 0;
+    const OdAttrSite *site = (const OdAttrSite *)((const char *)u->caches + u->cache_at_unit[in->index]);
+    /* `more` set (even copied from an older unit): a second receiver type came */
+    if (!site->cache[0].type || site->more || site->cache[0].type_version == 0)
+        return 0;
+    *out = site->cache[0];
+    return 1;
+}
