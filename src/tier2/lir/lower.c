@@ -821,22 +821,23 @@ static int unary(Lower *W, OdHirInstr *i, OdLirOp op)
     return 0;
 }
 
-/* Owned values whose last use is i (and i's own result if nothing uses it) are released. */
-static int release_after(Lower *W, OdHirInstr *i, OdHirInstr *unused)
+/* Owned values whose last use is i (and i's own result if nothing uses it) are released,
+ * except `moved`, whose reference i handed on (a store into an object). */
+static int release_after(Lower *W, OdHirInstr *i, OdHirInstr *moved)
 {
     const uint64_t *after = W->after + (size_t)i->id * W->words;
     uint64_t *done = W->tmp;
     memset(done, 0, sizeof(uint64_t) * (size_t)W->words);
     int err = 0;
     FOR_USES(i, r, {
-        if (!err && owned(r) && !BIT_GET(after, r->id) && !BIT_GET(done, r->id) && r != i) {
+        if (!err && owned(r) && !BIT_GET(after, r->id) && !BIT_GET(done, r->id) && r != i
+            && r != moved) {
             BIT_SET(done, r->id);
             err = decref(W, r);
         }
     });
     if (!err && owned(i) && !BIT_GET(after, i->id))
         err = decref(W, i);
-    (void)unused;
     return err;
 }
 
@@ -934,11 +935,15 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->dst = old;
         if (x->imm2 && (x->exit = exit_here(W, i, OD_XK_DEOPT, OD_T2X_GUARD_ATTR)) < 0)
             return -1;
-        /* stored: the object's reference to the new value, then the old one released
-         * (last: its finalizer may run code, the object is consistent by then) */
-        if (incref_vreg(W, v, 0) < 0 || decref_vreg(W, old, 1) < 0)
+        /* stored: the object's reference to the new value (the code's own when the
+         * value dies here: it moves), then the old one released (last: its finalizer may
+         * run code, the object is consistent by then) */
+        OdHirInstr *rv = root(i->ops[1]);
+        OdHirInstr *moved = owned(rv) && rv != root(i->ops[0])
+                            && !BIT_GET(W->after + (size_t)i->id * W->words, rv->id) ? rv : NULL;
+        if ((!moved && incref_vreg(W, v, 0) < 0) || decref_vreg(W, old, 1) < 0)
             return -1;
-        return release_after(W, i, NULL);
+        return release_after(W, i, moved);
     }
     case OD_HOP_GlobalValue: {
         int j = W->L->bc.instr_at_unit[i->bc_offset];
