@@ -59,8 +59,8 @@
     X(GuardTypeVersion, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: the          \
         tp_version_tag Py_TYPE(operand) must have */                                       \
     X(GuardSharedKeys, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: entries the   \
-        type's shared keys must have; the instance must use inline values (then no         \
-        instance attribute can shadow a method the keys lacked) */                         \
+        type's shared keys must have (imm2 1: their dk_version); the instance must use     \
+        inline values (then no instance attribute can shadow a method the keys lacked) */  \
     X(LoadInstanceValue, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: index in the \
         inline values; obj: name. Deopts when the values are not in use or the entry is    \
         NULL (deleted); a new reference */                                                 \

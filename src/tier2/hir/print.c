@@ -147,7 +147,7 @@ static void put_imm(OdText *o, OdHirFunc *fn, const OdHirInstr *i)
         od_text_put(o, " version=%lld", i->imm);
         break;
     case OD_HOP_GuardSharedKeys:
-        od_text_put(o, " entries=%lld", i->imm);
+        od_text_put(o, i->imm2 ? " keys_version=%lld" : " entries=%lld", i->imm);
         break;
     case OD_HOP_LoadInstanceValue: case OD_HOP_StoreInstanceValue:
         od_text_put(o, " ");

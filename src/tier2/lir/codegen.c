@@ -294,7 +294,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_mov_rm(a, OD_RCX, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
         od_test_rr(a, OD_RCX, OD_RCX);
         od_jcc(a, OD_CC_E, X);
-        od_cmp_mi(a, OD_RCX, (int32_t)offsetof(PyDictKeysObject, dk_nentries), (int32_t)i->imm);
+        if (i->imm2)
+            od_cmp32_mi(a, OD_RCX, (int32_t)offsetof(PyDictKeysObject, dk_version), (int32_t)i->imm);
+        else
+            od_cmp_mi(a, OD_RCX, (int32_t)offsetof(PyDictKeysObject, dk_nentries), (int32_t)i->imm);
         od_jcc(a, OD_CC_NE, X);
         break;
     case OD_LOP_LoadField:

@@ -55,7 +55,7 @@
     X(GuardIs, "exit unless src0 is the object ptr")                                         \
     X(GuardVersion, "exit unless Py_TYPE(src0)->tp_version_tag is imm")                     \
     X(GuardKeys, "exit unless src0 uses inline values and its type's shared keys have imm "  \
-                 "entries")                                                                   \
+                 "entries (imm2 1: dk_version imm)")                                          \
     X(LoadField, "dst = the attribute of src0 (borrowed), exit when NULL: imm2 0, at byte "  \
                  "imm of the object; 1, inline value imm (exit when the values are not in "   \
                  "use)")                                                                      \

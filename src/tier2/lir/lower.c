@@ -899,6 +899,7 @@ static int lower_instr(Lower *W, OdHirInstr *i)
                   OD_T2X_GUARD_ATTR) < 0)
             return -1;
         W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm = i->imm;
+        W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm2 = i->imm2;
         return 0;
     case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: {
         int o = use(W, i->ops[0]);

@@ -22,6 +22,10 @@
  * handler or switch threads) lies between. Loads are re-done every time: nothing is
  * forwarded from a store.
  *
+ * When tier 1's site never ran (tier 2 compiled at the entry tier 1 did), the interpreter's
+ * specialized instruction is the feedback (od_feedback_attr); its LOAD_METHOD_WITH_VALUES
+ * makes GuardSharedKeys check the shared keys' dk_version (imm2 1) instead of their count.
+ *
  * Sites with no feedback, polymorphic ones, other kinds, and sites in fn->no_speculate
  * (their guards kept failing) stay generic. Runs after `specialize`, so arithmetic between
  * two accesses is unboxed already and not a barrier. */
@@ -111,17 +115,18 @@ static int holds_at(const OdHirInstr *g, const OdHirInstr *at)
 /* The guard `op` with immediate `imm` of value v (whose guarded form is `on`) for an
  * access at `at`: an earlier one that still holds, or a new one before `at`. */
 static OdHirInstr *guard(Attrs *A, OdHirInstr *v, OdHirInstr *on, OdHirOp op, long long imm,
-                         OdHirInstr *at)
+                         long long imm2, OdHirInstr *at)
 {
     if (v->id < A->nids)
         for (Guard *g = A->guards[v->id]; g; g = g->next)
-            if (g->guard->op == op && g->guard->imm == imm && g->guard->block
-                && holds_at(g->guard, at))
+            if (g->guard->op == op && g->guard->imm == imm && g->guard->imm2 == imm2
+                && g->guard->block && holds_at(g->guard, at))
                 return g->guard;
     OdHirInstr *g = before(A->fn, at, op, on, NULL);
     if (!g)
         return NULL;
     g->imm = imm;
+    g->imm2 = imm2;
     if (v->id < A->nids) {
         Guard *r = od_arena_alloc(&A->fn->arena, sizeof *r);
         if (!r)
@@ -145,7 +150,7 @@ static int load_attr(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
     else
         return 0;
     OdHirInstr *v = i->ops[0];
-    OdHirInstr *g = guard(A, v, v, OD_HOP_GuardTypeVersion, e->type_version, i);
+    OdHirInstr *g = guard(A, v, v, OD_HOP_GuardTypeVersion, e->type_version, 0, i);
     OdHirInstr *r = g ? before(A->fn, i, op, g, NULL) : NULL;
     if (!r)
         return -1;
@@ -167,7 +172,7 @@ static int store_attr(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
     else
         return 0;
     OdHirInstr *v = i->ops[0];
-    OdHirInstr *g = guard(A, v, v, OD_HOP_GuardTypeVersion, e->type_version, i);
+    OdHirInstr *g = guard(A, v, v, OD_HOP_GuardTypeVersion, e->type_version, 0, i);
     OdHirInstr *s = g ? before(A->fn, i, op, g, i->ops[1]) : NULL;
     if (!s)
         return -1;
@@ -180,7 +185,10 @@ static int store_attr(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
 static int load_method(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
 {
     int shared = e->kind == OD_ATTR_METHOD_SHARED_KEYS;
-    if (!(e->kind == OD_ATTR_METHOD_NO_DICT || (shared && in_range(e->keys_nentries, 0, 1 << 20)))
+    /* shared keys: tier 1 counts their entries, the interpreter keys their dk_version */
+    int by_version = shared && e->dict_version != 0;
+    if (!(e->kind == OD_ATTR_METHOD_NO_DICT
+          || (shared && (by_version ? e->dict_version <= UINT32_MAX : in_range(e->keys_nentries, 0, 1 << 20))))
         || !e->value)
         return 0;
     OdHirInstr *self = NULL;
@@ -190,9 +198,10 @@ static int load_method(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
     if (!self)
         return 0;
     OdHirInstr *v = i->ops[0];
-    OdHirInstr *g = guard(A, v, v, OD_HOP_GuardTypeVersion, e->type_version, i);
+    OdHirInstr *g = guard(A, v, v, OD_HOP_GuardTypeVersion, e->type_version, 0, i);
     if (g && shared)
-        g = guard(A, v, g, OD_HOP_GuardSharedKeys, e->keys_nentries, i);
+        g = guard(A, v, g, OD_HOP_GuardSharedKeys,
+                  by_version ? (long long)e->dict_version : (long long)e->keys_nentries, by_version, i);
     OdHirInstr *m = g ? before(A->fn, i, OD_HOP_LoadTypeMethod, g, NULL) : NULL;
     if (!m)
         return -1;
