@@ -427,3 +427,84 @@ def test_no_reference_leaks():
         overdrive.disable()
     assert grown < 100, grown
     assert 2 in tiers
+
+
+# ---- the interpreter's specialization as the feedback --------------------------------------
+
+def interpreted(f, *args, n=30):
+    """f run by the interpreter only (its adaptive instructions specialize)."""
+    overdrive.disable()
+    for _ in range(n):
+        f(*args)
+
+
+class Shadowable:
+    def __init__(self):
+        self.v = 1
+
+    def get(self):
+        return self.v
+
+
+def call_get(objs):
+    r = []
+    for o in objs:
+        r.append(o.get())
+    return r
+
+
+def _shadow(self_unused=None):
+    return "instance attribute"
+
+
+def test_interpreter_specialization_is_the_feedback_when_tier_1_never_ran():
+    def norm(p):
+        return p.x + p.y
+    interpreted(norm, Point(1, 2))
+    text = _overdrive._tier2_hir(norm, ["attrs"])[-1][1]
+    assert "LoadInstanceValue x values[0]" in text and "LoadAttr" not in text
+    interpreted(call_get, [Shadowable()])
+    text = _overdrive._tier2_hir(call_get, ["attrs"])[-1][1]
+    assert "GuardSharedKeys keys_version=" in text and "LoadTypeMethod get" in text
+
+
+def test_a_method_shadowed_by_a_new_instance_attribute_deopts():
+    fresh = {}
+
+    def new_class():            # shadowing adds a key to the class's shared keys for good
+        class Shadowed(Shadowable):
+            pass
+        fresh["cls"] = Shadowed
+
+    def plain():
+        return ([fresh["cls"]() for _ in range(3)],)
+
+    def shadowing():
+        objs = [fresh["cls"]() for _ in range(6)]
+        objs[4].get = _shadow               # a new name in the shared keys
+        return (objs,)
+    info = run_t2(call_get, plain, shadowing, shadowing, setup=new_class)
+    assert attr_exits(info) >= 1
+
+
+def test_guards_from_the_interpreter_s_feedback_deopt_too():
+    class Shadowed(Shadowable):
+        pass
+
+    def call_get(objs):         # a fresh code object: no tier-1 unit, no site
+        r = []
+        for o in objs:
+            r.append(o.get())
+        return r
+    interpreted(call_get, [Shadowed()])
+    assert "keys_version=" in _overdrive._tier2_hir(call_get, ["attrs"])[-1][1]
+    objs = [Shadowed() for _ in range(6)]
+    objs[4].get = _shadow
+    overdrive.enable(threshold=0, tier2_threshold=0)    # tier 2 at once: tier 1 never ran
+    try:
+        got = call_get(objs)
+        info = overdrive.info(call_get)
+    finally:
+        overdrive.disable()
+    assert got == [1, 1, 1, 1, "instance attribute", 1]
+    assert info["tier2"]["compiles"] >= 1 and attr_exits(info) >= 1
