@@ -74,3 +74,75 @@ PyObject *od_feedback_global(const OdFeedback *fb, PyObject *name, uint64_t *glo
         *globals_version = ((PyDictObject *)fb->globals)->ma_version_tag;
     return v;
 }
+
+/* What the interpreter's specialized attribute instruction at code unit `index` says, as
+ * tier 1's entry would: its inline cache holds the type version and the index, offset or
+ * method. 1 when it is one of the kinds tier 2 uses, else 0. LOAD_METHOD_WITH_VALUES keys
+ * the shared keys by their dk_version (keys_version), where tier 1 counts their entries. */
+/* A specialized instruction's first cache entry counts its misses down from this value
+ * (CPython 3.11's specialize.c miss_counter_start, private): only an instruction that has
+ * not missed since it was specialized says the site is monomorphic. The interpreter keeps
+ * only the last receiver type, so one that keeps meeting several would send tier 2 into a
+ * deopt per site (richards' Task methods, run on four subclasses). */
+#define OD_CPY_MISS_COUNTER_START 53
+
+static int interpreter_attr(const OdFeedback *fb, int index, OdAttrCache *out)
+{
+    _Py_CODEUNIT *code = _PyCode_CODE(fb->code);
+    if (index + 1 >= Py_SIZE(fb->code) || code[index + 1] != OD_CPY_MISS_COUNTER_START)
+        return 0;
+    _PyAttrCache *ac = (_PyAttrCache *)&code[index + 1];
+    _PyLoadMethodCache *mc = (_PyLoadMethodCache *)&code[index + 1];
+    memset(out, 0, sizeof *out);
+    switch (_Py_OPCODE(code[index])) {
+    case LOAD_ATTR_INSTANCE_VALUE: case STORE_ATTR_INSTANCE_VALUE:
+        out->kind = OD_ATTR_INSTANCE_VALUE;
+        break;
+    case LOAD_ATTR_SLOT: case STORE_ATTR_SLOT:
+        out->kind = OD_ATTR_SLOT;
+        break;
+    case LOAD_METHOD_NO_DICT:
+        out->kind = OD_ATTR_METHOD_NO_DICT;
+        out->type_version = read_u32(mc->type_version);
+        out->value = read_obj(mc->descr);
+        return out->type_version != 0;
+    case LOAD_METHOD_WITH_VALUES:
+        out->kind = OD_ATTR_METHOD_SHARED_KEYS;
+        out->type_version = read_u32(mc->type_version);
+        out->keys_nentries = -1;
+        out->dict_version = read_u32(mc->keys_version);
+        out->value = read_obj(mc->descr);
+        return out->type_version != 0 && out->dict_version != 0;
+    default:
+        return 0;
+    }
+    out->type_version = read_u32(ac->version);
+    out->index = ac->index;
+    return out->type_version != 0;
+}
+
+int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out)
+{
+    if (start < 0 || start >= fb->bc.ncodeunits || fb->bc.instr_at_unit[start] < 0)
+        return 0;
+    const OdInstr *in = &fb->bc.instrs[fb->bc.instr_at_unit[start]];
+    if (in->opcode != LOAD_ATTR && in->opcode != STORE_ATTR && in->opcode != LOAD_METHOD)
+        return 0;
+    const OdUnit *u = fb->tier1;
+    const OdAttrSite *site = u && u->cache_at_unit && in->index < u->ncodeunits
+                             && u->cache_at_unit[in->index] >= 0
+                             ? (const OdAttrSite *)((const char *)u->caches + u->cache_at_unit[in->index])
+                             : NULL;
+    if (site && (site->cache[0].type || site->more)) {
+        /* `more` set (even copied from an older unit): a second receiver type came */
+        if (!site->cache[0].type || site->more || site->cache[0].type_version == 0)
+            return 0;
+        *out = site->cache[0];
+        if (out->kind == OD_ATTR_METHOD_SHARED_KEYS)
+            out->dict_version = 0;      /* keyed by the entries' count */
+        return 1;
+    }
+    /* tier 1's site has not run (tier 2 compiled at the entry tier 1 did): the
+     * interpreter's specialization from the code's warm-up */
+    return interpreter_attr(fb, in->index, out);
+}

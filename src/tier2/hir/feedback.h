@@ -6,14 +6,18 @@
  * specialized the instruction; LOAD_GLOBAL_{MODULE,BUILTIN} that the name resolved to a
  * cacheable dict entry. (2) Tier 1's sites (runtime/unit.h OdOpCache, one per BINARY_OP and
  * COMPARE_OP, at u->caches + u->cache_at_unit[index]): the operand classes its helper met
- * last. And the globals the frame being compiled runs with: the value a global name has now
- * and the version tags of the globals and builtins dicts (what a GlobalValue guard checks).
+ * last; runtime/helpers.h OdAttrSite, one per LOAD_ATTR / STORE_ATTR / LOAD_METHOD: the
+ * receiver types it met and where each found the attribute, its inline cache entries).
+ * And the globals the frame being compiled runs with: the value a global name has now and
+ * the version tags of the globals and builtins dicts (what a GlobalValue guard checks).
  * Feedback is a hint: every use of it is guarded. Everything is read at compile time; the
- * source keeps borrowed pointers valid for that long. Depends on bytecode/ and runtime/unit.h. */
+ * source keeps borrowed pointers valid for that long (not the types and methods an
+ * attribute site names: see od_feedback_attr). Depends on bytecode/ and runtime/. */
 #ifndef OD_TIER2_HIR_FEEDBACK_H
 #define OD_TIER2_HIR_FEEDBACK_H
 
 #include "../../runtime/unit.h"
+#include "../../runtime/helpers.h"
 
 typedef struct OdFeedback {
     PyCodeObject *code;         /* borrowed */
@@ -36,5 +40,16 @@ void od_feedback_operands(const OdFeedback *fb, int start, PyTypeObject **left, 
  * there (else 0). Only for dicts of exact type dict. */
 PyObject *od_feedback_global(const OdFeedback *fb, PyObject *name, uint64_t *globals_version,
                              uint64_t *builtins_version);
+
+/* Tier 1's record of the LOAD_ATTR / STORE_ATTR / LOAD_METHOD starting at unit `start`,
+ * copied to *out when the site met one receiver type (monomorphic: no second entry was
+ * ever needed) with a usable version tag: 1, else 0. When tier 1's site never ran, the
+ * interpreter's specialized form of the instruction, as such an entry (LOAD_ATTR_
+ * INSTANCE_VALUE / _SLOT, STORE_ATTR_INSTANCE_VALUE / _SLOT, LOAD_METHOD_NO_DICT /
+ * _WITH_VALUES); for the last one, keys_nentries is -1 and dict_version the shared keys'
+ * dk_version it checks (0 otherwise). `type` and `value` are borrowed and may be dangling
+ * by now (nothing keeps the type alive): never read through them, except under a guard of
+ * `type_version` at run time. */
+int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out);
 
 #endif /* OD_TIER2_HIR_FEEDBACK_H */

@@ -53,6 +53,25 @@
         value LoadGlobal found at compile time, while the globals' (imm) and builtins'     \
         (imm2) dict versions hold (0: not checked), else looked up again (deopts when the \
         name is unbound); a new reference */                                              \
+    /* attributes by tier 1's site feedback (passes/specialize.c): the receiver's type is \
+     * guarded by its version tag (unique to one type in one state: any change to the     \
+     * type, its bases or their dicts gives a new one), then read or written in place */  \
+    X(GuardTypeVersion, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: the          \
+        tp_version_tag Py_TYPE(operand) must have */                                       \
+    X(GuardSharedKeys, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: entries the   \
+        type's shared keys must have (imm2 1: their dk_version); the instance must use     \
+        inline values (then no instance attribute can shadow a method the keys lacked) */  \
+    X(LoadInstanceValue, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: index in the \
+        inline values; obj: name. Deopts when the values are not in use or the entry is    \
+        NULL (deleted); a new reference */                                                 \
+    X(LoadSlot, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: byte offset of a      \
+        __slots__ member; obj: name. Deopts when empty; a new reference */                 \
+    X(LoadTypeMethod, 1, BOXED, 0, Object) /* imm: the method's address, found in the      \
+        type's dict under the guard its operand went through; obj: name; a new reference */ \
+    X(StoreInstanceValue, 2, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* owner, value; imm:    \
+        index. Deopts when the values are not in use; releases the old value */            \
+    X(StoreSlot, 2, BOXED, OD_HE_RW, Void) /* owner, value; imm: byte offset; releases the \
+        old value */                                                                       \
     /* generic operations on boxed values (runtime helpers; any type) */                   \
     X(BinaryOp, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)   /* imm: NB_* */               \
     X(Compare, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)    /* imm: Py_LT.. */            \

@@ -143,6 +143,26 @@ static void put_imm(OdText *o, OdHirFunc *fn, const OdHirInstr *i)
         od_text_put(o, " ");
         put_obj(o, i->obj);
         break;
+    case OD_HOP_GuardTypeVersion:    /* tags depend on the process's history: tests mask them */
+        od_text_put(o, " version=%lld", i->imm);
+        break;
+    case OD_HOP_GuardSharedKeys:
+        od_text_put(o, i->imm2 ? " keys_version=%lld" : " entries=%lld", i->imm);
+        break;
+    case OD_HOP_LoadInstanceValue: case OD_HOP_StoreInstanceValue:
+        od_text_put(o, " ");
+        put_str(o, i->obj);
+        od_text_put(o, " values[%lld]", i->imm);
+        break;
+    case OD_HOP_LoadSlot: case OD_HOP_StoreSlot:
+        od_text_put(o, " ");
+        put_str(o, i->obj);
+        od_text_put(o, " +%lld", i->imm);
+        break;
+    case OD_HOP_LoadTypeMethod:     /* the name, not the object: printing reads nothing of it */
+        od_text_put(o, " ");
+        put_str(o, i->obj);
+        break;
     case OD_HOP_BinaryOp:
         od_text_put(o, " %s", od_hir_binop_name(i->imm));
         break;

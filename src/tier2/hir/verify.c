@@ -247,6 +247,21 @@ int od_hir_verify(OdHirFunc *fn)
                            i->id);
                 break;
             }
+            if (((i->op == OD_HOP_GuardTypeVersion || i->op == OD_HOP_LoadTypeMethod) && i->imm == 0)
+                || (i->op == OD_HOP_GuardTypeVersion && (unsigned long long)i->imm > UINT32_MAX)
+                || ((i->op == OD_HOP_LoadInstanceValue || i->op == OD_HOP_StoreInstanceValue
+                     || (i->op == OD_HOP_GuardSharedKeys && !i->imm2))
+                    && (i->imm < 0 || i->imm >= (1 << 20)))
+                || (i->op == OD_HOP_GuardSharedKeys && i->imm2
+                    && (i->imm <= 0 || (unsigned long long)i->imm > UINT32_MAX))
+                || ((i->op == OD_HOP_LoadSlot || i->op == OD_HOP_StoreSlot)
+                    && (i->imm < (long long)sizeof(PyObject) - 8 || i->imm >= INT32_MAX))) {
+                /* what code generation encodes: a 32-bit version tag (0 is "none"), an
+                 * index or offset that fits a displacement, a method that exists */
+                err = fail(&v, "bb%d: %s#%d: immediate %lld out of range", blk->id, info->name,
+                           i->id, i->imm);
+                break;
+            }
             if ((info->effects & OD_HE_NEEDS_STATE) && !i->fs) {
                 err = fail(&v, "bb%d: %s#%d needs a frame state and has none", blk->id,
                            info->name, i->id);

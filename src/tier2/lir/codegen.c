@@ -35,12 +35,14 @@ const int od_lir_nxmms = 14;
 #define OFF_SIZE ((int32_t)offsetof(PyVarObject, ob_size))
 #define OFF_DIGIT0 ((int32_t)offsetof(PyLongObject, ob_digit))
 #define OFF_FVAL ((int32_t)offsetof(PyFloatObject, ob_fval))
+#define OFF_VALUES (-4 * (int32_t)sizeof(PyObject *))   /* _PyObject_ValuesPointer */
 #define R_FRAME OD_RBX
 
 typedef struct {
-    int kind;           /* 0 dealloc, 1 poll, 2 global lookup, 3 ForIter's other results */
+    int kind;           /* 0 dealloc, 1 poll, 2 global lookup, 3 ForIter's other results,
+                         * 4 a new inline value's insertion order */
     OdLabel label, back;
-    int reg;            /* dealloc: the object */
+    int reg;            /* dealloc: the object; insertion order: the value's index */
     int exit;           /* poll, global, ForIter: error exit */
     PyObject *name;     /* global: the name */
     int target;         /* ForIter: the block taken when the iterator is exhausted */
@@ -278,6 +280,70 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_cmp_rr(a, r, OD_RCX);
         od_jcc(a, OD_CC_NE, X);
         break;
+    case OD_LOP_GuardVersion:
+        r = gin(c, i->src[0], OD_RAX);
+        od_mov_rm(a, OD_RCX, r, OFF_TYPE);
+        od_cmp32_mi(a, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag), (int32_t)i->imm);
+        od_jcc(a, OD_CC_NE, X);
+        break;
+    case OD_LOP_GuardKeys:
+        r = gin(c, i->src[0], OD_RAX);
+        od_cmp_mi(a, r, OFF_VALUES, 0);             /* a materialized __dict__ may shadow */
+        od_jcc(a, OD_CC_E, X);
+        od_mov_rm(a, OD_RCX, r, OFF_TYPE);
+        od_mov_rm(a, OD_RCX, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, X);
+        if (i->imm2)
+            od_cmp32_mi(a, OD_RCX, (int32_t)offsetof(PyDictKeysObject, dk_version), (int32_t)i->imm);
+        else
+            od_cmp_mi(a, OD_RCX, (int32_t)offsetof(PyDictKeysObject, dk_nentries), (int32_t)i->imm);
+        od_jcc(a, OD_CC_NE, X);
+        break;
+    case OD_LOP_LoadField:
+        r = gin(c, i->src[0], OD_RAX);
+        if (i->imm2) {
+            od_mov_rm(a, OD_RCX, r, OFF_VALUES);
+            od_test_rr(a, OD_RCX, OD_RCX);
+            od_jcc(a, OD_CC_E, X);
+            od_mov_rm(a, OD_RCX, OD_RCX, 8 * (int32_t)i->imm);
+        } else {
+            od_mov_rm(a, OD_RCX, r, (int32_t)i->imm);
+        }
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, X);
+        gout(c, i->dst, OD_RCX);
+        break;
+    case OD_LOP_StoreField: {
+        r = gin(c, i->src[0], OD_RAX);
+        int32_t at = (int32_t)i->imm;
+        if (i->imm2) {
+            od_mov_rm(a, OD_RCX, r, OFF_VALUES);
+            od_test_rr(a, OD_RCX, OD_RCX);
+            od_jcc(a, OD_CC_E, X);
+            r = OD_RCX;
+            at = 8 * (int32_t)i->imm;
+        }
+        q = gin(c, i->src[1], OD_RDX);
+        OdReg old = r == OD_RAX ? OD_RCX : OD_RAX;
+        od_mov_rm(a, old, r, at);
+        od_mov_mr(a, r, at, q);
+        if (i->imm2) {
+            /* a new attribute: its index goes into the values' insertion order, out of
+             * line (rcx = the values) */
+            Stub *s = stub(c, 4);
+            if (!s)
+                return;
+            s->reg = (int)i->imm;
+            od_test_rr(a, old, old);
+            gout(c, i->dst, old);                   /* movs: the flags stay */
+            od_jcc(a, OD_CC_E, s->label);
+            od_label_bind(a, s->back);
+        } else {
+            gout(c, i->dst, old);
+        }
+        break;
+    }
     case OD_LOP_GlobalLoad: {
         Stub *s = stub(c, 2);
         if (!s)
@@ -643,6 +709,16 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             od_cmp_ri(a, OD_RAX, (int32_t)OD_T2_DONE);
             od_jcc(a, OD_CC_E, c.blabel[st->target]);
             od_jmp(a, c.xlabel[st->exit]);
+            continue;
+        }
+        if (st->kind == 4) {
+            /* rcx = the values; a plain C function: the caller-saved registers kept */
+            save_volatile(&c, 0);
+            od_mov_rr(a, OD_RDI, OD_RCX);
+            od_mov_ri(a, OD_RSI, st->reg);
+            od_call_abs(a, od_t2_values_insert);
+            save_volatile(&c, 1);
+            od_jmp(a, st->back);
             continue;
         }
         if (st->kind == 1 && L->exits[st->exit].nsync > 0)

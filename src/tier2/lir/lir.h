@@ -53,6 +53,15 @@
     X(GuardFloat, "exit unless src0 is an exact float")                                      \
     X(GuardNotNull, "exit if src0 is NULL")                                                  \
     X(GuardIs, "exit unless src0 is the object ptr")                                         \
+    X(GuardVersion, "exit unless Py_TYPE(src0)->tp_version_tag is imm")                     \
+    X(GuardKeys, "exit unless src0 uses inline values and its type's shared keys have imm "  \
+                 "entries (imm2 1: dk_version imm)")                                          \
+    X(LoadField, "dst = the attribute of src0 (borrowed), exit when NULL: imm2 0, at byte "  \
+                 "imm of the object; 1, inline value imm (exit when the values are not in "   \
+                 "use)")                                                                      \
+    X(StoreField, "dst = the old value (or NULL), src1 stored in its place (the reference "  \
+                  "moves: the caller adds one): imm2 0, at byte imm; 1, inline value imm "    \
+                  "(exit when not in use; a new one goes into the insertion order)")          \
     X(GlobalLoad, "dst = ptr (a new reference) while f_globals's version is imm and (imm2 " \
                   "!= 0) f_builtins's is imm2; else the lookup helper (exit: unbound, error)") \
     X(UnboxInt, "dst = the int64 value of the int src0 (guarded)")                           \
@@ -160,6 +169,8 @@ typedef struct {
 /* Exit reasons: X(name, description, speculative: a repeat disables the speculation). */
 #define OD_T2_EXIT_REASONS(X)                                                              \
     X(GUARD_TYPE, "an operand's type was not the one speculated on", 1)                      \
+    X(GUARD_ATTR, "an attribute guard failed: type version, shared keys, inline values "    \
+                  "not in use, or the attribute missing", 1)                                  \
     X(INT_OVERFLOW, "int arithmetic left int64", 1)                                          \
     X(FLOAT_ZERO_DIV, "float division by zero (the interpreter raises)", 1)                  \
     X(UNBOUND_LOCAL, "unbound local (the interpreter raises)", 0)                           \

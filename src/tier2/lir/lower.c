@@ -75,7 +75,8 @@ typedef struct {
 static int is_alias(const OdHirInstr *i)
 {
     return i->op == OD_HOP_CheckBound || i->op == OD_HOP_GuardType || i->op == OD_HOP_GuardNotNull
-           || i->op == OD_HOP_GuardIs;
+           || i->op == OD_HOP_GuardIs || i->op == OD_HOP_GuardTypeVersion
+           || i->op == OD_HOP_GuardSharedKeys;
 }
 
 static OdHirInstr *root(OdHirInstr *v)
@@ -494,6 +495,8 @@ static int sync_kind(const OdHirInstr *i)
         return only(i->ops[0], OD_TB(List) | OD_TB(Tuple)) ? 0 : 1;
     case OD_HOP_ListAppend: case OD_HOP_StoreGlobal: case OD_HOP_IncRef: case OD_HOP_DecRef:
         return 0;
+    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot:
+        return 0;   /* only the old value's release may run code: as for DecRef (Limits) */
     default:
         return (od_hir_op_info[i->op].effects & OD_HE_WRITES) && !od_hir_is_term(i) ? 1 : 0;
     }
@@ -818,22 +821,23 @@ static int unary(Lower *W, OdHirInstr *i, OdLirOp op)
     return 0;
 }
 
-/* Owned values whose last use is i (and i's own result if nothing uses it) are released. */
-static int release_after(Lower *W, OdHirInstr *i, OdHirInstr *unused)
+/* Owned values whose last use is i (and i's own result if nothing uses it) are released,
+ * except `moved`, whose reference i handed on (a store into an object). */
+static int release_after(Lower *W, OdHirInstr *i, OdHirInstr *moved)
 {
     const uint64_t *after = W->after + (size_t)i->id * W->words;
     uint64_t *done = W->tmp;
     memset(done, 0, sizeof(uint64_t) * (size_t)W->words);
     int err = 0;
     FOR_USES(i, r, {
-        if (!err && owned(r) && !BIT_GET(after, r->id) && !BIT_GET(done, r->id) && r != i) {
+        if (!err && owned(r) && !BIT_GET(after, r->id) && !BIT_GET(done, r->id) && r != i
+            && r != moved) {
             BIT_SET(done, r->id);
             err = decref(W, r);
         }
     });
     if (!err && owned(i) && !BIT_GET(after, i->id))
         err = decref(W, i);
-    (void)unused;
     return err;
 }
 
@@ -890,6 +894,58 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (od_type_eq(i->itype, od_type_named(OD_TN_Float)))
             return guard(W, i, OD_LOP_GuardFloat, OD_T2X_GUARD_TYPE);
         return refuse(W, "GuardType of a type other than Int or Float");
+    case OD_HOP_GuardTypeVersion: case OD_HOP_GuardSharedKeys:
+        if (guard(W, i, i->op == OD_HOP_GuardTypeVersion ? OD_LOP_GuardVersion : OD_LOP_GuardKeys,
+                  OD_T2X_GUARD_ATTR) < 0)
+            return -1;
+        W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm = i->imm;
+        W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm2 = i->imm2;
+        return 0;
+    case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: {
+        int o = use(W, i->ops[0]);
+        if (o < 0 || !(x = emit(W, OD_LOP_LoadField, 1)))
+            return -1;
+        x->src[0] = o;
+        x->imm = i->imm;
+        x->imm2 = i->op == OD_HOP_LoadInstanceValue;
+        x->dst = W->vreg[i->id];
+        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, OD_T2X_GUARD_ATTR)) < 0
+            || incref_vreg(W, W->vreg[i->id], 0) < 0)
+            return -1;
+        break;
+    }
+    case OD_HOP_LoadTypeMethod:
+        /* the method's address, valid under the guard the operand went through: its
+         * reference is taken here, while the type's dict still holds it */
+        if (!(x = emit(W, OD_LOP_Imm, 0)))
+            return -1;
+        x->imm = i->imm;
+        x->dst = W->vreg[i->id];
+        if (incref_vreg(W, x->dst, 0) < 0)
+            return -1;
+        break;
+    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: {
+        int o = use(W, i->ops[0]), v = o < 0 ? -1 : use(W, i->ops[1]);
+        int old = v < 0 ? -1 : new_vreg(W->L, OD_VR_GPR);
+        if (old < 0 || !(x = emit(W, OD_LOP_StoreField, 2)))
+            return -1;
+        x->src[0] = o;
+        x->src[1] = v;
+        x->imm = i->imm;
+        x->imm2 = i->op == OD_HOP_StoreInstanceValue;
+        x->dst = old;
+        if (x->imm2 && (x->exit = exit_here(W, i, OD_XK_DEOPT, OD_T2X_GUARD_ATTR)) < 0)
+            return -1;
+        /* stored: the object's reference to the new value (the code's own when the
+         * value dies here: it moves), then the old one released (last: its finalizer may
+         * run code, the object is consistent by then) */
+        OdHirInstr *rv = root(i->ops[1]);
+        OdHirInstr *moved = owned(rv) && rv != root(i->ops[0])
+                            && !BIT_GET(W->after + (size_t)i->id * W->words, rv->id) ? rv : NULL;
+        if ((!moved && incref_vreg(W, v, 0) < 0) || decref_vreg(W, old, 1) < 0)
+            return -1;
+        return release_after(W, i, moved);
+    }
     case OD_HOP_GlobalValue: {
         int j = W->L->bc.instr_at_unit[i->bc_offset];
         if (!(x = emit(W, OD_LOP_SetPrev, 0)))

@@ -52,6 +52,12 @@ PyObject *od_lir_print(const OdLir *L)
             case OD_LOP_LoadLocal: case OD_LOP_SetPrev: case OD_LOP_LoadMem:
                 od_text_put(&o, " %lld", i->imm);
                 break;
+            case OD_LOP_GuardVersion: case OD_LOP_GuardKeys:
+                od_text_put(&o, " %lld", i->imm);
+                break;
+            case OD_LOP_LoadField: case OD_LOP_StoreField:
+                od_text_put(&o, i->imm2 ? " values[%lld]" : " +%lld", i->imm);
+                break;
             case OD_LOP_Imm:
                 od_text_put(&o, " 0x%llx", i->imm);
                 break;

@@ -15,6 +15,9 @@
                  "turn branches on constants into jumps")                                  \
     X(specialize, "speculate on recorded int/float operands (guards, unboxed arithmetic, "  \
                   "box/unbox at the boundaries) and on bound globals (dict-version guard)") \
+    X(attrs, "attribute loads, stores and methods by tier 1's monomorphic sites: a guard " \
+             "of the type version (one for several accesses to an unchanged object) and "   \
+             "the access in place")                                                         \
     X(unbox, "phis of boxed ints/floats that are only unboxed again become unboxed phis")  \
     X(dce, "remove unreachable blocks, trivial phis and unused instructions without effects")
 

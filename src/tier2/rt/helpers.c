@@ -319,3 +319,8 @@ OD_T2_HELPER(od_t2_for_iter)
     (void)f, (void)imm, (void)obj;
     return next_item(args[0]);
 }
+
+void od_t2_values_insert(PyDictValues *values, Py_ssize_t index)
+{
+    _PyDictValues_AddToInsertionOrder(values, index);
+}

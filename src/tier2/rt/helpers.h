@@ -60,6 +60,11 @@ OD_T2_HELPER(od_t2_for_iter);     /* next item, OD_T2_DONE, or NULL with an exce
 OD_T2_HELPER(od_t2_for_iter_sync); /* the same, or OD_T2_SYNC (nothing done) for an
                                     * iterator whose next may run Python code */
 
+/* Not a helper (no frame, no Python code, no failure): records inline value `index`, just
+ * stored for the first time, in the insertion order of `values` (what the instance's
+ * __dict__ iterates by), as STORE_ATTR_INSTANCE_VALUE does. Code calls it out of line. */
+void od_t2_values_insert(PyDictValues *values, Py_ssize_t index);
+
 typedef intptr_t (*OdT2HelperFn)(_PyInterpreterFrame *, PyObject **, long long, PyObject *);
 
 typedef struct {

@@ -1,0 +1,510 @@
+"""Tier 2's attribute accesses by tier 1's site feedback (passes/attrs.c): the HIR they
+become, and every way the speculation can fail at run time (another receiver type, a
+deleted attribute, a patched class, an assigned __class__), each compared with the
+interpreter with the deopt and the tier-2 run asserted."""
+import re
+import sys
+
+import pytest
+
+import _overdrive
+import overdrive
+
+
+pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
+
+
+def outcome(f, args):
+    try:
+        return ("ok", f(*args))
+    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
+        return ("raise", type(exc), str(exc))
+
+
+def run_t2(f, *calls, setup=None):
+    """Each call's outcome interpreted, then with tier 2 (tier 1 runs the first call and
+    records its attribute sites; tier 2 compiles at the next entry). `setup()` makes fresh
+    arguments' state before each run. Returns info(f) after the tier-2 run."""
+    def each():
+        if setup:
+            setup()
+        return [outcome(f, a() if callable(a) else a) for a in calls]
+    overdrive.disable()
+    expected = each()
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        if setup:
+            setup()
+        first = calls[0]() if callable(calls[0]) else calls[0]
+        outcome(f, first)               # tier 1: fills the sites
+        before = overdrive.info(f)["native_entries"]
+        got = each()
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    assert info["tier2"]["compiles"] > 0, info
+    assert info["native_entries"] > before
+    assert got == expected
+    return info
+
+
+def attr_exits(info):
+    return info["tier2"]["exits"].get("GUARD_ATTR", 0)
+
+
+def hir_after(f, args, passes):
+    """f run by tier 1 (its sites record the receivers), then its HIR after `passes`,
+    with the type version tags (the process's history decides them) masked."""
+    overdrive.enable(threshold=0, tier2_threshold=-1)
+    try:
+        for _ in range(3):
+            f(*args)
+    finally:
+        overdrive.disable()
+    text = _overdrive._tier2_hir(f, passes)[-1][1]
+    return re.sub(r"version=\d+", "version=V", text)
+
+
+def golden(s):
+    import textwrap
+    return textwrap.dedent(s).lstrip("\n")
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def scaled(self, k):
+        return self.x * k + self.y * k
+
+    def norm1(self):
+        return self.x + self.y
+
+
+class Slotted:
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+
+
+class SlotX:
+    __slots__ = ("x",)
+
+    def __init__(self):
+        self.x = 0
+
+
+def sum_xy(p):
+    return p.x + p.y
+
+
+# ---- the HIR ------------------------------------------------------------------------------
+
+def test_golden_hir_one_guard_for_two_loads_of_self():
+    text = hir_after(Point.norm1, (Point(1, 2),), ["specialize", "attrs", "dce"])
+    assert text == golden("""
+        bb0 @0
+          v0:Object = Param self
+          v1:Object = GuardTypeVersion version=V v0 [@2 self=v0 | v0]
+          v2:Object = LoadInstanceValue x values[0] v1 [@2 self=v0 | v0]
+          v3:Object = LoadInstanceValue y values[1] v1 [@8 self=v0 | v2 v0]
+          v4:Object = GuardType Int v2 [@13 self=v0 | v2 v3]
+          v5:CInt64 = UnboxInt v2 [@13 self=v0 | v2 v3]
+          v6:Object = GuardType Int v3 [@13 self=v0 | v2 v3]
+          v7:CInt64 = UnboxInt v3 [@13 self=v0 | v2 v3]
+          v8:CInt64 = IntAdd v5 v7 [@13 self=v0 | v2 v3]
+          v9:Long = BoxInt v8 [@13 self=v0 | v2 v3]
+          Return v9
+        """)
+
+
+
+def calls_between(p, q):
+    a = p.x
+    q.scaled(2)          # a call may change anything: p is guarded again after it
+    return a + p.y
+
+
+def test_a_call_between_two_accesses_needs_a_second_guard():
+    text = hir_after(calls_between, (Point(1, 2), Point(3, 4)), ["attrs"])
+    assert text.count("GuardTypeVersion") == 3, text   # p, q, p again
+    assert "LoadTypeMethod scaled" in text and "LoadMethod" not in text
+
+
+def test_slots_and_stores_in_hir():
+    def swap(s):
+        t = s.a
+        s.a = s.b
+        s.b = t
+    text = hir_after(swap, (Slotted(1, 2),), ["attrs"])
+    assert "LoadSlot a +16" in text and "LoadSlot b +24" in text
+    assert "StoreSlot a +16" in text and "StoreSlot b +24" in text
+    # the second store follows the first (a barrier: its old value's release may run code)
+    assert text.count("GuardTypeVersion") == 2, text
+
+
+def test_polymorphic_and_unfed_sites_stay_generic():
+    def get_x(o):
+        return o.x
+    overdrive.enable(threshold=0, tier2_threshold=-1)
+    try:
+        for o in (Point(1, 2), SlotX(), Point(3, 4)):
+            get_x(o)
+    finally:
+        overdrive.disable()
+    assert "LoadAttr x" in _overdrive._tier2_hir(get_x, ["attrs"])[-1][1]
+
+    def never_ran(o):
+        return o.zz
+    assert "LoadAttr zz" in _overdrive._tier2_hir(never_ran, ["attrs"])[-1][1]
+
+
+# ---- running it ---------------------------------------------------------------------------
+
+def loop_sum(objs):
+    t = 0
+    for o in objs:
+        t = t + o.x + o.y
+    return t
+
+
+def test_loads_run_in_tier_2_without_exits():
+    pts = [Point(i, 2 * i) for i in range(50)]
+    info = run_t2(loop_sum, (pts,), (pts[:3],), ([],))
+    assert info["tier"] == 2 and info["tier2"]["exits"] == {}
+    lir = _overdrive._tier2_lir(loop_sum)
+    assert "GuardVersion" in lir and "LoadField" in lir and "GUARD_ATTR" in lir
+
+
+class Other:
+    def __init__(self, x, y):
+        self.y = y          # another class, another order
+        self.x = x
+
+
+def test_receiver_type_changes_in_the_middle_of_a_loop():
+    pts = [Point(i, i) for i in range(20)]
+    mixed = pts[:10] + [Other(100, 200)] + pts[10:]
+    info = run_t2(loop_sum, (pts,), (mixed,), (mixed,), (pts,))
+    assert attr_exits(info) >= 1
+    assert info["tier"] == 2
+
+
+def read_x(objs):
+    r = []
+    for o in objs:
+        r.append(o.x)
+    return r
+
+
+def test_attribute_deleted_in_the_middle_of_a_loop():
+    def args():
+        objs = [Point(i, i) for i in range(6)]
+        del objs[3].x                     # NULL in its inline values: AttributeError
+        return (objs,)
+    info = run_t2(read_x, ([Point(1, 2)] * 4,), args, args)
+    assert attr_exits(info) >= 1
+
+
+def test_deleted_attribute_raises_as_the_interpreter_does():
+    def args():
+        p = Point(1, 2)
+        del p.y
+        return (p,)
+    info = run_t2(sum_xy, (Point(1, 2),), args, (Point(3, 4),))
+    assert attr_exits(info) >= 1
+
+
+def test_deleted_slot_raises_as_the_interpreter_does():
+    def get_b(s):
+        return s.b
+
+    def args():
+        s = Slotted(1, 2)
+        del s.b
+        return (s,)
+    info = run_t2(get_b, (Slotted(1, 2),), args, (Slotted(5, 6),))
+    assert attr_exits(info) >= 1
+
+
+class Patched:
+    def __init__(self, v):
+        self.v = v
+
+    def get(self):
+        return self.v
+
+
+def _negated(self):
+    return -self.v
+
+
+def patch_get():
+    Patched.get = _negated          # the type's version changes
+
+
+def call_get_with_patch(objs, patch_at):
+    r = []
+    i = 0
+    for o in objs:
+        if i == patch_at:
+            patch_get()
+        r.append(o.get())
+        i += 1
+    return r
+
+
+def test_method_patched_on_the_class_mid_loop():
+    original = Patched.get
+
+    def restore():
+        Patched.get = original
+    objs = [Patched(i) for i in range(10)]
+    info = run_t2(call_get_with_patch, (objs, -1), (objs, 5), (objs, -1), setup=restore)
+    restore()
+    assert attr_exits(info) >= 1
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+
+
+def patch_n():
+    Counter.n = property(lambda self: 1000)   # a data descriptor now wins
+
+
+def read_n(objs, patch_at):
+    r = []
+    i = 0
+    for o in objs:
+        if i == patch_at:
+            patch_n()
+        r.append(o.n)
+        i += 1
+    return r
+
+
+def test_class_attribute_patched_to_a_data_descriptor_mid_loop():
+    def restore():
+        if "n" in Counter.__dict__:
+            del Counter.n
+    objs = [Counter() for _ in range(8)]
+    info = run_t2(read_n, (objs, -1), (objs, 4), (objs, -1), setup=restore)
+    restore()
+    assert attr_exits(info) >= 1
+
+
+class PointB(Point):
+    def norm1(self):
+        return 1000
+
+
+def norms(objs, switch_at):
+    r = []
+    i = 0
+    for o in objs:
+        if i == switch_at:
+            o.__class__ = PointB                  # same layout, another type
+        r.append(o.norm1() + o.x)
+        i += 1
+    return r
+
+
+def test_class_assigned_mid_loop():
+    def args(switch_at):
+        return lambda: ([Point(i, i) for i in range(8)], switch_at)
+    info = run_t2(norms, args(-1), args(3), args(-1), args(6))
+    assert attr_exits(info) >= 1
+
+
+# ---- stores -------------------------------------------------------------------------------
+
+def move(p, n):
+    for _ in range(n):
+        p.x = p.x + 1
+        p.y = p.y * 2 % 1000003
+    return (p.x, p.y)
+
+
+def test_stores_to_inline_values_and_their_references():
+    info = run_t2(move, lambda: (Point(1, 2), 100), lambda: (Point(5, 7), 1000))
+    assert info["tier2"]["exits"] == {}
+    big = object()
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        def store(p, v):
+            p.x = v
+        for _ in range(5):
+            store(Point(1, 2), 3)
+        p = Point(1, 2)
+        before = sys.getrefcount(big)
+        for _ in range(100):
+            store(p, big)
+        assert sys.getrefcount(big) == before + 1      # p.x holds one: old values released
+        store(p, 0)
+        assert sys.getrefcount(big) == before
+        assert overdrive.info(store)["tier"] == 2
+    finally:
+        overdrive.disable()
+
+
+class Lazy:
+    def __init__(self):
+        self.a = 1
+
+    def fill(self):
+        self.c = 3          # names in the shared keys, set later and in another order
+        self.b = 2
+
+
+def fills(n):
+    r = []
+    for _ in range(n):
+        o = Lazy()
+        o.fill()
+        r.append(list(vars(o)))
+    return r
+
+
+def test_new_attributes_keep_the_insertion_order():
+    info = run_t2(Lazy.fill, (Lazy(),), (Lazy(),))
+    assert info["tier2"]["exits"] == {}
+    run_t2(fills, (3,), (10,))
+
+
+def test_slot_stores():
+    def put(s, v):
+        s.a = v
+        s.b = v + 1
+        return (s.a, s.b)
+    run_t2(put, (Slotted(0, 0), 5), (Slotted(1, 1), 7))
+
+    def args():
+        s = Slotted(1, 2)
+        del s.a                 # storing into an empty slot is fine
+        return (s, 3)
+    run_t2(put, args, args)
+
+
+def test_a_failing_guard_stops_being_speculated_on():
+    objs = [Point(1, 2), Other(3, 4)] * 100
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):
+            sum_xy(Point(1, 2))
+        for o in objs:
+            assert sum_xy(o) == o.x + o.y
+        info = overdrive.info(sum_xy)
+    finally:
+        overdrive.disable()
+    assert info["tier2"]["compiles"] >= 2
+    assert attr_exits(info) < 100
+
+
+def test_no_reference_leaks():
+    import gc
+    objs = [Point(i, i) for i in range(10)]
+    cases = [(loop_sum, (objs,)), (move, (Point(1, 2), 5)), (Lazy.fill, (Lazy(),)),
+             (sum_xy, (Point(1, 2),)), (norms, ([Point(1, 2), Point(3, 4)], 1))]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(40):
+            for f, a in cases:
+                outcome(f, a)
+        gc.collect()
+        before = sys.getallocatedblocks()
+        for _ in range(300):
+            for f, a in cases:
+                outcome(f, a)
+        gc.collect()
+        grown = sys.getallocatedblocks() - before
+        tiers = [overdrive.info(f)["tier"] for f, _ in cases]
+    finally:
+        overdrive.disable()
+    assert grown < 100, grown
+    assert 2 in tiers
+
+
+# ---- the interpreter's specialization as the feedback --------------------------------------
+
+def interpreted(f, *args, n=30):
+    """f run by the interpreter only (its adaptive instructions specialize)."""
+    overdrive.disable()
+    for _ in range(n):
+        f(*args)
+
+
+class Shadowable:
+    def __init__(self):
+        self.v = 1
+
+    def get(self):
+        return self.v
+
+
+def call_get(objs):
+    r = []
+    for o in objs:
+        r.append(o.get())
+    return r
+
+
+def _shadow(self_unused=None):
+    return "instance attribute"
+
+
+def test_interpreter_specialization_is_the_feedback_when_tier_1_never_ran():
+    def norm(p):
+        return p.x + p.y
+    interpreted(norm, Point(1, 2))
+    text = _overdrive._tier2_hir(norm, ["attrs"])[-1][1]
+    assert "LoadInstanceValue x values[0]" in text and "LoadAttr" not in text
+    interpreted(call_get, [Shadowable()])
+    text = _overdrive._tier2_hir(call_get, ["attrs"])[-1][1]
+    assert "GuardSharedKeys keys_version=" in text and "LoadTypeMethod get" in text
+
+
+def test_a_method_shadowed_by_a_new_instance_attribute_deopts():
+    fresh = {}
+
+    def new_class():            # shadowing adds a key to the class's shared keys for good
+        class Shadowed(Shadowable):
+            pass
+        fresh["cls"] = Shadowed
+
+    def plain():
+        return ([fresh["cls"]() for _ in range(3)],)
+
+    def shadowing():
+        objs = [fresh["cls"]() for _ in range(6)]
+        objs[4].get = _shadow               # a new name in the shared keys
+        return (objs,)
+    info = run_t2(call_get, plain, shadowing, shadowing, setup=new_class)
+    assert attr_exits(info) >= 1
+
+
+def test_guards_from_the_interpreter_s_feedback_deopt_too():
+    class Shadowed(Shadowable):
+        pass
+
+    def call_get(objs):         # a fresh code object: no tier-1 unit, no site
+        r = []
+        for o in objs:
+            r.append(o.get())
+        return r
+    interpreted(call_get, [Shadowed()])
+    assert "keys_version=" in _overdrive._tier2_hir(call_get, ["attrs"])[-1][1]
+    objs = [Shadowed() for _ in range(6)]
+    objs[4].get = _shadow
+    overdrive.enable(threshold=0, tier2_threshold=0)    # tier 2 at once: tier 1 never ran
+    try:
+        got = call_get(objs)
+        info = overdrive.info(call_get)
+    finally:
+        overdrive.disable()
+    assert got == [1, 1, 1, 1, "instance attribute", 1]
+    assert info["tier2"]["compiles"] >= 1 and attr_exits(info) >= 1
