@@ -665,9 +665,12 @@ static void emit_stubs(Compiler *c)
         od_label_bind(a, s.label);
         switch (s.kind) {
         case STUB_EXIT:
-            emit_exit_sequence(c, s.resume, s.depth, s.reason, s.opcode);
+            if (!emit_exit_desc(c, s.resume, s.depth, s.reason, s.opcode))
+                emit_exit_sequence(c, s.resume, s.depth, s.reason, s.opcode);
             break;
         case STUB_ERROR:
+            if (emit_error_desc(c, s.index, s.depth))
+                break;
             od_mov_ri(a, OD_RDX, s.index);
             od_mov_ri(a, OD_RCX, s.depth);
             od_jmp(a, c->error_tail);
@@ -713,6 +716,10 @@ static void emit_stubs(Compiler *c)
             emit_helper_fail_stub(c, &s);
             break;
         case STUB_BREAKER:
+            if (s.error < 0) {
+                emit_breaker_desc(c, s.index, s.depth, s.back);
+                break;
+            }
             set_prev(c, s.index);
             od_mov_rr(a, OD_RDI, R_TS);
             od_call_abs(a, (const void *)od_rt_handle_eval_breaker);
@@ -883,7 +890,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.co = co;
     c.compact = compact;
     c.compact_thunk = -1;
-    c.fail_thunk = -1;
+    c.stub_thunk = -1;
     c.direct_entry = -1;
     c.nlocalsplus = co->co_nlocalsplus;
     od_asm_init(&c.a);
@@ -993,7 +1000,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.nstubs = c.capstubs = 0;
     emit_direct_entry(&c);
     emit_compact_thunk(&c);
-    emit_helper_fail_thunk(&c);
+    emit_stub_thunk(&c);
     emit_shared_tails(&c);
     emit_epilogue(&c);
     od_emit_plt(&c.a);

@@ -178,8 +178,9 @@ void decref_immortalish(Compiler *c, OdReg r)
 
 void check_breaker(Compiler *c, int index, int live_after, OdLabel cont)
 {
-    Stub s = {.kind = STUB_BREAKER, .index = index, .back = cont,
-              .error = error_stub(c, index, live_after)};
+    Stub s = {.kind = STUB_BREAKER, .index = index, .back = cont, .depth = live_after,
+              .error = breaker_desc_ok(c, index, live_after) ? -1
+                                                              : error_stub(c, index, live_after)};
     od_cmp32_mi(&c->a, R_BREAKER, 0, 0);
     od_jcc(&c->a, OD_CC_NE, add_stub(c, s));
 }
