@@ -23,17 +23,38 @@ OdLabel add_stub(Compiler *c, Stub s)
     return s.label;
 }
 
+/* The stub of `s` (an exit or error stub with the fields `f`): the one added before for
+ * the same fields, or a new one. */
+static OdLabel memo_stub(Compiler *c, Stub s, const int f[4])
+{
+    unsigned h = (unsigned)s.kind;
+    for (int i = 0; i < 4; i++)
+        h = h * 0x9E3779B1u + (unsigned)f[i];
+    StubMemo *m = &c->memo[(h >> 16) % OD_STUB_MEMO];
+    if (m->kind1 == (int)s.kind + 1 && !memcmp(m->f, f, sizeof m->f))
+        return m->label;
+    OdLabel l = add_stub(c, s);
+    if (!c->a.failed) {
+        m->kind1 = (int)s.kind + 1;
+        memcpy(m->f, f, sizeof m->f);
+        m->label = l;
+    }
+    return l;
+}
+
 OdLabel exit_stub(Compiler *c, int resume, int depth, int reason, int opcode)
 {
     Stub s = {.kind = STUB_EXIT, .resume = resume, .depth = depth, .reason = reason,
               .opcode = opcode};
-    return flushed(c, add_stub(c, s), depth);
+    const int f[4] = {resume, depth, reason, opcode};
+    return flushed(c, memo_stub(c, s, f), depth);
 }
 
 OdLabel error_stub(Compiler *c, int index, int live)
 {
     Stub s = {.kind = STUB_ERROR, .index = index, .depth = live};
-    return flushed(c, add_stub(c, s), live);
+    const int f[4] = {index, live, 0, 0};
+    return flushed(c, memo_stub(c, s, f), live);
 }
 
 OdLabel cold_stub(Compiler *c, ColdFn cold, Stub s)
