@@ -23,18 +23,18 @@ OdLabel add_stub(Compiler *c, Stub s)
     return s.label;
 }
 
-/* The stub of `s` (an exit or error stub with the fields `f`): the one added before for
- * the same fields, or a new one. */
-static OdLabel memo_stub(Compiler *c, Stub s, const int f[4])
+/* The stub of `s` (an exit, error or flush stub with the fields `f`): the one added before
+ * for the same fields, or a new one. */
+static OdLabel memo_stub(Compiler *c, Stub s, const int64_t f[6])
 {
-    unsigned h = (unsigned)s.kind;
-    for (int i = 0; i < 4; i++)
-        h = h * 0x9E3779B1u + (unsigned)f[i];
-    StubMemo *m = &c->memo[(h >> 16) % OD_STUB_MEMO];
-    if (m->kind1 == (int)s.kind + 1 && !memcmp(m->f, f, sizeof m->f))
+    uint64_t h = (uint64_t)s.kind;
+    for (int i = 0; i < 6; i++)
+        h = (h ^ (uint64_t)f[i]) * 0x9E3779B97F4A7C15u;
+    StubMemo *m = c->memo ? &c->memo[(h >> 40) % OD_STUB_MEMO] : NULL;
+    if (m && m->kind1 == (int)s.kind + 1 && !memcmp(m->f, f, sizeof m->f))
         return m->label;
     OdLabel l = add_stub(c, s);
-    if (!c->a.failed) {
+    if (m && !c->a.failed) {
         m->kind1 = (int)s.kind + 1;
         memcpy(m->f, f, sizeof m->f);
         m->label = l;
@@ -46,14 +46,14 @@ OdLabel exit_stub(Compiler *c, int resume, int depth, int reason, int opcode)
 {
     Stub s = {.kind = STUB_EXIT, .resume = resume, .depth = depth, .reason = reason,
               .opcode = opcode};
-    const int f[4] = {resume, depth, reason, opcode};
+    const int64_t f[6] = {resume, depth, reason, opcode};
     return flushed(c, memo_stub(c, s, f), depth);
 }
 
 OdLabel error_stub(Compiler *c, int index, int live)
 {
     Stub s = {.kind = STUB_ERROR, .index = index, .depth = live};
-    const int f[4] = {index, live, 0, 0};
+    const int64_t f[6] = {index, live};
     return flushed(c, memo_stub(c, s, f), live);
 }
 
@@ -136,10 +136,16 @@ void emit_pushes(Compiler *c, const Pending *p, int n)
 OdLabel flushed(Compiler *c, OdLabel target, int below)
 {
     Stub s = {.kind = STUB_FLUSH, .back = target};
+    int64_t f[6] = {target};
+    _Static_assert(OD_MAX_PENDING == 2, "a flush stub's memo key holds two pushes");
     for (int i = 0; i < c->npending; i++)
-        if (below < 0 || c->pending[i].depth < below)
-            s.pending[s.npending++] = c->pending[i];
-    return s.npending ? add_stub(c, s) : target;
+        if (below < 0 || c->pending[i].depth < below) {
+            const Pending *p = &c->pending[i];
+            f[1 + 2 * s.npending] = (int64_t)p->depth << 32 | (uint32_t)p->local;
+            f[2 + 2 * s.npending] = (int64_t)(intptr_t)p->constant;
+            s.pending[s.npending++] = *p;
+        }
+    return s.npending ? memo_stub(c, s, f) : target;
 }
 
 void flush_pending(Compiler *c)

@@ -97,13 +97,13 @@ typedef struct Stub {
     int npending;                    /* the ones to push */
 } Stub;
 
-/* Error and exit stubs are functions of their fields: one stub serves every jump to the
- * same (kind, fields), found through a small direct-mapped table (a collision only costs a
- * duplicate stub). */
+/* Error, exit and flush stubs are functions of their fields: one stub serves every jump to
+ * the same (kind, fields), found through a small direct-mapped table (a collision only
+ * costs a duplicate stub). */
 #define OD_STUB_MEMO 512
 typedef struct {
     int kind1;          /* StubKind + 1; 0: empty */
-    int f[4];
+    int64_t f[6];
     OdLabel label;
 } StubMemo;
 
@@ -131,7 +131,7 @@ typedef struct Compiler {
                                  * calls through one shared thunk (tier1/compact.c) */
     OdLabel compact_thunk;      /* that thunk's label, -1 until the first call needs it */
     OdLabel stub_thunk;         /* the thunk of descriptor stubs (tier1/stub_thunk.c), or -1 */
-    StubMemo memo[OD_STUB_MEMO];
+    StubMemo *memo;             /* OD_STUB_MEMO entries (scratch) */
     OdLabel direct_entry;       /* this unit's specialised direct-call entry (fast_call.c),
                                  * -1 if it has none */
 } Compiler;
