@@ -15,7 +15,11 @@
  * (NULL) or jumps to the exception handler's native address, exactly as the stubs would.
  *
  * Only instructions with no EXTENDED_ARG prefix (oparg < 256), unit index and depth below
- * 65536 take this form; the others keep the full sequence. */
+ * 65536 take this form; the others keep the full sequence.
+ *
+ * A full unit compiled with feedback uses the same form for the sites that never ran
+ * (compile.c emit_helper): code that did not run in a thousand calls gets the smallest
+ * form, not a slow path and its failure stub (~85 bytes). */
 #include "emit.h"
 #include "compile.h"
 
@@ -82,14 +86,19 @@ OdCompactResult od_rt_compact_op(_PyInterpreterFrame *f, const uint8_t *desc, Od
     return (OdCompactResult){0, NULL};
 }
 
-int compact_call_ok(Compiler *c, const OdInstr *in)
+int compact_form_ok(const OdInstr *in)
 {
     HelperFn fn;
     int rel;
-    return c->compact && in->start == in->index && in->oparg >= 0 && in->oparg < 256
+    return in->start == in->index && in->oparg >= 0 && in->oparg < 256
            && in->index < 65536 && in->depth >= 0 && in->depth + in->oparg < 65536
            && in->next == in->index + 1 + _PyOpcode_Caches[in->opcode]
            && od_tier1_helper_for(in->opcode, &fn, &rel);
+}
+
+int compact_call_ok(Compiler *c, const OdInstr *in)
+{
+    return c->compact && compact_form_ok(in);
 }
 
 void emit_compact_call(Compiler *c, const OdInstr *in)

@@ -224,13 +224,22 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
         emit_helper_call(c, in, fn, released, arg, -1);
         return;
     }
+    int cold = c->feedback && site_never_ran(in, arg);
+    if (cold && compact_form_ok(in)) {
+        /* Cold code inside a warm function (its site saw nothing in the first unit's
+         * calls): the compact unit's call through the thunk, 11 bytes, in place of the jump
+         * to a slow path and its failure stub. */
+        flush_pending(c);                             /* the helper reads the stack */
+        emit_compact_call(c, in);
+        return;
+    }
     OdLabel done = od_label_new(&c->a);
     OdLabel first_label = done;
     Stub s = {.kind = STUB_SLOW_PATH, .instr = in, .fn = fn, .released = released, .site = arg,
               .back = done};
     OdLabel slow = flushed(c, add_stub(c, s), -1);    /* the helper reads the stack */
-    if (c->feedback && site_never_ran(in, arg)) {
-        /* Cold code inside a warm function: all of it out of line. */
+    if (cold) {
+        /* Cold, but its fields do not fit the descriptor: all of it out of line. */
         od_jmp(&c->a, slow);
         od_label_bind(&c->a, done);
         return;

@@ -252,8 +252,10 @@ void emit_direct_entry(Compiler *c);
 void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 
 /* Compact units (tier1/compact.c): whether `in`'s helper call can take the thunk form, the
- * call and its descriptor, and the thunk itself (once, after the stubs, if any call needs it). */
-int compact_call_ok(Compiler *c, const OdInstr *in);
+ * call and its descriptor, and the thunk itself (once, after the stubs, if any call needs it).
+ * Full units use the form too, for sites that never ran (compile.c emit_helper). */
+int compact_form_ok(const OdInstr *in);   /* the fields fit the descriptor */
+int compact_call_ok(Compiler *c, const OdInstr *in);   /* ...in a compact unit */
 void emit_compact_call(Compiler *c, const OdInstr *in);
 void emit_compact_thunk(Compiler *c);
 
