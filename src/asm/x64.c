@@ -460,6 +460,13 @@ void od_add_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x01, src, dst); }
 void od_sub_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x29, src, dst); }
 void od_and_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x21, src, dst); }
 void od_or_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x09, src, dst); }
+
+void od_or32_rr(OdAsm *a, OdReg dst, OdReg src)
+{
+    rex(a, 0, src, dst, 0);
+    byte(a, 0x09);
+    modrm_rr(a, src, dst);
+}
 void od_xor_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x31, src, dst); }
 
 void od_neg_r(OdAsm *a, OdReg r)
