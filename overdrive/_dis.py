@@ -297,7 +297,8 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
             return
 
 
-_STUB_DESC_SIZE = {1: 5, 2: 7, 3: 5, 4: 14}   # tier1/stub_thunk.c: ERROR, EXIT, BREAKER, HELPER_FAIL
+# tier1/stub_thunk.c: ERROR, EXIT, BREAKER, HELPER_FAIL, HELPER_FAIL_SHORT
+_STUB_DESC_SIZE = {1: 5, 2: 7, 3: 5, 4: 14, 5: 9}
 
 
 def _stub_descriptor(code: bytes, off: int) -> Optional[Tuple[int, str]]:
@@ -317,7 +318,9 @@ def _stub_descriptor(code: bytes, off: int) -> Optional[Tuple[int, str]]:
     if d[0] == 3:
         return size, (f"eval breaker at unit {w[0]}: handle it, then the jump below; "
                       f"error -> unwind ({w[1]} live)")
-    name = _stdlib_dis.opname[d[13]]
+    if d[0] == 5:   # index, phys; index - start | next - index; phys - live; after - phys + 128
+        w = [w[0], w[1] - d[6], w[0] - (d[5] >> 6), w[1], w[0] + (d[5] & 63), w[1] + d[7] - 128]
+    name = _stdlib_dis.opname[d[13] if d[0] == 4 else d[8]]
     return size, (f"{name} failed: error -> unwind at unit {w[0]} ({w[1]} live); "
                   f"deopt -> exit to the interpreter: HELPER_DEOPT at {name} (unit "
                   f"{w[2]}, depth {w[3]}); tracing -> exit at unit {w[4]} (depth {w[5]})")

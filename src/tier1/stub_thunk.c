@@ -19,6 +19,9 @@
  *   BREAKER      index, live; then `jmp back`             15 B   31 B + its 15 B error stub
  *   HELPER_FAIL  index, live, start, phys, next, after,   19 B   ~68 B of error, exit,
  *                opcode (byte)                                   helper and tracing stubs
+ *   ..._SHORT    index, phys; then bytes: index - start       14 B   (the same, when the
+ *                (2 bits) | next - index (6 bits), phys - live,      differences fit; they
+ *                after - phys + 128, opcode                           nearly always do)
  *
  * These paths run on exceptions, exits to the interpreter and eval-breaker requests
  * (signals, GIL hand-offs), each of which costs far more than the call; the body's code,
@@ -29,7 +32,7 @@
 
 #include <string.h>
 
-enum { DESC_ERROR = 1, DESC_EXIT, DESC_BREAKER, DESC_HELPER_FAIL };
+enum { DESC_ERROR = 1, DESC_EXIT, DESC_BREAKER, DESC_HELPER_FAIL, DESC_HELPER_FAIL_SHORT };
 
 static int fits16(int v) { return v >= 0 && v < 65536; }
 
@@ -104,6 +107,20 @@ int helper_fail_ok(Compiler *c, const Stub *s)
 
 void emit_helper_fail_stub(Compiler *c, const Stub *s)
 {
+    int ext = s->index - s->resume, step = s->next - s->index, rel = s->phys - s->depth;
+    int grow = s->after - s->phys + 128;
+    if (ext >= 0 && ext < 4 && step >= 0 && step < 64 && rel >= 0 && rel < 256 && grow >= 0
+        && grow < 256) {
+        uint8_t d[9] = {DESC_HELPER_FAIL_SHORT};
+        put16(d + 1, s->index);
+        put16(d + 3, s->phys);
+        d[5] = (uint8_t)(ext << 6 | step);
+        d[6] = (uint8_t)rel;
+        d[7] = (uint8_t)grow;
+        d[8] = (uint8_t)s->opcode;
+        call_thunk(c, d, sizeof d);
+        return;
+    }
     uint8_t d[14] = {DESC_HELPER_FAIL};
     const int w[6] = {s->index, s->depth, s->resume, s->phys, s->next, s->after};
     for (int i = 0; i < 6; i++)
@@ -145,15 +162,24 @@ void *od_rt_stub(_PyInterpreterFrame *f, const uint8_t *desc, OdUnit *u, int res
             return (void *)(uintptr_t)(desc + 5);          /* its `jmp back` */
         return od_rt_error(f, u, index, get16(desc + 3));
     }
-    case DESC_HELPER_FAIL: {
-        int op = desc[13];
+    case DESC_HELPER_FAIL:
+    case DESC_HELPER_FAIL_SHORT: {
+        int index, live, start, phys, next, after, op;
+        if (desc[0] == DESC_HELPER_FAIL) {
+            index = get16(desc + 1), live = get16(desc + 3), start = get16(desc + 5);
+            phys = get16(desc + 7), next = get16(desc + 9), after = get16(desc + 11);
+            op = desc[13];
+        } else {
+            index = get16(desc + 1), phys = get16(desc + 3);
+            start = index - (desc[5] >> 6), next = index + (desc[5] & 63);
+            live = phys - desc[6], after = phys + desc[7] - 128, op = desc[8];
+        }
         if (result < 0)
-            return od_rt_error(f, u, get16(desc + 1), get16(desc + 3));
+            return od_rt_error(f, u, index, live);
         if (result > 0)
-            od_rt_set_exit(f, u, get16(desc + 5), get16(desc + 7),
-                           OD_EXIT_HELPER_DEOPT | op << 8);
+            od_rt_set_exit(f, u, start, phys, OD_EXIT_HELPER_DEOPT | op << 8);
         else  /* tracing switched on by the code the helper ran: the interpreter takes over */
-            od_rt_set_exit(f, u, get16(desc + 9), get16(desc + 11), OD_EXIT_TRACING | op << 8);
+            od_rt_set_exit(f, u, next, after, OD_EXIT_TRACING | op << 8);
         return NULL;
     }
     default:
