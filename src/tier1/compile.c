@@ -828,7 +828,6 @@ static void compiler_free(Compiler *c)
     od_bytecode_free(&c->bc);
     od_scratch_free(c->label_of);
     od_scratch_free(c->stubs);
-    free(c->memo);
     free(c->sites);
     free(c->cache_at_unit);
     free(c->always_bound);
@@ -931,7 +930,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.stubs = od_scratch_realloc(NULL, (size_t)c.capstubs * sizeof *c.stubs);
     if (!c.stubs)
         c.capstubs = 0;
-    c.memo = compact ? NULL : calloc(OD_STUB_MEMO, sizeof *c.memo); /* NULL: no sharing */
+    if (!compact)
+        stub_memo_begin(&c);
     c.label_of = od_scratch_realloc(NULL, ((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
     c.cache_at_unit = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
     if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0 || find_deferred(&c) < 0)

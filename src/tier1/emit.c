@@ -23,19 +23,45 @@ OdLabel add_stub(Compiler *c, Stub s)
     return s.label;
 }
 
+/* The stubs added so far, by (kind, fields), in a direct-mapped table (a collision only
+ * costs a duplicate stub). One table for the process, its entries stamped with the compile
+ * they belong to, so a compile does not clear 28 KiB first: compiles never overlap or nest
+ * (they run holding the GIL, and no Python code runs inside one). */
+#define OD_STUB_MEMO 512
+typedef struct {
+    uint32_t epoch;     /* Compiler.memo_epoch of the compile that wrote it */
+    int kind;
+    OdLabel label;
+    int64_t f[6];
+} StubMemo;
+static StubMemo stub_memo[OD_STUB_MEMO];
+static uint32_t stub_memo_epoch;
+
+void stub_memo_begin(Compiler *c)
+{
+    if (++stub_memo_epoch == 0) {                  /* wrapped: no stale stamp may match */
+        memset(stub_memo, 0, sizeof stub_memo);
+        stub_memo_epoch = 1;
+    }
+    c->memo_epoch = stub_memo_epoch;
+}
+
 /* The stub of `s` (an exit, error or flush stub with the fields `f`): the one added before
- * for the same fields, or a new one. */
+ * in this compile for the same fields, or a new one. */
 static OdLabel memo_stub(Compiler *c, Stub s, const int64_t f[6])
 {
+    if (!c->memo_epoch)
+        return add_stub(c, s);
     uint64_t h = (uint64_t)s.kind;
     for (int i = 0; i < 6; i++)
         h = (h ^ (uint64_t)f[i]) * 0x9E3779B97F4A7C15u;
-    StubMemo *m = c->memo ? &c->memo[(h >> 40) % OD_STUB_MEMO] : NULL;
-    if (m && m->kind1 == (int)s.kind + 1 && !memcmp(m->f, f, sizeof m->f))
+    StubMemo *m = &stub_memo[(h >> 40) % OD_STUB_MEMO];
+    if (m->epoch == c->memo_epoch && m->kind == (int)s.kind && !memcmp(m->f, f, sizeof m->f))
         return m->label;
     OdLabel l = add_stub(c, s);
-    if (m && !c->a.failed) {
-        m->kind1 = (int)s.kind + 1;
+    if (!c->a.failed) {
+        m->epoch = c->memo_epoch;
+        m->kind = (int)s.kind;
         memcpy(m->f, f, sizeof m->f);
         m->label = l;
     }

@@ -97,16 +97,6 @@ typedef struct Stub {
     int npending;                    /* the ones to push */
 } Stub;
 
-/* Error, exit and flush stubs are functions of their fields: one stub serves every jump to
- * the same (kind, fields), found through a small direct-mapped table (a collision only
- * costs a duplicate stub). */
-#define OD_STUB_MEMO 512
-typedef struct {
-    int kind1;          /* StubKind + 1; 0: empty */
-    int64_t f[6];
-    OdLabel label;
-} StubMemo;
-
 typedef struct Compiler {
     OdAsm a;
     OdBytecode bc;
@@ -131,7 +121,7 @@ typedef struct Compiler {
                                  * calls through one shared thunk (tier1/compact.c) */
     OdLabel compact_thunk;      /* that thunk's label, -1 until the first call needs it */
     OdLabel stub_thunk;         /* the thunk of descriptor stubs (tier1/stub_thunk.c), or -1 */
-    StubMemo *memo;             /* OD_STUB_MEMO entries (scratch) */
+    uint32_t memo_epoch;        /* this compile's in the stub memo (emit.c); 0: none */
     OdLabel direct_entry;       /* this unit's specialised direct-call entry (fast_call.c),
                                  * -1 if it has none */
 } Compiler;
@@ -140,6 +130,9 @@ static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
 static inline int32_t slot_disp(Compiler *c, int d) { return local_disp(c->nlocalsplus + d); }
 
 OdLabel add_stub(Compiler *c, Stub s);
+/* Error, exit and flush stubs are functions of their fields: one stub serves every jump to
+ * the same (kind, fields) within a unit (emit.c). Called once per compile that shares them. */
+void stub_memo_begin(Compiler *c);
 
 /* Exit to the interpreter / unwind an error with `depth` / `live` values on the stack:
  * deferred operands among them are pushed first. */
