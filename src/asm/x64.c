@@ -461,12 +461,15 @@ void od_sub_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x29, src, dst); }
 void od_and_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x21, src, dst); }
 void od_or_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x09, src, dst); }
 
-void od_or32_rr(OdAsm *a, OdReg dst, OdReg src)
+static void op32_rr(OdAsm *a, uint8_t opc, int reg, int rm)
 {
-    rex(a, 0, src, dst, 0);
-    byte(a, 0x09);
-    modrm_rr(a, src, dst);
+    rex(a, 0, reg, rm, 0);
+    byte(a, opc);
+    modrm_rr(a, reg, rm);
 }
+
+void od_or32_rr(OdAsm *a, OdReg dst, OdReg src) { op32_rr(a, 0x09, src, dst); }
+void od_xor32_rr(OdAsm *a, OdReg dst, OdReg src) { op32_rr(a, 0x31, src, dst); }
 void od_xor_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x31, src, dst); }
 
 void od_neg_r(OdAsm *a, OdReg r)

@@ -143,6 +143,16 @@ static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel m
     }
 }
 
+/* r = an argument of a call about to be made (the flags are dead): a zero (oparg 0, no
+ * per-site argument) in 2 bytes instead of 5. */
+static void set_arg(Compiler *c, OdReg r, int64_t v)
+{
+    if (v == 0)
+        od_xor32_rr(&c->a, r, r);
+    else
+        od_mov_ri(&c->a, r, v);
+}
+
 /* The helper call of `in` (with its per-site argument) and the checks after it; then on
  * to `done`, or on to what follows when done < 0. */
 static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int released,
@@ -165,8 +175,8 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
     set_prev(c, in->index);
     od_mov_rr(&c->a, OD_RDI, R_FRAME);
     od_lea(&c->a, OD_RSI, R_FRAME, slot_disp(c, d));
-    od_mov_ri(&c->a, OD_RDX, in->oparg);
-    od_mov_ri(&c->a, OD_RCX, (int64_t)(intptr_t)arg);
+    set_arg(c, OD_RDX, in->oparg);
+    set_arg(c, OD_RCX, (int64_t)(intptr_t)arg);
     od_call_abs(&c->a, (const void *)fn);
     if (fail_label >= 0 && in->opcode != PRECALL) {
         /* One test for a failed helper and tracing switched on by the code it ran (the
