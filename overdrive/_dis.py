@@ -283,23 +283,47 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
                            f"unit {int.from_bytes(d[2:4], 'little')}, depth {int.from_bytes(d[4:6], 'little')}")
                     off += 6
                     resumed = True
-            # A full unit's helper-failure stub (tier1/compact.c): `call fail_thunk` and 14
-            # bytes of data; the thunk starts with `pop rsi; mov rdi, rbx`.
+            # A full unit's descriptor stub (tier1/stub_thunk.c): `call stub_thunk`, a kind
+            # byte and its fields; the thunk starts with `pop rsi; mov rdi, rbx`.
             elif 0 <= target < len(code) and code[target:target + 4] == b"\x5e\x48\x89\xdf":
-                d = code[off:off + 14]
-                if len(d) == 14:
-                    w = [int.from_bytes(d[i:i + 2], "little") for i in range(0, 12, 2)]
-                    name = _stdlib_dis.opname[d[12]]
-                    yield (base + off, 14, ".byte",
-                           f"{name} failed: error -> unwind at unit {w[0]} ({w[1]} live); "
-                           f"deopt -> exit to the interpreter: HELPER_DEOPT at {name} (unit "
-                           f"{w[2]}, depth {w[3]}); tracing -> exit at unit {w[4]} (depth {w[5]})")
-                    off += 14
+                d = _stub_descriptor(code, off)
+                if d:
+                    yield (base + off, d[0], ".byte", d[1])
+                    off += d[0]
                     resumed = True
             if resumed:
                 break
         if not resumed:
             return
+
+
+# tier1/stub_thunk.c: ERROR, EXIT, BREAKER, HELPER_FAIL, HELPER_FAIL_SHORT
+_STUB_DESC_SIZE = {1: 5, 2: 7, 3: 5, 4: 14, 5: 9}
+
+
+def _stub_descriptor(code: bytes, off: int) -> Optional[Tuple[int, str]]:
+    """(size, text) of the descriptor stub_thunk.c put at `off`, or None."""
+    size = _STUB_DESC_SIZE.get(code[off]) if off < len(code) else None
+    if size is None or off + size > len(code):
+        return None
+    d = code[off:off + size]
+    w = [int.from_bytes(d[i:i + 2], "little") for i in range(1, size - 1, 2)]
+    if d[0] == 1:
+        return size, f"error -> unwind at unit {w[0]} ({w[1]} live)"
+    if d[0] == 2:
+        reasons = list(_overdrive._exit_reasons())
+        why = reasons[d[5]] if d[5] < len(reasons) else d[5]
+        return size, (f"-> exit to the interpreter: {why} at {_stdlib_dis.opname[d[6]]} "
+                      f"(unit {w[0]}, depth {w[1]})")
+    if d[0] == 3:
+        return size, (f"eval breaker at unit {w[0]}: handle it, then the jump below; "
+                      f"error -> unwind ({w[1]} live)")
+    if d[0] == 5:   # index, phys; index - start | next - index; phys - live; after - phys + 128
+        w = [w[0], w[1] - d[6], w[0] - (d[5] >> 6), w[1], w[0] + (d[5] & 63), w[1] + d[7] - 128]
+    name = _stdlib_dis.opname[d[13] if d[0] == 4 else d[8]]
+    return size, (f"{name} failed: error -> unwind at unit {w[0]} ({w[1]} live); "
+                  f"deopt -> exit to the interpreter: HELPER_DEOPT at {name} (unit "
+                  f"{w[2]}, depth {w[3]}); tracing -> exit at unit {w[4]} (depth {w[5]})")
 
 
 _MEM = re.compile(r"\[(\w+)(?: ([+-]) (0x[0-9a-f]+|\d+))?\]")
@@ -415,8 +439,8 @@ class _Annotator:
             if 0 <= t and self.native["code"][t:t + 3] == b"\x48\x89\xdf":
                 return "call the compact thunk: od_rt_compact_op(frame, descriptor below)"
             if 0 <= t and self.native["code"][t:t + 4] == b"\x5e\x48\x89\xdf":
-                return ("call the helper-failure thunk: od_rt_helper_failed(frame, descriptor "
-                        "below, unit, result)")
+                return ("call the stub thunk: od_rt_stub(frame, descriptor below, unit, "
+                        "result, thread state)")
         if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.call_entries:
             value = self.call_entries[int(op_str, 16)]
             return "call " + self.helpers.get(value, f"{value:#x} (unknown function)")

@@ -226,3 +226,47 @@ def test_recompiled_unit_keeps_mixed_operand_code_only_where_the_sites_saw_it():
             assert helper1 >= helper0 + 2, (helper0, helper1)   # no mixed code: the helper
         else:
             assert helper1 == helper0, (helper0, helper1)       # done inline
+
+
+COLD = """
+class P:
+    def __init__(self, x):
+        self.x = x
+
+def cold(p, flag):
+    t = p.x + 1
+    if flag:                      # never taken before the recompilation: its sites
+        try:                      # go through the compact thunk (tier1/compact.c)
+            t = t + p.missing
+        except AttributeError:
+            t = t * 2
+        t = t + p.y
+    return t
+"""
+
+
+@tier1_only_because("recompiled units' never-run sites (the compact thunk's form)")
+def test_sites_that_never_ran_keep_errors_and_tracebacks():
+    from conftest import code_calls
+    cold = _fresh(COLD, "cold")
+    P = cold.__globals__["P"]
+    warm = [(P(i), False) for i in range(RECOMPILE_AFTER + 10)]
+    assert _run_compiled(cold, warm) == [cold(*a) for a in warm]
+    assert overdrive.info(cold)["recompiled"]
+    assert code_calls(cold, "od_rt_compact_op")
+    p = P(5)
+    p.y = 10
+    assert _run_compiled(cold, [(p, True)]) == [22]
+    overdrive.enable(threshold=0)
+    try:
+        with pytest.raises(AttributeError) as ei:
+            cold(P(5), True)                          # no .y: raised at the cold site
+    finally:
+        overdrive.disable()
+    tb = ei.value.__traceback__
+    while tb.tb_next:
+        tb = tb.tb_next
+    assert tb.tb_frame.f_code is cold.__code__
+    assert tb.tb_lineno == cold.__code__.co_firstlineno + 7
+    exits = overdrive.info(cold)["exits"]
+    assert not {k for k in exits if k != "WARMUP"}, exits

@@ -327,9 +327,11 @@ def test_dis_native_names_helper_calls_and_interleaves_bytecode():
     assert text.index(f"  {addr:x} +{attr_off['native_offset']:04x}  ") > i_attr > i_line
     assert "; local total" in text and "; frame.prev_instr" in text
     assert "= &interp->ceval.eval_breaker" in text and "; epilogue: restore registers" in text
-    # Exit stubs name why they leave and where; error stubs go to the shared error tail.
+    # Exit stubs name why they leave and where; error stubs where they unwind (descriptor
+    # stubs, tier1/stub_thunk.c), or go to the shared error tail (the long form).
     assert "-> exit to the interpreter: HELPER_DEOPT at LOAD_ATTR" in text
-    assert "-> shared error tail" in text
+    assert "error -> unwind at unit" in text
+    assert "eval breaker at unit" in text
 
 
 def test_dis_native_without_capstone_says_what_to_install(monkeypatch):

@@ -460,6 +460,16 @@ void od_add_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x01, src, dst); }
 void od_sub_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x29, src, dst); }
 void od_and_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x21, src, dst); }
 void od_or_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x09, src, dst); }
+
+static void op32_rr(OdAsm *a, uint8_t opc, int reg, int rm)
+{
+    rex(a, 0, reg, rm, 0);
+    byte(a, opc);
+    modrm_rr(a, reg, rm);
+}
+
+void od_or32_rr(OdAsm *a, OdReg dst, OdReg src) { op32_rr(a, 0x09, src, dst); }
+void od_xor32_rr(OdAsm *a, OdReg dst, OdReg src) { op32_rr(a, 0x31, src, dst); }
 void od_xor_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x31, src, dst); }
 
 void od_neg_r(OdAsm *a, OdReg r)

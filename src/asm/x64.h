@@ -114,6 +114,8 @@ void od_test_rr(OdAsm *a, OdReg x, OdReg y);
 void od_test32_rr(OdAsm *a, OdReg x, OdReg y);
 void od_and_rr(OdAsm *a, OdReg dst, OdReg src);                   /* and r64, r64 */
 void od_or_rr(OdAsm *a, OdReg dst, OdReg src);                    /* or r64, r64 */
+void od_or32_rr(OdAsm *a, OdReg dst, OdReg src);                  /* or r32, r32 */
+void od_xor32_rr(OdAsm *a, OdReg dst, OdReg src);                 /* xor r32, r32 (flags!) */
 void od_xor_rr(OdAsm *a, OdReg dst, OdReg src);                   /* xor r64, r64 */
 void od_neg_r(OdAsm *a, OdReg r);                                  /* neg r64 */
 void od_sar_ri(OdAsm *a, OdReg r, uint8_t imm);                    /* sar r64, imm8 */

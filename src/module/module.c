@@ -499,6 +499,10 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
             CASE(buf, od_test_rr(&a, (OdReg)r, (OdReg)b));
             snprintf(buf, sizeof buf, "test %s, %s", regs32[r], regs32[b]);
             CASE(buf, od_test32_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "or %s, %s", regs32[r], regs32[b]);
+            CASE(buf, od_or32_rr(&a, (OdReg)r, (OdReg)b));
+            snprintf(buf, sizeof buf, "xor %s, %s", regs32[r], regs32[b]);
+            CASE(buf, od_xor32_rr(&a, (OdReg)r, (OdReg)b));
             snprintf(buf, sizeof buf, "sub %s, %s", regs[r], regs[b]);
             CASE(buf, od_sub_rr(&a, (OdReg)r, (OdReg)b));
             snprintf(buf, sizeof buf, "imul %s, %s", regs[r], regs[b]);

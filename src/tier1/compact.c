@@ -15,7 +15,11 @@
  * (NULL) or jumps to the exception handler's native address, exactly as the stubs would.
  *
  * Only instructions with no EXTENDED_ARG prefix (oparg < 256), unit index and depth below
- * 65536 take this form; the others keep the full sequence. */
+ * 65536 take this form; the others keep the full sequence.
+ *
+ * A full unit compiled with feedback uses the same form for the sites that never ran
+ * (compile.c emit_helper): code that did not run in a thousand calls gets the smallest
+ * form, not a slow path and its failure stub (~85 bytes). */
 #include "emit.h"
 #include "compile.h"
 
@@ -82,14 +86,19 @@ OdCompactResult od_rt_compact_op(_PyInterpreterFrame *f, const uint8_t *desc, Od
     return (OdCompactResult){0, NULL};
 }
 
-int compact_call_ok(Compiler *c, const OdInstr *in)
+int compact_form_ok(const OdInstr *in)
 {
     HelperFn fn;
     int rel;
-    return c->compact && in->start == in->index && in->oparg >= 0 && in->oparg < 256
+    return in->start == in->index && in->oparg >= 0 && in->oparg < 256
            && in->index < 65536 && in->depth >= 0 && in->depth + in->oparg < 65536
            && in->next == in->index + 1 + _PyOpcode_Caches[in->opcode]
            && od_tier1_helper_for(in->opcode, &fn, &rel);
+}
+
+int compact_call_ok(Compiler *c, const OdInstr *in)
+{
+    return c->compact && compact_form_ok(in);
 }
 
 void emit_compact_call(Compiler *c, const OdInstr *in)
@@ -127,63 +136,4 @@ void emit_compact_thunk(Compiler *c)
     od_test_rr(a, OD_RDX, OD_RDX);
     od_jcc(a, OD_CC_E, c->ret_null);
     od_jmp_r(a, OD_RDX);                 /* the handler's native address */
-}
-
-/* ---- the helper-failure stub of full units (emit.h STUB_HELPER_FAIL) ---------------------
- *     call fail_thunk                 ; rel32, 5 bytes
- *     .word index, live, start, phys, next, after   ; 12 bytes
- *     .byte opcode, 0                 ; 2 bytes
- * The thunk pops the descriptor's address (the call's return address: it never returns
- * there) and calls od_rt_helper_failed with the helper's result still in eax. */
-#define FAIL_DESC_SIZE 14
-
-int helper_fail_ok(Compiler *c, const Stub *s)
-{
-    return c->npending == 0 && s->index >= 0 && s->index < 65536 && s->depth >= 0
-           && s->depth < 65536 && s->resume >= 0 && s->resume < 65536 && s->phys >= 0
-           && s->phys < 65536 && s->next >= 0 && s->next < 65536 && s->after >= 0
-           && s->after < 65536 && s->opcode >= 0 && s->opcode < 256;
-}
-
-void emit_helper_fail_stub(Compiler *c, const Stub *s)
-{
-    if (c->fail_thunk < 0)
-        c->fail_thunk = od_label_new(&c->a);
-    od_call_label(&c->a, c->fail_thunk);
-    uint16_t w[6] = {(uint16_t)s->index, (uint16_t)s->depth, (uint16_t)s->resume,
-                     (uint16_t)s->phys, (uint16_t)s->next, (uint16_t)s->after};
-    uint8_t desc[FAIL_DESC_SIZE] = {0};
-    memcpy(desc, w, sizeof w);
-    desc[12] = (uint8_t)s->opcode;
-    od_emit_bytes(&c->a, desc, sizeof desc);
-}
-
-void emit_helper_fail_thunk(Compiler *c)
-{
-    OdAsm *a = &c->a;
-    if (c->fail_thunk < 0)
-        return;
-    od_label_bind(a, c->fail_thunk);
-    od_pop(a, OD_RSI);                    /* the descriptor; the body's alignment again */
-    od_mov_rr(a, OD_RDI, R_FRAME);
-    od_mov_rr(a, OD_RDX, R_UNIT);
-    od_mov_rr(a, OD_RCX, OD_RAX);         /* the helper's result (int in ecx) */
-    od_call_abs(a, (const void *)od_rt_helper_failed);
-    od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_E, c->ret_null);
-    od_jmp_r(a, OD_RAX);                  /* the handler's native address */
-}
-
-void *od_rt_helper_failed(_PyInterpreterFrame *f, const uint8_t *desc, OdUnit *u, int result)
-{
-    uint16_t w[6];
-    memcpy(w, desc, sizeof w);
-    int op = desc[12];
-    if (result < 0)
-        return od_rt_error(f, u, w[0], w[1]);
-    if (result > 0)
-        od_rt_set_exit(f, u, w[2], w[3], OD_EXIT_HELPER_DEOPT | op << 8);
-    else  /* tracing switched on by the code the helper ran: the interpreter takes over */
-        od_rt_set_exit(f, u, w[4], w[5], OD_EXIT_TRACING | op << 8);
-    return NULL;
 }

@@ -143,6 +143,16 @@ static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel m
     }
 }
 
+/* r = an argument of a call about to be made (the flags are dead): a zero (oparg 0, no
+ * per-site argument) in 2 bytes instead of 5. */
+static void set_arg(Compiler *c, OdReg r, int64_t v)
+{
+    if (v == 0)
+        od_xor32_rr(&c->a, r, r);
+    else
+        od_mov_ri(&c->a, r, v);
+}
+
 /* The helper call of `in` (with its per-site argument) and the checks after it; then on
  * to `done`, or on to what follows when done < 0. */
 static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int released,
@@ -165,18 +175,27 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
     set_prev(c, in->index);
     od_mov_rr(&c->a, OD_RDI, R_FRAME);
     od_lea(&c->a, OD_RSI, R_FRAME, slot_disp(c, d));
-    od_mov_ri(&c->a, OD_RDX, in->oparg);
-    od_mov_ri(&c->a, OD_RCX, (int64_t)(intptr_t)arg);
+    set_arg(c, OD_RDX, in->oparg);
+    set_arg(c, OD_RCX, (int64_t)(intptr_t)arg);
     od_call_abs(&c->a, (const void *)fn);
-    od_test32_rr(&c->a, OD_RAX, OD_RAX);
-    od_jcc(&c->a, OD_CC_NE, fail_label >= 0 ? fail_label : add_stub(c, s));
+    if (fail_label >= 0 && in->opcode != PRECALL) {
+        /* One test for a failed helper and tracing switched on by the code it ran (the
+         * interpreter takes over): the failure stub reads eax, the helper's result, which
+         * is 0 for the latter. 12 bytes and 3 instructions instead of 18 and 4. */
+        od_movzx8_rm(&c->a, OD_RCX, R_CFRAME, 0);     /* cframe->use_tracing */
+        od_or32_rr(&c->a, OD_RCX, OD_RAX);
+        od_jcc(&c->a, OD_CC_NE, fail_label);
+    } else {
+        od_test32_rr(&c->a, OD_RAX, OD_RAX);
+        od_jcc(&c->a, OD_CC_NE, fail_label >= 0 ? fail_label : add_stub(c, s));
+    }
     if (in->opcode != PRECALL) { /* nothing can switch tracing on, and no exit may
                                      separate KW_NAMES from CALL */
-        /* Tracing switched on by the code we just ran: the interpreter takes over (eax is
-         * 0 here, which the failure stub reads as that). */
-        od_cmp8_mi(&c->a, R_CFRAME, 0, 0);
-        od_jcc(&c->a, OD_CC_NE, fail_label >= 0 ? fail_label
-                                                : exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
+        if (fail_label < 0) {
+            /* Tracing switched on by the code we just ran: the interpreter takes over. */
+            od_cmp8_mi(&c->a, R_CFRAME, 0, 0);
+            od_jcc(&c->a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
+        }
         if (in->opcode == CALL || in->opcode == CALL_FUNCTION_EX) {
             OdLabel cont = od_label_new(&c->a);
             check_breaker(c, in->index, after, cont);
@@ -224,13 +243,22 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
         emit_helper_call(c, in, fn, released, arg, -1);
         return;
     }
+    int cold = c->feedback && site_never_ran(in, arg);
+    if (cold && compact_form_ok(in)) {
+        /* Cold code inside a warm function (its site saw nothing in the first unit's
+         * calls): the compact unit's call through the thunk, 11 bytes, in place of the jump
+         * to a slow path and its failure stub. */
+        flush_pending(c);                             /* the helper reads the stack */
+        emit_compact_call(c, in);
+        return;
+    }
     OdLabel done = od_label_new(&c->a);
     OdLabel first_label = done;
     Stub s = {.kind = STUB_SLOW_PATH, .instr = in, .fn = fn, .released = released, .site = arg,
               .back = done};
     OdLabel slow = flushed(c, add_stub(c, s), -1);    /* the helper reads the stack */
-    if (c->feedback && site_never_ran(in, arg)) {
-        /* Cold code inside a warm function: all of it out of line. */
+    if (cold) {
+        /* Cold, but its fields do not fit the descriptor: all of it out of line. */
         od_jmp(&c->a, slow);
         od_label_bind(&c->a, done);
         return;
@@ -665,9 +693,12 @@ static void emit_stubs(Compiler *c)
         od_label_bind(a, s.label);
         switch (s.kind) {
         case STUB_EXIT:
-            emit_exit_sequence(c, s.resume, s.depth, s.reason, s.opcode);
+            if (!emit_exit_desc(c, s.resume, s.depth, s.reason, s.opcode))
+                emit_exit_sequence(c, s.resume, s.depth, s.reason, s.opcode);
             break;
         case STUB_ERROR:
+            if (emit_error_desc(c, s.index, s.depth))
+                break;
             od_mov_ri(a, OD_RDX, s.index);
             od_mov_ri(a, OD_RCX, s.depth);
             od_jmp(a, c->error_tail);
@@ -713,6 +744,10 @@ static void emit_stubs(Compiler *c)
             emit_helper_fail_stub(c, &s);
             break;
         case STUB_BREAKER:
+            if (s.error < 0) {
+                emit_breaker_desc(c, s.index, s.depth, s.back);
+                break;
+            }
             set_prev(c, s.index);
             od_mov_rr(a, OD_RDI, R_TS);
             od_call_abs(a, (const void *)od_rt_handle_eval_breaker);
@@ -883,7 +918,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.co = co;
     c.compact = compact;
     c.compact_thunk = -1;
-    c.fail_thunk = -1;
+    c.stub_thunk = -1;
     c.direct_entry = -1;
     c.nlocalsplus = co->co_nlocalsplus;
     od_asm_init(&c.a);
@@ -905,6 +940,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.stubs = od_scratch_realloc(NULL, (size_t)c.capstubs * sizeof *c.stubs);
     if (!c.stubs)
         c.capstubs = 0;
+    if (!compact)
+        stub_memo_begin(&c);
     c.label_of = od_scratch_realloc(NULL, ((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
     c.cache_at_unit = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
     if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0 || find_deferred(&c) < 0)
@@ -993,7 +1030,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.nstubs = c.capstubs = 0;
     emit_direct_entry(&c);
     emit_compact_thunk(&c);
-    emit_helper_fail_thunk(&c);
+    emit_stub_thunk(&c);
     emit_shared_tails(&c);
     emit_epilogue(&c);
     od_emit_plt(&c.a);

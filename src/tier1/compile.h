@@ -29,10 +29,12 @@ typedef struct {
 } OdCompactResult;
 OdCompactResult od_rt_compact_op(_PyInterpreterFrame *f, const uint8_t *desc, OdUnit *u,
                                  PyThreadState *ts);
-/* The helper-failure thunk's C side (tier1/compact.c): unwinds the error (the handler's
- * native address, or NULL: return NULL), or records the exit (deopt, tracing) and returns
- * NULL. `result` is the helper's (0: tracing came on). */
-void *od_rt_helper_failed(_PyInterpreterFrame *f, const uint8_t *desc, OdUnit *u, int result);
+/* The descriptor stubs' thunk's C side (tier1/stub_thunk.c): unwinds an error (returns the
+ * handler's native address, or NULL: return NULL), records an exit (deopt, tracing) and
+ * returns NULL, or handles the eval breaker and returns where to continue. `result` is a
+ * failed helper's (0: tracing came on). */
+void *od_rt_stub(_PyInterpreterFrame *f, const uint8_t *desc, OdUnit *u, int result,
+                 PyThreadState *ts);
 OdUnit *od_tier1_recompile(PyCodeObject *co, const OdUnit *prev, const char **why_not);
 void od_unit_free(OdUnit *u);
 /* Frees what u holds (code, tables, sites) and keeps the OdUnit itself, empty: a retired

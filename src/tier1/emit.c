@@ -23,17 +23,64 @@ OdLabel add_stub(Compiler *c, Stub s)
     return s.label;
 }
 
+/* The stubs added so far, by (kind, fields), in a direct-mapped table (a collision only
+ * costs a duplicate stub). One table for the process, its entries stamped with the compile
+ * they belong to, so a compile does not clear 28 KiB first: compiles never overlap or nest
+ * (they run holding the GIL, and no Python code runs inside one). */
+#define OD_STUB_MEMO 512
+typedef struct {
+    uint32_t epoch;     /* Compiler.memo_epoch of the compile that wrote it */
+    int kind;
+    OdLabel label;
+    int64_t f[6];
+} StubMemo;
+static StubMemo stub_memo[OD_STUB_MEMO];
+static uint32_t stub_memo_epoch;
+
+void stub_memo_begin(Compiler *c)
+{
+    if (++stub_memo_epoch == 0) {                  /* wrapped: no stale stamp may match */
+        memset(stub_memo, 0, sizeof stub_memo);
+        stub_memo_epoch = 1;
+    }
+    c->memo_epoch = stub_memo_epoch;
+}
+
+/* The stub of `s` (an exit, error or flush stub with the fields `f`): the one added before
+ * in this compile for the same fields, or a new one. */
+static OdLabel memo_stub(Compiler *c, Stub s, const int64_t f[6])
+{
+    if (!c->memo_epoch)
+        return add_stub(c, s);
+    uint64_t h = (uint64_t)s.kind;
+    for (int i = 0; i < 6; i++)
+        h = (h ^ (uint64_t)f[i]) * 0x9E3779B97F4A7C15u;
+    StubMemo *m = &stub_memo[(h >> 40) % OD_STUB_MEMO];
+    if (m->epoch == c->memo_epoch && m->kind == (int)s.kind && !memcmp(m->f, f, sizeof m->f))
+        return m->label;
+    OdLabel l = add_stub(c, s);
+    if (!c->a.failed) {
+        m->epoch = c->memo_epoch;
+        m->kind = (int)s.kind;
+        memcpy(m->f, f, sizeof m->f);
+        m->label = l;
+    }
+    return l;
+}
+
 OdLabel exit_stub(Compiler *c, int resume, int depth, int reason, int opcode)
 {
     Stub s = {.kind = STUB_EXIT, .resume = resume, .depth = depth, .reason = reason,
               .opcode = opcode};
-    return flushed(c, add_stub(c, s), depth);
+    const int64_t f[6] = {resume, depth, reason, opcode};
+    return flushed(c, memo_stub(c, s, f), depth);
 }
 
 OdLabel error_stub(Compiler *c, int index, int live)
 {
     Stub s = {.kind = STUB_ERROR, .index = index, .depth = live};
-    return flushed(c, add_stub(c, s), live);
+    const int64_t f[6] = {index, live};
+    return flushed(c, memo_stub(c, s, f), live);
 }
 
 OdLabel cold_stub(Compiler *c, ColdFn cold, Stub s)
@@ -115,10 +162,16 @@ void emit_pushes(Compiler *c, const Pending *p, int n)
 OdLabel flushed(Compiler *c, OdLabel target, int below)
 {
     Stub s = {.kind = STUB_FLUSH, .back = target};
+    int64_t f[6] = {target};
+    _Static_assert(OD_MAX_PENDING == 2, "a flush stub's memo key holds two pushes");
     for (int i = 0; i < c->npending; i++)
-        if (below < 0 || c->pending[i].depth < below)
-            s.pending[s.npending++] = c->pending[i];
-    return s.npending ? add_stub(c, s) : target;
+        if (below < 0 || c->pending[i].depth < below) {
+            const Pending *p = &c->pending[i];
+            f[1 + 2 * s.npending] = (int64_t)p->depth << 32 | (uint32_t)p->local;
+            f[2 + 2 * s.npending] = (int64_t)(intptr_t)p->constant;
+            s.pending[s.npending++] = *p;
+        }
+    return s.npending ? memo_stub(c, s, f) : target;
 }
 
 void flush_pending(Compiler *c)
@@ -178,8 +231,9 @@ void decref_immortalish(Compiler *c, OdReg r)
 
 void check_breaker(Compiler *c, int index, int live_after, OdLabel cont)
 {
-    Stub s = {.kind = STUB_BREAKER, .index = index, .back = cont,
-              .error = error_stub(c, index, live_after)};
+    Stub s = {.kind = STUB_BREAKER, .index = index, .back = cont, .depth = live_after,
+              .error = breaker_desc_ok(c, index, live_after) ? -1
+                                                              : error_stub(c, index, live_after)};
     od_cmp32_mi(&c->a, R_BREAKER, 0, 0);
     od_jcc(&c->a, OD_CC_NE, add_stub(c, s));
 }

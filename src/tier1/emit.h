@@ -45,7 +45,7 @@ typedef enum {
     STUB_COLD,      /* the less likely variants of an inline fast path: `cold` emits them */
     STUB_FLUSH,     /* push the deferred operands `pending`, then continue at `back` */
     STUB_HELPER_FAIL, /* a helper call returned non-zero (error, deopt) or tracing came on:
-                       * `call fail_thunk` + a descriptor, decided in C (tier1/compact.c) */
+                       * `call stub_thunk` + a descriptor, decided in C (tier1/stub_thunk.c) */
 } StubKind;
 
 /* A deferred push (operand borrowing): a LOAD_FAST or LOAD_CONST whose value only the
@@ -76,7 +76,7 @@ typedef struct Stub {
     StubKind kind;
     OdLabel label;
     OdLabel back;       /* where to continue (DEALLOC, BREAKER) */
-    OdLabel error;      /* HELPER/BREAKER: the error stub */
+    OdLabel error;      /* HELPER/BREAKER: the error stub (BREAKER: -1 in descriptor form) */
     OdLabel exit;       /* HELPER: the exit stub */
     int index;          /* instruction unit (prev_instr while it runs) */
     int resume;         /* EXIT: unit at which the interpreter continues */
@@ -120,7 +120,8 @@ typedef struct Compiler {
     int compact;                /* compact unit: no inline fast paths, no borrowing, helper
                                  * calls through one shared thunk (tier1/compact.c) */
     OdLabel compact_thunk;      /* that thunk's label, -1 until the first call needs it */
-    OdLabel fail_thunk;         /* the helper-failure thunk (HELPER_FAIL stubs), or -1 */
+    OdLabel stub_thunk;         /* the thunk of descriptor stubs (tier1/stub_thunk.c), or -1 */
+    uint32_t memo_epoch;        /* this compile's in the stub memo (emit.c); 0: none */
     OdLabel direct_entry;       /* this unit's specialised direct-call entry (fast_call.c),
                                  * -1 if it has none */
 } Compiler;
@@ -129,6 +130,9 @@ static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
 static inline int32_t slot_disp(Compiler *c, int d) { return local_disp(c->nlocalsplus + d); }
 
 OdLabel add_stub(Compiler *c, Stub s);
+/* Error, exit and flush stubs are functions of their fields: one stub serves every jump to
+ * the same (kind, fields) within a unit (emit.c). Called once per compile that shares them. */
+void stub_memo_begin(Compiler *c);
 
 /* Exit to the interpreter / unwind an error with `depth` / `live` values on the stack:
  * deferred operands among them are pushed first. */
@@ -241,17 +245,28 @@ void emit_direct_entry(Compiler *c);
 void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 
 /* Compact units (tier1/compact.c): whether `in`'s helper call can take the thunk form, the
- * call and its descriptor, and the thunk itself (once, after the stubs, if any call needs it). */
-int compact_call_ok(Compiler *c, const OdInstr *in);
+ * call and its descriptor, and the thunk itself (once, after the stubs, if any call needs it).
+ * Full units use the form too, for sites that never ran (compile.c emit_helper). */
+int compact_form_ok(const OdInstr *in);   /* the fields fit the descriptor */
+int compact_call_ok(Compiler *c, const OdInstr *in);   /* ...in a compact unit */
 void emit_compact_call(Compiler *c, const OdInstr *in);
 void emit_compact_thunk(Compiler *c);
 
+/* Stubs as `call stub_thunk` and a descriptor (tier1/stub_thunk.c). An error stub, an
+ * exit stub: 0 when a field does not fit the descriptor (the caller emits the long form).
+ * An eval-breaker stub: breaker_desc_ok says whether it may take the form (then it has no
+ * error stub of its own), emit_breaker_desc emits it, continuing at `back`. */
+int emit_error_desc(Compiler *c, int index, int live);
+int emit_exit_desc(Compiler *c, int resume, int depth, int reason, int opcode);
+int breaker_desc_ok(Compiler *c, int index, int live);
+void emit_breaker_desc(Compiler *c, int index, int live, OdLabel back);
 /* One stub for everything that follows a helper call of a full unit when its result is
  * not OD_OK or tracing came on (instead of an error stub, an exit stub, a helper stub and a
- * tracing exit stub: ~68 bytes): `call fail_thunk` and a 14-byte descriptor, 19 bytes.
+ * tracing exit stub: ~68 bytes): the thunk's call and a 14-byte descriptor, 19 bytes.
  * helper_fail_ok says whether the fields fit the descriptor. */
 int helper_fail_ok(Compiler *c, const Stub *s);
 void emit_helper_fail_stub(Compiler *c, const Stub *s);
-void emit_helper_fail_thunk(Compiler *c);
+/* The thunk, once, after the stubs, if any stub calls it. */
+void emit_stub_thunk(Compiler *c);
 
 #endif /* OD_TIER1_EMIT_H */
