@@ -146,6 +146,30 @@ static inline __attribute__((always_inline)) int call_builtin_direct(PyThreadSta
     return -1;
 }
 
+/* `callable` called with args[0..total) (the last len(kwnames) by keyword) through its C
+ * pointer when it is a builtin or method descriptor, else through vectorcall; on success
+ * the inputs are released and the result stored at `out` (the call's lowest slot). */
+static inline __attribute__((always_inline)) int call_c_or_vectorcall(
+    _PyInterpreterFrame *f, PyThreadState *ts, PyObject *callable, PyObject **args, int total,
+    PyObject *kwnames, PyObject **out)
+{
+    PyObject *res;
+    if (call_builtin_direct(ts, callable, args, total, kwnames, f->f_code->co_warmup == 0,
+                            &res) < 0) {
+        Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+        res = PyObject_Vectorcall(callable, args,
+                                  (size_t)(total - nkw) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                  kwnames);
+    }
+    if (!res)
+        return OD_ERROR; /* inputs stay on the stack; the unwinder releases them */
+    for (int i = 0; i < total; i++)
+        Py_DECREF(args[i]);
+    Py_DECREF(callable);
+    *out = res;
+    return OD_OK;
+}
+
 /* Every other call: a bound method in a plain call's callable slot, Python functions
  * (on a frame pushed here), types and anything else through vectorcall. */
 static __attribute__((noinline)) int call_other(_PyInterpreterFrame *f, PyObject **sp,
@@ -174,19 +198,7 @@ static __attribute__((noinline)) int call_other(_PyInterpreterFrame *f, PyObject
             return res ? OD_OK : OD_ERROR;
         }
     }
-    PyObject *res;
-    if (call_builtin_direct(ts, callable, args, total, nkw ? site->kwnames : NULL,
-                            f->f_code->co_warmup == 0, &res) < 0)
-        res = PyObject_Vectorcall(callable, args,
-                                  (size_t)(total - nkw) | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                  site->kwnames);
-    if (!res)
-        return OD_ERROR; /* inputs stay on the stack; the unwinder releases them */
-    for (int i = 0; i < total; i++)
-        Py_DECREF(args[i]);
-    Py_DECREF(callable);
-    sp[-oparg - 2] = res;
-    return OD_OK;
+    return call_c_or_vectorcall(f, ts, callable, args, total, site->kwnames, sp - oparg - 2);
 }
 
 OD_HELPER(od_rt_call)
@@ -202,22 +214,8 @@ OD_HELPER(od_rt_call)
         return call_other(f, sp, oparg, site);
     site->feedback.callee_type = (PyObject *)tp;
     int total = oparg + is_meth;
-    PyObject **args = sp - total;
-    PyObject *res;
-    if (call_builtin_direct(_PyThreadState_GET(), callable, args, total, site->kwnames,
-                            f->f_code->co_warmup == 0, &res) < 0) {
-        Py_ssize_t nkw = site->kwnames ? PyTuple_GET_SIZE(site->kwnames) : 0;
-        res = PyObject_Vectorcall(callable, args,
-                                  (size_t)(total - nkw) | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                  site->kwnames);
-    }
-    if (!res)
-        return OD_ERROR; /* inputs stay on the stack; the unwinder releases them */
-    for (int i = 0; i < total; i++)
-        Py_DECREF(args[i]);
-    Py_DECREF(callable);
-    base[0] = res;
-    return OD_OK;
+    return call_c_or_vectorcall(f, _PyThreadState_GET(), callable, sp - total, total,
+                                site->kwnames, base);
 }
 
 OD_HELPER(od_rt_call_function_ex)
