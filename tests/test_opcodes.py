@@ -143,6 +143,33 @@ def test_strings(jit):
     jit.run_both(f_strings, "bob", 42)
 
 
+def f_build_string(pieces, alias_every):
+    s = ""
+    t = ""
+    kept = []
+    for i, p in enumerate(pieces):
+        s += p                     # BINARY_OP += then STORE_FAST s: extended in place
+        t = t + p                  # the `x = x + y` form too
+        if alias_every and i % alias_every == 0:
+            kept.append(s)         # another reference: must be copied, never mutated
+    return s, t, kept
+
+
+def test_str_append_to_its_local_is_done_in_place(jit):
+    # `s += piece` in a loop must stay linear, as in the interpreter (whose specialized
+    # BINARY_OP extends the string in place when the local and the stack hold the only
+    # references); strings other references see must not change.
+    pieces = [f"<{i}>" for i in range(3000)]
+    before = overdrive.stats()["str_appends_in_place"]
+    s, t, kept = jit.run_both(f_build_string, pieces, 0)
+    assert s == t == "".join(pieces)
+    assert overdrive.stats()["str_appends_in_place"] - before >= 2 * 3000 or \
+        not runs_tier1(f_build_string)
+    s, t, kept = jit.run_both(f_build_string, pieces, 7)
+    assert [len(k) for k in kept] == [len("".join(pieces[:i + 1])) for i in range(0, 3000, 7)]
+    assert all(k == "".join(pieces[:i + 1]) for k, i in zip(kept, range(0, 3000, 7)))
+
+
 def f_globals():
     global G
     G = 10

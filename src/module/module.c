@@ -252,6 +252,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "cstack_switches", od_stats.cstack_switches) < 0
         || set_u64(d, "cstack_segments", od_stats.cstack_segments) < 0
         || set_u64(d, "exceptions_handled_natively", od_rt_unwinds) < 0
+        || set_u64(d, "str_appends_in_place", od_rt_str_appends_in_place) < 0
         || set_obj(d, "interpreted_by_reason", interp) < 0
         || set_obj(d, "exits", exits_dict(od_stats.exits)) < 0
         || set_obj(d, "exits_by_opcode", byop) < 0
@@ -273,6 +274,7 @@ static PyObject *mod_reset_stats(PyObject *m, PyObject *noargs)
     memset(&od_stats, 0, sizeof od_stats);
     od_rt_unwinds = 0;
     od_rt_calls_direct = 0;
+    od_rt_str_appends_in_place = 0;
     Py_RETURN_NONE;
 }
 

@@ -173,6 +173,8 @@ int od_rt_lookup_locals(PyObject *locals, PyObject *name, PyObject **out);
 
 /* Exceptions caught by a handler inside compiled code, all units together. */
 extern uint64_t od_rt_unwinds;
+/* BINARY_OP `s += t` on strs done in place into the local it is stored back to (ops_arith.c). */
+extern uint64_t od_rt_str_appends_in_place;
 
 /* COMPARE_OP fused with the conditional jump after it: consumes both operands and returns
  * the truth of the comparison (1/0), or -1 with an exception set. */

@@ -206,12 +206,55 @@ static int finish_binary(PyObject **sp, PyObject *lhs, PyObject *rhs, PyObject *
     return OD_OK;
 }
 
+uint64_t od_rt_str_appends_in_place;
+
+/* `s += t` (or `s = s + t`) on exact strs whose result the next instruction stores back
+ * into the local `s` came from: the local's reference is dropped first, so that when the
+ * stack's is the only one left the string is extended in place (PyUnicode_Append resizes
+ * a str no one else can see), as the interpreter's specialized BINARY_OP does. Without
+ * it a loop building a string this way copies the whole string at every step: 100,000
+ * appends took 48 s compiled against 0.02 s in the interpreter. Returns 0 (not that
+ * shape: nothing done), or 1 with the result in sp[-2] or an error (OD_ERROR in *r; both
+ * inputs released, the local left unbound as in the interpreter). f->prev_instr is this
+ * BINARY_OP (compiled code sets it before the call). */
+static int append_to_local(_PyInterpreterFrame *f, PyObject **sp, PyObject *lhs,
+                           PyObject *rhs, int *r)
+{
+    const _Py_CODEUNIT *next = f->prev_instr + 1 + INLINE_CACHE_ENTRIES_BINARY_OP;
+    if (_PyOpcode_Deopt[_Py_OPCODE(*next)] != STORE_FAST)
+        return 0;
+    PyObject **local = &f->localsplus[_Py_OPARG(*next)];
+    if (*local != lhs)
+        return 0;
+    *local = NULL;
+    Py_DECREF(lhs);             /* the local's reference; the stack's keeps it alive */
+    PyObject *res = lhs;        /* the stack's reference, handed to PyUnicode_Append */
+    PyUnicode_Append(&res, rhs);
+    Py_DECREF(rhs);
+    od_rt_str_appends_in_place++;
+    if (!res) {
+        *r = OD_ERROR;
+        return 1;
+    }
+    sp[-2] = res;
+    *r = OD_OK;
+    return 1;
+}
+
 OD_HELPER(od_rt_binary_op)
 {
-    (void)f;
     OdOpCache *c = arg;
     PyObject *rhs = TOP(), *lhs = SECOND();
     record_operands(c, lhs, rhs);
+    if ((oparg == NB_INPLACE_ADD || oparg == NB_ADD) && PyUnicode_CheckExact(lhs)
+        && PyUnicode_CheckExact(rhs)) {
+        /* str + str: PyNumber_Add would try both operands' nb_add first */
+        int r;
+        c->fast++;
+        if (append_to_local(f, sp, lhs, rhs, &r))
+            return r;
+        return finish_binary(sp, lhs, rhs, PyUnicode_Concat(lhs, rhs));
+    }
     PyObject *res = binary_fast(oparg, lhs, rhs);
     if (res) {
         c->fast++;
