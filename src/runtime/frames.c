@@ -199,7 +199,7 @@ PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **ar
     if (u && eval && eval == od_rt_direct_entry.hook_eval && !cf->use_tracing
         && ts->recursion_remaining > 0 && !od_cstack_low()
         && (u->native_entries < *od_rt_direct_entry.recompile_after
-            || u->retired || !*od_rt_direct_entry.recompile_after)) {
+            || u->retired || !*od_rt_direct_entry.recompile_after || u->tier != 1)) {
         /* The frame straight into its compiled code (hook/enter.c od_unit_run for a fresh
          * frame, with the checks made above): linked, counted in the recursion depth. */
         _PyInterpreterFrame *caller = cf->current_frame;

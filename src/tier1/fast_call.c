@@ -248,6 +248,8 @@ static void emit_thunk(OdAsm *a)
     od_jcc(a, OD_CC_B, refuse);
     od_cmp_mi(a, OD_RSI, UNIT_OFF(retired), 0);
     od_jcc(a, OD_CC_NE, room);                   /* a recompiled unit: never again */
+    od_cmp32_mi(a, OD_RSI, UNIT_OFF(tier), 1);
+    od_jcc(a, OD_CC_NE, room);                   /* tier 2's: never recompiled */
     od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_entry.recompile_after);
     od_mov_rm(a, OD_R8, OD_R8, 0);
     od_mov_rm(a, OD_RAX, OD_RSI, UNIT_OFF(native_entries));
