@@ -333,6 +333,7 @@ int od_hook_install(void)
     od_rt_direct_entry.enter = enter_direct;
     od_rt_direct_entry.finish = od_unit_finish;
     od_rt_direct_entry.recompile_after = &od_config.recompile_after;
+    od_rt_direct_entry.tier2_threshold = &od_config.tier2_threshold;
     od_rt_direct_entry.hook_eval = od_eval_frame;
     _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), od_eval_frame);
     installed = 1;

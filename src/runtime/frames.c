@@ -46,7 +46,7 @@ static void frame_object_takes_over(PyFrameObject *fo, _PyInterpreterFrame *fram
         _PyObject_GC_TRACK((PyObject *)fo);
 }
 
-OdDirectEntry od_rt_direct_entry = {NULL, NULL, NULL, NULL, -1};
+OdDirectEntry od_rt_direct_entry = {NULL, NULL, NULL, NULL, NULL, -1};
 uint64_t od_rt_calls_direct;
 
 static void clear_frame_slow(_PyInterpreterFrame *frame)
@@ -199,7 +199,8 @@ PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **ar
     if (u && eval && eval == od_rt_direct_entry.hook_eval && !cf->use_tracing
         && ts->recursion_remaining > 0 && !od_cstack_low()
         && (u->native_entries < *od_rt_direct_entry.recompile_after
-            || u->retired || !*od_rt_direct_entry.recompile_after)) {
+            || u->retired || !*od_rt_direct_entry.recompile_after
+            || (u->tier == 2 && *od_rt_direct_entry.tier2_threshold >= 0))) {
         /* The frame straight into its compiled code (hook/enter.c od_unit_run for a fresh
          * frame, with the checks made above): linked, counted in the recursion depth. */
         _PyInterpreterFrame *caller = cf->current_frame;

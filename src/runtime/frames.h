@@ -51,7 +51,9 @@ static inline void od_rt_clear_slots(PyObject **p, Py_ssize_t n)
  *    and counted (hook/enter.c od_unit_run), when the C stack has room, the recursion
  *    limit is not near and the unit is not due for recompilation (`recompile_after`
  *    points at the configured number of native entries, 0 = never; a unit that replaced
- *    another has `retired` set and is never recompiled). `finish(ts, frame, unit)` takes
+ *    another has `retired` set and is never recompiled, nor is a tier-2 unit, whose
+ *    native_entries go on from its tier-1 unit's, while tier 2 is on: `tier2_threshold`
+ *    >= 0; once it is off, the hook's road demotes it). `finish(ts, frame, unit)` takes
  *    a NULL return from native code (exception or exit to the interpreter).
  *  - Otherwise `enter(ts, frame, state)` does what the hook does after its checks
  *    (fresh, thread-owned, tracing off). */
@@ -60,6 +62,7 @@ typedef struct {
     PyObject *(*enter)(PyThreadState *ts, _PyInterpreterFrame *frame, void *state);
     PyObject *(*finish)(PyThreadState *ts, _PyInterpreterFrame *frame, OdUnit *u);
     const uint64_t *recompile_after;
+    const int *tier2_threshold;
     Py_ssize_t extra_index;
 } OdDirectEntry;
 

@@ -248,6 +248,13 @@ static void emit_thunk(OdAsm *a)
     od_jcc(a, OD_CC_B, refuse);
     od_cmp_mi(a, OD_RSI, UNIT_OFF(retired), 0);
     od_jcc(a, OD_CC_NE, room);                   /* a recompiled unit: never again */
+    OdLabel tier1 = od_label_new(a);
+    od_cmp32_mi(a, OD_RSI, UNIT_OFF(tier), 1);
+    od_jcc(a, OD_CC_E, tier1);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
+    od_cmp32_mi(a, OD_R8, 0, 0);
+    od_jcc(a, OD_CC_GE, room);                   /* tier 2's, tier 2 on: never recompiled */
+    od_label_bind(a, tier1);
     od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_entry.recompile_after);
     od_mov_rm(a, OD_R8, OD_R8, 0);
     od_mov_rm(a, OD_RAX, OD_RSI, UNIT_OFF(native_entries));
@@ -416,7 +423,7 @@ void *od_tier1_direct_thunk(void)
     if (thunk_addr || thunk_failed)
         return thunk_addr;
     if (od_rt_direct_entry.extra_index < 0 || !od_rt_direct_entry.hook_eval
-        || !od_rt_direct_entry.recompile_after)
+        || !od_rt_direct_entry.recompile_after || !od_rt_direct_entry.tier2_threshold)
         return NULL;
     OdAsm a;
     size_t reserved;

@@ -515,8 +515,9 @@ PyObject *od_tier2_stats(void)
         }
     if (!ex)
         return NULL;
-    return Py_BuildValue("{sKsKsKsKsKsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsKsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "frames", (unsigned long long)od_t2_stats.entries,
+                         "direct_calls", (unsigned long long)od_t2_stats.direct_calls,
                          "refused", (unsigned long long)od_t2_stats.refused,
                          "recompiled", (unsigned long long)od_t2_stats.recompiled,
                          "given_up", (unsigned long long)od_t2_stats.given_up, "exits", ex);

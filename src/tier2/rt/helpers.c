@@ -152,29 +152,6 @@ OD_T2_HELPER(od_t2_store_global)
     return PyDict_SetItem(f->f_globals, obj, args[0]);
 }
 
-/* kwnames: the last len(obj) arguments are keywords. */
-static Py_ssize_t positional(long long n, PyObject *kw)
-{
-    return (Py_ssize_t)n - (kw ? PyTuple_GET_SIZE(kw) : 0);
-}
-
-OD_T2_HELPER(od_t2_call)
-{
-    (void)f;
-    return R(PyObject_Vectorcall(args[0], args + 1,
-                                 (size_t)positional(imm - 1, obj) | PY_VECTORCALL_ARGUMENTS_OFFSET, obj));
-}
-
-OD_T2_HELPER(od_t2_call_method)
-{
-    (void)f;
-    if (args[0])
-        return R(PyObject_Vectorcall(args[0], args + 1,
-                                     (size_t)positional(imm - 1, obj) | PY_VECTORCALL_ARGUMENTS_OFFSET, obj));
-    return R(PyObject_Vectorcall(args[1], args + 2,
-                                 (size_t)positional(imm - 2, obj) | PY_VECTORCALL_ARGUMENTS_OFFSET, obj));
-}
-
 OD_T2_HELPER(od_t2_get_iter)
 {
     (void)f, (void)imm, (void)obj;

@@ -1,0 +1,104 @@
+/* tier2/rt/call.c — Call and CallMethod of tier-2 code.
+ *
+ * A call of a Python function pushes the callee's frame and enters its compiled code
+ * directly through the shared runtime entry (runtime/frames.h od_rt_call_python: the one
+ * tier 1's helper uses, with its checks of tracing, recursion limit, C stack, data-stack
+ * room and a unit due for recompilation, and its refusals of shapes it does not build),
+ * instead of PyObject_Vectorcall -> _PyFunction_Vectorcall -> _PyEval_Vector -> the
+ * eval-frame hook. Everything else, and every call od_rt_call_python refuses, goes through
+ * PyObject_Vectorcall as before.
+ *
+ * The tiering stays what the hook decides: a callee whose next entry the hook would use to
+ * change tiers (a tier-1 function that tier 2 may still compile: the hook counts its
+ * entries and promotes it; a tier-2 function while tier 2 is switched off: the hook demotes
+ * it) is called through vectorcall, so that the hook sees the entry. A tier-1 callee the
+ * hook counts towards promotion takes at most tier2_threshold + 1 such calls. */
+#include "helpers.h"
+#include "exit.h"
+#include "../../hook/hook.h"
+#include "../../runtime/frames.h"
+
+#define R(x) ((intptr_t)(x))
+
+/* Whether an entry of `co` through the direct path skips nothing the hook would do about
+ * tiers. A code object not compiled yet is fine too: od_rt_call_python then runs the
+ * frame through the hook. */
+static inline int tiering_allows(PyCodeObject *co)
+{
+    OdCodeState *st = od_code_extra_slot(co, od_code_extra_index_value);
+    if (!st || !st->unit)
+        return 1;
+    if (st->unit->tier == 2)
+        return od_config.tier2_threshold >= 0;
+    return od_config.tier2_threshold < 0 || st->tier2_off;
+}
+
+/* The Python function `fn` called with n arguments args[0..n) (the last len(kw) by
+ * keyword; all borrowed) on a frame pushed here. Returns 1 with *res set (NULL: an
+ * exception) when it made the call, 0 having done nothing otherwise. */
+static inline int call_function(PyObject *fn, PyObject **args, Py_ssize_t n, PyObject *kw,
+                                PyObject **res)
+{
+    if (!tiering_allows((PyCodeObject *)((PyFunctionObject *)fn)->func_code))
+        return 0;
+    /* od_rt_call_python takes the references the frame will own. */
+    Py_INCREF(fn);
+    for (Py_ssize_t k = 0; k < n; k++)
+        Py_INCREF(args[k]);
+    int done;
+    PyObject *r = od_rt_call_python(_PyThreadState_GET(), fn, args, (int)n, kw, &done);
+    if (!done) {
+        /* Nothing was consumed; the code still holds every operand, so none dies here. */
+        for (Py_ssize_t k = 0; k < n; k++)
+            Py_DECREF(args[k]);
+        Py_DECREF(fn);
+        return 0;
+    }
+    od_t2_stats.direct_calls++;
+    *res = r;
+    return 1;
+}
+
+/* callable(args[1..n)), with args[0] free for the callee's use (vectorcall's
+ * PY_VECTORCALL_ARGUMENTS_OFFSET): the operands are in the code's outgoing area, which
+ * nothing reads after the call. */
+static inline intptr_t call(PyObject *callable, PyObject **args, Py_ssize_t n, PyObject *kw)
+{
+    PyObject *res;
+    PyTypeObject *tp = Py_TYPE(callable);
+    if (tp == &PyFunction_Type) {
+        if (call_function(callable, args + 1, n - 1, kw, &res))
+            return R(res);
+    } else if (tp == &PyMethod_Type) {
+        /* A bound method of a Python function: the function with self first, as
+         * method_vectorcall and the interpreter's PRECALL_BOUND_METHOD call it. */
+        PyObject *fn = PyMethod_GET_FUNCTION(callable);
+        if (Py_TYPE(fn) == &PyFunction_Type) {
+            PyObject *saved = args[0];
+            args[0] = PyMethod_GET_SELF(callable);
+            int made = call_function(fn, args, n, kw, &res);
+            args[0] = saved;
+            if (made)
+                return R(res);
+        }
+    }
+    Py_ssize_t npos = n - 1 - (kw ? PyTuple_GET_SIZE(kw) : 0);
+    return R(PyObject_Vectorcall(callable, args + 1, (size_t)npos | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                 kw));
+}
+
+/* args: [callable, arguments...] (imm values; obj: kwnames or NULL). */
+OD_T2_HELPER(od_t2_call)
+{
+    (void)f;
+    return call(args[0], args, (Py_ssize_t)imm, obj);
+}
+
+/* args: [method, self, arguments...] or [NULL, callable, arguments...] (imm values). */
+OD_T2_HELPER(od_t2_call_method)
+{
+    (void)f;
+    if (args[0])
+        return call(args[0], args, (Py_ssize_t)imm, obj);
+    return call(args[1], args + 1, (Py_ssize_t)imm - 1, obj);
+}

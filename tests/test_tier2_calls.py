@@ -1,0 +1,374 @@
+"""Tier 2's calls of Python functions (rt/call.c): the callee's frame pushed and its code
+entered through the runtime's direct entry, not vectorcall. Each case is compared with the
+interpreter (results, exceptions, tracebacks, trace events), with the caller running at
+tier 2 and the direct calls counted (stats()["tier2"]["direct_calls"])."""
+import subprocess
+import sys
+import textwrap
+import traceback
+
+import pytest
+
+import overdrive
+
+
+pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
+
+
+def outcome(f, args):
+    """Result, or exception with its traceback as (function, line) pairs."""
+    try:
+        return ("ok", f(*args))
+    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
+        tb = [(x.name, x.lineno) for x in traceback.extract_tb(exc.__traceback__)][1:]
+        return ("raise", type(exc), str(exc), tb)
+
+
+def direct_calls():
+    return overdrive.stats()["tier2"]["direct_calls"]
+
+
+def run_t2(f, *calls):
+    """Each call's outcome interpreted, then with f at tier 2 (its first call at tier 1,
+    tier 2 from the next). Returns (info(f), direct calls made by the tier-2 runs)."""
+    overdrive.disable()
+    expected = [outcome(f, a) for a in calls]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        outcome(f, calls[0])
+        before = direct_calls()
+        got = [outcome(f, a) for a in calls]
+        made = direct_calls() - before
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2, info
+    assert got == expected
+    return info, made
+
+
+# ---- callees -----------------------------------------------------------------------------
+
+def add(a, b):
+    return a + b
+
+
+def add3(a, b, c=10):
+    return a + b + c
+
+
+def kwonly(a, *, k=5):
+    return a * k
+
+
+def star(*args):
+    return len(args)
+
+
+def make_closure(k):
+    def inner(x):
+        return x + k
+    return inner
+
+
+class Acc:
+    def __init__(self):
+        self.total = 0
+
+    def step(self, x):
+        self.total += x
+        return self.total
+
+
+def boom(x):
+    if x == 7:
+        raise ValueError(f"boom at {x}")
+    return x
+
+
+# ---- callers (module-level: tier 2 refuses closures) -------------------------------------
+
+def calls_plain(n):
+    t = 0
+    for i in range(n):
+        t = add(t, i)
+    return t
+
+
+def calls_method(n):
+    a = Acc()
+    for i in range(n):
+        a.step(i)             # LOAD_METHOD + CALL: CallMethod with the function
+    return a.total
+
+
+def calls_bound(n):
+    a = Acc()
+    step = a.step             # a bound method object: Call with a PyMethod
+    for i in range(n):
+        step(i)
+    return a.total
+
+
+def calls_other_shapes(n, closure):
+    t = 0
+    for i in range(n):
+        t += add3(i, 1)           # a default filled
+        t += add3(i, 1, c=2)      # a keyword
+        t += kwonly(i, k=3)       # keyword-only
+        t += star(i, i)           # *args: vectorcall
+        t += closure(i)           # a closure (the callee has free variables)
+    return t
+
+
+def calls_raising(n):
+    t = 0
+    for i in range(n):
+        t += boom(i)
+    return t
+
+
+def test_plain_calls_are_direct_and_match():
+    info, made = run_t2(calls_plain, (100,), (0,), (37,))
+    assert made >= 130      # (a callee's first calls go through the hook, which tiers it)
+    assert not info["tier2"]["exits"], info["tier2"]["exits"]
+
+
+def test_method_calls_are_direct_and_match():
+    _, made = run_t2(calls_method, (50,), (3,))
+    assert made >= 53
+
+
+def test_bound_method_objects_are_called_directly():
+    _, made = run_t2(calls_bound, (50,), (3,))
+    assert made >= 53
+
+
+def test_defaults_keywords_star_args_and_closures_match():
+    _, made = run_t2(calls_other_shapes, (20, make_closure(3)), (5, make_closure(-1)))
+    # defaults, keywords and the closure are built by the runtime's frame push; *args is not
+    assert made >= 4 * 25 - 4
+
+
+def test_a_raising_callee_unwinds_through_both_frames():
+    """The traceback names the tier-2 caller at its call line, then the callee."""
+    info, _ = run_t2(calls_raising, (5,), (10,), (20,))
+    assert info["tier2"]["exits"].get("ERROR", 0) >= 2
+
+
+def test_direct_calls_keep_the_argument_references_balanced():
+    """The operands stay the caller's after a direct call (the frame took its own)."""
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        takes_and_drops(object())
+        o = object()
+        start = sys.getrefcount(o)
+        before = direct_calls()
+        for _ in range(5):
+            takes_and_drops(o)
+        made = direct_calls() - before
+        assert sys.getrefcount(o) == start
+        assert overdrive.info(takes_and_drops)["tier"] == 2
+    finally:
+        overdrive.disable()
+    assert made >= 5 * 40
+
+
+def keep_arg(x):
+    return x
+
+
+def takes_and_drops(o):
+    for _ in range(20):
+        keep_arg(o)
+        Acc.step(Acc(), 1)
+
+
+# ---- the callee changes ------------------------------------------------------------------
+
+def rebinding_loop(n):
+    global target
+    t = 0
+    for i in range(n):
+        t += target(i)
+        if i == n // 3:
+            target = second_target              # defaults: the runtime fills them
+        elif i == 2 * n // 3:
+            target = abs                        # not a Python function: vectorcall
+    return t
+
+
+def first_target(x):
+    return x * 2
+
+
+def second_target(x, y=100):
+    return x + y
+
+
+target = first_target
+
+
+def test_a_callee_rebound_mid_loop():
+    global target
+
+    def reset():
+        global target
+        target = first_target
+    overdrive.disable()
+    reset()
+    expected = outcome(rebinding_loop, (30,))
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        reset()
+        rebinding_loop(3)
+        reset()
+        before = direct_calls()
+        got = outcome(rebinding_loop, (30,))
+        made = direct_calls() - before
+        info = overdrive.info(rebinding_loop)
+    finally:
+        overdrive.disable()
+        target = first_target
+    assert info["tier"] == 2
+    assert got == expected
+    assert made >= 20
+
+
+# ---- recursion ---------------------------------------------------------------------------
+
+def recurse(n):
+    if n == 0:
+        return 0
+    return recurse(n - 1) + 1
+
+
+def test_recursion_limit_raises_recursion_error_through_direct_calls():
+    overdrive.disable()
+    expected = outcome(recurse, (10**6,))[:2]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        recurse(3)
+        before = direct_calls()
+        got = outcome(recurse, (10**6,))[:2]
+        ok = recurse(500)
+        made = direct_calls() - before
+        info = overdrive.info(recurse)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2
+    assert got == expected == ("raise", RecursionError)
+    assert ok == 500
+    assert made > 500
+
+
+def test_deep_recursion_through_direct_calls_in_a_subprocess():
+    """50,000 frames deep (stock 3.11 survives it at setrecursionlimit(100000)): the C
+    stack is switched as for every frame entry, and RecursionError stays clean."""
+    prog = textwrap.dedent("""
+        import sys
+        import overdrive
+        overdrive.enable(threshold=0, tier2_threshold=1)
+        sys.setrecursionlimit(100000)
+        def rec(n):
+            if n == 0:
+                return 0
+            return rec(n - 1) + 1
+        for _ in range(3):
+            rec(10)
+        assert overdrive.info(rec)["tier"] == 2
+        before = overdrive.stats()["tier2"]["direct_calls"]
+        print(rec(50000))
+        try:
+            rec(10**6)
+        except RecursionError:
+            print("RecursionError")
+        print(rec(1000))
+        print(overdrive.stats()["tier2"]["direct_calls"] - before > 50000)
+    """)
+    r = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["50000", "RecursionError", "1000", "True"]
+
+
+# ---- tracing -----------------------------------------------------------------------------
+
+def traced_callee(tracer):
+    sys._getframe(1).f_trace = tracer
+    sys.settrace(tracer)
+    x = 1
+    return x + 1
+
+
+def caller_of_tracer(tracer, n):
+    t = 0
+    for i in range(n):
+        t += add(i, 1)
+        if i == 2:
+            t += traced_callee(tracer)
+    return t
+
+
+def test_tracing_switched_on_inside_a_direct_callee():
+    events = []
+    watched = {caller_of_tracer.__code__, traced_callee.__code__, add.__code__}
+
+    def tracer(frame, event, arg):
+        if frame.f_code in watched:
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+        return tracer
+
+    def run():
+        events.clear()
+        try:
+            return caller_of_tracer(tracer, 5), list(events)
+        finally:
+            sys.settrace(None)
+    overdrive.disable()
+    expected = run()
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):      # tier 1, tier 2 (its first entry quickens), tier 2
+            caller_of_tracer(None, 1)
+        before = direct_calls()
+        got = run()
+        made = direct_calls() - before
+        info = overdrive.info(caller_of_tracer)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert info["tier"] == 2 and info["tier2"]["exits"].get("TRACING", 0) >= 1, info
+    assert made >= 3
+
+
+# ---- tiering -----------------------------------------------------------------------------
+
+def hot_callee(x):
+    return x + 1
+
+
+def calls_hot(n):
+    t = 0
+    for i in range(n):
+        t = hot_callee(t)
+    return t
+
+
+def test_a_callee_of_tier2_code_still_reaches_tier_2():
+    """Until the hook promotes a tier-1 callee, tier 2 calls it through vectorcall, so the
+    hook counts its entries as before."""
+    overdrive.enable(threshold=0, tier2_threshold=20)
+    try:
+        for _ in range(25):
+            calls_hot(2)
+        assert overdrive.info(calls_hot)["tier"] == 2
+        calls_hot(100)
+        callee = overdrive.info(hot_callee)
+        before = direct_calls()
+        assert calls_hot(100) == 100
+        made = direct_calls() - before
+    finally:
+        overdrive.disable()
+    assert callee["tier"] == 2
+    assert made >= 100
