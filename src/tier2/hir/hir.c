@@ -184,6 +184,32 @@ void od_hir_insert_before(OdHirInstr *before, OdHirInstr *i)
     before->prev = i;
 }
 
+int od_hir_copy_fs(OdHirFunc *fn, OdHirInstr *to, const OdFrameState *from)
+{
+    if (!(to->fs = od_hir_new_fs(fn, from->offset, from->nlocals, from->depth)))
+        return -1;
+    for (int s = 0; s < from->nlocals + from->depth; s++)
+        if (od_hir_set_fs_slot(fn, to, s, from->slots[s]) < 0)
+            return -1;
+    return 0;
+}
+
+OdHirInstr *od_hir_new_before(OdHirFunc *fn, OdHirInstr *at, OdHirOp op, OdHirInstr *a,
+                              OdHirInstr *b)
+{
+    int n = od_hir_op_info[op].noperands;
+    OdHirInstr *i = od_hir_new_instr(fn, op, n < 0 ? 0 : n);
+    if (!i)
+        return NULL;
+    i->bc_offset = at->bc_offset;
+    if ((n >= 1 && od_hir_set_op(fn, i, 0, a) < 0) || (n >= 2 && od_hir_set_op(fn, i, 1, b) < 0))
+        return NULL;
+    if ((od_hir_op_info[op].effects & OD_HE_NEEDS_STATE) && od_hir_copy_fs(fn, i, at->fs) < 0)
+        return NULL;
+    od_hir_insert_before(at, i);
+    return i;
+}
+
 void od_hir_insert_after_phis(OdHirBlock *b, OdHirInstr *i)
 {
     OdHirInstr *at = b->first;

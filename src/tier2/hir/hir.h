@@ -130,6 +130,14 @@ OdFrameState *od_hir_new_fs(OdHirFunc *fn, int offset, int nlocals, int depth);
 
 void od_hir_append(OdHirBlock *b, OdHirInstr *i);
 void od_hir_insert_before(OdHirInstr *before, OdHirInstr *i);
+/* `to` gets a copy of the frame state `from` (0, or -1 with MemoryError). */
+int od_hir_copy_fs(OdHirFunc *fn, OdHirInstr *to, const OdFrameState *from);
+/* What the passes insert: a new instruction of `op` before `at`, with operands a (and b)
+ * for an op of one or two fixed operands, `at`'s bytecode offset, and a copy of `at`'s
+ * frame state when the op's effects need one (a guard resumes before `at`'s bytecode
+ * instruction). NULL with MemoryError. */
+OdHirInstr *od_hir_new_before(OdHirFunc *fn, OdHirInstr *at, OdHirOp op, OdHirInstr *a,
+                              OdHirInstr *b);
 /* After the block's phis (and before anything else). */
 void od_hir_insert_after_phis(OdHirBlock *b, OdHirInstr *i);
 /* Unlinks the instruction and drops its uses of its operands and frame-state slots. */

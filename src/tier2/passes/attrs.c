@@ -47,33 +47,6 @@ typedef struct {
     int nids;
 } Attrs;
 
-static int copy_fs(OdHirFunc *fn, OdHirInstr *to, const OdFrameState *from)
-{
-    if (!(to->fs = od_hir_new_fs(fn, from->offset, from->nlocals, from->depth)))
-        return -1;
-    for (int s = 0; s < from->nlocals + from->depth; s++)
-        if (od_hir_set_fs_slot(fn, to, s, from->slots[s]) < 0)
-            return -1;
-    return 0;
-}
-
-/* A new instruction before `at` with operands a (and b), `at`'s bytecode offset, and its
- * frame state when the op's effects need one. */
-static OdHirInstr *before(OdHirFunc *fn, OdHirInstr *at, OdHirOp op, OdHirInstr *a, OdHirInstr *b)
-{
-    int n = od_hir_op_info[op].noperands;
-    OdHirInstr *i = od_hir_new_instr(fn, op, n);
-    if (!i)
-        return NULL;
-    i->bc_offset = at->bc_offset;
-    if ((n >= 1 && od_hir_set_op(fn, i, 0, a) < 0) || (n >= 2 && od_hir_set_op(fn, i, 1, b) < 0))
-        return NULL;
-    if ((od_hir_op_info[op].effects & OD_HE_NEEDS_STATE) && copy_fs(fn, i, at->fs) < 0)
-        return NULL;
-    od_hir_insert_before(at, i);
-    return i;
-}
-
 /* Whether i may change an object's type or attributes, or let other code run. */
 static int barrier(const OdHirInstr *i)
 {
@@ -122,7 +95,7 @@ static OdHirInstr *guard(Attrs *A, OdHirInstr *v, OdHirInstr *on, OdHirOp op, lo
             if (g->guard->op == op && g->guard->imm == imm && g->guard->imm2 == imm2
                 && g->guard->block && holds_at(g->guard, at))
                 return g->guard;
-    OdHirInstr *g = before(A->fn, at, op, on, NULL);
+    OdHirInstr *g = od_hir_new_before(A->fn, at, op, on, NULL);
     if (!g)
         return NULL;
     g->imm = imm;
@@ -151,7 +124,7 @@ static int load_attr(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
         return 0;
     OdHirInstr *v = i->ops[0];
     OdHirInstr *g = guard(A, v, v, OD_HOP_GuardTypeVersion, e->type_version, 0, i);
-    OdHirInstr *r = g ? before(A->fn, i, op, g, NULL) : NULL;
+    OdHirInstr *r = g ? od_hir_new_before(A->fn, i, op, g, NULL) : NULL;
     if (!r)
         return -1;
     r->imm = e->index;
@@ -173,7 +146,7 @@ static int store_attr(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
         return 0;
     OdHirInstr *v = i->ops[0];
     OdHirInstr *g = guard(A, v, v, OD_HOP_GuardTypeVersion, e->type_version, 0, i);
-    OdHirInstr *s = g ? before(A->fn, i, op, g, i->ops[1]) : NULL;
+    OdHirInstr *s = g ? od_hir_new_before(A->fn, i, op, g, i->ops[1]) : NULL;
     if (!s)
         return -1;
     s->imm = e->index;
@@ -202,7 +175,7 @@ static int load_method(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
     if (g && shared)
         g = guard(A, v, g, OD_HOP_GuardSharedKeys,
                   by_version ? (long long)e->dict_version : (long long)e->keys_nentries, by_version, i);
-    OdHirInstr *m = g ? before(A->fn, i, OD_HOP_LoadTypeMethod, g, NULL) : NULL;
+    OdHirInstr *m = g ? od_hir_new_before(A->fn, i, OD_HOP_LoadTypeMethod, g, NULL) : NULL;
     if (!m)
         return -1;
     /* the address only: the method is read (and a reference taken) under the guard */

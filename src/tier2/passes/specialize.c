@@ -44,32 +44,6 @@ static int dominates(const OdHirInstr *a, const OdHirInstr *b)
     return 0;
 }
 
-static int copy_fs(OdHirFunc *fn, OdHirInstr *to, const OdFrameState *from)
-{
-    if (!(to->fs = od_hir_new_fs(fn, from->offset, from->nlocals, from->depth)))
-        return -1;
-    for (int s = 0; s < from->nlocals + from->depth; s++)
-        if (od_hir_set_fs_slot(fn, to, s, from->slots[s]) < 0)
-            return -1;
-    return 0;
-}
-
-/* A new instruction before `at`, with `at`'s frame state when its effects need one. */
-static OdHirInstr *before(OdHirFunc *fn, OdHirInstr *at, OdHirOp op, OdHirInstr *a, OdHirInstr *b)
-{
-    int n = od_hir_op_info[op].noperands;
-    OdHirInstr *i = od_hir_new_instr(fn, op, n < 0 ? 0 : n);
-    if (!i)
-        return NULL;
-    i->bc_offset = at->bc_offset;
-    if ((n >= 1 && od_hir_set_op(fn, i, 0, a) < 0) || (n >= 2 && od_hir_set_op(fn, i, 1, b) < 0))
-        return NULL;
-    if ((od_hir_op_info[op].effects & OD_HE_NEEDS_STATE) && copy_fs(fn, i, at->fs) < 0)
-        return NULL;
-    od_hir_insert_before(at, i);
-    return i;
-}
-
 static int static_kind(const OdHirInstr *v)
 {
     if (v->type.bits == OD_TB(SmallInt))
@@ -100,12 +74,12 @@ static OdHirInstr *unbox(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
                 PyErr_Clear();
                 return NULL;
             }
-            if ((c = before(fn, at, OD_HOP_Const, NULL, NULL))) {
+            if ((c = od_hir_new_before(fn, at, OD_HOP_Const, NULL, NULL))) {
                 c->imm = x;
                 c->type = od_type_named(OD_TN_CInt64);
             }
         } else if (kind == K_FLOAT && v->obj && PyFloat_CheckExact(v->obj)) {
-            if ((c = before(fn, at, OD_HOP_Const, NULL, NULL))) {
+            if ((c = od_hir_new_before(fn, at, OD_HOP_Const, NULL, NULL))) {
                 c->fimm = PyFloat_AS_DOUBLE(v->obj);
                 c->type = od_type_named(OD_TN_CDouble);
             }
@@ -119,12 +93,12 @@ static OdHirInstr *unbox(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
             if (a->kind == kind && dominates(a->unboxed, at))
                 return a->unboxed;
     if (static_kind(v) != kind) {
-        OdHirInstr *g = before(fn, at, OD_HOP_GuardType, v, NULL);
+        OdHirInstr *g = od_hir_new_before(fn, at, OD_HOP_GuardType, v, NULL);
         if (!g)
             return NULL;
         g->itype = od_type_named(kind == K_INT ? OD_TN_Int : OD_TN_Float);
     }
-    OdHirInstr *u = before(fn, at, kind == K_INT ? OD_HOP_UnboxInt : OD_HOP_UnboxFloat, v, NULL);
+    OdHirInstr *u = od_hir_new_before(fn, at, kind == K_INT ? OD_HOP_UnboxInt : OD_HOP_UnboxFloat, v, NULL);
     if (!u)
         return NULL;
     if (v->id < S->navail) {
@@ -204,8 +178,8 @@ static int specialize_arith(Spec *S, OdHirInstr *i)
     OdHirInstr *b = a ? unbox(S, i->ops[1], kind, i) : NULL;
     if (!b)
         return PyErr_Occurred() ? -1 : 0;
-    OdHirInstr *r = before(S->fn, i, op, a, b);
-    OdHirInstr *box = r ? before(S->fn, i, kind == K_INT ? OD_HOP_BoxInt : OD_HOP_BoxFloat, r, NULL) : NULL;
+    OdHirInstr *r = od_hir_new_before(S->fn, i, op, a, b);
+    OdHirInstr *box = r ? od_hir_new_before(S->fn, i, kind == K_INT ? OD_HOP_BoxInt : OD_HOP_BoxFloat, r, NULL) : NULL;
     if (!box)
         return -1;
     return replace(S->fn, i, box, r);
@@ -220,11 +194,11 @@ static int specialize_compare(Spec *S, OdHirInstr *i)
     OdHirInstr *b = a ? unbox(S, i->ops[1], kind, i) : NULL;
     if (!b)
         return PyErr_Occurred() ? -1 : 0;
-    OdHirInstr *c = before(S->fn, i, kind == K_INT ? OD_HOP_IntCompare : OD_HOP_FloatCompare, a, b);
+    OdHirInstr *c = od_hir_new_before(S->fn, i, kind == K_INT ? OD_HOP_IntCompare : OD_HOP_FloatCompare, a, b);
     if (!c)
         return -1;
     c->imm = i->imm;
-    OdHirInstr *box = before(S->fn, i, OD_HOP_BoxBool, c, NULL);
+    OdHirInstr *box = od_hir_new_before(S->fn, i, OD_HOP_BoxBool, c, NULL);
     if (!box || replace(S->fn, i, box, c) < 0)
         return -1;
     /* IsTrue of the box is the condition itself. */
@@ -250,7 +224,7 @@ static int specialize_global(Spec *S, OdHirInstr *i)
     PyObject *v = od_feedback_global(S->fn->feedback, i->obj, &gv, &bv);
     if (!v || !od_hir_own(S->fn, v))
         return PyErr_Occurred() ? -1 : 0;
-    OdHirInstr *g = before(S->fn, i, OD_HOP_GlobalValue, NULL, NULL);
+    OdHirInstr *g = od_hir_new_before(S->fn, i, OD_HOP_GlobalValue, NULL, NULL);
     if (!g)
         return -1;
     g->obj = v;
