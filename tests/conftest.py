@@ -23,6 +23,36 @@ def _outcome(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
         return ("raise", type(exc), str(exc), tb)
 
 
+def allocated_blocks_growth(cases: list, **enable: Any) -> tuple[int, list]:
+    """Memory blocks CPython holds after 300 more rounds of `cases` ((function, args)
+    pairs, each call's exception swallowed) than after 40 rounds of warm-up, with the JIT
+    enabled as `enable` says; and the tier each function ended at. A reference leak grows
+    with the rounds."""
+    import gc
+
+    def round_():
+        for f, a in cases:
+            try:
+                f(*a)
+            except Exception:  # noqa: BLE001 - only the memory is looked at
+                pass
+
+    overdrive.enable(**enable)
+    try:
+        for _ in range(40):
+            round_()
+        gc.collect()
+        before = sys.getallocatedblocks()
+        for _ in range(300):
+            round_()
+        gc.collect()
+        grown = sys.getallocatedblocks() - before
+        tiers = [overdrive.info(f)["tier"] for f, _ in cases]
+    finally:
+        overdrive.disable()
+    return grown, tiers
+
+
 def unexpected_exits(before: dict, after: dict) -> dict:
     """Exits counted between two info() snapshots, without WARMUP: the one exit per code
     object at which the interpreter quickens it (expected by design, see docs/design.md)."""

@@ -9,6 +9,7 @@ import pytest
 
 import _overdrive
 import overdrive
+from conftest import allocated_blocks_growth
 
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
@@ -406,25 +407,10 @@ def test_a_failing_guard_stops_being_speculated_on():
 
 
 def test_no_reference_leaks():
-    import gc
     objs = [Point(i, i) for i in range(10)]
     cases = [(loop_sum, (objs,)), (move, (Point(1, 2), 5)), (Lazy.fill, (Lazy(),)),
              (sum_xy, (Point(1, 2),)), (norms, ([Point(1, 2), Point(3, 4)], 1))]
-    overdrive.enable(threshold=0, tier2_threshold=1)
-    try:
-        for _ in range(40):
-            for f, a in cases:
-                outcome(f, a)
-        gc.collect()
-        before = sys.getallocatedblocks()
-        for _ in range(300):
-            for f, a in cases:
-                outcome(f, a)
-        gc.collect()
-        grown = sys.getallocatedblocks() - before
-        tiers = [overdrive.info(f)["tier"] for f, _ in cases]
-    finally:
-        overdrive.disable()
+    grown, tiers = allocated_blocks_growth(cases, threshold=0, tier2_threshold=1)
     assert grown < 100, grown
     assert 2 in tiers
 

@@ -7,6 +7,7 @@ import pytest
 
 import _overdrive
 import overdrive
+from conftest import allocated_blocks_growth
 
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
@@ -342,23 +343,7 @@ def _leak_cases():
 
 
 def test_no_reference_leaks():
-    import gc
-    cases = _leak_cases()
-    overdrive.enable(threshold=0, tier2_threshold=0)
-    try:
-        for _ in range(40):
-            for f, a in cases:
-                outcome(f, a)
-        gc.collect()
-        before = sys.getallocatedblocks()
-        for _ in range(300):
-            for f, a in cases:
-                outcome(f, a)
-        gc.collect()
-        grown = sys.getallocatedblocks() - before
-        tiers = [overdrive.info(f)["tier"] for f, _ in cases]
-    finally:
-        overdrive.disable()
+    grown, tiers = allocated_blocks_growth(_leak_cases(), threshold=0, tier2_threshold=0)
     assert grown < 100, grown
     assert 2 in tiers
 
