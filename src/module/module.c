@@ -11,6 +11,7 @@
 #include "../hook/events.h"
 #include "../hook/hook.h"
 #include "../runtime/frames.h"
+#include "../runtime/gen_resume.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
 #include "../tier2/tier2.h"
@@ -246,8 +247,10 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "code_memory_mapped", od_codemem_mapped()) < 0
         || set_u64(d, "compile_scratch_in_use", od_scratch_in_use()) < 0
         || set_u64(d, "compile_scratch_peak", od_scratch_peak()) < 0
-        || set_u64(d, "frames_native", od_stats.frames_native + od_rt_calls_direct) < 0
+        || set_u64(d, "frames_native", od_stats.frames_native + od_rt_calls_direct
+                                       + od_rt_gen_resumes_direct) < 0
         || set_u64(d, "calls_direct", od_rt_calls_direct) < 0
+        || set_u64(d, "generator_resumes_direct", od_rt_gen_resumes_direct) < 0
         || set_u64(d, "frames_interpreted", interpreted) < 0
         || set_u64(d, "cstack_switches", od_stats.cstack_switches) < 0
         || set_u64(d, "cstack_segments", od_stats.cstack_segments) < 0
@@ -275,6 +278,7 @@ static PyObject *mod_reset_stats(PyObject *m, PyObject *noargs)
     od_rt_unwinds = 0;
     od_rt_calls_direct = 0;
     od_rt_str_appends_in_place = 0;
+    od_rt_gen_resumes_direct = 0;
     Py_RETURN_NONE;
 }
 

@@ -229,6 +229,11 @@ PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **ar
     return res;
 }
 
+void od_rt_frame_clear(_PyInterpreterFrame *frame)
+{
+    clear_frame(frame);
+}
+
 void od_rt_unit_set_direct(OdUnit *u, PyCodeObject *co)
 {
     int ok = (co->co_flags & (unsupported_flags | CO_OPTIMIZED)) == CO_OPTIMIZED

@@ -24,6 +24,10 @@ void od_rt_unit_set_direct(OdUnit *u, PyCodeObject *co);
 PyObject *od_rt_direct_return(_PyInterpreterFrame *frame, PyThreadState *ts, PyObject *res,
                               OdUnit *u, PyObject **from);
 
+/* _PyFrame_Clear (not exported): release what `frame` holds, or hand it to its escaped
+ * frame object. The frame must be unlinked (not the current frame). */
+void od_rt_frame_clear(_PyInterpreterFrame *frame);
+
 /* Offset of hook/cstack.h's od_cstack_floor from the thread pointer (%fs:0): the same in
  * every thread (initial-exec TLS), so compiled code reads it as %fs:offset. */
 intptr_t od_rt_cstack_floor_tpoff(void);

@@ -4,6 +4,7 @@
 #include "helpers.h"
 
 #include "frames.h"
+#include "gen_resume.h"
 
 #define TOP() (sp[-1])
 #define SECOND() (sp[-2])
@@ -168,6 +169,25 @@ OD_HELPER(od_rt_for_iter)
     OdOpCache *c = arg;
     c->left = c->right = Py_TYPE(iter);
     c->slow++;
+    if (Py_IS_TYPE(iter, &PyGen_Type)) {
+        /* A compiled generator: straight into its native code (gen_resume.h). Its return
+         * value ends the loop like gen_iternext's StopIteration(value), which FOR_ITER
+         * clears. */
+        PyObject *r;
+        int status = od_rt_gen_resume(_PyThreadState_GET(), (PyGenObject *)iter, NULL, &r);
+        if (status == PYGEN_NEXT) {
+            sp[0] = r;
+            return OD_OK;
+        }
+        if (status == PYGEN_ERROR)
+            return OD_ERROR;
+        if (status == PYGEN_RETURN) {
+            Py_DECREF(r);
+            sp[-1] = NULL;
+            Py_DECREF(iter);
+            return OD_JUMP;
+        }
+    }
     PyObject *next = (*Py_TYPE(iter)->tp_iternext)(iter);
     if (next) {
         sp[0] = next;
@@ -205,7 +225,11 @@ OD_HELPER(od_rt_send)
     if (_PyThreadState_GET()->c_tracefunc != NULL)
         return OD_DEOPT; /* the interpreter reports StopIteration to the tracer */
     PyObject *v = TOP(), *receiver = sp[-2], *retval;
-    PySendResult status = PyIter_Send(receiver, v, &retval);
+    int status = OD_GEN_NOT_DIRECT;
+    if (Py_IS_TYPE(receiver, &PyGen_Type) || Py_IS_TYPE(receiver, &PyCoro_Type))
+        status = od_rt_gen_resume(_PyThreadState_GET(), (PyGenObject *)receiver, v, &retval);
+    if (status == OD_GEN_NOT_DIRECT)
+        status = PyIter_Send(receiver, v, &retval);
     Py_DECREF(v);
     sp[-1] = NULL;
     if (status == PYGEN_ERROR)

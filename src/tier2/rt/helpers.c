@@ -1,6 +1,7 @@
 /* tier2/rt/helpers.c — the generic operations of tier-2 code (helpers.h). */
 #include "helpers.h"
 #include "../lir/lir.h"
+#include "../../runtime/gen_resume.h"
 
 #include <string.h>
 
@@ -270,6 +271,20 @@ static inline intptr_t next_item(PyObject *it)
         if (r->index < r->len)
             return R(PyLong_FromLong((long)(r->start + (unsigned long)(r->index++) * r->step)));
         return OD_T2_DONE;
+    }
+    if (Py_IS_TYPE(it, &PyGen_Type)) {
+        /* a compiled generator: resumed in its native code (runtime/gen_resume.h); its
+         * return value ends the loop */
+        PyObject *r;
+        int status = od_rt_gen_resume(_PyThreadState_GET(), (PyGenObject *)it, NULL, &r);
+        if (status == PYGEN_NEXT)
+            return R(r);
+        if (status == PYGEN_ERROR)
+            return 0;
+        if (status == PYGEN_RETURN) {
+            Py_DECREF(r);
+            return OD_T2_DONE;
+        }
     }
     PyObject *next = (*Py_TYPE(it)->tp_iternext)(it);
     if (next)

@@ -1,0 +1,32 @@
+/* runtime/gen_resume.h — resuming a compiled generator or coroutine from compiled code
+ * without the generator machinery and the eval-frame hook in between (what CPython 3.12's
+ * SEND_GEN / FOR_ITER_GEN do for the interpreter).
+ *
+ * od_rt_gen_resume(ts, gen, arg, &res) does gen_send_ex2's work (Objects/genobject.c, 3.11)
+ * and the hook's resume_generator + od_unit_enter in one go, when everything is on the fast
+ * road: `gen` exactly a generator or coroutine, suspended (or just created and sent None),
+ * tracing off, our eval-frame function installed, its code compiled with a native address
+ * for the instruction it resumes at, the unit not due for recompilation, room on the C stack
+ * and in the recursion limit. Otherwise it returns OD_GEN_NOT_DIRECT having done nothing,
+ * and the caller takes the ordinary road (PyIter_Send, tp_iternext), which reports every
+ * error with CPython's own message.
+ *
+ * `arg` is the value sent (SEND), or NULL for next() (FOR_ITER): as in gen_send_ex2, None is
+ * pushed then. Results, as PySendResult:
+ *   PYGEN_NEXT    the generator yielded *res (new reference);
+ *   PYGEN_RETURN  it returned *res (new reference, None included: the caller decides what
+ *                 a return means: SEND pushes it, FOR_ITER drops it and stops);
+ *   PYGEN_ERROR   it raised (a StopIteration inside became RuntimeError, as in CPython). */
+#ifndef OD_RUNTIME_GEN_RESUME_H
+#define OD_RUNTIME_GEN_RESUME_H
+
+#include "unit.h"
+
+#define OD_GEN_NOT_DIRECT 2   /* outside PySendResult's -1, 0, 1 */
+
+int od_rt_gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res);
+
+/* Resumes that took this road (stats()["generator_resumes_direct"]). */
+extern uint64_t od_rt_gen_resumes_direct;
+
+#endif /* OD_RUNTIME_GEN_RESUME_H */

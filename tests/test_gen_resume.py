@@ -1,0 +1,438 @@
+"""Compiled code resuming a compiled generator or coroutine directly (SEND, FOR_ITER ->
+runtime/gen_resume.c), without gen_send_ex2 and the eval-frame hook in between. Each
+behaviour is compared with the interpreter, and stats()["generator_resumes_direct"] proves
+the direct road was taken."""
+import asyncio
+import gc
+import sys
+import weakref
+
+import pytest
+
+import overdrive
+
+
+def direct_resumes():
+    return overdrive.stats()["generator_resumes_direct"]
+
+
+def run_direct(jit, fn, *args, **kw):
+    """jit.run_both, and the compiled run resumed generators directly. A compiled function
+    hands its first run to the interpreter at RESUME (the WARMUP exit, once per code
+    object): one compiled run first, so that the compared one is native throughout."""
+    overdrive.enable(threshold=0)
+    try:
+        fn(*args, **kw)
+    except BaseException:  # noqa: BLE001 - the drivers that raise are compared below
+        pass
+    finally:
+        overdrive.disable()
+    before = direct_resumes()
+    got = jit.run_both(fn, *args, **kw)
+    assert direct_resumes() > before, "no generator was resumed directly"
+    return got
+
+
+# ---- yield from chains, FOR_ITER, return values, send
+
+def leaf(n):
+    got = []
+    for i in range(n):
+        x = yield i
+        got.append(x)
+    return ("leaf", got)
+
+
+def chain(depth, n):
+    if depth == 0:
+        r = yield from leaf(n)
+    else:
+        r = yield from chain(depth - 1, n)
+    return (depth, r)
+
+
+def collect(g):
+    out = []
+    for v in g:
+        out.append(v)
+    return out
+
+
+def wrap_return(g):
+    r = yield from g
+    yield ("returned", r)
+
+
+def drive_chain_for():
+    return collect(wrap_return(chain(20, 6)))
+
+
+def drive_chain_send():
+    g = wrap_return(chain(20, 4))
+    out = [g.send(None)]
+    for v in ("a", ["b"], None, 4.5):
+        out.append(g.send(v))
+    out.append(next(g))
+    try:
+        next(g)
+    except StopIteration as e:
+        out.append(("stop", e.value))
+    return out
+
+
+def ret_value(v):
+    yield 1
+    return v
+
+
+def drive_return_values():
+    out = []
+    for v in (None, 0, (1, 2), (), StopIteration("x"), ValueError("e")):
+        def take(v=v):
+            r = yield from ret_value(v)
+            yield r
+        out.append([repr(x) for x in collect(take())])
+    return out
+
+
+def drive_comprehensions():
+    return [x * 2 for x in leaf(5)], sum(v for v in leaf(7)), list(leaf(3))
+
+
+@pytest.mark.parametrize("fn", [drive_chain_for, drive_chain_send, drive_return_values,
+                                drive_comprehensions])
+def test_chains_and_values(jit, fn):
+    run_direct(jit, fn)
+
+
+# ---- StopIteration raised inside: RuntimeError chained from it
+
+def bad_gen(via):
+    yield 1
+    if via == "raise":
+        raise StopIteration("inside")
+    next(iter(()))
+
+
+def bad_outer(via):
+    yield from bad_gen(via)
+
+
+async def bad_coro():
+    raise StopIteration("coro")
+
+
+async def awaits_bad():
+    return await bad_coro()
+
+
+def drive_stopiteration():
+    out = []
+    for via in ("raise", "next"):
+        for consumer in (collect, lambda g: collect(bad_outer(via))):
+            try:
+                consumer(bad_gen(via))
+            except RuntimeError as e:
+                out.append((str(e), type(e.__cause__).__name__,
+                            e.__cause__.args, e.__suppress_context__))
+    c = awaits_bad()
+    try:
+        c.send(None)
+    except RuntimeError as e:
+        out.append((str(e), type(e.__cause__).__name__, e.__cause__.args))
+    return out
+
+
+def test_stopiteration_inside_becomes_runtimeerror(jit):
+    got = run_direct(jit, drive_stopiteration)
+    assert got[0][0] == "generator raised StopIteration"
+    assert got[-1][0] == "coroutine raised StopIteration"
+
+
+# ---- exceptions through both frames: the traceback's lines
+
+def raising_leaf():
+    yield 1
+    raise ValueError("deep")
+
+
+def raising_mid():
+    yield from raising_leaf()
+
+
+def drive_raise_for():
+    for _ in raising_mid():
+        pass
+
+
+def drive_raise_send():
+    g = raising_mid()
+    g.send(None)
+    g.send(None)
+
+
+@pytest.mark.parametrize("fn", [drive_raise_for, drive_raise_send])
+def test_exception_tracebacks(jit, fn):
+    got = run_direct(jit, fn)
+    assert got[0] == "raise" and got[1] is ValueError
+    assert [name for name, _ in got[3]][-2:] == ["raising_mid", "raising_leaf"]
+
+
+# ---- sys.exc_info() inside, while the consumer handles an exception
+
+def exc_gen():
+    yield repr(sys.exc_info()[1])
+    try:
+        raise KeyError("inner")
+    except KeyError:
+        yield repr(sys.exc_info()[1])
+    yield repr(sys.exc_info()[1])
+
+
+def drive_exc_info():
+    out = []
+    g = exc_gen()
+    out.append(collect_some(g, 1))
+    try:
+        raise ValueError("outer")
+    except ValueError:
+        out.append(collect(g))
+        out.append(repr(sys.exc_info()[1]))
+        out.append(collect(exc_gen()))
+    out.append(repr(sys.exc_info()[1]))
+    out.append(collect(exc_gen()))
+    return out
+
+
+def drive_exc_info_seen_by_consumer():
+    # The generator is suspended inside its own except block: the consumer must still see
+    # its own exception state, not the generator's.
+    out = []
+    for v in exc_gen():
+        out.append((v, repr(sys.exc_info()[1])))
+    try:
+        raise ValueError("outer")
+    except ValueError:
+        for v in exc_gen():
+            out.append((v, repr(sys.exc_info()[1])))
+    return out
+
+
+def collect_some(g, n):
+    out = []
+    for v in g:
+        out.append(v)
+        if len(out) == n:
+            break
+    return out
+
+
+def test_exc_info_chaining(jit):
+    got = run_direct(jit, drive_exc_info)
+    assert got[1] == ["KeyError('inner')", "ValueError('outer')"]
+    got = run_direct(jit, drive_exc_info_seen_by_consumer)
+    assert got[1] == ("KeyError('inner')", "None")
+
+
+# ---- running state: gi_running, resuming itself, f_back
+
+def selfish():
+    g = yield
+    yield g.gi_running
+    try:
+        next(g)
+    except ValueError as e:
+        yield str(e)
+    try:
+        yield from g
+    except ValueError as e:
+        yield "yield from: " + str(e)
+    yield sys._getframe().f_back.f_code.co_name
+    yield sys._getframe(1).f_code.co_name
+
+
+def drive_running():
+    g = selfish()
+    out = [g.send(None), g.send(g)]
+    for v in g:
+        out.append(v)
+    return out, g.gi_running, g.gi_frame
+
+
+def frame_gen():
+    f = sys._getframe()
+    yield f.f_back.f_code.co_name, f.f_back.f_lineno
+    yield f.f_back.f_code.co_name, f.f_back.f_lineno
+
+
+def drive_f_back():
+    g = frame_gen()
+    out = []
+    for v in g:
+        out.append(v)
+        out.append(g.gi_frame.f_back)
+    return out
+
+
+def test_running_and_frames(jit):
+    got = run_direct(jit, drive_running)
+    assert got[0][1] is True
+    assert "already executing" in got[0][2]
+    assert got[0][3].startswith("yield from:")
+    run_direct(jit, drive_f_back)
+
+
+# ---- coroutines: await chains
+
+async def cleaf(i):
+    await asyncio.sleep(0)
+    return i
+
+
+async def cchain(depth, i):
+    if depth == 0:
+        return await cleaf(i)
+    return await cchain(depth - 1, i) + 1
+
+
+async def cmain():
+    total = 0
+    for i in range(10):
+        total += await cchain(20, i)
+    return total
+
+
+def drive_asyncio():
+    return asyncio.run(cmain())
+
+
+def test_coroutine_await_chains(jit):
+    assert run_direct(jit, drive_asyncio, allow_exits=True) == 245
+
+
+# ---- closed or collected mid-iteration
+
+def with_finally(log, n):
+    try:
+        for i in range(n):
+            yield i
+    finally:
+        log.append("finally")
+
+
+def drive_close():
+    log = []
+    g = wrap_return(with_finally(log, 10))
+    for v in g:
+        if v == 3:
+            break
+    log.append(g.gi_frame is not None)
+    g.close()
+    log.append(g.gi_frame)
+    g2 = with_finally(log, 10)
+    r = weakref.ref(g2)
+    for v in g2:
+        if v == 2:
+            break
+    del g2
+    gc.collect()
+    log.append(r())
+    return log
+
+
+def test_close_and_collect(jit):
+    assert run_direct(jit, drive_close) == [True, "finally", None, "finally", None]
+
+
+# ---- tracing switched on inside the generator: the interpreter takes over
+
+def traced_gen(events):
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name == "traced_gen":
+            events.append((event, frame.f_lineno - traced_gen.__code__.co_firstlineno))
+        return tracer
+    yield 1
+    sys._getframe().f_trace = tracer
+    sys.settrace(tracer)
+    yield 2
+    yield 3
+
+
+def drive_tracing():
+    events = []
+    try:
+        out = collect(traced_gen(events))
+    finally:
+        sys.settrace(None)
+    return out, events
+
+
+def test_tracing_switched_on_inside(jit):
+    got = run_direct(jit, drive_tracing, allow_exits=True)
+    assert got[1], "the tracer saw nothing"
+
+
+# ---- an exit to the interpreter inside the resumed generator
+
+def exiting_gen():
+    yield 1
+    x = 1
+    del x
+    try:
+        print(x)  # noqa: F821 - unbound on purpose: compiled code exits here
+    except UnboundLocalError:
+        yield "unbound"
+    yield 3
+
+
+def drive_exit():
+    return collect(exiting_gen()), collect(wrap_return(exiting_gen()))
+
+
+def test_exit_inside_resumed_generator(jit):
+    run_direct(jit, drive_exit, allow_exits=True)
+
+
+# ---- references
+
+class Token:
+    pass
+
+
+def echo_gen(o):
+    x = yield o
+    while x is not None:
+        x = yield x
+    return o
+
+
+def drive_refs(o):
+    for _ in range(200):
+        for v in echo_gen(o):
+            pass
+        g = wrap_return(echo_gen(o))
+        g.send(None)
+        g.send(o)
+        g.send(None)
+        for v in g:
+            pass
+    return sys.getrefcount(o)
+
+
+def test_refcounts_balanced(jit):
+    o = Token()
+    start = sys.getrefcount(o)
+    run_direct(jit, drive_refs, o)
+    assert sys.getrefcount(o) == start
+    overdrive.enable(threshold=0)
+    try:
+        drive_refs(o)
+        gc.collect()
+        before = len(gc.get_objects())
+        for _ in range(5):
+            drive_refs(o)
+        gc.collect()
+        assert len(gc.get_objects()) - before < 50
+    finally:
+        overdrive.disable()
+    assert sys.getrefcount(o) == start
