@@ -23,6 +23,14 @@ def _outcome(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
         return ("raise", type(exc), str(exc), tb)
 
 
+def outcome(f: Callable[..., Any], args: tuple) -> tuple:
+    """Result or exception (type and message) of a call, for comparing the tiers."""
+    try:
+        return ("ok", f(*args))
+    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
+        return ("raise", type(exc), str(exc))
+
+
 def allocated_blocks_growth(cases: list, **enable: Any) -> tuple[int, list]:
     """Memory blocks CPython holds after 300 more rounds of `cases` ((function, args)
     pairs, each call's exception swallowed) than after 40 rounds of warm-up, with the JIT

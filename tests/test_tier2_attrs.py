@@ -9,17 +9,10 @@ import pytest
 
 import _overdrive
 import overdrive
-from conftest import allocated_blocks_growth
+from conftest import allocated_blocks_growth, outcome
 
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
-
-
-def outcome(f, args):
-    try:
-        return ("ok", f(*args))
-    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
-        return ("raise", type(exc), str(exc))
 
 
 def run_t2(f, *calls, setup=None):
