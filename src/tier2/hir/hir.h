@@ -113,6 +113,12 @@ typedef struct {
 
 static inline const OdHirOpInfo *od_hir_info(const OdHirInstr *i) { return &od_hir_op_info[i->op]; }
 static inline int od_hir_has_value(const OdHirInstr *i) { return od_hir_op_info[i->op].out >= 0; }
+/* Whether a speculation pass may specialize `i`: not at a bytecode instruction whose guards
+ * kept failing (fn->no_speculate). */
+static inline int od_hir_may_speculate(const OdHirFunc *fn, const OdHirInstr *i)
+{
+    return !(i->bc_offset >= 0 && fn->no_speculate && fn->no_speculate[i->bc_offset]);
+}
 static inline int od_hir_is_term(const OdHirInstr *i)
 {
     return (od_hir_op_info[i->op].effects & OD_HE_TERM) != 0;

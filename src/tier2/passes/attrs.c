@@ -209,7 +209,7 @@ int od_hir_pass_attrs(OdHirFunc *fn)
     for (int k = 0; k < n; k++)
         for (OdHirInstr *i = order[k]->first; i; i = i->next)
             if ((i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr || i->op == OD_HOP_LoadMethod)
-                && !(i->bc_offset >= 0 && fn->no_speculate && fn->no_speculate[i->bc_offset]))
+                && od_hir_may_speculate(fn, i))
                 cand[ncand++] = i;
     for (int k = 0; k < ncand && !err; k++) {
         OdHirInstr *i = cand[k];

@@ -277,7 +277,7 @@ int od_hir_pass_specialize(OdHirFunc *fn)
     for (int k = 0; k < n && !err; k++)
         for (OdHirInstr *i = order[k]->first; i; i = i->next)
             if ((i->op == OD_HOP_BinaryOp || i->op == OD_HOP_Compare || i->op == OD_HOP_LoadGlobal)
-                && !(i->bc_offset >= 0 && fn->no_speculate && fn->no_speculate[i->bc_offset]))
+                && od_hir_may_speculate(fn, i))
                 cand[ncand++] = i;
     for (int k = 0; k < ncand && !err; k++) {
         OdHirInstr *i = cand[k];
