@@ -11,13 +11,14 @@ $(BENCH_DEPS): bench/requirements.txt | $(VPY)
 	$(VPY) -m pip install -q -r bench/requirements.txt
 	touch $@
 
-## bench: every stdlib-only pyperformance benchmark, stock vs overdrive (~40 min)
+## bench: every stdlib-only pyperformance benchmark, stock vs overdrive (~40 min);
+## BENCH_ARGS is passed on (e.g. BENCH_ARGS="--tier2-threshold 50": tier 2 on)
 bench: install $(BENCH_DEPS)
-	$(VPY) bench/harness.py --profile full
+	$(VPY) bench/harness.py --profile full $(BENCH_ARGS)
 
 ## bench-quick: 14 CPU-bound benchmarks, stock vs overdrive (~5 min)
 bench-quick: install $(BENCH_DEPS)
-	$(VPY) bench/harness.py --profile quick
+	$(VPY) bench/harness.py --profile quick $(BENCH_ARGS)
 
 # The packages whose test suites bench-scripts runs (pytest itself comes with '.[test]').
 SCRIPTS_DEPS := $(VENV)/.bench-scripts-deps-installed

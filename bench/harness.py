@@ -30,8 +30,8 @@ from pyperf._utils import is_significant
 
 import report
 import warmup
-from odenv import (OVERDRIVE, SIDES, STOCK, Probe, probe, read_stats_file, round_order,
-                   summarize_stats)
+from odenv import (OVERDRIVE, SIDES, STOCK, Probe, probe, read_stats_file,
+                   round_order, side_options, summarize_stats)
 from runner import remove_stale, run_pyperf
 from suite import PROFILES, Profile, PyperfParams, Script, select
 
@@ -102,7 +102,8 @@ def measured_runs(bench: pyperf.Benchmark) -> int:
 
 
 def run_script(script: Script, params: PyperfParams, profile: Profile, runs_dir: Path,
-               probe_result: Probe, threshold: int | None = None) -> list[dict[str, Any]]:
+               probe_result: Probe,
+               options: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Stock and overdrive for one script; one result row per pyperf benchmark it reports.
 
     The worker processes of the two sides alternate in ABBA order, each a
@@ -130,7 +131,7 @@ def run_script(script: Script, params: PyperfParams, profile: Profile, runs_dir:
             outcome = run_pyperf(script, side, params.argv(loops[side]), paths[side],
                                  logs[side], profile.timeout_s,
                                  stats_file if side == OVERDRIVE else None,
-                                 threshold=threshold)
+                                 options=options)
             wall[side] += outcome.wall_s
             if outcome.runner_pid is not None:
                 runner_pids.add(outcome.runner_pid)
@@ -218,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-warmup", action="store_true", help="skip the warm-up view")
     parser.add_argument("--threshold", type=int, help="OVERDRIVE_THRESHOLD of the overdrive "
                         "side (default: overdrive's own default)")
+    parser.add_argument("--tier2-threshold", type=int, help="OVERDRIVE_TIER2_THRESHOLD of the "
+                        "overdrive side (default: tier 2 off)")
     args = parser.parse_args(argv)
 
     profile = PROFILES[args.profile]
@@ -240,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         "load_avg_start": os.getloadavg(),
         "git": git_info(),
         "threshold": args.threshold,
+        "tier2_threshold": args.tier2_threshold,
     }
+    options = side_options(args.threshold, args.tier2_threshold)
     probe_result = probe(sys.executable)
     results["overdrive"] = asdict(probe_result)
     print(report.header(results), flush=True)
@@ -248,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for index, script in enumerate(selection.scripts, 1):
         params = profile.long_params if script.long else profile.params
-        script_rows = run_script(script, params, profile, runs_dir, probe_result, args.threshold)
+        script_rows = run_script(script, params, profile, runs_dir, probe_result, options)
         for row in script_rows:
             print(f"[{index:2}/{len(selection.scripts)}] {report.progress_line(row)}", flush=True)
         rows.extend(script_rows)
@@ -257,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     results["excluded"] = selection.excluded
     results["geomean"] = report.geomean(rows)
     if not args.no_warmup:
-        results["warmup"] = warmup.run(profile.warmup, out_dir, probe_result, profile.timeout_s)
+        results["warmup"] = warmup.run(profile.warmup, out_dir, probe_result, profile.timeout_s,
+                                       options=options)
     results["load_avg_end"] = os.getloadavg()
     results["duration_s"] = time.monotonic() - started
 

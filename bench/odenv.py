@@ -29,7 +29,8 @@ def round_order(round_: int) -> tuple[str, str]:
 
 # pyperf workers start with a scrubbed environment; these must be passed on
 # explicitly (pyperf --inherit-environ) or the workers would all run stock.
-OVERDRIVE_VARS = ("OVERDRIVE", "OVERDRIVE_THRESHOLD", "OVERDRIVE_STATS_FILE")
+OVERDRIVE_VARS = ("OVERDRIVE", "OVERDRIVE_THRESHOLD", "OVERDRIVE_TIER2_THRESHOLD",
+                  "OVERDRIVE_STATS_FILE")
 
 # Keys of overdrive.stats() that the reports use (the API contract's minimum).
 STATS_KEYS = ("functions_compiled", "compile_time_ns", "code_bytes",
@@ -37,16 +38,23 @@ STATS_KEYS = ("functions_compiled", "compile_time_ns", "code_bytes",
 
 
 def child_env(side: str, stats_file: Path | None = None,
-              threshold: int | None = None) -> dict[str, str]:
-    """The environment of a benchmark process for one side."""
+              options: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a benchmark process for one side; `options` (OVERDRIVE_*
+    variables, see side_options) apply to the overdrive side only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OVERDRIVE")}
     if side == OVERDRIVE:
         env["OVERDRIVE"] = "1"
         if stats_file is not None:
             env["OVERDRIVE_STATS_FILE"] = str(stats_file)
-        if threshold is not None:
-            env["OVERDRIVE_THRESHOLD"] = str(threshold)
+        env.update(options or {})
     return env
+
+
+def side_options(threshold: int | None = None,
+                 tier2_threshold: int | None = None) -> dict[str, str]:
+    """The overdrive side's OVERDRIVE_* settings chosen on a command line (None: default)."""
+    chosen = {"OVERDRIVE_THRESHOLD": threshold, "OVERDRIVE_TIER2_THRESHOLD": tier2_threshold}
+    return {name: str(value) for name, value in chosen.items() if value is not None}
 
 
 # Runs in a fresh interpreter; prints one JSON object describing overdrive there.
@@ -165,8 +173,11 @@ def summarize_stats(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     for s in stats:
         for reason, count in (s.get("exits") or {}).items():
             exits[reason] = exits.get(reason, 0) + int(count)
+    tier2 = [s.get("tier2") or {} for s in stats]
     return {
         "processes": n,
+        "tier2_functions": sum(t.get("functions", 0) or 0 for t in tier2) / n,
+        "tier2_frames": sum(t.get("frames", 0) or 0 for t in tier2) / n,
         "functions_compiled": mean("functions_compiled"),
         "compile_time_ns": mean("compile_time_ns"),
         "code_bytes": mean("code_bytes"),

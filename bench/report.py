@@ -58,6 +58,9 @@ def cells(row: dict[str, Any]) -> list[str]:
              if not row[side]["ok"]]
     if od.get("note"):
         notes.append(od["note"])
+    if jit.get("tier2_functions"):
+        notes.append(f"tier 2: {jit['tier2_functions']:.0f} functions, "
+                     f"{jit['tier2_frames']:.0f} frames per process")
     native = jit.get("native_frame_share")
     compile_ns = jit.get("compile_time_ns")
     funcs = jit.get("functions_compiled")
@@ -112,6 +115,11 @@ def header(results: dict[str, Any]) -> str:
         f"long-running benchmarks: {params_text(results['long_params'])}",
         f"overdrive: {status}",
     ]
+    chosen = {"OVERDRIVE_THRESHOLD": results.get("threshold"),
+              "OVERDRIVE_TIER2_THRESHOLD": results.get("tier2_threshold")}
+    settings = " ".join(f"{k}={v}" for k, v in chosen.items() if v is not None)
+    if settings:
+        lines.append(f"overdrive side: {settings}")
     lines += [f"WARNING: {w}" for w in od.get("warnings", [])]
     return "\n".join(lines)
 

@@ -37,7 +37,8 @@ def remove_stale(*paths: Path | None) -> None:
 
 def run_pyperf(script: Script, side: str, pyperf_argv: list[str], json_path: Path,
                log: Path, timeout_s: float, stats_file: Path | None = None,
-               python: str = sys.executable, threshold: int | None = None) -> Outcome:
+               python: str = sys.executable,
+               options: dict[str, str] | None = None) -> Outcome:
     """Run `script` with pyperf, appending its runs to `json_path` and its output to `log`."""
     cmd = [python, str(script.runscript), *script.extra_opts, *pyperf_argv,
            f"--inherit-environ={','.join(OVERDRIVE_VARS)}", "--append", str(json_path)]
@@ -47,7 +48,7 @@ def run_pyperf(script: Script, side: str, pyperf_argv: list[str], json_path: Pat
         log_file.flush()
         output_start = log_file.tell()
         # A session of its own, so a timeout can stop the pyperf workers too.
-        proc = subprocess.Popen(cmd, env=child_env(side, stats_file, threshold), stdout=log_file,
+        proc = subprocess.Popen(cmd, env=child_env(side, stats_file, options), stdout=log_file,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 cwd=log.parent)  # whatever a benchmark writes stays here
         try:

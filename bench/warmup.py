@@ -30,7 +30,8 @@ STEADY_TOLERANCE = 0.10
 
 
 def run(spec: WarmupSpec, out_dir: Path, probe_result: Probe, timeout_s: float,
-        benchmarks: tuple[str, ...] | None = None) -> dict[str, Any]:
+        benchmarks: tuple[str, ...] | None = None,
+        options: dict[str, str] | None = None) -> dict[str, Any]:
     """Measure, write warmup.json and warmup.png into out_dir, print a summary, return the data."""
     runs_dir = out_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +49,8 @@ def run(spec: WarmupSpec, out_dir: Path, probe_result: Probe, timeout_s: float,
         for round_ in range(spec.processes):  # sides alternate, as in the harness
             for side in round_order(round_):
                 if side not in errors:
-                    outcome = run_pyperf(script, side, argv, paths[side], logs[side], timeout_s)
+                    outcome = run_pyperf(script, side, argv, paths[side], logs[side], timeout_s,
+                                         options=options)
                     if not outcome.ok:
                         errors[side] = outcome.error or "failed"
         per_side: dict[str, Any] = {}
