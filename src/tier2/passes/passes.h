@@ -19,6 +19,8 @@
              "of the type version (one for several accesses to an unchanged object) and "   \
              "the access in place")                                                         \
     X(unbox, "phis of boxed ints/floats that are only unboxed again become unboxed phis")  \
+    X(licm, "int/float guards and unboxes of values defined outside a loop move to a "     \
+            "preheader on its entry edge (resuming at the loop header if they fail)")      \
     X(dce, "remove unreachable blocks, trivial phis and unused instructions without effects")
 
 #define OD_HIR_PASS_DECL(name, desc) int od_hir_pass_##name(OdHirFunc *fn);
