@@ -698,13 +698,50 @@ def test_generic_sites_raise_as_the_interpreter_does():
     run_generic(read_all, (objs[:2],), (objs,), (objs[:2],))
 
 
+def set_x(objs, v):
+    r = []
+    for o in objs:
+        o.x = v
+        r.append(o.x)
+    return r
+
+
+def test_polymorphic_stores_and_their_references():
+    big = 10 ** 40
+    objs = [Point(1, 2), Other(3, 4), SlotX(), Third(5)]
+    before = sys.getrefcount(big)
+    info, d = run_generic(set_x, (objs, 0), (objs, big), (objs, 7), (objs, big))
+    assert info["tier2"]["exits"] == {}
+    assert d["polymorphic"] == 3 * 2 * len(objs) and d["misses"] == 0
+    assert sys.getrefcount(big) == before + len(objs)   # each object holds one
+    set_x(objs, 0)
+    assert sys.getrefcount(big) == before
+
+
+def test_polymorphic_loads_of_deleted_attributes_raise_as_the_interpreter_does():
+    def args():
+        objs = [Point(1, 2), Other(3, 4), SlotX(), Third(5)]
+        del objs[1].x
+        return (objs,)
+
+    def args_slot():
+        objs = [Point(1, 2), Other(3, 4), SlotX(), Third(5)]
+        del objs[2].x
+        return (objs,)
+    good = ([Point(1, 2), Other(3, 4), SlotX(), Third(5)],)
+    info, d = run_generic(read_x, good, args, args_slot, good)
+    assert info["tier2"]["exits"] == {"ERROR": 2}          # raised, not deopted
+    assert d["misses"] == 2                 # the NULLs: the runtime raises
+
+
 def test_generic_sites_leak_nothing():
     import types
     m = types.ModuleType("mod_for_leaks")
     m.val = 1
     objs = [Point(1, 2), Other(3, 4), Third(5)]
     cases = [(fresh_copy(read_x), (objs,)), (read_mod, (m, 5, 2)), (class_reads, ([Consts(1)] * 3, -1)),
-             (dict_reads, ([WithDict(1), WithDict(2)],)), (call_twice, ([1, 2], -1))]
+             (dict_reads, ([WithDict(1), WithDict(2)],)), (call_twice, ([1, 2], -1)),
+             (fresh_copy(set_x), ([Point(1, 2), SlotX(), Third(3)], 10 ** 30))]
     grown, tiers = allocated_blocks_growth(cases, threshold=0, tier2_threshold=1)
     assert grown < 100, grown
     assert tiers.count(2) == len(cases), tiers

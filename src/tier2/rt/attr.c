@@ -1,6 +1,7 @@
 /* tier2/rt/attr.c — generic attribute instructions through a site of their own (attr.h). */
 #include "attr.h"
 #include "helpers.h"
+#include "internal/pycore_moduleobject.h"   /* PyModuleObject.md_dict */
 
 #include <stdlib.h>
 
@@ -25,8 +26,44 @@ void od_t2_attr_sites_free(OdT2AttrSite *sites, int n)
     free(sites);
 }
 
-/* The runtime's helpers take their inputs from a value stack and consume them; tier-2
- * operands are borrowed, so each call gets a small stack of new references. */
+/* The hits tier 2 takes itself, reading the runtime's entries as tier 1's inline code does
+ * (ops_names.c fills them and says what each kind guarantees): the common kinds, for a
+ * receiver that is not a class object. Everything else, and every miss, goes through the
+ * runtime's helpers, which take their inputs from a value stack and consume them: tier-2
+ * operands are borrowed, so such a call gets a small stack of new references. */
+
+/* The entry keyed by `t` (the receiver's type), or NULL. */
+static inline OdAttrCache *entry_of(OdAttrSite *site, PyTypeObject *t)
+{
+    if (site->cache[0].type == t)
+        return &site->cache[0];
+    OdAttrCache *m = od_attr_more(site);
+    if (m)
+        for (int i = 0; i < OD_ATTR_WAYS - 1; i++)
+            if (m[i].type == t)
+                return &m[i];
+    return NULL;
+}
+
+/* A borrowed value when entry c of the receiver's type answers LOAD_ATTR by itself, else
+ * NULL. Module entries are keyed by the module type: the dict's version (unique to one dict
+ * in one state) proves the value is still the one cached. */
+static inline PyObject *load_hit(OdAttrCache *c, PyObject *owner, PyTypeObject *tp)
+{
+    if (c->kind == OD_ATTR_MODULE_VALUE) {
+        PyObject *dict = ((PyModuleObject *)owner)->md_dict;
+        return dict && ((PyDictObject *)dict)->ma_version_tag == c->dict_version ? c->value : NULL;
+    }
+    if (tp->tp_version_tag != c->type_version)
+        return NULL;
+    if (c->kind == OD_ATTR_INSTANCE_VALUE) {
+        PyDictValues *values = *_PyObject_ValuesPointer(owner);
+        return values ? values->values[c->index] : NULL;    /* NULL: deleted, the runtime raises */
+    }
+    if (c->kind == OD_ATTR_SLOT)
+        return *(PyObject **)((char *)owner + c->index);
+    return NULL;
+}
 
 OD_T2_HELPER(od_t2_load_attr)
 {
@@ -34,6 +71,13 @@ OD_T2_HELPER(od_t2_load_attr)
     if (!s)
         return (intptr_t)PyObject_GetAttr(args[0], obj);
     od_t2_generic_attr[s->why]++;
+    PyTypeObject *tp = Py_TYPE(args[0]);
+    OdAttrCache *c = tp != &PyType_Type ? entry_of(&s->site, tp) : NULL;
+    PyObject *res = c ? load_hit(c, args[0], tp) : NULL;
+    if (res) {
+        c->hits++;
+        return (intptr_t)Py_NewRef(res);
+    }
     PyObject *stack[1] = {Py_NewRef(args[0])};
     uint64_t slow = od_rt_attr_slow;
     int r = od_rt_load_attr(f, stack + 1, 0, &s->site);
@@ -47,7 +91,27 @@ OD_T2_HELPER(od_t2_store_attr)
     if (!s)
         return PyObject_SetAttr(args[0], obj, args[1]);
     od_t2_generic_attr[s->why]++;
-    PyObject *stack[2] = {Py_NewRef(args[1]), Py_NewRef(args[0])};   /* value, owner */
+    PyObject *owner = args[0];
+    PyTypeObject *tp = Py_TYPE(owner);
+    OdAttrCache *c = tp != &PyType_Type ? entry_of(&s->site, tp) : NULL;
+    if (c && tp->tp_version_tag == c->type_version) {
+        PyObject **at = NULL;
+        if (c->kind == OD_ATTR_SLOT) {
+            at = (PyObject **)((char *)owner + c->index);
+        } else if (c->kind == OD_ATTR_INSTANCE_VALUE) {
+            /* an existing value only: a new one goes into the insertion order (runtime) */
+            PyDictValues *values = *_PyObject_ValuesPointer(owner);
+            at = values && values->values[c->index] ? &values->values[c->index] : NULL;
+        }
+        if (at) {
+            PyObject *old = *at;
+            c->hits++;
+            *at = Py_NewRef(args[1]);
+            Py_XDECREF(old);                /* last: a finalizer sees the new value */
+            return 0;
+        }
+    }
+    PyObject *stack[2] = {Py_NewRef(args[1]), Py_NewRef(owner)};   /* value, owner */
     uint64_t slow = od_rt_attr_slow;
     int r = od_rt_store_attr(f, stack + 2, 0, &s->site);
     od_t2_generic_attr_misses += od_rt_attr_slow != slow;
@@ -67,6 +131,34 @@ OD_T2_HELPER(od_t2_load_method)
         return 0;
     }
     od_t2_generic_attr[s->why]++;
+    PyObject *self = args[0];
+    PyTypeObject *tp = Py_TYPE(self);
+    OdAttrCache *c;
+    if (tp == &PyType_Type) {
+        /* a class's own attribute (LOAD_METHOD_CLASS): keyed by the class */
+        PyTypeObject *cls = (PyTypeObject *)self;
+        c = entry_of(&s->site, cls);
+        if (c && c->kind == OD_ATTR_CLASS_VALUE && cls->tp_version_tag == c->type_version) {
+            c->hits++;
+            args[0] = NULL;
+            args[1] = Py_NewRef(c->value);
+            return 0;
+        }
+    } else if ((c = entry_of(&s->site, tp)) != NULL && tp->tp_version_tag == c->type_version) {
+        int hit = c->kind == OD_ATTR_METHOD_NO_DICT;
+        if (c->kind == OD_ATTR_METHOD_SHARED_KEYS) {
+            /* inline values in use and no new name in the shared keys: nothing on the
+             * instance shadows the method */
+            PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+            hit = *_PyObject_ValuesPointer(self) && keys && keys->dk_nentries == c->keys_nentries;
+        }
+        if (hit) {
+            c->hits++;
+            args[0] = Py_NewRef(c->value);
+            args[1] = Py_NewRef(self);
+            return 0;
+        }
+    }
     PyObject *stack[2] = {Py_NewRef(args[0]), NULL};
     uint64_t slow = od_rt_attr_slow;
     int r = od_rt_load_method(f, stack + 1, 0, &s->site);
