@@ -685,6 +685,40 @@ def test_instance_dict_sites():
     assert d["misses"] == 0
 
 
+class DictHinted:
+    def __init__(self, first, a, b):
+        # a dict of its own, not sharing the class's keys: "b" at index 1, or 0
+        self.__dict__ = {"a": a, "b": b} if first == "a" else {"b": b, "a": a}
+
+
+def read_b(objs):
+    r = []
+    for o in objs:
+        r.append(o.b)
+    return r
+
+
+def test_instance_dict_hints_checked_on_every_hit():
+    def args():
+        objs = [DictHinted("a", i, 10 * i) for i in range(8)]
+        objs[3] = DictHinted("b", 3, 30)    # "b" at another index of its dict
+        del objs[6].__dict__["a"]           # entries before "b" removed: its index holds
+        return (objs,)
+
+    def deleted():
+        objs = args()[0]
+        del objs[5].b                       # a deleted entry: AttributeError
+        return (objs,)
+    warm = ([DictHinted("a", i, i) for i in range(4)],)
+    # built before the run: __init__ has generic sites of its own
+    info, d = run_generic(read_b, warm, args(), deleted(), args())
+    assert info["tier2"]["exits"] == {"ERROR": 1}
+    assert d["dict"] == 8 + 6 + 8
+    # per run: objs[3] (the other index: its type's one entry refilled) and objs[4] (back
+    # again); the second run stops at the deleted entry, which misses too
+    assert d["misses"] == 2 + 3 + 2
+
+
 def test_generic_sites_raise_as_the_interpreter_does():
     def get_zz(objs):
         return [o.zz for o in objs]

@@ -45,10 +45,27 @@ static inline OdAttrCache *entry_of(OdAttrSite *site, PyTypeObject *t)
     return NULL;
 }
 
+/* The materialized instance __dict__ of `obj` (managed: dictoffset 0, or at a positive
+ * offset), when it is an exact dict, else NULL. */
+static inline PyDictObject *instance_dict(PyObject *obj, Py_ssize_t dictoffset)
+{
+    PyObject *dict;
+    if (dictoffset == 0) {
+        if (*_PyObject_ValuesPointer(obj) != NULL)
+            return NULL;
+        dict = *_PyObject_ManagedDictPointer(obj);
+    } else {
+        dict = *(PyObject **)((char *)obj + dictoffset);
+    }
+    return dict && PyDict_CheckExact(dict) ? (PyDictObject *)dict : NULL;
+}
+
 /* A borrowed value when entry c of the receiver's type answers LOAD_ATTR by itself, else
  * NULL. Module entries are keyed by the module type: the dict's version (unique to one dict
- * in one state) proves the value is still the one cached. */
-static inline PyObject *load_hit(OdAttrCache *c, PyObject *owner, PyTypeObject *tp)
+ * in one state) proves the value is still the one cached. A DICT_HINT entry is the index of
+ * the name among the instance dict's entries (no descriptor of that name in the type, kept
+ * by the version), checked on every hit. */
+static inline PyObject *load_hit(OdAttrCache *c, PyObject *owner, PyTypeObject *tp, PyObject *name)
 {
     if (c->kind == OD_ATTR_MODULE_VALUE) {
         PyObject *dict = ((PyModuleObject *)owner)->md_dict;
@@ -62,6 +79,14 @@ static inline PyObject *load_hit(OdAttrCache *c, PyObject *owner, PyTypeObject *
     }
     if (c->kind == OD_ATTR_SLOT)
         return *(PyObject **)((char *)owner + c->index);
+    if (c->kind == OD_ATTR_DICT_HINT) {
+        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        if (!dict || dict->ma_values || dict->ma_keys->dk_kind != DICT_KEYS_UNICODE
+            || c->index >= dict->ma_keys->dk_nentries)
+            return NULL;
+        PyDictUnicodeEntry *e = &DK_UNICODE_ENTRIES(dict->ma_keys)[c->index];
+        return e->me_key == name ? e->me_value : NULL;
+    }
     return NULL;
 }
 
@@ -73,7 +98,7 @@ OD_T2_HELPER(od_t2_load_attr)
     od_t2_generic_attr[s->why]++;
     PyTypeObject *tp = Py_TYPE(args[0]);
     OdAttrCache *c = tp != &PyType_Type ? entry_of(&s->site, tp) : NULL;
-    PyObject *res = c ? load_hit(c, args[0], tp) : NULL;
+    PyObject *res = c ? load_hit(c, args[0], tp, s->site.name) : NULL;
     if (res) {
         c->hits++;
         return (intptr_t)Py_NewRef(res);
