@@ -149,11 +149,23 @@ def test_polymorphic_and_unfed_sites_stay_generic():
             get_x(o)
     finally:
         overdrive.disable()
-    assert "LoadAttr x" in _overdrive._tier2_hir(get_x, ["attrs"])[-1][1]
+    assert "LoadAttr x why=polymorphic" in _overdrive._tier2_hir(get_x, ["attrs"])[-1][1]
 
     def never_ran(o):
         return o.zz
-    assert "LoadAttr zz" in _overdrive._tier2_hir(never_ran, ["attrs"])[-1][1]
+    assert "LoadAttr zz v0" in _overdrive._tier2_hir(never_ran, ["attrs"])[-1][1]  # no_feedback
+
+    def module_and_class(m, c):
+        return m.sep + c.__name__
+    import os
+    overdrive.enable(threshold=0, tier2_threshold=-1)
+    try:
+        for _ in range(3):
+            module_and_class(os, Point)
+    finally:
+        overdrive.disable()
+    text = _overdrive._tier2_hir(module_and_class, ["attrs"])[-1][1]
+    assert "LoadAttr sep why=module" in text and "LoadAttr __name__ why=" in text, text
 
 
 # ---- running it ---------------------------------------------------------------------------
