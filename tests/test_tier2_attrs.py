@@ -149,11 +149,23 @@ def test_polymorphic_and_unfed_sites_stay_generic():
             get_x(o)
     finally:
         overdrive.disable()
-    assert "LoadAttr x" in _overdrive._tier2_hir(get_x, ["attrs"])[-1][1]
+    assert "LoadAttr x why=polymorphic" in _overdrive._tier2_hir(get_x, ["attrs"])[-1][1]
 
     def never_ran(o):
         return o.zz
-    assert "LoadAttr zz" in _overdrive._tier2_hir(never_ran, ["attrs"])[-1][1]
+    assert "LoadAttr zz v0" in _overdrive._tier2_hir(never_ran, ["attrs"])[-1][1]  # no_feedback
+
+    def module_and_class(m, c):
+        return m.sep + c.__name__
+    import os
+    overdrive.enable(threshold=0, tier2_threshold=-1)
+    try:
+        for _ in range(3):
+            module_and_class(os, Point)
+    finally:
+        overdrive.disable()
+    text = _overdrive._tier2_hir(module_and_class, ["attrs"])[-1][1]
+    assert "LoadAttr sep why=module" in text and "LoadAttr __name__ why=" in text, text
 
 
 # ---- running it ---------------------------------------------------------------------------
@@ -487,3 +499,295 @@ def test_guards_from_the_interpreter_s_feedback_deopt_too():
         overdrive.disable()
     assert got == [1, 1, 1, 1, "instance attribute", 1]
     assert info["tier2"]["compiles"] >= 1 and attr_exits(info) >= 1
+
+
+# ---- generic sites: tier 2's own inline caches (rt/attr.c) ----------------------------------
+
+
+
+def fresh_copy(f):
+    """f on a code object of its own: tier 2's state lives on the code object, and the
+    functions above were compiled by other tests."""
+    import types
+    return types.FunctionType(f.__code__.replace(co_name=f.__code__.co_name), f.__globals__)
+
+
+def run_generic(f, warm, *calls):
+    """Each call's outcome interpreted, then in tier 2 after `warm` ran three times (tier 1
+    fills its sites, tier 2 compiles, its own sites fill: callees too)." Returns (info(f), the generic_attr counts the tier-2
+    calls added, every reason present): the caller asserts which sites stayed generic, why,
+    and what they missed."""
+    f = fresh_copy(f)
+    overdrive.disable()
+    expected = [outcome(f, a() if callable(a) else a) for a in calls]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):              # tier 1; tier 2 compiled; its sites filled
+            outcome(f, warm)
+        assert overdrive.info(f)["tier"] == 2
+        # read in this frame, which started interpreted and stays so: no attribute site
+        # of Python code between the two readings but f's
+        t2 = _overdrive.stats()["tier2"]
+        frames, before = t2["frames"], t2["generic_attr"]
+        got = [outcome(f, a() if callable(a) else a) for a in calls]
+        t2 = _overdrive.stats()["tier2"]
+        ran, after = t2["frames"] - frames, t2["generic_attr"]
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert ran >= len(calls), "tier-2 code did not run"
+    import collections
+    return info, collections.Counter({k: after.get(k, 0) - before.get(k, 0) for k in after})
+
+
+class Third:
+    def __init__(self, x):
+        self.x = x
+
+
+class Fourth(Third):
+    pass
+
+
+class Fifth(Third):
+    pass
+
+
+def test_a_polymorphic_site_hits_its_own_entries():
+    objs = [Point(1, 2), Other(3, 4), Third(5)] * 20
+    info, d = run_generic(read_x, (objs,), (objs,), (objs,))
+    assert info["tier2"]["exits"] == {}
+    assert d["polymorphic"] == 2 * len(objs)
+    assert d["misses"] == 0                 # tier 2's site filled at the warm-up
+
+
+def test_a_new_type_at_a_polymorphic_site_mid_loop_is_a_miss_not_a_deopt():
+    objs = [Point(1, 2), Other(3, 4)] * 10
+    mixed = objs[:7] + [Fourth(9)] + objs[7:] + [Fifth(10)]
+    info, d = run_generic(read_x, (objs,), (mixed,), (mixed,))
+    assert info["tier2"]["exits"] == {} and info["tier"] == 2
+    assert d["polymorphic"] == 2 * len(mixed)
+    assert d["misses"] == 2                 # each new type once, then it has an entry
+
+
+def test_a_megamorphic_site_stays_correct():
+    classes = [type(f"K{i}", (Third,), {}) for i in range(9)]
+    objs = [c(i) for i, c in enumerate(classes)] * 5
+    info, d = run_generic(read_x, (objs[:4],), (objs,), (objs[::-1],))
+    assert d["polymorphic"] == 2 * len(objs) and d["misses"] > 0
+    assert info["tier2"]["exits"] == {}
+
+
+def read_mod(m, n, rebind_at):
+    t = 0
+    for i in range(n):
+        if i == rebind_at:
+            m.val = 100
+        t += m.val
+    return t
+
+
+def test_a_module_attribute_rebound_mid_loop():
+    import types
+    m = types.ModuleType("mod_for_tier2")
+
+    def fresh():
+        m.val = 1
+        return (m, 20, 10)
+    info, d = run_generic(read_mod, (m, 3, -1), fresh, fresh)
+    assert info["tier2"]["exits"] == {}
+    assert d["module"] == 2 * 20            # the loads; the store is a module site too
+    # per run: the first load (fresh() rebound m.val: a new dict version), the store (no
+    # entry kind stores into a module) and the load after it
+    assert d["misses"] == 2 * 3
+
+
+class Consts:
+    SCALE = 3
+
+    def __init__(self, v):
+        self.v = v
+
+    def scaled(self):
+        return self.v * self.SCALE
+
+    @staticmethod
+    def twice(x):
+        return 2 * x
+
+
+def class_reads(objs, rebind_at):
+    t = 0
+    for i, o in enumerate(objs):
+        if i == rebind_at:
+            Consts.SCALE = 5            # a class attribute rebound: a new type version
+        t += Consts.SCALE + o.SCALE     # (an o.v here would deopt: its guard is the
+    return t                            # type's version, which the rebinding changes)
+
+
+def test_class_attributes_rebound_mid_loop():
+    objs = [Consts(i) for i in range(12)]
+
+    def fresh():
+        Consts.SCALE = 3
+        return (objs, 6)
+    try:
+        info, d = run_generic(class_reads, (objs[:2], -1), fresh, fresh)
+    finally:
+        Consts.SCALE = 3
+    assert info["tier2"]["exits"] == {}
+    assert d["class"] == 2 * 12 and d["method_as_attr"] == 2 * 12
+    assert d["misses"] >= 2 * 2             # each site once per rebind
+
+
+def _neg(x):
+    return -x
+
+
+def call_twice(objs, patch_at):
+    r = []
+    for i, o in enumerate(objs):
+        if i == patch_at:
+            Consts.twice = staticmethod(_neg)
+        r.append(Consts.twice(o))
+    return r
+
+
+def test_a_class_method_patched_mid_loop():
+    original = Consts.__dict__["twice"]
+
+    def fresh():
+        Consts.twice = original
+        return (list(range(10)), 4)
+    try:
+        info, d = run_generic(call_twice, (list(range(3)), -1), fresh, fresh)
+    finally:
+        Consts.twice = original
+    assert info["tier2"]["exits"] == {}
+    # per run: the first load (fresh() patched the class), the store (a class's attribute
+    # is not stored through an entry) and the load after it
+    assert d["class"] == 2 * 10 and d["misses"] == 2 * 3
+
+
+class WithDict:
+    def __init__(self, a):
+        self.a = a
+        self.__dict__["b"] = a + 1      # a materialized __dict__: no inline values
+
+    def total(self):
+        return self.a + self.b
+
+
+def dict_reads(objs):
+    t = 0
+    for o in objs:
+        o.c = o.a + 1               # (idempotent: the same objects run in both tiers)
+        t += o.total() + o.c
+    return t
+
+
+def test_instance_dict_sites():
+    def objs():
+        return ([WithDict(i) for i in range(10)],)
+    info, d = run_generic(dict_reads, objs(), objs(), objs())   # built before: __init__ has
+                                                                # sites of its own
+    assert info["tier2"]["exits"] == {}
+    assert d["dict"] == 2 * 10 * 5 and d["method_with_dict"] == 2 * 10
+    assert d["misses"] == 0
+
+
+class DictHinted:
+    def __init__(self, first, a, b):
+        # a dict of its own, not sharing the class's keys: "b" at index 1, or 0
+        self.__dict__ = {"a": a, "b": b} if first == "a" else {"b": b, "a": a}
+
+
+def read_b(objs):
+    r = []
+    for o in objs:
+        r.append(o.b)
+    return r
+
+
+def test_instance_dict_hints_checked_on_every_hit():
+    def args():
+        objs = [DictHinted("a", i, 10 * i) for i in range(8)]
+        objs[3] = DictHinted("b", 3, 30)    # "b" at another index of its dict
+        del objs[6].__dict__["a"]           # entries before "b" removed: its index holds
+        return (objs,)
+
+    def deleted():
+        objs = args()[0]
+        del objs[5].b                       # a deleted entry: AttributeError
+        return (objs,)
+    warm = ([DictHinted("a", i, i) for i in range(4)],)
+    # built before the run: __init__ has generic sites of its own
+    info, d = run_generic(read_b, warm, args(), deleted(), args())
+    assert info["tier2"]["exits"] == {"ERROR": 1}
+    assert d["dict"] == 8 + 6 + 8
+    # per run: objs[3] (the other index: its type's one entry refilled) and objs[4] (back
+    # again); the second run stops at the deleted entry, which misses too
+    assert d["misses"] == 2 + 3 + 2
+
+
+def test_generic_sites_raise_as_the_interpreter_does():
+    def get_zz(objs):
+        return [o.zz for o in objs]
+
+    def read_all(objs):
+        r = []
+        for o in objs:
+            r.append(o.x)
+        return r
+    objs = [Point(1, 2), Other(3, 4), object()]
+    run_generic(read_all, (objs[:2],), (objs,), (objs[:2],))
+
+
+def set_x(objs, v):
+    r = []
+    for o in objs:
+        o.x = v
+        r.append(o.x)
+    return r
+
+
+def test_polymorphic_stores_and_their_references():
+    big = 10 ** 40
+    objs = [Point(1, 2), Other(3, 4), SlotX(), Third(5)]
+    before = sys.getrefcount(big)
+    info, d = run_generic(set_x, (objs, 0), (objs, big), (objs, 7), (objs, big))
+    assert info["tier2"]["exits"] == {}
+    assert d["polymorphic"] == 3 * 2 * len(objs) and d["misses"] == 0
+    assert sys.getrefcount(big) == before + len(objs)   # each object holds one
+    set_x(objs, 0)
+    assert sys.getrefcount(big) == before
+
+
+def test_polymorphic_loads_of_deleted_attributes_raise_as_the_interpreter_does():
+    def args():
+        objs = [Point(1, 2), Other(3, 4), SlotX(), Third(5)]
+        del objs[1].x
+        return (objs,)
+
+    def args_slot():
+        objs = [Point(1, 2), Other(3, 4), SlotX(), Third(5)]
+        del objs[2].x
+        return (objs,)
+    good = ([Point(1, 2), Other(3, 4), SlotX(), Third(5)],)
+    info, d = run_generic(read_x, good, args, args_slot, good)
+    assert info["tier2"]["exits"] == {"ERROR": 2}          # raised, not deopted
+    assert d["misses"] == 2                 # the NULLs: the runtime raises
+
+
+def test_generic_sites_leak_nothing():
+    import types
+    m = types.ModuleType("mod_for_leaks")
+    m.val = 1
+    objs = [Point(1, 2), Other(3, 4), Third(5)]
+    cases = [(fresh_copy(read_x), (objs,)), (read_mod, (m, 5, 2)), (class_reads, ([Consts(1)] * 3, -1)),
+             (dict_reads, ([WithDict(1), WithDict(2)],)), (call_twice, ([1, 2], -1)),
+             (fresh_copy(set_x), ([Point(1, 2), SlotX(), Third(3)], 10 ** 30))]
+    grown, tiers = allocated_blocks_growth(cases, threshold=0, tier2_threshold=1)
+    assert grown < 100, grown
+    assert tiers.count(2) == len(cases), tiers

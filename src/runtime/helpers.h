@@ -173,6 +173,9 @@ int od_rt_lookup_locals(PyObject *locals, PyObject *name, PyObject **out);
 
 /* Exceptions caught by a handler inside compiled code, all units together. */
 extern uint64_t od_rt_unwinds;
+/* Lookups the attribute helpers (od_rt_load_attr, od_rt_store_attr, od_rt_load_method)
+ * did past their site's entries, all sites together (tier 2 counts its own misses by it). */
+extern uint64_t od_rt_attr_slow;
 /* BINARY_OP `s += t` on strs done in place into the local it is stored back to (ops_arith.c). */
 extern uint64_t od_rt_str_appends_in_place;
 

@@ -749,6 +749,8 @@ static PyObject *load_attr_hit(const OdAttrCache *c, PyObject *owner, PyObject *
     }
 }
 
+uint64_t od_rt_attr_slow;
+
 OD_HELPER(od_rt_load_attr)
 {
     (void)oparg; (void)f;
@@ -768,6 +770,7 @@ OD_HELPER(od_rt_load_attr)
         }
         goto done;
     }
+    od_rt_attr_slow++;
     res = PyObject_GetAttr(owner, site->name);
     if (!res) {
         Py_DECREF(owner);
@@ -850,6 +853,7 @@ OD_HELPER(od_rt_store_attr)
         Py_DECREF(owner);
         return err ? OD_ERROR : OD_OK;
     }
+    od_rt_attr_slow++;
     int err = PyObject_SetAttr(owner, site->name, v);
     Py_DECREF(v);
     if (!err) {
@@ -921,6 +925,7 @@ OD_HELPER(od_rt_load_method)
             return OD_OK;
         }
     }
+    od_rt_attr_slow++;
     int found = _PyObject_GetMethod(obj, site->name, &meth);
     if (!meth)
         return OD_ERROR; /* obj stays on the stack, as in the interpreter */

@@ -210,6 +210,7 @@ PyObject *od_tier2_type_names(void)
 #include "lir/lir.h"
 #include "rt/exit.h"
 #include "rt/helpers.h"
+#include "rt/attr.h"
 #include "../asm/codemem.h"
 #include "../hook/events.h"
 #include "../runtime/frames.h"
@@ -347,6 +348,9 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
         goto done;
     }
     u->nexits = L.nexits;
+    u->attr_sites = L.attr_sites;       /* the unit's now: its code points into them */
+    u->nattr_sites = L.nattr_sites;
+    L.attr_sites = NULL;
     u->state = s;
     u->unit.code = co;
     u->unit.entry = (OdEntry)code;
@@ -515,12 +519,32 @@ PyObject *od_tier2_stats(void)
         }
     if (!ex)
         return NULL;
-    return Py_BuildValue("{sKsKsKsKsKsKsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    /* generic attribute instructions run, by why `attrs` left them generic (rt/attr.h) */
+    PyObject *ga = PyDict_New();
+    for (int k = 0; ga && k < OD_ATTR_WHY__COUNT; k++)
+        if (od_t2_generic_attr[k]) {
+            PyObject *n = PyLong_FromUnsignedLongLong(od_t2_generic_attr[k]);
+            if (!n || PyDict_SetItemString(ga, od_attr_why_names[k], n) < 0)
+                Py_CLEAR(ga);
+            Py_XDECREF(n);
+        }
+    if (ga) {
+        PyObject *n = PyLong_FromUnsignedLongLong(od_t2_generic_attr_misses);
+        if (!n || PyDict_SetItemString(ga, "misses", n) < 0)
+            Py_CLEAR(ga);
+        Py_XDECREF(n);
+    }
+    if (!ga) {
+        Py_DECREF(ex);
+        return NULL;
+    }
+    return Py_BuildValue("{sKsKsKsKsKsKsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "frames", (unsigned long long)od_t2_stats.entries,
                          "direct_calls", (unsigned long long)od_t2_stats.direct_calls,
                          "refused", (unsigned long long)od_t2_stats.refused,
                          "recompiled", (unsigned long long)od_t2_stats.recompiled,
-                         "given_up", (unsigned long long)od_t2_stats.given_up, "exits", ex);
+                         "given_up", (unsigned long long)od_t2_stats.given_up, "exits", ex,
+                         "generic_attr", ga);
 }
 
 int od_tier2_symbols(PyObject *dict)

@@ -146,3 +146,62 @@ int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out)
      * interpreter's specialization from the code's warm-up */
     return interpreter_attr(fb, in->index, out);
 }
+
+const char *const od_attr_why_names[OD_ATTR_WHY__COUNT] = {
+#define OD_ATTR_WHY_NAME(name, text) text,
+    OD_ATTR_WHY(OD_ATTR_WHY_NAME)
+#undef OD_ATTR_WHY_NAME
+};
+
+OdAttrWhy od_attr_why_of_kind(int kind, int is_load_attr)
+{
+    switch (kind) {
+    case OD_ATTR_MODULE_VALUE: return OD_ATTR_WHY_MODULE;
+    case OD_ATTR_CLASS_VALUE: return OD_ATTR_WHY_CLASS;
+    case OD_ATTR_DICT_HINT: case OD_ATTR_SPLIT_DICT: case OD_ATTR_DICT_STORE:
+        return OD_ATTR_WHY_DICT;
+    case OD_ATTR_METHOD_WITH_DICT:
+        return is_load_attr ? OD_ATTR_WHY_METHOD_AS_ATTR : OD_ATTR_WHY_METHOD_WITH_DICT;
+    case OD_ATTR_METHOD_NO_DICT: case OD_ATTR_METHOD_SHARED_KEYS:
+        return is_load_attr ? OD_ATTR_WHY_METHOD_AS_ATTR : OD_ATTR_WHY_OTHER;
+    case OD_ATTR_GETSET: case OD_ATTR_PROPERTY:
+        return OD_ATTR_WHY_DESCRIPTOR;
+    default:
+        return OD_ATTR_WHY_OTHER;
+    }
+}
+
+OdAttrWhy od_feedback_attr_why(const OdFeedback *fb, int start, int is_load_attr)
+{
+    if (start < 0 || start >= fb->bc.ncodeunits || fb->bc.instr_at_unit[start] < 0)
+        return OD_ATTR_WHY_OTHER;
+    const OdInstr *in = &fb->bc.instrs[fb->bc.instr_at_unit[start]];
+    const OdUnit *u = fb->tier1;
+    const OdAttrSite *site = u && u->cache_at_unit && in->index < u->ncodeunits
+                             && u->cache_at_unit[in->index] >= 0
+                             ? (const OdAttrSite *)((const char *)u->caches + u->cache_at_unit[in->index])
+                             : NULL;
+    if (site && (site->cache[0].type || site->more)) {
+        if (site->more)
+            return OD_ATTR_WHY_POLYMORPHIC;
+        return od_attr_why_of_kind(site->cache[0].kind, is_load_attr);
+    }
+    _Py_CODEUNIT *code = _PyCode_CODE(fb->code);
+    int missed = in->index + 1 < Py_SIZE(fb->code)
+                 && code[in->index + 1] != OD_CPY_MISS_COUNTER_START;
+    switch (_Py_OPCODE(code[in->index])) {
+    case LOAD_ATTR_MODULE: case LOAD_METHOD_MODULE:
+        return OD_ATTR_WHY_MODULE;
+    case LOAD_METHOD_CLASS:
+        return OD_ATTR_WHY_CLASS;
+    case LOAD_ATTR_WITH_HINT: case STORE_ATTR_WITH_HINT:
+        return OD_ATTR_WHY_DICT;
+    case LOAD_METHOD_WITH_DICT:
+        return OD_ATTR_WHY_METHOD_WITH_DICT;
+    case LOAD_ATTR_INSTANCE_VALUE: case LOAD_ATTR_SLOT: case STORE_ATTR_INSTANCE_VALUE:
+    case STORE_ATTR_SLOT: case LOAD_METHOD_NO_DICT: case LOAD_METHOD_WITH_VALUES:
+        return missed ? OD_ATTR_WHY_POLYMORPHIC : OD_ATTR_WHY_OTHER;
+    default:
+        return OD_ATTR_WHY_NO_FEEDBACK;
+    }
+}

@@ -52,4 +52,35 @@ PyObject *od_feedback_global(const OdFeedback *fb, PyObject *name, uint64_t *glo
  * `type_version` at run time. */
 int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out);
 
+/* Why an attribute site is not specialized in line by `attrs` (it keeps the generic
+ * instruction, whose tier-2 helper has an inline cache of its own: rt/attr.c). attrs.c
+ * records it in the instruction's imm; the site counts its executions under it
+ * (stats()["tier2"]["generic_attr"]). X(name, text). */
+#define OD_ATTR_WHY(X)                                                                       \
+    X(NO_FEEDBACK, "no_feedback")     /* no site record, the interpreter's not specialized */ \
+    X(POLYMORPHIC, "polymorphic")     /* tier 1's site, or the interpreter, met several types */ \
+    X(MODULE, "module")               /* a module's attribute */                              \
+    X(CLASS, "class")                 /* an attribute of a class object */                     \
+    X(DICT, "dict")                   /* in a materialized instance __dict__ */                \
+    X(METHOD_WITH_DICT, "method_with_dict") /* a method, instances with a __dict__ */          \
+    X(METHOD_AS_ATTR, "method_as_attr") /* LOAD_ATTR of a class attribute via the instance */  \
+    X(DESCRIPTOR, "descriptor")       /* a getset or property */                               \
+    X(OTHER, "other")                 /* nothing cacheable, or an unusable version */          \
+    X(NO_SPECULATE, "no_speculate")   /* its guards kept failing */
+
+typedef enum {
+#define OD_ATTR_WHY_ENUM(name, text) OD_ATTR_WHY_##name,
+    OD_ATTR_WHY(OD_ATTR_WHY_ENUM)
+#undef OD_ATTR_WHY_ENUM
+    OD_ATTR_WHY__COUNT
+} OdAttrWhy;
+
+extern const char *const od_attr_why_names[OD_ATTR_WHY__COUNT];
+
+/* The reason the site at unit `start` has no entry od_feedback_attr returns (when it
+ * returned 0), or why the entry it returned is not of a kind `attrs` handles in line. */
+OdAttrWhy od_feedback_attr_why(const OdFeedback *fb, int start, int is_load_attr);
+/* The same for a kind (an entry `attrs` declined). */
+OdAttrWhy od_attr_why_of_kind(int kind, int is_load_attr);
+
 #endif /* OD_TIER2_HIR_FEEDBACK_H */

@@ -12,6 +12,7 @@
  * [@unit locals | stack], each local as name=value, an unbound one as name=-. */
 #include "hir.h"
 #include "text.h"
+#include "feedback.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -183,6 +184,12 @@ static void put_imm(OdText *o, OdHirFunc *fn, const OdHirInstr *i)
         put_obj(o, i->obj);
         break;
     case OD_HOP_LoadAttr: case OD_HOP_StoreAttr: case OD_HOP_LoadMethod:
+        od_text_put(o, " ");
+        put_str(o, i->obj);
+        /* why `attrs` left it generic (0, no_feedback, also before the pass: not shown) */
+        if (i->imm > 0 && i->imm < OD_ATTR_WHY__COUNT)
+            od_text_put(o, " why=%s", od_attr_why_names[i->imm]);
+        break;
     case OD_HOP_LoadGlobal: case OD_HOP_StoreGlobal:
         od_text_put(o, " ");
         put_str(o, i->obj);

@@ -225,6 +225,9 @@ typedef struct {
     int nslots;         /* spill slots */
     int out_slots;      /* outgoing-area slots CallH needs */
     int frame_bytes;    /* codegen: stack frame below the saved registers */
+    struct OdT2AttrSite *attr_sites; /* the generic attribute instructions' caches (rt/attr.h),
+                                      * one per LoadAttr/StoreAttr/LoadMethod; the unit takes them */
+    int nattr_sites, used_attr_sites;
     char reason[256];   /* why lowering refused */
 } OdLir;
 

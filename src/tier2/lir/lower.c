@@ -22,6 +22,7 @@
  * longer keeps the argument. */
 #include "lir.h"
 #include "../rt/helpers.h"
+#include "../rt/attr.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -658,6 +659,19 @@ static int write_back(Lower *W, OdHirInstr *i, int conditional)
 
 /* ---- generic operations through helpers ------------------------------------------------ */
 
+/* The next of the function's attribute sites (rt/attr.h) for generic attribute access i,
+ * as the helper's imm: its cache, and the reason `attrs` left it generic (i->imm). */
+static long long attr_site(Lower *W, OdHirInstr *i)
+{
+    OdLir *L = W->L;
+    if (L->used_attr_sites >= L->nattr_sites)
+        return 0;                   /* not counted: the helper's uncached path */
+    OdT2AttrSite *s = &L->attr_sites[L->used_attr_sites++];
+    s->site.name = i->obj;          /* borrowed from co_names, as tier 1's sites */
+    s->why = i->imm >= 0 && i->imm < OD_ATTR_WHY__COUNT ? (int)i->imm : OD_ATTR_WHY_OTHER;
+    return (long long)(intptr_t)s;
+}
+
 /* dst = helper(frame, [operands], imm, obj). */
 static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int kind, int reason)
 {
@@ -1035,6 +1049,7 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         out2 = W->mself[i->id];
         if (!(x = call(W, i, od_t2_load_method, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)))
             return -1;
+        x->imm = attr_site(W, i);
         x->outs_in_args = 1;
         if (out2) {
             x->dst2 = W->vreg[out2->id];
@@ -1054,6 +1069,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (!(x = call(W, i, h->fn, h->check, h->exit_kind, h->reason)))
             return -1;
         x->outs_in_args = 0;
+        if (i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr)
+            x->imm = attr_site(W, i);
         break;
     }
     }
@@ -1335,15 +1352,20 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     if ((rc = frame_flow(&W)) != 0)
         goto done;
     rc = -1;
+    int nsites = 0;
     for (int k = 0; k < W.n; k++)
         for (OdHirInstr *i = W.order[k]->first; i; i = i->next) {
             W.by_id[i->id] = i;
+            nsites += i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr || i->op == OD_HOP_LoadMethod;
             if (i->op == OD_HOP_MethodSelf && i->ops[0] && i->ops[0]->op == OD_HOP_LoadMethod)
                 W.mself[i->ops[0]->id] = i;
             if (tracked(i) && (W.vreg[i->id] = new_vreg(L, unboxed_kind(i->type) == OD_XV_CDOUBLE
                                                                 ? OD_VR_XMM : OD_VR_GPR)) < 0)
                 goto done;
         }
+    if (nsites && !(L->attr_sites = od_t2_attr_sites_new(nsites)))
+        goto done;
+    L->nattr_sites = nsites;
     if (liveness(&W) < 0)
         goto done;
     for (int k = 0; k < W.n; k++)
@@ -1388,6 +1410,7 @@ void od_lir_free(OdLir *L)
     free(L->blocks);
     free(L->vregs);
     free(L->exits);
+    od_t2_attr_sites_free(L->attr_sites, L->nattr_sites);
     od_arena_free(&L->arena);
     od_bytecode_free(&L->bc);
     memset(L, 0, sizeof *L);

@@ -27,7 +27,8 @@
  * makes GuardSharedKeys check the shared keys' dk_version (imm2 1) instead of their count.
  *
  * Sites with no feedback, polymorphic ones, other kinds, and sites in fn->no_speculate
- * (their guards kept failing) stay generic. Runs after `specialize`, so arithmetic between
+ * (their guards kept failing) stay generic, with the reason (OdAttrWhy) in their imm: their
+ * helper has an inline cache of its own (rt/attr.c) and counts executions by it. Runs after `specialize`, so arithmetic between
  * two accesses is unboxed already and not a barrier. */
 #include "passes.h"
 
@@ -208,14 +209,23 @@ int od_hir_pass_attrs(OdHirFunc *fn)
     /* in reverse post-order, so a guard is made before the accesses it dominates */
     for (int k = 0; k < n; k++)
         for (OdHirInstr *i = order[k]->first; i; i = i->next)
-            if ((i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr || i->op == OD_HOP_LoadMethod)
-                && od_hir_may_speculate(fn, i))
-                cand[ncand++] = i;
+            if (i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr || i->op == OD_HOP_LoadMethod) {
+                if (od_hir_may_speculate(fn, i))
+                    cand[ncand++] = i;
+                else
+                    i->imm = OD_ATTR_WHY_NO_SPECULATE;
+            }
     for (int k = 0; k < ncand && !err; k++) {
         OdHirInstr *i = cand[k];
         OdAttrCache e;
-        if (!od_feedback_attr(fn->feedback, i->bc_offset, &e))
+        /* what a site left generic says about itself (the instruction's imm): its helper
+         * counts executions by it */
+        int is_load_attr = i->op == OD_HOP_LoadAttr;
+        if (!od_feedback_attr(fn->feedback, i->bc_offset, &e)) {
+            i->imm = od_feedback_attr_why(fn->feedback, i->bc_offset, is_load_attr);
             continue;
+        }
+        i->imm = od_attr_why_of_kind(e.kind, is_load_attr);
         if (i->op == OD_HOP_LoadAttr)
             err = load_attr(&A, i, &e);
         else if (i->op == OD_HOP_StoreAttr)

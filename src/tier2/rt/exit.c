@@ -1,6 +1,7 @@
 /* tier2/rt/exit.c — leaving tier-2 code (exit.h): materialize the frame state, count,
  * and stop speculating where it keeps failing. */
 #include "exit.h"
+#include "attr.h"
 #include "../../hook/hook.h"
 #include "../../asm/codemem.h"
 
@@ -189,6 +190,7 @@ void od_t2_unit_free(OdT2Unit *u)
         od_codemem_release(u->unit.mem, u->unit.mem_reserved);
     free(u->exits);
     free(u->text);
+    od_t2_attr_sites_free(u->attr_sites, u->nattr_sites);
     /* Ints, floats and strs only (no finalizer can run while the code object dies). */
     Py_XDECREF(u->consts);
     free(u);

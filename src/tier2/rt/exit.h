@@ -33,6 +33,8 @@ typedef struct {
     int nexits;
     PyObject *consts;           /* list of constants the exits refer to (ints, floats, strs) */
     char *text;                 /* LIR after allocation, for dis (malloc'd) */
+    struct OdT2AttrSite *attr_sites; /* its generic attribute instructions' caches (rt/attr.h) */
+    int nattr_sites;
 } OdT2Unit;
 
 struct OdT2State {

@@ -105,34 +105,7 @@ OD_T2_HELPER(od_t2_truth)
     return PyObject_IsTrue(args[0]);
 }
 
-OD_T2_HELPER(od_t2_load_attr)
-{
-    (void)f, (void)imm;
-    return R(PyObject_GetAttr(args[0], obj));
-}
-
-OD_T2_HELPER(od_t2_store_attr)
-{
-    (void)f, (void)imm;
-    return PyObject_SetAttr(args[0], obj, args[1]);
-}
-
-OD_T2_HELPER(od_t2_load_method)
-{
-    (void)f, (void)imm;
-    PyObject *self = args[0], *meth = NULL;
-    int unbound = _PyObject_GetMethod(self, obj, &meth);
-    if (!meth)
-        return -1;
-    if (unbound) {
-        args[0] = meth;
-        args[1] = Py_NewRef(self);
-    } else {
-        args[0] = NULL;
-        args[1] = meth;
-    }
-    return 0;
-}
+/* od_t2_load_attr, od_t2_store_attr, od_t2_load_method: rt/attr.c */
 
 /* LOAD_GLOBAL: NULL without an exception when the name is unbound (the interpreter raises
  * the NameError) or a dict is not exactly a dict (the interpreter's general path). */

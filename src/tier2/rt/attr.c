@@ -1,0 +1,198 @@
+/* tier2/rt/attr.c — generic attribute instructions through a site of their own (attr.h). */
+#include "attr.h"
+#include "helpers.h"
+#include "internal/pycore_moduleobject.h"   /* PyModuleObject.md_dict */
+
+#include <stdlib.h>
+
+uint64_t od_t2_generic_attr[OD_ATTR_WHY__COUNT];
+uint64_t od_t2_generic_attr_misses;
+
+OdT2AttrSite *od_t2_attr_sites_new(int n)
+{
+    if (n <= 0)
+        return NULL;
+    OdT2AttrSite *s = calloc((size_t)n, sizeof *s);
+    if (!s)
+        PyErr_NoMemory();
+    return s;
+}
+
+void od_t2_attr_sites_free(OdT2AttrSite *sites, int n)
+{
+    if (!sites)
+        return;
+    od_rt_attr_sites_release(sites, sizeof *sites * (size_t)n);
+    free(sites);
+}
+
+/* The hits tier 2 takes itself, reading the runtime's entries as tier 1's inline code does
+ * (ops_names.c fills them and says what each kind guarantees): the common kinds, for a
+ * receiver that is not a class object. Everything else, and every miss, goes through the
+ * runtime's helpers, which take their inputs from a value stack and consume them: tier-2
+ * operands are borrowed, so such a call gets a small stack of new references. */
+
+/* The entry keyed by `t` (the receiver's type), or NULL. */
+static inline OdAttrCache *entry_of(OdAttrSite *site, PyTypeObject *t)
+{
+    if (site->cache[0].type == t)
+        return &site->cache[0];
+    OdAttrCache *m = od_attr_more(site);
+    if (m)
+        for (int i = 0; i < OD_ATTR_WAYS - 1; i++)
+            if (m[i].type == t)
+                return &m[i];
+    return NULL;
+}
+
+/* The materialized instance __dict__ of `obj` (managed: dictoffset 0, or at a positive
+ * offset), when it is an exact dict, else NULL. */
+static inline PyDictObject *instance_dict(PyObject *obj, Py_ssize_t dictoffset)
+{
+    PyObject *dict;
+    if (dictoffset == 0) {
+        if (*_PyObject_ValuesPointer(obj) != NULL)
+            return NULL;
+        dict = *_PyObject_ManagedDictPointer(obj);
+    } else {
+        dict = *(PyObject **)((char *)obj + dictoffset);
+    }
+    return dict && PyDict_CheckExact(dict) ? (PyDictObject *)dict : NULL;
+}
+
+/* A borrowed value when entry c of the receiver's type answers LOAD_ATTR by itself, else
+ * NULL. Module entries are keyed by the module type: the dict's version (unique to one dict
+ * in one state) proves the value is still the one cached. A DICT_HINT entry is the index of
+ * the name among the instance dict's entries (no descriptor of that name in the type, kept
+ * by the version), checked on every hit. */
+static inline PyObject *load_hit(OdAttrCache *c, PyObject *owner, PyTypeObject *tp, PyObject *name)
+{
+    if (c->kind == OD_ATTR_MODULE_VALUE) {
+        PyObject *dict = ((PyModuleObject *)owner)->md_dict;
+        return dict && ((PyDictObject *)dict)->ma_version_tag == c->dict_version ? c->value : NULL;
+    }
+    if (tp->tp_version_tag != c->type_version)
+        return NULL;
+    if (c->kind == OD_ATTR_INSTANCE_VALUE) {
+        PyDictValues *values = *_PyObject_ValuesPointer(owner);
+        return values ? values->values[c->index] : NULL;    /* NULL: deleted, the runtime raises */
+    }
+    if (c->kind == OD_ATTR_SLOT)
+        return *(PyObject **)((char *)owner + c->index);
+    if (c->kind == OD_ATTR_DICT_HINT) {
+        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        if (!dict || dict->ma_values || dict->ma_keys->dk_kind != DICT_KEYS_UNICODE
+            || c->index >= dict->ma_keys->dk_nentries)
+            return NULL;
+        PyDictUnicodeEntry *e = &DK_UNICODE_ENTRIES(dict->ma_keys)[c->index];
+        return e->me_key == name ? e->me_value : NULL;
+    }
+    return NULL;
+}
+
+OD_T2_HELPER(od_t2_load_attr)
+{
+    OdT2AttrSite *s = (OdT2AttrSite *)(intptr_t)imm;
+    if (!s)
+        return (intptr_t)PyObject_GetAttr(args[0], obj);
+    od_t2_generic_attr[s->why]++;
+    PyTypeObject *tp = Py_TYPE(args[0]);
+    OdAttrCache *c = tp != &PyType_Type ? entry_of(&s->site, tp) : NULL;
+    PyObject *res = c ? load_hit(c, args[0], tp, s->site.name) : NULL;
+    if (res) {
+        c->hits++;
+        return (intptr_t)Py_NewRef(res);
+    }
+    PyObject *stack[1] = {Py_NewRef(args[0])};
+    uint64_t slow = od_rt_attr_slow;
+    int r = od_rt_load_attr(f, stack + 1, 0, &s->site);
+    od_t2_generic_attr_misses += od_rt_attr_slow != slow;
+    return r == OD_OK ? (intptr_t)stack[0] : 0;   /* on error, the owner released */
+}
+
+OD_T2_HELPER(od_t2_store_attr)
+{
+    OdT2AttrSite *s = (OdT2AttrSite *)(intptr_t)imm;
+    if (!s)
+        return PyObject_SetAttr(args[0], obj, args[1]);
+    od_t2_generic_attr[s->why]++;
+    PyObject *owner = args[0];
+    PyTypeObject *tp = Py_TYPE(owner);
+    OdAttrCache *c = tp != &PyType_Type ? entry_of(&s->site, tp) : NULL;
+    if (c && tp->tp_version_tag == c->type_version) {
+        PyObject **at = NULL;
+        if (c->kind == OD_ATTR_SLOT) {
+            at = (PyObject **)((char *)owner + c->index);
+        } else if (c->kind == OD_ATTR_INSTANCE_VALUE) {
+            /* an existing value only: a new one goes into the insertion order (runtime) */
+            PyDictValues *values = *_PyObject_ValuesPointer(owner);
+            at = values && values->values[c->index] ? &values->values[c->index] : NULL;
+        }
+        if (at) {
+            PyObject *old = *at;
+            c->hits++;
+            *at = Py_NewRef(args[1]);
+            Py_XDECREF(old);                /* last: a finalizer sees the new value */
+            return 0;
+        }
+    }
+    PyObject *stack[2] = {Py_NewRef(args[1]), Py_NewRef(owner)};   /* value, owner */
+    uint64_t slow = od_rt_attr_slow;
+    int r = od_rt_store_attr(f, stack + 2, 0, &s->site);
+    od_t2_generic_attr_misses += od_rt_attr_slow != slow;
+    return r == OD_OK ? 0 : -1;
+}
+
+OD_T2_HELPER(od_t2_load_method)
+{
+    OdT2AttrSite *s = (OdT2AttrSite *)(intptr_t)imm;
+    if (!s) {
+        PyObject *self = args[0], *meth = NULL;
+        int unbound = _PyObject_GetMethod(self, obj, &meth);
+        if (!meth)
+            return -1;
+        args[0] = unbound ? meth : NULL;
+        args[1] = unbound ? Py_NewRef(self) : meth;
+        return 0;
+    }
+    od_t2_generic_attr[s->why]++;
+    PyObject *self = args[0];
+    PyTypeObject *tp = Py_TYPE(self);
+    OdAttrCache *c;
+    if (tp == &PyType_Type) {
+        /* a class's own attribute (LOAD_METHOD_CLASS): keyed by the class */
+        PyTypeObject *cls = (PyTypeObject *)self;
+        c = entry_of(&s->site, cls);
+        if (c && c->kind == OD_ATTR_CLASS_VALUE && cls->tp_version_tag == c->type_version) {
+            c->hits++;
+            args[0] = NULL;
+            args[1] = Py_NewRef(c->value);
+            return 0;
+        }
+    } else if ((c = entry_of(&s->site, tp)) != NULL && tp->tp_version_tag == c->type_version) {
+        int hit = c->kind == OD_ATTR_METHOD_NO_DICT;
+        if (c->kind == OD_ATTR_METHOD_SHARED_KEYS) {
+            /* inline values in use and no new name in the shared keys: nothing on the
+             * instance shadows the method */
+            PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+            hit = *_PyObject_ValuesPointer(self) && keys && keys->dk_nentries == c->keys_nentries;
+        }
+        if (hit) {
+            c->hits++;
+            args[0] = Py_NewRef(c->value);
+            args[1] = Py_NewRef(self);
+            return 0;
+        }
+    }
+    PyObject *stack[2] = {Py_NewRef(args[0]), NULL};
+    uint64_t slow = od_rt_attr_slow;
+    int r = od_rt_load_method(f, stack + 1, 0, &s->site);
+    od_t2_generic_attr_misses += od_rt_attr_slow != slow;
+    if (r != OD_OK) {
+        Py_DECREF(stack[0]);                /* an error leaves the owner on the stack */
+        return -1;
+    }
+    args[0] = stack[0];                     /* the method, or NULL */
+    args[1] = stack[1];                     /* self, or the attribute */
+    return 0;
+}
