@@ -242,6 +242,18 @@ def test_stats_count_tier2():
     assert s["frames"] - frames >= 3      # frames tier-2 code ran
 
 
+def test_reset_stats_zeroes_tier2_counters():
+    warm(mixed, list(range(50)))
+    run_t2(mixed, (list(range(50)),), ([1, 2, 2.5, 3],))
+    s = overdrive.stats()["tier2"]
+    assert s["functions"] >= 1 and s["frames"] >= 2 and s["exits"], s
+    overdrive.reset_stats()
+    s = overdrive.stats()["tier2"]
+    assert (s["functions"], s["frames"], s["direct_calls"], s["recompiled"], s["exits"]) \
+        == (0, 0, 0, 0, {}), s
+    assert not any(v for k, v in s["generic_attr"].items()), s
+
+
 def test_refused_functions_stay_in_tier_1():
     def gen():
         yield 1

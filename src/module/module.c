@@ -279,6 +279,7 @@ static PyObject *mod_reset_stats(PyObject *m, PyObject *noargs)
     od_rt_calls_direct = 0;
     od_rt_str_appends_in_place = 0;
     od_rt_gen_resumes_direct = 0;
+    od_tier2_reset_stats();
     Py_RETURN_NONE;
 }
 

@@ -507,6 +507,13 @@ fail:
     return NULL;
 }
 
+void od_tier2_reset_stats(void)
+{
+    memset(&od_t2_stats, 0, sizeof od_t2_stats);
+    memset(od_t2_generic_attr, 0, sizeof od_t2_generic_attr);
+    od_t2_generic_attr_misses = 0;
+}
+
 PyObject *od_tier2_stats(void)
 {
     PyObject *ex = PyDict_New();

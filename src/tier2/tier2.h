@@ -54,5 +54,7 @@ PyObject *od_tier2_info(PyCodeObject *co);
 int od_tier2_symbols(PyObject *dict);
 /* stats()['tier2']: {'functions', 'refused', 'recompiled', 'given_up', 'exits': {...}}. */
 PyObject *od_tier2_stats(void);
+/* Zeroes what stats()['tier2'] reports (reset_stats()). */
+void od_tier2_reset_stats(void);
 
 #endif /* OD_TIER2_TIER2_H */
