@@ -67,6 +67,8 @@ typedef struct {
     int *syncbuf;                   /* scratch: locals to write back */
     int cur;                        /* LIR block being filled */
     int hir;                        /* HIR instruction being lowered */
+    OdHirInstr *consumed;           /* an operand whose reference the instruction's helper
+                                     * consumed (od_t2_str_append), or NULL */
     uint64_t *tmp;
 } Lower;
 
@@ -502,6 +504,24 @@ static int sync_kind(const OdHirInstr *i)
     }
 }
 
+/* `s + t` or `s += t` (what od_t2_str_append may extend in place): the first local that
+ * holds s in i's frame state, -1 when none does, -2 when i is not such an instruction. The
+ * helper may clear that local's frame slot (the next instruction rebinds it), so what the
+ * frame holds there is unknown after i; and an argument there may be the very object the
+ * slot held since entry (a loop's phi of it), so that Param is owned by the code. */
+static int append_local(const OdHirInstr *i)
+{
+    if (i->op != OD_HOP_BinaryOp || (i->imm != NB_ADD && i->imm != NB_INPLACE_ADD) || !i->fs)
+        return -2;
+    OdHirInstr *s = root(i->ops[0]);
+    if (!s || !(s->type.bits & OD_TB(Str)))
+        return -2;
+    for (int k = 0; k < i->fs->nlocals; k++)
+        if (root(i->fs->slots[k]) == s)
+            return k;
+    return -1;
+}
+
 /* The locals whose frame slot differs from i's frame state go to `out` (their count is
  * returned); F becomes what the frame holds after a write-back of kind sk. */
 static int frame_sync(Lower *W, OdHirInstr *i, int sk, int *F, int *out)
@@ -530,6 +550,12 @@ static void frame_walk(Lower *W, OdHirBlock *b, int *F)
                 if (p && fkey(W, i->fs->slots[k]) != p->id)
                     W->own[k] = 1;
             }
+        }
+        int k = append_local(i);
+        if (k >= 0) {
+            F[k] = FK_UNKNOWN;
+            if (k < W->fn->nargs && root(i->ops[0])->op != OD_HOP_Param)
+                W->own[k] = 1;
         }
     }
 }
@@ -744,7 +770,20 @@ static int exit_after(Lower *W, OdHirInstr *i, OdHirInstr *out2, int kind, int r
     if (out2 && tracked(out2))
         BIT_SET(h, out2->id);
     keep_owned(W, h);
-    return new_exit(W, kind, reason, i->fs, keep, extra, pushes, h, next->start);
+    if (W->consumed)
+        BIT_CLR(h, W->consumed->id);
+    int e = new_exit(W, kind, reason, i->fs, keep, extra, pushes, h, next->start);
+    if (e >= 0 && W->consumed)
+        /* the helper took the code's reference (the string may be the result, or gone): the
+         * local it came from is unbound until the next instruction rebinds it, as after the
+         * interpreter's BINARY_OP_INPLACE_ADD_UNICODE */
+        for (int s = 0; s < i->fs->nlocals; s++)
+            if (root(i->fs->slots[s]) == W->consumed) {
+                memset(&L->exits[e].slots[s], 0, sizeof(OdLirVal));
+                L->exits[e].slots[s].kind = OD_XV_NULL;
+                L->exits[e].slots[s].vreg = -1;
+            }
+    return e;
 }
 
 /* After a call that may run Python code: leave if tracing was switched on, at the next
@@ -1047,6 +1086,25 @@ static int lower_instr(Lower *W, OdHirInstr *i)
                 return -1;
         }
         break;
+    case OD_HOP_BinaryOp: {
+        /* `s += t` whose s dies here: the helper may extend the string in place */
+        int k = append_local(i);
+        OdHirInstr *s = k >= -1 ? root(i->ops[0]) : NULL;
+        if (s && owned(s) && s->op != OD_HOP_Param && s != root(i->ops[1])
+            && !BIT_GET(W->after + (size_t)i->id * W->words, s->id)) {
+            if (!(x = call(W, i, od_t2_str_append, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)))
+                return -1;
+            x->imm = i->imm | (long long)(k + 1) << 8;
+            W->consumed = s;
+        } else {
+            const OdT2HelperInfo *h = od_t2_helper_for(i->op);
+            if (!(x = call(W, i, h->fn, h->check, h->exit_kind, h->reason)))
+                return -1;
+        }
+        if (k >= 0)
+            W->fcur[k] = FK_UNKNOWN;    /* as frame_walk says */
+        break;
+    }
     default: {
         const OdT2HelperInfo *h = od_t2_helper_for(i->op);
         if (!h)
@@ -1063,7 +1121,9 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         return -1;
     if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && poll_after_call(W, i, out2) < 0)
         return -1;
-    return release_after(W, i, NULL);
+    OdHirInstr *moved = W->consumed;
+    W->consumed = NULL;
+    return release_after(W, i, moved);
 }
 
 /* ---- edges ----------------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* tier2/rt/helpers.c — the generic operations of tier-2 code (helpers.h). */
 #include "helpers.h"
 #include "../lir/lir.h"
+#include "exit.h"
 #include "../../runtime/gen_resume.h"
 
 #include <string.h>
@@ -52,6 +53,60 @@ OD_T2_HELPER(od_t2_binary_op)
     }
     PyErr_SetString(PyExc_SystemError, "overdrive tier 2: unknown binary operator");
     return 0;
+}
+
+/* Whether PyUnicode_Resize can grow s in place and t's characters then fit in it: s is an
+ * exact, ready, unhashed, not interned str no one else holds (what unicodeobject.c's
+ * unicode_modifiable checks), of a kind wide enough for t. */
+static int str_extends_in_place(PyObject *s, PyObject *t)
+{
+    return Py_REFCNT(s) == 1 && PyUnicode_IS_READY(s) && PyUnicode_IS_READY(t)
+           && !PyUnicode_CHECK_INTERNED(s) && ((PyASCIIObject *)s)->hash == -1
+           && PyUnicode_GET_LENGTH(s) > 0
+           && PyUnicode_KIND(t) <= PyUnicode_KIND(s)
+           && !(PyUnicode_IS_ASCII(s) && !PyUnicode_IS_ASCII(t))
+           && PyUnicode_GET_LENGTH(s) <= PY_SSIZE_T_MAX - PyUnicode_GET_LENGTH(t);
+}
+
+/* `s += t` / `s = s + t` where the code's reference to s dies (lower.c): the interpreter's
+ * BINARY_OP_INPLACE_ADD_UNICODE drops the local's reference and lets PyUnicode_Append extend
+ * the string when the stack's is the last one; without it a loop building a string copies
+ * it whole at every step (quadratic). Here the code's reference is the one handed over, and
+ * the frame's copy of s (a write-back) is dropped first, as the interpreter drops its local:
+ * the refcount then says whether anything else can see the string, and only a string with
+ * one reference is ever resized. PyUnicode_Resize leaves s intact when it fails (unlike
+ * PyUnicode_Append, which releases it), so an error leaves the code's reference in place for
+ * the exit. */
+OD_T2_HELPER(od_t2_str_append)
+{
+    PyObject *s = args[0], *t = args[1], *r;
+    int local = (int)(imm >> 8) - 1;
+    if (!PyUnicode_CheckExact(s) || !PyUnicode_CheckExact(t)) {
+        r = (PyObject *)od_t2_binary_op(f, args, imm & 0xff, obj);
+        if (r)
+            Py_DECREF(s);       /* consumed on success, whatever the types */
+        return R(r);
+    }
+    if (local >= 0 && f->localsplus[local] == s) {
+        /* the frame's reference (the next instruction rebinds the local); the code's
+         * keeps s alive */
+        f->localsplus[local] = NULL;
+        Py_DECREF(s);
+    }
+    if (str_extends_in_place(s, t)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s), m = PyUnicode_GET_LENGTH(t);
+        r = s;
+        if (m && PyUnicode_Resize(&r, n + m) < 0)
+            return 0;
+        if (m)
+            _PyUnicode_FastCopyCharacters(r, n, t, 0, m);
+        od_t2_stats.str_appends_in_place++;
+        return R(r);
+    }
+    r = PyUnicode_Concat(s, t);
+    if (r)
+        Py_DECREF(s);
+    return R(r);
 }
 
 OD_T2_HELPER(od_t2_compare)

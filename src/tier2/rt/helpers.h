@@ -57,6 +57,11 @@ OD_T2_HELPER(od_t2_truth);        /* 1, 0, or -1 with an exception; imm 1: OD_T2
 OD_T2_HELPER(od_t2_load_method);  /* args[0] <- method or NULL, args[1] <- self or attribute;
                                    * 0, or -1 with an exception */
 OD_T2_HELPER(od_t2_for_iter);     /* next item, OD_T2_DONE, or NULL with an exception */
+OD_T2_HELPER(od_t2_str_append);  /* `s + t`, `s += t` (imm: NB_ADD or NB_INPLACE_ADD, and
+                                   * (k + 1) << 8 for the local k that may hold s) when the
+                                   * code's reference to s dies here: on success that
+                                   * reference is consumed (extended in place when it is the
+                                   * only one); on failure it is still the code's */
 OD_T2_HELPER(od_t2_for_iter_sync); /* the same, or OD_T2_SYNC (nothing done) for an
                                     * iterator whose next may run Python code */
 
