@@ -735,13 +735,15 @@ static int pushes_after(const OdHirInstr *i)
 {
     switch (i->op) {
     case OD_HOP_StoreAttr: case OD_HOP_StoreSubscr: case OD_HOP_DeleteSubscr:
-    case OD_HOP_StoreGlobal: case OD_HOP_ListAppend:
+    case OD_HOP_StoreGlobal: case OD_HOP_ListAppend: case OD_HOP_ListExtend: case OD_HOP_SetAdd:
+    case OD_HOP_MapAdd:
         return 0;
     case OD_HOP_LoadMethod:
         return 2;
     case OD_HOP_BinaryOp: case OD_HOP_Compare: case OD_HOP_ContainsOp: case OD_HOP_UnaryOp:
     case OD_HOP_Not: case OD_HOP_LoadAttr: case OD_HOP_Call: case OD_HOP_CallMethod:
-    case OD_HOP_GetIter: case OD_HOP_Subscr:
+    case OD_HOP_GetIter: case OD_HOP_Subscr: case OD_HOP_BuildSet: case OD_HOP_BuildMap:
+    case OD_HOP_BuildConstKeyMap: case OD_HOP_FormatValue:
         return 1;
     default:
         return -1;
@@ -1112,6 +1114,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (!(x = call(W, i, h->fn, h->check, h->exit_kind, h->reason)))
             return -1;
         x->outs_in_args = 0;
+        if (i->op == OD_HOP_FormatValue)
+            x->imm = i->imm;    /* the flags: they say whether the spec is there */
         break;
     }
     }

@@ -238,6 +238,122 @@ OD_T2_HELPER(od_t2_build_slice)
     return R(PySlice_New(args[0], args[1], imm == 3 ? args[2] : NULL));
 }
 
+/* BUILD_SET: the items added in stack order (the first error, e.g. an unhashable item,
+ * ends it). */
+OD_T2_HELPER(od_t2_build_set)
+{
+    (void)f, (void)obj;
+    PyObject *set = PySet_New(NULL);
+    for (long long k = 0; set && k < imm; k++)
+        if (PySet_Add(set, args[k]) < 0)
+            Py_CLEAR(set);
+    return R(set);
+}
+
+static PyObject *dict_from(PyObject *const *keys, Py_ssize_t kstep, PyObject *const *values,
+                           Py_ssize_t vstep, Py_ssize_t n)
+{
+    /* what _PyDict_FromItems (not exported) does, in the same order: a later equal key
+     * replaces the value, the first one's position stays */
+    PyObject *d = _PyDict_NewPresized(n);
+    for (Py_ssize_t k = 0; d && k < n; k++)
+        if (PyDict_SetItem(d, keys[k * kstep], values[k * vstep]) < 0)
+            Py_CLEAR(d);
+    return d;
+}
+
+/* BUILD_MAP: k0, v0, k1, v1, ... */
+OD_T2_HELPER(od_t2_build_map)
+{
+    (void)f, (void)obj;
+    return R(dict_from(args, 2, args + 1, 2, (Py_ssize_t)(imm / 2)));
+}
+
+/* BUILD_CONST_KEY_MAP: values..., then the tuple of keys. */
+OD_T2_HELPER(od_t2_build_const_key_map)
+{
+    (void)f, (void)obj;
+    PyObject *keys = args[imm - 1];
+    Py_ssize_t n = (Py_ssize_t)imm - 1;
+    if (!PyTuple_CheckExact(keys) || PyTuple_GET_SIZE(keys) != n) {
+        PyErr_SetString(PyExc_SystemError, "bad BUILD_CONST_KEY_MAP keys argument");
+        return 0;
+    }
+    return R(dict_from(&PyTuple_GET_ITEM(keys, 0), 1, args, 1, n));
+}
+
+/* BUILD_STRING: the pieces (strs) joined. */
+OD_T2_HELPER(od_t2_build_string)
+{
+    (void)f, (void)obj;
+    PyObject *empty = PyUnicode_New(0, 0);     /* the interpreter's empty-string singleton */
+    if (!empty)
+        return 0;
+    PyObject *r = _PyUnicode_JoinArray(empty, args, (Py_ssize_t)imm);
+    Py_DECREF(empty);
+    return R(r);
+}
+
+/* FORMAT_VALUE (imm: its oparg): the conversion (!s, !r, !a), then format() with the spec
+ * when there is one; an exact str without a spec is its own result. */
+OD_T2_HELPER(od_t2_format_value)
+{
+    (void)f, (void)obj;
+    PyObject *value = args[0], *spec = (imm & FVS_MASK) == FVS_HAVE_SPEC ? args[1] : NULL;
+    PyObject *converted = NULL, *r;
+    switch (imm & FVC_MASK) {
+    case FVC_NONE: break;
+    case FVC_STR: converted = PyObject_Str(value); break;
+    case FVC_REPR: converted = PyObject_Repr(value); break;
+    case FVC_ASCII: converted = PyObject_ASCII(value); break;
+    default:
+        PyErr_Format(PyExc_SystemError, "unexpected conversion flag %d", (int)(imm & FVC_MASK));
+        return 0;
+    }
+    if ((imm & FVC_MASK) != FVC_NONE) {
+        if (!converted)
+            return 0;
+        value = converted;
+    }
+    if (PyUnicode_CheckExact(value) && !spec)
+        r = Py_NewRef(value);
+    else
+        r = PyObject_Format(value, spec);
+    Py_XDECREF(converted);
+    return R(r);
+}
+
+/* LIST_EXTEND (list, iterable), with the interpreter's message for a non-iterable. */
+OD_T2_HELPER(od_t2_list_extend)
+{
+    (void)f, (void)imm, (void)obj;
+    PyObject *it = args[1], *none = _PyList_Extend((PyListObject *)args[0], it);
+    if (!none) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError) && Py_TYPE(it)->tp_iter == NULL
+            && !PySequence_Check(it)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "Value after * must be an iterable, not %.200s",
+                         Py_TYPE(it)->tp_name);
+        }
+        return -1;
+    }
+    Py_DECREF(none);
+    return 0;
+}
+
+OD_T2_HELPER(od_t2_set_add)
+{
+    (void)f, (void)imm, (void)obj;
+    return PySet_Add(args[0], args[1]);
+}
+
+/* MAP_ADD (dict, key, value). */
+OD_T2_HELPER(od_t2_map_add)
+{
+    (void)f, (void)imm, (void)obj;
+    return PyDict_SetItem(args[0], args[1], args[2]);
+}
+
 OD_T2_HELPER(od_t2_list_append)
 {
     (void)f, (void)imm, (void)obj;

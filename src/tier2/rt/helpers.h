@@ -4,7 +4,8 @@
  *   intptr_t helper(_PyInterpreterFrame *f, PyObject **args, long long imm, PyObject *obj)
  * `args` is the caller's outgoing area holding the operands (object pointers, or the bits of
  * an int64/double), `imm` the HIR instruction's immediate (or the operand count of a
- * variadic one), `obj` its constant (a name, kwnames). Operands are borrowed: a helper
+ * variadic one; FormatValue's flags, which say how many operands it has), `obj` its
+ * constant (a name, kwnames). Operands are borrowed: a helper
  * never consumes them. Results are new references. Each does what the interpreter's
  * instruction does, through the same C-API functions, so results and error messages are
  * the interpreter's. The HIR ops that lower to a helper are declared once, in
@@ -39,7 +40,15 @@
     X(BuildTuple, od_t2_build_tuple, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                 \
     X(BuildList, od_t2_build_list, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                   \
     X(BuildSlice, od_t2_build_slice, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                 \
+    X(BuildSet, od_t2_build_set, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
+    X(BuildMap, od_t2_build_map, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
+    X(BuildConstKeyMap, od_t2_build_const_key_map, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)   \
+    X(BuildString, od_t2_build_string, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)               \
+    X(FormatValue, od_t2_format_value, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)               \
     X(ListAppend, od_t2_list_append, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                  \
+    X(ListExtend, od_t2_list_extend, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                  \
+    X(SetAdd, od_t2_set_add, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                          \
+    X(MapAdd, od_t2_map_add, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                          \
     X(ListToTuple, od_t2_list_to_tuple, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)              \
     X(Subscr, od_t2_subscr, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                          \
     X(StoreSubscr, od_t2_store_subscr, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                \
