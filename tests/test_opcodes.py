@@ -851,7 +851,7 @@ def test_bound_method_attribute_cache(jit):
 
     jit.run_both(read)
     hits = sum(e["hits"] for e in _site_entries(read, "get") if e["kind"].startswith("METHOD"))
-    assert hits > 0, _site_entries(read, "get")
+    assert not runs_tier1(read) or hits > 0, _site_entries(read, "get")
     objs[3].get = lambda: "shadowed"  # an instance attribute shadows the method
     assert jit.run_both(read)[3] == "shadowed"
     jit.run_both(f_bound_methods, [Binds(1), Binds(2)])

@@ -497,8 +497,11 @@ static int sync_kind(const OdHirInstr *i)
         return only(i->ops[0], OD_TB(List) | OD_TB(Tuple)) ? 0 : 1;
     case OD_HOP_ListAppend: case OD_HOP_StoreGlobal: case OD_HOP_IncRef: case OD_HOP_DecRef:
         return 0;
-    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot:
+    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreDeref:
+    case OD_HOP_DeleteDeref:
         return 0;   /* only the old value's release may run code: as for DecRef (Limits) */
+    case OD_HOP_MakeCell:
+        return 0;   /* before RESUME: nothing to write back, and no Python code runs */
     default:
         return (od_hir_op_info[i->op].effects & OD_HE_WRITES) && !od_hir_is_term(i) ? 1 : 0;
     }
@@ -717,7 +720,9 @@ static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int 
         W->L->out_slots = i->nops + 2;
     c->ptr = fn;
     c->check = check;
-    c->imm = od_hir_op_info[i->op].noperands < 0 ? i->nops : i->imm;
+    /* a variadic op's operand count, unless its flags say it (FormatValue, MakeFunction) */
+    c->imm = od_hir_op_info[i->op].noperands < 0 && i->op != OD_HOP_FormatValue
+                     && i->op != OD_HOP_MakeFunction ? i->nops : i->imm;
     c->obj = i->obj;
     if (tracked(i))
         c->dst = W->vreg[i->id];
@@ -736,7 +741,7 @@ static int pushes_after(const OdHirInstr *i)
     switch (i->op) {
     case OD_HOP_StoreAttr: case OD_HOP_StoreSubscr: case OD_HOP_DeleteSubscr:
     case OD_HOP_StoreGlobal: case OD_HOP_ListAppend: case OD_HOP_ListExtend: case OD_HOP_SetAdd:
-    case OD_HOP_MapAdd:
+    case OD_HOP_MapAdd: case OD_HOP_StoreDeref: case OD_HOP_DeleteDeref:
         return 0;
     case OD_HOP_LoadMethod:
         return 2;
@@ -1114,8 +1119,6 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (!(x = call(W, i, h->fn, h->check, h->exit_kind, h->reason)))
             return -1;
         x->outs_in_args = 0;
-        if (i->op == OD_HOP_FormatValue)
-            x->imm = i->imm;    /* the flags: they say whether the spec is there */
         break;
     }
     }

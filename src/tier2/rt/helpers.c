@@ -397,6 +397,80 @@ OD_T2_HELPER(od_t2_unpack)
     return 0;
 }
 
+/* MAKE_CELL (imm: slot): the slot's value (an argument, or NULL) moves into a new cell. */
+OD_T2_HELPER(od_t2_make_cell)
+{
+    (void)args, (void)obj;
+    PyObject **slot = &f->localsplus[imm], *cell = PyCell_New(*slot), *old = *slot;
+    if (!cell)
+        return -1;
+    *slot = cell;
+    Py_XDECREF(old);
+    return 0;
+}
+
+/* COPY_FREE_VARS (imm: n): the function's closure cells into the slots after the locals
+ * and the cells. */
+OD_T2_HELPER(od_t2_copy_free_vars)
+{
+    (void)args, (void)obj;
+    PyCodeObject *co = f->f_code;
+    PyObject *closure = f->f_func->func_closure;
+    int at = co->co_nlocals + co->co_nplaincellvars;
+    for (long long k = 0; k < imm; k++)
+        f->localsplus[at + k] = Py_NewRef(PyTuple_GET_ITEM(closure, k));
+    return 0;
+}
+
+/* LOAD_DEREF: the cell's contents; NULL without an exception when it is empty (the code
+ * deopts and the interpreter raises its NameError or UnboundLocalError). */
+OD_T2_HELPER(od_t2_load_deref)
+{
+    (void)f, (void)imm, (void)obj;
+    return R(Py_XNewRef(PyCell_GET(args[0])));
+}
+
+OD_T2_HELPER(od_t2_store_deref)
+{
+    (void)f, (void)imm, (void)obj;
+    PyObject *old = PyCell_GET(args[0]);
+    PyCell_SET(args[0], Py_NewRef(args[1]));
+    Py_XDECREF(old);    /* last: its finalizer sees the new value */
+    return 0;
+}
+
+/* DELETE_DEREF: -1 without an exception when already empty (the interpreter raises). */
+OD_T2_HELPER(od_t2_delete_deref)
+{
+    (void)f, (void)imm, (void)obj;
+    PyObject *old = PyCell_GET(args[0]);
+    if (!old)
+        return -1;
+    PyCell_SET(args[0], NULL);
+    Py_DECREF(old);
+    return 0;
+}
+
+/* MAKE_FUNCTION (imm: its flags): operands [defaults] [kwdefaults] [annotations] [closure]
+ * code, bottom first; the function gets them as the interpreter sets them. */
+OD_T2_HELPER(od_t2_make_function)
+{
+    (void)obj;
+    int k = __builtin_popcount((unsigned)imm & 0xf);
+    PyFunctionObject *fn = (PyFunctionObject *)PyFunction_New(args[k], f->f_globals);
+    if (!fn)
+        return 0;
+    if (imm & 0x08)
+        fn->func_closure = Py_NewRef(args[--k]);
+    if (imm & 0x04)
+        fn->func_annotations = Py_NewRef(args[--k]);
+    if (imm & 0x02)
+        fn->func_kwdefaults = Py_NewRef(args[--k]);
+    if (imm & 0x01)
+        fn->func_defaults = Py_NewRef(args[--k]);
+    return R(fn);
+}
+
 OD_T2_HELPER(od_t2_box_int)
 {
     (void)f, (void)imm, (void)obj;

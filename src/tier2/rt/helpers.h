@@ -4,7 +4,8 @@
  *   intptr_t helper(_PyInterpreterFrame *f, PyObject **args, long long imm, PyObject *obj)
  * `args` is the caller's outgoing area holding the operands (object pointers, or the bits of
  * an int64/double), `imm` the HIR instruction's immediate (or the operand count of a
- * variadic one; FormatValue's flags, which say how many operands it has), `obj` its
+ * variadic one; FormatValue's and MakeFunction's flags, which say how many operands they
+ * have), `obj` its
  * constant (a name, kwnames). Operands are borrowed: a helper
  * never consumes them. Results are new references. Each does what the interpreter's
  * instruction does, through the same C-API functions, so results and error messages are
@@ -53,7 +54,13 @@
     X(Subscr, od_t2_subscr, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                          \
     X(StoreSubscr, od_t2_store_subscr, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                \
     X(DeleteSubscr, od_t2_delete_subscr, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)              \
-    X(UnpackSequence, od_t2_unpack, OD_CHK_NULL, OD_XK_ERROR_OR_DEOPT, OD_T2X_HELPER_DEOPT)
+    X(UnpackSequence, od_t2_unpack, OD_CHK_NULL, OD_XK_ERROR_OR_DEOPT, OD_T2X_HELPER_DEOPT)  \
+    X(MakeCell, od_t2_make_cell, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                      \
+    X(CopyFreeVars, od_t2_copy_free_vars, OD_CHK_NONE, OD_XK_ERROR, OD_T2X_ERROR)            \
+    X(LoadDeref, od_t2_load_deref, OD_CHK_NULL, OD_XK_DEOPT, OD_T2X_UNBOUND_LOCAL)           \
+    X(StoreDeref, od_t2_store_deref, OD_CHK_NONE, OD_XK_ERROR, OD_T2X_ERROR)                 \
+    X(DeleteDeref, od_t2_delete_deref, OD_CHK_NEG, OD_XK_DEOPT, OD_T2X_UNBOUND_LOCAL)        \
+    X(MakeFunction, od_t2_make_function, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)
 
 #define OD_T2_DECLARE(op, fn, check, kind, reason) OD_T2_HELPER(fn);
 OD_T2_HELPER_OPS(OD_T2_DECLARE)
