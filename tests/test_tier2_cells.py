@@ -253,3 +253,32 @@ def test_no_reference_leaks():
     grown, tiers = allocated_blocks_growth(cases, threshold=0, tier2_threshold=1)
     assert all(t == 2 for t in tiers), tiers
     assert grown < 200, grown
+
+
+# ---- when a local's object dies -----------------------------------------------------------
+
+class Sneaky:
+    """Its finalizer records the frames on the stack when it runs."""
+    seen = []
+
+    def __del__(self):
+        f, names = sys._getframe(1), []
+        while f is not None:
+            names.append(f.f_code.co_name)
+            f = f.f_back
+        Sneaky.seen.append(names)
+
+
+def holds_sneaky(n):
+    ref = Sneaky()      # noqa: F841 - dies with the frame
+    x = n + 1
+    return x
+
+
+def test_a_locals_object_dies_after_the_frame_left_the_stack():
+    # the interpreter releases locals in _PyFrame_Clear, after the frame is popped (CPython's
+    # test_frame.test_sneaky_frame_object_teardown); tier 2's Return moves them into the frame
+    run_t2(holds_sneaky, (1,), (2,))
+    interpreted, compiled = Sneaky.seen[0], Sneaky.seen[-1]
+    assert "holds_sneaky" not in interpreted
+    assert compiled == interpreted

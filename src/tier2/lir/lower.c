@@ -1297,9 +1297,30 @@ static int lower_terminator(Lower *W, OdHirBlock *b)
         if (!(owned(r) && !BIT_GET(W->live_out + (size_t)b->id * W->words, r->id)) &&
             incref_vreg(W, v, 0) < 0)
             return -1;
-        /* the rest of what it uses (its frame state) dies here */
+        /* What the locals hold moves into their frame slots: the interpreter releases a
+         * local's object when the frame is cleared, after it left the thread's frame stack
+         * (a finalizer then does not find this frame running: test_frame's
+         * test_sneaky_frame_object_teardown); the old value each slot held (a write-back
+         * of an earlier value of that local) is released now. */
         uint64_t *done = W->tmp;
         memset(done, 0, sizeof(uint64_t) * (size_t)W->words);
+        int nl = t->fs->nlocals < W->nlocals ? t->fs->nlocals : W->nlocals;
+        for (int k = 0; k < nl; k++) {
+            OdHirInstr *q = root(t->fs->slots[k]);
+            if (!owned(q))
+                continue;
+            int s = W->vreg[q->id], old = new_vreg(W->L, OD_VR_GPR);
+            if (old < 0 || ((q == r || BIT_GET(done, q->id)) && incref_vreg(W, s, 0) < 0)
+                || !(x = emit(W, OD_LOP_StoreLocal, 1)))
+                return -1;
+            x->src[0] = s;
+            x->imm = k;
+            x->dst = old;
+            if (decref_vreg(W, old, 1) < 0)
+                return -1;
+            BIT_SET(done, q->id);
+        }
+        /* the rest of what it uses (its frame state) dies here */
         int err = 0;
         FOR_USES(t, q, {
             if (!err && q != r && owned(q) && !BIT_GET(done, q->id)) {
