@@ -30,8 +30,11 @@
  * and COPY_FREE_VARS put them there); a cell is the Param of its slot, read from the
  * frame at each use, and the *_DEREF instructions go through it.
  *
- * Refused (fn->reason says which): generators and coroutines, exception handlers
- * (try/with), and every opcode not in `modelled()` below. */
+ * Exception handlers are not built (LIVE below): the protected code is, and an exception
+ * raised there leaves for the interpreter, which unwinds to the handler.
+ *
+ * Refused (fn->reason says which): generators and coroutines, and every opcode not in
+ * `modelled()` below. */
 #include "hir.h"
 
 #include "../../bytecode/decode.h"
@@ -67,7 +70,16 @@ typedef struct {
     OdHirInstr **slot_param; /* per slot of localsplus: its Param (arguments, and the cell
                               * and free slots after the locals) */
     PyObject *kwnames;      /* from KW_NAMES, for the next CALL */
+    unsigned char *normal;  /* per instruction: reached without an exception */
 } Builder;
+
+/* An instruction the HIR models: reached from the entry by jumps and fall-throughs. Code
+ * reached only through the exception table (handlers: PUSH_EXC_INFO, CHECK_EXC_MATCH,
+ * POP_EXCEPT, RERAISE, WITH_EXCEPT_START, and what only they lead to) is left out: an
+ * exception in a protected range is an ERROR exit at the raising instruction, and the
+ * interpreter's unwinder finds the handler and runs it (issue 15: "exceptions may simply
+ * deoptimize"). */
+#define LIVE(B, k) ((B)->bc.instrs[k].depth >= 0 && (B)->normal[k])
 
 #define CUR(d) (B->cur[B->nlocals + (d)])
 #define PUSH(v) (B->cur[B->nlocals + B->depth++] = (v))
@@ -100,7 +112,7 @@ static int modelled(const OdInstr *in)
     case LIST_APPEND: case LIST_EXTEND: case LIST_TO_TUPLE: case SET_ADD: case MAP_ADD:
     case UNPACK_SEQUENCE: case RETURN_VALUE:
     case MAKE_CELL: case COPY_FREE_VARS: case LOAD_CLOSURE: case LOAD_DEREF: case STORE_DEREF:
-    case DELETE_DEREF: case MAKE_FUNCTION:
+    case DELETE_DEREF: case MAKE_FUNCTION: case BEFORE_WITH:
     case JUMP_FORWARD: case JUMP_BACKWARD: case JUMP_BACKWARD_NO_INTERRUPT:
     case POP_JUMP_FORWARD_IF_FALSE: case POP_JUMP_FORWARD_IF_TRUE:
     case POP_JUMP_BACKWARD_IF_FALSE: case POP_JUMP_BACKWARD_IF_TRUE:
@@ -362,6 +374,17 @@ static int step(Builder *B, const OdInstr *in, BcBlock *blk)
         PUSH(i);
         break;
     }
+    case BEFORE_WITH: {     /* mgr -> __exit__, __enter__() */
+        OdHirInstr *mgr = PEEK(1);
+        if (!(v = emit_popping(B, OD_HOP_BeforeWith, 1)))
+            return -1;
+        NEW(i, OD_HOP_WithEnter, 2);
+        i->ops[0] = v;
+        i->ops[1] = mgr;
+        PUSH(v);
+        PUSH(i);
+        break;
+    }
     case LOAD_GLOBAL:
         if (arg & 1)
             PUSH(B->null_value);
@@ -547,6 +570,39 @@ static int step(Builder *B, const OdInstr *in, BcBlock *blk)
 
 /* ---- blocks -------------------------------------------------------------------------------- */
 
+/* B->normal: the instructions reached from the first one by fall-throughs and jumps. */
+static int mark_normal(Builder *B)
+{
+    OdBytecode *bc = &B->bc;
+    int n = bc->ninstrs, nwork = 0;
+    int *work = malloc(sizeof(int) * ((size_t)n + 1));
+    B->normal = calloc((size_t)n + 1, 1);
+    if (!work || !B->normal) {
+        free(work);
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (n > 0) {
+        B->normal[0] = 1;
+        work[nwork++] = 0;
+    }
+    while (nwork) {
+        const OdInstr *in = &bc->instrs[work[--nwork]];
+        int succ[2], ns = 0;
+        if (od_opcode_is_jump(in->opcode) && in->target >= 0 && in->target < bc->ncodeunits)
+            succ[ns++] = bc->instr_at_unit[in->target];
+        if (!od_opcode_is_terminator(in->opcode) && in->next < bc->ncodeunits)
+            succ[ns++] = bc->instr_at_unit[in->next];
+        for (int s = 0; s < ns; s++)
+            if (succ[s] >= 0 && !B->normal[succ[s]]) {
+                B->normal[succ[s]] = 1;
+                work[nwork++] = succ[s];
+            }
+    }
+    free(work);
+    return 0;
+}
+
 static int find_blocks(Builder *B)
 {
     OdBytecode *bc = &B->bc;
@@ -570,12 +626,12 @@ static int find_blocks(Builder *B)
     for (int k = 0; k <= n; k++)
         B->block_at[k] = -1;
     for (int k = 0; k < n; k++) {
-        if (bc->instrs[k].depth < 0 || !leader[k])
+        if (!LIVE(B, k) || !leader[k])
             continue;
         BcBlock *blk = &B->blocks[B->nblocks];
         blk->first = k;
         int e = k + 1;
-        while (e < n && !leader[e] && bc->instrs[e].depth >= 0)
+        while (e < n && !leader[e] && LIVE(B, e))
             e++;
         blk->end = e;
         B->block_at[k] = B->nblocks++;
@@ -916,12 +972,12 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
     B->nvars = B->nlocals + B->bc.max_depth;
     fn->nlocals = B->nlocals;
     fn->maxdepth = B->bc.max_depth;
-    if (B->bc.nexc > 0) {
-        r = refuse(B, "exception handlers (try/with) are not modelled");
+    if (mark_normal(B) < 0) {
+        r = -1;
         goto done;
     }
     for (int k = 0; k < B->bc.ninstrs; k++)
-        if (B->bc.instrs[k].depth >= 0 && !modelled(&B->bc.instrs[k])) {
+        if (LIVE(B, k) && !modelled(&B->bc.instrs[k])) {
             const OdInstr *in = &B->bc.instrs[k];
             r = in->opcode == RAISE_VARARGS
                     ? refuse(B, "a bare `raise` (re-raise) is not modelled")
@@ -1008,6 +1064,7 @@ done:
     free(B->cur);
     free(B->pre);
     free(B->slot_param);
+    free(B->normal);
     free(B->bc_of_hir);
     free(B->blocks);
     free(B->block_at);

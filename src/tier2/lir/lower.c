@@ -56,7 +56,7 @@ typedef struct {
     uint64_t *after;                /* per instruction id: live after it */
     int *vreg;                      /* per root id, -1 */
     int *lblock;                    /* HIR block id -> LIR block */
-    OdHirInstr **mself;             /* LoadMethod id -> its MethodSelf */
+    OdHirInstr **mself;             /* LoadMethod (BeforeWith) id -> its MethodSelf (WithEnter) */
     OdHirInstr **by_id;
     OdHirInstr **params;            /* per argument local: its Param, or NULL */
     unsigned char *own;             /* per local: an argument the code must own */
@@ -743,7 +743,7 @@ static int pushes_after(const OdHirInstr *i)
     case OD_HOP_StoreGlobal: case OD_HOP_ListAppend: case OD_HOP_ListExtend: case OD_HOP_SetAdd:
     case OD_HOP_MapAdd: case OD_HOP_StoreDeref: case OD_HOP_DeleteDeref:
         return 0;
-    case OD_HOP_LoadMethod:
+    case OD_HOP_LoadMethod: case OD_HOP_BeforeWith:
         return 2;
     case OD_HOP_BinaryOp: case OD_HOP_Compare: case OD_HOP_ContainsOp: case OD_HOP_UnaryOp:
     case OD_HOP_Not: case OD_HOP_LoadAttr: case OD_HOP_Call: case OD_HOP_CallMethod:
@@ -906,7 +906,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         return release_after(W, i, NULL);
     case OD_HOP_Const: case OD_HOP_Phi:
         return 0;
-    case OD_HOP_MethodSelf:     /* made by its LoadMethod; releases what dies here */
+    case OD_HOP_MethodSelf: case OD_HOP_WithEnter:  /* made by its LoadMethod (BeforeWith);
+                                                     * releases what dies here */
         return release_after(W, i, NULL);
     case OD_HOP_Snapshot: {
         if (i->imm == 1) {
@@ -1077,9 +1078,11 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             return -1;
         break;
     }
-    case OD_HOP_LoadMethod:
+    case OD_HOP_LoadMethod: case OD_HOP_BeforeWith:
         out2 = W->mself[i->id];
-        if (!(x = call(W, i, od_t2_load_method, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)))
+        if (!(x = call(W, i, i->op == OD_HOP_LoadMethod ? (const void *)od_t2_load_method
+                                                         : (const void *)od_t2_before_with,
+                       OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)))
             return -1;
         x->outs_in_args = 1;
         if (out2) {
@@ -1426,7 +1429,8 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     for (int k = 0; k < W.n; k++)
         for (OdHirInstr *i = W.order[k]->first; i; i = i->next) {
             W.by_id[i->id] = i;
-            if (i->op == OD_HOP_MethodSelf && i->ops[0] && i->ops[0]->op == OD_HOP_LoadMethod)
+            if ((i->op == OD_HOP_MethodSelf && i->ops[0] && i->ops[0]->op == OD_HOP_LoadMethod)
+                || (i->op == OD_HOP_WithEnter && i->ops[0] && i->ops[0]->op == OD_HOP_BeforeWith))
                 W.mself[i->ops[0]->id] = i;
             if (tracked(i) && (W.vreg[i->id] = new_vreg(L, unboxed_kind(i->type) == OD_XV_CDOUBLE
                                                                 ? OD_VR_XMM : OD_VR_GPR)) < 0)

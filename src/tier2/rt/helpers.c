@@ -189,6 +189,51 @@ OD_T2_HELPER(od_t2_load_method)
     return 0;
 }
 
+/* _PyObject_LookupSpecial (not exported): the type's attribute, bound to o. */
+static PyObject *lookup_special(PyObject *o, PyObject *name)
+{
+    PyObject *r = _PyType_Lookup(Py_TYPE(o), name);
+    if (!r)
+        return NULL;
+    descrgetfunc get = Py_TYPE(r)->tp_descr_get;
+    return get ? get(r, o, (PyObject *)Py_TYPE(o)) : Py_NewRef(r);
+}
+
+/* BEFORE_WITH: __enter__ and __exit__ looked up in that order (with the interpreter's
+ * messages when missing), then __enter__() called. */
+OD_T2_HELPER(od_t2_before_with)
+{
+    (void)f, (void)imm, (void)obj;
+    static PyObject *enter_name, *exit_name;
+    if (!enter_name && !(enter_name = PyUnicode_InternFromString("__enter__")))
+        return -1;
+    if (!exit_name && !(exit_name = PyUnicode_InternFromString("__exit__")))
+        return -1;
+    PyObject *mgr = args[0], *enter = lookup_special(mgr, enter_name), *exit, *res;
+    if (!enter) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "'%.200s' object does not support the context "
+                         "manager protocol", Py_TYPE(mgr)->tp_name);
+        return -1;
+    }
+    if (!(exit = lookup_special(mgr, exit_name))) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "'%.200s' object does not support the context "
+                         "manager protocol (missed __exit__ method)", Py_TYPE(mgr)->tp_name);
+        Py_DECREF(enter);
+        return -1;
+    }
+    res = PyObject_CallNoArgs(enter);
+    Py_DECREF(enter);
+    if (!res) {
+        Py_DECREF(exit);
+        return -1;
+    }
+    args[0] = exit;
+    args[1] = res;
+    return 0;
+}
+
 /* LOAD_GLOBAL: NULL without an exception when the name is unbound (the interpreter raises
  * the NameError) or a dict is not exactly a dict (the interpreter's general path). */
 OD_T2_HELPER(od_t2_load_global)

@@ -72,6 +72,8 @@ OD_T2_HELPER(od_t2_truth);        /* 1, 0, or -1 with an exception; imm 1: OD_T2
                                    * first for an object that is not of a builtin type */
 OD_T2_HELPER(od_t2_load_method);  /* args[0] <- method or NULL, args[1] <- self or attribute;
                                    * 0, or -1 with an exception */
+OD_T2_HELPER(od_t2_before_with);  /* args[0]: the manager in, its bound __exit__ out; args[1]
+                                   * <- what __enter__() returned; 0, or -1 with an exception */
 OD_T2_HELPER(od_t2_for_iter);     /* next item, OD_T2_DONE, or NULL with an exception */
 OD_T2_HELPER(od_t2_str_append);  /* `s + t`, `s += t` (imm: NB_ADD or NB_INPLACE_ADD, and
                                    * (k + 1) << 8 for the local k that may hold s) when the
