@@ -398,7 +398,9 @@ def f_exceptions_in_loop(n):
 
 def test_exceptions_in_loop_stay_native(jit):
     jit.run_both(f_exceptions_in_loop, 100)
-    assert overdrive.info(f_exceptions_in_loop)["exceptions_handled_natively"] >= 7
+    # tier 1's own unwinding (tier 2 leaves handlers to the interpreter)
+    assert not runs_tier1(f_exceptions_in_loop) or \
+        overdrive.info(f_exceptions_in_loop)["exceptions_handled_natively"] >= 7
 
 
 class Ctx:
@@ -851,7 +853,7 @@ def test_bound_method_attribute_cache(jit):
 
     jit.run_both(read)
     hits = sum(e["hits"] for e in _site_entries(read, "get") if e["kind"].startswith("METHOD"))
-    assert hits > 0, _site_entries(read, "get")
+    assert not runs_tier1(read) or hits > 0, _site_entries(read, "get")
     objs[3].get = lambda: "shadowed"  # an instance attribute shadows the method
     assert jit.run_both(read)[3] == "shadowed"
     jit.run_both(f_bound_methods, [Binds(1), Binds(2)])
@@ -1330,6 +1332,8 @@ def test_inline_mixed_int_and_float_arithmetic_and_compares(jit):
     got = jit.run_both(fn, _mixed_pairs(MIXED_INTS, MIXED_FLOATS))
     assert ("7.0", "-3.0", "7.0") not in got
     assert ["le", "eq", "ge"] in got                        # 7 == 7.0 and 7.0 == 7
+    if not runs_tier1(fn):
+        return      # tier 1's operand sites: tier 2 compiled it (the stress mode)
     sites = _op_sites(fn, "BINARY_OP", "COMPARE_OP")
     assert len(sites) == 20, sites
     per_site = len(MIXED_INTS) * len(MIXED_FLOATS) * 2
@@ -1345,7 +1349,7 @@ def test_mixed_int_and_float_operands_the_inline_path_leaves_to_the_helper(jit, 
     fn = _fresh_copy(f_number_ops)
     jit.run_both(fn, _mixed_pairs(ints, floats))
     sites = _op_sites(fn, "BINARY_OP", "COMPARE_OP")
-    assert sum(s["fast"] + s["slow"] for s in sites) > 0, sites
+    assert not runs_tier1(fn) or sum(s["fast"] + s["slow"] for s in sites) > 0, sites
 
 
 @full_tier
@@ -1511,7 +1515,7 @@ def test_inline_list_and_tuple_subscripts(jit):
     res = jit.run_both(f_store_items, 4)
     assert res[0] == [1, 11, 21, 31] and res[1] == [-1] * 4
     sites = _op_sites(f_subscripts)
-    assert sum(s["inline"] for s in sites) > 0, sites
+    assert not runs_tier1(f_subscripts) or sum(s["inline"] for s in sites) > 0, sites
 
 
 class Grid:
@@ -1585,7 +1589,8 @@ def test_python_getitem_is_called_on_a_pushed_frame(jit):
     sites = _op_sites(f_python_getitem, "BINARY_SUBSCR")
     # Every subscript of these classes went through the pushed frame (the helper's fast
     # path), none through PyObject_GetItem (slow).
-    assert sum(s["fast"] for s in sites) == 4 * 6 and sum(s["slow"] for s in sites) == 0, sites
+    assert not runs_tier1(f_python_getitem) or (
+        sum(s["fast"] for s in sites) == 4 * 6 and sum(s["slow"] for s in sites) == 0), sites
     # Shapes it leaves to the slot (and so to PyObject_GetItem): same results and errors.
     odd = [NoSelf(), StarArgs(), Static(), GenGetitem()]
     f_odd = types.FunctionType(f_python_getitem.__code__.replace(), globals(), "f_odd")
@@ -1594,7 +1599,8 @@ def test_python_getitem_is_called_on_a_pushed_frame(jit):
     sites = _op_sites(f_odd, "BINARY_SUBSCR")
     # ... except the generator __getitem__: pushed frames take generator functions too
     # (their RETURN_GENERATOR moves the frame into the generator, runtime/ops_gen.c).
-    assert sum(s["slow"] for s in sites) == 3 and sum(s["fast"] for s in sites) == 1, sites
+    assert not runs_tier1(f_odd) or (
+        sum(s["slow"] for s in sites) == 3 and sum(s["fast"] for s in sites) == 1), sites
 
 
 def f_getitem_changes(obj, n):
@@ -1707,6 +1713,8 @@ def f_iterations(n):
 def test_inline_for_iter_over_range_list_and_tuple(jit):
     res = jit.run_both(f_iterations, 5)
     assert res[:5] == [0, 1, 2, 3, 4] and res[5:8] == [2**29, 2**29 + 1, 2**29 + 2]
+    if not runs_tier1(f_iterations):
+        return      # tier 1's FOR_ITER sites: tier 2 compiled it (the stress mode)
     sites = _op_sites(f_iterations, "FOR_ITER")
     by_type = {}
     for s in sites:

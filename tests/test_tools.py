@@ -402,6 +402,8 @@ LOG_CHILD = """
 """
 
 
+@tier1_only_because("compile and exit log lines of a function whose except* handler it leaves "
+                    "to the interpreter (tier 2 compiles it too)")
 def test_log_reports_compiles_and_exits(tmp_path):
     r = _run_child(tmp_path, LOG_CHILD, {"OVERDRIVE_LOG": "compile,exit"})
     assert r.returncode == 0, r.stderr
@@ -421,6 +423,7 @@ def test_log_reports_compiles_and_exits(tmp_path):
                             r"\(instruction not compiled by this tier\)", e.detail), e.detail
 
 
+@tier1_only_because("exit log lines at its except* handler (tier 2's exit is at the raise)")
 def test_log_only_what_is_asked_and_to_a_file(tmp_path, tools_off):
     classify = _fresh(globals()["classify"])
     path = tmp_path / "jit.log"

@@ -545,9 +545,10 @@ PyObject *od_tier2_stats(void)
         Py_DECREF(ex);
         return NULL;
     }
-    return Py_BuildValue("{sKsKsKsKsKsKsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "frames", (unsigned long long)od_t2_stats.entries,
                          "direct_calls", (unsigned long long)od_t2_stats.direct_calls,
+                         "str_appends_in_place", (unsigned long long)od_t2_stats.str_appends_in_place,
                          "refused", (unsigned long long)od_t2_stats.refused,
                          "recompiled", (unsigned long long)od_t2_stats.recompiled,
                          "given_up", (unsigned long long)od_t2_stats.given_up, "exits", ex,
@@ -565,6 +566,7 @@ int od_tier2_symbols(PyObject *dict)
         {"od_t2_truth", (const void *)od_t2_truth},
         {"od_t2_load_method", (const void *)od_t2_load_method},
         {"od_t2_for_iter", (const void *)od_t2_for_iter},
+        {"od_t2_str_append", (const void *)od_t2_str_append},
         {"od_t2_exit", (const void *)od_t2_exit},
         {"od_t2_exit_entry", (const void *)od_t2_exit_entry},
     };

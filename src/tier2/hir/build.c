@@ -26,8 +26,15 @@
  * its forward predecessors; a back edge cannot bring a NULL that the header did not have
  * (STORE_FAST never stores NULL and DELETE_FAST is refused), which the verifier confirms.
  *
- * Refused (fn->reason says which): generators and coroutines, cell and free variables,
- * exception handlers (try/with), and every opcode not in `modelled()` below. */
+ * Cells and free variables stay in the frame's slots (the cells never move once MAKE_CELL
+ * and COPY_FREE_VARS put them there); a cell is the Param of its slot, read from the
+ * frame at each use, and the *_DEREF instructions go through it.
+ *
+ * Exception handlers are not built (LIVE below): the protected code is, and an exception
+ * raised there leaves for the interpreter, which unwinds to the handler.
+ *
+ * Refused (fn->reason says which): generators and coroutines, and every opcode not in
+ * `modelled()` below. */
 #include "hir.h"
 
 #include "../../bytecode/decode.h"
@@ -60,8 +67,19 @@ typedef struct {
     int pre_depth, pre_offset;
     OdHirBlock *bb;         /* block being filled */
     OdHirInstr *null_value; /* the one Const NULL, in the entry block */
+    OdHirInstr **slot_param; /* per slot of localsplus: its Param (arguments, and the cell
+                              * and free slots after the locals) */
     PyObject *kwnames;      /* from KW_NAMES, for the next CALL */
+    unsigned char *normal;  /* per instruction: reached without an exception */
 } Builder;
+
+/* An instruction the HIR models: reached from the entry by jumps and fall-throughs. Code
+ * reached only through the exception table (handlers: PUSH_EXC_INFO, CHECK_EXC_MATCH,
+ * POP_EXCEPT, RERAISE, WITH_EXCEPT_START, and what only they lead to) is left out: an
+ * exception in a protected range is an ERROR exit at the raising instruction, and the
+ * interpreter's unwinder finds the handler and runs it (issue 15: "exceptions may simply
+ * deoptimize"). */
+#define LIVE(B, k) ((B)->bc.instrs[k].depth >= 0 && (B)->normal[k])
 
 #define CUR(d) (B->cur[B->nlocals + (d)])
 #define PUSH(v) (B->cur[B->nlocals + B->depth++] = (v))
@@ -93,6 +111,8 @@ static int modelled(const OdInstr *in)
     case BUILD_CONST_KEY_MAP: case BUILD_SLICE: case BUILD_STRING: case FORMAT_VALUE:
     case LIST_APPEND: case LIST_EXTEND: case LIST_TO_TUPLE: case SET_ADD: case MAP_ADD:
     case UNPACK_SEQUENCE: case RETURN_VALUE:
+    case MAKE_CELL: case COPY_FREE_VARS: case LOAD_CLOSURE: case LOAD_DEREF: case STORE_DEREF:
+    case DELETE_DEREF: case MAKE_FUNCTION: case BEFORE_WITH:
     case JUMP_FORWARD: case JUMP_BACKWARD: case JUMP_BACKWARD_NO_INTERRUPT:
     case POP_JUMP_FORWARD_IF_FALSE: case POP_JUMP_FORWARD_IF_TRUE:
     case POP_JUMP_BACKWARD_IF_FALSE: case POP_JUMP_BACKWARD_IF_TRUE:
@@ -197,6 +217,18 @@ static int save_edge(Builder *B, BcBlock *blk, int succ)
     blk->out[succ] = s;
     blk->out_depth[succ] = B->depth;
     return 0;
+}
+
+/* The cell in slot k (after MAKE_CELL or COPY_FREE_VARS): the Param of that slot, which
+ * re-reads the frame (the cell never leaves it). An argument that is a cell keeps its
+ * Param as the local's value (nothing stores to it: the code uses *_DEREF; a phi the
+ * builder makes for it at a join is trivial). NULL when slot k is a plain local. */
+static OdHirInstr *cell_slot(Builder *B, int k)
+{
+    _PyLocals_Kind kind = _PyLocals_GetKind(B->co->co_localspluskinds, k);
+    if (!(kind & (CO_FAST_CELL | CO_FAST_FREE)))
+        return NULL;
+    return k < B->co->co_nlocalsplus ? B->slot_param[k] : NULL;
 }
 
 #define NEW(var, op, n) do { if (!((var) = emit(B, (op), (n)))) return -1; } while (0)
@@ -342,6 +374,17 @@ static int step(Builder *B, const OdInstr *in, BcBlock *blk)
         PUSH(i);
         break;
     }
+    case BEFORE_WITH: {     /* mgr -> __exit__, __enter__() */
+        OdHirInstr *mgr = PEEK(1);
+        if (!(v = emit_popping(B, OD_HOP_BeforeWith, 1)))
+            return -1;
+        NEW(i, OD_HOP_WithEnter, 2);
+        i->ops[0] = v;
+        i->ops[1] = mgr;
+        PUSH(v);
+        PUSH(i);
+        break;
+    }
     case LOAD_GLOBAL:
         if (arg & 1)
             PUSH(B->null_value);
@@ -428,6 +471,34 @@ static int step(Builder *B, const OdInstr *in, BcBlock *blk)
             return -1;
         PUSH(i);
         break;
+    case MAKE_CELL: case COPY_FREE_VARS:
+        NEW(i, in->opcode == MAKE_CELL ? OD_HOP_MakeCell : OD_HOP_CopyFreeVars, 0);
+        i->imm = arg;
+        break;
+    case LOAD_CLOSURE:
+        if (!(v = cell_slot(B, arg)))
+            return refuse(B, "LOAD_CLOSURE of local %d, not a cell", arg);
+        PUSH(v);
+        break;
+    case LOAD_DEREF: case STORE_DEREF: case DELETE_DEREF:
+        if (!(v = cell_slot(B, arg)))
+            return refuse(B, "%s of local %d, not a cell", od_opcode_name(in->opcode), arg);
+        NEW(i, in->opcode == LOAD_DEREF ? OD_HOP_LoadDeref
+               : in->opcode == STORE_DEREF ? OD_HOP_StoreDeref : OD_HOP_DeleteDeref,
+            in->opcode == STORE_DEREF ? 2 : 1);
+        i->ops[0] = v;
+        i->imm = arg;
+        if (in->opcode == STORE_DEREF)
+            i->ops[1] = POP();
+        if (in->opcode == LOAD_DEREF)
+            PUSH(i);
+        break;
+    case MAKE_FUNCTION:
+        if (!(i = emit_popping(B, OD_HOP_MakeFunction, __builtin_popcount((unsigned)arg & 0xf) + 1)))
+            return -1;
+        i->imm = arg;
+        PUSH(i);
+        break;
     case UNPACK_SEQUENCE: {
         OdHirInstr *t = emit_popping(B, OD_HOP_UnpackSequence, 1);
         if (!t)
@@ -499,6 +570,39 @@ static int step(Builder *B, const OdInstr *in, BcBlock *blk)
 
 /* ---- blocks -------------------------------------------------------------------------------- */
 
+/* B->normal: the instructions reached from the first one by fall-throughs and jumps. */
+static int mark_normal(Builder *B)
+{
+    OdBytecode *bc = &B->bc;
+    int n = bc->ninstrs, nwork = 0;
+    int *work = malloc(sizeof(int) * ((size_t)n + 1));
+    B->normal = calloc((size_t)n + 1, 1);
+    if (!work || !B->normal) {
+        free(work);
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (n > 0) {
+        B->normal[0] = 1;
+        work[nwork++] = 0;
+    }
+    while (nwork) {
+        const OdInstr *in = &bc->instrs[work[--nwork]];
+        int succ[2], ns = 0;
+        if (od_opcode_is_jump(in->opcode) && in->target >= 0 && in->target < bc->ncodeunits)
+            succ[ns++] = bc->instr_at_unit[in->target];
+        if (!od_opcode_is_terminator(in->opcode) && in->next < bc->ncodeunits)
+            succ[ns++] = bc->instr_at_unit[in->next];
+        for (int s = 0; s < ns; s++)
+            if (succ[s] >= 0 && !B->normal[succ[s]]) {
+                B->normal[succ[s]] = 1;
+                work[nwork++] = succ[s];
+            }
+    }
+    free(work);
+    return 0;
+}
+
 static int find_blocks(Builder *B)
 {
     OdBytecode *bc = &B->bc;
@@ -522,12 +626,12 @@ static int find_blocks(Builder *B)
     for (int k = 0; k <= n; k++)
         B->block_at[k] = -1;
     for (int k = 0; k < n; k++) {
-        if (bc->instrs[k].depth < 0 || !leader[k])
+        if (!LIVE(B, k) || !leader[k])
             continue;
         BcBlock *blk = &B->blocks[B->nblocks];
         blk->first = k;
         int e = k + 1;
-        while (e < n && !leader[e] && bc->instrs[e].depth >= 0)
+        while (e < n && !leader[e] && LIVE(B, e))
             e++;
         blk->end = e;
         B->block_at[k] = B->nblocks++;
@@ -602,7 +706,15 @@ static int enter_function(Builder *B)
             return -1;
         p->imm = k;
         od_hir_append(fn->blocks[0], p);
-        B->cur[k] = p;
+        B->cur[k] = B->slot_param[k] = p;
+    }
+    for (int k = B->nlocals; k < co->co_nlocalsplus; k++) {
+        OdHirInstr *p = od_hir_new_instr(fn, OD_HOP_Param, 0);
+        if (!p)
+            return -1;
+        p->imm = k;
+        od_hir_append(fn->blocks[0], p);
+        B->slot_param[k] = p;
     }
     if (!(B->null_value = od_hir_new_instr(fn, OD_HOP_Const, 0)))
         return -1;
@@ -846,8 +958,6 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
     B->co = co;
     if (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE))
         return refuse(B, "generators and coroutines are not built yet");
-    if (co->co_ncellvars || co->co_nfreevars)
-        return refuse(B, "cell and free variables are not modelled");
     /* Every instruction with effects carries all locals and stack slots, and the passes,
      * the verifier and the exits walk them: the cost grows with instructions times slots
      * (a namedtuple of 5000 fields made its 5001-argument __new__ take minutes and 1.5 GB). */
@@ -862,12 +972,12 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
     B->nvars = B->nlocals + B->bc.max_depth;
     fn->nlocals = B->nlocals;
     fn->maxdepth = B->bc.max_depth;
-    if (B->bc.nexc > 0) {
-        r = refuse(B, "exception handlers (try/with) are not modelled");
+    if (mark_normal(B) < 0) {
+        r = -1;
         goto done;
     }
     for (int k = 0; k < B->bc.ninstrs; k++)
-        if (B->bc.instrs[k].depth >= 0 && !modelled(&B->bc.instrs[k])) {
+        if (LIVE(B, k) && !modelled(&B->bc.instrs[k])) {
             const OdInstr *in = &B->bc.instrs[k];
             r = in->opcode == RAISE_VARARGS
                     ? refuse(B, "a bare `raise` (re-raise) is not modelled")
@@ -878,9 +988,10 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
         goto done;
     B->cur = calloc((size_t)B->nvars + 1, sizeof(OdHirInstr *));
     B->pre = calloc((size_t)B->nvars + 1, sizeof(OdHirInstr *));
+    B->slot_param = calloc((size_t)co->co_nlocalsplus + 1, sizeof(OdHirInstr *));
     B->bc_of_hir = malloc(sizeof(int) * ((size_t)B->nblocks + 1));
     order = malloc(sizeof(OdHirBlock *) * ((size_t)B->nblocks + 1));
-    if (!B->cur || !B->pre || !B->bc_of_hir || !order) {
+    if (!B->cur || !B->pre || !B->slot_param || !B->bc_of_hir || !order) {
         PyErr_NoMemory();
         r = -1;
         goto done;
@@ -952,6 +1063,8 @@ done:
     free(order);
     free(B->cur);
     free(B->pre);
+    free(B->slot_param);
+    free(B->normal);
     free(B->bc_of_hir);
     free(B->blocks);
     free(B->block_at);

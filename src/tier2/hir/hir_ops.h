@@ -22,6 +22,8 @@
  *   - LoadMethod defines the first of the two stack slots LOAD_METHOD pushes (the method, or
  *     NULL); MethodSelf, its pure companion, the second (self, or the bound attribute). A
  *     code generator computes both with one call.
+ *   - BeforeWith likewise: the first of BEFORE_WITH's two values (__exit__); WithEnter the
+ *     second (what __enter__() returned).
  *   - ForIter is a terminator whose value (the next item) exists on its first edge only
  *     (into the loop body, which has it as its only predecessor); the second edge is taken
  *     when the iterator is exhausted, with the iterator popped.
@@ -84,6 +86,9 @@
     X(StoreAttr, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Void)    /* owner, value; obj: name */ \
     X(LoadMethod, 1, BOXED, OD_HE_RW | OD_HE_RAISES, OptObject) /* obj: name */            \
     X(MethodSelf, 2, ANY, 0, Object)                         /* method-or-NULL, owner */   \
+    X(BeforeWith, 1, BOXED, OD_HE_RW | OD_HE_RAISES, Object) /* mgr: its __exit__ (bound);  \
+        WithEnter, its pure companion, is what __enter__() returned (one helper call) */   \
+    X(WithEnter, 2, BOXED, 0, Object)                        /* BeforeWith, mgr */         \
     X(LoadGlobal, 0, NONE, OD_HE_READS | OD_HE_RAISES, Object) /* obj: name */             \
     X(StoreGlobal, 1, BOXED, OD_HE_RW | OD_HE_RAISES, Void)  /* obj: name */               \
     X(Call, -1, BOXED, OD_HE_RW | OD_HE_RAISES, Object)  /* callable, args; obj: kwnames */ \
@@ -107,6 +112,19 @@
     X(DeleteSubscr, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Void)                               \
     X(UnpackSequence, 1, BOXED, OD_HE_RW | OD_HE_RAISES, Tuple) /* imm: n; a tuple of n */ \
     X(TupleGetItem, 1, BOXED, 0, Object)                       /* imm: index */            \
+    /* cells and closures: cell and free-variable slots stay in the frame (a cell, once   \
+     * made, never leaves its slot); a cell operand is the Param of its slot, re-read     \
+     * from the frame. Nothing caches a cell's contents: any call may change them. */    \
+    X(MakeCell, 0, NONE, OD_HE_WRITES | OD_HE_RAISES, Void) /* imm: slot; its value (an    \
+        argument, or NULL) into a new cell stored there */                                  \
+    X(CopyFreeVars, 0, NONE, OD_HE_WRITES, Void) /* imm: n; the closure's cells into the    \
+        free-variable slots */                                                             \
+    X(LoadDeref, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* cell; imm: slot. Deopts   \
+        when empty (the interpreter raises); a new reference */                            \
+    X(StoreDeref, 2, BOXED, OD_HE_RW, Void)        /* cell, value; releases the old one */ \
+    X(DeleteDeref, 1, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* cell; deopts when empty */   \
+    X(MakeFunction, -1, BOXED, OD_HE_RAISES, Object) /* [defaults] [kwdefaults]            \
+        [annotations] [closure] code, as MAKE_FUNCTION's flags (imm) say */                 \
     /* unboxed arithmetic (for later passes; the builder emits none) */                    \
     X(UnboxInt, 1, BOXED, OD_HE_DEOPT, CInt64)                                             \
     X(UnboxFloat, 1, BOXED, OD_HE_DEOPT, CDouble)                                          \

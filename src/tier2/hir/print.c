@@ -200,8 +200,14 @@ static void put_imm(OdText *o, OdHirFunc *fn, const OdHirInstr *i)
             put_obj(o, i->obj);
         }
         break;
-    case OD_HOP_UnpackSequence: case OD_HOP_TupleGetItem:
+    case OD_HOP_UnpackSequence: case OD_HOP_TupleGetItem: case OD_HOP_CopyFreeVars:
         od_text_put(o, " %lld", i->imm);
+        break;
+    case OD_HOP_MakeCell: case OD_HOP_LoadDeref: case OD_HOP_StoreDeref: case OD_HOP_DeleteDeref:
+        od_text_put(o, " %s", local_name(fn, i->imm));
+        break;
+    case OD_HOP_MakeFunction:
+        od_text_put(o, " flags=%lld", i->imm);
         break;
     case OD_HOP_FormatValue: {
         static const char *const conv[] = {"", "!s", "!r", "!a"};

@@ -206,6 +206,12 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_mov_rm(a, OD_RAX, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
         gout(c, i->dst, OD_RAX);
         break;
+    case OD_LOP_StoreLocal:
+        r = gin(c, i->src[0], OD_RDX);
+        od_mov_rm(a, OD_RAX, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
+        od_mov_mr(a, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm, r);
+        gout(c, i->dst, OD_RAX);
+        break;
     case OD_LOP_Imm:
         if (c->L->vregs[i->dst].reg >= 0) {
             od_mov_ri(a, (OdReg)c->L->vregs[i->dst].reg, i->imm);

@@ -44,6 +44,8 @@
 /* X(name, description) */
 #define OD_LIR_OPS(X)                                                                        \
     X(LoadLocal, "dst = localsplus[imm] (an argument: the frame keeps it while tier 2 runs)") \
+    X(StoreLocal, "dst = localsplus[imm] (the old value, or NULL); localsplus[imm] = src0, "  \
+                  "whose reference moves into the frame")                                    \
     X(Imm, "dst = imm (an object pointer or an int64)")                                      \
     X(FImm, "dst = the double whose bits are imm")                                           \
     X(Move, "dst = src0 (same class)")                                                       \

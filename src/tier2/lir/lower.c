@@ -57,7 +57,7 @@ typedef struct {
     uint64_t *after;                /* per instruction id: live after it */
     int *vreg;                      /* per root id, -1 */
     int *lblock;                    /* HIR block id -> LIR block */
-    OdHirInstr **mself;             /* LoadMethod id -> its MethodSelf */
+    OdHirInstr **mself;             /* LoadMethod (BeforeWith) id -> its MethodSelf (WithEnter) */
     OdHirInstr **by_id;
     OdHirInstr **params;            /* per argument local: its Param, or NULL */
     unsigned char *own;             /* per local: an argument the code must own */
@@ -68,6 +68,8 @@ typedef struct {
     int *syncbuf;                   /* scratch: locals to write back */
     int cur;                        /* LIR block being filled */
     int hir;                        /* HIR instruction being lowered */
+    OdHirInstr *consumed;           /* an operand whose reference the instruction's helper
+                                     * consumed (od_t2_str_append), or NULL */
     uint64_t *tmp;
 } Lower;
 
@@ -496,11 +498,32 @@ static int sync_kind(const OdHirInstr *i)
         return only(i->ops[0], OD_TB(List) | OD_TB(Tuple)) ? 0 : 1;
     case OD_HOP_ListAppend: case OD_HOP_StoreGlobal: case OD_HOP_IncRef: case OD_HOP_DecRef:
         return 0;
-    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot:
+    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreDeref:
+    case OD_HOP_DeleteDeref:
         return 0;   /* only the old value's release may run code: as for DecRef (Limits) */
+    case OD_HOP_MakeCell:
+        return 0;   /* before RESUME: nothing to write back, and no Python code runs */
     default:
         return (od_hir_op_info[i->op].effects & OD_HE_WRITES) && !od_hir_is_term(i) ? 1 : 0;
     }
+}
+
+/* `s + t` or `s += t` (what od_t2_str_append may extend in place): the first local that
+ * holds s in i's frame state, -1 when none does, -2 when i is not such an instruction. The
+ * helper may clear that local's frame slot (the next instruction rebinds it), so what the
+ * frame holds there is unknown after i; and an argument there may be the very object the
+ * slot held since entry (a loop's phi of it), so that Param is owned by the code. */
+static int append_local(const OdHirInstr *i)
+{
+    if (i->op != OD_HOP_BinaryOp || (i->imm != NB_ADD && i->imm != NB_INPLACE_ADD) || !i->fs)
+        return -2;
+    OdHirInstr *s = root(i->ops[0]);
+    if (!s || !(s->type.bits & OD_TB(Str)))
+        return -2;
+    for (int k = 0; k < i->fs->nlocals; k++)
+        if (root(i->fs->slots[k]) == s)
+            return k;
+    return -1;
 }
 
 /* The locals whose frame slot differs from i's frame state go to `out` (their count is
@@ -531,6 +554,12 @@ static void frame_walk(Lower *W, OdHirBlock *b, int *F)
                 if (p && fkey(W, i->fs->slots[k]) != p->id)
                     W->own[k] = 1;
             }
+        }
+        int k = append_local(i);
+        if (k >= 0) {
+            F[k] = FK_UNKNOWN;
+            if (k < W->fn->nargs && root(i->ops[0])->op != OD_HOP_Param)
+                W->own[k] = 1;
         }
     }
 }
@@ -705,7 +734,9 @@ static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int 
         W->L->out_slots = i->nops + 2;
     c->ptr = fn;
     c->check = check;
-    c->imm = od_hir_op_info[i->op].noperands < 0 ? i->nops : i->imm;
+    /* a variadic op's operand count, unless its flags say it (FormatValue, MakeFunction) */
+    c->imm = od_hir_op_info[i->op].noperands < 0 && i->op != OD_HOP_FormatValue
+                     && i->op != OD_HOP_MakeFunction ? i->nops : i->imm;
     c->obj = i->obj;
     if (tracked(i))
         c->dst = W->vreg[i->id];
@@ -723,13 +754,15 @@ static int pushes_after(const OdHirInstr *i)
 {
     switch (i->op) {
     case OD_HOP_StoreAttr: case OD_HOP_StoreSubscr: case OD_HOP_DeleteSubscr:
-    case OD_HOP_StoreGlobal: case OD_HOP_ListAppend:
+    case OD_HOP_StoreGlobal: case OD_HOP_ListAppend: case OD_HOP_ListExtend: case OD_HOP_SetAdd:
+    case OD_HOP_MapAdd: case OD_HOP_StoreDeref: case OD_HOP_DeleteDeref:
         return 0;
-    case OD_HOP_LoadMethod:
+    case OD_HOP_LoadMethod: case OD_HOP_BeforeWith:
         return 2;
     case OD_HOP_BinaryOp: case OD_HOP_Compare: case OD_HOP_ContainsOp: case OD_HOP_UnaryOp:
     case OD_HOP_Not: case OD_HOP_LoadAttr: case OD_HOP_Call: case OD_HOP_CallMethod:
-    case OD_HOP_GetIter: case OD_HOP_Subscr:
+    case OD_HOP_GetIter: case OD_HOP_Subscr: case OD_HOP_BuildSet: case OD_HOP_BuildMap:
+    case OD_HOP_BuildConstKeyMap: case OD_HOP_FormatValue:
         return 1;
     default:
         return -1;
@@ -758,7 +791,20 @@ static int exit_after(Lower *W, OdHirInstr *i, OdHirInstr *out2, int kind, int r
     if (out2 && tracked(out2))
         BIT_SET(h, out2->id);
     keep_owned(W, h);
-    return new_exit(W, kind, reason, i->fs, keep, extra, pushes, h, next->start);
+    if (W->consumed)
+        BIT_CLR(h, W->consumed->id);
+    int e = new_exit(W, kind, reason, i->fs, keep, extra, pushes, h, next->start);
+    if (e >= 0 && W->consumed)
+        /* the helper took the code's reference (the string may be the result, or gone): the
+         * local it came from is unbound until the next instruction rebinds it, as after the
+         * interpreter's BINARY_OP_INPLACE_ADD_UNICODE */
+        for (int s = 0; s < i->fs->nlocals; s++)
+            if (root(i->fs->slots[s]) == W->consumed) {
+                memset(&L->exits[e].slots[s], 0, sizeof(OdLirVal));
+                L->exits[e].slots[s].kind = OD_XV_NULL;
+                L->exits[e].slots[s].vreg = -1;
+            }
+    return e;
 }
 
 /* After a call that may run Python code: leave if tracing was switched on, at the next
@@ -874,7 +920,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         return release_after(W, i, NULL);
     case OD_HOP_Const: case OD_HOP_Phi:
         return 0;
-    case OD_HOP_MethodSelf:     /* made by its LoadMethod; releases what dies here */
+    case OD_HOP_MethodSelf: case OD_HOP_WithEnter:  /* made by its LoadMethod (BeforeWith);
+                                                     * releases what dies here */
         return release_after(W, i, NULL);
     case OD_HOP_Snapshot: {
         if (i->imm == 1) {
@@ -1045,9 +1092,11 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             return -1;
         break;
     }
-    case OD_HOP_LoadMethod:
+    case OD_HOP_LoadMethod: case OD_HOP_BeforeWith:
         out2 = W->mself[i->id];
-        if (!(x = call(W, i, od_t2_load_method, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)))
+        if (!(x = call(W, i, i->op == OD_HOP_LoadMethod ? (const void *)od_t2_load_method
+                                                         : (const void *)od_t2_before_with,
+                       OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)))
             return -1;
         x->imm = attr_site(W, i);
         x->outs_in_args = 1;
@@ -1062,6 +1111,25 @@ static int lower_instr(Lower *W, OdHirInstr *i)
                 return -1;
         }
         break;
+    case OD_HOP_BinaryOp: {
+        /* `s += t` whose s dies here: the helper may extend the string in place */
+        int k = append_local(i);
+        OdHirInstr *s = k >= -1 ? root(i->ops[0]) : NULL;
+        if (s && owned(s) && s->op != OD_HOP_Param && s != root(i->ops[1])
+            && !BIT_GET(W->after + (size_t)i->id * W->words, s->id)) {
+            if (!(x = call(W, i, od_t2_str_append, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)))
+                return -1;
+            x->imm = i->imm | (long long)(k + 1) << 8;
+            W->consumed = s;
+        } else {
+            const OdT2HelperInfo *h = od_t2_helper_for(i->op);
+            if (!(x = call(W, i, h->fn, h->check, h->exit_kind, h->reason)))
+                return -1;
+        }
+        if (k >= 0)
+            W->fcur[k] = FK_UNKNOWN;    /* as frame_walk says */
+        break;
+    }
     default: {
         const OdT2HelperInfo *h = od_t2_helper_for(i->op);
         if (!h)
@@ -1080,7 +1148,9 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         return -1;
     if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && poll_after_call(W, i, out2) < 0)
         return -1;
-    return release_after(W, i, NULL);
+    OdHirInstr *moved = W->consumed;
+    W->consumed = NULL;
+    return release_after(W, i, moved);
 }
 
 /* ---- edges ----------------------------------------------------------------------------- */
@@ -1247,9 +1317,30 @@ static int lower_terminator(Lower *W, OdHirBlock *b)
         if (!(owned(r) && !BIT_GET(W->live_out + (size_t)b->id * W->words, r->id)) &&
             incref_vreg(W, v, 0) < 0)
             return -1;
-        /* the rest of what it uses (its frame state) dies here */
+        /* What the locals hold moves into their frame slots: the interpreter releases a
+         * local's object when the frame is cleared, after it left the thread's frame stack
+         * (a finalizer then does not find this frame running: test_frame's
+         * test_sneaky_frame_object_teardown); the old value each slot held (a write-back
+         * of an earlier value of that local) is released now. */
         uint64_t *done = W->tmp;
         memset(done, 0, sizeof(uint64_t) * (size_t)W->words);
+        int nl = t->fs->nlocals < W->nlocals ? t->fs->nlocals : W->nlocals;
+        for (int k = 0; k < nl; k++) {
+            OdHirInstr *q = root(t->fs->slots[k]);
+            if (!owned(q))
+                continue;
+            int s = W->vreg[q->id], old = new_vreg(W->L, OD_VR_GPR);
+            if (old < 0 || ((q == r || BIT_GET(done, q->id)) && incref_vreg(W, s, 0) < 0)
+                || !(x = emit(W, OD_LOP_StoreLocal, 1)))
+                return -1;
+            x->src[0] = s;
+            x->imm = k;
+            x->dst = old;
+            if (decref_vreg(W, old, 1) < 0)
+                return -1;
+            BIT_SET(done, q->id);
+        }
+        /* the rest of what it uses (its frame state) dies here */
         int err = 0;
         FOR_USES(t, q, {
             if (!err && q != r && owned(q) && !BIT_GET(done, q->id)) {
@@ -1357,7 +1448,8 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
         for (OdHirInstr *i = W.order[k]->first; i; i = i->next) {
             W.by_id[i->id] = i;
             nsites += i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr || i->op == OD_HOP_LoadMethod;
-            if (i->op == OD_HOP_MethodSelf && i->ops[0] && i->ops[0]->op == OD_HOP_LoadMethod)
+            if ((i->op == OD_HOP_MethodSelf && i->ops[0] && i->ops[0]->op == OD_HOP_LoadMethod)
+                || (i->op == OD_HOP_WithEnter && i->ops[0] && i->ops[0]->op == OD_HOP_BeforeWith))
                 W.mself[i->ops[0]->id] = i;
             if (tracked(i) && (W.vreg[i->id] = new_vreg(L, unboxed_kind(i->type) == OD_XV_CDOUBLE
                                                                 ? OD_VR_XMM : OD_VR_GPR)) < 0)

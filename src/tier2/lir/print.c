@@ -49,7 +49,7 @@ PyObject *od_lir_print(const OdLir *L)
                 put_vreg(&o, L, i->src[s]);
             }
             switch (i->op) {
-            case OD_LOP_LoadLocal: case OD_LOP_SetPrev: case OD_LOP_LoadMem:
+            case OD_LOP_LoadLocal: case OD_LOP_SetPrev: case OD_LOP_LoadMem: case OD_LOP_StoreLocal:
                 od_text_put(&o, " %lld", i->imm);
                 break;
             case OD_LOP_GuardVersion: case OD_LOP_GuardKeys:

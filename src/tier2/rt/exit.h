@@ -51,9 +51,10 @@ struct OdT2State {
 
 /* Process-wide counts for stats(): `entries` counts frames tier-2 code ran (its prologue
  * adds one: stats()["tier2"]["frames"]); `direct_calls` the calls from tier-2 code that
- * pushed the callee's frame themselves (rt/call.c; stats()["tier2"]["direct_calls"]). */
+ * pushed the callee's frame themselves (rt/call.c; stats()["tier2"]["direct_calls"]);
+ * `str_appends_in_place` the `s += t` that extended s's string in place (od_t2_str_append). */
 typedef struct {
-    uint64_t compiled, refused, recompiled, given_up, entries, direct_calls;
+    uint64_t compiled, refused, recompiled, given_up, entries, direct_calls, str_appends_in_place;
     uint64_t exits[OD_T2X__COUNT];
 } OdT2Stats;
 extern OdT2Stats od_t2_stats;

@@ -1,6 +1,7 @@
 /* tier2/rt/helpers.c — the generic operations of tier-2 code (helpers.h). */
 #include "helpers.h"
 #include "../lir/lir.h"
+#include "exit.h"
 #include "../../runtime/gen_resume.h"
 
 #include <string.h>
@@ -52,6 +53,60 @@ OD_T2_HELPER(od_t2_binary_op)
     }
     PyErr_SetString(PyExc_SystemError, "overdrive tier 2: unknown binary operator");
     return 0;
+}
+
+/* Whether PyUnicode_Resize can grow s in place and t's characters then fit in it: s is an
+ * exact, ready, unhashed, not interned str no one else holds (what unicodeobject.c's
+ * unicode_modifiable checks), of a kind wide enough for t. */
+static int str_extends_in_place(PyObject *s, PyObject *t)
+{
+    return Py_REFCNT(s) == 1 && PyUnicode_IS_READY(s) && PyUnicode_IS_READY(t)
+           && !PyUnicode_CHECK_INTERNED(s) && ((PyASCIIObject *)s)->hash == -1
+           && PyUnicode_GET_LENGTH(s) > 0
+           && PyUnicode_KIND(t) <= PyUnicode_KIND(s)
+           && !(PyUnicode_IS_ASCII(s) && !PyUnicode_IS_ASCII(t))
+           && PyUnicode_GET_LENGTH(s) <= PY_SSIZE_T_MAX - PyUnicode_GET_LENGTH(t);
+}
+
+/* `s += t` / `s = s + t` where the code's reference to s dies (lower.c): the interpreter's
+ * BINARY_OP_INPLACE_ADD_UNICODE drops the local's reference and lets PyUnicode_Append extend
+ * the string when the stack's is the last one; without it a loop building a string copies
+ * it whole at every step (quadratic). Here the code's reference is the one handed over, and
+ * the frame's copy of s (a write-back) is dropped first, as the interpreter drops its local:
+ * the refcount then says whether anything else can see the string, and only a string with
+ * one reference is ever resized. PyUnicode_Resize leaves s intact when it fails (unlike
+ * PyUnicode_Append, which releases it), so an error leaves the code's reference in place for
+ * the exit. */
+OD_T2_HELPER(od_t2_str_append)
+{
+    PyObject *s = args[0], *t = args[1], *r;
+    int local = (int)(imm >> 8) - 1;
+    if (!PyUnicode_CheckExact(s) || !PyUnicode_CheckExact(t)) {
+        r = (PyObject *)od_t2_binary_op(f, args, imm & 0xff, obj);
+        if (r)
+            Py_DECREF(s);       /* consumed on success, whatever the types */
+        return R(r);
+    }
+    if (local >= 0 && f->localsplus[local] == s) {
+        /* the frame's reference (the next instruction rebinds the local); the code's
+         * keeps s alive */
+        f->localsplus[local] = NULL;
+        Py_DECREF(s);
+    }
+    if (str_extends_in_place(s, t)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(s), m = PyUnicode_GET_LENGTH(t);
+        r = s;
+        if (m && PyUnicode_Resize(&r, n + m) < 0)
+            return 0;
+        if (m)
+            _PyUnicode_FastCopyCharacters(r, n, t, 0, m);
+        od_t2_stats.str_appends_in_place++;
+        return R(r);
+    }
+    r = PyUnicode_Concat(s, t);
+    if (r)
+        Py_DECREF(s);
+    return R(r);
 }
 
 OD_T2_HELPER(od_t2_compare)
@@ -107,6 +162,51 @@ OD_T2_HELPER(od_t2_truth)
 
 /* od_t2_load_attr, od_t2_store_attr, od_t2_load_method: rt/attr.c */
 
+/* _PyObject_LookupSpecial (not exported): the type's attribute, bound to o. */
+static PyObject *lookup_special(PyObject *o, PyObject *name)
+{
+    PyObject *r = _PyType_Lookup(Py_TYPE(o), name);
+    if (!r)
+        return NULL;
+    descrgetfunc get = Py_TYPE(r)->tp_descr_get;
+    return get ? get(r, o, (PyObject *)Py_TYPE(o)) : Py_NewRef(r);
+}
+
+/* BEFORE_WITH: __enter__ and __exit__ looked up in that order (with the interpreter's
+ * messages when missing), then __enter__() called. */
+OD_T2_HELPER(od_t2_before_with)
+{
+    (void)f, (void)imm, (void)obj;
+    static PyObject *enter_name, *exit_name;
+    if (!enter_name && !(enter_name = PyUnicode_InternFromString("__enter__")))
+        return -1;
+    if (!exit_name && !(exit_name = PyUnicode_InternFromString("__exit__")))
+        return -1;
+    PyObject *mgr = args[0], *enter = lookup_special(mgr, enter_name), *exit, *res;
+    if (!enter) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "'%.200s' object does not support the context "
+                         "manager protocol", Py_TYPE(mgr)->tp_name);
+        return -1;
+    }
+    if (!(exit = lookup_special(mgr, exit_name))) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "'%.200s' object does not support the context "
+                         "manager protocol (missed __exit__ method)", Py_TYPE(mgr)->tp_name);
+        Py_DECREF(enter);
+        return -1;
+    }
+    res = PyObject_CallNoArgs(enter);
+    Py_DECREF(enter);
+    if (!res) {
+        Py_DECREF(exit);
+        return -1;
+    }
+    args[0] = exit;
+    args[1] = res;
+    return 0;
+}
+
 /* LOAD_GLOBAL: NULL without an exception when the name is unbound (the interpreter raises
  * the NameError) or a dict is not exactly a dict (the interpreter's general path). */
 OD_T2_HELPER(od_t2_load_global)
@@ -156,6 +256,122 @@ OD_T2_HELPER(od_t2_build_slice)
     return R(PySlice_New(args[0], args[1], imm == 3 ? args[2] : NULL));
 }
 
+/* BUILD_SET: the items added in stack order (the first error, e.g. an unhashable item,
+ * ends it). */
+OD_T2_HELPER(od_t2_build_set)
+{
+    (void)f, (void)obj;
+    PyObject *set = PySet_New(NULL);
+    for (long long k = 0; set && k < imm; k++)
+        if (PySet_Add(set, args[k]) < 0)
+            Py_CLEAR(set);
+    return R(set);
+}
+
+static PyObject *dict_from(PyObject *const *keys, Py_ssize_t kstep, PyObject *const *values,
+                           Py_ssize_t vstep, Py_ssize_t n)
+{
+    /* what _PyDict_FromItems (not exported) does, in the same order: a later equal key
+     * replaces the value, the first one's position stays */
+    PyObject *d = _PyDict_NewPresized(n);
+    for (Py_ssize_t k = 0; d && k < n; k++)
+        if (PyDict_SetItem(d, keys[k * kstep], values[k * vstep]) < 0)
+            Py_CLEAR(d);
+    return d;
+}
+
+/* BUILD_MAP: k0, v0, k1, v1, ... */
+OD_T2_HELPER(od_t2_build_map)
+{
+    (void)f, (void)obj;
+    return R(dict_from(args, 2, args + 1, 2, (Py_ssize_t)(imm / 2)));
+}
+
+/* BUILD_CONST_KEY_MAP: values..., then the tuple of keys. */
+OD_T2_HELPER(od_t2_build_const_key_map)
+{
+    (void)f, (void)obj;
+    PyObject *keys = args[imm - 1];
+    Py_ssize_t n = (Py_ssize_t)imm - 1;
+    if (!PyTuple_CheckExact(keys) || PyTuple_GET_SIZE(keys) != n) {
+        PyErr_SetString(PyExc_SystemError, "bad BUILD_CONST_KEY_MAP keys argument");
+        return 0;
+    }
+    return R(dict_from(&PyTuple_GET_ITEM(keys, 0), 1, args, 1, n));
+}
+
+/* BUILD_STRING: the pieces (strs) joined. */
+OD_T2_HELPER(od_t2_build_string)
+{
+    (void)f, (void)obj;
+    PyObject *empty = PyUnicode_New(0, 0);     /* the interpreter's empty-string singleton */
+    if (!empty)
+        return 0;
+    PyObject *r = _PyUnicode_JoinArray(empty, args, (Py_ssize_t)imm);
+    Py_DECREF(empty);
+    return R(r);
+}
+
+/* FORMAT_VALUE (imm: its oparg): the conversion (!s, !r, !a), then format() with the spec
+ * when there is one; an exact str without a spec is its own result. */
+OD_T2_HELPER(od_t2_format_value)
+{
+    (void)f, (void)obj;
+    PyObject *value = args[0], *spec = (imm & FVS_MASK) == FVS_HAVE_SPEC ? args[1] : NULL;
+    PyObject *converted = NULL, *r;
+    switch (imm & FVC_MASK) {
+    case FVC_NONE: break;
+    case FVC_STR: converted = PyObject_Str(value); break;
+    case FVC_REPR: converted = PyObject_Repr(value); break;
+    case FVC_ASCII: converted = PyObject_ASCII(value); break;
+    default:
+        PyErr_Format(PyExc_SystemError, "unexpected conversion flag %d", (int)(imm & FVC_MASK));
+        return 0;
+    }
+    if ((imm & FVC_MASK) != FVC_NONE) {
+        if (!converted)
+            return 0;
+        value = converted;
+    }
+    if (PyUnicode_CheckExact(value) && !spec)
+        r = Py_NewRef(value);
+    else
+        r = PyObject_Format(value, spec);
+    Py_XDECREF(converted);
+    return R(r);
+}
+
+/* LIST_EXTEND (list, iterable), with the interpreter's message for a non-iterable. */
+OD_T2_HELPER(od_t2_list_extend)
+{
+    (void)f, (void)imm, (void)obj;
+    PyObject *it = args[1], *none = _PyList_Extend((PyListObject *)args[0], it);
+    if (!none) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError) && Py_TYPE(it)->tp_iter == NULL
+            && !PySequence_Check(it)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "Value after * must be an iterable, not %.200s",
+                         Py_TYPE(it)->tp_name);
+        }
+        return -1;
+    }
+    Py_DECREF(none);
+    return 0;
+}
+
+OD_T2_HELPER(od_t2_set_add)
+{
+    (void)f, (void)imm, (void)obj;
+    return PySet_Add(args[0], args[1]);
+}
+
+/* MAP_ADD (dict, key, value). */
+OD_T2_HELPER(od_t2_map_add)
+{
+    (void)f, (void)imm, (void)obj;
+    return PyDict_SetItem(args[0], args[1], args[2]);
+}
+
 OD_T2_HELPER(od_t2_list_append)
 {
     (void)f, (void)imm, (void)obj;
@@ -197,6 +413,80 @@ OD_T2_HELPER(od_t2_unpack)
     if (PyList_CheckExact(s) && PyList_GET_SIZE(s) == imm)
         return R(PyList_AsTuple(s));
     return 0;
+}
+
+/* MAKE_CELL (imm: slot): the slot's value (an argument, or NULL) moves into a new cell. */
+OD_T2_HELPER(od_t2_make_cell)
+{
+    (void)args, (void)obj;
+    PyObject **slot = &f->localsplus[imm], *cell = PyCell_New(*slot), *old = *slot;
+    if (!cell)
+        return -1;
+    *slot = cell;
+    Py_XDECREF(old);
+    return 0;
+}
+
+/* COPY_FREE_VARS (imm: n): the function's closure cells into the slots after the locals
+ * and the cells. */
+OD_T2_HELPER(od_t2_copy_free_vars)
+{
+    (void)args, (void)obj;
+    PyCodeObject *co = f->f_code;
+    PyObject *closure = f->f_func->func_closure;
+    int at = co->co_nlocals + co->co_nplaincellvars;
+    for (long long k = 0; k < imm; k++)
+        f->localsplus[at + k] = Py_NewRef(PyTuple_GET_ITEM(closure, k));
+    return 0;
+}
+
+/* LOAD_DEREF: the cell's contents; NULL without an exception when it is empty (the code
+ * deopts and the interpreter raises its NameError or UnboundLocalError). */
+OD_T2_HELPER(od_t2_load_deref)
+{
+    (void)f, (void)imm, (void)obj;
+    return R(Py_XNewRef(PyCell_GET(args[0])));
+}
+
+OD_T2_HELPER(od_t2_store_deref)
+{
+    (void)f, (void)imm, (void)obj;
+    PyObject *old = PyCell_GET(args[0]);
+    PyCell_SET(args[0], Py_NewRef(args[1]));
+    Py_XDECREF(old);    /* last: its finalizer sees the new value */
+    return 0;
+}
+
+/* DELETE_DEREF: -1 without an exception when already empty (the interpreter raises). */
+OD_T2_HELPER(od_t2_delete_deref)
+{
+    (void)f, (void)imm, (void)obj;
+    PyObject *old = PyCell_GET(args[0]);
+    if (!old)
+        return -1;
+    PyCell_SET(args[0], NULL);
+    Py_DECREF(old);
+    return 0;
+}
+
+/* MAKE_FUNCTION (imm: its flags): operands [defaults] [kwdefaults] [annotations] [closure]
+ * code, bottom first; the function gets them as the interpreter sets them. */
+OD_T2_HELPER(od_t2_make_function)
+{
+    (void)obj;
+    int k = __builtin_popcount((unsigned)imm & 0xf);
+    PyFunctionObject *fn = (PyFunctionObject *)PyFunction_New(args[k], f->f_globals);
+    if (!fn)
+        return 0;
+    if (imm & 0x08)
+        fn->func_closure = Py_NewRef(args[--k]);
+    if (imm & 0x04)
+        fn->func_annotations = Py_NewRef(args[--k]);
+    if (imm & 0x02)
+        fn->func_kwdefaults = Py_NewRef(args[--k]);
+    if (imm & 0x01)
+        fn->func_defaults = Py_NewRef(args[--k]);
+    return R(fn);
 }
 
 OD_T2_HELPER(od_t2_box_int)

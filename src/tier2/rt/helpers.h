@@ -4,7 +4,9 @@
  *   intptr_t helper(_PyInterpreterFrame *f, PyObject **args, long long imm, PyObject *obj)
  * `args` is the caller's outgoing area holding the operands (object pointers, or the bits of
  * an int64/double), `imm` the HIR instruction's immediate (or the operand count of a
- * variadic one), `obj` its constant (a name, kwnames). Operands are borrowed: a helper
+ * variadic one; FormatValue's and MakeFunction's flags, which say how many operands they
+ * have), `obj` its
+ * constant (a name, kwnames). Operands are borrowed: a helper
  * never consumes them. Results are new references. Each does what the interpreter's
  * instruction does, through the same C-API functions, so results and error messages are
  * the interpreter's. The HIR ops that lower to a helper are declared once, in
@@ -39,12 +41,26 @@
     X(BuildTuple, od_t2_build_tuple, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                 \
     X(BuildList, od_t2_build_list, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                   \
     X(BuildSlice, od_t2_build_slice, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                 \
+    X(BuildSet, od_t2_build_set, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
+    X(BuildMap, od_t2_build_map, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
+    X(BuildConstKeyMap, od_t2_build_const_key_map, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)   \
+    X(BuildString, od_t2_build_string, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)               \
+    X(FormatValue, od_t2_format_value, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)               \
     X(ListAppend, od_t2_list_append, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                  \
+    X(ListExtend, od_t2_list_extend, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                  \
+    X(SetAdd, od_t2_set_add, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                          \
+    X(MapAdd, od_t2_map_add, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                          \
     X(ListToTuple, od_t2_list_to_tuple, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)              \
     X(Subscr, od_t2_subscr, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                          \
     X(StoreSubscr, od_t2_store_subscr, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                \
     X(DeleteSubscr, od_t2_delete_subscr, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)              \
-    X(UnpackSequence, od_t2_unpack, OD_CHK_NULL, OD_XK_ERROR_OR_DEOPT, OD_T2X_HELPER_DEOPT)
+    X(UnpackSequence, od_t2_unpack, OD_CHK_NULL, OD_XK_ERROR_OR_DEOPT, OD_T2X_HELPER_DEOPT)  \
+    X(MakeCell, od_t2_make_cell, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                      \
+    X(CopyFreeVars, od_t2_copy_free_vars, OD_CHK_NONE, OD_XK_ERROR, OD_T2X_ERROR)            \
+    X(LoadDeref, od_t2_load_deref, OD_CHK_NULL, OD_XK_DEOPT, OD_T2X_UNBOUND_LOCAL)           \
+    X(StoreDeref, od_t2_store_deref, OD_CHK_NONE, OD_XK_ERROR, OD_T2X_ERROR)                 \
+    X(DeleteDeref, od_t2_delete_deref, OD_CHK_NEG, OD_XK_DEOPT, OD_T2X_UNBOUND_LOCAL)        \
+    X(MakeFunction, od_t2_make_function, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)
 
 #define OD_T2_DECLARE(op, fn, check, kind, reason) OD_T2_HELPER(fn);
 OD_T2_HELPER_OPS(OD_T2_DECLARE)
@@ -56,7 +72,14 @@ OD_T2_HELPER(od_t2_truth);        /* 1, 0, or -1 with an exception; imm 1: OD_T2
                                    * first for an object that is not of a builtin type */
 OD_T2_HELPER(od_t2_load_method);  /* args[0] <- method or NULL, args[1] <- self or attribute;
                                    * 0, or -1 with an exception */
+OD_T2_HELPER(od_t2_before_with);  /* args[0]: the manager in, its bound __exit__ out; args[1]
+                                   * <- what __enter__() returned; 0, or -1 with an exception */
 OD_T2_HELPER(od_t2_for_iter);     /* next item, OD_T2_DONE, or NULL with an exception */
+OD_T2_HELPER(od_t2_str_append);  /* `s + t`, `s += t` (imm: NB_ADD or NB_INPLACE_ADD, and
+                                   * (k + 1) << 8 for the local k that may hold s) when the
+                                   * code's reference to s dies here: on success that
+                                   * reference is consumed (extended in place when it is the
+                                   * only one); on failure it is still the code's */
 OD_T2_HELPER(od_t2_for_iter_sync); /* the same, or OD_T2_SYNC (nothing done) for an
                                     * iterator whose next may run Python code */
 
