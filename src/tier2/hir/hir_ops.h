@@ -40,7 +40,11 @@
 
 #define OD_HIR_OPS(X)                                                                      \
     /* values */                                                                           \
-    X(Param, 0, NONE, 0, Object)                    /* imm: local index */                 \
+    X(Param, 0, NONE, 0, OptObject)                 /* imm: local index (an argument is \
+        Object; in an OSR function any other local may be NULL) */                         \
+    X(OsrStack, 0, NONE, OD_HE_READS, Object)       /* imm: value-stack slot taken over at \
+        an OSR entry (the reference moves to the code; READS: kept even when unused, so  \
+        the lowering releases it) */                                                       \
     X(Const, 0, NONE, 0, Top)                       /* obj (boxed), or imm (unboxed) */    \
     X(Phi, -1, ANY, 0, Top)                         /* one operand per predecessor */      \
     X(Snapshot, 0, NONE, OD_HE_STATE, Void)                                                \

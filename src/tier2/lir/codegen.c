@@ -664,19 +664,21 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_mov_mr(a, OD_RSP, OD_LIR_OFF_UNIT, OD_RDX);
     od_mov_rm(a, OD_RAX, OD_RSI, (int32_t)offsetof(PyThreadState, cframe));
     od_mov_mr(a, OD_RSP, OD_LIR_OFF_CFRAME, OD_RAX);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.entries);    /* stats: tier-2 frames */
-    od_add_mi(a, OD_RAX, 0, 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyInterpreterState_Get()->ceval.eval_breaker);
-    od_cmp32_mi(a, OD_RAX, 0, 0);
-    od_jcc(a, OD_CC_NE, c.entry_exit);
-    /* CPython's warm-up count, kept as RESUME keeps it: the entry at which the interpreter
-     * would quicken the code object lets the interpreter run the frame (once), so the
-     * adaptive bytecode is quickened and specializes as without the JIT (tier 1 does the
-     * same). */
     OdLabel warm = od_label_new(a), warmed = od_label_new(a);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)L->code);
-    od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
-    od_jcc(a, OD_CC_NE, warm);
+    if (L->osr < 0) {
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.entries);    /* stats: tier-2 frames */
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyInterpreterState_Get()->ceval.eval_breaker);
+        od_cmp32_mi(a, OD_RAX, 0, 0);
+        od_jcc(a, OD_CC_NE, c.entry_exit);
+        /* CPython's warm-up count, kept as RESUME keeps it: the entry at which the
+         * interpreter would quicken the code object lets the interpreter run the frame
+         * (once), so the adaptive bytecode is quickened and specializes as without the JIT
+         * (tier 1 does the same). */
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)L->code);
+        od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
+        od_jcc(a, OD_CC_NE, warm);
+    }
     od_label_bind(a, warmed);
     /* body */
     for (int b = 0; b < L->nblocks; b++) {

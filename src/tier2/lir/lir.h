@@ -225,6 +225,9 @@ typedef struct {
     int nslots;         /* spill slots */
     int out_slots;      /* outgoing-area slots CallH needs */
     int frame_bytes;    /* codegen: stack frame below the saved registers */
+    int osr;            /* -1, or an OSR function's loop header (hir.h): its prologue
+                         * neither polls the eval breaker (the header's Poll does) nor
+                         * counts CPython's warm-up (the frame is running already) */
     char reason[256];   /* why lowering refused */
 } OdLir;
 

@@ -855,8 +855,16 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             return -1;
         x->imm = i->imm;
         x->dst = W->vreg[i->id];
-        if (incref_vreg(W, x->dst, 0) < 0)
+        if (incref_vreg(W, x->dst, nullable(i)) < 0)
             return -1;
+        return release_after(W, i, NULL);
+    case OD_HOP_OsrStack:
+        /* the frame's reference moves into the code (the OSR entry empties the frame's
+         * stack: tier2.c od_tier2_osr) */
+        if (!(x = emit(W, OD_LOP_LoadLocal, 0)))
+            return -1;
+        x->imm = W->fn->code->co_nlocalsplus + i->imm;
+        x->dst = W->vreg[i->id];
         return release_after(W, i, NULL);
     case OD_HOP_Const: case OD_HOP_Phi:
         return 0;
@@ -1305,6 +1313,7 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     memset(L, 0, sizeof *L);
     L->hir = fn;
     L->code = fn->code;
+    L->osr = fn->osr;
     if (!od_t2_helpers_usable()) {
         snprintf(L->reason, sizeof L->reason, "this CPython's range iterator layout is not 3.11's");
         return 1;
