@@ -480,8 +480,8 @@ PyObject *od_tier2_osr(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
 {
     PyCodeObject *co = f->f_code;
     int header = (int)(f->prev_instr + 1 - _PyCode_CODE(co));
-    u->exits[OD_EXIT_OSR]++;
-    od_stats.exits[OD_EXIT_OSR]++;
+    /* Not counted as an exit: the frame stays in compiled code (info()'s "tier2" counts
+     * the OSR entries). */
     OdCodeState *st = od_code_state(co, 0);
     OdT2Unit *o = NULL;
     if (st && st->unit && od_config.tier2_threshold >= 0 && !ts->cframe->use_tracing)
