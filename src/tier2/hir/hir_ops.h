@@ -76,6 +76,13 @@
         index. Deopts when the values are not in use; releases the old value */            \
     X(StoreSlot, 2, BOXED, OD_HE_RW, Void) /* owner, value; imm: byte offset; releases the \
         old value */                                                                       \
+    /* list items by a constant index (passes/subscr.c): the operand is an exact list     \
+     * (guarded: a list's class cannot change); deopts when the index is out of range     \
+     * (the interpreter raises IndexError) */                                              \
+    X(LoadListItem, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: index >= 0; a new \
+        reference */                                                                       \
+    X(StoreListItem, 2, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* list, value; imm: index;   \
+        releases the old item */                                                           \
     /* generic operations on boxed values (runtime helpers; any type) */                   \
     X(BinaryOp, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)   /* imm: NB_* */               \
     X(Compare, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)    /* imm: Py_LT.. */            \

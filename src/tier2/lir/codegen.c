@@ -33,6 +33,7 @@ const int od_lir_nxmms = 14;
 #define OFF_VERSION ((int32_t)offsetof(PyDictObject, ma_version_tag))
 #define OFF_TYPE ((int32_t)offsetof(PyObject, ob_type))
 #define OFF_SIZE ((int32_t)offsetof(PyVarObject, ob_size))
+#define OFF_LIST_ITEMS ((int32_t)offsetof(PyListObject, ob_item))
 #define OFF_DIGIT0 ((int32_t)offsetof(PyLongObject, ob_digit))
 #define OFF_FVAL ((int32_t)offsetof(PyFloatObject, ob_fval))
 #define OFF_VALUES (-4 * (int32_t)sizeof(PyObject *))   /* _PyObject_ValuesPointer */
@@ -263,9 +264,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_cmp_ri(a, OD_RCX, 4);
         od_jcc(a, OD_CC_A, X);
         break;
-    case OD_LOP_GuardFloat:
+    case OD_LOP_GuardFloat: case OD_LOP_GuardList:
         r = gin(c, i->src[0], OD_RAX);
-        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyFloat_Type);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)(i->op == OD_LOP_GuardFloat ? &PyFloat_Type
+                                                                            : &PyList_Type));
         od_cmp_rm(a, OD_RCX, r, OFF_TYPE);
         od_jcc(a, OD_CC_NE, X);
         break;
@@ -302,6 +304,15 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     case OD_LOP_LoadField:
         r = gin(c, i->src[0], OD_RAX);
+        if (i->imm2 == 2) {
+            /* an item of an exact list: in range (ob_size > index), never NULL */
+            od_cmp_mi(a, r, OFF_SIZE, (int32_t)i->imm);
+            od_jcc(a, OD_CC_LE, X);
+            od_mov_rm(a, OD_RCX, r, OFF_LIST_ITEMS);
+            od_mov_rm(a, OD_RCX, OD_RCX, 8 * (int32_t)i->imm);
+            gout(c, i->dst, OD_RCX);
+            break;
+        }
         if (i->imm2) {
             od_mov_rm(a, OD_RCX, r, OFF_VALUES);
             od_test_rr(a, OD_RCX, OD_RCX);
@@ -317,6 +328,16 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     case OD_LOP_StoreField: {
         r = gin(c, i->src[0], OD_RAX);
         int32_t at = (int32_t)i->imm;
+        if (i->imm2 == 2) {
+            od_cmp_mi(a, r, OFF_SIZE, (int32_t)i->imm);
+            od_jcc(a, OD_CC_LE, X);
+            od_mov_rm(a, OD_RCX, r, OFF_LIST_ITEMS);
+            q = gin(c, i->src[1], OD_RDX);
+            od_mov_rm(a, OD_RAX, OD_RCX, 8 * (int32_t)i->imm);
+            od_mov_mr(a, OD_RCX, 8 * (int32_t)i->imm, q);
+            gout(c, i->dst, OD_RAX);
+            break;
+        }
         if (i->imm2) {
             od_mov_rm(a, OD_RCX, r, OFF_VALUES);
             od_test_rr(a, OD_RCX, OD_RCX);
@@ -328,7 +349,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         OdReg old = r == OD_RAX ? OD_RCX : OD_RAX;
         od_mov_rm(a, old, r, at);
         od_mov_mr(a, r, at, q);
-        if (i->imm2) {
+        if (i->imm2 == 1) {
             /* a new attribute: its index goes into the values' insertion order, out of
              * line (rcx = the values) */
             Stub *s = stub(c, 4);
