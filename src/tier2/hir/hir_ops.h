@@ -135,6 +135,9 @@
     X(FloatSub, 2, CDBL, 0, CDouble)                                                       \
     X(FloatMul, 2, CDBL, 0, CDouble)                                                       \
     X(FloatDiv, 2, CDBL, OD_HE_DEOPT, CDouble)                /* deopt on division by 0 */ \
+    X(FloatPow, 2, CDBL, OD_HE_DEOPT, CDouble)  /* libm pow as float ** computes it for a    \
+        positive finite base and a finite exponent; deopts otherwise, or when the result     \
+        is out of range (the interpreter computes or raises) */                              \
     X(FloatCompare, 2, CDBL, 0, CBool)                        /* imm: Py_LT.. */           \
     /* reference counting (placeholders for the refcount pass) */                          \
     X(IncRef, 1, BOXED, OD_HE_WRITES, Void)                                                \

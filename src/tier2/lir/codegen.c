@@ -522,6 +522,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         } else if (i->check == OD_CHK_NEG) {
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_S, X);
+        } else if (i->check == OD_CHK_BITS) {
+            od_mov_ri(a, OD_RCX, OD_T2_POW_FAIL);
+            od_cmp_rr(a, OD_RAX, OD_RCX);
+            od_jcc(a, OD_CC_E, X);
         }
         if (i->outs_in_args) {
             od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));

@@ -114,6 +114,7 @@ enum {
     OD_CHK_NULL,     /* NULL: exit */
     OD_CHK_NEG,      /* negative: exit */
     OD_CHK_DONE,     /* ForIter: (PyObject *)1 exhausted, NULL exit */
+    OD_CHK_BITS,     /* a double's bits: OD_T2_POW_FAIL exit (rt/helpers.h) */
 };
 
 typedef struct {
@@ -176,6 +177,8 @@ typedef struct {
     X(INT_OVERFLOW, "int arithmetic left int64", 1)                                          \
     X(LIST_INDEX, "a list item's constant index out of range (the interpreter raises)", 1)   \
     X(FLOAT_ZERO_DIV, "float division by zero (the interpreter raises)", 1)                  \
+    X(FLOAT_POW, "float ** off its fast case: a base not positive and finite, an exponent "   \
+                 "not finite, a result out of range (the interpreter computes or raises)", 1) \
     X(UNBOUND_LOCAL, "unbound local (the interpreter raises)", 0)                           \
     X(UNSUPPORTED, "an instruction tier 2 leaves to the interpreter (raise, ...)", 0)        \
     X(HELPER_DEOPT, "a helper met a case it leaves to the interpreter", 0)                   \
