@@ -449,13 +449,17 @@ static OdT2Unit *osr_unit(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame
         return NULL;
     s->units = grown;
     s->osr_compiles++;
-    /* Locals bound now are guarded at entry (bound at the next OSR entry too, mostly). */
+    /* What the locals hold now is guarded at entry (the same at the next OSR entry,
+     * mostly): bound, and an exact float or small int as such (hir.h OD_OSR_*). */
     int nl = co->co_nlocals;
     unsigned char small[64], *bound = nl <= 64 ? small : malloc((size_t)nl);
     if (!bound)
         return NULL;
-    for (int k = 0; k < nl; k++)
-        bound[k] = f->localsplus[k] != NULL;
+    for (int k = 0; k < nl; k++) {
+        PyObject *v = f->localsplus[k];
+        bound[k] = !v ? OD_OSR_UNBOUND : PyFloat_CheckExact(v) ? OD_OSR_FLOAT
+                   : PyLong_CheckExact(v) && Py_ABS(Py_SIZE(v)) <= 2 ? OD_OSR_INT : OD_OSR_OBJECT;
+    }
     OdT2Unit *u = NULL;
     PyObject *exc_type, *exc_val, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_val, &exc_tb);

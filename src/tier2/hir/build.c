@@ -619,9 +619,11 @@ static int enter_function(Builder *B)
 /* The entry state of an OSR function (fn->osr >= 0): every local is read from the running
  * frame, which keeps it while tier-2 code runs (a Param, re-read like an argument; NULL
  * possible unless it is an argument), and the value stack at the loop header moves into the
- * code (OsrStack, owned). A local bound when the unit is compiled (B->osr_bound) is guarded
- * not to be NULL at entry (a failed guard resumes the interpreter at the header), so the
- * loop reads it without CheckBound. */
+ * code (OsrStack, owned). What the frame holds when the unit is compiled (B->osr_bound, per
+ * local: OD_OSR_*) is guarded at entry (a failed guard resumes the interpreter at the
+ * header): a bound local not to be NULL, so the loop reads it without CheckBound; an exact
+ * float or int to be one, as Box(Unbox(local)), so that the loop's phi of it can be unboxed
+ * (unbox.c; the box of the unbox of the local is the local again where it stays boxed). */
 static int enter_osr(Builder *B, const OdInstr *header)
 {
     PyCodeObject *co = B->co;
@@ -654,14 +656,32 @@ static int enter_osr(Builder *B, const OdInstr *header)
     memcpy(B->pre, B->cur, sizeof(OdHirInstr *) * (size_t)(B->nlocals + B->depth));
     B->pre_depth = B->depth;
     B->pre_offset = header->start;
-    for (int k = nargs; k < B->nlocals; k++) {
-        if (!B->osr_bound || !B->osr_bound[k])
+    for (int k = 0; k < B->nlocals && B->osr_bound; k++) {
+        int what = B->osr_bound[k];
+        OdHirInstr *g;
+        if (what == OD_OSR_UNBOUND)
             continue;
-        OdHirInstr *g = emit(B, OD_HOP_GuardNotNull, 1);
-        if (!g)
+        if (k >= nargs) {
+            if (!(g = emit(B, OD_HOP_GuardNotNull, 1)))
+                return -1;
+            g->ops[0] = B->cur[k];
+            B->cur[k] = g;
+        }
+        if (what != OD_OSR_FLOAT && what != OD_OSR_INT)
+            continue;
+        int fl = what == OD_OSR_FLOAT;
+        OdHirInstr *u, *box;
+        if (!(g = emit(B, OD_HOP_GuardType, 1)))
             return -1;
         g->ops[0] = B->cur[k];
-        B->cur[k] = g;
+        g->itype = g->type = od_type_named(fl ? OD_TN_Float : OD_TN_Int);
+        if (!(u = emit(B, fl ? OD_HOP_UnboxFloat : OD_HOP_UnboxInt, 1)))
+            return -1;
+        u->ops[0] = g;
+        if (!(box = emit(B, fl ? OD_HOP_BoxFloat : OD_HOP_BoxInt, 1)))
+            return -1;
+        box->ops[0] = u;
+        B->cur[k] = box;
     }
     return 0;
 }

@@ -199,6 +199,9 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co);
  * there (OsrStack), then jumps to the header; blocks only reachable before the loop are
  * dropped. Refused (1) when no loop header is there. */
 int od_hir_build_osr(OdHirFunc *fn, PyCodeObject *co, int osr, const unsigned char *bound);
+/* What an OSR entry's `bound` says of a local: the frame held nothing, an object, an exact
+ * float, an exact int of at most two 30-bit digits (what GuardType Int accepts). */
+enum { OD_OSR_UNBOUND, OD_OSR_OBJECT, OD_OSR_FLOAT, OD_OSR_INT };
 
 /* Deterministic text of the function (print.c): a new str, or NULL with an exception. */
 PyObject *od_hir_print(OdHirFunc *fn);
