@@ -339,3 +339,36 @@ def test_no_reference_leaks_across_osr_entries():
     finally:
         overdrive.disable()
     assert osr_entries() - before >= 1
+
+
+def two_frames(x, n, inner):
+    acc = x                         # an int in the inner frame, a float in the outer one
+    if inner:
+        acc += two_frames2(1, n, False)
+    i = 0
+    while i < n:
+        acc = acc * 1 + 1
+        i += 1
+    return acc
+
+
+def test_entry_guard_fails_for_another_frames_types():
+    # the inner frame enters first (its unit guards `acc` as an int at entry); the outer
+    # frame, still in tier 1, enters the same OSR unit with a float: the guard sends it to
+    # the interpreter at the loop header
+    global two_frames2
+    g = two_frames2 = fresh(two_frames)
+    overdrive.disable()
+    expected = outcome(g, (0.5, N, True))
+    g = two_frames2 = fresh(two_frames)
+    overdrive.enable(threshold=0, tier2_threshold=T2)
+    try:
+        before = osr_entries()
+        got = outcome(g, (0.5, N, True))
+        made = osr_entries() - before
+        info = overdrive.info(g)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert made == 2 and info["tier2"]["osr_compiles"] == 1, info["tier2"]
+    assert info["tier2"]["exits"].get("GUARD_TYPE", 0) == 1, info["tier2"]
