@@ -159,6 +159,7 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
     od_codemem_set_limit(od_config.max_code_bytes);
     const char *why = NULL;
     int compact = first_unit_compact(co);
+    od_tier1_osr_backedges = od_osr_backedges();
     OdUnit *u = compact ? od_tier1_compile_compact(co, &why) : od_tier1_compile(co, &why);
     if (!u) {
         st->failed = 1;
@@ -210,6 +211,7 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st)
     const char *why = NULL;
     st->recompile_attempted = 1;    /* first: a recompilation never starts twice */
     od_codemem_set_limit(od_config.max_code_bytes);
+    od_tier1_osr_backedges = od_osr_backedges();
     OdUnit *u = od_tier1_recompile(co, old, &why);
     if (!u)
         return;                     /* keep running the first unit */

@@ -5,6 +5,7 @@
 #include "hook.h"
 
 #include "events.h"
+#include "../tier2/tier2.h"
 #include "../runtime/helpers.h"
 
 void *od_unit_throw_target(_PyInterpreterFrame *f, OdUnit *u)
@@ -34,6 +35,8 @@ PyObject *od_unit_finish(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
             PyErr_SetString(PyExc_SystemError, "overdrive: compiled code failed without an exception");
         return NULL;
     }
+    if (u->last_exit == OD_EXIT_OSR && !throwflag)
+        return od_tier2_osr(ts, f, u);      /* a hot loop: tier 2 takes over, or u goes on */
     /* Exit: prev_instr and stacktop say where the interpreter continues. */
     u->exits[u->last_exit]++;
     od_stats.exits[u->last_exit]++;

@@ -128,6 +128,21 @@ static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
         od_recompile_code(co, st);
 }
 
+/* On-stack replacement: a frame of a tier-1 unit compiled while tier 2 is on leaves at a
+ * loop header once the unit's backward jumps counted down od_osr_backedges() (runtime/
+ * unit.h osr_counter), and continues in tier 2's code for that loop (tier2/tier2.h
+ * od_tier2_osr). OD_OSR_FACTOR back edges per call of tier2_threshold: a loop iteration of
+ * code hot enough to matter costs about what a call of a small function does (measured in
+ * docs/tier2.md, "OSR"). 0 when tier 2 is off. */
+#define OD_OSR_FACTOR 64
+static inline int32_t od_osr_backedges(void)
+{
+    if (od_config.tier2_threshold < 0)
+        return 0;
+    long long n = ((long long)od_config.tier2_threshold + 1) * OD_OSR_FACTOR;
+    return n > (1LL << 30) ? (int32_t)(1 << 30) : (int32_t)n;
+}
+
 /* Run `f` natively: from the start (resume_at NULL) or, for a suspended generator frame,
  * from the native address of its next instruction, or (OD_RESUME_THROW) by unwinding the
  * exception thrown into it (gen.throw()) from the instruction it is suspended at, as the

@@ -27,7 +27,9 @@
     X(UNBOUND_LOCAL, "unbound local or free variable (the interpreter raises it)")  \
     X(WARMUP, "once per code object: the interpreter quickens it at RESUME")              \
     X(TIER2_DEOPT, "tier 2: a guard failed, or an instruction it leaves to the interpreter") \
-    X(TIER2_ERROR, "tier 2: an exception, unwound by the interpreter")
+    X(TIER2_ERROR, "tier 2: an exception, unwound by the interpreter")                  \
+    X(OSR, "a loop's back edges counted out (tier 2 on): the frame continues in tier 2's " \
+           "code for that loop, or in this unit")
 
 typedef enum {
 #define OD_EXIT_ENUM(name, desc) OD_EXIT_##name,
@@ -163,6 +165,10 @@ struct OdUnit {
     int last_exit_opcode;
     int throw_pending;            /* exit with the exception set: resume with throwflag */
     int exit_pending;             /* set by every exit stub: NULL means "exit", not "raised" */
+    /* Tier 1, compiled while tier 2 is on: every backward jump subtracts one; at zero the
+     * code exits with OD_EXIT_OSR at the loop header (hook/enter.c asks tier 2 for an OSR
+     * entry there, tier2/tier2.h od_tier2_osr). Not counted when 0 at compile time. */
+    int32_t osr_counter;
 };
 
 /* Native address of the instruction starting at code unit `i` of u's code, or NULL. */

@@ -11,6 +11,8 @@
 #include "emit.h"
 #include "../runtime/frames.h"
 
+int32_t od_tier1_osr_backedges;
+
 /* ---- helpers ---------------------------------------------------------------------- */
 
 int od_tier1_helper_for(int opcode, HelperFn *fn, int *released)
@@ -773,9 +775,10 @@ static void emit_prologue(Compiler *c)
     od_mov_rm(a, R_BREAKER, R_TS, (int32_t)offsetof(PyThreadState, interp));
     od_add_ri(a, R_BREAKER, (int32_t)offsetof(PyInterpreterState, ceval.eval_breaker));
     od_mov_rm(a, R_CFRAME, R_TS, (int32_t)offsetof(PyThreadState, cframe));
-    if (c->co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)) {
+    if (c->osr || (c->co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))) {
         /* Resuming a suspended generator, coroutine or async generator: continue at the
-         * instruction after its yield. */
+         * instruction after its yield. A frame that left at a back edge for an OSR entry
+         * tier 2 did not give (hook/enter.c): continue at the loop header. */
         OdLabel fresh = od_label_new(a);
         od_test_rr(a, OD_RCX, OD_RCX);
         od_jcc(a, OD_CC_E, fresh);
@@ -921,6 +924,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.stub_thunk = -1;
     c.direct_entry = -1;
     c.nlocalsplus = co->co_nlocalsplus;
+    c.osr = od_tier1_osr_backedges > 0
+            && !(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR));
     od_asm_init(&c.a);
     c.a.no_relax = compact;
     if (od_bytecode_decode(co, &c.bc) < 0) {
@@ -1042,6 +1047,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         goto fail;
     u->code = co;
     u->tier = 1;
+    u->osr_counter = c.osr ? od_tier1_osr_backedges : 0;
     u->ninstrs = c.bc.ninstrs;
     u->ncodeunits = c.bc.ncodeunits;
     u->native_at_unit = calloc((size_t)c.bc.ncodeunits + 1, sizeof(uint32_t));

@@ -12,6 +12,11 @@
 #include "../runtime/unit.h"
 
 OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not);
+/* Back edges a unit compiled from now on counts before its loop asks tier 2 for an OSR entry
+ * (runtime/unit.h osr_counter); 0: units count nothing (tier 2 off: the back edge costs
+ * what it did). Set by the hook (hook/codestate.c) before each compile, from
+ * tier2_threshold. Generators never count. */
+extern int32_t od_tier1_osr_backedges;
 /* The same, starting from the site caches of `prev` (a unit of the same code object that
  * has run): what each site saw picks the variant its fast path keeps inline, and sites that
  * never ran get no fast path at all (their helper call is out of line). The new unit's

@@ -255,6 +255,12 @@ void jump_to(Compiler *c, const OdInstr *in, int target, int backward)
     if (backward) {
         int live = c->bc.instrs[c->bc.instr_at_unit[target]].depth;
         check_breaker(c, in->index, live, dest);
+        if (c->osr) {
+            /* Hot loop: at zero the frame leaves at the loop header, where the hook asks
+             * tier 2 for an OSR entry (hook/enter.c); the state is all in the frame. */
+            od_add32_mi(&c->a, R_UNIT, (int32_t)offsetof(OdUnit, osr_counter), -1);
+            od_jcc(&c->a, OD_CC_E, exit_stub(c, target, live, OD_EXIT_OSR, in->opcode));
+        }
     }
     od_jmp(&c->a, dest);
 }

@@ -124,6 +124,7 @@ typedef struct Compiler {
     uint32_t memo_epoch;        /* this compile's in the stub memo (emit.c); 0: none */
     OdLabel direct_entry;       /* this unit's specialised direct-call entry (fast_call.c),
                                  * -1 if it has none */
+    int osr;                    /* backward jumps count down u->osr_counter (compile.h) */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }

@@ -293,7 +293,8 @@ static uint64_t now_ns(void)
 /* HIR through the default pipeline, LIR, registers, machine code. 0 with *out; 1 refused
  * (s->reason); -1 exception. `text`: also the LIR's text. */
 static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyObject *globals,
-                        PyObject *builtins, OdT2Unit **out, PyObject **text)
+                        PyObject *builtins, OdT2Unit **out, PyObject **text, int osr,
+                        const unsigned char *bound)
 {
     uint64_t t0 = now_ns();
     OdHirFunc fn;
@@ -303,7 +304,7 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     memset(&L, 0, sizeof L);
     if (od_feedback_init(&fb, co, tier1, globals, builtins) < 0)
         return -1;
-    int r = od_hir_build(&fn, co);
+    int r = od_hir_build_osr(&fn, co, osr, bound);
     if (r != 0) {
         snprintf(s->reason, sizeof s->reason, "%s", r == 1 ? fn.reason : "error");
         rc = r;
@@ -351,6 +352,7 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     u->attr_sites = L.attr_sites;       /* the unit's now: its code points into them */
     u->nattr_sites = L.nattr_sites;
     L.attr_sites = NULL;
+    u->osr = osr;
     u->state = s;
     u->unit.code = co;
     u->unit.entry = (OdEntry)code;
@@ -400,7 +402,7 @@ void od_tier2_promote(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
     OdT2Unit *u = NULL;
     PyObject *exc_type, *exc_val, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_val, &exc_tb);
-    int r = compile_unit(co, s, st->unit, f->f_globals, f->f_builtins, &u, NULL);
+    int r = compile_unit(co, s, st->unit, f->f_globals, f->f_builtins, &u, NULL, -1, NULL);
     if (r != 0) {
         if (r < 0) {
             snprintf(s->reason, sizeof s->reason, "compile error");
@@ -428,6 +430,87 @@ void od_tier2_promote(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
     od_event_compiled(co, &u->unit);     /* the compile log and the perf map */
 }
 
+/* ---- on-stack replacement ----------------------------------------------------------------- */
+
+/* The OSR unit of `co` for the loop header at code unit `header`: one made before (and not
+ * stale), or a new one (the code's normal tier-2 unit is made first: later calls enter it).
+ * NULL when tier 2 refuses the code or has given up on it. */
+static OdT2Unit *osr_unit(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f,
+                          const OdUnit *tier1, int header)
+{
+    if (st->unit->tier == 1 && !st->tier2_off)
+        od_tier2_promote(co, st, f);
+    OdT2State *s = st->tier2;
+    if (!s || s->off)
+        return NULL;
+    for (int k = s->nunits - 1; k >= 0; k--)
+        if (s->units[k]->osr == header && !s->units[k]->stale)
+            return s->units[k];
+    if (s->osr_compiles >= OD_T2_MAX_COMPILES)
+        return NULL;
+    OdT2Unit **grown = realloc(s->units, sizeof(OdT2Unit *) * (size_t)(s->nunits + 1));
+    if (!grown)
+        return NULL;
+    s->units = grown;
+    s->osr_compiles++;
+    /* What the locals hold now is guarded at entry (the same at the next OSR entry,
+     * mostly): bound, and an exact float or small int as such (hir.h OD_OSR_*). */
+    int nl = co->co_nlocals;
+    unsigned char small[64], *bound = nl <= 64 ? small : malloc((size_t)nl);
+    if (!bound)
+        return NULL;
+    for (int k = 0; k < nl; k++) {
+        PyObject *v = f->localsplus[k];
+        bound[k] = !v ? OD_OSR_UNBOUND : PyFloat_CheckExact(v) ? OD_OSR_FLOAT
+                   : PyLong_CheckExact(v) && Py_ABS(Py_SIZE(v)) <= 2 ? OD_OSR_INT : OD_OSR_OBJECT;
+    }
+    OdT2Unit *u = NULL;
+    PyObject *exc_type, *exc_val, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_val, &exc_tb);
+    int r = compile_unit(co, s, tier1, f->f_globals, f->f_builtins, &u, NULL, header, bound);
+    if (r < 0)
+        PyErr_Clear();
+    PyErr_Restore(exc_type, exc_val, exc_tb);
+    if (bound != small)
+        free(bound);
+    if (r != 0)
+        return NULL;      /* refused at this header (s->reason says why); tier 1 goes on */
+    u->unit.direct_argc = -1;      /* never what a call enters */
+    s->units[s->nunits++] = u;
+    od_t2_stats.osr_compiled++;
+    od_stats.compile_ns += u->unit.compile_ns;
+    od_stats.code_bytes += u->unit.code_size;
+    od_event_compiled(co, &u->unit);
+    return u;
+}
+
+PyObject *od_tier2_osr(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
+{
+    PyCodeObject *co = f->f_code;
+    int header = (int)(f->prev_instr + 1 - _PyCode_CODE(co));
+    /* Not counted as an exit: the frame stays in compiled code (info()'s "tier2" counts
+     * the OSR entries). */
+    OdCodeState *st = od_code_state(co, 0);
+    OdT2Unit *o = NULL;
+    if (st && st->unit && od_config.tier2_threshold >= 0 && !ts->cframe->use_tracing)
+        o = osr_unit(co, st, f, u, header);
+    if (o) {
+        /* Other frames of this code may still run tier 1 (recursion, other threads). */
+        u->osr_counter = od_osr_backedges() ? od_osr_backedges() : INT32_MAX;
+        o->state->osr_entries++;
+        od_t2_stats.osr_entries++;
+        f->stacktop = co->co_nlocalsplus;   /* the stack's references move into the code */
+        return od_unit_enter(ts, f, &o->unit, NULL);
+    }
+    /* No OSR entry here: this unit stops counting (a refusal does not change) and the
+     * frame goes on where it left. */
+    u->osr_counter = INT32_MAX;
+    void *at = od_unit_native_at(u, header);
+    if (at && !ts->cframe->use_tracing)
+        return od_unit_enter(ts, f, u, at);
+    return _PyEval_EvalFrameDefault(ts, f, 0);
+}
+
 void od_tier2_state_free(void *state) { od_t2_state_free(state); }
 
 void od_tier2_demote(OdCodeState *st)
@@ -453,7 +536,7 @@ PyObject *od_tier2_lir_text(PyCodeObject *co, PyObject *func)
     PyObject *builtins = PyFunction_Check(func) ? ((PyFunctionObject *)func)->func_builtins : NULL;
     OdT2Unit *u = NULL;
     PyObject *text = NULL;
-    int r = compile_unit(co, &s, tier1_unit(co), globals, builtins, &u, &text);
+    int r = compile_unit(co, &s, tier1_unit(co), globals, builtins, &u, &text, -1, NULL);
     free(s.no_speculate);
     if (r == 1)
         return PyErr_Format(PyExc_ValueError, "tier 2 cannot compile %U: %s", co->co_qualname, s.reason);
@@ -494,11 +577,13 @@ PyObject *od_tier2_info(PyCodeObject *co)
         }
     if (!places)
         goto fail;
-    PyObject *v = Py_BuildValue("{sisisOsNsNss}", "compiles", s ? s->compiles : 0,
+    PyObject *v = Py_BuildValue("{sisisOsNsNsssisK}", "compiles", s ? s->compiles : 0,
                                 "active", st && st->unit && st->unit->tier == 2,
                                 "off", (s && s->off) ? Py_True : Py_False,
                                 "exits", ex, "exit_places", places,
-                                "why_not", s && s->off && s->reason[0] ? s->reason : NULL);
+                                "why_not", s && s->off && s->reason[0] ? s->reason : NULL,
+                                "osr_compiles", s ? s->osr_compiles : 0,
+                                "osr_entries", (unsigned long long)(s ? s->osr_entries : 0));
     Py_DECREF(d);
     return v;
 fail:
@@ -545,7 +630,9 @@ PyObject *od_tier2_stats(void)
         Py_DECREF(ex);
         return NULL;
     }
-    return Py_BuildValue("{sKsKsKsKsKsKsKsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+                         "osr_compiled", (unsigned long long)od_t2_stats.osr_compiled,
+                         "osr_entries", (unsigned long long)od_t2_stats.osr_entries,
                          "frames", (unsigned long long)od_t2_stats.entries,
                          "direct_calls", (unsigned long long)od_t2_stats.direct_calls,
                          "str_appends_in_place", (unsigned long long)od_t2_stats.str_appends_in_place,

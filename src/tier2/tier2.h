@@ -41,6 +41,11 @@ PyObject *od_tier2_type_names(void);
  * exit counts, what not to speculate on) is freed by od_tier2_state_free. */
 void od_tier2_promote(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f);
 void od_tier2_state_free(void *state);
+/* A frame of tier-1 unit `u` left at a loop header (OD_EXIT_OSR: its back edges counted
+ * out; unlinked, f->prev_instr before the header): continue it in tier 2's OSR unit for
+ * that header (made on first use, with the code's normal tier-2 unit), or, refused, in `u`
+ * at the header (which then stops counting). Returns what running the frame returns. */
+PyObject *od_tier2_osr(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u);
 /* Back to tier 1's unit (tier 2 switched off); the tier-2 unit stays alive with the code. */
 void od_tier2_demote(OdCodeState *st);
 

@@ -69,6 +69,7 @@ typedef struct {
     OdHirInstr *null_value; /* the one Const NULL, in the entry block */
     OdHirInstr **slot_param; /* per slot of localsplus: its Param (arguments, and the cell
                               * and free slots after the locals) */
+    const unsigned char *osr_bound; /* OSR: per local, bound in the frame at compile time */
     PyObject *kwnames;      /* from KW_NAMES, for the next CALL */
     unsigned char *normal;  /* per instruction: reached without an exception */
 } Builder;
@@ -692,6 +693,22 @@ static int make_edges(Builder *B)
     return 0;
 }
 
+/* The Params of the cell and free slots after the locals (the cell objects stay in the
+ * frame; each use reads its slot). */
+static int cell_params(Builder *B, OdHirBlock *entry)
+{
+    for (int k = B->nlocals; k < B->co->co_nlocalsplus; k++) {
+        OdHirInstr *p = od_hir_new_instr(B->fn, OD_HOP_Param, 0);
+        if (!p)
+            return -1;
+        p->imm = k;
+        p->type = od_type_named(OD_TN_Object);
+        od_hir_append(entry, p);
+        B->slot_param[k] = p;
+    }
+    return 0;
+}
+
 /* The entry state: parameters, then NULL for the other locals. */
 static int enter_function(Builder *B)
 {
@@ -705,17 +722,12 @@ static int enter_function(Builder *B)
         if (!p)
             return -1;
         p->imm = k;
+        p->type = od_type_named(OD_TN_Object);
         od_hir_append(fn->blocks[0], p);
         B->cur[k] = B->slot_param[k] = p;
     }
-    for (int k = B->nlocals; k < co->co_nlocalsplus; k++) {
-        OdHirInstr *p = od_hir_new_instr(fn, OD_HOP_Param, 0);
-        if (!p)
-            return -1;
-        p->imm = k;
-        od_hir_append(fn->blocks[0], p);
-        B->slot_param[k] = p;
-    }
+    if (cell_params(B, fn->blocks[0]) < 0)
+        return -1;
     if (!(B->null_value = od_hir_new_instr(fn, OD_HOP_Const, 0)))
         return -1;
     B->null_value->type = od_type_named(OD_TN_Null);
@@ -723,6 +735,78 @@ static int enter_function(Builder *B)
     for (int k = nargs; k < B->nlocals; k++)
         B->cur[k] = B->null_value;
     B->depth = 0;
+    return 0;
+}
+
+/* The entry state of an OSR function (fn->osr >= 0): every local is read from the running
+ * frame, which keeps it while tier-2 code runs (a Param, re-read like an argument; NULL
+ * possible unless it is an argument), and the value stack at the loop header moves into the
+ * code (OsrStack, owned). What the frame holds when the unit is compiled (B->osr_bound, per
+ * local: OD_OSR_*) is guarded at entry (a failed guard resumes the interpreter at the
+ * header): a bound local not to be NULL, so the loop reads it without CheckBound; an exact
+ * float or int to be one, as Box(Unbox(local)), so that the loop's phi of it can be unboxed
+ * (unbox.c; the box of the unbox of the local is the local again where it stays boxed). */
+static int enter_osr(Builder *B, const OdInstr *header)
+{
+    PyCodeObject *co = B->co;
+    OdHirFunc *fn = B->fn;
+    int nargs = co->co_argcount + co->co_kwonlyargcount +
+                ((co->co_flags & CO_VARARGS) != 0) + ((co->co_flags & CO_VARKEYWORDS) != 0);
+    fn->nargs = B->nlocals;       /* for the lowering: every local is re-read from the frame */
+    if (!(B->null_value = od_hir_new_instr(fn, OD_HOP_Const, 0)))
+        return -1;
+    B->null_value->type = od_type_named(OD_TN_Null);
+    od_hir_append(B->bb, B->null_value);
+    for (int k = 0; k < B->nlocals; k++) {
+        OdHirInstr *p = od_hir_new_instr(fn, OD_HOP_Param, 0);
+        if (!p)
+            return -1;
+        p->imm = k;
+        p->type = od_type_named(k < nargs ? OD_TN_Object : OD_TN_OptObject);
+        od_hir_append(B->bb, p);
+        B->cur[k] = p;
+    }
+    if (cell_params(B, B->bb) < 0)
+        return -1;
+    B->depth = phys_depth(header);
+    for (int d = 0; d < B->depth; d++) {
+        OdHirInstr *v = od_hir_new_instr(fn, OD_HOP_OsrStack, 0);
+        if (!v)
+            return -1;
+        v->imm = d;
+        od_hir_append(B->bb, v);
+        CUR(d) = v;
+    }
+    memcpy(B->pre, B->cur, sizeof(OdHirInstr *) * (size_t)(B->nlocals + B->depth));
+    B->pre_depth = B->depth;
+    B->pre_offset = header->start;
+    for (int k = 0; k < B->nlocals && B->osr_bound; k++) {
+        int what = B->osr_bound[k];
+        OdHirInstr *g;
+        if (what == OD_OSR_UNBOUND)
+            continue;
+        if (k >= nargs) {
+            if (!(g = emit(B, OD_HOP_GuardNotNull, 1)))
+                return -1;
+            g->ops[0] = B->cur[k];
+            B->cur[k] = g;
+        }
+        if (what != OD_OSR_FLOAT && what != OD_OSR_INT)
+            continue;
+        int fl = what == OD_OSR_FLOAT;
+        OdHirInstr *u, *box;
+        if (!(g = emit(B, OD_HOP_GuardType, 1)))
+            return -1;
+        g->ops[0] = B->cur[k];
+        g->itype = g->type = od_type_named(fl ? OD_TN_Float : OD_TN_Int);
+        if (!(u = emit(B, fl ? OD_HOP_UnboxFloat : OD_HOP_UnboxInt, 1)))
+            return -1;
+        u->ops[0] = g;
+        if (!(box = emit(B, fl ? OD_HOP_BoxFloat : OD_HOP_BoxInt, 1)))
+            return -1;
+        box->ops[0] = u;
+        B->cur[k] = box;
+    }
     return 0;
 }
 
@@ -950,12 +1034,19 @@ static int finish_phis(Builder *B, OdHirBlock **order, int n)
 
 int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
 {
+    return od_hir_build_osr(fn, co, -1, NULL);
+}
+
+int od_hir_build_osr(OdHirFunc *fn, PyCodeObject *co, int osr, const unsigned char *bound)
+{
     Builder b, *B = &b;
     memset(B, 0, sizeof(b));
     if (od_hir_init(fn, co) < 0)
         return -1;
     B->fn = fn;
     B->co = co;
+    B->osr_bound = bound;
+    fn->osr = osr;
     if (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE))
         return refuse(B, "generators and coroutines are not built yet");
     /* Every instruction with effects carries all locals and stack slots, and the passes,
@@ -984,6 +1075,15 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
                     : refuse(B, "opcode %s is not modelled", od_opcode_name(in->opcode));
             goto done;
         }
+    const OdInstr *header = NULL;
+    if (osr >= 0) {
+        int j = osr < B->bc.ncodeunits ? B->bc.instr_at_unit[osr] : -1;
+        header = j >= 0 ? &B->bc.instrs[j] : NULL;
+        if (!header || !header->is_target || header->depth < 0) {
+            r = refuse(B, "no loop header at unit %d for an OSR entry", osr);
+            goto done;
+        }
+    }
     if ((r = find_blocks(B)))
         goto done;
     B->cur = calloc((size_t)B->nvars + 1, sizeof(OdHirInstr *));
@@ -996,8 +1096,9 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
         r = -1;
         goto done;
     }
-    /* Blocks: a separate entry when the first instruction is a jump target. */
-    if (B->bc.instrs[0].is_target) {
+    /* Blocks: a separate entry when the first instruction is a jump target, or for an OSR
+     * function (its entry reads the frame, then jumps to the loop header). */
+    if (B->bc.instrs[0].is_target || header) {
         /* an extra BcBlock (blocks has room for one more), with no instructions */
         B->blocks[B->nblocks].first = B->blocks[B->nblocks].end = 0;
         if (!(B->blocks[B->nblocks].hir = od_hir_new_block(fn, -1))) {
@@ -1016,13 +1117,23 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
     }
     if (fn->blocks[0]->bc_start < 0) {
         OdHirBlock *e = fn->blocks[0];
-        if (od_hir_add_edge(fn, e, B->blocks[0].hir) < 0) {
+        int to = header ? B->block_at[header - B->bc.instrs] : 0;
+        if (to < 0) {
+            r = refuse(B, "internal: no block starts at the OSR header, unit %d", osr);
+            goto done;
+        }
+        if (od_hir_add_edge(fn, e, B->blocks[to].hir) < 0) {
             r = -1;
             goto done;
         }
     }
     if ((r = make_edges(B)))
         goto done;
+    /* OSR: what only runs before the loop is not part of the function. */
+    if (header && od_hir_remove_unreachable(fn) < 0) {
+        r = -1;
+        goto done;
+    }
     int n = od_hir_rpo(fn, order);
     if (n < 0) {
         PyErr_NoMemory();
@@ -1040,7 +1151,8 @@ int od_hir_build(OdHirFunc *fn, PyCodeObject *co)
         if (blk->first == blk->end) {     /* the separate entry */
             B->bb = h;
             B->pre_offset = -1;
-            if (enter_function(B) < 0 || !emit(B, OD_HOP_Branch, 0) || save_edge(B, blk, 0) < 0) {
+            if ((header ? enter_osr(B, header) : enter_function(B)) < 0
+                || !emit(B, OD_HOP_Branch, 0) || save_edge(B, blk, 0) < 0) {
                 r = -1;
                 goto done;
             }

@@ -31,8 +31,8 @@ int od_feedback_init(OdFeedback *fb, PyCodeObject *co, const OdUnit *tier1, PyOb
                      PyObject *builtins);
 void od_feedback_free(OdFeedback *fb);
 
-/* Operand classes seen at the BINARY_OP / COMPARE_OP starting at unit `start` (NULL:
- * unknown). The interpreter's specialization wins over tier 1's record. */
+/* Operand classes seen at the BINARY_OP / COMPARE_OP / BINARY_SUBSCR starting at unit
+ * `start` (NULL: unknown). The interpreter's specialization wins over tier 1's record. */
 void od_feedback_operands(const OdFeedback *fb, int start, PyTypeObject **left, PyTypeObject **right);
 
 /* The value `name` has now (borrowed; NULL if unbound or globals unknown) and the versions

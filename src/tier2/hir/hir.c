@@ -94,6 +94,7 @@ int od_hir_init(OdHirFunc *fn, PyCodeObject *co)
 {
     memset(fn, 0, sizeof(*fn));
     fn->code = co;
+    fn->osr = -1;
     return 0;
 }
 

@@ -106,6 +106,7 @@ typedef struct {
     PyObject *refs;         /* list: constants the function owns (NULL until needed) */
     const struct OdFeedback *feedback;  /* hir/feedback.h, or NULL: what the speculation
                                          * passes read (borrowed, set by the caller) */
+    int osr;                /* -1, or the loop header's code unit an OSR function enters at */
     const unsigned char *no_speculate;  /* per code unit, or NULL: 1 where an instruction
                                          * must stay generic (its guards kept failing) */
     char reason[256];       /* why building (or a pass) failed */
@@ -192,6 +193,15 @@ PyObject *od_hir_own(OdHirFunc *fn, PyObject *obj);
  * every slot, so the cost is instructions times slots. */
 #define OD_HIR_MAX_SLOTS 512
 int od_hir_build(OdHirFunc *fn, PyCodeObject *co);
+/* The same for an OSR entry at the loop header at code unit `osr` (a jump target): the
+ * entry block reads every local from the running frame (Params, maybe NULL unless an
+ * argument; `bound`, per local or NULL: guarded not NULL) and takes over the value stack
+ * there (OsrStack), then jumps to the header; blocks only reachable before the loop are
+ * dropped. Refused (1) when no loop header is there. */
+int od_hir_build_osr(OdHirFunc *fn, PyCodeObject *co, int osr, const unsigned char *bound);
+/* What an OSR entry's `bound` says of a local: the frame held nothing, an object, an exact
+ * float, an exact int of at most two 30-bit digits (what GuardType Int accepts). */
+enum { OD_OSR_UNBOUND, OD_OSR_OBJECT, OD_OSR_FLOAT, OD_OSR_INT };
 
 /* Deterministic text of the function (print.c): a new str, or NULL with an exception. */
 PyObject *od_hir_print(OdHirFunc *fn);

@@ -42,7 +42,11 @@
 
 #define OD_HIR_OPS(X)                                                                      \
     /* values */                                                                           \
-    X(Param, 0, NONE, 0, Object)                    /* imm: local index */                 \
+    X(Param, 0, NONE, 0, OptObject)                 /* imm: local index (an argument is \
+        Object; in an OSR function any other local may be NULL) */                         \
+    X(OsrStack, 0, NONE, OD_HE_READS, Object)       /* imm: value-stack slot taken over at \
+        an OSR entry (the reference moves to the code; READS: kept even when unused, so  \
+        the lowering releases it) */                                                       \
     X(Const, 0, NONE, 0, Top)                       /* obj (boxed), or imm (unboxed) */    \
     X(Phi, -1, ANY, 0, Top)                         /* one operand per predecessor */      \
     X(Snapshot, 0, NONE, OD_HE_STATE, Void)                                                \
@@ -74,6 +78,13 @@
         index. Deopts when the values are not in use; releases the old value */            \
     X(StoreSlot, 2, BOXED, OD_HE_RW, Void) /* owner, value; imm: byte offset; releases the \
         old value */                                                                       \
+    /* list items by a constant index (passes/subscr.c): the operand is an exact list     \
+     * (guarded: a list's class cannot change); deopts when the index is out of range     \
+     * (the interpreter raises IndexError) */                                              \
+    X(LoadListItem, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: index >= 0; a new \
+        reference */                                                                       \
+    X(StoreListItem, 2, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* list, value; imm: index;   \
+        releases the old item */                                                           \
     /* generic operations on boxed values (runtime helpers; any type) */                   \
     X(BinaryOp, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)   /* imm: NB_* */               \
     X(Compare, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)    /* imm: Py_LT.. */            \
@@ -142,6 +153,9 @@
     X(FloatSub, 2, CDBL, 0, CDouble)                                                       \
     X(FloatMul, 2, CDBL, 0, CDouble)                                                       \
     X(FloatDiv, 2, CDBL, OD_HE_DEOPT, CDouble)                /* deopt on division by 0 */ \
+    X(FloatPow, 2, CDBL, OD_HE_DEOPT, CDouble)  /* libm pow as float ** computes it for a    \
+        positive finite base and a finite exponent; deopts otherwise, or when the result     \
+        is out of range (the interpreter computes or raises) */                              \
     X(FloatCompare, 2, CDBL, 0, CBool)                        /* imm: Py_LT.. */           \
     /* reference counting (placeholders for the refcount pass) */                          \
     X(IncRef, 1, BOXED, OD_HE_WRITES, Void)                                                \

@@ -124,6 +124,12 @@ static void put_imm(OdText *o, OdHirFunc *fn, const OdHirInstr *i)
     case OD_HOP_Param: case OD_HOP_CheckBound:
         od_text_put(o, " %s", local_name(fn, i->imm));
         break;
+    case OD_HOP_OsrStack:
+        od_text_put(o, " stack[%lld]", i->imm);
+        break;
+    case OD_HOP_LoadListItem: case OD_HOP_StoreListItem:
+        od_text_put(o, " [%lld]", i->imm);
+        break;
     case OD_HOP_Const:
         if (i->type.bits == OD_TB(CInt64))
             od_text_put(o, " %lld", i->imm);

@@ -33,6 +33,7 @@ const int od_lir_nxmms = 14;
 #define OFF_VERSION ((int32_t)offsetof(PyDictObject, ma_version_tag))
 #define OFF_TYPE ((int32_t)offsetof(PyObject, ob_type))
 #define OFF_SIZE ((int32_t)offsetof(PyVarObject, ob_size))
+#define OFF_LIST_ITEMS ((int32_t)offsetof(PyListObject, ob_item))
 #define OFF_DIGIT0 ((int32_t)offsetof(PyLongObject, ob_digit))
 #define OFF_FVAL ((int32_t)offsetof(PyFloatObject, ob_fval))
 #define OFF_VALUES (-4 * (int32_t)sizeof(PyObject *))   /* _PyObject_ValuesPointer */
@@ -269,9 +270,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_cmp_ri(a, OD_RCX, 4);
         od_jcc(a, OD_CC_A, X);
         break;
-    case OD_LOP_GuardFloat:
+    case OD_LOP_GuardFloat: case OD_LOP_GuardList:
         r = gin(c, i->src[0], OD_RAX);
-        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyFloat_Type);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)(i->op == OD_LOP_GuardFloat ? &PyFloat_Type
+                                                                            : &PyList_Type));
         od_cmp_rm(a, OD_RCX, r, OFF_TYPE);
         od_jcc(a, OD_CC_NE, X);
         break;
@@ -308,6 +310,15 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     case OD_LOP_LoadField:
         r = gin(c, i->src[0], OD_RAX);
+        if (i->imm2 == 2) {
+            /* an item of an exact list: in range (ob_size > index), never NULL */
+            od_cmp_mi(a, r, OFF_SIZE, (int32_t)i->imm);
+            od_jcc(a, OD_CC_LE, X);
+            od_mov_rm(a, OD_RCX, r, OFF_LIST_ITEMS);
+            od_mov_rm(a, OD_RCX, OD_RCX, 8 * (int32_t)i->imm);
+            gout(c, i->dst, OD_RCX);
+            break;
+        }
         if (i->imm2) {
             od_mov_rm(a, OD_RCX, r, OFF_VALUES);
             od_test_rr(a, OD_RCX, OD_RCX);
@@ -323,6 +334,16 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     case OD_LOP_StoreField: {
         r = gin(c, i->src[0], OD_RAX);
         int32_t at = (int32_t)i->imm;
+        if (i->imm2 == 2) {
+            od_cmp_mi(a, r, OFF_SIZE, (int32_t)i->imm);
+            od_jcc(a, OD_CC_LE, X);
+            od_mov_rm(a, OD_RCX, r, OFF_LIST_ITEMS);
+            q = gin(c, i->src[1], OD_RDX);
+            od_mov_rm(a, OD_RAX, OD_RCX, 8 * (int32_t)i->imm);
+            od_mov_mr(a, OD_RCX, 8 * (int32_t)i->imm, q);
+            gout(c, i->dst, OD_RAX);
+            break;
+        }
         if (i->imm2) {
             od_mov_rm(a, OD_RCX, r, OFF_VALUES);
             od_test_rr(a, OD_RCX, OD_RCX);
@@ -334,7 +355,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         OdReg old = r == OD_RAX ? OD_RCX : OD_RAX;
         od_mov_rm(a, old, r, at);
         od_mov_mr(a, r, at, q);
-        if (i->imm2) {
+        if (i->imm2 == 1) {
             /* a new attribute: its index goes into the values' insertion order, out of
              * line (rcx = the values) */
             Stub *s = stub(c, 4);
@@ -507,6 +528,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         } else if (i->check == OD_CHK_NEG) {
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_S, X);
+        } else if (i->check == OD_CHK_BITS) {
+            od_mov_ri(a, OD_RCX, OD_T2_POW_FAIL);
+            od_cmp_rr(a, OD_RAX, OD_RCX);
+            od_jcc(a, OD_CC_E, X);
         }
         if (i->outs_in_args) {
             od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
@@ -670,19 +695,21 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_mov_mr(a, OD_RSP, OD_LIR_OFF_UNIT, OD_RDX);
     od_mov_rm(a, OD_RAX, OD_RSI, (int32_t)offsetof(PyThreadState, cframe));
     od_mov_mr(a, OD_RSP, OD_LIR_OFF_CFRAME, OD_RAX);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.entries);    /* stats: tier-2 frames */
-    od_add_mi(a, OD_RAX, 0, 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyInterpreterState_Get()->ceval.eval_breaker);
-    od_cmp32_mi(a, OD_RAX, 0, 0);
-    od_jcc(a, OD_CC_NE, c.entry_exit);
-    /* CPython's warm-up count, kept as RESUME keeps it: the entry at which the interpreter
-     * would quicken the code object lets the interpreter run the frame (once), so the
-     * adaptive bytecode is quickened and specializes as without the JIT (tier 1 does the
-     * same). */
     OdLabel warm = od_label_new(a), warmed = od_label_new(a);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)L->code);
-    od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
-    od_jcc(a, OD_CC_NE, warm);
+    if (L->osr < 0) {
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.entries);    /* stats: tier-2 frames */
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyInterpreterState_Get()->ceval.eval_breaker);
+        od_cmp32_mi(a, OD_RAX, 0, 0);
+        od_jcc(a, OD_CC_NE, c.entry_exit);
+        /* CPython's warm-up count, kept as RESUME keeps it: the entry at which the
+         * interpreter would quicken the code object lets the interpreter run the frame
+         * (once), so the adaptive bytecode is quickened and specializes as without the JIT
+         * (tier 1 does the same). */
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)L->code);
+        od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
+        od_jcc(a, OD_CC_NE, warm);
+    }
     od_label_bind(a, warmed);
     /* body */
     for (int b = 0; b < L->nblocks; b++) {

@@ -53,6 +53,7 @@
     X(DecRef, "Py_DECREF(src0); imm 1: Py_XDECREF; dealloc out of line, registers kept")     \
     X(GuardInt, "exit unless src0 is an exact int of at most two 30-bit digits")              \
     X(GuardFloat, "exit unless src0 is an exact float")                                      \
+    X(GuardList, "exit unless src0 is an exact list")                                        \
     X(GuardNotNull, "exit if src0 is NULL")                                                  \
     X(GuardIs, "exit unless src0 is the object ptr")                                         \
     X(GuardVersion, "exit unless Py_TYPE(src0)->tp_version_tag is imm")                     \
@@ -60,10 +61,11 @@
                  "entries (imm2 1: dk_version imm)")                                          \
     X(LoadField, "dst = the attribute of src0 (borrowed), exit when NULL: imm2 0, at byte "  \
                  "imm of the object; 1, inline value imm (exit when the values are not in "   \
-                 "use)")                                                                      \
+                 "use); 2, item imm of the list src0 (exit when out of range)")               \
     X(StoreField, "dst = the old value (or NULL), src1 stored in its place (the reference "  \
                   "moves: the caller adds one): imm2 0, at byte imm; 1, inline value imm "    \
-                  "(exit when not in use; a new one goes into the insertion order)")          \
+                  "(exit when not in use; a new one goes into the insertion order); 2, item " \
+                  "imm of the list src0 (exit when out of range)")                            \
     X(GlobalLoad, "dst = ptr (a new reference) while f_globals's version is imm and (imm2 " \
                   "!= 0) f_builtins's is imm2; else the lookup helper (exit: unbound, error)") \
     X(UnboxInt, "dst = the int64 value of the int src0 (guarded)")                           \
@@ -114,6 +116,7 @@ enum {
     OD_CHK_NULL,     /* NULL: exit */
     OD_CHK_NEG,      /* negative: exit */
     OD_CHK_DONE,     /* ForIter: (PyObject *)1 exhausted, NULL exit */
+    OD_CHK_BITS,     /* a double's bits: OD_T2_POW_FAIL exit (rt/helpers.h) */
 };
 
 typedef struct {
@@ -174,7 +177,10 @@ typedef struct {
     X(GUARD_ATTR, "an attribute guard failed: type version, shared keys, inline values "    \
                   "not in use, or the attribute missing", 1)                                  \
     X(INT_OVERFLOW, "int arithmetic left int64", 1)                                          \
+    X(LIST_INDEX, "a list item's constant index out of range (the interpreter raises)", 1)   \
     X(FLOAT_ZERO_DIV, "float division by zero (the interpreter raises)", 1)                  \
+    X(FLOAT_POW, "float ** off its fast case: a base not positive and finite, an exponent "   \
+                 "not finite, a result out of range (the interpreter computes or raises)", 1) \
     X(UNBOUND_LOCAL, "unbound local (the interpreter raises)", 0)                           \
     X(UNSUPPORTED, "an instruction tier 2 leaves to the interpreter (raise, ...)", 0)        \
     X(HELPER_DEOPT, "a helper met a case it leaves to the interpreter", 0)                   \
@@ -230,6 +236,9 @@ typedef struct {
     struct OdT2AttrSite *attr_sites; /* the generic attribute instructions' caches (rt/attr.h),
                                       * one per LoadAttr/StoreAttr/LoadMethod; the unit takes them */
     int nattr_sites, used_attr_sites;
+    int osr;            /* -1, or an OSR function's loop header (hir.h): its prologue
+                         * neither polls the eval breaker (the header's Poll does) nor
+                         * counts CPython's warm-up (the frame is running already) */
     char reason[256];   /* why lowering refused */
 } OdLir;
 

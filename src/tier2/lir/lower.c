@@ -495,11 +495,12 @@ static int sync_kind(const OdHirInstr *i)
     case OD_HOP_GetIter:
         return only(i->ops[0], OD_TB(List) | OD_TB(Tuple) | OD_TB(Str) | OD_TB(Dict)) ? 0 : 1;
     case OD_HOP_UnpackSequence:
-        return only(i->ops[0], OD_TB(List) | OD_TB(Tuple)) ? 0 : 1;
+        return 0;   /* its helper only unpacks exact tuples and lists; anything else is an
+                     * exit before anything ran (the exit writes the whole frame) */
     case OD_HOP_ListAppend: case OD_HOP_StoreGlobal: case OD_HOP_IncRef: case OD_HOP_DecRef:
         return 0;
     case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreDeref:
-    case OD_HOP_DeleteDeref:
+    case OD_HOP_DeleteDeref: case OD_HOP_StoreListItem:
         return 0;   /* only the old value's release may run code: as for DecRef (Limits) */
     case OD_HOP_MakeCell:
         return 0;   /* before RESUME: nothing to write back, and no Python code runs */
@@ -915,8 +916,16 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             return -1;
         x->imm = i->imm;
         x->dst = W->vreg[i->id];
-        if (incref_vreg(W, x->dst, 0) < 0)
+        if (incref_vreg(W, x->dst, nullable(i)) < 0)
             return -1;
+        return release_after(W, i, NULL);
+    case OD_HOP_OsrStack:
+        /* the frame's reference moves into the code (the OSR entry empties the frame's
+         * stack: tier2.c od_tier2_osr) */
+        if (!(x = emit(W, OD_LOP_LoadLocal, 0)))
+            return -1;
+        x->imm = W->fn->code->co_nlocalsplus + i->imm;
+        x->dst = W->vreg[i->id];
         return release_after(W, i, NULL);
     case OD_HOP_Const: case OD_HOP_Phi:
         return 0;
@@ -954,6 +963,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             return guard(W, i, OD_LOP_GuardInt, OD_T2X_GUARD_TYPE);
         if (od_type_eq(i->itype, od_type_named(OD_TN_Float)))
             return guard(W, i, OD_LOP_GuardFloat, OD_T2X_GUARD_TYPE);
+        if (od_type_eq(i->itype, od_type_named(OD_TN_List)))
+            return guard(W, i, OD_LOP_GuardList, OD_T2X_GUARD_TYPE);
         return refuse(W, "GuardType of a type other than Int or Float");
     case OD_HOP_GuardTypeVersion: case OD_HOP_GuardSharedKeys:
         if (guard(W, i, i->op == OD_HOP_GuardTypeVersion ? OD_LOP_GuardVersion : OD_LOP_GuardKeys,
@@ -962,15 +973,16 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm = i->imm;
         W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm2 = i->imm2;
         return 0;
-    case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: {
+    case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: case OD_HOP_LoadListItem: {
         int o = use(W, i->ops[0]);
         if (o < 0 || !(x = emit(W, OD_LOP_LoadField, 1)))
             return -1;
         x->src[0] = o;
         x->imm = i->imm;
-        x->imm2 = i->op == OD_HOP_LoadInstanceValue;
+        x->imm2 = i->op == OD_HOP_LoadInstanceValue ? 1 : i->op == OD_HOP_LoadListItem ? 2 : 0;
         x->dst = W->vreg[i->id];
-        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, OD_T2X_GUARD_ATTR)) < 0
+        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, x->imm2 == 2 ? OD_T2X_LIST_INDEX
+                                                                 : OD_T2X_GUARD_ATTR)) < 0
             || incref_vreg(W, W->vreg[i->id], 0) < 0)
             return -1;
         break;
@@ -985,7 +997,7 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (incref_vreg(W, x->dst, 0) < 0)
             return -1;
         break;
-    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: {
+    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreListItem: {
         int o = use(W, i->ops[0]), v = o < 0 ? -1 : use(W, i->ops[1]);
         int old = v < 0 ? -1 : new_vreg(W->L, OD_VR_GPR);
         if (old < 0 || !(x = emit(W, OD_LOP_StoreField, 2)))
@@ -993,9 +1005,10 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->src[0] = o;
         x->src[1] = v;
         x->imm = i->imm;
-        x->imm2 = i->op == OD_HOP_StoreInstanceValue;
+        x->imm2 = i->op == OD_HOP_StoreInstanceValue ? 1 : i->op == OD_HOP_StoreListItem ? 2 : 0;
         x->dst = old;
-        if (x->imm2 && (x->exit = exit_here(W, i, OD_XK_DEOPT, OD_T2X_GUARD_ATTR)) < 0)
+        if (x->imm2 && (x->exit = exit_here(W, i, OD_XK_DEOPT, x->imm2 == 2 ? OD_T2X_LIST_INDEX
+                                                                             : OD_T2X_GUARD_ATTR)) < 0)
             return -1;
         /* stored: the object's reference to the new value (the code's own when the
          * value dies here: it moves), then the old one released (last: its finalizer may
@@ -1413,6 +1426,7 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     memset(L, 0, sizeof *L);
     L->hir = fn;
     L->code = fn->code;
+    L->osr = fn->osr;
     if (!od_t2_helpers_usable()) {
         snprintf(L->reason, sizeof L->reason, "this CPython's range iterator layout is not 3.11's");
         return 1;

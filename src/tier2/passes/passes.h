@@ -18,6 +18,9 @@
     X(attrs, "attribute loads, stores and methods by tier 1's monomorphic sites: a guard " \
              "of the type version (one for several accesses to an unchanged object) and "   \
              "the access in place")                                                         \
+    X(subscr, "subscripts of lists by a constant index, by tier 1's site feedback: a guard "\
+              "of the exact list class (one per value) and the item read or written in "   \
+              "place")                                                                      \
     X(unbox, "phis of boxed ints/floats that are only unboxed again become unboxed phis")  \
     X(licm, "int/float guards and unboxes of values defined outside a loop move to a "     \
             "preheader on its entry edge (resuming at the loop header if they fail)")      \

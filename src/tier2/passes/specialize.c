@@ -150,6 +150,7 @@ static OdHirOp float_op(long long nb)
     case NB_SUBTRACT: case NB_INPLACE_SUBTRACT: return OD_HOP_FloatSub;
     case NB_MULTIPLY: case NB_INPLACE_MULTIPLY: return OD_HOP_FloatMul;
     case NB_TRUE_DIVIDE: case NB_INPLACE_TRUE_DIVIDE: return OD_HOP_FloatDiv;
+    case NB_POWER: case NB_INPLACE_POWER: return OD_HOP_FloatPow;
     default: return OD_HOP__COUNT;
     }
 }

@@ -4,7 +4,8 @@
  * phi, and whose every use unboxes it again (UnboxInt, a GuardType it passes by
  * construction), is a frame-state slot, is such a phi, or is an instruction with a frame
  * state (a box is made right before it), becomes a phi of the unboxed values: a loop's
- * counters and accumulators stay in registers instead of being boxed every iteration. */
+ * counters and accumulators stay in registers instead of being boxed every iteration.
+ * Then a box of the unbox of a boxed value is that value again. */
 #include "passes.h"
 
 #include <stdlib.h>
@@ -187,6 +188,16 @@ int od_hir_pass_unbox(OdHirFunc *fn)
             next = i->next;
             if (i->id < n && kind[i->id] != K_NONE && up[i->id])
                 od_hir_remove(i);
+        }
+    /* A box of the unbox of a boxed value is that value (an OSR entry's local where its phi
+     * stayed boxed: the frame's object itself, not a copy) */
+    for (int b = 0; b < fn->nblocks; b++)
+        for (OdHirInstr *i = fn->blocks[b]->first; i; i = i->next) {
+            OdHirInstr *u = i->op == OD_HOP_BoxInt || i->op == OD_HOP_BoxFloat ? i->ops[0] : NULL;
+            if (u && u->op == (i->op == OD_HOP_BoxInt ? OD_HOP_UnboxInt : OD_HOP_UnboxFloat)
+                && !(u->ops[0]->type.bits & (OD_TB(CInt64) | OD_TB(CDouble) | OD_TB(CBool) | OD_TB(Null)))
+                && od_hir_replace_all_uses(fn, i, u->ops[0]) < 0)
+                goto done;
         }
     /* boxes the phis no longer need */
     for (int changed = 1; changed;) {

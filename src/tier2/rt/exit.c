@@ -101,6 +101,7 @@ PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
     if (kind == OD_XK_DEOPT && od_t2_exit_speculative[reason] && x->count >= OD_T2_SPEC_LIMIT
         && x->resume < u->state->ncodeunits) {
         u->state->no_speculate[x->resume] = 1;
+        u->stale = 1;
         demote(co, u);
     }
     /* Last: releasing may run finalizers, which see a consistent frame. */

@@ -35,6 +35,9 @@ typedef struct {
     char *text;                 /* LIR after allocation, for dis (malloc'd) */
     struct OdT2AttrSite *attr_sites; /* its generic attribute instructions' caches (rt/attr.h) */
     int nattr_sites;
+    int osr;                    /* -1, or the loop header an OSR unit is entered at */
+    int stale;                  /* a speculation of it kept failing: not entered again by
+                                 * OSR (a normal unit is demoted instead) */
 } OdT2Unit;
 
 struct OdT2State {
@@ -43,6 +46,8 @@ struct OdT2State {
     unsigned char *no_speculate; /* per code unit */
     int ncodeunits;
     int compiles;
+    int osr_compiles;           /* OSR units made (at most OD_T2_MAX_COMPILES) */
+    uint64_t osr_entries;       /* frames that entered one of them */
     int off;                    /* no more tier-2 compiles */
     const char *why_not;        /* static text, when refused */
     char reason[300];           /* the builder's or lowering's reason */
@@ -50,11 +55,13 @@ struct OdT2State {
 };
 
 /* Process-wide counts for stats(): `entries` counts frames tier-2 code ran (its prologue
- * adds one: stats()["tier2"]["frames"]); `direct_calls` the calls from tier-2 code that
- * pushed the callee's frame themselves (rt/call.c; stats()["tier2"]["direct_calls"]);
- * `str_appends_in_place` the `s += t` that extended s's string in place (od_t2_str_append). */
+ * adds one: stats()["tier2"]["frames"]; not an OSR unit's); `direct_calls` the calls from
+ * tier-2 code that pushed the callee's frame themselves (rt/call.c;
+ * stats()["tier2"]["direct_calls"]); `str_appends_in_place` the `s += t` that extended s's
+ * string in place (od_t2_str_append). */
 typedef struct {
     uint64_t compiled, refused, recompiled, given_up, entries, direct_calls, str_appends_in_place;
+    uint64_t osr_compiled, osr_entries;     /* OSR units made; frames that entered one */
     uint64_t exits[OD_T2X__COUNT];
 } OdT2Stats;
 extern OdT2Stats od_t2_stats;

@@ -4,6 +4,8 @@
 #include "exit.h"
 #include "../../runtime/gen_resume.h"
 
+#include <errno.h>
+#include <math.h>
 #include <string.h>
 
 static const OdT2HelperInfo infos[OD_HOP__COUNT] = {
@@ -400,6 +402,32 @@ OD_T2_HELPER(od_t2_delete_subscr)
 {
     (void)f, (void)imm, (void)obj;
     return PyObject_DelItem(args[0], args[1]);
+}
+
+/* float ** float (args: double bits) for a positive finite base and a finite exponent: what
+ * float_pow computes there (libm's pow, 1.0 for a zero exponent or a base of 1, the same
+ * range check), as double bits; anything else OD_T2_POW_FAIL (nothing done: the interpreter
+ * computes it, or raises). */
+OD_T2_HELPER(od_t2_float_pow)
+{
+    (void)f, (void)imm, (void)obj;
+    double v, w, x;
+    memcpy(&v, &args[0], sizeof v);
+    memcpy(&w, &args[1], sizeof w);
+    if (!(v > 0.0) || !isfinite(v) || !isfinite(w))
+        return OD_T2_POW_FAIL;
+    if (w == 0.0 || v == 1.0) {
+        x = 1.0;
+    } else {
+        errno = 0;
+        x = pow(v, w);
+        /* _Py_ADJUST_ERANGE1: an infinity is an overflow, an underflow to 0 is fine */
+        if (errno == 0 ? isinf(x) : !(errno == ERANGE && x == 0.0))
+            return OD_T2_POW_FAIL;
+    }
+    intptr_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits;
 }
 
 /* UNPACK_SEQUENCE of an exact tuple or list of the right length, as a tuple; anything else

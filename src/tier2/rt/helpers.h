@@ -24,6 +24,9 @@
  * code (not a builtin iterator or object): the code writes its locals back (lir.h), then
  * calls again (od_t2_for_iter, od_t2_truth with imm 0). */
 #define OD_T2_SYNC ((intptr_t)2)
+/* od_t2_float_pow's "not here": a signalling NaN's bits, which pow() of the operands it
+ * accepts never returns. */
+#define OD_T2_POW_FAIL ((intptr_t)0x7ff4000000000badLL)
 
 #define OD_T2_HELPER_OPS(X)                                                                  \
     X(BinaryOp, od_t2_binary_op, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
@@ -60,7 +63,8 @@
     X(LoadDeref, od_t2_load_deref, OD_CHK_NULL, OD_XK_DEOPT, OD_T2X_UNBOUND_LOCAL)           \
     X(StoreDeref, od_t2_store_deref, OD_CHK_NONE, OD_XK_ERROR, OD_T2X_ERROR)                 \
     X(DeleteDeref, od_t2_delete_deref, OD_CHK_NEG, OD_XK_DEOPT, OD_T2X_UNBOUND_LOCAL)        \
-    X(MakeFunction, od_t2_make_function, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)
+    X(MakeFunction, od_t2_make_function, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)            \
+    X(FloatPow, od_t2_float_pow, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_FLOAT_POW)
 
 #define OD_T2_DECLARE(op, fn, check, kind, reason) OD_T2_HELPER(fn);
 OD_T2_HELPER_OPS(OD_T2_DECLARE)

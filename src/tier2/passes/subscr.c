@@ -1,0 +1,141 @@
+/* tier2/passes/subscr.c — list items by a constant index, in place.
+ *
+ * A Subscr whose index is a constant int in [0, 2**31) and whose container is an exact list,
+ * statically or by feedback (tier 1's BINARY_SUBSCR site, or the interpreter's
+ * BINARY_SUBSCR_LIST_INT: hir/feedback.h), becomes
+ *   GuardType x List; LoadListItem [k] x
+ * and a StoreSubscr into the same value by such an index becomes StoreListItem [k] x v:
+ * STORE_SUBSCR has no site of its own, but `v[0] -= d` loads before it stores, so the
+ * Subscr's guard is what the store reuses. A guard is made once per value (a later access
+ * dominated by it reuses it) and nothing can invalidate it: the class of a list cannot be
+ * assigned (`__class__` of a list is refused), so unlike attribute guards no barrier
+ * applies. The accesses deopt when the index is out of range (the interpreter raises
+ * IndexError) and carry the bytecode instruction's frame state; the guard fails with
+ * GUARD_TYPE (speculative: 16 failures and the site stays generic).
+ *
+ * Why: nbody's `v1[0] -= dx * b2m` went through PyObject_GetItem and PyObject_SetItem
+ * (index conversion, bounds, the generic slot) and, since a generic subscript may run
+ * Python code, wrote the changed locals back to the frame before each (boxing every
+ * unboxed float among them): with the exact list known, neither runs Python code. */
+#include "passes.h"
+
+#include "../hir/feedback.h"
+
+#include <stdlib.h>
+
+/* The constant index of `v` in [0, 2**31), or -1. */
+static long long const_index(const OdHirInstr *v)
+{
+    if (!v || v->op != OD_HOP_Const || !v->obj || !PyLong_CheckExact(v->obj))
+        return -1;
+    int overflow = 0;
+    long long k = PyLong_AsLongLongAndOverflow(v->obj, &overflow);
+    if (overflow || k < 0 || k >= (1LL << 31)) {
+        PyErr_Clear();
+        return -1;
+    }
+    return k;
+}
+
+static OdHirInstr *unguarded(OdHirInstr *v)
+{
+    while (v && v->op == OD_HOP_GuardType)
+        v = v->ops[0];
+    return v;
+}
+
+static int is_list(const OdHirInstr *v)
+{
+    return v->type.bits == OD_TB(List);
+}
+
+static int dominates(const OdHirInstr *a, const OdHirInstr *b)
+{
+    if (a->block != b->block)
+        return od_hir_dominates(a->block, b->block);
+    for (const OdHirInstr *i = a; i; i = i->next)
+        if (i == b)
+            return 1;
+    return 0;
+}
+
+/* A GuardType List of `x` (up to guards) that dominates `at`, or NULL. */
+static OdHirInstr *list_guard(OdHirInstr *x, OdHirInstr *at)
+{
+    OdHirInstr *r = unguarded(x);
+    for (int u = 0; u < r->nuses; u++) {
+        OdHirInstr *g = r->uses[u].user;
+        if (r->uses[u].index == 0 && g->op == OD_HOP_GuardType && is_list(g) && g->block
+            && dominates(g, at))
+            return g;
+    }
+    return NULL;
+}
+
+/* The container of `i` as a value known to be a list: itself, a dominating guard, or a new
+ * guard when `feedback` says list. NULL when neither. */
+static OdHirInstr *as_list(OdHirFunc *fn, OdHirInstr *i, OdHirInstr *x, int feedback, int *err)
+{
+    if (is_list(x))
+        return x;
+    OdHirInstr *g = list_guard(x, i);
+    if (g || !feedback)
+        return g;
+    if (!(g = od_hir_new_before(fn, i, OD_HOP_GuardType, x, NULL))) {
+        *err = -1;
+        return NULL;
+    }
+    g->itype = od_type_named(OD_TN_List);
+    g->type = od_type_named(OD_TN_List);
+    return g;
+}
+
+static int rewrite(OdHirFunc *fn, OdHirInstr *i)
+{
+    int store = i->op == OD_HOP_StoreSubscr, err = 0;
+    long long k = const_index(i->ops[1]);
+    if (k < 0)
+        return 0;
+    int feedback = 0;
+    if (!store && fn->feedback) {
+        PyTypeObject *left, *right;
+        od_feedback_operands(fn->feedback, i->bc_offset, &left, &right);
+        feedback = left == &PyList_Type;
+    }
+    OdHirInstr *list = as_list(fn, i, i->ops[0], feedback, &err);
+    if (!list)
+        return err;
+    OdHirInstr *n = od_hir_new_before(fn, i, store ? OD_HOP_StoreListItem : OD_HOP_LoadListItem,
+                                      list, store ? i->ops[2] : NULL);
+    if (!n)
+        return -1;
+    n->imm = k;
+    if (!store && od_hir_replace_all_uses(fn, i, n) < 0)
+        return -1;
+    od_hir_remove(i);
+    return 0;
+}
+
+int od_hir_pass_subscr(OdHirFunc *fn)
+{
+    OdHirBlock **order = malloc(sizeof(OdHirBlock *) * (size_t)(fn->nblocks + 1));
+    OdHirInstr **cand = malloc(sizeof(OdHirInstr *) * (size_t)(fn->next_instr_id + 1));
+    if (!order || !cand) {
+        free(order);
+        free(cand);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int n = od_hir_rpo(fn, order), ncand = 0, err = 0;
+    od_hir_dominators(fn, order, n);
+    /* In reverse post-order: a load's guard is made before the store it dominates looks. */
+    for (int k = 0; k < n; k++)
+        for (OdHirInstr *i = order[k]->first; i; i = i->next)
+            if ((i->op == OD_HOP_Subscr || i->op == OD_HOP_StoreSubscr) && od_hir_may_speculate(fn, i))
+                cand[ncand++] = i;
+    for (int k = 0; k < ncand && !err; k++)
+        err = rewrite(fn, cand[k]);
+    free(order);
+    free(cand);
+    return err;
+}
