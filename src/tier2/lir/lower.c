@@ -22,6 +22,7 @@
  * longer keeps the argument. */
 #include "lir.h"
 #include "../rt/helpers.h"
+#include "../rt/call_thunk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -1054,6 +1055,10 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (!(x = call(W, i, h->fn, h->check, h->exit_kind, h->reason)))
             return -1;
         x->outs_in_args = 0;
+        /* a call without keywords: the machine-code fast path, which hands the rest to h */
+        if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && !i->obj
+            && od_t2_call_thunk(i->op == OD_HOP_CallMethod))
+            x->ptr = od_t2_call_thunk(i->op == OD_HOP_CallMethod);
         break;
     }
     }

@@ -49,9 +49,11 @@ struct OdT2State {
 
 /* Process-wide counts for stats(): `entries` counts frames tier-2 code ran (its prologue
  * adds one: stats()["tier2"]["frames"]); `direct_calls` the calls from tier-2 code that
- * pushed the callee's frame themselves (rt/call.c; stats()["tier2"]["direct_calls"]). */
+ * pushed the callee's frame themselves in C (rt/call.c), `fast_calls` those made by the
+ * machine-code thunk (rt/call_thunk.c): stats()["tier2"]["direct_calls"] is their sum,
+ * ["fast_calls"] the thunk's alone. */
 typedef struct {
-    uint64_t compiled, refused, recompiled, given_up, entries, direct_calls;
+    uint64_t compiled, refused, recompiled, given_up, entries, direct_calls, fast_calls;
     uint64_t exits[OD_T2X__COUNT];
 } OdT2Stats;
 extern OdT2Stats od_t2_stats;
