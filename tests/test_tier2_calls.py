@@ -619,3 +619,52 @@ def test_the_machine_code_road_keeps_references_balanced():
              (calls_generator, (4,)), (defaults_and_keywords, (3,))]
     growth, tiers = allocated_blocks_growth(cases, threshold=0, tier2_threshold=1)
     assert growth < 50, (growth, tiers)
+
+
+# ---- the write-back before a call, inline (lir/codegen.c sync_inline) --------------------
+# When none of the locals to write back needs boxing (objects, constants, arguments, bools),
+# the code stores them itself instead of calling od_t2_sync; unboxed ints and floats still
+# go through od_t2_sync. A callee sees the same locals either way.
+
+def peek_locals():
+    f = sys._getframe(1)
+    return sorted((k, repr(v)) for k, v in f.f_locals.items() if k != "seen")
+
+
+def writes_objects(o, n):
+    seen = []
+    for i in range(n):
+        x = [o, i]              # a new object each round: the old one released
+        y = (o, n)
+        z = o                   # an argument's value
+        w = None                # a constant
+        seen.append(peek_locals())
+    return seen
+
+
+def writes_floats(o):
+    x = o * 2.5                 # an unboxed float: boxed by od_t2_sync
+    return peek_locals()
+
+
+def calls_of(func):
+    import re
+    text = overdrive.dis_native_text(func)
+    return set(re.findall(r"; call (\w+)", text))
+
+
+def test_write_back_without_boxing_is_inline():
+    pytest.importorskip("capstone")
+    _, _, fast = run_fast(writes_objects, ("a", 4), ("b", 0), (3, 2))
+    assert fast >= 6
+    assert "od_t2_sync" not in calls_of(writes_objects), calls_of(writes_objects)
+    run_fast(writes_floats, (2.0,), (0.5,))
+    assert "od_t2_sync" in calls_of(writes_floats), calls_of(writes_floats)
+
+
+def test_inline_write_back_keeps_references_balanced():
+    from conftest import allocated_blocks_growth
+    growth, tiers = allocated_blocks_growth([(writes_objects, ("a", 5)), (walk, (5,))],
+                                            threshold=0, tier2_threshold=1)
+    assert 2 in tiers
+    assert growth < 50, growth

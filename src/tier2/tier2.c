@@ -539,6 +539,7 @@ int od_tier2_symbols(PyObject *dict)
         {"od_t2_for_iter", (const void *)od_t2_for_iter},
         {"od_t2_exit", (const void *)od_t2_exit},
         {"od_t2_exit_entry", (const void *)od_t2_exit_entry},
+        {"od_t2_sync", (const void *)od_t2_sync},
     };
     size_t n = sizeof table / sizeof *table;
     for (size_t i = 0; i < n + 2; i++) {

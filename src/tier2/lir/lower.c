@@ -652,6 +652,8 @@ static int write_back(Lower *W, OdHirInstr *i, int conditional)
     OdLirInstr *x;
     if (e < 0 || set_sync(W, e, n) < 0 || !(x = emit(W, OD_LOP_Sync, 0)))
         return -1;
+    if (!conditional && W->L->out_slots < n)
+        W->L->out_slots = n;    /* codegen may keep the old values there (sync_inline) */
     x->exit = e;
     x->imm = conditional;
     return 0;
