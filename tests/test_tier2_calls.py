@@ -474,17 +474,57 @@ def test_a_wrong_argument_count_goes_on_to_the_helper_and_raises_the_same():
 def defaults_and_keywords(n):
     t = 0
     for i in range(n):
-        t += add3(i, 1)             # a default to fill: the C road
+        t += add3(i, 1)             # a default to fill: the thunk fills it
         t += add3(i, 1, c=2)        # a keyword: the C road
         t += add(a=i, b=2)          # keywords only: the C road
         t += add3(i, 1, 3)          # exactly positional: the thunk
     return t
 
 
-def test_defaults_and_keywords_go_on_to_the_c_road():
+def test_defaults_are_filled_and_keywords_go_on_to_the_c_road():
     _, made, fast = run_fast(defaults_and_keywords, (20,), (5,))
-    assert fast == 25
-    assert made - fast == 3 * 25
+    assert fast == 2 * 25
+    assert made - fast == 2 * 25
+
+
+def two_defaults(a, b=2, c=3):
+    return (a, b, c)
+
+
+def changing_defaults(n):
+    out = []
+    for i in range(n):
+        out.append(two_defaults(i))
+        out.append(two_defaults(i, -i))
+        if i == n // 2:
+            two_defaults.__defaults__ = (20, 30)
+        if i == n - 2:
+            two_defaults.__defaults__ = (300,)      # b has none now: TypeError
+    return out
+
+
+def test_defaults_read_at_each_call_and_too_few_arguments_raise_the_same():
+    def reset():
+        two_defaults.__defaults__ = (2, 3)
+    try:
+        reset()
+        overdrive.disable()
+        expected = outcome(changing_defaults, (8,))
+        overdrive.enable(threshold=0, tier2_threshold=1)
+        for _ in range(3):
+            reset()
+            outcome(changing_defaults, (8,))
+        reset()
+        f0 = fast_calls()
+        got = outcome(changing_defaults, (8,))
+        fast = fast_calls() - f0
+        info = overdrive.info(changing_defaults)
+    finally:
+        overdrive.disable()
+        reset()
+    assert info["tier"] == 2
+    assert got == expected and got[0] == "raise" and got[1] is TypeError
+    assert fast >= 2 * 7
 
 
 def test_a_raising_callee_on_the_machine_code_road_keeps_the_traceback():
@@ -535,7 +575,7 @@ def test_a_callee_rebound_mid_loop_on_the_machine_code_road():
         target = first_target
     assert info["tier"] == 2
     assert got == expected
-    assert fast >= 10       # first_target's calls; second_target's fill a default (C road)
+    assert fast >= 20       # first_target's calls, and second_target's (its default filled)
 
 
 def test_tracing_switched_on_inside_a_callee_of_the_machine_code_road():

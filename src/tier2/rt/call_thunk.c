@@ -61,7 +61,8 @@ static void emit_abs_jump(OdAsm *a, const void *fn)
 static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
 {
     OdLabel func = od_label_new(a), counted = od_label_new(a), tier1 = od_label_new(a),
-            t1ok = od_label_new(a), ready = od_label_new(a), noself = od_label_new(a),
+            t1ok = od_label_new(a), ready = od_label_new(a), tiered = od_label_new(a),
+            fill = od_label_new(a), filled = od_label_new(a), noself = od_label_new(a),
             args = od_label_new(a), copy = od_label_new(a), clear = od_label_new(a),
             link = od_label_new(a), slow = od_label_new(a), loop = od_label_new(a),
             next = od_label_new(a), end = od_label_new(a), last = od_label_new(a);
@@ -104,33 +105,45 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_mov_rm(a, OD_R11, OD_RAX, (int32_t)offsetof(OdCodeState, unit));
     od_test_rr(a, OD_R11, OD_R11);
     od_jcc(a, OD_CC_E, refuse);
-    od_cmp32_rm(a, OD_RCX, OD_R11, UNIT_OFF(direct_argc));
-    od_jcc(a, OD_CC_NE, refuse);
     /* The tiering (rt/call.c tiering_allows) and tier 1's recompilation: a tier-2 unit only
      * while tier 2 is on; a tier-1 unit only when tier 2 will not promote it (off, or
      * refused for it) and it is not due for recompilation (retired: never again). */
     od_cmp32_mi(a, OD_R11, UNIT_OFF(tier), 2);
     od_jcc(a, OD_CC_NE, tier1);
-    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
-    od_cmp32_mi(a, OD_RCX, 0, 0);
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
+    od_cmp32_mi(a, OD_RDI, 0, 0);
     od_jcc(a, OD_CC_L, refuse);
-    od_jmp(a, ready);
+    od_jmp(a, tiered);
     od_label_bind(a, tier1);
     od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(OdCodeState, tier2_off), 0);
     od_jcc(a, OD_CC_NE, t1ok);
-    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
-    od_cmp32_mi(a, OD_RCX, 0, 0);
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
+    od_cmp32_mi(a, OD_RDI, 0, 0);
     od_jcc(a, OD_CC_GE, refuse);
     od_label_bind(a, t1ok);
     od_cmp_mi(a, OD_R11, UNIT_OFF(retired), 0);
-    od_jcc(a, OD_CC_NE, ready);
-    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)od_rt_direct_entry.recompile_after);
-    od_mov_rm(a, OD_RCX, OD_RCX, 0);
+    od_jcc(a, OD_CC_NE, tiered);
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.recompile_after);
+    od_mov_rm(a, OD_RDI, OD_RDI, 0);
     od_mov_rm(a, OD_RAX, OD_R11, UNIT_OFF(native_entries));
-    od_cmp_rr(a, OD_RAX, OD_RCX);
-    od_jcc(a, OD_CC_B, ready);
-    od_test_rr(a, OD_RCX, OD_RCX);
+    od_cmp_rr(a, OD_RAX, OD_RDI);
+    od_jcc(a, OD_CC_B, tiered);
+    od_test_rr(a, OD_RDI, OD_RDI);
     od_jcc(a, OD_CC_NE, refuse);                /* due: the hook's road recompiles */
+    od_label_bind(a, tiered);
+    /* The unit takes rcx arguments directly (direct_argc: its positional parameters; -1
+     * for none), or more, when the function's defaults cover the rest (as the
+     * interpreter's CALL_PY_WITH_DEFAULTS fills them). */
+    od_cmp32_rm(a, OD_RCX, OD_R11, UNIT_OFF(direct_argc));
+    od_jcc(a, OD_CC_E, ready);
+    od_jcc(a, OD_CC_G, refuse);
+    od_mov_rm(a, OD_RAX, OD_R8, FN_OFF(func_defaults));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, refuse);
+    od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyVarObject, ob_size));
+    od_add_rr(a, OD_RAX, OD_RCX);
+    od_cmp32_rm(a, OD_RAX, OD_R11, UNIT_OFF(direct_argc));
+    od_jcc(a, OD_CC_L, refuse);
     od_label_bind(a, ready);
     /* The checks of every frame entry (rcx = the thread state): recursion limit, tracing,
      * the hook installed, C stack room; then data stack room (rdi = the new frame). */
@@ -162,50 +175,77 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_add_rr(a, OD_RAX, OD_RDI);
     od_cmp_rm(a, OD_RAX, OD_RCX, TS_OFF(datastack_limit));
     od_jcc(a, OD_CC_AE, refuse);
-    /* Committed: push the frame (rdi) and fill its specials (_PyFrame_InitializeSpecials). */
+    /* Committed: push the frame (rdi) and fill its specials (_PyFrame_InitializeSpecials);
+     * rdx = the end of the operands. */
     od_mov_mr(a, OD_RCX, TS_OFF(datastack_top), OD_RAX);
+    od_shl_ri(a, OD_RDX, 3);
+    od_add_rr(a, OD_RDX, OD_RSI);
     od_mov_mr(a, OD_RDI, FR_OFF(f_func), OD_R8);
     od_add_mi(a, OD_R8, 0, 1);
     od_mov_rm(a, OD_RAX, OD_R8, FN_OFF(func_code));
     od_add_mi(a, OD_RAX, 0, 1);
     od_mov_mr(a, OD_RDI, FR_OFF(f_code), OD_RAX);
-    od_mov_rm(a, OD_RDX, OD_R8, FN_OFF(func_builtins));
-    od_mov_mr(a, OD_RDI, FR_OFF(f_builtins), OD_RDX);
-    od_mov_rm(a, OD_RDX, OD_R8, FN_OFF(func_globals));
-    od_mov_mr(a, OD_RDI, FR_OFF(f_globals), OD_RDX);
+    od_mov_rm(a, OD_RSI, OD_R8, FN_OFF(func_builtins));
+    od_mov_mr(a, OD_RDI, FR_OFF(f_builtins), OD_RSI);
+    od_mov_rm(a, OD_RSI, OD_R8, FN_OFF(func_globals));
+    od_mov_mr(a, OD_RDI, FR_OFF(f_globals), OD_RSI);
     od_mov_mi(a, OD_RDI, FR_OFF(f_locals), 0);
     od_mov_mi(a, OD_RDI, FR_OFF(frame_obj), 0);
-    od_mov32_rm(a, OD_RDX, OD_R11, UNIT_OFF(nlocalsplus));
-    od_mov32_mr(a, OD_RDI, FR_OFF(stacktop), OD_RDX);
+    od_mov32_rm(a, OD_RSI, OD_R11, UNIT_OFF(nlocalsplus));
+    od_mov32_mr(a, OD_RDI, FR_OFF(stacktop), OD_RSI);
     od_lea(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyCodeObject, co_code_adaptive)
                                   - (int32_t)sizeof(_Py_CODEUNIT));
     od_mov_mr(a, OD_RDI, FR_OFF(prev_instr), OD_RAX);
     od_mov8_mi(a, OD_RDI, FR_OFF(is_entry), 0);
     od_mov8_mi(a, OD_RDI, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
-    /* The locals (rsi walks them to rdx, their end): self, then the arguments, each with
-     * the reference the frame owns; the rest NULL. */
+    /* The locals (rsi walks them): self, the arguments (r9 to rdx), the defaults for the
+     * parameters left, each with the reference the frame owns; the rest NULL. */
     od_lea(a, OD_RSI, OD_RDI, FR_OFF(localsplus));
-    od_shl_ri(a, OD_RDX, 3);
-    od_add_rr(a, OD_RDX, OD_RSI);
-    od_mov32_rm(a, OD_RAX, OD_R11, UNIT_OFF(direct_argc));
     od_test_rr(a, OD_R10, OD_R10);
     od_jcc(a, OD_CC_E, noself);
     od_add_mi(a, OD_R10, 0, 1);
     od_mov_mr(a, OD_RSI, 0, OD_R10);
     od_add_ri(a, OD_RSI, 8);
-    od_sub_ri(a, OD_RAX, 1);
     od_label_bind(a, noself);
-    od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_E, args);
+    od_cmp_rr(a, OD_R9, OD_RDX);
+    od_jcc(a, OD_CC_AE, args);
     od_label_bind(a, copy);
-    od_mov_rm(a, OD_R8, OD_R9, 0);
-    od_add_mi(a, OD_R8, 0, 1);
-    od_mov_mr(a, OD_RSI, 0, OD_R8);
+    od_mov_rm(a, OD_RAX, OD_R9, 0);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_mr(a, OD_RSI, 0, OD_RAX);
     od_add_ri(a, OD_R9, 8);
     od_add_ri(a, OD_RSI, 8);
-    od_sub_ri(a, OD_RAX, 1);
-    od_jcc(a, OD_CC_NE, copy);
+    od_cmp_rr(a, OD_R9, OD_RDX);
+    od_jcc(a, OD_CC_B, copy);
     od_label_bind(a, args);
+    /* rdx = the end of the parameters; a parameter left takes its default: r9 = the
+     * defaults' item for the parameter at rsi (the last ones have defaults) */
+    od_mov32_rm(a, OD_RDX, OD_R11, UNIT_OFF(direct_argc));
+    od_shl_ri(a, OD_RDX, 3);
+    od_lea(a, OD_RAX, OD_RDI, FR_OFF(localsplus));
+    od_add_rr(a, OD_RDX, OD_RAX);
+    od_cmp_rr(a, OD_RSI, OD_RDX);
+    od_jcc(a, OD_CC_AE, filled);
+    od_mov_rm(a, OD_RAX, OD_R8, FN_OFF(func_defaults));
+    od_mov_rm(a, OD_R9, OD_RAX, (int32_t)offsetof(PyVarObject, ob_size));
+    od_shl_ri(a, OD_R9, 3);
+    od_add_rr(a, OD_R9, OD_RAX);
+    od_add_ri(a, OD_R9, (int32_t)offsetof(PyTupleObject, ob_item));
+    od_sub_rr(a, OD_R9, OD_RDX);
+    od_add_rr(a, OD_R9, OD_RSI);
+    od_label_bind(a, fill);
+    od_mov_rm(a, OD_RAX, OD_R9, 0);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_mr(a, OD_RSI, 0, OD_RAX);
+    od_add_ri(a, OD_R9, 8);
+    od_add_ri(a, OD_RSI, 8);
+    od_cmp_rr(a, OD_RSI, OD_RDX);
+    od_jcc(a, OD_CC_B, fill);
+    od_label_bind(a, filled);
+    od_mov32_rm(a, OD_RDX, OD_R11, UNIT_OFF(nlocalsplus));
+    od_shl_ri(a, OD_RDX, 3);
+    od_lea(a, OD_RAX, OD_RDI, FR_OFF(localsplus));
+    od_add_rr(a, OD_RDX, OD_RAX);
     od_cmp_rr(a, OD_RSI, OD_RDX);
     od_jcc(a, OD_CC_AE, link);
     od_label_bind(a, clear);
