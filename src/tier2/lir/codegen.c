@@ -165,7 +165,9 @@ static void sync_call(Cg *c, int exit)
  * with its new reference and its old value kept in the outgoing area (lower.c makes room:
  * the call's operands are stored there after the write-back); the old values are released
  * last, so a finalizer sees the frame written back. 0 when a value needs boxing (the caller
- * then calls od_t2_sync). */
+ * then calls od_t2_sync). An argument's value (OD_XV_LOCAL) is read from its slot after
+ * earlier stores: no write-back stores another value there (lower.c makes such an argument
+ * an owned vreg, OD_XV_BOXED). */
 static int sync_inline(Cg *c, int exit)
 {
     OdAsm *a = &c->a;

@@ -11,21 +11,22 @@
  *
  * What it does is od_rt_call_python's direct case, restated (runtime/frames.h): the callee
  * is a PyFunction, or a PyMethod of one (self goes first, as method_vectorcall passes it);
- * its code has a unit (co_extra -> code state -> unit) taking exactly this many positional
- * arguments (OdUnit.direct_argc: no *args, **kwargs, keyword-only parameters or defaults to
- * fill); no keywords at the call; the tiering allows a direct entry (rt/call.c
+ * its code has a unit (co_extra -> code state -> unit) taking this many positional
+ * arguments (OdUnit.direct_argc: no *args, **kwargs or keyword-only parameters), or more
+ * when func_defaults covers the rest (filled from it, as CALL_PY_WITH_DEFAULTS does); no
+ * keywords at the call; the tiering allows a direct entry (rt/call.c
  * tiering_allows: a tier-1 callee tier 2 may still promote, or a tier-2 callee while tier 2
  * is off, goes through the hook); the hook is the installed eval-frame function; tracing
  * is off; the recursion limit is not reached; the C stack has room; the unit is not due for
  * tier 1's recompilation; the data stack's current chunk has room. Then it pushes the frame
- * (the function, code and arguments referenced by the frame: tier-2 operands are borrowed),
- * links it, counts it (recursion depth, the unit's entries, od_rt_calls_direct,
+ * (the function, code, arguments and defaults referenced by the frame: tier-2 operands are
+ * borrowed), links it, counts it (recursion depth, the unit's entries, od_rt_calls_direct,
  * stats()["tier2"]["fast_calls"]), enters the unit, unlinks it, and clears and pops it
  * inline while no reference it drops is the last one; otherwise (an object to free, an
  * escaped frame object, a NULL result: exception or exit to the interpreter) it finishes
  * in C, od_rt_direct_return, as tier 1's thunk does. Every refusal happens before anything
  * changed and jumps to the C helper with the operands unchanged, which takes the other
- * roads (vectorcall, the hook, keywords and defaults through od_rt_call_python).
+ * roads (vectorcall, the hook, keywords through od_rt_call_python).
  *
  * Registers (System V): rsi = the operands, rdx = their count, rcx = kwnames or NULL; rdi
  * (the frame) is not read. The thread state and cframe are the caller's frame slots
@@ -88,7 +89,7 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_jcc(a, OD_CC_E, counted);
     od_add_ri(a, OD_RCX, 1);
     od_label_bind(a, counted);
-    /* rax = the code state, r11 = its unit, which takes exactly rcx arguments directly */
+    /* rax = the code state, r11 = its unit */
     od_mov_rm(a, OD_R11, OD_R8, FN_OFF(func_code));
     od_mov_rm(a, OD_RAX, OD_R11, (int32_t)offsetof(PyCodeObject, co_extra));
     od_test_rr(a, OD_RAX, OD_RAX);
