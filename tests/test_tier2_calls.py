@@ -372,3 +372,343 @@ def test_a_callee_of_tier2_code_still_reaches_tier_2():
         overdrive.disable()
     assert callee["tier"] == 2
     assert made >= 100
+
+
+# ---- the machine-code road (rt/call_thunk.c) ---------------------------------------------
+# Exact positional calls of a compiled Python function (plain, bound method object,
+# self.method() through LOAD_METHOD) are made by tier 2's call thunk, counted in
+# stats()["tier2"]["fast_calls"] (and in "direct_calls", the sum of both direct roads);
+# everything else goes on to the C helper (rt/call.c) with the operands unchanged.
+
+def fast_calls():
+    return overdrive.stats()["tier2"]["fast_calls"]
+
+
+def roads():
+    """(direct calls, fast calls) so far, from one stats() call."""
+    t2 = overdrive.stats()["tier2"]
+    return t2["direct_calls"], t2["fast_calls"]
+
+
+def run_fast(f, *calls, warm=3):
+    """Like run_t2, after `warm` tier-2 runs of the first call (so that the callees are at
+    tier 2 too, which the thunk enters directly). Returns (info(f), direct calls, fast
+    calls) of the compared runs, without those stats() itself makes (it is Python code
+    that tier 2 compiles too)."""
+    overdrive.disable()
+    expected = [outcome(f, a) for a in calls]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(warm):
+            outcome(f, calls[0])
+        d0, f0 = roads()
+        d1, f1 = roads()
+        got = []
+        for a in calls:             # (not a comprehension: tier 2 compiles those, and its
+            got.append(outcome(f, a))   # call of outcome() would be counted)
+        d2, f2 = roads()
+        made, fast = d2 - d1 - (d1 - d0), f2 - f1 - (f1 - f0)
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2, info
+    assert got == expected
+    return info, made, fast
+
+
+def test_plain_calls_take_the_machine_code_road():
+    info, made, fast = run_fast(calls_plain, (100,), (0,), (37,))
+    assert fast >= 137 and made == fast     # no call took the C road
+    assert not info["tier2"]["exits"], info["tier2"]["exits"]
+
+
+def test_method_calls_through_load_method_take_the_machine_code_road():
+    _, made, fast = run_fast(calls_method, (50,), (3,))
+    assert fast >= 53 and made == fast
+
+
+def test_bound_method_objects_take_the_machine_code_road():
+    """A PyMethod: the function called with self first (method_vectorcall's order)."""
+    _, made, fast = run_fast(calls_bound, (50,), (3,))
+    assert fast >= 53 and made == fast
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def moved(self, dx, dy):
+        return Point(self.x + dx, self.y + dy)
+
+    def norm1(self):
+        return abs(self.x) + abs(self.y)
+
+
+def walk(n):
+    p = Point(0, 0)
+    total = 0
+    for i in range(n):
+        p = p.moved(i, -1)
+        total += p.norm1()
+    return total, p.x, p.y
+
+
+def test_argument_references_and_results_of_the_machine_code_road():
+    _, _, fast = run_fast(walk, (40,), (1,))
+    assert fast >= 2 * 41
+
+
+def wrong_argc(n):
+    t = 0
+    for i in range(n):
+        t += add(i, 1)
+        if i == n - 1:
+            t += add(i)             # TypeError: the thunk refuses, vectorcall raises
+    return t
+
+
+def test_a_wrong_argument_count_goes_on_to_the_helper_and_raises_the_same():
+    _, _, fast = run_fast(wrong_argc, (10,), (3,))
+    assert fast >= 13       # (and the traceback module's own calls)
+
+
+def defaults_and_keywords(n):
+    t = 0
+    for i in range(n):
+        t += add3(i, 1)             # a default to fill: the thunk fills it
+        t += add3(i, 1, c=2)        # a keyword: the C road
+        t += add(a=i, b=2)          # keywords only: the C road
+        t += add3(i, 1, 3)          # exactly positional: the thunk
+    return t
+
+
+def test_defaults_are_filled_and_keywords_go_on_to_the_c_road():
+    _, made, fast = run_fast(defaults_and_keywords, (20,), (5,))
+    assert fast == 2 * 25
+    assert made - fast == 2 * 25
+
+
+def two_defaults(a, b=2, c=3):
+    return (a, b, c)
+
+
+def changing_defaults(n):
+    out = []
+    for i in range(n):
+        out.append(two_defaults(i))
+        out.append(two_defaults(i, -i))
+        if i == n // 2:
+            two_defaults.__defaults__ = (20, 30)
+        if i == n - 2:
+            two_defaults.__defaults__ = (300,)      # b has none now: TypeError
+    return out
+
+
+def test_defaults_read_at_each_call_and_too_few_arguments_raise_the_same():
+    def reset():
+        two_defaults.__defaults__ = (2, 3)
+    try:
+        reset()
+        overdrive.disable()
+        expected = outcome(changing_defaults, (8,))
+        overdrive.enable(threshold=0, tier2_threshold=1)
+        for _ in range(3):
+            reset()
+            outcome(changing_defaults, (8,))
+        reset()
+        f0 = fast_calls()
+        got = outcome(changing_defaults, (8,))
+        fast = fast_calls() - f0
+        info = overdrive.info(changing_defaults)
+    finally:
+        overdrive.disable()
+        reset()
+    assert info["tier"] == 2
+    assert got == expected and got[0] == "raise" and got[1] is TypeError
+    assert fast >= 2 * 7
+
+
+def test_a_raising_callee_on_the_machine_code_road_keeps_the_traceback():
+    info, _, fast = run_fast(calls_raising, (5,), (10,), (20,))
+    assert fast >= 5 + 7 + 7
+    assert info["tier2"]["exits"].get("ERROR", 0) >= 2
+
+
+def test_recursion_limit_on_the_machine_code_road():
+    overdrive.disable()
+    expected = outcome(recurse, (10**6,))[:2]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):
+            recurse(3)
+        f0 = fast_calls()
+        got = outcome(recurse, (10**6,))[:2]
+        ok = recurse(500)
+        fast = fast_calls() - f0
+        info = overdrive.info(recurse)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2
+    assert got == expected == ("raise", RecursionError)
+    assert ok == 500
+    assert fast > 500
+
+
+def test_a_callee_rebound_mid_loop_on_the_machine_code_road():
+    global target
+    overdrive.disable()
+    target = first_target
+    expected = outcome(rebinding_loop, (30,))
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):
+            target = first_target
+            rebinding_loop(3)
+            second_target(1)
+            second_target(1)
+        target = first_target
+        f0 = fast_calls()
+        got = outcome(rebinding_loop, (30,))
+        fast = fast_calls() - f0
+        info = overdrive.info(rebinding_loop)
+    finally:
+        overdrive.disable()
+        target = first_target
+    assert info["tier"] == 2
+    assert got == expected
+    assert fast >= 20       # first_target's calls, and second_target's (its default filled)
+
+
+def test_tracing_switched_on_inside_a_callee_of_the_machine_code_road():
+    events = []
+    watched = {caller_of_tracer.__code__, traced_callee.__code__, add.__code__}
+
+    def tracer(frame, event, arg):
+        if frame.f_code in watched:
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+        return tracer
+
+    def run():
+        events.clear()
+        try:
+            return caller_of_tracer(tracer, 5), list(events)
+        finally:
+            sys.settrace(None)
+    overdrive.disable()
+    expected = run()
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(4):
+            caller_of_tracer(None, 3)
+        f0 = fast_calls()
+        got = run()
+        fast = fast_calls() - f0
+        info = overdrive.info(caller_of_tracer)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert info["tier"] == 2 and info["tier2"]["exits"].get("TRACING", 0) >= 1, info
+    assert fast >= 3        # add(0..2, 1) and traced_callee itself; none once tracing is on
+
+
+def caller_locals(k):
+    frame = sys._getframe(1)
+    seen = {name: v for name, v in frame.f_locals.items() if name != "acc"}
+    return (frame.f_code.co_name, frame.f_lineno, sorted(seen.items()), k)
+
+
+def looks_back(n):
+    acc = []
+    x = 1.5
+    for i in range(n):
+        x = x * 2.0
+        acc.append(caller_locals(i))
+    return acc
+
+
+def test_frames_and_locals_seen_by_a_callee_of_the_machine_code_road():
+    _, _, fast = run_fast(looks_back, (4,), (2,))
+    # 6 calls of caller_locals, and from each (tier 2 since it compiles MAKE_FUNCTION) one
+    # of its dict comprehension
+    assert fast == 2 * 6
+
+
+def gen_callee(n):
+    for i in range(n):
+        yield i * 2
+
+
+def calls_generator(n):
+    t = 0
+    for i in range(n):
+        g = gen_callee(i)            # a generator function: its frame moves into the
+        t += sum(g)                  # generator, the pushed frame is left empty
+    return t
+
+
+def test_generator_functions_called_from_tier2_code():
+    """Tier 2 refuses generator code, so the callee stays at tier 1 for good, which the
+    thunk enters directly: RETURN_GENERATOR leaves the pushed frame empty (stacktop 0)."""
+    _, _, fast = run_fast(calls_generator, (10,), (3,))
+    assert overdrive.info(gen_callee)["tier"] == 1
+    assert fast == 13
+
+
+def test_the_machine_code_road_keeps_references_balanced():
+    """Each kind of call, 300 rounds: the allocated blocks do not grow."""
+    from conftest import allocated_blocks_growth
+    cases = [(calls_plain, (20,)), (calls_method, (10,)), (calls_bound, (10,)),
+             (walk, (10,)), (wrong_argc, (5,)), (calls_raising, (9,)),
+             (calls_generator, (4,)), (defaults_and_keywords, (3,))]
+    growth, tiers = allocated_blocks_growth(cases, threshold=0, tier2_threshold=1)
+    assert growth < 50, (growth, tiers)
+
+
+# ---- the write-back before a call, inline (lir/codegen.c sync_inline) --------------------
+# When none of the locals to write back needs boxing (objects, constants, arguments, bools),
+# the code stores them itself instead of calling od_t2_sync; unboxed ints and floats still
+# go through od_t2_sync. A callee sees the same locals either way.
+
+def peek_locals():
+    f = sys._getframe(1)
+    return sorted((k, repr(v)) for k, v in f.f_locals.items() if k != "seen")
+
+
+def writes_objects(o, n):
+    seen = []
+    for i in range(n):
+        x = [o, i]              # a new object each round: the old one released
+        y = (o, n)
+        z = o                   # an argument's value
+        w = None                # a constant
+        seen.append(peek_locals())
+    return seen
+
+
+def writes_floats(o):
+    x = o * 2.5                 # an unboxed float: boxed by od_t2_sync
+    return peek_locals()
+
+
+def calls_of(func):
+    import re
+    text = overdrive.dis_native_text(func)
+    return set(re.findall(r"; call (\w+)", text))
+
+
+def test_write_back_without_boxing_is_inline():
+    pytest.importorskip("capstone")
+    _, _, fast = run_fast(writes_objects, ("a", 4), ("b", 0), (3, 2))
+    assert fast >= 6
+    assert "od_t2_sync" not in calls_of(writes_objects), calls_of(writes_objects)
+    run_fast(writes_floats, (2.0,), (0.5,))
+    assert "od_t2_sync" in calls_of(writes_floats), calls_of(writes_floats)
+
+
+def test_inline_write_back_keeps_references_balanced():
+    from conftest import allocated_blocks_growth
+    growth, tiers = allocated_blocks_growth([(writes_objects, ("a", 5)), (walk, (5,))],
+                                            threshold=0, tier2_threshold=1)
+    assert 2 in tiers
+    assert growth < 50, growth

@@ -211,6 +211,7 @@ PyObject *od_tier2_type_names(void)
 #include "rt/exit.h"
 #include "rt/helpers.h"
 #include "rt/attr.h"
+#include "rt/call_thunk.h"
 #include "../asm/codemem.h"
 #include "../hook/events.h"
 #include "../runtime/frames.h"
@@ -630,11 +631,13 @@ PyObject *od_tier2_stats(void)
         Py_DECREF(ex);
         return NULL;
     }
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "osr_compiled", (unsigned long long)od_t2_stats.osr_compiled,
                          "osr_entries", (unsigned long long)od_t2_stats.osr_entries,
                          "frames", (unsigned long long)od_t2_stats.entries,
-                         "direct_calls", (unsigned long long)od_t2_stats.direct_calls,
+                         "direct_calls", (unsigned long long)(od_t2_stats.direct_calls
+                                                              + od_t2_stats.fast_calls),
+                         "fast_calls", (unsigned long long)od_t2_stats.fast_calls,
                          "str_appends_in_place", (unsigned long long)od_t2_stats.str_appends_in_place,
                          "refused", (unsigned long long)od_t2_stats.refused,
                          "recompiled", (unsigned long long)od_t2_stats.recompiled,
@@ -656,10 +659,17 @@ int od_tier2_symbols(PyObject *dict)
         {"od_t2_str_append", (const void *)od_t2_str_append},
         {"od_t2_exit", (const void *)od_t2_exit},
         {"od_t2_exit_entry", (const void *)od_t2_exit_entry},
+        {"od_t2_sync", (const void *)od_t2_sync},
     };
-    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
-        PyObject *k = PyLong_FromVoidPtr((void *)table[i].fn);
-        PyObject *v = PyUnicode_FromString(table[i].name);
+    size_t n = sizeof table / sizeof *table;
+    for (size_t i = 0; i < n + 2; i++) {
+        /* then the call thunks (rt/call_thunk.h), when built */
+        const void *fn = i < n ? table[i].fn : od_t2_call_thunk((int)(i - n));
+        if (!fn)
+            continue;
+        PyObject *k = PyLong_FromVoidPtr((void *)fn);
+        PyObject *v = PyUnicode_FromString(i < n ? table[i].name
+                                           : i == n ? "od_t2_call_thunk" : "od_t2_call_method_thunk");
         int err = !k || !v || PyDict_SetItem(dict, k, v) < 0;
         Py_XDECREF(k);
         Py_XDECREF(v);

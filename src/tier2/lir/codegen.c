@@ -161,6 +161,77 @@ static void sync_call(Cg *c, int exit)
     od_jcc(a, OD_CC_NE, c->xlabel[exit]);
 }
 
+/* Write-back without the C call, when no value needs boxing (objects, constants, arguments
+ * read from the frame, bools): what od_t2_sync does, inline. Each changed local is stored
+ * with its new reference and its old value kept in the outgoing area (lower.c makes room:
+ * the call's operands are stored there after the write-back); the old values are released
+ * last, so a finalizer sees the frame written back. 0 when a value needs boxing (the caller
+ * then calls od_t2_sync). An argument's value (OD_XV_LOCAL) is read from its slot after
+ * earlier stores: no write-back stores another value there (lower.c makes such an argument
+ * an owned vreg, OD_XV_BOXED). */
+static int sync_inline(Cg *c, int exit)
+{
+    OdAsm *a = &c->a;
+    const OdLirExit *x = &c->L->exits[exit];
+    for (int j = 0; j < x->nsync; j++) {
+        int kind = x->slots[x->sync[j]].kind;
+        if (kind == OD_XV_CINT || kind == OD_XV_CDOUBLE)
+            return 0;
+    }
+    for (int j = 0; j < x->nsync; j++) {
+        const OdLirVal *v = &x->slots[x->sync[j]];
+        int32_t at = OFF_LOCALS + 8 * x->sync[j];
+        OdLabel skip = od_label_new(a), next = od_label_new(a), no = od_label_new(a);
+        OdReg r = OD_RCX;
+        switch (v->kind) {
+        case OD_XV_BOXED: r = gin(c, v->vreg, OD_RCX); break;
+        case OD_XV_CONST: od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)v->obj); break;
+        case OD_XV_LOCAL: od_mov_rm(a, OD_RCX, R_FRAME, OFF_LOCALS + 8 * v->local); break;
+        case OD_XV_CBOOL:
+            r = gin(c, v->vreg, OD_RCX);
+            od_test_rr(a, r, r);
+            od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)Py_False);   /* movs: the flags stay */
+            od_jcc(a, OD_CC_E, no);
+            od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)Py_True);
+            od_label_bind(a, no);
+            r = OD_RCX;
+            break;
+        default: od_mov_ri(a, OD_RCX, 0); break;               /* OD_XV_NULL */
+        }
+        od_mov_rm(a, OD_RAX, R_FRAME, at);
+        od_cmp_rr(a, OD_RAX, r);
+        od_jcc(a, OD_CC_E, skip);                  /* the frame has it already */
+        if (v->kind == OD_XV_BOXED || v->kind == OD_XV_NULL) {
+            OdLabel null = od_label_new(a);
+            od_test_rr(a, r, r);
+            od_jcc(a, OD_CC_E, null);
+            od_add_mi(a, r, 0, 1);
+            od_label_bind(a, null);
+        } else {
+            od_add_mi(a, r, 0, 1);
+        }
+        od_mov_mr(a, R_FRAME, at, r);
+        od_mov_mr(a, OD_RSP, out_off(j), OD_RAX);
+        od_jmp(a, next);
+        od_label_bind(a, skip);
+        od_mov_mi(a, OD_RSP, out_off(j), 0);
+        od_label_bind(a, next);
+    }
+    for (int j = 0; j < x->nsync; j++) {
+        Stub *s = stub(c, 0);
+        if (!s)
+            return 1;
+        s->reg = OD_RAX;
+        od_mov_rm(a, OD_RAX, OD_RSP, out_off(j));
+        od_test_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_E, s->back);
+        od_sub_mi(a, OD_RAX, 0, 1);
+        od_jcc(a, OD_CC_E, s->label);
+        od_label_bind(a, s->back);
+    }
+    return 1;
+}
+
 static OdCond int_cc(long long cmp)
 {
     switch (cmp) {
@@ -593,7 +664,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(c->L->code) + c->L->exits[i->exit].index));
             od_mov_mr(a, R_FRAME, OFF_PREV, OD_RAX);
         }
-        if (c->L->exits[i->exit].nsync > 0)
+        if (c->L->exits[i->exit].nsync > 0 && (i->imm || !sync_inline(c, i->exit)))
             sync_call(c, i->exit);
         od_label_bind(a, skip);
         break;

@@ -23,6 +23,7 @@
 #include "lir.h"
 #include "../rt/helpers.h"
 #include "../rt/attr.h"
+#include "../rt/call_thunk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -682,6 +683,8 @@ static int write_back(Lower *W, OdHirInstr *i, int conditional)
     OdLirInstr *x;
     if (e < 0 || set_sync(W, e, n) < 0 || !(x = emit(W, OD_LOP_Sync, 0)))
         return -1;
+    if (!conditional && W->L->out_slots < n)
+        W->L->out_slots = n;    /* codegen may keep the old values there (sync_inline) */
     x->exit = e;
     x->imm = conditional;
     return 0;
@@ -1152,6 +1155,10 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->outs_in_args = 0;
         if (i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr)
             x->imm = attr_site(W, i);
+        /* a call without keywords: the machine-code fast path, which hands the rest to h */
+        if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && !i->obj
+            && od_t2_call_thunk(i->op == OD_HOP_CallMethod))
+            x->ptr = od_t2_call_thunk(i->op == OD_HOP_CallMethod);
         break;
     }
     }

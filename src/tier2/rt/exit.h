@@ -56,11 +56,13 @@ struct OdT2State {
 
 /* Process-wide counts for stats(): `entries` counts frames tier-2 code ran (its prologue
  * adds one: stats()["tier2"]["frames"]; not an OSR unit's); `direct_calls` the calls from
- * tier-2 code that pushed the callee's frame themselves (rt/call.c;
- * stats()["tier2"]["direct_calls"]); `str_appends_in_place` the `s += t` that extended s's
- * string in place (od_t2_str_append). */
+ * tier-2 code that pushed the callee's frame themselves in C (rt/call.c), `fast_calls` those
+ * made by the machine-code thunk (rt/call_thunk.c): stats()["tier2"]["direct_calls"] is
+ * their sum, ["fast_calls"] the thunk's alone; `str_appends_in_place` the `s += t` that
+ * extended s's string in place (od_t2_str_append). */
 typedef struct {
-    uint64_t compiled, refused, recompiled, given_up, entries, direct_calls, str_appends_in_place;
+    uint64_t compiled, refused, recompiled, given_up, entries, direct_calls, fast_calls;
+    uint64_t str_appends_in_place;
     uint64_t osr_compiled, osr_entries;     /* OSR units made; frames that entered one */
     uint64_t exits[OD_T2X__COUNT];
 } OdT2Stats;
