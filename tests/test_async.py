@@ -12,7 +12,7 @@ import types
 import pytest
 
 import overdrive
-from conftest import _outcome, unexpected_exits
+from conftest import outcome_with_traceback, unexpected_exits
 
 
 class Yield:
@@ -48,11 +48,11 @@ def run_async_both(coro_fn, *args, native=(), exits=None):
     native = native or (coro_fn,)
     run = lambda: drive(coro_fn(*args))  # noqa: E731 - one frame in both tracebacks
     overdrive.disable()
-    expected = _outcome(run, (), {})
+    expected = outcome_with_traceback(run, (), {})
     before = {f: overdrive.info(f) for f in native}
     overdrive.enable(threshold=0)
     try:
-        got = _outcome(run, (), {})
+        got = outcome_with_traceback(run, (), {})
     finally:
         overdrive.disable()
     for f in native:

@@ -8,7 +8,7 @@ import asyncio
 import _overdrive
 import overdrive
 import pytest
-from conftest import _outcome, runs_tier1, tier1_only_because, unexpected_exits
+from conftest import outcome_with_traceback, runs_tier1, tier1_only_because, unexpected_exits
 
 NEVER, FIRST, ALL = 0, 1, 2
 
@@ -34,11 +34,11 @@ def _fresh(src, name):
 def run_compact(fn, *args, calls=3):
     """The interpreter's outcome and the compact unit's, for `calls` calls each."""
     overdrive.disable()
-    expected = [_outcome(fn, args, {}) for _ in range(calls)]
+    expected = [outcome_with_traceback(fn, args, {}) for _ in range(calls)]
     before = overdrive.info(fn)
     overdrive.enable(threshold=1)
     try:
-        got = [_outcome(fn, args, {}) for _ in range(calls + 1)][1:]  # the 1st interprets
+        got = [outcome_with_traceback(fn, args, {}) for _ in range(calls + 1)][1:]  # the 1st interprets
     finally:
         overdrive.disable()
     after = overdrive.info(fn)

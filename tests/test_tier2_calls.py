@@ -5,23 +5,17 @@ tier 2 and the direct calls counted (stats()["tier2"]["direct_calls"])."""
 import subprocess
 import sys
 import textwrap
-import traceback
 
 import pytest
 
 import overdrive
+from conftest import outcome_with_traceback
 
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
 
 
-def outcome(f, args):
-    """Result, or exception with its traceback as (function, line) pairs."""
-    try:
-        return ("ok", f(*args))
-    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
-        tb = [(x.name, x.lineno) for x in traceback.extract_tb(exc.__traceback__)][1:]
-        return ("raise", type(exc), str(exc), tb)
+outcome = outcome_with_traceback   # conftest: result or exception, with traceback
 
 
 def direct_calls():

@@ -4,26 +4,19 @@ define closures, comprehensions, and closures themselves used to be refused; eac
 at tier 2 (info()["tier"] of the function and of the inner code, the frames counter) with
 the interpreter's results, exceptions and tracebacks."""
 import sys
-import traceback
 import types
 
 import pytest
 
 import overdrive
 
-from conftest import allocated_blocks_growth
+from conftest import allocated_blocks_growth, outcome_with_traceback
 
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
 
 
-def outcome(f, args):
-    """Result, or exception with its message and traceback as (function, line) pairs."""
-    try:
-        return ("ok", f(*args))
-    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
-        tb = [(x.name, x.lineno) for x in traceback.extract_tb(exc.__traceback__)][1:]
-        return ("raise", type(exc), str(exc), tb)
+outcome = outcome_with_traceback   # conftest: result or exception, with traceback
 
 
 def inner_code(f, name):

@@ -6,25 +6,18 @@ Each case runs at tier 2 (info()["tier"], the frames counter, ERROR exits where 
 exception was caught) with the interpreter's results, side effects, tracebacks and line
 numbers."""
 import sys
-import traceback
 
 import pytest
 
 import overdrive
 
-from conftest import allocated_blocks_growth
+from conftest import allocated_blocks_growth, outcome_with_traceback
 
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
 
 
-def outcome(f, args):
-    """Result, or exception with its message and traceback as (function, line) pairs."""
-    try:
-        return ("ok", f(*args))
-    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
-        tb = [(x.name, x.lineno) for x in traceback.extract_tb(exc.__traceback__)][1:]
-        return ("raise", type(exc), str(exc), tb)
+outcome = outcome_with_traceback   # conftest: result or exception, with traceback
 
 
 def run_t2(f, *calls):

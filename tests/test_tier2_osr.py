@@ -10,14 +10,13 @@ thousand iterations enters tier 2 after 384 back edges, while one call stays bel
 entry threshold."""
 import contextlib
 import sys
-import traceback
 import types
 
 import pytest
 
 import overdrive
 
-from conftest import allocated_blocks_growth
+from conftest import allocated_blocks_growth, outcome_with_traceback
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
 
@@ -25,13 +24,7 @@ T2 = 5                          # tier2_threshold: one call stays in tier 1
 N = 3000                        # iterations: well past (T2 + 1) * 64 back edges
 
 
-def outcome(f, args):
-    """Result, or exception with its traceback as (function, line) pairs."""
-    try:
-        return ("ok", f(*args))
-    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
-        tb = [(x.name, x.lineno) for x in traceback.extract_tb(exc.__traceback__)][1:]
-        return ("raise", type(exc), str(exc), tb)
+outcome = outcome_with_traceback   # conftest: result or exception, with traceback
 
 
 def fresh(f):
