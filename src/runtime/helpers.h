@@ -62,6 +62,19 @@ static inline OdAttrCache *od_attr_more(const OdAttrSite *s)
     return s->more && s->more_site == (const void *)s ? s->more : NULL;
 }
 
+/* The site's entry for receiver type `t`, or NULL (entry 0 first: a monomorphic site's). */
+static inline OdAttrCache *od_attr_entry_for(OdAttrSite *site, PyTypeObject *t)
+{
+    if (site->cache[0].type == t)
+        return &site->cache[0];
+    OdAttrCache *m = od_attr_more(site);
+    if (m)
+        for (int i = 0; i < OD_ATTR_WAYS - 1; i++)
+            if (m[i].type == t)
+                return &m[i];
+    return NULL;
+}
+
 /* Frees the entry blocks of the attribute sites in [sites, sites + len) (a unit's sites,
  * when the unit is freed). */
 void od_rt_attr_sites_release(const void *sites, size_t len);

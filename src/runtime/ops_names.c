@@ -291,19 +291,6 @@ void od_rt_attr_sites_release(const void *sites, size_t len)
     n_attr_blocks -= hi - lo;
 }
 
-/* The entry for type `t` at this site, or NULL. */
-static OdAttrCache *entry_for(OdAttrSite *site, PyTypeObject *t)
-{
-    if (site->cache[0].type == t)
-        return &site->cache[0];
-    OdAttrCache *m = od_attr_more(site);
-    if (m)
-        for (int i = 0; i < OD_ATTR_WAYS - 1; i++)
-            if (m[i].type == t)
-                return &m[i];
-    return NULL;
-}
-
 /* A site that has evicted OD_ATTR_MEGAMORPHIC entries meets more receiver types than it
  * has entries (email's header registry makes a class per header it parses; a generator
  * over a parse tree meets a dozen node types): refilling on every miss cost more than the
@@ -318,7 +305,7 @@ static OdAttrCache *entry_for(OdAttrSite *site, PyTypeObject *t)
  * miss is not a retry. */
 static OdAttrCache *entry_to_fill(OdAttrSite *site, PyTypeObject *t)
 {
-    OdAttrCache *c = entry_for(site, t);
+    OdAttrCache *c = od_attr_entry_for(site, t);
     if (c)
         return c;
     if (site->cache[0].type == NULL)
@@ -527,7 +514,7 @@ static inline PyObject *class_value_hit(OdAttrSite *site, PyObject *owner)
     if (!Py_IS_TYPE(owner, &PyType_Type))
         return NULL;
     PyTypeObject *cls = (PyTypeObject *)owner;
-    OdAttrCache *c = entry_for(site, cls);
+    OdAttrCache *c = od_attr_entry_for(site, cls);
     if (c && c->kind == OD_ATTR_CLASS_VALUE && cls->tp_version_tag == c->type_version) {
         c->hits++;
         return c->value;
@@ -761,7 +748,7 @@ OD_HELPER(od_rt_load_attr)
         Py_INCREF(res);
         goto done;
     }
-    OdAttrCache *c = entry_for(site, tp);
+    OdAttrCache *c = od_attr_entry_for(site, tp);
     if (c && (res = load_attr_hit(c, owner, site->name)) != NULL) {
         c->hits++;
         if (res == BIND_FAILED) {
@@ -794,7 +781,7 @@ OD_HELPER(od_rt_store_attr)
     OdAttrSite *site = arg;
     PyObject *owner = TOP(), *v = SECOND();
     PyTypeObject *tp = Py_TYPE(owner);
-    OdAttrCache *c = entry_for(site, tp);
+    OdAttrCache *c = od_attr_entry_for(site, tp);
     if (c && c->kind == OD_ATTR_SLOT && tp->tp_version_tag == c->type_version) {
         PyObject **slot = (PyObject **)((char *)owner + c->index);
         PyObject *old = *slot;
@@ -913,7 +900,7 @@ OD_HELPER(od_rt_load_method)
         sp[0] = meth;
         return OD_OK;
     }
-    OdAttrCache *c = entry_for(site, tp);
+    OdAttrCache *c = od_attr_entry_for(site, tp);
     if (c) {
         int ok = method_entry_hit(c, obj, site->name);
         if (ok) {

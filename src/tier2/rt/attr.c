@@ -32,19 +32,6 @@ void od_t2_attr_sites_free(OdT2AttrSite *sites, int n)
  * runtime's helpers, which take their inputs from a value stack and consume them: tier-2
  * operands are borrowed, so such a call gets a small stack of new references. */
 
-/* The entry keyed by `t` (the receiver's type), or NULL. */
-static inline OdAttrCache *entry_of(OdAttrSite *site, PyTypeObject *t)
-{
-    if (site->cache[0].type == t)
-        return &site->cache[0];
-    OdAttrCache *m = od_attr_more(site);
-    if (m)
-        for (int i = 0; i < OD_ATTR_WAYS - 1; i++)
-            if (m[i].type == t)
-                return &m[i];
-    return NULL;
-}
-
 /* The materialized instance __dict__ of `obj` (managed: dictoffset 0, or at a positive
  * offset), when it is an exact dict, else NULL. */
 static inline PyDictObject *instance_dict(PyObject *obj, Py_ssize_t dictoffset)
@@ -97,7 +84,7 @@ OD_T2_HELPER(od_t2_load_attr)
         return (intptr_t)PyObject_GetAttr(args[0], obj);
     od_t2_generic_attr[s->why]++;
     PyTypeObject *tp = Py_TYPE(args[0]);
-    OdAttrCache *c = tp != &PyType_Type ? entry_of(&s->site, tp) : NULL;
+    OdAttrCache *c = tp != &PyType_Type ? od_attr_entry_for(&s->site, tp) : NULL;
     PyObject *res = c ? load_hit(c, args[0], tp, s->site.name) : NULL;
     if (res) {
         c->hits++;
@@ -118,7 +105,7 @@ OD_T2_HELPER(od_t2_store_attr)
     od_t2_generic_attr[s->why]++;
     PyObject *owner = args[0];
     PyTypeObject *tp = Py_TYPE(owner);
-    OdAttrCache *c = tp != &PyType_Type ? entry_of(&s->site, tp) : NULL;
+    OdAttrCache *c = tp != &PyType_Type ? od_attr_entry_for(&s->site, tp) : NULL;
     if (c && tp->tp_version_tag == c->type_version) {
         PyObject **at = NULL;
         if (c->kind == OD_ATTR_SLOT) {
@@ -162,14 +149,14 @@ OD_T2_HELPER(od_t2_load_method)
     if (tp == &PyType_Type) {
         /* a class's own attribute (LOAD_METHOD_CLASS): keyed by the class */
         PyTypeObject *cls = (PyTypeObject *)self;
-        c = entry_of(&s->site, cls);
+        c = od_attr_entry_for(&s->site, cls);
         if (c && c->kind == OD_ATTR_CLASS_VALUE && cls->tp_version_tag == c->type_version) {
             c->hits++;
             args[0] = NULL;
             args[1] = Py_NewRef(c->value);
             return 0;
         }
-    } else if ((c = entry_of(&s->site, tp)) != NULL && tp->tp_version_tag == c->type_version) {
+    } else if ((c = od_attr_entry_for(&s->site, tp)) != NULL && tp->tp_version_tag == c->type_version) {
         int hit = c->kind == OD_ATTR_METHOD_NO_DICT;
         if (c->kind == OD_ATTR_METHOD_SHARED_KEYS) {
             /* inline values in use and no new name in the shared keys: nothing on the
