@@ -111,6 +111,35 @@ def test_type_change_mid_loop_deopts():
     assert info["tier2"]["exits"].get("GUARD_TYPE", 0) >= 2
 
 
+def int_and_float(n, x):
+    s = 0.0
+    for i in range(1, n):
+        s += 1.0 / ((i + 3) * (i + 4) + i)      # float / int
+        s += x * i - i / x + (i + 0.5)          # float * int, int / float, int + float
+    return s
+
+
+def scaled(k, x):
+    return (k * x, x - k, k / x, x / k)
+
+
+def test_int_and_float_operands_become_double_arithmetic():
+    """An int operand of a float operation is converted as float's arithmetic converts it
+    (IntToFloat): exact to 2**53, rounded to nearest even beyond; the results, the
+    ZeroDivisionErrors, infinities and -0.0 are the interpreter's (NaNs: the fuzzer)."""
+    warm(int_and_float, 50, 1.5, n=12)
+    info = run_t2(int_and_float, (50, 1.5), (10, 2.25), (3, -0.5), (2, float("inf")))
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    after = dict(_overdrive._tier2_hir(int_and_float.__code__, None))["dce"]
+    assert after.count("IntToFloat") >= 3 and "BinaryOp" not in after, after
+    warm(scaled, 3, 1.5, n=12)
+    big = 2**53 + 1                                  # not a double: rounded as float() does
+    run_t2(scaled, (3, 1.5), (big, 0.5), (-(2**59) + 7, 3.0), (0, -0.0), (7, float("-inf")),
+           (5, 0.0), (0, 2.0), (2**61, 1.5))          # 0.0 and 0 divisors; 2**61: no int64
+    after = dict(_overdrive._tier2_hir(scaled.__code__, None))["dce"]
+    assert after.count("IntToFloat") == 4, after
+
+
 def test_int_overflow_deopts():
     big = (2**62, 2**62)
 

@@ -157,6 +157,8 @@
         positive finite base and a finite exponent; deopts otherwise, or when the result     \
         is out of range (the interpreter computes or raises) */                              \
     X(FloatCompare, 2, CDBL, 0, CBool)                        /* imm: Py_LT.. */           \
+    X(IntToFloat, 1, CINT, 0, CDouble)  /* the double nearest the int64: what float's     \
+        arithmetic does with an int operand (PyLong_AsDouble, round to nearest even) */      \
     /* reference counting (placeholders for the refcount pass) */                          \
     X(IncRef, 1, BOXED, OD_HE_WRITES, Void)                                                \
     X(DecRef, 1, BOXED, OD_HE_RW, Void)                       /* may run a finalizer */    \

@@ -493,6 +493,15 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         gout(c, i->dst, OD_RDX);
         break;
     }
+    case OD_LOP_IntToF:
+        r = gin(c, i->src[0], OD_RAX);
+        if (c->L->vregs[i->dst].reg >= 0) {
+            od_cvtsi2sd_xr(a, c->L->vregs[i->dst].reg, r);
+        } else {
+            od_cvtsi2sd_xr(a, 0, r);
+            xout(c, i->dst, 0);
+        }
+        break;
     case OD_LOP_UnboxFloat:
         r = gin(c, i->src[0], OD_RAX);
         if (c->L->vregs[i->dst].reg >= 0) {

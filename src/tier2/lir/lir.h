@@ -84,6 +84,7 @@
     X(FMul, "dst = src0 * src1")                                                             \
     X(FDiv, "dst = src0 / src1, exit when src1 is +-0.0 (ZeroDivisionError)")                \
     X(FCmp, "dst = src0 <imm> src1 (0/1, IEEE: false with a NaN except !=)")                 \
+    X(IntToF, "dst = the double nearest the int64 src0 (cvtsi2sd, round to nearest even)")   \
     X(IsPtr, "dst = (src0 == src1) ^ imm")                                                   \
     X(CallH, "dst = helper(frame, [srcs], imm, obj); check the result (exit)")               \
     X(Truth, "dst = truth of src0: True/False inline, else a helper call (exit on error)")   \

@@ -1050,6 +1050,10 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (unary(W, i, OD_LOP_UnboxFloat) < 0)
             return -1;
         break;
+    case OD_HOP_IntToFloat:
+        if (unary(W, i, OD_LOP_IntToF) < 0)
+            return -1;
+        break;
     case OD_HOP_BoxBool:
         if (unary(W, i, OD_LOP_BoxBool) < 0)
             return -1;

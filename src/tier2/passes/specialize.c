@@ -155,28 +155,61 @@ static OdHirOp float_op(long long nb)
     }
 }
 
-/* The kind both operands of `i` have (statically, else by feedback), or K_NONE. */
-static int operand_kind(Spec *S, OdHirInstr *i)
+/* The kinds of the operands of `i` (statically, else by feedback). */
+static void operand_kinds(Spec *S, OdHirInstr *i, int *kl, int *kr)
 {
     PyTypeObject *l = NULL, *r = NULL;
     if (S->fn->feedback)
         od_feedback_operands(S->fn->feedback, i->bc_offset, &l, &r);
-    int kl = static_kind(i->ops[0]), kr = static_kind(i->ops[1]);
-    if (kl == K_NONE)
-        kl = class_kind(l);
-    if (kr == K_NONE)
-        kr = class_kind(r);
+    *kl = static_kind(i->ops[0]);
+    *kr = static_kind(i->ops[1]);
+    if (*kl == K_NONE)
+        *kl = class_kind(l);
+    if (*kr == K_NONE)
+        *kr = class_kind(r);
+}
+
+/* The kind both operands of `i` have, or K_NONE. */
+static int operand_kind(Spec *S, OdHirInstr *i)
+{
+    int kl, kr;
+    operand_kinds(S, i, &kl, &kr);
     return kl == kr ? kl : K_NONE;
+}
+
+/* Operand `v` of a float operation, as a double: a float unboxed, or an int unboxed and
+ * converted as float's arithmetic converts it (float + int, int * float, 1.0 / n: exact
+ * for any int64, rounded to nearest even beyond 2**53, as PyLong_AsDouble rounds). */
+static OdHirInstr *as_double(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
+{
+    OdHirInstr *u = unbox(S, v, kind, at);
+    if (!u || kind == K_FLOAT)
+        return u;
+    return od_hir_new_before(S->fn, at, OD_HOP_IntToFloat, u, NULL);
 }
 
 static int specialize_arith(Spec *S, OdHirInstr *i)
 {
-    int kind = operand_kind(S, i);
+    int kl, kr;
+    operand_kinds(S, i, &kl, &kr);
+    int kind = kl == kr ? kl : K_NONE;
+    /* an int and a float: the float operation on the int's double (not `**`, whose int
+     * exponents float_pow treats like any other double, but leave that to FloatPow's own
+     * feedback) */
+    int mixed = kind == K_NONE && kl != K_NONE && kr != K_NONE;
+    if (mixed && i->imm != NB_POWER && i->imm != NB_INPLACE_POWER)
+        kind = K_FLOAT;
     OdHirOp op = kind == K_INT ? int_op(i->imm) : kind == K_FLOAT ? float_op(i->imm) : OD_HOP__COUNT;
     if (op == OD_HOP__COUNT)
         return 0;
-    OdHirInstr *a = unbox(S, i->ops[0], kind, i);
-    OdHirInstr *b = a ? unbox(S, i->ops[1], kind, i) : NULL;
+    OdHirInstr *a, *b;
+    if (mixed) {
+        a = as_double(S, i->ops[0], kl, i);
+        b = a ? as_double(S, i->ops[1], kr, i) : NULL;
+    } else {
+        a = unbox(S, i->ops[0], kind, i);
+        b = a ? unbox(S, i->ops[1], kind, i) : NULL;
+    }
     if (!b)
         return PyErr_Occurred() ? -1 : 0;
     OdHirInstr *r = od_hir_new_before(S->fn, i, op, a, b);
