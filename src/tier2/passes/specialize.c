@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_NONE, K_INT, K_FLOAT };
+enum { K_NONE, K_INT, K_FLOAT, K_INT_AS_DOUBLE /* Avail only: IntToFloat of an int */ };
 
 typedef struct Avail {
     OdHirInstr *of, *unboxed;
@@ -185,7 +185,19 @@ static OdHirInstr *as_double(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
     OdHirInstr *u = unbox(S, v, kind, at);
     if (!u || kind == K_FLOAT)
         return u;
-    return od_hir_new_before(S->fn, at, OD_HOP_IntToFloat, u, NULL);
+    if (v->id < S->navail)      /* converted once, like the unbox */
+        for (Avail *a = S->avail[v->id]; a; a = a->next)
+            if (a->kind == K_INT_AS_DOUBLE && dominates(a->unboxed, at))
+                return a->unboxed;
+    OdHirInstr *d = od_hir_new_before(S->fn, at, OD_HOP_IntToFloat, u, NULL);
+    if (d && v->id < S->navail) {
+        Avail *a = od_arena_alloc(&S->fn->arena, sizeof *a);
+        if (!a)
+            return NULL;
+        *a = (Avail){.of = v, .unboxed = d, .kind = K_INT_AS_DOUBLE, .next = S->avail[v->id]};
+        S->avail[v->id] = a;
+    }
+    return d;
 }
 
 static int specialize_arith(Spec *S, OdHirInstr *i)
