@@ -140,6 +140,26 @@ def test_int_and_float_operands_become_double_arithmetic():
     assert after.count("IntToFloat") == 1, after        # k converted once for all four
 
 
+def floor_div_mod(n, d):
+    t = 0
+    for i in range(-n, n):
+        t += (i * 7) // d + (i * 5) % d + (i + 3) * (i + 4) // 2
+    return t
+
+
+def test_int_floor_division_and_modulo_round_as_python_does():
+    """// towards minus infinity, % with the divisor's sign, on every sign combination; a
+    zero divisor exits (INT_DIV) and the interpreter raises its own ZeroDivisionError."""
+    warm(floor_div_mod, 50, 3, n=12)
+    calls = [(50, 3), (50, -3), (20, 1), (20, -1), (9, 7), (9, -7), (3, 2**59), (3, -(2**59))]
+    info = run_t2(floor_div_mod, *calls)
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    after = dict(_overdrive._tier2_hir(floor_div_mod.__code__, None))["dce"]
+    assert after.count("IntFloorDiv") == 2 and after.count("IntMod") == 1, after
+    info = run_t2(floor_div_mod, (4, 0), (4, 5))
+    assert info["tier2"]["exits"].get("INT_DIV", 0) >= 1, info["tier2"]
+
+
 def test_int_overflow_deopts():
     big = (2**62, 2**62)
 

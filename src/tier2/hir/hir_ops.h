@@ -148,6 +148,10 @@
     X(IntAnd, 2, CINT, 0, CInt64)                                                          \
     X(IntOr, 2, CINT, 0, CInt64)                                                           \
     X(IntXor, 2, CINT, 0, CInt64)                                                          \
+    X(IntFloorDiv, 2, CINT, OD_HE_DEOPT, CInt64)  /* Python's //; deopt on a zero divisor   \
+        (the interpreter raises) */                                                        \
+    X(IntMod, 2, CINT, OD_HE_DEOPT, CInt64)       /* Python's % (the divisor's sign); deopt \
+        on a zero divisor */                                                               \
     X(IntCompare, 2, CINT, 0, CBool)                          /* imm: Py_LT.. */           \
     X(FloatAdd, 2, CDBL, 0, CDouble)                                                       \
     X(FloatSub, 2, CDBL, 0, CDouble)                                                       \

@@ -180,6 +180,8 @@ typedef struct {
     X(INT_OVERFLOW, "int arithmetic left int64", 1)                                          \
     X(LIST_INDEX, "a list item's constant index out of range (the interpreter raises)", 1)   \
     X(FLOAT_ZERO_DIV, "float division by zero (the interpreter raises)", 1)                  \
+    X(INT_DIV, "int // or % by zero, or the one int64 overflow (the interpreter raises or "  \
+               "computes)", 1)                                                               \
     X(FLOAT_POW, "float ** off its fast case: a base not positive and finite, an exponent "   \
                  "not finite, a result out of range (the interpreter computes or raises)", 1) \
     X(UNBOUND_LOCAL, "unbound local (the interpreter raises)", 0)                           \

@@ -139,6 +139,8 @@ static OdHirOp int_op(long long nb)
     case NB_AND: case NB_INPLACE_AND: return OD_HOP_IntAnd;
     case NB_OR: case NB_INPLACE_OR: return OD_HOP_IntOr;
     case NB_XOR: case NB_INPLACE_XOR: return OD_HOP_IntXor;
+    case NB_FLOOR_DIVIDE: case NB_INPLACE_FLOOR_DIVIDE: return OD_HOP_IntFloorDiv;
+    case NB_REMAINDER: case NB_INPLACE_REMAINDER: return OD_HOP_IntMod;
     default: return OD_HOP__COUNT;
     }
 }

@@ -430,6 +430,37 @@ OD_T2_HELPER(od_t2_float_pow)
     return bits;
 }
 
+/* int // and % on unboxed int64 operands, as longobject.c's l_divmod rounds: the quotient
+ * towards minus infinity, the remainder with the divisor's sign. A zero divisor and
+ * INT64_MIN // -1 (the one quotient outside int64) return OD_T2_POW_FAIL, the marker the
+ * CallH checks (an exit: the interpreter raises or computes); a true result equal to the
+ * marker (about 9.2e18) exits too, harmlessly. */
+OD_T2_HELPER(od_t2_int_floordiv)
+{
+    (void)f, (void)imm, (void)obj;
+    int64_t a = (int64_t)(intptr_t)args[0], b = (int64_t)(intptr_t)args[1];
+    if (b == 0 || (a == INT64_MIN && b == -1))
+        return OD_T2_POW_FAIL;
+    int64_t q = a / b;
+    if (a % b != 0 && ((a < 0) != (b < 0)))
+        q--;
+    return (intptr_t)q;
+}
+
+OD_T2_HELPER(od_t2_int_mod)
+{
+    (void)f, (void)imm, (void)obj;
+    int64_t a = (int64_t)(intptr_t)args[0], b = (int64_t)(intptr_t)args[1];
+    if (b == 0)
+        return OD_T2_POW_FAIL;
+    if (b == -1)
+        return 0;                       /* (INT64_MIN % -1 overflows in C) */
+    int64_t r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0)))
+        r += b;
+    return (intptr_t)r;
+}
+
 /* UNPACK_SEQUENCE of an exact tuple or list of the right length, as a tuple; anything else
  * (NULL, no exception) is left to the interpreter before anything was consumed. */
 OD_T2_HELPER(od_t2_unpack)
