@@ -609,7 +609,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_S, X);
         } else if (i->check == OD_CHK_BITS) {
-            od_mov_ri(a, OD_RCX, OD_T2_POW_FAIL);
+            od_mov_ri(a, OD_RCX, OD_T2_BITS_FAIL);
             od_cmp_rr(a, OD_RAX, OD_RCX);
             od_jcc(a, OD_CC_E, X);
         }

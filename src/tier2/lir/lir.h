@@ -117,7 +117,7 @@ enum {
     OD_CHK_NULL,     /* NULL: exit */
     OD_CHK_NEG,      /* negative: exit */
     OD_CHK_DONE,     /* ForIter: (PyObject *)1 exhausted, NULL exit */
-    OD_CHK_BITS,     /* a double's bits: OD_T2_POW_FAIL exit (rt/helpers.h) */
+    OD_CHK_BITS,     /* raw bits (a double, an int64): OD_T2_BITS_FAIL exits (rt/helpers.h) */
 };
 
 typedef struct {

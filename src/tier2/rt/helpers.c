@@ -406,7 +406,7 @@ OD_T2_HELPER(od_t2_delete_subscr)
 
 /* float ** float (args: double bits) for a positive finite base and a finite exponent: what
  * float_pow computes there (libm's pow, 1.0 for a zero exponent or a base of 1, the same
- * range check), as double bits; anything else OD_T2_POW_FAIL (nothing done: the interpreter
+ * range check), as double bits; anything else OD_T2_BITS_FAIL (nothing done: the interpreter
  * computes it, or raises). */
 OD_T2_HELPER(od_t2_float_pow)
 {
@@ -415,7 +415,7 @@ OD_T2_HELPER(od_t2_float_pow)
     memcpy(&v, &args[0], sizeof v);
     memcpy(&w, &args[1], sizeof w);
     if (!(v > 0.0) || !isfinite(v) || !isfinite(w))
-        return OD_T2_POW_FAIL;
+        return OD_T2_BITS_FAIL;
     if (w == 0.0 || v == 1.0) {
         x = 1.0;
     } else {
@@ -423,7 +423,7 @@ OD_T2_HELPER(od_t2_float_pow)
         x = pow(v, w);
         /* _Py_ADJUST_ERANGE1: an infinity is an overflow, an underflow to 0 is fine */
         if (errno == 0 ? isinf(x) : !(errno == ERANGE && x == 0.0))
-            return OD_T2_POW_FAIL;
+            return OD_T2_BITS_FAIL;
     }
     intptr_t bits;
     memcpy(&bits, &x, sizeof bits);
@@ -432,7 +432,7 @@ OD_T2_HELPER(od_t2_float_pow)
 
 /* int // and % on unboxed int64 operands, as longobject.c's l_divmod rounds: the quotient
  * towards minus infinity, the remainder with the divisor's sign. A zero divisor and
- * INT64_MIN // -1 (the one quotient outside int64) return OD_T2_POW_FAIL, the marker the
+ * INT64_MIN // -1 (the one quotient outside int64) return OD_T2_BITS_FAIL, the marker the
  * CallH checks (an exit: the interpreter raises or computes); a true result equal to the
  * marker (about 9.2e18) exits too, harmlessly. */
 OD_T2_HELPER(od_t2_int_floordiv)
@@ -440,7 +440,7 @@ OD_T2_HELPER(od_t2_int_floordiv)
     (void)f, (void)imm, (void)obj;
     int64_t a = (int64_t)(intptr_t)args[0], b = (int64_t)(intptr_t)args[1];
     if (b == 0 || (a == INT64_MIN && b == -1))
-        return OD_T2_POW_FAIL;
+        return OD_T2_BITS_FAIL;
     int64_t q = a / b;
     if (a % b != 0 && ((a < 0) != (b < 0)))
         q--;
@@ -452,7 +452,7 @@ OD_T2_HELPER(od_t2_int_mod)
     (void)f, (void)imm, (void)obj;
     int64_t a = (int64_t)(intptr_t)args[0], b = (int64_t)(intptr_t)args[1];
     if (b == 0)
-        return OD_T2_POW_FAIL;
+        return OD_T2_BITS_FAIL;
     if (b == -1)
         return 0;                       /* (INT64_MIN % -1 overflows in C) */
     int64_t r = a % b;

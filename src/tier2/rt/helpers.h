@@ -24,9 +24,11 @@
  * code (not a builtin iterator or object): the code writes its locals back (lir.h), then
  * calls again (od_t2_for_iter, od_t2_truth with imm 0). */
 #define OD_T2_SYNC ((intptr_t)2)
-/* od_t2_float_pow's "not here": a signalling NaN's bits, which pow() of the operands it
- * accepts never returns. */
-#define OD_T2_POW_FAIL ((intptr_t)0x7ff4000000000badLL)
+/* The "not here" of the helpers whose result is raw bits (OD_CHK_BITS): a signalling NaN's
+ * bits, which od_t2_float_pow's pow() never returns for the operands it accepts; as an int64
+ * (od_t2_int_floordiv, od_t2_int_mod: about 9.2e18) a true result equal to it only costs an
+ * exit. */
+#define OD_T2_BITS_FAIL ((intptr_t)0x7ff4000000000badLL)
 
 #define OD_T2_HELPER_OPS(X)                                                                  \
     X(BinaryOp, od_t2_binary_op, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
