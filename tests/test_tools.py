@@ -518,7 +518,13 @@ def test_perf_map_lists_compiled_function_at_its_code(tmp_path):
 
 @tier1_only_because("per-instruction native map, checked against the perf map")
 def test_perf_map_off_by_default_and_late_switch_lists_earlier_code(tmp_path):
-    late = PERF_CHILD + """
+    # a dead process's map under this pid (pids are reused) goes first, before anything of
+    # overdrive runs, so that the check below sees only what this process wrote
+    late = """
+    import os
+    if os.path.lexists(f"/tmp/perf-{os.getpid()}.map"):
+        os.remove(f"/tmp/perf-{os.getpid()}.map")
+    """ + PERF_CHILD + """
     assert not os.path.exists(overdrive.perfmap.path())
     overdrive.config(perf_map=True)
     """
