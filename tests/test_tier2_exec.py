@@ -160,6 +160,34 @@ def test_int_floor_division_and_modulo_round_as_python_does():
     assert info["tier2"]["exits"].get("INT_DIV", 0) >= 1, info["tier2"]
 
 
+def accumulate(xs):
+    total = 0
+    for x in xs:
+        total += x * 0.5
+    return total
+
+
+def test_an_accumulator_that_starts_as_an_int_takes_floats_without_exits():
+    """`total = 0` then floats added: the interpreter's feedback says float + float, so a
+    float guard on total would fail on every call's first iteration; UnboxNumber takes the
+    int 0 as float + int does. A loop that never runs still returns the int."""
+    data = [0.1 * k for k in range(100)]
+    warm(accumulate, data, n=12)
+    info = run_t2(accumulate, (data,), ([],), ([1.5],), ([-0.0],), ([1e308, 1e308],))
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        assert overdrive.info(accumulate)["tier"] == 2
+        before = overdrive.info(accumulate)["native_entries"]
+        empty, one = accumulate([]), accumulate([2.0])
+        ran = overdrive.info(accumulate)["native_entries"] - before
+    finally:
+        overdrive.disable()
+    assert ran == 2 and type(empty) is int and empty == 0 and one == 1.0   # (== says 0 == 0.0)
+    after = dict(_overdrive._tier2_hir(accumulate.__code__, None))["dce"]
+    assert "UnboxNumber" in after, after
+
+
 def test_int_overflow_deopts():
     big = (2**62, 2**62)
 

@@ -139,6 +139,8 @@
     /* unboxed arithmetic (for later passes; the builder emits none) */                    \
     X(UnboxInt, 1, BOXED, OD_HE_DEOPT, CInt64)                                             \
     X(UnboxFloat, 1, BOXED, OD_HE_DEOPT, CDouble)                                          \
+    X(UnboxNumber, 1, BOXED, OD_HE_DEOPT, CDouble)  /* an exact float's double, or an exact \
+        int's as float arithmetic converts it (PyLong_AsDouble); deopts for anything else */ \
     X(BoxInt, 1, CINT, OD_HE_RAISES, Long)                                                 \
     X(BoxFloat, 1, CDBL, OD_HE_RAISES, Float)                                              \
     X(BoxBool, 1, CBOOL, 0, Bool)                                                          \

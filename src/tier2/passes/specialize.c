@@ -202,6 +202,31 @@ static OdHirInstr *as_double(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
     return d;
 }
 
+/* A phi one of whose incoming values is an int constant: an accumulator that starts as `0`
+ * and takes floats (`total = 0; for x in xs: total += x`). The interpreter's feedback names
+ * the last types it saw (float), so a float guard on it would fail on every call's first
+ * iteration. */
+static int int_start_phi(const OdHirInstr *v)
+{
+    if (v->op != OD_HOP_Phi)
+        return 0;
+    for (int k = 0; k < v->nops; k++)
+        if (v->ops[k] && v->ops[k]->op == OD_HOP_Const && v->ops[k]->obj
+            && PyLong_CheckExact(v->ops[k]->obj))
+            return 1;
+    return 0;
+}
+
+/* Operand `v` of a float operation by feedback: unboxed after a float guard, or, for an
+ * accumulator that starts as an int while the other operand is a float, UnboxNumber (a
+ * float's double or an int's, converted as float + int converts it: the same result). */
+static OdHirInstr *float_operand(Spec *S, OdHirInstr *v, OdHirInstr *other, OdHirInstr *at)
+{
+    if (int_start_phi(v) && !int_start_phi(other))
+        return od_hir_new_before(S->fn, at, OD_HOP_UnboxNumber, v, NULL);
+    return unbox(S, v, K_FLOAT, at);
+}
+
 static int specialize_arith(Spec *S, OdHirInstr *i)
 {
     int kl, kr;
@@ -220,6 +245,9 @@ static int specialize_arith(Spec *S, OdHirInstr *i)
     if (mixed) {
         a = as_double(S, i->ops[0], kl, i);
         b = a ? as_double(S, i->ops[1], kr, i) : NULL;
+    } else if (kind == K_FLOAT) {
+        a = float_operand(S, i->ops[0], i->ops[1], i);
+        b = a ? float_operand(S, i->ops[1], i->ops[0], i) : NULL;
     } else {
         a = unbox(S, i->ops[0], kind, i);
         b = a ? unbox(S, i->ops[1], kind, i) : NULL;

@@ -461,6 +461,31 @@ OD_T2_HELPER(od_t2_int_mod)
     return (intptr_t)r;
 }
 
+/* The operand of a float operation that may also be an int (an accumulator that starts as
+ * `0`): an exact float's double, an exact int's as float's arithmetic converts it (exact,
+ * or rounded to nearest even; too large: OverflowError there, an exit here), as raw bits;
+ * anything else OD_T2_BITS_FAIL (an exit: the interpreter computes). */
+OD_T2_HELPER(od_t2_unbox_number)
+{
+    (void)f, (void)imm, (void)obj;
+    PyObject *v = args[0];
+    double d;
+    if (PyFloat_CheckExact(v)) {
+        d = PyFloat_AS_DOUBLE(v);
+    } else if (PyLong_CheckExact(v)) {
+        d = PyLong_AsDouble(v);
+        if (d == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return OD_T2_BITS_FAIL;
+        }
+    } else {
+        return OD_T2_BITS_FAIL;
+    }
+    intptr_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    return bits;
+}
+
 /* UNPACK_SEQUENCE of an exact tuple or list of the right length, as a tuple; anything else
  * (NULL, no exception) is left to the interpreter before anything was consumed. */
 OD_T2_HELPER(od_t2_unpack)
