@@ -58,6 +58,29 @@ static int class_kind(PyTypeObject *t)
     return t == &PyLong_Type ? K_INT : t == &PyFloat_Type ? K_FLOAT : K_NONE;
 }
 
+/* An earlier conversion of `v` to `kind` that dominates `at` (guard elimination), or NULL. */
+static OdHirInstr *available(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
+{
+    if (v->id < S->navail)
+        for (Avail *a = S->avail[v->id]; a; a = a->next)
+            if (a->kind == kind && dominates(a->unboxed, at))
+                return a->unboxed;
+    return NULL;
+}
+
+/* Records `u` as v's conversion to `kind` for later uses. 0, or -1 with MemoryError. */
+static int remember(Spec *S, OdHirInstr *v, OdHirInstr *u, int kind)
+{
+    if (v->id >= S->navail)
+        return 0;       /* made by this pass: not looked up again */
+    Avail *a = od_arena_alloc(&S->fn->arena, sizeof *a);
+    if (!a)
+        return -1;
+    *a = (Avail){.of = v, .unboxed = u, .kind = kind, .next = S->avail[v->id]};
+    S->avail[v->id] = a;
+    return 0;
+}
+
 /* The unboxed value of `v` as `kind` for a use at `at`, guarding if needed; NULL with no
  * exception when it cannot be (a constant of another type), NULL with one on error. */
 static OdHirInstr *unbox(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
@@ -88,10 +111,9 @@ static OdHirInstr *unbox(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
         }
         return c;
     }
-    if (v->id < S->navail)
-        for (Avail *a = S->avail[v->id]; a; a = a->next)
-            if (a->kind == kind && dominates(a->unboxed, at))
-                return a->unboxed;
+    OdHirInstr *known = available(S, v, kind, at);
+    if (known)
+        return known;
     if (static_kind(v) != kind) {
         OdHirInstr *g = od_hir_new_before(fn, at, OD_HOP_GuardType, v, NULL);
         if (!g)
@@ -99,19 +121,7 @@ static OdHirInstr *unbox(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
         g->itype = od_type_named(kind == K_INT ? OD_TN_Int : OD_TN_Float);
     }
     OdHirInstr *u = od_hir_new_before(fn, at, kind == K_INT ? OD_HOP_UnboxInt : OD_HOP_UnboxFloat, v, NULL);
-    if (!u)
-        return NULL;
-    if (v->id < S->navail) {
-        Avail *a = od_arena_alloc(&fn->arena, sizeof *a);
-        if (!a)
-            return NULL;
-        a->of = v;
-        a->unboxed = u;
-        a->kind = kind;
-        a->next = S->avail[v->id];
-        S->avail[v->id] = a;
-    }
-    return u;
+    return u && remember(S, v, u, kind) == 0 ? u : NULL;
 }
 
 /* Every use of `old` becomes `boxed`, frame-state slots `unboxed`; `old` goes. */
@@ -187,19 +197,11 @@ static OdHirInstr *as_double(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
     OdHirInstr *u = unbox(S, v, kind, at);
     if (!u || kind == K_FLOAT)
         return u;
-    if (v->id < S->navail)      /* converted once, like the unbox */
-        for (Avail *a = S->avail[v->id]; a; a = a->next)
-            if (a->kind == K_INT_AS_DOUBLE && dominates(a->unboxed, at))
-                return a->unboxed;
-    OdHirInstr *d = od_hir_new_before(S->fn, at, OD_HOP_IntToFloat, u, NULL);
-    if (d && v->id < S->navail) {
-        Avail *a = od_arena_alloc(&S->fn->arena, sizeof *a);
-        if (!a)
-            return NULL;
-        *a = (Avail){.of = v, .unboxed = d, .kind = K_INT_AS_DOUBLE, .next = S->avail[v->id]};
-        S->avail[v->id] = a;
-    }
-    return d;
+    OdHirInstr *d = available(S, v, K_INT_AS_DOUBLE, at);     /* converted once, like the unbox */
+    if (d)
+        return d;
+    d = od_hir_new_before(S->fn, at, OD_HOP_IntToFloat, u, NULL);
+    return d && remember(S, v, d, K_INT_AS_DOUBLE) == 0 ? d : NULL;
 }
 
 /* A phi one of whose incoming values is an int constant: an accumulator that starts as `0`
