@@ -75,6 +75,21 @@ static inline OdAttrCache *od_attr_entry_for(OdAttrSite *site, PyTypeObject *t)
     return NULL;
 }
 
+/* The instance __dict__ of `obj` as a materialized exact dict (managed: dictoffset 0, or at
+ * tp_dictoffset > 0), or NULL (no dict, inline values in use, or not created yet). */
+static inline PyDictObject *od_instance_dict(PyObject *obj, Py_ssize_t dictoffset)
+{
+    PyObject *dict;
+    if (dictoffset == 0) {
+        if (*_PyObject_ValuesPointer(obj) != NULL)
+            return NULL;
+        dict = *_PyObject_ManagedDictPointer(obj);
+    } else {
+        dict = *(PyObject **)((char *)obj + dictoffset);
+    }
+    return dict && PyDict_CheckExact(dict) ? (PyDictObject *)dict : NULL;
+}
+
 /* Frees the entry blocks of the attribute sites in [sites, sites + len) (a unit's sites,
  * when the unit is freed). */
 void od_rt_attr_sites_release(const void *sites, size_t len);

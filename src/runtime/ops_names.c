@@ -364,21 +364,6 @@ static Py_ssize_t shared_key_index(PyTypeObject *tp, PyObject *name, Py_ssize_t 
     return -1;
 }
 
-/* The instance __dict__ of `obj` as a materialized dict (managed or at tp_dictoffset > 0),
- * or NULL (no dict, inline values in use, or not created yet). */
-static PyDictObject *instance_dict(PyObject *obj, Py_ssize_t dictoffset)
-{
-    PyObject *dict;
-    if (dictoffset == 0) {
-        if (*_PyObject_ValuesPointer(obj) != NULL)
-            return NULL;
-        dict = *_PyObject_ManagedDictPointer(obj);
-    } else {
-        dict = *(PyObject **)((char *)obj + dictoffset);
-    }
-    return (dict && PyDict_CheckExact(dict)) ? (PyDictObject *)dict : NULL;
-}
-
 /* Whether the kind of instance dict this type uses can be cached: managed (with the
  * values pointer or dict pointer in front of the object) or at a positive offset. */
 static int dict_kind_of(PyTypeObject *tp, Py_ssize_t *dictoffset)
@@ -455,7 +440,7 @@ static int method_entry_hit(const OdAttrCache *c, PyObject *obj, PyObject *name)
         return 0;
     /* No instance attribute of that name: no dict yet, empty inline values that do
      * not hold it, or a dict that does not contain it. */
-    PyDictObject *dict = instance_dict(obj, c->dictoffset);
+    PyDictObject *dict = od_instance_dict(obj, c->dictoffset);
     if (dict) {
         Py_hash_t hash = ((PyASCIIObject *)name)->hash;
         if (hash == -1)
@@ -533,7 +518,7 @@ static int fill_dict_store(OdAttrCache *c, PyObject *owner, PyObject *descr)
     PyTypeObject *tp = Py_TYPE(owner);
     Py_ssize_t dictoffset;
     if ((descr && Py_TYPE(descr)->tp_descr_set) || !dict_kind_of(tp, &dictoffset)
-        || !instance_dict(owner, dictoffset))
+        || !od_instance_dict(owner, dictoffset))
         return 0;
     c->type_version = tp->tp_version_tag;
     c->dictoffset = dictoffset;
@@ -631,7 +616,7 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name, int
     }
     Py_ssize_t dictoffset;
     PyDictObject *dict;
-    if (dict_kind_of(tp, &dictoffset) && (dict = instance_dict(owner, dictoffset)) != NULL
+    if (dict_kind_of(tp, &dictoffset) && (dict = od_instance_dict(owner, dictoffset)) != NULL
         && (i = entry_index_of(dict, name)) >= 0) {
         c->type_version = tp->tp_version_tag;
         c->index = i;
@@ -646,7 +631,7 @@ static void fill_attr_cache(OdAttrCache *c, PyObject *owner, PyObject *name, int
     }
     /* A split dict: made for an instance that never had inline values (instances of str,
      * list, ... subclasses: email's parse-tree Terminals), sharing the type's keys. */
-    if (for_load && dict_kind_of(tp, &dictoffset) && (dict = instance_dict(owner, dictoffset))
+    if (for_load && dict_kind_of(tp, &dictoffset) && (dict = od_instance_dict(owner, dictoffset))
         && dict->ma_values && dict->ma_keys->dk_kind == DICT_KEYS_SPLIT) {
         PyDictUnicodeEntry *e = DK_UNICODE_ENTRIES(dict->ma_keys);
         for (i = 0; i < dict->ma_keys->dk_nentries; i++)
@@ -686,7 +671,7 @@ static PyObject *load_attr_hit(const OdAttrCache *c, PyObject *owner, PyObject *
         return Py_XNewRef(res);
     }
     case OD_ATTR_DICT_HINT: {
-        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        PyDictObject *dict = od_instance_dict(owner, c->dictoffset);
         if (!dict || dict->ma_values || dict->ma_keys->dk_kind != DICT_KEYS_UNICODE
             || c->index >= dict->ma_keys->dk_nentries)
             return NULL;
@@ -696,7 +681,7 @@ static PyObject *load_attr_hit(const OdAttrCache *c, PyObject *owner, PyObject *
     case OD_ATTR_SPLIT_DICT: {
         /* No descriptor of that name in the type (kept by the version): the dict's value
          * is the attribute; none (NULL) takes the generic path. */
-        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        PyDictObject *dict = od_instance_dict(owner, c->dictoffset);
         if (!dict || !dict->ma_values || c->index >= dict->ma_keys->dk_nentries
             || DK_UNICODE_ENTRIES(dict->ma_keys)[c->index].me_key != name)
             return NULL;
@@ -810,7 +795,7 @@ OD_HELPER(od_rt_store_attr)
     if (c && c->kind == OD_ATTR_DICT_HINT && tp->tp_version_tag == c->type_version) {
         /* No descriptor of that name in the type (checked when the entry was made, kept by
          * the version), so generic setattr would store into the instance dict: do that. */
-        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        PyDictObject *dict = od_instance_dict(owner, c->dictoffset);
         Py_hash_t hash = ((PyASCIIObject *)site->name)->hash;
         if (dict && hash != -1) {
             c->hits++;
@@ -824,7 +809,7 @@ OD_HELPER(od_rt_store_attr)
         && !(c->value && Py_TYPE(c->value)->tp_descr_set)) {
         /* Generic setattr would store into the instance dict: do that. The class
          * attribute this shadows (if any) may have become a data descriptor since. */
-        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        PyDictObject *dict = od_instance_dict(owner, c->dictoffset);
         Py_hash_t hash = ((PyASCIIObject *)site->name)->hash;
         int err;
         if (dict && hash != -1) {

@@ -488,6 +488,16 @@ int od_hir_dominates(const OdHirBlock *a, const OdHirBlock *b)
     }
 }
 
+int od_hir_instr_dominates(const OdHirInstr *a, const OdHirInstr *b)
+{
+    if (a->block != b->block)
+        return od_hir_dominates(a->block, b->block);
+    for (const OdHirInstr *i = a; i; i = i->next)
+        if (i == b)
+            return 1;
+    return 0;
+}
+
 int od_hir_remove_unreachable(OdHirFunc *fn)
 {
     OdHirBlock **order = malloc(sizeof(OdHirBlock *) * (size_t)(fn->nblocks ? fn->nblocks : 1));

@@ -175,6 +175,9 @@ int od_hir_rpo(OdHirFunc *fn, OdHirBlock **order);
  * Needs od_hir_rpo's order. */
 void od_hir_dominators(OdHirFunc *fn, OdHirBlock **order, int n);
 int od_hir_dominates(const OdHirBlock *a, const OdHirBlock *b);
+/* Whether instruction a comes before b on every path to b (a's block dominates b's, or a
+ * precedes b in one block). Needs the dominators. */
+int od_hir_instr_dominates(const OdHirInstr *a, const OdHirInstr *b);
 /* Drops blocks unreachable from the entry (their edges and phi operands first). */
 int od_hir_remove_unreachable(OdHirFunc *fn);
 

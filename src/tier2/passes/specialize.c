@@ -34,16 +34,6 @@ typedef struct {
     int navail;
 } Spec;
 
-static int dominates(const OdHirInstr *a, const OdHirInstr *b)
-{
-    if (a->block != b->block)
-        return od_hir_dominates(a->block, b->block);
-    for (const OdHirInstr *i = a; i; i = i->next)
-        if (i == b)
-            return 1;
-    return 0;
-}
-
 static int static_kind(const OdHirInstr *v)
 {
     if (v->type.bits == OD_TB(SmallInt))
@@ -63,7 +53,7 @@ static OdHirInstr *available(Spec *S, OdHirInstr *v, int kind, OdHirInstr *at)
 {
     if (v->id < S->navail)
         for (Avail *a = S->avail[v->id]; a; a = a->next)
-            if (a->kind == kind && dominates(a->unboxed, at))
+            if (a->kind == kind && od_hir_instr_dominates(a->unboxed, at))
                 return a->unboxed;
     return NULL;
 }

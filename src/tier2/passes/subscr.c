@@ -49,16 +49,6 @@ static int is_list(const OdHirInstr *v)
     return v->type.bits == OD_TB(List);
 }
 
-static int dominates(const OdHirInstr *a, const OdHirInstr *b)
-{
-    if (a->block != b->block)
-        return od_hir_dominates(a->block, b->block);
-    for (const OdHirInstr *i = a; i; i = i->next)
-        if (i == b)
-            return 1;
-    return 0;
-}
-
 /* A GuardType List of `x` (up to guards) that dominates `at`, or NULL. */
 static OdHirInstr *list_guard(OdHirInstr *x, OdHirInstr *at)
 {
@@ -66,7 +56,7 @@ static OdHirInstr *list_guard(OdHirInstr *x, OdHirInstr *at)
     for (int u = 0; u < r->nuses; u++) {
         OdHirInstr *g = r->uses[u].user;
         if (r->uses[u].index == 0 && g->op == OD_HOP_GuardType && is_list(g) && g->block
-            && dominates(g, at))
+            && od_hir_instr_dominates(g, at))
             return g;
     }
     return NULL;

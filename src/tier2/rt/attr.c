@@ -32,21 +32,6 @@ void od_t2_attr_sites_free(OdT2AttrSite *sites, int n)
  * runtime's helpers, which take their inputs from a value stack and consume them: tier-2
  * operands are borrowed, so such a call gets a small stack of new references. */
 
-/* The materialized instance __dict__ of `obj` (managed: dictoffset 0, or at a positive
- * offset), when it is an exact dict, else NULL. */
-static inline PyDictObject *instance_dict(PyObject *obj, Py_ssize_t dictoffset)
-{
-    PyObject *dict;
-    if (dictoffset == 0) {
-        if (*_PyObject_ValuesPointer(obj) != NULL)
-            return NULL;
-        dict = *_PyObject_ManagedDictPointer(obj);
-    } else {
-        dict = *(PyObject **)((char *)obj + dictoffset);
-    }
-    return dict && PyDict_CheckExact(dict) ? (PyDictObject *)dict : NULL;
-}
-
 /* A borrowed value when entry c of the receiver's type answers LOAD_ATTR by itself, else
  * NULL. Module entries are keyed by the module type: the dict's version (unique to one dict
  * in one state) proves the value is still the one cached. A DICT_HINT entry is the index of
@@ -67,7 +52,7 @@ static inline PyObject *load_hit(OdAttrCache *c, PyObject *owner, PyTypeObject *
     if (c->kind == OD_ATTR_SLOT)
         return *(PyObject **)((char *)owner + c->index);
     if (c->kind == OD_ATTR_DICT_HINT) {
-        PyDictObject *dict = instance_dict(owner, c->dictoffset);
+        PyDictObject *dict = od_instance_dict(owner, c->dictoffset);
         if (!dict || dict->ma_values || dict->ma_keys->dk_kind != DICT_KEYS_UNICODE
             || c->index >= dict->ma_keys->dk_nentries)
             return NULL;
