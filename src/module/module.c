@@ -197,6 +197,8 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
         || set_obj(d, "direct_entry", PyBool_FromLong(u && u->direct_entry)) < 0
         || set_u64(d, "deferred_loads", u ? (uint64_t)u->deferred_loads : 0) < 0
         || set_u64(d, "fixed_attr_sites", u ? (uint64_t)u->fixed_attr_sites : 0) < 0
+        || set_u64(d, "cold_sites", u ? (uint64_t)u->cold_sites : 0) < 0
+        || set_u64(d, "single_kind_sites", u ? (uint64_t)u->single_kind_sites : 0) < 0
         || set_str(d, "why_not", why) < 0
         || set_u64(d, "entries", (st ? st->entries : 0) + (u ? u->direct_entries : 0)) < 0
         || set_u64(d, "interpreted_entries", st ? st->interpreted : 0) < 0

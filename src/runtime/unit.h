@@ -145,6 +145,9 @@ struct OdUnit {
     int compact;                  /* compiled compact (tier1/compile.h od_tier1_compile_compact) */
     int deferred_loads;           /* LOAD_FAST/LOAD_CONST left to their consumer to borrow */
     int fixed_attr_sites;         /* attribute sites whose one entry is built into the code */
+    int cold_sites;               /* sites that never ran: their helper call in 11 bytes */
+    int single_kind_sites;        /* first unit: sites without the other kinds' out-of-line
+                                   * code, as the interpreter had specialized them */
     /* Statistics for info()/stats(). */
     uint64_t compile_ns;
     uint64_t native_entries;

@@ -118,8 +118,10 @@ static int has_fast_path(Compiler *c, const OdInstr *in, const void *site)
     case CALL:
         return call_has_fast_path(c, in, site);
     case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
-    case BINARY_SUBSCR: case STORE_SUBSCR: case COMPARE_OP:
+    case STORE_SUBSCR: case COMPARE_OP:
         return 1;
+    case BINARY_SUBSCR:
+        return binary_subscr_has_fast_path(c, in);
     case BINARY_OP:
         return binary_op_has_fast_path(in->oparg);
     case UNPACK_SEQUENCE:
@@ -245,13 +247,16 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
         emit_helper_call(c, in, fn, released, arg, -1);
         return;
     }
-    int cold = c->feedback && site_never_ran(in, arg);
+    /* Cold: its own site recorded nothing in the first unit's calls, or, in a first unit,
+     * the interpreter never ran it in the calls before (emit.h quickened_state). */
+    int cold = c->feedback ? site_never_ran(in, arg)
+                           : quickened_state(c, in) == QUICK_NEVER_RAN && in->opcode != CALL;
     if (cold && compact_form_ok(in)) {
-        /* Cold code inside a warm function (its site saw nothing in the first unit's
-         * calls): the compact unit's call through the thunk, 11 bytes, in place of the jump
-         * to a slow path and its failure stub. */
+        /* Cold code inside a warm function: the compact unit's call through the thunk,
+         * 11 bytes, in place of the jump to a slow path and its failure stub. */
         flush_pending(c);                             /* the helper reads the stack */
         emit_compact_call(c, in);
+        c->ncold++;
         return;
     }
     OdLabel done = od_label_new(&c->a);
@@ -1074,6 +1079,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->compact = c.compact;
     u->deferred_loads = c.ndeferred;
     u->fixed_attr_sites = c.nfixed_attr;
+    u->cold_sites = c.ncold;
+    u->single_kind_sites = c.nsingle_kind;
     c.sites = NULL;
     u->cache_at_unit = c.cache_at_unit;
     c.cache_at_unit = NULL;

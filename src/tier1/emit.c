@@ -94,7 +94,6 @@ OdLabel cold_stub(Compiler *c, ColdFn cold, Stub s)
 
 int consumer_borrows(Compiler *c, const OdInstr *in, int depth)
 {
-    (void)c;
     int d = in->depth;
     switch (in->opcode) {
     case LOAD_ATTR: case STORE_ATTR: case LOAD_METHOD:
@@ -103,7 +102,9 @@ int consumer_borrows(Compiler *c, const OdInstr *in, int depth)
         return depth == d - 1 && unpack_sequence_has_fast_path(in->oparg);
     case BINARY_OP:
         return (depth == d - 1 || depth == d - 2) && binary_op_has_fast_path(in->oparg);
-    case COMPARE_OP: case BINARY_SUBSCR: case IS_OP:
+    case BINARY_SUBSCR:     /* only its inline path borrows */
+        return (depth == d - 1 || depth == d - 2) && binary_subscr_has_fast_path(c, in);
+    case COMPARE_OP: case IS_OP:
         return depth == d - 1 || depth == d - 2;
     default:
         return 0;
@@ -183,6 +184,51 @@ void flush_pending(Compiler *c)
 int quickened_opcode(Compiler *c, const OdInstr *in)
 {
     return _Py_OPCODE(_PyCode_CODE(c->co)[in->index]);
+}
+
+/* The adaptive form of a specializable opcode (the interpreter's own table,
+ * _PyOpcode_Adaptive, is not exported). */
+static int adaptive_form(int opcode)
+{
+    switch (opcode) {
+    case BINARY_OP: return BINARY_OP_ADAPTIVE;
+    case BINARY_SUBSCR: return BINARY_SUBSCR_ADAPTIVE;
+    case CALL: return CALL_ADAPTIVE;
+    case COMPARE_OP: return COMPARE_OP_ADAPTIVE;
+    case LOAD_ATTR: return LOAD_ATTR_ADAPTIVE;
+    case LOAD_GLOBAL: return LOAD_GLOBAL_ADAPTIVE;
+    case LOAD_METHOD: return LOAD_METHOD_ADAPTIVE;
+    case PRECALL: return PRECALL_ADAPTIVE;
+    case STORE_ATTR: return STORE_ATTR_ADAPTIVE;
+    case STORE_SUBSCR: return STORE_SUBSCR_ADAPTIVE;
+    case UNPACK_SEQUENCE: return UNPACK_SEQUENCE_ADAPTIVE;
+    default: return -1;
+    }
+}
+
+OdQuickened quickened_state(Compiler *c, const OdInstr *in)
+{
+    if (c->feedback || in->index + 1 >= c->bc.ncodeunits)
+        return QUICK_UNKNOWN;
+    const _Py_CODEUNIT *code = _PyCode_CODE(c->co);
+    int op = _Py_OPCODE(code[in->index]), adaptive = adaptive_form(in->opcode);
+    if (adaptive < 0 || op == in->opcode)
+        return QUICK_UNKNOWN;                 /* no specialized forms, or not quickened */
+    if (op != adaptive)
+        return QUICK_SPECIALIZED;
+    /* Quickening leaves the counter (the first cache entry) at 0; the first run of the
+     * adaptive form specializes the instruction or, failing, sets a backoff, and a
+     * specialized form that misses comes back with a non-zero count: exactly 0 means the
+     * instruction has not run since. */
+    return code[in->index + 1] == 0 ? QUICK_NEVER_RAN : QUICK_UNKNOWN;
+}
+
+int single_kind_site(Compiler *c, const OdInstr *in)
+{
+    if (quickened_state(c, in) != QUICK_SPECIALIZED)
+        return 0;
+    c->nsingle_kind++;
+    return 1;
 }
 
 void set_prev(Compiler *c, int unit)

@@ -116,7 +116,8 @@ typedef struct Compiler {
     unsigned char *deferred;    /* per instruction: a load its consumer borrows (Pending) */
     Pending pending[OD_MAX_PENDING]; /* deferred loads not pushed yet, deepest first */
     int npending;
-    int ndeferred, nfixed_attr; /* for info(): deferred loads, built-in attribute entries */
+    int ndeferred, nfixed_attr; /* for info(): deferred loads, built-in attribute entries, */
+    int ncold, nsingle_kind;    /* cold sites, sites left single-kind (OdUnit's fields) */
     int compact;                /* compact unit: no inline fast paths, no borrowing, helper
                                  * calls through one shared thunk (tier1/compact.c) */
     OdLabel compact_thunk;      /* that thunk's label, -1 until the first call needs it */
@@ -169,6 +170,22 @@ OdLabel cold_stub(Compiler *c, ColdFn cold, Stub s);
  * (LOAD_ATTR_SLOT, BINARY_OP_ADD_FLOAT, ...; the plain opcode when it has not specialized
  * it): a hint of which variant a fast path should expect. */
 int quickened_opcode(Compiler *c, const OdInstr *in);
+
+/* What the specializing interpreter's form of `in` says about the instruction's past, for
+ * a unit compiled without feedback of its own (code without a loop is compiled at its
+ * 201st call, after the interpreter ran it, specialized what it could and left the rest in
+ * the adaptive forms):
+ *   QUICK_UNKNOWN      nothing (the code was never quickened, or the instruction has no
+ *                      specialized forms, or specializing it failed);
+ *   QUICK_NEVER_RAN    the adaptive form with its counter untouched: not run once since
+ *                      the code was quickened (at its 8th call), cold code in warm code;
+ *   QUICK_SPECIALIZED  a specialized form: the operands it met are the kind it names, so
+ *                      the variants for other kinds can be left to the helper until the
+ *                      recompilation, which reads the site's own feedback. */
+typedef enum { QUICK_UNKNOWN, QUICK_NEVER_RAN, QUICK_SPECIALIZED } OdQuickened;
+OdQuickened quickened_state(Compiler *c, const OdInstr *in);
+/* A first unit's site that the interpreter specialized (counted for info()). */
+int single_kind_site(Compiler *c, const OdInstr *in);
 
 void set_prev(Compiler *c, int unit);
 
@@ -225,6 +242,9 @@ void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, Od
 void emit_store_subscr_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done);
 /* UNPACK_SEQUENCE of an exact tuple or list of exactly oparg items (small oparg). */
 int unpack_sequence_has_fast_path(int n);
+/* BINARY_SUBSCR's inline path (list and tuple items by an int index), unless a first unit
+ * knows from the interpreter's form that the instruction subscripts something else. */
+int binary_subscr_has_fast_path(Compiler *c, const OdInstr *in);
 void emit_unpack_sequence_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done);
 void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,

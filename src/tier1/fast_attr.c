@@ -163,12 +163,14 @@ static int expected_attr_kind(Compiler *c, const OdInstr *in, const OdAttrSite *
 }
 
 /* Whether a LOAD_ATTR site gets the out-of-line code for the inline kinds it does not
- * expect (~230 bytes): always in a first unit, in a recompiled one only if one of its
- * entries holds such a kind (otherwise that case takes the helper). */
-static int want_other_kinds(Compiler *c, const OdAttrSite *site, int expected)
+ * expect (~230 bytes): in a first unit unless the interpreter specialized the instruction
+ * (its form is the kind expected), in a recompiled one only if one of its entries holds
+ * such a kind (otherwise that case takes the helper). */
+static int want_other_kinds(Compiler *c, const OdInstr *in, const OdAttrSite *site,
+                            int expected)
 {
-    if (!c->feedback)
-        return 1;
+    if (!c->feedback)      /* a first unit: unless the interpreter specialized it */
+        return !single_kind_site(c, in);
     for (int i = 0; i < OD_ATTR_WAYS; i++) {
         int k = site->cache[i].kind;
         if (site->cache[i].type && k != expected
@@ -302,7 +304,7 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     OdLabel have_value = od_label_new(a);
     emit_attr_entry_guard(c, in, site, miss);
     od_cmp32_mi(a, OD_RDX, kind, expected);
-    od_jcc(a, OD_CC_NE, !want_other_kinds(c, site, expected) ? miss
+    od_jcc(a, OD_CC_NE, !want_other_kinds(c, in, site, expected) ? miss
                         : cold_stub(c, load_attr_other_kinds,
                                     (Stub){.instr = in, .site = site, .miss = miss,
                                            .join = have_value}));

@@ -124,12 +124,13 @@ static int expect_float(Compiler *c, const OdInstr *in, const OdOpCache *site)
 }
 
 /* Whether a site gets the out-of-line code for an int and a float together (~250 bytes):
- * always in a first unit (nothing is known yet), in a recompiled one only if its operands
- * were last seen mixed (the helper records them; otherwise a mixed pair takes the helper). */
-static int want_mixed(Compiler *c, const OdOpCache *site)
+ * in a first unit unless the interpreter specialized the instruction (it met one kind),
+ * in a recompiled one only if its operands were last seen mixed (the helper records them;
+ * otherwise a mixed pair takes the helper). */
+static int want_mixed(Compiler *c, const OdInstr *in, const OdOpCache *site)
 {
-    if (!c->feedback)
-        return 1;
+    if (!c->feedback)      /* a first unit: unless the interpreter specialized it */
+        return !single_kind_site(c, in);
     PyTypeObject *l = site->left, *r = site->right;
     return l != r && (l == &PyLong_Type || l == &PyFloat_Type)
            && (r == &PyLong_Type || r == &PyFloat_Type);
@@ -346,7 +347,7 @@ void emit_binary_op_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabe
     int hint = expect_float(c, in, site);
     OdLabel have_result = od_label_new(a);
     Stub cold = {.instr = in, .site = site, .miss = miss, .done = done, .join = have_result};
-    OdLabel mismatch = has_float && want_mixed(c, site) ? cold_stub(c, binary_op_mixed_cold, cold)
+    OdLabel mismatch = has_float && want_mixed(c, in, site) ? cold_stub(c, binary_op_mixed_cold, cold)
                                                         : miss;
     int32_t k;
     if (iop >= 0 && (!has_float || hint == 0) && compact_int_constant(c, in->depth - 1, &k)) {
@@ -498,7 +499,7 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
     }
     Stub cold = {.instr = in, .site = site, .miss = miss, .join = yes, .join2 = no};
     int hint = expect_float(c, in, site);
-    OdLabel mismatch = want_mixed(c, site) ? cold_stub(c, compare_mixed_cold, cold) : miss;
+    OdLabel mismatch = want_mixed(c, in, site) ? cold_stub(c, compare_mixed_cold, cold) : miss;
     int32_t k;
     if (hint == 0 && compact_int_constant(c, in->depth - 1, &k)) {
         load_operands_int_constant(c, in->depth, mismatch);   /* int op constant */

@@ -52,6 +52,14 @@ static void subscr_other_type(Compiler *c, const Stub *s)
     od_jmp(&c->a, s->join);
 }
 
+int binary_subscr_has_fast_path(Compiler *c, const OdInstr *in)
+{
+    if (quickened_state(c, in) != QUICK_SPECIALIZED)
+        return 1;
+    int op = quickened_opcode(c, in);
+    return op == BINARY_SUBSCR_LIST_INT || op == BINARY_SUBSCR_TUPLE_INT;
+}
+
 void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                              OdLabel done)
 {
@@ -64,8 +72,10 @@ void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, Od
     od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
     Stub other = {.instr = in, .miss = miss, .join = found,
                   .cold_type = tuple_first ? &PyList_Type : &PyTuple_Type};
+    /* The other one out of line, unless the interpreter specialized the instruction for
+     * the one expected (a first unit; the helper takes the other then). */
     load_item(c, d, tuple_first ? &PyTuple_Type : &PyList_Type,
-              cold_stub(c, subscr_other_type, other));
+              single_kind_site(c, in) ? miss : cold_stub(c, subscr_other_type, other));
     od_label_bind(a, found);                    /* rdi = the item (borrowed) */
     od_mov_rm(a, OD_R8, OD_RCX, OFF_TYPE);
     record_fast_hit(c, site, OD_RDX, OD_R8);

@@ -1,0 +1,171 @@
+"""First units shaped by what the specializing interpreter left in the code (emit.h
+quickened_state): code compiled after the interpreter ran it (at its 201st call by
+default) gets no out-of-line code for the operand kinds an instruction's specialized form
+says it never met, and its instructions that never ran since the code was quickened get
+their helper call in the 11-byte form. Each test proves the first unit took the hint
+(info()['single_kind_sites'], info()['cold_sites'], a smaller unit than the same code
+compiled before it ever ran), that the compiled code ran (native entries, no exits) and
+that it gives the interpreter's results, exceptions and tracebacks also for the kinds and
+paths it left to the helpers."""
+import overdrive
+import pytest
+from conftest import full_tier, outcome_with_traceback, runs_tier1, tier1_only_because, unexpected_exits
+
+pytestmark = [full_tier, tier1_only_because("first units and their helper calls")]
+
+SOURCE = """
+class P:
+    def __init__(self):
+        self.x = 3
+
+class S:
+    __slots__ = ("x",)
+    def __init__(self):
+        self.x = 4.5
+
+def arith(a, b, o):
+    if a < b:
+        return a + b, o.x
+    return a - b, o.x
+
+def branch(a, flag):
+    if flag:
+        return a.y + 1
+    return a
+"""
+
+
+def fresh() -> dict:
+    ns: dict = {}
+    exec(SOURCE, ns)
+    return ns
+
+
+def warmed() -> dict:
+    """The functions after 30 interpreted calls (quickened at the 8th): `arith` only with
+    ints and instances of P and, from its 8th call on, only through `a >= b`; `branch`
+    never with `flag` true."""
+    ns = fresh()
+    overdrive.disable()
+    for i in range(30):
+        ns["arith"](i, 5, ns["P"]())
+        ns["branch"](i, False)
+    return ns
+
+
+def run_compiled(fn, calls: list) -> list:
+    """Outcomes of `calls` (argument tuples) interpreted and then in fn's unit, which must
+    run each of them with no exit."""
+    overdrive.disable()
+    expected = [outcome_with_traceback(fn, args, {}) for args in calls]
+    before = overdrive.info(fn)
+    overdrive.enable(threshold=10**6)
+    try:
+        got = [outcome_with_traceback(fn, args, {}) for args in calls]
+    finally:
+        overdrive.disable()
+    after = overdrive.info(fn)
+    assert runs_tier1(fn)
+    assert after["native_entries"] - before["native_entries"] == len(calls), after
+    assert not after["recompiled"], after
+    assert not unexpected_exits(before, after), after["exits"]
+    assert got == expected
+    return got
+
+
+def test_specialized_sites_leave_the_other_kinds_to_the_helper():
+    ns, cold = warmed(), fresh()
+    overdrive.compile(ns["arith"])
+    overdrive.compile(cold["arith"])
+    hinted, plain = overdrive.info(ns["arith"]), overdrive.info(cold["arith"])
+    # a - b (BINARY_OP_SUBTRACT_INT), a < b (COMPARE_OP_INT_JUMP), the second o.x
+    # (LOAD_ATTR_INSTANCE_VALUE): the interpreter specialized them.
+    assert hinted["single_kind_sites"] == 3, hinted
+    assert plain["single_kind_sites"] == 0 and plain["cold_sites"] == 0, plain
+    assert hinted["code_size"] < plain["code_size"] * 0.75, (hinted, plain)
+    P, S = ns["P"], ns["S"]
+    got = run_compiled(ns["arith"], [(9, 5, P()), (9.5, 5, P()), (9, 2.5, S()), (7, 5.0, S()),
+                                     (2**70, 3, P()), (9, 5, object())])
+    assert got[1] == ("ok", (4.5, 3)) and got[3] == ("ok", (2.0, 4.5)), got
+    assert got[-1][:2] == ("raise", AttributeError), got
+
+
+def test_instructions_that_never_ran_get_the_short_helper_call():
+    ns, cold = warmed(), fresh()
+    overdrive.compile(ns["branch"])
+    overdrive.compile(cold["branch"])
+    hinted, plain = overdrive.info(ns["branch"]), overdrive.info(cold["branch"])
+    assert hinted["cold_sites"] == 2, hinted      # a.y and + 1 never ran
+    assert plain["cold_sites"] == 0, plain
+    assert hinted["code_size"] < plain["code_size"] * 0.6, (hinted, plain)
+
+    class Y:
+        y = 41
+    got = run_compiled(ns["branch"], [(Y(), True), (Y(), False), (object(), True), (None, True)])
+    assert got[0] == ("ok", 42), got
+    assert got[2][:2] == ("raise", AttributeError), got
+
+
+def test_arith_taking_the_cold_branch_after_compiling():
+    """The cold `a + b` and `o.x` of `arith` (never run since quickening) as the hot path."""
+    ns = warmed()
+    overdrive.compile(ns["arith"])
+    assert overdrive.info(ns["arith"])["cold_sites"] == 2
+    P = ns["P"]
+    got = run_compiled(ns["arith"], [(1, 5, P()), (1.5, 5, P()), ("a", "b", P()), ([1], [2], P())])
+    assert got[0] == ("ok", (6, 3)) and got[2] == ("ok", ("ab", 3)), got
+
+
+def test_code_compiled_before_it_ran_is_not_hinted(jit):
+    """threshold 0 (the tests, the regression gate): nothing quickened, every variant built."""
+    ns = fresh()
+    jit.run_both(ns["arith"], 1, 2.5, ns["S"]())
+    info = overdrive.info(ns["arith"])
+    assert info["single_kind_sites"] == 0 and info["cold_sites"] == 0, info
+
+
+@pytest.mark.parametrize("calls", [201])
+def test_default_policy_compiles_the_201st_call_with_the_hints(calls):
+    ns = fresh()
+    P = ns["P"]
+    overdrive.enable(threshold=200)    # the default: code without a loop at its 201st call
+    try:
+        for i in range(calls):
+            ns["arith"](i, 5, P())
+    finally:
+        overdrive.disable()
+    info = overdrive.info(ns["arith"])
+    assert info["compiled"] and info["native_entries"] == 1, info
+    assert info["single_kind_sites"] == 3 and info["cold_sites"] == 2, info
+
+
+SUBSCR = """
+def item(x, i):
+    return x[i]
+"""
+
+
+def test_subscripts_follow_the_interpreters_form():
+    """Warmed on lists: no out-of-line tuple read; warmed on dicts: no inline list/tuple
+    path at all (the helper at once). Both still give every container's result."""
+    def compiled_after(warm_args):
+        ns: dict = {}
+        exec(SUBSCR, ns)
+        overdrive.disable()
+        for _ in range(30):
+            ns["item"](*warm_args)
+        overdrive.compile(ns["item"])
+        return ns["item"]
+    on_lists, on_dicts = compiled_after(([1, 2], 1)), compiled_after(({"k": 1}, "k"))
+    ns: dict = {}
+    exec(SUBSCR, ns)
+    overdrive.compile(ns["item"])
+    plain = overdrive.info(ns["item"])
+    lists, dicts = overdrive.info(on_lists), overdrive.info(on_dicts)
+    assert lists["single_kind_sites"] == 1 and dicts["single_kind_sites"] == 0, (lists, dicts)
+    assert dicts["code_size"] < lists["code_size"] < plain["code_size"], (dicts, lists, plain)
+    calls = [([5, 6], 1), ((5, 6), 0), ({"k": 2}, "k"), ("ab", 1), ([1], 3), ({}, "x")]
+    for fn in (on_lists, on_dicts):
+        got = run_compiled(fn, calls)
+        assert got[:4] == [("ok", 6), ("ok", 5), ("ok", 2), ("ok", "b")], got
+        assert got[4][:2] == ("raise", IndexError) and got[5][:2] == ("raise", KeyError), got
