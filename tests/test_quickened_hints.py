@@ -169,3 +169,30 @@ def test_subscripts_follow_the_interpreters_form():
         got = run_compiled(fn, calls)
         assert got[:4] == [("ok", 6), ("ok", 5), ("ok", 2), ("ok", "b")], got
         assert got[4][:2] == ("raise", IndexError) and got[5][:2] == ("raise", KeyError), got
+
+
+CALLS = """
+def helper(x):
+    return x + 1
+
+def calls(x):
+    return len(x) + helper(len(x))
+"""
+
+
+def test_calls_of_c_functions_skip_the_direct_call_path():
+    """PRECALL_NO_KW_LEN: no direct-call path for the two len() calls; helper() keeps it.
+    Then `len` rebound to a Python function: the helper calls it."""
+    ns: dict = {}
+    exec(CALLS, ns)
+    overdrive.disable()
+    for _ in range(30):
+        ns["calls"]("abc")
+    overdrive.compile(ns["calls"])
+    info = overdrive.info(ns["calls"])
+    assert info["single_kind_sites"] == 3, info     # the two len() calls and the int +
+    got = run_compiled(ns["calls"], [("abc",), ([1, 2],), (5,)])
+    assert got[:2] == [("ok", 7), ("ok", 5)] and got[2][:2] == ("raise", TypeError), got
+    ns["len"] = lambda x: 10
+    got = run_compiled(ns["calls"], [("abc",)])
+    assert got == [("ok", 21)], got

@@ -21,15 +21,31 @@
 #include "compile.h"
 #include "../runtime/frames.h"
 
+/* Whether the interpreter specialized the PRECALL before `in` for a callable that is not a
+ * Python function (a builtin, a method descriptor, a type, len, isinstance...): PRECALL's
+ * forms are not refused under the eval-frame hook, as CALL's are, so they last. */
+static int precall_specialized_for_c(Compiler *c, const OdInstr *in)
+{
+    const OdInstr *pre = in - 1;
+    if (in == c->bc.instrs || pre->opcode != PRECALL || quickened_state(c, pre) != QUICK_SPECIALIZED)
+        return 0;
+    int op = quickened_opcode(c, pre);
+    return op != PRECALL_PYFUNC && op != PRECALL_BOUND_METHOD;
+}
+
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
-    (void)in;
     const OdCallSite *s = site;
     /* A recompiled unit's site that only ever called builtins, types and other non-Python
      * callables goes straight to the helper: the thunk would refuse each call after its
-     * checks (about 24 instructions), and the helper then does them again. */
+     * checks (about 24 instructions), and the helper then does them again. A first unit
+     * knows as much from the interpreter's PRECALL. */
     if (c->feedback && s->feedback.calls > 0 && s->feedback.py_calls == 0)
         return 0;
+    if (precall_specialized_for_c(c, in)) {
+        c->nsingle_kind++;
+        return 0;
+    }
     return !c->compact && s->kwnames == NULL && od_tier1_direct_thunk() != NULL;
 }
 
