@@ -9,8 +9,13 @@ the same output and collects overdrive.stats() of the JIT side (OVERDRIVE_STATS_
 
     python bench/scripts.py                      # timings, 7 runs per side
     python bench/scripts.py --callgrind          # instruction counts (valgrind), 1 run
+    python bench/scripts.py --cachegrind         # instructions, cache misses, mispredicts
     python bench/scripts.py --only json_pure six --runs 11
     python bench/scripts.py --side t10:OVERDRIVE_THRESHOLD=10 --side t50:OVERDRIVE_THRESHOLD=50
+
+--cachegrind runs each side once under cachegrind's cache and branch simulation and
+reports an estimate of cycles (CYCLE_MODEL below): instruction counts alone do not show
+what generated code costs in the instruction cache (docs/performance.md, "Sixth session").
 
 --side LABEL:VAR=VALUE[,VAR=VALUE] adds a JIT side with extra environment (compile
 policies side by side against one stock baseline); without it there is one JIT side,
@@ -286,6 +291,38 @@ def count_instructions(python: str, prog: Program, side: Side, scratch: Path,
     return int(match.group(1))
 
 
+# A cycle estimate from cachegrind's simulation (its I1/D1 are the host's L1 sizes, its LL
+# the last level): one cycle per instruction, an L1 miss served by the next level 12, a
+# last-level miss 150, a mispredicted branch 15. A model for comparing two runs of one
+# program, not a prediction of time.
+CYCLE_MODEL = {"ir": 1, "i1": 12, "d1": 12, "ll": 150, "mispredicts": 15}
+_CG_COUNTS = {"ir": r"I\s+refs", "i1": r"I1\s+misses", "d1": r"D1\s+misses",
+              "lli": r"LLi\s+misses", "lld": r"LLd\s+misses", "mispredicts": r"Mispredicts"}
+
+
+def simulate_caches(python: str, prog: Program, side: Side, scratch: Path,
+                    tmp: Path) -> dict[str, int] | str:
+    """Cachegrind's totals for the whole process and the cycle estimate, or an error."""
+    log = tmp / "valgrind.log"
+    log.unlink(missing_ok=True)
+    prefix = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", "--branch-sim=yes",
+              "--cachegrind-out-file=/dev/null", f"--log-file={log}"]
+    run = run_once(python, prog, side, scratch, {"PYTHONHASHSEED": "0"}, prefix,
+                   timeout_s=3600)
+    report = log.read_text() if log.exists() else ""
+    counts = {}
+    for key, label in _CG_COUNTS.items():
+        match = re.search(label + r":\s+([\d,]+)", report)
+        if not match:
+            return run.error or f"no {key} count: {last_lines(report)}"
+        counts[key] = int(match.group(1).replace(",", ""))
+    if not run.ok:
+        return run.error
+    counts["ll"] = counts["lli"] + counts["lld"]
+    counts["cycles"] = sum(CYCLE_MODEL[k] * counts[k] for k in CYCLE_MODEL)
+    return counts
+
+
 def geomean(values: list[float]) -> float | None:
     return math.exp(sum(map(math.log, values)) / len(values)) if values else None
 
@@ -320,6 +357,34 @@ def render(results: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
         lines.append("\n(instructions of the whole process, start-up included; "
                      "jit/stock below 1: the JIT executes fewer)")
+        return "\n".join(lines)
+    if results["mode"] == "cachegrind":
+        head = ["program", "stock Mcycles"] + [
+            x for s in jit_sides for x in (f"{s} Mcycles", f"{s}/stock", "instr", "I1 misses",
+                                            "D1 misses", "mispredicts")]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("| --- |" + " ---: |" * (len(head) - 1))
+        ratios = {s: [] for s in jit_sides}
+        for name, row in rows.items():
+            stock = row.get(STOCK)
+            cells = [name, f"{stock['cycles'] / 1e6:,.0f}" if isinstance(stock, dict) else "FAILED"]
+            for s in jit_sides:
+                v = row.get(s)
+                if not (isinstance(v, dict) and isinstance(stock, dict)):
+                    cells += ["FAILED"] + [""] * 5
+                    continue
+                ratios[s].append(v["cycles"] / stock["cycles"])
+                cells += [f"{v['cycles'] / 1e6:,.0f}", f"{v['cycles'] / stock['cycles']:.3f}"]
+                cells += [f"{v[k] / stock[k]:.2f}x" for k in ("ir", "i1", "d1", "mispredicts")]
+            lines.append("| " + " | ".join(cells) + " |")
+        cells = ["geomean", ""]
+        for s in jit_sides:
+            g = geomean(ratios[s])
+            cells += ["", f"{g:.3f}" if g else ""] + [""] * 4
+        lines.append("| " + " | ".join(cells) + " |")
+        model = ", ".join(f"{k} x{w}" for k, w in CYCLE_MODEL.items())
+        lines.append(f"\n(cachegrind, whole process; Mcycles = estimate ({model}); the other "
+                     "columns are JIT/stock of each count; below 1: the JIT costs less)")
         return "\n".join(lines)
 
     head = ["program", "stock ms", "stock RSS MiB"]
@@ -385,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out the PyPI packages' test suites")
     parser.add_argument("--callgrind", action="store_true",
                         help="count instructions under valgrind (one run per side)")
+    parser.add_argument("--cachegrind", action="store_true",
+                        help="simulate caches and branches under valgrind (one run per "
+                        "side): a cycle estimate")
     parser.add_argument("--side", action="append", type=parse_side, default=[],
                         metavar="LABEL:VAR=VALUE[,VAR=VALUE]",
                         help="a JIT side with extra environment (repeatable)")
@@ -406,15 +474,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(p.name for p in selected))
         return 0
-    if not args.callgrind and not os.access(GNU_TIME, os.X_OK):
+    simulated = args.callgrind or args.cachegrind
+    if args.callgrind and args.cachegrind:
+        parser.error("--callgrind and --cachegrind: choose one")
+    if not simulated and not os.access(GNU_TIME, os.X_OK):
         raise SystemExit(f"{GNU_TIME} (GNU time, Debian package 'time') is needed to "
                          "measure each program's peak RSS: apt-get install time")
     prepare(selected, python)
     sides = [Side(STOCK)] + (args.side or [Side("jit")])
 
     results: dict[str, Any] = {
-        "mode": "callgrind" if args.callgrind else "time",
-        "runs": 1 if args.callgrind else args.runs,
+        "mode": "callgrind" if args.callgrind else "cachegrind" if args.cachegrind else "time",
+        "runs": 1 if simulated else args.runs,
         "sides": [s.label for s in sides],
         "side_env": {s.label: s.env for s in sides},
         "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -437,17 +508,20 @@ def main(argv: list[str] | None = None) -> int:
             elif args.callgrind:
                 row = {s.label: count_instructions(python, prog, s, scratch, tmp) for s in sides}
                 row["stats"] = stats
+            elif args.cachegrind:
+                row = {s.label: simulate_caches(python, prog, s, scratch, tmp) for s in sides}
+                row["stats"] = stats
             else:
                 row = measure(python, prog, sides, args.runs, scratch)
                 row["stats"] = stats
             failed |= "error" in row or any(isinstance(v, str) for v in row.values())
             results["programs"][prog.name] = row
-            print(progress(prog.name, row, sides, args.callgrind), flush=True)
+            print(progress(prog.name, row, sides, results["mode"]), flush=True)
     results["load_avg_end"] = os.getloadavg()
     results["duration_s"] = time.monotonic() - started
     table = render(results)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "callgrind" if args.callgrind else "results"
+    stem = results["mode"] if simulated else "results"
     (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
     (args.out / f"{stem}.md").write_text(table + "\n")
     print()
@@ -458,15 +532,19 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def progress(name: str, row: dict[str, Any], sides: list[Side], callgrind: bool) -> str:
+def progress(name: str, row: dict[str, Any], sides: list[Side], mode: str) -> str:
     if "error" in row:
         return f"{name:18} FAILED: {row['error']}"
     parts = []
     for side in sides:
         v = row[side.label]
-        if callgrind:
-            parts.append(f"{side.label} {v / 1e6:,.0f} M" if isinstance(v, int)
-                         else f"{side.label} FAILED {v}")
+        if isinstance(v, str):
+            parts.append(f"{side.label} FAILED {v}")
+        elif mode == "callgrind":
+            parts.append(f"{side.label} {v / 1e6:,.0f} M")
+        elif mode == "cachegrind":
+            parts.append(f"{side.label} {v['cycles'] / 1e6:,.0f} Mcycles "
+                         f"(I1 misses {v['i1'] / 1e6:.1f} M)")
         else:
             parts.append(f"{side.label} {v['median_wall_s'] * 1e3:.0f} ms")
     return f"{name:18} " + "  ".join(parts)
