@@ -25,14 +25,24 @@ typedef enum {
 
 typedef int OdLabel;
 
+/* Bytes the buffer keeps beyond the code: an instruction is stored with fixed-size
+ * (8- and 4-byte) writes that may reach up to 16 bytes past where it starts. */
+#define OD_ASM_SLACK 16
+
 /* What holds a rel32: jumps may be shortened to rel8 by od_asm_finish. */
 typedef enum { OD_FIX_OTHER, OD_FIX_JMP, OD_FIX_JCC } OdFixKind;
 
 typedef struct {
     int32_t at;       /* offset of the rel32 field */
     OdLabel label;
-    int kind;         /* OdFixKind */
+    int32_t kind;     /* OdFixKind */
+    int32_t tail;     /* od_asm_finish: bytes relaxation saves at this fix-up and after it */
 } OdFixup;
+
+typedef struct {
+    int32_t off;      /* bound offset, -1 while unbound */
+    int32_t nfix;     /* once bound: fix-ups recorded before it (all lie before it) */
+} OdLabelSlot;
 
 typedef struct {
     const void *fn;
@@ -41,13 +51,15 @@ typedef struct {
 
 typedef struct {
     uint8_t *buf;
-    size_t len, cap;
+    size_t len, cap;  /* cap - OD_ASM_SLACK is usable: encoders store whole words past len.
+                       * After a failure, len and the bytes mean nothing. */
     OdPltEntry *plt;  /* od_call_abs targets, emitted once each by od_emit_plt */
     int nplt, capplt;
-    int32_t *labels;  /* bound offset per label, -1 while unbound */
-    int32_t *label_nfix; /* per bound label: fix-ups recorded before it (all lie before it) */
+    int *plt_index;   /* open-addressed hash of plt by fn: index + 1, 0 = empty */
+    int plt_mask;     /* its size - 1 (a power of two, at least twice nplt) */
+    OdLabelSlot *labels;
     int nlabels, caplabels;
-    OdFixup *fixups;
+    OdFixup *fixups;  /* in emission order, so by increasing `at` */
     int nfixups, capfixups;
     int failed;
     int no_relax;      /* keep every jump rel32 (od_asm_finish does no relaxation) */
