@@ -66,14 +66,6 @@ static __attribute__((noinline)) uint8_t *room_slow(OdAsm *a, size_t need)
     return sink;
 }
 
-/* Where the next instruction goes, with OD_ASM_SLACK bytes writable there. */
-static inline uint8_t *room(OdAsm *a)
-{
-    if (LIKELY(a->len + OD_ASM_SLACK <= a->cap))
-        return a->buf + a->len;
-    return room_slow(a, 0);
-}
-
 void od_emit_bytes(OdAsm *a, const void *p, size_t n)
 {
     if (a->len + n + OD_ASM_SLACK > a->cap && room_slow(a, n) == sink)
@@ -111,39 +103,57 @@ static inline Bytes modrm_rr(Bytes b, int reg, int rm)
     return add(b, 0xC0 | ((reg & 7) << 3) | (rm & 7));
 }
 
-/* Store b (at most 8 bytes) plus an immediate of `in` bytes (0, 1, 4). */
-static inline void put(OdAsm *a, Bytes b, uint32_t imm, int in)
+static __attribute__((noinline, cold)) void put_slow(OdAsm *a, uint64_t head, int hn,
+                                                     uint64_t tail, int tn)
 {
-    uint8_t *p = room(a);
-    memcpy(p, &b.v, 8);
-    memcpy(p + b.n, &imm, 4);
-    a->len += (size_t)(b.n + in);
+    uint8_t *p = room_slow(a, 0);
+    memcpy(p, &head, 8);
+    memcpy(p + hn, &tail, 8);
+    a->len += (size_t)(hn + tn);
 }
 
-/* Store b (the bytes before ModRM: at most 6), then ModRM (+SIB) (+disp8/32) for
- * [base + disp] with `reg` in ModRM.reg, then an immediate of `in` bytes (0, 1, 4).
- * RSP/R12 as base need the SIB byte; RBP/R13 have no mod=00 form (that is RIP-relative or
- * disp32), so they get an explicit displacement. */
+/* Store an instruction: `head` (hn <= 8 bytes) then `tail` (tn <= 8 bytes: displacement,
+ * immediate). Room is checked first, and the slow path is a tail call, so that the fast
+ * path keeps everything in registers (no frame). */
+static inline void emit(OdAsm *a, uint64_t head, int hn, uint64_t tail, int tn)
+{
+    size_t len = a->len;
+    if (UNLIKELY(len + OD_ASM_SLACK > a->cap)) {
+        put_slow(a, head, hn, tail, tn);
+        return;
+    }
+    uint8_t *p = a->buf + len;
+    memcpy(p, &head, 8);
+    memcpy(p + hn, &tail, 8);
+    a->len = len + (size_t)(hn + tn);
+}
+
+/* b plus an immediate of `in` bytes (0, 1, 4). */
+static inline void put(OdAsm *a, Bytes b, uint32_t imm, int in) { emit(a, b.v, b.n, imm, in); }
+
+/* Store b (the bytes before ModRM: at most 4), then ModRM (+SIB) (+disp8/32) for
+ * [base + disp] with `reg` in ModRM.reg, then an immediate of `in` bytes (0, 1, 4; a
+ * 1-byte one passed zero-extended). RSP/R12 as base need the SIB byte; RBP/R13 have no
+ * mod=00 form (that is RIP-relative or disp32), so they get an explicit displacement. */
 static inline void put_mem(OdAsm *a, Bytes b, int reg, int base, int32_t disp, uint32_t imm,
                            int in)
 {
     unsigned m = (unsigned)(((reg & 7) << 3) | (base & 7));
+    uint64_t tail;
     int dn;
-    if (disp == 0 && (base & 7) != OD_RBP)
-        dn = 0;
-    else if (disp >= -128 && disp <= 127)
-        m |= 0x40, dn = 1;
-    else
-        m |= 0x80, dn = 4;
+    if (disp == 0 && (base & 7) != OD_RBP) {
+        tail = imm, dn = 0;
+    } else if (disp >= -128 && disp <= 127) {
+        m |= 0x40;
+        tail = (uint8_t)disp | (uint64_t)imm << 8, dn = 1;
+    } else {
+        m |= 0x80;
+        tail = (uint32_t)disp | (uint64_t)imm << 32, dn = 4;
+    }
     b = add(b, m);
     if ((base & 7) == OD_RSP)
         b = add(b, 0x24); /* SIB: no index, base = rsp/r12 */
-    uint8_t *p = room(a);
-    uint32_t d = (uint32_t)disp;
-    memcpy(p, &b.v, 8);
-    memcpy(p + b.n, &d, 4);
-    memcpy(p + b.n + dn, &imm, 4);
-    a->len += (size_t)(b.n + dn + in);
+    emit(a, b.v, b.n, tail, dn + in);
 }
 
 /* ---- buffer, labels, fix-ups ----------------------------------------------------------- */
@@ -232,6 +242,33 @@ static inline void fixup(OdAsm *a, OdLabel l, OdFixKind kind, int32_t at)
         fixup_slow(a, l, kind, at);
     else
         a->fixups[a->nfixups++] = (OdFixup){at, l, kind, 0};
+}
+
+static __attribute__((noinline, cold)) void rel32_slow(OdAsm *a, uint64_t head, int hn,
+                                                       OdLabel l, OdFixKind kind)
+{
+    put_slow(a, head, hn, 0, 4);
+    fixup(a, l, kind, (int32_t)a->len - 4);
+}
+
+/* An instruction ending in a rel32 to label l: `head` (hn bytes) and 4 zero bytes. */
+static inline void rel32(OdAsm *a, uint64_t head, int hn, OdLabel l, OdFixKind kind)
+{
+    size_t len = a->len;
+    int nf = a->nfixups;
+    if (UNLIKELY(len + OD_ASM_SLACK > a->cap || nf == a->capfixups)) {
+        rel32_slow(a, head, hn, l, kind);
+        return;
+    }
+    uint64_t zero = 0;
+    memcpy(a->buf + len, &head, 8);
+    memcpy(a->buf + len + hn, &zero, 4);
+    a->len = len + (size_t)hn + 4;
+    OdFixup *f = &a->fixups[nf];
+    f->at = (int32_t)(len + (size_t)hn);
+    f->label = l;
+    f->kind = kind;
+    a->nfixups = nf + 1;
 }
 
 /* ---- od_asm_finish: jump relaxation and fix-up resolution ------------------------------ */
@@ -377,10 +414,7 @@ void od_mov_ri(OdAsm *a, OdReg dst, int64_t imm)
         put(a, modrm_rr(add(rex(none(), 1, 0, dst, 0), 0xC7), 0, dst), (uint32_t)imm, 4);
     } else {
         Bytes b = add(rex(none(), 1, 0, dst, 0), 0xB8 + (dst & 7)); /* movabs r64, imm64 */
-        uint8_t *p = room(a);
-        memcpy(p, &b.v, 8);
-        memcpy(p + b.n, &imm, 8);
-        a->len += (size_t)b.n + 8;
+        emit(a, b.v, b.n, (uint64_t)imm, 8);
     }
 }
 
@@ -414,8 +448,7 @@ void od_lea_rip_label(OdAsm *a, OdReg dst, OdLabel l)
 {
     /* mod=00 rm=101: RIP-relative */
     Bytes b = add(add(rex(none(), 1, dst, 0, 0), 0x8D), ((dst & 7) << 3) | 5);
-    put(a, b, 0, 4);
-    fixup(a, l, OD_FIX_OTHER, (int32_t)a->len - 4);
+    rel32(a, b.v, b.n, l, OD_FIX_OTHER);
 }
 
 /* Group-1 ALU with immediate: /0 add, /5 sub, /7 cmp. */
@@ -555,17 +588,8 @@ void od_movzx8_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp)
 
 void od_test32_rr(OdAsm *a, OdReg x, OdReg y) { op32_rr(a, 0x85, y, x); }
 
-void od_jmp(OdAsm *a, OdLabel l)
-{
-    put(a, add(none(), 0xE9), 0, 4);
-    fixup(a, l, OD_FIX_JMP, (int32_t)a->len - 4);
-}
-
-void od_jcc(OdAsm *a, OdCond cc, OdLabel l)
-{
-    put(a, add(add(none(), 0x0F), 0x80 | cc), 0, 4);
-    fixup(a, l, OD_FIX_JCC, (int32_t)a->len - 4);
-}
+void od_jmp(OdAsm *a, OdLabel l) { rel32(a, 0xE9, 1, l, OD_FIX_JMP); }
+void od_jcc(OdAsm *a, OdCond cc, OdLabel l) { rel32(a, 0x0F | (uint64_t)(0x80 | cc) << 8, 2, l, OD_FIX_JCC); }
 
 static inline void ff_group(OdAsm *a, int ext, OdReg r)
 {
@@ -642,18 +666,8 @@ static inline OdLabel plt_label(OdAsm *a, const void *fn)
     return plt_add(a, fn);
 }
 
-void od_call_abs(OdAsm *a, const void *fn)
-{
-    OdLabel l = plt_label(a, fn);
-    put(a, add(none(), 0xE8), 0, 4);
-    fixup(a, l, OD_FIX_OTHER, (int32_t)a->len - 4);
-}
-
-void od_call_label(OdAsm *a, OdLabel l)
-{
-    put(a, add(none(), 0xE8), 0, 4);
-    fixup(a, l, OD_FIX_OTHER, (int32_t)a->len - 4);
-}
+void od_call_abs(OdAsm *a, const void *fn) { rel32(a, 0xE8, 1, plt_label(a, fn), OD_FIX_OTHER); }
+void od_call_label(OdAsm *a, OdLabel l) { rel32(a, 0xE8, 1, l, OD_FIX_OTHER); }
 
 void od_emit_plt(OdAsm *a)
 {
