@@ -55,6 +55,8 @@ static uint8_t sink[OD_ASM_SLACK];
 
 static __attribute__((noinline)) uint8_t *room_slow(OdAsm *a, size_t need)
 {
+    if (a->len + need + OD_ASM_SLACK <= a->cap)
+        return a->buf + a->len;   /* (a jump's slow path: the fix-ups were full) */
     if (!a->failed) {
         size_t cap = a->cap ? a->cap * 2 : 1024;
         while (cap < a->len + need + OD_ASM_SLACK)
