@@ -185,28 +185,15 @@ void od_asm_free(OdAsm *a)
     memset(a, 0, sizeof *a);
 }
 
-static __attribute__((noinline)) OdLabel label_new_slow(OdAsm *a)
+OdLabel od_label_new_slow(OdAsm *a)
 {
-    if (set_label_cap(a, a->caplabels ? a->caplabels * 2 : 64) < 0) {
+    if (a->nlabels == a->caplabels
+        && set_label_cap(a, a->caplabels ? a->caplabels * 2 : 64) < 0) {
         a->failed = 1;
         return 0;
     }
     a->labels[a->nlabels].off = -1;
     return a->nlabels++;
-}
-
-OdLabel od_label_new(OdAsm *a)
-{
-    if (UNLIKELY(a->nlabels == a->caplabels))
-        return label_new_slow(a);
-    a->labels[a->nlabels].off = -1;
-    return a->nlabels++;
-}
-
-void od_label_bind(OdAsm *a, OdLabel l)
-{
-    if (LIKELY(!a->failed))
-        a->labels[l] = (OdLabelSlot){(int32_t)a->len, a->nfixups};
 }
 
 int32_t od_label_offset(const OdAsm *a, OdLabel l) { return a->labels[l].off; }

@@ -78,8 +78,25 @@ void od_asm_reserve(OdAsm *a, size_t bytes, int labels, int fixups);
  * buffer does so through a label. */
 int od_asm_finish(OdAsm *a);
 
-OdLabel od_label_new(OdAsm *a);
-void od_label_bind(OdAsm *a, OdLabel l);
+/* New and bind are inline: emitters call them several times per bytecode instruction, and
+ * each is a store or two (the slow path, growing the labels, is od_label_new_slow). */
+OdLabel od_label_new_slow(OdAsm *a);
+
+static inline OdLabel od_label_new(OdAsm *a)
+{
+    if (__builtin_expect(a->nlabels == a->caplabels, 0))
+        return od_label_new_slow(a);
+    a->labels[a->nlabels].off = -1;
+    return a->nlabels++;
+}
+
+static inline void od_label_bind(OdAsm *a, OdLabel l)
+{
+    if (__builtin_expect(!a->failed, 1)) {
+        a->labels[l].off = (int32_t)a->len;
+        a->labels[l].nfix = a->nfixups;
+    }
+}
 /* If the last instruction emitted is `jmp l` (l not yet bound), and no label from
  * `first` on is bound after it, remove it: the caller binds l right here. 1 if removed. */
 int od_drop_trailing_jmp(OdAsm *a, OdLabel l, OdLabel first);
