@@ -1,18 +1,26 @@
-/* asm/x64.c — x86-64 encodings. See x64.h for the contract.
- *
- * How an instruction is written: its bytes are assembled in registers (Bytes: up to 8
- * bytes packed little-endian), then stored with one 8-byte write, plus one 4-byte write
- * each for a displacement and an immediate, at a place room() checked once has
- * OD_ASM_SLACK bytes free. Writing byte by byte through `uint8_t *` (which may alias
- * anything) made the compiler reload len, buf and cap after every byte; this way the
- * encoders are register code with 1-3 stores (bench/compile_speed.py --callgrind, see
- * docs/performance.md "Compile time"). The bytes written past an instruction's end are
- * overwritten by the next one or lie beyond len. */
+/* asm/x64.c — x86-64 encodings. See x64.h for the contract, and for how an instruction is
+ * stored (its "Inline fast paths": the most frequent encoders live there). */
 #include "x64.h"
 #include "scratch.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Short names for the instruction builders of x64.h. */
+typedef OdX64Bytes Bytes;
+#define none od_x64_none
+#define add od_x64_add
+#define rex od_x64_rex
+#define modrm_rr od_x64_modrm_rr
+#define emit od_x64_emit
+#define put od_x64_put
+#define put_mem od_x64_put_mem
+#define put_slow od_x64_put_slow
+#define rel32 od_x64_rel32
+#define op_rr od_x64_op_rr
+#define op_rm od_x64_op_rm
+#define alu_ri od_x64_alu_ri
+#define alu_mi od_x64_alu_mi
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -76,86 +84,15 @@ void od_emit_bytes(OdAsm *a, const void *p, size_t n)
     a->len += n;
 }
 
-/* ---- instruction bytes, assembled in a register --------------------------------------- */
+/* ---- the slow path of the inline encoders (x64.h): grow, or throw away after a failure */
 
-typedef struct {
-    uint64_t v;   /* the bytes, first in the low byte */
-    int n;
-} Bytes;
-
-static inline Bytes add(Bytes b, unsigned x)
-{
-    b.v |= (uint64_t)(uint8_t)x << (8 * b.n);
-    b.n++;
-    return b;
-}
-
-static inline Bytes none(void) { return (Bytes){0, 0}; }
-
-/* REX prefix if needed: W selects 64-bit operand size; R extends ModRM.reg; B extends
- * rm/base; `force` for byte registers 4-7 (spl..dil, not ah..bh). */
-static inline Bytes rex(Bytes b, int w, int reg, int rm, int force)
-{
-    unsigned r = 0x40 | (w ? 8 : 0) | ((reg & 8) ? 4 : 0) | ((rm & 8) ? 1 : 0);
-    return (r != 0x40 || force) ? add(b, r) : b;
-}
-
-static inline Bytes modrm_rr(Bytes b, int reg, int rm)
-{
-    return add(b, 0xC0 | ((reg & 7) << 3) | (rm & 7));
-}
-
-static __attribute__((noinline, cold)) void put_slow(OdAsm *a, uint64_t head, int hn,
+__attribute__((noinline, cold)) void od_x64_put_slow(OdAsm *a, uint64_t head, int hn,
                                                      uint64_t tail, int tn)
 {
     uint8_t *p = room_slow(a, 0);
     memcpy(p, &head, 8);
     memcpy(p + hn, &tail, 8);
     a->len += (size_t)(hn + tn);
-}
-
-/* Store an instruction: `head` (hn <= 8 bytes) then `tail` (tn <= 8 bytes: displacement,
- * immediate). Room is checked first, and the slow path is a tail call, so that the fast
- * path keeps everything in registers (no frame). */
-static inline void emit(OdAsm *a, uint64_t head, int hn, uint64_t tail, int tn)
-{
-    size_t len = a->len;
-    if (UNLIKELY(len + OD_ASM_SLACK > a->cap)) {
-        put_slow(a, head, hn, tail, tn);
-        return;
-    }
-    uint8_t *p = a->buf + len;
-    memcpy(p, &head, 8);
-    memcpy(p + hn, &tail, 8);
-    a->len = len + (size_t)(hn + tn);
-}
-
-/* b plus an immediate of `in` bytes (0, 1, 4). */
-static inline void put(OdAsm *a, Bytes b, uint32_t imm, int in) { emit(a, b.v, b.n, imm, in); }
-
-/* Store b (the bytes before ModRM: at most 4), then ModRM (+SIB) (+disp8/32) for
- * [base + disp] with `reg` in ModRM.reg, then an immediate of `in` bytes (0, 1, 4; a
- * 1-byte one passed zero-extended). RSP/R12 as base need the SIB byte; RBP/R13 have no
- * mod=00 form (that is RIP-relative or disp32), so they get an explicit displacement. */
-static inline void put_mem(OdAsm *a, Bytes b, int reg, int base, int32_t disp, uint32_t imm,
-                           int in)
-{
-    unsigned m = (unsigned)(((reg & 7) << 3) | (base & 7));
-    uint64_t tail;
-    int dn;
-    if (disp == 0 && (base & 7) != OD_RBP) {
-        tail = imm, dn = 0;
-    } else if (disp >= -128 && disp <= 127) {
-        m |= 0x40;
-        tail = (uint8_t)disp | (uint64_t)imm << 8, dn = 1;
-    } else {
-        m |= 0x80;
-        tail = (uint32_t)disp | (uint64_t)imm << 32, dn = 4;
-    }
-    b = add(b, m);
-    if ((base & 7) == OD_RSP)
-        b = add(b, 0x24); /* SIB: no index, base = rsp/r12 */
-    emit(a, b.v, b.n, tail, dn + in);
 }
 
 /* ---- buffer, labels, fix-ups ----------------------------------------------------------- */
@@ -233,31 +170,11 @@ static inline void fixup(OdAsm *a, OdLabel l, OdFixKind kind, int32_t at)
         a->fixups[a->nfixups++] = (OdFixup){at, l, kind, 0};
 }
 
-static __attribute__((noinline, cold)) void rel32_slow(OdAsm *a, uint64_t head, int hn,
+__attribute__((noinline, cold)) void od_x64_rel32_slow(OdAsm *a, uint64_t head, int hn,
                                                        OdLabel l, OdFixKind kind)
 {
     put_slow(a, head, hn, 0, 4);
     fixup(a, l, kind, (int32_t)a->len - 4);
-}
-
-/* An instruction ending in a rel32 to label l: `head` (hn bytes) and 4 zero bytes. */
-static inline void rel32(OdAsm *a, uint64_t head, int hn, OdLabel l, OdFixKind kind)
-{
-    size_t len = a->len;
-    int nf = a->nfixups;
-    if (UNLIKELY(len + OD_ASM_SLACK > a->cap || nf == a->capfixups)) {
-        rel32_slow(a, head, hn, l, kind);
-        return;
-    }
-    uint64_t zero = 0;
-    memcpy(a->buf + len, &head, 8);
-    memcpy(a->buf + len + hn, &zero, 4);
-    a->len = len + (size_t)hn + 4;
-    OdFixup *f = &a->fixups[nf];
-    f->at = (int32_t)(len + (size_t)hn);
-    f->label = l;
-    f->kind = kind;
-    a->nfixups = nf + 1;
 }
 
 /* ---- od_asm_finish: jump relaxation and fix-up resolution ------------------------------ */
@@ -381,34 +298,8 @@ int od_asm_finish(OdAsm *a)
 
 /* ---- encodings -------------------------------------------------------------------------- */
 
-/* Generic "op r64, r/m64" forms. */
-static inline void op_rr(OdAsm *a, uint8_t opc, int reg, int rm)
-{
-    put(a, modrm_rr(add(rex(none(), 1, reg, rm, 0), opc), reg, rm), 0, 0);
-}
 
-static inline void op_rm(OdAsm *a, uint8_t opc, int reg, int base, int32_t disp)
-{
-    put_mem(a, add(rex(none(), 1, reg, base, 0), opc), reg, base, disp, 0, 0);
-}
 
-void od_mov_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x89, src, dst); }
-
-void od_mov_ri(OdAsm *a, OdReg dst, int64_t imm)
-{
-    if (imm >= 0 && imm <= 0xFFFFFFFFLL) {       /* mov r32, imm32 zero-extends */
-        put(a, add(rex(none(), 0, 0, dst, 0), 0xB8 + (dst & 7)), (uint32_t)imm, 4);
-    } else if (imm >= INT32_MIN && imm <= INT32_MAX) {
-        /* mov r/m64, simm32 */
-        put(a, modrm_rr(add(rex(none(), 1, 0, dst, 0), 0xC7), 0, dst), (uint32_t)imm, 4);
-    } else {
-        Bytes b = add(rex(none(), 1, 0, dst, 0), 0xB8 + (dst & 7)); /* movabs r64, imm64 */
-        emit(a, b.v, b.n, (uint64_t)imm, 8);
-    }
-}
-
-void od_mov_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp) { op_rm(a, 0x8B, dst, base, disp); }
-void od_mov_mr(OdAsm *a, OdReg base, int32_t disp, OdReg src) { op_rm(a, 0x89, src, base, disp); }
 
 void od_mov_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm)
 {
@@ -431,7 +322,6 @@ void od_mov8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
 }
 
 void od_movsxd_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp) { op_rm(a, 0x63, dst, base, disp); }
-void od_lea(OdAsm *a, OdReg dst, OdReg base, int32_t disp) { op_rm(a, 0x8D, dst, base, disp); }
 
 void od_lea_rip_label(OdAsm *a, OdReg dst, OdLabel l)
 {
@@ -440,33 +330,7 @@ void od_lea_rip_label(OdAsm *a, OdReg dst, OdLabel l)
     rel32(a, b.v, b.n, l, OD_FIX_OTHER);
 }
 
-/* Group-1 ALU with immediate: /0 add, /5 sub, /7 cmp. */
-static inline void alu_ri(OdAsm *a, int ext, int r, int32_t imm)
-{
-    Bytes b = rex(none(), 1, 0, r, 0);
-    if (imm >= -128 && imm <= 127)
-        put(a, modrm_rr(add(b, 0x83), ext, r), (uint8_t)(int8_t)imm, 1);
-    else
-        put(a, modrm_rr(add(b, 0x81), ext, r), (uint32_t)imm, 4);
-}
-
-static inline void alu_mi(OdAsm *a, int w, int ext, int base, int32_t disp, int32_t imm)
-{
-    Bytes b = rex(none(), w, 0, base, 0);
-    if (imm >= -128 && imm <= 127)
-        put_mem(a, add(b, 0x83), ext, base, disp, (uint8_t)(int8_t)imm, 1);
-    else
-        put_mem(a, add(b, 0x81), ext, base, disp, (uint32_t)imm, 4);
-}
-
-void od_add_ri(OdAsm *a, OdReg r, int32_t imm) { alu_ri(a, 0, r, imm); }
 void od_sub_ri(OdAsm *a, OdReg r, int32_t imm) { alu_ri(a, 5, r, imm); }
-void od_cmp_ri(OdAsm *a, OdReg r, int32_t imm) { alu_ri(a, 7, r, imm); }
-void od_add_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 1, 0, base, disp, imm); }
-void od_sub_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 1, 5, base, disp, imm); }
-void od_add32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 0, 0, base, disp, imm); }
-void od_cmp_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 1, 7, base, disp, imm); }
-void od_cmp32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm) { alu_mi(a, 0, 7, base, disp, imm); }
 
 void od_cmp8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
 {
@@ -479,10 +343,6 @@ void od_cmp16_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
     put_mem(a, add(rex(add(none(), 0x66), 0, 0, base, 0), 0x83), 7, base, disp, (uint8_t)imm, 1);
 }
 
-void od_cmp_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x39, y, x); }
-void od_cmp_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp) { op_rm(a, 0x3B, r, base, disp); }
-void od_test_rr(OdAsm *a, OdReg x, OdReg y) { op_rr(a, 0x85, y, x); }
-void od_add_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x01, src, dst); }
 void od_sub_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x29, src, dst); }
 void od_and_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x21, src, dst); }
 void od_or_rr(OdAsm *a, OdReg dst, OdReg src) { op_rr(a, 0x09, src, dst); }
@@ -570,15 +430,9 @@ void od_shl_cl(OdAsm *a, OdReg r)
     put(a, modrm_rr(add(rex(none(), 1, 0, r, 0), 0xD3), 4, r), 0, 0);
 }
 
-void od_movzx8_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp)
-{
-    put_mem(a, add(add(rex(none(), 0, dst, base, 0), 0x0F), 0xB6), dst, base, disp, 0, 0);
-}
 
 void od_test32_rr(OdAsm *a, OdReg x, OdReg y) { op32_rr(a, 0x85, y, x); }
 
-void od_jmp(OdAsm *a, OdLabel l) { rel32(a, 0xE9, 1, l, OD_FIX_JMP); }
-void od_jcc(OdAsm *a, OdCond cc, OdLabel l) { rel32(a, 0x0F | (uint64_t)(0x80 | cc) << 8, 2, l, OD_FIX_JCC); }
 
 static inline void ff_group(OdAsm *a, int ext, OdReg r)
 {
@@ -656,7 +510,6 @@ static inline OdLabel plt_label(OdAsm *a, const void *fn)
 }
 
 void od_call_abs(OdAsm *a, const void *fn) { rel32(a, 0xE8, 1, plt_label(a, fn), OD_FIX_OTHER); }
-void od_call_label(OdAsm *a, OdLabel l) { rel32(a, 0xE8, 1, l, OD_FIX_OTHER); }
 
 void od_emit_plt(OdAsm *a)
 {
