@@ -129,7 +129,7 @@ OdLabel od_label_new_slow(OdAsm *a)
         a->failed = 1;
         return 0;
     }
-    a->labels[a->nlabels].off = -1;
+    a->labels[a->nlabels] = (OdLabelSlot){-1, 0};
     return a->nlabels++;
 }
 
@@ -222,25 +222,29 @@ static int relax_and_patch(OdAsm *a)
     uint8_t *buf = a->buf;
     fx[n].tail = 0;
     /* Backwards, so that a jump followed by dropped jumps (a chain of joins) sees where
-     * they end: [drop_from, drop_to) is the run of dropped jumps found last. */
+     * they end: [drop_from, drop_to) is the run of dropped jumps found last. A fix-up's own
+     * saving goes into kind's upper bits (kind & 0xFF is the OdFixKind). */
     int32_t saved = 0, drop_from = -1, drop_to = -1;
     for (int i = n - 1; i >= 0; i--) {
-        int kind = fx[i].kind;
-        int32_t target = lb[fx[i].label].off;
-        if (kind != OD_FIX_OTHER && target >= 0) {
-            int32_t end = fx[i].at + 4;
-            int32_t start = end - (kind == OD_FIX_JCC ? 6 : 5);
-            int32_t reach = drop_from == end ? drop_to : end;
-            int32_t disp = target - (start + 2); /* as a rel8, nothing else shortened */
-            if (kind == OD_FIX_JMP && target >= end && target <= reach) {
-                saved += SAVE_DROPPED;  /* lands right after itself once the run is gone */
-                drop_to = reach;
-                drop_from = start;
-            } else if (disp >= -128 && disp <= 127) {
-                saved += kind == OD_FIX_JCC ? SAVE_SHORT_JCC : SAVE_SHORT_JMP;
+        OdFixup *f = &fx[i];
+        if (f->kind != OD_FIX_OTHER) {
+            int32_t target = lb[f->label].off, end = f->at + 4, save = 0;
+            if (f->kind == OD_FIX_JMP) {
+                int32_t reach = drop_from == end ? drop_to : end;
+                if (target >= end && target <= reach) {
+                    save = SAVE_DROPPED;  /* lands right after itself once the run is gone */
+                    drop_to = reach;
+                    drop_from = end - 5;
+                } else if ((uint32_t)(target - (end - 3) + 128) < 256 && target >= 0) {
+                    save = SAVE_SHORT_JMP; /* rel8 from the end of a 2-byte jmp */
+                }
+            } else if ((uint32_t)(target - (end - 4) + 128) < 256 && target >= 0) {
+                save = SAVE_SHORT_JCC;
             }
+            saved += save;
+            f->kind |= save << 8;
         }
-        fx[i].tail = saved;
+        f->tail = saved;
     }
     if (saved == 0) {
         if (patch_all(a) < 0)
@@ -248,26 +252,29 @@ static int relax_and_patch(OdAsm *a)
         a->nfixups = 0;
         return 0;
     }
-    int32_t total = saved;
+    /* Unbound labels have nfix 0, and fx[0].tail == saved: they stay at -1. */
     for (int l = 0; l < a->nlabels; l++)
-        if (lb[l].off >= 0)
-            lb[l].off -= total - fx[lb[l].nfix].tail;
+        lb[l].off -= saved - fx[lb[l].nfix].tail;
     size_t from = 0, to = 0;
+    int32_t before = 0;    /* bytes saved before fix-up i */
     for (int i = 0; i < n; i++) {
-        int32_t target = lb[fx[i].label].off;
-        int32_t save = fx[i].tail - fx[i + 1].tail;
+        const OdFixup *f = &fx[i];
+        int32_t target = lb[f->label].off, at = f->at;
+        int save = f->kind >> 8;
         if (target < 0)
             return -1;   /* an unbound label */
         if (save == 0) {
-            int32_t rel = target - (fx[i].at - (total - fx[i].tail) + 4);
-            memcpy(buf + fx[i].at, &rel, 4);
+            int32_t rel = target - (at - before + 4);
+            memcpy(buf + at, &rel, 4);
             continue;
         }
-        size_t start = (size_t)fx[i].at - (fx[i].kind == OD_FIX_JCC ? 2 : 1);
-        uint8_t op = fx[i].kind == OD_FIX_JMP ? 0xEB : (uint8_t)(0x70 | (buf[start + 1] & 0x0F));
+        before += save;
+        size_t start = (size_t)at - ((f->kind & 0xFF) == OD_FIX_JCC ? 2 : 1);
+        uint8_t op = (f->kind & 0xFF) == OD_FIX_JMP ? 0xEB
+                                                    : (uint8_t)(0x70 | (buf[start + 1] & 0x0F));
         memmove(buf + to, buf + from, start - from);
         to += start - from;
-        from = (size_t)fx[i].at + 4;
+        from = (size_t)at + 4;
         if (save == SAVE_DROPPED)
             continue;
         int32_t disp = target - (int32_t)(to + 2);

@@ -36,13 +36,13 @@ typedef enum { OD_FIX_OTHER, OD_FIX_JMP, OD_FIX_JCC } OdFixKind;
 typedef struct {
     int32_t at;       /* offset of the rel32 field */
     OdLabel label;
-    int32_t kind;     /* OdFixKind */
+    int32_t kind;     /* OdFixKind (od_asm_finish: | bytes relaxation saves here << 8) */
     int32_t tail;     /* od_asm_finish: bytes relaxation saves at this fix-up and after it */
 } OdFixup;
 
 typedef struct {
     int32_t off;      /* bound offset, -1 while unbound */
-    int32_t nfix;     /* once bound: fix-ups recorded before it (all lie before it) */
+    int32_t nfix;     /* fix-ups recorded before it (all lie before it); 0 while unbound */
 } OdLabelSlot;
 
 typedef struct {
@@ -87,7 +87,7 @@ static inline OdLabel od_label_new(OdAsm *a)
 {
     if (__builtin_expect(a->nlabels == a->caplabels, 0))
         return od_label_new_slow(a);
-    a->labels[a->nlabels].off = -1;
+    a->labels[a->nlabels] = (OdLabelSlot){-1, 0};
     return a->nlabels++;
 }
 
