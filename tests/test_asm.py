@@ -40,3 +40,78 @@ def _equivalent(expected: str, got: str) -> bool:
         s = s.replace("+0]", "]")
         return s
     return canon(expected) == canon(got)
+
+
+# The encoder on its own (src/asm/x64.c and scratch.c compiled with a small C driver): the
+# paths the compiler's own units rarely take. Buffers start empty, so the code buffer, the
+# fix-ups and the labels all grow through their slow paths, including a jump whose only
+# reason for the slow path is full fix-ups; 300 distinct od_call_abs targets, each called
+# three times, go through the PLT hash's rehashes and must give 300 PLT entries, each
+# call reaching `mov rax, fn; jmp rax` for its own fn; an unbound label makes
+# od_asm_finish fail.
+_DRIVER = r"""
+#include "x64.h"
+#include <stdio.h>
+#include <string.h>
+
+static int check(int ok, const char *what) { if (!ok) printf("FAIL %s\n", what); return ok; }
+
+int main(void)
+{
+    OdAsm a;
+    od_asm_init(&a);
+    enum { NFN = 300 };
+    static int32_t at[3 * NFN];
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < NFN; i++) {
+            OdLabel l = od_label_new(&a);
+            od_jcc(&a, OD_CC_NE, l);            /* fix-ups fill up on their own */
+            od_mov_rm(&a, OD_R12, OD_R13, 0x12345678);
+            od_label_bind(&a, l);
+            od_call_abs(&a, (const void *)(0x7f0000001000ull + 0x40ull * (unsigned)i));
+            at[round * NFN + i] = (int32_t)a.len;   /* end of the call */
+        }
+    od_emit_plt(&a);
+    check(a.nplt == NFN, "one PLT entry per distinct function");
+    if (!check(od_asm_finish(&a) == 0, "finish"))
+        return 1;
+    /* Relaxation shortened every jcc (6 -> 2 bytes): call ends moved up by 4 each. */
+    for (int k = 0; k < 3 * NFN; k++) {
+        int32_t end = at[k] - 4 * (k + 1), rel;
+        memcpy(&rel, a.buf + end - 4, 4);
+        const uint8_t *e = a.buf + end + rel;
+        uint64_t fn;
+        memcpy(&fn, e + 2, 8);
+        if (!check(a.buf[end - 5] == 0xE8 && e[0] == 0x48 && e[1] == 0xB8 && e[10] == 0xFF
+                   && fn == 0x7f0000001000ull + 0x40ull * (unsigned)(k % NFN), "call target"))
+            return 1;
+    }
+    od_asm_free(&a);
+
+    od_asm_init(&a);
+    OdLabel never = od_label_new(&a);
+    od_jmp(&a, never);
+    od_ret(&a);
+    check(od_asm_finish(&a) < 0, "unbound label fails");
+    od_asm_free(&a);
+    printf("OK\n");
+    return 0;
+}
+"""
+
+
+def test_encoder_slow_paths_and_plt(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    src = os.path.join(os.path.dirname(__file__), "..", "src", "asm")
+    (tmp_path / "driver.c").write_text(_DRIVER)
+    exe = tmp_path / "driver"
+    subprocess.run([cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", src,
+                    str(tmp_path / "driver.c"), os.path.join(src, "x64.c"),
+                    os.path.join(src, "scratch.c"), "-o", str(exe)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "OK", out
