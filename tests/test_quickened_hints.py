@@ -196,3 +196,42 @@ def test_calls_of_c_functions_skip_the_direct_call_path():
     ns["len"] = lambda x: 10
     got = run_compiled(ns["calls"], [("abc",)])
     assert got == [("ok", 21)], got
+
+
+STRS = """
+def build(n, piece):
+    s = ""
+    for i in range(n):
+        s += piece
+    return s
+
+def join2(a, b):
+    return a + b
+"""
+
+
+def test_str_concatenation_goes_to_the_helper_which_appends_in_place():
+    """BINARY_OP_INPLACE_ADD_UNICODE / BINARY_OP_ADD_UNICODE: no numeric inline path; `s +=
+    piece` still extends the string in place (linear, counted), and numbers still add."""
+    ns: dict = {}
+    exec(STRS, ns)
+    overdrive.disable()
+    for _ in range(30):
+        ns["build"](3, "x")
+        ns["join2"]("a", "b")
+    plain: dict = {}
+    exec(STRS, plain)
+    for name in ("build", "join2"):
+        overdrive.compile(ns[name])
+        overdrive.compile(plain[name])
+    # build: the += and range() (PRECALL_BUILTIN_CLASS); join2: the +
+    assert overdrive.info(ns["build"])["single_kind_sites"] == 2
+    assert overdrive.info(ns["join2"])["single_kind_sites"] == 1
+    assert overdrive.info(ns["join2"])["code_size"] < overdrive.info(plain["join2"])["code_size"]
+    before = overdrive.stats()["str_appends_in_place"]
+    got = run_compiled(ns["build"], [(20000, "abc"), (3, 1)])
+    assert got[0] == ("ok", "abc" * 20000) and got[1][:2] == ("raise", TypeError), got
+    assert overdrive.stats()["str_appends_in_place"] - before >= 20000
+    got = run_compiled(ns["join2"], [("p", "q"), (1, 2), (1.5, 2), ([1], [2]), (1, "a")])
+    assert got[:4] == [("ok", "pq"), ("ok", 3), ("ok", 3.5), ("ok", [1, 2])], got
+    assert got[4][:2] == ("raise", TypeError), got

@@ -123,7 +123,11 @@ static int has_fast_path(Compiler *c, const OdInstr *in, const void *site)
     case BINARY_SUBSCR:
         return binary_subscr_has_fast_path(c, in);
     case BINARY_OP:
-        return binary_op_has_fast_path(in->oparg);
+        if (binary_op_on_strs(c, in)) {
+            c->nsingle_kind++;
+            return 0;
+        }
+        return binary_op_has_fast_path(c, in);
     case UNPACK_SEQUENCE:
         return unpack_sequence_has_fast_path(in->oparg);
     default:

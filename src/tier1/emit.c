@@ -101,7 +101,7 @@ int consumer_borrows(Compiler *c, const OdInstr *in, int depth)
     case UNPACK_SEQUENCE:
         return depth == d - 1 && unpack_sequence_has_fast_path(in->oparg);
     case BINARY_OP:
-        return (depth == d - 1 || depth == d - 2) && binary_op_has_fast_path(in->oparg);
+        return (depth == d - 1 || depth == d - 2) && binary_op_has_fast_path(c, in);
     case BINARY_SUBSCR:     /* only its inline path borrows */
         return (depth == d - 1 || depth == d - 2) && binary_subscr_has_fast_path(c, in);
     case COMPARE_OP: case IS_OP:

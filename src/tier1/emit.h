@@ -234,7 +234,11 @@ void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel m
 /* BINARY_OP on two exact floats or two compact ints, for the operators that have such a
  * path (binary_op_has_fast_path). COMPARE_OP fused with its conditional jump: two exact
  * floats or compact ints branch to `if_true`/`if_false` directly. */
-int binary_op_has_fast_path(int oparg);
+int binary_op_has_fast_path(Compiler *c, const OdInstr *in);
+/* A first unit's BINARY_OP that the interpreter specialized for two strs: no numeric
+ * inline path (it would only test types on the way to the helper, which appends in place
+ * when it can). */
+int binary_op_on_strs(Compiler *c, const OdInstr *in);
 /* BINARY_SUBSCR of an exact list or tuple, STORE_SUBSCR into an exact list, by an index
  * that is an exact one-digit int in range. */
 void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,

@@ -32,10 +32,20 @@ static int int_op(int nb)
     return nb == NB_ADD || nb == NB_SUBTRACT || nb == NB_MULTIPLY ? nb : -1;
 }
 
-int binary_op_has_fast_path(int oparg)
+int binary_op_has_fast_path(Compiler *c, const OdInstr *in)
 {
     OdSdOp op;
-    return float_sd_op(oparg, &op) || int_op(oparg) >= 0;
+    if (!float_sd_op(in->oparg, &op) && int_op(in->oparg) < 0)
+        return 0;
+    return !binary_op_on_strs(c, in);
+}
+
+int binary_op_on_strs(Compiler *c, const OdInstr *in)
+{
+    if (quickened_state(c, in) != QUICK_SPECIALIZED)
+        return 0;
+    int q = quickened_opcode(c, in);
+    return q == BINARY_OP_ADD_UNICODE || q == BINARY_OP_INPLACE_ADD_UNICODE;
 }
 
 /* rax = lhs, rcx = rhs (from stack slots d-2, d-1), rdx = lhs's type; on to
