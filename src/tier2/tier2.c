@@ -353,6 +353,8 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     u->attr_sites = L.attr_sites;       /* the unit's now: its code points into them */
     u->nattr_sites = L.nattr_sites;
     L.attr_sites = NULL;
+    u->global_sites = L.global_sites;
+    L.global_sites = NULL;
     u->osr = osr;
     u->state = s;
     u->unit.code = co;

@@ -15,6 +15,7 @@
 #include "../../runtime/helpers.h"
 #include "../rt/exit.h"
 #include "../rt/helpers.h"
+#include "../rt/attr.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ typedef struct {
     int reg;            /* dealloc: the object; insertion order: the value's index */
     int exit;           /* poll, global, ForIter: error exit */
     PyObject *name;     /* global: the name */
+    void *site;         /* global: its cache */
     int target;         /* ForIter: the block taken when the iterator is exhausted */
 } Stub;
 
@@ -267,6 +269,106 @@ static void jump_to_block(Cg *c, int b)
         od_jmp(&c->a, c->blabel[b]);
 }
 
+/* The hit path of a generic LoadAttr's site (rt/attr.c) in line: the site's first entry
+ * for the receiver's type at its current version, when it is an instance attribute in
+ * inline values, a __slots__ member or an entry of the instance's own dict (DICT_HINT,
+ * what the interpreter's LOAD_ATTR_WITH_HINT checks), and the value is there. The same
+ * reads od_t2_load_attr's load_hit makes (and what tier 1's inline path does), without
+ * the call: go's objects keep their attributes in dicts, 3.4 M such loads a run. Leaves
+ * rax = a new reference and jumps to `done`, or goes on at `slow` (the helper's call) with
+ * nothing changed but scratch registers. The receiver is the outgoing area's args[0]. */
+static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
+    int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
+    int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
+    OdLabel have = od_label_new(a), not_values = od_label_new(a), not_slot = od_label_new(a);
+    OdLabel at_offset = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    od_cmp_rm(a, OD_RCX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type));
+    od_jcc(a, OD_CC_NE, slow);
+    /* a class object's entries are keyed by the class (the helper's road) */
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyType_Type);
+    od_cmp_rr(a, OD_RCX, OD_RSI);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
+    od_cmp32_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type_version));
+    od_jcc(a, OD_CC_NE, slow);
+    /* inline values: values[index], the values still in use */
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, not_values);
+    od_mov_rm(a, OD_RCX, OD_RAX, OFF_VALUES);
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RSI, OD_RDX, index);
+    od_shl_ri(a, OD_RSI, 3);
+    od_add_rr(a, OD_RSI, OD_RCX);
+    od_mov_rm(a, OD_RCX, OD_RSI, 0);
+    od_jmp(a, have);
+    od_label_bind(a, not_values);
+    /* a __slots__ member: the object's pointer at byte `index` */
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
+    od_jcc(a, OD_CC_NE, not_slot);
+    od_mov_rm(a, OD_RSI, OD_RDX, index);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_RCX, OD_RSI, 0);
+    od_jmp(a, have);
+    od_label_bind(a, not_slot);
+    /* DICT_HINT: the instance's dict (managed: the values gone; else at tp_dictoffset) is
+     * an exact, combined dict of str keys whose entry `index` has the name as its key */
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dictoffset));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_NE, at_offset);
+    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));      /* the managed dict slot */
+    od_label_bind(a, at_offset);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_RSI, OD_RSI, 0);
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyDict_Type);
+    od_cmp_rm(a, OD_R8, OD_RSI, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, slow);
+    od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictObject, ma_values), 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictObject, ma_keys));
+    od_cmp8_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_R8, OD_RDX, index);
+    od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_jcc(a, OD_CC_GE, slow);
+    /* the entries start after the index table of 1 << dk_log2_index_bytes bytes */
+    od_movzx8_rm(a, OD_RCX, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    od_mov_ri(a, OD_R9, 1);
+    od_shl_cl(a, OD_R9);
+    od_add_rr(a, OD_R9, OD_RSI);
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    od_shl_ri(a, OD_R8, 4);
+    od_add_rr(a, OD_R9, OD_R8);
+    int32_t entries = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)site->site.name);
+    od_cmp_rm(a, OD_R10, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RCX, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+    od_label_bind(a, have);
+    /* rcx = the value, NULL when deleted or empty (the helper's road then raises or finds
+     * a class attribute) */
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, slow);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_add32_mi(a, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr[site->why]);
+    od_add_mi(a, OD_RSI, 0, 1);
+    od_mov_rr(a, OD_RAX, OD_RCX);
+    od_jmp(a, done);
+}
+
 static void emit_instr(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
@@ -448,6 +550,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             return;
         s->exit = i->exit;
         s->name = i->obj;
+        s->site = i->site;
         OdLabel slow = s->label, done = s->back;
         od_mov_rm(a, OD_RAX, R_FRAME, OFF_GLOBALS);
         od_mov_rm(a, OD_RAX, OD_RAX, OFF_VERSION);
@@ -598,13 +701,22 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_movzx8_rr(a, OD_RAX, OD_RAX);
         gout(c, i->dst, OD_RAX);
         break;
-    case OD_LOP_CallH:
+    case OD_LOP_CallH: {
+        OdLabel hit = -1;
         for (int k = 0; k < i->nsrc; k++)
             store_arg(c, i->src[k], k);
+        if (i->ptr == (const void *)od_t2_load_attr && i->imm) {
+            OdLabel slow = od_label_new(a);
+            hit = od_label_new(a);
+            attr_load_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
+            od_label_bind(a, slow);
+        }
         helper_call(c, i->ptr, i->imm, i->obj);
         if (i->check == OD_CHK_NULL) {
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_E, X);
+            if (hit >= 0)
+                od_label_bind(a, hit);
         } else if (i->check == OD_CHK_NEG) {
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_S, X);
@@ -627,6 +739,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             }
         }
         break;
+    }
     case OD_LOP_Truth: {
         OdLabel one = od_label_new(a), zero = od_label_new(a), done = od_label_new(a);
         r = gin(c, i->src[0], OD_RAX);
@@ -846,7 +959,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             od_jmp(a, st->back);
         } else if (st->kind == 2) {
             /* no registers kept: GlobalLoad is a call for the allocator */
-            helper_call(&c, od_t2_load_global, 0, st->name);
+            helper_call(&c, od_t2_load_global, (long long)(intptr_t)st->site, st->name);
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
             od_jmp(a, st->back);

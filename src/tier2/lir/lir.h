@@ -136,6 +136,7 @@ typedef struct {
     long long imm, imm2;
     const void *ptr;    /* CallH: the helper; GuardIs: the object */
     PyObject *obj;      /* CallH: its constant argument (borrowed from the code or HIR) */
+    void *site;         /* GlobalLoad: its slow path's cache (OdT2GlobalSite), or NULL */
     int check;          /* CallH: OD_CHK_* */
     int outs_in_args;   /* CallH: dst/dst2 are args[0]/args[1] after the call */
     int exit;           /* exit record or -1 */
@@ -239,6 +240,9 @@ typedef struct {
     struct OdT2AttrSite *attr_sites; /* the generic attribute instructions' caches (rt/attr.h),
                                       * one per LoadAttr/StoreAttr/LoadMethod; the unit takes them */
     int nattr_sites, used_attr_sites;
+    struct OdT2GlobalSite *global_sites; /* the global loads' slow-path caches (rt/helpers.h),
+                                          * one per GlobalValue/LoadGlobal; the unit takes them */
+    int nglobal_sites, used_global_sites;
     int osr;            /* -1, or an OSR function's loop header (hir.h): its prologue
                          * neither polls the eval breaker (the header's Poll does) nor
                          * counts CPython's warm-up (the frame is running already) */

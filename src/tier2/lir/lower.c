@@ -705,6 +705,14 @@ static long long attr_site(Lower *W, OdHirInstr *i)
     return (long long)(intptr_t)s;
 }
 
+/* The next of the function's global sites (rt/helpers.h) for global load i. */
+static OdT2GlobalSite *global_site(Lower *W)
+{
+    OdLir *L = W->L;
+    return L->used_global_sites < L->nglobal_sites ? &L->global_sites[L->used_global_sites++]
+                                                   : NULL;
+}
+
 /* dst = helper(frame, [operands], imm, obj). */
 static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int kind, int reason)
 {
@@ -1035,6 +1043,7 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->imm2 = i->imm2;
         x->ptr = i->obj;
         x->obj = PyTuple_GET_ITEM(W->fn->code->co_names, W->L->bc.instrs[j].oparg >> 1);
+        x->site = global_site(W);
         x->dst = W->vreg[i->id];
         x->exit = e;
         W->L->exits[e].after_call = 1;
@@ -1159,6 +1168,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->outs_in_args = 0;
         if (i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr)
             x->imm = attr_site(W, i);
+        if (i->op == OD_HOP_LoadGlobal)
+            x->imm = (long long)(intptr_t)global_site(W);
         /* a call without keywords: the machine-code fast path, which hands the rest to h */
         if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && !i->obj
             && od_t2_call_thunk(i->op == OD_HOP_CallMethod))
@@ -1468,11 +1479,12 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     if ((rc = frame_flow(&W)) != 0)
         goto done;
     rc = -1;
-    int nsites = 0;
+    int nsites = 0, nglobals = 0;
     for (int k = 0; k < W.n; k++)
         for (OdHirInstr *i = W.order[k]->first; i; i = i->next) {
             W.by_id[i->id] = i;
             nsites += i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr || i->op == OD_HOP_LoadMethod;
+            nglobals += i->op == OD_HOP_GlobalValue || i->op == OD_HOP_LoadGlobal;
             if ((i->op == OD_HOP_MethodSelf && i->ops[0] && i->ops[0]->op == OD_HOP_LoadMethod)
                 || (i->op == OD_HOP_WithEnter && i->ops[0] && i->ops[0]->op == OD_HOP_BeforeWith))
                 W.mself[i->ops[0]->id] = i;
@@ -1483,6 +1495,9 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     if (nsites && !(L->attr_sites = od_t2_attr_sites_new(nsites)))
         goto done;
     L->nattr_sites = nsites;
+    if (nglobals && !(L->global_sites = od_t2_global_sites_new(nglobals)))
+        goto done;
+    L->nglobal_sites = nglobals;
     if (liveness(&W) < 0)
         goto done;
     for (int k = 0; k < W.n; k++)
@@ -1528,6 +1543,7 @@ void od_lir_free(OdLir *L)
     free(L->vregs);
     free(L->exits);
     od_t2_attr_sites_free(L->attr_sites, L->nattr_sites);
+    free(L->global_sites);
     od_arena_free(&L->arena);
     od_bytecode_free(&L->bc);
     memset(L, 0, sizeof *L);
