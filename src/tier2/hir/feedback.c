@@ -107,6 +107,11 @@ static int interpreter_attr(const OdFeedback *fb, int index, OdAttrCache *out)
     case LOAD_ATTR_SLOT: case STORE_ATTR_SLOT:
         out->kind = OD_ATTR_SLOT;
         break;
+    case LOAD_ATTR_WITH_HINT:
+        /* 3.11 specializes it for managed dicts only (Py_TPFLAGS_MANAGED_DICT) */
+        out->kind = OD_ATTR_DICT_HINT;
+        out->dictoffset = 0;
+        break;
     case LOAD_METHOD_NO_DICT:
         out->kind = OD_ATTR_METHOD_NO_DICT;
         out->type_version = read_u32(mc->type_version);

@@ -72,6 +72,10 @@
         NULL (deleted); a new reference */                                                 \
     X(LoadSlot, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: byte offset of a      \
         __slots__ member; obj: name. Deopts when empty; a new reference */                 \
+    X(LoadDictHint, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: index of the      \
+        name's entry in the instance dict's keys; imm2: tp_dictoffset (0: the managed      \
+        dict); obj: name. Deopts unless the dict is an exact, combined dict of str keys     \
+        whose entry imm has the name as its key and a value; a new reference */            \
     X(LoadTypeMethod, 1, BOXED, 0, Object) /* imm: the method's address, found in the      \
         type's dict under the guard its operand went through; obj: name; a new reference */ \
     X(StoreInstanceValue, 2, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* owner, value; imm:    \

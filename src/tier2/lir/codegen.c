@@ -365,6 +365,8 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     od_add32_mi(a, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, hits), 1);
     od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr[site->why]);
     od_add_mi(a, OD_RSI, 0, 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr_inline);
+    od_add_mi(a, OD_RSI, 0, 1);
     od_mov_rr(a, OD_RAX, OD_RCX);
     od_jmp(a, done);
 }
@@ -504,6 +506,45 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_jcc(a, OD_CC_E, X);
         gout(c, i->dst, OD_RCX);
         break;
+    case OD_LOP_LoadDictEntry: {
+        /* rcx = the dict, rdx = its keys; rax the entries' base (after the index table of
+         * 1 << dk_log2_index_bytes bytes): three scratch registers, the owner read first */
+        int32_t entry = (int32_t)offsetof(PyDictKeysObject, dk_indices)
+                        + (int32_t)sizeof(PyDictUnicodeEntry) * (int32_t)i->imm;
+        _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+        r = gin(c, i->src[0], OD_RAX);
+        if (i->imm2 == 0) {                     /* managed: the values gone */
+            od_cmp_mi(a, r, OFF_VALUES, 0);
+            od_jcc(a, OD_CC_NE, X);
+            od_mov_rm(a, OD_RCX, r, -3 * (int32_t)sizeof(PyObject *));
+        } else {
+            od_mov_rm(a, OD_RCX, r, (int32_t)i->imm2);
+        }
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, X);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyDict_Type);
+        od_cmp_rm(a, OD_RAX, OD_RCX, OFF_TYPE);
+        od_jcc(a, OD_CC_NE, X);
+        od_cmp_mi(a, OD_RCX, (int32_t)offsetof(PyDictObject, ma_values), 0);
+        od_jcc(a, OD_CC_NE, X);
+        od_mov_rm(a, OD_RDX, OD_RCX, (int32_t)offsetof(PyDictObject, ma_keys));
+        od_cmp8_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
+        od_jcc(a, OD_CC_NE, X);
+        od_cmp_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_nentries), (int32_t)i->imm);
+        od_jcc(a, OD_CC_LE, X);                 /* the entry is not in use */
+        od_movzx8_rm(a, OD_RCX, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+        od_mov_ri(a, OD_RAX, 1);
+        od_shl_cl(a, OD_RAX);
+        od_add_rr(a, OD_RAX, OD_RDX);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)i->obj);
+        od_cmp_rm(a, OD_RCX, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+        od_jcc(a, OD_CC_NE, X);
+        od_mov_rm(a, OD_RCX, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, X);
+        gout(c, i->dst, OD_RCX);
+        break;
+    }
     case OD_LOP_StoreField: {
         r = gin(c, i->src[0], OD_RAX);
         int32_t at = (int32_t)i->imm;

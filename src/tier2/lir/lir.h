@@ -62,6 +62,10 @@
     X(LoadField, "dst = the attribute of src0 (borrowed), exit when NULL: imm2 0, at byte "  \
                  "imm of the object; 1, inline value imm (exit when the values are not in "   \
                  "use); 2, item imm of the list src0 (exit when out of range)")               \
+    X(LoadDictEntry, "dst = the value of entry imm of the instance dict of src0 (borrowed; "  \
+                     "the managed dict, or at byte imm2), exit unless that dict is an exact, " \
+                     "combined dict of str keys whose entry imm has the name obj as its key " \
+                     "and a value (what LOAD_ATTR_WITH_HINT checks)")                          \
     X(StoreField, "dst = the old value (or NULL), src1 stored in its place (the reference "  \
                   "moves: the caller adds one): imm2 0, at byte imm; 1, inline value imm "    \
                   "(exit when not in use; a new one goes into the insertion order); 2, item " \

@@ -984,15 +984,19 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm = i->imm;
         W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm2 = i->imm2;
         return 0;
-    case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: case OD_HOP_LoadListItem: {
+    case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: case OD_HOP_LoadListItem:
+    case OD_HOP_LoadDictHint: {
         int o = use(W, i->ops[0]);
-        if (o < 0 || !(x = emit(W, OD_LOP_LoadField, 1)))
+        if (o < 0 || !(x = emit(W, i->op == OD_HOP_LoadDictHint ? OD_LOP_LoadDictEntry
+                                                                 : OD_LOP_LoadField, 1)))
             return -1;
         x->src[0] = o;
         x->imm = i->imm;
-        x->imm2 = i->op == OD_HOP_LoadInstanceValue ? 1 : i->op == OD_HOP_LoadListItem ? 2 : 0;
+        x->imm2 = i->op == OD_HOP_LoadDictHint ? i->imm2
+                  : i->op == OD_HOP_LoadInstanceValue ? 1 : i->op == OD_HOP_LoadListItem ? 2 : 0;
+        x->obj = i->obj;
         x->dst = W->vreg[i->id];
-        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, x->imm2 == 2 ? OD_T2X_LIST_INDEX
+        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, x->op == OD_LOP_LoadField && x->imm2 == 2 ? OD_T2X_LIST_INDEX
                                                                  : OD_T2X_GUARD_ATTR)) < 0
             || incref_vreg(W, W->vreg[i->id], 0) < 0)
             return -1;

@@ -209,6 +209,8 @@ OD_T2_HELPER(od_t2_before_with)
     return 0;
 }
 
+uint64_t od_t2_global_loads[3];
+
 OdT2GlobalSite *od_t2_global_sites_new(int n)
 {
     if (n <= 0)
@@ -257,8 +259,11 @@ OD_T2_HELPER(od_t2_load_global)
         return 0;
     PyDictObject *g = (PyDictObject *)f->f_globals, *b = (PyDictObject *)f->f_builtins;
     PyObject *v;
-    if (s && (v = global_at(g, s->globals_index, obj)) != NULL)
+    od_t2_global_loads[0] += s != NULL;
+    if (s && (v = global_at(g, s->globals_index, obj)) != NULL) {
+        od_t2_global_loads[1]++;
         return R(Py_NewRef(v));
+    }
     v = PyDict_GetItemWithError(f->f_globals, obj);
     if (v) {
         if (s && s->globals_index != -2) {
@@ -269,8 +274,10 @@ OD_T2_HELPER(od_t2_load_global)
     }
     if (PyErr_Occurred())
         return 0;
-    if (s && s->builtin && b->ma_version_tag == s->builtins_version)
+    if (s && s->builtin && b->ma_version_tag == s->builtins_version) {
+        od_t2_global_loads[2]++;
         return R(Py_NewRef(s->builtin));
+    }
     /* the version first: if the lookup changed the dict, the next load looks up again */
     uint64_t version = b->ma_version_tag;
     v = PyDict_GetItemWithError(f->f_builtins, obj);

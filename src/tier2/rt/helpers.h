@@ -46,6 +46,10 @@ typedef struct OdT2GlobalSite {
                                  * holds), or NULL */
 } OdT2GlobalSite;
 
+/* Global loads through a site (od_t2_load_global): all of them, those its globals index
+ * served, those its builtin served (stats()["tier2"]["global_loads"]). */
+extern uint64_t od_t2_global_loads[3];
+
 /* n zeroed sites with no index known, or NULL with MemoryError (n 0: NULL, no error). */
 OdT2GlobalSite *od_t2_global_sites_new(int n);
 
