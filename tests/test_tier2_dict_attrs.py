@@ -246,8 +246,19 @@ def test_generic_site_first_entry_is_read_in_line(first):
         overdrive.disable()
     assert got == expected
     assert after["polymorphic"] - before.get("polymorphic", 0) == len(objs)
-    # first's five, and the one of its type among the others; the rest through the helper
+    # first's five, and the one of its type among the others; the rest through the helper,
+    # which fills the site's other entries
     assert after["inline"] - before["inline"] == 6
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        before = _overdrive.stats()["tier2"]["generic_attr"]
+        got = outcome(f, (objs,))
+        after = _overdrive.stats()["tier2"]["generic_attr"]
+    finally:
+        overdrive.disable()
+    assert got == expected
+    # now every entry in line (entries 1.. too) but R's property
+    assert after["inline"] - before["inline"] == len(objs) - 1
 
 
 def test_generic_site_deleted_attributes_take_the_helper():
@@ -373,3 +384,75 @@ def test_global_sites_leak_nothing():
     assert tiers == [2]
 
 
+
+
+# ---- the inline hit path of a generic LoadMethod ---------------------------------------------
+
+def method_classes():
+    """Fresh classes each time: a shadowing instance attribute grows its class's shared keys
+    for good."""
+    class M0:
+        def __init__(self):
+            self.v = 0
+
+        def get(self):
+            return "M0"         # (no attribute read: only call_get's sites are counted)
+
+    class M1(M0):
+        def get(self):
+            return "M1"
+
+    class M2(M0):
+        pass
+
+    class MSlots:
+        __slots__ = ()
+
+        def get(self):
+            return "slots"
+    return (M0, M1, M2, MSlots)
+
+
+def call_get(objs):
+    r = []
+    for o in objs:
+        r.append(o.get())
+    return r
+
+
+def _instance_get():
+    return "instance attribute"
+
+
+def test_generic_method_sites_hit_in_line_and_shadowing_is_seen():
+    f = fresh(call_get)
+
+    def runs(classes):
+        objs = [cls() for cls in classes * 3]
+        shadowed = [cls() for cls in classes * 3]
+        # a new name in M1's shared keys, on the first M1 the run meets (its site's entry
+        # still says the keys lacked it): shadowed[5], shadowed[9] not shadowed
+        shadowed[1].get = _instance_get
+        return [(objs,), (shadowed,), (objs,)]
+    overdrive.disable()
+    expected = [outcome(f, a) for a in runs(method_classes())]
+    classes = method_classes()
+    warm = [cls() for cls in classes * 3]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        f(warm)                         # tier 1: polymorphic
+        f(warm)                         # tier 2 compiled; its own site filled
+        assert overdrive.info(f)["tier"] == 2
+        before = _overdrive.stats()["tier2"]["generic_attr"]
+        got = [outcome(f, a) for a in runs(classes)]
+        after = _overdrive.stats()["tier2"]["generic_attr"]
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    assert got == expected and got[0][1][:2] == ["M0", "M1"]
+    assert got[1][1][1] == "instance attribute" and got[1][1][5] == got[1][1][9] == "M1"
+    assert info["tier2"]["exits"] == {}
+    n = 12
+    assert after["polymorphic"] - before.get("polymorphic", 0) == 3 * n
+    # in line but for the M1s once their keys grew (the helper; its entry refilled)
+    assert after["inline"] - before["inline"] >= 2 * n

@@ -269,14 +269,62 @@ static void jump_to_block(Cg *c, int b)
         od_jmp(&c->a, c->blabel[b]);
 }
 
-/* The hit path of a generic LoadAttr's site (rt/attr.c) in line: the site's first entry
- * for the receiver's type at its current version, when it is an instance attribute in
- * inline values, a __slots__ member or an entry of the instance's own dict (DICT_HINT,
- * what the interpreter's LOAD_ATTR_WITH_HINT checks), and the value is there. The same
- * reads od_t2_load_attr's load_hit makes (and what tier 1's inline path does), without
- * the call: go's objects keep their attributes in dicts, 3.4 M such loads a run. Leaves
- * rax = a new reference and jumps to `done`, or goes on at `slow` (the helper's call) with
- * nothing changed but scratch registers. The receiver is the outgoing area's args[0]. */
+/* The hit paths of a generic LoadAttr's or LoadMethod's site (rt/attr.c) in line: the
+ * reads od_t2_load_attr and od_t2_load_method make of the site's entries themselves
+ * (what tier 1's inline paths do), without the call. go's objects keep their attributes
+ * in dicts, richards' Task methods meet four classes: millions of such executions a run.
+ *
+ * rdx = the entry for the receiver's type (as `site + x - e0` for entry address x, so one
+ * set of offsets serves entry 0 and the entries of `more`) at its current version, with
+ * rax = the receiver and rcx = its type; else `slow`. A class object's entries are keyed
+ * by the class (the helper's road). The receiver is the outgoing area's args[0]. */
+static void attr_entry_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow)
+{
+    OdAsm *a = &c->a;
+    int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
+    int32_t more = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, more);
+    int32_t more_site = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, more_site);
+    int32_t type = (int32_t)offsetof(OdAttrCache, type);
+    OdLabel found = od_label_new(a), not_first = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    od_cmp_rm(a, OD_RCX, OD_RDX, e0 + type);
+    od_jcc(a, OD_CC_NE, not_first);
+    od_label_bind(a, found);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyType_Type);
+    od_cmp_rr(a, OD_RCX, OD_RSI);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
+    od_cmp32_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type_version));
+    od_jcc(a, OD_CC_NE, slow);
+    /* out of the hot path's way: entries 1.. (od_attr_more: valid while more_site is the
+     * site itself) */
+    OdLabel after = od_label_new(a);
+    od_jmp(a, after);
+    od_label_bind(a, not_first);
+    od_mov_rm(a, OD_R8, OD_RDX, more);
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_E, slow);
+    od_cmp_rm(a, OD_RDX, OD_RDX, more_site);
+    od_jcc(a, OD_CC_NE, slow);
+    for (int k = 0; k < OD_ATTR_WAYS - 1; k++) {
+        int32_t at = k * (int32_t)sizeof(OdAttrCache);
+        OdLabel next = od_label_new(a);
+        od_cmp_rm(a, OD_RCX, OD_R8, at + type);
+        od_jcc(a, OD_CC_NE, next);
+        od_lea(a, OD_RDX, OD_R8, at - e0);
+        od_jmp(a, found);
+        od_label_bind(a, next);
+    }
+    od_jmp(a, slow);
+    od_label_bind(a, after);
+}
+
+/* LoadAttr: the entry (attr_entry_inline) is an instance attribute in inline values, a
+ * __slots__ member or an entry of the instance's own dict (DICT_HINT: what the
+ * interpreter's LOAD_ATTR_WITH_HINT checks), and the value is there: rax = a new reference,
+ * then `done`; else `slow` with nothing changed but scratch registers. */
 static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
 {
     OdAsm *a = &c->a;
@@ -285,18 +333,7 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
     OdLabel have = od_label_new(a), not_values = od_label_new(a), not_slot = od_label_new(a);
     OdLabel at_offset = od_label_new(a);
-    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
-    od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
-    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
-    od_cmp_rm(a, OD_RCX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type));
-    od_jcc(a, OD_CC_NE, slow);
-    /* a class object's entries are keyed by the class (the helper's road) */
-    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyType_Type);
-    od_cmp_rr(a, OD_RCX, OD_RSI);
-    od_jcc(a, OD_CC_E, slow);
-    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
-    od_cmp32_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type_version));
-    od_jcc(a, OD_CC_NE, slow);
+    attr_entry_inline(c, site, slow);
     /* inline values: values[index], the values still in use */
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
     od_jcc(a, OD_CC_NE, not_values);
@@ -368,6 +405,44 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr_inline);
     od_add_mi(a, OD_RSI, 0, 1);
     od_mov_rr(a, OD_RAX, OD_RCX);
+    od_jmp(a, done);
+}
+
+/* LoadMethod: the entry (attr_entry_inline) is a method of the type that nothing on the
+ * instance can shadow: METHOD_NO_DICT, or METHOD_SHARED_KEYS with the inline values in use
+ * and the type's shared keys still of the entry's size (od_t2_load_method's tests).
+ * args[0] = the method, args[1] = the receiver (new references), rax = 0, then `done`;
+ * else `slow`. */
+static void attr_method_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
+    int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
+    OdLabel hit = od_label_new(a);
+    attr_entry_inline(c, site, slow);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_METHOD_NO_DICT);
+    od_jcc(a, OD_CC_E, hit);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_METHOD_SHARED_KEYS);
+    od_jcc(a, OD_CC_NE, slow);
+    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_cmp_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, keys_nentries));
+    od_jcc(a, OD_CC_NE, slow);
+    od_label_bind(a, hit);
+    od_mov_rm(a, OD_RCX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, value));
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_mov_mr(a, OD_RSP, out_off(0), OD_RCX);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_mr(a, OD_RSP, out_off(1), OD_RAX);
+    od_add32_mi(a, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr[site->why]);
+    od_add_mi(a, OD_RSI, 0, 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr_inline);
+    od_add_mi(a, OD_RSI, 0, 1);
     od_jmp(a, done);
 }
 
@@ -746,18 +821,20 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         OdLabel hit = -1;
         for (int k = 0; k < i->nsrc; k++)
             store_arg(c, i->src[k], k);
-        if (i->ptr == (const void *)od_t2_load_attr && i->imm) {
+        if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method)
+            && i->imm) {
             OdLabel slow = od_label_new(a);
             hit = od_label_new(a);
-            attr_load_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
+            if (i->ptr == (const void *)od_t2_load_attr)
+                attr_load_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
+            else
+                attr_method_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
             od_label_bind(a, slow);
         }
         helper_call(c, i->ptr, i->imm, i->obj);
         if (i->check == OD_CHK_NULL) {
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_E, X);
-            if (hit >= 0)
-                od_label_bind(a, hit);
         } else if (i->check == OD_CHK_NEG) {
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_S, X);
@@ -766,6 +843,8 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_cmp_rr(a, OD_RAX, OD_RCX);
             od_jcc(a, OD_CC_E, X);
         }
+        if (hit >= 0)
+            od_label_bind(a, hit);      /* the inline hit paths join here */
         if (i->outs_in_args) {
             od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
             gout(c, i->dst, OD_RCX);
