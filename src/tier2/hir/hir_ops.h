@@ -89,6 +89,12 @@
         reference */                                                                       \
     X(StoreListItem, 2, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* list, value; imm: index;   \
         releases the old item */                                                           \
+    /* the same by an index computed at run time: an exact int in [0, 2**30) (one digit),  \
+     * else a deopt (the interpreter takes negative indices, raises for the rest) */        \
+    X(LoadListItemAt, 2, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* list, index; a new   \
+        reference */                                                                       \
+    X(StoreListItemAt, 3, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* list, index, value;      \
+        releases the old item */                                                           \
     /* generic operations on boxed values (runtime helpers; any type) */                   \
     X(BinaryOp, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)   /* imm: NB_* */               \
     X(Compare, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)    /* imm: Py_LT.. */            \

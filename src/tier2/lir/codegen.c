@@ -47,7 +47,7 @@ typedef struct {
     int reg;            /* dealloc: the object; insertion order: the value's index */
     int exit;           /* poll, global, ForIter: error exit */
     PyObject *name;     /* global: the name */
-    void *site;         /* global: its cache */
+    const OdT2GlobalSite *site; /* global: its cache */
     int target;         /* ForIter: the block taken when the iterator is exhausted */
 } Stub;
 
@@ -446,6 +446,73 @@ static void attr_method_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, Od
     od_jmp(a, done);
 }
 
+/* A GlobalLoad's versions did not hold (a module that writes its globals changes their
+ * version at every write): the site's index of the name's entry in the globals (rt/helpers.h
+ * OdT2GlobalSite), checked as od_t2_load_global checks it, in line: the globals an exact,
+ * combined dict of str keys whose entry `globals_index` has the name as its key and a
+ * value. rax = a new reference, then `back`; else on to the helper's call. Every
+ * caller-saved register is free here (GlobalLoad is a call for the allocator). */
+static void global_index_inline(Cg *c, const OdT2GlobalSite *site, PyObject *name, OdLabel back)
+{
+    OdAsm *a = &c->a;
+    OdLabel call = od_label_new(a);
+    int32_t entries = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    od_mov_rm(a, OD_RAX, R_FRAME, OFF_GLOBALS);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyDict_Type);
+    od_cmp_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, call);
+    od_cmp_mi(a, OD_RAX, (int32_t)offsetof(PyDictObject, ma_values), 0);
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(PyDictObject, ma_keys));
+    od_cmp8_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)site);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(OdT2GlobalSite, globals_index));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_S, call);                   /* no index known */
+    od_cmp_rm(a, OD_RSI, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_jcc(a, OD_CC_GE, call);
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    od_shl_ri(a, OD_RSI, 4);
+    od_add_rr(a, OD_RSI, OD_RDX);
+    od_movzx8_rm(a, OD_RCX, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    od_mov_ri(a, OD_RAX, 1);
+    od_shl_cl(a, OD_RAX);
+    od_add_rr(a, OD_RSI, OD_RAX);               /* the entry, less dk_indices */
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)name);
+    od_cmp_rm(a, OD_RCX, OD_RSI, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rm(a, OD_RAX, OD_RSI, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, call);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_global_loads[0]);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_add_mi(a, OD_RCX, 8, 1);                 /* [1]: served by the index */
+    od_jmp(a, back);
+    od_label_bind(a, call);
+}
+
+/* rcx = the index an exact int `idx` holds, for the list `list`: one digit (0 <= index <
+ * 2**30; a negative or larger one exits: the interpreter handles it) and below the list's
+ * size, else `exit`. Leaves both operand registers alone (rcx is scratch). */
+static void list_index(Cg *c, OdReg idx, OdReg list, OdLabel exit)
+{
+    OdAsm *a = &c->a;
+    OdLabel have = od_label_new(a);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rm(a, OD_RCX, idx, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, exit);
+    od_mov_rm(a, OD_RCX, idx, OFF_SIZE);
+    od_cmp_ri(a, OD_RCX, 1);
+    od_jcc(a, OD_CC_A, exit);                   /* unsigned: negative sizes too */
+    od_jcc(a, OD_CC_NE, have);                  /* 0: the int 0 */
+    od_mov32_rm(a, OD_RCX, idx, OFF_DIGIT0);
+    od_label_bind(a, have);
+    od_cmp_rm(a, OD_RCX, list, OFF_SIZE);
+    od_jcc(a, OD_CC_GE, exit);
+}
+
 static void emit_instr(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
@@ -560,6 +627,16 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     case OD_LOP_LoadField:
         r = gin(c, i->src[0], OD_RAX);
+        if (i->imm2 == 3) {
+            /* the item at a run-time index: rcx = the index, rdx its int */
+            list_index(c, gin(c, i->src[1], OD_RDX), r, X);
+            od_mov_rm(a, OD_RDX, r, OFF_LIST_ITEMS);
+            od_shl_ri(a, OD_RCX, 3);
+            od_add_rr(a, OD_RCX, OD_RDX);
+            od_mov_rm(a, OD_RCX, OD_RCX, 0);
+            gout(c, i->dst, OD_RCX);
+            break;
+        }
         if (i->imm2 == 2) {
             /* an item of an exact list: in range (ob_size > index), never NULL */
             od_cmp_mi(a, r, OFF_SIZE, (int32_t)i->imm);
@@ -623,6 +700,17 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     case OD_LOP_StoreField: {
         r = gin(c, i->src[0], OD_RAX);
         int32_t at = (int32_t)i->imm;
+        if (i->imm2 == 3) {
+            list_index(c, gin(c, i->src[2], OD_RDX), r, X);
+            od_mov_rm(a, OD_RDX, r, OFF_LIST_ITEMS);
+            od_shl_ri(a, OD_RCX, 3);
+            od_add_rr(a, OD_RCX, OD_RDX);           /* rcx = the item's slot */
+            q = gin(c, i->src[1], OD_RDX);
+            od_mov_rm(a, OD_RAX, OD_RCX, 0);
+            od_mov_mr(a, OD_RCX, 0, q);
+            gout(c, i->dst, OD_RAX);
+            break;
+        }
         if (i->imm2 == 2) {
             od_cmp_mi(a, r, OFF_SIZE, (int32_t)i->imm);
             od_jcc(a, OD_CC_LE, X);
@@ -1079,6 +1167,8 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             od_jmp(a, st->back);
         } else if (st->kind == 2) {
             /* no registers kept: GlobalLoad is a call for the allocator */
+            if (st->site)
+                global_index_inline(&c, st->site, st->name, st->back);
             helper_call(&c, od_t2_load_global, (long long)(intptr_t)st->site, st->name);
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_E, c.xlabel[st->exit]);

@@ -501,7 +501,7 @@ static int sync_kind(const OdHirInstr *i)
     case OD_HOP_ListAppend: case OD_HOP_StoreGlobal: case OD_HOP_IncRef: case OD_HOP_DecRef:
         return 0;
     case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreDeref:
-    case OD_HOP_DeleteDeref: case OD_HOP_StoreListItem:
+    case OD_HOP_DeleteDeref: case OD_HOP_StoreListItem: case OD_HOP_StoreListItemAt:
         return 0;   /* only the old value's release may run code: as for DecRef (Limits) */
     case OD_HOP_MakeCell:
         return 0;   /* before RESUME: nothing to write back, and no Python code runs */
@@ -985,18 +985,23 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm2 = i->imm2;
         return 0;
     case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: case OD_HOP_LoadListItem:
-    case OD_HOP_LoadDictHint: {
-        int o = use(W, i->ops[0]);
-        if (o < 0 || !(x = emit(W, i->op == OD_HOP_LoadDictHint ? OD_LOP_LoadDictEntry
-                                                                 : OD_LOP_LoadField, 1)))
+    case OD_HOP_LoadDictHint: case OD_HOP_LoadListItemAt: {
+        int at = i->op == OD_HOP_LoadListItemAt;
+        int o = use(W, i->ops[0]), k = o >= 0 && at ? use(W, i->ops[1]) : 0;
+        if (o < 0 || k < 0
+            || !(x = emit(W, i->op == OD_HOP_LoadDictHint ? OD_LOP_LoadDictEntry
+                                                          : OD_LOP_LoadField, 1 + at)))
             return -1;
         x->src[0] = o;
+        if (at)
+            x->src[1] = k;
         x->imm = i->imm;
         x->imm2 = i->op == OD_HOP_LoadDictHint ? i->imm2
-                  : i->op == OD_HOP_LoadInstanceValue ? 1 : i->op == OD_HOP_LoadListItem ? 2 : 0;
+                  : i->op == OD_HOP_LoadInstanceValue ? 1 : i->op == OD_HOP_LoadListItem ? 2
+                  : at ? 3 : 0;
         x->obj = i->obj;
         x->dst = W->vreg[i->id];
-        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, x->op == OD_LOP_LoadField && x->imm2 == 2 ? OD_T2X_LIST_INDEX
+        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, x->op == OD_LOP_LoadField && x->imm2 >= 2 ? OD_T2X_LIST_INDEX
                                                                  : OD_T2X_GUARD_ATTR)) < 0
             || incref_vreg(W, W->vreg[i->id], 0) < 0)
             return -1;
@@ -1012,23 +1017,31 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (incref_vreg(W, x->dst, 0) < 0)
             return -1;
         break;
-    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreListItem: {
-        int o = use(W, i->ops[0]), v = o < 0 ? -1 : use(W, i->ops[1]);
-        int old = v < 0 ? -1 : new_vreg(W->L, OD_VR_GPR);
-        if (old < 0 || !(x = emit(W, OD_LOP_StoreField, 2)))
+    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreListItem:
+    case OD_HOP_StoreListItemAt: {
+        /* StoreField's src1 is the value; the At form's index comes third */
+        int at = i->op == OD_HOP_StoreListItemAt;
+        OdHirInstr *value = i->ops[at ? 2 : 1];
+        int o = use(W, i->ops[0]), v = o < 0 ? -1 : use(W, value);
+        int k = v >= 0 && at ? use(W, i->ops[1]) : 0;
+        int old = v < 0 || k < 0 ? -1 : new_vreg(W->L, OD_VR_GPR);
+        if (old < 0 || !(x = emit(W, OD_LOP_StoreField, 2 + at)))
             return -1;
         x->src[0] = o;
         x->src[1] = v;
+        if (at)
+            x->src[2] = k;
         x->imm = i->imm;
-        x->imm2 = i->op == OD_HOP_StoreInstanceValue ? 1 : i->op == OD_HOP_StoreListItem ? 2 : 0;
+        x->imm2 = i->op == OD_HOP_StoreInstanceValue ? 1 : i->op == OD_HOP_StoreListItem ? 2
+                  : at ? 3 : 0;
         x->dst = old;
-        if (x->imm2 && (x->exit = exit_here(W, i, OD_XK_DEOPT, x->imm2 == 2 ? OD_T2X_LIST_INDEX
+        if (x->imm2 && (x->exit = exit_here(W, i, OD_XK_DEOPT, x->imm2 >= 2 ? OD_T2X_LIST_INDEX
                                                                              : OD_T2X_GUARD_ATTR)) < 0)
             return -1;
         /* stored: the object's reference to the new value (the code's own when the
          * value dies here: it moves), then the old one released (last: its finalizer may
          * run code, the object is consistent by then) */
-        OdHirInstr *rv = root(i->ops[1]);
+        OdHirInstr *rv = root(value);
         OdHirInstr *moved = owned(rv) && rv != root(i->ops[0])
                             && !BIT_GET(W->after + (size_t)i->id * W->words, rv->id) ? rv : NULL;
         if ((!moved && incref_vreg(W, v, 0) < 0) || decref_vreg(W, old, 1) < 0)
