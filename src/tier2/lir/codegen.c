@@ -513,6 +513,56 @@ static void list_index(Cg *c, OdReg idx, OdReg list, OdLabel exit)
     od_jcc(a, OD_CC_GE, exit);
 }
 
+/* BoxInt of an int64 in -5..256 (the outgoing area's args[0]): CPython's cached small int
+ * (what PyLong_FromLongLong returns for it), a new reference in rax, then `done`; else on
+ * to the helper's call. Loop counters, `x += 1` on small values, colors and flags: go boxed
+ * 650 K such ints a run through the call. */
+static void small_int_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel big = od_label_new(a);
+    _Static_assert(sizeof(PyLongObject) == 32, "small-int stride");
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_lea(a, OD_RAX, OD_RAX, 5);
+    od_cmp_ri(a, OD_RAX, 5 + 256);
+    od_jcc(a, OD_CC_A, big);                    /* unsigned: outside -5..256 */
+    od_shl_ri(a, OD_RAX, 5);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&_PyLong_SMALL_INTS[0]);
+    od_add_rr(a, OD_RAX, OD_RCX);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, big);
+}
+
+/* ForIter's next item of a list iterator (the outgoing area's args[0]) with items left, in
+ * line: what listiter_next does, rax = a new reference, then `have`; the exhausted one and
+ * every other iterator on to the helper's call. Every caller-saved register is free here
+ * (ForIter is a call for the allocator). */
+static void list_next_inline(Cg *c, OdLabel have)
+{
+    OdAsm *a = &c->a;
+    OdLabel call = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyListIter_Type);
+    od_cmp_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(OdT2ListIter, it_seq));
+    od_test_rr(a, OD_RDX, OD_RDX);
+    od_jcc(a, OD_CC_E, call);
+    od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)offsetof(OdT2ListIter, it_index));
+    od_cmp_rm(a, OD_RCX, OD_RDX, OFF_SIZE);
+    od_jcc(a, OD_CC_GE, call);                  /* exhausted: the helper lets the list go */
+    od_lea(a, OD_RSI, OD_RCX, 1);
+    od_mov_mr(a, OD_RAX, (int32_t)offsetof(OdT2ListIter, it_index), OD_RSI);
+    od_mov_rm(a, OD_RDX, OD_RDX, OFF_LIST_ITEMS);
+    od_shl_ri(a, OD_RCX, 3);
+    od_add_rr(a, OD_RDX, OD_RCX);
+    od_mov_rm(a, OD_RAX, OD_RDX, 0);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, have);
+    od_label_bind(a, call);
+}
+
 static void emit_instr(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
@@ -909,6 +959,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         OdLabel hit = -1;
         for (int k = 0; k < i->nsrc; k++)
             store_arg(c, i->src[k], k);
+        if (i->ptr == (const void *)od_t2_box_int) {
+            hit = od_label_new(a);
+            small_int_inline(c, hit);
+        }
         if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method)
             && i->imm) {
             OdLabel slow = od_label_new(a);
@@ -1036,6 +1090,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         s->exit = i->exit;
         s->target = i->target[1];
         store_arg(c, i->src[0], 0);
+        list_next_inline(c, s->back);
         helper_call(c, i->ptr, 0, NULL);
         od_label_bind(a, s->back);
         od_cmp_ri(a, OD_RAX, (int32_t)OD_T2_SYNC);

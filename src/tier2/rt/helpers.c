@@ -673,7 +673,8 @@ typedef struct {
 
 int od_t2_helpers_usable(void)
 {
-    return PyRangeIter_Type.tp_basicsize == (Py_ssize_t)sizeof(RangeIter);
+    return PyRangeIter_Type.tp_basicsize == (Py_ssize_t)sizeof(RangeIter)
+           && PyListIter_Type.tp_basicsize == (Py_ssize_t)sizeof(OdT2ListIter);
 }
 
 static inline intptr_t next_item(PyObject *it)

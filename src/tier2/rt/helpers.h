@@ -46,6 +46,15 @@ typedef struct OdT2GlobalSite {
                                  * holds), or NULL */
 } OdT2GlobalSite;
 
+/* listobject.c's 3.11 layout of a list iterator (private there), checked against the type's
+ * tp_basicsize before tier 2 compiles anything (od_t2_helpers_usable): ForIter steps it in
+ * line (lir/codegen.c). */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t it_index;
+    PyListObject *it_seq;       /* NULL once exhausted */
+} OdT2ListIter;
+
 /* Global loads through a site (od_t2_load_global): all of them, those its globals index
  * served, those its builtin served (stats()["tier2"]["global_loads"]). */
 extern uint64_t od_t2_global_loads[3];
