@@ -710,7 +710,13 @@ def read_b(objs):
     return r
 
 
+class DictHintedToo(DictHinted):
+    pass
+
+
 def test_instance_dict_hints_checked_on_every_hit():
+    """At a polymorphic site (the generic road: a monomorphic one is speculated on,
+    test_tier2_dict_attrs.py)."""
     def args():
         objs = [DictHinted("a", i, 10 * i) for i in range(8)]
         objs[3] = DictHinted("b", 3, 30)    # "b" at another index of its dict
@@ -721,11 +727,11 @@ def test_instance_dict_hints_checked_on_every_hit():
         objs = args()[0]
         del objs[5].b                       # a deleted entry: AttributeError
         return (objs,)
-    warm = ([DictHinted("a", i, i) for i in range(4)],)
+    warm = ([DictHinted("a", i, i) for i in range(4)] + [DictHintedToo("a", 9, 9)],)
     # built before the run: __init__ has generic sites of its own
     info, d = run_generic(read_b, warm, args(), deleted(), args())
     assert info["tier2"]["exits"] == {"ERROR": 1}
-    assert d["dict"] == 8 + 6 + 8
+    assert d["polymorphic"] == 8 + 6 + 8
     # per run: objs[3] (the other index: its type's one entry refilled) and objs[4] (back
     # again); the second run stops at the deleted entry, which misses too
     assert d["misses"] == 2 + 3 + 2

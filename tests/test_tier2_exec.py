@@ -603,3 +603,29 @@ def test_rebinding_a_local_to_none_releases_its_object_at_that_line():
         overdrive.disable()
     assert info["tier"] == 2
     assert expected == [3] and got == expected
+
+
+# ---- list iteration stepped in line (ForIter, lir/codegen.c list_next_inline) -----------
+
+class ListSub(list):
+    pass
+
+
+def iterate(make, grow):
+    xs = make()                         # fresh each call: the loop mutates it
+    t = []
+    for x in xs:
+        t.append(x)
+        if grow and len(xs) < 6:
+            xs.append(len(xs))         # seen by the running iterator
+        if grow == 2 and xs:
+            del xs[0]                   # the index moves past items
+    return t
+
+
+def test_list_iteration_in_line_matches_the_interpreter():
+    calls = [(lambda: [1, 2, 3], 0), (list, 0), (lambda: [1], 1), (lambda: [5, 6, 7], 2),
+             (lambda: ListSub([4, 5]), 0), (lambda: (1, 2), 0), (lambda: iter([7, 8]), 0),
+             (lambda: range(3), 0)]
+    info = run_t2(iterate, *calls)
+    assert info["tier"] == 2 and info["tier2"]["exits"] == {}, info

@@ -78,3 +78,101 @@ def test_no_reference_leaks():
         [(bump, (xs, 0.5)), (bump, ([1.0], 0.5)), (bump, ((1.0, 2.0, 3.0), 0.5))],
         threshold=0, tier2_threshold=1)
     assert tiers[0] == 2 and grown < 50, grown
+
+
+# ---- by an index computed at run time (LoadListItemAt / StoreListItemAt) ------------------
+
+def swap_at(xs, pos, i):
+    """go's EmptySet.set and random_choice: items by int indices held in variables."""
+    xs[i] = xs[pos]
+    xs[pos] = i
+    return xs[i] + xs[pos]
+
+
+def hir_after_subscr(f):
+    text = overdrive.dis_text(f, tier=2)
+    return text.split(f"--- HIR of {f.__name__} after subscr ---")[1].split("---")[0]
+
+
+def test_items_by_a_run_time_index_in_place():
+    info = run_t2(swap_at, ([5, 6, 7, 8], 1, 2), ([5, 6, 7, 8], 1, 2), ([1, 2, 3], 0, 0),
+                  ([9] * 40, 39, 17))
+    assert not info["tier2"]["exits"], info["tier2"]
+    hir = hir_after_subscr(swap_at)
+    assert hir.count("LoadListItemAt") == 3 and hir.count("StoreListItemAt") == 2, hir
+    assert " Subscr " not in hir and "StoreSubscr" not in hir
+    assert "LoadField" in overdrive.dis_text(swap_at, tier=2)
+
+
+@pytest.mark.parametrize("args", [
+    ([5, 6, 7, 8], -1, 2),          # negative: the interpreter's own road
+    ([5, 6, 7, 8], 1, -4),
+    ([5, 6, 7, 8], 4, 2),           # out of range: IndexError
+    ([5, 6, 7, 8], 1, 9),
+    ([5, 6, 7, 8], 2 ** 40, 0),     # two digits
+    ([5, 6, 7, 8], True, 2),        # a bool is an int, not an exact one
+    ([5, 6, 7, 8], 1.0, 2),         # TypeError
+    ([5, 6, 7, 8], "a", 2),
+], ids=["neg-load", "neg-store", "range-load", "range-store", "big", "bool", "float", "str"])
+def test_run_time_index_misses_deopt_and_match_the_interpreter(args):
+    info = run_t2(swap_at, ([5, 6, 7, 8], 1, 2), args)
+    exits = info["tier2"]["exits"]
+    assert exits.get("LIST_INDEX", 0) + exits.get("GUARD_TYPE", 0) >= 1, exits
+
+
+def test_run_time_index_on_other_containers_deopts():
+    info = run_t2(swap_at, ([5, 6, 7, 8], 1, 2), ((5, 6, 7, 8), 1, 2),
+                  (MyList([5, 6, 7, 8]), 1, 2), ({1: 5, 2: 6}, 1, 2))
+    assert info["tier2"]["exits"].get("GUARD_TYPE", 0) >= 3, info["tier2"]
+
+
+class Noisy:
+    freed = 0
+
+    def __del__(self):
+        Noisy.freed += 1
+
+
+def test_run_time_index_stores_release_the_old_item_and_leak_nothing():
+    xs = [Noisy() for _ in range(4)]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        swap_at([5, 6, 7, 8], 1, 2)
+        swap_at([5, 6, 7, 8], 1, 2)
+        Noisy.freed = 0
+        ys = list(xs)
+        del xs
+        swap_at(ys, 1, 2)           # ys[2] = ys[1]; ys[1] = 2: the old ys[2] and ys[1]
+        assert overdrive.info(swap_at)["tier"] == 2
+    except TypeError:
+        pass                         # Noisy + int: after the stores
+    finally:
+        overdrive.disable()
+    assert Noisy.freed == 1 and isinstance(ys[2], Noisy) and ys[1] == 2
+    grown, tiers = allocated_blocks_growth(
+        [(swap_at, ([1, 2, 3, 4], 1, 2)), (swap_at, ([1, 2, 3, 4], -1, 2)),
+         (swap_at, ((1, 2, 3, 4), 1, 2)), (swap_at, ([object()] * 4, 3, 0))],
+        threshold=0, tier2_threshold=1)
+    assert tiers[0] == 2 and grown < 50, grown
+
+
+def store_by(xs, k, v):
+    xs[k] = v
+    return xs
+
+
+def test_a_slice_store_stops_being_speculated_on():
+    overdrive.disable()
+    for _ in range(30):                 # the interpreter: STORE_SUBSCR_LIST_INT
+        store_by([1, 2, 3], 1, 5)
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        assert store_by([1, 2, 3], 2, 5) == [1, 2, 5]
+        assert "StoreListItemAt" in overdrive.dis_text(store_by, tier=2)
+        for _ in range(40):
+            assert store_by([1, 2, 3], slice(0, 2), [9]) == [9, 3]
+        info = overdrive.info(store_by)
+    finally:
+        overdrive.disable()
+    assert info["tier2"]["compiles"] >= 2, info
+    assert info["tier2"]["exits"].get("LIST_INDEX", 0) < 40, info

@@ -353,6 +353,8 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     u->attr_sites = L.attr_sites;       /* the unit's now: its code points into them */
     u->nattr_sites = L.nattr_sites;
     L.attr_sites = NULL;
+    u->global_sites = L.global_sites;
+    L.global_sites = NULL;
     u->osr = osr;
     u->state = s;
     u->unit.code = co;
@@ -598,6 +600,8 @@ void od_tier2_reset_stats(void)
     memset(&od_t2_stats, 0, sizeof od_t2_stats);
     memset(od_t2_generic_attr, 0, sizeof od_t2_generic_attr);
     od_t2_generic_attr_misses = 0;
+    od_t2_generic_attr_inline = 0;
+    memset(od_t2_global_loads, 0, sizeof od_t2_global_loads);
 }
 
 PyObject *od_tier2_stats(void)
@@ -627,11 +631,26 @@ PyObject *od_tier2_stats(void)
             Py_CLEAR(ga);
         Py_XDECREF(n);
     }
+    if (ga) {
+        PyObject *n = PyLong_FromUnsignedLongLong(od_t2_generic_attr_inline);
+        if (!n || PyDict_SetItemString(ga, "inline", n) < 0)
+            Py_CLEAR(ga);
+        Py_XDECREF(n);
+    }
     if (!ga) {
         Py_DECREF(ex);
         return NULL;
     }
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    /* global loads past their GlobalValue's versions, or generic (rt/helpers.h) */
+    PyObject *gl = Py_BuildValue("{sKsKsK}", "slow", (unsigned long long)od_t2_global_loads[0],
+                                 "globals_index", (unsigned long long)od_t2_global_loads[1],
+                                 "builtin", (unsigned long long)od_t2_global_loads[2]);
+    if (!gl) {
+        Py_DECREF(ex);
+        Py_DECREF(ga);
+        return NULL;
+    }
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "osr_compiled", (unsigned long long)od_t2_stats.osr_compiled,
                          "osr_entries", (unsigned long long)od_t2_stats.osr_entries,
                          "frames", (unsigned long long)od_t2_stats.entries,
@@ -642,7 +661,7 @@ PyObject *od_tier2_stats(void)
                          "refused", (unsigned long long)od_t2_stats.refused,
                          "recompiled", (unsigned long long)od_t2_stats.recompiled,
                          "given_up", (unsigned long long)od_t2_stats.given_up, "exits", ex,
-                         "generic_attr", ga);
+                         "generic_attr", ga, "global_loads", gl);
 }
 
 int od_tier2_symbols(PyObject *dict)

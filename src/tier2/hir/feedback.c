@@ -39,10 +39,11 @@ void od_feedback_operands(const OdFeedback *fb, int start, PyTypeObject **left, 
     if (start < 0 || start >= fb->bc.ncodeunits || fb->bc.instr_at_unit[start] < 0)
         return;
     const OdInstr *in = &fb->bc.instrs[fb->bc.instr_at_unit[start]];
-    if (in->opcode != BINARY_OP && in->opcode != COMPARE_OP && in->opcode != BINARY_SUBSCR)
+    if (in->opcode != BINARY_OP && in->opcode != COMPARE_OP && in->opcode != BINARY_SUBSCR
+        && in->opcode != STORE_SUBSCR)
         return;
     int quick = _Py_OPCODE(_PyCode_CODE(fb->code)[in->index]);
-    if (quick == BINARY_SUBSCR_LIST_INT) {
+    if (quick == BINARY_SUBSCR_LIST_INT || quick == STORE_SUBSCR_LIST_INT) {
         *left = &PyList_Type;
         *right = &PyLong_Type;
         return;
@@ -106,6 +107,11 @@ static int interpreter_attr(const OdFeedback *fb, int index, OdAttrCache *out)
         break;
     case LOAD_ATTR_SLOT: case STORE_ATTR_SLOT:
         out->kind = OD_ATTR_SLOT;
+        break;
+    case LOAD_ATTR_WITH_HINT:
+        /* 3.11 specializes it for managed dicts only (Py_TPFLAGS_MANAGED_DICT) */
+        out->kind = OD_ATTR_DICT_HINT;
+        out->dictoffset = 0;
         break;
     case LOAD_METHOD_NO_DICT:
         out->kind = OD_ATTR_METHOD_NO_DICT;

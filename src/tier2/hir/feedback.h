@@ -32,7 +32,9 @@ int od_feedback_init(OdFeedback *fb, PyCodeObject *co, const OdUnit *tier1, PyOb
 void od_feedback_free(OdFeedback *fb);
 
 /* Operand classes seen at the BINARY_OP / COMPARE_OP / BINARY_SUBSCR starting at unit
- * `start` (NULL: unknown). The interpreter's specialization wins over tier 1's record. */
+ * `start` (NULL: unknown). The interpreter's specialization wins over tier 1's record. For
+ * a STORE_SUBSCR (no site of its own): list and int when the interpreter made it
+ * STORE_SUBSCR_LIST_INT (container and index; the value is not looked at). */
 void od_feedback_operands(const OdFeedback *fb, int start, PyTypeObject **left, PyTypeObject **right);
 
 /* The value `name` has now (borrowed; NULL if unbound or globals unknown) and the versions

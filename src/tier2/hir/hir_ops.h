@@ -72,6 +72,10 @@
         NULL (deleted); a new reference */                                                 \
     X(LoadSlot, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: byte offset of a      \
         __slots__ member; obj: name. Deopts when empty; a new reference */                 \
+    X(LoadDictHint, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: index of the      \
+        name's entry in the instance dict's keys; imm2: tp_dictoffset (0: the managed      \
+        dict); obj: name. Deopts unless the dict is an exact, combined dict of str keys     \
+        whose entry imm has the name as its key and a value; a new reference */            \
     X(LoadTypeMethod, 1, BOXED, 0, Object) /* imm: the method's address, found in the      \
         type's dict under the guard its operand went through; obj: name; a new reference */ \
     X(StoreInstanceValue, 2, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* owner, value; imm:    \
@@ -84,6 +88,12 @@
     X(LoadListItem, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: index >= 0; a new \
         reference */                                                                       \
     X(StoreListItem, 2, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* list, value; imm: index;   \
+        releases the old item */                                                           \
+    /* the same by an index computed at run time: an exact int in [0, 2**30) (one digit),  \
+     * else a deopt (the interpreter takes negative indices, raises for the rest) */        \
+    X(LoadListItemAt, 2, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* list, index; a new   \
+        reference */                                                                       \
+    X(StoreListItemAt, 3, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* list, index, value;      \
         releases the old item */                                                           \
     /* generic operations on boxed values (runtime helpers; any type) */                   \
     X(BinaryOp, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)   /* imm: NB_* */               \

@@ -161,6 +161,13 @@ static void put_imm(OdText *o, OdHirFunc *fn, const OdHirInstr *i)
         put_str(o, i->obj);
         od_text_put(o, " values[%lld]", i->imm);
         break;
+    case OD_HOP_LoadDictHint:
+        od_text_put(o, " ");
+        put_str(o, i->obj);
+        od_text_put(o, " dict[%lld]", i->imm);
+        if (i->imm2)
+            od_text_put(o, " at +%lld", i->imm2);
+        break;
     case OD_HOP_LoadSlot: case OD_HOP_StoreSlot:
         od_text_put(o, " ");
         put_str(o, i->obj);

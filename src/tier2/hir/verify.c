@@ -254,6 +254,8 @@ int od_hir_verify(OdHirFunc *fn)
                     && (i->imm < 0 || i->imm >= (1 << 20)))
                 || (i->op == OD_HOP_GuardSharedKeys && i->imm2
                     && (i->imm <= 0 || (unsigned long long)i->imm > UINT32_MAX))
+                || (i->op == OD_HOP_LoadDictHint
+                    && (i->imm < 0 || i->imm >= (1 << 20) || i->imm2 < 0 || i->imm2 >= (1 << 20)))
                 || ((i->op == OD_HOP_LoadSlot || i->op == OD_HOP_StoreSlot)
                     && (i->imm < (long long)sizeof(PyObject) - 8 || i->imm >= INT32_MAX))) {
                 /* what code generation encodes: a 32-bit version tag (0 is "none"), an

@@ -15,6 +15,7 @@
 #include "../../runtime/helpers.h"
 #include "../rt/exit.h"
 #include "../rt/helpers.h"
+#include "../rt/attr.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ typedef struct {
     int reg;            /* dealloc: the object; insertion order: the value's index */
     int exit;           /* poll, global, ForIter: error exit */
     PyObject *name;     /* global: the name */
+    const OdT2GlobalSite *site; /* global: its cache */
     int target;         /* ForIter: the block taken when the iterator is exhausted */
 } Stub;
 
@@ -267,6 +269,300 @@ static void jump_to_block(Cg *c, int b)
         od_jmp(&c->a, c->blabel[b]);
 }
 
+/* The hit paths of a generic LoadAttr's or LoadMethod's site (rt/attr.c) in line: the
+ * reads od_t2_load_attr and od_t2_load_method make of the site's entries themselves
+ * (what tier 1's inline paths do), without the call. go's objects keep their attributes
+ * in dicts, richards' Task methods meet four classes: millions of such executions a run.
+ *
+ * rdx = the entry for the receiver's type (as `site + x - e0` for entry address x, so one
+ * set of offsets serves entry 0 and the entries of `more`) at its current version, with
+ * rax = the receiver and rcx = its type; else `slow`. A class object's entries are keyed
+ * by the class (the helper's road). The receiver is the outgoing area's args[0]. */
+static void attr_entry_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow)
+{
+    OdAsm *a = &c->a;
+    int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
+    int32_t more = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, more);
+    int32_t more_site = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, more_site);
+    int32_t type = (int32_t)offsetof(OdAttrCache, type);
+    OdLabel found = od_label_new(a), not_first = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    od_cmp_rm(a, OD_RCX, OD_RDX, e0 + type);
+    od_jcc(a, OD_CC_NE, not_first);
+    od_label_bind(a, found);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyType_Type);
+    od_cmp_rr(a, OD_RCX, OD_RSI);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
+    od_cmp32_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type_version));
+    od_jcc(a, OD_CC_NE, slow);
+    /* out of the hot path's way: entries 1.. (od_attr_more: valid while more_site is the
+     * site itself) */
+    OdLabel after = od_label_new(a);
+    od_jmp(a, after);
+    od_label_bind(a, not_first);
+    od_mov_rm(a, OD_R8, OD_RDX, more);
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_E, slow);
+    od_cmp_rm(a, OD_RDX, OD_RDX, more_site);
+    od_jcc(a, OD_CC_NE, slow);
+    for (int k = 0; k < OD_ATTR_WAYS - 1; k++) {
+        int32_t at = k * (int32_t)sizeof(OdAttrCache);
+        OdLabel next = od_label_new(a);
+        od_cmp_rm(a, OD_RCX, OD_R8, at + type);
+        od_jcc(a, OD_CC_NE, next);
+        od_lea(a, OD_RDX, OD_R8, at - e0);
+        od_jmp(a, found);
+        od_label_bind(a, next);
+    }
+    od_jmp(a, slow);
+    od_label_bind(a, after);
+}
+
+/* LoadAttr: the entry (attr_entry_inline) is an instance attribute in inline values, a
+ * __slots__ member or an entry of the instance's own dict (DICT_HINT: what the
+ * interpreter's LOAD_ATTR_WITH_HINT checks), and the value is there: rax = a new reference,
+ * then `done`; else `slow` with nothing changed but scratch registers. */
+static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
+    int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
+    int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
+    OdLabel have = od_label_new(a), not_values = od_label_new(a), not_slot = od_label_new(a);
+    OdLabel at_offset = od_label_new(a);
+    attr_entry_inline(c, site, slow);
+    /* inline values: values[index], the values still in use */
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, not_values);
+    od_mov_rm(a, OD_RCX, OD_RAX, OFF_VALUES);
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RSI, OD_RDX, index);
+    od_shl_ri(a, OD_RSI, 3);
+    od_add_rr(a, OD_RSI, OD_RCX);
+    od_mov_rm(a, OD_RCX, OD_RSI, 0);
+    od_jmp(a, have);
+    od_label_bind(a, not_values);
+    /* a __slots__ member: the object's pointer at byte `index` */
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
+    od_jcc(a, OD_CC_NE, not_slot);
+    od_mov_rm(a, OD_RSI, OD_RDX, index);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_RCX, OD_RSI, 0);
+    od_jmp(a, have);
+    od_label_bind(a, not_slot);
+    /* DICT_HINT: the instance's dict (managed: the values gone; else at tp_dictoffset) is
+     * an exact, combined dict of str keys whose entry `index` has the name as its key */
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dictoffset));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_NE, at_offset);
+    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));      /* the managed dict slot */
+    od_label_bind(a, at_offset);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_RSI, OD_RSI, 0);
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyDict_Type);
+    od_cmp_rm(a, OD_R8, OD_RSI, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, slow);
+    od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictObject, ma_values), 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictObject, ma_keys));
+    od_cmp8_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_R8, OD_RDX, index);
+    od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_jcc(a, OD_CC_GE, slow);
+    /* the entries start after the index table of 1 << dk_log2_index_bytes bytes */
+    od_movzx8_rm(a, OD_RCX, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    od_mov_ri(a, OD_R9, 1);
+    od_shl_cl(a, OD_R9);
+    od_add_rr(a, OD_R9, OD_RSI);
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    od_shl_ri(a, OD_R8, 4);
+    od_add_rr(a, OD_R9, OD_R8);
+    int32_t entries = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)site->site.name);
+    od_cmp_rm(a, OD_R10, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RCX, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+    od_label_bind(a, have);
+    /* rcx = the value, NULL when deleted or empty (the helper's road then raises or finds
+     * a class attribute) */
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, slow);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_add32_mi(a, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr[site->why]);
+    od_add_mi(a, OD_RSI, 0, 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr_inline);
+    od_add_mi(a, OD_RSI, 0, 1);
+    od_mov_rr(a, OD_RAX, OD_RCX);
+    od_jmp(a, done);
+}
+
+/* LoadMethod: the entry (attr_entry_inline) is a method of the type that nothing on the
+ * instance can shadow: METHOD_NO_DICT, or METHOD_SHARED_KEYS with the inline values in use
+ * and the type's shared keys still of the entry's size (od_t2_load_method's tests).
+ * args[0] = the method, args[1] = the receiver (new references), rax = 0, then `done`;
+ * else `slow`. */
+static void attr_method_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
+    int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
+    OdLabel hit = od_label_new(a);
+    attr_entry_inline(c, site, slow);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_METHOD_NO_DICT);
+    od_jcc(a, OD_CC_E, hit);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_METHOD_SHARED_KEYS);
+    od_jcc(a, OD_CC_NE, slow);
+    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_cmp_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, keys_nentries));
+    od_jcc(a, OD_CC_NE, slow);
+    od_label_bind(a, hit);
+    od_mov_rm(a, OD_RCX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, value));
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_mov_mr(a, OD_RSP, out_off(0), OD_RCX);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_mr(a, OD_RSP, out_off(1), OD_RAX);
+    od_add32_mi(a, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr[site->why]);
+    od_add_mi(a, OD_RSI, 0, 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr_inline);
+    od_add_mi(a, OD_RSI, 0, 1);
+    od_jmp(a, done);
+}
+
+/* A GlobalLoad's versions did not hold (a module that writes its globals changes their
+ * version at every write): the site's index of the name's entry in the globals (rt/helpers.h
+ * OdT2GlobalSite), checked as od_t2_load_global checks it, in line: the globals an exact,
+ * combined dict of str keys whose entry `globals_index` has the name as its key and a
+ * value. rax = a new reference, then `back`; else on to the helper's call. Every
+ * caller-saved register is free here (GlobalLoad is a call for the allocator). */
+static void global_index_inline(Cg *c, const OdT2GlobalSite *site, PyObject *name, OdLabel back)
+{
+    OdAsm *a = &c->a;
+    OdLabel call = od_label_new(a);
+    int32_t entries = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    od_mov_rm(a, OD_RAX, R_FRAME, OFF_GLOBALS);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyDict_Type);
+    od_cmp_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, call);
+    od_cmp_mi(a, OD_RAX, (int32_t)offsetof(PyDictObject, ma_values), 0);
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(PyDictObject, ma_keys));
+    od_cmp8_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)site);
+    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(OdT2GlobalSite, globals_index));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_S, call);                   /* no index known */
+    od_cmp_rm(a, OD_RSI, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_jcc(a, OD_CC_GE, call);
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    od_shl_ri(a, OD_RSI, 4);
+    od_add_rr(a, OD_RSI, OD_RDX);
+    od_movzx8_rm(a, OD_RCX, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    od_mov_ri(a, OD_RAX, 1);
+    od_shl_cl(a, OD_RAX);
+    od_add_rr(a, OD_RSI, OD_RAX);               /* the entry, less dk_indices */
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)name);
+    od_cmp_rm(a, OD_RCX, OD_RSI, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rm(a, OD_RAX, OD_RSI, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, call);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_global_loads[0]);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_add_mi(a, OD_RCX, 8, 1);                 /* [1]: served by the index */
+    od_jmp(a, back);
+    od_label_bind(a, call);
+}
+
+/* rcx = the index an exact int `idx` holds, for the list `list`: one digit (0 <= index <
+ * 2**30; a negative or larger one exits: the interpreter handles it) and below the list's
+ * size, else `exit`. Leaves both operand registers alone (rcx is scratch). */
+static void list_index(Cg *c, OdReg idx, OdReg list, OdLabel exit)
+{
+    OdAsm *a = &c->a;
+    OdLabel have = od_label_new(a);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rm(a, OD_RCX, idx, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, exit);
+    od_mov_rm(a, OD_RCX, idx, OFF_SIZE);
+    od_cmp_ri(a, OD_RCX, 1);
+    od_jcc(a, OD_CC_A, exit);                   /* unsigned: negative sizes too */
+    od_jcc(a, OD_CC_NE, have);                  /* 0: the int 0 */
+    od_mov32_rm(a, OD_RCX, idx, OFF_DIGIT0);
+    od_label_bind(a, have);
+    od_cmp_rm(a, OD_RCX, list, OFF_SIZE);
+    od_jcc(a, OD_CC_GE, exit);
+}
+
+/* BoxInt of an int64 in -5..256 (the outgoing area's args[0]): CPython's cached small int
+ * (what PyLong_FromLongLong returns for it), a new reference in rax, then `done`; else on
+ * to the helper's call. Loop counters, `x += 1` on small values, colors and flags: go boxed
+ * 650 K such ints a run through the call. */
+static void small_int_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel big = od_label_new(a);
+    _Static_assert(sizeof(PyLongObject) == 32, "small-int stride");
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_lea(a, OD_RAX, OD_RAX, 5);
+    od_cmp_ri(a, OD_RAX, 5 + 256);
+    od_jcc(a, OD_CC_A, big);                    /* unsigned: outside -5..256 */
+    od_shl_ri(a, OD_RAX, 5);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&_PyLong_SMALL_INTS[0]);
+    od_add_rr(a, OD_RAX, OD_RCX);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, big);
+}
+
+/* ForIter's next item of a list iterator (the outgoing area's args[0]) with items left, in
+ * line: what listiter_next does, rax = a new reference, then `have`; the exhausted one and
+ * every other iterator on to the helper's call. Every caller-saved register is free here
+ * (ForIter is a call for the allocator). */
+static void list_next_inline(Cg *c, OdLabel have)
+{
+    OdAsm *a = &c->a;
+    OdLabel call = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyListIter_Type);
+    od_cmp_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(OdT2ListIter, it_seq));
+    od_test_rr(a, OD_RDX, OD_RDX);
+    od_jcc(a, OD_CC_E, call);
+    od_mov_rm(a, OD_RCX, OD_RAX, (int32_t)offsetof(OdT2ListIter, it_index));
+    od_cmp_rm(a, OD_RCX, OD_RDX, OFF_SIZE);
+    od_jcc(a, OD_CC_GE, call);                  /* exhausted: the helper lets the list go */
+    od_lea(a, OD_RSI, OD_RCX, 1);
+    od_mov_mr(a, OD_RAX, (int32_t)offsetof(OdT2ListIter, it_index), OD_RSI);
+    od_mov_rm(a, OD_RDX, OD_RDX, OFF_LIST_ITEMS);
+    od_shl_ri(a, OD_RCX, 3);
+    od_add_rr(a, OD_RDX, OD_RCX);
+    od_mov_rm(a, OD_RAX, OD_RDX, 0);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, have);
+    od_label_bind(a, call);
+}
+
 static void emit_instr(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
@@ -381,6 +677,16 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     case OD_LOP_LoadField:
         r = gin(c, i->src[0], OD_RAX);
+        if (i->imm2 == 3) {
+            /* the item at a run-time index: rcx = the index, rdx its int */
+            list_index(c, gin(c, i->src[1], OD_RDX), r, X);
+            od_mov_rm(a, OD_RDX, r, OFF_LIST_ITEMS);
+            od_shl_ri(a, OD_RCX, 3);
+            od_add_rr(a, OD_RCX, OD_RDX);
+            od_mov_rm(a, OD_RCX, OD_RCX, 0);
+            gout(c, i->dst, OD_RCX);
+            break;
+        }
         if (i->imm2 == 2) {
             /* an item of an exact list: in range (ob_size > index), never NULL */
             od_cmp_mi(a, r, OFF_SIZE, (int32_t)i->imm);
@@ -402,9 +708,59 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_jcc(a, OD_CC_E, X);
         gout(c, i->dst, OD_RCX);
         break;
+    case OD_LOP_LoadDictEntry: {
+        /* rcx = the dict, rdx = its keys; rax the entries' base (after the index table of
+         * 1 << dk_log2_index_bytes bytes): three scratch registers, the owner read first */
+        int32_t entry = (int32_t)offsetof(PyDictKeysObject, dk_indices)
+                        + (int32_t)sizeof(PyDictUnicodeEntry) * (int32_t)i->imm;
+        _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+        r = gin(c, i->src[0], OD_RAX);
+        if (i->imm2 == 0) {                     /* managed: the values gone */
+            od_cmp_mi(a, r, OFF_VALUES, 0);
+            od_jcc(a, OD_CC_NE, X);
+            od_mov_rm(a, OD_RCX, r, -3 * (int32_t)sizeof(PyObject *));
+        } else {
+            od_mov_rm(a, OD_RCX, r, (int32_t)i->imm2);
+        }
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, X);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyDict_Type);
+        od_cmp_rm(a, OD_RAX, OD_RCX, OFF_TYPE);
+        od_jcc(a, OD_CC_NE, X);
+        od_cmp_mi(a, OD_RCX, (int32_t)offsetof(PyDictObject, ma_values), 0);
+        od_jcc(a, OD_CC_NE, X);
+        od_mov_rm(a, OD_RDX, OD_RCX, (int32_t)offsetof(PyDictObject, ma_keys));
+        od_cmp8_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
+        od_jcc(a, OD_CC_NE, X);
+        od_cmp_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_nentries), (int32_t)i->imm);
+        od_jcc(a, OD_CC_LE, X);                 /* the entry is not in use */
+        od_movzx8_rm(a, OD_RCX, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+        od_mov_ri(a, OD_RAX, 1);
+        od_shl_cl(a, OD_RAX);
+        od_add_rr(a, OD_RAX, OD_RDX);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)i->obj);
+        od_cmp_rm(a, OD_RCX, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+        od_jcc(a, OD_CC_NE, X);
+        od_mov_rm(a, OD_RCX, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, X);
+        gout(c, i->dst, OD_RCX);
+        break;
+    }
     case OD_LOP_StoreField: {
         r = gin(c, i->src[0], OD_RAX);
         int32_t at = (int32_t)i->imm;
+        if (i->imm2 == 3) {
+            list_index(c, gin(c, i->src[2], OD_RDX), r, X);
+            od_mov_rm(a, OD_RDX, r, OFF_LIST_ITEMS);
+            od_shl_ri(a, OD_RCX, 3);
+            od_add_rr(a, OD_RCX, OD_RDX);           /* rcx = the item's slot */
+            q = gin(c, i->src[1], OD_RDX);
+            od_mov_rm(a, OD_RAX, OD_RCX, 0);
+            od_mov_mr(a, OD_RCX, 0, q);
+            gout(c, i->dst, OD_RAX);
+            break;
+        }
         if (i->imm2 == 2) {
             od_cmp_mi(a, r, OFF_SIZE, (int32_t)i->imm);
             od_jcc(a, OD_CC_LE, X);
@@ -448,6 +804,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             return;
         s->exit = i->exit;
         s->name = i->obj;
+        s->site = i->site;
         OdLabel slow = s->label, done = s->back;
         od_mov_rm(a, OD_RAX, R_FRAME, OFF_GLOBALS);
         od_mov_rm(a, OD_RAX, OD_RAX, OFF_VERSION);
@@ -598,9 +955,24 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_movzx8_rr(a, OD_RAX, OD_RAX);
         gout(c, i->dst, OD_RAX);
         break;
-    case OD_LOP_CallH:
+    case OD_LOP_CallH: {
+        OdLabel hit = -1;
         for (int k = 0; k < i->nsrc; k++)
             store_arg(c, i->src[k], k);
+        if (i->ptr == (const void *)od_t2_box_int) {
+            hit = od_label_new(a);
+            small_int_inline(c, hit);
+        }
+        if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method)
+            && i->imm) {
+            OdLabel slow = od_label_new(a);
+            hit = od_label_new(a);
+            if (i->ptr == (const void *)od_t2_load_attr)
+                attr_load_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
+            else
+                attr_method_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
+            od_label_bind(a, slow);
+        }
         helper_call(c, i->ptr, i->imm, i->obj);
         if (i->check == OD_CHK_NULL) {
             od_test_rr(a, OD_RAX, OD_RAX);
@@ -613,6 +985,8 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_cmp_rr(a, OD_RAX, OD_RCX);
             od_jcc(a, OD_CC_E, X);
         }
+        if (hit >= 0)
+            od_label_bind(a, hit);      /* the inline hit paths join here */
         if (i->outs_in_args) {
             od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
             gout(c, i->dst, OD_RCX);
@@ -627,6 +1001,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             }
         }
         break;
+    }
     case OD_LOP_Truth: {
         OdLabel one = od_label_new(a), zero = od_label_new(a), done = od_label_new(a);
         r = gin(c, i->src[0], OD_RAX);
@@ -715,6 +1090,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         s->exit = i->exit;
         s->target = i->target[1];
         store_arg(c, i->src[0], 0);
+        list_next_inline(c, s->back);
         helper_call(c, i->ptr, 0, NULL);
         od_label_bind(a, s->back);
         od_cmp_ri(a, OD_RAX, (int32_t)OD_T2_SYNC);
@@ -846,7 +1222,9 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             od_jmp(a, st->back);
         } else if (st->kind == 2) {
             /* no registers kept: GlobalLoad is a call for the allocator */
-            helper_call(&c, od_t2_load_global, 0, st->name);
+            if (st->site)
+                global_index_inline(&c, st->site, st->name, st->back);
+            helper_call(&c, od_t2_load_global, (long long)(intptr_t)st->site, st->name);
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
             od_jmp(a, st->back);

@@ -61,11 +61,18 @@
                  "entries (imm2 1: dk_version imm)")                                          \
     X(LoadField, "dst = the attribute of src0 (borrowed), exit when NULL: imm2 0, at byte "  \
                  "imm of the object; 1, inline value imm (exit when the values are not in "   \
-                 "use); 2, item imm of the list src0 (exit when out of range)")               \
+                 "use); 2, item imm of the list src0 (exit when out of range); 3, the item "  \
+                 "of the list src0 at the index src1, an exact int (exit unless one digit, "  \
+                 ">= 0, in range)")                                                           \
+    X(LoadDictEntry, "dst = the value of entry imm of the instance dict of src0 (borrowed; "  \
+                     "the managed dict, or at byte imm2), exit unless that dict is an exact, " \
+                     "combined dict of str keys whose entry imm has the name obj as its key " \
+                     "and a value (what LOAD_ATTR_WITH_HINT checks)")                          \
     X(StoreField, "dst = the old value (or NULL), src1 stored in its place (the reference "  \
                   "moves: the caller adds one): imm2 0, at byte imm; 1, inline value imm "    \
                   "(exit when not in use; a new one goes into the insertion order); 2, item " \
-                  "imm of the list src0 (exit when out of range)")                            \
+                  "imm of the list src0 (exit when out of range); 3, the item at the index "  \
+                  "src2 (as LoadField's 3)")                                                  \
     X(GlobalLoad, "dst = ptr (a new reference) while f_globals's version is imm and (imm2 " \
                   "!= 0) f_builtins's is imm2; else the lookup helper (exit: unbound, error)") \
     X(UnboxInt, "dst = the int64 value of the int src0 (guarded)")                           \
@@ -136,6 +143,7 @@ typedef struct {
     long long imm, imm2;
     const void *ptr;    /* CallH: the helper; GuardIs: the object */
     PyObject *obj;      /* CallH: its constant argument (borrowed from the code or HIR) */
+    void *site;         /* GlobalLoad: its slow path's cache (OdT2GlobalSite), or NULL */
     int check;          /* CallH: OD_CHK_* */
     int outs_in_args;   /* CallH: dst/dst2 are args[0]/args[1] after the call */
     int exit;           /* exit record or -1 */
@@ -178,7 +186,8 @@ typedef struct {
     X(GUARD_ATTR, "an attribute guard failed: type version, shared keys, inline values "    \
                   "not in use, or the attribute missing", 1)                                  \
     X(INT_OVERFLOW, "int arithmetic left int64", 1)                                          \
-    X(LIST_INDEX, "a list item's constant index out of range (the interpreter raises)", 1)   \
+    X(LIST_INDEX, "a list item's index out of range, negative, or (computed at run time) "  \
+                  "not an exact int of one digit (the interpreter raises or computes)", 1)   \
     X(FLOAT_ZERO_DIV, "float division by zero (the interpreter raises)", 1)                  \
     X(INT_DIV, "int // or % by zero, or the one int64 overflow (the interpreter raises or "  \
                "computes)", 1)                                                               \
@@ -239,6 +248,9 @@ typedef struct {
     struct OdT2AttrSite *attr_sites; /* the generic attribute instructions' caches (rt/attr.h),
                                       * one per LoadAttr/StoreAttr/LoadMethod; the unit takes them */
     int nattr_sites, used_attr_sites;
+    struct OdT2GlobalSite *global_sites; /* the global loads' slow-path caches (rt/helpers.h),
+                                          * one per GlobalValue/LoadGlobal; the unit takes them */
+    int nglobal_sites, used_global_sites;
     int osr;            /* -1, or an OSR function's loop header (hir.h): its prologue
                          * neither polls the eval breaker (the header's Poll does) nor
                          * counts CPython's warm-up (the frame is running already) */

@@ -501,7 +501,7 @@ static int sync_kind(const OdHirInstr *i)
     case OD_HOP_ListAppend: case OD_HOP_StoreGlobal: case OD_HOP_IncRef: case OD_HOP_DecRef:
         return 0;
     case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreDeref:
-    case OD_HOP_DeleteDeref: case OD_HOP_StoreListItem:
+    case OD_HOP_DeleteDeref: case OD_HOP_StoreListItem: case OD_HOP_StoreListItemAt:
         return 0;   /* only the old value's release may run code: as for DecRef (Limits) */
     case OD_HOP_MakeCell:
         return 0;   /* before RESUME: nothing to write back, and no Python code runs */
@@ -703,6 +703,14 @@ static long long attr_site(Lower *W, OdHirInstr *i)
     s->site.name = i->obj;          /* borrowed from co_names, as tier 1's sites */
     s->why = i->imm >= 0 && i->imm < OD_ATTR_WHY__COUNT ? (int)i->imm : OD_ATTR_WHY_OTHER;
     return (long long)(intptr_t)s;
+}
+
+/* The next of the function's global sites (rt/helpers.h) for global load i. */
+static OdT2GlobalSite *global_site(Lower *W)
+{
+    OdLir *L = W->L;
+    return L->used_global_sites < L->nglobal_sites ? &L->global_sites[L->used_global_sites++]
+                                                   : NULL;
 }
 
 /* dst = helper(frame, [operands], imm, obj). */
@@ -976,15 +984,24 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm = i->imm;
         W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm2 = i->imm2;
         return 0;
-    case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: case OD_HOP_LoadListItem: {
-        int o = use(W, i->ops[0]);
-        if (o < 0 || !(x = emit(W, OD_LOP_LoadField, 1)))
+    case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: case OD_HOP_LoadListItem:
+    case OD_HOP_LoadDictHint: case OD_HOP_LoadListItemAt: {
+        int at = i->op == OD_HOP_LoadListItemAt;
+        int o = use(W, i->ops[0]), k = o >= 0 && at ? use(W, i->ops[1]) : 0;
+        if (o < 0 || k < 0
+            || !(x = emit(W, i->op == OD_HOP_LoadDictHint ? OD_LOP_LoadDictEntry
+                                                          : OD_LOP_LoadField, 1 + at)))
             return -1;
         x->src[0] = o;
+        if (at)
+            x->src[1] = k;
         x->imm = i->imm;
-        x->imm2 = i->op == OD_HOP_LoadInstanceValue ? 1 : i->op == OD_HOP_LoadListItem ? 2 : 0;
+        x->imm2 = i->op == OD_HOP_LoadDictHint ? i->imm2
+                  : i->op == OD_HOP_LoadInstanceValue ? 1 : i->op == OD_HOP_LoadListItem ? 2
+                  : at ? 3 : 0;
+        x->obj = i->obj;
         x->dst = W->vreg[i->id];
-        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, x->imm2 == 2 ? OD_T2X_LIST_INDEX
+        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, x->op == OD_LOP_LoadField && x->imm2 >= 2 ? OD_T2X_LIST_INDEX
                                                                  : OD_T2X_GUARD_ATTR)) < 0
             || incref_vreg(W, W->vreg[i->id], 0) < 0)
             return -1;
@@ -1000,23 +1017,31 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (incref_vreg(W, x->dst, 0) < 0)
             return -1;
         break;
-    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreListItem: {
-        int o = use(W, i->ops[0]), v = o < 0 ? -1 : use(W, i->ops[1]);
-        int old = v < 0 ? -1 : new_vreg(W->L, OD_VR_GPR);
-        if (old < 0 || !(x = emit(W, OD_LOP_StoreField, 2)))
+    case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreListItem:
+    case OD_HOP_StoreListItemAt: {
+        /* StoreField's src1 is the value; the At form's index comes third */
+        int at = i->op == OD_HOP_StoreListItemAt;
+        OdHirInstr *value = i->ops[at ? 2 : 1];
+        int o = use(W, i->ops[0]), v = o < 0 ? -1 : use(W, value);
+        int k = v >= 0 && at ? use(W, i->ops[1]) : 0;
+        int old = v < 0 || k < 0 ? -1 : new_vreg(W->L, OD_VR_GPR);
+        if (old < 0 || !(x = emit(W, OD_LOP_StoreField, 2 + at)))
             return -1;
         x->src[0] = o;
         x->src[1] = v;
+        if (at)
+            x->src[2] = k;
         x->imm = i->imm;
-        x->imm2 = i->op == OD_HOP_StoreInstanceValue ? 1 : i->op == OD_HOP_StoreListItem ? 2 : 0;
+        x->imm2 = i->op == OD_HOP_StoreInstanceValue ? 1 : i->op == OD_HOP_StoreListItem ? 2
+                  : at ? 3 : 0;
         x->dst = old;
-        if (x->imm2 && (x->exit = exit_here(W, i, OD_XK_DEOPT, x->imm2 == 2 ? OD_T2X_LIST_INDEX
+        if (x->imm2 && (x->exit = exit_here(W, i, OD_XK_DEOPT, x->imm2 >= 2 ? OD_T2X_LIST_INDEX
                                                                              : OD_T2X_GUARD_ATTR)) < 0)
             return -1;
         /* stored: the object's reference to the new value (the code's own when the
          * value dies here: it moves), then the old one released (last: its finalizer may
          * run code, the object is consistent by then) */
-        OdHirInstr *rv = root(i->ops[1]);
+        OdHirInstr *rv = root(value);
         OdHirInstr *moved = owned(rv) && rv != root(i->ops[0])
                             && !BIT_GET(W->after + (size_t)i->id * W->words, rv->id) ? rv : NULL;
         if ((!moved && incref_vreg(W, v, 0) < 0) || decref_vreg(W, old, 1) < 0)
@@ -1035,6 +1060,7 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->imm2 = i->imm2;
         x->ptr = i->obj;
         x->obj = PyTuple_GET_ITEM(W->fn->code->co_names, W->L->bc.instrs[j].oparg >> 1);
+        x->site = global_site(W);
         x->dst = W->vreg[i->id];
         x->exit = e;
         W->L->exits[e].after_call = 1;
@@ -1159,6 +1185,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->outs_in_args = 0;
         if (i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr)
             x->imm = attr_site(W, i);
+        if (i->op == OD_HOP_LoadGlobal)
+            x->imm = (long long)(intptr_t)global_site(W);
         /* a call without keywords: the machine-code fast path, which hands the rest to h */
         if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && !i->obj
             && od_t2_call_thunk(i->op == OD_HOP_CallMethod))
@@ -1468,11 +1496,12 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     if ((rc = frame_flow(&W)) != 0)
         goto done;
     rc = -1;
-    int nsites = 0;
+    int nsites = 0, nglobals = 0;
     for (int k = 0; k < W.n; k++)
         for (OdHirInstr *i = W.order[k]->first; i; i = i->next) {
             W.by_id[i->id] = i;
             nsites += i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr || i->op == OD_HOP_LoadMethod;
+            nglobals += i->op == OD_HOP_GlobalValue || i->op == OD_HOP_LoadGlobal;
             if ((i->op == OD_HOP_MethodSelf && i->ops[0] && i->ops[0]->op == OD_HOP_LoadMethod)
                 || (i->op == OD_HOP_WithEnter && i->ops[0] && i->ops[0]->op == OD_HOP_BeforeWith))
                 W.mself[i->ops[0]->id] = i;
@@ -1483,6 +1512,9 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     if (nsites && !(L->attr_sites = od_t2_attr_sites_new(nsites)))
         goto done;
     L->nattr_sites = nsites;
+    if (nglobals && !(L->global_sites = od_t2_global_sites_new(nglobals)))
+        goto done;
+    L->nglobal_sites = nglobals;
     if (liveness(&W) < 0)
         goto done;
     for (int k = 0; k < W.n; k++)
@@ -1528,6 +1560,7 @@ void od_lir_free(OdLir *L)
     free(L->vregs);
     free(L->exits);
     od_t2_attr_sites_free(L->attr_sites, L->nattr_sites);
+    free(L->global_sites);
     od_arena_free(&L->arena);
     od_bytecode_free(&L->bc);
     memset(L, 0, sizeof *L);

@@ -121,6 +121,9 @@ static int load_attr(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
         op = OD_HOP_LoadInstanceValue;
     else if (e->kind == OD_ATTR_SLOT && in_range(e->index, (Py_ssize_t)offsetof(PyObject, ob_type), INT32_MAX))
         op = OD_HOP_LoadSlot;
+    else if (e->kind == OD_ATTR_DICT_HINT && in_range(e->index, 0, 1 << 20)
+             && in_range(e->dictoffset, 0, 1 << 20))
+        op = OD_HOP_LoadDictHint;
     else
         return 0;
     OdHirInstr *v = i->ops[0];
@@ -129,6 +132,7 @@ static int load_attr(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
     if (!r)
         return -1;
     r->imm = e->index;
+    r->imm2 = op == OD_HOP_LoadDictHint ? e->dictoffset : 0;
     r->obj = i->obj;
     if (od_hir_replace_all_uses(A->fn, i, r) < 0)
         return -1;

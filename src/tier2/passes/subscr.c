@@ -1,4 +1,4 @@
-/* tier2/passes/subscr.c — list items by a constant index, in place.
+/* tier2/passes/subscr.c — list items by a constant or a run-time int index, in place.
  *
  * A Subscr whose index is a constant int in [0, 2**31) and whose container is an exact list,
  * statically or by feedback (tier 1's BINARY_SUBSCR site, or the interpreter's
@@ -12,6 +12,15 @@
  * applies. The accesses deopt when the index is out of range (the interpreter raises
  * IndexError) and carry the bytecode instruction's frame state; the guard fails with
  * GUARD_TYPE (speculative: 16 failures and the site stays generic).
+ *
+ * An index that is not a constant but an int (its type, or the site's feedback: the
+ * interpreter's BINARY_SUBSCR_LIST_INT / STORE_SUBSCR_LIST_INT, tier 1's operand classes)
+ * makes LoadListItemAt / StoreListItemAt x k [v]: the index is read from the int object
+ * (one digit, >= 0, below the size; else a LIST_INDEX deopt, the interpreter handles
+ * negative indices and raises). A store by such an index guards its container by its own
+ * feedback (STORE_SUBSCR_LIST_INT). go's `self.empties[i]`, `self.squares[pos]`,
+ * `self.empty_pos[pos] = i` went through PyObject_GetItem / PyObject_SetItem (index
+ * conversion, bounds, the generic slot) and wrote the locals back before each.
  *
  * Why: nbody's `v1[0] -= dx * b2m` went through PyObject_GetItem and PyObject_SetItem
  * (index conversion, bounds, the generic slot) and, since a generic subscript may run
@@ -80,26 +89,49 @@ static OdHirInstr *as_list(OdHirFunc *fn, OdHirInstr *i, OdHirInstr *x, int feed
     return g;
 }
 
+/* Whether `v` is an int by its type (a constant, a guard, a box). */
+static int is_int(const OdHirInstr *v)
+{
+    uint64_t ints = OD_TB(SmallInt) | OD_TB(BigInt);
+    return v->type.bits && !(v->type.bits & ~ints);
+}
+
 static int rewrite(OdHirFunc *fn, OdHirInstr *i)
 {
     int store = i->op == OD_HOP_StoreSubscr, err = 0;
+    /* StoreSubscr's operands: container, index, value (STORE_SUBSCR's v[k] = x) */
     long long k = const_index(i->ops[1]);
-    if (k < 0)
-        return 0;
-    int feedback = 0;
-    if (!store && fn->feedback) {
+    int feedback = 0, int_index = is_int(i->ops[1]);
+    if (fn->feedback) {
         PyTypeObject *left, *right;
         od_feedback_operands(fn->feedback, i->bc_offset, &left, &right);
-        feedback = left == &PyList_Type;
+        /* a store's feedback (STORE_SUBSCR_LIST_INT) makes a guard only for an index
+         * computed at run time: by a constant, a load's guard is what it reuses */
+        feedback = left == &PyList_Type && (!store || k < 0);
+        int_index |= right == &PyLong_Type;
     }
-    OdHirInstr *list = as_list(fn, i, i->ops[0], feedback, &err);
+    OdHirInstr *list = k >= 0 || int_index || store ? as_list(fn, i, i->ops[0], feedback, &err)
+                                                     : NULL;
     if (!list)
         return err;
-    OdHirInstr *n = od_hir_new_before(fn, i, store ? OD_HOP_StoreListItem : OD_HOP_LoadListItem,
-                                      list, store ? i->ops[2] : NULL);
+    /* A store into a known list by an index of unknown type: an int is the only index it
+     * can take but a slice (a deopt each time, then no_speculate) */
+    if (k < 0 && !int_index && !store)
+        return 0;
+    OdHirInstr *n;
+    if (k >= 0) {
+        n = od_hir_new_before(fn, i, store ? OD_HOP_StoreListItem : OD_HOP_LoadListItem,
+                              list, store ? i->ops[2] : NULL);
+    } else if (!store) {
+        n = od_hir_new_before(fn, i, OD_HOP_LoadListItemAt, list, i->ops[1]);
+    } else {
+        n = od_hir_new_before(fn, i, OD_HOP_StoreListItemAt, list, i->ops[1]);
+        if (n && od_hir_set_op(fn, n, 2, i->ops[2]) < 0)
+            return -1;
+    }
     if (!n)
         return -1;
-    n->imm = k;
+    n->imm = k >= 0 ? k : 0;
     if (!store && od_hir_replace_all_uses(fn, i, n) < 0)
         return -1;
     od_hir_remove(i);

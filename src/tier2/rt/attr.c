@@ -7,6 +7,7 @@
 
 uint64_t od_t2_generic_attr[OD_ATTR_WHY__COUNT];
 uint64_t od_t2_generic_attr_misses;
+uint64_t od_t2_generic_attr_inline;
 
 OdT2AttrSite *od_t2_attr_sites_new(int n)
 {

@@ -29,5 +29,8 @@ extern uint64_t od_t2_generic_attr[OD_ATTR_WHY__COUNT];
 /* Of those, the ones whose site's entries did not serve them (a lookup by the type's MRO
  * and dicts, then an entry (re)filled unless the site is megamorphic): "misses". */
 extern uint64_t od_t2_generic_attr_misses;
+/* Of all of them, the LoadAttrs served by the inline hit path (lir/codegen.c): no helper
+ * call ("inline"). */
+extern uint64_t od_t2_generic_attr_inline;
 
 #endif /* OD_TIER2_RT_ATTR_H */

@@ -192,6 +192,7 @@ void od_t2_unit_free(OdT2Unit *u)
     free(u->exits);
     free(u->text);
     od_t2_attr_sites_free(u->attr_sites, u->nattr_sites);
+    free(u->global_sites);
     /* Ints, floats and strs only (no finalizer can run while the code object dies). */
     Py_XDECREF(u->consts);
     free(u);

@@ -35,6 +35,7 @@ typedef struct {
     char *text;                 /* LIR after allocation, for dis (malloc'd) */
     struct OdT2AttrSite *attr_sites; /* its generic attribute instructions' caches (rt/attr.h) */
     int nattr_sites;
+    struct OdT2GlobalSite *global_sites; /* its global loads' caches (rt/helpers.h) */
     int osr;                    /* -1, or the loop header an OSR unit is entered at */
     int stale;                  /* a speculation of it kept failing: not entered again by
                                  * OSR (a normal unit is demoted instead) */

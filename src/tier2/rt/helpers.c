@@ -209,16 +209,82 @@ OD_T2_HELPER(od_t2_before_with)
     return 0;
 }
 
+uint64_t od_t2_global_loads[3];
+
+OdT2GlobalSite *od_t2_global_sites_new(int n)
+{
+    if (n <= 0)
+        return NULL;
+    OdT2GlobalSite *s = calloc((size_t)n, sizeof *s);
+    if (!s)
+        return (OdT2GlobalSite *)PyErr_NoMemory();
+    for (int k = 0; k < n; k++)
+        s[k].globals_index = -1;
+    return s;
+}
+
+/* The value of the entry at `index` of a combined dict of str keys when its key is `name`
+ * (borrowed), else NULL. */
+static PyObject *global_at(PyDictObject *d, Py_ssize_t index, PyObject *name)
+{
+    PyDictKeysObject *keys = d->ma_keys;
+    if (index < 0 || d->ma_values || keys->dk_kind != DICT_KEYS_UNICODE || index >= keys->dk_nentries)
+        return NULL;
+    PyDictUnicodeEntry *e = &DK_UNICODE_ENTRIES(keys)[index];
+    return e->me_key == name ? e->me_value : NULL;
+}
+
+/* The index of `name`'s entry (by identity) in a combined dict of str keys, or -1: read once
+ * per refill (a new keys object after a resize), as tier 1's site does. */
+static Py_ssize_t global_index(PyDictObject *d, PyObject *name)
+{
+    PyDictKeysObject *keys = d->ma_keys;
+    if (d->ma_values || keys->dk_kind != DICT_KEYS_UNICODE)
+        return -1;
+    PyDictUnicodeEntry *e = DK_UNICODE_ENTRIES(keys);
+    for (Py_ssize_t k = 0; k < keys->dk_nentries; k++)
+        if (e[k].me_key == name)
+            return k;
+    return -1;
+}
+
 /* LOAD_GLOBAL: NULL without an exception when the name is unbound (the interpreter raises
- * the NameError) or a dict is not exactly a dict (the interpreter's general path). */
+ * the NameError) or a dict is not exactly a dict (the interpreter's general path). `imm`:
+ * the site (OdT2GlobalSite) or 0. */
 OD_T2_HELPER(od_t2_load_global)
 {
-    (void)args, (void)imm;
+    (void)args;
+    OdT2GlobalSite *s = (OdT2GlobalSite *)(intptr_t)imm;
     if (!PyDict_CheckExact(f->f_globals) || !PyDict_CheckExact(f->f_builtins))
         return 0;
-    PyObject *v = PyDict_GetItemWithError(f->f_globals, obj);
-    if (!v && !PyErr_Occurred())
-        v = PyDict_GetItemWithError(f->f_builtins, obj);
+    PyDictObject *g = (PyDictObject *)f->f_globals, *b = (PyDictObject *)f->f_builtins;
+    PyObject *v;
+    od_t2_global_loads[0] += s != NULL;
+    if (s && (v = global_at(g, s->globals_index, obj)) != NULL) {
+        od_t2_global_loads[1]++;
+        return R(Py_NewRef(v));
+    }
+    v = PyDict_GetItemWithError(f->f_globals, obj);
+    if (v) {
+        if (s && s->globals_index != -2) {
+            Py_ssize_t k = global_index(g, obj);
+            s->globals_index = k >= 0 ? k : -2;     /* -2: not indexable, not scanned again */
+        }
+        return R(Py_NewRef(v));
+    }
+    if (PyErr_Occurred())
+        return 0;
+    if (s && s->builtin && b->ma_version_tag == s->builtins_version) {
+        od_t2_global_loads[2]++;
+        return R(Py_NewRef(s->builtin));
+    }
+    /* the version first: if the lookup changed the dict, the next load looks up again */
+    uint64_t version = b->ma_version_tag;
+    v = PyDict_GetItemWithError(f->f_builtins, obj);
+    if (s) {
+        s->builtin = v;
+        s->builtins_version = version;
+    }
     return R(Py_XNewRef(v));
 }
 
@@ -607,7 +673,8 @@ typedef struct {
 
 int od_t2_helpers_usable(void)
 {
-    return PyRangeIter_Type.tp_basicsize == (Py_ssize_t)sizeof(RangeIter);
+    return PyRangeIter_Type.tp_basicsize == (Py_ssize_t)sizeof(RangeIter)
+           && PyListIter_Type.tp_basicsize == (Py_ssize_t)sizeof(OdT2ListIter);
 }
 
 static inline intptr_t next_item(PyObject *it)

@@ -30,6 +30,38 @@
  * exit. */
 #define OD_T2_BITS_FAIL ((intptr_t)0x7ff4000000000badLL)
 
+/* The cache of a global load's slow path (a LoadGlobal, or a GlobalValue whose versions
+ * no longer hold: a module that writes its own globals, as go's `TIMESTAMP += 1`, changes
+ * the globals' version at every write). What tier 1's LOAD_GLOBAL site keeps, and the
+ * interpreter's LOAD_GLOBAL_MODULE: the index of the name's entry in the globals' keys,
+ * checked by key identity on every hit (entries are only appended: a key found at its old
+ * index is the dict's one entry for the name); for a builtin, its value while the
+ * builtins' version holds (the globals are still looked up: the name may be defined
+ * there since). One block per unit, owned by it (od_t2_global_sites_new). */
+typedef struct OdT2GlobalSite {
+    Py_ssize_t globals_index;   /* the name's entry in f_globals's keys; -1 none known, -2
+                                 * the name's dict cannot be indexed (not scanned again) */
+    uint64_t builtins_version;  /* f_builtins's ma_version_tag when builtin was read */
+    PyObject *builtin;          /* borrowed (the builtins dict holds it while the version
+                                 * holds), or NULL */
+} OdT2GlobalSite;
+
+/* listobject.c's 3.11 layout of a list iterator (private there), checked against the type's
+ * tp_basicsize before tier 2 compiles anything (od_t2_helpers_usable): ForIter steps it in
+ * line (lir/codegen.c). */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t it_index;
+    PyListObject *it_seq;       /* NULL once exhausted */
+} OdT2ListIter;
+
+/* Global loads through a site (od_t2_load_global): all of them, those its globals index
+ * served, those its builtin served (stats()["tier2"]["global_loads"]). */
+extern uint64_t od_t2_global_loads[3];
+
+/* n zeroed sites with no index known, or NULL with MemoryError (n 0: NULL, no error). */
+OdT2GlobalSite *od_t2_global_sites_new(int n);
+
 #define OD_T2_HELPER_OPS(X)                                                                  \
     X(BinaryOp, od_t2_binary_op, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
     X(Compare, od_t2_compare, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                        \
