@@ -321,6 +321,32 @@ static void attr_entry_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow)
     od_label_bind(a, after);
 }
 
+/* keys = the keys of the dict in `dict` (which may be NULL) when it is an exact, combined
+ * dict of str keys; else `fail`. `tmp` is clobbered; `keys` may be `dict`. */
+static void unicode_dict_keys(OdAsm *a, OdReg dict, OdReg keys, OdReg tmp, OdLabel fail)
+{
+    od_test_rr(a, dict, dict);
+    od_jcc(a, OD_CC_E, fail);
+    od_mov_ri(a, tmp, (int64_t)(intptr_t)&PyDict_Type);
+    od_cmp_rm(a, tmp, dict, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, fail);
+    od_cmp_mi(a, dict, (int32_t)offsetof(PyDictObject, ma_values), 0);
+    od_jcc(a, OD_CC_NE, fail);
+    od_mov_rm(a, keys, dict, (int32_t)offsetof(PyDictObject, ma_keys));
+    od_cmp8_mi(a, keys, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
+    od_jcc(a, OD_CC_NE, fail);
+}
+
+/* base = the keys in `keys` plus the size of their index table (1 << dk_log2_index_bytes
+ * bytes): entry k is at base + offsetof(dk_indices) + 16 * k. Clobbers rcx (the count). */
+static void unicode_entries_base(OdAsm *a, OdReg keys, OdReg base)
+{
+    od_movzx8_rm(a, OD_RCX, keys, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    od_mov_ri(a, base, 1);
+    od_shl_cl(a, base);
+    od_add_rr(a, base, keys);
+}
+
 /* LoadAttr: the entry (attr_entry_inline) is an instance attribute in inline values, a
  * __slots__ member or an entry of the instance's own dict (DICT_HINT: what the
  * interpreter's LOAD_ATTR_WITH_HINT checks), and the value is there: rax = a new reference,
@@ -367,24 +393,11 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     od_label_bind(a, at_offset);
     od_add_rr(a, OD_RSI, OD_RAX);
     od_mov_rm(a, OD_RSI, OD_RSI, 0);
-    od_test_rr(a, OD_RSI, OD_RSI);
-    od_jcc(a, OD_CC_E, slow);
-    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyDict_Type);
-    od_cmp_rm(a, OD_R8, OD_RSI, OFF_TYPE);
-    od_jcc(a, OD_CC_NE, slow);
-    od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictObject, ma_values), 0);
-    od_jcc(a, OD_CC_NE, slow);
-    od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictObject, ma_keys));
-    od_cmp8_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
-    od_jcc(a, OD_CC_NE, slow);
+    unicode_dict_keys(a, OD_RSI, OD_RSI, OD_R8, slow);
     od_mov_rm(a, OD_R8, OD_RDX, index);
     od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
     od_jcc(a, OD_CC_GE, slow);
-    /* the entries start after the index table of 1 << dk_log2_index_bytes bytes */
-    od_movzx8_rm(a, OD_RCX, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
-    od_mov_ri(a, OD_R9, 1);
-    od_shl_cl(a, OD_R9);
-    od_add_rr(a, OD_R9, OD_RSI);
+    unicode_entries_base(a, OD_RSI, OD_R9);
     _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
     od_shl_ri(a, OD_R8, 4);
     od_add_rr(a, OD_R9, OD_R8);
@@ -722,22 +735,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         } else {
             od_mov_rm(a, OD_RCX, r, (int32_t)i->imm2);
         }
-        od_test_rr(a, OD_RCX, OD_RCX);
-        od_jcc(a, OD_CC_E, X);
-        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyDict_Type);
-        od_cmp_rm(a, OD_RAX, OD_RCX, OFF_TYPE);
-        od_jcc(a, OD_CC_NE, X);
-        od_cmp_mi(a, OD_RCX, (int32_t)offsetof(PyDictObject, ma_values), 0);
-        od_jcc(a, OD_CC_NE, X);
-        od_mov_rm(a, OD_RDX, OD_RCX, (int32_t)offsetof(PyDictObject, ma_keys));
-        od_cmp8_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
-        od_jcc(a, OD_CC_NE, X);
+        unicode_dict_keys(a, OD_RCX, OD_RDX, OD_RAX, X);
         od_cmp_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_nentries), (int32_t)i->imm);
         od_jcc(a, OD_CC_LE, X);                 /* the entry is not in use */
-        od_movzx8_rm(a, OD_RCX, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
-        od_mov_ri(a, OD_RAX, 1);
-        od_shl_cl(a, OD_RAX);
-        od_add_rr(a, OD_RAX, OD_RDX);
+        unicode_entries_base(a, OD_RDX, OD_RAX);
         od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)i->obj);
         od_cmp_rm(a, OD_RCX, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
         od_jcc(a, OD_CC_NE, X);
