@@ -471,14 +471,7 @@ static void global_index_inline(Cg *c, const OdT2GlobalSite *site, PyObject *nam
     OdLabel call = od_label_new(a);
     int32_t entries = (int32_t)offsetof(PyDictKeysObject, dk_indices);
     od_mov_rm(a, OD_RAX, R_FRAME, OFF_GLOBALS);
-    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyDict_Type);
-    od_cmp_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
-    od_jcc(a, OD_CC_NE, call);
-    od_cmp_mi(a, OD_RAX, (int32_t)offsetof(PyDictObject, ma_values), 0);
-    od_jcc(a, OD_CC_NE, call);
-    od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(PyDictObject, ma_keys));
-    od_cmp8_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_kind), DICT_KEYS_UNICODE);
-    od_jcc(a, OD_CC_NE, call);
+    unicode_dict_keys(a, OD_RAX, OD_RDX, OD_RCX, call);
     od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)site);
     od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(OdT2GlobalSite, globals_index));
     od_test_rr(a, OD_RSI, OD_RSI);
@@ -487,10 +480,7 @@ static void global_index_inline(Cg *c, const OdT2GlobalSite *site, PyObject *nam
     od_jcc(a, OD_CC_GE, call);
     _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
     od_shl_ri(a, OD_RSI, 4);
-    od_add_rr(a, OD_RSI, OD_RDX);
-    od_movzx8_rm(a, OD_RCX, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
-    od_mov_ri(a, OD_RAX, 1);
-    od_shl_cl(a, OD_RAX);
+    unicode_entries_base(a, OD_RDX, OD_RAX);
     od_add_rr(a, OD_RSI, OD_RAX);               /* the entry, less dk_indices */
     od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)name);
     od_cmp_rm(a, OD_RCX, OD_RSI, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
