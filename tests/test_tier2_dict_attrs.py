@@ -36,6 +36,13 @@ def read_b(objs):
     return t
 
 
+def collect_b(objs):
+    r = []
+    for o in objs:             # a loop, not a comprehension: in f's own code
+        r.append(o.b)
+    return r
+
+
 def fresh(f):
     """f on a code object of its own (tier 2's state lives on the code object)."""
     import types
@@ -47,6 +54,21 @@ def interpreted(f, *args, n=30):
     overdrive.disable()
     for _ in range(n):
         f(*args)
+
+
+def interpreted_then_tier2(f, run, *warm_args):
+    """run() in the interpreter, then again with f warmed by the interpreter (on warm_args)
+    and compiled by tier 2 at its next call: (the interpreter's result, tier 2's, info(f))."""
+    overdrive.disable()
+    expected = run()
+    interpreted(f, *warm_args)
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        got = run()
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    return expected, got, info
 
 
 def run_tier2(f, warm_args, *calls, tb=False):
@@ -93,12 +115,7 @@ def test_an_entry_at_another_index_deopts():
         def __init__(self, first):
             self.__dict__ = {"b": 2, "a": 1} if first else {"a": 1, "b": 2}
 
-    def read(objs):
-        r = []
-        for o in objs:             # a loop, not a comprehension: in f's own code
-            r.append(o.b)
-        return r
-    f = fresh(read)
+    f = fresh(collect_b)
 
     def objs():
         r = [Two(False) for _ in range(6)]
@@ -110,12 +127,7 @@ def test_an_entry_at_another_index_deopts():
 
 
 def test_a_deleted_entry_raises_as_the_interpreter_does():
-    def read(objs):
-        r = []
-        for o in objs:             # a loop, not a comprehension: in f's own code
-            r.append(o.b)
-        return r
-    f = fresh(read)
+    f = fresh(collect_b)
 
     def objs():
         r = [Big(i) for i in range(4)]
@@ -129,12 +141,7 @@ def test_a_class_attribute_behind_a_deleted_entry():
     class WithDefault(Big):
         b = "class"
 
-    def read(objs):
-        r = []
-        for o in objs:             # a loop, not a comprehension: in f's own code
-            r.append(o.b)
-        return r
-    f = fresh(read)
+    f = fresh(collect_b)
 
     def objs():
         r = [WithDefault(i) for i in range(4)]
@@ -172,12 +179,7 @@ def test_a_dict_subclass_as_the_instance_dict_deopts():
     class D(dict):
         pass
 
-    def read(objs):
-        r = []
-        for o in objs:             # a loop, not a comprehension: in f's own code
-            r.append(o.b)
-        return r
-    f = fresh(read)
+    f = fresh(collect_b)
 
     def objs():
         r = [Big(i) for i in range(3)]
@@ -338,15 +340,7 @@ def test_a_builtin_shadowed_by_a_new_global_mid_run():
             g["COUNT"] = k      # the globals' version moves on
         g.pop("len", None)
         return r
-    overdrive.disable()
-    expected = run()
-    interpreted(f, 1)
-    overdrive.enable(threshold=0, tier2_threshold=0)
-    try:
-        got = run()
-        info = overdrive.info(f)
-    finally:
-        overdrive.disable()
+    expected, got, info = interpreted_then_tier2(f, run, 1)
     assert got == expected and info["tier"] == 2
 
 
@@ -364,16 +358,8 @@ def test_a_global_deleted_and_rebound_mid_run():
                 g["ANSWER"] = 7
         g["ANSWER"] = 42
         return r
-    overdrive.disable()
-    expected = run()
+    expected, got, info = interpreted_then_tier2(f, run, 1)
     assert expected[2][0] == "raise"    # NameError
-    interpreted(f, 1)
-    overdrive.enable(threshold=0, tier2_threshold=0)
-    try:
-        got = run()
-        info = overdrive.info(f)
-    finally:
-        overdrive.disable()
     assert got == expected and info["tier"] == 2
 
 
