@@ -17,6 +17,16 @@ int od_feedback_init(OdFeedback *fb, PyCodeObject *co, const OdUnit *tier1, PyOb
 void od_feedback_free(OdFeedback *fb) { od_bytecode_free(&fb->bc); }
 
 /* The classes a specialized form of BINARY_OP / COMPARE_OP implies, or NULL. */
+/* The site tier 1's unit keeps for `in` (an OdOpCache, OdAttrSite... as the opcode says),
+ * or NULL when there is no tier-1 unit or the instruction has no site. */
+static const void *tier1_site(const OdFeedback *fb, const OdInstr *in)
+{
+    const OdUnit *u = fb->tier1;
+    if (!u || !u->cache_at_unit || in->index >= u->ncodeunits || u->cache_at_unit[in->index] < 0)
+        return NULL;
+    return (const char *)u->caches + u->cache_at_unit[in->index];
+}
+
 static PyTypeObject *specialized_class(int opcode)
 {
     switch (opcode) {
@@ -53,9 +63,8 @@ void od_feedback_operands(const OdFeedback *fb, int start, PyTypeObject **left, 
         *left = *right = t;
         return;
     }
-    const OdUnit *u = fb->tier1;
-    if (u && u->cache_at_unit && in->index < u->ncodeunits && u->cache_at_unit[in->index] >= 0) {
-        const OdOpCache *site = (const OdOpCache *)((const char *)u->caches + u->cache_at_unit[in->index]);
+    const OdOpCache *site = tier1_site(fb, in);
+    if (site) {
         *left = site->left;
         *right = site->right;
     }
@@ -140,11 +149,7 @@ int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out)
     const OdInstr *in = &fb->bc.instrs[fb->bc.instr_at_unit[start]];
     if (in->opcode != LOAD_ATTR && in->opcode != STORE_ATTR && in->opcode != LOAD_METHOD)
         return 0;
-    const OdUnit *u = fb->tier1;
-    const OdAttrSite *site = u && u->cache_at_unit && in->index < u->ncodeunits
-                             && u->cache_at_unit[in->index] >= 0
-                             ? (const OdAttrSite *)((const char *)u->caches + u->cache_at_unit[in->index])
-                             : NULL;
+    const OdAttrSite *site = tier1_site(fb, in);
     if (site && (site->cache[0].type || site->more)) {
         /* `more` set (even copied from an older unit): a second receiver type came */
         if (!site->cache[0].type || site->more || site->cache[0].type_version == 0)
@@ -188,11 +193,7 @@ OdAttrWhy od_feedback_attr_why(const OdFeedback *fb, int start, int is_load_attr
     if (start < 0 || start >= fb->bc.ncodeunits || fb->bc.instr_at_unit[start] < 0)
         return OD_ATTR_WHY_OTHER;
     const OdInstr *in = &fb->bc.instrs[fb->bc.instr_at_unit[start]];
-    const OdUnit *u = fb->tier1;
-    const OdAttrSite *site = u && u->cache_at_unit && in->index < u->ncodeunits
-                             && u->cache_at_unit[in->index] >= 0
-                             ? (const OdAttrSite *)((const char *)u->caches + u->cache_at_unit[in->index])
-                             : NULL;
+    const OdAttrSite *site = tier1_site(fb, in);
     if (site && (site->cache[0].type || site->more)) {
         if (site->more)
             return OD_ATTR_WHY_POLYMORPHIC;
