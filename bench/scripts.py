@@ -323,6 +323,12 @@ def simulate_caches(python: str, prog: Program, side: Side, scratch: Path,
     return counts
 
 
+def paired_ratio(stock_s: list[float], jit_s: list[float]) -> float:
+    """Median over rounds of stock / jit, each round's two runs taken together: on a host
+    whose speed changes between seconds (docs/performance.md), adjacent runs share it."""
+    return statistics.median(a / b for a, b in zip(stock_s, jit_s))
+
+
 def geomean(values: list[float]) -> float | None:
     return math.exp(sum(map(math.log, values)) / len(values)) if values else None
 
@@ -389,11 +395,12 @@ def render(results: dict[str, Any]) -> str:
 
     head = ["program", "stock ms", "stock RSS MiB"]
     for s in jit_sides:
-        head += [f"{s} ms", "ratio", f"{s} RSS MiB", "funcs", "compile ms", "code KiB",
-                 "native"]
+        head += [f"{s} ms", "ratio", "paired", f"{s} RSS MiB", "funcs", "compile ms",
+                 "code KiB", "native"]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("| --- |" + " ---: |" * (len(head) - 1))
     ratios = {s: [] for s in jit_sides}
+    pairs: dict[str, list[float]] = {s: [] for s in jit_sides}
     for name, row in rows.items():
         if "error" in row:
             lines.append(f"| {name} | FAILED: {row['error']} |")
@@ -405,9 +412,11 @@ def render(results: dict[str, Any]) -> str:
             j = row[s]
             ratio = st["median_wall_s"] / j["median_wall_s"]
             ratios[s].append(ratio)
+            pair = paired_ratio(st["wall_s"], j["wall_s"])
+            pairs[s].append(pair)
             stats = (row.get("stats") or {}).get(s) or {}
             share = stats.get("native_share")
-            cells += [f"{j['median_wall_s'] * 1e3:.0f}", f"{ratio:.2f}x",
+            cells += [f"{j['median_wall_s'] * 1e3:.0f}", f"{ratio:.2f}x", f"{pair:.2f}x",
                       f"{j['median_maxrss_kib'] / 1024:.1f}",
                       str(stats.get("functions_compiled", "")),
                       f"{stats['compile_time_ns'] / 1e6:.1f}" if stats.get("compile_time_ns")
@@ -420,11 +429,14 @@ def render(results: dict[str, Any]) -> str:
     for s in jit_sides:
         g = geomean(ratios[s])
         low = min(ratios[s]) if ratios[s] else None
-        cells += ["", f"{g:.3f}x" if g else "", f"min {low:.2f}x" if low else "", "", "", "",
-                  ""]
+        gp = geomean(pairs[s])
+        cells += ["", f"{g:.3f}x" if g else "", f"{gp:.3f}x" if gp else "",
+                  f"min {low:.2f}x" if low else "", "", "", "", ""]
     lines.append("| " + " | ".join(cells) + " |")
     lines.append(f"\n(median of {results['runs']} whole processes per side, wall time; "
-                 "ratio = stock / jit, above 1: the JIT is faster; RSS = median max RSS; "
+                 "ratio = stock / jit, above 1: the JIT is faster; paired = median over rounds "
+                 "of stock / jit within a round (the two runs of a round are adjacent, so a "
+                 "change of the host's speed between rounds cancels); RSS = median max RSS; "
                  "funcs, compile, code, native: overdrive.stats() of the checking run)")
     return "\n".join(lines)
 
