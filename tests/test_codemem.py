@@ -296,3 +296,53 @@ def test_large_compile_scratch_is_mapped_and_given_back():
     assert after.arena - before.arena <= tables + (256 << 10)
     assert after.hblkhd <= before.hblkhd + (256 << 10)      # no malloc mapping kept either
     assert s1["code_bytes"] > s0["code_bytes"]
+
+
+def _big_function(tail: str):
+    """A function whose machine code is beyond 64 KiB, with `tail` at its end."""
+    body = "".join(f"    s = s + a[{i % 7}] * {i} - b\n" for i in range(1200))
+    ns = {}
+    exec(f"def big(a, b):\n    s = 0\n{body}{tail}", ns)
+    return ns["big"]
+
+
+def _table_bytes(fn):
+    unit = _overdrive._unit_memory(fn.__code__)
+    return unit["native_at_unit"], unit["cache_at_unit"]
+
+
+@tier1_only
+def test_offset_tables_are_16_bits_unless_an_offset_needs_more():
+    # runtime/unit.h OdUnitTable: a unit's native-offset and site-offset tables (one entry
+    # per code unit) take 2 bytes an entry while every offset fits, 4 otherwise; the
+    # entries beyond 64 KiB (an exception handler, a generator's resume point at the end of
+    # a large function) must still be found.
+    def small(o):
+        return o.real + 1
+    assert overdrive.compile(small)
+    entries = len(small.__code__.co_code) // 2 + 1
+    assert _table_bytes(small) == (2 * entries, 2 * entries)
+
+    handler = _big_function("    try:\n        a[99]\n    except IndexError:\n"
+                            "        s = -s\n    return s\n")
+    gen = _big_function("    yield s\n    yield s + 1\n")
+    a = list(range(7))
+    expected = (handler(a, 3), list(gen(a, 3)))
+    for fn in (handler, gen):
+        assert overdrive.compile(fn)
+        assert overdrive.info(fn)["code_size"] > 1 << 16
+        entries = len(fn.__code__.co_code) // 2 + 1
+        assert _table_bytes(fn)[0] == 4 * entries      # native offsets beyond 16 bits
+    overdrive.enable(threshold=0)
+    try:
+        handler(a, 3), list(gen(a, 3))                 # each first run: the WARMUP exit
+        resumes = overdrive.stats()["interpreted_by_reason"].get("GENERATOR_RESUME", 0)
+        got = (handler(a, 3), list(gen(a, 3)))
+        resumes_after = overdrive.stats()["interpreted_by_reason"].get("GENERATOR_RESUME", 0)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert overdrive.info(handler)["exceptions_handled_natively"] >= 1
+    assert resumes_after == resumes                    # both resumes found native code
+    for fn in (handler, gen):
+        assert set(overdrive.info(fn)["exits"]) <= {"WARMUP"}

@@ -216,7 +216,7 @@ static PyObject *call_cache(const OdCallSite *s, TypeIndex *ix)
 }
 
 /* What the site of a (base) opcode holds. The record types follow tier1's site layout:
- * one record per instruction that has a site, at caches + cache_at_unit[index]. */
+ * one record per instruction that has a site, at od_unit_site(u, index). */
 static PyObject *cache_of(int opcode, const void *site, PyFunctionObject *func, TypeIndex *ix)
 {
     switch (opcode) {
@@ -240,8 +240,7 @@ static PyObject *instr_entry(const OdInstr *in, const OdUnit *u, PyFunctionObjec
 {
     const char *base = u->mem;
     void *native = in->start < u->ncodeunits ? od_unit_native_at(u, in->start) : NULL;
-    int off = u->cache_at_unit && in->index <= u->ncodeunits ? u->cache_at_unit[in->index] : -1;
-    const void *site = off >= 0 ? (const char *)u->caches + off : NULL;
+    const void *site = od_unit_site(u, in->index);
     PyObject *d = PyDict_New();
     if (!d || put(d, "offset", PyLong_FromLong(2L * in->start)) < 0
         || put(d, "op_offset", PyLong_FromLong(2L * in->index)) < 0

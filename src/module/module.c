@@ -410,14 +410,14 @@ static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
     for (OdUnit *u = st->unit; u; u = u->retired) {
         if (u != st->unit)
             retired += sizeof *u + u->cache_bytes + u->mem_reserved
-                       + (u->native_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(uint32_t) : 0)
-                       + (u->cache_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(int) : 0)
+                       + od_unit_table_bytes(&u->native_at_unit, u->ncodeunits)
+                       + od_unit_table_bytes(&u->site_at_unit, u->ncodeunits)
                        + (size_t)u->nexc * sizeof(OdExcEntry);
         units++;
         blocks += od_rt_attr_blocks_in(u->caches, u->cache_bytes);
         unit += sizeof *u;
-        addr += u->native_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(uint32_t) : 0;
-        cache_at += u->cache_at_unit ? ((size_t)u->ncodeunits + 1) * sizeof(int) : 0;
+        addr += od_unit_table_bytes(&u->native_at_unit, u->ncodeunits);
+        cache_at += od_unit_table_bytes(&u->site_at_unit, u->ncodeunits);
         sites += u->cache_bytes;
         exc += (size_t)u->nexc * sizeof(OdExcEntry);
         code += u->mem_reserved;

@@ -114,6 +114,47 @@ typedef struct {
     uint32_t calls, py_calls;
 } OdCallCache;
 
+/* A table with an entry per code unit (0 .. ncodeunits): a value, or 0 for "nothing
+ * starts here". 16 bits per entry when every value of the table fits, 32 otherwise. Most
+ * entries are 0 (the inline-cache units between instructions), and at 4 bytes each the
+ * unit's two tables were two fifths of what it mallocs besides its sites. */
+typedef struct {
+    void *entries;                /* uint16_t[] or uint32_t[]; NULL: no table */
+    int wide;
+} OdUnitTable;
+
+/* All entries 0, wide enough for values up to `max_value`. -1 when out of memory. */
+static inline int od_unit_table_init(OdUnitTable *t, int ncodeunits, uint32_t max_value)
+{
+    t->wide = max_value > UINT16_MAX;
+    t->entries = calloc((size_t)ncodeunits + 1, t->wide ? sizeof(uint32_t) : sizeof(uint16_t));
+    return t->entries ? 0 : -1;
+}
+
+static inline void od_unit_table_set(OdUnitTable *t, int i, uint32_t value)
+{
+    if (t->wide)
+        ((uint32_t *)t->entries)[i] = value;
+    else
+        ((uint16_t *)t->entries)[i] = (uint16_t)value;
+}
+
+static inline uint32_t od_unit_table_get(const OdUnitTable *t, int i)
+{
+    return t->wide ? ((const uint32_t *)t->entries)[i] : ((const uint16_t *)t->entries)[i];
+}
+
+static inline size_t od_unit_table_bytes(const OdUnitTable *t, int ncodeunits)
+{
+    return t->entries ? ((size_t)ncodeunits + 1) * (t->wide ? 4 : 2) : 0;
+}
+
+static inline void od_unit_table_free(OdUnitTable *t)
+{
+    free(t->entries);
+    t->entries = NULL;
+}
+
 typedef struct OdUnit OdUnit;
 /* `resume_at` is NULL for a fresh frame, or the native address of the instruction a
  * suspended generator frame continues at. */
@@ -128,16 +169,17 @@ struct OdUnit {
     int tier;
     int ninstrs;
     /* Native code per instruction start: code unit index -> offset from `mem`, 0 if no
-     * instruction's code starts there (offset 0 is the prologue). 4 bytes, not a pointer:
-     * these tables are a fifth of what the JIT mallocs. Read through od_unit_native_at. */
-    uint32_t *native_at_unit;
+     * instruction's code starts there (offset 0 is the prologue). Read through
+     * od_unit_native_at. */
+    OdUnitTable native_at_unit;
     int ncodeunits;
     int nexc;
     OdExcEntry *exc;
-    /* Caches, indexed by instruction unit via cache_at_unit (or -1). */
+    /* Sites (inline caches): code unit index of an instruction -> its site's offset in
+     * `caches` plus one, 0 if it has none. Read through od_unit_site. */
     void *caches;
     size_t cache_bytes;
-    int *cache_at_unit;
+    OdUnitTable site_at_unit;
     /* The unit this one replaced (recompiled with its feedback): frames may still run its
      * code, so it lives as long as this one. */
     struct OdUnit *retired;
@@ -177,9 +219,19 @@ struct OdUnit {
 /* Native address of the instruction starting at code unit `i` of u's code, or NULL. */
 static inline void *od_unit_native_at(const OdUnit *u, int i)
 {
-    if (i < 0 || i > u->ncodeunits || !u->native_at_unit || !u->native_at_unit[i])
+    if (i < 0 || i > u->ncodeunits || !u->native_at_unit.entries)
         return NULL;
-    return (char *)u->mem + u->native_at_unit[i];
+    uint32_t off = od_unit_table_get(&u->native_at_unit, i);
+    return off ? (char *)u->mem + off : NULL;
+}
+
+/* The site of the instruction whose opcode is at code unit `i` of u's code, or NULL. */
+static inline void *od_unit_site(const OdUnit *u, int i)
+{
+    if (i < 0 || i > u->ncodeunits || !u->site_at_unit.entries)
+        return NULL;
+    uint32_t off = od_unit_table_get(&u->site_at_unit, i);
+    return off ? (char *)u->caches + off - 1 : NULL;
 }
 
 #endif /* OD_RUNTIME_UNIT_H */

@@ -35,8 +35,7 @@ static void *site_arg_rt(PyCodeObject *co, OdUnit *u, int op, int index, int opa
     switch (op) {
     case LOAD_GLOBAL: case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR: case LOAD_METHOD:
     case CALL: case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: case FOR_ITER: {
-        int off = u->cache_at_unit[index];
-        return off >= 0 ? (char *)u->caches + off : NULL;
+        return od_unit_site(u, index);
     }
     case LOAD_NAME: case STORE_NAME: case DELETE_NAME: case STORE_GLOBAL:
     case DELETE_GLOBAL: case IMPORT_NAME: case IMPORT_FROM:

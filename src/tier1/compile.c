@@ -820,19 +820,17 @@ void od_unit_release_code(OdUnit *u)
 {
     if (u->mem)
         od_codemem_release(u->mem, u->mem_reserved);
-    free(u->native_at_unit);
+    od_unit_table_free(&u->native_at_unit);
     free(u->exc);
     od_rt_attr_sites_release(u->caches, u->cache_bytes);
     free(u->caches);
-    free(u->cache_at_unit);
+    od_unit_table_free(&u->site_at_unit);
     u->mem = NULL;
     u->entry = NULL;
     u->mem_reserved = u->cache_bytes = 0;
-    u->native_at_unit = NULL;
     u->exc = NULL;
     u->nexc = 0;
     u->caches = NULL;
-    u->cache_at_unit = NULL;
 }
 
 void od_unit_free(OdUnit *u)
@@ -851,7 +849,7 @@ static void compiler_free(Compiler *c)
     od_scratch_free(c->label_of);
     od_scratch_free(c->stubs);
     free(c->sites);
-    free(c->cache_at_unit);
+    od_scratch_free(c->cache_at_unit);
     free(c->always_bound);
     free(c->deferred);
 }
@@ -960,7 +958,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     if (!compact)
         stub_memo_begin(&c);
     c.label_of = od_scratch_realloc(NULL, ((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
-    c.cache_at_unit = malloc(((size_t)c.bc.ncodeunits + 1) * sizeof(int));
+    c.cache_at_unit = od_scratch_realloc(NULL, ((size_t)c.bc.ncodeunits + 1) * sizeof(int));
     if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0 || find_deferred(&c) < 0)
         goto fail;
     size_t nbytes = 0;
@@ -1062,8 +1060,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->osr_counter = c.osr ? od_tier1_osr_backedges : 0;
     u->ninstrs = c.bc.ninstrs;
     u->ncodeunits = c.bc.ncodeunits;
-    u->native_at_unit = calloc((size_t)c.bc.ncodeunits + 1, sizeof(uint32_t));
-    if (!u->native_at_unit)
+    if (od_unit_table_init(&u->native_at_unit, c.bc.ncodeunits, (uint32_t)c.a.len) < 0
+        || od_unit_table_init(&u->site_at_unit, c.bc.ncodeunits, (uint32_t)c.nsite_bytes) < 0)
         goto fail;
     u->mem = od_codemem_install(c.a.buf, c.a.len, &u->mem_reserved);
     if (!u->mem) {
@@ -1076,7 +1074,11 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         u->direct_entry = (char *)u->mem + od_label_offset(&c.a, c.direct_entry);
     for (int i = 0; i < c.bc.ninstrs; i++)
         if (c.bc.instrs[i].depth >= 0)
-            u->native_at_unit[c.bc.instrs[i].start] = (uint32_t)od_label_offset(&c.a, c.label_of[i]);
+            od_unit_table_set(&u->native_at_unit, c.bc.instrs[i].start,
+                              (uint32_t)od_label_offset(&c.a, c.label_of[i]));
+    for (int i = 0; i <= c.bc.ncodeunits; i++)
+        if (c.cache_at_unit[i] >= 0)
+            od_unit_table_set(&u->site_at_unit, i, (uint32_t)c.cache_at_unit[i] + 1);
     u->nexc = c.bc.nexc;
     u->exc = c.bc.exc;        /* ownership moves to the unit */
     c.bc.exc = NULL;
@@ -1089,8 +1091,6 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->cold_sites = c.ncold;
     u->single_kind_sites = c.nsingle_kind;
     c.sites = NULL;
-    u->cache_at_unit = c.cache_at_unit;
-    c.cache_at_unit = NULL;
     compiler_free(&c);
     od_rt_unit_set_direct(u, co);
     u->compile_ns = now_ns() - t0;

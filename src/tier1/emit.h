@@ -109,7 +109,8 @@ typedef struct Compiler {
     int nstubs, capstubs;
     char *sites;                /* per-site caches, one block */
     size_t nsite_bytes;
-    int *cache_at_unit;
+    int *cache_at_unit;         /* code unit -> offset in `sites`, or -1 (the unit keeps it
+                                 * as its narrower site_at_unit) */
     PyObject *kwnames;          /* from the KW_NAMES just before a CALL */
     unsigned char *always_bound; /* per local: an argument nothing deletes (never NULL) */
     int feedback;               /* sites hold what a previous unit's runs recorded */

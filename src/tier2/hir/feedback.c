@@ -21,10 +21,8 @@ void od_feedback_free(OdFeedback *fb) { od_bytecode_free(&fb->bc); }
  * or NULL when there is no tier-1 unit or the instruction has no site. */
 static const void *tier1_site(const OdFeedback *fb, const OdInstr *in)
 {
-    const OdUnit *u = fb->tier1;
-    if (!u || !u->cache_at_unit || in->index >= u->ncodeunits || u->cache_at_unit[in->index] < 0)
-        return NULL;
-    return (const char *)u->caches + u->cache_at_unit[in->index];
+    return fb->tier1 && in->index < fb->tier1->ncodeunits ? od_unit_site(fb->tier1, in->index)
+                                                           : NULL;
 }
 
 static PyTypeObject *specialized_class(int opcode)
