@@ -79,6 +79,17 @@ static PyObject *stdlib_prefix;  /* sys._stdlib_dir + "/", or NULL */
  * 1.9 MB of the 3.3 MB of code in regex_compile's worker). */
 #define OD_RENT_CODE_UNITS 1024
 
+/* Loop code of OD_RENT_CODE_UNITS or more pays this many times its expected compile time
+ * before it is compiled. In code that large a smaller share is hot, so compiled code gives
+ * back less of the time it cost: regex_v8's block functions (1.5-17.8 thousand code units,
+ * each a loop of calls into re, run once per iteration) executed as many instructions
+ * compiled as interpreted (whole process, callgrind, 10 iterations: 3,186M compiled at a
+ * rent of 1, 3,182M never compiled) and held 1.3 MB of its 2 MB of code; at 4, 40
+ * iterations compile none of them (0.63 MB of code) and the short programs of
+ * bench/scripts execute the same instructions within 0.2% (docs/performance.md, "Seventh
+ * session"). The threshold still bounds the wait: the (N+1)-th entry compiles. */
+#define OD_LARGE_RENT_FACTOR 4
+
 /* Whether code with a loop is rented rather than compiled at its first entry: code of the
  * standard library (frozen, or under sys._stdlib_dir but not in a site-packages or
  * dist-packages folder there), or of at least OD_RENT_CODE_UNITS code units. */
@@ -125,6 +136,21 @@ static uint64_t expected_compile_ns(PyCodeObject *co)
     return per_unit * (uint64_t)Py_SIZE(co);
 }
 
+/* What rented code must pay (interpreted nanoseconds) before it is compiled. */
+static uint64_t rent_due_ns(PyCodeObject *co)
+{
+    uint64_t due = expected_compile_ns(co);
+    return Py_SIZE(co) >= OD_RENT_CODE_UNITS ? due * OD_LARGE_RENT_FACTOR : due;
+}
+
+void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t *due_ns)
+{
+    int renting = !st->unit && !st->failed && od_config.threshold > 1
+                  && has_loop(co, st) && rented(co, st);
+    *paid_ns = renting ? st->interpreted_ns : 0;
+    *due_ns = renting ? rent_due_ns(co) : 0;
+}
+
 static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
 {
     if (st->entries > (uint64_t)od_config.threshold)
@@ -135,7 +161,7 @@ static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
         return 1;
     if (!rented(co, st))
         return 1;
-    return st->interpreted_ns >= expected_compile_ns(co);
+    return st->interpreted_ns >= rent_due_ns(co);
 }
 
 /* Rent is the timed frame's own time: the frames it calls (entered through the hook while

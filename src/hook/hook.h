@@ -93,6 +93,11 @@ extern OdConfig od_config;
  * reset by reset_stats(). */
 extern uint64_t od_policy_compile_ns, od_policy_compiled_units;
 
+/* Loop code the policy rents (hook/hook.c) and has not compiled yet: the time its
+ * interpreted entries have paid and what it must pay before it is compiled; both 0 for
+ * code that is not being rented (info(): rent_paid_ns, rent_due_ns). */
+void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t *due_ns);
+
 int od_hook_init(void);                  /* once, at module import: co_extra index */
 int od_hook_install(void);
 int od_hook_uninstall(void);

@@ -181,11 +181,17 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
     if (!d)
         return NULL;
     const char *why = NULL;
+    uint64_t rent_paid = 0, rent_due = 0;
+    if (st)
+        od_hook_rent(co, st, &rent_paid, &rent_due);
     if (!u) {
         if (st && st->why_not)
             why = st->why_not;
         else if (!st)
             why = "never executed with the JIT enabled";
+        else if (rent_due)
+            why = "loop code being rented: compiled once its interpreted time reaches "
+                  "rent_due_ns (or at the threshold's next entry)";
         else
             why = "not called often enough yet (see config threshold)";
     }
@@ -202,6 +208,8 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
         || set_str(d, "why_not", why) < 0
         || set_u64(d, "entries", (st ? st->entries : 0) + (u ? u->direct_entries : 0)) < 0
         || set_u64(d, "interpreted_entries", st ? st->interpreted : 0) < 0
+        || set_u64(d, "rent_paid_ns", rent_paid) < 0
+        || set_u64(d, "rent_due_ns", rent_due) < 0
         || set_u64(d, "native_entries", u ? u->native_entries : 0) < 0
         || set_u64(d, "code_size", u ? u->code_size : 0) < 0
         || set_u64(d, "compile_ns", u ? u->compile_ns : 0) < 0
