@@ -6,8 +6,8 @@ first entry and the rest at the second; threshold N > 1 (the default, 200) code 
 loop at its (N+1)-th entry, code with a loop outside the standard library at its first
 entry, and standard-library code with a loop once its interpreted entries took as long as
 compiling it is expected to (at the latest at the (N+1)-th entry); so is any loop code of
-at least 1024 code units (hook.c OD_RENT_CODE_UNITS), which pays four times that
-(OD_LARGE_RENT_FACTOR). info() shows the rent paid and due (rent_paid_ns, rent_due_ns)."""
+at least 1024 code units (hook.c OD_RENT_CODE_UNITS). info() shows the rent paid and due
+(rent_paid_ns, rent_due_ns)."""
 from __future__ import annotations
 
 import os
@@ -123,31 +123,31 @@ def test_large_program_loops_are_rented():
     assert overdrive.info(large)["interpreted_entries"] == 4
 
 
-def test_large_loops_pay_four_times_the_rent():
-    # hook.c OD_LARGE_RENT_FACTOR: loop code of 1024 code units or more is compiled once
-    # its interpreted time reaches 4 times its expected compile time (size times the mean
-    # compile time per code unit so far), smaller rented loop code at once that time.
+def test_info_shows_the_rent_paid_and_due():
+    # Rented loop code (the standard library's, or of 1024 code units or more) shows what
+    # its interpreted entries paid and what it owes: its size times the mean compile time
+    # per code unit so far; once paid, it is compiled at its next entry.
     small = fresh(os.path.join(sys._stdlib_dir, "policy_fake.py"))["with_loop"]
     namespace: dict = {}
-    exec(compile(_large_loop(100), os.path.join(sys._stdlib_dir, "policy_fake2.py"), "exec"),
-         namespace)
+    exec(compile(_large_loop(100), "/home/user/app.py", "exec"), namespace)
     large = namespace["large"]
+    program = fresh("/home/user/app2.py")["with_loop"]
     overdrive.enable(threshold=1000)
     small(1)
     large(1)
-    overdrive.disable()              # nothing compiles between the two readings below
+    overdrive.disable()              # nothing compiles between the readings below
     small_info, large_info = overdrive.info(small), overdrive.info(large)
     assert not small_info["compiled"] and not large_info["compiled"]
-    assert "rented" in large_info["why_not"]
+    assert "rented" in large_info["why_not"] and "rented" in small_info["why_not"]
     assert 0 < small_info["rent_paid_ns"] < small_info["rent_due_ns"]
     assert 0 < large_info["rent_paid_ns"] < large_info["rent_due_ns"]
     units = {fn: len(fn.__code__.co_code) // 2 for fn in (small, large)}
     assert units[small] < 1024 <= units[large]
-    per_unit_small = small_info["rent_due_ns"] / units[small]
-    per_unit_large = large_info["rent_due_ns"] / units[large]
-    assert per_unit_large == pytest.approx(4 * per_unit_small, rel=1e-9)
-    # Paid, it is compiled at its next entry, and no longer rented.
+    assert (small_info["rent_due_ns"] / units[small]
+            == pytest.approx(large_info["rent_due_ns"] / units[large], rel=1e-9))
     overdrive.enable(threshold=1000)
+    program(1)                       # program code below the rent size: not rented
+    assert overdrive.info(program)["rent_due_ns"] == 0 and compiled(program)
     while overdrive.info(large)["rent_paid_ns"] < overdrive.info(large)["rent_due_ns"]:
         large(2_000)
     large(1)

@@ -76,19 +76,12 @@ static PyObject *stdlib_prefix;  /* sys._stdlib_dir + "/", or NULL */
  * and such functions are mostly run a few times (generated code, long setup routines:
  * regex_v8's block functions, 1.5-17.8 thousand code units, each one loop of 1-6,511
  * iterations around calls into re, compiled in full at their first and often only call:
- * 1.9 MB of the 3.3 MB of code in regex_compile's worker). */
+ * 1.9 MB of the 3.3 MB of code in regex_compile's worker). What the rent does not see:
+ * a frame's own time includes the C functions it calls, which compiled code makes no
+ * faster, so regex_v8's blocks still pay within 1-32 calls (a rent of 4 times the compile
+ * time changed nothing), and compiled they execute as many instructions as interpreted
+ * (docs/performance.md, "Seventh session"). */
 #define OD_RENT_CODE_UNITS 1024
-
-/* Loop code of OD_RENT_CODE_UNITS or more pays this many times its expected compile time
- * before it is compiled. In code that large a smaller share is hot, so compiled code gives
- * back less of the time it cost: regex_v8's block functions (1.5-17.8 thousand code units,
- * each a loop of calls into re, run once per iteration) executed as many instructions
- * compiled as interpreted (whole process, callgrind, 10 iterations: 3,186M compiled at a
- * rent of 1, 3,182M never compiled) and held 1.3 MB of its 2 MB of code; at 4, 40
- * iterations compile none of them (0.63 MB of code) and the short programs of
- * bench/scripts execute the same instructions within 0.2% (docs/performance.md, "Seventh
- * session"). The threshold still bounds the wait: the (N+1)-th entry compiles. */
-#define OD_LARGE_RENT_FACTOR 4
 
 /* Whether code with a loop is rented rather than compiled at its first entry: code of the
  * standard library (frozen, or under sys._stdlib_dir but not in a site-packages or
@@ -136,11 +129,11 @@ static uint64_t expected_compile_ns(PyCodeObject *co)
     return per_unit * (uint64_t)Py_SIZE(co);
 }
 
-/* What rented code must pay (interpreted nanoseconds) before it is compiled. */
+/* What rented code must pay (interpreted nanoseconds of its own frames, C functions they
+ * call included) before it is compiled. */
 static uint64_t rent_due_ns(PyCodeObject *co)
 {
-    uint64_t due = expected_compile_ns(co);
-    return Py_SIZE(co) >= OD_RENT_CODE_UNITS ? due * OD_LARGE_RENT_FACTOR : due;
+    return expected_compile_ns(co);
 }
 
 void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t *due_ns)
