@@ -535,6 +535,42 @@ def test_perf_map_off_by_default_and_late_switch_lists_earlier_code(tmp_path):
     assert [(e.start, e.size) for e in mine] == [(child["address"], child["size"])]
 
 
+THUNK_CHILD = """
+    import json, os, overdrive
+    if os.path.lexists(f"/tmp/perf-{os.getpid()}.map"):
+        os.remove(f"/tmp/perf-{os.getpid()}.map")
+
+    def leaf(a, b):
+        return a + b
+
+    def caller(n):
+        s = 0
+        for i in range(n):
+            s = leaf(s, i)
+        return s
+
+    overdrive.enable(threshold=0)
+    caller(50)
+    overdrive.disable()
+    print(json.dumps({"pid": os.getpid(), "direct": overdrive.stats()["calls_direct"]}))
+"""
+
+
+@tier1_only_because("tier 1's direct-call thunk")
+def test_perf_map_names_the_shared_call_thunk(tmp_path):
+    # Code that is no unit's (asm/codemem.h od_codemem_name) is in the map under its name,
+    # once, apart from the units' entries.
+    r = _run_child(tmp_path, THUNK_CHILD, {"OVERDRIVE_PERF_MAP": "1"})
+    assert r.returncode == 0, r.stderr
+    child = json.loads(r.stdout)
+    assert child["direct"] > 0                      # the thunk made the calls
+    entries = _take_map(child["pid"])
+    thunks = [e for e in entries if e.name == "overdrive::tier1_direct_call_thunk"]
+    assert len(thunks) == 1 and thunks[0].size > 100, entries
+    units = [e for e in entries if e.name.startswith("py::")]
+    assert units and not any(thunks[0].start in e or e.start in thunks[0] for e in units)
+
+
 def test_perf_map_of_forked_worker_is_its_own(tmp_path):
     forking = """
         import json, os, overdrive

@@ -138,6 +138,33 @@ static long find_run(const Region *r, size_t n)
     return -1;
 }
 
+static struct {
+    const void *start;
+    size_t size;
+    const char *name;
+} named[OD_CODEMEM_NAMED_MAX];
+static int nnamed;
+
+void od_codemem_name(const void *start, size_t size, const char *name)
+{
+    if (start && nnamed < OD_CODEMEM_NAMED_MAX) {
+        named[nnamed].start = start;
+        named[nnamed].size = size;
+        named[nnamed].name = name;
+        nnamed++;
+    }
+}
+
+int od_codemem_named(int i, const void **start, size_t *size, const char **name)
+{
+    if (i < 0 || i >= nnamed)
+        return 0;
+    *start = named[i].start;
+    *size = named[i].size;
+    *name = named[i].name;
+    return 1;
+}
+
 void *od_codemem_install(const void *code, size_t len, size_t *reserved)
 {
     if (init() < 0 || len == 0)

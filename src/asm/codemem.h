@@ -37,6 +37,14 @@
  * reserved: len rounded up to the granule; the bytes past `len` are int3, and so is every
  * byte of a page that held no code before. */
 void *od_codemem_install(const void *code, size_t len, size_t *reserved);
+/* Code that belongs to no unit (the thunks every unit calls) under a name, for profilers:
+ * od_codemem_name() remembers [start, start + size) as `name` (a string that lives as long
+ * as the process), od_codemem_named() gives the i-th one remembered (0 when there is no
+ * i-th: at most OD_CODEMEM_NAMED_MAX are kept). hook/events.c writes them to perf maps. */
+#define OD_CODEMEM_NAMED_MAX 8
+void od_codemem_name(const void *start, size_t size, const char *name);
+int od_codemem_named(int i, const void **start, size_t *size, const char **name);
+
 /* Give back what od_codemem_install returned (`reserved` as it reported). */
 void od_codemem_release(void *code, size_t reserved);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../asm/codemem.h"
 #include "../bytecode/decode.h"
 
 unsigned od_event_mask;
@@ -14,6 +15,7 @@ unsigned od_event_mask;
 static int log_fd = -1;        /* our duplicate of the descriptor the log goes to */
 static int perf_fd = -1;       /* /tmp/perf-<perf_pid>.map, opened on first use */
 static pid_t perf_pid;
+static int named_written;      /* od_codemem_named() entries in this process's map */
 
 static const char *const exit_descriptions[] = {
 #define OD_EXIT_DESC(name, desc) desc,
@@ -106,7 +108,23 @@ static int perf_map_fd(void)
     snprintf(path, sizeof path, "/tmp/perf-%ld.map", (long)pid);
     perf_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     perf_pid = pid;
+    named_written = 0;
     return perf_fd;
+}
+
+/* The named code that is no unit's (asm/codemem.h od_codemem_name: the call thunks),
+ * each once per map, before the unit lines that call it. */
+static void perf_map_write_named(int fd)
+{
+    const void *start;
+    size_t size;
+    const char *name;
+    for (; od_codemem_named(named_written, &start, &size, &name); named_written++) {
+        char line[256];
+        int n = snprintf(line, sizeof line, "%lx %zx %s\n", (unsigned long)(uintptr_t)start,
+                         size, name);
+        write_line(fd, line, clamp_line(line, sizeof line, n));
+    }
 }
 
 static int perf_map_write(PyCodeObject *co, const OdUnit *u)
@@ -114,6 +132,7 @@ static int perf_map_write(PyCodeObject *co, const OdUnit *u)
     int fd = perf_map_fd();
     if (fd < 0)
         return -1;
+    perf_map_write_named(fd);
     char line[1024];
     int n = snprintf(line, sizeof line, "%lx %zx py::%s:%s:%d\n", (unsigned long)(uintptr_t)u->mem,
                      u->code_size, text_of(co->co_qualname), text_of(co->co_filename),

@@ -445,8 +445,10 @@ void *od_tier1_direct_thunk(void)
     size_t reserved;
     od_asm_init(&a);
     emit_thunk(&a);
-    if (od_asm_finish(&a) == 0)
+    if (od_asm_finish(&a) == 0) {
         thunk_addr = od_codemem_install(a.buf, a.len, &reserved);
+        od_codemem_name(thunk_addr, a.len, "overdrive::tier1_direct_call_thunk");
+    }
     od_asm_free(&a);
     thunk_failed = thunk_addr == NULL;
     return thunk_addr;

@@ -386,6 +386,7 @@ static void build(void)
     emit_abs_jump(&a, (const void *)od_t2_call_method);
     if (!a.failed && od_asm_finish(&a) == 0) {
         char *mem = od_codemem_install(a.buf, a.len, &reserved);
+        od_codemem_name(mem, a.len, "overdrive::tier2_call_thunks");
         if (mem) {
             thunks[0] = mem + od_label_offset(&a, entry[0]);
             thunks[1] = mem + od_label_offset(&a, entry[1]);
