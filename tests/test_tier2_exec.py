@@ -160,6 +160,24 @@ def test_int_floor_division_and_modulo_round_as_python_does():
     assert info["tier2"]["exits"].get("INT_DIV", 0) >= 1, info["tier2"]
 
 
+def test_results_of_unboxed_arithmetic_need_no_feedback_of_their_own():
+    """`//` and int `/` have no specialized form in the interpreter, so no feedback names
+    their operands; when an operand is the box of an earlier unboxed operation (spectral
+    norm's `1.0 / ((i + j) * (i + j + 1) // 2 + i + 1)`) it is an int64 or a double all the
+    same: the whole expression stays unboxed, with the interpreter's results and its
+    ZeroDivisionError (an exit) on the edge cases."""
+    overdrive.disable()
+    for k in range(40):
+        spectral_a(k, k + 1)                # the interpreter's feedback: + and * of ints
+    after = dict(_overdrive._tier2_hir(spectral_a.__code__, None))["dce"]
+    assert "BinaryOp" not in after, after
+    assert "IntFloorDiv" in after and "FloatDiv" in after and "IntToFloat" in after, after
+    info = run_t2(spectral_a, (1, 2), (0, 0), (100, 3), (-1, 0), (-3, -4), (2**20, 2**21),
+                  (2**30, 2**30), (-2, 1), (2**31, 2**31), (2**62, 1))
+    assert info["tier2"]["exits"].get("FLOAT_ZERO_DIV", 0) >= 1, info["tier2"]   # (-1, 0)
+    assert info["tier2"]["exits"].get("INT_OVERFLOW", 0) >= 1, info["tier2"]     # 2**31
+
+
 def accumulate(xs):
     total = 0
     for x in xs:

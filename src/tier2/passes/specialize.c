@@ -36,6 +36,14 @@ typedef struct {
 
 static int static_kind(const OdHirInstr *v)
 {
+    /* A box made by an earlier rewrite: its type is Long (an int64 may need three digits),
+     * but unbox() takes its operand back without a guard, so `(a + b) // 2` and
+     * `1.0 / (n + 1)` after an unboxed `+` need no feedback of their own (the interpreter
+     * specializes neither `//` nor int `/`). */
+    if (v->op == OD_HOP_BoxInt)
+        return K_INT;
+    if (v->op == OD_HOP_BoxFloat)
+        return K_FLOAT;
     if (v->type.bits == OD_TB(SmallInt))
         return K_INT;
     if (v->type.bits == OD_TB(Float))
