@@ -178,6 +178,45 @@ def test_results_of_unboxed_arithmetic_need_no_feedback_of_their_own():
     assert info["tier2"]["exits"].get("INT_OVERFLOW", 0) >= 1, info["tier2"]     # 2**31
 
 
+def int_ratios(n, d):
+    t = 0.0
+    for i in range(-n, n):
+        t += (i * 3 + 1) / d            # int / int: a float
+        t += i / (n + 1)
+    return t
+
+
+def ratio(a, b):
+    return (a + 0) / (b + 0)            # unboxed ints by the interpreter's feedback on +
+
+
+def test_int_true_division_rounds_as_long_true_divide():
+    """int / int is IntTrueDiv: one IEEE division of the two exact doubles while both are
+    below 2**53 in magnitude (long_true_divide's own fast path, so the same bits); a zero
+    divisor or a larger operand exits (INT_DIV) and the interpreter raises or computes."""
+    # the interpreter does not specialize `/`: the operand classes come from tier 1's site
+    # (run_t2 runs the first call in tier 1)
+    info = run_t2(int_ratios, (20, 3), (20, -3), (7, 1), (30, 7), (5, -(2**52)), (3, 2**53 - 1))
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    after = dict(_overdrive._tier2_hir(int_ratios.__code__, None))["dce"]
+    assert after.count("IntTrueDiv") == 2 and "BinaryOp" not in after, after
+    warm(ratio, 1, 3, n=40)
+    after = dict(_overdrive._tier2_hir(ratio.__code__, None))["dce"]
+    assert "IntTrueDiv" in after and "BinaryOp" not in after, after
+    lim = 2**53
+    calls = [(1, 3), (-1, 3), (2, -7), (0, 5), (0, -5), (-0, -1), (10, 4), (lim - 1, 3),
+             (-(lim - 1), lim - 1), (lim - 1, 1), (1, lim - 1), (12345678901234, 97)]
+    info = run_t2(ratio, *calls)
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    import math
+    assert math.copysign(1.0, ratio(0, -5)) == -1.0
+    # a zero divisor, operands of 2**53 and beyond (double rounding), beyond int64: exits
+    info = run_t2(ratio, (1, 3), (1, 0), (0, 0), (lim, 3), (lim + 1, 3), (3, lim + 1),
+                  (-lim - 1, 7), (2**62 + 1, 3), (2**70, 3))
+    assert info["tier2"]["exits"].get("INT_DIV", 0) >= 4, info["tier2"]
+    assert ratio(lim + 1, 3) == (lim + 1) / 3          # (not (lim + 1.0) / 3)
+
+
 def accumulate(xs):
     total = 0
     for x in xs:

@@ -189,8 +189,8 @@ typedef struct {
     X(LIST_INDEX, "a list item's index out of range, negative, or (computed at run time) "  \
                   "not an exact int of one digit (the interpreter raises or computes)", 1)   \
     X(FLOAT_ZERO_DIV, "float division by zero (the interpreter raises)", 1)                  \
-    X(INT_DIV, "int // or % by zero, or the one int64 overflow (the interpreter raises or "  \
-               "computes)", 1)                                                               \
+    X(INT_DIV, "int // or % by zero, or the one int64 overflow; int / by zero or of an "    \
+               "operand of 2**53 or more (the interpreter raises or computes)", 1)            \
     X(FLOAT_POW, "float ** off its fast case: a base not positive and finite, an exponent "   \
                  "not finite, a result out of range (the interpreter computes or raises)", 1) \
     X(UNBOUND_LOCAL, "unbound local (the interpreter raises)", 0)                           \

@@ -527,6 +527,24 @@ OD_T2_HELPER(od_t2_int_mod)
     return (intptr_t)r;
 }
 
+/* int / int on unboxed int64 operands, as longobject.c's long_true_divide computes it when
+ * both are exact doubles (|x| < 2**53, its fast path): one IEEE division of the two exact
+ * doubles, which is the exactly rounded quotient it promises (0 / -n is -0.0 there too).
+ * A zero divisor, or an operand of 2**53 or more (where converting first would round twice),
+ * returns OD_T2_BITS_FAIL: an exit, and the interpreter raises or computes. */
+OD_T2_HELPER(od_t2_int_truediv)
+{
+    (void)f, (void)imm, (void)obj;
+    int64_t a = (int64_t)(intptr_t)args[0], b = (int64_t)(intptr_t)args[1];
+    const int64_t lim = (int64_t)1 << 53;
+    if (b == 0 || a <= -lim || a >= lim || b <= -lim || b >= lim)
+        return OD_T2_BITS_FAIL;
+    double q = (double)a / (double)b;
+    intptr_t bits;
+    memcpy(&bits, &q, sizeof bits);
+    return bits;
+}
+
 /* The operand of a float operation that may also be an int (an accumulator that starts as
  * `0`): an exact float's double, an exact int's as float's arithmetic converts it (exact,
  * or rounded to nearest even; too large: OverflowError there, an exit here), as raw bits;
