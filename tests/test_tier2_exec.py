@@ -217,6 +217,38 @@ def test_int_true_division_rounds_as_long_true_divide():
     assert ratio(lim + 1, 3) == (lim + 1) / 3          # (not (lim + 1.0) / 3)
 
 
+class Scaled:
+    __slots__ = ("x",)
+
+    def __init__(self, x):
+        self.x = x
+
+
+def rescale(p, norm):
+    p.x /= norm                 # no specialized form in the interpreter: tier 1's site says
+    return p.x                  # float / float
+
+
+def test_tier_2_compiles_after_tier_1_ran_so_its_sites_have_recorded():
+    """With tier 1's threshold above tier2_threshold, tier 2 used to compile in the same
+    entry as tier 1, before any tier-1 site had recorded an operand class: `p.x /= norm`
+    stayed a generic BinaryOp. Now tier 1 runs once first."""
+    import re
+    pytest.importorskip("capstone")
+    overdrive.disable()
+    expected = [outcome(rescale, (Scaled(float(k)), 2.0)) for k in range(30)]
+    overdrive.enable(threshold=5, tier2_threshold=2)
+    try:
+        got = [outcome(rescale, (Scaled(float(k)), 2.0)) for k in range(30)]
+        info = overdrive.info(rescale)
+        calls = set(re.findall(r"; call (\w+)", overdrive.dis_native_text(rescale)))
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert info["tier"] == 2 and info["tier2"]["exits"] == {}, info
+    assert "od_t2_binary_op" not in calls, calls
+
+
 def accumulate(xs):
     total = 0
     for x in xs:
