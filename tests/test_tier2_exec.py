@@ -277,6 +277,45 @@ def test_an_accumulator_that_starts_as_an_int_takes_floats_without_exits():
     assert "UnboxNumber" in after, after
 
 
+def zobrist(keys, picks):
+    h = 0
+    for k in picks:
+        h ^= keys[k]            # 63-bit keys, as go's Zobrist hash has them
+        h ^= keys[k + 1] & 0x7FFFFFFF
+    return h
+
+
+def int_ops(a, b):
+    return (a ^ b, a & b, a | b, a - b, a + b, a < b, a == b)
+
+
+def test_ints_of_three_digits_below_2_63_are_unboxed():
+    """GuardInt takes any int64 value: three 30-bit digits whose top one is below 8 (|x| <
+    2**63), so 63-bit keys stay unboxed (they were GUARD_TYPE exits, then generic code);
+    2**63 and beyond, and -2**63 (a top digit of 8), still exit."""
+    import random
+    rnd = random.Random(5)
+    keys = [rnd.randrange(2**63) for _ in range(64)]
+    keys += [2**63 - 1, 2**60, 2**60 - 1, 7 * 2**60 + 5]
+    picks = [rnd.randrange(len(keys) - 1) for _ in range(300)]
+    warm(zobrist, keys, picks, n=12)
+    info = run_t2(zobrist, (keys, picks), (keys, list(range(len(keys) - 1))), (keys, []))
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    edges = [0, 1, -1, 2**30 - 1, 2**30, -(2**30), 2**60 - 1, 2**60, -(2**60), 2**62 + 12345,
+             -(2**62) - 7, 2**63 - 1, -(2**63) + 1, 7 * 2**60, -(7 * 2**60) - 3]
+    warm(int_ops, 2**62 + 1, 2**61 + 3, n=40)
+    info = run_t2(int_ops, *[(a, b) for a in edges for b in edges])
+    assert info["tier2"]["exits"].get("GUARD_TYPE", 0) == 0, info["tier2"]
+    beyond = [-(2**63), 2**63, 2**64 + 5, -(2**64), 8 * 2**60, 2**90]
+    warm(int_ops_again, 2**62 + 1, 2**61 + 3, n=40)
+    info = run_t2(int_ops_again, (1, 2), *[(a, 3) for a in beyond])
+    assert info["tier2"]["exits"].get("GUARD_TYPE", 0) == len(beyond), info["tier2"]
+
+
+def int_ops_again(a, b):
+    return (a ^ b, a & b, a | b, a - b, a + b, a < b, a == b)
+
+
 def test_int_overflow_deopts():
     big = (2**62, 2**62)
 

@@ -51,7 +51,8 @@
     X(Move, "dst = src0 (same class)")                                                       \
     X(IncRef, "Py_INCREF(src0); imm 1: Py_XINCREF")                                          \
     X(DecRef, "Py_DECREF(src0); imm 1: Py_XDECREF; dealloc out of line, registers kept")     \
-    X(GuardInt, "exit unless src0 is an exact int of at most two 30-bit digits")              \
+    X(GuardInt, "exit unless src0 is an exact int in int64's range: at most two 30-bit "   \
+                "digits, or three with a top digit below 8 (|x| < 2**63)")                   \
     X(GuardFloat, "exit unless src0 is an exact float")                                      \
     X(GuardList, "exit unless src0 is an exact list")                                        \
     X(GuardNotNull, "exit if src0 is NULL")                                                  \
