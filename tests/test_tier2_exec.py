@@ -178,6 +178,29 @@ def test_results_of_unboxed_arithmetic_need_no_feedback_of_their_own():
     assert info["tier2"]["exits"].get("INT_OVERFLOW", 0) >= 1, info["tier2"]     # 2**31
 
 
+def pow2_div_mod(n, k):
+    t = 0
+    for i in range(-n, n):
+        j = i * k
+        t += j // 2 + j // 8 * 3 + j % 4 + j % 1024 - (j // 1) + j % 1 + j // -4 + j % -8
+    return t
+
+
+def test_floor_division_and_modulo_by_a_power_of_two_are_shifts_and_masks():
+    """`x // 2**k` is an arithmetic shift (towards minus infinity, as Python rounds) and
+    `x % 2**k` the low bits (the divisor's sign: never negative): no helper call. Other
+    divisors (1, negative ones) keep IntFloorDiv / IntMod."""
+    warm(pow2_div_mod, 30, 3, n=12)
+    info = run_t2(pow2_div_mod, (30, 3), (30, -7), (5, 2**40 + 1), (5, -(2**45) - 3), (0, 1),
+                  (2, 2**59 - 1))
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    lir = _overdrive._tier2_lir(pow2_div_mod)
+    assert lir.count("IntSar") == 2 and "IntSar v" in lir, lir
+    assert lir.count("IntAnd") == 2, lir      # % 4 and % 1024
+    after = dict(_overdrive._tier2_hir(pow2_div_mod.__code__, None))["dce"]
+    assert after.count("IntFloorDiv") == 4 and after.count("IntMod") == 4, after
+
+
 def int_ratios(n, d):
     t = 0.0
     for i in range(-n, n):

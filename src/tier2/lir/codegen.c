@@ -942,6 +942,13 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         }
         gout(c, i->dst, OD_RAX);
         break;
+    case OD_LOP_IntSar:
+        r = gin(c, i->src[0], OD_RAX);
+        if (r != OD_RAX)
+            od_mov_rr(a, OD_RAX, r);
+        od_sar_ri(a, OD_RAX, (uint8_t)i->imm);
+        gout(c, i->dst, OD_RAX);
+        break;
     case OD_LOP_FAdd: case OD_LOP_FSub: case OD_LOP_FMul: case OD_LOP_FDiv: {
         xb = xin(c, i->src[1], 1);
         if (i->op == OD_LOP_FDiv) {

@@ -86,6 +86,7 @@
     X(IntAnd, "dst = src0 & src1")                                                           \
     X(IntOr, "dst = src0 | src1")                                                            \
     X(IntXor, "dst = src0 ^ src1")                                                           \
+    X(IntSar, "dst = src0 >> imm, arithmetic: Python's floor division by 2**imm")           \
     X(IntCmp, "dst = src0 <imm> src1 (0/1)")                                                 \
     X(FAdd, "dst = src0 + src1")                                                             \
     X(FSub, "dst = src0 - src1")                                                             \

@@ -1166,6 +1166,35 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (!call(W, i, od_t2_box_float, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR))
             return -1;
         break;
+    case OD_HOP_IntFloorDiv: case OD_HOP_IntMod: {
+        /* by a constant power of two (spectral_norm's `// 2`): Python's floor division is
+         * the arithmetic shift, its modulo (the divisor's sign: >= 0) the low bits; no
+         * zero divisor, no overflow, no helper call */
+        OdHirInstr *d = root(i->ops[1]);
+        long long k = d && d->op == OD_HOP_Const && unboxed_kind(d->type) == OD_XV_CINT ? d->imm : 0;
+        if (k >= 2 && (k & (k - 1)) == 0) {
+            int a = use(W, i->ops[0]), m = -1;
+            if (a < 0)
+                return -1;
+            if (i->op == OD_HOP_IntMod) {           /* the mask, k - 1 */
+                OdLirInstr *mi;
+                if ((m = new_vreg(W->L, OD_VR_GPR)) < 0 || !(mi = emit(W, OD_LOP_Imm, 0)))
+                    return -1;
+                mi->imm = k - 1;
+                mi->dst = m;
+            }
+            if (!(x = emit(W, m >= 0 ? OD_LOP_IntAnd : OD_LOP_IntSar, m >= 0 ? 2 : 1)))
+                return -1;
+            x->src[0] = a;
+            if (m >= 0)
+                x->src[1] = m;
+            else
+                x->imm = __builtin_ctzll((unsigned long long)k);
+            x->dst = W->vreg[i->id];
+            break;
+        }
+        goto helper;
+    }
     case OD_HOP_IntAdd: if (binary(W, i, OD_LOP_IntAdd, OD_T2X_INT_OVERFLOW) < 0) return -1; break;
     case OD_HOP_IntSub: if (binary(W, i, OD_LOP_IntSub, OD_T2X_INT_OVERFLOW) < 0) return -1; break;
     case OD_HOP_IntMul: if (binary(W, i, OD_LOP_IntMul, OD_T2X_INT_OVERFLOW) < 0) return -1; break;
@@ -1250,7 +1279,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             W->fcur[k] = FK_UNKNOWN;    /* as frame_walk says */
         break;
     }
-    default: {
+    default:
+    helper: {
         const OdT2HelperInfo *h = od_t2_helper_for(i->op);
         if (!h)
             return refuse(W, od_hir_op_info[i->op].name);
