@@ -8,6 +8,7 @@ import textwrap
 
 import pytest
 
+import _overdrive
 import overdrive
 from conftest import outcome_with_traceback
 
@@ -661,8 +662,9 @@ def test_the_machine_code_road_keeps_references_balanced():
 
 # ---- the write-back before a call, inline (lir/codegen.c sync_inline) --------------------
 # When none of the locals to write back needs boxing (objects, constants, arguments, bools),
-# the code stores them itself instead of calling od_t2_sync; unboxed ints and floats still
-# go through od_t2_sync. A callee sees the same locals either way.
+# the code stores them itself instead of calling od_t2_sync; unboxed ints and floats are
+# boxed first by the code (BoxInt/BoxFloat's helpers, lower.c prebox), so no write-back
+# before a call calls od_t2_sync. A callee sees the same locals either way.
 
 def peek_locals():
     f = sys._getframe(1)
@@ -681,8 +683,19 @@ def writes_objects(o, n):
 
 
 def writes_floats(o):
-    x = o * 2.5                 # an unboxed float: boxed by od_t2_sync
+    x = o * 2.5                 # an unboxed float: boxed before the write-back
     return peek_locals()
+
+
+def writes_unboxed_in_a_loop(n, d):
+    s = 0.0
+    t = 0
+    seen = []
+    for i in range(n):
+        s += d                  # unboxed float and int accumulators, boxed and written
+        t += i * 1000           # back before every call (t: small ints, then not)
+        seen.append(peek_locals())
+    return seen, repr(s), t
 
 
 def calls_of(func):
@@ -697,12 +710,28 @@ def test_write_back_without_boxing_is_inline():
     assert fast >= 6
     assert "od_t2_sync" not in calls_of(writes_objects), calls_of(writes_objects)
     run_fast(writes_floats, (2.0,), (0.5,))
-    assert "od_t2_sync" in calls_of(writes_floats), calls_of(writes_floats)
+    assert "od_t2_sync" not in calls_of(writes_floats), calls_of(writes_floats)
+    assert "od_t2_box_float" in calls_of(writes_floats), calls_of(writes_floats)
+    run_fast(writes_unboxed_in_a_loop, (6, 0.25), (0, 1.0), (3, float("nan")), (4, -0.0))
+    calls = calls_of(writes_unboxed_in_a_loop)
+    assert {"od_t2_box_float", "od_t2_box_int"} <= calls, calls
+    # od_t2_sync only where the write-back happens at run time, out of line (the eval
+    # breaker handled, a ForIter on an iterator that is not a builtin one), not at the
+    # Syncs before the calls
+    import re
+    lir = _overdrive._tier2_lir(writes_unboxed_in_a_loop)
+    unconditional = re.findall(r"^  Sync  \[.*write back", lir, re.M)
+    at_run_time = re.findall(r"(Poll|ForIter|Truth|Sync \(frame object\)) .*write back", lir)
+    assert len(unconditional) >= 2, lir
+    native = overdrive.dis_native_text(writes_unboxed_in_a_loop)
+    assert native.count("; call od_t2_sync") == len(at_run_time), (native.count("; call od_t2_sync"), lir)
 
 
 def test_inline_write_back_keeps_references_balanced():
     from conftest import allocated_blocks_growth
-    growth, tiers = allocated_blocks_growth([(writes_objects, ("a", 5)), (walk, (5,))],
+    growth, tiers = allocated_blocks_growth([(writes_objects, ("a", 5)), (walk, (5,)),
+                                             (writes_floats, (1.5,)),
+                                             (writes_unboxed_in_a_loop, (5, 0.5))],
                                             threshold=0, tier2_threshold=1)
     assert 2 in tiers
     assert growth < 50, growth

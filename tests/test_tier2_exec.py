@@ -160,6 +160,118 @@ def test_int_floor_division_and_modulo_round_as_python_does():
     assert info["tier2"]["exits"].get("INT_DIV", 0) >= 1, info["tier2"]
 
 
+def test_results_of_unboxed_arithmetic_need_no_feedback_of_their_own():
+    """`//` and int `/` have no specialized form in the interpreter, so no feedback names
+    their operands; when an operand is the box of an earlier unboxed operation (spectral
+    norm's `1.0 / ((i + j) * (i + j + 1) // 2 + i + 1)`) it is an int64 or a double all the
+    same: the whole expression stays unboxed, with the interpreter's results and its
+    ZeroDivisionError (an exit) on the edge cases."""
+    overdrive.disable()
+    for k in range(40):
+        spectral_a(k, k + 1)                # the interpreter's feedback: + and * of ints
+    after = dict(_overdrive._tier2_hir(spectral_a.__code__, None))["dce"]
+    assert "BinaryOp" not in after, after
+    assert "IntFloorDiv" in after and "FloatDiv" in after and "IntToFloat" in after, after
+    info = run_t2(spectral_a, (1, 2), (0, 0), (100, 3), (-1, 0), (-3, -4), (2**20, 2**21),
+                  (2**30, 2**30), (-2, 1), (2**31, 2**31), (2**62, 1))
+    assert info["tier2"]["exits"].get("FLOAT_ZERO_DIV", 0) >= 1, info["tier2"]   # (-1, 0)
+    assert info["tier2"]["exits"].get("INT_OVERFLOW", 0) >= 1, info["tier2"]     # 2**31
+
+
+def pow2_div_mod(n, k):
+    t = 0
+    for i in range(-n, n):
+        j = i * k
+        t += j // 2 + j // 8 * 3 + j % 4 + j % 1024 - (j // 1) + j % 1 + j // -4 + j % -8
+    return t
+
+
+def test_floor_division_and_modulo_by_a_power_of_two_are_shifts_and_masks():
+    """`x // 2**k` is an arithmetic shift (towards minus infinity, as Python rounds) and
+    `x % 2**k` the low bits (the divisor's sign: never negative): no helper call. Other
+    divisors (1, negative ones) keep IntFloorDiv / IntMod."""
+    warm(pow2_div_mod, 30, 3, n=12)
+    info = run_t2(pow2_div_mod, (30, 3), (30, -7), (5, 2**40 + 1), (5, -(2**45) - 3), (0, 1),
+                  (2, 2**59 - 1))
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    lir = _overdrive._tier2_lir(pow2_div_mod)
+    assert lir.count("IntSar") == 2 and "IntSar v" in lir, lir
+    assert lir.count("IntAnd") == 2, lir      # % 4 and % 1024
+    after = dict(_overdrive._tier2_hir(pow2_div_mod.__code__, None))["dce"]
+    assert after.count("IntFloorDiv") == 4 and after.count("IntMod") == 4, after
+
+
+def int_ratios(n, d):
+    t = 0.0
+    for i in range(-n, n):
+        t += (i * 3 + 1) / d            # int / int: a float
+        t += i / (n + 1)
+    return t
+
+
+def ratio(a, b):
+    return (a + 0) / (b + 0)            # unboxed ints by the interpreter's feedback on +
+
+
+def test_int_true_division_rounds_as_long_true_divide():
+    """int / int is IntTrueDiv: one IEEE division of the two exact doubles while both are
+    below 2**53 in magnitude (long_true_divide's own fast path, so the same bits); a zero
+    divisor or a larger operand exits (INT_DIV) and the interpreter raises or computes."""
+    # the interpreter does not specialize `/`: the operand classes come from tier 1's site
+    # (run_t2 runs the first call in tier 1)
+    info = run_t2(int_ratios, (20, 3), (20, -3), (7, 1), (30, 7), (5, -(2**52)), (3, 2**53 - 1))
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    after = dict(_overdrive._tier2_hir(int_ratios.__code__, None))["dce"]
+    assert after.count("IntTrueDiv") == 2 and "BinaryOp" not in after, after
+    warm(ratio, 1, 3, n=40)
+    after = dict(_overdrive._tier2_hir(ratio.__code__, None))["dce"]
+    assert "IntTrueDiv" in after and "BinaryOp" not in after, after
+    lim = 2**53
+    calls = [(1, 3), (-1, 3), (2, -7), (0, 5), (0, -5), (-0, -1), (10, 4), (lim - 1, 3),
+             (-(lim - 1), lim - 1), (lim - 1, 1), (1, lim - 1), (12345678901234, 97)]
+    info = run_t2(ratio, *calls)
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    import math
+    assert math.copysign(1.0, ratio(0, -5)) == -1.0
+    # a zero divisor, operands of 2**53 and beyond (double rounding), beyond int64: exits
+    info = run_t2(ratio, (1, 3), (1, 0), (0, 0), (lim, 3), (lim + 1, 3), (3, lim + 1),
+                  (-lim - 1, 7), (2**62 + 1, 3), (2**70, 3))
+    assert info["tier2"]["exits"].get("INT_DIV", 0) >= 4, info["tier2"]
+    assert ratio(lim + 1, 3) == (lim + 1) / 3          # (not (lim + 1.0) / 3)
+
+
+class Scaled:
+    __slots__ = ("x",)
+
+    def __init__(self, x):
+        self.x = x
+
+
+def rescale(p, norm):
+    p.x /= norm                 # no specialized form in the interpreter: tier 1's site says
+    return p.x                  # float / float
+
+
+def test_tier_2_compiles_after_tier_1_ran_so_its_sites_have_recorded():
+    """With tier 1's threshold above tier2_threshold, tier 2 used to compile in the same
+    entry as tier 1, before any tier-1 site had recorded an operand class: `p.x /= norm`
+    stayed a generic BinaryOp. Now tier 1 runs once first."""
+    import re
+    pytest.importorskip("capstone")
+    overdrive.disable()
+    expected = [outcome(rescale, (Scaled(float(k)), 2.0)) for k in range(30)]
+    overdrive.enable(threshold=5, tier2_threshold=2)
+    try:
+        got = [outcome(rescale, (Scaled(float(k)), 2.0)) for k in range(30)]
+        info = overdrive.info(rescale)
+        calls = set(re.findall(r"; call (\w+)", overdrive.dis_native_text(rescale)))
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert info["tier"] == 2 and info["tier2"]["exits"] == {}, info
+    assert "od_t2_binary_op" not in calls, calls
+
+
 def accumulate(xs):
     total = 0
     for x in xs:
@@ -186,6 +298,45 @@ def test_an_accumulator_that_starts_as_an_int_takes_floats_without_exits():
     assert ran == 2 and type(empty) is int and empty == 0 and one == 1.0   # (== says 0 == 0.0)
     after = dict(_overdrive._tier2_hir(accumulate.__code__, None))["dce"]
     assert "UnboxNumber" in after, after
+
+
+def zobrist(keys, picks):
+    h = 0
+    for k in picks:
+        h ^= keys[k]            # 63-bit keys, as go's Zobrist hash has them
+        h ^= keys[k + 1] & 0x7FFFFFFF
+    return h
+
+
+def int_ops(a, b):
+    return (a ^ b, a & b, a | b, a - b, a + b, a < b, a == b)
+
+
+def test_ints_of_three_digits_below_2_63_are_unboxed():
+    """GuardInt takes any int64 value: three 30-bit digits whose top one is below 8 (|x| <
+    2**63), so 63-bit keys stay unboxed (they were GUARD_TYPE exits, then generic code);
+    2**63 and beyond, and -2**63 (a top digit of 8), still exit."""
+    import random
+    rnd = random.Random(5)
+    keys = [rnd.randrange(2**63) for _ in range(64)]
+    keys += [2**63 - 1, 2**60, 2**60 - 1, 7 * 2**60 + 5]
+    picks = [rnd.randrange(len(keys) - 1) for _ in range(300)]
+    warm(zobrist, keys, picks, n=12)
+    info = run_t2(zobrist, (keys, picks), (keys, list(range(len(keys) - 1))), (keys, []))
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    edges = [0, 1, -1, 2**30 - 1, 2**30, -(2**30), 2**60 - 1, 2**60, -(2**60), 2**62 + 12345,
+             -(2**62) - 7, 2**63 - 1, -(2**63) + 1, 7 * 2**60, -(7 * 2**60) - 3]
+    warm(int_ops, 2**62 + 1, 2**61 + 3, n=40)
+    info = run_t2(int_ops, *[(a, b) for a in edges for b in edges])
+    assert info["tier2"]["exits"].get("GUARD_TYPE", 0) == 0, info["tier2"]
+    beyond = [-(2**63), 2**63, 2**64 + 5, -(2**64), 8 * 2**60, 2**90]
+    warm(int_ops_again, 2**62 + 1, 2**61 + 3, n=40)
+    info = run_t2(int_ops_again, (1, 2), *[(a, 3) for a in beyond])
+    assert info["tier2"]["exits"].get("GUARD_TYPE", 0) == len(beyond), info["tier2"]
+
+
+def int_ops_again(a, b):
+    return (a ^ b, a & b, a | b, a - b, a + b, a < b, a == b)
 
 
 def test_int_overflow_deopts():

@@ -225,12 +225,19 @@ static __attribute__((noinline)) PyObject *resume_generator(PyThreadState *ts,
 
 static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
 
-/* Tier 2 once a tier-1 function's frame entries pass tier2_threshold (tier2/tier2.h);
- * back to tier 1 when tier 2 is switched off. */
+/* Tier 2 once a tier-1 function's frame entries pass tier2_threshold (tier2/tier2.h) and
+ * tier 1's unit ran at least once (stress mode, threshold 0: at once); back to tier 1 when
+ * tier 2 is switched off. Tier 2 reads the operand classes tier 1's sites record (the
+ * interpreter specializes no `/` and no int-float mix): compiled in the same entry as tier
+ * 1 (the entries counted the interpreted ones, 200 > tier2_threshold 50) it found none,
+ * and float's `self.x /= norm` stayed generic. (Waiting for tier2_threshold entries of
+ * tier 1's unit instead gave float the same, and cost go 4%: tier 1's sites then name the
+ * last classes of polymorphic and large-int sites, whose guards fail.) */
 static inline void maybe_tier2(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
 {
     if (od_config.tier2_threshold >= 0 && !st->tier2_off && st->unit->tier == 1
-        && st->entries > (uint64_t)od_config.tier2_threshold)
+        && st->entries > (uint64_t)od_config.tier2_threshold
+        && (od_config.tier2_threshold == 0 || st->unit->native_entries > 0))
         od_tier2_promote(co, st, f);
     else if (od_config.tier2_threshold < 0 && st->unit->tier == 2)
         od_tier2_demote(st);

@@ -164,6 +164,9 @@
         (the interpreter raises) */                                                        \
     X(IntMod, 2, CINT, OD_HE_DEOPT, CInt64)       /* Python's % (the divisor's sign); deopt \
         on a zero divisor */                                                               \
+    X(IntTrueDiv, 2, CINT, OD_HE_DEOPT, CDouble)  /* Python's int / int when both are below  \
+        2**53 in magnitude (one exactly rounded division, as long_true_divide's fast path); \
+        deopt on a zero divisor or a larger operand (the interpreter raises or computes) */ \
     X(IntCompare, 2, CINT, 0, CBool)                          /* imm: Py_LT.. */           \
     X(FloatAdd, 2, CDBL, 0, CDouble)                                                       \
     X(FloatSub, 2, CDBL, 0, CDouble)                                                       \

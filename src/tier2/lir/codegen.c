@@ -630,7 +630,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_label_bind(a, s->back);
         break;
     }
-    case OD_LOP_GuardInt:
+    case OD_LOP_GuardInt: {
+        /* |size| <= 2, or 3 with a top digit below 8 (|x| < 2**63: go's 63-bit Zobrist
+         * keys), the int64 range UnboxInt reads */
+        OdLabel ok = od_label_new(a), three = od_label_new(a);
         r = gin(c, i->src[0], OD_RAX);
         od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyLong_Type);
         od_cmp_rm(a, OD_RCX, r, OFF_TYPE);
@@ -638,8 +641,17 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_mov_rm(a, OD_RCX, r, OFF_SIZE);
         od_add_ri(a, OD_RCX, 2);
         od_cmp_ri(a, OD_RCX, 4);
-        od_jcc(a, OD_CC_A, X);
+        od_jcc(a, OD_CC_BE, ok);
+        od_cmp_ri(a, OD_RCX, 5);                   /* size 3 */
+        od_jcc(a, OD_CC_E, three);
+        od_cmp_ri(a, OD_RCX, -1);                  /* size -3 */
+        od_jcc(a, OD_CC_NE, X);
+        od_label_bind(a, three);
+        od_cmp32_mi(a, r, OFF_DIGIT0 + 8, 8);
+        od_jcc(a, OD_CC_AE, X);
+        od_label_bind(a, ok);
         break;
+    }
     case OD_LOP_GuardFloat: case OD_LOP_GuardList:
         r = gin(c, i->src[0], OD_RAX);
         od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)(i->op == OD_LOP_GuardFloat ? &PyFloat_Type
@@ -816,8 +828,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     }
     case OD_LOP_UnboxInt: {
-        /* value = d0 | d1 << 30, negated for a negative size (|size| <= 2: guarded) */
-        OdLabel done = od_label_new(a), neg = od_label_new(a);
+        /* value = d0 | d1 << 30 | d2 << 60, negated for a negative size (|size| <= 3, the
+         * top digit below 8: guarded); the size picks the path, so rcx is free on it */
+        OdLabel done = od_label_new(a), neg = od_label_new(a), pos3 = od_label_new(a);
+        OdLabel neg3 = od_label_new(a), neg2 = od_label_new(a);
         r = gin(c, i->src[0], OD_RAX);
         if (r != OD_RAX)
             od_mov_rr(a, OD_RAX, r);
@@ -830,11 +844,37 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_jcc(a, OD_CC_E, done);
         od_cmp_ri(a, OD_RCX, -1);
         od_jcc(a, OD_CC_E, neg);
-        od_mov32_rm(a, OD_RAX, OD_RAX, OFF_DIGIT0 + 4);
-        od_shl_ri(a, OD_RAX, 30);
-        od_or_rr(a, OD_RDX, OD_RAX);
-        od_cmp_ri(a, OD_RCX, 0);
-        od_jcc(a, OD_CC_G, done);
+        od_cmp_ri(a, OD_RCX, -2);
+        od_jcc(a, OD_CC_E, neg2);
+        od_cmp_ri(a, OD_RCX, 3);
+        od_jcc(a, OD_CC_E, pos3);
+        od_cmp_ri(a, OD_RCX, -3);
+        od_jcc(a, OD_CC_E, neg3);
+        /* size 2 */
+        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 4);
+        od_shl_ri(a, OD_RCX, 30);
+        od_or_rr(a, OD_RDX, OD_RCX);
+        od_jmp(a, done);
+        od_label_bind(a, neg2);
+        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 4);
+        od_shl_ri(a, OD_RCX, 30);
+        od_or_rr(a, OD_RDX, OD_RCX);
+        od_jmp(a, neg);
+        od_label_bind(a, pos3);
+        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 4);
+        od_shl_ri(a, OD_RCX, 30);
+        od_or_rr(a, OD_RDX, OD_RCX);
+        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 8);
+        od_shl_ri(a, OD_RCX, 60);
+        od_or_rr(a, OD_RDX, OD_RCX);
+        od_jmp(a, done);
+        od_label_bind(a, neg3);
+        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 4);
+        od_shl_ri(a, OD_RCX, 30);
+        od_or_rr(a, OD_RDX, OD_RCX);
+        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 8);
+        od_shl_ri(a, OD_RCX, 60);
+        od_or_rr(a, OD_RDX, OD_RCX);
         od_label_bind(a, neg);
         od_neg_r(a, OD_RDX);
         od_label_bind(a, done);
@@ -900,6 +940,13 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_movzx8_rr(a, OD_RAX, OD_RAX);
             break;
         }
+        gout(c, i->dst, OD_RAX);
+        break;
+    case OD_LOP_IntSar:
+        r = gin(c, i->src[0], OD_RAX);
+        if (r != OD_RAX)
+            od_mov_rr(a, OD_RAX, r);
+        od_sar_ri(a, OD_RAX, (uint8_t)i->imm);
         gout(c, i->dst, OD_RAX);
         break;
     case OD_LOP_FAdd: case OD_LOP_FSub: case OD_LOP_FMul: case OD_LOP_FDiv: {

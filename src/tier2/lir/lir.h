@@ -51,7 +51,8 @@
     X(Move, "dst = src0 (same class)")                                                       \
     X(IncRef, "Py_INCREF(src0); imm 1: Py_XINCREF")                                          \
     X(DecRef, "Py_DECREF(src0); imm 1: Py_XDECREF; dealloc out of line, registers kept")     \
-    X(GuardInt, "exit unless src0 is an exact int of at most two 30-bit digits")              \
+    X(GuardInt, "exit unless src0 is an exact int in int64's range: at most two 30-bit "   \
+                "digits, or three with a top digit below 8 (|x| < 2**63)")                   \
     X(GuardFloat, "exit unless src0 is an exact float")                                      \
     X(GuardList, "exit unless src0 is an exact list")                                        \
     X(GuardNotNull, "exit if src0 is NULL")                                                  \
@@ -85,6 +86,7 @@
     X(IntAnd, "dst = src0 & src1")                                                           \
     X(IntOr, "dst = src0 | src1")                                                            \
     X(IntXor, "dst = src0 ^ src1")                                                           \
+    X(IntSar, "dst = src0 >> imm, arithmetic: Python's floor division by 2**imm")           \
     X(IntCmp, "dst = src0 <imm> src1 (0/1)")                                                 \
     X(FAdd, "dst = src0 + src1")                                                             \
     X(FSub, "dst = src0 - src1")                                                             \
@@ -189,8 +191,8 @@ typedef struct {
     X(LIST_INDEX, "a list item's index out of range, negative, or (computed at run time) "  \
                   "not an exact int of one digit (the interpreter raises or computes)", 1)   \
     X(FLOAT_ZERO_DIV, "float division by zero (the interpreter raises)", 1)                  \
-    X(INT_DIV, "int // or % by zero, or the one int64 overflow (the interpreter raises or "  \
-               "computes)", 1)                                                               \
+    X(INT_DIV, "int // or % by zero, or the one int64 overflow; int / by zero or of an "    \
+               "operand of 2**53 or more (the interpreter raises or computes)", 1)            \
     X(FLOAT_POW, "float ** off its fast case: a base not positive and finite, an exponent "   \
                  "not finite, a result out of range (the interpreter computes or raises)", 1) \
     X(UNBOUND_LOCAL, "unbound local (the interpreter raises)", 0)                           \

@@ -673,6 +673,64 @@ static int sync_exit(Lower *W, OdHirInstr *i, int e)
     return set_sync(W, e, frame_sync(W, i, 2, W->fcur, W->syncbuf));
 }
 
+/* The unboxed locals of write-back exit e (of i), boxed by the code before the Sync: a
+ * BoxInt/BoxFloat helper call each (a small int in line), whose result becomes the local's
+ * value in e, so the Sync stores objects only and codegen writes it back in line
+ * (sync_inline) instead of calling od_t2_sync with every register dumped around it (about
+ * 150 instructions a write-back: spectral_norm's accumulator before each eval_A call,
+ * richards' counters). A failed box (MemoryError) is an ERROR exit at i that also releases
+ * the boxes made before it. The boxes' vregs go to *out (the caller releases them after the
+ * Sync, the frame then holding its own references); their count, or -1 on error. */
+static int prebox(Lower *W, OdHirInstr *i, int e, int **out)
+{
+    OdLirExit *x = &W->L->exits[e];
+    int nsync = x->nsync, nb = 0;
+    *out = NULL;
+    for (int j = 0; j < nsync; j++) {
+        OdLirVal *v = &W->L->exits[e].slots[W->L->exits[e].sync[j]];
+        if (v->kind != OD_XV_CINT && v->kind != OD_XV_CDOUBLE)
+            continue;
+        if (!*out && !(*out = malloc(sizeof(int) * (size_t)(nsync + 1)))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        int t = new_vreg(W->L, OD_VR_GPR);
+        int be = t < 0 ? -1 : exit_here(W, i, OD_XK_ERROR, OD_T2X_ERROR);
+        if (be < 0)
+            return -1;
+        OdLirExit *bx = &W->L->exits[be];
+        if (nb) {           /* the earlier boxes are released when this one fails */
+            OdLirVal *h = od_arena_alloc(&W->L->arena, sizeof(OdLirVal) * (size_t)(bx->nheld + nb + 1));
+            if (!h)
+                return -1;
+            memcpy(h, bx->held, sizeof(OdLirVal) * (size_t)bx->nheld);
+            for (int b = 0; b < nb; b++) {
+                memset(&h[bx->nheld + b], 0, sizeof *h);
+                h[bx->nheld + b].kind = OD_XV_BOXED;
+                h[bx->nheld + b].vreg = (*out)[b];
+            }
+            bx->held = h;
+            bx->nheld += nb;
+        }
+        bx->after_call = 1;
+        v = &W->L->exits[e].slots[W->L->exits[e].sync[j]];   /* exits may have moved */
+        OdLirInstr *c = emit(W, OD_LOP_CallH, 1);
+        if (!c)
+            return -1;
+        c->src[0] = v->vreg;
+        c->dst = t;
+        c->ptr = v->kind == OD_XV_CINT ? (const void *)od_t2_box_int : (const void *)od_t2_box_float;
+        c->check = OD_CHK_NULL;
+        c->exit = be;
+        if (W->L->out_slots < 3)
+            W->L->out_slots = 3;
+        v->kind = OD_XV_BOXED;
+        v->vreg = t;
+        (*out)[nb++] = t;
+    }
+    return nb;
+}
+
 /* A Sync before i (conditional: at Return, when the frame has a frame object). */
 static int write_back(Lower *W, OdHirInstr *i, int conditional)
 {
@@ -681,12 +739,28 @@ static int write_back(Lower *W, OdHirInstr *i, int conditional)
         return 0;
     int e = exit_here(W, i, OD_XK_ERROR, OD_T2X_ERROR);
     OdLirInstr *x;
-    if (e < 0 || set_sync(W, e, n) < 0 || !(x = emit(W, OD_LOP_Sync, 0)))
+    if (e < 0 || set_sync(W, e, n) < 0)
         return -1;
+    int nbox = 0, *boxes = NULL;
+    if (!conditional && (nbox = prebox(W, i, e, &boxes)) < 0) {
+        free(boxes);
+        return -1;
+    }
+    if (!(x = emit(W, OD_LOP_Sync, 0))) {
+        free(boxes);
+        return -1;
+    }
     if (!conditional && W->L->out_slots < n)
         W->L->out_slots = n;    /* codegen may keep the old values there (sync_inline) */
     x->exit = e;
     x->imm = conditional;
+    /* the frame holds its own reference to each box now */
+    for (int b = 0; b < nbox; b++)
+        if (decref_vreg(W, boxes[b], 0) < 0) {
+            free(boxes);
+            return -1;
+        }
+    free(boxes);
     return 0;
 }
 
@@ -1092,6 +1166,35 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (!call(W, i, od_t2_box_float, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR))
             return -1;
         break;
+    case OD_HOP_IntFloorDiv: case OD_HOP_IntMod: {
+        /* by a constant power of two (spectral_norm's `// 2`): Python's floor division is
+         * the arithmetic shift, its modulo (the divisor's sign: >= 0) the low bits; no
+         * zero divisor, no overflow, no helper call */
+        OdHirInstr *d = root(i->ops[1]);
+        long long k = d && d->op == OD_HOP_Const && unboxed_kind(d->type) == OD_XV_CINT ? d->imm : 0;
+        if (k >= 2 && (k & (k - 1)) == 0) {
+            int a = use(W, i->ops[0]), m = -1;
+            if (a < 0)
+                return -1;
+            if (i->op == OD_HOP_IntMod) {           /* the mask, k - 1 */
+                OdLirInstr *mi;
+                if ((m = new_vreg(W->L, OD_VR_GPR)) < 0 || !(mi = emit(W, OD_LOP_Imm, 0)))
+                    return -1;
+                mi->imm = k - 1;
+                mi->dst = m;
+            }
+            if (!(x = emit(W, m >= 0 ? OD_LOP_IntAnd : OD_LOP_IntSar, m >= 0 ? 2 : 1)))
+                return -1;
+            x->src[0] = a;
+            if (m >= 0)
+                x->src[1] = m;
+            else
+                x->imm = __builtin_ctzll((unsigned long long)k);
+            x->dst = W->vreg[i->id];
+            break;
+        }
+        goto helper;
+    }
     case OD_HOP_IntAdd: if (binary(W, i, OD_LOP_IntAdd, OD_T2X_INT_OVERFLOW) < 0) return -1; break;
     case OD_HOP_IntSub: if (binary(W, i, OD_LOP_IntSub, OD_T2X_INT_OVERFLOW) < 0) return -1; break;
     case OD_HOP_IntMul: if (binary(W, i, OD_LOP_IntMul, OD_T2X_INT_OVERFLOW) < 0) return -1; break;
@@ -1176,7 +1279,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             W->fcur[k] = FK_UNKNOWN;    /* as frame_walk says */
         break;
     }
-    default: {
+    default:
+    helper: {
         const OdT2HelperInfo *h = od_t2_helper_for(i->op);
         if (!h)
             return refuse(W, od_hir_op_info[i->op].name);

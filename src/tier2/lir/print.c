@@ -50,6 +50,7 @@ PyObject *od_lir_print(const OdLir *L)
             }
             switch (i->op) {
             case OD_LOP_LoadLocal: case OD_LOP_SetPrev: case OD_LOP_LoadMem: case OD_LOP_StoreLocal:
+            case OD_LOP_IntSar:
                 od_text_put(&o, " %lld", i->imm);
                 break;
             case OD_LOP_GuardVersion: case OD_LOP_GuardKeys:

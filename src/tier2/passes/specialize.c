@@ -36,6 +36,14 @@ typedef struct {
 
 static int static_kind(const OdHirInstr *v)
 {
+    /* A box made by an earlier rewrite: its type is Long (an int64 may need three digits),
+     * but unbox() takes its operand back without a guard, so `(a + b) // 2` and
+     * `1.0 / (n + 1)` after an unboxed `+` need no feedback of their own (the interpreter
+     * specializes neither `//` nor int `/`). */
+    if (v->op == OD_HOP_BoxInt)
+        return K_INT;
+    if (v->op == OD_HOP_BoxFloat)
+        return K_FLOAT;
     if (v->type.bits == OD_TB(SmallInt))
         return K_INT;
     if (v->type.bits == OD_TB(Float))
@@ -141,6 +149,7 @@ static OdHirOp int_op(long long nb)
     case NB_XOR: case NB_INPLACE_XOR: return OD_HOP_IntXor;
     case NB_FLOOR_DIVIDE: case NB_INPLACE_FLOOR_DIVIDE: return OD_HOP_IntFloorDiv;
     case NB_REMAINDER: case NB_INPLACE_REMAINDER: return OD_HOP_IntMod;
+    case NB_TRUE_DIVIDE: case NB_INPLACE_TRUE_DIVIDE: return OD_HOP_IntTrueDiv;  /* a double */
     default: return OD_HOP__COUNT;
     }
 }
@@ -247,7 +256,8 @@ static int specialize_arith(Spec *S, OdHirInstr *i)
     if (!b)
         return PyErr_Occurred() ? -1 : 0;
     OdHirInstr *r = od_hir_new_before(S->fn, i, op, a, b);
-    OdHirInstr *box = r ? od_hir_new_before(S->fn, i, kind == K_INT ? OD_HOP_BoxInt : OD_HOP_BoxFloat, r, NULL) : NULL;
+    int boxint = kind == K_INT && op != OD_HOP_IntTrueDiv;
+    OdHirInstr *box = r ? od_hir_new_before(S->fn, i, boxint ? OD_HOP_BoxInt : OD_HOP_BoxFloat, r, NULL) : NULL;
     if (!box)
         return -1;
     return replace(S->fn, i, box, r);

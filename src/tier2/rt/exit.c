@@ -118,6 +118,7 @@ int od_t2_sync(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
 {
     const OdLirExit *x = &u->exits[exit];
     int n = x->nsync;
+    od_t2_stats.syncs++;
     PyObject *small[32], **vals = n <= 32 ? small : malloc(sizeof(PyObject *) * (size_t)n);
     PyObject *const same = (PyObject *)&od_t2_stats;    /* a marker, never an object */
     if (!vals) {

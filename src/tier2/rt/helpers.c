@@ -527,6 +527,24 @@ OD_T2_HELPER(od_t2_int_mod)
     return (intptr_t)r;
 }
 
+/* int / int on unboxed int64 operands, as longobject.c's long_true_divide computes it when
+ * both are exact doubles (|x| < 2**53, its fast path): one IEEE division of the two exact
+ * doubles, which is the exactly rounded quotient it promises (0 / -n is -0.0 there too).
+ * A zero divisor, or an operand of 2**53 or more (where converting first would round twice),
+ * returns OD_T2_BITS_FAIL: an exit, and the interpreter raises or computes. */
+OD_T2_HELPER(od_t2_int_truediv)
+{
+    (void)f, (void)imm, (void)obj;
+    int64_t a = (int64_t)(intptr_t)args[0], b = (int64_t)(intptr_t)args[1];
+    const int64_t lim = (int64_t)1 << 53;
+    if (b == 0 || a <= -lim || a >= lim || b <= -lim || b >= lim)
+        return OD_T2_BITS_FAIL;
+    double q = (double)a / (double)b;
+    intptr_t bits;
+    memcpy(&bits, &q, sizeof bits);
+    return bits;
+}
+
 /* The operand of a float operation that may also be an int (an accumulator that starts as
  * `0`): an exact float's double, an exact int's as float's arithmetic converts it (exact,
  * or rounded to nearest even; too large: OverflowError there, an exit here), as raw bits;
@@ -655,13 +673,53 @@ OD_T2_HELPER(od_t2_box_float)
     return R(PyFloat_FromDouble(d));
 }
 
-/* Iterators whose next item runs no Python code (out of line: the range test stays short). */
-static __attribute__((noinline)) int plain_iter(PyTypeObject *t)
+/* enumobject.c's and bltinmodule.c's 3.11 layouts of enumerate and zip (private there),
+ * checked against the types' tp_basicsize (od_t2_helpers_usable): only the inner iterators
+ * are read. */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t en_index;
+    PyObject *en_sit, *en_result, *en_longindex, *one;
+} EnumIter;
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t tuplesize;
+    PyObject *ittuple, *result;
+    int strict;
+} ZipIter;
+
+/* Iterators whose next item runs no Python code (out of line: the range test stays short):
+ * the builtin containers' iterators, and enumerate and zip over such iterators (their next
+ * only steps the inner ones, counts in C and refills a tuple: spectral_norm's
+ * `for j, u_j in enumerate(u)` wrote the locals back before every step, through
+ * od_t2_sync). `depth` bounds the nesting looked through. */
+static __attribute__((noinline)) int plain_iter(PyObject *it, int depth)
 {
-    return t == &PyListIter_Type || t == &PyTupleIter_Type || t == &PyLongRangeIter_Type
-           || t == &PyUnicodeIter_Type || t == &PyDictIterKey_Type || t == &PyDictIterValue_Type
-           || t == &PyDictIterItem_Type || t == &PySetIter_Type || t == &PyBytesIter_Type
-           || t == &PyByteArrayIter_Type;
+    PyTypeObject *t = Py_TYPE(it);
+    /* the usual ones first: this runs at every step of such a loop */
+    if (t == &PyListIter_Type || t == &PyRangeIter_Type || t == &PyTupleIter_Type)
+        return 1;
+    if (t == &PyEnum_Type) {
+        PyObject *inner = ((EnumIter *)it)->en_sit;
+        return depth > 0 && inner && plain_iter(inner, depth - 1);
+    }
+    if (t == &PyLongRangeIter_Type || t == &PyUnicodeIter_Type || t == &PyDictIterKey_Type
+        || t == &PyDictIterValue_Type || t == &PyDictIterItem_Type || t == &PySetIter_Type
+        || t == &PyBytesIter_Type || t == &PyByteArrayIter_Type)
+        return 1;
+    if (depth <= 0)
+        return 0;
+    if (t == &PyZip_Type) {
+        PyObject *its = ((ZipIter *)it)->ittuple;
+        if (!its || !PyTuple_CheckExact(its))
+            return 0;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(its); k++)
+            if (!plain_iter(PyTuple_GET_ITEM(its, k), depth - 1))
+                return 0;
+        return 1;
+    }
+    return 0;
 }
 
 /* rangeobject.c's 3.11 layout of a range iterator (private there), checked against the
@@ -674,7 +732,9 @@ typedef struct {
 int od_t2_helpers_usable(void)
 {
     return PyRangeIter_Type.tp_basicsize == (Py_ssize_t)sizeof(RangeIter)
-           && PyListIter_Type.tp_basicsize == (Py_ssize_t)sizeof(OdT2ListIter);
+           && PyListIter_Type.tp_basicsize == (Py_ssize_t)sizeof(OdT2ListIter)
+           && PyEnum_Type.tp_basicsize == (Py_ssize_t)sizeof(EnumIter)
+           && PyZip_Type.tp_basicsize == (Py_ssize_t)sizeof(ZipIter);
 }
 
 static inline intptr_t next_item(PyObject *it)
@@ -715,7 +775,7 @@ OD_T2_HELPER(od_t2_for_iter_sync)
 {
     (void)f, (void)imm, (void)obj;
     PyTypeObject *t = Py_TYPE(args[0]);
-    if (__builtin_expect(t == &PyRangeIter_Type, 1) || plain_iter(t))
+    if (__builtin_expect(t == &PyRangeIter_Type, 1) || plain_iter(args[0], 4))
         return next_item(args[0]);
     return OD_T2_SYNC;
 }

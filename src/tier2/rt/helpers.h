@@ -101,6 +101,7 @@ OdT2GlobalSite *od_t2_global_sites_new(int n);
     X(FloatPow, od_t2_float_pow, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_FLOAT_POW)                 \
     X(IntFloorDiv, od_t2_int_floordiv, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_INT_DIV)             \
     X(IntMod, od_t2_int_mod, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_INT_DIV)                       \
+    X(IntTrueDiv, od_t2_int_truediv, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_INT_DIV)               \
     X(UnboxNumber, od_t2_unbox_number, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_GUARD_TYPE)
 
 #define OD_T2_DECLARE(op, fn, check, kind, reason) OD_T2_HELPER(fn);
