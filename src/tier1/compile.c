@@ -8,6 +8,7 @@
 
 #include "../asm/codemem.h"
 #include "../asm/scratch.h"
+#include "census.h"
 #include "emit.h"
 #include "../runtime/frames.h"
 
@@ -702,6 +703,7 @@ static void emit_stubs(Compiler *c)
     for (int i = 0; i < c->nstubs; i++) {
         Stub s = c->stubs[i];
         od_label_bind(a, s.label);
+        c->cur_op = s.owner;            /* stubs it adds belong to the same instruction */
         switch (s.kind) {
         case STUB_EXIT:
             if (!emit_exit_desc(c, s.resume, s.depth, s.reason, s.opcode))
@@ -1013,6 +1015,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
             last_line = line;
         }
         OdLabel next = i + 1 < c.bc.ninstrs ? c.label_of[i + 1] : c.ret_null;
+        c.cur_op = in->opcode;
         if (in->opcode == COMPARE_OP && i + 1 < c.bc.ninstrs) {
             const OdInstr *jmp = &c.bc.instrs[i + 1];
             OdLabel after = i + 2 < c.bc.ninstrs ? c.label_of[i + 2] : c.ret_null;
@@ -1042,6 +1045,17 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     od_scratch_free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
+    OdLabel stubs_end = od_label_new(&c.a);
+    od_label_bind(&c.a, stubs_end);
+    OdCensusStub *census_stubs = NULL;
+    if (od_tier1_census_on && c.nstubs) {
+        census_stubs = malloc((size_t)c.nstubs * sizeof *census_stubs);
+        for (int i = 0; census_stubs && i < c.nstubs; i++)
+            census_stubs[i] = (OdCensusStub){.label = c.stubs[i].label,
+                                             .kind = (unsigned char)c.stubs[i].kind,
+                                             .owner = (unsigned char)c.stubs[i].owner};
+    }
+    int census_nstubs = census_stubs ? c.nstubs : 0;
     od_scratch_free(c.stubs);       /* the largest scratch: gone before the code is copied */
     c.stubs = NULL;
     c.nstubs = c.capstubs = 0;
@@ -1051,8 +1065,13 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     emit_shared_tails(&c);
     emit_epilogue(&c);
     od_emit_plt(&c.a);
-    if (od_asm_finish(&c.a) < 0)
+    if (od_asm_finish(&c.a) < 0) {
+        free(census_stubs);
         goto fail;
+    }
+    if (od_tier1_census_on)
+        od_census_add(&c, census_stubs, census_nstubs, stubs_end);
+    free(census_stubs);
 
     u = calloc(1, sizeof *u);
     if (!u)

@@ -19,6 +19,7 @@ OdLabel add_stub(Compiler *c, Stub s)
         c->capstubs = cap;
     }
     s.label = od_label_new(&c->a);
+    s.owner = c->cur_op;
     c->stubs[c->nstubs++] = s;
     return s.label;
 }

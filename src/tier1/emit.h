@@ -33,20 +33,35 @@
 #define OFF_SIZE ((int32_t)offsetof(PyVarObject, ob_size))
 #define OFF_DIGIT0 ((int32_t)offsetof(PyLongObject, ob_digit))
 
+/* Stub kinds, declared once (the code census, tier1/census.c, names them from here). */
+#define OD_STUB_KINDS(X) \
+    X(EXIT, "exit")             /* leave for the interpreter at `resume` with `depth` values */ \
+    X(ERROR, "error")           /* exception set: unwind with `depth` live values at `index` */ \
+    X(HELPER, "helper")         /* helper returned non-zero: negative -> error, else exit */ \
+    X(DEALLOC, "dealloc")       /* refcount of `reg` hit zero: dealloc, then back to `back` */ \
+    X(BREAKER, "breaker")       /* eval breaker set: handle, then continue at `back` */ \
+    X(BOX_BOOL, "box_bool")     /* store bool(eax) at depth-1, then exit at `resume` (fused \
+                                 * compare) */ \
+    X(WARMUP, "warmup")         /* co_warmup != 0: count it; at the quickening RESUME, take \
+                                 * `exit` */ \
+    X(SLOW_PATH, "slow_path")   /* an inline fast path missed: the helper call of `instr`, \
+                                 * then `back` */ \
+    X(COLD, "cold")             /* the less likely variants of an inline fast path: `cold` \
+                                 * emits them */ \
+    X(FLUSH, "flush")           /* push the deferred operands `pending`, then continue at \
+                                 * `back` */ \
+    X(HELPER_FAIL, "helper_fail") /* a helper call returned non-zero (error, deopt) or \
+                                 * tracing came on: `call stub_thunk` + a descriptor, decided \
+                                 * in C (tier1/stub_thunk.c) */
+
 typedef enum {
-    STUB_EXIT,      /* leave for the interpreter at `resume` with `depth` values */
-    STUB_ERROR,     /* exception set: unwind with `depth` live values at `index` */
-    STUB_HELPER,    /* helper returned non-zero: negative -> error, else exit */
-    STUB_DEALLOC,   /* refcount of `reg` hit zero: dealloc, then back to `back` */
-    STUB_BREAKER,   /* eval breaker set: handle, then continue at `back` */
-    STUB_BOX_BOOL,  /* store bool(eax) at depth-1, then exit at `resume` (fused compare) */
-    STUB_WARMUP,    /* co_warmup != 0: count it; at the quickening RESUME, take `exit` */
-    STUB_SLOW_PATH, /* an inline fast path missed: the helper call of `instr`, then `back` */
-    STUB_COLD,      /* the less likely variants of an inline fast path: `cold` emits them */
-    STUB_FLUSH,     /* push the deferred operands `pending`, then continue at `back` */
-    STUB_HELPER_FAIL, /* a helper call returned non-zero (error, deopt) or tracing came on:
-                       * `call stub_thunk` + a descriptor, decided in C (tier1/stub_thunk.c) */
+#define OD_STUB_KIND_ENUM(name, text) STUB_##name,
+    OD_STUB_KINDS(OD_STUB_KIND_ENUM)
+#undef OD_STUB_KIND_ENUM
 } StubKind;
+#define OD_STUB_KIND_ONE(name, text) +1
+enum { STUB__COUNT = 0 OD_STUB_KINDS(OD_STUB_KIND_ONE) };
+#undef OD_STUB_KIND_ONE
 
 /* A deferred push (operand borrowing): a LOAD_FAST or LOAD_CONST whose value only the
  * next instruction reads is not pushed. That consumer reads the local or constant
@@ -90,6 +105,7 @@ typedef struct Stub {
     HelperFn fn;
     int released;
     void *site;
+    int owner;          /* opcode of the instruction that asked for it (the code census) */
     ColdFn cold;        /* COLD: the emitter, with `instr` and `site` above and the labels */
     OdLabel miss, done, join, join2; /* of the hot path it continues (meaning per emitter) */
     PyTypeObject *cold_type;         /* the type a cold variant handles, when it says so */
@@ -126,6 +142,7 @@ typedef struct Compiler {
     OdLabel direct_entry;       /* this unit's specialised direct-call entry (fast_call.c),
                                  * -1 if it has none */
     int osr;                    /* backward jumps count down u->osr_counter (compile.h) */
+    int cur_op;                 /* opcode of the instruction being emitted (Stub.owner) */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
