@@ -119,7 +119,13 @@ static int has_fast_path(Compiler *c, const OdInstr *in, const void *site)
     case CALL:
         return call_has_fast_path(c, in, site);
     case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
-    case STORE_SUBSCR: case COMPARE_OP:
+    case STORE_SUBSCR:
+        return 1;
+    case COMPARE_OP:
+        if (compare_generic_only(c, in)) {
+            c->nsingle_kind++;
+            return 0;
+        }
         return 1;
     case BINARY_SUBSCR:
         return binary_subscr_has_fast_path(c, in);
@@ -344,7 +350,11 @@ static int emit_compare_branch(Compiler *c, const OdInstr *in, const OdInstr *jm
     OdLabel taken = taken_label(c, jmp, &pending);
     OdLabel miss = od_label_new(a);
     void *site = site_arg(c, in);
-    emit_compare_branch_fast(c, in, site, miss, on_true ? taken : next, on_true ? next : taken);
+    if (compare_generic_only(c, in))
+        c->nsingle_kind++;    /* the helper only: nothing inline would be taken */
+    else
+        emit_compare_branch_fast(c, in, site, miss, on_true ? taken : next,
+                                 on_true ? next : taken);
     od_label_bind(a, miss);
     flush_pending(c);                                  /* the helper reads the stack */
     set_prev(c, in->index);

@@ -105,7 +105,9 @@ int consumer_borrows(Compiler *c, const OdInstr *in, int depth)
         return (depth == d - 1 || depth == d - 2) && binary_op_has_fast_path(c, in);
     case BINARY_SUBSCR:     /* only its inline path borrows */
         return (depth == d - 1 || depth == d - 2) && binary_subscr_has_fast_path(c, in);
-    case COMPARE_OP: case IS_OP:
+    case COMPARE_OP:        /* only its inline path borrows */
+        return (depth == d - 1 || depth == d - 2) && !compare_generic_only(c, in);
+    case IS_OP:
         return depth == d - 1 || depth == d - 2;
     default:
         return 0;

@@ -283,6 +283,9 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
 /* A recompiled (hot) unit's own entry for direct calls: what the thunk does from the frame
  * push on, with this code's sizes as immediates and the loops unrolled. */
 void emit_direct_entry(Compiler *c);
+/* A COMPARE_OP that gets no numeric inline path, from the interpreter's form (strs, a
+ * failed specialization) or a recompiled unit's feedback (never two ints or floats). */
+int compare_generic_only(Compiler *c, const OdInstr *in);
 /* COMPARE_OP on its own: the same, pushing True or False. */
 void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 
