@@ -275,8 +275,9 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
             target = int(op_str, 16) - base if mnemonic == "call" and _JUMP_TARGET.match(op_str) else -1
             # A compact unit's helper call (tier1/compact.c): `call thunk` and 6 bytes of
             # data (opcode, oparg, unit index, depth) the thunk returns past. The thunk
-            # starts with `mov rdi, rbx`; the call entries with `mov rax, <function>`.
-            if 0 <= target < len(code) and code[target:target + 3] == b"\x48\x89\xdf":
+            # starts with `lea rdi, [rbx - 0x80]` (the frame: rbx holds it plus
+            # tier1/emit.h's FRAME_BIAS); the call entries with `mov rax, <function>`.
+            if 0 <= target < len(code) and code[target:target + 4] == _FRAME_TO_RDI:
                 d = code[off:off + 6]
                 if len(d) == 6:
                     yield (base + off, 6, ".byte", f"compact {_stdlib_dis.opname[d[0]]} {d[1]}, "
@@ -284,8 +285,8 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
                     off += 6
                     resumed = True
             # A full unit's descriptor stub (tier1/stub_thunk.c): `call stub_thunk`, a kind
-            # byte and its fields; the thunk starts with `pop rsi; mov rdi, rbx`.
-            elif 0 <= target < len(code) and code[target:target + 4] == b"\x5e\x48\x89\xdf":
+            # byte and its fields; the thunk starts with `pop rsi; lea rdi, [rbx - 0x80]`.
+            elif 0 <= target < len(code) and code[target:target + 5] == b"\x5e" + _FRAME_TO_RDI:
                 d = _stub_descriptor(code, off)
                 if d:
                     yield (base + off, d[0], ".byte", d[1])
@@ -296,6 +297,9 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
         if not resumed:
             return
 
+
+# lea rdi, [rbx - 0x80]: the frame, from tier 1's rbx (the frame + FRAME_BIAS, tier1/emit.h)
+_FRAME_TO_RDI = b"\x48\x8d\x7b\x80"
 
 # tier1/stub_thunk.c: ERROR, EXIT, BREAKER, HELPER_FAIL, HELPER_FAIL_SHORT
 _STUB_DESC_SIZE = {1: 5, 2: 7, 3: 5, 4: 14, 5: 9}
@@ -360,6 +364,7 @@ class _Annotator:
         self.frame_fields = {offs["frame.prev_instr"]: "frame.prev_instr",
                              offs["frame.stacktop"]: "frame.stacktop"}
         self.localsplus = offs["frame.localsplus"]
+        self.frame_bias = 0     # what the prologue adds to the frame register (tier 1: 128)
         self.tstate_fields = {offs["tstate.interp"]: "interp", offs["tstate.cframe"]: "cframe"}
         self.breaker = offs["interp.eval_breaker"]
         self.use_tracing = offs["cframe.use_tracing"]
@@ -405,6 +410,7 @@ class _Annotator:
         return f"-> +{off:#x}"
 
     def _slot(self, disp: int) -> str:
+        disp += self.frame_bias
         idx, rem = divmod(disp - self.localsplus, 8)
         if disp < self.localsplus or rem:
             return self.frame_fields.get(disp, "")
@@ -421,6 +427,13 @@ class _Annotator:
                 role = {"rdi": "frame", "rsi": "thread state", "rdx": "unit"}[m.group(2)]
                 self.reg_role[m.group(1)] = role
                 return f"{m.group(1)} = {role}"
+        if in_prologue and mnemonic == "lea":
+            # tier 1: rbx = the frame + FRAME_BIAS (tier1/emit.h), for one-byte displacements
+            m = re.match(r"^(\w+), \[rdi \+ (0x[0-9a-f]+|\d+)\]$", op_str)
+            if m:
+                self.reg_role[m.group(1)] = "frame"
+                self.frame_bias = int(m.group(2), 0)
+                return f"{m.group(1)} = frame + {self.frame_bias}"
         if in_prologue and mnemonic == "add":
             m = _REG_IMM.match(op_str)
             if m and self.reg_role.get(m.group(1)) == "interp" and int(m.group(2), 0) == self.breaker:
@@ -436,9 +449,9 @@ class _Annotator:
                 return name or ""
         if mnemonic == "call" and _JUMP_TARGET.match(op_str):
             t = int(op_str, 16) - self.native["address"]
-            if 0 <= t and self.native["code"][t:t + 3] == b"\x48\x89\xdf":
+            if 0 <= t and self.native["code"][t:t + 4] == _FRAME_TO_RDI:
                 return "call the compact thunk: od_rt_compact_op(frame, descriptor below)"
-            if 0 <= t and self.native["code"][t:t + 4] == b"\x5e\x48\x89\xdf":
+            if 0 <= t and self.native["code"][t:t + 5] == b"\x5e" + _FRAME_TO_RDI:
                 return ("call the stub thunk: od_rt_stub(frame, descriptor below, unit, "
                         "result, thread state)")
         if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.call_entries:

@@ -188,7 +188,7 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
         s.exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode);
     }
     set_prev(c, in->index);
-    od_mov_rr(&c->a, OD_RDI, R_FRAME);
+    frame_to(&c->a, OD_RDI);
     od_lea(&c->a, OD_RSI, R_FRAME, slot_disp(c, d));
     set_arg(c, OD_RDX, in->oparg);
     set_arg(c, OD_RCX, (int64_t)(intptr_t)arg);
@@ -358,7 +358,7 @@ static int emit_compare_branch(Compiler *c, const OdInstr *in, const OdInstr *jm
     od_label_bind(a, miss);
     flush_pending(c);                                  /* the helper reads the stack */
     set_prev(c, in->index);
-    od_mov_rr(a, OD_RDI, R_FRAME);
+    frame_to(a, OD_RDI);
     od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
     od_mov_ri(a, OD_RDX, in->oparg);
     od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site);
@@ -584,7 +584,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
          * resume enters at the next instruction. */
         OdLabel slow = od_label_new(a);
         set_prev(c, in->index);
-        od_mov_rr(a, OD_RDI, R_FRAME);
+        frame_to(a, OD_RDI);
         od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
         od_call_abs(a, (const void *)od_rt_return_generator);
         od_test32_rr(a, OD_RAX, OD_RAX);
@@ -603,7 +603,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         int32_t state = (int32_t)offsetof(PyGenObject, gi_frame_state)
                         - (int32_t)offsetof(PyGenObject, gi_iframe);
         set_prev(c, in->index);
-        od_mov8_mi(a, R_FRAME, state, FRAME_SUSPENDED);
+        od_mov8_mi(a, R_FRAME, FRAME_DISP(state), FRAME_SUSPENDED);
         od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus + d - 1);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
         od_jmp(a, c->epilogue);
@@ -616,7 +616,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
             emit_for_iter_fast(c, in, site, miss, done);
         od_label_bind(a, miss);
         set_prev(c, in->index);
-        od_mov_rr(a, OD_RDI, R_FRAME);
+        frame_to(a, OD_RDI);
         od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
         od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site);
         od_call_abs(a, (const void *)od_rt_for_iter);
@@ -634,7 +634,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     case SEND: {
         OdLabel slow = od_label_new(a), done = od_label_new(a);
         set_prev(c, in->index);
-        od_mov_rr(a, OD_RDI, R_FRAME);
+        frame_to(a, OD_RDI);
         od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
         od_call_abs(a, (const void *)od_rt_send);
         od_test32_rr(a, OD_RAX, OD_RAX);
@@ -652,7 +652,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     }
     case RAISE_VARARGS:
     case RERAISE:
-        od_mov_rr(a, OD_RDI, R_FRAME);
+        frame_to(a, OD_RDI);
         od_mov_rr(a, OD_RSI, R_UNIT);
         od_mov_ri(a, OD_RDX, in->index);
         od_mov_ri(a, OD_RCX, d);
@@ -693,12 +693,12 @@ static void emit_shared_tails(Compiler *c)
 {
     OdAsm *a = &c->a;
     od_label_bind(a, c->exit_tail);
-    od_mov_rr(a, OD_RDI, R_FRAME);
+    frame_to(a, OD_RDI);
     od_mov_rr(a, OD_RSI, R_UNIT);
     od_call_abs(a, (const void *)od_rt_set_exit);
     od_jmp(a, c->ret_null);
     od_label_bind(a, c->error_tail);
-    od_mov_rr(a, OD_RDI, R_FRAME);
+    frame_to(a, OD_RDI);
     od_mov_rr(a, OD_RSI, R_UNIT);
     od_call_abs(a, (const void *)od_rt_error);
     od_test_rr(a, OD_RAX, OD_RAX);
@@ -789,7 +789,7 @@ static void emit_prologue(Compiler *c)
     for (size_t i = 0; i < sizeof saved / sizeof *saved; i++)
         od_push(a, saved[i]);
     od_sub_ri(a, OD_RSP, 8); /* 6 pushes + return address: realign to 16 for calls */
-    od_mov_rr(a, R_FRAME, OD_RDI);
+    od_lea(a, R_FRAME, OD_RDI, FRAME_BIAS);  /* emit.h FRAME_BIAS */
     od_mov_rr(a, R_TS, OD_RSI);
     od_mov_rr(a, R_UNIT, OD_RDX);
     od_mov_ri(a, R_CODE, (int64_t)(intptr_t)_PyCode_CODE(c->co));

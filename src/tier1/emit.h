@@ -5,7 +5,7 @@
  * Compiler below, and every value stays where the interpreter keeps it.
  *
  * Register plan inside compiled code (all callee-saved, so helpers preserve them):
- *   rbx = the frame (_PyInterpreterFrame *)   r12 = the thread state
+ *   rbx = the frame + FRAME_BIAS (below)      r12 = the thread state
  *   r13 = first code unit (for prev_instr)    r14 = &interp->ceval.eval_breaker
  *   r15 = ts->cframe (use_tracing at offset 0) rbp = the OdUnit
  * Stack slot d of the value stack is [rbx + localsplus + 8 * (co_nlocalsplus + d)]; the
@@ -18,9 +18,18 @@
 #include "../runtime/helpers.h" /* first: Python.h sets the feature macros */
 #include "../asm/x64.h"
 
-#define OFF_LOCALS ((int32_t)offsetof(_PyInterpreterFrame, localsplus))
-#define OFF_PREV ((int32_t)offsetof(_PyInterpreterFrame, prev_instr))
-#define OFF_STACKTOP ((int32_t)offsetof(_PyInterpreterFrame, stacktop))
+/* R_FRAME holds the frame's address plus FRAME_BIAS: one-byte displacements (-128..127)
+ * then reach every field before localsplus and its first 23 slots (locals and the value
+ * stack), where without the bias they reached 7 slots; each slot access further in takes 3
+ * bytes more (a 4-byte displacement). FRAME_DISP turns a field's offset into its
+ * displacement from R_FRAME; frame_to() gives a helper the frame itself. */
+#define FRAME_BIAS 128
+#define FRAME_DISP(off) ((int32_t)(off) - FRAME_BIAS)
+_Static_assert(offsetof(_PyInterpreterFrame, localsplus) < FRAME_BIAS,
+               "the frame's fields stay within a one-byte displacement below R_FRAME");
+#define OFF_LOCALS FRAME_DISP(offsetof(_PyInterpreterFrame, localsplus))
+#define OFF_PREV FRAME_DISP(offsetof(_PyInterpreterFrame, prev_instr))
+#define OFF_STACKTOP FRAME_DISP(offsetof(_PyInterpreterFrame, stacktop))
 
 #define R_FRAME OD_RBX
 #define R_TS OD_R12
@@ -146,6 +155,8 @@ typedef struct Compiler {
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
+/* r = the frame (_PyInterpreterFrame *), as helpers take it. */
+static inline void frame_to(OdAsm *a, OdReg r) { od_lea(a, r, R_FRAME, -FRAME_BIAS); }
 static inline int32_t slot_disp(Compiler *c, int d) { return local_disp(c->nlocalsplus + d); }
 
 OdLabel add_stub(Compiler *c, Stub s);
@@ -283,8 +294,8 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
 /* A recompiled (hot) unit's own entry for direct calls: what the thunk does from the frame
  * push on, with this code's sizes as immediates and the loops unrolled. */
 void emit_direct_entry(Compiler *c);
-/* A COMPARE_OP that gets no numeric inline path, from the interpreter's form (strs, a
- * failed specialization) or a recompiled unit's feedback (never two ints or floats). */
+/* A COMPARE_OP that gets no numeric inline path, from the interpreter's form (two strs)
+ * or a recompiled unit's feedback (one type, neither int nor float, and no inline hit). */
 int compare_generic_only(Compiler *c, const OdInstr *in);
 /* COMPARE_OP on its own: the same, pushing True or False. */
 void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);

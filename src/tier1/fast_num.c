@@ -136,11 +136,11 @@ static int expect_float(Compiler *c, const OdInstr *in, const OdOpCache *site)
 /* Whether a COMPARE_OP gets no numeric inline path, only its helper (whose own fast paths
  * also compare ints, floats and strs, and which records the operands): when what the site
  * met was never two ints or two floats. In a first unit, the interpreter's form says so:
- * COMPARE_OP_STR_JUMP (two strs), or the adaptive form with a count, whose specialization
- * failed (operands of two types, big ints, strs with < or >, any other type) or whose
- * specialized form kept missing. In a recompiled unit: no inline hit, and the operands last
- * seen of one type that is neither int nor float. Otherwise both numeric paths took
- * ~430 bytes (268 of them on the main line) to test two types on the way to the helper. */
+ * COMPARE_OP_STR_JUMP (two strs). (Not the adaptive form with a count, a failed
+ * specialization: that is also an int with a float, or an int of two digits, which the
+ * inline paths do.) In a recompiled unit: no inline hit, and the operands last seen of one
+ * type that is neither int nor float. Otherwise both numeric paths took ~430 bytes (268 of
+ * them on the main line) to test two types on the way to the helper. */
 int compare_generic_only(Compiler *c, const OdInstr *in)
 {
     if (c->feedback) {
@@ -149,11 +149,8 @@ int compare_generic_only(Compiler *c, const OdInstr *in)
         return site && site->inline_hits == 0 && site->left && site->left == site->right
                && site->left != &PyLong_Type && site->left != &PyFloat_Type;
     }
-    if (in->index + 1 >= c->bc.ncodeunits)
-        return 0;
-    const _Py_CODEUNIT *code = _PyCode_CODE(c->co);
-    int op = _Py_OPCODE(code[in->index]);
-    return op == COMPARE_OP_STR_JUMP || (op == COMPARE_OP_ADAPTIVE && code[in->index + 1] != 0);
+    return quickened_state(c, in) == QUICK_SPECIALIZED
+           && quickened_opcode(c, in) == COMPARE_OP_STR_JUMP;
 }
 
 /* Whether a site gets the out-of-line code for an int and a float together (~250 bytes):
