@@ -461,7 +461,8 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     case LOAD_FAST:
     case LOAD_CLOSURE: {
         int defer = c->deferred[in - c->bc.instrs];
-        int check = !(op == LOAD_FAST && c->always_bound[arg]);
+        int check = !(op == LOAD_FAST
+                      && (c->always_bound[arg] || c->bound_in[arg] == c->block_gen));
         if (check || !defer)
             od_mov_rm(a, OD_RAX, R_FRAME, local_disp(arg));
         if (check) {
@@ -745,6 +746,16 @@ static void emit_stubs(Compiler *c)
             od_jmp(a, s.back);
             break;
         case STUB_SLOW_PATH:
+            if (c->lean && compact_form_ok(s.instr)) {
+                /* Code that is not hot yet: the helper call through the compact thunk,
+                 * 11 bytes and no failure stub, instead of ~58 (and 14). It costs the
+                 * thunk's decoding (a few dozen instructions) where the fast path misses;
+                 * the recompilation, if the code gets hot, brings the full form back. */
+                emit_compact_call(c, s.instr);
+                od_jmp(a, s.back);
+                c->nlean_slow++;
+                break;
+            }
             emit_helper_call(c, s.instr, s.fn, s.released, s.site, s.back);
             break;
         case STUB_COLD:
@@ -865,6 +876,7 @@ static void compiler_free(Compiler *c)
     free(c->sites);
     free(c->cache_at_unit);
     free(c->always_bound);
+    free(c->bound_in);
     free(c->deferred);
 }
 
@@ -905,7 +917,8 @@ static int find_always_bound(Compiler *c)
     int nargs = co->co_argcount + co->co_kwonlyargcount + !!(co->co_flags & CO_VARARGS)
                 + !!(co->co_flags & CO_VARKEYWORDS);
     c->always_bound = calloc((size_t)c->nlocalsplus + 1, 1);
-    if (!c->always_bound)
+    c->bound_in = calloc((size_t)c->nlocalsplus + 1, sizeof(int));
+    if (!c->always_bound || !c->bound_in)
         return -1;
     for (int i = 0; i < nargs && i < c->nlocalsplus; i++)
         c->always_bound[i] = !(_PyLocals_GetKind(co->co_localspluskinds, i) & CO_FAST_CELL);
@@ -997,6 +1010,13 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         memcpy(c.sites, prev->caches, nbytes);   /* same code, same layout */
         c.feedback = 1;
     }
+    /* Lean: code without a loop compiled after the interpreter ran it (quickened: its
+     * 201st call under the default policy). If it gets hot, its 1001st native entry
+     * recompiles it in full; until then its slow paths are small (emit_stubs). */
+    c.lean = !compact && !c.feedback && co->co_warmup == 0;
+    for (int i = 0; c.lean && i < c.bc.ninstrs; i++)
+        if (od_opcode_is_backward_jump(c.bc.instrs[i].opcode))
+            c.lean = 0;
     for (int i = 0; i < c.bc.ninstrs; i++)
         c.label_of[i] = od_label_new(&c.a);
     c.epilogue = od_label_new(&c.a);
@@ -1026,6 +1046,16 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         }
         OdLabel next = i + 1 < c.bc.ninstrs ? c.label_of[i + 1] : c.ret_null;
         c.cur_op = in->opcode;
+        /* A new stretch where something may enter the code: a jump or exception handler
+         * target, the start, or where a generator resumes (after YIELD_VALUE, and after
+         * RETURN_GENERATOR for its first resume). Frames enter nowhere else (docs/design.md:
+         * an exit hands the frame to the interpreter for good, except a generator's next
+         * resumption), and only DELETE_FAST unbinds a local while compiled code runs (a
+         * tracer's f_locals write-back runs in the interpreter): within a stretch, a local
+         * that was stored or passed a check stays bound. */
+        if (i == 0 || in->is_target || c.bc.instrs[i - 1].opcode == YIELD_VALUE
+            || c.bc.instrs[i - 1].opcode == RETURN_GENERATOR)
+            c.block_gen++;
         if (in->opcode == COMPARE_OP && i + 1 < c.bc.ninstrs) {
             const OdInstr *jmp = &c.bc.instrs[i + 1];
             OdLabel after = i + 2 < c.bc.ninstrs ? c.label_of[i + 2] : c.ret_null;
@@ -1045,12 +1075,16 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         }
         if (c.deferred[i]) {
             emit_instr(&c, in, next);
-            continue;
+        } else {
+            if (c.npending && !consumer_borrows(&c, in, c.pending[0].depth))
+                flush_pending(&c);              /* cannot happen: find_deferred pairs them */
+            emit_instr(&c, in, next);
+            c.npending = 0;                     /* the consumer took them */
         }
-        if (c.npending && !consumer_borrows(&c, in, c.pending[0].depth))
-            flush_pending(&c);                  /* cannot happen: find_deferred pairs them */
-        emit_instr(&c, in, next);
-        c.npending = 0;                         /* the consumer took them */
+        if (in->opcode == LOAD_FAST || in->opcode == STORE_FAST)
+            c.bound_in[in->oparg] = c.block_gen;   /* bound from here on in the stretch */
+        else if (in->opcode == DELETE_FAST)
+            c.bound_in[in->oparg] = 0;
     }
     od_scratch_free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
@@ -1117,6 +1151,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->fixed_attr_sites = c.nfixed_attr;
     u->cold_sites = c.ncold;
     u->single_kind_sites = c.nsingle_kind;
+    u->lean_slow_paths = c.nlean_slow;
     c.sites = NULL;
     u->cache_at_unit = c.cache_at_unit;
     c.cache_at_unit = NULL;

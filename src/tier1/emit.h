@@ -137,6 +137,10 @@ typedef struct Compiler {
     int *cache_at_unit;
     PyObject *kwnames;          /* from the KW_NAMES just before a CALL */
     unsigned char *always_bound; /* per local: an argument nothing deletes (never NULL) */
+    int *bound_in;              /* per local: the stretch (block_gen) in which it was stored
+                                 * or checked, so its next LOAD_FAST there needs no check */
+    int block_gen;              /* the current stretch: no jump, handler or resumption
+                                 * lands inside it (compile.c compile_unit) */
     int feedback;               /* sites hold what a previous unit's runs recorded */
     unsigned char *deferred;    /* per instruction: a load its consumer borrows (Pending) */
     Pending pending[OD_MAX_PENDING]; /* deferred loads not pushed yet, deepest first */
@@ -152,6 +156,9 @@ typedef struct Compiler {
                                  * -1 if it has none */
     int osr;                    /* backward jumps count down u->osr_counter (compile.h) */
     int cur_op;                 /* opcode of the instruction being emitted (Stub.owner) */
+    int lean;                   /* a first unit of quickened code without a loop: slow paths
+                                 * take the compact form (compile.c emit_stubs) */
+    int nlean_slow;             /* slow paths in that form (OdUnit.lean_slow_paths) */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }

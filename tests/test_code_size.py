@@ -1,0 +1,211 @@
+"""Smaller tier-1 code (docs/tier1.md, "Code size"): the frame register's bias (one-byte
+displacements for the first 23 slots), LOAD_FAST without its unbound check where the
+local is known bound, slow paths of lean first units through the compact thunk, and the
+code census. Each test proves the shape was taken (native code, info() counters) and that
+the compiled code gives the interpreter's results, exceptions and tracebacks."""
+import _overdrive
+import overdrive
+import pytest
+from conftest import (full_tier, outcome_with_traceback, runs_tier1, tier1_only_because,
+                      unexpected_exits)
+
+
+# ---- the frame register's bias: slots on both sides of the one-byte displacements --------
+
+def many_locals(n):
+    a0 = n; a1 = a0 + 1; a2 = a1 + 1; a3 = a2 + 1; a4 = a3 + 1; a5 = a4 + 1; a6 = a5 + 1
+    a7 = a6 + 1; a8 = a7 + 1; a9 = a8 + 1; a10 = a9 + 1; a11 = a10 + 1; a12 = a11 + 1
+    a13 = a12 + 1; a14 = a13 + 1; a15 = a14 + 1; a16 = a15 + 1; a17 = a16 + 1
+    a18 = a17 + 1; a19 = a18 + 1; a20 = a19 + 1; a21 = a20 + 1; a22 = a21 + 1
+    a23 = a22 + 1; a24 = a23 + 1; a25 = a24 + 1
+    t = (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17,
+         a18, a19, a20, a21, a22, a23, a24, a25)
+    del a20
+    try:
+        return a20
+    except UnboundLocalError as e:
+        return t, str(e), a25 - a0
+
+
+def test_slots_near_and_past_the_one_byte_displacements(jit):
+    assert jit.run_both(many_locals, 5, allow_exits=True)[2] == 25
+    assert jit.run_both(many_locals, 2**70, allow_exits=True)[0][-1] == 2**70 + 25
+    assert jit.run_both(many_locals, 1.5, allow_exits=True)[0][22] == 23.5
+
+
+# ---- LOAD_FAST of a local known bound ------------------------------------------------------
+
+def same_stretch(a):
+    x = a + 1
+    return x
+
+
+def after_a_branch(a):
+    if a:
+        x = a + 1
+    return x
+
+
+def deleted_in_the_stretch(a):
+    x = a
+    del x
+    return x
+
+
+def gen_deleting(a):
+    x = a
+    yield x
+    y = x + 1
+    del x
+    yield y
+    yield x
+
+
+def _load_fast_checks(fn, name):
+    """For each LOAD_FAST of local `name` in fn's unit: whether its native code tests the
+    local for NULL (`test rax, rax` and a `je` to the exit stub)."""
+    native = _overdrive._native_map(fn)
+    rows, code = native["instructions"], native["code"]
+    out = []
+    for r, nxt in zip(rows, rows[1:]):
+        if r["opname"] == "LOAD_FAST" and fn.__code__.co_varnames[r["oparg"]] == name:
+            body = code[r["native_offset"]:nxt["native_offset"]]
+            out.append(b"\x48\x85\xc0\x0f\x84" in body or b"\x48\x85\xc0\x74" in body)
+    return out
+
+
+@full_tier
+@tier1_only_because("LOAD_FAST's unbound check in tier 1's native code")
+def test_a_local_stored_in_the_same_stretch_is_loaded_without_a_check(jit):
+    assert jit.run_both(same_stretch, 2) == 3
+    assert jit.run_both(after_a_branch, 2) == 3
+    got = jit.run_both(after_a_branch, 0, allow_exits=True)     # the check's exit
+    assert got[:2] == ("raise", UnboundLocalError), got
+    assert overdrive.info(after_a_branch)["exits"].get("UNBOUND_LOCAL"), overdrive.info(after_a_branch)
+    got = jit.run_both(deleted_in_the_stretch, 2, allow_exits=True)
+    assert got[:2] == ("raise", UnboundLocalError), got
+    assert _load_fast_checks(after_a_branch, "x") == [True]
+    assert _load_fast_checks(same_stretch, "x") == [False]
+    assert _load_fast_checks(deleted_in_the_stretch, "x") == [True]
+
+
+def test_generator_resumed_after_a_delete_still_checks(jit):
+    def run(a):
+        g = gen_deleting(a)
+        out = [next(g), next(g)]
+        try:
+            out.append(next(g))
+        except UnboundLocalError as e:
+            out.append(str(e))
+        return out
+    got = jit.run_both(run, 4, allow_exits=True)
+    assert got[:2] == [4, 5] and "x" in got[2], got
+
+
+# ---- lean first units: slow paths through the compact thunk --------------------------------
+
+LEAN_SOURCE = """
+class A:
+    def __init__(self):
+        self.x = 1
+
+class B:
+    def __init__(self):
+        self.y = 0
+        self.x = 2
+
+def get(o, k):
+    v = o.x
+    return v + k
+
+def looping(o, n):
+    t = 0
+    for _ in range(n):
+        t += o.x
+    return t
+"""
+
+
+def _warmed() -> dict:
+    ns: dict = {}
+    exec(LEAN_SOURCE, ns)
+    overdrive.disable()
+    for i in range(30):      # quickened at the 8th call: LOAD_ATTR_INSTANCE_VALUE for A
+        ns["get"](ns["A"](), i)
+        ns["looping"](ns["A"](), 2)
+    return ns
+
+
+def _run_in_unit(fn, calls):
+    overdrive.disable()
+    expected = [outcome_with_traceback(fn, args, {}) for args in calls]
+    before = overdrive.info(fn)
+    overdrive.enable(threshold=10**6)
+    try:
+        got = [outcome_with_traceback(fn, args, {}) for args in calls]
+    finally:
+        overdrive.disable()
+    after = overdrive.info(fn)
+    assert after["native_entries"] - before["native_entries"] == len(calls), after
+    assert not unexpected_exits(before, after), after["exits"]
+    assert got == expected, (got, expected)
+    return got
+
+
+@full_tier
+@tier1_only_because("slow paths of tier 1's first units")
+def test_lean_first_unit_takes_its_slow_paths_through_the_compact_thunk():
+    ns, fresh = _warmed(), {}
+    exec(LEAN_SOURCE, fresh)
+    overdrive.compile(ns["get"])
+    overdrive.compile(fresh["get"])
+    lean, full = overdrive.info(ns["get"]), overdrive.info(fresh["get"])
+    assert lean["lean_slow_paths"] >= 2, lean           # o.x and v + k
+    assert full["lean_slow_paths"] == 0, full           # compiled before it ran: not quickened
+    A, B = ns["A"], ns["B"]
+    # B's x misses the inline path (A's): the slow path; then the helper's errors.
+    got = _run_in_unit(ns["get"], [(A(), 1), (B(), 1), (B(), 2.5), (B(), "s"), (object(), 1),
+                                   (A(), 2**80)])
+    assert got[1] == ("ok", 3) and got[2] == ("ok", 4.5), got
+    assert got[3][:2] == ("raise", TypeError) and got[4][:2] == ("raise", AttributeError), got
+
+
+@full_tier
+@tier1_only_because("slow paths of tier 1's first units")
+def test_loops_and_recompiled_units_keep_full_slow_paths():
+    ns = _warmed()
+    overdrive.compile(ns["looping"])
+    assert overdrive.info(ns["looping"])["lean_slow_paths"] == 0
+    _run_in_unit(ns["looping"], [(ns["A"](), 3), (ns["B"](), 3), (object(), 1)])
+    ns = _warmed()
+    overdrive.enable(threshold=0)      # the first unit at once, recompiled at entry 1001
+    try:
+        for i in range(1100):
+            ns["get"](ns["B"](), i)
+    finally:
+        overdrive.disable()
+    info = overdrive.info(ns["get"])
+    assert info["recompiled"] and info["lean_slow_paths"] == 0, info
+
+
+# ---- the census ----------------------------------------------------------------------------
+
+@full_tier
+@tier1_only_because("tier 1's code census")
+def test_code_census_counts_every_byte_of_the_units_it_saw(jit):
+    import types
+    f1, f2 = (types.FunctionType(f.__code__.replace(), globals()) for f in (many_locals, after_a_branch))
+    _overdrive._code_census(True)
+    try:
+        jit.run_both(f1, 3, allow_exits=True)
+        jit.run_both(f2, 1)
+        c = _overdrive._code_census()
+    finally:
+        _overdrive._code_census(False)
+    assert c["units"] == 2
+    main = sum(b for _, b in c["main"].values())
+    stubs = sum(b for byop in c["stubs"].values() for _, b in byop.values())
+    assert main + stubs + c["prologue"] + c["unit_tails"] == c["code_bytes"], c
+    sizes = overdrive.info(f1)["code_size"] + overdrive.info(f2)["code_size"]
+    assert c["code_bytes"] == sizes
+    assert c["main"]["STORE_FAST"][0] >= 28 and c["stubs"]["exit"], c   # a0..a25, t, x; e
