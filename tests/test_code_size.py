@@ -209,3 +209,35 @@ def test_code_census_counts_every_byte_of_the_units_it_saw(jit):
     sizes = overdrive.info(f1)["code_size"] + overdrive.info(f2)["code_size"]
     assert c["code_bytes"] == sizes
     assert c["main"]["STORE_FAST"][0] >= 28 and c["stubs"]["exit"], c   # a0..a25, t, x; e
+
+
+# ---- RESUME of code already quickened: no warm-up count ------------------------------------
+
+@full_tier
+@tier1_only_because("tier 1's RESUME")
+def test_quickened_code_has_no_warmup_check():
+    """co_warmup stays 0 once the code is quickened: a unit compiled after that has no
+    warm-up check (the census counts no WARMUP stub), one compiled before keeps it and
+    leaves the quickening call (its 8th) to the interpreter."""
+    ns, fresh = _warmed(), {}
+    exec(LEAN_SOURCE, fresh)
+    _overdrive._code_census(True)
+    try:
+        overdrive.compile(ns["get"])
+        after_quickening = _overdrive._code_census()
+        _overdrive._code_census(True)
+        overdrive.compile(fresh["get"])
+        before_quickening = _overdrive._code_census()
+    finally:
+        _overdrive._code_census(False)
+    assert not after_quickening["stubs"]["warmup"], after_quickening["stubs"]
+    assert before_quickening["stubs"]["warmup"]["RESUME"][0] == 1, before_quickening["stubs"]
+    _run_in_unit(ns["get"], [(ns["A"](), i) for i in range(12)])
+    A = fresh["A"]
+    overdrive.enable(threshold=10**6)
+    try:
+        got = [fresh["get"](A(), i) for i in range(12)]
+    finally:
+        overdrive.disable()
+    assert got == list(range(1, 13))
+    assert overdrive.info(fresh["get"])["exits"] == {"WARMUP": 1}, overdrive.info(fresh["get"])
