@@ -267,9 +267,10 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
         raise ImportError(CAPSTONE_MISSING) from None
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     code, base, off = native["code"], native["address"], 0
-    while off < len(code):
+    end = native.get("data_offset", len(code))     # tier 1's constants follow the code
+    while off < end:
         resumed = False
-        for addr, size, mnemonic, op_str in md.disasm_lite(code[off:], base + off):
+        for addr, size, mnemonic, op_str in md.disasm_lite(code[off:end], base + off):
             yield addr, size, mnemonic, op_str
             off = addr - base + size
             target = int(op_str, 16) - base if mnemonic == "call" and _JUMP_TARGET.match(op_str) else -1
@@ -571,10 +572,26 @@ def dis_native_text(func: _CodeLike) -> str:
         if ann.call_entries and off == min(ann.call_entries) - native["address"]:
             out.append("; call entries: one `mov rax, <function>; jmp rax` per function called")
         asm = f"{mnemonic} {op_str}".strip()
-        note = ann.note(mnemonic, op_str, off < first)
+        note = ann.note(mnemonic, _with_constant(native, off + size, op_str), off < first)
         line = f"  {addr:x} +{off:04x}  {asm:<42}"
         out.append((line + (f" ; {note}" if note else "")).rstrip())
     return "\n".join(out) + "\n"
+
+
+_RIP = re.compile(r"qword ptr \[rip ([+-]) (0x[0-9a-f]+|\d+)\]")
+
+
+def _with_constant(native: Dict[str, Any], next_off: int, op_str: str) -> str:
+    """op_str with a load of one of tier 1's constants (`[rip + d]` into the data after the
+    code, asm/x64.h OdAsm.pool) replaced by the constant, so it is named as an immediate."""
+    m = _RIP.search(op_str)
+    if not m:
+        return op_str
+    at = next_off + (int(m.group(2), 0) if m.group(1) == "+" else -int(m.group(2), 0))
+    code = native["code"]
+    if not native.get("data_offset", len(code)) <= at <= len(code) - 8:
+        return op_str
+    return op_str[:m.start()] + hex(int.from_bytes(code[at:at + 8], "little")) + op_str[m.end():]
 
 
 def _source_line(code: types.CodeType, line: int) -> str:

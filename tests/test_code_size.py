@@ -241,3 +241,30 @@ def test_quickened_code_has_no_warmup_check():
         overdrive.disable()
     assert got == list(range(1, 13))
     assert overdrive.info(fresh["get"])["exits"] == {"WARMUP": 1}, overdrive.info(fresh["get"])
+
+
+# ---- 64-bit immediates as constants after the code ------------------------------------------
+
+def with_constants(a):
+    s = "a constant"
+    if a is None:
+        return s, None
+    return s, a + 1.5, a is True
+
+
+@full_tier
+@tier1_only_because("tier 1's constant pool")
+def test_64_bit_values_are_loaded_from_one_copy_after_the_code(jit):
+    assert jit.run_both(with_constants, 2) == ("a constant", 3.5, False)
+    assert jit.run_both(with_constants, None) == ("a constant", None)
+    if id("a constant") <= 0xFFFFFFFF:
+        pytest.skip("objects below 4 GiB are 32-bit immediates (a non-PIE interpreter)")
+    native = _overdrive._native_map(with_constants)
+    code, start = native["code"], native["data_offset"]
+    assert start < native["code_size"] and (native["code_size"] - start) % 8 == 0, native
+    values = [int.from_bytes(code[i:i + 8], "little") for i in range(start, len(code), 8)]
+    assert len(set(values)) == len(values), values               # one copy of each
+    assert id("a constant") in values, values
+    pytest.importorskip("capstone", reason="capstone not installed")
+    text = overdrive.dis_native_text(with_constants)
+    assert "qword ptr [rip + " in text and "; const 'a constant'" in text, text

@@ -327,6 +327,8 @@ static PyObject *native_map(PyObject *m, PyObject *obj)
         || put(d, "address", addr(u->mem)) < 0
         || put(d, "code", PyBytes_FromStringAndSize(u->mem, (Py_ssize_t)u->code_size)) < 0
         || put(d, "code_size", PyLong_FromSize_t(u->code_size)) < 0
+        || put(d, "data_offset", PyLong_FromSize_t(u->data_offset ? u->data_offset
+                                                                     : u->code_size)) < 0
         || put(d, "reserved", PyLong_FromSize_t(u->mem_reserved)) < 0
         || put(d, "code_units_address", addr(_PyCode_CODE(co))) < 0
         || put(d, "unit_address", addr(u)) < 0

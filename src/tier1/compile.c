@@ -291,14 +291,12 @@ static void emit_truth_branch(Compiler *c, const OdInstr *in, int live_on_error,
                               OdLabel if_true, OdLabel if_false)
 {
     OdLabel not_true = od_label_new(&c->a), not_false = od_label_new(&c->a);
-    od_mov_ri(&c->a, OD_RAX, (int64_t)(intptr_t)Py_True);
-    od_cmp_rr(&c->a, OD_RDI, OD_RAX);
+    od_cmp_r_imm64(&c->a, OD_RDI, (int64_t)(intptr_t)Py_True, OD_RAX);
     od_jcc(&c->a, OD_CC_NE, not_true);
     decref_immortalish(c, OD_RDI);
     od_jmp(&c->a, if_true);
     od_label_bind(&c->a, not_true);
-    od_mov_ri(&c->a, OD_RAX, (int64_t)(intptr_t)Py_False);
-    od_cmp_rr(&c->a, OD_RDI, OD_RAX);
+    od_cmp_r_imm64(&c->a, OD_RDI, (int64_t)(intptr_t)Py_False, OD_RAX);
     od_jcc(&c->a, OD_CC_NE, not_false);
     decref_immortalish(c, OD_RDI);
     od_jmp(&c->a, if_false);
@@ -552,8 +550,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         OdLabel taken = taken_label(c, in, &pending);
         OdLabel not_none = od_label_new(a);
         od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
-        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_None);
-        od_cmp_rr(a, OD_RDI, OD_RAX);
+        od_cmp_r_imm64(a, OD_RDI, (int64_t)(intptr_t)Py_None, OD_RAX);
         od_jcc(a, OD_CC_NE, not_none);
         decref_immortalish(c, OD_RDI);
         od_jmp(a, on_none ? taken : next);
@@ -968,6 +965,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
             && !(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR));
     od_asm_init(&c.a);
     c.a.no_relax = compact;
+    c.a.pool = 1;          /* 64-bit immediates as constants after the code (asm/x64.h) */
     if (od_bytecode_decode(co, &c.bc) < 0) {
         PyErr_Clear();
         *why_not = "bytecode could not be decoded";
@@ -1140,6 +1138,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         goto fail;
     }
     u->code_size = c.a.len;
+    u->data_offset = c.a.pool_start >= 0 ? (size_t)od_label_offset(&c.a, c.a.pool_start)
+                                         : c.a.len;
     u->entry = (OdEntry)u->mem;
     if (c.direct_entry >= 0)
         u->direct_entry = (char *)u->mem + od_label_offset(&c.a, c.direct_entry);

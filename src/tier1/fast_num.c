@@ -64,8 +64,7 @@ static void load_same_type_operands(Compiler *c, int d, OdLabel mismatch)
 /* Jump to `to` on condition `cc` of comparing the type in `reg` with `type` (r8: scratch). */
 static void branch_on_type_in(Compiler *c, OdReg reg, PyTypeObject *type, OdCond cc, OdLabel to)
 {
-    od_mov_ri(&c->a, OD_R8, (int64_t)(intptr_t)type);
-    od_cmp_rr(&c->a, reg, OD_R8);
+    od_cmp_r_imm64(&c->a, reg, (int64_t)(intptr_t)type, OD_R8);
     od_jcc(&c->a, cc, to);
 }
 
