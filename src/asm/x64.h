@@ -68,6 +68,8 @@ typedef struct {
     int pool;          /* od_mov_ri of a 64-bit value loads it from a constant after the
                         * PLT (mov r64, [rip+c]: 7 bytes, not 10; one copy per value) */
     OdLabel pool_start; /* od_emit_plt: where the constants start, -1 if there are none */
+    uintptr_t pool_skip_lo, pool_skip_hi; /* values in [lo, hi) stay immediates: used once
+                        * each (a constant of its own costs 15 bytes, not 10) */
 } OdAsm;
 
 void od_asm_init(OdAsm *a);
@@ -329,7 +331,7 @@ static inline void od_mov_ri(OdAsm *a, OdReg dst, int64_t imm)
     } else if (imm >= INT32_MIN && imm <= INT32_MAX) {
         OdX64Bytes b = od_x64_add(od_x64_rex(od_x64_none(), 1, 0, dst, 0), 0xC7);
         od_x64_put(a, od_x64_modrm_rr(b, 0, dst), (uint32_t)imm, 4);
-    } else if (a->pool) {
+    } else if (a->pool && ((uintptr_t)imm < a->pool_skip_lo || (uintptr_t)imm >= a->pool_skip_hi)) {
         od_mov_rpool(a, dst, imm);
     } else {
         OdX64Bytes b = od_x64_add(od_x64_rex(od_x64_none(), 1, 0, dst, 0), 0xB8 + (dst & 7));

@@ -1010,6 +1010,9 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     if (!c.sites)
         goto fail;
     memset(c.sites, 0, nbytes ? nbytes : 64);
+    /* The per-site pointers are used once or twice each: immediates, not constants. */
+    c.a.pool_skip_lo = (uintptr_t)c.sites;
+    c.a.pool_skip_hi = (uintptr_t)c.sites + nbytes;
     if (prev && prev->caches && prev->cache_bytes == nbytes) {
         memcpy(c.sites, prev->caches, nbytes);   /* same code, same layout */
         c.feedback = 1;
