@@ -61,6 +61,24 @@ def gen_deleting(a):
     yield x
 
 
+def restored(a):
+    x = a
+    x = x + 1          # BINARY_OP then STORE_FAST: the helper may unbind x (str appends)
+    x = -x
+    a = str(x)
+    return a, x
+
+
+def _store_fast_tests(fn, name):
+    """For each STORE_FAST to `name`: whether its native code tests the old value for NULL
+    (`test rdi, rdi`) before releasing it."""
+    native = _overdrive._native_map(fn)
+    rows, code = native["instructions"], native["code"]
+    return [b"\x48\x85\xff" in code[r["native_offset"]:nxt["native_offset"]]
+            for r, nxt in zip(rows, rows[1:])
+            if r["opname"] == "STORE_FAST" and fn.__code__.co_varnames[r["oparg"]] == name]
+
+
 def _load_fast_checks(fn, name):
     """For each LOAD_FAST of local `name` in fn's unit: whether its native code tests the
     local for NULL (`test rax, rax` and a `je` to the exit stub)."""
@@ -87,6 +105,16 @@ def test_a_local_stored_in_the_same_stretch_is_loaded_without_a_check(jit):
     assert _load_fast_checks(after_a_branch, "x") == [True]
     assert _load_fast_checks(same_stretch, "x") == [False]
     assert _load_fast_checks(deleted_in_the_stretch, "x") == [True]
+
+
+@full_tier
+@tier1_only_because("STORE_FAST's NULL test in tier 1's native code")
+def test_a_store_to_a_local_known_bound_releases_the_old_value_without_a_test(jit):
+    assert jit.run_both(restored, 4) == ("-5", -5)
+    assert jit.run_both(restored, 2**64)[1] == -(2**64 + 1)
+    # unknown; after a BINARY_OP; bound
+    assert _store_fast_tests(restored, "x") == [True, True, False]
+    assert _store_fast_tests(restored, "a") == [False]           # an argument
 
 
 def test_generator_resumed_after_a_delete_still_checks(jit):

@@ -493,12 +493,20 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         return;
     }
     case STORE_FAST: {
+        /* The old value is released; a local known bound (an argument nothing deletes, or
+         * one stored or checked earlier in this stretch) needs no test for NULL first,
+         * unless a BINARY_OP comes just before: its helper unbinds the local to append to
+         * the str in place (runtime/ops_arith.c append_to_local). */
+        int bound = (c->always_bound[arg] || c->bound_in[arg] == c->block_gen)
+                    && !(in > c->bc.instrs && in[-1].opcode == BINARY_OP);
         OdLabel done = od_label_new(a);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
         od_mov_rm(a, OD_RDI, R_FRAME, local_disp(arg));
         od_mov_mr(a, R_FRAME, local_disp(arg), OD_RAX);
-        od_test_rr(a, OD_RDI, OD_RDI);
-        od_jcc(a, OD_CC_E, done);
+        if (!bound) {
+            od_test_rr(a, OD_RDI, OD_RDI);
+            od_jcc(a, OD_CC_E, done);
+        }
         decref_reg(c, OD_RDI, in->index);
         od_label_bind(a, done);
         return;
