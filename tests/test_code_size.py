@@ -1,7 +1,7 @@
 """Smaller tier-1 code (docs/tier1.md, "Code size"): the frame register's bias (one-byte
-displacements for the first 23 slots), LOAD_FAST without its unbound check where the
-local is known bound, slow paths of lean first units through the compact thunk, and the
-code census. Each test proves the shape was taken (native code, info() counters) and that
+displacements for the first 23 slots), LOAD_FAST and STORE_FAST without their tests where
+the local is known bound, no warm-up check in quickened code, 64-bit constants after the
+code, and the code census. Each test proves the shape was taken (native code, info() counters) and that
 the compiled code gives the interpreter's results, exceptions and tracebacks."""
 import _overdrive
 import overdrive
@@ -130,7 +130,7 @@ def test_generator_resumed_after_a_delete_still_checks(jit):
     assert got[:2] == [4, 5] and "x" in got[2], got
 
 
-# ---- lean first units: slow paths through the compact thunk --------------------------------
+# ---- code compiled after the interpreter quickened it ---------------------------------------
 
 LEAN_SOURCE = """
 class A:
@@ -178,42 +178,6 @@ def _run_in_unit(fn, calls):
     assert not unexpected_exits(before, after), after["exits"]
     assert got == expected, (got, expected)
     return got
-
-
-@full_tier
-@tier1_only_because("slow paths of tier 1's first units")
-def test_lean_first_unit_takes_its_slow_paths_through_the_compact_thunk():
-    ns, fresh = _warmed(), {}
-    exec(LEAN_SOURCE, fresh)
-    overdrive.compile(ns["get"])
-    overdrive.compile(fresh["get"])
-    lean, full = overdrive.info(ns["get"]), overdrive.info(fresh["get"])
-    assert lean["lean_slow_paths"] >= 2, lean           # o.x and v + k
-    assert full["lean_slow_paths"] == 0, full           # compiled before it ran: not quickened
-    A, B = ns["A"], ns["B"]
-    # B's x misses the inline path (A's): the slow path; then the helper's errors.
-    got = _run_in_unit(ns["get"], [(A(), 1), (B(), 1), (B(), 2.5), (B(), "s"), (object(), 1),
-                                   (A(), 2**80)])
-    assert got[1] == ("ok", 3) and got[2] == ("ok", 4.5), got
-    assert got[3][:2] == ("raise", TypeError) and got[4][:2] == ("raise", AttributeError), got
-
-
-@full_tier
-@tier1_only_because("slow paths of tier 1's first units")
-def test_loops_and_recompiled_units_keep_full_slow_paths():
-    ns = _warmed()
-    overdrive.compile(ns["looping"])
-    assert overdrive.info(ns["looping"])["lean_slow_paths"] == 0
-    _run_in_unit(ns["looping"], [(ns["A"](), 3), (ns["B"](), 3), (object(), 1)])
-    ns = _warmed()
-    overdrive.enable(threshold=0)      # the first unit at once, recompiled at entry 1001
-    try:
-        for i in range(1100):
-            ns["get"](ns["B"](), i)
-    finally:
-        overdrive.disable()
-    info = overdrive.info(ns["get"])
-    assert info["recompiled"] and info["lean_slow_paths"] == 0, info
 
 
 # ---- the census ----------------------------------------------------------------------------

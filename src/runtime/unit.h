@@ -150,8 +150,6 @@ struct OdUnit {
     int cold_sites;               /* sites that never ran: their helper call in 11 bytes */
     int single_kind_sites;        /* first unit: sites without the other kinds' out-of-line
                                    * code, as the interpreter had specialized them */
-    int lean_slow_paths;          /* first unit of quickened loop-free code: slow paths in
-                                   * the compact thunk's form (tier1/compile.c emit_stubs) */
     /* Statistics for info()/stats(). */
     uint64_t compile_ns;
     uint64_t native_entries;

@@ -757,16 +757,6 @@ static void emit_stubs(Compiler *c)
             od_jmp(a, s.back);
             break;
         case STUB_SLOW_PATH:
-            if (c->lean && compact_form_ok(s.instr)) {
-                /* Code that is not hot yet: the helper call through the compact thunk,
-                 * 11 bytes and no failure stub, instead of ~58 (and 14). It costs the
-                 * thunk's decoding (a few dozen instructions) where the fast path misses;
-                 * the recompilation, if the code gets hot, brings the full form back. */
-                emit_compact_call(c, s.instr);
-                od_jmp(a, s.back);
-                c->nlean_slow++;
-                break;
-            }
             emit_helper_call(c, s.instr, s.fn, s.released, s.site, s.back);
             break;
         case STUB_COLD:
@@ -1025,13 +1015,6 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         memcpy(c.sites, prev->caches, nbytes);   /* same code, same layout */
         c.feedback = 1;
     }
-    /* Lean: code without a loop compiled after the interpreter ran it (quickened: its
-     * 201st call under the default policy). If it gets hot, its 1001st native entry
-     * recompiles it in full; until then its slow paths are small (emit_stubs). */
-    c.lean = !compact && !c.feedback && co->co_warmup == 0;
-    for (int i = 0; c.lean && i < c.bc.ninstrs; i++)
-        if (od_opcode_is_backward_jump(c.bc.instrs[i].opcode))
-            c.lean = 0;
     for (int i = 0; i < c.bc.ninstrs; i++)
         c.label_of[i] = od_label_new(&c.a);
     c.epilogue = od_label_new(&c.a);
@@ -1168,7 +1151,6 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->fixed_attr_sites = c.nfixed_attr;
     u->cold_sites = c.ncold;
     u->single_kind_sites = c.nsingle_kind;
-    u->lean_slow_paths = c.nlean_slow;
     c.sites = NULL;
     u->cache_at_unit = c.cache_at_unit;
     c.cache_at_unit = NULL;

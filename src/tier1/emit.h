@@ -156,9 +156,6 @@ typedef struct Compiler {
                                  * -1 if it has none */
     int osr;                    /* backward jumps count down u->osr_counter (compile.h) */
     int cur_op;                 /* opcode of the instruction being emitted (Stub.owner) */
-    int lean;                   /* a first unit of quickened code without a loop: slow paths
-                                 * take the compact form (compile.c emit_stubs) */
-    int nlean_slow;             /* slow paths in that form (OdUnit.lean_slow_paths) */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
