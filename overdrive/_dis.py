@@ -267,16 +267,18 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
         raise ImportError(CAPSTONE_MISSING) from None
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     code, base, off = native["code"], native["address"], 0
-    while off < len(code):
+    end = native.get("data_offset", len(code))     # tier 1's constants follow the code
+    while off < end:
         resumed = False
-        for addr, size, mnemonic, op_str in md.disasm_lite(code[off:], base + off):
+        for addr, size, mnemonic, op_str in md.disasm_lite(code[off:end], base + off):
             yield addr, size, mnemonic, op_str
             off = addr - base + size
             target = int(op_str, 16) - base if mnemonic == "call" and _JUMP_TARGET.match(op_str) else -1
             # A compact unit's helper call (tier1/compact.c): `call thunk` and 6 bytes of
             # data (opcode, oparg, unit index, depth) the thunk returns past. The thunk
-            # starts with `mov rdi, rbx`; the call entries with `mov rax, <function>`.
-            if 0 <= target < len(code) and code[target:target + 3] == b"\x48\x89\xdf":
+            # starts with `lea rdi, [rbx - 0x80]` (the frame: rbx holds it plus
+            # tier1/emit.h's FRAME_BIAS); the call entries with `mov rax, <function>`.
+            if 0 <= target < len(code) and code[target:target + 4] == _FRAME_TO_RDI:
                 d = code[off:off + 6]
                 if len(d) == 6:
                     yield (base + off, 6, ".byte", f"compact {_stdlib_dis.opname[d[0]]} {d[1]}, "
@@ -284,8 +286,8 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
                     off += 6
                     resumed = True
             # A full unit's descriptor stub (tier1/stub_thunk.c): `call stub_thunk`, a kind
-            # byte and its fields; the thunk starts with `pop rsi; mov rdi, rbx`.
-            elif 0 <= target < len(code) and code[target:target + 4] == b"\x5e\x48\x89\xdf":
+            # byte and its fields; the thunk starts with `pop rsi; lea rdi, [rbx - 0x80]`.
+            elif 0 <= target < len(code) and code[target:target + 5] == b"\x5e" + _FRAME_TO_RDI:
                 d = _stub_descriptor(code, off)
                 if d:
                     yield (base + off, d[0], ".byte", d[1])
@@ -296,6 +298,9 @@ def _disassemble(native: Dict[str, Any]) -> Iterator[Tuple[int, int, str, str]]:
         if not resumed:
             return
 
+
+# lea rdi, [rbx - 0x80]: the frame, from tier 1's rbx (the frame + FRAME_BIAS, tier1/emit.h)
+_FRAME_TO_RDI = b"\x48\x8d\x7b\x80"
 
 # tier1/stub_thunk.c: ERROR, EXIT, BREAKER, HELPER_FAIL, HELPER_FAIL_SHORT
 _STUB_DESC_SIZE = {1: 5, 2: 7, 3: 5, 4: 14, 5: 9}
@@ -360,6 +365,7 @@ class _Annotator:
         self.frame_fields = {offs["frame.prev_instr"]: "frame.prev_instr",
                              offs["frame.stacktop"]: "frame.stacktop"}
         self.localsplus = offs["frame.localsplus"]
+        self.frame_bias = 0     # what the prologue adds to the frame register (tier 1: 128)
         self.tstate_fields = {offs["tstate.interp"]: "interp", offs["tstate.cframe"]: "cframe"}
         self.breaker = offs["interp.eval_breaker"]
         self.use_tracing = offs["cframe.use_tracing"]
@@ -405,6 +411,7 @@ class _Annotator:
         return f"-> +{off:#x}"
 
     def _slot(self, disp: int) -> str:
+        disp += self.frame_bias
         idx, rem = divmod(disp - self.localsplus, 8)
         if disp < self.localsplus or rem:
             return self.frame_fields.get(disp, "")
@@ -421,6 +428,13 @@ class _Annotator:
                 role = {"rdi": "frame", "rsi": "thread state", "rdx": "unit"}[m.group(2)]
                 self.reg_role[m.group(1)] = role
                 return f"{m.group(1)} = {role}"
+        if in_prologue and mnemonic == "lea":
+            # tier 1: rbx = the frame + FRAME_BIAS (tier1/emit.h), for one-byte displacements
+            m = re.match(r"^(\w+), \[rdi \+ (0x[0-9a-f]+|\d+)\]$", op_str)
+            if m:
+                self.reg_role[m.group(1)] = "frame"
+                self.frame_bias = int(m.group(2), 0)
+                return f"{m.group(1)} = frame + {self.frame_bias}"
         if in_prologue and mnemonic == "add":
             m = _REG_IMM.match(op_str)
             if m and self.reg_role.get(m.group(1)) == "interp" and int(m.group(2), 0) == self.breaker:
@@ -436,9 +450,9 @@ class _Annotator:
                 return name or ""
         if mnemonic == "call" and _JUMP_TARGET.match(op_str):
             t = int(op_str, 16) - self.native["address"]
-            if 0 <= t and self.native["code"][t:t + 3] == b"\x48\x89\xdf":
+            if 0 <= t and self.native["code"][t:t + 4] == _FRAME_TO_RDI:
                 return "call the compact thunk: od_rt_compact_op(frame, descriptor below)"
-            if 0 <= t and self.native["code"][t:t + 4] == b"\x5e\x48\x89\xdf":
+            if 0 <= t and self.native["code"][t:t + 5] == b"\x5e" + _FRAME_TO_RDI:
                 return ("call the stub thunk: od_rt_stub(frame, descriptor below, unit, "
                         "result, thread state)")
         if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.call_entries:
@@ -558,10 +572,26 @@ def dis_native_text(func: _CodeLike) -> str:
         if ann.call_entries and off == min(ann.call_entries) - native["address"]:
             out.append("; call entries: one `mov rax, <function>; jmp rax` per function called")
         asm = f"{mnemonic} {op_str}".strip()
-        note = ann.note(mnemonic, op_str, off < first)
+        note = ann.note(mnemonic, _with_constant(native, off + size, op_str), off < first)
         line = f"  {addr:x} +{off:04x}  {asm:<42}"
         out.append((line + (f" ; {note}" if note else "")).rstrip())
     return "\n".join(out) + "\n"
+
+
+_RIP = re.compile(r"qword ptr \[rip ([+-]) (0x[0-9a-f]+|\d+)\]")
+
+
+def _with_constant(native: Dict[str, Any], next_off: int, op_str: str) -> str:
+    """op_str with a load of one of tier 1's constants (`[rip + d]` into the data after the
+    code, asm/x64.h OdAsm.pool) replaced by the constant, so it is named as an immediate."""
+    m = _RIP.search(op_str)
+    if not m:
+        return op_str
+    at = next_off + (int(m.group(2), 0) if m.group(1) == "+" else -int(m.group(2), 0))
+    code = native["code"]
+    if not native.get("data_offset", len(code)) <= at <= len(code) - 8:
+        return op_str
+    return op_str[:m.start()] + hex(int.from_bytes(code[at:at + 8], "little")) + op_str[m.end():]
 
 
 def _source_line(code: types.CodeType, line: int) -> str:

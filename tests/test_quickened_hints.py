@@ -235,3 +235,88 @@ def test_str_concatenation_goes_to_the_helper_which_appends_in_place():
     got = run_compiled(ns["join2"], [("p", "q"), (1, 2), (1.5, 2), ([1], [2]), (1, "a")])
     assert got[:4] == [("ok", "pq"), ("ok", 3), ("ok", 3.5), ("ok", [1, 2])], got
     assert got[4][:2] == ("raise", TypeError), got
+
+
+CMP_SOURCE = """
+def cmp_eq(a, b):
+    if a == b:
+        return "same"
+    return "differ"
+
+def cmp_lt(a, b):
+    if a < b:
+        return "less"
+    return "not less"
+
+def cmp_value(a, b):
+    return a != b
+"""
+
+
+class Loud:
+    """Compares by raising, so the helper's error path and traceback are exercised."""
+    def __eq__(self, other):
+        raise ValueError("eq")
+
+    __ne__ = __lt__ = __eq__
+    __hash__ = object.__hash__
+
+
+def compare_calls() -> list:
+    return [("ab", "ab"), ("ab", "ac"), (3, 3), (2, 5), (2.5, 2.5), (1, 1.0), (2**80, 2**80),
+            ((1, 2), (1, 3)), (None, None), (Loud(), 1), ([], 1)]
+
+
+def test_compares_of_strs_get_no_numeric_path():
+    """COMPARE_OP_STR_JUMP (two strs) gets only the helper call: no int and float paths
+    (~430 bytes) that would test two types on the way to it; ints, floats and errors still
+    come out as the interpreter's. An adaptive COMPARE_OP whose specialization failed
+    (tuples here, but also an int with a float) keeps them."""
+    ns, cold = {}, {}
+    exec(CMP_SOURCE, ns)
+    exec(CMP_SOURCE, cold)
+    overdrive.disable()
+    for i in range(30):
+        ns["cmp_eq"]("x%d" % (i % 3), "x1")
+        ns["cmp_lt"]((i, 1), (3, 2))
+    for name in ("cmp_eq", "cmp_lt"):
+        overdrive.compile(ns[name])
+        overdrive.compile(cold[name])
+        hinted, plain = overdrive.info(ns[name]), overdrive.info(cold[name])
+        if name == "cmp_lt":
+            assert hinted["single_kind_sites"] == 0, hinted
+            run_compiled(ns[name], compare_calls())
+            continue
+        assert hinted["single_kind_sites"] == 1, (name, hinted)
+        assert plain["single_kind_sites"] == 0, (name, plain)
+        assert hinted["code_size"] < plain["code_size"] - 300, (name, hinted, plain)
+        got = run_compiled(ns[name], compare_calls())
+        assert got[-2][:2] == ("raise", ValueError), got
+        assert got[-1][:2] == (("ok", "differ") if name == "cmp_eq" else ("raise", TypeError)), got
+
+
+def test_recompiled_compare_that_saw_only_strs_gets_no_numeric_path():
+    """A recompiled unit's COMPARE_OP whose site only met strs (and never an inline hit)."""
+    ns = {}
+    exec(CMP_SOURCE, ns)
+    overdrive.enable(threshold=0)
+    try:
+        for i in range(1100):
+            ns["cmp_value"]("k%d" % (i % 4), "k2")
+    finally:
+        overdrive.disable()
+    info = overdrive.info(ns["cmp_value"])
+    if not runs_tier1(ns["cmp_value"]):
+        return
+    assert info["recompiled"] and info["single_kind_sites"] == 1, info
+    fn = ns["cmp_value"]
+    expected = [outcome_with_traceback(fn, args, {}) for args in compare_calls()]
+    overdrive.enable(threshold=10**6)
+    try:
+        got = [outcome_with_traceback(fn, args, {}) for args in compare_calls()]
+    finally:
+        overdrive.disable()
+    after = overdrive.info(fn)
+    assert after["native_entries"] - info["native_entries"] == len(expected), after
+    assert not unexpected_exits(info, after), after["exits"]
+    assert got == expected and got[-2][:2] == ("raise", ValueError), got

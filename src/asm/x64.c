@@ -475,7 +475,7 @@ static int plt_rehash(OdAsm *a, int size)
     return 0;
 }
 
-static __attribute__((noinline)) OdLabel plt_add(OdAsm *a, const void *fn)
+static __attribute__((noinline)) OdLabel plt_add(OdAsm *a, const void *fn, int data)
 {
     if (a->nplt == a->capplt) {
         int cap = a->capplt ? a->capplt * 2 : 16;
@@ -490,6 +490,7 @@ static __attribute__((noinline)) OdLabel plt_add(OdAsm *a, const void *fn)
     OdLabel l = od_label_new(a);
     a->plt[a->nplt].fn = fn;
     a->plt[a->nplt].label = l;
+    a->plt[a->nplt].data = data;
     a->nplt++;
     /* At most half full, so that probes stay short. */
     int size = a->plt_index ? a->plt_mask + 1 : 0;
@@ -505,25 +506,67 @@ static __attribute__((noinline)) OdLabel plt_add(OdAsm *a, const void *fn)
     return l;
 }
 
-static inline OdLabel plt_label(OdAsm *a, const void *fn)
+/* The call entry (data 0) or the constant (data 1) of `fn`, one per value. */
+static inline OdLabel plt_label(OdAsm *a, const void *fn, int data)
 {
     if (LIKELY(a->plt_index != NULL)) {
         unsigned h = plt_hash(fn) & (unsigned)a->plt_mask;
         for (int k; (k = a->plt_index[h]) != 0; h = (h + 1) & (unsigned)a->plt_mask)
-            if (a->plt[k - 1].fn == fn)
+            if (a->plt[k - 1].fn == fn && a->plt[k - 1].data == data)
                 return a->plt[k - 1].label;
     }
-    return plt_add(a, fn);
+    return plt_add(a, fn, data);
 }
 
-void od_call_abs(OdAsm *a, const void *fn) { rel32(a, 0xE8, 1, plt_label(a, fn), OD_FIX_OTHER); }
+void od_call_abs(OdAsm *a, const void *fn) { rel32(a, 0xE8, 1, plt_label(a, fn, 0), OD_FIX_OTHER); }
 
+/* ---- the constant pool (OdAsm.pool) ------------------------------------------------------ */
+
+/* op r64, [rip+constant] (mod=00 rm=101: RIP-relative) */
+static void op_rpool(OdAsm *a, uint8_t opc, OdReg r, int64_t imm)
+{
+    Bytes b = add(add(rex(none(), 1, r, 0, 0), opc), ((r & 7) << 3) | 5);
+    rel32(a, b.v, b.n, plt_label(a, (const void *)(intptr_t)imm, 1), OD_FIX_OTHER);
+}
+
+void od_mov_rpool(OdAsm *a, OdReg dst, int64_t imm) { op_rpool(a, 0x8B, dst, imm); }
+void od_cmp_rpool(OdAsm *a, OdReg r, int64_t imm) { op_rpool(a, 0x3B, r, imm); }
+
+void od_cmp_r_imm64(OdAsm *a, OdReg r, int64_t imm, OdReg scratch)
+{
+    if (imm >= INT32_MIN && imm <= INT32_MAX) {
+        od_cmp_ri(a, r, (int32_t)imm);
+    } else if (a->pool) {
+        od_cmp_rpool(a, r, imm);
+    } else {
+        od_mov_ri(a, scratch, imm);
+        od_cmp_rr(a, r, scratch);
+    }
+}
+
+/* The call entries (`mov rax, fn; jmp rax`, the immediate in the instruction: the
+ * disassembly names them from it), then the constants, 8 bytes each. */
 void od_emit_plt(OdAsm *a)
 {
+    a->pool_start = -1;
     for (int i = 0; i < a->nplt; i++) {
+        if (a->plt[i].data)
+            continue;
         od_label_bind(a, a->plt[i].label);
-        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)a->plt[i].fn);
+        Bytes b = add(rex(none(), 1, 0, OD_RAX, 0), 0xB8);     /* movabs rax, fn */
+        od_x64_emit(a, b.v, b.n, (uint64_t)(uintptr_t)a->plt[i].fn, 8);
         od_jmp_r(a, OD_RAX);
+    }
+    for (int i = 0; i < a->nplt; i++) {
+        if (!a->plt[i].data)
+            continue;
+        if (a->pool_start < 0) {
+            a->pool_start = od_label_new(a);
+            od_label_bind(a, a->pool_start);
+        }
+        od_label_bind(a, a->plt[i].label);
+        uint64_t v = (uint64_t)(uintptr_t)a->plt[i].fn;
+        od_emit_bytes(a, &v, 8);
     }
 }
 

@@ -46,8 +46,9 @@ typedef struct {
 } OdLabelSlot;
 
 typedef struct {
-    const void *fn;
+    const void *fn;   /* the call target, or the constant (data) */
     OdLabel label;
+    int data;         /* 0: a call entry (od_call_abs), 1: an 8-byte constant (od_mov_ri) */
 } OdPltEntry;
 
 typedef struct {
@@ -64,6 +65,11 @@ typedef struct {
     int nfixups, capfixups;
     int failed;
     int no_relax;      /* keep every jump rel32 (od_asm_finish does no relaxation) */
+    int pool;          /* od_mov_ri of a 64-bit value loads it from a constant after the
+                        * PLT (mov r64, [rip+c]: 7 bytes, not 10; one copy per value) */
+    OdLabel pool_start; /* od_emit_plt: where the constants start, -1 if there are none */
+    uintptr_t pool_skip_lo, pool_skip_hi; /* values in [lo, hi) stay immediates: used once
+                        * each (a constant of its own costs 15 bytes, not 10) */
 } OdAsm;
 
 void od_asm_init(OdAsm *a);
@@ -311,6 +317,12 @@ static inline void od_x64_alu_mi(OdAsm *a, int w, int ext, int base, int32_t dis
 static inline void od_mov_rr(OdAsm *a, OdReg dst, OdReg src) { od_x64_op_rr(a, 0x89, src, dst); }
 
 /* The shortest of mov r32, imm32 (zero-extends), mov r/m64, simm32 and movabs r64, imm64. */
+void od_mov_rpool(OdAsm *a, OdReg dst, int64_t imm);   /* mov r64, [rip+constant] */
+void od_cmp_rpool(OdAsm *a, OdReg r, int64_t imm);     /* cmp r64, [rip+constant] */
+/* cmp r64, imm64 wherever it fits best: an immediate (32 bits, sign-extended) or, with
+ * the pool, the constant; else through `scratch`. */
+void od_cmp_r_imm64(OdAsm *a, OdReg r, int64_t imm, OdReg scratch);
+
 static inline void od_mov_ri(OdAsm *a, OdReg dst, int64_t imm)
 {
     if (imm >= 0 && imm <= 0xFFFFFFFFLL) {
@@ -319,6 +331,8 @@ static inline void od_mov_ri(OdAsm *a, OdReg dst, int64_t imm)
     } else if (imm >= INT32_MIN && imm <= INT32_MAX) {
         OdX64Bytes b = od_x64_add(od_x64_rex(od_x64_none(), 1, 0, dst, 0), 0xC7);
         od_x64_put(a, od_x64_modrm_rr(b, 0, dst), (uint32_t)imm, 4);
+    } else if (a->pool && ((uintptr_t)imm < a->pool_skip_lo || (uintptr_t)imm >= a->pool_skip_hi)) {
+        od_mov_rpool(a, dst, imm);
     } else {
         OdX64Bytes b = od_x64_add(od_x64_rex(od_x64_none(), 1, 0, dst, 0), 0xB8 + (dst & 7));
         od_x64_emit(a, b.v, b.n, (uint64_t)imm, 8);

@@ -13,6 +13,7 @@
 #include "../hook/hook.h"
 #include "../runtime/frames.h"
 #include "../runtime/helpers.h"
+#include "../tier1/census.h"
 #include "../tier1/compile.h"
 #include "../tier2/tier2.h"
 
@@ -325,6 +326,8 @@ static PyObject *native_map(PyObject *m, PyObject *obj)
         || put(d, "address", addr(u->mem)) < 0
         || put(d, "code", PyBytes_FromStringAndSize(u->mem, (Py_ssize_t)u->code_size)) < 0
         || put(d, "code_size", PyLong_FromSize_t(u->code_size)) < 0
+        || put(d, "data_offset", PyLong_FromSize_t(u->data_offset ? u->data_offset
+                                                                     : u->code_size)) < 0
         || put(d, "reserved", PyLong_FromSize_t(u->mem_reserved)) < 0
         || put(d, "code_units_address", addr(_PyCode_CODE(co))) < 0
         || put(d, "unit_address", addr(u)) < 0
@@ -445,7 +448,28 @@ static PyObject *perf_map_add(PyObject *m, PyObject *obj)
     Py_RETURN_TRUE;
 }
 
+/* ---- code census (tier1/census.h) ---------------------------------------------------- */
+
+static PyObject *code_census(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *on = Py_None;
+    if (!PyArg_ParseTuple(args, "|O:_code_census", &on))
+        return NULL;
+    if (on != Py_None) {
+        int v = PyObject_IsTrue(on);
+        if (v < 0)
+            return NULL;
+        od_tier1_census_on = v;
+        od_census_reset();
+    }
+    return od_census_dict();
+}
+
 static PyMethodDef introspect_methods[] = {
+    {"_code_census", code_census, METH_VARARGS,
+     "_code_census([on]) -> the totals of tier 1's code census (bytes by opcode and stub "
+     "kind; None before a unit was counted). With `on`: switch it on or off, totals reset."},
     {"_native_map", native_map, METH_O,
      "Compiled code of a function: bytes, load address, per-instruction native offsets and "
      "inline-cache contents, exits; None if not compiled."},

@@ -166,6 +166,8 @@ struct OdUnit {
     OdEntry entry;
     void *mem;                    /* executable pages (asm/codemem) */
     size_t mem_reserved, code_size;
+    size_t data_offset;           /* tier 1: where the constants after the code start
+                                   * (asm/x64.h OdAsm.pool); code_size if there are none */
     int tier;
     int ninstrs;
     /* Native code per instruction start: code unit index -> offset from `mem`, 0 if no

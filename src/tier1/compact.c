@@ -119,7 +119,7 @@ void emit_compact_thunk(Compiler *c)
         return;
     OdLabel stop = od_label_new(a);
     od_label_bind(a, c->compact_thunk);
-    od_mov_rr(a, OD_RDI, R_FRAME);
+    frame_to(a, OD_RDI);
     od_mov_rm(a, OD_RSI, OD_RSP, 0);     /* the return address: the descriptor */
     od_mov_rr(a, OD_RDX, R_UNIT);
     od_mov_rr(a, OD_RCX, R_TS);

@@ -8,6 +8,7 @@
 
 #include "../asm/codemem.h"
 #include "../asm/scratch.h"
+#include "census.h"
 #include "emit.h"
 #include "../runtime/frames.h"
 
@@ -118,7 +119,13 @@ static int has_fast_path(Compiler *c, const OdInstr *in, const void *site)
     case CALL:
         return call_has_fast_path(c, in, site);
     case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
-    case STORE_SUBSCR: case COMPARE_OP:
+    case STORE_SUBSCR:
+        return 1;
+    case COMPARE_OP:
+        if (compare_generic_only(c, in)) {
+            c->nsingle_kind++;
+            return 0;
+        }
         return 1;
     case BINARY_SUBSCR:
         return binary_subscr_has_fast_path(c, in);
@@ -181,7 +188,7 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
         s.exit = exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, in->opcode);
     }
     set_prev(c, in->index);
-    od_mov_rr(&c->a, OD_RDI, R_FRAME);
+    frame_to(&c->a, OD_RDI);
     od_lea(&c->a, OD_RSI, R_FRAME, slot_disp(c, d));
     set_arg(c, OD_RDX, in->oparg);
     set_arg(c, OD_RCX, (int64_t)(intptr_t)arg);
@@ -284,14 +291,12 @@ static void emit_truth_branch(Compiler *c, const OdInstr *in, int live_on_error,
                               OdLabel if_true, OdLabel if_false)
 {
     OdLabel not_true = od_label_new(&c->a), not_false = od_label_new(&c->a);
-    od_mov_ri(&c->a, OD_RAX, (int64_t)(intptr_t)Py_True);
-    od_cmp_rr(&c->a, OD_RDI, OD_RAX);
+    od_cmp_r_imm64(&c->a, OD_RDI, (int64_t)(intptr_t)Py_True, OD_RAX);
     od_jcc(&c->a, OD_CC_NE, not_true);
     decref_immortalish(c, OD_RDI);
     od_jmp(&c->a, if_true);
     od_label_bind(&c->a, not_true);
-    od_mov_ri(&c->a, OD_RAX, (int64_t)(intptr_t)Py_False);
-    od_cmp_rr(&c->a, OD_RDI, OD_RAX);
+    od_cmp_r_imm64(&c->a, OD_RDI, (int64_t)(intptr_t)Py_False, OD_RAX);
     od_jcc(&c->a, OD_CC_NE, not_false);
     decref_immortalish(c, OD_RDI);
     od_jmp(&c->a, if_false);
@@ -343,11 +348,15 @@ static int emit_compare_branch(Compiler *c, const OdInstr *in, const OdInstr *jm
     OdLabel taken = taken_label(c, jmp, &pending);
     OdLabel miss = od_label_new(a);
     void *site = site_arg(c, in);
-    emit_compare_branch_fast(c, in, site, miss, on_true ? taken : next, on_true ? next : taken);
+    if (compare_generic_only(c, in))
+        c->nsingle_kind++;    /* the helper only: nothing inline would be taken */
+    else
+        emit_compare_branch_fast(c, in, site, miss, on_true ? taken : next,
+                                 on_true ? next : taken);
     od_label_bind(a, miss);
     flush_pending(c);                                  /* the helper reads the stack */
     set_prev(c, in->index);
-    od_mov_rr(a, OD_RDI, R_FRAME);
+    frame_to(a, OD_RDI);
     od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
     od_mov_ri(a, OD_RDX, in->oparg);
     od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site);
@@ -430,16 +439,22 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     switch (op) {
     case NOP:
         return;
-    case RESUME: {
+    case RESUME:
         /* Keep CPython's warm-up count; the RESUME that would quicken the code object is
-         * run by the interpreter (once), so adaptive bytecode specializes as without us. */
-        Stub s = {.kind = STUB_WARMUP, .index = in->index, .back = od_label_new(a),
-                  .exit = exit_stub(c, in->start, d, OD_EXIT_WARMUP, op)};
-        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)c->co);
-        od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
-        od_jcc(a, OD_CC_NE, add_stub(c, s));
-        od_label_bind(a, s.back);
-    }
+         * run by the interpreter (once), so adaptive bytecode specializes as without us.
+         * Code already quickened needs no count: co_warmup stays 0 from then on (only
+         * _PyCode_Warmup changes it, and only while it is not 0; _PyStaticCode_Dealloc
+         * resets it at finalization, with co_extra and so this unit): 45-57 bytes and 3
+         * instructions per call fewer in first units compiled at the 201st call and in
+         * every recompiled unit. */
+        if (c->co->co_warmup != 0) {
+            Stub s = {.kind = STUB_WARMUP, .index = in->index, .back = od_label_new(a),
+                      .exit = exit_stub(c, in->start, d, OD_EXIT_WARMUP, op)};
+            od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)c->co);
+            od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
+            od_jcc(a, OD_CC_NE, add_stub(c, s));
+            od_label_bind(a, s.back);
+        }
         set_prev(c, in->index); /* the frame is "complete" from here on */
         if (arg < 2) {
             OdLabel cont = od_label_new(a);
@@ -450,7 +465,8 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     case LOAD_FAST:
     case LOAD_CLOSURE: {
         int defer = c->deferred[in - c->bc.instrs];
-        int check = !(op == LOAD_FAST && c->always_bound[arg]);
+        int check = !(op == LOAD_FAST
+                      && (c->always_bound[arg] || c->bound_in[arg] == c->block_gen));
         if (check || !defer)
             od_mov_rm(a, OD_RAX, R_FRAME, local_disp(arg));
         if (check) {
@@ -477,12 +493,20 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         return;
     }
     case STORE_FAST: {
+        /* The old value is released; a local known bound (an argument nothing deletes, or
+         * one stored or checked earlier in this stretch) needs no test for NULL first,
+         * unless a BINARY_OP comes just before: its helper unbinds the local to append to
+         * the str in place (runtime/ops_arith.c append_to_local). */
+        int bound = (c->always_bound[arg] || c->bound_in[arg] == c->block_gen)
+                    && !(in > c->bc.instrs && in[-1].opcode == BINARY_OP);
         OdLabel done = od_label_new(a);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
         od_mov_rm(a, OD_RDI, R_FRAME, local_disp(arg));
         od_mov_mr(a, R_FRAME, local_disp(arg), OD_RAX);
-        od_test_rr(a, OD_RDI, OD_RDI);
-        od_jcc(a, OD_CC_E, done);
+        if (!bound) {
+            od_test_rr(a, OD_RDI, OD_RDI);
+            od_jcc(a, OD_CC_E, done);
+        }
         decref_reg(c, OD_RDI, in->index);
         od_label_bind(a, done);
         return;
@@ -534,8 +558,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         OdLabel taken = taken_label(c, in, &pending);
         OdLabel not_none = od_label_new(a);
         od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, d - 1));
-        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_None);
-        od_cmp_rr(a, OD_RDI, OD_RAX);
+        od_cmp_r_imm64(a, OD_RDI, (int64_t)(intptr_t)Py_None, OD_RAX);
         od_jcc(a, OD_CC_NE, not_none);
         decref_immortalish(c, OD_RDI);
         od_jmp(a, on_none ? taken : next);
@@ -573,7 +596,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
          * resume enters at the next instruction. */
         OdLabel slow = od_label_new(a);
         set_prev(c, in->index);
-        od_mov_rr(a, OD_RDI, R_FRAME);
+        frame_to(a, OD_RDI);
         od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
         od_call_abs(a, (const void *)od_rt_return_generator);
         od_test32_rr(a, OD_RAX, OD_RAX);
@@ -592,7 +615,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         int32_t state = (int32_t)offsetof(PyGenObject, gi_frame_state)
                         - (int32_t)offsetof(PyGenObject, gi_iframe);
         set_prev(c, in->index);
-        od_mov8_mi(a, R_FRAME, state, FRAME_SUSPENDED);
+        od_mov8_mi(a, R_FRAME, FRAME_DISP(state), FRAME_SUSPENDED);
         od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus + d - 1);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
         od_jmp(a, c->epilogue);
@@ -605,7 +628,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
             emit_for_iter_fast(c, in, site, miss, done);
         od_label_bind(a, miss);
         set_prev(c, in->index);
-        od_mov_rr(a, OD_RDI, R_FRAME);
+        frame_to(a, OD_RDI);
         od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
         od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site);
         od_call_abs(a, (const void *)od_rt_for_iter);
@@ -623,7 +646,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     case SEND: {
         OdLabel slow = od_label_new(a), done = od_label_new(a);
         set_prev(c, in->index);
-        od_mov_rr(a, OD_RDI, R_FRAME);
+        frame_to(a, OD_RDI);
         od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
         od_call_abs(a, (const void *)od_rt_send);
         od_test32_rr(a, OD_RAX, OD_RAX);
@@ -641,7 +664,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
     }
     case RAISE_VARARGS:
     case RERAISE:
-        od_mov_rr(a, OD_RDI, R_FRAME);
+        frame_to(a, OD_RDI);
         od_mov_rr(a, OD_RSI, R_UNIT);
         od_mov_ri(a, OD_RDX, in->index);
         od_mov_ri(a, OD_RCX, d);
@@ -682,12 +705,12 @@ static void emit_shared_tails(Compiler *c)
 {
     OdAsm *a = &c->a;
     od_label_bind(a, c->exit_tail);
-    od_mov_rr(a, OD_RDI, R_FRAME);
+    frame_to(a, OD_RDI);
     od_mov_rr(a, OD_RSI, R_UNIT);
     od_call_abs(a, (const void *)od_rt_set_exit);
     od_jmp(a, c->ret_null);
     od_label_bind(a, c->error_tail);
-    od_mov_rr(a, OD_RDI, R_FRAME);
+    frame_to(a, OD_RDI);
     od_mov_rr(a, OD_RSI, R_UNIT);
     od_call_abs(a, (const void *)od_rt_error);
     od_test_rr(a, OD_RAX, OD_RAX);
@@ -702,6 +725,7 @@ static void emit_stubs(Compiler *c)
     for (int i = 0; i < c->nstubs; i++) {
         Stub s = c->stubs[i];
         od_label_bind(a, s.label);
+        c->cur_op = s.owner;            /* stubs it adds belong to the same instruction */
         switch (s.kind) {
         case STUB_EXIT:
             if (!emit_exit_desc(c, s.resume, s.depth, s.reason, s.opcode))
@@ -777,7 +801,7 @@ static void emit_prologue(Compiler *c)
     for (size_t i = 0; i < sizeof saved / sizeof *saved; i++)
         od_push(a, saved[i]);
     od_sub_ri(a, OD_RSP, 8); /* 6 pushes + return address: realign to 16 for calls */
-    od_mov_rr(a, R_FRAME, OD_RDI);
+    od_lea(a, R_FRAME, OD_RDI, FRAME_BIAS);  /* emit.h FRAME_BIAS */
     od_mov_rr(a, R_TS, OD_RSI);
     od_mov_rr(a, R_UNIT, OD_RDX);
     od_mov_ri(a, R_CODE, (int64_t)(intptr_t)_PyCode_CODE(c->co));
@@ -851,6 +875,7 @@ static void compiler_free(Compiler *c)
     free(c->sites);
     od_scratch_free(c->cache_at_unit);
     free(c->always_bound);
+    free(c->bound_in);
     free(c->deferred);
 }
 
@@ -891,7 +916,8 @@ static int find_always_bound(Compiler *c)
     int nargs = co->co_argcount + co->co_kwonlyargcount + !!(co->co_flags & CO_VARARGS)
                 + !!(co->co_flags & CO_VARKEYWORDS);
     c->always_bound = calloc((size_t)c->nlocalsplus + 1, 1);
-    if (!c->always_bound)
+    c->bound_in = calloc((size_t)c->nlocalsplus + 1, sizeof(int));
+    if (!c->always_bound || !c->bound_in)
         return -1;
     for (int i = 0; i < nargs && i < c->nlocalsplus; i++)
         c->always_bound[i] = !(_PyLocals_GetKind(co->co_localspluskinds, i) & CO_FAST_CELL);
@@ -935,6 +961,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
             && !(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR));
     od_asm_init(&c.a);
     c.a.no_relax = compact;
+    c.a.pool = 1;          /* 64-bit immediates as constants after the code (asm/x64.h) */
     if (od_bytecode_decode(co, &c.bc) < 0) {
         PyErr_Clear();
         *why_not = "bytecode could not be decoded";
@@ -979,6 +1006,9 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     if (!c.sites)
         goto fail;
     memset(c.sites, 0, nbytes ? nbytes : 64);
+    /* The per-site pointers are used once or twice each: immediates, not constants. */
+    c.a.pool_skip_lo = (uintptr_t)c.sites;
+    c.a.pool_skip_hi = (uintptr_t)c.sites + nbytes;
     if (prev && prev->caches && prev->cache_bytes == nbytes) {
         memcpy(c.sites, prev->caches, nbytes);   /* same code, same layout */
         c.feedback = 1;
@@ -1011,6 +1041,17 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
             last_line = line;
         }
         OdLabel next = i + 1 < c.bc.ninstrs ? c.label_of[i + 1] : c.ret_null;
+        c.cur_op = in->opcode;
+        /* A new stretch where something may enter the code: a jump or exception handler
+         * target, the start, or where a generator resumes (after YIELD_VALUE, and after
+         * RETURN_GENERATOR for its first resume). Frames enter nowhere else (docs/design.md:
+         * an exit hands the frame to the interpreter for good, except a generator's next
+         * resumption), and only DELETE_FAST unbinds a local while compiled code runs (a
+         * tracer's f_locals write-back runs in the interpreter): within a stretch, a local
+         * that was stored or passed a check stays bound. */
+        if (i == 0 || in->is_target || c.bc.instrs[i - 1].opcode == YIELD_VALUE
+            || c.bc.instrs[i - 1].opcode == RETURN_GENERATOR)
+            c.block_gen++;
         if (in->opcode == COMPARE_OP && i + 1 < c.bc.ninstrs) {
             const OdInstr *jmp = &c.bc.instrs[i + 1];
             OdLabel after = i + 2 < c.bc.ninstrs ? c.label_of[i + 2] : c.ret_null;
@@ -1030,16 +1071,31 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         }
         if (c.deferred[i]) {
             emit_instr(&c, in, next);
-            continue;
+        } else {
+            if (c.npending && !consumer_borrows(&c, in, c.pending[0].depth))
+                flush_pending(&c);              /* cannot happen: find_deferred pairs them */
+            emit_instr(&c, in, next);
+            c.npending = 0;                     /* the consumer took them */
         }
-        if (c.npending && !consumer_borrows(&c, in, c.pending[0].depth))
-            flush_pending(&c);                  /* cannot happen: find_deferred pairs them */
-        emit_instr(&c, in, next);
-        c.npending = 0;                         /* the consumer took them */
+        if (in->opcode == LOAD_FAST || in->opcode == STORE_FAST)
+            c.bound_in[in->oparg] = c.block_gen;   /* bound from here on in the stretch */
+        else if (in->opcode == DELETE_FAST)
+            c.bound_in[in->oparg] = 0;
     }
     od_scratch_free(lines);
     od_int3(&c.a); /* falling off the end of the bytecode cannot happen */
     emit_stubs(&c);
+    OdLabel stubs_end = od_label_new(&c.a);
+    od_label_bind(&c.a, stubs_end);
+    OdCensusStub *census_stubs = NULL;
+    if (od_tier1_census_on && c.nstubs) {
+        census_stubs = malloc((size_t)c.nstubs * sizeof *census_stubs);
+        for (int i = 0; census_stubs && i < c.nstubs; i++)
+            census_stubs[i] = (OdCensusStub){.label = c.stubs[i].label,
+                                             .kind = (unsigned char)c.stubs[i].kind,
+                                             .owner = (unsigned char)c.stubs[i].owner};
+    }
+    int census_nstubs = census_stubs ? c.nstubs : 0;
     od_scratch_free(c.stubs);       /* the largest scratch: gone before the code is copied */
     c.stubs = NULL;
     c.nstubs = c.capstubs = 0;
@@ -1049,8 +1105,13 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     emit_shared_tails(&c);
     emit_epilogue(&c);
     od_emit_plt(&c.a);
-    if (od_asm_finish(&c.a) < 0)
+    if (od_asm_finish(&c.a) < 0) {
+        free(census_stubs);
         goto fail;
+    }
+    if (od_tier1_census_on)
+        od_census_add(&c, census_stubs, census_nstubs, stubs_end);
+    free(census_stubs);
 
     u = calloc(1, sizeof *u);
     if (!u)
@@ -1069,6 +1130,8 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         goto fail;
     }
     u->code_size = c.a.len;
+    u->data_offset = c.a.pool_start >= 0 ? (size_t)od_label_offset(&c.a, c.a.pool_start)
+                                         : c.a.len;
     u->entry = (OdEntry)u->mem;
     if (c.direct_entry >= 0)
         u->direct_entry = (char *)u->mem + od_label_offset(&c.a, c.direct_entry);

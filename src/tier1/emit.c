@@ -19,6 +19,7 @@ OdLabel add_stub(Compiler *c, Stub s)
         c->capstubs = cap;
     }
     s.label = od_label_new(&c->a);
+    s.owner = c->cur_op;
     c->stubs[c->nstubs++] = s;
     return s.label;
 }
@@ -104,7 +105,9 @@ int consumer_borrows(Compiler *c, const OdInstr *in, int depth)
         return (depth == d - 1 || depth == d - 2) && binary_op_has_fast_path(c, in);
     case BINARY_SUBSCR:     /* only its inline path borrows */
         return (depth == d - 1 || depth == d - 2) && binary_subscr_has_fast_path(c, in);
-    case COMPARE_OP: case IS_OP:
+    case COMPARE_OP:        /* only its inline path borrows */
+        return (depth == d - 1 || depth == d - 2) && !compare_generic_only(c, in);
+    case IS_OP:
         return depth == d - 1 || depth == d - 2;
     default:
         return 0;

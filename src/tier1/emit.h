@@ -5,7 +5,7 @@
  * Compiler below, and every value stays where the interpreter keeps it.
  *
  * Register plan inside compiled code (all callee-saved, so helpers preserve them):
- *   rbx = the frame (_PyInterpreterFrame *)   r12 = the thread state
+ *   rbx = the frame + FRAME_BIAS (below)      r12 = the thread state
  *   r13 = first code unit (for prev_instr)    r14 = &interp->ceval.eval_breaker
  *   r15 = ts->cframe (use_tracing at offset 0) rbp = the OdUnit
  * Stack slot d of the value stack is [rbx + localsplus + 8 * (co_nlocalsplus + d)]; the
@@ -18,9 +18,18 @@
 #include "../runtime/helpers.h" /* first: Python.h sets the feature macros */
 #include "../asm/x64.h"
 
-#define OFF_LOCALS ((int32_t)offsetof(_PyInterpreterFrame, localsplus))
-#define OFF_PREV ((int32_t)offsetof(_PyInterpreterFrame, prev_instr))
-#define OFF_STACKTOP ((int32_t)offsetof(_PyInterpreterFrame, stacktop))
+/* R_FRAME holds the frame's address plus FRAME_BIAS: one-byte displacements (-128..127)
+ * then reach every field before localsplus and its first 23 slots (locals and the value
+ * stack), where without the bias they reached 7 slots; each slot access further in takes 3
+ * bytes more (a 4-byte displacement). FRAME_DISP turns a field's offset into its
+ * displacement from R_FRAME; frame_to() gives a helper the frame itself. */
+#define FRAME_BIAS 128
+#define FRAME_DISP(off) ((int32_t)(off) - FRAME_BIAS)
+_Static_assert(offsetof(_PyInterpreterFrame, localsplus) < FRAME_BIAS,
+               "the frame's fields stay within a one-byte displacement below R_FRAME");
+#define OFF_LOCALS FRAME_DISP(offsetof(_PyInterpreterFrame, localsplus))
+#define OFF_PREV FRAME_DISP(offsetof(_PyInterpreterFrame, prev_instr))
+#define OFF_STACKTOP FRAME_DISP(offsetof(_PyInterpreterFrame, stacktop))
 
 #define R_FRAME OD_RBX
 #define R_TS OD_R12
@@ -33,20 +42,35 @@
 #define OFF_SIZE ((int32_t)offsetof(PyVarObject, ob_size))
 #define OFF_DIGIT0 ((int32_t)offsetof(PyLongObject, ob_digit))
 
+/* Stub kinds, declared once (the code census, tier1/census.c, names them from here). */
+#define OD_STUB_KINDS(X) \
+    X(EXIT, "exit")             /* leave for the interpreter at `resume` with `depth` values */ \
+    X(ERROR, "error")           /* exception set: unwind with `depth` live values at `index` */ \
+    X(HELPER, "helper")         /* helper returned non-zero: negative -> error, else exit */ \
+    X(DEALLOC, "dealloc")       /* refcount of `reg` hit zero: dealloc, then back to `back` */ \
+    X(BREAKER, "breaker")       /* eval breaker set: handle, then continue at `back` */ \
+    X(BOX_BOOL, "box_bool")     /* store bool(eax) at depth-1, then exit at `resume` (fused \
+                                 * compare) */ \
+    X(WARMUP, "warmup")         /* co_warmup != 0: count it; at the quickening RESUME, take \
+                                 * `exit` */ \
+    X(SLOW_PATH, "slow_path")   /* an inline fast path missed: the helper call of `instr`, \
+                                 * then `back` */ \
+    X(COLD, "cold")             /* the less likely variants of an inline fast path: `cold` \
+                                 * emits them */ \
+    X(FLUSH, "flush")           /* push the deferred operands `pending`, then continue at \
+                                 * `back` */ \
+    X(HELPER_FAIL, "helper_fail") /* a helper call returned non-zero (error, deopt) or \
+                                 * tracing came on: `call stub_thunk` + a descriptor, decided \
+                                 * in C (tier1/stub_thunk.c) */
+
 typedef enum {
-    STUB_EXIT,      /* leave for the interpreter at `resume` with `depth` values */
-    STUB_ERROR,     /* exception set: unwind with `depth` live values at `index` */
-    STUB_HELPER,    /* helper returned non-zero: negative -> error, else exit */
-    STUB_DEALLOC,   /* refcount of `reg` hit zero: dealloc, then back to `back` */
-    STUB_BREAKER,   /* eval breaker set: handle, then continue at `back` */
-    STUB_BOX_BOOL,  /* store bool(eax) at depth-1, then exit at `resume` (fused compare) */
-    STUB_WARMUP,    /* co_warmup != 0: count it; at the quickening RESUME, take `exit` */
-    STUB_SLOW_PATH, /* an inline fast path missed: the helper call of `instr`, then `back` */
-    STUB_COLD,      /* the less likely variants of an inline fast path: `cold` emits them */
-    STUB_FLUSH,     /* push the deferred operands `pending`, then continue at `back` */
-    STUB_HELPER_FAIL, /* a helper call returned non-zero (error, deopt) or tracing came on:
-                       * `call stub_thunk` + a descriptor, decided in C (tier1/stub_thunk.c) */
+#define OD_STUB_KIND_ENUM(name, text) STUB_##name,
+    OD_STUB_KINDS(OD_STUB_KIND_ENUM)
+#undef OD_STUB_KIND_ENUM
 } StubKind;
+#define OD_STUB_KIND_ONE(name, text) +1
+enum { STUB__COUNT = 0 OD_STUB_KINDS(OD_STUB_KIND_ONE) };
+#undef OD_STUB_KIND_ONE
 
 /* A deferred push (operand borrowing): a LOAD_FAST or LOAD_CONST whose value only the
  * next instruction reads is not pushed. That consumer reads the local or constant
@@ -90,6 +114,7 @@ typedef struct Stub {
     HelperFn fn;
     int released;
     void *site;
+    int owner;          /* opcode of the instruction that asked for it (the code census) */
     ColdFn cold;        /* COLD: the emitter, with `instr` and `site` above and the labels */
     OdLabel miss, done, join, join2; /* of the hot path it continues (meaning per emitter) */
     PyTypeObject *cold_type;         /* the type a cold variant handles, when it says so */
@@ -113,6 +138,10 @@ typedef struct Compiler {
                                  * as its narrower site_at_unit) */
     PyObject *kwnames;          /* from the KW_NAMES just before a CALL */
     unsigned char *always_bound; /* per local: an argument nothing deletes (never NULL) */
+    int *bound_in;              /* per local: the stretch (block_gen) in which it was stored
+                                 * or checked, so its next LOAD_FAST there needs no check */
+    int block_gen;              /* the current stretch: no jump, handler or resumption
+                                 * lands inside it (compile.c compile_unit) */
     int feedback;               /* sites hold what a previous unit's runs recorded */
     unsigned char *deferred;    /* per instruction: a load its consumer borrows (Pending) */
     Pending pending[OD_MAX_PENDING]; /* deferred loads not pushed yet, deepest first */
@@ -127,9 +156,12 @@ typedef struct Compiler {
     OdLabel direct_entry;       /* this unit's specialised direct-call entry (fast_call.c),
                                  * -1 if it has none */
     int osr;                    /* backward jumps count down u->osr_counter (compile.h) */
+    int cur_op;                 /* opcode of the instruction being emitted (Stub.owner) */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
+/* r = the frame (_PyInterpreterFrame *), as helpers take it. */
+static inline void frame_to(OdAsm *a, OdReg r) { od_lea(a, r, R_FRAME, -FRAME_BIAS); }
 static inline int32_t slot_disp(Compiler *c, int d) { return local_disp(c->nlocalsplus + d); }
 
 OdLabel add_stub(Compiler *c, Stub s);
@@ -267,6 +299,9 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
 /* A recompiled (hot) unit's own entry for direct calls: what the thunk does from the frame
  * push on, with this code's sizes as immediates and the loops unrolled. */
 void emit_direct_entry(Compiler *c);
+/* A COMPARE_OP that gets no numeric inline path, from the interpreter's form (two strs)
+ * or a recompiled unit's feedback (one type, neither int nor float, and no inline hit). */
+int compare_generic_only(Compiler *c, const OdInstr *in);
 /* COMPARE_OP on its own: the same, pushing True or False. */
 void emit_compare_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss, OdLabel done);
 

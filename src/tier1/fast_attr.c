@@ -13,11 +13,11 @@ void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel m
     int d = in->depth, push_null = in->oparg & 1;
     int32_t ver = (int32_t)offsetof(PyDictObject, ma_version_tag);
     od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
-    od_mov_rm(a, OD_RAX, R_FRAME, (int32_t)offsetof(_PyInterpreterFrame, f_globals));
+    od_mov_rm(a, OD_RAX, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_globals)));
     od_mov_rm(a, OD_RAX, OD_RAX, ver);
     od_cmp_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.globals_version));
     od_jcc(a, OD_CC_NE, miss);
-    od_mov_rm(a, OD_RAX, R_FRAME, (int32_t)offsetof(_PyInterpreterFrame, f_builtins));
+    od_mov_rm(a, OD_RAX, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_builtins)));
     od_mov_rm(a, OD_RAX, OD_RAX, ver);
     od_cmp_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.builtins_version));
     od_jcc(a, OD_CC_NE, miss);

@@ -53,8 +53,7 @@ void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel
     OdLabel not_range = od_label_new(a), push = od_label_new(a), big = od_label_new(a);
     od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
     od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
-    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyRangeIter_Type);
-    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_cmp_r_imm64(a, OD_RCX, (int64_t)(intptr_t)&PyRangeIter_Type, OD_RDX);
     od_jcc(a, OD_CC_NE, not_range);
     /* range: value = start + index * step, while index < len */
     od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(RangeIter, index));
@@ -79,8 +78,8 @@ void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel
     od_label_bind(a, not_range);
     OdLabel not_list = od_label_new(a);
     for (int is_list = 1; is_list >= 0; is_list--) {
-        od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)(is_list ? &PyListIter_Type : &PyTupleIter_Type));
-        od_cmp_rr(a, OD_RCX, OD_RDX);
+        od_cmp_r_imm64(a, OD_RCX,
+                       (int64_t)(intptr_t)(is_list ? &PyListIter_Type : &PyTupleIter_Type), OD_RDX);
         od_jcc(a, OD_CC_NE, is_list ? not_list : miss);
         od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(SeqIter, seq));
         od_test_rr(a, OD_RDX, OD_RDX);

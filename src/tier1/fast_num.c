@@ -64,8 +64,7 @@ static void load_same_type_operands(Compiler *c, int d, OdLabel mismatch)
 /* Jump to `to` on condition `cc` of comparing the type in `reg` with `type` (r8: scratch). */
 static void branch_on_type_in(Compiler *c, OdReg reg, PyTypeObject *type, OdCond cc, OdLabel to)
 {
-    od_mov_ri(&c->a, OD_R8, (int64_t)(intptr_t)type);
-    od_cmp_rr(&c->a, reg, OD_R8);
+    od_cmp_r_imm64(&c->a, reg, (int64_t)(intptr_t)type, OD_R8);
     od_jcc(&c->a, cc, to);
 }
 
@@ -131,6 +130,26 @@ static int expect_float(Compiler *c, const OdInstr *in, const OdOpCache *site)
         }
     }
     return -1;
+}
+
+/* Whether a COMPARE_OP gets no numeric inline path, only its helper (whose own fast paths
+ * also compare ints, floats and strs, and which records the operands): when what the site
+ * met was never two ints or two floats. In a first unit, the interpreter's form says so:
+ * COMPARE_OP_STR_JUMP (two strs). (Not the adaptive form with a count, a failed
+ * specialization: that is also an int with a float, or an int of two digits, which the
+ * inline paths do.) In a recompiled unit: no inline hit, and the operands last seen of one
+ * type that is neither int nor float. Otherwise both numeric paths took ~430 bytes (268 of
+ * them on the main line) to test two types on the way to the helper. */
+int compare_generic_only(Compiler *c, const OdInstr *in)
+{
+    if (c->feedback) {
+        int off = c->cache_at_unit[in->index];
+        const OdOpCache *site = off >= 0 ? (const OdOpCache *)(c->sites + off) : NULL;
+        return site && site->inline_hits == 0 && site->left && site->left == site->right
+               && site->left != &PyLong_Type && site->left != &PyFloat_Type;
+    }
+    return quickened_state(c, in) == QUICK_SPECIALIZED
+           && quickened_opcode(c, in) == COMPARE_OP_STR_JUMP;
 }
 
 /* Whether a site gets the out-of-line code for an int and a float together (~250 bytes):

@@ -31,8 +31,7 @@ static void in_range_index(Compiler *c, int d, OdLabel miss)
 static void load_item(Compiler *c, int d, PyTypeObject *type, OdLabel miss)
 {
     OdAsm *a = &c->a;
-    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)type);
-    od_cmp_rr(a, OD_RDX, OD_RSI);
+    od_cmp_r_imm64(a, OD_RDX, (int64_t)(intptr_t)type, OD_RSI);
     od_jcc(a, OD_CC_NE, miss);
     in_range_index(c, d, miss);
     if (type == &PyList_Type) {
@@ -116,14 +115,12 @@ void emit_unpack_sequence_fast(Compiler *c, const OdInstr *in, OdLabel miss, OdL
     od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
     od_cmp_mi(a, OD_RAX, OFF_SIZE, n);
     od_jcc(a, OD_CC_NE, miss);                  /* exactly n items (else: the helper) */
-    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyTuple_Type);
-    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_cmp_r_imm64(a, OD_RCX, (int64_t)(intptr_t)&PyTuple_Type, OD_RDX);
     od_jcc(a, OD_CC_NE, not_tuple);
     od_lea(a, OD_RSI, OD_RAX, OFF_TUPLE_ITEMS);
     od_jmp(a, items);
     od_label_bind(a, not_tuple);
-    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyList_Type);
-    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_cmp_r_imm64(a, OD_RCX, (int64_t)(intptr_t)&PyList_Type, OD_RDX);
     od_jcc(a, OD_CC_NE, miss);
     od_mov_rm(a, OD_RSI, OD_RAX, OFF_LIST_ITEMS);
     od_label_bind(a, items);                    /* rsi = the n items: item 0 ends on top */

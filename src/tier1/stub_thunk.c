@@ -136,7 +136,7 @@ void emit_stub_thunk(Compiler *c)
         return;
     od_label_bind(a, c->stub_thunk);
     od_pop(a, OD_RSI);                    /* the descriptor; the body's alignment again */
-    od_mov_rr(a, OD_RDI, R_FRAME);
+    frame_to(a, OD_RDI);
     od_mov_rr(a, OD_RDX, R_UNIT);
     od_mov_rr(a, OD_RCX, OD_RAX);         /* a failed helper's result (int in ecx) */
     od_mov_rr(a, OD_R8, R_TS);
