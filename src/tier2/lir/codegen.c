@@ -566,6 +566,14 @@ static void list_next_inline(Cg *c, OdLabel have)
     od_label_bind(a, call);
 }
 
+
+/* rdx |= digit k of the int object in rax, shifted to its place (UnboxInt). */
+static void or_digit(OdAsm *a, int k)
+{
+    od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 4 * k);
+    od_shl_ri(a, OD_RCX, 30 * k);
+    od_or_rr(a, OD_RDX, OD_RCX);
+}
 static void emit_instr(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
@@ -851,30 +859,18 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_cmp_ri(a, OD_RCX, -3);
         od_jcc(a, OD_CC_E, neg3);
         /* size 2 */
-        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 4);
-        od_shl_ri(a, OD_RCX, 30);
-        od_or_rr(a, OD_RDX, OD_RCX);
+        or_digit(a, 1);
         od_jmp(a, done);
         od_label_bind(a, neg2);
-        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 4);
-        od_shl_ri(a, OD_RCX, 30);
-        od_or_rr(a, OD_RDX, OD_RCX);
+        or_digit(a, 1);
         od_jmp(a, neg);
         od_label_bind(a, pos3);
-        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 4);
-        od_shl_ri(a, OD_RCX, 30);
-        od_or_rr(a, OD_RDX, OD_RCX);
-        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 8);
-        od_shl_ri(a, OD_RCX, 60);
-        od_or_rr(a, OD_RDX, OD_RCX);
+        or_digit(a, 1);
+        or_digit(a, 2);
         od_jmp(a, done);
         od_label_bind(a, neg3);
-        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 4);
-        od_shl_ri(a, OD_RCX, 30);
-        od_or_rr(a, OD_RDX, OD_RCX);
-        od_mov32_rm(a, OD_RCX, OD_RAX, OFF_DIGIT0 + 8);
-        od_shl_ri(a, OD_RCX, 60);
-        od_or_rr(a, OD_RDX, OD_RCX);
+        or_digit(a, 1);
+        or_digit(a, 2);
         od_label_bind(a, neg);
         od_neg_r(a, OD_RDX);
         od_label_bind(a, done);
