@@ -70,6 +70,25 @@ def unexpected_exits(before: dict, after: dict) -> dict:
     return {k: a[k] - b.get(k, 0) for k in a if k != "WARMUP" and a[k] != b.get(k, 0)}
 
 
+def run_in_unit(fn, calls: list) -> tuple:
+    """Outcomes of `calls` (argument tuples) interpreted and then in fn's unit, compiled
+    already, which must run each of them natively with no exit (WARMUP aside) and give the
+    interpreter's outcomes and tracebacks: (the outcomes, info(fn) after)."""
+    overdrive.disable()
+    expected = [outcome_with_traceback(fn, args, {}) for args in calls]
+    before = overdrive.info(fn)
+    overdrive.enable(threshold=10**6)
+    try:
+        got = [outcome_with_traceback(fn, args, {}) for args in calls]
+    finally:
+        overdrive.disable()
+    after = overdrive.info(fn)
+    assert after["native_entries"] - before["native_entries"] == len(calls), after
+    assert not unexpected_exits(before, after), after["exits"]
+    assert got == expected, (got, expected)
+    return got, after
+
+
 class Jit:
     """Runs functions under the JIT and checks that compiled code did the work."""
 

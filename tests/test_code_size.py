@@ -6,8 +6,7 @@ the compiled code gives the interpreter's results, exceptions and tracebacks."""
 import _overdrive
 import overdrive
 import pytest
-from conftest import (full_tier, outcome_with_traceback, runs_tier1, tier1_only_because,
-                      unexpected_exits)
+from conftest import full_tier, run_in_unit, tier1_only_because
 
 
 # ---- the frame register's bias: slots on both sides of the one-byte displacements --------
@@ -165,19 +164,7 @@ def _warmed() -> dict:
 
 
 def _run_in_unit(fn, calls):
-    overdrive.disable()
-    expected = [outcome_with_traceback(fn, args, {}) for args in calls]
-    before = overdrive.info(fn)
-    overdrive.enable(threshold=10**6)
-    try:
-        got = [outcome_with_traceback(fn, args, {}) for args in calls]
-    finally:
-        overdrive.disable()
-    after = overdrive.info(fn)
-    assert after["native_entries"] - before["native_entries"] == len(calls), after
-    assert not unexpected_exits(before, after), after["exits"]
-    assert got == expected, (got, expected)
-    return got
+    return run_in_unit(fn, calls)[0]
 
 
 # ---- the census ----------------------------------------------------------------------------

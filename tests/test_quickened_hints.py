@@ -9,7 +9,8 @@ that it gives the interpreter's results, exceptions and tracebacks also for the 
 paths it left to the helpers."""
 import overdrive
 import pytest
-from conftest import full_tier, outcome_with_traceback, runs_tier1, tier1_only_because, unexpected_exits
+from conftest import (full_tier, outcome_with_traceback, run_in_unit, runs_tier1,
+                      tier1_only_because, unexpected_exits)
 
 pytestmark = [full_tier, tier1_only_because("first units and their helper calls")]
 
@@ -54,22 +55,11 @@ def warmed() -> dict:
 
 
 def run_compiled(fn, calls: list) -> list:
-    """Outcomes of `calls` (argument tuples) interpreted and then in fn's unit, which must
-    run each of them with no exit."""
-    overdrive.disable()
-    expected = [outcome_with_traceback(fn, args, {}) for args in calls]
-    before = overdrive.info(fn)
-    overdrive.enable(threshold=10**6)
-    try:
-        got = [outcome_with_traceback(fn, args, {}) for args in calls]
-    finally:
-        overdrive.disable()
-    after = overdrive.info(fn)
+    """Outcomes of `calls` (argument tuples) interpreted and then in fn's tier-1 unit (the
+    first one, not recompiled), which must run each of them with no exit."""
+    got, after = run_in_unit(fn, calls)
     assert runs_tier1(fn)
-    assert after["native_entries"] - before["native_entries"] == len(calls), after
     assert not after["recompiled"], after
-    assert not unexpected_exits(before, after), after["exits"]
-    assert got == expected
     return got
 
 
