@@ -338,9 +338,18 @@ def test_autoload_bad_overdrive_value_leaves_the_jit_off(tmp_path):
 
 @needs_pth
 def test_autoload_without_the_c_extension_is_one_line(tmp_path):
+    # A tree with the autoload and the package but no core, first on the path: the autoload
+    # and the package load what sits beside them (a regular install's site-packages holds
+    # the core there, which a fake elsewhere on the path could not shadow).
+    import shutil
+
+    import _overdrive_autoload
     fake = tmp_path / "fake"
     fake.mkdir()
     (fake / "_overdrive.py").write_text("raise ImportError('no _overdrive in this test')\n")
+    shutil.copy(_overdrive_autoload.__file__, fake)
+    shutil.copytree(os.path.dirname(overdrive.__file__), fake / "overdrive",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     r = _run(tmp_path, PROGRAM, {"OVERDRIVE": "1"}, path_first=[fake])
     _expect(r, ["overdrive: OVERDRIVE=1 but the JIT cannot be loaded (ImportError: no _overdrive "
                 "in this test); the JIT stays off"], None)
