@@ -43,6 +43,15 @@ static inline void *od_code_extra_slot(PyCodeObject *co, Py_ssize_t index)
     return (index >= 0 && ex && ex->ce_size > index) ? ex->ce_extras[index] : NULL;
 }
 
+/* d[key] = v for the dicts the introspection functions build: `v` is a new reference (or
+ * NULL after a failed conversion, which fails the store), always released. 0 or -1. */
+static inline int od_dict_put(PyObject *d, const char *key, PyObject *v)
+{
+    int err = v ? PyDict_SetItemString(d, key, v) : -1;
+    Py_XDECREF(v);
+    return err;
+}
+
 #if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
 #error "overdrive targets CPython 3.11 exactly"
 #endif

@@ -42,12 +42,7 @@ static OdUnit *unit_of(PyCodeObject *co)
 }
 
 /* Stores `v` (a new reference, may be NULL after a failed conversion) under `key`. */
-static int put(PyObject *d, const char *key, PyObject *v)
-{
-    int err = v ? PyDict_SetItemString(d, key, v) : -1;
-    Py_XDECREF(v);
-    return err;
-}
+static int put(PyObject *d, const char *key, PyObject *v) { return od_dict_put(d, key, v); }
 
 static PyObject *u64(uint64_t v) { return PyLong_FromUnsignedLongLong(v); }
 static PyObject *addr(const void *p) { return PyLong_FromVoidPtr((void *)p); }

@@ -41,18 +41,12 @@ static PyCodeObject *as_code(PyObject *obj)
 
 static int set_u64(PyObject *d, const char *key, uint64_t v)
 {
-    PyObject *o = PyLong_FromUnsignedLongLong(v);
-    int err = o ? PyDict_SetItemString(d, key, o) : -1;
-    Py_XDECREF(o);
-    return err;
+    return od_dict_put(d, key, PyLong_FromUnsignedLongLong(v));
 }
 
 static int set_str(PyObject *d, const char *key, const char *v)
 {
-    PyObject *o = v ? PyUnicode_FromString(v) : Py_NewRef(Py_None);
-    int err = o ? PyDict_SetItemString(d, key, o) : -1;
-    Py_XDECREF(o);
-    return err;
+    return od_dict_put(d, key, v ? PyUnicode_FromString(v) : Py_NewRef(Py_None));
 }
 
 static PyObject *exits_dict(const uint64_t *counts)
@@ -64,12 +58,7 @@ static PyObject *exits_dict(const uint64_t *counts)
     return d;
 }
 
-static int set_obj(PyObject *d, const char *key, PyObject *v)
-{
-    int err = v ? PyDict_SetItemString(d, key, v) : -1;
-    Py_XDECREF(v);
-    return err;
-}
+static int set_obj(PyObject *d, const char *key, PyObject *v) { return od_dict_put(d, key, v); }
 
 static PyObject *mod_enable(PyObject *m, PyObject *noargs)
 {

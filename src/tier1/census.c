@@ -46,18 +46,13 @@ void od_census_add(Compiler *c, const OdCensusStub *stubs, int nstubs, OdLabel s
 
 static int put_pair(PyObject *d, const char *key, uint64_t n, uint64_t bytes)
 {
-    PyObject *v = Py_BuildValue("[KK]", (unsigned long long)n, (unsigned long long)bytes);
-    int r = v ? PyDict_SetItemString(d, key, v) : -1;
-    Py_XDECREF(v);
-    return r;
+    return od_dict_put(d, key, Py_BuildValue("[KK]", (unsigned long long)n,
+                                             (unsigned long long)bytes));
 }
 
 static int put_u64(PyObject *d, const char *key, uint64_t v)
 {
-    PyObject *o = PyLong_FromUnsignedLongLong(v);
-    int r = o ? PyDict_SetItemString(d, key, o) : -1;
-    Py_XDECREF(o);
-    return r;
+    return od_dict_put(d, key, PyLong_FromUnsignedLongLong(v));
 }
 
 PyObject *od_census_dict(void)
