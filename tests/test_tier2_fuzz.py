@@ -62,6 +62,25 @@ def outcome(f, args):
         return f"{type(exc).__name__}: {exc}"
 
 
+def interpreted_then_tier2(f, warm, args, run):
+    """run(f, a) for each of args in the interpreter; then f warmed by the interpreter on
+    `warm` (quickened: speculation on ints) and run on args twice with tier 2 on (compiled
+    at its second call): (expected, got, got again, info(f))."""
+    overdrive.disable()
+    expected = [run(f, a) for a in args]
+    for _ in range(4):
+        for a in warm:
+            run(f, a)
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        got = [run(f, a) for a in args]
+        got2 = [run(f, a) for a in args]
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    return expected, got, got2, info
+
+
 def run_seed(seed, nfuncs=12):
     rng = random.Random(seed)
     problems = []
@@ -73,18 +92,7 @@ def run_seed(seed, nfuncs=12):
         f = ns[name]
         warm_args = [tuple(rng.choice(INT_VALUES) for _ in range(3)) for _ in range(3)]
         args = warm_args + [tuple(rng.choice(VALUES) for _ in range(3)) for _ in range(6)]
-        overdrive.disable()
-        expected = [outcome(f, a) for a in args]
-        for _ in range(4):          # quickened by the interpreter: speculation on ints
-            for a in warm_args:
-                outcome(f, a)
-        overdrive.enable(threshold=0, tier2_threshold=1)
-        try:
-            got = [outcome(f, a) for a in args]
-            got2 = [outcome(f, a) for a in args]
-            info = overdrive.info(f)
-        finally:
-            overdrive.disable()
+        expected, got, got2, info = interpreted_then_tier2(f, warm_args, args, outcome)
         if got != expected or got2 != expected:
             problems.append((src, args, expected, got, got2))
         assert info["tier"] in (1, 2)
@@ -222,18 +230,7 @@ def run_obj_seed(seed, nfuncs=12):
         f = ns[name]
         warm = [obj_args(rng, True) for _ in range(3)]
         args = warm + [obj_args(rng, False) for _ in range(6)]
-        overdrive.disable()
-        expected = [obj_outcome(f, r) for r in args]
-        for _ in range(4):
-            for r in warm:
-                obj_outcome(f, r)
-        overdrive.enable(threshold=0, tier2_threshold=1)
-        try:
-            got = [obj_outcome(f, r) for r in args]
-            got2 = [obj_outcome(f, r) for r in args]
-            info = overdrive.info(f)
-        finally:
-            overdrive.disable()
+        expected, got, got2, info = interpreted_then_tier2(f, warm, args, obj_outcome)
         if got != expected or got2 != expected:
             problems.append((src, args, expected, got, got2))
         at_tier2 += info["tier2"]["compiles"] > 0
