@@ -48,6 +48,13 @@ class _CapturingRunner:
         self.names.append(name)
         self.captured.append(lambda: func(1, *args))
 
+    def bench_async_func(self, name, func, *args, **kwargs):
+        # pyperf runs the coroutine function on a fresh event loop per value.
+        import asyncio
+
+        self.names.append(name)
+        self.captured.append(lambda: asyncio.run(func(*args)))
+
 
 def main() -> None:
     name, reps, jit = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
