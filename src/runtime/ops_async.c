@@ -184,7 +184,7 @@ OD_HELPER(od_rt_async_gen_wrap)
     if (!w && !(w = PyObject_GC_New(WrappedValue, &_PyAsyncGenWrappedValue_Type)))
         return OD_ERROR; /* the value stays on the stack */
     w->value = TOP();
-    PyObject_GC_Track((PyObject *)w);
+    _PyObject_GC_TRACK((PyObject *)w);   /* fresh: the inline form, as the interpreter */
     sp[-1] = (PyObject *)w;
     return OD_OK;
 }

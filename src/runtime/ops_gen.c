@@ -47,7 +47,7 @@ OD_HELPER(od_rt_return_generator)
     f->f_locals = NULL;
     Py_INCREF(f->f_func);
     Py_INCREF(f->f_code);
-    PyObject_GC_Track(gen);
+    _PyObject_GC_TRACK(gen);   /* fresh: the inline form, as RETURN_GENERATOR */
     sp[0] = (PyObject *)gen;
     return OD_OK;
 }
