@@ -131,8 +131,9 @@
     X(Subscr, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Object)      /* container, key */         \
     X(StoreSubscr, 3, BOXED, OD_HE_RW | OD_HE_RAISES, Void)   /* container, key, value */  \
     X(DeleteSubscr, 2, BOXED, OD_HE_RW | OD_HE_RAISES, Void)                               \
-    X(UnpackSequence, 1, BOXED, OD_HE_RW | OD_HE_RAISES, Tuple) /* imm: n; a tuple of n */ \
-    X(TupleGetItem, 1, BOXED, 0, Object)                       /* imm: index */            \
+    X(UnpackSequence, 1, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* imm: n; its operand, \
+        an exact tuple or list of n items (else a deopt: the interpreter unpacks the rest) */ \
+    X(TupleGetItem, 1, BOXED, 0, Object)  /* imm: index; item of an UnpackSequence's value */ \
     /* cells and closures: cell and free-variable slots stay in the frame (a cell, once   \
      * made, never leaves its slot); a cell operand is the Param of its slot, re-read     \
      * from the frame. Nothing caches a cell's contents: any call may change them. */    \

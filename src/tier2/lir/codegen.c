@@ -912,6 +912,26 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_mov_rm(a, OD_RAX, r, (int32_t)i->imm);
         gout(c, i->dst, OD_RAX);
         break;
+    case OD_LOP_SeqItems: {
+        OdLabel list = od_label_new(a), have = od_label_new(a);
+        r = gin(c, i->src[0], OD_RAX);
+        od_cmp_mi(a, r, OFF_SIZE, (int32_t)i->imm);
+        od_jcc(a, OD_CC_NE, X);
+        od_mov_rm(a, OD_RCX, r, OFF_TYPE);
+        od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyTuple_Type);
+        od_cmp_rr(a, OD_RCX, OD_RDX);
+        od_jcc(a, OD_CC_NE, list);
+        od_lea(a, OD_RDX, r, (int32_t)offsetof(PyTupleObject, ob_item));
+        od_jmp(a, have);
+        od_label_bind(a, list);
+        od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyList_Type);
+        od_cmp_rr(a, OD_RCX, OD_RDX);
+        od_jcc(a, OD_CC_NE, X);
+        od_mov_rm(a, OD_RDX, r, OFF_LIST_ITEMS);
+        od_label_bind(a, have);
+        gout(c, i->dst, OD_RDX);
+        break;
+    }
     case OD_LOP_IntAdd: case OD_LOP_IntSub: case OD_LOP_IntMul: case OD_LOP_IntAnd:
     case OD_LOP_IntOr: case OD_LOP_IntXor: case OD_LOP_IntCmp: case OD_LOP_IsPtr:
         r = gin(c, i->src[0], OD_RAX);

@@ -80,6 +80,8 @@
     X(UnboxFloat, "dst = the double of the float src0 (guarded)")                            \
     X(BoxBool, "dst = src0 ? True : False, a new reference")                                 \
     X(LoadMem, "dst = *(src0 + imm)")                                                        \
+    X(SeqItems, "dst = the item array of src0 when it is an exact tuple (its own) or an "     \
+                "exact list (its ob_item) of exactly imm items, else exit")                   \
     X(IntAdd, "dst = src0 + src1, exit on overflow")                                         \
     X(IntSub, "dst = src0 - src1, exit on overflow")                                         \
     X(IntMul, "dst = src0 * src1, exit on overflow")                                         \

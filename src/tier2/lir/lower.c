@@ -57,6 +57,7 @@ typedef struct {
     uint64_t *live_in, *live_out;   /* per HIR block id */
     uint64_t *after;                /* per instruction id: live after it */
     int *vreg;                      /* per root id, -1 */
+    int *seq_items;                 /* per UnpackSequence id: the vreg of its item array */
     int *lblock;                    /* HIR block id -> LIR block */
     OdHirInstr **mself;             /* LoadMethod (BeforeWith) id -> its MethodSelf (WithEnter) */
     OdHirInstr **by_id;
@@ -1208,12 +1209,39 @@ static int lower_instr(Lower *W, OdHirInstr *i)
     case OD_HOP_FloatDiv: if (binary(W, i, OD_LOP_FDiv, OD_T2X_FLOAT_ZERO_DIV) < 0) return -1; break;
     case OD_HOP_FloatCompare: if (binary(W, i, OD_LOP_FCmp, -1) < 0) return -1; break;
     case OD_HOP_IsIdentical: if (binary(W, i, OD_LOP_IsPtr, -1) < 0) return -1; break;
+    case OD_HOP_UnpackSequence: {
+        /* Exact tuples and lists, the only sequences od_t2_unpack took, in line: the items
+         * are read from the sequence's own array, and a list is not copied into a tuple
+         * first (nbody's `[x1, y1, z1]`: a tuple made and freed per unpacking). Anything else
+         * leaves before anything ran, as the helper's refusal did. The value is the sequence
+         * itself, with a reference of its own: kept alive until the last TupleGetItem, which
+         * the builder puts right after (pure loads: no code runs that could change a list's
+         * items or array in between). */
+        int s = use(W, i->ops[0]), items = s < 0 ? -1 : new_vreg(W->L, OD_VR_GPR);
+        if (items < 0 || !(x = emit(W, OD_LOP_SeqItems, 1)))
+            return -1;
+        x->src[0] = s;
+        x->dst = items;
+        x->imm = i->imm;
+        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, OD_T2X_HELPER_DEOPT)) < 0)
+            return -1;
+        W->seq_items[i->id] = items;
+        if (!(x = emit(W, OD_LOP_Move, 1)))
+            return -1;
+        x->src[0] = s;
+        x->dst = W->vreg[i->id];
+        if (incref_vreg(W, x->dst, 0) < 0)
+            return -1;
+        break;
+    }
     case OD_HOP_TupleGetItem: {
-        int t = use(W, i->ops[0]);
+        OdHirInstr *seq = root(i->ops[0]);
+        int items = seq && seq->op == OD_HOP_UnpackSequence ? W->seq_items[seq->id] : -1;
+        int t = items >= 0 ? items : use(W, i->ops[0]);
         if (t < 0 || !(x = emit(W, OD_LOP_LoadMem, 1)))
             return -1;
         x->src[0] = t;
-        x->imm = (long long)offsetof(PyTupleObject, ob_item) + 8 * i->imm;
+        x->imm = (items >= 0 ? 0 : (long long)offsetof(PyTupleObject, ob_item)) + 8 * i->imm;
         x->dst = W->vreg[i->id];
         if (incref_vreg(W, x->dst, 0) < 0)
             return -1;
@@ -1586,16 +1614,17 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     int nb = fn->next_block_id, rc = -1;
     W.order = malloc(sizeof(OdHirBlock *) * (size_t)(fn->nblocks + 1));
     W.vreg = malloc(sizeof(int) * (size_t)(W.nids + 1));
+    W.seq_items = malloc(sizeof(int) * (size_t)(W.nids + 1));
     W.lblock = malloc(sizeof(int) * (size_t)(nb + 1));
     W.mself = calloc((size_t)W.nids + 1, sizeof(OdHirInstr *));
     W.by_id = calloc((size_t)W.nids + 1, sizeof(OdHirInstr *));
-    if (!W.order || !W.vreg || !W.lblock || !W.mself || !W.by_id) {
+    if (!W.order || !W.vreg || !W.seq_items || !W.lblock || !W.mself || !W.by_id) {
         PyErr_NoMemory();
         goto done;
     }
     W.n = od_hir_rpo(fn, W.order);
     for (int id = 0; id <= W.nids; id++)
-        W.vreg[id] = -1;
+        W.vreg[id] = W.seq_items[id] = -1;
     W.nlocals = fn->nlocals;
     if ((rc = frame_flow(&W)) != 0)
         goto done;
@@ -1639,6 +1668,7 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
 done:
     free(W.order);
     free(W.vreg);
+    free(W.seq_items);
     free(W.lblock);
     free(W.mself);
     free(W.by_id);

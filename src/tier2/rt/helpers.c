@@ -570,19 +570,6 @@ OD_T2_HELPER(od_t2_unbox_number)
     return bits;
 }
 
-/* UNPACK_SEQUENCE of an exact tuple or list of the right length, as a tuple; anything else
- * (NULL, no exception) is left to the interpreter before anything was consumed. */
-OD_T2_HELPER(od_t2_unpack)
-{
-    (void)f, (void)obj;
-    PyObject *s = args[0];
-    if (PyTuple_CheckExact(s) && PyTuple_GET_SIZE(s) == imm)
-        return R(Py_NewRef(s));
-    if (PyList_CheckExact(s) && PyList_GET_SIZE(s) == imm)
-        return R(PyList_AsTuple(s));
-    return 0;
-}
-
 /* MAKE_CELL (imm: slot): the slot's value (an argument, or NULL) moves into a new cell. */
 OD_T2_HELPER(od_t2_make_cell)
 {

@@ -91,7 +91,6 @@ OdT2GlobalSite *od_t2_global_sites_new(int n);
     X(Subscr, od_t2_subscr, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                          \
     X(StoreSubscr, od_t2_store_subscr, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                \
     X(DeleteSubscr, od_t2_delete_subscr, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)              \
-    X(UnpackSequence, od_t2_unpack, OD_CHK_NULL, OD_XK_ERROR_OR_DEOPT, OD_T2X_HELPER_DEOPT)  \
     X(MakeCell, od_t2_make_cell, OD_CHK_NEG, OD_XK_ERROR, OD_T2X_ERROR)                      \
     X(CopyFreeVars, od_t2_copy_free_vars, OD_CHK_NONE, OD_XK_ERROR, OD_T2X_ERROR)            \
     X(LoadDeref, od_t2_load_deref, OD_CHK_NULL, OD_XK_DEOPT, OD_T2X_UNBOUND_LOCAL)           \
