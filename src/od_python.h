@@ -27,6 +27,7 @@
 #include "internal/pycore_dict.h"
 #include "internal/pycore_long.h"
 #include "internal/pycore_object.h"
+#include "internal/pycore_pymem.h"
 #include "opcode.h"
 
 /* co_extra's layout, private to Objects/codeobject.c (_PyCodeObjectExtra) and restated

@@ -42,9 +42,10 @@ const int od_lir_nxmms = 14;
 
 typedef struct {
     int kind;           /* 0 dealloc, 1 poll, 2 global lookup, 3 ForIter's other results,
-                         * 4 a new inline value's insertion order */
+                         * 4 a new inline value's insertion order, 5 a float allocated */
     OdLabel label, back;
-    int reg;            /* dealloc: the object; insertion order: the value's index */
+    int reg;            /* dealloc: the object; insertion order: the value's index;
+                         * float: the vreg of its double */
     int exit;           /* poll, global, ForIter: error exit */
     PyObject *name;     /* global: the name */
     const OdT2GlobalSite *site; /* global: its cache */
@@ -912,6 +913,40 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_mov_rm(a, OD_RAX, r, (int32_t)i->imm);
         gout(c, i->dst, OD_RAX);
         break;
+    case OD_LOP_BoxFloat: {
+        /* PyFloat_FromDouble's free-list road in line (3.11: the list is linked through
+         * ob_type; a heap type is not involved). Out of line when the list is empty,
+         * tracemalloc traces (a reused object must be reported to it) or the build counts
+         * references (_Py_RefTotal, the object list of Py_TRACE_REFS). */
+        Stub *s = stub(c, 5);
+        if (!s)
+            return;
+        s->reg = i->src[0];
+        s->exit = i->exit;
+#if PyFloat_MAXFREELIST > 0 && !defined(Py_REF_DEBUG) && !defined(Py_TRACE_REFS)
+        struct _Py_float_state *fs = &PyInterpreterState_Get()->float_state;
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&_Py_tracemalloc_config.tracing);
+        od_cmp32_mi(a, OD_RCX, 0, 0);
+        od_jcc(a, OD_CC_NE, s->label);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)fs);
+        od_mov_rm(a, OD_RAX, OD_RCX, (int32_t)offsetof(struct _Py_float_state, free_list));
+        od_test_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_E, s->label);
+        od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);             /* the next free float */
+        od_mov_mr(a, OD_RCX, (int32_t)offsetof(struct _Py_float_state, free_list), OD_RDX);
+        od_add32_mi(a, OD_RCX, (int32_t)offsetof(struct _Py_float_state, numfree), -1);
+        od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyFloat_Type);
+        od_mov_mr(a, OD_RAX, OFF_TYPE, OD_RDX);
+        od_mov_mi(a, OD_RAX, 0, 1);                          /* ob_refcnt */
+        xa = xin(c, i->src[0], 0);
+        od_movsd_mx(a, OD_RAX, OFF_FVAL, xa);
+#else
+        od_jmp(a, s->label);
+#endif
+        od_label_bind(a, s->back);
+        gout(c, i->dst, OD_RAX);
+        break;
+    }
     case OD_LOP_SeqItems: {
         OdLabel list = od_label_new(a), have = od_label_new(a);
         r = gin(c, i->src[0], OD_RAX);
@@ -1261,6 +1296,20 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             od_mov_ri(a, OD_RSI, st->reg);
             od_call_abs(a, od_t2_values_insert);
             save_volatile(&c, 1);
+            od_jmp(a, st->back);
+            continue;
+        }
+        if (st->kind == 5) {
+            /* PyFloat_FromDouble(the double); the result stays in rax, which the restore
+             * does not touch */
+            save_volatile(&c, 0);
+            int xs = xin(&c, st->reg, 0);
+            if (xs != 0)
+                od_movapd_xx(a, 0, xs);
+            od_call_abs(a, (const void *)PyFloat_FromDouble);
+            save_volatile(&c, 1);
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
             od_jmp(a, st->back);
             continue;
         }

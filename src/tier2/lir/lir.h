@@ -79,6 +79,8 @@
     X(UnboxInt, "dst = the int64 value of the int src0 (guarded)")                           \
     X(UnboxFloat, "dst = the double of the float src0 (guarded)")                            \
     X(BoxBool, "dst = src0 ? True : False, a new reference")                                 \
+    X(BoxFloat, "dst = a new float of the double src0: from the interpreter's free list in "  \
+                "line, else PyFloat_FromDouble out of line (registers kept); exit on error")  \
     X(LoadMem, "dst = *(src0 + imm)")                                                        \
     X(SeqItems, "dst = the item array of src0 when it is an exact tuple (its own) or an "     \
                 "exact list (its ob_item) of exactly imm items, else exit")                   \

@@ -1163,10 +1163,18 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (!call(W, i, od_t2_box_int, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR))
             return -1;
         break;
-    case OD_HOP_BoxFloat:
-        if (!call(W, i, od_t2_box_float, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR))
+    case OD_HOP_BoxFloat: {
+        /* no helper call: the allocator keeps values in caller-saved registers across it
+         * (the out-of-line allocation saves them); no Python code runs, so no SetPrev */
+        int d = use(W, i->ops[0]);
+        if (d < 0 || !(x = emit(W, OD_LOP_BoxFloat, 1)))
+            return -1;
+        x->src[0] = d;
+        x->dst = W->vreg[i->id];
+        if ((x->exit = exit_here(W, i, OD_XK_ERROR, OD_T2X_ERROR)) < 0)
             return -1;
         break;
+    }
     case OD_HOP_IntFloorDiv: case OD_HOP_IntMod: {
         /* by a constant power of two (spectral_norm's `// 2`): Python's floor division is
          * the arithmetic shift, its modulo (the divisor's sign: >= 0) the low bits; no
