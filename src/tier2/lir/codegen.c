@@ -146,6 +146,36 @@ static void save_volatile(Cg *c, int restore)
     }
 }
 
+/* A dead object (`obj`: not rax, rcx or rdx) that is an exact float goes back to the
+ * interpreter's free list as float_dealloc puts it there, then to `back`, with no call and
+ * no register saved (nbody frees a float per store into a list); anything else, or a full
+ * list (or one finalized: numfree -1), falls through to _Py_Dealloc. PyFloat_FromDouble
+ * and BoxFloat take them from there. */
+static void float_to_free_list(Cg *c, OdReg obj, OdLabel back)
+{
+#if PyFloat_MAXFREELIST > 0 && !defined(Py_TRACE_REFS)
+    OdAsm *a = &c->a;
+    OdLabel other = od_label_new(a);
+    struct _Py_float_state *fs = &PyInterpreterState_Get()->float_state;
+    int32_t numfree = (int32_t)offsetof(struct _Py_float_state, numfree),
+            list = (int32_t)offsetof(struct _Py_float_state, free_list);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyFloat_Type);
+    od_cmp_rm(a, OD_RCX, obj, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, other);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)fs);
+    od_cmp32_mi(a, OD_RCX, numfree, PyFloat_MAXFREELIST - 1);
+    od_jcc(a, OD_CC_A, other);                  /* unsigned: full, or -1 */
+    od_add32_mi(a, OD_RCX, numfree, 1);
+    od_mov_rm(a, OD_RDX, OD_RCX, list);
+    od_mov_mr(a, obj, OFF_TYPE, OD_RDX);        /* the list is linked through ob_type */
+    od_mov_mr(a, OD_RCX, list, obj);
+    od_jmp(a, back);
+    od_label_bind(a, other);
+#else
+    (void)c, (void)obj, (void)back;
+#endif
+}
+
 /* Write-back (lir.h): every allocatable register to the dump area, od_t2_sync(frame,
  * unit, exit, rsp), the caller-saved registers back; its exit on failure (MemoryError). */
 static void sync_call(Cg *c, int exit)
@@ -1313,6 +1343,8 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             od_jmp(a, st->back);
             continue;
         }
+        if (st->kind == 0)
+            float_to_free_list(&c, (OdReg)st->reg, st->back);
         if (st->kind == 1 && L->exits[st->exit].nsync > 0)
             sync_call(&c, st->exit);    /* the handler may run Python code */
         if (st->kind != 2)
