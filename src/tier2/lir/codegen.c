@@ -50,6 +50,8 @@ typedef struct {
     PyObject *name;     /* global: the name */
     const OdT2GlobalSite *site; /* global: its cache */
     int target;         /* ForIter: the block taken when the iterator is exhausted */
+    uint32_t live_gprs, live_xmms; /* registers holding a value live at the instruction
+                         * (bit per register number): what an out-of-line call saves */
 } Stub;
 
 typedef struct {
@@ -61,6 +63,7 @@ typedef struct {
     int nstubs, capstubs;
     int frame;
     int next_block;     /* the block laid out after the current one */
+    int pos;            /* the position (regalloc) of the instruction being emitted */
 } Cg;
 
 static int32_t out_off(int k) { return OD_LIR_OFF_OUT + 8 * k; }
@@ -124,14 +127,33 @@ static Stub *stub(Cg *c, int kind)
     s->kind = kind;
     s->label = od_label_new(&c->a);
     s->back = od_label_new(&c->a);
+    /* A value whose interval covers the instruction may be needed after it (or by its
+     * exit); the others are dead or not yet made there, and their registers need no
+     * saving around the stub's call (intervals are conservative: one range each). */
+    if (c->pos < 0) {               /* not at an instruction: everything */
+        s->live_gprs = s->live_xmms = ~0u;
+        return s;
+    }
+    for (int v = 0; v < c->L->nvregs; v++) {
+        const OdLirVreg *r = &c->L->vregs[v];
+        if (r->reg >= 0 && r->start <= c->pos && c->pos <= r->end) {
+            if (r->cls == OD_VR_XMM)
+                s->live_xmms |= 1u << r->reg;
+            else
+                s->live_gprs |= 1u << r->reg;
+        }
+    }
     return s;
 }
 
-/* Caller-saved allocatable registers to the dump area and back (around an out-of-line call). */
-static void save_volatile(Cg *c, int restore)
+/* Caller-saved allocatable registers to the dump area and back (around an out-of-line
+ * call): those in the masks (bit per register number; ~0u: all). */
+static void save_volatile_of(Cg *c, int restore, uint32_t gprs, uint32_t xmms)
 {
     for (int g = od_lir_ncallee_saved; g < od_lir_ngprs; g++) {
         int r = od_lir_gprs[g];
+        if (!(gprs >> r & 1))
+            continue;
         if (restore)
             od_mov_rm(&c->a, (OdReg)r, OD_RSP, OD_LIR_OFF_DUMP + 8 * r);
         else
@@ -139,11 +161,21 @@ static void save_volatile(Cg *c, int restore)
     }
     for (int x = 0; x < od_lir_nxmms; x++) {
         int r = od_lir_xmms[x];
+        if (!(xmms >> r & 1))
+            continue;
         if (restore)
             od_movsd_xm(&c->a, r, OD_RSP, OD_LIR_OFF_DUMP + 128 + 8 * r);
         else
             od_movsd_mx(&c->a, OD_RSP, OD_LIR_OFF_DUMP + 128 + 8 * r, r);
     }
+}
+
+static void save_volatile(Cg *c, int restore) { save_volatile_of(c, restore, ~0u, ~0u); }
+
+/* Around a stub's call: only what is live at its instruction. */
+static void save_live(Cg *c, const Stub *s, int restore)
+{
+    save_volatile_of(c, restore, s->live_gprs, s->live_xmms);
 }
 
 /* A dead object (`obj`: not rax, rcx or rdx) that is an exact float goes back to the
@@ -1240,6 +1272,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     Cg c;
     memset(&c, 0, sizeof c);
     c.L = L;
+    c.pos = -1;
     od_asm_init(&c.a);
     OdAsm *a = &c.a;
     int frame = od_lir_spill_off(L, L->nslots);
@@ -1290,8 +1323,11 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     for (int b = 0; b < L->nblocks; b++) {
         c.next_block = b + 1;
         od_label_bind(a, c.blabel[b]);
-        for (int k = 0; k < L->blocks[b].n; k++)
+        for (int k = 0; k < L->blocks[b].n; k++) {
+            c.pos = L->blocks[b].ins[k].pos;
             emit_instr(&c, &L->blocks[b].ins[k]);
+            c.pos = -1;
+        }
     }
     /* epilogue: rax = result (or NULL) */
     od_label_bind(a, c.epilogue);
@@ -1321,23 +1357,23 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         }
         if (st->kind == 4) {
             /* rcx = the values; a plain C function: the caller-saved registers kept */
-            save_volatile(&c, 0);
+            save_live(&c, st, 0);
             od_mov_rr(a, OD_RDI, OD_RCX);
             od_mov_ri(a, OD_RSI, st->reg);
             od_call_abs(a, od_t2_values_insert);
-            save_volatile(&c, 1);
+            save_live(&c, st, 1);
             od_jmp(a, st->back);
             continue;
         }
         if (st->kind == 5) {
             /* PyFloat_FromDouble(the double); the result stays in rax, which the restore
              * does not touch */
-            save_volatile(&c, 0);
+            save_live(&c, st, 0);
             int xs = xin(&c, st->reg, 0);
             if (xs != 0)
                 od_movapd_xx(a, 0, xs);
             od_call_abs(a, (const void *)PyFloat_FromDouble);
-            save_volatile(&c, 1);
+            save_live(&c, st, 1);
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
             od_jmp(a, st->back);
@@ -1348,12 +1384,12 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         if (st->kind == 1 && L->exits[st->exit].nsync > 0)
             sync_call(&c, st->exit);    /* the handler may run Python code */
         if (st->kind != 2)
-            save_volatile(&c, 0);
+            save_live(&c, st, 0);
         if (st->kind == 0) {
             if (st->reg != OD_RDI)
                 od_mov_rr(a, OD_RDI, (OdReg)st->reg);
             od_call_abs(a, _Py_Dealloc);
-            save_volatile(&c, 1);
+            save_live(&c, st, 1);
             od_jmp(a, st->back);
         } else if (st->kind == 2) {
             /* no registers kept: GlobalLoad is a call for the allocator */
@@ -1366,7 +1402,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         } else {
             od_mov_rm(a, OD_RDI, OD_RSP, OD_LIR_OFF_TS);
             od_call_abs(a, od_rt_handle_eval_breaker);
-            save_volatile(&c, 1);
+            save_live(&c, st, 1);
             od_test32_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_NE, c.xlabel[st->exit]);
             od_jmp(a, st->back);
