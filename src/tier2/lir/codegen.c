@@ -42,10 +42,11 @@ const int od_lir_nxmms = 14;
 
 typedef struct {
     int kind;           /* 0 dealloc, 1 poll, 2 global lookup, 3 ForIter's other results,
-                         * 4 a new inline value's insertion order, 5 a float allocated */
+                         * 4 a new inline value's insertion order, 5 a float allocated,
+                         * 6 an int allocated */
     OdLabel label, back;
     int reg;            /* dealloc: the object; insertion order: the value's index;
-                         * float: the vreg of its double */
+                         * float, int: the vreg of its value */
     int exit;           /* poll, global, ForIter: error exit */
     PyObject *name;     /* global: the name */
     const OdT2GlobalSite *site; /* global: its cache */
@@ -1009,6 +1010,31 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         gout(c, i->dst, OD_RAX);
         break;
     }
+    case OD_LOP_BoxInt: {
+        /* The small ints PyLong_FromLongLong returns from the runtime's cache, in line
+         * (their count taken: Py_INCREF); the rest out of line. */
+        Stub *s = stub(c, 6);
+        if (!s)
+            return;
+        s->reg = i->src[0];
+        s->exit = i->exit;
+#if !defined(Py_REF_DEBUG)
+        _Static_assert(sizeof(PyLongObject) == 32, "a small int is 32 bytes: the shift below");
+        r = gin(c, i->src[0], OD_RAX);
+        od_lea(a, OD_RAX, r, _PY_NSMALLNEGINTS);
+        od_cmp_ri(a, OD_RAX, _PY_NSMALLNEGINTS + _PY_NSMALLPOSINTS);
+        od_jcc(a, OD_CC_AE, s->label);                      /* unsigned: outside the cache */
+        od_shl_ri(a, OD_RAX, 5);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&_PyLong_SMALL_INTS[0]);
+        od_add_rr(a, OD_RAX, OD_RCX);
+        od_add_mi(a, OD_RAX, 0, 1);
+#else
+        od_jmp(a, s->label);
+#endif
+        od_label_bind(a, s->back);
+        gout(c, i->dst, OD_RAX);
+        break;
+    }
     case OD_LOP_SeqItems: {
         OdLabel list = od_label_new(a), have = od_label_new(a);
         r = gin(c, i->src[0], OD_RAX);
@@ -1362,6 +1388,18 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             od_mov_ri(a, OD_RSI, st->reg);
             od_call_abs(a, od_t2_values_insert);
             save_live(&c, st, 1);
+            od_jmp(a, st->back);
+            continue;
+        }
+        if (st->kind == 6) {
+            /* PyLong_FromLongLong(the int64); the result in rax, as for a float */
+            save_live(&c, st, 0);
+            OdReg r = gin(&c, st->reg, OD_RAX);
+            od_mov_rr(a, OD_RDI, r);
+            od_call_abs(a, (const void *)PyLong_FromLongLong);
+            save_live(&c, st, 1);
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
             od_jmp(a, st->back);
             continue;
         }

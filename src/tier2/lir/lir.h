@@ -81,6 +81,9 @@
     X(BoxBool, "dst = src0 ? True : False, a new reference")                                 \
     X(BoxFloat, "dst = a new float of the double src0: from the interpreter's free list in "  \
                 "line, else PyFloat_FromDouble out of line (registers kept); exit on error")  \
+    X(BoxInt, "dst = the int of the int64 src0: a small int (-5..256) from the runtime's "    \
+              "cache in line, else PyLong_FromLongLong out of line (registers kept); exit "   \
+              "on error")                                                                     \
     X(LoadMem, "dst = *(src0 + imm)")                                                        \
     X(SeqItems, "dst = the item array of src0 when it is an exact tuple (its own) or an "     \
                 "exact list (its ob_item) of exactly imm items, else exit")                   \

@@ -1159,15 +1159,11 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (unary(W, i, OD_LOP_BoxBool) < 0)
             return -1;
         break;
-    case OD_HOP_BoxInt:
-        if (!call(W, i, od_t2_box_int, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR))
-            return -1;
-        break;
-    case OD_HOP_BoxFloat: {
+    case OD_HOP_BoxInt: case OD_HOP_BoxFloat: {
         /* no helper call: the allocator keeps values in caller-saved registers across it
          * (the out-of-line allocation saves them); no Python code runs, so no SetPrev */
         int d = use(W, i->ops[0]);
-        if (d < 0 || !(x = emit(W, OD_LOP_BoxFloat, 1)))
+        if (d < 0 || !(x = emit(W, i->op == OD_HOP_BoxInt ? OD_LOP_BoxInt : OD_LOP_BoxFloat, 1)))
             return -1;
         x->src[0] = d;
         x->dst = W->vreg[i->id];

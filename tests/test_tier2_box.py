@@ -1,10 +1,13 @@
-"""Tier 2's floats and the interpreter's free list (lir/codegen.c): a float made from an
-unboxed double (BoxFloat) is taken from the list in line, and from PyFloat_FromDouble out of
-line when the list is empty or tracemalloc traces; a float the code releases goes back to
-the list in line, and to _Py_Dealloc when the list is full. Each case compares with the
-interpreter, value for value and bit for bit, and checks that tier 2 ran without exits."""
+"""Tier 2's boxes (lir/codegen.c). A float made from an unboxed double (BoxFloat) is taken
+from the interpreter's free list in line, and from PyFloat_FromDouble out of line when the
+list is empty or tracemalloc traces; a float the code releases goes back to the list in
+line, and to _Py_Dealloc when the list is full. An int made from an unboxed int64 (BoxInt)
+is the runtime's cached small int in line (-5..256), PyLong_FromLongLong's otherwise. Each
+case compares with the interpreter, value for value (bit for bit for floats), and checks
+that tier 2 ran without exits."""
 import math
 import struct
+import sys
 import tracemalloc
 
 import pytest
@@ -90,7 +93,43 @@ def test_floats_released_to_the_free_list(fill):
     assert not info["tier2"]["exits"], info["tier2"]
 
 
+def ints_around(xs, k):
+    out = []
+    for x in xs:
+        y = x * k - 1
+        out.append(y)          # boxed to be stored
+    return out
+
+
+INTS = [-6, -5, -4, 0, 1, 255, 256, 257, 1000, -1000, 2 ** 40, -(2 ** 40)] * 10
+
+
+def test_ints_boxed_small_from_the_cache():
+    overdrive.disable()
+    expected = [ints_around(INTS, k) for k in (1, 2, 0)]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        ints_around([1, 2], 3)
+        got = [ints_around(INTS, k) for k in (1, 2, 0)]
+        info = overdrive.info(ints_around)
+        small = ints_around([3, 87], 3)            # 8 and 260: cached, not cached
+        count = sys.getrefcount(199)
+        del_ = ints_around([100] * 50, 2)          # 50 references to the cached 199 ...
+        held = sys.getrefcount(199) - count
+        del del_                                   # ... given back with the list
+        given_back = sys.getrefcount(199) - count
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2 and not info["tier2"]["exits"], info
+    assert got == expected
+    assert small[0] is 8 and small[1] == 260       # noqa: F632 - identity is the point
+    assert held == 50 and given_back == 0, (held, given_back)
+    lir = overdrive.dis_text(ints_around, tier=2).split("--- LIR")[1]
+    assert "BoxInt" in lir and "od_t2_box_int" not in lir, lir
+
+
 def test_no_reference_leaks():
-    grown, tiers = allocated_blocks_growth([(scaled, (VALUES[:20], 2.0)), (churn, (50, 0.25))],
+    grown, tiers = allocated_blocks_growth([(scaled, (VALUES[:20], 2.0)), (churn, (50, 0.25)),
+                                            (ints_around, (INTS, 3))],
                                            threshold=0, tier2_threshold=1)
-    assert tiers == [2, 2] and grown < 50, grown
+    assert tiers == [2, 2, 2] and grown < 50, grown
