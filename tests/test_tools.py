@@ -326,7 +326,7 @@ def test_dis_native_names_helper_calls_and_interleaves_bytecode():
     i_attr = text.index(f";   @{attr_off['offset']} LOAD_ATTR")
     assert text.index(f"  {addr:x} +{attr_off['native_offset']:04x}  ") > i_attr > i_line
     assert "; local total" in text and "; frame.prev_instr" in text
-    assert "= &interp->ceval.eval_breaker" in text and "; epilogue: restore registers" in text
+    assert "= &interp->ceval.eval_breaker" in text and "; epilogue: return to the entry" in text
     # Exit stubs name why they leave and where; error stubs where they unwind (descriptor
     # stubs, tier1/stub_thunk.c), or go to the shared error tail (the long form).
     assert "-> exit to the interpreter: HELPER_DEOPT at LOAD_ATTR" in text

@@ -138,12 +138,9 @@ static void emit_push_frame(OdAsm *a, PyCodeObject *co)
     od_mov8_mi(a, OD_R9, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
 }
 
-/* With the frame (r9) filled, for the unit in rsi: link it (od_unit_run: previous, current
- * frame, recursion depth, counters), call entry(frame, ts, unit, NULL) with frame and unit
- * kept on the machine stack (the caller's registers need no saving: the callee's prologue
- * saves what it uses), then unlink it and give the recursion depth back. After: rax = the
- * result, r9 = the frame, [rsp+8] = the unit; 24 bytes to drop before returning. */
-static void emit_link_and_enter(OdAsm *a)
+/* With the frame (r9) filled, for the unit in rsi: link it as od_unit_run does (previous,
+ * current frame, recursion depth, counters). */
+static void emit_link(OdAsm *a)
 {
     od_mov_rm(a, OD_RAX, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame));
     od_mov_mr(a, OD_R9, FR_OFF(previous), OD_RAX);
@@ -153,6 +150,29 @@ static void emit_link_and_enter(OdAsm *a)
     od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
     od_add_mi(a, OD_RAX, 0, 1);
+}
+
+/* After the callee returned (rax = its result, r9 = its frame): unlink the frame and give
+ * the recursion depth back. */
+static void emit_unlink(OdAsm *a)
+{
+    od_mov_rm(a, OD_RCX, OD_R9, FR_OFF(previous));
+    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
+    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+}
+
+/* How the code after the call keeps what it needs: the thunk's generic road keeps frame and
+ * unit on the machine stack (GENERIC_STACK bytes), a unit's own direct entry in the
+ * callee's frame and unit registers, the caller's saved below them (OWN_REGS). */
+typedef enum { GENERIC_STACK, OWN_REGS } AfterCall;
+
+/* Link the frame (r9) and call the generic entry(frame, ts, unit, NULL) of the unit in rsi,
+ * frame and unit kept on the machine stack (the caller's registers need no saving: the
+ * callee's entry saves what it uses). After: rax = the result, r9 = the frame, [rsp+8] =
+ * the unit; 24 bytes to drop before returning. */
+static void emit_link_and_enter(OdAsm *a)
+{
+    emit_link(a);
     od_push(a, OD_R9);
     od_push(a, OD_RSI);
     od_sub_ri(a, OD_RSP, 8);                     /* call, 2 pushes, 8: aligned to 16 */
@@ -163,15 +183,27 @@ static void emit_link_and_enter(OdAsm *a)
     od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
     od_call_r(a, OD_RAX);
     od_mov_rm(a, OD_R9, OD_RSP, 16);             /* the frame */
-    od_mov_rm(a, OD_RCX, OD_R9, FR_OFF(previous));
-    od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
-    od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+    emit_unlink(a);
+}
+
+/* Give the call site back its stack: drop what `after` kept, restoring the caller's frame,
+ * code and unit registers (OWN_REGS). */
+static void emit_drop_kept(OdAsm *a, AfterCall after)
+{
+    if (after == GENERIC_STACK) {
+        od_add_ri(a, OD_RSP, 24);
+        return;
+    }
+    od_add_ri(a, OD_RSP, 8);
+    od_pop(a, R_CODE);
+    od_pop(a, R_FRAME);
+    od_pop(a, R_UNIT);
 }
 
 /* The frame's locals released: release its function and code (`co`, or read from the
  * frame when NULL), pop it and return the result (rax) to the call site, unless one of them
  * would be freed (then to `slow`, with nothing released). */
-static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow)
+static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow, AfterCall after)
 {
     od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(f_func));
     od_cmp_mi(a, OD_RDI, 0, 1);
@@ -186,20 +218,23 @@ static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow)
     od_sub_mi(a, OD_RSI, 0, 1);
     ref_total_dec(a, 2);
     od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
-    od_add_ri(a, OD_RSP, 24);
+    emit_drop_kept(a, after);
     od_ret(a);
 }
 
 /* Clear and pop the frame in C: od_rt_direct_return(frame, ts, result, unit, first local
  * not yet released = r10), as a tail call. */
-static void emit_return_through_c(OdAsm *a)
+static void emit_return_through_c(OdAsm *a, AfterCall after)
 {
     od_mov_rr(a, OD_RDI, OD_R9);
     od_mov_rr(a, OD_RSI, R_TS);
     od_mov_rr(a, OD_RDX, OD_RAX);
-    od_mov_rm(a, OD_RCX, OD_RSP, 8);             /* the unit */
+    if (after == GENERIC_STACK)
+        od_mov_rm(a, OD_RCX, OD_RSP, 8);         /* the unit */
+    else
+        od_mov_rr(a, OD_RCX, R_UNIT);
     od_mov_rr(a, OD_R8, OD_R10);
-    od_add_ri(a, OD_RSP, 24);
+    emit_drop_kept(a, after);
     od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
     od_jmp_r(a, OD_R9);
 }
@@ -359,9 +394,9 @@ static void emit_thunk(OdAsm *a)
     od_cmp_rr(a, OD_R10, OD_R8);
     od_jcc(a, OD_CC_B, loop);
     od_label_bind(a, end);
-    emit_release_and_pop(a, NULL, slow);
+    emit_release_and_pop(a, NULL, slow, GENERIC_STACK);
     od_label_bind(a, slow);
-    emit_return_through_c(a);
+    emit_return_through_c(a, GENERIC_STACK);
     od_label_bind(a, refuse);
     od_mov_ri(a, OD_RAX, 1);
     od_ret(a);
@@ -394,7 +429,21 @@ void emit_direct_entry(Compiler *c)
     }
     for (int i = argc; i < n; i++)
         od_mov_mi(a, OD_R9, FR_OFF(localsplus) + 8 * i, 0);
-    emit_link_and_enter(a);
+    /* Enter the body itself (compile.c emit_prologue): the thread state, cframe and eval
+     * breaker registers are the caller's, as the unit's entry would load them; only the
+     * frame, code and unit registers change, and they then hold the frame and unit across
+     * the call. */
+    emit_link(a);
+    od_push(a, R_UNIT);
+    od_push(a, R_FRAME);
+    od_push(a, R_CODE);
+    od_sub_ri(a, OD_RSP, 8);                     /* call, 3 pushes, 8: aligned to 16 */
+    od_lea(a, R_FRAME, OD_R9, FRAME_BIAS);
+    od_mov_rr(a, R_UNIT, OD_RSI);
+    od_mov_ri(a, R_CODE, (int64_t)(intptr_t)_PyCode_CODE(co));
+    od_call_label(a, c->body_start);
+    frame_to(a, OD_R9);
+    emit_unlink(a);
     /* Clear and pop, as the thunk does, one local at a time: after a return (a result) the
      * stack is empty, stacktop = co_nlocalsplus. */
     OdLabel slow = od_label_new(a);
@@ -419,14 +468,14 @@ void emit_direct_entry(Compiler *c)
         ref_total_dec(a, 1);
         od_label_bind(a, next);
     }
-    emit_release_and_pop(a, co, from[n]);
+    emit_release_and_pop(a, co, from[n], OWN_REGS);
     for (int i = 0; i <= n; i++) {
         od_label_bind(a, from[i]);
         od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus) + 8 * i);
         od_jmp(a, slow);
     }
     od_label_bind(a, slow);
-    emit_return_through_c(a);
+    emit_return_through_c(a, OWN_REGS);
 }
 
 /* Built once, when the first unit needs it (the hook installed: the extra index, the
