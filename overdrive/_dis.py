@@ -462,6 +462,9 @@ class _Annotator:
         if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.call_entries:
             value = self.call_entries[int(op_str, 16)]
             return "call " + self.helpers.get(value, f"{value:#x} (unknown function)")
+        if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.helpers:
+            # `call [rip + constant]` (asm/x64.h od_call_pool), the constant substituted
+            return "call " + self.helpers[int(op_str, 16)]
         if mnemonic == "call" and op_str in ("rax",) and prev[0] in ("mov", "movabs"):
             m = _REG_IMM.match(prev[1])
             if m and m.group(1) in ("rax", "eax"):

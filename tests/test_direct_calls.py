@@ -481,5 +481,74 @@ def test_recompiled_sites_that_only_called_builtins_skip_the_thunk():
         overdrive.config(recompile_after=1000)
     assert overdrive.info(builtin_calls)["recompiled"] and overdrive.info(python_calls)["recompiled"]
     assert _direct_calls() - before >= len(xs)          # leaf() still direct
-    assert code_calls(python_calls, "od_tier1_direct_thunk")
+    # A recompiled site calls the thunk's variant that keeps no record.
+    quiet = "od_tier1_direct_thunk (recompiled sites)"
+    assert code_calls(python_calls, quiet) and not code_calls(python_calls, "od_tier1_direct_thunk")
+    assert not code_calls(builtin_calls, quiet)
     assert not code_calls(builtin_calls, "od_tier1_direct_thunk")
+
+
+# ---- a hot callee's own entry calls its body (tier1/compile.c emit_prologue) ------------
+
+def hot_traced_leaf(x, on):
+    if on:
+        sys.settrace(on)                # tracing comes on inside the body a direct call entered
+    y = x + 1
+    return y
+
+
+def hot_traced_mid(x, on):
+    return hot_traced_leaf(x, None) + hot_traced_leaf(x, on) + hot_traced_leaf(x, None)
+
+
+def hot_tracing_switched_on(n):
+    events = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name in ("hot_traced_leaf", "hot_traced_mid"):
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+        return tracer
+    t = 0
+    try:
+        for i in range(n):
+            t += hot_traced_mid(i, None)
+        t += hot_traced_mid(5, tracer)
+        t += hot_traced_mid(6, None)    # traced now: the interpreter's road
+    finally:
+        sys.settrace(None)
+    return t, events
+
+
+@tier1_only_because("direct entries of recompiled hot callees")
+def test_hot_callee_switches_tracing_on(jit, quick_recompile):
+    before = _direct_calls()
+    t, events = jit.run_both(hot_tracing_switched_on, 200, allow_exits=True)
+    assert events and t == sum(3 * i + 3 for i in range(200)) + 18 + 21
+    assert overdrive.info(hot_traced_leaf)["recompiled"]
+    assert overdrive.info(hot_traced_leaf)["direct_entry"]
+    assert _direct_calls() - before > 3 * 150
+
+
+def hot_loop(a, b):
+    t = 0
+    for i in range(a):                  # a unit with back edges: its entry takes `at` (OSR)
+        t += i * b
+    return t
+
+
+def hot_gen(a, b):
+    yield a
+    yield b
+
+
+def drive_loops(n):
+    return [(hot_loop(i % 5, 3), list(hot_gen(i, 2))) for i in range(n)]
+
+
+@tier1_only_because("direct entries of recompiled hot callees")
+def test_hot_callee_with_a_loop_enters_its_body_at_the_start(jit, quick_recompile):
+    before = _direct_calls()
+    jit.run_both(drive_loops, 300)
+    assert overdrive.info(hot_loop)["recompiled"] and overdrive.info(hot_loop)["direct_entry"]
+    assert not overdrive.info(hot_gen)["direct_entry"]    # a generator: the thunk's road
+    assert _direct_calls() - before > 250

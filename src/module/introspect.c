@@ -368,15 +368,17 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
 #undef OD_FN
     };
     PyObject *d = PyDict_New();
-    for (size_t i = 0; d && i < sizeof table / sizeof *table + 1; i++) {
-        /* last: the direct-call thunk, generated code (if built) */
-        const void *fn = i < sizeof table / sizeof *table
-                             ? (const void *)(uintptr_t)table[i].fn : od_tier1_direct_thunk();
+    size_t n = sizeof table / sizeof *table;
+    for (size_t i = 0; d && i < n + 2; i++) {
+        /* last: the direct-call thunk's two variants, generated code (if built) */
+        const void *fn = i < n ? (const void *)(uintptr_t)table[i].fn
+                               : od_tier1_direct_thunk(i == n);
         if (!fn)
             break;
         PyObject *k = addr(fn);
-        PyObject *v = PyUnicode_FromString(i < sizeof table / sizeof *table
-                                               ? table[i].name : "od_tier1_direct_thunk");
+        PyObject *v = PyUnicode_FromString(i < n ? table[i].name
+                                           : i == n ? "od_tier1_direct_thunk"
+                                                    : "od_tier1_direct_thunk (recompiled sites)");
         if (!k || !v || PyDict_SetItem(d, k, v) < 0)
             Py_CLEAR(d);
         Py_XDECREF(k);

@@ -47,8 +47,10 @@ void od_unit_free(OdUnit *u);
 void od_unit_release_code(OdUnit *u);
 
 /* The direct-call thunk every unit's CALL sites share (tier1/fast_call.c): built on first
- * use, once the hook is installed; NULL before that, or if it could not be built. */
-void *od_tier1_direct_thunk(void);
+ * use, once the hook is installed; NULL before that, or if it could not be built. Two
+ * entries: `record` keeps the site's record (a first unit's), the other does not (a
+ * recompiled unit's, which has read it). */
+void *od_tier1_direct_thunk(int record);
 
 /* Whether tier 1 emits native code for this (base) opcode; otherwise it is an exit. */
 int od_tier1_supports(int opcode);

@@ -46,7 +46,16 @@ int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
         c->nsingle_kind++;
         return 0;
     }
-    return !c->compact && s->kwnames == NULL && od_tier1_direct_thunk() != NULL;
+    return !c->compact && s->kwnames == NULL && od_tier1_direct_thunk(!c->feedback) != NULL;
+}
+
+/* The thunk's two answers that are not a result, out of line: 1 (refused, nothing
+ * consumed: the helper's road, s->miss) and NULL (the callee raised: s->join, the error
+ * stub). The flags are those of `cmp rax, 1`. */
+static void emit_call_refused_or_raised(Compiler *c, const Stub *s)
+{
+    od_jcc(&c->a, OD_CC_E, s->miss);
+    od_jmp(&c->a, s->join);
 }
 
 /* Registers of compiled code the thunk relies on (emit.h): R_TS, R_CFRAME. */
@@ -54,24 +63,28 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
 {
     OdAsm *a = &c->a;
     int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
+    int record = !c->feedback;
     set_prev(c, in->index);
     od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x));
     od_mov_ri(a, OD_RCX, in->oparg);
     /* The site's record is kept by the thunk, as od_rt_call keeps it; a recompiled unit
-     * has read it and records nothing. */
-    od_mov_ri(a, OD_R11, c->feedback ? 0 : (int64_t)(intptr_t)site);
-    od_call_abs(a, od_tier1_direct_thunk());
+     * has read it and calls the variant that records nothing. */
+    if (record)
+        od_mov_ri(a, OD_R11, (int64_t)(intptr_t)site);
+    od_call_pool(a, od_tier1_direct_thunk(record));
+    /* 1 or NULL (rarely): out of line, from one compare. */
+    Stub rare = {.instr = in, .site = site, .miss = miss,
+                 .join = error_stub(c, in->index, x)};  /* the callable and the arguments
+                                                         * moved into the callee's frame */
     od_cmp_ri(a, OD_RAX, 1);
-    od_jcc(a, OD_CC_E, miss);                    /* refused: nothing was consumed */
-    od_test_rr(a, OD_RAX, OD_RAX);
-    /* The callable and the arguments moved into the callee's frame and are gone. */
-    od_jcc(a, OD_CC_E, error_stub(c, in->index, x));
+    od_jcc(a, OD_CC_BE, cold_stub(c, emit_call_refused_or_raised, rare));
     od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RAX);
-    /* As after the helper: tracing switched on by the callee, the eval breaker. */
+    /* As after the helper: tracing switched on by the callee. No eval breaker poll: the
+     * callee's RESUME polled, and CPython's own Python-to-Python call polls nothing after
+     * the return either. */
     int after = depth_after(in);
     od_cmp8_mi(a, R_CFRAME, 0, 0);
     od_jcc(a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
-    check_breaker(c, in->index, after, done);
     od_jmp(a, done);
 }
 
@@ -94,11 +107,11 @@ static void ref_total_dec(OdAsm *a, int n)
 }
 
 /* The thunk, called from compiled code with rdx = &the call's first stack slot ([NULL or
- * function, callable or self, args...]), ecx = oparg, r11 = the call site or NULL, and the
- * caller's R_TS and R_CFRAME. Returns 1 having consumed nothing when the call is not one
- * it makes; otherwise the call's result (NULL: exception set), with the function and the
- * arguments consumed (moved into the callee's frame). Preserves every callee-saved
- * register (it uses none). */
+ * function, callable or self, args...]), ecx = oparg, r11 = the call site (the recording
+ * variant only), and the caller's R_TS and R_CFRAME. Returns 1 having consumed nothing
+ * when the call is not one it makes; otherwise the call's result (NULL: exception set),
+ * with the function and the arguments consumed (moved into the callee's frame). Preserves
+ * every callee-saved register (it uses none). */
 /* Push the callee's frame (r9; r10 = the data stack top past it) and fill its specials as
  * _PyFrame_InitializeSpecials does, for the function in rdi. `co`: the code a specialised
  * entry is compiled for; NULL: read from the function, and r8 = the unit's (rsi)
@@ -239,11 +252,11 @@ static void emit_return_through_c(OdAsm *a, AfterCall after)
     od_jmp_r(a, OD_R9);
 }
 
-static void emit_thunk(OdAsm *a)
+static void emit_thunk(OdAsm *a, int record)
 {
     OdLabel refuse = od_label_new(a), plain = od_label_new(a), shape = od_label_new(a),
             room = od_label_new(a), copy = od_label_new(a), copied = od_label_new(a),
-            clear = od_label_new(a), cleared = od_label_new(a), nofeedback = od_label_new(a);
+            clear = od_label_new(a), cleared = od_label_new(a);
     /* The shape: LOAD_METHOD's [function, self, args] or [NULL, callable, args]. */
     od_mov_rm(a, OD_RDI, OD_RDX, 0);
     od_test_rr(a, OD_RDI, OD_RDI);
@@ -286,8 +299,7 @@ static void emit_thunk(OdAsm *a)
     od_jcc(a, OD_CC_NE, refuse);
     od_mov_rm(a, OD_RAX, R_TS, TS_OFF(interp));
     od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyInterpreterState, eval_frame));
-    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_entry.hook_eval);
-    od_cmp_rr(a, OD_RAX, OD_R8);
+    od_cmp_rpool(a, OD_RAX, (int64_t)(intptr_t)od_rt_direct_entry.hook_eval);
     od_jcc(a, OD_CC_NE, refuse);
     {   /* mov rax, fs:[tpoff]: the C stack floor (hook/cstack.h) */
         int32_t tpoff = (int32_t)od_rt_cstack_floor_tpoff();
@@ -325,13 +337,12 @@ static void emit_thunk(OdAsm *a)
     od_cmp_rr(a, OD_R9, OD_RAX);
     od_jcc(a, OD_CC_E, refuse);                  /* a chunk's first slot is its owner's */
     /* Committed. The site's record, as od_rt_call keeps it. */
-    od_test_rr(a, OD_R11, OD_R11);
-    od_jcc(a, OD_CC_E, nofeedback);
-    od_add32_mi(a, OD_R11, SITE_OFF(calls), 1);
-    od_add32_mi(a, OD_R11, SITE_OFF(py_calls), 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
-    od_mov_mr(a, OD_R11, SITE_OFF(callee_type), OD_RAX);
-    od_label_bind(a, nofeedback);
+    if (record) {
+        od_add32_mi(a, OD_R11, SITE_OFF(calls), 1);
+        od_add32_mi(a, OD_R11, SITE_OFF(py_calls), 1);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
+        od_mov_mr(a, OD_R11, SITE_OFF(callee_type), OD_RAX);
+    }
     /* A hot callee continues in its own unit (emit_direct_entry): r9 = the frame, r10 =
      * the new data stack top, rdi/rsi/rdx as here. */
     OdLabel generic = od_label_new(a);
@@ -413,7 +424,7 @@ void emit_direct_entry(Compiler *c)
     int argc = co->co_argcount, n = co->co_nlocalsplus;
     /* Hot units only (recompiled with feedback), of plain functions: a generator's
      * RETURN_GENERATOR leaves stacktop 0, which the unrolled clear does not expect. */
-    if (!c->feedback || c->compact || !od_tier1_direct_thunk()
+    if (!c->feedback || c->compact || !od_tier1_direct_thunk(0)
         || (co->co_flags & (CO_VARARGS | CO_VARKEYWORDS | CO_OPTIMIZED | CO_GENERATOR
                             | CO_COROUTINE | CO_ASYNC_GENERATOR)) != CO_OPTIMIZED
         || co->co_kwonlyargcount != 0 || n > OD_DIRECT_ENTRY_MAX_LOCALS)
@@ -479,26 +490,36 @@ void emit_direct_entry(Compiler *c)
 }
 
 /* Built once, when the first unit needs it (the hook installed: the extra index, the
- * eval-frame function and the recompile setting it reads are known then). */
-static void *thunk_addr;
+ * eval-frame function and the recompile setting it reads are known then): both variants,
+ * from one emitter, in one piece of code memory. */
+static void *thunk_addr[2];    /* [record] */
 static int thunk_failed;
 
-void *od_tier1_direct_thunk(void)
+void *od_tier1_direct_thunk(int record)
 {
-    if (thunk_addr || thunk_failed)
-        return thunk_addr;
+    if (thunk_addr[0] || thunk_failed)
+        return thunk_addr[record != 0];
     if (od_rt_direct_entry.extra_index < 0 || !od_rt_direct_entry.hook_eval
         || !od_rt_direct_entry.recompile_after || !od_rt_direct_entry.tier2_threshold)
         return NULL;
     OdAsm a;
     size_t reserved;
     od_asm_init(&a);
-    emit_thunk(&a);
+    a.pool = 1;
+    OdLabel quiet = od_label_new(&a);
+    emit_thunk(&a, 1);
+    od_label_bind(&a, quiet);
+    emit_thunk(&a, 0);
+    od_emit_plt(&a);
     if (od_asm_finish(&a) == 0) {
-        thunk_addr = od_codemem_install(a.buf, a.len, &reserved);
-        od_codemem_name(thunk_addr, a.len, "overdrive::tier1_direct_call_thunk");
+        char *mem = od_codemem_install(a.buf, a.len, &reserved);
+        if (mem) {
+            od_codemem_name(mem, a.len, "overdrive::tier1_direct_call_thunk");
+            thunk_addr[1] = mem;
+            thunk_addr[0] = mem + od_label_offset(&a, quiet);
+        }
     }
     od_asm_free(&a);
-    thunk_failed = thunk_addr == NULL;
-    return thunk_addr;
+    thunk_failed = thunk_addr[0] == NULL;
+    return thunk_addr[record != 0];
 }
