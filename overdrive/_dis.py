@@ -455,16 +455,17 @@ class _Annotator:
             if 0 <= t and self.native["code"][t:t + 5] == b"\x5e" + _FRAME_TO_RDI:
                 return ("call the stub thunk: od_rt_stub(frame, descriptor below, unit, "
                         "result, thread state)")
-            if 0 <= t < self.body_end:
-                # The unit's entry, or a direct call's entry (tier1/fast_call.c), with the
-                # register plan loaded: the body's epilogue returns here.
-                return "call the body: returns here, result in rax"
         if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.call_entries:
             value = self.call_entries[int(op_str, 16)]
             return "call " + self.helpers.get(value, f"{value:#x} (unknown function)")
         if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.helpers:
             # `call [rip + constant]` (asm/x64.h od_call_pool), the constant substituted
             return "call " + self.helpers[int(op_str, 16)]
+        if mnemonic == "call" and _JUMP_TARGET.match(op_str) and self.native["tier"] == 1 \
+                and 0 <= int(op_str, 16) - self.base < self.body_end:
+            # Tier 1: the unit's entry, or a direct call's entry (tier1/fast_call.c), with the
+            # register plan loaded; the body's epilogue returns here.
+            return "call the body: returns here, result in rax"
         if mnemonic == "call" and op_str in ("rax",) and prev[0] in ("mov", "movabs"):
             m = _REG_IMM.match(prev[1])
             if m and m.group(1) in ("rax", "eax"):
