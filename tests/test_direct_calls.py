@@ -103,10 +103,51 @@ def test_keywords_and_defaults_take_the_direct_road(jit):
     assert not runs_tier1(keyword_calls) or _direct_calls() - before > 6 * 300 - 100
 
 
+def kw_leaf(a, b):
+    return a * 10 + b
+
+
+class KwMethods:
+    def m(self, a, b):
+        return a - b
+
+
+def kw_exact_calls(n):
+    k = KwMethods()
+    t = 0
+    for i in range(n):
+        t += kw_leaf(i, b=1)            # the keyword names the last parameter
+        t += kw_leaf(a=i, b=2)          # both, in order
+        t += k.m(i, b=3)                # LOAD_METHOD's shape, with a keyword
+        t += kw_leaf(b=i, a=1)          # out of order: the helper binds them
+        t += posonly(i, 1, c=i)         # a keyword after the positional-only parameters
+    return t
+
+
+@tier1_only_because("the direct-call thunk's keyword variant")
+def test_keywords_naming_the_last_parameters_take_the_thunk(jit, quick_recompile):
+    before = _direct_calls()
+    jit.run_both(kw_exact_calls, 300)
+    assert _direct_calls() - before > 5 * 300 - 100
+    assert code_calls(kw_exact_calls, "od_tier1_direct_thunk (keywords)")
+    assert overdrive.info(kw_leaf)["direct_entry"]      # hot: its own entry from the thunk
+
+
+def po2(a, b, /):
+    return a + b
+
+
+def two(a, b):
+    return a - b
+
+
 def bad_keyword_calls():
     out = []
     for call in (lambda: kw_target(1, a=2), lambda: kw_target(1, e=2),
-                 lambda: posonly(1, b=2), lambda: kw_target(), lambda: posonly(1, 2, 3, 4)):
+                 lambda: posonly(1, b=2), lambda: kw_target(), lambda: posonly(1, 2, 3, 4),
+                 # as many arguments as parameters, keywords the thunk refuses: a
+                 # positional-only parameter named, a parameter given twice, an unknown name
+                 lambda: po2(1, b=2), lambda: two(1, a=2), lambda: two(1, c=2)):
         try:
             call()
         except TypeError as e:
@@ -115,7 +156,41 @@ def bad_keyword_calls():
 
 
 def test_keyword_errors_are_the_interpreters(jit):
-    assert len(jit.run_both(bad_keyword_calls)) == 5
+    assert len(jit.run_both(bad_keyword_calls)) == 8
+
+
+def renamed_callee_site(n):
+    t = 0
+    for i in range(n):
+        t += kw_renamed(i, b=1)
+    return t
+
+
+def test_keyword_call_of_a_callee_whose_parameters_change(jit):
+    """The names are checked against the callee of each call: a site that took the thunk
+    gets the interpreter's binding or TypeError when the function is redefined."""
+    global kw_renamed
+    overdrive.enable(threshold=0)
+    try:
+        def kw_renamed(a, b):
+            return a + 2 * b
+        assert renamed_callee_site(100) == sum(range(100)) + 200
+        def kw_renamed(b, a):           # 'b' is the first parameter now: given twice
+            return a
+        with pytest.raises(TypeError, match="multiple values for argument 'b'"):
+            renamed_callee_site(3)
+        def kw_renamed(a, c, b=5):      # 'b' has a default: the helper binds it
+            return a + c + b
+        with pytest.raises(TypeError, match="missing 1 required positional argument: 'c'"):
+            renamed_callee_site(3)
+        def kw_renamed(a, c=7, b=5):
+            return a + c + b
+        assert renamed_callee_site(10) == sum(range(10)) + 80
+    finally:
+        overdrive.disable()
+    assert overdrive.info(renamed_callee_site)["compiled"]
+    assert code_calls(renamed_callee_site, "od_tier1_direct_thunk (keywords)") or \
+        not runs_tier1(renamed_callee_site)
 
 
 def raiser(x):

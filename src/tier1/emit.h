@@ -295,9 +295,9 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
 int od_fast_iter_usable(void);
 void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                         OdLabel done);
-/* CALL of a compiled Python function with exactly its positional parameters: the frame
- * pushed and the callee's native code entered through the direct-call thunk
- * (compile.h od_tier1_direct_thunk). */
+/* CALL of a compiled Python function with as many arguments as parameters, any keywords
+ * naming the last ones in order: the frame pushed and the callee's native code entered
+ * through the direct-call thunk (compile.h od_tier1_direct_thunk). */
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site);
 void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
 /* A recompiled (hot) unit's own entry for direct calls: what the thunk does from the frame

@@ -3,11 +3,13 @@
  * PRECALL compiles to nothing: CALL unpacks a bound method found in a plain call's
  * callable slot (runtime/ops_call.c od_rt_call), as the interpreter's PRECALL would have.
  *
- * CALL of a Python function whose code is compiled, with exactly its positional
- * parameters (no keywords; the callee has no defaults left to fill, no *args, **kwargs or
+ * CALL of a Python function whose code is compiled, with exactly as many arguments as it
+ * has parameters, any keywords naming the last of them in order (so the call binds as a
+ * positional one; the callee has no defaults left to fill, no *args, **kwargs or
  * keyword-only parameters): the compiled code pushes the callee's frame and enters its
- * native code itself, through the direct-call thunk below (one per process), with none of
- * the generic helpers (od_rt_call, od_rt_call_python, the eval-frame hook, od_unit_run).
+ * native code itself, through the direct-call thunk below (one per process, in variants),
+ * with none of the generic helpers (od_rt_call, od_rt_call_python, the eval-frame hook,
+ * od_unit_run).
  * The guard reads everything from the live objects (function -> code -> co_extra -> unit),
  * so a site caches nothing that a freed or recompiled callee could leave stale. Anything
  * else, and any check the thunk refuses (tracing, hook not installed, recursion limit near,
@@ -33,6 +35,13 @@ static int precall_specialized_for_c(Compiler *c, const OdInstr *in)
     return op != PRECALL_PYFUNC && op != PRECALL_BOUND_METHOD;
 }
 
+/* The thunk a site calls: a first unit's keeps the site's record, a recompiled unit's
+ * has read it; a call with keywords passes their names. */
+static int thunk_variant(const Compiler *c, const OdCallSite *s)
+{
+    return (c->feedback ? 0 : OD_THUNK_RECORD) | (s->kwnames ? OD_THUNK_KEYWORDS : 0);
+}
+
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     const OdCallSite *s = site;
@@ -46,7 +55,10 @@ int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
         c->nsingle_kind++;
         return 0;
     }
-    return !c->compact && s->kwnames == NULL && od_tier1_direct_thunk(!c->feedback) != NULL;
+    /* Keywords: the thunk's variant that checks they name the last parameters in order
+     * (then the call is a positional one); it walks a non-empty tuple. */
+    return !c->compact && (s->kwnames == NULL || PyTuple_GET_SIZE(s->kwnames) > 0)
+           && od_tier1_direct_thunk(thunk_variant(c, s)) != NULL;
 }
 
 /* The thunk's two answers that are not a result, out of line: 1 (refused, nothing
@@ -63,15 +75,18 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
 {
     OdAsm *a = &c->a;
     int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
-    int record = !c->feedback;
+    const OdCallSite *s = site;
+    int variant = thunk_variant(c, s);
     set_prev(c, in->index);
     od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x));
     od_mov_ri(a, OD_RCX, in->oparg);
     /* The site's record is kept by the thunk, as od_rt_call keeps it; a recompiled unit
      * has read it and calls the variant that records nothing. */
-    if (record)
+    if (variant & OD_THUNK_RECORD)
         od_mov_ri(a, OD_R11, (int64_t)(intptr_t)site);
-    od_call_pool(a, od_tier1_direct_thunk(record));
+    if (variant & OD_THUNK_KEYWORDS)
+        od_mov_ri(a, OD_R8, (int64_t)(intptr_t)s->kwnames);   /* the code's constant */
+    od_call_pool(a, od_tier1_direct_thunk(variant));
     /* 1 or NULL (rarely): out of line, from one compare. */
     Stub rare = {.instr = in, .site = site, .miss = miss,
                  .join = error_stub(c, in->index, x)};  /* the callable and the arguments
@@ -108,7 +123,8 @@ static void ref_total_dec(OdAsm *a, int n)
 
 /* The thunk, called from compiled code with rdx = &the call's first stack slot ([NULL or
  * function, callable or self, args...]), ecx = oparg, r11 = the call site (the recording
- * variant only), and the caller's R_TS and R_CFRAME. Returns 1 having consumed nothing
+ * variants only), r8 = the keywords' names (the keyword variants only: a non-empty tuple,
+ * the last of the arguments), and the caller's R_TS and R_CFRAME. Returns 1 having consumed nothing
  * when the call is not one it makes; otherwise the call's result (NULL: exception set),
  * with the function and the arguments consumed (moved into the callee's frame). Preserves
  * every callee-saved register (it uses none). */
@@ -252,7 +268,35 @@ static void emit_return_through_c(OdAsm *a, AfterCall after)
     od_jmp_r(a, OD_R9);
 }
 
-static void emit_thunk(OdAsm *a, int record)
+/* A call with keywords (r8 = their names, a non-empty tuple; ecx = all the arguments, as
+ * many as the function in rdi has parameters) that binds exactly as the positional call:
+ * the names are the last parameters', in order (identical objects: both interned, as a
+ * compiler leaves them; anything else is the helper's, which binds or raises as CPython
+ * does), and none of them is positional-only. Otherwise to `refuse`. Clobbers rax, r8-r10. */
+static void emit_keywords_positional(OdAsm *a, OdLabel refuse)
+{
+    OdLabel next = od_label_new(a);
+    int32_t items = (int32_t)offsetof(PyTupleObject, ob_item);
+    od_mov_rm(a, OD_RAX, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
+    od_mov_rm(a, OD_R10, OD_R8, OFF_SIZE);        /* the keywords */
+    od_mov_rr(a, OD_R9, OD_RCX);
+    od_sub_rr(a, OD_R9, OD_R10);                  /* the positional arguments */
+    od_cmp32_rm(a, OD_R9, OD_RAX, (int32_t)offsetof(PyCodeObject, co_posonlyargcount));
+    od_jcc(a, OD_CC_L, refuse);
+    od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyCodeObject, co_localsplusnames));
+    od_shl_ri(a, OD_R9, 3);
+    od_add_rr(a, OD_RAX, OD_R9);                  /* rax + items = the first keyword's name */
+    od_label_bind(a, next);
+    od_mov_rm(a, OD_R9, OD_R8, items);
+    od_cmp_rm(a, OD_R9, OD_RAX, items);
+    od_jcc(a, OD_CC_NE, refuse);
+    od_add_ri(a, OD_R8, 8);
+    od_add_ri(a, OD_RAX, 8);
+    od_sub_ri(a, OD_R10, 1);
+    od_jcc(a, OD_CC_NE, next);
+}
+
+static void emit_thunk(OdAsm *a, int variant)
 {
     OdLabel refuse = od_label_new(a), plain = od_label_new(a), shape = od_label_new(a),
             room = od_label_new(a), copy = od_label_new(a), copied = od_label_new(a),
@@ -291,6 +335,8 @@ static void emit_thunk(OdAsm *a, int record)
     od_jcc(a, OD_CC_E, refuse);
     od_cmp32_rm(a, OD_RCX, OD_RSI, UNIT_OFF(direct_argc));
     od_jcc(a, OD_CC_NE, refuse);
+    if (variant & OD_THUNK_KEYWORDS)
+        emit_keywords_positional(a, refuse);
     /* The checks of od_unit_run and the hook: recursion limit, tracing, the hook installed,
      * C stack room, not due for recompilation; then data stack room. */
     od_cmp32_mi(a, R_TS, TS_OFF(recursion_remaining), 0);
@@ -337,7 +383,7 @@ static void emit_thunk(OdAsm *a, int record)
     od_cmp_rr(a, OD_R9, OD_RAX);
     od_jcc(a, OD_CC_E, refuse);                  /* a chunk's first slot is its owner's */
     /* Committed. The site's record, as od_rt_call keeps it. */
-    if (record) {
+    if (variant & OD_THUNK_RECORD) {
         od_add32_mi(a, OD_R11, SITE_OFF(calls), 1);
         od_add32_mi(a, OD_R11, SITE_OFF(py_calls), 1);
         od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
@@ -490,36 +536,38 @@ void emit_direct_entry(Compiler *c)
 }
 
 /* Built once, when the first unit needs it (the hook installed: the extra index, the
- * eval-frame function and the recompile setting it reads are known then): both variants,
+ * eval-frame function and the recompile setting it reads are known then): every variant,
  * from one emitter, in one piece of code memory. */
-static void *thunk_addr[2];    /* [record] */
+static void *thunk_addr[OD_THUNK_VARIANTS];
 static int thunk_failed;
 
-void *od_tier1_direct_thunk(int record)
+void *od_tier1_direct_thunk(int variant)
 {
     if (thunk_addr[0] || thunk_failed)
-        return thunk_addr[record != 0];
+        return thunk_addr[variant];
     if (od_rt_direct_entry.extra_index < 0 || !od_rt_direct_entry.hook_eval
         || !od_rt_direct_entry.recompile_after || !od_rt_direct_entry.tier2_threshold)
         return NULL;
     OdAsm a;
     size_t reserved;
+    OdLabel start[OD_THUNK_VARIANTS];
     od_asm_init(&a);
     a.pool = 1;
-    OdLabel quiet = od_label_new(&a);
-    emit_thunk(&a, 1);
-    od_label_bind(&a, quiet);
-    emit_thunk(&a, 0);
+    for (int v = 0; v < OD_THUNK_VARIANTS; v++) {
+        start[v] = od_label_new(&a);
+        od_label_bind(&a, start[v]);
+        emit_thunk(&a, v);
+    }
     od_emit_plt(&a);
     if (od_asm_finish(&a) == 0) {
         char *mem = od_codemem_install(a.buf, a.len, &reserved);
         if (mem) {
             od_codemem_name(mem, a.len, "overdrive::tier1_direct_call_thunk");
-            thunk_addr[1] = mem;
-            thunk_addr[0] = mem + od_label_offset(&a, quiet);
+            for (int v = 0; v < OD_THUNK_VARIANTS; v++)
+                thunk_addr[v] = mem + od_label_offset(&a, start[v]);
         }
     }
     od_asm_free(&a);
     thunk_failed = thunk_addr[0] == NULL;
-    return thunk_addr[record != 0];
+    return thunk_addr[variant];
 }
