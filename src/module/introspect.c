@@ -379,7 +379,7 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
         const void *fn = i < n ? (const void *)(uintptr_t)table[i].fn
                                : od_tier1_direct_thunk((int)(i - n));
         if (!fn)
-            break;
+            continue;   /* a variant not built */
         PyObject *k = addr(fn);
         PyObject *v = PyUnicode_FromString(i < n ? table[i].name : thunk_names[i - n]);
         if (!k || !v || PyDict_SetItem(d, k, v) < 0)

@@ -535,39 +535,36 @@ void emit_direct_entry(Compiler *c)
     emit_return_through_c(a, OWN_REGS);
 }
 
-/* Built once, when the first unit needs it (the hook installed: the extra index, the
- * eval-frame function and the recompile setting it reads are known then): every variant,
- * from one emitter, in one piece of code memory. */
+/* Each variant built once, when the first site needs it (the hook installed: the extra
+ * index, the eval-frame function and the recompile setting it reads are known then), from
+ * the one emitter. */
 static void *thunk_addr[OD_THUNK_VARIANTS];
-static int thunk_failed;
+static int thunk_failed[OD_THUNK_VARIANTS];
 
 void *od_tier1_direct_thunk(int variant)
 {
-    if (thunk_addr[0] || thunk_failed)
+    if (thunk_addr[variant] || thunk_failed[variant])
         return thunk_addr[variant];
     if (od_rt_direct_entry.extra_index < 0 || !od_rt_direct_entry.hook_eval
         || !od_rt_direct_entry.recompile_after || !od_rt_direct_entry.tier2_threshold)
         return NULL;
+    static const char *const names[OD_THUNK_VARIANTS] = {
+        [0] = "overdrive::tier1_direct_call_thunk_quiet",
+        [OD_THUNK_RECORD] = "overdrive::tier1_direct_call_thunk",
+        [OD_THUNK_KEYWORDS] = "overdrive::tier1_direct_call_thunk_keywords_quiet",
+        [OD_THUNK_RECORD | OD_THUNK_KEYWORDS] = "overdrive::tier1_direct_call_thunk_keywords"};
     OdAsm a;
     size_t reserved;
-    OdLabel start[OD_THUNK_VARIANTS];
     od_asm_init(&a);
     a.pool = 1;
-    for (int v = 0; v < OD_THUNK_VARIANTS; v++) {
-        start[v] = od_label_new(&a);
-        od_label_bind(&a, start[v]);
-        emit_thunk(&a, v);
-    }
+    emit_thunk(&a, variant);
     od_emit_plt(&a);
     if (od_asm_finish(&a) == 0) {
-        char *mem = od_codemem_install(a.buf, a.len, &reserved);
-        if (mem) {
-            od_codemem_name(mem, a.len, "overdrive::tier1_direct_call_thunk");
-            for (int v = 0; v < OD_THUNK_VARIANTS; v++)
-                thunk_addr[v] = mem + od_label_offset(&a, start[v]);
-        }
+        thunk_addr[variant] = od_codemem_install(a.buf, a.len, &reserved);
+        if (thunk_addr[variant])
+            od_codemem_name(thunk_addr[variant], a.len, names[variant]);
     }
     od_asm_free(&a);
-    thunk_failed = thunk_addr[0] == NULL;
+    thunk_failed[variant] = thunk_addr[variant] == NULL;
     return thunk_addr[variant];
 }
