@@ -861,6 +861,7 @@ void od_unit_release_code(OdUnit *u)
     od_unit_table_free(&u->site_at_unit);
     u->mem = NULL;
     u->entry = NULL;
+    u->body = u->direct_entry = NULL;
     u->mem_reserved = u->cache_bytes = 0;
     u->exc = NULL;
     u->nexc = 0;
@@ -1143,6 +1144,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->data_offset = c.a.pool_start >= 0 ? (size_t)od_label_offset(&c.a, c.a.pool_start)
                                          : c.a.len;
     u->entry = (OdEntry)u->mem;
+    u->body = (char *)u->mem + od_label_offset(&c.a, c.body_start);
     if (c.direct_entry >= 0)
         u->direct_entry = (char *)u->mem + od_label_offset(&c.a, c.direct_entry);
     for (int i = 0; i < c.bc.ninstrs; i++)

@@ -190,39 +190,35 @@ static void emit_unlink(OdAsm *a)
     od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
 }
 
-/* How the code after the call keeps what it needs: the thunk's generic road keeps frame and
- * unit on the machine stack (GENERIC_STACK bytes), a unit's own direct entry in the
- * callee's frame and unit registers, the caller's saved below them (OWN_REGS). */
-typedef enum { GENERIC_STACK, OWN_REGS } AfterCall;
-
-/* Link the frame (r9) and call the generic entry(frame, ts, unit, NULL) of the unit in rsi,
- * frame and unit kept on the machine stack (the caller's registers need no saving: the
- * callee's entry saves what it uses). After: rax = the result, r9 = the frame, [rsp+8] =
- * the unit; 24 bytes to drop before returning. */
-static void emit_link_and_enter(OdAsm *a)
+/* Link the frame (r9) of the unit in rsi, save the caller's frame, code and unit registers
+ * and point the frame and unit registers at the callee's. The thread-state, cframe and
+ * eval-breaker registers are the caller's, which are the callee's too (the same thread):
+ * a tier-1 body called with R_CODE set too runs as its unit's entry would run it. After
+ * the call those registers hold the callee's frame and unit (the body keeps them; any
+ * entry preserves them). */
+static void emit_link_and_switch(OdAsm *a)
 {
     emit_link(a);
-    od_push(a, OD_R9);
-    od_push(a, OD_RSI);
-    od_sub_ri(a, OD_RSP, 8);                     /* call, 2 pushes, 8: aligned to 16 */
-    od_mov_rr(a, OD_RDI, OD_R9);
-    od_mov_rr(a, OD_RDX, OD_RSI);
-    od_mov_rr(a, OD_RSI, R_TS);
-    od_mov_ri(a, OD_RCX, 0);
-    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
-    od_call_r(a, OD_RAX);
-    od_mov_rm(a, OD_R9, OD_RSP, 16);             /* the frame */
+    od_push(a, R_UNIT);
+    od_push(a, R_FRAME);
+    od_push(a, R_CODE);
+    od_sub_ri(a, OD_RSP, 8);      /* the site's call, 3 pushes and 8: rsp is 8 off 16, as in
+                                   * a unit's entry after its 6 pushes, so that the body it
+                                   * calls runs aligned to 16 (emit.h) */
+    od_lea(a, R_FRAME, OD_R9, FRAME_BIAS);
+    od_mov_rr(a, R_UNIT, OD_RSI);
+}
+
+/* After the call: r9 = the frame, unlinked. */
+static void emit_back_and_unlink(OdAsm *a)
+{
+    frame_to(a, OD_R9);
     emit_unlink(a);
 }
 
-/* Give the call site back its stack: drop what `after` kept, restoring the caller's frame,
- * code and unit registers (OWN_REGS). */
-static void emit_drop_kept(OdAsm *a, AfterCall after)
+/* Give the call site back its stack and the caller's frame, code and unit registers. */
+static void emit_restore_caller(OdAsm *a)
 {
-    if (after == GENERIC_STACK) {
-        od_add_ri(a, OD_RSP, 24);
-        return;
-    }
     od_add_ri(a, OD_RSP, 8);
     od_pop(a, R_CODE);
     od_pop(a, R_FRAME);
@@ -232,7 +228,7 @@ static void emit_drop_kept(OdAsm *a, AfterCall after)
 /* The frame's locals released: release its function and code (`co`, or read from the
  * frame when NULL), pop it and return the result (rax) to the call site, unless one of them
  * would be freed (then to `slow`, with nothing released). */
-static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow, AfterCall after)
+static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow)
 {
     od_mov_rm(a, OD_RDI, OD_R9, FR_OFF(f_func));
     od_cmp_mi(a, OD_RDI, 0, 1);
@@ -247,23 +243,20 @@ static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow, After
     od_sub_mi(a, OD_RSI, 0, 1);
     ref_total_dec(a, 2);
     od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
-    emit_drop_kept(a, after);
+    emit_restore_caller(a);
     od_ret(a);
 }
 
 /* Clear and pop the frame in C: od_rt_direct_return(frame, ts, result, unit, first local
  * not yet released = r10), as a tail call. */
-static void emit_return_through_c(OdAsm *a, AfterCall after)
+static void emit_return_through_c(OdAsm *a)
 {
     od_mov_rr(a, OD_RDI, OD_R9);
     od_mov_rr(a, OD_RSI, R_TS);
     od_mov_rr(a, OD_RDX, OD_RAX);
-    if (after == GENERIC_STACK)
-        od_mov_rm(a, OD_RCX, OD_RSP, 8);         /* the unit */
-    else
-        od_mov_rr(a, OD_RCX, R_UNIT);
+    od_mov_rr(a, OD_RCX, R_UNIT);
     od_mov_rr(a, OD_R8, OD_R10);
-    emit_drop_kept(a, after);
+    emit_restore_caller(a);
     od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
     od_jmp_r(a, OD_R9);
 }
@@ -420,7 +413,28 @@ static void emit_thunk(OdAsm *a, int variant)
     od_cmp_rr(a, OD_R10, OD_R8);
     od_jcc(a, OD_CC_B, clear);
     od_label_bind(a, cleared);
-    emit_link_and_enter(a);
+    /* A tier-1 unit's body, called as its direct entry does (r13 from the frame's code);
+     * another unit (tier 2's) through its entry(frame, ts, unit, NULL). */
+    OdLabel through_entry = od_label_new(a), returned = od_label_new(a);
+    emit_link_and_switch(a);
+    od_mov_rm(a, OD_RAX, OD_RSI, UNIT_OFF(body));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, through_entry);
+    od_mov_rm(a, R_CODE, OD_R9, FR_OFF(f_code));
+    od_add_ri(a, R_CODE, (int32_t)offsetof(PyCodeObject, co_code_adaptive));
+    od_call_r(a, OD_RAX);
+    od_jmp(a, returned);
+    od_label_bind(a, through_entry);
+    od_sub_ri(a, OD_RSP, 8);      /* a function is called with rsp aligned to 16 */
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RDX, OD_RSI);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_ri(a, OD_RCX, 0);
+    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
+    od_call_r(a, OD_RAX);
+    od_add_ri(a, OD_RSP, 8);
+    od_label_bind(a, returned);
+    emit_back_and_unlink(a);
     /* Clear and pop the frame (_PyFrame_Clear): inline while nothing is freed (the locals'
      * references released, f_func's and f_code's); from the first object that would be,
      * or an escaped frame object, f_locals, a NULL result, in C. r10 walks the locals. */
@@ -451,9 +465,9 @@ static void emit_thunk(OdAsm *a, int variant)
     od_cmp_rr(a, OD_R10, OD_R8);
     od_jcc(a, OD_CC_B, loop);
     od_label_bind(a, end);
-    emit_release_and_pop(a, NULL, slow, GENERIC_STACK);
+    emit_release_and_pop(a, NULL, slow);
     od_label_bind(a, slow);
-    emit_return_through_c(a, GENERIC_STACK);
+    emit_return_through_c(a);
     od_label_bind(a, refuse);
     od_mov_ri(a, OD_RAX, 1);
     od_ret(a);
@@ -490,17 +504,10 @@ void emit_direct_entry(Compiler *c)
      * breaker registers are the caller's, as the unit's entry would load them; only the
      * frame, code and unit registers change, and they then hold the frame and unit across
      * the call. */
-    emit_link(a);
-    od_push(a, R_UNIT);
-    od_push(a, R_FRAME);
-    od_push(a, R_CODE);
-    od_sub_ri(a, OD_RSP, 8);                     /* call, 3 pushes, 8: aligned to 16 */
-    od_lea(a, R_FRAME, OD_R9, FRAME_BIAS);
-    od_mov_rr(a, R_UNIT, OD_RSI);
+    emit_link_and_switch(a);
     od_mov_ri(a, R_CODE, (int64_t)(intptr_t)_PyCode_CODE(co));
     od_call_label(a, c->body_start);
-    frame_to(a, OD_R9);
-    emit_unlink(a);
+    emit_back_and_unlink(a);
     /* Clear and pop, as the thunk does, one local at a time: after a return (a result) the
      * stack is empty, stacktop = co_nlocalsplus. */
     OdLabel slow = od_label_new(a);
@@ -525,14 +532,14 @@ void emit_direct_entry(Compiler *c)
         ref_total_dec(a, 1);
         od_label_bind(a, next);
     }
-    emit_release_and_pop(a, co, from[n], OWN_REGS);
+    emit_release_and_pop(a, co, from[n]);
     for (int i = 0; i <= n; i++) {
         od_label_bind(a, from[i]);
         od_lea(a, OD_R10, OD_R9, FR_OFF(localsplus) + 8 * i);
         od_jmp(a, slow);
     }
     od_label_bind(a, slow);
-    emit_return_through_c(a, OWN_REGS);
+    emit_return_through_c(a);
 }
 
 /* Each variant built once, when the first site needs it (the hook installed: the extra
