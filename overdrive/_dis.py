@@ -458,6 +458,14 @@ class _Annotator:
         if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.call_entries:
             value = self.call_entries[int(op_str, 16)]
             return "call " + self.helpers.get(value, f"{value:#x} (unknown function)")
+        if mnemonic == "call" and _JUMP_TARGET.match(op_str) and int(op_str, 16) in self.helpers:
+            # `call [rip + constant]` (asm/x64.h od_call_pool), the constant substituted
+            return "call " + self.helpers[int(op_str, 16)]
+        if mnemonic == "call" and _JUMP_TARGET.match(op_str) and self.native["tier"] == 1 \
+                and 0 <= int(op_str, 16) - self.base < self.body_end:
+            # Tier 1: the unit's entry, or a direct call's entry (tier1/fast_call.c), with the
+            # register plan loaded; the body's epilogue returns here.
+            return "call the body: returns here, result in rax"
         if mnemonic == "call" and op_str in ("rax",) and prev[0] in ("mov", "movabs"):
             m = _REG_IMM.match(prev[1])
             if m and m.group(1) in ("rax", "eax"):
@@ -501,8 +509,9 @@ class _Annotator:
 
 def _epilogue(insns: List[Tuple[int, int, str, str]], base: int) -> Tuple[Optional[int], Optional[int]]:
     """Offsets of the epilogue's two entries, found by walking back from the last `ret`
-    (only the call entries, `mov rax, <function>; jmp rax` pairs, follow it) over the
-    register restores: (return NULL, return the value in rax)."""
+    (only the call entries, `mov rax, <function>; jmp rax` pairs, follow it) over any
+    register restores (tier 1's body returns to its entry, which restores them): (return
+    NULL, return the value in rax)."""
     i = len(insns) - 1
     while i >= 1 and insns[i][2] == "jmp" and insns[i][3] == "rax" and insns[i - 1][2] in ("mov", "movabs"):
         i -= 2
@@ -568,7 +577,7 @@ def dis_native_text(func: _CodeLike) -> str:
             out.append("; out-of-line code: exits to the interpreter, exception unwinding, "
                        "deallocations, eval-breaker polls")
         if off == (ann.return_null if ann.return_null is not None else ann.return_value):
-            out.append("; epilogue: restore registers and return")
+            out.append("; epilogue: return to the entry, which restores the registers")
         if ann.call_entries and off == min(ann.call_entries) - native["address"]:
             out.append("; call entries: one `mov rax, <function>; jmp rax` per function called")
         asm = f"{mnemonic} {op_str}".strip()

@@ -103,10 +103,51 @@ def test_keywords_and_defaults_take_the_direct_road(jit):
     assert not runs_tier1(keyword_calls) or _direct_calls() - before > 6 * 300 - 100
 
 
+def kw_leaf(a, b):
+    return a * 10 + b
+
+
+class KwMethods:
+    def m(self, a, b):
+        return a - b
+
+
+def kw_exact_calls(n):
+    k = KwMethods()
+    t = 0
+    for i in range(n):
+        t += kw_leaf(i, b=1)            # the keyword names the last parameter
+        t += kw_leaf(a=i, b=2)          # both, in order
+        t += k.m(i, b=3)                # LOAD_METHOD's shape, with a keyword
+        t += kw_leaf(b=i, a=1)          # out of order: the helper binds them
+        t += posonly(i, 1, c=i)         # a keyword after the positional-only parameters
+    return t
+
+
+@tier1_only_because("the direct-call thunk's keyword variant")
+def test_keywords_naming_the_last_parameters_take_the_thunk(jit, quick_recompile):
+    before = _direct_calls()
+    jit.run_both(kw_exact_calls, 300)
+    assert _direct_calls() - before > 5 * 300 - 100
+    assert code_calls(kw_exact_calls, "od_tier1_direct_thunk (keywords)")
+    assert overdrive.info(kw_leaf)["direct_entry"]      # hot: its own entry from the thunk
+
+
+def po2(a, b, /):
+    return a + b
+
+
+def two(a, b):
+    return a - b
+
+
 def bad_keyword_calls():
     out = []
     for call in (lambda: kw_target(1, a=2), lambda: kw_target(1, e=2),
-                 lambda: posonly(1, b=2), lambda: kw_target(), lambda: posonly(1, 2, 3, 4)):
+                 lambda: posonly(1, b=2), lambda: kw_target(), lambda: posonly(1, 2, 3, 4),
+                 # as many arguments as parameters, keywords the thunk refuses: a
+                 # positional-only parameter named, a parameter given twice, an unknown name
+                 lambda: po2(1, b=2), lambda: two(1, a=2), lambda: two(1, c=2)):
         try:
             call()
         except TypeError as e:
@@ -115,7 +156,41 @@ def bad_keyword_calls():
 
 
 def test_keyword_errors_are_the_interpreters(jit):
-    assert len(jit.run_both(bad_keyword_calls)) == 5
+    assert len(jit.run_both(bad_keyword_calls)) == 8
+
+
+def renamed_callee_site(n):
+    t = 0
+    for i in range(n):
+        t += kw_renamed(i, b=1)
+    return t
+
+
+def test_keyword_call_of_a_callee_whose_parameters_change(jit):
+    """The names are checked against the callee of each call: a site that took the thunk
+    gets the interpreter's binding or TypeError when the function is redefined."""
+    global kw_renamed
+    overdrive.enable(threshold=0)
+    try:
+        def kw_renamed(a, b):
+            return a + 2 * b
+        assert renamed_callee_site(100) == sum(range(100)) + 200
+        def kw_renamed(b, a):           # 'b' is the first parameter now: given twice
+            return a
+        with pytest.raises(TypeError, match="multiple values for argument 'b'"):
+            renamed_callee_site(3)
+        def kw_renamed(a, c, b=5):      # 'b' has a default: the helper binds it
+            return a + c + b
+        with pytest.raises(TypeError, match="missing 1 required positional argument: 'c'"):
+            renamed_callee_site(3)
+        def kw_renamed(a, c=7, b=5):
+            return a + c + b
+        assert renamed_callee_site(10) == sum(range(10)) + 80
+    finally:
+        overdrive.disable()
+    assert overdrive.info(renamed_callee_site)["compiled"]
+    assert code_calls(renamed_callee_site, "od_tier1_direct_thunk (keywords)") or \
+        not runs_tier1(renamed_callee_site)
 
 
 def raiser(x):
@@ -481,5 +556,74 @@ def test_recompiled_sites_that_only_called_builtins_skip_the_thunk():
         overdrive.config(recompile_after=1000)
     assert overdrive.info(builtin_calls)["recompiled"] and overdrive.info(python_calls)["recompiled"]
     assert _direct_calls() - before >= len(xs)          # leaf() still direct
-    assert code_calls(python_calls, "od_tier1_direct_thunk")
+    # A recompiled site calls the thunk's variant that keeps no record.
+    quiet = "od_tier1_direct_thunk (recompiled sites)"
+    assert code_calls(python_calls, quiet) and not code_calls(python_calls, "od_tier1_direct_thunk")
+    assert not code_calls(builtin_calls, quiet)
     assert not code_calls(builtin_calls, "od_tier1_direct_thunk")
+
+
+# ---- a hot callee's own entry calls its body (tier1/compile.c emit_prologue) ------------
+
+def hot_traced_leaf(x, on):
+    if on:
+        sys.settrace(on)                # tracing comes on inside the body a direct call entered
+    y = x + 1
+    return y
+
+
+def hot_traced_mid(x, on):
+    return hot_traced_leaf(x, None) + hot_traced_leaf(x, on) + hot_traced_leaf(x, None)
+
+
+def hot_tracing_switched_on(n):
+    events = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name in ("hot_traced_leaf", "hot_traced_mid"):
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+        return tracer
+    t = 0
+    try:
+        for i in range(n):
+            t += hot_traced_mid(i, None)
+        t += hot_traced_mid(5, tracer)
+        t += hot_traced_mid(6, None)    # traced now: the interpreter's road
+    finally:
+        sys.settrace(None)
+    return t, events
+
+
+@tier1_only_because("direct entries of recompiled hot callees")
+def test_hot_callee_switches_tracing_on(jit, quick_recompile):
+    before = _direct_calls()
+    t, events = jit.run_both(hot_tracing_switched_on, 200, allow_exits=True)
+    assert events and t == sum(3 * i + 3 for i in range(200)) + 18 + 21
+    assert overdrive.info(hot_traced_leaf)["recompiled"]
+    assert overdrive.info(hot_traced_leaf)["direct_entry"]
+    assert _direct_calls() - before > 3 * 150
+
+
+def hot_loop(a, b):
+    t = 0
+    for i in range(a):                  # a unit with back edges: its entry takes `at` (OSR)
+        t += i * b
+    return t
+
+
+def hot_gen(a, b):
+    yield a
+    yield b
+
+
+def drive_loops(n):
+    return [(hot_loop(i % 5, 3), list(hot_gen(i, 2))) for i in range(n)]
+
+
+@tier1_only_because("direct entries of recompiled hot callees")
+def test_hot_callee_with_a_loop_enters_its_body_at_the_start(jit, quick_recompile):
+    before = _direct_calls()
+    jit.run_both(drive_loops, 300)
+    assert overdrive.info(hot_loop)["recompiled"] and overdrive.info(hot_loop)["direct_entry"]
+    assert not overdrive.info(hot_gen)["direct_entry"]    # a generator: the thunk's road
+    assert _direct_calls() - before > 250

@@ -315,7 +315,8 @@ def test_dis_native_names_helper_calls_and_interleaves_bytecode():
     calls = [line for line in asm if re.search(r"\bcall (rax|0x[0-9a-f]+)\b", line)]
     assert calls and all("; call " in line and "unknown" not in line for line in calls)
     for helper in ("od_rt_load_attr", "od_rt_load_global", "od_rt_binary_op", "od_rt_call",
-                   "od_rt_for_iter", "od_rt_get_iter"):
+                   "od_rt_for_iter", "od_rt_get_iter",
+                   "od_tier1_direct_thunk"):   # scale(): `call [rip + constant]`, named
         assert f"; call {helper}" in text, helper
     # Bytecode and source lines interleaved, each before the code it compiled to.
     loop_line = _line_of(norm1, "total += abs(p.x)")
@@ -326,7 +327,8 @@ def test_dis_native_names_helper_calls_and_interleaves_bytecode():
     i_attr = text.index(f";   @{attr_off['offset']} LOAD_ATTR")
     assert text.index(f"  {addr:x} +{attr_off['native_offset']:04x}  ") > i_attr > i_line
     assert "; local total" in text and "; frame.prev_instr" in text
-    assert "= &interp->ceval.eval_breaker" in text and "; epilogue: restore registers" in text
+    assert "= &interp->ceval.eval_breaker" in text and "; epilogue: return to the entry" in text
+    assert "; call the body: returns here" in text     # from the entry
     # Exit stubs name why they leave and where; error stubs where they unwind (descriptor
     # stubs, tier1/stub_thunk.c), or go to the shared error tail (the long form).
     assert "-> exit to the interpreter: HELPER_DEOPT at LOAD_ATTR" in text

@@ -531,6 +531,10 @@ static void op_rpool(OdAsm *a, uint8_t opc, OdReg r, int64_t imm)
 
 void od_mov_rpool(OdAsm *a, OdReg dst, int64_t imm) { op_rpool(a, 0x8B, dst, imm); }
 void od_cmp_rpool(OdAsm *a, OdReg r, int64_t imm) { op_rpool(a, 0x3B, r, imm); }
+void od_call_pool(OdAsm *a, const void *fn)
+{
+    op_rpool(a, 0xFF, (OdReg)2, (int64_t)(intptr_t)fn);   /* FF /2: the reg field is the opcode's */
+}
 
 void od_cmp_r_imm64(OdAsm *a, OdReg r, int64_t imm, OdReg scratch)
 {

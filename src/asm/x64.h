@@ -319,6 +319,9 @@ static inline void od_mov_rr(OdAsm *a, OdReg dst, OdReg src) { od_x64_op_rr(a, 0
 /* The shortest of mov r32, imm32 (zero-extends), mov r/m64, simm32 and movabs r64, imm64. */
 void od_mov_rpool(OdAsm *a, OdReg dst, int64_t imm);   /* mov r64, [rip+constant] */
 void od_cmp_rpool(OdAsm *a, OdReg r, int64_t imm);     /* cmp r64, [rip+constant] */
+/* call [rip+constant]: one instruction to an absolute address (od_call_abs's entry adds two
+ * to every call), for the hottest calls; a byte longer. Needs OdAsm.pool. */
+void od_call_pool(OdAsm *a, const void *fn);
 /* cmp r64, imm64 wherever it fits best: an immediate (32 bits, sign-extended) or, with
  * the pool, the constant; else through `scratch`. */
 void od_cmp_r_imm64(OdAsm *a, OdReg r, int64_t imm, OdReg scratch);

@@ -368,15 +368,20 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
 #undef OD_FN
     };
     PyObject *d = PyDict_New();
-    for (size_t i = 0; d && i < sizeof table / sizeof *table + 1; i++) {
-        /* last: the direct-call thunk, generated code (if built) */
-        const void *fn = i < sizeof table / sizeof *table
-                             ? (const void *)(uintptr_t)table[i].fn : od_tier1_direct_thunk();
+    /* last: the direct-call thunk's variants (compile.h), generated code (if built) */
+    static const char *const thunk_names[OD_THUNK_VARIANTS] = {
+        [0] = "od_tier1_direct_thunk (recompiled sites)",
+        [OD_THUNK_RECORD] = "od_tier1_direct_thunk",
+        [OD_THUNK_KEYWORDS] = "od_tier1_direct_thunk (keywords, recompiled sites)",
+        [OD_THUNK_RECORD | OD_THUNK_KEYWORDS] = "od_tier1_direct_thunk (keywords)"};
+    size_t n = sizeof table / sizeof *table;
+    for (size_t i = 0; d && i < n + OD_THUNK_VARIANTS; i++) {
+        const void *fn = i < n ? (const void *)(uintptr_t)table[i].fn
+                               : od_tier1_direct_thunk((int)(i - n));
         if (!fn)
-            break;
+            continue;   /* a variant not built */
         PyObject *k = addr(fn);
-        PyObject *v = PyUnicode_FromString(i < sizeof table / sizeof *table
-                                               ? table[i].name : "od_tier1_direct_thunk");
+        PyObject *v = PyUnicode_FromString(i < n ? table[i].name : thunk_names[i - n]);
         if (!k || !v || PyDict_SetItem(d, k, v) < 0)
             Py_CLEAR(d);
         Py_XDECREF(k);

@@ -626,6 +626,14 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
                    od_asm_finish(&a); });
     CASE("lea rcx, [rip + 1]", { OdLabel l = od_label_new(&a); od_lea_rip_label(&a, OD_RCX, l);
                                  od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
+    /* The constant right after the call; its bytes are int3s, so the call is the only
+     * instruction. */
+    CASE("call qword ptr [rip]", {
+        a.pool = 1;
+        od_call_pool(&a, (const void *)(uintptr_t)0xCCCCCCCCCCCCCCCCu);
+        od_emit_plt(&a);
+        od_asm_finish(&a);
+    });
     CASE("jp 5", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_P, l);
                      od_int3(&a); od_int3(&a); od_int3(&a); od_label_bind(&a, l); od_asm_finish(&a); });
     CASE("jnp 5", { OdLabel l = od_label_new(&a); od_jcc(&a, OD_CC_NP, l);

@@ -203,6 +203,9 @@ struct OdUnit {
     int64_t frame_bytes;
     void *direct_entry;           /* NULL, or the unit's own continuation of the thunk
                                    * (hot units: sizes as immediates, loops unrolled) */
+    void *body;                   /* tier 1: the body's code, which `entry` calls with the
+                                   * register plan loaded (tier1/emit.h) and the thunk calls
+                                   * itself; NULL (tier 2): through `entry` only */
     uint64_t direct_entries;      /* of which entered by calls from compiled code without
                                    * the eval-frame hook (runtime/frames.c); not in the
                                    * code state's `entries`, which counts the hook's */

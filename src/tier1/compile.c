@@ -794,13 +794,17 @@ static void emit_stubs(Compiler *c)
     }
 }
 
+/* The unit's entry: save the callee-saved registers, load the register plan (emit.h), then
+ * call the body, whose epilogue is a plain `ret` back here; restore and return its result.
+ * The body is a call of its own so that a direct call (fast_call.c emit_direct_entry) can
+ * enter it with the caller's thread-state, cframe and eval-breaker registers, which are
+ * the callee's too, saving and loading only the three registers that differ. */
 static void emit_prologue(Compiler *c)
 {
     OdAsm *a = &c->a;
     static const OdReg saved[] = {OD_RBP, OD_RBX, OD_R12, OD_R13, OD_R14, OD_R15};
     for (size_t i = 0; i < sizeof saved / sizeof *saved; i++)
         od_push(a, saved[i]);
-    od_sub_ri(a, OD_RSP, 8); /* 6 pushes + return address: realign to 16 for calls */
     od_lea(a, R_FRAME, OD_RDI, FRAME_BIAS);  /* emit.h FRAME_BIAS */
     od_mov_rr(a, R_TS, OD_RSI);
     od_mov_rr(a, R_UNIT, OD_RDX);
@@ -808,6 +812,12 @@ static void emit_prologue(Compiler *c)
     od_mov_rm(a, R_BREAKER, R_TS, (int32_t)offsetof(PyThreadState, interp));
     od_add_ri(a, R_BREAKER, (int32_t)offsetof(PyInterpreterState, ceval.eval_breaker));
     od_mov_rm(a, R_CFRAME, R_TS, (int32_t)offsetof(PyThreadState, cframe));
+    OdLabel body = od_label_new(a);
+    od_call_label(a, body);   /* 6 pushes + return address + this call: aligned to 16 */
+    for (size_t i = sizeof saved / sizeof *saved; i-- > 0;)
+        od_pop(a, saved[i]);
+    od_ret(a);
+    od_label_bind(a, body);
     if (c->osr || (c->co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))) {
         /* Resuming a suspended generator, coroutine or async generator: continue at the
          * instruction after its yield. A frame that left at a back edge for an OSR entry
@@ -818,18 +828,18 @@ static void emit_prologue(Compiler *c)
         od_jmp_r(a, OD_RCX);
         od_label_bind(a, fresh);
     }
+    c->body_start = od_label_new(a);
+    od_label_bind(a, c->body_start);
 }
 
+/* The body's return (rax = the result, NULL: exit or exception) to the entry that called
+ * it. */
 static void emit_epilogue(Compiler *c)
 {
     OdAsm *a = &c->a;
     od_label_bind(a, c->ret_null);
     od_mov_ri(a, OD_RAX, 0);
     od_label_bind(a, c->epilogue);
-    od_add_ri(a, OD_RSP, 8);
-    static const OdReg saved[] = {OD_R15, OD_R14, OD_R13, OD_R12, OD_RBX, OD_RBP};
-    for (size_t i = 0; i < sizeof saved / sizeof *saved; i++)
-        od_pop(a, saved[i]);
     od_ret(a);
 }
 
@@ -851,6 +861,7 @@ void od_unit_release_code(OdUnit *u)
     od_unit_table_free(&u->site_at_unit);
     u->mem = NULL;
     u->entry = NULL;
+    u->body = u->direct_entry = NULL;
     u->mem_reserved = u->cache_bytes = 0;
     u->exc = NULL;
     u->nexc = 0;
@@ -1133,6 +1144,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->data_offset = c.a.pool_start >= 0 ? (size_t)od_label_offset(&c.a, c.a.pool_start)
                                          : c.a.len;
     u->entry = (OdEntry)u->mem;
+    u->body = (char *)u->mem + od_label_offset(&c.a, c.body_start);
     if (c.direct_entry >= 0)
         u->direct_entry = (char *)u->mem + od_label_offset(&c.a, c.direct_entry);
     for (int i = 0; i < c.bc.ninstrs; i++)

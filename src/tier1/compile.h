@@ -47,8 +47,12 @@ void od_unit_free(OdUnit *u);
 void od_unit_release_code(OdUnit *u);
 
 /* The direct-call thunk every unit's CALL sites share (tier1/fast_call.c): built on first
- * use, once the hook is installed; NULL before that, or if it could not be built. */
-void *od_tier1_direct_thunk(void);
+ * use, once the hook is installed; NULL before that, or if it could not be built. One
+ * entry per variant, the OR of: OD_THUNK_RECORD keeps the site's record (a first unit's
+ * sites; a recompiled unit has read it), OD_THUNK_KEYWORDS takes a call with keywords
+ * whose names are the callee's last parameters, in order. */
+enum { OD_THUNK_RECORD = 1, OD_THUNK_KEYWORDS = 2, OD_THUNK_VARIANTS = 4 };
+void *od_tier1_direct_thunk(int variant);
 
 /* Whether tier 1 emits native code for this (base) opcode; otherwise it is an exit. */
 int od_tier1_supports(int opcode);

@@ -8,6 +8,8 @@
  *   rbx = the frame + FRAME_BIAS (below)      r12 = the thread state
  *   r13 = first code unit (for prev_instr)    r14 = &interp->ceval.eval_breaker
  *   r15 = ts->cframe (use_tracing at offset 0) rbp = the OdUnit
+ * The body runs as a call from the unit's entry (or a direct call's entry, fast_call.c),
+ * with the stack aligned to 16; its epilogue is a `ret` to that entry.
  * Stack slot d of the value stack is [rbx + localsplus + 8 * (co_nlocalsplus + d)]; the
  * depth of every instruction is static (bytecode/decode), so no stack pointer is kept.
  * Rarely taken paths (errors, exits, deallocations, the eval breaker) are emitted after the
@@ -129,6 +131,8 @@ typedef struct Compiler {
     int nlocalsplus;
     OdLabel *label_of;          /* per instruction number */
     OdLabel epilogue, ret_null;
+    OdLabel body_start;         /* the first instruction's code, entered by a call with the
+                                 * register plan loaded (compile.c emit_prologue) */
     OdLabel exit_tail, error_tail;  /* shared ends of the exit and error stubs */
     Stub *stubs;
     int nstubs, capstubs;
@@ -291,9 +295,9 @@ void emit_compare_branch_fast(Compiler *c, const OdInstr *in, OdOpCache *site, O
 int od_fast_iter_usable(void);
 void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                         OdLabel done);
-/* CALL of a compiled Python function with exactly its positional parameters: the frame
- * pushed and the callee's native code entered through the direct-call thunk
- * (compile.h od_tier1_direct_thunk). */
+/* CALL of a compiled Python function with as many arguments as parameters, any keywords
+ * naming the last ones in order: the frame pushed and the callee's native code entered
+ * through the direct-call thunk (compile.h od_tier1_direct_thunk). */
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site);
 void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
 /* A recompiled (hot) unit's own entry for direct calls: what the thunk does from the frame

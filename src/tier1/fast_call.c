@@ -3,11 +3,13 @@
  * PRECALL compiles to nothing: CALL unpacks a bound method found in a plain call's
  * callable slot (runtime/ops_call.c od_rt_call), as the interpreter's PRECALL would have.
  *
- * CALL of a Python function whose code is compiled, with exactly its positional
- * parameters (no keywords; the callee has no defaults left to fill, no *args, **kwargs or
+ * CALL of a Python function whose code is compiled, with exactly as many arguments as it
+ * has parameters, any keywords naming the last of them in order (so the call binds as a
+ * positional one; the callee has no defaults left to fill, no *args, **kwargs or
  * keyword-only parameters): the compiled code pushes the callee's frame and enters its
- * native code itself, through the direct-call thunk below (one per process), with none of
- * the generic helpers (od_rt_call, od_rt_call_python, the eval-frame hook, od_unit_run).
+ * native code itself, through the direct-call thunk below (one per process, in variants),
+ * with none of the generic helpers (od_rt_call, od_rt_call_python, the eval-frame hook,
+ * od_unit_run).
  * The guard reads everything from the live objects (function -> code -> co_extra -> unit),
  * so a site caches nothing that a freed or recompiled callee could leave stale. Anything
  * else, and any check the thunk refuses (tracing, hook not installed, recursion limit near,
@@ -33,6 +35,13 @@ static int precall_specialized_for_c(Compiler *c, const OdInstr *in)
     return op != PRECALL_PYFUNC && op != PRECALL_BOUND_METHOD;
 }
 
+/* The thunk a site calls: a first unit's keeps the site's record, a recompiled unit's
+ * has read it; a call with keywords passes their names. */
+static int thunk_variant(const Compiler *c, const OdCallSite *s)
+{
+    return (c->feedback ? 0 : OD_THUNK_RECORD) | (s->kwnames ? OD_THUNK_KEYWORDS : 0);
+}
+
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     const OdCallSite *s = site;
@@ -46,7 +55,19 @@ int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
         c->nsingle_kind++;
         return 0;
     }
-    return !c->compact && s->kwnames == NULL && od_tier1_direct_thunk() != NULL;
+    /* Keywords: the thunk's variant that checks they name the last parameters in order
+     * (then the call is a positional one); it walks a non-empty tuple. */
+    return !c->compact && (s->kwnames == NULL || PyTuple_GET_SIZE(s->kwnames) > 0)
+           && od_tier1_direct_thunk(thunk_variant(c, s)) != NULL;
+}
+
+/* The thunk's two answers that are not a result, out of line: 1 (refused, nothing
+ * consumed: the helper's road, s->miss) and NULL (the callee raised: s->join, the error
+ * stub). The flags are those of `cmp rax, 1`. */
+static void emit_call_refused_or_raised(Compiler *c, const Stub *s)
+{
+    od_jcc(&c->a, OD_CC_E, s->miss);
+    od_jmp(&c->a, s->join);
 }
 
 /* Registers of compiled code the thunk relies on (emit.h): R_TS, R_CFRAME. */
@@ -54,24 +75,31 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
 {
     OdAsm *a = &c->a;
     int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
+    const OdCallSite *s = site;
+    int variant = thunk_variant(c, s);
     set_prev(c, in->index);
     od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x));
     od_mov_ri(a, OD_RCX, in->oparg);
     /* The site's record is kept by the thunk, as od_rt_call keeps it; a recompiled unit
-     * has read it and records nothing. */
-    od_mov_ri(a, OD_R11, c->feedback ? 0 : (int64_t)(intptr_t)site);
-    od_call_abs(a, od_tier1_direct_thunk());
+     * has read it and calls the variant that records nothing. */
+    if (variant & OD_THUNK_RECORD)
+        od_mov_ri(a, OD_R11, (int64_t)(intptr_t)site);
+    if (variant & OD_THUNK_KEYWORDS)
+        od_mov_ri(a, OD_R8, (int64_t)(intptr_t)s->kwnames);   /* the code's constant */
+    od_call_pool(a, od_tier1_direct_thunk(variant));
+    /* 1 or NULL (rarely): out of line, from one compare. */
+    Stub rare = {.instr = in, .site = site, .miss = miss,
+                 .join = error_stub(c, in->index, x)};  /* the callable and the arguments
+                                                         * moved into the callee's frame */
     od_cmp_ri(a, OD_RAX, 1);
-    od_jcc(a, OD_CC_E, miss);                    /* refused: nothing was consumed */
-    od_test_rr(a, OD_RAX, OD_RAX);
-    /* The callable and the arguments moved into the callee's frame and are gone. */
-    od_jcc(a, OD_CC_E, error_stub(c, in->index, x));
+    od_jcc(a, OD_CC_BE, cold_stub(c, emit_call_refused_or_raised, rare));
     od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RAX);
-    /* As after the helper: tracing switched on by the callee, the eval breaker. */
+    /* As after the helper: tracing switched on by the callee. No eval breaker poll: the
+     * callee's RESUME polled, and CPython's own Python-to-Python call polls nothing after
+     * the return either. */
     int after = depth_after(in);
     od_cmp8_mi(a, R_CFRAME, 0, 0);
     od_jcc(a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
-    check_breaker(c, in->index, after, done);
     od_jmp(a, done);
 }
 
@@ -94,11 +122,12 @@ static void ref_total_dec(OdAsm *a, int n)
 }
 
 /* The thunk, called from compiled code with rdx = &the call's first stack slot ([NULL or
- * function, callable or self, args...]), ecx = oparg, r11 = the call site or NULL, and the
- * caller's R_TS and R_CFRAME. Returns 1 having consumed nothing when the call is not one
- * it makes; otherwise the call's result (NULL: exception set), with the function and the
- * arguments consumed (moved into the callee's frame). Preserves every callee-saved
- * register (it uses none). */
+ * function, callable or self, args...]), ecx = oparg, r11 = the call site (the recording
+ * variants only), r8 = the keywords' names (the keyword variants only: a non-empty tuple,
+ * the last of the arguments), and the caller's R_TS and R_CFRAME. Returns 1 having consumed nothing
+ * when the call is not one it makes; otherwise the call's result (NULL: exception set),
+ * with the function and the arguments consumed (moved into the callee's frame). Preserves
+ * every callee-saved register (it uses none). */
 /* Push the callee's frame (r9; r10 = the data stack top past it) and fill its specials as
  * _PyFrame_InitializeSpecials does, for the function in rdi. `co`: the code a specialised
  * entry is compiled for; NULL: read from the function, and r8 = the unit's (rsi)
@@ -138,12 +167,9 @@ static void emit_push_frame(OdAsm *a, PyCodeObject *co)
     od_mov8_mi(a, OD_R9, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
 }
 
-/* With the frame (r9) filled, for the unit in rsi: link it (od_unit_run: previous, current
- * frame, recursion depth, counters), call entry(frame, ts, unit, NULL) with frame and unit
- * kept on the machine stack (the caller's registers need no saving: the callee's prologue
- * saves what it uses), then unlink it and give the recursion depth back. After: rax = the
- * result, r9 = the frame, [rsp+8] = the unit; 24 bytes to drop before returning. */
-static void emit_link_and_enter(OdAsm *a)
+/* With the frame (r9) filled, for the unit in rsi: link it as od_unit_run does (previous,
+ * current frame, recursion depth, counters). */
+static void emit_link(OdAsm *a)
 {
     od_mov_rm(a, OD_RAX, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame));
     od_mov_mr(a, OD_R9, FR_OFF(previous), OD_RAX);
@@ -153,19 +179,50 @@ static void emit_link_and_enter(OdAsm *a)
     od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
     od_add_mi(a, OD_RAX, 0, 1);
-    od_push(a, OD_R9);
-    od_push(a, OD_RSI);
-    od_sub_ri(a, OD_RSP, 8);                     /* call, 2 pushes, 8: aligned to 16 */
-    od_mov_rr(a, OD_RDI, OD_R9);
-    od_mov_rr(a, OD_RDX, OD_RSI);
-    od_mov_rr(a, OD_RSI, R_TS);
-    od_mov_ri(a, OD_RCX, 0);
-    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
-    od_call_r(a, OD_RAX);
-    od_mov_rm(a, OD_R9, OD_RSP, 16);             /* the frame */
+}
+
+/* After the callee returned (rax = its result, r9 = its frame): unlink the frame and give
+ * the recursion depth back. */
+static void emit_unlink(OdAsm *a)
+{
     od_mov_rm(a, OD_RCX, OD_R9, FR_OFF(previous));
     od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_RCX);
     od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), 1);
+}
+
+/* Link the frame (r9) of the unit in rsi, save the caller's frame, code and unit registers
+ * and point the frame and unit registers at the callee's. The thread-state, cframe and
+ * eval-breaker registers are the caller's, which are the callee's too (the same thread):
+ * a tier-1 body called with R_CODE set too runs as its unit's entry would run it. After
+ * the call those registers hold the callee's frame and unit (the body keeps them; any
+ * entry preserves them). */
+static void emit_link_and_switch(OdAsm *a)
+{
+    emit_link(a);
+    od_push(a, R_UNIT);
+    od_push(a, R_FRAME);
+    od_push(a, R_CODE);
+    od_sub_ri(a, OD_RSP, 8);      /* the site's call, 3 pushes and 8: rsp is 8 off 16, as in
+                                   * a unit's entry after its 6 pushes, so that the body it
+                                   * calls runs aligned to 16 (emit.h) */
+    od_lea(a, R_FRAME, OD_R9, FRAME_BIAS);
+    od_mov_rr(a, R_UNIT, OD_RSI);
+}
+
+/* After the call: r9 = the frame, unlinked. */
+static void emit_back_and_unlink(OdAsm *a)
+{
+    frame_to(a, OD_R9);
+    emit_unlink(a);
+}
+
+/* Give the call site back its stack and the caller's frame, code and unit registers. */
+static void emit_restore_caller(OdAsm *a)
+{
+    od_add_ri(a, OD_RSP, 8);
+    od_pop(a, R_CODE);
+    od_pop(a, R_FRAME);
+    od_pop(a, R_UNIT);
 }
 
 /* The frame's locals released: release its function and code (`co`, or read from the
@@ -186,7 +243,7 @@ static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow)
     od_sub_mi(a, OD_RSI, 0, 1);
     ref_total_dec(a, 2);
     od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
-    od_add_ri(a, OD_RSP, 24);
+    emit_restore_caller(a);
     od_ret(a);
 }
 
@@ -197,18 +254,46 @@ static void emit_return_through_c(OdAsm *a)
     od_mov_rr(a, OD_RDI, OD_R9);
     od_mov_rr(a, OD_RSI, R_TS);
     od_mov_rr(a, OD_RDX, OD_RAX);
-    od_mov_rm(a, OD_RCX, OD_RSP, 8);             /* the unit */
+    od_mov_rr(a, OD_RCX, R_UNIT);
     od_mov_rr(a, OD_R8, OD_R10);
-    od_add_ri(a, OD_RSP, 24);
+    emit_restore_caller(a);
     od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
     od_jmp_r(a, OD_R9);
 }
 
-static void emit_thunk(OdAsm *a)
+/* A call with keywords (r8 = their names, a non-empty tuple; ecx = all the arguments, as
+ * many as the function in rdi has parameters) that binds exactly as the positional call:
+ * the names are the last parameters', in order (identical objects: both interned, as a
+ * compiler leaves them; anything else is the helper's, which binds or raises as CPython
+ * does), and none of them is positional-only. Otherwise to `refuse`. Clobbers rax, r8-r10. */
+static void emit_keywords_positional(OdAsm *a, OdLabel refuse)
+{
+    OdLabel next = od_label_new(a);
+    int32_t items = (int32_t)offsetof(PyTupleObject, ob_item);
+    od_mov_rm(a, OD_RAX, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
+    od_mov_rm(a, OD_R10, OD_R8, OFF_SIZE);        /* the keywords */
+    od_mov_rr(a, OD_R9, OD_RCX);
+    od_sub_rr(a, OD_R9, OD_R10);                  /* the positional arguments */
+    od_cmp32_rm(a, OD_R9, OD_RAX, (int32_t)offsetof(PyCodeObject, co_posonlyargcount));
+    od_jcc(a, OD_CC_L, refuse);
+    od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyCodeObject, co_localsplusnames));
+    od_shl_ri(a, OD_R9, 3);
+    od_add_rr(a, OD_RAX, OD_R9);                  /* rax + items = the first keyword's name */
+    od_label_bind(a, next);
+    od_mov_rm(a, OD_R9, OD_R8, items);
+    od_cmp_rm(a, OD_R9, OD_RAX, items);
+    od_jcc(a, OD_CC_NE, refuse);
+    od_add_ri(a, OD_R8, 8);
+    od_add_ri(a, OD_RAX, 8);
+    od_sub_ri(a, OD_R10, 1);
+    od_jcc(a, OD_CC_NE, next);
+}
+
+static void emit_thunk(OdAsm *a, int variant)
 {
     OdLabel refuse = od_label_new(a), plain = od_label_new(a), shape = od_label_new(a),
             room = od_label_new(a), copy = od_label_new(a), copied = od_label_new(a),
-            clear = od_label_new(a), cleared = od_label_new(a), nofeedback = od_label_new(a);
+            clear = od_label_new(a), cleared = od_label_new(a);
     /* The shape: LOAD_METHOD's [function, self, args] or [NULL, callable, args]. */
     od_mov_rm(a, OD_RDI, OD_RDX, 0);
     od_test_rr(a, OD_RDI, OD_RDI);
@@ -243,6 +328,8 @@ static void emit_thunk(OdAsm *a)
     od_jcc(a, OD_CC_E, refuse);
     od_cmp32_rm(a, OD_RCX, OD_RSI, UNIT_OFF(direct_argc));
     od_jcc(a, OD_CC_NE, refuse);
+    if (variant & OD_THUNK_KEYWORDS)
+        emit_keywords_positional(a, refuse);
     /* The checks of od_unit_run and the hook: recursion limit, tracing, the hook installed,
      * C stack room, not due for recompilation; then data stack room. */
     od_cmp32_mi(a, R_TS, TS_OFF(recursion_remaining), 0);
@@ -251,8 +338,7 @@ static void emit_thunk(OdAsm *a)
     od_jcc(a, OD_CC_NE, refuse);
     od_mov_rm(a, OD_RAX, R_TS, TS_OFF(interp));
     od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyInterpreterState, eval_frame));
-    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)od_rt_direct_entry.hook_eval);
-    od_cmp_rr(a, OD_RAX, OD_R8);
+    od_cmp_rpool(a, OD_RAX, (int64_t)(intptr_t)od_rt_direct_entry.hook_eval);
     od_jcc(a, OD_CC_NE, refuse);
     {   /* mov rax, fs:[tpoff]: the C stack floor (hook/cstack.h) */
         int32_t tpoff = (int32_t)od_rt_cstack_floor_tpoff();
@@ -290,13 +376,12 @@ static void emit_thunk(OdAsm *a)
     od_cmp_rr(a, OD_R9, OD_RAX);
     od_jcc(a, OD_CC_E, refuse);                  /* a chunk's first slot is its owner's */
     /* Committed. The site's record, as od_rt_call keeps it. */
-    od_test_rr(a, OD_R11, OD_R11);
-    od_jcc(a, OD_CC_E, nofeedback);
-    od_add32_mi(a, OD_R11, SITE_OFF(calls), 1);
-    od_add32_mi(a, OD_R11, SITE_OFF(py_calls), 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
-    od_mov_mr(a, OD_R11, SITE_OFF(callee_type), OD_RAX);
-    od_label_bind(a, nofeedback);
+    if (variant & OD_THUNK_RECORD) {
+        od_add32_mi(a, OD_R11, SITE_OFF(calls), 1);
+        od_add32_mi(a, OD_R11, SITE_OFF(py_calls), 1);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
+        od_mov_mr(a, OD_R11, SITE_OFF(callee_type), OD_RAX);
+    }
     /* A hot callee continues in its own unit (emit_direct_entry): r9 = the frame, r10 =
      * the new data stack top, rdi/rsi/rdx as here. */
     OdLabel generic = od_label_new(a);
@@ -328,7 +413,28 @@ static void emit_thunk(OdAsm *a)
     od_cmp_rr(a, OD_R10, OD_R8);
     od_jcc(a, OD_CC_B, clear);
     od_label_bind(a, cleared);
-    emit_link_and_enter(a);
+    /* A tier-1 unit's body, called as its direct entry does (r13 from the frame's code);
+     * another unit (tier 2's) through its entry(frame, ts, unit, NULL). */
+    OdLabel through_entry = od_label_new(a), returned = od_label_new(a);
+    emit_link_and_switch(a);
+    od_mov_rm(a, OD_RAX, OD_RSI, UNIT_OFF(body));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, through_entry);
+    od_mov_rm(a, R_CODE, OD_R9, FR_OFF(f_code));
+    od_add_ri(a, R_CODE, (int32_t)offsetof(PyCodeObject, co_code_adaptive));
+    od_call_r(a, OD_RAX);
+    od_jmp(a, returned);
+    od_label_bind(a, through_entry);
+    od_sub_ri(a, OD_RSP, 8);      /* a function is called with rsp aligned to 16 */
+    od_mov_rr(a, OD_RDI, OD_R9);
+    od_mov_rr(a, OD_RDX, OD_RSI);
+    od_mov_rr(a, OD_RSI, R_TS);
+    od_mov_ri(a, OD_RCX, 0);
+    od_mov_rm(a, OD_RAX, OD_RDX, UNIT_OFF(entry));
+    od_call_r(a, OD_RAX);
+    od_add_ri(a, OD_RSP, 8);
+    od_label_bind(a, returned);
+    emit_back_and_unlink(a);
     /* Clear and pop the frame (_PyFrame_Clear): inline while nothing is freed (the locals'
      * references released, f_func's and f_code's); from the first object that would be,
      * or an escaped frame object, f_locals, a NULL result, in C. r10 walks the locals. */
@@ -378,7 +484,7 @@ void emit_direct_entry(Compiler *c)
     int argc = co->co_argcount, n = co->co_nlocalsplus;
     /* Hot units only (recompiled with feedback), of plain functions: a generator's
      * RETURN_GENERATOR leaves stacktop 0, which the unrolled clear does not expect. */
-    if (!c->feedback || c->compact || !od_tier1_direct_thunk()
+    if (!c->feedback || c->compact || !od_tier1_direct_thunk(0)
         || (co->co_flags & (CO_VARARGS | CO_VARKEYWORDS | CO_OPTIMIZED | CO_GENERATOR
                             | CO_COROUTINE | CO_ASYNC_GENERATOR)) != CO_OPTIMIZED
         || co->co_kwonlyargcount != 0 || n > OD_DIRECT_ENTRY_MAX_LOCALS)
@@ -394,7 +500,14 @@ void emit_direct_entry(Compiler *c)
     }
     for (int i = argc; i < n; i++)
         od_mov_mi(a, OD_R9, FR_OFF(localsplus) + 8 * i, 0);
-    emit_link_and_enter(a);
+    /* Enter the body itself (compile.c emit_prologue): the thread state, cframe and eval
+     * breaker registers are the caller's, as the unit's entry would load them; only the
+     * frame, code and unit registers change, and they then hold the frame and unit across
+     * the call. */
+    emit_link_and_switch(a);
+    od_mov_ri(a, R_CODE, (int64_t)(intptr_t)_PyCode_CODE(co));
+    od_call_label(a, c->body_start);
+    emit_back_and_unlink(a);
     /* Clear and pop, as the thunk does, one local at a time: after a return (a result) the
      * stack is empty, stacktop = co_nlocalsplus. */
     OdLabel slow = od_label_new(a);
@@ -429,27 +542,36 @@ void emit_direct_entry(Compiler *c)
     emit_return_through_c(a);
 }
 
-/* Built once, when the first unit needs it (the hook installed: the extra index, the
- * eval-frame function and the recompile setting it reads are known then). */
-static void *thunk_addr;
-static int thunk_failed;
+/* Each variant built once, when the first site needs it (the hook installed: the extra
+ * index, the eval-frame function and the recompile setting it reads are known then), from
+ * the one emitter. */
+static void *thunk_addr[OD_THUNK_VARIANTS];
+static int thunk_failed[OD_THUNK_VARIANTS];
 
-void *od_tier1_direct_thunk(void)
+void *od_tier1_direct_thunk(int variant)
 {
-    if (thunk_addr || thunk_failed)
-        return thunk_addr;
+    if (thunk_addr[variant] || thunk_failed[variant])
+        return thunk_addr[variant];
     if (od_rt_direct_entry.extra_index < 0 || !od_rt_direct_entry.hook_eval
         || !od_rt_direct_entry.recompile_after || !od_rt_direct_entry.tier2_threshold)
         return NULL;
+    static const char *const names[OD_THUNK_VARIANTS] = {
+        [0] = "overdrive::tier1_direct_call_thunk_quiet",
+        [OD_THUNK_RECORD] = "overdrive::tier1_direct_call_thunk",
+        [OD_THUNK_KEYWORDS] = "overdrive::tier1_direct_call_thunk_keywords_quiet",
+        [OD_THUNK_RECORD | OD_THUNK_KEYWORDS] = "overdrive::tier1_direct_call_thunk_keywords"};
     OdAsm a;
     size_t reserved;
     od_asm_init(&a);
-    emit_thunk(&a);
+    a.pool = 1;
+    emit_thunk(&a, variant);
+    od_emit_plt(&a);
     if (od_asm_finish(&a) == 0) {
-        thunk_addr = od_codemem_install(a.buf, a.len, &reserved);
-        od_codemem_name(thunk_addr, a.len, "overdrive::tier1_direct_call_thunk");
+        thunk_addr[variant] = od_codemem_install(a.buf, a.len, &reserved);
+        if (thunk_addr[variant])
+            od_codemem_name(thunk_addr[variant], a.len, names[variant]);
     }
     od_asm_free(&a);
-    thunk_failed = thunk_addr == NULL;
-    return thunk_addr;
+    thunk_failed[variant] = thunk_addr[variant] == NULL;
+    return thunk_addr[variant];
 }
