@@ -5,7 +5,7 @@
 
 /* LOAD_GLOBAL's hit path inline: both dicts' version tags equal the ones the site cached
  * (tags are unique across all dicts, so this also proves they are the same dicts). The
- * helper call is the miss path. */
+ * helper call is the miss path. Hits are counted (dis shows them) in first units only. */
 void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
                                   OdLabel done)
 {
@@ -25,7 +25,8 @@ void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel m
     od_test_rr(a, OD_RAX, OD_RAX);
     od_jcc(a, OD_CC_E, miss);
     incref_reg(c, OD_RAX);
-    od_add32_mi(a, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.hits), 1);
+    if (!c->feedback)     /* a recompiled unit records nothing, as record_fast_hit */
+        od_add32_mi(a, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.hits), 1);
     if (push_null)
         od_mov_mi(a, R_FRAME, slot_disp(c, d), 0);
     od_mov_mr(a, R_FRAME, slot_disp(c, d + push_null), OD_RAX);
