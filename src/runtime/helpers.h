@@ -222,6 +222,12 @@ PyObject *od_rt_int_add(PyObject *a, PyObject *b);
 PyObject *od_rt_int_subtract(PyObject *a, PyObject *b);
 PyObject *od_rt_int_multiply(PyObject *a, PyObject *b);
 
+/* BINARY_OP `op` (NB_*) of two exact ints of one digit, two exact floats, or an exact
+ * float with an exact int of one digit, as their own slots compute it: a new reference
+ * (NULL with MemoryError), or NULL without an exception for anything else (a zero divisor
+ * included). No operand is reused or released. For tier 2's generic BinaryOp. */
+PyObject *od_rt_binary_numbers(int op, PyObject *a, PyObject *b);
+
 /* Truth of a value that is not True/False (those are tested inline). Consumes `v`.
  * Returns 1, 0, or -1 with an exception set. */
 int od_rt_truth_consume(PyObject *v);

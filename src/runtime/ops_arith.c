@@ -92,6 +92,8 @@ static PyObject *ipower(PyObject *a, PyObject *b) { return PyNumber_InPlacePower
  * deallocation pair disappears. */
 static PyObject *float_result(PyObject *a, PyObject *b, double v)
 {
+    if (!a)                             /* operands that must not be reused */
+        return PyFloat_FromDouble(v);
     PyObject *reuse = Py_REFCNT(a) == 1 ? a : Py_REFCNT(b) == 1 && PyFloat_CheckExact(b) ? b : NULL;
     if (reuse) {
         ((PyFloatObject *)reuse)->ob_fval = v;
@@ -135,23 +137,27 @@ PyObject *od_rt_int_multiply(PyObject *a, PyObject *b)
 }
 
 /* Exact-type fast paths. Returns a new reference, or NULL meaning "not handled here"
- * (never with an exception set). In-place forms of int/float behave like the plain ones. */
-static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
+ * (never with an exception set). In-place forms of int/float behave like the plain ones.
+ * `reuse`: an operand only the value stack holds may become the result (tier 1's helper,
+ * which consumes them); 0: never (tier 2's, whose operands stay the code's). */
+static inline __attribute__((always_inline)) PyObject *binary_fast(int op, PyObject *a,
+                                                                   PyObject *b, int reuse)
 {
     if (op >= NB_INPLACE_ADD)
         op -= NB_INPLACE_ADD - NB_ADD;
+    PyObject *ra = reuse ? a : NULL, *rb = reuse ? b : NULL;
     if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {
         long x, y;
         if (!compact_long(a, &x) || !compact_long(b, &y))
             return NULL;
         /* Operands below 2**30 in magnitude: + - * & | ^ cannot overflow a long. */
         switch (op) {
-        case NB_ADD: return od_rt_long_result(a, b, x + y);
-        case NB_SUBTRACT: return od_rt_long_result(a, b, x - y);
+        case NB_ADD: return od_rt_long_result(ra, rb, x + y);
+        case NB_SUBTRACT: return od_rt_long_result(ra, rb, x - y);
         case NB_MULTIPLY: return PyLong_FromLong(x * y); /* may need two digits */
-        case NB_AND: return od_rt_long_result(a, b, x & y);
-        case NB_OR: return od_rt_long_result(a, b, x | y);
-        case NB_XOR: return od_rt_long_result(a, b, x ^ y);
+        case NB_AND: return od_rt_long_result(ra, rb, x & y);
+        case NB_OR: return od_rt_long_result(ra, rb, x | y);
+        case NB_XOR: return od_rt_long_result(ra, rb, x ^ y);
         case NB_FLOOR_DIVIDE:
         case NB_REMAINDER: {
             if (y == 0)
@@ -161,27 +167,48 @@ static PyObject *binary_fast(int op, PyObject *a, PyObject *b)
                 q -= 1;
                 r += y;
             }
-            return od_rt_long_result(a, b, op == NB_FLOOR_DIVIDE ? q : r);
+            return od_rt_long_result(ra, rb, op == NB_FLOOR_DIVIDE ? q : r);
         }
         default:
             return NULL;
         }
     }
+    double x, y;
     if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b)) {
-        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
-        switch (op) {
-        case NB_ADD: return float_result(a, b, x + y);
-        case NB_SUBTRACT: return float_result(a, b, x - y);
-        case NB_MULTIPLY: return float_result(a, b, x * y);
-        case NB_TRUE_DIVIDE:
-            if (y == 0.0)
-                return NULL;
-            return float_result(a, b, x / y);
-        default:
+        x = PyFloat_AS_DOUBLE(a);
+        y = PyFloat_AS_DOUBLE(b);
+    } else if (reuse) {
+        return NULL;                    /* tier 1 does mixed operands in line */
+    } else {
+        /* a float with a one-digit int, as float's slots convert it (PyLong_AsDouble,
+         * exact below 2**53) */
+        long k;
+        if (PyFloat_CheckExact(a) && PyLong_CheckExact(b) && compact_long(b, &k)) {
+            x = PyFloat_AS_DOUBLE(a);
+            y = (double)k;
+        } else if (PyLong_CheckExact(a) && PyFloat_CheckExact(b) && compact_long(a, &k)) {
+            x = (double)k;
+            y = PyFloat_AS_DOUBLE(b);
+        } else {
             return NULL;
         }
     }
-    return NULL;
+    switch (op) {
+    case NB_ADD: return float_result(ra, rb, x + y);
+    case NB_SUBTRACT: return float_result(ra, rb, x - y);
+    case NB_MULTIPLY: return float_result(ra, rb, x * y);
+    case NB_TRUE_DIVIDE:
+        if (y == 0.0)
+            return NULL;
+        return float_result(ra, rb, x / y);
+    default:
+        return NULL;
+    }
+}
+
+PyObject *od_rt_binary_numbers(int op, PyObject *a, PyObject *b)
+{
+    return binary_fast(op, a, b, 0);
 }
 
 /* Feedback: the operand types a site saw last. */
@@ -255,7 +282,7 @@ OD_HELPER(od_rt_binary_op)
             return r;
         return finish_binary(sp, lhs, rhs, PyUnicode_Concat(lhs, rhs));
     }
-    PyObject *res = binary_fast(oparg, lhs, rhs);
+    PyObject *res = binary_fast(oparg, lhs, rhs, 1);
     if (res) {
         c->fast++;
     } else {

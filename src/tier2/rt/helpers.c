@@ -3,6 +3,7 @@
 #include "../lir/lir.h"
 #include "exit.h"
 #include "../../runtime/gen_resume.h"
+#include "../../runtime/helpers.h"
 
 #include <errno.h>
 #include <math.h>
@@ -25,6 +26,11 @@ OD_T2_HELPER(od_t2_binary_op)
 {
     (void)f, (void)obj;
     PyObject *a = args[0], *b = args[1];
+    /* ints and floats first, without the number protocol (raytrace's polymorphic Vector
+     * arithmetic, left generic after its guards failed) */
+    PyObject *r = od_rt_binary_numbers((int)imm, a, b);
+    if (r || PyErr_Occurred())
+        return R(r);
     switch (imm) {
     case NB_ADD: return R(PyNumber_Add(a, b));
     case NB_AND: return R(PyNumber_And(a, b));
