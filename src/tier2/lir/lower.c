@@ -71,6 +71,9 @@ typedef struct {
     int hir;                        /* HIR instruction being lowered */
     OdHirInstr *consumed;           /* an operand whose reference the instruction's helper
                                      * consumed (od_t2_str_append), or NULL */
+    uint64_t *lent;                 /* values whose reference the frame holds during the
+                                     * helper call being lowered (lend_to_frame) */
+    uint64_t *handed;               /* of those, the ones that die at it: the frame keeps it */
     uint64_t *tmp;
 } Lower;
 
@@ -180,7 +183,9 @@ static int liveness(Lower *W)
     W->live_out = calloc((size_t)nb + 1, per);
     W->after = calloc((size_t)W->nids + 1, per);
     W->tmp = calloc(2, per);
-    if (!W->live_in || !W->live_out || !W->after || !W->tmp) {
+    W->lent = calloc(1, per);
+    W->handed = calloc(1, per);
+    if (!W->live_in || !W->live_out || !W->after || !W->tmp || !W->lent || !W->handed) {
         PyErr_NoMemory();
         return -1;
     }
@@ -409,10 +414,12 @@ static uint64_t *held_before(Lower *W, OdHirInstr *i)
     return h;
 }
 
+/* Only what the code owns: not a reference lent to the frame (lend_to_frame). */
 static void keep_owned(Lower *W, uint64_t *h)
 {
     for (int id = 0; id < W->nids; id++)
-        if (BIT_GET(h, id) && !(W->by_id[id] && owned(W->by_id[id])))
+        if (BIT_GET(h, id) && (!(W->by_id[id] && owned(W->by_id[id])) || BIT_GET(W->lent, id)
+                               || BIT_GET(W->handed, id)))
             BIT_CLR(h, id);
 }
 
@@ -764,6 +771,94 @@ static int write_back(Lower *W, OdHirInstr *i, int conditional)
     return 0;
 }
 
+/* ---- reference counts seen during a call ---------------------------------------------- */
+
+/* Whether an unbox reads v (through guards): a box made again from it is another object
+ * with v's frame key. */
+static int unboxed_somewhere(const OdHirInstr *v)
+{
+    for (int u = 0; u < v->nuses; u++) {
+        const OdHirInstr *user = v->uses[u].user;
+        if (v->uses[u].index < 0)
+            continue;                   /* a frame-state slot */
+        if (user->op == OD_HOP_UnboxInt || user->op == OD_HOP_UnboxFloat)
+            return 1;
+        if (is_alias(user) && user->ops[0] == v && unboxed_somewhere(user))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether a frame slot whose key is r's id holds r's own object: r is no box and no unbox
+ * reads it (a box made again from it is another object with r's key), and a phi's operands
+ * are such values too (the frame gets a phi's key from what each predecessor's frame holds,
+ * "frame keys" above). Phis nested deeper than a few levels count as not. */
+static int frame_key_is_object(const OdHirInstr *r, int depth)
+{
+    if (r->op == OD_HOP_BoxInt || r->op == OD_HOP_BoxFloat || unboxed_somewhere(r))
+        return 0;
+    if (r->op != OD_HOP_Phi)
+        return 1;
+    if (depth > 4)
+        return 0;
+    for (int p = 0; p < r->nops; p++) {
+        const OdHirInstr *o = root(r->ops[p]);
+        if (o && o != r && !frame_key_is_object(o, depth + 1))
+            return 0;
+    }
+    return 1;
+}
+
+/* During a helper call the interpreter holds one reference per local and one per value-
+ * stack slot. The code holds one per owned value plus the frame's one per local written
+ * back: a value only a local holds would count twice (`sys.getrefcount` seen from the
+ * callee; test_imp). So before the call each such value's reference is lent to the frame
+ * (a decrement: the frame keeps its own), and taken back after it (lend_back) unless the
+ * value dies at the call: then the frame keeps it and the code releases nothing (`handed`).
+ * Only where the frame certainly holds the value's own object (frame_key_is_object), and
+ * not for a value on the stack (an operand), whose code reference plays the stack's. An
+ * exit of the call (NULL result) does not release what was lent (keep_owned). */
+static int lend_to_frame(Lower *W, OdHirInstr *i)
+{
+    OdFrameState *fs = i->fs;
+    int nl = fs->nlocals < W->nlocals ? fs->nlocals : W->nlocals;
+    const uint64_t *after = W->after + (size_t)i->id * W->words;
+    for (int k = 0; k < nl; k++) {
+        OdHirInstr *r = root(fs->slots[k]);
+        if (!owned(r) || r == i || W->vreg[r->id] < 0 || W->fcur[k] != r->id
+            || BIT_GET(W->lent, r->id) || !frame_key_is_object(r, 0))
+            continue;
+        int on_stack = 0;
+        for (int s = fs->nlocals; s < fs->nlocals + fs->depth && !on_stack; s++)
+            on_stack = root(fs->slots[s]) == r;
+        for (int o = 0; o < i->nops && !on_stack; o++)
+            on_stack = root(i->ops[o]) == r;
+        if (on_stack)
+            continue;
+        BIT_SET(W->lent, r->id);
+        if (!BIT_GET(after, r->id))
+            BIT_SET(W->handed, r->id);
+        if (decref(W, r) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* After the call: the code owns again what it lent and still uses. */
+static int lend_back(Lower *W)
+{
+    for (int id = 0; id < W->nids; id++)
+        if (BIT_GET(W->lent, id)) {
+            BIT_CLR(W->lent, id);
+            if (!BIT_GET(W->handed, id)) {
+                OdHirInstr *r = W->by_id[id];
+                if (incref_vreg(W, W->vreg[id], nullable(r)) < 0)
+                    return -1;
+            }
+        }
+    return 0;
+}
+
 /* ---- generic operations through helpers ------------------------------------------------ */
 
 /* The next of the function's attribute sites (rt/attr.h) for generic attribute access i,
@@ -797,7 +892,7 @@ static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int 
             return NULL;
         p->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
     }
-    if (sync_kind(i) == 1 && write_back(W, i, 0) < 0)
+    if (sync_kind(i) == 1 && (write_back(W, i, 0) < 0 || lend_to_frame(W, i) < 0))
         return NULL;
     int *srcs = malloc(sizeof(int) * (size_t)(i->nops + 1));
     if (!srcs) {
@@ -977,7 +1072,7 @@ static int release_after(Lower *W, OdHirInstr *i, OdHirInstr *moved)
     int err = 0;
     FOR_USES(i, r, {
         if (!err && owned(r) && !BIT_GET(after, r->id) && !BIT_GET(done, r->id) && r != i
-            && r != moved) {
+            && r != moved && !BIT_GET(W->handed, r->id)) {
             BIT_SET(done, r->id);
             err = decref(W, r);
         }
@@ -1298,6 +1393,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         break;
     }
     }
+    if (lend_back(W) < 0)
+        return -1;
     /* The trace check comes before the releases: a call's result nothing uses (a call
      * statement) is what the exit pushes, and must not be released before it. */
     if ((od_hir_op_info[i->op].effects & OD_HE_WRITES) && trace_check(W, i, out2) < 0)
@@ -1306,7 +1403,9 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         return -1;
     OdHirInstr *moved = W->consumed;
     W->consumed = NULL;
-    return release_after(W, i, moved);
+    int rc = release_after(W, i, moved);
+    memset(W->handed, 0, sizeof(uint64_t) * (size_t)W->words);
+    return rc;
 }
 
 /* ---- edges ----------------------------------------------------------------------------- */
@@ -1646,6 +1745,8 @@ done:
     free(W.live_out);
     free(W.after);
     free(W.tmp);
+    free(W.lent);
+    free(W.handed);
     free(W.fin);
     free(W.fout);
     free(W.fcur);
