@@ -1007,7 +1007,12 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
                 attr_method_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
             od_label_bind(a, slow);
         }
+        /* the frame's references stand for these while the helper runs (lir.h) */
+        for (int k = 0; k < i->nlend; k++)
+            od_sub_mi(a, gin(c, i->lend[k], OD_RAX), 0, 1);
         helper_call(c, i->ptr, i->imm, i->obj);
+        for (int k = 0; k < i->nlend; k++)
+            od_add_mi(a, gin(c, i->lend[k], OD_RCX), 0, 1);
         if (i->check == OD_CHK_NULL) {
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_E, X);

@@ -71,9 +71,9 @@ typedef struct {
     int hir;                        /* HIR instruction being lowered */
     OdHirInstr *consumed;           /* an operand whose reference the instruction's helper
                                      * consumed (od_t2_str_append), or NULL */
-    uint64_t *lent;                 /* values whose reference the frame holds during the
-                                     * helper call being lowered (lend_to_frame) */
-    uint64_t *handed;               /* of those, the ones that die at it: the frame keeps it */
+    uint64_t *lent;                 /* scratch of lend_to_frame: the values seen */
+    uint64_t *handed;               /* values whose reference the instruction being lowered
+                                     * handed to the frame (lend_to_frame) */
     uint64_t *tmp;
 } Lower;
 
@@ -414,12 +414,11 @@ static uint64_t *held_before(Lower *W, OdHirInstr *i)
     return h;
 }
 
-/* Only what the code owns: not a reference lent to the frame (lend_to_frame). */
+/* Only what the code owns: not a reference handed to the frame (lend_to_frame). */
 static void keep_owned(Lower *W, uint64_t *h)
 {
     for (int id = 0; id < W->nids; id++)
-        if (BIT_GET(h, id) && (!(W->by_id[id] && owned(W->by_id[id])) || BIT_GET(W->lent, id)
-                               || BIT_GET(W->handed, id)))
+        if (BIT_GET(h, id) && (!(W->by_id[id] && owned(W->by_id[id])) || BIT_GET(W->handed, id)))
             BIT_CLR(h, id);
 }
 
@@ -812,20 +811,24 @@ static int frame_key_is_object(const OdHirInstr *r, int depth)
 /* During a helper call the interpreter holds one reference per local and one per value-
  * stack slot. The code holds one per owned value plus the frame's one per local written
  * back: a value only a local holds would count twice (`sys.getrefcount` seen from the
- * callee; test_imp). So before the call each such value's reference is lent to the frame
- * (a decrement: the frame keeps its own), and taken back after it (lend_back) unless the
- * value dies at the call: then the frame keeps it and the code releases nothing (`handed`).
- * Only where the frame certainly holds the value's own object (frame_key_is_object), and
- * not for a value on the stack (an operand), whose code reference plays the stack's. An
- * exit of the call (NULL result) does not release what was lent (keep_owned). */
-static int lend_to_frame(Lower *W, OdHirInstr *i)
+ * callee; test_imp). So such a value's reference is lent to the frame while the helper
+ * runs (CallH's `lend`: one less right before the call, restored right after it, before
+ * its result is checked, so its exit finds what it expects; an in-line hit path, which
+ * runs no Python code, skips both), or, when the value dies at the call, handed to it: it
+ * is released before the call (the frame keeps its own, so nothing is freed) and not
+ * after (`handed`, which no exit of the call releases either: keep_owned). Only where the
+ * frame certainly holds the value's own object (frame_key_is_object), and not for a value
+ * on the stack (an operand), whose code reference stands for the stack's. Returns the
+ * lent vregs' count, their list in *out; -1 on error. */
+static int lend_to_frame(Lower *W, OdHirInstr *i, int **out)
 {
     OdFrameState *fs = i->fs;
-    int nl = fs->nlocals < W->nlocals ? fs->nlocals : W->nlocals;
+    int nl = fs->nlocals < W->nlocals ? fs->nlocals : W->nlocals, n = 0;
     const uint64_t *after = W->after + (size_t)i->id * W->words;
+    *out = NULL;
     for (int k = 0; k < nl; k++) {
         OdHirInstr *r = root(fs->slots[k]);
-        if (!owned(r) || r == i || W->vreg[r->id] < 0 || W->fcur[k] != r->id
+        if (!owned(r) || r == i || nullable(r) || W->vreg[r->id] < 0 || W->fcur[k] != r->id
             || BIT_GET(W->lent, r->id) || !frame_key_is_object(r, 0))
             continue;
         int on_stack = 0;
@@ -836,27 +839,18 @@ static int lend_to_frame(Lower *W, OdHirInstr *i)
         if (on_stack)
             continue;
         BIT_SET(W->lent, r->id);
-        if (!BIT_GET(after, r->id))
+        if (!BIT_GET(after, r->id)) {
             BIT_SET(W->handed, r->id);
-        if (decref(W, r) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* After the call: the code owns again what it lent and still uses. */
-static int lend_back(Lower *W)
-{
-    for (int id = 0; id < W->nids; id++)
-        if (BIT_GET(W->lent, id)) {
-            BIT_CLR(W->lent, id);
-            if (!BIT_GET(W->handed, id)) {
-                OdHirInstr *r = W->by_id[id];
-                if (incref_vreg(W, W->vreg[id], nullable(r)) < 0)
-                    return -1;
-            }
+            if (decref(W, r) < 0)
+                return -1;
+            continue;
         }
-    return 0;
+        if (!*out && !(*out = od_arena_alloc(&W->L->arena, sizeof(int) * (size_t)(nl + 1))))
+            return -1;
+        (*out)[n++] = W->vreg[r->id];
+    }
+    memset(W->lent, 0, sizeof(uint64_t) * (size_t)W->words);
+    return n;
 }
 
 /* ---- generic operations through helpers ------------------------------------------------ */
@@ -892,7 +886,8 @@ static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int 
             return NULL;
         p->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
     }
-    if (sync_kind(i) == 1 && (write_back(W, i, 0) < 0 || lend_to_frame(W, i) < 0))
+    int nlend = 0, *lend = NULL;
+    if (sync_kind(i) == 1 && (write_back(W, i, 0) < 0 || (nlend = lend_to_frame(W, i, &lend)) < 0))
         return NULL;
     int *srcs = malloc(sizeof(int) * (size_t)(i->nops + 1));
     if (!srcs) {
@@ -915,6 +910,8 @@ static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int 
         W->L->out_slots = i->nops + 2;
     c->ptr = fn;
     c->check = check;
+    c->nlend = nlend;
+    c->lend = lend;
     /* a variadic op's operand count, unless its flags say it (FormatValue, MakeFunction) */
     c->imm = od_hir_op_info[i->op].noperands < 0 && i->op != OD_HOP_FormatValue
                      && i->op != OD_HOP_MakeFunction ? i->nops : i->imm;
@@ -1393,8 +1390,6 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         break;
     }
     }
-    if (lend_back(W) < 0)
-        return -1;
     /* The trace check comes before the releases: a call's result nothing uses (a call
      * statement) is what the exit pushes, and must not be released before it. */
     if ((od_hir_op_info[i->op].effects & OD_HE_WRITES) && trace_check(W, i, out2) < 0)
