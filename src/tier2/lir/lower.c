@@ -268,6 +268,7 @@ static OdLirInstr *emit(Lower *W, OdLirOp op, int nsrc)
     memset(i, 0, sizeof *i);
     i->op = op;
     i->dst = i->dst2 = i->exit = i->target[0] = i->target[1] = -1;
+    i->prev = -1;
     i->hir = W->hir;
     i->nsrc = nsrc;
     if (nsrc > 0 && !(i->src = od_arena_alloc(&W->L->arena, sizeof(int) * (size_t)nsrc))) {
@@ -879,16 +880,25 @@ static OdT2GlobalSite *global_site(Lower *W)
 /* dst = helper(frame, [operands], imm, obj). */
 static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int kind, int reason)
 {
+    long long prev = -1;
+    int at = -1;        /* the SetPrev's index in the block */
     if (i->bc_offset >= 0) {
         int j = i->bc_offset < W->L->bc.ncodeunits ? W->L->bc.instr_at_unit[i->bc_offset] : -1;
         OdLirInstr *p = emit(W, OD_LOP_SetPrev, 0);
         if (!p)
             return NULL;
-        p->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
+        p->imm = prev = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
+        at = W->L->blocks[W->cur].n - 1;
     }
     int nlend = 0, *lend = NULL;
     if (sync_kind(i) == 1 && (write_back(W, i, 0) < 0 || (nlend = lend_to_frame(W, i, &lend)) < 0))
         return NULL;
+    /* Nothing between the SetPrev and the call (no write-back, whose releases may run a
+     * finalizer that reads the line): the CallH sets prev_instr itself, on its slow path. */
+    if (at >= 0 && at == W->L->blocks[W->cur].n - 1)
+        W->L->blocks[W->cur].n--;
+    else
+        prev = -1;
     int *srcs = malloc(sizeof(int) * (size_t)(i->nops + 1));
     if (!srcs) {
         PyErr_NoMemory();
@@ -912,6 +922,7 @@ static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int 
     c->check = check;
     c->nlend = nlend;
     c->lend = lend;
+    c->prev = prev;
     /* a variadic op's operand count, unless its flags say it (FormatValue, MakeFunction) */
     c->imm = od_hir_op_info[i->op].noperands < 0 && i->op != OD_HOP_FormatValue
                      && i->op != OD_HOP_MakeFunction ? i->nops : i->imm;
