@@ -63,9 +63,11 @@ static inline int call_function(PyObject *fn, PyObject **args, Py_ssize_t n, PyO
 
 /* callable(args[1..n)), with args[0] free for the callee's use (vectorcall's
  * PY_VECTORCALL_ARGUMENTS_OFFSET): the operands are in the code's outgoing area, which
- * nothing reads after the call. f is the calling frame. */
-static inline intptr_t call(_PyInterpreterFrame *f, PyObject *callable, PyObject **args,
-                            Py_ssize_t n, PyObject *kw)
+ * nothing reads after the call. f is the calling frame. In line in both helpers: a call
+ * of it costs float's math.cos calls 9 M instructions. */
+static inline __attribute__((always_inline)) intptr_t call(_PyInterpreterFrame *f,
+                                                           PyObject *callable, PyObject **args,
+                                                           Py_ssize_t n, PyObject *kw)
 {
     PyObject *res;
     PyTypeObject *tp = Py_TYPE(callable);
