@@ -797,3 +797,37 @@ def test_generic_sites_leak_nothing():
     grown, tiers = allocated_blocks_growth(cases, threshold=0, tier2_threshold=1)
     assert grown < 100, grown
     assert tiers.count(2) == len(cases), tiers
+
+
+# ---- prev_instr set on the generic site's slow path only (CallH `prev`) ------------------
+
+class _PlainX:
+    def __init__(self):
+        self.x = -1                     # an inline value: the site's hit, in line
+
+
+class _PropertyX:
+    @property
+    def x(self):
+        """The caller's line, relative to its first: what the interpreter's prev_instr says."""
+        return sys._getframe(1).f_lineno - reads_x_lines.__code__.co_firstlineno
+
+
+def reads_x_lines(objs):
+    out = []
+    for o in objs:
+        a = o.x                         # generic (two classes): the property runs here
+        out.append(a)
+    b = objs[-1].x                      # and here, two lines further
+    out.append(b)
+    return out
+
+
+def test_code_run_by_a_generic_site_sees_its_line():
+    """A generic LoadAttr sets prev_instr on its helper's road only (an in-line hit runs no
+    Python code): a property run through the helper still finds the line it is read at."""
+    objs = [_PlainX(), _PropertyX(), _PlainX(), _PropertyX()]
+    info, counts = run_generic(reads_x_lines, ([_PlainX(), _PropertyX()],), (objs,))
+    assert info["tier"] == 2 and counts["polymorphic"] >= 4, (info, counts)
+    text = overdrive.dis_text(reads_x_lines, tier=2)
+    assert re.search(r"CallH .*'x' prev \d+", text), text

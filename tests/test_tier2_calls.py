@@ -735,3 +735,49 @@ def test_inline_write_back_keeps_references_balanced():
                                             threshold=0, tier2_threshold=1)
     assert 2 in tiers
     assert growth < 50, growth
+
+
+# ---- builtins and method descriptors through their C pointer (rt/call.c) ----------------
+
+class _Meta(type):
+    def __instancecheck__(cls, obj):
+        return obj == "yes"
+
+
+class _Checked(metaclass=_Meta):
+    pass
+
+
+def calls_builtins(xs, t, n):
+    out = []
+    out.append(isinstance(xs, t))               # isinstance in line, no argument parsing
+    out.append(isinstance(n, _Checked))         # runs __instancecheck__
+    out.append(len(xs))
+    out.append(max(xs, default=n))              # keywords: METH_FASTCALL | METH_KEYWORDS
+    out.append(divmod(n, 3))                    # METH_FASTCALL: raises for n == 0 below
+    out.append(abs(n))                          # METH_O
+    out.append(xs.count(1))                     # a method descriptor, METH_O
+    out.append(",".join(map(str, xs)))          # method descriptor on a str
+    out.append(isinstance(n))                   # a wrong argument count: the same TypeError
+    return out
+
+
+def builtin_calls():
+    return overdrive.stats()["tier2"]["builtin_calls"]
+
+
+def test_builtins_are_called_through_their_c_pointer_and_match():
+    calls = [([1, 2, 1], list, 5), ((1,), tuple, "yes"), ([], dict, 0)]
+    overdrive.disable()
+    expected = [outcome(calls_builtins, a) for a in calls]
+    assert all(e[0] == "raise" for e in expected)
+    info, _ = run_t2(calls_builtins, *calls)
+    assert info["tier2"]["exits"].get("ERROR", 0) >= 1, info     # raised in tier-2 code
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        before = builtin_calls()
+        outcome(calls_builtins, calls[0])
+        made = builtin_calls() - before
+    finally:
+        overdrive.disable()
+    assert made >= 16, made         # every builtin call above, and 8 out.append

@@ -1,4 +1,5 @@
-/* runtime/frames.h — pushing, running and popping frames for calls from compiled code. */
+/* runtime/frames.h — calls from compiled code: pushing, running and popping the frames of
+ * Python callees; builtins called through their C pointer. */
 #ifndef OD_RUNTIME_FRAMES_H
 #define OD_RUNTIME_FRAMES_H
 
@@ -12,6 +13,16 @@
  * vectorcall. A callee whose code is compiled is entered directly in its native code. */
 PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **args, int nargs,
                             PyObject *kwnames, int *done);
+
+/* Call the builtin function or method descriptor `callable` (self first) with args[0..total),
+ * the last PyTuple_GET_SIZE(kwnames) by keyword, straight through its C pointer, as the
+ * specializing interpreter's PRECALL_BUILTIN_* / *_METHOD_DESCRIPTOR_* forms do (`len`,
+ * `isinstance`, `list.append` in line) once the calling code is `quickened`, and counting
+ * the C recursion as they do. Returns 0 with *res set (a new reference, or NULL with an
+ * exception) when it made the call, -1 having done nothing for any other callable or
+ * shape (the caller uses vectorcall). The arguments are borrowed. */
+int od_rt_call_builtin(PyThreadState *ts, PyObject *callable, PyObject **args, int total,
+                       PyObject *kwnames, int quickened, PyObject **res);
 
 /* Fill the unit fields the direct call sequence reads (direct_argc and the frame sizes). */
 void od_rt_unit_set_direct(OdUnit *u, PyCodeObject *co);

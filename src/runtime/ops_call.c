@@ -146,6 +146,12 @@ static inline __attribute__((always_inline)) int call_builtin_direct(PyThreadSta
     return -1;
 }
 
+int od_rt_call_builtin(PyThreadState *ts, PyObject *callable, PyObject **args, int total,
+                       PyObject *kwnames, int quickened, PyObject **res)
+{
+    return call_builtin_direct(ts, callable, args, total, kwnames, quickened, res);
+}
+
 /* `callable` called with args[0..total) (the last len(kwnames) by keyword) through its C
  * pointer when it is a builtin or method descriptor, else through vectorcall; on success
  * the inputs are released and the result stored at `out` (the call's lowest slot). */

@@ -650,13 +650,14 @@ PyObject *od_tier2_stats(void)
         Py_DECREF(ga);
         return NULL;
     }
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "osr_compiled", (unsigned long long)od_t2_stats.osr_compiled,
                          "osr_entries", (unsigned long long)od_t2_stats.osr_entries,
                          "frames", (unsigned long long)od_t2_stats.entries,
                          "direct_calls", (unsigned long long)(od_t2_stats.direct_calls
                                                               + od_t2_stats.fast_calls),
                          "fast_calls", (unsigned long long)od_t2_stats.fast_calls,
+                         "builtin_calls", (unsigned long long)od_t2_stats.builtin_calls,
                          "str_appends_in_place", (unsigned long long)od_t2_stats.str_appends_in_place,
                          "syncs", (unsigned long long)od_t2_stats.syncs,
                          "refused", (unsigned long long)od_t2_stats.refused,

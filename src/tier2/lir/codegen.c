@@ -319,6 +319,13 @@ static void helper_call(Cg *c, const void *fn, long long imm, PyObject *obj)
     od_call_abs(&c->a, fn);
 }
 
+/* frame->prev_instr = the code unit of instruction index `index` (the interpreter's). */
+static void set_prev(Cg *c, long long index)
+{
+    od_mov_ri(&c->a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(c->L->code) + index));
+    od_mov_mr(&c->a, R_FRAME, OFF_PREV, OD_RAX);
+}
+
 static void store_arg(Cg *c, int v, int k)
 {
     if (c->L->vregs[v].cls == OD_VR_XMM)
@@ -1150,7 +1157,14 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
                 attr_method_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
             od_label_bind(a, slow);
         }
+        if (i->prev >= 0)
+            set_prev(c, i->prev);
+        /* the frame's references stand for these while the helper runs (lir.h) */
+        for (int k = 0; k < i->nlend; k++)
+            od_sub_mi(a, gin(c, i->lend[k], OD_RAX), 0, 1);
         helper_call(c, i->ptr, i->imm, i->obj);
+        for (int k = 0; k < i->nlend; k++)
+            od_add_mi(a, gin(c, i->lend[k], OD_RCX), 0, 1);
         if (i->check == OD_CHK_NULL) {
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_E, X);
@@ -1213,8 +1227,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     }
     case OD_LOP_SetPrev:
-        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(c->L->code) + i->imm));
-        od_mov_mr(a, R_FRAME, OFF_PREV, OD_RAX);
+        set_prev(c, i->imm);
         break;
     case OD_LOP_Sync: {
         OdLabel skip = od_label_new(a);

@@ -72,6 +72,9 @@ typedef struct {
     int hir;                        /* HIR instruction being lowered */
     OdHirInstr *consumed;           /* an operand whose reference the instruction's helper
                                      * consumed (od_t2_str_append), or NULL */
+    uint64_t *lent;                 /* scratch of lend_to_frame: the values seen */
+    uint64_t *handed;               /* values whose reference the instruction being lowered
+                                     * handed to the frame (lend_to_frame) */
     uint64_t *tmp;
 } Lower;
 
@@ -181,7 +184,9 @@ static int liveness(Lower *W)
     W->live_out = calloc((size_t)nb + 1, per);
     W->after = calloc((size_t)W->nids + 1, per);
     W->tmp = calloc(2, per);
-    if (!W->live_in || !W->live_out || !W->after || !W->tmp) {
+    W->lent = calloc(1, per);
+    W->handed = calloc(1, per);
+    if (!W->live_in || !W->live_out || !W->after || !W->tmp || !W->lent || !W->handed) {
         PyErr_NoMemory();
         return -1;
     }
@@ -264,6 +269,7 @@ static OdLirInstr *emit(Lower *W, OdLirOp op, int nsrc)
     memset(i, 0, sizeof *i);
     i->op = op;
     i->dst = i->dst2 = i->exit = i->target[0] = i->target[1] = -1;
+    i->prev = -1;
     i->hir = W->hir;
     i->nsrc = nsrc;
     if (nsrc > 0 && !(i->src = od_arena_alloc(&W->L->arena, sizeof(int) * (size_t)nsrc))) {
@@ -410,10 +416,11 @@ static uint64_t *held_before(Lower *W, OdHirInstr *i)
     return h;
 }
 
+/* Only what the code owns: not a reference handed to the frame (lend_to_frame). */
 static void keep_owned(Lower *W, uint64_t *h)
 {
     for (int id = 0; id < W->nids; id++)
-        if (BIT_GET(h, id) && !(W->by_id[id] && owned(W->by_id[id])))
+        if (BIT_GET(h, id) && (!(W->by_id[id] && owned(W->by_id[id])) || BIT_GET(W->handed, id)))
             BIT_CLR(h, id);
 }
 
@@ -765,6 +772,89 @@ static int write_back(Lower *W, OdHirInstr *i, int conditional)
     return 0;
 }
 
+/* ---- reference counts seen during a call ---------------------------------------------- */
+
+/* Whether an unbox reads v (through guards): a box made again from it is another object
+ * with v's frame key. */
+static int unboxed_somewhere(const OdHirInstr *v)
+{
+    for (int u = 0; u < v->nuses; u++) {
+        const OdHirInstr *user = v->uses[u].user;
+        if (v->uses[u].index < 0)
+            continue;                   /* a frame-state slot */
+        if (user->op == OD_HOP_UnboxInt || user->op == OD_HOP_UnboxFloat)
+            return 1;
+        if (is_alias(user) && user->ops[0] == v && unboxed_somewhere(user))
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether a frame slot whose key is r's id holds r's own object: r is no box and no unbox
+ * reads it (a box made again from it is another object with r's key), and a phi's operands
+ * are such values too (the frame gets a phi's key from what each predecessor's frame holds,
+ * "frame keys" above). Phis nested deeper than a few levels count as not. */
+static int frame_key_is_object(const OdHirInstr *r, int depth)
+{
+    if (r->op == OD_HOP_BoxInt || r->op == OD_HOP_BoxFloat || unboxed_somewhere(r))
+        return 0;
+    if (r->op != OD_HOP_Phi)
+        return 1;
+    if (depth > 4)
+        return 0;
+    for (int p = 0; p < r->nops; p++) {
+        const OdHirInstr *o = root(r->ops[p]);
+        if (o && o != r && !frame_key_is_object(o, depth + 1))
+            return 0;
+    }
+    return 1;
+}
+
+/* During a helper call the interpreter holds one reference per local and one per value-
+ * stack slot. The code holds one per owned value plus the frame's one per local written
+ * back: a value only a local holds would count twice (`sys.getrefcount` seen from the
+ * callee; test_imp). So such a value's reference is lent to the frame while the helper
+ * runs (CallH's `lend`: one less right before the call, restored right after it, before
+ * its result is checked, so its exit finds what it expects; an in-line hit path, which
+ * runs no Python code, skips both), or, when the value dies at the call, handed to it: it
+ * is released before the call (the frame keeps its own, so nothing is freed) and not
+ * after (`handed`, which no exit of the call releases either: keep_owned). Only where the
+ * frame certainly holds the value's own object (frame_key_is_object), and not for a value
+ * on the stack (an operand), whose code reference stands for the stack's. Returns the
+ * lent vregs' count, their list in *out; -1 on error. */
+static int lend_to_frame(Lower *W, OdHirInstr *i, int **out)
+{
+    OdFrameState *fs = i->fs;
+    int nl = fs->nlocals < W->nlocals ? fs->nlocals : W->nlocals, n = 0;
+    const uint64_t *after = W->after + (size_t)i->id * W->words;
+    *out = NULL;
+    for (int k = 0; k < nl; k++) {
+        OdHirInstr *r = root(fs->slots[k]);
+        if (!owned(r) || r == i || nullable(r) || W->vreg[r->id] < 0 || W->fcur[k] != r->id
+            || BIT_GET(W->lent, r->id) || !frame_key_is_object(r, 0))
+            continue;
+        int on_stack = 0;
+        for (int s = fs->nlocals; s < fs->nlocals + fs->depth && !on_stack; s++)
+            on_stack = root(fs->slots[s]) == r;
+        for (int o = 0; o < i->nops && !on_stack; o++)
+            on_stack = root(i->ops[o]) == r;
+        if (on_stack)
+            continue;
+        BIT_SET(W->lent, r->id);
+        if (!BIT_GET(after, r->id)) {
+            BIT_SET(W->handed, r->id);
+            if (decref(W, r) < 0)
+                return -1;
+            continue;
+        }
+        if (!*out && !(*out = od_arena_alloc(&W->L->arena, sizeof(int) * (size_t)(nl + 1))))
+            return -1;
+        (*out)[n++] = W->vreg[r->id];
+    }
+    memset(W->lent, 0, sizeof(uint64_t) * (size_t)W->words);
+    return n;
+}
+
 /* ---- generic operations through helpers ------------------------------------------------ */
 
 /* The next of the function's attribute sites (rt/attr.h) for generic attribute access i,
@@ -791,15 +881,25 @@ static OdT2GlobalSite *global_site(Lower *W)
 /* dst = helper(frame, [operands], imm, obj). */
 static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int kind, int reason)
 {
+    long long prev = -1;
+    int at = -1;        /* the SetPrev's index in the block */
     if (i->bc_offset >= 0) {
         int j = i->bc_offset < W->L->bc.ncodeunits ? W->L->bc.instr_at_unit[i->bc_offset] : -1;
         OdLirInstr *p = emit(W, OD_LOP_SetPrev, 0);
         if (!p)
             return NULL;
-        p->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
+        p->imm = prev = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
+        at = W->L->blocks[W->cur].n - 1;
     }
-    if (sync_kind(i) == 1 && write_back(W, i, 0) < 0)
+    int nlend = 0, *lend = NULL;
+    if (sync_kind(i) == 1 && (write_back(W, i, 0) < 0 || (nlend = lend_to_frame(W, i, &lend)) < 0))
         return NULL;
+    /* Nothing between the SetPrev and the call (no write-back, whose releases may run a
+     * finalizer that reads the line): the CallH sets prev_instr itself, on its slow path. */
+    if (at >= 0 && at == W->L->blocks[W->cur].n - 1)
+        W->L->blocks[W->cur].n--;
+    else
+        prev = -1;
     int *srcs = malloc(sizeof(int) * (size_t)(i->nops + 1));
     if (!srcs) {
         PyErr_NoMemory();
@@ -821,6 +921,9 @@ static OdLirInstr *call(Lower *W, OdHirInstr *i, const void *fn, int check, int 
         W->L->out_slots = i->nops + 2;
     c->ptr = fn;
     c->check = check;
+    c->nlend = nlend;
+    c->lend = lend;
+    c->prev = prev;
     /* a variadic op's operand count, unless its flags say it (FormatValue, MakeFunction) */
     c->imm = od_hir_op_info[i->op].noperands < 0 && i->op != OD_HOP_FormatValue
                      && i->op != OD_HOP_MakeFunction ? i->nops : i->imm;
@@ -978,7 +1081,7 @@ static int release_after(Lower *W, OdHirInstr *i, OdHirInstr *moved)
     int err = 0;
     FOR_USES(i, r, {
         if (!err && owned(r) && !BIT_GET(after, r->id) && !BIT_GET(done, r->id) && r != i
-            && r != moved) {
+            && r != moved && !BIT_GET(W->handed, r->id)) {
             BIT_SET(done, r->id);
             err = decref(W, r);
         }
@@ -1338,7 +1441,9 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         return -1;
     OdHirInstr *moved = W->consumed;
     W->consumed = NULL;
-    return release_after(W, i, moved);
+    int rc = release_after(W, i, moved);
+    memset(W->handed, 0, sizeof(uint64_t) * (size_t)W->words);
+    return rc;
 }
 
 /* ---- edges ----------------------------------------------------------------------------- */
@@ -1680,6 +1785,8 @@ done:
     free(W.live_out);
     free(W.after);
     free(W.tmp);
+    free(W.lent);
+    free(W.handed);
     free(W.fin);
     free(W.fout);
     free(W.fcur);

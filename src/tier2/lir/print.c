@@ -82,6 +82,12 @@ PyObject *od_lir_print(const OdLir *L)
             case OD_LOP_CallH:
                 if (i->obj && PyUnicode_Check(i->obj))
                     od_text_put(&o, " '%s'", PyUnicode_AsUTF8(i->obj));
+                if (i->prev >= 0)
+                    od_text_put(&o, " prev %lld", i->prev);
+                for (int k = 0; k < i->nlend; k++) {
+                    od_text_put(&o, k ? ", " : " lend ");
+                    put_vreg(&o, L, i->lend[k]);
+                }
                 break;
             default:
                 break;

@@ -59,12 +59,13 @@ struct OdT2State {
  * adds one: stats()["tier2"]["frames"]; not an OSR unit's); `direct_calls` the calls from
  * tier-2 code that pushed the callee's frame themselves in C (rt/call.c), `fast_calls` those
  * made by the machine-code thunk (rt/call_thunk.c): stats()["tier2"]["direct_calls"] is
- * their sum, ["fast_calls"] the thunk's alone; `str_appends_in_place` the `s += t` that
+ * their sum, ["fast_calls"] the thunk's alone; `builtin_calls` the calls of builtins and
+ * method descriptors through their C pointer (rt/call.c); `str_appends_in_place` the `s += t` that
  * extended s's string in place (od_t2_str_append); `syncs` the write-backs done by
  * od_t2_sync (the code's own, in line, are not counted: this is the slow road). */
 typedef struct {
     uint64_t compiled, refused, recompiled, given_up, entries, direct_calls, fast_calls;
-    uint64_t str_appends_in_place, syncs;
+    uint64_t builtin_calls, str_appends_in_place, syncs;
     uint64_t osr_compiled, osr_entries;     /* OSR units made; frames that entered one */
     uint64_t exits[OD_T2X__COUNT];
 } OdT2Stats;
