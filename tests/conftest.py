@@ -33,6 +33,25 @@ def outcome(f: Callable[..., Any], args: tuple) -> tuple:
         return ("raise", type(exc), str(exc))
 
 
+def tier2_against_interpreter(f: Callable[..., Any], warm: tuple, calls: list,
+                              seen: Callable[[Callable[..., Any], tuple], Any] = outcome) -> dict:
+    """`seen(f, args)` for each of `calls` interpreted, then compiled: f's first call (`warm`)
+    at tier 1, the others at tier 2. Asserts that tier 2 ran f and that both agree;
+    returns info(f)."""
+    overdrive.disable()
+    expected = [seen(f, a) for a in calls]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        f(*warm)
+        got = [seen(f, a) for a in calls]
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2, info
+    assert got == expected
+    return info
+
+
 def allocated_blocks_growth(cases: list, **enable: Any) -> tuple[int, list]:
     """Memory blocks CPython holds after 300 more rounds of `cases` ((function, args)
     pairs, each call's exception swallowed) than after 40 rounds of warm-up, with the JIT

@@ -14,7 +14,7 @@ import pytest
 
 import overdrive
 
-from conftest import allocated_blocks_growth
+from conftest import allocated_blocks_growth, tier2_against_interpreter
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
 
@@ -35,18 +35,7 @@ VALUES = [0.0, -0.0, 1.5, -2.25, 1e308, -1e308, 5e-324, math.inf, -math.inf, mat
 
 
 def run_t2(f, warm, *calls):
-    overdrive.disable()
-    expected = [bits(f(*a)) for a in calls]
-    overdrive.enable(threshold=0, tier2_threshold=1)
-    try:
-        f(*warm)
-        got = [bits(f(*a)) for a in calls]
-        info = overdrive.info(f)
-    finally:
-        overdrive.disable()
-    assert info["tier"] == 2, info
-    assert got == expected
-    return info
+    return tier2_against_interpreter(f, warm, list(calls), lambda g, a: bits(g(*a)))
 
 
 def test_floats_boxed_in_line_bit_for_bit():

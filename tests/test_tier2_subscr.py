@@ -6,16 +6,9 @@ import pytest
 
 import overdrive
 
-from conftest import allocated_blocks_growth
+from conftest import allocated_blocks_growth, outcome, tier2_against_interpreter
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
-
-
-def outcome(f, args):
-    try:
-        return ("ok", f(*args))
-    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
-        return ("raise", type(exc), str(exc))
 
 
 def bump(v, d):
@@ -37,18 +30,8 @@ def run_t2(f, warm, *calls):
         return tuple(MyList(a) if type(a) is MyList else list(a) if type(a) is list
                      else dict(a) if type(a) is dict else a
                      for a in args)
-    overdrive.disable()
-    expected = [outcome(f, copy(a)) for a in calls]
-    overdrive.enable(threshold=0, tier2_threshold=1)
-    try:
-        f(*copy(warm))
-        got = [outcome(f, copy(a)) for a in calls]
-        info = overdrive.info(f)
-    finally:
-        overdrive.disable()
-    assert info["tier"] == 2, info
-    assert got == expected
-    return info
+    return tier2_against_interpreter(f, copy(warm), list(calls),
+                                     lambda g, a: outcome(g, copy(a)))
 
 
 def test_items_read_and_written_in_place():

@@ -9,16 +9,9 @@ import pytest
 
 import overdrive
 
-from conftest import allocated_blocks_growth
+from conftest import allocated_blocks_growth, outcome, tier2_against_interpreter
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
-
-
-def outcome(f, args):
-    try:
-        return ("ok", f(*args))
-    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
-        return ("raise", type(exc), str(exc))
 
 
 def pairs_sum(pairs):
@@ -42,20 +35,7 @@ class MyTuple(tuple):
 
 
 def run_t2(f, warm, *calls):
-    """f's first call (warm) at tier 1, the others at tier 2; each compared with the
-    interpreter."""
-    overdrive.disable()
-    expected = [outcome(f, a) for a in calls]
-    overdrive.enable(threshold=0, tier2_threshold=1)
-    try:
-        f(*warm)
-        got = [outcome(f, a) for a in calls]
-        info = overdrive.info(f)
-    finally:
-        overdrive.disable()
-    assert info["tier"] == 2, info
-    assert got == expected
-    return info
+    return tier2_against_interpreter(f, warm, list(calls))
 
 
 PAIRS = [(([1.0, 2.0], 3.0), ([4.0, 5.0], 6.0)), (([0.5, 1.5], 2.0), ([2.5, 3.5], 1.0))]

@@ -179,6 +179,18 @@ static void save_live(Cg *c, const Stub *s, int restore)
     save_volatile_of(c, restore, s->live_gprs, s->live_xmms);
 }
 
+/* The out-of-line allocation of a BoxFloat (kind 5) or BoxInt (kind 6): its value's vreg
+ * and its error exit. */
+static Stub *box_stub(Cg *c, const OdLirInstr *i, int kind)
+{
+    Stub *s = stub(c, kind);
+    if (s) {
+        s->reg = i->src[0];
+        s->exit = i->exit;
+    }
+    return s;
+}
+
 /* A dead object (`obj`: not rax, rcx or rdx) that is an exact float goes back to the
  * interpreter's free list as float_dealloc puts it there, then to `back`, with no call and
  * no register saved (nbody frees a float per store into a list); anything else, or a full
@@ -988,11 +1000,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
          * ob_type; a heap type is not involved). Out of line when the list is empty,
          * tracemalloc traces (a reused object must be reported to it) or the build counts
          * references (_Py_RefTotal, the object list of Py_TRACE_REFS). */
-        Stub *s = stub(c, 5);
+        Stub *s = box_stub(c, i, 5);
         if (!s)
             return;
-        s->reg = i->src[0];
-        s->exit = i->exit;
 #if PyFloat_MAXFREELIST > 0 && !defined(Py_REF_DEBUG) && !defined(Py_TRACE_REFS)
         struct _Py_float_state *fs = &PyInterpreterState_Get()->float_state;
         od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&_Py_tracemalloc_config.tracing);
@@ -1020,11 +1030,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     case OD_LOP_BoxInt: {
         /* The small ints PyLong_FromLongLong returns from the runtime's cache, in line
          * (their count taken: Py_INCREF); the rest out of line. */
-        Stub *s = stub(c, 6);
+        Stub *s = box_stub(c, i, 6);
         if (!s)
             return;
-        s->reg = i->src[0];
-        s->exit = i->exit;
 #if !defined(Py_REF_DEBUG)
         _Static_assert(sizeof(PyLongObject) == 32, "a small int is 32 bytes: the shift below");
         r = gin(c, i->src[0], OD_RAX);
@@ -1404,26 +1412,19 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             od_jmp(a, st->back);
             continue;
         }
-        if (st->kind == 6) {
-            /* PyLong_FromLongLong(the int64); the result in rax, as for a float */
+        if (st->kind == 5 || st->kind == 6) {
+            /* PyFloat_FromDouble(the double) or PyLong_FromLongLong(the int64); the result
+             * stays in rax, which the restore does not touch */
             save_live(&c, st, 0);
-            OdReg r = gin(&c, st->reg, OD_RAX);
-            od_mov_rr(a, OD_RDI, r);
-            od_call_abs(a, (const void *)PyLong_FromLongLong);
-            save_live(&c, st, 1);
-            od_test_rr(a, OD_RAX, OD_RAX);
-            od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
-            od_jmp(a, st->back);
-            continue;
-        }
-        if (st->kind == 5) {
-            /* PyFloat_FromDouble(the double); the result stays in rax, which the restore
-             * does not touch */
-            save_live(&c, st, 0);
-            int xs = xin(&c, st->reg, 0);
-            if (xs != 0)
-                od_movapd_xx(a, 0, xs);
-            od_call_abs(a, (const void *)PyFloat_FromDouble);
+            if (st->kind == 5) {
+                int xs = xin(&c, st->reg, 0);
+                if (xs != 0)
+                    od_movapd_xx(a, 0, xs);
+            } else {
+                od_mov_rr(a, OD_RDI, gin(&c, st->reg, OD_RAX));
+            }
+            od_call_abs(a, st->kind == 5 ? (const void *)PyFloat_FromDouble
+                                         : (const void *)PyLong_FromLongLong);
             save_live(&c, st, 1);
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
