@@ -191,6 +191,59 @@ static Stub *box_stub(Cg *c, const OdLirInstr *i, int kind)
     return s;
 }
 
+/* BoxFloat's road in line: rax = a float holding the double in vreg `v`, popped from the
+ * interpreter's free list as PyFloat_FromDouble does (3.11: the list is linked through
+ * ob_type; float is no heap type); to `slow` when the list is empty, tracemalloc traces (a
+ * reused object must be reported to it) or the build counts references (_Py_RefTotal, the
+ * object list of Py_TRACE_REFS). */
+static void float_from_free_list(Cg *c, int v, OdLabel slow)
+{
+    OdAsm *a = &c->a;
+#if PyFloat_MAXFREELIST > 0 && !defined(Py_REF_DEBUG) && !defined(Py_TRACE_REFS)
+    struct _Py_float_state *fs = &PyInterpreterState_Get()->float_state;
+    int32_t numfree = (int32_t)offsetof(struct _Py_float_state, numfree),
+            list = (int32_t)offsetof(struct _Py_float_state, free_list);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&_Py_tracemalloc_config.tracing);
+    od_cmp32_mi(a, OD_RCX, 0, 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)fs);
+    od_mov_rm(a, OD_RAX, OD_RCX, list);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);             /* the next free float */
+    od_mov_mr(a, OD_RCX, list, OD_RDX);
+    od_add32_mi(a, OD_RCX, numfree, -1);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyFloat_Type);
+    od_mov_mr(a, OD_RAX, OFF_TYPE, OD_RDX);
+    od_mov_mi(a, OD_RAX, 0, 1);                          /* ob_refcnt */
+    od_movsd_mx(a, OD_RAX, OFF_FVAL, xin(c, v, 0));
+#else
+    (void)v;
+    od_jmp(a, slow);
+#endif
+}
+
+/* BoxInt's road in line: rax = the small int (-5..256) of the int64 in vreg `v` from the
+ * runtime's cache, with its count taken (Py_INCREF), as PyLong_FromLongLong returns it; to
+ * `slow` outside the cache, or when the build counts references. */
+static void small_int_from_cache(Cg *c, int v, OdLabel slow)
+{
+    OdAsm *a = &c->a;
+#if !defined(Py_REF_DEBUG)
+    _Static_assert(sizeof(PyLongObject) == 32, "a small int is 32 bytes: the shift below");
+    od_lea(a, OD_RAX, gin(c, v, OD_RAX), _PY_NSMALLNEGINTS);
+    od_cmp_ri(a, OD_RAX, _PY_NSMALLNEGINTS + _PY_NSMALLPOSINTS);
+    od_jcc(a, OD_CC_AE, slow);                           /* unsigned: outside the cache */
+    od_shl_ri(a, OD_RAX, 5);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&_PyLong_SMALL_INTS[0]);
+    od_add_rr(a, OD_RAX, OD_RCX);
+    od_add_mi(a, OD_RAX, 0, 1);
+#else
+    (void)v;
+    od_jmp(a, slow);
+#endif
+}
+
 /* A dead object (`obj`: not rax, rcx or rdx) that is an exact float goes back to the
  * interpreter's free list as float_dealloc puts it there, then to `back`, with no call and
  * no register saved (nbody frees a float per store into a list); anything else, or a full
@@ -995,57 +1048,15 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_mov_rm(a, OD_RAX, r, (int32_t)i->imm);
         gout(c, i->dst, OD_RAX);
         break;
-    case OD_LOP_BoxFloat: {
-        /* PyFloat_FromDouble's free-list road in line (3.11: the list is linked through
-         * ob_type; a heap type is not involved). Out of line when the list is empty,
-         * tracemalloc traces (a reused object must be reported to it) or the build counts
-         * references (_Py_RefTotal, the object list of Py_TRACE_REFS). */
-        Stub *s = box_stub(c, i, 5);
+    case OD_LOP_BoxFloat: case OD_LOP_BoxInt: {
+        /* the common case in line, the rest out of line (box_stub); the result in rax */
+        Stub *s = box_stub(c, i, i->op == OD_LOP_BoxFloat ? 5 : 6);
         if (!s)
             return;
-#if PyFloat_MAXFREELIST > 0 && !defined(Py_REF_DEBUG) && !defined(Py_TRACE_REFS)
-        struct _Py_float_state *fs = &PyInterpreterState_Get()->float_state;
-        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&_Py_tracemalloc_config.tracing);
-        od_cmp32_mi(a, OD_RCX, 0, 0);
-        od_jcc(a, OD_CC_NE, s->label);
-        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)fs);
-        od_mov_rm(a, OD_RAX, OD_RCX, (int32_t)offsetof(struct _Py_float_state, free_list));
-        od_test_rr(a, OD_RAX, OD_RAX);
-        od_jcc(a, OD_CC_E, s->label);
-        od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);             /* the next free float */
-        od_mov_mr(a, OD_RCX, (int32_t)offsetof(struct _Py_float_state, free_list), OD_RDX);
-        od_add32_mi(a, OD_RCX, (int32_t)offsetof(struct _Py_float_state, numfree), -1);
-        od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyFloat_Type);
-        od_mov_mr(a, OD_RAX, OFF_TYPE, OD_RDX);
-        od_mov_mi(a, OD_RAX, 0, 1);                          /* ob_refcnt */
-        xa = xin(c, i->src[0], 0);
-        od_movsd_mx(a, OD_RAX, OFF_FVAL, xa);
-#else
-        od_jmp(a, s->label);
-#endif
-        od_label_bind(a, s->back);
-        gout(c, i->dst, OD_RAX);
-        break;
-    }
-    case OD_LOP_BoxInt: {
-        /* The small ints PyLong_FromLongLong returns from the runtime's cache, in line
-         * (their count taken: Py_INCREF); the rest out of line. */
-        Stub *s = box_stub(c, i, 6);
-        if (!s)
-            return;
-#if !defined(Py_REF_DEBUG)
-        _Static_assert(sizeof(PyLongObject) == 32, "a small int is 32 bytes: the shift below");
-        r = gin(c, i->src[0], OD_RAX);
-        od_lea(a, OD_RAX, r, _PY_NSMALLNEGINTS);
-        od_cmp_ri(a, OD_RAX, _PY_NSMALLNEGINTS + _PY_NSMALLPOSINTS);
-        od_jcc(a, OD_CC_AE, s->label);                      /* unsigned: outside the cache */
-        od_shl_ri(a, OD_RAX, 5);
-        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&_PyLong_SMALL_INTS[0]);
-        od_add_rr(a, OD_RAX, OD_RCX);
-        od_add_mi(a, OD_RAX, 0, 1);
-#else
-        od_jmp(a, s->label);
-#endif
+        if (i->op == OD_LOP_BoxFloat)
+            float_from_free_list(c, i->src[0], s->label);
+        else
+            small_int_from_cache(c, i->src[0], s->label);
         od_label_bind(a, s->back);
         gout(c, i->dst, OD_RAX);
         break;
