@@ -278,37 +278,73 @@ static PyObject *throw_into_generator(PyThreadState *ts, _PyInterpreterFrame *f)
     return od_unit_run(ts, f, st->unit, OD_RESUME_THROW);
 }
 
-/* A fresh frame (or one the interpreter must run). */
-static __attribute__((noinline)) PyObject *eval_fresh(PyThreadState *ts,
-                                                        _PyInterpreterFrame *f)
+/* A fresh frame whose code is compiled, or whose code the policy must look at (not due
+ * yet, due now, failed, rented). Kept out of eval_fresh, whose common road (code not due,
+ * interpreted) is then a leaf with no register saved: entering a unit inlines
+ * od_unit_enter, which needs six callee-saved registers. */
+static __attribute__((noinline)) PyObject *eval_fresh_slow(PyThreadState *ts,
+                                                             _PyInterpreterFrame *f,
+                                                             PyCodeObject *co, OdCodeState *st)
 {
-    PyCodeObject *co = f->f_code;
-    if (f->owner != FRAME_OWNED_BY_THREAD || f->prev_instr != _PyCode_CODE(co) - 1)
-        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
-    if (ts->cframe->use_tracing)
-        return interpret(ts, f, 0, OD_INTERP_TRACING);
-    OdCodeState *st = od_code_state_fast(co);
-    if (!st)
-        return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
-    st->entries++;
     if (!st->unit) {
-        /* The common case first: code without a loop, not due yet (no policy call). */
-        if (st->has_loop == 0 && st->entries <= (uint64_t)od_config.threshold && !st->failed) {
-            st->interpreted++;
-            return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
-        }
         if (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0) {
             st->interpreted++;
             if (!st->failed)
                 return interpret_below_threshold(ts, f, st);
-            OdInterpReason why = OD_INTERP_NOT_COMPILABLE;
-            return interpret(ts, f, 0, why);
+            return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
         }
     }
     od_maybe_recompile(co, st);
     maybe_tier2(co, st, f);
     od_stats.frames_native++;
     return od_unit_enter(ts, f, st->unit, NULL);
+}
+
+/* The first fresh frame of code that has no state yet. */
+static __attribute__((noinline)) PyObject *eval_fresh_first(PyThreadState *ts,
+                                                              _PyInterpreterFrame *f,
+                                                              PyCodeObject *co)
+{
+    OdCodeState *st = od_code_state(co, 1);
+    if (!st)
+        return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
+    st->entries++;
+    return eval_fresh_slow(ts, f, co, st);
+}
+
+/* A fresh frame (or one the interpreter must run). */
+static PyObject *eval_fresh(PyThreadState *ts, _PyInterpreterFrame *f)
+{
+    PyCodeObject *co = f->f_code;
+    if (f->owner != FRAME_OWNED_BY_THREAD || f->prev_instr != _PyCode_CODE(co) - 1)
+        return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
+    if (ts->cframe->use_tracing)
+        return interpret(ts, f, 0, OD_INTERP_TRACING);
+    OdCodeState *st = od_code_extra_slot(co, od_code_extra_index_value);
+    if (__builtin_expect(!st, 0))
+        return eval_fresh_first(ts, f, co);
+    st->entries++;
+    /* The common case first: code without a loop, not due yet (no policy call). */
+    if (!st->unit && st->has_loop == 0 && st->entries <= (uint64_t)od_config.threshold
+        && !st->failed) {
+        st->interpreted++;
+        return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
+    }
+    return eval_fresh_slow(ts, f, co, st);
+}
+
+/* The dispatcher's cold roads, out of line so that its own road saves no register. */
+static __attribute__((noinline, cold)) PyObject *eval_on_fresh_segment(PyThreadState *ts,
+                                                                         _PyInterpreterFrame *f,
+                                                                         int throwflag)
+{
+    return od_cstack_call(eval_frame_runner, ts, f, (void *)(intptr_t)throwflag);
+}
+
+static __attribute__((noinline)) PyObject *eval_throw(PyThreadState *ts, _PyInterpreterFrame *f)
+{
+    return f->owner == FRAME_OWNED_BY_GENERATOR ? throw_into_generator(ts, f)
+                                                : interpret(ts, f, 1, OD_INTERP_THROW);
 }
 
 /* The eval-frame function: a dispatcher that keeps no state of its own, so each road is a
@@ -321,10 +357,9 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
     /* Every frame evaluated under the hook nests on the C stack: near its end, continue
      * on a fresh segment (deep recursion must never overflow it). */
     if (od_cstack_low())
-        return od_cstack_call(eval_frame_runner, ts, f, (void *)(intptr_t)throwflag);
+        return eval_on_fresh_segment(ts, f, throwflag);
     if (throwflag)
-        return f->owner == FRAME_OWNED_BY_GENERATOR ? throw_into_generator(ts, f)
-                                                    : interpret(ts, f, throwflag, OD_INTERP_THROW);
+        return eval_throw(ts, f);
     if (f->owner == FRAME_OWNED_BY_GENERATOR)
         return resume_generator(ts, f);
     return eval_fresh(ts, f);
