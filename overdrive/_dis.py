@@ -375,8 +375,9 @@ class _Annotator:
         self.reg_role: Dict[str, str] = {}
         self.prev: Tuple[str, str] = ("", "")
         self.return_null, self.return_value = _epilogue(insns, self.base)
-        # Calls go through one entry per callee at the end of the code (asm/x64.h
-        # od_call_abs): `mov rax, <function>; jmp rax`. Map entry address -> function.
+        # Calls of functions out of a direct call's reach go through one entry per callee at
+        # the end of the code (asm/x64.h od_call_abs): `mov rax, <function>; jmp rax`. Map
+        # entry address -> function.
         self.call_entries: Dict[int, int] = {}
         for (addr, _, mn, ops), (_, _, mn2, ops2) in zip(insns, insns[1:]):
             m = _REG_IMM.match(ops)
@@ -388,7 +389,8 @@ class _Annotator:
         self.tails: Dict[int, str] = {}
         for i, (_, _, mn, ops) in enumerate(insns):
             if i >= 2 and mn == "call" and _JUMP_TARGET.match(ops):
-                name = self.helpers.get(self.call_entries.get(int(ops, 16), -1))
+                target = int(ops, 16)   # a call entry's, or the function's own (a direct call)
+                name = self.helpers.get(self.call_entries.get(target, target))
                 if name in ("od_rt_set_exit", "od_rt_error"):
                     self.tails[insns[i - 2][0]] = "exit" if name == "od_rt_set_exit" else "error"
 

@@ -190,12 +190,20 @@ full_tier = pytest.mark.skipif(
 
 def code_calls(fn: Callable[..., Any], name: str) -> bool:
     """Whether fn's compiled code calls the runtime function `name` (one of
-    _overdrive._helper_symbols()): its address is in the code's call entries."""
+    _overdrive._helper_symbols()): its address is in the code's call entries, or a direct
+    `call rel32` (asm/codemem.h od_codemem_near) reaches it."""
     import struct
 
     import _overdrive
     addr = {v: k for k, v in _overdrive._helper_symbols().items()}.get(name)
-    return addr is not None and struct.pack("<Q", addr) in _overdrive._native_map(fn)["code"]
+    if addr is None:
+        return False
+    native = _overdrive._native_map(fn)
+    code, base = native["code"], native["address"]
+    if struct.pack("<Q", addr) in code:
+        return True
+    return any(code[i] == 0xE8 and base + i + 5 + struct.unpack_from("<i", code, i + 1)[0] == addr
+               for i in range(len(code) - 4))
 
 
 @pytest.fixture

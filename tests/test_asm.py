@@ -47,8 +47,10 @@ def _equivalent(expected: str, got: str) -> bool:
 # fix-ups and the labels all grow through their slow paths, including a jump whose only
 # reason for the slow path is full fix-ups; 300 distinct od_call_abs targets, each called
 # three times, go through the PLT hash's rehashes and must give 300 PLT entries, each
-# call reaching `mov rax, fn; jmp rax` for its own fn; an unbound label makes
-# od_asm_finish fail.
+# call reaching `mov rax, fn; jmp rax` for its own fn (addresses far from the code
+# allocator's anchor); calls of targets near it (asm/codemem.h od_codemem_near) are direct
+# `call rel32`s, no PLT entry, each reaching its target once installed (the relocations
+# moved by relaxation like the code); an unbound label makes od_asm_finish fail.
 _DRIVER = r"""
 #include "x64.h"
 #include <stdio.h>
@@ -89,6 +91,39 @@ int main(void)
     od_asm_free(&a);
 
     od_asm_init(&a);
+    const uint8_t *near = (const uint8_t *)(void *)&od_codemem_near;
+    for (int i = 0; i < NFN; i++) {
+        OdLabel l = od_label_new(&a);
+        od_jcc(&a, OD_CC_NE, l);
+        od_mov_rm(&a, OD_R12, OD_R13, 0x12345678);
+        od_label_bind(&a, l);
+        od_call_abs(&a, near + 64 * i);
+        at[i] = (int32_t)a.len;
+    }
+    od_ret(&a);
+    od_emit_plt(&a);
+    check(a.nplt == 0 && a.nrelocs == NFN, "direct calls: no PLT entry, one relocation each");
+    if (!check(od_asm_finish(&a) == 0, "finish (direct)"))
+        return 1;
+    size_t reserved = 0;
+    uint8_t *p = od_asm_install(&a, &reserved);
+    if (!check(p != NULL, "install (direct)"))
+        return 1;
+    for (int k = 0; k < NFN; k++) {
+        int32_t end = at[k] - 4 * (k + 1), rel;
+        memcpy(&rel, p + end - 4, 4);
+        if (!check(p[end - 5] == 0xE8 && p + end + rel == near + 64 * k, "direct call target"))
+            return 1;
+    }
+    od_codemem_release(p, reserved);
+    od_asm_free(&a);
+    /* A relocation out of a rel32's reach is refused, and leaves nothing mapped. */
+    static const uint8_t call0[5] = {0xE8, 0, 0, 0, 0};
+    OdCodeReloc far_target = {1, near + ((uintptr_t)3 << 30)};
+    check(od_codemem_install(call0, 5, &far_target, 1, &reserved) == NULL
+          && od_codemem_in_use() == 0 && od_codemem_mapped() == 0, "a far relocation is refused");
+
+    od_asm_init(&a);
     OdLabel never = od_label_new(&a);
     od_jmp(&a, never);
     od_ret(&a);
@@ -112,6 +147,7 @@ def test_encoder_slow_paths_and_plt(tmp_path):
     exe = tmp_path / "driver"
     subprocess.run([cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", src,
                     str(tmp_path / "driver.c"), os.path.join(src, "x64.c"),
-                    os.path.join(src, "scratch.c"), "-o", str(exe)], check=True)
+                    os.path.join(src, "scratch.c"), os.path.join(src, "codemem.c"),
+                    "-o", str(exe)], check=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "OK", out

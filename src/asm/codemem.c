@@ -17,6 +17,7 @@ typedef struct Region {
     struct Region *next;
     uint8_t *base;
     size_t bytes;                        /* a multiple of the page size */
+    int near;                            /* within OD_CODEMEM_NEAR of the anchor */
     size_t live;                         /* granules in use */
     uint64_t *map;                       /* one bit per granule, 1 = holds live code */
 } Region;
@@ -44,14 +45,66 @@ static int init(void)
     return 0;
 }
 
+/* The anchor of direct calls (codemem.h): an address in this library, whose helpers are
+ * what generated code calls most. `far` is set once no region could be mapped near it. */
+static uintptr_t anchor(void) { return (uintptr_t)(void *)&od_codemem_near; }
+static int far;
+
+static int within(uintptr_t x, uintptr_t span, uintptr_t a)
+{
+    return x >= a ? x - a < span : a - x < span;
+}
+
+int od_codemem_near(const void *target)
+{
+    return !far && within((uintptr_t)target, OD_CODEMEM_NEAR, anchor());
+}
+
+static int region_near(const void *p, size_t bytes)
+{
+    return within((uintptr_t)p, OD_CODEMEM_NEAR, anchor())
+           && within((uintptr_t)p + bytes, OD_CODEMEM_NEAR, anchor());
+}
+
+/* Maps `bytes` PROT_NONE near the anchor if it can: where the kernel puts it (the mappings
+ * of a process mostly lie together), else at hints on either side of the anchor, 64 MiB
+ * apart; anywhere otherwise (sets `far`). */
+static void *map_region(size_t bytes, int *near)
+{
+    void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if ((*near = region_near(p, bytes)) || far)
+        return p;
+    const uintptr_t step = (uintptr_t)64 << 20;
+    uintptr_t a = anchor() & ~(step - 1);
+    for (uintptr_t k = 1; k * step + bytes < OD_CODEMEM_NEAR; k++) {
+        for (int side = 0; side < 2; side++) {
+            uintptr_t hint = side ? a + k * step : a - k * step;
+            void *q = mmap((void *)hint, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (q == MAP_FAILED)
+                continue;
+            if (region_near(q, bytes)) {
+                munmap(p, bytes);
+                *near = 1;
+                return q;
+            }
+            munmap(q, bytes);
+        }
+    }
+    far = 1;
+    return p;
+}
+
 static Region *new_region(size_t min_bytes)
 {
     size_t bytes = REGION_BYTES;
     if (bytes < min_bytes)
         bytes = (min_bytes + page_size - 1) / page_size * page_size;
     /* Pages without code stay PROT_NONE: a stray jump into them faults. */
-    void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    int near = 0;
+    void *p = map_region(bytes, &near);
+    if (!p)
         return NULL;
     Region *r = calloc(1, sizeof *r);
     if (r)
@@ -63,6 +116,7 @@ static Region *new_region(size_t min_bytes)
     }
     r->base = p;
     r->bytes = bytes;
+    r->near = near;
     Region **tail = &regions;
     while (*tail)
         tail = &(*tail)->next;
@@ -165,7 +219,19 @@ int od_codemem_named(int i, const void **start, size_t *size, const char **name)
     return 1;
 }
 
-void *od_codemem_install(const void *code, size_t len, size_t *reserved)
+/* Whether every relocation's displacement from code at `p` fits a rel32. */
+static int relocs_fit(const uint8_t *p, const OdCodeReloc *relocs, int nrelocs)
+{
+    for (int i = 0; i < nrelocs; i++) {
+        intptr_t d = (intptr_t)relocs[i].target - (intptr_t)(p + relocs[i].at + 4);
+        if (d < INT32_MIN || d > INT32_MAX)
+            return 0;
+    }
+    return 1;
+}
+
+void *od_codemem_install(const void *code, size_t len, const OdCodeReloc *relocs, int nrelocs,
+                         size_t *reserved)
 {
     if (init() < 0 || len == 0)
         return NULL;
@@ -175,7 +241,7 @@ void *od_codemem_install(const void *code, size_t len, size_t *reserved)
     Region *r;
     long at = -1;
     for (r = regions; r; r = r->next)
-        if ((at = find_run(r, n)) >= 0)
+        if ((r->near || !nrelocs) && (at = find_run(r, n)) >= 0)
             break;
     if (!r) {
         r = new_region(bytes);
@@ -184,6 +250,11 @@ void *od_codemem_install(const void *code, size_t len, size_t *reserved)
         at = 0;
     }
     uint8_t *p = r->base + (size_t)at * GRAIN;
+    if (nrelocs && !relocs_fit(p, relocs, nrelocs)) {   /* a region mapped far */
+        if (r->live == 0)
+            unmap_region(r);
+        return NULL;
+    }
     size_t pg_lo = (size_t)(p - r->base) / page_size;
     size_t pg_hi = ((size_t)(p - r->base) + bytes + page_size - 1) / page_size;
     uint8_t *lo = r->base + pg_lo * page_size;
@@ -207,6 +278,10 @@ void *od_codemem_install(const void *code, size_t len, size_t *reserved)
         if (page_empty(r, pg))
             memset(r->base + pg * page_size, 0xCC, page_size);   /* int3 around code */
     memcpy(p, code, len);
+    for (int i = 0; i < nrelocs; i++) {
+        int32_t d = (int32_t)((intptr_t)relocs[i].target - (intptr_t)(p + relocs[i].at + 4));
+        memcpy(p + relocs[i].at, &d, 4);
+    }
     memset(p + len, 0xCC, bytes - len);
     if (mprotect(lo, span, PROT_READ | PROT_EXEC) != 0
         && mprotect(lo, span, PROT_READ | PROT_EXEC) != 0) {
@@ -483,7 +558,7 @@ int od_codemem_selftest(unsigned seed, int n, char *err, size_t errlen)
             uint32_t id = next_id++;
             fill(code, len, id);
             size_t reserved = 0;
-            uint8_t *p = od_codemem_install(code, len, &reserved);
+            uint8_t *p = od_codemem_install(code, len, NULL, 0, &reserved);
             if (!p)
                 FAIL("install of %zu bytes failed", len);
             b[nb++] = (Block){p, len, reserved, id};

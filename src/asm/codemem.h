@@ -28,15 +28,40 @@
 #define OD_ASM_CODEMEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Granule of the allocator: every unit starts at a multiple of it (a cache line). */
 #define OD_CODEMEM_GRAIN 64
 
-/* Copy `len` bytes of code into executable memory; returns the code address (a multiple of
- * OD_CODEMEM_GRAIN) or NULL (out of memory, or the limit reached). *reserved gets the bytes
+/* Direct calls. A `call rel32` reaches 2 GiB either way; generated code that calls a helper
+ * through it, rather than through an entry `mov rax, fn; jmp rax` of its own, saves two
+ * instructions, an indirect jump (a branch-target-buffer entry per unit and helper, missed
+ * at the first call of each: most compiled code runs a few hundred times) and the cache
+ * line of the entry. Every region is therefore mapped within OD_CODEMEM_NEAR of an anchor
+ * (an address in this library), and a target within OD_CODEMEM_NEAR of the same anchor is
+ * within reach of any code: od_codemem_near() says which targets are. When no region can be
+ * mapped near the anchor any more, od_codemem_near() answers 0 from then on (code calls
+ * through entries again) and an install with relocations fails (its caller keeps the code
+ * interpreted, as for any failed install).
+ *
+ * A relocation is a rel32 field at offset `at` of the code that must hold `target` minus
+ * the address of the field's end, written once the code's address is known. */
+#define OD_CODEMEM_NEAR (((size_t)1 << 30) - ((size_t)1 << 24))
+
+typedef struct {
+    int32_t at;
+    const void *target;
+} OdCodeReloc;
+
+int od_codemem_near(const void *target);
+
+/* Copy `len` bytes of code into executable memory, its `nrelocs` relocations resolved;
+ * returns the code address (a multiple of OD_CODEMEM_GRAIN) or NULL (out of memory, the
+ * limit reached, or relocations and no region near the anchor). *reserved gets the bytes
  * reserved: len rounded up to the granule; the bytes past `len` are int3, and so is every
  * byte of a page that held no code before. */
-void *od_codemem_install(const void *code, size_t len, size_t *reserved);
+void *od_codemem_install(const void *code, size_t len, const OdCodeReloc *relocs, int nrelocs,
+                         size_t *reserved);
 /* Code that belongs to no unit (the thunks every unit calls) under a name, for profilers:
  * od_codemem_name() remembers [start, start + size) as `name` (a string that lives as long
  * as the process), od_codemem_named() gives the i-th one remembered (0 when there is no

@@ -114,6 +114,7 @@ void od_asm_reserve(OdAsm *a, size_t bytes, int labels, int fixups)
 
 void od_asm_free(OdAsm *a)
 {
+    free(a->relocs);
     free(a->plt);
     free(a->plt_index);
     od_scratch_free(a->buf);
@@ -188,6 +189,10 @@ static int patch_all(OdAsm *a)
 {
     const OdLabelSlot *lb = a->labels;
     for (int i = 0; i < a->nfixups; i++) {
+        if (a->fixups[i].kind == OD_FIX_ABS) {
+            a->relocs[a->fixups[i].label].at = a->fixups[i].at;
+            continue;
+        }
         int32_t target = lb[a->fixups[i].label].off;
         if (target < 0)
             return -1;
@@ -227,7 +232,7 @@ static int relax_and_patch(OdAsm *a)
     int32_t saved = 0, drop_from = -1, drop_to = -1;
     for (int i = n - 1; i >= 0; i--) {
         OdFixup *f = &fx[i];
-        if (f->kind != OD_FIX_OTHER) {
+        if (f->kind == OD_FIX_JMP || f->kind == OD_FIX_JCC) {
             int32_t target = lb[f->label].off, end = f->at + 4, save = 0;
             if (f->kind == OD_FIX_JMP) {
                 int32_t reach = drop_from == end ? drop_to : end;
@@ -259,6 +264,10 @@ static int relax_and_patch(OdAsm *a)
     int32_t before = 0;    /* bytes saved before fix-up i */
     for (int i = 0; i < n; i++) {
         const OdFixup *f = &fx[i];
+        if (f->kind == OD_FIX_ABS) {
+            a->relocs[f->label].at = f->at - before;
+            continue;
+        }
         int32_t target = lb[f->label].off, at = f->at;
         int save = f->kind >> 8;
         if (target < 0)
@@ -518,7 +527,38 @@ static inline OdLabel plt_label(OdAsm *a, const void *fn, int data)
     return plt_add(a, fn, data);
 }
 
-void od_call_abs(OdAsm *a, const void *fn) { rel32(a, 0xE8, 1, plt_label(a, fn, 0), OD_FIX_OTHER); }
+/* A direct call's relocation: its index, or -1 (and `failed`) out of memory. */
+static int reloc_add(OdAsm *a, const void *fn)
+{
+    if (a->nrelocs == a->caprelocs) {
+        int cap = a->caprelocs ? a->caprelocs * 2 : 64;
+        OdCodeReloc *p = realloc(a->relocs, (size_t)cap * sizeof *p);
+        if (!p) {
+            a->failed = 1;
+            return -1;
+        }
+        a->relocs = p;
+        a->caprelocs = cap;
+    }
+    a->relocs[a->nrelocs] = (OdCodeReloc){-1, fn};
+    return a->nrelocs++;
+}
+
+void od_call_abs(OdAsm *a, const void *fn)
+{
+    if (od_codemem_near(fn)) {
+        int r = reloc_add(a, fn);
+        if (r >= 0)
+            rel32(a, 0xE8, 1, r, OD_FIX_ABS);
+        return;
+    }
+    rel32(a, 0xE8, 1, plt_label(a, fn, 0), OD_FIX_OTHER);
+}
+
+void *od_asm_install(OdAsm *a, size_t *reserved)
+{
+    return od_codemem_install(a->buf, a->len, a->relocs, a->nrelocs, reserved);
+}
 
 /* ---- the constant pool (OdAsm.pool) ------------------------------------------------------ */
 
@@ -533,7 +573,11 @@ void od_mov_rpool(OdAsm *a, OdReg dst, int64_t imm) { op_rpool(a, 0x8B, dst, imm
 void od_cmp_rpool(OdAsm *a, OdReg r, int64_t imm) { op_rpool(a, 0x3B, r, imm); }
 void od_call_pool(OdAsm *a, const void *fn)
 {
-    op_rpool(a, 0xFF, (OdReg)2, (int64_t)(intptr_t)fn);   /* FF /2: the reg field is the opcode's */
+    int r = od_codemem_near(fn) ? reloc_add(a, fn) : -1;
+    if (r >= 0)
+        rel32(a, 0xE8, 1, r, OD_FIX_ABS);   /* a direct call, as od_call_abs makes */
+    else if (!a->failed)
+        op_rpool(a, 0xFF, (OdReg)2, (int64_t)(intptr_t)fn);   /* FF /2: the reg field is the opcode's */
 }
 
 void od_cmp_r_imm64(OdAsm *a, OdReg r, int64_t imm, OdReg scratch)

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "codemem.h"
+
 typedef enum {
     OD_RAX = 0, OD_RCX, OD_RDX, OD_RBX, OD_RSP, OD_RBP, OD_RSI, OD_RDI,
     OD_R8, OD_R9, OD_R10, OD_R11, OD_R12, OD_R13, OD_R14, OD_R15
@@ -30,8 +32,10 @@ typedef int OdLabel;
  * (8- and 4-byte) writes that may reach up to 16 bytes past where it starts. */
 #define OD_ASM_SLACK 16
 
-/* What holds a rel32: jumps may be shortened to rel8 by od_asm_finish. */
-typedef enum { OD_FIX_OTHER, OD_FIX_JMP, OD_FIX_JCC } OdFixKind;
+/* What holds a rel32: jumps may be shortened to rel8 by od_asm_finish; OD_FIX_ABS is a
+ * direct call of an absolute address (its `label` indexes OdAsm.relocs), resolved when the
+ * code is installed (od_asm_install). */
+typedef enum { OD_FIX_OTHER, OD_FIX_JMP, OD_FIX_JCC, OD_FIX_ABS } OdFixKind;
 
 typedef struct {
     int32_t at;       /* offset of the rel32 field */
@@ -63,6 +67,8 @@ typedef struct {
     int nlabels, caplabels;
     OdFixup *fixups;  /* in emission order, so by increasing `at` */
     int nfixups, capfixups;
+    OdCodeReloc *relocs; /* direct calls (od_call_abs): `at` final after od_asm_finish */
+    int nrelocs, caprelocs;
     int failed;
     int no_relax;      /* keep every jump rel32 (od_asm_finish does no relaxation) */
     int pool;          /* od_mov_ri of a 64-bit value loads it from a constant after the
@@ -84,6 +90,9 @@ void od_asm_reserve(OdAsm *a, size_t bytes, int labels, int fixups);
  * this. Position-independent otherwise: everything that refers to a position in the
  * buffer does so through a label. */
 int od_asm_finish(OdAsm *a);
+/* After od_asm_finish: the code copied into executable memory with its relocations
+ * resolved (asm/codemem.h od_codemem_install). */
+void *od_asm_install(OdAsm *a, size_t *reserved);
 
 /* New and bind are inline: emitters call them several times per bytecode instruction, and
  * each is a store or two (the slow path, growing the labels, is od_label_new_slow). */
@@ -161,10 +170,12 @@ void od_movapd_xx(OdAsm *a, int dst, int src);                    /* movapd xmm,
 /* Control flow. All label jumps use rel32. */
 void od_jmp_r(OdAsm *a, OdReg r);
 void od_call_r(OdAsm *a, OdReg r);
-/* Call an absolute address: a 5-byte `call rel32` to this buffer's entry for `fn`, which
- * is `mov rax, imm64; jmp rax` (rax is clobbered by any call anyway). The code can then
- * live anywhere, and each call site is 7 bytes shorter than an inline `mov rax; call rax`.
- * od_emit_plt() emits the entries; call it once, after all code, before od_asm_finish. */
+/* Call an absolute address: `call fn` itself when fn is within reach of any code
+ * (asm/codemem.h od_codemem_near: a relocation od_asm_install resolves), otherwise a 5-byte
+ * `call rel32` to this buffer's entry for `fn`, which is `mov rax, imm64; jmp rax` (rax is
+ * clobbered by any call anyway), 7 bytes shorter per call site than an inline
+ * `mov rax; call rax`. od_emit_plt() emits the entries; call it once, after all code,
+ * before od_asm_finish. */
 void od_call_abs(OdAsm *a, const void *fn);
 void od_emit_plt(OdAsm *a);
 void od_push(OdAsm *a, OdReg r);
@@ -320,7 +331,8 @@ static inline void od_mov_rr(OdAsm *a, OdReg dst, OdReg src) { od_x64_op_rr(a, 0
 void od_mov_rpool(OdAsm *a, OdReg dst, int64_t imm);   /* mov r64, [rip+constant] */
 void od_cmp_rpool(OdAsm *a, OdReg r, int64_t imm);     /* cmp r64, [rip+constant] */
 /* call [rip+constant]: one instruction to an absolute address (od_call_abs's entry adds two
- * to every call), for the hottest calls; a byte longer. Needs OdAsm.pool. */
+ * to every call), for the hottest calls; a byte longer. Needs OdAsm.pool. A target within
+ * reach (od_codemem_near) gets a direct call instead, as from od_call_abs. */
 void od_call_pool(OdAsm *a, const void *fn);
 /* cmp r64, imm64 wherever it fits best: an immediate (32 bits, sign-extended) or, with
  * the pool, the constant; else through `scratch`. */

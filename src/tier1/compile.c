@@ -1135,7 +1135,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     if (od_unit_table_init(&u->native_at_unit, c.bc.ncodeunits, (uint32_t)c.a.len) < 0
         || od_unit_table_init(&u->site_at_unit, c.bc.ncodeunits, (uint32_t)c.nsite_bytes) < 0)
         goto fail;
-    u->mem = od_codemem_install(c.a.buf, c.a.len, &u->mem_reserved);
+    u->mem = od_asm_install(&c.a, &u->mem_reserved);
     if (!u->mem) {
         *why_not = "executable memory limit reached (config max_code_bytes)";
         goto fail;

@@ -567,7 +567,7 @@ void *od_tier1_direct_thunk(int variant)
     emit_thunk(&a, variant);
     od_emit_plt(&a);
     if (od_asm_finish(&a) == 0) {
-        thunk_addr[variant] = od_codemem_install(a.buf, a.len, &reserved);
+        thunk_addr[variant] = od_asm_install(&a, &reserved);
         if (thunk_addr[variant])
             od_codemem_name(thunk_addr[variant], a.len, names[variant]);
     }

@@ -1503,7 +1503,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_emit_plt(a);
     int rc = -1;
     if (!c.a.failed && od_asm_finish(a) == 0) {
-        void *mem = od_codemem_install(a->buf, a->len, reserved);
+        void *mem = od_asm_install(a, reserved);
         if (mem) {
             *code = mem;
             *size = a->len;

@@ -385,7 +385,7 @@ static void build(void)
     od_label_bind(&a, helper_method);
     emit_abs_jump(&a, (const void *)od_t2_call_method);
     if (!a.failed && od_asm_finish(&a) == 0) {
-        char *mem = od_codemem_install(a.buf, a.len, &reserved);
+        char *mem = od_asm_install(&a, &reserved);
         od_codemem_name(mem, a.len, "overdrive::tier2_call_thunks");
         if (mem) {
             thunks[0] = mem + od_label_offset(&a, entry[0]);
