@@ -289,6 +289,8 @@ def test_large_compile_scratch_is_mapped_and_given_back():
     after = _mallinfo_arena()
     assert s1["compile_scratch_in_use"] == 0                # all of it freed
     assert s1["compile_scratch_peak"] >= 1 << 20            # megabytes of scratch...
+    # ... of which at most OD_SCRATCH_KEEP (512 KiB) of mappings is kept for the next compile
+    assert s1["compile_scratch_kept"] <= 512 << 10
     # ... of which the heap kept nothing: it grew by the unit's own tables at most
     # (sites, native and site offsets, a few hundred KiB here).
     unit = _overdrive._unit_memory(ns["big"].__code__)
@@ -346,3 +348,20 @@ def test_offset_tables_are_16_bits_unless_an_offset_needs_more():
     assert resumes_after == resumes                    # both resumes found native code
     for fn in (handler, gen):
         assert set(overdrive.info(fn)["exits"]) <= {"WARMUP"}
+
+
+def test_compile_scratch_mappings_are_kept_for_the_next_compile():
+    # asm/scratch.c: mappings freed by a compile are kept (at most 512 KiB) for the next
+    # one, which takes them instead of mapping fresh pages; the kept bytes never exceed the
+    # bound, and a compile of the same size leaves as much kept as before.
+    body = "".join(f"        s = s + a[{i % 7}] * {i} - b.x\n" for i in range(150))
+    sizes = []
+    for _ in range(3):
+        ns = {}
+        exec(f"def mid(a, b):\n    s = 0\n    for i in range(2):\n{body}    return s\n", ns)
+        assert overdrive.compile(ns["mid"])
+        s = _overdrive.stats()
+        assert s["compile_scratch_in_use"] == 0
+        sizes.append(s["compile_scratch_kept"])
+    assert all(0 <= k <= 512 << 10 for k in sizes)
+    assert max(sizes) > 0               # a 150-line function's stubs (> 64 KiB) were kept

@@ -14,6 +14,8 @@
 #include <stddef.h>
 
 #define OD_SCRATCH_MMAP ((size_t)64 * 1024)
+/* Freed mappings kept for the next compilation, at most this many bytes (scratch.c). */
+#define OD_SCRATCH_KEEP ((size_t)512 * 1024)
 
 void *od_scratch_realloc(void *p, size_t size);
 void *od_scratch_calloc(size_t n, size_t size);
@@ -23,5 +25,9 @@ void od_scratch_free(void *p);
  * (stats(): compile_scratch_in_use, compile_scratch_peak). */
 size_t od_scratch_in_use(void);
 size_t od_scratch_peak(void);
+
+/* Bytes of freed mappings kept for reuse, and giving them back to the OS. */
+size_t od_scratch_kept(void);
+void od_scratch_trim(void);
 
 #endif /* OD_ASM_SCRATCH_H */

@@ -9,6 +9,7 @@
 #endif
 
 #include "../asm/codemem.h"
+#include "../asm/scratch.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
 #include "../tier2/tier2.h"
@@ -135,6 +136,7 @@ static void after_compile(uint64_t ns)
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         malloc_trim(0);
+        od_scratch_trim();
         clock_gettime(CLOCK_MONOTONIC, &t1);
         od_stats.heap_trims++;
         od_stats.heap_trim_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL
