@@ -410,6 +410,19 @@ int od_hook_uninstall(void)
     return 0;
 }
 
+static PyObject *null_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    return _PyEval_EvalFrameDefault(ts, f, throwflag);
+}
+
+int od_hook_install_null(void)
+{
+    if (od_hook_installed())
+        return -1;
+    _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), null_eval_frame);
+    return 0;
+}
+
 int od_hook_installed(void)
 {
     return installed && _PyInterpreterState_GetEvalFrameFunc(PyInterpreterState_Get())

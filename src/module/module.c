@@ -75,6 +75,17 @@ static PyObject *mod_disable(PyObject *m, PyObject *noargs)
     Py_RETURN_NONE;
 }
 
+static PyObject *mod_null_hook(PyObject *m, PyObject *noargs)
+{
+    (void)m; (void)noargs;
+    if (od_hook_install_null() < 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "_null_hook() measures a hook that does nothing: the JIT must be off");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *mod_is_enabled(PyObject *m, PyObject *noargs)
 {
     (void)m; (void)noargs;
@@ -711,6 +722,9 @@ static PyMethodDef methods[] = {
     {"enable", mod_enable, METH_NOARGS, "Install the JIT's eval-frame hook."},
     {"disable", mod_disable, METH_NOARGS, "Remove the hook (compiled code stays cached)."},
     {"is_enabled", mod_is_enabled, METH_NOARGS, "Whether the hook is installed."},
+    {"_null_hook", mod_null_hook, METH_NOARGS,
+     "Install an eval-frame hook that only runs the interpreter (bench/null_hook.py); "
+     "disable() removes it."},
     {"_set_config", mod_set_config, METH_VARARGS,
      "_set_config(threshold, max_code_bytes, recompile_after); out-of-range values are refused "
      "(bounds in LIMITS)."},
