@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import types
 
 import pyperf
 import pyperformance
@@ -63,8 +64,13 @@ def main() -> None:
     pyperf.Runner = _CapturingRunner
     path = os.path.join(DATA, f"bm_{name}", "run_benchmark.py")
     sys.argv = [path]
+    # The script runs as the real __main__ module: what it hands to pickle by reference
+    # (bench_mp_pool's worker function, sent to forked workers) must be found there.
+    script = types.ModuleType("__main__")
+    script.__file__ = path
+    sys.modules["__main__"] = script
     with open(path) as f:
-        exec(compile(f.read(), path, "exec"), {"__name__": "__main__", "__file__": path})
+        exec(compile(f.read(), path, "exec"), script.__dict__)
     if jit:
         import overdrive
 
