@@ -265,3 +265,61 @@ def test_results_are_the_same_under_every_policy():
             finally:
                 overdrive.disable()
             assert got == expected and got_gen == list(range(20))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_young_forked_child_compiles_only_its_programs_loops():
+    # hook.c OD_FORK_SETTLE_NS (50 ms): a forked child compiles nothing for a count or a
+    # rent, and recompiles nothing, until it has lived that long (a short-lived pool
+    # worker would compile again, in each child, what only children run); its program's
+    # own loops still compile at their first entry. Afterwards it compiles as its parent.
+    ns = fresh("/home/user/app.py")
+    hot = fresh("/home/user/hot.py")["no_loop"]
+    recompile_after = overdrive.config()["recompile_after"]
+    try:
+        _young_forked_child(ns, hot)
+    finally:
+        overdrive.disable()
+        overdrive.config(recompile_after=recompile_after)
+
+
+def _young_forked_child(ns: dict, hot) -> None:
+    import json
+
+    overdrive.enable(threshold=7, recompile_after=5)
+    for _ in range(8):
+        hot(1)                                   # compiled in the parent, not recompiled
+    assert compiled(hot) and not overdrive.info(hot)["recompiled"]
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                 # the child: report, never return
+        try:
+            os.close(r)
+            t0 = time.monotonic()
+            for _ in range(20):
+                ns["no_loop"](1)
+                hot(1)
+            loop = ns["with_loop"](3)
+            young = time.monotonic() - t0 < 0.03
+            early = [compiled(ns["no_loop"]), overdrive.info(hot)["recompiled"],
+                     compiled(ns["with_loop"])]
+            time.sleep(0.06)
+            results = [ns["no_loop"](1), hot(1)]
+            # (tier 2's stress mode promotes `hot` instead: tier 2's units are never
+            # recompiled)
+            late = [compiled(ns["no_loop"]),
+                    overdrive.info(hot)["recompiled"] or overdrive.info(hot)["tier"] == 2]
+            os.write(w, json.dumps([young, early, late, loop, results]).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        young, early, late, loop, results = json.loads(f.read())
+    os.waitpid(pid, 0)
+    assert loop == 3 and results == [2, 2]
+    if young:                                    # (a child descheduled 30 ms proves nothing)
+        assert early == [False, False, True]
+    assert late == [True, True]
+    for _ in range(8):                           # the parent is no young child
+        ns["no_loop"](1)
+    assert compiled(ns["no_loop"])

@@ -1,6 +1,7 @@
 /* hook/hook.c — the eval-frame function and the tiering policy. */
 #include "hook.h"
 
+#include <pthread.h>
 #include <time.h>
 
 #include "cstack.h"
@@ -40,7 +41,10 @@ static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
  *                    entry. The stdlib's loops mostly belong to routines a short program
  *                    calls a few times (argparse, re's parser, importlib, enum): compiled at
  *                    their first call they were a third of its compile time. Large loop
- *                    code (OD_RENT_CODE_UNITS) is rented wherever it comes from. */
+ *                    code (OD_RENT_CODE_UNITS) is rented wherever it comes from.
+ *                    In a forked child younger than OD_FORK_SETTLE_NS, nothing is
+ *                    compiled or recompiled for its count or its rent (below), only a
+ *                    program's own loop code at its first entry. */
 
 static uint64_t now_ns(void)
 {
@@ -144,17 +148,43 @@ void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t
     *due_ns = renting ? rent_due_ns(co) : 0;
 }
 
+/* A compile for a count or a rent is a bet on the calls still to come, which a process
+ * makes the more safely the longer it has run. A forked child starts with its parent's
+ * compiled code and counts, and whatever only children run is compiled again in each
+ * child: multiprocessing's pool workers, which live a few milliseconds per pool in
+ * bench_mp_pool, each compiled the same five functions (the task function at its 201st
+ * call, the queue's and lock's methods), 40% of the JIT's cost in that benchmark
+ * (docs/performance.md, "Ninth session"). So a child compiles such code only once it has
+ * lived OD_FORK_SETTLE_NS: a long-lived worker (a pre-forking server's) compiles it then,
+ * a short-lived one never does. A program's own loop code is still compiled at its first
+ * entry, a bet on the call that runs the loop. The time of the fork comes from a
+ * pthread_atfork handler; 0 in a process that has not forked, or has settled. */
+#define OD_FORK_SETTLE_NS 50000000u
+static uint64_t forked_at_ns;
+
+static void note_fork_in_child(void) { forked_at_ns = now_ns(); }
+
+int od_hook_young_fork_child(void)
+{
+    if (__builtin_expect(!forked_at_ns, 1) || od_config.threshold <= 1)
+        return 0;
+    if (now_ns() - forked_at_ns < OD_FORK_SETTLE_NS)
+        return 1;
+    forked_at_ns = 0;
+    return 0;
+}
+
 static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
 {
     if (st->entries > (uint64_t)od_config.threshold)
-        return 1;
+        return !od_hook_young_fork_child();
     if (!has_loop(co, st))
         return 0;
     if (od_config.threshold <= 1)
         return 1;
     if (!rented(co, st))
         return 1;
-    return st->interpreted_ns >= rent_due_ns(co);
+    return st->interpreted_ns >= rent_due_ns(co) && !od_hook_young_fork_child();
 }
 
 /* Rent is the timed frame's own time: the frames it calls (entered through the hook while
@@ -383,6 +413,9 @@ int od_hook_install(void)
 {
     if (od_hook_init() < 0)
         return -1;
+    static int atfork_registered;
+    if (!atfork_registered)   /* a failure only leaves children compiling as their parent */
+        atfork_registered = pthread_atfork(NULL, NULL, note_fork_in_child) == 0;
     if (!stdlib_prefix) {
         PyObject *dir = PySys_GetObject("_stdlib_dir");   /* borrowed; 3.11 sets it */
         stdlib_prefix = dir && PyUnicode_Check(dir) ? PyUnicode_FromFormat("%U/", dir) : NULL;

@@ -127,13 +127,20 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st);
  * alive with the new one: frames may still run it). On failure the old unit stays. */
 void od_recompile_code(PyCodeObject *co, OdCodeState *st);
 
+/* Whether this process is a forked child too young to compile code for its count or its
+ * rent, or to recompile (hook.c: a bet on calls to come, which a short-lived worker never
+ * makes). */
+int od_hook_young_fork_child(void);
+
 /* After od_config.recompile_after native entries a unit is compiled once more from what
  * its sites recorded (tier1/compile.h od_tier1_recompile): its first compile, on the first
- * or second call, knew nothing of the types it would meet. */
+ * or second call, knew nothing of the types it would meet. In a young forked child it
+ * waits (od_hook_young_fork_child). */
 static inline void od_maybe_recompile(PyCodeObject *co, OdCodeState *st)
 {
     if (!st->recompile_attempted && od_config.recompile_after && st->unit->tier == 1
-        && st->unit->native_entries >= od_config.recompile_after)
+        && st->unit->native_entries >= od_config.recompile_after
+        && !od_hook_young_fork_child())
         od_recompile_code(co, st);
 }
 
