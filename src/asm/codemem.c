@@ -219,14 +219,21 @@ int od_codemem_named(int i, const void **start, size_t *size, const char **name)
     return 1;
 }
 
+/* The rel32 a relocation needs with the code at `p`; 0 if it does not fit one. */
+static int reloc_disp(const uint8_t *p, const OdCodeReloc *r, int32_t *disp)
+{
+    intptr_t d = (intptr_t)r->target - (intptr_t)(p + r->at + 4);
+    *disp = (int32_t)d;
+    return d >= INT32_MIN && d <= INT32_MAX;
+}
+
 /* Whether every relocation's displacement from code at `p` fits a rel32. */
 static int relocs_fit(const uint8_t *p, const OdCodeReloc *relocs, int nrelocs)
 {
-    for (int i = 0; i < nrelocs; i++) {
-        intptr_t d = (intptr_t)relocs[i].target - (intptr_t)(p + relocs[i].at + 4);
-        if (d < INT32_MIN || d > INT32_MAX)
+    int32_t d;
+    for (int i = 0; i < nrelocs; i++)
+        if (!reloc_disp(p, &relocs[i], &d))
             return 0;
-    }
     return 1;
 }
 
@@ -279,7 +286,8 @@ void *od_codemem_install(const void *code, size_t len, const OdCodeReloc *relocs
             memset(r->base + pg * page_size, 0xCC, page_size);   /* int3 around code */
     memcpy(p, code, len);
     for (int i = 0; i < nrelocs; i++) {
-        int32_t d = (int32_t)((intptr_t)relocs[i].target - (intptr_t)(p + relocs[i].at + 4));
+        int32_t d;
+        (void)reloc_disp(p, &relocs[i], &d);     /* relocs_fit checked them all */
         memcpy(p + relocs[i].at, &d, 4);
     }
     memset(p + len, 0xCC, bytes - len);

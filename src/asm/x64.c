@@ -544,15 +544,22 @@ static int reloc_add(OdAsm *a, const void *fn)
     return a->nrelocs++;
 }
 
+/* `call fn` as a relocation when fn is within reach of any code (od_codemem_near): 1 if
+ * so (emitted, or `failed` set), 0 if the caller must call it some other way. */
+static int call_direct(OdAsm *a, const void *fn)
+{
+    if (!od_codemem_near(fn))
+        return 0;
+    int r = reloc_add(a, fn);
+    if (r >= 0)
+        rel32(a, 0xE8, 1, r, OD_FIX_ABS);
+    return 1;
+}
+
 void od_call_abs(OdAsm *a, const void *fn)
 {
-    if (od_codemem_near(fn)) {
-        int r = reloc_add(a, fn);
-        if (r >= 0)
-            rel32(a, 0xE8, 1, r, OD_FIX_ABS);
-        return;
-    }
-    rel32(a, 0xE8, 1, plt_label(a, fn, 0), OD_FIX_OTHER);
+    if (!call_direct(a, fn))
+        rel32(a, 0xE8, 1, plt_label(a, fn, 0), OD_FIX_OTHER);
 }
 
 void *od_asm_install(OdAsm *a, size_t *reserved)
@@ -573,10 +580,7 @@ void od_mov_rpool(OdAsm *a, OdReg dst, int64_t imm) { op_rpool(a, 0x8B, dst, imm
 void od_cmp_rpool(OdAsm *a, OdReg r, int64_t imm) { op_rpool(a, 0x3B, r, imm); }
 void od_call_pool(OdAsm *a, const void *fn)
 {
-    int r = od_codemem_near(fn) ? reloc_add(a, fn) : -1;
-    if (r >= 0)
-        rel32(a, 0xE8, 1, r, OD_FIX_ABS);   /* a direct call, as od_call_abs makes */
-    else if (!a->failed)
+    if (!call_direct(a, fn))
         op_rpool(a, 0xFF, (OdReg)2, (int64_t)(intptr_t)fn);   /* FF /2: the reg field is the opcode's */
 }
 
