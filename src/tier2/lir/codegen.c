@@ -196,7 +196,16 @@ static Stub *box_stub(Cg *c, const OdLirInstr *i, int kind)
  * ob_type; float is no heap type); to `slow` when the list is empty, tracemalloc traces (a
  * reused object must be reported to it) or the build counts references (_Py_RefTotal, the
  * object list of Py_TRACE_REFS). */
+static void float_from_free_list_x(Cg *c, int xmm, OdLabel slow);
+
 static void float_from_free_list(Cg *c, int v, OdLabel slow)
+{
+    float_from_free_list_x(c, xin(c, v, 0), slow);
+}
+
+/* The same for a double already in register `xmm` (not xmm0's clobberers: rax, rcx, rdx
+ * only are written). */
+static void float_from_free_list_x(Cg *c, int xmm, OdLabel slow)
 {
     OdAsm *a = &c->a;
 #if PyFloat_MAXFREELIST > 0 && !defined(Py_REF_DEBUG) && !defined(Py_TRACE_REFS)
@@ -216,9 +225,9 @@ static void float_from_free_list(Cg *c, int v, OdLabel slow)
     od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyFloat_Type);
     od_mov_mr(a, OD_RAX, OFF_TYPE, OD_RDX);
     od_mov_mi(a, OD_RAX, 0, 1);                          /* ob_refcnt */
-    od_movsd_mx(a, OD_RAX, OFF_FVAL, xin(c, v, 0));
+    od_movsd_mx(a, OD_RAX, OFF_FVAL, xmm);
 #else
-    (void)v;
+    (void)xmm;
     od_jmp(a, slow);
 #endif
 }
@@ -671,6 +680,99 @@ static void small_int_inline(Cg *c, OdLabel done)
     od_add_mi(a, OD_RAX, 0, 1);
     od_jmp(a, done);
     od_label_bind(a, big);
+}
+
+/* The operand at the outgoing area's args[k] as a double in xmm `x`: a float's value, or
+ * a one-digit int's (exact: below 2**30), as float's number slots convert it; r9 = 1 for
+ * a float (r9 starts at 0: set, not or-ed, since a float on either side is enough). Anything
+ * else to `slow`. Writes rax, rdx, r8. */
+static void number_operand_as_double(Cg *c, int k, int x, OdLabel slow)
+{
+    OdAsm *a = &c->a;
+    OdLabel not_float = od_label_new(a), done = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(k));
+    od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyFloat_Type);
+    od_cmp_rr(a, OD_RDX, OD_R8);
+    od_jcc(a, OD_CC_NE, not_float);
+    od_movsd_xm(a, x, OD_RAX, OFF_FVAL);
+    od_mov_ri(a, OD_R9, 1);
+    od_jmp(a, done);
+    od_label_bind(a, not_float);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rr(a, OD_RDX, OD_R8);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RDX, OD_RAX, OFF_SIZE);             /* -1, 0 or 1: one digit at most */
+    od_lea(a, OD_R8, OD_RDX, 1);
+    od_cmp_ri(a, OD_R8, 2);
+    od_jcc(a, OD_CC_A, slow);                           /* unsigned: outside -1..1 */
+    od_mov32_rm(a, OD_R8, OD_RAX, OFF_DIGIT0);
+    od_imul_rr(a, OD_R8, OD_RDX);                       /* the sign; 0 for a zero size */
+    od_cvtsi2sd_xr(a, x, OD_R8);
+    od_label_bind(a, done);
+}
+
+/* The generic BinaryOp's `+ - * /` (in place too) of two numbers of which one at least is
+ * a float (the other a float or a one-digit int) in line: rax = the new float, then
+ * `done`; everything else (two ints, a zero divisor, bigger ints, other types, an empty
+ * free list) on to the helper's call, with nothing changed but scratch registers. Sites
+ * whose int and float operands alternate (raytrace's Vector arithmetic) deopt until they
+ * are compiled generic; this is the road they then take, as tier 1's inline arithmetic
+ * does for them (od_rt_binary_numbers, the helper's first step, computes the same). */
+static int number_binary_sd_op(long long op)
+{
+    switch (op) {
+    case NB_ADD: case NB_INPLACE_ADD: return OD_SD_ADD;
+    case NB_SUBTRACT: case NB_INPLACE_SUBTRACT: return OD_SD_SUB;
+    case NB_MULTIPLY: case NB_INPLACE_MULTIPLY: return OD_SD_MUL;
+    case NB_TRUE_DIVIDE: case NB_INPLACE_TRUE_DIVIDE: return OD_SD_DIV;
+    default: return -1;
+    }
+}
+
+static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel slow = od_label_new(a);
+    od_xor32_rr(a, OD_R9, OD_R9);
+    number_operand_as_double(c, 0, 0, slow);
+    number_operand_as_double(c, 1, 1, slow);
+    od_test_rr(a, OD_R9, OD_R9);
+    od_jcc(a, OD_CC_E, slow);                           /* two ints: an int result */
+    if (sd == OD_SD_DIV) {
+        od_movq_rx(a, OD_RAX, 1);
+        od_shl_ri(a, OD_RAX, 1);                        /* +0.0 or -0.0: the helper raises */
+        od_jcc(a, OD_CC_E, slow);
+    }
+    od_sd_xx(a, sd, 0, 1);
+    float_from_free_list_x(c, 0, slow);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.number_ops_inline);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, slow);
+}
+
+/* Not of True or False in line: rax = the other one, a new reference, then `done`; any
+ * other operand (its truth may run Python code) on to the helper's call. richards'
+ * `not self.task_holding`: 4.6 M calls of od_t2_not in `richards 3`. */
+static void not_bool_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel not_true = od_label_new(a), call = od_label_new(a);
+    od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)Py_True);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_False);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_NE, not_true);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, not_true);
+    od_cmp_rr(a, OD_RCX, OD_RAX);
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rr(a, OD_RAX, OD_RDX);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, call);
 }
 
 /* ForIter's next item of a list iterator (the outgoing area's args[0]) with items left, in
@@ -1165,6 +1267,14 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         if (i->ptr == (const void *)od_t2_box_int) {
             hit = od_label_new(a);
             small_int_inline(c, hit);
+        }
+        if (i->ptr == (const void *)od_t2_not) {
+            hit = od_label_new(a);
+            not_bool_inline(c, hit);
+        }
+        if (i->ptr == (const void *)od_t2_binary_op && number_binary_sd_op(i->imm) >= 0) {
+            hit = od_label_new(a);
+            number_binary_inline(c, (OdSdOp)number_binary_sd_op(i->imm), hit);
         }
         if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method)
             && i->imm) {
