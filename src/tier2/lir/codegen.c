@@ -682,6 +682,35 @@ static void small_int_inline(Cg *c, OdLabel done)
     od_label_bind(a, big);
 }
 
+/* rax = 1 when `xa op xb` holds for doubles (op a Py_LT.. rich comparison; false for a NaN
+ * but in Py_NE, as float's richcompare answers), else 0. Writes rcx. */
+static void double_compare(OdAsm *a, int op, int xa, int xb)
+{
+    switch (op) {
+    case Py_LT: od_ucomisd_xx(a, xb, xa); od_setcc_r(a, OD_CC_A, OD_RAX); break;
+    case Py_LE: od_ucomisd_xx(a, xb, xa); od_setcc_r(a, OD_CC_AE, OD_RAX); break;
+    case Py_GT: od_ucomisd_xx(a, xa, xb); od_setcc_r(a, OD_CC_A, OD_RAX); break;
+    case Py_GE: od_ucomisd_xx(a, xa, xb); od_setcc_r(a, OD_CC_AE, OD_RAX); break;
+    case Py_EQ:
+        od_ucomisd_xx(a, xa, xb);
+        od_setcc_r(a, OD_CC_E, OD_RAX);
+        od_setcc_r(a, OD_CC_NP, OD_RCX);
+        od_movzx8_rr(a, OD_RCX, OD_RCX);
+        od_movzx8_rr(a, OD_RAX, OD_RAX);
+        od_and_rr(a, OD_RAX, OD_RCX);
+        break;
+    default:
+        od_ucomisd_xx(a, xa, xb);
+        od_setcc_r(a, OD_CC_NE, OD_RAX);
+        od_setcc_r(a, OD_CC_P, OD_RCX);
+        od_movzx8_rr(a, OD_RCX, OD_RCX);
+        od_movzx8_rr(a, OD_RAX, OD_RAX);
+        od_or_rr(a, OD_RAX, OD_RCX);
+        break;
+    }
+    od_movzx8_rr(a, OD_RAX, OD_RAX);
+}
+
 /* The operand at the outgoing area's args[k] as a double in xmm `x`: a float's value, or
  * a one-digit int's (exact: below 2**30), as float's number slots convert it; r9 = 1 for
  * a float (r9 starts at 0: set, not or-ed, since a float on either side is enough). Anything
@@ -746,6 +775,33 @@ static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done)
     }
     od_sd_xx(a, sd, 0, 1);
     float_from_free_list_x(c, 0, slow);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.number_ops_inline);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, slow);
+}
+
+/* The generic Compare (< <= > >= == !=) of two numbers, each a float or a one-digit int,
+ * in line: rax = True or False (a new reference), then `done`; everything else on to the
+ * helper's call (PyObject_RichCompare). A one-digit int is exact as a double, so the
+ * answer is float's and int's own (two such ints compare as their values do). raytrace's
+ * `t < EPSILON` on values left generic, go's loop compares that never ran before tier 2
+ * compiled them. */
+static void number_compare_inline(Cg *c, int op, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel slow = od_label_new(a), no = od_label_new(a), have = od_label_new(a);
+    number_operand_as_double(c, 0, 0, slow);
+    number_operand_as_double(c, 1, 1, slow);
+    double_compare(a, op, 0, 1);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, no);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_True);
+    od_jmp(a, have);
+    od_label_bind(a, no);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_False);
+    od_label_bind(a, have);
+    od_add_mi(a, OD_RAX, 0, 1);
     od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.number_ops_inline);
     od_add_mi(a, OD_RCX, 0, 1);
     od_jmp(a, done);
@@ -1235,29 +1291,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     case OD_LOP_FCmp:
         xa = xin(c, i->src[0], 0);
         xb = xin(c, i->src[1], 1);
-        switch (i->imm) {
-        case Py_LT: od_ucomisd_xx(a, xb, xa); od_setcc_r(a, OD_CC_A, OD_RAX); break;
-        case Py_LE: od_ucomisd_xx(a, xb, xa); od_setcc_r(a, OD_CC_AE, OD_RAX); break;
-        case Py_GT: od_ucomisd_xx(a, xa, xb); od_setcc_r(a, OD_CC_A, OD_RAX); break;
-        case Py_GE: od_ucomisd_xx(a, xa, xb); od_setcc_r(a, OD_CC_AE, OD_RAX); break;
-        case Py_EQ:
-            od_ucomisd_xx(a, xa, xb);
-            od_setcc_r(a, OD_CC_E, OD_RAX);
-            od_setcc_r(a, OD_CC_NP, OD_RCX);
-            od_movzx8_rr(a, OD_RCX, OD_RCX);
-            od_movzx8_rr(a, OD_RAX, OD_RAX);
-            od_and_rr(a, OD_RAX, OD_RCX);
-            break;
-        default:
-            od_ucomisd_xx(a, xa, xb);
-            od_setcc_r(a, OD_CC_NE, OD_RAX);
-            od_setcc_r(a, OD_CC_P, OD_RCX);
-            od_movzx8_rr(a, OD_RCX, OD_RCX);
-            od_movzx8_rr(a, OD_RAX, OD_RAX);
-            od_or_rr(a, OD_RAX, OD_RCX);
-            break;
-        }
-        od_movzx8_rr(a, OD_RAX, OD_RAX);
+        double_compare(a, (int)i->imm, xa, xb);
         gout(c, i->dst, OD_RAX);
         break;
     case OD_LOP_CallH: {
@@ -1267,6 +1301,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         if (i->ptr == (const void *)od_t2_box_int) {
             hit = od_label_new(a);
             small_int_inline(c, hit);
+        }
+        if (i->ptr == (const void *)od_t2_compare && i->imm >= Py_LT && i->imm <= Py_GE) {
+            hit = od_label_new(a);
+            number_compare_inline(c, (int)i->imm, hit);
         }
         if (i->ptr == (const void *)od_t2_not) {
             hit = od_label_new(a);
