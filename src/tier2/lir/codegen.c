@@ -566,6 +566,63 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     od_jmp(a, done);
 }
 
+/* StoreAttr: the entry (attr_entry_inline) is an existing instance attribute in inline
+ * values or a __slots__ member, and the old value (if any) keeps a reference after the
+ * store: store args[1] (a new reference), release the old one (not its last: nothing is
+ * freed, no finalizer runs, so no SetPrev or lends are needed), rax = 0, then `done`.
+ * A new attribute (the insertion order), a last reference and every other kind go on to
+ * the helper's call. richards' polymorphic `self.x = ...` stores: 18.5 M instructions of
+ * od_t2_store_attr in `richards 3`. */
+static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
+    int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
+    int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
+    OdLabel not_values = od_label_new(a), have = od_label_new(a), no_old = od_label_new(a);
+    attr_entry_inline(c, site, slow);
+    /* rsi = the address of the value */
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, not_values);
+    od_mov_rm(a, OD_RCX, OD_RAX, OFF_VALUES);
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RSI, OD_RDX, index);
+    od_shl_ri(a, OD_RSI, 3);
+    od_add_rr(a, OD_RSI, OD_RCX);
+    od_mov_rm(a, OD_R8, OD_RSI, 0);
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_E, slow);                   /* a new attribute: the insertion order */
+    od_jmp(a, have);
+    od_label_bind(a, not_values);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RSI, OD_RDX, index);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_R8, OD_RSI, 0);
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_E, no_old);
+    od_label_bind(a, have);
+    od_cmp_mi(a, OD_R8, 0, 1);
+    od_jcc(a, OD_CC_LE, slow);                  /* the last reference: the helper frees it */
+    od_label_bind(a, no_old);
+    od_mov_rm(a, OD_R9, OD_RSP, out_off(1));
+    od_add_mi(a, OD_R9, 0, 1);
+    od_mov_mr(a, OD_RSI, 0, OD_R9);
+    od_test_rr(a, OD_R8, OD_R8);
+    OdLabel released = od_label_new(a);
+    od_jcc(a, OD_CC_E, released);
+    od_sub_mi(a, OD_R8, 0, 1);
+    od_label_bind(a, released);
+    od_add32_mi(a, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr[site->why]);
+    od_add_mi(a, OD_RSI, 0, 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr_inline);
+    od_add_mi(a, OD_RSI, 0, 1);
+    od_xor32_rr(a, OD_RAX, OD_RAX);
+    od_jmp(a, done);
+}
+
 /* LoadMethod: the entry (attr_entry_inline) is a method of the type that nothing on the
  * instance can shadow: METHOD_NO_DICT, or METHOD_SHARED_KEYS with the inline values in use
  * and the type's shared keys still of the entry's size (od_t2_load_method's tests).
@@ -1314,14 +1371,16 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             hit = od_label_new(a);
             number_binary_inline(c, (OdSdOp)number_binary_sd_op(i->imm), hit);
         }
-        if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method)
-            && i->imm) {
+        if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method
+             || i->ptr == (const void *)od_t2_store_attr) && i->imm) {
             OdLabel slow = od_label_new(a);
             hit = od_label_new(a);
             if (i->ptr == (const void *)od_t2_load_attr)
                 attr_load_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
-            else
+            else if (i->ptr == (const void *)od_t2_load_method)
                 attr_method_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
+            else
+                attr_store_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
             od_label_bind(a, slow);
         }
         if (i->prev >= 0)
