@@ -865,6 +865,49 @@ static void number_compare_inline(Cg *c, int op, OdLabel done)
     od_label_bind(a, slow);
 }
 
+/* The generic Subscr of an exact list or tuple by an exact int in 0..2**30-1 within its
+ * size, in line: rax = the item, a new reference, then `done`; anything else (negative or
+ * bigger indexes, slices, other types) on to the helper's call (PyObject_GetItem). Sites
+ * without feedback, or whose container alternated between lists and tuples (raytrace:
+ * 368 K tuple subscripts through PyObject_GetItem, PyNumber_AsSsize_t and tuplesubscript
+ * in `raytrace 3`). */
+static void subscr_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel slow = od_label_new(a), tuple = od_label_new(a), have = od_label_new(a);
+    od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RDX, OD_RCX, OFF_SIZE);
+    od_cmp_ri(a, OD_RDX, 1);
+    od_jcc(a, OD_CC_A, slow);                           /* unsigned: not 0 or 1 digit */
+    od_mov32_rm(a, OD_R8, OD_RCX, OFF_DIGIT0);
+    od_imul_rr(a, OD_R8, OD_RDX);                       /* 0 for a zero size */
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_cmp_rm(a, OD_R8, OD_RAX, OFF_SIZE);
+    od_jcc(a, OD_CC_AE, slow);                          /* past the end (sizes are >= 0) */
+    od_shl_ri(a, OD_R8, 3);
+    od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
+    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)&PyTuple_Type);
+    od_cmp_rr(a, OD_RDX, OD_R9);
+    od_jcc(a, OD_CC_E, tuple);
+    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)&PyList_Type);
+    od_cmp_rr(a, OD_RDX, OD_R9);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RAX, OD_RAX, OFF_LIST_ITEMS);
+    od_add_rr(a, OD_R8, OD_RAX);
+    od_mov_rm(a, OD_RAX, OD_R8, 0);
+    od_jmp(a, have);
+    od_label_bind(a, tuple);
+    od_add_rr(a, OD_R8, OD_RAX);
+    od_mov_rm(a, OD_RAX, OD_R8, (int32_t)offsetof(PyTupleObject, ob_item));
+    od_label_bind(a, have);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, slow);
+}
+
 /* Not of True or False in line: rax = the other one, a new reference, then `done`; any
  * other operand (its truth may run Python code) on to the helper's call. richards'
  * `not self.task_holding`: 4.6 M calls of od_t2_not in `richards 3`. */
@@ -1362,6 +1405,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         if (i->ptr == (const void *)od_t2_compare && i->imm >= Py_LT && i->imm <= Py_GE) {
             hit = od_label_new(a);
             number_compare_inline(c, (int)i->imm, hit);
+        }
+        if (i->ptr == (const void *)od_t2_subscr) {
+            hit = od_label_new(a);
+            subscr_inline(c, hit);
         }
         if (i->ptr == (const void *)od_t2_not) {
             hit = od_label_new(a);
