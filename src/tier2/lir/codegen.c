@@ -65,6 +65,9 @@ typedef struct {
     int frame;
     int next_block;     /* the block laid out after the current one */
     int pos;            /* the position (regalloc) of the instruction being emitted */
+    const OdLirInstr *next_ins;     /* the one after it in its block, or NULL */
+    OdLabel after_trace;            /* >= 0: bound after the next TraceCheck (a CallH's
+                                     * in-line hit goes past it: no Python code ran) */
 } Cg;
 
 static int32_t out_off(int k) { return OD_LIR_OFF_OUT + 8 * k; }
@@ -968,6 +971,25 @@ static void or_digit(OdAsm *a, int k)
     od_shl_ri(a, OD_RCX, 30 * k);
     od_or_rr(a, OD_RDX, OD_RCX);
 }
+/* A CallH's results to its vregs: rax, or the outgoing area's two slots (outs_in_args). */
+static void callh_results(Cg *c, const OdLirInstr *i)
+{
+    OdAsm *a = &c->a;
+    if (i->outs_in_args) {
+        od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
+        gout(c, i->dst, OD_RCX);
+        od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
+        gout(c, i->dst2, OD_RCX);
+    } else if (i->dst >= 0) {
+        if (c->L->vregs[i->dst].cls == OD_VR_XMM) {
+            od_movq_xr(a, 0, OD_RAX);
+            xout(c, i->dst, 0);
+        } else {
+            gout(c, i->dst, OD_RAX);
+        }
+    }
+}
+
 static void emit_instr(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
@@ -1449,21 +1471,20 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_cmp_rr(a, OD_RAX, OD_RCX);
             od_jcc(a, OD_CC_E, X);
         }
-        if (hit >= 0)
+        if (hit >= 0 && c->next_ins && c->next_ins->op == OD_LOP_TraceCheck) {
+            /* the in-line hit ran no Python code, so tracing cannot have been switched
+             * on: it stores its result and goes past the TraceCheck after the call */
+            OdLabel join = od_label_new(a);
+            od_jmp(a, join);
+            od_label_bind(a, hit);
+            callh_results(c, i);
+            c->after_trace = od_label_new(a);
+            od_jmp(a, c->after_trace);
+            od_label_bind(a, join);
+        } else if (hit >= 0) {
             od_label_bind(a, hit);      /* the inline hit paths join here */
-        if (i->outs_in_args) {
-            od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
-            gout(c, i->dst, OD_RCX);
-            od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
-            gout(c, i->dst2, OD_RCX);
-        } else if (i->dst >= 0) {
-            if (c->L->vregs[i->dst].cls == OD_VR_XMM) {
-                od_movq_xr(a, 0, OD_RAX);
-                xout(c, i->dst, 0);
-            } else {
-                gout(c, i->dst, OD_RAX);
-            }
         }
+        callh_results(c, i);
         break;
     }
     case OD_LOP_Truth: {
@@ -1520,6 +1541,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_mov_rm(a, OD_RAX, OD_RSP, OD_LIR_OFF_CFRAME);
         od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
         od_jcc(a, OD_CC_NE, X);
+        if (c->after_trace >= 0) {
+            od_label_bind(a, c->after_trace);
+            c->after_trace = -1;
+        }
         break;
     case OD_LOP_Poll: {
         Stub *s = stub(c, 1);
@@ -1583,6 +1608,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
 {
     Cg c;
     memset(&c, 0, sizeof c);
+    c.after_trace = -1;
     c.L = L;
     c.pos = -1;
     od_asm_init(&c.a);
@@ -1637,6 +1663,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         od_label_bind(a, c.blabel[b]);
         for (int k = 0; k < L->blocks[b].n; k++) {
             c.pos = L->blocks[b].ins[k].pos;
+            c.next_ins = k + 1 < L->blocks[b].n ? &L->blocks[b].ins[k + 1] : NULL;
             emit_instr(&c, &L->blocks[b].ins[k]);
             c.pos = -1;
         }
