@@ -877,7 +877,7 @@ static void number_compare_inline(Cg *c, int op, OdLabel done)
 static void subscr_inline(Cg *c, OdLabel done)
 {
     OdAsm *a = &c->a;
-    OdLabel slow = od_label_new(a), tuple = od_label_new(a), have = od_label_new(a);
+    OdLabel slow = od_label_new(a), list = od_label_new(a), have = od_label_new(a);
     od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
     od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyLong_Type);
     od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
@@ -887,25 +887,25 @@ static void subscr_inline(Cg *c, OdLabel done)
     od_jcc(a, OD_CC_A, slow);                           /* unsigned: not 0 or 1 digit */
     od_mov32_rm(a, OD_R8, OD_RCX, OFF_DIGIT0);
     od_imul_rr(a, OD_R8, OD_RDX);                       /* 0 for a zero size */
+    /* r9 = the items of an exact tuple or list (the type first: no field read before) */
     od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
-    od_cmp_rm(a, OD_R8, OD_RAX, OFF_SIZE);
-    od_jcc(a, OD_CC_AE, slow);                          /* past the end (sizes are >= 0) */
-    od_shl_ri(a, OD_R8, 3);
     od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
     od_mov_ri(a, OD_R9, (int64_t)(intptr_t)&PyTuple_Type);
     od_cmp_rr(a, OD_RDX, OD_R9);
-    od_jcc(a, OD_CC_E, tuple);
+    od_jcc(a, OD_CC_NE, list);
+    od_lea(a, OD_R9, OD_RAX, (int32_t)offsetof(PyTupleObject, ob_item));
+    od_jmp(a, have);
+    od_label_bind(a, list);
     od_mov_ri(a, OD_R9, (int64_t)(intptr_t)&PyList_Type);
     od_cmp_rr(a, OD_RDX, OD_R9);
     od_jcc(a, OD_CC_NE, slow);
-    od_mov_rm(a, OD_RAX, OD_RAX, OFF_LIST_ITEMS);
-    od_add_rr(a, OD_R8, OD_RAX);
-    od_mov_rm(a, OD_RAX, OD_R8, 0);
-    od_jmp(a, have);
-    od_label_bind(a, tuple);
-    od_add_rr(a, OD_R8, OD_RAX);
-    od_mov_rm(a, OD_RAX, OD_R8, (int32_t)offsetof(PyTupleObject, ob_item));
+    od_mov_rm(a, OD_R9, OD_RAX, OFF_LIST_ITEMS);
     od_label_bind(a, have);
+    od_cmp_rm(a, OD_R8, OD_RAX, OFF_SIZE);
+    od_jcc(a, OD_CC_AE, slow);                          /* past the end (sizes are >= 0) */
+    od_shl_ri(a, OD_R8, 3);
+    od_add_rr(a, OD_R8, OD_R9);
+    od_mov_rm(a, OD_RAX, OD_R8, 0);
     od_add_mi(a, OD_RAX, 0, 1);
     od_jmp(a, done);
     od_label_bind(a, slow);
