@@ -576,6 +576,16 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
  * A new attribute (the insertion order), a last reference and every other kind go on to
  * the helper's call. richards' polymorphic `self.x = ...` stores: 18.5 M instructions of
  * od_t2_store_attr in `richards 3`. */
+/* Whether a generic StoreAttr site may meet inline values or slots: a site the feedback
+ * put in an instance dict (go's objects: 1.6 M stores in `go 3`) would only pay the entry
+ * lookup before its helper call (+26 M there), a module's or class's never hits. */
+static int store_inline_worth(const OdLirInstr *i)
+{
+    const OdT2AttrSite *site = (const OdT2AttrSite *)(intptr_t)i->imm;
+    return site && (site->why == OD_ATTR_WHY_POLYMORPHIC || site->why == OD_ATTR_WHY_NO_FEEDBACK
+                    || site->why == OD_ATTR_WHY_NO_SPECULATE);
+}
+
 static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
 {
     OdAsm *a = &c->a;
@@ -1441,7 +1451,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             number_binary_inline(c, (OdSdOp)number_binary_sd_op(i->imm), hit);
         }
         if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method
-             || i->ptr == (const void *)od_t2_store_attr) && i->imm) {
+             || (i->ptr == (const void *)od_t2_store_attr && store_inline_worth(i))) && i->imm) {
             OdLabel slow = od_label_new(a);
             hit = od_label_new(a);
             if (i->ptr == (const void *)od_t2_load_attr)
