@@ -831,3 +831,52 @@ def test_code_run_by_a_generic_site_sees_its_line():
     assert info["tier"] == 2 and counts["polymorphic"] >= 4, (info, counts)
     text = overdrive.dis_text(reads_x_lines, tier=2)
     assert re.search(r"CallH .*'x' prev \d+", text), text
+
+
+class Noisy:
+    log: list = []
+
+    def __init__(self, n):
+        self.n = n
+
+    def __del__(self):
+        Noisy.log.append(("freed", self.n))
+
+
+def replace_x(objs, n):
+    log = Noisy.log = []
+    for o in objs:
+        o.x = Noisy(n)
+        log.append(("stored", n))
+    return log
+
+
+def test_polymorphic_stores_that_free_the_old_value_run_its_finalizer_in_place():
+    """A store whose old value's last reference is the object's goes to the helper (the
+    in-line store only takes hits that free nothing): the finalizer runs during the store,
+    before the next line, as in the interpreter."""
+    def objects():
+        return [Point(1, 2), Other(3, 4), SlotX(), Third(5)]
+
+    def holding_noisy():
+        objs = objects()
+        for o in objs:
+            o.x = Noisy(-1)         # held by the object alone
+        return (objs, 1)
+    info, d = run_generic(replace_x, (objects(), 0), holding_noisy, holding_noisy,
+                          lambda: (objects(), 3))
+    assert info["tier2"]["exits"] == {}     # the order of "freed" and "stored" compared above
+
+
+def set_x_twice(objs, v):
+    for o in objs:
+        o.x = v
+        o.x = v            # over itself: the old value is the new one
+    return [sys.getrefcount(o.x) > 2 for o in objs]
+
+
+def test_in_line_store_of_the_value_it_replaces():
+    objs = [Point(1, 2), Other(3, 4), SlotX(), Third(5)]
+    info, d = run_generic(set_x_twice, (objs, 0), (objs, object()), (objs, 2.5))
+    assert info["tier2"]["exits"] == {}
+    assert d["inline"] >= 2 * len(objs)

@@ -52,3 +52,75 @@ def test_generic_arithmetic_as_the_interpreter():
     assert got == expected
     hir = text.split("--- LIR")[0].split("after dce ---")[1]
     assert hir.count(" BinaryOp ") >= 3, hir      # the generic sites
+
+
+def mixed(xs, k):
+    s = 0.0
+    for x in xs:
+        s = s + x * k - x / 2
+        s += 1
+    return s
+
+
+MIXED = [([1, 2.5, -3, 0, 7.25, 2 ** 29], 3), ([0.5, 1, 2], 0.25), ([1, 2, 3], 2),
+         ([2 ** 40, 1.5], 2.0), ([float("inf"), -0.0, 1], -1), ([1.0, 2.0], 0)]
+
+
+def test_generic_float_arithmetic_in_line():
+    """A float with a float or a one-digit int is done in the machine code (no helper):
+    counted in number_ops_inline; two ints, big ints and zero divisors take the helper."""
+    overdrive.disable()
+    reference = types.FunctionType(mixed.__code__.replace(), globals())
+    expected = [repr(outcome(reference, args)) for args in MIXED]
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        before = overdrive.stats()["tier2"]
+        got = [repr(outcome(mixed, args)) for args in MIXED]
+        after = overdrive.stats()["tier2"]
+        info = overdrive.info(mixed)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2, info["tier2"]
+    assert got == expected
+    # 4 float operations per float item at least; the int-only call adds none of its own
+    assert after["number_ops_inline"] - before["number_ops_inline"] >= 20
+    assert after["exits"] == before["exits"]
+
+
+def outcome(f, args):
+    try:
+        return ("ok", f(*args))
+    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
+        return ("raise", type(exc).__name__, str(exc))
+
+
+def compares(a, b):
+    return [a < b, a <= b, a > b, a >= b, a == b, a != b]
+
+
+CMP_PAIRS = [(1, 2), (2, 1), (3, 3), (-1, 0), (1.5, 2), (2, 1.5), (0.0, -0.0), (1.0, 1),
+             (float("nan"), 1.0), (1, float("nan")), (float("nan"), float("nan")),
+             (2 ** 40, 2.0 ** 40), (2 ** 53 + 1, 2.0 ** 53), (True, 1.0), (float("inf"), 2 ** 29),
+             (-(2 ** 30) + 1, -1e9), ("a", "b"), (None, None)]
+
+
+def test_generic_compares_as_the_interpreter():
+    """Compare of two numbers (floats, one-digit ints) in line, everything else (big ints,
+    bools, strs, None) through PyObject_RichCompare: the interpreter's answers, NaN too."""
+    overdrive.disable()
+    reference = types.FunctionType(compares.__code__.replace(), globals())
+    expected = [repr(outcome(reference, p)) for p in CMP_PAIRS]
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        before = overdrive.stats()["tier2"]
+        got = [repr(outcome(compares, p)) for p in CMP_PAIRS]
+        after = overdrive.stats()["tier2"]
+        info = overdrive.info(compares)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2, info["tier2"]
+    assert got == expected
+    assert after["number_ops_inline"] - before["number_ops_inline"] >= 6 * 11
+    grown = {k: n - before["exits"].get(k, 0) for k, n in after["exits"].items()
+             if n != before["exits"].get(k, 0)}
+    assert grown == {"ERROR": 1}            # None < None: TypeError, raised by the interpreter

@@ -159,3 +159,45 @@ def test_a_slice_store_stops_being_speculated_on():
         overdrive.disable()
     assert info["tier2"]["compiles"] >= 2, info
     assert info["tier2"]["exits"].get("LIST_INDEX", 0) < 40, info
+
+
+def pick(xs, k):
+    return xs[k]
+
+
+class MyTuple(tuple):
+    def __getitem__(self, k):
+        return "mine"
+
+
+def test_generic_subscr_of_lists_and_tuples():
+    """A Subscr left generic (compiled at its first call: no feedback) reads an exact list
+    or tuple by an exact int in range in the machine code; negative or big indexes, bools,
+    slices, subclasses, dicts and out-of-range indexes go to PyObject_GetItem: each as the
+    interpreter, IndexError and TypeError included."""
+    import types
+    cases = [([1, 2, 3], 0), ([1, 2, 3], 2), ((4, 5), 1), ((4, 5), 0), ([1], 1), ((), 0),
+             ([1, 2, 3], -1), ((4, 5), -2), ([1, 2], 2 ** 40), ([1, 2], True), ((7, 8), 1.0),
+             ([1, 2, 3], slice(1, None)), (MyTuple((1, 2)), 0), ({0: "d"}, 0), ("ab", 1),
+             (list(range(100)), 99), (tuple(range(2 ** 10)), 2 ** 10 - 1)]
+    overdrive.disable()
+    reference = types.FunctionType(pick.__code__.replace(), globals())
+    expected = [outcome(reference, c) for c in cases]
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        got = [outcome(pick, c) for c in cases]
+        info = overdrive.info(pick)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2, info
+    assert got == expected
+    assert set(info["tier2"]["exits"]) <= {"ERROR"}, info["tier2"]   # the raising cases
+
+
+def test_generic_subscr_references():
+    """The item read in line has a reference of its own: no leak, no early free."""
+    items = [object() for _ in range(4)]
+    cases = [(pick, (items, 1)), (pick, (tuple(items), 3)), (pick, ([1.5], 0))]
+    grown, tiers = allocated_blocks_growth(cases, threshold=0, tier2_threshold=0)
+    assert tiers == [2, 2, 2]
+    assert grown < 50, grown

@@ -204,6 +204,11 @@ extern uint64_t od_rt_unwinds;
 /* Lookups the attribute helpers (od_rt_load_attr, od_rt_store_attr, od_rt_load_method)
  * did past their site's entries, all sites together (tier 2 counts its own misses by it). */
 extern uint64_t od_rt_attr_slow;
+/* Whether method entry `c` (a METHOD_* kind) holds for `obj`: the type has not changed
+ * and nothing on the instance can shadow the method `name` (for METHOD_WITH_DICT, a probe
+ * of the instance dict). 0 for every other kind. The load-method helpers' hit test; tier
+ * 2's helper takes its hits by it without the runtime helper's value stack. */
+int od_rt_method_entry_hit(const OdAttrCache *c, PyObject *obj, PyObject *name);
 /* BINARY_OP `s += t` on strs done in place into the local it is stored back to (ops_arith.c). */
 extern uint64_t od_rt_str_appends_in_place;
 

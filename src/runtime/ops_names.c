@@ -420,9 +420,7 @@ static int str_dict_lacks(PyDictObject *d, PyObject *name, Py_hash_t hash)
     }
 }
 
-/* Whether method entry `c` (a METHOD_* kind) holds for `obj`: the type has not changed
- * and nothing on the instance can shadow the method. */
-static int method_entry_hit(const OdAttrCache *c, PyObject *obj, PyObject *name)
+int od_rt_method_entry_hit(const OdAttrCache *c, PyObject *obj, PyObject *name)
 {
     PyTypeObject *tp = Py_TYPE(obj);
     if (tp->tp_version_tag != c->type_version)
@@ -700,7 +698,7 @@ static PyObject *load_attr_hit(const OdAttrCache *c, PyObject *owner, PyObject *
     case OD_ATTR_METHOD_NO_DICT:
     case OD_ATTR_METHOD_SHARED_KEYS:
     case OD_ATTR_METHOD_WITH_DICT: {
-        if (!method_entry_hit(c, owner, name))
+        if (!od_rt_method_entry_hit(c, owner, name))
             return NULL;
         /* Bound as generic getattr would now: the value's type may have gained a
          * __get__ since the entry was made without changing the owner's version (a
@@ -887,7 +885,7 @@ OD_HELPER(od_rt_load_method)
     }
     OdAttrCache *c = od_attr_entry_for(site, tp);
     if (c) {
-        int ok = method_entry_hit(c, obj, site->name);
+        int ok = od_rt_method_entry_hit(c, obj, site->name);
         if (ok) {
             c->hits++;
             meth = c->value;

@@ -650,7 +650,7 @@ PyObject *od_tier2_stats(void)
         Py_DECREF(ga);
         return NULL;
     }
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "osr_compiled", (unsigned long long)od_t2_stats.osr_compiled,
                          "osr_entries", (unsigned long long)od_t2_stats.osr_entries,
                          "frames", (unsigned long long)od_t2_stats.entries,
@@ -660,6 +660,7 @@ PyObject *od_tier2_stats(void)
                          "builtin_calls", (unsigned long long)od_t2_stats.builtin_calls,
                          "str_appends_in_place", (unsigned long long)od_t2_stats.str_appends_in_place,
                          "syncs", (unsigned long long)od_t2_stats.syncs,
+                         "number_ops_inline", (unsigned long long)od_t2_stats.number_ops_inline,
                          "refused", (unsigned long long)od_t2_stats.refused,
                          "recompiled", (unsigned long long)od_t2_stats.recompiled,
                          "given_up", (unsigned long long)od_t2_stats.given_up, "exits", ex,

@@ -65,6 +65,9 @@ typedef struct {
     int frame;
     int next_block;     /* the block laid out after the current one */
     int pos;            /* the position (regalloc) of the instruction being emitted */
+    const OdLirInstr *next_ins;     /* the one after it in its block, or NULL */
+    OdLabel after_trace;            /* >= 0: bound after the next TraceCheck (a CallH's
+                                     * in-line hit goes past it: no Python code ran) */
 } Cg;
 
 static int32_t out_off(int k) { return OD_LIR_OFF_OUT + 8 * k; }
@@ -196,7 +199,16 @@ static Stub *box_stub(Cg *c, const OdLirInstr *i, int kind)
  * ob_type; float is no heap type); to `slow` when the list is empty, tracemalloc traces (a
  * reused object must be reported to it) or the build counts references (_Py_RefTotal, the
  * object list of Py_TRACE_REFS). */
+static void float_from_free_list_x(Cg *c, int xmm, OdLabel slow);
+
 static void float_from_free_list(Cg *c, int v, OdLabel slow)
+{
+    float_from_free_list_x(c, xin(c, v, 0), slow);
+}
+
+/* The same for a double already in register `xmm` (not xmm0's clobberers: rax, rcx, rdx
+ * only are written). */
+static void float_from_free_list_x(Cg *c, int xmm, OdLabel slow)
 {
     OdAsm *a = &c->a;
 #if PyFloat_MAXFREELIST > 0 && !defined(Py_REF_DEBUG) && !defined(Py_TRACE_REFS)
@@ -216,9 +228,9 @@ static void float_from_free_list(Cg *c, int v, OdLabel slow)
     od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyFloat_Type);
     od_mov_mr(a, OD_RAX, OFF_TYPE, OD_RDX);
     od_mov_mi(a, OD_RAX, 0, 1);                          /* ob_refcnt */
-    od_movsd_mx(a, OD_RAX, OFF_FVAL, xin(c, v, 0));
+    od_movsd_mx(a, OD_RAX, OFF_FVAL, xmm);
 #else
-    (void)v;
+    (void)xmm;
     od_jmp(a, slow);
 #endif
 }
@@ -557,6 +569,73 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     od_jmp(a, done);
 }
 
+/* StoreAttr: the entry (attr_entry_inline) is an existing instance attribute in inline
+ * values or a __slots__ member, and the old value (if any) keeps a reference after the
+ * store: store args[1] (a new reference), release the old one (not its last: nothing is
+ * freed, no finalizer runs, so no SetPrev or lends are needed), rax = 0, then `done`.
+ * A new attribute (the insertion order), a last reference and every other kind go on to
+ * the helper's call. richards' polymorphic `self.x = ...` stores: 18.5 M instructions of
+ * od_t2_store_attr in `richards 3`. */
+/* Whether a generic StoreAttr site may meet inline values or slots: a site the feedback
+ * put in an instance dict (go's objects: 1.6 M stores in `go 3`) would only pay the entry
+ * lookup before its helper call (+26 M there), a module's or class's never hits. */
+static int store_inline_worth(const OdLirInstr *i)
+{
+    const OdT2AttrSite *site = (const OdT2AttrSite *)(intptr_t)i->imm;
+    return site && (site->why == OD_ATTR_WHY_POLYMORPHIC || site->why == OD_ATTR_WHY_NO_FEEDBACK
+                    || site->why == OD_ATTR_WHY_NO_SPECULATE);
+}
+
+static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
+    int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
+    int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
+    OdLabel not_values = od_label_new(a), have = od_label_new(a), no_old = od_label_new(a);
+    attr_entry_inline(c, site, slow);
+    /* rsi = the address of the value */
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
+    od_jcc(a, OD_CC_NE, not_values);
+    od_mov_rm(a, OD_RCX, OD_RAX, OFF_VALUES);
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, slow);
+    od_mov_rm(a, OD_RSI, OD_RDX, index);
+    od_shl_ri(a, OD_RSI, 3);
+    od_add_rr(a, OD_RSI, OD_RCX);
+    od_mov_rm(a, OD_R8, OD_RSI, 0);
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_E, slow);                   /* a new attribute: the insertion order */
+    od_jmp(a, have);
+    od_label_bind(a, not_values);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RSI, OD_RDX, index);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_R8, OD_RSI, 0);
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_E, no_old);
+    od_label_bind(a, have);
+    od_cmp_mi(a, OD_R8, 0, 1);
+    od_jcc(a, OD_CC_LE, slow);                  /* the last reference: the helper frees it */
+    od_label_bind(a, no_old);
+    od_mov_rm(a, OD_R9, OD_RSP, out_off(1));
+    od_add_mi(a, OD_R9, 0, 1);
+    od_mov_mr(a, OD_RSI, 0, OD_R9);
+    od_test_rr(a, OD_R8, OD_R8);
+    OdLabel released = od_label_new(a);
+    od_jcc(a, OD_CC_E, released);
+    od_sub_mi(a, OD_R8, 0, 1);
+    od_label_bind(a, released);
+    od_add32_mi(a, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, hits), 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr[site->why]);
+    od_add_mi(a, OD_RSI, 0, 1);
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&od_t2_generic_attr_inline);
+    od_add_mi(a, OD_RSI, 0, 1);
+    od_xor32_rr(a, OD_RAX, OD_RAX);
+    od_jmp(a, done);
+}
+
 /* LoadMethod: the entry (attr_entry_inline) is a method of the type that nothing on the
  * instance can shadow: METHOD_NO_DICT, or METHOD_SHARED_KEYS with the inline values in use
  * and the type's shared keys still of the entry's size (od_t2_load_method's tests).
@@ -673,6 +752,198 @@ static void small_int_inline(Cg *c, OdLabel done)
     od_label_bind(a, big);
 }
 
+/* rax = 1 when `xa op xb` holds for doubles (op a Py_LT.. rich comparison; false for a NaN
+ * but in Py_NE, as float's richcompare answers), else 0. Writes rcx. */
+static void double_compare(OdAsm *a, int op, int xa, int xb)
+{
+    switch (op) {
+    case Py_LT: od_ucomisd_xx(a, xb, xa); od_setcc_r(a, OD_CC_A, OD_RAX); break;
+    case Py_LE: od_ucomisd_xx(a, xb, xa); od_setcc_r(a, OD_CC_AE, OD_RAX); break;
+    case Py_GT: od_ucomisd_xx(a, xa, xb); od_setcc_r(a, OD_CC_A, OD_RAX); break;
+    case Py_GE: od_ucomisd_xx(a, xa, xb); od_setcc_r(a, OD_CC_AE, OD_RAX); break;
+    case Py_EQ:
+        od_ucomisd_xx(a, xa, xb);
+        od_setcc_r(a, OD_CC_E, OD_RAX);
+        od_setcc_r(a, OD_CC_NP, OD_RCX);
+        od_movzx8_rr(a, OD_RCX, OD_RCX);
+        od_movzx8_rr(a, OD_RAX, OD_RAX);
+        od_and_rr(a, OD_RAX, OD_RCX);
+        break;
+    default:
+        od_ucomisd_xx(a, xa, xb);
+        od_setcc_r(a, OD_CC_NE, OD_RAX);
+        od_setcc_r(a, OD_CC_P, OD_RCX);
+        od_movzx8_rr(a, OD_RCX, OD_RCX);
+        od_movzx8_rr(a, OD_RAX, OD_RAX);
+        od_or_rr(a, OD_RAX, OD_RCX);
+        break;
+    }
+    od_movzx8_rr(a, OD_RAX, OD_RAX);
+}
+
+/* The operand at the outgoing area's args[k] as a double in xmm `x`: a float's value, or
+ * a one-digit int's (exact: below 2**30), as float's number slots convert it; r9 = 1 for
+ * a float (r9 starts at 0: set, not or-ed, since a float on either side is enough). Anything
+ * else to `slow`. Writes rax, rdx, r8. */
+static void number_operand_as_double(Cg *c, int k, int x, OdLabel slow)
+{
+    OdAsm *a = &c->a;
+    OdLabel not_float = od_label_new(a), done = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(k));
+    od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyFloat_Type);
+    od_cmp_rr(a, OD_RDX, OD_R8);
+    od_jcc(a, OD_CC_NE, not_float);
+    od_movsd_xm(a, x, OD_RAX, OFF_FVAL);
+    od_mov_ri(a, OD_R9, 1);
+    od_jmp(a, done);
+    od_label_bind(a, not_float);
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rr(a, OD_RDX, OD_R8);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RDX, OD_RAX, OFF_SIZE);             /* -1, 0 or 1: one digit at most */
+    od_lea(a, OD_R8, OD_RDX, 1);
+    od_cmp_ri(a, OD_R8, 2);
+    od_jcc(a, OD_CC_A, slow);                           /* unsigned: outside -1..1 */
+    od_mov32_rm(a, OD_R8, OD_RAX, OFF_DIGIT0);
+    od_imul_rr(a, OD_R8, OD_RDX);                       /* the sign; 0 for a zero size */
+    od_cvtsi2sd_xr(a, x, OD_R8);
+    od_label_bind(a, done);
+}
+
+/* The generic BinaryOp's `+ - * /` (in place too) of two numbers of which one at least is
+ * a float (the other a float or a one-digit int) in line: rax = the new float, then
+ * `done`; everything else (two ints, a zero divisor, bigger ints, other types, an empty
+ * free list) on to the helper's call, with nothing changed but scratch registers. Sites
+ * whose int and float operands alternate (raytrace's Vector arithmetic) deopt until they
+ * are compiled generic; this is the road they then take, as tier 1's inline arithmetic
+ * does for them (od_rt_binary_numbers, the helper's first step, computes the same). */
+static int number_binary_sd_op(long long op)
+{
+    switch (op) {
+    case NB_ADD: case NB_INPLACE_ADD: return OD_SD_ADD;
+    case NB_SUBTRACT: case NB_INPLACE_SUBTRACT: return OD_SD_SUB;
+    case NB_MULTIPLY: case NB_INPLACE_MULTIPLY: return OD_SD_MUL;
+    case NB_TRUE_DIVIDE: case NB_INPLACE_TRUE_DIVIDE: return OD_SD_DIV;
+    default: return -1;
+    }
+}
+
+static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel slow = od_label_new(a);
+    od_xor32_rr(a, OD_R9, OD_R9);
+    number_operand_as_double(c, 0, 0, slow);
+    number_operand_as_double(c, 1, 1, slow);
+    od_test_rr(a, OD_R9, OD_R9);
+    od_jcc(a, OD_CC_E, slow);                           /* two ints: an int result */
+    if (sd == OD_SD_DIV) {
+        od_movq_rx(a, OD_RAX, 1);
+        od_shl_ri(a, OD_RAX, 1);                        /* +0.0 or -0.0: the helper raises */
+        od_jcc(a, OD_CC_E, slow);
+    }
+    od_sd_xx(a, sd, 0, 1);
+    float_from_free_list_x(c, 0, slow);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.number_ops_inline);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, slow);
+}
+
+/* The generic Compare (< <= > >= == !=) of two numbers, each a float or a one-digit int,
+ * in line: rax = True or False (a new reference), then `done`; everything else on to the
+ * helper's call (PyObject_RichCompare). A one-digit int is exact as a double, so the
+ * answer is float's and int's own (two such ints compare as their values do). raytrace's
+ * `t < EPSILON` on values left generic, go's loop compares that never ran before tier 2
+ * compiled them. */
+static void number_compare_inline(Cg *c, int op, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel slow = od_label_new(a), no = od_label_new(a), have = od_label_new(a);
+    number_operand_as_double(c, 0, 0, slow);
+    number_operand_as_double(c, 1, 1, slow);
+    double_compare(a, op, 0, 1);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, no);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_True);
+    od_jmp(a, have);
+    od_label_bind(a, no);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_False);
+    od_label_bind(a, have);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.number_ops_inline);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, slow);
+}
+
+/* The generic Subscr of an exact list or tuple by an exact int in 0..2**30-1 within its
+ * size, in line: rax = the item, a new reference, then `done`; anything else (negative or
+ * bigger indexes, slices, other types) on to the helper's call (PyObject_GetItem). Sites
+ * without feedback, or whose container alternated between lists and tuples (raytrace:
+ * 368 K tuple subscripts through PyObject_GetItem, PyNumber_AsSsize_t and tuplesubscript
+ * in `raytrace 3`). */
+static void subscr_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel slow = od_label_new(a), list = od_label_new(a), have = od_label_new(a);
+    od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RDX, OD_RCX, OFF_SIZE);
+    od_cmp_ri(a, OD_RDX, 1);
+    od_jcc(a, OD_CC_A, slow);                           /* unsigned: not 0 or 1 digit */
+    od_mov32_rm(a, OD_R8, OD_RCX, OFF_DIGIT0);
+    od_imul_rr(a, OD_R8, OD_RDX);                       /* 0 for a zero size */
+    /* r9 = the items of an exact tuple or list (the type first: no field read before) */
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
+    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)&PyTuple_Type);
+    od_cmp_rr(a, OD_RDX, OD_R9);
+    od_jcc(a, OD_CC_NE, list);
+    od_lea(a, OD_R9, OD_RAX, (int32_t)offsetof(PyTupleObject, ob_item));
+    od_jmp(a, have);
+    od_label_bind(a, list);
+    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)&PyList_Type);
+    od_cmp_rr(a, OD_RDX, OD_R9);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_R9, OD_RAX, OFF_LIST_ITEMS);
+    od_label_bind(a, have);
+    od_cmp_rm(a, OD_R8, OD_RAX, OFF_SIZE);
+    od_jcc(a, OD_CC_AE, slow);                          /* past the end (sizes are >= 0) */
+    od_shl_ri(a, OD_R8, 3);
+    od_add_rr(a, OD_R8, OD_R9);
+    od_mov_rm(a, OD_RAX, OD_R8, 0);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, slow);
+}
+
+/* Not of True or False in line: rax = the other one, a new reference, then `done`; any
+ * other operand (its truth may run Python code) on to the helper's call. richards'
+ * `not self.task_holding`: 4.6 M calls of od_t2_not in `richards 3`. */
+static void not_bool_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel not_true = od_label_new(a), call = od_label_new(a);
+    od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)Py_True);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_False);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_NE, not_true);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, not_true);
+    od_cmp_rr(a, OD_RCX, OD_RAX);
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rr(a, OD_RAX, OD_RDX);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, call);
+}
+
 /* ForIter's next item of a list iterator (the outgoing area's args[0]) with items left, in
  * line: what listiter_next does, rax = a new reference, then `have`; the exhausted one and
  * every other iterator on to the helper's call. Every caller-saved register is free here
@@ -710,6 +981,25 @@ static void or_digit(OdAsm *a, int k)
     od_shl_ri(a, OD_RCX, 30 * k);
     od_or_rr(a, OD_RDX, OD_RCX);
 }
+/* A CallH's results to its vregs: rax, or the outgoing area's two slots (outs_in_args). */
+static void callh_results(Cg *c, const OdLirInstr *i)
+{
+    OdAsm *a = &c->a;
+    if (i->outs_in_args) {
+        od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
+        gout(c, i->dst, OD_RCX);
+        od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
+        gout(c, i->dst2, OD_RCX);
+    } else if (i->dst >= 0) {
+        if (c->L->vregs[i->dst].cls == OD_VR_XMM) {
+            od_movq_xr(a, 0, OD_RAX);
+            xout(c, i->dst, 0);
+        } else {
+            gout(c, i->dst, OD_RAX);
+        }
+    }
+}
+
 static void emit_instr(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
@@ -1133,29 +1423,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     case OD_LOP_FCmp:
         xa = xin(c, i->src[0], 0);
         xb = xin(c, i->src[1], 1);
-        switch (i->imm) {
-        case Py_LT: od_ucomisd_xx(a, xb, xa); od_setcc_r(a, OD_CC_A, OD_RAX); break;
-        case Py_LE: od_ucomisd_xx(a, xb, xa); od_setcc_r(a, OD_CC_AE, OD_RAX); break;
-        case Py_GT: od_ucomisd_xx(a, xa, xb); od_setcc_r(a, OD_CC_A, OD_RAX); break;
-        case Py_GE: od_ucomisd_xx(a, xa, xb); od_setcc_r(a, OD_CC_AE, OD_RAX); break;
-        case Py_EQ:
-            od_ucomisd_xx(a, xa, xb);
-            od_setcc_r(a, OD_CC_E, OD_RAX);
-            od_setcc_r(a, OD_CC_NP, OD_RCX);
-            od_movzx8_rr(a, OD_RCX, OD_RCX);
-            od_movzx8_rr(a, OD_RAX, OD_RAX);
-            od_and_rr(a, OD_RAX, OD_RCX);
-            break;
-        default:
-            od_ucomisd_xx(a, xa, xb);
-            od_setcc_r(a, OD_CC_NE, OD_RAX);
-            od_setcc_r(a, OD_CC_P, OD_RCX);
-            od_movzx8_rr(a, OD_RCX, OD_RCX);
-            od_movzx8_rr(a, OD_RAX, OD_RAX);
-            od_or_rr(a, OD_RAX, OD_RCX);
-            break;
-        }
-        od_movzx8_rr(a, OD_RAX, OD_RAX);
+        double_compare(a, (int)i->imm, xa, xb);
         gout(c, i->dst, OD_RAX);
         break;
     case OD_LOP_CallH: {
@@ -1166,14 +1434,32 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             hit = od_label_new(a);
             small_int_inline(c, hit);
         }
-        if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method)
-            && i->imm) {
+        if (i->ptr == (const void *)od_t2_compare && i->imm >= Py_LT && i->imm <= Py_GE) {
+            hit = od_label_new(a);
+            number_compare_inline(c, (int)i->imm, hit);
+        }
+        if (i->ptr == (const void *)od_t2_subscr) {
+            hit = od_label_new(a);
+            subscr_inline(c, hit);
+        }
+        if (i->ptr == (const void *)od_t2_not) {
+            hit = od_label_new(a);
+            not_bool_inline(c, hit);
+        }
+        if (i->ptr == (const void *)od_t2_binary_op && number_binary_sd_op(i->imm) >= 0) {
+            hit = od_label_new(a);
+            number_binary_inline(c, (OdSdOp)number_binary_sd_op(i->imm), hit);
+        }
+        if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method
+             || (i->ptr == (const void *)od_t2_store_attr && store_inline_worth(i))) && i->imm) {
             OdLabel slow = od_label_new(a);
             hit = od_label_new(a);
             if (i->ptr == (const void *)od_t2_load_attr)
                 attr_load_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
-            else
+            else if (i->ptr == (const void *)od_t2_load_method)
                 attr_method_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
+            else
+                attr_store_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
             od_label_bind(a, slow);
         }
         if (i->prev >= 0)
@@ -1195,21 +1481,20 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_cmp_rr(a, OD_RAX, OD_RCX);
             od_jcc(a, OD_CC_E, X);
         }
-        if (hit >= 0)
+        if (hit >= 0 && c->next_ins && c->next_ins->op == OD_LOP_TraceCheck) {
+            /* the in-line hit ran no Python code, so tracing cannot have been switched
+             * on: it stores its result and goes past the TraceCheck after the call */
+            OdLabel join = od_label_new(a);
+            od_jmp(a, join);
+            od_label_bind(a, hit);
+            callh_results(c, i);
+            c->after_trace = od_label_new(a);
+            od_jmp(a, c->after_trace);
+            od_label_bind(a, join);
+        } else if (hit >= 0) {
             od_label_bind(a, hit);      /* the inline hit paths join here */
-        if (i->outs_in_args) {
-            od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
-            gout(c, i->dst, OD_RCX);
-            od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
-            gout(c, i->dst2, OD_RCX);
-        } else if (i->dst >= 0) {
-            if (c->L->vregs[i->dst].cls == OD_VR_XMM) {
-                od_movq_xr(a, 0, OD_RAX);
-                xout(c, i->dst, 0);
-            } else {
-                gout(c, i->dst, OD_RAX);
-            }
         }
+        callh_results(c, i);
         break;
     }
     case OD_LOP_Truth: {
@@ -1266,6 +1551,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_mov_rm(a, OD_RAX, OD_RSP, OD_LIR_OFF_CFRAME);
         od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
         od_jcc(a, OD_CC_NE, X);
+        if (c->after_trace >= 0) {
+            od_label_bind(a, c->after_trace);
+            c->after_trace = -1;
+        }
         break;
     case OD_LOP_Poll: {
         Stub *s = stub(c, 1);
@@ -1329,6 +1618,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
 {
     Cg c;
     memset(&c, 0, sizeof c);
+    c.after_trace = -1;
     c.L = L;
     c.pos = -1;
     od_asm_init(&c.a);
@@ -1383,6 +1673,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         od_label_bind(a, c.blabel[b]);
         for (int k = 0; k < L->blocks[b].n; k++) {
             c.pos = L->blocks[b].ins[k].pos;
+            c.next_ins = k + 1 < L->blocks[b].n ? &L->blocks[b].ins[k + 1] : NULL;
             emit_instr(&c, &L->blocks[b].ins[k]);
             c.pos = -1;
         }

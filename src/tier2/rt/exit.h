@@ -62,10 +62,14 @@ struct OdT2State {
  * their sum, ["fast_calls"] the thunk's alone; `builtin_calls` the calls of builtins and
  * method descriptors through their C pointer (rt/call.c); `str_appends_in_place` the `s += t` that
  * extended s's string in place (od_t2_str_append); `syncs` the write-backs done by
- * od_t2_sync (the code's own, in line, are not counted: this is the slow road). */
+ * od_t2_sync (the code's own, in line, are not counted: this is the slow road);
+ * `number_ops_inline` the generic BinaryOps of a float with a float or a one-digit int, and
+ * the generic Compares of two such numbers (ints too), that
+ * the code did in line (lir/codegen.c number_binary_inline), without the helper. */
 typedef struct {
     uint64_t compiled, refused, recompiled, given_up, entries, direct_calls, fast_calls;
     uint64_t builtin_calls, str_appends_in_place, syncs;
+    uint64_t number_ops_inline;             /* generic BinaryOps and Compares done in line */
     uint64_t osr_compiled, osr_entries;     /* OSR units made; frames that entered one */
     uint64_t exits[OD_T2X__COUNT];
 } OdT2Stats;

@@ -1,0 +1,79 @@
+"""Tier 2's `not` (HIR Not, the helper od_t2_not): True and False are answered in the
+machine code (lir/codegen.c not_bool_inline), anything else goes to the helper, whose
+PyObject_IsTrue may run Python code (__bool__, __len__) or raise. Compared with the
+interpreter; the tier-2 frames ran and nothing exited but the errors the interpreter raises."""
+import pytest
+
+import overdrive
+from conftest import tier2_against_interpreter, unexpected_exits
+
+pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
+
+
+class Flags:
+    def __init__(self, holding, waiting):
+        self.holding = holding
+        self.waiting = waiting
+
+
+def waiting_not_holding(o):
+    return o.waiting and not o.holding
+
+
+def count_not(xs):
+    n = 0
+    for x in xs:
+        if not x:
+            n += 1
+        n += (not x) is True
+    return n
+
+
+class Truthy:
+    def __init__(self, v):
+        self.v = v
+
+    def __bool__(self):
+        if self.v is None:
+            raise ValueError("no truth")
+        return self.v
+
+
+class Sized:
+    def __len__(self):
+        return 0
+
+
+def test_not_of_bools_and_others_as_the_interpreter():
+    objs = [Flags(h, w) for h in (True, False) for w in (True, False)]
+    info = tier2_against_interpreter(waiting_not_holding, (objs[0],), [(o,) for o in objs])
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+    values = [True, False, 0, 1, 0.0, "", "a", [], [0], None, Truthy(True), Truthy(False),
+              Sized()]
+    tier2_against_interpreter(count_not, ([True],), [(values,), ([False] * 50,), ([True, None],)])
+
+
+def test_not_raising_bool_as_the_interpreter():
+    tier2_against_interpreter(count_not, ([True],), [([True, Truthy(None)],), ([Truthy(None)],)])
+
+
+def test_not_in_a_hot_loop_stays_in_tier2():
+    flags = [Flags(i % 3 == 0, i % 2 == 0) for i in range(300)]
+
+    def run(fs):
+        return sum(1 for f in fs if waiting_not_holding(f))
+
+    overdrive.disable()
+    expected = run(flags)
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        run(flags[:5])
+        before = overdrive.info(waiting_not_holding)
+        got = run(flags)
+        after = overdrive.info(waiting_not_holding)
+    finally:
+        overdrive.disable()
+    assert after["tier"] == 2, after
+    assert got == expected
+    assert after["tier2"]["exits"] == {}, after["tier2"]
+    assert not unexpected_exits(before, after), after
