@@ -878,6 +878,26 @@ static void number_compare_inline(Cg *c, int op, OdLabel done)
     od_label_bind(a, slow);
 }
 
+/* `items` = the item array of `obj` if it is an exact tuple or list (its type read into
+ * `type` first: no field of another layout is read), else on to `not_seq`. `items` serves
+ * as scratch for the type constants. Shared by SeqItems and the in-line generic Subscr. */
+static void emit_seq_items(OdAsm *a, OdReg obj, OdReg type, OdReg items, OdLabel not_seq)
+{
+    OdLabel list = od_label_new(a), have = od_label_new(a);
+    od_mov_rm(a, type, obj, OFF_TYPE);
+    od_mov_ri(a, items, (int64_t)(intptr_t)&PyTuple_Type);
+    od_cmp_rr(a, type, items);
+    od_jcc(a, OD_CC_NE, list);
+    od_lea(a, items, obj, (int32_t)offsetof(PyTupleObject, ob_item));
+    od_jmp(a, have);
+    od_label_bind(a, list);
+    od_mov_ri(a, items, (int64_t)(intptr_t)&PyList_Type);
+    od_cmp_rr(a, type, items);
+    od_jcc(a, OD_CC_NE, not_seq);
+    od_mov_rm(a, items, obj, OFF_LIST_ITEMS);
+    od_label_bind(a, have);
+}
+
 /* The generic Subscr of an exact list or tuple by an exact int in 0..2**30-1 within its
  * size, in line: rax = the item, a new reference, then `done`; anything else (negative or
  * bigger indexes, slices, other types) on to the helper's call (PyObject_GetItem). Sites
@@ -887,7 +907,7 @@ static void number_compare_inline(Cg *c, int op, OdLabel done)
 static void subscr_inline(Cg *c, OdLabel done)
 {
     OdAsm *a = &c->a;
-    OdLabel slow = od_label_new(a), list = od_label_new(a), have = od_label_new(a);
+    OdLabel slow = od_label_new(a);
     od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
     od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyLong_Type);
     od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
@@ -899,18 +919,7 @@ static void subscr_inline(Cg *c, OdLabel done)
     od_imul_rr(a, OD_R8, OD_RDX);                       /* 0 for a zero size */
     /* r9 = the items of an exact tuple or list (the type first: no field read before) */
     od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
-    od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
-    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)&PyTuple_Type);
-    od_cmp_rr(a, OD_RDX, OD_R9);
-    od_jcc(a, OD_CC_NE, list);
-    od_lea(a, OD_R9, OD_RAX, (int32_t)offsetof(PyTupleObject, ob_item));
-    od_jmp(a, have);
-    od_label_bind(a, list);
-    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)&PyList_Type);
-    od_cmp_rr(a, OD_RDX, OD_R9);
-    od_jcc(a, OD_CC_NE, slow);
-    od_mov_rm(a, OD_R9, OD_RAX, OFF_LIST_ITEMS);
-    od_label_bind(a, have);
+    emit_seq_items(a, OD_RAX, OD_RDX, OD_R9, slow);
     od_cmp_rm(a, OD_R8, OD_RAX, OFF_SIZE);
     od_jcc(a, OD_CC_AE, slow);                          /* past the end (sizes are >= 0) */
     od_shl_ri(a, OD_R8, 3);
@@ -1352,22 +1361,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     }
     case OD_LOP_SeqItems: {
-        OdLabel list = od_label_new(a), have = od_label_new(a);
         r = gin(c, i->src[0], OD_RAX);
         od_cmp_mi(a, r, OFF_SIZE, (int32_t)i->imm);
         od_jcc(a, OD_CC_NE, X);
-        od_mov_rm(a, OD_RCX, r, OFF_TYPE);
-        od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyTuple_Type);
-        od_cmp_rr(a, OD_RCX, OD_RDX);
-        od_jcc(a, OD_CC_NE, list);
-        od_lea(a, OD_RDX, r, (int32_t)offsetof(PyTupleObject, ob_item));
-        od_jmp(a, have);
-        od_label_bind(a, list);
-        od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyList_Type);
-        od_cmp_rr(a, OD_RCX, OD_RDX);
-        od_jcc(a, OD_CC_NE, X);
-        od_mov_rm(a, OD_RDX, r, OFF_LIST_ITEMS);
-        od_label_bind(a, have);
+        emit_seq_items(a, r, OD_RCX, OD_RDX, X);
         gout(c, i->dst, OD_RDX);
         break;
     }
