@@ -70,17 +70,7 @@ MIXED = [([1, 2.5, -3, 0, 7.25, 2 ** 29], 3), ([0.5, 1, 2], 0.25), ([1, 2, 3], 2
 def test_generic_float_arithmetic_in_line():
     """A float with a float or a one-digit int is done in the machine code (no helper):
     counted in number_ops_inline; two ints, big ints and zero divisors take the helper."""
-    overdrive.disable()
-    reference = types.FunctionType(mixed.__code__.replace(), globals())
-    expected = [repr(outcome(reference, args)) for args in MIXED]
-    overdrive.enable(threshold=0, tier2_threshold=0)
-    try:
-        before = overdrive.stats()["tier2"]
-        got = [repr(outcome(mixed, args)) for args in MIXED]
-        after = overdrive.stats()["tier2"]
-        info = overdrive.info(mixed)
-    finally:
-        overdrive.disable()
+    expected, got, before, after, info = interpreter_and_tier2(mixed, MIXED)
     assert info["tier"] == 2, info["tier2"]
     assert got == expected
     inline = after["number_ops_inline"] - before["number_ops_inline"]
@@ -101,6 +91,24 @@ def outcome(f, args):
         return ("raise", type(exc).__name__, str(exc))
 
 
+def interpreter_and_tier2(f, argsets):
+    """f's outcomes on each argument tuple from a cold copy in the interpreter, then from f
+    at tier 2 on its first call (no feedback: generic sites), with tier 2's stats before and
+    after, and f's info: (expected, got, before, after, info)."""
+    overdrive.disable()
+    reference = types.FunctionType(f.__code__.replace(), globals())
+    expected = [repr(outcome(reference, args)) for args in argsets]
+    overdrive.enable(threshold=0, tier2_threshold=0)
+    try:
+        before = overdrive.stats()["tier2"]
+        got = [repr(outcome(f, args)) for args in argsets]
+        after = overdrive.stats()["tier2"]
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    return expected, got, before, after, info
+
+
 def compares(a, b):
     return [a < b, a <= b, a > b, a >= b, a == b, a != b]
 
@@ -114,17 +122,7 @@ CMP_PAIRS = [(1, 2), (2, 1), (3, 3), (-1, 0), (1.5, 2), (2, 1.5), (0.0, -0.0), (
 def test_generic_compares_as_the_interpreter():
     """Compare of two numbers (floats, one-digit ints) in line, everything else (big ints,
     bools, strs, None) through PyObject_RichCompare: the interpreter's answers, NaN too."""
-    overdrive.disable()
-    reference = types.FunctionType(compares.__code__.replace(), globals())
-    expected = [repr(outcome(reference, p)) for p in CMP_PAIRS]
-    overdrive.enable(threshold=0, tier2_threshold=0)
-    try:
-        before = overdrive.stats()["tier2"]
-        got = [repr(outcome(compares, p)) for p in CMP_PAIRS]
-        after = overdrive.stats()["tier2"]
-        info = overdrive.info(compares)
-    finally:
-        overdrive.disable()
+    expected, got, before, after, info = interpreter_and_tier2(compares, CMP_PAIRS)
     assert info["tier"] == 2, info["tier2"]
     assert got == expected
     assert after["number_ops_inline"] - before["number_ops_inline"] >= 6 * 11
