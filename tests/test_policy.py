@@ -323,3 +323,22 @@ def _young_forked_child(ns: dict, hot) -> None:
     for _ in range(8):                           # the parent is no young child
         ns["no_loop"](1)
     assert compiled(ns["no_loop"])
+
+
+def test_rent_is_counted_in_real_time_whatever_the_clock():
+    # Rent is counted with the cheapest clock (the CPU's invariant time-stamp counter when
+    # there is one: stats()["rent_clock"]) and reported in nanoseconds: a rented frame that
+    # waits 30 ms in a C call it makes has paid about that.
+    assert overdrive.stats()["rent_clock"] in ("tsc", "monotonic")
+    namespace: dict = {}
+    source = "import time\ndef waits(n):\n    for i in range(n):\n        time.sleep(0.03)\n"
+    exec(compile(source, os.path.join(sys._stdlib_dir, "policy_sleep.py"), "exec"), namespace)
+    waits = namespace["waits"]
+    overdrive.enable(threshold=1000)
+    started = time.perf_counter_ns()
+    waits(1)
+    elapsed = time.perf_counter_ns() - started
+    overdrive.disable()
+    info = overdrive.info(waits)
+    assert not info["compiled"] and "rented" in info["why_not"]
+    assert 30_000_000 * 0.9 <= info["rent_paid_ns"] <= elapsed * 1.1

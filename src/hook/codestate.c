@@ -3,13 +3,13 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
 #include "../asm/codemem.h"
 #include "../asm/scratch.h"
+#include "../runtime/clock.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
 #include "../tier2/tier2.h"
@@ -37,6 +37,7 @@ int od_hook_init(void)
 {
     if (od_code_extra_index_value >= 0)
         return 0;
+    od_clock_init();
     /* Indices are never given back, so request one per process, not per install. */
     const char *mode = getenv("OVERDRIVE_COMPACT");
     if (mode && !strcmp(mode, "auto"))
@@ -133,14 +134,11 @@ static void after_compile(uint64_t ns)
     untrimmed_compile_ns += ns;
     if (untrimmed_compile_ns >= TRIM_EVERY_NS) {
         untrimmed_compile_ns = 0;
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        uint64_t t0 = od_clock_ns();
         malloc_trim(0);
         od_scratch_trim();
-        clock_gettime(CLOCK_MONOTONIC, &t1);
         od_stats.heap_trims++;
-        od_stats.heap_trim_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL
-                                            + (t1.tv_nsec - t0.tv_nsec));
+        od_stats.heap_trim_ns += od_clock_ns() - t0;
     }
 #else
     (void)ns;

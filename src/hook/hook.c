@@ -2,9 +2,8 @@
 #include "hook.h"
 
 #include <pthread.h>
-#include <time.h>
-
 #include "cstack.h"
+#include "../runtime/clock.h"
 #include "../runtime/frames.h"
 #include "../tier2/tier2.h"
 
@@ -45,13 +44,6 @@ static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
  *                    In a forked child younger than OD_FORK_SETTLE_NS, nothing is
  *                    compiled or recompiled for its count or its rent (below), only a
  *                    program's own loop code at its first entry. */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int has_loop(PyCodeObject *co, OdCodeState *st)
 {
@@ -144,7 +136,7 @@ void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t
 {
     int renting = !st->unit && !st->failed && od_config.threshold > 1
                   && has_loop(co, st) && rented(co, st);
-    *paid_ns = renting ? st->interpreted_ns : 0;
+    *paid_ns = renting ? od_clock_ticks_to_ns(st->interpreted_ticks) : 0;
     *due_ns = renting ? rent_due_ns(co) : 0;
 }
 
@@ -162,13 +154,13 @@ void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t
 #define OD_FORK_SETTLE_NS 50000000u
 static uint64_t forked_at_ns;
 
-static void note_fork_in_child(void) { forked_at_ns = now_ns(); }
+static void note_fork_in_child(void) { forked_at_ns = od_clock_ns(); }
 
 int od_hook_young_fork_child(void)
 {
     if (__builtin_expect(!forked_at_ns, 1) || od_config.threshold <= 1)
         return 0;
-    if (now_ns() - forked_at_ns < OD_FORK_SETTLE_NS)
+    if (od_clock_ns() - forked_at_ns < OD_FORK_SETTLE_NS)
         return 1;
     forked_at_ns = 0;
     return 0;
@@ -184,30 +176,31 @@ static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
         return 1;
     if (!rented(co, st))
         return 1;
-    return st->interpreted_ns >= rent_due_ns(co) && !od_hook_young_fork_child();
+    return st->interpreted_ticks >= od_clock_ns_to_ticks(rent_due_ns(co))
+           && !od_hook_young_fork_child();
 }
 
 /* Rent is the timed frame's own time: the frames it calls (entered through the hook while
- * it runs) report their whole time into `child_ns`, which it subtracts. Without this, a
+ * it runs) report their whole time into `child_ticks`, which it subtracts. Without this, a
  * stdlib routine whose time goes to what it calls (importlib's _find_spec running module
  * bodies, namedtuple's exec) paid its rent at its first or second call and was compiled for
  * nothing. Per thread: `timing` says a timed frame is running and its callees must report. */
-static _Thread_local uint64_t child_ns __attribute__((tls_model("initial-exec")));
+static _Thread_local uint64_t child_ticks __attribute__((tls_model("initial-exec")));
 static _Thread_local int timing __attribute__((tls_model("initial-exec")));
 
-/* Runs a frame of code that is being rented (st->interpreted_ns gets its own time). */
+/* Runs a frame of code that is being rented (st->interpreted_ticks gets its own time). */
 static PyObject *interpret_timed(PyThreadState *ts, _PyInterpreterFrame *f, OdCodeState *st,
                                  OdInterpReason why)
 {
-    uint64_t outer_child = child_ns;
+    uint64_t outer_child = child_ticks;
     int outer_timing = timing;
-    child_ns = 0;
+    child_ticks = 0;
     timing = 1;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = od_clock_ticks();
     PyObject *r = interpret(ts, f, 0, why);
-    uint64_t dt = now_ns() - t0;
-    st->interpreted_ns += dt > child_ns ? dt - child_ns : 0;
-    child_ns = outer_child;
+    uint64_t dt = od_clock_ticks_between(t0, od_clock_ticks());
+    st->interpreted_ticks += dt > child_ticks ? dt - child_ticks : 0;
+    child_ticks = outer_child;
     timing = outer_timing;
     return r;
 }
@@ -286,9 +279,9 @@ static __attribute__((noinline)) PyObject *eval_reporting(PyThreadState *ts,
                                                             int throwflag)
 {
     timing = 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = od_clock_ticks();
     PyObject *r = od_eval_frame(ts, f, throwflag);
-    child_ns += now_ns() - t0;
+    child_ticks += od_clock_ticks_between(t0, od_clock_ticks());
     timing = 1;
     return r;
 }

@@ -81,7 +81,7 @@ typedef struct {
     int8_t rented;                       /* loop code compiled once it paid rent (the
                                           * standard library's, or large): -1 not looked at yet */
     int8_t tier2_off;                    /* tier 2 refused it or gave up: never try again */
-    uint64_t interpreted_ns;             /* time its interpreted entries took (loop code,
+    uint64_t interpreted_ticks;          /* time its interpreted entries took (loop code,
                                           * threshold > 1: the compile policy's rent) */
 } OdCodeState;
 

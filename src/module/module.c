@@ -10,6 +10,7 @@
 #include "../bytecode/decode.h"
 #include "../hook/events.h"
 #include "../hook/hook.h"
+#include "../runtime/clock.h"
 #include "../runtime/frames.h"
 #include "../runtime/gen_resume.h"
 #include "../runtime/helpers.h"
@@ -247,6 +248,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "retired_units_freed", od_stats.retired_units_freed) < 0
         || set_u64(d, "heap_trims", od_stats.heap_trims) < 0
         || set_u64(d, "heap_trim_ns", od_stats.heap_trim_ns) < 0
+        || set_obj(d, "rent_clock", PyUnicode_FromString(od_clock_tsc ? "tsc" : "monotonic")) < 0
         || set_u64(d, "functions_compact", od_stats.functions_compact) < 0
         || set_u64(d, "compile_failures", od_stats.compile_failures) < 0
         || set_u64(d, "compile_time_ns", od_stats.compile_ns) < 0

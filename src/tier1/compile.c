@@ -4,12 +4,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../asm/codemem.h"
 #include "../asm/scratch.h"
 #include "census.h"
 #include "emit.h"
+#include "../runtime/clock.h"
 #include "../runtime/frames.h"
 
 int32_t od_tier1_osr_backedges;
@@ -843,13 +843,6 @@ static void emit_epilogue(Compiler *c)
     od_ret(a);
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void od_unit_release_code(OdUnit *u)
 {
     if (u->mem)
@@ -959,7 +952,7 @@ OdUnit *od_tier1_recompile(PyCodeObject *co, const OdUnit *prev, const char **wh
 static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
                            const char **why_not)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = od_clock_ns();
     Compiler c;
     memset(&c, 0, sizeof c);
     c.co = co;
@@ -1168,7 +1161,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.sites = NULL;
     compiler_free(&c);
     od_rt_unit_set_direct(u, co);
-    u->compile_ns = now_ns() - t0;
+    u->compile_ns = od_clock_ns() - t0;
     *why_not = NULL;
     return u;
 

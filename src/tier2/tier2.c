@@ -214,11 +214,11 @@ PyObject *od_tier2_type_names(void)
 #include "rt/call_thunk.h"
 #include "../asm/codemem.h"
 #include "../hook/events.h"
+#include "../runtime/clock.h"
 #include "../runtime/frames.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 static OdT2State *state_of(PyCodeObject *co, OdCodeState *st)
 {
@@ -284,20 +284,13 @@ static OdLirExit *copy_exits(const OdLir *L)
     return x;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* HIR through the default pipeline, LIR, registers, machine code. 0 with *out; 1 refused
  * (s->reason); -1 exception. `text`: also the LIR's text. */
 static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyObject *globals,
                         PyObject *builtins, OdT2Unit **out, PyObject **text, int osr,
                         const unsigned char *bound)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = od_clock_ns();
     OdHirFunc fn;
     OdFeedback fb;
     OdLir L;
@@ -368,7 +361,7 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     od_rt_unit_set_direct(&u->unit, co);
     u->unit.ninstrs = L.bc.ninstrs;
     u->unit.ncodeunits = (int)Py_SIZE(co);
-    u->unit.compile_ns = now_ns() - t0;
+    u->unit.compile_ns = od_clock_ns() - t0;
     if (text && !(*text = od_lir_print(&L))) {
         od_t2_unit_free(u);
         goto done;
