@@ -7,7 +7,7 @@ import operator
 import pytest
 
 import overdrive
-from conftest import code_calls, full_tier, runs_tier1
+from conftest import code_calls, full_tier, runs_tier1, tier1_only_because
 
 G = 10
 
@@ -1723,6 +1723,52 @@ def test_inline_for_iter_over_range_list_and_tuple(jit):
     assert by_type.get(type(iter([])), 0) >= 8 and by_type.get(type(iter(())), 0) == 3, sites
     # Exhaustion, and iterators without an inline path, are the helper's.
     assert sum(s["slow"] for s in sites) >= 8, sites
+
+
+def f_sum_items(items):
+    total = 0
+    for x in items:
+        total += x
+    return total
+
+
+def _for_iter_bytes(fn):
+    """Main-line bytes of fn's FOR_ITER (to the next instruction's code)."""
+    import _overdrive
+    rows = _overdrive._native_map(fn)["instructions"]
+    at = [r["native_offset"] for r in rows if r["opname"] == "FOR_ITER"]
+    after = [r["native_offset"] for r in rows if r["native_offset"] > at[0]]
+    return min(after) - at[0]
+
+
+@full_tier
+@tier1_only_because("FOR_ITER variants of recompiled units")
+@pytest.mark.parametrize("seen, others", [
+    ([1, 2, 3], ((4, 5), range(6), {7: 0}, "")),
+    (range(4), ([4, 5], (6,), {7: 0})),
+    ((1, 2), ([3], range(4), {5: 0})),
+    ({1: 0, 2: 0}, ([3], (4,), range(5))),
+])
+def test_recompiled_for_iter_inlines_only_the_iterator_it_met(jit, seen, others):
+    # A first unit tests range, list and tuple iterators inline; its recompilation only the
+    # kind the site met (or none: a dict's keys take the helper), and any iterator still
+    # gives the interpreter's results.
+    fn = _fresh_copy(f_sum_items)
+    overdrive.config(recompile_after=20)
+    try:
+        jit.run_both(fn, seen)
+        first = _for_iter_bytes(fn)
+        overdrive.enable(threshold=0)
+        for _ in range(30):
+            fn(seen)
+        overdrive.disable()
+        assert overdrive.info(fn)["recompiled"]
+        assert _for_iter_bytes(fn) < 0.6 * first     # one kind (or none) of three
+        for items in others:
+            jit.run_both(fn, items)
+    finally:
+        overdrive.disable()
+        overdrive.config(recompile_after=1000)
 
 
 def f_methods_on_dict_instances(objs):

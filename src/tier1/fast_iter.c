@@ -1,4 +1,5 @@
-/* tier1/fast_iter.c — FOR_ITER over range, list and tuple iterators, inline.
+/* tier1/fast_iter.c — FOR_ITER over range, list and tuple iterators, inline (a recompiled
+ * unit: only the kind its site met).
  *
  * The three iterator structs are private to Objects/ (rangeobject.c, listobject.c,
  * tupleobject.c); their 3.11 layouts are restated below and checked against the types'
@@ -41,46 +42,73 @@ static void load_item(Compiler *c, int is_list)
     }
 }
 
+/* The iterators a site compiles inline, as a mask of these. A first unit inlines all
+ * three (3.11's interpreter does not specialize FOR_ITER, so nothing says which); a
+ * recompiled one only the kind its site last met, and none when that was another iterator
+ * (a generator, a dict's, enumerate: the helper's road, without three type tests and about
+ * 250 bytes of main line in front of it) or when the site never ran. */
+enum { ITER_RANGE = 1, ITER_LIST = 2, ITER_TUPLE = 4, ITER_ALL = 7 };
+
+static int inline_iterators(const Compiler *c, const OdOpCache *site)
+{
+    if (!c->feedback)
+        return ITER_ALL;
+    if (site->left == &PyRangeIter_Type)
+        return ITER_RANGE;
+    if (site->left == &PyListIter_Type)
+        return ITER_LIST;
+    if (site->left == &PyTupleIter_Type)
+        return ITER_TUPLE;
+    return 0;
+}
+
 void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel miss,
                         OdLabel done)
 {
     OdAsm *a = &c->a;
     int d = in->depth;
-    if (!od_fast_iter_usable()) {
+    int kinds = od_fast_iter_usable() ? inline_iterators(c, site) : 0;
+    if (!kinds) {
         od_jmp(a, miss);
         return;
     }
-    OdLabel not_range = od_label_new(a), push = od_label_new(a), big = od_label_new(a);
+    OdLabel push = od_label_new(a);
     od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
     od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
-    od_cmp_r_imm64(a, OD_RCX, (int64_t)(intptr_t)&PyRangeIter_Type, OD_RDX);
-    od_jcc(a, OD_CC_NE, not_range);
-    /* range: value = start + index * step, while index < len */
-    od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(RangeIter, index));
-    od_cmp_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(RangeIter, len));
-    od_jcc(a, OD_CC_GE, miss);
-    od_lea(a, OD_RSI, OD_RDX, 1);
-    od_mov_mr(a, OD_RAX, (int32_t)offsetof(RangeIter, index), OD_RSI);
-    od_mov_rm(a, OD_R8, OD_RAX, (int32_t)offsetof(RangeIter, step));
-    od_imul_rr(a, OD_R8, OD_RDX);
-    od_mov_rm(a, OD_R9, OD_RAX, (int32_t)offsetof(RangeIter, start));
-    od_add_rr(a, OD_R8, OD_R9);
-    small_int_or_jump(c, OD_R8, push, big);
-    od_label_bind(a, big);
-    od_mov_rr(a, OD_RDI, OD_R8);
-    od_call_abs(a, (const void *)PyLong_FromLong);
-    od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_E, error_stub(c, in->index, d));
-    od_mov_rr(a, OD_RDI, OD_RAX);
-    od_jmp(a, push);
-
+    if (kinds & ITER_RANGE) {
+        OdLabel not_range = od_label_new(a), big = od_label_new(a);
+        od_cmp_r_imm64(a, OD_RCX, (int64_t)(intptr_t)&PyRangeIter_Type, OD_RDX);
+        od_jcc(a, OD_CC_NE, kinds == ITER_RANGE ? miss : not_range);
+        /* range: value = start + index * step, while index < len */
+        od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(RangeIter, index));
+        od_cmp_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(RangeIter, len));
+        od_jcc(a, OD_CC_GE, miss);
+        od_lea(a, OD_RSI, OD_RDX, 1);
+        od_mov_mr(a, OD_RAX, (int32_t)offsetof(RangeIter, index), OD_RSI);
+        od_mov_rm(a, OD_R8, OD_RAX, (int32_t)offsetof(RangeIter, step));
+        od_imul_rr(a, OD_R8, OD_RDX);
+        od_mov_rm(a, OD_R9, OD_RAX, (int32_t)offsetof(RangeIter, start));
+        od_add_rr(a, OD_R8, OD_R9);
+        small_int_or_jump(c, OD_R8, push, big);
+        od_label_bind(a, big);
+        od_mov_rr(a, OD_RDI, OD_R8);
+        od_call_abs(a, (const void *)PyLong_FromLong);
+        od_test_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_E, error_stub(c, in->index, d));
+        od_mov_rr(a, OD_RDI, OD_RAX);
+        od_jmp(a, push);
+        od_label_bind(a, not_range);
+    }
     /* list and tuple iterators: seq[index++] while index < len(seq) */
-    od_label_bind(a, not_range);
-    OdLabel not_list = od_label_new(a);
     for (int is_list = 1; is_list >= 0; is_list--) {
+        int kind = is_list ? ITER_LIST : ITER_TUPLE;
+        if (!(kinds & kind))
+            continue;
+        int last = !is_list || !(kinds & ITER_TUPLE);   /* no tuple test after it */
+        OdLabel other = last ? miss : od_label_new(a);
         od_cmp_r_imm64(a, OD_RCX,
                        (int64_t)(intptr_t)(is_list ? &PyListIter_Type : &PyTupleIter_Type), OD_RDX);
-        od_jcc(a, OD_CC_NE, is_list ? not_list : miss);
+        od_jcc(a, OD_CC_NE, other);
         od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(SeqIter, seq));
         od_test_rr(a, OD_RDX, OD_RDX);
         od_jcc(a, OD_CC_E, miss);
@@ -92,13 +120,15 @@ void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel
         od_mov_mr(a, OD_RAX, (int32_t)offsetof(SeqIter, index), OD_R8);
         incref_reg(c, OD_RDI);
         od_jmp(a, push);
-        if (is_list)
-            od_label_bind(a, not_list);
+        if (!last)
+            od_label_bind(a, other);
     }
     od_label_bind(a, push);                        /* rdi = the next value (new reference) */
     od_mov_mr(a, R_FRAME, slot_disp(c, d), OD_RDI);
-    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
-    od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
-    record_fast_hit(c, site, OD_RCX, OD_RCX);
+    if (!c->feedback) {
+        od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
+        od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+        record_fast_hit(c, site, OD_RCX, OD_RCX);
+    }
     od_jmp(a, done);
 }
