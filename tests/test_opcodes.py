@@ -1771,6 +1771,46 @@ def test_recompiled_for_iter_inlines_only_the_iterator_it_met(jit, seen, others)
         overdrive.config(recompile_after=1000)
 
 
+def f_against_constants(x):
+    out = [x == "abc", x != b"k", x < (1, 2), "pre" + x if isinstance(x, str) else None]
+    if x == "abc":
+        out.append("jump")
+    out.append(x == 3)
+    return out
+
+
+def _instr_bytes(fn, opname):
+    """Main-line bytes of each `opname` in fn's code (to the next instruction's code)."""
+    import _overdrive
+    rows = _overdrive._native_map(fn)["instructions"]
+    offsets = sorted({r["native_offset"] for r in rows})
+    return [offsets[offsets.index(r["native_offset"]) + 1] - r["native_offset"]
+            for r in rows if r["opname"] == opname and r["native_offset"] != offsets[-1]]
+
+
+class EqAll(str):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = str.__hash__
+
+
+@full_tier
+def test_operands_that_are_non_numeric_constants_take_the_helper_alone(jit):
+    # `x == "abc"`: no int or float inline path can run, so a first unit puts only the
+    # helper call on the main line (the interpreter of 3.11 does not specialize a compare
+    # that no jump follows, so nothing else says so); any operand still gets the
+    # interpreter's answer.
+    fn = _fresh_copy(f_against_constants)
+    for x in ("abc", "abd", 3, 2.5, EqAll("z"), None):   # None: `<` raises TypeError
+        jit.run_both(fn, x)
+    if not runs_tier1(fn):
+        return
+    sizes = _instr_bytes(fn, "COMPARE_OP")
+    # the last compare (`x == 3`) keeps its int path; the others are helper calls only
+    assert max(sizes[:-1]) < 64 < sizes[-1], sizes
+
+
 def f_methods_on_dict_instances(objs):
     out = []
     for o in (objs() if callable(objs) else objs):

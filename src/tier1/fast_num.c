@@ -32,12 +32,37 @@ static int int_op(int nb)
     return nb == NB_ADD || nb == NB_SUBTRACT || nb == NB_MULTIPLY ? nb : -1;
 }
 
+/* Whether an operand of the binary instruction `in` is a constant that is neither an int
+ * nor a float (`s == "abc"`, `name + "."`, `x is None` aside): the numeric inline paths
+ * could never run, and a first unit without the interpreter's specialization (3.11 leaves
+ * COMPARE_OP unspecialized unless a jump follows it) would still put about 140 bytes of
+ * them on the main line. The right operand is the constant pushed just before; the left
+ * one, the constant pushed just before a local's. A hint only: the helper does any pair. */
+static int non_numeric_constant(PyObject *k)
+{
+    return !PyLong_CheckExact(k) && !PyFloat_CheckExact(k);
+}
+
+static int has_non_numeric_constant_operand(Compiler *c, const OdInstr *in)
+{
+    PyObject *consts = c->co->co_consts;
+    if (in - 1 < c->bc.instrs || in->is_target)   /* a jump target: operands of other paths */
+        return 0;
+    const OdInstr *right = in - 1;
+    if (right->opcode == LOAD_CONST)
+        return non_numeric_constant(PyTuple_GET_ITEM(consts, right->oparg));
+    if (right->opcode == LOAD_FAST && !right->is_target && in - 2 >= c->bc.instrs
+        && (in - 2)->opcode == LOAD_CONST && (in - 2)->next == right->start)
+        return non_numeric_constant(PyTuple_GET_ITEM(consts, (in - 2)->oparg));
+    return 0;
+}
+
 int binary_op_has_fast_path(Compiler *c, const OdInstr *in)
 {
     OdSdOp op;
     if (!float_sd_op(in->oparg, &op) && int_op(in->oparg) < 0)
         return 0;
-    return !binary_op_on_strs(c, in);
+    return !binary_op_on_strs(c, in) && !has_non_numeric_constant_operand(c, in);
 }
 
 int binary_op_on_strs(Compiler *c, const OdInstr *in)
@@ -142,6 +167,8 @@ static int expect_float(Compiler *c, const OdInstr *in, const OdOpCache *site)
  * them on the main line) to test two types on the way to the helper. */
 int compare_generic_only(Compiler *c, const OdInstr *in)
 {
+    if (has_non_numeric_constant_operand(c, in))
+        return 1;
     if (c->feedback) {
         int off = c->cache_at_unit[in->index];
         const OdOpCache *site = off >= 0 ? (const OdOpCache *)(c->sites + off) : NULL;
