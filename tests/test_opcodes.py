@@ -1811,6 +1811,42 @@ def test_operands_that_are_non_numeric_constants_take_the_helper_alone(jit):
     assert max(sizes[:-1]) < 64 < sizes[-1], sizes
 
 
+def f_str_chars(strings, indexes):
+    out = []
+    for s in strings:
+        for i in indexes:
+            try:
+                out.append(s[i])
+            except IndexError as e:
+                out.append(str(e))
+    return out
+
+
+STR_INDEXES = (0, 1, 2, -1, -3, 3, 7, True, 2**30, 2**40, -2**40)
+
+
+@full_tier
+def test_characters_of_strs_by_int_index(jit):
+    # A character of an exact str by a non-negative compact int: the helper returns the
+    # interpreter's one-character singleton below 256 itself; negative, large and bool
+    # indexes, other characters and str subclasses take the generic road.
+    class S(str):
+        def __getitem__(self, i):
+            return "sub"
+    strings = ("abc", "\xe9\xff\x80", "\u20acuro", "x", "", S("abc"))
+    res = jit.run_both(f_str_chars, strings, STR_INDEXES)
+    overdrive.disable()
+    assert res == f_str_chars(strings, STR_INDEXES)
+    assert all(a is b for a, b in zip(res, f_str_chars(strings, STR_INDEXES))
+               if isinstance(a, str) and len(a) == 1 and ord(a) < 256)
+    if not runs_tier1(f_str_chars):
+        return
+    (site,) = _op_sites(f_str_chars, "BINARY_SUBSCR")
+    # the 10 ascii and latin-1 characters in range, and S's Python __getitem__ called
+    # directly (the helper's other fast road) for each index
+    assert site["fast"] == 10 + len(STR_INDEXES), site
+
+
 def f_methods_on_dict_instances(objs):
     out = []
     for o in (objs() if callable(objs) else objs):
