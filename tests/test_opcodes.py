@@ -1847,6 +1847,43 @@ def test_characters_of_strs_by_int_index(jit):
     assert site["fast"] == 10 + len(STR_INDEXES), site
 
 
+def f_items_by_index(seqs, indexes):
+    out = []
+    for s in seqs:
+        for i in indexes:
+            try:
+                out.append(s[i])
+            except IndexError as e:
+                out.append(str(e))
+    return out
+
+
+@full_tier
+def test_items_of_list_and_tuple_subclasses_by_int_index(jit):
+    # Subclasses of list and tuple that keep the base's subscript (a namedtuple, email's
+    # TokenList) are indexed by the helper itself, as exact ones are; a subclass with its
+    # own __getitem__ is not (its Python __getitem__ is called directly instead).
+    Pair = collections.namedtuple("Pair", "a b")
+
+    class Tokens(list):
+        pass
+
+    class Own(list):
+        def __getitem__(self, i):
+            return ("own", i)
+    indexes = (0, 1, 2, -1, 3, True, 2**40)
+    fn = _fresh_copy(f_items_by_index)
+    # in range, by a plain int (not True, not negative): 2 of Pair, 3 of Tokens
+    for seq, fast in ((Pair(1, 2), 2), (Tokens([3, 4, 5]), 3), (Own([6]), len(indexes))):
+        before = _op_sites(fn, "BINARY_SUBSCR") if overdrive.info(fn)["compiled"] else None
+        jit.run_both(fn, (seq,), indexes)
+        if not runs_tier1(fn):
+            continue
+        (site,) = _op_sites(fn, "BINARY_SUBSCR")
+        assert site["fast"] - (before[0]["fast"] if before else 0) == fast, (seq, site)
+    jit.run_both(fn, ((7,), [8, 9], Tokens(), Pair(0, 1)), indexes)
+
+
 def f_methods_on_dict_instances(objs):
     out = []
     for o in (objs() if callable(objs) else objs):

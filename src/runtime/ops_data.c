@@ -44,6 +44,24 @@ int od_rt_init(void)
     return generic_getitem_slot ? 0 : -1;
 }
 
+/* Whether `container`, a `base` (list or tuple) or an instance of a subclass of it, is
+ * subscripted as the base is: the subclass inherited the base's mp_subscript (tuple's, or
+ * a C subclass's), or it got the generic slot only because the base's own __getitem__ is
+ * in its dict (list's is, METH_COEXIST) and that is still the one found. */
+static int item_of_list_or_tuple(PyObject *container, PyTypeObject *base)
+{
+    PyTypeObject *tp = Py_TYPE(container);
+    if (tp == base)
+        return 1;
+    binaryfunc mp = tp->tp_as_mapping ? tp->tp_as_mapping->mp_subscript : NULL;
+    if (mp == base->tp_as_mapping->mp_subscript)
+        return 1;
+    if (mp != generic_getitem_slot)
+        return 0;
+    PyObject *own = _PyType_Lookup(base, &_Py_ID(__getitem__));
+    return own && _PyType_Lookup(tp, &_Py_ID(__getitem__)) == own;
+}
+
 OD_HELPER(od_rt_binary_subscr)
 {
     (void)oparg; (void)f;
@@ -51,14 +69,16 @@ OD_HELPER(od_rt_binary_subscr)
     PyObject *container = SECOND(), *sub = TOP(), *res;
     c->left = Py_TYPE(container);
     c->right = Py_TYPE(sub);
-    if (PyLong_CheckExact(sub) && (PyList_CheckExact(container) || PyTuple_CheckExact(container))
-        && (size_t)(Py_SIZE(sub) + 1) <= 2) {
-        /* Compact, non-negative index into an exact list/tuple: the interpreter's
-         * BINARY_SUBSCR_LIST_INT/TUPLE_INT fast path. */
+    int is_list = 0;
+    if (PyLong_CheckExact(sub) && (size_t)(Py_SIZE(sub) + 1) <= 2
+        && ((is_list = PyList_Check(container) && item_of_list_or_tuple(container, &PyList_Type))
+            || (PyTuple_Check(container) && item_of_list_or_tuple(container, &PyTuple_Type)))) {
+        /* Compact, non-negative index into a list/tuple: the interpreter's
+         * BINARY_SUBSCR_LIST_INT/TUPLE_INT fast path, also for subclasses that keep the
+         * base's subscript (namedtuples, email's TokenList), which it leaves generic. */
         Py_ssize_t i = Py_SIZE(sub) == 0 ? 0 : (Py_ssize_t)((PyLongObject *)sub)->ob_digit[0];
         if (Py_SIZE(sub) >= 0 && i < Py_SIZE(container)) {
-            res = PyList_CheckExact(container) ? PyList_GET_ITEM(container, i)
-                                               : PyTuple_GET_ITEM(container, i);
+            res = is_list ? PyList_GET_ITEM(container, i) : PyTuple_GET_ITEM(container, i);
             Py_INCREF(res);
             c->fast++;
             goto done;
