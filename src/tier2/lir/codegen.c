@@ -16,6 +16,7 @@
 #include "../rt/exit.h"
 #include "../rt/helpers.h"
 #include "../rt/attr.h"
+#include "../rt/call_thunk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -1640,6 +1641,8 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     c.exit_common = od_label_new(a);
     c.entry_exit = od_label_new(a);
     /* prologue */
+    OdLabel start = od_label_new(a), direct = {0};
+    od_label_bind(a, start);
     for (int k = 0; k < 6; k++)
         od_push(a, (OdReg)saved_regs[k]);
     od_sub_ri(a, OD_RSP, frame);
@@ -1788,6 +1791,8 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_mov_rm(a, OD_RSI, OD_RSP, OD_LIR_OFF_UNIT);
     od_call_abs(a, od_t2_exit_warmup);
     od_jmp(a, c.epilogue);
+    /* a function's (not an OSR unit's) own entry for the call thunk */
+    int has_direct = L->osr < 0 && od_t2_emit_direct_entry(a, L->code, start, &direct);
     od_emit_plt(a);
     int rc = -1;
     if (!c.a.failed && od_asm_finish(a) == 0) {
@@ -1795,6 +1800,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         if (mem) {
             *code = mem;
             *size = a->len;
+            L->direct_entry_off = has_direct ? od_label_offset(a, direct) : 0;
             rc = 0;
         } else {
             PyErr_SetString(PyExc_MemoryError, "overdrive tier 2: no executable memory");
