@@ -657,8 +657,10 @@ PyObject *od_tier2_stats(void)
                          "osr_entries", (unsigned long long)od_t2_stats.osr_entries,
                          "frames", (unsigned long long)od_t2_stats.entries,
                          "direct_calls", (unsigned long long)(od_t2_stats.direct_calls
-                                                              + od_t2_stats.fast_calls),
-                         "fast_calls", (unsigned long long)od_t2_stats.fast_calls,
+                                                              + od_t2_stats.fast_calls
+                                                              + od_t2_stats.entry_calls),
+                         "fast_calls", (unsigned long long)(od_t2_stats.fast_calls
+                                                            + od_t2_stats.entry_calls),
                          "entry_calls", (unsigned long long)od_t2_stats.entry_calls,
                          "builtin_calls", (unsigned long long)od_t2_stats.builtin_calls,
                          "str_appends_in_place", (unsigned long long)od_t2_stats.str_appends_in_place,

@@ -150,23 +150,6 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
     od_cmp32_mi(a, OD_RDI, 0, 0);
     od_jcc(a, OD_CC_L, refuse);
-    od_jmp(a, tiered);
-    od_label_bind(a, tier1);
-    od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(OdCodeState, tier2_off), 0);
-    od_jcc(a, OD_CC_NE, t1ok);
-    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
-    od_cmp32_mi(a, OD_RDI, 0, 0);
-    od_jcc(a, OD_CC_GE, refuse);
-    od_label_bind(a, t1ok);
-    od_cmp_mi(a, OD_R11, UNIT_OFF(retired), 0);
-    od_jcc(a, OD_CC_NE, tiered);
-    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.recompile_after);
-    od_mov_rm(a, OD_RDI, OD_RDI, 0);
-    od_mov_rm(a, OD_RAX, OD_R11, UNIT_OFF(native_entries));
-    od_cmp_rr(a, OD_RAX, OD_RDI);
-    od_jcc(a, OD_CC_B, tiered);
-    od_test_rr(a, OD_RDI, OD_RDI);
-    od_jcc(a, OD_CC_NE, refuse);                /* due: the hook's road recompiles */
     od_label_bind(a, tiered);
     /* The unit takes rcx arguments directly (direct_argc: its positional parameters; -1
      * for none), or more, when the function's defaults cover the rest (as the
@@ -183,6 +166,24 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_cmp32_rm(a, OD_RAX, OD_R11, UNIT_OFF(direct_argc));
     od_jcc(a, OD_CC_L, refuse);
     od_jmp(a, ready);
+    /* (out of the tier-2 callee's way) */
+    od_label_bind(a, tier1);
+    od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(OdCodeState, tier2_off), 0);
+    od_jcc(a, OD_CC_NE, t1ok);
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
+    od_cmp32_mi(a, OD_RDI, 0, 0);
+    od_jcc(a, OD_CC_GE, refuse);
+    od_label_bind(a, t1ok);
+    od_cmp_mi(a, OD_R11, UNIT_OFF(retired), 0);
+    od_jcc(a, OD_CC_NE, tiered);
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.recompile_after);
+    od_mov_rm(a, OD_RDI, OD_RDI, 0);
+    od_mov_rm(a, OD_RAX, OD_R11, UNIT_OFF(native_entries));
+    od_cmp_rr(a, OD_RAX, OD_RDI);
+    od_jcc(a, OD_CC_B, tiered);
+    od_test_rr(a, OD_RDI, OD_RDI);
+    od_jcc(a, OD_CC_NE, refuse);                /* due: the hook's road recompiles */
+    od_jmp(a, tiered);
     od_label_bind(a, exact);
     od_cmp_mi(a, OD_R11, UNIT_OFF(t2_direct_entry), 0);
     od_jcc(a, OD_CC_E, ready);
@@ -498,16 +499,13 @@ int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLa
     od_add_mi(a, OD_R11, UNIT_OFF(direct_entries), 1);
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
     od_add_mi(a, OD_RAX, 0, 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.fast_calls);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.entry_calls);  /* (fast_calls too) */
     od_add_mi(a, OD_RAX, 0, 1);
-    od_add_mi(a, OD_RAX, (int32_t)(offsetof(OdT2Stats, entry_calls)
-                                   - offsetof(OdT2Stats, fast_calls)), 1);
     od_push(a, OD_RDI);
     od_push(a, OD_R11);
     od_push(a, OD_RCX);
     od_mov_rr(a, OD_RSI, OD_RCX);
-    od_mov_rr(a, OD_RDX, OD_R11);
-    od_xor32_rr(a, OD_RCX, OD_RCX);
+    od_mov_rr(a, OD_RDX, OD_R11);       /* (resume_at: a tier-2 entry does not read it) */
     od_call_label(a, unit_entry);
     od_pop(a, OD_RCX);
     od_pop(a, OD_R11);
@@ -518,7 +516,8 @@ int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLa
     od_add32_mi(a, OD_RCX, TS_OFF(recursion_remaining), 1);
     /* Clear and pop, one local at a time, while nothing is freed; from the first local
      * whose reference is the last (r10 = where C goes on), an escaped frame object,
-     * f_locals, a NULL result or a stack not empty, in C. */
+     * f_locals or a NULL result, in C. After a result stacktop is still co_nlocalsplus:
+     * tier-2 code writes it only at its exits, which return NULL. */
     OdLabel slow = od_label_new(a), from[OD_T2_DIRECT_ENTRY_MAX_LOCALS + 1];
     for (int i = 0; i <= n; i++)
         from[i] = od_label_new(a);
@@ -527,8 +526,6 @@ int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLa
     od_cmp_mi(a, OD_RDI, FR_OFF(frame_obj), 0);
     od_jcc(a, OD_CC_NE, from[0]);
     od_cmp_mi(a, OD_RDI, FR_OFF(f_locals), 0);
-    od_jcc(a, OD_CC_NE, from[0]);
-    od_cmp32_mi(a, OD_RDI, FR_OFF(stacktop), n);
     od_jcc(a, OD_CC_NE, from[0]);
     OdLabel last[OD_T2_DIRECT_ENTRY_MAX_LOCALS];
     for (int i = 0; i < n; i++) {
