@@ -56,8 +56,11 @@ def _with_timer(handler, fn, *args):
     try:
         return fn(*args)
     finally:
-        overdrive.disable()
+        # The timer first: a tick during disable() (Python code, slow on a loaded host)
+        # raised out of this finally with the timer still running and the raising handler
+        # still installed, which then fired at pytest's exit.
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
+        overdrive.disable()
         signal.signal(signal.SIGALRM, old)
 
 

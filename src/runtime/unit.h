@@ -203,6 +203,10 @@ struct OdUnit {
     int64_t frame_bytes;
     void *direct_entry;           /* NULL, or the unit's own continuation of the thunk
                                    * (hot units: sizes as immediates, loops unrolled) */
+    void *t2_direct_entry;        /* tier 2: NULL, or the unit's own continuation of tier
+                                   * 2's call thunk (tier2/rt/call_thunk.h: sizes as
+                                   * immediates, loops unrolled); tier 1's thunk never
+                                   * reads it */
     void *body;                   /* tier 1: the body's code, which `entry` calls with the
                                    * register plan loaded (tier1/emit.h) and the thunk calls
                                    * itself; NULL (tier 2): through `entry` only */

@@ -359,6 +359,8 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     /* what tier 1's direct calls read (runtime/frames.h): without it a call with no
      * arguments would match direct_argc 0 and push a frame of 0 bytes */
     od_rt_unit_set_direct(&u->unit, co);
+    if (L.direct_entry_off > 0 && u->unit.direct_argc == co->co_argcount)
+        u->unit.t2_direct_entry = (char *)code + L.direct_entry_off;
     u->unit.ninstrs = L.bc.ninstrs;
     u->unit.ncodeunits = (int)Py_SIZE(co);
     u->unit.compile_ns = od_clock_ns() - t0;
@@ -643,13 +645,16 @@ PyObject *od_tier2_stats(void)
         Py_DECREF(ga);
         return NULL;
     }
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "osr_compiled", (unsigned long long)od_t2_stats.osr_compiled,
                          "osr_entries", (unsigned long long)od_t2_stats.osr_entries,
                          "frames", (unsigned long long)od_t2_stats.entries,
                          "direct_calls", (unsigned long long)(od_t2_stats.direct_calls
-                                                              + od_t2_stats.fast_calls),
-                         "fast_calls", (unsigned long long)od_t2_stats.fast_calls,
+                                                              + od_t2_stats.fast_calls
+                                                              + od_t2_stats.entry_calls),
+                         "fast_calls", (unsigned long long)(od_t2_stats.fast_calls
+                                                            + od_t2_stats.entry_calls),
+                         "entry_calls", (unsigned long long)od_t2_stats.entry_calls,
                          "builtin_calls", (unsigned long long)od_t2_stats.builtin_calls,
                          "str_appends_in_place", (unsigned long long)od_t2_stats.str_appends_in_place,
                          "syncs", (unsigned long long)od_t2_stats.syncs,

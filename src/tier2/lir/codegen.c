@@ -16,6 +16,7 @@
 #include "../rt/exit.h"
 #include "../rt/helpers.h"
 #include "../rt/attr.h"
+#include "../rt/call_thunk.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -1611,6 +1612,22 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
 
 static const int saved_regs[] = {OD_RBP, OD_RBX, OD_R12, OD_R13, OD_R14, OD_R15};
 
+/* The callee-saved registers the unit's code changes: the frame register, and those the
+ * allocator handed out (codegen's scratch registers are all caller-saved). Only these are
+ * pushed and popped: a small callee's entry and return cost less. */
+static int saved_by_unit(const OdLir *L, OdReg *out)
+{
+    int n = 0;
+    for (int k = 0; k < 6; k++) {
+        int r = saved_regs[k], used = r == R_FRAME;
+        for (int v = 0; v < L->nvregs && !used; v++)
+            used = L->vregs[v].cls == OD_VR_GPR && L->vregs[v].reg == r;
+        if (used)
+            out[n++] = (OdReg)r;
+    }
+    return n;
+}
+
 int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
 {
     Cg c;
@@ -1620,8 +1637,10 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     c.pos = -1;
     od_asm_init(&c.a);
     OdAsm *a = &c.a;
+    OdReg saved[6];
+    int nsaved = saved_by_unit(L, saved);
     int frame = od_lir_spill_off(L, L->nslots);
-    if ((frame + 8) % 16)
+    if ((frame + 8 * nsaved + 8) % 16)     /* rsp aligned to 16 below the frame */
         frame += 8;
     c.frame = L->frame_bytes = frame;
     c.blabel = malloc(sizeof(OdLabel) * (size_t)(L->nblocks + 1));
@@ -1640,8 +1659,10 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     c.exit_common = od_label_new(a);
     c.entry_exit = od_label_new(a);
     /* prologue */
-    for (int k = 0; k < 6; k++)
-        od_push(a, (OdReg)saved_regs[k]);
+    OdLabel start = od_label_new(a), direct = {0};
+    od_label_bind(a, start);
+    for (int k = 0; k < nsaved; k++)
+        od_push(a, saved[k]);
     od_sub_ri(a, OD_RSP, frame);
     od_mov_rr(a, R_FRAME, OD_RDI);
     od_mov_mr(a, OD_RSP, OD_LIR_OFF_TS, OD_RSI);
@@ -1678,8 +1699,8 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     /* epilogue: rax = result (or NULL) */
     od_label_bind(a, c.epilogue);
     od_add_ri(a, OD_RSP, frame);
-    for (int k = 5; k >= 0; k--)
-        od_pop(a, (OdReg)saved_regs[k]);
+    for (int k = nsaved - 1; k >= 0; k--)
+        od_pop(a, saved[k]);
     od_ret(a);
     /* stubs */
     for (int s = 0; s < c.nstubs; s++) {
@@ -1788,6 +1809,8 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_mov_rm(a, OD_RSI, OD_RSP, OD_LIR_OFF_UNIT);
     od_call_abs(a, od_t2_exit_warmup);
     od_jmp(a, c.epilogue);
+    /* a function's (not an OSR unit's) own entry for the call thunk */
+    int has_direct = L->osr < 0 && od_t2_emit_direct_entry(a, L->code, start, &direct);
     od_emit_plt(a);
     int rc = -1;
     if (!c.a.failed && od_asm_finish(a) == 0) {
@@ -1795,6 +1818,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         if (mem) {
             *code = mem;
             *size = a->len;
+            L->direct_entry_off = has_direct ? od_label_offset(a, direct) : 0;
             rc = 0;
         } else {
             PyErr_SetString(PyExc_MemoryError, "overdrive tier 2: no executable memory");

@@ -57,6 +57,41 @@ static void emit_abs_jump(OdAsm *a, const void *fn)
     od_jmp_r(a, OD_RAX);
 }
 
+/* The checks of every frame entry, for the unit in r11: recursion limit, tracing, the hook
+ * installed, C stack room; then data stack room. Leaves rcx = the thread state, rdi = the
+ * new frame, rax = the data stack's top past it; to `refuse` with nothing changed. */
+static void emit_checks(OdAsm *a, OdLabel refuse)
+{
+    od_mov_rm(a, OD_RCX, OD_RSP, CALLER_TS);
+    od_cmp32_mi(a, OD_RCX, TS_OFF(recursion_remaining), 0);
+    od_jcc(a, OD_CC_LE, refuse);
+    od_mov_rm(a, OD_RAX, OD_RSP, CALLER_CFRAME);
+    od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
+    od_jcc(a, OD_CC_NE, refuse);
+    od_mov_rm(a, OD_RAX, OD_RCX, TS_OFF(interp));
+    od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyInterpreterState, eval_frame));
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.hook_eval);
+    od_cmp_rr(a, OD_RAX, OD_RDI);
+    od_jcc(a, OD_CC_NE, refuse);
+    {   /* mov rax, fs:[tpoff]: the C stack floor (hook/cstack.h) */
+        int32_t tpoff = (int32_t)od_rt_cstack_floor_tpoff();
+        uint8_t bytes[9] = {0x64, 0x48, 0x8B, 0x04, 0x25};
+        memcpy(bytes + 5, &tpoff, 4);
+        od_emit_bytes(a, bytes, 9);
+    }
+    od_cmp_rr(a, OD_RSP, OD_RAX);
+    od_jcc(a, OD_CC_B, refuse);
+    od_mov_rm(a, OD_RDI, OD_RCX, TS_OFF(datastack_top));
+    od_mov_rm(a, OD_RAX, OD_RCX, TS_OFF(datastack_chunk));
+    od_add_ri(a, OD_RAX, (int32_t)offsetof(_PyStackChunk, data));
+    od_cmp_rr(a, OD_RDI, OD_RAX);
+    od_jcc(a, OD_CC_E, refuse);                 /* a chunk's first slot is its owner's */
+    od_mov_rm(a, OD_RAX, OD_R11, UNIT_OFF(frame_bytes));
+    od_add_rr(a, OD_RAX, OD_RDI);
+    od_cmp_rm(a, OD_RAX, OD_RCX, TS_OFF(datastack_limit));
+    od_jcc(a, OD_CC_AE, refuse);
+}
+
 /* From `shape` on, for either entry: r8 = the callable, r9 = its first argument, rcx = the
  * end of the operands. Refusals go to `refuse`. */
 static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
@@ -66,7 +101,8 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
             fill = od_label_new(a), filled = od_label_new(a), noself = od_label_new(a),
             args = od_label_new(a), copy = od_label_new(a), clear = od_label_new(a),
             link = od_label_new(a), slow = od_label_new(a), loop = od_label_new(a),
-            next = od_label_new(a), end = od_label_new(a), last = od_label_new(a);
+            next = od_label_new(a), end = od_label_new(a), last = od_label_new(a),
+            exact = od_label_new(a);
     od_label_bind(a, shape);
     /* A function, or a bound method of one (r10 = self, else NULL). */
     od_xor32_rr(a, OD_R10, OD_R10);
@@ -114,7 +150,23 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
     od_cmp32_mi(a, OD_RDI, 0, 0);
     od_jcc(a, OD_CC_L, refuse);
-    od_jmp(a, tiered);
+    od_label_bind(a, tiered);
+    /* The unit takes rcx arguments directly (direct_argc: its positional parameters; -1
+     * for none), or more, when the function's defaults cover the rest (as the
+     * interpreter's CALL_PY_WITH_DEFAULTS fills them). Exactly as many, into a unit with
+     * its own entry: the checks, then that entry (od_t2_emit_direct_entry). */
+    od_cmp32_rm(a, OD_RCX, OD_R11, UNIT_OFF(direct_argc));
+    od_jcc(a, OD_CC_E, exact);
+    od_jcc(a, OD_CC_G, refuse);
+    od_mov_rm(a, OD_RAX, OD_R8, FN_OFF(func_defaults));
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, refuse);
+    od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyVarObject, ob_size));
+    od_add_rr(a, OD_RAX, OD_RCX);
+    od_cmp32_rm(a, OD_RAX, OD_R11, UNIT_OFF(direct_argc));
+    od_jcc(a, OD_CC_L, refuse);
+    od_jmp(a, ready);
+    /* (out of the tier-2 callee's way) */
     od_label_bind(a, tier1);
     od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(OdCodeState, tier2_off), 0);
     od_jcc(a, OD_CC_NE, t1ok);
@@ -131,51 +183,15 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_jcc(a, OD_CC_B, tiered);
     od_test_rr(a, OD_RDI, OD_RDI);
     od_jcc(a, OD_CC_NE, refuse);                /* due: the hook's road recompiles */
-    od_label_bind(a, tiered);
-    /* The unit takes rcx arguments directly (direct_argc: its positional parameters; -1
-     * for none), or more, when the function's defaults cover the rest (as the
-     * interpreter's CALL_PY_WITH_DEFAULTS fills them). */
-    od_cmp32_rm(a, OD_RCX, OD_R11, UNIT_OFF(direct_argc));
+    od_jmp(a, tiered);
+    od_label_bind(a, exact);
+    od_cmp_mi(a, OD_R11, UNIT_OFF(t2_direct_entry), 0);
     od_jcc(a, OD_CC_E, ready);
-    od_jcc(a, OD_CC_G, refuse);
-    od_mov_rm(a, OD_RAX, OD_R8, FN_OFF(func_defaults));
-    od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_E, refuse);
-    od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyVarObject, ob_size));
-    od_add_rr(a, OD_RAX, OD_RCX);
-    od_cmp32_rm(a, OD_RAX, OD_R11, UNIT_OFF(direct_argc));
-    od_jcc(a, OD_CC_L, refuse);
+    emit_checks(a, refuse);
+    od_mov_rm(a, OD_RDX, OD_R11, UNIT_OFF(t2_direct_entry));
+    od_jmp_r(a, OD_RDX);
     od_label_bind(a, ready);
-    /* The checks of every frame entry (rcx = the thread state): recursion limit, tracing,
-     * the hook installed, C stack room; then data stack room (rdi = the new frame). */
-    od_mov_rm(a, OD_RCX, OD_RSP, CALLER_TS);
-    od_cmp32_mi(a, OD_RCX, TS_OFF(recursion_remaining), 0);
-    od_jcc(a, OD_CC_LE, refuse);
-    od_mov_rm(a, OD_RAX, OD_RSP, CALLER_CFRAME);
-    od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
-    od_jcc(a, OD_CC_NE, refuse);
-    od_mov_rm(a, OD_RAX, OD_RCX, TS_OFF(interp));
-    od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyInterpreterState, eval_frame));
-    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.hook_eval);
-    od_cmp_rr(a, OD_RAX, OD_RDI);
-    od_jcc(a, OD_CC_NE, refuse);
-    {   /* mov rax, fs:[tpoff]: the C stack floor (hook/cstack.h) */
-        int32_t tpoff = (int32_t)od_rt_cstack_floor_tpoff();
-        uint8_t bytes[9] = {0x64, 0x48, 0x8B, 0x04, 0x25};
-        memcpy(bytes + 5, &tpoff, 4);
-        od_emit_bytes(a, bytes, 9);
-    }
-    od_cmp_rr(a, OD_RSP, OD_RAX);
-    od_jcc(a, OD_CC_B, refuse);
-    od_mov_rm(a, OD_RDI, OD_RCX, TS_OFF(datastack_top));
-    od_mov_rm(a, OD_RAX, OD_RCX, TS_OFF(datastack_chunk));
-    od_add_ri(a, OD_RAX, (int32_t)offsetof(_PyStackChunk, data));
-    od_cmp_rr(a, OD_RDI, OD_RAX);
-    od_jcc(a, OD_CC_E, refuse);                 /* a chunk's first slot is its owner's */
-    od_mov_rm(a, OD_RAX, OD_R11, UNIT_OFF(frame_bytes));
-    od_add_rr(a, OD_RAX, OD_RDI);
-    od_cmp_rm(a, OD_RAX, OD_RCX, TS_OFF(datastack_limit));
-    od_jcc(a, OD_CC_AE, refuse);
+    emit_checks(a, refuse);
     /* Committed: push the frame (rdi) and fill its specials (_PyFrame_InitializeSpecials);
      * rdx = the end of the operands. */
     od_mov_mr(a, OD_RCX, TS_OFF(datastack_top), OD_RAX);
@@ -407,4 +423,147 @@ const void *od_t2_call_thunk(int method)
         built = 1;
     }
     return failed ? NULL : thunks[method != 0];
+}
+
+/* A unit's own continuation of the thunk (call_thunk.h): what the thunk's body does from
+ * "Committed" on, for one code object, with its sizes as immediates and the loops over its
+ * arguments and locals unrolled (tier 1's hot units have the same, tier1/fast_call.c
+ * emit_direct_entry, for tier 1's thunk). From the thunk (a jump, after its checks): rdi =
+ * the new frame, rax = the data stack's top past it, rcx = the thread state, r8 = the
+ * function, r9 = its first argument after self, r10 = self (a bound method's) or NULL, r11
+ * = the unit; exactly co_argcount arguments, self included; the caller's return address on
+ * top of the machine stack and the caller's frame slots above it. */
+#define OD_T2_DIRECT_ENTRY_MAX_LOCALS 32
+
+int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at)
+{
+    int argc = co->co_argcount, n = co->co_nlocalsplus;
+    int32_t lp = FR_OFF(localsplus);
+    if (!od_t2_call_thunk(0)
+        || (co->co_flags & (CO_VARARGS | CO_VARKEYWORDS | CO_OPTIMIZED | CO_GENERATOR
+                            | CO_COROUTINE | CO_ASYNC_GENERATOR)) != CO_OPTIMIZED
+        || co->co_kwonlyargcount != 0 || n > OD_T2_DIRECT_ENTRY_MAX_LOCALS)
+        return 0;
+    *at = od_label_new(a);
+    od_label_bind(a, *at);
+    /* Push the frame and fill its specials (_PyFrame_InitializeSpecials). */
+    od_mov_mr(a, OD_RCX, TS_OFF(datastack_top), OD_RAX);
+    od_mov_mr(a, OD_RDI, FR_OFF(f_func), OD_R8);
+    od_add_mi(a, OD_R8, 0, 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)co);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_mr(a, OD_RDI, FR_OFF(f_code), OD_RAX);
+    od_mov_rm(a, OD_RSI, OD_R8, FN_OFF(func_builtins));
+    od_mov_mr(a, OD_RDI, FR_OFF(f_builtins), OD_RSI);
+    od_mov_rm(a, OD_RSI, OD_R8, FN_OFF(func_globals));
+    od_mov_mr(a, OD_RDI, FR_OFF(f_globals), OD_RSI);
+    od_mov_mi(a, OD_RDI, FR_OFF(f_locals), 0);
+    od_mov_mi(a, OD_RDI, FR_OFF(frame_obj), 0);
+    od_mov32_mi(a, OD_RDI, FR_OFF(stacktop), n);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(co) - 1));
+    od_mov_mr(a, OD_RDI, FR_OFF(prev_instr), OD_RAX);
+    od_mov8_mi(a, OD_RDI, FR_OFF(is_entry), 0);
+    od_mov8_mi(a, OD_RDI, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+    /* The arguments, each with the reference the frame owns (tier-2 operands are
+     * borrowed): self first when r10 has one; then the other locals NULL. */
+    if (argc > 0) {
+        OdLabel noself = od_label_new(a), done = od_label_new(a);
+        od_test_rr(a, OD_R10, OD_R10);
+        od_jcc(a, OD_CC_E, noself);
+        od_add_mi(a, OD_R10, 0, 1);
+        od_mov_mr(a, OD_RDI, lp, OD_R10);
+        for (int i = 1; i < argc; i++) {
+            od_mov_rm(a, OD_RAX, OD_R9, 8 * (i - 1));
+            od_add_mi(a, OD_RAX, 0, 1);
+            od_mov_mr(a, OD_RDI, lp + 8 * i, OD_RAX);
+        }
+        od_jmp(a, done);
+        od_label_bind(a, noself);
+        for (int i = 0; i < argc; i++) {
+            od_mov_rm(a, OD_RAX, OD_R9, 8 * i);
+            od_add_mi(a, OD_RAX, 0, 1);
+            od_mov_mr(a, OD_RDI, lp + 8 * i, OD_RAX);
+        }
+        od_label_bind(a, done);
+    }
+    for (int i = argc; i < n; i++)
+        od_mov_mi(a, OD_RDI, lp + 8 * i, 0);
+    /* Link and count it, call this unit's entry(frame, ts, unit, NULL), unlink it: as the
+     * thunk does. */
+    od_mov_rm(a, OD_RAX, OD_RSP, CALLER_CFRAME);
+    od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(_PyCFrame, current_frame));
+    od_mov_mr(a, OD_RDI, FR_OFF(previous), OD_RDX);
+    od_mov_mr(a, OD_RAX, (int32_t)offsetof(_PyCFrame, current_frame), OD_RDI);
+    od_add32_mi(a, OD_RCX, TS_OFF(recursion_remaining), -1);
+    od_add_mi(a, OD_R11, UNIT_OFF(native_entries), 1);
+    od_add_mi(a, OD_R11, UNIT_OFF(direct_entries), 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.entry_calls);  /* (fast_calls too) */
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_push(a, OD_RDI);
+    od_push(a, OD_R11);
+    od_push(a, OD_RCX);
+    od_mov_rr(a, OD_RSI, OD_RCX);
+    od_mov_rr(a, OD_RDX, OD_R11);       /* (resume_at: a tier-2 entry does not read it) */
+    od_call_label(a, unit_entry);
+    od_pop(a, OD_RCX);
+    od_pop(a, OD_R11);
+    od_pop(a, OD_RDI);
+    od_mov_rm(a, OD_RDX, OD_RDI, FR_OFF(previous));
+    od_mov_rm(a, OD_RSI, OD_RSP, CALLER_CFRAME);
+    od_mov_mr(a, OD_RSI, (int32_t)offsetof(_PyCFrame, current_frame), OD_RDX);
+    od_add32_mi(a, OD_RCX, TS_OFF(recursion_remaining), 1);
+    /* Clear and pop, one local at a time, while nothing is freed; from the first local
+     * whose reference is the last (r10 = where C goes on), an escaped frame object,
+     * f_locals or a NULL result, in C. After a result stacktop is still co_nlocalsplus:
+     * tier-2 code writes it only at its exits, which return NULL. */
+    OdLabel slow = od_label_new(a), from[OD_T2_DIRECT_ENTRY_MAX_LOCALS + 1];
+    for (int i = 0; i <= n; i++)
+        from[i] = od_label_new(a);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, from[0]);
+    od_cmp_mi(a, OD_RDI, FR_OFF(frame_obj), 0);
+    od_jcc(a, OD_CC_NE, from[0]);
+    od_cmp_mi(a, OD_RDI, FR_OFF(f_locals), 0);
+    od_jcc(a, OD_CC_NE, from[0]);
+    OdLabel last[OD_T2_DIRECT_ENTRY_MAX_LOCALS];
+    for (int i = 0; i < n; i++) {
+        OdLabel next = od_label_new(a);
+        last[i] = od_label_new(a);
+        od_mov_rm(a, OD_RSI, OD_RDI, lp + 8 * i);
+        od_test_rr(a, OD_RSI, OD_RSI);
+        od_jcc(a, OD_CC_E, next);
+        od_sub_mi(a, OD_RSI, 0, 1);
+        od_jcc(a, OD_CC_E, last[i]);            /* the last reference: C frees it */
+        od_label_bind(a, next);
+    }
+    od_mov_rm(a, OD_RSI, OD_RDI, FR_OFF(f_func));
+    od_cmp_mi(a, OD_RSI, 0, 1);
+    od_jcc(a, OD_CC_E, from[n]);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)co);
+    od_cmp_mi(a, OD_RDX, 0, 1);
+    od_jcc(a, OD_CC_E, from[n]);
+    od_sub_mi(a, OD_RSI, 0, 1);
+    od_sub_mi(a, OD_RDX, 0, 1);
+    od_mov_mr(a, OD_RCX, TS_OFF(datastack_top), OD_RDI);     /* pop */
+    od_ret(a);
+    for (int i = 0; i < n; i++) {
+        od_label_bind(a, last[i]);
+        od_add_mi(a, OD_RSI, 0, 1);             /* given back: released from here on in C */
+        od_jmp(a, from[i]);
+    }
+    for (int i = 0; i <= n; i++) {
+        od_label_bind(a, from[i]);
+        od_lea(a, OD_R10, OD_RDI, lp + 8 * i);
+        od_jmp(a, slow);
+    }
+    od_label_bind(a, slow);
+    /* od_rt_direct_return(frame, ts, result, unit, first local not released), a tail call */
+    od_mov_rr(a, OD_R8, OD_R10);
+    od_mov_rr(a, OD_RDX, OD_RAX);
+    od_mov_rr(a, OD_RSI, OD_RCX);
+    od_mov_rr(a, OD_RCX, OD_R11);
+    emit_abs_jump(a, (const void *)od_rt_direct_return);
+    return 1;
 }

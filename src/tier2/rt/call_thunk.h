@@ -14,6 +14,20 @@
 #ifndef OD_TIER2_RT_CALL_THUNK_H
 #define OD_TIER2_RT_CALL_THUNK_H
 
+#include "../../od_python.h"
+#include "../../asm/x64.h"
+
 const void *od_t2_call_thunk(int method);
+
+/* A unit's own entry for the thunk: emits into `a` (a tier-2 unit's code, whose entry,
+ * the function entry(frame, ts, unit, NULL), is `unit_entry`) the rest of the call the
+ * thunk makes, for code object `co`, with the frame's sizes as immediates and the loops
+ * over arguments and locals unrolled; binds *at to its start and returns 1, or returns 0
+ * (nothing emitted) for code the thunk keeps to itself (*args, **kwargs, keyword-only
+ * parameters, generators, more than 32 locals, or no thunk). The unit stores the address
+ * in OdUnit.t2_direct_entry; the thunk jumps there, past all its checks, for a call with
+ * exactly co_argcount arguments (self included). Counted in stats()["tier2"]
+ * ["entry_calls"] (and in "fast_calls"). */
+int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at);
 
 #endif /* OD_TIER2_RT_CALL_THUNK_H */

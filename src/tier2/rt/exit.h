@@ -68,6 +68,9 @@ struct OdT2State {
  * the code did in line (lir/codegen.c number_binary_inline), without the helper. */
 typedef struct {
     uint64_t compiled, refused, recompiled, given_up, entries, direct_calls, fast_calls;
+    uint64_t entry_calls;                   /* the thunk's calls through the callee's own
+                                             * entry (rt/call_thunk.h): stats()'s
+                                             * "fast_calls" adds them to fast_calls */
     uint64_t builtin_calls, str_appends_in_place, syncs;
     uint64_t number_ops_inline;             /* generic BinaryOps and Compares done in line */
     uint64_t osr_compiled, osr_entries;     /* OSR units made; frames that entered one */
