@@ -332,3 +332,33 @@ def test_rebound_global_len():
     finally:
         overdrive.disable()
     assert (first, second) == ([2, 1], [-1])
+
+
+def grow(n, seed):
+    out = list(seed)
+    for i in range(n):
+        out.append(i)              # in line while the list has room, the helper when not
+    return out
+
+
+@pytest.mark.parametrize("seed", [[], [1, 2, 3], MyList([7])], ids=["list", "seeded", "subclass"])
+def test_list_append_in_line_when_quickened(jit, seed):
+    """Quickened code (PRECALL_NO_KW_LIST_APPEND): the append is compiled in line (the
+    descriptor's address is an immediate of the unit's code); results equal the
+    interpreter's whether the list has room, grows, or is a subclass (the site's helper)."""
+    import struct
+
+    got = _check(jit, grow, (50, seed), [], True)
+    assert got == list(seed) + list(range(50))
+    f = _fresh(grow)
+    overdrive.disable()
+    for _ in range(12):
+        f(3, [])
+    overdrive.enable(threshold=0)
+    try:
+        f(3, [])
+    finally:
+        overdrive.disable()
+    if runs_tier1(f) and not COMPACT_FORCED:
+        code = _overdrive._native_map(f)["code"]
+        assert struct.pack("<Q", id(list.__dict__["append"])) in code

@@ -21,6 +21,7 @@
 
 #include "../asm/codemem.h"
 #include "compile.h"
+#include "../runtime/ccall.h"
 #include "../runtime/frames.h"
 
 /* Whether the interpreter specialized the PRECALL before `in` for a callable that is not a
@@ -42,9 +43,61 @@ static int thunk_variant(const Compiler *c, const OdCallSite *s)
     return (c->feedback ? 0 : OD_THUNK_RECORD) | (s->kwnames ? OD_THUNK_KEYWORDS : 0);
 }
 
+/* `list.append(x)` in line (PRECALL_NO_KW_LIST_APPEND's road, ccall.h LIST_APPEND): the
+ * site called list.append on an exact list, as the interpreter's quickened PRECALL says (a
+ * first unit) or the site's form (a recompiled unit's copy), and the code is quickened
+ * (co_warmup 0 stays 0), so the form's road is the uncounted append. */
+static int list_append_in_line(Compiler *c, const OdInstr *in, const OdCallSite *s)
+{
+    if (c->compact || s->kwnames || in->oparg != 1 || c->co->co_warmup != 0)
+        return 0;
+    if (c->feedback)
+        return s->fn == od_rt_call_list_append;
+    const OdInstr *pre = in - 1;
+    return in != c->bc.instrs && pre->opcode == PRECALL
+           && quickened_state(c, pre) == QUICK_SPECIALIZED
+           && quickened_opcode(c, pre) == PRECALL_NO_KW_LIST_APPEND;
+}
+
+/* [list.append, list, x] -> [None] when the list has room: x's reference moves into the
+ * list (_PyList_AppendTakeRef), the list's and the descriptor's are released. Anything
+ * else (another callable, not an exact list, no room) to `miss`, the site's helper. */
+static void emit_list_append(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int x = in->depth - 2;
+    PyObject *descr = _PyInterpreterState_GET()->callable_cache.list_append;
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, x));
+    od_cmp_r_imm64(a, OD_RAX, (int64_t)(intptr_t)descr, OD_RCX);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, x + 1));
+    od_mov_rm(a, OD_RCX, OD_RDI, OFF_TYPE);
+    od_cmp_r_imm64(a, OD_RCX, (int64_t)(intptr_t)&PyList_Type, OD_RDX);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RDX, OD_RDI, OFF_SIZE);
+    od_cmp_rm(a, OD_RDX, OD_RDI, (int32_t)offsetof(PyListObject, allocated));
+    od_jcc(a, OD_CC_GE, miss);
+    od_mov_rm(a, OD_RCX, OD_RDI, (int32_t)offsetof(PyListObject, ob_item));
+    od_mov_rm(a, OD_RSI, R_FRAME, slot_disp(c, x + 2));
+    od_mov_rr(a, OD_R8, OD_RDX);
+    od_shl_ri(a, OD_R8, 3);
+    od_add_rr(a, OD_RCX, OD_R8);
+    od_mov_mr(a, OD_RCX, 0, OD_RSI);
+    od_add_ri(a, OD_RDX, 1);
+    od_mov_mr(a, OD_RDI, OFF_SIZE, OD_RDX);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)Py_None);
+    incref_reg(c, OD_RCX);
+    od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RCX);
+    decref_immortalish(c, OD_RAX);      /* the list type's dict holds the descriptor */
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, done);
+}
+
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     const OdCallSite *s = site;
+    if (list_append_in_line(c, in, s))
+        return 1;
     /* A recompiled unit's site that only ever called builtins, types and other non-Python
      * callables goes straight to the helper: the thunk would refuse each call after its
      * checks (about 24 instructions), and the helper then does them again. A first unit
@@ -73,6 +126,10 @@ static void emit_call_refused_or_raised(Compiler *c, const Stub *s)
 /* Registers of compiled code the thunk relies on (emit.h): R_TS, R_CFRAME. */
 void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done)
 {
+    if (list_append_in_line(c, in, site)) {
+        emit_list_append(c, in, miss, done);
+        return;
+    }
     OdAsm *a = &c->a;
     int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
     const OdCallSite *s = site;
