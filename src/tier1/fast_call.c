@@ -79,12 +79,11 @@ static void emit_list_append(Compiler *c, const OdInstr *in, OdLabel miss, OdLab
     od_jcc(a, OD_CC_GE, miss);
     od_mov_rm(a, OD_RCX, OD_RDI, (int32_t)offsetof(PyListObject, ob_item));
     od_mov_rm(a, OD_RSI, R_FRAME, slot_disp(c, x + 2));
-    od_mov_rr(a, OD_R8, OD_RDX);
-    od_shl_ri(a, OD_R8, 3);
-    od_add_rr(a, OD_RCX, OD_R8);
-    od_mov_mr(a, OD_RCX, 0, OD_RSI);
-    od_add_ri(a, OD_RDX, 1);
-    od_mov_mr(a, OD_RDI, OFF_SIZE, OD_RDX);
+    {   /* mov [rcx + rdx*8], rsi */
+        static const uint8_t store[4] = {0x48, 0x89, 0x34, 0xD1};
+        od_emit_bytes(a, store, sizeof store);
+    }
+    od_add_mi(a, OD_RDI, OFF_SIZE, 1);
     od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)Py_None);
     incref_reg(c, OD_RCX);
     od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RCX);
