@@ -161,8 +161,9 @@ def describe_cache(row: Row) -> str:
     if kind == "call":
         if not c["calls"]:
             return "not called yet"
+        form = f", form {c['form']}" if c.get("form") else ""   # runtime/ccall.h
         return (f"callee {_type_name(c['callee_type'])} (last seen): {_count(c['calls'], 'call', 'calls')}, "
-                f"{c['py_calls']} to Python functions")
+                f"{c['py_calls']} to Python functions{form}")
     return ""
 
 
