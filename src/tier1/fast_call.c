@@ -2,6 +2,11 @@
  *
  * PRECALL compiles to nothing: CALL unpacks a bound method found in a plain call's
  * callable slot (runtime/ops_call.c od_rt_call), as the interpreter's PRECALL would have.
+ * CALL's helper is called through the site (tier1 compile.c emit_helper_call): the helper
+ * of the form its callables took (runtime/ccall.h).
+ *
+ * `list.append(x)` of quickened code, where the interpreter's PRECALL or the site's form
+ * says list.append: in line while the list has room (emit_list_append), else the helper.
  *
  * CALL of a Python function whose code is compiled, with exactly as many arguments as it
  * has parameters, any keywords naming the last of them in order (so the call binds as a
