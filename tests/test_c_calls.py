@@ -362,3 +362,36 @@ def test_list_append_in_line_when_quickened(jit, seed):
     if runs_tier1(f) and not COMPACT_FORCED:
         code = _overdrive._native_map(f)["code"]
         assert struct.pack("<Q", id(list.__dict__["append"])) in code
+
+
+class MyStr(str):
+    pass
+
+
+def lengths(xs):
+    t = []
+    for x in xs:
+        t.append(len(x))           # in line for exact str/list/tuple/dict up to 256
+    return t
+
+
+def test_len_in_line_when_quickened(jit):
+    """Quickened code (PRECALL_NO_KW_LEN): len(x) is compiled in line (len's address is in
+    the unit's code); results equal the interpreter's for the four exact kinds, a length
+    past the small ints, a subclass, an object with __len__ and the errors (the helper)."""
+    import struct
+
+    xs = ["ab", [1, 2, 3], (), {"a": 1}, "x" * 300, MyStr("abc"), Sized(5), BadLen(), 7]
+    for args in ((xs[:5],), (xs,), (xs[:7],)):
+        _check(jit, lengths, args, [], True)
+    f = _fresh(lengths)
+    overdrive.disable()
+    for _ in range(12):
+        f(["ab"])
+    overdrive.enable(threshold=0)
+    try:
+        assert f(["ab", [1], ()]) == [2, 1, 0]
+    finally:
+        overdrive.disable()
+    if runs_tier1(f) and not COMPACT_FORCED:
+        assert struct.pack("<Q", id(len)) in _overdrive._native_map(f)["code"]

@@ -97,11 +97,64 @@ static void emit_list_append(Compiler *c, const OdInstr *in, OdLabel miss, OdLab
     od_jmp(a, done);
 }
 
+/* `len(x)` in line (PRECALL_NO_KW_LEN's road, ccall.h LEN), on the same conditions as the
+ * append above: quickened code (the uncounted road), a site of len. */
+static int len_in_line(Compiler *c, const OdInstr *in, const OdCallSite *s)
+{
+    if (c->compact || s->kwnames || in->oparg != 1 || c->co->co_warmup != 0)
+        return 0;
+    if (c->feedback)
+        return s->fn == od_rt_call_len;
+    const OdInstr *pre = in - 1;
+    return in != c->bc.instrs && pre->opcode == PRECALL
+           && quickened_state(c, pre) == QUICK_SPECIALIZED
+           && quickened_opcode(c, pre) == PRECALL_NO_KW_LEN;
+}
+
+/* The length every exact str, list, tuple and dict keeps at the same offset. */
+_Static_assert(offsetof(PyASCIIObject, length) == offsetof(PyVarObject, ob_size)
+               && offsetof(PyDictObject, ma_used) == offsetof(PyVarObject, ob_size),
+               "one load for the four kinds");
+
+/* [NULL, len, x] -> [len(x)] for an exact str, list, tuple or dict whose length is a
+ * small int; anything else to `miss`, the site's helper. */
+static void emit_len(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int x = in->depth - 2;
+    OdLabel sized = od_label_new(a), have = od_label_new(a);
+    od_cmp_mi(a, R_FRAME, slot_disp(c, x), 0);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, x + 1));
+    od_cmp_r_imm64(a, OD_RAX, (int64_t)(intptr_t)_PyInterpreterState_GET()->callable_cache.len,
+                   OD_RCX);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, x + 2));
+    od_mov_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
+    PyTypeObject *const kinds[4] = {&PyUnicode_Type, &PyList_Type, &PyTuple_Type, &PyDict_Type};
+    for (int i = 0; i < 4; i++) {
+        od_cmp_r_imm64(a, OD_RDX, (int64_t)(intptr_t)kinds[i], OD_RSI);
+        od_jcc(a, i < 3 ? OD_CC_E : OD_CC_NE, i < 3 ? sized : miss);
+    }
+    od_label_bind(a, sized);
+    od_mov_rm(a, OD_RDX, OD_RCX, OFF_SIZE);
+    small_int_or_jump(c, OD_RDX, have, miss);    /* rdi = the int, a new reference */
+    od_label_bind(a, have);
+    od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RDI);
+    decref_reg(c, OD_RAX, in->index);            /* len: a dealloc would clobber rcx */
+    od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, x + 2));
+    decref_reg(c, OD_RCX, in->index);
+    od_jmp(a, done);
+}
+
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     const OdCallSite *s = site;
-    if (list_append_in_line(c, in, s))
+    if (list_append_in_line(c, in, s) || len_in_line(c, in, s)) {
+        if (!c->feedback)
+            c->nsingle_kind++;      /* the interpreter's form, as below */
         return 1;
+    }
     /* A recompiled unit's site that only ever called builtins, types and other non-Python
      * callables goes straight to the helper: the thunk would refuse each call after its
      * checks (about 24 instructions), and the helper then does them again. A first unit
@@ -132,6 +185,10 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
 {
     if (list_append_in_line(c, in, site)) {
         emit_list_append(c, in, miss, done);
+        return;
+    }
+    if (len_in_line(c, in, site)) {
+        emit_len(c, in, miss, done);
         return;
     }
     OdAsm *a = &c->a;
