@@ -48,20 +48,27 @@ static int thunk_variant(const Compiler *c, const OdCallSite *s)
     return (c->feedback ? 0 : OD_THUNK_RECORD) | (s->kwnames ? OD_THUNK_KEYWORDS : 0);
 }
 
-/* `list.append(x)` in line (PRECALL_NO_KW_LIST_APPEND's road, ccall.h LIST_APPEND): the
- * site called list.append on an exact list, as the interpreter's quickened PRECALL says (a
- * first unit) or the site's form (a recompiled unit's copy), and the code is quickened
- * (co_warmup 0 stays 0), so the form's road is the uncounted append. */
-static int list_append_in_line(Compiler *c, const OdInstr *in, const OdCallSite *s)
+/* Whether the call `in` is compiled in line as the form whose interpreter opcode is
+ * `precall_op` and whose helper is `helper` (ccall.h): the code is quickened (co_warmup 0
+ * stays 0, so the form's road is the uncounted one), and either the site's helper took that
+ * form (a recompiled unit's copy of the site) or the site never reached its helper (a first
+ * unit; or a recompiled unit whose first unit's in-line code always hit) and the
+ * interpreter specialized the PRECALL before it to that form. */
+static int in_line_form(Compiler *c, const OdInstr *in, const OdCallSite *s, int precall_op,
+                        OdCallHelper helper)
 {
     if (c->compact || s->kwnames || in->oparg != 1 || c->co->co_warmup != 0)
         return 0;
-    if (c->feedback)
-        return s->fn == od_rt_call_list_append;
+    if (s->fn && s->fn != od_rt_call)
+        return s->fn == helper;
     const OdInstr *pre = in - 1;
-    return in != c->bc.instrs && pre->opcode == PRECALL
-           && quickened_state(c, pre) == QUICK_SPECIALIZED
-           && quickened_opcode(c, pre) == PRECALL_NO_KW_LIST_APPEND;
+    return in != c->bc.instrs && pre->opcode == PRECALL && quickened_opcode(c, pre) == precall_op;
+}
+
+/* `list.append(x)` in line (PRECALL_NO_KW_LIST_APPEND's road, ccall.h LIST_APPEND). */
+static int list_append_in_line(Compiler *c, const OdInstr *in, const OdCallSite *s)
+{
+    return in_line_form(c, in, s, PRECALL_NO_KW_LIST_APPEND, od_rt_call_list_append);
 }
 
 /* [list.append, list, x] -> [None] when the list has room: x's reference moves into the
@@ -97,18 +104,10 @@ static void emit_list_append(Compiler *c, const OdInstr *in, OdLabel miss, OdLab
     od_jmp(a, done);
 }
 
-/* `len(x)` in line (PRECALL_NO_KW_LEN's road, ccall.h LEN), on the same conditions as the
- * append above: quickened code (the uncounted road), a site of len. */
+/* `len(x)` in line (PRECALL_NO_KW_LEN's road, ccall.h LEN). */
 static int len_in_line(Compiler *c, const OdInstr *in, const OdCallSite *s)
 {
-    if (c->compact || s->kwnames || in->oparg != 1 || c->co->co_warmup != 0)
-        return 0;
-    if (c->feedback)
-        return s->fn == od_rt_call_len;
-    const OdInstr *pre = in - 1;
-    return in != c->bc.instrs && pre->opcode == PRECALL
-           && quickened_state(c, pre) == QUICK_SPECIALIZED
-           && quickened_opcode(c, pre) == PRECALL_NO_KW_LEN;
+    return in_line_form(c, in, s, PRECALL_NO_KW_LEN, od_rt_call_len);
 }
 
 /* The length every exact str, list, tuple and dict keeps at the same offset. */
