@@ -161,8 +161,9 @@ def describe_cache(row: Row) -> str:
     if kind == "call":
         if not c["calls"]:
             return "not called yet"
+        form = f", form {c['form']}" if c.get("form") else ""   # runtime/ccall.h
         return (f"callee {_type_name(c['callee_type'])} (last seen): {_count(c['calls'], 'call', 'calls')}, "
-                f"{c['py_calls']} to Python functions")
+                f"{c['py_calls']} to Python functions{form}")
     return ""
 
 
@@ -333,6 +334,9 @@ def _stub_descriptor(code: bytes, off: int) -> Optional[Tuple[int, str]]:
 
 _MEM = re.compile(r"\[(\w+)(?: ([+-]) (0x[0-9a-f]+|\d+))?\]")
 _REG_IMM = re.compile(r"^(\w+), (0x[0-9a-f]+|\d+)$")
+# A CALL site's helper call (tier1/compile.c emit_helper_call): `mov rcx, <site>` then
+# `call [rcx + offsetof(OdCallSite, fn)]`, the helper the site picked (runtime/ccall.h).
+_SITE_FN_CALL = re.compile(r"^qword ptr \[rcx \+ 0x18\]$")
 _JUMP_TARGET = re.compile(r"^0x[0-9a-f]+$")
 
 
@@ -468,6 +472,13 @@ class _Annotator:
             # Tier 1: the unit's entry, or a direct call's entry (tier1/fast_call.c), with the
             # register plan loaded; the body's epilogue returns here.
             return "call the body: returns here, result in rax"
+        if mnemonic == "call" and _SITE_FN_CALL.match(op_str) and prev[0] in ("mov", "movabs"):
+            m = _REG_IMM.match(prev[1])
+            if m and m.group(1) == "rcx":
+                import ctypes
+                value = ctypes.c_void_p.from_address(int(m.group(2), 0) + 0x18).value or 0
+                return ("call " + self.helpers.get(value, f"{value:#x} (unknown function)")
+                        + " (the site's helper now)")
         if mnemonic == "call" and op_str in ("rax",) and prev[0] in ("mov", "movabs"):
             m = _REG_IMM.match(prev[1])
             if m and m.group(1) in ("rax", "eax"):

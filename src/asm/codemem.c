@@ -11,6 +11,7 @@
 
 #define REGION_BYTES ((size_t)1 << 20)
 #define GRAIN OD_CODEMEM_GRAIN
+#define TAIL 16
 #define WORD_BYTES (64 * GRAIN)          /* bytes one 64-bit word of the map covers: 4 KiB */
 
 typedef struct Region {
@@ -242,7 +243,11 @@ void *od_codemem_install(const void *code, size_t len, const OdCodeReloc *relocs
 {
     if (init() < 0 || len == 0)
         return NULL;
-    size_t n = (len + GRAIN - 1) / GRAIN, bytes = n * GRAIN;
+    /* At least TAIL bytes of int3 after the code, inside pages made executable with it: a
+     * decoder that reads past a unit's last instruction (valgrind's translator does, by a
+     * few bytes) must not find a PROT_NONE page there. A unit ending at a page's end
+     * followed by an unused page made valgrind abort (SIGSEGV in its own code). */
+    size_t n = (len + TAIL + GRAIN - 1) / GRAIN, bytes = n * GRAIN;
     if (in_use_bytes + bytes > limit_bytes)
         return NULL;
     Region *r;
@@ -494,8 +499,8 @@ static int check_all(Block *b, int nb, uint8_t *scratch, char *err, size_t errle
     int rc = -1;
     qsort(b, (size_t)nb, sizeof *b, cmp_block);
     for (int i = 0; i < nb; i++) {
-        if ((uintptr_t)b[i].p % GRAIN || b[i].reserved % GRAIN || b[i].reserved < b[i].len
-            || b[i].reserved >= b[i].len + GRAIN)
+        if ((uintptr_t)b[i].p % GRAIN || b[i].reserved % GRAIN
+            || b[i].reserved < b[i].len + TAIL || b[i].reserved >= b[i].len + TAIL + GRAIN)
             FAIL("block %u: address %p or reserved %zu for %zu bytes", b[i].id,
                  (void *)b[i].p, b[i].reserved, b[i].len);
         if (i + 1 < nb && b[i].p + b[i].reserved > b[i + 1].p)

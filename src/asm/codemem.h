@@ -58,8 +58,9 @@ int od_codemem_near(const void *target);
 /* Copy `len` bytes of code into executable memory, its `nrelocs` relocations resolved;
  * returns the code address (a multiple of OD_CODEMEM_GRAIN) or NULL (out of memory, the
  * limit reached, or relocations and no region near the anchor). *reserved gets the bytes
- * reserved: len rounded up to the granule; the bytes past `len` are int3, and so is every
- * byte of a page that held no code before. */
+ * reserved: len plus at least 16 bytes, rounded up to the granule (a decoder that reads
+ * past the last instruction, valgrind's, finds int3 in an executable page); the bytes past
+ * `len` are int3, and so is every byte of a page that held no code before. */
 void *od_codemem_install(const void *code, size_t len, const OdCodeReloc *relocs, int nrelocs,
                          size_t *reserved);
 /* Code that belongs to no unit (the thunks every unit calls) under a name, for profilers:

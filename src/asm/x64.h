@@ -360,6 +360,13 @@ static inline void od_mov_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp)
     od_x64_op_rm(a, 0x8B, dst, base, disp);
 }
 
+/* call qword [base+disp] */
+static inline void od_call_m(OdAsm *a, OdReg base, int32_t disp)
+{
+    od_x64_put_mem(a, od_x64_add(od_x64_rex(od_x64_none(), 0, 0, base, 0), 0xFF), 2, base,
+                   disp, 0, 0);
+}
+
 /* mov [base+disp], r64 */
 static inline void od_mov_mr(OdAsm *a, OdReg base, int32_t disp, OdReg src)
 {

@@ -12,6 +12,7 @@
 #include "../hook/events.h"
 #include "../hook/hook.h"
 #include "../runtime/frames.h"
+#include "../runtime/ccall.h"
 #include "../runtime/helpers.h"
 #include "../tier1/census.h"
 #include "../tier1/compile.h"
@@ -200,11 +201,13 @@ static PyObject *op_cache(const OdOpCache *c, TypeIndex *ix)
 static PyObject *call_cache(const OdCallSite *s, TypeIndex *ix)
 {
     const OdCallCache *c = &s->feedback;
+    const char *form = od_rt_call_form_name(s);
     PyObject *d = PyDict_New();
     if (!d || put(d, "kind", PyUnicode_FromString("call")) < 0
         || put(d, "callee_type", type_at(ix, c->callee_type)) < 0
         || put(d, "calls", u64(c->calls)) < 0 || put(d, "py_calls", u64(c->py_calls)) < 0
-        || put(d, "kwnames", Py_NewRef(s->kwnames ? s->kwnames : Py_None)) < 0) {
+        || put(d, "kwnames", Py_NewRef(s->kwnames ? s->kwnames : Py_None)) < 0
+        || put(d, "form", form ? PyUnicode_FromString(form) : Py_NewRef(Py_None)) < 0) {
         Py_XDECREF(d);
         return NULL;
     }
@@ -365,6 +368,11 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
         OD_FN(od_rt_long_result), OD_FN(PyLong_FromLong), OD_FN(od_rt_int_add),
         OD_FN(od_rt_int_subtract), OD_FN(od_rt_int_multiply),
         OD_FN(PyObject_IsTrue), OD_FN(_Py_Dealloc), OD_FN(PyFloat_FromDouble),
+        /* what a CALL site's fn may hold (runtime/ccall.h) */
+        OD_FN(od_rt_call_generic),
+#define OD_CF_SYM(N, n) OD_FN(od_rt_call_##n),
+        OD_CALL_FORMS(OD_CF_SYM)
+#undef OD_CF_SYM
 #undef OD_FN
     };
     PyObject *d = PyDict_New();

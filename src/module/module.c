@@ -13,6 +13,7 @@
 #include "../runtime/clock.h"
 #include "../runtime/frames.h"
 #include "../runtime/gen_resume.h"
+#include "../runtime/ccall.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
 #include "../tier2/tier2.h"
@@ -263,6 +264,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "frames_native", od_stats.frames_native + od_rt_calls_direct
                                        + od_rt_gen_resumes_direct) < 0
         || set_u64(d, "calls_direct", od_rt_calls_direct) < 0
+        || set_u64(d, "calls_c_specialized", od_rt_calls_c_specialized) < 0
         || set_u64(d, "generator_resumes_direct", od_rt_gen_resumes_direct) < 0
         || set_u64(d, "frames_interpreted", interpreted) < 0
         || set_u64(d, "cstack_switches", od_stats.cstack_switches) < 0
@@ -290,6 +292,7 @@ static PyObject *mod_reset_stats(PyObject *m, PyObject *noargs)
     memset(&od_stats, 0, sizeof od_stats);
     od_rt_unwinds = 0;
     od_rt_calls_direct = 0;
+    od_rt_calls_c_specialized = 0;
     od_rt_str_appends_in_place = 0;
     od_rt_gen_resumes_direct = 0;
     od_tier2_reset_stats();

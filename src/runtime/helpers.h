@@ -26,6 +26,9 @@ enum { OD_OK = 0, OD_ERROR = -1, OD_DEOPT = 1, OD_JUMP = 2 };
 typedef struct {
     PyObject *kwnames;  /* borrowed from co_consts, or NULL */
     OdCallCache feedback;
+    /* The helper compiled code calls for this site: od_rt_call until its first call picks
+     * a form's (runtime/ccall.h). */
+    OD_HELPER((*fn));
 } OdCallSite;
 
 /* Sites put their hot fields first: the compiler aligns each site (tier1 site_align) so

@@ -5,6 +5,7 @@
  * hook and runs its own compiled code. */
 #include "helpers.h"
 
+#include "ccall.h"
 #include "frames.h"
 
 #define TOP() (sp[-1])
@@ -29,82 +30,7 @@ OD_HELPER(od_rt_precall)
     return OD_OK;
 }
 
-/* Builtin functions and method descriptors called straight through their C pointer, as
- * the specializing interpreter's PRECALL_BUILTIN_* / PRECALL_*_METHOD_DESCRIPTOR_* forms
- * do. That is faster than vectorcall, and it lets the C recursion depth be counted
- * exactly as the interpreter counts it, which code that measures its own depth sees
- * (test.support.infinite_recursion, PyErr_NormalizeException at the limit):
- *  - generic vectorcall counts every call of a builtin or method descriptor;
- *  - the specialized forms do not count the fast-call ones, `len` and `list.append`, and
- *    count METH_O and METH_NOARGS.
- * The interpreter uses the specialized forms once the calling code object is quickened
- * (co_warmup back at 0: a quickened site specializes on its first run), so `quickened`
- * picks which of the two the call matches. Calls the interpreter does not specialize
- * (keywords to a method descriptor, wrong argument counts) stay on vectorcall.
- * Compiled code runs with tracing off (it exits when tracing switches on), which is the
- * condition under which the interpreter uses these forms too.
- *
- * This is the hot road of calls that are not to Python functions (email_parse,
- * xml_etree_generate: millions of them), so it is written to stay small: inline, no
- * call for the result check unless the result is suspect, and everything else (bound
- * methods, Python functions, types, keywords to descriptors) out of line in call_other.
- * Returns 0 with *res set if it made the call (*res NULL: an exception), -1 if the call
- * is not one of these forms. */
-static inline __attribute__((always_inline)) int call_c_direct(PyThreadState *ts, PyObject *callable, PyCFunction meth,
-                                                              int flags, PyObject *self, PyObject **args, int nargs,
-                                PyObject *kwnames, int quickened, PyObject **res)
-{
-    int counted = 1; /* whether this call is in the recursion count */
-    switch (flags) {
-    case METH_FASTCALL:
-        if (kwnames)
-            return -1;
-        counted = !quickened;
-        break;
-    case METH_FASTCALL | METH_KEYWORDS:
-        counted = !quickened;
-        break;
-    case METH_O:
-        if (kwnames || nargs != 1)
-            return -1;
-        break;
-    case METH_NOARGS:
-        if (kwnames || nargs != 0)
-            return -1;
-        break;
-    default:
-        return -1;
-    }
-    if (counted && _Py_EnterRecursiveCallTstate(ts, " while calling a Python object")) {
-        *res = NULL;
-        return 0;
-    }
-    PyObject *r;
-    switch (flags) {
-    case METH_FASTCALL:
-        r = ((_PyCFunctionFast)(void (*)(void))meth)(self, args, nargs);
-        break;
-    case METH_FASTCALL | METH_KEYWORDS:
-        r = ((_PyCFunctionFastWithKeywords)(void (*)(void))meth)(self, args, nargs, kwnames);
-        break;
-    case METH_O:
-        r = meth(self, args[0]);
-        break;
-    default: /* METH_NOARGS */
-        r = meth(self, NULL);
-        break;
-    }
-    if (counted)
-        _Py_LeaveRecursiveCallTstate(ts);
-    /* As vectorcall does: a NULL result without an exception (or a result with one) is
-     * reported as a SystemError naming the function. */
-    if (__builtin_expect((r == NULL) == (ts->curexc_type == NULL), 0))
-        r = _Py_CheckFunctionResult(ts, callable, r, NULL);
-    *res = r;
-    return 0;
-}
-
-/* The builtin function or method descriptor `callable` called through call_c_direct:
+/* The builtin function or method descriptor `callable` called through od_call_c_direct (ccall.h):
  * 0 with *res set, or -1 if it is neither. `len`, `isinstance` and `list.append` are the
  * specialized interpreter's inline forms (no call, not counted) once the calling code
  * is quickened. */
@@ -127,7 +53,7 @@ static inline __attribute__((always_inline)) int call_builtin_direct(PyThreadSta
             }
         }
         Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-        return call_c_direct(ts, callable, PyCFunction_GET_FUNCTION(callable),
+        return od_call_c_direct(ts, callable, PyCFunction_GET_FUNCTION(callable),
                              PyCFunction_GET_FLAGS(callable), PyCFunction_GET_SELF(callable),
                              args, total - (int)nkw, kwnames, quickened, res);
     }
@@ -140,7 +66,7 @@ static inline __attribute__((always_inline)) int call_builtin_direct(PyThreadSta
             *res = PyList_Append(self, args[1]) < 0 ? NULL : Py_NewRef(Py_None);
             return 0;
         }
-        return call_c_direct(ts, callable, descr->d_method->ml_meth, descr->d_method->ml_flags,
+        return od_call_c_direct(ts, callable, descr->d_method->ml_meth, descr->d_method->ml_flags,
                              self, args + 1, total - 1, NULL, quickened, res);
     }
     return -1;
@@ -207,11 +133,13 @@ static __attribute__((noinline)) int call_other(_PyInterpreterFrame *f, PyObject
     return call_c_or_vectorcall(f, ts, callable, args, total, site->kwnames, sp - oparg - 2);
 }
 
-OD_HELPER(od_rt_call)
+/* The generic road: the C road first ([NULL, builtin, args...] or [descriptor, self,
+ * args...]), everything else in call_other. */
+static inline __attribute__((always_inline)) int call_generic(_PyInterpreterFrame *f,
+                                                               PyObject **sp, int oparg,
+                                                               OdCallSite *site)
 {
-    OdCallSite *site = arg;
     site->feedback.calls++;
-    /* The C road first: [NULL, builtin, args...] or [descriptor, self, args...]. */
     PyObject **base = sp - oparg - 2;
     int is_meth = base[0] != NULL;
     PyObject *callable = base[1 - is_meth];
@@ -222,6 +150,21 @@ OD_HELPER(od_rt_call)
     int total = oparg + is_meth;
     return call_c_or_vectorcall(f, _PyThreadState_GET(), callable, sp - total, total,
                                 site->kwnames, base);
+}
+
+/* A site's first call (its fn is still this helper; callers that name od_rt_call
+ * directly, the compact units', find it changed afterwards): pick the site's form. */
+OD_HELPER(od_rt_call)
+{
+    OdCallSite *site = arg;
+    if (site->fn == od_rt_call)
+        od_rt_call_adapt(sp, oparg, site);
+    return call_generic(f, sp, oparg, site);
+}
+
+OD_HELPER(od_rt_call_generic)
+{
+    return call_generic(f, sp, oparg, arg);
 }
 
 OD_HELPER(od_rt_call_function_ex)

@@ -65,6 +65,8 @@ static void *site_arg(Compiler *c, const OdInstr *in)
     case CALL:
         ((OdCallSite *)site)->kwnames = c->kwnames;
         c->kwnames = NULL; /* KW_NAMES applies to exactly the next CALL */
+        if (!((OdCallSite *)site)->fn)   /* a recompiled unit's copy keeps its form */
+            ((OdCallSite *)site)->fn = od_rt_call;
         return site;
     case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: case FOR_ITER:
         return site;
@@ -192,7 +194,11 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
     od_lea(&c->a, OD_RSI, R_FRAME, slot_disp(c, d));
     set_arg(c, OD_RDX, in->oparg);
     set_arg(c, OD_RCX, (int64_t)(intptr_t)arg);
-    od_call_abs(&c->a, (const void *)fn);
+    if (in->opcode == CALL && fn == od_rt_call)
+        /* The helper the site picked for the callables it calls (runtime/ccall.h) */
+        od_call_m(&c->a, OD_RCX, (int32_t)offsetof(OdCallSite, fn));
+    else
+        od_call_abs(&c->a, (const void *)fn);
     if (fail_label >= 0 && in->opcode != PRECALL) {
         /* One test for a failed helper and tracing switched on by the code it ran (the
          * interpreter takes over): the failure stub reads eax, the helper's result, which

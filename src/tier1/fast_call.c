@@ -2,6 +2,11 @@
  *
  * PRECALL compiles to nothing: CALL unpacks a bound method found in a plain call's
  * callable slot (runtime/ops_call.c od_rt_call), as the interpreter's PRECALL would have.
+ * CALL's helper is called through the site (tier1 compile.c emit_helper_call): the helper
+ * of the form its callables took (runtime/ccall.h).
+ *
+ * `list.append(x)` of quickened code, where the interpreter's PRECALL or the site's form
+ * says list.append: in line while the list has room (emit_list_append), else the helper.
  *
  * CALL of a Python function whose code is compiled, with exactly as many arguments as it
  * has parameters, any keywords naming the last of them in order (so the call binds as a
@@ -21,6 +26,7 @@
 
 #include "../asm/codemem.h"
 #include "compile.h"
+#include "../runtime/ccall.h"
 #include "../runtime/frames.h"
 
 /* Whether the interpreter specialized the PRECALL before `in` for a callable that is not a
@@ -42,9 +48,112 @@ static int thunk_variant(const Compiler *c, const OdCallSite *s)
     return (c->feedback ? 0 : OD_THUNK_RECORD) | (s->kwnames ? OD_THUNK_KEYWORDS : 0);
 }
 
+/* Whether the call `in` is compiled in line as the form whose interpreter opcode is
+ * `precall_op` and whose helper is `helper` (ccall.h): the code is quickened (co_warmup 0
+ * stays 0, so the form's road is the uncounted one), and either the site's helper took that
+ * form (a recompiled unit's copy of the site) or the site never reached its helper (a first
+ * unit; or a recompiled unit whose first unit's in-line code always hit) and the
+ * interpreter specialized the PRECALL before it to that form. */
+static int in_line_form(Compiler *c, const OdInstr *in, const OdCallSite *s, int precall_op,
+                        OdCallHelper helper)
+{
+    if (c->compact || s->kwnames || in->oparg != 1 || c->co->co_warmup != 0)
+        return 0;
+    if (s->fn && s->fn != od_rt_call)
+        return s->fn == helper;
+    const OdInstr *pre = in - 1;
+    return in != c->bc.instrs && pre->opcode == PRECALL && quickened_opcode(c, pre) == precall_op;
+}
+
+/* `list.append(x)` in line (PRECALL_NO_KW_LIST_APPEND's road, ccall.h LIST_APPEND). */
+static int list_append_in_line(Compiler *c, const OdInstr *in, const OdCallSite *s)
+{
+    return in_line_form(c, in, s, PRECALL_NO_KW_LIST_APPEND, od_rt_call_list_append);
+}
+
+/* [list.append, list, x] -> [None] when the list has room: x's reference moves into the
+ * list (_PyList_AppendTakeRef), the list's and the descriptor's are released. Anything
+ * else (another callable, not an exact list, no room) to `miss`, the site's helper. */
+static void emit_list_append(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int x = in->depth - 2;
+    PyObject *descr = _PyInterpreterState_GET()->callable_cache.list_append;
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, x));
+    od_cmp_r_imm64(a, OD_RAX, (int64_t)(intptr_t)descr, OD_RCX);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RDI, R_FRAME, slot_disp(c, x + 1));
+    od_mov_rm(a, OD_RCX, OD_RDI, OFF_TYPE);
+    od_cmp_r_imm64(a, OD_RCX, (int64_t)(intptr_t)&PyList_Type, OD_RDX);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RDX, OD_RDI, OFF_SIZE);
+    od_cmp_rm(a, OD_RDX, OD_RDI, (int32_t)offsetof(PyListObject, allocated));
+    od_jcc(a, OD_CC_GE, miss);
+    od_mov_rm(a, OD_RCX, OD_RDI, (int32_t)offsetof(PyListObject, ob_item));
+    od_mov_rm(a, OD_RSI, R_FRAME, slot_disp(c, x + 2));
+    {   /* mov [rcx + rdx*8], rsi */
+        static const uint8_t store[4] = {0x48, 0x89, 0x34, 0xD1};
+        od_emit_bytes(a, store, sizeof store);
+    }
+    od_add_mi(a, OD_RDI, OFF_SIZE, 1);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)Py_None);
+    incref_reg(c, OD_RCX);
+    od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RCX);
+    decref_immortalish(c, OD_RAX);      /* the list type's dict holds the descriptor */
+    decref_reg(c, OD_RDI, in->index);
+    od_jmp(a, done);
+}
+
+/* `len(x)` in line (PRECALL_NO_KW_LEN's road, ccall.h LEN). */
+static int len_in_line(Compiler *c, const OdInstr *in, const OdCallSite *s)
+{
+    return in_line_form(c, in, s, PRECALL_NO_KW_LEN, od_rt_call_len);
+}
+
+/* The length every exact str, list, tuple and dict keeps at the same offset. */
+_Static_assert(offsetof(PyASCIIObject, length) == offsetof(PyVarObject, ob_size)
+               && offsetof(PyDictObject, ma_used) == offsetof(PyVarObject, ob_size),
+               "one load for the four kinds");
+
+/* [NULL, len, x] -> [len(x)] for an exact str, list, tuple or dict whose length is a
+ * small int; anything else to `miss`, the site's helper. */
+static void emit_len(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int x = in->depth - 2;
+    OdLabel sized = od_label_new(a), have = od_label_new(a);
+    od_cmp_mi(a, R_FRAME, slot_disp(c, x), 0);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, x + 1));
+    od_cmp_r_imm64(a, OD_RAX, (int64_t)(intptr_t)_PyInterpreterState_GET()->callable_cache.len,
+                   OD_RCX);
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, x + 2));
+    od_mov_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
+    PyTypeObject *const kinds[4] = {&PyUnicode_Type, &PyList_Type, &PyTuple_Type, &PyDict_Type};
+    for (int i = 0; i < 4; i++) {
+        od_cmp_r_imm64(a, OD_RDX, (int64_t)(intptr_t)kinds[i], OD_RSI);
+        od_jcc(a, i < 3 ? OD_CC_E : OD_CC_NE, i < 3 ? sized : miss);
+    }
+    od_label_bind(a, sized);
+    od_mov_rm(a, OD_RDX, OD_RCX, OFF_SIZE);
+    small_int_or_jump(c, OD_RDX, have, miss);    /* rdi = the int, a new reference */
+    od_label_bind(a, have);
+    od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RDI);
+    decref_reg(c, OD_RAX, in->index);            /* len: a dealloc would clobber rcx */
+    od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, x + 2));
+    decref_reg(c, OD_RCX, in->index);
+    od_jmp(a, done);
+}
+
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     const OdCallSite *s = site;
+    if (list_append_in_line(c, in, s) || len_in_line(c, in, s)) {
+        if (!c->feedback)
+            c->nsingle_kind++;      /* the interpreter's form, as below */
+        return 1;
+    }
     /* A recompiled unit's site that only ever called builtins, types and other non-Python
      * callables goes straight to the helper: the thunk would refuse each call after its
      * checks (about 24 instructions), and the helper then does them again. A first unit
@@ -73,6 +182,14 @@ static void emit_call_refused_or_raised(Compiler *c, const Stub *s)
 /* Registers of compiled code the thunk relies on (emit.h): R_TS, R_CFRAME. */
 void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done)
 {
+    if (list_append_in_line(c, in, site)) {
+        emit_list_append(c, in, miss, done);
+        return;
+    }
+    if (len_in_line(c, in, site)) {
+        emit_len(c, in, miss, done);
+        return;
+    }
     OdAsm *a = &c->a;
     int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
     const OdCallSite *s = site;
