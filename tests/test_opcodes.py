@@ -1811,9 +1811,9 @@ def test_operands_that_are_non_numeric_constants_take_the_helper_alone(jit):
     assert max(sizes[:-1]) < 64 < sizes[-1], sizes
 
 
-def f_str_chars(strings, indexes):
+def f_index_each(containers, indexes):
     out = []
-    for s in strings:
+    for s in containers:
         for i in indexes:
             try:
                 out.append(s[i])
@@ -1834,28 +1834,17 @@ def test_characters_of_strs_by_int_index(jit):
         def __getitem__(self, i):
             return "sub"
     strings = ("abc", "\xe9\xff\x80", "\u20acuro", "x", "", S("abc"))
-    res = jit.run_both(f_str_chars, strings, STR_INDEXES)
+    fn = _fresh_copy(f_index_each)
+    res = jit.run_both(fn, strings, STR_INDEXES)
     overdrive.disable()
-    assert res == f_str_chars(strings, STR_INDEXES)
-    assert all(a is b for a, b in zip(res, f_str_chars(strings, STR_INDEXES))
+    assert all(a is b for a, b in zip(res, f_index_each(strings, STR_INDEXES))
                if isinstance(a, str) and len(a) == 1 and ord(a) < 256)
-    if not runs_tier1(f_str_chars):
+    if not runs_tier1(fn):
         return
-    (site,) = _op_sites(f_str_chars, "BINARY_SUBSCR")
+    (site,) = _op_sites(fn, "BINARY_SUBSCR")
     # the 10 ascii and latin-1 characters in range, and S's Python __getitem__ called
     # directly (the helper's other fast road) for each index
     assert site["fast"] == 10 + len(STR_INDEXES), site
-
-
-def f_items_by_index(seqs, indexes):
-    out = []
-    for s in seqs:
-        for i in indexes:
-            try:
-                out.append(s[i])
-            except IndexError as e:
-                out.append(str(e))
-    return out
 
 
 @full_tier
@@ -1872,7 +1861,7 @@ def test_items_of_list_and_tuple_subclasses_by_int_index(jit):
         def __getitem__(self, i):
             return ("own", i)
     indexes = (0, 1, 2, -1, 3, True, 2**40)
-    fn = _fresh_copy(f_items_by_index)
+    fn = _fresh_copy(f_index_each)
     # in range, by a plain int (not True, not negative): 2 of Pair, 3 of Tokens
     for seq, fast in ((Pair(1, 2), 2), (Tokens([3, 4, 5]), 3), (Own([6]), len(indexes))):
         before = _op_sites(fn, "BINARY_SUBSCR") if overdrive.info(fn)["compiled"] else None

@@ -94,6 +94,44 @@ static void emit_checks(OdAsm *a, OdLabel refuse)
 
 /* From `shape` on, for either entry: r8 = the callable, r9 = its first argument, rcx = the
  * end of the operands. Refusals go to `refuse`. */
+/* Link the pushed frame (rdi) under the caller's cframe, take a recursion level (rcx =
+ * the thread state), count the entry in the unit (r11) and in `calls`, and keep frame,
+ * unit and thread state on the machine stack (three pushes after the return address:
+ * aligned to 16) with rsi = thread state, rdx = unit: entry(frame, ts, unit, ...)'s
+ * arguments but the last. */
+static void emit_link_and_count(OdAsm *a, uint64_t *calls)
+{
+    od_mov_rm(a, OD_RAX, OD_RSP, CALLER_CFRAME);
+    od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(_PyCFrame, current_frame));
+    od_mov_mr(a, OD_RDI, FR_OFF(previous), OD_RDX);
+    od_mov_mr(a, OD_RAX, (int32_t)offsetof(_PyCFrame, current_frame), OD_RDI);
+    od_add32_mi(a, OD_RCX, TS_OFF(recursion_remaining), -1);
+    od_add_mi(a, OD_R11, UNIT_OFF(native_entries), 1);
+    od_add_mi(a, OD_R11, UNIT_OFF(direct_entries), 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)calls);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_push(a, OD_RDI);
+    od_push(a, OD_R11);
+    od_push(a, OD_RCX);
+    od_mov_rr(a, OD_RSI, OD_RCX);
+    od_mov_rr(a, OD_RDX, OD_R11);
+}
+
+/* After the call: frame, unit and thread state back (rdi, r11, rcx), the frame unlinked,
+ * the recursion level given back. rax (the result) is kept. */
+static void emit_unlink(OdAsm *a)
+{
+    od_pop(a, OD_RCX);
+    od_pop(a, OD_R11);
+    od_pop(a, OD_RDI);
+    od_mov_rm(a, OD_RDX, OD_RDI, FR_OFF(previous));
+    od_mov_rm(a, OD_RSI, OD_RSP, CALLER_CFRAME);
+    od_mov_mr(a, OD_RSI, (int32_t)offsetof(_PyCFrame, current_frame), OD_RDX);
+    od_add32_mi(a, OD_RCX, TS_OFF(recursion_remaining), 1);
+}
+
 static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
 {
     OdLabel func = od_label_new(a), counted = od_label_new(a), tier1 = od_label_new(a),
@@ -274,32 +312,11 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     /* Link and count it (hook/enter.c od_unit_enter), call entry(frame, ts, unit, NULL)
      * with frame, unit and thread state kept on the machine stack (three pushes after the
      * return address: aligned to 16), then unlink it. */
-    od_mov_rm(a, OD_RAX, OD_RSP, CALLER_CFRAME);
-    od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(_PyCFrame, current_frame));
-    od_mov_mr(a, OD_RDI, FR_OFF(previous), OD_RDX);
-    od_mov_mr(a, OD_RAX, (int32_t)offsetof(_PyCFrame, current_frame), OD_RDI);
-    od_add32_mi(a, OD_RCX, TS_OFF(recursion_remaining), -1);
-    od_add_mi(a, OD_R11, UNIT_OFF(native_entries), 1);
-    od_add_mi(a, OD_R11, UNIT_OFF(direct_entries), 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
-    od_add_mi(a, OD_RAX, 0, 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.fast_calls);
-    od_add_mi(a, OD_RAX, 0, 1);
-    od_push(a, OD_RDI);
-    od_push(a, OD_R11);
-    od_push(a, OD_RCX);
-    od_mov_rr(a, OD_RSI, OD_RCX);
-    od_mov_rr(a, OD_RDX, OD_R11);
+    emit_link_and_count(a, &od_t2_stats.fast_calls);
     od_xor32_rr(a, OD_RCX, OD_RCX);
     od_mov_rm(a, OD_RAX, OD_R11, UNIT_OFF(entry));
     od_call_r(a, OD_RAX);
-    od_pop(a, OD_RCX);
-    od_pop(a, OD_R11);
-    od_pop(a, OD_RDI);
-    od_mov_rm(a, OD_RDX, OD_RDI, FR_OFF(previous));
-    od_mov_rm(a, OD_RSI, OD_RSP, CALLER_CFRAME);
-    od_mov_mr(a, OD_RSI, (int32_t)offsetof(_PyCFrame, current_frame), OD_RDX);
-    od_add32_mi(a, OD_RCX, TS_OFF(recursion_remaining), 1);
+    emit_unlink(a);
     /* Clear and pop (_PyFrame_Clear): inline while nothing is freed; from the first local
      * whose reference is the last (r10 walks them to r8), an escaped frame object, f_locals
      * or a NULL result, in C. */
@@ -490,30 +507,9 @@ int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLa
         od_mov_mi(a, OD_RDI, lp + 8 * i, 0);
     /* Link and count it, call this unit's entry(frame, ts, unit, NULL), unlink it: as the
      * thunk does. */
-    od_mov_rm(a, OD_RAX, OD_RSP, CALLER_CFRAME);
-    od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(_PyCFrame, current_frame));
-    od_mov_mr(a, OD_RDI, FR_OFF(previous), OD_RDX);
-    od_mov_mr(a, OD_RAX, (int32_t)offsetof(_PyCFrame, current_frame), OD_RDI);
-    od_add32_mi(a, OD_RCX, TS_OFF(recursion_remaining), -1);
-    od_add_mi(a, OD_R11, UNIT_OFF(native_entries), 1);
-    od_add_mi(a, OD_R11, UNIT_OFF(direct_entries), 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
-    od_add_mi(a, OD_RAX, 0, 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_stats.entry_calls);  /* (fast_calls too) */
-    od_add_mi(a, OD_RAX, 0, 1);
-    od_push(a, OD_RDI);
-    od_push(a, OD_R11);
-    od_push(a, OD_RCX);
-    od_mov_rr(a, OD_RSI, OD_RCX);
-    od_mov_rr(a, OD_RDX, OD_R11);       /* (resume_at: a tier-2 entry does not read it) */
+    emit_link_and_count(a, &od_t2_stats.entry_calls);   /* (fast_calls too) */
     od_call_label(a, unit_entry);
-    od_pop(a, OD_RCX);
-    od_pop(a, OD_R11);
-    od_pop(a, OD_RDI);
-    od_mov_rm(a, OD_RDX, OD_RDI, FR_OFF(previous));
-    od_mov_rm(a, OD_RSI, OD_RSP, CALLER_CFRAME);
-    od_mov_mr(a, OD_RSI, (int32_t)offsetof(_PyCFrame, current_frame), OD_RDX);
-    od_add32_mi(a, OD_RCX, TS_OFF(recursion_remaining), 1);
+    emit_unlink(a);
     /* Clear and pop, one local at a time, while nothing is freed; from the first local
      * whose reference is the last (r10 = where C goes on), an escaped frame object,
      * f_locals or a NULL result, in C. After a result stacktop is still co_nlocalsplus:
