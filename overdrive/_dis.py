@@ -474,7 +474,8 @@ class _Annotator:
             return "call the body: returns here, result in rax"
         if mnemonic == "call" and _SITE_FN_CALL.match(op_str) and prev[0] in ("mov", "movabs"):
             m = _REG_IMM.match(prev[1])
-            if m and m.group(1) == "rcx":
+            # ecx when the site lies below 4 GiB (`mov ecx, imm32`: a static build's heap)
+            if m and m.group(1) in ("rcx", "ecx"):
                 import ctypes
                 value = ctypes.c_void_p.from_address(int(m.group(2), 0) + 0x18).value or 0
                 return ("call " + self.helpers.get(value, f"{value:#x} (unknown function)")
