@@ -61,7 +61,7 @@ def side_options(threshold: int | None = None,
 _PROBE = r"""
 import json, sys
 from importlib.metadata import version as _dist_version
-loaded = "overdrive" in sys.modules   # imported at start-up by the .pth autoload?
+loaded = "_overdrive" in sys.modules   # the C core, loaded at start-up by the .pth autoload?
 try:
     import overdrive
 except Exception as exc:
@@ -114,7 +114,7 @@ def probe(python: str) -> Probe:
                      f"overdrive.is_enabled() is False{why}", od)
     result = Probe(True, None, od)
     if not od["loaded_at_startup"]:
-        result.warnings.append("overdrive was not imported at start-up under OVERDRIVE=1")
+        result.warnings.append("overdrive's C core was not loaded at start-up under OVERDRIVE=1")
     missing = [k for k in STATS_KEYS if k not in od["stats_keys"]]
     if missing:
         result.warnings.append(f"overdrive.stats() lacks {', '.join(missing)}")

@@ -40,7 +40,7 @@ COUNT = """
                       "total": len(gc.get_objects()),
                       "modules": sorted(set(sys.modules) - before_modules),
                       "all_modules": sorted(sys.modules),
-                      "enabled": "overdrive" in sys.modules and sys.modules["overdrive"].is_enabled()}}))
+                      "enabled": "_overdrive" in sys.modules and sys.modules["_overdrive"].is_enabled()}}))
 """
 
 

@@ -268,7 +268,7 @@ PROGRAM = """
             s += i
         return s
     print(work(1000))
-    if "overdrive" in sys.modules:
+    if "_overdrive" in sys.modules:     # the autoload loaded the C core
         import overdrive
         print(overdrive.is_enabled(), json.dumps(overdrive.config(), sort_keys=True))
 """

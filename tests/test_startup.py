@@ -87,6 +87,30 @@ def test_autoload_adds_only_the_autoload_the_package_and_the_core(env):
 
 
 @needs_pth
+@pytest.mark.parametrize("value", ["1", "yes", " On "])
+def test_autoload_loads_the_core_alone_until_the_program_imports_the_package(value):
+    """A program that does not import overdrive does not pay for the package: the autoload
+    loads the C core from beside itself and switches it on; `import overdrive` later finds
+    that core, switched on."""
+    probe = "import sys; assert sys.modules['_overdrive'].is_enabled()"
+    assert _added(probe, OVERDRIVE=value) == {"_overdrive", "_overdrive_autoload"}
+    later = ("import sys, overdrive; assert overdrive.is_enabled(); "
+             "assert overdrive._overdrive is sys.modules['_overdrive']")
+    assert _added(later, OVERDRIVE=value) == AUTOLOAD
+
+
+@needs_pth
+@pytest.mark.parametrize("variable", ["OVERDRIVE_LOG", "OVERDRIVE_PERF_MAP",
+                                      "OVERDRIVE_TIER2_THRESHOLD"])
+def test_autoload_imports_the_package_for_the_variables_it_reads(variable):
+    value = {"OVERDRIVE_LOG": "compile", "OVERDRIVE_PERF_MAP": "0",
+             "OVERDRIVE_TIER2_THRESHOLD": "-1"}[variable]
+    added = _added("import sys; assert sys.modules['_overdrive'].is_enabled()",
+                   OVERDRIVE="1", **{variable: value})
+    assert AUTOLOAD <= added, added
+
+
+@needs_pth
 @pytest.mark.parametrize("value", ["0", "off", " No "])
 def test_autoload_off_does_not_import_the_package(value):
     # The .pth line only asks whether OVERDRIVE is set (site.py compiles it in every

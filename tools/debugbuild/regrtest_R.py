@@ -47,8 +47,8 @@ def _install_recorder(path: str, label: str = "") -> None:
 
     def dash_R(ns, test_name, test_func):
         jit = "off"
-        if "overdrive" in sys.modules:
-            jit = "on" if sys.modules["overdrive"].is_enabled() else "off"
+        if "_overdrive" in sys.modules:     # the autoload loads the C core alone
+            jit = "on" if sys.modules["_overdrive"].is_enabled() else "off"
         if label:
             jit += "," + label
         write(fd, f"begin {test_name} {ns.huntrleaks[0]} {ns.huntrleaks[1]} jit={jit}\n"
