@@ -129,6 +129,29 @@ def test_default_policy_compiles_the_201st_call_with_the_hints(calls):
     assert info["single_kind_sites"] == 3 and info["cold_sites"] == 2, info
 
 
+MODULE_ATTR = """
+import math
+
+def circle(r):
+    return math.pi * r * r
+"""
+
+
+def test_module_attribute_specialized_by_the_interpreter_is_the_helper_call():
+    """LOAD_ATTR_MODULE (math.pi): the helper caches module attributes; the first unit
+    calls it with no inline probe in front (info()['helper_only_sites'])."""
+    ns: dict = {}
+    exec(MODULE_ATTR, ns)
+    overdrive.disable()
+    for i in range(30):
+        ns["circle"](i)
+    overdrive.compile(ns["circle"])
+    info = overdrive.info(ns["circle"])
+    assert info["helper_only_sites"] == 1, info
+    got = run_compiled(ns["circle"], [(2,), (1.5,), ("x",)])
+    assert got[0][0] == "ok" and got[1][0] == "ok" and got[2][:2] == ("raise", TypeError), got
+
+
 SUBSCR = """
 def item(x, i):
     return x[i]

@@ -270,3 +270,48 @@ def test_sites_that_never_ran_keep_errors_and_tracebacks():
     assert tb.tb_lineno == cold.__code__.co_firstlineno + 7
     exits = overdrive.info(cold)["exits"]
     assert not {k for k in exits if k != "WARMUP"}, exits
+
+
+HELPER_KINDS = """
+import math
+
+class Q:
+    def __init__(self, v):
+        self.v = v
+
+    @property
+    def twice(self):
+        return 2 * self.v
+
+def reads(q):
+    return q.twice + math.pi, q.v
+"""
+
+
+@pytest.mark.skipif(os.environ.get("OVERDRIVE_COMPACT") == "all",
+                    reason="inline paths of full units")
+@tier1_only_because("recompilation with feedback (attribute sites)")
+def test_recompiled_attribute_sites_that_only_met_helper_kinds_are_the_helper_call():
+    # q.twice (a property) and math.pi (a module attribute) are cached by the helper, not
+    # by an inline path: the recompiled unit calls their helper with no probe in front;
+    # q.v (an inline value) keeps its inline path. Results, including a receiver of
+    # another kind and a missing attribute, stay the interpreter's.
+    reads = _fresh(HELPER_KINDS, "reads")
+    Q = reads.__globals__["Q"]
+    overdrive.config(recompile_after=5)
+    _run_compiled(reads, [(Q(i),) for i in range(10)])
+    info = overdrive.info(reads)
+    assert info["recompiled"] and info["helper_only_sites"] == 2, info
+
+    class R:
+        twice = 7.0
+        v = "r"
+    calls = [(Q(3),), (R(),), (Q(2.5),)]
+    expected = [reads(*a) for a in calls]
+    before = overdrive.info(reads)
+    assert _run_compiled(reads, calls) == expected
+    info = overdrive.info(reads)
+    assert info["native_entries"] == before["native_entries"] + len(calls), info
+    assert info["exits"] == before["exits"], info      # no exit from the recompiled unit
+    with pytest.raises(AttributeError, match="twice"):
+        _run_compiled(reads, [(object(),)])

@@ -207,6 +207,7 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
         || set_u64(d, "fixed_attr_sites", u ? (uint64_t)u->fixed_attr_sites : 0) < 0
         || set_u64(d, "cold_sites", u ? (uint64_t)u->cold_sites : 0) < 0
         || set_u64(d, "single_kind_sites", u ? (uint64_t)u->single_kind_sites : 0) < 0
+        || set_u64(d, "helper_only_sites", u ? (uint64_t)u->helper_only_sites : 0) < 0
         || set_str(d, "why_not", why) < 0
         || set_u64(d, "entries", (st ? st->entries : 0) + (u ? u->direct_entries : 0)) < 0
         || set_u64(d, "interpreted_entries", st ? st->interpreted : 0) < 0

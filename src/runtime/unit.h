@@ -192,6 +192,8 @@ struct OdUnit {
     int cold_sites;               /* sites that never ran: their helper call in 11 bytes */
     int single_kind_sites;        /* first unit: sites without the other kinds' out-of-line
                                    * code, as the interpreter had specialized them */
+    int helper_only_sites;        /* attribute sites known to meet only kinds their helper
+                                   * handles: the helper call alone, no inline probe */
     /* Statistics for info()/stats(). */
     uint64_t compile_ns;
     uint64_t native_entries;

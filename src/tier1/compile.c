@@ -120,8 +120,13 @@ static int has_fast_path(Compiler *c, const OdInstr *in, const void *site)
     switch (in->opcode) {
     case CALL:
         return call_has_fast_path(c, in, site);
-    case LOAD_GLOBAL: case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
-    case STORE_SUBSCR:
+    case LOAD_ATTR: case LOAD_METHOD: case STORE_ATTR:
+        if (attr_helper_only(c, in)) {
+            c->nhelper_only++;
+            return 0;
+        }
+        return 1;
+    case LOAD_GLOBAL: case STORE_SUBSCR:
         return 1;
     case COMPARE_OP:
         if (compare_generic_only(c, in)) {
@@ -996,7 +1001,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         stub_memo_begin(&c);
     c.label_of = od_scratch_realloc(NULL, ((size_t)c.bc.ninstrs + 1) * sizeof(OdLabel));
     c.cache_at_unit = od_scratch_realloc(NULL, ((size_t)c.bc.ncodeunits + 1) * sizeof(int));
-    if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0 || find_deferred(&c) < 0)
+    if (!c.label_of || !c.cache_at_unit || find_always_bound(&c) < 0)
         goto fail;
     size_t nbytes = 0;
     for (int i = 0; i < c.bc.ninstrs; i++) {
@@ -1022,7 +1027,10 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     if (prev && prev->caches && prev->cache_bytes == nbytes) {
         memcpy(c.sites, prev->caches, nbytes);   /* same code, same layout */
         c.feedback = 1;
+        c.prev = prev;
     }
+    if (find_deferred(&c) < 0)       /* after the sites: whether a consumer borrows reads them */
+        goto fail;
     for (int i = 0; i < c.bc.ninstrs; i++)
         c.label_of[i] = od_label_new(&c.a);
     c.epilogue = od_label_new(&c.a);
@@ -1164,6 +1172,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->fixed_attr_sites = c.nfixed_attr;
     u->cold_sites = c.ncold;
     u->single_kind_sites = c.nsingle_kind;
+    u->helper_only_sites = c.nhelper_only;
     c.sites = NULL;
     compiler_free(&c);
     od_rt_unit_set_direct(u, co);

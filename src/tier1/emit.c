@@ -97,8 +97,8 @@ int consumer_borrows(Compiler *c, const OdInstr *in, int depth)
 {
     int d = in->depth;
     switch (in->opcode) {
-    case LOAD_ATTR: case STORE_ATTR: case LOAD_METHOD:
-        return depth == d - 1;
+    case LOAD_ATTR: case STORE_ATTR: case LOAD_METHOD:   /* only their inline paths borrow */
+        return depth == d - 1 && !attr_helper_only(c, in);
     case UNPACK_SEQUENCE:
         return depth == d - 1 && unpack_sequence_has_fast_path(in->oparg);
     case BINARY_OP:

@@ -147,11 +147,14 @@ typedef struct Compiler {
     int block_gen;              /* the current stretch: no jump, handler or resumption
                                  * lands inside it (compile.c compile_unit) */
     int feedback;               /* sites hold what a previous unit's runs recorded */
+    const OdUnit *prev;         /* with feedback: that unit, alive while this one compiles
+                                 * (its attribute sites own their entries 1..) */
     unsigned char *deferred;    /* per instruction: a load its consumer borrows (Pending) */
     Pending pending[OD_MAX_PENDING]; /* deferred loads not pushed yet, deepest first */
     int npending;
     int ndeferred, nfixed_attr; /* for info(): deferred loads, built-in attribute entries, */
     int ncold, nsingle_kind;    /* cold sites, sites left single-kind (OdUnit's fields) */
+    int nhelper_only;           /* attribute sites left to their helper alone */
     int compact;                /* compact unit: no inline fast paths, no borrowing, helper
                                  * calls through one shared thunk (tier1/compact.c) */
     OdLabel compact_thunk;      /* that thunk's label, -1 until the first call needs it */
@@ -264,6 +267,10 @@ void release_operands_into(Compiler *c, const OdInstr *in, OdReg result, OdLabel
  * jumps to `done` having done the instruction's whole work, or jumps to `miss` with the
  * stack untouched, where the caller emits the helper call. */
 void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
+/* Whether LOAD_ATTR, LOAD_METHOD or STORE_ATTR `in` gets its helper call alone, with no
+ * inline hit path: what its site is known to meet (its feedback, or the interpreter's
+ * specialized form) is only kinds the helper's cache handles. Needs the sites (c->sites). */
+int attr_helper_only(Compiler *c, const OdInstr *in);
 void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
 void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
 void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);

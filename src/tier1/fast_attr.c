@@ -163,6 +163,65 @@ static int expected_attr_kind(Compiler *c, const OdInstr *in, const OdAttrSite *
     }
 }
 
+/* The entries a recompiled unit's attribute site recorded, into `out` (at most
+ * OD_ATTR_WAYS): entry 0 from the copy in this unit's sites, entries 1.. through the
+ * previous unit's site, which still owns their block while this unit compiles (the copy's
+ * `more` may not be read through: helpers.h). Returns how many. */
+static int recorded_entries(Compiler *c, const OdAttrSite *site, const OdAttrCache **out)
+{
+    int n = 0;
+    if (site->cache[0].type)
+        out[n++] = &site->cache[0];
+    if (site->more && c->prev && c->prev->caches) {
+        const OdAttrSite *orig = (const OdAttrSite *)((const char *)c->prev->caches
+                                                      + ((const char *)site - c->sites));
+        const OdAttrCache *more = od_attr_more(orig);
+        for (int i = 0; more && i < OD_ATTR_WAYS - 1; i++)
+            if (more[i].type)
+                out[n++] = &more[i];
+    }
+    return n;
+}
+
+/* Whether the inline hit path of `opcode` handles entries of `kind`. */
+static int inline_kind(int opcode, int kind)
+{
+    switch (opcode) {
+    case LOAD_ATTR:
+        return kind == OD_ATTR_INSTANCE_VALUE || kind == OD_ATTR_SLOT || kind == OD_ATTR_DICT_HINT;
+    case LOAD_METHOD:
+        return kind == OD_ATTR_METHOD_NO_DICT || kind == OD_ATTR_METHOD_SHARED_KEYS;
+    default:   /* STORE_ATTR */
+        return kind == OD_ATTR_INSTANCE_VALUE || kind == OD_ATTR_SLOT;
+    }
+}
+
+/* A site that only meets what the helper's cache handles (a module attribute, a property,
+ * a method beside an instance dict, a store into a dict, super(), ...) gains nothing from
+ * the inline probe: it fails on every run and then walks the out-of-line code before the
+ * helper call, and both are code the instruction cache must hold. Such a site gets the
+ * helper call alone. Known from a recompiled unit's feedback (every entry recorded, and at
+ * least one), or from the form the specializing interpreter gave the instruction. */
+int attr_helper_only(Compiler *c, const OdInstr *in)
+{
+    if (c->feedback) {
+        const OdAttrCache *seen[OD_ATTR_WAYS];
+        int n = recorded_entries(c, (const OdAttrSite *)(c->sites + c->cache_at_unit[in->index]),
+                                 seen);
+        for (int i = 0; i < n; i++)
+            if (inline_kind(in->opcode, seen[i]->kind))
+                return 0;
+        return n > 0;                     /* none: it never ran, the cold road decides */
+    }
+    switch (quickened_opcode(c, in)) {
+    case LOAD_ATTR_MODULE: case LOAD_METHOD_MODULE: case LOAD_METHOD_CLASS:
+    case LOAD_METHOD_WITH_DICT: case STORE_ATTR_WITH_HINT:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* Whether a LOAD_ATTR site gets the out-of-line code for the inline kinds it does not
  * expect (~230 bytes): in a first unit unless the interpreter specialized the instruction
  * (its form is the kind expected), in a recompiled one only if one of its entries holds
@@ -172,12 +231,11 @@ static int want_other_kinds(Compiler *c, const OdInstr *in, const OdAttrSite *si
 {
     if (!c->feedback)      /* a first unit: unless the interpreter specialized it */
         return !single_kind_site(c, in);
-    for (int i = 0; i < OD_ATTR_WAYS; i++) {
-        int k = site->cache[i].kind;
-        if (site->cache[i].type && k != expected
-            && (k == OD_ATTR_SLOT || k == OD_ATTR_INSTANCE_VALUE || k == OD_ATTR_DICT_HINT))
+    const OdAttrCache *seen[OD_ATTR_WAYS];
+    int n = recorded_entries(c, site, seen);
+    for (int i = 0; i < n; i++)
+        if (seen[i]->kind != expected && inline_kind(LOAD_ATTR, seen[i]->kind))
             return 1;
-    }
     return 0;
 }
 
