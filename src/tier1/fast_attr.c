@@ -200,18 +200,17 @@ static int inline_kind(int opcode, int kind)
  * a method beside an instance dict, a store into a dict, super(), ...) gains nothing from
  * the inline probe: it fails on every run and then walks the out-of-line code before the
  * helper call, and both are code the instruction cache must hold. Such a site gets the
- * helper call alone. Known from a recompiled unit's feedback (every entry recorded, and at
- * least one), or from the form the specializing interpreter gave the instruction. */
+ * helper call alone. Known from a recompiled unit's feedback, or from the form the
+ * specializing interpreter gave the instruction. The inline path reads the site's entry 0
+ * only, which keeps its receiver type while the site meets at most OD_ATTR_WAYS types (a
+ * miss fills another entry): so it is entry 0's kind that decides, also for a site whose
+ * other entries hold kinds the inline path takes (a str method beside the same method
+ * of a str subclass with a __dict__, first met, never hits inline). */
 int attr_helper_only(Compiler *c, const OdInstr *in)
 {
     if (c->feedback) {
-        const OdAttrCache *seen[OD_ATTR_WAYS];
-        int n = recorded_entries(c, (const OdAttrSite *)(c->sites + c->cache_at_unit[in->index]),
-                                 seen);
-        for (int i = 0; i < n; i++)
-            if (inline_kind(in->opcode, seen[i]->kind))
-                return 0;
-        return n > 0;                     /* none: it never ran, the cold road decides */
+        const OdAttrSite *site = (const OdAttrSite *)(c->sites + c->cache_at_unit[in->index]);
+        return site->cache[0].type && !inline_kind(in->opcode, site->cache[0].kind);
     }
     switch (quickened_opcode(c, in)) {
     case LOAD_ATTR_MODULE: case LOAD_METHOD_MODULE: case LOAD_METHOD_CLASS:
