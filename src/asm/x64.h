@@ -393,6 +393,21 @@ static inline void od_sub_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm)
     od_x64_alu_mi(a, 1, 5, base, disp, imm);
 }
 
+/* inc qword [m] and dec qword [m]: a byte shorter than add/sub qword [m], 1, and as fast;
+ * they leave CF as it was, so they are for counts whose ZF (or SF) is read, reference
+ * counts above all, never for a value a jb/jae/ja/jbe tests next. */
+static inline void od_inc_m(OdAsm *a, OdReg base, int32_t disp)
+{
+    od_x64_put_mem(a, od_x64_add(od_x64_rex(od_x64_none(), 1, 0, base, 0), 0xFF), 0, base,
+                   disp, 0, 0);
+}
+
+static inline void od_dec_m(OdAsm *a, OdReg base, int32_t disp)
+{
+    od_x64_put_mem(a, od_x64_add(od_x64_rex(od_x64_none(), 1, 0, base, 0), 0xFF), 1, base,
+                   disp, 0, 0);
+}
+
 /* add dword [m], imm */
 static inline void od_add32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm)
 {

@@ -256,7 +256,7 @@ static void ref_total(Compiler *c, int delta)
 
 void incref_reg(Compiler *c, OdReg r)
 {
-    od_add_mi(&c->a, r, 0, 1);
+    od_inc_m(&c->a, r, 0);
     ref_total(c, 1);
 }
 
@@ -266,7 +266,7 @@ void decref_reg(Compiler *c, OdReg r, int unit)
 {
     Stub s = {.kind = STUB_DEALLOC, .reg = r, .index = unit, .back = od_label_new(&c->a)};
     ref_total(c, -1);
-    od_sub_mi(&c->a, r, 0, 1);
+    od_dec_m(&c->a, r, 0);
     od_jcc(&c->a, OD_CC_E, add_stub(c, s));
     od_label_bind(&c->a, s.back);
 }
@@ -275,7 +275,7 @@ void decref_reg(Compiler *c, OdReg r, int unit)
 void decref_immortalish(Compiler *c, OdReg r)
 {
     ref_total(c, -1);
-    od_sub_mi(&c->a, r, 0, 1);
+    od_dec_m(&c->a, r, 0);
 }
 
 void check_breaker(Compiler *c, int index, int live_after, OdLabel cont)

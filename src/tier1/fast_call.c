@@ -257,7 +257,7 @@ static void emit_push_frame(OdAsm *a, PyCodeObject *co)
         od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)co);
     else
         od_mov_rm(a, OD_RAX, OD_RDI, (int32_t)offsetof(PyFunctionObject, func_code));
-    od_add_mi(a, OD_RAX, 0, 1);
+    od_inc_m(a, OD_RAX, 0);
 #ifdef Py_REF_DEBUG
     od_mov_ri(a, OD_R11, (int64_t)(intptr_t)&_Py_RefTotal);
     od_add_mi(a, OD_R11, 0, 1);
@@ -292,10 +292,10 @@ static void emit_link(OdAsm *a)
     od_mov_mr(a, OD_R9, FR_OFF(previous), OD_RAX);
     od_mov_mr(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, current_frame), OD_R9);
     od_add32_mi(a, R_TS, TS_OFF(recursion_remaining), -1);
-    od_add_mi(a, OD_RSI, UNIT_OFF(native_entries), 1);
-    od_add_mi(a, OD_RSI, UNIT_OFF(direct_entries), 1);
+    od_inc_m(a, OD_RSI, UNIT_OFF(native_entries));
+    od_inc_m(a, OD_RSI, UNIT_OFF(direct_entries));
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_rt_calls_direct);
-    od_add_mi(a, OD_RAX, 0, 1);
+    od_inc_m(a, OD_RAX, 0);
 }
 
 /* After the callee returned (rax = its result, r9 = its frame): unlink the frame and give
@@ -356,8 +356,8 @@ static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow)
         od_mov_rm(a, OD_RSI, OD_R9, FR_OFF(f_code));
     od_cmp_mi(a, OD_RSI, 0, 1);
     od_jcc(a, OD_CC_E, slow);
-    od_sub_mi(a, OD_RDI, 0, 1);
-    od_sub_mi(a, OD_RSI, 0, 1);
+    od_dec_m(a, OD_RDI, 0);
+    od_dec_m(a, OD_RSI, 0);
     ref_total_dec(a, 2);
     od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
     emit_restore_caller(a);
@@ -575,7 +575,7 @@ static void emit_thunk(OdAsm *a, int variant)
     od_jcc(a, OD_CC_E, next);
     od_cmp_mi(a, OD_RDI, 0, 1);
     od_jcc(a, OD_CC_E, slow);                    /* the last reference: C frees it */
-    od_sub_mi(a, OD_RDI, 0, 1);
+    od_dec_m(a, OD_RDI, 0);
     ref_total_dec(a, 1);
     od_label_bind(a, next);
     od_add_ri(a, OD_R10, 8);
@@ -645,7 +645,7 @@ void emit_direct_entry(Compiler *c)
         od_jcc(a, OD_CC_E, next);
         od_cmp_mi(a, OD_RDI, 0, 1);
         od_jcc(a, OD_CC_E, from[i]);             /* the last reference: C frees it */
-        od_sub_mi(a, OD_RDI, 0, 1);
+        od_dec_m(a, OD_RDI, 0);
         ref_total_dec(a, 1);
         od_label_bind(a, next);
     }
