@@ -333,3 +333,44 @@ def test_recompiled_compare_that_saw_only_strs_gets_no_numeric_path():
     assert after["native_entries"] - info["native_entries"] == len(expected), after
     assert not unexpected_exits(info, after), after["exits"]
     assert got == expected and got[-2][:2] == ("raise", ValueError), got
+
+
+GLOBAL_FIRST = """
+def f(x):
+    return len(x)
+"""
+
+
+def _global_site(fn):
+    import _overdrive
+    return next(r["cache"] for r in _overdrive._native_map(fn)["instructions"]
+                if r["opname"] == "LOAD_GLOBAL")
+
+
+def test_global_found_in_the_module_checks_only_the_globals_version():
+    """A LOAD_GLOBAL the interpreter specialized as LOAD_GLOBAL_MODULE compares the
+    globals' version alone (the builtins cannot change what the module's globals hold).
+    When the name then comes from the builtins (the global deleted), the inline path must
+    not take it: a later change of the builtins alone is seen."""
+    import builtins
+    ns: dict = {"__builtins__": dict(builtins.__dict__)}
+    exec(GLOBAL_FIRST, ns)
+    ns["len"] = lambda x: "module"
+    overdrive.disable()
+    for _ in range(30):
+        assert ns["f"]([1]) == "module"
+    overdrive.compile(ns["f"])
+    assert _global_site(ns["f"])["globals_only"]
+    f = ns["f"]
+    got = [run_compiled(f, [([1, 2],)] * 3)]
+    del ns["len"]
+    ns["__builtins__"]["len"] = lambda x: "builtin 1"
+    got.append(run_compiled(f, [([1, 2],)] * 3))
+    ns["__builtins__"]["len"] = lambda x: "builtin 2"     # only the builtins change
+    got.append(run_compiled(f, [([1, 2],)] * 3))
+    ns["len"] = lambda x: "module again"
+    got.append(run_compiled(f, [([1, 2],)] * 3))
+    assert [g[0] for g in got] == [("ok", "module"), ("ok", "builtin 1"), ("ok", "builtin 2"),
+                                   ("ok", "module again")], got
+    site = _global_site(f)
+    assert site["globals_only"] and site["hits"] >= 4, site   # hits inline again at the end

@@ -302,6 +302,10 @@ def test_recompiled_attribute_sites_that_only_met_helper_kinds_are_the_helper_ca
     _run_compiled(reads, [(Q(i),) for i in range(10)])
     info = overdrive.info(reads)
     assert info["recompiled"] and info["helper_only_sites"] == 2, info
+    import _overdrive
+    math_site = next(r["cache"] for r in _overdrive._native_map(reads)["instructions"]
+                     if r["opname"] == "LOAD_GLOBAL")
+    assert math_site["globals_only"], math_site      # found in the module: no builtins check
 
     class R:
         twice = 7.0

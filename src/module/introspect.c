@@ -133,7 +133,7 @@ static PyObject *global_cache(const OdGlobalSite *s, PyFunctionObject *func)
     PyObject *valid = Py_None, *value = Py_None;
     if (func) {
         int ok = c->value && c->globals_version == dict_version(func->func_globals)
-                 && c->builtins_version == dict_version(func->func_builtins);
+                 && (s->globals_only || c->builtins_version == dict_version(func->func_builtins));
         valid = ok ? Py_True : Py_False;
         value = ok ? c->value : Py_None;
     }
@@ -141,6 +141,7 @@ static PyObject *global_cache(const OdGlobalSite *s, PyFunctionObject *func)
         || put(d, "name", Py_NewRef(s->name ? s->name : Py_None)) < 0
         || put(d, "hits", u64(c->hits)) < 0 || put(d, "misses", u64(c->misses)) < 0
         || put(d, "filled", PyBool_FromLong(c->value != NULL)) < 0
+        || put(d, "globals_only", PyBool_FromLong(s->globals_only)) < 0
         || put(d, "valid", Py_NewRef(valid)) < 0 || put(d, "value", Py_NewRef(value)) < 0) {
         Py_XDECREF(d);
         return NULL;

@@ -36,6 +36,11 @@ typedef struct {
 typedef struct {
     OdGlobalCache cache;
     PyObject *name;     /* borrowed from co_names */
+    /* Set by the compiler: the unit's inline hit path compares the globals' version only
+     * (a name found in the module's globals does not depend on the builtins). The helper
+     * then gives a value found in the builtins a globals version no dict has (0), so that
+     * the inline path never takes it. */
+    int globals_only;
 } OdGlobalSite;
 
 /* Entries per attribute site: small polymorphism (a few receiver types) stays fast.

@@ -112,7 +112,7 @@ OD_HELPER(od_rt_load_global)
             }
             /* The versions read before the lookups: if a lookup changed either dict the
              * next access simply misses. */
-            c->globals_version = gv;
+            c->globals_version = c->globals_index < 0 && site->globals_only ? 0 : gv;
             c->builtins_version = bv;
             c->value = v;
             Py_INCREF(v);

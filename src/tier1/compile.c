@@ -58,6 +58,7 @@ static void *site_arg(Compiler *c, const OdInstr *in)
     switch (in->opcode) {
     case LOAD_GLOBAL:
         ((OdGlobalSite *)site)->name = PyTuple_GET_ITEM(names, in->oparg >> 1);
+        ((OdGlobalSite *)site)->globals_only = 0;   /* a copy keeps its predecessor's */
         return site;
     case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR: case LOAD_METHOD:
         ((OdAttrSite *)site)->name = PyTuple_GET_ITEM(names, in->oparg);

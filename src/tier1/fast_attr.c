@@ -3,24 +3,40 @@
  * and handle every miss). See emit.h. */
 #include "emit.h"
 
+/* Whether LOAD_GLOBAL's site is known to find its name in the module's globals: the
+ * interpreter specialized it as LOAD_GLOBAL_MODULE, or (recompiled) the site's value came
+ * from the globals (it has the name's entry there). Such a value does not depend on the
+ * builtins: their version need not be checked (two loads, a compare and a branch). */
+static int global_from_module(Compiler *c, const OdInstr *in, const OdGlobalSite *site)
+{
+    if (c->feedback)
+        return site->cache.value && site->cache.globals_index >= 0;
+    return quickened_opcode(c, in) == LOAD_GLOBAL_MODULE;
+}
+
 /* LOAD_GLOBAL's hit path inline: both dicts' version tags equal the ones the site cached
- * (tags are unique across all dicts, so this also proves they are the same dicts). The
- * helper call is the miss path. Hits are counted (dis shows them) in first units only. */
+ * (tags are unique across all dicts, so this also proves they are the same dicts), or only
+ * the globals' for a name found there (global_from_module). The helper call is the miss
+ * path. Hits are counted (dis shows them) in first units only. */
 void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
                                   OdLabel done)
 {
     OdAsm *a = &c->a;
     int d = in->depth, push_null = in->oparg & 1;
     int32_t ver = (int32_t)offsetof(PyDictObject, ma_version_tag);
+    OdGlobalSite *s = site;
+    s->globals_only = global_from_module(c, in, s);
     od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
     od_mov_rm(a, OD_RAX, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_globals)));
     od_mov_rm(a, OD_RAX, OD_RAX, ver);
     od_cmp_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.globals_version));
     od_jcc(a, OD_CC_NE, miss);
-    od_mov_rm(a, OD_RAX, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_builtins)));
-    od_mov_rm(a, OD_RAX, OD_RAX, ver);
-    od_cmp_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.builtins_version));
-    od_jcc(a, OD_CC_NE, miss);
+    if (!s->globals_only) {
+        od_mov_rm(a, OD_RAX, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_builtins)));
+        od_mov_rm(a, OD_RAX, OD_RAX, ver);
+        od_cmp_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.builtins_version));
+        od_jcc(a, OD_CC_NE, miss);
+    }
     od_mov_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.value));
     od_test_rr(a, OD_RAX, OD_RAX);
     od_jcc(a, OD_CC_E, miss);
