@@ -5,6 +5,8 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 _Thread_local uintptr_t od_cstack_floor __attribute__((tls_model("initial-exec"))) = UINTPTR_MAX;
@@ -66,14 +68,47 @@ static Segment *map_segment(void)
     return seg;
 }
 
+/* Set while the main thread's floor is provisional (provisional_main_floor). */
+static _Thread_local int floor_provisional __attribute__((tls_model("initial-exec")));
+
+/* The top of the main thread's stack, as glibc's start-up recorded it. */
+extern void *__libc_stack_end;
+
+/* Room the main thread's provisional floor leaves below its first frame entry. */
+#define OD_CSTACK_PROVISIONAL_ROOM ((uintptr_t)1 << 20)
+
+/* For the main thread, pthread_getattr_np reads and parses all of /proc/self/maps
+ * (0.13-0.23M instructions, in every process at its first frame entry). Its stack grows
+ * on demand up to RLIMIT_STACK (the kernel keeps mappings out of that range), so a floor
+ * 1 MiB below the first frame entry is safe whenever what is used already, that room and
+ * twice the margin fit in the limit: a frame entry that gets below it learns the real
+ * floor then (od_cstack_call). 0 when not the main thread or the limit does not say. */
+static uintptr_t provisional_main_floor(uintptr_t sp)
+{
+    struct rlimit rl;
+    uintptr_t top = (uintptr_t)__libc_stack_end;
+    if ((long)syscall(SYS_gettid) != (long)getpid() || getrlimit(RLIMIT_STACK, &rl) != 0
+        || rl.rlim_cur == RLIM_INFINITY || top < sp
+        || (top - sp) + OD_CSTACK_PROVISIONAL_ROOM + 2 * OD_CSTACK_MARGIN > rl.rlim_cur)
+        return 0;
+    return sp - OD_CSTACK_PROVISIONAL_ROOM;
+}
+
 /* The thread's first frame entry: its floor is the stack's lowest address plus the
  * margin. A stack smaller than the margin (threading.stack_size(64 KiB)) leaves the floor
- * above the stack pointer: every frame of that thread then runs on segments. */
-static void learn_thread_floor(void)
+ * above the stack pointer: every frame of that thread then runs on segments. The main
+ * thread starts with a provisional floor when it can (provisional_main_floor). */
+static void learn_thread_floor(int precise)
 {
     uintptr_t sp;
     __asm__("movq %%rsp, %0" : "=r"(sp));
-    uintptr_t floor = sp > 2 * OD_CSTACK_MARGIN ? sp - 2 * OD_CSTACK_MARGIN : 0; /* unknown */
+    uintptr_t floor = precise ? 0 : provisional_main_floor(sp);
+    floor_provisional = floor != 0;
+    if (floor_provisional) {
+        od_cstack_floor = floor;
+        return;
+    }
+    floor = sp > 2 * OD_CSTACK_MARGIN ? sp - 2 * OD_CSTACK_MARGIN : 0; /* unknown */
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *addr;
@@ -117,8 +152,8 @@ __asm__(
 PyObject *od_cstack_call(OdFrameRunner run, PyThreadState *ts, _PyInterpreterFrame *f,
                          void *arg)
 {
-    if (od_cstack_floor == UINTPTR_MAX) {
-        learn_thread_floor();
+    if (od_cstack_floor == UINTPTR_MAX || (floor_provisional && !active)) {
+        learn_thread_floor(od_cstack_floor != UINTPTR_MAX);
         if (!od_cstack_low())
             return run(ts, f, arg);
     }
