@@ -11,7 +11,7 @@ import pytest
 
 import overdrive
 import _overdrive
-from conftest import COMPACT_FORCED, outcome_with_traceback, runs_tier1
+from conftest import COMPACT_FORCED, TIER2_STRESS, outcome_with_traceback, runs_tier1
 
 
 def _fresh(fn):
@@ -395,3 +395,148 @@ def test_len_in_line_when_quickened(jit):
         overdrive.disable()
     if runs_tier1(f) and not COMPACT_FORCED:
         assert struct.pack("<Q", id(len)) in _overdrive._native_map(f)["code"]
+
+
+# ---- classes with a Python __init__ (the py_init form) --------------------------------------
+
+class Pt:
+    def __init__(self, x, y=0, *, tag="p"):
+        self.x, self.y, self.tag = x, y, tag
+
+
+class Pt3(Pt):
+    def __init__(self, x, y, z):
+        super().__init__(x, y)
+        self.z = z
+
+
+class Slotted:
+    __slots__ = ("a",)
+
+    def __init__(self, a):
+        self.a = a
+
+
+class ReturnsOne:
+    def __init__(self):
+        return 1
+
+
+class Refuses:
+    def __init__(self, v):
+        if v < 0:
+            raise ValueError(f"negative: {v}")
+        self.v = v
+
+
+def f_make(xs):
+    out = []
+    for x in xs:
+        p = Pt(x, tag="t") if x % 2 else Pt(x, x + 1)
+        q = Pt3(x, 2, 3)
+        s = Slotted(x)
+        out.append((vars(p), vars(q), s.a, type(p).__name__))
+    return out
+
+
+def f_make_errors(xs):
+    out = []
+    for x in xs:
+        try:
+            out.append(vars(Refuses(x)))
+        except ValueError as e:
+            out.append(str(e))
+        try:
+            ReturnsOne()
+        except TypeError as e:
+            out.append(str(e))
+        try:
+            Pt()
+        except TypeError as e:
+            out.append(str(e))
+    return out
+
+
+@pytest.mark.parametrize("quicken", [False, True], ids=["cold", "quickened"])
+def test_python_classes_take_the_py_init_form(jit, quicken):
+    before = _specialized()
+    _check(jit, f_make, ([1, 2, 3, 4] * 3,), ["py_init"], quicken)
+    assert TIER2_STRESS or COMPACT_FORCED or _specialized() > before
+    _check(jit, f_make_errors, ([1, -2, 3] * 2,), ["py_init"], quicken)
+
+
+def f_raises_in_init(v):
+    return Refuses(v)              # the traceback's line, then __init__'s
+
+
+def test_py_init_traceback_equal(jit):
+    _check(jit, f_raises_in_init, (-1,), ["py_init"], False)
+
+
+def test_py_init_form_leaves_other_classes_generic(jit):
+    import abc
+
+    class WithNew:
+        def __new__(cls, v):
+            return super().__new__(cls)
+
+        def __init__(self, v):
+            self.v = v
+
+    class Meta(type):
+        def __call__(cls, *a):
+            return ("meta", a)
+
+    class ByMeta(metaclass=Meta):
+        def __init__(self, v):
+            self.v = v
+
+    class Abstract(abc.ABC):
+        def __init__(self, v):
+            self.v = v
+
+        @abc.abstractmethod
+        def m(self):
+            ...
+
+    def make(cls, v):
+        try:
+            r = cls(v)
+        except TypeError as e:
+            return str(e)
+        return r if isinstance(r, tuple) else (type(r).__name__, vars(r))
+
+    for cls in (WithNew, ByMeta, Abstract):
+        overdrive.disable()
+        expected = [make(cls, 5) for _ in range(3)]
+        fn = _fresh(make)
+        overdrive.enable(threshold=0)
+        try:
+            got = [fn(cls, 5) for _ in range(3)]
+        finally:
+            overdrive.disable()
+        assert got == expected, (cls, got, expected)
+        if runs_tier1(fn) and not COMPACT_FORCED:
+            assert "py_init" not in _forms(fn), (cls, _forms(fn))
+
+
+def test_py_init_sees_init_rebound_on_the_class(jit):
+    class C:
+        def __init__(self, v):
+            self.v = v
+
+    def make(v):
+        return vars(C(v))
+
+    fn = _fresh(make)
+    overdrive.enable(threshold=0)
+    try:
+        first = fn(1)
+        C.__init__ = lambda self, v: setattr(self, "w", -v)
+        second = fn(2)
+        C.__init__ = lambda self, v: 7        # returns something else than None
+        with pytest.raises(TypeError, match="should return None, not 'int'"):
+            fn(3)
+    finally:
+        overdrive.disable()
+    assert (first, second) == ({"v": 1}, {"w": -2})

@@ -36,7 +36,12 @@
  *   TYPE_1         type(x)
  *   STR_1          str(x)
  *   TUPLE_1        tuple(x)
- *   CLASS          a type with its own vectorcall (int, list, dict, ...: keywords too) */
+ *   CLASS          a type with its own vectorcall (int, list, dict, ...: keywords too)
+ *   PY_INIT        a class of metaclass type, without vectorcall, whose instances come
+ *                  from object.__new__ and whose __init__ is a Python function (most
+ *                  classes of Python code: keywords too): the instance allocated and
+ *                  __init__ called on its own frame, as type_call, object_new and
+ *                  slot_tp_init do, without the argument tuple and three C calls between */
 #define OD_CALL_FORMS(X)                 \
     X(LEN, len)                          \
     X(ISINSTANCE, isinstance)            \
@@ -51,7 +56,8 @@
     X(TYPE_1, type_1)                    \
     X(STR_1, str_1)                      \
     X(TUPLE_1, tuple_1)                  \
-    X(CLASS, class)
+    X(CLASS, class)                      \
+    X(PY_INIT, py_init)
 
 typedef enum {
     OD_CF_NONE,

@@ -3,7 +3,67 @@
  * interpreter's PRECALL form and the call, with no dispatch on the callable's kind. */
 #include "ccall.h"
 
+#include "frames.h"
+
 uint64_t od_rt_calls_c_specialized;
+
+/* The __init__ (borrowed) a call of the class `callable` runs through the PY_INIT form:
+ * the metaclass is exactly type, the class has no vectorcall, its tp_new is object's
+ * (it allocates the instance and sets up its inline values or dict), and the
+ * __init__ its MRO finds is a Python function (then tp_init is slot_tp_init, which calls
+ * it and checks that it returned None). NULL otherwise. */
+static PyObject *python_init_of(PyObject *callable)
+{
+    if (!Py_IS_TYPE(callable, &PyType_Type))
+        return NULL;
+    PyTypeObject *tp = (PyTypeObject *)callable;
+    if (tp->tp_vectorcall || tp->tp_new != PyBaseObject_Type.tp_new)
+        return NULL;
+    PyObject *init = _PyType_Lookup(tp, &_Py_ID(__init__));
+    return init && Py_IS_TYPE(init, &PyFunction_Type) ? init : NULL;
+}
+
+/* The PY_INIT form's call: `self` from object.__new__ (given no arguments, which it
+ * ignores anyway when __init__ is overridden: it refuses an abstract class, allocates and
+ * sets up the instance's inline values or dict), then __init__(self, args...) with kwnames
+ * on a frame of its own (od_rt_call_python: compiled code entered directly), its result
+ * checked to be None, as slot_tp_init does. The class, __init__ and the arguments stay the
+ * caller's (borrowed; the callee's frame gets references of its own). */
+static PyObject *call_python_init(PyThreadState *ts, PyObject *callable, PyObject *init,
+                                  PyObject **args, int total, PyObject *kwnames)
+{
+    static PyObject *no_args;
+    if (!no_args && !(no_args = PyTuple_New(0)))
+        return NULL;
+    PyTypeObject *tp = (PyTypeObject *)callable;
+    PyObject *self = tp->tp_new(tp, no_args, NULL);
+    if (!self)
+        return NULL;
+    PyObject *argv[1 + total];
+    argv[0] = Py_NewRef(self);
+    for (int i = 0; i < total; i++)
+        argv[1 + i] = Py_NewRef(args[i]);
+    int done;
+    PyObject *r = od_rt_call_python(ts, Py_NewRef(init), argv, 1 + total, kwnames, &done);
+    if (!done) {    /* a call shape od_rt_call_python leaves to vectorcall */
+        Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+        r = PyObject_Vectorcall(init, argv, (size_t)(1 + total - nkw), kwnames);
+        Py_DECREF(init);
+        for (int i = 0; i <= total; i++)
+            Py_DECREF(argv[i]);
+    }
+    if (r != Py_None) {
+        if (r) {
+            PyErr_Format(PyExc_TypeError, "__init__() should return None, not '%.200s'",
+                         Py_TYPE(r)->tp_name);
+            Py_DECREF(r);
+        }
+        Py_DECREF(self);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return self;
+}
 
 /* The form of the call below sp, or OD_CF_NONE. */
 static OdCallForm form_of(PyObject **sp, int oparg, const OdCallSite *site)
@@ -63,6 +123,8 @@ static OdCallForm form_of(PyObject **sp, int oparg, const OdCallSite *site)
          * without one (as PyObject_Vectorcall finds it). */
         if (Py_IS_TYPE(callable, &PyType_Type) && ((PyTypeObject *)callable)->tp_vectorcall)
             return OD_CF_CLASS;
+        if (python_init_of(callable))
+            return OD_CF_PY_INIT;
     }
     return OD_CF_NONE;
 }
@@ -230,6 +292,13 @@ static inline __attribute__((always_inline)) int call_form(_PyInterpreterFrame *
         /* As vectorcall does (PyObject_Vectorcall, the generic road) */
         if (__builtin_expect((res == NULL) == (ts->curexc_type == NULL), 0))
             res = _Py_CheckFunctionResult(ts, callable, res, NULL);
+        break;
+    }
+    case OD_CF_PY_INIT: {
+        PyObject *init = python_init_of(callable);
+        if (!init)
+            goto missed;
+        res = call_python_init(ts, callable, init, args, total, kwnames);
         break;
     }
     default:
