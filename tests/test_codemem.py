@@ -369,3 +369,86 @@ def test_compile_scratch_mappings_are_kept_for_the_next_compile():
         sizes.append(s["compile_scratch_kept"])
     assert all(0 <= k <= 512 << 10 for k in sizes)
     assert max(sizes) > 0               # a 40-line function's stubs (> 64 KiB) were kept
+
+
+def _batched_function():
+    """A function of ~9,000 instructions with a stub or more each (attribute loads, index
+    and arithmetic slow paths): several batches of OD_STUB_BATCH stubs (tier1/compile.c).
+    `mode` picks where it fails: 0 nowhere, 1 in the first stretch, 2 in the last."""
+    lines = []
+    for i in range(900):
+        cond = "mode == 1" if i == 3 else "mode == 2" if i == 896 else None
+        if cond:
+            lines.append(f"    if {cond}:\n        s = s + b.missing\n")
+        lines.append(f"    s = s + a[{i % 7}] * {i} - b.x\n")
+    ns = {}
+    exec("def big(a, b, mode):\n    s = 0\n" + "".join(lines)
+         + "    try:\n        s = s + a[99]\n    except IndexError:\n        s = -s\n"
+         "    return s\n", ns)
+    return ns["big"]
+
+
+@tier1_only
+def test_large_unit_emits_its_stubs_in_batches():
+    # tier1/compile.c OD_STUB_BATCH: a unit with thousands of stubs emits them in batches
+    # inside the body (jumped over), so the stubs array stays at a batch or two; stubs of
+    # every batch (errors early and late, the handler at the end) behave as before.
+    big = _batched_function()
+
+    class B:
+        x = 3
+    a = list(range(7))
+    expected = [big(a, B, 0)]
+    for mode in (1, 2):
+        with pytest.raises(AttributeError):
+            big(a, B, mode)
+    assert overdrive.compile(big)
+    overdrive.enable(threshold=0)
+    try:
+        big(a, B, 0)                                   # the first run: the WARMUP exit
+        got = [big(a, B, 0)]
+        errors = []
+        for mode in (1, 2):
+            try:
+                big(a, B, mode)
+            except AttributeError as e:
+                errors.append(e.__traceback__.tb_next.tb_lineno)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    info = overdrive.info(big)
+    assert info["native_entries"] >= 3 and set(info["exits"]) <= {"WARMUP"}
+    assert info["exceptions_handled_natively"] >= 1
+    # each AttributeError at its own line: `b.missing` in the first stretch, in the last
+    first = big.__code__.co_firstlineno
+    assert errors == [first + 6, first + 901]
+
+
+def test_large_unit_scratch_is_bounded_by_batches():
+    # The stubs array no longer grows with the unit (160 bytes a stub, 1-2 stubs an
+    # instruction). The code census turns batching off (it wants every stub at the end), so
+    # it shows what the same compile held before. Each in a process of its own, so that the
+    # peak is this compile's.
+    import os
+    import subprocess
+    import sys
+    prog = (
+        "import sys, _overdrive, overdrive, test_codemem as t\n"
+        "_overdrive._code_census(sys.argv[1] == '1')\n"
+        "big = t._batched_function()\n"
+        "assert overdrive.compile(big)\n"
+        "s = _overdrive.stats()\n"
+        "print(s['compile_scratch_peak'], s['instructions_compiled'])\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))}
+    peaks = []
+    for census in ("0", "1"):
+        out = subprocess.run([sys.executable, "-c", prog, census], capture_output=True,
+                             text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        peak, ninstrs = map(int, out.stdout.split())
+        assert ninstrs > 8000
+        peaks.append(peak)
+    batched, whole = peaks
+    # Unbatched: the stubs' reservation, (16 + 3 n) * 160 bytes, grown to hold them all.
+    assert whole - batched >= 3 * ninstrs * 160 - 2 * 1024 * 160, peaks

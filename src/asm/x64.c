@@ -112,6 +112,15 @@ void od_asm_reserve(OdAsm *a, size_t bytes, int labels, int fixups)
         (void)set_fixup_cap(a, fixups + 1);   /* + od_asm_finish's sentinel */
 }
 
+void od_asm_drop_labels(OdAsm *a)
+{
+    od_scratch_free(a->labels);
+    od_scratch_free(a->fixups);
+    a->labels = NULL;
+    a->fixups = NULL;
+    a->nlabels = a->caplabels = a->nfixups = a->capfixups = 0;
+}
+
 void od_asm_free(OdAsm *a)
 {
     free(a->relocs);

@@ -80,6 +80,10 @@ typedef struct {
 
 void od_asm_init(OdAsm *a);
 void od_asm_free(OdAsm *a);
+/* After od_asm_finish, once every label offset the caller needs has been read: frees the
+ * labels and fix-ups (a large unit's are most of its scratch), so that they are not held
+ * while the code is installed. od_label_offset must not be called after it. */
+void od_asm_drop_labels(OdAsm *a);
 /* Room for `bytes` of code, `labels` labels and `fixups` fix-ups up front, so that a buffer
  * sized from an estimate grows (and is copied) rarely. Best effort: what it cannot reserve
  * grows on demand later (and sets `failed` then if memory is still short). */
