@@ -108,10 +108,15 @@ def run_script(script: Script, params: PyperfParams, profile: Profile, runs_dir:
 
     The worker processes of the two sides alternate in ABBA order, each a
     pyperf invocation appending to its side's JSON, so load that comes and
-    goes on a shared machine hits both sides alike. Each side
-    calibrates its loops in its first invocation and reuses them; scripts with
-    several benchmarks (one --loops would not fit all) calibrate every time,
-    and long-running ones need no calibration (Script.loops).
+    goes on a shared machine hits both sides alike. The first invocation
+    (stock's, unless stock failed) calibrates the loops and both sides reuse
+    them, so that a process of either side does the same work: a side that
+    calibrated more loops because it is faster ran more iterations per process,
+    and its peak RSS held more of the benchmark's garbage (go's stock worker:
+    21.9 MiB at 1 loop, 23.6 MiB at 2; the JIT's calibrated 2). Timings are per
+    iteration either way. Scripts with several benchmarks (one --loops would
+    not fit all) calibrate every time, and long-running ones need no
+    calibration (Script.loops).
     """
     paths = {side: runs_dir / f"{script.name}.{side}.json" for side in SIDES}
     logs = {side: runs_dir / f"{script.name}.{side}.log" for side in SIDES}
@@ -123,12 +128,12 @@ def run_script(script: Script, params: PyperfParams, profile: Profile, runs_dir:
         errors[OVERDRIVE] = probe_result.error or "overdrive unavailable"
     wall = {side: 0.0 for side in SIDES}
     runner_pids: set[int] = set()
-    loops: dict[str, int | None] = {side: script.loops for side in SIDES}
+    loops: int | None = script.loops
     for round_ in range(params.processes):
         for side in round_order(round_):
             if side in errors:
                 continue  # a side that failed once is not retried
-            outcome = run_pyperf(script, side, params.argv(loops[side]), paths[side],
+            outcome = run_pyperf(script, side, params.argv(loops), paths[side],
                                  logs[side], profile.timeout_s,
                                  stats_file if side == OVERDRIVE else None,
                                  options=options)
@@ -139,9 +144,9 @@ def run_script(script: Script, params: PyperfParams, profile: Profile, runs_dir:
                 errors[side] = outcome.error or "failed"
                 continue
             done = load_benchmarks(paths[side])
-            if loops[side] is None and len(done) == 1:
+            if loops is None and len(done) == 1:
                 # The last run is the measured one of the invocation that calibrated.
-                loops[side] = done[0].get_runs()[-1].get_metadata().get("loops")
+                loops = done[0].get_runs()[-1].get_metadata().get("loops")
 
     benches = {side: load_benchmarks(paths[side]) for side in SIDES}
     names = [b.get_name() for b in benches[STOCK] or benches[OVERDRIVE]] or [script.name]
