@@ -17,6 +17,7 @@ import textwrap
 import time
 
 import pytest
+from conftest import tier1_only
 
 import overdrive
 
@@ -121,6 +122,59 @@ def test_large_program_loops_are_rented():
     large(1)
     assert compiled(large)
     assert overdrive.info(large)["interpreted_entries"] == 4
+
+
+@tier1_only
+def test_rented_loop_code_runs_compact_until_its_loop_is_hot():
+    # hook/codestate.c OD_COMPACT_LOOP_BACKEDGES: rented loop code is first compiled
+    # compact (a third of the size: its time may be the C it calls); once a call runs 100
+    # iterations, its frame leaves at the loop header, the full unit is compiled from what
+    # the compact one's sites saw, and the frame goes on in it, at the header, in the same
+    # call. Short calls do not add up.
+    namespace: dict = {}
+    exec(compile(_large_loop(100), "/home/user/app.py", "exec"), namespace)
+    large = namespace["large"]
+    expected = {n: large(n) for n in (1, 60, 300)}   # interpreted
+    before = overdrive.stats()
+    overdrive.enable(threshold=1000)
+    try:
+        large(20_000)                    # its own time in the interpreter pays the rent
+        got = {1: large(1)}              # compiled here: compact
+        info = overdrive.info(large)
+        assert info["compiled"] and info["compact"] and not info["recompiled"]
+        for _ in range(3):
+            got[60] = large(60)          # 180 iterations, 60 a call: still compact
+        assert overdrive.info(large)["compact"]
+        got[300] = large(300)            # the 100th iteration of a call: the full unit
+        info = overdrive.info(large)
+    finally:
+        overdrive.disable()
+    after = overdrive.stats()
+    assert got == expected
+    assert not info["compact"] and info["recompiled"]
+    # five calls, and the frame entering the full unit at the header
+    assert info["native_entries"] == 6 and set(info["exits"]) <= {"WARMUP"}
+    assert after["functions_compact"] - before["functions_compact"] == 1
+    assert after["functions_recompiled"] - before["functions_recompiled"] == 1
+    # The compact unit's code was freed at once: no frame of it was on a frame chain.
+    assert after["retired_units_freed"] - before["retired_units_freed"] == 1
+
+
+def test_rented_generator_loops_are_compiled_in_full():
+    # A generator's frame cannot move to another unit at a loop header, so its rented loop
+    # code gets the full unit from the start.
+    src = _large_loop(100).replace("    return total\n", "    yield total\n")
+    namespace: dict = {}
+    exec(compile(src, "/home/user/app.py", "exec"), namespace)
+    large = namespace["large"]
+    overdrive.enable(threshold=1000)
+    try:
+        for _ in range(3):
+            list(large(20_000))
+    finally:
+        overdrive.disable()
+    info = overdrive.info(large)
+    assert info["compiled"] and not info["compact"]
 
 
 def test_info_shows_the_rent_paid_and_due():

@@ -119,6 +119,49 @@ static int first_unit_compact(PyCodeObject *co)
            && od_config.recompile_after >= 1 && !has_backward_jump(co);
 }
 
+/* Rented loop code (hook.c: the standard library's, and any of OD_RENT_CODE_UNITS code units
+ * or more) is first compiled compact, whatever OdConfig.compact says of code without loops:
+ * it is compiled once its interpreted entries paid for a compile, which says the code
+ * takes time but not that its bytecode does. Much of it spends that time in C (regex_v8's
+ * block functions: loops around calls into re, 1.4 MB of full code in a pyperf worker for
+ * no instruction saved; re's parser, enum and namedtuple in every worker), and a compact
+ * unit is a third of a full one's size and compile time. Its backward jumps count down
+ * OD_COMPACT_LOOP_BACKEDGES within one call (the OSR counter, runtime/unit.h, set again at
+ * every entry); at zero the frame leaves at the loop header and od_upgrade_compact_loop
+ * compiles the full unit from what the compact one's sites saw and continues there: a loop
+ * that runs long runs full code after that many iterations, and a function whose calls
+ * are many gets its full unit after recompile_after of them, as any compact unit. Per call:
+ * regex_v8's block11 (two iterations a call, 4,787 instructions) would have moved to its
+ * full unit after ~50 calls of a worker had the count carried over. Small, because a
+ * compact loop costs more instructions per iteration than a full one (a helper call per
+ * instruction; regex_v8's body +0.3% with block11 compact). Generators never count back
+ * edges (their frames cannot move over at a loop header); theirs stay full from the
+ * start. */
+#define OD_COMPACT_LOOP_BACKEDGES 100
+
+static int rented_loop_compact(PyCodeObject *co, OdCodeState *st)
+{
+    return st->rented == 1 && st->has_loop == 1 && od_config.threshold > 1
+           && od_config.recompile_after >= 1
+           && !(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR));
+}
+
+PyObject *od_upgrade_compact_loop(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
+{
+    PyCodeObject *co = f->f_code;
+    int header = (int)(f->prev_instr + 1 - _PyCode_CODE(co));
+    OdCodeState *st = od_code_state(co, 0);
+    u->osr_counter = INT32_MAX;      /* asks once (other frames may still run it) */
+    if (st && st->unit == u && !st->recompile_attempted && !ts->cframe->use_tracing
+        && !od_hook_young_fork_child())
+        od_recompile_code(co, st);
+    OdUnit *run = st && st->unit && st->unit->tier == 1 ? st->unit : u;
+    void *at = od_unit_native_at(run, header);
+    if (at && !ts->cframe->use_tracing)
+        return od_unit_enter(ts, f, run, at);
+    return _PyEval_EvalFrameDefault(ts, f, 0);
+}
+
 /* Compiling allocates scratch (decoded bytecode, labels, fix-ups, the code buffer) around
  * the unit's long-lived tables and frees it: glibc keeps the freed pages in the middle of
  * its heap resident (email_parse: 0.9 MB of free heap pages at exit, 0.2 MB on stock).
@@ -159,7 +202,14 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
     od_codemem_set_limit(od_config.max_code_bytes);
     const char *why = NULL;
     int compact = first_unit_compact(co);
-    od_tier1_osr_backedges = od_osr_backedges();
+    int32_t osr = od_osr_backedges();
+    od_tier1_osr_per_call = 0;
+    if (!compact && rented_loop_compact(co, st)) {
+        compact = 1;
+        osr = OD_COMPACT_LOOP_BACKEDGES;
+        od_tier1_osr_per_call = 1;
+    }
+    od_tier1_osr_backedges = osr;
     OdUnit *u = compact ? od_tier1_compile_compact(co, &why) : od_tier1_compile(co, &why);
     if (!u) {
         st->failed = 1;
@@ -168,8 +218,12 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
         return -1;
     }
     st->unit = u;
-    od_policy_compile_ns += u->compile_ns;
-    od_policy_compiled_units += (uint64_t)Py_SIZE(co);
+    if (!compact) {
+        /* The rent's price is a full unit's compile: compact ones (half the time per code
+         * unit) would lower it and buy rented code sooner than before they existed. */
+        od_policy_compile_ns += u->compile_ns;
+        od_policy_compiled_units += (uint64_t)Py_SIZE(co);
+    }
     od_stats.functions_compiled++;
     od_stats.functions_compact += (uint64_t)compact;
     od_stats.compile_ns += u->compile_ns;
@@ -212,6 +266,7 @@ void od_recompile_code(PyCodeObject *co, OdCodeState *st)
     st->recompile_attempted = 1;    /* first: a recompilation never starts twice */
     od_codemem_set_limit(od_config.max_code_bytes);
     od_tier1_osr_backedges = od_osr_backedges();
+    od_tier1_osr_per_call = 0;
     OdUnit *u = od_tier1_recompile(co, old, &why);
     if (!u)
         return;                     /* keep running the first unit */

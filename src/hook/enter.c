@@ -35,8 +35,11 @@ PyObject *od_unit_finish(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
             PyErr_SetString(PyExc_SystemError, "overdrive: compiled code failed without an exception");
         return NULL;
     }
-    if (u->last_exit == OD_EXIT_OSR && !throwflag)
+    if (u->last_exit == OD_EXIT_OSR && !throwflag) {
+        if (u->compact && u->tier == 1)     /* hot loop code: on to its full unit */
+            return od_upgrade_compact_loop(ts, f, u);
         return od_tier2_osr(ts, f, u);      /* a hot loop: tier 2 takes over, or u goes on */
+    }
     /* Exit: prev_instr and stacktop say where the interpreter continues. */
     u->exits[u->last_exit]++;
     od_stats.exits[u->last_exit]++;

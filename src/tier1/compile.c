@@ -14,6 +14,7 @@
 #include "../runtime/frames.h"
 
 int32_t od_tier1_osr_backedges;
+int od_tier1_osr_per_call;
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -895,7 +896,10 @@ static void emit_prologue(Compiler *c)
         od_pop(a, saved[i]);
     od_ret(a);
     od_label_bind(a, body);
-    if (c->osr || (c->co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))) {
+    if (c->osr && od_tier1_osr_per_call)   /* every entry: counts within one call */
+        od_mov32_mi(a, R_UNIT, (int32_t)offsetof(OdUnit, osr_counter), od_tier1_osr_backedges);
+    if (c->osr || c->enter_mid
+        || (c->co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))) {
         /* Resuming a suspended generator, coroutine or async generator: continue at the
          * instruction after its yield. A frame that left at a back edge for an OSR entry
          * tier 2 did not give (hook/enter.c): continue at the loop header. */
@@ -1040,6 +1044,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.nlocalsplus = co->co_nlocalsplus;
     c.osr = od_tier1_osr_backedges > 0
             && !(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR));
+    c.enter_mid = prev && prev->compact;
     od_asm_init(&c.a);
     c.a.no_relax = compact;
     c.a.pool = 1;          /* 64-bit immediates as constants after the code (asm/x64.h) */

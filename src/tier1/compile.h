@@ -17,6 +17,10 @@ OdUnit *od_tier1_compile(PyCodeObject *co, const char **why_not);
  * what it did). Set by the hook (hook/codestate.c) before each compile, from
  * tier2_threshold. Generators never count. */
 extern int32_t od_tier1_osr_backedges;
+/* Nonzero: the unit's counter starts again at od_tier1_osr_backedges at every entry, so
+ * that only a loop that runs that many iterations within one call leaves (the compact
+ * units of rented loop code, hook/codestate.c). Set by the hook with the above. */
+extern int od_tier1_osr_per_call;
 /* The same, starting from the site caches of `prev` (a unit of the same code object that
  * has run): what each site saw picks the variant its fast path keeps inline, and sites that
  * never ran get no fast path at all (their helper call is out of line). The new unit's

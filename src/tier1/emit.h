@@ -163,6 +163,8 @@ typedef struct Compiler {
     OdLabel direct_entry;       /* this unit's specialised direct-call entry (fast_call.c),
                                  * -1 if it has none */
     int osr;                    /* backward jumps count down u->osr_counter (compile.h) */
+    int enter_mid;              /* replaces a compact unit whose frames move over at a loop
+                                 * header (hook/enter.c): the prologue's resume dispatch */
     int cur_op;                 /* opcode of the instruction being emitted (Stub.owner) */
 } Compiler;
 
