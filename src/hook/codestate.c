@@ -139,9 +139,16 @@ static int first_unit_compact(PyCodeObject *co)
  * start. */
 #define OD_COMPACT_LOOP_BACKEDGES 100
 
+/* Only large rented code (regex_v8's block functions: 1.5-17.8 thousand code units) is
+ * compiled compact first. The standard library's loop routines that short programs call
+ * hundreds of times (email's, tomllib's: a few hundred code units) lost 4-5% of their
+ * CPU time running compact for their first recompile_after calls. */
+#define OD_COMPACT_FIRST_CODE_UNITS 1024
+
 static int rented_loop_compact(PyCodeObject *co, OdCodeState *st)
 {
     return st->rented == 1 && st->has_loop == 1 && od_config.threshold > 1
+           && Py_SIZE(co) >= OD_COMPACT_FIRST_CODE_UNITS
            && od_config.recompile_after >= 1
            && !(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR));
 }
