@@ -1,11 +1,11 @@
-/* runtime/gen_resume.h — resuming a compiled generator or coroutine from compiled code
- * without the generator machinery and the eval-frame hook in between (what CPython 3.12's
+/* runtime/gen_resume.h — resuming a compiled generator, coroutine or async generator from
+ * compiled code without the generator machinery and the eval-frame hook in between (what CPython 3.12's
  * SEND_GEN / FOR_ITER_GEN do for the interpreter).
  *
  * od_rt_gen_resume(ts, gen, arg, &res) does gen_send_ex2's work (Objects/genobject.c, 3.11)
  * and the hook's resume_generator + od_unit_enter in one go, when everything is on the fast
- * road: `gen` exactly a generator or coroutine, suspended (or just created and sent None),
- * tracing off, our eval-frame function installed, its code compiled with a native address
+ * road: `gen` exactly a generator, coroutine or async generator, suspended (or just created
+ * and sent None), tracing off, our eval-frame function installed, its code compiled with a native address
  * for the instruction it resumes at, the unit not due for recompilation, room on the C stack
  * and in the recursion limit. Otherwise it returns OD_GEN_NOT_DIRECT having done nothing,
  * and the caller takes the ordinary road (PyIter_Send, tp_iternext), which reports every
@@ -16,7 +16,11 @@
  *   PYGEN_NEXT    the generator yielded *res (new reference);
  *   PYGEN_RETURN  it returned *res (new reference, None included: the caller decides what
  *                 a return means: SEND pushes it, FOR_ITER drops it and stops);
- *   PYGEN_ERROR   it raised (a StopIteration inside became RuntimeError, as in CPython). */
+ *   PYGEN_ERROR   it raised (a StopIteration inside, or a StopAsyncIteration inside an
+ *                 async generator, became RuntimeError, as in CPython).
+ *
+ * An async generator's own protocol (ag_running_async, the asend awaitable's state, the
+ * unwrapping of its yields) is the caller's: od_rt_send's (gen_resume.c). */
 #ifndef OD_RUNTIME_GEN_RESUME_H
 #define OD_RUNTIME_GEN_RESUME_H
 
@@ -28,5 +32,9 @@ int od_rt_gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObjec
 
 /* Resumes that took this road (stats()["generator_resumes_direct"]). */
 extern uint64_t od_rt_gen_resumes_direct;
+
+/* Of which SENDs to an async generator's asend()/__anext__() awaitable, the value it
+ * yielded handed back without the StopIteration (stats()["async_gen_sends_direct"]). */
+extern uint64_t od_rt_async_gen_sends_direct;
 
 #endif /* OD_RUNTIME_GEN_RESUME_H */
