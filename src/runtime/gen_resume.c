@@ -43,10 +43,10 @@ static inline OdUnit *resumable_unit(PyThreadState *ts, _PyInterpreterFrame *f, 
     return u;
 }
 
-/* od_rt_gen_resume's work, in line in this file's SEND helper: one C frame fewer per
- * level of `yield from` / `await` (a chain of them is as deep in C as in generators). */
-static inline __attribute__((always_inline)) int
-gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res)
+/* gen_send_ex2's work before the frame runs, when the direct road is open: the unit to
+ * enter and (*at) where; NULL, nothing done, otherwise. */
+static inline __attribute__((always_inline)) OdUnit *
+resume_begin(PyThreadState *ts, PyGenObject *gen, PyObject *arg, void **at)
 {
     _PyInterpreterFrame *f = (_PyInterpreterFrame *)gen->gi_iframe;
     int8_t state = gen->gi_frame_state;
@@ -54,11 +54,10 @@ gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res)
      * and running or finished ones, are errors or corner cases: gen_send_ex2's). */
     if (state != FRAME_SUSPENDED
         && !(state == FRAME_CREATED && (!arg || arg == Py_None)))
-        return OD_GEN_NOT_DIRECT;
-    void *at;
-    OdUnit *u = resumable_unit(ts, f, &at);
+        return NULL;
+    OdUnit *u = resumable_unit(ts, f, at);
     if (!u)
-        return OD_GEN_NOT_DIRECT;
+        return NULL;
     od_rt_gen_resumes_direct++;
 
     /* gen_send_ex2: the value sent goes on the generator's stack (its next instruction,
@@ -67,8 +66,7 @@ gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res)
      * exception while the generator handles none). */
     _PyFrame_StackPush(f, Py_NewRef(arg ? arg : Py_None));
     _PyCFrame *cf = ts->cframe;
-    _PyInterpreterFrame *caller = cf->current_frame;
-    f->previous = caller;
+    f->previous = cf->current_frame;
     gen->gi_exc_state.previous_item = ts->exc_info;
     ts->exc_info = &gen->gi_exc_state;
     gen->gi_frame_state = FRAME_EXECUTING;
@@ -78,8 +76,17 @@ gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res)
     cf->current_frame = f;
     u->native_entries++;
     f->stacktop = -1; /* as the interpreter keeps it while a generator frame runs */
-    PyObject *r = u->entry(f, ts, u, at);
-    cf->current_frame = caller;
+    return u;
+}
+
+/* gen_send_ex2's work after the frame ran in unit `u` and gave `r` (NULL: raised, or an
+ * exit to the interpreter); `caller` was the current frame before resume_begin. */
+static inline __attribute__((always_inline)) int
+resume_end(PyThreadState *ts, PyGenObject *gen, OdUnit *u, _PyInterpreterFrame *caller,
+           PyObject *r, PyObject **res)
+{
+    _PyInterpreterFrame *f = (_PyInterpreterFrame *)gen->gi_iframe;
+    ts->cframe->current_frame = caller;
     ts->recursion_remaining++;
     if (!r) /* raised, or handed to the interpreter, which finished the frame's run */
         r = od_rt_direct_entry.finish(ts, f, u);
@@ -118,7 +125,13 @@ gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res)
 
 int od_rt_gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res)
 {
-    return gen_resume(ts, gen, arg, res);
+    _PyInterpreterFrame *caller = ts->cframe->current_frame;
+    void *at;
+    OdUnit *u = resume_begin(ts, gen, arg, &at);
+    if (!u)
+        return OD_GEN_NOT_DIRECT;
+    PyObject *r = u->entry((_PyInterpreterFrame *)gen->gi_iframe, ts, u, at);
+    return resume_end(ts, gen, u, caller, r, res);
 }
 
 /* An async generator's asend()/__anext__() awaitable and the wrapper its yields carry
@@ -139,35 +152,44 @@ typedef struct {
 } WrappedValue;
 
 /* What PyIter_Send(o, v) does for an asend awaitable `o` (tp_iternext or its send method ->
- * async_gen_asend_send -> gen_send_ex -> async_gen_unwrap_value), when its generator
- * resumes on the direct road: a yielded value (wrapped) comes back as PYGEN_RETURN of the
- * value itself, which is what the StopIteration(value) that the ordinary road raises and
- * PyIter_Send catches amounts to, without raising it; an awaited object's yield passes
- * through (PYGEN_NEXT); the end is StopAsyncIteration (PYGEN_ERROR). OD_GEN_NOT_DIRECT,
- * nothing done: the ordinary road, which reports every misuse with CPython's message. */
-static int asend_resume(PyThreadState *ts, ASend *o, PyObject *v, PyObject **res)
+ * async_gen_asend_send -> gen_send_ex -> async_gen_unwrap_value), in two halves around the
+ * generator's run, when it resumes on the direct road: the awaitable's state and the
+ * generator's ag_running_async are set first (and put back if the road is refused:
+ * NULL, nothing done); afterwards a yielded value (wrapped) comes back as PYGEN_RETURN of
+ * the value itself, which is what the StopIteration(value) that the ordinary road raises
+ * and PyIter_Send catches amounts to, without raising it; an awaited object's yield passes
+ * through (PYGEN_NEXT); the end is StopAsyncIteration (PYGEN_ERROR). The ordinary road
+ * reports every misuse with CPython's message. */
+static OdUnit *asend_begin(PyThreadState *ts, ASend *o, PyObject *v, void **at)
 {
     if (_PyAsyncGenASend_Type.tp_basicsize != (Py_ssize_t)sizeof(ASend)
         || _PyAsyncGenWrappedValue_Type.tp_basicsize != (Py_ssize_t)sizeof(WrappedValue))
-        return OD_GEN_NOT_DIRECT; /* not the layouts this file knows */
+        return NULL; /* not the layouts this file knows */
     PyAsyncGenObject *gen = o->ags_gen;
     int state = o->ags_state;
     if (state == AWAITABLE_CLOSED || (state == AWAITABLE_INIT && gen->ag_running_async))
-        return OD_GEN_NOT_DIRECT;
+        return NULL;
     PyObject *arg = v == Py_None ? NULL : v;
     if (state == AWAITABLE_INIT && !arg)
         arg = o->ags_sendval;
     char running = gen->ag_running_async;
     o->ags_state = AWAITABLE_ITER;
     gen->ag_running_async = 1;
-    PyObject *r;
-    int status = gen_resume(ts, (PyGenObject *)gen, arg, &r);
-    if (status == OD_GEN_NOT_DIRECT) {
+    OdUnit *u = resume_begin(ts, (PyGenObject *)gen, arg, at);
+    if (!u) {
         o->ags_state = state;
         gen->ag_running_async = running;
-        return OD_GEN_NOT_DIRECT;
+        return NULL;
     }
     od_rt_async_gen_sends_direct++;
+    return u;
+}
+
+static int asend_end(PyThreadState *ts, ASend *o, OdUnit *u, _PyInterpreterFrame *caller,
+                     PyObject *r, PyObject **res)
+{
+    PyAsyncGenObject *gen = o->ags_gen;
+    int status = resume_end(ts, (PyGenObject *)gen, u, caller, r, &r);
     if (status == PYGEN_NEXT) {
         if (!Py_IS_TYPE(r, &_PyAsyncGenWrappedValue_Type)) {
             *res = r;   /* an await inside yielded: on to the event loop */
@@ -191,31 +213,72 @@ static int asend_resume(PyThreadState *ts, ASend *o, PyObject *v, PyObject **res
     return PYGEN_ERROR;
 }
 
-/* SEND (`yield from`, `await`, `async for`): generators, coroutines and asend awaitables
- * on the direct road, everything else through PyIter_Send. */
-OD_HELPER(od_rt_send)
+/* SEND's value and receiver taken off the stack after the receiver gave `status` and
+ * `retval`: od_rt_send's result. */
+static int send_done(PyObject **sp, int status, PyObject *retval)
 {
-    (void)oparg; (void)arg; (void)f;
-    PyThreadState *ts = _PyThreadState_GET();
-    if (ts->c_tracefunc != NULL)
-        return OD_DEOPT; /* the interpreter reports StopIteration to the tracer */
-    PyObject *v = sp[-1], *receiver = sp[-2], *retval;
-    int status = OD_GEN_NOT_DIRECT;
-    if (Py_IS_TYPE(receiver, &PyGen_Type) || Py_IS_TYPE(receiver, &PyCoro_Type))
-        status = gen_resume(ts, (PyGenObject *)receiver, v, &retval);
-    else if (Py_IS_TYPE(receiver, &_PyAsyncGenASend_Type))
-        status = asend_resume(ts, (ASend *)receiver, v, &retval);
-    if (status == OD_GEN_NOT_DIRECT)
-        status = PyIter_Send(receiver, v, &retval);
-    Py_DECREF(v);
+    Py_DECREF(sp[-1]);
     sp[-1] = NULL;
     if (status == PYGEN_ERROR)
         return OD_ERROR; /* the receiver stays */
     if (status == PYGEN_RETURN) {
-        Py_DECREF(receiver);
+        Py_DECREF(sp[-2]);
         sp[-2] = retval;
         return OD_JUMP;
     }
     sp[-1] = retval;
     return OD_OK;
+}
+
+/* The unit od_rt_send_begin chose, for the code that called it to read at once (the GIL
+ * held, nothing runs in between). */
+OdUnit *od_rt_send_unit;
+
+OdSendBegin od_rt_send_begin(_PyInterpreterFrame *f, PyObject **sp)
+{
+    (void)f;
+    PyThreadState *ts = _PyThreadState_GET();
+    OdSendBegin b = {NULL, OD_DEOPT};
+    if (ts->c_tracefunc != NULL)
+        return b; /* the interpreter reports StopIteration to the tracer */
+    PyObject *v = sp[-1], *receiver = sp[-2], *retval;
+    OdUnit *u = NULL;
+    PyGenObject *gen = NULL;
+    if (Py_IS_TYPE(receiver, &PyGen_Type) || Py_IS_TYPE(receiver, &PyCoro_Type))
+        u = resume_begin(ts, gen = (PyGenObject *)receiver, v, &b.at);
+    else if (Py_IS_TYPE(receiver, &_PyAsyncGenASend_Type)
+             && (u = asend_begin(ts, (ASend *)receiver, v, &b.at)))
+        gen = (PyGenObject *)((ASend *)receiver)->ags_gen;
+    if (u) {
+        od_rt_send_unit = u;
+        b.frame = (intptr_t)gen->gi_iframe;
+        return b;
+    }
+    b.at = NULL;
+    int status = PyIter_Send(receiver, v, &retval);
+    b.frame = send_done(sp, status, retval);
+    return b;
+}
+
+int od_rt_send_end(_PyInterpreterFrame *f, PyObject **sp, PyObject *r, OdUnit *u)
+{
+    PyThreadState *ts = _PyThreadState_GET();
+    PyObject *receiver = sp[-2], *retval;
+    int status = Py_IS_TYPE(receiver, &_PyAsyncGenASend_Type)
+                     ? asend_end(ts, (ASend *)receiver, u, f, r, &retval)
+                     : resume_end(ts, (PyGenObject *)receiver, u, f, r, &retval);
+    return send_done(sp, status, retval);
+}
+
+/* SEND in units without the in-line call (compact ones): the two halves around the unit's
+ * entry. */
+OD_HELPER(od_rt_send)
+{
+    (void)oparg; (void)arg;
+    OdSendBegin b = od_rt_send_begin(f, sp);
+    if (!b.at)
+        return (int)b.frame;
+    OdUnit *u = od_rt_send_unit;
+    PyObject *r = u->entry((_PyInterpreterFrame *)b.frame, _PyThreadState_GET(), u, b.at);
+    return od_rt_send_end(f, sp, r, u);
 }

@@ -30,6 +30,28 @@
 
 int od_rt_gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res);
 
+/* SEND in two halves around a call the compiled code makes itself (tier1/compile.c), so
+ * that a chain of `yield from` / `await` / `async for` costs one native call per level
+ * rather than the helper, the unit's entry and its body (return-address predictors hold
+ * some 32 calls: a deeper chain mispredicts each return beyond them).
+ *
+ * od_rt_send_begin(f, sp), sp = SEND's stack top [receiver, value]: when the receiver (a
+ * generator, coroutine or asend awaitable) resumes on the direct road, everything before
+ * its frame runs is done: .at = the native address to call with the register plan of
+ * tier1/emit.h for the unit od_rt_send_unit (read at once) and the frame .frame. Else
+ * .at = NULL and the whole SEND is done (PyIter_Send, or OD_DEOPT under a tracer): .frame
+ * is od_rt_send's result.
+ * od_rt_send_end(f, sp, r, u), after that call returned r (NULL: raised or exited) in unit
+ * u: the rest; od_rt_send's result. */
+typedef struct {
+    void *at;
+    intptr_t frame;
+} OdSendBegin;
+
+OdSendBegin od_rt_send_begin(_PyInterpreterFrame *f, PyObject **sp);
+int od_rt_send_end(_PyInterpreterFrame *f, PyObject **sp, PyObject *r, OdUnit *u);
+extern OdUnit *od_rt_send_unit;
+
 /* Resumes that took this road (stats()["generator_resumes_direct"]). */
 extern uint64_t od_rt_gen_resumes_direct;
 
