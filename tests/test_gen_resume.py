@@ -436,3 +436,44 @@ def test_refcounts_balanced(jit):
     finally:
         overdrive.disable()
     assert sys.getrefcount(o) == start
+
+
+# ---- deep chains: SEND calls the receiver's native code itself, one call per level
+
+def deep(d):
+    if d == 0:
+        yield 1
+        r = yield 2
+        return r
+    r = yield from deep(d - 1)
+    return (d, r) if d % 100 == 0 else r
+
+
+def drive_deep(depth):
+    out = []
+    g = deep(depth)
+    out.append(next(g))
+    out.append(g.send("x"))
+    try:
+        g.send("y")
+    except StopIteration as e:
+        out.append(e.value)
+    except RecursionError as e:
+        out.append(("RecursionError", str(e)))
+    try:
+        out.append(sum(deep(depth)))
+    except RecursionError as e:
+        out.append(("RecursionError", str(e)))
+    return out
+
+
+def test_deep_chains_and_the_recursion_limit(jit):
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(600)
+    try:
+        got = run_direct(jit, drive_deep, 450)
+        assert got[:2] == [1, 2] and got[2][0] == 400
+        got = run_direct(jit, drive_deep, 1000)
+        assert got[:2] == ("raise", RecursionError)
+    finally:
+        sys.setrecursionlimit(limit)
