@@ -10,6 +10,7 @@ import weakref
 import pytest
 
 import overdrive
+from conftest import full_tier, tier1_only_because
 
 
 def direct_resumes():
@@ -477,3 +478,60 @@ def test_deep_chains_and_the_recursion_limit(jit):
         assert got[:2] == ("raise", RecursionError)
     finally:
         sys.setrecursionlimit(limit)
+
+
+# ---- FOR_ITER of a recompiled unit whose site met a generator: the in-line call
+
+def loop_over(g):
+    out = []
+    for v in g:
+        out.append(v)
+    return out
+
+
+def drive_for_iter_sites():
+    out = [loop_over(leaf(5)), loop_over(wrap_return(chain(3, 2))), loop_over([1, 2]),
+           loop_over(iter(range(3)))]
+    try:
+        loop_over(bad_gen("raise"))
+    except RuntimeError as e:
+        out.append((str(e), repr(e.__cause__)))
+    try:
+        loop_over(raising_mid())
+    except ValueError as e:
+        out.append(repr(e))
+    return out
+
+
+@full_tier
+@tier1_only_because("FOR_ITER of recompiled units")
+def test_recompiled_for_iter_calls_the_generator_in_line(jit):
+    import types
+    fn = types.FunctionType(loop_over.__code__.replace(), globals(), "loop_over")
+    overdrive.config(recompile_after=20)
+    try:
+        overdrive.enable(threshold=0)
+        for _ in range(40):
+            fn(leaf(3))
+        overdrive.disable()
+        assert overdrive.info(fn)["recompiled"]
+        try:
+            text = overdrive.dis_native_text(fn)
+        except ImportError:
+            text = None
+        if text is not None:
+            assert "; call od_rt_for_iter_begin" in text
+            assert "; call the generator's native code where it resumes" in text
+        globals()["loop_over"], saved = fn, loop_over
+        try:
+            before = direct_resumes()
+            got = jit.run_both(drive_for_iter_sites, allow_exits=True)
+            assert direct_resumes() > before
+            assert overdrive.info(fn)["native_entries"] > 40
+        finally:
+            globals()["loop_over"] = saved
+        assert got[0] == [0, 1, 2, 3, 4] and got[2] == [1, 2]
+        assert got[4][0] == "generator raised StopIteration"
+    finally:
+        overdrive.disable()
+        overdrive.config(recompile_after=1000)

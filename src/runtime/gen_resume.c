@@ -234,9 +234,9 @@ static int send_done(PyObject **sp, int status, PyObject *retval)
  * held, nothing runs in between). */
 OdUnit *od_rt_send_unit;
 
-OdSendBegin od_rt_send_begin(_PyInterpreterFrame *f, PyObject **sp)
+OdSendBegin od_rt_send_begin(_PyInterpreterFrame *f, PyObject **sp, void *site)
 {
-    (void)f;
+    (void)f; (void)site;
     PyThreadState *ts = _PyThreadState_GET();
     OdSendBegin b = {NULL, OD_DEOPT};
     if (ts->c_tracefunc != NULL)
@@ -275,10 +275,50 @@ int od_rt_send_end(_PyInterpreterFrame *f, PyObject **sp, PyObject *r, OdUnit *u
 OD_HELPER(od_rt_send)
 {
     (void)oparg; (void)arg;
-    OdSendBegin b = od_rt_send_begin(f, sp);
+    OdSendBegin b = od_rt_send_begin(f, sp, NULL);
     if (!b.at)
         return (int)b.frame;
     OdUnit *u = od_rt_send_unit;
     PyObject *r = u->entry((_PyInterpreterFrame *)b.frame, _PyThreadState_GET(), u, b.at);
     return od_rt_send_end(f, sp, r, u);
+}
+
+/* FOR_ITER the same way: an exact generator on the direct road resumes in the call the
+ * FOR_ITER site makes; anything else is od_rt_for_iter's (ops_data.c). */
+OdSendBegin od_rt_for_iter_begin(_PyInterpreterFrame *f, PyObject **sp, void *site)
+{
+    PyObject *iter = sp[-1];
+    OdSendBegin b = {NULL, 0};
+    if (Py_IS_TYPE(iter, &PyGen_Type)) {
+        OdUnit *u = resume_begin(_PyThreadState_GET(), (PyGenObject *)iter, NULL, &b.at);
+        if (u) {
+            OdOpCache *c = site;   /* what od_rt_for_iter records */
+            c->left = c->right = Py_TYPE(iter);
+            c->slow++;
+            od_rt_send_unit = u;
+            b.frame = (intptr_t)((PyGenObject *)iter)->gi_iframe;
+            return b;
+        }
+    }
+    b.at = NULL;
+    b.frame = od_rt_for_iter(f, sp, 0, site);
+    return b;
+}
+
+/* Its return value ends the loop like gen_iternext's StopIteration(value), which FOR_ITER
+ * clears. */
+int od_rt_for_iter_end(_PyInterpreterFrame *f, PyObject **sp, PyObject *r, OdUnit *u)
+{
+    PyObject *iter = sp[-1], *res;
+    int status = resume_end(_PyThreadState_GET(), (PyGenObject *)iter, u, f, r, &res);
+    if (status == PYGEN_NEXT) {
+        sp[0] = res;
+        return OD_OK;
+    }
+    if (status == PYGEN_ERROR)
+        return OD_ERROR;
+    Py_DECREF(res);
+    sp[-1] = NULL;
+    Py_DECREF(iter);
+    return OD_JUMP;
 }

@@ -51,19 +51,20 @@ int od_tier1_supports(int opcode)
 }
 
 
-/* SEND (rdi = the frame, rsi = &stack[d]) as od_rt_send's two halves around a call of the
- * receiver's native code made here (runtime/gen_resume.h): a chain of `yield from`,
- * `await` or `async for` then costs one native call per level. The callee's body gets its
+/* SEND or FOR_ITER (rdi = the frame, rsi = &stack[d], rdx = the site) as two halves
+ * around a call of the receiver's native code made here (runtime/gen_resume.h: `begin`,
+ * `end`): a chain of `yield from`, `await` or `async for` then costs one native call per
+ * level. The callee's body gets its
  * unit's register plan as a direct call gives it (fast_call.c): the thread-state, cframe
  * and eval-breaker registers are ours; the frame, code and unit registers are saved, and
  * after the call hold the callee's (its body keeps them). Three pushes: rsp is 8 off 16
  * at the call, as in a unit's entry, so that the body runs aligned. eax = od_rt_send's
  * result. */
-static void emit_send_call(Compiler *c, int d)
+static void emit_send_call(Compiler *c, int d, const void *begin, const void *end)
 {
     OdAsm *a = &c->a;
     OdLabel handled = od_label_new(a), out = od_label_new(a);
-    od_call_abs(a, (const void *)od_rt_send_begin);
+    od_call_abs(a, begin);
     od_test_rr(a, OD_RAX, OD_RAX);
     od_jcc(a, OD_CC_E, handled);
     od_push(a, R_UNIT);
@@ -82,7 +83,7 @@ static void emit_send_call(Compiler *c, int d)
     frame_to(a, OD_RDI);
     od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
     od_mov_rr(a, OD_RDX, OD_RAX);
-    od_call_abs(a, (const void *)od_rt_send_end);
+    od_call_abs(a, end);
     od_jmp(a, out);
     od_label_bind(a, handled);
     od_mov_rr(a, OD_RAX, OD_RDX);   /* the whole SEND done: od_rt_send's result */
@@ -681,8 +682,16 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         set_prev(c, in->index);
         frame_to(a, OD_RDI);
         od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
-        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site);
-        od_call_abs(a, (const void *)od_rt_for_iter);
+        /* The in-line call where the site met a generator (a recompiled unit's feedback):
+         * elsewhere its bytes would only lengthen every loop's FOR_ITER. */
+        if (c->compact || !c->feedback || ((OdOpCache *)site)->left != &PyGen_Type) {
+            od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site);
+            od_call_abs(a, (const void *)od_rt_for_iter);
+        } else {
+            od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+            emit_send_call(c, d, (const void *)od_rt_for_iter_begin,
+                           (const void *)od_rt_for_iter_end);
+        }
         od_test32_rr(a, OD_RAX, OD_RAX);
         od_jcc(a, OD_CC_NE, slow);
         od_cmp8_mi(a, R_CFRAME, 0, 0);
@@ -702,7 +711,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         if (c->compact)
             od_call_abs(a, (const void *)od_rt_send);
         else
-            emit_send_call(c, d);
+            emit_send_call(c, d, (const void *)od_rt_send_begin, (const void *)od_rt_send_end);
         od_test32_rr(a, OD_RAX, OD_RAX);
         od_jcc(a, OD_CC_NE, slow);
         od_cmp8_mi(a, R_CFRAME, 0, 0);
