@@ -1,7 +1,9 @@
 /* runtime/gen_resume.c — a compiled generator, coroutine or async generator resumed by
  * compiled code (SEND, FOR_ITER), straight into its native code at the instruction after
  * its last yield; and SEND's helper, which takes that road for generators, coroutines and
- * the asend()/__anext__() awaitables of `async for`.
+ * the asend()/__anext__() awaitables of `async for`, in two halves (od_rt_send_begin /
+ * od_rt_send_end, and FOR_ITER's) around the call of the native code that full tier-1
+ * units make themselves at the site (gen_resume.h).
  *
  * The ordinary road is PyIter_Send / tp_iternext -> gen_send_ex2 -> _PyEval_EvalFrame ->
  * the eval-frame hook -> resume_generator -> od_unit_enter: about a hundred instructions of
