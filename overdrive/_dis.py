@@ -480,6 +480,12 @@ class _Annotator:
                 value = ctypes.c_void_p.from_address(int(m.group(2), 0) + 0x18).value or 0
                 return ("call " + self.helpers.get(value, f"{value:#x} (unknown function)")
                         + " (the site's helper now)")
+        if mnemonic == "call" and op_str == "rax" and prev[0] == "add" \
+                and self.reg_role.get(prev[1].split(",")[0]) == "code":
+            # Tier 1's SEND / FOR_ITER (runtime/gen_resume.h): the receiver's unit register
+            # plan loaded, the code register last; its body's epilogue returns here.
+            return ("call the generator's native code where it resumes: returns here, "
+                    "result in rax")
         if mnemonic == "call" and op_str in ("rax",) and prev[0] in ("mov", "movabs"):
             m = _REG_IMM.match(prev[1])
             if m and m.group(1) in ("rax", "eax"):

@@ -10,6 +10,7 @@ import weakref
 import pytest
 
 import overdrive
+from conftest import full_tier, tier1_only_because
 
 
 def direct_resumes():
@@ -436,3 +437,101 @@ def test_refcounts_balanced(jit):
     finally:
         overdrive.disable()
     assert sys.getrefcount(o) == start
+
+
+# ---- deep chains: SEND calls the receiver's native code itself, one call per level
+
+def deep(d):
+    if d == 0:
+        yield 1
+        r = yield 2
+        return r
+    r = yield from deep(d - 1)
+    return (d, r) if d % 100 == 0 else r
+
+
+def drive_deep(depth):
+    out = []
+    g = deep(depth)
+    out.append(next(g))
+    out.append(g.send("x"))
+    try:
+        g.send("y")
+    except StopIteration as e:
+        out.append(e.value)
+    except RecursionError as e:
+        out.append(("RecursionError", str(e)))
+    try:
+        out.append(sum(deep(depth)))
+    except RecursionError as e:
+        out.append(("RecursionError", str(e)))
+    return out
+
+
+def test_deep_chains_and_the_recursion_limit(jit):
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(600)
+    try:
+        got = run_direct(jit, drive_deep, 450)
+        assert got[:2] == [1, 2] and got[2][0] == 400
+        got = run_direct(jit, drive_deep, 1000)
+        assert got[:2] == ("raise", RecursionError)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+# ---- FOR_ITER of a recompiled unit whose site met a generator: the in-line call
+
+def loop_over(g):
+    out = []
+    for v in g:
+        out.append(v)
+    return out
+
+
+def drive_for_iter_sites():
+    out = [loop_over(leaf(5)), loop_over(wrap_return(chain(3, 2))), loop_over([1, 2]),
+           loop_over(iter(range(3)))]
+    try:
+        loop_over(bad_gen("raise"))
+    except RuntimeError as e:
+        out.append((str(e), repr(e.__cause__)))
+    try:
+        loop_over(raising_mid())
+    except ValueError as e:
+        out.append(repr(e))
+    return out
+
+
+@full_tier
+@tier1_only_because("FOR_ITER of recompiled units")
+def test_recompiled_for_iter_calls_the_generator_in_line(jit):
+    import types
+    fn = types.FunctionType(loop_over.__code__.replace(), globals(), "loop_over")
+    overdrive.config(recompile_after=20)
+    try:
+        overdrive.enable(threshold=0)
+        for _ in range(40):
+            fn(leaf(3))
+        overdrive.disable()
+        assert overdrive.info(fn)["recompiled"]
+        try:
+            text = overdrive.dis_native_text(fn)
+        except ImportError:
+            text = None
+        if text is not None:
+            assert "; call od_rt_for_iter_begin" in text
+            assert "; call the generator's native code where it resumes" in text
+        globals()["loop_over"], saved = fn, loop_over
+        try:
+            before = direct_resumes()
+            got = jit.run_both(drive_for_iter_sites, allow_exits=True)
+            assert direct_resumes() > before
+            assert overdrive.info(fn)["native_entries"] > 40
+        finally:
+            globals()["loop_over"] = saved
+        assert got[0] == [0, 1, 2, 3, 4] and got[2] == [1, 2]
+        assert got[4][0] == "generator raised StopIteration"
+    finally:
+        overdrive.disable()
+        overdrive.config(recompile_after=1000)

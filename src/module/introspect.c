@@ -12,6 +12,7 @@
 #include "../hook/events.h"
 #include "../hook/hook.h"
 #include "../runtime/frames.h"
+#include "../runtime/gen_resume.h"
 #include "../runtime/ccall.h"
 #include "../runtime/helpers.h"
 #include "../tier1/census.h"
@@ -362,6 +363,8 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
 #define OD_FN(f) {#f, (void (*)(void))f}
         OD_FN(od_rt_for_iter), OD_FN(od_rt_truth_consume), OD_FN(od_rt_dealloc),
         OD_FN(od_rt_compare_branch), OD_FN(od_rt_send), OD_FN(od_rt_return_generator),
+        OD_FN(od_rt_send_begin), OD_FN(od_rt_send_end),
+        OD_FN(od_rt_for_iter_begin), OD_FN(od_rt_for_iter_end),
         OD_FN(od_rt_box_bool), OD_FN(od_rt_direct_return),
         OD_FN(od_rt_warmup), OD_FN(od_rt_compact_op), OD_FN(od_rt_stub),
         OD_FN(od_rt_handle_eval_breaker), OD_FN(od_rt_error), OD_FN(od_rt_set_exit), OD_FN(od_rt_raise),

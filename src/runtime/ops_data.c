@@ -257,30 +257,6 @@ OD_HELPER(od_rt_get_yield_from_iter)
     return OD_OK;
 }
 
-OD_HELPER(od_rt_send)
-{
-    (void)oparg; (void)arg; (void)f;
-    if (_PyThreadState_GET()->c_tracefunc != NULL)
-        return OD_DEOPT; /* the interpreter reports StopIteration to the tracer */
-    PyObject *v = TOP(), *receiver = sp[-2], *retval;
-    int status = OD_GEN_NOT_DIRECT;
-    if (Py_IS_TYPE(receiver, &PyGen_Type) || Py_IS_TYPE(receiver, &PyCoro_Type))
-        status = od_rt_gen_resume(_PyThreadState_GET(), (PyGenObject *)receiver, v, &retval);
-    if (status == OD_GEN_NOT_DIRECT)
-        status = PyIter_Send(receiver, v, &retval);
-    Py_DECREF(v);
-    sp[-1] = NULL;
-    if (status == PYGEN_ERROR)
-        return OD_ERROR; /* the receiver stays */
-    if (status == PYGEN_RETURN) {
-        Py_DECREF(receiver);
-        sp[-2] = retval;
-        return OD_JUMP;
-    }
-    sp[-1] = retval;
-    return OD_OK;
-}
-
 OD_HELPER(od_rt_get_len)
 {
     (void)oparg; (void)arg; (void)f;

@@ -12,6 +12,7 @@
 #include "emit.h"
 #include "../runtime/clock.h"
 #include "../runtime/frames.h"
+#include "../runtime/gen_resume.h"
 
 int32_t od_tier1_osr_backedges;
 int od_tier1_osr_per_call;
@@ -51,6 +52,45 @@ int od_tier1_supports(int opcode)
     }
 }
 
+
+/* SEND or FOR_ITER (rdi = the frame, rsi = &stack[d], rdx = the site) as two halves
+ * around a call of the receiver's native code made here (runtime/gen_resume.h: `begin`,
+ * `end`): a chain of `yield from`, `await` or `async for` then costs one native call per
+ * level. The callee's body gets its
+ * unit's register plan as a direct call gives it (fast_call.c): the thread-state, cframe
+ * and eval-breaker registers are ours; the frame, code and unit registers are saved, and
+ * after the call hold the callee's (its body keeps them). Three pushes: rsp is 8 off 16
+ * at the call, as in a unit's entry, so that the body runs aligned. eax = od_rt_send's
+ * result. */
+static void emit_send_call(Compiler *c, int d, const void *begin, const void *end)
+{
+    OdAsm *a = &c->a;
+    OdLabel handled = od_label_new(a), out = od_label_new(a);
+    od_call_abs(a, begin);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, handled);
+    od_push(a, R_UNIT);
+    od_push(a, R_FRAME);
+    od_push(a, R_CODE);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_rt_send_unit);
+    od_mov_rm(a, R_UNIT, OD_RCX, 0);
+    od_lea(a, R_FRAME, OD_RDX, FRAME_BIAS);
+    od_mov_rm(a, R_CODE, OD_RDX, (int32_t)offsetof(_PyInterpreterFrame, f_code));
+    od_add_ri(a, R_CODE, (int32_t)offsetof(PyCodeObject, co_code_adaptive));
+    od_call_r(a, OD_RAX);
+    od_mov_rr(a, OD_RCX, R_UNIT);
+    od_pop(a, R_CODE);
+    od_pop(a, R_FRAME);
+    od_pop(a, R_UNIT);
+    frame_to(a, OD_RDI);
+    od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
+    od_mov_rr(a, OD_RDX, OD_RAX);
+    od_call_abs(a, end);
+    od_jmp(a, out);
+    od_label_bind(a, handled);
+    od_mov_rr(a, OD_RAX, OD_RDX);   /* the whole SEND done: od_rt_send's result */
+    od_label_bind(a, out);
+}
 /* The per-site constant a helper receives. */
 static void *site_arg(Compiler *c, const OdInstr *in)
 {
@@ -644,8 +684,16 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         set_prev(c, in->index);
         frame_to(a, OD_RDI);
         od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
-        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site);
-        od_call_abs(a, (const void *)od_rt_for_iter);
+        /* The in-line call where the site met a generator (a recompiled unit's feedback):
+         * elsewhere its bytes would only lengthen every loop's FOR_ITER. */
+        if (c->compact || !c->feedback || ((OdOpCache *)site)->left != &PyGen_Type) {
+            od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)site);
+            od_call_abs(a, (const void *)od_rt_for_iter);
+        } else {
+            od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+            emit_send_call(c, d, (const void *)od_rt_for_iter_begin,
+                           (const void *)od_rt_for_iter_end);
+        }
         od_test32_rr(a, OD_RAX, OD_RAX);
         od_jcc(a, OD_CC_NE, slow);
         od_cmp8_mi(a, R_CFRAME, 0, 0);
@@ -662,7 +710,10 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         set_prev(c, in->index);
         frame_to(a, OD_RDI);
         od_lea(a, OD_RSI, R_FRAME, slot_disp(c, d));
-        od_call_abs(a, (const void *)od_rt_send);
+        if (c->compact)
+            od_call_abs(a, (const void *)od_rt_send);
+        else
+            emit_send_call(c, d, (const void *)od_rt_send_begin, (const void *)od_rt_send_end);
         od_test32_rr(a, OD_RAX, OD_RAX);
         od_jcc(a, OD_CC_NE, slow);
         od_cmp8_mi(a, R_CFRAME, 0, 0);
