@@ -52,13 +52,12 @@ int od_tier1_supports(int opcode)
     }
 }
 
-
 /* SEND or FOR_ITER (rdi = the frame, rsi = &stack[d], rdx = the site) as two halves
  * around a call of the receiver's native code made here (runtime/gen_resume.h: `begin`,
  * `end`): a chain of `yield from`, `await` or `async for` then costs one native call per
- * level. The callee's body gets its
- * unit's register plan as a direct call gives it (fast_call.c): the thread-state, cframe
- * and eval-breaker registers are ours; the frame, code and unit registers are saved, and
+ * level. The callee's body gets its unit's register plan as a direct call gives it
+ * (fast_call.c): the thread-state, cframe and eval-breaker registers are ours; the frame,
+ * code and unit registers are saved, and
  * after the call hold the callee's (its body keeps them). Three pushes: rsp is 8 off 16
  * at the call, as in a unit's entry, so that the body runs aligned. eax = od_rt_send's
  * result. */
@@ -91,6 +90,7 @@ static void emit_send_call(Compiler *c, int d, const void *begin, const void *en
     od_mov_rr(a, OD_RAX, OD_RDX);   /* the whole SEND done: od_rt_send's result */
     od_label_bind(a, out);
 }
+
 /* The per-site constant a helper receives. */
 static void *site_arg(Compiler *c, const OdInstr *in)
 {
