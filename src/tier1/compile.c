@@ -57,10 +57,9 @@ int od_tier1_supports(int opcode)
  * `end`): a chain of `yield from`, `await` or `async for` then costs one native call per
  * level. The callee's body gets its unit's register plan as a direct call gives it
  * (fast_call.c): the thread-state, cframe and eval-breaker registers are ours; the frame,
- * code and unit registers are saved, and
- * after the call hold the callee's (its body keeps them). Three pushes: rsp is 8 off 16
- * at the call, as in a unit's entry, so that the body runs aligned. eax = od_rt_send's
- * result. */
+ * code and unit registers are saved, and after the call hold the callee's (its body keeps
+ * them). Three pushes: rsp is 8 off 16 at the call, as in a unit's entry, so that the body
+ * runs aligned. eax = od_rt_send's result. */
 static void emit_send_call(Compiler *c, int d, const void *begin, const void *end)
 {
     OdAsm *a = &c->a;
