@@ -82,6 +82,42 @@ def allocated_blocks_growth(cases: list, **enable: Any) -> tuple[int, list]:
     return grown, tiers
 
 
+def run_both_counting(jit, counter: str, fn: Callable[..., Any], *args: Any, **kw: Any):
+    """jit.run_both(fn, ...), with stats()[counter] growing during the compiled run (the road
+    it counts was taken). A compiled function hands its first run to the interpreter at
+    RESUME (the WARMUP exit, once per code object): one compiled run first, so that the
+    compared one is native throughout."""
+    overdrive.enable(threshold=0)
+    try:
+        fn(*args, **kw)
+    except BaseException:  # noqa: BLE001 - the functions that raise are compared below
+        pass
+    finally:
+        overdrive.disable()
+    before = overdrive.stats()[counter]
+    got = jit.run_both(fn, *args, **kw)
+    assert overdrive.stats()[counter] > before, f"stats()[{counter!r}] did not grow"
+    return got
+
+
+def compiled_runs_track_nothing_new(fn: Callable[..., Any], obj: Any) -> None:
+    """fn(obj) compiled at threshold 0 and run six more times leaves next to no new objects
+    tracked by the collector (the caller then checks obj's reference count)."""
+    import gc
+
+    overdrive.enable(threshold=0)
+    try:
+        fn(obj)
+        gc.collect()
+        before = len(gc.get_objects())
+        for _ in range(5):
+            fn(obj)
+        gc.collect()
+        assert len(gc.get_objects()) - before < 50
+    finally:
+        overdrive.disable()
+
+
 def unexpected_exits(before: dict, after: dict) -> dict:
     """Exits counted between two info() snapshots, without WARMUP: the one exit per code
     object at which the interpreter quickens it (expected by design, see docs/design.md)."""

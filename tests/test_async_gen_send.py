@@ -9,26 +9,13 @@ import sys
 import types
 
 import overdrive
-
-
-def direct_sends():
-    return overdrive.stats()["async_gen_sends_direct"]
+from conftest import compiled_runs_track_nothing_new, run_both_counting
+from test_async import drive
 
 
 def run_direct(jit, fn, *args, **kw):
-    """jit.run_both, and the compiled run sent to async generators directly. One compiled
-    run first (the WARMUP exit hands each code object's first run to the interpreter)."""
-    overdrive.enable(threshold=0)
-    try:
-        fn(*args, **kw)
-    except BaseException:  # noqa: BLE001 - the drivers that raise are compared below
-        pass
-    finally:
-        overdrive.disable()
-    before = direct_sends()
-    got = jit.run_both(fn, *args, **kw)
-    assert direct_sends() > before, "no asend awaitable was resumed directly"
-    return got
+    """jit.run_both, and the compiled run sent to async generators directly (stats()["async_gen_sends_direct"])."""
+    return run_both_counting(jit, "async_gen_sends_direct", fn, *args, **kw)
 
 
 @types.coroutine
@@ -36,20 +23,6 @@ def suspend(tag):
     """Suspends the awaiting coroutine once (an await's yield passing through asend)."""
     sent = yield ("suspended", tag)
     return sent
-
-
-def drive(coro):
-    """Run a coroutine by hand: what it yields is recorded, each resume sends the number
-    of suspensions so far; (return value, what was yielded)."""
-    yielded = []
-    sent = None
-    while True:
-        try:
-            y = coro.send(sent)
-        except StopIteration as stop:
-            return stop.value, yielded
-        yielded.append(y)
-        sent = len(yielded)
 
 
 # ---- recursive async for (the shape of pyperformance's async_generators)
@@ -266,15 +239,5 @@ def test_refcounts_balanced(jit):
     assert run_direct(jit, drive_refs, o) == 500
     gc.collect()
     assert sys.getrefcount(o) == start
-    overdrive.enable(threshold=0)
-    try:
-        drive_refs(o)
-        gc.collect()
-        before = len(gc.get_objects())
-        for _ in range(5):
-            drive_refs(o)
-        gc.collect()
-        assert len(gc.get_objects()) - before < 50
-    finally:
-        overdrive.disable()
+    compiled_runs_track_nothing_new(drive_refs, o)
     assert sys.getrefcount(o) == start

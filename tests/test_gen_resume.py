@@ -10,7 +10,8 @@ import weakref
 import pytest
 
 import overdrive
-from conftest import full_tier, tier1_only_because
+from conftest import (compiled_runs_track_nothing_new, full_tier, run_both_counting,
+                      tier1_only_because)
 
 
 def direct_resumes():
@@ -18,20 +19,8 @@ def direct_resumes():
 
 
 def run_direct(jit, fn, *args, **kw):
-    """jit.run_both, and the compiled run resumed generators directly. A compiled function
-    hands its first run to the interpreter at RESUME (the WARMUP exit, once per code
-    object): one compiled run first, so that the compared one is native throughout."""
-    overdrive.enable(threshold=0)
-    try:
-        fn(*args, **kw)
-    except BaseException:  # noqa: BLE001 - the drivers that raise are compared below
-        pass
-    finally:
-        overdrive.disable()
-    before = direct_resumes()
-    got = jit.run_both(fn, *args, **kw)
-    assert direct_resumes() > before, "no generator was resumed directly"
-    return got
+    """jit.run_both, and the compiled run resumed generators directly (stats()["generator_resumes_direct"])."""
+    return run_both_counting(jit, "generator_resumes_direct", fn, *args, **kw)
 
 
 # ---- yield from chains, FOR_ITER, return values, send
@@ -425,17 +414,7 @@ def test_refcounts_balanced(jit):
     start = sys.getrefcount(o)
     run_direct(jit, drive_refs, o)
     assert sys.getrefcount(o) == start
-    overdrive.enable(threshold=0)
-    try:
-        drive_refs(o)
-        gc.collect()
-        before = len(gc.get_objects())
-        for _ in range(5):
-            drive_refs(o)
-        gc.collect()
-        assert len(gc.get_objects()) - before < 50
-    finally:
-        overdrive.disable()
+    compiled_runs_track_nothing_new(drive_refs, o)
     assert sys.getrefcount(o) == start
 
 
