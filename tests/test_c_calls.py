@@ -540,3 +540,41 @@ def test_py_init_sees_init_rebound_on_the_class(jit):
     finally:
         overdrive.disable()
     assert (first, second) == ({"v": 1}, {"w": -2})
+
+
+class Chain:
+    def __init__(self, n):
+        self.next = Chain(n - 1) if n else None
+
+
+def f_chain_depth(n):
+    try:
+        Chain(n)
+    except RecursionError:     # (the message says which of a level's two checks failed)
+        return "RecursionError"
+    return "ok"
+
+
+def test_py_init_counts_the_recursion_depth_as_the_interpreter(jit):
+    # Each level is a C call (type_call) and a Python frame (__init__) in the interpreter:
+    # with a limit of 300, 120 levels pass and 160 do not, compiled or not.
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(300)
+    try:
+        for n in (120, 160):
+            overdrive.disable()
+            expected = f_chain_depth(n)
+            fn = _fresh(f_chain_depth)
+            overdrive.enable(threshold=0)
+            try:
+                got = [fn(n) for _ in range(3)]
+            finally:
+                overdrive.disable()
+            assert got == [expected] * 3, (n, got, expected)
+        assert f_chain_depth(160) == "RecursionError" and f_chain_depth(120) == "ok"
+    finally:
+        sys.setrecursionlimit(limit)
+    if runs_tier1(fn) and not COMPACT_FORCED:
+        assert "py_init" in _forms(Chain.__init__), _forms(Chain.__init__)

@@ -23,19 +23,10 @@ static PyObject *python_init_of(PyObject *callable)
     return init && Py_IS_TYPE(init, &PyFunction_Type) ? init : NULL;
 }
 
-/* The PY_INIT form's call: `self` from object.__new__ (given no arguments, which it
- * ignores anyway when __init__ is overridden: it refuses an abstract class, allocates and
- * sets up the instance's inline values or dict), then __init__(self, args...) with kwnames
- * on a frame of its own (od_rt_call_python: compiled code entered directly), its result
- * checked to be None, as slot_tp_init does. The class, __init__ and the arguments stay the
- * caller's (borrowed; the callee's frame gets references of its own). */
-static PyObject *call_python_init(PyThreadState *ts, PyObject *callable, PyObject *init,
-                                  PyObject **args, int total, PyObject *kwnames)
+/* object.__new__(tp) and __init__(self, args...) (below). */
+static PyObject *init_instance(PyThreadState *ts, PyTypeObject *tp, PyObject *init,
+                               PyObject **args, int total, PyObject *kwnames, PyObject *no_args)
 {
-    static PyObject *no_args;
-    if (!no_args && !(no_args = PyTuple_New(0)))
-        return NULL;
-    PyTypeObject *tp = (PyTypeObject *)callable;
     PyObject *self = tp->tp_new(tp, no_args, NULL);
     if (!self)
         return NULL;
@@ -62,6 +53,28 @@ static PyObject *call_python_init(PyThreadState *ts, PyObject *callable, PyObjec
         return NULL;
     }
     Py_DECREF(r);
+    return self;
+}
+
+/* The PY_INIT form's call: `self` from object.__new__ (given no arguments, which it
+ * ignores anyway when __init__ is overridden: it refuses an abstract class, allocates and
+ * sets up the instance's inline values or dict), then __init__(self, args...) with kwnames
+ * on a frame of its own (od_rt_call_python: compiled code entered directly), its result
+ * checked to be None, as slot_tp_init does. Counted as one C call in the recursion depth,
+ * as _PyObject_MakeTpCall counts type_call: a class whose __init__ makes instances of it
+ * meets RecursionError at the interpreter's depth. The class, __init__ and the arguments
+ * stay the caller's (borrowed; the callee's frame gets references of its own). */
+static PyObject *call_python_init(PyThreadState *ts, PyObject *callable, PyObject *init,
+                                  PyObject **args, int total, PyObject *kwnames)
+{
+    static PyObject *no_args;
+    if (!no_args && !(no_args = PyTuple_New(0)))
+        return NULL;
+    if (_Py_EnterRecursiveCallTstate(ts, " while calling a Python object"))
+        return NULL;
+    PyObject *self = init_instance(ts, (PyTypeObject *)callable, init, args, total, kwnames,
+                                   no_args);
+    _Py_LeaveRecursiveCallTstate(ts);
     return self;
 }
 
