@@ -92,6 +92,42 @@ static void emit_checks(OdAsm *a, OdLabel refuse)
     od_jcc(a, OD_CC_AE, refuse);
 }
 
+/* Push the frame (rdi; rax = the data stack top past it, rcx = the thread state) and fill
+ * its specials as _PyFrame_InitializeSpecials does, for the function in r8 (new references
+ * to it and its code). `co`: the code a per-callee entry is compiled for, its size and first
+ * instruction as immediates; NULL: the code read from the function, the size from the unit
+ * in r11. Clobbers rax and rsi. */
+static void emit_push_frame(OdAsm *a, PyCodeObject *co)
+{
+    od_mov_mr(a, OD_RCX, TS_OFF(datastack_top), OD_RAX);
+    od_mov_mr(a, OD_RDI, FR_OFF(f_func), OD_R8);
+    od_add_mi(a, OD_R8, 0, 1);
+    if (co)
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)co);
+    else
+        od_mov_rm(a, OD_RAX, OD_R8, FN_OFF(func_code));
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_mov_mr(a, OD_RDI, FR_OFF(f_code), OD_RAX);
+    od_mov_rm(a, OD_RSI, OD_R8, FN_OFF(func_builtins));
+    od_mov_mr(a, OD_RDI, FR_OFF(f_builtins), OD_RSI);
+    od_mov_rm(a, OD_RSI, OD_R8, FN_OFF(func_globals));
+    od_mov_mr(a, OD_RDI, FR_OFF(f_globals), OD_RSI);
+    od_mov_mi(a, OD_RDI, FR_OFF(f_locals), 0);
+    od_mov_mi(a, OD_RDI, FR_OFF(frame_obj), 0);
+    if (co) {
+        od_mov32_mi(a, OD_RDI, FR_OFF(stacktop), co->co_nlocalsplus);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(co) - 1));
+    } else {
+        od_mov32_rm(a, OD_RSI, OD_R11, UNIT_OFF(nlocalsplus));
+        od_mov32_mr(a, OD_RDI, FR_OFF(stacktop), OD_RSI);
+        od_lea(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyCodeObject, co_code_adaptive)
+                                      - (int32_t)sizeof(_Py_CODEUNIT));
+    }
+    od_mov_mr(a, OD_RDI, FR_OFF(prev_instr), OD_RAX);
+    od_mov8_mi(a, OD_RDI, FR_OFF(is_entry), 0);
+    od_mov8_mi(a, OD_RDI, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+}
+
 /* From `shape` on, for either entry: r8 = the callable, r9 = its first argument, rcx = the
  * end of the operands. Refusals go to `refuse`. */
 /* Link the pushed frame (rdi) under the caller's cframe, take a recursion level (rcx =
@@ -230,29 +266,10 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_jmp_r(a, OD_RDX);
     od_label_bind(a, ready);
     emit_checks(a, refuse);
-    /* Committed: push the frame (rdi) and fill its specials (_PyFrame_InitializeSpecials);
-     * rdx = the end of the operands. */
-    od_mov_mr(a, OD_RCX, TS_OFF(datastack_top), OD_RAX);
+    /* Committed: rdx = the end of the operands; push the frame. */
     od_shl_ri(a, OD_RDX, 3);
     od_add_rr(a, OD_RDX, OD_RSI);
-    od_mov_mr(a, OD_RDI, FR_OFF(f_func), OD_R8);
-    od_add_mi(a, OD_R8, 0, 1);
-    od_mov_rm(a, OD_RAX, OD_R8, FN_OFF(func_code));
-    od_add_mi(a, OD_RAX, 0, 1);
-    od_mov_mr(a, OD_RDI, FR_OFF(f_code), OD_RAX);
-    od_mov_rm(a, OD_RSI, OD_R8, FN_OFF(func_builtins));
-    od_mov_mr(a, OD_RDI, FR_OFF(f_builtins), OD_RSI);
-    od_mov_rm(a, OD_RSI, OD_R8, FN_OFF(func_globals));
-    od_mov_mr(a, OD_RDI, FR_OFF(f_globals), OD_RSI);
-    od_mov_mi(a, OD_RDI, FR_OFF(f_locals), 0);
-    od_mov_mi(a, OD_RDI, FR_OFF(frame_obj), 0);
-    od_mov32_rm(a, OD_RSI, OD_R11, UNIT_OFF(nlocalsplus));
-    od_mov32_mr(a, OD_RDI, FR_OFF(stacktop), OD_RSI);
-    od_lea(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyCodeObject, co_code_adaptive)
-                                  - (int32_t)sizeof(_Py_CODEUNIT));
-    od_mov_mr(a, OD_RDI, FR_OFF(prev_instr), OD_RAX);
-    od_mov8_mi(a, OD_RDI, FR_OFF(is_entry), 0);
-    od_mov8_mi(a, OD_RDI, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+    emit_push_frame(a, NULL);
     /* The locals (rsi walks them): self, the arguments (r9 to rdx), the defaults for the
      * parameters left, each with the reference the frame owns; the rest NULL. */
     od_lea(a, OD_RSI, OD_RDI, FR_OFF(localsplus));
@@ -463,24 +480,7 @@ int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLa
         return 0;
     *at = od_label_new(a);
     od_label_bind(a, *at);
-    /* Push the frame and fill its specials (_PyFrame_InitializeSpecials). */
-    od_mov_mr(a, OD_RCX, TS_OFF(datastack_top), OD_RAX);
-    od_mov_mr(a, OD_RDI, FR_OFF(f_func), OD_R8);
-    od_add_mi(a, OD_R8, 0, 1);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)co);
-    od_add_mi(a, OD_RAX, 0, 1);
-    od_mov_mr(a, OD_RDI, FR_OFF(f_code), OD_RAX);
-    od_mov_rm(a, OD_RSI, OD_R8, FN_OFF(func_builtins));
-    od_mov_mr(a, OD_RDI, FR_OFF(f_builtins), OD_RSI);
-    od_mov_rm(a, OD_RSI, OD_R8, FN_OFF(func_globals));
-    od_mov_mr(a, OD_RDI, FR_OFF(f_globals), OD_RSI);
-    od_mov_mi(a, OD_RDI, FR_OFF(f_locals), 0);
-    od_mov_mi(a, OD_RDI, FR_OFF(frame_obj), 0);
-    od_mov32_mi(a, OD_RDI, FR_OFF(stacktop), n);
-    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(co) - 1));
-    od_mov_mr(a, OD_RDI, FR_OFF(prev_instr), OD_RAX);
-    od_mov8_mi(a, OD_RDI, FR_OFF(is_entry), 0);
-    od_mov8_mi(a, OD_RDI, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
+    emit_push_frame(a, co);
     /* The arguments, each with the reference the frame owns (tier-2 operands are
      * borrowed): self first when r10 has one; then the other locals NULL. */
     if (argc > 0) {
