@@ -1,39 +1,41 @@
-"""overdrive's start-up autoload, imported by overdrive-autoload.pth (installed at the top
-of site-packages) when OVERDRIVE is set and not empty. The .pth line is that short because
-site.py compiles it in every process of the environment, with or without OVERDRIVE: the
-check of its value (0/false/no/off) here instead saves each of them 0.25M instructions.
-
-OVERDRIVE=1 enables the JIT in every Python process of the environment;
-OVERDRIVE_THRESHOLD=N sets the compile threshold; OVERDRIVE_STATS_FILE=path appends one
-JSON line of stats() per process at exit (used by the benchmark and regrtest runners).
-`python -m overdrive --stats` re-executes the interpreter with _OVERDRIVE_LAUNCHER_STATS set
-to its pid: that process (and not its children: the variable is removed here) prints stats()
-to stderr at exit.
-
-Nothing here stops the interpreter from starting or the program from running: each problem
-is one line on stderr naming the variable and what it accepts. A package that cannot be
-imported (a missing or broken C extension) leaves the JIT off, instead of site.py printing a
-traceback for the .pth line: that is why this module lives outside the package. A bad
-OVERDRIVE leaves the JIT off; a bad OVERDRIVE_THRESHOLD leaves the threshold at its default
-and the JIT on; a stats file that cannot be opened is not written. (The package itself reads
-OVERDRIVE_LOG, OVERDRIVE_LOG_FILE, OVERDRIVE_PERF_MAP and OVERDRIVE_TIER2_THRESHOLD at
-import, the same way.) Being a module, it runs once even when site.py reads the .pth twice
-(a virtual environment's lib64 -> lib link).
-
-Every process of the environment runs this: it is one module, it loads only the C core
-(from beside this file, without a sys.path search) and what the variables that are set
-need; the package is the program's to import (docs/performance.md, "Start-up cost").
-"""
+# overdrive's start-up autoload, imported by overdrive-autoload.pth (installed at the top
+# of site-packages) when OVERDRIVE is set and not empty. The .pth line is that short because
+# site.py compiles it in every process of the environment, with or without OVERDRIVE: the
+# check of its value (0/false/no/off) here instead saves each of them 0.25M instructions.
+#
+# OVERDRIVE=1 enables the JIT in every Python process of the environment;
+# OVERDRIVE_THRESHOLD=N sets the compile threshold; OVERDRIVE_STATS_FILE=path appends one
+# JSON line of stats() per process at exit (used by the benchmark and regrtest runners).
+# `python -m overdrive --stats` re-executes the interpreter with _OVERDRIVE_LAUNCHER_STATS set
+# to its pid: that process (and not its children: the variable is removed here) prints stats()
+# to stderr at exit.
+#
+# Nothing here stops the interpreter from starting or the program from running: each problem
+# is one line on stderr naming the variable and what it accepts. A package that cannot be
+# imported (a missing or broken C extension) leaves the JIT off, instead of site.py printing a
+# traceback for the .pth line: that is why this module lives outside the package. A bad
+# OVERDRIVE leaves the JIT off; a bad OVERDRIVE_THRESHOLD leaves the threshold at its default
+# and the JIT on; a stats file that cannot be opened is not written. (The package itself reads
+# OVERDRIVE_LOG, OVERDRIVE_LOG_FILE, OVERDRIVE_PERF_MAP and OVERDRIVE_TIER2_THRESHOLD at
+# import, the same way.) Being a module, it runs once even when site.py reads the .pth twice
+# (a virtual environment's lib64 -> lib link).
+#
+# Every process of the environment runs this: it is one module, it loads only the C core
+# (from beside this file, without a sys.path search) and what the variables that are set
+# need; the package is the program's to import (docs/performance.md, "Start-up cost").
+#
+# Every docstring of this module is a comment: site.py runs it in every process started with
+# OVERDRIVE set, and a docstring is one more constant to unmarshal from the .pyc each time.
 import os
 import sys
 
 
 def _import_overdrive():
-    """The package: from beside this file when it is there (a regular install), loaded
-    directly, not found by `import overdrive` looking in every sys.path entry before
-    site-packages; otherwise (an editable install) imported as usual. Only for what the
-    C core alone cannot do: the OVERDRIVE_* variables the package reads at import, a value
-    to refuse, a problem to report."""
+    # The package: from beside this file when it is there (a regular install), loaded
+    # directly, not found by `import overdrive` looking in every sys.path entry before
+    # site-packages; otherwise (an editable install) imported as usual. Only for what the
+    # C core alone cannot do: the OVERDRIVE_* variables the package reads at import, a value
+    # to refuse, a problem to report.
     init = os.path.join(os.path.dirname(__file__), "overdrive", "__init__.py")
     if "overdrive" not in sys.modules and os.path.isfile(init):
         bootstrap = sys.modules["_frozen_importlib"]
@@ -48,10 +50,10 @@ def _import_overdrive():
 
 
 def _load_core():
-    """The C core alone, from beside this file when it is there (a regular install), as
-    the package loads it (overdrive._load_core, which then finds it in sys.modules); else
-    through the package. The package is not imported: a program that does not import it
-    does not pay for it (0.5M instructions and 10 page faults at each start-up)."""
+    # The C core alone, from beside this file when it is there (a regular install), as
+    # the package loads it (overdrive._load_core, which then finds it in sys.modules); else
+    # through the package. The package is not imported: a program that does not import it
+    # does not pay for it (0.5M instructions and 10 page faults at each start-up).
     import _imp
 
     path = os.path.join(os.path.dirname(__file__), "_overdrive" + _imp.extension_suffixes()[0])
@@ -134,8 +136,8 @@ def start() -> None:
 
 
 def _warn(message: str) -> None:
-    """One line on stderr, as the package's _warn writes it. Not that function: the
-    package may not be loaded, and the stats writer must not import it at exit."""
+    # One line on stderr, as the package's _warn writes it. Not that function: the
+    # package may not be loaded, and the stats writer must not import it at exit.
     if sys.stderr is not None:
         try:
             print(f"overdrive: {message}", file=sys.stderr, flush=True)
@@ -144,11 +146,11 @@ def _warn(message: str) -> None:
 
 
 def _set_threshold(core, text: str) -> None:
-    """OVERDRIVE_THRESHOLD: an int in range (what the package's option check accepts) is
-    given to the C core here; anything else goes through overdrive._options, which says
-    what it accepts (0.7M instructions to import: not at each start-up of a benchmark run
-    with a threshold), and so does any value once overdrive._options is imported (another
-    OVERDRIVE_* variable needed it), which then holds config()'s values."""
+    # OVERDRIVE_THRESHOLD: an int in range (what the package's option check accepts) is
+    # given to the C core here; anything else goes through overdrive._options, which says
+    # what it accepts (0.7M instructions to import: not at each start-up of a benchmark run
+    # with a threshold), and so does any value once overdrive._options is imported (another
+    # OVERDRIVE_* variable needed it), which then holds config()'s values.
     lo, hi = core.LIMITS["threshold"]
     try:
         value = int(text)
@@ -166,9 +168,9 @@ def _set_threshold(core, text: str) -> None:
 
 
 def _print_stats(core) -> None:
-    """`python -m overdrive --stats`: stats() as JSON on stderr at exit (json was imported
-    at start-up, see start()), with the JIT off, so that it does not compile json's encoder
-    at exit."""
+    # `python -m overdrive --stats`: stats() as JSON on stderr at exit (json was imported
+    # at start-up, see start()), with the JIT off, so that it does not compile json's encoder
+    # at exit.
     import json
 
     stats = core.stats()
@@ -182,73 +184,29 @@ def _print_stats(core) -> None:
 _APPENDABLE = "a file that can be opened for appending"
 
 
-def _json_text(value: object) -> str:
-    """`value` (dicts with str keys, lists, tuples, str, int, float, bool, None: what
-    stats() returns) as compact JSON, ASCII only. The stats writer runs in every process of
-    a benchmark or test run, python_startup's `python -c pass` children too: importing json
-    there cost each of them 12 ms (json.decoder compiles its regular expressions), and
-    importing anything at exit is not allowed (see _append_stats_line). Loops, not
-    generators: fewer code objects to load at each start-up."""
-    if value is None or isinstance(value, bool):
-        return "null" if value is None else "true" if value else "false"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        return repr(value) if value == value and value not in (float("inf"), float("-inf")) \
-            else "null"
-    if isinstance(value, str):
-        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
-            return f'"{value}"'
-        out = ['"']
-        for c in value:
-            if c in '"\\':
-                out.append("\\" + c)
-            elif " " <= c <= "~":
-                out.append(c)
-            elif ord(c) < 0x10000:
-                out.append(f"\\u{ord(c):04x}")
-            else:  # a UTF-16 surrogate pair
-                n = ord(c) - 0x10000
-                out.append(f"\\u{0xD800 | (n >> 10):04x}\\u{0xDC00 | (n & 0x3FF):04x}")
-        out.append('"')
-        return "".join(out)
-    if isinstance(value, dict):
-        items = []
-        for k, v in value.items():
-            items.append(f"{_json_text(str(k))}: {_json_text(v)}")
-        return "{" + ", ".join(items) + "}"
-    if isinstance(value, (list, tuple)):
-        items = []
-        for v in value:
-            items.append(_json_text(v))
-        return "[" + ", ".join(items) + "]"
-    return _json_text(str(value))
-
-
 def _append_stats_line(path: str, core) -> None:
-    """At exit (OVERDRIVE_STATS_FILE): one JSON line of stats(). Nothing may be imported
-    here: importing a module during finalization resets CPython's record of an unhandled
-    KeyboardInterrupt, and the process would exit with status 1 instead of dying by SIGINT
-    (test_runpy TestExit); _json_text needs no import."""
+    # At exit (OVERDRIVE_STATS_FILE): one JSON line of stats(). Nothing may be imported
+    # here: importing a module during finalization resets CPython's record of an unhandled
+    # KeyboardInterrupt, and the process would exit with status 1 instead of dying by SIGINT
+    # (test_runpy TestExit). The JSON is the C core's (module/json_line.c): a writer in Python
+    # cost every process 0.5M instructions at exit.
     record = {"pid": os.getpid(), "argv": sys.argv, "stats": core.stats()}
     # The JIT is switched off first: it would compile this writer's loops (code with a loop
     # outside the standard library is compiled at its first call), at exit, for nothing.
     # What runs after this (atexit handlers registered before the autoload registered this
     # one, finalization) runs in the interpreter, as it would without the JIT.
     core.disable()
-    line = _json_text(record) + "\n"    # ASCII: _json_text escapes the rest
     try:
-        _append(path, line.encode("ascii"))
+        _append(path, core._json_line(record))    # ASCII JSON, written in C (json_line.h)
     except OSError as exc:  # at exit: one line, never a traceback
-        _warn(f"cannot append stats to OVERDRIVE_STATS_FILE {path!r} "
-                        f"({exc.strerror or exc})")
+        _warn(f"cannot append stats to OVERDRIVE_STATS_FILE {path!r} ({exc.strerror or exc})")
 
 
 def _append(path: str, data: bytes) -> None:
-    """Append `data` to the file `path` (created if missing) with one write(2) in O_APPEND
-    mode, so that the lines of processes writing at the same time do not mix; no text layer
-    (a TextIOWrapper looks up its codec: 0.3M instructions). _append(path, b"") checks at
-    start-up that the file can be appended to. OSError if not."""
+    # Append `data` to the file `path` (created if missing) with one write(2) in O_APPEND
+    # mode, so that the lines of processes writing at the same time do not mix; no text layer
+    # (a TextIOWrapper looks up its codec: 0.3M instructions). _append(path, b"") checks at
+    # start-up that the file can be appended to. OSError if not.
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
         while data:

@@ -179,18 +179,38 @@ def test_stats_file_keeps_the_keyboard_interrupt_exit(tmp_path):
 @needs_pth
 def test_stats_line_is_json_without_importing_json():
     """The OVERDRIVE_STATS_FILE writer runs in every process of a benchmark run (each
-    `python -c pass` of python_startup too), so it imports nothing: its hand-written JSON
-    must read back as what json would have written. (Importing _overdrive_autoload here
-    runs its start(), which does nothing without OVERDRIVE.)"""
+    `python -c pass` of python_startup too), so it imports nothing: the C core writes the
+    line, which must read back as what json would have written."""
+    import _overdrive
+
     import overdrive
-    from _overdrive_autoload import _json_text
-    value = {"pid": 12, "argv": ["a b", 'q"uote', "back\\slash", "tab\tnl\n", "é", "\U0001f600",
-                                 "\udcff"],
-             "stats": dict(overdrive.stats(), nested={"x": [1, 2.5, None, True, False]},
-                           nan=float("nan"), big=2 ** 70)}
-    text = _json_text(value)
-    expected = dict(value, stats=dict(value["stats"], nan=None))
-    assert json.loads(text) == expected
+    value = {"pid": 12, "argv": ["a b", 'q"uote', "back\\slash", "tab\tnl\n", "\u00e9",
+                                 "\U0001f600", "\udcff", ""],
+             "stats": dict(overdrive.stats(), nested={"x": [1, 2.5, None, True, False, -0.0]},
+                           nan=float("nan"), inf=float("-inf"), big=-2 ** 70,
+                           tup=(1, (2,), []), obj=object, empty={}, flt=1e300)}
+    line = _overdrive._json_line(value)
+    assert isinstance(line, bytes) and line.endswith(b"\n") and line.count(b"\n") == 1
+    assert line.isascii()
+    expected = dict(value, stats=dict(value["stats"], nan=None, inf=None,
+                                      tup=[1, [2], []], obj=str(object)))
+    assert json.loads(line) == expected
+    # The same text json.dumps writes (its default separators, ASCII escapes).
+    plain = {"a": [1, 2.5, None, True, "\u00e9\U0001f600\"\\"], "b": {"c": -3}}
+    assert line.decode() != "" and _overdrive._json_line(plain).decode() == json.dumps(plain) + "\n"
+    # A str() that fails, and a structure too deep, raise instead of writing half a line.
+
+    class Bad:
+        def __str__(self):
+            raise ValueError("no text")
+
+    with pytest.raises(ValueError, match="no text"):
+        _overdrive._json_line({"x": [Bad()]})
+    deep = []
+    for _ in range(100000):
+        deep = [deep]
+    with pytest.raises(RecursionError):
+        _overdrive._json_line(deep)
     program = ("import sys, overdrive; print(overdrive.stats()['enabled'], 'json' in sys.modules, "
                "'json.decoder' in sys.modules, 're' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
@@ -206,6 +226,6 @@ def test_stats_writer_runs_with_the_jit_off(tmp_path):
     r = subprocess.run([sys.executable, "-c", "pass"], capture_output=True, text=True,
                        env=_env(OVERDRIVE="1", OVERDRIVE_STATS_FILE=str(stats),
                                 OVERDRIVE_LOG="compile"), timeout=60)
-    assert r.returncode == 0 and "_json_text" not in r.stderr, r.stderr
+    assert r.returncode == 0 and "_append_stats_line" not in r.stderr, r.stderr
     (line,) = stats.read_text().splitlines()
     assert json.loads(line)["stats"]["enabled"] is True

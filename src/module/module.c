@@ -18,6 +18,7 @@
 #include "../tier1/compile.h"
 #include "../tier2/tier2.h"
 #include "introspect.h"
+#include "json_line.h"
 
 static const char *const exit_names[] = {
 #define OD_EXIT_NAME(name, desc) #name,
@@ -726,6 +727,12 @@ static PyObject *mod_tier2_type_names(PyObject *m, PyObject *noargs)
     return od_tier2_type_names();
 }
 
+static PyObject *mod_json_line(PyObject *m, PyObject *value)
+{
+    (void)m;
+    return od_json_line(value);
+}
+
 static PyMethodDef methods[] = {
     {"enable", mod_enable, METH_NOARGS, "Install the JIT's eval-frame hook."},
     {"disable", mod_disable, METH_NOARGS, "Remove the hook (compiled code stays cached)."},
@@ -740,6 +747,8 @@ static PyMethodDef methods[] = {
     {"info", mod_info, METH_O, "Per-function JIT information."},
     {"stats", mod_stats, METH_NOARGS, "Global JIT counters."},
     {"reset_stats", mod_reset_stats, METH_NOARGS, "Zero the global counters."},
+    {"_json_line", mod_json_line, METH_O,
+     "_json_line(value) -> bytes: one line of ASCII JSON (the OVERDRIVE_STATS_FILE writer)."},
     {"compile", mod_compile, METH_O, "Compile now: (ok, reason)."},
     {"_set_compact", mod_set_compact, METH_O,
      "_set_compact(mode) -> previous: 0 never, 1 compact first for loop-free code, 2 always."},
