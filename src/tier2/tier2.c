@@ -252,34 +252,54 @@ static PyObject *safe_consts(PyObject *refs)
     return out;
 }
 
-/* The exits in one malloc'd block (slots and held values after the records, then the
- * write-back lists). */
-static OdLirExit *copy_exits(const OdLir *L)
+/* One frame-state value packed for the run time (exit.h OdT2Val). */
+static OdT2Val pack_val(const OdLirVal *v)
 {
-    size_t vals = 0, ints = 0;
+    intptr_t arg = v->kind == OD_XV_LOCAL ? v->local : v->off;
+    if (v->kind == OD_XV_CONST)
+        return (OdT2Val)(uintptr_t)v->obj | OD_XV_CONST;
+    return (OdT2Val)((uintptr_t)arg << 3) | (OdT2Val)v->kind;
+}
+
+/* The exits in one malloc'd block: the records, then every exit's packed values, then the
+ * held offsets and write-back lists. */
+static OdT2Exit *copy_exits(const OdLir *L)
+{
+    size_t vals = 0, held = 0, ints = 0;
     for (int e = 0; e < L->nexits; e++) {
-        vals += (size_t)(L->exits[e].nlocals + L->exits[e].depth + L->exits[e].nheld);
+        vals += (size_t)(L->exits[e].nlocals + L->exits[e].depth);
+        held += (size_t)L->exits[e].nheld;
         ints += (size_t)L->exits[e].nsync;
     }
-    OdLirExit *x = malloc(sizeof(OdLirExit) * (size_t)(L->nexits + 1) + sizeof(OdLirVal) * (vals + 1)
-                          + sizeof(int) * (ints + 1));
+    OdT2Exit *x = malloc(sizeof(OdT2Exit) * (size_t)(L->nexits + 1) + sizeof(OdT2Val) * (vals + 1)
+                         + sizeof(int32_t) * (held + 1) + sizeof(int) * (ints + 1));
     if (!x)
         return NULL;
-    OdLirVal *v = (OdLirVal *)(x + L->nexits + 1);
-    int *k = (int *)(v + vals + 1);
+    OdT2Val *v = (OdT2Val *)(x + L->nexits + 1);
+    int32_t *h = (int32_t *)(v + vals + 1);
+    int *k = (int *)(h + held + 1);
     for (int e = 0; e < L->nexits; e++) {
-        x[e] = L->exits[e];
-        int ns = x[e].nlocals + x[e].depth;
-        memcpy(v, L->exits[e].slots, sizeof(OdLirVal) * (size_t)ns);
-        x[e].slots = v;
-        v += ns;
-        memcpy(v, L->exits[e].held, sizeof(OdLirVal) * (size_t)x[e].nheld);
-        x[e].held = v;
-        v += x[e].nheld;
-        if (x[e].nsync)
-            memcpy(k, L->exits[e].sync, sizeof(int) * (size_t)x[e].nsync);
-        x[e].sync = k;
-        k += x[e].nsync;
+        const OdLirExit *from = &L->exits[e];
+        OdT2Exit *to = &x[e];
+        to->kind = from->kind;
+        to->reason = from->reason;
+        to->resume = from->resume;
+        to->index = from->index;
+        to->nlocals = from->nlocals;
+        to->depth = from->depth;
+        to->nheld = from->nheld;
+        to->nsync = from->nsync;
+        to->count = 0;
+        to->slots = v;
+        for (int s = 0; s < from->nlocals + from->depth; s++)
+            *v++ = pack_val(&from->slots[s]);
+        to->held = h;
+        for (int s = 0; s < from->nheld; s++)
+            *h++ = from->held[s].off;
+        to->sync = k;
+        if (from->nsync)
+            memcpy(k, from->sync, sizeof(int) * (size_t)from->nsync);
+        k += from->nsync;
     }
     return x;
 }
@@ -563,7 +583,7 @@ PyObject *od_tier2_info(PyCodeObject *co)
     PyObject *places = PyList_New(0);
     for (int k = 0; places && s && k < s->nunits; k++)
         for (int e = 0; e < s->units[k]->nexits; e++) {
-            const OdLirExit *x = &s->units[k]->exits[e];
+            const OdT2Exit *x = &s->units[k]->exits[e];
             if (!x->count)
                 continue;
             PyObject *t = Py_BuildValue("(isiK)", 2 * x->resume,

@@ -10,15 +10,16 @@
 
 OdT2Stats od_t2_stats;
 
-static PyObject *value(const OdLirVal *v, _PyInterpreterFrame *f, char *sp)
+static PyObject *value(OdT2Val v, _PyInterpreterFrame *f, char *sp)
 {
-    switch (v->kind) {
-    case OD_XV_CONST: return Py_XNewRef(v->obj);
-    case OD_XV_LOCAL: return Py_XNewRef(f->localsplus[v->local]);
-    case OD_XV_BOXED: return Py_XNewRef(*(PyObject **)(sp + v->off));
-    case OD_XV_CINT: return PyLong_FromLongLong(*(long long *)(sp + v->off));
-    case OD_XV_CDOUBLE: return PyFloat_FromDouble(*(double *)(sp + v->off));
-    case OD_XV_CBOOL: return Py_NewRef(*(long long *)(sp + v->off) ? Py_True : Py_False);
+    char *at = sp + OD_T2VAL_INT(v);
+    switch (OD_T2VAL_KIND(v)) {
+    case OD_XV_CONST: return Py_XNewRef(OD_T2VAL_OBJ(v));
+    case OD_XV_LOCAL: return Py_XNewRef(f->localsplus[OD_T2VAL_INT(v)]);
+    case OD_XV_BOXED: return Py_XNewRef(*(PyObject **)at);
+    case OD_XV_CINT: return PyLong_FromLongLong(*(long long *)at);
+    case OD_XV_CDOUBLE: return PyFloat_FromDouble(*(double *)at);
+    case OD_XV_CBOOL: return Py_NewRef(*(long long *)at ? Py_True : Py_False);
     default: return NULL;
     }
 }
@@ -55,7 +56,7 @@ static int unit_reason(int reason)
 
 PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
 {
-    OdLirExit *x = &u->exits[exit];
+    OdT2Exit *x = &u->exits[exit];
     PyCodeObject *co = f->f_code;
     int kind = x->kind;
     if (kind == OD_XK_ERROR_OR_DEOPT)
@@ -73,8 +74,8 @@ PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
     if (kind == OD_XK_ERROR)
         PyErr_Fetch(&exc_type, &exc_val, &exc_tb);  /* boxing below must not see it */
     for (int s = 0; s < n; s++) {
-        vals[s] = value(&x->slots[s], f, sp);
-        if (!vals[s] && x->slots[s].kind >= OD_XV_CINT)
+        vals[s] = value(x->slots[s], f, sp);
+        if (!vals[s] && OD_T2VAL_KIND(x->slots[s]) >= OD_XV_CINT)
             failed = 1;
     }
     if (kind == OD_XK_ERROR)
@@ -106,7 +107,7 @@ PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
     }
     /* Last: releasing may run finalizers, which see a consistent frame. */
     for (int h = 0; h < x->nheld; h++)
-        Py_XDECREF(*(PyObject **)(sp + x->held[h].off));
+        Py_XDECREF(*(PyObject **)(sp + x->held[h]));
     for (int s = 0; s < x->nlocals; s++)
         Py_XDECREF(olds[s]);
     if (vals != small)
@@ -116,7 +117,7 @@ PyObject *od_t2_exit(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
 
 int od_t2_sync(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
 {
-    const OdLirExit *x = &u->exits[exit];
+    const OdT2Exit *x = &u->exits[exit];
     int n = x->nsync;
     od_t2_stats.syncs++;
     PyObject *small[32], **vals = n <= 32 ? small : malloc(sizeof(PyObject *) * (size_t)n);
@@ -127,16 +128,17 @@ int od_t2_sync(_PyInterpreterFrame *f, OdT2Unit *u, int exit, char *sp)
     }
     PyObject **lp = f->localsplus;
     for (int j = 0; j < n; j++) {
-        const OdLirVal *v = &x->slots[x->sync[j]];
+        OdT2Val v = x->slots[x->sync[j]];
+        int kind = OD_T2VAL_KIND(v);
         PyObject *now = lp[x->sync[j]];
         /* the frame has it already (a loop's invariant written back in an earlier round) */
-        if ((v->kind == OD_XV_BOXED && *(PyObject **)(sp + v->off) == now)
-            || (v->kind == OD_XV_LOCAL && lp[v->local] == now)) {
+        if ((kind == OD_XV_BOXED && *(PyObject **)(sp + OD_T2VAL_INT(v)) == now)
+            || (kind == OD_XV_LOCAL && lp[OD_T2VAL_INT(v)] == now)) {
             vals[j] = same;
             continue;
         }
         vals[j] = value(v, f, sp);
-        if (!vals[j] && v->kind >= OD_XV_CINT) {
+        if (!vals[j] && kind >= OD_XV_CINT) {
             while (j-- > 0)
                 if (vals[j] != same)
                     Py_XDECREF(vals[j]);
@@ -191,7 +193,6 @@ void od_t2_unit_free(OdT2Unit *u)
     if (u->unit.mem)
         od_codemem_release(u->unit.mem, u->unit.mem_reserved);
     free(u->exits);
-    free(u->text);
     od_t2_attr_sites_free(u->attr_sites, u->nattr_sites);
     free(u->global_sites);
     /* Ints, floats and strs only (no finalizer can run while the code object dies). */

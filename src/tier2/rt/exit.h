@@ -26,13 +26,38 @@
 
 typedef struct OdT2State OdT2State;
 
+/* One value of an exit's frame state, as the exit reads it: lir.h's OdLirVal (32 bytes, with
+ * what register allocation needed) packed into a word, since a unit keeps its exits as long
+ * as its code object lives (nbody's `advance`: 306 exits, 11,899 values, 400 KB as
+ * OdLirVal). The OD_XV_* kind is in the low 3 bits; above them, an object's address for
+ * OD_XV_CONST (objects are 8-byte aligned; 0 for NULL), a local's index for OD_XV_LOCAL, and
+ * the value's rsp offset for the others. */
+typedef uintptr_t OdT2Val;
+#define OD_T2VAL_KIND(v) ((int)((v) & 7))
+#define OD_T2VAL_OBJ(v) ((PyObject *)((v) & ~(uintptr_t)7))
+#define OD_T2VAL_INT(v) ((int32_t)((intptr_t)(v) >> 3))
+
+/* An exit as the code's exits take it (lir.h's OdLirExit without what only compiling
+ * needs). */
+typedef struct {
+    int kind;                   /* OD_XK_* */
+    int reason;                 /* OdT2ExitReason (an ERROR_OR_DEOPT's deopt reason) */
+    int resume;                 /* code unit the interpreter resumes at */
+    int index;                  /* the opcode's unit (prev_instr for an error) */
+    int nlocals, depth;
+    int nheld, nsync;
+    const OdT2Val *slots;       /* nlocals + depth */
+    const int32_t *held;        /* rsp offsets of the owned values to release */
+    const int *sync;            /* write-back (od_t2_sync): locals read from slots[local] */
+    uint64_t count;             /* times taken */
+} OdT2Exit;
+
 typedef struct {
     OdUnit unit;                /* first: what the hook runs (unit.tier == 2) */
     OdT2State *state;           /* the code object's record */
-    OdLirExit *exits;           /* one malloc'd block with their slots and held values */
+    OdT2Exit *exits;            /* one malloc'd block with their values and lists */
     int nexits;
     PyObject *consts;           /* list of constants the exits refer to (ints, floats, strs) */
-    char *text;                 /* LIR after allocation, for dis (malloc'd) */
     struct OdT2AttrSite *attr_sites; /* its generic attribute instructions' caches (rt/attr.h) */
     int nattr_sites;
     struct OdT2GlobalSite *global_sites; /* its global loads' caches (rt/helpers.h) */
