@@ -20,6 +20,7 @@ typedef struct Region {
     size_t bytes;                        /* a multiple of the page size */
     int near;                            /* within OD_CODEMEM_NEAR of the anchor */
     size_t live;                         /* granules in use */
+    size_t first_free;                   /* every granule below it is in use */
     uint64_t *map;                       /* one bit per granule, 1 = holds live code */
 } Region;
 
@@ -161,33 +162,43 @@ static int page_empty(const Region *r, size_t pg)
     return 1;
 }
 
-/* First fit: the first granule of a run of n free granules in r, or -1. Full words (64
- * granules, 4 KiB) are skipped and empty ones taken whole. */
+/* First fit: the first granule of a run of n free granules in r, or -1. The scan starts
+ * at the word of r->first_free; a word wholly used or wholly free is taken at once, and a
+ * partly used one a run of equal bits at a time (count-trailing-zeros), not a bit at a
+ * time: short programs install hundreds of units into regions whose words are mostly
+ * partly used, and the bit-at-a-time walk cost 15,000 instructions an install (six's test
+ * suite: 11M). */
 static long find_run(const Region *r, size_t n)
 {
-    size_t ngrains = r->bytes / GRAIN, run = 0, start = 0;
-    for (size_t g = 0; g < ngrains;) {
-        uint64_t w = r->map[g / 64];
-        if (g % 64 == 0 && w == UINT64_MAX) {
+    size_t nwords = r->bytes / WORD_BYTES, run = 0, start = 0;
+    for (size_t wi = r->first_free / 64; wi < nwords; wi++) {
+        uint64_t w = r->map[wi];
+        if (w == UINT64_MAX) {
             run = 0;
-            g += 64;
-        } else if (g % 64 == 0 && w == 0) {
+            continue;
+        }
+        if (w == 0) {
             if (!run)
-                start = g;
+                start = wi * 64;
             run += 64;
-            g += 64;
             if (run >= n)
                 return (long)start;
-        } else {
-            if (bit(r, g)) {
+            continue;
+        }
+        for (unsigned b = 0; b < 64;) {
+            uint64_t rest = w >> b;      /* bits b.. of the word; zeros shifted in above */
+            if (rest & 1) {              /* a run of used granules: ~rest has a 1 above it */
+                b += (unsigned)__builtin_ctzll(~rest);
                 run = 0;
-            } else {
-                if (!run)
-                    start = g;
-                if (++run >= n)
-                    return (long)start;
+                continue;
             }
-            g++;
+            unsigned zeros = rest ? (unsigned)__builtin_ctzll(rest) : 64 - b;
+            if (!run)
+                start = wi * 64 + b;
+            run += zeros;
+            if (run >= n)
+                return (long)start;
+            b += zeros;
         }
     }
     return -1;
@@ -311,6 +322,8 @@ void *od_codemem_install(const void *code, size_t len, const OdCodeReloc *relocs
     }
     __builtin___clear_cache((char *)p, (char *)p + bytes);
     set_bits(r, (size_t)at, n, 1);
+    if ((size_t)at == r->first_free)
+        r->first_free = (size_t)at + n;
     r->live += n;
     in_use_bytes += bytes;
     resident_bytes += fresh * page_size;
@@ -339,6 +352,8 @@ void od_codemem_release(void *code, size_t reserved)
             continue;
         size_t g = (size_t)(p - r->base) / GRAIN, n = reserved / GRAIN;
         set_bits(r, g, n, 0);
+        if (g < r->first_free)
+            r->first_free = g;
         r->live -= n;
         in_use_bytes -= reserved;
         if (r->live == 0) {
@@ -486,6 +501,28 @@ static int cmp_block(const void *a, const void *b)
     return x->p < y->p ? -1 : x->p > y->p;
 }
 
+/* find_run's answer by the plain definition, a granule at a time from the region's start:
+ * the first run of n free granules (the self-test compares the two before every install). */
+static long find_run_by_bits(const Region *r, size_t n)
+{
+    size_t run = 0;
+    for (size_t g = 0; g < r->bytes / GRAIN; g++) {
+        run = bit(r, g) ? 0 : run + 1;
+        if (run >= n)
+            return (long)(g + 1 - n);
+    }
+    return -1;
+}
+
+/* Whether every granule below r->first_free is in use. */
+static int first_free_holds(const Region *r)
+{
+    for (size_t g = 0; g < r->first_free && g < r->bytes / GRAIN; g++)
+        if (!bit(r, g))
+            return 0;
+    return 1;
+}
+
 #define FAIL(...)                                  \
     do {                                           \
         snprintf(err, errlen, __VA_ARGS__);        \
@@ -570,6 +607,11 @@ int od_codemem_selftest(unsigned seed, int n, char *err, size_t errlen)
             size_t len = draw_size(&s);
             uint32_t id = next_id++;
             fill(code, len, id);
+            size_t want = (len + TAIL + GRAIN - 1) / GRAIN;
+            for (Region *r = regions; r; r = r->next)
+                if (!first_free_holds(r) || find_run(r, want) != find_run_by_bits(r, want))
+                    FAIL("first fit of %zu granules: %ld, expected %ld", want,
+                         find_run(r, want), find_run_by_bits(r, want));
             size_t reserved = 0;
             uint8_t *p = od_codemem_install(code, len, NULL, 0, &reserved);
             if (!p)
