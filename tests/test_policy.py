@@ -152,8 +152,8 @@ def test_rented_loop_code_runs_compact_until_its_loop_is_hot():
     after = overdrive.stats()
     assert got == expected
     assert not info["compact"] and info["recompiled"]
-    # five calls, and the frame entering the full unit at the header
-    assert info["native_entries"] == 6 and set(info["exits"]) <= {"WARMUP"}
+    # five calls (the frame that moved over to the full unit at the header counts once)
+    assert info["native_entries"] == 5 and set(info["exits"]) <= {"WARMUP"}
     assert after["functions_compact"] - before["functions_compact"] == 1
     assert after["functions_recompiled"] - before["functions_recompiled"] == 1
     # The compact unit's code was freed at once: no frame of it was on a frame chain.

@@ -319,3 +319,72 @@ def test_recompiled_attribute_sites_that_only_met_helper_kinds_are_the_helper_ca
     assert info["exits"] == before["exits"], info      # no exit from the recompiled unit
     with pytest.raises(AttributeError, match="twice"):
         _run_compiled(reads, [(object(),)])
+
+
+LOOPS = """
+def phases(n, out):
+    for i in range(n):                # the first call runs the first unit here...
+        out.append(i * 2)
+    total = 0.0
+    for x in out:                     # ...and these sites had not run when it moved over
+        total += x / 2
+    return total
+
+def gen_loop(n):
+    total = 0
+    for i in range(n):                # one resumption runs the whole loop
+        total += i * 2
+    yield total
+"""
+
+
+@tier1_only_because("the loop upgrade is tier 1's; with tier 2 on the counter leads to OSR")
+def test_long_loop_in_a_first_call_moves_to_a_recompiled_unit_at_its_header():
+    # hook/codestate.c OD_LOOP_UPGRADE_BACKEDGES: code compiled before the interpreter
+    # quickened it (a loop at its first call) has no feedback; its back edges count down,
+    # and the frame moves over to a unit compiled from what its sites saw, at the header.
+    phases = _fresh(LOOPS, "phases")
+    gen_loop = _fresh(LOOPS, "gen_loop")
+    expected_out = []
+    overdrive.disable()
+    expected = _fresh(LOOPS, "phases")(5000, expected_out)
+    expected_gen = list(_fresh(LOOPS, "gen_loop")(5000))
+    before = overdrive.stats()
+    out = []
+    overdrive.enable(threshold=200)
+    try:
+        got = phases(5000, out)
+        got_gen = list(gen_loop(5000))
+    finally:
+        overdrive.disable()
+    after = overdrive.stats()
+    info = overdrive.info(phases)
+    # Each side effect once: the frame continues where it left, it does not start over.
+    assert got == expected and out == expected_out and got_gen == expected_gen
+    assert info["compiled"] and info["recompiled"] and info["tier"] == 1
+    # One frame (moving over is not another entry), no exit to the interpreter.
+    assert info["native_entries"] == 1 and set(info["exits"]) <= {"WARMUP"}, info
+    # The second loop's sites had not run when the unit was recompiled mid-call: they are
+    # not cold (a recompiled unit gives a site that never ran in its calls only a helper call).
+    assert info["cold_sites"] == 0, info
+    assert after["functions_recompiled"] - before["functions_recompiled"] == 1
+    # A generator's frame cannot move to another unit at a loop header: not upgraded.
+    assert not overdrive.info(gen_loop)["recompiled"]
+
+
+@tier1_only_because("the loop upgrade is tier 1's; with tier 2 on the counter leads to OSR")
+def test_quickened_loop_code_and_short_loops_are_not_upgraded():
+    phases = _fresh(LOOPS, "phases")
+    overdrive.disable()
+    for _ in range(10):                # quickened by the interpreter (8 calls)
+        phases(3, [])
+    overdrive.enable(threshold=200)
+    try:
+        phases(5000, [])              # compiled now, from the quickened code
+        short = _fresh(LOOPS, "phases")
+        for _ in range(20):
+            short(10, [])             # 400 iterations in all: below the count
+    finally:
+        overdrive.disable()
+    assert overdrive.info(phases)["compiled"] and not overdrive.info(phases)["recompiled"]
+    assert overdrive.info(short)["compiled"] and not overdrive.info(short)["recompiled"]

@@ -127,7 +127,7 @@ static int first_unit_compact(PyCodeObject *co)
  * no instruction saved; re's parser, enum and namedtuple in every worker), and a compact
  * unit is a third of a full one's size and compile time. Its backward jumps count down
  * OD_COMPACT_LOOP_BACKEDGES within one call (the OSR counter, runtime/unit.h, set again at
- * every entry); at zero the frame leaves at the loop header and od_upgrade_compact_loop
+ * every entry); at zero the frame leaves at the loop header and od_upgrade_loop
  * compiles the full unit from what the compact one's sites saw and continues there: a loop
  * that runs long runs full code after that many iterations, and a function whose calls
  * are many gets its full unit after recompile_after of them, as any compact unit. Per call:
@@ -153,19 +153,48 @@ static int rented_loop_compact(PyCodeObject *co, OdCodeState *st)
            && !(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR));
 }
 
-PyObject *od_upgrade_compact_loop(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
+/* A full first unit of loop code compiled before the interpreter quickened the code (a
+ * program's loop at its first call, or at threshold 0 and 1): no site has seen an operand
+ * and the interpreter left no hint, so every site gets every variant (docs/tier1.md). A function called a
+ * few times whose loop runs long (a benchmark's `bench_*` body, nbody's `advance`, a script's
+ * main loop) never reached recompile_after entries and ran that unit for good: telco's
+ * loop tested each Decimal `*` and `+` for ints and floats inline, then out of line, then
+ * called the helper. Its backward jumps now count down OD_LOOP_UPGRADE_BACKEDGES, across
+ * calls; at zero the frame leaves at the loop header and od_upgrade_loop compiles the unit
+ * again from what its sites saw, as recompile_after entries would have, and continues in
+ * it. Not with tier 2 on (the same counter leads to tier 2's OSR), not for generators (their
+ * frames cannot move to another unit at a loop header). */
+#define OD_LOOP_UPGRADE_BACKEDGES 2000
+
+static int first_loop_unit_upgrades(PyCodeObject *co)
+{
+    return od_config.tier2_threshold < 0 && od_config.recompile_after >= 1
+           && co->co_warmup != 0   /* not quickened: the interpreter left no hint either */
+           && !(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
+           && has_backward_jump(co);
+}
+
+PyObject *od_upgrade_loop(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
 {
     PyCodeObject *co = f->f_code;
     int header = (int)(f->prev_instr + 1 - _PyCode_CODE(co));
     OdCodeState *st = od_code_state(co, 0);
     u->osr_counter = INT32_MAX;      /* asks once (other frames may still run it) */
     if (st && st->unit == u && !st->recompile_attempted && !ts->cframe->use_tracing
-        && !od_hook_young_fork_child())
+        && !od_hook_young_fork_child()) {
+        od_tier1_mid_run = 1;
         od_recompile_code(co, st);
+        od_tier1_mid_run = 0;
+    }
     OdUnit *run = st && st->unit && st->unit->tier == 1 ? st->unit : u;
     void *at = od_unit_native_at(run, header);
-    if (at && !ts->cframe->use_tracing)
+    if (at && !ts->cframe->use_tracing) {
+        /* The frame was counted when it entered `u`: moving over is not another entry
+         * (run's count includes u's, od_recompile_code). */
+        if (run->native_entries)
+            run->native_entries--;
         return od_unit_enter(ts, f, run, at);
+    }
     return _PyEval_EvalFrameDefault(ts, f, 0);
 }
 
@@ -215,6 +244,8 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
         compact = 1;
         osr = OD_COMPACT_LOOP_BACKEDGES;
         od_tier1_osr_per_call = 1;
+    } else if (!compact && first_loop_unit_upgrades(co)) {
+        osr = OD_LOOP_UPGRADE_BACKEDGES;
     }
     od_tier1_osr_backedges = osr;
     OdUnit *u = compact ? od_tier1_compile_compact(co, &why) : od_tier1_compile(co, &why);

@@ -36,8 +36,9 @@ PyObject *od_unit_finish(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
         return NULL;
     }
     if (u->last_exit == OD_EXIT_OSR && !throwflag) {
-        if (u->compact && u->tier == 1)     /* hot loop code: on to its full unit */
-            return od_upgrade_compact_loop(ts, f, u);
+        /* hot loop code: on to its full unit, or to the one compiled from its sites */
+        if (u->tier == 1 && (u->compact || od_config.tier2_threshold < 0))
+            return od_upgrade_loop(ts, f, u);
         return od_tier2_osr(ts, f, u);      /* a hot loop: tier 2 takes over, or u goes on */
     }
     /* Exit: prev_instr and stacktop say where the interpreter continues. */

@@ -127,10 +127,12 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st);
  * alive with the new one: frames may still run it). On failure the old unit stays. */
 void od_recompile_code(PyCodeObject *co, OdCodeState *st);
 
-/* A frame of a compact unit of loop code left at a loop header after its back edges
- * counted down (codestate.c, OD_COMPACT_LOOP_BACKEDGES): the full unit is compiled (once)
- * and the frame continues in it at the header, or in `u` if that failed. */
-PyObject *od_upgrade_compact_loop(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u);
+/* A frame of a tier-1 first unit of loop code left at a loop header after its back edges
+ * counted down (codestate.c: a compact unit's OD_COMPACT_LOOP_BACKEDGES within one call, a
+ * full one's OD_LOOP_UPGRADE_BACKEDGES with tier 2 off): the unit is compiled again (once)
+ * from what its sites saw, and the frame continues in that at the header, or in `u` if it
+ * failed. */
+PyObject *od_upgrade_loop(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u);
 
 /* Whether this process is a forked child too young to compile code for its count or its
  * rent, or to recompile (hook.c: a bet on calls to come, which a short-lived worker never

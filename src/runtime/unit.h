@@ -221,10 +221,13 @@ struct OdUnit {
     int last_exit_opcode;
     int throw_pending;            /* exit with the exception set: resume with throwflag */
     int exit_pending;             /* set by every exit stub: NULL means "exit", not "raised" */
-    /* Tier 1, compiled while tier 2 is on: every backward jump subtracts one; at zero the
-     * code exits with OD_EXIT_OSR at the loop header (hook/enter.c asks tier 2 for an OSR
-     * entry there, tier2/tier2.h od_tier2_osr). Not counted when 0 at compile time. */
+    /* Tier 1, compiled while tier 2 is on, or a first unit of loop code (hook/codestate.c):
+     * every backward jump subtracts one; at zero the code exits with OD_EXIT_OSR at the loop
+     * header (hook/enter.c asks tier 2 for an OSR entry there, tier2/tier2.h od_tier2_osr,
+     * or compiles the unit again from its sites, hook.h od_upgrade_loop). Not counted when
+     * 0 at compile time. */
     int32_t osr_counter;
+    uint8_t counts_backedges;     /* its backward jumps count osr_counter down */
 };
 
 /* Native address of the instruction starting at code unit `i` of u's code, or NULL. */

@@ -16,6 +16,7 @@
 
 int32_t od_tier1_osr_backedges;
 int od_tier1_osr_per_call;
+int od_tier1_mid_run;
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -313,7 +314,7 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
     }
     /* Cold: its own site recorded nothing in the first unit's calls, or, in a first unit,
      * the interpreter never ran it in the calls before (emit.h quickened_state). */
-    int cold = c->feedback ? site_never_ran(in, arg)
+    int cold = c->feedback ? site_never_ran(in, arg) && !od_tier1_mid_run
                            : quickened_state(c, in) == QUICK_NEVER_RAN && in->opcode != CALL;
     if (cold && compact_form_ok(in)) {
         /* Cold code inside a warm function: the compact unit's call through the thunk,
@@ -1094,7 +1095,9 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.nlocalsplus = co->co_nlocalsplus;
     c.osr = od_tier1_osr_backedges > 0
             && !(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR));
-    c.enter_mid = prev && prev->compact;
+    /* A frame of the unit this one replaces may move over at a loop header: a compact
+     * unit's, or any that counted its back edges (hook/codestate.c, od_upgrade_loop). */
+    c.enter_mid = prev && (prev->compact || prev->counts_backedges);
     od_asm_init(&c.a);
     c.a.no_relax = compact;
     c.a.pool = 1;          /* 64-bit immediates as constants after the code (asm/x64.h) */
@@ -1268,6 +1271,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->code = co;
     u->tier = 1;
     u->osr_counter = c.osr ? od_tier1_osr_backedges : 0;
+    u->counts_backedges = (uint8_t)c.osr;
     u->ninstrs = c.bc.ninstrs;
     u->ncodeunits = c.bc.ncodeunits;
     if (od_unit_table_init(&u->native_at_unit, c.bc.ncodeunits, (uint32_t)c.a.len) < 0

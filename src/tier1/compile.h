@@ -21,6 +21,10 @@ extern int32_t od_tier1_osr_backedges;
  * that only a loop that runs that many iterations within one call leaves (the compact
  * units of rented loop code, hook/codestate.c). Set by the hook with the above. */
 extern int od_tier1_osr_per_call;
+/* Nonzero while od_tier1_recompile() runs for a frame that left at a loop header
+ * (hook/codestate.c od_upgrade_loop): the code after that loop has not run yet, so a site
+ * that never ran is not known to be cold, and keeps its fast path and slow path. */
+extern int od_tier1_mid_run;
 /* The same, starting from the site caches of `prev` (a unit of the same code object that
  * has run): what each site saw picks the variant its fast path keeps inline, and sites that
  * never ran get no fast path at all (their helper call is out of line). The new unit's
