@@ -155,23 +155,35 @@ static int rented_loop_compact(PyCodeObject *co, OdCodeState *st)
 
 /* A full first unit of loop code compiled before the interpreter quickened the code (a
  * program's loop at its first call, or at threshold 0 and 1): no site has seen an operand
- * and the interpreter left no hint, so every site gets every variant (docs/tier1.md). A function called a
- * few times whose loop runs long (a benchmark's `bench_*` body, nbody's `advance`, a script's
- * main loop) never reached recompile_after entries and ran that unit for good: telco's
- * loop tested each Decimal `*` and `+` for ints and floats inline, then out of line, then
- * called the helper. Its backward jumps now count down OD_LOOP_UPGRADE_BACKEDGES, across
- * calls; at zero the frame leaves at the loop header and od_upgrade_loop compiles the unit
- * again from what its sites saw, as recompile_after entries would have, and continues in
- * it. Not with tier 2 on (the same counter leads to tier 2's OSR), not for generators (their
- * frames cannot move to another unit at a loop header). */
+ * and the interpreter left no hint, so every site gets every variant (docs/tier1.md). A
+ * function called a few times whose loop runs long (a benchmark's `bench_*` body, nbody's
+ * `advance`, a script's main function) never reached recompile_after entries and ran that
+ * unit for good: telco's loop tested each Decimal `*` and `+` for ints and floats inline,
+ * then out of line, then called the helper. Its backward jumps now count down, across
+ * calls (loop_upgrade_backedges); at zero the frame leaves at the loop header and
+ * od_upgrade_loop compiles the unit again from what its sites saw, as recompile_after
+ * entries would have, and continues in it. Not with tier 2 on (the same counter leads to
+ * tier 2's OSR), not for generators (their frames cannot move to another unit at a loop
+ * header). */
 #define OD_LOOP_UPGRADE_BACKEDGES 2000
+#define OD_LOOP_UPGRADE_PER_CODE_UNIT 4
 
-static int first_loop_unit_upgrades(PyCodeObject *co)
+/* The count for `co`, or 0 when its first unit does not move over. Only function code: a
+ * module or class body runs once, and is large (templating's module body, about 2,000
+ * iterations of loops that end soon after: recompiling it cost the program 4% of its CPU
+ * time). At least OD_LOOP_UPGRADE_PER_CODE_UNIT back edges per code unit: the recompile
+ * costs in proportion to the code, what it saves in proportion to the iterations left. */
+static int32_t loop_upgrade_backedges(PyCodeObject *co)
 {
-    return od_config.tier2_threshold < 0 && od_config.recompile_after >= 1
-           && co->co_warmup != 0   /* not quickened: the interpreter left no hint either */
-           && !(co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
-           && has_backward_jump(co);
+    if (od_config.tier2_threshold >= 0 || od_config.recompile_after < 1
+        || co->co_warmup == 0      /* quickened: the interpreter's hints shaped the unit */
+        || !(co->co_flags & CO_OPTIMIZED)
+        || (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
+        || !has_backward_jump(co))
+        return 0;
+    Py_ssize_t by_size = Py_SIZE(co) * OD_LOOP_UPGRADE_PER_CODE_UNIT;
+    return by_size > OD_LOOP_UPGRADE_BACKEDGES ? (int32_t)(by_size < (1 << 30) ? by_size : (1 << 30))
+                                               : OD_LOOP_UPGRADE_BACKEDGES;
 }
 
 PyObject *od_upgrade_loop(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u)
@@ -238,14 +250,14 @@ int od_compile_code(PyCodeObject *co, OdCodeState *st)
     od_codemem_set_limit(od_config.max_code_bytes);
     const char *why = NULL;
     int compact = first_unit_compact(co);
-    int32_t osr = od_osr_backedges();
+    int32_t osr = od_osr_backedges(), upgrade;
     od_tier1_osr_per_call = 0;
     if (!compact && rented_loop_compact(co, st)) {
         compact = 1;
         osr = OD_COMPACT_LOOP_BACKEDGES;
         od_tier1_osr_per_call = 1;
-    } else if (!compact && first_loop_unit_upgrades(co)) {
-        osr = OD_LOOP_UPGRADE_BACKEDGES;
+    } else if (!compact && (upgrade = loop_upgrade_backedges(co)) > 0) {
+        osr = upgrade;
     }
     od_tier1_osr_backedges = osr;
     OdUnit *u = compact ? od_tier1_compile_compact(co, &why) : od_tier1_compile(co, &why);
