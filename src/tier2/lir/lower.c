@@ -1444,8 +1444,13 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             x->imm = attr_site(W, i);
         if (i->op == OD_HOP_LoadGlobal)
             x->imm = (long long)(intptr_t)global_site(W);
-        /* a call without keywords: the machine-code fast path, which hands the rest to h */
-        if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && !i->obj
+        /* a call without keywords: the machine-code fast path, which hands the rest to h;
+         * len(x) of a global that is the builtin len: a helper of its own (no thunk) */
+        OdHirInstr *callee = i->op == OD_HOP_Call && i->nops > 0 ? root(i->ops[0]) : NULL;
+        if (callee && callee->op == OD_HOP_GlobalValue && i->nops == 2 && !i->obj
+            && callee->obj == _PyInterpreterState_GET()->callable_cache.len)
+            x->ptr = (void *)od_t2_call_len;
+        else if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && !i->obj
             && od_t2_call_thunk(i->op == OD_HOP_CallMethod))
             x->ptr = od_t2_call_thunk(i->op == OD_HOP_CallMethod);
         break;
