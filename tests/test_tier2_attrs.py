@@ -880,3 +880,58 @@ def test_in_line_store_of_the_value_it_replaces():
     info, d = run_generic(set_x_twice, (objs, 0), (objs, object()), (objs, 2.5))
     assert info["tier2"]["exits"] == {}
     assert d["inline"] >= 2 * len(objs)
+
+
+class Shape:
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+
+
+class Square(Shape):
+    pass
+
+
+class Circle(Shape):
+    pass
+
+
+def _identity(x):
+    return x
+
+
+def three_sites_on_self(self):
+    # three accesses to self, each after a call (a barrier: three guards of self)
+    t = _identity(self.a)
+    t = _identity(t + self.b)
+    return _identity(t + self.a * self.b)
+
+
+def test_a_receiver_whose_guard_kept_failing_is_generic_at_every_access():
+    """Tier 2 speculates on Square (the first receivers), then meets Circles: the first
+    guard of self fails until that access goes to no_speculate, and the recompilation
+    leaves every access to self generic, not only that one (before, the second and third
+    guards failed next, a storm and a recompilation each, and after four compiles the
+    function went back to tier 1 for good)."""
+    squares = [Square(i, 2) for i in range(8)]
+    mixed = [Square(i, 2) if i % 2 else Circle(i, 3) for i in range(400)]
+    overdrive.disable()
+    expected = [three_sites_on_self(o) for o in squares * 3 + mixed]
+    got = []
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for o in squares * 3:
+            got.append(three_sites_on_self(o))
+        assert overdrive.info(three_sites_on_self)["tier"] == 2     # speculating on Square
+        for o in mixed:
+            got.append(three_sites_on_self(o))
+        info = overdrive.info(three_sites_on_self)
+        stats = overdrive.stats()["tier2"]
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert info["tier"] == 2 and not info["tier2"]["off"], info
+    assert info["tier2"]["compiles"] == 2, info["tier2"]
+    places = {p[0] for p in info["tier2"]["exit_places"]}
+    assert len(places) == 1, info["tier2"]["exit_places"]
+    assert stats["generic_attr"].get("no_speculate", 0) > 0

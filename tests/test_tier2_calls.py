@@ -781,3 +781,168 @@ def test_builtins_are_called_through_their_c_pointer_and_match():
     finally:
         overdrive.disable()
     assert made >= 16, made         # every builtin call above, and 8 out.append
+
+
+# ---- classes of Python code instantiated as tier 1's PY_INIT form (rt/call.c) ------------
+
+class Vec:
+    def __init__(self, x, y=0, *, z=0):
+        self.x = x
+        self.y = y
+        self.z = z
+
+
+class BadInit:
+    def __init__(self, x):
+        return x            # not None: TypeError, as slot_tp_init raises it
+
+
+class FailingInit:
+    def __init__(self, x):
+        if x == 3:
+            raise KeyError(x)
+        self.x = x
+
+
+class Nested:
+    def __init__(self, n):
+        self.inner = Nested(n - 1) if n else None
+
+
+class WithNew:
+    def __new__(cls, x):
+        o = super().__new__(cls)
+        o.made_by_new = True
+        return o
+
+    def __init__(self, x):
+        self.x = x
+
+
+class Abstract(__import__("abc").ABC):
+    @__import__("abc").abstractmethod
+    def f(self):
+        pass
+
+
+def makes_instances(n, cls, kw):
+    t = 0
+    for i in range(n):
+        if kw:
+            o = cls(i, y=2, z=i)
+            t += o.x + o.y + o.z
+        else:
+            o = cls(i)
+            t += len(vars(o))
+    return t
+
+
+def init_calls():
+    return overdrive.stats()["tier2"]["init_calls"]
+
+
+@pytest.mark.parametrize("cls, kw", [(Vec, True), (Vec, False), (BadInit, False),
+                                     (FailingInit, False), (Nested, False), (WithNew, False),
+                                     (Abstract, False)])
+def test_classes_are_instantiated_through_their_init_and_match(cls, kw):
+    calls = [(5, cls, kw), (0, cls, kw), (30, cls, kw)]
+    overdrive.disable()
+    expected = [outcome(makes_instances, a) for a in calls]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):      # tier 1, then tier 2 for makes_instances and the __init__s
+            outcome(makes_instances, calls[0])
+        before = init_calls()
+        got = [outcome(makes_instances, a) for a in calls]
+        made = init_calls() - before
+        info = overdrive.info(makes_instances)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2, info
+    assert got == expected
+    if cls in (Vec, BadInit, FailingInit, Nested):
+        assert made >= 1, made          # the PY_INIT road ran
+    elif cls is WithNew:
+        assert made == 0, made          # a __new__ of its own: vectorcall
+    # (Abstract: object's __init__, vectorcall; its TypeError's traceback is extracted by
+    # library code that may itself run at tier 2 and instantiate classes, so no count)
+
+
+def test_instantiation_keeps_the_argument_references_balanced():
+    arg = object()
+
+    def make(n, a):
+        for _ in range(n):
+            Vec(a)
+        return sys.getrefcount(a)
+
+    overdrive.disable()
+    expected = make(10, arg)
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):
+            make(10, arg)
+        before = init_calls()
+        got = make(300, arg)
+        made = init_calls() - before
+    finally:
+        overdrive.disable()
+    assert made == 300
+    assert got == expected
+
+
+# ---- len(x) of the global len: a helper of its own (rt/call.c od_t2_call_len) -------------
+
+class _Sized:
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        if self.n < 0:
+            raise ValueError("negative")
+        return self.n
+
+
+def lengths(xs):
+    t = 0
+    for x in xs:
+        t += len(x)
+    return t
+
+
+def test_len_of_the_global_len_takes_its_own_helper_and_matches():
+    data = [[1, 2], (3,), "abcd", {1: 2}, _Sized(7), b"xy"]
+    calls = [(data,), ([],), ([_Sized(-1)],), ([5],)]       # raises twice (ValueError, TypeError)
+    overdrive.disable()
+    expected = [outcome(lengths, a) for a in calls]
+    info, _ = run_t2(lengths, *calls)
+    assert "od_t2_call_len" in _native_text(lengths)
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        before = builtin_calls()
+        assert outcome(lengths, calls[0]) == expected[0]
+        made = builtin_calls() - before
+    finally:
+        overdrive.disable()
+    assert made >= len(data), made       # (and stats() itself, from tier-2 code)
+
+
+def _native_text(f):
+    """The machine code f runs now, with the helpers it calls named."""
+    return overdrive.dis_native_text(f)
+
+
+def test_len_rebound_after_the_compile_is_called_as_the_new_global():
+    g = globals()
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):
+            assert lengths([[1], [2, 3]]) == 3
+        assert overdrive.info(lengths)["tier"] == 2
+        g["len"] = lambda x: 100
+        got = lengths([[1], [2, 3]])
+    finally:
+        del g["len"]
+        overdrive.disable()
+    assert got == 200
+    assert lengths([[1], [2, 3]]) == 3

@@ -24,6 +24,17 @@ PyObject *od_rt_call_python(PyThreadState *ts, PyObject *callable, PyObject **ar
 int od_rt_call_builtin(PyThreadState *ts, PyObject *callable, PyObject **args, int total,
                        PyObject *kwnames, int quickened, PyObject **res);
 
+/* The PY_INIT form (runtime/ccall.h) for callers outside tier 1's sites (tier 2's C road):
+ * od_rt_python_init_of gives the __init__ (borrowed) a call of the class `callable` would
+ * run through that form, or NULL when the class does not take it; od_rt_call_python_init
+ * then makes the call as the form does (object.__new__, __init__ on its own frame, its
+ * result checked to be None, one C call in the recursion depth) with args[0..total), the
+ * last PyTuple_GET_SIZE(kwnames) by keyword, borrowed. Returns the instance or NULL with
+ * an exception. */
+PyObject *od_rt_python_init_of(PyObject *callable);
+PyObject *od_rt_call_python_init(PyThreadState *ts, PyObject *callable, PyObject *init,
+                                 PyObject **args, int total, PyObject *kwnames);
+
 /* Fill the unit fields the direct call sequence reads (direct_argc and the frame sizes). */
 void od_rt_unit_set_direct(OdUnit *u, PyCodeObject *co);
 

@@ -78,6 +78,17 @@ static PyObject *call_python_init(PyThreadState *ts, PyObject *callable, PyObjec
     return self;
 }
 
+PyObject *od_rt_python_init_of(PyObject *callable)
+{
+    return python_init_of(callable);
+}
+
+PyObject *od_rt_call_python_init(PyThreadState *ts, PyObject *callable, PyObject *init,
+                                 PyObject **args, int total, PyObject *kwnames)
+{
+    return call_python_init(ts, callable, init, args, total, kwnames);
+}
+
 /* The form of the call below sp, or OD_CF_NONE. */
 static OdCallForm form_of(PyObject **sp, int oparg, const OdCallSite *site)
 {

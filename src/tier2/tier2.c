@@ -665,7 +665,7 @@ PyObject *od_tier2_stats(void)
         Py_DECREF(ga);
         return NULL;
     }
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "osr_compiled", (unsigned long long)od_t2_stats.osr_compiled,
                          "osr_entries", (unsigned long long)od_t2_stats.osr_entries,
                          "frames", (unsigned long long)od_t2_stats.entries,
@@ -676,6 +676,7 @@ PyObject *od_tier2_stats(void)
                                                             + od_t2_stats.entry_calls),
                          "entry_calls", (unsigned long long)od_t2_stats.entry_calls,
                          "builtin_calls", (unsigned long long)od_t2_stats.builtin_calls,
+                         "init_calls", (unsigned long long)od_t2_stats.init_calls,
                          "str_appends_in_place", (unsigned long long)od_t2_stats.str_appends_in_place,
                          "syncs", (unsigned long long)od_t2_stats.syncs,
                          "number_ops_inline", (unsigned long long)od_t2_stats.number_ops_inline,
@@ -696,6 +697,7 @@ int od_tier2_symbols(PyObject *dict)
         {"od_t2_truth", (const void *)od_t2_truth},
         {"od_t2_load_method", (const void *)od_t2_load_method},
         {"od_t2_for_iter", (const void *)od_t2_for_iter},
+        {"od_t2_call_len", (const void *)od_t2_call_len},
         {"od_t2_str_append", (const void *)od_t2_str_append},
         {"od_t2_exit", (const void *)od_t2_exit},
         {"od_t2_exit_entry", (const void *)od_t2_exit_entry},

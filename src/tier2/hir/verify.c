@@ -27,6 +27,13 @@ typedef struct {
     OdHirFunc *fn;
     OdHirBlock **order;
     int n;
+    /* Which references are in their value's use list, found in one walk over the lists:
+     * base[id] is where instruction id's references (operands, then frame-state slots)
+     * start in `listed` (-1: not in a block). Looking each reference up in its value's list
+     * instead was quadratic (a local in every frame state has a use per instruction:
+     * hexiom's constraint_pass spent 6 M instructions there per compile). */
+    int *base;
+    unsigned char *listed;
 } V;
 
 static int fail(V *v, const char *fmt, ...)
@@ -92,8 +99,66 @@ static int available(const OdHirInstr *def, const OdHirBlock *at, const OdHirIns
     return def->mark < user->mark;
 }
 
-static int has_use(const OdHirInstr *value, const OdHirInstr *user, int index)
+/* Whether `use` of `value` names a reference that is there. */
+static int use_is_real(const OdHirInstr *value, OdHirUse use)
 {
+    return use.user && use.user->block &&
+           (use.index >= 0 ? use.index < use.user->nops && use.user->ops[use.index] == value
+                           : use.user->fs &&
+                                 -1 - use.index < use.user->fs->nlocals + use.user->fs->depth &&
+                                 use.user->fs->slots[-1 - use.index] == value);
+}
+
+/* Position of reference `index` of `user` in v->listed, or -1. */
+static long ref_pos(const V *v, const OdHirInstr *user, int index)
+{
+    if (!v->base || user->id < 0 || user->id >= v->fn->next_instr_id || v->base[user->id] < 0)
+        return -1;
+    return (long)v->base[user->id] + (index >= 0 ? index : user->nops + (-1 - index));
+}
+
+/* Fills v->base and v->listed (0, or -1 out of memory: has_use then searches the lists). */
+static int index_uses(V *v)
+{
+    OdHirFunc *fn = v->fn;
+    if (!(v->base = malloc(sizeof(int) * (size_t)(fn->next_instr_id + 1))))
+        return -1;
+    for (int id = 0; id <= fn->next_instr_id; id++)
+        v->base[id] = -1;
+    long total = 0;
+    for (int b = 0; b < fn->nblocks; b++)
+        for (OdHirInstr *i = fn->blocks[b]->first; i; i = i->next) {
+            if (i->id < 0 || i->id >= fn->next_instr_id || total > INT32_MAX / 2)
+                continue;
+            if (v->base[i->id] != -1) {   /* two instructions of one id: search for both */
+                v->base[i->id] = -2;
+                continue;
+            }
+            v->base[i->id] = (int)total;
+            total += i->nops + (i->fs ? i->fs->nlocals + i->fs->depth : 0);
+        }
+    if (!(v->listed = calloc((size_t)total + 1, 1))) {
+        free(v->base);
+        v->base = NULL;
+        return -1;
+    }
+    for (int b = 0; b < fn->nblocks; b++)
+        for (OdHirInstr *i = fn->blocks[b]->first; i; i = i->next)
+            for (int u = 0; u < i->nuses; u++) {
+                long pos = use_is_real(i, i->uses[u]) ? ref_pos(v, i->uses[u].user, i->uses[u].index) : -1;
+                if (pos >= 0)
+                    v->listed[pos] = 1;
+            }
+    return 0;
+}
+
+/* Whether operand `index` of `user` (a frame-state slot when negative, as in OdHirUse),
+ * which holds `value`, is in `value`'s use list. */
+static int has_use(const V *v, const OdHirInstr *value, const OdHirInstr *user, int index)
+{
+    long pos = ref_pos(v, user, index);
+    if (pos >= 0)
+        return v->listed[pos];
     for (int k = 0; k < value->nuses; k++)
         if (value->uses[k].user == user && value->uses[k].index == index)
             return 1;
@@ -117,7 +182,7 @@ static int check_value_ref(V *v, OdHirBlock *b, OdHirInstr *i, OdHirInstr *d, co
 
 int od_hir_verify(OdHirFunc *fn)
 {
-    V v = {fn, NULL, 0};
+    V v = {fn, NULL, 0, NULL, NULL};
     if (fn->nblocks == 0)
         return fail(&v, "no blocks");
     v.order = malloc(sizeof(OdHirBlock *) * (size_t)fn->nblocks);
@@ -144,6 +209,7 @@ int od_hir_verify(OdHirFunc *fn)
             goto out;
         }
     }
+    index_uses(&v);   /* out of memory: has_use searches the lists instead */
     if (fn->blocks[0]->npreds) {
         err = fail(&v, "bb%d: the entry block has predecessors", fn->blocks[0]->id);
         goto out;
@@ -212,7 +278,7 @@ int od_hir_verify(OdHirFunc *fn)
                 OdHirInstr *d = i->ops[k];
                 if ((err = check_value_ref(&v, blk, i, d, "operand", k)))
                     break;
-                if (!has_use(d, i, k)) {
+                if (!has_use(&v, d, i, k)) {
                     err = fail(&v, "bb%d: %s#%d: operand %d is not in the use list of #%d",
                                blk->id, info->name, i->id, k, d->id);
                     break;
@@ -281,7 +347,7 @@ int od_hir_verify(OdHirFunc *fn)
                     OdHirInstr *d = fs->slots[s];
                     if ((err = check_value_ref(&v, blk, i, d, "frame-state slot", s)))
                         break;
-                    if (!has_use(d, i, -1 - s))
+                    if (!has_use(&v, d, i, -1 - s))
                         err = fail(&v, "bb%d: %s#%d: frame-state slot %d is not in the use list",
                                    blk->id, info->name, i->id, s);
                     else if (!available(d, blk, i))
@@ -297,15 +363,7 @@ int od_hir_verify(OdHirFunc *fn)
             }
             /* every listed use is real */
             for (int u = 0; u < i->nuses && !err; u++) {
-                OdHirUse use = i->uses[u];
-                int real = use.user && use.user->block &&
-                           (use.index >= 0 ? use.index < use.user->nops &&
-                                                 use.user->ops[use.index] == i
-                                           : use.user->fs &&
-                                                 -1 - use.index < use.user->fs->nlocals +
-                                                                      use.user->fs->depth &&
-                                                 use.user->fs->slots[-1 - use.index] == i);
-                if (!real)
+                if (!use_is_real(i, i->uses[u]))
                     err = fail(&v, "bb%d: %s#%d: its use list names a use that is not there",
                                blk->id, info->name, i->id);
             }
@@ -318,6 +376,8 @@ out:
     for (int b = 0; b < fn->nblocks; b++)
         fn->blocks[b]->mark = 0;
     free(v.order);
+    free(v.base);
+    free(v.listed);
     return err ? -1 : 0;
 }
 

@@ -29,7 +29,13 @@
  * Sites with no feedback, polymorphic ones, other kinds, and sites in fn->no_speculate
  * (their guards kept failing) stay generic, with the reason (OdAttrWhy) in their imm: their
  * helper has an inline cache of its own (rt/attr.c) and counts executions by it. Runs after `specialize`, so arithmetic between
- * two accesses is unboxed already and not a barrier. */
+ * two accesses is unboxed already and not a barrier.
+ *
+ * A site in no_speculate makes every access to the same receiver value generic too
+ * (reason no_speculate): a receiver whose type guard kept failing at one access (self in a
+ * method the subclasses share) fails the guards of the others next, one after another,
+ * each after its 16 exits and a recompilation, until the function goes back to tier 1 for
+ * good (deltablue: BinaryConstraint.__init__ and Constraint.satisfy, four compiles each). */
 #include "passes.h"
 
 #include "../hir/feedback.h"
@@ -202,8 +208,9 @@ int od_hir_pass_attrs(OdHirFunc *fn)
     OdHirBlock **order = malloc(sizeof(OdHirBlock *) * (size_t)(fn->nblocks + 1));
     OdHirInstr **cand = malloc(sizeof(OdHirInstr *) * (size_t)(fn->next_instr_id + 1));
     Attrs A = {fn, calloc((size_t)fn->next_instr_id + 1, sizeof(Guard *)), fn->next_instr_id};
+    unsigned char *poisoned = calloc((size_t)fn->next_instr_id + 1, 1);   /* receivers, by id */
     int err = 0, ncand = 0;
-    if (!order || !cand || !A.guards) {
+    if (!order || !cand || !A.guards || !poisoned) {
         PyErr_NoMemory();
         err = -1;
         goto done;
@@ -214,14 +221,21 @@ int od_hir_pass_attrs(OdHirFunc *fn)
     for (int k = 0; k < n; k++)
         for (OdHirInstr *i = order[k]->first; i; i = i->next)
             if (i->op == OD_HOP_LoadAttr || i->op == OD_HOP_StoreAttr || i->op == OD_HOP_LoadMethod) {
-                if (od_hir_may_speculate(fn, i))
+                if (od_hir_may_speculate(fn, i)) {
                     cand[ncand++] = i;
-                else
+                } else {
                     i->imm = OD_ATTR_WHY_NO_SPECULATE;
+                    if (i->ops[0]->id < A.nids)
+                        poisoned[i->ops[0]->id] = 1;
+                }
             }
     for (int k = 0; k < ncand && !err; k++) {
         OdHirInstr *i = cand[k];
         OdAttrCache e;
+        if (i->ops[0]->id < A.nids && poisoned[i->ops[0]->id]) {
+            i->imm = OD_ATTR_WHY_NO_SPECULATE;
+            continue;
+        }
         /* what a site left generic says about itself (the instruction's imm): its helper
          * counts executions by it */
         int is_load_attr = i->op == OD_HOP_LoadAttr;
@@ -241,5 +255,6 @@ done:
     free(order);
     free(cand);
     free(A.guards);
+    free(poisoned);
     return err;
 }

@@ -8,7 +8,9 @@
  * eval-frame hook. A builtin function or method descriptor is called through its C pointer
  * (runtime/frames.h od_rt_call_builtin, tier 1's road: `isinstance` with no argument
  * parsing, the C recursion counted as the interpreter's specialized forms count it).
- * Everything else, and every call these refuse, goes through PyObject_Vectorcall.
+ * A class of Python code whose instances come from object.__new__ is instantiated as tier
+ * 1's PY_INIT form does (runtime/frames.h od_rt_call_python_init). Everything else, and
+ * every call these refuse, goes through PyObject_Vectorcall.
  *
  * The tiering stays what the hook decides: a callee whose next entry the hook would use to
  * change tiers (a tier-1 function that tier 2 may still compile: the hook counts its
@@ -82,6 +84,19 @@ static inline __attribute__((always_inline)) intptr_t call(_PyInterpreterFrame *
     } else if (tp == &PyFunction_Type) {
         if (call_function(callable, args + 1, n - 1, kw, &res))
             return R(res);
+    } else if (tp == &PyType_Type) {
+        /* A class of Python code (object.__new__, a Python __init__): the instance made
+         * and __init__ run on its own frame as tier 1's PY_INIT form does, not through
+         * type_call, slot_tp_init, an argument tuple and _PyEval_Vector (raytrace's
+         * Vector(...) and Ray(...): about 700 M instructions of raytrace 3 at tier 2).
+         * Only when the hook has nothing to do at __init__'s entry (tiering_allows), as
+         * for any Python callee here; else vectorcall, so that the hook counts it. */
+        PyObject *init = od_rt_python_init_of(callable);
+        if (init && tiering_allows((PyCodeObject *)((PyFunctionObject *)init)->func_code)) {
+            od_t2_stats.init_calls++;
+            return R(od_rt_call_python_init(_PyThreadState_GET(), callable, init, args + 1,
+                                            (int)(n - 1), kw));
+        }
     } else if (tp == &PyMethod_Type) {
         /* A bound method of a Python function: the function with self first, as
          * method_vectorcall and the interpreter's PRECALL_BOUND_METHOD call it. */
@@ -103,6 +118,20 @@ static inline __attribute__((always_inline)) intptr_t call(_PyInterpreterFrame *
 /* args: [callable, arguments...] (imm values; obj: kwnames or NULL). */
 OD_T2_HELPER(od_t2_call)
 {
+    return call(f, args[0], args, (Py_ssize_t)imm, obj);
+}
+
+/* A Call the lowering found len at (a global that was the builtin len when compiled): the
+ * interpreter's PRECALL_NO_KW_LEN, while the callable is still len with one positional
+ * argument; od_t2_call otherwise. Through the thunk and call()'s dispatch, len cost about
+ * 80 instructions a call of C (hexiom: 114 K calls), against tier 1's LEN form's 10. */
+OD_T2_HELPER(od_t2_call_len)
+{
+    if (imm == 2 && !obj && args[0] == _PyInterpreterState_GET()->callable_cache.len) {
+        od_t2_stats.builtin_calls++;
+        Py_ssize_t n = PyObject_Length(args[1]);
+        return R(n < 0 ? NULL : PyLong_FromSsize_t(n));
+    }
     return call(f, args[0], args, (Py_ssize_t)imm, obj);
 }
 

@@ -97,6 +97,8 @@ typedef struct {
                                              * entry (rt/call_thunk.h): stats()'s
                                              * "fast_calls" adds them to fast_calls */
     uint64_t builtin_calls, str_appends_in_place, syncs;
+    uint64_t init_calls;                    /* classes instantiated through their Python
+                                             * __init__ by rt/call.c (the PY_INIT form) */
     uint64_t number_ops_inline;             /* generic BinaryOps and Compares done in line */
     uint64_t osr_compiled, osr_entries;     /* OSR units made; frames that entered one */
     uint64_t exits[OD_T2X__COUNT];

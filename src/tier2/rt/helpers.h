@@ -116,6 +116,10 @@ OD_T2_HELPER(od_t2_load_method);  /* args[0] <- method or NULL, args[1] <- self 
 OD_T2_HELPER(od_t2_before_with);  /* args[0]: the manager in, its bound __exit__ out; args[1]
                                    * <- what __enter__() returned; 0, or -1 with an exception */
 OD_T2_HELPER(od_t2_for_iter);     /* next item, OD_T2_DONE, or NULL with an exception */
+OD_T2_HELPER(od_t2_call_len);     /* od_t2_call's contract; the lowering's pick for a Call
+                                   * whose callable was the builtin len at compile time:
+                                   * len(x) without the thunk and the callable's dispatch
+                                   * while it still is, od_t2_call otherwise (rt/call.c) */
 OD_T2_HELPER(od_t2_str_append);  /* `s + t`, `s += t` (imm: NB_ADD or NB_INPLACE_ADD, and
                                    * (k + 1) << 8 for the local k that may hold s) when the
                                    * code's reference to s dies here: on success that
