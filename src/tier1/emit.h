@@ -309,6 +309,10 @@ void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel
  * through the direct-call thunk (compile.h od_tier1_direct_thunk). */
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site);
 void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
+/* A routine of its own, shared by all units (a thunk, the shared return tail, the shared
+ * entry): emit(a, arg) assembled with a constant pool and installed in code memory under
+ * `name`; NULL if that failed. */
+void *od_tier1_install_routine(void (*emit)(OdAsm *, int), int arg, const char *name);
 /* A recompiled (hot) unit's own entry for direct calls: what the thunk does from the frame
  * push on, with this code's sizes as immediates and the loops unrolled. */
 void emit_direct_entry(Compiler *c);

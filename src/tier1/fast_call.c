@@ -598,26 +598,6 @@ static void emit_thunk(OdAsm *a, int variant)
     od_ret(a);
 }
 
-/* A routine of its own (a thunk, the shared return tail): emit(a, arg) assembled with a
- * constant pool and installed in code memory under `name`; NULL if that failed. */
-static void *install_routine(void (*emit)(OdAsm *, int), int arg, const char *name)
-{
-    OdAsm a;
-    size_t reserved;
-    void *addr = NULL;
-    od_asm_init(&a);
-    a.pool = 1;
-    emit(&a, arg);
-    od_emit_plt(&a);
-    if (od_asm_finish(&a) == 0) {
-        addr = od_asm_install(&a, &reserved);
-        if (addr)
-            od_codemem_name(addr, a.len, name);
-    }
-    od_asm_free(&a);
-    return addr;
-}
-
 /* emit_clear_and_pop as a routine of its own, built once: each unit's direct entry jumps
  * there after its body returned, so that one copy stays in the instruction cache for all
  * of them. Unrolled into every unit (5 instructions a local) it was up to 400 bytes a unit
@@ -635,7 +615,7 @@ static void *direct_return_tail(void)
     static void *addr;
     static int failed;
     if (!addr && !failed) {
-        addr = install_routine(emit_return_tail, 0, "overdrive::tier1_direct_call_return");
+        addr = od_tier1_install_routine(emit_return_tail, 0, "overdrive::tier1_direct_call_return");
         failed = addr == NULL;
     }
     return addr;
@@ -700,7 +680,7 @@ void *od_tier1_direct_thunk(int variant)
         [OD_THUNK_RECORD] = "overdrive::tier1_direct_call_thunk",
         [OD_THUNK_KEYWORDS] = "overdrive::tier1_direct_call_thunk_keywords_quiet",
         [OD_THUNK_RECORD | OD_THUNK_KEYWORDS] = "overdrive::tier1_direct_call_thunk_keywords"};
-    thunk_addr[variant] = install_routine(emit_thunk, variant, names[variant]);
+    thunk_addr[variant] = od_tier1_install_routine(emit_thunk, variant, names[variant]);
     thunk_failed[variant] = thunk_addr[variant] == NULL;
     return thunk_addr[variant];
 }
