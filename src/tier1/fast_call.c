@@ -146,6 +146,10 @@ static void emit_len(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
     od_jmp(a, done);
 }
 
+/* The code units a call's place may lie at for the thunk's operand: ecx = oparg (8 bits)
+ * | 2 * index << 8, in 31 bits. */
+#define OD_THUNK_MAX_INDEX (1 << 22)
+
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     const OdCallSite *s = site;
@@ -165,18 +169,22 @@ int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
         return 0;
     }
     /* Keywords: the thunk's variant that checks they name the last parameters in order
-     * (then the call is a positional one); it walks a non-empty tuple. */
-    return !c->compact && (s->kwnames == NULL || PyTuple_GET_SIZE(s->kwnames) > 0)
+     * (then the call is a positional one); it walks a non-empty tuple. The thunk's ecx
+     * carries the oparg and the instruction's place (thunk_operand). */
+    return !c->compact && in->oparg <= 0xFF && in->index < OD_THUNK_MAX_INDEX
+           && (s->kwnames == NULL || PyTuple_GET_SIZE(s->kwnames) > 0)
            && od_tier1_direct_thunk(thunk_variant(c, s)) != NULL;
 }
 
-/* The thunk's two answers that are not a result, out of line: 1 (refused, nothing
- * consumed: the helper's road, s->miss) and NULL (the callee raised: s->join, the error
- * stub). The flags are those of `cmp rax, 1`. */
-static void emit_call_refused_or_raised(Compiler *c, const Stub *s)
+/* The thunk's three answers that are not a result, out of line: 1 (refused, nothing
+ * consumed: the helper's road, s->miss), NULL (the callee raised: s->join, the error stub)
+ * and 2 (the result stored, tracing switched on by the callee: s->exit). */
+static void emit_call_not_a_result(Compiler *c, const Stub *s)
 {
+    od_cmp_ri(&c->a, OD_RAX, 1);
     od_jcc(&c->a, OD_CC_E, s->miss);
-    od_jmp(&c->a, s->join);
+    od_jcc(&c->a, OD_CC_B, s->join);
+    od_jmp(&c->a, s->exit);
 }
 
 /* Registers of compiled code the thunk relies on (emit.h): R_TS, R_CFRAME. */
@@ -194,9 +202,10 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
     int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
     const OdCallSite *s = site;
     int variant = thunk_variant(c, s);
-    set_prev(c, in->index);
+    /* The thunk stores prev_instr (the place: 2 * index above the oparg), the result, and
+     * checks tracing after the call: 22 bytes a site fewer, in one copy for all sites. */
     od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x));
-    od_mov_ri(a, OD_RCX, in->oparg);
+    od_mov_ri(a, OD_RCX, in->oparg | (2 * in->index) << 8);
     /* The site's record is kept by the thunk, as od_rt_call keeps it; a recompiled unit
      * has read it and calls the variant that records nothing. */
     if (variant & OD_THUNK_RECORD)
@@ -204,19 +213,15 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
     if (variant & OD_THUNK_KEYWORDS)
         od_mov_ri(a, OD_R8, (int64_t)(intptr_t)s->kwnames);   /* the code's constant */
     od_call_pool(a, od_tier1_direct_thunk(variant));
-    /* 1 or NULL (rarely): out of line, from one compare. */
+    /* 1, NULL or 2 (rarely): out of line, from one compare. 2: as after the helper, tracing
+     * switched on by the callee. No eval breaker poll: the callee's RESUME polled, and
+     * CPython's own Python-to-Python call polls nothing after the return either. */
     Stub rare = {.instr = in, .site = site, .miss = miss,
-                 .join = error_stub(c, in->index, x)};  /* the callable and the arguments
+                 .join = error_stub(c, in->index, x),   /* the callable and the arguments
                                                          * moved into the callee's frame */
-    od_cmp_ri(a, OD_RAX, 1);
-    od_jcc(a, OD_CC_BE, cold_stub(c, emit_call_refused_or_raised, rare));
-    od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RAX);
-    /* As after the helper: tracing switched on by the callee. No eval breaker poll: the
-     * callee's RESUME polled, and CPython's own Python-to-Python call polls nothing after
-     * the return either. */
-    int after = depth_after(in);
-    od_cmp8_mi(a, R_CFRAME, 0, 0);
-    od_jcc(a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
+                 .exit = exit_stub(c, in->next, depth_after(in), OD_EXIT_TRACING, in->opcode)};
+    od_cmp_ri(a, OD_RAX, 2);
+    od_jcc(a, OD_CC_BE, cold_stub(c, emit_call_not_a_result, rare));
     od_jmp(a, done);
 }
 
@@ -308,7 +313,8 @@ static void emit_unlink(OdAsm *a)
 }
 
 /* Link the frame (r9) of the unit in rsi, save the caller's frame, code and unit registers
- * and point the frame and unit registers at the callee's. The thread-state, cframe and
+ * (above the result's slot the thunk pushed first) and point the frame and unit registers
+ * at the callee's. The thread-state, cframe and
  * eval-breaker registers are the caller's, which are the callee's too (the same thread):
  * a tier-1 body called with R_CODE set too runs as its unit's entry would run it. After
  * the call those registers hold the callee's frame and unit (the body keeps them; any
@@ -318,10 +324,9 @@ static void emit_link_and_switch(OdAsm *a)
     emit_link(a);
     od_push(a, R_UNIT);
     od_push(a, R_FRAME);
-    od_push(a, R_CODE);
-    od_sub_ri(a, OD_RSP, 8);      /* the site's call, 3 pushes and 8: rsp is 8 off 16, as in
-                                   * a unit's entry after its 6 pushes, so that the body it
-                                   * calls runs aligned to 16 (emit.h) */
+    od_push(a, R_CODE);           /* the site's call, the slot and 3 pushes: rsp is 8 off 16,
+                                   * as in the shared entry after its 6 pushes, so that the
+                                   * body it calls runs aligned to 16 (emit.h) */
     od_lea(a, R_FRAME, OD_R9, FRAME_BIAS);
     od_mov_rr(a, R_UNIT, OD_RSI);
 }
@@ -333,10 +338,10 @@ static void emit_back_and_unlink(OdAsm *a)
     emit_unlink(a);
 }
 
-/* Give the call site back its stack and the caller's frame, code and unit registers. */
+/* Give the call site back the caller's frame, code and unit registers (the result's slot
+ * stays on the stack). */
 static void emit_restore_caller(OdAsm *a)
 {
-    od_add_ri(a, OD_RSP, 8);
     od_pop(a, R_CODE);
     od_pop(a, R_FRAME);
     od_pop(a, R_UNIT);
@@ -361,11 +366,22 @@ static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow)
     ref_total_dec(a, 2);
     od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
     emit_restore_caller(a);
+    /* The result into the call's first slot, which the thunk pushed; 2 to the site when the
+     * callee switched tracing on (the site then exits, as after the helper). */
+    OdLabel traced = od_label_new(a);
+    od_pop(a, OD_RDX);
+    od_mov_mr(a, OD_RDX, 0, OD_RAX);
+    od_cmp8_mi(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
+    od_jcc(a, OD_CC_NE, traced);
+    od_ret(a);
+    od_label_bind(a, traced);
+    od_mov_ri(a, OD_RAX, 2);
     od_ret(a);
 }
 
-/* Clear and pop the frame in C: od_rt_direct_return(frame, ts, result, unit, first local
- * not yet released = r10), as a tail call. */
+/* Clear and pop the frame in C: od_rt_direct_return_into(frame, ts, result, unit, first
+ * local not yet released = r10, the call's first slot), as a tail call; it answers as
+ * emit_release_and_pop does. */
 static void emit_return_through_c(OdAsm *a)
 {
     od_mov_rr(a, OD_RDI, OD_R9);
@@ -374,8 +390,9 @@ static void emit_return_through_c(OdAsm *a)
     od_mov_rr(a, OD_RCX, R_UNIT);
     od_mov_rr(a, OD_R8, OD_R10);
     emit_restore_caller(a);
-    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
-    od_jmp_r(a, OD_R9);
+    od_pop(a, OD_R9);
+    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)od_rt_direct_return_into);
+    od_jmp_r(a, OD_R11);
 }
 
 /* A call with keywords (r8 = their names, a non-empty tuple; ecx = all the arguments, as
@@ -451,6 +468,15 @@ static void emit_thunk(OdAsm *a, int variant)
     OdLabel refuse = od_label_new(a), plain = od_label_new(a), shape = od_label_new(a),
             room = od_label_new(a), copy = od_label_new(a), copied = od_label_new(a),
             clear = od_label_new(a), cleared = od_label_new(a);
+    /* The call's first slot, where the result goes (emit_release_and_pop), kept on the
+     * stack; prev_instr of the caller's frame from the operand: ecx = oparg | 2 * index << 8
+     * (emit_call_fast). */
+    od_push(a, OD_RDX);
+    od_mov_rr(a, OD_RAX, OD_RCX);
+    od_sar_ri(a, OD_RAX, 8);
+    od_add_rr(a, OD_RAX, R_CODE);
+    od_mov_mr(a, R_FRAME, OFF_PREV, OD_RAX);
+    od_movzx8_rr(a, OD_RCX, OD_RCX);
     /* The shape: LOAD_METHOD's [function, self, args] or [NULL, callable, args]. */
     od_mov_rm(a, OD_RDI, OD_RDX, 0);
     od_test_rr(a, OD_RDI, OD_RDI);
@@ -594,6 +620,7 @@ static void emit_thunk(OdAsm *a, int variant)
     emit_back_and_unlink(a);
     emit_clear_and_pop(a);
     od_label_bind(a, refuse);
+    od_add_ri(a, OD_RSP, 8);                     /* the slot */
     od_mov_ri(a, OD_RAX, 1);
     od_ret(a);
 }
