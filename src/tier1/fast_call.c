@@ -146,10 +146,6 @@ static void emit_len(Compiler *c, const OdInstr *in, OdLabel miss, OdLabel done)
     od_jmp(a, done);
 }
 
-/* The code units a call's place may lie at for the thunk's operand: ecx = oparg (8 bits)
- * | 2 * index << 8, in 31 bits. */
-#define OD_THUNK_MAX_INDEX (1 << 22)
-
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
 {
     const OdCallSite *s = site;
@@ -169,10 +165,8 @@ int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
         return 0;
     }
     /* Keywords: the thunk's variant that checks they name the last parameters in order
-     * (then the call is a positional one); it walks a non-empty tuple. The thunk's ecx
-     * carries the oparg and the instruction's place (thunk_operand). */
-    return !c->compact && in->oparg <= 0xFF && in->index < OD_THUNK_MAX_INDEX
-           && (s->kwnames == NULL || PyTuple_GET_SIZE(s->kwnames) > 0)
+     * (then the call is a positional one); it walks a non-empty tuple. */
+    return !c->compact && (s->kwnames == NULL || PyTuple_GET_SIZE(s->kwnames) > 0)
            && od_tier1_direct_thunk(thunk_variant(c, s)) != NULL;
 }
 
@@ -202,10 +196,11 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
     int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
     const OdCallSite *s = site;
     int variant = thunk_variant(c, s);
-    /* The thunk stores prev_instr (the place: 2 * index above the oparg), the result, and
-     * checks tracing after the call: 22 bytes a site fewer, in one copy for all sites. */
+    /* The thunk stores prev_instr (rax), the result, and checks tracing after the call: 18
+     * bytes a site fewer, in one copy for all sites. */
+    od_lea(a, OD_RAX, R_CODE, 2 * in->index);
     od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x));
-    od_mov_ri(a, OD_RCX, in->oparg | (2 * in->index) << 8);
+    od_mov_ri(a, OD_RCX, in->oparg);
     /* The site's record is kept by the thunk, as od_rt_call keeps it; a recompiled unit
      * has read it and calls the variant that records nothing. */
     if (variant & OD_THUNK_RECORD)
@@ -244,12 +239,14 @@ static void ref_total_dec(OdAsm *a, int n)
 }
 
 /* The thunk, called from compiled code with rdx = &the call's first stack slot ([NULL or
- * function, callable or self, args...]), ecx = oparg, r11 = the call site (the recording
- * variants only), r8 = the keywords' names (the keyword variants only: a non-empty tuple,
- * the last of the arguments), and the caller's R_TS and R_CFRAME. Returns 1 having consumed nothing
- * when the call is not one it makes; otherwise the call's result (NULL: exception set),
- * with the function and the arguments consumed (moved into the callee's frame). Preserves
- * every callee-saved register (it uses none). */
+ * function, callable or self, args...]), ecx = oparg, rax = the caller's prev_instr (the
+ * CALL), r11 = the call site (the recording variants only), r8 = the keywords' names (the
+ * keyword variants only: a non-empty tuple, the last of the arguments), and the caller's
+ * registers (emit.h). Stores prev_instr. Returns 1 having consumed nothing when the call is
+ * not one it makes; NULL when the callee raised (exception set); otherwise the result, also
+ * stored into the call's first slot, or 2 with it stored when tracing is on after the call.
+ * The function and the arguments are consumed (moved into the callee's frame) unless it
+ * returned 1. Preserves every callee-saved register (it uses none). */
 /* Push the callee's frame (r9; r10 = the data stack top past it) and fill its specials as
  * _PyFrame_InitializeSpecials does, for the function in rdi. `co`: the code a specialised
  * entry is compiled for; NULL: read from the function, and r8 = the unit's (rsi)
@@ -469,14 +466,9 @@ static void emit_thunk(OdAsm *a, int variant)
             room = od_label_new(a), copy = od_label_new(a), copied = od_label_new(a),
             clear = od_label_new(a), cleared = od_label_new(a);
     /* The call's first slot, where the result goes (emit_release_and_pop), kept on the
-     * stack; prev_instr of the caller's frame from the operand: ecx = oparg | 2 * index << 8
-     * (emit_call_fast). */
+     * stack; the caller's prev_instr (rax, emit_call_fast). */
     od_push(a, OD_RDX);
-    od_mov_rr(a, OD_RAX, OD_RCX);
-    od_sar_ri(a, OD_RAX, 8);
-    od_add_rr(a, OD_RAX, R_CODE);
     od_mov_mr(a, R_FRAME, OFF_PREV, OD_RAX);
-    od_movzx8_rr(a, OD_RCX, OD_RCX);
     /* The shape: LOAD_METHOD's [function, self, args] or [NULL, callable, args]. */
     od_mov_rm(a, OD_RDI, OD_RDX, 0);
     od_test_rr(a, OD_RDI, OD_RDI);
