@@ -166,6 +166,8 @@ typedef struct Compiler {
     int enter_mid;              /* replaces a compact unit whose frames move over at a loop
                                  * header (hook/enter.c): the prologue's resume dispatch */
     int cur_op;                 /* opcode of the instruction being emitted (Stub.owner) */
+    int next_sets_prev;         /* the next instruction starts with prev_instr's store (a
+                                 * new line or a jump target: compile.c) */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
