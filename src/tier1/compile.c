@@ -648,7 +648,8 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         /* Frames are cleared using stacktop; a generator's is not kept while it runs. */
         od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
-        od_jmp(a, c->epilogue);
+        od_ret(a);   /* the epilogue's `ret` here: not a jump to the unit's end, whose
+                      * cache line a call would touch only for that */
         return;
     case RETURN_GENERATOR: {
         /* The frame moves into a new generator object, which the call returns; its first
@@ -661,7 +662,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         od_test32_rr(a, OD_RAX, OD_RAX);
         od_jcc(a, OD_CC_NE, slow);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d));
-        od_jmp(a, c->epilogue);
+        od_ret(a);                                   /* as RETURN_VALUE */
         od_label_bind(a, slow);
         od_jcc(a, OD_CC_S, error_stub(c, in->index, d));
         od_jmp(a, exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, op));
@@ -677,7 +678,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         od_mov8_mi(a, R_FRAME, FRAME_DISP(state), FRAME_SUSPENDED);
         od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus + d - 1);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
-        od_jmp(a, c->epilogue);
+        od_ret(a);                                   /* as RETURN_VALUE */
         return;
     }
     case FOR_ITER: {
@@ -931,8 +932,8 @@ static void emit_stubs(Compiler *c)
 /* The entry of every tier-1 unit, one routine for the process (u->entry): save the
  * callee-saved registers, load the register plan (emit.h) from the arguments (frame, thread
  * state, unit; rcx = where to resume, passed through), then call the unit's code (its first
- * byte), whose epilogue is a plain `ret` back here; restore and return its result. The code register is
- * read from the frame (its f_code is the unit's code). One copy for all units: a per-unit
+ * byte), whose returns are plain `ret`s back here; restore and return its result. The code
+ * register is read from the frame (its f_code is the unit's code). One copy for all units: a per-unit
  * copy (60 bytes) was the first cache line of every function the interpreter called, and
  * it missed at each call of a function that runs briefly between other code. The body is
  * a call of its own so that a direct call (fast_call.c) can enter it with the caller's
