@@ -673,26 +673,3 @@ def test_tracing_switched_on_by_a_callee_cleared_in_c(jit, quick_recompile, n):
     assert t[:n] == [i * 111 + 123 for i in range(n)]
     assert events and t[n] == 5 * 111 + 123 and t[n + 1] == 6 * 111 + 123
     assert not runs_tier1(freeing_mid) or _direct_calls() - before >= 3 * n
-
-
-def tiny_method_self(p):
-    return p
-
-
-def calls_tiny(n):
-    t = 0
-    for i in range(n):
-        t += tiny_method_self(i) + hot_traced_leaf(i, None)
-    return t
-
-
-@tier1_only_because("direct entries of recompiled hot callees")
-def test_tiny_hot_callee_has_no_direct_entry_of_its_own(jit, quick_recompile):
-    # A unit smaller than its entry would be (fast_call.c OD_DIRECT_ENTRY_MIN_UNIT) is
-    # entered through the thunk's shared road; a larger one gets its entry.
-    before = _direct_calls()
-    assert jit.run_both(calls_tiny, 200) == sum(2 * i + 1 for i in range(200))
-    assert overdrive.info(tiny_method_self)["recompiled"]
-    assert not overdrive.info(tiny_method_self)["direct_entry"]
-    assert overdrive.info(hot_traced_leaf)["direct_entry"]
-    assert _direct_calls() - before >= 2 * 150

@@ -645,13 +645,6 @@ static void *direct_return_tail(void)
  * are stored one by one. */
 #define OD_DIRECT_ENTRY_MAX_LOCALS 16
 
-/* The smallest unit (its code before the entry: body and stubs, in bytes) that gets a
- * direct entry of its own. The entry (about 190 bytes for one argument) is larger than such
- * a body: a tiny method called between other code missed on the entry's lines at nearly
- * every call (raytrace's Point.isPoint, Vector.mustBeVector: 2.7 I1 misses a call), where
- * the thunk's shared road costs some 20 instructions more and stays cached. */
-#define OD_DIRECT_ENTRY_MIN_UNIT 192
-
 void emit_direct_entry(Compiler *c)
 {
     OdAsm *a = &c->a;
@@ -663,8 +656,7 @@ void emit_direct_entry(Compiler *c)
         || !(tail = direct_return_tail())
         || (co->co_flags & (CO_VARARGS | CO_VARKEYWORDS | CO_OPTIMIZED | CO_GENERATOR
                             | CO_COROUTINE | CO_ASYNC_GENERATOR)) != CO_OPTIMIZED
-        || co->co_kwonlyargcount != 0 || n > OD_DIRECT_ENTRY_MAX_LOCALS
-        || a->len < OD_DIRECT_ENTRY_MIN_UNIT)
+        || co->co_kwonlyargcount != 0 || n > OD_DIRECT_ENTRY_MAX_LOCALS)
         return;
     c->direct_entry = od_label_new(a);
     od_label_bind(a, c->direct_entry);
