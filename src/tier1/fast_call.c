@@ -619,9 +619,10 @@ static void emit_thunk(OdAsm *a, int variant)
 
 /* The unlink and emit_clear_and_pop as a routine of its own, built once: each unit's direct
  * entry jumps there after its body returned (R_FRAME = the callee's frame), so that one copy
- * stays in the instruction cache for all of them (the unlink: 24 bytes a unit fewer). Unrolled into every unit (5 instructions a local) it was up to 400 bytes a unit
- * that the calls of a lukewarm function missed on: raytrace, 2 iterations under
- * cachegrind, 73.3M I1 misses with a full copy in each unit against 56.7M with none.
+ * stays in the instruction cache for all of them (the unlink: 24 bytes a unit fewer).
+ * Unrolled into every unit (5 instructions a local) it was up to 400 bytes a unit that the
+ * calls of a lukewarm function missed on: raytrace, 2 iterations under cachegrind, 73.3M
+ * I1 misses with a full copy in each unit against 56.7M with none.
  * NULL if it cannot be built. */
 static void emit_return_tail(OdAsm *a, int unused)
 {
