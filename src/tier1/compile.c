@@ -933,12 +933,12 @@ static void emit_stubs(Compiler *c)
  * callee-saved registers, load the register plan (emit.h) from the arguments (frame, thread
  * state, unit; rcx = where to resume, passed through), then call the unit's code (its first
  * byte), whose returns are plain `ret`s back here; restore and return its result. The code
- * register is read from the frame (its f_code is the unit's code). One copy for all units: a per-unit
- * copy (60 bytes) was the first cache line of every function the interpreter called, and
- * it missed at each call of a function that runs briefly between other code. The body is
- * a call of its own so that a direct call (fast_call.c) can enter it with the caller's
- * thread-state, cframe and eval-breaker registers, which are the callee's too, saving and
- * loading only the three registers that differ. */
+ * register is read from the frame (its f_code is the unit's code). One copy for all units:
+ * a per-unit copy (60 bytes) was the first cache line of every function the interpreter
+ * called, and it missed at each call of a function that runs briefly between other code.
+ * The body is a call of its own so that a direct call (fast_call.c) can enter it with the
+ * caller's thread-state, cframe and eval-breaker registers, which are the callee's too,
+ * saving and loading only the three registers that differ. */
 static void emit_shared_entry(OdAsm *a, int unused)
 {
     (void)unused;
