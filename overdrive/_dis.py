@@ -377,6 +377,12 @@ class _Annotator:
         # Registers are identified from the prologue: the entry is called as
         # entry(frame=rdi, tstate=rsi, unit=rdx) and copies them into callee-saved registers.
         self.reg_role: Dict[str, str] = {}
+        if native["tier"] == 1:
+            # Tier 1's units share one entry (tier1/compile.c emit_shared_entry), which loads
+            # the register plan of tier1/emit.h before it calls the unit's code.
+            self.reg_role.update({"rbx": "frame", "r12": "thread state", "rbp": "unit",
+                                  "r13": "code", "r14": "eval breaker", "r15": "cframe"})
+            self.frame_bias = 128   # tier1/emit.h FRAME_BIAS
         self.prev: Tuple[str, str] = ("", "")
         self.return_null, self.return_value = _epilogue(insns, self.base)
         # Calls of functions out of a direct call's reach go through one entry per callee at
@@ -578,7 +584,9 @@ def dis_native_text(func: _CodeLike) -> str:
         out.append("; tier-2 prologue: rbx = frame; [rsp] thread state, [rsp+8] unit, "
                    "[rsp+16] cframe; see dis(f, tier=2) for the LIR and its registers")
     else:
-        out.append("; prologue: save callee-saved registers, keep frame/thread/unit in registers")
+        out.append("; registers (loaded by the entry all units share): rbx = frame + 128, "
+                   "r12 = thread state, rbp = unit, r13 = first code unit, "
+                   "r14 = &eval_breaker, r15 = cframe")
     last_line = None
     for addr, size, mnemonic, op_str in insns:
         off = addr - native["address"]

@@ -627,3 +627,49 @@ def test_hot_callee_with_a_loop_enters_its_body_at_the_start(jit, quick_recompil
     assert overdrive.info(hot_loop)["recompiled"] and overdrive.info(hot_loop)["direct_entry"]
     assert not overdrive.info(hot_gen)["direct_entry"]    # a generator: the thunk's road
     assert _direct_calls() - before > 250
+
+
+# ---- what the thunk does for its call site (tier1/fast_call.c emit_call_fast): the caller's
+# prev_instr, the result into the call's slot, the tracing check after the call ---------------
+
+def freeing_leaf(x, on):
+    tmp = [x]                           # its last reference dies with the frame: cleared in C
+    if on:
+        sys.settrace(on)                # tracing comes on inside the callee
+    return tmp[0] + sys._getframe(1).f_lineno - sys._getframe(1).f_code.co_firstlineno
+
+
+def freeing_mid(x, on):
+    a = freeing_leaf(x, None)
+    b = freeing_leaf(x, on)
+    return a * 100 + b * 10 + freeing_leaf(x, None)
+
+
+def freeing_tracing_switched_on(n):
+    events = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name in ("freeing_leaf", "freeing_mid"):
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+        return tracer
+    t = []
+    try:
+        for i in range(n):
+            t.append(freeing_mid(i, None))
+        t.append(freeing_mid(5, tracer))
+        t.append(freeing_mid(6, None))  # traced now: the interpreter's road
+    finally:
+        sys.settrace(None)
+    return t, events
+
+
+@pytest.mark.parametrize("n", [3, 200])
+def test_tracing_switched_on_by_a_callee_cleared_in_c(jit, quick_recompile, n):
+    # n=3: first units, the thunk's generic road; n=200: recompiled, the callee's own
+    # direct entry. The callee's frame is cleared in C (od_rt_direct_return_into); the
+    # callee reads its caller's line (prev_instr, which the thunk stores).
+    before = _direct_calls()
+    t, events = jit.run_both(freeing_tracing_switched_on, n, allow_exits=True)
+    assert t[:n] == [i * 111 + 123 for i in range(n)]
+    assert events and t[n] == 5 * 111 + 123 and t[n + 1] == 6 * 111 + 123
+    assert not runs_tier1(freeing_mid) or _direct_calls() - before >= 3 * n

@@ -593,6 +593,17 @@ void od_call_pool(OdAsm *a, const void *fn)
         op_rpool(a, 0xFF, (OdReg)2, (int64_t)(intptr_t)fn);   /* FF /2: the reg field is the opcode's */
 }
 
+void od_jmp_pool(OdAsm *a, const void *fn)
+{
+    if (!od_codemem_near(fn)) {
+        op_rpool(a, 0xFF, (OdReg)4, (int64_t)(intptr_t)fn);   /* FF /4 */
+        return;
+    }
+    int r = reloc_add(a, fn);
+    if (r >= 0)
+        rel32(a, 0xE9, 1, r, OD_FIX_ABS);
+}
+
 void od_cmp_r_imm64(OdAsm *a, OdReg r, int64_t imm, OdReg scratch)
 {
     if (imm >= INT32_MIN && imm <= INT32_MAX) {

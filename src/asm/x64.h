@@ -338,6 +338,8 @@ void od_cmp_rpool(OdAsm *a, OdReg r, int64_t imm);     /* cmp r64, [rip+constant
  * to every call), for the hottest calls; a byte longer. Needs OdAsm.pool. A target within
  * reach (od_codemem_near) gets a direct call instead, as from od_call_abs. */
 void od_call_pool(OdAsm *a, const void *fn);
+/* jmp [rip+constant], or a direct jmp within reach: od_call_pool's jump. */
+void od_jmp_pool(OdAsm *a, const void *fn);
 /* cmp r64, imm64 wherever it fits best: an immediate (32 bits, sign-extended) or, with
  * the pool, the constant; else through `scratch`. */
 void od_cmp_r_imm64(OdAsm *a, OdReg r, int64_t imm, OdReg scratch);

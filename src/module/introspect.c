@@ -365,7 +365,7 @@ static PyObject *helper_symbols(PyObject *m, PyObject *noargs)
         OD_FN(od_rt_compare_branch), OD_FN(od_rt_send), OD_FN(od_rt_return_generator),
         OD_FN(od_rt_send_begin), OD_FN(od_rt_send_end),
         OD_FN(od_rt_for_iter_begin), OD_FN(od_rt_for_iter_end),
-        OD_FN(od_rt_box_bool), OD_FN(od_rt_direct_return),
+        OD_FN(od_rt_box_bool), OD_FN(od_rt_direct_return), OD_FN(od_rt_direct_return_into),
         OD_FN(od_rt_warmup), OD_FN(od_rt_compact_op), OD_FN(od_rt_stub),
         OD_FN(od_rt_handle_eval_breaker), OD_FN(od_rt_error), OD_FN(od_rt_set_exit), OD_FN(od_rt_raise),
         OD_FN(od_rt_reraise),

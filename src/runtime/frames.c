@@ -265,6 +265,16 @@ PyObject *od_rt_direct_return(_PyInterpreterFrame *frame, PyThreadState *ts, PyO
     return res;
 }
 
+PyObject *od_rt_direct_return_into(_PyInterpreterFrame *frame, PyThreadState *ts,
+                                   PyObject *res, OdUnit *u, PyObject **from, PyObject **dest)
+{
+    res = od_rt_direct_return(frame, ts, res, u, from);
+    if (!res)
+        return NULL;
+    *dest = res;
+    return ts->cframe->use_tracing ? (PyObject *)2 : res;
+}
+
 intptr_t od_rt_cstack_floor_tpoff(void)
 {
     uintptr_t tp;

@@ -46,6 +46,12 @@ void od_rt_unit_set_direct(OdUnit *u, PyCodeObject *co);
 PyObject *od_rt_direct_return(_PyInterpreterFrame *frame, PyThreadState *ts, PyObject *res,
                               OdUnit *u, PyObject **from);
 
+/* od_rt_direct_return for tier 1's thunk, which answers its call site for it: NULL (raised),
+ * else the result stored into `dest` (the call's first slot) and returned, or 2 when
+ * tracing is on now (the site exits to the interpreter after the call). */
+PyObject *od_rt_direct_return_into(_PyInterpreterFrame *frame, PyThreadState *ts,
+                                   PyObject *res, OdUnit *u, PyObject **from, PyObject **dest);
+
 /* _PyFrame_Clear (not exported): release what `frame` holds, or hand it to its escaped
  * frame object. The frame must be unlinked (not the current frame). */
 void od_rt_frame_clear(_PyInterpreterFrame *frame);

@@ -170,9 +170,9 @@ struct OdUnit {
                                    * (asm/x64.h OdAsm.pool); code_size if there are none */
     int tier;
     int ninstrs;
-    /* Native code per instruction start: code unit index -> offset from `mem`, 0 if no
-     * instruction's code starts there (offset 0 is the prologue). Read through
-     * od_unit_native_at. */
+    /* Native code per instruction start: code unit index -> 1 + offset from `mem`, 0 if
+     * no instruction's code starts there (the first instruction's code can start at offset
+     * 0: the entry is shared, tier1/compile.c). Read through od_unit_native_at. */
     OdUnitTable native_at_unit;
     int ncodeunits;
     int nexc;
@@ -236,7 +236,7 @@ static inline void *od_unit_native_at(const OdUnit *u, int i)
     if (i < 0 || i > u->ncodeunits || !u->native_at_unit.entries)
         return NULL;
     uint32_t off = od_unit_table_get(&u->native_at_unit, i);
-    return off ? (char *)u->mem + off : NULL;
+    return off ? (char *)u->mem + off - 1 : NULL;
 }
 
 /* The site of the instruction whose opcode is at code unit `i` of u's code, or NULL. */

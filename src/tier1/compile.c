@@ -504,12 +504,17 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         if (c->co->co_warmup != 0) {
             Stub s = {.kind = STUB_WARMUP, .index = in->index, .back = od_label_new(a),
                       .exit = exit_stub(c, in->start, d, OD_EXIT_WARMUP, op)};
-            od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)c->co);
-            od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
+            od_cmp16_mi(a, R_CODE, (int32_t)offsetof(PyCodeObject, co_warmup)
+                                       - (int32_t)offsetof(PyCodeObject, co_code_adaptive), 0);
             od_jcc(a, OD_CC_NE, add_stub(c, s));
             od_label_bind(a, s.back);
         }
-        set_prev(c, in->index); /* the frame is "complete" from here on */
+        /* The frame is "complete" from here on. Nothing before the next instruction looks
+         * at prev_instr (the eval-breaker stub stores its own), so when that instruction
+         * stores it first, this store is left out: 8 bytes and 2 instructions at every
+         * function's first line. */
+        if (!c->next_sets_prev)
+            set_prev(c, in->index);
         if (arg < 2) {
             OdLabel cont = od_label_new(a);
             check_breaker(c, in->index, d, cont);
@@ -643,7 +648,8 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         /* Frames are cleared using stacktop; a generator's is not kept while it runs. */
         od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
-        od_jmp(a, c->epilogue);
+        od_ret(a);   /* the epilogue's `ret` here: not a jump to the unit's end, whose
+                      * cache line a call would touch only for that */
         return;
     case RETURN_GENERATOR: {
         /* The frame moves into a new generator object, which the call returns; its first
@@ -656,7 +662,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         od_test32_rr(a, OD_RAX, OD_RAX);
         od_jcc(a, OD_CC_NE, slow);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d));
-        od_jmp(a, c->epilogue);
+        od_ret(a);                                   /* as RETURN_VALUE */
         od_label_bind(a, slow);
         od_jcc(a, OD_CC_S, error_stub(c, in->index, d));
         od_jmp(a, exit_stub(c, in->start, d, OD_EXIT_HELPER_DEOPT, op));
@@ -672,7 +678,7 @@ static void emit_instr(Compiler *c, const OdInstr *in, OdLabel next)
         od_mov8_mi(a, R_FRAME, FRAME_DISP(state), FRAME_SUSPENDED);
         od_mov32_mi(a, R_FRAME, OFF_STACKTOP, c->nlocalsplus + d - 1);
         od_mov_rm(a, OD_RAX, R_FRAME, slot_disp(c, d - 1));
-        od_jmp(a, c->epilogue);
+        od_ret(a);                                   /* as RETURN_VALUE */
         return;
     }
     case FOR_ITER: {
@@ -923,30 +929,55 @@ static void emit_stubs(Compiler *c)
     }
 }
 
-/* The unit's entry: save the callee-saved registers, load the register plan (emit.h), then
- * call the body, whose epilogue is a plain `ret` back here; restore and return its result.
- * The body is a call of its own so that a direct call (fast_call.c emit_direct_entry) can
- * enter it with the caller's thread-state, cframe and eval-breaker registers, which are
- * the callee's too, saving and loading only the three registers that differ. */
-static void emit_prologue(Compiler *c)
+/* The entry of every tier-1 unit, one routine for the process (u->entry): save the
+ * callee-saved registers, load the register plan (emit.h) from the arguments (frame, thread
+ * state, unit; rcx = where to resume, passed through), then call the unit's code (its first
+ * byte), whose returns are plain `ret`s back here; restore and return its result. The code
+ * register is read from the frame (its f_code is the unit's code). One copy for all units:
+ * a per-unit copy (60 bytes) was the first cache line of every function the interpreter
+ * called, and it missed at each call of a function that runs briefly between other code.
+ * The body is a call of its own so that a direct call (fast_call.c) can enter it with the
+ * caller's thread-state, cframe and eval-breaker registers, which are the callee's too,
+ * saving and loading only the three registers that differ. */
+static void emit_shared_entry(OdAsm *a, int unused)
 {
-    OdAsm *a = &c->a;
+    (void)unused;
     static const OdReg saved[] = {OD_RBP, OD_RBX, OD_R12, OD_R13, OD_R14, OD_R15};
     for (size_t i = 0; i < sizeof saved / sizeof *saved; i++)
         od_push(a, saved[i]);
     od_lea(a, R_FRAME, OD_RDI, FRAME_BIAS);  /* emit.h FRAME_BIAS */
     od_mov_rr(a, R_TS, OD_RSI);
     od_mov_rr(a, R_UNIT, OD_RDX);
-    od_mov_ri(a, R_CODE, (int64_t)(intptr_t)_PyCode_CODE(c->co));
+    od_mov_rm(a, R_CODE, OD_RDI, (int32_t)offsetof(_PyInterpreterFrame, f_code));
+    od_add_ri(a, R_CODE, (int32_t)offsetof(PyCodeObject, co_code_adaptive));
     od_mov_rm(a, R_BREAKER, R_TS, (int32_t)offsetof(PyThreadState, interp));
     od_add_ri(a, R_BREAKER, (int32_t)offsetof(PyInterpreterState, ceval.eval_breaker));
     od_mov_rm(a, R_CFRAME, R_TS, (int32_t)offsetof(PyThreadState, cframe));
-    OdLabel body = od_label_new(a);
-    od_call_label(a, body);   /* 6 pushes + return address + this call: aligned to 16 */
+    od_mov_rm(a, OD_RAX, R_UNIT, (int32_t)offsetof(OdUnit, mem));   /* emit_prologue */
+    od_call_r(a, OD_RAX);     /* 6 pushes + return address + this call: aligned to 16 */
     for (size_t i = sizeof saved / sizeof *saved; i-- > 0;)
         od_pop(a, saved[i]);
     od_ret(a);
-    od_label_bind(a, body);
+}
+
+/* The shared entry, built at the first compile; NULL if it cannot be (no unit then). */
+static OdEntry shared_entry(void)
+{
+    static OdEntry addr;
+    static int failed;
+    if (!addr && !failed) {
+        addr = (OdEntry)od_tier1_install_routine(emit_shared_entry, 0, "overdrive::tier1_entry");
+        failed = addr == NULL;
+    }
+    return addr;
+}
+
+/* The unit's first bytes (u->mem, what the shared entry calls): a resumed generator's or
+ * OSR frame's dispatch on rcx; then the start of the body proper (u->body, body_start: what
+ * direct calls call, for fresh frames). */
+static void emit_prologue(Compiler *c)
+{
+    OdAsm *a = &c->a;
     if (c->osr && od_tier1_osr_per_call)   /* every entry: counts within one call */
         od_mov32_mi(a, R_UNIT, (int32_t)offsetof(OdUnit, osr_counter), od_tier1_osr_backedges);
     if (c->osr || c->enter_mid
@@ -1107,6 +1138,9 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         return NULL;
     }
     OdUnit *u = NULL;
+    *why_not = "executable memory limit reached (config max_code_bytes)";
+    if (!shared_entry())
+        goto fail;
     *why_not = "out of memory while compiling";
     /* Sized from what units take per instruction (docs/performance.md: about 100-150
      * bytes, 4-5 labels, 6 fix-ups on average and 2-3 stubs full; 31-37 bytes compact), so
@@ -1193,6 +1227,11 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
         }
         OdLabel next = i + 1 < c.bc.ninstrs ? c.label_of[i + 1] : c.ret_null;
         c.cur_op = in->opcode;
+        if (in->opcode == RESUME) {   /* as the test above will find for the next one */
+            const OdInstr *nx = i + 1 < c.bc.ninstrs ? &c.bc.instrs[i + 1] : NULL;
+            c.next_sets_prev = nx && nx->depth >= 0 && nx->opcode != RESUME && nx->index > 0
+                               && (lines[nx->index] != line || nx->is_target);
+        }
         /* A new stretch where something may enter the code: a jump or exception handler
          * target, the start, or where a generator resumes (after YIELD_VALUE, and after
          * RETURN_GENERATOR for its first resume). Frames enter nowhere else (docs/design.md:
@@ -1274,7 +1313,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     u->counts_backedges = (uint8_t)c.osr;
     u->ninstrs = c.bc.ninstrs;
     u->ncodeunits = c.bc.ncodeunits;
-    if (od_unit_table_init(&u->native_at_unit, c.bc.ncodeunits, (uint32_t)c.a.len) < 0
+    if (od_unit_table_init(&u->native_at_unit, c.bc.ncodeunits, (uint32_t)c.a.len + 1) < 0
         || od_unit_table_init(&u->site_at_unit, c.bc.ncodeunits, (uint32_t)c.nsite_bytes) < 0)
         goto fail;
     /* What the unit keeps of the labels and the decoded bytecode is read out before the code
@@ -1284,7 +1323,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     for (int i = 0; i < c.bc.ninstrs; i++)
         if (c.bc.instrs[i].depth >= 0)
             od_unit_table_set(&u->native_at_unit, c.bc.instrs[i].start,
-                              (uint32_t)od_label_offset(&c.a, c.label_of[i]));
+                              (uint32_t)od_label_offset(&c.a, c.label_of[i]) + 1);
     for (int i = 0; i <= c.bc.ncodeunits; i++)
         if (c.cache_at_unit[i] >= 0)
             od_unit_table_set(&u->site_at_unit, i, (uint32_t)c.cache_at_unit[i] + 1);
@@ -1308,7 +1347,7 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     }
     u->code_size = c.a.len;
     u->data_offset = data_offset;
-    u->entry = (OdEntry)u->mem;
+    u->entry = shared_entry();
     u->body = (char *)u->mem + body_offset;
     if (direct_offset >= 0)
         u->direct_entry = (char *)u->mem + direct_offset;

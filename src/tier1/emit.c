@@ -1,5 +1,6 @@
 /* tier1/emit.c — emission primitives shared by the tier-1 compiler's parts. See emit.h. */
 #include "emit.h"
+#include "../asm/codemem.h"
 #include "../asm/scratch.h"
 
 #include <stdlib.h>
@@ -366,4 +367,23 @@ void small_int_or_jump(Compiler *c, OdReg value, OdLabel have, OdLabel big)
     od_add_rr(a, OD_RDI, OD_RSI);
     incref_reg(c, OD_RDI);
     od_jmp(a, have);
+}
+
+/* emit.h od_tier1_install_routine */
+void *od_tier1_install_routine(void (*emit)(OdAsm *, int), int arg, const char *name)
+{
+    OdAsm a;
+    size_t reserved;
+    void *addr = NULL;
+    od_asm_init(&a);
+    a.pool = 1;
+    emit(&a, arg);
+    od_emit_plt(&a);
+    if (od_asm_finish(&a) == 0) {
+        addr = od_asm_install(&a, &reserved);
+        if (addr)
+            od_codemem_name(addr, a.len, name);
+    }
+    od_asm_free(&a);
+    return addr;
 }

@@ -166,6 +166,8 @@ typedef struct Compiler {
     int enter_mid;              /* replaces a compact unit whose frames move over at a loop
                                  * header (hook/enter.c): the prologue's resume dispatch */
     int cur_op;                 /* opcode of the instruction being emitted (Stub.owner) */
+    int next_sets_prev;         /* the next instruction starts with prev_instr's store (a
+                                 * new line or a jump target: compile.c) */
 } Compiler;
 
 static inline int32_t local_disp(int i) { return OFF_LOCALS + 8 * i; }
@@ -309,6 +311,10 @@ void emit_for_iter_fast(Compiler *c, const OdInstr *in, OdOpCache *site, OdLabel
  * through the direct-call thunk (compile.h od_tier1_direct_thunk). */
 int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site);
 void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
+/* A routine of its own, shared by all units (a thunk, the shared return tail, the shared
+ * entry): emit(a, arg) assembled with a constant pool and installed in code memory under
+ * `name`; NULL if that failed. */
+void *od_tier1_install_routine(void (*emit)(OdAsm *, int), int arg, const char *name);
 /* A recompiled (hot) unit's own entry for direct calls: what the thunk does from the frame
  * push on, with this code's sizes as immediates and the loops unrolled. */
 void emit_direct_entry(Compiler *c);

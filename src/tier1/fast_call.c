@@ -170,13 +170,15 @@ int call_has_fast_path(Compiler *c, const OdInstr *in, const void *site)
            && od_tier1_direct_thunk(thunk_variant(c, s)) != NULL;
 }
 
-/* The thunk's two answers that are not a result, out of line: 1 (refused, nothing
- * consumed: the helper's road, s->miss) and NULL (the callee raised: s->join, the error
- * stub). The flags are those of `cmp rax, 1`. */
-static void emit_call_refused_or_raised(Compiler *c, const Stub *s)
+/* The thunk's three answers that are not a result, out of line: 1 (refused, nothing
+ * consumed: the helper's road, s->miss), NULL (the callee raised: s->join, the error stub)
+ * and 2 (the result stored, tracing switched on by the callee: s->exit). */
+static void emit_call_not_a_result(Compiler *c, const Stub *s)
 {
+    od_cmp_ri(&c->a, OD_RAX, 1);
     od_jcc(&c->a, OD_CC_E, s->miss);
-    od_jmp(&c->a, s->join);
+    od_jcc(&c->a, OD_CC_B, s->join);
+    od_jmp(&c->a, s->exit);
 }
 
 /* Registers of compiled code the thunk relies on (emit.h): R_TS, R_CFRAME. */
@@ -194,7 +196,9 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
     int x = in->depth - 2;                       /* CALL's booked depth excludes the args */
     const OdCallSite *s = site;
     int variant = thunk_variant(c, s);
-    set_prev(c, in->index);
+    /* The thunk stores prev_instr (rax), the result, and checks tracing after the call: 18
+     * bytes a site fewer, in one copy for all sites. */
+    od_lea(a, OD_RAX, R_CODE, 2 * in->index);
     od_lea(a, OD_RDX, R_FRAME, slot_disp(c, x));
     od_mov_ri(a, OD_RCX, in->oparg);
     /* The site's record is kept by the thunk, as od_rt_call keeps it; a recompiled unit
@@ -204,19 +208,15 @@ void emit_call_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, Od
     if (variant & OD_THUNK_KEYWORDS)
         od_mov_ri(a, OD_R8, (int64_t)(intptr_t)s->kwnames);   /* the code's constant */
     od_call_pool(a, od_tier1_direct_thunk(variant));
-    /* 1 or NULL (rarely): out of line, from one compare. */
+    /* 1, NULL or 2 (rarely): out of line, from one compare. 2: as after the helper, tracing
+     * switched on by the callee. No eval breaker poll: the callee's RESUME polled, and
+     * CPython's own Python-to-Python call polls nothing after the return either. */
     Stub rare = {.instr = in, .site = site, .miss = miss,
-                 .join = error_stub(c, in->index, x)};  /* the callable and the arguments
+                 .join = error_stub(c, in->index, x),   /* the callable and the arguments
                                                          * moved into the callee's frame */
-    od_cmp_ri(a, OD_RAX, 1);
-    od_jcc(a, OD_CC_BE, cold_stub(c, emit_call_refused_or_raised, rare));
-    od_mov_mr(a, R_FRAME, slot_disp(c, x), OD_RAX);
-    /* As after the helper: tracing switched on by the callee. No eval breaker poll: the
-     * callee's RESUME polled, and CPython's own Python-to-Python call polls nothing after
-     * the return either. */
-    int after = depth_after(in);
-    od_cmp8_mi(a, R_CFRAME, 0, 0);
-    od_jcc(a, OD_CC_NE, exit_stub(c, in->next, after, OD_EXIT_TRACING, in->opcode));
+                 .exit = exit_stub(c, in->next, depth_after(in), OD_EXIT_TRACING, in->opcode)};
+    od_cmp_ri(a, OD_RAX, 2);
+    od_jcc(a, OD_CC_BE, cold_stub(c, emit_call_not_a_result, rare));
     od_jmp(a, done);
 }
 
@@ -239,12 +239,14 @@ static void ref_total_dec(OdAsm *a, int n)
 }
 
 /* The thunk, called from compiled code with rdx = &the call's first stack slot ([NULL or
- * function, callable or self, args...]), ecx = oparg, r11 = the call site (the recording
- * variants only), r8 = the keywords' names (the keyword variants only: a non-empty tuple,
- * the last of the arguments), and the caller's R_TS and R_CFRAME. Returns 1 having consumed nothing
- * when the call is not one it makes; otherwise the call's result (NULL: exception set),
- * with the function and the arguments consumed (moved into the callee's frame). Preserves
- * every callee-saved register (it uses none). */
+ * function, callable or self, args...]), ecx = oparg, rax = the caller's prev_instr (the
+ * CALL), r11 = the call site (the recording variants only), r8 = the keywords' names (the
+ * keyword variants only: a non-empty tuple, the last of the arguments), and the caller's
+ * registers (emit.h). Stores prev_instr. Returns 1 having consumed nothing when the call is
+ * not one it makes; NULL when the callee raised (exception set); otherwise the result, also
+ * stored into the call's first slot, or 2 with it stored when tracing is on after the call.
+ * The function and the arguments are consumed (moved into the callee's frame) unless it
+ * returned 1. Preserves every callee-saved register (it uses none). */
 /* Push the callee's frame (r9; r10 = the data stack top past it) and fill its specials as
  * _PyFrame_InitializeSpecials does, for the function in rdi. `co`: the code a specialised
  * entry is compiled for; NULL: read from the function, and r8 = the unit's (rsi)
@@ -308,7 +310,8 @@ static void emit_unlink(OdAsm *a)
 }
 
 /* Link the frame (r9) of the unit in rsi, save the caller's frame, code and unit registers
- * and point the frame and unit registers at the callee's. The thread-state, cframe and
+ * (above the result's slot the thunk pushed first) and point the frame and unit registers
+ * at the callee's. The thread-state, cframe and
  * eval-breaker registers are the caller's, which are the callee's too (the same thread):
  * a tier-1 body called with R_CODE set too runs as its unit's entry would run it. After
  * the call those registers hold the callee's frame and unit (the body keeps them; any
@@ -318,10 +321,9 @@ static void emit_link_and_switch(OdAsm *a)
     emit_link(a);
     od_push(a, R_UNIT);
     od_push(a, R_FRAME);
-    od_push(a, R_CODE);
-    od_sub_ri(a, OD_RSP, 8);      /* the site's call, 3 pushes and 8: rsp is 8 off 16, as in
-                                   * a unit's entry after its 6 pushes, so that the body it
-                                   * calls runs aligned to 16 (emit.h) */
+    od_push(a, R_CODE);           /* the site's call, the slot and 3 pushes: rsp is 8 off 16,
+                                   * as in the shared entry after its 6 pushes, so that the
+                                   * body it calls runs aligned to 16 (emit.h) */
     od_lea(a, R_FRAME, OD_R9, FRAME_BIAS);
     od_mov_rr(a, R_UNIT, OD_RSI);
 }
@@ -333,10 +335,10 @@ static void emit_back_and_unlink(OdAsm *a)
     emit_unlink(a);
 }
 
-/* Give the call site back its stack and the caller's frame, code and unit registers. */
+/* Give the call site back the caller's frame, code and unit registers (the result's slot
+ * stays on the stack). */
 static void emit_restore_caller(OdAsm *a)
 {
-    od_add_ri(a, OD_RSP, 8);
     od_pop(a, R_CODE);
     od_pop(a, R_FRAME);
     od_pop(a, R_UNIT);
@@ -361,11 +363,22 @@ static void emit_release_and_pop(OdAsm *a, PyCodeObject *co, OdLabel slow)
     ref_total_dec(a, 2);
     od_mov_mr(a, R_TS, TS_OFF(datastack_top), OD_R9);   /* pop */
     emit_restore_caller(a);
+    /* The result into the call's first slot, which the thunk pushed; 2 to the site when the
+     * callee switched tracing on (the site then exits, as after the helper). */
+    OdLabel traced = od_label_new(a);
+    od_pop(a, OD_RDX);
+    od_mov_mr(a, OD_RDX, 0, OD_RAX);
+    od_cmp8_mi(a, R_CFRAME, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
+    od_jcc(a, OD_CC_NE, traced);
+    od_ret(a);
+    od_label_bind(a, traced);
+    od_mov_ri(a, OD_RAX, 2);
     od_ret(a);
 }
 
-/* Clear and pop the frame in C: od_rt_direct_return(frame, ts, result, unit, first local
- * not yet released = r10), as a tail call. */
+/* Clear and pop the frame in C: od_rt_direct_return_into(frame, ts, result, unit, first
+ * local not yet released = r10, the call's first slot), as a tail call; it answers as
+ * emit_release_and_pop does. */
 static void emit_return_through_c(OdAsm *a)
 {
     od_mov_rr(a, OD_RDI, OD_R9);
@@ -374,8 +387,9 @@ static void emit_return_through_c(OdAsm *a)
     od_mov_rr(a, OD_RCX, R_UNIT);
     od_mov_rr(a, OD_R8, OD_R10);
     emit_restore_caller(a);
-    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)od_rt_direct_return);
-    od_jmp_r(a, OD_R9);
+    od_pop(a, OD_R9);
+    od_mov_ri(a, OD_R11, (int64_t)(intptr_t)od_rt_direct_return_into);
+    od_jmp_r(a, OD_R11);
 }
 
 /* A call with keywords (r8 = their names, a non-empty tuple; ecx = all the arguments, as
@@ -451,6 +465,10 @@ static void emit_thunk(OdAsm *a, int variant)
     OdLabel refuse = od_label_new(a), plain = od_label_new(a), shape = od_label_new(a),
             room = od_label_new(a), copy = od_label_new(a), copied = od_label_new(a),
             clear = od_label_new(a), cleared = od_label_new(a);
+    /* The call's first slot, where the result goes (emit_release_and_pop), kept on the
+     * stack; the caller's prev_instr (rax, emit_call_fast). */
+    od_push(a, OD_RDX);
+    od_mov_mr(a, R_FRAME, OFF_PREV, OD_RAX);
     /* The shape: LOAD_METHOD's [function, self, args] or [NULL, callable, args]. */
     od_mov_rm(a, OD_RDI, OD_RDX, 0);
     od_test_rr(a, OD_RDI, OD_RDI);
@@ -594,39 +612,22 @@ static void emit_thunk(OdAsm *a, int variant)
     emit_back_and_unlink(a);
     emit_clear_and_pop(a);
     od_label_bind(a, refuse);
+    od_add_ri(a, OD_RSP, 8);                     /* the slot */
     od_mov_ri(a, OD_RAX, 1);
     od_ret(a);
 }
 
-/* A routine of its own (a thunk, the shared return tail): emit(a, arg) assembled with a
- * constant pool and installed in code memory under `name`; NULL if that failed. */
-static void *install_routine(void (*emit)(OdAsm *, int), int arg, const char *name)
-{
-    OdAsm a;
-    size_t reserved;
-    void *addr = NULL;
-    od_asm_init(&a);
-    a.pool = 1;
-    emit(&a, arg);
-    od_emit_plt(&a);
-    if (od_asm_finish(&a) == 0) {
-        addr = od_asm_install(&a, &reserved);
-        if (addr)
-            od_codemem_name(addr, a.len, name);
-    }
-    od_asm_free(&a);
-    return addr;
-}
-
-/* emit_clear_and_pop as a routine of its own, built once: each unit's direct entry jumps
- * there after its body returned, so that one copy stays in the instruction cache for all
- * of them. Unrolled into every unit (5 instructions a local) it was up to 400 bytes a unit
- * that the calls of a lukewarm function missed on: raytrace, 2 iterations under
- * cachegrind, 73.3M I1 misses with a full copy in each unit against 56.7M with none.
+/* The unlink and emit_clear_and_pop as a routine of its own, built once: each unit's direct
+ * entry jumps there after its body returned (R_FRAME = the callee's frame), so that one copy
+ * stays in the instruction cache for all of them (the unlink: 24 bytes a unit fewer).
+ * Unrolled into every unit (5 instructions a local) it was up to 400 bytes a unit that the
+ * calls of a lukewarm function missed on: raytrace, 2 iterations under cachegrind, 73.3M
+ * I1 misses with a full copy in each unit against 56.7M with none.
  * NULL if it cannot be built. */
 static void emit_return_tail(OdAsm *a, int unused)
 {
     (void)unused;
+    emit_back_and_unlink(a);
     emit_clear_and_pop(a);
 }
 
@@ -635,7 +636,7 @@ static void *direct_return_tail(void)
     static void *addr;
     static int failed;
     if (!addr && !failed) {
-        addr = install_routine(emit_return_tail, 0, "overdrive::tier1_direct_call_return");
+        addr = od_tier1_install_routine(emit_return_tail, 0, "overdrive::tier1_direct_call_return");
         failed = addr == NULL;
     }
     return addr;
@@ -676,10 +677,8 @@ void emit_direct_entry(Compiler *c)
     emit_link_and_switch(a);
     od_mov_ri(a, R_CODE, (int64_t)(intptr_t)_PyCode_CODE(co));
     od_call_label(a, c->body_start);
-    emit_back_and_unlink(a);
-    /* Clear, pop and return in the routine all direct entries share. */
-    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)tail);
-    od_jmp_r(a, OD_RCX);
+    /* Unlink, clear, pop and return in the routine all direct entries share. */
+    od_jmp_pool(a, tail);
 }
 
 /* Each variant built once, when the first site needs it (the hook installed: the extra
@@ -700,7 +699,7 @@ void *od_tier1_direct_thunk(int variant)
         [OD_THUNK_RECORD] = "overdrive::tier1_direct_call_thunk",
         [OD_THUNK_KEYWORDS] = "overdrive::tier1_direct_call_thunk_keywords_quiet",
         [OD_THUNK_RECORD | OD_THUNK_KEYWORDS] = "overdrive::tier1_direct_call_thunk_keywords"};
-    thunk_addr[variant] = install_routine(emit_thunk, variant, names[variant]);
+    thunk_addr[variant] = od_tier1_install_routine(emit_thunk, variant, names[variant]);
     thunk_failed[variant] = thunk_addr[variant] == NULL;
     return thunk_addr[variant];
 }
