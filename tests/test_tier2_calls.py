@@ -23,17 +23,20 @@ def direct_calls():
     return overdrive.stats()["tier2"]["direct_calls"]
 
 
-def run_t2(f, *calls):
-    """Each call's outcome interpreted, then with f at tier 2 (its first call at tier 1,
-    tier 2 from the next). Returns (info(f), direct calls made by the tier-2 runs)."""
+def run_t2(f, *calls, counter=None, warm=1):
+    """Each call's outcome interpreted, then with f at tier 2 (its first `warm` calls at
+    tier 1, tier 2 from the next). Returns (info(f), what `counter` (direct calls by default)
+    counted during the tier-2 runs)."""
+    counter = counter or direct_calls
     overdrive.disable()
     expected = [outcome(f, a) for a in calls]
     overdrive.enable(threshold=0, tier2_threshold=1)
     try:
-        outcome(f, calls[0])
-        before = direct_calls()
+        for _ in range(warm):
+            outcome(f, calls[0])
+        before = counter()
         got = [outcome(f, a) for a in calls]
-        made = direct_calls() - before
+        made = counter() - before
         info = overdrive.info(f)
     finally:
         overdrive.disable()
@@ -846,20 +849,8 @@ def init_calls():
                                      (Abstract, False)])
 def test_classes_are_instantiated_through_their_init_and_match(cls, kw):
     calls = [(5, cls, kw), (0, cls, kw), (30, cls, kw)]
-    overdrive.disable()
-    expected = [outcome(makes_instances, a) for a in calls]
-    overdrive.enable(threshold=0, tier2_threshold=1)
-    try:
-        for _ in range(3):      # tier 1, then tier 2 for makes_instances and the __init__s
-            outcome(makes_instances, calls[0])
-        before = init_calls()
-        got = [outcome(makes_instances, a) for a in calls]
-        made = init_calls() - before
-        info = overdrive.info(makes_instances)
-    finally:
-        overdrive.disable()
-    assert info["tier"] == 2, info
-    assert got == expected
+    # three warm calls: tier 1, then tier 2 for makes_instances and the __init__s
+    _, made = run_t2(makes_instances, *calls, counter=init_calls, warm=3)
     if cls in (Vec, BadInit, FailingInit, Nested):
         assert made >= 1, made          # the PY_INIT road ran
     elif cls is WithNew:
