@@ -43,8 +43,13 @@ setup(
         Extension(
             "_overdrive",
             sources=SOURCES,
+            # -fno-plt: the runtime's calls into libpython (about 2,400 sites) go through
+            # the GOT, not a PLT stub each: short programs execute 0.1-0.2% fewer
+            # instructions and miss the instruction cache 1-4% less (cachegrind,
+            # docs/performance.md "Thirteenth session"); start-up does not change.
             extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-O2",
-                                "-fvisibility=hidden", "-Wno-missing-field-initializers"],
+                                "-fvisibility=hidden", "-fno-plt",
+                                "-Wno-missing-field-initializers"],
         )
     ],
     cmdclass={"build_py": BuildWithPth},
