@@ -374,3 +374,62 @@ def test_global_found_in_the_module_checks_only_the_globals_version():
                                    ("ok", "module again")], got
     site = _global_site(f)
     assert site["globals_only"] and site["hits"] >= 4, site   # hits inline again at the end
+
+
+OP_SOURCE = """
+def scale(a, b, table, key):
+    return a * b, table[key]
+"""
+
+
+def operator_calls() -> list:
+    from decimal import Decimal
+    return [(Decimal("1.5"), Decimal("2"), {"k": 1}, "k"), (3, 4, [5, 6], 1),
+            (2.5, 2.0, (7, 8), 0), (2**80, 3, {2: "two"}, 2), (Decimal("0.1"), 3, "xyz", 1),
+            ("ab", 3, [1], -1), (None, 1, {}, "k"), (2, 2, {}, "missing"), ([1], 2, (1,), 5)]
+
+
+def test_recompiled_operators_that_saw_other_types_get_no_inline_path():
+    """A recompiled unit's BINARY_OP whose site only met Decimals (no inline hit in the first
+    unit) calls its helper alone: the int and float paths would be tested and left at every
+    execution (telco's loop). The subscript that only met dicts keeps its inline path (it
+    lets the operands be borrowed). Every other pair still gives the interpreter's results,
+    exceptions and tracebacks, through the helpers, in the unit, with no exit."""
+    from decimal import Decimal
+    ns: dict = {}
+    exec(OP_SOURCE, ns)
+    fn = ns["scale"]
+    overdrive.enable(threshold=0)
+    try:
+        for i in range(1100):
+            fn(Decimal(i), Decimal("0.5"), {"a": i, "b": 2}, "ab"[i % 2])
+    finally:
+        overdrive.disable()
+    info = overdrive.info(fn)
+    if not runs_tier1(fn):
+        return
+    assert info["recompiled"] and info["single_kind_sites"] == 1, info
+    # The same code recompiled after ints and lists keeps both inline paths.
+    plain_ns: dict = {}
+    exec(OP_SOURCE, plain_ns)
+    plain = plain_ns["scale"]
+    overdrive.enable(threshold=0)
+    try:
+        for i in range(1100):
+            plain(i, 3, [i, 2], i % 2)
+    finally:
+        overdrive.disable()
+    plain_info = overdrive.info(plain)
+    assert plain_info["recompiled"] and plain_info["single_kind_sites"] == 0, plain_info
+    assert info["code_size"] < plain_info["code_size"] - 100, (info, plain_info)
+    expected = [outcome_with_traceback(fn, args, {}) for args in operator_calls()]
+    overdrive.enable(threshold=10**6)
+    try:
+        got = [outcome_with_traceback(fn, args, {}) for args in operator_calls()]
+    finally:
+        overdrive.disable()
+    after = overdrive.info(fn)
+    assert after["native_entries"] - info["native_entries"] == len(expected), after
+    assert not unexpected_exits(info, after), after["exits"]
+    assert got == expected, got
+    assert [g[0] for g in got[-3:]] == ["raise"] * 3, got

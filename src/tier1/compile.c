@@ -180,7 +180,7 @@ static int has_fast_path(Compiler *c, const OdInstr *in, const void *site)
     case BINARY_SUBSCR:
         return binary_subscr_has_fast_path(c, in);
     case BINARY_OP:
-        if (binary_op_on_strs(c, in)) {
+        if (binary_op_other_kind(c, in)) {
             c->nsingle_kind++;
             return 0;
         }

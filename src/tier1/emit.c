@@ -227,6 +227,22 @@ OdQuickened quickened_state(Compiler *c, const OdInstr *in)
     return code[in->index + 1] == 0 ? QUICK_NEVER_RAN : QUICK_UNKNOWN;
 }
 
+static const OdOpCache *recorded_op_site(Compiler *c, const OdInstr *in)
+{
+    if (!c->feedback)
+        return NULL;
+    int off = c->cache_at_unit[in->index];
+    return off >= 0 ? (const OdOpCache *)(c->sites + off) : NULL;
+}
+
+int recorded_generic_only(Compiler *c, const OdInstr *in,
+                          int (*takes)(PyTypeObject *left, PyTypeObject *right))
+{
+    const OdOpCache *site = recorded_op_site(c, in);
+    return site && site->inline_hits == 0 && site->left && site->right
+           && !takes(site->left, site->right);
+}
+
 int single_kind_site(Compiler *c, const OdInstr *in)
 {
     if (quickened_state(c, in) != QUICK_SPECIALIZED)

@@ -57,16 +57,26 @@ static int has_non_numeric_constant_operand(Compiler *c, const OdInstr *in)
     return 0;
 }
 
+/* The pairs the numeric inline paths take: two ints, two floats, or one of each. */
+static int numeric_pair(PyTypeObject *l, PyTypeObject *r)
+{
+    return (l == &PyLong_Type || l == &PyFloat_Type) && (r == &PyLong_Type || r == &PyFloat_Type);
+}
+
 int binary_op_has_fast_path(Compiler *c, const OdInstr *in)
 {
     OdSdOp op;
     if (!float_sd_op(in->oparg, &op) && int_op(in->oparg) < 0)
         return 0;
-    return !binary_op_on_strs(c, in) && !has_non_numeric_constant_operand(c, in);
+    return !binary_op_other_kind(c, in) && !has_non_numeric_constant_operand(c, in);
 }
 
-int binary_op_on_strs(Compiler *c, const OdInstr *in)
+int binary_op_other_kind(Compiler *c, const OdInstr *in)
 {
+    /* Recompiled: telco's Decimals had about 130 bytes of int and float paths on its
+     * loop's main line, tested and left at every iteration. */
+    if (c->feedback)
+        return recorded_generic_only(c, in, numeric_pair);
     if (quickened_state(c, in) != QUICK_SPECIALIZED)
         return 0;
     int q = quickened_opcode(c, in);
@@ -162,19 +172,15 @@ static int expect_float(Compiler *c, const OdInstr *in, const OdOpCache *site)
  * met was never two ints or two floats. In a first unit, the interpreter's form says so:
  * COMPARE_OP_STR_JUMP (two strs). (Not the adaptive form with a count, a failed
  * specialization: that is also an int with a float, or an int of two digits, which the
- * inline paths do.) In a recompiled unit: no inline hit, and the operands last seen of one
- * type that is neither int nor float. Otherwise both numeric paths took ~430 bytes (268 of
- * them on the main line) to test two types on the way to the helper. */
+ * inline paths do.) In a recompiled unit: no inline hit, and the operands last seen not
+ * two numbers. Otherwise both numeric paths took ~430 bytes (268 of them on the main line)
+ * to test two types on the way to the helper. */
 int compare_generic_only(Compiler *c, const OdInstr *in)
 {
     if (has_non_numeric_constant_operand(c, in))
         return 1;
-    if (c->feedback) {
-        int off = c->cache_at_unit[in->index];
-        const OdOpCache *site = off >= 0 ? (const OdOpCache *)(c->sites + off) : NULL;
-        return site && site->inline_hits == 0 && site->left && site->left == site->right
-               && site->left != &PyLong_Type && site->left != &PyFloat_Type;
-    }
+    if (c->feedback)
+        return recorded_generic_only(c, in, numeric_pair);
     return quickened_state(c, in) == QUICK_SPECIALIZED
            && quickened_opcode(c, in) == COMPARE_OP_STR_JUMP;
 }
