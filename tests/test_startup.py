@@ -33,7 +33,12 @@ def _modules(code, **env_extra):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env=_env(**env_extra), timeout=60)
     assert r.returncode == 0, r.stderr
-    assert r.stderr == "", r.stderr
+    # The compile log is what OVERDRIVE_LOG=compile asks for: on a slow build (the debug
+    # CPython) the start-up's rented loops pay their rent and are compiled, and say so.
+    logged = "overdrive: compiled " if env_extra.get("OVERDRIVE_LOG") else None
+    stray = [line for line in r.stderr.splitlines()
+             if not (logged and line.startswith(logged))]
+    assert stray == [], r.stderr
     return set(r.stdout.split())
 
 
