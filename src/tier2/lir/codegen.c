@@ -1418,6 +1418,17 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         xout(c, i->dst, 0);
         break;
     }
+    case OD_LOP_FSqrt:
+        /* math.sqrt: its domain error is an operand below 0 (not -0.0, whose root is -0.0,
+         * nor a NaN, its own root: sqrtsd gives what libm's sqrt gives); 0.0 > x, ordered */
+        xa = xin(c, i->src[0], 0);
+        od_xor32_rr(a, OD_RAX, OD_RAX);
+        od_movq_xr(a, 1, OD_RAX);
+        od_ucomisd_xx(a, 1, xa);
+        od_jcc(a, OD_CC_A, X);
+        od_sd_xx(a, OD_SD_SQRT, 0, xa);
+        xout(c, i->dst, 0);
+        break;
     case OD_LOP_FCmp:
         xa = xin(c, i->src[0], 0);
         xb = xin(c, i->src[1], 1);

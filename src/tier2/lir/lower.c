@@ -1333,6 +1333,13 @@ static int lower_instr(Lower *W, OdHirInstr *i)
     case OD_HOP_FloatMul: if (binary(W, i, OD_LOP_FMul, -1) < 0) return -1; break;
     case OD_HOP_FloatDiv: if (binary(W, i, OD_LOP_FDiv, OD_T2X_FLOAT_ZERO_DIV) < 0) return -1; break;
     case OD_HOP_FloatCompare: if (binary(W, i, OD_LOP_FCmp, -1) < 0) return -1; break;
+    case OD_HOP_FloatSqrt: {
+        int e = exit_here(W, i, OD_XK_DEOPT, OD_T2X_FLOAT_MATH);
+        if (e < 0 || unary(W, i, OD_LOP_FSqrt) < 0)
+            return -1;
+        W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].exit = e;
+        break;
+    }
     case OD_HOP_IsIdentical: if (binary(W, i, OD_LOP_IsPtr, -1) < 0) return -1; break;
     case OD_HOP_UnpackSequence: {
         /* Exact tuples and lists, the only sequences od_t2_unpack took, in line: the items

@@ -476,30 +476,110 @@ OD_T2_HELPER(od_t2_delete_subscr)
     return PyObject_DelItem(args[0], args[1]);
 }
 
-/* float ** float (args: double bits) for a positive finite base and a finite exponent: what
- * float_pow computes there (libm's pow, 1.0 for a zero exponent or a base of 1, the same
- * range check), as double bits; anything else OD_T2_BITS_FAIL (nothing done: the interpreter
- * computes it, or raises). */
+/* float ** float (args: double bits) for a finite base and a finite exponent: what
+ * float_pow computes there (1.0 for a zero exponent; +-0.0 for a zero base; +-1.0 for a
+ * base of +-1; a negative base only with an integral exponent: its absolute value's power,
+ * negated for an odd exponent; libm's pow, the same range check), as double bits; anything
+ * else OD_T2_BITS_FAIL (nothing done: the interpreter computes it (a complex, an
+ * infinity's or a NaN's power), or raises: 0.0 ** -1, an overflow). */
 OD_T2_HELPER(od_t2_float_pow)
 {
     (void)f, (void)imm, (void)obj;
     double v, w, x;
     memcpy(&v, &args[0], sizeof v);
     memcpy(&w, &args[1], sizeof w);
-    if (!(v > 0.0) || !isfinite(v) || !isfinite(w))
+    if (!isfinite(v) || !isfinite(w))
         return OD_T2_BITS_FAIL;
-    if (w == 0.0 || v == 1.0) {
-        x = 1.0;
+    int odd = fmod(fabs(w), 2.0) == 1.0;        /* DOUBLE_IS_ODD_INTEGER */
+    if (w == 0.0) {
+        x = 1.0;                                /* even 0.0 ** 0 */
+    } else if (v == 0.0) {
+        if (w < 0.0)
+            return OD_T2_BITS_FAIL;             /* ZeroDivisionError */
+        x = odd ? v : 0.0;                      /* the base's sign for an odd exponent */
     } else {
-        errno = 0;
-        x = pow(v, w);
-        /* _Py_ADJUST_ERANGE1: an infinity is an overflow, an underflow to 0 is fine */
-        if (errno == 0 ? isinf(x) : !(errno == ERANGE && x == 0.0))
-            return OD_T2_BITS_FAIL;
+        int negate = 0;
+        if (v < 0.0) {
+            if (w != floor(w))
+                return OD_T2_BITS_FAIL;         /* a complex result */
+            v = -v;
+            negate = odd;
+        }
+        if (v == 1.0) {
+            x = 1.0;
+        } else {
+            errno = 0;
+            x = pow(v, w);
+            /* _Py_ADJUST_ERANGE1: an infinity is an overflow, an underflow to 0 is fine */
+            if (errno == 0 ? isinf(x) : !(errno == ERANGE && x == 0.0))
+                return OD_T2_BITS_FAIL;
+        }
+        if (negate)
+            x = -x;
     }
     intptr_t bits;
     memcpy(&bits, &x, sizeof bits);
     return bits;
+}
+
+/* math.log's m_log for what reaches it without an error: a positive argument (its log; +inf
+ * is its own), a NaN (itself). Anything else is a domain error: marked by a NaN here (the
+ * helper below exits for a NaN from a non-NaN). */
+static double log_checked(double x)
+{
+    if (isnan(x) || x == HUGE_VAL)
+        return x;
+    return x > 0.0 ? log(x) : NAN;
+}
+
+/* The math functions' C bodies, by OdHirMathFn: what mathmodule.c's FUNC1 and math.log
+ * call. */
+static double (*const math_fns[OD_MATH__COUNT])(double) = {
+    [OD_MATH_SQRT] = sqrt, [OD_MATH_SIN] = sin, [OD_MATH_COS] = cos, [OD_MATH_TAN] = tan,
+    [OD_MATH_EXP] = exp, [OD_MATH_LOG] = log_checked, [OD_MATH_FABS] = fabs,
+};
+
+/* math.<fn>(x) (imm: OdHirMathFn; args[0]: x's double bits) as mathmodule.c's math_1
+ * computes it: the C function's result unless math_1 raises (a NaN from a non-NaN: domain
+ * error; an infinity from a finite x: range or domain error; errno set for a finite result
+ * that is_error takes for an error), which returns OD_T2_BITS_FAIL instead (nothing done:
+ * the interpreter calls math.<fn> and raises). */
+OD_T2_HELPER(od_t2_float_math)
+{
+    (void)f, (void)obj;
+    double x, r;
+    memcpy(&x, &args[0], sizeof x);
+    errno = 0;
+    r = math_fns[imm](x);
+    if ((isnan(r) && !isnan(x)) || (isinf(r) && isfinite(x)))
+        return OD_T2_BITS_FAIL;
+    if (isfinite(r) && errno != 0 && !(errno == ERANGE && fabs(r) < 1.5))
+        return OD_T2_BITS_FAIL;
+    intptr_t bits;
+    memcpy(&bits, &r, sizeof bits);
+    return bits;
+}
+
+int od_t2_math_fn_of(PyObject *callee)
+{
+    if (!callee || !PyCFunction_CheckExact(callee))
+        return -1;
+    PyCFunctionObject *cf = (PyCFunctionObject *)callee;
+    PyObject *self = cf->m_self;
+    PyModuleDef *def = self && PyModule_CheckExact(self) ? PyModule_GetDef(self) : NULL;
+    if (!def || !def->m_name || strcmp(def->m_name, "math") != 0 || !def->m_methods)
+        return -1;
+    /* the entry must be one of the module's own method table (not a function of another
+     * module's that was given the math module as its self) */
+    const PyMethodDef *ml = def->m_methods;
+    while (ml->ml_name && ml != cf->m_ml)
+        ml++;
+    if (!ml->ml_name)
+        return -1;
+    for (int k = 0; k < OD_MATH__COUNT; k++)
+        if (strcmp(ml->ml_name, od_hir_math_names[k]) == 0)
+            return k;
+    return -1;
 }
 
 /* int // and % on unboxed int64 operands, as longobject.c's l_divmod rounds: the quotient

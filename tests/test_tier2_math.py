@@ -1,0 +1,211 @@
+"""Tier 2's math calls and float powers on unboxed doubles (passes/specialize.c,
+rt/helpers.c od_t2_float_math and od_t2_float_pow, lir FSqrt): a call of one argument of
+math.sqrt, sin, cos, tan, exp, log or fabs, found as a global (`from math import sqrt`) or a
+module's attribute (`math.sqrt`), becomes FloatSqrt (sqrtsd in line) or FloatMath (the C
+function) on the argument's double, the callee guarded by identity; `x ** k` of a float by
+an int constant becomes FloatPow on k's double. Whatever CPython would raise or compute
+otherwise (a domain or range error, a bool or a float subclass argument, a complex power)
+leaves for the interpreter. Results must be the interpreter's bit for bit."""
+import math
+import struct
+import types
+from math import cos, exp, fabs, log, sin, sqrt, tan
+
+import pytest
+
+import overdrive
+
+pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
+
+
+class F(float):
+    """A float subclass: math converts it by its value, float's `**` is inherited."""
+
+
+class G(float):
+    def __float__(self):        # PyFloat_AsDouble reads the value, not this
+        return 42.0
+
+
+def bits(v):
+    if isinstance(v, float):
+        return ("float", type(v).__name__, struct.pack("<d", v))
+    return (type(v).__name__, repr(v))
+
+
+def outcome(f, args):
+    try:
+        return ("ok", bits(f(*args)))
+    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
+        return ("raise", type(exc), str(exc))
+
+
+def run_t2(f, calls):
+    """Each call's outcome interpreted, then at tier 2 (after one warm call, the first);
+    returns info(f) and the tier-2 text."""
+    overdrive.disable()
+    expected = [outcome(f, a) for a in calls]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        outcome(f, calls[0])
+        text = overdrive.dis_text(f, tier=2)
+        got = [outcome(f, a) for a in calls]
+        info = overdrive.info(f)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    return info, text
+
+
+ARGS = [1.5, 2.0, 0.0, -0.0, -1.0, -2.5, 1e-310, 1e300, 710.0, -745.5, 1e22, math.pi / 2,
+        math.inf, -math.inf, math.nan, -math.nan, 0, 1, 7, -3, 2 ** 53 + 1, 2 ** 62, 10 ** 400,
+        -(10 ** 400), True, False, F(2.25), F(-1.0), G(3.0), "x", None]
+
+
+def g_sqrt(x): return sqrt(x)
+def g_sin(x): return sin(x)
+def g_cos(x): return cos(x)
+def g_tan(x): return tan(x)
+def g_exp(x): return exp(x)
+def g_log(x): return log(x)
+def g_fabs(x): return fabs(x)
+def m_sqrt(x): return math.sqrt(x)
+def m_sin(x): return math.sin(x)
+def m_cos(x): return math.cos(x)
+def m_tan(x): return math.tan(x)
+def m_exp(x): return math.exp(x)
+def m_log(x): return math.log(x)
+def m_fabs(x): return math.fabs(x)
+
+
+@pytest.mark.parametrize("f", [g_sqrt, g_sin, g_cos, g_tan, g_exp, g_log, g_fabs,
+                               m_sqrt, m_sin, m_cos, m_tan, m_exp, m_log, m_fabs],
+                         ids=lambda f: f.__name__)
+def test_math_call_is_the_interpreters_bit_for_bit(f):
+    name = f.__name__[2:]
+    info, text = run_t2(f, [(a,) for a in ARGS])
+    assert info["tier"] == 2, info
+    op = "FloatSqrt" if name == "sqrt" else f"FloatMath {name}"
+    assert op in text, text
+    assert "GuardIs <builtin_function_or_method>" in text
+
+
+def test_domain_errors_exit_and_raise():
+    info, _ = run_t2(g_sqrt, [(4.0,), (-1.0,), (9.0,)])
+    assert info["tier2"]["exits"].get("FLOAT_MATH", 0) >= 1, info["tier2"]
+    info, _ = run_t2(g_log, [(4.0,), (0.0,), (-1.0,), (9.0,)])
+    assert info["tier2"]["exits"].get("FLOAT_MATH", 0) >= 2, info["tier2"]
+    info, _ = run_t2(g_exp, [(1.0,), (1000.0,)])      # OverflowError: math range error
+    assert info["tier2"]["exits"].get("FLOAT_MATH", 0) >= 1, info["tier2"]
+
+
+def hypot(xs):
+    t = 0.0
+    for x in xs:
+        t += sqrt(x * x + 1.0)
+    return t
+
+
+def test_float_argument_in_a_loop_stays_unboxed():
+    xs = [i * 0.25 for i in range(100)]
+    info, text = run_t2(hypot, [(xs,), (xs[::-1],)])
+    assert info["tier"] == 2
+    spec = text.split("after specialize ---")[1].split("---")[0]
+    assert "FloatSqrt" in spec and "UnboxNumber" not in spec, spec
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+
+
+# ---- the callee rebound ----------------------------------------------------------------
+
+msqrt = math.sqrt
+
+
+def rebinding(n, other):
+    global msqrt
+    t = 0.0
+    for i in range(n):
+        if i == n // 2:
+            msqrt = other
+        t += msqrt(i * 0.5)
+    msqrt = math.sqrt
+    return t
+
+
+@pytest.mark.parametrize("other", [math.cos, abs, lambda x: -x], ids=["cos", "abs", "lambda"])
+def test_global_rebound_mid_loop_deoptimizes(other):
+    overdrive.disable()
+    expected = outcome(rebinding, (50, other))
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        rebinding(4, math.sqrt)
+        assert "FloatSqrt" in overdrive.dis_text(rebinding, tier=2)
+        got = outcome(rebinding, (50, other))
+        info = overdrive.info(rebinding)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert info["tier"] == 2
+    assert info["tier2"]["exits"].get("GUARD_TYPE", 0) >= 1, info["tier2"]
+
+
+mod = types.ModuleType("mod")    # not imported here: `mod.sqrt(x)` is a method call
+mod.sqrt = math.sqrt
+
+
+def module_attr(n):
+    t = 0.0
+    for i in range(n):
+        if i == n // 2:
+            mod.sqrt = math.exp
+        t += mod.sqrt(i * 0.5)
+    mod.sqrt = math.sqrt
+    return t
+
+
+def test_module_attribute_replaced_mid_loop_deoptimizes():
+    overdrive.disable()
+    expected = outcome(module_attr, (40,))
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        module_attr(2)
+        mod.sqrt = math.sqrt
+        assert "FloatSqrt" in overdrive.dis_text(module_attr, tier=2)
+        got = outcome(module_attr, (40,))
+        info = overdrive.info(module_attr)
+    finally:
+        overdrive.disable()
+        mod.sqrt = math.sqrt
+    assert got == expected
+    assert info["tier2"]["exits"].get("GUARD_TYPE", 0) >= 1, info["tier2"]
+
+
+# ---- float ** int constant, float ** float ---------------------------------------------
+
+def square(x): return x ** 2
+def cube(x): return x ** 3
+def inverse(x): return x ** -1
+def zeroth(x): return x ** 0
+def power(x, y): return x ** y
+
+
+POW_ARGS = [1.5, -1.5, 2.0, 0.0, -0.0, 1.0, -1.0, 1e200, -1e200, 1e-200, 3e-162, math.inf,
+            -math.inf, math.nan, F(1.5), 3]
+
+
+@pytest.mark.parametrize("f", [square, cube, inverse, zeroth], ids=lambda f: f.__name__)
+def test_float_to_an_int_constant(f):
+    info, text = run_t2(f, [(a,) for a in POW_ARGS])
+    assert info["tier"] == 2
+    spec = text.split("after specialize ---")[1].split("---")[0]
+    assert "FloatPow" in spec, spec
+
+
+POW_CASES = [(2.0, 0.5), (-2.0, 3.0), (-2.0, 2.0), (-2.0, -3.0), (-2.0, 0.5), (-1.0, 1e300),
+             (-1.0, 3.0), (0.0, 2.0), (-0.0, 3.0), (-0.0, 2.0), (0.0, -1.0), (-0.0, -3.0),
+             (0.0, 0.0), (-8.0, 1.0 / 3), (-10.0, 401.0), (-10.0, -401.0), (-1e-310, 3.0),
+             (1.5, -0.0), (math.nan, 0.0), (-math.inf, 3.0)]
+
+
+def test_float_pow_negative_and_zero_bases():
+    info, _ = run_t2(power, [(2.0, 0.5)] + POW_CASES)
+    assert info["tier"] == 2
