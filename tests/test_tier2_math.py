@@ -58,7 +58,8 @@ def run_t2(f, calls):
 
 
 ARGS = [1.5, 2.0, 0.0, -0.0, -1.0, -2.5, 1e-310, 1e300, 710.0, -745.5, 1e22, math.pi / 2,
-        math.inf, -math.inf, math.nan, -math.nan, 0, 1, 7, -3, 2 ** 53 + 1, 2 ** 62, 10 ** 400,
+        math.inf, -math.inf, math.nan, -math.nan, 0, 1, 7, -3, 2 ** 30 - 1, -(2 ** 30 - 1), 2 ** 30,
+        2 ** 53 + 1, 2 ** 62, 10 ** 400,
         -(10 ** 400), True, False, F(2.25), F(-1.0), G(3.0), "x", None]
 
 

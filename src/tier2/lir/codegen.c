@@ -954,6 +954,36 @@ static void not_bool_inline(Cg *c, OdLabel done)
     od_label_bind(a, call);
 }
 
+/* UnboxNumber's double (od_t2_unbox_number) in line for an exact float and an exact int
+ * of at most one digit (exact as a double): rax = its bits, then `done`; anything else on
+ * to the helper's call. Every caller-saved register is free here (a call for the
+ * allocator). */
+static void unbox_number_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel not_float = od_label_new(a), call = od_label_new(a);
+    od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyFloat_Type);
+    od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, not_float);
+    od_mov_rm(a, OD_RAX, OD_RCX, (int32_t)offsetof(PyFloatObject, ob_fval));
+    od_jmp(a, done);
+    od_label_bind(a, not_float);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rm(a, OD_RDX, OD_RCX, OFF_SIZE);             /* -1, 0 or 1: the sign */
+    od_lea(a, OD_RAX, OD_RDX, 1);
+    od_cmp_ri(a, OD_RAX, 2);
+    od_jcc(a, OD_CC_A, call);                           /* unsigned: more digits */
+    od_mov32_rm(a, OD_RAX, OD_RCX, OFF_DIGIT0);
+    od_imul_rr(a, OD_RAX, OD_RDX);
+    od_cvtsi2sd_xr(a, 0, OD_RAX);
+    od_movq_rx(a, OD_RAX, 0);
+    od_jmp(a, done);
+    od_label_bind(a, call);
+}
+
 /* ForIter's next item of a list iterator (the outgoing area's args[0]) with items left, in
  * line: what listiter_next does, rax = a new reference, then `have`; the exhausted one and
  * every other iterator on to the helper's call. Every caller-saved register is free here
@@ -1450,6 +1480,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         if (i->ptr == (const void *)od_t2_subscr) {
             hit = od_label_new(a);
             subscr_inline(c, hit);
+        }
+        if (i->ptr == (const void *)od_t2_unbox_number) {
+            hit = od_label_new(a);
+            unbox_number_inline(c, hit);
         }
         if (i->ptr == (const void *)od_t2_not) {
             hit = od_label_new(a);

@@ -21,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_NONE, K_INT, K_FLOAT, K_INT_AS_DOUBLE /* Avail only: IntToFloat of an int */ };
+enum { K_NONE, K_INT, K_FLOAT, K_INT_AS_DOUBLE /* Avail only: IntToFloat of an int */,
+       K_NUMBER /* Avail only: UnboxNumber of an int or a float */ };
 
 typedef struct Avail {
     OdHirInstr *of, *unboxed;
@@ -410,8 +411,13 @@ static int specialize_math_call(Spec *S, OdHirInstr *i)
         k = PyFloat_CheckExact(arg->obj) ? K_FLOAT : PyLong_CheckExact(arg->obj) ? K_INT : K_NONE;
     if (k != K_NONE)
         x = as_double(S, arg, k, i);
-    else
-        x = od_hir_new_before(S->fn, i, OD_HOP_UnboxNumber, arg, NULL);
+    else if (!(x = available(S, arg, K_FLOAT, i)) && !(x = available(S, arg, K_INT_AS_DOUBLE, i))
+             && !(x = available(S, arg, K_NUMBER, i))) {
+        x = od_hir_new_before(S->fn, i, OD_HOP_UnboxNumber, arg, NULL);   /* (float's sin(i)
+                                                                        * and cos(i): once) */
+        if (x && remember(S, arg, x, K_NUMBER) < 0)
+            return -1;
+    }
     if (!x) {
         if (PyErr_Occurred())
             return -1;

@@ -490,20 +490,19 @@ OD_T2_HELPER(od_t2_float_pow)
     memcpy(&w, &args[1], sizeof w);
     if (!isfinite(v) || !isfinite(w))
         return OD_T2_BITS_FAIL;
-    int odd = fmod(fabs(w), 2.0) == 1.0;        /* DOUBLE_IS_ODD_INTEGER */
     if (w == 0.0) {
         x = 1.0;                                /* even 0.0 ** 0 */
     } else if (v == 0.0) {
         if (w < 0.0)
             return OD_T2_BITS_FAIL;             /* ZeroDivisionError */
-        x = odd ? v : 0.0;                      /* the base's sign for an odd exponent */
+        x = fmod(fabs(w), 2.0) == 1.0 ? v : 0.0;    /* DOUBLE_IS_ODD_INTEGER: the base's sign */
     } else {
         int negate = 0;
         if (v < 0.0) {
             if (w != floor(w))
                 return OD_T2_BITS_FAIL;         /* a complex result */
             v = -v;
-            negate = odd;
+            negate = fmod(fabs(w), 2.0) == 1.0;
         }
         if (v == 1.0) {
             x = 1.0;
