@@ -488,6 +488,17 @@ OD_T2_HELPER(od_t2_float_pow)
     double v, w, x;
     memcpy(&v, &args[0], sizeof v);
     memcpy(&w, &args[1], sizeof w);
+    intptr_t bits;
+    if (v > 0.0 && v < HUGE_VAL && v != 1.0 && fabs(w) < HUGE_VAL && w != 0.0) {
+        /* the common case first: a positive finite base other than 1, a finite nonzero
+         * exponent (a NaN fails every comparison) */
+        errno = 0;
+        x = pow(v, w);
+        if (errno == 0 ? isinf(x) : !(errno == ERANGE && x == 0.0))
+            return OD_T2_BITS_FAIL;
+        memcpy(&bits, &x, sizeof bits);
+        return bits;
+    }
     if (!isfinite(v) || !isfinite(w))
         return OD_T2_BITS_FAIL;
     if (w == 0.0) {
@@ -516,7 +527,6 @@ OD_T2_HELPER(od_t2_float_pow)
         if (negate)
             x = -x;
     }
-    intptr_t bits;
     memcpy(&bits, &x, sizeof bits);
     return bits;
 }
