@@ -489,9 +489,14 @@ OD_T2_HELPER(od_t2_float_pow)
     memcpy(&v, &args[0], sizeof v);
     memcpy(&w, &args[1], sizeof w);
     intptr_t bits;
-    if (v > 0.0 && v < HUGE_VAL && v != 1.0 && fabs(w) < HUGE_VAL && w != 0.0) {
-        /* the common case first: a positive finite base other than 1, a finite nonzero
-         * exponent (a NaN fails every comparison) */
+    uint64_t vb, wb;
+    memcpy(&vb, &v, sizeof vb);
+    memcpy(&wb, &w, sizeof wb);
+    /* the common case first, on the bits (fewer branches than the comparisons): a positive
+     * finite base (0 < bits < +inf's) other than 1.0, a finite nonzero exponent (the bits
+     * without the sign: 0 < bits < +inf's) */
+    if (vb - 1 < 0x7ff0000000000000ULL - 1 && vb != 0x3ff0000000000000ULL
+        && (wb << 1) - 1 < 0xffe0000000000000ULL - 1) {
         errno = 0;
         x = pow(v, w);
         if (errno == 0 ? isinf(x) : !(errno == ERANGE && x == 0.0))
