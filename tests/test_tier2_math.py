@@ -7,6 +7,7 @@ an int constant becomes FloatPow on k's double. Whatever CPython would raise or 
 otherwise (a domain or range error, a bool or a float subclass argument, a complex power)
 leaves for the interpreter. Results must be the interpreter's bit for bit."""
 import math
+import random
 import struct
 import types
 from math import cos, exp, fabs, log, sin, sqrt, tan
@@ -180,6 +181,40 @@ def test_module_attribute_replaced_mid_loop_deoptimizes():
     assert info["tier2"]["exits"].get("GUARD_TYPE", 0) >= 1, info["tier2"]
 
 
+_real_math = math
+fake_math = types.ModuleType("fake_math")
+fake_math.sqrt = math.exp
+
+
+def module_rebound(n):
+    global math
+    t = 0.0
+    for i in range(n):
+        if i == n // 2:
+            math = fake_math
+        t += math.sqrt(i * 0.5)        # LoadAttr of the global module, then Call
+    math = _real_math
+    return t
+
+
+def test_module_global_rebound_mid_loop_deoptimizes():
+    global math
+    overdrive.disable()
+    try:
+        expected = outcome(module_rebound, (40,))
+        overdrive.enable(threshold=0, tier2_threshold=1)
+        module_rebound(2)
+        text = overdrive.dis_text(module_rebound, tier=2)
+        got = outcome(module_rebound, (40,))
+        info = overdrive.info(module_rebound)
+    finally:
+        overdrive.disable()
+        math = _real_math
+    assert "LoadAttr sqrt" in text and "FloatSqrt" in text, text
+    assert got == expected
+    assert info["tier2"]["exits"].get("GUARD_TYPE", 0) >= 1, info["tier2"]
+
+
 # ---- float ** int constant, float ** float ---------------------------------------------
 
 def square(x): return x ** 2
@@ -210,3 +245,73 @@ POW_CASES = [(2.0, 0.5), (-2.0, 3.0), (-2.0, 2.0), (-2.0, -3.0), (-2.0, 0.5), (-
 def test_float_pow_negative_and_zero_bases():
     info, _ = run_t2(power, [(2.0, 0.5)] + POW_CASES)
     assert info["tier"] == 2
+
+
+# ---- differential fuzzing: math calls and powers in generated expressions ---------------
+
+FUZZ_FUNCS = ["sqrt", "sin", "cos", "tan", "exp", "log", "fabs", "math.sqrt", "math.sin",
+              "math.exp", "math.log"]
+FUZZ_EXPONENTS = ["2", "3", "-1", "0", "-2", "0.5", "-1.5", "2.0", "3.0"]
+FUZZ_VALUES = [0.0, -0.0, 1.5, -2.5, 0.25, 1e300, -1e-310, math.inf, -math.inf, math.nan, 0,
+               3, -7, 2 ** 40, True, F(2.0)]
+
+
+def fuzz_expr(rng, depth):
+    if depth <= 0 or rng.random() < 0.25:
+        return rng.choice(["a", "b", "t", "x", "0.5", "2", "-1.5"])
+    r = rng.random()
+    if r < 0.45:
+        return f"{rng.choice(FUZZ_FUNCS)}({fuzz_expr(rng, depth - 1)})"
+    if r < 0.65:
+        return f"({fuzz_expr(rng, depth - 1)} ** {rng.choice(FUZZ_EXPONENTS)})"
+    return f"({fuzz_expr(rng, depth - 1)} {rng.choice('+-*/')} {fuzz_expr(rng, depth - 1)})"
+
+
+def fuzz_function(rng, name):
+    return "\n".join([
+        f"def {name}(a, b):",
+        "    t = 0.5",
+        "    for x in (a, b, 0.75):",
+        f"        t = {fuzz_expr(rng, 3)}",
+        "    return t",
+    ])
+
+
+def fuzz_outcome(f, args):
+    try:
+        r = f(*args)
+    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
+        return ("raise", type(exc), str(exc))
+    return ("ok", type(r).__name__, repr(r), math.copysign(1.0, r) if isinstance(r, float) else 0)
+
+
+def fuzz_run(seed, n):
+    """n generated functions compared with the interpreter (asserts); how many of them had a
+    FloatSqrt, FloatMath or FloatPow at tier 2."""
+    rng = random.Random(seed)
+    space = {"math": math, "sqrt": sqrt, "sin": sin, "cos": cos, "tan": tan, "exp": exp,
+             "log": log, "fabs": fabs}
+    pairs = [(rng.choice(FUZZ_VALUES), rng.choice(FUZZ_VALUES)) for _ in range(24)]
+    ran = 0
+    for k in range(n):
+        name = f"fz{k}"
+        source = fuzz_function(rng, name)
+        exec(source, space)
+        f = space[name]
+        overdrive.disable()
+        expected = [fuzz_outcome(f, p) for p in pairs]
+        overdrive.enable(threshold=0, tier2_threshold=1)
+        try:
+            fuzz_outcome(f, (1.25, 0.5))
+            fuzz_outcome(f, (1.25, 0.5))
+            text = overdrive.dis_text(f, tier=2)
+            got = [fuzz_outcome(f, p) for p in pairs]
+        finally:
+            overdrive.disable()
+        assert got == expected, (source, pairs)
+        ran += any(op in text for op in ("FloatSqrt", "FloatMath", "FloatPow"))
+    return ran
+
+
+def test_fuzz_math_and_powers():
+    assert fuzz_run(1213, 60) >= 30
