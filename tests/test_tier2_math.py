@@ -1,5 +1,5 @@
 """Tier 2's math calls and float powers on unboxed doubles (passes/specialize.c,
-rt/helpers.c od_t2_float_math and od_t2_float_pow, lir FSqrt): a call of one argument of
+rt/helpers.c od_t2_float_pow, lir FSqrt and OD_CHK_MATH): a call of one argument of
 math.sqrt, sin, cos, tan, exp, log or fabs, found as a global (`from math import sqrt`) or a
 module's attribute (`math.sqrt`), becomes FloatSqrt (sqrtsd in line) or FloatMath (the C
 function) on the argument's double, the callee guarded by identity; `x ** k` of a float by

@@ -954,6 +954,39 @@ static void not_bool_inline(Cg *c, OdLabel done)
     od_label_bind(a, call);
 }
 
+/* FloatMath (OD_CHK_MATH): the C function called on the operand (args[0]) in xmm0, rax =
+ * the result's bits; exit X where mathmodule.c's math_1 raises (the interpreter calls the
+ * function again and raises): a NaN from a non-NaN (a domain error), an infinity from a
+ * finite operand (a pole or an overflow). math_1's third test, errno set with a finite
+ * result, adds nothing for these functions: glibc sets EDOM only with a NaN result and
+ * ERANGE with an infinite one or, on an underflow, one below 1.5 in magnitude, which
+ * is_error lets through; so errno is not read. */
+static void math_call(Cg *c, const OdLirInstr *i, OdLabel X)
+{
+    OdAsm *a = &c->a;
+    OdLabel not_nan = od_label_new(a), ok = od_label_new(a);
+    od_movsd_xm(a, 0, OD_RSP, out_off(0));
+    od_call_abs(a, i->ptr);
+    od_movsd_xm(a, 1, OD_RSP, out_off(0));
+    od_ucomisd_xx(a, 0, 0);
+    od_jcc(a, OD_CC_NP, not_nan);
+    od_ucomisd_xx(a, 1, 1);
+    od_jcc(a, OD_CC_NP, X);                     /* NaN from a number */
+    od_jmp(a, ok);
+    od_label_bind(a, not_nan);
+    od_movq_rx(a, OD_RAX, 0);                   /* |r| == inf: its bits shifted left are */
+    od_shl_ri(a, OD_RAX, 1);                    /* 0xffe0000000000000 */
+    od_mov_ri(a, OD_RDX, (int64_t)0xffe0000000000000ULL);
+    od_cmp_rr(a, OD_RAX, OD_RDX);
+    od_jcc(a, OD_CC_NE, ok);
+    od_movq_rx(a, OD_RCX, 1);                   /* and x finite: below that, unsigned */
+    od_shl_ri(a, OD_RCX, 1);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_B, X);
+    od_label_bind(a, ok);
+    od_movq_rx(a, OD_RAX, 0);
+}
+
 /* UnboxNumber's double (od_t2_unbox_number) in line for an exact float and an exact int
  * of at most one digit (exact as a double): rax = its bits, then `done`; anything else on
  * to the helper's call. Every caller-saved register is free here (a call for the
@@ -1504,6 +1537,11 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             else
                 attr_store_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
             od_label_bind(a, slow);
+        }
+        if (i->check == OD_CHK_MATH) {
+            math_call(c, i, X);
+            callh_results(c, i);
+            break;
         }
         if (i->prev >= 0)
             set_prev(c, i->prev);

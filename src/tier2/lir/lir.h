@@ -135,6 +135,9 @@ enum {
     OD_CHK_NEG,      /* negative: exit */
     OD_CHK_DONE,     /* ForIter: (PyObject *)1 exhausted, NULL exit */
     OD_CHK_BITS,     /* raw bits (a double, an int64): OD_T2_BITS_FAIL exits (rt/helpers.h) */
+    OD_CHK_MATH,     /* not a helper: a C function double -> double (FloatMath, its operand in
+                      * xmm0); exits where mathmodule.c's math_1 raises: a NaN from a
+                      * non-NaN, an infinity from a finite operand */
 };
 
 typedef struct {

@@ -547,31 +547,16 @@ static double log_checked(double x)
 }
 
 /* The math functions' C bodies, by OdHirMathFn: what mathmodule.c's FUNC1 and math.log
- * call. */
+ * call. Tier-2 code calls them directly (FloatMath: lir.h OD_CHK_MATH), on the operand's
+ * double, and leaves for the interpreter where math_1 would raise. */
 static double (*const math_fns[OD_MATH__COUNT])(double) = {
     [OD_MATH_SQRT] = sqrt, [OD_MATH_SIN] = sin, [OD_MATH_COS] = cos, [OD_MATH_TAN] = tan,
     [OD_MATH_EXP] = exp, [OD_MATH_LOG] = log_checked, [OD_MATH_FABS] = fabs,
 };
 
-/* math.<fn>(x) (imm: OdHirMathFn; args[0]: x's double bits) as mathmodule.c's math_1
- * computes it: the C function's result unless math_1 raises (a NaN from a non-NaN: domain
- * error; an infinity from a finite x: range or domain error; errno set for a finite result
- * that is_error takes for an error), which returns OD_T2_BITS_FAIL instead (nothing done:
- * the interpreter calls math.<fn> and raises). */
-OD_T2_HELPER(od_t2_float_math)
+double (*od_t2_math_c_fn(int fn))(double)
 {
-    (void)f, (void)obj;
-    double x, r;
-    memcpy(&x, &args[0], sizeof x);
-    errno = 0;
-    r = math_fns[imm](x);
-    if ((isnan(r) && !isnan(x)) || (isinf(r) && isfinite(x)))
-        return OD_T2_BITS_FAIL;
-    if (isfinite(r) && errno != 0 && !(errno == ERANGE && fabs(r) < 1.5))
-        return OD_T2_BITS_FAIL;
-    intptr_t bits;
-    memcpy(&bits, &r, sizeof bits);
-    return bits;
+    return fn >= 0 && fn < OD_MATH__COUNT ? math_fns[fn] : NULL;
 }
 
 int od_t2_math_fn_of(PyObject *callee)

@@ -62,6 +62,10 @@ extern uint64_t od_t2_global_loads[3];
 /* n zeroed sites with no index known, or NULL with MemoryError (n 0: NULL, no error). */
 OdT2GlobalSite *od_t2_global_sites_new(int n);
 
+/* The C function FloatMath `fn` (an OdHirMathFn) calls, double -> double (libm's, or math.log's
+ * m_log for what reaches it without an error: a NaN for a domain error), or NULL. */
+double (*od_t2_math_c_fn(int fn))(double);
+
 /* Which OdHirMathFn (hir_ops.h) `callee` is: a builtin function of the math module's own method table
  * (its C function, hence its semantics), or -1. Reads no attribute, runs no code. */
 int od_t2_math_fn_of(PyObject *callee);
@@ -102,7 +106,6 @@ int od_t2_math_fn_of(PyObject *callee);
     X(DeleteDeref, od_t2_delete_deref, OD_CHK_NEG, OD_XK_DEOPT, OD_T2X_UNBOUND_LOCAL)        \
     X(MakeFunction, od_t2_make_function, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)            \
     X(FloatPow, od_t2_float_pow, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_FLOAT_POW)                 \
-    X(FloatMath, od_t2_float_math, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_FLOAT_MATH)              \
     X(IntFloorDiv, od_t2_int_floordiv, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_INT_DIV)             \
     X(IntMod, od_t2_int_mod, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_INT_DIV)                       \
     X(IntTrueDiv, od_t2_int_truediv, OD_CHK_BITS, OD_XK_DEOPT, OD_T2X_INT_DIV)               \
