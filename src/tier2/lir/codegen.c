@@ -18,6 +18,7 @@
 #include "../rt/attr.h"
 #include "../rt/call_thunk.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -987,6 +988,47 @@ static void math_call(Cg *c, const OdLirInstr *i, OdLabel X)
     od_movq_rx(a, OD_RAX, 0);
 }
 
+/* FloatPow's common case in line (od_t2_float_pow's first test, on the bits of args[0] and
+ * args[1]: a positive finite base other than 1.0, a finite nonzero exponent): libm's pow
+ * called directly, rax = the result's bits, then `done` when it is 0 or a normal finite
+ * number (glibc sets errno only with an infinite, a NaN, a zero or a subnormal result, so
+ * _Py_ADJUST_ERANGE1 accepts these whatever errno says). Everything else, a subnormal or an
+ * infinite result included, on to the helper's call, which computes it again with errno. */
+static void pow_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel call = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_lea(a, OD_RCX, OD_RAX, -1);
+    od_mov_ri(a, OD_RDX, (int64_t)0x7fefffffffffffffLL);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_AE, call);                  /* unsigned: 0, negative, inf, NaN */
+    od_mov_ri(a, OD_RDX, (int64_t)0x3ff0000000000000LL);
+    od_cmp_rr(a, OD_RAX, OD_RDX);
+    od_jcc(a, OD_CC_E, call);                   /* 1.0 */
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(1));
+    od_shl_ri(a, OD_RAX, 1);
+    od_lea(a, OD_RAX, OD_RAX, -1);
+    od_mov_ri(a, OD_RDX, (int64_t)0xffdfffffffffffffULL);
+    od_cmp_rr(a, OD_RAX, OD_RDX);
+    od_jcc(a, OD_CC_AE, call);                  /* +-0, inf, NaN */
+    od_movsd_xm(a, 0, OD_RSP, out_off(0));
+    od_movsd_xm(a, 1, OD_RSP, out_off(1));
+    od_call_abs(a, (const void *)pow);
+    od_movq_rx(a, OD_RAX, 0);
+    od_mov_rr(a, OD_RCX, OD_RAX);
+    od_shl_ri(a, OD_RCX, 1);
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, done);                   /* 0.0 */
+    od_mov_ri(a, OD_RDX, (int64_t)0x0020000000000000LL);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_B, call);                   /* subnormal */
+    od_mov_ri(a, OD_RDX, (int64_t)0xffe0000000000000ULL);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_B, done);                   /* normal and finite */
+    od_label_bind(a, call);
+}
+
 /* UnboxNumber's double (od_t2_unbox_number) in line for an exact float and an exact int
  * of at most one digit (exact as a double): rax = its bits, then `done`; anything else on
  * to the helper's call. Every caller-saved register is free here (a call for the
@@ -1513,6 +1555,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         if (i->ptr == (const void *)od_t2_subscr) {
             hit = od_label_new(a);
             subscr_inline(c, hit);
+        }
+        if (i->ptr == (const void *)od_t2_float_pow) {
+            hit = od_label_new(a);
+            pow_inline(c, hit);
         }
         if (i->ptr == (const void *)od_t2_unbox_number) {
             hit = od_label_new(a);
