@@ -173,14 +173,14 @@
     X(FloatSub, 2, CDBL, 0, CDouble)                                                       \
     X(FloatMul, 2, CDBL, 0, CDouble)                                                       \
     X(FloatDiv, 2, CDBL, OD_HE_DEOPT, CDouble)                /* deopt on division by 0 */ \
-    X(FloatPow, 2, CDBL, OD_HE_DEOPT, CDouble)  /* libm pow as float ** computes it for a    \
-        finite nonzero base (a negative one with an integral exponent) and a finite         \
-        exponent; deopts otherwise, or when the result is out of range (the interpreter     \
-        computes or raises) */                                                             \
+    X(FloatPow, 2, CDBL, OD_HE_DEOPT, CDouble)  /* float ** as float_pow computes it for a  \
+        finite base (a negative one with an integral exponent) and a finite exponent (libm's \
+        pow); deopts otherwise, for 0.0 to a negative power, or when the result is out of  \
+        range (the interpreter computes or raises) */                                      \
     X(FloatSqrt, 1, CDBL, OD_HE_DEOPT, CDouble)  /* math.sqrt of an unboxed double, in line;   \
         deopts for a negative operand (the interpreter raises ValueError) */                 \
-    X(FloatMath, 1, CDBL, OD_HE_DEOPT, CDouble)  /* math.<fn>(x), imm: an (below)            \
-        OdHirMathFn; deopts where math_1 would raise (the interpreter raises) */              \
+    X(FloatMath, 1, CDBL, OD_HE_DEOPT, CDouble)  /* math.<fn>(x), imm: its OdHirMathFn (below) \
+        deopts where math_1 would raise (the interpreter raises) */                          \
     X(FloatCompare, 2, CDBL, 0, CBool)                        /* imm: Py_LT.. */           \
     X(IntToFloat, 1, CINT, 0, CDouble)  /* the double nearest the int64: what float's     \
         arithmetic does with an int operand (PyLong_AsDouble, round to nearest even) */      \

@@ -11,6 +11,9 @@
  * unboxed condition. LoadGlobal whose name is bound now becomes GlobalValue: the value as
  * a constant while the globals (and builtins) dict versions hold, looked up again when they
  * changed (its type is not speculated on).
+ * A call of one argument of math.sqrt/sin/cos/tan/exp/log/fabs (a global's or a module
+ * attribute's value at compile time, guarded by identity) becomes FloatSqrt/FloatMath on
+ * the argument's double; float ** an int constant, FloatPow.
  * Sites in fn->no_speculate stay generic (their guards kept failing). Without feedback the
  * pass only uses what the types say. */
 #include "passes.h"
