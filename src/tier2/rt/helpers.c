@@ -537,8 +537,8 @@ OD_T2_HELPER(od_t2_float_pow)
 }
 
 /* math.log's m_log for what reaches it without an error: a positive argument (its log; +inf
- * is its own), a NaN (itself). Anything else is a domain error: marked by a NaN here (the
- * helper below exits for a NaN from a non-NaN). */
+ * is its own), a NaN (itself). Anything else (0, negatives, -inf) is a domain error: marked
+ * by a NaN here, which FloatMath's code takes for one (a NaN from a non-NaN: an exit). */
 static double log_checked(double x)
 {
     if (isnan(x) || x == HUGE_VAL)
