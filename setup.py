@@ -50,6 +50,11 @@ setup(
             extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-O2",
                                 "-fvisibility=hidden", "-fno-plt",
                                 "-Wno-missing-field-initializers"],
+            # libm by name: tier 2 calls pow, sin, exp... for float ** and math's functions
+            # (src/tier2/rt/helpers.c), and must get the versions CPython's float_pow and
+            # math module get (pow@@GLIBC_2.29, ...), not the unversioned reference's oldest
+            # (pow@GLIBC_2.2.5: the SVID compatibility wrapper, 20 instructions more a call)
+            libraries=["m"],
         )
     ],
     cmdclass={"build_py": BuildWithPth},

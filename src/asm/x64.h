@@ -159,7 +159,7 @@ void od_setcc_r(OdAsm *a, OdCond cc, OdReg r);                     /* setcc r8 (
 void od_movzx8_rr(OdAsm *a, OdReg dst, OdReg src);                 /* movzx r32, r8 */
 
 /* Scalar double arithmetic (SSE2). XMM registers are numbered 0-15 like the GPRs. */
-typedef enum { OD_SD_ADD = 0x58, OD_SD_MUL = 0x59, OD_SD_SUB = 0x5C, OD_SD_DIV = 0x5E } OdSdOp;
+typedef enum { OD_SD_SQRT = 0x51, OD_SD_ADD = 0x58, OD_SD_MUL = 0x59, OD_SD_SUB = 0x5C, OD_SD_DIV = 0x5E } OdSdOp;
 void od_movsd_xm(OdAsm *a, int xmm, OdReg base, int32_t disp);    /* movsd xmm, [m] */
 void od_movsd_mx(OdAsm *a, OdReg base, int32_t disp, int xmm);    /* movsd [m], xmm */
 void od_sd_xm(OdAsm *a, OdSdOp op, int xmm, OdReg base, int32_t disp); /* addsd.. xmm, [m] */

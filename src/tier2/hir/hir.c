@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const od_hir_math_names[OD_MATH__COUNT] = {
+#define OD_HIR_MATH_NAME(id, name) [OD_MATH_##id] = name,
+    OD_HIR_MATH_FUNCS(OD_HIR_MATH_NAME)
+#undef OD_HIR_MATH_NAME
+};
+
 const OdHirOpInfo od_hir_op_info[OD_HOP__COUNT] = {
 #define OD_HOP_INFO(name, n, kind, eff, out) {#name, n, OD_HK_##kind, eff, OD_OUT_##out},
 #define OD_OUT_Void (-1)

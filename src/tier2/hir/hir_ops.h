@@ -173,9 +173,14 @@
     X(FloatSub, 2, CDBL, 0, CDouble)                                                       \
     X(FloatMul, 2, CDBL, 0, CDouble)                                                       \
     X(FloatDiv, 2, CDBL, OD_HE_DEOPT, CDouble)                /* deopt on division by 0 */ \
-    X(FloatPow, 2, CDBL, OD_HE_DEOPT, CDouble)  /* libm pow as float ** computes it for a    \
-        positive finite base and a finite exponent; deopts otherwise, or when the result     \
-        is out of range (the interpreter computes or raises) */                              \
+    X(FloatPow, 2, CDBL, OD_HE_DEOPT, CDouble)  /* float ** as float_pow computes it for a  \
+        finite base (a negative one with an integral exponent) and a finite exponent (libm's \
+        pow); deopts otherwise, for 0.0 to a negative power, or when the result is out of  \
+        range (the interpreter computes or raises) */                                      \
+    X(FloatSqrt, 1, CDBL, OD_HE_DEOPT, CDouble)  /* math.sqrt of an unboxed double, in line;   \
+        deopts for a negative operand (the interpreter raises ValueError) */                 \
+    X(FloatMath, 1, CDBL, OD_HE_DEOPT, CDouble)  /* math.<fn>(x), imm: its OdHirMathFn (below) \
+        deopts where math_1 would raise (the interpreter raises) */                          \
     X(FloatCompare, 2, CDBL, 0, CBool)                        /* imm: Py_LT.. */           \
     X(IntToFloat, 1, CINT, 0, CDouble)  /* the double nearest the int64: what float's     \
         arithmetic does with an int operand (PyLong_AsDouble, round to nearest even) */      \
@@ -215,6 +220,23 @@ typedef struct {
 } OdHirOpInfo;
 
 extern const OdHirOpInfo od_hir_op_info[OD_HOP__COUNT];
+
+/* FloatMath's imm: the math module's functions tier 2 calls on an unboxed double
+ * (passes/specialize.c; FloatSqrt in line for sqrt), X(id, name in math). Each is a FUNC1
+ * of mathmodule.c (math_1's error rules), or log of one argument (loghelper: math_1 on
+ * m_log, the same for an exact int converted as math converts it). floor and ceil return
+ * ints: not here. */
+#define OD_HIR_MATH_FUNCS(X) X(SQRT, "sqrt") X(SIN, "sin") X(COS, "cos") X(TAN, "tan") \
+    X(EXP, "exp") X(LOG, "log") X(FABS, "fabs")
+
+typedef enum {
+#define OD_HIR_MATH_ENUM(id, name) OD_MATH_##id,
+    OD_HIR_MATH_FUNCS(OD_HIR_MATH_ENUM)
+#undef OD_HIR_MATH_ENUM
+    OD_MATH__COUNT
+} OdHirMathFn;
+
+extern const char *const od_hir_math_names[OD_MATH__COUNT];
 
 /* An instruction with these effects must carry a frame state. */
 #define OD_HE_NEEDS_STATE (OD_HE_RAISES | OD_HE_DEOPT | OD_HE_STATE)

@@ -146,6 +146,9 @@ static void put_imm(OdText *o, OdHirFunc *fn, const OdHirInstr *i)
         od_type_format(i->itype, tbuf, sizeof(tbuf));
         od_text_put(o, " %s", tbuf);
         break;
+    case OD_HOP_FloatMath:
+        od_text_put(o, " %s", i->imm >= 0 && i->imm < OD_MATH__COUNT ? od_hir_math_names[i->imm] : "?");
+        break;
     case OD_HOP_GuardIs:
         od_text_put(o, " ");
         put_obj(o, i->obj);

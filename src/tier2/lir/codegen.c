@@ -18,6 +18,7 @@
 #include "../rt/attr.h"
 #include "../rt/call_thunk.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -954,6 +955,110 @@ static void not_bool_inline(Cg *c, OdLabel done)
     od_label_bind(a, call);
 }
 
+/* FloatMath (OD_CHK_MATH): the C function called on the operand (args[0]) in xmm0, rax =
+ * the result's bits; exit X where mathmodule.c's math_1 raises (the interpreter calls the
+ * function again and raises): a NaN from a non-NaN (a domain error), an infinity from a
+ * finite operand (a pole or an overflow). math_1's third test, errno set with a finite
+ * result, adds nothing for these functions: glibc sets EDOM only with a NaN result and
+ * ERANGE with an infinite one or, on an underflow, one below 1.5 in magnitude, which
+ * is_error lets through; so errno is not read. */
+static void math_call(Cg *c, const OdLirInstr *i, OdLabel X)
+{
+    OdAsm *a = &c->a;
+    OdLabel not_nan = od_label_new(a), ok = od_label_new(a);
+    od_movsd_xm(a, 0, OD_RSP, out_off(0));
+    od_call_abs(a, i->ptr);
+    od_movsd_xm(a, 1, OD_RSP, out_off(0));
+    od_ucomisd_xx(a, 0, 0);
+    od_jcc(a, OD_CC_NP, not_nan);
+    od_ucomisd_xx(a, 1, 1);
+    od_jcc(a, OD_CC_NP, X);                     /* NaN from a number */
+    od_jmp(a, ok);
+    od_label_bind(a, not_nan);
+    od_movq_rx(a, OD_RAX, 0);                   /* |r| == inf: its bits shifted left are */
+    od_shl_ri(a, OD_RAX, 1);                    /* 0xffe0000000000000 */
+    od_mov_ri(a, OD_RDX, (int64_t)0xffe0000000000000ULL);
+    od_cmp_rr(a, OD_RAX, OD_RDX);
+    od_jcc(a, OD_CC_NE, ok);
+    od_movq_rx(a, OD_RCX, 1);                   /* and x finite: below that, unsigned */
+    od_shl_ri(a, OD_RCX, 1);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_B, X);
+    od_label_bind(a, ok);
+    od_movq_rx(a, OD_RAX, 0);
+}
+
+/* FloatPow's common case in line (od_t2_float_pow's first test, on the bits of args[0] and
+ * args[1]: a positive finite base other than 1.0, a finite nonzero exponent): libm's pow
+ * called directly, rax = the result's bits, then `done` when it is 0 or a normal finite
+ * number (glibc sets errno only with an infinite, a NaN, a zero or a subnormal result, so
+ * _Py_ADJUST_ERANGE1 accepts these whatever errno says). Everything else, a subnormal or an
+ * infinite result included, on to the helper's call, which computes it again with errno. */
+static void pow_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel call = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_lea(a, OD_RCX, OD_RAX, -1);
+    od_mov_ri(a, OD_RDX, (int64_t)0x7fefffffffffffffLL);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_AE, call);                  /* unsigned: 0, negative, inf, NaN */
+    od_mov_ri(a, OD_RDX, (int64_t)0x3ff0000000000000LL);
+    od_cmp_rr(a, OD_RAX, OD_RDX);
+    od_jcc(a, OD_CC_E, call);                   /* 1.0 */
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(1));
+    od_shl_ri(a, OD_RAX, 1);
+    od_lea(a, OD_RAX, OD_RAX, -1);
+    od_mov_ri(a, OD_RDX, (int64_t)0xffdfffffffffffffULL);
+    od_cmp_rr(a, OD_RAX, OD_RDX);
+    od_jcc(a, OD_CC_AE, call);                  /* +-0, inf, NaN */
+    od_movsd_xm(a, 0, OD_RSP, out_off(0));
+    od_movsd_xm(a, 1, OD_RSP, out_off(1));
+    od_call_abs(a, (const void *)pow);
+    od_movq_rx(a, OD_RAX, 0);
+    od_mov_rr(a, OD_RCX, OD_RAX);
+    od_shl_ri(a, OD_RCX, 1);
+    od_test_rr(a, OD_RCX, OD_RCX);
+    od_jcc(a, OD_CC_E, done);                   /* 0.0 */
+    od_mov_ri(a, OD_RDX, (int64_t)0x0020000000000000LL);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_B, call);                   /* subnormal */
+    od_mov_ri(a, OD_RDX, (int64_t)0xffe0000000000000ULL);
+    od_cmp_rr(a, OD_RCX, OD_RDX);
+    od_jcc(a, OD_CC_B, done);                   /* normal and finite */
+    od_label_bind(a, call);
+}
+
+/* UnboxNumber's double (od_t2_unbox_number) in line for an exact float and an exact int
+ * of at most one digit (exact as a double): rax = its bits, then `done`; anything else on
+ * to the helper's call. Every caller-saved register is free here (a call for the
+ * allocator). */
+static void unbox_number_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel not_float = od_label_new(a), call = od_label_new(a);
+    od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyFloat_Type);
+    od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, not_float);
+    od_mov_rm(a, OD_RAX, OD_RCX, (int32_t)offsetof(PyFloatObject, ob_fval));
+    od_jmp(a, done);
+    od_label_bind(a, not_float);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)&PyLong_Type);
+    od_cmp_rm(a, OD_RDX, OD_RCX, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rm(a, OD_RDX, OD_RCX, OFF_SIZE);             /* -1, 0 or 1: the sign */
+    od_lea(a, OD_RAX, OD_RDX, 1);
+    od_cmp_ri(a, OD_RAX, 2);
+    od_jcc(a, OD_CC_A, call);                           /* unsigned: more digits */
+    od_mov32_rm(a, OD_RAX, OD_RCX, OFF_DIGIT0);
+    od_imul_rr(a, OD_RAX, OD_RDX);
+    od_cvtsi2sd_xr(a, 0, OD_RAX);
+    od_movq_rx(a, OD_RAX, 0);
+    od_jmp(a, done);
+    od_label_bind(a, call);
+}
+
 /* ForIter's next item of a list iterator (the outgoing area's args[0]) with items left, in
  * line: what listiter_next does, rax = a new reference, then `have`; the exhausted one and
  * every other iterator on to the helper's call. Every caller-saved register is free here
@@ -1418,6 +1523,17 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         xout(c, i->dst, 0);
         break;
     }
+    case OD_LOP_FSqrt:
+        /* math.sqrt: its domain error is an operand below 0 (not -0.0, whose root is -0.0,
+         * nor a NaN, its own root: sqrtsd gives what libm's sqrt gives); 0.0 > x, ordered */
+        xa = xin(c, i->src[0], 0);
+        od_xor32_rr(a, OD_RAX, OD_RAX);
+        od_movq_xr(a, 1, OD_RAX);
+        od_ucomisd_xx(a, 1, xa);
+        od_jcc(a, OD_CC_A, X);
+        od_sd_xx(a, OD_SD_SQRT, 0, xa);
+        xout(c, i->dst, 0);
+        break;
     case OD_LOP_FCmp:
         xa = xin(c, i->src[0], 0);
         xb = xin(c, i->src[1], 1);
@@ -1440,6 +1556,14 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             hit = od_label_new(a);
             subscr_inline(c, hit);
         }
+        if (i->ptr == (const void *)od_t2_float_pow) {
+            hit = od_label_new(a);
+            pow_inline(c, hit);
+        }
+        if (i->ptr == (const void *)od_t2_unbox_number) {
+            hit = od_label_new(a);
+            unbox_number_inline(c, hit);
+        }
         if (i->ptr == (const void *)od_t2_not) {
             hit = od_label_new(a);
             not_bool_inline(c, hit);
@@ -1459,6 +1583,11 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             else
                 attr_store_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
             od_label_bind(a, slow);
+        }
+        if (i->check == OD_CHK_MATH) {
+            math_call(c, i, X);
+            callh_results(c, i);
+            break;
         }
         if (i->prev >= 0)
             set_prev(c, i->prev);

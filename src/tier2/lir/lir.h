@@ -99,6 +99,7 @@
     X(FSub, "dst = src0 - src1")                                                             \
     X(FMul, "dst = src0 * src1")                                                             \
     X(FDiv, "dst = src0 / src1, exit when src1 is +-0.0 (ZeroDivisionError)")                \
+    X(FSqrt, "dst = sqrt(src0) (sqrtsd), exit when src0 < 0 (math.sqrt's domain error)")     \
     X(FCmp, "dst = src0 <imm> src1 (0/1, IEEE: false with a NaN except !=)")                 \
     X(IntToF, "dst = the double nearest the int64 src0 (cvtsi2sd, round to nearest even)")   \
     X(IsPtr, "dst = (src0 == src1) ^ imm")                                                   \
@@ -134,6 +135,9 @@ enum {
     OD_CHK_NEG,      /* negative: exit */
     OD_CHK_DONE,     /* ForIter: (PyObject *)1 exhausted, NULL exit */
     OD_CHK_BITS,     /* raw bits (a double, an int64): OD_T2_BITS_FAIL exits (rt/helpers.h) */
+    OD_CHK_MATH,     /* not a helper: a C function double -> double (FloatMath, its operand in
+                      * xmm0); exits where mathmodule.c's math_1 raises: a NaN from a
+                      * non-NaN, an infinity from a finite operand */
 };
 
 typedef struct {
@@ -206,8 +210,11 @@ typedef struct {
     X(FLOAT_ZERO_DIV, "float division by zero (the interpreter raises)", 1)                  \
     X(INT_DIV, "int // or % by zero, or the one int64 overflow; int / by zero or of an "    \
                "operand of 2**53 or more (the interpreter raises or computes)", 1)            \
-    X(FLOAT_POW, "float ** off its fast case: a base not positive and finite, an exponent "   \
-                 "not finite, a result out of range (the interpreter computes or raises)", 1) \
+    X(FLOAT_POW, "float ** off its fast case: an operand not finite, a negative base with a " \
+                 "fractional exponent, 0.0 to a negative power, a result out of range (the "  \
+                 "interpreter computes or raises)", 1)                                         \
+    X(FLOAT_MATH, "a math function off its fast case: sqrt of a negative number, a domain " \
+                  "or range error (the interpreter raises)", 1)                              \
     X(UNBOUND_LOCAL, "unbound local (the interpreter raises)", 0)                           \
     X(UNSUPPORTED, "an instruction tier 2 leaves to the interpreter (raise, ...)", 0)        \
     X(HELPER_DEOPT, "a helper met a case it leaves to the interpreter", 0)                   \

@@ -1333,6 +1333,22 @@ static int lower_instr(Lower *W, OdHirInstr *i)
     case OD_HOP_FloatMul: if (binary(W, i, OD_LOP_FMul, -1) < 0) return -1; break;
     case OD_HOP_FloatDiv: if (binary(W, i, OD_LOP_FDiv, OD_T2X_FLOAT_ZERO_DIV) < 0) return -1; break;
     case OD_HOP_FloatCompare: if (binary(W, i, OD_LOP_FCmp, -1) < 0) return -1; break;
+    case OD_HOP_FloatMath: {
+        double (*fn)(double) = od_t2_math_c_fn((int)i->imm);
+        if (!fn)
+            return refuse(W, "FloatMath");
+        if (!(x = call(W, i, (const void *)fn, OD_CHK_MATH, OD_XK_DEOPT, OD_T2X_FLOAT_MATH)))
+            return -1;
+        x->prev = -1;       /* a C function of a double: nothing reads prev_instr */
+        break;
+    }
+    case OD_HOP_FloatSqrt: {
+        int e = exit_here(W, i, OD_XK_DEOPT, OD_T2X_FLOAT_MATH);
+        if (e < 0 || unary(W, i, OD_LOP_FSqrt) < 0)
+            return -1;
+        W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].exit = e;
+        break;
+    }
     case OD_HOP_IsIdentical: if (binary(W, i, OD_LOP_IsPtr, -1) < 0) return -1; break;
     case OD_HOP_UnpackSequence: {
         /* Exact tuples and lists, the only sequences od_t2_unpack took, in line: the items

@@ -11,16 +11,21 @@
  * unboxed condition. LoadGlobal whose name is bound now becomes GlobalValue: the value as
  * a constant while the globals (and builtins) dict versions hold, looked up again when they
  * changed (its type is not speculated on).
+ * A call of one argument of math.sqrt/sin/cos/tan/exp/log/fabs (a global's or a module
+ * attribute's value at compile time, guarded by identity) becomes FloatSqrt/FloatMath on
+ * the argument's double; float ** an int constant, FloatPow.
  * Sites in fn->no_speculate stay generic (their guards kept failing). Without feedback the
  * pass only uses what the types say. */
 #include "passes.h"
 
 #include "../hir/feedback.h"
+#include "../rt/helpers.h"      /* od_t2_math_fn_of */
 
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_NONE, K_INT, K_FLOAT, K_INT_AS_DOUBLE /* Avail only: IntToFloat of an int */ };
+enum { K_NONE, K_INT, K_FLOAT, K_INT_AS_DOUBLE /* Avail only: IntToFloat of an int */,
+       K_NUMBER /* Avail only: UnboxNumber of an int or a float */ };
 
 typedef struct Avail {
     OdHirInstr *of, *unboxed;
@@ -228,6 +233,34 @@ static OdHirInstr *float_operand(Spec *S, OdHirInstr *v, OdHirInstr *other, OdHi
     return unbox(S, v, K_FLOAT, at);
 }
 
+/* float ** an int constant (chaos's `x ** 2`): float_pow converts the int to a double
+ * (PyLong_AsDouble, exact below 2**53), then computes as for a float exponent: FloatPow
+ * on that double. Another int exponent stays generic: an int ** int may follow. */
+static int specialize_pow_int(Spec *S, OdHirInstr *i)
+{
+    OdHirInstr *e = i->ops[1];
+    if (e->op != OD_HOP_Const || !e->obj || !PyLong_CheckExact(e->obj))
+        return 0;
+    double w = PyLong_AsDouble(e->obj);
+    if (w == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    OdHirInstr *a = float_operand(S, i->ops[0], e, i);
+    if (!a)
+        return PyErr_Occurred() ? -1 : 0;
+    OdHirInstr *b = od_hir_new_before(S->fn, i, OD_HOP_Const, NULL, NULL);
+    if (!b)
+        return -1;
+    b->fimm = w;
+    b->type = od_type_named(OD_TN_CDouble);
+    OdHirInstr *r = od_hir_new_before(S->fn, i, OD_HOP_FloatPow, a, b);
+    OdHirInstr *box = r ? od_hir_new_before(S->fn, i, OD_HOP_BoxFloat, r, NULL) : NULL;
+    if (!box)
+        return -1;
+    return replace(S->fn, i, box, r);
+}
+
 static int specialize_arith(Spec *S, OdHirInstr *i)
 {
     int kl, kr;
@@ -237,8 +270,11 @@ static int specialize_arith(Spec *S, OdHirInstr *i)
      * exponents float_pow treats like any other double, but leave that to FloatPow's own
      * feedback) */
     int mixed = kind == K_NONE && kl != K_NONE && kr != K_NONE;
-    if (mixed && i->imm != NB_POWER && i->imm != NB_INPLACE_POWER)
+    int is_pow = i->imm == NB_POWER || i->imm == NB_INPLACE_POWER;
+    if (mixed && !is_pow)
         kind = K_FLOAT;
+    if (is_pow && kl == K_FLOAT && kr == K_INT)
+        return specialize_pow_int(S, i);
     OdHirOp op = kind == K_INT ? int_op(i->imm) : kind == K_FLOAT ? float_op(i->imm) : OD_HOP__COUNT;
     if (op == OD_HOP__COUNT)
         return 0;
@@ -315,6 +351,95 @@ static int specialize_global(Spec *S, OdHirInstr *i)
     return 0;
 }
 
+/* The attribute `name` of the module a GlobalValue held at compile time, read from the
+ * module's dict (no code runs), or NULL. */
+static PyObject *module_attr(const OdHirInstr *owner, PyObject *name)
+{
+    if (owner->op != OD_HOP_GlobalValue || !owner->obj || !PyModule_CheckExact(owner->obj)
+        || !name || !PyUnicode_CheckExact(name))
+        return NULL;
+    PyObject *d = PyModule_GetDict(owner->obj);   /* borrowed */
+    PyObject *v = d && PyDict_CheckExact(d) ? PyDict_GetItemWithError(d, name) : NULL;
+    if (!v)
+        PyErr_Clear();
+    return v;
+}
+
+/* The object a call's callee operand held at compile time, and the value to guard it by:
+ * a global (GlobalValue: `sqrt(x)` after `from math import sqrt`), or a module's attribute:
+ * `math.sqrt(x)` is LoadAttr of a GlobalValue module then Call when `math` was imported in
+ * the module (3.11's compiler then makes no method call), else LoadMethod, which finds no
+ * method and pushes NULL and the attribute (MethodSelf). NULL when none of these. */
+static PyObject *known_callee(OdHirInstr *i, OdHirInstr **value)
+{
+    if (i->op == OD_HOP_Call) {
+        OdHirInstr *c = i->ops[0];
+        *value = c;
+        if (c->op == OD_HOP_LoadAttr)
+            return module_attr(c->ops[0], c->obj);
+        return c->op == OD_HOP_GlobalValue ? c->obj : NULL;
+    }
+    OdHirInstr *m = i->ops[0], *s = i->ops[1];
+    if (m->op != OD_HOP_LoadMethod || s->op != OD_HOP_MethodSelf || s->ops[0] != m)
+        return NULL;
+    *value = s;
+    return module_attr(m->ops[0], m->obj);
+}
+
+/* A call of one argument of a math function (rt/helpers.h od_t2_math_fn_of) on an int or a
+ * float: the function on the unboxed double (math_1 converts the argument with
+ * PyFloat_AsDouble: a float's value, an int's PyLong_AsDouble), FloatSqrt in line for sqrt,
+ * FloatMath (a call of the C function) for the others, both deopting where math would
+ * raise; the callee guarded to be that function (GuardIs: a rebound global, a replaced
+ * module attribute deopt). An argument not known to be an int or a float is UnboxNumber
+ * (an exact float's or int's double, a deopt for anything else: a bool, a float subclass,
+ * an int too large for a double). */
+static int specialize_math_call(Spec *S, OdHirInstr *i)
+{
+    int nargs = i->op == OD_HOP_Call ? i->nops - 1 : i->nops - 2;
+    if (i->obj || nargs != 1)
+        return 0;
+    OdHirInstr *value = NULL;
+    PyObject *callee = known_callee(i, &value);
+    int fn = od_t2_math_fn_of(callee);
+    if (fn < 0 || !od_hir_own(S->fn, callee))
+        return PyErr_Occurred() ? -1 : 0;
+    OdHirInstr *arg = i->ops[i->nops - 1], *x;
+    OdHirInstr *g = od_hir_new_before(S->fn, i, OD_HOP_GuardIs, value, NULL);
+    if (!g)
+        return -1;
+    g->obj = callee;
+    int k = static_kind(arg);
+    if (k == K_NONE && arg->op == OD_HOP_Const && arg->obj)
+        k = PyFloat_CheckExact(arg->obj) ? K_FLOAT : PyLong_CheckExact(arg->obj) ? K_INT : K_NONE;
+    if (k != K_NONE)
+        x = as_double(S, arg, k, i);
+    else if (!(x = available(S, arg, K_FLOAT, i)) && !(x = available(S, arg, K_INT_AS_DOUBLE, i))
+             && !(x = available(S, arg, K_NUMBER, i))) {
+        x = od_hir_new_before(S->fn, i, OD_HOP_UnboxNumber, arg, NULL);   /* (float's sin(i)
+                                                                        * and cos(i): once) */
+        if (x && remember(S, arg, x, K_NUMBER) < 0)
+            return -1;
+    }
+    if (!x) {
+        if (PyErr_Occurred())
+            return -1;
+        x = od_hir_new_before(S->fn, i, OD_HOP_UnboxNumber, arg, NULL);   /* an int constant
+                                                                         * beyond int64 */
+        if (!x)
+            return -1;
+    }
+    OdHirInstr *r = od_hir_new_before(S->fn, i, fn == OD_MATH_SQRT ? OD_HOP_FloatSqrt : OD_HOP_FloatMath,
+                                      x, NULL);
+    if (!r)
+        return -1;
+    r->imm = fn;
+    OdHirInstr *box = od_hir_new_before(S->fn, i, OD_HOP_BoxFloat, r, NULL);
+    if (!box)
+        return -1;
+    return replace(S->fn, i, box, r);
+}
+
 /* Boxes and unboxes nothing uses (the guard before an unbox stays). */
 static void drop_unused_conversions(OdHirFunc *fn)
 {
@@ -354,7 +479,8 @@ int od_hir_pass_specialize(OdHirFunc *fn)
     }
     for (int k = 0; k < n && !err; k++)
         for (OdHirInstr *i = order[k]->first; i; i = i->next)
-            if ((i->op == OD_HOP_BinaryOp || i->op == OD_HOP_Compare || i->op == OD_HOP_LoadGlobal)
+            if ((i->op == OD_HOP_BinaryOp || i->op == OD_HOP_Compare || i->op == OD_HOP_LoadGlobal
+                 || i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod)
                 && od_hir_may_speculate(fn, i))
                 cand[ncand++] = i;
     for (int k = 0; k < ncand && !err; k++) {
@@ -363,6 +489,8 @@ int od_hir_pass_specialize(OdHirFunc *fn)
             err = specialize_arith(&S, i);
         else if (i->op == OD_HOP_Compare)
             err = specialize_compare(&S, i);
+        else if (i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod)
+            err = specialize_math_call(&S, i);
         else
             err = specialize_global(&S, i);
     }

@@ -476,30 +476,109 @@ OD_T2_HELPER(od_t2_delete_subscr)
     return PyObject_DelItem(args[0], args[1]);
 }
 
-/* float ** float (args: double bits) for a positive finite base and a finite exponent: what
- * float_pow computes there (libm's pow, 1.0 for a zero exponent or a base of 1, the same
- * range check), as double bits; anything else OD_T2_BITS_FAIL (nothing done: the interpreter
- * computes it, or raises). */
+/* float ** float (args: double bits) for a finite base and a finite exponent: what
+ * float_pow computes there (1.0 for a zero exponent; +-0.0 for a zero base; +-1.0 for a
+ * base of +-1; a negative base only with an integral exponent: its absolute value's power,
+ * negated for an odd exponent; libm's pow, the same range check), as double bits; anything
+ * else OD_T2_BITS_FAIL (nothing done: the interpreter computes it (a complex, an
+ * infinity's or a NaN's power), or raises: 0.0 ** -1, an overflow). */
 OD_T2_HELPER(od_t2_float_pow)
 {
     (void)f, (void)imm, (void)obj;
     double v, w, x;
     memcpy(&v, &args[0], sizeof v);
     memcpy(&w, &args[1], sizeof w);
-    if (!(v > 0.0) || !isfinite(v) || !isfinite(w))
-        return OD_T2_BITS_FAIL;
-    if (w == 0.0 || v == 1.0) {
-        x = 1.0;
-    } else {
+    intptr_t bits;
+    uint64_t vb, wb;
+    memcpy(&vb, &v, sizeof vb);
+    memcpy(&wb, &w, sizeof wb);
+    /* the common case first, on the bits (fewer branches than the comparisons): a positive
+     * finite base (0 < bits < +inf's) other than 1.0, a finite nonzero exponent (the bits
+     * without the sign: 0 < bits < +inf's) */
+    if (vb - 1 < 0x7ff0000000000000ULL - 1 && vb != 0x3ff0000000000000ULL
+        && (wb << 1) - 1 < 0xffe0000000000000ULL - 1) {
         errno = 0;
         x = pow(v, w);
-        /* _Py_ADJUST_ERANGE1: an infinity is an overflow, an underflow to 0 is fine */
         if (errno == 0 ? isinf(x) : !(errno == ERANGE && x == 0.0))
             return OD_T2_BITS_FAIL;
+        memcpy(&bits, &x, sizeof bits);
+        return bits;
     }
-    intptr_t bits;
+    if (!isfinite(v) || !isfinite(w))
+        return OD_T2_BITS_FAIL;
+    if (w == 0.0) {
+        x = 1.0;                                /* even 0.0 ** 0 */
+    } else if (v == 0.0) {
+        if (w < 0.0)
+            return OD_T2_BITS_FAIL;             /* ZeroDivisionError */
+        x = fmod(fabs(w), 2.0) == 1.0 ? v : 0.0;    /* DOUBLE_IS_ODD_INTEGER: the base's sign */
+    } else {
+        int negate = 0;
+        if (v < 0.0) {
+            if (w != floor(w))
+                return OD_T2_BITS_FAIL;         /* a complex result */
+            v = -v;
+            negate = fmod(fabs(w), 2.0) == 1.0;
+        }
+        if (v == 1.0) {
+            x = 1.0;
+        } else {
+            errno = 0;
+            x = pow(v, w);
+            /* _Py_ADJUST_ERANGE1: an infinity is an overflow, an underflow to 0 is fine */
+            if (errno == 0 ? isinf(x) : !(errno == ERANGE && x == 0.0))
+                return OD_T2_BITS_FAIL;
+        }
+        if (negate)
+            x = -x;
+    }
     memcpy(&bits, &x, sizeof bits);
     return bits;
+}
+
+/* math.log's m_log for what reaches it without an error: a positive argument (its log; +inf
+ * is its own), a NaN (itself). Anything else (0, negatives, -inf) is a domain error: marked
+ * by a NaN here, which FloatMath's code takes for one (a NaN from a non-NaN: an exit). */
+static double log_checked(double x)
+{
+    if (isnan(x) || x == HUGE_VAL)
+        return x;
+    return x > 0.0 ? log(x) : NAN;
+}
+
+/* The math functions' C bodies, by OdHirMathFn: what mathmodule.c's FUNC1 and math.log
+ * call. Tier-2 code calls them directly (FloatMath: lir.h OD_CHK_MATH), on the operand's
+ * double, and leaves for the interpreter where math_1 would raise. */
+static double (*const math_fns[OD_MATH__COUNT])(double) = {
+    [OD_MATH_SQRT] = sqrt, [OD_MATH_SIN] = sin, [OD_MATH_COS] = cos, [OD_MATH_TAN] = tan,
+    [OD_MATH_EXP] = exp, [OD_MATH_LOG] = log_checked, [OD_MATH_FABS] = fabs,
+};
+
+double (*od_t2_math_c_fn(int fn))(double)
+{
+    return fn >= 0 && fn < OD_MATH__COUNT ? math_fns[fn] : NULL;
+}
+
+int od_t2_math_fn_of(PyObject *callee)
+{
+    if (!callee || !PyCFunction_CheckExact(callee))
+        return -1;
+    PyCFunctionObject *cf = (PyCFunctionObject *)callee;
+    PyObject *self = cf->m_self;
+    PyModuleDef *def = self && PyModule_CheckExact(self) ? PyModule_GetDef(self) : NULL;
+    if (!def || !def->m_name || strcmp(def->m_name, "math") != 0 || !def->m_methods)
+        return -1;
+    /* the entry must be one of the module's own method table (not a function of another
+     * module's that was given the math module as its self) */
+    const PyMethodDef *ml = def->m_methods;
+    while (ml->ml_name && ml != cf->m_ml)
+        ml++;
+    if (!ml->ml_name)
+        return -1;
+    for (int k = 0; k < OD_MATH__COUNT; k++)
+        if (strcmp(ml->ml_name, od_hir_math_names[k]) == 0)
+            return k;
+    return -1;
 }
 
 /* int // and % on unboxed int64 operands, as longobject.c's l_divmod rounds: the quotient

@@ -62,6 +62,14 @@ extern uint64_t od_t2_global_loads[3];
 /* n zeroed sites with no index known, or NULL with MemoryError (n 0: NULL, no error). */
 OdT2GlobalSite *od_t2_global_sites_new(int n);
 
+/* The C function FloatMath `fn` (an OdHirMathFn) calls, double -> double (libm's, or math.log's
+ * m_log for what reaches it without an error: a NaN for a domain error), or NULL. */
+double (*od_t2_math_c_fn(int fn))(double);
+
+/* Which OdHirMathFn (hir_ops.h) `callee` is: a builtin function of the math module's own method table
+ * (its C function, hence its semantics), or -1. Reads no attribute, runs no code. */
+int od_t2_math_fn_of(PyObject *callee);
+
 #define OD_T2_HELPER_OPS(X)                                                                  \
     X(BinaryOp, od_t2_binary_op, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                     \
     X(Compare, od_t2_compare, OD_CHK_NULL, OD_XK_ERROR, OD_T2X_ERROR)                        \
