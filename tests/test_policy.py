@@ -165,8 +165,8 @@ def test_rented_compact_code_counts_iterations_per_call_when_called_directly():
     # tier1/compile.c emit_prologue: the count of a compact unit's back edges starts again
     # at every fresh entry, including a direct call from compiled code (which enters at the
     # body, after the shared entry's first bytes). It did not, and regex_v8's block
-    # functions (4-45 iterations a call, called from the benchmark's compiled loop) moved to
-    # their full units after a few calls: 0.6 MB more code in a pyperf worker.
+    # functions (3-45 iterations a call, called from the benchmark's compiled loop) moved to
+    # their full units after a few calls: 0.45 MB more code in a pyperf worker.
     namespace: dict = {}
     src = _large_loop(100) + ("def driver(n):\n    t = 0\n    for _ in range(1):\n"
                               "        t += large(n)\n    return t\n")

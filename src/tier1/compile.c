@@ -993,8 +993,9 @@ static void emit_prologue(Compiler *c)
     od_label_bind(a, c->body_start);
     /* Counting within one call: set at every fresh entry, the shared one's and a direct
      * call's (which enters here). Set before body_start, direct calls from compiled code
-     * carried the count over from call to call, and regex_v8's block functions (4-45
-     * iterations a call) moved to their full units after a few calls (0.6 MB of code). */
+     * carried the count over from call to call, and regex_v8's block functions (3-45
+     * iterations a call) moved to their full units after a few calls (0.45 MB of code in
+     * a pyperf worker). */
     if (c->osr && od_tier1_osr_per_call)
         od_mov32_mi(a, R_UNIT, (int32_t)offsetof(OdUnit, osr_counter), od_tier1_osr_backedges);
 }
