@@ -32,10 +32,16 @@ size_t od_scratch_peak(void) { return peak; }
  * bytes: a fresh mapping costs an mmap, a munmap and a page fault per page touched (about
  * 3 per compile in a short program, 11% of its compile time: email_parse), and every
  * compile needs blocks of about the same sizes (the stubs, the code buffer). What is kept
- * stays resident; od_scratch_trim() gives it back (with the heap's trim). */
+ * stays resident; od_scratch_trim() gives it back (with the heap's trim), and so does
+ * od_scratch_end_compile() for a block that OD_SCRATCH_KEEP_COMPILES compilations in a row
+ * did not take: the blocks of a few large functions' compiles (regex_v8's block
+ * functions, a pyperf worker's 0.4-0.5 MiB) otherwise stayed resident for the rest of the
+ * process, through the small compiles that follow, which use malloc or smaller blocks. */
 #define KEEP_BLOCKS 4
 static Header *kept[KEEP_BLOCKS];
-static size_t kept_bytes;
+static uint64_t kept_at[KEEP_BLOCKS];   /* `compiles` when the block was kept */
+static size_t kept_bytes, aged_out;
+static uint64_t compiles;
 
 /* The smallest kept block that holds `total` bytes (header included), or NULL. */
 static Header *take_kept(size_t total)
@@ -60,6 +66,7 @@ static void unmap_or_keep(Header *h)
         for (int i = 0; i < KEEP_BLOCKS; i++)
             if (!kept[i]) {
                 kept[i] = h;
+                kept_at[i] = compiles;
                 kept_bytes += total;
                 return;
             }
@@ -77,6 +84,20 @@ void od_scratch_trim(void)
 }
 
 size_t od_scratch_kept(void) { return kept_bytes; }
+size_t od_scratch_aged_out(void) { return aged_out; }
+
+void od_scratch_end_compile(void)
+{
+    compiles++;
+    for (int i = 0; i < KEEP_BLOCKS; i++)
+        if (kept[i] && compiles - kept_at[i] > OD_SCRATCH_KEEP_COMPILES) {
+            size_t total = kept[i]->size + sizeof(Header);
+            munmap(kept[i], total);
+            kept[i] = NULL;
+            kept_bytes -= total;
+            aged_out += total;
+        }
+}
 
 static void *map_block(size_t size)
 {

@@ -26,8 +26,21 @@ void od_scratch_free(void *p);
 size_t od_scratch_in_use(void);
 size_t od_scratch_peak(void);
 
+/* Freed mappings not taken again by the next OD_SCRATCH_KEEP_COMPILES compilations are
+ * given back (scratch.c): what a run of large compiles kept is not left resident once the
+ * program has moved on to small ones. */
+#define OD_SCRATCH_KEEP_COMPILES 2
+
 /* Bytes of freed mappings kept for reuse, and giving them back to the OS. */
 size_t od_scratch_kept(void);
 void od_scratch_trim(void);
+
+/* Called once at the end of every compilation (hook/codestate.c): counts it, and gives
+ * back the kept mappings that have waited OD_SCRATCH_KEEP_COMPILES compilations. */
+void od_scratch_end_compile(void);
+
+/* Kept mappings given back because no compilation took them (stats():
+ * compile_scratch_aged_out). */
+size_t od_scratch_aged_out(void);
 
 #endif /* OD_ASM_SCRATCH_H */

@@ -221,6 +221,7 @@ static uint64_t untrimmed_compile_ns;
 
 static void after_compile(uint64_t ns)
 {
+    od_scratch_end_compile();
 #ifdef __GLIBC__
     untrimmed_compile_ns += ns;
     if (untrimmed_compile_ns >= TRIM_EVERY_NS) {

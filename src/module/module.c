@@ -263,6 +263,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "compile_scratch_in_use", od_scratch_in_use()) < 0
         || set_u64(d, "compile_scratch_peak", od_scratch_peak()) < 0
         || set_u64(d, "compile_scratch_kept", od_scratch_kept()) < 0
+        || set_u64(d, "compile_scratch_aged_out", od_scratch_aged_out()) < 0
         || set_u64(d, "frames_native", od_stats.frames_native + od_rt_calls_direct
                                        + od_rt_gen_resumes_direct) < 0
         || set_u64(d, "calls_direct", od_rt_calls_direct) < 0

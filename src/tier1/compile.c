@@ -978,8 +978,6 @@ static OdEntry shared_entry(void)
 static void emit_prologue(Compiler *c)
 {
     OdAsm *a = &c->a;
-    if (c->osr && od_tier1_osr_per_call)   /* every entry: counts within one call */
-        od_mov32_mi(a, R_UNIT, (int32_t)offsetof(OdUnit, osr_counter), od_tier1_osr_backedges);
     if (c->osr || c->enter_mid
         || (c->co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))) {
         /* Resuming a suspended generator, coroutine or async generator: continue at the
@@ -993,6 +991,13 @@ static void emit_prologue(Compiler *c)
     }
     c->body_start = od_label_new(a);
     od_label_bind(a, c->body_start);
+    /* Counting within one call: set at every fresh entry, the shared one's and a direct
+     * call's (which enters here). Set before body_start, direct calls from compiled code
+     * carried the count over from call to call, and regex_v8's block functions (3-45
+     * iterations a call) moved to their full units after a few calls (0.45 MB of code in
+     * a pyperf worker). */
+    if (c->osr && od_tier1_osr_per_call)
+        od_mov32_mi(a, R_UNIT, (int32_t)offsetof(OdUnit, osr_counter), od_tier1_osr_backedges);
 }
 
 /* The body's return (rax = the result, NULL: exit or exception) to the entry that called
