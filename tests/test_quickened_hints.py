@@ -308,31 +308,45 @@ def test_compares_of_strs_get_no_numeric_path():
         assert got[-1][:2] == (("ok", "differ") if name == "cmp_eq" else ("raise", TypeError)), got
 
 
-def test_recompiled_compare_that_saw_only_strs_gets_no_numeric_path():
-    """A recompiled unit's COMPARE_OP whose site only met strs (and never an inline hit)."""
-    ns = {}
-    exec(CMP_SOURCE, ns)
+def recompiled_after(fn, warm_calls) -> dict:
+    """info(fn) after the warm-up calls ran from its first call compiled (threshold 0), past
+    recompile_after (1,000 native entries): its recompiled unit's."""
     overdrive.enable(threshold=0)
     try:
-        for i in range(1100):
-            ns["cmp_value"]("k%d" % (i % 4), "k2")
+        for args in warm_calls:
+            fn(*args)
     finally:
         overdrive.disable()
-    info = overdrive.info(ns["cmp_value"])
-    if not runs_tier1(ns["cmp_value"]):
-        return
-    assert info["recompiled"] and info["single_kind_sites"] == 1, info
-    fn = ns["cmp_value"]
-    expected = [outcome_with_traceback(fn, args, {}) for args in compare_calls()]
+    return overdrive.info(fn)
+
+
+def outcomes_in_recompiled_unit(fn, info: dict, calls: list) -> list:
+    """Outcomes of `calls` in fn's recompiled unit (whose info() is `info`), each of which
+    must run there with no exit and give the interpreter's outcome."""
+    expected = [outcome_with_traceback(fn, args, {}) for args in calls]
     overdrive.enable(threshold=10**6)
     try:
-        got = [outcome_with_traceback(fn, args, {}) for args in compare_calls()]
+        got = [outcome_with_traceback(fn, args, {}) for args in calls]
     finally:
         overdrive.disable()
     after = overdrive.info(fn)
     assert after["native_entries"] - info["native_entries"] == len(expected), after
     assert not unexpected_exits(info, after), after["exits"]
-    assert got == expected and got[-2][:2] == ("raise", ValueError), got
+    assert got == expected, got
+    return got
+
+
+def test_recompiled_compare_that_saw_only_strs_gets_no_numeric_path():
+    """A recompiled unit's COMPARE_OP whose site only met strs (and never an inline hit)."""
+    ns = {}
+    exec(CMP_SOURCE, ns)
+    fn = ns["cmp_value"]
+    info = recompiled_after(fn, [("k%d" % (i % 4), "k2") for i in range(1100)])
+    if not runs_tier1(fn):
+        return
+    assert info["recompiled"] and info["single_kind_sites"] == 1, info
+    got = outcomes_in_recompiled_unit(fn, info, compare_calls())
+    assert got[-2][:2] == ("raise", ValueError), got
 
 
 GLOBAL_FIRST = """
@@ -399,37 +413,16 @@ def test_recompiled_operators_that_saw_other_types_get_no_inline_path():
     ns: dict = {}
     exec(OP_SOURCE, ns)
     fn = ns["scale"]
-    overdrive.enable(threshold=0)
-    try:
-        for i in range(1100):
-            fn(Decimal(i), Decimal("0.5"), {"a": i, "b": 2}, "ab"[i % 2])
-    finally:
-        overdrive.disable()
-    info = overdrive.info(fn)
+    info = recompiled_after(fn, [(Decimal(i), Decimal("0.5"), {"a": i, "b": 2}, "ab"[i % 2])
+                                 for i in range(1100)])
     if not runs_tier1(fn):
         return
     assert info["recompiled"] and info["single_kind_sites"] == 1, info
     # The same code recompiled after ints and lists keeps both inline paths.
     plain_ns: dict = {}
     exec(OP_SOURCE, plain_ns)
-    plain = plain_ns["scale"]
-    overdrive.enable(threshold=0)
-    try:
-        for i in range(1100):
-            plain(i, 3, [i, 2], i % 2)
-    finally:
-        overdrive.disable()
-    plain_info = overdrive.info(plain)
+    plain_info = recompiled_after(plain_ns["scale"], [(i, 3, [i, 2], i % 2) for i in range(1100)])
     assert plain_info["recompiled"] and plain_info["single_kind_sites"] == 0, plain_info
     assert info["code_size"] < plain_info["code_size"] - 100, (info, plain_info)
-    expected = [outcome_with_traceback(fn, args, {}) for args in operator_calls()]
-    overdrive.enable(threshold=10**6)
-    try:
-        got = [outcome_with_traceback(fn, args, {}) for args in operator_calls()]
-    finally:
-        overdrive.disable()
-    after = overdrive.info(fn)
-    assert after["native_entries"] - info["native_entries"] == len(expected), after
-    assert not unexpected_exits(info, after), after["exits"]
-    assert got == expected, got
+    got = outcomes_in_recompiled_unit(fn, info, operator_calls())
     assert [g[0] for g in got[-3:]] == ["raise"] * 3, got
