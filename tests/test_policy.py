@@ -118,10 +118,14 @@ def test_large_program_loops_are_rented():
     for _ in range(3):               # short runs: far less than compiling would cost
         large(1)
     assert not compiled(large)
+    rent = overdrive.info(large)
+    # The rent is elapsed time: on a loaded machine a short run that was descheduled can
+    # pay it (the next call then compiles). Otherwise the long run below is interpreted.
+    paid_by_short_runs = rent["rent_paid_ns"] >= rent["rent_due_ns"] > 0
     large(20_000)                    # its own time in the interpreter pays the rent
     large(1)
     assert compiled(large)
-    assert overdrive.info(large)["interpreted_entries"] == 4
+    assert overdrive.info(large)["interpreted_entries"] == (3 if paid_by_short_runs else 4), rent
 
 
 @tier1_only
