@@ -94,10 +94,22 @@ def describe_stats(stats: dict[str, Any]) -> list[str]:
         if key in shown:
             continue
         if isinstance(value, dict):
-            top = sorted(value.items(), key=lambda kv: -kv[1])[:5]
+            top = sorted(counts(value), key=lambda kv: -kv[1])[:5]
             value = ", ".join(f"{k} {v}" for k, v in top) or "none"
         lines.append(f"  {key.replace('_', ' ') + ':':30}{value}")
     return lines
+
+
+def counts(value: dict[str, Any], prefix: str = "") -> list[tuple[str, float]]:
+    """The numbers of a stats() section, nested sections' as `section.name` (tier2's exits
+    and attribute reasons are dicts of their own); flags and texts left out."""
+    out: list[tuple[str, float]] = []
+    for k, v in value.items():
+        if isinstance(v, dict):
+            out += counts(v, f"{prefix}{k}.")
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append((f"{prefix}{k}", v))
+    return out
 
 
 def main() -> int:
