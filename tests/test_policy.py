@@ -3,9 +3,10 @@ docs/performance.md "Short programs and the compile policy").
 
 threshold 0 compiles everything at its first entry; threshold 1 code with a loop at its
 first entry and the rest at the second; threshold N > 1 (the default, 200) code without a
-loop at its (N+1)-th entry, code with a loop outside the standard library at its first
-entry, and standard-library code with a loop once its interpreted entries took as long as
-compiling it is expected to (at the latest at the (N+1)-th entry); so is any loop code of
+loop at its (N+1)-th entry, code with a loop of the program's own files at its first
+entry, and code with a loop of the standard library or an installed package (but not the
+__main__ script) once its interpreted entries took as long as compiling it is expected to
+(at the latest at the (N+1)-th entry); so is any loop code of
 at least 1024 code units (hook.c OD_RENT_CODE_UNITS). info() shows the rent paid and due
 (rent_paid_ns, rent_due_ns)."""
 from __future__ import annotations
@@ -316,12 +317,55 @@ def test_stdlib_loops_compile_at_the_threshold_at_the_latest():
     assert compiled(calls_back)
 
 
-def test_site_packages_under_the_stdlib_dir_is_not_the_stdlib():
-    path = os.path.join(sys._stdlib_dir, "site-packages", "pkg", "mod.py")
+@pytest.mark.parametrize("path", [
+    os.path.join(sys._stdlib_dir, "site-packages", "pkg", "mod.py"),
+    "/home/user/venv/lib/python3.11/site-packages/pkg/mod.py",
+    "/usr/lib/python3/dist-packages/pkg/mod.py",
+])
+def test_installed_packages_loops_are_rented_as_the_stdlibs(path):
+    # An installed package's loops are a library's routines (pytest's collection and
+    # reporting: 200 loop functions compiled at their first call in six's test suite).
     ns = fresh(path)
-    overdrive.enable(threshold=50)
-    ns["with_loop"](3)
-    assert compiled(ns["with_loop"])
+    overdrive.enable(threshold=1000)
+    with_loop = ns["with_loop"]
+    with_loop(3)
+    assert not compiled(with_loop)
+    with_loop(200_000)               # milliseconds in the interpreter: the rent is paid
+    with_loop(1)
+    assert compiled(with_loop)
+    assert overdrive.info(with_loop)["interpreted_entries"] == 2
+
+
+MAIN_IN_SITE_PACKAGES = textwrap.dedent("""
+    import overdrive, sys
+    sys.path.insert(0, sys.argv[1])
+    import policy_lib                 # a module beside the script: an installed package's
+    overdrive.enable(threshold=1000)
+    def with_loop(n):
+        total = 0
+        for i in range(n):
+            total += i
+        return total
+    with_loop(3)
+    policy_lib.lib_loop(3)
+    print(overdrive.info(with_loop)["compiled"], overdrive.info(policy_lib.lib_loop)["compiled"])
+""")
+
+
+def test_the_main_script_is_the_program_even_in_site_packages(tmp_path):
+    # pyperformance's benchmarks are scripts in site-packages (pyperformance/data-files):
+    # the script's own loops compile at their first entry, as any program's; a module it
+    # imports from there is rented.
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / "app.py").write_text(MAIN_IN_SITE_PACKAGES)
+    (site / "policy_lib.py").write_text(
+        "def lib_loop(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERDRIVE")}
+    out = subprocess.run([sys.executable, str(site / "app.py"), str(site)], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]
 
 
 def test_frozen_modules_are_the_stdlib():
@@ -346,7 +390,8 @@ def test_stdlib_generators_pay_their_rent_on_resumes():
 def test_results_are_the_same_under_every_policy():
     expected = [fresh()["with_loop"](n) for n in range(50)]
     for threshold in (0, 1, 3, 200):
-        for filename in ("/home/user/app.py", os.path.join(sys._stdlib_dir, "x.py")):
+        for filename in ("/home/user/app.py", os.path.join(sys._stdlib_dir, "x.py"),
+                         "/venv/lib/python3.11/site-packages/pkg/x.py"):
             ns = fresh(filename)
             overdrive.enable(threshold=threshold)
             try:

@@ -32,14 +32,17 @@ static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
  *   threshold 0      everything at its first entry (the regression gate relies on it);
  *   threshold 1      code with a loop at its first entry, the rest at its second;
  *   threshold N > 1  (the default, 200) code without a loop at its (N+1)-th entry. Code
- *                    with a loop: outside the standard library at its first entry (a
- *                    program's own loops are where it spends its time, and a loop that runs
- *                    once can only be compiled before it starts); in the standard library
- *                    once its interpreted entries have together taken as long as compiling
- *                    it is expected to (rent, then buy), and at the latest at its (N+1)-th
- *                    entry. The stdlib's loops mostly belong to routines a short program
- *                    calls a few times (argparse, re's parser, importlib, enum): compiled at
- *                    their first call they were a third of its compile time. Large loop
+ *                    with a loop: in the program's own files (neither the standard library
+ *                    nor an installed package, or the __main__ script) at its first entry
+ *                    (a program's own loops are where it spends its time, and a loop that
+ *                    runs once can only be compiled before it starts); in the standard
+ *                    library or an installed package once its interpreted entries have
+ *                    together taken as long as compiling it is expected to (rent, then
+ *                    buy), and at the latest at its (N+1)-th entry. A library's loops
+ *                    mostly belong to routines a short program calls a few times
+ *                    (argparse, re's parser, importlib, enum, pytest's collection):
+ *                    compiled at their first call they were a third of its compile time
+ *                    (and 1.35 MB of code in six's test suite). Large loop
  *                    code (OD_RENT_CODE_UNITS) is rented wherever it comes from.
  *                    In a forked child younger than OD_FORK_SETTLE_NS, nothing is
  *                    compiled or recompiled for its count or its rent (below), only a
@@ -79,9 +82,25 @@ static PyObject *stdlib_prefix;  /* sys._stdlib_dir + "/", or NULL */
  * (docs/performance.md, "Seventh session"). */
 #define OD_RENT_CODE_UNITS 1024
 
+/* Whether `name` is the file of the __main__ module (the script the user ran, or a
+ * package's __main__.py under -m). Read from the module's dict: no code runs. */
+static int is_main_script(PyObject *name)
+{
+    PyObject *main = PyDict_GetItemString(PyImport_GetModuleDict(), "__main__"); /* borrowed */
+    if (!main || !PyModule_Check(main))
+        return 0;
+    PyObject *file = PyDict_GetItemString(PyModule_GetDict(main), "__file__");  /* borrowed */
+    return file && PyUnicode_Check(file) && PyUnicode_Compare(file, name) == 0;
+}
+
 /* Whether code with a loop is rented rather than compiled at its first entry: code of the
- * standard library (frozen, or under sys._stdlib_dir but not in a site-packages or
- * dist-packages folder there), or of at least OD_RENT_CODE_UNITS code units. */
+ * standard library (frozen, or under sys._stdlib_dir), of an installed package (a
+ * site-packages or dist-packages folder) other than the __main__ script, or of at least
+ * OD_RENT_CODE_UNITS code units. An installed package's loops are a library's routines, as
+ * the stdlib's are: pytest's collection and reporting compiled 200 loop functions at their
+ * first call in six's test suite (1.35 MB of code, 12.7 ms of compiling); a program's own
+ * loops are its script and the files beside it (docs/performance.md, "Fourteenth
+ * session"). */
 static int rented(PyCodeObject *co, OdCodeState *st)
 {
     if (st->rented >= 0)
@@ -108,9 +127,13 @@ static int rented(PyCodeObject *co, OdCodeState *st)
         /* Neither call fails on two str objects. */
         if (PyUnicode_Tailmatch(name, frozen, 0, n, -1) == 1)
             yes = 1;
+        else if (PyUnicode_Find(name, site, 0, n, 1) != -1
+                 || PyUnicode_Find(name, dist, 0, n, 1) != -1)
+            yes = !is_main_script(name);
         else if (stdlib_prefix && PyUnicode_Tailmatch(name, stdlib_prefix, 0, n, -1) == 1)
-            yes = PyUnicode_Find(name, site, 0, n, 1) == -1
-                  && PyUnicode_Find(name, dist, 0, n, 1) == -1;
+            yes = 1;
+        if (PyErr_Occurred())   /* a str subclass __file__'s comparison; never raised here */
+            PyErr_Clear();
     }
     st->rented = (int8_t)yes;
     return yes;
