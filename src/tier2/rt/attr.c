@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 uint64_t od_t2_generic_attr[OD_ATTR_WHY__COUNT];
+uint64_t od_t2_dict_version = OD_T2_DICT_VERSION_BASE;
 uint64_t od_t2_generic_attr_misses;
 uint64_t od_t2_generic_attr_inline;
 
@@ -119,10 +120,23 @@ OD_T2_HELPER(od_t2_store_attr)
         }
         if (dict_store_hit(c)) {
             /* into the instance dict, as generic setattr would: the runtime helper's hit
-             * without its value stack (go's objects: 1.6 M stores in go 3). The dict is
-             * the runtime's to change (the version it must bump is not exported). */
+             * without its value stack (go's objects: 1.6 M stores in go 3). Over the
+             * entry the hint names (STORE_ATTR_WITH_HINT's case) in place; anything else
+             * (a new key, another index) through the dict's own insert. */
             PyDictObject *dict = od_instance_dict(owner, c->dictoffset);
             Py_hash_t hash = ((PyASCIIObject *)s->site.name)->hash;
+            PyObject **slot = dict && c->kind == OD_ATTR_DICT_HINT
+                              ? od_t2_dict_hint_slot(dict, c->index, s->site.name) : NULL;
+            if (slot) {
+                PyObject *old = *slot;
+                c->hits++;
+                *slot = Py_NewRef(args[1]);
+                if (!_PyObject_GC_IS_TRACKED(dict) && _PyObject_GC_MAY_BE_TRACKED(args[1]))
+                    PyObject_GC_Track(dict);
+                dict->ma_version_tag = od_t2_dict_version_next();
+                Py_DECREF(old);                 /* last: a finalizer sees the new value */
+                return 0;
+            }
             if (dict && hash != -1) {
                 c->hits++;
                 return _PyDict_SetItem_KnownHash((PyObject *)dict, s->site.name, args[1], hash) ? -1 : 0;
