@@ -572,20 +572,20 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
 }
 
 /* StoreAttr: the entry (attr_entry_inline) is an existing instance attribute in inline
- * values or a __slots__ member, and the old value (if any) keeps a reference after the
- * store: store args[1] (a new reference), release the old one (not its last: nothing is
- * freed, no finalizer runs, so no SetPrev or lends are needed), rax = 0, then `done`.
- * A new attribute (the insertion order), a last reference and every other kind go on to
- * the helper's call. richards' polymorphic `self.x = ...` stores: 18.5 M instructions of
- * od_t2_store_attr in `richards 3`. */
-/* Whether a generic StoreAttr site may meet inline values or slots: a site the feedback
- * put in an instance dict (go's objects: 1.6 M stores in `go 3`) would only pay the entry
- * lookup before its helper call (+26 M there), a module's or class's never hits. */
+ * values, a __slots__ member or an existing entry of the instance dict (DICT_HINT), and
+ * the old value (if any) keeps a reference after the store: store args[1] (a new
+ * reference), release the old one (not its last: nothing is freed, no finalizer runs, so
+ * no SetPrev or lends are needed), rax = 0, then `done`. A new attribute (the insertion
+ * order), a last reference and every other kind go on to the helper's call. richards'
+ * polymorphic `self.x = ...` stores: 18.5 M instructions of od_t2_store_attr in
+ * `richards 3`; go's stores into instance dicts: 533 K in `go 1`. */
+/* Whether a generic StoreAttr site may meet inline values, slots or instance dicts: a
+ * module's or class's never hits (the entry lookup before the call would be pure cost). */
 static int store_inline_worth(const OdLirInstr *i)
 {
     const OdT2AttrSite *site = (const OdT2AttrSite *)(intptr_t)i->imm;
     return site && (site->why == OD_ATTR_WHY_POLYMORPHIC || site->why == OD_ATTR_WHY_NO_FEEDBACK
-                    || site->why == OD_ATTR_WHY_NO_SPECULATE);
+                    || site->why == OD_ATTR_WHY_NO_SPECULATE || site->why == OD_ATTR_WHY_DICT);
 }
 
 static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
@@ -595,6 +595,7 @@ static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdL
     int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
     int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
     OdLabel not_values = od_label_new(a), have = od_label_new(a), no_old = od_label_new(a);
+    OdLabel not_slot = od_label_new(a), at_offset = od_label_new(a);
     attr_entry_inline(c, site, slow);
     /* rsi = the address of the value */
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
@@ -611,12 +612,55 @@ static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdL
     od_jmp(a, have);
     od_label_bind(a, not_values);
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
-    od_jcc(a, OD_CC_NE, slow);
+    od_jcc(a, OD_CC_NE, not_slot);
     od_mov_rm(a, OD_RSI, OD_RDX, index);
     od_add_rr(a, OD_RSI, OD_RAX);
     od_mov_rm(a, OD_R8, OD_RSI, 0);
     od_test_rr(a, OD_R8, OD_R8);
     od_jcc(a, OD_CC_E, no_old);
+    od_jmp(a, have);
+    /* DICT_HINT: over the value of the instance dict's entry `index` (the dict as the load
+     * finds it: attr_load_inline), what STORE_ATTR_WITH_HINT does: the entry has the name
+     * as its key and a value, the dict is tracked by the GC already (else the helper, which
+     * tracks it), and it gets a new version tag (rt/attr.h od_t2_dict_version) */
+    od_label_bind(a, not_slot);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dictoffset));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_NE, at_offset);
+    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));      /* the managed dict slot */
+    od_label_bind(a, at_offset);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_RDI, OD_RSI, 0);
+    unicode_dict_keys(a, OD_RDI, OD_RSI, OD_R8, slow);
+    od_mov_rm(a, OD_R8, OD_RDX, index);
+    od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_jcc(a, OD_CC_GE, slow);
+    unicode_entries_base(a, OD_RSI, OD_R9);
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    od_shl_ri(a, OD_R8, 4);
+    od_add_rr(a, OD_R9, OD_R8);
+    int32_t entries = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)site->site.name);
+    od_cmp_rm(a, OD_R10, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+    od_jcc(a, OD_CC_NE, slow);
+    od_lea(a, OD_RSI, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+    od_mov_rm(a, OD_R8, OD_RSI, 0);
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_E, slow);                   /* deleted: a new key for the dict's insert */
+    od_cmp_mi(a, OD_R8, 0, 1);
+    od_jcc(a, OD_CC_LE, slow);                  /* the last reference: the helper frees it */
+    od_cmp_mi(a, OD_RDI, -(int32_t)sizeof(PyGC_Head) + (int32_t)offsetof(PyGC_Head, _gc_next), 0);
+    od_jcc(a, OD_CC_E, slow);                   /* not tracked */
+    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)&od_t2_dict_version);
+    od_mov_rm(a, OD_R11, OD_R10, 0);
+    od_add_ri(a, OD_R11, 1);
+    od_mov_mr(a, OD_R10, 0, OD_R11);
+    od_mov_mr(a, OD_RDI, OFF_VERSION, OD_R11);
+    od_jmp(a, no_old);                          /* r8 = the old value, released there */
     od_label_bind(a, have);
     od_cmp_mi(a, OD_R8, 0, 1);
     od_jcc(a, OD_CC_LE, slow);                  /* the last reference: the helper frees it */
