@@ -687,17 +687,101 @@ static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdL
  * and the type's shared keys still of the entry's size (od_t2_load_method's tests).
  * args[0] = the method, args[1] = the receiver (new references), rax = 0, then `done`;
  * else `slow`. */
+/* How many slots of the instance dict's index table the in-line METHOD_WITH_DICT test
+ * probes before it leaves the question to the helper (a small instance dict is at most
+ * two thirds full: the first probe finds an empty slot most of the time). */
+#define METHOD_DICT_PROBES 3
+
+/* Whether a generic LoadMethod site may meet METHOD_WITH_DICT entries (instances with a
+ * materialized __dict__: go's objects), so its in-line path also probes the dict: the
+ * feedback said so, or said nothing. */
+static int method_dict_inline_worth(const OdT2AttrSite *site)
+{
+    return site->why == OD_ATTR_WHY_METHOD_WITH_DICT || site->why == OD_ATTR_WHY_NO_FEEDBACK
+           || site->why == OD_ATTR_WHY_NO_SPECULATE;
+}
+
+/* METHOD_WITH_DICT in line (rax = the receiver, rdx = the entry, as attr_entry_inline
+ * leaves them; both kept): `hit` when the instance dict (managed, the inline values gone,
+ * or at the entry's dictoffset) is an exact, combined dict of str keys with one-byte
+ * indices (at most 128 slots) whose index table, probed the way the dict probes it for
+ * the name's hash, reaches an empty slot within METHOD_DICT_PROBES probes past keys that
+ * are neither the name nor of its hash (keys of a unicode dict are exact strs: equal strs
+ * have equal hashes, so such a key is not the name): the name is not in the dict, nothing
+ * shadows the method. Anything else (no dict, a key of that hash, more probes): `slow`,
+ * the helper's full test (od_rt_method_entry_hit). The probe sequence does not depend on
+ * the table's size but through the mask (i = (5i + perturb + 1) & mask keeps the low bits
+ * of the unmasked sequence), so it is computed here, one 64-bit constant a probe. */
+static void method_dict_lacks_inline(Cg *c, const OdT2AttrSite *site, Py_hash_t hash,
+                                     OdLabel slow, OdLabel hit)
+{
+    OdAsm *a = &c->a;
+    int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
+    int32_t indices = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    OdLabel at_offset = od_label_new(a);
+    od_mov_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dictoffset));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_NE, at_offset);
+    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));      /* the managed dict slot */
+    od_label_bind(a, at_offset);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_RSI, OD_RSI, 0);
+    unicode_dict_keys(a, OD_RSI, OD_RSI, OD_R8, slow);
+    /* one-byte indices: log2 of the index table's bytes = log2 of its slots */
+    od_movzx8_rm(a, OD_RCX, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_size));
+    od_movzx8_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    od_cmp_rr(a, OD_RCX, OD_R8);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_ri(a, OD_R9, 1);
+    od_shl_cl(a, OD_R9);
+    od_lea(a, OD_R10, OD_R9, 0);
+    od_add_rr(a, OD_R10, OD_RSI);               /* the entries, less dk_indices */
+    od_sub_ri(a, OD_R9, 1);                     /* the mask */
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)site->site.name);
+    od_mov_ri(a, OD_R11, (int64_t)hash);
+    size_t perturb = (size_t)hash, j = (size_t)hash;
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    for (int k = 0; k < METHOD_DICT_PROBES; k++) {
+        OdLabel next = od_label_new(a);
+        od_mov_ri(a, OD_R8, (int64_t)j);
+        od_and_rr(a, OD_R8, OD_R9);
+        od_add_rr(a, OD_R8, OD_RSI);
+        od_movzx8_rm(a, OD_RCX, OD_R8, indices);
+        od_cmp_ri(a, OD_RCX, (uint8_t)DKIX_EMPTY);
+        od_jcc(a, OD_CC_E, hit);
+        od_cmp_ri(a, OD_RCX, 0x80);
+        od_jcc(a, OD_CC_AE, next);              /* DKIX_DUMMY: a deleted entry's slot */
+        od_shl_ri(a, OD_RCX, 4);
+        od_add_rr(a, OD_RCX, OD_R10);
+        od_mov_rm(a, OD_RCX, OD_RCX, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+        od_cmp_rr(a, OD_RCX, OD_RDI);
+        od_jcc(a, OD_CC_E, slow);               /* the name: shadowed */
+        od_cmp_rm(a, OD_R11, OD_RCX, (int32_t)offsetof(PyASCIIObject, hash));
+        od_jcc(a, OD_CC_E, slow);               /* of its hash: maybe an equal str */
+        od_label_bind(a, next);
+        perturb >>= 5;
+        j = j * 5 + perturb + 1;
+    }
+    od_jmp(a, slow);
+}
+
 static void attr_method_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
 {
     OdAsm *a = &c->a;
     int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
     int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
-    OdLabel hit = od_label_new(a);
+    OdLabel hit = od_label_new(a), not_shared = od_label_new(a);
+    Py_hash_t hash = -1;
+    if (method_dict_inline_worth(site) && PyUnicode_CheckExact(site->site.name)
+        && (hash = PyObject_Hash(site->site.name)) == -1)
+        PyErr_Clear();                          /* (a str's hash cannot fail) */
     attr_entry_inline(c, site, slow);
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_METHOD_NO_DICT);
     od_jcc(a, OD_CC_E, hit);
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_METHOD_SHARED_KEYS);
-    od_jcc(a, OD_CC_NE, slow);
+    od_jcc(a, OD_CC_NE, hash != -1 ? not_shared : slow);
     od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
     od_jcc(a, OD_CC_E, slow);
     od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
@@ -706,6 +790,13 @@ static void attr_method_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, Od
     od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
     od_cmp_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, keys_nentries));
     od_jcc(a, OD_CC_NE, slow);
+    if (hash != -1) {
+        od_jmp(a, hit);
+        od_label_bind(a, not_shared);
+        od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_METHOD_WITH_DICT);
+        od_jcc(a, OD_CC_NE, slow);
+        method_dict_lacks_inline(c, site, hash, slow, hit);
+    }
     od_label_bind(a, hit);
     od_mov_rm(a, OD_RCX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, value));
     od_add_mi(a, OD_RCX, 0, 1);
