@@ -621,8 +621,9 @@ static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdL
     od_jmp(a, have);
     /* DICT_HINT: over the value of the instance dict's entry `index` (the dict as the load
      * finds it: attr_load_inline), what STORE_ATTR_WITH_HINT does: the entry has the name
-     * as its key and a value, the dict is tracked by the GC already (else the helper, which
-     * tracks it), and it gets a new version tag (rt/attr.h od_t2_dict_version) */
+     * as its key and a value, the dict is tracked by the GC already or the value needs no
+     * tracking (else the helper, which tracks it), and it gets a new version tag (rt/attr.h
+     * od_t2_dict_version) */
     od_label_bind(a, not_slot);
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
     od_jcc(a, OD_CC_NE, slow);
@@ -653,8 +654,18 @@ static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdL
     od_jcc(a, OD_CC_E, slow);                   /* deleted: a new key for the dict's insert */
     od_cmp_mi(a, OD_R8, 0, 1);
     od_jcc(a, OD_CC_LE, slow);                  /* the last reference: the helper frees it */
+    /* a dict the GC does not track (only atomic values so far) stays so for a value of a
+     * type without GC; any other value goes to the helper, which tracks the dict */
+    OdLabel tracked = od_label_new(a);
     od_cmp_mi(a, OD_RDI, -(int32_t)sizeof(PyGC_Head) + (int32_t)offsetof(PyGC_Head, _gc_next), 0);
-    od_jcc(a, OD_CC_E, slow);                   /* not tracked */
+    od_jcc(a, OD_CC_NE, tracked);
+    od_mov_rm(a, OD_R9, OD_RSP, out_off(1));
+    od_mov_rm(a, OD_R9, OD_R9, OFF_TYPE);
+    od_mov32_rm(a, OD_R9, OD_R9, (int32_t)offsetof(PyTypeObject, tp_flags));
+    od_mov_ri(a, OD_R10, Py_TPFLAGS_HAVE_GC);
+    od_and_rr(a, OD_R9, OD_R10);
+    od_jcc(a, OD_CC_NE, slow);
+    od_label_bind(a, tracked);
     od_mov_ri(a, OD_R10, (int64_t)(intptr_t)&od_t2_dict_version);
     od_mov_rm(a, OD_R11, OD_R10, 0);
     od_add_ri(a, OD_R11, 1);
