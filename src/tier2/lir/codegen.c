@@ -45,10 +45,12 @@ const int od_lir_nxmms = 14;
 typedef struct {
     int kind;           /* 0 dealloc, 1 poll, 2 global lookup, 3 ForIter's other results,
                          * 4 a new inline value's insertion order, 5 a float allocated,
-                         * 6 an int allocated */
+                         * 6 an int allocated, 7 an instance-dict store off its hint */
     OdLabel label, back;
     int reg;            /* dealloc: the object; insertion order: the value's index;
-                         * float, int: the vreg of its value */
+                         * float, int: the vreg of its value; dict store: the owner's */
+    int reg2;           /* dict store: the vreg of the value */
+    long long imm;      /* dict store: the dict's offset (0: managed) */
     int exit;           /* poll, global, ForIter: error exit */
     PyObject *name;     /* global: the name */
     const OdT2GlobalSite *site; /* global: its cache */
@@ -1445,6 +1447,64 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         gout(c, i->dst, OD_RCX);
         break;
     }
+    case OD_LOP_StoreDictEntry: {
+        /* LoadDictEntry's checks, then STORE_ATTR_WITH_HINT's: rcx = the dict, rdx = its
+         * keys, then rax = the entries' base (rcx scratch). Anything else (another index, a
+         * new key, a split dict, an untracked dict for a value with GC, the inline values
+         * in use) is the stub's: the dict's own insert out of line (od_t2_store_dict_slow),
+         * not an exit: go's objects gain keys as they go and keep them in orders of their
+         * own. The version tag changes before the entry is checked: a store that then
+         * goes out of line leaves the tag moved on twice, which costs a cache a miss only */
+        int32_t entry = (int32_t)offsetof(PyDictKeysObject, dk_indices)
+                        + (int32_t)sizeof(PyDictUnicodeEntry) * (int32_t)i->imm;
+        Stub *st = stub(c, 7);
+        if (!st)
+            return;
+        st->reg = i->src[0];
+        st->reg2 = i->src[1];
+        st->imm = i->imm2;
+        st->name = i->obj;
+        st->exit = i->exit;
+        OdLabel slow = st->label;
+        r = gin(c, i->src[0], OD_RAX);
+        if (i->imm2 == 0) {                     /* managed: the values gone */
+            od_cmp_mi(a, r, OFF_VALUES, 0);
+            od_jcc(a, OD_CC_NE, slow);
+            od_mov_rm(a, OD_RCX, r, -3 * (int32_t)sizeof(PyObject *));
+        } else {
+            od_mov_rm(a, OD_RCX, r, (int32_t)i->imm2);
+        }
+        unicode_dict_keys(a, OD_RCX, OD_RDX, OD_RAX, slow);
+        od_cmp_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_nentries), (int32_t)i->imm);
+        od_jcc(a, OD_CC_LE, slow);              /* the entry is not in use */
+        /* an untracked dict (atomic values only) stays so for a value of a type without GC */
+        OdLabel tracked = od_label_new(a);
+        od_cmp_mi(a, OD_RCX, -(int32_t)sizeof(PyGC_Head) + (int32_t)offsetof(PyGC_Head, _gc_next), 0);
+        od_jcc(a, OD_CC_NE, tracked);
+        q = gin(c, i->src[1], OD_RAX);
+        od_mov_rm(a, OD_RAX, q, OFF_TYPE);
+        od_mov32_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyTypeObject, tp_flags));
+        od_x64_alu_ri(a, 4, OD_RAX, Py_TPFLAGS_HAVE_GC);       /* and */
+        od_jcc(a, OD_CC_NE, slow);
+        od_label_bind(a, tracked);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_dict_version);
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_rm(a, OD_RAX, OD_RAX, 0);
+        od_mov_mr(a, OD_RCX, OFF_VERSION, OD_RAX);
+        unicode_entries_base(a, OD_RDX, OD_RAX);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)i->obj);
+        od_cmp_rm(a, OD_RCX, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+        od_jcc(a, OD_CC_NE, slow);
+        od_mov_rm(a, OD_RCX, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, slow);               /* deleted: a new key for the dict's insert */
+        q = gin(c, i->src[1], OD_RDX);
+        od_mov_mr(a, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_value), q);
+        od_mov_rr(a, OD_RAX, OD_RCX);
+        od_label_bind(a, st->back);             /* rax = the old value (or NULL) */
+        gout(c, i->dst, OD_RAX);
+        break;
+    }
     case OD_LOP_StoreField: {
         r = gin(c, i->src[0], OD_RAX);
         int32_t at = (int32_t)i->imm;
@@ -2004,6 +2064,27 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             od_mov_ri(a, OD_RSI, st->reg);
             od_call_abs(a, od_t2_values_insert);
             save_live(&c, st, 1);
+            od_jmp(a, st->back);
+            continue;
+        }
+        if (st->kind == 7) {
+            /* od_t2_store_dict_slow(owner, name, value, dictoffset): a plain C function
+             * that runs no Python code (the old value comes back to the code, which
+             * releases it); the caller-saved registers kept. Its "nothing done" is the
+             * exit (the interpreter stores) */
+            save_live(&c, st, 0);
+            OdReg owner = gin(&c, st->reg, OD_RAX), value = gin(&c, st->reg2, OD_RDX);
+            if (owner != OD_RAX)
+                od_mov_rr(a, OD_RAX, owner);
+            if (value != OD_RDX)
+                od_mov_rr(a, OD_RDX, value);
+            od_mov_rr(a, OD_RDI, OD_RAX);
+            od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)st->name);
+            od_mov_ri(a, OD_RCX, st->imm);
+            od_call_abs(a, od_t2_store_dict_slow);
+            save_live(&c, st, 1);
+            od_cmp_ri(a, OD_RAX, (int32_t)(intptr_t)OD_T2_STORE_DICT_DEOPT);
+            od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
             od_jmp(a, st->back);
             continue;
         }

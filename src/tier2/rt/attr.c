@@ -198,3 +198,20 @@ OD_T2_HELPER(od_t2_load_method)
     args[1] = stack[1];                     /* self, or the attribute */
     return 0;
 }
+
+PyObject *od_t2_store_dict_slow(PyObject *owner, PyObject *name, PyObject *value,
+                                Py_ssize_t dictoffset)
+{
+    PyDictObject *dict = od_instance_dict(owner, dictoffset);
+    Py_hash_t hash = ((PyASCIIObject *)name)->hash;
+    if (!dict || dict->ma_keys->dk_kind == DICT_KEYS_GENERAL || hash == -1)
+        return OD_T2_STORE_DICT_DEOPT;   /* other keys' __eq__ could run */
+    /* str keys only: the lookup compares strs, and raises nothing */
+    PyObject *old = Py_XNewRef(_PyDict_GetItem_KnownHash((PyObject *)dict, name, hash));
+    if (_PyDict_SetItem_KnownHash((PyObject *)dict, name, value, hash) < 0) {
+        PyErr_Clear();
+        Py_XDECREF(old);                /* still in the dict: not the last reference */
+        return OD_T2_STORE_DICT_DEOPT;
+    }
+    return old;                         /* the dict's reference dropped, ours kept */
+}
