@@ -379,3 +379,34 @@ def test_dict_stores_and_methods_leak_nothing():
                                            threshold=0, tier2_threshold=0)
     assert grown < 100, grown
     assert tiers == [2, 2]
+
+
+def test_dict_stores_off_their_hint_leak_nothing():
+    """StoreDictHint's out-of-line road (a new key, another index) with values that are
+    objects of their own: the references balance."""
+    def grow(objs):
+        for k, o in enumerate(objs):
+            o.fresh = [k]                   # a new key in each new object's dict
+            o.fresh = [k, k]                # then over the hint (an index of its own)
+        return objs[0].fresh
+    f = fresh(grow)
+    overdrive.disable()
+    for _ in range(30):
+        f([Square(i) for i in range(4)])
+    assert "StoreDictHint" in _overdrive._tier2_hir(f, ["attrs"])[-1][1]
+
+    def fresh_objs():
+        objs = [Square(i) for i in range(4)]
+        for o in objs[1::2]:
+            o.__dict__ = {"fresh": None, "pos": 0}     # "fresh" at another index
+        return objs
+    g = fresh(grow)
+    overdrive.disable()
+    for _ in range(30):
+        g([Square(i) for i in range(4)])
+
+    def run_g():
+        return g(fresh_objs())
+    grown, tiers = allocated_blocks_growth([(run_g, ())], threshold=0, tier2_threshold=0)
+    assert grown < 100, grown
+    assert overdrive.info(g)["tier"] == 2

@@ -213,5 +213,8 @@ PyObject *od_t2_store_dict_slow(PyObject *owner, PyObject *name, PyObject *value
         Py_XDECREF(old);                /* still in the dict: not the last reference */
         return OD_T2_STORE_DICT_DEOPT;
     }
+    /* the insert took a reference of its own; the code gives the store one (StoreField's
+     * contract: it adds one, or moves its own), so this one goes (the dict holds another) */
+    Py_DECREF(value);
     return old;                         /* the dict's reference dropped, ours kept */
 }

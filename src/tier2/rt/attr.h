@@ -64,7 +64,8 @@ static inline PyObject **od_t2_dict_hint_slot(PyDictObject *dict, Py_ssize_t ind
 /* StoreDictHint's road off its hint (lir/codegen.c, out of line): `name` (an exact str
  * of known hash) stored as `value` into the instance dict of `owner` (the managed one, the
  * inline values gone, or at byte `dictoffset`) when that is an exact dict of str keys (a
- * split one included), by the dict's own insert: its old value (a new reference, NULL when
+ * split one included), by the dict's own insert, taking no reference to `value` (the code
+ * gives the store one, as to StoreField's): its old value (a new reference, NULL when
  * the key is new) comes back to the code, which releases it (nothing here can run Python
  * code: no finalizer, no __eq__). OD_T2_STORE_DICT_DEOPT when nothing was done (no such
  * dict, or the insert failed: the interpreter stores). */
