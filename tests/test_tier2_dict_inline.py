@@ -410,3 +410,27 @@ def test_dict_stores_off_their_hint_leak_nothing():
     grown, tiers = allocated_blocks_growth([(run_g, ())], threshold=0, tier2_threshold=0)
     assert grown < 100, grown
     assert overdrive.info(g)["tier"] == 2
+
+
+def test_generic_dict_stores_leak_nothing():
+    """The generic site's in-line store over a dict entry, with values of their own."""
+    vals = [[0], [1], [2]]                  # held here: an old value's last reference
+    #                                         would go to the helper
+
+    def put(objs, n):
+        for k in range(n):
+            for o in objs:
+                o.color = vals[k % 3]
+        return objs[0].color
+    f = fresh(put)
+    objs = squares("generic", 4)
+    overdrive.disable()
+    for _ in range(30):
+        f(objs, 1)
+    before = dict(_overdrive.stats()["tier2"]["generic_attr"])
+    grown, tiers = allocated_blocks_growth([(f, (objs, 3))], threshold=0, tier2_threshold=0)
+    after = _overdrive.stats()["tier2"]["generic_attr"]
+    assert grown < 100, grown
+    assert tiers == [2]
+    assert after["inline"] - before["inline"] >= 300 * 12, (before, after)
+
