@@ -17,6 +17,7 @@
 #include "../rt/helpers.h"
 #include "../rt/attr.h"
 #include "../rt/call_thunk.h"
+#include "internal/pycore_moduleobject.h"   /* PyModuleObject.md_dict */
 
 #include <math.h>
 #include <stdlib.h>
@@ -430,7 +431,17 @@ static void jump_to_block(Cg *c, int b)
  * set of offsets serves entry 0 and the entries of `more`) at its current version, with
  * rax = the receiver and rcx = its type; else `slow`. A class object's entries are keyed
  * by the class (the helper's road). The receiver is the outgoing area's args[0]. */
+static void attr_entry_inline_m(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel module);
+
 static void attr_entry_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow)
+{
+    attr_entry_inline_m(c, site, slow, -1);
+}
+
+/* The same, but a MODULE_VALUE entry (keyed by the module type, with no type version: the
+ * module dict's version proves the value) goes to `module` (when >= 0) before the version
+ * test, with rax = the receiver and rdx = the entry. */
+static void attr_entry_inline_m(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel module)
 {
     OdAsm *a = &c->a;
     int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
@@ -447,6 +458,10 @@ static void attr_entry_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow)
     od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyType_Type);
     od_cmp_rr(a, OD_RCX, OD_RSI);
     od_jcc(a, OD_CC_E, slow);
+    if (module >= 0) {
+        od_cmp32_mi(a, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_MODULE_VALUE);
+        od_jcc(a, OD_CC_E, module);
+    }
     od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
     od_cmp32_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type_version));
     od_jcc(a, OD_CC_NE, slow);
@@ -511,7 +526,11 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
     OdLabel have = od_label_new(a), not_values = od_label_new(a), not_slot = od_label_new(a);
     OdLabel at_offset = od_label_new(a);
-    attr_entry_inline(c, site, slow);
+    /* a module's attribute (sites that met modules, or nothing yet): the value the entry
+     * holds while the module dict's version is the entry's (od_t2_load_attr's test) */
+    int modules = site->why == OD_ATTR_WHY_MODULE || site->why == OD_ATTR_WHY_NO_FEEDBACK;
+    OdLabel module = modules ? od_label_new(a) : -1;
+    attr_entry_inline_m(c, site, slow, module);
     /* inline values: values[index], the values still in use */
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
     od_jcc(a, OD_CC_NE, not_values);
@@ -558,6 +577,17 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     od_cmp_rm(a, OD_R10, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
     od_jcc(a, OD_CC_NE, slow);
     od_mov_rm(a, OD_RCX, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+    if (modules) {
+        od_jmp(a, have);
+        od_label_bind(a, module);
+        od_mov_rm(a, OD_RSI, OD_RAX, (int32_t)offsetof(PyModuleObject, md_dict));
+        od_test_rr(a, OD_RSI, OD_RSI);
+        od_jcc(a, OD_CC_E, slow);
+        od_mov_rm(a, OD_RSI, OD_RSI, OFF_VERSION);
+        od_cmp_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dict_version));
+        od_jcc(a, OD_CC_NE, slow);
+        od_mov_rm(a, OD_RCX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, value));
+    }
     od_label_bind(a, have);
     /* rcx = the value, NULL when deleted or empty (the helper's road then raises or finds
      * a class attribute) */
