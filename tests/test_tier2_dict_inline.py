@@ -453,3 +453,48 @@ def test_module_attributes_in_line_and_rebound_mid_loop():
     d, info = tier2_against_interpreter(f, lambda: (mod, 4), lambda: (mod, 40))
     assert info["tier2"]["exits"] == {}, info
     assert d["module"] == 40 and d["inline"] >= 40 - 3, d
+
+
+def test_class_attributes_in_line_and_rebound_mid_loop():
+    """A generic LoadAttr of a class's own attribute (reason class, or no_feedback: 3.11
+    does not specialize LOAD_ATTR on a class; deltablue's Strength.REQUIRED) takes its hit
+    in line while the class's version is the entry's."""
+    class Strength:
+        REQUIRED = "required"
+
+    class Other:
+        REQUIRED = "other"
+
+    def read(classes, n):
+        r = []
+        for k in range(n):
+            if k == n // 2:
+                Strength.REQUIRED = "rebound"
+            r.append(classes[k % len(classes)].REQUIRED)
+        Strength.REQUIRED = "required"
+        return r
+    f = fresh(read)
+    d, info = tier2_against_interpreter(f, lambda: ([Strength], 4), lambda: ([Strength], 40))
+    assert info["tier2"]["exits"] == {}, info
+    assert d["no_feedback"] >= 40 and d["inline"] >= 40 - 3, d
+    # with tier 1's site as the feedback: reason class
+    f = fresh(read)
+    overdrive.disable()
+    expected = outcome(fresh(read), ([Strength], 40))
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        f([Strength], 4)                    # tier 1: its site meets the class
+        f([Strength], 4)                    # tier 2 compiled
+        assert overdrive.info(f)["tier"] == 2
+        before = dict(_overdrive.stats()["tier2"]["generic_attr"])
+        got = outcome(f, ([Strength], 40))
+        after = _overdrive.stats()["tier2"]["generic_attr"]
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert after["class"] - before.get("class", 0) == 40, (before, after)
+    assert after["inline"] - before["inline"] >= 40 - 2, (before, after)
+    f = fresh(read)
+    d, info = tier2_against_interpreter(f, lambda: ([Strength], 4),
+                                        lambda: ([Strength, Other, 7], 40))
+    assert d["inline"] < 40, d      # entry 0 only: the others through the helper

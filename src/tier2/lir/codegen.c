@@ -530,6 +530,29 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
      * holds while the module dict's version is the entry's (od_t2_load_attr's test) */
     int modules = site->why == OD_ATTR_WHY_MODULE || site->why == OD_ATTR_WHY_NO_FEEDBACK;
     OdLabel module = modules ? od_label_new(a) : -1;
+    if (site->why == OD_ATTR_WHY_CLASS || site->why == OD_ATTR_WHY_NO_FEEDBACK) {
+        /* a class's own attribute (deltablue's Strength.REQUIRED, Direction.FORWARD; 3.11
+         * does not specialize LOAD_ATTR on a class, so without tier 1's site such a site
+         * has no feedback): entry 0, keyed by the class itself, while the class's version
+         * is the entry's (CLASS_VALUE: the same object at each load, held by the class's
+         * dict) */
+        OdLabel not_class = od_label_new(a);
+        od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+        od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyType_Type);
+        od_cmp_rm(a, OD_RSI, OD_RAX, OFF_TYPE);
+        od_jcc(a, OD_CC_NE, not_class);
+        od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+        od_cmp_rm(a, OD_RAX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type));
+        od_jcc(a, OD_CC_NE, slow);
+        od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_CLASS_VALUE);
+        od_jcc(a, OD_CC_NE, slow);
+        od_mov32_rm(a, OD_RSI, OD_RAX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
+        od_cmp32_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type_version));
+        od_jcc(a, OD_CC_NE, slow);
+        od_mov_rm(a, OD_RCX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, value));
+        od_jmp(a, have);
+        od_label_bind(a, not_class);
+    }
     attr_entry_inline_m(c, site, slow, module);
     /* inline values: values[index], the values still in use */
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
