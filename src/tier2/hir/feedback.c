@@ -115,8 +115,8 @@ static int interpreter_attr(const OdFeedback *fb, int index, OdAttrCache *out)
     case LOAD_ATTR_SLOT: case STORE_ATTR_SLOT:
         out->kind = OD_ATTR_SLOT;
         break;
-    case LOAD_ATTR_WITH_HINT:
-        /* 3.11 specializes it for managed dicts only (Py_TPFLAGS_MANAGED_DICT) */
+    case LOAD_ATTR_WITH_HINT: case STORE_ATTR_WITH_HINT:
+        /* 3.11 specializes them for managed dicts only (Py_TPFLAGS_MANAGED_DICT) */
         out->kind = OD_ATTR_DICT_HINT;
         out->dictoffset = 0;
         break;

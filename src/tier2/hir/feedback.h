@@ -47,8 +47,8 @@ PyObject *od_feedback_global(const OdFeedback *fb, PyObject *name, uint64_t *glo
  * copied to *out when the site met one receiver type (monomorphic: no second entry was
  * ever needed) with a usable version tag: 1, else 0. When tier 1's site never ran, the
  * interpreter's specialized form of the instruction, as such an entry (LOAD_ATTR_
- * INSTANCE_VALUE / _SLOT, STORE_ATTR_INSTANCE_VALUE / _SLOT, LOAD_METHOD_NO_DICT /
- * _WITH_VALUES); for the last one, keys_nentries is -1 and dict_version the shared keys'
+ * INSTANCE_VALUE / _SLOT / _WITH_HINT, STORE_ATTR_INSTANCE_VALUE / _SLOT / _WITH_HINT,
+ * LOAD_METHOD_NO_DICT / _WITH_VALUES); for the last one, keys_nentries is -1 and dict_version the shared keys'
  * dk_version it checks (0 otherwise). `type` and `value` are borrowed and may be dangling
  * by now (nothing keeps the type alive): never read through them, except under a guard of
  * `type_version` at run time. */

@@ -82,6 +82,11 @@
         index. Deopts when the values are not in use; releases the old value */            \
     X(StoreSlot, 2, BOXED, OD_HE_RW, Void) /* owner, value; imm: byte offset; releases the \
         old value */                                                                       \
+    X(StoreDictHint, 2, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* owner, value; imm, imm2,  \
+        obj as LoadDictHint's. Replaces that entry's value in place (a new dict version    \
+        tag: rt/attr.h); off the hint (another index, a new key, a split dict) the dict's  \
+        own insert out of line; deopts only without an exact dict of str keys (the inline  \
+        values in use, a dict subclass, other keys); releases the old value */             \
     /* list items by a constant index (passes/subscr.c): the operand is an exact list     \
      * (guarded: a list's class cannot change); deopts when the index is out of range     \
      * (the interpreter raises IndexError) */                                              \

@@ -164,7 +164,7 @@ static void put_imm(OdText *o, OdHirFunc *fn, const OdHirInstr *i)
         put_str(o, i->obj);
         od_text_put(o, " values[%lld]", i->imm);
         break;
-    case OD_HOP_LoadDictHint:
+    case OD_HOP_LoadDictHint: case OD_HOP_StoreDictHint:
         od_text_put(o, " ");
         put_str(o, i->obj);
         od_text_put(o, " dict[%lld]", i->imm);

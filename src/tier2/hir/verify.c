@@ -320,7 +320,7 @@ int od_hir_verify(OdHirFunc *fn)
                     && (i->imm < 0 || i->imm >= (1 << 20)))
                 || (i->op == OD_HOP_GuardSharedKeys && i->imm2
                     && (i->imm <= 0 || (unsigned long long)i->imm > UINT32_MAX))
-                || (i->op == OD_HOP_LoadDictHint
+                || ((i->op == OD_HOP_LoadDictHint || i->op == OD_HOP_StoreDictHint)
                     && (i->imm < 0 || i->imm >= (1 << 20) || i->imm2 < 0 || i->imm2 >= (1 << 20)))
                 || ((i->op == OD_HOP_LoadSlot || i->op == OD_HOP_StoreSlot)
                     && (i->imm < (long long)sizeof(PyObject) - 8 || i->imm >= INT32_MAX))) {

@@ -17,6 +17,7 @@
 #include "../rt/helpers.h"
 #include "../rt/attr.h"
 #include "../rt/call_thunk.h"
+#include "internal/pycore_moduleobject.h"   /* PyModuleObject.md_dict */
 
 #include <math.h>
 #include <stdlib.h>
@@ -45,10 +46,12 @@ const int od_lir_nxmms = 14;
 typedef struct {
     int kind;           /* 0 dealloc, 1 poll, 2 global lookup, 3 ForIter's other results,
                          * 4 a new inline value's insertion order, 5 a float allocated,
-                         * 6 an int allocated */
+                         * 6 an int allocated, 7 an instance-dict store off its hint */
     OdLabel label, back;
     int reg;            /* dealloc: the object; insertion order: the value's index;
-                         * float, int: the vreg of its value */
+                         * float, int: the vreg of its value; dict store: the owner's */
+    int reg2;           /* dict store: the vreg of the value */
+    long long imm;      /* dict store: the dict's offset (0: managed) */
     int exit;           /* poll, global, ForIter: error exit */
     PyObject *name;     /* global: the name */
     const OdT2GlobalSite *site; /* global: its cache */
@@ -428,7 +431,17 @@ static void jump_to_block(Cg *c, int b)
  * set of offsets serves entry 0 and the entries of `more`) at its current version, with
  * rax = the receiver and rcx = its type; else `slow`. A class object's entries are keyed
  * by the class (the helper's road). The receiver is the outgoing area's args[0]. */
+static void attr_entry_inline_m(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel module);
+
 static void attr_entry_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow)
+{
+    attr_entry_inline_m(c, site, slow, -1);
+}
+
+/* The same, but a MODULE_VALUE entry (keyed by the module type, with no type version: the
+ * module dict's version proves the value) goes to `module` (when >= 0) before the version
+ * test, with rax = the receiver and rdx = the entry. */
+static void attr_entry_inline_m(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel module)
 {
     OdAsm *a = &c->a;
     int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
@@ -445,6 +458,10 @@ static void attr_entry_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow)
     od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyType_Type);
     od_cmp_rr(a, OD_RCX, OD_RSI);
     od_jcc(a, OD_CC_E, slow);
+    if (module >= 0) {
+        od_cmp32_mi(a, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, kind), OD_ATTR_MODULE_VALUE);
+        od_jcc(a, OD_CC_E, module);
+    }
     od_mov32_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
     od_cmp32_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type_version));
     od_jcc(a, OD_CC_NE, slow);
@@ -509,7 +526,34 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
     OdLabel have = od_label_new(a), not_values = od_label_new(a), not_slot = od_label_new(a);
     OdLabel at_offset = od_label_new(a);
-    attr_entry_inline(c, site, slow);
+    /* a module's attribute (sites that met modules, or nothing yet): the value the entry
+     * holds while the module dict's version is the entry's (od_t2_load_attr's test) */
+    int modules = site->why == OD_ATTR_WHY_MODULE || site->why == OD_ATTR_WHY_NO_FEEDBACK;
+    OdLabel module = modules ? od_label_new(a) : -1;
+    if (site->why == OD_ATTR_WHY_CLASS || site->why == OD_ATTR_WHY_NO_FEEDBACK) {
+        /* a class's own attribute (deltablue's Strength.REQUIRED, Direction.FORWARD; 3.11
+         * does not specialize LOAD_ATTR on a class, so without tier 1's site such a site
+         * has no feedback): entry 0, keyed by the class itself, while the class's version
+         * is the entry's (CLASS_VALUE: the same object at each load, held by the class's
+         * dict) */
+        OdLabel not_class = od_label_new(a);
+        od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+        od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)&PyType_Type);
+        od_cmp_rm(a, OD_RSI, OD_RAX, OFF_TYPE);
+        od_jcc(a, OD_CC_NE, not_class);
+        od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+        od_cmp_rm(a, OD_RAX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type));
+        od_jcc(a, OD_CC_NE, slow);
+        od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_CLASS_VALUE);
+        od_jcc(a, OD_CC_NE, slow);
+        od_mov32_rm(a, OD_RSI, OD_RAX, (int32_t)offsetof(PyTypeObject, tp_version_tag));
+        od_cmp32_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, type_version));
+        od_jcc(a, OD_CC_NE, slow);
+        od_mov_rm(a, OD_RCX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, value));
+        od_jmp(a, have);
+        od_label_bind(a, not_class);
+    }
+    attr_entry_inline_m(c, site, slow, module);
     /* inline values: values[index], the values still in use */
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
     od_jcc(a, OD_CC_NE, not_values);
@@ -556,6 +600,17 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     od_cmp_rm(a, OD_R10, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
     od_jcc(a, OD_CC_NE, slow);
     od_mov_rm(a, OD_RCX, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+    if (modules) {
+        od_jmp(a, have);
+        od_label_bind(a, module);
+        od_mov_rm(a, OD_RSI, OD_RAX, (int32_t)offsetof(PyModuleObject, md_dict));
+        od_test_rr(a, OD_RSI, OD_RSI);
+        od_jcc(a, OD_CC_E, slow);
+        od_mov_rm(a, OD_RSI, OD_RSI, OFF_VERSION);
+        od_cmp_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dict_version));
+        od_jcc(a, OD_CC_NE, slow);
+        od_mov_rm(a, OD_RCX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, value));
+    }
     od_label_bind(a, have);
     /* rcx = the value, NULL when deleted or empty (the helper's road then raises or finds
      * a class attribute) */
@@ -572,20 +627,20 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
 }
 
 /* StoreAttr: the entry (attr_entry_inline) is an existing instance attribute in inline
- * values or a __slots__ member, and the old value (if any) keeps a reference after the
- * store: store args[1] (a new reference), release the old one (not its last: nothing is
- * freed, no finalizer runs, so no SetPrev or lends are needed), rax = 0, then `done`.
- * A new attribute (the insertion order), a last reference and every other kind go on to
- * the helper's call. richards' polymorphic `self.x = ...` stores: 18.5 M instructions of
- * od_t2_store_attr in `richards 3`. */
-/* Whether a generic StoreAttr site may meet inline values or slots: a site the feedback
- * put in an instance dict (go's objects: 1.6 M stores in `go 3`) would only pay the entry
- * lookup before its helper call (+26 M there), a module's or class's never hits. */
+ * values, a __slots__ member or an existing entry of the instance dict (DICT_HINT), and
+ * the old value (if any) keeps a reference after the store: store args[1] (a new
+ * reference), release the old one (not its last: nothing is freed, no finalizer runs, so
+ * no SetPrev or lends are needed), rax = 0, then `done`. A new attribute (the insertion
+ * order), a last reference and every other kind go on to the helper's call. richards'
+ * polymorphic `self.x = ...` stores: 18.5 M instructions of od_t2_store_attr in
+ * `richards 3`; go's stores into instance dicts: 533 K in `go 1`. */
+/* Whether a generic StoreAttr site may meet inline values, slots or instance dicts: a
+ * module's or class's never hits (the entry lookup before the call would be pure cost). */
 static int store_inline_worth(const OdLirInstr *i)
 {
     const OdT2AttrSite *site = (const OdT2AttrSite *)(intptr_t)i->imm;
     return site && (site->why == OD_ATTR_WHY_POLYMORPHIC || site->why == OD_ATTR_WHY_NO_FEEDBACK
-                    || site->why == OD_ATTR_WHY_NO_SPECULATE);
+                    || site->why == OD_ATTR_WHY_NO_SPECULATE || site->why == OD_ATTR_WHY_DICT);
 }
 
 static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
@@ -595,6 +650,7 @@ static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdL
     int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
     int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
     OdLabel not_values = od_label_new(a), have = od_label_new(a), no_old = od_label_new(a);
+    OdLabel not_slot = od_label_new(a), at_offset = od_label_new(a);
     attr_entry_inline(c, site, slow);
     /* rsi = the address of the value */
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
@@ -611,12 +667,66 @@ static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdL
     od_jmp(a, have);
     od_label_bind(a, not_values);
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_SLOT);
-    od_jcc(a, OD_CC_NE, slow);
+    od_jcc(a, OD_CC_NE, not_slot);
     od_mov_rm(a, OD_RSI, OD_RDX, index);
     od_add_rr(a, OD_RSI, OD_RAX);
     od_mov_rm(a, OD_R8, OD_RSI, 0);
     od_test_rr(a, OD_R8, OD_R8);
     od_jcc(a, OD_CC_E, no_old);
+    od_jmp(a, have);
+    /* DICT_HINT: over the value of the instance dict's entry `index` (the dict as the load
+     * finds it: attr_load_inline), what STORE_ATTR_WITH_HINT does: the entry has the name
+     * as its key and a value, the dict is tracked by the GC already or the value needs no
+     * tracking (else the helper, which tracks it), and it gets a new version tag (rt/attr.h
+     * od_t2_dict_version) */
+    od_label_bind(a, not_slot);
+    od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dictoffset));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_NE, at_offset);
+    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));      /* the managed dict slot */
+    od_label_bind(a, at_offset);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_RDI, OD_RSI, 0);
+    unicode_dict_keys(a, OD_RDI, OD_RSI, OD_R8, slow);
+    od_mov_rm(a, OD_R8, OD_RDX, index);
+    od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_jcc(a, OD_CC_GE, slow);
+    unicode_entries_base(a, OD_RSI, OD_R9);
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    od_shl_ri(a, OD_R8, 4);
+    od_add_rr(a, OD_R9, OD_R8);
+    int32_t entries = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)site->site.name);
+    od_cmp_rm(a, OD_R10, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+    od_jcc(a, OD_CC_NE, slow);
+    od_lea(a, OD_RSI, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+    od_mov_rm(a, OD_R8, OD_RSI, 0);
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_E, slow);                   /* deleted: a new key for the dict's insert */
+    od_cmp_mi(a, OD_R8, 0, 1);
+    od_jcc(a, OD_CC_LE, slow);                  /* the last reference: the helper frees it */
+    /* a dict the GC does not track (only atomic values so far) stays so for a value of a
+     * type without GC; any other value goes to the helper, which tracks the dict */
+    OdLabel tracked = od_label_new(a);
+    od_cmp_mi(a, OD_RDI, -(int32_t)sizeof(PyGC_Head) + (int32_t)offsetof(PyGC_Head, _gc_next), 0);
+    od_jcc(a, OD_CC_NE, tracked);
+    od_mov_rm(a, OD_R9, OD_RSP, out_off(1));
+    od_mov_rm(a, OD_R9, OD_R9, OFF_TYPE);
+    od_mov32_rm(a, OD_R9, OD_R9, (int32_t)offsetof(PyTypeObject, tp_flags));
+    od_mov_ri(a, OD_R10, Py_TPFLAGS_HAVE_GC);
+    od_and_rr(a, OD_R9, OD_R10);
+    od_jcc(a, OD_CC_NE, slow);
+    od_label_bind(a, tracked);
+    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)&od_t2_dict_version);
+    od_mov_rm(a, OD_R11, OD_R10, 0);
+    od_add_ri(a, OD_R11, 1);
+    od_mov_mr(a, OD_R10, 0, OD_R11);
+    od_mov_mr(a, OD_RDI, OFF_VERSION, OD_R11);
+    od_jmp(a, no_old);                          /* r8 = the old value, released there */
     od_label_bind(a, have);
     od_cmp_mi(a, OD_R8, 0, 1);
     od_jcc(a, OD_CC_LE, slow);                  /* the last reference: the helper frees it */
@@ -643,17 +753,101 @@ static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdL
  * and the type's shared keys still of the entry's size (od_t2_load_method's tests).
  * args[0] = the method, args[1] = the receiver (new references), rax = 0, then `done`;
  * else `slow`. */
+/* How many slots of the instance dict's index table the in-line METHOD_WITH_DICT test
+ * probes before it leaves the question to the helper (a small instance dict is at most
+ * two thirds full: the first probe finds an empty slot most of the time). */
+#define METHOD_DICT_PROBES 3
+
+/* Whether a generic LoadMethod site may meet METHOD_WITH_DICT entries (instances with a
+ * materialized __dict__: go's objects), so its in-line path also probes the dict: the
+ * feedback said so, or said nothing. */
+static int method_dict_inline_worth(const OdT2AttrSite *site)
+{
+    return site->why == OD_ATTR_WHY_METHOD_WITH_DICT || site->why == OD_ATTR_WHY_NO_FEEDBACK
+           || site->why == OD_ATTR_WHY_NO_SPECULATE;
+}
+
+/* METHOD_WITH_DICT in line (rax = the receiver, rdx = the entry, as attr_entry_inline
+ * leaves them; both kept): `hit` when the instance dict (managed, the inline values gone,
+ * or at the entry's dictoffset) is an exact, combined dict of str keys with one-byte
+ * indices (at most 128 slots) whose index table, probed the way the dict probes it for
+ * the name's hash, reaches an empty slot within METHOD_DICT_PROBES probes past keys that
+ * are neither the name nor of its hash (keys of a unicode dict are exact strs: equal strs
+ * have equal hashes, so such a key is not the name): the name is not in the dict, nothing
+ * shadows the method. Anything else (no dict, a key of that hash, more probes): `slow`,
+ * the helper's full test (od_rt_method_entry_hit). The probe sequence does not depend on
+ * the table's size but through the mask (i = (5i + perturb + 1) & mask keeps the low bits
+ * of the unmasked sequence), so it is computed here, one 64-bit constant a probe. */
+static void method_dict_lacks_inline(Cg *c, const OdT2AttrSite *site, Py_hash_t hash,
+                                     OdLabel slow, OdLabel hit)
+{
+    OdAsm *a = &c->a;
+    int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
+    int32_t indices = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    OdLabel at_offset = od_label_new(a);
+    od_mov_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dictoffset));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_NE, at_offset);
+    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));      /* the managed dict slot */
+    od_label_bind(a, at_offset);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, OD_RSI, OD_RSI, 0);
+    unicode_dict_keys(a, OD_RSI, OD_RSI, OD_R8, slow);
+    /* one-byte indices: log2 of the index table's bytes = log2 of its slots */
+    od_movzx8_rm(a, OD_RCX, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_size));
+    od_movzx8_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    od_cmp_rr(a, OD_RCX, OD_R8);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_ri(a, OD_R9, 1);
+    od_shl_cl(a, OD_R9);
+    od_lea(a, OD_R10, OD_R9, 0);
+    od_add_rr(a, OD_R10, OD_RSI);               /* the entries, less dk_indices */
+    od_sub_ri(a, OD_R9, 1);                     /* the mask */
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)site->site.name);
+    od_mov_ri(a, OD_R11, (int64_t)hash);
+    size_t perturb = (size_t)hash, j = (size_t)hash;
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    for (int k = 0; k < METHOD_DICT_PROBES; k++) {
+        OdLabel next = od_label_new(a);
+        od_mov_ri(a, OD_R8, (int64_t)j);
+        od_and_rr(a, OD_R8, OD_R9);
+        od_add_rr(a, OD_R8, OD_RSI);
+        od_movzx8_rm(a, OD_RCX, OD_R8, indices);
+        od_cmp_ri(a, OD_RCX, (uint8_t)DKIX_EMPTY);
+        od_jcc(a, OD_CC_E, hit);
+        od_cmp_ri(a, OD_RCX, 0x80);
+        od_jcc(a, OD_CC_AE, next);              /* DKIX_DUMMY: a deleted entry's slot */
+        od_shl_ri(a, OD_RCX, 4);
+        od_add_rr(a, OD_RCX, OD_R10);
+        od_mov_rm(a, OD_RCX, OD_RCX, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+        od_cmp_rr(a, OD_RCX, OD_RDI);
+        od_jcc(a, OD_CC_E, slow);               /* the name: shadowed */
+        od_cmp_rm(a, OD_R11, OD_RCX, (int32_t)offsetof(PyASCIIObject, hash));
+        od_jcc(a, OD_CC_E, slow);               /* of its hash: maybe an equal str */
+        od_label_bind(a, next);
+        perturb >>= 5;
+        j = j * 5 + perturb + 1;
+    }
+    od_jmp(a, slow);
+}
+
 static void attr_method_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLabel done)
 {
     OdAsm *a = &c->a;
     int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
     int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
-    OdLabel hit = od_label_new(a);
+    OdLabel hit = od_label_new(a), not_shared = od_label_new(a);
+    Py_hash_t hash = -1;
+    if (method_dict_inline_worth(site) && PyUnicode_CheckExact(site->site.name)
+        && (hash = PyObject_Hash(site->site.name)) == -1)
+        PyErr_Clear();                          /* (a str's hash cannot fail) */
     attr_entry_inline(c, site, slow);
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_METHOD_NO_DICT);
     od_jcc(a, OD_CC_E, hit);
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_METHOD_SHARED_KEYS);
-    od_jcc(a, OD_CC_NE, slow);
+    od_jcc(a, OD_CC_NE, hash != -1 ? not_shared : slow);
     od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
     od_jcc(a, OD_CC_E, slow);
     od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
@@ -662,6 +856,13 @@ static void attr_method_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, Od
     od_mov_rm(a, OD_RSI, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
     od_cmp_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, keys_nentries));
     od_jcc(a, OD_CC_NE, slow);
+    if (hash != -1) {
+        od_jmp(a, hit);
+        od_label_bind(a, not_shared);
+        od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_METHOD_WITH_DICT);
+        od_jcc(a, OD_CC_NE, slow);
+        method_dict_lacks_inline(c, site, hash, slow, hit);
+    }
     od_label_bind(a, hit);
     od_mov_rm(a, OD_RCX, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, value));
     od_add_mi(a, OD_RCX, 0, 1);
@@ -1299,6 +1500,64 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         gout(c, i->dst, OD_RCX);
         break;
     }
+    case OD_LOP_StoreDictEntry: {
+        /* LoadDictEntry's checks, then STORE_ATTR_WITH_HINT's: rcx = the dict, rdx = its
+         * keys, then rax = the entries' base (rcx scratch). Anything else (another index, a
+         * new key, a split dict, an untracked dict for a value with GC, the inline values
+         * in use) is the stub's: the dict's own insert out of line (od_t2_store_dict_slow),
+         * not an exit: go's objects gain keys as they go and keep them in orders of their
+         * own. The version tag changes before the entry is checked: a store that then
+         * goes out of line leaves the tag moved on twice, which costs a cache a miss only */
+        int32_t entry = (int32_t)offsetof(PyDictKeysObject, dk_indices)
+                        + (int32_t)sizeof(PyDictUnicodeEntry) * (int32_t)i->imm;
+        Stub *st = stub(c, 7);
+        if (!st)
+            return;
+        st->reg = i->src[0];
+        st->reg2 = i->src[1];
+        st->imm = i->imm2;
+        st->name = i->obj;
+        st->exit = i->exit;
+        OdLabel slow = st->label;
+        r = gin(c, i->src[0], OD_RAX);
+        if (i->imm2 == 0) {                     /* managed: the values gone */
+            od_cmp_mi(a, r, OFF_VALUES, 0);
+            od_jcc(a, OD_CC_NE, slow);
+            od_mov_rm(a, OD_RCX, r, -3 * (int32_t)sizeof(PyObject *));
+        } else {
+            od_mov_rm(a, OD_RCX, r, (int32_t)i->imm2);
+        }
+        unicode_dict_keys(a, OD_RCX, OD_RDX, OD_RAX, slow);
+        od_cmp_mi(a, OD_RDX, (int32_t)offsetof(PyDictKeysObject, dk_nentries), (int32_t)i->imm);
+        od_jcc(a, OD_CC_LE, slow);              /* the entry is not in use */
+        /* an untracked dict (atomic values only) stays so for a value of a type without GC */
+        OdLabel tracked = od_label_new(a);
+        od_cmp_mi(a, OD_RCX, -(int32_t)sizeof(PyGC_Head) + (int32_t)offsetof(PyGC_Head, _gc_next), 0);
+        od_jcc(a, OD_CC_NE, tracked);
+        q = gin(c, i->src[1], OD_RAX);
+        od_mov_rm(a, OD_RAX, q, OFF_TYPE);
+        od_mov32_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyTypeObject, tp_flags));
+        od_x64_alu_ri(a, 4, OD_RAX, Py_TPFLAGS_HAVE_GC);       /* and */
+        od_jcc(a, OD_CC_NE, slow);
+        od_label_bind(a, tracked);
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&od_t2_dict_version);
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_rm(a, OD_RAX, OD_RAX, 0);
+        od_mov_mr(a, OD_RCX, OFF_VERSION, OD_RAX);
+        unicode_entries_base(a, OD_RDX, OD_RAX);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)i->obj);
+        od_cmp_rm(a, OD_RCX, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+        od_jcc(a, OD_CC_NE, slow);
+        od_mov_rm(a, OD_RCX, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+        od_test_rr(a, OD_RCX, OD_RCX);
+        od_jcc(a, OD_CC_E, slow);               /* deleted: a new key for the dict's insert */
+        q = gin(c, i->src[1], OD_RDX);
+        od_mov_mr(a, OD_RAX, entry + (int32_t)offsetof(PyDictUnicodeEntry, me_value), q);
+        od_mov_rr(a, OD_RAX, OD_RCX);
+        od_label_bind(a, st->back);             /* rax = the old value (or NULL) */
+        gout(c, i->dst, OD_RAX);
+        break;
+    }
     case OD_LOP_StoreField: {
         r = gin(c, i->src[0], OD_RAX);
         int32_t at = (int32_t)i->imm;
@@ -1858,6 +2117,27 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             od_mov_ri(a, OD_RSI, st->reg);
             od_call_abs(a, od_t2_values_insert);
             save_live(&c, st, 1);
+            od_jmp(a, st->back);
+            continue;
+        }
+        if (st->kind == 7) {
+            /* od_t2_store_dict_slow(owner, name, value, dictoffset): a plain C function
+             * that runs no Python code (the old value comes back to the code, which
+             * releases it); the caller-saved registers kept. Its "nothing done" is the
+             * exit (the interpreter stores) */
+            save_live(&c, st, 0);
+            OdReg owner = gin(&c, st->reg, OD_RAX), value = gin(&c, st->reg2, OD_RDX);
+            if (owner != OD_RAX)
+                od_mov_rr(a, OD_RAX, owner);
+            if (value != OD_RDX)
+                od_mov_rr(a, OD_RDX, value);
+            od_mov_rr(a, OD_RDI, OD_RAX);
+            od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)st->name);
+            od_mov_ri(a, OD_RCX, st->imm);
+            od_call_abs(a, od_t2_store_dict_slow);
+            save_live(&c, st, 1);
+            od_cmp_ri(a, OD_RAX, (int32_t)(intptr_t)OD_T2_STORE_DICT_DEOPT);
+            od_jcc(a, OD_CC_E, c.xlabel[st->exit]);
             od_jmp(a, st->back);
             continue;
         }

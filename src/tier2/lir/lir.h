@@ -69,6 +69,12 @@
                      "the managed dict, or at byte imm2), exit unless that dict is an exact, " \
                      "combined dict of str keys whose entry imm has the name obj as its key " \
                      "and a value (what LOAD_ATTR_WITH_HINT checks)")                          \
+    X(StoreDictEntry, "dst = the old value (or NULL) of name obj in the instance dict of "    \
+                      "src0 (at entry imm when LoadDictEntry's checks hold, the value is not " \
+                      "NULL and the GC tracks the dict or src1's type has no GC; else by the " \
+                      "dict's insert out of line, od_t2_store_dict_slow, which exits when "   \
+                      "there is no exact dict of str keys), src1 stored in its place (moves, " \
+                      "as StoreField's); the dict gets a new version tag")                    \
     X(StoreField, "dst = the old value (or NULL), src1 stored in its place (the reference "  \
                   "moves: the caller adds one): imm2 0, at byte imm; 1, inline value imm "    \
                   "(exit when not in use; a new one goes into the insertion order); 2, item " \

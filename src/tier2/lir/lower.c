@@ -527,6 +527,7 @@ static int sync_kind(const OdHirInstr *i)
     case OD_HOP_ListAppend: case OD_HOP_StoreGlobal: case OD_HOP_IncRef: case OD_HOP_DecRef:
         return 0;
     case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreDeref:
+    case OD_HOP_StoreDictHint:
     case OD_HOP_DeleteDeref: case OD_HOP_StoreListItem: case OD_HOP_StoreListItemAt:
         return 0;   /* only the old value's release may run code: as for DecRef (Limits) */
     case OD_HOP_MakeCell:
@@ -1214,25 +1215,28 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             return -1;
         break;
     case OD_HOP_StoreInstanceValue: case OD_HOP_StoreSlot: case OD_HOP_StoreListItem:
-    case OD_HOP_StoreListItemAt: {
-        /* StoreField's src1 is the value; the At form's index comes third */
-        int at = i->op == OD_HOP_StoreListItemAt;
+    case OD_HOP_StoreListItemAt: case OD_HOP_StoreDictHint: {
+        /* StoreField's src1 is the value; the At form's index comes third. StoreDictEntry
+         * is StoreField's form for an instance dict's entry (imm2: the dict's offset) */
+        int at = i->op == OD_HOP_StoreListItemAt, dict = i->op == OD_HOP_StoreDictHint;
         OdHirInstr *value = i->ops[at ? 2 : 1];
         int o = use(W, i->ops[0]), v = o < 0 ? -1 : use(W, value);
         int k = v >= 0 && at ? use(W, i->ops[1]) : 0;
         int old = v < 0 || k < 0 ? -1 : new_vreg(W->L, OD_VR_GPR);
-        if (old < 0 || !(x = emit(W, OD_LOP_StoreField, 2 + at)))
+        if (old < 0 || !(x = emit(W, dict ? OD_LOP_StoreDictEntry : OD_LOP_StoreField, 2 + at)))
             return -1;
         x->src[0] = o;
         x->src[1] = v;
         if (at)
             x->src[2] = k;
         x->imm = i->imm;
-        x->imm2 = i->op == OD_HOP_StoreInstanceValue ? 1 : i->op == OD_HOP_StoreListItem ? 2
-                  : at ? 3 : 0;
+        x->imm2 = dict ? i->imm2 : i->op == OD_HOP_StoreInstanceValue ? 1
+                  : i->op == OD_HOP_StoreListItem ? 2 : at ? 3 : 0;
+        x->obj = dict ? i->obj : NULL;
         x->dst = old;
-        if (x->imm2 && (x->exit = exit_here(W, i, OD_XK_DEOPT, x->imm2 >= 2 ? OD_T2X_LIST_INDEX
-                                                                             : OD_T2X_GUARD_ATTR)) < 0)
+        if ((x->imm2 || dict)
+            && (x->exit = exit_here(W, i, OD_XK_DEOPT, x->imm2 >= 2 && !dict ? OD_T2X_LIST_INDEX
+                                                                              : OD_T2X_GUARD_ATTR)) < 0)
             return -1;
         /* stored: the object's reference to the new value (the code's own when the
          * value dies here: it moves), then the old one released (last: its finalizer may

@@ -6,6 +6,7 @@
  *   instance attribute in the inline values  GuardTypeVersion; LoadInstanceValue / StoreInstanceValue
  *   __slots__ member (or obj.__class__)      GuardTypeVersion; LoadSlot / StoreSlot
  *   method of the type, not shadowed         GuardTypeVersion; [GuardSharedKeys;] LoadTypeMethod
+ *   entry of the instance dict (DICT_HINT)   GuardTypeVersion; LoadDictHint / StoreDictHint
  * The guards carry the bytecode instruction's frame state: a failed one resumes the
  * interpreter before it. A load that finds NULL (the attribute was deleted, the values
  * were materialized into a dict) deopts too. The version tag identifies one type in one
@@ -153,6 +154,9 @@ static int store_attr(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
         op = OD_HOP_StoreInstanceValue;
     else if (e->kind == OD_ATTR_SLOT && in_range(e->index, (Py_ssize_t)sizeof(PyObject), INT32_MAX))
         op = OD_HOP_StoreSlot;     /* never ob_type: assigning __class__ is not a slot store */
+    else if (e->kind == OD_ATTR_DICT_HINT && in_range(e->index, 0, 1 << 20)
+             && in_range(e->dictoffset, 0, 1 << 20))
+        op = OD_HOP_StoreDictHint;  /* over an existing entry (STORE_ATTR_WITH_HINT's case) */
     else
         return 0;
     OdHirInstr *v = i->ops[0];
@@ -161,6 +165,7 @@ static int store_attr(Attrs *A, OdHirInstr *i, const OdAttrCache *e)
     if (!s)
         return -1;
     s->imm = e->index;
+    s->imm2 = op == OD_HOP_StoreDictHint ? e->dictoffset : 0;
     s->obj = i->obj;
     od_hir_remove(i);
     return 0;

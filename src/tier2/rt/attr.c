@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 uint64_t od_t2_generic_attr[OD_ATTR_WHY__COUNT];
+uint64_t od_t2_dict_version = OD_T2_DICT_VERSION_BASE;
 uint64_t od_t2_generic_attr_misses;
 uint64_t od_t2_generic_attr_inline;
 
@@ -119,10 +120,23 @@ OD_T2_HELPER(od_t2_store_attr)
         }
         if (dict_store_hit(c)) {
             /* into the instance dict, as generic setattr would: the runtime helper's hit
-             * without its value stack (go's objects: 1.6 M stores in go 3). The dict is
-             * the runtime's to change (the version it must bump is not exported). */
+             * without its value stack (go's objects: 1.6 M stores in go 3). Over the
+             * entry the hint names (STORE_ATTR_WITH_HINT's case) in place; anything else
+             * (a new key, another index) through the dict's own insert. */
             PyDictObject *dict = od_instance_dict(owner, c->dictoffset);
             Py_hash_t hash = ((PyASCIIObject *)s->site.name)->hash;
+            PyObject **slot = dict && c->kind == OD_ATTR_DICT_HINT
+                              ? od_t2_dict_hint_slot(dict, c->index, s->site.name) : NULL;
+            if (slot) {
+                PyObject *old = *slot;
+                c->hits++;
+                *slot = Py_NewRef(args[1]);
+                if (!_PyObject_GC_IS_TRACKED(dict) && _PyObject_GC_MAY_BE_TRACKED(args[1]))
+                    PyObject_GC_Track(dict);
+                dict->ma_version_tag = od_t2_dict_version_next();
+                Py_DECREF(old);                 /* last: a finalizer sees the new value */
+                return 0;
+            }
             if (dict && hash != -1) {
                 c->hits++;
                 return _PyDict_SetItem_KnownHash((PyObject *)dict, s->site.name, args[1], hash) ? -1 : 0;
@@ -183,4 +197,24 @@ OD_T2_HELPER(od_t2_load_method)
     args[0] = stack[0];                     /* the method, or NULL */
     args[1] = stack[1];                     /* self, or the attribute */
     return 0;
+}
+
+PyObject *od_t2_store_dict_slow(PyObject *owner, PyObject *name, PyObject *value,
+                                Py_ssize_t dictoffset)
+{
+    PyDictObject *dict = od_instance_dict(owner, dictoffset);
+    Py_hash_t hash = ((PyASCIIObject *)name)->hash;
+    if (!dict || dict->ma_keys->dk_kind == DICT_KEYS_GENERAL || hash == -1)
+        return OD_T2_STORE_DICT_DEOPT;   /* other keys' __eq__ could run */
+    /* str keys only: the lookup compares strs, and raises nothing */
+    PyObject *old = Py_XNewRef(_PyDict_GetItem_KnownHash((PyObject *)dict, name, hash));
+    if (_PyDict_SetItem_KnownHash((PyObject *)dict, name, value, hash) < 0) {
+        PyErr_Clear();
+        Py_XDECREF(old);                /* still in the dict: not the last reference */
+        return OD_T2_STORE_DICT_DEOPT;
+    }
+    /* the insert took a reference of its own; the code gives the store one (StoreField's
+     * contract: it adds one, or moves its own), so this one goes (the dict holds another) */
+    Py_DECREF(value);
+    return old;                         /* the dict's reference dropped, ours kept */
 }

@@ -33,4 +33,44 @@ extern uint64_t od_t2_generic_attr_misses;
  * call ("inline"). */
 extern uint64_t od_t2_generic_attr_inline;
 
+/* Stores over an existing entry of a materialized instance __dict__ (what the
+ * interpreter's STORE_ATTR_WITH_HINT does), taken in place by tier 2 (od_t2_store_attr and
+ * the in-line path of lir/codegen.c) instead of through the dict's insert. Such a store must
+ * give the dict a new ma_version_tag (PEP 509: a tag no dict ever had; overdrive's module
+ * and global caches compare it), and CPython's counter (_pydict_global_version) is not
+ * exported. The tags are drawn from a range of their own instead: CPython's counter counts
+ * up from 0 by one per dict change and never reaches 2**63 (centuries at 10**9 a second),
+ * these count up from 2**63, so no two dicts or states share one. CPython 3.11 itself reads
+ * ma_version_tag nowhere (only _testcapi's dict_get_version returns it) and never orders
+ * tags, so a tag from this range is as good as one of its own. */
+#define OD_T2_DICT_VERSION_BASE ((uint64_t)1 << 63)
+extern uint64_t od_t2_dict_version;     /* the last tag handed out */
+static inline uint64_t od_t2_dict_version_next(void) { return ++od_t2_dict_version; }
+
+/* The address of the value of entry `index` of `dict` when the dict is combined, of str
+ * keys (an exact dict: od_instance_dict's), and that entry has `name` as its key and a
+ * value; else NULL. Entries are only appended to a keys object, so the name found there is
+ * the dict's one entry for it. */
+static inline PyObject **od_t2_dict_hint_slot(PyDictObject *dict, Py_ssize_t index, PyObject *name)
+{
+    PyDictKeysObject *keys = dict->ma_keys;
+    if (dict->ma_values || keys->dk_kind != DICT_KEYS_UNICODE || index < 0
+        || index >= keys->dk_nentries)
+        return NULL;
+    PyDictUnicodeEntry *e = &DK_UNICODE_ENTRIES(keys)[index];
+    return e->me_key == name && e->me_value ? &e->me_value : NULL;
+}
+
+/* StoreDictHint's road off its hint (lir/codegen.c, out of line): `name` (an exact str
+ * of known hash) stored as `value` into the instance dict of `owner` (the managed one, the
+ * inline values gone, or at byte `dictoffset`) when that is an exact dict of str keys (a
+ * split one included), by the dict's own insert, taking no reference to `value` (the code
+ * gives the store one, as to StoreField's): its old value (a new reference, NULL when
+ * the key is new) comes back to the code, which releases it (nothing here can run Python
+ * code: no finalizer, no __eq__). OD_T2_STORE_DICT_DEOPT when nothing was done (no such
+ * dict, or the insert failed: the interpreter stores). */
+#define OD_T2_STORE_DICT_DEOPT ((PyObject *)1)
+PyObject *od_t2_store_dict_slow(PyObject *owner, PyObject *name, PyObject *value,
+                                Py_ssize_t dictoffset);
+
 #endif /* OD_TIER2_RT_ATTR_H */
