@@ -514,6 +514,44 @@ static void unicode_entries_base(OdAsm *a, OdReg keys, OdReg base)
     od_add_rr(a, base, keys);
 }
 
+/* The instance dict of the object in rax, for the attribute entry of the site in rdx (at
+ * the entry's dictoffset, or the managed dict slot when the inline values are gone), into
+ * `dict`, and its keys into `keys` when it is an exact, combined dict of str keys; else
+ * `slow`. Clobbers rsi and r8; `dict` and `keys` may be rsi. */
+static void instance_dict_keys(OdAsm *a, int32_t e0, OdReg dict, OdReg keys, OdLabel slow)
+{
+    OdLabel at_offset = od_label_new(a);
+    od_mov_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dictoffset));
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_NE, at_offset);
+    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
+    od_jcc(a, OD_CC_NE, slow);
+    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));      /* the managed dict slot */
+    od_label_bind(a, at_offset);
+    od_add_rr(a, OD_RSI, OD_RAX);
+    od_mov_rm(a, dict, OD_RSI, 0);
+    unicode_dict_keys(a, dict, keys, OD_R8, slow);
+}
+
+/* r9 = the entry at the site entry's `index` (a field of rdx) of the str keys in rsi, less
+ * the entries' offset it returns (dk_indices), when the index is below dk_nentries and the
+ * entry's key is the site's name; else `slow`. Clobbers rcx, r8, r10. */
+static int32_t hint_entry(OdAsm *a, const OdT2AttrSite *site, int32_t index, OdLabel slow)
+{
+    od_mov_rm(a, OD_R8, OD_RDX, index);
+    od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_jcc(a, OD_CC_GE, slow);
+    unicode_entries_base(a, OD_RSI, OD_R9);
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    od_shl_ri(a, OD_R8, 4);
+    od_add_rr(a, OD_R9, OD_R8);
+    int32_t entries = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)site->site.name);
+    od_cmp_rm(a, OD_R10, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+    od_jcc(a, OD_CC_NE, slow);
+    return entries;
+}
+
 /* LoadAttr: the entry (attr_entry_inline) is an instance attribute in inline values, a
  * __slots__ member or an entry of the instance's own dict (DICT_HINT: what the
  * interpreter's LOAD_ATTR_WITH_HINT checks), and the value is there: rax = a new reference,
@@ -525,7 +563,6 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
     int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
     int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
     OdLabel have = od_label_new(a), not_values = od_label_new(a), not_slot = od_label_new(a);
-    OdLabel at_offset = od_label_new(a);
     /* a module's attribute (sites that met modules, or nothing yet): the value the entry
      * holds while the module dict's version is the entry's (od_t2_load_attr's test) */
     int modules = site->why == OD_ATTR_WHY_MODULE || site->why == OD_ATTR_WHY_NO_FEEDBACK;
@@ -578,27 +615,8 @@ static void attr_load_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdLa
      * an exact, combined dict of str keys whose entry `index` has the name as its key */
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
     od_jcc(a, OD_CC_NE, slow);
-    od_mov_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dictoffset));
-    od_test_rr(a, OD_RSI, OD_RSI);
-    od_jcc(a, OD_CC_NE, at_offset);
-    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
-    od_jcc(a, OD_CC_NE, slow);
-    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));      /* the managed dict slot */
-    od_label_bind(a, at_offset);
-    od_add_rr(a, OD_RSI, OD_RAX);
-    od_mov_rm(a, OD_RSI, OD_RSI, 0);
-    unicode_dict_keys(a, OD_RSI, OD_RSI, OD_R8, slow);
-    od_mov_rm(a, OD_R8, OD_RDX, index);
-    od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
-    od_jcc(a, OD_CC_GE, slow);
-    unicode_entries_base(a, OD_RSI, OD_R9);
-    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
-    od_shl_ri(a, OD_R8, 4);
-    od_add_rr(a, OD_R9, OD_R8);
-    int32_t entries = (int32_t)offsetof(PyDictKeysObject, dk_indices);
-    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)site->site.name);
-    od_cmp_rm(a, OD_R10, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
-    od_jcc(a, OD_CC_NE, slow);
+    instance_dict_keys(a, e0, OD_RSI, OD_RSI, slow);
+    int32_t entries = hint_entry(a, site, index, slow);
     od_mov_rm(a, OD_RCX, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
     if (modules) {
         od_jmp(a, have);
@@ -650,7 +668,7 @@ static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdL
     int32_t kind = e0 + (int32_t)offsetof(OdAttrCache, kind);
     int32_t index = e0 + (int32_t)offsetof(OdAttrCache, index);
     OdLabel not_values = od_label_new(a), have = od_label_new(a), no_old = od_label_new(a);
-    OdLabel not_slot = od_label_new(a), at_offset = od_label_new(a);
+    OdLabel not_slot = od_label_new(a);
     attr_entry_inline(c, site, slow);
     /* rsi = the address of the value */
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
@@ -682,27 +700,8 @@ static void attr_store_inline(Cg *c, const OdT2AttrSite *site, OdLabel slow, OdL
     od_label_bind(a, not_slot);
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_DICT_HINT);
     od_jcc(a, OD_CC_NE, slow);
-    od_mov_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dictoffset));
-    od_test_rr(a, OD_RSI, OD_RSI);
-    od_jcc(a, OD_CC_NE, at_offset);
-    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
-    od_jcc(a, OD_CC_NE, slow);
-    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));      /* the managed dict slot */
-    od_label_bind(a, at_offset);
-    od_add_rr(a, OD_RSI, OD_RAX);
-    od_mov_rm(a, OD_RDI, OD_RSI, 0);
-    unicode_dict_keys(a, OD_RDI, OD_RSI, OD_R8, slow);
-    od_mov_rm(a, OD_R8, OD_RDX, index);
-    od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
-    od_jcc(a, OD_CC_GE, slow);
-    unicode_entries_base(a, OD_RSI, OD_R9);
-    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
-    od_shl_ri(a, OD_R8, 4);
-    od_add_rr(a, OD_R9, OD_R8);
-    int32_t entries = (int32_t)offsetof(PyDictKeysObject, dk_indices);
-    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)site->site.name);
-    od_cmp_rm(a, OD_R10, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
-    od_jcc(a, OD_CC_NE, slow);
+    instance_dict_keys(a, e0, OD_RDI, OD_RSI, slow);
+    int32_t entries = hint_entry(a, site, index, slow);
     od_lea(a, OD_RSI, OD_R9, entries + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
     od_mov_rm(a, OD_R8, OD_RSI, 0);
     od_test_rr(a, OD_R8, OD_R8);
@@ -784,17 +783,7 @@ static void method_dict_lacks_inline(Cg *c, const OdT2AttrSite *site, Py_hash_t 
     OdAsm *a = &c->a;
     int32_t e0 = (int32_t)offsetof(OdT2AttrSite, site) + (int32_t)offsetof(OdAttrSite, cache);
     int32_t indices = (int32_t)offsetof(PyDictKeysObject, dk_indices);
-    OdLabel at_offset = od_label_new(a);
-    od_mov_rm(a, OD_RSI, OD_RDX, e0 + (int32_t)offsetof(OdAttrCache, dictoffset));
-    od_test_rr(a, OD_RSI, OD_RSI);
-    od_jcc(a, OD_CC_NE, at_offset);
-    od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
-    od_jcc(a, OD_CC_NE, slow);
-    od_mov_ri(a, OD_RSI, -3 * (int64_t)sizeof(PyObject *));      /* the managed dict slot */
-    od_label_bind(a, at_offset);
-    od_add_rr(a, OD_RSI, OD_RAX);
-    od_mov_rm(a, OD_RSI, OD_RSI, 0);
-    unicode_dict_keys(a, OD_RSI, OD_RSI, OD_R8, slow);
+    instance_dict_keys(a, e0, OD_RSI, OD_RSI, slow);
     /* one-byte indices: log2 of the index table's bytes = log2 of its slots */
     od_movzx8_rm(a, OD_RCX, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_size));
     od_movzx8_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
