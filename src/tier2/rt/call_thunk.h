@@ -2,7 +2,8 @@
  *
  * Contract: od_t2_call_thunk(method) returns the address of a function with the helper
  * signature (rt/helpers.h) that tier-2 code calls instead of od_t2_call (method 0) or
- * od_t2_call_method (method 1), or NULL when it cannot be built (the hook not installed
+ * od_t2_call_method (method 1) for a call without keywords (kwnames NULL: the thunk does
+ * not look), or NULL when it cannot be built (the hook not installed
  * yet, no executable memory): the code then calls the C helper. The thunk makes the commonest
  * call itself (a Python function, or a bound method of one, called with its positional
  * parameters, trailing defaults filled, no keywords, its code compiled and the hook's checks
