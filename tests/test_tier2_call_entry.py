@@ -90,17 +90,86 @@ def test_exact_calls_take_the_callees_entry():
         assert entry >= 67 and entry == fast, (f.__name__, fast, entry)
 
 
+def add4(a, b, c=10, d=20):
+    return a + b + c + d
+
+
 def with_defaults(n):
     t = 0
     for i in range(n):
-        t += add3(i, 1)         # a default to fill: the thunk's own loops
-        t += add3(i, 1, 2)      # exactly positional: the callee's entry
+        t += add4(i, 1)         # two defaults to fill: the thunk's own loops
+        t += add4(i, 1, 2)      # one short: the callee's short entry takes d itself
+        t += add4(i, 1, 2, 3)   # exactly positional: the callee's entry
     return t
 
 
-def test_a_call_that_fills_defaults_stays_in_the_thunk():
+def test_a_call_one_short_takes_the_short_entry_two_short_the_thunk():
     _, fast, entry = run_entry(with_defaults, (30,), (4,))
-    assert fast == 2 * 34 and entry == 34
+    assert fast == 3 * 34 and entry == 2 * 34
+
+
+class Finder:
+    def find(self, update=False):   # go's Square.find: called as x.find()
+        return 7 if update else 3
+
+
+def finds(n):
+    f = Finder()
+    t = 0
+    for i in range(n):
+        t += f.find()           # self and one short: the short entry
+        t += f.find(i & 1)
+    return t
+
+
+def test_a_method_call_one_short_takes_the_short_entry():
+    _, fast, entry = run_entry(finds, (30,), (5,))
+    assert fast == 2 * 35 and entry == 2 * 35
+
+
+def one_default(a, b=5):
+    return a * b
+
+
+def rebinds_defaults(n):
+    one_default.__defaults__ = (5,)
+    out = []
+    for i in range(n):
+        if i == 3:
+            one_default.__defaults__ = (100,)     # read at each call, not compiled in
+        if i == 6:
+            one_default.__defaults__ = None       # a TypeError, as the interpreter's
+        out.append(one_default(i))
+    return out
+
+
+def test_defaults_replaced_mid_loop_are_the_ones_a_call_takes():
+    got, _, entry = run_entry(rebinds_defaults, (2,), (5,), (8,), warm=1)
+    assert got[1][1][3:] == [300, 400]
+    assert got[2][0] == "raise" and got[2][1] is TypeError
+    assert entry >= 2 + 5
+
+
+def make_scaler(k):
+    def scale(x, by=k):         # one code, a function (and defaults) per k
+        return x * by
+    return scale
+
+
+scalers = [make_scaler(k) for k in (2, 3, 5)]
+
+
+def scales(n):
+    t = 0
+    for i in range(n):
+        for s in scalers:
+            t += s(i)
+    return t
+
+
+def test_functions_of_one_code_each_take_their_own_default():
+    _, fast, entry = run_entry(scales, (20,), (3,))
+    assert entry >= 3 * 23 and entry == fast
 
 
 class Noisy:

@@ -248,7 +248,16 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_add_rr(a, OD_RAX, OD_RCX);
     od_cmp32_rm(a, OD_RAX, OD_R11, UNIT_OFF(direct_argc));
     od_jcc(a, OD_CC_L, refuse);
-    od_jmp(a, ready);
+    /* One argument short, into a unit with an entry for that (only tier 2's, allowed
+     * here): the checks, then that entry, which takes the default itself. */
+    od_lea(a, OD_RAX, OD_RCX, 1);
+    od_cmp32_rm(a, OD_RAX, OD_R11, UNIT_OFF(direct_argc));
+    od_jcc(a, OD_CC_NE, ready);
+    od_cmp_mi(a, OD_R11, UNIT_OFF(t2_short_entry), 0);
+    od_jcc(a, OD_CC_E, ready);
+    emit_checks(a, refuse);
+    od_mov_rm(a, OD_RDX, OD_R11, UNIT_OFF(t2_short_entry));
+    od_jmp_r(a, OD_RDX);
     /* (out of the tier-2 callee's way) */
     od_label_bind(a, tier1);
     od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(OdCodeState, tier2_off), 0);
@@ -461,7 +470,35 @@ const void *od_t2_call_thunk(int method)
  * top of the machine stack and the caller's frame slots above it. */
 #define OD_T2_DIRECT_ENTRY_MAX_LOCALS 32
 
-int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at)
+/* The first `given` arguments (self included) into the frame (rdi) from r10 (self, or
+ * NULL) and r9, each with the reference the frame owns (tier-2 operands are borrowed). */
+static void emit_entry_args(OdAsm *a, int given)
+{
+    int32_t lp = FR_OFF(localsplus);
+    if (given <= 0)
+        return;             /* (self would make at least one) */
+    OdLabel noself = od_label_new(a), done = od_label_new(a);
+    od_test_rr(a, OD_R10, OD_R10);
+    od_jcc(a, OD_CC_E, noself);
+    od_add_mi(a, OD_R10, 0, 1);
+    od_mov_mr(a, OD_RDI, lp, OD_R10);
+    for (int i = 1; i < given; i++) {
+        od_mov_rm(a, OD_RAX, OD_R9, 8 * (i - 1));
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_mr(a, OD_RDI, lp + 8 * i, OD_RAX);
+    }
+    od_jmp(a, done);
+    od_label_bind(a, noself);
+    for (int i = 0; i < given; i++) {
+        od_mov_rm(a, OD_RAX, OD_R9, 8 * i);
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_mr(a, OD_RDI, lp + 8 * i, OD_RAX);
+    }
+    od_label_bind(a, done);
+}
+
+int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at,
+                            OdLabel *at_short)
 {
     int argc = co->co_argcount, n = co->co_nlocalsplus;
     int32_t lp = FR_OFF(localsplus);
@@ -470,31 +507,31 @@ int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLa
                             | CO_COROUTINE | CO_ASYNC_GENERATOR)) != CO_OPTIMIZED
         || co->co_kwonlyargcount != 0 || n > OD_T2_DIRECT_ENTRY_MAX_LOCALS)
         return 0;
+    OdLabel args_done = od_label_new(a);
+    if (at_short && argc >= 1) {
+        /* One argument short: argc - 1 given, the last parameter the last item of the
+         * function's defaults (the thunk checked that it has one), as
+         * CALL_PY_WITH_DEFAULTS fills it. */
+        *at_short = od_label_new(a);
+        od_label_bind(a, *at_short);
+        emit_push_frame(a, co);
+        emit_entry_args(a, argc - 1);
+        od_mov_rm(a, OD_RAX, OD_R8, FN_OFF(func_defaults));
+        od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(PyVarObject, ob_size));
+        od_shl_ri(a, OD_RDX, 3);
+        od_add_rr(a, OD_RAX, OD_RDX);
+        od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyTupleObject, ob_item) - 8);
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_mr(a, OD_RDI, lp + 8 * (argc - 1), OD_RAX);
+        od_jmp(a, args_done);
+    }
     *at = od_label_new(a);
     od_label_bind(a, *at);
     emit_push_frame(a, co);
     /* The arguments, each with the reference the frame owns (tier-2 operands are
      * borrowed): self first when r10 has one; then the other locals NULL. */
-    if (argc > 0) {
-        OdLabel noself = od_label_new(a), done = od_label_new(a);
-        od_test_rr(a, OD_R10, OD_R10);
-        od_jcc(a, OD_CC_E, noself);
-        od_add_mi(a, OD_R10, 0, 1);
-        od_mov_mr(a, OD_RDI, lp, OD_R10);
-        for (int i = 1; i < argc; i++) {
-            od_mov_rm(a, OD_RAX, OD_R9, 8 * (i - 1));
-            od_add_mi(a, OD_RAX, 0, 1);
-            od_mov_mr(a, OD_RDI, lp + 8 * i, OD_RAX);
-        }
-        od_jmp(a, done);
-        od_label_bind(a, noself);
-        for (int i = 0; i < argc; i++) {
-            od_mov_rm(a, OD_RAX, OD_R9, 8 * i);
-            od_add_mi(a, OD_RAX, 0, 1);
-            od_mov_mr(a, OD_RDI, lp + 8 * i, OD_RAX);
-        }
-        od_label_bind(a, done);
-    }
+    emit_entry_args(a, argc);
+    od_label_bind(a, args_done);
     for (int i = argc; i < n; i++)
         od_mov_mi(a, OD_RDI, lp + 8 * i, 0);
     /* Link and count it, call this unit's entry(frame, ts, unit, NULL), unlink it: as the

@@ -27,8 +27,12 @@ const void *od_t2_call_thunk(int method);
  * (nothing emitted) for code the thunk keeps to itself (*args, **kwargs, keyword-only
  * parameters, generators, more than 32 locals, or no thunk). The unit stores the address
  * in OdUnit.t2_direct_entry; the thunk jumps there, past all its checks, for a call with
- * exactly co_argcount arguments (self included). Counted in stats()["tier2"]
+ * exactly co_argcount arguments (self included). With `at_short` (not NULL) and at least
+ * one parameter, also a second entry, bound to *at_short (else *at_short is untouched),
+ * for a call one argument short whose function has defaults: the last parameter takes
+ * the last item of func_defaults (OdUnit.t2_short_entry). Counted in stats()["tier2"]
  * ["entry_calls"] (and in "fast_calls"). */
-int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at);
+int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at,
+                            OdLabel *at_short);
 
 #endif /* OD_TIER2_RT_CALL_THUNK_H */
