@@ -309,3 +309,149 @@ def fact(n):
 def test_recursion_through_the_entry():
     _, _, entry = run_entry(fact, (30,), (5,), (1,))
     assert entry >= 29 + 4
+
+
+# ---- the short entry (one argument short, the last parameter from func_defaults) ----------
+
+def countdown(n, step=1):
+    return 0 if n <= 0 else countdown(n - step) + 1     # one short: the short entry
+
+
+def test_recursion_to_the_limit_through_the_short_entry():
+    overdrive.disable()
+    expected = outcome(countdown, (10**6,))[:2]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):
+            countdown(3)
+        got = outcome(countdown, (10**6,))[:2]
+        f0, e0 = roads()        # (the traceback's own calls left out)
+        f1, e1 = roads()
+        ok = countdown(400)
+        f2, e2 = roads()
+        info = overdrive.info(countdown)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2
+    assert got == expected == ("raise", RecursionError)
+    assert ok == 400
+    fast, entry = f2 - f1 - (f1 - f0), e2 - e1 - (e1 - e0)
+    assert entry >= 390 and entry == fast
+
+
+def fails_past(x, limit=6):
+    if x >= limit:
+        raise KeyError(x)
+    return x
+
+
+def calls_failing(n):
+    t = 0
+    for i in range(n):
+        t += fails_past(i)       # one short
+    return t
+
+
+def test_a_raising_callee_through_the_short_entry_keeps_the_traceback():
+    got, _, entry = run_entry(calls_failing, (4,), (12,))
+    assert got[1][0] == "raise" and got[1][1] is KeyError
+    assert entry >= 4 + 6
+
+
+def traced_short(x, tracer=None):
+    if tracer is not None:
+        sys.settrace(tracer)    # tracing switched on by the callee
+    return x + 1
+
+
+def traces_from_callee(tracer, n):
+    t = 0
+    for i in range(n):
+        if i == 2:
+            t += traced_short(i, tracer)
+        else:
+            t += traced_short(i)     # one short
+    return t
+
+
+def test_tracing_switched_on_by_a_callee_of_the_short_entry():
+    events = []
+    watched = {traces_from_callee.__code__, traced_short.__code__}
+
+    def tracer(frame, event, arg):
+        if frame.f_code in watched:
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+        return tracer
+
+    def run():
+        events.clear()
+        try:
+            return traces_from_callee(tracer, 5), list(events)
+        finally:
+            sys.settrace(None)
+    overdrive.disable()
+    expected = run()
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(4):
+            traces_from_callee(None, 3)
+        f0, e0 = roads()
+        f1, e1 = roads()
+        got = run()
+        f2, e2 = roads()
+        info = overdrive.info(traces_from_callee)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert info["tier"] == 2 and info["tier2"]["exits"].get("TRACING", 0) >= 1, info
+    # traced_short(0), (1) one short, (2, tracer) exactly: each through an entry; none once
+    # tracing is on
+    fast, entry = f2 - f1 - (f1 - f0), e2 - e1 - (e1 - e0)
+    assert entry >= 3 and entry == fast
+
+
+def counts_up(n, by=2):
+    for i in range(n):
+        yield i * by
+
+
+def sums_generators(n):
+    t = 0
+    for i in range(n):
+        t += sum(counts_up(i))  # one short, but a generator: no entry of its own
+    return t
+
+
+def test_a_generator_function_with_defaults_takes_no_entry():
+    _, fast, entry = run_entry(sums_generators, (10,), (3,))
+    assert overdrive.info(counts_up)["tier"] == 1
+    assert fast == 13 and entry == 0
+
+
+default_obj = object()
+
+
+def keeps_default(a, d=default_obj):
+    return a
+
+
+def refs_short(n):
+    for i in range(n):
+        keeps_default(i)
+    return sys.getrefcount(default_obj)
+
+
+def test_the_default_s_reference_balances_through_the_short_entry():
+    overdrive.disable()
+    expected = refs_short(50)
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):
+            refs_short(3)
+        f0, e0 = roads()
+        got = refs_short(300)
+        f1, e1 = roads()
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert e1 - e0 >= 300
