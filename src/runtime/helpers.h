@@ -203,6 +203,16 @@ OD_HELPER(od_rt_return_generator);
  * -1 with an exception set. */
 int od_rt_init(void);
 
+/* runtime/nb_slots.c: the nb_add / nb_subtract / nb_multiply / nb_true_divide slot CPython
+ * gives a class whose dunder (or its reflection) is not a C slot wrapper (typeobject.c's
+ * static slot_nb_*: it calls the dunder found by _PyType_Lookup, unbound, with (self,
+ * other)), for BINARY_OP's op NB_ADD, NB_SUBTRACT, NB_MULTIPLY, NB_TRUE_DIVIDE; NULL for
+ * other ops or before od_rt_init. od_rt_nb_slot: tp's slot for op (NULL: none, or another
+ * op). */
+int od_rt_nb_slots_init(void);      /* od_rt_init's; 0, or -1 with an exception set */
+binaryfunc od_rt_generic_nb_slot(int op);
+binaryfunc od_rt_nb_slot(PyTypeObject *tp, int op);
+
 /* `name` in a frame's locals mapping (a dict or any mapping): 0 with *out a new reference
  * or NULL when missing, -1 with an exception set. Shared by LOAD_NAME and LOAD_CLASSDEREF. */
 int od_rt_lookup_locals(PyObject *locals, PyObject *name, PyObject **out);

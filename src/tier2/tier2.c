@@ -681,7 +681,7 @@ PyObject *od_tier2_stats(void)
         Py_DECREF(ga);
         return NULL;
     }
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "osr_compiled", (unsigned long long)od_t2_stats.osr_compiled,
                          "osr_entries", (unsigned long long)od_t2_stats.osr_entries,
                          "frames", (unsigned long long)od_t2_stats.entries,
@@ -693,6 +693,7 @@ PyObject *od_tier2_stats(void)
                          "entry_calls", (unsigned long long)od_t2_stats.entry_calls,
                          "builtin_calls", (unsigned long long)od_t2_stats.builtin_calls,
                          "init_calls", (unsigned long long)od_t2_stats.init_calls,
+                         "dunder_calls", (unsigned long long)od_t2_stats.dunder_calls,
                          "str_appends_in_place", (unsigned long long)od_t2_stats.str_appends_in_place,
                          "syncs", (unsigned long long)od_t2_stats.syncs,
                          "number_ops_inline", (unsigned long long)od_t2_stats.number_ops_inline,
