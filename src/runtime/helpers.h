@@ -213,6 +213,17 @@ int od_rt_nb_slots_init(void);      /* od_rt_init's; 0, or -1 with an exception 
 binaryfunc od_rt_generic_nb_slot(int op);
 binaryfunc od_rt_nb_slot(PyTypeObject *tp, int op);
 
+/* `a OP b` for OP + - * / when a's class has the generic slot for it and b is of the same
+ * class or an exact int or float: the dunder, a Python function (_PyType_Lookup, as the
+ * slot finds it), called unbound on a frame pushed by od_rt_call_python, then what the
+ * number protocol does with NotImplemented (the right operand's slot, the TypeError).
+ * `allows` (NULL: any) may refuse the dunder's code (tier 2's tiering rule). *done 1 when
+ * it made the call (the result, or NULL with an exception), 0 having done nothing; the
+ * operands stay the caller's. Counted in od_rt_calls_dunder (stats()'s "calls_dunder"). */
+PyObject *od_rt_binary_dunder(PyThreadState *ts, int op, PyObject *a, PyObject *b,
+                              int (*allows)(PyCodeObject *), int *done);
+extern uint64_t od_rt_calls_dunder;
+
 /* `name` in a frame's locals mapping (a dict or any mapping): 0 with *out a new reference
  * or NULL when missing, -1 with an exception set. Shared by LOAD_NAME and LOAD_CLASSDEREF. */
 int od_rt_lookup_locals(PyObject *locals, PyObject *name, PyObject **out);

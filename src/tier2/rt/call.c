@@ -116,72 +116,14 @@ static inline __attribute__((always_inline)) intptr_t call(_PyInterpreterFrame *
                                  kw));
 }
 
-/* The text binop_type_error gives op (abstract.c). */
-static const char *binary_op_name(int op)
-{
-    switch (op) {
-    case NB_ADD: return "+";
-    case NB_SUBTRACT: return "-";
-    case NB_MULTIPLY: return "*";
-    default: return "/";
-    }
-}
+static int tiering_allows_fn(PyCodeObject *co) { return tiering_allows(co); }
 
 PyObject *od_t2_binary_dunder(int op, PyObject *a, PyObject *b, int *done)
 {
-    *done = 0;
-    PyTypeObject *ta = Py_TYPE(a), *tb = Py_TYPE(b);
-    binaryfunc generic = od_rt_generic_nb_slot(op);
-    if (!generic || od_rt_nb_slot(ta, op) != generic)
-        return NULL;
-    /* The right operand: of the same class (its slot is not tried), or an exact int or
-     * float, whose slot the number protocol tries only after the dunder's NotImplemented
-     * (the class is not a subclass of it, so binary_op1 calls the left slot first, and
-     * the left slot, seeing the right's C slot, no reflected dunder). */
-    if (tb != ta && ((tb != &PyLong_Type && tb != &PyFloat_Type) || PyType_IsSubtype(ta, tb)))
-        return NULL;
-    /* After NotImplemented, PyNumber_Add and PyNumber_Multiply try the sequence slots:
-     * not done here. */
-    PySequenceMethods *sq = ta->tp_as_sequence;
-    if (sq && ((op == NB_ADD && sq->sq_concat) || (op == NB_MULTIPLY && sq->sq_repeat)))
-        return NULL;
-    PyObject *name = op == NB_ADD ? &_Py_ID(__add__) : op == NB_SUBTRACT ? &_Py_ID(__sub__)
-                   : op == NB_MULTIPLY ? &_Py_ID(__mul__) : &_Py_ID(__truediv__);
-    PyObject *fn = _PyType_Lookup(ta, name);     /* borrowed */
-    if (!fn || !Py_IS_TYPE(fn, &PyFunction_Type)
-        || !tiering_allows((PyCodeObject *)((PyFunctionObject *)fn)->func_code))
-        return NULL;
-    /* fn(a, b), as the slot calls it (lookup_maybe_method: a function is called unbound),
-     * on a frame pushed here; od_rt_call_python takes the references the frame owns. */
-    PyObject *args[2] = {a, b};
-    Py_INCREF(fn);
-    Py_INCREF(a);
-    Py_INCREF(b);
-    int made;
-    PyObject *r = od_rt_call_python(_PyThreadState_GET(), fn, args, 2, NULL, &made);
-    if (!made) {
-        Py_DECREF(b);
-        Py_DECREF(a);
-        Py_DECREF(fn);
-        return NULL;
-    }
-    *done = 1;
-    od_t2_stats.dunder_calls++;
-    if (r != Py_NotImplemented)
-        return r;
-    /* What binary_op1 does next: the right operand's slot (int's or float's, which
-     * returns NotImplemented for an operand that is not a number of theirs), then the
-     * TypeError of binop_type_error. */
-    Py_DECREF(r);
-    if (tb != ta) {
-        r = od_rt_nb_slot(tb, op)(a, b);
-        if (r != Py_NotImplemented)
-            return r;
-        Py_DECREF(r);
-    }
-    PyErr_Format(PyExc_TypeError, "unsupported operand type(s) for %.100s: '%.100s' and '%.100s'",
-                 binary_op_name(op), ta->tp_name, tb->tp_name);
-    return NULL;
+    PyObject *r = od_rt_binary_dunder(_PyThreadState_GET(), op, a, b, tiering_allows_fn, done);
+    if (*done)
+        od_t2_stats.dunder_calls++;
+    return r;
 }
 
 /* args: [callable, arguments...] (imm values; obj: kwnames or NULL). */

@@ -128,14 +128,10 @@ OD_T2_HELPER(od_t2_call_len);     /* od_t2_call's contract; the lowering's pick 
                                    * whose callable was the builtin len at compile time:
                                    * len(x) without the thunk and the callable's dispatch
                                    * while it still is, od_t2_call otherwise (rt/call.c) */
-/* `a OP b` for OP + - * / (NB_ADD, NB_SUBTRACT, NB_MULTIPLY, NB_TRUE_DIVIDE) when a's
- * class has the generic slot for it (runtime/helpers.h od_rt_generic_nb_slot: its dunder is
- * Python code) and b is of the same class or an exact int or float: the dunder, a Python
- * function, called on a frame pushed here (rt/call.c, as a Call of it; the tiering as
- * Call's), instead of PyNumber_* -> slot_nb_* -> vectorcall -> the hook, then what the
- * number protocol does with NotImplemented. *done 1 when it made the call (the result, or
- * NULL with an exception), 0 having done nothing (borrowed operands). Counted in
- * stats()["tier2"]["dunder_calls"]. */
+/* runtime/helpers.h od_rt_binary_dunder (`a OP b` for OP + - * / through the class's
+ * Python dunder, called on a frame of its own) with Call's tiering rule (rt/call.c): a
+ * dunder the hook would promote or demote at its next entry is left to PyNumber_*. Also
+ * counted in stats()["tier2"]["dunder_calls"]. */
 PyObject *od_t2_binary_dunder(int op, PyObject *a, PyObject *b, int *done);
 OD_T2_HELPER(od_t2_str_append);  /* `s + t`, `s += t` (imm: NB_ADD or NB_INPLACE_ADD, and
                                    * (k + 1) << 8 for the local k that may hold s) when the
