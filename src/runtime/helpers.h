@@ -217,7 +217,9 @@ binaryfunc od_rt_nb_slot(PyTypeObject *tp, int op);
  * class or an exact int or float: the dunder, a Python function (_PyType_Lookup, as the
  * slot finds it), called unbound on a frame pushed by od_rt_call_python, then what the
  * number protocol does with NotImplemented (the right operand's slot, the TypeError).
- * `allows` (NULL: any) may refuse the dunder's code (tier 2's tiering rule). *done 1 when
+ * `allows` decides whether the hook may be skipped at the dunder's entry (tier 2's
+ * tiering rule; NULL: the runtime's, which leaves a tier-1 dunder to the hook while tier 2
+ * is on, so that the hook counts it towards promotion). *done 1 when
  * it made the call (the result, or NULL with an exception), 0 having done nothing; the
  * operands stay the caller's. Counted in od_rt_calls_dunder (stats()'s "calls_dunder"). */
 PyObject *od_rt_binary_dunder(PyThreadState *ts, int op, PyObject *a, PyObject *b,

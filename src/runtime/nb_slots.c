@@ -75,6 +75,22 @@ binaryfunc od_rt_generic_nb_slot(int op)
     }
 }
 
+/* Whether a call of `co` from compiled code skips nothing the hook would do about tiers
+ * (as tier2/rt/call.c's rule, without the code state's tier2_off, which this layer does
+ * not see: a tier-1 dunder is called here only while tier 2 is off). Code not compiled yet
+ * is fine: od_rt_call_python runs its frame through the hook. */
+static int tiering_allows(PyCodeObject *co)
+{
+    void *state = od_code_extra_slot(co, od_rt_direct_entry.extra_index);
+    OdUnit *u = state ? *(OdUnit **)state : NULL;
+    if (!u)
+        return 1;
+    if (!od_rt_direct_entry.tier2_threshold)
+        return 0;
+    int tier2_on = *od_rt_direct_entry.tier2_threshold >= 0;
+    return u->tier == 2 ? tier2_on : !tier2_on;
+}
+
 /* The text binop_type_error gives op (abstract.c). */
 static const char *binary_op_name(int op)
 {
@@ -109,7 +125,7 @@ PyObject *od_rt_binary_dunder(PyThreadState *ts, int op, PyObject *a, PyObject *
                    : op == NB_MULTIPLY ? &_Py_ID(__mul__) : &_Py_ID(__truediv__);
     PyObject *fn = _PyType_Lookup(ta, name);     /* borrowed */
     if (!fn || !Py_IS_TYPE(fn, &PyFunction_Type)
-        || (allows && !allows((PyCodeObject *)((PyFunctionObject *)fn)->func_code)))
+        || !(allows ? allows : tiering_allows)((PyCodeObject *)((PyFunctionObject *)fn)->func_code))
         return NULL;
     /* fn(a, b), as the slot calls it (lookup_maybe_method: a function is called unbound);
      * od_rt_call_python takes the references the frame owns. */
