@@ -197,7 +197,8 @@ OD_HELPER(od_rt_send);
  * tracking is on: the interpreter computes the origin). */
 OD_HELPER(od_rt_return_generator);
 
-/* What the helpers learn from CPython at run time (the generic __getitem__ slot): once,
+/* What the helpers learn from CPython at run time (the generic __getitem__ slot, and the
+ * generic number slots: od_rt_nb_slots_init below): once,
  * before the first compile (hook/codestate.c), not at import, where creating the probe
  * class cost every `import overdrive` 57K instructions; later calls return at once. 0, or
  * -1 with an exception set. */
