@@ -90,17 +90,86 @@ def test_exact_calls_take_the_callees_entry():
         assert entry >= 67 and entry == fast, (f.__name__, fast, entry)
 
 
+def add4(a, b, c=10, d=20):
+    return a + b + c + d
+
+
 def with_defaults(n):
     t = 0
     for i in range(n):
-        t += add3(i, 1)         # a default to fill: the thunk's own loops
-        t += add3(i, 1, 2)      # exactly positional: the callee's entry
+        t += add4(i, 1)         # two defaults to fill: the thunk's own loops
+        t += add4(i, 1, 2)      # one short: the callee's short entry takes d itself
+        t += add4(i, 1, 2, 3)   # exactly positional: the callee's entry
     return t
 
 
-def test_a_call_that_fills_defaults_stays_in_the_thunk():
+def test_a_call_one_short_takes_the_short_entry_two_short_the_thunk():
     _, fast, entry = run_entry(with_defaults, (30,), (4,))
-    assert fast == 2 * 34 and entry == 34
+    assert fast == 3 * 34 and entry == 2 * 34
+
+
+class Finder:
+    def find(self, update=False):   # go's Square.find: called as x.find()
+        return 7 if update else 3
+
+
+def finds(n):
+    f = Finder()
+    t = 0
+    for i in range(n):
+        t += f.find()           # self and one short: the short entry
+        t += f.find(i & 1)
+    return t
+
+
+def test_a_method_call_one_short_takes_the_short_entry():
+    _, fast, entry = run_entry(finds, (30,), (5,))
+    assert fast == 2 * 35 and entry == 2 * 35
+
+
+def one_default(a, b=5):
+    return a * b
+
+
+def rebinds_defaults(n):
+    one_default.__defaults__ = (5,)
+    out = []
+    for i in range(n):
+        if i == 3:
+            one_default.__defaults__ = (100,)     # read at each call, not compiled in
+        if i == 6:
+            one_default.__defaults__ = None       # a TypeError, as the interpreter's
+        out.append(one_default(i))
+    return out
+
+
+def test_defaults_replaced_mid_loop_are_the_ones_a_call_takes():
+    got, _, entry = run_entry(rebinds_defaults, (2,), (5,), (8,), warm=1)
+    assert got[1][1][3:] == [300, 400]
+    assert got[2][0] == "raise" and got[2][1] is TypeError
+    assert entry >= 2 + 5
+
+
+def make_scaler(k):
+    def scale(x, by=k):         # one code, a function (and defaults) per k
+        return x * by
+    return scale
+
+
+scalers = [make_scaler(k) for k in (2, 3, 5)]
+
+
+def scales(n):
+    t = 0
+    for i in range(n):
+        for s in scalers:
+            t += s(i)
+    return t
+
+
+def test_functions_of_one_code_each_take_their_own_default():
+    _, fast, entry = run_entry(scales, (20,), (3,))
+    assert entry >= 3 * 23 and entry == fast
 
 
 class Noisy:
@@ -240,3 +309,149 @@ def fact(n):
 def test_recursion_through_the_entry():
     _, _, entry = run_entry(fact, (30,), (5,), (1,))
     assert entry >= 29 + 4
+
+
+# ---- the short entry (one argument short, the last parameter from func_defaults) ----------
+
+def countdown(n, step=1):
+    return 0 if n <= 0 else countdown(n - step) + 1     # one short: the short entry
+
+
+def test_recursion_to_the_limit_through_the_short_entry():
+    overdrive.disable()
+    expected = outcome(countdown, (10**6,))[:2]
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):
+            countdown(3)
+        got = outcome(countdown, (10**6,))[:2]
+        f0, e0 = roads()        # (the traceback's own calls left out)
+        f1, e1 = roads()
+        ok = countdown(400)
+        f2, e2 = roads()
+        info = overdrive.info(countdown)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2
+    assert got == expected == ("raise", RecursionError)
+    assert ok == 400
+    fast, entry = f2 - f1 - (f1 - f0), e2 - e1 - (e1 - e0)
+    assert entry >= 390 and entry == fast
+
+
+def fails_past(x, limit=6):
+    if x >= limit:
+        raise KeyError(x)
+    return x
+
+
+def calls_failing(n):
+    t = 0
+    for i in range(n):
+        t += fails_past(i)       # one short
+    return t
+
+
+def test_a_raising_callee_through_the_short_entry_keeps_the_traceback():
+    got, _, entry = run_entry(calls_failing, (4,), (12,))
+    assert got[1][0] == "raise" and got[1][1] is KeyError
+    assert entry >= 4 + 6
+
+
+def traced_short(x, tracer=None):
+    if tracer is not None:
+        sys.settrace(tracer)    # tracing switched on by the callee
+    return x + 1
+
+
+def traces_from_callee(tracer, n):
+    t = 0
+    for i in range(n):
+        if i == 2:
+            t += traced_short(i, tracer)
+        else:
+            t += traced_short(i)     # one short
+    return t
+
+
+def test_tracing_switched_on_by_a_callee_of_the_short_entry():
+    events = []
+    watched = {traces_from_callee.__code__, traced_short.__code__}
+
+    def tracer(frame, event, arg):
+        if frame.f_code in watched:
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+        return tracer
+
+    def run():
+        events.clear()
+        try:
+            return traces_from_callee(tracer, 5), list(events)
+        finally:
+            sys.settrace(None)
+    overdrive.disable()
+    expected = run()
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(4):
+            traces_from_callee(None, 3)
+        f0, e0 = roads()
+        f1, e1 = roads()
+        got = run()
+        f2, e2 = roads()
+        info = overdrive.info(traces_from_callee)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert info["tier"] == 2 and info["tier2"]["exits"].get("TRACING", 0) >= 1, info
+    # traced_short(0), (1) one short, (2, tracer) exactly: each through an entry; none once
+    # tracing is on
+    fast, entry = f2 - f1 - (f1 - f0), e2 - e1 - (e1 - e0)
+    assert entry >= 3 and entry == fast
+
+
+def counts_up(n, by=2):
+    for i in range(n):
+        yield i * by
+
+
+def sums_generators(n):
+    t = 0
+    for i in range(n):
+        t += sum(counts_up(i))  # one short, but a generator: no entry of its own
+    return t
+
+
+def test_a_generator_function_with_defaults_takes_no_entry():
+    _, fast, entry = run_entry(sums_generators, (10,), (3,))
+    assert overdrive.info(counts_up)["tier"] == 1
+    assert fast == 13 and entry == 0
+
+
+default_obj = object()
+
+
+def keeps_default(a, d=default_obj):
+    return a
+
+
+def refs_short(n):
+    for i in range(n):
+        keeps_default(i)
+    return sys.getrefcount(default_obj)
+
+
+def test_the_default_s_reference_balances_through_the_short_entry():
+    overdrive.disable()
+    expected = refs_short(50)
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):
+            refs_short(3)
+        f0, e0 = roads()
+        got = refs_short(300)
+        f1, e1 = roads()
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert e1 - e0 >= 300

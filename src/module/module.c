@@ -267,6 +267,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "frames_native", od_stats.frames_native + od_rt_calls_direct
                                        + od_rt_gen_resumes_direct) < 0
         || set_u64(d, "calls_direct", od_rt_calls_direct) < 0
+        || set_u64(d, "calls_dunder", od_rt_calls_dunder) < 0
         || set_u64(d, "calls_c_specialized", od_rt_calls_c_specialized) < 0
         || set_u64(d, "generator_resumes_direct", od_rt_gen_resumes_direct) < 0
         || set_u64(d, "async_gen_sends_direct", od_rt_async_gen_sends_direct) < 0
@@ -296,6 +297,7 @@ static PyObject *mod_reset_stats(PyObject *m, PyObject *noargs)
     memset(&od_stats, 0, sizeof od_stats);
     od_rt_unwinds = 0;
     od_rt_calls_direct = 0;
+    od_rt_calls_dunder = 0;
     od_rt_calls_c_specialized = 0;
     od_rt_str_appends_in_place = 0;
     od_rt_gen_resumes_direct = 0;

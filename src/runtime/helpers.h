@@ -197,11 +197,35 @@ OD_HELPER(od_rt_send);
  * tracking is on: the interpreter computes the origin). */
 OD_HELPER(od_rt_return_generator);
 
-/* What the helpers learn from CPython at run time (the generic __getitem__ slot): once,
+/* What the helpers learn from CPython at run time (the generic __getitem__ slot, and the
+ * generic number slots: od_rt_nb_slots_init below): once,
  * before the first compile (hook/codestate.c), not at import, where creating the probe
  * class cost every `import overdrive` 57K instructions; later calls return at once. 0, or
  * -1 with an exception set. */
 int od_rt_init(void);
+
+/* runtime/nb_slots.c: the nb_add / nb_subtract / nb_multiply / nb_true_divide slot CPython
+ * gives a class whose dunder (or its reflection) is not a C slot wrapper (typeobject.c's
+ * static slot_nb_*: it calls the dunder found by _PyType_Lookup, unbound, with (self,
+ * other)), for BINARY_OP's op NB_ADD, NB_SUBTRACT, NB_MULTIPLY, NB_TRUE_DIVIDE; NULL for
+ * other ops or before od_rt_init. od_rt_nb_slot: tp's slot for op (NULL: none, or another
+ * op). */
+int od_rt_nb_slots_init(void);      /* od_rt_init's; 0, or -1 with an exception set */
+binaryfunc od_rt_generic_nb_slot(int op);
+binaryfunc od_rt_nb_slot(PyTypeObject *tp, int op);
+
+/* `a OP b` for OP + - * / when a's class has the generic slot for it and b is of the same
+ * class or an exact int or float: the dunder, a Python function (_PyType_Lookup, as the
+ * slot finds it), called unbound on a frame pushed by od_rt_call_python, then what the
+ * number protocol does with NotImplemented (the right operand's slot, the TypeError).
+ * `allows` decides whether the hook may be skipped at the dunder's entry (tier 2's
+ * tiering rule; NULL: the runtime's, which leaves a tier-1 dunder to the hook while tier 2
+ * is on, so that the hook counts it towards promotion). *done 1 when
+ * it made the call (the result, or NULL with an exception), 0 having done nothing; the
+ * operands stay the caller's. Counted in od_rt_calls_dunder (stats()'s "calls_dunder"). */
+PyObject *od_rt_binary_dunder(PyThreadState *ts, int op, PyObject *a, PyObject *b,
+                              int (*allows)(PyCodeObject *), int *done);
+extern uint64_t od_rt_calls_dunder;
 
 /* `name` in a frame's locals mapping (a dict or any mapping): 0 with *out a new reference
  * or NULL when missing, -1 with an exception set. Shared by LOAD_NAME and LOAD_CLASSDEREF. */

@@ -287,10 +287,17 @@ OD_HELPER(od_rt_binary_op)
         c->fast++;
     } else {
         c->slow++;
-        binaryfn fn = oparg == NB_POWER ? power
-                    : oparg == NB_INPLACE_POWER ? ipower
-                    : binary_fns[oparg];
-        res = fn(lhs, rhs);
+        /* a class's Python __add__, __sub__, __mul__, __truediv__: called as a CALL of it
+         * (nb_slots.c) */
+        int done = 0;
+        if (PyType_HasFeature(Py_TYPE(lhs), Py_TPFLAGS_HEAPTYPE))
+            res = od_rt_binary_dunder(_PyThreadState_GET(), oparg, lhs, rhs, NULL, &done);
+        if (!done) {
+            binaryfn fn = oparg == NB_POWER ? power
+                        : oparg == NB_INPLACE_POWER ? ipower
+                        : binary_fns[oparg];
+            res = fn(lhs, rhs);
+        }
     }
     return finish_binary(sp, lhs, rhs, res);
 }

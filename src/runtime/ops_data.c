@@ -29,7 +29,7 @@ static PyMethodDef probe_getitem_def = {"__getitem__", probe_getitem, METH_O, NU
 int od_rt_init(void)
 {
     if (generic_getitem_slot)
-        return 0;
+        return od_rt_nb_slots_init();
     PyObject *fn = PyCFunction_New(&probe_getitem_def, NULL);
     PyObject *ns = fn ? Py_BuildValue("{sO}", "__getitem__", fn) : NULL;
     PyObject *cls = ns ? PyObject_CallFunction((PyObject *)&PyType_Type, "s(O)O",
@@ -41,7 +41,9 @@ int od_rt_init(void)
     Py_XDECREF(cls); /* a class is a cycle (its __mro__ holds it): the next collection frees it */
     Py_XDECREF(ns);
     Py_XDECREF(fn);
-    return generic_getitem_slot ? 0 : -1;
+    if (!generic_getitem_slot)
+        return -1;
+    return od_rt_nb_slots_init();
 }
 
 /* Whether `container`, a `base` (list or tuple) or an instance of a subclass of it, is

@@ -209,6 +209,9 @@ struct OdUnit {
                                    * 2's call thunk (tier2/rt/call_thunk.h: sizes as
                                    * immediates, loops unrolled); tier 1's thunk never
                                    * reads it */
+    void *t2_short_entry;         /* tier 2: NULL, or the same for a call one positional
+                                   * argument short, the last parameter from func_defaults
+                                   * (tier2/rt/call_thunk.h) */
     void *body;                   /* tier 1: the body's code, which `entry` calls with the
                                    * register plan loaded (tier1/emit.h) and the thunk calls
                                    * itself; NULL (tier 2): through `entry` only */

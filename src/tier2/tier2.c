@@ -304,11 +304,20 @@ static OdT2Exit *copy_exits(const OdLir *L)
     return x;
 }
 
+/* Whether a unit of func's code gets the entry for calls one argument short (call_thunk.h):
+ * only when the function it is compiled for has defaults (other functions of the code may
+ * too; the thunk checks each call's own func_defaults). */
+static int has_defaults(PyObject *func)
+{
+    return func && PyFunction_Check(func) && ((PyFunctionObject *)func)->func_defaults
+           && PyTuple_GET_SIZE(((PyFunctionObject *)func)->func_defaults) > 0;
+}
+
 /* HIR through the default pipeline, LIR, registers, machine code. 0 with *out; 1 refused
  * (s->reason); -1 exception. `text`: also the LIR's text. */
 static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyObject *globals,
                         PyObject *builtins, OdT2Unit **out, PyObject **text, int osr,
-                        const unsigned char *bound)
+                        const unsigned char *bound, int short_entry)
 {
     uint64_t t0 = od_clock_ns();
     OdHirFunc fn;
@@ -343,6 +352,7 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     }
     void *code;
     size_t size, reserved;
+    L.short_entry = short_entry;
     if (od_lir_regalloc(&L) < 0 || od_lir_codegen(&L, &code, &size, &reserved) < 0)
         goto done;
     OdT2Unit *u = calloc(1, sizeof *u);
@@ -380,7 +390,11 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
      * arguments would match direct_argc 0 and push a frame of 0 bytes */
     od_rt_unit_set_direct(&u->unit, co);
     if (L.direct_entry_off > 0 && u->unit.direct_argc == co->co_argcount)
+    {
         u->unit.t2_direct_entry = (char *)code + L.direct_entry_off;
+        if (L.short_entry_off > 0)
+            u->unit.t2_short_entry = (char *)code + L.short_entry_off;
+    }
     u->unit.ninstrs = L.bc.ninstrs;
     u->unit.ncodeunits = (int)Py_SIZE(co);
     u->unit.compile_ns = od_clock_ns() - t0;
@@ -420,7 +434,8 @@ void od_tier2_promote(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
     OdT2Unit *u = NULL;
     PyObject *exc_type, *exc_val, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_val, &exc_tb);
-    int r = compile_unit(co, s, st->unit, f->f_globals, f->f_builtins, &u, NULL, -1, NULL);
+    int r = compile_unit(co, s, st->unit, f->f_globals, f->f_builtins, &u, NULL, -1, NULL,
+                         has_defaults((PyObject *)f->f_func));
     if (r != 0) {
         if (r < 0) {
             snprintf(s->reason, sizeof s->reason, "compile error");
@@ -485,7 +500,7 @@ static OdT2Unit *osr_unit(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame
     OdT2Unit *u = NULL;
     PyObject *exc_type, *exc_val, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_val, &exc_tb);
-    int r = compile_unit(co, s, tier1, f->f_globals, f->f_builtins, &u, NULL, header, bound);
+    int r = compile_unit(co, s, tier1, f->f_globals, f->f_builtins, &u, NULL, header, bound, 0);
     if (r < 0)
         PyErr_Clear();
     PyErr_Restore(exc_type, exc_val, exc_tb);
@@ -554,7 +569,8 @@ PyObject *od_tier2_lir_text(PyCodeObject *co, PyObject *func)
     PyObject *builtins = PyFunction_Check(func) ? ((PyFunctionObject *)func)->func_builtins : NULL;
     OdT2Unit *u = NULL;
     PyObject *text = NULL;
-    int r = compile_unit(co, &s, tier1_unit(co), globals, builtins, &u, &text, -1, NULL);
+    int r = compile_unit(co, &s, tier1_unit(co), globals, builtins, &u, &text, -1, NULL,
+                         has_defaults(func));
     free(s.no_speculate);
     if (r == 1)
         return PyErr_Format(PyExc_ValueError, "tier 2 cannot compile %U: %s", co->co_qualname, s.reason);
@@ -665,7 +681,7 @@ PyObject *od_tier2_stats(void)
         Py_DECREF(ga);
         return NULL;
     }
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsNsNsN}", "functions", (unsigned long long)od_t2_stats.compiled,
                          "osr_compiled", (unsigned long long)od_t2_stats.osr_compiled,
                          "osr_entries", (unsigned long long)od_t2_stats.osr_entries,
                          "frames", (unsigned long long)od_t2_stats.entries,
@@ -677,6 +693,7 @@ PyObject *od_tier2_stats(void)
                          "entry_calls", (unsigned long long)od_t2_stats.entry_calls,
                          "builtin_calls", (unsigned long long)od_t2_stats.builtin_calls,
                          "init_calls", (unsigned long long)od_t2_stats.init_calls,
+                         "dunder_calls", (unsigned long long)od_t2_stats.dunder_calls,
                          "str_appends_in_place", (unsigned long long)od_t2_stats.str_appends_in_place,
                          "syncs", (unsigned long long)od_t2_stats.syncs,
                          "number_ops_inline", (unsigned long long)od_t2_stats.number_ops_inline,

@@ -2208,7 +2208,9 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_call_abs(a, od_t2_exit_warmup);
     od_jmp(a, c.epilogue);
     /* a function's (not an OSR unit's) own entry for the call thunk */
-    int has_direct = L->osr < 0 && od_t2_emit_direct_entry(a, L->code, start, &direct);
+    OdLabel shortl = -1;
+    int has_direct = L->osr < 0 && od_t2_emit_direct_entry(a, L->code, start, &direct,
+                                                           L->short_entry ? &shortl : NULL);
     od_emit_plt(a);
     int rc = -1;
     if (!c.a.failed && od_asm_finish(a) == 0) {
@@ -2217,6 +2219,7 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
             *code = mem;
             *size = a->len;
             L->direct_entry_off = has_direct ? od_label_offset(a, direct) : 0;
+            L->short_entry_off = has_direct && shortl >= 0 ? od_label_offset(a, shortl) : 0;
             rc = 0;
         } else {
             PyErr_SetString(PyExc_MemoryError, "overdrive tier 2: no executable memory");

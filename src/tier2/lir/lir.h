@@ -275,6 +275,9 @@ typedef struct {
     int frame_bytes;    /* codegen: stack frame below the saved registers */
     int direct_entry_off; /* codegen: the unit's own entry for tier 2's call thunk
                            * (rt/call_thunk.h), its offset in the code; 0: none */
+    int short_entry;      /* lowering's input: also emit the entry for a call one argument
+                           * short (the function compiled has defaults) */
+    int short_entry_off;  /* codegen: that entry's offset in the code; 0: none */
     struct OdT2AttrSite *attr_sites; /* the generic attribute instructions' caches (rt/attr.h),
                                       * one per LoadAttr/StoreAttr/LoadMethod; the unit takes them */
     int nattr_sites, used_attr_sites;

@@ -21,6 +21,7 @@
 #include "exit.h"
 #include "../../hook/hook.h"
 #include "../../runtime/frames.h"
+#include "../../runtime/helpers.h"
 
 #define R(x) ((intptr_t)(x))
 
@@ -113,6 +114,16 @@ static inline __attribute__((always_inline)) intptr_t call(_PyInterpreterFrame *
     Py_ssize_t npos = n - 1 - (kw ? PyTuple_GET_SIZE(kw) : 0);
     return R(PyObject_Vectorcall(callable, args + 1, (size_t)npos | PY_VECTORCALL_ARGUMENTS_OFFSET,
                                  kw));
+}
+
+static int tiering_allows_fn(PyCodeObject *co) { return tiering_allows(co); }
+
+PyObject *od_t2_binary_dunder(int op, PyObject *a, PyObject *b, int *done)
+{
+    PyObject *r = od_rt_binary_dunder(_PyThreadState_GET(), op, a, b, tiering_allows_fn, done);
+    if (*done)
+        od_t2_stats.dunder_calls++;
+    return r;
 }
 
 /* args: [callable, arguments...] (imm values; obj: kwnames or NULL). */

@@ -128,8 +128,6 @@ static void emit_push_frame(OdAsm *a, PyCodeObject *co)
     od_mov8_mi(a, OD_RDI, FR_OFF(owner), FRAME_OWNED_BY_THREAD);
 }
 
-/* From `shape` on, for either entry: r8 = the callable, r9 = its first argument, rcx = the
- * end of the operands. Refusals go to `refuse`. */
 /* Link the pushed frame (rdi) under the caller's cframe, take a recursion level (rcx =
  * the thread state), count the entry in the unit (r11) and in `calls`, and keep frame,
  * unit and thread state on the machine stack (three pushes after the return address:
@@ -168,17 +166,21 @@ static void emit_unlink(OdAsm *a)
     od_add32_mi(a, OD_RCX, TS_OFF(recursion_remaining), 1);
 }
 
+/* From `shape` on, for either entry: r8 = the callable, r9 = its first argument, rcx = the
+ * number of arguments from r9 on; rsi and rdx the operands as the helper takes them (kept
+ * until the call is committed). Refusals go to `refuse`. */
 static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
 {
-    OdLabel func = od_label_new(a), counted = od_label_new(a), tier1 = od_label_new(a),
+    OdLabel func = od_label_new(a), tier1 = od_label_new(a),
             t1ok = od_label_new(a), ready = od_label_new(a), tiered = od_label_new(a),
             fill = od_label_new(a), filled = od_label_new(a), noself = od_label_new(a),
             args = od_label_new(a), copy = od_label_new(a), clear = od_label_new(a),
             link = od_label_new(a), slow = od_label_new(a), loop = od_label_new(a),
             next = od_label_new(a), end = od_label_new(a), last = od_label_new(a),
-            exact = od_label_new(a);
+            unit = od_label_new(a);
     od_label_bind(a, shape);
-    /* A function, or a bound method of one (r10 = self, else NULL). */
+    /* A function, or a bound method of one (r10 = self, else NULL; rcx then counts self:
+     * the positional arguments the callee gets). */
     od_xor32_rr(a, OD_R10, OD_R10);
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
     od_cmp_rm(a, OD_RAX, OD_R8, OFF_TYPE);
@@ -188,17 +190,11 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_jcc(a, OD_CC_NE, refuse);
     od_mov_rm(a, OD_R10, OD_R8, (int32_t)offsetof(PyMethodObject, im_self));
     od_mov_rm(a, OD_R8, OD_R8, (int32_t)offsetof(PyMethodObject, im_func));
+    od_add_ri(a, OD_RCX, 1);
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFunction_Type);
     od_cmp_rm(a, OD_RAX, OD_R8, OFF_TYPE);
     od_jcc(a, OD_CC_NE, refuse);
     od_label_bind(a, func);
-    /* rcx = the positional arguments the callee gets (self included) */
-    od_sub_rr(a, OD_RCX, OD_R9);
-    od_sar_ri(a, OD_RCX, 3);
-    od_test_rr(a, OD_R10, OD_R10);
-    od_jcc(a, OD_CC_E, counted);
-    od_add_ri(a, OD_RCX, 1);
-    od_label_bind(a, counted);
     /* rax = the code state, r11 = its unit */
     od_mov_rm(a, OD_R11, OD_R8, FN_OFF(func_code));
     od_mov_rm(a, OD_RAX, OD_R11, (int32_t)offsetof(PyCodeObject, co_extra));
@@ -216,6 +212,20 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_mov_rm(a, OD_R11, OD_RAX, (int32_t)offsetof(OdCodeState, unit));
     od_test_rr(a, OD_R11, OD_R11);
     od_jcc(a, OD_CC_E, refuse);
+    /* The commonest call first: exactly as many arguments as a unit with its own entry
+     * (od_t2_emit_direct_entry) takes; only tier-2 units have one, so the tiering rule
+     * left is tier 2's (on); then the checks, then that entry. */
+    od_cmp32_rm(a, OD_RCX, OD_R11, UNIT_OFF(direct_argc));
+    od_jcc(a, OD_CC_NE, unit);
+    od_cmp_mi(a, OD_R11, UNIT_OFF(t2_direct_entry), 0);
+    od_jcc(a, OD_CC_E, unit);
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
+    od_cmp32_mi(a, OD_RDI, 0, 0);
+    od_jcc(a, OD_CC_L, refuse);
+    emit_checks(a, refuse);
+    od_mov_rm(a, OD_RDX, OD_R11, UNIT_OFF(t2_direct_entry));
+    od_jmp_r(a, OD_RDX);
+    od_label_bind(a, unit);
     /* The tiering (rt/call.c tiering_allows) and tier 1's recompilation: a tier-2 unit only
      * while tier 2 is on; a tier-1 unit only when tier 2 will not promote it (off, or
      * refused for it) and it is not due for recompilation (retired: never again). */
@@ -227,10 +237,9 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_label_bind(a, tiered);
     /* The unit takes rcx arguments directly (direct_argc: its positional parameters; -1
      * for none), or more, when the function's defaults cover the rest (as the
-     * interpreter's CALL_PY_WITH_DEFAULTS fills them). Exactly as many, into a unit with
-     * its own entry: the checks, then that entry (od_t2_emit_direct_entry). */
+     * interpreter's CALL_PY_WITH_DEFAULTS fills them). */
     od_cmp32_rm(a, OD_RCX, OD_R11, UNIT_OFF(direct_argc));
-    od_jcc(a, OD_CC_E, exact);
+    od_jcc(a, OD_CC_E, ready);
     od_jcc(a, OD_CC_G, refuse);
     od_mov_rm(a, OD_RAX, OD_R8, FN_OFF(func_defaults));
     od_test_rr(a, OD_RAX, OD_RAX);
@@ -239,7 +248,16 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_add_rr(a, OD_RAX, OD_RCX);
     od_cmp32_rm(a, OD_RAX, OD_R11, UNIT_OFF(direct_argc));
     od_jcc(a, OD_CC_L, refuse);
-    od_jmp(a, ready);
+    /* One argument short, into a unit with an entry for that (only tier 2's, allowed
+     * here): the checks, then that entry, which takes the default itself. */
+    od_lea(a, OD_RAX, OD_RCX, 1);
+    od_cmp32_rm(a, OD_RAX, OD_R11, UNIT_OFF(direct_argc));
+    od_jcc(a, OD_CC_NE, ready);
+    od_cmp_mi(a, OD_R11, UNIT_OFF(t2_short_entry), 0);
+    od_jcc(a, OD_CC_E, ready);
+    emit_checks(a, refuse);
+    od_mov_rm(a, OD_RDX, OD_R11, UNIT_OFF(t2_short_entry));
+    od_jmp_r(a, OD_RDX);
     /* (out of the tier-2 callee's way) */
     od_label_bind(a, tier1);
     od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(OdCodeState, tier2_off), 0);
@@ -258,12 +276,6 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_test_rr(a, OD_RDI, OD_RDI);
     od_jcc(a, OD_CC_NE, refuse);                /* due: the hook's road recompiles */
     od_jmp(a, tiered);
-    od_label_bind(a, exact);
-    od_cmp_mi(a, OD_R11, UNIT_OFF(t2_direct_entry), 0);
-    od_jcc(a, OD_CC_E, ready);
-    emit_checks(a, refuse);
-    od_mov_rm(a, OD_RDX, OD_R11, UNIT_OFF(t2_direct_entry));
-    od_jmp_r(a, OD_RDX);
     od_label_bind(a, ready);
     emit_checks(a, refuse);
     /* Committed: rdx = the end of the operands; push the frame. */
@@ -390,49 +402,38 @@ static void build(void)
     size_t reserved;
     od_asm_init(&a);
     OdLabel entry[2], shape = od_label_new(&a), refuse = od_label_new(&a),
-            refuse_method = od_label_new(&a), helper = od_label_new(&a),
-            helper_method = od_label_new(&a), plain = od_label_new(&a);
-    /* Call: [callable, args...] */
+            refuse_method = od_label_new(&a);
+    /* Call: [callable, args...]. Only calls without keywords come here (lower.c: rcx, the
+     * kwnames, is NULL). */
     entry[0] = od_label_new(&a);
     od_label_bind(&a, entry[0]);
-    od_test_rr(&a, OD_RCX, OD_RCX);
-    od_jcc(&a, OD_CC_NE, helper);               /* keywords: the C helper maps them */
     od_mov_rm(&a, OD_R8, OD_RSI, 0);
     od_lea(&a, OD_R9, OD_RSI, 8);
-    od_mov_rr(&a, OD_RCX, OD_RDX);
-    od_shl_ri(&a, OD_RCX, 3);
-    od_add_rr(&a, OD_RCX, OD_RSI);
+    od_lea(&a, OD_RCX, OD_RDX, -1);
     emit_body(&a, shape, refuse);
     /* CallMethod: [method, self, args...] or [NULL, callable, args...]; its own copy of the
      * body, for its own refusal target */
     OdLabel shape_method = od_label_new(&a);
     entry[1] = od_label_new(&a);
     od_label_bind(&a, entry[1]);
-    od_test_rr(&a, OD_RCX, OD_RCX);
-    od_jcc(&a, OD_CC_NE, helper_method);
-    od_mov_rr(&a, OD_RCX, OD_RDX);
-    od_shl_ri(&a, OD_RCX, 3);
-    od_add_rr(&a, OD_RCX, OD_RSI);
     od_mov_rm(&a, OD_R8, OD_RSI, 0);
-    od_test_rr(&a, OD_R8, OD_R8);
-    od_jcc(&a, OD_CC_E, plain);
     od_lea(&a, OD_R9, OD_RSI, 8);                /* self is the first argument */
-    od_jmp(&a, shape_method);
-    od_label_bind(&a, plain);
+    od_lea(&a, OD_RCX, OD_RDX, -1);
+    od_test_rr(&a, OD_R8, OD_R8);
+    od_jcc(&a, OD_CC_NE, shape_method);
     od_mov_rm(&a, OD_R8, OD_RSI, 8);
     od_lea(&a, OD_R9, OD_RSI, 16);
+    od_lea(&a, OD_RCX, OD_RDX, -2);
     emit_body(&a, shape_method, refuse_method);
     /* Refused: nothing changed but the scratch registers; rcx was NULL (kwnames), rdi the
      * caller's frame (rbx in tier-2 code). */
     od_label_bind(&a, refuse);
     od_xor32_rr(&a, OD_RCX, OD_RCX);
     od_mov_rr(&a, OD_RDI, OD_RBX);
-    od_label_bind(&a, helper);
     emit_abs_jump(&a, (const void *)od_t2_call);
     od_label_bind(&a, refuse_method);
     od_xor32_rr(&a, OD_RCX, OD_RCX);
     od_mov_rr(&a, OD_RDI, OD_RBX);
-    od_label_bind(&a, helper_method);
     emit_abs_jump(&a, (const void *)od_t2_call_method);
     if (!a.failed && od_asm_finish(&a) == 0) {
         char *mem = od_asm_install(&a, &reserved);
@@ -469,7 +470,35 @@ const void *od_t2_call_thunk(int method)
  * top of the machine stack and the caller's frame slots above it. */
 #define OD_T2_DIRECT_ENTRY_MAX_LOCALS 32
 
-int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at)
+/* The first `given` arguments (self included) into the frame (rdi) from r10 (self, or
+ * NULL) and r9, each with the reference the frame owns (tier-2 operands are borrowed). */
+static void emit_entry_args(OdAsm *a, int given)
+{
+    int32_t lp = FR_OFF(localsplus);
+    if (given <= 0)
+        return;             /* (self would make at least one) */
+    OdLabel noself = od_label_new(a), done = od_label_new(a);
+    od_test_rr(a, OD_R10, OD_R10);
+    od_jcc(a, OD_CC_E, noself);
+    od_add_mi(a, OD_R10, 0, 1);
+    od_mov_mr(a, OD_RDI, lp, OD_R10);
+    for (int i = 1; i < given; i++) {
+        od_mov_rm(a, OD_RAX, OD_R9, 8 * (i - 1));
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_mr(a, OD_RDI, lp + 8 * i, OD_RAX);
+    }
+    od_jmp(a, done);
+    od_label_bind(a, noself);
+    for (int i = 0; i < given; i++) {
+        od_mov_rm(a, OD_RAX, OD_R9, 8 * i);
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_mr(a, OD_RDI, lp + 8 * i, OD_RAX);
+    }
+    od_label_bind(a, done);
+}
+
+int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at,
+                            OdLabel *at_short)
 {
     int argc = co->co_argcount, n = co->co_nlocalsplus;
     int32_t lp = FR_OFF(localsplus);
@@ -478,31 +507,31 @@ int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLa
                             | CO_COROUTINE | CO_ASYNC_GENERATOR)) != CO_OPTIMIZED
         || co->co_kwonlyargcount != 0 || n > OD_T2_DIRECT_ENTRY_MAX_LOCALS)
         return 0;
+    OdLabel args_done = od_label_new(a);
+    if (at_short && argc >= 1) {
+        /* One argument short: argc - 1 given, the last parameter the last item of the
+         * function's defaults (the thunk checked that it has one), as
+         * CALL_PY_WITH_DEFAULTS fills it. */
+        *at_short = od_label_new(a);
+        od_label_bind(a, *at_short);
+        emit_push_frame(a, co);
+        emit_entry_args(a, argc - 1);
+        od_mov_rm(a, OD_RAX, OD_R8, FN_OFF(func_defaults));
+        od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(PyVarObject, ob_size));
+        od_shl_ri(a, OD_RDX, 3);
+        od_add_rr(a, OD_RAX, OD_RDX);
+        od_mov_rm(a, OD_RAX, OD_RAX, (int32_t)offsetof(PyTupleObject, ob_item) - 8);
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_mr(a, OD_RDI, lp + 8 * (argc - 1), OD_RAX);
+        od_jmp(a, args_done);
+    }
     *at = od_label_new(a);
     od_label_bind(a, *at);
     emit_push_frame(a, co);
     /* The arguments, each with the reference the frame owns (tier-2 operands are
      * borrowed): self first when r10 has one; then the other locals NULL. */
-    if (argc > 0) {
-        OdLabel noself = od_label_new(a), done = od_label_new(a);
-        od_test_rr(a, OD_R10, OD_R10);
-        od_jcc(a, OD_CC_E, noself);
-        od_add_mi(a, OD_R10, 0, 1);
-        od_mov_mr(a, OD_RDI, lp, OD_R10);
-        for (int i = 1; i < argc; i++) {
-            od_mov_rm(a, OD_RAX, OD_R9, 8 * (i - 1));
-            od_add_mi(a, OD_RAX, 0, 1);
-            od_mov_mr(a, OD_RDI, lp + 8 * i, OD_RAX);
-        }
-        od_jmp(a, done);
-        od_label_bind(a, noself);
-        for (int i = 0; i < argc; i++) {
-            od_mov_rm(a, OD_RAX, OD_R9, 8 * i);
-            od_add_mi(a, OD_RAX, 0, 1);
-            od_mov_mr(a, OD_RDI, lp + 8 * i, OD_RAX);
-        }
-        od_label_bind(a, done);
-    }
+    emit_entry_args(a, argc);
+    od_label_bind(a, args_done);
     for (int i = argc; i < n; i++)
         od_mov_mi(a, OD_RDI, lp + 8 * i, 0);
     /* Link and count it, call this unit's entry(frame, ts, unit, NULL), unlink it: as the

@@ -2,7 +2,8 @@
  *
  * Contract: od_t2_call_thunk(method) returns the address of a function with the helper
  * signature (rt/helpers.h) that tier-2 code calls instead of od_t2_call (method 0) or
- * od_t2_call_method (method 1), or NULL when it cannot be built (the hook not installed
+ * od_t2_call_method (method 1) for a call without keywords (kwnames NULL: the thunk does
+ * not look), or NULL when it cannot be built (the hook not installed
  * yet, no executable memory): the code then calls the C helper. The thunk makes the commonest
  * call itself (a Python function, or a bound method of one, called with its positional
  * parameters, trailing defaults filled, no keywords, its code compiled and the hook's checks
@@ -26,8 +27,12 @@ const void *od_t2_call_thunk(int method);
  * (nothing emitted) for code the thunk keeps to itself (*args, **kwargs, keyword-only
  * parameters, generators, more than 32 locals, or no thunk). The unit stores the address
  * in OdUnit.t2_direct_entry; the thunk jumps there, past all its checks, for a call with
- * exactly co_argcount arguments (self included). Counted in stats()["tier2"]
+ * exactly co_argcount arguments (self included). With `at_short` (not NULL) and at least
+ * one parameter, also a second entry, bound to *at_short (else *at_short is untouched),
+ * for a call one argument short whose function has defaults: the last parameter takes
+ * the last item of func_defaults (OdUnit.t2_short_entry). Counted in stats()["tier2"]
  * ["entry_calls"] (and in "fast_calls"). */
-int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at);
+int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at,
+                            OdLabel *at_short);
 
 #endif /* OD_TIER2_RT_CALL_THUNK_H */

@@ -100,6 +100,9 @@ typedef struct {
     uint64_t init_calls;                    /* classes instantiated through their Python
                                              * __init__ by rt/call.c (the PY_INIT form) */
     uint64_t number_ops_inline;             /* generic BinaryOps and Compares done in line */
+    uint64_t dunder_calls;                  /* generic BinaryOps that called a class's
+                                             * Python __add__/__sub__/__mul__/__truediv__
+                                             * on a frame of its own (od_t2_binary_dunder) */
     uint64_t osr_compiled, osr_entries;     /* OSR units made; frames that entered one */
     uint64_t exits[OD_T2X__COUNT];
 } OdT2Stats;

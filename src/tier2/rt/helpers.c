@@ -31,6 +31,14 @@ OD_T2_HELPER(od_t2_binary_op)
     PyObject *r = od_rt_binary_numbers((int)imm, a, b);
     if (r || PyErr_Occurred())
         return R(r);
+    /* a class's Python __add__, __sub__, __mul__, __truediv__ (raytrace's Point - Point):
+     * called as a Call of it is */
+    if (PyType_HasFeature(Py_TYPE(a), Py_TPFLAGS_HEAPTYPE)) {
+        int done;
+        r = od_t2_binary_dunder((int)imm, a, b, &done);
+        if (done)
+            return R(r);
+    }
     switch (imm) {
     case NB_ADD: return R(PyNumber_Add(a, b));
     case NB_AND: return R(PyNumber_And(a, b));

@@ -128,6 +128,11 @@ OD_T2_HELPER(od_t2_call_len);     /* od_t2_call's contract; the lowering's pick 
                                    * whose callable was the builtin len at compile time:
                                    * len(x) without the thunk and the callable's dispatch
                                    * while it still is, od_t2_call otherwise (rt/call.c) */
+/* runtime/helpers.h od_rt_binary_dunder (`a OP b` for OP + - * / through the class's
+ * Python dunder, called on a frame of its own) with Call's tiering rule (rt/call.c): a
+ * dunder the hook would promote or demote at its next entry is left to PyNumber_*. Also
+ * counted in stats()["tier2"]["dunder_calls"]. */
+PyObject *od_t2_binary_dunder(int op, PyObject *a, PyObject *b, int *done);
 OD_T2_HELPER(od_t2_str_append);  /* `s + t`, `s += t` (imm: NB_ADD or NB_INPLACE_ADD, and
                                    * (k + 1) << 8 for the local k that may hold s) when the
                                    * code's reference to s dies here: on success that
