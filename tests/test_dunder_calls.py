@@ -10,7 +10,7 @@ import pytest
 
 import overdrive
 from conftest import outcome_with_traceback as outcome
-from test_tier2_dunder import V, arith, divides, not_implemented, shapes
+from test_tier2_dunder import V, arith, divides, not_implemented, run_compiled, shapes
 
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
@@ -23,23 +23,7 @@ def calls_dunder():
 def run_t1(f, *calls, warm=2):
     """Each call's outcome interpreted, then compiled (tier 2 off) after `warm` runs of
     the first. Returns (outcomes, dunder calls of the compared runs, info(f))."""
-    overdrive.disable()
-    expected = [outcome(f, a) for a in calls]
-    overdrive.enable(threshold=0, tier2_threshold=-1)
-    try:
-        for _ in range(warm):
-            outcome(f, calls[0])
-        d0 = calls_dunder()
-        got = []
-        for a in calls:
-            got.append(outcome(f, a))
-        made = calls_dunder() - d0
-        info = overdrive.info(f)
-    finally:
-        overdrive.disable()
-    assert info["compiled"] and info["tier"] == 1, info
-    assert got == expected
-    return got, made, info
+    return run_compiled(f, *calls, tier=1, warm=warm, counter=calls_dunder)
 
 
 def test_tier1_calls_the_dunder_of_same_class_and_number_operands():

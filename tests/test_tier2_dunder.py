@@ -19,25 +19,32 @@ def dunders():
     return overdrive.stats()["tier2"]["dunder_calls"]
 
 
-def run_dunder(f, *calls, warm=3):
-    """Each call's outcome interpreted, then at tier 2 after `warm` tier-2 runs of the
-    first. Returns (outcomes, dunder calls of the compared runs)."""
+def run_compiled(f, *calls, tier, warm, counter):
+    """Each call's outcome interpreted, then compiled at `tier` (tier 1: tier 2 off) after
+    `warm` runs of the first. Returns (outcomes, `counter()`'s growth over the compared
+    runs, info(f))."""
     overdrive.disable()
     expected = [outcome(f, a) for a in calls]
-    overdrive.enable(threshold=0, tier2_threshold=1)
+    overdrive.enable(threshold=0, tier2_threshold=1 if tier == 2 else -1)
     try:
         for _ in range(warm):
             outcome(f, calls[0])
-        d0 = dunders()
+        d0 = counter()
         got = []
         for a in calls:
             got.append(outcome(f, a))
-        made = dunders() - d0
+        made = counter() - d0
         info = overdrive.info(f)
     finally:
         overdrive.disable()
-    assert info["tier"] == 2, info
+    assert info["compiled"] and info["tier"] == tier, info
     assert got == expected
+    return got, made, info
+
+
+def run_dunder(f, *calls, warm=3):
+    """run_compiled at tier 2, counting tier 2's dunder calls: (outcomes, dunder calls)."""
+    got, made, _ = run_compiled(f, *calls, tier=2, warm=warm, counter=dunders)
     return got, made
 
 
