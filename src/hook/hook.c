@@ -83,7 +83,9 @@ static PyObject *stdlib_prefix;  /* sys._stdlib_dir + "/", or NULL */
 #define OD_RENT_CODE_UNITS 1024
 
 /* Whether `name` is the file of the __main__ module (the script the user ran, or a
- * package's __main__.py under -m). Read from the module's dict: no code runs. */
+ * package's __main__.py under -m). Read from the module's dict: no code runs, and nothing
+ * here can leave an exception set (PyDict_GetItemString suppresses its own; the comparison
+ * is of two str objects): the hook must not touch an exception the thread has set. */
 static int is_main_script(PyObject *name)
 {
     PyObject *main = PyDict_GetItemString(PyImport_GetModuleDict(), "__main__"); /* borrowed */
@@ -132,8 +134,6 @@ static int rented(PyCodeObject *co, OdCodeState *st)
             yes = !is_main_script(name);
         else if (stdlib_prefix && PyUnicode_Tailmatch(name, stdlib_prefix, 0, n, -1) == 1)
             yes = 1;
-        if (PyErr_Occurred())   /* a str subclass __file__'s comparison; never raised here */
-            PyErr_Clear();
     }
     st->rented = (int8_t)yes;
     return yes;
