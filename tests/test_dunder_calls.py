@@ -64,3 +64,63 @@ def test_tier1_dunder_references_balance():
         overdrive.disable()
     assert got == expected
     assert made == 400
+
+
+hook_to_set = None     # (sys.settrace or sys.setprofile, the function to give it)
+
+
+class SwitchesOn:
+    def __add__(self, other):
+        setter, fn = hook_to_set
+        setter(fn)              # tracing or profiling switched on inside the dunder
+        return 1
+
+
+def switched(n):
+    t = 0
+    x = SwitchesOn()
+    for i in range(n):
+        t += i
+        if i >= 2:              # the first call switches the hook on, the later ones see it
+            t += x + x
+    return t
+
+
+@pytest.mark.parametrize("setter", [sys.settrace, sys.setprofile], ids=["trace", "profile"])
+def test_tier1_tracing_or_profiling_switched_on_inside_a_dunder(setter):
+    # The dunder is called by the runtime (counted), switches a hook on, and the rest of
+    # the compiled caller continues in the interpreter: every event as the interpreter's.
+    events = []
+    watched = {switched.__code__, SwitchesOn.__add__.__code__}
+
+    def hook(frame, event, arg):
+        if frame.f_code in watched:
+            events.append((frame.f_code.co_name, event, frame.f_lineno))
+        return hook
+
+    def run():
+        global hook_to_set
+        events.clear()
+        hook_to_set = (setter, hook)
+        try:
+            return switched(5), list(events)
+        finally:
+            setter(None)
+            hook_to_set = None
+    overdrive.disable()
+    expected = run()
+    overdrive.enable(threshold=0, tier2_threshold=-1)
+    try:
+        for _ in range(3):
+            switched(2)         # compiled; never reaches the dunder
+        d0 = calls_dunder()
+        got = run()
+        made = calls_dunder() - d0
+        info = overdrive.info(switched)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert expected[1], "the hook saw nothing: the test would prove nothing"
+    assert info["compiled"] and info["tier"] == 1, info
+    assert made == 1
+    assert info["exits"].get("TRACING", 0) >= 1, info
