@@ -8,7 +8,9 @@ entry, and code with a loop of the standard library or an installed package (but
 __main__ script) once its interpreted entries took as long as compiling it is expected to
 (at the latest at the (N+1)-th entry); so is any loop code of
 at least 1024 code units (hook.c OD_RENT_CODE_UNITS). info() shows the rent paid and due
-(rent_paid_ns, rent_due_ns)."""
+(rent_paid_ns, rent_due_ns). A count or a rent is acted on only when it was reached at
+pace: the last threshold entries (the rent's time) within a twentieth of the process's age
+(hook.c count_window_hot, rent_paid_at_pace)."""
 from __future__ import annotations
 
 import os
@@ -477,3 +479,77 @@ def test_rent_is_counted_in_real_time_whatever_the_clock():
     info = overdrive.info(waits)
     assert not info["compiled"] and "rented" in info["why_not"]
     assert 30_000_000 * 0.9 <= info["rent_paid_ns"] <= elapsed * 1.1
+
+
+def _run_fresh_process(source: str) -> list:
+    """`source` run in a new process (its age starts there); its last line of output, as JSON."""
+    import json
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(source)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_a_count_reached_slowly_for_the_processs_age_waits_for_a_faster_window():
+    # hook.c count_window_hot: entries spread over more than a twentieth of the process's
+    # age (a short program's library code, met now and then over its whole life) are not
+    # a reason to compile; the next `threshold` entries are a new window, and a fast one
+    # compiles. The same entries in quick succession compile at threshold + 1 as ever.
+    spread, next_window, bunched, results = _run_fresh_process("""
+        import json, time
+        import overdrive
+        overdrive.enable(threshold=3)
+        def spread_out(x):
+            return x + 1
+        def bunched(x):
+            return x + 1
+        results = []
+        for _ in range(4):                # 150 ms between the 1st and the 4th entry, in a
+            time.sleep(0.05)              # process well under a second old
+            results.append(spread_out(1))
+        spread = overdrive.info(spread_out)["compiled"]
+        for _ in range(3):                # entries 5-7: the next window, in microseconds
+            results.append(spread_out(1))
+        next_window = overdrive.info(spread_out)["compiled"]
+        for _ in range(4):
+            results.append(bunched(1))
+        print(json.dumps([spread, next_window, overdrive.info(bunched)["compiled"], results]))
+    """)
+    assert results == [2] * 11
+    assert (spread, next_window, bunched) == (False, True, True)
+
+
+def test_a_rent_paid_slowly_for_the_processs_age_is_not_yet_a_reason_to_compile():
+    # hook.c rent_paid_at_pace: rented loop code whose interpreted time paid its rent over
+    # a long stretch of the process's life has to pay proportionally more; the same rent
+    # paid in quick succession compiles at the next entry, as before.
+    spread, paid, bunched = _run_fresh_process(f"""
+        import json, os, sys, time
+        import overdrive
+        source = "def with_loop(n):\\n    for i in range(n):\\n        pass\\n"
+        def rented():
+            ns = {{}}
+            exec(compile(source, os.path.join(sys._stdlib_dir, "policy_fake.py"), "exec"), ns)
+            return ns["with_loop"]
+        overdrive.enable(threshold=100000)
+        def pay(fn, gap, batch):
+            for _ in range(5000):             # short calls until the rent is paid
+                info = overdrive.info(fn)
+                if info["entries"] and info["rent_paid_ns"] >= info["rent_due_ns"]:
+                    return True
+                time.sleep(gap)
+                for _ in range(batch):
+                    fn(10)
+            return False
+        spread_out = rented()
+        paid = pay(spread_out, 0.01, 1)   # paid over tens of milliseconds of short calls
+        spread_out(10)
+        time.sleep(0.3)                   # (an older process allows a longer time)
+        bunched = rented()
+        pay(bunched, 0, 20)               # paid within a millisecond or two
+        bunched(10)
+        print(json.dumps([overdrive.info(spread_out)["compiled"], paid,
+                          overdrive.info(bunched)["compiled"]]))
+    """)
+    assert paid
+    assert (spread, bunched) == (False, True)

@@ -38,6 +38,7 @@ int od_hook_init(void)
     if (od_code_extra_index_value >= 0)
         return 0;
     od_clock_init();
+    od_hook_start_clock();
     /* Indices are never given back, so request one per process, not per install. */
     const char *mode = getenv("OVERDRIVE_COMPACT");
     if (mode && !strcmp(mode, "auto"))
@@ -64,6 +65,7 @@ OdCodeState *od_code_state(PyCodeObject *co, int create)
     if (!st)
         return NULL;
     st->has_loop = st->rented = -1;
+    st->first_ticks = st->window_ticks = od_clock_ticks();
     if (!ex) {
         /* Allocate the extra array ourselves, sized to our slot only. _PyCode_SetExtra
          * would size it for every registered user, and code deallocation calls every

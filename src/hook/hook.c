@@ -46,7 +46,9 @@ static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
  *                    code (OD_RENT_CODE_UNITS) is rented wherever it comes from.
  *                    In a forked child younger than OD_FORK_SETTLE_NS, nothing is
  *                    compiled or recompiled for its count or its rent (below), only a
- *                    program's own loop code at its first entry. */
+ *                    program's own loop code at its first entry.
+ *                    A count or a rent is only acted on when it was reached fast enough
+ *                    for the process's age (count_window_hot, rent_paid_at_pace). */
 
 static int has_loop(PyCodeObject *co, OdCodeState *st)
 {
@@ -189,18 +191,76 @@ int od_hook_young_fork_child(void)
     return 0;
 }
 
+/* ---- Pace. A count or a rent says a function was used; how fast it was used, against how
+ * long the process has lived, says whether it will be used enough to pay for its compile.
+ * The Lindy rule: a process that has lived t is likely to live about t more, so a function
+ * whose last `threshold` entries took d will see about t / d times as many. Short programs
+ * meet hundreds of functions they run a few hundred times, spread over their life, and every
+ * one of those compiled cost them more than its code gave back (the compile, the kernel's
+ * work for new code pages, code run from cold caches): email_parse spent 21% more CPU time
+ * than stock with every count and rent acted on, 8% with only its own loops compiled, 4-6%
+ * with nothing compiled. The time from a function's first entry to its 201st separates
+ * them: below 2 ms for the hot functions of heapq_bisect, json_pure, re_logs, csv_sales
+ * (a few percent of the process's age at that point), 8-180 ms for email_parse's and
+ * argparse_cli's (a fifth to nearly all of it). docs/performance.md, "Fifteenth session".
+ * The clock starts at module import; a forked child keeps its parent's age (and waits
+ * OD_FORK_SETTLE_NS besides). */
+#define OD_PACE_AGE_DIVISOR 20  /* hot: the window took at most a twentieth of the age */
+static uint64_t born_ticks;
+
+void od_hook_start_clock(void) { born_ticks = od_clock_ticks(); }
+
+/* How long a window of entries (or a rent) may take, at `now`, to count as hot. */
+static uint64_t pace_allowance(uint64_t now)
+{
+    return od_clock_ticks_between(born_ticks, now) / OD_PACE_AGE_DIVISOR;
+}
+
+/* Code past its count: whether its last `threshold` entries (since its first, for the first
+ * window) took at most pace_allowance(). Looked at once per window: in between, the hook's
+ * common road interprets it without a call here (eval_fresh). */
+static int count_window_hot(OdCodeState *st)
+{
+    if (od_config.threshold <= 1)
+        return 1;
+    if (st->entries < st->window_end)
+        return 0;
+    uint64_t now = od_clock_ticks();
+    uint64_t took = od_clock_ticks_between(st->window_ticks, now);
+    st->window_ticks = now;
+    st->window_end = st->entries + (uint64_t)od_config.threshold;
+    return took <= pace_allowance(now);
+}
+
+/* Rented code whose interpreted time has paid its rent: whether it paid at pace. It did if
+ * the time since its first entry is within pace_allowance(); over a longer time it must
+ * have paid proportionally more (its interpreted time a share of that time at least the
+ * rent's share of the allowance), so a routine that takes a steady slice of the program's
+ * time is compiled and one met now and then over the whole run is not. */
+static int rent_paid_at_pace(PyCodeObject *co, OdCodeState *st)
+{
+    uint64_t due = od_clock_ns_to_ticks(rent_due_ns(co));
+    if (st->interpreted_ticks < due)
+        return 0;
+    uint64_t now = od_clock_ticks();
+    uint64_t took = od_clock_ticks_between(st->first_ticks, now);
+    uint64_t allowed = pace_allowance(now);
+    return took <= allowed
+           || (double)st->interpreted_ticks * (double)allowed >= (double)due * (double)took;
+}
+
 static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
 {
     if (st->entries > (uint64_t)od_config.threshold)
-        return !od_hook_young_fork_child();
+        return !od_hook_young_fork_child() && count_window_hot(st); /* (a window is
+                                                                     * looked at once) */
     if (!has_loop(co, st))
         return 0;
     if (od_config.threshold <= 1)
         return 1;
     if (!rented(co, st))
         return 1;
-    return st->interpreted_ticks >= od_clock_ns_to_ticks(rent_due_ns(co))
-           && !od_hook_young_fork_child();
+    return !od_hook_young_fork_child() && rent_paid_at_pace(co, st);
 }
 
 /* Rent is the timed frame's own time: the frames it calls (entered through the hook while
@@ -370,8 +430,11 @@ static PyObject *eval_fresh(PyThreadState *ts, _PyInterpreterFrame *f)
     if (__builtin_expect(!st, 0))
         return eval_fresh_first(ts, f, co);
     st->entries++;
-    /* The common case first: code without a loop, not due yet (no policy call). */
-    if (!st->unit && st->has_loop == 0 && st->entries <= (uint64_t)od_config.threshold
+    /* The common case first: code without a loop, not due yet, or past its count but
+     * within a window that found it not hot (no policy call). */
+    if (!st->unit && st->has_loop == 0
+        && (st->entries <= (uint64_t)od_config.threshold
+            || (st->entries < st->window_end && od_config.threshold > 1))
         && !st->failed) {
         st->interpreted++;
         return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);

@@ -81,6 +81,10 @@ typedef struct {
     int8_t rented;                       /* loop code compiled once it paid rent (the
                                           * standard library's, or large): -1 not looked at yet */
     int8_t tier2_off;                    /* tier 2 refused it or gave up: never try again */
+    uint64_t first_ticks;                /* od_clock_ticks() at its first entry */
+    uint64_t window_ticks;               /* ... at the start of its current count window */
+    uint64_t window_end;                 /* the entry that closes that window (hook.c,
+                                          * count_window_hot); 0: the first, at threshold + 1 */
     uint64_t interpreted_ticks;          /* time its interpreted entries took (loop code,
                                           * threshold > 1: the compile policy's rent) */
 } OdCodeState;
@@ -138,6 +142,10 @@ PyObject *od_upgrade_loop(PyThreadState *ts, _PyInterpreterFrame *f, OdUnit *u);
  * rent, or to recompile (hook.c: a bet on calls to come, which a short-lived worker never
  * makes). */
 int od_hook_young_fork_child(void);
+
+/* The process's age starts (hook.c: the compile policy weighs how fast code is called
+ * against it); at module import. */
+void od_hook_start_clock(void);
 
 /* After od_config.recompile_after native entries a unit is compiled once more from what
  * its sites recorded (tier1/compile.h od_tier1_recompile): its first compile, on the first

@@ -194,9 +194,11 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
             why = "never executed with the JIT enabled";
         else if (rent_due)
             why = "loop code being rented: compiled once its interpreted time reaches "
-                  "rent_due_ns (or at the threshold's next entry)";
+                  "rent_due_ns, or its entries the threshold, at a pace the process's age "
+                  "says will pay back";
         else
-            why = "not called often enough yet (see config threshold)";
+            why = "not called often enough yet, or not often enough for the process's age "
+                  "(see config threshold)";
     }
     if (set_obj(d, "name", Py_NewRef(co->co_qualname)) < 0
         || set_obj(d, "compiled", PyBool_FromLong(u != NULL)) < 0
