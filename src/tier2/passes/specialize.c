@@ -37,6 +37,8 @@ typedef struct {
     OdHirFunc *fn;
     Avail **avail;          /* by value id */
     int navail;
+    unsigned char *poly;    /* by value id (< navail): a number whose class varies (an
+                             * operand or result of a site mixed_by_feedback left generic) */
 } Spec;
 
 static int static_kind(const OdHirInstr *v)
@@ -233,6 +235,50 @@ static OdHirInstr *float_operand(Spec *S, OdHirInstr *v, OdHirInstr *other, OdHi
     return unbox(S, v, K_FLOAT, at);
 }
 
+/* Whether `i` stays generic because the interpreter's instruction kept meeting other
+ * operand classes than the ones it specialized for (od_feedback_number_mix: raytrace's
+ * Vector arithmetic on coordinates made of ints and of floats by turns). A guard on the
+ * classes it names last would fail again and again, the site would go to no_speculate
+ * after OD_T2_SPEC_LIMIT deopts and the function be compiled again, one site at a time,
+ * until OD_T2_MAX_COMPILES gives tier 2 up for it. The generic BinaryOp and Compare take
+ * floats and one-digit ints in line, without a guard and without a deopt
+ * (lir/codegen.c number_binary_inline, number_compare_inline). Not when both operands'
+ * kinds are known without a guard, nor for an accumulator that starts as an int (its
+ * misses are every call's first iteration, which UnboxNumber takes). */
+static int mixed_by_feedback(Spec *S, OdHirInstr *i)
+{
+    if (!S->fn->feedback || (static_kind(i->ops[0]) != K_NONE && static_kind(i->ops[1]) != K_NONE)
+        || int_start_phi(i->ops[0]) || int_start_phi(i->ops[1]))
+        return 0;
+    return od_feedback_number_mix(S->fn->feedback, i->bc_offset);
+}
+
+static int is_poly(Spec *S, OdHirInstr *v)
+{
+    return v->id < S->navail && S->poly[v->id] && static_kind(v) == K_NONE;
+}
+
+static void set_poly(Spec *S, OdHirInstr *v)
+{
+    if (v->id < S->navail)
+        S->poly[v->id] = 1;
+}
+
+/* mixed_by_feedback, or an operand whose class varies by another site's feedback (`a / b`
+ * and `a * b` on the same values: the interpreter never specializes `/`, and tier 1's
+ * record names the last classes only), or the result of a site left generic by this rule
+ * (`a * b + c` after a mixed `a * b`). Such a BinaryOp's result is marked too. */
+static int stays_mixed(Spec *S, OdHirInstr *i)
+{
+    if (int_start_phi(i->ops[0]) || int_start_phi(i->ops[1]))
+        return 0;
+    if (!mixed_by_feedback(S, i) && !is_poly(S, i->ops[0]) && !is_poly(S, i->ops[1]))
+        return 0;
+    if (i->op == OD_HOP_BinaryOp)
+        set_poly(S, i);
+    return 1;
+}
+
 /* float ** an int constant (chaos's `x ** 2`): float_pow converts the int to a double
  * (PyLong_AsDouble, exact below 2**53), then computes as for a float exponent: FloatPow
  * on that double. Another int exponent stays generic: an int ** int may follow. */
@@ -263,6 +309,8 @@ static int specialize_pow_int(Spec *S, OdHirInstr *i)
 
 static int specialize_arith(Spec *S, OdHirInstr *i)
 {
+    if (stays_mixed(S, i))
+        return 0;
     int kl, kr;
     operand_kinds(S, i, &kl, &kr);
     int kind = kl == kr ? kl : K_NONE;
@@ -302,7 +350,7 @@ static int specialize_arith(Spec *S, OdHirInstr *i)
 static int specialize_compare(Spec *S, OdHirInstr *i)
 {
     int kind = operand_kind(S, i);
-    if (kind == K_NONE || i->imm < Py_LT || i->imm > Py_GE)
+    if (kind == K_NONE || i->imm < Py_LT || i->imm > Py_GE || stays_mixed(S, i))
         return 0;
     OdHirInstr *a = unbox(S, i->ops[0], kind, i);
     OdHirInstr *b = a ? unbox(S, i->ops[1], kind, i) : NULL;
@@ -461,11 +509,13 @@ static void drop_unused_conversions(OdHirFunc *fn)
 int od_hir_pass_specialize(OdHirFunc *fn)
 {
     OdHirBlock **order = malloc(sizeof(OdHirBlock *) * (size_t)(fn->nblocks + 1));
-    Spec S = {fn, NULL, fn->next_instr_id};
+    Spec S = {fn, NULL, fn->next_instr_id, NULL};
     S.avail = calloc((size_t)S.navail + 1, sizeof(Avail *));
-    if (!order || !S.avail) {
+    S.poly = calloc((size_t)S.navail + 1, 1);
+    if (!order || !S.avail || !S.poly) {
         free(order);
         free(S.avail);
+        free(S.poly);
         PyErr_NoMemory();
         return -1;
     }
@@ -483,6 +533,17 @@ int od_hir_pass_specialize(OdHirFunc *fn)
                  || i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod)
                 && od_hir_may_speculate(fn, i))
                 cand[ncand++] = i;
+    /* operands of sites whose classes vary, before any rewrite (a use may come first);
+     * also of those whose guards kept failing (no_speculate), and their results */
+    for (int k = 0; k < n && !err; k++)
+        for (OdHirInstr *i = order[k]->first; i; i = i->next)
+            if ((i->op == OD_HOP_BinaryOp || i->op == OD_HOP_Compare)
+                && (od_hir_may_speculate(fn, i) ? mixed_by_feedback(&S, i) : !!fn->feedback)) {
+                set_poly(&S, i->ops[0]);
+                set_poly(&S, i->ops[1]);
+                if (i->op == OD_HOP_BinaryOp && !od_hir_may_speculate(fn, i))
+                    set_poly(&S, i);
+            }
     for (int k = 0; k < ncand && !err; k++) {
         OdHirInstr *i = cand[k];
         if (i->op == OD_HOP_BinaryOp)
@@ -497,6 +558,7 @@ int od_hir_pass_specialize(OdHirFunc *fn)
     free(cand);
     free(order);
     free(S.avail);
+    free(S.poly);
     if (err)
         return -1;
     drop_unused_conversions(fn);
