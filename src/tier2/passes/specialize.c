@@ -279,6 +279,46 @@ static int stays_mixed(Spec *S, OdHirInstr *i)
     return 1;
 }
 
+/* Operand `v` of a float operation whose class varies between an int and a float: the
+ * double an earlier conversion made, an int known without a guard converted, else
+ * UnboxNumber (a float's double, an int's as PyLong_AsDouble gives it to float's
+ * arithmetic; anything else an exit). */
+static OdHirInstr *number_operand(Spec *S, OdHirInstr *v, OdHirInstr *at)
+{
+    if (static_kind(v) == K_INT)
+        return as_double(S, v, K_INT, at);
+    OdHirInstr *x;
+    if ((x = available(S, v, K_FLOAT, at)) || (x = available(S, v, K_INT_AS_DOUBLE, at))
+        || (x = available(S, v, K_NUMBER, at)))
+        return x;
+    x = od_hir_new_before(S->fn, at, OD_HOP_UnboxNumber, v, NULL);
+    return x && remember(S, v, x, K_NUMBER) == 0 ? x : NULL;
+}
+
+/* `+ - * /` of a site stays_mixed keeps generic, one of whose operands is a float without
+ * a guard (a constant, an unboxed result: `f * 1.5 + x`): the result is a float whatever
+ * number the other is, so the float operation on its number_operand, the result unboxed.
+ * 1 done, 0 not such a site, -1 error. (Not a comparison: CPython compares an int with a
+ * float exactly, not through a double. Not two unknowns: two ints make an int, and `/` of
+ * two ints above 2**53 would round twice.) */
+static int float_with_number(Spec *S, OdHirInstr *i)
+{
+    OdHirOp op = float_op(i->imm);
+    int k0 = static_kind(i->ops[0]), k1 = static_kind(i->ops[1]);
+    if (op == OD_HOP__COUNT || op == OD_HOP_FloatPow || (k0 != K_FLOAT && k1 != K_FLOAT))
+        return 0;
+    OdHirInstr *a = k0 == K_FLOAT ? unbox(S, i->ops[0], K_FLOAT, i) : number_operand(S, i->ops[0], i);
+    OdHirInstr *b = !a ? NULL : k1 == K_FLOAT ? unbox(S, i->ops[1], K_FLOAT, i)
+                                             : number_operand(S, i->ops[1], i);
+    if (!b)
+        return PyErr_Occurred() ? -1 : 0;
+    OdHirInstr *r = od_hir_new_before(S->fn, i, op, a, b);
+    OdHirInstr *box = r ? od_hir_new_before(S->fn, i, OD_HOP_BoxFloat, r, NULL) : NULL;
+    if (!box)
+        return -1;
+    return replace(S->fn, i, box, r) < 0 ? -1 : 1;
+}
+
 /* float ** an int constant (chaos's `x ** 2`): float_pow converts the int to a double
  * (PyLong_AsDouble, exact below 2**53), then computes as for a float exponent: FloatPow
  * on that double. Another int exponent stays generic: an int ** int may follow. */
@@ -310,7 +350,7 @@ static int specialize_pow_int(Spec *S, OdHirInstr *i)
 static int specialize_arith(Spec *S, OdHirInstr *i)
 {
     if (stays_mixed(S, i))
-        return 0;
+        return float_with_number(S, i) < 0 ? -1 : 0;
     int kl, kr;
     operand_kinds(S, i, &kl, &kr);
     int kind = kl == kr ? kl : K_NONE;
