@@ -163,3 +163,44 @@ def test_no_reference_leaks():
         overdrive.disable()
     assert info["tier"] == 2
     assert grown < 100, grown
+
+
+def scaled(xs, f):
+    out = []
+    for x in xs:
+        out.append(f * 1.5 + x)     # a float plus an int or a float: a float either way
+    return out
+
+
+def test_a_float_known_without_a_guard_takes_the_other_as_a_number():
+    """`f * 1.5 + x` where x is an int or a float by turns: FloatAdd on x's UnboxNumber, the
+    result unboxed; no exit for ints and floats, and a bool, a big int, a subclass (an exit
+    each: the interpreter computes) give the interpreter's results."""
+    xs = [1, 2.5, -3, 0.25, 2 ** 40, 7] * 20
+    odd = [True, 2 ** 80, 10 ** 400, MyInt(3), 1.0]
+    overdrive.disable()
+    cold = types.FunctionType(scaled.__code__.replace(), globals())
+    expected, expected_odd = repr(cold(xs, 0.5)), repr([outcome(cold, [v], 0.5) for v in odd])
+    for _ in range(3):
+        scaled(xs, 0.5)
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        scaled(xs, 0.5)
+        got = [repr(scaled(xs, 0.5)) for _ in range(5)]
+        info = overdrive.info(scaled)
+        got_odd = repr([outcome(scaled, [v], 0.5) for v in odd])
+        text = overdrive.dis_text(scaled, tier=2)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2, info["tier2"]
+    assert got == [expected] * 5 and got_odd == expected_odd
+    assert info["tier2"]["exits"] == {} and info["tier2"]["compiles"] == 1, info["tier2"]
+    hir = text.split("--- LIR")[0].split("after dce ---")[1]
+    assert "UnboxNumber" in hir and "FloatAdd" in hir, hir
+
+
+def outcome(f, *args):
+    try:
+        return ("ok", f(*args))
+    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
+        return ("raise", type(exc).__name__, str(exc))
