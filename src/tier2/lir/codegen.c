@@ -1013,7 +1013,7 @@ static void number_operand_as_double(Cg *c, int k, int x, OdLabel slow)
  * exit with MemoryError set). Everything else (a zero divisor, bigger ints, other types,
  * an empty free list) on to the helper's call, with nothing changed but scratch registers.
  * Sites whose int and float operands alternate (raytrace's Vector arithmetic) are compiled
- * generic (passes/specialize.c mixed_by_feedback, or after their guards kept failing); this
+ * generic (passes/specialize.c stays_mixed, or after their guards kept failing); this
  * is the road they take, as tier 1's inline arithmetic does for them (od_rt_binary_numbers,
  * the helper's first step, computes the same). */
 static int number_binary_sd_op(long long op)
