@@ -89,10 +89,6 @@ PyObject *od_feedback_global(const OdFeedback *fb, PyObject *name, uint64_t *glo
     return v;
 }
 
-/* What the interpreter's specialized attribute instruction at code unit `index` says, as
- * tier 1's entry would: its inline cache holds the type version and the index, offset or
- * method. 1 when it is one of the kinds tier 2 uses, else 0. LOAD_METHOD_WITH_VALUES keys
- * the shared keys by their dk_version (keys_version), where tier 1 counts their entries. */
 /* A specialized instruction's first cache entry counts its misses down from this value
  * (CPython 3.11's specialize.c miss_counter_start, private): only an instruction that has
  * not missed since it was specialized says the site is monomorphic. The interpreter keeps
@@ -100,6 +96,49 @@ PyObject *od_feedback_global(const OdFeedback *fb, PyObject *name, uint64_t *glo
  * deopt per site (richards' Task methods, run on four subclasses). */
 #define OD_CPY_MISS_COUNTER_START 53
 
+/* CPython 3.11's specialized BINARY_OP and COMPARE_OP keep their miss counter in their
+ * first cache entry, set to miss_counter_start (OD_CPY_MISS_COUNTER_START) when the
+ * instruction specializes and decremented at every miss (ceval.c `miss:`); at zero the
+ * instruction goes back to its adaptive form with adaptive_counter_start(), whose low 4
+ * bits (the backoff exponent) are 5. The adaptive form's counter starts at 0 when the code
+ * is quickened; a failed specialization (`+ - *` of two classes, or of classes it has no
+ * form for) raises the exponent by one. */
+#define OD_CPY_BACKOFF_START 5
+
+int od_feedback_number_mix(const OdFeedback *fb, int start)
+{
+    if (start < 0 || start >= fb->bc.ncodeunits || fb->bc.instr_at_unit[start] < 0)
+        return 0;
+    const OdInstr *in = &fb->bc.instrs[fb->bc.instr_at_unit[start]];
+    if ((in->opcode != BINARY_OP && in->opcode != COMPARE_OP) || in->index + 1 >= Py_SIZE(fb->code))
+        return 0;
+    _Py_CODEUNIT *code = _PyCode_CODE(fb->code);
+    unsigned counter = code[in->index + 1], backoff = counter & 15;
+    switch (_Py_OPCODE(code[in->index])) {
+    case BINARY_OP_ADD_INT: case BINARY_OP_SUBTRACT_INT: case BINARY_OP_MULTIPLY_INT:
+    case BINARY_OP_ADD_FLOAT: case BINARY_OP_SUBTRACT_FLOAT: case BINARY_OP_MULTIPLY_FLOAT:
+    case COMPARE_OP_INT_JUMP: case COMPARE_OP_FLOAT_JUMP:
+        return (int)counter <= OD_CPY_MISS_COUNTER_START - OD_FEEDBACK_MIX_MISSES;
+    case BINARY_OP_ADAPTIVE: {
+        /* Tried and failed, or specialized and missed until it went back: it met an int
+         * with a float or other classes. Mixed when tier 1's helper last met two ints or
+         * two floats; or when the exponent is the one of a form that missed 53 times. A
+         * site that always meets an int with a float (`x * i`) fails too, and tier 1's
+         * record then names the pair: left to the int-and-float speculation. */
+        const OdOpCache *site = tier1_site(fb, in);
+        PyTypeObject *l = site ? site->left : NULL, *r = site ? site->right : NULL;
+        int numbers = (l == &PyLong_Type || l == &PyFloat_Type) && (r == &PyLong_Type || r == &PyFloat_Type);
+        return backoff != 0 && numbers && (l == r || backoff == OD_CPY_BACKOFF_START);
+    }
+    default:
+        return 0;
+    }
+}
+
+/* What the interpreter's specialized attribute instruction at code unit `index` says, as
+ * tier 1's entry would: its inline cache holds the type version and the index, offset or
+ * method. 1 when it is one of the kinds tier 2 uses, else 0. LOAD_METHOD_WITH_VALUES keys
+ * the shared keys by their dk_version (keys_version), where tier 1 counts their entries. */
 static int interpreter_attr(const OdFeedback *fb, int index, OdAttrCache *out)
 {
     _Py_CODEUNIT *code = _PyCode_CODE(fb->code);

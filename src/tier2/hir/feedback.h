@@ -37,6 +37,17 @@ void od_feedback_free(OdFeedback *fb);
  * STORE_SUBSCR_LIST_INT (container and index; the value is not looked at). */
 void od_feedback_operands(const OdFeedback *fb, int start, PyTypeObject **left, PyTypeObject **right);
 
+/* Whether the operands of the BINARY_OP / COMPARE_OP at unit `start` were of more than one
+ * pair of classes: the interpreter's form specialized for ints or floats
+ * (BINARY_OP_{ADD,SUBTRACT,MULTIPLY}_{INT,FLOAT}, COMPARE_OP_{INT,FLOAT}_JUMP) whose miss
+ * counter is OD_FEEDBACK_MIX_MISSES or more below CPython's start value; or its adaptive
+ * BINARY_OP that failed to specialize or went back after its misses while tier 1's site
+ * last met two ints or two floats. Its runs after tier 1 took over come from tier 2's
+ * deopts, which resume in the interpreter: a site whose guard failed counts its misses
+ * there too. 1 or 0. */
+int od_feedback_number_mix(const OdFeedback *fb, int start);
+#define OD_FEEDBACK_MIX_MISSES 1
+
 /* The value `name` has now (borrowed; NULL if unbound or globals unknown) and the versions
  * a guard must check: the globals dict's, and the builtins dict's when the value comes from
  * there (else 0). Only for dicts of exact type dict. */

@@ -1003,13 +1003,19 @@ static void number_operand_as_double(Cg *c, int k, int x, OdLabel slow)
     od_label_bind(a, done);
 }
 
-/* The generic BinaryOp's `+ - * /` (in place too) of two numbers of which one at least is
- * a float (the other a float or a one-digit int) in line: rax = the new float, then
- * `done`; everything else (two ints, a zero divisor, bigger ints, other types, an empty
- * free list) on to the helper's call, with nothing changed but scratch registers. Sites
- * whose int and float operands alternate (raytrace's Vector arithmetic) deopt until they
- * are compiled generic; this is the road they then take, as tier 1's inline arithmetic
- * does for them (od_rt_binary_numbers, the helper's first step, computes the same). */
+/* The generic BinaryOp's `+ - * /` (in place too) of two numbers, each a float or a
+ * one-digit int, in line: rax = the result, then `done`. A float on either side, or `/`:
+ * the double operation (a one-digit int is exact as a double, as float's slots convert it;
+ * two such ints divide as long_true_divide does, one correctly rounded division), the new
+ * float from the free list. Two ints and `+ - *`: the int64 operation (it cannot overflow:
+ * both are below 2**30 in magnitude), the small int from CPython's cache, or a new int
+ * (PyLong_FromLong, what int's own slots return for that value; NULL is the site's error
+ * exit with MemoryError set). Everything else (a zero divisor, bigger ints, other types,
+ * an empty free list) on to the helper's call, with nothing changed but scratch registers.
+ * Sites whose int and float operands alternate (raytrace's Vector arithmetic) are compiled
+ * generic (passes/specialize.c stays_mixed, or after their guards kept failing); this
+ * is the road they take, as tier 1's inline arithmetic does for them (od_rt_binary_numbers,
+ * the helper's first step, computes the same). */
 static int number_binary_sd_op(long long op)
 {
     switch (op) {
@@ -1021,25 +1027,60 @@ static int number_binary_sd_op(long long op)
     }
 }
 
-static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done)
+static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done, OdLabel error)
 {
     OdAsm *a = &c->a;
-    OdLabel slow = od_label_new(a);
+    OdLabel slow = od_label_new(a), ints = od_label_new(a);
     od_xor32_rr(a, OD_R9, OD_R9);
     number_operand_as_double(c, 0, 0, slow);
+    od_mov_rr(a, OD_R10, OD_R8);                        /* the left int's value */
     number_operand_as_double(c, 1, 1, slow);
-    od_test_rr(a, OD_R9, OD_R9);
-    od_jcc(a, OD_CC_E, slow);                           /* two ints: an int result */
-    if (sd == OD_SD_DIV) {
+    if (sd != OD_SD_DIV) {
+        od_test_rr(a, OD_R9, OD_R9);
+        od_jcc(a, OD_CC_E, ints);                       /* two ints: an int result */
+    } else {
         od_movq_rx(a, OD_RAX, 1);
         od_shl_ri(a, OD_RAX, 1);                        /* +0.0 or -0.0: the helper raises */
         od_jcc(a, OD_CC_E, slow);
     }
     od_sd_xx(a, sd, 0, 1);
     float_from_free_list_x(c, 0, slow);
+    OdLabel count = od_label_new(a);
+    od_label_bind(a, count);
     od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.number_ops_inline);
     od_add_mi(a, OD_RCX, 0, 1);
     od_jmp(a, done);
+    od_label_bind(a, ints);
+    if (sd != OD_SD_DIV) {
+#if !defined(Py_REF_DEBUG)
+        OdLabel big = od_label_new(a);
+        od_mov_rr(a, OD_RAX, OD_R10);
+        if (sd == OD_SD_ADD)
+            od_add_rr(a, OD_RAX, OD_R8);
+        else if (sd == OD_SD_SUB)
+            od_sub_rr(a, OD_RAX, OD_R8);
+        else
+            od_imul_rr(a, OD_RAX, OD_R8);
+        od_lea(a, OD_RCX, OD_RAX, _PY_NSMALLNEGINTS);
+        od_cmp_ri(a, OD_RCX, _PY_NSMALLNEGINTS + _PY_NSMALLPOSINTS);
+        od_jcc(a, OD_CC_AE, big);                       /* unsigned: outside the cache */
+        od_shl_ri(a, OD_RCX, 5);                        /* a small int is 32 bytes */
+        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&_PyLong_SMALL_INTS[0]);
+        od_add_rr(a, OD_RAX, OD_RCX);
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_jmp(a, count);
+        od_label_bind(a, big);
+        /* a call: the CallH's own road calls too, so no value lives in a caller-saved
+         * register here (lir/regalloc.c) */
+        od_mov_rr(a, OD_RDI, OD_RAX);
+        od_call_abs(a, (const void *)PyLong_FromLong);
+        od_test_rr(a, OD_RAX, OD_RAX);
+        od_jcc(a, OD_CC_E, error);
+        od_jmp(a, count);
+#else
+        (void)error;
+#endif
+    }
     od_label_bind(a, slow);
 }
 
@@ -1818,8 +1859,30 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         }
         if (i->ptr == (const void *)od_t2_binary_op && number_binary_sd_op(i->imm) >= 0) {
             hit = od_label_new(a);
-            number_binary_inline(c, (OdSdOp)number_binary_sd_op(i->imm), hit);
+            number_binary_inline(c, (OdSdOp)number_binary_sd_op(i->imm), hit, X);
         }
+#if !defined(Py_REF_DEBUG)
+        if (i->ptr == (const void *)od_t2_str_append && number_binary_sd_op(i->imm & 0xff) == OD_SD_ADD) {
+            /* `x + y` whose x dies here (lir/lower.c: the helper may extend a str x in
+             * place) on two numbers: in line as od_t2_binary_op's site, then x released as
+             * the helper consumes it on success (an exact int or float: its deallocation
+             * runs no Python code). raytrace's `a * b + c * d + e * f` on generic values. */
+            OdLabel got = od_label_new(a), slow = od_label_new(a), kept = od_label_new(a);
+            hit = od_label_new(a);
+            number_binary_inline(c, OD_SD_ADD, got, X);
+            od_jmp(a, slow);
+            od_label_bind(a, got);
+            od_mov_mr(a, OD_RSP, out_off(2), OD_RAX);       /* the result, across the call */
+            od_mov_rm(a, OD_RDI, OD_RSP, out_off(0));
+            od_sub_mi(a, OD_RDI, 0, 1);
+            od_jcc(a, OD_CC_NE, kept);
+            od_call_abs(a, (const void *)_Py_Dealloc);
+            od_label_bind(a, kept);
+            od_mov_rm(a, OD_RAX, OD_RSP, out_off(2));
+            od_jmp(a, hit);
+            od_label_bind(a, slow);
+        }
+#endif
         if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method
              || (i->ptr == (const void *)od_t2_store_attr && store_inline_worth(i))) && i->imm) {
             OdLabel slow = od_label_new(a);

@@ -37,6 +37,8 @@ typedef struct {
     OdHirFunc *fn;
     Avail **avail;          /* by value id */
     int navail;
+    unsigned char *poly;    /* by value id (< navail): a number whose class varies (an
+                             * operand or result of a site mixed_by_feedback left generic) */
 } Spec;
 
 static int static_kind(const OdHirInstr *v)
@@ -233,6 +235,90 @@ static OdHirInstr *float_operand(Spec *S, OdHirInstr *v, OdHirInstr *other, OdHi
     return unbox(S, v, K_FLOAT, at);
 }
 
+/* Whether `i` stays generic because the interpreter's instruction kept meeting other
+ * operand classes than the ones it specialized for (od_feedback_number_mix: raytrace's
+ * Vector arithmetic on coordinates made of ints and of floats by turns). A guard on the
+ * classes it names last would fail again and again, the site would go to no_speculate
+ * after OD_T2_SPEC_LIMIT deopts and the function be compiled again, one site at a time,
+ * until OD_T2_MAX_COMPILES gives tier 2 up for it. The generic BinaryOp and Compare take
+ * floats and one-digit ints in line, without a guard and without a deopt
+ * (lir/codegen.c number_binary_inline, number_compare_inline). Not when both operands'
+ * kinds are known without a guard, nor for an accumulator that starts as an int (its
+ * misses are every call's first iteration, which UnboxNumber takes). */
+static int mixed_by_feedback(Spec *S, OdHirInstr *i)
+{
+    if (!S->fn->feedback || (static_kind(i->ops[0]) != K_NONE && static_kind(i->ops[1]) != K_NONE)
+        || int_start_phi(i->ops[0]) || int_start_phi(i->ops[1]))
+        return 0;
+    return od_feedback_number_mix(S->fn->feedback, i->bc_offset);
+}
+
+static int is_poly(Spec *S, OdHirInstr *v)
+{
+    return v->id < S->navail && S->poly[v->id] && static_kind(v) == K_NONE;
+}
+
+static void set_poly(Spec *S, OdHirInstr *v)
+{
+    if (v->id < S->navail)
+        S->poly[v->id] = 1;
+}
+
+/* mixed_by_feedback, or an operand whose class varies by another site's feedback (`a / b`
+ * and `a * b` on the same values: the interpreter never specializes `/`, and tier 1's
+ * record names the last classes only), or the result of a site left generic by this rule
+ * (`a * b + c` after a mixed `a * b`). Such a BinaryOp's result is marked too. */
+static int stays_mixed(Spec *S, OdHirInstr *i)
+{
+    if (int_start_phi(i->ops[0]) || int_start_phi(i->ops[1]))
+        return 0;
+    if (!mixed_by_feedback(S, i) && !is_poly(S, i->ops[0]) && !is_poly(S, i->ops[1]))
+        return 0;
+    if (i->op == OD_HOP_BinaryOp)
+        set_poly(S, i);
+    return 1;
+}
+
+/* Operand `v` of a float operation whose class varies between an int and a float: the
+ * double an earlier conversion made, an int known without a guard converted, else
+ * UnboxNumber (a float's double, an int's as PyLong_AsDouble gives it to float's
+ * arithmetic; anything else an exit). */
+static OdHirInstr *number_operand(Spec *S, OdHirInstr *v, OdHirInstr *at)
+{
+    if (static_kind(v) == K_INT)
+        return as_double(S, v, K_INT, at);
+    OdHirInstr *x;
+    if ((x = available(S, v, K_FLOAT, at)) || (x = available(S, v, K_INT_AS_DOUBLE, at))
+        || (x = available(S, v, K_NUMBER, at)))
+        return x;
+    x = od_hir_new_before(S->fn, at, OD_HOP_UnboxNumber, v, NULL);
+    return x && remember(S, v, x, K_NUMBER) == 0 ? x : NULL;
+}
+
+/* `+ - * /` of a site stays_mixed keeps generic, one of whose operands is a float without
+ * a guard (a constant, an unboxed result: `f * 1.5 + x`): the result is a float whatever
+ * number the other is, so the float operation on its number_operand, the result unboxed.
+ * 1 done, 0 not such a site, -1 error. (Not a comparison: CPython compares an int with a
+ * float exactly, not through a double. Not two unknowns: two ints make an int, and `/` of
+ * two ints above 2**53 would round twice.) */
+static int float_with_number(Spec *S, OdHirInstr *i)
+{
+    OdHirOp op = float_op(i->imm);
+    int k0 = static_kind(i->ops[0]), k1 = static_kind(i->ops[1]);
+    if (op == OD_HOP__COUNT || op == OD_HOP_FloatPow || (k0 != K_FLOAT && k1 != K_FLOAT))
+        return 0;
+    OdHirInstr *a = k0 == K_FLOAT ? unbox(S, i->ops[0], K_FLOAT, i) : number_operand(S, i->ops[0], i);
+    OdHirInstr *b = !a ? NULL : k1 == K_FLOAT ? unbox(S, i->ops[1], K_FLOAT, i)
+                                             : number_operand(S, i->ops[1], i);
+    if (!b)
+        return PyErr_Occurred() ? -1 : 0;
+    OdHirInstr *r = od_hir_new_before(S->fn, i, op, a, b);
+    OdHirInstr *box = r ? od_hir_new_before(S->fn, i, OD_HOP_BoxFloat, r, NULL) : NULL;
+    if (!box)
+        return -1;
+    return replace(S->fn, i, box, r) < 0 ? -1 : 1;
+}
+
 /* float ** an int constant (chaos's `x ** 2`): float_pow converts the int to a double
  * (PyLong_AsDouble, exact below 2**53), then computes as for a float exponent: FloatPow
  * on that double. Another int exponent stays generic: an int ** int may follow. */
@@ -263,6 +349,8 @@ static int specialize_pow_int(Spec *S, OdHirInstr *i)
 
 static int specialize_arith(Spec *S, OdHirInstr *i)
 {
+    if (stays_mixed(S, i))
+        return float_with_number(S, i) < 0 ? -1 : 0;
     int kl, kr;
     operand_kinds(S, i, &kl, &kr);
     int kind = kl == kr ? kl : K_NONE;
@@ -302,7 +390,7 @@ static int specialize_arith(Spec *S, OdHirInstr *i)
 static int specialize_compare(Spec *S, OdHirInstr *i)
 {
     int kind = operand_kind(S, i);
-    if (kind == K_NONE || i->imm < Py_LT || i->imm > Py_GE)
+    if (kind == K_NONE || i->imm < Py_LT || i->imm > Py_GE || stays_mixed(S, i))
         return 0;
     OdHirInstr *a = unbox(S, i->ops[0], kind, i);
     OdHirInstr *b = a ? unbox(S, i->ops[1], kind, i) : NULL;
@@ -461,11 +549,13 @@ static void drop_unused_conversions(OdHirFunc *fn)
 int od_hir_pass_specialize(OdHirFunc *fn)
 {
     OdHirBlock **order = malloc(sizeof(OdHirBlock *) * (size_t)(fn->nblocks + 1));
-    Spec S = {fn, NULL, fn->next_instr_id};
+    Spec S = {fn, NULL, fn->next_instr_id, NULL};
     S.avail = calloc((size_t)S.navail + 1, sizeof(Avail *));
-    if (!order || !S.avail) {
+    S.poly = calloc((size_t)S.navail + 1, 1);
+    if (!order || !S.avail || !S.poly) {
         free(order);
         free(S.avail);
+        free(S.poly);
         PyErr_NoMemory();
         return -1;
     }
@@ -483,6 +573,17 @@ int od_hir_pass_specialize(OdHirFunc *fn)
                  || i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod)
                 && od_hir_may_speculate(fn, i))
                 cand[ncand++] = i;
+    /* operands of sites whose classes vary, before any rewrite (a use may come first);
+     * also of those whose guards kept failing (no_speculate), and their results */
+    for (int k = 0; k < n && !err; k++)
+        for (OdHirInstr *i = order[k]->first; i; i = i->next)
+            if ((i->op == OD_HOP_BinaryOp || i->op == OD_HOP_Compare)
+                && (od_hir_may_speculate(fn, i) ? mixed_by_feedback(&S, i) : !!fn->feedback)) {
+                set_poly(&S, i->ops[0]);
+                set_poly(&S, i->ops[1]);
+                if (i->op == OD_HOP_BinaryOp && !od_hir_may_speculate(fn, i))
+                    set_poly(&S, i);
+            }
     for (int k = 0; k < ncand && !err; k++) {
         OdHirInstr *i = cand[k];
         if (i->op == OD_HOP_BinaryOp)
@@ -497,6 +598,7 @@ int od_hir_pass_specialize(OdHirFunc *fn)
     free(cand);
     free(order);
     free(S.avail);
+    free(S.poly);
     if (err)
         return -1;
     drop_unused_conversions(fn);

@@ -88,9 +88,9 @@ struct OdT2State {
  * method descriptors through their C pointer (rt/call.c); `str_appends_in_place` the `s += t` that
  * extended s's string in place (od_t2_str_append); `syncs` the write-backs done by
  * od_t2_sync (the code's own, in line, are not counted: this is the slow road);
- * `number_ops_inline` the generic BinaryOps of a float with a float or a one-digit int, and
- * the generic Compares of two such numbers (ints too), that
- * the code did in line (lir/codegen.c number_binary_inline), without the helper. */
+ * `number_ops_inline` the generic BinaryOps (`+ - * /`) of two numbers, each a float or a
+ * one-digit int, and the generic Compares of two such numbers, that the code did in line
+ * (lir/codegen.c number_binary_inline), without the helper. */
 typedef struct {
     uint64_t compiled, refused, recompiled, given_up, entries, direct_calls, fast_calls;
     uint64_t entry_calls;                   /* the thunk's calls through the callee's own
