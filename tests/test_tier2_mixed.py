@@ -137,8 +137,15 @@ def test_generic_int_arithmetic_in_line_as_the_interpreter():
         overdrive.disable()
     assert info["tier"] == 2, info["tier2"]
     assert [repr(r) for r in results] == expected
-    # every call but the first (tier 1's) at tier 2, all four operations in line
-    assert after["number_ops_inline"] - before["number_ops_inline"] >= 4 * (len(INT_PAIRS) - 1)
+    inline = after["number_ops_inline"] - before["number_ops_inline"]
+    if hasattr(sys, "gettotalrefcount"):
+        # A build that counts references takes the helper's road for ints too (the total
+        # count is the helper's to keep: lir/codegen.c number_binary_inline); `/` of two
+        # ints makes its float through PyFloat_FromDouble there too.
+        assert inline == 0
+    else:
+        # every call but the first (tier 1's) at tier 2, all four operations in line
+        assert inline >= 4 * (len(INT_PAIRS) - 1)
     for r in results:
         for v in r[:3]:
             if -5 <= v <= 256:
