@@ -232,11 +232,11 @@ static int count_window_hot(OdCodeState *st)
     return took <= pace_allowance(now);
 }
 
-/* Rented code whose interpreted time has paid its rent: whether it paid at pace. It did if
- * the time since its first entry is within pace_allowance(); over a longer time it must
- * have paid proportionally more (its interpreted time a share of that time at least the
- * rent's share of the allowance), so a routine that takes a steady slice of the program's
- * time is compiled and one met now and then over the whole run is not. */
+/* Rented code whose interpreted time has paid its rent: whether it paid at pace, its
+ * interpreted time at least the rent scaled by how far the time since its first entry
+ * exceeds pace_allowance() (paid within the allowance: the rent alone). So a routine that
+ * takes a steady slice of the program's time is compiled and one met now and then over the
+ * whole run is not. */
 static int rent_paid_at_pace(PyCodeObject *co, OdCodeState *st)
 {
     uint64_t due = od_clock_ns_to_ticks(rent_due_ns(co));
@@ -244,9 +244,8 @@ static int rent_paid_at_pace(PyCodeObject *co, OdCodeState *st)
         return 0;
     uint64_t now = od_clock_ticks();
     uint64_t took = od_clock_ticks_between(st->first_ticks, now);
-    uint64_t allowed = pace_allowance(now);
-    return took <= allowed
-           || (double)st->interpreted_ticks * (double)allowed >= (double)due * (double)took;
+    return (double)st->interpreted_ticks * (double)pace_allowance(now)
+           >= (double)due * (double)took;
 }
 
 static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
