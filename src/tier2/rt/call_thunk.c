@@ -57,6 +57,15 @@ static void emit_abs_jump(OdAsm *a, const void *fn)
     od_jmp_r(a, OD_RAX);
 }
 
+/* To `to` if tier 2 is on (`on`) or off (not): config tier2_threshold >= 0, read at each
+ * call (it may change at any time). Uses rdi. */
+static void jump_if_tier2(OdAsm *a, int on, OdLabel to)
+{
+    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
+    od_cmp32_mi(a, OD_RDI, 0, 0);
+    od_jcc(a, on ? OD_CC_GE : OD_CC_L, to);
+}
+
 /* The checks of every frame entry, for the unit in r11: recursion limit, tracing, the hook
  * installed, C stack room; then data stack room. Leaves rcx = the thread state, rdi = the
  * new frame, rax = the data stack's top past it; to `refuse` with nothing changed. */
@@ -219,9 +228,7 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_jcc(a, OD_CC_NE, unit);
     od_cmp_mi(a, OD_R11, UNIT_OFF(t2_direct_entry), 0);
     od_jcc(a, OD_CC_E, unit);
-    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
-    od_cmp32_mi(a, OD_RDI, 0, 0);
-    od_jcc(a, OD_CC_L, refuse);
+    jump_if_tier2(a, 0, refuse);
     emit_checks(a, refuse);
     od_mov_rm(a, OD_RDX, OD_R11, UNIT_OFF(t2_direct_entry));
     od_jmp_r(a, OD_RDX);
@@ -231,9 +238,7 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
      * refused for it) and it is not due for recompilation (retired: never again). */
     od_cmp32_mi(a, OD_R11, UNIT_OFF(tier), 2);
     od_jcc(a, OD_CC_NE, tier1);
-    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
-    od_cmp32_mi(a, OD_RDI, 0, 0);
-    od_jcc(a, OD_CC_L, refuse);
+    jump_if_tier2(a, 0, refuse);
     od_label_bind(a, tiered);
     /* The unit takes rcx arguments directly (direct_argc: its positional parameters; -1
      * for none), or more, when the function's defaults cover the rest (as the
@@ -262,9 +267,7 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     od_label_bind(a, tier1);
     od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(OdCodeState, tier2_off), 0);
     od_jcc(a, OD_CC_NE, t1ok);
-    od_mov_ri(a, OD_RDI, (int64_t)(intptr_t)od_rt_direct_entry.tier2_threshold);
-    od_cmp32_mi(a, OD_RDI, 0, 0);
-    od_jcc(a, OD_CC_GE, refuse);
+    jump_if_tier2(a, 1, refuse);
     od_label_bind(a, t1ok);
     od_cmp_mi(a, OD_R11, UNIT_OFF(retired), 0);
     od_jcc(a, OD_CC_NE, tiered);
