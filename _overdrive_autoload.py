@@ -1,7 +1,12 @@
-# overdrive's start-up autoload, imported by overdrive-autoload.pth (installed at the top
-# of site-packages) when OVERDRIVE is set and not empty. The .pth line is that short because
-# site.py compiles it in every process of the environment, with or without OVERDRIVE: the
-# check of its value (0/false/no/off) here instead saves each of them 0.25M instructions.
+# overdrive's start-up autoload, the Python road. overdrive-autoload.pth (installed at the
+# top of site-packages) is one line: with OVERDRIVE set and not empty, it imports the C core
+# and calls its _autoload() (src/module/autoload.c), which handles the usual settings itself
+# (OVERDRIVE=1, a plain OVERDRIVE_THRESHOLD, an OVERDRIVE_STATS_FILE that can be appended to)
+# and imports this module for everything else: a value to refuse or report, the variables
+# the package reads, `python -m overdrive --stats`. Importing it runs start(), the whole
+# start-up; the C road does what start() would do for the settings it takes. The .pth line
+# is that short because site.py compiles it in every process of the environment, with or
+# without OVERDRIVE.
 #
 # OVERDRIVE=1 enables the JIT in every Python process of the environment;
 # OVERDRIVE_THRESHOLD=N sets the compile threshold; OVERDRIVE_STATS_FILE=path appends one
@@ -11,21 +16,18 @@
 # to stderr at exit.
 #
 # Nothing here stops the interpreter from starting or the program from running: each problem
-# is one line on stderr naming the variable and what it accepts. A package that cannot be
-# imported (a missing or broken C extension) leaves the JIT off, instead of site.py printing a
-# traceback for the .pth line: that is why this module lives outside the package. A bad
-# OVERDRIVE leaves the JIT off; a bad OVERDRIVE_THRESHOLD leaves the threshold at its default
-# and the JIT on; a stats file that cannot be opened is not written. (The package itself reads
-# OVERDRIVE_LOG, OVERDRIVE_LOG_FILE, OVERDRIVE_PERF_MAP and OVERDRIVE_TIER2_THRESHOLD at
-# import, the same way.) Being a module, it runs once even when site.py reads the .pth twice
-# (a virtual environment's lib64 -> lib link).
+# is one line on stderr naming the variable and what it accepts. A bad OVERDRIVE leaves the
+# JIT off; a bad OVERDRIVE_THRESHOLD leaves the threshold at its default and the JIT on; a
+# stats file that cannot be opened is not written. (The package itself reads OVERDRIVE_LOG,
+# OVERDRIVE_LOG_FILE, OVERDRIVE_PERF_MAP and OVERDRIVE_TIER2_THRESHOLD at import, the same
+# way.) A C core that cannot be imported at all (a broken install) is site.py's to report,
+# as for any .pth line that fails; the program runs, without the JIT.
 #
-# Every process of the environment runs this: it is one module, it loads only the C core
-# (from beside this file, without a sys.path search) and what the variables that are set
-# need; the package is the program's to import (docs/performance.md, "Start-up cost").
+# The package is the program's to import (docs/performance.md, "Start-up cost"): this
+# module imports it only for what the C core alone cannot do.
 #
-# Every docstring of this module is a comment: site.py runs it in every process started with
-# OVERDRIVE set, and a docstring is one more constant to unmarshal from the .pyc each time.
+# Every docstring of this module is a comment: a docstring is one more constant to
+# unmarshal from the .pyc each time.
 import os
 import sys
 
@@ -50,18 +52,10 @@ def _import_overdrive():
 
 
 def _load_core():
-    # The C core alone, from beside this file when it is there (a regular install), as
-    # the package loads it (overdrive._load_core, which then finds it in sys.modules); else
-    # through the package. The package is not imported: a program that does not import it
-    # does not pay for it (0.5M instructions and 10 page faults at each start-up).
-    import _imp
-
-    path = os.path.join(os.path.dirname(__file__), "_overdrive" + _imp.extension_suffixes()[0])
-    if "_overdrive" in sys.modules or not os.path.isfile(path):
-        return _import_overdrive()._overdrive
-    bootstrap = sys.modules["_frozen_importlib"]
-    loader = sys.modules["_frozen_importlib_external"].ExtensionFileLoader("_overdrive", path)
-    return bootstrap._load(bootstrap.spec_from_loader("_overdrive", loader, origin=path))
+    # The C core: the .pth line imported it before calling its _autoload(), which imported
+    # this module; imported by the package otherwise (a test may import this module alone).
+    core = sys.modules.get("_overdrive")
+    return core if core is not None else _import_overdrive()._overdrive
 
 
 # What OVERDRIVE may be to switch the JIT on without the package checking it; any other
@@ -78,7 +72,7 @@ def start() -> None:
     value = os.environ.get("OVERDRIVE", "")
     word = value.strip().lower()
     if word in ("", "0", "false", "no", "off"):
-        return      # the JIT is off: not even the C core is loaded
+        return      # the JIT is off
     try:
         if word in _ON and not any(map(os.environ.get, _PACKAGE_VARIABLES)):
             core = _load_core()
@@ -104,11 +98,10 @@ def start() -> None:
     launcher_stats = stats_pid == str(os.getpid())
     path = os.environ.get("OVERDRIVE_STATS_FILE")
     if path:
-        # Checked before the JIT is on: _append has a loop, and code with a loop outside
-        # the standard library is compiled at its first call (0.1 ms and a first code page
-        # in every process of a benchmark run, python_startup's too).
+        # Opened (and created) now, as the writer will open it at exit: a file that cannot
+        # be is reported at start-up, not at exit.
         try:
-            _append(path, b"")
+            os.close(os.open(path, _APPEND_FLAGS, 0o666))
         except OSError as exc:
             _warn(f"OVERDRIVE_STATS_FILE must be {_APPENDABLE}, got "
                   f"{path!r} ({exc.strerror or exc}); ignored, no stats are written")
@@ -118,7 +111,7 @@ def start() -> None:
         # compiled or counted) and not at exit: importing a module during finalization
         # resets CPython's record of an unhandled KeyboardInterrupt, and the process then
         # exits with status 1 instead of dying by SIGINT (test_runpy TestExit). The
-        # OVERDRIVE_STATS_FILE writer (below) imports nothing; `--stats` needs json.
+        # OVERDRIVE_STATS_FILE writer (the C core's) imports nothing; `--stats` needs json.
         import atexit
 
         if launcher_stats:
@@ -132,7 +125,7 @@ def start() -> None:
     if launcher_stats:
         atexit.register(_print_stats, core)
     if path:
-        atexit.register(_append_stats_line, path, core)
+        atexit.register(core._write_stats_line, path)
 
 
 def _warn(message: str) -> None:
@@ -178,41 +171,9 @@ def _print_stats(core) -> None:
     print(json.dumps(stats, indent=1), file=sys.stderr)
 
 
-# The OVERDRIVE_STATS_FILE writer: at exit, one JSON line of stats() per process. It is here,
-# not in the package, because every process of a benchmark run loads it (each `python -c
-# pass` of python_startup too): a module of its own would cost them 0.4M instructions more.
+# How the stats writer (the C core's _write_stats_line, module/autoload.h) opens the file.
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 _APPENDABLE = "a file that can be opened for appending"
-
-
-def _append_stats_line(path: str, core) -> None:
-    # At exit (OVERDRIVE_STATS_FILE): one JSON line of stats(). Nothing may be imported
-    # here: importing a module during finalization resets CPython's record of an unhandled
-    # KeyboardInterrupt, and the process would exit with status 1 instead of dying by SIGINT
-    # (test_runpy TestExit). The JSON is the C core's (module/json_line.c): a writer in Python
-    # cost every process 0.5M instructions at exit.
-    record = {"pid": os.getpid(), "argv": sys.argv, "stats": core.stats()}
-    # The JIT is switched off first: it would compile this writer's loops (code with a loop
-    # outside the standard library is compiled at its first call), at exit, for nothing.
-    # What runs after this (atexit handlers registered before the autoload registered this
-    # one, finalization) runs in the interpreter, as it would without the JIT.
-    core.disable()
-    try:
-        _append(path, core._json_line(record))    # ASCII JSON, written in C (json_line.h)
-    except OSError as exc:  # at exit: one line, never a traceback
-        _warn(f"cannot append stats to OVERDRIVE_STATS_FILE {path!r} ({exc.strerror or exc})")
-
-
-def _append(path: str, data: bytes) -> None:
-    # Append `data` to the file `path` (created if missing) with one write(2) in O_APPEND
-    # mode, so that the lines of processes writing at the same time do not mix; no text layer
-    # (a TextIOWrapper looks up its codec: 0.3M instructions). _append(path, b"") checks at
-    # start-up that the file can be appended to. OSError if not.
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    try:
-        while data:
-            data = data[os.write(fd, data):]
-    finally:
-        os.close(fd)
 
 
 start()

@@ -17,9 +17,11 @@ from conftest import needs_pth
 # Prints the loaded modules one per line (no json: the probe must not import anything itself).
 MODULES = "import sys; print(*sorted(sys.modules), sep=chr(10))"
 
-# What `import overdrive` adds, and the autoload: the C core, the package, the autoload.
+# What `import overdrive` adds: the C core and the package. The autoload's common road is
+# the C core's (_autoload(), module/autoload.h); its Python road, the top-level
+# _overdrive_autoload, is imported only for the settings the C road leaves to it.
 IMPORT = {"_overdrive", "overdrive"}
-AUTOLOAD = IMPORT | {"_overdrive_autoload"}
+PYTHON_ROAD = IMPORT | {"_overdrive_autoload"}
 
 
 def _env(**extra):
@@ -83,12 +85,23 @@ def test_core_is_loaded_from_beside_the_package(tmp_path):
 @pytest.mark.parametrize("env", [{}, {"OVERDRIVE_THRESHOLD": "0"},
                                  {"OVERDRIVE_THRESHOLD": "1000000000"},
                                  {"OVERDRIVE_STATS_FILE": os.devnull}])
-def test_autoload_adds_only_the_autoload_the_package_and_the_core(env):
+def test_autoload_adds_only_the_package_and_the_core(env):
     added = _added("import overdrive; assert overdrive.is_enabled()", OVERDRIVE="1", **env)
-    expected = set(AUTOLOAD)       # a valid OVERDRIVE_THRESHOLD goes straight to the core
+    expected = set(IMPORT)          # a valid OVERDRIVE_THRESHOLD goes straight to the core
     if "OVERDRIVE_STATS_FILE" in env:
-        expected.add("atexit")                 # (built in) the writer is the autoload's
+        expected.add("atexit")                 # (built in) the writer is the core's
     assert added == expected
+
+
+@needs_pth
+@pytest.mark.parametrize("text, threshold", [(" 7", 7), ("1_000", 1000), ("+3", 3)])
+def test_autoload_leaves_a_threshold_int_reads_to_the_python_road(text, threshold):
+    """The C road takes decimal digits only; what else int() accepts goes to the Python
+    road, which reads it the same way as before."""
+    probe = ("import sys; c = sys.modules['_overdrive']; assert c.is_enabled(); "
+             f"assert c._get_config()['threshold'] == {threshold}, c._get_config()")
+    assert _added(probe, OVERDRIVE="1", OVERDRIVE_THRESHOLD=text) \
+        == {"_overdrive", "_overdrive_autoload"}
 
 
 @needs_pth
@@ -98,10 +111,10 @@ def test_autoload_loads_the_core_alone_until_the_program_imports_the_package(val
     loads the C core from beside itself and switches it on; `import overdrive` later finds
     that core, switched on."""
     probe = "import sys; assert sys.modules['_overdrive'].is_enabled()"
-    assert _added(probe, OVERDRIVE=value) == {"_overdrive", "_overdrive_autoload"}
+    assert _added(probe, OVERDRIVE=value) == {"_overdrive"}
     later = ("import sys, overdrive; assert overdrive.is_enabled(); "
              "assert overdrive._overdrive is sys.modules['_overdrive']")
-    assert _added(later, OVERDRIVE=value) == AUTOLOAD
+    assert _added(later, OVERDRIVE=value) == IMPORT
 
 
 @needs_pth
@@ -112,15 +125,16 @@ def test_autoload_imports_the_package_for_the_variables_it_reads(variable):
              "OVERDRIVE_TIER2_THRESHOLD": "-1"}[variable]
     added = _added("import sys; assert sys.modules['_overdrive'].is_enabled()",
                    OVERDRIVE="1", **{variable: value})
-    assert AUTOLOAD <= added, added
+    assert PYTHON_ROAD <= added, added
 
 
 @needs_pth
 @pytest.mark.parametrize("value", ["0", "off", " No "])
 def test_autoload_off_does_not_import_the_package(value):
     # The .pth line only asks whether OVERDRIVE is set (site.py compiles it in every
-    # process); the autoload module says no without importing the package.
-    assert _added("pass", OVERDRIVE=value) == {"_overdrive_autoload"}
+    # process); the C core's _autoload() says no without importing anything.
+    probe = "import sys; assert not sys.modules['_overdrive'].is_enabled()"
+    assert _added(probe, OVERDRIVE=value) == {"_overdrive"}
 
 
 @needs_pth

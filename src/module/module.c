@@ -17,6 +17,7 @@
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
 #include "../tier2/tier2.h"
+#include "autoload.h"
 #include "introspect.h"
 #include "json_line.h"
 
@@ -789,7 +790,7 @@ PyMODINIT_FUNC PyInit__overdrive(void)
 {
     if (od_hook_init() < 0)
         return NULL;
-    PyObject *mod = od_introspect_add(PyModule_Create(&moduledef));
+    PyObject *mod = od_autoload_add(od_introspect_add(PyModule_Create(&moduledef)));
     PyObject *limits = mod ? limits_dict() : NULL;
     if (mod && (!limits || PyModule_AddObjectRef(mod, "LIMITS", limits) < 0))
         Py_CLEAR(mod);
