@@ -221,7 +221,7 @@ static PyObject *call_cache(const OdCallSite *s, TypeIndex *ix)
 static PyObject *cache_of(int opcode, const void *site, PyFunctionObject *func, TypeIndex *ix)
 {
     switch (opcode) {
-    case LOAD_GLOBAL:
+    case LOAD_GLOBAL: case LOAD_NAME:
         return global_cache(site, func);
     case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR: case LOAD_METHOD:
         return attr_cache(site, ix);

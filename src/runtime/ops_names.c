@@ -77,46 +77,54 @@ static PyObject *global_at_hint(PyDictObject *globals, const OdGlobalCache *c, P
     return e->me_key == name ? e->me_value : NULL;
 }
 
+/* The value of `site`'s name in `globals`, else in `builtins` (both exact dicts), as a new
+ * reference, through the site's cache; NULL with NameError (or another error) set. */
+static PyObject *load_global_cached(OdGlobalSite *site, PyObject *globals, PyObject *builtins)
+{
+    OdGlobalCache *c = &site->cache;
+    uint64_t gv = ((PyDictObject *)globals)->ma_version_tag;
+    uint64_t bv = ((PyDictObject *)builtins)->ma_version_tag;
+    PyObject *v;
+    if (c->value && c->globals_version == gv && c->builtins_version == bv) {
+        c->hits++;
+        v = c->value;
+    } else if (c->value && (v = global_at_hint((PyDictObject *)globals, c, site->name))) {
+        c->hits++;
+        c->globals_version = gv;
+        c->builtins_version = bv;
+        c->value = v;
+    } else {
+        c->misses++;
+        v = PyDict_GetItemWithError(globals, site->name);
+        c->globals_index = v ? entry_index_of((PyDictObject *)globals, site->name) : -1;
+        if (!v) {
+            if (PyErr_Occurred())
+                return NULL;
+            v = PyDict_GetItemWithError(builtins, site->name);
+            if (!v) {
+                if (!PyErr_Occurred())
+                    raise_name_error(site->name);
+                return NULL;
+            }
+        }
+        /* The versions read before the lookups: if a lookup changed either dict the
+         * next access simply misses. */
+        c->globals_version = c->globals_index < 0 && site->globals_only ? 0 : gv;
+        c->builtins_version = bv;
+        c->value = v;
+    }
+    Py_INCREF(v);
+    return v;
+}
+
 OD_HELPER(od_rt_load_global)
 {
     OdGlobalSite *site = arg;
-    OdGlobalCache *c = &site->cache;
     PyObject *globals = f->f_globals, *builtins = f->f_builtins, *v;
     int push_null = oparg & 1;
     if (PyDict_CheckExact(globals) && PyDict_CheckExact(builtins)) {
-        uint64_t gv = ((PyDictObject *)globals)->ma_version_tag;
-        uint64_t bv = ((PyDictObject *)builtins)->ma_version_tag;
-        if (c->value && c->globals_version == gv && c->builtins_version == bv) {
-            c->hits++;
-            v = c->value;
-            Py_INCREF(v);
-        } else if (c->value && (v = global_at_hint((PyDictObject *)globals, c, site->name))) {
-            c->hits++;
-            c->globals_version = gv;
-            c->builtins_version = bv;
-            c->value = v;
-            Py_INCREF(v);
-        } else {
-            c->misses++;
-            v = PyDict_GetItemWithError(globals, site->name);
-            c->globals_index = v ? entry_index_of((PyDictObject *)globals, site->name) : -1;
-            if (!v) {
-                if (PyErr_Occurred())
-                    return OD_ERROR;
-                v = PyDict_GetItemWithError(builtins, site->name);
-                if (!v) {
-                    if (!PyErr_Occurred())
-                        raise_name_error(site->name);
-                    return OD_ERROR;
-                }
-            }
-            /* The versions read before the lookups: if a lookup changed either dict the
-             * next access simply misses. */
-            c->globals_version = c->globals_index < 0 && site->globals_only ? 0 : gv;
-            c->builtins_version = bv;
-            c->value = v;
-            Py_INCREF(v);
-        }
+        if (!(v = load_global_cached(site, globals, builtins)))
+            return OD_ERROR;
     } else {
         v = PyObject_GetItem(globals, site->name);
         if (!v) {
@@ -171,10 +179,21 @@ int od_rt_lookup_locals(PyObject *locals, PyObject *name, PyObject **out)
     return 0;
 }
 
+/* LOAD_NAME. In a frame whose locals are its globals (a module body, exec() with one
+ * namespace), both exact dicts, the name is found where LOAD_GLOBAL finds it (the locals,
+ * then the globals again, then the builtins, in the interpreter), and through the same
+ * cache: the site is an OdGlobalSite (the inline path, tier1/fast_attr.c, reads it too). */
 OD_HELPER(od_rt_load_name)
 {
     (void)oparg;
-    PyObject *name = arg, *locals = f->f_locals, *v;
+    OdGlobalSite *site = arg;
+    PyObject *name = site->name, *locals = f->f_locals, *v;
+    if (locals == f->f_globals && PyDict_CheckExact(locals) && PyDict_CheckExact(f->f_builtins)) {
+        if (!(v = load_global_cached(site, locals, f->f_builtins)))
+            return OD_ERROR;
+        sp[0] = v;
+        return OD_OK;
+    }
     if (!locals) {
         PyErr_Format(PyExc_SystemError, "no locals when loading %R", name);
         return OD_ERROR;

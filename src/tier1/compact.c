@@ -33,11 +33,12 @@
 static void *site_arg_rt(PyCodeObject *co, OdUnit *u, int op, int index, int oparg)
 {
     switch (op) {
-    case LOAD_GLOBAL: case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR: case LOAD_METHOD:
-    case CALL: case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: case FOR_ITER: {
+    case LOAD_GLOBAL: case LOAD_NAME: case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR:
+    case LOAD_METHOD: case CALL: case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR:
+    case FOR_ITER: {
         return od_unit_site(u, index);
     }
-    case LOAD_NAME: case STORE_NAME: case DELETE_NAME: case STORE_GLOBAL:
+    case STORE_NAME: case DELETE_NAME: case STORE_GLOBAL:
     case DELETE_GLOBAL: case IMPORT_NAME: case IMPORT_FROM:
         return PyTuple_GET_ITEM(co->co_names, oparg);
     default:

@@ -98,8 +98,9 @@ static void *site_arg(Compiler *c, const OdInstr *in)
     int off = c->cache_at_unit[in->index];
     void *site = off >= 0 ? c->sites + off : NULL;
     switch (in->opcode) {
-    case LOAD_GLOBAL:
-        ((OdGlobalSite *)site)->name = PyTuple_GET_ITEM(names, in->oparg >> 1);
+    case LOAD_GLOBAL: case LOAD_NAME:
+        ((OdGlobalSite *)site)->name =
+            PyTuple_GET_ITEM(names, in->opcode == LOAD_GLOBAL ? in->oparg >> 1 : in->oparg);
         ((OdGlobalSite *)site)->globals_only = 0;   /* a copy keeps its predecessor's */
         return site;
     case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR: case LOAD_METHOD:
@@ -113,7 +114,7 @@ static void *site_arg(Compiler *c, const OdInstr *in)
         return site;
     case BINARY_OP: case COMPARE_OP: case BINARY_SUBSCR: case FOR_ITER:
         return site;
-    case LOAD_NAME: case STORE_NAME: case DELETE_NAME: case STORE_GLOBAL:
+    case STORE_NAME: case DELETE_NAME: case STORE_GLOBAL:
     case DELETE_GLOBAL: case IMPORT_NAME: case IMPORT_FROM:
         return PyTuple_GET_ITEM(names, in->oparg);
     default:
@@ -124,7 +125,7 @@ static void *site_arg(Compiler *c, const OdInstr *in)
 static size_t site_size(int opcode)
 {
     switch (opcode) {
-    case LOAD_GLOBAL: return sizeof(OdGlobalSite);
+    case LOAD_GLOBAL: case LOAD_NAME: return sizeof(OdGlobalSite);
     case LOAD_ATTR: case STORE_ATTR: case DELETE_ATTR: case LOAD_METHOD:
         return sizeof(OdAttrSite);
     case CALL: return sizeof(OdCallSite);
@@ -169,7 +170,7 @@ static int has_fast_path(Compiler *c, const OdInstr *in, const void *site)
             return 0;
         }
         return 1;
-    case LOAD_GLOBAL: case STORE_SUBSCR:
+    case LOAD_GLOBAL: case LOAD_NAME: case STORE_SUBSCR:
         return 1;
     case COMPARE_OP:
         if (compare_generic_only(c, in)) {
@@ -196,6 +197,7 @@ static void emit_fast_path(Compiler *c, const OdInstr *in, void *site, OdLabel m
 {
     switch (in->opcode) {
     case LOAD_GLOBAL: emit_load_global_fast(c, in, site, miss, done); break;
+    case LOAD_NAME: emit_load_name_fast(c, in, site, miss, done); break;
     case LOAD_ATTR: emit_load_attr_fast(c, in, site, miss, done); break;
     case LOAD_METHOD: emit_load_method_fast(c, in, site, miss, done); break;
     case STORE_ATTR: emit_store_attr_fast(c, in, site, miss, done); break;
@@ -279,7 +281,7 @@ static void emit_helper_call(Compiler *c, const OdInstr *in, HelperFn fn, int re
 static int site_never_ran(const OdInstr *in, const void *site)
 {
     switch (in->opcode) {
-    case LOAD_GLOBAL: {
+    case LOAD_GLOBAL: case LOAD_NAME: {
         const OdGlobalCache *g = &((const OdGlobalSite *)site)->cache;
         return g->hits == 0 && g->misses == 0 && g->value == NULL;
     }

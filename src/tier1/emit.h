@@ -277,6 +277,7 @@ void release_operands_into(Compiler *c, const OdInstr *in, OdReg result, OdLabel
  * jumps to `done` having done the instruction's whole work, or jumps to `miss` with the
  * stack untouched, where the caller emits the helper call. */
 void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
+void emit_load_name_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss, OdLabel done);
 /* Whether LOAD_ATTR, LOAD_METHOD or STORE_ATTR `in` gets its helper call alone, with no
  * inline hit path: what its site is known to meet (its feedback, or the interpreter's
  * specialized form) is only kinds the helper's cache handles. Needs the sites (c->sites). */

@@ -14,19 +14,13 @@ static int global_from_module(Compiler *c, const OdInstr *in, const OdGlobalSite
     return quickened_opcode(c, in) == LOAD_GLOBAL_MODULE;
 }
 
-/* LOAD_GLOBAL's hit path inline: both dicts' version tags equal the ones the site cached
- * (tags are unique across all dicts, so this also proves they are the same dicts), or only
- * the globals' for a name found there (global_from_module). The helper call is the miss
- * path. Hits are counted (dis shows them) in first units only. */
-void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
-                                  OdLabel done)
+/* rax = the value the global site in rdx cached, while both dicts' version tags equal
+ * the ones it cached (tags are unique across all dicts, so this also proves they are the
+ * same dicts), or only the globals' for a name found there (`globals_only`); else `miss`. */
+static void emit_global_cached_value(Compiler *c, const OdGlobalSite *s, OdLabel miss)
 {
     OdAsm *a = &c->a;
-    int d = in->depth, push_null = in->oparg & 1;
     int32_t ver = (int32_t)offsetof(PyDictObject, ma_version_tag);
-    OdGlobalSite *s = site;
-    s->globals_only = global_from_module(c, in, s);
-    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
     od_mov_rm(a, OD_RAX, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_globals)));
     od_mov_rm(a, OD_RAX, OD_RAX, ver);
     od_cmp_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.globals_version));
@@ -40,6 +34,14 @@ void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel m
     od_mov_rm(a, OD_RAX, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.value));
     od_test_rr(a, OD_RAX, OD_RAX);
     od_jcc(a, OD_CC_E, miss);
+}
+
+/* The hit: rax (a borrowed value) pushed as a new reference, the hit counted (dis shows
+ * it) in first units only, after a NULL for LOAD_GLOBAL's `push_null`. */
+static void emit_global_hit(Compiler *c, const OdInstr *in, int push_null, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int d = in->depth;
     incref_reg(c, OD_RAX);
     if (!c->feedback)     /* a recompiled unit records nothing, as record_fast_hit */
         od_add32_mi(a, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.hits), 1);
@@ -47,6 +49,19 @@ void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel m
         od_mov_mi(a, R_FRAME, slot_disp(c, d), 0);
     od_mov_mr(a, R_FRAME, slot_disp(c, d + push_null), OD_RAX);
     od_jmp(a, done);
+}
+
+/* LOAD_GLOBAL's hit path inline: the value cached while the versions hold
+ * (emit_global_cached_value), only the globals' version checked for a name found there
+ * (global_from_module). The helper call is the miss path. */
+void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                                  OdLabel done)
+{
+    OdGlobalSite *s = site;
+    s->globals_only = global_from_module(c, in, s);
+    od_mov_ri(&c->a, OD_RDX, (int64_t)(intptr_t)site);
+    emit_global_cached_value(c, s, miss);
+    emit_global_hit(c, in, in->oparg & 1, done);
 }
 
 /* The guard shared by the inline attribute paths: leaves rdx = the site, rax = the object
@@ -78,6 +93,69 @@ static void emit_str_keys_of_combined(Compiler *c, OdLabel miss)
     od_jcc(a, OD_CC_NE, miss);
 }
 
+/* rcx = the value of entry r8 of the keys in rsi (as emit_str_keys_of_combined leaves them)
+ * when that entry's key is r10, by identity; else `miss`. An index out of range misses,
+ * a negative one too (the compare is unsigned). Entries are only ever appended to a keys
+ * object and a deleted entry keeps no key, so a key found at the index is the dict's one
+ * entry for that name, whatever changed since the index was taken (the helpers'
+ * global_at_hint, runtime/ops_names.c, reads it the same way). Clobbers rcx, r8, r9. */
+static void emit_str_entry_value(Compiler *c, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    int32_t indices = (int32_t)offsetof(PyDictKeysObject, dk_indices);
+    od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
+    od_jcc(a, OD_CC_AE, miss);
+    /* entries start after the index table of 1 << dk_log2_index_bytes bytes */
+    od_movzx8_rm(a, OD_RCX, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
+    od_mov_ri(a, OD_R9, 1);
+    od_shl_cl(a, OD_R9);
+    od_add_rr(a, OD_R9, OD_RSI);
+    od_shl_ri(a, OD_R8, 4);
+    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
+    od_add_rr(a, OD_R9, OD_R8);
+    od_cmp_rm(a, OD_R10, OD_R9, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_rm(a, OD_RCX, OD_R9, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+}
+
+/* LOAD_NAME's hit path inline, for a frame whose locals are its globals (a module body,
+ * or exec() given one namespace): the name is then looked up as LOAD_GLOBAL looks it up,
+ * through the same kind of site (runtime/ops_names.c od_rt_load_name); other frames (a
+ * class body) take the helper. A module's loop stores its loop variable, and usually
+ * more, with STORE_NAME at every iteration, and every store changes the globals' version:
+ * LOAD_GLOBAL's version-keyed value would always miss there. So a name found in the
+ * globals is read at its entry, by the index the site keeps (emit_str_entry_value), with
+ * no version at all; a name of the builtins by the version-keyed value. A module-level
+ * loop spent 45% of its time in dict lookups for its names (docs/performance.md,
+ * "Sixteenth session"). */
+void emit_load_name_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
+                         OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdGlobalSite *s = site;
+    OdLabel by_version = od_label_new(a), hit = od_label_new(a);
+    s->globals_only = 0;
+    od_mov_rm(a, OD_RSI, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_globals)));
+    od_cmp_rm(a, OD_RSI, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_locals)));
+    od_jcc(a, OD_CC_NE, miss);
+    od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
+    /* the locals an exact dict: a subclass's __getitem__ would be called (not a miss) */
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyDict_Type);
+    od_cmp_rm(a, OD_R8, OD_RSI, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, miss);
+    emit_str_keys_of_combined(c, by_version);
+    od_mov_rm(a, OD_R8, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.globals_index));
+    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)s->name);
+    emit_str_entry_value(c, by_version);
+    od_mov_rr(a, OD_RAX, OD_RCX);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_NE, hit);
+    od_label_bind(a, by_version);
+    emit_global_cached_value(c, s, miss);
+    od_label_bind(a, hit);
+    emit_global_hit(c, in, 0, done);
+}
+
 /* rcx = the value of the site's first entry when it is DICT_HINT: the instance's own dict
  * (managed, or at `dictoffset`) is a plain combined dict of str keys whose entry `index`
  * holds the attribute's name. What the interpreter's LOAD_ATTR_WITH_HINT checks. Leaves
@@ -86,7 +164,6 @@ static void emit_dict_hint_value(Compiler *c, OdLabel miss)
 {
     OdAsm *a = &c->a;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
-    int32_t indices = (int32_t)offsetof(PyDictKeysObject, dk_indices);
     OdLabel at_offset = od_label_new(a);
     od_mov_rm(a, OD_RSI, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, dictoffset));
     od_test_rr(a, OD_RSI, OD_RSI);
@@ -104,20 +181,8 @@ static void emit_dict_hint_value(Compiler *c, OdLabel miss)
     od_jcc(a, OD_CC_NE, miss);
     emit_str_keys_of_combined(c, miss);
     od_mov_rm(a, OD_R8, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
-    od_cmp_rm(a, OD_R8, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries));
-    od_jcc(a, OD_CC_GE, miss);
-    /* entries start after the index table of 1 << dk_log2_index_bytes bytes */
-    od_movzx8_rm(a, OD_RCX, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_log2_index_bytes));
-    od_mov_ri(a, OD_R9, 1);
-    od_shl_cl(a, OD_R9);
-    od_add_rr(a, OD_R9, OD_RSI);
-    od_shl_ri(a, OD_R8, 4);
-    _Static_assert(sizeof(PyDictUnicodeEntry) == 16, "entry stride");
-    od_add_rr(a, OD_R9, OD_R8);
     od_mov_rm(a, OD_R10, OD_RDX, (int32_t)offsetof(OdAttrSite, name));
-    od_cmp_rm(a, OD_R10, OD_R9, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_key));
-    od_jcc(a, OD_CC_NE, miss);
-    od_mov_rm(a, OD_RCX, OD_R9, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
+    emit_str_entry_value(c, miss);
 }
 
 /* rsi = where the attribute's pointer is, for the site's first entry of kind `kind`
