@@ -10,6 +10,7 @@ import pytest
 
 import _overdrive
 import overdrive
+from conftest import TIER2_STRESS
 
 FILENAME = "/home/user/app.py"     # a program's own file: compiled at its first call
 
@@ -153,3 +154,49 @@ def test_separate_locals_take_the_generic_road():
 ])
 def test_class_bodies_and_functions_around_module_names(body):
     both(body)
+
+
+# LOAD_GLOBAL in a function whose module writes its globals: every write changes the
+# globals' version, so the site's version-keyed value misses and the name is read at its
+# entry (out of line); the helper only when that entry moved.
+GLOBAL_WRITER = """
+counter = 0
+step = 3
+def tick(n, grow_at=-1, drop_at=-1):
+    global counter
+    seen = []
+    for i in range(n):
+        counter += step
+        seen.append((counter, step, len('xy')))
+        if i == grow_at:
+            for k in range(300):
+                globals()['extra%d' % k] = k
+        if i == drop_at:
+            del globals()['step']
+    return seen
+"""
+
+
+@pytest.mark.parametrize("args", [(200,), (60, 20), (40, 30, 35)])
+def test_a_global_read_while_the_module_writes_its_globals(jit, args):
+    ns = {}
+    exec(compile(GLOBAL_WRITER, FILENAME, "exec"), ns)
+    tick = ns["tick"]
+    ns["counter"] = 0
+    ns.pop("step", None)
+    ns["step"] = 3
+    for k in range(300):
+        ns.pop("extra%d" % k, None)
+    snapshot = dict(ns)
+
+    def run(*a):
+        ns.clear()
+        ns.update(snapshot)
+        return tick(*a)
+
+    jit.run_both(run, *args, allow_exits=True)
+    if TIER2_STRESS:
+        return      # tick ran at tier 2, which keeps no such site
+    sites = [i["cache"] for i in _overdrive._native_map(tick)["instructions"]
+             if i["opname"] == "LOAD_GLOBAL" and i["cache"]["name"] == "step"]
+    assert sites and sites[0]["hits"] >= min(args[0], 30) - 2, sites

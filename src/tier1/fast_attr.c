@@ -51,16 +51,34 @@ static void emit_global_hit(Compiler *c, const OdInstr *in, int push_null, OdLab
     od_jmp(a, done);
 }
 
+static void emit_global_at_entry(Compiler *c, const OdGlobalSite *s, OdLabel miss);
+
+/* Out of line: LOAD_GLOBAL's versions changed. A module that writes its own globals
+ * changes the globals' version at every write (go's `TIMESTAMP += 1` at every move), and
+ * every LOAD_GLOBAL of the module then missed into the helper; a name found in the
+ * globals is read at its entry instead (emit_global_at_entry), then `join` (the hot hit
+ * path) with rax = the value; else `miss`. */
+static void global_at_entry_cold(Compiler *c, const Stub *s)
+{
+    emit_global_at_entry(c, s->site, s->miss);
+    od_jmp(&c->a, s->join);
+}
+
 /* LOAD_GLOBAL's hit path inline: the value cached while the versions hold
  * (emit_global_cached_value), only the globals' version checked for a name found there
- * (global_from_module). The helper call is the miss path. */
+ * (global_from_module); out of line, a global at its entry. The helper call is the miss
+ * path. */
 void emit_load_global_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
                                   OdLabel done)
 {
     OdGlobalSite *s = site;
+    OdLabel hit = od_label_new(&c->a);
+    OdLabel at_entry = cold_stub(c, global_at_entry_cold,
+                                 (Stub){.instr = in, .site = site, .miss = miss, .join = hit});
     s->globals_only = global_from_module(c, in, s);
     od_mov_ri(&c->a, OD_RDX, (int64_t)(intptr_t)site);
-    emit_global_cached_value(c, s, miss);
+    emit_global_cached_value(c, s, at_entry);
+    od_label_bind(&c->a, hit);
     emit_global_hit(c, in, in->oparg & 1, done);
 }
 
@@ -118,16 +136,36 @@ static void emit_str_entry_value(Compiler *c, OdLabel miss)
     od_mov_rm(a, OD_RCX, OD_R9, indices + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
 }
 
+/* rax = the value of the global site rdx's name at the entry of the globals' keys the
+ * site found it at, by its index (emit_str_entry_value: no version is needed); else
+ * `miss`: the globals not an exact dict of str keys, the index out of date or -1 (the
+ * name was not in the globals). */
+static void emit_global_at_entry(Compiler *c, const OdGlobalSite *s, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    od_mov_rm(a, OD_RSI, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_globals)));
+    /* an exact dict: a subclass's __getitem__ would be called (not a miss) */
+    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyDict_Type);
+    od_cmp_rm(a, OD_R8, OD_RSI, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, miss);
+    emit_str_keys_of_combined(c, miss);
+    od_mov_rm(a, OD_R8, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.globals_index));
+    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)s->name);
+    emit_str_entry_value(c, miss);
+    od_mov_rr(a, OD_RAX, OD_RCX);
+    od_test_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_E, miss);
+}
+
 /* LOAD_NAME's hit path inline, for a frame whose locals are its globals (a module body,
  * or exec() given one namespace): the name is then looked up as LOAD_GLOBAL looks it up,
  * through the same kind of site (runtime/ops_names.c od_rt_load_name); other frames (a
  * class body) take the helper. A module's loop stores its loop variable, and usually
  * more, with STORE_NAME at every iteration, and every store changes the globals' version:
- * LOAD_GLOBAL's version-keyed value would always miss there. So a name found in the
- * globals is read at its entry, by the index the site keeps (emit_str_entry_value), with
- * no version at all; a name of the builtins by the version-keyed value. A module-level
- * loop spent 45% of its time in dict lookups for its names (docs/performance.md,
- * "Sixteenth session"). */
+ * a version-keyed value would always miss there. So a name found in the globals is read
+ * at its entry first, in line (emit_global_at_entry), and a name of the builtins by the
+ * version-keyed value. A module-level loop spent 45% of its time in dict lookups for its
+ * names (docs/performance.md, "Sixteenth session"). */
 void emit_load_name_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
                          OdLabel done)
 {
@@ -135,21 +173,12 @@ void emit_load_name_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     OdGlobalSite *s = site;
     OdLabel by_version = od_label_new(a), hit = od_label_new(a);
     s->globals_only = 0;
-    od_mov_rm(a, OD_RSI, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_globals)));
-    od_cmp_rm(a, OD_RSI, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_locals)));
+    od_mov_rm(a, OD_RAX, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_globals)));
+    od_cmp_rm(a, OD_RAX, R_FRAME, FRAME_DISP(offsetof(_PyInterpreterFrame, f_locals)));
     od_jcc(a, OD_CC_NE, miss);
     od_mov_ri(a, OD_RDX, (int64_t)(intptr_t)site);
-    /* the locals an exact dict: a subclass's __getitem__ would be called (not a miss) */
-    od_mov_ri(a, OD_R8, (int64_t)(intptr_t)&PyDict_Type);
-    od_cmp_rm(a, OD_R8, OD_RSI, OFF_TYPE);
-    od_jcc(a, OD_CC_NE, miss);
-    emit_str_keys_of_combined(c, by_version);
-    od_mov_rm(a, OD_R8, OD_RDX, (int32_t)offsetof(OdGlobalSite, cache.globals_index));
-    od_mov_ri(a, OD_R10, (int64_t)(intptr_t)s->name);
-    emit_str_entry_value(c, by_version);
-    od_mov_rr(a, OD_RAX, OD_RCX);
-    od_test_rr(a, OD_RAX, OD_RAX);
-    od_jcc(a, OD_CC_NE, hit);
+    emit_global_at_entry(c, s, by_version);
+    od_jmp(a, hit);
     od_label_bind(a, by_version);
     emit_global_cached_value(c, s, miss);
     od_label_bind(a, hit);
