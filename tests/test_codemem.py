@@ -181,17 +181,22 @@ EMPTY_UNIT = 1024
 @tier1_only  # tier 1's recompilation and sites: not what runs in the tier-2 stress mode
 def test_first_unit_is_freed_at_recompilation_when_no_frame_runs_it():
     # The recompiled unit starts from a byte copy of its predecessor's sites: the copy must
-    # not share the predecessor's block of attribute entries (each unit has its own).
+    # not share the predecessor's block of attribute entries (each unit has its own). The
+    # recompiled unit builds the three types it was told of into its code; a fourth (D)
+    # misses into its helper, which fills a block of the new unit's own.
     ns = {}
     exec(POLY_SRC, ns)
     get_x = ns["get_x"]
     objs = [ns[k]() for k in "ABC"]
-    assert _recompile_by_running(get_x, [(o,) for o in objs] * 30) == [1, 2, 3] * 30
+    calls = [(o,) for o in objs] * 30 + [(ns["D"](),)] * 3
+    assert _recompile_by_running(get_x, calls) == [1, 2, 3] * 30 + [4] * 3
     info, mem = overdrive.info(get_x), _overdrive._unit_memory(get_x.__code__)
     assert info["recompiled"] and not info["compact"] and mem["units"] == 2
+    assert info["fixed_attr_sites"] == 1                    # A, B and C built in
     assert mem["retired_units"] < EMPTY_UNIT                # the first unit's code is gone
     assert mem["attr_blocks"] == 1                          # and its block with it
-    assert sorted(_site_types(get_x)) == ["A", "B", "C"]
+    types = _site_types(get_x)                              # entry 0 copied; D its own
+    assert len(types) == 2 and "D" in types, types
     del get_x, objs
     assert _freed_blocks(ns.clear) >= 1
 
@@ -199,12 +204,13 @@ def test_first_unit_is_freed_at_recompilation_when_no_frame_runs_it():
 @tier1_only  # tier 1's recompilation and sites: not what runs in the tier-2 stress mode
 def test_first_unit_is_kept_at_recompilation_while_a_frame_runs_it():
     # walk() recurses: it is recompiled on entering a nested frame, while the outer frames
-    # still run the first unit's code (and return into it).
+    # still run the first unit's code (and return into it). Five receiver types: more than
+    # a site has entries, so the recompiled unit builds none in and fills its own block.
     ns = {}
     exec(RECURSIVE_SRC, ns)
     walk = ns["walk"]
-    objs = [ns[k]() for k in "ABC"] * 10
-    assert _recompile_by_running(walk, [(objs, 0)] * 3) == [60] * 3
+    objs = [ns[k]() for k in "ABCDE"] * 6
+    assert _recompile_by_running(walk, [(objs, 0)] * 3) == [90] * 3
     info, mem = overdrive.info(walk), _overdrive._unit_memory(walk.__code__)
     assert info["recompiled"] and mem["units"] == 2
     assert mem["retired_units"] > EMPTY_UNIT

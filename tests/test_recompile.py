@@ -388,3 +388,68 @@ def test_quickened_loop_code_and_short_loops_are_not_upgraded():
         overdrive.disable()
     assert overdrive.info(phases)["compiled"] and not overdrive.info(phases)["recompiled"]
     assert overdrive.info(short)["compiled"] and not overdrive.info(short)["recompiled"]
+
+
+POLY = """
+class A:
+    def __init__(self): self.a = 0; self.x = 1
+    def m(self): return 'A'
+class B:
+    __slots__ = ('x', 'b')
+    def __init__(self): self.x = 2; self.b = 0
+    def m(self): return 'B'
+class C:
+    def __init__(self): self.c = 0; self.d = 0; self.x = 3
+    def m(self): return 'C'
+
+def use(o):
+    return o.x, o.m()
+"""
+
+
+@tier1_only_because("recompilation with feedback")
+def test_a_site_of_a_few_types_is_built_into_the_recompiled_unit():
+    # Recompiled, the attribute and method sites that met A, B and C (inline values at
+    # different indexes, a __slots__ member) check each type in the code; then what a
+    # built-in entry must not survive: a class patched (its version changes), an attribute
+    # deleted from an instance, __class__ assigned, a fourth type.
+    use = _fresh(POLY, "use")
+    ns = use.__globals__
+    A, B, C = ns["A"], ns["B"], ns["C"]
+    objs = [A(), B(), C()] * (RECOMPILE_AFTER // 3 + 5)
+    assert _run_compiled(use, [(o,) for o in objs]) == [use(o) for o in objs]
+    info = overdrive.info(use)
+    assert info["recompiled"] and info["fixed_attr_sites"] == 2, info   # o.x and o.m
+
+    def then(calls):
+        overdrive.disable()
+        expected = [_outcome(use, o) for o in calls]
+        overdrive.enable(threshold=0)
+        try:
+            got = [_outcome(use, o) for o in calls]
+        finally:
+            overdrive.disable()
+        assert got == expected
+
+    then([A(), B(), C()])
+    C.m = lambda self: "C patched"                  # C's version changes
+    then([A(), B(), C()])
+    bare = A()
+    del bare.x                                      # its inline value is gone
+    then([bare, A()])
+    moved = A()
+    moved.__class__ = C                             # keeps A's values, is a C now
+    then([moved, C()])
+
+    class D:
+        x = "class attribute"
+        def m(self): return "D"
+    then([D(), A()])
+    assert overdrive.info(use)["fixed_attr_sites"] == 2
+
+
+def _outcome(fn, arg):
+    try:
+        return ("ok", fn(arg))
+    except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
+        return ("raise", type(exc), str(exc))

@@ -365,32 +365,56 @@ static void load_attr_other_kinds(Compiler *c, const Stub *s)
     od_jmp(a, s->join);
 }
 
-/* The entry a recompiled unit builds into its code for a site that has met one type. Its
+/* Whether a recompiled unit can build entry `e` of a site of `opcode` into its code. Its
  * type version (a tag no other type, or other state of the type, ever gets: it alone
  * identifies both) and what the entry holds become immediates, so a hit reads nothing
  * from the site. For LOAD_ATTR: an instance attribute in inline values or in the
  * instance's dict, or a __slots__ member; for LOAD_METHOD: a method no instance
- * attribute can shadow. NULL when the site is not like that. */
-static const OdAttrCache *built_in_entry(Compiler *c, const OdAttrSite *site, int opcode)
+ * attribute can shadow. */
+static int entry_builds_in(const OdAttrCache *e, int opcode)
 {
-    const OdAttrCache *e = &site->cache[0];
-    if (!c->feedback || !e->type || e->type_version == 0 || site->more)
-        return NULL;
+    if (!e->type || e->type_version == 0)
+        return 0;
     if (opcode == LOAD_METHOD)
         return e->kind == OD_ATTR_METHOD_NO_DICT
                || (e->kind == OD_ATTR_METHOD_SHARED_KEYS && e->keys_nentries >= 0
-                   && e->keys_nentries < INT32_MAX) ? e : NULL;
+                   && e->keys_nentries < INT32_MAX);
     switch (e->kind) {
     case OD_ATTR_SLOT:
-        return e->index > 0 && e->index < INT32_MAX ? e : NULL;
+        return e->index > 0 && e->index < INT32_MAX;
     case OD_ATTR_INSTANCE_VALUE:
-        return e->index >= 0 && e->index < INT32_MAX / 8 ? e : NULL;
+        return e->index >= 0 && e->index < INT32_MAX / 8;
     case OD_ATTR_DICT_HINT:    /* entry `index` at a fixed offset in the keys object */
         return e->dictoffset >= 0 && e->dictoffset < INT32_MAX && e->index >= 0
-               && e->index < (1 << 20) && e->index_log2 >= 0 && e->index_log2 <= 24 ? e : NULL;
+               && e->index < (1 << 20) && e->index_log2 >= 0 && e->index_log2 <= 24;
     default:
-        return NULL;
+        return 0;
     }
+}
+
+/* The entries a recompiled unit builds into its code for a site (entry_builds_in), into
+ * `out`, the most hit first; how many (0: none, the site's entries through the site as
+ * in a first unit). A site that met a few receiver types (richards' task methods, each
+ * class of a small hierarchy) gets one guard per type, each with its own immediates, in
+ * place of entry 0 inline and the other types through the helper: every entry recorded
+ * must build in, and the site must never have evicted one (a site that met more types
+ * than it has entries takes the helper). */
+static int built_in_entries(Compiler *c, const OdAttrSite *site, int opcode,
+                            const OdAttrCache **out)
+{
+    if (!c->feedback || site->next_victim != 0)
+        return 0;
+    int n = recorded_entries(c, site, out);
+    for (int i = 0; i < n; i++)
+        if (!entry_builds_in(out[i], opcode))
+            return 0;
+    for (int i = 1; i < n; i++)          /* by hits, descending (n <= OD_ATTR_WAYS) */
+        for (int j = i; j > 0 && out[j]->hits > out[j - 1]->hits; j--) {
+            const OdAttrCache *t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
 }
 
 /* Jump to `miss` unless the object in rax has the type version of `e`. Leaves rcx = its type. */
@@ -403,7 +427,7 @@ static void emit_built_in_guard(Compiler *c, const OdAttrCache *e, OdLabel miss)
     od_jcc(a, OD_CC_NE, miss);
 }
 
-/* rcx = the attribute or NULL, for the object in rax, through `e` (built_in_entry). A
+/* rcx = the attribute or NULL, for the object in rax, through `e` (entry_builds_in). A
  * DICT_HINT entry checks what the interpreter's LOAD_ATTR_WITH_HINT does (and the dict
  * is combined, of str keys, with the index table size it had) and reads the entry at
  * its fixed address. */
@@ -455,13 +479,23 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
     int32_t kind = entry + (int32_t)offsetof(OdAttrCache, kind);
-    const OdAttrCache *built_in = built_in_entry(c, site, LOAD_ATTR);
-    if (built_in) {
+    const OdAttrCache *built_in[OD_ATTR_WAYS];
+    int nbuilt = built_in_entries(c, site, LOAD_ATTR, built_in);
+    if (nbuilt) {
+        OdLabel have = od_label_new(a);
         c->nfixed_attr++;
         load_operand(c, OD_RAX, d - 1);
-        emit_built_in_attr(c, built_in, ((OdAttrSite *)site)->name, miss);
-        od_test_rr(a, OD_RCX, OD_RCX);
-        od_jcc(a, OD_CC_E, miss);
+        for (int i = 0; i < nbuilt; i++) {
+            OdLabel next = i + 1 < nbuilt ? od_label_new(a) : miss;
+            emit_built_in_attr(c, built_in[i], ((OdAttrSite *)site)->name, next);
+            od_test_rr(a, OD_RCX, OD_RCX);
+            od_jcc(a, OD_CC_E, miss);
+            if (i + 1 < nbuilt) {
+                od_jmp(a, have);
+                od_label_bind(a, next);
+            }
+        }
+        od_label_bind(a, have);
         incref_reg(c, OD_RCX);
         od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RCX);
         release_operand_reg(c, OD_RAX, d - 1, in->index);
@@ -525,22 +559,33 @@ void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel m
     OdAsm *a = &c->a;
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
-    const OdAttrCache *built_in = built_in_entry(c, site, LOAD_METHOD);
-    if (built_in) {                                    /* the method is an immediate */
+    const OdAttrCache *built_in[OD_ATTR_WAYS];
+    int nbuilt = built_in_entries(c, site, LOAD_METHOD, built_in);
+    if (nbuilt) {                                      /* the methods are immediates */
+        OdLabel have = od_label_new(a);
         c->nfixed_attr++;
         load_operand(c, OD_RAX, d - 1);
-        emit_built_in_guard(c, built_in, miss);
-        if (built_in->kind == OD_ATTR_METHOD_SHARED_KEYS) {
-            od_cmp_mi(a, OD_RAX, -4 * (int32_t)sizeof(PyObject *), 0);   /* inline values */
-            od_jcc(a, OD_CC_E, miss);
-            od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
-            od_test_rr(a, OD_RSI, OD_RSI);
-            od_jcc(a, OD_CC_E, miss);
-            od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries),
-                      (int32_t)built_in->keys_nentries);
-            od_jcc(a, OD_CC_NE, miss);
+        for (int i = 0; i < nbuilt; i++) {
+            const OdAttrCache *e = built_in[i];
+            OdLabel next = i + 1 < nbuilt ? od_label_new(a) : miss;
+            emit_built_in_guard(c, e, next);
+            if (e->kind == OD_ATTR_METHOD_SHARED_KEYS) {
+                od_cmp_mi(a, OD_RAX, -4 * (int32_t)sizeof(PyObject *), 0); /* inline values */
+                od_jcc(a, OD_CC_E, miss);
+                od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
+                od_test_rr(a, OD_RSI, OD_RSI);
+                od_jcc(a, OD_CC_E, miss);
+                od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries),
+                          (int32_t)e->keys_nentries);
+                od_jcc(a, OD_CC_NE, miss);
+            }
+            od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)e->value);
+            if (i + 1 < nbuilt) {
+                od_jmp(a, have);
+                od_label_bind(a, next);
+            }
         }
-        od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)built_in->value);
+        od_label_bind(a, have);
         incref_reg(c, OD_RSI);
         od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RSI);
         if (borrowed(c, d - 1))
