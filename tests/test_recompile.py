@@ -404,6 +404,10 @@ class C:
 
 def use(o):
     return o.x, o.m()
+
+def bump(o):
+    o.x = o.x + 1
+    return o.x
 """
 
 
@@ -453,3 +457,48 @@ def _outcome(fn, arg):
         return ("ok", fn(arg))
     except Exception as exc:  # noqa: BLE001 - compared with the interpreter's
         return ("raise", type(exc), str(exc))
+
+
+@tier1_only_because("recompilation with feedback")
+def test_a_store_site_of_a_few_types_is_built_into_the_recompiled_unit():
+    # STORE_ATTR into inline values at different indexes and into a __slots__ member, per
+    # type; then a store that adds the attribute again after a del (insertion order is the
+    # helper's), a class given a property of that name (its setter must run).
+    bump = _fresh(POLY, "bump")
+    ns = bump.__globals__
+    A, B, C = ns["A"], ns["B"], ns["C"]
+
+    def rounds(objs, n):
+        return [bump(o) for _ in range(n) for o in objs]
+
+    overdrive.disable()
+    expected = rounds([A(), B(), C()], RECOMPILE_AFTER // 3 + 5)
+    overdrive.enable(threshold=0)
+    try:
+        got = rounds([A(), B(), C()], RECOMPILE_AFTER // 3 + 5)
+    finally:
+        overdrive.disable()
+    assert got == expected
+    info = overdrive.info(bump)
+    assert info["recompiled"] and info["fixed_attr_sites"] == 3, info
+
+    def then(make):
+        overdrive.disable()
+        expected = [_outcome(bump, o) for o in make()]
+        overdrive.enable(threshold=0)
+        try:
+            got = [_outcome(bump, o) for o in make()]
+        finally:
+            overdrive.disable()
+        assert got == expected
+
+    def readded():
+        a = A()
+        del a.x
+        a.x = 7             # back at the end of the values: another index than A's x
+        return [a, A()]
+    then(readded)
+    log = []
+    C.x = property(lambda self: 40, lambda self, v: log.append(v))
+    then(lambda: [C(), A(), B()])
+    assert log == [3, 41] * 2               # __init__ and bump: the setter ran, both runs

@@ -379,6 +379,8 @@ static int entry_builds_in(const OdAttrCache *e, int opcode)
         return e->kind == OD_ATTR_METHOD_NO_DICT
                || (e->kind == OD_ATTR_METHOD_SHARED_KEYS && e->keys_nentries >= 0
                    && e->keys_nentries < INT32_MAX);
+    if (opcode == STORE_ATTR && e->kind == OD_ATTR_DICT_HINT)
+        return 0;
     switch (e->kind) {
     case OD_ATTR_SLOT:
         return e->index > 0 && e->index < INT32_MAX;
@@ -526,9 +528,31 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     od_jmp(a, done);
 }
 
-/* STORE_ATTR's hit path inline for the site's first entry when it replaces a __slots__
- * member or an existing instance attribute in inline values (a new one keeps the
- * insertion order in the helper): store, then release the old value and the object. */
+/* rsi = where the attribute of the object in rax is, for a built-in STORE_ATTR entry:
+ * after its type guard (to `next`), a __slots__ member's address, or an instance
+ * attribute's place in the inline values when the attribute is set there (a new one, or
+ * values no longer in use: `miss`). */
+static void emit_built_in_store_address(Compiler *c, const OdAttrCache *e, OdLabel next,
+                                        OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    emit_built_in_guard(c, e, next);
+    if (e->kind == OD_ATTR_SLOT) {
+        od_lea(a, OD_RSI, OD_RAX, (int32_t)e->index);
+        return;
+    }
+    od_mov_rm(a, OD_RSI, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RSI, OD_RSI);
+    od_jcc(a, OD_CC_E, miss);
+    od_lea(a, OD_RSI, OD_RSI, 8 * (int32_t)e->index);
+    od_cmp_mi(a, OD_RSI, 0, 0);
+    od_jcc(a, OD_CC_E, miss);                          /* a new attribute */
+}
+
+/* STORE_ATTR's hit path inline for the site's first entry (in a recompiled unit: for each
+ * type its site met, built in) when it replaces a __slots__ member or an existing
+ * instance attribute in inline values (a new one keeps the insertion order in the
+ * helper): store, then release the old value and the object. */
 void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel miss,
                                  OdLabel done)
 {
@@ -536,12 +560,29 @@ void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mi
     int d = in->depth;
     int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
     OdLabel no_old = od_label_new(a);
-    emit_attr_entry_guard(c, in, site, miss);
-    emit_value_address(c, miss, miss, 1);
+    const OdAttrCache *built_in[OD_ATTR_WAYS];
+    int nbuilt = built_in_entries(c, site, STORE_ATTR, built_in);
+    if (nbuilt) {
+        OdLabel have = od_label_new(a);
+        c->nfixed_attr++;
+        load_operand(c, OD_RAX, d - 1);
+        for (int i = 0; i < nbuilt; i++) {
+            OdLabel next = i + 1 < nbuilt ? od_label_new(a) : miss;
+            emit_built_in_store_address(c, built_in[i], next, miss);
+            if (i + 1 < nbuilt) {
+                od_jmp(a, have);
+                od_label_bind(a, next);
+            }
+        }
+        od_label_bind(a, have);
+    } else {
+        emit_attr_entry_guard(c, in, site, miss);
+        emit_value_address(c, miss, miss, 1);
+        od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
+    }
     od_mov_rm(a, OD_RDI, OD_RSI, 0);                  /* the old value, or NULL */
     od_mov_rm(a, OD_RCX, R_FRAME, slot_disp(c, d - 2));
     od_mov_mr(a, OD_RSI, 0, OD_RCX);
-    od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
     od_test_rr(a, OD_RDI, OD_RDI);
     od_jcc(a, OD_CC_E, no_old);
     decref_reg(c, OD_RDI, in->index);
