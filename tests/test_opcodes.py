@@ -6,8 +6,9 @@ import operator
 
 import pytest
 
+import _overdrive
 import overdrive
-from conftest import code_calls, full_tier, runs_tier1, tier1_only_because
+from conftest import TIER2_STRESS, code_calls, full_tier, runs_tier1, tier1_only_because
 
 G = 10
 
@@ -1949,3 +1950,37 @@ def test_inline_unpack_of_tuples_and_lists(jit, make):
     jit.run_both(f_unpack_sizes, make)
     jit.run_both(f_unpack_sizes, lambda n, items=items: items[:n] if n <= 6 else make(n))
     assert [sys.getrefcount(x) for x in items] == before
+
+
+class _Ordered:
+    def __init__(self, a, b, flip):
+        if flip:
+            self.b = b
+            self.a = a
+        else:
+            self.a = a
+            self.b = b
+        self.c = a + b
+
+
+def f_new_attributes_keep_their_order(n):
+    out = []
+    for i in range(n):
+        o = _Ordered(i, -i, i % 2)
+        out.append((list(vars(o)), o.a, o.b, o.c))
+        del o.a
+        o.a = 5                     # set again: last in the order now
+        out.append(list(o.__dict__.items()))
+    return out
+
+
+def test_new_attributes_stored_in_line_keep_the_insertion_order(jit):
+    # __init__'s stores of attributes the instance does not have yet go into its inline
+    # values in compiled code (what STORE_ATTR_INSTANCE_VALUE does), with the values'
+    # insertion order kept: vars() and a materialized __dict__ list them as stored.
+    jit.run_both(f_new_attributes_keep_their_order, 40)
+    if TIER2_STRESS:
+        return
+    sites = [i["cache"] for i in _overdrive._native_map(_Ordered.__init__)["instructions"]
+             if i["opname"] == "STORE_ATTR"]
+    assert len(sites) == 5 and all(s["entries"][0]["hits"] >= 19 for s in sites), sites

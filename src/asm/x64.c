@@ -341,6 +341,12 @@ void od_mov32_mr(OdAsm *a, OdReg base, int32_t disp, OdReg src)
     put_mem(a, add(rex(none(), 0, src, base, 0), 0x89), src, base, disp, 0, 0);
 }
 
+void od_mov8_mr(OdAsm *a, OdReg base, int32_t disp, OdReg src)
+{
+    /* with a REX prefix (an empty one if need be) 4-7 are spl/bpl/sil/dil, not ah..bh */
+    put_mem(a, add(rex(none(), 0, src, base, src >= 4 && src < 8), 0x88), src, base, disp, 0, 0);
+}
+
 void od_mov8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm)
 {
     put_mem(a, add(rex(none(), 0, 0, base, 0), 0xC6), 0, base, disp, (uint8_t)imm, 1);

@@ -134,6 +134,7 @@ void od_mov_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* mov qword [m
 void od_mov32_mi(OdAsm *a, OdReg base, int32_t disp, int32_t imm); /* mov dword [m], imm32 */
 void od_mov32_mr(OdAsm *a, OdReg base, int32_t disp, OdReg src); /* mov dword [m], r32 */
 void od_mov8_mi(OdAsm *a, OdReg base, int32_t disp, int8_t imm);   /* mov byte [m], imm8 */
+void od_mov8_mr(OdAsm *a, OdReg base, int32_t disp, OdReg src);   /* mov byte [m], r8 */
 void od_movsxd_rm(OdAsm *a, OdReg dst, OdReg base, int32_t disp); /* movsxd r64, dword [m] */
 void od_lea_rip_label(OdAsm *a, OdReg dst, OdLabel l);          /* lea r64, [rip+label] */
 

@@ -603,6 +603,10 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
         CASE(buf, od_mov32_mi(&a, (OdReg)r, 0x40, 0x1234));
         snprintf(buf, sizeof buf, "mov byte ptr [%s - 0x1c], 0xff", regs[r]);
         CASE(buf, od_mov8_mi(&a, (OdReg)r, -0x1c, -1));
+        for (int b = 0; b < 16; b++) {
+            snprintf(buf, sizeof buf, "mov byte ptr [%s - 3], %s", regs[b], regs8[r]);
+            CASE(buf, od_mov8_mr(&a, (OdReg)b, -3, (OdReg)r));
+        }
         snprintf(buf, sizeof buf, "add dword ptr [%s + 0x20], 1", regs[r]);
         CASE(buf, od_add32_mi(&a, (OdReg)r, 0x20, 1));
         snprintf(buf, sizeof buf, "cmp qword ptr [%s + 0x18], 1", regs[r]);

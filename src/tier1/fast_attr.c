@@ -235,9 +235,9 @@ static void emit_address_of_kind(Compiler *c, int kind, OdLabel miss)
 }
 
 /* The same when the kind is only known at run time: SLOT or INSTANCE_VALUE, any other kind
- * jumps to `other`. For a store, an inline value not set yet is a miss too (the helper
- * keeps the insertion order). */
-static void emit_value_address(Compiler *c, OdLabel other, OdLabel miss, int for_store)
+ * jumps to `other`. For a store (`new_attr` a label), an inline value not set yet jumps to
+ * `new_attr` with rcx = the values, rsi = the value's place (store_new_value_cold). */
+static void emit_value_address(Compiler *c, OdLabel other, OdLabel miss, OdLabel new_attr)
 {
     OdAsm *a = &c->a;
     int32_t kind = (int32_t)offsetof(OdAttrSite, cache) + (int32_t)offsetof(OdAttrCache, kind);
@@ -250,11 +250,39 @@ static void emit_value_address(Compiler *c, OdLabel other, OdLabel miss, int for
     od_cmp32_mi(a, OD_RDX, kind, OD_ATTR_INSTANCE_VALUE);
     od_jcc(a, OD_CC_NE, other);
     emit_address_of_kind(c, OD_ATTR_INSTANCE_VALUE, miss);
-    if (for_store) {
+    if (new_attr >= 0) {
         od_cmp_mi(a, OD_RSI, 0, 0);
-        od_jcc(a, OD_CC_E, miss);                     /* a new attribute */
+        od_jcc(a, OD_CC_E, new_attr);                 /* a new attribute */
     }
     od_label_bind(a, found);
+}
+
+/* Out of line, STORE_ATTR of an attribute the object's inline values do not hold yet (an
+ * `__init__` setting up its instance): rcx = the values, rsi = the value's place; the
+ * index is the built-in entry's (`s->resume`), or the site's first entry's (resume -1,
+ * rdx = the site). What STORE_ATTR_INSTANCE_VALUE does: store the value (the stack's
+ * reference moves into the object), then append the index to the values' insertion order
+ * (_PyDictValues_AddToInsertionOrder: the byte values[-3 - size], then the size byte
+ * values[-2] one more, as a 32-bit add of 1 << 16 at values - 4: the size stays below the
+ * capacity byte above it, so nothing carries). Then `join`: the object released, done. */
+static void store_new_value_cold(Compiler *c, const Stub *s)
+{
+    OdAsm *a = &c->a;
+    od_mov_rm(a, OD_R8, R_FRAME, slot_disp(c, s->instr->depth - 2));
+    od_mov_mr(a, OD_RSI, 0, OD_R8);
+    od_movzx8_rm(a, OD_R9, OD_RCX, -2);
+    od_mov_rr(a, OD_R10, OD_RCX);
+    od_sub_rr(a, OD_R10, OD_R9);
+    if (s->resume >= 0) {
+        od_mov8_mi(a, OD_R10, -3, (int8_t)s->resume);
+    } else {
+        int32_t entry = (int32_t)offsetof(OdAttrSite, cache);
+        od_mov_rm(a, OD_R8, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, index));
+        od_mov8_mr(a, OD_R10, -3, OD_R8);
+        od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
+    }
+    od_add32_mi(a, OD_RCX, -4, 1 << 16);
+    od_jmp(a, s->join);
 }
 
 /* The entry kind a LOAD_ATTR site is compiled to expect inline: what its first entry holds
@@ -355,7 +383,7 @@ static void load_attr_other_kinds(Compiler *c, const Stub *s)
     OdAsm *a = &c->a;
     int32_t kind = (int32_t)offsetof(OdAttrSite, cache) + (int32_t)offsetof(OdAttrCache, kind);
     OdLabel not_values = od_label_new(a);
-    emit_value_address(c, not_values, s->miss, 0);
+    emit_value_address(c, not_values, s->miss, -1);
     od_mov_rm(a, OD_RCX, OD_RSI, 0);
     od_jmp(a, s->join);
     od_label_bind(a, not_values);
@@ -532,8 +560,8 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
  * after its type guard (to `next`), a __slots__ member's address, or an instance
  * attribute's place in the inline values when the attribute is set there (a new one, or
  * values no longer in use: `miss`). */
-static void emit_built_in_store_address(Compiler *c, const OdAttrCache *e, OdLabel next,
-                                        OdLabel miss)
+static void emit_built_in_store_address(Compiler *c, const OdInstr *in, const OdAttrCache *e,
+                                        OdLabel next, OdLabel miss, OdLabel stored)
 {
     OdAsm *a = &c->a;
     emit_built_in_guard(c, e, next);
@@ -541,12 +569,13 @@ static void emit_built_in_store_address(Compiler *c, const OdAttrCache *e, OdLab
         od_lea(a, OD_RSI, OD_RAX, (int32_t)e->index);
         return;
     }
-    od_mov_rm(a, OD_RSI, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
-    od_test_rr(a, OD_RSI, OD_RSI);
+    od_mov_rm(a, OD_RCX, OD_RAX, -4 * (int32_t)sizeof(PyObject *));   /* inline values */
+    od_test_rr(a, OD_RCX, OD_RCX);
     od_jcc(a, OD_CC_E, miss);
-    od_lea(a, OD_RSI, OD_RSI, 8 * (int32_t)e->index);
+    od_lea(a, OD_RSI, OD_RCX, 8 * (int32_t)e->index);
     od_cmp_mi(a, OD_RSI, 0, 0);
-    od_jcc(a, OD_CC_E, miss);                          /* a new attribute */
+    od_jcc(a, OD_CC_E, cold_stub(c, store_new_value_cold,       /* a new attribute */
+                                 (Stub){.instr = in, .resume = (int)e->index, .join = stored}));
 }
 
 /* STORE_ATTR's hit path inline for the site's first entry (in a recompiled unit: for each
@@ -568,7 +597,7 @@ void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mi
         load_operand(c, OD_RAX, d - 1);
         for (int i = 0; i < nbuilt; i++) {
             OdLabel next = i + 1 < nbuilt ? od_label_new(a) : miss;
-            emit_built_in_store_address(c, built_in[i], next, miss);
+            emit_built_in_store_address(c, in, built_in[i], next, miss, no_old);
             if (i + 1 < nbuilt) {
                 od_jmp(a, have);
                 od_label_bind(a, next);
@@ -577,7 +606,9 @@ void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mi
         od_label_bind(a, have);
     } else {
         emit_attr_entry_guard(c, in, site, miss);
-        emit_value_address(c, miss, miss, 1);
+        emit_value_address(c, miss, miss,
+                           cold_stub(c, store_new_value_cold,
+                                     (Stub){.instr = in, .resume = -1, .join = no_old}));
         od_add32_mi(a, OD_RDX, entry + (int32_t)offsetof(OdAttrCache, hits), 1);
     }
     od_mov_rm(a, OD_RDI, OD_RSI, 0);                  /* the old value, or NULL */
