@@ -447,6 +447,32 @@ static int built_in_entries(Compiler *c, const OdAttrSite *site, int opcode,
     return n;
 }
 
+/* What one built-in entry emits: its guard (jumping to `next`, the following entry's
+ * code or the miss) and its hit, with `ctx` the caller's. */
+typedef void (*BuiltInEntryFn)(Compiler *c, const OdInstr *in, const OdAttrCache *e,
+                               OdLabel next, OdLabel miss, const void *ctx);
+
+/* The `n` built-in entries of a site, one after the other, for the object on top of the
+ * stack (rax): each entry's hit jumps to `have`, bound after the last; the last entry's
+ * guard fails to `miss`. */
+static void emit_built_in_chain(Compiler *c, const OdInstr *in, const OdAttrCache *const *e,
+                                int n, BuiltInEntryFn each, const void *ctx, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    OdLabel have = od_label_new(a);
+    c->nfixed_attr++;
+    load_operand(c, OD_RAX, in->depth - 1);
+    for (int i = 0; i < n; i++) {
+        OdLabel next = i + 1 < n ? od_label_new(a) : miss;
+        each(c, in, e[i], next, miss, ctx);
+        if (i + 1 < n) {
+            od_jmp(a, have);
+            od_label_bind(a, next);
+        }
+    }
+    od_label_bind(a, have);
+}
+
 /* Jump to `miss` unless the object in rax has the type version of `e`. Leaves rcx = its type. */
 static void emit_built_in_guard(Compiler *c, const OdAttrCache *e, OdLabel miss)
 {
@@ -499,6 +525,16 @@ static void emit_built_in_attr(Compiler *c, const OdAttrCache *e, PyObject *name
     od_mov_rm(a, OD_RCX, OD_RSI, at + (int32_t)offsetof(PyDictUnicodeEntry, me_value));
 }
 
+/* A built-in LOAD_ATTR entry: rcx = the attribute (`ctx`: its name), not NULL. */
+static void built_in_load_hit(Compiler *c, const OdInstr *in, const OdAttrCache *e,
+                              OdLabel next, OdLabel miss, const void *ctx)
+{
+    (void)in;
+    emit_built_in_attr(c, e, (PyObject *)ctx, next);
+    od_test_rr(&c->a, OD_RCX, OD_RCX);
+    od_jcc(&c->a, OD_CC_E, miss);
+}
+
 /* LOAD_ATTR's hit path inline for the site's first entry when it is an instance attribute
  * in the object's inline values or its own dict (DICT_HINT), or a __slots__ member (the
  * common monomorphic cases): type and type version match and the attribute is there.
@@ -512,20 +548,8 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     const OdAttrCache *built_in[OD_ATTR_WAYS];
     int nbuilt = built_in_entries(c, site, LOAD_ATTR, built_in);
     if (nbuilt) {
-        OdLabel have = od_label_new(a);
-        c->nfixed_attr++;
-        load_operand(c, OD_RAX, d - 1);
-        for (int i = 0; i < nbuilt; i++) {
-            OdLabel next = i + 1 < nbuilt ? od_label_new(a) : miss;
-            emit_built_in_attr(c, built_in[i], ((OdAttrSite *)site)->name, next);
-            od_test_rr(a, OD_RCX, OD_RCX);
-            od_jcc(a, OD_CC_E, miss);
-            if (i + 1 < nbuilt) {
-                od_jmp(a, have);
-                od_label_bind(a, next);
-            }
-        }
-        od_label_bind(a, have);
+        emit_built_in_chain(c, in, built_in, nbuilt, built_in_load_hit,
+                            ((OdAttrSite *)site)->name, miss);
         incref_reg(c, OD_RCX);
         od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RCX);
         release_operand_reg(c, OD_RAX, d - 1, in->index);
@@ -556,14 +580,15 @@ void emit_load_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mis
     od_jmp(a, done);
 }
 
-/* rsi = where the attribute of the object in rax is, for a built-in STORE_ATTR entry:
+/* A built-in STORE_ATTR entry: rsi = where the attribute of the object in rax is:
  * after its type guard (to `next`), a __slots__ member's address, or an instance
  * attribute's place in the inline values when the attribute is set there (a new one, or
  * values no longer in use: `miss`). */
-static void emit_built_in_store_address(Compiler *c, const OdInstr *in, const OdAttrCache *e,
-                                        OdLabel next, OdLabel miss, OdLabel stored)
+static void built_in_store_address(Compiler *c, const OdInstr *in, const OdAttrCache *e,
+                                   OdLabel next, OdLabel miss, const void *ctx)
 {
     OdAsm *a = &c->a;
+    OdLabel stored = *(const OdLabel *)ctx;    /* where a new attribute's store joins */
     emit_built_in_guard(c, e, next);
     if (e->kind == OD_ATTR_SLOT) {
         od_lea(a, OD_RSI, OD_RAX, (int32_t)e->index);
@@ -592,18 +617,7 @@ void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mi
     const OdAttrCache *built_in[OD_ATTR_WAYS];
     int nbuilt = built_in_entries(c, site, STORE_ATTR, built_in);
     if (nbuilt) {
-        OdLabel have = od_label_new(a);
-        c->nfixed_attr++;
-        load_operand(c, OD_RAX, d - 1);
-        for (int i = 0; i < nbuilt; i++) {
-            OdLabel next = i + 1 < nbuilt ? od_label_new(a) : miss;
-            emit_built_in_store_address(c, in, built_in[i], next, miss, no_old);
-            if (i + 1 < nbuilt) {
-                od_jmp(a, have);
-                od_label_bind(a, next);
-            }
-        }
-        od_label_bind(a, have);
+        emit_built_in_chain(c, in, built_in, nbuilt, built_in_store_address, &no_old, miss);
     } else {
         emit_attr_entry_guard(c, in, site, miss);
         emit_value_address(c, miss, miss,
@@ -622,6 +636,28 @@ void emit_store_attr_fast(Compiler *c, const OdInstr *in, void *site, OdLabel mi
     od_jmp(a, done);
 }
 
+/* A built-in LOAD_METHOD entry: rsi = the method (an immediate), which no instance
+ * attribute shadows (no instance dict, or shared keys that have not grown and inline
+ * values in use). */
+static void built_in_method_hit(Compiler *c, const OdInstr *in, const OdAttrCache *e,
+                                OdLabel next, OdLabel miss, const void *ctx)
+{
+    OdAsm *a = &c->a;
+    (void)in; (void)ctx;
+    emit_built_in_guard(c, e, next);
+    if (e->kind == OD_ATTR_METHOD_SHARED_KEYS) {
+        od_cmp_mi(a, OD_RAX, -4 * (int32_t)sizeof(PyObject *), 0);   /* inline values */
+        od_jcc(a, OD_CC_E, miss);
+        od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
+        od_test_rr(a, OD_RSI, OD_RSI);
+        od_jcc(a, OD_CC_E, miss);
+        od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries),
+                  (int32_t)e->keys_nentries);
+        od_jcc(a, OD_CC_NE, miss);
+    }
+    od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)e->value);
+}
+
 /* LOAD_METHOD's hit path inline for the site's first entry when it is a method of the
  * type that the instance cannot shadow (no instance dict, or shared keys that have not
  * grown and inline values in use): push the method (new reference) and move the object. */
@@ -634,30 +670,7 @@ void emit_load_method_fast(Compiler *c, const OdInstr *in, void *site, OdLabel m
     const OdAttrCache *built_in[OD_ATTR_WAYS];
     int nbuilt = built_in_entries(c, site, LOAD_METHOD, built_in);
     if (nbuilt) {                                      /* the methods are immediates */
-        OdLabel have = od_label_new(a);
-        c->nfixed_attr++;
-        load_operand(c, OD_RAX, d - 1);
-        for (int i = 0; i < nbuilt; i++) {
-            const OdAttrCache *e = built_in[i];
-            OdLabel next = i + 1 < nbuilt ? od_label_new(a) : miss;
-            emit_built_in_guard(c, e, next);
-            if (e->kind == OD_ATTR_METHOD_SHARED_KEYS) {
-                od_cmp_mi(a, OD_RAX, -4 * (int32_t)sizeof(PyObject *), 0); /* inline values */
-                od_jcc(a, OD_CC_E, miss);
-                od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
-                od_test_rr(a, OD_RSI, OD_RSI);
-                od_jcc(a, OD_CC_E, miss);
-                od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries),
-                          (int32_t)e->keys_nentries);
-                od_jcc(a, OD_CC_NE, miss);
-            }
-            od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)e->value);
-            if (i + 1 < nbuilt) {
-                od_jmp(a, have);
-                od_label_bind(a, next);
-            }
-        }
-        od_label_bind(a, have);
+        emit_built_in_chain(c, in, built_in, nbuilt, built_in_method_hit, NULL, miss);
         incref_reg(c, OD_RSI);
         od_mov_mr(a, R_FRAME, slot_disp(c, d - 1), OD_RSI);
         if (borrowed(c, d - 1))
