@@ -58,6 +58,37 @@ int od_opcode_is_backward_jump(int op)
     }
 }
 
+/* Code units from an instruction to the next, by its opcode as it is in the code (1 + the
+ * inline cache entries of its base form), or 0 for the backward jumps od_code_has_loop
+ * looks for. Filled once. */
+static uint8_t loop_scan_step[256];
+
+static void fill_loop_scan_step(void)
+{
+    for (int op = 0; op < 256; op++) {
+        int base = _PyOpcode_Deopt[op] ? _PyOpcode_Deopt[op] : op;
+        int loop = base == JUMP_BACKWARD || base == POP_JUMP_BACKWARD_IF_FALSE
+                   || base == POP_JUMP_BACKWARD_IF_TRUE || base == POP_JUMP_BACKWARD_IF_NONE
+                   || base == POP_JUMP_BACKWARD_IF_NOT_NONE;
+        loop_scan_step[op] = loop ? 0 : (uint8_t)(1 + _PyOpcode_Caches[base]);
+    }
+}
+
+int od_code_has_loop(PyCodeObject *co)
+{
+    if (!loop_scan_step[NOP])       /* (every step is >= 1 but the loops') */
+        fill_loop_scan_step();
+    const _Py_CODEUNIT *code = _PyCode_CODE(co);
+    Py_ssize_t n = Py_SIZE(co); /* code units */
+    for (Py_ssize_t i = 0; i < n;) {
+        uint8_t step = loop_scan_step[_Py_OPCODE(code[i])];
+        if (!step)
+            return 1;
+        i += step;
+    }
+    return 0;
+}
+
 int od_opcode_is_jump(int op)
 {
     switch (op) {

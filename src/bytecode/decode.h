@@ -58,6 +58,12 @@ const OdExcEntry *od_bytecode_handler(const OdExcEntry *exc, int nexc, int index
 /* Parse a raw 3.11 exception table. Returns entries (malloc'd) and their count, or -1. */
 int od_exctable_parse(PyObject *table, OdExcEntry **out);
 
+/* Whether `co` has a loop: a JUMP_BACKWARD or a POP_JUMP_BACKWARD_IF_* (not
+ * JUMP_BACKWARD_NO_INTERRUPT, the retry of a `yield from` or `await`), in its code as
+ * it is now (quickened forms included). One table lookup per instruction: the hook asks
+ * it of every code object it meets. */
+int od_code_has_loop(PyCodeObject *co);
+
 int od_opcode_is_jump(int opcode);
 int od_opcode_is_backward_jump(int opcode);
 /* Instructions after which control never falls through. */

@@ -9,6 +9,7 @@
 
 #include "../asm/codemem.h"
 #include "../asm/scratch.h"
+#include "../bytecode/decode.h"
 #include "../runtime/clock.h"
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
@@ -93,22 +94,6 @@ OdCodeState *od_code_state(PyCodeObject *co, int create)
     return st;
 }
 
-/* Whether the code has a backward jump (a loop). */
-static int has_backward_jump(PyCodeObject *co)
-{
-    const _Py_CODEUNIT *code = _PyCode_CODE(co);
-    Py_ssize_t n = Py_SIZE(co); /* code units */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int op = _PyOpcode_Deopt[_Py_OPCODE(code[i])];
-        if (op == JUMP_BACKWARD || op == POP_JUMP_BACKWARD_IF_FALSE
-            || op == POP_JUMP_BACKWARD_IF_TRUE || op == POP_JUMP_BACKWARD_IF_NONE
-            || op == POP_JUMP_BACKWARD_IF_NOT_NONE)
-            return 1;
-        i += _PyOpcode_Caches[op];
-    }
-    return 0;
-}
-
 /* Whether the first unit of `co` is compact (OdConfig.compact). A compact loop could never
  * become fast while it runs (no on-stack replacement between units for normal frames), and
  * at threshold 0 everything is compiled before it ran at all (the tests and the regression
@@ -118,7 +103,7 @@ static int first_unit_compact(PyCodeObject *co)
     if (od_config.compact == OD_COMPACT_ALL)
         return 1;
     return od_config.compact == OD_COMPACT_FIRST && od_config.threshold >= 1
-           && od_config.recompile_after >= 1 && !has_backward_jump(co);
+           && od_config.recompile_after >= 1 && !od_code_has_loop(co);
 }
 
 /* Rented loop code (hook.c: the standard library's, and any of OD_RENT_CODE_UNITS code units
@@ -181,7 +166,7 @@ static int32_t loop_upgrade_backedges(PyCodeObject *co)
         || co->co_warmup == 0      /* quickened: the interpreter's hints shaped the unit */
         || !(co->co_flags & CO_OPTIMIZED)
         || (co->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))
-        || !has_backward_jump(co))
+        || !od_code_has_loop(co))
         return 0;
     Py_ssize_t by_size = Py_SIZE(co) * OD_LOOP_UPGRADE_PER_CODE_UNIT;
     return by_size > OD_LOOP_UPGRADE_BACKEDGES ? (int32_t)(by_size < (1 << 30) ? by_size : (1 << 30))

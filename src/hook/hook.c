@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include "cstack.h"
+#include "../bytecode/decode.h"
 #include "../runtime/clock.h"
 #include "../runtime/frames.h"
 #include "../tier2/tier2.h"
@@ -52,21 +53,8 @@ static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
 
 static int has_loop(PyCodeObject *co, OdCodeState *st)
 {
-    if (st->has_loop >= 0)
-        return st->has_loop;
-    const _Py_CODEUNIT *code = _PyCode_CODE(co);
-    Py_ssize_t n = Py_SIZE(co); /* code units */
-    st->has_loop = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int op = _PyOpcode_Deopt[_Py_OPCODE(code[i])];
-        if (op == JUMP_BACKWARD || op == POP_JUMP_BACKWARD_IF_FALSE
-            || op == POP_JUMP_BACKWARD_IF_TRUE || op == POP_JUMP_BACKWARD_IF_NONE
-            || op == POP_JUMP_BACKWARD_IF_NOT_NONE) {
-            st->has_loop = 1;
-            break;
-        }
-        i += _PyOpcode_Caches[op];
-    }
+    if (st->has_loop < 0)
+        st->has_loop = (int8_t)od_code_has_loop(co);
     return st->has_loop;
 }
 
