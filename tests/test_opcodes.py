@@ -86,6 +86,60 @@ def test_truthiness(jit):
     jit.run_both(f_truthiness, [[], [0], "", "a", 0.0, 3, None, {}, set(), (1,)])
 
 
+class _TruthyInt(int):
+    def __bool__(self):
+        return False
+
+
+class _LongStr(str):
+    def __len__(self):
+        return 0
+
+
+class _Dies:
+    def __init__(self, log, tag):
+        self.log, self.tag = log, tag
+
+    def __del__(self):
+        self.log.append(self.tag)
+
+
+class _BadBool:
+    def __bool__(self):
+        raise ValueError("no truth")
+
+
+def f_truth_of_each_kind(values, log):
+    out = []
+    for v in values:
+        if v:
+            out.append(1)
+        else:
+            out.append(0)
+    # a list made here and only tested: its items die when the test releases it
+    if [_Dies(log, "in list")]:
+        log.append("after")
+    if (_Dies(log, "in tuple"),):
+        log.append("after tuple")
+    n = 7
+    while n:                        # an int loop condition
+        n -= 1
+    return out, n, list(log)
+
+
+def test_truth_of_ints_strings_containers_and_subclasses(jit):
+    # Compiled code tests an exact int, str, list, tuple or dict by its size word and None
+    # out of line; subclasses (their own __bool__/__len__), floats, sets and objects with
+    # __bool__ go through PyObject_IsTrue; a container released by the test runs its items'
+    # finalizers at the same point; an error from __bool__ propagates.
+    values = [0, 1, -5, 2 ** 100, -(2 ** 70), "", "x", "é", [], [0], (), (None,), {}, {0: 0},
+              None, 0.0, -0.0, 1.5, set(), {1}, _TruthyInt(7), _LongStr("abc"),
+              range(0), range(2), b"", b"\0"]
+    jit.run_both(lambda: f_truth_of_each_kind(values, []))
+    got = jit.run_both(lambda: f_truth_of_each_kind([1, _BadBool(), 2], []))
+    assert got[:2] == ("raise", ValueError)
+
+
 def f_containers(n):
     t = (1, 2, n)
     l = [n, *t, *range(3)]

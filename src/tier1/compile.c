@@ -342,26 +342,75 @@ static void emit_helper(Compiler *c, const OdInstr *in, HelperFn fn, int release
     od_label_bind(&c->a, done);
 }
 
-/* Branch on the truth of the value in rdi, which is consumed. */
+/* The word an exact int, str, list, tuple and dict each keep at the same offset, which is
+ * zero exactly when the object is false: ob_size (an int's sign and digits; a list's or a
+ * tuple's length), a str's length, a dict's ma_used. What their nb_bool, sq_length or
+ * mp_length read; none of these types runs Python code for its truth. */
+#define OD_SIZE_WORD offsetof(PyVarObject, ob_size)
+_Static_assert(offsetof(PyLongObject, ob_base.ob_size) == OD_SIZE_WORD
+               && offsetof(PyListObject, ob_base.ob_size) == OD_SIZE_WORD
+               && offsetof(PyTupleObject, ob_base.ob_size) == OD_SIZE_WORD
+               && offsetof(PyASCIIObject, length) == OD_SIZE_WORD
+               && offsetof(PyDictObject, ma_used) == OD_SIZE_WORD,
+               "the size words the inline truth test reads");
+
+/* Out of line: the truth of a value in rdi that is neither True nor False, consumed (its
+ * reference released; a container's items may run finalizers then, as in the helper):
+ * None is false; an exact int, str, list, tuple or dict by its size word; anything else
+ * through PyObject_IsTrue (od_rt_truth_consume). To `join` when true, `join2` when false.
+ * `depth`: the values live if it raises. */
+static void truth_other_cold(Compiler *c, const Stub *s)
+{
+    OdAsm *a = &c->a;
+    static PyTypeObject *const sized[] = {&PyLong_Type, &PyUnicode_Type, &PyList_Type,
+                                          &PyTuple_Type, &PyDict_Type};
+    OdLabel by_size = od_label_new(a), call = od_label_new(a), zero = od_label_new(a);
+    OdLabel not_none = od_label_new(a);
+    od_cmp_r_imm64(a, OD_RDI, (int64_t)(intptr_t)Py_None, OD_RAX);
+    od_jcc(a, OD_CC_NE, not_none);
+    decref_immortalish(c, OD_RDI);
+    od_jmp(a, s->join2);
+    od_label_bind(a, not_none);
+    od_mov_rm(a, OD_RCX, OD_RDI, (int32_t)offsetof(PyObject, ob_type));
+    for (size_t i = 0; i < sizeof sized / sizeof *sized; i++) {
+        od_cmp_r_imm64(a, OD_RCX, (int64_t)(intptr_t)sized[i], OD_RAX);
+        od_jcc(a, OD_CC_E, by_size);
+    }
+    od_jmp(a, call);
+    od_label_bind(a, by_size);
+    set_prev(c, s->instr->index);      /* a container's items may have finalizers */
+    od_cmp_mi(a, OD_RDI, (int32_t)OD_SIZE_WORD, 0);
+    od_jcc(a, OD_CC_E, zero);
+    decref_reg(c, OD_RDI, s->instr->index);
+    od_jmp(a, s->join);
+    od_label_bind(a, zero);
+    decref_reg(c, OD_RDI, s->instr->index);
+    od_jmp(a, s->join2);
+    od_label_bind(a, call);
+    set_prev(c, s->instr->index);
+    od_call_abs(a, (const void *)od_rt_truth_consume);
+    od_test32_rr(a, OD_RAX, OD_RAX);
+    od_jcc(a, OD_CC_S, error_stub(c, s->instr->index, s->depth));
+    od_jcc(a, OD_CC_NE, s->join);
+    od_jmp(a, s->join2);
+}
+
+/* Branch on the truth of the value in rdi, which is consumed: True and False in line,
+ * anything else out of line (truth_other_cold). */
 static void emit_truth_branch(Compiler *c, const OdInstr *in, int live_on_error,
                               OdLabel if_true, OdLabel if_false)
 {
-    OdLabel not_true = od_label_new(&c->a), not_false = od_label_new(&c->a);
+    OdLabel not_true = od_label_new(&c->a);
     od_cmp_r_imm64(&c->a, OD_RDI, (int64_t)(intptr_t)Py_True, OD_RAX);
     od_jcc(&c->a, OD_CC_NE, not_true);
     decref_immortalish(c, OD_RDI);
     od_jmp(&c->a, if_true);
     od_label_bind(&c->a, not_true);
     od_cmp_r_imm64(&c->a, OD_RDI, (int64_t)(intptr_t)Py_False, OD_RAX);
-    od_jcc(&c->a, OD_CC_NE, not_false);
+    od_jcc(&c->a, OD_CC_NE, cold_stub(c, truth_other_cold,
+                                      (Stub){.instr = in, .depth = live_on_error,
+                                             .join = if_true, .join2 = if_false}));
     decref_immortalish(c, OD_RDI);
-    od_jmp(&c->a, if_false);
-    od_label_bind(&c->a, not_false);
-    set_prev(c, in->index);
-    od_call_abs(&c->a, (const void *)od_rt_truth_consume);
-    od_test32_rr(&c->a, OD_RAX, OD_RAX);
-    od_jcc(&c->a, OD_CC_S, error_stub(c, in->index, live_on_error));
-    od_jcc(&c->a, OD_CC_NE, if_true);
     od_jmp(&c->a, if_false);
 }
 
