@@ -356,34 +356,44 @@ _Static_assert(offsetof(PyLongObject, ob_base.ob_size) == OD_SIZE_WORD
 
 /* Out of line: the truth of a value in rdi that is neither True nor False, consumed (its
  * reference released; a container's items may run finalizers then, as in the helper):
- * None is false; an exact int, str, list, tuple or dict by its size word; anything else
- * through PyObject_IsTrue (od_rt_truth_consume). To `join` when true, `join2` when false.
+ * None is false; an exact int, list, tuple or dict by its size word, an exact str when
+ * its length is not zero; anything else through PyObject_IsTrue (od_rt_truth_consume). To `join` when true, `join2` when false.
  * `depth`: the values live if it raises. */
 static void truth_other_cold(Compiler *c, const Stub *s)
 {
     OdAsm *a = &c->a;
-    static PyTypeObject *const sized[] = {&PyLong_Type, &PyUnicode_Type, &PyList_Type,
-                                          &PyTuple_Type, &PyDict_Type};
+    static PyTypeObject *const sized[] = {&PyLong_Type, &PyList_Type, &PyTuple_Type,
+                                          &PyDict_Type};
     OdLabel by_size = od_label_new(a), call = od_label_new(a), zero = od_label_new(a);
-    OdLabel not_none = od_label_new(a);
+    OdLabel not_none = od_label_new(a), not_str = od_label_new(a), nonzero = od_label_new(a);
     od_cmp_r_imm64(a, OD_RDI, (int64_t)(intptr_t)Py_None, OD_RAX);
     od_jcc(a, OD_CC_NE, not_none);
     decref_immortalish(c, OD_RDI);
     od_jmp(a, s->join2);
     od_label_bind(a, not_none);
     od_mov_rm(a, OD_RCX, OD_RDI, (int32_t)offsetof(PyObject, ob_type));
+    /* A str's length is 0 before it is ready too (a legacy string of the deprecated
+     * Py_UNICODE API being filled): only a non-zero one is an answer here. */
+    od_cmp_r_imm64(a, OD_RCX, (int64_t)(intptr_t)&PyUnicode_Type, OD_RAX);
+    od_jcc(a, OD_CC_NE, not_str);
+    od_cmp_mi(a, OD_RDI, (int32_t)OD_SIZE_WORD, 0);
+    od_jcc(a, OD_CC_NE, nonzero);
+    od_jmp(a, call);
+    od_label_bind(a, not_str);
     for (size_t i = 0; i < sizeof sized / sizeof *sized; i++) {
         od_cmp_r_imm64(a, OD_RCX, (int64_t)(intptr_t)sized[i], OD_RAX);
         od_jcc(a, OD_CC_E, by_size);
     }
     od_jmp(a, call);
     od_label_bind(a, by_size);
-    set_prev(c, s->instr->index);      /* a container's items may have finalizers */
     od_cmp_mi(a, OD_RDI, (int32_t)OD_SIZE_WORD, 0);
     od_jcc(a, OD_CC_E, zero);
+    od_label_bind(a, nonzero);
+    set_prev(c, s->instr->index);      /* a container's items may have finalizers */
     decref_reg(c, OD_RDI, s->instr->index);
     od_jmp(a, s->join);
     od_label_bind(a, zero);
+    set_prev(c, s->instr->index);
     decref_reg(c, OD_RDI, s->instr->index);
     od_jmp(a, s->join2);
     od_label_bind(a, call);
