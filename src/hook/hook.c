@@ -2,6 +2,7 @@
 #include "hook.h"
 
 #include <pthread.h>
+#include <string.h>
 #include "cstack.h"
 #include "../runtime/clock.h"
 #include "../runtime/frames.h"
@@ -175,11 +176,31 @@ void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t
  * lived OD_FORK_SETTLE_NS: a long-lived worker (a pre-forking server's) compiles it then,
  * a short-lived one never does. A program's own loop code is still compiled at its first
  * entry, a bet on the call that runs the loop. The time of the fork comes from a
- * pthread_atfork handler; 0 in a process that has not forked, or has settled. */
+ * pthread_atfork handler; 0 in a process that has not forked, or has settled.
+ * While it is young, a child also keeps no books (eval_young below). */
 #define OD_FORK_SETTLE_NS 50000000u
 static uint64_t forked_at_ns;
+/* The hook's young road is on (eval_young): this is a forked child, younger than
+ * OD_FORK_SETTLE_NS at the last frame the road took; it ends at young_until_ticks (the
+ * time-stamp counter: a read per frame is a few nanoseconds, the vDSO's clock 35). */
+static int young_road;
+static uint64_t young_until_ticks;
 
-static void note_fork_in_child(void) { forked_at_ns = od_clock_ns(); }
+/* Loop-free code met on the young road without a state, direct-mapped by address: a hit
+ * is interpreted without looking at its bytecode again. A code object that died and whose
+ * address a new one took is taken for loop-free until the child settles: the new one is
+ * interpreted meanwhile (never wrong, at worst slower for those milliseconds). Emptied at
+ * each fork (a child's child starts young again). */
+#define OD_YOUNG_PLAIN_SLOTS 256
+static PyCodeObject *young_plain[OD_YOUNG_PLAIN_SLOTS];
+
+static void note_fork_in_child(void)
+{
+    forked_at_ns = od_clock_ns();
+    young_road = 1;
+    young_until_ticks = od_clock_ticks() + od_clock_ns_to_ticks(OD_FORK_SETTLE_NS);
+    memset(young_plain, 0, sizeof young_plain);
+}
 
 int od_hook_young_fork_child(void)
 {
@@ -455,10 +476,8 @@ static __attribute__((noinline)) PyObject *eval_throw(PyThreadState *ts, _PyInte
                                                 : interpret(ts, f, 1, OD_INTERP_THROW);
 }
 
-/* The eval-frame function: a dispatcher that keeps no state of its own, so each road is a
- * tail call (generator resumes and calls from C are frequent: json's encoder resumes its
- * generators hundreds of thousands of times). */
-static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+/* What the dispatcher does (od_eval_frame), for the young road's frames it does not take. */
+static inline PyObject *eval_dispatch(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
     if (__builtin_expect(timing, 0))
         return eval_reporting(ts, f, throwflag);
@@ -471,6 +490,84 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
     if (f->owner == FRAME_OWNED_BY_GENERATOR)
         return resume_generator(ts, f);
     return eval_fresh(ts, f);
+}
+
+/* ---- The young road: fresh frames in a forked child younger than OD_FORK_SETTLE_NS.
+ * Such a child compiles nothing for a count or a rent (ready_to_compile), so its counts
+ * and rents would only be carried into the time after it settles; keeping them is what
+ * costs a short-lived child most. After fork() every page the child writes is copied
+ * first (a page fault and 4 KiB copied), and the books are spread over the heap: the code
+ * states' counts (one state of 112 bytes per code object, in the order code was first
+ * met), a new state for each code object the parent never ran (a multiprocessing worker's
+ * loop, its task dispatch, its exit handlers), and the rent's clock reads around every
+ * call its rented loop makes. bench_mp_pool's workers, which live a few milliseconds each,
+ * took about 90 page faults more per pool than stock's, and 10% more CPU time
+ * (docs/performance.md, "bench_mp_pool (branch h-mppool)"). So on the young road:
+ *   - code compiled (by the parent, or by the child) runs its unit, without a count;
+ *   - a program's own loop code is compiled at its first entry, as before;
+ *   - everything else is interpreted without a count or a rent, and code without a
+ *     backward jump that has no state yet gets none (young_plain remembers it).
+ * Generator resumes and throws take the usual roads. Counting starts when the child has
+ * settled (a young child's calls do not count towards its compiles), and frames called by
+ * a rented frame are not reported to it (its rent, acted on only after that, is then
+ * paid sooner). */
+
+static inline unsigned young_plain_slot(PyCodeObject *co)
+{
+    uintptr_t a = (uintptr_t)co;
+    return (unsigned)((a >> 4) ^ (a >> 12)) & (OD_YOUNG_PLAIN_SLOTS - 1);
+}
+
+static __attribute__((noinline)) PyObject *eval_young(PyThreadState *ts, _PyInterpreterFrame *f,
+                                                       int throwflag)
+{
+    if (od_config.threshold <= 1 || od_clock_ticks() >= young_until_ticks) {
+        young_road = 0;     /* settled (threshold 0 and 1 have no young children) */
+        return eval_dispatch(ts, f, throwflag);
+    }
+    PyCodeObject *co = f->f_code;
+    if (throwflag || f->owner != FRAME_OWNED_BY_THREAD || f->prev_instr != _PyCode_CODE(co) - 1
+        || ts->cframe->use_tracing || od_cstack_low())
+        return eval_dispatch(ts, f, throwflag);
+    OdCodeState *st = od_code_extra_slot(co, od_code_extra_index_value);
+    if (!st) {
+        unsigned slot = young_plain_slot(co);
+        if (young_plain[slot] == co)
+            return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
+        int loop = 0;
+        const _Py_CODEUNIT *code = _PyCode_CODE(co);
+        for (Py_ssize_t i = 0, n = Py_SIZE(co); i < n && !loop; i++) {
+            int op = _PyOpcode_Deopt[_Py_OPCODE(code[i])];
+            loop = op == JUMP_BACKWARD || op == POP_JUMP_BACKWARD_IF_FALSE
+                   || op == POP_JUMP_BACKWARD_IF_TRUE || op == POP_JUMP_BACKWARD_IF_NONE
+                   || op == POP_JUMP_BACKWARD_IF_NOT_NONE;
+            i += _PyOpcode_Caches[op];
+        }
+        if (!loop) {
+            young_plain[slot] = co;
+            return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
+        }
+        if (!(st = od_code_state(co, 1)))
+            return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
+        st->has_loop = 1;
+    }
+    if (st->unit) {
+        od_stats.frames_native++;
+        return od_unit_enter(ts, f, st->unit, NULL);
+    }
+    if (!st->failed && has_loop(co, st) && !rented(co, st))
+        return eval_fresh_slow(ts, f, co, st);      /* compiled now (ready_to_compile) */
+    return interpret(ts, f, 0, st->failed ? OD_INTERP_NOT_COMPILABLE : OD_INTERP_BELOW_THRESHOLD);
+}
+
+/* The eval-frame function: a dispatcher that keeps no state of its own, so each road is a
+ * tail call (generator resumes and calls from C are frequent: json's encoder resumes its
+ * generators hundreds of thousands of times). */
+static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    if (__builtin_expect(young_road, 0))
+        return eval_young(ts, f, throwflag);
+    return eval_dispatch(ts, f, throwflag);
 }
 
 /* A fresh frame pushed by a direct call from compiled code, whose code is compiled: what
