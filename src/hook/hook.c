@@ -162,7 +162,7 @@ void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t
 {
     int renting = !st->unit && !st->failed && od_config.threshold > 1
                   && has_loop(co, st) && rented(co, st);
-    *paid_ns = renting ? od_clock_ticks_to_ns(st->interpreted_ticks) : 0;
+    *paid_ns = renting ? od_clock_ticks_to_ns(st->counts->interpreted_ticks) : 0;
     *due_ns = renting ? rent_due_ns(co) : 0;
 }
 
@@ -244,12 +244,12 @@ static int count_window_hot(OdCodeState *st)
 {
     if (od_config.threshold <= 1)
         return 1;
-    if (st->entries < st->window_end)
+    if (st->counts->entries < st->window_end)
         return 0;
     uint64_t now = od_clock_ticks();
     uint64_t took = od_clock_ticks_between(st->window_ticks, now);
     st->window_ticks = now;
-    st->window_end = st->entries + (uint64_t)od_config.threshold;
+    st->window_end = st->counts->entries + (uint64_t)od_config.threshold;
     return took <= pace_allowance(now);
 }
 
@@ -261,17 +261,17 @@ static int count_window_hot(OdCodeState *st)
 static int rent_paid_at_pace(PyCodeObject *co, OdCodeState *st)
 {
     uint64_t due = od_clock_ns_to_ticks(rent_due_ns(co));
-    if (st->interpreted_ticks < due)
+    if (st->counts->interpreted_ticks < due)
         return 0;
     uint64_t now = od_clock_ticks();
     uint64_t took = od_clock_ticks_between(st->first_ticks, now);
-    return (double)st->interpreted_ticks * (double)pace_allowance(now)
+    return (double)st->counts->interpreted_ticks * (double)pace_allowance(now)
            >= (double)due * (double)took;
 }
 
 static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
 {
-    if (st->entries > (uint64_t)od_config.threshold)
+    if (st->counts->entries > (uint64_t)od_config.threshold)
         return !od_hook_young_fork_child() && count_window_hot(st); /* (a window is
                                                                      * looked at once) */
     if (!has_loop(co, st))
@@ -291,7 +291,7 @@ static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
 static _Thread_local uint64_t child_ticks __attribute__((tls_model("initial-exec")));
 static _Thread_local int timing __attribute__((tls_model("initial-exec")));
 
-/* Runs a frame of code that is being rented (st->interpreted_ticks gets its own time). */
+/* Runs a frame of code that is being rented (st->counts->interpreted_ticks gets its own time). */
 static PyObject *interpret_timed(PyThreadState *ts, _PyInterpreterFrame *f, OdCodeState *st,
                                  OdInterpReason why)
 {
@@ -302,7 +302,7 @@ static PyObject *interpret_timed(PyThreadState *ts, _PyInterpreterFrame *f, OdCo
     uint64_t t0 = od_clock_ticks();
     PyObject *r = interpret(ts, f, 0, why);
     uint64_t dt = od_clock_ticks_between(t0, od_clock_ticks());
-    st->interpreted_ticks += dt > child_ticks ? dt - child_ticks : 0;
+    st->counts->interpreted_ticks += dt > child_ticks ? dt - child_ticks : 0;
     child_ticks = outer_child;
     timing = outer_timing;
     return r;
@@ -332,7 +332,7 @@ static __attribute__((noinline)) PyObject *resume_generator(PyThreadState *ts,
     OdCodeState *st = od_code_state_fast(co);
     if (!st)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
-    st->entries++;
+    st->counts->entries++;
     if (!st->unit && (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0)) {
         if (st->failed)
             return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
@@ -362,7 +362,7 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
 static inline void maybe_tier2(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
 {
     if (od_config.tier2_threshold >= 0 && !st->tier2_off && st->unit->tier == 1
-        && st->entries > (uint64_t)od_config.tier2_threshold
+        && st->counts->entries > (uint64_t)od_config.tier2_threshold
         && (od_config.tier2_threshold == 0 || st->unit->native_entries > 0))
         od_tier2_promote(co, st, f);
     else if (od_config.tier2_threshold < 0 && st->unit->tier == 2)
@@ -399,7 +399,7 @@ static PyObject *throw_into_generator(PyThreadState *ts, _PyInterpreterFrame *f)
                           ? od_code_state_fast(co) : NULL;
     if (!st || !st->unit || f->prev_instr < _PyCode_CODE(co))
         return interpret(ts, f, 1, OD_INTERP_THROW);
-    st->entries++;
+    st->counts->entries++;
     od_stats.frames_native++;
     return od_unit_run(ts, f, st->unit, OD_RESUME_THROW);
 }
@@ -414,7 +414,7 @@ static __attribute__((noinline)) PyObject *eval_fresh_slow(PyThreadState *ts,
 {
     if (!st->unit) {
         if (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0) {
-            st->interpreted++;
+            st->counts->interpreted++;
             if (!st->failed)
                 return interpret_below_threshold(ts, f, st);
             return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
@@ -434,7 +434,7 @@ static __attribute__((noinline)) PyObject *eval_fresh_first(PyThreadState *ts,
     OdCodeState *st = od_code_state(co, 1);
     if (!st)
         return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
-    st->entries++;
+    st->counts->entries++;
     return eval_fresh_slow(ts, f, co, st);
 }
 
@@ -449,14 +449,14 @@ static PyObject *eval_fresh(PyThreadState *ts, _PyInterpreterFrame *f)
     OdCodeState *st = od_code_extra_slot(co, od_code_extra_index_value);
     if (__builtin_expect(!st, 0))
         return eval_fresh_first(ts, f, co);
-    st->entries++;
+    st->counts->entries++;
     /* The common case first: code without a loop, not due yet, or past its count but
      * within a window that found it not hot (no policy call). */
     if (!st->unit && st->has_loop == 0
-        && (st->entries <= (uint64_t)od_config.threshold
-            || (st->entries < st->window_end && od_config.threshold > 1))
+        && (st->counts->entries <= (uint64_t)od_config.threshold
+            || (st->counts->entries < st->window_end && od_config.threshold > 1))
         && !st->failed) {
-        st->interpreted++;
+        st->counts->interpreted++;
         return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
     }
     return eval_fresh_slow(ts, f, co, st);
@@ -577,7 +577,7 @@ static PyObject *enter_direct(PyThreadState *ts, _PyInterpreterFrame *f, void *s
     if (od_cstack_low())
         return od_cstack_call(enter_direct, ts, f, state);
     OdCodeState *st = state;
-    st->entries++;
+    st->counts->entries++;
     od_maybe_recompile(f->f_code, st);
     maybe_tier2(f->f_code, st, f);
     od_stats.frames_native++;
