@@ -47,7 +47,8 @@ static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
  *                    code (OD_RENT_CODE_UNITS) is rented wherever it comes from.
  *                    In a forked child younger than OD_FORK_SETTLE_NS, nothing is
  *                    compiled or recompiled for its count or its rent (below), only a
- *                    program's own loop code at its first entry.
+ *                    program's own loop code at its first entry, and nothing is counted
+ *                    (eval_young).
  *                    A count or a rent is only acted on when it was reached fast enough
  *                    for the process's age (count_window_hot, rent_paid_at_pace). */
 
