@@ -479,6 +479,24 @@ def _young_forked_child(ns: dict, hot, lib) -> None:
     assert compiled(ns["no_loop"])
 
 
+def test_the_counts_of_dead_code_start_from_zero_for_new_code():
+    # hook/codestate.c: the code states' counts live in dense blocks of their own, and a
+    # dead code object's slot is taken by the next state made: it must start from zero.
+    import gc
+
+    overdrive.enable(threshold=1000)
+    expected = [i % 5 + 1 for i in range(60)]
+    for round_ in range(3):
+        fns = [fresh(f"/home/user/counts{round_}.py")["no_loop"] for _ in range(60)]
+        for fn, n in zip(fns, expected):
+            for _ in range(n):
+                fn(1)
+        assert [overdrive.info(fn)["entries"] for fn in fns] == expected
+        assert [overdrive.info(fn)["interpreted_entries"] for fn in fns] == expected
+        del fns, fn
+        gc.collect()
+
+
 def test_rent_is_counted_in_real_time_whatever_the_clock():
     # Rent is counted with the cheapest clock (the CPU's invariant time-stamp counter when
     # there is one: stats()["rent_clock"]) and reported in nanoseconds: a rented frame that
