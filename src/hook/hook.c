@@ -52,23 +52,26 @@ static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
  *                    A count or a rent is only acted on when it was reached fast enough
  *                    for the process's age (count_window_hot, rent_paid_at_pace). */
 
-static int has_loop(PyCodeObject *co, OdCodeState *st)
+/* Whether `co` has a backward jump: a scan of its bytecode. */
+static int scan_for_loop(PyCodeObject *co)
 {
-    if (st->has_loop >= 0)
-        return st->has_loop;
     const _Py_CODEUNIT *code = _PyCode_CODE(co);
     Py_ssize_t n = Py_SIZE(co); /* code units */
-    st->has_loop = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int op = _PyOpcode_Deopt[_Py_OPCODE(code[i])];
         if (op == JUMP_BACKWARD || op == POP_JUMP_BACKWARD_IF_FALSE
             || op == POP_JUMP_BACKWARD_IF_TRUE || op == POP_JUMP_BACKWARD_IF_NONE
-            || op == POP_JUMP_BACKWARD_IF_NOT_NONE) {
-            st->has_loop = 1;
-            break;
-        }
+            || op == POP_JUMP_BACKWARD_IF_NOT_NONE)
+            return 1;
         i += _PyOpcode_Caches[op];
     }
+    return 0;
+}
+
+static int has_loop(PyCodeObject *co, OdCodeState *st)
+{
+    if (st->has_loop < 0)
+        st->has_loop = (int8_t)scan_for_loop(co);
     return st->has_loop;
 }
 
@@ -183,7 +186,7 @@ void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t
 static uint64_t forked_at_ns;
 /* The hook's young road is on (eval_young): this is a forked child, younger than
  * OD_FORK_SETTLE_NS at the last frame the road took; it ends at young_until_ticks (the
- * time-stamp counter: a read per frame is a few nanoseconds, the vDSO's clock 35). */
+ * time-stamp counter: a read per frame costs a few nanoseconds, the vDSO's clock 35). */
 static int young_road;
 static uint64_t young_until_ticks;
 
@@ -292,7 +295,8 @@ static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
 static _Thread_local uint64_t child_ticks __attribute__((tls_model("initial-exec")));
 static _Thread_local int timing __attribute__((tls_model("initial-exec")));
 
-/* Runs a frame of code that is being rented (st->counts->interpreted_ticks gets its own time). */
+/* Runs a frame of code that is being rented (st->counts->interpreted_ticks gets its own
+ * time). */
 static PyObject *interpret_timed(PyThreadState *ts, _PyInterpreterFrame *f, OdCodeState *st,
                                  OdInterpReason why)
 {
@@ -535,16 +539,7 @@ static __attribute__((noinline)) PyObject *eval_young(PyThreadState *ts, _PyInte
         unsigned slot = young_plain_slot(co);
         if (young_plain[slot] == co)
             return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
-        int loop = 0;
-        const _Py_CODEUNIT *code = _PyCode_CODE(co);
-        for (Py_ssize_t i = 0, n = Py_SIZE(co); i < n && !loop; i++) {
-            int op = _PyOpcode_Deopt[_Py_OPCODE(code[i])];
-            loop = op == JUMP_BACKWARD || op == POP_JUMP_BACKWARD_IF_FALSE
-                   || op == POP_JUMP_BACKWARD_IF_TRUE || op == POP_JUMP_BACKWARD_IF_NONE
-                   || op == POP_JUMP_BACKWARD_IF_NOT_NONE;
-            i += _PyOpcode_Caches[op];
-        }
-        if (!loop) {
+        if (!scan_for_loop(co)) {
             young_plain[slot] = co;
             return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
         }
