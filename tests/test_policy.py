@@ -410,23 +410,27 @@ def test_a_young_forked_child_compiles_only_its_programs_loops():
     # rent, and recompiles nothing, until it has lived that long (a short-lived pool
     # worker would compile again, in each child, what only children run); its program's
     # own loops still compile at their first entry. Afterwards it compiles as its parent.
+    # While young it keeps no books (hook.c eval_young): no count, no rent, no state for
+    # loop-free code it meets first; compiled code runs.
     ns = fresh("/home/user/app.py")
     hot = fresh("/home/user/hot.py")["no_loop"]
+    lib = fresh(os.path.join(sys._stdlib_dir, "policy_young.py"))["with_loop"]
     recompile_after = overdrive.config()["recompile_after"]
     try:
-        _young_forked_child(ns, hot)
+        _young_forked_child(ns, hot, lib)
     finally:
         overdrive.disable()
         overdrive.config(recompile_after=recompile_after)
 
 
-def _young_forked_child(ns: dict, hot) -> None:
+def _young_forked_child(ns: dict, hot, lib) -> None:
     import json
 
     overdrive.enable(threshold=7, recompile_after=5)
     for _ in range(8):
         hot(1)                                   # compiled in the parent, not recompiled
     assert compiled(hot) and not overdrive.info(hot)["recompiled"]
+    parent_hot = overdrive.info(hot)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:                                 # the child: report, never return
@@ -437,29 +441,60 @@ def _young_forked_child(ns: dict, hot) -> None:
                 ns["no_loop"](1)
                 hot(1)
             loop = ns["with_loop"](3)
+            lib_sum = lib(1000)
             young = time.monotonic() - t0 < 0.03
             early = [compiled(ns["no_loop"]), overdrive.info(hot)["recompiled"],
                      compiled(ns["with_loop"])]
+            books = [overdrive.info(hot)["entries"], overdrive.info(hot)["native_entries"],
+                     overdrive.info(ns["no_loop"])["entries"],
+                     overdrive.info(lib)["entries"], overdrive.info(lib)["rent_paid_ns"]]
             time.sleep(0.06)
             results = [ns["no_loop"](1), hot(1)]
-            # (tier 2's stress mode promotes `hot` instead: tier 2's units are never
+            # a young child's calls did not count: no_loop compiles at its 8th call from
+            # now (tier 2's stress mode promotes `hot` instead: tier 2's units are never
             # recompiled)
+            counted = compiled(ns["no_loop"])
+            for _ in range(7):
+                ns["no_loop"](1)
             late = [compiled(ns["no_loop"]),
                     overdrive.info(hot)["recompiled"] or overdrive.info(hot)["tier"] == 2]
-            os.write(w, json.dumps([young, early, late, loop, results]).encode())
+            os.write(w, json.dumps([young, early, books, counted, late, loop, lib_sum,
+                                    results]).encode())
         finally:
             os._exit(0)
     os.close(w)
     with os.fdopen(r) as f:
-        young, early, late, loop, results = json.loads(f.read())
+        young, early, books, counted, late, loop, lib_sum, results = json.loads(f.read())
     os.waitpid(pid, 0)
-    assert loop == 3 and results == [2, 2]
+    assert loop == 3 and lib_sum == 499500 and results == [2, 2]
     if young:                                    # (a child descheduled 30 ms proves nothing)
         assert early == [False, False, True]
+        # hot's unit ran 20 times uncounted; no_loop and lib were never counted, and lib's
+        # loop paid no rent
+        assert books == [parent_hot["entries"], parent_hot["native_entries"] + 20, 0, 0, 0]
+        assert not counted
     assert late == [True, True]
     for _ in range(8):                           # the parent is no young child
         ns["no_loop"](1)
     assert compiled(ns["no_loop"])
+
+
+def test_the_counts_of_dead_code_start_from_zero_for_new_code():
+    # hook/codestate.c: the code states' counts live in dense blocks of their own, and a
+    # dead code object's slot is taken by the next state made: it must start from zero.
+    import gc
+
+    overdrive.enable(threshold=1000)
+    expected = [i % 5 + 1 for i in range(60)]
+    for round_ in range(3):
+        fns = [fresh(f"/home/user/counts{round_}.py")["no_loop"] for _ in range(60)]
+        for fn, n in zip(fns, expected):
+            for _ in range(n):
+                fn(1)
+        assert [overdrive.info(fn)["entries"] for fn in fns] == expected
+        assert [overdrive.info(fn)["interpreted_entries"] for fn in fns] == expected
+        del fns, fn
+        gc.collect()
 
 
 def test_rent_is_counted_in_real_time_whatever_the_clock():

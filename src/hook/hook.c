@@ -2,6 +2,7 @@
 #include "hook.h"
 
 #include <pthread.h>
+#include <string.h>
 #include "cstack.h"
 #include "../bytecode/decode.h"
 #include "../runtime/clock.h"
@@ -47,7 +48,8 @@ static PyObject *interpret(PyThreadState *ts, _PyInterpreterFrame *f, int throwf
  *                    code (OD_RENT_CODE_UNITS) is rented wherever it comes from.
  *                    In a forked child younger than OD_FORK_SETTLE_NS, nothing is
  *                    compiled or recompiled for its count or its rent (below), only a
- *                    program's own loop code at its first entry.
+ *                    program's own loop code at its first entry, and nothing is counted
+ *                    (eval_young).
  *                    A count or a rent is only acted on when it was reached fast enough
  *                    for the process's age (count_window_hot, rent_paid_at_pace). */
 
@@ -149,7 +151,7 @@ void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t
 {
     int renting = !st->unit && !st->failed && od_config.threshold > 1
                   && has_loop(co, st) && rented(co, st);
-    *paid_ns = renting ? od_clock_ticks_to_ns(st->interpreted_ticks) : 0;
+    *paid_ns = renting ? od_clock_ticks_to_ns(st->counts->interpreted_ticks) : 0;
     *due_ns = renting ? rent_due_ns(co) : 0;
 }
 
@@ -163,11 +165,31 @@ void od_hook_rent(PyCodeObject *co, OdCodeState *st, uint64_t *paid_ns, uint64_t
  * lived OD_FORK_SETTLE_NS: a long-lived worker (a pre-forking server's) compiles it then,
  * a short-lived one never does. A program's own loop code is still compiled at its first
  * entry, a bet on the call that runs the loop. The time of the fork comes from a
- * pthread_atfork handler; 0 in a process that has not forked, or has settled. */
+ * pthread_atfork handler; 0 in a process that has not forked, or has settled.
+ * While it is young, a child also keeps no books (eval_young below). */
 #define OD_FORK_SETTLE_NS 50000000u
 static uint64_t forked_at_ns;
+/* The hook's young road is on (eval_young): this is a forked child, younger than
+ * OD_FORK_SETTLE_NS at the last frame the road took; it ends at young_until_ticks (the
+ * time-stamp counter: a read per frame costs a few nanoseconds, the vDSO's clock 35). */
+static int young_road;
+static uint64_t young_until_ticks;
 
-static void note_fork_in_child(void) { forked_at_ns = od_clock_ns(); }
+/* Loop-free code met on the young road without a state, direct-mapped by address: a hit
+ * is interpreted without looking at its bytecode again. A code object that died and whose
+ * address a new one took is taken for loop-free until the child settles: the new one is
+ * interpreted meanwhile (never wrong, at worst slower for those milliseconds). Emptied at
+ * each fork (a child's child starts young again). */
+#define OD_YOUNG_PLAIN_SLOTS 256
+static PyCodeObject *young_plain[OD_YOUNG_PLAIN_SLOTS];
+
+static void note_fork_in_child(void)
+{
+    forked_at_ns = od_clock_ns();
+    young_road = 1;
+    young_until_ticks = od_clock_ticks() + od_clock_ns_to_ticks(OD_FORK_SETTLE_NS);
+    memset(young_plain, 0, sizeof young_plain);
+}
 
 int od_hook_young_fork_child(void)
 {
@@ -211,12 +233,12 @@ static int count_window_hot(OdCodeState *st)
 {
     if (od_config.threshold <= 1)
         return 1;
-    if (st->entries < st->window_end)
+    if (st->counts->entries < st->window_end)
         return 0;
     uint64_t now = od_clock_ticks();
     uint64_t took = od_clock_ticks_between(st->window_ticks, now);
     st->window_ticks = now;
-    st->window_end = st->entries + (uint64_t)od_config.threshold;
+    st->window_end = st->counts->entries + (uint64_t)od_config.threshold;
     return took <= pace_allowance(now);
 }
 
@@ -228,17 +250,17 @@ static int count_window_hot(OdCodeState *st)
 static int rent_paid_at_pace(PyCodeObject *co, OdCodeState *st)
 {
     uint64_t due = od_clock_ns_to_ticks(rent_due_ns(co));
-    if (st->interpreted_ticks < due)
+    if (st->counts->interpreted_ticks < due)
         return 0;
     uint64_t now = od_clock_ticks();
     uint64_t took = od_clock_ticks_between(st->first_ticks, now);
-    return (double)st->interpreted_ticks * (double)pace_allowance(now)
+    return (double)st->counts->interpreted_ticks * (double)pace_allowance(now)
            >= (double)due * (double)took;
 }
 
 static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
 {
-    if (st->entries > (uint64_t)od_config.threshold)
+    if (st->counts->entries > (uint64_t)od_config.threshold)
         return !od_hook_young_fork_child() && count_window_hot(st); /* (a window is
                                                                      * looked at once) */
     if (!has_loop(co, st))
@@ -258,7 +280,8 @@ static int ready_to_compile(PyCodeObject *co, OdCodeState *st)
 static _Thread_local uint64_t child_ticks __attribute__((tls_model("initial-exec")));
 static _Thread_local int timing __attribute__((tls_model("initial-exec")));
 
-/* Runs a frame of code that is being rented (st->interpreted_ticks gets its own time). */
+/* Runs a frame of code that is being rented (st->counts->interpreted_ticks gets its own
+ * time). */
 static PyObject *interpret_timed(PyThreadState *ts, _PyInterpreterFrame *f, OdCodeState *st,
                                  OdInterpReason why)
 {
@@ -269,7 +292,7 @@ static PyObject *interpret_timed(PyThreadState *ts, _PyInterpreterFrame *f, OdCo
     uint64_t t0 = od_clock_ticks();
     PyObject *r = interpret(ts, f, 0, why);
     uint64_t dt = od_clock_ticks_between(t0, od_clock_ticks());
-    st->interpreted_ticks += dt > child_ticks ? dt - child_ticks : 0;
+    st->counts->interpreted_ticks += dt > child_ticks ? dt - child_ticks : 0;
     child_ticks = outer_child;
     timing = outer_timing;
     return r;
@@ -299,7 +322,7 @@ static __attribute__((noinline)) PyObject *resume_generator(PyThreadState *ts,
     OdCodeState *st = od_code_state_fast(co);
     if (!st)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
-    st->entries++;
+    st->counts->entries++;
     if (!st->unit && (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0)) {
         if (st->failed)
             return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
@@ -329,7 +352,7 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
 static inline void maybe_tier2(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
 {
     if (od_config.tier2_threshold >= 0 && !st->tier2_off && st->unit->tier == 1
-        && st->entries > (uint64_t)od_config.tier2_threshold
+        && st->counts->entries > (uint64_t)od_config.tier2_threshold
         && (od_config.tier2_threshold == 0 || st->unit->native_entries > 0))
         od_tier2_promote(co, st, f);
     else if (od_config.tier2_threshold < 0 && st->unit->tier == 2)
@@ -366,7 +389,7 @@ static PyObject *throw_into_generator(PyThreadState *ts, _PyInterpreterFrame *f)
                           ? od_code_state_fast(co) : NULL;
     if (!st || !st->unit || f->prev_instr < _PyCode_CODE(co))
         return interpret(ts, f, 1, OD_INTERP_THROW);
-    st->entries++;
+    st->counts->entries++;
     od_stats.frames_native++;
     return od_unit_run(ts, f, st->unit, OD_RESUME_THROW);
 }
@@ -381,7 +404,7 @@ static __attribute__((noinline)) PyObject *eval_fresh_slow(PyThreadState *ts,
 {
     if (!st->unit) {
         if (st->failed || !ready_to_compile(co, st) || od_compile_code(co, st) < 0) {
-            st->interpreted++;
+            st->counts->interpreted++;
             if (!st->failed)
                 return interpret_below_threshold(ts, f, st);
             return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
@@ -401,7 +424,7 @@ static __attribute__((noinline)) PyObject *eval_fresh_first(PyThreadState *ts,
     OdCodeState *st = od_code_state(co, 1);
     if (!st)
         return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
-    st->entries++;
+    st->counts->entries++;
     return eval_fresh_slow(ts, f, co, st);
 }
 
@@ -416,14 +439,14 @@ static PyObject *eval_fresh(PyThreadState *ts, _PyInterpreterFrame *f)
     OdCodeState *st = od_code_extra_slot(co, od_code_extra_index_value);
     if (__builtin_expect(!st, 0))
         return eval_fresh_first(ts, f, co);
-    st->entries++;
+    st->counts->entries++;
     /* The common case first: code without a loop, not due yet, or past its count but
      * within a window that found it not hot (no policy call). */
     if (!st->unit && st->has_loop == 0
-        && (st->entries <= (uint64_t)od_config.threshold
-            || (st->entries < st->window_end && od_config.threshold > 1))
+        && (st->counts->entries <= (uint64_t)od_config.threshold
+            || (st->counts->entries < st->window_end && od_config.threshold > 1))
         && !st->failed) {
-        st->interpreted++;
+        st->counts->interpreted++;
         return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
     }
     return eval_fresh_slow(ts, f, co, st);
@@ -443,10 +466,8 @@ static __attribute__((noinline)) PyObject *eval_throw(PyThreadState *ts, _PyInte
                                                 : interpret(ts, f, 1, OD_INTERP_THROW);
 }
 
-/* The eval-frame function: a dispatcher that keeps no state of its own, so each road is a
- * tail call (generator resumes and calls from C are frequent: json's encoder resumes its
- * generators hundreds of thousands of times). */
-static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+/* What the dispatcher does (od_eval_frame), for the young road's frames it does not take. */
+static inline PyObject *eval_dispatch(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
 {
     if (__builtin_expect(timing, 0))
         return eval_reporting(ts, f, throwflag);
@@ -461,6 +482,75 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
     return eval_fresh(ts, f);
 }
 
+/* ---- The young road: fresh frames in a forked child younger than OD_FORK_SETTLE_NS.
+ * Such a child compiles nothing for a count or a rent (ready_to_compile), so its counts
+ * and rents would only be carried into the time after it settles; keeping them is what
+ * costs a short-lived child most. After fork() every page the child writes is copied
+ * first (a page fault and 4 KiB copied), and the books are spread over the heap: the code
+ * states' counts (one state of 112 bytes per code object, in the order code was first
+ * met), a new state for each code object the parent never ran (a multiprocessing worker's
+ * loop, its task dispatch, its exit handlers), and the rent's clock reads around every
+ * call its rented loop makes. bench_mp_pool's workers, which live a few milliseconds each,
+ * took about 90 page faults more per pool than stock's, and 10% more CPU time
+ * (docs/performance.md, "bench_mp_pool (branch h-mppool)"). So on the young road:
+ *   - code compiled (by the parent, or by the child) runs its unit, without a count;
+ *   - a program's own loop code is compiled at its first entry, as before;
+ *   - everything else is interpreted without a count or a rent, and code without a
+ *     backward jump that has no state yet gets none (young_plain remembers it).
+ * Generator resumes and throws take the usual roads. Counting starts when the child has
+ * settled (a young child's calls do not count towards its compiles), and frames called by
+ * a rented frame are not reported to it (its rent, acted on only after that, is then
+ * paid sooner). */
+
+static inline unsigned young_plain_slot(PyCodeObject *co)
+{
+    uintptr_t a = (uintptr_t)co;
+    return (unsigned)((a >> 4) ^ (a >> 12)) & (OD_YOUNG_PLAIN_SLOTS - 1);
+}
+
+static __attribute__((noinline)) PyObject *eval_young(PyThreadState *ts, _PyInterpreterFrame *f,
+                                                       int throwflag)
+{
+    if (od_config.threshold <= 1 || od_clock_ticks() >= young_until_ticks) {
+        young_road = 0;     /* settled (threshold 0 and 1 have no young children) */
+        return eval_dispatch(ts, f, throwflag);
+    }
+    PyCodeObject *co = f->f_code;
+    if (throwflag || f->owner != FRAME_OWNED_BY_THREAD || f->prev_instr != _PyCode_CODE(co) - 1
+        || ts->cframe->use_tracing || od_cstack_low())
+        return eval_dispatch(ts, f, throwflag);
+    OdCodeState *st = od_code_extra_slot(co, od_code_extra_index_value);
+    if (!st) {
+        unsigned slot = young_plain_slot(co);
+        if (young_plain[slot] == co)
+            return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
+        if (!od_code_has_loop(co)) {
+            young_plain[slot] = co;
+            return interpret(ts, f, 0, OD_INTERP_BELOW_THRESHOLD);
+        }
+        if (!(st = od_code_state(co, 1)))
+            return interpret(ts, f, 0, OD_INTERP_NOT_COMPILABLE);
+        st->has_loop = 1;
+    }
+    if (st->unit) {
+        od_stats.frames_native++;
+        return od_unit_enter(ts, f, st->unit, NULL);
+    }
+    if (!st->failed && has_loop(co, st) && !rented(co, st))
+        return eval_fresh_slow(ts, f, co, st);      /* compiled now (ready_to_compile) */
+    return interpret(ts, f, 0, st->failed ? OD_INTERP_NOT_COMPILABLE : OD_INTERP_BELOW_THRESHOLD);
+}
+
+/* The eval-frame function: a dispatcher that keeps no state of its own, so each road is a
+ * tail call (generator resumes and calls from C are frequent: json's encoder resumes its
+ * generators hundreds of thousands of times). */
+static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    if (__builtin_expect(young_road, 0))
+        return eval_young(ts, f, throwflag);
+    return eval_dispatch(ts, f, throwflag);
+}
+
 /* A fresh frame pushed by a direct call from compiled code, whose code is compiled: what
  * od_eval_frame would do after its checks (runtime/frames.h). */
 static PyObject *enter_direct(PyThreadState *ts, _PyInterpreterFrame *f, void *state)
@@ -468,7 +558,7 @@ static PyObject *enter_direct(PyThreadState *ts, _PyInterpreterFrame *f, void *s
     if (od_cstack_low())
         return od_cstack_call(enter_direct, ts, f, state);
     OdCodeState *st = state;
-    st->entries++;
+    st->counts->entries++;
     od_maybe_recompile(f->f_code, st);
     maybe_tier2(f->f_code, st, f);
     od_stats.frames_native++;

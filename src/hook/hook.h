@@ -65,6 +65,19 @@ typedef struct {
  * compile is compact (loops and threshold 0 included: to run the tests on compact units). */
 enum { OD_COMPACT_NEVER, OD_COMPACT_FIRST, OD_COMPACT_ALL };
 
+/* The counts of a code object that the hook writes at its entries, apart from its state:
+ * in blocks of their own, 24 bytes each (hook/codestate.c). After fork() every page a
+ * process writes is copied (a page fault) once more: kept in the states (112 bytes each,
+ * spread over the heap in the order code was first met) the counts of the code a
+ * multiprocessing pool's parent runs per pool took about 40 page faults per pool, once per
+ * page of states (docs/performance.md, "bench_mp_pool (branch h-mppool)"). */
+typedef struct {
+    uint64_t entries;                    /* hook entries for fresh frames */
+    uint64_t interpreted;                /* of which ran in the interpreter */
+    uint64_t interpreted_ticks;          /* time its interpreted entries took (loop code,
+                                          * threshold > 1: the compile policy's rent) */
+} OdCodeCounts;
+
 /* Per code object, in co_extra. `unit` comes first: runtime/frames.h reads it there. */
 typedef struct {
     OdUnit *unit;                        /* the unit fresh frames enter (tier 1's or tier 2's) */
@@ -72,8 +85,7 @@ typedef struct {
                                           * may still run it; tier 2 falls back to it) */
     void *tier2;                         /* tier2/tier2.h: tier 2's record of this code (its
                                           * units, deopt counts), owned; NULL if none */
-    uint64_t entries;                    /* hook entries for fresh frames */
-    uint64_t interpreted;                /* of which ran in the interpreter */
+    OdCodeCounts *counts;                /* owned, never NULL */
     const char *why_not;                 /* static reason when compilation was refused */
     int failed;
     int recompile_attempted;             /* once only, even if it failed */
@@ -85,8 +97,6 @@ typedef struct {
     uint64_t window_ticks;               /* ... at the start of its current count window */
     uint64_t window_end;                 /* the entry that closes that window (hook.c,
                                           * count_window_hot); 0: the first, at threshold + 1 */
-    uint64_t interpreted_ticks;          /* time its interpreted entries took (loop code,
-                                          * threshold > 1: the compile policy's rent) */
 } OdCodeState;
 
 extern OdStats od_stats;

@@ -213,8 +213,8 @@ static PyObject *mod_info(PyObject *m, PyObject *obj)
         || set_u64(d, "single_kind_sites", u ? (uint64_t)u->single_kind_sites : 0) < 0
         || set_u64(d, "helper_only_sites", u ? (uint64_t)u->helper_only_sites : 0) < 0
         || set_str(d, "why_not", why) < 0
-        || set_u64(d, "entries", (st ? st->entries : 0) + (u ? u->direct_entries : 0)) < 0
-        || set_u64(d, "interpreted_entries", st ? st->interpreted : 0) < 0
+        || set_u64(d, "entries", (st ? st->counts->entries : 0) + (u ? u->direct_entries : 0)) < 0
+        || set_u64(d, "interpreted_entries", st ? st->counts->interpreted : 0) < 0
         || set_u64(d, "rent_paid_ns", rent_paid) < 0
         || set_u64(d, "rent_due_ns", rent_due) < 0
         || set_u64(d, "native_entries", u ? u->native_entries : 0) < 0
@@ -415,7 +415,7 @@ static PyObject *mod_code_is_wx_safe(PyObject *m, PyObject *obj)
 }
 
 /* Bytes the JIT holds for one code object (tests and bench/memory_census.py): its
- * OdCodeState, and for each unit (the current one and those it retired) the OdUnit, the
+ * OdCodeState with its counts, and for each unit (the current one and those it retired) the OdUnit, the
  * native address per code unit, the site offsets per code unit, the sites, the exception
  * table and the executable memory reserved; retired_units: all of that for the units a
  * recompilation retired (kept while frames may still run them); attr_blocks: blocks of
@@ -446,7 +446,7 @@ static PyObject *mod_unit_memory(PyObject *m, PyObject *obj)
         exc += (size_t)u->nexc * sizeof(OdExcEntry);
         code += u->mem_reserved;
     }
-    return Py_BuildValue("{sn sn sn sn sn sn sn sn sn sn}", "state", (Py_ssize_t)sizeof *st,
+    return Py_BuildValue("{sn sn sn sn sn sn sn sn sn sn}", "state", (Py_ssize_t)(sizeof *st + sizeof *st->counts),
                          "units", (Py_ssize_t)units, "unit", (Py_ssize_t)unit,
                          "native_at_unit", (Py_ssize_t)addr, "cache_at_unit", (Py_ssize_t)cache_at,
                          "sites", (Py_ssize_t)sites, "exc", (Py_ssize_t)exc,
