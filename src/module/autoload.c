@@ -140,9 +140,10 @@ static PyObject *autoload(PyObject *m, PyObject *noargs)
         Py_RETURN_NONE;
     done = 1;
     enum word word = read_word(value);
-    if (word == WORD_OFF && !getenv(LAUNCHER_STATS))
+    int launcher = getenv(LAUNCHER_STATS) != NULL;    /* the Python road removes it */
+    if (word == WORD_OFF && !launcher)
         Py_RETURN_NONE;
-    int python = word != WORD_ON || getenv(LAUNCHER_STATS) != NULL;
+    int python = word != WORD_ON || launcher;
     for (int i = 0; !python && python_road_variables[i]; i++)
         python = set_variable(python_road_variables[i]) != NULL;
     const char *threshold_text = set_variable("OVERDRIVE_THRESHOLD");
