@@ -118,6 +118,9 @@ static int tracked(const OdHirInstr *r)
 
 static int owned(const OdHirInstr *r) { return tracked(r) && unboxed_kind(r->type) == OD_XV_BOXED; }
 static int nullable(const OdHirInstr *r) { return (r->type.bits & OD_TB(Null)) != 0; }
+/* An At list access whose index is an unboxed int64 (passes/subscr.c): LoadField /
+ * StoreField form 4 instead of 3 (an int object's digit). */
+static int unboxed_index(const OdHirInstr *i) { return unboxed_kind(i->ops[1]->type) == OD_XV_CINT; }
 
 #define BIT_SET(s, i) ((s)[(i) >> 6] |= 1ull << ((i)&63))
 #define BIT_CLR(s, i) ((s)[(i) >> 6] &= ~(1ull << ((i)&63)))
@@ -1195,7 +1198,7 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->imm = i->imm;
         x->imm2 = i->op == OD_HOP_LoadDictHint ? i->imm2
                   : i->op == OD_HOP_LoadInstanceValue ? 1 : i->op == OD_HOP_LoadListItem ? 2
-                  : at ? 3 : 0;
+                  : at ? 3 + unboxed_index(i) : 0;
         x->obj = i->obj;
         x->dst = W->vreg[i->id];
         if ((x->exit = exit_here(W, i, OD_XK_DEOPT, x->op == OD_LOP_LoadField && x->imm2 >= 2 ? OD_T2X_LIST_INDEX
@@ -1231,7 +1234,7 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             x->src[2] = k;
         x->imm = i->imm;
         x->imm2 = dict ? i->imm2 : i->op == OD_HOP_StoreInstanceValue ? 1
-                  : i->op == OD_HOP_StoreListItem ? 2 : at ? 3 : 0;
+                  : i->op == OD_HOP_StoreListItem ? 2 : at ? 3 + unboxed_index(i) : 0;
         x->obj = dict ? i->obj : NULL;
         x->dst = old;
         if ((x->imm2 || dict)
