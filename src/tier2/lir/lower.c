@@ -1185,8 +1185,11 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm2 = i->imm2;
         return 0;
     case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: case OD_HOP_LoadListItem:
-    case OD_HOP_LoadDictHint: case OD_HOP_LoadListItemAt: {
-        int at = i->op == OD_HOP_LoadListItemAt;
+    case OD_HOP_LoadDictHint: case OD_HOP_LoadListItemAt: case OD_HOP_LoadDeref: {
+        /* LoadDeref too: the cell's ob_ref in line, an empty cell a deopt (the interpreter
+         * raises), not od_t2_load_deref's call (chaos's `self` and `I`, cells of
+         * Spline.__call__ for its comprehension, were read through it 330 K times a run) */
+        int at = i->op == OD_HOP_LoadListItemAt, deref = i->op == OD_HOP_LoadDeref;
         int o = use(W, i->ops[0]), k = o >= 0 && at ? use(W, i->ops[1]) : 0;
         if (o < 0 || k < 0
             || !(x = emit(W, i->op == OD_HOP_LoadDictHint ? OD_LOP_LoadDictEntry
@@ -1195,13 +1198,15 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->src[0] = o;
         if (at)
             x->src[1] = k;
-        x->imm = i->imm;
+        x->imm = deref ? (int64_t)offsetof(PyCellObject, ob_ref) : i->imm;
         x->imm2 = i->op == OD_HOP_LoadDictHint ? i->imm2
                   : i->op == OD_HOP_LoadInstanceValue ? 1 : i->op == OD_HOP_LoadListItem ? 2
                   : at ? 3 + unboxed_index(i) : 0;
-        x->obj = i->obj;
+        x->obj = deref ? NULL : i->obj;
         x->dst = W->vreg[i->id];
-        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, x->op == OD_LOP_LoadField && x->imm2 >= 2 ? OD_T2X_LIST_INDEX
+        if ((x->exit = exit_here(W, i, OD_XK_DEOPT,
+                                 deref ? OD_T2X_UNBOUND_LOCAL
+                                 : x->op == OD_LOP_LoadField && x->imm2 >= 2 ? OD_T2X_LIST_INDEX
                                                                  : OD_T2X_GUARD_ATTR)) < 0
             || incref_vreg(W, W->vreg[i->id], 0) < 0)
             return -1;
