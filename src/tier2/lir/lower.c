@@ -1478,6 +1478,9 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (callee && callee->op == OD_HOP_GlobalValue && i->nops == 2 && !i->obj
             && callee->obj == _PyInterpreterState_GET()->callable_cache.len)
             x->ptr = (void *)od_t2_call_len;
+        else if (callee && callee->op == OD_HOP_GlobalValue && (i->nops == 2 || i->nops == 3)
+                 && !i->obj && callee->obj == (PyObject *)&PyRange_Type)
+            x->ptr = (void *)od_t2_call_range;   /* range(n), range(a, b): rt/call.c */
         else if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && !i->obj
             && od_t2_call_thunk(i->op == OD_HOP_CallMethod))
             x->ptr = od_t2_call_thunk(i->op == OD_HOP_CallMethod);
