@@ -84,3 +84,17 @@ def test_no_reference_leaks():
         [(ranges, (2, 9)), (ranges, (True, 3)), (ranges, (1, 3.0)), (lengths, (0, 2 ** 63 - 1))],
         threshold=0, tier2_threshold=1)
     assert tiers[0] == 2 and grown < 50, grown
+
+
+def iterate(r):
+    out = []
+    for i in r:
+        out.append(i)
+    return out[:4], len(out)
+
+
+def test_iterating_ranges_of_every_kind():
+    run_t2(iterate, (range(5),), (range(5),), (range(3, 9),), (range(9, 3),),
+           (range(0, 10, 3),), (range(10, 0, -2),), (range(2 ** 70, 2 ** 70 + 3),),
+           (range(-2 ** 63, -2 ** 63 + 3),), (range(2 ** 63 - 3, 2 ** 63 - 1),),
+           (range(-1, 2),))
