@@ -278,3 +278,25 @@ def test_a_locals_object_dies_after_the_frame_left_the_stack():
     interpreted, compiled = Sneaky.seen[0], Sneaky.seen[-1]
     assert "holds_sneaky" not in interpreted
     assert compiled == interpreted
+
+
+# ---- a cell read in line (LoadDeref as a load of the cell's ob_ref) -------------------------
+
+def maybe_bound(flag, n):
+    if flag:
+        x = n
+
+    def g():
+        return x
+
+    total = 0
+    for i in range(3):
+        total += x + i          # LOAD_DEREF: UnboundLocalError when flag is false
+    return total, g()
+
+
+def test_cell_reads_in_line_and_an_empty_cell_deopts():
+    info = run_t2(maybe_bound, (True, 4), (True, 10), (False, 1), (True, 2))
+    assert info["tier2"]["exits"].get("UNBOUND_LOCAL", 0) >= 1, info["tier2"]
+    lir = overdrive.dis_text(maybe_bound, tier=2).split("--- LIR of")[1]
+    assert "LoadField" in lir and "+16" in lir, lir

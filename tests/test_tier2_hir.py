@@ -250,7 +250,7 @@ def test_separate_entry_when_the_first_instruction_is_a_jump_target():
 def test_constant_folding_and_dce_through_dis():
     text = overdrive.dis_text(folded, tier=2)
     stages = text.split("--- HIR of folded after ")
-    assert [s.split(" ---")[0] for s in stages[1:]] == ["build", "constfold", "specialize", "attrs", "subscr", "unbox", "licm", "dce"]
+    assert [s.split(" ---")[0] for s in stages[1:]] == ["build", "constfold", "specialize", "attrs", "inline", "subscr", "unbox", "licm", "dce"]
     assert stages[2] == golden("""
         constfold ---
         bb0 @0
@@ -263,7 +263,7 @@ def test_constant_folding_and_dce_through_dis():
         bb1 @9 <- bb0
           Return v1
         """)
-    assert stages[8].split("--- LIR of")[0] == golden("""
+    assert stages[9].split("--- LIR of")[0] == golden("""
         dce ---
         bb0 @0
           v0:Int = Const 42
@@ -298,7 +298,7 @@ def test_dis_tier2_prints_and_rejects_bad_arguments(capsys):
         overdrive.dis_text(arith, tier=3)
     with pytest.raises(TypeError):
         overdrive.dis_text(arith, tier=2, passes="dce")
-    assert [name for name, _ in overdrive.tier2_passes()] == ["constfold", "specialize", "attrs", "subscr", "unbox", "licm", "dce"]
+    assert [name for name, _ in overdrive.tier2_passes()] == ["constfold", "specialize", "attrs", "inline", "subscr", "unbox", "licm", "dce"]
 
 
 # ---- refusals ------------------------------------------------------------------------------
@@ -372,7 +372,7 @@ def test_verifier_passes_on_the_stdlib_after_every_pass():
             refused[str(exc).split(": ", 1)[1]] += 1
             continue
         accepted += 1
-        assert [s for s, _ in stages] == ["build", "constfold", "specialize", "attrs", "subscr", "unbox", "licm", "dce"]
+        assert [s for s, _ in stages] == ["build", "constfold", "specialize", "attrs", "inline", "subscr", "unbox", "licm", "dce"]
         assert _overdrive._tier2_hir(co) == stages, co     # deterministic
     print(f"tier 2 HIR: {accepted} of {len(codes)} accepted; refused: {refused.most_common()}")
     assert accepted > 0.3 * len(codes)

@@ -201,3 +201,40 @@ def test_generic_subscr_references():
     grown, tiers = allocated_blocks_growth(cases, threshold=0, tier2_threshold=0)
     assert tiers == [2, 2, 2]
     assert grown < 50, grown
+
+
+# ---- by an unboxed int64 index (an At access of the int64 itself, not of its box) --------
+
+def shifted(xs, i, d):
+    """chaos's `U[ii + d - ik]`: indices computed as int64s, boxed only for the access."""
+    xs[i - d] = xs[i + d] * 2
+    return xs[i + d - 1] + xs[i - d]
+
+
+def test_computed_indices_are_not_boxed():
+    info = run_t2(shifted, ([1, 2, 3, 4, 5], 2, 1), ([1, 2, 3, 4, 5], 2, 1),
+                  ([7] * 30, 10, 3), ([1, 2, 3], 1, 0))
+    assert not info["tier2"]["exits"], info["tier2"]
+    hir = overdrive.dis_text(shifted, tier=2).split("after dce ---")[1].split("--- LIR")[0]
+    assert hir.count("LoadListItemAt") == 3 and hir.count("StoreListItemAt") == 1, hir
+    assert hir.count("BoxInt") == 2, hir     # the item stored and the result: no index
+
+
+@pytest.mark.parametrize("args", [
+    ([1, 2, 3, 4, 5], 0, 1),        # i - d == -1: the interpreter's negative index
+    ([1, 2, 3, 4, 5], 4, 1),        # i + d == 5: IndexError
+    ([1, 2, 3, 4, 5], -3, -1),      # both negative
+    ([1, 2, 3, 4, 5], 2 ** 40, 0),  # far out of range
+    ([1, 2, 3, 4, 5], 2 ** 63 - 1, 1),   # i + d overflows int64
+    ([1, 2, 3, 4, 5], 2, True),     # a bool
+], ids=["neg", "range", "both-neg", "far", "overflow", "bool"])
+def test_unboxed_index_misses_deopt_and_match_the_interpreter(args):
+    info = run_t2(shifted, ([1, 2, 3, 4, 5], 2, 1), args)
+    assert info["tier2"]["exits"], info["tier2"]
+
+
+def test_unboxed_index_leaks_nothing():
+    grown, tiers = allocated_blocks_growth(
+        [(shifted, ([1.0, 2.0, 3.0, 4.0, 5.0], 2, 1)), (shifted, ([1, 2, 3, 4, 5], 0, 1)),
+         (shifted, ([1, 2, 3, 4, 5], 4, 1))], threshold=0, tier2_threshold=1)
+    assert tiers[0] == 2 and grown < 50, grown

@@ -96,8 +96,8 @@
         releases the old item */                                                           \
     /* the same by an index computed at run time: an exact int in [0, 2**30) (one digit),  \
      * else a deopt (the interpreter takes negative indices, raises for the rest) */        \
-    X(LoadListItemAt, 2, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* list, index; a new   \
-        reference */                                                                       \
+    X(LoadListItemAt, 2, BOXED, OD_HE_READS | OD_HE_DEOPT, Object) /* list, index (an int, \
+        or a CInt64: the verifier's one exception to the kind); a new reference */         \
     X(StoreListItemAt, 3, BOXED, OD_HE_RW | OD_HE_DEOPT, Void) /* list, index, value;      \
         releases the old item */                                                           \
     /* generic operations on boxed values (runtime helpers; any type) */                   \

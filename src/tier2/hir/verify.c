@@ -293,7 +293,11 @@ int od_hir_verify(OdHirFunc *fn)
                 }
                 if (i->op == OD_HOP_Phi) {
                     join = od_type_join(join, d->type);
-                } else if (!kind_ok(info->kind, d->type)) {
+                } else if (!kind_ok(info->kind, d->type)
+                           && !(k == 1 && (i->op == OD_HOP_LoadListItemAt
+                                           || i->op == OD_HOP_StoreListItemAt)
+                                && kind_ok(OD_HK_CINT, d->type))) {
+                    /* (an At access's index may be an unboxed int64: passes/subscr.c) */
                     char t[128];
                     od_type_format(d->type, t, sizeof(t));
                     err = fail(&v, "bb%d: %s#%d: operand %d (%s#%d) is %s, not %s", blk->id,

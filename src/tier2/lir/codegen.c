@@ -923,6 +923,20 @@ static void list_index(Cg *c, OdReg idx, OdReg list, OdLabel exit)
     od_jcc(a, OD_CC_GE, exit);
 }
 
+/* rcx = the address of item `idx` (an int64 in a register, or rcx) of the exact list in
+ * `list` (not rcx or rdx); `exit` unless 0 <= idx < its size (one unsigned compare). */
+static void unboxed_list_slot(Cg *c, OdReg idx, OdReg list, OdLabel exit)
+{
+    OdAsm *a = &c->a;
+    od_cmp_rm(a, idx, list, OFF_SIZE);
+    od_jcc(a, OD_CC_AE, exit);
+    if (idx != OD_RCX)
+        od_mov_rr(a, OD_RCX, idx);
+    od_shl_ri(a, OD_RCX, 3);
+    od_mov_rm(a, OD_RDX, list, OFF_LIST_ITEMS);
+    od_add_rr(a, OD_RCX, OD_RDX);
+}
+
 /* BoxInt of an int64 in -5..256 (the outgoing area's args[0]): CPython's cached small int
  * (what PyLong_FromLongLong returns for it), a new reference in rax, then `done`; else on
  * to the helper's call. Loop counters, `x += 1` on small values, colors and flags: go boxed
@@ -1472,6 +1486,13 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     case OD_LOP_LoadField:
         r = gin(c, i->src[0], OD_RAX);
+        if (i->imm2 == 4) {
+            /* the item at an unboxed int64 index: unsigned, so a negative one exits too */
+            unboxed_list_slot(c, gin(c, i->src[1], OD_RCX), r, X);
+            od_mov_rm(a, OD_RCX, OD_RCX, 0);
+            gout(c, i->dst, OD_RCX);
+            break;
+        }
         if (i->imm2 == 3) {
             /* the item at a run-time index: rcx = the index, rdx its int */
             list_index(c, gin(c, i->src[1], OD_RDX), r, X);
@@ -1591,6 +1612,14 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     case OD_LOP_StoreField: {
         r = gin(c, i->src[0], OD_RAX);
         int32_t at = (int32_t)i->imm;
+        if (i->imm2 == 4) {
+            unboxed_list_slot(c, gin(c, i->src[2], OD_RCX), r, X);
+            q = gin(c, i->src[1], OD_RDX);
+            od_mov_rm(a, OD_RAX, OD_RCX, 0);
+            od_mov_mr(a, OD_RCX, 0, q);
+            gout(c, i->dst, OD_RAX);
+            break;
+        }
         if (i->imm2 == 3) {
             list_index(c, gin(c, i->src[2], OD_RDX), r, X);
             od_mov_rm(a, OD_RDX, r, OFF_LIST_ITEMS);

@@ -64,7 +64,7 @@
                  "imm of the object; 1, inline value imm (exit when the values are not in "   \
                  "use); 2, item imm of the list src0 (exit when out of range); 3, the item "  \
                  "of the list src0 at the index src1, an exact int (exit unless one digit, "  \
-                 ">= 0, in range)")                                                           \
+                 ">= 0, in range); 4, the same at an int64 index src1 (exit unless in range)")\
     X(LoadDictEntry, "dst = the value of entry imm of the instance dict of src0 (borrowed; "  \
                      "the managed dict, or at byte imm2), exit unless that dict is an exact, " \
                      "combined dict of str keys whose entry imm has the name obj as its key " \
@@ -79,7 +79,7 @@
                   "moves: the caller adds one): imm2 0, at byte imm; 1, inline value imm "    \
                   "(exit when not in use; a new one goes into the insertion order); 2, item " \
                   "imm of the list src0 (exit when out of range); 3, the item at the index "  \
-                  "src2 (as LoadField's 3)")                                                  \
+                  "src2 (as LoadField's 3); 4, at the int64 index src2 (as LoadField's 4)")   \
     X(GlobalLoad, "dst = ptr (a new reference) while f_globals's version is imm and (imm2 " \
                   "!= 0) f_builtins's is imm2; else the lookup helper (exit: unbound, error)") \
     X(UnboxInt, "dst = the int64 value of the int src0 (guarded)")                           \

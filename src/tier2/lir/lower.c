@@ -118,6 +118,9 @@ static int tracked(const OdHirInstr *r)
 
 static int owned(const OdHirInstr *r) { return tracked(r) && unboxed_kind(r->type) == OD_XV_BOXED; }
 static int nullable(const OdHirInstr *r) { return (r->type.bits & OD_TB(Null)) != 0; }
+/* An At list access whose index is an unboxed int64 (passes/subscr.c): LoadField /
+ * StoreField form 4 instead of 3 (an int object's digit). */
+static int unboxed_index(const OdHirInstr *i) { return unboxed_kind(i->ops[1]->type) == OD_XV_CINT; }
 
 #define BIT_SET(s, i) ((s)[(i) >> 6] |= 1ull << ((i)&63))
 #define BIT_CLR(s, i) ((s)[(i) >> 6] &= ~(1ull << ((i)&63)))
@@ -1182,8 +1185,11 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         W->L->blocks[W->cur].ins[W->L->blocks[W->cur].n - 1].imm2 = i->imm2;
         return 0;
     case OD_HOP_LoadInstanceValue: case OD_HOP_LoadSlot: case OD_HOP_LoadListItem:
-    case OD_HOP_LoadDictHint: case OD_HOP_LoadListItemAt: {
-        int at = i->op == OD_HOP_LoadListItemAt;
+    case OD_HOP_LoadDictHint: case OD_HOP_LoadListItemAt: case OD_HOP_LoadDeref: {
+        /* LoadDeref too: the cell's ob_ref in line, an empty cell a deopt (the interpreter
+         * raises), not od_t2_load_deref's call (chaos's `self` and `I`, cells of
+         * Spline.__call__ for its comprehension, were read through it 330 K times a run) */
+        int at = i->op == OD_HOP_LoadListItemAt, deref = i->op == OD_HOP_LoadDeref;
         int o = use(W, i->ops[0]), k = o >= 0 && at ? use(W, i->ops[1]) : 0;
         if (o < 0 || k < 0
             || !(x = emit(W, i->op == OD_HOP_LoadDictHint ? OD_LOP_LoadDictEntry
@@ -1192,13 +1198,15 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->src[0] = o;
         if (at)
             x->src[1] = k;
-        x->imm = i->imm;
+        x->imm = deref ? (int64_t)offsetof(PyCellObject, ob_ref) : i->imm;
         x->imm2 = i->op == OD_HOP_LoadDictHint ? i->imm2
                   : i->op == OD_HOP_LoadInstanceValue ? 1 : i->op == OD_HOP_LoadListItem ? 2
-                  : at ? 3 : 0;
-        x->obj = i->obj;
+                  : at ? 3 + unboxed_index(i) : 0;
+        x->obj = deref ? NULL : i->obj;
         x->dst = W->vreg[i->id];
-        if ((x->exit = exit_here(W, i, OD_XK_DEOPT, x->op == OD_LOP_LoadField && x->imm2 >= 2 ? OD_T2X_LIST_INDEX
+        if ((x->exit = exit_here(W, i, OD_XK_DEOPT,
+                                 deref ? OD_T2X_UNBOUND_LOCAL
+                                 : x->op == OD_LOP_LoadField && x->imm2 >= 2 ? OD_T2X_LIST_INDEX
                                                                  : OD_T2X_GUARD_ATTR)) < 0
             || incref_vreg(W, W->vreg[i->id], 0) < 0)
             return -1;
@@ -1231,7 +1239,7 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             x->src[2] = k;
         x->imm = i->imm;
         x->imm2 = dict ? i->imm2 : i->op == OD_HOP_StoreInstanceValue ? 1
-                  : i->op == OD_HOP_StoreListItem ? 2 : at ? 3 : 0;
+                  : i->op == OD_HOP_StoreListItem ? 2 : at ? 3 + unboxed_index(i) : 0;
         x->obj = dict ? i->obj : NULL;
         x->dst = old;
         if ((x->imm2 || dict)
@@ -1470,6 +1478,9 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (callee && callee->op == OD_HOP_GlobalValue && i->nops == 2 && !i->obj
             && callee->obj == _PyInterpreterState_GET()->callable_cache.len)
             x->ptr = (void *)od_t2_call_len;
+        else if (callee && callee->op == OD_HOP_GlobalValue && (i->nops == 2 || i->nops == 3)
+                 && !i->obj && callee->obj == (PyObject *)&PyRange_Type)
+            x->ptr = (void *)od_t2_call_range;   /* range(n), range(a, b): rt/call.c */
         else if ((i->op == OD_HOP_Call || i->op == OD_HOP_CallMethod) && !i->obj
             && od_t2_call_thunk(i->op == OD_HOP_CallMethod))
             x->ptr = od_t2_call_thunk(i->op == OD_HOP_CallMethod);

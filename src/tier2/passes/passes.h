@@ -18,6 +18,8 @@
     X(attrs, "attribute loads, stores and methods by tier 1's monomorphic sites: a guard " \
              "of the type version (one for several accesses to an unchanged object) and "   \
              "the access in place")                                                         \
+    X(inline, "calls of type methods whose body only returns an argument or a constant: " \
+              "the value itself, under a guard of the function's code")                   \
     X(subscr, "subscripts of lists by a constant index, by tier 1's site feedback: a guard "\
               "of the exact list class (one per value) and the item read or written in "   \
               "place")                                                                      \

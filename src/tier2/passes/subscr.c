@@ -18,7 +18,11 @@
  * makes LoadListItemAt / StoreListItemAt x k [v]: the index is read from the int object
  * (one digit, >= 0, below the size; else a LIST_INDEX deopt, the interpreter handles
  * negative indices and raises). A store by such an index guards its container by its own
- * feedback (STORE_SUBSCR_LIST_INT). go's `self.empties[i]`, `self.squares[pos]`,
+ * feedback (STORE_SUBSCR_LIST_INT). An index that is the BoxInt of an unboxed int64
+ * (`U[ii + d - ik]` after `specialize`) is taken as that int64 itself (the access's index
+ * operand is then CInt64): the box, left unused, goes (the unbox pass drops it), and the
+ * access compares the int64 with the size, without reading an int object; chaos's
+ * `Spline.__call__` boxed four such indices per iteration of its inner loop. go's `self.empties[i]`, `self.squares[pos]`,
  * `self.empty_pos[pos] = i` went through PyObject_GetItem / PyObject_SetItem (index
  * conversion, bounds, the generic slot) and wrote the locals back before each.
  *
@@ -96,6 +100,12 @@ static int is_int(const OdHirInstr *v)
     return v->type.bits && !(v->type.bits & ~ints);
 }
 
+/* The index an At access takes: the int64 a BoxInt boxed, else the int object. */
+static OdHirInstr *unboxed_index(OdHirInstr *index)
+{
+    return index->op == OD_HOP_BoxInt ? index->ops[0] : index;
+}
+
 static int rewrite(OdHirFunc *fn, OdHirInstr *i)
 {
     int store = i->op == OD_HOP_StoreSubscr, err = 0;
@@ -123,9 +133,9 @@ static int rewrite(OdHirFunc *fn, OdHirInstr *i)
         n = od_hir_new_before(fn, i, store ? OD_HOP_StoreListItem : OD_HOP_LoadListItem,
                               list, store ? i->ops[2] : NULL);
     } else if (!store) {
-        n = od_hir_new_before(fn, i, OD_HOP_LoadListItemAt, list, i->ops[1]);
+        n = od_hir_new_before(fn, i, OD_HOP_LoadListItemAt, list, unboxed_index(i->ops[1]));
     } else {
-        n = od_hir_new_before(fn, i, OD_HOP_StoreListItemAt, list, i->ops[1]);
+        n = od_hir_new_before(fn, i, OD_HOP_StoreListItemAt, list, unboxed_index(i->ops[1]));
         if (n && od_hir_set_op(fn, n, 2, i->ops[2]) < 0)
             return -1;
     }

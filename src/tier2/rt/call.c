@@ -146,6 +146,66 @@ OD_T2_HELPER(od_t2_call_len)
     return call(f, args[0], args, (Py_ssize_t)imm, obj);
 }
 
+/* rangeobject.c's 3.11 layout of a range (private there), checked against the type's
+ * tp_basicsize before the fast road below is taken. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *start, *stop, *step, *length;
+} OdRange;
+
+/* range(stop) or range(start, stop) of exact ints that fit a long, as range_new makes it
+ * (start and stop the very objects: PyNumber_Index returns an exact int itself; step the
+ * cached 1; the length an int), without range_vectorcall's road to compute_range_length
+ * through PyNumber_Subtract, PyNumber_FloorDivide and friends (chaos: about 640
+ * instructions a call, 213 K calls in chaos 3). 1 with *res set (NULL: MemoryError), 0
+ * when the arguments are of another kind (the caller calls range itself). */
+static int small_range(PyObject **args, Py_ssize_t n, PyObject **res)
+{
+    if (PyRange_Type.tp_basicsize != (Py_ssize_t)sizeof(OdRange))
+        return 0;
+    long v[2] = {0, 0};
+    for (Py_ssize_t k = 0; k < n; k++) {
+        int overflow;
+        if (!PyLong_CheckExact(args[k]))
+            return 0;
+        v[2 - n + k] = PyLong_AsLongAndOverflow(args[k], &overflow);
+        if (overflow)
+            return 0;
+    }
+    /* the difference of two longs fits an unsigned long; a length beyond LONG_MAX is
+     * left to range itself */
+    unsigned long len = v[1] > v[0] ? (unsigned long)v[1] - (unsigned long)v[0] : 0;
+    if (len > (unsigned long)LONG_MAX)
+        return 0;
+    PyObject *length = PyLong_FromLong((long)len);
+    OdRange *r = length ? PyObject_New(OdRange, &PyRange_Type) : NULL;
+    if (!r) {
+        Py_XDECREF(length);
+        *res = NULL;
+        return 1;
+    }
+    r->start = n == 2 ? Py_NewRef(args[0]) : PyLong_FromLong(0);   /* cached: no failure */
+    r->stop = Py_NewRef(args[n - 1]);
+    r->step = PyLong_FromLong(1);
+    r->length = length;
+    *res = (PyObject *)r;
+    return 1;
+}
+
+/* A Call the lowering found range at (a global that was the builtin range when compiled),
+ * with one or two arguments: small_range while the callable still is range, od_t2_call
+ * otherwise (and for other arguments). Counted as a builtin call. */
+OD_T2_HELPER(od_t2_call_range)
+{
+    PyObject *res;
+    if ((imm == 2 || imm == 3) && !obj && args[0] == (PyObject *)&PyRange_Type
+        && small_range(args + 1, (Py_ssize_t)imm - 1, &res)) {
+        od_t2_stats.builtin_calls++;
+        return R(res);
+    }
+    return call(f, args[0], args, (Py_ssize_t)imm, obj);
+}
+
 /* args: [method, self, arguments...] or [NULL, callable, arguments...] (imm values). */
 OD_T2_HELPER(od_t2_call_method)
 {
