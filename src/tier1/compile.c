@@ -1252,6 +1252,9 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.a.pool_skip_hi = (uintptr_t)c.sites + nbytes;
     if (prev && prev->caches && prev->cache_bytes == nbytes) {
         memcpy(c.sites, prev->caches, nbytes);   /* same code, same layout */
+        /* the copies' entries 1.. in blocks of their own: what tier 2 reads as the types a
+         * site met, after prev is gone (out of memory: only entry 0, as before) */
+        (void)od_rt_attr_sites_copy_blocks(c.sites, prev->caches, nbytes);
         c.feedback = 1;
         c.prev = prev;
     }
