@@ -1105,6 +1105,8 @@ static void compiler_free(Compiler *c)
     od_bytecode_free(&c->bc);
     od_scratch_free(c->label_of);
     od_scratch_free(c->stubs);
+    if (c->sites)       /* a failed compile: the blocks its copied sites were given */
+        od_rt_attr_sites_release(c->sites, c->nsite_bytes);
     free(c->sites);
     od_scratch_free(c->cache_at_unit);
     free(c->always_bound);
