@@ -73,6 +73,7 @@ typedef struct {
     const OdLirInstr *next_ins;     /* the one after it in its block, or NULL */
     OdLabel after_trace;            /* >= 0: bound after the next TraceCheck (a CallH's
                                      * in-line hit goes past it: no Python code ran) */
+    int skip_next;                  /* next_ins was emitted with this one (a Truth's CondJump) */
 } Cg;
 
 static int32_t out_off(int k) { return OD_LIR_OFF_OUT + 8 * k; }
@@ -2071,6 +2072,27 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_S, X);
         }
+        const OdLirInstr *cj = c->next_ins;
+        if (cj && cj->op == OD_LOP_CondJump && cj->src[0] == i->dst) {
+            /* the branch on it follows: True and False jump to their blocks themselves,
+             * without making the 0 or 1 the branch would test again (the value is still
+             * written: the branch may not be its only use) */
+            od_label_bind(a, done);
+            gout(c, i->dst, OD_RAX);
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_NE, c->blabel[cj->target[0]]);
+            od_jmp(a, c->blabel[cj->target[1]]);
+            od_label_bind(a, one);
+            od_mov_ri(a, OD_RAX, 1);
+            gout(c, i->dst, OD_RAX);
+            od_jmp(a, c->blabel[cj->target[0]]);
+            od_label_bind(a, zero);
+            od_mov_ri(a, OD_RAX, 0);
+            gout(c, i->dst, OD_RAX);
+            jump_to_block(c, cj->target[1]);
+            c->skip_next = 1;
+            break;
+        }
         od_jmp(a, done);
         od_label_bind(a, one);
         od_mov_ri(a, OD_RAX, 1);
@@ -2232,10 +2254,15 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         /* CPython's warm-up count, kept as RESUME keeps it: the entry at which the
          * interpreter would quicken the code object lets the interpreter run the frame
          * (once), so the adaptive bytecode is quickened and specializes as without the JIT
-         * (tier 1 does the same). */
-        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)L->code);
-        od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
-        od_jcc(a, OD_CC_NE, warm);
+         * (tier 1 does the same). A count at 0 stays 0 (3.11's _PyCode_Warmup counts only
+         * up to 0; only a static code object's deallocation at finalization resets it):
+         * code quickened before it was compiled, as tier 2's almost always is, needs no
+         * test at each entry. */
+        if (L->code->co_warmup != 0) {
+            od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)L->code);
+            od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
+            od_jcc(a, OD_CC_NE, warm);
+        }
     }
     od_label_bind(a, warmed);
     /* body */
@@ -2245,6 +2272,10 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         for (int k = 0; k < L->blocks[b].n; k++) {
             c.pos = L->blocks[b].ins[k].pos;
             c.next_ins = k + 1 < L->blocks[b].n ? &L->blocks[b].ins[k + 1] : NULL;
+            if (c.skip_next) {
+                c.skip_next = 0;
+                continue;
+            }
             emit_instr(&c, &L->blocks[b].ins[k]);
             c.pos = -1;
         }
