@@ -23,6 +23,16 @@ from conftest import allocated_blocks_growth, outcome, outcome_with_traceback
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
 
 
+@pytest.fixture
+def site_entries_only():
+    """The generic sites' own entries alone: tier 2 otherwise tests the receiver types tier
+    1's site met in line before them (rt/attr.h ways; tests/test_tier2_attr_ways.py), and
+    those would take the hits these tests count."""
+    before = _overdrive._t2_attr_ways(False)
+    yield
+    _overdrive._t2_attr_ways(before)
+
+
 class Big:
     """Instances whose __dict__ is a combined dict of their own, as go's Squares' are
     (a split one, materialized from the inline values, makes LOAD_ATTR_WITH_HINT miss)."""
@@ -235,6 +245,7 @@ def read_x(objs):
 
 
 @pytest.mark.parametrize("first", [P(1), Q(2), BigX(3)], ids=["values", "slot", "dict"])
+@pytest.mark.usefixtures("site_entries_only")
 def test_generic_site_first_entry_is_read_in_line(first):
     f = fresh(read_x)
     others = [P(7), Q(8), BigX(9), R(1)]
@@ -416,6 +427,7 @@ def _instance_get():
     return "instance attribute"
 
 
+@pytest.mark.usefixtures("site_entries_only")
 def test_generic_method_sites_hit_in_line_and_shadowing_is_seen():
     f = fresh(call_get)
 

@@ -17,6 +17,7 @@
 #include "../runtime/helpers.h"
 #include "../tier1/compile.h"
 #include "../tier2/tier2.h"
+#include "../tier2/rt/attr.h"
 #include "autoload.h"
 #include "introspect.h"
 #include "json_line.h"
@@ -460,6 +461,19 @@ static PyObject *mod_attr_blocks(PyObject *m, PyObject *noargs)
     return PyLong_FromSize_t(od_rt_attr_blocks());
 }
 
+/* Whether tier 2 builds the receiver types tier 1 met into generic attribute sites
+ * (tier2/rt/attr.h od_t2_attr_ways_on), for tests of the sites' own road: (on) -> before. */
+static PyObject *mod_t2_attr_ways(PyObject *m, PyObject *arg)
+{
+    (void)m;
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    int before = od_t2_attr_ways_on;
+    od_t2_attr_ways_on = on;
+    return PyBool_FromLong(before);
+}
+
 /* The executable-memory allocator's self-test (asm/codemem.h): (seed, n). */
 static PyObject *mod_codemem_selftest(PyObject *m, PyObject *args)
 {
@@ -767,6 +781,9 @@ static PyMethodDef methods[] = {
     {"_lines", mod_lines, METH_O, "Source line of every code unit (bytecode/decode)."},
     {"_exception_table", mod_exception_table, METH_O, "Decoded exception table (code units)."},
     {"_unit_memory", mod_unit_memory, METH_O, "Bytes the JIT holds for one code object."},
+    {"_t2_attr_ways", mod_t2_attr_ways, METH_O,
+     "(on) -> whether it was: tier 2's generic attribute sites get the receiver types tier 1 "
+     "met as guards in line (tests of the sites' own entries switch it off)."},
     {"_attr_blocks", mod_attr_blocks, METH_NOARGS,
      "Blocks of further entries of attribute sites allocated (runtime/helpers.h OdAttrSite)."},
     {"_codemem_selftest", mod_codemem_selftest, METH_VARARGS,

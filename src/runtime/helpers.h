@@ -59,7 +59,8 @@ typedef struct {
      * site: a recompilation copies its predecessor's sites byte by byte, and the copy must
      * neither use nor free the block, which stays the original's (freed with its unit,
      * od_rt_attr_sites_release). A copied non-NULL `more` still says, as feedback, that the
-     * site saw more than one receiver type. */
+     * site saw more than one receiver type; tier 1's recompilation then gives the copy a
+     * block of its own with the same entries (od_rt_attr_sites_copy_blocks). */
     OdAttrCache *more;
     const void *more_site;
 } OdAttrSite;
@@ -101,6 +102,13 @@ static inline PyDictObject *od_instance_dict(PyObject *obj, Py_ssize_t dictoffse
 /* Frees the entry blocks of the attribute sites in [sites, sites + len) (a unit's sites,
  * when the unit is freed). */
 void od_rt_attr_sites_release(const void *sites, size_t len);
+/* A recompilation's sites [to, to + len) are a byte copy of [from, from + len), whose
+ * unit is still alive: each copied attribute site whose original has a block of entries
+ * 1.. gets a block of its own with the same entries (so that its `more` is readable by
+ * od_attr_more: tier 2 reads every receiver type the site met as feedback). 0, or -1
+ * when a block could not be had (that copy keeps `more` only as the "met several types"
+ * flag; no exception set). */
+int od_rt_attr_sites_copy_blocks(void *to, const void *from, size_t len);
 size_t od_rt_attr_blocks(void);   /* entry blocks allocated (tests) */
 size_t od_rt_attr_blocks_in(const void *sites, size_t len);   /* of sites in that range */
 

@@ -294,6 +294,34 @@ static OdAttrCache *new_more(OdAttrSite *site)
     return m;
 }
 
+int od_rt_attr_sites_copy_blocks(void *to, const void *from, size_t len)
+{
+    if (!from || !n_attr_blocks)
+        return 0;
+    size_t lo = attr_block_at(from), hi = attr_block_at((const char *)from + len);
+    if (hi == lo)
+        return 0;
+    /* new_more inserts into attr_blocks, which may move the range being read */
+    AttrBlock *old = malloc((hi - lo) * sizeof *old);
+    if (!old)
+        return -1;
+    memcpy(old, attr_blocks + lo, (hi - lo) * sizeof *old);
+    int rc = 0;
+    for (size_t i = 0; i < hi - lo; i++) {
+        OdAttrSite *copy = (OdAttrSite *)((char *)to + ((const char *)old[i].site - (const char *)from));
+        if (copy->more != old[i].block)
+            continue;                   /* not a copy of that site (cannot happen) */
+        OdAttrCache *m = new_more(copy);
+        if (!m) {                       /* the copy keeps `more` as a flag only */
+            rc = -1;
+            continue;
+        }
+        memcpy(m, old[i].block, (OD_ATTR_WAYS - 1) * sizeof *m);
+    }
+    free(old);
+    return rc;
+}
+
 size_t od_rt_attr_blocks_in(const void *sites, size_t len)
 {
     return sites ? attr_block_at((const char *)sites + len) - attr_block_at(sites) : 0;

@@ -1105,6 +1105,8 @@ static void compiler_free(Compiler *c)
     od_bytecode_free(&c->bc);
     od_scratch_free(c->label_of);
     od_scratch_free(c->stubs);
+    if (c->sites)       /* a failed compile: the blocks its copied sites were given */
+        od_rt_attr_sites_release(c->sites, c->nsite_bytes);
     free(c->sites);
     od_scratch_free(c->cache_at_unit);
     free(c->always_bound);
@@ -1252,6 +1254,9 @@ static OdUnit *compile_unit(PyCodeObject *co, const OdUnit *prev, int compact,
     c.a.pool_skip_hi = (uintptr_t)c.sites + nbytes;
     if (prev && prev->caches && prev->cache_bytes == nbytes) {
         memcpy(c.sites, prev->caches, nbytes);   /* same code, same layout */
+        /* the copies' entries 1.. in blocks of their own: what tier 2 reads as the types a
+         * site met, after prev is gone (out of memory: only entry 0, as before) */
+        (void)od_rt_attr_sites_copy_blocks(c.sites, prev->caches, nbytes);
         c.feedback = 1;
         c.prev = prev;
     }

@@ -632,6 +632,7 @@ void od_tier2_reset_stats(void)
     memset(od_t2_generic_attr, 0, sizeof od_t2_generic_attr);
     od_t2_generic_attr_misses = 0;
     od_t2_generic_attr_inline = 0;
+    od_t2_attr_way_sites = 0;
     memset(od_t2_global_loads, 0, sizeof od_t2_global_loads);
 }
 
@@ -665,6 +666,12 @@ PyObject *od_tier2_stats(void)
     if (ga) {
         PyObject *n = PyLong_FromUnsignedLongLong(od_t2_generic_attr_inline);
         if (!n || PyDict_SetItemString(ga, "inline", n) < 0)
+            Py_CLEAR(ga);
+        Py_XDECREF(n);
+    }
+    if (ga) {
+        PyObject *n = PyLong_FromUnsignedLongLong(od_t2_attr_way_sites);
+        if (!n || PyDict_SetItemString(ga, "way_sites", n) < 0)
             Py_CLEAR(ga);
         Py_XDECREF(n);
     }

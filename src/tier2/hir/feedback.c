@@ -201,6 +201,34 @@ int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out)
     return interpreter_attr(fb, in->index, out);
 }
 
+int od_feedback_attr_ways(const OdFeedback *fb, int start, OdAttrCache out[OD_ATTR_WAYS])
+{
+    if (start < 0 || start >= fb->bc.ncodeunits || fb->bc.instr_at_unit[start] < 0)
+        return 0;
+    const OdInstr *in = &fb->bc.instrs[fb->bc.instr_at_unit[start]];
+    if (in->opcode != LOAD_ATTR && in->opcode != STORE_ATTR && in->opcode != LOAD_METHOD)
+        return 0;
+    const OdAttrSite *site = tier1_site(fb, in);
+    const OdAttrCache *more = site ? od_attr_more(site) : NULL;
+    if (!more || site->next_victim != 0 || !site->cache[0].type)
+        return 0;
+    int n = 0;
+    out[n++] = site->cache[0];
+    for (int k = 0; k < OD_ATTR_WAYS - 1; k++)
+        if (more[k].type)
+            out[n++] = more[k];
+    for (int k = 0; k < n; k++)
+        if (out[k].type_version == 0)
+            return 0;
+    for (int k = 1; k < n; k++)          /* by hits, descending */
+        for (int j = k; j > 0 && out[j].hits > out[j - 1].hits; j--) {
+            OdAttrCache t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n >= 2 ? n : 0;
+}
+
 const char *const od_attr_why_names[OD_ATTR_WHY__COUNT] = {
 #define OD_ATTR_WHY_NAME(name, text) text,
     OD_ATTR_WHY(OD_ATTR_WHY_NAME)

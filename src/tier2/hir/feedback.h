@@ -65,6 +65,13 @@ PyObject *od_feedback_global(const OdFeedback *fb, PyObject *name, uint64_t *glo
  * `type_version` at run time. */
 int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out);
 
+/* Every entry of tier 1's site at unit `start` when it met 2 to OD_ATTR_WAYS receiver types
+ * and never evicted one (so the entries are all the types it met), each with a version
+ * tag: copied to out[], the most hit first; how many (0 otherwise: one type, no tier-1
+ * record, a site that met more types than it has entries, or entries 1.. not readable).
+ * The same borrowed, maybe dangling `type` and `value` as od_feedback_attr. */
+int od_feedback_attr_ways(const OdFeedback *fb, int start, OdAttrCache out[OD_ATTR_WAYS]);
+
 /* Why an attribute site is not specialized in line by `attrs` (it keeps the generic
  * instruction, whose tier-2 helper has an inline cache of its own: rt/attr.c). attrs.c
  * records it in the instruction's imm; the site counts its executions under it

@@ -73,6 +73,7 @@ typedef struct {
     const OdLirInstr *next_ins;     /* the one after it in its block, or NULL */
     OdLabel after_trace;            /* >= 0: bound after the next TraceCheck (a CallH's
                                      * in-line hit goes past it: no Python code ran) */
+    int skip_next;                  /* next_ins was emitted with this one (a Truth's CondJump) */
 } Cg;
 
 static int32_t out_off(int k) { return OD_LIR_OFF_OUT + 8 * k; }
@@ -486,6 +487,110 @@ static void attr_entry_inline_m(Cg *c, const OdT2AttrSite *site, OdLabel slow, O
     }
     od_jmp(a, slow);
     od_label_bind(a, after);
+}
+
+/* The site's ways (rt/attr.h OdT2AttrWay, from tier 1's record of the receiver types it
+ * met), in line before its own entries: per way, a compare of the receiver type's version
+ * tag with the way's as an immediate, then the access with the index, offset or method as
+ * immediates, so a hit reads nothing from the site (as tier 1's built-in entries,
+ * tier1/fast_attr.c). What no way covers, or a way's access that finds nothing to do
+ * in line (a deleted attribute, values moved to a dict, a new attribute, a last
+ * reference), goes on to `miss`: the site's entries and the helper, as before, never a
+ * deopt. A hit: the helper's results (LoadAttr: rax = a new reference; LoadMethod:
+ * args[0] the method, args[1] the receiver, new references; StoreAttr: stored, rax = 0)
+ * and `done`. A hit counts under the site's reason, as every execution of a generic
+ * instruction does (stats()["tier2"]["generic_attr"]: two instructions), but not as
+ * "inline" (the site's own entries) nor as a miss. */
+static void attr_chain(Cg *c, const OdT2AttrSite *site, const void *helper, OdLabel miss,
+                       OdLabel done)
+{
+    OdAsm *a = &c->a;
+    int method = helper == (const void *)od_t2_load_method;
+    int store = helper == (const void *)od_t2_store_attr;
+    OdLabel have = od_label_new(a), no_old = od_label_new(a);
+    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+    for (int k = 0; k < site->nways; k++) {
+        const OdT2AttrWay *w = &site->ways[k];
+        OdLabel next = k + 1 < site->nways ? od_label_new(a) : miss;
+        od_cmp32_mi(a, OD_RCX, (int32_t)offsetof(PyTypeObject, tp_version_tag),
+                    (int32_t)w->type_version);
+        od_jcc(a, OD_CC_NE, next);
+        if (method) {
+            /* rsi = the method, which nothing on the instance shadows */
+            if (w->kind == OD_ATTR_METHOD_SHARED_KEYS) {
+                od_cmp_mi(a, OD_RAX, OFF_VALUES, 0);
+                od_jcc(a, OD_CC_E, miss);
+                od_mov_rm(a, OD_RSI, OD_RCX, (int32_t)offsetof(PyHeapTypeObject, ht_cached_keys));
+                od_test_rr(a, OD_RSI, OD_RSI);
+                od_jcc(a, OD_CC_E, miss);
+                od_cmp_mi(a, OD_RSI, (int32_t)offsetof(PyDictKeysObject, dk_nentries),
+                          (int32_t)w->keys_nentries);
+                od_jcc(a, OD_CC_NE, miss);
+            }
+            od_mov_ri(a, OD_RSI, (int64_t)(intptr_t)w->method);
+        } else if (store) {
+            /* rsi = the address of the value, r8 = the old value (NULL: an empty slot) */
+            if (w->kind == OD_ATTR_SLOT) {
+                od_lea(a, OD_RSI, OD_RAX, (int32_t)w->index);
+                od_mov_rm(a, OD_R8, OD_RSI, 0);
+                od_test_rr(a, OD_R8, OD_R8);
+                od_jcc(a, OD_CC_E, no_old);
+            } else {
+                od_mov_rm(a, OD_RDX, OD_RAX, OFF_VALUES);
+                od_test_rr(a, OD_RDX, OD_RDX);
+                od_jcc(a, OD_CC_E, miss);
+                od_lea(a, OD_RSI, OD_RDX, 8 * (int32_t)w->index);
+                od_mov_rm(a, OD_R8, OD_RSI, 0);
+                od_test_rr(a, OD_R8, OD_R8);
+                od_jcc(a, OD_CC_E, miss);           /* a new attribute: the insertion order */
+            }
+        } else {
+            /* rdx = the value, or NULL */
+            if (w->kind == OD_ATTR_SLOT) {
+                od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)w->index);
+            } else {
+                od_mov_rm(a, OD_RDX, OD_RAX, OFF_VALUES);
+                od_test_rr(a, OD_RDX, OD_RDX);
+                od_jcc(a, OD_CC_E, miss);
+                od_mov_rm(a, OD_RDX, OD_RDX, 8 * (int32_t)w->index);
+            }
+        }
+        if (k + 1 < site->nways) {
+            od_jmp(a, have);
+            od_label_bind(a, next);
+        }
+    }
+    od_label_bind(a, have);
+    if (method) {
+        od_add_mi(a, OD_RSI, 0, 1);
+        od_mov_mr(a, OD_RSP, out_off(0), OD_RSI);
+        od_add_mi(a, OD_RAX, 0, 1);
+        od_mov_mr(a, OD_RSP, out_off(1), OD_RAX);
+    } else if (store) {
+        /* the old value keeps a reference after the store (else the helper frees it): no
+         * finalizer runs here */
+        od_cmp_mi(a, OD_R8, 0, 1);
+        od_jcc(a, OD_CC_LE, miss);
+        od_label_bind(a, no_old);
+        od_mov_rm(a, OD_R9, OD_RSP, out_off(1));
+        od_add_mi(a, OD_R9, 0, 1);
+        od_mov_mr(a, OD_RSI, 0, OD_R9);
+        OdLabel released = od_label_new(a);
+        od_test_rr(a, OD_R8, OD_R8);
+        od_jcc(a, OD_CC_E, released);
+        od_sub_mi(a, OD_R8, 0, 1);
+        od_label_bind(a, released);
+        od_xor32_rr(a, OD_RAX, OD_RAX);
+    } else {
+        od_test_rr(a, OD_RDX, OD_RDX);
+        od_jcc(a, OD_CC_E, miss);           /* deleted or empty: the helper raises */
+        od_add_mi(a, OD_RDX, 0, 1);
+        od_mov_rr(a, OD_RAX, OD_RDX);
+    }
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_generic_attr[site->why]);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_jmp(a, done);
 }
 
 /* keys = the keys of the dict in `dict` (which may be NULL) when it is an exact, combined
@@ -1913,9 +2018,18 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         }
 #endif
         if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method
+             || i->ptr == (const void *)od_t2_store_attr) && i->imm
+            && ((const OdT2AttrSite *)(intptr_t)i->imm)->nways > 0) {
+            OdLabel other = od_label_new(a);
+            hit = od_label_new(a);
+            attr_chain(c, (const OdT2AttrSite *)(intptr_t)i->imm, i->ptr, other, hit);
+            od_label_bind(a, other);
+        }
+        if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method
              || (i->ptr == (const void *)od_t2_store_attr && store_inline_worth(i))) && i->imm) {
             OdLabel slow = od_label_new(a);
-            hit = od_label_new(a);
+            if (hit < 0)
+                hit = od_label_new(a);
             if (i->ptr == (const void *)od_t2_load_attr)
                 attr_load_inline(c, (const OdT2AttrSite *)(intptr_t)i->imm, slow, hit);
             else if (i->ptr == (const void *)od_t2_load_method)
@@ -1986,6 +2100,27 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             helper_call(c, i->ptr, 0, NULL);
             od_test_rr(a, OD_RAX, OD_RAX);
             od_jcc(a, OD_CC_S, X);
+        }
+        const OdLirInstr *cj = c->next_ins;
+        if (cj && cj->op == OD_LOP_CondJump && cj->src[0] == i->dst) {
+            /* the branch on it follows: True and False jump to their blocks themselves,
+             * without making the 0 or 1 the branch would test again (the value is still
+             * written: the branch may not be its only use) */
+            od_label_bind(a, done);
+            gout(c, i->dst, OD_RAX);
+            od_test_rr(a, OD_RAX, OD_RAX);
+            od_jcc(a, OD_CC_NE, c->blabel[cj->target[0]]);
+            od_jmp(a, c->blabel[cj->target[1]]);
+            od_label_bind(a, one);
+            od_mov_ri(a, OD_RAX, 1);
+            gout(c, i->dst, OD_RAX);
+            od_jmp(a, c->blabel[cj->target[0]]);
+            od_label_bind(a, zero);
+            od_mov_ri(a, OD_RAX, 0);
+            gout(c, i->dst, OD_RAX);
+            jump_to_block(c, cj->target[1]);
+            c->skip_next = 1;
+            break;
         }
         od_jmp(a, done);
         od_label_bind(a, one);
@@ -2148,10 +2283,15 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         /* CPython's warm-up count, kept as RESUME keeps it: the entry at which the
          * interpreter would quicken the code object lets the interpreter run the frame
          * (once), so the adaptive bytecode is quickened and specializes as without the JIT
-         * (tier 1 does the same). */
-        od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)L->code);
-        od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
-        od_jcc(a, OD_CC_NE, warm);
+         * (tier 1 does the same). A count at 0 stays 0 (3.11's _PyCode_Warmup counts only
+         * up to 0; only a static code object's deallocation at finalization resets it):
+         * code quickened before it was compiled, as tier 2's almost always is, needs no
+         * test at each entry. */
+        if (L->code->co_warmup != 0) {
+            od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)L->code);
+            od_cmp16_mi(a, OD_RAX, (int32_t)offsetof(PyCodeObject, co_warmup), 0);
+            od_jcc(a, OD_CC_NE, warm);
+        }
     }
     od_label_bind(a, warmed);
     /* body */
@@ -2161,6 +2301,10 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
         for (int k = 0; k < L->blocks[b].n; k++) {
             c.pos = L->blocks[b].ins[k].pos;
             c.next_ins = k + 1 < L->blocks[b].n ? &L->blocks[b].ins[k + 1] : NULL;
+            if (c.skip_next) {
+                c.skip_next = 0;
+                continue;
+            }
             emit_instr(&c, &L->blocks[b].ins[k]);
             c.pos = -1;
         }

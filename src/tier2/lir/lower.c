@@ -881,6 +881,44 @@ static int lend_to_frame(Lower *W, OdHirInstr *i, int **out)
 
 /* The next of the function's attribute sites (rt/attr.h) for generic attribute access i,
  * as the helper's imm: its cache, and the reason `attrs` left it generic (i->imm). */
+/* The receiver types of site s (instruction i) that its code tests in line, from tier 1's
+ * record of a site that met several (od_feedback_attr_ways): for a load an attribute in
+ * the inline values or a __slots__ member; for a method one no instance attribute can
+ * shadow (no instance dict, or shared keys of a known size); for a store an attribute in
+ * the inline values or a slot. Entries of other kinds are left to the site's own road. */
+static void attr_ways(OdT2AttrSite *s, const OdHirInstr *i, const OdFeedback *fb)
+{
+    OdAttrCache e[OD_ATTR_WAYS];
+    int n = od_feedback_attr_ways(fb, i->bc_offset, e);
+    for (int k = 0; k < n; k++) {
+        int ok;
+        switch (e[k].kind) {
+        case OD_ATTR_INSTANCE_VALUE:
+            ok = i->op != OD_HOP_LoadMethod && e[k].index >= 0 && e[k].index < (1 << 20);
+            break;
+        case OD_ATTR_SLOT:      /* never ob_type: a store there is no slot store */
+            ok = i->op != OD_HOP_LoadMethod && e[k].index >= (Py_ssize_t)sizeof(PyObject)
+                 && e[k].index < (1 << 20);
+            break;
+        case OD_ATTR_METHOD_NO_DICT:
+            ok = i->op == OD_HOP_LoadMethod && e[k].value;
+            break;
+        case OD_ATTR_METHOD_SHARED_KEYS:
+            ok = i->op == OD_HOP_LoadMethod && e[k].value && e[k].keys_nentries >= 0
+                 && e[k].keys_nentries < (1 << 20);
+            break;
+        default:
+            ok = 0;
+        }
+        if (ok)
+            s->ways[s->nways++] = (OdT2AttrWay){e[k].type_version, e[k].kind, e[k].index,
+                                                e[k].kind == OD_ATTR_METHOD_SHARED_KEYS
+                                                    ? e[k].keys_nentries : 0,
+                                                e[k].value};
+    }
+    od_t2_attr_way_sites += s->nways > 0;
+}
+
 static long long attr_site(Lower *W, OdHirInstr *i)
 {
     OdLir *L = W->L;
@@ -889,6 +927,8 @@ static long long attr_site(Lower *W, OdHirInstr *i)
     OdT2AttrSite *s = &L->attr_sites[L->used_attr_sites++];
     s->site.name = i->obj;          /* borrowed from co_names, as tier 1's sites */
     s->why = i->imm >= 0 && i->imm < OD_ATTR_WHY__COUNT ? (int)i->imm : OD_ATTR_WHY_OTHER;
+    if (W->fn->feedback && od_t2_attr_ways_on)
+        attr_ways(s, i, W->fn->feedback);
     return (long long)(intptr_t)s;
 }
 

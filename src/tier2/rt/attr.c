@@ -9,6 +9,8 @@ uint64_t od_t2_generic_attr[OD_ATTR_WHY__COUNT];
 uint64_t od_t2_dict_version = OD_T2_DICT_VERSION_BASE;
 uint64_t od_t2_generic_attr_misses;
 uint64_t od_t2_generic_attr_inline;
+uint64_t od_t2_attr_way_sites;
+int od_t2_attr_ways_on = 1;
 
 OdT2AttrSite *od_t2_attr_sites_new(int n)
 {

@@ -14,9 +14,26 @@
 #include "../../runtime/helpers.h"
 #include "../hir/feedback.h"
 
+/* One receiver type tier 1's site met, built into the code as immediates (lir/codegen.c
+ * attr_chain): the type's version tag (unique to one type in one state: it alone proves
+ * the layout, the index and the method) and what the access needs. */
+typedef struct {
+    uint32_t type_version;
+    int kind;                   /* OD_ATTR_INSTANCE_VALUE, _SLOT, _METHOD_NO_DICT, _METHOD_SHARED_KEYS */
+    Py_ssize_t index;           /* INSTANCE_VALUE: values[index]; SLOT: byte offset */
+    Py_ssize_t keys_nentries;   /* METHOD_SHARED_KEYS: the type's shared keys' entries */
+    const void *method;         /* METHOD_*: the address only, read under the guard */
+} OdT2AttrWay;
+
 typedef struct OdT2AttrSite {
     OdAttrSite site;            /* first: what the runtime's helpers take */
     int why;                    /* OdAttrWhy: the count its executions go to */
+    /* Set by the lowering, read by the code generator: the receiver types of a site tier 1
+     * met several of (hir/feedback.h od_feedback_attr_ways), each a guard of its version
+     * and its access in line before the site's own entries; a receiver none of them
+     * covers takes the road it took before (entries, then the helper), never a deopt. */
+    int nways;
+    OdT2AttrWay ways[OD_ATTR_WAYS];
 } OdT2AttrSite;
 
 /* n zeroed sites (one block), or NULL with MemoryError (n 0: NULL, no error). */
@@ -32,6 +49,13 @@ extern uint64_t od_t2_generic_attr_misses;
 /* Of all of them, the LoadAttrs served by the inline hit path (lir/codegen.c): no helper
  * call ("inline"). */
 extern uint64_t od_t2_generic_attr_inline;
+/* Generic sites compiled with ways (OdT2AttrSite.ways: receiver types tested in line with
+ * their versions as immediates), counted when lowered ("way_sites"). Their hits count
+ * under the site's reason, not as "inline" nor as misses. */
+extern uint64_t od_t2_attr_way_sites;
+/* 1 (the default): lowering gives generic sites their ways; 0: none (tests of the sites'
+ * own road, module.c _t2_attr_ways). Read when a function is compiled. */
+extern int od_t2_attr_ways_on;
 
 /* Stores over an existing entry of a materialized instance __dict__ (what the
  * interpreter's STORE_ATTR_WITH_HINT does), taken in place by tier 2 (od_t2_store_attr and
