@@ -1,7 +1,8 @@
 """Tier 2's subscr pass (passes/subscr.c): `xs[k]` and `xs[k] = v` of an exact list by a
 constant index become a guard of the list class and the item read or written in place
-(LoadListItem / StoreListItem), from tier 1's BINARY_SUBSCR feedback. Each case compares
-with the interpreter and checks what tier 2 ran (its HIR, its exits)."""
+(LoadListItem / StoreListItem), from tier 1's BINARY_SUBSCR feedback; a str subscripted by an
+int stays a Subscr, on a container guarded as a str. Each case compares with the interpreter
+and checks what tier 2 ran (its HIR, its exits)."""
 import pytest
 
 import overdrive
@@ -237,4 +238,62 @@ def test_unboxed_index_leaks_nothing():
     grown, tiers = allocated_blocks_growth(
         [(shifted, ([1.0, 2.0, 3.0, 4.0, 5.0], 2, 1)), (shifted, ([1, 2, 3, 4, 5], 0, 1)),
          (shifted, ([1, 2, 3, 4, 5], 4, 1))], threshold=0, tier2_threshold=1)
+    assert tiers[0] == 2 and grown < 50, grown
+
+
+# ---- a str's characters (the Subscr stays, on a container guarded as a str) ----------------
+
+def skip_chars(src, pos, chars):
+    """tomllib's: a parser's loop over its text, a character at a time."""
+    try:
+        while src[pos] in chars:
+            pos += 1
+    except IndexError:
+        pass
+    return pos
+
+
+class MyStr(str):
+    def __getitem__(self, k):
+        return str.__getitem__(self, k).upper()
+
+
+def test_str_characters_by_a_run_time_index():
+    src = " \t " * 50 + "x"
+    info = run_t2(skip_chars, (src, 0, frozenset(" \t")), (src, 0, frozenset(" \t")),
+                  (src, 140, frozenset(" \t")), ("  é€ x", 0, frozenset(" é€")))
+    assert not info["tier2"]["exits"], info["tier2"]
+    hir = hir_after_subscr(skip_chars)
+    assert hir.count("GuardType Str") == 1, hir           # one guard for both subscripts
+    assert hir.count(" Subscr ") == 2, hir
+    # with its container a str, the subscript runs no Python code: no write-back before it;
+    # the write-back before `in` stores the box `pos += 1` made (not a box made again): the
+    # loop calls the subscript's and the `in`'s helpers, nothing else
+    lir = overdrive.dis_text(skip_chars, tier=2).split("--- LIR")[1]
+    loop = lir.split("IntAdd")[1].split("CondJump")[0]
+    assert "Sync" not in loop.split("CallH")[0], loop
+    assert loop.count("CallH") == 2 and loop.count("Sync") == 1, loop
+
+
+@pytest.mark.parametrize("args", [
+    ("   ", 0, frozenset(" ")),           # runs off the end: IndexError caught
+    ("ab", -1, frozenset("b")),           # negative index: the helper's generic road
+    ("ab", 2 ** 40, frozenset("b")),      # IndexError from a big index
+    ("ab", 1.0, frozenset("b")),          # TypeError
+    (MyStr("  x"), 0, frozenset(" ")),    # a subclass: the guard fails
+    ([" ", " ", "x"], 0, frozenset(" ")), # a list
+    ((" ", "x"), 0, frozenset(" ")),
+], ids=["end", "neg", "big", "float", "subclass", "list", "tuple"])
+def test_str_index_misses_match_the_interpreter(args):
+    def call(f, a):
+        return outcome(f, tuple(MyStr(x) if type(x) is MyStr else x for x in a))
+    info = tier2_against_interpreter(skip_chars, ("  x", 0, frozenset(" ")), [args], call)
+    assert info["tier2"]["compiles"] >= 1, info
+
+
+def test_str_subscript_leaks_nothing():
+    grown, tiers = allocated_blocks_growth(
+        [(skip_chars, ("  \u20ac x", 0, frozenset(" \u20ac"))), (skip_chars, ("ab", 1.0, "b")),
+         (skip_chars, ([" ", "x"], 0, " "))],
+        threshold=0, tier2_threshold=1)
     assert tiers[0] == 2 and grown < 50, grown

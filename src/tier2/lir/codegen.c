@@ -1551,10 +1551,11 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_label_bind(a, ok);
         break;
     }
-    case OD_LOP_GuardFloat: case OD_LOP_GuardList:
+    case OD_LOP_GuardFloat: case OD_LOP_GuardList: case OD_LOP_GuardStr:
         r = gin(c, i->src[0], OD_RAX);
         od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)(i->op == OD_LOP_GuardFloat ? &PyFloat_Type
-                                                                            : &PyList_Type));
+                                                 : i->op == OD_LOP_GuardList ? &PyList_Type
+                                                                             : &PyUnicode_Type));
         od_cmp_rm(a, OD_RCX, r, OFF_TYPE);
         od_jcc(a, OD_CC_NE, X);
         break;

@@ -55,6 +55,7 @@
                 "digits, or three with a top digit below 8 (|x| < 2**63)")                   \
     X(GuardFloat, "exit unless src0 is an exact float")                                      \
     X(GuardList, "exit unless src0 is an exact list")                                        \
+    X(GuardStr, "exit unless src0 is an exact str")                                          \
     X(GuardNotNull, "exit if src0 is NULL")                                                  \
     X(GuardIs, "exit unless src0 is the object ptr")                                         \
     X(GuardVersion, "exit unless Py_TYPE(src0)->tp_version_tag is imm")                     \

@@ -703,6 +703,36 @@ static int sync_exit(Lower *W, OdHirInstr *i, int e)
     return set_sync(W, e, frame_sync(W, i, 2, W->fcur, W->syncbuf));
 }
 
+/* Whether `b` comes before `i` in i's block. */
+static int earlier_in_block(const OdHirInstr *b, const OdHirInstr *i)
+{
+    if (b->block != i->block)
+        return 0;
+    for (const OdHirInstr *p = i->prev; p; p = p->prev)
+        if (p == b)
+            return 1;
+    return 0;
+}
+
+/* The vreg of a box of the unboxed value `v` (a BoxInt or BoxFloat of it) made earlier in
+ * i's block and still held after i, or -1. A loop's counter boxed for its use as an operand
+ * (`src[pos]` after `pos += 1`) is that object in the frame too: the write-back before the
+ * next call boxed it once more (an allocation per iteration). */
+static int live_box(Lower *W, OdHirInstr *i, OdHirInstr *v)
+{
+    v = root(v);
+    if (!v)
+        return -1;
+    const uint64_t *after = W->after + (size_t)i->id * W->words;
+    for (int u = 0; u < v->nuses; u++) {
+        OdHirInstr *b = v->uses[u].user;
+        if ((b->op == OD_HOP_BoxInt || b->op == OD_HOP_BoxFloat) && v->uses[u].index == 0
+            && W->vreg[b->id] >= 0 && BIT_GET(after, b->id) && earlier_in_block(b, i))
+            return W->vreg[b->id];
+    }
+    return -1;
+}
+
 /* The unboxed locals of write-back exit e (of i), boxed by the code before the Sync: a
  * BoxInt/BoxFloat helper call each (a small int in line), whose result becomes the local's
  * value in e, so the Sync stores objects only and codegen writes it back in line
@@ -720,6 +750,12 @@ static int prebox(Lower *W, OdHirInstr *i, int e, int **out)
         OdLirVal *v = &W->L->exits[e].slots[W->L->exits[e].sync[j]];
         if (v->kind != OD_XV_CINT && v->kind != OD_XV_CDOUBLE)
             continue;
+        int have = live_box(W, i, i->fs->slots[W->L->exits[e].sync[j]]);
+        if (have >= 0) {        /* the Sync takes a reference of its own to that box */
+            v->kind = OD_XV_BOXED;
+            v->vreg = have;
+            continue;
+        }
         if (!*out && !(*out = malloc(sizeof(int) * (size_t)(nsync + 1)))) {
             PyErr_NoMemory();
             return -1;
@@ -1216,7 +1252,9 @@ static int lower_instr(Lower *W, OdHirInstr *i)
             return guard(W, i, OD_LOP_GuardFloat, OD_T2X_GUARD_TYPE);
         if (od_type_eq(i->itype, od_type_named(OD_TN_List)))
             return guard(W, i, OD_LOP_GuardList, OD_T2X_GUARD_TYPE);
-        return refuse(W, "GuardType of a type other than Int or Float");
+        if (od_type_eq(i->itype, od_type_named(OD_TN_Str)))
+            return guard(W, i, OD_LOP_GuardStr, OD_T2X_GUARD_TYPE);
+        return refuse(W, "GuardType of a type other than Int, Float, List or Str");
     case OD_HOP_GuardTypeVersion: case OD_HOP_GuardSharedKeys:
         if (guard(W, i, i->op == OD_HOP_GuardTypeVersion ? OD_LOP_GuardVersion : OD_LOP_GuardKeys,
                   OD_T2X_GUARD_ATTR) < 0)
