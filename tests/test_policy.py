@@ -554,6 +554,35 @@ def test_a_count_reached_slowly_for_the_processs_age_waits_for_a_faster_window()
     assert (spread, next_window, bunched) == (False, True, True)
 
 
+def test_tier2_waits_for_a_window_of_entries_fast_for_the_processs_age():
+    # hook.c tier2_window_hot: the same rule for tier 2. A tier-1 function whose last
+    # tier2_threshold entries took more than a twentieth of the process's age stays in tier 1
+    # (a short program's routine met now and then); its next window, in quick succession,
+    # promotes it. Thresholds 0 and 1 (the stress mode) are not paced.
+    spread, next_window, bunched, results = _run_fresh_process("""
+        import json, time
+        import overdrive
+        overdrive.enable(threshold=1, tier2_threshold=3)
+        def spread_out(x):
+            return x + 1
+        def bunched(x):
+            return x + 1
+        results = []
+        for _ in range(5):                # compiled by tier 1 at once; 200 ms between the
+            time.sleep(0.05)              # entries of tier 2's first window
+            results.append(spread_out(1))
+        spread = overdrive.info(spread_out)["tier"]
+        for _ in range(5):                # the next window, in microseconds
+            results.append(spread_out(1))
+        next_window = overdrive.info(spread_out)["tier"]
+        for _ in range(6):
+            results.append(bunched(1))
+        print(json.dumps([spread, next_window, overdrive.info(bunched)["tier"], results]))
+    """)
+    assert results == [2] * 16
+    assert (spread, next_window, bunched) == (1, 2, 2)
+
+
 def test_a_rent_paid_slowly_for_the_processs_age_is_not_yet_a_reason_to_compile():
     # hook.c rent_paid_at_pace: rented loop code whose interpreted time paid its rent over
     # a long stretch of the process's life has to pay proportionally more; the same rent

@@ -349,11 +349,28 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
  * and float's `self.x /= norm` stayed generic. (Waiting for tier2_threshold entries of
  * tier 1's unit instead gave float the same, and cost go 4%: tier 1's sites then name the
  * last classes of polymorphic and large-int sites, whose guards fail.) */
+/* Tier 2 at pace: the last tier2_threshold entries took at most pace_allowance(), looked
+ * at once per window of that many entries (the tier-1 count window's fields, unused once
+ * the code is compiled). Thresholds 0 and 1 (stress mode) are not paced. */
+static __attribute__((noinline)) int tier2_window_hot(OdCodeState *st)
+{
+    if (od_config.tier2_threshold <= 1)
+        return 1;
+    if (st->counts->entries < st->window_end)
+        return 0;
+    uint64_t now = od_clock_ticks();
+    uint64_t took = od_clock_ticks_between(st->window_ticks, now);
+    st->window_ticks = now;
+    st->window_end = st->counts->entries + (uint64_t)od_config.tier2_threshold;
+    return took <= pace_allowance(now);
+}
+
 static inline void maybe_tier2(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
 {
     if (od_config.tier2_threshold >= 0 && !st->tier2_off && st->unit->tier == 1
         && st->counts->entries > (uint64_t)od_config.tier2_threshold
-        && (od_config.tier2_threshold == 0 || st->unit->native_entries > 0))
+        && (od_config.tier2_threshold == 0 || st->unit->native_entries > 0)
+        && tier2_window_hot(st))
         od_tier2_promote(co, st, f);
     else if (od_config.tier2_threshold < 0 && st->unit->tier == 2)
         od_tier2_demote(st);
