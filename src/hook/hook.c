@@ -226,20 +226,28 @@ static uint64_t pace_allowance(uint64_t now)
     return od_clock_ticks_between(born_ticks, now) / OD_PACE_AGE_DIVISOR;
 }
 
-/* Code past its count: whether its last `threshold` entries (since its first, for the first
- * window) took at most pace_allowance(). Looked at once per window: in between, the hook's
- * common road interprets it without a call here (eval_fresh). */
-static int count_window_hot(OdCodeState *st)
+/* Whether the last `n` entries of code (since its first, for the first window) took at
+ * most pace_allowance(): looked at once per window of `n` entries, 0 in between. `n` <= 1
+ * (threshold 0 and 1: the gate, the stress mode) is not paced. */
+static int window_hot(OdCodeState *st, int n)
 {
-    if (od_config.threshold <= 1)
+    if (n <= 1)
         return 1;
     if (st->counts->entries < st->window_end)
         return 0;
     uint64_t now = od_clock_ticks();
     uint64_t took = od_clock_ticks_between(st->window_ticks, now);
     st->window_ticks = now;
-    st->window_end = st->counts->entries + (uint64_t)od_config.threshold;
+    st->window_end = st->counts->entries + (uint64_t)n;
     return took <= pace_allowance(now);
+}
+
+/* Code past its count: whether its last `threshold` entries took at most pace_allowance().
+ * In between windows, the hook's common road interprets it without a call here
+ * (eval_fresh). */
+static int count_window_hot(OdCodeState *st)
+{
+    return window_hot(st, od_config.threshold);
 }
 
 /* Rented code whose interpreted time has paid its rent: whether it paid at pace, its
@@ -349,20 +357,11 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
  * and float's `self.x /= norm` stayed generic. (Waiting for tier2_threshold entries of
  * tier 1's unit instead gave float the same, and cost go 4%: tier 1's sites then name the
  * last classes of polymorphic and large-int sites, whose guards fail.) */
-/* Tier 2 at pace: the last tier2_threshold entries took at most pace_allowance(), looked
- * at once per window of that many entries (the tier-1 count window's fields, unused once
- * the code is compiled). Thresholds 0 and 1 (stress mode) are not paced. */
+/* Tier 2 at pace: its last tier2_threshold entries took at most pace_allowance() (the
+ * count window's fields, unused once the code is compiled, count tier 2's windows). */
 static __attribute__((noinline)) int tier2_window_hot(OdCodeState *st)
 {
-    if (od_config.tier2_threshold <= 1)
-        return 1;
-    if (st->counts->entries < st->window_end)
-        return 0;
-    uint64_t now = od_clock_ticks();
-    uint64_t took = od_clock_ticks_between(st->window_ticks, now);
-    st->window_ticks = now;
-    st->window_end = st->counts->entries + (uint64_t)od_config.tier2_threshold;
-    return took <= pace_allowance(now);
+    return window_hot(st, od_config.tier2_threshold);
 }
 
 static inline void maybe_tier2(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)

@@ -179,12 +179,22 @@ static int interpreter_attr(const OdFeedback *fb, int index, OdAttrCache *out)
     return out->type_version != 0;
 }
 
-int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out)
+/* The attribute instruction (LOAD_ATTR, STORE_ATTR, LOAD_METHOD) at code unit `start`, or
+ * NULL. */
+static const OdInstr *attr_instr(const OdFeedback *fb, int start)
 {
     if (start < 0 || start >= fb->bc.ncodeunits || fb->bc.instr_at_unit[start] < 0)
-        return 0;
+        return NULL;
     const OdInstr *in = &fb->bc.instrs[fb->bc.instr_at_unit[start]];
     if (in->opcode != LOAD_ATTR && in->opcode != STORE_ATTR && in->opcode != LOAD_METHOD)
+        return NULL;
+    return in;
+}
+
+int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out)
+{
+    const OdInstr *in = attr_instr(fb, start);
+    if (!in)
         return 0;
     const OdAttrSite *site = tier1_site(fb, in);
     if (site && (site->cache[0].type || site->more)) {
@@ -203,10 +213,8 @@ int od_feedback_attr(const OdFeedback *fb, int start, OdAttrCache *out)
 
 int od_feedback_attr_ways(const OdFeedback *fb, int start, OdAttrCache out[OD_ATTR_WAYS])
 {
-    if (start < 0 || start >= fb->bc.ncodeunits || fb->bc.instr_at_unit[start] < 0)
-        return 0;
-    const OdInstr *in = &fb->bc.instrs[fb->bc.instr_at_unit[start]];
-    if (in->opcode != LOAD_ATTR && in->opcode != STORE_ATTR && in->opcode != LOAD_METHOD)
+    const OdInstr *in = attr_instr(fb, start);
+    if (!in)
         return 0;
     const OdAttrSite *site = tier1_site(fb, in);
     const OdAttrCache *more = site ? od_attr_more(site) : NULL;
