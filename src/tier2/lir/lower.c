@@ -76,18 +76,32 @@ typedef struct {
     uint64_t *handed;               /* values whose reference the instruction being lowered
                                      * handed to the frame (lend_to_frame) */
     uint64_t *tmp;
+    unsigned char *fko;             /* per HIR id: frame_key_is_object(r, 0) memoized (0: not
+                                     * yet known, 1: no, 2: yes); lowering leaves the HIR as it
+                                     * is, and the question was asked per local per call, each
+                                     * time scanning every use (frame-state slots included) */
 } Lower;
 
 /* ---- values ------------------------------------------------------------------------------ */
 
-static int is_alias(const OdHirInstr *i)
+/* A switch, not a chain of comparisons: asked for every operand and frame-state slot of
+ * every instruction, several times over (liveness, exits, lending). */
+static inline int is_alias(const OdHirInstr *i)
 {
-    return i->op == OD_HOP_CheckBound || i->op == OD_HOP_GuardType || i->op == OD_HOP_GuardNotNull
-           || i->op == OD_HOP_GuardIs || i->op == OD_HOP_GuardTypeVersion
-           || i->op == OD_HOP_GuardSharedKeys;
+    switch (i->op) {
+    case OD_HOP_CheckBound:
+    case OD_HOP_GuardType:
+    case OD_HOP_GuardNotNull:
+    case OD_HOP_GuardIs:
+    case OD_HOP_GuardTypeVersion:
+    case OD_HOP_GuardSharedKeys:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
-static OdHirInstr *root(OdHirInstr *v)
+static inline OdHirInstr *root(OdHirInstr *v)
 {
     while (v && is_alias(v))
         v = v->ops[0];
@@ -110,7 +124,7 @@ static int unboxed_kind(OdType t)
 static int owned_param(const OdHirInstr *r) { return r->op == OD_HOP_Param && r->imm2 == 1; }
 
 /* A root that lives in a vreg (not an argument re-read from the frame, or a constant). */
-static int tracked(const OdHirInstr *r)
+static inline int tracked(const OdHirInstr *r)
 {
     return r && od_hir_has_value(r) && (r->op != OD_HOP_Param || owned_param(r)) && r->op != OD_HOP_Const
            && !is_alias(r);
@@ -868,6 +882,13 @@ static int frame_key_is_object(const OdHirInstr *r, int depth)
     return 1;
 }
 
+static int key_is_object(Lower *W, const OdHirInstr *r)
+{
+    if (!W->fko[r->id])
+        W->fko[r->id] = (unsigned char)(1 + frame_key_is_object(r, 0));
+    return W->fko[r->id] == 2;
+}
+
 /* During a helper call the interpreter holds one reference per local and one per value-
  * stack slot. The code holds one per owned value plus the frame's one per local written
  * back: a value only a local holds would count twice (`sys.getrefcount` seen from the
@@ -889,7 +910,7 @@ static int lend_to_frame(Lower *W, OdHirInstr *i, int **out)
     for (int k = 0; k < nl; k++) {
         OdHirInstr *r = root(fs->slots[k]);
         if (!owned(r) || r == i || nullable(r) || W->vreg[r->id] < 0 || W->fcur[k] != r->id
-            || BIT_GET(W->lent, r->id) || !frame_key_is_object(r, 0))
+            || BIT_GET(W->lent, r->id) || !key_is_object(W, r))
             continue;
         int on_stack = 0;
         for (int s = fs->nlocals; s < fs->nlocals + fs->depth && !on_stack; s++)
@@ -1860,7 +1881,8 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     W.lblock = malloc(sizeof(int) * (size_t)(nb + 1));
     W.mself = calloc((size_t)W.nids + 1, sizeof(OdHirInstr *));
     W.by_id = calloc((size_t)W.nids + 1, sizeof(OdHirInstr *));
-    if (!W.order || !W.vreg || !W.seq_items || !W.lblock || !W.mself || !W.by_id) {
+    W.fko = calloc((size_t)W.nids + 1, 1);
+    if (!W.order || !W.vreg || !W.seq_items || !W.lblock || !W.mself || !W.by_id || !W.fko) {
         PyErr_NoMemory();
         goto done;
     }
@@ -1914,6 +1936,7 @@ done:
     free(W.lblock);
     free(W.mself);
     free(W.by_id);
+    free(W.fko);
     free(W.live_in);
     free(W.live_out);
     free(W.after);
