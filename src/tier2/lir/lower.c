@@ -77,9 +77,12 @@ typedef struct {
                                      * handed to the frame (lend_to_frame) */
     uint64_t *tmp;
     unsigned char *fko;             /* per HIR id: frame_key_is_object(r, 0) memoized (0: not
-                                     * yet known, 1: no, 2: yes); lowering leaves the HIR as it
-                                     * is, and the question was asked per local per call, each
+                                     * yet known, 1: no, 2: yes); lowering changes no use list,
+                                     * and the question was asked per local per call, each
                                      * time scanning every use (frame-state slots included) */
+    OdHirInstr **troot;             /* per HIR id: its root when tracked, else NULL; TR_UNKNOWN
+                                     * until asked (tracked_root). Filled only after frame_flow,
+                                     * which marks the owned Params tracked depends on */
 } Lower;
 
 /* ---- values ------------------------------------------------------------------------------ */
@@ -130,6 +133,25 @@ static inline int tracked(const OdHirInstr *r)
            && !is_alias(r);
 }
 
+/* The sentinel of Lower.troot's entries not computed yet. */
+static OdHirInstr tr_unknown;
+#define TR_UNKNOWN (&tr_unknown)
+
+/* root(v) when it is tracked, else NULL: memoized per id, as the operands and frame-state
+ * slots of every instruction are asked for again and again (liveness rounds, exits,
+ * releases): 10 M instructions of a 208 M stress run were tracked() alone. */
+static inline OdHirInstr *tracked_root(Lower *W, OdHirInstr *v)
+{
+    if (!v)
+        return NULL;
+    OdHirInstr *r = W->troot[v->id];
+    if (r == TR_UNKNOWN) {
+        r = root(v);
+        W->troot[v->id] = r = tracked(r) ? r : NULL;
+    }
+    return r;
+}
+
 static int owned(const OdHirInstr *r) { return tracked(r) && unboxed_kind(r->type) == OD_XV_BOXED; }
 static int nullable(const OdHirInstr *r) { return (r->type.bits & OD_TB(Null)) != 0; }
 /* An At list access whose index is an unboxed int64 (passes/subscr.c): LoadField /
@@ -156,17 +178,18 @@ static int unboxed_index(const OdHirInstr *i) { return unboxed_kind(i->ops[1]->t
             }                                                                                 \
     } while (0)
 
-/* Calls f(root) for every tracked root instruction i uses (operands, frame state). */
+/* Calls f(root) for every tracked root instruction i uses (operands, frame state); W in
+ * scope, after frame_flow. */
 #define FOR_USES(i, r, body)                                                                  \
     do {                                                                                      \
         for (int _k = 0; _k < (i)->nops; _k++) {                                              \
-            OdHirInstr *r = root((i)->ops[_k]);                                              \
-            if (tracked(r)) { body; }                                                         \
+            OdHirInstr *r = tracked_root(W, (i)->ops[_k]);                                   \
+            if (r) { body; }                                                                  \
         }                                                                                     \
         if ((i)->fs)                                                                          \
             for (int _s = 0; _s < (i)->fs->nlocals + (i)->fs->depth; _s++) {                  \
-                OdHirInstr *r = root((i)->fs->slots[_s]);                                    \
-                if (tracked(r)) { body; }                                                     \
+                OdHirInstr *r = tracked_root(W, (i)->fs->slots[_s]);                         \
+                if (r) { body; }                                                              \
             }                                                                                 \
     } while (0)
 
@@ -186,8 +209,8 @@ static void compute_out(Lower *W, OdHirBlock *b, uint64_t *out)
             out[w] |= in[w];
         int p = pred_slot(s, b, k);
         for (OdHirInstr *i = s->first; i && i->op == OD_HOP_Phi; i = i->next) {
-            OdHirInstr *r = p >= 0 ? root(i->ops[p]) : NULL;
-            if (tracked(r))
+            OdHirInstr *r = p >= 0 ? tracked_root(W, i->ops[p]) : NULL;
+            if (r)
                 BIT_SET(out, r->id);
         }
     }
@@ -1892,6 +1915,13 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     W.nlocals = fn->nlocals;
     if ((rc = frame_flow(&W)) != 0)
         goto done;
+    if (!(W.troot = malloc(sizeof(OdHirInstr *) * (size_t)(W.nids + 1)))) {
+        PyErr_NoMemory();
+        rc = -1;
+        goto done;
+    }
+    for (int id = 0; id <= W.nids; id++)
+        W.troot[id] = TR_UNKNOWN;
     rc = -1;
     int nsites = 0, nglobals = 0;
     for (int k = 0; k < W.n; k++)
@@ -1937,6 +1967,7 @@ done:
     free(W.mself);
     free(W.by_id);
     free(W.fko);
+    free(W.troot);
     free(W.live_in);
     free(W.live_out);
     free(W.after);
