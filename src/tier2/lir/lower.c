@@ -80,6 +80,10 @@ typedef struct {
                                      * yet known, 1: no, 2: yes); lowering changes no use list,
                                      * and the question was asked per local per call, each
                                      * time scanning every use (frame-state slots included) */
+    uint64_t *in_vreg, *owned_set;  /* bit sets: the ids with a vreg, and the owned ones
+                                     * (owned(by_id[id])); both with every bit from nids on
+                                     * set, which the loops per bit they replace never cleared */
+    int *fk;                        /* per HIR id: fkey memoized, -2 until asked */
     OdHirInstr **troot;             /* per HIR id: its root when tracked, else NULL; TR_UNKNOWN
                                      * until asked (tracked_root). Filled only after frame_flow,
                                      * which marks the owned Params tracked depends on */
@@ -466,20 +470,16 @@ static uint64_t *held_before(Lower *W, OdHirInstr *i)
     FOR_USES(i, r, BIT_SET(h, r->id));
     if (tracked(i))
         BIT_CLR(h, i->id);
-    FOR_BITS(W, h[w], id, {
-        if (W->vreg[id] < 0)
-            BIT_CLR(h, id);
-    });
+    for (int w = 0; w < W->words; w++)     /* a word at a time, not a bit */
+        h[w] &= W->in_vreg[w];
     return h;
 }
 
 /* Only what the code owns: not a reference handed to the frame (lend_to_frame). */
 static void keep_owned(Lower *W, uint64_t *h)
 {
-    FOR_BITS(W, h[w], id, {
-        if (!(W->by_id[id] && owned(W->by_id[id])) || BIT_GET(W->handed, id))
-            BIT_CLR(h, id);
-    });
+    for (int w = 0; w < W->words; w++)
+        h[w] &= W->owned_set[w] & ~W->handed[w];
 }
 
 static int exit_here(Lower *W, OdHirInstr *i, int kind, int reason)
@@ -517,7 +517,20 @@ static int incref_vreg(Lower *W, int v, int maybe_null)
 
 /* The frame key of a value: its root, through box/unbox pairs (a frame holding a box of x
  * holds x's value); W->nids for NULL (an unbound local). */
+static int fkey_of(Lower *W, OdHirInstr *v);
+
+/* fkey memoized per id (the HIR does not change while it is lowered; asked per local at
+ * every instruction of the write-back data-flow's rounds) */
 static int fkey(Lower *W, OdHirInstr *v)
+{
+    if (!v)
+        return fkey_of(W, v);
+    if (W->fk[v->id] == -2)
+        W->fk[v->id] = fkey_of(W, v);
+    return W->fk[v->id];
+}
+
+static int fkey_of(Lower *W, OdHirInstr *v)
 {
     OdHirInstr *r = root(v);
     while (r && (r->op == OD_HOP_UnboxInt || r->op == OD_HOP_UnboxFloat || r->op == OD_HOP_BoxInt
@@ -1913,6 +1926,12 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     for (int id = 0; id <= W.nids; id++)
         W.vreg[id] = W.seq_items[id] = -1;
     W.nlocals = fn->nlocals;
+    if (!(W.fk = malloc(sizeof(int) * (size_t)(W.nids + 1)))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int id = 0; id <= W.nids; id++)
+        W.fk[id] = -2;
     if ((rc = frame_flow(&W)) != 0)
         goto done;
     if (!(W.troot = malloc(sizeof(OdHirInstr *) * (size_t)(W.nids + 1)))) {
@@ -1942,6 +1961,18 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     if (nglobals && !(L->global_sites = od_t2_global_sites_new(nglobals)))
         goto done;
     L->nglobal_sites = nglobals;
+    W.in_vreg = calloc((size_t)W.words, sizeof(uint64_t));
+    W.owned_set = calloc((size_t)W.words, sizeof(uint64_t));
+    if (!W.in_vreg || !W.owned_set) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int id = 0; id < W.words * 64; id++) {
+        if (id >= W.nids || W.vreg[id] >= 0)
+            BIT_SET(W.in_vreg, id);
+        if (id >= W.nids || (W.by_id[id] && owned(W.by_id[id])))
+            BIT_SET(W.owned_set, id);
+    }
     if (liveness(&W) < 0)
         goto done;
     for (int k = 0; k < W.n; k++)
@@ -1968,6 +1999,9 @@ done:
     free(W.by_id);
     free(W.fko);
     free(W.troot);
+    free(W.fk);
+    free(W.in_vreg);
+    free(W.owned_set);
     free(W.live_in);
     free(W.live_out);
     free(W.after);
