@@ -253,9 +253,10 @@ static int add_use(OdHirFunc *fn, OdHirInstr *value, OdHirInstr *user, int index
     value->uses = u;
     value->uses[value->nuses].user = user;
     value->uses[value->nuses].index = index;
-    int *h = pos_hint(user, index);
+    /* the callers pass a reference the user has: no bounds to check */
+    int *h = index >= 0 ? user->opos : user->fs->upos;
     if (h)
-        *h = value->nuses;
+        h[index >= 0 ? index : -1 - index] = value->nuses;
     value->nuses++;
     return 0;
 }
