@@ -84,6 +84,8 @@ typedef struct {
                                      * (owned(by_id[id])); both with every bit from nids on
                                      * set, which the loops per bit they replace never cleared */
     int *fk;                        /* per HIR id: fkey memoized, -2 until asked */
+    OdLirVal *xval;                 /* per HIR id: exit_val's answer, when xval_ok[id] */
+    unsigned char *xval_ok;
     OdHirInstr **troot;             /* per HIR id: its root when tracked, else NULL; TR_UNKNOWN
                                      * until asked (tracked_root). Filled only after frame_flow,
                                      * which marks the owned Params tracked depends on */
@@ -389,8 +391,27 @@ static OdHirInstr *unbox_const_owner(Lower *W, OdHirInstr *r, PyObject **out)
     return *out ? r : NULL;
 }
 
-/* How an exit finds HIR value v. */
+static int exit_val_of(Lower *W, OdHirInstr *v, OdLirVal *out, int *fresh);
+
+/* How an exit finds HIR value v: asked for every slot of every exit, so kept per id,
+ * except for an unboxed constant, whose box is made afresh for each exit, as it was. */
 static int exit_val(Lower *W, OdHirInstr *v, OdLirVal *out)
+{
+    if (v && W->xval_ok[v->id]) {
+        *out = W->xval[v->id];
+        return 0;
+    }
+    int fresh = 0;
+    if (exit_val_of(W, v, out, &fresh) < 0)
+        return -1;
+    if (v && !fresh) {
+        W->xval[v->id] = *out;
+        W->xval_ok[v->id] = 1;
+    }
+    return 0;
+}
+
+static int exit_val_of(Lower *W, OdHirInstr *v, OdLirVal *out, int *fresh)
 {
     OdHirInstr *r = root(v);
     memset(out, 0, sizeof *out);
@@ -403,6 +424,8 @@ static int exit_val(Lower *W, OdHirInstr *v, OdLirVal *out)
             out->obj = r->obj;
         else if (!unbox_const_owner(W, r, &out->obj))
             return -1;
+        else
+            *fresh = 1;     /* a new box: not kept, as each exit made its own */
     } else if (r->op == OD_HOP_Param && !owned_param(r)) {
         out->kind = OD_XV_LOCAL;
         out->local = (int)r->imm;
@@ -1961,6 +1984,12 @@ int od_lir_lower(OdLir *L, OdHirFunc *fn)
     if (nglobals && !(L->global_sites = od_t2_global_sites_new(nglobals)))
         goto done;
     L->nglobal_sites = nglobals;
+    W.xval = malloc(sizeof(OdLirVal) * (size_t)(W.nids + 1));
+    W.xval_ok = calloc((size_t)W.nids + 1, 1);
+    if (!W.xval || !W.xval_ok) {
+        PyErr_NoMemory();
+        goto done;
+    }
     W.in_vreg = calloc((size_t)W.words, sizeof(uint64_t));
     W.owned_set = calloc((size_t)W.words, sizeof(uint64_t));
     if (!W.in_vreg || !W.owned_set) {
@@ -2000,6 +2029,8 @@ done:
     free(W.fko);
     free(W.troot);
     free(W.fk);
+    free(W.xval);
+    free(W.xval_ok);
     free(W.in_vreg);
     free(W.owned_set);
     free(W.live_in);
