@@ -139,7 +139,8 @@ static int live_at(Cg *c, int pos)
 {
     const OdLir *L = c->L;
     if (!c->by_start) {
-        /* (start, vreg) pairs sorted as one number: positions are not negative here */
+        /* (start, vreg) pairs sorted as one number; a start below 0 sorts as 0, which
+         * changes nothing: pos is never negative here */
         uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)(L->nvregs + 1));
         c->by_start = malloc(sizeof(int) * 2 * (size_t)(L->nvregs + 1));
         if (!keys || !c->by_start) {
