@@ -47,6 +47,8 @@ typedef struct {
     int nlocals;
     int depth;              /* value-stack slots */
     OdHirInstr **slots;     /* nlocals locals, then depth stack slots (bottom first) */
+    int *upos;              /* per slot: where its use probably is in its value's use list
+                             * (a hint: hir.c checks it before trusting it) */
 } OdFrameState;
 
 /* A use of a value: operand `index` of `user`, or when index < 0, slot -1 - index of its
@@ -64,6 +66,8 @@ struct OdHirInstr {
     OdHirInstr *prev, *next;
     int nops;
     OdHirInstr **ops;
+    int *opos;              /* per operand: where its use probably is in its value's use
+                             * list (a hint, as OdFrameState.upos) */
     long long imm;          /* op-specific immediate (see hir_ops.h) */
     long long imm2;         /* a second one (GlobalValue: the builtins dict's version) */
     double fimm;            /* Const of type CDouble */
