@@ -249,3 +249,15 @@ def tier2_threshold_restored():
     yield
     overdrive.disable()
     overdrive.config(tier2_threshold=before)
+
+
+class Noisy:
+    """An object that logs its name when it is finalized: tests see when (and whether) a
+    reference compiled code held or dropped was the last one. Tests clear `log` first."""
+    log: list = []
+
+    def __init__(self, name):
+        self.name = name
+
+    def __del__(self):
+        Noisy.log.append(self.name)

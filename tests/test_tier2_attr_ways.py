@@ -12,7 +12,7 @@ import pytest
 
 import _overdrive
 import overdrive
-from conftest import allocated_blocks_growth, outcome
+from conftest import Noisy, allocated_blocks_growth, outcome
 
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
@@ -210,16 +210,6 @@ def test_a_deleted_attribute_at_a_way_raises_as_the_interpreter():
     expected, got, info, d, ways = run(read_x, (four() * 3,), objs)
     assert got == expected and got[0][0] == "raise"
     assert ways >= 1 and info["tier2"]["exits"] == {}
-
-
-class Noisy:
-    log = []
-
-    def __init__(self, name):
-        self.name = name
-
-    def __del__(self):
-        Noisy.log.append(self.name)
 
 
 def test_a_store_over_a_last_reference_runs_its_finalizer_in_the_helper():

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import overdrive
+from conftest import Noisy
 from conftest import outcome_with_traceback as outcome
 
 
@@ -170,16 +171,6 @@ def scales(n):
 def test_functions_of_one_code_each_take_their_own_default():
     _, fast, entry = run_entry(scales, (20,), (3,))
     assert entry >= 3 * 23 and entry == fast
-
-
-class Noisy:
-    log = []
-
-    def __init__(self, name):
-        self.name = name
-
-    def __del__(self):
-        Noisy.log.append(self.name)
 
 
 def frees_locals(x, y):
