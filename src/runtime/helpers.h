@@ -99,6 +99,25 @@ static inline PyDictObject *od_instance_dict(PyObject *obj, Py_ssize_t dictoffse
     return dict && PyDict_CheckExact(dict) ? (PyDictObject *)dict : NULL;
 }
 
+/* A character of an exact str `s` by an exact int `k`, when `k` is compact, non-negative,
+ * below the length, and the character below 256: the interpreter's one-character singleton
+ * (borrowed: it is static), what unicode's subscript returns. NULL for anything else (no
+ * exception set): the caller takes the generic road. 3.11 specializes no str subscript,
+ * and parsers index their text a character at a time (email's, tomllib's). */
+static inline PyObject *od_str_char_at(PyObject *s, PyObject *k)
+{
+    if (!PyUnicode_CheckExact(s) || !PyLong_CheckExact(k) || (size_t)(Py_SIZE(k) + 1) > 2)
+        return NULL;
+    Py_ssize_t i = Py_SIZE(k) == 0 ? 0 : (Py_ssize_t)((PyLongObject *)k)->ob_digit[0];
+    if (Py_SIZE(k) < 0 || i >= PyUnicode_GET_LENGTH(s))
+        return NULL;
+    Py_UCS4 ch = PyUnicode_READ_CHAR(s, i);
+    if (ch >= 256)
+        return NULL;
+    return ch < 128 ? (PyObject *)&_Py_SINGLETON(strings).ascii[ch]
+                    : (PyObject *)&_Py_SINGLETON(strings).latin1[ch - 128];
+}
+
 /* Frees the entry blocks of the attribute sites in [sites, sites + len) (a unit's sites,
  * when the unit is freed). */
 void od_rt_attr_sites_release(const void *sites, size_t len);

@@ -86,23 +86,10 @@ OD_HELPER(od_rt_binary_subscr)
             goto done;
         }
     }
-    if (PyUnicode_CheckExact(container) && PyLong_CheckExact(sub)
-        && (size_t)(Py_SIZE(sub) + 1) <= 2) {
-        /* A character of an exact str by a compact, non-negative index: what unicode's
-         * subscript returns, the interpreter's one-character singleton below 256 (3.11
-         * specializes no str subscript; email's parsers index strs a character at a
-         * time). Other characters and indexes take the generic road. */
-        Py_ssize_t i = Py_SIZE(sub) == 0 ? 0 : (Py_ssize_t)((PyLongObject *)sub)->ob_digit[0];
-        if (Py_SIZE(sub) >= 0 && i < PyUnicode_GET_LENGTH(container)) {
-            Py_UCS4 ch = PyUnicode_READ_CHAR(container, i);
-            if (ch < 256) {
-                res = ch < 128 ? (PyObject *)&_Py_SINGLETON(strings).ascii[ch]
-                               : (PyObject *)&_Py_SINGLETON(strings).latin1[ch - 128];
-                Py_INCREF(res);
-                c->fast++;
-                goto done;
-            }
-        }
+    if ((res = od_str_char_at(container, sub))) {   /* a str's character (helpers.h) */
+        Py_INCREF(res);
+        c->fast++;
+        goto done;
     }
     if (PyDict_CheckExact(container)) {
         res = PyDict_GetItemWithError(container, sub);

@@ -466,28 +466,18 @@ OD_T2_HELPER(od_t2_list_to_tuple)
     return R(PyList_AsTuple(args[0]));
 }
 
-/* A generic subscript. A character of an exact str by a compact, non-negative index is
- * taken here (3.11's interpreter specializes no str subscript, and parsers index their
- * text a character at a time: tomllib's skip_chars `src[pos]`): the one-character
- * singleton below 256 that unicode's subscript returns. Anything else, an index out of
+/* A generic subscript; a str's character below 256 without PyObject_GetItem (tomllib's
+ * skip_chars `src[pos]`, runtime/helpers.h od_str_char_at). Anything else, an index out of
  * range included (IndexError), takes PyObject_GetItem. */
 OD_T2_HELPER(od_t2_subscr)
 {
     (void)f, (void)imm, (void)obj;
-    PyObject *s = args[0], *k = args[1];
-    if (PyUnicode_CheckExact(s) && PyLong_CheckExact(k) && (size_t)(Py_SIZE(k) + 1) <= 2) {
-        Py_ssize_t i = Py_SIZE(k) == 0 ? 0 : (Py_ssize_t)((PyLongObject *)k)->ob_digit[0];
-        if (Py_SIZE(k) >= 0 && i < PyUnicode_GET_LENGTH(s)) {
-            Py_UCS4 ch = PyUnicode_READ_CHAR(s, i);
-            if (ch < 256) {
-                PyObject *r = ch < 128 ? (PyObject *)&_Py_SINGLETON(strings).ascii[ch]
-                                       : (PyObject *)&_Py_SINGLETON(strings).latin1[ch - 128];
-                Py_INCREF(r);
-                return (intptr_t)r;
-            }
-        }
+    PyObject *ch = od_str_char_at(args[0], args[1]);
+    if (ch) {
+        Py_INCREF(ch);
+        return R(ch);
     }
-    return R(PyObject_GetItem(s, k));
+    return R(PyObject_GetItem(args[0], args[1]));
 }
 
 OD_T2_HELPER(od_t2_store_subscr)
