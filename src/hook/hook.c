@@ -349,6 +349,13 @@ static __attribute__((noinline)) PyObject *resume_generator(PyThreadState *ts,
 
 static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag);
 
+/* Tier 2 at pace: its last tier2_threshold entries took at most pace_allowance() (the
+ * count window's fields, unused once the code is compiled, count tier 2's windows). */
+static __attribute__((noinline)) int tier2_window_hot(OdCodeState *st)
+{
+    return window_hot(st, od_config.tier2_threshold);
+}
+
 /* Tier 2 once a tier-1 function's frame entries pass tier2_threshold (tier2/tier2.h) and
  * tier 1's unit ran at least once (stress mode, threshold 0: at once); back to tier 1 when
  * tier 2 is switched off. Tier 2 reads the operand classes tier 1's sites record (the
@@ -357,13 +364,6 @@ static PyObject *od_eval_frame(PyThreadState *ts, _PyInterpreterFrame *f, int th
  * and float's `self.x /= norm` stayed generic. (Waiting for tier2_threshold entries of
  * tier 1's unit instead gave float the same, and cost go 4%: tier 1's sites then name the
  * last classes of polymorphic and large-int sites, whose guards fail.) */
-/* Tier 2 at pace: its last tier2_threshold entries took at most pace_allowance() (the
- * count window's fields, unused once the code is compiled, count tier 2's windows). */
-static __attribute__((noinline)) int tier2_window_hot(OdCodeState *st)
-{
-    return window_hot(st, od_config.tier2_threshold);
-}
-
 static inline void maybe_tier2(PyCodeObject *co, OdCodeState *st, _PyInterpreterFrame *f)
 {
     if (od_config.tier2_threshold >= 0 && !st->tier2_off && st->unit->tier == 1

@@ -23,9 +23,10 @@
  * (`U[ii + d - ik]` after `specialize`) is taken as that int64 itself (the access's index
  * operand is then CInt64): the box, left unused, goes (the unbox pass drops it), and the
  * access compares the int64 with the size, without reading an int object; chaos's
- * `Spline.__call__` boxed four such indices per iteration of its inner loop. go's `self.empties[i]`, `self.squares[pos]`,
- * `self.empty_pos[pos] = i` went through PyObject_GetItem / PyObject_SetItem (index
- * conversion, bounds, the generic slot) and wrote the locals back before each.
+ * `Spline.__call__` boxed four such indices per iteration of its inner loop. go's
+ * `self.empties[i]`, `self.squares[pos]`, `self.empty_pos[pos] = i` went through
+ * PyObject_GetItem / PyObject_SetItem (index conversion, bounds, the generic slot) and
+ * wrote the locals back before each.
  *
  * A load from a container that the site's feedback names an exact str, by an int index,
  * guards the container as a str (once per value, as for lists) and stays a Subscr: with
