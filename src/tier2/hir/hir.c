@@ -311,6 +311,21 @@ int od_hir_replace_all_uses(OdHirFunc *fn, OdHirInstr *old, OdHirInstr *value)
     return 0;
 }
 
+int od_hir_replace_by_const(OdHirFunc *fn, OdHirInstr *i, PyObject *obj)
+{
+    OdHirInstr *c = od_hir_new_instr(fn, OD_HOP_Const, 0);
+    if (!c)
+        return -1;
+    c->obj = obj;
+    c->type = od_type_of_object(obj);
+    c->bc_offset = i->bc_offset;
+    od_hir_insert_before(i, c);
+    if (od_hir_replace_all_uses(fn, i, c) < 0)
+        return -1;
+    od_hir_remove(i);
+    return 0;
+}
+
 void od_hir_remove(OdHirInstr *i)
 {
     OdHirBlock *b = i->block;

@@ -161,6 +161,10 @@ int od_hir_set_op(OdHirFunc *fn, OdHirInstr *user, int index, OdHirInstr *value)
 int od_hir_set_fs_slot(OdHirFunc *fn, OdHirInstr *user, int slot, OdHirInstr *value);
 /* Every use of `old` now uses `value`. */
 int od_hir_replace_all_uses(OdHirFunc *fn, OdHirInstr *old, OdHirInstr *value);
+/* Replaces `i` by a Const of `obj` (which fn already owns: od_hir_own), made right before
+ * it with its bytecode offset; every use of `i` then uses the Const, and `i` is removed.
+ * 0, or -1 on a memory error. */
+int od_hir_replace_by_const(OdHirFunc *fn, OdHirInstr *i, PyObject *obj);
 /* Recomputes every use list from the operands and frame states. */
 int od_hir_rebuild_uses(OdHirFunc *fn);
 

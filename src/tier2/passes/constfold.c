@@ -72,18 +72,8 @@ static int to_const(OdHirFunc *fn, OdHirInstr *i, PyObject *obj)
 {
     PyObject *owned = od_hir_own(fn, obj);
     Py_DECREF(obj);
-    if (!owned)
+    if (!owned || od_hir_replace_by_const(fn, i, obj) < 0)
         return -1;
-    OdHirInstr *c = od_hir_new_instr(fn, OD_HOP_Const, 0);
-    if (!c)
-        return -1;
-    c->obj = obj;
-    c->type = od_type_of_object(obj);
-    c->bc_offset = i->bc_offset;
-    od_hir_insert_before(i, c);
-    if (od_hir_replace_all_uses(fn, i, c) < 0)
-        return -1;
-    od_hir_remove(i);
     return 1;
 }
 

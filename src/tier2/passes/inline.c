@@ -92,14 +92,8 @@ static int inline_call(OdHirFunc *fn, OdHirInstr *i)
     if (!g)
         return -1;
     g->obj = (PyObject *)co;
-    if (constant) {
-        if (!(value = od_hir_new_instr(fn, OD_HOP_Const, 0)))
-            return -1;
-        value->obj = constant;
-        value->type = od_type_of_object(constant);
-        value->bc_offset = i->bc_offset;
-        od_hir_insert_before(i, value);
-    }
+    if (constant)
+        return od_hir_replace_by_const(fn, i, constant) < 0 ? -1 : 1;
     if (od_hir_replace_all_uses(fn, i, value) < 0)
         return -1;
     od_hir_remove(i);
