@@ -228,6 +228,53 @@ def test_recompiled_unit_keeps_mixed_operand_code_only_where_the_sites_saw_it():
             assert helper1 == helper0, (helper0, helper1)       # done inline
 
 
+CHARS = """
+def char_at(s, i):
+    return s[i]
+"""
+
+
+@pytest.mark.skipif(os.environ.get("OVERDRIVE_COMPACT") == "all",
+                    reason="inline paths of full units")
+@tier1_only_because("recompilation with feedback (per-site operand code)")
+def test_a_subscript_site_that_recorded_a_str_reads_ascii_characters_in_line():
+    # fast_subscr.c load_ascii_char: a recompiled unit whose subscript site recorded a str
+    # takes a compact ASCII str's character in the compiled code (the helper's count stays);
+    # everything else goes to the helper, with the interpreter's results and errors.
+    class S(str):
+        pass
+    fn = _fresh(CHARS, "char_at")
+    overdrive.config(recompile_after=5)
+    _run_compiled(fn, [("abc", 1)] * 10)
+    assert overdrive.info(fn)["recompiled"]
+    helper0 = _op_counts(fn)[1]
+    ascii_calls = [("abc", 0), ("abc", 2), ("x" * 300, 299), ("a\x7f", 1)]
+    assert _run_compiled(fn, ascii_calls) == [fn(*a) for a in ascii_calls]
+    assert _op_counts(fn)[1] == helper0                 # done in line
+    others = [("h\xe9", 1), ("\u65e5\u672c", 1), ("abc", -1), ("abc", True), (S("xy"), 1),
+              (["l", "m"], 1), (("t",), 0), ({0: "d"}, 0), ("abc", 3), ("abc", 2**40),
+              ("abc", 1.0), ("", 0)]
+    expected = []
+    for a in others:
+        try:
+            expected.append(fn(*a))
+        except (IndexError, TypeError) as e:
+            expected.append(repr(e))
+    got = []
+    overdrive.enable(threshold=0)
+    try:
+        for a in others:
+            try:
+                got.append(fn(*a))
+            except (IndexError, TypeError) as e:
+                got.append(repr(e))
+    finally:
+        overdrive.disable()
+    assert got == expected
+    assert _op_counts(fn)[1] == helper0 + len(others)   # each one through the helper
+    assert not {k for k in overdrive.info(fn)["exits"] if k != "WARMUP"}
+
+
 COLD = """
 class P:
     def __init__(self, x):

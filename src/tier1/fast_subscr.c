@@ -4,15 +4,19 @@
  * non-negative and in range: what the interpreter's BINARY_SUBSCR_LIST_INT/TUPLE_INT and
  * STORE_SUBSCR_LIST_INT do. Negative or out-of-range indexes, slices, dicts and everything
  * else jump to `miss` (the helpers in runtime/ops_data.c). `a, b = pair` of an exact tuple
- * or list of the right length likewise. See emit.h. */
+ * or list of the right length likewise. A recompiled unit's site that recorded a str reads
+ * an ASCII str's character in line instead. See emit.h. */
 #include "emit.h"
+
+#include <string.h>
 
 #define OFF_LIST_ITEMS ((int32_t)offsetof(PyListObject, ob_item))
 #define OFF_TUPLE_ITEMS ((int32_t)offsetof(PyTupleObject, ob_item))
 
 /* rcx = the index object at depth-1, r8 = its value when it is an exact compact int that is
- * at least 0 and below the size of the container in rax; otherwise `miss`. */
-static void in_range_index(Compiler *c, int d, OdLabel miss)
+ * at least 0 and below the size of the container in rax (ob_size, or a str's length at the
+ * same offset); otherwise `miss`. */
+static void in_range_index_value(Compiler *c, int d, OdLabel miss)
 {
     OdAsm *a = &c->a;
     load_operand(c, OD_RCX, d - 1);
@@ -22,7 +26,13 @@ static void in_range_index(Compiler *c, int d, OdLabel miss)
     compact_value(c, OD_R8, OD_RCX, miss);
     od_cmp_rm(a, OD_R8, OD_RAX, OFF_SIZE);
     od_jcc(a, OD_CC_AE, miss);                  /* unsigned: negative is out of range too */
-    od_shl_ri(a, OD_R8, 3);
+}
+
+/* The same, r8 = the value times 8 (the offset of a pointer item). */
+static void in_range_index(Compiler *c, int d, OdLabel miss)
+{
+    in_range_index_value(c, d, miss);
+    od_shl_ri(&c->a, OD_R8, 3);
 }
 
 /* rdi = container[index] (borrowed) when the container in rax has type `type` (rdx holds
@@ -51,6 +61,48 @@ static void subscr_other_type(Compiler *c, const Stub *s)
     od_jmp(&c->a, s->join);
 }
 
+_Static_assert(offsetof(PyASCIIObject, length) == offsetof(PyVarObject, ob_size),
+               "in_range_index_value reads a str's length where a list keeps its size");
+
+/* The first byte of PyASCIIObject.state with `compact`, `ascii` and `ready` set, the rest
+ * clear, and the same three bits as a mask: the layout of the bit-field is the compiler's,
+ * so it is read from a state built here. A compact ASCII str keeps its characters, one
+ * byte each, right after the PyASCIIObject. */
+static uint8_t compact_ascii_bits(void)
+{
+    PyASCIIObject o;
+    memset(&o, 0, sizeof o);
+    o.state.compact = 1;
+    o.state.ascii = 1;
+    o.state.ready = 1;
+    uint8_t first;
+    memcpy(&first, &o.state, 1);
+    return first;
+}
+
+/* rdi = container[index] (borrowed) when the container in rax (rdx: its type) is an exact
+ * compact ASCII str and the index at depth-1 is in range: the static one-character str
+ * unicode's subscript returns (od_str_char_at in helpers.h, its road out of line). */
+static void load_ascii_char(Compiler *c, int d, OdLabel miss)
+{
+    OdAsm *a = &c->a;
+    uint8_t bits = compact_ascii_bits();
+    od_cmp_r_imm64(a, OD_RDX, (int64_t)(intptr_t)&PyUnicode_Type, OD_RSI);
+    od_jcc(a, OD_CC_NE, miss);
+    od_movzx8_rm(a, OD_R8, OD_RAX, (int32_t)offsetof(PyASCIIObject, state));
+    od_mov_ri(a, OD_R9, bits);
+    od_and_rr(a, OD_R8, OD_R9);
+    od_cmp_rr(a, OD_R8, OD_R9);
+    od_jcc(a, OD_CC_NE, miss);                  /* legacy, not ASCII, or not compact */
+    in_range_index_value(c, d, miss);
+    od_add_rr(a, OD_R8, OD_RAX);
+    od_movzx8_rm(a, OD_RDI, OD_R8, (int32_t)sizeof(PyASCIIObject));
+    od_mov_ri(a, OD_R9, (int64_t)sizeof(_Py_SINGLETON(strings).ascii[0]));
+    od_imul_rr(a, OD_RDI, OD_R9);
+    od_mov_ri(a, OD_R9, (int64_t)(intptr_t)&_Py_SINGLETON(strings).ascii[0]);
+    od_add_rr(a, OD_RDI, OD_R9);
+}
+
 int binary_subscr_has_fast_path(Compiler *c, const OdInstr *in)
 {
     if (quickened_state(c, in) != QUICK_SPECIALIZED)
@@ -64,6 +116,15 @@ void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, Od
 {
     OdAsm *a = &c->a;
     int d = in->depth;
+    if (c->feedback && site->left == &PyUnicode_Type) {
+        /* (a recompiled unit: nothing to record, its inline variant is the record) */
+        load_operand(c, OD_RAX, d - 2);
+        od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
+        load_ascii_char(c, d, miss);
+        incref_reg(c, OD_RDI);
+        release_operands_into(c, in, OD_RDI, done);
+        return;
+    }
     int tuple_first = quickened_opcode(c, in) == BINARY_SUBSCR_TUPLE_INT
                       || site->left == &PyTuple_Type;
     OdLabel found = od_label_new(a);
