@@ -1579,6 +1579,40 @@ def test_inline_list_and_tuple_subscripts(jit):
     assert not runs_tier1(f_subscripts) or sum(s["inline"] for s in sites) > 0, sites
 
 
+def f_from_the_end(seq, n):
+    out = []
+    for k in range(1, n + 1):
+        try:
+            out.append(seq[-k])
+        except IndexError as e:
+            out.append(str(e))
+    return out
+
+
+def f_store_from_the_end(size, n):
+    l = [0] * size
+    for k in range(1, n + 1):
+        try:
+            l[-k] = k * 10
+        except IndexError as e:
+            l.append(str(e))
+    return l
+
+
+@full_tier
+def test_negative_indexes_are_read_and_stored_in_line(jit):
+    # fast_subscr.c in_range_index_value: `seq[-k]` with -k at least minus the size counts
+    # from the end in the compiled code (3.11's interpreter sends it to the generic path);
+    # below that, the helper raises the interpreter's IndexError.
+    for seq in ([10, 20, 30], (10, 20, 30)):
+        assert jit.run_both(f_from_the_end, seq, 4)[:3] == [30, 20, 10]
+    assert jit.run_both(f_store_from_the_end, 3, 4)[:3] == [30, 20, 10]
+    if runs_tier1(f_from_the_end):      # (a store site keeps no record to count)
+        sites = _op_sites(f_from_the_end, "BINARY_SUBSCR")
+        helper = sum(s["fast"] + s["slow"] for s in sites)
+        assert helper <= 2 and sum(s["inline"] for s in sites) >= 6, sites   # helper: the -4s
+
+
 class Grid:
     """A container whose __getitem__ is a Python function (scimark's ArrayList): the
     interpreter's BINARY_SUBSCR_GETITEM; compiled code calls it on a frame it pushes."""

@@ -248,10 +248,11 @@ def test_a_subscript_site_that_recorded_a_str_reads_ascii_characters_in_line():
     _run_compiled(fn, [("abc", 1)] * 10)
     assert overdrive.info(fn)["recompiled"]
     helper0 = _op_counts(fn)[1]
-    ascii_calls = [("abc", 0), ("abc", 2), ("x" * 300, 299), ("a\x7f", 1)]
+    ascii_calls = [("abc", 0), ("abc", 2), ("x" * 300, 299), ("a\x7f", 1), ("abc", -1),
+                   ("abc", -3)]
     assert _run_compiled(fn, ascii_calls) == [fn(*a) for a in ascii_calls]
     assert _op_counts(fn)[1] == helper0                 # done in line
-    others = [("h\xe9", 1), ("\u65e5\u672c", 1), ("abc", -1), ("abc", True), (S("xy"), 1),
+    others = [("h\xe9", 1), ("\u65e5\u672c", 1), ("abc", -4), ("abc", True), (S("xy"), 1),
               (["l", "m"], 1), (("t",), 0), ({0: "d"}, 0), ("abc", 3), ("abc", 2**40),
               ("abc", 1.0), ("", 0)]
     expected = []

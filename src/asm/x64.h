@@ -126,7 +126,7 @@ int32_t od_label_offset(const OdAsm *a, OdLabel l);
 void od_emit_bytes(OdAsm *a, const void *p, size_t n);
 
 /* Encoders. The most frequent forms (od_mov_rr/ri/rm/mr, od_lea, od_add_ri, od_cmp_ri,
- * od_add/sub/cmp_mi, od_add32/cmp32_mi, od_cmp_rr/rm, od_test_rr, od_add_rr, od_movzx8_rm,
+ * od_add/sub/cmp_mi, od_add32/cmp32_mi, od_cmp_rr/rm, od_add_rm, od_test_rr, od_add_rr, od_movzx8_rm,
  * od_jmp, od_jcc, od_call_label) are inline, at the end of this file. */
 
 /* Register and immediate moves. */
@@ -439,6 +439,12 @@ static inline void od_cmp_rr(OdAsm *a, OdReg x, OdReg y) { od_x64_op_rr(a, 0x39,
 static inline void od_cmp_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp)
 {
     od_x64_op_rm(a, 0x3B, r, base, disp);
+}
+
+/* add r64, [m] */
+static inline void od_add_rm(OdAsm *a, OdReg r, OdReg base, int32_t disp)
+{
+    od_x64_op_rm(a, 0x03, r, base, disp);
 }
 
 static inline void od_test_rr(OdAsm *a, OdReg x, OdReg y) { od_x64_op_rr(a, 0x85, y, x); }

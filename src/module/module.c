@@ -653,6 +653,8 @@ static PyObject *mod_asm_selftest(PyObject *m, PyObject *noargs)
         CASE(buf, od_movsxd_rm(&a, (OdReg)r, (OdReg)r, 8));
         snprintf(buf, sizeof buf, "cmp %s, qword ptr [%s + 8]", regs[r], regs[r]);
         CASE(buf, od_cmp_rm(&a, (OdReg)r, (OdReg)r, 8));
+        snprintf(buf, sizeof buf, "add %s, qword ptr [%s + 0x10]", regs[r], regs[r]);
+        CASE(buf, od_add_rm(&a, (OdReg)r, (OdReg)r, 0x10));
     }
     /* Label forms: a forward jcc/jmp over 3 bytes of int3, resolved by od_asm_finish. */
     /* Near targets: od_asm_finish shortens the jump to rel8 (2 bytes). */

@@ -1,9 +1,9 @@
 /* tier1/fast_subscr.c — inline indexing and unpacking of exact lists and tuples.
  *
- * container[i] and list[i] = v with an exact int index of at most one digit that is
- * non-negative and in range: what the interpreter's BINARY_SUBSCR_LIST_INT/TUPLE_INT and
- * STORE_SUBSCR_LIST_INT do. Negative or out-of-range indexes, slices, dicts and everything
- * else jump to `miss` (the helpers in runtime/ops_data.c). `a, b = pair` of an exact tuple
+ * container[i] and list[i] = v with an exact int index of at most one digit that is in
+ * range: what the interpreter's BINARY_SUBSCR_LIST_INT/TUPLE_INT and STORE_SUBSCR_LIST_INT
+ * do, and negative indexes from the end besides. Out-of-range indexes, slices, dicts and
+ * everything else jump to `miss` (the helpers in runtime/ops_data.c). `a, b = pair` of an exact tuple
  * or list of the right length likewise. A recompiled unit's site that recorded a str reads
  * an ASCII str's character in line instead. See emit.h. */
 #include "emit.h"
@@ -13,9 +13,11 @@
 #define OFF_LIST_ITEMS ((int32_t)offsetof(PyListObject, ob_item))
 #define OFF_TUPLE_ITEMS ((int32_t)offsetof(PyTupleObject, ob_item))
 
-/* rcx = the index object at depth-1, r8 = its value when it is an exact compact int that is
- * at least 0 and below the size of the container in rax (ob_size, or a str's length at the
- * same offset); otherwise `miss`. */
+/* rcx = the index object at depth-1, r8 = the position it names in the container in rax
+ * when it is an exact compact int in range: from the start when it is at least 0 and below
+ * the size (ob_size, or a str's length at the same offset), from the end when it is
+ * negative and at least minus the size (`stack[-1]`: the size added, as list, tuple and str
+ * do; 3.11's interpreter leaves negative indexes to the generic path); otherwise `miss`. */
 static void in_range_index_value(Compiler *c, int d, OdLabel miss)
 {
     OdAsm *a = &c->a;
@@ -24,8 +26,14 @@ static void in_range_index_value(Compiler *c, int d, OdLabel miss)
     od_cmp_rm(a, OD_R8, OD_RCX, OFF_TYPE);
     od_jcc(a, OD_CC_NE, miss);
     compact_value(c, OD_R8, OD_RCX, miss);
+    OdLabel in_range = od_label_new(a);
     od_cmp_rm(a, OD_R8, OD_RAX, OFF_SIZE);
-    od_jcc(a, OD_CC_AE, miss);                  /* unsigned: negative is out of range too */
+    od_jcc(a, OD_CC_B, in_range);               /* unsigned: 0 <= index < size, as before */
+    od_test_rr(a, OD_R8, OD_R8);
+    od_jcc(a, OD_CC_NS, miss);                  /* size or more */
+    od_add_rm(a, OD_R8, OD_RAX, OFF_SIZE);
+    od_jcc(a, OD_CC_S, miss);                   /* below minus the size */
+    od_label_bind(a, in_range);
 }
 
 /* The same, r8 = the value times 8 (the offset of a pointer item). */
