@@ -514,3 +514,88 @@ def test_recompiled_for_iter_calls_the_generator_in_line(jit):
     finally:
         overdrive.disable()
         overdrive.config(recompile_after=1000)
+
+
+# ---- next() from C and from the interpreter: PyGen_Type's tp_iternext (gen_resume.c)
+
+def counted_squares(n):
+    for i in range(n):
+        yield i * i
+
+
+def raises_after(n):
+    for i in range(n):
+        yield i
+    raise KeyError("after")
+
+
+def stop_inside():
+    yield 1
+    raise StopIteration("inside")        # a RuntimeError, from the generator
+
+
+def returns(v):
+    yield 1
+    return v
+
+
+def consume_from_c():
+    out = [sum(counted_squares(50)), list(counted_squares(5)), set(counted_squares(4)),
+           "".join(str(i) for i in range(12)), sorted(counted_squares(3), reverse=True)]
+    for make in (lambda: list(raises_after(3)), lambda: list(stop_inside())):
+        try:
+            make()
+        except (KeyError, RuntimeError) as e:
+            out.append((type(e).__name__, str(e), type(e.__cause__).__name__))
+    for v in (None, 0, (1, 2), StopIteration("x")):
+        it = returns(v)
+        out.append(next(it))
+        try:
+            next(it)
+        except StopIteration as e:
+            out.append(("stop", repr(e.value)))
+    it = counted_squares(3)
+    out.append([next(it), it.__next__(), next(it, "end"), next(it, "end")])   # both roads
+    return out
+
+
+def nexts_direct():
+    return overdrive.stats()["generator_nexts_direct"]
+
+
+@full_tier
+def test_generators_iterated_from_c_resume_on_the_direct_road(jit):
+    # list(g), sum(g), set(genexpr), "".join(genexpr) and next(g) call PyGen_Type's
+    # tp_iternext: while the hook is installed, a compiled generator resumes there directly,
+    # with the interpreter's results, exceptions and StopIteration values.
+    before = nexts_direct()
+    run_direct(jit, consume_from_c)
+    assert nexts_direct() > before + 50
+
+
+def _gen_type_slots():
+    """(tp_iter, tp_iternext) of the generator type, read with ctypes."""
+    import ctypes
+    import types
+    base = id(types.GeneratorType)
+    slot = ctypes.sizeof(ctypes.c_void_p)
+    tp_iter = 27 * slot          # PyTypeObject of 3.11: the tp_iter field, then tp_iternext
+    return (ctypes.c_void_p.from_address(base + tp_iter).value,
+            ctypes.c_void_p.from_address(base + tp_iter + slot).value)
+
+
+def test_the_generator_types_next_slot_is_ours_only_while_the_hook_is_installed():
+    import ctypes
+    self_iter = ctypes.cast(ctypes.pythonapi.PyObject_SelfIter, ctypes.c_void_p).value
+    overdrive.disable()
+    stock_iter, stock_next = _gen_type_slots()
+    assert stock_iter == self_iter              # (the layout the test reads is 3.11's)
+    overdrive.enable()
+    try:
+        assert _gen_type_slots() == (self_iter, _gen_type_slots()[1])
+        assert _gen_type_slots()[1] != stock_next
+        overdrive.enable()                      # (enabled twice: still CPython's to put back)
+    finally:
+        overdrive.disable()
+    assert _gen_type_slots() == (stock_iter, stock_next)
+    assert list(counted_squares(4)) == [0, 1, 4, 9]

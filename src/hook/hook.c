@@ -7,6 +7,7 @@
 #include "../bytecode/decode.h"
 #include "../runtime/clock.h"
 #include "../runtime/frames.h"
+#include "../runtime/gen_resume.h"
 #include "../tier2/tier2.h"
 
 static const char *const interp_names[] = {
@@ -339,8 +340,7 @@ static __attribute__((noinline)) PyObject *resume_generator(PyThreadState *ts,
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     }
     od_maybe_recompile(co, st);   /* resumes in the new unit, at the same instruction */
-    int next = (int)(f->prev_instr - _PyCode_CODE(co)) + 1;
-    void *at = (next > 0 && next < st->unit->ncodeunits) ? od_unit_native_at(st->unit, next) : NULL;
+    void *at = od_unit_resume_native(st->unit, (int)(f->prev_instr - _PyCode_CODE(co)) + 1);
     if (!at)
         return interpret(ts, f, 0, OD_INTERP_GENERATOR_RESUME);
     od_stats.frames_native++;
@@ -602,6 +602,7 @@ int od_hook_install(void)
     od_rt_direct_entry.tier2_threshold = &od_config.tier2_threshold;
     od_rt_direct_entry.hook_eval = od_eval_frame;
     _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), od_eval_frame);
+    od_rt_gen_iternext_install();
     installed = 1;
     return 0;
 }
@@ -609,6 +610,7 @@ int od_hook_install(void)
 int od_hook_uninstall(void)
 {
     od_rt_direct_entry.hook_eval = NULL;
+    od_rt_gen_iternext_uninstall();
     /* Setting the default evaluator stores NULL, which brings call inlining back. */
     _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), _PyEval_EvalFrameDefault);
     installed = 0;

@@ -275,6 +275,7 @@ static PyObject *mod_stats(PyObject *m, PyObject *noargs)
         || set_u64(d, "calls_c_specialized", od_rt_calls_c_specialized) < 0
         || set_u64(d, "generator_resumes_direct", od_rt_gen_resumes_direct) < 0
         || set_u64(d, "async_gen_sends_direct", od_rt_async_gen_sends_direct) < 0
+        || set_u64(d, "generator_nexts_direct", od_rt_gen_nexts_direct) < 0
         || set_u64(d, "frames_interpreted", interpreted) < 0
         || set_u64(d, "cstack_switches", od_stats.cstack_switches) < 0
         || set_u64(d, "cstack_segments", od_stats.cstack_segments) < 0
@@ -306,6 +307,7 @@ static PyObject *mod_reset_stats(PyObject *m, PyObject *noargs)
     od_rt_str_appends_in_place = 0;
     od_rt_gen_resumes_direct = 0;
     od_rt_async_gen_sends_direct = 0;
+    od_rt_gen_nexts_direct = 0;
     od_tier2_reset_stats();
     Py_RETURN_NONE;
 }

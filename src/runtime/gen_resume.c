@@ -24,7 +24,8 @@ uint64_t od_rt_async_gen_sends_direct;
 
 /* The unit generator frame `f` resumes in and its native address for that, or NULL: the slow
  * road then (not compiled yet, compile due, recompile due, hook not ours, ...). */
-static inline OdUnit *resumable_unit(PyThreadState *ts, _PyInterpreterFrame *f, void **at)
+static inline __attribute__((always_inline)) OdUnit *
+resumable_unit(PyThreadState *ts, _PyInterpreterFrame *f, void **at)
 {
     _PyFrameEvalFunction hook = od_rt_direct_entry.hook_eval;
     if (!hook || ts->interp->eval_frame != hook || ts->cframe->use_tracing
@@ -39,10 +40,9 @@ static inline OdUnit *resumable_unit(PyThreadState *ts, _PyInterpreterFrame *f, 
     if (!u || (*od_rt_direct_entry.recompile_after && !u->retired
                && u->native_entries >= *od_rt_direct_entry.recompile_after))
         return NULL;
-    int next = (int)(f->prev_instr - _PyCode_CODE(co)) + 1;
-    if (next <= 0 || next >= u->ncodeunits || !(*at = od_unit_native_at(u, next)))
-        return NULL;
-    return u;
+    void *native = od_unit_resume_native(u, (int)(f->prev_instr - _PyCode_CODE(co)) + 1);
+    *at = native;
+    return native ? u : NULL;
 }
 
 /* gen_send_ex2's work before the frame runs, when the direct road is open: the unit to
@@ -125,7 +125,8 @@ resume_end(PyThreadState *ts, PyGenObject *gen, OdUnit *u, _PyInterpreterFrame *
     return r ? PYGEN_RETURN : PYGEN_ERROR;
 }
 
-int od_rt_gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res)
+static inline __attribute__((always_inline)) int
+gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res)
 {
     _PyInterpreterFrame *caller = ts->cframe->current_frame;
     void *at;
@@ -134,6 +135,44 @@ int od_rt_gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObjec
         return OD_GEN_NOT_DIRECT;
     PyObject *r = u->entry((_PyInterpreterFrame *)gen->gi_iframe, ts, u, at);
     return resume_end(ts, gen, u, caller, r, res);
+}
+
+int od_rt_gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObject **res)
+{
+    return gen_resume(ts, gen, arg, res);
+}
+
+/* CPython's gen_iternext while ours is in PyGen_Type's slot (NULL otherwise). */
+static iternextfunc cpython_gen_iternext;
+uint64_t od_rt_gen_nexts_direct;
+
+static PyObject *gen_iternext_direct(PyObject *self)
+{
+    PyObject *res;
+    int status = gen_resume(_PyThreadState_GET(), (PyGenObject *)self, NULL, &res);
+    if (status == OD_GEN_NOT_DIRECT)
+        return cpython_gen_iternext(self);
+    od_rt_gen_nexts_direct++;
+    if (status == PYGEN_RETURN) {   /* as gen_iternext: the end, its value in StopIteration */
+        if (res != Py_None)
+            _PyGen_SetStopIterationValue(res);
+        Py_CLEAR(res);
+    }
+    return res;
+}
+
+void od_rt_gen_iternext_install(void)
+{
+    if (PyGen_Type.tp_iternext == gen_iternext_direct)
+        return;
+    cpython_gen_iternext = PyGen_Type.tp_iternext;
+    PyGen_Type.tp_iternext = gen_iternext_direct;
+}
+
+void od_rt_gen_iternext_uninstall(void)
+{
+    if (PyGen_Type.tp_iternext == gen_iternext_direct)
+        PyGen_Type.tp_iternext = cpython_gen_iternext;
 }
 
 /* An async generator's asend()/__anext__() awaitable and the wrapper its yields carry

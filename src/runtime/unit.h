@@ -174,6 +174,10 @@ struct OdUnit {
      * no instruction's code starts there (the first instruction's code can start at offset
      * 0: the entry is shared, tier1/compile.c). Read through od_unit_native_at. */
     OdUnitTable native_at_unit;
+    /* The last generator resume point looked up (od_unit_resume_native): code unit index
+     * and native address (0, NULL: none yet). Most generators resume at one yield. */
+    int resume_next;
+    void *resume_native;
     int ncodeunits;
     int nexc;
     OdExcEntry *exc;
@@ -240,6 +244,21 @@ static inline void *od_unit_native_at(const OdUnit *u, int i)
         return NULL;
     uint32_t off = od_unit_table_get(&u->native_at_unit, i);
     return off ? (char *)u->mem + off - 1 : NULL;
+}
+
+/* Where a generator frame suspended in `u` continues: the native address of the code unit
+ * `next` after its last instruction (a yield, or RETURN_GENERATOR), or NULL. The last one
+ * found is kept in the unit. */
+static inline void *od_unit_resume_native(OdUnit *u, int next)
+{
+    if (__builtin_expect(next == u->resume_next && next, 1))
+        return u->resume_native;
+    void *at = next > 0 && next < u->ncodeunits ? od_unit_native_at(u, next) : NULL;
+    if (at) {
+        u->resume_next = next;
+        u->resume_native = at;
+    }
+    return at;
 }
 
 /* The site of the instruction whose opcode is at code unit `i` of u's code, or NULL. */
