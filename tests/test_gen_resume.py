@@ -573,29 +573,57 @@ def test_generators_iterated_from_c_resume_on_the_direct_road(jit):
     assert nexts_direct() > before + 50
 
 
-def _gen_type_slots():
-    """(tp_iter, tp_iternext) of the generator type, read with ctypes."""
+async def leaf_coro(i):
+    await asyncio.sleep(0)
+    return i * 2
+
+
+async def gather_coros(n):
+    tasks = [asyncio.ensure_future(leaf_coro(i)) for i in range(n)]
+    return sum(await asyncio.gather(*tasks))
+
+
+def run_tasks():
+    return asyncio.run(gather_coros(30))
+
+
+@full_tier
+def test_asyncio_task_steps_resume_compiled_coroutines_on_the_direct_road(jit):
+    # asyncio's task steps send to their coroutine with PyIter_Send: the coroutine type's
+    # am_send, ours while the hook is installed.
+    before = nexts_direct()
+    assert run_direct(jit, run_tasks) == sum(i * 2 for i in range(30))
+    assert nexts_direct() > before + 30
+
+
+def _type_slots():
+    """(tp_iter, tp_iternext, am_send) of the generator type and am_send of the coroutine
+    type, read with ctypes from their PyTypeObject (3.11's layout: tp_as_async the 11th
+    pointer-sized field, tp_iter the 28th; am_send the 4th of PyAsyncMethods)."""
     import ctypes
     import types
-    base = id(types.GeneratorType)
-    slot = ctypes.sizeof(ctypes.c_void_p)
-    tp_iter = 27 * slot          # PyTypeObject of 3.11: the tp_iter field, then tp_iternext
-    return (ctypes.c_void_p.from_address(base + tp_iter).value,
-            ctypes.c_void_p.from_address(base + tp_iter + slot).value)
+
+    def field(addr, k):
+        return ctypes.c_void_p.from_address(addr + k * ctypes.sizeof(ctypes.c_void_p)).value
+
+    gen, coro = id(types.GeneratorType), id(types.CoroutineType)
+    return (field(gen, 27), field(gen, 28), field(field(gen, 10), 3), field(field(coro, 10), 3),
+            field(field(gen, 10), 0), field(field(coro, 10), 0))
 
 
-def test_the_generator_types_next_slot_is_ours_only_while_the_hook_is_installed():
+def test_the_generator_types_slots_are_ours_only_while_the_hook_is_installed():
     import ctypes
     self_iter = ctypes.cast(ctypes.pythonapi.PyObject_SelfIter, ctypes.c_void_p).value
     overdrive.disable()
-    stock_iter, stock_next = _gen_type_slots()
-    assert stock_iter == self_iter              # (the layout the test reads is 3.11's)
+    stock = _type_slots()
+    # (3.11's layout: both types' am_send is PyGen_am_send; only coroutines have am_await)
+    assert stock[0] == self_iter and stock[2] == stock[3] and not stock[4] and stock[5]
     overdrive.enable()
     try:
-        assert _gen_type_slots() == (self_iter, _gen_type_slots()[1])
-        assert _gen_type_slots()[1] != stock_next
+        ours = _type_slots()
+        assert ours[0] == self_iter and all(o != s for o, s in zip(ours[1:4], stock[1:4]))
         overdrive.enable()                      # (enabled twice: still CPython's to put back)
     finally:
         overdrive.disable()
-    assert _gen_type_slots() == (stock_iter, stock_next)
-    assert list(counted_squares(4)) == [0, 1, 4, 9]
+    assert _type_slots() == stock
+    assert list(counted_squares(4)) == [0, 1, 4, 9] and run_tasks() == 870

@@ -602,7 +602,7 @@ int od_hook_install(void)
     od_rt_direct_entry.tier2_threshold = &od_config.tier2_threshold;
     od_rt_direct_entry.hook_eval = od_eval_frame;
     _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), od_eval_frame);
-    od_rt_gen_iternext_install();
+    od_rt_gen_slots_install();
     installed = 1;
     return 0;
 }
@@ -610,7 +610,7 @@ int od_hook_install(void)
 int od_hook_uninstall(void)
 {
     od_rt_direct_entry.hook_eval = NULL;
-    od_rt_gen_iternext_uninstall();
+    od_rt_gen_slots_uninstall();
     /* Setting the default evaluator stores NULL, which brings call inlining back. */
     _PyInterpreterState_SetEvalFrameFunc(PyInterpreterState_Get(), _PyEval_EvalFrameDefault);
     installed = 0;

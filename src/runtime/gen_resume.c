@@ -142,8 +142,9 @@ int od_rt_gen_resume(PyThreadState *ts, PyGenObject *gen, PyObject *arg, PyObjec
     return gen_resume(ts, gen, arg, res);
 }
 
-/* CPython's gen_iternext while ours is in PyGen_Type's slot (NULL otherwise). */
+/* CPython's own slots while ours are in PyGen_Type's and PyCoro_Type's (NULL otherwise). */
 static iternextfunc cpython_gen_iternext;
+static sendfunc cpython_gen_am_send, cpython_coro_am_send;
 uint64_t od_rt_gen_nexts_direct;
 
 static PyObject *gen_iternext_direct(PyObject *self)
@@ -161,18 +162,47 @@ static PyObject *gen_iternext_direct(PyObject *self)
     return res;
 }
 
-void od_rt_gen_iternext_install(void)
+/* PyIter_Send's road (asyncio's task steps, `yield from`/`await` in interpreted code):
+ * PyGen_am_send is gen_send_ex2 itself, whose results gen_resume gives. */
+static inline PySendResult am_send_direct(PyObject *self, PyObject *arg, PyObject **res,
+                                          sendfunc cpython)
+{
+    int status = gen_resume(_PyThreadState_GET(), (PyGenObject *)self, arg, res);
+    if (status == OD_GEN_NOT_DIRECT)
+        return cpython(self, arg, res);
+    od_rt_gen_nexts_direct++;
+    return (PySendResult)status;
+}
+
+static PySendResult gen_am_send_direct(PyObject *self, PyObject *arg, PyObject **res)
+{
+    return am_send_direct(self, arg, res, cpython_gen_am_send);
+}
+
+static PySendResult coro_am_send_direct(PyObject *self, PyObject *arg, PyObject **res)
+{
+    return am_send_direct(self, arg, res, cpython_coro_am_send);
+}
+
+void od_rt_gen_slots_install(void)
 {
     if (PyGen_Type.tp_iternext == gen_iternext_direct)
         return;
     cpython_gen_iternext = PyGen_Type.tp_iternext;
     PyGen_Type.tp_iternext = gen_iternext_direct;
+    cpython_gen_am_send = PyGen_Type.tp_as_async->am_send;
+    PyGen_Type.tp_as_async->am_send = gen_am_send_direct;
+    cpython_coro_am_send = PyCoro_Type.tp_as_async->am_send;
+    PyCoro_Type.tp_as_async->am_send = coro_am_send_direct;
 }
 
-void od_rt_gen_iternext_uninstall(void)
+void od_rt_gen_slots_uninstall(void)
 {
-    if (PyGen_Type.tp_iternext == gen_iternext_direct)
-        PyGen_Type.tp_iternext = cpython_gen_iternext;
+    if (PyGen_Type.tp_iternext != gen_iternext_direct)
+        return;
+    PyGen_Type.tp_iternext = cpython_gen_iternext;
+    PyGen_Type.tp_as_async->am_send = cpython_gen_am_send;
+    PyCoro_Type.tp_as_async->am_send = cpython_coro_am_send;
 }
 
 /* An async generator's asend()/__anext__() awaitable and the wrapper its yields carry

@@ -58,17 +58,20 @@ int od_rt_for_iter_end(_PyInterpreterFrame *f, PyObject **sp, PyObject *r, OdUni
 extern OdUnit *od_rt_send_unit;
 
 /* Generators iterated by C code and by the interpreter (list(g), sum(g), set(genexpr),
- * "".join(genexpr), an interpreted `for`) call PyGen_Type's tp_iternext, and each such
- * next() took gen_iternext, gen_send_ex2, the eval-frame hook's dispatch and
- * resume_generator before the compiled code ran (about 100 instructions of a resume's 190
- * in a `sum(g)` loop). While the hook is installed, od_rt_gen_iternext_install() puts in
- * PyGen_Type's slot a next() that resumes a compiled generator on the direct road
- * (od_rt_gen_resume) and hands anything else to CPython's own gen_iternext, which
- * od_rt_gen_iternext_uninstall() puts back. `g.__next__()` keeps calling CPython's
- * function (its wrapper was made at start-up): the same results by the ordinary road. */
-void od_rt_gen_iternext_install(void);
-void od_rt_gen_iternext_uninstall(void);
-/* Of the direct resumes, those by that next() (stats()["generator_nexts_direct"]). */
+ * "".join(genexpr), an interpreted `for`) call PyGen_Type's tp_iternext; asyncio's task
+ * steps and `yield from`/`await` in interpreted code call PyIter_Send, which calls the
+ * type's am_send. Each such resume took gen_iternext or PyGen_am_send, gen_send_ex2, the
+ * eval-frame hook's dispatch and resume_generator before the compiled code ran (about 100
+ * instructions of a resume's 190 in a `sum(g)` loop). While the hook is installed,
+ * od_rt_gen_slots_install() puts into those slots of PyGen_Type and PyCoro_Type functions
+ * that resume a compiled generator or coroutine on the direct road (gen_resume) and hand
+ * anything else to CPython's own, which od_rt_gen_slots_uninstall() puts back.
+ * `g.__next__()` and `g.send(v)` keep calling CPython's functions (the method wrappers
+ * were made at start-up): the same results by the ordinary road. */
+void od_rt_gen_slots_install(void);
+void od_rt_gen_slots_uninstall(void);
+
+/* Of the direct resumes, those through these slots (stats()["generator_nexts_direct"]). */
 extern uint64_t od_rt_gen_nexts_direct;
 
 /* Resumes that took this road (stats()["generator_resumes_direct"]). */
