@@ -722,6 +722,7 @@ int od_tier2_symbols(PyObject *dict)
         {"od_t2_load_method", (const void *)od_t2_load_method},
         {"od_t2_for_iter", (const void *)od_t2_for_iter},
         {"od_t2_call_len", (const void *)od_t2_call_len},
+        {"od_t2_call_isinstance", (const void *)od_t2_call_isinstance},
         {"od_t2_str_append", (const void *)od_t2_str_append},
         {"od_t2_exit", (const void *)od_t2_exit},
         {"od_t2_exit_entry", (const void *)od_t2_exit_entry},

@@ -1631,11 +1631,15 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (i->op == OD_HOP_LoadGlobal)
             x->imm = (long long)(intptr_t)global_site(W);
         /* a call without keywords: the machine-code fast path, which hands the rest to h;
-         * len(x) of a global that is the builtin len: a helper of its own (no thunk) */
+         * len(x) of a global that is the builtin len, isinstance(x, cls) of the builtin
+         * isinstance: helpers of their own (no thunk) */
         OdHirInstr *callee = i->op == OD_HOP_Call && i->nops > 0 ? root(i->ops[0]) : NULL;
         if (callee && callee->op == OD_HOP_GlobalValue && i->nops == 2 && !i->obj
             && callee->obj == _PyInterpreterState_GET()->callable_cache.len)
             x->ptr = (void *)od_t2_call_len;
+        else if (callee && callee->op == OD_HOP_GlobalValue && i->nops == 3 && !i->obj
+                 && callee->obj == _PyInterpreterState_GET()->callable_cache.isinstance)
+            x->ptr = (void *)od_t2_call_isinstance;
         else if (callee && callee->op == OD_HOP_GlobalValue && (i->nops == 2 || i->nops == 3)
                  && !i->obj && callee->obj == (PyObject *)&PyRange_Type)
             x->ptr = (void *)od_t2_call_range;   /* range(n), range(a, b): rt/call.c */
