@@ -2148,6 +2148,8 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_jcc(a, OD_CC_E, zero);
         od_mov_mr(a, OD_RSP, out_off(0), r);
         int sync = c->L->exits[i->exit].nsync > 0;
+        if (i->prev >= 0)
+            set_prev(c, i->prev);
         helper_call(c, i->ptr, sync, NULL);
         od_test_rr(a, OD_RAX, OD_RAX);
         od_jcc(a, OD_CC_S, X);

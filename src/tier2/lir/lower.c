@@ -1559,15 +1559,15 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         break;
     }
     case OD_HOP_IsTrue: {
-        if (i->bc_offset >= 0) {
-            int j = W->L->bc.instr_at_unit[i->bc_offset];
-            if (!(x = emit(W, OD_LOP_SetPrev, 0)))
-                return -1;
-            x->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
-        }
         int s = use(W, i->ops[0]);
         if (s < 0 || !(x = emit(W, OD_LOP_Truth, 1)))
             return -1;
+        /* prev_instr is set on the helper's road only, as a CallH's: True and False,
+         * tested in line, run no Python code that could read it */
+        if (i->bc_offset >= 0) {
+            int j = W->L->bc.instr_at_unit[i->bc_offset];
+            x->prev = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
+        }
         x->src[0] = s;
         x->dst = W->vreg[i->id];
         x->ptr = od_t2_truth;
