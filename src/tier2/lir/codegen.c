@@ -74,6 +74,11 @@ typedef struct {
     OdLabel after_trace;            /* >= 0: bound after the next TraceCheck (a CallH's
                                      * in-line hit goes past it: no Python code ran) */
     int skip_next;                  /* next_ins was emitted with this one (a Truth's CondJump) */
+    /* The outgoing area's first two slots hold vregs out_held[0..1] (a LoadMethod's results,
+     * which every road of it leaves there) when instruction out_held_for is emitted: the
+     * one right after it, past a TraceCheck; a CallMethod there does not store them again. */
+    int out_held[2];
+    const OdLirInstr *out_held_for;
     /* The registers live at a stub's position, found by a sweep rather than a loop over
      * every vreg per stub (11 M instructions of a 208 M stress run): the vregs in
      * registers by interval start (by_start, made at the first stub), the next of them
@@ -1505,14 +1510,29 @@ static void or_digit(OdAsm *a, int k)
     od_or_rr(a, OD_RDX, OD_RCX);
 }
 /* A CallH's results to its vregs: rax, or the outgoing area's two slots (outs_in_args). */
+/* vreg v = the outgoing area's slot k: one load into v's register */
+static void gout_from_out(Cg *c, int v, int k)
+{
+    const OdLirVreg *r = &c->L->vregs[v];
+    if (v < 0)
+        return;
+    if (r->reg >= 0) {
+        od_mov_rm(&c->a, (OdReg)r->reg, OD_RSP, out_off(k));
+    } else {
+        od_mov_rm(&c->a, OD_RCX, OD_RSP, out_off(k));
+        od_mov_mr(&c->a, OD_RSP, od_lir_spill_off(c->L, r->slot), OD_RCX);
+    }
+}
+
 static void callh_results(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
     if (i->outs_in_args) {
-        od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
-        gout(c, i->dst, OD_RCX);
-        od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
-        gout(c, i->dst2, OD_RCX);
+        gout_from_out(c, i->dst, 0);
+        gout_from_out(c, i->dst2, 1);
+        c->out_held[0] = i->dst;
+        c->out_held[1] = i->dst2;
+        c->out_held_for = c->next_ins;
     } else if (i->dst >= 0) {
         if (c->L->vregs[i->dst].cls == OD_VR_XMM) {
             od_movq_xr(a, 0, OD_RAX);
@@ -2024,8 +2044,11 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     case OD_LOP_CallH: {
         OdLabel hit = -1;
+        int held = c->out_held_for == i;
+        c->out_held_for = NULL;
         for (int k = 0; k < i->nsrc; k++)
-            store_arg(c, i->src[k], k);
+            if (!(held && k < 2 && i->src[k] == c->out_held[k]))
+                store_arg(c, i->src[k], k);
         if (i->ptr == (const void *)od_t2_box_int) {
             hit = od_label_new(a);
             small_int_inline(c, hit);
@@ -2211,6 +2234,8 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     }
     case OD_LOP_TraceCheck:
+        if (c->out_held_for == i)
+            c->out_held_for = c->next_ins;      /* (the exit leaves for good) */
         od_mov_rm(a, OD_RAX, OD_RSP, OD_LIR_OFF_CFRAME);
         od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
         od_jcc(a, OD_CC_NE, X);
