@@ -2531,8 +2531,9 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_jmp(a, c.epilogue);
     /* a function's (not an OSR unit's) own entry for the call thunk */
     OdLabel shortl = -1;
-    int has_direct = L->osr < 0 && od_t2_emit_direct_entry(a, L->code, start, &direct,
-                                                           L->short_entry ? &shortl : NULL);
+    int has_direct = L->osr < 0 && L->unit
+                     && od_t2_emit_direct_entry(a, L->code, L->unit, start, &direct,
+                                                L->short_entry ? &shortl : NULL);
     od_emit_plt(a);
     int rc = -1;
     if (!c.a.failed && od_asm_finish(a) == 0) {

@@ -279,6 +279,9 @@ typedef struct {
     int short_entry;      /* lowering's input: also emit the entry for a call one argument
                            * short (the function compiled has defaults) */
     int short_entry_off;  /* codegen: that entry's offset in the code; 0: none */
+    const struct OdUnit *unit; /* codegen's input: the unit the code will belong to (its
+                                * address is an immediate in the call thunk's own entry);
+                                * NULL: no such entry */
     struct OdT2AttrSite *attr_sites; /* the generic attribute instructions' caches (rt/attr.h),
                                       * one per LoadAttr/StoreAttr/LoadMethod; the unit takes them */
     int nattr_sites, used_attr_sites;
