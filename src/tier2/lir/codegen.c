@@ -1368,6 +1368,30 @@ static void not_bool_inline(Cg *c, OdLabel done)
     od_label_bind(a, call);
 }
 
+/* isinstance(x, cls) at a site the lowering gave od_t2_call_isinstance (args: the
+ * callable, x, cls): while the callable is the builtin isinstance and x's type is cls
+ * itself, True, as PyObject_IsInstance's first test answers (no __instancecheck__ is
+ * asked), counted as the helper counts it; anything else goes on to the helper. */
+static void isinstance_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel call = od_label_new(a);
+    od_mov_ri(a, OD_RCX,
+              (int64_t)(intptr_t)_PyInterpreterState_GET()->callable_cache.isinstance);
+    od_cmp_rm(a, OD_RCX, OD_RSP, out_off(0));
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
+    od_mov_rm(a, OD_RCX, OD_RCX, OFF_TYPE);
+    od_cmp_rm(a, OD_RCX, OD_RSP, out_off(2));
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.builtin_calls);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_True);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, call);
+}
+
 /* FloatMath (OD_CHK_MATH): the C function called on the operand (args[0]) in xmm0, rax =
  * the result's bits; exit X where mathmodule.c's math_1 raises (the interpreter calls the
  * function again and raises): a NaN from a non-NaN (a domain error), an infinity from a
@@ -2072,6 +2096,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         if (i->ptr == (const void *)od_t2_not) {
             hit = od_label_new(a);
             not_bool_inline(c, hit);
+        }
+        if (i->ptr == (const void *)od_t2_call_isinstance) {
+            hit = od_label_new(a);
+            isinstance_inline(c, hit);
         }
         if (i->ptr == (const void *)od_t2_binary_op && number_binary_sd_op(i->imm) >= 0) {
             hit = od_label_new(a);
