@@ -565,13 +565,21 @@ static void attr_entry_inline_m(Cg *c, const OdT2AttrSite *site, OdLabel slow, O
  * instruction does (stats()["tier2"]["generic_attr"]: two instructions), but not as
  * "inline" (the site's own entries) nor as a miss. */
 static void attr_chain(Cg *c, const OdT2AttrSite *site, const void *helper, OdLabel miss,
-                       OdLabel done)
+                       OdLabel done, int recv)
 {
     OdAsm *a = &c->a;
     int method = helper == (const void *)od_t2_load_method;
     int store = helper == (const void *)od_t2_store_attr;
     OdLabel have = od_label_new(a), no_old = od_label_new(a);
-    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    if (recv >= 0) {
+        /* the receiver from its vreg, not stored yet: rax is kept to `miss`, which
+         * stores it */
+        OdReg r = gin(c, recv, OD_RAX);
+        if (r != OD_RAX)
+            od_mov_rr(a, OD_RAX, r);
+    } else {
+        od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    }
     od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
     for (int k = 0; k < site->nways; k++) {
         const OdT2AttrWay *w = &site->ways[k];
@@ -2070,8 +2078,15 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         OdLabel hit = -1;
         int held = c->out_held_for == i;
         c->out_held_for = NULL;
+        /* A load or method of a generic site with ways: the ways take the receiver from
+         * its register; it goes to the outgoing area only on their miss road (one
+         * instruction a hit fewer) */
+        int recv_late = (i->ptr == (const void *)od_t2_load_attr
+                         || i->ptr == (const void *)od_t2_load_method)
+                        && i->imm && i->nsrc == 1
+                        && ((const OdT2AttrSite *)(intptr_t)i->imm)->nways > 0;
         for (int k = 0; k < i->nsrc; k++)
-            if (!(held && k < 2 && i->src[k] == c->out_held[k]))
+            if (!(held && k < 2 && i->src[k] == c->out_held[k]) && !(recv_late && k == 0))
                 store_arg(c, i->src[k], k);
         if (i->ptr == (const void *)od_t2_box_int) {
             hit = od_label_new(a);
@@ -2132,8 +2147,11 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             && ((const OdT2AttrSite *)(intptr_t)i->imm)->nways > 0) {
             OdLabel other = od_label_new(a);
             hit = od_label_new(a);
-            attr_chain(c, (const OdT2AttrSite *)(intptr_t)i->imm, i->ptr, other, hit);
+            attr_chain(c, (const OdT2AttrSite *)(intptr_t)i->imm, i->ptr, other, hit,
+                       recv_late ? i->src[0] : -1);
             od_label_bind(a, other);
+            if (recv_late)
+                od_mov_mr(a, OD_RSP, out_off(0), OD_RAX);
         }
         if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method
              || (i->ptr == (const void *)od_t2_store_attr && store_inline_worth(i))) && i->imm) {
