@@ -111,6 +111,15 @@ static void gout(Cg *c, int v, OdReg src)
     }
 }
 
+/* Where an instruction may put the value of vreg v (a general one) itself: its register,
+ * or `scratch` for a spilled one (or none: v < 0), which gout then stores. */
+static OdReg dst_reg(Cg *c, int v, OdReg scratch)
+{
+    if (v < 0 || c->L->vregs[v].reg < 0)
+        return scratch;
+    return (OdReg)c->L->vregs[v].reg;
+}
+
 static int xin(Cg *c, int v, int scratch)
 {
     const OdLirVreg *r = &c->L->vregs[v];
@@ -1579,18 +1588,23 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
     OdLabel X = i->exit >= 0 ? c->xlabel[i->exit] : -1;
-    OdReg r, q;
+    OdReg r, q, d;
     int xa, xb;
     switch (i->op) {
     case OD_LOP_LoadLocal:
-        od_mov_rm(a, OD_RAX, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
-        gout(c, i->dst, OD_RAX);
+        /* straight into the vreg's register (rax only for a spilled one) */
+        d = dst_reg(c, i->dst, OD_RAX);
+        od_mov_rm(a, d, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
+        gout(c, i->dst, d);
         break;
     case OD_LOP_StoreLocal:
         r = gin(c, i->src[0], OD_RDX);
-        od_mov_rm(a, OD_RAX, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
+        d = dst_reg(c, i->dst, OD_RAX);
+        if (d == r)
+            d = OD_RAX;
+        od_mov_rm(a, d, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
         od_mov_mr(a, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm, r);
-        gout(c, i->dst, OD_RAX);
+        gout(c, i->dst, d);
         break;
     case OD_LOP_Imm:
         if (c->L->vregs[i->dst].reg >= 0) {
@@ -1984,8 +1998,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     }
     case OD_LOP_LoadMem:
         r = gin(c, i->src[0], OD_RAX);
-        od_mov_rm(a, OD_RAX, r, (int32_t)i->imm);
-        gout(c, i->dst, OD_RAX);
+        d = dst_reg(c, i->dst, OD_RAX);
+        od_mov_rm(a, d, r, (int32_t)i->imm);
+        gout(c, i->dst, d);
         break;
     case OD_LOP_BoxFloat: case OD_LOP_BoxInt: {
         /* the common case in line, the rest out of line (box_stub); the result in rax */
