@@ -489,10 +489,23 @@ static void store_arg(Cg *c, int v, int k)
         od_mov_mr(&c->a, OD_RSP, out_off(k), gin(c, v, OD_RAX));
 }
 
+/* The label a jump to block b may take instead: past blocks that hold nothing but a Jump
+ * (the empty blocks of split edges), each a jmp of its own at run time. */
+static OdLabel block_label(Cg *c, int b)
+{
+    for (int hops = 0; hops < 8; hops++) {
+        const OdLirBlock *k = &c->L->blocks[b];
+        if (k->n != 1 || k->ins[0].op != OD_LOP_Jump || k->ins[0].target[0] == b)
+            break;
+        b = k->ins[0].target[0];
+    }
+    return c->blabel[b];
+}
+
 static void jump_to_block(Cg *c, int b)
 {
     if (b != c->next_block)
-        od_jmp(&c->a, c->blabel[b]);
+        od_jmp(&c->a, block_label(c, b));
 }
 
 /* The hit paths of a generic LoadAttr's or LoadMethod's site (rt/attr.c) in line: the
@@ -572,9 +585,14 @@ static void attr_entry_inline_m(Cg *c, const OdT2AttrSite *site, OdLabel slow, O
  * args[0] the method, args[1] the receiver, new references; StoreAttr: stored, rax = 0)
  * and `done`. A hit counts under the site's reason, as every execution of a generic
  * instruction does (stats()["tier2"]["generic_attr"]: two instructions), but not as
- * "inline" (the site's own entries) nor as a miss. */
+ * "inline" (the site's own entries) nor as a miss. `recv` >= 0: the receiver's vreg, not
+ * stored yet (rax keeps it to `miss`, which stores it); else args[0]. `past` (the CallH,
+ * when a TraceCheck follows it): a hit stores its results and jumps to c->after_trace
+ * instead of `done`. */
+static void callh_results(Cg *c, const OdLirInstr *i);
+
 static void attr_chain(Cg *c, const OdT2AttrSite *site, const void *helper, OdLabel miss,
-                       OdLabel done, int recv)
+                       OdLabel done, int recv, const OdLirInstr *past)
 {
     OdAsm *a = &c->a;
     int method = helper == (const void *)od_t2_load_method;
@@ -670,7 +688,14 @@ static void attr_chain(Cg *c, const OdT2AttrSite *site, const void *helper, OdLa
     }
     od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_generic_attr[site->why]);
     od_add_mi(a, OD_RCX, 0, 1);
-    od_jmp(a, done);
+    if (past) {
+        /* `past` (the CallH) is followed by a TraceCheck: its results stored here, then
+         * past the check (c->after_trace), one jump instead of two */
+        callh_results(c, past);
+        od_jmp(a, c->after_trace);
+    } else {
+        od_jmp(a, done);
+    }
 }
 
 /* keys = the keys of the dict in `dict` (which may be NULL) when it is an exact, combined
@@ -2162,8 +2187,14 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             && ((const OdT2AttrSite *)(intptr_t)i->imm)->nways > 0) {
             OdLabel other = od_label_new(a);
             hit = od_label_new(a);
+            /* a hit goes past the TraceCheck after the call itself, results in place */
+            const OdLirInstr *past = NULL;
+            if (c->next_ins && c->next_ins->op == OD_LOP_TraceCheck) {
+                past = i;
+                c->after_trace = od_label_new(a);
+            }
             attr_chain(c, (const OdT2AttrSite *)(intptr_t)i->imm, i->ptr, other, hit,
-                       recv_late ? i->src[0] : -1);
+                       recv_late ? i->src[0] : -1, past);
             od_label_bind(a, other);
             if (recv_late)
                 od_mov_mr(a, OD_RSP, out_off(0), OD_RAX);
@@ -2212,7 +2243,8 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_jmp(a, join);
             od_label_bind(a, hit);
             callh_results(c, i);
-            c->after_trace = od_label_new(a);
+            if (c->after_trace < 0)
+                c->after_trace = od_label_new(a);
             od_jmp(a, c->after_trace);
             od_label_bind(a, join);
         } else if (hit >= 0) {
@@ -2254,12 +2286,12 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_label_bind(a, done);
             gout(c, i->dst, OD_RAX);
             od_test_rr(a, OD_RAX, OD_RAX);
-            od_jcc(a, OD_CC_NE, c->blabel[cj->target[0]]);
-            od_jmp(a, c->blabel[cj->target[1]]);
+            od_jcc(a, OD_CC_NE, block_label(c, cj->target[0]));
+            od_jmp(a, block_label(c, cj->target[1]));
             od_label_bind(a, one);
             od_mov_ri(a, OD_RAX, 1);
             gout(c, i->dst, OD_RAX);
-            od_jmp(a, c->blabel[cj->target[0]]);
+            od_jmp(a, block_label(c, cj->target[0]));
             od_label_bind(a, zero);
             od_mov_ri(a, OD_RAX, 0);
             gout(c, i->dst, OD_RAX);
@@ -2323,9 +2355,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         r = gin(c, i->src[0], OD_RAX);
         od_test_rr(a, r, r);
         if (i->target[0] == c->next_block) {
-            od_jcc(a, OD_CC_E, c->blabel[i->target[1]]);
+            od_jcc(a, OD_CC_E, block_label(c, i->target[1]));
         } else {
-            od_jcc(a, OD_CC_NE, c->blabel[i->target[0]]);
+            od_jcc(a, OD_CC_NE, block_label(c, i->target[0]));
             jump_to_block(c, i->target[1]);
         }
         break;
