@@ -2315,8 +2315,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     case OD_LOP_Sync: {
         OdLabel skip = od_label_new(a);
         if (i->imm) {
-            od_mov_rm(a, OD_RAX, R_FRAME, OFF_FRAME_OBJ);
-            od_test_rr(a, OD_RAX, OD_RAX);
+            od_cmp_mi(a, R_FRAME, OFF_FRAME_OBJ, 0);
             od_jcc(a, OD_CC_E, skip);
             od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(c->L->code) + c->L->exits[i->exit].index));
             od_mov_mr(a, R_FRAME, OFF_PREV, OD_RAX);
