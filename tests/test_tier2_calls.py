@@ -937,3 +937,68 @@ def test_len_rebound_after_the_compile_is_called_as_the_new_global():
         overdrive.disable()
     assert got == 200
     assert lengths([[1], [2, 3]]) == 3
+
+
+# ---- isinstance(x, cls) of the global isinstance: a helper of its own ---------------------
+# (rt/call.c od_t2_call_isinstance)
+
+class _Strict(type):
+    def __instancecheck__(cls, obj):
+        if obj is None:
+            raise LookupError("no None here")
+        return obj == 3
+
+
+class _ByCheck(metaclass=_Strict):
+    pass
+
+
+class _Base:
+    pass
+
+
+class _Derived(_Base):
+    pass
+
+
+def kinds(xs, cls):
+    t = []
+    for x in xs:
+        t.append(isinstance(x, cls))
+    return t
+
+
+def test_isinstance_of_the_global_isinstance_takes_its_own_helper_and_matches():
+    data = [_Base(), _Derived(), 3, "s", 4.0]
+    calls = [(data, _Base), (data, int), (data, (str, float)), (data, _ByCheck),
+             ([3, None], _ByCheck),                 # __instancecheck__ raises
+             (data, 5)]                             # not a class: TypeError
+    overdrive.disable()
+    expected = [outcome(kinds, a) for a in calls]
+    assert [e[0] for e in expected][-2:] == ["raise", "raise"]
+    info, _ = run_t2(kinds, *calls)
+    assert "od_t2_call_isinstance" in _native_text(kinds)
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        before = builtin_calls()
+        assert outcome(kinds, calls[0]) == expected[0]
+        made = builtin_calls() - before
+    finally:
+        overdrive.disable()
+    assert made >= len(data), made
+
+
+def test_isinstance_rebound_after_the_compile_is_called_as_the_new_global():
+    g = globals()
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        for _ in range(3):
+            assert kinds([1, "a"], int) == [True, False]
+        assert overdrive.info(kinds)["tier"] == 2
+        g["isinstance"] = lambda x, c: "mine"
+        got = kinds([1, "a"], int)
+    finally:
+        del g["isinstance"]
+        overdrive.disable()
+    assert got == ["mine", "mine"]
+    assert kinds([1, "a"], int) == [True, False]

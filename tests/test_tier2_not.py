@@ -77,3 +77,52 @@ def test_not_in_a_hot_loop_stays_in_tier2():
     assert got == expected
     assert after["tier2"]["exits"] == {}, after["tier2"]
     assert not unexpected_exits(before, after), after
+
+
+# ---- a truth test's line: prev_instr is set on the helper's road only (lir/codegen.c Truth) --
+
+class LineSeer:
+    """A truth that records the line its caller's frame is at when it is asked."""
+
+    def __init__(self):
+        self.lines = []
+
+    def __bool__(self):
+        import sys
+        self.lines.append(sys._getframe(1).f_lineno)
+        return len(self.lines) < 3
+
+
+def truth_lines(o, k):
+    t = k + 1
+    if o:
+        t += 1
+    y = t * 2
+    while o and t < 10:
+        t += 1
+    return t, y
+
+
+def first_truthy(xs):
+    for x in xs:
+        y = x
+        if y:
+            return y
+    return None
+
+
+def lines_seen(f, args):
+    o = LineSeer()
+    return f(o, *args), o.lines
+
+
+def test_a_truth_helper_sees_the_line_of_its_test_as_the_interpreter():
+    info = tier2_against_interpreter(truth_lines, (LineSeer(), 0), [(1,), (2,)], seen=lines_seen)
+    assert info["tier2"]["exits"] == {}, info["tier2"]
+
+
+def test_a_raising_truth_keeps_the_traceback_line():
+    from conftest import outcome_with_traceback
+    tier2_against_interpreter(first_truthy, ([0, 1],),
+                              [([0, Truthy(None)],), ([Truthy(None)],), ([0, 2],)],
+                              seen=outcome_with_traceback)

@@ -353,21 +353,26 @@ static int compile_unit(PyCodeObject *co, OdT2State *s, const OdUnit *tier1, PyO
     void *code;
     size_t size, reserved;
     L.short_entry = short_entry;
-    if (od_lir_regalloc(&L) < 0 || od_lir_codegen(&L, &code, &size, &reserved) < 0)
-        goto done;
+    /* the unit before its code: the call thunk's own entry has its address as an
+     * immediate (rt/call_thunk.h) */
     OdT2Unit *u = calloc(1, sizeof *u);
-    if (u) {
-        u->exits = copy_exits(&L);
-        u->consts = safe_consts(fn.refs);
+    if (!u) {
+        PyErr_NoMemory();
+        goto done;
     }
-    if (!u || !u->exits || !u->consts) {   /* native_at_unit stays NULL: no per-
-                                                * instruction entry points in tier 2 */
+    L.unit = &u->unit;
+    if (od_lir_regalloc(&L) < 0 || od_lir_codegen(&L, &code, &size, &reserved) < 0) {
+        free(u);
+        goto done;
+    }
+    u->exits = copy_exits(&L);
+    u->consts = safe_consts(fn.refs);
+    if (!u->exits || !u->consts) {   /* native_at_unit stays NULL: no per-instruction
+                                      * entry points in tier 2 */
         od_codemem_release(code, reserved);
-        if (u) {
-            free(u->exits);
-            Py_XDECREF(u->consts);
-            free(u);
-        }
+        free(u->exits);
+        Py_XDECREF(u->consts);
+        free(u);
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         goto done;
@@ -722,6 +727,7 @@ int od_tier2_symbols(PyObject *dict)
         {"od_t2_load_method", (const void *)od_t2_load_method},
         {"od_t2_for_iter", (const void *)od_t2_for_iter},
         {"od_t2_call_len", (const void *)od_t2_call_len},
+        {"od_t2_call_isinstance", (const void *)od_t2_call_isinstance},
         {"od_t2_str_append", (const void *)od_t2_str_append},
         {"od_t2_exit", (const void *)od_t2_exit},
         {"od_t2_exit_entry", (const void *)od_t2_exit_entry},

@@ -74,6 +74,11 @@ typedef struct {
     OdLabel after_trace;            /* >= 0: bound after the next TraceCheck (a CallH's
                                      * in-line hit goes past it: no Python code ran) */
     int skip_next;                  /* next_ins was emitted with this one (a Truth's CondJump) */
+    /* The outgoing area's first two slots hold vregs out_held[0..1] (a LoadMethod's results,
+     * which every road of it leaves there) when instruction out_held_for is emitted: the
+     * one right after it, past a TraceCheck; a CallMethod there does not store them again. */
+    int out_held[2];
+    const OdLirInstr *out_held_for;
     /* The registers live at a stub's position, found by a sweep rather than a loop over
      * every vreg per stub (11 M instructions of a 208 M stress run): the vregs in
      * registers by interval start (by_start, made at the first stub), the next of them
@@ -104,6 +109,15 @@ static void gout(Cg *c, int v, OdReg src)
     } else {
         od_mov_mr(&c->a, OD_RSP, od_lir_spill_off(c->L, r->slot), src);
     }
+}
+
+/* Where an instruction may put the value of vreg v (a general one) itself: its register,
+ * or `scratch` for a spilled one (or none: v < 0), which gout then stores. */
+static OdReg dst_reg(Cg *c, int v, OdReg scratch)
+{
+    if (v < 0 || c->L->vregs[v].reg < 0)
+        return scratch;
+    return (OdReg)c->L->vregs[v].reg;
 }
 
 static int xin(Cg *c, int v, int scratch)
@@ -475,10 +489,23 @@ static void store_arg(Cg *c, int v, int k)
         od_mov_mr(&c->a, OD_RSP, out_off(k), gin(c, v, OD_RAX));
 }
 
+/* The label a jump to block b may take instead: past blocks that hold nothing but a Jump
+ * (the empty blocks of split edges), each a jmp of its own at run time. */
+static OdLabel block_label(Cg *c, int b)
+{
+    for (int hops = 0; hops < 8; hops++) {
+        const OdLirBlock *k = &c->L->blocks[b];
+        if (k->n != 1 || k->ins[0].op != OD_LOP_Jump || k->ins[0].target[0] == b)
+            break;
+        b = k->ins[0].target[0];
+    }
+    return c->blabel[b];
+}
+
 static void jump_to_block(Cg *c, int b)
 {
     if (b != c->next_block)
-        od_jmp(&c->a, c->blabel[b]);
+        od_jmp(&c->a, block_label(c, b));
 }
 
 /* The hit paths of a generic LoadAttr's or LoadMethod's site (rt/attr.c) in line: the
@@ -558,15 +585,28 @@ static void attr_entry_inline_m(Cg *c, const OdT2AttrSite *site, OdLabel slow, O
  * args[0] the method, args[1] the receiver, new references; StoreAttr: stored, rax = 0)
  * and `done`. A hit counts under the site's reason, as every execution of a generic
  * instruction does (stats()["tier2"]["generic_attr"]: two instructions), but not as
- * "inline" (the site's own entries) nor as a miss. */
+ * "inline" (the site's own entries) nor as a miss. `recv` >= 0: the receiver's vreg, not
+ * stored yet (rax keeps it to `miss`, which stores it); else args[0]. `past` (the CallH,
+ * when a TraceCheck follows it): a hit stores its results and jumps to c->after_trace
+ * instead of `done`. */
+static void callh_results(Cg *c, const OdLirInstr *i);
+
 static void attr_chain(Cg *c, const OdT2AttrSite *site, const void *helper, OdLabel miss,
-                       OdLabel done)
+                       OdLabel done, int recv, const OdLirInstr *past)
 {
     OdAsm *a = &c->a;
     int method = helper == (const void *)od_t2_load_method;
     int store = helper == (const void *)od_t2_store_attr;
     OdLabel have = od_label_new(a), no_old = od_label_new(a);
-    od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    if (recv >= 0) {
+        /* the receiver from its vreg, not stored yet: rax is kept to `miss`, which
+         * stores it */
+        OdReg r = gin(c, recv, OD_RAX);
+        if (r != OD_RAX)
+            od_mov_rr(a, OD_RAX, r);
+    } else {
+        od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+    }
     od_mov_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
     for (int k = 0; k < site->nways; k++) {
         const OdT2AttrWay *w = &site->ways[k];
@@ -648,7 +688,14 @@ static void attr_chain(Cg *c, const OdT2AttrSite *site, const void *helper, OdLa
     }
     od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_generic_attr[site->why]);
     od_add_mi(a, OD_RCX, 0, 1);
-    od_jmp(a, done);
+    if (past) {
+        /* `past` (the CallH) is followed by a TraceCheck: its results stored here, then
+         * past the check (c->after_trace), one jump instead of two */
+        callh_results(c, past);
+        od_jmp(a, c->after_trace);
+    } else {
+        od_jmp(a, done);
+    }
 }
 
 /* keys = the keys of the dict in `dict` (which may be NULL) when it is an exact, combined
@@ -1363,6 +1410,30 @@ static void not_bool_inline(Cg *c, OdLabel done)
     od_label_bind(a, call);
 }
 
+/* isinstance(x, cls) at a site the lowering gave od_t2_call_isinstance (args: the
+ * callable, x, cls): while the callable is the builtin isinstance and x's type is cls
+ * itself, True, as PyObject_IsInstance's first test answers (no __instancecheck__ is
+ * asked), counted as the helper counts it; anything else goes on to the helper. */
+static void isinstance_inline(Cg *c, OdLabel done)
+{
+    OdAsm *a = &c->a;
+    OdLabel call = od_label_new(a);
+    od_mov_ri(a, OD_RCX,
+              (int64_t)(intptr_t)_PyInterpreterState_GET()->callable_cache.isinstance);
+    od_cmp_rm(a, OD_RCX, OD_RSP, out_off(0));
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
+    od_mov_rm(a, OD_RCX, OD_RCX, OFF_TYPE);
+    od_cmp_rm(a, OD_RCX, OD_RSP, out_off(2));
+    od_jcc(a, OD_CC_NE, call);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.builtin_calls);
+    od_add_mi(a, OD_RCX, 0, 1);
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)Py_True);
+    od_add_mi(a, OD_RAX, 0, 1);
+    od_jmp(a, done);
+    od_label_bind(a, call);
+}
+
 /* FloatMath (OD_CHK_MATH): the C function called on the operand (args[0]) in xmm0, rax =
  * the result's bits; exit X where mathmodule.c's math_1 raises (the interpreter calls the
  * function again and raises): a NaN from a non-NaN (a domain error), an infinity from a
@@ -1505,14 +1576,29 @@ static void or_digit(OdAsm *a, int k)
     od_or_rr(a, OD_RDX, OD_RCX);
 }
 /* A CallH's results to its vregs: rax, or the outgoing area's two slots (outs_in_args). */
+/* vreg v = the outgoing area's slot k: one load into v's register */
+static void gout_from_out(Cg *c, int v, int k)
+{
+    const OdLirVreg *r = &c->L->vregs[v];
+    if (v < 0)
+        return;
+    if (r->reg >= 0) {
+        od_mov_rm(&c->a, (OdReg)r->reg, OD_RSP, out_off(k));
+    } else {
+        od_mov_rm(&c->a, OD_RCX, OD_RSP, out_off(k));
+        od_mov_mr(&c->a, OD_RSP, od_lir_spill_off(c->L, r->slot), OD_RCX);
+    }
+}
+
 static void callh_results(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
     if (i->outs_in_args) {
-        od_mov_rm(a, OD_RCX, OD_RSP, out_off(0));
-        gout(c, i->dst, OD_RCX);
-        od_mov_rm(a, OD_RCX, OD_RSP, out_off(1));
-        gout(c, i->dst2, OD_RCX);
+        gout_from_out(c, i->dst, 0);
+        gout_from_out(c, i->dst2, 1);
+        c->out_held[0] = i->dst;
+        c->out_held[1] = i->dst2;
+        c->out_held_for = c->next_ins;
     } else if (i->dst >= 0) {
         if (c->L->vregs[i->dst].cls == OD_VR_XMM) {
             od_movq_xr(a, 0, OD_RAX);
@@ -1527,18 +1613,23 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
 {
     OdAsm *a = &c->a;
     OdLabel X = i->exit >= 0 ? c->xlabel[i->exit] : -1;
-    OdReg r, q;
+    OdReg r, q, d;
     int xa, xb;
     switch (i->op) {
     case OD_LOP_LoadLocal:
-        od_mov_rm(a, OD_RAX, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
-        gout(c, i->dst, OD_RAX);
+        /* straight into the vreg's register (rax only for a spilled one) */
+        d = dst_reg(c, i->dst, OD_RAX);
+        od_mov_rm(a, d, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
+        gout(c, i->dst, d);
         break;
     case OD_LOP_StoreLocal:
         r = gin(c, i->src[0], OD_RDX);
-        od_mov_rm(a, OD_RAX, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
+        d = dst_reg(c, i->dst, OD_RAX);
+        if (d == r)
+            d = OD_RAX;
+        od_mov_rm(a, d, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
         od_mov_mr(a, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm, r);
-        gout(c, i->dst, OD_RAX);
+        gout(c, i->dst, d);
         break;
     case OD_LOP_Imm:
         if (c->L->vregs[i->dst].reg >= 0) {
@@ -1932,8 +2023,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     }
     case OD_LOP_LoadMem:
         r = gin(c, i->src[0], OD_RAX);
-        od_mov_rm(a, OD_RAX, r, (int32_t)i->imm);
-        gout(c, i->dst, OD_RAX);
+        d = dst_reg(c, i->dst, OD_RAX);
+        od_mov_rm(a, d, r, (int32_t)i->imm);
+        gout(c, i->dst, d);
         break;
     case OD_LOP_BoxFloat: case OD_LOP_BoxInt: {
         /* the common case in line, the rest out of line (box_stub); the result in rax */
@@ -2024,8 +2116,18 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     case OD_LOP_CallH: {
         OdLabel hit = -1;
+        int held = c->out_held_for == i;
+        c->out_held_for = NULL;
+        /* A load or method of a generic site with ways: the ways take the receiver from
+         * its register; it goes to the outgoing area only on their miss road (one
+         * instruction a hit fewer) */
+        int recv_late = (i->ptr == (const void *)od_t2_load_attr
+                         || i->ptr == (const void *)od_t2_load_method)
+                        && i->imm && i->nsrc == 1
+                        && ((const OdT2AttrSite *)(intptr_t)i->imm)->nways > 0;
         for (int k = 0; k < i->nsrc; k++)
-            store_arg(c, i->src[k], k);
+            if (!(held && k < 2 && i->src[k] == c->out_held[k]) && !(recv_late && k == 0))
+                store_arg(c, i->src[k], k);
         if (i->ptr == (const void *)od_t2_box_int) {
             hit = od_label_new(a);
             small_int_inline(c, hit);
@@ -2049,6 +2151,10 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         if (i->ptr == (const void *)od_t2_not) {
             hit = od_label_new(a);
             not_bool_inline(c, hit);
+        }
+        if (i->ptr == (const void *)od_t2_call_isinstance) {
+            hit = od_label_new(a);
+            isinstance_inline(c, hit);
         }
         if (i->ptr == (const void *)od_t2_binary_op && number_binary_sd_op(i->imm) >= 0) {
             hit = od_label_new(a);
@@ -2081,8 +2187,17 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             && ((const OdT2AttrSite *)(intptr_t)i->imm)->nways > 0) {
             OdLabel other = od_label_new(a);
             hit = od_label_new(a);
-            attr_chain(c, (const OdT2AttrSite *)(intptr_t)i->imm, i->ptr, other, hit);
+            /* a hit goes past the TraceCheck after the call itself, results in place */
+            const OdLirInstr *past = NULL;
+            if (c->next_ins && c->next_ins->op == OD_LOP_TraceCheck) {
+                past = i;
+                c->after_trace = od_label_new(a);
+            }
+            attr_chain(c, (const OdT2AttrSite *)(intptr_t)i->imm, i->ptr, other, hit,
+                       recv_late ? i->src[0] : -1, past);
             od_label_bind(a, other);
+            if (recv_late)
+                od_mov_mr(a, OD_RSP, out_off(0), OD_RAX);
         }
         if ((i->ptr == (const void *)od_t2_load_attr || i->ptr == (const void *)od_t2_load_method
              || (i->ptr == (const void *)od_t2_store_attr && store_inline_worth(i))) && i->imm) {
@@ -2128,7 +2243,8 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_jmp(a, join);
             od_label_bind(a, hit);
             callh_results(c, i);
-            c->after_trace = od_label_new(a);
+            if (c->after_trace < 0)
+                c->after_trace = od_label_new(a);
             od_jmp(a, c->after_trace);
             od_label_bind(a, join);
         } else if (hit >= 0) {
@@ -2148,6 +2264,8 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_jcc(a, OD_CC_E, zero);
         od_mov_mr(a, OD_RSP, out_off(0), r);
         int sync = c->L->exits[i->exit].nsync > 0;
+        if (i->prev >= 0)
+            set_prev(c, i->prev);
         helper_call(c, i->ptr, sync, NULL);
         od_test_rr(a, OD_RAX, OD_RAX);
         od_jcc(a, OD_CC_S, X);
@@ -2168,12 +2286,12 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_label_bind(a, done);
             gout(c, i->dst, OD_RAX);
             od_test_rr(a, OD_RAX, OD_RAX);
-            od_jcc(a, OD_CC_NE, c->blabel[cj->target[0]]);
-            od_jmp(a, c->blabel[cj->target[1]]);
+            od_jcc(a, OD_CC_NE, block_label(c, cj->target[0]));
+            od_jmp(a, block_label(c, cj->target[1]));
             od_label_bind(a, one);
             od_mov_ri(a, OD_RAX, 1);
             gout(c, i->dst, OD_RAX);
-            od_jmp(a, c->blabel[cj->target[0]]);
+            od_jmp(a, block_label(c, cj->target[0]));
             od_label_bind(a, zero);
             od_mov_ri(a, OD_RAX, 0);
             gout(c, i->dst, OD_RAX);
@@ -2197,8 +2315,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     case OD_LOP_Sync: {
         OdLabel skip = od_label_new(a);
         if (i->imm) {
-            od_mov_rm(a, OD_RAX, R_FRAME, OFF_FRAME_OBJ);
-            od_test_rr(a, OD_RAX, OD_RAX);
+            od_cmp_mi(a, R_FRAME, OFF_FRAME_OBJ, 0);
             od_jcc(a, OD_CC_E, skip);
             od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)(_PyCode_CODE(c->L->code) + c->L->exits[i->exit].index));
             od_mov_mr(a, R_FRAME, OFF_PREV, OD_RAX);
@@ -2209,6 +2326,8 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         break;
     }
     case OD_LOP_TraceCheck:
+        if (c->out_held_for == i)
+            c->out_held_for = c->next_ins;      /* (the exit leaves for good) */
         od_mov_rm(a, OD_RAX, OD_RSP, OD_LIR_OFF_CFRAME);
         od_cmp8_mi(a, OD_RAX, (int32_t)offsetof(_PyCFrame, use_tracing), 0);
         od_jcc(a, OD_CC_NE, X);
@@ -2235,9 +2354,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         r = gin(c, i->src[0], OD_RAX);
         od_test_rr(a, r, r);
         if (i->target[0] == c->next_block) {
-            od_jcc(a, OD_CC_E, c->blabel[i->target[1]]);
+            od_jcc(a, OD_CC_E, block_label(c, i->target[1]));
         } else {
-            od_jcc(a, OD_CC_NE, c->blabel[i->target[0]]);
+            od_jcc(a, OD_CC_NE, block_label(c, i->target[0]));
             jump_to_block(c, i->target[1]);
         }
         break;
@@ -2504,8 +2623,9 @@ int od_lir_codegen(OdLir *L, void **code, size_t *size, size_t *reserved)
     od_jmp(a, c.epilogue);
     /* a function's (not an OSR unit's) own entry for the call thunk */
     OdLabel shortl = -1;
-    int has_direct = L->osr < 0 && od_t2_emit_direct_entry(a, L->code, start, &direct,
-                                                           L->short_entry ? &shortl : NULL);
+    int has_direct = L->osr < 0 && L->unit
+                     && od_t2_emit_direct_entry(a, L->code, L->unit, start, &direct,
+                                                L->short_entry ? &shortl : NULL);
     od_emit_plt(a);
     int rc = -1;
     if (!c.a.failed && od_asm_finish(a) == 0) {

@@ -166,8 +166,8 @@ typedef struct {
     void *site;         /* GlobalLoad: its slow path's cache (OdT2GlobalSite), or NULL */
     int check;          /* CallH: OD_CHK_* */
     int outs_in_args;   /* CallH: dst/dst2 are args[0]/args[1] after the call */
-    long long prev;     /* CallH: the instruction index prev_instr gets right before the
-                         * helper's call, after any in-line hit path (a hit runs no Python
+    long long prev;     /* CallH, Truth: the instruction index prev_instr gets right before
+                         * the helper's call, after any in-line hit path (a hit runs no Python
                          * code: nothing reads it); -1: none, or a SetPrev before it */
     int nlend;          /* CallH: objects (vregs) whose reference the frame's locals hold */
     int *lend;          /* while the helper runs: one less before its call, restored right
@@ -279,6 +279,9 @@ typedef struct {
     int short_entry;      /* lowering's input: also emit the entry for a call one argument
                            * short (the function compiled has defaults) */
     int short_entry_off;  /* codegen: that entry's offset in the code; 0: none */
+    const struct OdUnit *unit; /* codegen's input: the unit the code will belong to (its
+                                * address is an immediate in the call thunk's own entry);
+                                * NULL: no such entry */
     struct OdT2AttrSite *attr_sites; /* the generic attribute instructions' caches (rt/attr.h),
                                       * one per LoadAttr/StoreAttr/LoadMethod; the unit takes them */
     int nattr_sites, used_attr_sites;

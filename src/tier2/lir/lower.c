@@ -1559,15 +1559,15 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         break;
     }
     case OD_HOP_IsTrue: {
-        if (i->bc_offset >= 0) {
-            int j = W->L->bc.instr_at_unit[i->bc_offset];
-            if (!(x = emit(W, OD_LOP_SetPrev, 0)))
-                return -1;
-            x->imm = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
-        }
         int s = use(W, i->ops[0]);
         if (s < 0 || !(x = emit(W, OD_LOP_Truth, 1)))
             return -1;
+        /* prev_instr is set on the helper's road only, as a CallH's: True and False,
+         * tested in line, run no Python code that could read it */
+        if (i->bc_offset >= 0) {
+            int j = W->L->bc.instr_at_unit[i->bc_offset];
+            x->prev = j >= 0 ? W->L->bc.instrs[j].index : i->bc_offset;
+        }
         x->src[0] = s;
         x->dst = W->vreg[i->id];
         x->ptr = od_t2_truth;
@@ -1631,11 +1631,15 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         if (i->op == OD_HOP_LoadGlobal)
             x->imm = (long long)(intptr_t)global_site(W);
         /* a call without keywords: the machine-code fast path, which hands the rest to h;
-         * len(x) of a global that is the builtin len: a helper of its own (no thunk) */
+         * len(x) of a global that is the builtin len, isinstance(x, cls) of the builtin
+         * isinstance: helpers of their own (no thunk) */
         OdHirInstr *callee = i->op == OD_HOP_Call && i->nops > 0 ? root(i->ops[0]) : NULL;
         if (callee && callee->op == OD_HOP_GlobalValue && i->nops == 2 && !i->obj
             && callee->obj == _PyInterpreterState_GET()->callable_cache.len)
             x->ptr = (void *)od_t2_call_len;
+        else if (callee && callee->op == OD_HOP_GlobalValue && i->nops == 3 && !i->obj
+                 && callee->obj == _PyInterpreterState_GET()->callable_cache.isinstance)
+            x->ptr = (void *)od_t2_call_isinstance;
         else if (callee && callee->op == OD_HOP_GlobalValue && (i->nops == 2 || i->nops == 3)
                  && !i->obj && callee->obj == (PyObject *)&PyRange_Type)
             x->ptr = (void *)od_t2_call_range;   /* range(n), range(a, b): rt/call.c */

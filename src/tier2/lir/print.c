@@ -76,6 +76,10 @@ PyObject *od_lir_print(const OdLir *L)
                 if (i->imm)
                     od_text_put(&o, " (nullable)");
                 break;
+            case OD_LOP_Truth:
+                if (i->prev >= 0)
+                    od_text_put(&o, " prev %lld", i->prev);
+                break;
             case OD_LOP_IntCmp: case OD_LOP_FCmp:
                 od_text_put(&o, " %s", od_hir_cmp_name(i->imm));
                 break;

@@ -146,6 +146,21 @@ OD_T2_HELPER(od_t2_call_len)
     return call(f, args[0], args, (Py_ssize_t)imm, obj);
 }
 
+/* A Call the lowering found isinstance at (a global that was the builtin isinstance when
+ * compiled), with two arguments: the interpreter's PRECALL_NO_KW_ISINSTANCE while the
+ * callable still is isinstance, od_t2_call otherwise. Through the thunk (which refuses a
+ * builtin), call()'s dispatch and od_rt_call_builtin it cost about 130 instructions a call
+ * (richards' `assert isinstance(r, DeviceTaskRec)`, 62 K calls an iteration). */
+OD_T2_HELPER(od_t2_call_isinstance)
+{
+    if (imm == 3 && !obj && args[0] == _PyInterpreterState_GET()->callable_cache.isinstance) {
+        od_t2_stats.builtin_calls++;
+        int r = PyObject_IsInstance(args[1], args[2]);
+        return R(r < 0 ? NULL : Py_NewRef(r ? Py_True : Py_False));
+    }
+    return call(f, args[0], args, (Py_ssize_t)imm, obj);
+}
+
 /* rangeobject.c's 3.11 layout of a range (private there), checked against the type's
  * tp_basicsize before the fast road below is taken. */
 typedef struct {

@@ -140,9 +140,10 @@ static void emit_push_frame(OdAsm *a, PyCodeObject *co)
 /* Link the pushed frame (rdi) under the caller's cframe, take a recursion level (rcx =
  * the thread state), count the entry in the unit (r11) and in `calls`, and keep frame,
  * unit and thread state on the machine stack (three pushes after the return address:
- * aligned to 16) with rsi = thread state, rdx = unit: entry(frame, ts, unit, ...)'s
- * arguments but the last. */
-static void emit_link_and_count(OdAsm *a, uint64_t *calls)
+ * aligned to 16; `frame_only`: the frame alone, one push, for an entry that knows its
+ * unit and reads the thread state back from the caller's frame slots) with rsi = thread
+ * state, rdx = unit: entry(frame, ts, unit, ...)'s arguments but the last. */
+static void emit_link_and_count(OdAsm *a, uint64_t *calls, int frame_only)
 {
     od_mov_rm(a, OD_RAX, OD_RSP, CALLER_CFRAME);
     od_mov_rm(a, OD_RDX, OD_RAX, (int32_t)offsetof(_PyCFrame, current_frame));
@@ -156,19 +157,27 @@ static void emit_link_and_count(OdAsm *a, uint64_t *calls)
     od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)calls);
     od_add_mi(a, OD_RAX, 0, 1);
     od_push(a, OD_RDI);
-    od_push(a, OD_R11);
-    od_push(a, OD_RCX);
+    if (!frame_only) {
+        od_push(a, OD_R11);
+        od_push(a, OD_RCX);
+    }
     od_mov_rr(a, OD_RSI, OD_RCX);
     od_mov_rr(a, OD_RDX, OD_R11);
 }
 
-/* After the call: frame, unit and thread state back (rdi, r11, rcx), the frame unlinked,
- * the recursion level given back. rax (the result) is kept. */
-static void emit_unlink(OdAsm *a)
+/* After the call: frame, unit and thread state back (rdi, r11, rcx; `frame_only`: rdi
+ * and rcx, r11 is left to the caller), the frame unlinked, the recursion level given
+ * back. rax (the result) is kept. */
+static void emit_unlink(OdAsm *a, int frame_only)
 {
-    od_pop(a, OD_RCX);
-    od_pop(a, OD_R11);
-    od_pop(a, OD_RDI);
+    if (frame_only) {
+        od_pop(a, OD_RDI);
+        od_mov_rm(a, OD_RCX, OD_RSP, CALLER_TS);
+    } else {
+        od_pop(a, OD_RCX);
+        od_pop(a, OD_R11);
+        od_pop(a, OD_RDI);
+    }
     od_mov_rm(a, OD_RDX, OD_RDI, FR_OFF(previous));
     od_mov_rm(a, OD_RSI, OD_RSP, CALLER_CFRAME);
     od_mov_mr(a, OD_RSI, (int32_t)offsetof(_PyCFrame, current_frame), OD_RDX);
@@ -344,11 +353,11 @@ static void emit_body(OdAsm *a, OdLabel shape, OdLabel refuse)
     /* Link and count it (hook/enter.c od_unit_enter), call entry(frame, ts, unit, NULL)
      * with frame, unit and thread state kept on the machine stack (three pushes after the
      * return address: aligned to 16), then unlink it. */
-    emit_link_and_count(a, &od_t2_stats.fast_calls);
+    emit_link_and_count(a, &od_t2_stats.fast_calls, 0);
     od_xor32_rr(a, OD_RCX, OD_RCX);
     od_mov_rm(a, OD_RAX, OD_R11, UNIT_OFF(entry));
     od_call_r(a, OD_RAX);
-    emit_unlink(a);
+    emit_unlink(a, 0);
     /* Clear and pop (_PyFrame_Clear): inline while nothing is freed; from the first local
      * whose reference is the last (r10 walks them to r8), an escaped frame object, f_locals
      * or a NULL result, in C. */
@@ -500,8 +509,8 @@ static void emit_entry_args(OdAsm *a, int given)
     od_label_bind(a, done);
 }
 
-int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at,
-                            OdLabel *at_short)
+int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, const OdUnit *unit,
+                            OdLabel unit_entry, OdLabel *at, OdLabel *at_short)
 {
     int argc = co->co_argcount, n = co->co_nlocalsplus;
     int32_t lp = FR_OFF(localsplus);
@@ -538,10 +547,11 @@ int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLa
     for (int i = argc; i < n; i++)
         od_mov_mi(a, OD_RDI, lp + 8 * i, 0);
     /* Link and count it, call this unit's entry(frame, ts, unit, NULL), unlink it: as the
-     * thunk does. */
-    emit_link_and_count(a, &od_t2_stats.entry_calls);   /* (fast_calls too) */
+     * thunk does, with only the frame kept across the call (the thread state is the
+     * caller's frame slot, the unit `unit`: three instructions a call fewer). */
+    emit_link_and_count(a, &od_t2_stats.entry_calls, 1);   /* (fast_calls too) */
     od_call_label(a, unit_entry);
-    emit_unlink(a);
+    emit_unlink(a, 1);
     /* Clear and pop, one local at a time, while nothing is freed; from the first local
      * whose reference is the last (r10 = where C goes on), an escaped frame object,
      * f_locals or a NULL result, in C. After a result stacktop is still co_nlocalsplus:
@@ -591,7 +601,7 @@ int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLa
     od_mov_rr(a, OD_R8, OD_R10);
     od_mov_rr(a, OD_RDX, OD_RAX);
     od_mov_rr(a, OD_RSI, OD_RCX);
-    od_mov_rr(a, OD_RCX, OD_R11);
+    od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)unit);
     emit_abs_jump(a, (const void *)od_rt_direct_return);
     return 1;
 }

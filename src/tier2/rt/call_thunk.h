@@ -17,12 +17,14 @@
 
 #include "../../od_python.h"
 #include "../../asm/x64.h"
+#include "../../runtime/unit.h"
 
 const void *od_t2_call_thunk(int method);
 
-/* A unit's own entry for the thunk: emits into `a` (a tier-2 unit's code, whose entry,
- * the function entry(frame, ts, unit, NULL), is `unit_entry`) the rest of the call the
- * thunk makes, for code object `co`, with the frame's sizes as immediates and the loops
+/* A unit's own entry for the thunk: emits into `a` (the code of the tier-2 unit `unit`,
+ * whose entry, the function entry(frame, ts, unit, NULL), is `unit_entry`) the rest of the
+ * call the thunk makes, for code object `co`, with the frame's sizes and the unit's
+ * address as immediates and the loops
  * over arguments and locals unrolled; binds *at to its start and returns 1, or returns 0
  * (nothing emitted) for code the thunk keeps to itself (*args, **kwargs, keyword-only
  * parameters, generators, more than 32 locals, or no thunk). The unit stores the address
@@ -32,7 +34,7 @@ const void *od_t2_call_thunk(int method);
  * for a call one argument short whose function has defaults: the last parameter takes
  * the last item of func_defaults (OdUnit.t2_short_entry). Counted in stats()["tier2"]
  * ["entry_calls"] (and in "fast_calls"). */
-int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, OdLabel unit_entry, OdLabel *at,
-                            OdLabel *at_short);
+int od_t2_emit_direct_entry(OdAsm *a, PyCodeObject *co, const OdUnit *unit,
+                            OdLabel unit_entry, OdLabel *at, OdLabel *at_short);
 
 #endif /* OD_TIER2_RT_CALL_THUNK_H */

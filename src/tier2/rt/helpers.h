@@ -128,6 +128,8 @@ OD_T2_HELPER(od_t2_call_len);     /* od_t2_call's contract; the lowering's pick 
                                    * whose callable was the builtin len at compile time:
                                    * len(x) without the thunk and the callable's dispatch
                                    * while it still is, od_t2_call otherwise (rt/call.c) */
+OD_T2_HELPER(od_t2_call_isinstance); /* the same for isinstance(x, cls): PyObject_IsInstance
+                                      * without the thunk and the dispatch (rt/call.c) */
 OD_T2_HELPER(od_t2_call_range);   /* the same for range(stop) and range(start, stop): the
                                    * range of exact ints made directly (rt/call.c) */
 /* runtime/helpers.h od_rt_binary_dunder (`a OP b` for OP + - * / through the class's
