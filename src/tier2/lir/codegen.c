@@ -1528,11 +1528,13 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     OdAsm *a = &c->a;
     OdLabel X = i->exit >= 0 ? c->xlabel[i->exit] : -1;
     OdReg r, q;
-    int xa, xb;
+    int xa, xb, xd;
     switch (i->op) {
     case OD_LOP_LoadLocal:
-        od_mov_rm(a, OD_RAX, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
-        gout(c, i->dst, OD_RAX);
+        /* straight into the value's register when it has one (no copy through rax) */
+        r = c->L->vregs[i->dst].reg >= 0 ? (OdReg)c->L->vregs[i->dst].reg : OD_RAX;
+        od_mov_rm(a, r, R_FRAME, OFF_LOCALS + 8 * (int32_t)i->imm);
+        gout(c, i->dst, r);
         break;
     case OD_LOP_StoreLocal:
         r = gin(c, i->src[0], OD_RDX);
@@ -1997,12 +1999,16 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_jcc(a, OD_CC_E, X);
         }
         xa = xin(c, i->src[0], 0);
-        if (xa != 0)
-            od_movapd_xx(a, 0, xa);
         OdSdOp op = i->op == OD_LOP_FAdd ? OD_SD_ADD : i->op == OD_LOP_FSub ? OD_SD_SUB
                   : i->op == OD_LOP_FMul ? OD_SD_MUL : OD_SD_DIV;
-        od_sd_xx(a, op, 0, xb);
-        xout(c, i->dst, 0);
+        /* in the result's own register when it has one that is not b's (b is read after
+         * a is copied there): one or two instructions instead of three through xmm0 */
+        xd = c->L->vregs[i->dst].reg >= 0 && c->L->vregs[i->dst].reg != xb
+           ? c->L->vregs[i->dst].reg : 0;
+        if (xa != xd)
+            od_movapd_xx(a, xd, xa);
+        od_sd_xx(a, op, xd, xb);
+        xout(c, i->dst, xd);
         break;
     }
     case OD_LOP_FSqrt:
@@ -2013,8 +2019,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_movq_xr(a, 1, OD_RAX);
         od_ucomisd_xx(a, 1, xa);
         od_jcc(a, OD_CC_A, X);
-        od_sd_xx(a, OD_SD_SQRT, 0, xa);
-        xout(c, i->dst, 0);
+        xd = c->L->vregs[i->dst].reg >= 0 ? c->L->vregs[i->dst].reg : 0;
+        od_sd_xx(a, OD_SD_SQRT, xd, xa);
+        xout(c, i->dst, xd);
         break;
     case OD_LOP_FCmp:
         xa = xin(c, i->src[0], 0);
