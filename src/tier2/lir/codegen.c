@@ -299,6 +299,39 @@ static void float_from_free_list_x(Cg *c, int xmm, OdLabel slow)
 #endif
 }
 
+/* BoxFloat with a value that dies at it (src[1], lower.c reuse_dying_float; imm2 bit 0:
+ * it may be NULL, bit 1: its container holds it too and gets the box back): when that is
+ * an exact float with the code's reference its only one (besides the container's), the double
+ * goes into it and rax = it with one more reference (the release after the box drops the
+ * dying value's), then to `back`; else the free list's road, to `slow` as there. */
+static void float_into_dying(Cg *c, const OdLirInstr *i, OdLabel slow, OdLabel back)
+{
+    OdAsm *a = &c->a;
+    OdLabel fresh = od_label_new(a);
+    int x = xin(c, i->src[0], 0);
+    OdReg r = gin(c, i->src[1], OD_RCX);
+    /* while tracemalloc traces, the free list's road reports a reused float to it
+     * (_Py_NewReference): so does this one, by not being taken */
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&_Py_tracemalloc_config.tracing);
+    od_cmp32_mi(a, OD_RAX, 0, 0);
+    od_jcc(a, OD_CC_NE, slow);
+    if (i->imm2 & 1) {
+        od_test_rr(a, r, r);
+        od_jcc(a, OD_CC_E, fresh);
+    }
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFloat_Type);
+    od_cmp_rm(a, OD_RAX, r, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, fresh);
+    od_cmp_mi(a, r, 0, i->imm2 & 2 ? 2 : 1);             /* ob_refcnt: nobody else's */
+    od_jcc(a, OD_CC_NE, fresh);
+    od_movsd_mx(a, r, OFF_FVAL, x);
+    od_add_mi(a, r, 0, 1);
+    od_mov_rr(a, OD_RAX, r);
+    od_jmp(a, back);
+    od_label_bind(a, fresh);
+    float_from_free_list_x(c, x, slow);
+}
+
 /* BoxInt's road in line: rax = the small int (-5..256) of the int64 in vreg `v` from the
  * runtime's cache, with its count taken (Py_INCREF), as PyLong_FromLongLong returns it; to
  * `slow` outside the cache, or when the build counts references. */
@@ -1942,7 +1975,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         Stub *s = box_stub(c, i, i->op == OD_LOP_BoxFloat ? 5 : 6);
         if (!s)
             return;
-        if (i->op == OD_LOP_BoxFloat)
+        if (i->op == OD_LOP_BoxFloat && i->nsrc == 2)
+            float_into_dying(c, i, s->label, s->back);
+        else if (i->op == OD_LOP_BoxFloat)
             float_from_free_list(c, i->src[0], s->label);
         else
             small_int_from_cache(c, i->src[0], s->label);
