@@ -10,6 +10,7 @@ keeps one."""
 import math
 import struct
 import sys
+import types
 
 import pytest
 
@@ -196,3 +197,56 @@ def test_no_reference_leaks():
     growth, tiers = allocated_blocks_growth(cases, threshold=0, tier2_threshold=1)
     assert growth < 50, (growth, tiers)
     assert 2 in tiers, tiers
+
+
+class G(float):
+    pass
+
+
+def dot3(ps, qs):
+    out = []
+    for k in range(len(ps)):
+        p = ps[k]
+        q = qs[k]
+        # generic sites (ints and floats by turns): each `+` whose left sum dies there
+        # takes the in-line `+` road of od_t2_str_append, the sum into that float
+        out.append(p[0] * q[0] + p[1] * q[1] + p[2] * q[2])
+    return out
+
+
+SPECIAL = [-0.0, 1e308, 2 ** 70, True, G(1.5), float("nan"), float("inf"), 2 ** 29, -3]
+
+
+def mixed_row(k, shift):
+    # every column an int and a float by turns (each site misses in the interpreter), and
+    # now and then a value the in-line road leaves to the helper or must get right
+    row = [(k % 7 - 3) if (k + j + shift) % 2 else (k % 5) * 0.75 - 1.0 for j in range(3)]
+    if k % 13 == 0:
+        row[k % 3] = SPECIAL[(k // 13) % len(SPECIAL)]
+    return tuple(row)
+
+
+def test_a_sum_goes_into_its_dying_left_float():
+    n = 300
+    ps = [mixed_row(k, 0) for k in range(n)]
+    qs = [mixed_row(k * 5 + 1, 1) for k in range(n)]
+    overdrive.disable()
+    expected = repr(types.FunctionType(dot3.__code__.replace(), globals())(ps, qs))
+    for _ in range(3):                  # quickened, the sites' misses counted
+        dot3(ps, qs)
+    overdrive.enable(threshold=0, tier2_threshold=1)
+    try:
+        dot3(ps, qs)
+        before = overdrive.stats()["tier2"]["number_ops_inline"]
+        got = [repr(dot3(ps, qs)) for _ in range(10)]
+        after = overdrive.stats()["tier2"]["number_ops_inline"]
+        info = overdrive.info(dot3)
+    finally:
+        overdrive.disable()
+    assert info["tier"] == 2 and info["tier2"]["compiles"] == 1, info["tier2"]
+    assert not info["tier2"]["exits"], info["tier2"]
+    assert got == [expected] * 10
+    assert after - before >= 10 * n * 4, (before, after)
+    growth, tiers = allocated_blocks_growth([(dot3, (ps[:20], qs[:20]))],
+                                            threshold=0, tier2_threshold=1)
+    assert growth < 50 and 2 in tiers, (growth, tiers)

@@ -1237,7 +1237,12 @@ static int number_binary_sd_op(long long op)
     }
 }
 
-static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done, OdLabel error)
+/* reused >= 0: the left operand dies here and is the code's to release (the `+` road of
+ * od_t2_str_append below); a float result goes into it instead of a new float when it is
+ * an exact float nobody else holds (count 1), then to `reused` with rax = it, its
+ * reference the result's (nothing to release; lower.c reuse_dying_float's reasoning). */
+static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done, OdLabel error,
+                                 OdLabel reused)
 {
     OdAsm *a = &c->a;
     OdLabel slow = od_label_new(a), ints = od_label_new(a);
@@ -1254,12 +1259,30 @@ static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done, OdLabel error)
         od_jcc(a, OD_CC_E, slow);
     }
     od_sd_xx(a, sd, 0, 1);
+    OdLabel count = od_label_new(a), in_left = od_label_new(a);
+    if (reused >= 0) {
+        OdLabel fresh = od_label_new(a);
+        od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyFloat_Type);
+        od_cmp_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+        od_jcc(a, OD_CC_NE, fresh);
+        od_cmp_mi(a, OD_RAX, 0, 1);                      /* ob_refcnt: the code's alone */
+        od_jcc(a, OD_CC_NE, fresh);
+        od_movsd_mx(a, OD_RAX, OFF_FVAL, 0);
+        od_jmp(a, in_left);
+        od_label_bind(a, fresh);
+    }
     float_from_free_list_x(c, 0, slow);
-    OdLabel count = od_label_new(a);
     od_label_bind(a, count);
     od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.number_ops_inline);
     od_add_mi(a, OD_RCX, 0, 1);
     od_jmp(a, done);
+    if (reused >= 0) {
+        od_label_bind(a, in_left);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.number_ops_inline);
+        od_add_mi(a, OD_RCX, 0, 1);
+        od_jmp(a, reused);
+    }
     od_label_bind(a, ints);
     if (sd != OD_SD_DIV) {
 #if !defined(Py_REF_DEBUG)
@@ -2094,17 +2117,18 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         }
         if (i->ptr == (const void *)od_t2_binary_op && number_binary_sd_op(i->imm) >= 0) {
             hit = od_label_new(a);
-            number_binary_inline(c, (OdSdOp)number_binary_sd_op(i->imm), hit, X);
+            number_binary_inline(c, (OdSdOp)number_binary_sd_op(i->imm), hit, X, -1);
         }
 #if !defined(Py_REF_DEBUG)
         if (i->ptr == (const void *)od_t2_str_append && number_binary_sd_op(i->imm & 0xff) == OD_SD_ADD) {
             /* `x + y` whose x dies here (lir/lower.c: the helper may extend a str x in
              * place) on two numbers: in line as od_t2_binary_op's site, then x released as
              * the helper consumes it on success (an exact int or float: its deallocation
-             * runs no Python code). raytrace's `a * b + c * d + e * f` on generic values. */
+             * runs no Python code), or a float x nobody else holds given the sum itself.
+             * raytrace's `a * b + c * d + e * f` on generic values. */
             OdLabel got = od_label_new(a), slow = od_label_new(a), kept = od_label_new(a);
             hit = od_label_new(a);
-            number_binary_inline(c, OD_SD_ADD, got, X);
+            number_binary_inline(c, OD_SD_ADD, got, X, hit);
             od_jmp(a, slow);
             od_label_bind(a, got);
             od_mov_mr(a, OD_RSP, out_off(2), OD_RAX);       /* the result, across the call */
