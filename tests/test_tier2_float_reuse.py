@@ -16,7 +16,7 @@ import pytest
 
 import overdrive
 
-from conftest import allocated_blocks_growth, tier2_against_interpreter
+from conftest import allocated_blocks_growth, outcome, tier2_against_interpreter
 
 pytestmark = pytest.mark.usefixtures("tier2_threshold_restored")
 
@@ -250,3 +250,23 @@ def test_a_sum_goes_into_its_dying_left_float():
     growth, tiers = allocated_blocks_growth([(dot3, (ps[:20], qs[:20]))],
                                             threshold=0, tier2_threshold=1)
     assert growth < 50 and 2 in tiers, (growth, tiers)
+
+
+def sum_of_products(p, q):
+    return p[0] * q[0] + p[1] * q[1]
+
+
+@pytest.mark.parametrize("p, q", [
+    ((10 ** 200, 1.5), (10 ** 200, 2.0)),       # int + float: OverflowError
+    ((2 ** 53 + 1, 1.0), (1, 0.0)),             # an int no double holds, plus a float
+    ((1.5, 10 ** 400), (2.0, 1)),               # float + huge int: OverflowError
+    ((float("nan"), 1), (1.0, 2)), ((-0.0, 0), (1.0, 5)), ((G(2.5), 1.0), (1.0, 2.0)),
+    ((1e308, 1e308), (10.0, 10.0)),             # inf
+])
+def test_sums_that_raise_or_round_are_the_interpreters(p, q):
+    # the sum's left product dies at the `+`: its own float may be given the sum
+    warm = ((1.5, 2), (2, 0.5))
+    info = tier2_against_interpreter(sum_of_products, warm,
+                                     [warm, (p, q), warm, ((1, 2.5), (0.5, 3)), (p, q)],
+                                     lambda g, a: repr(outcome(g, a)))
+    assert info["tier"] == 2
