@@ -246,7 +246,8 @@ def test_a_sum_goes_into_its_dying_left_float():
     assert info["tier"] == 2 and info["tier2"]["compiles"] == 1, info["tier2"]
     assert not info["tier2"]["exits"], info["tier2"]
     assert got == [expected] * 10
-    assert after - before >= 10 * n * 4, (before, after)
+    if not hasattr(sys, "gettotalrefcount"):   # a debug build boxes out of line, uncounted
+        assert after - before >= 10 * n * 4, (before, after)
     growth, tiers = allocated_blocks_growth([(dot3, (ps[:20], qs[:20]))],
                                             threshold=0, tier2_threshold=1)
     assert growth < 50 and 2 in tiers, (growth, tiers)
