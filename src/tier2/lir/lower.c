@@ -1274,8 +1274,9 @@ static int release_after(Lower *W, OdHirInstr *i, OdHirInstr *moved)
  * place: i's only use besides frame states is the matching store into the same object
  * at the same index, later in the block, and nothing between the read and the store
  * writes anything or releases anything that could run code (a finalizer could rebind the
- * item). Then the object's count is 2 at i when only the container and the code hold it
- * (`v[0] -= d`: the double can go into it; the store puts it back where it was).
+ * item), and nothing between i and the store can exit. Then the object's count is 2 at
+ * i when only the container and the code hold it (`v[0] -= d`: the double can go into
+ * it; the store puts it back where it was).
  * -1: not worth a test (another value holds the object too). */
 static int held_and_stored_back(Lower *W, OdHirInstr *i, OdHirInstr *prev)
 {
@@ -1314,6 +1315,10 @@ static int held_and_stored_back(Lower *W, OdHirInstr *i, OdHirInstr *prev)
                 bad = 1;
         });
         if (bad || (j != prev && owned(j) && !BIT_GET(after, j->id) && !plain(j)))
+            return 0;
+        /* after i the old object holds the new value: nothing may exit to a bytecode
+         * instruction before the store, where the interpreter would read it again */
+        if (seen_i && j->fs)
             return 0;
         seen_i |= j == i;
         if (!j->next)
