@@ -313,6 +313,39 @@ static void float_from_free_list_x(Cg *c, int xmm, OdLabel slow)
 #endif
 }
 
+/* BoxFloat with a value that dies at it (src[1], lower.c reuse_dying_float; imm2 bit 0:
+ * it may be NULL, bit 1: its container holds it too and gets the box back): when that is
+ * an exact float with the code's reference its only one (besides the container's), the double
+ * goes into it and rax = it with one more reference (the release after the box drops the
+ * dying value's), then to `back`; else the free list's road, to `slow` as there. */
+static void float_into_dying(Cg *c, const OdLirInstr *i, OdLabel slow, OdLabel back)
+{
+    OdAsm *a = &c->a;
+    OdLabel fresh = od_label_new(a);
+    int x = xin(c, i->src[0], 0);
+    OdReg r = gin(c, i->src[1], OD_RCX);
+    /* while tracemalloc traces, the free list's road reports a reused float to it
+     * (_Py_NewReference): so does this one, by not being taken */
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&_Py_tracemalloc_config.tracing);
+    od_cmp32_mi(a, OD_RAX, 0, 0);
+    od_jcc(a, OD_CC_NE, slow);
+    if (i->imm2 & 1) {
+        od_test_rr(a, r, r);
+        od_jcc(a, OD_CC_E, fresh);
+    }
+    od_mov_ri(a, OD_RAX, (int64_t)(intptr_t)&PyFloat_Type);
+    od_cmp_rm(a, OD_RAX, r, OFF_TYPE);
+    od_jcc(a, OD_CC_NE, fresh);
+    od_cmp_mi(a, r, 0, i->imm2 & 2 ? 2 : 1);             /* ob_refcnt: nobody else's */
+    od_jcc(a, OD_CC_NE, fresh);
+    od_movsd_mx(a, r, OFF_FVAL, x);
+    od_add_mi(a, r, 0, 1);
+    od_mov_rr(a, OD_RAX, r);
+    od_jmp(a, back);
+    od_label_bind(a, fresh);
+    float_from_free_list_x(c, x, slow);
+}
+
 /* BoxInt's road in line: rax = the small int (-5..256) of the int64 in vreg `v` from the
  * runtime's cache, with its count taken (Py_INCREF), as PyLong_FromLongLong returns it; to
  * `slow` outside the cache, or when the build counts references. */
@@ -1251,7 +1284,12 @@ static int number_binary_sd_op(long long op)
     }
 }
 
-static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done, OdLabel error)
+/* reused >= 0: the left operand dies here and is the code's to release (the `+` road of
+ * od_t2_str_append below); a float result goes into it instead of a new float when it is
+ * an exact float nobody else holds (count 1), then to `reused` with rax = it, its
+ * reference the result's (nothing to release; lower.c reuse_dying_float's reasoning). */
+static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done, OdLabel error,
+                                 OdLabel reused)
 {
     OdAsm *a = &c->a;
     OdLabel slow = od_label_new(a), ints = od_label_new(a);
@@ -1268,12 +1306,30 @@ static void number_binary_inline(Cg *c, OdSdOp sd, OdLabel done, OdLabel error)
         od_jcc(a, OD_CC_E, slow);
     }
     od_sd_xx(a, sd, 0, 1);
+    OdLabel count = od_label_new(a), in_left = od_label_new(a);
+    if (reused >= 0) {
+        OdLabel fresh = od_label_new(a);
+        od_mov_rm(a, OD_RAX, OD_RSP, out_off(0));
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&PyFloat_Type);
+        od_cmp_rm(a, OD_RCX, OD_RAX, OFF_TYPE);
+        od_jcc(a, OD_CC_NE, fresh);
+        od_cmp_mi(a, OD_RAX, 0, 1);                      /* ob_refcnt: the code's alone */
+        od_jcc(a, OD_CC_NE, fresh);
+        od_movsd_mx(a, OD_RAX, OFF_FVAL, 0);
+        od_jmp(a, in_left);
+        od_label_bind(a, fresh);
+    }
     float_from_free_list_x(c, 0, slow);
-    OdLabel count = od_label_new(a);
     od_label_bind(a, count);
     od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.number_ops_inline);
     od_add_mi(a, OD_RCX, 0, 1);
     od_jmp(a, done);
+    if (reused >= 0) {
+        od_label_bind(a, in_left);
+        od_mov_ri(a, OD_RCX, (int64_t)(intptr_t)&od_t2_stats.number_ops_inline);
+        od_add_mi(a, OD_RCX, 0, 1);
+        od_jmp(a, reused);
+    }
     od_label_bind(a, ints);
     if (sd != OD_SD_DIV) {
 #if !defined(Py_REF_DEBUG)
@@ -1614,7 +1670,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
     OdAsm *a = &c->a;
     OdLabel X = i->exit >= 0 ? c->xlabel[i->exit] : -1;
     OdReg r, q, d;
-    int xa, xb;
+    int xa, xb, xd;
     switch (i->op) {
     case OD_LOP_LoadLocal:
         /* straight into the vreg's register (rax only for a spilled one) */
@@ -2032,7 +2088,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         Stub *s = box_stub(c, i, i->op == OD_LOP_BoxFloat ? 5 : 6);
         if (!s)
             return;
-        if (i->op == OD_LOP_BoxFloat)
+        if (i->op == OD_LOP_BoxFloat && i->nsrc == 2)
+            float_into_dying(c, i, s->label, s->back);
+        else if (i->op == OD_LOP_BoxFloat)
             float_from_free_list(c, i->src[0], s->label);
         else
             small_int_from_cache(c, i->src[0], s->label);
@@ -2089,12 +2147,16 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
             od_jcc(a, OD_CC_E, X);
         }
         xa = xin(c, i->src[0], 0);
-        if (xa != 0)
-            od_movapd_xx(a, 0, xa);
         OdSdOp op = i->op == OD_LOP_FAdd ? OD_SD_ADD : i->op == OD_LOP_FSub ? OD_SD_SUB
                   : i->op == OD_LOP_FMul ? OD_SD_MUL : OD_SD_DIV;
-        od_sd_xx(a, op, 0, xb);
-        xout(c, i->dst, 0);
+        /* in the result's own register when it has one that is not b's (b is read after
+         * a is copied there): one or two instructions instead of three through xmm0 */
+        xd = c->L->vregs[i->dst].reg >= 0 && c->L->vregs[i->dst].reg != xb
+           ? c->L->vregs[i->dst].reg : 0;
+        if (xa != xd)
+            od_movapd_xx(a, xd, xa);
+        od_sd_xx(a, op, xd, xb);
+        xout(c, i->dst, xd);
         break;
     }
     case OD_LOP_FSqrt:
@@ -2105,8 +2167,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_movq_xr(a, 1, OD_RAX);
         od_ucomisd_xx(a, 1, xa);
         od_jcc(a, OD_CC_A, X);
-        od_sd_xx(a, OD_SD_SQRT, 0, xa);
-        xout(c, i->dst, 0);
+        xd = c->L->vregs[i->dst].reg >= 0 ? c->L->vregs[i->dst].reg : 0;
+        od_sd_xx(a, OD_SD_SQRT, xd, xa);
+        xout(c, i->dst, xd);
         break;
     case OD_LOP_FCmp:
         xa = xin(c, i->src[0], 0);
@@ -2158,17 +2221,18 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         }
         if (i->ptr == (const void *)od_t2_binary_op && number_binary_sd_op(i->imm) >= 0) {
             hit = od_label_new(a);
-            number_binary_inline(c, (OdSdOp)number_binary_sd_op(i->imm), hit, X);
+            number_binary_inline(c, (OdSdOp)number_binary_sd_op(i->imm), hit, X, -1);
         }
 #if !defined(Py_REF_DEBUG)
         if (i->ptr == (const void *)od_t2_str_append && number_binary_sd_op(i->imm & 0xff) == OD_SD_ADD) {
             /* `x + y` whose x dies here (lir/lower.c: the helper may extend a str x in
              * place) on two numbers: in line as od_t2_binary_op's site, then x released as
              * the helper consumes it on success (an exact int or float: its deallocation
-             * runs no Python code). raytrace's `a * b + c * d + e * f` on generic values. */
+             * runs no Python code), or a float x nobody else holds given the sum itself.
+             * raytrace's `a * b + c * d + e * f` on generic values. */
             OdLabel got = od_label_new(a), slow = od_label_new(a), kept = od_label_new(a);
             hit = od_label_new(a);
-            number_binary_inline(c, OD_SD_ADD, got, X);
+            number_binary_inline(c, OD_SD_ADD, got, X, hit);
             od_jmp(a, slow);
             od_label_bind(a, got);
             od_mov_mr(a, OD_RSP, out_off(2), OD_RAX);       /* the result, across the call */

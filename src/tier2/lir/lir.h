@@ -87,7 +87,10 @@
     X(UnboxFloat, "dst = the double of the float src0 (guarded)")                            \
     X(BoxBool, "dst = src0 ? True : False, a new reference")                                 \
     X(BoxFloat, "dst = a new float of the double src0: from the interpreter's free list in "  \
-                "line, else PyFloat_FromDouble out of line (registers kept); exit on error")  \
+                "line, else PyFloat_FromDouble out of line (registers kept); exit on error. " \
+                "With src1 (a value released right after it; imm2 bit 0: may be NULL, bit 1: " \
+                "its container holds it too and gets dst back): src1 itself, the double "    \
+                "written into it, when it is an exact float nobody else holds")              \
     X(BoxInt, "dst = the int of the int64 src0: a small int (-5..256) from the runtime's "    \
               "cache in line, else PyLong_FromLongLong out of line (registers kept); exit "   \
               "on error")                                                                     \

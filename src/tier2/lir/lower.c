@@ -1269,6 +1269,98 @@ static int release_after(Lower *W, OdHirInstr *i, OdHirInstr *moved)
     return err;
 }
 
+/* Whether `prev`, a float read from a list item, slot or inline value, is still held
+ * there when the BoxFloat i of its replacement runs and i's box goes back to that very
+ * place: i's only use besides frame states is the matching store into the same object
+ * at the same index, later in the block, and nothing between the read and the store
+ * writes anything or releases anything that could run code (a finalizer could rebind the
+ * item), and nothing between i and the store can exit. Then the object's count is 2 at
+ * i when only the container and the code hold it (`v[0] -= d`: the double can go into
+ * it; the store puts it back where it was).
+ * -1: not worth a test (another value holds the object too). */
+static int held_and_stored_back(Lower *W, OdHirInstr *i, OdHirInstr *prev)
+{
+    OdHirOp store = prev->op == OD_HOP_LoadListItem ? OD_HOP_StoreListItem
+                  : prev->op == OD_HOP_LoadSlot ? OD_HOP_StoreSlot
+                  : prev->op == OD_HOP_LoadInstanceValue ? OD_HOP_StoreInstanceValue : 0;
+    if (!store || prev->block != i->block)
+        return 0;
+    OdHirInstr *st = NULL;
+    for (int u = 0; u < i->nuses; u++) {
+        if (i->uses[u].index < 0)
+            continue;
+        if (st)
+            return 0;
+        st = i->uses[u].user;
+    }
+    if (!st || st->op != store || st->block != i->block || st->imm != prev->imm
+        || root(st->ops[1]) != i || root(st->ops[0]) != root(prev->ops[0]))
+        return 0;
+    /* another read of the same place still held (`x = self.x` before `self.x /= n`) has
+     * the object too: its count is never 2 at i, so the test would only cost */
+    OdHirInstr *owner = root(prev->ops[0]);
+    const uint64_t *after_i = W->after + (size_t)i->id * W->words;
+    for (OdHirInstr *o = i->block->first; o && o != i; o = o->next)
+        if (o != prev && o->op == prev->op && o->imm == prev->imm && root(o->ops[0]) == owner
+            && BIT_GET(after_i, o->id))
+            return -1;
+    int seen_i = 0;
+    for (OdHirInstr *j = prev; j && j != st; j = j->next) {
+        const uint64_t *after = W->after + (size_t)j->id * W->words;
+        int bad = 0;
+        if (j != prev && (od_hir_op_info[j->op].effects & OD_HE_WRITES))
+            return 0;
+        FOR_USES(j, r, {
+            if (r != prev && owned(r) && !BIT_GET(after, r->id) && !plain(r))
+                bad = 1;
+        });
+        if (bad || (j != prev && owned(j) && !BIT_GET(after, j->id) && !plain(j)))
+            return 0;
+        /* after i the old object holds the new value: nothing may exit to a bytecode
+         * instruction before the store, where the interpreter would read it again */
+        if (seen_i && j->fs)
+            return 0;
+        seen_i |= j == i;
+        if (!j->next)
+            return 0;
+    }
+    return seen_i;
+}
+
+/* A BoxFloat may take the object of a value that dies here instead of a new one: the
+ * float of the last iteration's `dx` (a local rebound each time round a loop), a
+ * temporary, or the item it replaces (held_and_stored_back). The owned value the code
+ * releases right after i (release_after) becomes src[1]; codegen checks at run time that
+ * it is an exact float held by the code alone (reference count 1: no local, container or
+ * other value sees it; 2 for an item stored back), writes the double into it and takes
+ * one more reference to it as the result, which the release then drops: no allocation,
+ * no deallocation, and nothing can tell, as nothing else holds it. The one chosen is the
+ * first such value in i's uses; none: the box as before. */
+static int reuse_dying_float(Lower *W, OdHirInstr *i, OdLirInstr *x)
+{
+    const uint64_t *after = W->after + (size_t)i->id * W->words;
+    OdHirInstr *prev = NULL;
+    FOR_USES(i, r, {
+        if (!prev && owned(r) && r != i && !BIT_GET(after, r->id) && !BIT_GET(W->handed, r->id)
+            && (r->type.bits & OD_TB(Float)))
+            prev = r;
+    });
+    if (!prev)
+        return 0;
+    int held = held_and_stored_back(W, i, prev);
+    if (held < 0)
+        return 0;
+    int *src = od_arena_alloc(&W->L->arena, sizeof(int) * 2);
+    if (!src)
+        return -1;
+    src[0] = x->src[0];
+    src[1] = W->vreg[prev->id];
+    x->src = src;
+    x->nsrc = 2;
+    x->imm2 = nullable(prev) | held << 1;
+    return 0;
+}
+
 static int lower_instr(Lower *W, OdHirInstr *i)
 {
     OdLirInstr *x;
@@ -1459,6 +1551,8 @@ static int lower_instr(Lower *W, OdHirInstr *i)
         x->src[0] = d;
         x->dst = W->vreg[i->id];
         if ((x->exit = exit_here(W, i, OD_XK_ERROR, OD_T2X_ERROR)) < 0)
+            return -1;
+        if (i->op == OD_HOP_BoxFloat && reuse_dying_float(W, i, x) < 0)
             return -1;
         break;
     }
