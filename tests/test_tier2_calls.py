@@ -901,21 +901,29 @@ def lengths(xs):
     return t
 
 
-def test_len_of_the_global_len_takes_its_own_helper_and_matches():
-    data = [[1, 2], (3,), "abcd", {1: 2}, _Sized(7), b"xy"]
-    calls = [(data,), ([],), ([_Sized(-1)],), ([5],)]       # raises twice (ValueError, TypeError)
+def _takes_its_own_helper(fn, calls, helper, n):
+    """fn's outcomes for `calls` at tier 2 are the interpreter's (run_t2), its code calls
+    `helper`, and the first call counts at least n builtin calls (the helper's own count;
+    stats() itself, called from tier-2 code, may add to it). Returns the expected outcomes."""
     overdrive.disable()
-    expected = [outcome(lengths, a) for a in calls]
-    info, _ = run_t2(lengths, *calls)
-    assert "od_t2_call_len" in _native_text(lengths)
+    expected = [outcome(fn, a) for a in calls]
+    run_t2(fn, *calls)
+    assert helper in _native_text(fn)
     overdrive.enable(threshold=0, tier2_threshold=1)
     try:
         before = builtin_calls()
-        assert outcome(lengths, calls[0]) == expected[0]
+        assert outcome(fn, calls[0]) == expected[0]
         made = builtin_calls() - before
     finally:
         overdrive.disable()
-    assert made >= len(data), made       # (and stats() itself, from tier-2 code)
+    assert made >= n, made
+    return expected
+
+
+def test_len_of_the_global_len_takes_its_own_helper_and_matches():
+    data = [[1, 2], (3,), "abcd", {1: 2}, _Sized(7), b"xy"]
+    calls = [(data,), ([],), ([_Sized(-1)],), ([5],)]       # raises twice (ValueError, TypeError)
+    _takes_its_own_helper(lengths, calls, "od_t2_call_len", len(data))
 
 
 def _native_text(f):
@@ -973,19 +981,8 @@ def test_isinstance_of_the_global_isinstance_takes_its_own_helper_and_matches():
     calls = [(data, _Base), (data, int), (data, (str, float)), (data, _ByCheck),
              ([3, None], _ByCheck),                 # __instancecheck__ raises
              (data, 5)]                             # not a class: TypeError
-    overdrive.disable()
-    expected = [outcome(kinds, a) for a in calls]
+    expected = _takes_its_own_helper(kinds, calls, "od_t2_call_isinstance", len(data))
     assert [e[0] for e in expected][-2:] == ["raise", "raise"]
-    info, _ = run_t2(kinds, *calls)
-    assert "od_t2_call_isinstance" in _native_text(kinds)
-    overdrive.enable(threshold=0, tier2_threshold=1)
-    try:
-        before = builtin_calls()
-        assert outcome(kinds, calls[0]) == expected[0]
-        made = builtin_calls() - before
-    finally:
-        overdrive.disable()
-    assert made >= len(data), made
 
 
 def test_isinstance_rebound_after_the_compile_is_called_as_the_new_global():
