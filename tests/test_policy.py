@@ -525,31 +525,43 @@ def _run_fresh_process(source: str) -> list:
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def test_a_count_reached_slowly_for_the_processs_age_waits_for_a_faster_window():
-    # hook.c count_window_hot: entries spread over more than a twentieth of the process's
-    # age (a short program's library code, met now and then over its whole life) are not
-    # a reason to compile; the next `threshold` entries are a new window, and a fast one
-    # compiles. The same entries in quick succession compile at threshold + 1 as ever.
-    spread, next_window, bunched, results = _run_fresh_process("""
+def _window_in_fresh_process(enable: str, spread_calls: int, window_calls: int,
+                             bunched_calls: int, field: str) -> tuple:
+    """In a fresh process enabled with `enable`: `spread_calls` entries of a function 50 ms
+    apart (in a process well under a second old), then `window_calls` more in
+    microseconds (the next window), and `bunched_calls` entries of another function in
+    quick succession. info()[field] of the first after each part and of the second, and
+    every call's result."""
+    return _run_fresh_process(f"""
         import json, time
         import overdrive
-        overdrive.enable(threshold=3)
+        overdrive.enable({enable})
         def spread_out(x):
             return x + 1
         def bunched(x):
             return x + 1
         results = []
-        for _ in range(4):                # 150 ms between the 1st and the 4th entry, in a
-            time.sleep(0.05)              # process well under a second old
+        for _ in range({spread_calls}):
+            time.sleep(0.05)
             results.append(spread_out(1))
-        spread = overdrive.info(spread_out)["compiled"]
-        for _ in range(3):                # entries 5-7: the next window, in microseconds
+        spread = overdrive.info(spread_out)["{field}"]
+        for _ in range({window_calls}):
             results.append(spread_out(1))
-        next_window = overdrive.info(spread_out)["compiled"]
-        for _ in range(4):
+        next_window = overdrive.info(spread_out)["{field}"]
+        for _ in range({bunched_calls}):
             results.append(bunched(1))
-        print(json.dumps([spread, next_window, overdrive.info(bunched)["compiled"], results]))
+        print(json.dumps([spread, next_window, overdrive.info(bunched)["{field}"], results]))
     """)
+
+
+def test_a_count_reached_slowly_for_the_processs_age_waits_for_a_faster_window():
+    # hook.c count_window_hot: entries spread over more than a twentieth of the process's
+    # age (a short program's library code, met now and then over its whole life) are not
+    # a reason to compile; the next `threshold` entries are a new window, and a fast one
+    # compiles. The same entries in quick succession compile at threshold + 1 as ever.
+    # (150 ms between the 1st and the 4th entry; entries 5-7 the next window.)
+    spread, next_window, bunched, results = _window_in_fresh_process(
+        "threshold=3", 4, 3, 4, "compiled")
     assert results == [2] * 11
     assert (spread, next_window, bunched) == (False, True, True)
 
@@ -559,26 +571,9 @@ def test_tier2_waits_for_a_window_of_entries_fast_for_the_processs_age():
     # tier2_threshold entries took more than a twentieth of the process's age stays in tier 1
     # (a short program's routine met now and then); its next window, in quick succession,
     # promotes it. Thresholds 0 and 1 (the stress mode) are not paced.
-    spread, next_window, bunched, results = _run_fresh_process("""
-        import json, time
-        import overdrive
-        overdrive.enable(threshold=1, tier2_threshold=3)
-        def spread_out(x):
-            return x + 1
-        def bunched(x):
-            return x + 1
-        results = []
-        for _ in range(5):                # compiled by tier 1 at once; 200 ms between the
-            time.sleep(0.05)              # entries of tier 2's first window
-            results.append(spread_out(1))
-        spread = overdrive.info(spread_out)["tier"]
-        for _ in range(5):                # the next window, in microseconds
-            results.append(spread_out(1))
-        next_window = overdrive.info(spread_out)["tier"]
-        for _ in range(6):
-            results.append(bunched(1))
-        print(json.dumps([spread, next_window, overdrive.info(bunched)["tier"], results]))
-    """)
+    # (Compiled by tier 1 at once; 200 ms between the entries of tier 2's first window.)
+    spread, next_window, bunched, results = _window_in_fresh_process(
+        "threshold=1, tier2_threshold=3", 5, 5, 6, "tier")
     assert results == [2] * 16
     assert (spread, next_window, bunched) == (1, 2, 2)
 
