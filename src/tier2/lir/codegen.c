@@ -129,6 +129,14 @@ static int xin(Cg *c, int v, int scratch)
     return scratch;
 }
 
+/* xmm register an instruction may compute vreg v (a float one) in itself: its own, or
+ * `scratch` for a spilled one, which xout then stores. */
+static int xdst(Cg *c, int v, int scratch)
+{
+    int reg = c->L->vregs[v].reg;
+    return reg >= 0 ? reg : scratch;
+}
+
 static void xout(Cg *c, int v, int src)
 {
     const OdLirVreg *r = &c->L->vregs[v];
@@ -2151,8 +2159,9 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
                   : i->op == OD_LOP_FMul ? OD_SD_MUL : OD_SD_DIV;
         /* in the result's own register when it has one that is not b's (b is read after
          * a is copied there): one or two instructions instead of three through xmm0 */
-        xd = c->L->vregs[i->dst].reg >= 0 && c->L->vregs[i->dst].reg != xb
-           ? c->L->vregs[i->dst].reg : 0;
+        xd = xdst(c, i->dst, 0);
+        if (xd == xb)
+            xd = 0;
         if (xa != xd)
             od_movapd_xx(a, xd, xa);
         od_sd_xx(a, op, xd, xb);
@@ -2167,7 +2176,7 @@ static void emit_instr(Cg *c, const OdLirInstr *i)
         od_movq_xr(a, 1, OD_RAX);
         od_ucomisd_xx(a, 1, xa);
         od_jcc(a, OD_CC_A, X);
-        xd = c->L->vregs[i->dst].reg >= 0 ? c->L->vregs[i->dst].reg : 0;
+        xd = xdst(c, i->dst, 0);
         od_sd_xx(a, OD_SD_SQRT, xd, xa);
         xout(c, i->dst, xd);
         break;
