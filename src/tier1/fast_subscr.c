@@ -1,11 +1,11 @@
-/* tier1/fast_subscr.c — inline indexing and unpacking of exact lists and tuples.
+/* tier1/fast_subscr.c — inline indexing and unpacking of exact lists, tuples and strs.
  *
  * container[i] and list[i] = v with an exact int index of at most one digit that is in
  * range: what the interpreter's BINARY_SUBSCR_LIST_INT/TUPLE_INT and STORE_SUBSCR_LIST_INT
  * do, and negative indexes from the end besides. Out-of-range indexes, slices, dicts and
- * everything else jump to `miss` (the helpers in runtime/ops_data.c). `a, b = pair` of an exact tuple
- * or list of the right length likewise. A recompiled unit's site that recorded a str reads
- * an ASCII str's character in line instead. See emit.h. */
+ * everything else jump to `miss` (the helpers in runtime/ops_data.c). `a, b = pair` of an
+ * exact tuple or list of the right length likewise. A recompiled unit's site that recorded
+ * a str reads an ASCII str's character in line instead. See emit.h. */
 #include "emit.h"
 
 #include <string.h>
@@ -124,29 +124,26 @@ void emit_binary_subscr_fast(Compiler *c, const OdInstr *in, OdOpCache *site, Od
 {
     OdAsm *a = &c->a;
     int d = in->depth;
-    if (c->feedback && site->left == &PyUnicode_Type) {
-        /* (a recompiled unit: nothing to record, its inline variant is the record) */
-        load_operand(c, OD_RAX, d - 2);
-        od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
-        load_ascii_char(c, d, miss);
-        incref_reg(c, OD_RDI);
-        release_operands_into(c, in, OD_RDI, done);
-        return;
-    }
-    int tuple_first = quickened_opcode(c, in) == BINARY_SUBSCR_TUPLE_INT
-                      || site->left == &PyTuple_Type;
     OdLabel found = od_label_new(a);
     load_operand(c, OD_RAX, d - 2);
     od_mov_rm(a, OD_RDX, OD_RAX, OFF_TYPE);
-    Stub other = {.instr = in, .miss = miss, .join = found,
-                  .cold_type = tuple_first ? &PyList_Type : &PyTuple_Type};
-    /* The other one out of line, unless the interpreter specialized the instruction for
-     * the one expected (a first unit; the helper takes the other then). */
-    load_item(c, d, tuple_first ? &PyTuple_Type : &PyList_Type,
-              single_kind_site(c, in) ? miss : cold_stub(c, subscr_other_type, other));
+    if (c->feedback && site->left == &PyUnicode_Type) {
+        load_ascii_char(c, d, miss);
+    } else {
+        int tuple_first = quickened_opcode(c, in) == BINARY_SUBSCR_TUPLE_INT
+                          || site->left == &PyTuple_Type;
+        Stub other = {.instr = in, .miss = miss, .join = found,
+                      .cold_type = tuple_first ? &PyList_Type : &PyTuple_Type};
+        /* The other one out of line, unless the interpreter specialized the instruction
+         * for the one expected (a first unit; the helper takes the other then). */
+        load_item(c, d, tuple_first ? &PyTuple_Type : &PyList_Type,
+                  single_kind_site(c, in) ? miss : cold_stub(c, subscr_other_type, other));
+    }
     od_label_bind(a, found);                    /* rdi = the item (borrowed) */
-    od_mov_rm(a, OD_R8, OD_RCX, OFF_TYPE);
-    record_fast_hit(c, site, OD_RDX, OD_R8);
+    if (!c->feedback) {     /* (a recompiled unit records nothing: record_fast_hit) */
+        od_mov_rm(a, OD_R8, OD_RCX, OFF_TYPE);
+        record_fast_hit(c, site, OD_RDX, OD_R8);
+    }
     incref_reg(c, OD_RDI);
     release_operands_into(c, in, OD_RDI, done);
 }
